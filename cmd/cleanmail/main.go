@@ -1,0 +1,263 @@
+// Command cleanmail runs the Cleanmail API server and its maintenance
+// commands.
+//
+//	cleanmail serve                              run the server (migrates first)
+//	cleanmail migrate                            apply pending migrations and exit
+//	cleanmail token create --admin LOGIN --name NAME   print a new personal token
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/pkg/api"
+	"github.com/cleanmail/cleanmail/pkg/config"
+	"github.com/cleanmail/cleanmail/pkg/ids"
+)
+
+const usage = `usage:
+  cleanmail serve [--listen ADDR] [--database-url URL] [--log-json]
+  cleanmail migrate
+  cleanmail token create --admin LOGIN --name NAME [--expires DURATION]
+
+Configuration comes from the environment (CLEANMAIL_LISTEN,
+CLEANMAIL_DATABASE_URL, CLEANMAIL_ID_SALT, CLEANMAIL_BOOTSTRAP_TOKEN,
+CLEANMAIL_PURGE_DELAY, CLEANMAIL_LOG_JSON, …); see README.md.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "cleanmail:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("missing command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "migrate":
+		return migrate(args[1:], stdout)
+	case "token":
+		if len(args) < 2 || args[1] != "create" {
+			fmt.Fprint(stderr, usage)
+			return errors.New("unknown token command")
+		}
+		return createToken(args[2:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	if cfg.JSONLogs {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func serve(args []string, stderr io.Writer) error {
+	cfg, err := config.Load(args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+	codec, err := ids.New(ids.Options{Salt: cfg.IDSalt, Alphabet: cfg.IDAlphabet})
+	if err != nil {
+		return err
+	}
+	if cfg.IDSalt == "" {
+		log.Warn("CLEANMAIL_ID_SALT is not set: public ids are predictable; set a salt in production")
+	}
+	store, err := db.Open(db.Options{URL: cfg.DatabaseURL})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	setReady, isReady := api.NewReadyFlag()
+	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "database", string(store.Dialect()), "docs", "http://"+ln.Addr().String()+"/docs/")
+
+	// The listener is up first so that /livez answers and /readyz says 503
+	// while the database is unreachable or being migrated.
+	go func() {
+		for {
+			err := prepare(ctx, store, cfg, log)
+			if err == nil {
+				setReady(true)
+				log.Info("ready")
+				go purgeLoop(ctx, store, cfg.PurgeInterval, log)
+				return
+			}
+			log.Error("database not ready; retrying in 5s", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}()
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	setReady(false)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// prepare migrates the database and creates the first admin if needed.
+func prepare(ctx context.Context, store *db.Store, cfg config.Config, log *slog.Logger) error {
+	if err := store.Ping(ctx); err != nil {
+		return err
+	}
+	applied, err := store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		log.Info("migration applied", "migration", m)
+	}
+	token, created, err := store.Bootstrap(ctx, cfg.BootstrapToken)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if created {
+		if cfg.BootstrapToken == "" {
+			// Printed once, on the first start only; it is stored hashed.
+			log.Warn("created sysadmin account 'admin' with a personal token; keep it, it is not shown again", "token", token)
+		} else {
+			log.Info("created sysadmin account 'admin' with the token of CLEANMAIL_BOOTSTRAP_TOKEN")
+		}
+	}
+	return nil
+}
+
+func purgeLoop(ctx context.Context, store *db.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := store.PurgeDomains(ctx, time.Now().UnixMilli())
+		if err != nil && ctx.Err() == nil {
+			log.Error("purge of deleted domains failed", "err", err)
+		} else if n > 0 {
+			log.Info("purged deleted domains", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func openStore() (*db.Store, config.Config, error) {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, cfg, err
+	}
+	store, err := db.Open(db.Options{URL: cfg.DatabaseURL})
+	return store, cfg, err
+}
+
+func migrate(args []string, stdout io.Writer) error {
+	store, _, err := openStore()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	applied, err := store.Migrate(context.Background())
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		fmt.Fprintln(stdout, "applied", m)
+	}
+	fmt.Fprintf(stdout, "%s database is up to date (%d migrations applied now)\n", store.Dialect(), len(applied))
+	return nil
+}
+
+func createToken(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	login := fs.String("admin", "", "login of the administrator")
+	name := fs.String("name", "", "name of the token")
+	expires := fs.String("expires", "", "lifetime (e.g. 720h or 90d); none if empty")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *login == "" || *name == "" {
+		return errors.New("token create needs --admin LOGIN and --name NAME")
+	}
+	store, _, err := openStore()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx := context.Background()
+	if _, err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	admin, err := store.GetAdminByLogin(ctx, *login)
+	if errors.Is(err, db.ErrNotFound) {
+		return fmt.Errorf("no administrator with login %q", *login)
+	}
+	if err != nil {
+		return err
+	}
+	t := &db.PersonalToken{AdminID: admin.ID, Name: *name}
+	if *expires != "" {
+		d, err := config.ParseDuration(*expires)
+		if err != nil {
+			return fmt.Errorf("--expires: %w", err)
+		}
+		exp := time.Now().Add(d).UnixMilli()
+		t.Expiration = &exp
+	}
+	value := db.NewTokenValue()
+	if err := store.CreateToken(ctx, t, value); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, value)
+	return nil
+}

@@ -1,0 +1,208 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+
+	"gorm.io/gorm"
+)
+
+// AdminList declares the admin list's sort fields.
+var AdminList = ListSpec{
+	Table:       "admins",
+	DefaultSort: "login",
+	Sorts: map[string]string{
+		"id":          "admins.id",
+		"login":       "lower(admins.login)",
+		"email":       "lower(admins.email)",
+		"displayName": "lower(admins.display_name)",
+		"createdAt":   "admins.created_at",
+	},
+}
+
+// AdminFilter holds the admin list's filters.
+type AdminFilter struct {
+	// Search matches login, e-mail or display name.
+	Search Match
+}
+
+// CreateAdmin stores an administrator account. A login already used
+// (case-insensitively) gives ErrConflict.
+func (s *Store) CreateAdmin(ctx context.Context, a *Admin) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	a.CreatedAt = nowMillis()
+	return translate(gdb.Create(a).Error)
+}
+
+// CountAdmins counts every administrator account.
+func (s *Store) CountAdmins(ctx context.Context) (int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var n int64
+	return n, translate(gdb.Model(&Admin{}).Count(&n).Error)
+}
+
+// GetAdmin loads one administrator.
+func (s *Store) GetAdmin(ctx context.Context, id int64) (*Admin, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var a Admin
+	if err := gdb.First(&a, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &a, nil
+}
+
+// GetAdminByLogin loads one administrator by login, case-insensitively.
+func (s *Store) GetAdminByLogin(ctx context.Context, login string) (*Admin, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var a Admin
+	if err := Match(login).where(gdb, "login").First(&a).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &a, nil
+}
+
+// ListAdmins returns one page of administrators.
+func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin, int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	q := gdb.Model(&Admin{})
+	if f.Search != "" {
+		c1, arg := f.Search.clause("admins.login")
+		c2, _ := f.Search.clause("admins.email")
+		c3, _ := f.Search.clause("admins.display_name")
+		q = q.Where("("+c1+" OR "+c2+" OR "+c3+")", arg, arg, arg)
+	}
+	return findPage[Admin](ctx, q, AdminList, p)
+}
+
+// NewTokenValue returns a fresh personal token: 32 random hex characters.
+func NewTokenValue() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+// HashToken is how a token is stored and looked up. Tokens carry 128
+// random bits, so a fast unsalted hash is safe here (unlike passwords):
+// nobody can enumerate the space, and the lookup stays an index probe.
+func HashToken(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateToken stores a token for an admin; value is its clear text, of
+// which only the hash is kept.
+func (s *Store) CreateToken(ctx context.Context, t *PersonalToken, value string) error {
+	t.Hash = HashToken(value)
+	t.CreatedAt = nowMillis()
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var a Admin
+		if err := tx.Select("id").First(&a, t.AdminID).Error; err != nil {
+			return err
+		}
+		return tx.Create(t).Error
+	})
+}
+
+// ListTokens returns an admin's tokens, oldest first.
+func (s *Store) ListTokens(ctx context.Context, adminID int64) ([]PersonalToken, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	out := []PersonalToken{}
+	err := gdb.Where("admin_id = ?", adminID).Order("created_at, id").Find(&out).Error
+	return out, translate(err)
+}
+
+// DeleteToken revokes one of an admin's tokens.
+func (s *Store) DeleteToken(ctx context.Context, adminID, tokenID int64) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	res := gdb.Where("id = ? AND admin_id = ?", tokenID, adminID).Delete(&PersonalToken{})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Authenticate finds the admin a token value belongs to, if the token is
+// known and unexpired and its account enabled; otherwise ErrNotFound.
+// It records the token's last use (at most once a minute, to spare writes).
+func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *PersonalToken, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var t PersonalToken
+	if err := gdb.Where("hash = ?", HashToken(value)).First(&t).Error; err != nil {
+		return nil, nil, translate(err)
+	}
+	now := nowMillis()
+	if t.Expiration != nil && *t.Expiration <= now {
+		return nil, nil, ErrNotFound
+	}
+	var a Admin
+	if err := gdb.Where("id = ? AND enabled", t.AdminID).First(&a).Error; err != nil {
+		return nil, nil, translate(err)
+	}
+	if t.LastUse == nil || now-*t.LastUse > 60_000 {
+		err := gdb.Model(&PersonalToken{}).Where("id = ?", t.ID).Update("last_use", now).Error
+		if err != nil {
+			return nil, nil, translate(err)
+		}
+		t.LastUse = &now
+	}
+	return &a, &t, nil
+}
+
+// adminExists is used by token operations' 404s.
+func adminExists(tx *gorm.DB, id int64) error {
+	var a Admin
+	return tx.Select("id").First(&a, id).Error
+}
+
+// AdminExists reports ErrNotFound for an unknown admin id.
+func (s *Store) AdminExists(ctx context.Context, id int64) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	return translate(adminExists(gdb, id))
+}
+
+// Bootstrap creates, on a database without administrators, the sysadmin
+// account "admin" and a personal token for it: token if not empty,
+// otherwise a new one. It returns the token's value and whether it created
+// anything. Two servers starting together create one account: the login's
+// unique key refuses the second.
+func (s *Store) Bootstrap(ctx context.Context, token string) (string, bool, error) {
+	n, err := s.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return "", false, err
+	}
+	if token == "" {
+		token = NewTokenValue()
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		lang := "EN"
+		a := Admin{Login: "admin", Enabled: true, SysAdmin: true, Language: &lang, CreatedAt: nowMillis()}
+		if err := tx.Create(&a).Error; err != nil {
+			return err
+		}
+		return tx.Create(&PersonalToken{AdminID: a.ID, Name: "bootstrap", Hash: HashToken(token), CreatedAt: nowMillis()}).Error
+	})
+	if errors.Is(err, ErrConflict) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return token, true, nil
+}

@@ -1,0 +1,82 @@
+package db
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+)
+
+// BrokerList declares the broker list's sort fields.
+var BrokerList = ListSpec{
+	Table:       "brokers",
+	DefaultSort: "name",
+	Sorts:       map[string]string{"id": "brokers.id", "name": "lower(brokers.name)", "createdAt": "brokers.created_at"},
+}
+
+// CustomerList declares the customer list's sort fields.
+var CustomerList = ListSpec{
+	Table:       "customers",
+	DefaultSort: "name",
+	Sorts:       map[string]string{"id": "customers.id", "name": "lower(customers.name)", "createdAt": "customers.created_at"},
+}
+
+// CustomerFilter holds the customer list's filters.
+type CustomerFilter struct {
+	Name       Match
+	ExternalID Match
+	BrokerID   *int64
+}
+
+// CreateBroker stores a broker; a name already used gives ErrConflict.
+func (s *Store) CreateBroker(ctx context.Context, b *Broker) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	b.CreatedAt = nowMillis()
+	return translate(gdb.Create(b).Error)
+}
+
+// ListBrokers returns one page of brokers.
+func (s *Store) ListBrokers(ctx context.Context, name Match, p Page) ([]Broker, int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	q := name.where(gdb.Model(&Broker{}), "brokers.name")
+	return findPage[Broker](ctx, q, BrokerList, p)
+}
+
+// CreateCustomer stores a customer under an existing broker (if given); a
+// name already used gives ErrConflict.
+func (s *Store) CreateCustomer(ctx context.Context, c *Customer) error {
+	c.CreatedAt = nowMillis()
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if c.BrokerID != nil {
+			if err := exists(tx, &Broker{}, *c.BrokerID, "brokerId", "broker"); err != nil {
+				return err
+			}
+		}
+		return tx.Create(c).Error
+	})
+}
+
+// GetCustomer loads one customer.
+func (s *Store) GetCustomer(ctx context.Context, id int64) (*Customer, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var c Customer
+	if err := gdb.First(&c, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &c, nil
+}
+
+// ListCustomers returns one page of customers.
+func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]Customer, int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	q := gdb.Model(&Customer{})
+	q = f.Name.where(q, "customers.name")
+	q = f.ExternalID.where(q, "customers.external_id")
+	if f.BrokerID != nil {
+		q = q.Where("customers.broker_id = ?", *f.BrokerID)
+	}
+	return findPage[Customer](ctx, q, CustomerList, p)
+}

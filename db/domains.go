@@ -1,0 +1,420 @@
+package db
+
+import (
+	"context"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Domain statuses, as the API spells them.
+const (
+	StatusEnabled  = "ENABLED"
+	StatusDisabled = "DISABLED"
+	StatusDeleted  = "DELETED"
+	StatusPending  = "PENDING"
+)
+
+// DomainView is a domain with everything the API embeds in it.
+type DomainView struct {
+	Domain
+	Policy            *Policy
+	Aliases           []DomainAlias
+	Customer          *Customer
+	Platforms         []Platform
+	OutgoingProviders []OutgoingProvider
+	PoliciesCount     int
+	// ActiveUsersCount counts ENABLED users. The directory (users) arrives
+	// with its own migration; until then a domain has none.
+	ActiveUsersCount int64
+	// Services offered by at least one of the domain's policies.
+	Quarantine, Retention, Archive, Incoming bool
+}
+
+// DomainFilter holds the documented filters of the domain list. Ids that
+// the API could not decode arrive as 0, which matches nothing.
+type DomainFilter struct {
+	Name         Match
+	Status       Match
+	ExternalID   Match
+	PlatformName Match
+	CustomerID   *int64
+	PlatformID   *int64
+}
+
+// DomainList declares the domain list's sort fields.
+var DomainList = ListSpec{
+	Table:       "domains",
+	DefaultSort: "name",
+	Sorts: map[string]string{
+		"id":           "domains.id",
+		"name":         "lower(domains.name)",
+		"status":       "domains.status",
+		"creationDate": "domains.creation_date",
+		"externalId":   "lower(domains.external_id)",
+	},
+}
+
+// NewDomain is everything a domain is created with.
+type NewDomain struct {
+	Domain              Domain
+	Policy              Policy
+	Platforms           []Platform
+	OutgoingProviderIDs []int64
+}
+
+// CreateDomain stores a domain with its default policy and platforms, in
+// one transaction. A name already taken by a domain or a domain alias gives
+// ErrConflict, decided by the database's unique key.
+func (s *Store) CreateDomain(ctx context.Context, nd *NewDomain) (int64, error) {
+	d := nd.Domain
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if d.CustomerID != nil {
+			if err := exists(tx, &Customer{}, *d.CustomerID, "customerId", "customer"); err != nil {
+				return err
+			}
+		}
+		if err := checkOutgoingProviders(tx, nd.OutgoingProviderIDs); err != nil {
+			return err
+		}
+		d.CreationDate = nowMillis()
+		if err := tx.Omit("PolicyID").Create(&d).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&DomainName{Name: strings.ToLower(d.Name), DomainID: d.ID}).Error; err != nil {
+			return err
+		}
+		p := nd.Policy
+		p.DomainID = d.ID
+		if err := tx.Create(&p).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&Domain{}).Where("id = ?", d.ID).Update("policy_id", p.ID).Error; err != nil {
+			return err
+		}
+		if err := replacePlatforms(tx, d.ID, nd.Platforms); err != nil {
+			return err
+		}
+		return replaceOutgoingProviders(tx, d.ID, nd.OutgoingProviderIDs)
+	})
+	return d.ID, err
+}
+
+func exists(tx *gorm.DB, model any, id int64, field, what string) error {
+	var n int64
+	if err := tx.Model(model).Where("id = ?", id).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return Errorf(ErrUnprocessable, field, "no "+what+" has this id")
+	}
+	return nil
+}
+
+func checkOutgoingProviders(tx *gorm.DB, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var n int64
+	if err := tx.Model(&OutgoingProvider{}).Where("id IN ?", ids).Count(&n).Error; err != nil {
+		return err
+	}
+	if int(n) != len(uniq(ids)) {
+		return Errorf(ErrUnprocessable, "outgoingProvidersIds", "an outgoing provider id does not exist")
+	}
+	return nil
+}
+
+func uniq(ids []int64) map[int64]bool {
+	m := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
+
+func replacePlatforms(tx *gorm.DB, domainID int64, platforms []Platform) error {
+	if err := tx.Where("domain_id = ?", domainID).Delete(&Platform{}).Error; err != nil {
+		return err
+	}
+	if len(platforms) == 0 {
+		return nil
+	}
+	for i := range platforms {
+		platforms[i].ID = 0
+		platforms[i].DomainID = domainID
+	}
+	return tx.Create(&platforms).Error
+}
+
+func replaceOutgoingProviders(tx *gorm.DB, domainID int64, ids []int64) error {
+	if err := tx.Where("domain_id = ?", domainID).Delete(&DomainOutgoingProvider{}).Error; err != nil {
+		return err
+	}
+	links := make([]DomainOutgoingProvider, 0, len(ids))
+	for id := range uniq(ids) {
+		links = append(links, DomainOutgoingProvider{DomainID: domainID, OutgoingProviderID: id})
+	}
+	if len(links) == 0 {
+		return nil
+	}
+	return tx.Create(&links).Error
+}
+
+// GetDomain loads one domain with everything embedded in it.
+func (s *Store) GetDomain(ctx context.Context, id int64) (*DomainView, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var d Domain
+	if err := gdb.First(&d, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	views, err := loadDomainViews(gdb, []Domain{d})
+	if err != nil {
+		return nil, err
+	}
+	return &views[0], nil
+}
+
+// DomainExists tells whether a domain with this id exists.
+func (s *Store) DomainExists(ctx context.Context, id int64) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var n int64
+	if err := gdb.Model(&Domain{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ListDomains returns one page of domains and the count of all matches.
+func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]DomainView, int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	q := gdb.Model(&Domain{})
+	q = f.Name.where(q, "domains.name")
+	q = f.Status.where(q, "domains.status")
+	q = f.ExternalID.where(q, "domains.external_id")
+	if f.CustomerID != nil {
+		q = q.Where("domains.customer_id = ?", *f.CustomerID)
+	}
+	if f.PlatformID != nil {
+		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE platforms.domain_id = domains.id AND platforms.id = ?)", *f.PlatformID)
+	}
+	if f.PlatformName != "" {
+		cond, arg := f.PlatformName.clause("platforms.name")
+		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE platforms.domain_id = domains.id AND "+cond+")", arg)
+	}
+	rows, total, err := findPage[Domain](ctx, q, DomainList, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	views, err := loadDomainViews(gdb, rows)
+	return views, total, err
+}
+
+// loadDomainViews embeds policies, aliases, customers, platforms and
+// providers in a page of domains with a fixed number of queries.
+func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
+	views := make([]DomainView, len(domains))
+	if len(domains) == 0 {
+		return views, nil
+	}
+	ids := make([]int64, len(domains))
+	byID := make(map[int64]*DomainView, len(domains))
+	var policyIDs, customerIDs []int64
+	for i, d := range domains {
+		views[i] = DomainView{Domain: d, Aliases: []DomainAlias{}, Platforms: []Platform{}, OutgoingProviders: []OutgoingProvider{}}
+		ids[i] = d.ID
+		byID[d.ID] = &views[i]
+		if d.PolicyID != nil {
+			policyIDs = append(policyIDs, *d.PolicyID)
+		}
+		if d.CustomerID != nil {
+			customerIDs = append(customerIDs, *d.CustomerID)
+		}
+	}
+
+	var policies []Policy
+	if len(policyIDs) > 0 {
+		if err := gdb.Where("id IN ?", policyIDs).Find(&policies).Error; err != nil {
+			return nil, translate(err)
+		}
+	}
+	for i := range policies {
+		if v := byID[policies[i].DomainID]; v != nil && v.PolicyID != nil && *v.PolicyID == policies[i].ID {
+			v.Policy = &policies[i]
+		}
+	}
+
+	var stats []struct {
+		DomainID                                 int64
+		N                                        int
+		Quarantine, Retention, Archive, Incoming int
+	}
+	err := gdb.Model(&Policy{}).Select(
+		"domain_id, COUNT(*) AS n, " +
+			"MAX(CASE WHEN quarantine THEN 1 ELSE 0 END) AS quarantine, " +
+			"MAX(CASE WHEN retention THEN 1 ELSE 0 END) AS retention, " +
+			"MAX(CASE WHEN archive THEN 1 ELSE 0 END) AS archive, " +
+			"MAX(CASE WHEN incoming THEN 1 ELSE 0 END) AS incoming").
+		Where("domain_id IN ?", ids).Group("domain_id").Scan(&stats).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	for _, st := range stats {
+		v := byID[st.DomainID]
+		v.PoliciesCount = st.N
+		v.Quarantine, v.Retention, v.Archive, v.Incoming = st.Quarantine == 1, st.Retention == 1, st.Archive == 1, st.Incoming == 1
+	}
+
+	var aliases []DomainAlias
+	if err := gdb.Where("domain_id IN ?", ids).Order("name, id").Find(&aliases).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, a := range aliases {
+		v := byID[a.DomainID]
+		v.Aliases = append(v.Aliases, a)
+	}
+
+	var platforms []Platform
+	if err := gdb.Where("domain_id IN ?", ids).Order("id").Find(&platforms).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, p := range platforms {
+		v := byID[p.DomainID]
+		v.Platforms = append(v.Platforms, p)
+	}
+
+	if len(customerIDs) > 0 {
+		var customers []Customer
+		if err := gdb.Where("id IN ?", customerIDs).Find(&customers).Error; err != nil {
+			return nil, translate(err)
+		}
+		cs := make(map[int64]*Customer, len(customers))
+		for i := range customers {
+			cs[customers[i].ID] = &customers[i]
+		}
+		for i := range views {
+			if views[i].CustomerID != nil {
+				views[i].Customer = cs[*views[i].CustomerID]
+			}
+		}
+	}
+
+	var providers []struct {
+		OutgoingProvider
+		DomainID int64
+	}
+	err = gdb.Table("outgoing_providers").
+		Select("outgoing_providers.*, domain_outgoing_providers.domain_id").
+		Joins("JOIN domain_outgoing_providers ON domain_outgoing_providers.outgoing_provider_id = outgoing_providers.id").
+		Where("domain_outgoing_providers.domain_id IN ?", ids).
+		Order("outgoing_providers.name, outgoing_providers.id").Scan(&providers).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	for _, p := range providers {
+		v := byID[p.DomainID]
+		v.OutgoingProviders = append(v.OutgoingProviders, p.OutgoingProvider)
+	}
+	return views, nil
+}
+
+// DomainEdit is what an update may change: the domain row, its default
+// policy, and (when non-nil) the whole list of platforms or providers.
+type DomainEdit struct {
+	Domain              Domain
+	Policy              *Policy
+	Platforms           *[]Platform
+	OutgoingProviderIDs *[]int64
+}
+
+// UpdateDomain loads a domain and its default policy, lets edit change
+// them, and saves the result, all in one transaction (the row is locked
+// on PostgreSQL, so concurrent edits apply one after the other).
+func (s *Store) UpdateDomain(ctx context.Context, id int64, edit func(e *DomainEdit) error) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var d Domain
+		q := tx
+		if s.dialect == Postgres {
+			q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := q.First(&d, id).Error; err != nil {
+			return err
+		}
+		e := &DomainEdit{Domain: d}
+		if d.PolicyID != nil {
+			var p Policy
+			if err := tx.First(&p, *d.PolicyID).Error; err == nil {
+				e.Policy = &p
+			} else if err != gorm.ErrRecordNotFound {
+				return err
+			}
+		}
+		if err := edit(e); err != nil {
+			return err
+		}
+		nd := e.Domain
+		nd.ID = id
+		if e.Domain.PolicyID != nil && (d.PolicyID == nil || *d.PolicyID != *nd.PolicyID) {
+			var p Policy
+			if err := tx.Where("id = ? AND domain_id = ?", *nd.PolicyID, id).First(&p).Error; err != nil {
+				if err == gorm.ErrRecordNotFound {
+					return Errorf(ErrUnprocessable, "policyId", "the policy does not belong to this domain")
+				}
+				return err
+			}
+		}
+		if nd.CustomerID != nil && (d.CustomerID == nil || *d.CustomerID != *nd.CustomerID) {
+			if err := exists(tx, &Customer{}, *nd.CustomerID, "customerId", "customer"); err != nil {
+				return err
+			}
+		}
+		if lower := strings.ToLower(nd.Name); lower != strings.ToLower(d.Name) {
+			// The new name must be free; the alias rows point at names,
+			// so the old reservation goes only after the new one holds.
+			if err := tx.Create(&DomainName{Name: lower, DomainID: id}).Error; err != nil {
+				return err
+			}
+			if err := tx.Where("name = ?", strings.ToLower(d.Name)).Delete(&DomainName{}).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Model(&Domain{ID: id}).Select("*").Omit("id", "creation_date").Updates(&nd).Error; err != nil {
+			return err
+		}
+		if e.Policy != nil {
+			if err := savePolicy(tx, e.Policy); err != nil {
+				return err
+			}
+		}
+		if e.Platforms != nil {
+			if err := replacePlatforms(tx, id, *e.Platforms); err != nil {
+				return err
+			}
+		}
+		if e.OutgoingProviderIDs != nil {
+			if err := checkOutgoingProviders(tx, *e.OutgoingProviderIDs); err != nil {
+				return err
+			}
+			if err := replaceOutgoingProviders(tx, id, *e.OutgoingProviderIDs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PurgeDomains deletes for good the domains whose purge date has passed,
+// with everything they own (the foreign keys cascade). It returns how many.
+func (s *Store) PurgeDomains(ctx context.Context, now int64) (int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	res := gdb.Where("status = ? AND purge_date IS NOT NULL AND purge_date <= ?", StatusDeleted, now).Delete(&Domain{})
+	return res.RowsAffected, translate(res.Error)
+}

@@ -1,0 +1,215 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// testStores runs fn on a fresh SQLite file and on a fresh PostgreSQL
+// schema (CLEANMAIL_TEST_DATABASE_URL, or the local server when it answers;
+// with the variable set, an unreachable server fails the test).
+func testStores(t *testing.T, fn func(t *testing.T, s *Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, openTestStore(t, "sqlite:"+t.TempDir()+"/test.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, openTestStore(t, postgresSchema(t)))
+	})
+}
+
+func openTestStore(t *testing.T, u string) *Store {
+	s, err := Open(Options{URL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func postgresSchema(t *testing.T) string {
+	base := os.Getenv("CLEANMAIL_TEST_DATABASE_URL")
+	required := base != ""
+	if !required {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	conn, err := sql.Open("pgx", base)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = conn.PingContext(ctx)
+		cancel()
+	}
+	if err != nil {
+		if required {
+			t.Fatalf("PostgreSQL: %v", err)
+		}
+		t.Skipf("PostgreSQL not reachable: %v", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if _, err := conn.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec("DROP SCHEMA " + schema + " CASCADE")
+		conn.Close()
+	})
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func newTestDomain(name string) *NewDomain {
+	return &NewDomain{
+		Domain: Domain{Name: name, Status: StatusEnabled, WblistPriority: "USER", DefaultLanguage: "EN", SenderVerifyOn: true, OutgoingSubnets: []string{}},
+		Policy: Policy{Name: "Politique-" + name, Incoming: true, MailSizeLimit: 21, SpamScore: 5},
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		applied, err := s.Migrate(context.Background())
+		if err != nil || len(applied) != 0 {
+			t.Fatalf("second Migrate = %v, %v; want nothing applied", applied, err)
+		}
+		ok, err := s.Migrated(context.Background())
+		if err != nil || !ok {
+			t.Fatalf("Migrated = %v, %v; want true", ok, err)
+		}
+	})
+}
+
+func TestConcurrentCreateSameName(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := "race.example"
+				if i%2 == 1 {
+					name = "RACE.example" // case-insensitive uniqueness
+				}
+				_, errs[i] = s.CreateDomain(context.Background(), newTestDomain(name))
+			}()
+		}
+		wg.Wait()
+		created := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, ErrConflict):
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		if created != 1 {
+			t.Errorf("%d creations succeeded, want exactly 1", created)
+		}
+	})
+}
+
+func TestAliasConflictsWithDomain(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		a, err := s.CreateDomain(ctx, newTestDomain("a.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateDomain(ctx, newTestDomain("b.example")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddDomainAlias(ctx, a, "B.example"); !errors.Is(err, ErrConflict) {
+			t.Errorf("alias equal to a domain: err = %v, want ErrConflict", err)
+		}
+		if _, err := s.AddDomainAlias(ctx, a, "c.example"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateDomain(ctx, newTestDomain("c.example")); !errors.Is(err, ErrConflict) {
+			t.Errorf("domain equal to an alias: err = %v, want ErrConflict", err)
+		}
+	})
+}
+
+func TestPurgeCascades(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		id, err := s.CreateDomain(ctx, newTestDomain("gone.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddDomainAlias(ctx, id, "alias.example"); err != nil {
+			t.Fatal(err)
+		}
+		past := nowMillis() - 1
+		err = s.UpdateDomain(ctx, id, func(e *DomainEdit) error {
+			e.Domain.Status, e.Domain.DeletionDate, e.Domain.PurgeDate = StatusDeleted, &past, &past
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.PurgeDomains(ctx, nowMillis())
+		if err != nil || n != 1 {
+			t.Fatalf("PurgeDomains = %d, %v; want 1", n, err)
+		}
+		if _, err := s.GetDomain(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("purged domain: err = %v, want ErrNotFound", err)
+		}
+		// Its names are free again, alias included.
+		if _, err := s.CreateDomain(ctx, newTestDomain("alias.example")); err != nil {
+			t.Errorf("alias name not released by the purge: %v", err)
+		}
+		var policies int64
+		gdb, cancel := s.db(ctx)
+		defer cancel()
+		gdb.Model(&Policy{}).Where("domain_id = ?", id).Count(&policies)
+		if policies != 0 {
+			t.Errorf("%d policies left after the purge", policies)
+		}
+	})
+}
+
+func TestListFiltersAreLiteral(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, n := range []string{"abc.example", "a_c.example", "xyz.example"} {
+			if _, err := s.CreateDomain(ctx, newTestDomain(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			m    Match
+			want int64
+		}{
+			{"a_c*", 1}, // _ is literal, not "any character"
+			{"a*", 2},
+			{"*.EXAMPLE", 3},
+			{"*b*", 1},
+			{"%", 0},
+		} {
+			_, total, err := s.ListDomains(ctx, DomainFilter{Name: tc.m}, Page{PageSize: 10})
+			if err != nil || total != tc.want {
+				t.Errorf("name=%q: total %d, %v; want %d", tc.m, total, err, tc.want)
+			}
+		}
+	})
+}

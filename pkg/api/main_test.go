@@ -1,0 +1,323 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/pkg/api"
+	"github.com/cleanmail/cleanmail/pkg/ids"
+)
+
+// The tests run every HTTP case on SQLite (a file in a temporary folder)
+// and on PostgreSQL: CLEANMAIL_TEST_DATABASE_URL, or the local server when
+// it answers. With CLEANMAIL_TEST_DATABASE_URL set, an unreachable
+// PostgreSQL fails the tests instead of skipping them.
+
+const adminToken = "0123456789abcdef0123456789abcdef"
+
+var (
+	specOnce   sync.Once
+	specRouter routers.Router
+	specErr    error
+)
+
+func loadSpec(t testing.TB) routers.Router {
+	specOnce.Do(func() {
+		loader := openapi3.NewLoader()
+		var spec *openapi3.T
+		spec, specErr = loader.LoadFromFile("../../openapi.yaml")
+		if specErr != nil {
+			return
+		}
+		if specErr = spec.Validate(context.Background()); specErr != nil {
+			return
+		}
+		spec.Servers = nil
+		specRouter, specErr = gorillamux.NewRouter(spec)
+	})
+	if specErr != nil {
+		t.Fatalf("openapi.yaml: %v", specErr)
+	}
+	return specRouter
+}
+
+func pgURL() (string, bool) {
+	if u := os.Getenv("CLEANMAIL_TEST_DATABASE_URL"); u != "" {
+		return u, true
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", false
+}
+
+// newPostgresSchema makes an empty schema for one test and returns a URL
+// whose connections use it.
+func newPostgresSchema(t testing.TB) string {
+	base, required := pgURL()
+	conn, err := sql.Open("pgx", base)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = conn.PingContext(ctx)
+		cancel()
+	}
+	if err != nil {
+		if required {
+			t.Fatalf("PostgreSQL at CLEANMAIL_TEST_DATABASE_URL: %v", err)
+		}
+		t.Skipf("PostgreSQL not reachable (%v); set CLEANMAIL_TEST_DATABASE_URL to require it", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if _, err := conn.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec("DROP SCHEMA " + schema + " CASCADE")
+		conn.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// databases lists the database URLs a test runs on, by subtest name.
+func databases(t testing.TB) map[string]func(testing.TB) string {
+	return map[string]func(testing.TB) string{
+		"sqlite": func(t testing.TB) string {
+			return "sqlite:" + t.TempDir() + "/cleanmail.db"
+		},
+		"postgres": newPostgresSchema,
+	}
+}
+
+// env is one running server on one fresh database.
+type env struct {
+	t     testing.TB
+	srv   *httptest.Server
+	store *db.Store
+	ids   *ids.Codec
+	token string
+}
+
+// forEachDB runs fn as a subtest on SQLite and on PostgreSQL.
+func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			fn(t, newEnv(t, databases(t)[name](t)))
+		})
+	}
+}
+
+func newEnv(t testing.TB, dbURL string) *env {
+	loadSpec(t)
+	store, err := db.Open(db.Options{URL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ctx := context.Background()
+	if _, err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Bootstrap(ctx, adminToken); err != nil {
+		t.Fatal(err)
+	}
+	codec, err := ids.New(ids.Options{Salt: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	h, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, store: store, ids: codec, token: adminToken}
+}
+
+// resp is a response whose conformance to openapi.yaml was checked.
+type resp struct {
+	t      testing.TB
+	method string
+	path   string
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// req describes a request; Token "" uses the sysadmin's, "-" sends none.
+type req struct {
+	Method string
+	Path   string
+	Body   any
+	Token  string
+	Header map[string]string
+}
+
+// do sends r and validates the response against openapi.yaml: its status
+// must be declared for the operation, and its body must match the schema.
+func (e *env) do(r req) *resp {
+	e.t.Helper()
+	var body io.Reader
+	var raw []byte
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if raw != nil {
+		body = bytes.NewReader(raw)
+	}
+	hr, err := http.NewRequest(r.Method, e.srv.URL+r.Path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if raw != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	switch r.Token {
+	case "":
+		hr.Header.Set("Authorization", "Bearer "+e.token)
+	case "-":
+	default:
+		hr.Header.Set("Authorization", "Bearer "+r.Token)
+	}
+	for k, v := range r.Header {
+		hr.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rs := &resp{t: e.t, method: r.Method, path: r.Path, Status: res.StatusCode, Header: res.Header, Body: out}
+	validateResponse(e.t, hr, raw, rs)
+	return rs
+}
+
+func validateResponse(t testing.TB, hr *http.Request, reqBody []byte, rs *resp) {
+	t.Helper()
+	router := loadSpec(t)
+	vr := hr.Clone(context.Background())
+	vr.URL.Host, vr.URL.Scheme, vr.Host = "", "", ""
+	if reqBody != nil {
+		vr.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	route, params, err := router.FindRoute(vr)
+	if err != nil {
+		return // not an API operation (docs, spec), or an unknown path: nothing to check
+	}
+	for k, v := range params {
+		if u, err := url.PathUnescape(v); err == nil {
+			params[k] = u
+		}
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vr, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+		Status:  rs.Status,
+		Header:  rs.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(rs.Body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s: response %d does not conform to openapi.yaml: %v\nbody: %s", rs.method, rs.path, rs.Status, err, rs.Body)
+	}
+}
+
+// expect fails the test when the status differs, printing the body.
+func (r *resp) expect(status int) *resp {
+	r.t.Helper()
+	if r.Status != status {
+		r.t.Fatalf("%s %s: status %d, want %d\nbody: %s", r.method, r.path, r.Status, status, r.Body)
+	}
+	return r
+}
+
+// json decodes the body into a generic value.
+func (r *resp) json() map[string]any {
+	r.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		r.t.Fatalf("%s %s: body is not a JSON object: %v\n%s", r.method, r.path, err, r.Body)
+	}
+	return m
+}
+
+func (r *resp) list() []map[string]any {
+	r.t.Helper()
+	var m []map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		r.t.Fatalf("%s %s: body is not a JSON array: %v\n%s", r.method, r.path, err, r.Body)
+	}
+	return m
+}
+
+func (r *resp) decode(v any) {
+	r.t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		r.t.Fatalf("%s %s: %v\n%s", r.method, r.path, err, r.Body)
+	}
+}
+
+// problem checks a problem+json error: its status, and that some field
+// error (or the detail) mentions want.
+func (r *resp) problem(status int, want string) {
+	r.t.Helper()
+	r.expect(status)
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		r.t.Errorf("%s %s: Content-Type %q, want application/problem+json", r.method, r.path, ct)
+	}
+	p := r.json()
+	if int(p["status"].(float64)) != status {
+		r.t.Errorf("problem status %v, want %d", p["status"], status)
+	}
+	if want == "" {
+		return
+	}
+	text := fmt.Sprint(p["detail"], p["errors"])
+	if !strings.Contains(text, want) {
+		r.t.Errorf("%s %s: problem does not mention %q: %s", r.method, r.path, want, r.Body)
+	}
+}

@@ -1,0 +1,253 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+
+	"github.com/cleanmail/cleanmail/db"
+)
+
+// Problem is an RFC 9457 problem document, the body of every 4xx and 5xx
+// response.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"requestId,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one bad input: a parameter, or a body field as a
+// dotted path ("platforms.0.transportPort").
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is an error a handler returns to answer with a problem. Its text is
+// written to the client: never put internal details in it.
+type Error struct {
+	Status int
+	Detail string
+	Errors []FieldError
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Detail) }
+
+func newError(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+// badField is a 400 naming the input at fault.
+func badField(field, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Status: http.StatusBadRequest, Detail: field + ": " + msg, Errors: []FieldError{{Field: field, Message: msg}}}
+}
+
+func notFound(format string, args ...any) *Error { return newError(http.StatusNotFound, format, args...) }
+func forbidden(format string, args ...any) *Error { return newError(http.StatusForbidden, format, args...) }
+func unprocessable(format string, args ...any) *Error {
+	return newError(http.StatusUnprocessableEntity, format, args...)
+}
+
+// problemFor turns any error into the problem to send, and says whether it
+// is an internal failure (to be logged, and hidden from the client).
+func problemFor(err error) (p Problem, internal bool) {
+	var (
+		apiErr  *Error
+		dbErr   *db.Error
+		sortErr *db.InvalidSortError
+		httpErr *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &apiErr):
+		return Problem{Status: apiErr.Status, Detail: apiErr.Detail, Errors: apiErr.Errors}, false
+	case errors.As(err, &sortErr):
+		return Problem{Status: http.StatusBadRequest, Detail: "sort: " + sortErr.Error(),
+			Errors: []FieldError{{Field: "sort", Message: sortErr.Error()}}}, false
+	case errors.As(err, &dbErr):
+		p := Problem{Status: statusOf(dbErr.Kind), Detail: dbErr.Detail}
+		if dbErr.Field != "" {
+			p.Detail = dbErr.Field + ": " + dbErr.Detail
+			p.Errors = []FieldError{{Field: dbErr.Field, Message: dbErr.Detail}}
+		}
+		return p, false
+	case errors.Is(err, db.ErrNotFound):
+		return Problem{Status: http.StatusNotFound, Detail: "Resource does not exist."}, false
+	case errors.Is(err, db.ErrConflict):
+		return Problem{Status: http.StatusConflict, Detail: "A resource with this name already exists."}, false
+	case errors.As(err, &httpErr):
+		return problemForHTTP(httpErr)
+	}
+	return Problem{Status: http.StatusInternalServerError, Detail: "Internal server error; the request id identifies it in the server's log."}, true
+}
+
+func statusOf(kind error) int {
+	switch kind {
+	case db.ErrNotFound:
+		return http.StatusNotFound
+	case db.ErrConflict:
+		return http.StatusConflict
+	case db.ErrInvalid:
+		return http.StatusBadRequest
+	case db.ErrUnprocessable:
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+// problemForHTTP handles Echo's errors: routing, the request validator
+// (whose failures become a 400 naming every bad field) and authentication.
+func problemForHTTP(e *echo.HTTPError) (Problem, bool) {
+	p := Problem{Status: e.Code}
+	if msg, ok := e.Message.(string); ok {
+		p.Detail = msg
+	}
+	if errs := validationErrors(e.Internal); len(errs) > 0 {
+		p.Status = http.StatusBadRequest
+		p.Errors = errs
+		parts := make([]string, len(errs))
+		for i, fe := range errs {
+			parts[i] = fe.Field + ": " + fe.Message
+		}
+		p.Detail = strings.Join(parts, "; ")
+		return p, false
+	}
+	switch e.Code {
+	case http.StatusNotFound:
+		p.Detail = "No such resource or operation."
+	case http.StatusMethodNotAllowed:
+		p.Detail = "This resource does not offer this method."
+	case http.StatusInternalServerError:
+		return Problem{Status: http.StatusInternalServerError, Detail: "Internal server error; the request id identifies it in the server's log."}, true
+	}
+	return p, e.Code >= 500
+}
+
+// validationErrors flattens kin-openapi's errors into field errors.
+func validationErrors(err error) []FieldError {
+	if err == nil {
+		return nil
+	}
+	var out []FieldError
+	var walk func(err error, field string)
+	walk = func(err error, field string) {
+		var (
+			me  openapi3.MultiError
+			re  *openapi3filter.RequestError
+			se  *openapi3.SchemaError
+			pe  *openapi3filter.ParseError
+		)
+		switch {
+		case errors.As(err, &me):
+			for _, e := range me {
+				walk(e, field)
+			}
+		case errors.As(err, &re):
+			f := field
+			if re.Parameter != nil {
+				f = re.Parameter.Name
+			} else if re.RequestBody != nil && f == "" {
+				f = "body"
+			}
+			if re.Err == nil {
+				out = append(out, FieldError{Field: f, Message: re.Reason})
+				return
+			}
+			var inner openapi3.MultiError
+			var innerSchema *openapi3.SchemaError
+			var innerParse *openapi3filter.ParseError
+			if errors.As(re.Err, &inner) || errors.As(re.Err, &innerSchema) || errors.As(re.Err, &innerParse) {
+				walk(re.Err, f)
+				return
+			}
+			msg := re.Err.Error()
+			if re.Reason != "" && re.Reason != msg {
+				msg = re.Reason + ": " + msg
+			}
+			out = append(out, FieldError{Field: f, Message: msg})
+		case errors.As(err, &se):
+			f := field
+			if ptr := se.JSONPointer(); len(ptr) > 0 {
+				if f == "body" {
+					f = ""
+				}
+				if f != "" {
+					f += "."
+				}
+				f += strings.Join(ptr, ".")
+			}
+			reason := se.Reason
+			if reason == "" {
+				reason = se.Error()
+			}
+			out = append(out, FieldError{Field: f, Message: reason})
+		case errors.As(err, &pe):
+			f := field
+			if path := pe.Path(); len(path) > 0 {
+				parts := make([]string, len(path))
+				for i, p := range path {
+					parts[i] = fmt.Sprint(p)
+				}
+				if f == "body" || f == "" {
+					f = strings.Join(parts, ".")
+				} else {
+					f += "." + strings.Join(parts, ".")
+				}
+			}
+			out = append(out, FieldError{Field: f, Message: pe.Error()})
+		default:
+			if field == "" {
+				field = "request"
+			}
+			out = append(out, FieldError{Field: field, Message: err.Error()})
+		}
+	}
+	walk(err, "")
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+// errorHandler is Echo's HTTPErrorHandler: the one place where errors
+// become problem+json responses.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		p, internal := problemFor(err)
+		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+		if internal {
+			log.ErrorContext(c.Request().Context(), "request failed",
+				"request_id", reqID, "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		}
+		writeProblem(c, p)
+	}
+}
+
+// writeProblem sends p as application/problem+json.
+func writeProblem(c echo.Context, p Problem) {
+	p.Type = "about:blank"
+	p.Title = http.StatusText(p.Status)
+	p.Instance = c.Request().URL.Path
+	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	if p.Status == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="cleanmail"`)
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(p.Status)
+		return
+	}
+	_ = c.JSON(p.Status, p)
+}

@@ -1,0 +1,135 @@
+// Package config implements Cleanmail's configuration: environment
+// variables (the names operators and scripts depend on), with flags that
+// may override them.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's whole configuration.
+type Config struct {
+	// Listen is the HTTP address (CLEANMAIL_LISTEN, default 127.0.0.1:8080).
+	Listen string
+	// DatabaseURL is postgres://… or sqlite:PATH (CLEANMAIL_DATABASE_URL,
+	// default sqlite:cleanmail.db).
+	DatabaseURL string
+	// IDSalt salts the public ids (CLEANMAIL_ID_SALT).
+	IDSalt string
+	// IDAlphabet is the alphabet of public ids (CLEANMAIL_ID_ALPHABET,
+	// default Hashids' a–z A–Z 0–9).
+	IDAlphabet string
+	// BootstrapToken is the first admin's token on an empty database
+	// (CLEANMAIL_BOOTSTRAP_TOKEN; if empty one is generated and logged once).
+	BootstrapToken string
+	// PurgeDelay is how long a deleted domain can be restored
+	// (CLEANMAIL_PURGE_DELAY, Go duration or a number of days like "30d";
+	// default 30 days).
+	PurgeDelay time.Duration
+	// PurgeInterval is how often deleted domains past their delay are
+	// purged (CLEANMAIL_PURGE_INTERVAL, default 1h).
+	PurgeInterval time.Duration
+	// JSONLogs switches logs to JSON lines (CLEANMAIL_LOG_JSON=true).
+	JSONLogs bool
+	// ShutdownTimeout bounds the graceful shutdown (CLEANMAIL_SHUTDOWN_TIMEOUT, default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Defaults returns the configuration with nothing set.
+func Defaults() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DatabaseURL:     "sqlite:cleanmail.db",
+		PurgeDelay:      30 * 24 * time.Hour,
+		PurgeInterval:   time.Hour,
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// FromEnv reads the environment over the defaults.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Defaults()
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	str("CLEANMAIL_LISTEN", &c.Listen)
+	str("CLEANMAIL_DATABASE_URL", &c.DatabaseURL)
+	str("CLEANMAIL_ID_SALT", &c.IDSalt)
+	str("CLEANMAIL_ID_ALPHABET", &c.IDAlphabet)
+	str("CLEANMAIL_BOOTSTRAP_TOKEN", &c.BootstrapToken)
+	for name, dst := range map[string]*time.Duration{
+		"CLEANMAIL_PURGE_DELAY":      &c.PurgeDelay,
+		"CLEANMAIL_PURGE_INTERVAL":   &c.PurgeInterval,
+		"CLEANMAIL_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
+	} {
+		if v := getenv(name); v != "" {
+			d, err := ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("%s: %w", name, err)
+			}
+			*dst = d
+		}
+	}
+	if v := getenv("CLEANMAIL_LOG_JSON"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("CLEANMAIL_LOG_JSON: %q is not a boolean", v)
+		}
+		c.JSONLogs = b
+	}
+	if c.BootstrapToken != "" && !isToken(c.BootstrapToken) {
+		return c, fmt.Errorf("CLEANMAIL_BOOTSTRAP_TOKEN must be 32 hexadecimal characters, like every personal token")
+	}
+	return c, nil
+}
+
+// Load reads the environment, then flags that mirror it.
+func Load(args []string) (Config, error) {
+	c, err := FromEnv(os.Getenv)
+	if err != nil {
+		return c, err
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address (CLEANMAIL_LISTEN)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://… or sqlite:PATH (CLEANMAIL_DATABASE_URL)")
+	fs.BoolVar(&c.JSONLogs, "log-json", c.JSONLogs, "log JSON lines (CLEANMAIL_LOG_JSON)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// ParseDuration accepts Go durations ("720h", "90s") and whole days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (like 720h or 30d)", s)
+	}
+	return d, nil
+}
+
+func isToken(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
