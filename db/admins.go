@@ -27,6 +27,8 @@ var AdminList = ListSpec{
 type AdminFilter struct {
 	// Search matches login, e-mail or display name.
 	Search Match
+	// OnlyID, if set, restricts the list to one account.
+	OnlyID *int64
 }
 
 // CreateAdmin stores an administrator account. A login already used
@@ -78,6 +80,9 @@ func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin,
 		c2, _ := f.Search.clause("admins.email")
 		c3, _ := f.Search.clause("admins.display_name")
 		q = q.Where("("+c1+" OR "+c2+" OR "+c3+")", arg, arg, arg)
+	}
+	if f.OnlyID != nil {
+		q = q.Where("admins.id = ?", *f.OnlyID)
 	}
 	return findPage[Admin](ctx, q, AdminList, p)
 }

@@ -17,20 +17,30 @@ var DomainAliasList = ListSpec{
 	},
 }
 
-// AddDomainAlias reserves name for the domain. A name already taken by any
-// domain or alias gives ErrConflict.
-func (s *Store) AddDomainAlias(ctx context.Context, domainID int64, name string) (*DomainAlias, error) {
-	a := DomainAlias{DomainID: domainID, Name: strings.ToLower(name)}
+// AddDomainAliases reserves names for the domain, all or nothing. A name
+// already taken by any domain or alias gives ErrConflict.
+func (s *Store) AddDomainAliases(ctx context.Context, domainID int64, names []string) ([]DomainAlias, error) {
+	var out []DomainAlias
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if err := domainMustExist(tx, domainID); err != nil {
 			return err
 		}
-		return insertAlias(tx, &a)
+		seen := map[string]bool{}
+		for _, n := range names {
+			n = strings.ToLower(n)
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			a := DomainAlias{DomainID: domainID, Name: n}
+			if err := insertAlias(tx, &a); err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return out, err
 }
 
 func domainMustExist(tx *gorm.DB, id int64) error {

@@ -137,10 +137,10 @@ func TestAliasConflictsWithDomain(t *testing.T) {
 		if _, err := s.CreateDomain(ctx, newTestDomain("b.example")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AddDomainAlias(ctx, a, "B.example"); !errors.Is(err, ErrConflict) {
+		if _, err := s.AddDomainAliases(ctx, a, []string{"B.example"}); !errors.Is(err, ErrConflict) {
 			t.Errorf("alias equal to a domain: err = %v, want ErrConflict", err)
 		}
-		if _, err := s.AddDomainAlias(ctx, a, "c.example"); err != nil {
+		if _, err := s.AddDomainAliases(ctx, a, []string{"c.example"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.CreateDomain(ctx, newTestDomain("c.example")); !errors.Is(err, ErrConflict) {
@@ -156,7 +156,7 @@ func TestPurgeCascades(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AddDomainAlias(ctx, id, "alias.example"); err != nil {
+		if _, err := s.AddDomainAliases(ctx, id, []string{"alias.example"}); err != nil {
 			t.Fatal(err)
 		}
 		past := nowMillis() - 1

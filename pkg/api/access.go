@@ -65,6 +65,8 @@ func (s *Server) authorize(f gen.StrictHandlerFunc, operationID string) gen.Stri
 			s.log.Error("operation has no access rule", "operation", operationID)
 			return nil, &Error{Status: http.StatusInternalServerError, Detail: "Internal server error."}
 		}
+		req := c.Request()
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), echoContextKey{}, c)))
 		if r.public {
 			return f(c, request)
 		}

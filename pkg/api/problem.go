@@ -251,3 +251,15 @@ func writeProblem(c echo.Context, p Problem) {
 	}
 	_ = c.JSON(p.Status, p)
 }
+
+func isConflict(err error) bool { return errors.Is(err, db.ErrConflict) }
+
+// notFoundAs replaces the store's bare ErrNotFound with the operation's
+// own 404 message; any other error passes through.
+func notFoundAs(err error, detail string) error {
+	var dbErr *db.Error
+	if errors.Is(err, db.ErrNotFound) && !errors.As(err, &dbErr) {
+		return notFound("%s", detail)
+	}
+	return err
+}

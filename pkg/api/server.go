@@ -21,6 +21,7 @@ import (
 	echomw "github.com/oapi-codegen/echo-middleware"
 	"github.com/swaggest/swgui/v5emb"
 
+	"github.com/cleanmail/cleanmail"
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/ids"
@@ -78,10 +79,7 @@ func New(opts Options) (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route spec: %w", err)
 	}
-	specYAML, err := specDocument()
-	if err != nil {
-		return nil, err
-	}
+	specYAML := cleanmail.OpenAPIYAML
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -96,12 +94,18 @@ func New(opts Options) (*echo.Echo, error) {
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:  []string{"*"},
 		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderAccept, "X-Ignore-MX"},
-		ExposeHeaders: []string{"X-Total-Count", echo.HeaderLocation, echo.HeaderContentLocation, echo.HeaderContentDisposition, echo.HeaderXRequestID},
+		ExposeHeaders: []string{"X-Total-Count", echo.HeaderLocation, "Content-Location", echo.HeaderContentDisposition, echo.HeaderXRequestID},
 	}))
 	e.Use(s.gate)
 
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", specYAML) })
-	e.GET("/openapi.json", func(c echo.Context) error { return c.JSON(http.StatusOK, spec) })
+	e.GET("/openapi.json", func(c echo.Context) error {
+		raw, err := gen.GetSpecJSON()
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, raw)
+	})
 	docs := v5emb.New("Cleanmail API", "/openapi.yaml", "/docs/")
 	e.GET("/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/docs/") })
 	e.GET("/docs/*", echo.WrapHandler(docs))

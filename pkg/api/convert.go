@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// Helpers shared by the handlers: ids, pages, pointers and nullables.
+
+// id encodes a database key for the wire.
+func (s *Server) id(key int64) string { return s.ids.Encode(key) }
+
+func (s *Server) idPtr(key int64) *string { v := s.ids.Encode(key); return &v }
+
+func (s *Server) idOpt(key *int64) *string {
+	if key == nil {
+		return nil
+	}
+	return s.idPtr(*key)
+}
+
+// pathKey decodes an id from the URL path: an id that does not decode names
+// nothing, so it is a 404 like any unknown id.
+func (s *Server) pathKey(id, what string) (int64, error) {
+	key, ok := s.ids.Decode(id)
+	if !ok {
+		return 0, notFound("%s not found with given id", what)
+	}
+	return key, nil
+}
+
+// refKey decodes an id given in a body or a filter, where an unknown id is
+// a reference to nothing: 422 for a body (field names it).
+func (s *Server) refKey(id, field, what string) (int64, error) {
+	key, ok := s.ids.Decode(id)
+	if !ok {
+		return 0, db.Errorf(db.ErrUnprocessable, field, "no "+what+" has this id")
+	}
+	return key, nil
+}
+
+// filterKey decodes an id used as a list filter; one that does not decode
+// matches nothing (key 0 is never assigned).
+func (s *Server) filterKey(id *string) *int64 {
+	if id == nil {
+		return nil
+	}
+	key, ok := s.ids.Decode(*id)
+	if !ok {
+		key = 0
+	}
+	return &key
+}
+
+// page turns the shared list parameters into a db.Page with the doc's
+// defaults (offset 0, pageSize 40); the validator has enforced the bounds.
+func page(offset *gen.Offset, pageSize *gen.PageSize, sort *string) db.Page {
+	p := db.Page{Offset: 0, PageSize: 40}
+	if offset != nil {
+		p.Offset = int(*offset)
+	}
+	if pageSize != nil {
+		p.PageSize = int(*pageSize)
+	}
+	if sort != nil {
+		p.Sort = *sort
+	}
+	return p
+}
+
+func match(v *string) db.Match {
+	if v == nil {
+		return ""
+	}
+	return db.Match(*v)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// null returns a nullable holding *p, or an explicit null when p is nil.
+func null[T any](p *T) nullable.Nullable[T] {
+	if p == nil {
+		return nullable.NewNullNullable[T]()
+	}
+	return nullable.NewNullableWithValue(*p)
+}
+
+// nullableSet applies a PATCH field: absent leaves *dst alone, null clears
+// it, a value sets it.
+func nullableSet[T any](dst **T, n nullable.Nullable[T]) {
+	if !n.IsSpecified() {
+		return
+	}
+	if n.IsNull() {
+		*dst = nil
+		return
+	}
+	v := n.MustGet()
+	*dst = &v
+}
+
+type echoContextKey struct{}
+
+// echoContext returns the Echo context of the request, which the strict
+// handlers' context carries (see authorize).
+func echoContext(ctx context.Context) echo.Context {
+	c, _ := ctx.Value(echoContextKey{}).(echo.Context)
+	return c
+}
+
+// location is the absolute URL of a new resource, for Location headers.
+func location(ctx context.Context, format string, args ...any) string {
+	path := fmt.Sprintf(format, args...)
+	c := echoContext(ctx)
+	if c == nil {
+		return path
+	}
+	return c.Scheme() + "://" + c.Request().Host + path
+}
+
+var _ = http.StatusOK

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+func (s *Server) aliasOut(a db.DomainAlias) gen.Alias {
+	return gen.Alias{Id: s.idPtr(a.ID), Name: a.Name}
+}
+
+// aliasNames validates a body of alias names; the field of a bad one is
+// its index in the list.
+func aliasNames(in []string) ([]string, error) {
+	names := make([]string, len(in))
+	for i, n := range in {
+		var err error
+		if names[i], err = domainName(itoa(i), n); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// AddDomainAlias gives a domain another name.
+func (s *Server) AddDomainAlias(ctx context.Context, req gen.AddDomainAliasRequestObject) (gen.AddDomainAliasResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	names, err := aliasNames(*req.Body)
+	if err != nil {
+		return nil, err
+	}
+	added, err := s.store.AddDomainAliases(ctx, domainID, names)
+	if err != nil {
+		if isConflict(err) {
+			return nil, newError(http.StatusConflict, "An alias or a domain may already exists with the given name")
+		}
+		return nil, notFoundAs(err, "A problem occured. The domain may not exist")
+	}
+	out := make([]gen.Alias, len(added))
+	for i, a := range added {
+		out[i] = s.aliasOut(a)
+	}
+	return gen.AddDomainAlias201JSONResponse{
+		Body:    out,
+		Headers: gen.AddDomainAlias201ResponseHeaders{Location: location(ctx, "/domains/%s/aliases", req.DomainId)},
+	}, nil
+}
+
+// DeleteDomainAlias removes one of a domain's aliases.
+func (s *Server) DeleteDomainAlias(ctx context.Context, req gen.DeleteDomainAliasRequestObject) (gen.DeleteDomainAliasResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	aliasID, err := s.pathKey(req.AliasId, "Alias")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteDomainAlias(ctx, domainID, aliasID); err != nil {
+		return nil, notFoundAs(err, "Domain or alias not found with given id")
+	}
+	return gen.DeleteDomainAlias204Response{}, nil
+}
+
+// ListDomainAliases lists a domain's aliases.
+func (s *Server) ListDomainAliases(ctx context.Context, req gen.ListDomainAliasesRequestObject) (gen.ListDomainAliasesResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	rows, total, err := s.store.ListDomainAliases(ctx, domainID, page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	out := make([]gen.Alias, len(rows))
+	for i, a := range rows {
+		out[i] = s.aliasOut(a)
+	}
+	return gen.ListDomainAliases200JSONResponse{Body: out, Headers: gen.ListDomainAliases200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// SetDomainAliases replaces a domain's aliases, all or nothing.
+func (s *Server) SetDomainAliases(ctx context.Context, req gen.SetDomainAliasesRequestObject) (gen.SetDomainAliasesResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	names, err := aliasNames(*req.Body)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.SetDomainAliases(ctx, domainID, names); err != nil {
+		if isConflict(err) {
+			return nil, newError(http.StatusConflict, "An alias may already exists with the given name")
+		}
+		return nil, notFoundAs(err, "A problem occured. The domain may not exist")
+	}
+	return gen.SetDomainAliases204Response{}, nil
+}

@@ -1,0 +1,439 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// domainOut converts a stored domain, with everything embedded, for the wire.
+func (s *Server) domainOut(v *db.DomainView) gen.Domain {
+	d := v.Domain
+	out := gen.Domain{
+		Id:                 s.idPtr(d.ID),
+		Name:               d.Name,
+		Description:        null(d.Description),
+		Status:             gen.DomainStatus(d.Status),
+		WblistPriority:     ptr(gen.WblistPriority(d.WblistPriority)),
+		DefaultLanguage:    gen.Language(d.DefaultLanguage),
+		AutoProvisioningOn: d.AutoProvisioningOn,
+		SenderVerifyOn:     ptr(d.SenderVerifyOn),
+		ExternalId:         null(d.ExternalID),
+		ActiveUsersCount:   ptr(v.ActiveUsersCount),
+		PoliciesCount:      ptr(int32(v.PoliciesCount)),
+		Quarantine:         ptr(v.Quarantine),
+		Retention:          ptr(v.Retention),
+		Archive:            ptr(v.Archive),
+		Incoming:           ptr(v.Incoming),
+		OutgoingSubnets:    ptr(append([]string{}, d.OutgoingSubnets...)),
+		CreationDate:       ptr(d.CreationDate),
+		DeletionDate:       null(d.DeletionDate),
+		PurgeDate:          null(d.PurgeDate),
+	}
+	if v.Policy != nil {
+		out.Policy = ptr(s.policyOut(v.Policy))
+	}
+	aliases := make([]gen.Alias, len(v.Aliases))
+	for i, a := range v.Aliases {
+		aliases[i] = s.aliasOut(a)
+	}
+	out.DomainAliases = &aliases
+	providers := make([]gen.OutgoingProvider, len(v.OutgoingProviders))
+	for i, p := range v.OutgoingProviders {
+		providers[i] = s.outgoingProviderOut(p)
+	}
+	out.OutgoingProviders = &providers
+	if v.Customer != nil {
+		out.Customer = ptr(s.customerOut(v.Customer))
+	}
+	platforms := make([]gen.PlatformDTO, len(v.Platforms))
+	for i := range v.Platforms {
+		platforms[i] = s.platformOut(&v.Platforms[i])
+	}
+	out.Platforms = &platforms
+	return out
+}
+
+func (s *Server) outgoingProviderOut(p db.OutgoingProvider) gen.OutgoingProvider {
+	return gen.OutgoingProvider{Id: s.idPtr(p.ID), Name: p.Name, SpfProvider: p.SpfProvider, Active: p.Active}
+}
+
+func (s *Server) customerOut(c *db.Customer) gen.CustomerDTO {
+	return gen.CustomerDTO{Id: s.idPtr(c.ID), BrokerId: s.idOpt(c.BrokerID), Name: ptr(c.Name),
+		Description: null(c.Description), ExternalId: null(c.ExternalID), CreatedAt: ptr(c.CreatedAt)}
+}
+
+// platformOut never returns credentials: authData and apiData are null.
+func (s *Server) platformOut(p *db.Platform) gen.PlatformDTO {
+	var authData gen.PlatformAuthData
+	_ = authData.UnmarshalJSON([]byte("null"))
+	out := gen.PlatformDTO{
+		Id:                    s.idPtr(p.ID),
+		Name:                  p.Name,
+		TransportDest:         p.TransportDest,
+		TransportType:         gen.TransportType(p.TransportType),
+		TransportPort:         int32(p.TransportPort),
+		FallbackTransportDest: null(p.FallbackTransportDest),
+		FallbackTransportPort: nullable.NewNullNullable[int32](),
+		FallbackTransportType: nullable.NewNullNullable[gen.TransportType](),
+		ApiType:               nullable.NewNullNullable[gen.ApiType](),
+		ApiData:               nullable.NewNullNullable[gen.RemediationApiSettings](),
+		AuthData:              &authData,
+		Default:               ptr(p.IsDefault),
+	}
+	if p.FallbackTransportPort != nil {
+		out.FallbackTransportPort.Set(int32(*p.FallbackTransportPort))
+	}
+	if p.FallbackTransportType != nil {
+		out.FallbackTransportType.Set(gen.TransportType(*p.FallbackTransportType))
+	}
+	if p.APIType != nil {
+		out.ApiType.Set(gen.ApiType(*p.APIType))
+	}
+	if p.AuthType != nil {
+		out.AuthType = ptr(gen.AuthType(*p.AuthType))
+	}
+	return out
+}
+
+// platformsIn validates platforms given inline and keeps their credentials
+// (as JSON) for the relay; they are never returned.
+func platformsIn(field string, in []gen.PlatformDTO) ([]db.Platform, error) {
+	out := make([]db.Platform, len(in))
+	defaults := 0
+	for i, p := range in {
+		f := field + "." + itoa(i)
+		if p.Name == "" {
+			return nil, badField(f+".name", "must not be empty")
+		}
+		if p.TransportDest == "" {
+			return nil, badField(f+".transportDest", "must not be empty")
+		}
+		if p.TransportPort < 1 || p.TransportPort > 65535 {
+			return nil, badField(f+".transportPort", "must be a port number (1 to 65535)")
+		}
+		dp := db.Platform{
+			Name:          p.Name,
+			TransportDest: p.TransportDest,
+			TransportType: string(p.TransportType),
+			TransportPort: int(p.TransportPort),
+			IsDefault:     deref(p.Default, false),
+		}
+		if v, err := p.FallbackTransportDest.Get(); err == nil {
+			dp.FallbackTransportDest = &v
+		}
+		if v, err := p.FallbackTransportPort.Get(); err == nil {
+			if v < 1 || v > 65535 {
+				return nil, badField(f+".fallbackTransportPort", "must be a port number (1 to 65535)")
+			}
+			dp.FallbackTransportPort = ptr(int(v))
+		}
+		if v, err := p.FallbackTransportType.Get(); err == nil {
+			dp.FallbackTransportType = ptr(string(v))
+		}
+		if v, err := p.ApiType.Get(); err == nil {
+			dp.APIType = ptr(string(v))
+		}
+		if v, err := p.ApiData.Get(); err == nil {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, badField(f+".apiData", "cannot be stored: %v", err)
+			}
+			dp.APIData = ptr(string(raw))
+		}
+		if p.AuthType != nil {
+			dp.AuthType = ptr(string(*p.AuthType))
+		}
+		if p.AuthData != nil {
+			raw, err := p.AuthData.MarshalJSON()
+			if err == nil && string(raw) != "null" && string(raw) != `""` {
+				dp.AuthData = ptr(string(raw))
+			}
+		}
+		if dp.IsDefault {
+			defaults++
+		}
+		out[i] = dp
+	}
+	if defaults > 1 {
+		return nil, badField(field, "at most one platform can be the default")
+	}
+	if defaults == 0 && len(out) > 0 {
+		out[0].IsDefault = true // a domain with platforms always has a default relay
+	}
+	return out, nil
+}
+
+func (s *Server) providerKeys(field string, in *[]string) ([]int64, error) {
+	if in == nil {
+		return nil, nil
+	}
+	keys := make([]int64, len(*in))
+	for i, id := range *in {
+		k, err := s.refKey(id, field+"."+itoa(i), "outgoing provider")
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = k
+	}
+	return keys, nil
+}
+
+// CreateDomain creates a domain with its default policy (sysadmin only).
+func (s *Server) CreateDomain(ctx context.Context, req gen.CreateDomainRequestObject) (gen.CreateDomainResponseObject, error) {
+	in := req.Body
+	name, err := domainName("name", in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if in.Status == db.StatusDeleted {
+		return nil, badField("status", "a domain cannot be created DELETED")
+	}
+	nets, err := subnets("outgoingSubnets", deref(in.OutgoingSubnets, nil))
+	if err != nil {
+		return nil, err
+	}
+	platforms, err := platformsIn("platforms", deref(in.Platforms, nil))
+	if err != nil {
+		return nil, err
+	}
+	providers, err := s.providerKeys("outgoingProvidersIds", in.OutgoingProvidersIds)
+	if err != nil {
+		return nil, err
+	}
+	d := db.Domain{
+		Name:               name,
+		Description:        in.Description,
+		Status:             string(in.Status),
+		WblistPriority:     string(deref(in.WblistPriority, gen.WblistPriority("USER"))),
+		DefaultLanguage:    string(in.DefaultLanguage),
+		AutoProvisioningOn: deref(in.AutoProvisioningOn, false),
+		SenderVerifyOn:     deref(in.SenderVerifyOn, true),
+		ExternalID:         in.ExternalId,
+		OutgoingSubnets:    nets,
+	}
+	if in.CustomerId != nil {
+		key, err := s.refKey(*in.CustomerId, "customerId", "customer")
+		if err != nil {
+			return nil, err
+		}
+		d.CustomerID = &key
+	}
+	policy := db.Policy{
+		Name:          "Politique-" + name,
+		Quarantine:    in.Quarantine,
+		Retention:     in.Retention,
+		Archive:       in.Archive,
+		Incoming:      deref(in.Incoming, true),
+		Outgoing:      deref(in.Outgoing, false),
+		MailSizeLimit: defaultMailSizeLimit,
+		SpamScore:     defaultSpamScore,
+	}
+	syncServiceProps(&policy)
+	id, err := s.store.CreateDomain(ctx, &db.NewDomain{Domain: d, Policy: policy, Platforms: platforms, OutgoingProviderIDs: providers})
+	if err != nil {
+		if isConflict(err) {
+			return nil, newError(http.StatusConflict, "A domain or domain alias already exists with the name %s", name)
+		}
+		return nil, err
+	}
+	v, err := s.store.GetDomain(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return gen.CreateDomain201JSONResponse{
+		Body:    s.domainOut(v),
+		Headers: gen.CreateDomain201ResponseHeaders{Location: location(ctx, "/domains/%s", s.id(id))},
+	}, nil
+}
+
+// GetDomain returns one domain.
+func (s *Server) GetDomain(ctx context.Context, req gen.GetDomainRequestObject) (gen.GetDomainResponseObject, error) {
+	id, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.GetDomain(ctx, id)
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	return gen.GetDomain200JSONResponse(s.domainOut(v)), nil
+}
+
+// ListDomains lists the domains matching the filters.
+func (s *Server) ListDomains(ctx context.Context, req gen.ListDomainsRequestObject) (gen.ListDomainsResponseObject, error) {
+	p := req.Params
+	f := db.DomainFilter{
+		Name:         match(p.Name),
+		ExternalID:   match(p.ExternalId),
+		PlatformName: match(p.PlatformName),
+		CustomerID:   s.filterKey(p.CustomerId),
+		PlatformID:   s.filterKey(p.PlatformId),
+	}
+	if p.Status != nil {
+		f.Status = db.Match(*p.Status)
+	}
+	views, total, err := s.store.ListDomains(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gen.Domain, len(views))
+	for i := range views {
+		out[i] = s.domainOut(&views[i])
+	}
+	return gen.ListDomains200JSONResponse{Body: out, Headers: gen.ListDomains200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// UpdateDomain applies the fields present in the body. A DELETED domain is
+// restored by setting another status (which clears its deletion and purge
+// dates), and accepts no other change until then.
+func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestObject) (gen.UpdateDomainResponseObject, error) {
+	id, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	// Validate what needs no stored state before opening the transaction.
+	var name string
+	if in.Name != nil {
+		if name, err = domainName("name", *in.Name); err != nil {
+			return nil, err
+		}
+	}
+	var nets []string
+	if in.OutgoingSubnets != nil {
+		if nets, err = subnets("outgoingSubnets", *in.OutgoingSubnets); err != nil {
+			return nil, err
+		}
+	}
+	var platforms []db.Platform
+	if in.Platforms != nil {
+		if platforms, err = platformsIn("platforms", *in.Platforms); err != nil {
+			return nil, err
+		}
+	}
+	providers, err := s.providerKeys("outgoingProvidersIds", in.OutgoingProvidersIds)
+	if err != nil {
+		return nil, err
+	}
+	var customerID, policyID *int64
+	if in.CustomerId != nil {
+		k, err := s.refKey(*in.CustomerId, "customerId", "customer")
+		if err != nil {
+			return nil, err
+		}
+		customerID = &k
+	}
+	if in.PolicyId != nil {
+		k, err := s.refKey(*in.PolicyId, "policyId", "policy of this domain")
+		if err != nil {
+			return nil, err
+		}
+		policyID = &k
+	}
+
+	err = s.store.UpdateDomain(ctx, id, func(e *db.DomainEdit) error {
+		d := &e.Domain
+		wasDeleted := d.Status == db.StatusDeleted
+		if in.Status != nil {
+			switch st := string(*in.Status); {
+			case st == db.StatusDeleted && !wasDeleted:
+				s.markDeleted(d)
+			case st != db.StatusDeleted:
+				d.Status, d.DeletionDate, d.PurgeDate = st, nil, nil
+			}
+		}
+		if wasDeleted && d.Status == db.StatusDeleted && !onlyStatus(in) {
+			return unprocessable("The domain is deleted: restore it first by setting its status.")
+		}
+		if in.Name != nil {
+			d.Name = name
+		}
+		nullableSet(&d.Description, in.Description)
+		nullableSet(&d.ExternalID, in.ExternalId)
+		if in.WblistPriority != nil {
+			d.WblistPriority = string(*in.WblistPriority)
+		}
+		if in.DefaultLanguage != nil {
+			d.DefaultLanguage = string(*in.DefaultLanguage)
+		}
+		setIf(&d.AutoProvisioningOn, in.AutoProvisioningOn)
+		setIf(&d.SenderVerifyOn, in.SenderVerifyOn)
+		if customerID != nil {
+			d.CustomerID = customerID
+		}
+		if policyID != nil {
+			d.PolicyID = policyID
+		}
+		if in.OutgoingSubnets != nil {
+			d.OutgoingSubnets = nets
+		}
+		if in.Platforms != nil {
+			e.Platforms = &platforms
+		}
+		if in.OutgoingProvidersIds != nil {
+			e.OutgoingProviderIDs = &providers
+		}
+		if in.Quarantine != nil || in.Retention != nil || in.Archive != nil {
+			if e.Policy == nil || (policyID != nil && *policyID != e.Policy.ID) {
+				return unprocessable("quarantine, retention and archive change the domain's current default policy: change them apart from policyId")
+			}
+			setIf(&e.Policy.Quarantine, in.Quarantine)
+			setIf(&e.Policy.Retention, in.Retention)
+			setIf(&e.Policy.Archive, in.Archive)
+			syncServiceProps(e.Policy)
+		}
+		return nil
+	})
+	if err != nil {
+		if isConflict(err) {
+			return nil, newError(http.StatusConflict, "A domain or domain alias already exists with the name %s", name)
+		}
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	return gen.UpdateDomain204Response{}, nil
+}
+
+// onlyStatus reports whether a domain update carries nothing but a status.
+func onlyStatus(in *gen.DomainUpdate) bool {
+	probe := *in
+	probe.Status = nil
+	raw, _ := json.Marshal(probe)
+	return string(raw) == "{}"
+}
+
+func (s *Server) markDeleted(d *db.Domain) {
+	now := time.Now()
+	d.Status = db.StatusDeleted
+	d.DeletionDate = ptr(now.UnixMilli())
+	d.PurgeDate = ptr(now.Add(s.purgeDelay).UnixMilli())
+}
+
+// DeleteDomain tags a domain DELETED: its services stop, and it is purged
+// for good after the purge delay unless restored before (sysadmin only).
+func (s *Server) DeleteDomain(ctx context.Context, req gen.DeleteDomainRequestObject) (gen.DeleteDomainResponseObject, error) {
+	id, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.UpdateDomain(ctx, id, func(e *db.DomainEdit) error {
+		if e.Domain.Status == db.StatusDeleted {
+			return unprocessable("The domain is already deleted; it will be purged on its purge date.")
+		}
+		s.markDeleted(&e.Domain)
+		return nil
+	})
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	return gen.DeleteDomain204Response{}, nil
+}

@@ -1,0 +1,74 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+func (s *Server) tokenOut(t *db.PersonalToken) gen.PersonalToken {
+	return gen.PersonalToken{Id: s.idPtr(t.ID), Name: t.Name, Expiration: t.Expiration, CreatedAt: ptr(t.CreatedAt), LastUse: t.LastUse}
+}
+
+// CreateToken creates a personal token; its value is in this response only.
+func (s *Server) CreateToken(ctx context.Context, req gen.CreateTokenRequestObject) (gen.CreateTokenResponseObject, error) {
+	adminID, err := s.pathKey(req.AdminId, "Admin")
+	if err != nil {
+		return nil, err
+	}
+	if req.Body.Name == "" {
+		return nil, badField("name", "must not be empty")
+	}
+	if req.Body.Expiration != nil && *req.Body.Expiration <= time.Now().UnixMilli() {
+		return nil, badField("expiration", "must be in the future (epoch milliseconds)")
+	}
+	t := &db.PersonalToken{AdminID: adminID, Name: req.Body.Name, Expiration: req.Body.Expiration}
+	value := db.NewTokenValue()
+	if err := s.store.CreateToken(ctx, t, value); err != nil {
+		return nil, notFoundAs(err, "Resource does not exist.")
+	}
+	out := s.tokenOut(t)
+	out.Value = &value
+	return gen.CreateToken201JSONResponse{
+		Body:    out,
+		Headers: gen.CreateToken201ResponseHeaders{Location: location(ctx, "/admins/%s/tokens/%s", req.AdminId, s.id(t.ID))},
+	}, nil
+}
+
+// ListTokens lists an admin's tokens, without their values.
+func (s *Server) ListTokens(ctx context.Context, req gen.ListTokensRequestObject) (gen.ListTokensResponseObject, error) {
+	adminID, err := s.pathKey(req.AdminId, "Admin")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.AdminExists(ctx, adminID); err != nil {
+		return nil, notFoundAs(err, "Resource does not exist.")
+	}
+	rows, err := s.store.ListTokens(ctx, adminID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gen.PersonalToken, len(rows))
+	for i := range rows {
+		out[i] = s.tokenOut(&rows[i])
+	}
+	return gen.ListTokens200JSONResponse{Body: out, Headers: gen.ListTokens200ResponseHeaders{XTotalCount: int64(len(out))}}, nil
+}
+
+// DeleteToken revokes a token at once.
+func (s *Server) DeleteToken(ctx context.Context, req gen.DeleteTokenRequestObject) (gen.DeleteTokenResponseObject, error) {
+	adminID, err := s.pathKey(req.AdminId, "Admin")
+	if err != nil {
+		return nil, err
+	}
+	tokenID, err := s.pathKey(req.TokenId, "Token")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteToken(ctx, adminID, tokenID); err != nil {
+		return nil, notFoundAs(err, "Resource does not exist.")
+	}
+	return gen.DeleteToken204Response{}, nil
+}
