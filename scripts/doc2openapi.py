@@ -1314,6 +1314,13 @@ def problem_response(description, extra_headers=None):
     return r
 
 
+# Errors the doc does not list but the operation can answer.
+EXTRA_ERRORS = {
+    "UpdateDomain": ["409"],   # renaming to a name already taken
+    "UpdatePolicy": ["409"],   # renaming to a name the domain already uses
+}
+
+
 def build_doc_operation(op):
     path, specific = rename_path(op["doc_path"])
     key = (op["method"], path)
@@ -1360,6 +1367,7 @@ def build_doc_operation(op):
     out["responses"] = build_doc_responses(op, op_id, bool(params) or body is not None)
     out["is_list"] = op["method"] == "GET" and any(r["datatype"].startswith("List[") for r in op["responses"])
     out["excel"] = "application/vnd.ms-excel" in op["content_types"]
+    out["extra_errors"] = EXTRA_ERRORS.get(op_id, [])
     return out
 
 

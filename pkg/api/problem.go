@@ -142,18 +142,20 @@ func validationErrors(err error) []FieldError {
 	var out []FieldError
 	var walk func(err error, field string)
 	walk = func(err error, field string) {
+		// The concrete type first: errors.As would look through a
+		// RequestError into its cause and lose the parameter's name.
+		me, isMulti := err.(openapi3.MultiError)
+		re, isReq := err.(*openapi3filter.RequestError)
 		var (
-			me  openapi3.MultiError
-			re  *openapi3filter.RequestError
-			se  *openapi3.SchemaError
-			pe  *openapi3filter.ParseError
+			se *openapi3.SchemaError
+			pe *openapi3filter.ParseError
 		)
 		switch {
-		case errors.As(err, &me):
+		case isMulti:
 			for _, e := range me {
 				walk(e, field)
 			}
-		case errors.As(err, &re):
+		case isReq:
 			f := field
 			if re.Parameter != nil {
 				f = re.Parameter.Name
