@@ -127,3 +127,11 @@ func sameAsExample(t testing.TB, got, want any, skip ...string) {
 		t.Errorf("response differs from the doc's example:\n  %s", strings.Join(diffs, "\n  "))
 	}
 }
+
+func jsonBytes(t testing.TB, v any) []byte {
+	b, err := json.Marshal(jsonify(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
