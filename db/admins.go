@@ -2,10 +2,10 @@ package db
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 
 	"gorm.io/gorm"
 )

@@ -13,7 +13,7 @@ var DomainAliasList = ListSpec{
 	DefaultSort: "name",
 	Sorts: map[string]string{
 		"id":   "domain_aliases.id",
-		"name": "domain_aliases.name",
+		"name": "lower(domain_aliases.name)",
 	},
 }
 

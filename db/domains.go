@@ -257,10 +257,10 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		Quarantine, Retention, Archive, Incoming int
 	}
 	err := gdb.Model(&Policy{}).Select(
-		"domain_id, COUNT(*) AS n, " +
-			"MAX(CASE WHEN quarantine THEN 1 ELSE 0 END) AS quarantine, " +
-			"MAX(CASE WHEN retention THEN 1 ELSE 0 END) AS retention, " +
-			"MAX(CASE WHEN archive THEN 1 ELSE 0 END) AS archive, " +
+		"domain_id, COUNT(*) AS n, "+
+			"MAX(CASE WHEN quarantine THEN 1 ELSE 0 END) AS quarantine, "+
+			"MAX(CASE WHEN retention THEN 1 ELSE 0 END) AS retention, "+
+			"MAX(CASE WHEN archive THEN 1 ELSE 0 END) AS archive, "+
 			"MAX(CASE WHEN incoming THEN 1 ELSE 0 END) AS incoming").
 		Where("domain_id IN ?", ids).Group("domain_id").Scan(&stats).Error
 	if err != nil {

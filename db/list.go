@@ -41,8 +41,10 @@ func (e *InvalidSortError) Error() string {
 	return fmt.Sprintf("cannot sort on %q; allowed: %s (prefix with - for descending order)", e.Field, strings.Join(e.Allowed, ", "))
 }
 
-// orderBy turns a sort parameter into an ORDER BY clause.
-func (spec ListSpec) orderBy(s string) (string, error) {
+// orderBy turns a sort parameter into an ORDER BY clause. Case-insensitive
+// text keys (lower(…)) sort in byte order on both databases: PostgreSQL
+// is told the "C" collation, SQLite's default.
+func (spec ListSpec) orderBy(d Dialect, s string) (string, error) {
 	if s == "" {
 		s = spec.DefaultSort
 	}
@@ -60,19 +62,22 @@ func (spec ListSpec) orderBy(s string) (string, error) {
 		sort.Strings(allowed)
 		return "", &InvalidSortError{Field: field, Allowed: allowed}
 	}
+	if d == Postgres && strings.HasPrefix(col, "lower(") {
+		col += ` COLLATE "C"`
+	}
 	return fmt.Sprintf("%s %s, %s.id %s", col, dir, spec.Table, dir), nil
 }
 
 // Validate checks the sort field without querying.
 func (spec ListSpec) Validate(p Page) error {
-	_, err := spec.orderBy(p.Sort)
+	_, err := spec.orderBy(SQLite, p.Sort)
 	return err
 }
 
 // findPage counts every row q matches, then loads the requested page: two
 // queries whatever the page length.
 func findPage[T any](ctx context.Context, q *gorm.DB, spec ListSpec, p Page) ([]T, int64, error) {
-	order, err := spec.orderBy(p.Sort)
+	order, err := spec.orderBy(dialectOf(q), p.Sort)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -124,4 +129,11 @@ func (m Match) clause(expr string) (string, string) {
 		}
 	}
 	return fmt.Sprintf(`lower(%s) LIKE ? ESCAPE '\'`, expr), b.String()
+}
+
+func dialectOf(q *gorm.DB) Dialect {
+	if q.Dialector.Name() == "postgres" {
+		return Postgres
+	}
+	return SQLite
 }

@@ -29,13 +29,16 @@ func TestOrderBy(t *testing.T) {
 		{"-name", "lower(x.name) DESC, x.id DESC"},
 		{"-id", "x.id DESC, x.id DESC"},
 	} {
-		got, err := spec.orderBy(tc.in)
+		got, err := spec.orderBy(SQLite, tc.in)
 		if err != nil || got != tc.want {
 			t.Errorf("orderBy(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
+	if got, _ := spec.orderBy(Postgres, "-name"); got != `lower(x.name) COLLATE "C" DESC, x.id DESC` {
+		t.Errorf("PostgreSQL order %q, want the C collation", got)
+	}
 	for _, bad := range []string{"nope", "-", "--name", "name;drop"} {
-		if _, err := spec.orderBy(bad); err == nil {
+		if _, err := spec.orderBy(SQLite, bad); err == nil {
 			t.Errorf("orderBy(%q) accepted; want an InvalidSortError", bad)
 		}
 	}

@@ -37,6 +37,17 @@ func (x dialectSQL) PatternIndex(name, table, expr string) string {
 	return ""
 }
 
+// SortIndex creates the index behind a list sorted on a case-insensitive
+// text expression, with the id tie-breaker. PostgreSQL sorts in the "C"
+// collation, byte order like SQLite, so both databases list alike (and
+// the C collation compares fastest).
+func (x dialectSQL) SortIndex(name, table, expr string) string {
+	if x.d == Postgres {
+		return fmt.Sprintf(`CREATE INDEX %s ON %s ((%s COLLATE "C"), id);`, name, table, expr)
+	}
+	return fmt.Sprintf("CREATE INDEX %s ON %s (%s, id);", name, table, expr)
+}
+
 // migrations renders the embedded SQL templates for the store's dialect.
 func (s *Store) migrations() (fs.FS, error) {
 	out := fstest.MapFS{}

@@ -18,6 +18,7 @@ CREATE TABLE admins (
 );
 CREATE UNIQUE INDEX admins_login_key ON admins (lower(login));
 CREATE INDEX admins_email_idx ON admins (lower(email));
+{{.SortIndex "admins_login_sort_idx" "admins" "lower(login)"}}
 
 CREATE TABLE personal_tokens (
     id {{.PK}},
@@ -71,6 +72,7 @@ CREATE TABLE domains (
 );
 CREATE UNIQUE INDEX domains_name_key ON domains (lower(name));
 {{.PatternIndex "domains_name_pattern_idx" "domains" "lower(name)"}}
+{{.SortIndex "domains_name_sort_idx" "domains" "lower(name)"}}
 CREATE INDEX domains_status_idx ON domains (status);
 CREATE INDEX domains_customer_idx ON domains (customer_id);
 CREATE INDEX domains_external_idx ON domains (lower(external_id));

@@ -17,21 +17,21 @@ type Permission string
 
 // The permission catalog.
 const (
-	PermDomainRead      Permission = "DOMAIN_READ"      // read the domain, its aliases, policies and settings
-	PermDomainEdit      Permission = "DOMAIN_EDIT"      // change the domain, its aliases and settings
-	PermUserRead        Permission = "USER_READ"        // read the domain's mailboxes and e-mail aliases
-	PermUserEdit        Permission = "USER_EDIT"        // create, change and delete mailboxes and e-mail aliases
-	PermFilterRead      Permission = "FILTER_READ"      // read sender, attachment and URI rules
-	PermFilterEdit      Permission = "FILTER_EDIT"      // change sender, attachment and URI rules
-	PermOptionRead      Permission = "OPTION_READ"      // read options
-	PermOptionEdit      Permission = "OPTION_EDIT"      // set and delete options
-	PermQuarantineRead  Permission = "QUARANTINE_READ"  // browse quarantine, retention and archives
+	PermDomainRead        Permission = "DOMAIN_READ"        // read the domain, its aliases, policies and settings
+	PermDomainEdit        Permission = "DOMAIN_EDIT"        // change the domain, its aliases and settings
+	PermUserRead          Permission = "USER_READ"          // read the domain's mailboxes and e-mail aliases
+	PermUserEdit          Permission = "USER_EDIT"          // create, change and delete mailboxes and e-mail aliases
+	PermFilterRead        Permission = "FILTER_READ"        // read sender, attachment and URI rules
+	PermFilterEdit        Permission = "FILTER_EDIT"        // change sender, attachment and URI rules
+	PermOptionRead        Permission = "OPTION_READ"        // read options
+	PermOptionEdit        Permission = "OPTION_EDIT"        // set and delete options
+	PermQuarantineRead    Permission = "QUARANTINE_READ"    // browse quarantine, retention and archives
 	PermQuarantineRelease Permission = "QUARANTINE_RELEASE" // release held mail
-	PermMailSend        Permission = "MAIL_SEND"        // send mail as a mailbox
-	PermHealth          Permission = "HEALTH"           // run and read diagnostics
-	PermDKIM            Permission = "DKIM_READ"        // read DKIM keys
-	PermGrant           Permission = "GRANT"            // manage other administrators within one's own reach
-	PermImpersonate     Permission = "IMPERSONATE"      // obtain temporary tokens for the domain's users
+	PermMailSend          Permission = "MAIL_SEND"          // send mail as a mailbox
+	PermHealth            Permission = "HEALTH"             // run and read diagnostics
+	PermDKIM              Permission = "DKIM_READ"          // read DKIM keys
+	PermGrant             Permission = "GRANT"              // manage other administrators within one's own reach
+	PermImpersonate       Permission = "IMPERSONATE"        // obtain temporary tokens for the domain's users
 )
 
 // rule is what one operation requires of its caller.
@@ -45,12 +45,12 @@ type rule struct {
 	object   string     // DOMAIN, USER, POLICY, …: how param is resolved
 }
 
-func public() rule                      { return rule{public: true} }
-func sysadminOnly() rule                { return rule{sysadmin: true} }
-func selfOrSysadmin(param string) rule  { return rule{self: param} }
-func authenticated() rule               { return rule{any: true} }
-func onDomain(p Permission) rule        { return rule{perm: p, param: "domainId", object: "DOMAIN"} }
-func onUser(p Permission) rule          { return rule{perm: p, param: "userId", object: "USER"} }
+func public() rule                     { return rule{public: true} }
+func sysadminOnly() rule               { return rule{sysadmin: true} }
+func selfOrSysadmin(param string) rule { return rule{self: param} }
+func authenticated() rule              { return rule{any: true} }
+func onDomain(p Permission) rule       { return rule{perm: p, param: "domainId", object: "DOMAIN"} }
+func onUser(p Permission) rule         { return rule{perm: p, param: "userId", object: "USER"} }
 func onObject(p Permission, param, object string) rule {
 	return rule{perm: p, param: param, object: object}
 }

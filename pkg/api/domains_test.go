@@ -238,13 +238,13 @@ func TestListDomains(t *testing.T) {
 		check("/domains?sort=-id&pageSize=1", 6, "tyrell.net")
 
 		for path, field := range map[string]string{
-			"/domains?pageSize=0":     "pageSize",
-			"/domains?pageSize=1001":  "pageSize",
-			"/domains?pageSize=abc":   "pageSize",
-			"/domains?offset=-1":      "offset",
-			"/domains?sort=password":  "sort",
-			"/domains?sort=-":         "sort",
-			"/domains?status=ASLEEP":  "status",
+			"/domains?pageSize=0":    "pageSize",
+			"/domains?pageSize=1001": "pageSize",
+			"/domains?pageSize=abc":  "pageSize",
+			"/domains?offset=-1":     "offset",
+			"/domains?sort=password": "sort",
+			"/domains?sort=-":        "sort",
+			"/domains?status=ASLEEP": "status",
 		} {
 			e.do(req{Method: "GET", Path: path}).problem(400, field)
 		}

@@ -54,8 +54,12 @@ func badField(field, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Detail: field + ": " + msg, Errors: []FieldError{{Field: field, Message: msg}}}
 }
 
-func notFound(format string, args ...any) *Error { return newError(http.StatusNotFound, format, args...) }
-func forbidden(format string, args ...any) *Error { return newError(http.StatusForbidden, format, args...) }
+func notFound(format string, args ...any) *Error {
+	return newError(http.StatusNotFound, format, args...)
+}
+func forbidden(format string, args ...any) *Error {
+	return newError(http.StatusForbidden, format, args...)
+}
 func unprocessable(format string, args ...any) *Error {
 	return newError(http.StatusUnprocessableEntity, format, args...)
 }

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the real binary, as an operator would.
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cleanmail")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// start runs `cleanmail serve` and returns its base URL and its log lines
+// so far (JSON); the server is stopped with SIGTERM at cleanup.
+func start(t *testing.T, bin string, env ...string) (string, *exec.Cmd, *logLines) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), append([]string{"CLEANMAIL_LISTEN=127.0.0.1:0", "CLEANMAIL_LOG_JSON=true"}, env...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	logs := &logLines{ch: make(chan map[string]any, 100)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				logs.ch <- m
+			}
+		}
+		close(logs.ch)
+	}()
+	addr := logs.wait(t, "listening")["addr"].(string)
+	logs.wait(t, "ready")
+	return "http://" + addr, cmd, logs
+}
+
+type logLines struct {
+	ch   chan map[string]any
+	seen []map[string]any
+}
+
+// wait returns the first log line with message msg, failing after 60s.
+func (l *logLines) wait(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	for _, m := range l.seen {
+		if m["msg"] == msg {
+			return m
+		}
+	}
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case m, ok := <-l.ch:
+			if !ok {
+				t.Fatalf("server exited before logging %q", msg)
+			}
+			l.seen = append(l.seen, m)
+			if m["msg"] == msg {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no %q in the log", msg)
+		}
+	}
+}
+
+func get(t *testing.T, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func TestServeBootstrapTokenAndShutdown(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	dbURL := "CLEANMAIL_DATABASE_URL=sqlite:" + filepath.Join(dir, "c.db")
+
+	// First start, no bootstrap token: one is generated and logged once.
+	url, cmd, logs := start(t, bin, dbURL)
+	created := logs.wait(t, "created sysadmin account 'admin' with a personal token; keep it, it is not shown again")
+	token, _ := created["token"].(string)
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(token) {
+		t.Fatalf("logged token %q", token)
+	}
+	if s := get(t, url+"/readyz", ""); s != 200 {
+		t.Errorf("/readyz: %d", s)
+	}
+	if s := get(t, url+"/domains", token); s != 200 {
+		t.Errorf("GET /domains with the bootstrap token: %d", s)
+	}
+	if s := get(t, url+"/domains", ""); s != 401 {
+		t.Errorf("GET /domains without a token: %d", s)
+	}
+	// SIGTERM: a graceful stop, exit status 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, "stopped")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+
+	// Second start on the same database: no new account, no token logged.
+	url, _, logs = start(t, bin, dbURL)
+	for _, m := range logs.seen {
+		if strings.Contains(m["msg"].(string), "created sysadmin") {
+			t.Errorf("second start created the admin again: %v", m)
+		}
+	}
+	if s := get(t, url+"/domains", token); s != 200 {
+		t.Errorf("bootstrap token after restart: %d", s)
+	}
+
+	// token create prints a working token.
+	tc := exec.Command(bin, "token", "create", "--admin", "ADMIN", "--name", "ci")
+	tc.Env = append(os.Environ(), dbURL)
+	out, err := tc.Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	newToken := strings.TrimSpace(string(out))
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(newToken) {
+		t.Fatalf("token create printed %q", out)
+	}
+	if s := get(t, url+"/domains", newToken); s != 200 {
+		t.Errorf("GET /domains with the CLI token: %d", s)
+	}
+	bad := exec.Command(bin, "token", "create", "--admin", "nobody", "--name", "x")
+	bad.Env = append(os.Environ(), dbURL)
+	if out, err := bad.CombinedOutput(); err == nil || !bytes.Contains(out, []byte("no administrator")) {
+		t.Errorf("token create for an unknown admin: %v %s", err, out)
+	}
+}
+
+func TestServeWithBootstrapTokenFromEnv(t *testing.T) {
+	bin := build(t)
+	const token = "00112233445566778899aabbccddeeff"
+	url, _, _ := start(t, bin, "CLEANMAIL_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "c.db"), "CLEANMAIL_BOOTSTRAP_TOKEN="+token)
+	if s := get(t, url+"/domains", token); s != 200 {
+		t.Errorf("GET /domains with CLEANMAIL_BOOTSTRAP_TOKEN: %d", s)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	var out bytes.Buffer
+	t.Setenv("CLEANMAIL_DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "m.db"))
+	if err := run([]string{"migrate"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "applied") {
+		t.Errorf("first migrate printed %q", out.String())
+	}
+	out.Reset()
+	if err := run([]string{"migrate"}, &out, &out); err != nil || !strings.Contains(out.String(), "(0 migrations applied now)") {
+		t.Errorf("second migrate: %v %q", err, out.String())
+	}
+	if err := run([]string{"nonsense"}, &out, &out); err == nil {
+		t.Error("an unknown command succeeded")
+	}
+}
