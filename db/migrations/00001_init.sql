@@ -73,7 +73,8 @@ CREATE TABLE domains (
 CREATE UNIQUE INDEX domains_name_key ON domains (lower(name));
 {{.PatternIndex "domains_name_pattern_idx" "domains" "lower(name)"}}
 {{.SortIndex "domains_name_sort_idx" "domains" "lower(name)"}}
-CREATE INDEX domains_status_idx ON domains (status);
+CREATE INDEX domains_status_idx ON domains (status, id);
+CREATE INDEX domains_creation_idx ON domains (creation_date, id);
 CREATE INDEX domains_customer_idx ON domains (customer_id);
 CREATE INDEX domains_external_idx ON domains (lower(external_id));
 CREATE INDEX domains_purge_idx ON domains (purge_date);
