@@ -178,3 +178,29 @@ type DomainOutgoingProvider struct {
 	DomainID           int64 `gorm:"primaryKey"`
 	OutgoingProviderID int64 `gorm:"primaryKey"`
 }
+
+// User is a mailbox of a filtered domain.
+type User struct {
+	ID                 int64 `gorm:"primaryKey"`
+	DomainID           int64
+	Email              string
+	Firstname          *string
+	Lastname           *string
+	Status             string
+	Language           string
+	PasswordHash       *string
+	PolicyID           *int64
+	PlatformID         *int64
+	AuthID             *string
+	SenderVerifyOn     bool
+	MfaType            *string
+	Sign               *string
+	CreationDate       int64
+	LastConnectionDate *int64
+}
+
+// MailAddress reserves a mail address (a mailbox's or an e-mail alias's).
+type MailAddress struct {
+	Address  string `gorm:"primaryKey"`
+	DomainID int64
+}
