@@ -25,8 +25,7 @@ type DomainView struct {
 	Platforms         []Platform
 	OutgoingProviders []OutgoingProvider
 	PoliciesCount     int
-	// ActiveUsersCount counts ENABLED users. The directory (users) arrives
-	// with its own migration; until then a domain has none.
+	// ActiveUsersCount counts ENABLED users.
 	ActiveUsersCount int64
 	// Services offered by at least one of the domain's policies.
 	Quarantine, Retention, Archive, Incoming bool
@@ -270,6 +269,19 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		v := byID[st.DomainID]
 		v.PoliciesCount = st.N
 		v.Quarantine, v.Retention, v.Archive, v.Incoming = st.Quarantine == 1, st.Retention == 1, st.Archive == 1, st.Incoming == 1
+	}
+
+	var active []struct {
+		DomainID int64
+		N        int64
+	}
+	err = gdb.Model(&User{}).Select("domain_id, COUNT(*) AS n").
+		Where("domain_id IN ? AND status = ?", ids, UserEnabled).Group("domain_id").Scan(&active).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	for _, a := range active {
+		byID[a.DomainID].ActiveUsersCount = a.N
 	}
 
 	var aliases []DomainAlias

@@ -78,7 +78,7 @@ func savePolicy(tx *gorm.DB, p *Policy) error {
 	return tx.Model(&Policy{ID: p.ID}).Select("*").Omit("id").Updates(p).Error
 }
 
-// DeletePolicy deletes a policy that no domain (and no user) uses.
+// DeletePolicy deletes a policy that no domain and no user uses.
 func (s *Store) DeletePolicy(ctx context.Context, id int64) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var p Policy
@@ -91,6 +91,12 @@ func (s *Store) DeletePolicy(ctx context.Context, id int64) error {
 		}
 		if n > 0 {
 			return Errorf(ErrInvalid, "policyId", "the policy is the default policy of a domain: assign another one first")
+		}
+		if err := tx.Model(&User{}).Where("policy_id = ?", id).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return Errorf(ErrInvalid, "policyId", "the policy is assigned to users: assign them another one first")
 		}
 		return tx.Delete(&Policy{}, id).Error
 	})

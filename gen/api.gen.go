@@ -17640,6 +17640,38 @@ func (response UpdateUser404ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type UpdateUser409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser409ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser422ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -25058,68 +25090,68 @@ var swaggerSpec = []string{
 	"l8hJAbo5cyKafl0BjEZenxmFwpLq/HmnmqwvTT4MRYNa2i1bS34Zt+zNnd8ygPHO3DIk7jvo3aNIjpRk",
 	"/ivAqGmBkWN4k1WTXc5pjwyB1hehZW6u36kFmUPC4b+ztdyzGmZbvl2IhtmWIzwe7fLRG5mzJ2JpYp7H",
 	"xLww5WKZiXCS6T7KPISFjPZ6WQeVV+Ed5hzMemGahxPcvyiS++FLANe01WeY6EHdc7DK8uQjXcgHnpNw",
-	"APn0vISljRFLKvjwMuiVVuDX1E7ztR4Np9ZtlhpJQocaR7UmMF84A2Vemd4eKjGa8F6uCSEFlYTSyw94",
-	"FbQ7tU7bhNlzMEScQ8kgFGLpqv0kCcCJCUMwAEjvOS9wfNb9//r0ZY0hjPQulrmlN/udJhzgsQr77cVh",
-	"OHrQF/j3IITxbmlixwYgO0u/3BUUbTpEYiAFsEtEBLhklPQTNjYCsarTDAS1BZ/kn/LIVu9FMp9eQv6S",
-	"OniKypahwGs/9B9NKAY/F0qOHw81zkwYSGiqoCHU9YENOzpbOwMrA4yY1PBHIEA64Ql7WjHC+DDmIgnp",
-	"ixDzERGriPg0QMEuOGsc7518/H82X7Xj7lkVyK1IUnVDlSnFDH45oBwBHnfN6udKBlfdC5Zub8lFU8B4",
-	"S5a1ZFlLlrVkWfeJZXFEguJUMUl6E8VQlHJlE03pTMrWqQ9ADrQdcJJ7yU7q2YQjj9+wUTKz91BER5p6",
-	"z5GibopR9K7wROnJcuu1pp1uanWZrG6xBlGJf0ngb3msLi2AwjDU/XMreGmchoaaTJFFrYVsKZJeSyT9",
-	"tZLl9YLaVQoplT5xoZHtq3K91D2pE/K7CfIXiA0xQdpsr+bYY3SYKR2gsxQAzEGoEqihAKygiMptx2GI",
-	"OfIpCfjTovkz5CN8gYJaT7sVO1LCYCKebXuOpCulwP3/2bva5qZxJ/5VNHlDcpOk9OHolf8wQ6AFwrVN",
-	"J00POI4BJVZSHY6UseS2oXPf/T9aSbac2HmqG0jrd9DI0lrW7m+1Wv02ZFJhdN7yviJ9HpC7CnyuheG2",
-	"hAfzMmlz1LQvx0uQ7BxSUCI6s6wdj+R3GUNPHg7G8wfq9e40UKiJLY3BNHu9LBXTje8ynvEgFhuvq5yh",
-	"pQbTaXg8AKI8OJCLJhSkKDdOD7da7a3TVqeSMSg3XWTYksYpZHOwcAj0iPC/VrtULZ22OqUvk/alWrqp",
-	"qba1Kwx8MqZEiZLFiqq7SP4NOkz+yXR/UxvwmhqjZg+vEq3mfwDqLTb3QFL6C+zWI/91/nb9BNyMYrP+",
-	"cDbrhqbN+EzF1v2OW3drfVf39bdujdUweb3zA8/mlFi5OvrIUfvrhvSOeehNOPBD/Uf1N3DKp3YEm729",
-	"f9Q7gZhDW38ZnVlwhf0QkuKpFOhjDRZBrekhbXXVd1Q/GONfax6mv0O0GGe+wpICH9s6YDY47mGJlwhs",
-	"x77Cu6PG4VH7vLTeOh4OakZJJulgmYGVBcKtHeHAZBX4tjK+3TGE5cLaFnazXmfVYoAMqbixTQus6TJ0",
-	"cF3hmvkce6rlEEJhWCCMftBRRKlZ/ub5L5TB+lapZwKfm4dbYGCBgfePgR+gGKrqI17EUa0tZ8ljgTgj",
-	"yRXt4E+8cJXC1E2Ti4BWEGVCEgzz4ps8WqUlWdEiL5VKssu5TzBbH6AmXwgMkdvvDzpKdhtFsrqUYXif",
-	"yamfxqikRYkXDZiUpPXQvw917drIkkzQtRsnoHZIxYgLushN2bRHfnFqlDUD+BvqkzgttL7JVcXsCY2r",
-	"2PlD6dbtCAdy1rbx0BoaZVHiJ1H5pHlyhNTTlQTEppS5ND1MgOYZDopTpAI314GbTg289AVsuIvM4Blg",
-	"WadeJV1orUP3hPQmd00iKvTaAG81wv/ytxRYeO686LfK/+Ky54gynzJShVoLpiTz/YH7b1u/3Rl4XyeP",
-	"JuL3qpoqEKZakZ2FznhECqgtoHbBW95WjSaxFlQuJ7wNiE+wINn5Vm3dIE65uqIYFrYBlDKpD+roH22v",
-	"/ylVIEKrfqdeHTU9W2gwYYUde6ZRdMokC11q0CZ56aIiYGFMOaw+ZdiHIEiX30QlA6yRvMYCAQ+NtZ7x",
-	"3VdttMQID5HEA3TNQ99TnQdkyK+ILu4kCIMqhuo1otPUOjrlUr0IlkjPGlTRijLRdFlFg6hXNAiFsopq",
-	"FUK5GV2EwET66qjDUXdcG2EhkLykOtUl4H5VeRIIo4814A+qHfMrEliYkhyNeRhEtwGnvBnzrYrQd+G+",
-	"rMt9OTFTOwqIVc8gthiU9UlPEi/aj0K5pC60jHG/LAhBe9s7ceKHfrFY9IQ6LHnK/MtdpoSyQIAzUwRP",
-	"DxeSJ8PXPR6OfHtOu9U3J3pKq6OYNki5vVZOJgt2jtV2gWjMQzjjGY4SC52KeKHDVQduNTNpxvV9UINI",
-	"tmJUqw3/TX2AikivJp66vlQujowkM0hjxdhQj2fS11jQx+Hw+ebXIMJRBSLzhIJjSC9VOw6dOJzKJWXL",
-	"/bTMQI+UD+fzbYmP7A6lFwrJhyQ4h5rJEVWmOxEu9Umy2SDg4cg2MO9/cX7U/to66zRbp1+PPjZOzo6P",
-	"1ETLvnnU0oboiq8ONaN5y/NOu3n6tlQthYGfHE3NbKITwFPDHQIcDgFh8i/1x9Lz0tOSaVB6XtpehYRa",
-	"r5KChvqxZcZHvNXWvCxBX31OpHnKOHu6HrvmCek4tdOcspTGhpkNVo8zEfrS5MqPKHp71EFbsSSTF2Ac",
-	"g/Yo2T1mWh1H/xfl+NBT2fC8Je7N5HLWZM1NFjvR0tTaj8/GV+881fmzzBZG/Cddb0rY8MXYToyV3brV",
-	"/zjFQ7IIh2nC4CsXFAYWahVro58ImJk74vBzFBILBfFmUJ9uuH2fLjyMh9F8mNmD4IGLdRnnIPGnWVDk",
-	"w9ZJo3n6tXF40jwtPUaq1get50YFl1Z1QQdsAdVWC/Rd5+QYqfZ2xcY7zPoMnT1XIzw+yuKi5PVGlrze",
-	"bPUXWtcSeq/0bw6JckKzZ2m1IVB+YCq9JImyNpmli+EB/fvj+6fNN6dPP318H5y9fT8+/vH7Mf7wO2u+",
-	"PRg237X53+evwu7u+6e48eLF4m45TO88dtbCvmysfSkKM9xzQt9sMzgKMwJWsRmUfKYZPH8oZvAeCFci",
-	"27W+iFFhLwt/7BcMu8yyQik7seuuT3UofeahnyZ2cOmy7aGfOVKFc14Ir2Pmoa7Pde0v1+jUM08EP4AQ",
-	"7dAnG33PZj18Jqvwu6hpyJfaBWgK5kaa3lBfEp2qAKuhOwaqwyp60jg+bn14AvG65NJ58uq49fpP/Uu0",
-	"jLK4PtT4i/q3WhZdfA6qUCwob0RrogOJGaLY3/JmbnCPjXs6PJ4oo/L73h+6jMr0cQK5GdGANGRqtUh+",
-	"zUhQel5iXI6JfEnFNZWSBLp+himHIUb9Fps8PIAP5wT+PUwYCcbi5YBzbxCORb0fxHXDV5F2e3//YH9n",
-	"b9e0TZRkyU3sLiY+FZcvuzgfoVNKpuQmKw7GOL/pdST9NP73bMlZ1U8bQUFV3bVA8p/Nvxgn4xxl/Jf3",
-	"+wEZJz788tkJrjFJyVFI3k67Yl59KGrkpkf8O2fLT2Y75JX6Xi3YWdL9wk88RB6PneURCYZUCOUfS47I",
-	"DemFEKqmIk4p/knlEqYS/zZ0Jx2RmPQ1HgfGM7ROrdY+ygbgMraY1sNZmSENL6ZKVi6rSXk3A1A20GMk",
-	"a7xE2SKeR+LHp93Yhuc9FC929VyQz7fW/GqZlnUXkhN0SZ4IhJEMMNWUYNPuwe7+zrP9TDOfhu93M/OQ",
-	"lJKWjZZrTfYsN293f/fg2b26eat9tgxh93Z2qyt/0lU9vpm4n/+CWCQ3cXMzWgp4nQ+v667FzBD1CJO0",
-	"h33Aq+myzEWg/57dE+VIWOdBfYJFvZIwNbg28nFPh2GuL7kfexwTDlDkn6DuGGEGd36g7Wr+ijlIePT+",
-	"SgZSBLT3nTOnVKzCuYy2cnxNmW70k7yLfIJIz54e7NyrdzETm1NnPEPQ7e2lBM3Xicjtcy94r6GA/QL2",
-	"F4F9UeD+Go7WXNxfLByReeC25ZEeFWYPkHry1iG+L9D1JZbuEcSkP+Bg8BMRCYiZZ0v2q3E8nReNTSf6",
-	"/rA+yYPlpNuklyfTTsKhlfbB5EAfJWUsA2ugmrGKlXcml33046pXwO+TN23im21uxe0HnTsNKUOTWu3F",
-	"ihbd2b2RhAm4fzbLoNxed5uSDA3R15zEapywZbPyqONNwgOiwvCSOj5hVdMFtdO7sKjaRXZEfba3+fcf",
-	"CvdwTtZVxNDwEM5ijLXIO96BtdvhxDI4I7MK5xdGaN1GaMXrwFl5AZyRxO5+hZSdXO8EOyKnhxn27jup",
-	"ZnYeRQ7zVUQUiohCEVH4hcFVw9vy4Kq2AHHWbna6Q8zTc7fUBg2+R0wGFKIeq8fbrXnM/xR66ZPmvd39",
-	"vZ3FDPbazpMVtP/EDIO93f2D7dUxb02pBXu7f2zvVVf+4EVqQZFaMN8jKMD4MR7rkwjiFgBh9TTphQGV",
-	"YzCpXYIDEjRCtan6/EWpv+lkGpqHlFEhdblMcx9LQEge+EmiNQpAPbbEVIMAqzeux3vBBlSOeq0Zb0UK",
-	"DJ6RQHCGfTWI2gZL/p0wXS3HlUG4fYbyUi9F1UcHHkjpueHDt5P0isDVEt2pCaA73R3CHxo+xQqqsq5b",
-	"aAJgD6iG8YCgEfdpj87p9Mw0SrsiAw0EUBTTiEbM/jf57jAwYV4NYjbO5E8NmDrSn80T9J2MZ4sqVLOU",
-	"p0+050cEKjvkvFokwzIrKlUID1A2qCbokj23aIQzoiF4TPlkMe91yhlSiuyTa9+thZRW6xRiGHCVZwuu",
-	"7YCLKVBZu6pwqqLHMC9oX37GkFbdpoe7aDedO2bli3az9uq4stT7XLSbaV+U4gHjQtKemJT4/KRzpr4B",
-	"HgtUHvlY9nkw1GWWzRDvCPblZdrkizHrXQac8VAgicV3gcqMS9o3imYCVqKK6vW622NHtU2b7kseyJpP",
-	"gWo7obNGy90+yHDEAxyMlXJnqjTsSyNrVI4+T8VapliTnL41xUv26ZrWfFQGFjNRcT+N029canmy62zT",
-	"Ed2axjIM9EeHc5HJHvTVx6yCxWBmNeWrIYbtk4CwnoK6XqhrEOgtUt8w7qqZlso4URm3FqgbSsR49BTx",
-	"EI/xExw1oa/WYi+hrvHZTppOAWhBjJnAipn41u5KMY1L/3357/8BAAD//w==",
+	"APn0vISljRG/LxVcFnAsla6vtLVgTR0rvtaj4dQi0VL9SYhe46jWBOYLZ1TOK9PbQ6V8E67SNSGkVJSw",
+	"FfkBr4J2p9Zpm5h+DobyAElupLCYq/AmkkT7xIQhGACk95wXeFnr/n99rrTGEEZ6F8u4BJj9TrMb8FjF",
+	"GPfiMBw9aG+BexAvebcEuGOjnZ11Zu4KijYdIjGQ0t4lIgJcMkr6Cc8cgVgVhQaC2upS8k95ZKv3InNQ",
+	"LyF/SdE9RWXLUOC1H/qPJhSDnwslx4+HGmcmDCQ0VdAQ6q7CxjidrZ2BlQFGDDJ/MAIB0tlV2NOKkfyH",
+	"MRdJ/GCEmI+IWEXEpwEKdsFZ43jv5OP/s/mqHXfPqkBuRZIXHKq0LGbwywHlCPC4a1Y/V5+46l6wdHtL",
+	"LpoCxluyrCXLWrKsJcu6TyyLIxIU56VJcqkohqI0OZvVSqdtth6EAHKgjY6T3Et2Us9mN3n8VpSSacSH",
+	"IjrS1HuOfHhTLLB3hSdKT5Zbr9X6dFOry8x4i7W+SvxLoozLY3VpARSGoe6fW8FL4zQ01GSKLGrNcUuR",
+	"9Foi6a+VLK8XQa/yValcjQsNo1+V66UuZZ2Q301GAYHYEBOk7wjUHHuMDjN1CnRKBIA5CFW2NhSAFRRR",
+	"ue04DDFHPiUBf1o0f4Z8hC9QUOtpH2ZH/hlMxLNt7/9n73qb08aZ+FfR8KZwA6T5c82lz3SmtElbeknI",
+	"EHJtr9dpBRZEVyMxlpzEzdx3f0Yr2ZbBBkMcWhK/a4MsrWXt/lar1W9TGF5yieszqTC6aHlfkSH3yF0F",
+	"PtfC8LBeCHMyOXrUtC9HgpDsHPJdIu60rB2P5HcZQ08e9oLFAw0GdxrI1yyaxmCavV6WiunGdxnPeBD5",
+	"xusrZ2ipwXTOH/eAlQ9O/6IJBSmqrdPDrU5367TTq2UMyk0XGbakdQqpI8wfAxcj/K/TrdQrp51e5cu0",
+	"falXbhqqbeMKA3mNqYeiZAlF1V0k/wYdJv9kur9pjHhDjdEIT8oSrRZ/AOrkm3tgRP0FduuR/7p4u34C",
+	"bka5WX84m3XDCWd8pnLrfsete2h9V/f1t26N1TBJxIsDz+ZIWrk6+shR++uGYY856I0/cn39R/U3cMpn",
+	"dgSbvb1/1DuBmLBbfxmdxnCFXR8y8KkU6GMDFkGj7SBtddV3VD8Y499oH6a/Q7QY577CkgIfh0XHwuC4",
+	"gyVeIrAd+wrvjlqHR93zynqLhlioGWW0pINlBlaWCLd2hAOTVeLbyvh2xxCWDWtb2E6xnVf4AdKx4sZh",
+	"DmJD17yDuxHXzOXYUS3HEArDAmH0g04i/s7qN8d9oQzWt1ozE/jspN8SA0sMvH8M/ACVV1Uf8SKOCntZ",
+	"Sx4LxBlJrmgLf+KFqxSmaZpceLSGKBOSYJgX1yTtKi3JihY5qbyVfc5dgtn6ADX5QmCI7H5/0Emy2yiS",
+	"1acMw/tMT/0sRiUtSrxowKQkrYf+fawL5UaWZIob3jgBjUMqJlzQPNdy0x75xXlY1gzgb6hL4hzU5iaX",
+	"MAtPaGzFLh5Kt24n2JPzto2HoaFRFiV+ElVP2idHSD1dS0BsSk1N08MUaJ5hrzxFKnFzHbhpFdxLX8CG",
+	"KMkMngGWTerU0oXWOnRPSG9y1ySiQq8N8FYj/K9+S4GF59aLfqv9L66xjihzKSN1KOxg6j/fH7j/tvXb",
+	"nYH3dfJoIn6vuik5YUojhbPQCyakhNoSanNeKQ/VaBprQeUKwluPuAQLkp1v1dUN4pSrK4phYRtAqZLm",
+	"qIn+0fb6n0oNIrTqd+o0UdsJqxomrLBlzzSKzphkoesahkleuoIJWBhTe2tIGXYhCNLnN1F9gtBIXmOB",
+	"gPQmtJ7xRVtttMQEj5HEI3TNfddRnXtkzK+IriQlCIOSieo1otPUJjrlUr0IlkjPGpTsijLRdA1Hg6hX",
+	"1POFsopqFUJtG13xwET6mqjHUT9oTLAQSF5SnericbeuPAmE0ccGkBU1jvkV8UKYkhwF3Peiq4cz3oz5",
+	"VmXou3Rf1uW+nJipnXgkVE8vthiUDclAEifaj0Jtpj60jHG/KghBe9s7ceKHfrFY9IQ6LHnK/Mvd3IQa",
+	"RIAzM2xSDxeSp8PXA+5P3PCcdmtoTvSUVkcxbZBye60EUCHYWVbbBqKA+3DGM54kFjoV8UKHqw481Myk",
+	"GdeXTw0iheWpOl34b+oDVER6NfXU9aVycWQkmUGaUIwN9XimfY2cPg6Hz7e44BGOyh2ZJxQcQ3qp2nHo",
+	"xOFU4qqwtlDHDPRIyXc+31b4JNyhDHwh+Zh451CgOeLltCfC5llJNht53J+EDcz7X5wfdb92znrtzunX",
+	"o4+tk7PjIzXRcmgeDTlKdHlZiwfSvOV5r9s+fVupV3zPTY6mZjbRCeCpISoBwgiPMPmX+mPleeVpxTSo",
+	"PK9sr8J4rVdJyXn92DLjI5Ls0LwswZV9TqR5yjh7uvi7JiXpWYXarBqYxoaZDdaAM+G70uTKTyh6e9RD",
+	"W7Ek0xdgLIP2KKlE5lodS//zEoroqWw5zhL3Zgo5awrNTRYV0tI83o/PxtfvPNXFU9qWRvwnXW9K2PB8",
+	"bCfGym7d6n+c4jHJQ5iaMPjKBYWBhVrF2ugnAmbmjjj8HIXEfEGcOTyrG27fZ6sc43E0H2b2IHhgY13G",
+	"OUj8aXKKfNg5abVPv7YOT9qnlcfIC/ug9dyo4NKqLuiI5VBttUDf9U6OkWofrth4h9mco7PnaoTHx49c",
+	"1tfeyPram63+QutaQu+V/i1gbE5o9jytNmzND0yll2Rs1iazcjE+oH9/fP+0/eb06aeP772zt++D4x+/",
+	"H+MPv7P224Nx+12X/33+yu/vvn+KWy9e5HfLYXoXUcGW9mVj7UtZBeKeE/rmm8GJnxGwis2g5HPN4PlD",
+	"MYP3QLgS2a71RYxKe1n6Y79g2GWeFUrZiV33XapD6XMP/TSxg83NHR76mSNVOOeF8DpmDuq7XBcas41O",
+	"M/NE8AMI0fVdstH3bNbDZ7IKv4uahmKpXYCmYGGk6Q11JdGpCrAa+gFQHdbRk9bxcefDE4jXJZfOk1fH",
+	"ndd/6l+iZZTF9aHGz+vfall0pTsoeZFT3ojWRAcSM0QJfyuaucE+Nh7o8HiiZsvve3/omi2zxwnkZkI9",
+	"0pKppSn5NSNe5XmFcRkQ+ZKKayol8XSxDlN7Q0yGHTZ9eAAfzgr8O5gw4gXi5YhzZ+QHojn04iLlq0i7",
+	"vb9/sL+zt2vaJuq/FCZ2HxOXisuXfVyM0Cn1WQqTFXsBLm56LUk/Bf+eLTmr+mkjKKiqvRZI8bP5F+Mk",
+	"KFDGf/lw6JEg8eGXz06wjUlKjkLydtoVc5pj0SA3A+LeOVt+OtuhqNT3esnOku4XfuI+cnjsLE+IN6ZC",
+	"KP9YckRuyMCHUDUVcUrxT6rNMJP4t6E76YjEZKjx2DOeYejUau2jbAQuY4dpPZyXGdJyYqpk5bKalHcz",
+	"AGUjPUayoEyULeI4JH581o1tOc5D8WJXzwX5fBuaXy3Tsu5CcoIuyROBMJIeppoSbNY92N3febafaebT",
+	"8P1uZh6SUtKy0QotAJ/l5u3u7x48u1c3b7XPliHs3s5ufeVPuqrHNxf3i18QeXITNzejpYTXxfC67sLP",
+	"DFGHMEkH2AW8mq0BXQb679k9UY5E6DyoT5DXK/FTg2sTFw90GOb6kruxxzHlAEX+CeoHCDO48wNtV/NX",
+	"zEHCo/dXMpDCo4PvnFl1aRXOZbSVwTVlutFP8i6KCSI9e3qwc6/exVxsTp3xDEG3t5cStFgnorDPnfNe",
+	"Qwn7JezngX1R4v4ajtZs3M8Xjsg8cNtyyIAKswdIPXnrEdcV6PoSS/sIYtofsDD4iYgExMxB+jIBUuM4",
+	"Oi8am070/WF9kgfLSbdJL0+mnYTDUNoHkwN9lJSxCqyBasZqobxzueyjH1e9An6fvGlT32xzy3s/6Nxp",
+	"SBma1monVrTozu6NJEzA/bN5BuX2ut+WZGyIvhYkVuOELZuXRx1vEh4QFYaT1PEpq5ouaDi9uUXVLrIl",
+	"6rO9zb//ULqHC7KuIoaGh3AWY6xF0fEOrN0OK5bBGZlXpb80Qus2QiteB87KC+CMJHb3K6TsFHon2BI5",
+	"Pcywd99JNfPzKAqYrzKiUEYUyojCLwyuGt6WB1e1BYizdrPTHWKenrulNmjwPWLSoxD1WD3eHprH4k+h",
+	"lz5p3tvd39vJZ7DXdp6soP0nZhjs7e4fbK+OeWtKLdjb/WN7r77yBy9TC8rUgsUeQQnGj/FYn0QQlwOE",
+	"1dNk4HtUBmBS+wR7xGv5alP1+YtSf9PJLDSPKaNC6nKZ5j6WgJA88JNEaxSAOgiJqUYeVm/cjPeCLagc",
+	"9Voz3ooUGDwjnuAMu2oQtQ2W/DthulqOLYOw+/TlpV6Kqo8ePJDSc8uFbyfpFYGrJbpTE0C3ujuEP7Rc",
+	"ihVUZV230ATADlAN4xFBE+7SAV3Q6ZlplHZFBhoIoCimEY1Y+N/ku8PAhDkNiNlYkz8zYOpIf7ZP0HcS",
+	"zBdVqGYpT59oz48IVLXIebVIhmVW1OoQHqBsVE/QJTt20QhrREPwmPLJYt7rlDOkFNmn175dCymt1inE",
+	"MOAqzxZc2wEXU6CqdlXhVEWPYV4wfPk5Q4bqNjvcRbdt3TGrXnTbjVfHtaXe56LbTvuiFI8YF5IOxLTE",
+	"5ye9M/UNcCBQdeJiOeTeWJdZNkO8I9iVl2mTLwI2uPQ4475AEovvAlUZl3RoFM0ErEQdNZtNu8eeaps2",
+	"3Zfckw2XAtV2QmeNltt9kPGEe9gLlHJnqjTsSyNrVI0+Ty20TLEmWX1ripfs0zWt+agKLGaiZn8aq9+4",
+	"1PJ019mmI7o1jaXv6Y8O5yLTPeirj1kFi8HMaspXQww7JB5hAwV1A1/XINBbpKFh3FUzLZVxojJuLVDf",
+	"l4jx6CniIB7jJzhqQl+txU5CXeOznTSdAtCCGDOBFTP1re2VYhpX/vvy3/8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1318,6 +1318,7 @@ def problem_response(description, extra_headers=None):
 EXTRA_ERRORS = {
     "UpdateDomain": ["409"],   # renaming to a name already taken
     "UpdatePolicy": ["409"],   # renaming to a name the domain already uses
+    "UpdateUser": ["409", "422"],  # an address already used; a policy or platform of another domain
 }
 
 

@@ -26,6 +26,8 @@ var delivered = map[string]bool{
 	"CreateToken": true, "ListTokens": true, "DeleteToken": true,
 	"ListAdmins": true, "GetAdmin": true,
 	"CreateBroker": true, "ListBrokers": true, "CreateCustomer": true, "ListCustomers": true, "GetCustomer": true,
+	"CreateUser": true, "GetUser": true, "ListUsers": true, "ListDomainUsers": true, "UpdateUser": true, "DeleteUser": true,
+	"GetUserSign": true, "SetUserSign": true, "DeleteUserSign": true,
 }
 
 type operation struct {

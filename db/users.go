@@ -1,0 +1,324 @@
+package db
+
+import (
+	"context"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// User statuses, as the API spells them.
+const (
+	UserEnabled  = "ENABLED"
+	UserDisabled = "DISABLED"
+	UserPending  = "PENDING"
+)
+
+// UserView is a user with what the API embeds in it: its effective policy
+// and platform (its own, or its domain's) and its domain's state.
+type UserView struct {
+	User
+	Policy           *Policy
+	Platform         *Platform
+	DomainStatus     string
+	DomainPolicyID   *int64
+	DomainPlatformID *int64
+}
+
+// UserFilter holds the filters of the user lists. DomainID restricts the
+// list to one domain.
+type UserFilter struct {
+	DomainID     *int64
+	Email        Match
+	PlatformName Match
+}
+
+// UserList declares the user lists' sort fields.
+var UserList = ListSpec{
+	Table:       "users",
+	DefaultSort: "email",
+	Sorts: map[string]string{
+		"id":           "users.id",
+		"email":        "lower(users.email)",
+		"firstname":    "lower(users.firstname)",
+		"lastname":     "lower(users.lastname)",
+		"status":       "users.status",
+		"creationDate": "users.creation_date",
+	},
+}
+
+// UserDomain is what creating or editing a user needs to know of its
+// domain.
+type UserDomain struct {
+	Domain
+	Aliases         []string
+	DefaultPlatform *int64
+}
+
+// GetUserDomain loads a domain, its alias names and its default platform.
+func (s *Store) GetUserDomain(ctx context.Context, id int64) (*UserDomain, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	return userDomain(gdb, id)
+}
+
+func userDomain(tx *gorm.DB, id int64) (*UserDomain, error) {
+	var d Domain
+	if err := tx.First(&d, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := &UserDomain{Domain: d}
+	if err := tx.Model(&DomainAlias{}).Where("domain_id = ?", id).Pluck("name", &out.Aliases).Error; err != nil {
+		return nil, translate(err)
+	}
+	var ids []int64
+	if err := tx.Model(&Platform{}).Where("domain_id = ? AND is_default", id).Order("id").Limit(1).Pluck("id", &ids).Error; err != nil {
+		return nil, translate(err)
+	}
+	if len(ids) == 1 {
+		out.DefaultPlatform = &ids[0]
+	}
+	return out, nil
+}
+
+// checkUserRefs verifies that a user's policy and platform belong to its
+// domain.
+func checkUserRefs(tx *gorm.DB, u *User) error {
+	if u.PolicyID != nil {
+		var n int64
+		if err := tx.Model(&Policy{}).Where("id = ? AND domain_id = ?", *u.PolicyID, u.DomainID).Count(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			return Errorf(ErrUnprocessable, "policyId", "no policy of the user's domain has this id")
+		}
+	}
+	if u.PlatformID != nil {
+		var n int64
+		if err := tx.Model(&Platform{}).Where("id = ? AND domain_id = ?", *u.PlatformID, u.DomainID).Count(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			return Errorf(ErrUnprocessable, "platformId", "no platform of the user's domain has this id")
+		}
+	}
+	return nil
+}
+
+// CreateUser stores a user and reserves its address. An address already
+// used by a user or an e-mail alias gives ErrConflict, decided by the
+// database's key.
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	u.Email = strings.ToLower(u.Email)
+	u.CreationDate = nowMillis()
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := checkUserRefs(tx, u); err != nil {
+			return err
+		}
+		if err := tx.Create(&MailAddress{Address: u.Email, DomainID: u.DomainID}).Error; err != nil {
+			return err
+		}
+		return tx.Create(u).Error
+	})
+}
+
+// FindUser resolves the API's "id or e-mail address" of a user: key when
+// ok, otherwise the address.
+func (s *Store) FindUser(ctx context.Context, key int64, email string) (*User, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var u User
+	q := gdb
+	if email != "" {
+		q = q.Where("lower(email) = ?", strings.ToLower(email))
+	} else {
+		q = q.Where("id = ?", key)
+	}
+	if err := q.First(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// GetUser loads one user with its embedded policy, platform and domain.
+func (s *Store) GetUser(ctx context.Context, id int64) (*UserView, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var u User
+	if err := gdb.First(&u, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	views, err := loadUserViews(gdb, []User{u})
+	if err != nil {
+		return nil, err
+	}
+	return &views[0], nil
+}
+
+// ListUsers returns one page of users and the count of all matches.
+func (s *Store) ListUsers(ctx context.Context, f UserFilter, p Page) ([]UserView, int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	q := gdb.Model(&User{})
+	if f.DomainID != nil {
+		q = q.Where("users.domain_id = ?", *f.DomainID)
+	}
+	q = f.Email.where(q, "users.email")
+	if f.PlatformName != "" {
+		// The user's platform, or its domain's default when it has none.
+		cond, arg := f.PlatformName.clause("platforms.name")
+		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE "+cond+" AND (platforms.id = users.platform_id OR "+
+			"(users.platform_id IS NULL AND platforms.domain_id = users.domain_id AND platforms.is_default)))", arg)
+	}
+	rows, total, err := findPage[User](ctx, q, UserList, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	views, err := loadUserViews(gdb, rows)
+	return views, total, err
+}
+
+// loadUserViews embeds policies, platforms and domain state in a page of
+// users with a fixed number of queries.
+func loadUserViews(gdb *gorm.DB, users []User) ([]UserView, error) {
+	views := make([]UserView, len(users))
+	if len(users) == 0 {
+		return views, nil
+	}
+	domainIDs := map[int64]bool{}
+	for _, u := range users {
+		domainIDs[u.DomainID] = true
+	}
+	var domains []Domain
+	if err := gdb.Where("id IN ?", keys(domainIDs)).Find(&domains).Error; err != nil {
+		return nil, translate(err)
+	}
+	var defaults []Platform
+	if err := gdb.Where("domain_id IN ? AND is_default", keys(domainIDs)).Order("id").Find(&defaults).Error; err != nil {
+		return nil, translate(err)
+	}
+	byDomain := map[int64]*Domain{}
+	for i := range domains {
+		byDomain[domains[i].ID] = &domains[i]
+	}
+	defaultPlatform := map[int64]int64{}
+	for _, p := range defaults {
+		if _, ok := defaultPlatform[p.DomainID]; !ok {
+			defaultPlatform[p.DomainID] = p.ID
+		}
+	}
+	policyIDs, platformIDs := map[int64]bool{}, map[int64]bool{}
+	for i, u := range users {
+		v := UserView{User: u}
+		if d := byDomain[u.DomainID]; d != nil {
+			v.DomainStatus = d.Status
+			v.DomainPolicyID = d.PolicyID
+		}
+		if id, ok := defaultPlatform[u.DomainID]; ok {
+			v.DomainPlatformID = &id
+		}
+		if pid := firstNonNil(u.PolicyID, v.DomainPolicyID); pid != nil {
+			policyIDs[*pid] = true
+		}
+		if pid := firstNonNil(u.PlatformID, v.DomainPlatformID); pid != nil {
+			platformIDs[*pid] = true
+		}
+		views[i] = v
+	}
+	var policies []Policy
+	if len(policyIDs) > 0 {
+		if err := gdb.Where("id IN ?", keys(policyIDs)).Find(&policies).Error; err != nil {
+			return nil, translate(err)
+		}
+	}
+	var platforms []Platform
+	if len(platformIDs) > 0 {
+		if err := gdb.Where("id IN ?", keys(platformIDs)).Find(&platforms).Error; err != nil {
+			return nil, translate(err)
+		}
+	}
+	pol := map[int64]*Policy{}
+	for i := range policies {
+		pol[policies[i].ID] = &policies[i]
+	}
+	plat := map[int64]*Platform{}
+	for i := range platforms {
+		plat[platforms[i].ID] = &platforms[i]
+	}
+	for i := range views {
+		if pid := firstNonNil(views[i].PolicyID, views[i].DomainPolicyID); pid != nil {
+			views[i].Policy = pol[*pid]
+		}
+		if pid := firstNonNil(views[i].PlatformID, views[i].DomainPlatformID); pid != nil {
+			views[i].Platform = plat[*pid]
+		}
+	}
+	return views, nil
+}
+
+func keys(m map[int64]bool) []int64 {
+	out := make([]int64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func firstNonNil(ps ...*int64) *int64 {
+	for _, p := range ps {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// UpdateUser loads a user, lets edit change it, and saves it in one
+// transaction; a changed address moves its reservation.
+func (s *Store) UpdateUser(ctx context.Context, id int64, edit func(u *User) error) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var u User
+		q := tx
+		if s.dialect == Postgres {
+			q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := q.First(&u, id).Error; err != nil {
+			return err
+		}
+		old := u
+		if err := edit(&u); err != nil {
+			return err
+		}
+		u.ID, u.DomainID, u.CreationDate = id, old.DomainID, old.CreationDate
+		u.Email = strings.ToLower(u.Email)
+		if err := checkUserRefs(tx, &u); err != nil {
+			return err
+		}
+		if u.Email != old.Email {
+			if err := tx.Create(&MailAddress{Address: u.Email, DomainID: u.DomainID}).Error; err != nil {
+				return err
+			}
+			if err := tx.Where("address = ?", old.Email).Delete(&MailAddress{}).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Model(&User{ID: id}).Select("*").Omit("id", "domain_id", "creation_date").Updates(&u).Error
+	})
+}
+
+// DeleteUser removes a user, and with it (by the foreign keys' cascades)
+// everything that belongs only to it: options, sender rules, alias
+// memberships; its address is released. One transaction.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var u User
+		if err := tx.First(&u, id).Error; err != nil {
+			return err
+		}
+		if err := tx.Delete(&User{}, id).Error; err != nil {
+			return err
+		}
+		return tx.Where("address = ?", u.Email).Delete(&MailAddress{}).Error
+	})
+}

@@ -1,0 +1,383 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// minPasswordLength is the shortest password an account may have.
+const minPasswordLength = 8
+
+func (s *Server) userOut(v *db.UserView) gen.User {
+	u := v.User
+	out := gen.User{
+		Id:                 s.idPtr(u.ID),
+		Email:              u.Email,
+		Firstname:          u.Firstname,
+		Lastname:           u.Lastname,
+		Status:             gen.UserStatus(u.Status),
+		Language:           gen.Language(u.Language),
+		CreationDate:       ptr(u.CreationDate),
+		DomainId:           s.id(u.DomainID),
+		SenderVerifyOn:     ptr(u.SenderVerifyOn),
+		DomainPolicyId:     s.idOpt(v.DomainPolicyID),
+		DomainStatus:       ptr(gen.DomainStatus(v.DomainStatus)),
+		DomainPlatformId:   s.idOpt(v.DomainPlatformID),
+		LastConnectionDate: null(u.LastConnectionDate),
+	}
+	if u.MfaType != nil {
+		out.MfaType.Set(gen.MfaType(*u.MfaType))
+	} else {
+		out.MfaType.SetNull()
+	}
+	if v.Policy != nil {
+		out.Policy = ptr(s.policyOut(v.Policy))
+	}
+	if v.Platform != nil {
+		out.Platform = ptr(s.platformOut(v.Platform))
+	}
+	return out
+}
+
+// hashPassword checks a new password's length and hashes it with bcrypt
+// (golang.org/x/crypto: maintained, salted, tunable, and the format other
+// tools read).
+func hashPassword(field, pw string) (*string, error) {
+	if len([]rune(pw)) < minPasswordLength {
+		return nil, badField(field, "must be at least %d characters long", minPasswordLength)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if errors.Is(err, bcrypt.ErrPasswordTooLong) {
+		return nil, badField(field, "must be at most 72 bytes long")
+	}
+	if err != nil {
+		return nil, err
+	}
+	hs := string(h)
+	return &hs, nil
+}
+
+// mailbox validates an e-mail address and splits it: the lower-cased
+// address and its domain part.
+func mailbox(field, addr string) (string, string, error) {
+	a, err := mail.ParseAddress(addr)
+	if err != nil || a.Address != strings.TrimSpace(addr) || a.Name != "" {
+		return "", "", badField(field, "%q is not an e-mail address", addr)
+	}
+	local, domain, _ := strings.Cut(strings.ToLower(a.Address), "@")
+	d, err := domainName(field, domain)
+	if err != nil || local == "" {
+		return "", "", badField(field, "%q is not an e-mail address", addr)
+	}
+	return local + "@" + d, d, nil
+}
+
+// belongs tells whether an address's domain part is the domain or one of
+// its aliases.
+func belongs(d *db.UserDomain, domainPart string) bool {
+	if domainPart == d.Name {
+		return true
+	}
+	for _, a := range d.Aliases {
+		if a == domainPart {
+			return true
+		}
+	}
+	return false
+}
+
+// signIn validates a base64-encoded HTML signature.
+func signIn(field, sign string) (*string, error) {
+	if _, err := base64.StdEncoding.DecodeString(sign); err != nil {
+		return nil, badField(field, "must be base64-encoded HTML")
+	}
+	return &sign, nil
+}
+
+// resolveUser finds the user named by the API's "id or e-mail address".
+// A user of a DELETED domain is suspended: only a sysadmin reaches it.
+func (s *Server) resolveUser(ctx context.Context, idOrEmail string) (*db.User, error) {
+	var key int64
+	email := ""
+	if strings.Contains(idOrEmail, "@") {
+		email = idOrEmail
+	} else {
+		k, ok := s.ids.Decode(idOrEmail)
+		if !ok {
+			return nil, notFound("Unknown user")
+		}
+		key = k
+	}
+	u, err := s.store.FindUser(ctx, key, email)
+	if err != nil {
+		return nil, notFoundAs(err, "Unknown user")
+	}
+	if !principalFrom(ctx).SysAdmin() {
+		d, err := s.store.GetUserDomain(ctx, u.DomainID)
+		if err != nil || d.Status == db.StatusDeleted {
+			return nil, notFound("Unknown user")
+		}
+	}
+	return u, nil
+}
+
+// CreateUser creates a mailbox in a domain, with the domain's defaults.
+func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (gen.CreateUserResponseObject, error) {
+	in := req.Body
+	addr, domainPart, err := mailbox("email", in.Email)
+	if err != nil {
+		return nil, err
+	}
+	domainID, ok := s.ids.Decode(in.DomainId)
+	if !ok {
+		return nil, badField("domainId", "no domain has this id")
+	}
+	if !principalFrom(ctx).SysAdmin() && !s.holds(ctx, principalFrom(ctx), PermUserEdit, "DOMAIN", in.DomainId) {
+		return nil, forbidden("Authorisation failure: this operation needs the %s permission on the domain.", PermUserEdit)
+	}
+	d, err := s.store.GetUserDomain(ctx, domainID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, badField("domainId", "no domain has this id")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !belongs(d, domainPart) {
+		return nil, badField("email", "the address is not in the domain %s or its aliases", d.Name)
+	}
+	if d.Status == db.StatusDeleted || d.Status == db.StatusDisabled {
+		return nil, unprocessable("The domain %s is %s: no user can be created in it.", d.Name, d.Status)
+	}
+	u := &db.User{
+		DomainID:       domainID,
+		Email:          addr,
+		Firstname:      in.Firstname,
+		Lastname:       in.Lastname,
+		Status:         string(in.Status),
+		Language:       string(deref(in.Language, gen.Language(d.DefaultLanguage))),
+		SenderVerifyOn: deref(in.SenderVerifyOn, true),
+		AuthID:         in.AuthId,
+		PlatformID:     d.DefaultPlatform,
+	}
+	if in.Password != nil {
+		if u.PasswordHash, err = hashPassword("password", *in.Password); err != nil {
+			return nil, err
+		}
+	}
+	if in.PolicyId != nil {
+		k, err := s.refKey(*in.PolicyId, "policyId", "policy of the user's domain")
+		if err != nil {
+			return nil, err
+		}
+		u.PolicyID = &k
+	}
+	if in.PlatformId != nil {
+		k, err := s.refKey(*in.PlatformId, "platformId", "platform of the user's domain")
+		if err != nil {
+			return nil, err
+		}
+		u.PlatformID = &k
+	}
+	if in.Sign != nil {
+		if u.Sign, err = signIn("sign", *in.Sign); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		if isConflict(err) {
+			return nil, newError(http.StatusConflict, "The address %s is already used by a user or an e-mail alias", addr)
+		}
+		return nil, err
+	}
+	v, err := s.store.GetUser(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return gen.CreateUser201JSONResponse{
+		Body:    s.userOut(v),
+		Headers: gen.CreateUser201ResponseHeaders{Location: location(ctx, "/users/%s", s.id(u.ID))},
+	}, nil
+}
+
+// GetUser returns one user, by id or e-mail address.
+func (s *Server) GetUser(ctx context.Context, req gen.GetUserRequestObject) (gen.GetUserResponseObject, error) {
+	u, err := s.resolveUser(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.GetUser(ctx, u.ID)
+	if err != nil {
+		return nil, notFoundAs(err, "Unknown user")
+	}
+	return gen.GetUser200JSONResponse(s.userOut(v)), nil
+}
+
+func (s *Server) userPage(ctx context.Context, f db.UserFilter, p db.Page) ([]gen.User, int64, error) {
+	views, total, err := s.store.ListUsers(ctx, f, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]gen.User, len(views))
+	for i := range views {
+		out[i] = s.userOut(&views[i])
+	}
+	return out, total, nil
+}
+
+// ListUsers lists the users the caller may read, across domains.
+func (s *Server) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (gen.ListUsersResponseObject, error) {
+	p := req.Params
+	if !principalFrom(ctx).SysAdmin() {
+		// Only sysadmins hold authorities until access control lands.
+		if err := db.UserList.Validate(page(p.Offset, p.PageSize, p.Sort)); err != nil {
+			return nil, err
+		}
+		return gen.ListUsers200JSONResponse{Body: []gen.User{}, Headers: gen.ListUsers200ResponseHeaders{XTotalCount: 0}}, nil
+	}
+	out, total, err := s.userPage(ctx, db.UserFilter{Email: match(p.Email), PlatformName: match(p.PlatformName)}, page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListUsers200JSONResponse{Body: out, Headers: gen.ListUsers200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// ListDomainUsers lists a domain's users.
+func (s *Server) ListDomainUsers(ctx context.Context, req gen.ListDomainUsersRequestObject) (gen.ListDomainUsersResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DomainExists(ctx, domainID); err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	p := req.Params
+	out, total, err := s.userPage(ctx, db.UserFilter{DomainID: &domainID, Email: match(p.Email), PlatformName: match(p.PlatformName)},
+		page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListDomainUsers200JSONResponse{Body: out, Headers: gen.ListDomainUsers200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// UpdateUser applies the fields present in the body. A user stays in its
+// domain: its address may change only within the domain and its aliases.
+func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject) (gen.UpdateUserResponseObject, error) {
+	u, err := s.resolveUser(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.DomainId != nil && *in.DomainId != s.id(u.DomainID) {
+		return nil, badField("domainId", "a user cannot move to another domain")
+	}
+	var addr string
+	if in.Email != nil {
+		var domainPart string
+		if addr, domainPart, err = mailbox("email", *in.Email); err != nil {
+			return nil, err
+		}
+		d, err := s.store.GetUserDomain(ctx, u.DomainID)
+		if err != nil {
+			return nil, err
+		}
+		if !belongs(d, domainPart) {
+			return nil, badField("email", "the address is not in the domain %s or its aliases", d.Name)
+		}
+	}
+	var hash, sign *string
+	if in.Password != nil {
+		if hash, err = hashPassword("password", *in.Password); err != nil {
+			return nil, err
+		}
+	}
+	if in.Sign != nil {
+		if sign, err = signIn("sign", *in.Sign); err != nil {
+			return nil, err
+		}
+	}
+	var policyID, platformID *int64
+	if in.PolicyId != nil {
+		k, err := s.refKey(*in.PolicyId, "policyId", "policy of the user's domain")
+		if err != nil {
+			return nil, err
+		}
+		policyID = &k
+	}
+	if in.PlatformId != nil {
+		k, err := s.refKey(*in.PlatformId, "platformId", "platform of the user's domain")
+		if err != nil {
+			return nil, err
+		}
+		platformID = &k
+	}
+	err = s.store.UpdateUser(ctx, u.ID, func(x *db.User) error {
+		if in.Email != nil {
+			x.Email = addr
+		}
+		setIf(&x.Firstname, ptrOf(in.Firstname))
+		setIf(&x.Lastname, ptrOf(in.Lastname))
+		if in.Status != nil {
+			x.Status = string(*in.Status)
+		}
+		if in.Language != nil {
+			x.Language = string(*in.Language)
+		}
+		if hash != nil {
+			x.PasswordHash = hash
+		}
+		if sign != nil {
+			x.Sign = sign
+		}
+		if policyID != nil {
+			x.PolicyID = policyID
+		}
+		if platformID != nil {
+			x.PlatformID = platformID
+		}
+		if in.AuthId != nil {
+			x.AuthID = in.AuthId
+		}
+		setIf(&x.SenderVerifyOn, in.SenderVerifyOn)
+		if in.MfaType != nil {
+			x.MfaType = ptr(string(*in.MfaType))
+		}
+		return nil
+	})
+	if err != nil {
+		if isConflict(err) {
+			return nil, newError(http.StatusConflict, "The address %s is already used by a user or an e-mail alias", addr)
+		}
+		return nil, notFoundAs(err, "Unknown user")
+	}
+	return gen.UpdateUser204Response{}, nil
+}
+
+// ptrOf turns an optional field into the "set if present" form of setIf
+// for pointer destinations.
+func ptrOf[T any](p *T) **T {
+	if p == nil {
+		return nil
+	}
+	return &p
+}
+
+// DeleteUser deletes a user and what belongs only to it.
+func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject) (gen.DeleteUserResponseObject, error) {
+	u, err := s.resolveUser(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteUser(ctx, u.ID); err != nil {
+		return nil, notFoundAs(err, "Unknown user")
+	}
+	return gen.DeleteUser204Response{}, nil
+}
