@@ -28,6 +28,7 @@ var delivered = map[string]bool{
 	"CreateBroker": true, "ListBrokers": true, "CreateCustomer": true, "ListCustomers": true, "GetCustomer": true,
 	"CreateUser": true, "GetUser": true, "ListUsers": true, "ListDomainUsers": true, "UpdateUser": true, "DeleteUser": true,
 	"GetUserSign": true, "SetUserSign": true, "DeleteUserSign": true,
+	"CreateOutgoingProvider": true, "ListOutgoingProviders": true, "GetPlatform": true, "UpdatePlatform": true,
 }
 
 type operation struct {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
@@ -29,7 +30,7 @@ func (s *Server) CreateBroker(ctx context.Context, req gen.CreateBrokerRequestOb
 	}
 	return gen.CreateBroker201JSONResponse{
 		Body:    s.brokerOut(b),
-		Headers: gen.CreateBroker201ResponseHeaders{Location: location(ctx, "/brokers?name=%s", b.Name)},
+		Headers: gen.CreateBroker201ResponseHeaders{Location: location(ctx, "/brokers?name=%s", url.QueryEscape(b.Name))},
 	}, nil
 }
 

@@ -106,71 +106,101 @@ func (s *Server) platformOut(p *db.Platform) gen.PlatformDTO {
 }
 
 // platformsIn validates platforms given inline and keeps their credentials
-// (as JSON) for the relay; they are never returned.
+// (as JSON) for the relay; they are never returned. A domain with
+// platforms has exactly one default (the first, unless one is marked).
 func platformsIn(field string, in []gen.PlatformDTO) ([]db.Platform, error) {
 	out := make([]db.Platform, len(in))
 	defaults := 0
 	for i, p := range in {
-		f := field + "." + itoa(i)
-		if p.Name == "" {
-			return nil, badField(f+".name", "must not be empty")
+		patch := gen.PlatformUpdate{
+			Name: &p.Name, TransportDest: &p.TransportDest, TransportType: &p.TransportType, TransportPort: &p.TransportPort,
+			FallbackTransportDest: p.FallbackTransportDest, FallbackTransportPort: p.FallbackTransportPort,
+			FallbackTransportType: p.FallbackTransportType, ApiType: p.ApiType, ApiData: p.ApiData,
+			AuthType: p.AuthType, AuthData: p.AuthData, Default: p.Default,
 		}
-		if p.TransportDest == "" {
-			return nil, badField(f+".transportDest", "must not be empty")
+		if err := applyPlatform(&out[i], &patch, field+"."+itoa(i)); err != nil {
+			return nil, err
 		}
-		if p.TransportPort < 1 || p.TransportPort > 65535 {
-			return nil, badField(f+".transportPort", "must be a port number (1 to 65535)")
-		}
-		dp := db.Platform{
-			Name:          p.Name,
-			TransportDest: p.TransportDest,
-			TransportType: string(p.TransportType),
-			TransportPort: int(p.TransportPort),
-			IsDefault:     deref(p.Default, false),
-		}
-		if v, err := p.FallbackTransportDest.Get(); err == nil {
-			dp.FallbackTransportDest = &v
-		}
-		if v, err := p.FallbackTransportPort.Get(); err == nil {
-			if v < 1 || v > 65535 {
-				return nil, badField(f+".fallbackTransportPort", "must be a port number (1 to 65535)")
-			}
-			dp.FallbackTransportPort = ptr(int(v))
-		}
-		if v, err := p.FallbackTransportType.Get(); err == nil {
-			dp.FallbackTransportType = ptr(string(v))
-		}
-		if v, err := p.ApiType.Get(); err == nil {
-			dp.APIType = ptr(string(v))
-		}
-		if v, err := p.ApiData.Get(); err == nil {
-			raw, err := json.Marshal(v)
-			if err != nil {
-				return nil, badField(f+".apiData", "cannot be stored: %v", err)
-			}
-			dp.APIData = ptr(string(raw))
-		}
-		if p.AuthType != nil {
-			dp.AuthType = ptr(string(*p.AuthType))
-		}
-		if p.AuthData != nil {
-			raw, err := p.AuthData.MarshalJSON()
-			if err == nil && string(raw) != "null" && string(raw) != `""` {
-				dp.AuthData = ptr(string(raw))
-			}
-		}
-		if dp.IsDefault {
+		if out[i].IsDefault {
 			defaults++
 		}
-		out[i] = dp
 	}
 	if defaults > 1 {
 		return nil, badField(field, "at most one platform can be the default")
 	}
 	if defaults == 0 && len(out) > 0 {
-		out[0].IsDefault = true // a domain with platforms always has a default relay
+		out[0].IsDefault = true
 	}
 	return out, nil
+}
+
+// applyPlatform copies the fields present in in onto p, validating them;
+// f prefixes the names of bad fields.
+func applyPlatform(p *db.Platform, in *gen.PlatformUpdate, f string) error {
+	if in.Name != nil {
+		if *in.Name == "" {
+			return badField(f+".name", "must not be empty")
+		}
+		p.Name = *in.Name
+	}
+	if in.TransportDest != nil {
+		if *in.TransportDest == "" {
+			return badField(f+".transportDest", "must not be empty")
+		}
+		p.TransportDest = *in.TransportDest
+	}
+	if in.TransportType != nil {
+		p.TransportType = string(*in.TransportType)
+	}
+	if in.TransportPort != nil {
+		if *in.TransportPort < 1 || *in.TransportPort > 65535 {
+			return badField(f+".transportPort", "must be a port number (1 to 65535)")
+		}
+		p.TransportPort = int(*in.TransportPort)
+	}
+	nullableSet(&p.FallbackTransportDest, in.FallbackTransportDest)
+	if in.FallbackTransportPort.IsSpecified() {
+		p.FallbackTransportPort = nil
+		if v, err := in.FallbackTransportPort.Get(); err == nil {
+			if v < 1 || v > 65535 {
+				return badField(f+".fallbackTransportPort", "must be a port number (1 to 65535)")
+			}
+			p.FallbackTransportPort = ptr(int(v))
+		}
+	}
+	if in.FallbackTransportType.IsSpecified() {
+		p.FallbackTransportType = nil
+		if v, err := in.FallbackTransportType.Get(); err == nil {
+			p.FallbackTransportType = ptr(string(v))
+		}
+	}
+	if in.ApiType.IsSpecified() {
+		p.APIType = nil
+		if v, err := in.ApiType.Get(); err == nil {
+			p.APIType = ptr(string(v))
+		}
+	}
+	if in.ApiData.IsSpecified() {
+		p.APIData = nil
+		if v, err := in.ApiData.Get(); err == nil {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return badField(f+".apiData", "cannot be stored: %v", err)
+			}
+			p.APIData = ptr(string(raw))
+		}
+	}
+	if in.AuthType != nil {
+		p.AuthType = ptr(string(*in.AuthType))
+	}
+	if in.AuthData != nil {
+		p.AuthData = nil
+		if raw, err := in.AuthData.MarshalJSON(); err == nil && string(raw) != "null" && string(raw) != `""` {
+			p.AuthData = ptr(string(raw))
+		}
+	}
+	setIf(&p.IsDefault, in.Default)
+	return nil
 }
 
 func (s *Server) providerKeys(field string, in *[]string) ([]int64, error) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/netip"
+	"regexp"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -45,4 +46,24 @@ func subnets(field string, in []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// dnsLabel is a DNS label as used in TXT/SPF names, where underscores are
+// common (_spf.google.com), unlike in host and mail domain names.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
+
+// dnsName validates a DNS name that may contain underscores and returns it
+// lower-cased without a trailing dot.
+func dnsName(field, name string) (string, error) {
+	n := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+	labels := strings.Split(n, ".")
+	if len(n) > 253 || len(labels) < 2 {
+		return "", badField(field, "%q is not a DNS name", name)
+	}
+	for _, l := range labels {
+		if !dnsLabel.MatchString(l) {
+			return "", badField(field, "%q is not a DNS name", name)
+		}
+	}
+	return n, nil
 }

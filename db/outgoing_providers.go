@@ -1,0 +1,26 @@
+package db
+
+import "context"
+
+// OutgoingProviderList declares the provider list's sort fields.
+var OutgoingProviderList = ListSpec{
+	Table:       "outgoing_providers",
+	DefaultSort: "name",
+	Sorts:       map[string]string{"id": "outgoing_providers.id", "name": "lower(outgoing_providers.name)"},
+}
+
+// CreateOutgoingProvider stores a provider; a name already used gives
+// ErrConflict.
+func (s *Store) CreateOutgoingProvider(ctx context.Context, p *OutgoingProvider) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	return translate(gdb.Create(p).Error)
+}
+
+// ListOutgoingProviders returns one page of providers.
+func (s *Store) ListOutgoingProviders(ctx context.Context, name Match, p Page) ([]OutgoingProvider, int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	q := name.where(gdb.Model(&OutgoingProvider{}), "outgoing_providers.name")
+	return findPage[OutgoingProvider](ctx, q, OutgoingProviderList, p)
+}

@@ -1,0 +1,51 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// Outgoing providers are the third-party sending services (Microsoft 365,
+// Google…) a domain may relay outgoing mail through (Extensions).
+
+// CreateOutgoingProvider creates a provider.
+func (s *Server) CreateOutgoingProvider(ctx context.Context, req gen.CreateOutgoingProviderRequestObject) (gen.CreateOutgoingProviderResponseObject, error) {
+	in := req.Body
+	if strings.TrimSpace(in.Name) == "" {
+		return nil, badField("name", "must not be empty")
+	}
+	spf, err := dnsName("spfProvider", in.SpfProvider)
+	if err != nil {
+		return nil, err
+	}
+	p := &db.OutgoingProvider{Name: in.Name, SpfProvider: spf, Active: deref(in.Active, true)}
+	if err := s.store.CreateOutgoingProvider(ctx, p); err != nil {
+		if isConflict(err) {
+			return nil, newError(http.StatusConflict, "An outgoing provider already exists with the name %s", p.Name)
+		}
+		return nil, err
+	}
+	return gen.CreateOutgoingProvider201JSONResponse{
+		Body:    s.outgoingProviderOut(*p),
+		Headers: gen.CreateOutgoingProvider201ResponseHeaders{Location: location(ctx, "/outgoing-providers?name=%s", url.QueryEscape(p.Name))},
+	}, nil
+}
+
+// ListOutgoingProviders lists providers.
+func (s *Server) ListOutgoingProviders(ctx context.Context, req gen.ListOutgoingProvidersRequestObject) (gen.ListOutgoingProvidersResponseObject, error) {
+	p := req.Params
+	rows, total, err := s.store.ListOutgoingProviders(ctx, match(p.Name), page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gen.OutgoingProvider, len(rows))
+	for i := range rows {
+		out[i] = s.outgoingProviderOut(rows[i])
+	}
+	return gen.ListOutgoingProviders200JSONResponse{Body: out, Headers: gen.ListOutgoingProviders200ResponseHeaders{XTotalCount: total}}, nil
+}
