@@ -70,7 +70,9 @@ func TestPlatforms(t *testing.T) {
 	})
 }
 
-func contains(b []byte, s string) bool { return len(s) > 0 && len(b) >= len(s) && stringIndex(string(b), s) >= 0 }
+func contains(b []byte, s string) bool {
+	return len(s) > 0 && len(b) >= len(s) && stringIndex(string(b), s) >= 0
+}
 
 func stringIndex(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
