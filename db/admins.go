@@ -27,8 +27,16 @@ var AdminList = ListSpec{
 type AdminFilter struct {
 	// Search matches login, e-mail or display name.
 	Search Match
-	// OnlyID, if set, restricts the list to one account.
-	OnlyID *int64
+	// Managed, if set, restricts the list to the caller itself (Self) and
+	// the accounts holding an authority within the reach (the caller's
+	// GRANT reach).
+	Managed *Reach
+	Self    int64
+	// OnDomain, if set, restricts the list to the accounts holding an
+	// authority on that domain itself.
+	OnDomain *int64
+	// ID, if set, restricts the list to one account.
+	ID *int64
 }
 
 // CreateAdmin stores an administrator account. A login already used
@@ -81,8 +89,20 @@ func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin,
 		c3, _ := f.Search.clause("admins.display_name")
 		q = q.Where("("+c1+" OR "+c2+" OR "+c3+")", arg, arg, arg)
 	}
-	if f.OnlyID != nil {
-		q = q.Where("admins.id = ?", *f.OnlyID)
+	if f.ID != nil {
+		q = q.Where("admins.id = ?", *f.ID)
+	}
+	if f.OnDomain != nil {
+		q = q.Where("admins.id IN (SELECT admin_id FROM authorities WHERE domain_id = ?)", *f.OnDomain)
+	}
+	if f.Managed != nil {
+		r := f.Managed
+		sub := q.Session(&gorm.Session{NewDB: true}).Table("authorities").Select("authorities.admin_id").
+			Joins("LEFT JOIN domains ON domains.id = authorities.domain_id").
+			Where("authorities.broker_id IN ? OR authorities.customer_id IN ? OR authorities.customer_id IN (SELECT id FROM customers WHERE broker_id IN ?) OR "+
+				"domains.id IN ? OR domains.customer_id IN ? OR domains.customer_id IN (SELECT id FROM customers WHERE broker_id IN ?)",
+				orNone(r.BrokerIDs), orNone(r.CustomerIDs), orNone(r.BrokerIDs), orNone(r.DomainIDs), orNone(r.CustomerIDs), orNone(r.BrokerIDs))
+		q = q.Where("(admins.id = ? OR admins.id IN (?))", f.Self, sub)
 	}
 	return findPage[Admin](ctx, q, AdminList, p)
 }
@@ -210,4 +230,58 @@ func (s *Store) Bootstrap(ctx context.Context, token string) (string, bool, erro
 		return "", false, err
 	}
 	return token, true, nil
+}
+
+// UpdateAdmin loads an admin, lets edit change it and saves it, in one
+// transaction.
+func (s *Store) UpdateAdmin(ctx context.Context, id int64, edit func(a *Admin) error) (*Admin, error) {
+	var a Admin
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.First(&a, id).Error; err != nil {
+			return err
+		}
+		if err := edit(&a); err != nil {
+			return err
+		}
+		a.ID = id
+		if !a.Enabled && a.SysAdmin {
+			if err := lastSysadmin(tx, id); err != nil {
+				return err
+			}
+		}
+		return tx.Model(&Admin{ID: id}).Select("*").Omit("id", "login", "sys_admin", "created_at").Updates(&a).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// lastSysadmin refuses to lose the only other enabled sysadmin than id.
+func lastSysadmin(tx *gorm.DB, id int64) error {
+	var n int64
+	if err := tx.Model(&Admin{}).Where("sys_admin AND enabled AND id <> ?", id).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return Errorf(ErrUnprocessable, "", "this is the last enabled sysadmin account")
+	}
+	return nil
+}
+
+// DeleteAdmin deletes an account; its tokens and authorities go with it
+// (foreign keys). The last enabled sysadmin stays.
+func (s *Store) DeleteAdmin(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var a Admin
+		if err := tx.First(&a, id).Error; err != nil {
+			return err
+		}
+		if a.SysAdmin && a.Enabled {
+			if err := lastSysadmin(tx, id); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(&Admin{}, id).Error
+	})
 }

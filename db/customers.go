@@ -80,3 +80,10 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]
 	}
 	return findPage[Customer](ctx, q, CustomerList, p)
 }
+
+// BrokerExists reports ErrNotFound for an unknown broker.
+func (s *Store) BrokerExists(ctx context.Context, id int64) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	return translate(gdb.Select("id").First(&Broker{}, id).Error)
+}

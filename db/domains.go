@@ -40,6 +40,8 @@ type DomainFilter struct {
 	PlatformName Match
 	CustomerID   *int64
 	PlatformID   *int64
+	// Reach limits the list to the domains a caller may read; nil: all.
+	Reach *Reach
 }
 
 // DomainList declares the domain list's sort fields.
@@ -198,6 +200,7 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 	q = f.Name.where(q, "domains.name")
 	q = f.Status.where(q, "domains.status")
 	q = f.ExternalID.where(q, "domains.external_id")
+	q = f.Reach.domainsWhere(q, "domains.id", "domains.customer_id")
 	if f.CustomerID != nil {
 		q = q.Where("domains.customer_id = ?", *f.CustomerID)
 	}

@@ -204,3 +204,24 @@ type MailAddress struct {
 	Address  string `gorm:"primaryKey"`
 	DomainID int64
 }
+
+// Authority is what an administrator may do on one broker, customer or
+// domain (exactly one of the three ids is set).
+type Authority struct {
+	ID          int64 `gorm:"primaryKey"`
+	AdminID     int64
+	BrokerID    *int64
+	CustomerID  *int64
+	DomainID    *int64
+	Permissions []string `gorm:"serializer:json"`
+}
+
+// DomainUserAccess is the permissions a domain's end users hold on their
+// own mailbox.
+type DomainUserAccess struct {
+	DomainID    int64 `gorm:"primaryKey"`
+	Permissions []string `gorm:"serializer:json"`
+}
+
+// DomainUserAccess's table name is singular in the schema.
+func (DomainUserAccess) TableName() string { return "domain_user_access" }

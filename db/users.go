@@ -32,6 +32,9 @@ type UserFilter struct {
 	DomainID     *int64
 	Email        Match
 	PlatformName Match
+	// Reach limits the list to the users of domains a caller may read;
+	// nil: all.
+	Reach *Reach
 }
 
 // UserList declares the user lists' sort fields.
@@ -165,6 +168,9 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter, p Page) ([]UserView
 		q = q.Where("users.domain_id = ?", *f.DomainID)
 	}
 	q = f.Email.where(q, "users.email")
+	if f.Reach != nil {
+		q = q.Where("users.domain_id IN (?)", f.Reach.domainsWhere(q.Session(&gorm.Session{NewDB: true}).Table("domains").Select("domains.id"), "domains.id", "domains.customer_id"))
+	}
 	if f.PlatformName != "" {
 		// The user's platform, or its domain's default when it has none.
 		cond, arg := f.PlatformName.clause("platforms.name")

@@ -1319,6 +1319,9 @@ EXTRA_ERRORS = {
     "UpdateDomain": ["409"],   # renaming to a name already taken
     "UpdatePolicy": ["409"],   # renaming to a name the domain already uses
     "UpdateUser": ["409", "422"],  # an address already used; a policy or platform of another domain
+    "UpdateAdmin": ["422"],        # disabling the last enabled sysadmin
+    "DeleteAdmin": ["422"],        # deleting the last enabled sysadmin
+    "CreateDomainAdmin": ["409", "422"],  # a login already used; an existing sysadmin account
 }
 
 

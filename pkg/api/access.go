@@ -3,26 +3,27 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 )
 
-// Permission names something an administrator may do on an object
-// (a domain, or every domain of a customer or broker). The catalog is
-// served by ListPermissions; the doc's "sysadmin required" operations need
-// no permission, only the sysadmin role.
+// Permission names something an administrator may do on an object (a
+// domain, or every domain of a customer or broker). The doc's "sysadmin
+// required" operations need no permission, only the sysadmin role.
 type Permission string
 
-// The permission catalog.
+// The permission catalog, in the order ListPermissions serves it.
 const (
-	PermDomainRead        Permission = "DOMAIN_READ"        // read the domain, its aliases, policies and settings
-	PermDomainEdit        Permission = "DOMAIN_EDIT"        // change the domain, its aliases and settings
-	PermUserRead          Permission = "USER_READ"          // read the domain's mailboxes and e-mail aliases
-	PermUserEdit          Permission = "USER_EDIT"          // create, change and delete mailboxes and e-mail aliases
+	PermDomainRead        Permission = "DOMAIN_READ"        // read the domain, its aliases, policies, platforms
+	PermDomainEdit        Permission = "DOMAIN_EDIT"        // change the domain and its aliases
+	PermUserRead          Permission = "USER_READ"          // read mailboxes, e-mail aliases and signatures
+	PermUserEdit          Permission = "USER_EDIT"          // create, change and delete them
 	PermFilterRead        Permission = "FILTER_READ"        // read sender, attachment and URI rules
-	PermFilterEdit        Permission = "FILTER_EDIT"        // change sender, attachment and URI rules
+	PermFilterEdit        Permission = "FILTER_EDIT"        // change them
 	PermOptionRead        Permission = "OPTION_READ"        // read options
 	PermOptionEdit        Permission = "OPTION_EDIT"        // set and delete options
 	PermQuarantineRead    Permission = "QUARANTINE_READ"    // browse quarantine, retention and archives
@@ -30,24 +31,62 @@ const (
 	PermMailSend          Permission = "MAIL_SEND"          // send mail as a mailbox
 	PermHealth            Permission = "HEALTH"             // run and read diagnostics
 	PermDKIM              Permission = "DKIM_READ"          // read DKIM keys
-	PermGrant             Permission = "GRANT"              // manage other administrators within one's own reach
-	PermImpersonate       Permission = "IMPERSONATE"        // obtain temporary tokens for the domain's users
+	PermGrant             Permission = "GRANT"              // manage administrators within one's own reach
+	PermImpersonate       Permission = "IMPERSONATE"        // get temporary tokens for the domain's users
 )
+
+// permissions lists the catalog with its descriptions.
+var permissions = []struct {
+	Name        Permission
+	Description string
+	EndUser     bool // may be given to a domain's end users, on their own mailbox
+}{
+	{PermDomainRead, "Read the domain, its aliases, policies and platforms.", false},
+	{PermDomainEdit, "Change the domain and its aliases.", false},
+	{PermUserRead, "Read mailboxes, e-mail aliases and signatures (an end user: its own).", true},
+	{PermUserEdit, "Create, change and delete mailboxes and e-mail aliases (an end user: its own signature).", true},
+	{PermFilterRead, "Read sender, attachment and URI rules (an end user: its own sender rules).", true},
+	{PermFilterEdit, "Change sender, attachment and URI rules (an end user: its own sender rules).", true},
+	{PermOptionRead, "Read options.", true},
+	{PermOptionEdit, "Set and delete options.", true},
+	{PermQuarantineRead, "Browse quarantine, retention and archives.", true},
+	{PermQuarantineRelease, "Release held mail.", true},
+	{PermMailSend, "Send mail as a mailbox.", true},
+	{PermHealth, "Run and read diagnostics.", false},
+	{PermDKIM, "Read DKIM keys.", false},
+	{PermGrant, "Manage other administrators within one's own reach, never beyond what one holds.", false},
+	{PermImpersonate, "Get temporary tokens for the domain's users.", false},
+}
+
+// defaultEndUserPermissions apply to a domain whose end-user access was
+// never set.
+var defaultEndUserPermissions = []string{string(PermUserRead), string(PermFilterRead), string(PermFilterEdit), string(PermQuarantineRead), string(PermQuarantineRelease)}
+
+func isPermission(name string, endUser bool) bool {
+	for _, p := range permissions {
+		if string(p.Name) == name && (p.EndUser || !endUser) {
+			return true
+		}
+	}
+	return false
+}
 
 // rule is what one operation requires of its caller.
 type rule struct {
 	public   bool       // no authentication at all (probes)
 	sysadmin bool       // the sysadmin role
-	self     string     // path parameter naming an admin: that admin passes too
+	self     string     // path parameter naming an admin: only that admin (or a sysadmin)
+	manage   string     // path parameter naming an admin: itself, or an admin within the caller's GRANT reach
 	any      bool       // any authenticated caller; the handler narrows what it sees
 	perm     Permission // a permission on the object named by param
 	param    string     // path parameter holding the object's id
-	object   string     // DOMAIN, USER, POLICY, …: how param is resolved
+	object   string     // DOMAIN, USER, POLICY, …: how param is resolved to a domain
 }
 
 func public() rule                     { return rule{public: true} }
 func sysadminOnly() rule               { return rule{sysadmin: true} }
 func selfOrSysadmin(param string) rule { return rule{self: param} }
+func selfOrManager(param string) rule  { return rule{manage: param} }
 func authenticated() rule              { return rule{any: true} }
 func onDomain(p Permission) rule       { return rule{perm: p, param: "domainId", object: "DOMAIN"} }
 func onUser(p Permission) rule         { return rule{perm: p, param: "userId", object: "USER"} }
@@ -81,31 +120,215 @@ func (s *Server) authorize(f gen.StrictHandlerFunc, operationID string) gen.Stri
 	}
 }
 
+// check applies a rule. The answer to a caller who may not act is 403
+// when the caller can know the object exists (it holds some authority over
+// it, or it is its own mailbox), and 404 otherwise, exactly as for an
+// object that does not exist: ids outside one's reach reveal nothing.
 func (s *Server) check(ctx context.Context, p *Principal, r rule, c echo.Context) error {
 	if p.SysAdmin() || r.any {
 		return nil
 	}
-	if r.self != "" {
+	switch {
+	case r.self != "":
 		if id, ok := s.ids.Decode(c.Param(r.self)); ok && p.Admin != nil && id == p.Admin.ID {
 			return nil
 		}
 		return forbidden("Only sysadmin or target user can call this endpoint.")
-	}
-	if r.sysadmin {
+	case r.manage != "":
+		return s.canManage(ctx, p, c.Param(r.manage))
+	case r.sysadmin:
 		return forbidden("Only users with sysadmin role can execute this request.")
 	}
-	if s.holds(ctx, p, r.perm, r.object, c.Param(r.param)) {
-		return nil
-	}
-	return forbidden("Authorisation failure: this operation needs the %s permission on this %s.", r.perm, objectName(r.object))
+	return s.decide(ctx, p, r.perm, r.object, c.Param(r.param))
 }
 
-// holds reports whether a non-sysadmin principal holds perm on the object.
-// Administrators other than sysadmins get authorities with the access
-// control issue; until then they hold none, and every such check fails
-// closed.
+// holds reports whether p holds perm on the object (see decide).
 func (s *Server) holds(ctx context.Context, p *Principal, perm Permission, object, id string) bool {
-	return false
+	return p.SysAdmin() || s.decide(ctx, p, perm, object, id) == nil
+}
+
+// decide answers nil when p holds perm on the object named by id, a 403
+// when p may know the object, a 404 otherwise.
+func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, object, id string) error {
+	if p.SysAdmin() {
+		return nil
+	}
+	domainID, userID, err := s.objectDomain(ctx, object, id)
+	if err != nil {
+		return notFound("Resource does not exist.")
+	}
+	if p.User != nil {
+		// An end user acts only on its own mailbox, with the permissions
+		// its domain gives end users.
+		if userID == 0 || userID != p.User.ID {
+			return notFound("Resource does not exist.")
+		}
+		granted, err := s.store.DomainUserPermissions(ctx, domainID, defaultEndUserPermissions)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(granted, string(perm)) {
+			return nil
+		}
+		return forbidden("Authorisation failure: your domain does not give its users the %s permission.", perm)
+	}
+	lineage, err := s.store.DomainLineage(ctx, domainID)
+	if err != nil {
+		return notFound("Resource does not exist.")
+	}
+	known := false
+	for i := range p.Authorities {
+		a := &p.Authorities[i]
+		if !a.Covers(lineage) {
+			continue
+		}
+		if a.Has(string(perm)) {
+			return nil
+		}
+		known = true
+	}
+	if known {
+		return forbidden("Authorisation failure: this operation needs the %s permission on this %s.", perm, objectName(object))
+	}
+	return notFound("Resource does not exist.")
+}
+
+// objectDomain resolves an object of the API to the domain it belongs to
+// (and, for a user, the user).
+func (s *Server) objectDomain(ctx context.Context, object, id string) (domainID, userID int64, err error) {
+	switch object {
+	case "DOMAIN":
+		key, ok := s.ids.Decode(id)
+		if !ok {
+			return 0, 0, db.ErrNotFound
+		}
+		return key, 0, s.store.DomainExists(ctx, key)
+	case "USER":
+		var key int64
+		email := ""
+		if isAddress(id) {
+			email = id
+		} else if k, ok := s.ids.Decode(id); ok {
+			key = k
+		} else {
+			return 0, 0, db.ErrNotFound
+		}
+		u, err := s.store.FindUser(ctx, key, email)
+		if err != nil {
+			return 0, 0, err
+		}
+		return u.DomainID, u.ID, nil
+	}
+	key, ok := s.ids.Decode(id)
+	if !ok {
+		return 0, 0, db.ErrNotFound
+	}
+	d, err := s.store.ObjectDomain(ctx, object, key)
+	return d, 0, err
+}
+
+// readReach is where p may list objects under perm: everything for a
+// sysadmin, nothing for an end user (whose lists are its own resources).
+func readReach(p *Principal, perm Permission) *db.Reach {
+	if p.SysAdmin() {
+		return nil
+	}
+	return db.ReachOf(p.Authorities, string(perm))
+}
+
+// grantReach is where p may manage administrators.
+func grantReach(p *Principal) *db.Reach {
+	if p.SysAdmin() {
+		return nil
+	}
+	return db.ReachOf(p.Authorities, string(PermGrant))
+}
+
+// canManage decides whether p may read and change the administrator named
+// by id: itself, a sysadmin, or an administrator each of whose authorities
+// lies within p's GRANT reach (a sysadmin account is managed only by
+// sysadmins).
+func (s *Server) canManage(ctx context.Context, p *Principal, id string) error {
+	key, ok := s.ids.Decode(id)
+	if !ok {
+		return notFound("Admin not found with given id")
+	}
+	if p.SysAdmin() || (p.Admin != nil && p.Admin.ID == key) {
+		return nil
+	}
+	if p.Admin == nil {
+		return notFound("Admin not found with given id")
+	}
+	target, err := s.store.GetAdmin(ctx, key)
+	if err != nil {
+		return notFoundAs(err, "Admin not found with given id")
+	}
+	auths, err := s.store.AdminAuthorities(ctx, key)
+	if err != nil {
+		return err
+	}
+	within, outside := 0, 0
+	for i := range auths {
+		ok, err := s.grantCovers(ctx, p, &auths[i])
+		if err != nil {
+			return err
+		}
+		if ok {
+			within++
+		} else {
+			outside++
+		}
+	}
+	switch {
+	case within > 0 && outside == 0 && !target.SysAdmin:
+		return nil
+	case within > 0:
+		return forbidden("This administrator also holds access beyond your reach.")
+	}
+	return notFound("Admin not found with given id")
+}
+
+// grantCovers reports whether p holds GRANT over the object of a.
+func (s *Server) grantCovers(ctx context.Context, p *Principal, a *db.Authority) (bool, error) {
+	var l *db.Lineage
+	var err error
+	switch {
+	case a.DomainID != nil:
+		l, err = s.store.DomainLineage(ctx, *a.DomainID)
+	case a.CustomerID != nil:
+		l, err = s.store.CustomerLineage(ctx, *a.CustomerID)
+	default:
+		l = &db.Lineage{BrokerID: a.BrokerID}
+	}
+	if err != nil {
+		return false, err
+	}
+	for i := range p.Authorities {
+		g := &p.Authorities[i]
+		if g.Has(string(PermGrant)) && g.Covers(l) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// permissionsOn returns what p holds on a domain (nil for none); a
+// sysadmin holds the whole catalog.
+func (s *Server) permissionsOn(ctx context.Context, p *Principal, l *db.Lineage) []string {
+	var out []string
+	for _, perm := range permissions {
+		if p.SysAdmin() {
+			out = append(out, string(perm.Name))
+			continue
+		}
+		for i := range p.Authorities {
+			if a := &p.Authorities[i]; a.Covers(l) && a.Has(string(perm.Name)) {
+				out = append(out, string(perm.Name))
+				break
+			}
+		}
+	}
+	return out
 }
 
 func objectName(object string) string {

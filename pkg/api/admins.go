@@ -2,12 +2,41 @@ package api
 
 import (
 	"context"
+	"strings"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 )
 
-func (s *Server) adminOut(a *db.Admin) gen.Admin {
+// adminsOut converts administrators with their authorities (loaded in one
+// query for the whole page).
+func (s *Server) adminsOut(ctx context.Context, admins []db.Admin) ([]gen.Admin, error) {
+	keys := make([]int64, len(admins))
+	for i, a := range admins {
+		keys[i] = a.ID
+	}
+	auths, err := s.store.AuthoritiesOf(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gen.Admin, len(admins))
+	for i := range admins {
+		out[i] = s.adminOut(&admins[i], auths[admins[i].ID])
+	}
+	return out, nil
+}
+
+func (s *Server) adminOut(a *db.Admin, auths []db.AuthorityView) gen.Admin {
+	list := make([]gen.Authority, len(auths))
+	for i, x := range auths {
+		perms := append([]string{}, x.Permissions...)
+		list[i] = gen.Authority{
+			ObjectType:  ptr(x.ObjectType()),
+			ObjectId:    s.idPtr(x.ObjectID()),
+			ObjectName:  ptr(x.ObjectName),
+			Permissions: &perms,
+		}
+	}
 	out := gen.Admin{
 		Id:                 s.idPtr(a.ID),
 		Login:              a.Login,
@@ -18,10 +47,8 @@ func (s *Server) adminOut(a *db.Admin) gen.Admin {
 		SysAdmin:           ptr(a.SysAdmin),
 		LastConnectionDate: a.LastConnectionDate,
 		CreatedAt:          ptr(a.CreatedAt),
-		// Authorities arrive with the access-control issue; a sysadmin
-		// needs none, and no other kind of admin can be created yet.
-		Authorities:      &[]gen.Authority{},
-		AuthoritiesCount: ptr(int32(0)),
+		Authorities:        &list,
+		AuthoritiesCount:   ptr(int32(len(list))),
 	}
 	if a.Language != nil {
 		out.Language = ptr(gen.Language(*a.Language))
@@ -29,32 +56,39 @@ func (s *Server) adminOut(a *db.Admin) gen.Admin {
 	return out
 }
 
-// ListAdmins lists the administrators the caller may see: every one for a
-// sysadmin, itself otherwise (until GRANT arrives with access control).
+func (s *Server) oneAdminOut(ctx context.Context, a *db.Admin) (gen.Admin, error) {
+	out, err := s.adminsOut(ctx, []db.Admin{*a})
+	if err != nil {
+		return gen.Admin{}, err
+	}
+	return out[0], nil
+}
+
+// ListAdmins lists the administrators the caller manages: every one for a
+// sysadmin; otherwise itself and those holding an authority on a broker,
+// customer or domain where the caller holds GRANT.
 func (s *Server) ListAdmins(ctx context.Context, req gen.ListAdminsRequestObject) (gen.ListAdminsResponseObject, error) {
 	p := req.Params
-	pg := page(p.Offset, p.PageSize, p.Sort)
-	var (
-		rows  []db.Admin
-		total int64
-		err   error
-	)
-	if me := principalFrom(ctx); me.SysAdmin() {
-		rows, total, err = s.store.ListAdmins(ctx, db.AdminFilter{Search: match(p.Search)}, pg)
-	} else {
-		rows, total, err = s.store.ListAdmins(ctx, db.AdminFilter{Search: match(p.Search), OnlyID: &me.Admin.ID}, pg)
+	f := db.AdminFilter{Search: match(p.Search)}
+	me := principalFrom(ctx)
+	if !me.SysAdmin() {
+		f.Managed = grantReach(me)
+		if me.Admin != nil {
+			f.Self = me.Admin.ID
+		}
 	}
+	rows, total, err := s.store.ListAdmins(ctx, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]gen.Admin, len(rows))
-	for i := range rows {
-		out[i] = s.adminOut(&rows[i])
+	out, err := s.adminsOut(ctx, rows)
+	if err != nil {
+		return nil, err
 	}
 	return gen.ListAdmins200JSONResponse{Body: out, Headers: gen.ListAdmins200ResponseHeaders{XTotalCount: total}}, nil
 }
 
-// GetAdmin returns one administrator.
+// GetAdmin returns one administrator with its authorities.
 func (s *Server) GetAdmin(ctx context.Context, req gen.GetAdminRequestObject) (gen.GetAdminResponseObject, error) {
 	id, err := s.pathKey(req.AdminId, "Admin")
 	if err != nil {
@@ -64,5 +98,120 @@ func (s *Server) GetAdmin(ctx context.Context, req gen.GetAdminRequestObject) (g
 	if err != nil {
 		return nil, notFoundAs(err, "Admin not found with given id")
 	}
-	return gen.GetAdmin200JSONResponse(s.adminOut(a)), nil
+	out, err := s.oneAdminOut(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetAdmin200JSONResponse(out), nil
+}
+
+// UpdateAdmin changes an account's profile, password, status or language.
+// TOTP can only be switched off here (switching it on needs its own
+// enrolment flow). Disabling an account stops all its tokens at once.
+func (s *Server) UpdateAdmin(ctx context.Context, req gen.UpdateAdminRequestObject) (gen.UpdateAdminResponseObject, error) {
+	id, err := s.pathKey(req.AdminId, "Admin")
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.Totp != nil && *in.Totp {
+		return nil, badField("totp", "can only be switched off; TOTP is enrolled through its own flow")
+	}
+	var hash *string
+	if in.Password != nil {
+		if hash, err = hashPassword("password", *in.Password); err != nil {
+			return nil, err
+		}
+	}
+	if in.Email != nil {
+		if _, _, err := mailbox("email", *in.Email); err != nil {
+			return nil, err
+		}
+	}
+	a, err := s.store.UpdateAdmin(ctx, id, func(a *db.Admin) error {
+		if in.Email != nil {
+			a.Email = ptr(strings.ToLower(*in.Email))
+		}
+		if in.DisplayName != nil {
+			a.DisplayName = in.DisplayName
+		}
+		if hash != nil {
+			a.PasswordHash = hash
+		}
+		setIf(&a.Enabled, in.Enabled)
+		if in.Totp != nil {
+			a.Totp = false
+		}
+		if in.Language != nil {
+			a.Language = ptr(string(*in.Language))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, notFoundAs(err, "Admin not found with given id")
+	}
+	out, err := s.oneAdminOut(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return gen.UpdateAdmin200JSONResponse(out), nil
+}
+
+// DeleteAdmin deletes an account, its tokens and all its accesses. The
+// last enabled sysadmin cannot be deleted.
+func (s *Server) DeleteAdmin(ctx context.Context, req gen.DeleteAdminRequestObject) (gen.DeleteAdminResponseObject, error) {
+	id, err := s.pathKey(req.AdminId, "Admin")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteAdmin(ctx, id); err != nil {
+		return nil, notFoundAs(err, "Admin not found with given id")
+	}
+	return gen.DeleteAdmin204Response{}, nil
+}
+
+// ListPermissions lists the permissions that can be given on an object
+// (scope DOMAIN, CUSTOMER or BROKER, and its id), limited to those the
+// caller holds there; `editable` tells whether the caller may grant them
+// (it holds GRANT there too).
+func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsRequestObject) (gen.ListPermissionsResponseObject, error) {
+	me := principalFrom(ctx)
+	key, ok := s.ids.Decode(req.Params.Id)
+	if !ok {
+		return nil, notFound("Resource does not exist.")
+	}
+	var (
+		l   *db.Lineage
+		err error
+	)
+	switch strings.ToUpper(req.Params.Scope) {
+	case db.ObjectDomain:
+		l, err = s.store.DomainLineage(ctx, key)
+	case db.ObjectCustomer:
+		l, err = s.store.CustomerLineage(ctx, key)
+	case db.ObjectBroker:
+		l = &db.Lineage{BrokerID: &key}
+		err = s.store.BrokerExists(ctx, key)
+	default:
+		return nil, badField("scope", "must be DOMAIN, CUSTOMER or BROKER")
+	}
+	if err != nil {
+		return nil, notFoundAs(err, "Resource does not exist.")
+	}
+	held := s.permissionsOn(ctx, me, l)
+	if me.User != nil {
+		held = nil
+	}
+	canGrant := false
+	for _, p := range held {
+		canGrant = canGrant || p == string(PermGrant)
+	}
+	if len(held) == 0 && !me.SysAdmin() {
+		return nil, notFound("Resource does not exist.")
+	}
+	out := make([]gen.PermissionDTO, len(held))
+	for i, p := range held {
+		out[i] = gen.PermissionDTO{Name: ptr(p), Editable: ptr(canGrant)}
+	}
+	return gen.ListPermissions200JSONResponse{Body: out, Headers: gen.ListPermissions200ResponseHeaders{XTotalCount: int64(len(out))}}, nil
 }

@@ -29,6 +29,9 @@ var delivered = map[string]bool{
 	"CreateUser": true, "GetUser": true, "ListUsers": true, "ListDomainUsers": true, "UpdateUser": true, "DeleteUser": true,
 	"GetUserSign": true, "SetUserSign": true, "DeleteUserSign": true,
 	"CreateOutgoingProvider": true, "ListOutgoingProviders": true, "GetPlatform": true, "UpdatePlatform": true,
+	"UpdateAdmin": true, "DeleteAdmin": true, "ListPermissions": true,
+	"CreateDomainAdmin": true, "ListDomainAdmins": true, "GetDomainAdmin": true, "RevokeDomainAdmin": true, "SetDomainAdminAuthorities": true,
+	"GetDomainUsersAccess": true, "SetDomainUsersAccess": true, "GetTemporaryAuthToken": true,
 }
 
 type operation struct {

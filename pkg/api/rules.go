@@ -11,11 +11,11 @@ var rules = map[string]rule{
 	"Readyz": public(),
 
 	// AccessControls.
-	"ListAdmins":      authenticated(), // the handler narrows the list to what the caller may see
-	"GetAdmin":        selfOrSysadmin("adminId"),
-	"UpdateAdmin":     selfOrSysadmin("adminId"),
-	"DeleteAdmin":     sysadminOnly(),
-	"ListPermissions": authenticated(),
+	"ListAdmins":      authenticated(), // narrowed to itself and the admins within its GRANT reach
+	"GetAdmin":        selfOrManager("adminId"),
+	"UpdateAdmin":     selfOrManager("adminId"),
+	"DeleteAdmin":     selfOrManager("adminId"),
+	"ListPermissions": authenticated(), // limited to what the caller holds on the object
 
 	// AuthenticationTokens: only a sysadmin or the admin itself.
 	"CreateToken": selfOrSysadmin("adminId"),
@@ -28,7 +28,7 @@ var rules = map[string]rule{
 	"ListDomains":               authenticated(), // narrowed to readable domains
 	"GetDomain":                 onDomain(PermDomainRead),
 	"UpdateDomain":              onDomain(PermDomainEdit),
-	"GetDomainUsersAccess":      onDomain(PermDomainRead),
+	"GetDomainUsersAccess":      onDomain(PermGrant),
 	"SetDomainUsersAccess":      onDomain(PermGrant),
 	"ListDomainAdmins":          onDomain(PermGrant),
 	"CreateDomainAdmin":         onDomain(PermGrant),

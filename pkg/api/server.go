@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -36,6 +37,9 @@ type Options struct {
 	Logger *slog.Logger
 	// PurgeDelay is how long a deleted domain stays restorable.
 	PurgeDelay time.Duration
+	// JWTKey signs temporary tokens (HS512). If empty, a random key is
+	// used: temporary tokens then do not survive a restart.
+	JWTKey []byte
 	// Ready reports whether the database is reachable and migrated; until
 	// it is, /readyz and every API operation answer 503. If nil, the
 	// server is always ready.
@@ -51,6 +55,7 @@ type Server struct {
 	log        *slog.Logger
 	purgeDelay time.Duration
 	ready      func() bool
+	jwtKey     []byte
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -68,7 +73,13 @@ func New(opts Options) (*echo.Echo, error) {
 	if ready == nil {
 		ready = func() bool { return true }
 	}
-	s := &Server{store: opts.Store, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready}
+	s := &Server{store: opts.Store, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey}
+	if len(s.jwtKey) == 0 {
+		s.jwtKey = make([]byte, 64)
+		if _, err := rand.Read(s.jwtKey); err != nil {
+			return nil, err
+		}
+	}
 
 	spec, err := gen.GetSpec()
 	if err != nil {

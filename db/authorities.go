@@ -1,0 +1,299 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"gorm.io/gorm"
+)
+
+// Object types of authorities, as the API spells them.
+const (
+	ObjectBroker   = "BROKER"
+	ObjectCustomer = "CUSTOMER"
+	ObjectDomain   = "DOMAIN"
+)
+
+// Lineage is where a domain sits in the hierarchy: an authority on any of
+// these objects covers the domain.
+type Lineage struct {
+	DomainID   int64
+	CustomerID *int64
+	BrokerID   *int64
+}
+
+// DomainLineage returns the customer and broker above a domain.
+func (s *Store) DomainLineage(ctx context.Context, domainID int64) (*Lineage, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var row struct {
+		ID         int64
+		CustomerID *int64
+		BrokerID   *int64
+	}
+	err := gdb.Table("domains").Select("domains.id, domains.customer_id, customers.broker_id").
+		Joins("LEFT JOIN customers ON customers.id = domains.customer_id").
+		Where("domains.id = ?", domainID).Take(&row).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &Lineage{DomainID: row.ID, CustomerID: row.CustomerID, BrokerID: row.BrokerID}, nil
+}
+
+// CustomerLineage returns the broker above a customer.
+func (s *Store) CustomerLineage(ctx context.Context, customerID int64) (*Lineage, error) {
+	c, err := s.GetCustomer(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return &Lineage{CustomerID: &c.ID, BrokerID: c.BrokerID}, nil
+}
+
+// objectDomainSQL finds the domain an object of a kind belongs to. Each
+// resource whose operations are checked against its domain adds a line.
+var objectDomainSQL = map[string]string{
+	"POLICY":   "SELECT domain_id FROM policies WHERE id = ?",
+	"PLATFORM": "SELECT domain_id FROM platforms WHERE id = ?",
+	"USER":     "SELECT domain_id FROM users WHERE id = ?",
+}
+
+// ObjectDomain returns the domain that the object key of kind belongs to.
+func (s *Store) ObjectDomain(ctx context.Context, kind string, key int64) (int64, error) {
+	q, ok := objectDomainSQL[kind]
+	if !ok {
+		return 0, ErrNotFound
+	}
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var ids []int64
+	if err := gdb.Raw(q, key).Scan(&ids).Error; err != nil {
+		return 0, translate(err)
+	}
+	if len(ids) == 0 {
+		return 0, ErrNotFound
+	}
+	return ids[0], nil
+}
+
+// Covers reports whether the authority applies to the lineage's domain.
+func (a *Authority) Covers(l *Lineage) bool {
+	switch {
+	case a.DomainID != nil:
+		return l.DomainID != 0 && *a.DomainID == l.DomainID
+	case a.CustomerID != nil:
+		return l.CustomerID != nil && *a.CustomerID == *l.CustomerID
+	case a.BrokerID != nil:
+		return l.BrokerID != nil && *a.BrokerID == *l.BrokerID
+	}
+	return false
+}
+
+// ObjectType tells which kind of object the authority is on.
+func (a *Authority) ObjectType() string {
+	switch {
+	case a.BrokerID != nil:
+		return ObjectBroker
+	case a.CustomerID != nil:
+		return ObjectCustomer
+	}
+	return ObjectDomain
+}
+
+// ObjectID is the key of the authority's object.
+func (a *Authority) ObjectID() int64 {
+	switch {
+	case a.BrokerID != nil:
+		return *a.BrokerID
+	case a.CustomerID != nil:
+		return *a.CustomerID
+	case a.DomainID != nil:
+		return *a.DomainID
+	}
+	return 0
+}
+
+// Has reports whether the authority grants perm.
+func (a *Authority) Has(perm string) bool { return slices.Contains(a.Permissions, perm) }
+
+// AdminAuthorities loads an administrator's authorities.
+func (s *Store) AdminAuthorities(ctx context.Context, adminID int64) ([]Authority, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	out := []Authority{}
+	err := gdb.Where("admin_id = ?", adminID).Order("id").Find(&out).Error
+	return out, translate(err)
+}
+
+// AuthorityView is an authority with its object's name, for the API.
+type AuthorityView struct {
+	Authority
+	ObjectName string
+}
+
+// AuthoritiesOf loads the authorities of several administrators at once,
+// with their objects' names: one query whatever the number of admins.
+func (s *Store) AuthoritiesOf(ctx context.Context, adminIDs []int64) (map[int64][]AuthorityView, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	out := map[int64][]AuthorityView{}
+	if len(adminIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		Authority
+		ObjectName string
+	}
+	err := gdb.Table("authorities").
+		Select("authorities.*, COALESCE(domains.name, customers.name, brokers.name, '') AS object_name").
+		Joins("LEFT JOIN domains ON domains.id = authorities.domain_id").
+		Joins("LEFT JOIN customers ON customers.id = authorities.customer_id").
+		Joins("LEFT JOIN brokers ON brokers.id = authorities.broker_id").
+		Where("authorities.admin_id IN ?", adminIDs).Order("authorities.id").Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	for _, r := range rows {
+		out[r.AdminID] = append(out[r.AdminID], AuthorityView{Authority: r.Authority, ObjectName: r.ObjectName})
+	}
+	return out, nil
+}
+
+// Reach is the set of objects on which a caller holds a permission; a nil
+// *Reach means everything (a sysadmin).
+type Reach struct {
+	DomainIDs, CustomerIDs, BrokerIDs []int64
+}
+
+// ReachOf computes where the authorities grant perm.
+func ReachOf(auths []Authority, perm string) *Reach {
+	r := &Reach{DomainIDs: []int64{}, CustomerIDs: []int64{}, BrokerIDs: []int64{}}
+	for _, a := range auths {
+		if !a.Has(perm) {
+			continue
+		}
+		switch {
+		case a.DomainID != nil:
+			r.DomainIDs = append(r.DomainIDs, *a.DomainID)
+		case a.CustomerID != nil:
+			r.CustomerIDs = append(r.CustomerIDs, *a.CustomerID)
+		case a.BrokerID != nil:
+			r.BrokerIDs = append(r.BrokerIDs, *a.BrokerID)
+		}
+	}
+	return r
+}
+
+// domainsWhere restricts q to the domains (whose id and customer id are the
+// given columns) within the reach.
+func (r *Reach) domainsWhere(q *gorm.DB, idCol, customerCol string) *gorm.DB {
+	if r == nil {
+		return q
+	}
+	// -1 never matches: empty IN lists are not valid SQL everywhere.
+	return q.Where("("+idCol+" IN ? OR "+customerCol+" IN ? OR "+customerCol+" IN (SELECT id FROM customers WHERE broker_id IN ?))",
+		orNone(r.DomainIDs), orNone(r.CustomerIDs), orNone(r.BrokerIDs))
+}
+
+func orNone(ids []int64) []int64 {
+	if len(ids) == 0 {
+		return []int64{-1}
+	}
+	return ids
+}
+
+// SetDomainAuthority gives an administrator exactly perms on a domain,
+// creating or replacing its authority there.
+func (s *Store) SetDomainAuthority(ctx context.Context, adminID, domainID int64, perms []string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return setDomainAuthority(tx, adminID, domainID, perms)
+	})
+}
+
+func setDomainAuthority(tx *gorm.DB, adminID, domainID int64, perms []string) error {
+	res := tx.Model(&Authority{}).Where("admin_id = ? AND domain_id = ?", adminID, domainID).
+		Update("permissions", Authority{Permissions: perms}.permissionsJSON())
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected > 0 {
+		return nil
+	}
+	return tx.Create(&Authority{AdminID: adminID, DomainID: &domainID, Permissions: perms}).Error
+}
+
+// CreateDomainAdmin creates an account and its authority on a domain in
+// one transaction (a login already used gives ErrConflict).
+func (s *Store) CreateDomainAdmin(ctx context.Context, a *Admin, domainID int64, perms []string) error {
+	a.CreatedAt = nowMillis()
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := domainMustExist(tx, domainID); err != nil {
+			return err
+		}
+		if err := tx.Create(a).Error; err != nil {
+			return err
+		}
+		return setDomainAuthority(tx, a.ID, domainID, perms)
+	})
+}
+
+// RevokeDomainAuthority removes an administrator's authority on a domain;
+// an account left without any access (and not a sysadmin) is deleted with
+// its tokens. It returns whether the account was deleted.
+func (s *Store) RevokeDomainAuthority(ctx context.Context, adminID, domainID int64) (bool, error) {
+	deleted := false
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("admin_id = ? AND domain_id = ?", adminID, domainID).Delete(&Authority{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		var left int64
+		if err := tx.Model(&Authority{}).Where("admin_id = ?", adminID).Count(&left).Error; err != nil {
+			return err
+		}
+		if left > 0 {
+			return nil
+		}
+		res = tx.Where("id = ? AND NOT sys_admin", adminID).Delete(&Admin{})
+		deleted = res.RowsAffected == 1
+		return res.Error
+	})
+	return deleted, err
+}
+
+func (a Authority) permissionsJSON() string {
+	b, _ := json.Marshal(a.Permissions) // a []string always marshals
+	return string(b)
+}
+
+// DomainUserPermissions returns the end-user permissions of a domain, or
+// def when none were set.
+func (s *Store) DomainUserPermissions(ctx context.Context, domainID int64, def []string) ([]string, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var acc DomainUserAccess
+	err := gdb.First(&acc, "domain_id = ?", domainID).Error
+	if err == gorm.ErrRecordNotFound {
+		return def, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return acc.Permissions, nil
+}
+
+// SetDomainUserPermissions replaces the end-user permissions of a domain.
+func (s *Store) SetDomainUserPermissions(ctx context.Context, domainID int64, perms []string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := domainMustExist(tx, domainID); err != nil {
+			return err
+		}
+		if err := tx.Where("domain_id = ?", domainID).Delete(&DomainUserAccess{}).Error; err != nil {
+			return err
+		}
+		return tx.Create(&DomainUserAccess{DomainID: domainID, Permissions: perms}).Error
+	})
+}

@@ -1,0 +1,77 @@
+package api
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// End users' access: the permissions a domain's users hold on their own
+// mailbox when they authenticate with a temporary token.
+
+func (s *Server) endUserAccess(ctx context.Context, domainKey int64) ([]gen.AclPermissionStatus, error) {
+	granted, err := s.store.DomainUserPermissions(ctx, domainKey, defaultEndUserPermissions)
+	if err != nil {
+		return nil, err
+	}
+	var out []gen.AclPermissionStatus
+	for _, p := range permissions {
+		if p.EndUser {
+			out = append(out, gen.AclPermissionStatus{Name: ptr(string(p.Name)), Enabled: ptr(slices.Contains(granted, string(p.Name)))})
+		}
+	}
+	return out, nil
+}
+
+// GetDomainUsersAccess lists every end-user permission and whether the
+// domain gives it.
+func (s *Server) GetDomainUsersAccess(ctx context.Context, req gen.GetDomainUsersAccessRequestObject) (gen.GetDomainUsersAccessResponseObject, error) {
+	domainKey, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DomainExists(ctx, domainKey); err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	out, err := s.endUserAccess(ctx, domainKey)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetDomainUsersAccess200JSONResponse{Body: out, Headers: gen.GetDomainUsersAccess200ResponseHeaders{XTotalCount: int64(len(out))}}, nil
+}
+
+// SetDomainUsersAccess sets the permissions the domain's end users hold;
+// the caller grants only what it holds itself.
+func (s *Server) SetDomainUsersAccess(ctx context.Context, req gen.SetDomainUsersAccessRequestObject) (gen.SetDomainUsersAccessResponseObject, error) {
+	domainKey, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.store.GetUserDomain(ctx, domainKey)
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	perms := []string{}
+	for i, p := range *req.Body {
+		p = strings.ToUpper(strings.TrimSpace(p))
+		if !isPermission(p, true) {
+			return nil, badField(itoa(i), "%q is not a permission end users can hold", (*req.Body)[i])
+		}
+		if !slices.Contains(perms, p) {
+			perms = append(perms, p)
+		}
+	}
+	if _, err := s.grantable(ctx, domainKey, perms); err != nil {
+		return nil, err
+	}
+	if err := s.store.SetDomainUserPermissions(ctx, domainKey, perms); err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	out, err := s.endUserAccess(ctx, domainKey)
+	if err != nil {
+		return nil, err
+	}
+	return gen.SetDomainUsersAccess200JSONResponse{Id: ptr(req.DomainId), Username: "users of " + d.Name, Permissions: &out}, nil
+}

@@ -1,0 +1,205 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// Administrators of one domain: accounts holding an authority on it. Every
+// operation here needs GRANT on the domain (rules.go), and never lets the
+// caller give more than it holds itself.
+
+// grantable validates a permission list for the domain and checks that the
+// caller holds every one of them there (403 otherwise).
+func (s *Server) grantable(ctx context.Context, domainKey int64, perms []string) ([]string, error) {
+	out := make([]string, 0, len(perms))
+	for i, p := range perms {
+		p = strings.ToUpper(strings.TrimSpace(p))
+		if !isPermission(p, false) {
+			return nil, badField("permissions."+itoa(i), "%q is not a permission (GET /security/permissions lists them)", perms[i])
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	me := principalFrom(ctx)
+	if me.SysAdmin() {
+		return out, nil
+	}
+	l, err := s.store.DomainLineage(ctx, domainKey)
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	held := s.permissionsOn(ctx, me, l)
+	for _, p := range out {
+		if !slices.Contains(held, p) {
+			return nil, forbidden("You cannot grant %s: you do not hold it on this domain.", p)
+		}
+	}
+	return out, nil
+}
+
+// domainAdmin loads an administrator that holds an authority on the domain.
+func (s *Server) domainAdmin(ctx context.Context, domainKey int64, adminID string) (*db.Admin, error) {
+	key, ok := s.ids.Decode(adminID)
+	if !ok {
+		return nil, notFound("Admin not found with given id")
+	}
+	rows, _, err := s.store.ListAdmins(ctx, db.AdminFilter{OnDomain: &domainKey, ID: &key}, db.Page{PageSize: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, notFound("Admin not found with given id")
+	}
+	return &rows[0], nil
+}
+
+// CreateDomainAdmin gives an account access to the domain: a new account
+// (login required), or an existing one (`id`), which the caller must be
+// able to see.
+func (s *Server) CreateDomainAdmin(ctx context.Context, req gen.CreateDomainAdminRequestObject) (gen.CreateDomainAdminResponseObject, error) {
+	domainKey, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	perms, err := s.grantable(ctx, domainKey, in.Permissions)
+	if err != nil {
+		return nil, err
+	}
+	var a *db.Admin
+	if in.Id != nil {
+		if err := s.canManage(ctx, principalFrom(ctx), *in.Id); err != nil {
+			return nil, err
+		}
+		key, _ := s.ids.Decode(*in.Id)
+		if a, err = s.store.GetAdmin(ctx, key); err != nil {
+			return nil, notFoundAs(err, "Admin not found with given id")
+		}
+		if a.SysAdmin {
+			return nil, unprocessable("A sysadmin holds every permission already.")
+		}
+		if err := s.store.SetDomainAuthority(ctx, a.ID, domainKey, perms); err != nil {
+			return nil, notFoundAs(err, "Domain not found with given id")
+		}
+	} else {
+		if in.Login == nil || strings.TrimSpace(*in.Login) == "" {
+			return nil, badField("login", "is required to create an account (or give the id of an existing one)")
+		}
+		a = &db.Admin{Login: strings.TrimSpace(*in.Login), DisplayName: in.DisplayName, Enabled: deref(in.Enabled, true)}
+		if in.Email != nil {
+			addr, _, err := mailbox("email", *in.Email)
+			if err != nil {
+				return nil, err
+			}
+			a.Email = &addr
+		}
+		if in.Language != nil {
+			a.Language = ptr(string(*in.Language))
+		}
+		if in.Password != nil {
+			if a.PasswordHash, err = hashPassword("password", *in.Password); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.store.CreateDomainAdmin(ctx, a, domainKey, perms); err != nil {
+			if isConflict(err) {
+				return nil, newError(http.StatusConflict, "An account already exists with the login %s", a.Login)
+			}
+			return nil, notFoundAs(err, "Domain not found with given id")
+		}
+	}
+	out, err := s.oneAdminOut(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return gen.CreateDomainAdmin200JSONResponse(out), nil
+}
+
+// ListDomainAdmins lists the accounts holding an authority on the domain.
+func (s *Server) ListDomainAdmins(ctx context.Context, req gen.ListDomainAdminsRequestObject) (gen.ListDomainAdminsResponseObject, error) {
+	domainKey, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DomainExists(ctx, domainKey); err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	p := req.Params
+	rows, total, err := s.store.ListAdmins(ctx, db.AdminFilter{Search: match(p.Search), OnDomain: &domainKey}, page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.adminsOut(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListDomainAdmins200JSONResponse{Body: out, Headers: gen.ListDomainAdmins200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// GetDomainAdmin returns an administrator of the domain.
+func (s *Server) GetDomainAdmin(ctx context.Context, req gen.GetDomainAdminRequestObject) (gen.GetDomainAdminResponseObject, error) {
+	domainKey, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.domainAdmin(ctx, domainKey, req.AdminId)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.oneAdminOut(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetDomainAdmin200JSONResponse(out), nil
+}
+
+// RevokeDomainAdmin removes an account's access to the domain; an account
+// left with no access at all is deleted, tokens included.
+func (s *Server) RevokeDomainAdmin(ctx context.Context, req gen.RevokeDomainAdminRequestObject) (gen.RevokeDomainAdminResponseObject, error) {
+	domainKey, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.domainAdmin(ctx, domainKey, req.AdminId)
+	if err != nil {
+		return nil, err
+	}
+	if me := principalFrom(ctx); !me.SysAdmin() && me.Admin != nil && me.Admin.ID == a.ID {
+		return nil, forbidden("You cannot revoke your own access.")
+	}
+	if _, err := s.store.RevokeDomainAuthority(ctx, a.ID, domainKey); err != nil {
+		return nil, notFoundAs(err, "Admin not found with given id")
+	}
+	return gen.RevokeDomainAdmin204Response{}, nil
+}
+
+// SetDomainAdminAuthorities replaces an administrator's permissions on the
+// domain. Nobody but a sysadmin edits their own.
+func (s *Server) SetDomainAdminAuthorities(ctx context.Context, req gen.SetDomainAdminAuthoritiesRequestObject) (gen.SetDomainAdminAuthoritiesResponseObject, error) {
+	domainKey, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.domainAdmin(ctx, domainKey, req.AdminId)
+	if err != nil {
+		return nil, err
+	}
+	if me := principalFrom(ctx); !me.SysAdmin() && me.Admin != nil && me.Admin.ID == a.ID {
+		return nil, forbidden("You cannot edit your own authorities.")
+	}
+	perms, err := s.grantable(ctx, domainKey, *req.Body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SetDomainAuthority(ctx, a.ID, domainKey, perms); err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	return gen.SetDomainAdminAuthorities200Response{}, nil
+}
