@@ -219,7 +219,7 @@ type Authority struct {
 // DomainUserAccess is the permissions a domain's end users hold on their
 // own mailbox.
 type DomainUserAccess struct {
-	DomainID    int64 `gorm:"primaryKey"`
+	DomainID    int64    `gorm:"primaryKey"`
 	Permissions []string `gorm:"serializer:json"`
 }
 

@@ -98,7 +98,10 @@ func serve(args []string, stderr io.Writer) error {
 	defer stop()
 
 	setReady, isReady := api.NewReadyFlag()
-	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady})
+	if cfg.JWTKey == "" {
+		log.Warn("CLEANMAIL_JWT_KEY is not set: temporary tokens are signed with a random key and do not survive a restart")
+	}
+	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady, JWTKey: []byte(cfg.JWTKey)})
 	if err != nil {
 		return err
 	}

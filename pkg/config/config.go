@@ -34,6 +34,10 @@ type Config struct {
 	// PurgeInterval is how often deleted domains past their delay are
 	// purged (CLEANMAIL_PURGE_INTERVAL, default 1h).
 	PurgeInterval time.Duration
+	// JWTKey signs the temporary tokens of end users (CLEANMAIL_JWT_KEY,
+	// at least 32 characters). If empty, a random key is used: temporary
+	// tokens then do not survive a restart, nor work across replicas.
+	JWTKey string
 	// JSONLogs switches logs to JSON lines (CLEANMAIL_LOG_JSON=true).
 	JSONLogs bool
 	// ShutdownTimeout bounds the graceful shutdown (CLEANMAIL_SHUTDOWN_TIMEOUT, default 30s).
@@ -64,6 +68,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_ID_SALT", &c.IDSalt)
 	str("CLEANMAIL_ID_ALPHABET", &c.IDAlphabet)
 	str("CLEANMAIL_BOOTSTRAP_TOKEN", &c.BootstrapToken)
+	str("CLEANMAIL_JWT_KEY", &c.JWTKey)
 	for name, dst := range map[string]*time.Duration{
 		"CLEANMAIL_PURGE_DELAY":      &c.PurgeDelay,
 		"CLEANMAIL_PURGE_INTERVAL":   &c.PurgeInterval,
@@ -83,6 +88,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("CLEANMAIL_LOG_JSON: %q is not a boolean", v)
 		}
 		c.JSONLogs = b
+	}
+	if c.JWTKey != "" && len(c.JWTKey) < 32 {
+		return c, fmt.Errorf("CLEANMAIL_JWT_KEY must be at least 32 characters long")
 	}
 	if c.BootstrapToken != "" && !isToken(c.BootstrapToken) {
 		return c, fmt.Errorf("CLEANMAIL_BOOTSTRAP_TOKEN must be 32 hexadecimal characters, like every personal token")

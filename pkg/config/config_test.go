@@ -37,6 +37,7 @@ func TestFromEnvRejects(t *testing.T) {
 		"CLEANMAIL_PURGE_DELAY":     "soon",
 		"CLEANMAIL_LOG_JSON":        "maybe",
 		"CLEANMAIL_BOOTSTRAP_TOKEN": "short",
+		"CLEANMAIL_JWT_KEY":         "too short",
 	} {
 		_, err := FromEnv(func(k string) string {
 			if k == name {
