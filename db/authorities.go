@@ -297,3 +297,27 @@ func (s *Store) SetDomainUserPermissions(ctx context.Context, domainID int64, pe
 		return tx.Create(&DomainUserAccess{DomainID: domainID, Permissions: perms}).Error
 	})
 }
+
+// SetAuthority gives an administrator exactly perms on one broker, customer
+// or domain (objectType), creating or replacing its authority there.
+func (s *Store) SetAuthority(ctx context.Context, adminID int64, objectType string, objectID int64, perms []string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		col := map[string]string{ObjectBroker: "broker_id", ObjectCustomer: "customer_id", ObjectDomain: "domain_id"}[objectType]
+		if col == "" {
+			return Errorf(ErrInvalid, "objectType", "must be BROKER, CUSTOMER or DOMAIN")
+		}
+		if err := tx.Where("admin_id = ? AND "+col+" = ?", adminID, objectID).Delete(&Authority{}).Error; err != nil {
+			return err
+		}
+		a := Authority{AdminID: adminID, Permissions: perms}
+		switch objectType {
+		case ObjectBroker:
+			a.BrokerID = &objectID
+		case ObjectCustomer:
+			a.CustomerID = &objectID
+		default:
+			a.DomainID = &objectID
+		}
+		return tx.Create(&a).Error
+	})
+}

@@ -1322,6 +1322,7 @@ EXTRA_ERRORS = {
     "UpdateAdmin": ["422"],        # disabling the last enabled sysadmin
     "DeleteAdmin": ["422"],        # deleting the last enabled sysadmin
     "CreateDomainAdmin": ["409", "422"],  # a login already used; an existing sysadmin account
+    "ListPermissions": ["404"],    # an object that does not exist or is out of the caller's reach
 }
 
 

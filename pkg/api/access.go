@@ -155,13 +155,13 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, obje
 	}
 	domainID, userID, err := s.objectDomain(ctx, object, id)
 	if err != nil {
-		return notFound("Resource does not exist.")
+		return notFound(outOfReach)
 	}
 	if p.User != nil {
 		// An end user acts only on its own mailbox, with the permissions
 		// its domain gives end users.
 		if userID == 0 || userID != p.User.ID {
-			return notFound("Resource does not exist.")
+			return notFound(outOfReach)
 		}
 		granted, err := s.store.DomainUserPermissions(ctx, domainID, defaultEndUserPermissions)
 		if err != nil {
@@ -174,7 +174,7 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, obje
 	}
 	lineage, err := s.store.DomainLineage(ctx, domainID)
 	if err != nil {
-		return notFound("Resource does not exist.")
+		return notFound(outOfReach)
 	}
 	known := false
 	for i := range p.Authorities {
@@ -190,8 +190,12 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, obje
 	if known {
 		return forbidden("Authorisation failure: this operation needs the %s permission on this %s.", perm, objectName(object))
 	}
-	return notFound("Resource does not exist.")
+	return notFound(outOfReach)
 }
+
+// outOfReach is the 404 of an object that does not exist or that the
+// caller cannot know of: the two are told apart by nobody.
+const outOfReach = "No such resource within your reach."
 
 // objectDomain resolves an object of the API to the domain it belongs to
 // (and, for a user, the user).

@@ -178,7 +178,7 @@ func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsReq
 	me := principalFrom(ctx)
 	key, ok := s.ids.Decode(req.Params.Id)
 	if !ok {
-		return nil, notFound("Resource does not exist.")
+		return nil, notFound(outOfReach)
 	}
 	var (
 		l   *db.Lineage
@@ -196,7 +196,7 @@ func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsReq
 		return nil, badField("scope", "must be DOMAIN, CUSTOMER or BROKER")
 	}
 	if err != nil {
-		return nil, notFoundAs(err, "Resource does not exist.")
+		return nil, notFoundAs(err, outOfReach)
 	}
 	held := s.permissionsOn(ctx, me, l)
 	if me.User != nil {
@@ -207,7 +207,7 @@ func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsReq
 		canGrant = canGrant || p == string(PermGrant)
 	}
 	if len(held) == 0 && !me.SysAdmin() {
-		return nil, notFound("Resource does not exist.")
+		return nil, notFound(outOfReach)
 	}
 	out := make([]gen.PermissionDTO, len(held))
 	for i, p := range held {
