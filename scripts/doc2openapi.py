@@ -1318,6 +1318,10 @@ def problem_response(description, extra_headers=None):
 EXTRA_ERRORS = {
     "UpdateDomain": ["409"],   # renaming to a name already taken
     "UpdatePolicy": ["409"],   # renaming to a name the domain already uses
+    # An e-mail alias renamed to an address already taken; recipients that
+    # would make an alias reach itself (a loop), when replaced or added.
+    "UpdateEmailAlias": ["409", "422"],
+    "AddEmailAliasAddresses": ["422"],
 }
 
 
