@@ -204,3 +204,22 @@ type MailAddress struct {
 	Address  string `gorm:"primaryKey"`
 	DomainID int64
 }
+
+// EmailAlias is an address of a domain that forwards mail to its
+// recipients (the doc's "group").
+type EmailAlias struct {
+	ID       int64 `gorm:"primaryKey"`
+	DomainID int64
+	Email    string
+}
+
+// EmailAliasRecipient is one address an e-mail alias forwards to. UserID is
+// set for a USER recipient, TargetAliasID for an ALIAS one.
+type EmailAliasRecipient struct {
+	ID            int64 `gorm:"primaryKey"`
+	AliasID       int64
+	Email         string
+	Type          string
+	UserID        *int64
+	TargetAliasID *int64
+}
