@@ -26,6 +26,8 @@ var delivered = map[string]bool{
 	"CreateToken": true, "ListTokens": true, "DeleteToken": true,
 	"ListAdmins": true, "GetAdmin": true,
 	"CreateBroker": true, "ListBrokers": true, "CreateCustomer": true, "ListCustomers": true, "GetCustomer": true,
+	"CreateEmailAlias": true, "GetEmailAlias": true, "ListDomainEmailAliases": true, "UpdateEmailAlias": true,
+	"AddEmailAliasAddresses": true, "DeleteEmailAliasRecipient": true, "DeleteEmailAlias": true,
 }
 
 type operation struct {
