@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"testing/fstest"
 	"text/template"
@@ -88,7 +89,16 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	dialect := database.DialectSQLite3
 	if s.dialect == Postgres {
 		dialect = database.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// The advisory lock is database-wide: key it by schema, so that
+		// servers (and tests) on different schemas of one database do not
+		// wait for each other; poll every second rather than every five.
+		var schema string
+		if err := sqlDB.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return nil, err
+		}
+		h := fnv.New64a()
+		h.Write([]byte("cleanmail migrations " + schema))
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, err
 		}

@@ -225,3 +225,22 @@ type DomainUserAccess struct {
 
 // DomainUserAccess's table name is singular in the schema.
 func (DomainUserAccess) TableName() string { return "domain_user_access" }
+
+// EmailAlias is an address of a domain that forwards mail to its
+// recipients (the doc's "group").
+type EmailAlias struct {
+	ID       int64 `gorm:"primaryKey"`
+	DomainID int64
+	Email    string
+}
+
+// EmailAliasRecipient is one address an e-mail alias forwards to. UserID is
+// set for a USER recipient, TargetAliasID for an ALIAS one.
+type EmailAliasRecipient struct {
+	ID            int64 `gorm:"primaryKey"`
+	AliasID       int64
+	Email         string
+	Type          string
+	UserID        *int64
+	TargetAliasID *int64
+}

@@ -122,7 +122,11 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		if err := tx.Create(&MailAddress{Address: u.Email, DomainID: u.DomainID}).Error; err != nil {
 			return err
 		}
-		return tx.Create(u).Error
+		if err := tx.Create(u).Error; err != nil {
+			return err
+		}
+		// Aliases that already list the address now name a mailbox.
+		return claimRecipients(tx, u.Email)
 	})
 }
 
@@ -309,7 +313,13 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, edit func(u *User) err
 				return err
 			}
 		}
-		return tx.Model(&User{ID: id}).Select("*").Omit("id", "domain_id", "creation_date").Updates(&u).Error
+		if err := tx.Model(&User{ID: id}).Select("*").Omit("id", "domain_id", "creation_date").Updates(&u).Error; err != nil {
+			return err
+		}
+		if u.Email != old.Email {
+			return claimRecipients(tx, u.Email)
+		}
+		return nil
 	})
 }
 

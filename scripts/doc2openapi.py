@@ -1323,6 +1323,10 @@ EXTRA_ERRORS = {
     "DeleteAdmin": ["422"],        # deleting the last enabled sysadmin
     "CreateDomainAdmin": ["409", "422"],  # a login already used; an existing sysadmin account
     "ListPermissions": ["404"],    # an object that does not exist or is out of the caller's reach
+    # An e-mail alias renamed to an address already taken; recipients that
+    # would make an alias reach itself (a loop), when replaced or added.
+    "UpdateEmailAlias": ["409", "422"],
+    "AddEmailAliasAddresses": ["422"],
 }
 
 

@@ -29,10 +29,10 @@ var endUserPermissions = []string{"USER_READ", "FILTER_READ", "FILTER_EDIT", "QU
 // C, the domain D of C with a user, a policy and a platform, another
 // domain with its own user, and the callers' tokens.
 type world struct {
-	domain, otherDomain, user, otherUser, policy, platform, customer, broker string
-	target, self                                                             string // admins: one managed by GRANT holders, and withPermission itself
-	userEmail                                                                string
-	tokens                                                                   map[string]string
+	domain, otherDomain, user, otherUser, policy, platform, customer, broker, group string
+	target, self                                                                    string // admins: one managed by GRANT holders, and withPermission itself
+	userEmail                                                                       string
+	tokens                                                                          map[string]string
 }
 
 var worldCount int
@@ -94,6 +94,9 @@ func (e *env) newWorld(t *testing.T, kind string) *world {
 	admin("viaBroker", db.ObjectBroker, b.ID, all)
 	w.target = e.ids.Encode(admin("target", db.ObjectDomain, d, []string{"DOMAIN_READ"}))
 
+	g := e.do(req{Method: "POST", Path: "/domains/" + w.domain + "/groups", Body: map[string]any{"email": "wolves@d" + n + ".example", "recipients": []string{u.Email}}}).expect(201).json()
+	w.group = g["id"].(string)
+
 	past := time.Now().Add(-time.Hour).UnixMilli()
 	expired := db.NewTokenValue()
 	must(s.CreateToken(ctx, &db.PersonalToken{AdminID: 1, Name: "expired", Expiration: &past}, expired))
@@ -152,7 +155,7 @@ func expect(r api.RuleInfo, caller string) outcome {
 		return denied404
 	}
 	// A permission on an object of the domain.
-	resolvable := r.Object == "DOMAIN" || r.Object == "USER" || r.Object == "POLICY" || r.Object == "PLATFORM"
+	resolvable := r.Object == "DOMAIN" || r.Object == "USER" || r.Object == "POLICY" || r.Object == "PLATFORM" || r.Object == "EMAIL_ALIAS"
 	if !resolvable {
 		// Objects created by later issues: fail closed until registered.
 		return denied404
@@ -254,7 +257,7 @@ func (e *env) call(t *testing.T, o operation, w *world, caller string) (int, str
 	path := o.path
 	for name, v := range map[string]string{
 		"domainId": w.domain, "userId": w.user, "policyId": w.policy, "platformId": w.platform, "customerId": w.customer,
-		"adminId": w.target, "tokenId": "zzzzzzz",
+		"adminId": w.target, "tokenId": "zzzzzzz", "groupId": w.group,
 	} {
 		if name == "adminId" && (o.id == "CreateToken" || o.id == "ListTokens" || o.id == "DeleteToken") {
 			v = w.self

@@ -32,6 +32,8 @@ var delivered = map[string]bool{
 	"UpdateAdmin": true, "DeleteAdmin": true, "ListPermissions": true,
 	"CreateDomainAdmin": true, "ListDomainAdmins": true, "GetDomainAdmin": true, "RevokeDomainAdmin": true, "SetDomainAdminAuthorities": true,
 	"GetDomainUsersAccess": true, "SetDomainUsersAccess": true, "GetTemporaryAuthToken": true,
+	"CreateEmailAlias": true, "GetEmailAlias": true, "ListDomainEmailAliases": true, "UpdateEmailAlias": true,
+	"AddEmailAliasAddresses": true, "DeleteEmailAliasRecipient": true, "DeleteEmailAlias": true,
 }
 
 type operation struct {

@@ -31,6 +31,44 @@ func domainName(field, name string) (string, error) {
 	return strings.ToLower(ascii), nil
 }
 
+// mailAddress validates an e-mail address and returns its canonical form:
+// lower case, the domain in ASCII. Only a bare address is accepted (no
+// display name, comment or quoted local part), with an ASCII local part:
+// what a gateway can route.
+func mailAddress(field, addr string) (string, error) {
+	a := strings.TrimSpace(addr)
+	at := strings.LastIndexByte(a, '@')
+	if at <= 0 || at == len(a)-1 || !dotAtom(a[:at]) || at > 64 {
+		return "", badField(field, "%q is not a valid e-mail address", addr)
+	}
+	domain, err := domainName(field, a[at+1:])
+	if err != nil {
+		return "", badField(field, "%q is not a valid e-mail address: %q is not a valid domain name", addr, a[at+1:])
+	}
+	out := strings.ToLower(a[:at]) + "@" + domain
+	if len(out) > 254 {
+		return "", badField(field, "%q is not a valid e-mail address: longer than 254 characters", addr)
+	}
+	return out, nil
+}
+
+// dotAtom reports whether s is an RFC 5322 dot-atom: runs of atext
+// characters separated by single dots.
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.':
+		case strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // subnets validates the a.b.c.d/y (or IPv6) prefixes of outgoingSubnets.
 func subnets(field string, in []string) ([]string, error) {
 	out := make([]string, 0, len(in))

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// E-mail aliases are the doc's "groups": an address of a domain that
+// forwards to its recipients. The store types each recipient (USER, ALIAS,
+// EXTERNAL_ADDRESS) from what its address names when it is added.
+
+func (s *Server) emailAliasOut(v *db.EmailAliasView) gen.EmailAlias {
+	recipients := make([]gen.EmailAliasRecipient, len(v.Recipients))
+	for i, r := range v.Recipients {
+		recipients[i] = gen.EmailAliasRecipient{
+			Id:        s.idPtr(r.ID),
+			Email:     r.Email,
+			Firstname: null(r.Firstname),
+			Lastname:  null(r.Lastname),
+			Type:      ptr(gen.EmailAliasRecipientType(r.Type)),
+		}
+	}
+	return gen.EmailAlias{Id: s.idPtr(v.ID), Email: v.Email, Recipients: &recipients}
+}
+
+// recipientAddresses validates a list of recipient addresses; the field of
+// a bad one is prefix and its index ("recipients.2", or "2" for a body that
+// is the list itself).
+func recipientAddresses(prefix string, in []string) ([]string, error) {
+	out := make([]string, len(in))
+	for i, a := range in {
+		var err error
+		if out[i], err = mailAddress(prefix+itoa(i), a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// emailAliasError words the store's conflict for an address and the bare
+// not-found of the operation; typed errors (400, 422) pass through.
+func emailAliasError(err error, email, notFoundDetail string) error {
+	if isConflict(err) {
+		return newError(http.StatusConflict, "An e-mail alias or a user already uses the address %s", email)
+	}
+	return notFoundAs(err, notFoundDetail)
+}
+
+// CreateEmailAlias creates an e-mail alias of the domain.
+func (s *Server) CreateEmailAlias(ctx context.Context, req gen.CreateEmailAliasRequestObject) (gen.CreateEmailAliasResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	email, err := mailAddress("email", req.Body.Email)
+	if err != nil {
+		return nil, err
+	}
+	recipients, err := recipientAddresses("recipients.", deref(req.Body.Recipients, nil))
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.CreateEmailAlias(ctx, domainID, email, recipients)
+	if err != nil {
+		return nil, emailAliasError(err, email, "A problem occured. The domain may not exist")
+	}
+	return gen.CreateEmailAlias201JSONResponse{
+		Body:    s.emailAliasOut(v),
+		Headers: gen.CreateEmailAlias201ResponseHeaders{Location: location(ctx, "/domains/%s/groups/%s", req.DomainId, s.id(v.ID))},
+	}, nil
+}
+
+// GetEmailAlias returns an e-mail alias of the domain with its recipients.
+func (s *Server) GetEmailAlias(ctx context.Context, req gen.GetEmailAliasRequestObject) (gen.GetEmailAliasResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.GetEmailAlias(ctx, domainID, aliasID)
+	if err != nil {
+		return nil, notFoundAs(err, "Domain or e-mail alias not found with given id")
+	}
+	return gen.GetEmailAlias200JSONResponse(s.emailAliasOut(v)), nil
+}
+
+// ListDomainEmailAliases lists the domain's e-mail aliases, filtered by
+// their address (email) or by one of their recipients' (recipient).
+func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainEmailAliasesRequestObject) (gen.ListDomainEmailAliasesResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	f := db.EmailAliasFilter{Email: match(p.Email), Recipient: match(p.Recipient)}
+	views, total, err := s.store.ListEmailAliases(ctx, domainID, f, page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	out := make([]gen.EmailAlias, len(views))
+	for i := range views {
+		out[i] = s.emailAliasOut(&views[i])
+	}
+	return gen.ListDomainEmailAliases200JSONResponse{Body: out, Headers: gen.ListDomainEmailAliases200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// UpdateEmailAlias changes the alias's address and, when recipients is
+// given, replaces its recipients, all or nothing.
+func (s *Server) UpdateEmailAlias(ctx context.Context, req gen.UpdateEmailAliasRequestObject) (gen.UpdateEmailAliasResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	var email *string
+	if in.Email != nil {
+		e, err := mailAddress("email", *in.Email)
+		if err != nil {
+			return nil, err
+		}
+		email = &e
+	}
+	var recipients *[]string
+	if in.Recipients != nil {
+		r, err := recipientAddresses("recipients.", *in.Recipients)
+		if err != nil {
+			return nil, err
+		}
+		recipients = &r
+	}
+	if err := s.store.UpdateEmailAlias(ctx, domainID, aliasID, email, recipients); err != nil {
+		return nil, emailAliasError(err, deref(email, ""), "Domain or e-mail alias not found with given id")
+	}
+	return gen.UpdateEmailAlias204Response{}, nil
+}
+
+// AddEmailAliasAddresses adds recipients to an alias; addresses it already
+// lists are ignored. The response is the whole alias.
+func (s *Server) AddEmailAliasAddresses(ctx context.Context, req gen.AddEmailAliasAddressesRequestObject) (gen.AddEmailAliasAddressesResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
+	if err != nil {
+		return nil, err
+	}
+	recipients, err := recipientAddresses("", *req.Body)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.AddEmailAliasRecipients(ctx, domainID, aliasID, recipients)
+	if err != nil {
+		return nil, notFoundAs(err, "Domain or e-mail alias not found with given id")
+	}
+	return gen.AddEmailAliasAddresses201JSONResponse{
+		Body:    s.emailAliasOut(v),
+		Headers: gen.AddEmailAliasAddresses201ResponseHeaders{Location: location(ctx, "/domains/%s/groups/%s", req.DomainId, req.GroupId)},
+	}, nil
+}
+
+// DeleteEmailAliasRecipient removes one recipient, named by the id the
+// alias lists it with, whatever its type.
+func (s *Server) DeleteEmailAliasRecipient(ctx context.Context, req gen.DeleteEmailAliasRecipientRequestObject) (gen.DeleteEmailAliasRecipientResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
+	if err != nil {
+		return nil, err
+	}
+	recipientID, err := s.pathKey(req.AddressId, "Recipient")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteEmailAliasRecipient(ctx, domainID, aliasID, recipientID); err != nil {
+		return nil, notFoundAs(err, "Domain, e-mail alias or recipient not found with given id")
+	}
+	return gen.DeleteEmailAliasRecipient204Response{}, nil
+}
+
+// DeleteEmailAlias deletes an alias, its recipients, and its memberships
+// in other aliases; its address is free again.
+func (s *Server) DeleteEmailAlias(ctx context.Context, req gen.DeleteEmailAliasRequestObject) (gen.DeleteEmailAliasResponseObject, error) {
+	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteEmailAlias(ctx, aliasID); err != nil {
+		return nil, notFoundAs(err, "E-mail alias not found with given id")
+	}
+	return gen.DeleteEmailAlias204Response{}, nil
+}
