@@ -315,6 +315,7 @@ const (
 	OptionTypeDOC         OptionType = "DOC"
 	OptionTypeEMAIL       OptionType = "EMAIL"
 	OptionTypeHOST        OptionType = "HOST"
+	OptionTypeINTEGER     OptionType = "INTEGER"
 	OptionTypeLIST        OptionType = "LIST"
 	OptionTypePASSWORD    OptionType = "PASSWORD"
 	OptionTypeSTRING      OptionType = "STRING"
@@ -337,6 +338,8 @@ func (e OptionType) Valid() bool {
 	case OptionTypeEMAIL:
 		return true
 	case OptionTypeHOST:
+		return true
+	case OptionTypeINTEGER:
 		return true
 	case OptionTypeLIST:
 		return true
@@ -1502,10 +1505,10 @@ type Option struct {
 	// Option Option datas
 	Option *OptionDef `json:"option,omitempty"`
 
-	// ParentValue Parent option value used if no scope value is defined. For instance, if a user scope value is not defined, will use the domain scope value.
+	// ParentValue Parent option value used if no scope value is defined: the value of the nearest scope above (platform, customer, domain, user) that sets one, else the option's default. Absent when there is neither.
 	ParentValue *string `json:"parentValue,omitempty"`
 
-	// Value Option value for current scope
+	// Value Option value for current scope; null when the scope sets none (parentValue applies).
 	Value nullable.Nullable[string] `json:"value,omitempty"`
 }
 
@@ -2640,6 +2643,9 @@ type CreateBrokerJSONRequestBody = BrokerAdd
 // CreateCustomerJSONRequestBody defines body for CreateCustomer for application/json ContentType.
 type CreateCustomerJSONRequestBody = CustomerAdd
 
+// SetCustomerOptionJSONRequestBody defines body for SetCustomerOption for application/json ContentType.
+type SetCustomerOptionJSONRequestBody = OptionAdd
+
 // CreateDomainJSONRequestBody defines body for CreateDomain for application/json ContentType.
 type CreateDomainJSONRequestBody = DomainAdd
 
@@ -2708,6 +2714,9 @@ type UpdateUriFilterJSONRequestBody = FilterUriBlUpdate
 
 // TryRelayConfigurationJSONRequestBody defines body for TryRelayConfiguration for application/json ContentType.
 type TryRelayConfigurationJSONRequestBody = RelayCheckHealthDTO
+
+// SetPlatformOptionJSONRequestBody defines body for SetPlatformOption for application/json ContentType.
+type SetPlatformOptionJSONRequestBody = OptionAdd
 
 // CreateOutgoingProviderJSONRequestBody defines body for CreateOutgoingProvider for application/json ContentType.
 type CreateOutgoingProviderJSONRequestBody = OutgoingProviderAdd
@@ -2982,6 +2991,15 @@ type ServerInterface interface {
 	// GetCustomer Get customer
 	// (GET /customers/{customerId})
 	GetCustomer(ctx echo.Context, customerId string) error
+	// ListCustomerOptions List customer options
+	// (GET /customers/{customerId}/options)
+	ListCustomerOptions(ctx echo.Context, customerId string) error
+	// SetCustomerOption Set customer option
+	// (POST /customers/{customerId}/options)
+	SetCustomerOption(ctx echo.Context, customerId string) error
+	// DeleteCustomerOption Delete customer option
+	// (DELETE /customers/{customerId}/options/{optionName})
+	DeleteCustomerOption(ctx echo.Context, customerId string, optionName string) error
 	// ListDomains List domains
 	// (GET /domains)
 	ListDomains(ctx echo.Context, params ListDomainsParams) error
@@ -3147,6 +3165,15 @@ type ServerInterface interface {
 	// ListOptionDefs List options
 	// (GET /options)
 	ListOptionDefs(ctx echo.Context, params ListOptionDefsParams) error
+	// ListPlatformOptions List platform options
+	// (GET /options/platform)
+	ListPlatformOptions(ctx echo.Context) error
+	// SetPlatformOption Set platform option
+	// (POST /options/platform)
+	SetPlatformOption(ctx echo.Context) error
+	// DeletePlatformOption Delete platform option
+	// (DELETE /options/platform/{optionName})
+	DeletePlatformOption(ctx echo.Context, optionName string) error
 	// ListOutgoingProviders List outgoing providers
 	// (GET /outgoing-providers)
 	ListOutgoingProviders(ctx echo.Context, params ListOutgoingProvidersParams) error
@@ -3462,6 +3489,62 @@ func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetCustomer(ctx, customerId)
+	return err
+}
+
+// ListCustomerOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCustomerOptions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "customerId" -------------
+	var customerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "customerId", ctx.Param("customerId"), &customerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customerId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCustomerOptions(ctx, customerId)
+	return err
+}
+
+// SetCustomerOption converts echo context to params.
+func (w *ServerInterfaceWrapper) SetCustomerOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "customerId" -------------
+	var customerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "customerId", ctx.Param("customerId"), &customerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customerId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetCustomerOption(ctx, customerId)
+	return err
+}
+
+// DeleteCustomerOption converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteCustomerOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "customerId" -------------
+	var customerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "customerId", ctx.Param("customerId"), &customerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customerId: %s", err))
+	}
+
+	// ------------- Path parameter "optionName" -------------
+	var optionName string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "optionName", ctx.Param("optionName"), &optionName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter optionName: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteCustomerOption(ctx, customerId, optionName)
 	return err
 }
 
@@ -4797,6 +4880,40 @@ func (w *ServerInterfaceWrapper) ListOptionDefs(ctx echo.Context) error {
 	return err
 }
 
+// ListPlatformOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPlatformOptions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPlatformOptions(ctx)
+	return err
+}
+
+// SetPlatformOption converts echo context to params.
+func (w *ServerInterfaceWrapper) SetPlatformOption(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetPlatformOption(ctx)
+	return err
+}
+
+// DeletePlatformOption converts echo context to params.
+func (w *ServerInterfaceWrapper) DeletePlatformOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "optionName" -------------
+	var optionName string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "optionName", ctx.Param("optionName"), &optionName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter optionName: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeletePlatformOption(ctx, optionName)
+	return err
+}
+
 // ListOutgoingProviders converts echo context to params.
 func (w *ServerInterfaceWrapper) ListOutgoingProviders(ctx echo.Context) error {
 	var err error
@@ -5908,6 +6025,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/customers", wrapper.ListCustomers, options.OperationMiddlewares["ListCustomers"]...)
 	router.POST(options.BaseURL+"/customers", wrapper.CreateCustomer, options.OperationMiddlewares["CreateCustomer"]...)
 	router.GET(options.BaseURL+"/customers/:customerId", wrapper.GetCustomer, options.OperationMiddlewares["GetCustomer"]...)
+	router.GET(options.BaseURL+"/customers/:customerId/options", wrapper.ListCustomerOptions, options.OperationMiddlewares["ListCustomerOptions"]...)
+	router.POST(options.BaseURL+"/customers/:customerId/options", wrapper.SetCustomerOption, options.OperationMiddlewares["SetCustomerOption"]...)
+	router.DELETE(options.BaseURL+"/customers/:customerId/options/:optionName", wrapper.DeleteCustomerOption, options.OperationMiddlewares["DeleteCustomerOption"]...)
 	router.GET(options.BaseURL+"/domains", wrapper.ListDomains, options.OperationMiddlewares["ListDomains"]...)
 	router.POST(options.BaseURL+"/domains", wrapper.CreateDomain, options.OperationMiddlewares["CreateDomain"]...)
 	router.DELETE(options.BaseURL+"/domains/:domainId", wrapper.DeleteDomain, options.OperationMiddlewares["DeleteDomain"]...)
@@ -5963,6 +6083,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/health/try-relay", wrapper.TryRelayConfiguration, options.OperationMiddlewares["TryRelayConfiguration"]...)
 	router.GET(options.BaseURL+"/livez", wrapper.Livez, options.OperationMiddlewares["Livez"]...)
 	router.GET(options.BaseURL+"/options", wrapper.ListOptionDefs, options.OperationMiddlewares["ListOptionDefs"]...)
+	router.GET(options.BaseURL+"/options/platform", wrapper.ListPlatformOptions, options.OperationMiddlewares["ListPlatformOptions"]...)
+	router.POST(options.BaseURL+"/options/platform", wrapper.SetPlatformOption, options.OperationMiddlewares["SetPlatformOption"]...)
+	router.DELETE(options.BaseURL+"/options/platform/:optionName", wrapper.DeletePlatformOption, options.OperationMiddlewares["DeletePlatformOption"]...)
 	router.GET(options.BaseURL+"/outgoing-providers", wrapper.ListOutgoingProviders, options.OperationMiddlewares["ListOutgoingProviders"]...)
 	router.POST(options.BaseURL+"/outgoing-providers", wrapper.CreateOutgoingProvider, options.OperationMiddlewares["CreateOutgoingProvider"]...)
 	router.GET(options.BaseURL+"/platforms/:platformId", wrapper.GetPlatform, options.OperationMiddlewares["GetPlatform"]...)
@@ -7151,6 +7274,453 @@ type GetCustomer503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetCustomer503ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptionsRequestObject struct {
+	CustomerId string `json:"customerId"`
+}
+
+type ListCustomerOptionsResponseObject interface {
+	VisitListCustomerOptionsResponse(w http.ResponseWriter) error
+}
+
+type ListCustomerOptions200ResponseHeaders struct {
+	XTotalCount int64
+}
+
+type ListCustomerOptions200JSONResponse struct {
+	Body    []Option
+	Headers ListCustomerOptions200ResponseHeaders
+}
+
+func (response ListCustomerOptions200JSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions400ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions401ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions403ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions404ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions500ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions501ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions503ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOptionRequestObject struct {
+	CustomerId string `json:"customerId"`
+	Body       *SetCustomerOptionJSONRequestBody
+}
+
+type SetCustomerOptionResponseObject interface {
+	VisitSetCustomerOptionResponse(w http.ResponseWriter) error
+}
+
+type SetCustomerOption200JSONResponse Option
+
+func (response SetCustomerOption200JSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption201ResponseHeaders struct {
+	Location string
+}
+
+type SetCustomerOption201JSONResponse struct {
+	Body    Option
+	Headers SetCustomerOption201ResponseHeaders
+}
+
+func (response SetCustomerOption201JSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption400ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption401ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption403ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption404ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption422ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption500ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption501ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption503ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOptionRequestObject struct {
+	CustomerId string `json:"customerId"`
+	OptionName string `json:"optionName"`
+}
+
+type DeleteCustomerOptionResponseObject interface {
+	VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error
+}
+
+type DeleteCustomerOption204Response struct {
+}
+
+func (response DeleteCustomerOption204Response) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteCustomerOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption400ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption401ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption403ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption404ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption500ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption501ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption503ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -11947,6 +12517,22 @@ func (response SetDomainOption404ApplicationProblemPlusJSONResponse) VisitSetDom
 	return err
 }
 
+type SetDomainOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainOption422ApplicationProblemPlusJSONResponse) VisitSetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetDomainOption500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -12073,6 +12659,22 @@ func (response DeleteDomainOption404ApplicationProblemPlusJSONResponse) VisitDel
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDomainOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDomainOption422ApplicationProblemPlusJSONResponse) VisitDeleteDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14798,6 +15400,402 @@ type ListOptionDefs503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListOptionDefs503ApplicationProblemPlusJSONResponse) VisitListOptionDefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptionsRequestObject struct {
+}
+
+type ListPlatformOptionsResponseObject interface {
+	VisitListPlatformOptionsResponse(w http.ResponseWriter) error
+}
+
+type ListPlatformOptions200ResponseHeaders struct {
+	XTotalCount int64
+}
+
+type ListPlatformOptions200JSONResponse struct {
+	Body    []Option
+	Headers ListPlatformOptions200ResponseHeaders
+}
+
+func (response ListPlatformOptions200JSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions401ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions403ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions500ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions501ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions503ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOptionRequestObject struct {
+	Body *SetPlatformOptionJSONRequestBody
+}
+
+type SetPlatformOptionResponseObject interface {
+	VisitSetPlatformOptionResponse(w http.ResponseWriter) error
+}
+
+type SetPlatformOption200JSONResponse Option
+
+func (response SetPlatformOption200JSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption201ResponseHeaders struct {
+	Location string
+}
+
+type SetPlatformOption201JSONResponse struct {
+	Body    Option
+	Headers SetPlatformOption201ResponseHeaders
+}
+
+func (response SetPlatformOption201JSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption400ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption401ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption403ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption422ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption500ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption501ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption503ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOptionRequestObject struct {
+	OptionName string `json:"optionName"`
+}
+
+type DeletePlatformOptionResponseObject interface {
+	VisitDeletePlatformOptionResponse(w http.ResponseWriter) error
+}
+
+type DeletePlatformOption204Response struct {
+}
+
+func (response DeletePlatformOption204Response) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeletePlatformOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption400ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption401ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption403ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption404ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption500ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption501ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption503ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19081,6 +20079,22 @@ func (response SetUserOption404ApplicationProblemPlusJSONResponse) VisitSetUserO
 	return err
 }
 
+type SetUserOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserOption422ApplicationProblemPlusJSONResponse) VisitSetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetUserOption500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -19207,6 +20221,22 @@ func (response DeleteUserOption404ApplicationProblemPlusJSONResponse) VisitDelet
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUserOption422ApplicationProblemPlusJSONResponse) VisitDeleteUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -20760,6 +21790,15 @@ type StrictServerInterface interface {
 	// GetCustomer Get customer
 	// (GET /customers/{customerId})
 	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
+	// ListCustomerOptions List customer options
+	// (GET /customers/{customerId}/options)
+	ListCustomerOptions(ctx context.Context, request ListCustomerOptionsRequestObject) (ListCustomerOptionsResponseObject, error)
+	// SetCustomerOption Set customer option
+	// (POST /customers/{customerId}/options)
+	SetCustomerOption(ctx context.Context, request SetCustomerOptionRequestObject) (SetCustomerOptionResponseObject, error)
+	// DeleteCustomerOption Delete customer option
+	// (DELETE /customers/{customerId}/options/{optionName})
+	DeleteCustomerOption(ctx context.Context, request DeleteCustomerOptionRequestObject) (DeleteCustomerOptionResponseObject, error)
 	// ListDomains List domains
 	// (GET /domains)
 	ListDomains(ctx context.Context, request ListDomainsRequestObject) (ListDomainsResponseObject, error)
@@ -20925,6 +21964,15 @@ type StrictServerInterface interface {
 	// ListOptionDefs List options
 	// (GET /options)
 	ListOptionDefs(ctx context.Context, request ListOptionDefsRequestObject) (ListOptionDefsResponseObject, error)
+	// ListPlatformOptions List platform options
+	// (GET /options/platform)
+	ListPlatformOptions(ctx context.Context, request ListPlatformOptionsRequestObject) (ListPlatformOptionsResponseObject, error)
+	// SetPlatformOption Set platform option
+	// (POST /options/platform)
+	SetPlatformOption(ctx context.Context, request SetPlatformOptionRequestObject) (SetPlatformOptionResponseObject, error)
+	// DeletePlatformOption Delete platform option
+	// (DELETE /options/platform/{optionName})
+	DeletePlatformOption(ctx context.Context, request DeletePlatformOptionRequestObject) (DeletePlatformOptionResponseObject, error)
 	// ListOutgoingProviders List outgoing providers
 	// (GET /outgoing-providers)
 	ListOutgoingProviders(ctx context.Context, request ListOutgoingProvidersRequestObject) (ListOutgoingProvidersResponseObject, error)
@@ -21328,6 +22376,105 @@ func (sh *strictHandler) GetCustomer(ctx echo.Context, customerId string) error 
 		return err
 	} else if validResponse, ok := response.(GetCustomerResponseObject); ok {
 		return validResponse.VisitGetCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListCustomerOptions operation middleware
+func (sh *strictHandler) ListCustomerOptions(ctx echo.Context, customerId string) error {
+	var request ListCustomerOptionsRequestObject
+
+	request.CustomerId = customerId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCustomerOptions(ctx.Request().Context(), request.(ListCustomerOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCustomerOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCustomerOptionsResponseObject); ok {
+		return validResponse.VisitListCustomerOptionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetCustomerOption operation middleware
+func (sh *strictHandler) SetCustomerOption(ctx echo.Context, customerId string) error {
+	var request SetCustomerOptionRequestObject
+
+	request.CustomerId = customerId
+
+	var body SetCustomerOptionJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetCustomerOption(ctx.Request().Context(), request.(SetCustomerOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetCustomerOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetCustomerOptionResponseObject); ok {
+		return validResponse.VisitSetCustomerOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteCustomerOption operation middleware
+func (sh *strictHandler) DeleteCustomerOption(ctx echo.Context, customerId string, optionName string) error {
+	var request DeleteCustomerOptionRequestObject
+
+	request.CustomerId = customerId
+	request.OptionName = optionName
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteCustomerOption(ctx.Request().Context(), request.(DeleteCustomerOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteCustomerOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteCustomerOptionResponseObject); ok {
+		return validResponse.VisitDeleteCustomerOptionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -23241,6 +24388,100 @@ func (sh *strictHandler) ListOptionDefs(ctx echo.Context, params ListOptionDefsP
 	return nil
 }
 
+// ListPlatformOptions operation middleware
+func (sh *strictHandler) ListPlatformOptions(ctx echo.Context) error {
+	var request ListPlatformOptionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlatformOptions(ctx.Request().Context(), request.(ListPlatformOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlatformOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPlatformOptionsResponseObject); ok {
+		return validResponse.VisitListPlatformOptionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetPlatformOption operation middleware
+func (sh *strictHandler) SetPlatformOption(ctx echo.Context) error {
+	var request SetPlatformOptionRequestObject
+
+	var body SetPlatformOptionJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetPlatformOption(ctx.Request().Context(), request.(SetPlatformOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetPlatformOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetPlatformOptionResponseObject); ok {
+		return validResponse.VisitSetPlatformOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeletePlatformOption operation middleware
+func (sh *strictHandler) DeletePlatformOption(ctx echo.Context, optionName string) error {
+	var request DeletePlatformOptionRequestObject
+
+	request.OptionName = optionName
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePlatformOption(ctx.Request().Context(), request.(DeletePlatformOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePlatformOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeletePlatformOptionResponseObject); ok {
+		return validResponse.VisitDeletePlatformOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListOutgoingProviders operation middleware
 func (sh *strictHandler) ListOutgoingProviders(ctx echo.Context, params ListOutgoingProvidersParams) error {
 	var request ListOutgoingProvidersRequestObject
@@ -24656,470 +25897,483 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35chq7ujj6Krr9u7finIXxnMGrdt2NbZKw4oEAzrB2UrHoFqC4kXpJatsklarzGucF7oOdJ7mlqQdQ",
-	"Q2Njx3b4IxXTrZY+Dd+ob/jh+XQYUYKI4N7uD2+AYICY+nOfEoGIWD3APKIcC0yJfBwg7jMc6Z/eGRQC",
-	"+oMhIuJP0MMhInCI/vXZq1arn70z0KMMBPSShBQGvALOMAkxQeY55lEIR1Wv4nF/gIZQ9i5GEfJ2PS4Y",
-	"Jn3v58+Kd0h96B77tHUIaA+IAQIEXQKGOI2Zj2SHDP0TY4YCb1ewGGUH6FE2hMLb9WKGVxnqIYaIj7yK",
-	"Y+QPHz6s1mIxQERgHwo0CUHmLaYEqFEQEBTEHIGVsz0EGWJnT6dDhK7gMArl2Lo9YAiGw3999vwQQTKE",
-	"OPzsOeH7uNqhAoar+zQmYhI49RKQeNhFTK4TFmjIwRAKf4BJXy1bD4cCMV4BDPUhC0LEuWwZwb4co9Qy",
-	"YiKebXsVb4gJHsZDb3c9ARUTgfqIeT8lsBFkcIiEOVsnvR5HDpgbJEBXdlN7mHGhwJZLypCIGamAHqND",
-	"sC6XFMsv/okRG3kVT547b9ejuuMsqAHqwTgUCrIs2Fubs8CueE3YR2383bH1R/BKfjixvhpMFBQBGNke",
-	"nSBuO2HUQ3m7G+vr6xmQN9wrzRCPKOFILfQeDFronxhxtdi+Rmn5J4yi0JzbtYjRboiGf3zjGs1SwP5v",
-	"hnrervd/1lIqsabf8rWm/koPOr6NFzDEAWB66F0AQbL/gDK1u10ajEBAEQeECn0s1XMJI4O+ACscIXCG",
-	"GKOMSxz6WZEkqRdi/07n0hmghLQAGDIEgxFAV5gLLqfiG5A4uMRiACDR7ySGUYIU1K8o6+IgQOQuwf5E",
-	"YxBQtbYDeIFAhNgQcy7JlKAAXSE/FgiIAeZ2lxSsDSIQIzCsy2W/2yOjBwZqwxUsx1S8ojEJ7hKMlt1p",
-	"uXA9OboFpSGJtORz6E4BOqYC4HRoMEJ6o9qIXWAfnRJ4AXEIuyG6S6jM6GqVFEYomE4JjMWAMvz9btdo",
-	"jA2rcy7xjwGsCZEkxhnJxsXYXUObT9Ym2isYTknEqI84l4tfJwKL0V1O+iRCTM/Xh0TuQxeBgBIEusiH",
-	"Uv6gPU1ZkZBEKlACHK8qtma6l6PX/PCgcyL/ihiNEBNYMw4cOLhzIFeghzW/k8QaEaGYW0aGGdW3iGZa",
-	"h4j0xcDbfbatmJb9uTEhy1S8lDrxyWEPMRdyQDTsoiBAAci2rniK785ayJofNpOv2gKKmMtxDSCQMTiS",
-	"v2MuidDQwe9fM0gEQnbieRAmZbNUcvpP2umXpCXtfkO+kCO6AJsYPG0BIAkAFhxAX+ALI3bqrypjO4iI",
-	"PJjBtN6euPsxQHYplRKohNK9JrmOVBPXUkxOORhiMnniDO2wP91nINMI9NWWBJKfyS2Ry1z6OJhuRq5D",
-	"kBmjQLRWj8uBMyHNjYtsFc9nCAoU1BwD1XxfDaWayD0KoEBgBUXUH4AhDkPMkURurnSMCaF8ciyjdB07",
-	"9/NAv1RbaQ861BB4DqRFUjeZ7KUuHwMYBAxxXgWnHAVK34sg55eUSanQpxdaKJ7ss+jQfhggMUAsCxPA",
-	"HJj2ktYTKpxn10XJTiL4T4wATgjaAmhYCEk/hn21rjAMT3re7n+mn8JD+8XPL+PU3b4a3wY1Dhf7lBDk",
-	"y7YHTsVUPpWfyraS+pvG8mxmmNJNDlJI+9ihkx/Kx/Ls6z2HOc7s2nA+4gk9KLXjEPARlzohlJ9hLhgU",
-	"lE07AIKKqBC1nnAQoB4mKADDOBR4tQd9MQF51dHxGJXXC/KliN7VgmCS5F0XG6ugZUYGlIQjgKUQYFg+",
-	"ukxWy1KN6m1g70JguBG2Xx+CGdThlOA8dVCkPqPZpUTxIRCNudfpmui9iBNhj5mD54YIZo7h4hGilAya",
-	"aTRL/pgYIC9njJGP7OiFROQ0Cgy5XwwdeRhcfSF4flfc+Rce4CI+Nybgyz47J51mFexDokcLsFJitdUV",
-	"QREzVAV1uQmS2snGYBjzVMUUA0bj/gBAEKBAqcQB6IX0Eqy8a+3TAD0t4JeTpzrEWg0tp3xmVU+oPr05",
-	"BXarNsdZZDEjTdfyijW8CHfUswkD/ShKxmBoiAKst6nWbCiGAxTKccQuEKuCBolihRzyXKxiwhHhWOAL",
-	"BFaIFNekBJfQIh8SSrAPQ8AjFKpdDDGX2zRADD39E9BYyO5geAlHXJIuXvCd3ElE4qGcYuOo1vQqXv3j",
-	"/pva8eu6V/FOtp7tZCZtlqbiXa3Kb1YvoFJ8ufzYLIPpw/zKdGWe6B7lsjF/gC9Qk9HIQY/N29SszBPN",
-	"nIbYVwb3ODR2MX15MaZt6g72Rvs0GjmIpuxziAkCuGcFToUC5jsAwxCgVblDvALQBSIAWwsmJYhXQHcE",
-	"fBqN5NIPEeewj7i+u+hh2Uh+2aVXbmIVxKzgzus4uW44OjnuvGmrKSf9Q4YsgEE53ZMLylAtuEBMXGMR",
-	"MPHpUM5QMQ0OLgfYHwCO9I1NFwGoesZcn4rJiarh92BQS24R+SLAwGIA4owxUt1MAr0cfCogdeLTQEK7",
-	"ICi6MADI9jlt4DepeXJR41qLZ/GwIfTPNV24ybjdkPrnKAAckUCJQAXDSQZIjiAOG+Qaw6nb0PHJFg8m",
-	"xzmJr3OoOSJiZvdtNdf3iOHeaFF7hoeaRJmFBBe692IYIji88dggQAL5kjNADngEh7ws605Q9hUOHTKp",
-	"m6++Mi4CTlOA86JVfgHkKykTdUcC8XIGCuHkudapQWR4ryQOLnji0rqh7QVQAmjMLM92dsqw0xaBOAen",
-	"rYbtTW1wUACacztiMWgjIdVT7px2D/cNVwFWbFECvJJw8hcoRoiIGL3AgZQ9msnOat1PHlL5jWTYu8lf",
-	"/8JDGO2CAeWiAiLKREW2/sp5WAE+YuJrhIZgJaA+GNIAhUCC3BjCyIL99M+0qzAY76qLSfBV6ljmTytI",
-	"ZwbpQo6+BqSimOtXKATD3VigdHTVVokkX/UJGgfnMHCDQ3Hg7wLMeYzYKcMV4IcYEdEI7F9t5DMkKkrJ",
-	"qgnBKoD7NELj/Z/gwHf1j4hgcBcIRKDsdfyzunydfFedMPWbiTu1ztxiFbdQ2qvrrV0790uzDFNe6pVx",
-	"NpDb63yRLLTzbX53nU3sNjhfyvM07sNSJB7JTXQr82arnC/Nicy8y9DusSPo9npy4neHniPHxQm6ijBD",
-	"ruuDunyTuTgwxEXIfm5i/BUWkHGPI9nvBQxjNz1l4VQXKhSAmIWW+mTs1OUp4HRFa4zMpfRtgbpVxQjB",
-	"mIOQXiKm1XjIJffSip5xOQNGceXX1cZC6sPQq3iS6noVT1JMr+JJSqUaCQbLamZm4Q5Nh/Z3Q3ecvA5y",
-	"P0/0QPZnXQ9o9kHfrd3gFi9/wvUmN+7oIkePZo1pBa/tSZtlRixrDqx4HPkxQ8GJ6n4/hNz9Wa5ZAZAu",
-	"9Nhj9FyT+PwK6ue7gCGOwlDKM5dEnmk/5oIOEeOT7GbKheX+wi4qs91OyrjJL0vTunp6k2r/pDHySuvp",
-	"ruNUN+8yaEp7YCRlOn9AsXIUnTnAXV04zrZcJYtyTdOVPhvm6sp1bCTW6tMweUquvYML37GbrNzUPSi7",
-	"jvsGl5wraV9OW0sNTsNpFs2DrBmH7bKLQkr6HAi6gPM274ZaKO7JlmbAWeimGvep4k3VAoEEIaBDKLVY",
-	"vStz7PJtkI8pVPxgscR7TpJ87whsCe56gGGfUC6wLwWhkdOlboBgKIeafu2kPQnf6La/frKpIaXMKpzj",
-	"oXPqEcMXUKC3aOSWmeJuiP2itxyFyBeUlQVCIZnDv8yXEv0pR6zIrSs1ruu2ShhNLhY08pZDAGNrc7jM",
-	"STHLUDQoQIiglIiJvbYwTuSJJVJ52TotgDAWtCkVGClpYtI/ISWv/uSHQyiwnzqV0Z6e6RN7z+g2fNr2",
-	"bpejTrJET/ji/NUSoj0Da7LEWBEgFVBxuMhL3wPdJyi4/DUaHub2oCgwQjRjxaBAWdZwCTkYQnau7bHq",
-	"exSUX8AC0nkDuTo59TOpsm6pbnRdHpy58wFNq7LumuoG1qEz3UiMACu4iqr514nkhIlu2sVaxdeW9KfX",
-	"lf/Hb6+TZb0p2bbW/GuSmuQyYBqtmS1bJdOZ1JZj0aeY9JvG2FJwMkJjGbDNE+PMDAGq1PE5GYPBdZLs",
-	"wO24S5CY4gE0oFzIAxzSS2214IgE6RXsSta4PoRiF8Bqt+pXg7XR0zm8gypeFEIhu5gCCh+KCDAUwlHp",
-	"pWiaXg2dnBhUHo1iv+eUQdqGIEB+CNO7hJT8lbp+Npf1s4DWrZSgwPpoDmqKw1Dy8hiG4Uh5ryyeoP4T",
-	"QwaJwOS63D7tYCoSMiSktOci26WGSb6fOgrP3GtOESn0KufuKZPLJL32VdBhMQLdEbDBje57TBvwUI49",
-	"a9nOxm9MsGinwJOhTz8r3mVXkpomw4mJstzIH/LfOcUDTJD1gdCRtZKQsThEHAh4jkBkvra2YOvhZWMI",
-	"QReJS4RIhk9K0qI9RZ7w8U6rbl01WdVJMcgpNn4plKGd5gr9apqxolD4dcujqvUsFvQrxF0jCrhkC0ls",
-	"Uu2Lj5sY+AyudXNLzD0Rb68pSy7WHHRNOW4OUSqheorZ3rqsNAWA9GAnktI0aCakr0YwQwDDAXfKYalT",
-	"bp7OZwWP2zdSXFtq47rBFLnNOATchryWXd/Fy2zTBBAnSby5wOHsdilgPDoBA5xyxLJLPEvgyJzF7AFK",
-	"DWKTvKtY/CiKhm2nzD05C/fAO7p+XNs7rB94Fe+g0U7+rB/WO+qvZv34oHH8uuSdfHYFMh1nnmYHyT5O",
-	"Bsw+TQZPFjcNJRm7uBhAIumhoMnq/glgVzlFpmKe8jQOUU+AmPjqi6ACpK6k3DQZBxBYzUmnwfgNZcT0",
-	"Zs4vdxn0u0uFt3tzf1vWvoUax5bi2S8Wz5JmBlF9SoTEUm6cL9Xyto86zcqYN1llPIRnkRa50XT6YhDf",
-	"mnskiH7MmCTZC7MzL6XMpZR5m2asCRlQBZwWxAcWxKjWdHTqjLi9yp2GFzLk4wi7A5sk4UHZuFq1wqyv",
-	"TNTdUQpHtSwxSRetZcedGXmsF/PL1C1Ie7vZJEptYy7UOA2QtBA4FlllCiwKODGvbEdSrAMrKuyVIwGw",
-	"2W4zms5DZ1O52bDbRI7LEtWF3QUu6qiFsGgRDuGvXAPrQFKOQjkOnfK1nSRV1q1bH6MbHesZfuPp6bOZ",
-	"IFb1GVXn+j4on6ftekuF5nbqrePa4dfawUGr3m57Fa922Ki1S2qdBStjO3e/tWOmQxY0NJDkdqCMGppf",
-	"7nLaaGliU5ZnLJ6Oz84PMXlys75hk05WiElB0u3S18FDxAUcRnamOjXQAPnn9ja0Xd8/OT5oV3TauOzV",
-	"aDlfHYZsZM00/NbQt5BPWeDKgpFMIenQhcOvlAyRxiC63b20VFmO7oz3WNPfu6WzVHvVwoyyBci17MxF",
-	"68bH3E+6mBzWRC5KKctHjGROlgE08eh034/fjWd+jYyAT4cqklsnGo1CmIS+QE4J6KIBJoFJPRqHqOrm",
-	"6GpZJ/o3WTJk/+oKUp3fXEJTuyBghaE+unpanVcCXEQ6w4xcPn5Vb2RnK9aYBZgnFs15H7tCmRWxnyY9",
-	"Z/y/qzOjAMw5yh7kZB/KoGDNL1bjNL5IaSJpPqYG3AsuelA//qRY5uHJh5Is070KpiP3S9O9awldF+61",
-	"8SXTWzvtAv73I30PnygtGBv3s1viXs5p6KgncT9k21eNw/px7ajuVbz9k+NO/bjT+dRUKWNa+28a7+ur",
-	"7qfJZ9dD5GQBM8MXtslDUNjMgDZf63Qejm0uJz9DJwm5riS9JC8Pk7wU0AydymRSgL4H0uQrhhDIPAI9",
-	"jMKg3FVR2Zh4a+9VVG+BfqFlLD9yzEUELF8S17k5kY9zgqbK+NZFkiQYWRFQltzzOnOyRL1p9nNNvtvN",
-	"V0AZ5OVB4lVwQsKRjt9HgbL95hKOqDseyRaqxeuYzd56DbzXR7oA3Q2VsfDhnt56ZfWSA+r8BU4l31rI",
-	"BNVJj4CdThU0hORiZnG1MWDq0o6xe5s0QW+laf1lBs46xcVOQjoTXi6ZQJAw6cRlQrH1iHKOu2kjqD9R",
-	"GyW5sY972M9bN9TECEBEYJZ0N1/4byFi3zkiO/SsWz7yv/sRL3W0G0JnnHkkZ+oBU+glRZ6DIrsVrowF",
-	"xF4230PjhzZLVLy9w5P9t17Fa7ZOOvX9Tv1gLgUqXQfb3/hz2//488x4yaqeMrwXLsq2qzqbS/mogtNW",
-	"4+C4vXf4tf220fx6cHJUaxyDXdDoE8oQ17K4XH+JNqetBrcOI7bCmuGgKLDuXnK5qqCjXsEh4D5lSMcp",
-	"Cbl5PfnTVHPBwwj6AgVV8OFNo1M/bLQ7X09bja9vTtodsAuOrG9MZkgFgrq5KxxcD9ZFQBf1u0Aq23Av",
-	"jBHx5VgdqaOoNqpulKry0ushX/vp4D6RAgEkIhzpBEfpTO10qmDvsLb/dtHwEtSHU+FliMehAJhINEsB",
-	"BZhIVYYnt58ZSH8Tq/ksDXdpIZ/PQj7TDpclNVPZwWmrsbp3eB/ZgYvyeRVvkhQpljGO73PxjMxq2VHl",
-	"oMmYE60SIE5bDQPCRJsEJttmjKs4lafcdtySnf2hsqGnj4MNrdxXPvR4rzDKkctSEQmTCHq3Vuwl8i6R",
-	"99Ei7wR2al8ddXfSUuviGlutlxJmdIIrPf69kGFOpJ5Zb7VOWvb/rwdvG0dfjxrtduP49df6caf1Kf+q",
-	"cfy+dtg4+Lp/cto8rCfvjj4WfHT0MflEvygn+EysrAJ14qmF3f1CAmygskAVNzRQJvNytzz6WKrDo4+m",
-	"OzPn5KwYvy5XVnqV6N46sifp0hxlKwUrLgEJJZFDXHCQuIoBSmwtUqlQlPSUtuCqU+3KxloQfPg6pF0Y",
-	"2qOed89PIJhRKi4Jl7Rz/VKIe0VoV3oxxhLpKiyaLy+tWsRJtLdhVCs4eJo4B8tjIoHQs1iE97yd/uy9",
-	"zJKp+dLWNYYwekVD9y3oAIcBQ+TUlbf/lGEbJ6QtjbEhaX0kNJeIuz3VccKwUGDDJvQLF503UU8zk/AM",
-	"x5iho+8SWrPt5XoztIFTJWApGTqndwIUVYmIoPZ9dX6kXrpSjxOGYHBUcl1164Usb9FxM6A4TJuEXyLm",
-	"LsjSM1U9tDF7ADnoIkRA8okzKDZfWaecrJuBMHWhkCTHVQstqc6srggzw/2seF3fd6QODqWo49NolPrV",
-	"JzTULPpcsX2uQfYX171JGjXHjgwhO8/k73NuTI9RR/UWbQ6fhHaydgLkM4om5WEzZ5jndsgFV6ZOOgx0",
-	"1XAYNjNnVF/UFyRH0x8Xwp8iwVy1VdQUVDaCXhxaJDSdA1NwHdSaDbev7zCiTEAi5txAnYIx+dqaTKdU",
-	"OWLIR2WGwVwV9eNY8s/EF1/gIcpQlxQYGiFScIg4QmSOaUmyVhQvKaZUEs4u9yXkukTSTa7YnZV+2vg7",
-	"Gjs5RTV/igzAsT5fk13rFyXwStDJr4+ksrYYWhJPZ7Lq6jLLXoO83GyXZSXMI1wlg9YV0KXB6Gk5Dc9J",
-	"6QsLjLpFhFYjrQhrGlqFvqi0UkAvSUhhUKJD03JWj3hqhHTGATJPPeYQS+auXJU9z6o61HyHeWoBKzC7",
-	"gFXp7VaMfVIQ0Rk6pu+QoMkGKT9Tk7g4FzvPtZ6S2wVniJU/Mytz7vsSS1iQ+iApQ5Lrr5Ta6MaXUsFb",
-	"mU/NJi6lvwcg/fnpXrkxMd+39a1RFd2UY113BGjWz8c2dNLFpai5FDWXouZDEDVpzPwp/Fm/XyhxWEq3",
-	"80q32VRYxRXc0yQH9yPcSV1WHKvkcfKvtvyr5lW8472Slwt2cqon+0P1aH+onpM37eybWuaHHPFnxTvq",
-	"Qbdj41EcCrzag76gbKKIqE2ecL9W9/jkWM69c9JpllxNM3vzofmlv/9Z8Y7RZT5TzZhDcSZzAVjpMxpH",
-	"T6e5lDzALAXlkm4co8tT7rq8VCkmbZKRac42sRi40mDV3EUdn3AHc08OYgeeZxPFP+FJDi2quRmhQj7C",
-	"RLsO3Dg1nxqmUZhOexq0Cxi+4FSdmkqk2QHV+iwix47nzFCzwNSEBSkJ58+E475lSAvmjjH4EEEG7PvJ",
-	"kzXAXEceJD4HaBjpZFkM8YgSiXe0B17XO8rrHnHBnQtuU9G5To1NGjfvKbd93sIRL05Up8s3TAV1AeNL",
-	"YfmYCuWv4XbDkAqPoYCZYqPyb0zUogzwcAywJCFoFbyCIc8mgqveVuI5CVTJtHO4T5wE0WQzfdM5OlRO",
-	"LNpYgwlQGMZTSUtN+3Kg5PWxvHqSTZuckm5pdM6cd5LYzJ/xLkFqJ6PJljqwFNbFfE4Sx5yx6/Dk+dTy",
-	"MarVAeppwsAQEe/dESlN9RLobnUhZLP0Et1MSXD9GPME+cArygAmXEDio4psC/XJHGufQdiKJi4xz5U7",
-	"ybR3bllBHM1JFtxs8kjtTz0z2vZn4YobH9v8os9OmGq2pfwM1HbM+tqdulr3WHxoDlzeD2bFAijgZBVH",
-	"m1S27fZGb6SpWilJM9DatZ7E8nmLKerDUGr07Llxjq0EVocTjHycWewxL/pr5sw1q1p48S96pSaV8Lji",
-	"aTEku/VnWNoy84uVb6qNkuOAjzgMhpKl0xAtIEhOT70gPO4ACqi0KYmbGkvNiTNKd1hqXWIWTlkSSXDK",
-	"dcOnnlYF3xSbu36fJPq1TC9B2mLFo+BUuRWR5LBk1qcyhpp5VMkuQe6EVLzsiSymFAWrpx5LLdgcJeNH",
-	"w5HUNXZB87DWeXXSOgIrCb2pWuCfVsBp6xCs2Bk8rYD903bn5KjeAiu5uTytAONXvJKZk/y+LdsmM3t6",
-	"L3RwO2ev4p22Dr2KZ2flVbwk6EMlHSynoWfWP9N15qkeJfMgM2DmaTJ29lMFRrLJbjtIgqGGBV1YfpRs",
-	"+71Y93an1Th+7VW8Tv1jR2XTOdSesUe1hlygvZOTw2RPDhsqrubgZF9+0Diq/60NICbeZr9VP6gfdxq1",
-	"w7ZX8Zq1dvvDSetgrg2Ta5mAlD4ywKUPLJjpEwtw+sSAnj7Ibrn8baaTPtATywybTjF9aCabgSU37fR5",
-	"ugDyqIzXG1xoyUNXVdvJEcxzF4kuk5lkAqhbq1dvF6mQ7/OoV7yQ7earLIilRL5shxW7UE66PraPzpCx",
-	"E9f2TYsYs7ul9TrnHdeUzbuPi+hauyZiQ8y55GiugtAowEIz8x9TJllC0WgiximBYYeeI1KYxMiV6yEf",
-	"2mvOvZDd3OS+CSUZJGZnl1jUmGUQWg2yoCTTp7zAsqYU0ptGSs/WD+1crqUeqo/NRVwPh1KqhT2BGIgo",
-	"F9Msci48+DLrRDpJhm1hdn7adcAvOE3XXv/SC2QUtFosBlJycqKmMhXC9G4Qus38YEX20jbVOZ5WwQeG",
-	"BVpVqc2lZhthhsUuIOgCMcCQiJlx41Z1iioZk6wPGRupqkVVUCPGaKunpqPBzNEAQwQJV+YcM6pcV0pQ",
-	"CTUvC6v3szKZ+D4zJmUKmN3xkTLouj5T1f6SWW5Dh8dI/1GnaaoaBnIrJhhWhO0WldNkW2kVlFqE08lO",
-	"Zt2b3OOxCipgxd3ZgnZZ+UdFeHrqdwmG1FEzoFVBJyPqj8OsAuGUjZkjdoHYvRD8G0e1psoOv/+mdvxa",
-	"ibhbz3a8ilyHL7MOkZTg+3TVPKyZFdP1thL8LVPhJsF38+18GR1r9oviQgB5GpEpieW08uiSOcmFCE99",
-	"TjU+JOEfyj6uzB7GCGuECvcNQA+GYRf65x0GCY8oEweIOwBoNCWGD2j+OkqTashGuk6kOUJlTGoTwzZN",
-	"LvbxuxgmZg424f4yO9vhxPButGoyKqhPw9R7FIVYYa29kTB44IYNOL/PfG4Tniqydo8QUMLjVdR/7a/1",
-	"4/3Wp2Yn+X1U+3QtVMyvdYEceBtlvmZLCBatnNcQ4jqYoQ3V+XNa3PPsw+/qr4xT9vj5Lke8xrZqgoKV",
-	"xotJsAv0s/wijwM+vlTTxLRSeRnsht9KrcilDLKUQZYyyFIGWcog918GWcoG90w2mOTryh3LGeBmctBB",
-	"EgAuKJN9m5qi2WLbd1PMWffZZDSaGZRVy7ad6m2ZiQjknPpYktDMtG4qGJcxxOoFXcRgxKdD+Xe5ZbfN",
-	"p666FBra+Ds6xEPs5FgCsSEmyEgX+DsCoWwq5ZyjvZJ4UoJEqDWqTiuZXHLWyT3WtFnfVm3btFmpY/xu",
-	"rLkS7EM4KvVxK215a1V1k1YlIcq1VpdQcNj2KXN7STAEeowObaxIGpfDgdDCDoBcJaWHw9xJ64UUZhwk",
-	"iYoXLdKLMnudXaYMOn0ppJnlNCHV9NpZ6ZakdEndltRtSd1KULdJKsVoN9R1E8rH09YZU+qmtk6Aldar",
-	"ffBye+e5pFyyNxuk97SixUoNZxSFRsVdM+3++MYpqYL3MMSB3oAexGHMENeeLsqrpNdDRKVyUBESXCLW",
-	"GZIA8LMc0ZALKFTMis3eLHXeHo1JoDM99vEFIgAHinBrz2lv11vT9Iev1Uf94Dx1D9/dXt+ueAILRZCO",
-	"qQCvZFfpqsIujcVuN4TkXGenzledEO461VdRCIk5bLZSipLFMQfU117UvtsVW0/aeVU9vnwVFZMUKQky",
-	"t3ylq4Kbc/FKfqS22xW7mS6jK9sDS/K9GUuySfExMdPk3MYMryZfTQ8gyA/3piP1Zo28Pg3cyb+H8AoP",
-	"pV678/Kl4iX618b6ulMz0zs/gZYDykQFDOIhJKsMwUDZIHk8HEql31JrgwayV7dimVgZjJ0nd5oqcyzm",
-	"5GBlV3MKNcjs+uTlAFG+imMnblIq0ZVUJj/Pn0epmkeQwaHko2Dlr/bJMYio3AambrPhELmrsQ7TZGj5",
-	"AT4MoDKaXDJK+hrxsZjtmmELv9h+XRLdu0nulR/bNICSDSaz4hNa3LixZIx0xEXeG2lWkwCOeDb8WQuK",
-	"Uv9WMek5gbVMYLr8sBZcIDZVxME9wEdcoCEYxlwkwxkpSoXXcMOsOJInkqpKKqpfzLUhyBGRJLvZg8GM",
-	"fBFTgbBjy92OCYzFgDL8HQU6h45eAT519DrxaeCUosoNHSCBfMmRFQxdGABke5w27Js0ncW1JywHs2kx",
-	"iscKoX+uLYLX32JVLgcF05JMqC/amYi2mx8ohcJDjST5+LcpEERwOPfIUo6asoTvMYv5gvHD5D0BEFyo",
-	"3p15YCcIkRJtVe5SncbU6S6ZuQK7zsVX7pKp5FWHvWMpvOnIXDDp0EIi0JXQ8nZ6UTXPJc2Ye9RiL2hq",
-	"jvQEgiqPRXW54lNCkC8UJ6bmWi2Eo+rt3afc7f1JObfRwrw4+j5Kpxa3eb4p6eG+4XDGoxL30ussGEqZ",
-	"agTQFTYelTc1Cjzc24ExCaXwdl4Nnzn5KeZ+KaIdBfKLejdNchmjMIqzNxnq4SvXnZl8DmAQ6CsInmac",
-	"0QHVCcuUyqHqildBGwldey3j1igoCDBXgnakOjW3VI4KQfKtm/bPBY7SqOeCZeZFp0KGuWUse084zkV8",
-	"SjgOEMuunhKxqgV2ihCOri1jFQGRS9mXzdxVJIihK4EIx5RwsFJFV6hS/Y6jyv/+9//3dCrU8wtJ5SDO",
-	"CE5Tlm1OUaLcjlmTjUPUsCahAovjFLvQ5BBpCLi+/tPm4+vYiQrEBFcuq5TA50tESkpSazZMKivLMZOr",
-	"XZBanfS1pRT3DCXbtX/8q3FUa+4qel0BkVLFQ9rHpJJk16jIj9s8BCsB9cGQBigEGeAbQxhlfXL+THq2",
-	"Xia294l+BeKiZnI8uDuvX3J33ydbz3Z2gR9iRERDdUWg/ks/ayOfoaJeXzMYDXJ+RDN1SDuSMyg2O6Sz",
-	"gZy/84VaEuebbO4TR5oPTfPK3IebhXGnEUo3wPleb7wrPMh9osdtt+PM0FqAf6Uqn71uKqvJ78tJH0Ec",
-	"Nsjc6oovvx0nXsU6kRzlJJ7faqDuuQo7d21XW5vh20UWQFdxDWO6nzROFdkRz+j5mRbttbw6ykug9Hym",
-	"Hcn07JK82ib1yhgozoQsHZtpRr6GItaHQc5pIIahsWgopwtlZtBeg3uQo2yAzjRLX3sosgUFnBnIpJSE",
-	"iLMO1rkDZBarzVbJ284JvSQhCvo6fzJPOYFa3VwORW5SSNqEYklCsjLpad0ZA6S0Ybn9JY3DQBmi1Jep",
-	"y1SSYLEzoByZb9QZVRWoVEpKbuoj2dOkyvAyLtLaUVmxx+T4LGVgz2zAtKzABRlx7UQzORjH87RdDqiZ",
-	"u2yELhCAOoXuWObEbizAAAcBImlmBTFQDqlJYrh5Ejp2aTByWeiPDpNcqCUSV97upOer5cBgTzivs/ML",
-	"meQx5fBCI6T6smIuevThxoG5hzKHXQpE2j8LCQSwcOIHzyFDqdyxR5Cd57rJJot1IhZluD/r2l63gWGa",
-	"bnUg5XqGonBkAtB6lF1CFmifMGBzLt1VYlJ7RIZjCUrHzsl82QqnEc98Bvz7SI3mzaSkNDV5WoQBFkYR",
-	"gszyn8Idjaen0+/pg2J83G3uyDTHvnUehBEuG08uR3Qx2g7k546wbjocQhLM4WQJ+fm++WjSNtg4SCpY",
-	"2TYq0xccXjM5tcoMpTUfszqm4ypYVem+zE/wRDLlryqg9qvcjCdgF5ydnf34nKby/OztfvZ8xDjC/w4h",
-	"IZgLxKoEic9e5bOnru+wGH32dje3f56dnTkHsCL9V4Y4Ejce6VnhQJco9OkQXWME2eVk9u6xw2K3J9md",
-	"oiOznx6QcZ1Wg6scWgXkiy1UWDGUAXNd2FJ1qRDQVnu0N79GEOXX9eaeWG1PJx/MnCX7xLH59hWP4LCH",
-	"+wOh/ip4pdQI+87a9tHXydvVaSlfMpvSRiT4oCE/0p2OvVSR8+5XTTOXlpyKu0nbAi7/mNEk0a7ybazC",
-	"jqxU/UUeq2uEFTyGsICS+5tdHdPnxLN22v/kOzXWz4qnvSzdyYJznpZxJnPwtf0tl1mFl1mF7yyr8DBN",
-	"pF4OUJt53ZEU0FxcGPieSPmyMBl7dZnSeJnSeJnS+P6lNJ6QXU+jkMLgFQ5RSyPSpO6jqn1NLJGpAZaY",
-	"lbuYQDYq4SoXuq+WLf91pNPClLgLuHQGWXrk5/Jr3SAh0S9mc3r45hTSNRnImxBR/fHioCikSAkMOl7v",
-	"1iBoz4kjB9mvHM5Ekmbk0MPAe4/kizJRfebbm2dXuztRZt84PBVh84FJKqYqRvlJYyV7p+7/5RF7dgD3",
-	"QgWscWpsyZKRD6aKS+CBF7a5TiR3ImqmYlrZpAoHnZNUXJr5kW5154LF/SpXkCD6jMoFGTAmhb80DjCn",
-	"C9+L41g/ru0d1g+8infQaNs/m/Xjg8bx65ImhXTuaWfps0y36cNkgJ8V70NXTuMA+Zg7ZWf7Jr1gVies",
-	"l4TBszhEXB01SpLXynZoQgS79GrSohBkBpx2wPLg6YIS6tRA7oL2TT5IBWVijyzjNF05+aCcS/nDr1MB",
-	"aM/vAqYtOwRiAIUaN0CBzTwOKLOLoxpVAEcIaDGgeqkm3WSYMixGT//UeYCUtE70qgp/gPgUJ7wCw3Cy",
-	"6i4kci31NY/DLqgdHp58kJPcOzzZf6thh3o5DPQVIGmxvni9xBzdC3xUYHsVT0HtVTS7KIeHjuWzvTle",
-	"2QEcr/SYyYbYY+CK+8H+YAITLzFJb1QT/V8ipHHLlWfuCTetfUp6IfbvBzW8Tlb7/CIlPeQfm/T0ipv6",
-	"sXzSljisSVEXQYZYLZbS5vQctNpYurUJBugKSlwawhD4A8igr1ylVpon7Q5YUzUv+NoP9X8j+LmmP376",
-	"JxBoGFEG2cj2t/K63gH6/VPV+V8fOgqvFY1RzFlBlxKrgRCR9/OnCkXsUVcNvCEmmAuWS3SlLPhy7yvq",
-	"inrVRCXotQB9KNAlHO2a45KcFsw+E1XrTmLrwdvGEThHI17R2hOWDyVD5RXboWlrKvjpWFhJHrKVKT8T",
-	"2flpqzF+cCuZGK5gjSEVUxaYrnnFVAjgFQDTGVLGK59J4l0pl7SS+N0PkH+upwL5iPgDRgmNubrN4tXP",
-	"5DP5P/8H5A3Y8mH9ArFRksWWIBRwJcPmGlYAuvJRJLIuVyoqEXFwthbiC/T9TI78mZytKe/+72dVUEt6",
-	"vVT33WMCM+ZApQLXPgWYqItE+dSWrv5M1J23EaW21zfUJJRtCwJ9TPQa7IKzmnFDVl3vgj399nO8vr7l",
-	"qzbqT3RWBY4T/pmYtFn6kv1s6qk+AytyET5L3SHdhc+ePF2G734mSujLH0wV8NiDviQW0KRjxmSAGBaa",
-	"VDAaonGJEWDxmWSq6ICOBlr5CxAKQkzOM54B5iNrst0F6oLDRJF+JokpN6BIOw3DXg/5aleHVXBCbJpo",
-	"U4zEror20k10u4oa8TOhTP1BY+1Cn887XQWN/EyyzhDJ/Ln1tA9Ud6ZadQXINbEmY0UmGPqmPPeroDNB",
-	"UiQJ0cQEcx6ru/XP5CwlNGfZw58cEq4OP/QHySlNy/jYqO0oyVbPq2AfarqvincgM1W19pAonNSlKqXs",
-	"E0KJiXJVs+cZ5I/zljqLtn8Ff1+SA7kWYsBo3B/oM/En4HRoz4dsFjFk1VVKch7WGvsvINZ5E+VSh+Fn",
-	"YshcRQsffHx/qRRVtMuSydRhFizJ/aQQTwKhq1PY6XPl6B0JQ9r4LoCBRM5/YklT0qBfybxsPnV1EnWg",
-	"uo4NkgKe/l4tlqkAFCnvNLUxVXD2X2fqHbjEYeBDFuxKgP4L6E02s/t/5Sj/Go7MFAgSZ7vZUhkaCHQF",
-	"fRGOwGcv2/Kz9+eM/v7rbFf1wOUGMhUPprYz7ae4j/+yTZI+THz0/D2kYJgIB9lNtge7dW2qgJS/pFx+",
-	"xikTZ2Nbwo3XDgqD5HpatjM+CTwOxZ8mBEa5CimsP1s9k+0YukDM1JmjLEBsdwxu2dG/VuUwZ2BFsmwz",
-	"ZzXw04rF0FxzHJyBFZg0xQF/aufThH1MEqZ1OH4MJVboFgkVp70eR+IMrGASoKvUR4lxSVbRsKIjLNYr",
-	"n4m9j11/qhDoLIJ91MbfNeT61fa6ZOpgSLkAG+vr6093x2egx/vXuuQ0m89sF//aWD8zPlE8A8DGupU9",
-	"qkBzYIlZn0mScMOHjGGzQzqABZx9XO1QAcPVfUlpzOEW8gkgia+58nn7TJTOYdMHGOysAIb6kAWhKRms",
-	"FqxvF3ifkgt9L8I1cjUS4zkHK2c4OKuAM2uUOKuACIpB1m2ex/4AQA7OfthGP88qoFqtPv1MgHZ4H6hw",
-	"OZ15WIu4mc+UZfSsCo5VDrsIysOl/YiiWBt7hlUJ1gEUhgwaEyHfzVkZM0XtTwm+AtoOuaLlFykcSHDO",
-	"6kRgMdIe5dUIMUk8UVATZxWVtdUaLOWAdRIPk/pkDE2qC4q5R7HYzTrtJSqE4QOCynGnqxLGG0ir22Dl",
-	"zFxKnYEu8qlE1zNj8ThTa9pFPcqymRqq4MSlhUDhGDN1SZJdxVFkvJISSa9HGTizAYdnGi86kJ9XjbPV",
-	"WcWIdUnfsqNkSuVdnfQiq8Qnan2LMs2AlbOi/DJnFbNoam9Nhouzp386sliUTTvzWVWyMKlhEm1Cqhde",
-	"xZOkT2sfG9X16rpyrY0QgRH2dr2t6np1S7miiYHSt4okSfmuj4QzLCUhF7YcVE4J+N///h8reFqR8En2",
-	"iErRjiHoD7QvgOK7yf2up4DVlLMRGO9E3Yl1oFMYrcxBhcm9suBkbtWwbCZnbuvj7Xpm1l7WMqNtN3rP",
-	"dEGTm1yQ/PyiKvNpjwPZ3eb6unYHVb7oOlI+PTnfjCUtGfQ/uYJAG8+fb2/vPN959mx9fT1fuWfjxfrO",
-	"y5db9hUOMgCb2Q5HugzKz8q0Ts2X288mv9xUlrV0acql8smVO5p0cB6vF+qdvPUq3iANusyxlqLRTPu1",
-	"fGPV+7ZecddXyc6s7cHAXl+rTzZmf3KaCTDVH21N2dksTVCBN8kqlsiD5FwmKaAmVT0pM5XxtV1dStE+",
-	"DEOd7wiRQGW1qWowt+8SzBbiNGY+ShU7FVyvQNkpszMNqZwSGCZpoHbKbM4xFQ2JQUMktRb92dbsz0yY",
-	"1ylJFBVltzUJljLu0nKVM6ROEmTYV0awvBnDEK8v6rKJF9X0QpNmDaOGSlanFSB9czRBIfX3HVPf6OGS",
-	"SIV7eyZ4pyx1/OEmgc83NtcdVK/sYR6vhvUzb7qXs/85QdU35oPbRX+fb2y9rEyb0TSinpQS8zZh9xn0",
-	"X26vb/c2n8GXmy/hCwRfvOhtvdzswRfPt6+5Ei7k1ocvyNPrQ5r6fk0j1Um7JZVeUunFUmlDVJOqb9NJ",
-	"889KoRy89kP93wh+asodIpffSQtd0HOUmA7V9ba2WanuJon2geroQRPtSjGgUc6M7YbQLOvdSt7bjtAz",
-	"CvYNji2J0JIILZIIaSS3VKEcGeoyem7YaGn123wDLjDHxrKuXtN+HwWrmGT9uye16z0z4gQZcs0+bbJ2",
-	"okyKSpec0bJpzI2O8pEH6qpAW5YoE/omR1v97UJXgUmdlNqDlVtddwSerD4ZN/fKXqqW4ihTf0pyuE5U",
-	"lR7TNP2puwbxJLz60iFZ8e7IVi92jWfLDifjLcY0MKf6rff3N9C7p3/0irKuyjLwkPXOboKrlpTUk5RW",
-	"JVRM8z1YYYijMETsqbnmSliD4gX51kUapzlX86pu5ZiE7nyhutc8Az8uVWcOxNhefzn7i33jpqQ+2Nws",
-	"A1fEqI+4uk3XtxsPW6/o2rPvREPJx/2YCzqcl5MnX12Tl+8noy65eXlunq76Dfl5qQEMDTZ1ACZH0e+V",
-	"ZnR7upoLMHSlMa0YNNtiDLhfItbYo24c+ZeyzUOXbfwM7bqedGN7sO6JMAxHY65d00Uae6ZuSaix3f8C",
-	"sSaHLb+tbLNd6ojrOitLYaisMOSnWDNbHFr7Yf80JlWnbPTaZD6+wlx5s9lvJhH3NRIZrC1pSM1A7LBM",
-	"pgDeP7eAhWD7yVvvcSHqA8QdecLLII5xxJupRcBEh0hc9xo2C77x2kuMqmnRB+N9qr2t1HuFcpVcYZ8h",
-	"7g8E8KFNDQYT1/gkZoFRVQjd+JhBphhuWlhvUlE5MNNaqinlhXUbD3JLSkqm+yTk0zkh+7IcLcoH05cZ",
-	"3aIFaBTpITkKfetKUga0REVq3FBFKjFWJjNDwViZ1DR3uwwJaFPOoW1zfDtG8Kx/HPQFvlDZt7hR59Yr",
-	"aVXSHgw5UuUpaJPRCxXah0n/hCSv8hlCjDfG9s668oZLiPTuj1Q1T5d20o1je/ul+jC3iCQOw0r2cJgn",
-	"LoeOWoiJoJky/Em+hF3vVUtVZwtRCq/uyDGa3rCaDgPzdv/zpRAAW3owLWCqhZ0U49l5lSBJx2z5zqbJ",
-	"LsYzO2A/c01KIC425DmIevZT2XPUq0aMCh2dVKWxCClVXrzK0dAO1o67BAkzB3uwzMi2ypCeTlIzyPxM",
-	"qvikv/V7L6Q+DL1KSo417AVlc/TnBcVuCl5mAckt8xiGeBNFYryN6mZ1q7o9UWVld3Nnoma7zoYn0fYh",
-	"rQUdBRdkuRZqLZ7VjsLlWui1+H5+eDJaroVai9b5+6PlWui1+FD7frTEEcNaa5fhrZ2LLyYpDkZWmNrI",
-	"psmZEKtyhdqzgkcjJ1lMEzPGapxvbiRTa9IQC/xPjFZdMkgCRLZc+MSjHGj58t35AmKel6/glfnC1s3S",
-	"8DqrWeVfJSWjMo91r8aMNFZlaWM9XyPczGK8vrcGKVO1e+dnxYti1kdZWdCxHJNdj2cyMnCZvD2ZXDiX",
-	"Y4kvdD6Ia8SBHCRZ0paXNQ/9siZI7DfWcmUtOiXuaQi6tMYh0NaleVSS1sTxJMgnBkxyCJgwcCggWEkP",
-	"eQUYIlRJ02c+rYJjdCVUTowkQ4YtdsGRSIYwgWm0BwLcU9F/wuaQ4EXXRAc2PeG1gxYSKqqxzqWb6jcZ",
-	"S0eqUk2qhQd1L6/ceW/2TlY31zdeFmt1fSqUouWgp5N6l/dys7qxuVXd2ahurm+vbUlV7uVmdXOr+mKj",
-	"urmtnkzqZgnX9LwyPPO2+FmWHlp6nJBDQ/fKUcOf81m9bit2ZLrBY+aZcpo7tp89e7lzLXPHs9szd6hz",
-	"fdfmjknEyBo7viwOPZaqyHwipznYOYkzeb032qfRKCFhaem77RdjBeatAOSq+27xfrwoe/75mHQ3WeA8",
-	"O0SuGl7mg6R0XeZZvnB5tpdUePx5OwL2FHYwST8npOtsrcGtjV+74GUWMV9SXbX5eZvaQSKGj6kH2ee6",
-	"XwvvmIKw89PBtdhkCclkF3bmOX4/51MqbsZEC1WK+Zjr3fix3FXoSy25bqW+HzOGgipoUq6dQNXd60S+",
-	"oPRCVyVUyRW7HcIHE5tkEl/xXCaMKvhEYzCEI51NTOWLQIHxlR1ikWQRNeuRJG6nDIxoDAKqFkZ9rG5o",
-	"rYM7oyGqZpx77m5/DaRyTvkq8+P6jSLNqTfRncWIJXnDfEjk4nXlCSMIdJE6f3K11WFDyoNAlxfjDzxA",
-	"NMk0P6nGZrwv1tK0QdOiQG28V8ZxyWw6JIFKG6cyNFZNZlmAOfgWcwEE7Pd1zWyTY64KamGYqKE6P1HM",
-	"I0leg+RrW9eEIeXnaD41CVVgJn+jfAVHGqN8SLTngjD5d7VoDYJYV5cfYJ750hUdEtigtiL3Dr0KiY5c",
-	"0iUr2QiHQ1Yi7txlNOuHASIgYogjIiqAn+NIu44NkH+eB/oJB0cfAUM+ZQFP3EA0V0kn8XG10SeUodWj",
-	"j3Neh//WQasKY0xywiwNV2cRXSFf59/CSUrGXxG3ajBSUscejYlJ8qapOQ6WtPyu4mynUPNKOUfTpIcJ",
-	"L9OHRtBu6FZzW141xjnmGmamF7dnZqof3zsz09KnZulTs/SpWfrULH1qlj41D9Kn5p76kZQ0cy+9SO7G",
-	"i+TmJt8HEsx0f1TRB6jgtTHph2i6ehdB4TtqxtQDnCuwrYvgjel7VVCLonCkK1LIRjr1v621gIJMEuYk",
-	"739NCIa7sUDcxE/Z5Mam8LapPGy071hVCA8mzWW6dPjSXHYTc9k1vXAcimB7XpKkt6+cl0dZQ94vunP6",
-	"9VdOD5msXjdYfGkSvA2Oocg+nP96Z02XryoMt1XOjzAMs9V3AOQc94lOMYFIYGzWKglo0SVJYlBU9jVd",
-	"remx2xbndBeu+WFagsjGjy59h3+vMHmFbxqfoEUSp/QXC2d9cUzS5Fo3RNn2w0fZ66W0SbB1okLrJC7O",
-	"EoEWl+Oi5ofL9Bb3Fm9runbfTMwt4sIqGfdsLpyvPmlz46UF0ykpkYWipgd7SLrX/c2SEdI+JotNk6G6",
-	"nCc570hDUQFIF1kNMI9CODouTlagc5b8+qR26igupZzfUsqBlgxdM6JqojqAqqRHgPImJaKQEGZjmvT5",
-	"+x2EmplYWDp2Z32x4y4lmnvtMKo90K4r0aTlRcr4kZZDaJ3nC3MD2gByQKgupms+quRqHVu/UetrOkEQ",
-	"dDGTB0kQKg+3KOB98/Jcon8O/W2Fn1noP83P0HUCdVFsVXwFAcg59bEta55U9y62Hi7R8+El51xy+Xue",
-	"lhMapLo2b18zKy2wPj1O42TbRREQ56iU0N7OUYBaZrwlMXjMptMlxbh/wQfKTHZtvcA6kpeoEmLaqgsN",
-	"PoHGheZNM8LDJQz3P1/vLdhjb54W1VXHO4SSriLGVSotCZArsCBUYqdqMX+aJ3XelmW+F+a48WksnDnV",
-	"DNTl5T0JgXP4EnVS36EhHKXlHB9+3itLiScIvaW1xSbbWhAoa63ENG6rOyXuiFkKXwWuClEwCFAAkJ4e",
-	"nyD7tSDIQPKILbkpodPpibnJDXhJwwukf7hJ1wIksY3rEeIcic0AnaHCOVqdmcptkuFlCe/fkgLfdf4L",
-	"QzSBVOjmz4XxEF0ggiDHLqYzi9gp+0ch9FFO9s/RaynepmuVsAjdtIB/JJyryKDw0NSFm7COvDhcyQi+",
-	"t8Y8ftdsDksiukAi+qgJp/LdLi1oT7errP1Qf5RO3KOXN1bVjbDgoHEwPcHNAxOzK7NAS1iVy9SqV/J+",
-	"Xoveo5gZKECIoGS3BIHkYJgyWg8+XdtjoOOQBGuUpXLVo7BPjGXBmSl0FhDO4BwPS9BK2Qxgos+ucql3",
-	"R1ZOpZ4HcqwHHPWylOVK0wCwkqbvMhv0dGmmvD0yYGZ08LZxNHkdpZ5O9VWR+CZbZfLjw5nJsR46Os93",
-	"weKZJEvVrxraczSq6iolPh2CzscOuPiXXMKNP0H0r6PG695Rbf31fvuf1+1Gd+vgXX2v9u60Vtt+fVw7",
-	"2N/D797u9d/tb9dO/O6+CN9/C56d7rRo61K8/+fyzZB8rL1+8+lNP+r+9ffR/ov2t+fxVv3vjb3RcXj4",
-	"fvim9ukt3G5/2P7We739h+i93Gq/eNM5qX/4+Km2vvX8E7nCx+/58af9+hF5fxnWPv0VhRc7lzH5eBA8",
-	"Pzp4dSXYt+Cv4V/+3ztvvoV7vn9+8Owkenv5x7vBQQv+gbebvZcvWuGbg0+jq+dvXr+mr/ZHl42D2rva",
-	"nkp2MbEMl1iiRA+FodSlf5u1uLbNYHkv9mgF0WOao6MqeLwKTlhW53oMbEcyjRnMZmoMg1okRAQbKY9I",
-	"pkyXIIq7IfaBpCnFV10PkO0sPmZBLoKJh7zphdWcjK2x1/hWO97rn/8zOMevX16u79Xe1V/Vaif7tXcv",
-	"avL9fv/tfu1dvSY+nH+gzz60X2//1fT724O38I8XgpP6389b7963Ti8+nTNcG/0xgIj8/cfo8Gp7fw+f",
-	"7HU3TyGvDzvf3sDOxR6++Pbq7z96w+PG8O3g7fpevN2qNRotSoOj0fuD5qi31xky+P2qeQXfbW00/O9i",
-	"0Hvfa35/8U2sfbzaPOiSvz+GWy/w5ehj84+j18+Pm8GnRrCFzk/3Lv/4+59Ph/hZB++/eH4w+PB2hP5m",
-	"zdbfW8+/v3nfXHvGTt8OLt6w89q7d3/438JX22gff9959+39u/XXncv4729BuL72+m88ONja39x/8fLd",
-	"9inZ6A4+/r29/Xz7r5fHW+3jJsfnnzrNvfeXw1db6/C09v7w1eXb9Z2tv/dC+vHkiqy/2Nl7dvqc9C/+",
-	"aHwbrb2PPr595rde0MP6cH2LNdejaBC0T8nhUeevN1un4bOX5N1imc/yNnCp/GDDKh/opdssNjTtqi3P",
-	"q9OryvxlmjJ+6FZT8zktOdMszrR+PzgTazTR8A80fPZpf//Twd5J8+U/r/jr93FjsNF4BV/1gsutrXUh",
-	"Tj6Fm71vJ5v9Q3Jy9envo48X38mrvYPeh72Xf2289nuYvfiEjt+Kd8O99gFp1f5+N/i4gWLUr6HnH17z",
-	"aOfZh61j2mm+aR19OuBrr9+So7ffTobf2924QwU6QJ+avPlqu335PerujeDzd503a+x57zttvHr9Thy9",
-	"XAtPah/Ii4/rLxuXf7z044vtWvTs+99t3Pl2BU/o8PTF5cb2t/r6afPq21Z949vRaKf/onm8fYg/NOjr",
-	"w97FFf90frxx0jzdio/E2/jDP3uf/nj9z+B59M4f/jOCx/x966JxuPZ29Ja+3qGDPTzyBy/gX5f1rb2r",
-	"91unL3q4d/WWbL3cuDh67n/8a6f1iez89dfQ//jtrz/eBZf7e8/f7nRbHMHeO7T/buFq0ZKpLJnKL2Aq",
-	"mqSXMqkVGNV7KjMBX4PZXJ8zPL4zbYH+HrA4HHcBmZrYIulBZ0ZY5ri4r57lUOVqnyPHReLS0x2B5GPX",
-	"oMnLcoiuu08PTs038vydpL8YH93BFiq5cS5IUB3yVXTlozA/nrlU3fW6mEC1IONLO9PuZu5xVg8wjyjH",
-	"ZRQg1yc/K0sL3kO24B08LiOdpt7/+9//YzmMGsVwmOx9sUZGTPotyXVOSDZP9XT/9pRzZRmXdXZ3KVQ5",
-	"r/Yppr5xjvY7eCn+sDR816sdHp588Cqeyqprsq3vnxx36sedzqemrpWb24wwpJfgiodXciOUsqo3xNv1",
-	"qlchvyqf7XaCMdxiaeOSczVFYnL1ZXZePt988WL+dRgrsBIleco35ALRKHHZNx7711y1pcXt9+MTd+wj",
-	"2pHLIKWtQidRLsVXpUo8YCPfJI8RdDLd73QeNkNZixmeraWdthqre4dJQFZ55eyU4aVWttTK5mAjpwzv",
-	"hb9CIVMDL3WxJY9d6mK3posZPjJbDTttNWaoX7muFqZ6JfzqN9O5TluNg+P23uHX9ttG8+vByVGtcTyh",
-	"aMm9Ad1YhW3r6lKJfpF5+vM69P629ayC+bmUq+c7mxvb69eb+60qWIZBLXWrpW611K1urlvlGUgZvUoz",
-	"pQJ9qs9oHJXLcKQSdrtjnasgGRRQ9a3UB3Rdrl3wRH35pAKeMOTjCCMinkzTvuqy+TIz0qI0JbX63i9T",
-	"GI36pQ+aDYpXp+gJBxY215Tsu+K077PHSg/c9LGSdreQZj6bbUTDsOt1YdCPR/zffSpMdHuOAyfg8NxX",
-	"32ivx9Ao81UPMy70HBzVtUOYf2nmY6o7pv0yOOSwTLc6BcrUbr9cIx1KivBLRXYp0CzTZd1NuqwJfp4t",
-	"r2SFCV1PaWbmrFyxg0zHRRUNMhj/W2isltL6AxwGDJF/X0OdOkaXWUJ5C3rnFCinMagvpacwDv9tK4S/",
-	"kGLUWD/Wtw4R5FwXM5On2ByhhIw48w0AEwCvBWc+Tnr0NxmcWJL/3yfNTJa8zpFrZlnR9Bb56XGe6xXz",
-	"z6la+NoP9b/Jh1NcqoAAtJo5Ayvqq6cqNM8YjZnOVY4FEJD1kXCXKXiITHhKkhzXorgBNct8jwPYb1VT",
-	"9P7Sb71CddHbgwyKAcpesM6lNXot9dIr1By9PRqKqd2LARpSIiAmBUO8ZqhPmR2iPuoH5/kh9kPUhwR5",
-	"ExrqYsSVZczDPWfVRoiKOWKPR2uTM9JEHQUZUq8T/CQ6V7H6JkXHSb6i0rplmMd4wqCpKp0OwVhyk/ut",
-	"egZogpPkmIeDZ4xR+OsQTn02Fpt988Gnk7OUydKpniPb2VLHuxcp6MaVrYfOQxShl5Q9T9Bvpq6sJXxI",
-	"VVRyWgg76WIaFuPTOAykXphmxdPFhCoAEl0iMbv6lGmOpFcz35fTNSYlQrUEvCVnukcJnmcznHtRJOD3",
-	"uLW7rybcpWK1VKzuJGYhUaUEHWOQC+SPaz/Mn6WTXmdZYEJgTBLsZBOKM2Gn6NrKuDgsmeBdwZlumQPw",
-	"oqqJ5oQsk3kvta/fW/tSxG16QnDwpytbo68tx0knDzxteAEbmF9zGyAYisHU6yWGeBwm5EpKjUAgVdOS",
-	"TKtpmSQafqOH+F1SDf/wIsQkYUFBTRhv/Gcb61vPZLcRZaoHRART9Yb/88OjsVBZzv7jNZVjgKcB0L6a",
-	"yiPNQHj0UYn7aftDSs/jSKU+U0nOdEZOTMDBcVs9FZD1IRshYhSCVxCHuzptmmyi20v0UJlOdUcabz57",
-	"uW8/e+o2kaMQ+YIy8Nkm9/rs5cCtt1onra9ygK9HjXa7cfz6a/240/qUTkKl3lEugQKKmBuFrLy2QQQW",
-	"I3Oklncw99j9P6CIP/xsUmngFxhYOmYprDmFxU5wrZgATATqMyxGpYhmKyYmGSGGfUK5wP5DJpwbiyCc",
-	"L2cTzgwhPPpYlgwe07Sxon8OSnb0sYiOPU5i3IMhXyA1Xlp/liT93pF0SZUNYgVZKjtB1gtEZh3PVCIl",
-	"YFLG0XwBAhUApFFbO+PNrAd/Ygb7bQp1/PBoZKmDH3NBh4i1dciphjQ3cW251vPKtVJGHvveTL/WbH49",
-	"bR3KtRS9XGuGJPy+SNfDTOvNSbvjVbyYhaa9IpAVT6qQ+ScmwbAaUblVMETEe/lQboPJhJsvteGZr+xH",
-	"U6ZuBrn+3HWo8NeTZqdxcvy1/rF21Dysz1gJM6hZinan1Th+vYDFUC+/dkdfbURasgxmMl/1zztZkNrB",
-	"kYqgLr8O9aNa43ABy0AoQ1E4+rcfIkikMl9FcWYptMiD2L/zYsM1gqk0CfkNaplM/+gVZV0cBIhk+OdM",
-	"BvRKyYUPvwQ+TdjIWCbcKdpLGwkbu6sOpboHSeJ7O9kyxRaChNP5kIAuAj4lUhZFgZSDYYTB63oHrKXA",
-	"FFQ1Nif2twgEcpMjSwVUxuhxElBWOtfLWDonxfrCkshbilNknplbMXzEbIDHkST0GTYgwmCxJ+BxaWZL",
-	"Kp+j8m00RuSdNH66KrP2Q/9xDIeozC10jitk7BQqNYxmDfqdoc/6xOvX4BKHoeQNMVfHr7je6EPjAhOX",
-	"vnI5LXBmyVY4QjkmWHBHne5HSYjH6NhDr426RPIpZULnx/OIhtjHaB6bhf1Ex4FnrRXTMrU07UDLLC03",
-	"zdJCNPLfTZKWm1ttIPMH+CIVeszvJqMRz8tkjaxvYy5UCxOfDuU0zSZLcUjCd4iHWHi7G9vJuqnTOdqT",
-	"JzEWfaq+MQP/E0MGicAkEeLSJwaaH14QMyPpbK1XPC4oQ7XgAjGRdKOe7cEgm4TWnj3zqk58GmTAtc/f",
-	"WIkq+ziE/rnErYwkqV60EQkQe48Y7o3G3kRwmOvjPWapjV5uWAhHyYygAl+fS2/XU1nb5N+6F73+6gs7",
-	"TyvghnA0Pk0DhX2XzCf7XPdr4Y3gsO1TZndqR4Enj45a4+Q78yR3KJJv1WeZg6QBzJ+j5PXeaJ9G6YKl",
-	"+7n9Yo79HHuXbujYi/EVmL6l+1KUP4I4bJD8C/nsJBbzHQC73UXIk/yYjjw7Ce5IGi3wPzFaDSEhEn5m",
-	"rJE3xqWNX772pVbzGvj0n9rBlxvhVP7VGInIYJTB9zGE2ljPY5T9LI9Q2b3Yme8w/swh4rPqi2sYGhXz",
-	"Hy0Njb+zoTFKBcC8dJpIhiVzBmkOr+yGeekTnJBwBJJqaj4kwJ/8sCjPkDmjv0dW3DGRzMVBpjONF2MC",
-	"V+02mEReeLoNeSvzPM8fsi8KpK3EVjqNOTRP98a5g/efdrN29MW7FXawue4UsDIU/Hl1s7SV0NLt20hc",
-	"fPtawfKMLuqM3roUU3BsZ+oF1z3MS2ekOXM0Sc4ac8RsfuSkZClVMRZkpkNSeTnnzrNkGYFimSDr3iTI",
-	"iqwsVigpFpgz1REtlaLaWjP1oZ7LlKniJ5bVfh5eDmtnBuju6JZSS3dHIAqh6FE2BMZk6xrAtjFXOreZ",
-	"UlppQ5iSfDWIzZ319XWnsKUfNQ2ArlcKTx0v2sZr2Ksf1/YO6wdeJc0YKjcY/3vcwpRN17WvmkzmHCP9",
-	"GPZlg1etfPquQ9uZxEoDrl4QfAAFtIIDjLCuQGh+xmKQex2LgalQGFIfhqo8iDlWGid7MAy70D/vMEh4",
-	"RJk4kDzcfD7xsqk80wteZgHJTdNM6QOS86FKXc6P5vGhiKqX5r2pyiHyg27uZB6ZObWPOk1PqdiKuO4u",
-	"DapLg+rSoHofDKoVj2fW8oSkmtwYFZW85l4QcZuoZBoVn0gdaZOLJGS8frwk40syviTjSzL+e5Dxg0b7",
-	"ntFxQYdDRKaS8Y5qMpk7d0nFl1R8ScWXVPw3puLzO0KcmgQzy8JVD8A1445jqNMAf3XtoK3R+DG4fsQ8",
-	"XwtZG9ALjfiXXUnhZlrxNZpycDnA/gBAhpIoapPNCYYhvVR2fkgC0A2pJp3la/t/UICo2phLc/89NffT",
-	"S6IkzevU9pffVMCT2uHhyYcnKlwlf2Se7B2e7L/Vb5LjUwCiGn++cseaZyuBsCS8cpnURzqKpgAU++7W",
-	"rxLG6krvbK9r5WUy5g5dRZihmnAK2XoLdz0Y4gtkRDIe9VLWa8BX+5SNCYeIIKaS7FKVbbfaY6lqVQY4",
-	"b4CecACBYBALVSCkAFBtupoCaC5Rrjo2GUC7EIWYD/5tkgLPDeaUNbT62HXXELIRvP76jQO28fz5y+eb",
-	"21umrYLw0+hb8yaLZ4sRLHLV3hOqDJPXhcmaP7MbOr8wmKUCS6Fwmczn3pZnf9DZ2f73v/+H2xrozIhy",
-	"RfXPNS5O80SuBQFAGlwOcJIuqJfUNFdDVIHL1QQGAUq/dhYieMBy5w3S+/+4GbsvzdIT9rTx7Pmzubj1",
-	"zYi7SrRw68UHCqWyjecbO/dWKtt4vvWscu0tvDXxbOHcfOl0+psxzbt2YyUAB4gI7MNQMaFJf9al6+od",
-	"FIcwAoHcgbKCRuw0ckUh9LVl5HJAw1SKmJBqEqkDdEdJOSTZ+npSSJJraSmFuNgbw/45zRdl/+HiT5vP",
-	"N4pFDDG6xNfO2rYQyWIx9p7N5zsbdydZOJe+CLAXO2VtFXqnFiJJLGxfS4bKLnn/kveX4/18yfzvLt1W",
-	"eTPD1BuwtR+X3YZAw5IFoLKSgYSgOjWHVsrdH0WRJ3MtkpeI3JDaRb2fNZOWhPz+lRl6DAbRfKKwRakn",
-	"ULObjOJBCSoq+70kPHdEeK6ZFaJAqHWI3de45l5ostkM0G75//miL6Kniv2LWaGljL+U8Zcy/r1mopqP",
-	"zc1EpZSvPO75Gsz6xhYVQD+NQgoDACVXQYASwBG7QAyoerqS2wgKdEcAC5UIiZhioVpssTOyPCrW/fXx",
-	"BQIBFND6zGUT7lqnuVqzofydJF+T7GyIOId9VAWvcIi4crODsaBDqE7iCGitJMhAeTlAqquRaoyJH8aB",
-	"yfNuwQRBrHglFtwO5BIaJNSpM7E3jbUN41DgCDKx1qNsuBqoSIKy51uPJCeYUNC7TYueTlICcW8YwRwu",
-	"sw8SmTWWZQ+YxWVVC7kYddd+xDj4ufZD4icpmRpbIyEKxpC6SEvPnfupYvIpwf/EyHCHHpYyeBbt7Ygr",
-	"+UNWjXFQkGI6xtNF1Bsku54Okhy/ACa70jcAbJnb+oGWtJ2KoBW3k/gBvSRZJpocPOVb3zxpd4ADrx3I",
-	"aPpZouPto+M4P/2vtf+6saejQWbnhCv6MEghhF4Si/ernVGkTBi34B+5DHvJO7ijNOjloaoEKaGZKUdo",
-	"G9GYIJH+KGnmJ1rZk+Jz+q2xP80WJrSSUt7yNjHEFPtWdir307j+y8zJS5PMIqE8po5z+XhC51JMdyJ4",
-	"kb0hG3arDPdQ+INJxKgHWMjjGSEmbBWPqTQF1KIoHAF/AElftifhSKkvEfKlfBPo0C7lDW3PBKgJwXA3",
-	"FigbnidPVcToBdZyWBgCYzCKlVklKLo3eITU67p5m33LDOrHn7wJSyUiI3AVKr8wdf+s5+ztetWrkM9r",
-	"lE5XXe9COZvIkhIvKfHjocSKVt6MDmcFv5hhvvYjZnh+US9meC+cIeWdMjwvgTxtNVb3DmcTRwXzUqZb",
-	"UpLbpCTZM/4oxblxJC6iIKetxg0kuNwov1x4e/BE6aai2oc3jU79sNHufD1tNb6asvFj3jTKhyZWPvs+",
-	"Hc4rqZ3KDV8KaUvS+tuRViufzUdYpUimKj7ztR/q//LimLq8hiHEXMfTxNxeYzcOisQyZQOshRjOEUZj",
-	"rsmh/AqsKCALLPFmAkvZbMx9s0k5x11VnCLmaBdAAUIEuQCUqLLDehfAEPcHQnuoSGYL7CICfdcAKMs4",
-	"ICZmBbUt1iNIf5hxU1wSrzvzzIUkWDNblN+UR+Cqm6E3GPLqeP4sRVGSWhgDBEMxKMyZ9RoJAMMQ9CAO",
-	"Y4a44QGUgBGNGUDkAjNK5ETc+bDeqO7V8nDvxsFkKbARYhLRUGAisra3n21sbmzIESKVO/OHh4hgqkDx",
-	"f354NBbKHfk/3iGl53GkPJWOPgLZRlWEOzhua++lxBWz4rUMSu+CF1vVje2d6tXVlfznVbxXEIeeJm86",
-	"m1S91TppfT36+LVx/L522Dj4Wj/utD6lF41HH1XQmROO4BwPp0Mih9sFB28bR+AcjbLpymTrgCKeISiK",
-	"P0cMX0ChCJZwACq7SkDdPzltHtZTWOVLHYdmMhfqhIc/x/Ly2BRbGThtB6pyuJrw7e+YgKwP2QiR3Fod",
-	"07SxOrLu3TpqtNuN49c33y03FGrHZBPdPk3Ul6lw/9nLffvZUxnEOAqRLygDnz0/RJBIfP7sFe1kwTRm",
-	"bKRNAWUTkY1NYWwz549LPMCwTygX2K/L6R90Tn5NIc9Hy1EfaHodTRMAskzBcifNK3J8aU2w0apK9lrs",
-	"9PoBhyHwB8g/B+2jThP4lBDkC3yBxcgKXjad9CST6rBRS/a/T0kP92022Hn193InQA8kIdVTVRhxtw6j",
-	"euAW8ikLlnEDjxbNOmwEFNpIbMidayeyhfgCfS+UAWuEXyLGweb6Orgc4FAnl4gY9RHnAHOgw14kz5Xb",
-	"q2MN5LcukVAOdNPQnSSjMj0vb/Iya2Zy2stpC3Ql1qJQal45XZeeT82BOalpyOlf96CotNF+zLAYebv/",
-	"+ZLPhHuBiFxiiQjZgAEzFbN5VMFRrnidDwUMaV+SRfOZsdT6kIAuAhxJPRfAhGBWgB9zQYeIVRJdlqm8",
-	"vGCFI2QcIh2RyLZ7KczoRiqZ79oP+V+mwVO33nCi3h6gnsP28TtlqTW+kmWT1NpV746mVY4jsyrGTXSv",
-	"ynjKaUw7NYpwcp9GRePad+UQVh+Btvrmupln55RYk1O3rDj/wGM0VBZxSxkzbpVXAhGuHhriaSo4rJor",
-	"qjmLgNrPQfJ5ATkz7ZrJKEuqNgdVm1jlmxK4u6EmY5u+JCqPgqhMHMYi+lKUClYncASQTPYFVsQAs2A1",
-	"gkyMklBKrgGrAFTtV8ER9hnltCfA1rOdpxWJkl0EEJEAK1Q20pg2BOoo5FoQrJkaxOq6t0rHCVIjcJAu",
-	"DenEOb4d7Xh8mNKB/xu3BsLjSr85V0THy9lf7FPSC7GfTQ85Cy6jNMqjWidC6jwPkxIYFJ7A32mihlWp",
-	"+NqPKCnG9nP6zUtaCHpF2baUTv+0CvYZUmFiMORgxVZAqwBTKe2pcrxhSl5BAYAckDgMJ9H7NRK2LFz5",
-	"G2YnRO4r5nSad3vLvDhzmV2exFL3sIKrf4dgT4knUXqKizjxtTziCrDvrlzj/lR4C/wQQcYBVL/kCgBo",
-	"eytynnssaL14KcOuzG24vT0GCvCbMXLtCDaTgBTz7zIOFPrKlltUCyEXQCDuChvPsOT0+nTJnJ2orA+e",
-	"uchY3mXdRycse5ZTHxXFWx/y7XWQoKVEukRU0JfUjvu1yq1cW7di8sjpxMad0YllQY0lsbmHxKYVkxyx",
-	"ISWIjZJTaIh9jKSYYgq7zxszqL+rAnXrx0ccBkOs8vSZpG1SYNJNCjzXdUX5OciRbe+iP7Y6/dJRfbqj",
-	"erqQyiej10O+QIFK+Ze5uofq8r76UCiPOoLKc0Cbs5PTyKiaObk/1EcvfUEx5uoDdylPUdTSHH2d0DTE",
-	"pjihlvUgT0nBhJXFdj2pCj14OjKnZxNk/gBfIAuY+ZnW2Ne/90b7NEqr9ac17Dc2Ta16W18/W7/eXWDf",
-	"vqoTnwZyFmPPxwrv68ch1CWN5RJmh8jVzs98kJTOzzxrZ4rl53tJ6/pLJLNZulN/5ZwXOiY+HWbgHkIc",
-	"tvF3dIiHWHi7z5L9P9C3zx3E02Nl7ffJ+P/EkEEiMEm2IH2S7EK63lu/drnLLKF58B6z1AFcntIQjtJj",
-	"pcDX9/7ervef2sH7eqvzReKdeqZ705ms1Zd2vnoA9Wh8ugYa+y6ZV/a57tfCHcFh26fM7tzz6jMFqMQc",
-	"tdjJl+aJAV+DlXxtPyxJz/VJeLim/fvB3R5q5RVM+mESElaGw13zGsHI03cWUu+Q3PWrKZK7uTh4iBz3",
-	"mpH2OTD3vTmJxqOKm5+qTSj/r7Egs7Fw16U6cfcE97o+GssM/7d5kTSTifyseGuq9kLZgAudFN86galD",
-	"qjKA29PJwUoABexCjpS3vQr91TnC5QmG/kCC+7QCdta3gKq1c4l5uXCNlobzXsRrTJwvBdxNTssNtr0g",
-	"YkOChEuEbNjv1xTx4VMvD9Pyq0NMMBcMCqp1aOPnl4ZocEAZ6DJ6rv4kRmJQV46030fBKiY6dGMAtRvz",
-	"61btuJOx5rqdl2sayAfksRzSPiaLdVlWXc7hs9wdaSgqOha/AgLMoxCOjou9ljmS+v2v91tW+710Vn4M",
-	"zsrQoq6lQzXfR5xLyZPRJL/0GDla+6H+L3lvkCVLAPq+3E7Fh2AYqgQ3UA2JeGGOaXXcyqdmdQ1YkJlV",
-	"T+P3rte4dBd0GrSV1J+enkL8mGbVnnr01VnlnPpYquQZJuv2+nlkWLDAEkeaGy2db++rQww0J3cKChWY",
-	"zUxVtFwWcde5Lszv/eBxZvH+rWpN5rFNLTH1t8BUi2uzkDUnD2aYVqGOquXMMMxyuHx4OOQc94lxRSBj",
-	"aNhTPgnarqXiw20lQhO8ku0VMgRCPMTGrUElNIgZQ0QotVYVMM+2p9pyojun3W/IL8hS1szMcwY5aSGJ",
-	"wb7IhQFnB+2OzDxmBMEXE5Y5igjrSYEV8zOzjE+1BTe7eur2QdAiwPC9FhFKaa7pPv6yZFNLDXaxGmyU",
-	"Q82pZEtAfj6lOOohjIk/ABAQdAlk2yqoQ38A5BlR+AT5ubKM2bpeWnEFzGC8Et3BqorK/XqJQp8O0deh",
-	"yvPWRlLoT4qUGtqkTG3ygENMlGwDMgClZcC1WVepDSDE5Fx7bEWQ80vKAsCRiCMQqVKqZnBBzxEpHBoW",
-	"DK76VrcIEKgeZOOQ9lUBVw1xBgWTwSwgXxniSFxvVGWC40iAAZbow5LZTZLjur5/6UB+7t3gbs+nwyEk",
-	"gbKqjW2XpfDqqDDk4wirPj0fMY7wv0NIJHtCTFfkLm2wViCXErk2HTHhGl6AObiAIQ7UebBlds2dVFD9",
-	"BVeFDaLhyTDFlGjd2X1l7p7CJiMdq7X34cOH1UxDNIt8T7Q3FHzrrmdGGeZjE1ve1t3ybZ295dVkxrKV",
-	"juIghptIEjnlZobI9UIJLe0lvrXWUSMM6aWmqvqQZS7aQE2xE5CAp51BeiYjMb0kiEk2hMKe8tmVxDYn",
-	"Nev6k8MIMU4JUYlep1zivEaig4YRZZCN5IHrqKnNEHTrOoVwEDDJBA23Sq795UQL5Ej5aiIBS1KBExkS",
-	"PLvcaDzs6hqoAxozfV+ll9qSRegLfFF0maKoFhYj93XOdiWFCBOxtekp+RUP42FWesVEoL5KA/HFTcQX",
-	"ozcnW+IiEHxE/AGTmGiYoZJRukjybyiXAxPJfo31cdesEeZAZybQ2UG41JE4peQ+Optw7W1ip5B4mqhQ",
-	"k9T/UmJC4vyn0EJ7w1oRqvp4ve9OyTmREmmCWg80K6UlQook6pOaleoniZQlxsplZ67MXNrJh6E+ZEGY",
-	"oWD60rwKGpagaejTU2ek1zwxV2+VkbJik1+qE62rAKhTHEjNHwJFhFXOHm1D0Z5FxhKRrwag73sNMXUb",
-	"JlTC9t87V1hphpFevNtPXCPZd3OYW9KOk7DJKbnHbJvj28lBlk2H7zOkXh4oaVflVN95/nzj2fr6es5x",
-	"3hps9KNmGtA58cp6bI6/aFsPnvpxbe+wfuBVzEIWaE0Vr4cZF2ZJ9lUT67lvew4h6cewLxu8aqnfyQeH",
-	"tjN59G1ovloQld/GOn3DCHfUopqfJg9O9rd+74XUh6Eqn2SOlbZu9WAYdqF/3mGQ8IgycYC4sJ9PvGyq",
-	"NPUFL7OA5KZppvQByflQRe7yo3l8KKLqpXmv6jhl2uhBN3cyj8yc2kedpqfCi5XL2c2jR7ZfzBHOMPYu",
-	"jWcYezHu+D9HAEn2RRJBMk/8g412cKBCbotmxJDsJJso8UPgf2K0On7cbxxJsvHL177Ual4vnORmoST5",
-	"V2MRMplAEmOxHosj2VjPh5HYz/JRJNm92JnvMP7MRZ88q75QDoLpWp5kYqHGqKjkNQVE/Pk4EbfRTw4i",
-	"PvYqJeL5F1OIOAox/PcQMoHC0EHA6yGG3ljViAz5rh/nyfeR7ugBE++x0hjZ9DBjxHujulndqm7fmGSb",
-	"85Wn2RqiohC45Md08rW54aBf+b2eSr0mHuWAm4r69wjty0aP7czG3oNG+56hL+0iNiJTEPhENUj53vYz",
-	"skThJQovUfgaZY2kTr68W34Md8sxz2dv1taW2Ymb1Q1y4nFi7ZY4Z+NJozpN0IVqi7JG9aJ8y6f8GjmW",
-	"M3efDnXHMgoxusRkqq7ekS2m84acdm4ucr1d7w2C7Ai1KGT/V4Zt5MCQWHlMBe5hm1wpEasnJOOSVtNj",
-	"dKkRclGZorOXyEX2la07tK+U37KZvH3fpBizM9KUs2Bnhz2Y5alLM8zSDLM0wyzNMI/TDFOS2aSc5rYz",
-	"CN7Xy1ktwIwlA9AP08LXRgRKYtfvvnDB3S2fuiQcwhGAoYrq1reEJr1A6pNrb22XXj23KNQfG7HcIdIn",
-	"l8hJAbo5cyKafl0BjEZenxmFwpLq/HmnmqwvTT4MRYNa2i1bS34Zt+zNnd8ygPHO3DIk7jvo3aNIjpRk",
-	"/ivAqGmBkWN4k1WTXc5pjwyB1hehZW6u36kFmUPC4b+ztdyzGmZbvl2IhtmWIzwe7fLRG5mzJ2JpYp7H",
-	"xLww5WKZiXCS6T7KPISFjPZ6WQeVV+Ed5hzMemGahxPcvyiS++FLANe01WeY6EHdc7DK8uQjXcgHnpNw",
-	"APn0vISljRFLKvjwMuiVVuDX1E7ztR4Np9ZtlhpJQocaR7UmMF84A2Vemd4eKjGa8F6uCSEFlYTSyw94",
-	"FbQ7tU7bhNlzMEScQ8kgFGLpqv0kCcCJCUMwAEjvOS9wfNb9//r0ZY0hjPQulrmlN/udJhzgsQr77cVh",
-	"OHrQF/j3IITxbmlixwYgO0u/3BUUbTpEYiAFsEtEBLhklPQTNjYCsarTDAS1BZ/kn/LIVu9FMp9eQv6S",
-	"OniKypahwGs/9B9NKAY/F0qOHw81zkwYSGiqoCHU9YENOzpbOwMrA4yY1PBHIEA64Ql7WjHC+DDmIgnp",
-	"ixDzERGriPg0QMEuOGsc7518/H82X7Xj7lkVyK1IUnVDlSnFDH45oBwBHnfN6udKBlfdC5Zub8lFU8B4",
-	"S5a1ZFlLlrVkWfeJZXFEguJUMUl6E8VQlHJlE03pTMrWqQ9ADrQdcJJ7yU7q2YQjj9+wUTKz91BER5p6",
-	"z5GibopR9K7wROnJcuu1pp1uanWZrG6xBlGJf0ngb3msLi2AwjDU/XMreGmchoaaTJFFrYVsKZJeSyT9",
-	"tZLl9YLaVQoplT5xoZHtq3K91D2pE/K7CfIXiA0xQdpsr+bYY3SYKR2gsxQAzEGoEqihAKygiMptx2GI",
-	"OfIpCfjTovkz5CN8gYJaT7sVO1LCYCKebXuOpCulwP3/2bva5qZxJ/5VNHlDcpOk9OHolf8wQ6AFwrVN",
-	"J00POI4BJVZSHY6UseS2oXPf/T9aSbac2HmqG0jrd9DI0lrW7m+1Wv02ZFJhdN7yviJ9HpC7CnyuheG2",
-	"hAfzMmlz1LQvx0uQ7BxSUCI6s6wdj+R3GUNPHg7G8wfq9e40UKiJLY3BNHu9LBXTje8ynvEgFhuvq5yh",
-	"pQbTaXg8AKI8OJCLJhSkKDdOD7da7a3TVqeSMSg3XWTYksYpZHOwcAj0iPC/VrtULZ22OqUvk/alWrqp",
-	"qba1Kwx8MqZEiZLFiqq7SP4NOkz+yXR/UxvwmhqjZg+vEq3mfwDqLTb3QFL6C+zWI/91/nb9BNyMYrP+",
-	"cDbrhqbN+EzF1v2OW3drfVf39bdujdUweb3zA8/mlFi5OvrIUfvrhvSOeehNOPBD/Uf1N3DKp3YEm729",
-	"f9Q7gZhDW38ZnVlwhf0QkuKpFOhjDRZBrekhbXXVd1Q/GONfax6mv0O0GGe+wpICH9s6YDY47mGJlwhs",
-	"x77Cu6PG4VH7vLTeOh4OakZJJulgmYGVBcKtHeHAZBX4tjK+3TGE5cLaFnazXmfVYoAMqbixTQus6TJ0",
-	"cF3hmvkce6rlEEJhWCCMftBRRKlZ/ub5L5TB+lapZwKfm4dbYGCBgfePgR+gGKrqI17EUa0tZ8ljgTgj",
-	"yRXt4E+8cJXC1E2Ti4BWEGVCEgzz4ps8WqUlWdEiL5VKssu5TzBbH6AmXwgMkdvvDzpKdhtFsrqUYXif",
-	"yamfxqikRYkXDZiUpPXQvw917drIkkzQtRsnoHZIxYgLushN2bRHfnFqlDUD+BvqkzgttL7JVcXsCY2r",
-	"2PlD6dbtCAdy1rbx0BoaZVHiJ1H5pHlyhNTTlQTEppS5ND1MgOYZDopTpAI314GbTg289AVsuIvM4Blg",
-	"WadeJV1orUP3hPQmd00iKvTaAG81wv/ytxRYeO686LfK/+Ky54gynzJShVoLpiTz/YH7b1u/3Rl4XyeP",
-	"JuL3qpoqEKZakZ2FznhECqgtoHbBW95WjSaxFlQuJ7wNiE+wINn5Vm3dIE65uqIYFrYBlDKpD+roH22v",
-	"/ylVIEKrfqdeHTU9W2gwYYUde6ZRdMokC11q0CZ56aIiYGFMOaw+ZdiHIEiX30QlA6yRvMYCAQ+NtZ7x",
-	"3VdttMQID5HEA3TNQ99TnQdkyK+ILu4kCIMqhuo1otPUOjrlUr0IlkjPGlTRijLRdFlFg6hXNAiFsopq",
-	"FUK5GV2EwET66qjDUXdcG2EhkLykOtUl4H5VeRIIo4814A+qHfMrEliYkhyNeRhEtwGnvBnzrYrQd+G+",
-	"rMt9OTFTOwqIVc8gthiU9UlPEi/aj0K5pC60jHG/LAhBe9s7ceKHfrFY9IQ6LHnK/MtdpoSyQIAzUwRP",
-	"DxeSJ8PXPR6OfHtOu9U3J3pKq6OYNki5vVZOJgt2jtV2gWjMQzjjGY4SC52KeKHDVQduNTNpxvV9UINI",
-	"tmJUqw3/TX2AikivJp66vlQujowkM0hjxdhQj2fS11jQx+Hw+ebXIMJRBSLzhIJjSC9VOw6dOJzKJWXL",
-	"/bTMQI+UD+fzbYmP7A6lFwrJhyQ4h5rJEVWmOxEu9Umy2SDg4cg2MO9/cX7U/to66zRbp1+PPjZOzo6P",
-	"1ETLvnnU0oboiq8ONaN5y/NOu3n6tlQthYGfHE3NbKITwFPDHQIcDgFh8i/1x9Lz0tOSaVB6XtpehYRa",
-	"r5KChvqxZcZHvNXWvCxBX31OpHnKOHu6HrvmCek4tdOcspTGhpkNVo8zEfrS5MqPKHp71EFbsSSTF2Ac",
-	"g/Yo2T1mWh1H/xfl+NBT2fC8Je7N5HLWZM1NFjvR0tTaj8/GV+881fmzzBZG/Cddb0rY8MXYToyV3brV",
-	"/zjFQ7IIh2nC4CsXFAYWahVro58ImJk74vBzFBILBfFmUJ9uuH2fLjyMh9F8mNmD4IGLdRnnIPGnWVDk",
-	"w9ZJo3n6tXF40jwtPUaq1get50YFl1Z1QQdsAdVWC/Rd5+QYqfZ2xcY7zPoMnT1XIzw+yuKi5PVGlrze",
-	"bPUXWtcSeq/0bw6JckKzZ2m1IVB+YCq9JImyNpmli+EB/fvj+6fNN6dPP318H5y9fT8+/vH7Mf7wO2u+",
-	"PRg237X53+evwu7u+6e48eLF4m45TO88dtbCvmysfSkKM9xzQt9sMzgKMwJWsRmUfKYZPH8oZvAeCFci",
-	"27W+iFFhLwt/7BcMu8yyQik7seuuT3UofeahnyZ2cOmy7aGfOVKFc14Ir2Pmoa7Pde0v1+jUM08EP4AQ",
-	"7dAnG33PZj18Jqvwu6hpyJfaBWgK5kaa3lBfEp2qAKuhOwaqwyp60jg+bn14AvG65NJ58uq49fpP/Uu0",
-	"jLK4PtT4i/q3WhZdfA6qUCwob0RrogOJGaLY3/JmbnCPjXs6PJ4oo/L73h+6jMr0cQK5GdGANGRqtUh+",
-	"zUhQel5iXI6JfEnFNZWSBLp+himHIUb9Fps8PIAP5wT+PUwYCcbi5YBzbxCORb0fxHXDV5F2e3//YH9n",
-	"b9e0TZRkyU3sLiY+FZcvuzgfoVNKpuQmKw7GOL/pdST9NP73bMlZ1U8bQUFV3bVA8p/Nvxgn4xxl/Jf3",
-	"+wEZJz788tkJrjFJyVFI3k67Yl59KGrkpkf8O2fLT2Y75JX6Xi3YWdL9wk88RB6PneURCYZUCOUfS47I",
-	"DemFEKqmIk4p/knlEqYS/zZ0Jx2RmPQ1HgfGM7ROrdY+ygbgMraY1sNZmSENL6ZKVi6rSXk3A1A20GMk",
-	"a7xE2SKeR+LHp93Yhuc9FC929VyQz7fW/GqZlnUXkhN0SZ4IhJEMMNWUYNPuwe7+zrP9TDOfhu93M/OQ",
-	"lJKWjZZrTfYsN293f/fg2b26eat9tgxh93Z2qyt/0lU9vpm4n/+CWCQ3cXMzWgp4nQ+v667FzBD1CJO0",
-	"h33Aq+myzEWg/57dE+VIWOdBfYJFvZIwNbg28nFPh2GuL7kfexwTDlDkn6DuGGEGd36g7Wr+ijlIePT+",
-	"SgZSBLT3nTOnVKzCuYy2cnxNmW70k7yLfIJIz54e7NyrdzETm1NnPEPQ7e2lBM3Xicjtcy94r6GA/QL2",
-	"F4F9UeD+Go7WXNxfLByReeC25ZEeFWYPkHry1iG+L9D1JZbuEcSkP+Bg8BMRCYiZZ0v2q3E8nReNTSf6",
-	"/rA+yYPlpNuklyfTTsKhlfbB5EAfJWUsA2ugmrGKlXcml33046pXwO+TN23im21uxe0HnTsNKUOTWu3F",
-	"ihbd2b2RhAm4fzbLoNxed5uSDA3R15zEapywZbPyqONNwgOiwvCSOj5hVdMFtdO7sKjaRXZEfba3+fcf",
-	"CvdwTtZVxNDwEM5ijLXIO96BtdvhxDI4I7MK5xdGaN1GaMXrwFl5AZyRxO5+hZSdXO8EOyKnhxn27jup",
-	"ZnYeRQ7zVUQUiohCEVH4hcFVw9vy4Kq2AHHWbna6Q8zTc7fUBg2+R0wGFKIeq8fbrXnM/xR66ZPmvd39",
-	"vZ3FDPbazpMVtP/EDIO93f2D7dUxb02pBXu7f2zvVVf+4EVqQZFaMN8jKMD4MR7rkwjiFgBh9TTphQGV",
-	"YzCpXYIDEjRCtan6/EWpv+lkGpqHlFEhdblMcx9LQEge+EmiNQpAPbbEVIMAqzeux3vBBlSOeq0Zb0UK",
-	"DJ6RQHCGfTWI2gZL/p0wXS3HlUG4fYbyUi9F1UcHHkjpueHDt5P0isDVEt2pCaA73R3CHxo+xQqqsq5b",
-	"aAJgD6iG8YCgEfdpj87p9Mw0SrsiAw0EUBTTiEbM/jf57jAwYV4NYjbO5E8NmDrSn80T9J2MZ4sqVLOU",
-	"p0+050cEKjvkvFokwzIrKlUID1A2qCbokj23aIQzoiF4TPlkMe91yhlSiuyTa9+thZRW6xRiGHCVZwuu",
-	"7YCLKVBZu6pwqqLHMC9oX37GkFbdpoe7aDedO2bli3az9uq4stT7XLSbaV+U4gHjQtKemJT4/KRzpr4B",
-	"HgtUHvlY9nkw1GWWzRDvCPblZdrkizHrXQac8VAgicV3gcqMS9o3imYCVqKK6vW622NHtU2b7kseyJpP",
-	"gWo7obNGy90+yHDEAxyMlXJnqjTsSyNrVI4+T8VapliTnL41xUv26ZrWfFQGFjNRcT+N029canmy62zT",
-	"Ed2axjIM9EeHc5HJHvTVx6yCxWBmNeWrIYbtk4CwnoK6XqhrEOgtUt8w7qqZlso4URm3FqgbSsR49BTx",
-	"EI/xExw1oa/WYi+hrvHZTppOAWhBjJnAipn41u5KMY1L/3357/8BAAD//w==",
+	"7L3pUhu7ugD6Kqo+tyrkLGPmDKzadbcBh3gFsINNhrWTCnK3bCu0pV6SGnBSqTqvcV7gPth5kluaerDV",
+	"dhsMgcQ/UsHdaunT8I36hu+eT4cRJYgI7u1+9wYIBoipP/cpEYiI1QPMI8qxwJTIxwHiPsOR/umdQyGg",
+	"PxgiIv4EPRwiAofoX5+8arX6yTsHPcpAQK9ISGHAK+AckxATZJ5jHoVwVPUqHvcHaAhl72IUIW/X44Jh",
+	"0vd+/Kh4R9SH7rHPTo8A7QExQICgK8AQpzHzkeyQoX9izFDg7QoWo+wAPcqGUHi7XszwKkM9xBDxkVdx",
+	"jPz+/fvVWiwGiAjsQ4EmIci8xZQANQoCgoKYI7ByvocgQ+z86XSI0DUcRqEcW7cHDMFw+K9Pnh8iSIYQ",
+	"h588J3wfVjtUwHB1n8ZETAKnXgISD7uIyXXCAg05GELhDzDpq2Xr4VAgxiuAoT5kQYg4ly0j2JdjlFpG",
+	"TMSzba/iDTHBw3jo7a4noGIiUB8x74cENoIMDpEwZ6vZ63HkgLlBAnRtN7WHGRcKbLmkDImYkQroMToE",
+	"63JJsfzinxixkVfx5Lnzdj2qO86CGqAejEOhIMuCvbU5C+yK14J91MbfHFt/DK/lhxPrq8FEQRGAke3R",
+	"CeK2E0Y9lLe7sb6+ngF5w73SDPGIEo7UQu/B4BT9EyOuFtvXKC3/hFEUmnO7FjHaDdHwj69co1kK2P/D",
+	"UM/b9f5rLaUSa/otX2vpr/Sg49t4CUMcAKaH3gUQJPsPKFO726XBCAQUcUCo0MdSPZcwMugLsMIRAueI",
+	"Mcq4xKEfFUmSeiH273UunQFKSAuAIUMwGAF0jbngciq+AYmDKywGABL9TmIYJUhB/YqyLg4CRO4T7I80",
+	"BgFVazuAlwhEiA0x55JMCQrQNfJjgYAYYG53ScHaIAIxAsO6XPb7PTJ6YKA2XMFyQsUrGpPgPsE4tTst",
+	"F64nR7egNCSRlnwO3StAJ1QAnA4NRkhvVBuxS+yjMwIvIQ5hN0T3CZUZXa2SwggF0xmBsRhQhr/d7xqN",
+	"sWF1ziX+MYA1IZLEOCPZuBi7a2jzydpEewXDGYkY9RHncvHrRGAxus9JNyPE9Hx9SOQ+dBEIKEGgi3wo",
+	"5Q/a05QVCUmkAiXA8apia6Z7OXrNDw86TflXxGiEmMCaceDAwZ0DuQI9rPmdJNaICMXcMjLMqL5FNNM6",
+	"QqQvBt7us23FtOzPjQlZpuKl1IlPDnuEuZADomEXBQEKQLZ1xVN8d9ZC1vywlXzVFlDEXI5rAIGMwZH8",
+	"HXNJhIYOfn/IIBEI2YnnQZiUzVLJ6T9pp5+TlrT7FflCjugCbGLwtAWAJABYcAB9gS+N2Km/qoztICLy",
+	"YAbTenvi7scA2aVUSqASSvea5DpSTVxLMTnlYIjJ5IkztMP+dJ+BTCPQV1sSSH4mt0Quc+njYLoZuQ5B",
+	"ZowC0Vo9LgfOhDQ3LrJVPJ8hKFBQcwxU8301lGoi9yiAAoEVFFF/AIY4DDFHErm50jEmhPLJsYzSdeLc",
+	"zwP9Um2lPehQQ+A5kBZJ3WSyl7p8DGAQMMR5FZxxFCh9L4KcX1EmpUKfXmqheLLPokP7foDEALEsTABz",
+	"YNpLWk+ocJ5dFyVrRvCfGAGcELQF0LAQkn4M+2pdYRg2e97uf6afwiP7xY/P49TdvhrfBjUOF/uUEOTL",
+	"tgdOxVQ+lZ/KtpL6m8bybGaY0m0OUkj72KGTH8nH8uzrPYc5zuzacD7iCT0oteMQ8BGXOiGUn2EuGBSU",
+	"TTsAgoqoELWecBCgHiYoAMM4FHi1B30xAXnV0fEYldcL8rmI3tWCYJLk3RQbq+DUjAwoCUcASyHAsHx0",
+	"layWpRrVu8DehcBwK2y/OQQzqMMZwXnqoEh9RrNLieJjIBpzr9MN0XsRJ8IeMwfPDRHMHMPFI0QpGTTT",
+	"aJb8MTFAXs4YIx/Z0QuJyFkUGHK/GDryOLj6QvD8vrjzTzzARXxuTMCXfXaanVYV7EOiRwuwUmK11RVB",
+	"ETNUBXW5CZLaycZgGPNUxRQDRuP+AEAQoECpxAHohfQKrLw93acBelrALydPdYi1GlpO+cyqnlB9ensK",
+	"7FZtTrLIYkaaruUVa3gR7qhnEwb6UZSMwdAQBVhvU63VUAwHKJTjiF0iVgUNEsUKOeS5WMWEI8KxwJcI",
+	"rBAprkkJLqFFPiSUYB+GgEcoVLsYYi63aYAYevonoLGQ3cHwCo64JF284Du5k4jEQznFxnGt5VW8+of9",
+	"17WTw7pX8Zpbz3YykzZLU/GuV+U3q5dQKb5cfmyWwfRhfmW6Mk90j3LZmD/Al6jFaOSgx+ZtalbmiWZO",
+	"Q+wrg3scGruYvrwY0zZ1B3ujfRqNHERT9jnEBAHcswKnQgHzHYBhCNCq3CFeAegSEYCtBZMSxCugOwI+",
+	"jUZy6YeIc9hHXN9d9LBsJL/s0ms3sQpiVnDndZJcNxw3Tzqv22rKSf+QIQtgUE735IIyVAsuERM3WARM",
+	"fDqUM1RMg4OrAfYHgCN9Y9NFAKqeMdenYnKiavg9GNSSW0S+CDCwGIA4Y4xUN5NALwefCkid+DSQ0C4I",
+	"ii4MALJ9Thv4dWqeXNS41uJZPGwI/QtNF24zbjek/gUKAEckUCJQwXCSAZJjiMMGucFw6jZ0fLLFg8lx",
+	"mvFNDjVHRMzsvq3m+g4x3Bstas/wUJMos5DgUvdeDEMEh7ceGwRIIF9yBsgBj+CQl2XdCcq+wqFDJnXz",
+	"1VfGRcBpCnBetMovgHwlZaLuSCBezkAhnDzXOjWIDO+VxMEFT1xaN7S9AEoAjZnl2c5OGXbaIhDn4Oy0",
+	"YXtTGxwUgObcjlgM2khI9ZQ7p93DfcNVgBVblACvJJz8BYoRIiJGL3EgZY9WsrNa95OHVH4jGfZu8te/",
+	"8BBGu2BAuaiAiDJRka2/cB5WgI+Y+BKhIVgJqA+GNEAhkCA3hjCyYD/9M+0qDMa76mISfJE6lvnTCtKZ",
+	"QbqQoy8BqSjm+gUKwXA3FigdXbVVIskXfYLGwTkK3OBQHPi7AHMeI3bGcAX4IUZENAL7Vxv5DImKUrJq",
+	"QrAK4D6N0Hj/TRz4rv4REQzuAoEIlL2Of1aXr5PvqhOmfjNxp9aZW6ziFkp7db21a+d+aZZhyku9Ms4G",
+	"cnudL5KFdr7N766zid0G50t5nsZ9WIrEI7mJbmXebJXzpTmRmXcZ2j12BN1eT0787tAL5Lg4QdcRZsh1",
+	"fVCXbzIXB4a4CNnPbYy/wgIy7nEk+72EYeympyyc6kKFAhCz0FKfjJ26PAWcrmiNkbmUvi1Qt6oYIRhz",
+	"ENIrxLQaD7nkXlrRMy5nwCiu/KbaWEh9GHoVT1Jdr+JJiulVPEmpVCPBYFnNzCzckenQ/m7ojpPXQe5n",
+	"Uw9kf9b1gGYf9N3aLW7x8idcb3Ljni5y9GjWmFbw2p60WWbEsubAiseRHzMUNFX3+yHk7s9yzQqAdKHH",
+	"HqMXmsTnV1A/3wUMcRSGUp65IvJM+zEXdIgYn2Q3Uy4s9xd2UZntdlLGTX5ZmtbV05tU+yeNkddaT3cd",
+	"p7p5l0FT2gMjKdP5A4qVo+jMAe7rwnG25SpZlBuarvTZMFdXrmMjsVafhslTcuMdXPiO3Wblpu5B2XXc",
+	"N7jkXEn7ctpaanAaTrNoHmTNOGyXXRRS0udA0AWct3k31ELxQLY0A85CN9W4TxVvqhYIJAgBHUKpxepd",
+	"mWOX74J8TKHiB4sl3nOS5AdHYEtw1wMM+4RygX0pCI2cLnUDBEM51PRrJ+1J+Fq3/fmTTQ0pZVbhAg+d",
+	"U48YvoQCvUEjt8wUd0PsF73lKES+oKwsEArJHP5lvpTozzhiRW5dqXFdt1XCaHKxoJG3HAIYW5vDZU6K",
+	"WYaiQQFCBKVETOy1hXEiTyyRysvWaQGEsaAtqcBISROTfpOUvPqTHw6hwH7qVEZ7eqZP7D2j2/Bp27td",
+	"jjrJEj3hi/NXS4j2DKzJEmNFgFRAxdEiL30PdJ+g4PLXaHiY24OiwAjRjBWDAmVZwxXkYAjZhbbHqu9R",
+	"UH4BC0jnLeTq5NTPpMq6pbrRdXlw5s4HNK3KumuqG1iHznQrMQKs4Cqq5l8nkhMmumkXaxVfW9Kf3lT+",
+	"H7+9Tpb1tmTbWvNvSGqSy4BptGa2bJVMZ1JbjkWfYtJvGWNLwckIjWXANk+MMzMEqFLHpzkGg+sk2YHb",
+	"cZcgMcUDaEC5kAc4pFfaasERCdIr2JWscX0IxS6A1W7VrwZro6dzeAdVvCiEQnYxBRQ+FBFgKISj0kvR",
+	"Mr0aOjkxqDwaxX7PKYO0DUGA/BCmdwkp+St1/Wwu62cBrVspQYH10RzUFIeh5OUxDMOR8l5ZPEH9J4YM",
+	"EoHJTbl92sFUJGRISGnPRbZLDZN8P3UUnrnXnCJS6FXO3VMml0l67augw2IEuiNggxvd95g24KEce9ay",
+	"nY3fmGDRToEnQ59+VLyrriQ1LYYTE2W5kd/nv3OKB5gg6wOhI2slIWNxiDgQ8AKByHxtbcHWw8vGEIIu",
+	"ElcIkQyflKRFe4o84eOdVt26arKqk2KQU2z8XChDO80V+tU0Y0Wh8OuWR1XrWSzoZ4i7RhRwyRaS2KTa",
+	"Fx83MfAZXOv2lpgHIt7eUJZcrDnohnLcHKJUQvUUs71zWWkKAOnBTiSladBMSF+NYIYAhgPulMNSp9w8",
+	"nc8KHndvpLix1MZ1gylym3EIuAt5Lbu+i5fZpgkgTpJ4e4HD2e1SwPjlBAxwxhHLLvEsgSNzFrMHKDWI",
+	"TfKuYvGjKBq2nTL35Cw8AO/o+klt76h+4FW8g0Y7+bN+VO+ov1r1k4PGyWHJO/nsCmQ6zjzNDpJ9nAyY",
+	"fZoMnixuGkoydnExgETSQ0GT1f0TwK5yikzFPOVpHKKeADHx1RdBBUhdSblpMg4gsJqTToPxG8qI6c2c",
+	"X+4y6HeXCu/25v6urH0LNY4txbOfLJ4lzQyi+pQIiaXcOF+q5W0fd1qVMW+yyngIzyItcqPp9MUgvjX3",
+	"SBD9mDFJshdmZ15KmUsp8y7NWBMyoAo4LYgPLIhRreno1Blxe5V7DS9kyMcRdgc2ScKDsnG1aoVZX5mo",
+	"u6MUjmpZYpIu2qkdd2bksV7Mz1O3IO3tdpMotY25UOM0QNJC4FhklSmwKODEvLIdSbEOrKiwV44EwGa7",
+	"zWg6D51N5WbDbhM5LktUF3YXuKijFsKiRTiCP3MNrANJOQrlOHTK13aSVFm3bn2MbnWsZ/iNp6fPZoJY",
+	"1WdUneuHoHyeteunKjS3Uz89qR19qR0cnNbbba/i1Y4atXZJrbNgZWzn7rd2zHTIgoYGktwOlFFD88td",
+	"ThstTWzK8ozF0/HZ+SEmT27WN2zSyQoxKUi6Xfo6eIi4gMPIzlSnBhog/8Lehrbr+82Tg3ZFp43LXo2W",
+	"89VhyEbWTMNvDf0p8ikLXFkwkikkHbpw+JWSIdIYRLe7l5Yqy9Gd8R5r+nu3dJZqr1qYUbYAuZaduWjd",
+	"+Jj7SReTw5rIRSll+YiRzMkygCYene778fvxzK+REfDpUEVy60SjUQiT0BfIKQFdNMAkMKlH4xBV3Rxd",
+	"LetE/yZLhuxfXUGq85tLaGoXBKww1EfXT6vzSoCLSGeYkcvHr+qN7GzFGrMA88SiOe9jVyizIvbTpOeM",
+	"/3d1ZhSAOUfZg5zsQxkUrPnFapzGFylNJM3H1IAHwUUP6icfFcs8ar4vyTLdq2A6cr803buW0HXhXhtf",
+	"Mr210y7gfz/S9/iJ0oKxcT+7Je7lnIaOehIPQ7Z91Tiqn9SO617F22+edOonnc7HlkoZc7r/uvGuvup+",
+	"mnx2M0ROFjAzfGGbPASFzQxo87VO5+HY5nLyM3SSkJtK0kvy8jjJSwHN0KlMJgXoByBNvmIIgcwj0MMo",
+	"DMpdFZWNibf2XkX1FugXWsbyI8dcRMDyFXGdm6Z8nBM0Vca3LpIkwciKgLLknteZkyXqTbOfa/Ldbr0C",
+	"yiAvDxKvgiYJRzp+HwXK9ptLOKLueCRbqBavYzZ76w3wXh/pAnQ3VMbCh3t665XVSw6o8xc4lXxrIRNU",
+	"Jz0CdjpV0BCSi5nF1caAqUs7xu5t0gS9lab15xk46xQXOwnpTHi5ZAJBwqQTlwnF1iPKOe6mjaD+RG2U",
+	"5MY+7mE/b91QEyMAEYFZ0t184b+FiH3viOzQs+74yP/uR7zU0W4InXHmFzlTj5hCLynyHBTZrXBlLCD2",
+	"svkBGj+0WaLi7R019994Fa912uzU9zv1g7kUqHQdbH/jz23/488z4yWresbwXrgo267qbC7lowrOThsH",
+	"J+29oy/tN43Wl4Pmca1xAnZBo08oQ1zL4nL9JdqcnTa4dRixFdYMB0WBdfeSy1UFHfUKDgH3KUM6TknI",
+	"zevJn6aaCx5G0BcoqIL3rxud+lGj3flydtr48rrZ7oBdcGx9YzJDKhDUzV3h4HqwLgK6qN8lUtmGe2GM",
+	"iC/H6kgdRbVRdaNUlZdeD/naTwf3iRQIIBHhSCc4Smdqp1MFe0e1/TeLhpegPpwKL0M8DgXARKJZCijA",
+	"RKoyPLn9zED6m1jNZ2m4Swv5fBbymXa4LKmZyg7OThure0cPkR24KJ9X8SZJkWIZ4/g+F8/IrJYdVQ6a",
+	"jDnRKgHi7LRhQJhok8Bk24xxFafylNuOO7KzP1Y29PTXYEMrD5UP/bpXGOXIZamIhEkEvV8r9hJ5l8j7",
+	"yyLvBHZqXx11d3Kq1sU1tlovJczoBFd6/AchwzSlnlk/PW2e2v+/HLxpHH85brTbjZPDL/WTzunH/KvG",
+	"ybvaUePgy37zrHVUT94dfyj46PhD8ol+UU7wmVhZBerEUwu7+4UE2EBlgSpuaKBM5uVuefyhVIfHH0x3",
+	"Zs7JWTF+Xa6s9CrRvXVkT9KlOcpWClZcAhJKIoe44CBxFQOU2FqkUqEo6SltwVWn2pWNtSD48DCkXRja",
+	"o553z08gmFEqLgmXtHP9XIh7RWhXejHGEukqLJovL61axEm0t2FUKzh4mjgHy2MigdCzWIT3vJ3+7L3M",
+	"kqn50tY1hjB6RUP3LegAhwFD5MyVt/+MYRsnpC2NsSFpfSQ0l4i7PdVxwrBQYMMm9AsXnTdRTzOT8AzH",
+	"mKGj7xJas+3lZjO0gVMlYCkZOqd3AhRViYig9n11fqReulKPE4ZgcFxyXXXrhSxv0XEzoDhMm4RfIeYu",
+	"yNIzVT20MXsAOegiREDyiTMoNl9Zp5ysm4EwdaGQJMdVCy2pzqyuCDPD/ah4Xd93pA4Opajj02iU+tUn",
+	"NNQs+lyxfa5B9hfXvUkaNceODCG7yOTvc25Mj1FH9RZtDp+EdrJ2AuQziiblYTNnmOd2yAVXpk46DHTV",
+	"cBi2MmdUX9QXJEfTHxfCnyLBXLVV1BRUNoJeHFokNJ0DU3Ad1FoNt6/vMKJMQCLm3ECdgjH52ppMp1Q5",
+	"YshHZYbBXBX141jyz8QXX+AhylCXFBgaIVJwiDhCZI5pSbJWFC8pplQSzi73FeS6RNJtrtidlX7a+Bsa",
+	"OzlFNX+KDMCxPl+TXesXJfBK0Mmvj6WythhaEk9nsurqMsteg7zcbJdlJcwjXCWD1hXQpcHoaTkNz0np",
+	"CwuMukWE00ZaEdY0tAp9UWmlgF6RkMKgRIem5awe8dQI6YwDZJ56zCGWzF25KnueVXWo+Q7z1AJWYHYB",
+	"q9LbrRj7pCCiM3RM3yFBkw1SfqYmcXEudp5rPSW3C84QK39mVubc9yWWsCD1QVKGJNdfKbXRjS+lgrcy",
+	"n5pNXEp/j0D689O9cmNivm/rW6MquinHuu4I0Kyfj23opItLUXMpai5FzccgatKY+VP4s36/UOKwlG7n",
+	"lW6zqbCKK7inSQ4eRriTuqw4Ucnj5F9t+VfNq3gneyUvF+zkVE/2h+rR/lA9J2/a2Te1zA854o+Kd9yD",
+	"bsfG4zgUeLUHfUHZRBFRmzzhYa3uSfNEzr3T7LRKrqaZvfnQ/NLf/6h4J+gqn6lmzKE4k7kArPQZjaOn",
+	"01xKHmGWgnJJN07Q1Rl3XV6qFJM2ycg0Z5tYDFxpsGruoo5PuIO5JwexAy+yieKf8CSHFtXcjFAhH2Gi",
+	"XQdunZpPDdMoTKc9DdoFDF9wqs5MJdLsgGp9FpFjx3NmqFlgasKClITzZ8Jx3zKkBXPHGHyIIAP2/eTJ",
+	"GmCuIw8SnwM0jHSyLIZ4RInEO9oDh/WO8rpHXHDngttUdK5TY5PGzXvKbZ93cMSLE9Xp8g1TQV3A+FJY",
+	"PqFC+Wu43TCkwmMoYKbYqPwbE7UoAzwcAyxJCFoFr2DIs4ngqneVeE4CVTLtHO4TJ0E02Uxfd46PlBOL",
+	"NtZgAhSG8VTSUtO+Gih5fSyvnmTTJqekWxqdM+edJDbzZ7xLkNrJaLKlDiyFdTGfZuKYM3YdnjyfWj5G",
+	"tTpAPU0YGCLinTsipaVeAt2tLoRsll6imykJrh9jbpFvV01UPzWzJggyxIX5AHaplJAs7laStKUVg9i6",
+	"rPlTIAZQAI6kDE9QBSB5YGV3Gp6UyVVBTbvMqZ1XPmNaUcTyb+duF4TgNLMzzeadVJD/qVMC21HMdBSA",
+	"RPLZlcximugfrdfNCO/9UbjFxqk3v8uzM7Sac1B+3u+yu1X0tTtXtu6x+JQeuNwtzDoHUMDJspH2OLTd",
+	"7u+NNDcsJWnKW+0s7yIr81Zv1Iew1OjGJa94bCUhO7xu5OPMYo+57d8wSa9Z1UJPA9ErNamEqRZPS2Iz",
+	"w/4M015mfrFyhrVheRzwEYfBUMoQNEQLiMrTUy+IxzuAAir1TWK0xm1z4oyWH5Zal5iFU5ZEkqxy3fCp",
+	"p1XBN8XIr98nmYUtl02QtljTKThVbs0nOSyZ9amMoWYeVbJLkDshFS97IospRcHqtTXTIPYoGccdjqRy",
+	"swtaR7XOq+bpMVhJ6E3VAv+0As5Oj8CKncHTCtg/a3eax/VTsJKby9MKMI7MK5k5ye/bsm0ys6cPQum3",
+	"c/Yq3tnpkVfx7Ky8ipdEmagsh+VMApn1z3SdeapHyTzIDJh5moyd/VSBkWyy2/CSYKhhQYn0kGz7g1j3",
+	"due0cXLoVbxO/UNHpe850q64x7WGXKC9ZvMo2ZOjhgrkOWjuyw8ax/W/tcXFBPjsn9YP6iedRu2o7VW8",
+	"Vq3dft88PfAqXuOkUz+cc+vkqibApY8MmOkDC3D6xIKePjGTSB9kN1/+NhNLH+gpZoZNJ5s+NNPOwJJb",
+	"gPR5ZinSh8miyIM0Xv5woRUYXUV2J0cwz10EvEyilAmg7qx8vl2kQqmAR73ihWy3XmVBLCUQZjus2IVy",
+	"Uv2xfXRGsDVd2zctgM3ullYznVduUzbvIS6ia+1aiA0x55LfuepTowALzeq/T5lkCTWkhRinBIYdeoFI",
+	"YU4lV+qJfKSxOfdCdnOb6y+UJLSYnexiUWOWQWg1yIJyXp/xAkOfZFO3DtyerT3audxIeVQfm3vBHg6l",
+	"zAt7AjEQUS6mGQhdePB51ol0kgzbwuz8tNuJn3Cabrz+pRfIqG+1WAykXOVETWW5hOlVJXTfOoAV2Uvb",
+	"FAt5WgXvGRZoVWVal3pvhBkWu4CgS8QAQyJmxqtclU2qZCzEPmRspOwnVVAjxoasp6aD08zRAEMECVfW",
+	"JTOqXFdKUAklMAur96MymYc/MyZlCpjd8ZEy6Lo+UxH/nFluQ4fHSP9xp2WKLAZyKyYYVoTtFpXTc0/T",
+	"oiy1CKeTnUwCOLnHYwVdwIq7swXtsnLXivD0TPQSDKnBZkCrgk5GERiHWcXlKZM3R+wSsQehFjSOay2V",
+	"rH7/de3kUIm9W892vIpch8+zDpGU6vt01TysmRXT5b8S/C1TcCfBd/PtfAkma/aL4roEeRqRqdDltAHp",
+	"Cj7J/QxPXWA1PiTRKMqcqowimKtLHCNUuC8kejAMu9C/6DBIeESZOEDcAUCjJTF8QPO3Y5pUQzbSZSvN",
+	"ESpjcJsYtmVSw49fDTExc7AJb5zZyRcnhnejVYtRQX0aps6sKMQKa+0FicEDN2zA+X3mc5t/VZG1B4SA",
+	"Eh6vov5rf6mf7J9+bHWS38e1jzdCxfxaF8iBd1F1bLaEYNHKebUhboIZ2oydP6fFPc8+/K7+yviIj5/v",
+	"csRrbKsmKFhpvJgEu0A/yy/yOODjSzVNTCuVJsJu+J2UrlzKIEsZZCmDLGWQpQzy8GWQpWzwwGSDSb6u",
+	"vMOc8XYmJR4kAeCCMtm3KXGarf19P7WldZ8tRqOZMWK1bNupzp+ZAEXOqY8lCc1M67aCcRlDrF7QRQxG",
+	"fDqUf5dbdtt86qpLoaGNv6EjPMROjiUQG2KCjHSBvyEQyqZSzjneK4knJUiEWqPqtArOJWed3GNNm/Vd",
+	"ldpNm5U6xm/HmivBPoSjUh+fpi3vrMhv0qokRLnW6hIKDts+ZW4fCoZAj9GhDV1Jw4Q4EFrYAZCrHPlw",
+	"mDtpvZDCjL8mUeGrRXpRZq+zy5RBp8+FNLOcJqSa3jhJ3pKULqnbkrotqVsJ6jZJpRjthrqMQ/nw3jpj",
+	"St3U1gmwcvpqH7zc3nkuKZfszcYMPq1osVLDGUWhUXHXTLs/vnJKquAdDHGgN6AHcRgzxLWni/Iq6fUQ",
+	"UZklVMAGl4h1jiQA/DxHNOQCChVCY5NJS523R2MS6MSTfXyJCMCBItxcQOLLpVjT9Iev1Uf94CL1Vt/d",
+	"Xt+ueAILRZBOqACvZFfpqsIujcVuN4TkQifLzhfBEO6y2ddRCIk5bLZwi5LFMQfU157Zvju0VE/aeVU9",
+	"vnwVFSIVKQkyt3yli5Sbc/FKfqS22xVKmi6jK/kES9LPGUuyyTgyMdPk3MYMryZfTY9nyA/3uiP1Zo28",
+	"Pg3cuciH8BoPpV678/Kl4iX618b6ulMz0zs/gZYDykQFDOIhJKsMwUDZIHk8HEql31JrgwayV7dimVgZ",
+	"jJ0nd5oqcyzm5GBlV3MKNcjs+uTlAFGejGMnblIq0YVdJj/Pn0epmkeQwaHko2Dlr3bzBERUbgNTt9lw",
+	"iNzFYYdpbrb8AO8HUBlNrhglfY34WMx2zbB1aGy/Lonu7ST3yo9tGkDJBpNZ8QktbtxYMkY64iLvjTTJ",
+	"SgBHPBuNrQVFqX+rEPmcwFomTl5+WAsuEZsq4uAe4CMu0BAMYy6S4YwUpaJ9uGFWHMkTSVVhF9Uv5toQ",
+	"5AiQkt3swWBG+oqpQNix5W7HBMZiQBn+hgKd0kevAJ86ep34NHBKUeWGDpBAvuTICoYuDACyPU4b9nWa",
+	"XePGE5aD2SwdxWOF0L/QFsGbb7Gq3oOCaTkv1BftTIDd7Q+UQuGhRpJ8ON4UCCI4nHtkKUdNWcJ3mMV8",
+	"wfhh0rAACC5V7860tBOESIm2KpWqzqrqdJfMXIHd5OIrd8lU8qrD3rEU3nRkLph0pCMR6FpoeTu9qJrn",
+	"kmbMPWqxFzQ1R7YEQZXHorpc8SkhyBeKE1NzrRbCUfXu7lPu9/6knNtoYZoefR+lM53btOOU9HDfcDjj",
+	"UYl76XUWDKVMNQLoGhuPytsaBR7v7cCYhFJ4O6+Gz5z8FHM/F9GOAvlFvZsmuYxRGMXZWwz18LXrzkw+",
+	"BzAI9BUETxPg6PjuhGVK5VB1xaugjYQuBZdxaxQUBJgrQTtSnZpbKkfBIvnWTfvnAkdp1HPBMvOiUyHD",
+	"3DKWvScc5yI+JRwHiGVXT4lY1QI7RQhHN5axioDIZRDMJhIrEsTQtUCEY0o4WKmia1SpfsNR5f/+5/97",
+	"OhXq+YWkchBnBKcpyzanKFFux6zJxiFqWJNQgcVxil1ocgh782+v/7T5+CZ2ogIxwZVaKyXw+YqVkpLU",
+	"Wg2TWctyzORqF6RWJ31tKcU9Q8l27R//ahzXWruKXldApFTxkPYxqSTJPlScfZuHYCWgPhjSAIUgA3xj",
+	"CKOsT86fSc/Wy8T2PtGvQFzUTMoJd+f1K+7uu7n1bGcX+CFGRDRUVwTqv/SzNvIZKur1kMFokPMjmqlD",
+	"2pGcIbPZIZ0N5PydL9SSON9kU7E4so5omlfmPtwsjDurUboBzvd6413hQe4TPW67HWeG1gL8M1X57HVT",
+	"WU1+X076GOKwQeZWV3z57TjxKtaJ5CjNeH6rgbrnKuzctV1tbYZvF1kAXbU+jOl+0jhVZEc8pxfnWrTX",
+	"8uooL4HSi5l2JNOzS/Jqm0wwY6A488N0bOIb+RqKWB8GOaeBGIbGoqGcLpSZQXsN7kGOsgE60yx97aHI",
+	"1jdwJkSTUhIizrJcFw6QWaw2W+WSuyD0ioQo6Ot0zjzlBEmikcxths5oafObJfnRymTLdecTkNKG5fZX",
+	"NA4DZYhSX6YuU0m+x86AcmS+UWdUFcRSGTK5KddkT5OqCsy4SEtZZcUek3K0lIE9swHTkhQXJOi1E82k",
+	"hBxPG3c1oGbushG6RADqjL5jiRy7sQADHASIpHkXxEA5pCZ56ubJL9mlwchloT8+SlKzlsijebeTnq+0",
+	"BIM94bzOzi9kklaVw0uNkOrLirno0YcbB+Yeyhx2KRBp/ywkEMDCiR88hwylUtkeQ3aR6yabu9aJWJTh",
+	"/qxre90Ghmn214GU6xmKwpEJQOtRdgVZoH3CgE0BdV95Uu0RGY7lSx07J/MlT5xGPPMJ+R8iNZo3z5LS",
+	"1ORpEQZYGEUIMst/Cnc0np7dv6cPivFxt6ks05T/1nkQRrhsPLkc0cVoO5BfOMK66XAISTCHkyXkF/vm",
+	"o0nbYOMgKahl26jEY3B4w1zZKm+U1nzM6piOq2AVvKLM/gRPJFP+ogJqv8jNeAJ2wfn5+fdPaWbRT97u",
+	"J89HjCP87xASgrlArEqQ+ORVPnnq+g6L0Sdvd3P7x/n5uXMAK9J/YYgjceuRnhUOdIVCnw7RDUaQXU4m",
+	"Ex87LHZ7kt0pOjL76QEZ12k1uMqhVUC+2LqJFUMZMNd1NlWXCgFt8Ul782sEUX5Tb+6J1fZ0LsTMWbJP",
+	"HJtvX/EIDnu4PxDqr4JXSo2w76xtH32ZvF2dlgYmsyltRIL3GvJj3enYSxU5737VMnM5lVNxN2lbwOUf",
+	"M5ok2lW+jVXYkZWqP8tjdYOwgl8hLKDk/mZXx/Q58ayd9j/5To31o+JpL0t37uKcp2WcSWR8Y3/LZZLj",
+	"ZZLje0tyPEzzupcD1CaCd6QMNBcXBr4nUr4szA1fXWZYXmZYXmZYfngZlidk17MopDB4hUN0qhFpUvdR",
+	"xccmlsiUJEvMyl1MIBuVcJUL3VfLlv860mlhStz1ZDqDLD3yc/m1bpGQ6CezOT18awrpmgzkTYio/nhx",
+	"UBRSpAQGHa93ZxC058SRg+xXDmciSTNy6GHgfUDyRZmoPvPt7bOr3Z8os28cnoqw+cAkFVMFrPyksZK9",
+	"U/f/8og9O4B7oQLWODW2ZMnIB1PFJfDI6+zcJJI7ETVTMa1sUoWDTjMVl2Z+pFvdu2DxsKonJIg+o5BC",
+	"BoxJ4S+NA8zpwg/iONZPantH9QOv4h002vbPVv3koHFyWNKkkM497Sx9luk2fZgM8KPive/KaRwgH3On",
+	"7GzfpBfM6oT1kjB4FoeIq6NGSfJa2Q5NiGCXXk9aFILMgNMOWB48Xd9CnRrIXdC+zgepoEzskWWcpisn",
+	"H5RzKX/4dSoA7fldwLRlh7r+hRw3QIHNSw4os4ujGlUARwhoMaB6pSbdYpgyLEZPs/UqiF5V4Q8Qn+KE",
+	"V2AYTlbdhUSupb7hcdgFtaOj5ns5yb2j5v4bDTvUy2GgrwBJi/XF6xXm6EHgowLbq3gKaq+i2UU5PHQs",
+	"n+3N8coO4Hilx0w2xB4DV9wP9gcTmHiFSXqjmuj/EiGNW648c0+4ae1T0gux/zCo4U1y3ucXKekh/9gk",
+	"r1fc1I/lk7bEYU2KuggyxGqxlDan56DVxtKtTTBA11Di0hCGwB9ABn3lKrXSarY7YE1VxOBr39X/jeDH",
+	"mv746Z9AoGFEGWQj29/KYb0D9PunqvO/3ncUXisao5izgi4lVgMhIu/HDxWK2KOuknxDTDAXLJfoSlnw",
+	"5d5X1BX1qolK0GsB+lCgKzjaNcclOS2YfSKq9J7E1oM3jWNwgUa8orUnLB9KhsortkPT1hQU1LGwkjxk",
+	"C2V+IrLzs9PG+MGtZGK4gjWGVExZYLrmFVM/gFcATGdIGa98Iol3pVzSSuJ3P0D+hZ4K5CPiDxglNObq",
+	"NotXP5FP5L/+C+QN2PJh/RKxUZLFliAUcCXD5hpWALr2USSyLlcqKhFxcL4W4kv07VyO/Imcrynv/m/n",
+	"VVBLer1S991jAjPmQKUC1z4FmKiLRPnUVtL+RNSdtxGlttc31CSUbQsCfUz0GuyC85pxQ1Zd74I9/fZT",
+	"vL6+5as26k90XgWOE/6JmLRZ+pL9fOqpPgcrchE+Sd0h3YVPnjxdhu9+Ikroyx9MFfDYg74kFtCkY8Zk",
+	"gBgWmlQwGqJxiRFg8YlkauyAjgZa+QsQCkJMLjKeAeYja7LdBeqCw0SRfiKJKTegSDsNw14P+WpXh1XQ",
+	"JDZNtClVYldFe+kmul1FjfiJUKb+oLF2oc/nna6CRn4mWWeIZP7cetoHqjtTPLsC5JpYk7EiEwx9VZ77",
+	"VdCZICmShGhigjmP1d36J3KeEprz7OFPDglXhx/6g+SUpkV+bNR2lGSr51WwDzXdV6U9kJmqWntIFE7q",
+	"yplS9gmhxES5qtnzDPLHeUudRdu/gr8vyYFcCzFgNO4P9Jn4E3A6tOdDNosYsuoqJTkPa439lxDrvIly",
+	"qcPwEzFkrqKFDz6+v1SKKtplyWTqMAuW5H5SiCeB0NUp7PS5cvSOhCFtfBfAQCLnP7GkKWnQr2ReNp+6",
+	"Ook6UF3HBkkBT3+vFsvUB4qUd5ramCo4/+9z9Q5c4TDwIQt2JUD/DfQmm9n9v3KUfw1HZgoEifPdbKkM",
+	"DQS6hr4IR+CTl235yftzRn//fb6reuByA5mKB1PbmfZT3Md/2yZJHyY+ev4eUjBMhIPsJtuD3bo2VUDK",
+	"X1IuP+eUifOxLeHGaweFQXI9LdsZnwQeh+JPEwKjXIUU1p+vnst2DF0iZuvasQCx3TG4ZUf/WpXDnIMV",
+	"ybLNnNXATysWQ3PNcXAOVmDSFAf8qZ1PC/YxSZjW0fgxlFihWyRUnPZ6HIlzsIJJgK5THyXGJVlFw4qO",
+	"sFivfCL2Pnb9qUKg8wj2URt/05DrV9vrkqmDIeUCbKyvrz/dHZ+BHu9f65LTbD6zXfxrY/3c+ETxDAAb",
+	"61b2qALNgSVmfSJJwg0fMobNDukAFnD+YbVDBQxX9yWlMYdbyCeAJL7myuftE1E6h00fYLCzAhjqQxaE",
+	"poKxWrC+XeB9Si71vQjXyNVIjOccrJzj4LwCzq1R4rwCIigGWbd5HvsDADk4/24b/TivgGq1+vQTAdrh",
+	"faDC5XTmYS3iZj5TltHzKjhROewiKA+X9iOKYm3sGVYlWAdQGDJoTIR8N2dlzNTYPyP4Gmg75IqWX6Rw",
+	"IME5rxOBxUh7lFcjxCTxREFNnFdU1lZrsJQD1kk8TKqXMTSpLijmHsViN+u0l6gQhg8IKsedrkpgW55R",
+	"qttg5dxcSp2DLvKpRNdzY/E4V2vaRT3KspkaqqDp0kKgcIyZuiTJruIoMl5JiaTXowyc24DDc40XHcgv",
+	"qsbZ6rxixLqkb9lRMqXyrk56kVXiE7W+RZlmwMp5UX6Z84pZNLW3JsPF+dM/HVksyqad+aQqWZjUMIk2",
+	"IdULr+JJ0qe1j43qenVdudZGiMAIe7veVnW9uqVc0cRA6VtFkqR810fCGZaSkAtbDiqnBPzf//yvFTyt",
+	"SPgke0SlaMcQ9AfaF0Dx3eR+11PAasrZCIx3ou7EOtApjFbmoMLkXllwMrdqWDaTM7fV83Y9M2sva5nR",
+	"thu9Z7qgyW0uSH58VnX7tMeB7G5zfV27gypfdB0pn56cr8aSlgz6n1xBoI3nz7e3d57vPHu2vr6er9yz",
+	"8WJ95+XLLfsKBxmAzWyHI10G5UdlWqfmy+1nk19uKstaujTlUvnkyh1NOjiPVxP1mm+8ijdIgy5zrKVo",
+	"NNN+Ld9Y9b6tV9z1VbIza3swsNfX6pON2Z+cZQJM9UdbU3Y2SxNU4E2yiiXyIDmXSQqoSc1Pykyhfm1X",
+	"l1K0D8NQ5ztCJFBZbaoazO37BPMUcRozH6WKnQquV6DslNmZhlROCQyTNFA7ZTbnhIqGxKAhklqL/mxr",
+	"9mcmzOuMJIqKstuaBEsZd2m5yhlSJwky7CsjWN6MYYjXZ3XZxItqeqFJs4ZRQyWr0wqQvjmaoJD6+46p",
+	"b/R4SaTCvT0TvFOWOn53k8DnG5vrDqpX9jCPV8P6kTfdy9n/mKDqG/PB7aK/zze2XlamzWgaUU9KiXmb",
+	"sPsM+i+317d7m8/gy82X8AWCL170tl5u9uCL59s3XAkXcuvDF+Tp9RFNfb+mkeqk3ZJKL6n0Yqm0IapJ",
+	"1bfppPlHpVAOXvuu/m8EPzTlDpHL7+QUXdILlJgO1fW2tlmp7iaJ9oHq6FET7UoxoFHOjO2G0Czr/Ure",
+	"247QMwr2DY4tidCSCC2SCGkkt1ShHBnqMnph2Ghp9dt8Ay4xx8ayrl7Tfh8Fq5hk/bsntes9M+IEGXLN",
+	"Pm2y1lQmRaVLzmjZMuZGR/nIA3VVoC1LlAl9k6Ot/nahq8CkTkrtwcqtrjsCT1afjJt7ZS9VS3GUqT8l",
+	"OVwnqkqPaZr+1F2DeBJefemQrHh3ZKsXu8azZYeT8RZjGphT/db7+xvo3dM/ekVZV2UZeMx6ZzfBVUtK",
+	"6klKqxIqpvkerDDEURgi9tRccyWsQfGCfOsijdOcq3lVt3JMQne+UN1rnoF/LVVnDsTYXn85+4t946ak",
+	"PtjcLANXxKiPuLpN17cbj1uv6Nqz70RDycf9mAs6nJeTJ1/dkJfvJ6MuuXl5bp6u+i35eakBDA02dQAm",
+	"R9HvlWZ0d7qaCzB0rTGtGDTbYgy4nyLW2KNuHPmXss1jl238DO26mXRje7DuiTAMR2OuXdNFGnum7kio",
+	"sd3/BLEmhy2/rWyzXeqI6zorS2GorDDkp1gzWxxa+27/NCZVp2x0aDIfX2OuvNnsN5OIe4hEBmtLGlIz",
+	"EDsskymAD88tYCHY3nzj/VqI+ghxR57wmyPOmvG/n6lcIOW+p1snpx8KGNK+TUat3W05EtZf144DuE8j",
+	"VElduO2LJ1z78yRxLPqXcRhHgfZdHK+bW6ytNM1kfiv8LSXk6pVZyre/G3XICcQ22GZeudiUDzDIr3FU",
+	"e5PYnndVLMNEnJEOJLL4DLAAMVF+uWKARopS6Gb0ilRBTQUQcLC5vpFGupkxBzAAhGaGziJvBWyur+tP",
+	"sFApPKGPOKAETVKLNhojFo+QVixen9BLUVqbWF/wwMWixSI1l+KxlkqLU2n5vXSQNpoglDcXp9a+6z9O",
+	"4BBN9fcwN7s5aUlTOZ1kQ3dTBZ1EOLKeETYWSslWSW6ymOv0Ti4nkcdM+CrTEv0aJrHCEVJp2OwuPHVD",
+	"nG5NSYh1+PGX2sGxCkJ+7L4iSxHJ5VwxB+4bOWemzgST65gkCqphC4qZAKjEPyWtn2cC+bRSpd4r60Ul",
+	"VyN1iPsDAXxosyzDJMo4Cf9mNERWE+MIMmW7TGuUT2pRB2Zayxuf8vceVuS9o/ueTPdJ9hznhOzLcqJQ",
+	"Pi9ZmdET7GgUXenk+MCd3zdlQEtumxq3vG0qMVYmyV3BWJksn/e7DAloU86hbXNyN/5E2VAj6At8qRIZ",
+	"c2M5WK94kgjhS+Tt9mDIkar0R1uMXqosKZj0myR5lU+2aBzbt3fWVWBRIpHsfk9vOdOlnfSI395+qT7M",
+	"LSKJw7CSPRzmics3vhZiIqjKBKhJRZJ6btd7daoKXYcohVd35BhNb1hNZ9Twdv/zuRAAW8XdVjCyAkqK",
+	"8eyiSpCkYzQWfYpJv2USNfPMDtjPXJMSiIsNeQ6inv1U9hz1qhGjQid6qNJYhJSqgEgVs2UHa8ddgoSZ",
+	"gz1YZmRbsFVPJym/an4mBVHT3/q9F1Ifhl4lJcca9oIKpPrzgrqhBS+zgOSWeQxDvIl6m95GdbO6Vd2e",
+	"KFi5u7mTeWRmopKAS7R9TGtBR8ElWa6FWotnteNwuRZ6Lb5dHDVHy7VQa3F68e54uRZ6Ld7Xvh0vccSw",
+	"1tpVeGfn4rPJL4qRFaY2shlHJ8Qq/duUg8wKHo2cZDFNzBhCHEpVzRRv3dxIptaiIRb4nxitumSQBIg0",
+	"7ZfjUQ40livknK/F7Hn5YsiZL2wJYg2vszBw/lVSfTfzWPdqTD9jBWs31pXp25attLNgY+U2NUjJx97u",
+	"zo+KF8Wsj7KyoGM5JrseTwpr4DIpUDNpRa/Gcgjq1Ho3CKk/SBJOL+8FH7vfW5DYb6zlylp0Sri8EXRl",
+	"jUOgraucKpty4sMf5HOsJ3f5JqMWFBCspIe8AgwRqqSVCJ5WwQm6Fiq9YJJs0NYN5EgkQ5gcH7QHAtxT",
+	"iVSETcfHizzuDmym9xvHfydUVGOdSzfVbzKWjlSlmlQLD+peXrnzXu81VzfXN14Wa3V9KpSi5aCnk3qX",
+	"93KzurG5Vd3ZqG6ub69tSVXu5WZ1c6v6YqO6ua2eTOpmCdf0vDI88674WZYeWnqckEND98pRwx/zWb3u",
+	"Kgx/usFj5plymju2nz17uXMjc8ezuzN3qHN93+aOScTIGjs+Lw49lqrIfCKnOdg5iTN5vTfap9EoIWFp",
+	"FfHtF6bsthXirAAkn7mlOPuqTnwaZA6IfT4m3enHIfQvdNqx/BC5wuKZD5Iq4Jln7QwZyveSCo8/7kbA",
+	"nsIOJunnhHSdLdu+tfFzF7zMIpoH7zCT9F21+XGX2kEiho+pB9nnul8L75iCsPPDwbXYZDX+ZBd25jl+",
+	"P+ZTKm7HRAtVivmY6/1419xXFoFact1KfT9mDAVV0KJcx9Opu9eJ1Kvpha7KTZlWizcVYR5JmgeTQ5jn",
+	"kgpWwUcagyEc6cTMKvUeCkzY4RCLpCCDWY+kBhZlYERjEFC1MOpjdUNrY4UZDVE1Eydxf/trIJVzgqFK",
+	"6a0v2/m4fqNIc+oUdW/pNpIUzD4kcvG68oQRBLpInT+52uqwIeVBoCs180eeaycp2jWpxma8L9bSDKwl",
+	"HKyyMSBm0yEJlNeq8lGtmiIdAHPwNeYCCNjvowBAbtN1V0EtDBM1VKd6jXkkyWuQfG3dsBhSIWPmU5Ob",
+	"EmZS4ctXcKQxyodEey4IU8pEi9YgiJnObYt55ktXoH1g84MUuXfoVUh05JKOX8lGOJyoEnHnPp2+3g8Q",
+	"ARFDHBFRAfwCR9pBbYD8izzQTzg4/gAY8ikLeOIGorlKOokPq40+oQytHn+Y8zr8t87/o726dZ73LA1X",
+	"ZxFdI1+nMsZJdvufkQLIYKSkjj0aE5MvW1NzHCxp+X2lLJpCzSvlYvaSHiYC9h4bQbulW81dedUY55gb",
+	"mJle3J2ZqX7y4MxMS5+apU/N0qdm6VOz9KlZ+tQ8Sp+aB+pHUtLMvfQiuR8vktubfB9JXoiHo4o+xnhJ",
+	"TPohmq7eRVD4jvKb9QALkBYONqGOY/peFdSiKBzp4n4qnFtVUbNl61CQqWeTlFCrCcFwNxaIm/gpWycm",
+	"0rJ4oC10RvuOo0BqNJPmsjP1Ymkuu4257IZeOA5FsD0vSdLbV87Lo6wh7yfdOf38K6fHTFZvmndraRK8",
+	"C46hyD6c/3pnTVcCLgy3Vc6PMAyzhUwB5Bz3ic7Wh0hgbNaqnkLRJUliUFT2NV349le3Lc7pLlzzw7Sa",
+	"q40fXfoO/4Y5hTQ+QYskTukvFq77WBXnbQPjb4my7cePsjfL5pNg61ifLly8v3Q+NT9cZgp8sHhb02XQ",
+	"Z2JuERdWdY1mc+F8IX+bZpyDTDHv2Vkoanqwx6R7PdwsGSHtY7LYNBmqy3nqnIw0FBWAhhCHFRBgHoVw",
+	"dFKcrEDnLPn5+cHVUVxKOb+llAMtGbphRNVEoTVVlJwA5U1KRCEhzMY06fP3Owg1M7HwJ2QoNNi/lGge",
+	"sMOo9kC7qUSTVmos40daDqF1ni/MDWgDyAGhgIoBsh/pdF5GOEr8Rq2v6QRB0HUhHyVBqDze+urLzH0P",
+	"Gv1tsdRZ6D/Nz9B1ApVruK5jiQDknPoYChRkjRVTrIdL9Hx8dQ6WXP6BVziABqluzNvXzEoLrE+P0zjZ",
+	"dlEExDkqJbS3cxSglhlvSQx+ZdPpkmI8vOADZSa7sV5gHclLFFw0bdWFBp9A40Lzphnh8RKGh5+v9w7s",
+	"sbdPi2pCBrafZXw8QyjpKmJcpdKSALkCC0IldqoW86d5UuftN7Bh3pfjxsexcOZUM1CXlw8kBM7hS9RJ",
+	"fYeGcJRWxn/8ea8sJZ4g9JbWFptsa0GgrLUS07gtlJu4I2YpfBW4iu3CIEABQHp6fILs14IgA8kvbMlN",
+	"CZ1OT8xNbsArGl4i/cNNuhYgiW3cjBDnSGwG6AwVztHqzFTukgw/3oo0Swp8Cwp83/kvDNEEqpbX3Lkw",
+	"HqMLRBDk2MV0ZhE7ZX9VXiwn++fotRRv07VKWIRuWsA/Es5VZFB4bOrCbVhHXhyuZATfO2Mev2s2hyUR",
+	"XSAR/aUJp/LdLi1oT7errH1Xf5RO3KOXN1bVjbDgoHEwPcHNIxOzK7NAS1iVy9SqV/JhXos+oJgZKECI",
+	"oGS3BIHkYJgyWo8+XduvQMchCdZMYdeUnj52+8RYFpyZQmcB4Qwu8LAErZTNACb67CqXendk5VTqeSDH",
+	"esRRL0tZrjQNACtp+i6zQU+XZsq7IwNmRgdvGseT11Hq6VRfFYlvslUmPz6cmRzrsaPzfBcsnkmyVP2i",
+	"ob1Ao6quUuLTIeh86IDLf8kl3PgTRP86bhz2jmvrh/vtfw7bje7Wwdv6Xu3tWa22fXhSO9jfw2/f7PXf",
+	"7m/Xmn53X4TvvgbPznZO6emVePfP1esh+VA7fP3xdT/q/vX38f6L9tfn8Vb974290Ul49G74uvbxDdxu",
+	"v9/+2jvc/kP0Xm61X7zuNOvvP3ysrW89/0iu8ck7fvJxv35M3l2FtY9/ReHlzlVMPhwEz48PXl0L9jX4",
+	"a/iX//fO66/hnu9fHDxrRm+u/ng7ODiFf+DtVu/li9Pw9cHH0fXz14eH9NX+6KpxUHtb21PJLiaW4QpL",
+	"lOihMJS69G+zFje2GSzvxX5ZQfSE5uioCh6vgibL6ly/AtuRTGMGs5kaw6AWCRHBRsojkinTJYjiboh9",
+	"IGlK8VXXI2Q7i49ZkItg4iFve2E1J2Nr7DW+1k72+hf/DC7w4cur9b3a2/qrWq25X3v7oibf7/ff7Nfe",
+	"1mvi/cV7+ux9+3D7r5bf3x68gX+8EJzU/35++vbd6dnlxwuGa6M/BhCRv/8YHV1v7+/h5l538wzy+rDz",
+	"9TXsXO7hy6+v/v6jNzxpDN8M3qzvxduntUbjlNLgePTuoDXq7XWGDH67bl3Dt1sbDf+bGPTe9VrfXnwV",
+	"ax+uNw+65O8P4dYLfDX60Prj+PD5SSv42Ai20MXZ3tUff//z8Qg/6+D9F88PBu/fjNDfrHX699bzb6/f",
+	"tdaesbM3g8vX7KL29u0f/tfw1Tbax9923n5993b9sHMV//01CNfXDv/Gg4Ot/c39Fy/fbp+Rje7gw9/b",
+	"28+3/3p5stU+aXF88bHT2nt3NXy1tQ7Pau+OXl29Wd/Z+nsvpB+a12T9xc7es7PnpH/5R+PraO1d9OHN",
+	"M//0BT2qD9e3WGs9igZB+4wcHXf+er11Fj57Sd4ulvksbwOXyg82rPKRXrrNYkPTrtryvDq9qsxfpinj",
+	"h241NZ/TkjPN4kzrD4MzsUYLDf9Aw2cf9/c/Huw1Wy//ecUP38WNwUbjFXzVC662ttaFaH4MN3tfm5v9",
+	"I9K8/vj38YfLb+TV3kHv/d7LvzYO/R5mLz6ikzfi7XCvfUBOa3+/HXzYQDHq19Dz94c82nn2fuuEdlqv",
+	"T48/HvC1wzfk+M3X5vBbuxt3qEAH6GOLt15tt6++Rd29EXz+tvN6jT3vfaONV4dvxfHLtbBZe09efFh/",
+	"2bj646UfX27Xomff/m7jztdr2KTDsxdXG9tf6+tnreuvW/WNr8ejnf6L1sn2EX7foIdHvctr/vHiZKPZ",
+	"OtuKj8Wb+P0/ex//OPxn8Dx66w//GcET/u70snG09mb0hh7u0MEeHvmDF/Cvq/rW3vW7rbMXPdy7fkO2",
+	"Xm5cHj/3P/y1c/qR7Pz119D/8PWvP94GV/t7z9/sdE85gr23aP/twtWiJVNZMpWfwFQ0SS9lUiswqvdU",
+	"ZgK+BrO5Pmd4fGfaAv09YHE47gIyNbFF0oPOjLDMcfFQPcuhytU+R46LxKWnOwLJx65Bk5flEF13nx6c",
+	"mm/k+XtJfzE+uoMtVHLjXJKgOuSr6NpHYX48c6m663UxgWpBxpd2pt3N3OOsHmAeUY7LKECuT35Ulha8",
+	"x2zBO/i1jHSaev/f//yv5TBqFMNhsvfFGhkx6Z9KrtMk2TzV0/3bU86VZVzW2d2lUOW82qeY+sY52u/g",
+	"pfjd0vBdr3Z01HzvVTyVVddkW99vnnTqJ53Ox5aulZvbjDCkV+Cah9dyI5SyqjfE2/Wq1yG/Lp/tdoIx",
+	"3GFp45JzNUVicvVldl4+33zxYv51GCuwEiV5yjfkAtEocdk3Hvs3XLWlxe334xP37CPakcsgpa1CJ1Eu",
+	"xVelSjxiI98kjxF0Mt3vdB42Q1mLGZ6tpZ2dNlb3jpKArPLK2RnDS61sqZXNwUbOGN4Lf4ZCpgZe6mJL",
+	"HrvUxe5MFzN8ZLYadnbamKF+5bpamOqV8KvfTOc6O20cnLT3jr603zRaXw6ax7XGyYSiJfcGdGMVtq2r",
+	"SyX6Rebpj5vQ+7vWswrm51Kunu9sbmyv32zud6pgGQa11K2WutVSt7q9bpVnIGX0Ks2UCvSpPqNxVC7D",
+	"kUrY7Y51roJkUEDVt1If0HW5dsET9eWTCnjCkI8jjIh4Mk37qsvmy8xIi9KU1Op7P01hNOqXPmg2KF6d",
+	"oiccWNhcU7LvitO+zx4rPXDTx0ra3UGa+Wy2EQ3DrteFQT8e8X/3qTDR7TkOnIDDc199pb0eQ6PMVz3M",
+	"uNBzcFTXDmH+pZmPqe6Y9svgkMMy3eoUKFO7/XyDdCgpwi8V2aVAs0yXdT/psib4eba8khUmdD2lmZmz",
+	"csUOMh0XVTTIYPxvobFaSusPcBgwRP59A3XqBF1lCeUd6J1ToJzGoD6XnsI4/HetEP5EilFj/VjfOkSQ",
+	"c13MTJ5ic4QSMuLMNwBMALwWnPk46dHfZHBiSf5/nzQzWfI6R66ZZUXTO+SnJ3muV8w/p2rha9/V/yYf",
+	"TnGpAgLQauYMrKivnqrQPGM0ZjpXORZAQNZHwl2m4DEy4SlJclyL4gbULPMDDmC/U03R+0u/9QrVRW8P",
+	"MigGKHvBOpfW6J2ql16h5ujt0VBM7V4M0JASATEpGOKQoT5ldoj6qB9c5IfYD1EfEuRNaKiLEVeWMQ8P",
+	"nFUbISrmiP06WpuckSbqKMiQep3gJ9G5itU3KTpO8hWV1i3DPMYTBk1V6XQIxpKbPGzVM0ATnCTHPBw8",
+	"Y4zC34Rw6rOx2Oybjz6dnKVMlk71HNnOljreg0hBN65sPXYeogi9pOx5gn47dWUt4UOqopLTQthJF9Ow",
+	"GJ/GYSD1wjQrni4mVAGQ6BKJ2dWnTHMkvZr5vpyuMSkRqiXgLTnTA0rwPJvhPIgiAb/Hrd1DNeEuFaul",
+	"YnUvMQuJKiXoGINcIH9c+27+LJ30OssCEwJjkmAnm1CcCTtF19OMi8OSCd4XnOmWOQAvqppoTsgymfdS",
+	"+/q9tS9F3KYnBAd/urI1+tpynHTyyNOGF7CB+TW3AYKhGEy9XmKIx2FCrqTUCARSNS3JtJqWSaLh13qI",
+	"3yXV8HcvQkwSFhTUhPHGf7axvvVMdhtRpnpARDBVb/g/3z0aC5Xl7D9eSzkGeBoA7aupPNIMhMcflLif",
+	"tj+i9CKOVOozleRMZ+TEBByctNVTAVkfshEiRiF4BXG4q9OmySa6vUQPlelUd6Tx5pOX+/aTp24TOQqR",
+	"LygDn2xyr09eDtz66Wnz9Isc4Mtxo91unBx+qZ90Tj+mk1Cpd5RLoIAi5kYhK69tEIHFyByp5R3MA3b/",
+	"Dyjijz+bVBr4BQaWjlkKa05hsRPcaUwAJgL1GRajUkTzNCYmGSGGfUK5wP5jJpwbiyCcL2cTzgwhPP5Q",
+	"lgye0LSxon8OSnb8oYiO/ZrEuAdDvkBqvLT+LEn6gyPpkiobxAqyVHaCrBeIzDqeqURKwKSMo/kCBCoA",
+	"SKO2dsabWQ++aQb7bQp1fPdoZKmDH3NBh4i1dciphjQ3cW251vPKtVJGHvveTL/Wan05Oz2Sayl6udYM",
+	"Sfh9ka6HmdbrZrvjVbyYhaa9IpAVT6qQ+ScmwbAaUblVMETEO/lQboPJhJsvteGZr+xHU6ZuBrn53HWo",
+	"8Jdmq9Nonnypf6gdt47qM1bCDGqWot05bZwcLmAx1Msv3dEXG5GWLIOZzBf9814WpHZwrCKoy69D/bjW",
+	"OFrAMhDKUBSO/u2HCBKpzFdRnFkKLfIg9u+82HCDYCpNQn6DWibTP3pFWRcHASIZ/jmTAb1ScuHjL4FP",
+	"EzYylgl3ivbSRsLG7qpDqe5BkvjeTrZMsYUg4XQ+JKCLgE+JlEVRIOVgGGFwWO+AtRSYgqrG5sT+FoFA",
+	"bnJkqYDKGD1OAspK53oZS+ekWF9YEnlLcYrMM3Mrhr8wG+BxJAl9hg2IMFjsCfi1NLO7pPImJmYWXBGj",
+	"PuJcUjytAT9SDtFGYwzCyR+mq0Fr3/UfJ3CIytxg5zhKxsah0spotqLfGdqusUW/Blc4DCVfibk6usW1",
+	"Sh8bB5m4MJbLaYEzS7bCEcox0IL77XQ/SkI8RgMfe13VJYG4o/Kk89OIiIbYx2geW4n9RMefZ60k0zLE",
+	"tOxAy+wwt80OQzThuJ/kMLe3FkHmD/BlKmyZ3y1GI56XBRtZn8pciBgmPh3KaZpNlmKYhO8ID7Hwdje2",
+	"k3VTp3O0J09iLPpUfWMG/ieGDBKBSSI8pk8MNN+9IGZGwtpar3hcUIZqwSViIulGPduDQTb5rT175lWd",
+	"+DTIgGufv7aSXPZxCP0LiVsZCVa9aCMSIPYOMdwbjb2J4DDXxzvM0rsBuWEhHCUzggp8fS69XU9li5N/",
+	"6170+qsv7DytYB3C0fg0DRT2XTKf7HPdr4U3gsO2T5ndqR0Fnjw6ao2T78yT3KFIvlWfZQ6SBjB/jpLX",
+	"e6N9GqULlu7n9os59nPsXbqhYy/GV2D6lu5LFeIY4rBB8i/ks2Ys5jsAdruLkCf5MR15dhLckTRa4H9i",
+	"tBpCQiT8zFhBb41LGz997Uut5g3w6T+1g8+3wqn8qzESkcEog+9jCLWxnsco+1keobJ7sTPfYfyRQ8Rn",
+	"1Rc3MHAq5j9aGjh/ZwNnlAqAeek0kQxL5irSHF7ZK/PSJ2iScASSKm4+JMCf/LAov5E5o79HNt4xkczF",
+	"QaYzjRdjAlftLphEXni6C3kr8zzPH7IvCqStxEY7jTm0zvbGuYP3n3ardvzZuxN2sLnuFLAyFPx5dbO0",
+	"ddLS7btImHz3WsHyjC7qjN65FFNwbGfqBTc9zEsnqDlzQ0nOGnPEbF7mpFQqVbEdZKYj1BwWvPvOzmUE",
+	"imVirgeTmCuyslihpFhgzlRHtFRqbGvN1Id6LlOmittYVhl6fLmznZmnu6M7SmndHYEohKJH2RAYk61r",
+	"ANvGXAfdZSprpQ1hSvJVKDZ31tfXncKWftQyALpeKTx1vGgbb2WvflLbO6ofeJU0U6ncYPzvcQtTNk3Y",
+	"vmoymeuM9GPYlw1enebThh3ZziRWGnD1guADKKAVHGCEdeVD8zMWg9zrWAxMZcSQ+jBUZUnMsdI42YNh",
+	"2IX+RYdBwiPKxIHk4ebziZct5RFf8DILSG6aZkrvkZwPVepyfjSPD0VUvTLvTTUQkR90cyfzyMypfdxp",
+	"eUrFVsR1d2lQXRpUlwbVh2BQrXg8s5ZNkmpyY1RU8poHQcRtgpRpVHwiZaVNapKQ8frJkowvyfiSjC/J",
+	"+O9Bxg8a7QdGxwUdDhGZSsY7qslkzt4lFV9S8SUVX1Lx35iKz+8IcWYS2ywLZj0C14x7jt1OEwuoawdt",
+	"jca/gutHzPM1mLUBvdCIf9WVFG6mFV+jKQdXA+wPAGQoid42WaRgGNIrZeeHJADdkGrSOVYHc4qh/70C",
+	"RNXkXJr7H6i5n14RJWmWtcondz/dEZDfVMCT2tFR8/0TFeqSPzJP9o6a+2/0m+T4FICoxp+vzLLm2Uog",
+	"LAmvXCb1kY7AKQDFvrvzq4SxetY72+taeZmM9UPXEWaoJpxCtt7CXQ+G+BIZkYxHvZT1GvDVPmVj0SEi",
+	"iKnkvlRl+a32WKpalQHOG6AnHEAgGMRCFSYpAFSbrqYAmkvQq45NBtAuRCHmg3+bZMRzgzllDa0+dtM1",
+	"hGwEb75+44BtPH/+8vnm9pZpqyD8OPraus3i2SIIi1y1d4Qqw+RNYbLmz+yGzi8MZqnAUihcJhF6sGXh",
+	"H3VWuP/7n//ltvY6M6JcUd11jYvTPJFrQQCQBpcDnKQp6iW11NUQVeByNYFBgNKvnQUQHrHceYuyAt9v",
+	"x+5Ls/SEPW08e/5sLm59O+KuEjzcedGDQqls4/nGzoOVyjaebz2r3HgL70w8Wzg3Xzqd/mZM877dWAnA",
+	"ASIC+zBUTGjSn3XpunoPRSmMQCB3oKygETuNXFEIfW0ZuRrQMJUiJqSaROoA3VFShkm2vpkUkuR4Wkoh",
+	"LvbGsH9B88Xgv7v40+bzjWIRQ4yu8I2zxS1EsliMvWfz+c7G/UkWzqUvAuzFTllbhd6phUgSC9vXkqGy",
+	"S96/5P3leD9fMv/7S9VV3sww9QZs7ftVtyHQsGThqaxkICGoTs2/lXL3X6K4lLkWyUtEbkjtoj7MWk1L",
+	"Qv7wyhv9CgbRfKKwRaknULObjOJBCSoqN74kPPdEeG6YFaJAqHWI3Te45l5oktsM0G75//miL6Kniv2L",
+	"WaGljL+U8Zcy/oNmopqPzc1EpZSvPO75Gsz6xhYVXj+LQgoDACVXQYASwBG7RAyoOr6S2wgKdEcAC5UI",
+	"iZgipVpssTOyPCrW/fXxJQIBFND6zGWT9VqnuVqrofydJF+T7GyIOId9VAWvcIi4crODsaBDqE7iCGit",
+	"JMhAeTVAqquRaoyJH8aByS9vwQRBrHglFtwO5BIaJNSpM7E3jbUN41DgCDKx1qNsuBqoSIKy51uPJCeY",
+	"UND7TceeTlIC8WAYwRwus48SmTWWZQ+YxWVVg7kYdde+xzj4sfZd4icpmVZbIyEKxpC6SEvPnfupYvIZ",
+	"wf/EyHCHHpYyeBbt7Ygr+UNWjXFQkJ46xtNF1Fskyp4Okhy/ACa70rcA7PfOi/2IS+lORdCK20n8gF6R",
+	"LBNNDp7yrW812x3gwGsHMpp+luh49+g4zk//e+2/b+3paJDZOeGKPgxSCKFXxOL9amcUKRPGHfhHLsNe",
+	"8g7uKA16eawqQUpoZsoR2kY0JkikP0qa+YlW9qT4nH5r7E+zhQmtpJS3vE0MMcW+lZ3KwzSu/zRz8tIk",
+	"s0goT6jjXP46oXMppjsRvMjekA27VYZ7KPzBJGLUAyzk8YwQE7aKx1SaAmpRFI6AP4CkL9uTcKTUlwj5",
+	"Ur4JdGiX8oa2ZwLUhGC4GwuUDc+Tpypi9BJrOSwMgTEYxcqsEhTdG/yC1OumeZt9ywzqJx+9CUslIiNw",
+	"HSq/MHX/rOfs7XrV65DPa5ROV13vQjmbyJISLynxr0OJFa28HR3OCn4xw3zte8zw/KJezPBeOEPKO2N4",
+	"XgJ5dtpY3TuaTRwVzEuZbklJ7pKSZM/4LynOjSNxEQU5O23cQoLLjfLThbdHT5RuK6q9f93o1I8a7c6X",
+	"s9PGF1OufsybRvnQxMpn36fDeSW1M7nhSyFtSVp/O9Jq5bP5CKsUyVSlab72Xf1fXhxTl9cwhJjreJqY",
+	"22vsxkGRWKZsgLUQwznCaMw1OZRfgRUFZIEl3kxgKZuNuW+2KOe4q4pTxBztAihAiCAXgBJVsljvAhji",
+	"/kBoDxXJbIFdRKDvGgBlGQfExKygtsV6BOkPM26KS+J1b565kARrZovym/ILuOpm6A2GvDqeP0tRlKQW",
+	"xgDBUAwKc2YdIgFgGIIexGHMEDc8gBIwojEDiFxiRomciDsf1mvVvVoe7t06mCwFNkJMIhoKTETW9vaz",
+	"jc2NDTlCpHJnfvcQEUwVKP7Pd4/GQrkj/8c7ovQijpSn0vEHINuoinAHJ23tvZS4Yla8U4PSu+DFVnVj",
+	"e6d6fX0t/3kV7xXEoafJm84mVT89bZ5+Of7wpXHyrnbUOPhSP+mcfkwvGo8/qKAzJxzBBR5Oh0QOtwsO",
+	"3jSOwQUaZdOVydYBRTxDUBR/jhi+hEIRLOEAVHaVgLrfPGsd1VNY5Usdh2YyF+qEhz/G8vLYFFsZOG0H",
+	"quq4mvDd75iArA/ZCJHcWp3QtLE6su7dOm60242Tw9vvlhsKtWOyiW6fJurLVMf/5OW+/eSpDGIchcgX",
+	"lIFPnh8iSCQ+f/KKdrJgGjM20qaAsonIxqYwtpnzxyUeYNgnlAvs1+X0DzrNn1PI85flqI80vY6mCQBZ",
+	"pmC5k+YVOb60JthoVSV7LXZ6fY/DEPgD5F+A9nGnBXxKCPIFvsRiZAUvm056kkl12OhU9r9PSQ/3bTbY",
+	"efX3cidADyQh1VNVGHG/DqN64FPkUxYs4wZ+WTTrsBFQaCOxIXeuncgW4kv0rVAGrBF+hRgHm+vr4GqA",
+	"Q51cImLUR5wDzIEOe5E8V26vjjWQ37pEQjnQbUN3kozK9KK8ycusmclpL6ct0LVYi0KpeeV0XXoxNQfm",
+	"pKYhp3/Tg6LSRvsxw2Lk7f7ncz4T7iUicoklImQDBsxUzOZRBUe54nU+FDCkfUkWzWfGUutDAroIcCT1",
+	"XAATglkBfswFHSJWSXRZpvLyghWOkHGIdEQi2+6lMKMbqWS+a9/lf5kGT916Q1O9PUA9h+3jd8pSa3wl",
+	"yyaptaveHU2rHEdmVYyb6F6V8ZTTmHZqFOHkPo2KxrXvyiGsPgJt9c1NM8/OKbEmp25Zcf6Rx2ioLOKW",
+	"MmbcKq8FIlw9zBHPtWy9kalUVKL0yPRspUtLVd1IkUqfGjnASpqbiet5PM14FCeNVZDon1KDR0S8kz8k",
+	"r02R8AkHhk64Sait+NJMVuG+EOixqXm/ASokp2oGThSlL20jdV9izr06mtruMX6UdxOBgVuJQQsBul4u",
+	"JgPEsABYgJiEUrhRAX8SWcQAYQboFamCVOLcSKIC7dgDGABCx9CkYoRTRGTPTCcZ4O6cAm00hhp3pO3p",
+	"zhcavj7PwMXaXbn0oLcd6/GmqZwn8kEHTc8axuhKEjnrREhR//GmKhqjJPMw17Xv+slJycjHHO/UNEe7",
+	"rOhu9IXOODPMBScXXa1OEICp16vZyCdDhZTyc1jvgESPcd+yphMuedGqza1fagfHjROvsoxM/CUjE+fB",
+	"IVNibNX4UM1Zpd5+DpLPC/Rt066VjLJUu+dQuydW+bYa+P2ou2ObvtR6fwmtd+Iwzivsa9FNMdrxvqTy",
+	"ilmwGkEmRkmuDyP7VwCq9qvgGPuMctoTYOvZztOKRMkuAohIgBUqW7VA6bw6TU4tCNb0X9ofsUrHCVIj",
+	"cJAuDenEOb4jgX5smNKi/cadgfD7Ct46idL0L/Yp6YXYF7+hpG5QeAJ/p4kaVirha9+jpFrwj+muQako",
+	"s6IuX9Wl09Mq2GdI5TGAIQcrtkRvBZhSvk+VZzhT8goKAOSAxGE4id6Hqape3gXSCZFbOk+neb9ukIvT",
+	"9e3yJFfJjyv7z+8g8x9mlOYpnPhGIRsF2HdfsRt/KrwFfogg4wCqX3IFALS9FUV3/CpovXgpw67MXcRl",
+	"/AoU4Ddj5DpSYSYBKebfZTx8tU8ht6gWQi6AQNyV1yjDklP/viVzdqKyPnjG02bpbPUQowTsWU6dqBVv",
+	"fczulUGClhLpElFBe1E6HMAqd+JXeRqTX5xObNwbnVhWfFsSmwdIbE5jkiM2pASxUXIKDbGPkRRT5F+j",
+	"+ZNa6O+qQLml8RGHwRCrRNImq7AUmHSTovs/9XYOcmTbu+iPmcQyknJGJGW6kMppuNdDvkCBykmd8S2F",
+	"ylOk+lgojzqC2rdFmbOT08iomjl5ONRHL30ahJQL5K4+8pjHFEUtzdHXCS1DbIozvtoQx5QUTFhZbNeT",
+	"qtCjpyNzut5D5g/wJbKAmZ8tRiOeeb032qfRyMSbVbzAhh/sbmxWPC4oQ7XgEjGRtFDP9rLZcnkyd/Oq",
+	"TnwayFmMPX9tRaLs4xD6FyHm8qTlhtgPESTHEIcNkvtAPmrGIvdMp+F/hxjujfK9tCM4TEwxSRmZNKAu",
+	"FyaJiU+HGbiHEIdt/A0d4SEW3u6zZP8P9O1zB/H0WFn7fTL+PzFkkAhMki1InyS7kK731s9d7jJLaB68",
+	"wyyNUJSnNISj9Fgp8PW9v7fr/ad28K5+2vks8U49073pUivqSztfPYB6ND5dA419l8wr+1z3a+GO4LDt",
+	"U2Z37nn1mQJUYo5a7ORL88SAr8FKvrYflqTn+iQ8XtP+w+Buj9XfDpN+mOQsKMPhbniNYOTpe8v55JDc",
+	"9aspkru5OHiMHPeGqaByYO57cxKNXyqx01RtQvl/jWVBGMvHslQn7p/g3tRHY1mC6i4vkmYykR8Vb00V",
+	"BysbEWziM4wTmDqkqkSNPZ0crARQwC7kSEWCqNw0uoiNPMHQH0hwn1bAzvoWUMUgrzAvF098quF8EAHF",
+	"E+dLAXeb03KLbS8IKZYg4RIxxfb7NUV8+NTLQ+tqrJpiLhgUVOvQxs8vjSHmgDLQZfRC/UmMxKCuHGm/",
+	"j4JVTHRs8QBqN+bD09pJJ2PNdTsv1zSQj8hjOaR9TBbrsqy6nMNnuTvSUFR0sqgKCDCPQjg6KfZa5kjq",
+	"9z/fb1nt99JZ+VdwVoYWdS0dqvk+4lxKnowmBVDGyNHad/V/yXuDLFkC0Pfldio+BMNQRdxCNSTihUVQ",
+	"1HErXzvANWBB6QA9jd+7oPjSXdBp0FZSf3p6CvFjmlV76tFXZ5Vz6mOpkmeYrNvr5xfDggXW4NTcaOl8",
+	"+1AdYqA5uVNQqMBsZsr25srcuM51YQGaR48zi/dvVWsyj21qiam/BaZaXJuFrDl5MMO0CnVULWeGYZbD",
+	"5VO1QM5xnxhXBDKGhj3lk6DtWip/iy2VbYJXsr1ChkCIh9i4NajcMDFjiAil1v7f//wvz7U3+WF057T7",
+	"FflFuVwy85xBTk6RxGBf5MKAs4N2R2YeM7I0FROWmSpmStL0pMCK+ZlZxqfagptdPXX7IGgRYPhBiwil",
+	"NNd0H39aNtSlBrvgzDo51JxKtgTkF7w4kekRjIk/ABAQdAVk2yqoQ38A5BlR+AT5hbKM2cKzWnEFzGC8",
+	"Et3BqorK/XKFQp8O0ZehSkTcRlLoT6roG9qkTG3ygENMlGwDMgBZDLZmXaU2gBCTC+2xFUHOrygLAEci",
+	"jkAE+ygZXNALRAqHhgWDq77VLQIEqgfZOKR9gImFOIOCyWAWkC8McSRuNqoywXEkwABL9GHJ7CbJcV3f",
+	"v3Qgv/Bucbfn0+EQkkBZ1ca2y1J4dVQY8nGEVZ+ejxhH+N8hJJI9IaYSNf8obbBWIJcSuTYdMeEaXoA5",
+	"uIQhDtR5sKlWzJ1UUP0JV4UNouHJMMWUaN3bfWXunsJmyx8rBv3+/fvVTEM0i3xPtDcUfOu+Z0YZ5mMT",
+	"W97W3fFtnb3l1WTGspWO4iCGm0gSOeVmhsj1Qgkt7SW+tdZRIwzplaaq+pBlLtpATbETkICnnUFsxjd6",
+	"RRCTbAiFPeWzK4ltTmrW6QyHEWKcEqIqEUy5xDlEooOGEWWQjeSB66ipzRB067rGRRAwyQQNt0qu/eVE",
+	"C+RI+WoiAUtSIh4ZEjy7Hn487Ooi/QMaM31fpZfakkXoC3xZdJmiqBYWI/d1znYlhQgTsbWpc0HhYTzM",
+	"Sq+YCNRXaSA+u4n4YvTmZEtcBIKPiD9gEhMNM1QyShdJ/g3lcmAi2a+xPu6aNcIc6MwEOjsIlzoSp5Q8",
+	"RGcTrr1N7BQSTxMVapL6X0pMSJz/FFpob1grQlV/Xe+7M3JBpESaoNYjTZtuiZAiifqkZqX6SSJlibFy",
+	"2ZkrM5d28mGoD1kQZiiYvjSvgoYlaBr69NQZ6TVPzNVbZaSs2Ozs6kTrMlXqFAdS84dAEWGVs0fbULRn",
+	"kbFE5MtV6fteQ0zdhglVUej3zhVWmmGkF+/2E9dI9t0c5pa04yRsckruMdvm5G5ykGXrNfkMqZcHStpV",
+	"RX92nj/feLa+vp5znLcGG/2olQZ0TryyHpvjL9rWg6d+Uts7qh94FbOQBVpTxethxoVZkn3VxHru255D",
+	"SPox7MsGr07V7+SDI9uZPPqZ1NEmv411+oYR7qhFNT9NHpzsb/3eC6kPQ1Xf0xwrbd3qwTDsQv+iwyDh",
+	"EWXiAHFhP5942VJ1lApeZgHJTdNM6T2S86GK3OVH8/hQRNUr814VGs200YNu7mQemTm1jzstT4UXK5ez",
+	"20ePbL+YI5xh7F0azzD2Ytzxf44AkuyLJIJknvgHG+3gQIXcFs2IIdlJNlHih8D/xGh1/LjfOpJk46ev",
+	"fanVvFk4ye1CSfKvxiJkMoEkxmI9FkeysZ4PI7Gf5aNIsnuxM99h/JGLPnlWfaEcBNO1bGZiocaoqOQ1",
+	"BUT8+TgRt9FPDiI+9iol4vkXU4g4CjH89xAygcLQQcDrIYbeWFmzDPmun+TJ97Hu6BET77Habdn0MGPE",
+	"e6O6Wd2qbt+aZJvzlafZGqKiELjkx3TytbnhoF/5vZ5KvSYe5YCbivoPCO3LRo/tzMbeg0b7gaEv7SI2",
+	"IlMQuKkapHxv+xlZovAShZcofIO6m1InX94t/wp3yzHPZ2/W1pbZiZvVDXLicWLtljhn40mjOk3QhWqL",
+	"skb1onzLZ/wGOZYzd58OdccyCjG6wmSqrt6RLabzhpx2bi5yvV3vNfr/2bv25rRxLf5VdJm5U7LDo3m0",
+	"2fbOzpQ2aUs3gUyg2+5rNgIL0NZIjCWHsp397nd0JNsy2GCIQwPxf22wpWNJ56Hz+B3sXZJrjr3/WGoj",
+	"RobiyhaXdEADcKXQrF6wjDN6TVtkqhkyL6RoO4ic5l853qJ/JfuWrdTtbwzEWPBFWnKm7Ox4gG2dWrhh",
+	"CjdM4YYp3DD76YbJqGwiTXPfCIIPNTirDZg5MAD9Rx1QR1Hr/bB2ffuNC7a3fBAkHOMZwi5UdesooYEX",
+	"iHJyg6htkdVzj0Z9y5jlCSZ9GEQOOySviYloxk0qYDT2+soqFC9Il5xLqrFzaeJlKJrUzGnZ2vKz0rKP",
+	"nj3KAsatpWUo3k+Qd3sBjhQi/6Vw1LLCyDm+sa/JSclpe8ZAT/O4ZR493aoHWWAm8Cshsfcl4YbZUb/m",
+	"csPsqBn253a5905m+0QULuZ1XMy5XS4KJMJFpbuXOISpinYz1EHIKtwi5qCdhWn+uKD90yq5d98C2NBX",
+	"bynRs/NSgqrMLj6ihdxxTMIRFstxCTM7IwopuHsIepkv8HXYaVEfcHdp32Z1IwnlUPOycYXMG4mFMm/N",
+	"aLsqjBaylxtSKkMllPTqBVFDnW6j2zFl9gKNiRBYKQhgLAEVRywswPGZR7CDiN5zkZL4rMf//vBlzTGe",
+	"6F3MEqU3+x0BDggfyn4HvuvOdjqA/wBKGLcrE7tBAXJi65dtUdHhYyJHygCbEibR1ONsGKqxGfKhTzOS",
+	"PGj4pP6pjmztQYD5DELxF/bBAymbRQLXv+l/XGE5+jdXcbw/0tj6YKSoqaGmhPBBUHZ0U79B5RElnrrh",
+	"z5BDNOCJd1AxxvjYFzIs6ZsQr0+YrBLW5w5xXqKbZut1+/N/j952/N5NDamtCKG6MSClmMmnIy4IEn7P",
+	"rH6sZXAtecGi7c24aEBMqVBZhcoqVFahsh6SyhKEOelQMSG8CSgUuFwFQFMaSTlI6kNYIO0HXNReapBz",
+	"G3Bk/x0bGZG9x3JyqaX3GhB1S5yi2+ITuCerrdc37WhTawVYXb4OUcV/YeFvdq7ObIBi19Xji8Dw0jyN",
+	"jTRZYosGHrLCJN3IJP2+luVmRe0AIQXwiblWtlfVekGcNJHy7RT5S+KNKSPabQ/fOPD42GodoFEKEBXI",
+	"BQA14qAymXC17dR1qSB9zhxxkPb9HukTekucxkCnFSdAwlAmn5+UEkBXMpHrM6l0dN70viYD7pG7EtzR",
+	"xPCghQdzUmFz1LKvh0sQHxxSUEI4s7Qbj+R3mUMvHvZmqyfq9+80ka+BLY3ANHe9NBbTD99lPmNBZJuv",
+	"p4yhtSbTaXjcA6A8CMiFCwpUlButs3r7ut5qdw9SJuVmiBRZ0mhBNgfzxwCPCP9rX5cqpVa7W/pzXr5U",
+	"Sl+r6tnqLQY8GdOiRNESkKqHiP8NBoz/yQz/tTrkVTVHNQhexZ5avQHUybb2AFL6AG7rof26+rp+CWZG",
+	"cVnfn8u6gWkzNlNxdb/j1T2Qvpvb+vVvRmqYvN7VjmcTJVamjg45anvdgN4xB731h66v/6j+Bkb5wo1g",
+	"t6/3j/omEGFo653RmQW32PUhKZ5KgT5X4RBUmw7SUlfto/rBCP9q8yz5G8LDuPQT1iT4IugDFjjHHSzx",
+	"Go7tyFZ4f944O7/ulLbbx8PSmmGSSbKyTNGVhYbbuoYDkVXot4312x1dWLZaq2M763VZLwbIkIoeDtIC",
+	"q7oNHZQrTJnLsaOeHIMrDAuE0T90EkJqlm8c9yclsG4OaqmKz87DLXRgoQPvXwd+gmaoaozoEIe9tqwj",
+	"jwXijMRPtKV/ooOrGKZmHvno0QNEmZAEw7q4Jo9WcUmat8hJhJLsce4SzLanUOMfBILIHvcfOokPG3qy",
+	"epRh+J75pV/UUXGJEh0aEClx6aF/H+vetaEkmYNrN0ZA9YyKCRc0S6Vs0isPHBplywr8LXVJlBZa2+Wu",
+	"YkGExmbs/FVp/dsEe3LZtfEsEDRKokRvovJl8/IcqbcPYio2oc2lGWFOaV5hr4giFXpzG3rT6oGXfIAN",
+	"dpGZPEVZ1qhzkEy05qF70vQmd00iKvTZAGs11P/lmwS18NL60JuD/0VtzxFlLmWkAr0WTEvm+1PuP9R/",
+	"uLPifRMPTUTfVTFdIEy3omAVurMJKVRtoWozVnkHbDSva4HlctK3HnEJFiQ93+paPxClXN1SDAfbKJQy",
+	"qQ1r6A8tr/8oHYCHVv1OnRpqOkGjwZgUtuSZ1qILIlnoVoNBkpduKgISxrTDGlCGXXCC9PjXsGVAICSn",
+	"WCDAoQmkZ1T7qoWWmOAxkniIptx3HTW4R8b8lujmToIw6GKoPiOMptZQi0v1IVgivWrQRSvMRNNtFY1G",
+	"vaWeL5RUVKcQ2s3oJgTG01dDXY56s+oEC4HkiOpUF4+7FWVJIIw+VwE/qHrBb4kXqCnJ0Yz7XlgNuGDN",
+	"mL0qXN+F+bIt8+XSLO3EIwF7epHEoGxA+pI44X0U2iX14MlI75cFIejk8ChK/NAfFpEeY4c1o8wPrpgS",
+	"2gKBnlkAeNpflTzvvu5zf+IGcdr6wET0FFeHPm2g8nCrmEyBsrOktq2IZtyHGM94EjvoVEQHHUodeMCZ",
+	"cTGu60GNRgo6RrWv4b+JL1AR8tXcW9ORMnFkSJnRNAEZO2rxzNsaGW0cDtu3ugcRDjsQmTeUOob0UnXj",
+	"0InDiVhSQbuftpnokeLh/P6txCfBDaXvC8nHxOtAz+QQKtNeCBv6JP7Y0OP+JHjAfP/Hzvn1X+2rbrPd",
+	"+uv8c+Py6uJcLbQcmFcD2BDd8dWCZjRf2eleN1vvSpWS77nx2dTKxgYBfWqwQwDDwSNM/qL+WHpZeloy",
+	"D5Relg43AaHWp6SAoX5smfEhbnUgXtaAr+4Qad4yxp7ux65xQrpW7zSrLaWRYeaC1edM+K40ufITit6d",
+	"d1E9omS+AMYSaI8S3WOp1LH4PyvGh17KhuOsUTeTS6wpEDdp6ERrQ2s/PhlfufNS548yuw9C3CCqrqJr",
+	"4vG+upv2XHLOJJWznS2Nisn/bEgpRkLXv+l/tPCYZME/jSkLZb7CxEJxgFYYMWebqS+Hn0N3mi+IswQ2",
+	"dcd1w2LTYjwO18OsHjgebD2ZEkOJtiYjyWfty0az9Vfj7LLZKj1GmNdCRiyHbl1bTAg6ZBnEgjrc77uX",
+	"F0g9H5z26GZbW8LvHTXD44NKLlpt72Sr7d1mf6F5Lcb3iv9WgDfHOHsZVxvg5j1j6TXBm7XILH0cv6C/",
+	"ff7wtPm29fTXzx+8q3cfZhf/PLvAn56x5rsX4+b7a/5b57XfO/7wFDd++in7dQCWdxUqbCFfdla+FA0h",
+	"7jmRcLkYnPgpjrJIDEq+VAx29kUM3gPQSyi7tuepKuRlYY89QJfNMimUcBOb9lyqXfhLg40aUMKG6Q6C",
+	"jSaUC/FlcOtj5qCey3XPMVvo1FIjkZ+AiGvfJTtd37MdHJVNcGXUMuQLKQPwCCu9VG+pK4lOkYDT0JsB",
+	"xGIFPWlcXLQ/PQFfX/zoPHl90X7zs/4lPEZpGCNq/qz2raZFN72D7hcZ6Q3hVLQTMoWU4Le8ESPscHVf",
+	"u+Vj7Vuenfyo27cshjHI1wn1SEMmdqnkU0a80ssS43JG5CsqplRK4um+HaYNh5gM2mw+aAEbZwUcHEwY",
+	"8Wbi1ZBzZ+jPRG3gRf3KN6H28PT0xenRybF5NtYKJjeye5i4VIxe9XA+RCe0asmNVuzNcH7La1H66+zv",
+	"qzVXVb9tCAVWtc8CyX81f2GczHKk8W8+GHhkFtv49bMibGGSkBsRr4q7ZU5tLKrka5+4d87Sn8+yyCvl",
+	"vlKgwiTbhb9yHzk8MpYnxBtTIZR9LDkiX0nfB1c1FVEq83dq07CQcLijN+kQPGWg9bFnLMPAqNXcR9kQ",
+	"TMY203y4LCOl4UQQzcpkNan2ZgLKhnqOeG+ZMEvFcUj0+qIZ23CcfbFiN89B+f1bIH41TeuaC/EFGpEn",
+	"AmEkPUw1FNmieXB8evT8NFXMJ+n3u4l5SIZJyoLLtRd8mpl3fHr84vm9mnmbbVsKsSdHx5WNt3RTi2+p",
+	"3s//QGTJidzdTJpCva5Wr9vuAc0QdQiTtI9d0FeL7aALR/89myfKkAiMB7UFWa0SP9G5NnFxX7thpiPu",
+	"RhbHnAEU2ieoN0OYQa0RPLuZvWICCY/eXknRFB7tf+HMalGr9FzKs3I2pUw/9J2si3ycSM+fvji6V+ti",
+	"qW5OXPEUQg8P1yI0XyMit+3OWE9RqP1C7WdR+6LQ+1sIrdl6P5s7IjXgVndInwpzB0iMvHWJ6wo0HWFp",
+	"hyDm7QFLBz8RIYGYOUgXMSA1j6NzqrEZRNct60geHCf9THJbNG0knAXU7k3+9HmcxjKgFaoVOwjoXYqh",
+	"H/64aen5feK1ze3Z7nb63usCO0gZmudqJ2K0sFb4qyRMQN3bMoHybdprSjI2AGMrEqtxTJYty6OOLgl7",
+	"BMHhxHl8TqomExosb2ZStYlskfr8ZPdrJwrzcEXWVYgMsQ+xGCMt8vZ3YG12WL4Mzsiyhv2FENq2ENqw",
+	"DDktL4AzErvdb5Cyk2stskVyspvh5L6TapbnUeSwXoVHofAoFB6FB6xctXpbX7mqK0CUtZue7hDhA90t",
+	"tUEr33MmPQpej8397YF4zD8KvXak+eT49OQom8DeWjxZqfbvmGFwcnz64nBznbel1IKT4x8PTyobb3iR",
+	"WlCkFqy2CApl/BjD+iRUcRmUsHqb9H2PyhmI1B7BHvEavrpU/f6nYn8zyKJqHlNGhdRtOk09lgCXPGCb",
+	"hGcUFPUsAMQaelh9cS26CzagY9UbjbQrEtTgFfEEZ9hVk6hrsORfCNNdemwahD2mL0f6KKoxuvBCwsgN",
+	"F/ZO0lsCpSV6UONAt4Y7gz80XIqVqkort9DAww5AHOMhQRPu0j5dMeiVeSipRAYeEACNTEP4suC/8W+H",
+	"iQlzquCzsRZ/YcLEmX5uXqIvZLacVKEeS3j7Ult+RKCyBQqsSTLotuKgAu4ByoaVGEyzYzersGY0wJIJ",
+	"WxbhbSfEkBJonz/7dg+mpB6r4MOAUp46lO2AiSlQWZuqEFXRc5gPDD5+yZQBuy1O9/G6adWYlT9eN6uv",
+	"Lw7W+p6P182kHaV4yLiQtC/mKe5cdq/UHuCZQOWJi+WAe2Pd3tlM8Z5gV46SFl/MWH/kccZ9gSQWXwQq",
+	"My7pwDCacViJCqrVavaIXfVs0nKPuCerLgWI7xjPGi63xyDjCfewN1PMncrScC8NpVE53J6DQDJFnGSN",
+	"rSFe0qNrmvNRGdDTxIG9Nda4UYvn+aHTRUdYNY2l7+lNh7jI/Ai69DGtUTKIWQ01awBpB8QjrK9UXd/X",
+	"vQ/0FWlgkH7VSkslnKiMnhao50vEePgWcRCP9CcYakKX1mInxq5RbCeJp0BpgY+ZwImZ22v7pJiHS//+",
+	"+e//AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
