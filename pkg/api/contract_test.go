@@ -26,6 +26,10 @@ var delivered = map[string]bool{
 	"CreateToken": true, "ListTokens": true, "DeleteToken": true,
 	"ListAdmins": true, "GetAdmin": true,
 	"CreateBroker": true, "ListBrokers": true, "CreateCustomer": true, "ListCustomers": true, "GetCustomer": true,
+	"ListOptionDefs": true, "ListDomainOptions": true, "SetDomainOption": true, "DeleteDomainOption": true,
+	"ListUserOptions": true, "SetUserOption": true, "DeleteUserOption": true,
+	"ListPlatformOptions": true, "SetPlatformOption": true, "DeletePlatformOption": true,
+	"ListCustomerOptions": true, "SetCustomerOption": true, "DeleteCustomerOption": true,
 }
 
 type operation struct {
