@@ -315,6 +315,7 @@ const (
 	OptionTypeDOC         OptionType = "DOC"
 	OptionTypeEMAIL       OptionType = "EMAIL"
 	OptionTypeHOST        OptionType = "HOST"
+	OptionTypeINTEGER     OptionType = "INTEGER"
 	OptionTypeLIST        OptionType = "LIST"
 	OptionTypePASSWORD    OptionType = "PASSWORD"
 	OptionTypeSTRING      OptionType = "STRING"
@@ -337,6 +338,8 @@ func (e OptionType) Valid() bool {
 	case OptionTypeEMAIL:
 		return true
 	case OptionTypeHOST:
+		return true
+	case OptionTypeINTEGER:
 		return true
 	case OptionTypeLIST:
 		return true
@@ -1502,10 +1505,10 @@ type Option struct {
 	// Option Option datas
 	Option *OptionDef `json:"option,omitempty"`
 
-	// ParentValue Parent option value used if no scope value is defined. For instance, if a user scope value is not defined, will use the domain scope value.
+	// ParentValue Parent option value used if no scope value is defined: the value of the nearest scope above (platform, customer, domain, user) that sets one, else the option's default. Absent when there is neither.
 	ParentValue *string `json:"parentValue,omitempty"`
 
-	// Value Option value for current scope
+	// Value Option value for current scope; null when the scope sets none (parentValue applies).
 	Value nullable.Nullable[string] `json:"value,omitempty"`
 }
 
@@ -2640,6 +2643,9 @@ type CreateBrokerJSONRequestBody = BrokerAdd
 // CreateCustomerJSONRequestBody defines body for CreateCustomer for application/json ContentType.
 type CreateCustomerJSONRequestBody = CustomerAdd
 
+// SetCustomerOptionJSONRequestBody defines body for SetCustomerOption for application/json ContentType.
+type SetCustomerOptionJSONRequestBody = OptionAdd
+
 // CreateDomainJSONRequestBody defines body for CreateDomain for application/json ContentType.
 type CreateDomainJSONRequestBody = DomainAdd
 
@@ -2708,6 +2714,9 @@ type UpdateUriFilterJSONRequestBody = FilterUriBlUpdate
 
 // TryRelayConfigurationJSONRequestBody defines body for TryRelayConfiguration for application/json ContentType.
 type TryRelayConfigurationJSONRequestBody = RelayCheckHealthDTO
+
+// SetPlatformOptionJSONRequestBody defines body for SetPlatformOption for application/json ContentType.
+type SetPlatformOptionJSONRequestBody = OptionAdd
 
 // CreateOutgoingProviderJSONRequestBody defines body for CreateOutgoingProvider for application/json ContentType.
 type CreateOutgoingProviderJSONRequestBody = OutgoingProviderAdd
@@ -2982,6 +2991,15 @@ type ServerInterface interface {
 	// GetCustomer Get customer
 	// (GET /customers/{customerId})
 	GetCustomer(ctx echo.Context, customerId string) error
+	// ListCustomerOptions List customer options
+	// (GET /customers/{customerId}/options)
+	ListCustomerOptions(ctx echo.Context, customerId string) error
+	// SetCustomerOption Set customer option
+	// (POST /customers/{customerId}/options)
+	SetCustomerOption(ctx echo.Context, customerId string) error
+	// DeleteCustomerOption Delete customer option
+	// (DELETE /customers/{customerId}/options/{optionName})
+	DeleteCustomerOption(ctx echo.Context, customerId string, optionName string) error
 	// ListDomains List domains
 	// (GET /domains)
 	ListDomains(ctx echo.Context, params ListDomainsParams) error
@@ -3147,6 +3165,15 @@ type ServerInterface interface {
 	// ListOptionDefs List options
 	// (GET /options)
 	ListOptionDefs(ctx echo.Context, params ListOptionDefsParams) error
+	// ListPlatformOptions List platform options
+	// (GET /options/platform)
+	ListPlatformOptions(ctx echo.Context) error
+	// SetPlatformOption Set platform option
+	// (POST /options/platform)
+	SetPlatformOption(ctx echo.Context) error
+	// DeletePlatformOption Delete platform option
+	// (DELETE /options/platform/{optionName})
+	DeletePlatformOption(ctx echo.Context, optionName string) error
 	// ListOutgoingProviders List outgoing providers
 	// (GET /outgoing-providers)
 	ListOutgoingProviders(ctx echo.Context, params ListOutgoingProvidersParams) error
@@ -3462,6 +3489,62 @@ func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetCustomer(ctx, customerId)
+	return err
+}
+
+// ListCustomerOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCustomerOptions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "customerId" -------------
+	var customerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "customerId", ctx.Param("customerId"), &customerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customerId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCustomerOptions(ctx, customerId)
+	return err
+}
+
+// SetCustomerOption converts echo context to params.
+func (w *ServerInterfaceWrapper) SetCustomerOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "customerId" -------------
+	var customerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "customerId", ctx.Param("customerId"), &customerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customerId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetCustomerOption(ctx, customerId)
+	return err
+}
+
+// DeleteCustomerOption converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteCustomerOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "customerId" -------------
+	var customerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "customerId", ctx.Param("customerId"), &customerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customerId: %s", err))
+	}
+
+	// ------------- Path parameter "optionName" -------------
+	var optionName string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "optionName", ctx.Param("optionName"), &optionName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter optionName: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteCustomerOption(ctx, customerId, optionName)
 	return err
 }
 
@@ -4797,6 +4880,40 @@ func (w *ServerInterfaceWrapper) ListOptionDefs(ctx echo.Context) error {
 	return err
 }
 
+// ListPlatformOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPlatformOptions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPlatformOptions(ctx)
+	return err
+}
+
+// SetPlatformOption converts echo context to params.
+func (w *ServerInterfaceWrapper) SetPlatformOption(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetPlatformOption(ctx)
+	return err
+}
+
+// DeletePlatformOption converts echo context to params.
+func (w *ServerInterfaceWrapper) DeletePlatformOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "optionName" -------------
+	var optionName string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "optionName", ctx.Param("optionName"), &optionName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter optionName: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeletePlatformOption(ctx, optionName)
+	return err
+}
+
 // ListOutgoingProviders converts echo context to params.
 func (w *ServerInterfaceWrapper) ListOutgoingProviders(ctx echo.Context) error {
 	var err error
@@ -5908,6 +6025,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/customers", wrapper.ListCustomers, options.OperationMiddlewares["ListCustomers"]...)
 	router.POST(options.BaseURL+"/customers", wrapper.CreateCustomer, options.OperationMiddlewares["CreateCustomer"]...)
 	router.GET(options.BaseURL+"/customers/:customerId", wrapper.GetCustomer, options.OperationMiddlewares["GetCustomer"]...)
+	router.GET(options.BaseURL+"/customers/:customerId/options", wrapper.ListCustomerOptions, options.OperationMiddlewares["ListCustomerOptions"]...)
+	router.POST(options.BaseURL+"/customers/:customerId/options", wrapper.SetCustomerOption, options.OperationMiddlewares["SetCustomerOption"]...)
+	router.DELETE(options.BaseURL+"/customers/:customerId/options/:optionName", wrapper.DeleteCustomerOption, options.OperationMiddlewares["DeleteCustomerOption"]...)
 	router.GET(options.BaseURL+"/domains", wrapper.ListDomains, options.OperationMiddlewares["ListDomains"]...)
 	router.POST(options.BaseURL+"/domains", wrapper.CreateDomain, options.OperationMiddlewares["CreateDomain"]...)
 	router.DELETE(options.BaseURL+"/domains/:domainId", wrapper.DeleteDomain, options.OperationMiddlewares["DeleteDomain"]...)
@@ -5963,6 +6083,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/health/try-relay", wrapper.TryRelayConfiguration, options.OperationMiddlewares["TryRelayConfiguration"]...)
 	router.GET(options.BaseURL+"/livez", wrapper.Livez, options.OperationMiddlewares["Livez"]...)
 	router.GET(options.BaseURL+"/options", wrapper.ListOptionDefs, options.OperationMiddlewares["ListOptionDefs"]...)
+	router.GET(options.BaseURL+"/options/platform", wrapper.ListPlatformOptions, options.OperationMiddlewares["ListPlatformOptions"]...)
+	router.POST(options.BaseURL+"/options/platform", wrapper.SetPlatformOption, options.OperationMiddlewares["SetPlatformOption"]...)
+	router.DELETE(options.BaseURL+"/options/platform/:optionName", wrapper.DeletePlatformOption, options.OperationMiddlewares["DeletePlatformOption"]...)
 	router.GET(options.BaseURL+"/outgoing-providers", wrapper.ListOutgoingProviders, options.OperationMiddlewares["ListOutgoingProviders"]...)
 	router.POST(options.BaseURL+"/outgoing-providers", wrapper.CreateOutgoingProvider, options.OperationMiddlewares["CreateOutgoingProvider"]...)
 	router.GET(options.BaseURL+"/platforms/:platformId", wrapper.GetPlatform, options.OperationMiddlewares["GetPlatform"]...)
@@ -7151,6 +7274,453 @@ type GetCustomer503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetCustomer503ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptionsRequestObject struct {
+	CustomerId string `json:"customerId"`
+}
+
+type ListCustomerOptionsResponseObject interface {
+	VisitListCustomerOptionsResponse(w http.ResponseWriter) error
+}
+
+type ListCustomerOptions200ResponseHeaders struct {
+	XTotalCount int64
+}
+
+type ListCustomerOptions200JSONResponse struct {
+	Body    []Option
+	Headers ListCustomerOptions200ResponseHeaders
+}
+
+func (response ListCustomerOptions200JSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions400ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions401ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions403ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions404ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions500ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions501ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomerOptions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions503ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOptionRequestObject struct {
+	CustomerId string `json:"customerId"`
+	Body       *SetCustomerOptionJSONRequestBody
+}
+
+type SetCustomerOptionResponseObject interface {
+	VisitSetCustomerOptionResponse(w http.ResponseWriter) error
+}
+
+type SetCustomerOption200JSONResponse Option
+
+func (response SetCustomerOption200JSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption201ResponseHeaders struct {
+	Location string
+}
+
+type SetCustomerOption201JSONResponse struct {
+	Body    Option
+	Headers SetCustomerOption201ResponseHeaders
+}
+
+func (response SetCustomerOption201JSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption400ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption401ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption403ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption404ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption422ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption500ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption501ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption503ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOptionRequestObject struct {
+	CustomerId string `json:"customerId"`
+	OptionName string `json:"optionName"`
+}
+
+type DeleteCustomerOptionResponseObject interface {
+	VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error
+}
+
+type DeleteCustomerOption204Response struct {
+}
+
+func (response DeleteCustomerOption204Response) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteCustomerOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption400ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption401ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption403ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption404ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption500ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption501ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCustomerOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption503ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -12027,6 +12597,22 @@ func (response SetDomainOption404ApplicationProblemPlusJSONResponse) VisitSetDom
 	return err
 }
 
+type SetDomainOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainOption422ApplicationProblemPlusJSONResponse) VisitSetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetDomainOption500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -12153,6 +12739,22 @@ func (response DeleteDomainOption404ApplicationProblemPlusJSONResponse) VisitDel
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDomainOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDomainOption422ApplicationProblemPlusJSONResponse) VisitDeleteDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14878,6 +15480,402 @@ type ListOptionDefs503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListOptionDefs503ApplicationProblemPlusJSONResponse) VisitListOptionDefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptionsRequestObject struct {
+}
+
+type ListPlatformOptionsResponseObject interface {
+	VisitListPlatformOptionsResponse(w http.ResponseWriter) error
+}
+
+type ListPlatformOptions200ResponseHeaders struct {
+	XTotalCount int64
+}
+
+type ListPlatformOptions200JSONResponse struct {
+	Body    []Option
+	Headers ListPlatformOptions200ResponseHeaders
+}
+
+func (response ListPlatformOptions200JSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions401ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions403ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions500ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions501ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformOptions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions503ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOptionRequestObject struct {
+	Body *SetPlatformOptionJSONRequestBody
+}
+
+type SetPlatformOptionResponseObject interface {
+	VisitSetPlatformOptionResponse(w http.ResponseWriter) error
+}
+
+type SetPlatformOption200JSONResponse Option
+
+func (response SetPlatformOption200JSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption201ResponseHeaders struct {
+	Location string
+}
+
+type SetPlatformOption201JSONResponse struct {
+	Body    Option
+	Headers SetPlatformOption201ResponseHeaders
+}
+
+func (response SetPlatformOption201JSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption400ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption401ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption403ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption422ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption500ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption501ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption503ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOptionRequestObject struct {
+	OptionName string `json:"optionName"`
+}
+
+type DeletePlatformOptionResponseObject interface {
+	VisitDeletePlatformOptionResponse(w http.ResponseWriter) error
+}
+
+type DeletePlatformOption204Response struct {
+}
+
+func (response DeletePlatformOption204Response) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeletePlatformOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption400ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption401ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption403ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption404ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption500ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption501ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlatformOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption503ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19241,6 +20239,22 @@ func (response SetUserOption404ApplicationProblemPlusJSONResponse) VisitSetUserO
 	return err
 }
 
+type SetUserOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserOption422ApplicationProblemPlusJSONResponse) VisitSetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetUserOption500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -19367,6 +20381,22 @@ func (response DeleteUserOption404ApplicationProblemPlusJSONResponse) VisitDelet
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOption422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUserOption422ApplicationProblemPlusJSONResponse) VisitDeleteUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -20920,6 +21950,15 @@ type StrictServerInterface interface {
 	// GetCustomer Get customer
 	// (GET /customers/{customerId})
 	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
+	// ListCustomerOptions List customer options
+	// (GET /customers/{customerId}/options)
+	ListCustomerOptions(ctx context.Context, request ListCustomerOptionsRequestObject) (ListCustomerOptionsResponseObject, error)
+	// SetCustomerOption Set customer option
+	// (POST /customers/{customerId}/options)
+	SetCustomerOption(ctx context.Context, request SetCustomerOptionRequestObject) (SetCustomerOptionResponseObject, error)
+	// DeleteCustomerOption Delete customer option
+	// (DELETE /customers/{customerId}/options/{optionName})
+	DeleteCustomerOption(ctx context.Context, request DeleteCustomerOptionRequestObject) (DeleteCustomerOptionResponseObject, error)
 	// ListDomains List domains
 	// (GET /domains)
 	ListDomains(ctx context.Context, request ListDomainsRequestObject) (ListDomainsResponseObject, error)
@@ -21085,6 +22124,15 @@ type StrictServerInterface interface {
 	// ListOptionDefs List options
 	// (GET /options)
 	ListOptionDefs(ctx context.Context, request ListOptionDefsRequestObject) (ListOptionDefsResponseObject, error)
+	// ListPlatformOptions List platform options
+	// (GET /options/platform)
+	ListPlatformOptions(ctx context.Context, request ListPlatformOptionsRequestObject) (ListPlatformOptionsResponseObject, error)
+	// SetPlatformOption Set platform option
+	// (POST /options/platform)
+	SetPlatformOption(ctx context.Context, request SetPlatformOptionRequestObject) (SetPlatformOptionResponseObject, error)
+	// DeletePlatformOption Delete platform option
+	// (DELETE /options/platform/{optionName})
+	DeletePlatformOption(ctx context.Context, request DeletePlatformOptionRequestObject) (DeletePlatformOptionResponseObject, error)
 	// ListOutgoingProviders List outgoing providers
 	// (GET /outgoing-providers)
 	ListOutgoingProviders(ctx context.Context, request ListOutgoingProvidersRequestObject) (ListOutgoingProvidersResponseObject, error)
@@ -21488,6 +22536,105 @@ func (sh *strictHandler) GetCustomer(ctx echo.Context, customerId string) error 
 		return err
 	} else if validResponse, ok := response.(GetCustomerResponseObject); ok {
 		return validResponse.VisitGetCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListCustomerOptions operation middleware
+func (sh *strictHandler) ListCustomerOptions(ctx echo.Context, customerId string) error {
+	var request ListCustomerOptionsRequestObject
+
+	request.CustomerId = customerId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCustomerOptions(ctx.Request().Context(), request.(ListCustomerOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCustomerOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCustomerOptionsResponseObject); ok {
+		return validResponse.VisitListCustomerOptionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetCustomerOption operation middleware
+func (sh *strictHandler) SetCustomerOption(ctx echo.Context, customerId string) error {
+	var request SetCustomerOptionRequestObject
+
+	request.CustomerId = customerId
+
+	var body SetCustomerOptionJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetCustomerOption(ctx.Request().Context(), request.(SetCustomerOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetCustomerOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetCustomerOptionResponseObject); ok {
+		return validResponse.VisitSetCustomerOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteCustomerOption operation middleware
+func (sh *strictHandler) DeleteCustomerOption(ctx echo.Context, customerId string, optionName string) error {
+	var request DeleteCustomerOptionRequestObject
+
+	request.CustomerId = customerId
+	request.OptionName = optionName
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteCustomerOption(ctx.Request().Context(), request.(DeleteCustomerOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteCustomerOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteCustomerOptionResponseObject); ok {
+		return validResponse.VisitDeleteCustomerOptionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -23401,6 +24548,100 @@ func (sh *strictHandler) ListOptionDefs(ctx echo.Context, params ListOptionDefsP
 	return nil
 }
 
+// ListPlatformOptions operation middleware
+func (sh *strictHandler) ListPlatformOptions(ctx echo.Context) error {
+	var request ListPlatformOptionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlatformOptions(ctx.Request().Context(), request.(ListPlatformOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlatformOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPlatformOptionsResponseObject); ok {
+		return validResponse.VisitListPlatformOptionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetPlatformOption operation middleware
+func (sh *strictHandler) SetPlatformOption(ctx echo.Context) error {
+	var request SetPlatformOptionRequestObject
+
+	var body SetPlatformOptionJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetPlatformOption(ctx.Request().Context(), request.(SetPlatformOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetPlatformOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetPlatformOptionResponseObject); ok {
+		return validResponse.VisitSetPlatformOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeletePlatformOption operation middleware
+func (sh *strictHandler) DeletePlatformOption(ctx echo.Context, optionName string) error {
+	var request DeletePlatformOptionRequestObject
+
+	request.OptionName = optionName
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePlatformOption(ctx.Request().Context(), request.(DeletePlatformOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePlatformOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeletePlatformOptionResponseObject); ok {
+		return validResponse.VisitDeletePlatformOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListOutgoingProviders operation middleware
 func (sh *strictHandler) ListOutgoingProviders(ctx echo.Context, params ListOutgoingProvidersParams) error {
 	var request ListOutgoingProvidersRequestObject
@@ -24816,471 +26057,483 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35chq7ujj6Krr9u7finIXxnMGrdt2NbZKw4oEAzrB2UrHoFqC4kXpJatsklarzGucF7oOdJ7mlqQdQ",
-	"Q2Njx3b4IxXTrZY+Dd+ob/jh+XQYUYKI4N7uD2+AYICY+nOfEoGIWD3APKIcC0yJfBwg7jMc6Z/eGRQC",
-	"+oMhIuJP0MMhInCI/vXZq1arn70z0KMMBPSShBQGvALOMAkxQeY55lEIR1Wv4nF/gIZQ9i5GEfJ2PS4Y",
-	"Jn3v58+Kd0h96B77tHUIaA+IAQIEXQKGOI2Zj2SHDP0TY4YCb1ewGGUH6FE2hMLb9WKGVxnqIYaIj7yK",
-	"Y+QPHz6s1mIxQERgHwo0CUHmLaYEqFEQEBTEHIGVsz0EGWJnT6dDhK7gMArl2Lo9YAiGw3999vwQQTKE",
-	"OPzsOeH7uNqhAoar+zQmYhI49RKQeNhFTK4TFmjIwRAKf4BJXy1bD4cCMV4BDPUhC0LEuWwZwb4co9Qy",
-	"YiKebXsVb4gJHsZDb3c9ARUTgfqIeT8lsBFkcIiEOVsnvR5HDpgbJEBXdlN7mHGhwJZLypCIGamAHqND",
-	"sC6XFMsv/okRG3kVT547b9ejuuMsqAHqwTgUCrIs2Fubs8CueE3YR2383bH1R/BKfjixvhpMFBQBGNke",
-	"nSBuO2HUQ3m7G+vr6xmQN9wrzRCPKOFILfQeDFronxhxtdi+Rmn5J4yi0JzbtYjRboiGf3zjGs1SwP5v",
-	"hnrervd/1lIqsabf8rWm/koPOr6NFzDEAWB66F0AQbL/gDK1u10ajEBAEQeECn0s1XMJI4O+ACscIXCG",
-	"GKOMSxz6WZEkqRdi/07n0hmghLQAGDIEgxFAV5gLLqfiG5A4uMRiACDR7ySGUYIU1K8o6+IgQOQuwf5E",
-	"YxBQtbYDeIFAhNgQcy7JlKAAXSE/FgiIAeZ2lxSsDSIQIzCsy2W/2yOjBwZqwxUsx1S8ojEJ7hKMlt1p",
-	"uXA9OboFpSGJtORz6E4BOqYC4HRoMEJ6o9qIXWAfnRJ4AXEIuyG6S6jM6GqVFEYomE4JjMWAMvz9btdo",
-	"jA2rcy7xjwGsCZEkxhnJxsXYXUObT9Ym2isYTknEqI84l4tfJwKL0V1O+iRCTM/Xh0TuQxeBgBIEusiH",
-	"Uv6gPU1ZkZBEKlACHK8qtma6l6PX/PCgcyL/ihiNEBNYMw4cOLhzIFeghzW/k8QaEaGYW0aGGdW3iGZa",
-	"h4j0xcDbfbatmJb9uTEhy1S8lDrxyWEPMRdyQDTsoiBAAci2rniK785ayJofNpOv2gKKmMtxDSCQMTiS",
-	"v2MuidDQwe9fM0gEQnbieRAmZbNUcvpP2umXpCXtfkO+kCO6AJsYPG0BIAkAFhxAX+ALI3bqrypjO4iI",
-	"PJjBtN6euPsxQHYplRKohNK9JrmOVBPXUkxOORhiMnniDO2wP91nINMI9NWWBJKfyS2Ry1z6OJhuRq5D",
-	"kBmjQLRWj8uBMyHNjYtsFc9nCAoU1BwD1XxfDaWayD0KoEBgBUXUH4AhDkPMkURurnSMCaF8ciyjdB07",
-	"9/NAv1RbaQ861BB4DqRFUjeZ7KUuHwMYBAxxXgWnHAVK34sg55eUSanQpxdaKJ7ss+jQfhggMUAsCxPA",
-	"HJj2ktYTKpxn10XJTiL4T4wATgjaAmhYCEk/hn21rjAMT3re7n+mn8JD+8XPL+PU3b4a3wY1Dhf7lBDk",
-	"y7YHTsVUPpWfyraS+pvG8mxmmNJNDlJI+9ihkx/Kx/Ls6z2HOc7s2nA+4gk9KLXjEPARlzohlJ9hLhgU",
-	"lE07AIKKqBC1nnAQoB4mKADDOBR4tQd9MQF51dHxGJXXC/KliN7VgmCS5F0XG6ugZUYGlIQjgKUQYFg+",
-	"ukxWy1KN6m1g70JguBG2Xx+CGdThlOA8dVCkPqPZpUTxIRCNudfpmui9iBNhj5mD54YIZo7h4hGilAya",
-	"aTRL/pgYIC9njJGP7OiFROQ0Cgy5XwwdeRhcfSF4flfc+Rce4CI+Nybgyz47J51mFexDokcLsFJitdUV",
-	"QREzVAV1uQmS2snGYBjzVMUUA0bj/gBAEKBAqcQB6IX0Eqy8a+3TAD0t4JeTpzrEWg0tp3xmVU+oPr05",
-	"BXarNsdZZDEjTdfyijW8CHfUswkD/ShKxmBoiAKst6nWbCiGAxTKccQuEKuCBolihRzyXKxiwhHhWOAL",
-	"BFaIFNekBJfQIh8SSrAPQ8AjFKpdDDGX2zRADD39E9BYyO5geAlHXJIuXvCd3ElE4qGcYuOo1vQqXv3j",
-	"/pva8eu6V/FOtp7tZCZtlqbiXa3Kb1YvoFJ8ufzYLIPpw/zKdGWe6B7lsjF/gC9Qk9HIQY/N29SszBPN",
-	"nIbYVwb3ODR2MX15MaZt6g72Rvs0GjmIpuxziAkCuGcFToUC5jsAwxCgVblDvALQBSIAWwsmJYhXQHcE",
-	"fBqN5NIPEeewj7i+u+hh2Uh+2aVXbmIVxKzgzus4uW44OjnuvGmrKSf9Q4YsgEE53ZMLylAtuEBMXGMR",
-	"MPHpUM5QMQ0OLgfYHwCO9I1NFwGoesZcn4rJiarh92BQS24R+SLAwGIA4owxUt1MAr0cfCogdeLTQEK7",
-	"ICi6MADI9jlt4DepeXJR41qLZ/GwIfTPNV24ybjdkPrnKAAckUCJQAXDSQZIjiAOG+Qaw6nb0PHJFg8m",
-	"xzmJr3OoOSJiZvdtNdf3iOHeaFF7hoeaRJmFBBe692IYIji88dggQAL5kjNADngEh7ws605Q9hUOHTKp",
-	"m6++Mi4CTlOA86JVfgHkKykTdUcC8XIGCuHkudapQWR4ryQOLnji0rqh7QVQAmjMLM92dsqw0xaBOAen",
-	"rYbtTW1wUACacztiMWgjIdVT7px2D/cNVwFWbFECvJJw8hcoRoiIGL3AgZQ9msnOat1PHlL5jWTYu8lf",
-	"/8JDGO2CAeWiAiLKREW2/sp5WAE+YuJrhIZgJaA+GNIAhUCC3BjCyIL99M+0qzAY76qLSfBV6ljmTytI",
-	"ZwbpQo6+BqSimOtXKATD3VigdHTVVokkX/UJGgfnMHCDQ3Hg7wLMeYzYKcMV4IcYEdEI7F9t5DMkKkrJ",
-	"qgnBKoD7NELj/Z/gwHf1j4hgcBcIRKDsdfyzunydfFedMPWbiTu1ztxiFbdQ2qvrrV0790uzDFNe6pVx",
-	"NpDb63yRLLTzbX53nU3sNjhfyvM07sNSJB7JTXQr82arnC/Nicy8y9DusSPo9npy4neHniPHxQm6ijBD",
-	"ruuDunyTuTgwxEXIfm5i/BUWkHGPI9nvBQxjNz1l4VQXKhSAmIWW+mTs1OUp4HRFa4zMpfRtgbpVxQjB",
-	"mIOQXiKm1XjIJffSip5xOQNGceXX1cZC6sPQq3iS6noVT1JMr+JJSqUaCQbLamZm4Q5Nh/Z3Q3ecvA5y",
-	"P0/0QPZnXQ9o9kHfrd3gFi9/wvUmN+7oIkePZo1pBa/tSZtlRixrDqx4HPkxQ8GJ6n4/hNz9Wa5ZAZAu",
-	"9Nhj9FyT+PwK6ue7gCGOwlDKM5dEnmk/5oIOEeOT7GbKheX+wi4qs91OyrjJL0vTunp6k2r/pDHySuvp",
-	"ruNUN+8yaEp7YCRlOn9AsXIUnTnAXV04zrZcJYtyTdOVPhvm6sp1bCTW6tMweUquvYML37GbrNzUPSi7",
-	"jvsGl5wraV9OW0sNTsNpFs2DrBmH7bKLQkr6HAi6gPM274ZaKO7JlmbAWeimGvep4k3VAoEEIaBDKLVY",
-	"vStz7PJtkI8pVPxgscR7TpJ87whsCe56gGGfUC6wLwWhkdOlboBgKIeafu2kPQnf6La/frKpIaXMKpzj",
-	"oXPqEcMXUKC3aOSWmeJuiP2itxyFyBeUlQVCIZnDv8yXEv0pR6zIrSs1ruu2ShhNLhY08pZDAGNrc7jM",
-	"STHLUDQoQIiglIiJvbYwTuSJJVJ52TotgDAWtCkVGClpYtI/ISWv/uSHQyiwnzqV0Z6e6RN7z+g2fNr2",
-	"bpejTrJET/ji/NUSoj0Da7LEWBEgFVBxuMhL3wPdJyi4/DUaHub2oCgwQjRjxaBAWdZwCTkYQnau7bHq",
-	"exSUX8AC0nkDuTo59TOpsm6pbnRdHpy58wFNq7LumuoG1qEz3UiMACu4iqr514nkhIlu2sVaxdeW9KfX",
-	"lf/Hb6+TZb0p2bbW/GuSmuQyYBqtmS1bJdOZ1JZj0aeY9JvG2FJwMkJjGbDNE+PMDAGq1PE5GYPBdZLs",
-	"wO24S5CY4gE0oFzIAxzSS2214IgE6RXsSta4PoRiF8Bqt+pXg7XR0zm8gypeFEIhu5gCCh+KCDAUwlHp",
-	"pWiaXg2dnBhUHo1iv+eUQdqGIEB+CNO7hJT8lbp+Npf1s4DWrZSgwPpoDmqKw1Dy8hiG4Uh5ryyeoP4T",
-	"QwaJwOS63D7tYCoSMiSktOci26WGSb6fOgrP3GtOESn0KufuKZPLJL32VdBhMQLdEbDBje57TBvwUI49",
-	"a9nOxm9MsGinwJOhTz8r3mVXkpomw4mJstzIH/LfOcUDTJD1gdCRtZKQsThEHAh4jkBkvra2YOvhZWMI",
-	"QReJS4RIhk9K0qI9RZ7w8U6rbl01WdVJMcgpNn4plKGd5gr9apqxolD4dcujqvUsFvQrxF0jCrhkC0ls",
-	"Uu2Lj5sY+AyudXNLzD0Rb68pSy7WHHRNOW4OUSqheorZ3rqsNAWA9GAnktI0aCakr0YwQwDDAXfKYalT",
-	"bp7OZwWP2zdSXFtq47rBFLnNOATchryWXd/Fy2zTBBAnSby5wOHsdilgPDoBA5xyxLJLPEvgyJzF7AFK",
-	"DWKTvKtY/CiKhm2nzD05C/fAO7p+XNs7rB94Fe+g0U7+rB/WO+qvZv34oHH8uuSdfHYFMh1nnmYHyT5O",
-	"Bsw+TQZPFjcNJRm7uBhAIumhoMnq/glgVzlFpmKe8jQOUU+AmPjqi6ACpK6k3DQZBxBYzUmnwfgNZcT0",
-	"Zs4vdxn0u0uFt3tzf1vWvoUax5bi2S8Wz5JmBlF9SoTEUm6cL9Xyto86zcqYN1llPIRnkRa50XT6YhDf",
-	"mnskiH7MmCTZC7MzL6XMpZR5m2asCRlQBZwWxAcWxKjWdHTqjLi9yp2GFzLk4wi7A5sk4UHZuFq1wqyv",
-	"TNTdUQpHtSwxSRetZcedGXmsF/PL1C1Ie7vZJEptYy7UOA2QtBA4FlllCiwKODGvbEdSrAMrKuyVIwGw",
-	"2W4zms5DZ1O52bDbRI7LEtWF3QUu6qiFsGgRDuGvXAPrQFKOQjkOnfK1nSRV1q1bH6MbHesZfuPp6bOZ",
-	"IFb1GVXn+j4on6ftekuF5nbqrePa4dfawUGr3m57Fa922Ki1S2qdBStjO3e/tWOmQxY0NJDkdqCMGppf",
-	"7nLaaGliU5ZnLJ6Oz84PMXlys75hk05WiElB0u3S18FDxAUcRnamOjXQAPnn9ja0Xd8/OT5oV3TauOzV",
-	"aDlfHYZsZM00/NbQt5BPWeDKgpFMIenQhcOvlAyRxiC63b20VFmO7oz3WNPfu6WzVHvVwoyyBci17MxF",
-	"68bH3E+6mBzWRC5KKctHjGROlgE08eh034/fjWd+jYyAT4cqklsnGo1CmIS+QE4J6KIBJoFJPRqHqOrm",
-	"6GpZJ/o3WTJk/+oKUp3fXEJTuyBghaE+unpanVcCXEQ6w4xcPn5Vb2RnK9aYBZgnFs15H7tCmRWxnyY9",
-	"Z/y/qzOjAMw5yh7kZB/KoGDNL1bjNL5IaSJpPqYG3AsuelA//qRY5uHJh5Is070KpiP3S9O9awldF+61",
-	"8SXTWzvtAv73I30PnygtGBv3s1viXs5p6KgncT9k21eNw/px7ajuVbz9k+NO/bjT+dRUKWNa+28a7+ur",
-	"7qfJZ9dD5GQBM8MXtslDUNjMgDZf63Qejm0uJz9DJwm5riS9JC8Pk7wU0AydymRSgL4H0uQrhhDIPAI9",
-	"jMKg3FVR2Zh4a+9VVG+BfqFlLD9yzEUELF8S17k5kY9zgqbK+NZFkiQYWRFQltzzOnOyRL1p9nNNvtvN",
-	"V0AZ5OVB4lVwQsKRjt9HgbL95hKOqDseyRaqxeuYzd56DbzXR7oA3Q2VsfDhnt56ZfWSA+r8BU4l31rI",
-	"BNVJj4CdThU0hORiZnG1MWDq0o6xe5s0QW+laf1lBs46xcVOQjoTXi6ZQJAw6cRlQrH1iHKOu2kjqD9R",
-	"GyW5sY972M9bN9TECEBEYJZ0N1/4byFi3zkiO/SsWz7yv/sRL3W0G0JnnHkkZ+oBU+glRZ6DIrsVrowF",
-	"xF4230PjhzZLVLy9w5P9t17Fa7ZOOvX9Tv1gLgUqXQfb3/hz2//488x4yaqeMrwXLsq2qzqbS/mogtNW",
-	"4+C4vXf4tf220fx6cHJUaxyDXdDoE8oQ17K4XH+JNqetBrcOI7bCmuGgKLDuXnK5qqCjXsEh4D5lSMcp",
-	"Cbl5PfnTVHPBwwj6AgVV8OFNo1M/bLQ7X09bja9vTtodsAuOrG9MZkgFgrq5KxxcD9ZFQBf1u0Aq23Av",
-	"jBHx5VgdqaOoNqpulKry0ushX/vp4D6RAgEkIhzpBEfpTO10qmDvsLb/dtHwEtSHU+FliMehAJhINEsB",
-	"BZhIVYYnt58ZSH8Tq/ksDXdpIZ/PQj7TDpclNVPZwWmrsbp3eB/ZgYvyeRVvkhQpljGO73PxjMxq2VHl",
-	"oMmYE60SIE5bDQPCRJsEJttmjKs4lafcdtySnf2hsqGnj4MNrdxXPvR4rzDKkctSEQmTCHq3Vuwl8i6R",
-	"99Ei7wR2al8ddXfSUuviGlutlxJmdIIrPf69kGFOpJ5Zb7VOWvb/rwdvG0dfjxrtduP49df6caf1Kf+q",
-	"cfy+dtg4+Lp/cto8rCfvjj4WfHT0MflEvygn+EysrAJ14qmF3f1CAmygskAVNzRQJvNytzz6WKrDo4+m",
-	"OzPn5KwYvy5XVnqV6N46sifp0hxlKwUrLgEJJZFDXHCQuIoBSmwtUqlQlPSUtuCqU+3KxloQfPg6pF0Y",
-	"2qOed89PIJhRKi4Jl7Rz/VKIe0VoV3oxxhLpKiyaLy+tWsRJtLdhVCs4eJo4B8tjIoHQs1iE97yd/uy9",
-	"zJKp+dLWNYYwekVD9y3oAIcBQ+TUlbf/lGEbJ6QtjbEhaX0kNJeIuz3VccKwUGDDJvQLF503UU8zk/AM",
-	"x5iho+8SWrPt5XoztIFTJWApGTqndwIUVYmIoPZ9dX6kXrpSjxOGYHBUcl1164Usb9FxM6A4TJuEXyLm",
-	"LsjSM1U9tDF7ADnoIkRA8okzKDZfWaecrJuBMHWhkCTHVQstqc6srggzw/2seF3fd6QODqWo49NolPrV",
-	"JzTULPpcsX2uQfYX171JGjXHjgwhO8/k73NuTI9RR/UWbQ6fhHaydgLkM4om5WEzZ5jndsgFV6ZOOgx0",
-	"1XAYNjNnVF/UFyRH0x8Xwp8iwVy1VdQUVDaCXhxaJDSdA1NwHdSaDbev7zCiTEAi5txAnYIx+dqaTKdU",
-	"OWLIR2WGwVwV9eNY8s/EF1/gIcpQlxQYGiFScIg4QmSOaUmyVhQvKaZUEs4u9yXkukTSTa7YnZV+2vg7",
-	"Gjs5RTV/igzAsT5fk13rFyXwStDJr4+ksrYYWhJPZ7Lq6jLLXoO83GyXZSXMI1wlg9YV0KXB6Gk5Dc9J",
-	"6QsLjLpFhFYjrQhrGlqFvqi0UkAvSUhhUKJD03JWj3hqhHTGATJPPeYQS+auXJU9z6o61HyHeWoBKzC7",
-	"gFXp7VaMfVIQ0Rk6pu+QoMkGKT9Tk7g4FzvPtZ6S2wVniJU/Mytz7vsSS1iQ+iApQ5Lrr5Ta6MaXUsFb",
-	"mU/NJi6lvwcg/fnpXrkxMd+39a1RFd2UY113BGjWz8c2dNLFpai5FDWXouZDEDVpzPwp/Fm/XyhxWEq3",
-	"80q32VRYxRXc0yQH9yPcSV1WHKvkcfKvtvyr5lW8472Slwt2cqon+0P1aH+onpM37eybWuaHHPFnxTvq",
-	"Qbdj41EcCrzag76gbKKIqE2ecL9W9/jkWM69c9JpllxNM3vzofmlv/9Z8Y7RZT5TzZhDcSZzAVjpMxpH",
-	"T6e5lDzALAXlkm4co8tT7rq8VCkmbZKRac42sRi40mDV3EUdn3AHc08OYgeeZxPFP+FJDi2quRmhQj7C",
-	"RLsO3Dg1nxqmUZhOexq0Cxi+4FSdmkqk2QHV+iwix47nzFCzwNSEBSkJ58+E475lSAvmjjH4EEEG7PvJ",
-	"kzXAXEceJD4HaBjpZFkM8YgSiXe0B17XO8rrHnHBnQtuU9G5To1NGjfvKbd93sIRL05Up8s3TAV1AeNL",
-	"YfmYCuWv4XbDkAqPoYCZYqPyb0zUogzwcAywJCFoFbyCIc8mgqveVuI5CVTJtHO4T5wE0WQzfdM5OlRO",
-	"LNpYgwlQGMZTSUtN+3Kg5PWxvHqSTZuckm5pdM6cd5LYzJ/xLkFqJ6PJljqwFNbFfE4Sx5yx6/Dk+dTy",
-	"MarVAeppwsAQEe/dESlN9RLobnUhZLP0Et1MSXD9GPME+cArygAmXEDio4psC/XJHGufQdiKJi4xz5U7",
-	"ybR3bllBHM1JFtxs8kjtTz0z2vZn4YobH9v8os9OmGq2pfwM1HbM+tqdulr3WHxoDlzeD2bFAijgZBVH",
-	"m1S27fZGb6SpWilJM9DatZ7E8nmLKerDUGr07Llxjq0EVocTjHycWewxL/pr5sw1q1p48S96pSaV8Lji",
-	"aTEku/VnWNoy84uVb6qNkuOAjzgMhpKl0xAtIEhOT70gPO4ACqi0KYmbGkvNiTNKd1hqXWIWTlkSSXDK",
-	"dcOnnlYF3xSbu36fJPq1TC9B2mLFo+BUuRWR5LBk1qcyhpp5VMkuQe6EVLzsiSymFAWrpx5LLdgcJeNH",
-	"w5HUNXZB87DWeXXSOgIrCb2pWuCfVsBp6xCs2Bk8rYD903bn5KjeAiu5uTytAONXvJKZk/y+LdsmM3t6",
-	"L3RwO2ev4p22Dr2KZ2flVbwk6EMlHSynoWfWP9N15qkeJfMgM2DmaTJ29lMFRrLJbjtIgqGGBV1YfpRs",
-	"+71Y93an1Th+7VW8Tv1jR2XTOdSesUe1hlygvZOTw2RPDhsqrubgZF9+0Diq/60NICbeZr9VP6gfdxq1",
-	"w7ZX8Zq1dvvDSetgrg2Ta5mAlD4ywKUPLJjpEwtw+sSAnj7Ibrn8baaTPtATywybTjF9aCabgSU37fR5",
-	"ugDyqIzXG1xoyUNXVdvJEcxzF4kuk5lkAqhbq1dvF6mQ7/OoV7yQ7earLIilRL5shxW7UE66PraPzpCx",
-	"E9f2TYsYs7ul9TrnHdeUzbuPi+hauyZiQ8y55GiugtAowEIz8x9TJllC0WgiximBYYeeI1KYxMiV6yEf",
-	"2mvOvZDd3OS+CSUZJGZnl1jUmGUQWg2yoCTTp7zAsqYU0ptGSs/WD+1crqUeqo/NRVwPh1KqhT2BGIgo",
-	"F9Msci48+DLrRDpJhm1hdn7adcAvOE3XXv/SC2QUtFosBlJycqKmMhXC9G4Qus38YEX20jbVOZ5WwQeG",
-	"BVpVqc2lZhthhsUuIOgCMcCQiJlx41Z1iioZk6wPGRupqkVVUCPGaKunpqPBzNEAQwQJV+YcM6pcV0pQ",
-	"CTUvC6v3szKZ+D4zJmUKmN3xkTLouj5T1f6SWW5Dh8dI/1GnaaoaBnIrJhhWhO0WldNkW2kVlFqE08lO",
-	"Zt2b3OOxCipgxd3ZgnZZ+UdFeHrqdwmG1FEzoFVBJyPqj8OsAuGUjZkjdoHYvRD8G0e1psoOv/+mdvxa",
-	"ibhbz3a8ilyHL7MOkZTg+3TVPKyZFdP1thL8LVPhJsF38+18GR1r9oviQgB5GpEpieW08uiSOcmFCE99",
-	"TjU+JOEfyj6uzB7GCGuECvcNQA+GYRf65x0GCY8oEweIOwBoNCWGD2j+OkqTashGuk6kOUJlTGoTwzZN",
-	"LvbxuxgmZg424f4yO9vhxPButGoyKqhPw9R7FIVYYa29kTB44IYNOL/PfG4Tniqydo8QUMLjVdR/7a/1",
-	"4/3Wp2Yn+X1U+3QtVMyvdYEceBtlvmZLCBatnNcQ4jqYoQ3V+XNa3PPsw+/qr4xT9vj5Lke8xrZqgoKV",
-	"xotJsAv0s/wijwM+vlTTxLRSeRnsht9KrcilDLKUQZYyyFIGWcog918GWcoG90w2mOTryh3LGeBmctBB",
-	"EgAuKJN9m5qi2WLbd1PMWffZZDSaGZRVy7ad6m2ZiQjknPpYktDMtG4qGJcxxOoFXcRgxKdD+Xe5ZbfN",
-	"p666FBra+Ds6xEPs5FgCsSEmyEgX+DsCoWwq5ZyjvZJ4UoJEqDWqTiuZXHLWyT3WtFnfVm3btFmpY/xu",
-	"rLkS7EM4KvVxK215a1V1k1YlIcq1VpdQcNj2KXN7STAEeowObaxIGpfDgdDCDoBcJaWHw9xJ64UUZhwk",
-	"iYoXLdKLMnudXaYMOn0ppJnlNCHV9NpZ6ZakdEndltRtSd1KULdJKsVoN9R1E8rH09YZU+qmtk6Aldar",
-	"ffBye+e5pFyyNxuk97SixUoNZxSFRsVdM+3++MYpqYL3MMSB3oAexGHMENeeLsqrpNdDRKVyUBESXCLW",
-	"GZIA8LMc0ZALKFTMis3eLHXeHo1JoDM99vEFIgAHinBrz2lv11vT9Iev1Uf94Dx1D9/dXt+ueAILRZCO",
-	"qQCvZFfpqsIujcVuN4TkXGenzledEO461VdRCIk5bLZSipLFMQfU117UvtsVW0/aeVU9vnwVFZMUKQky",
-	"t3ylq4Kbc/FKfqS22xW7mS6jK9sDS/K9GUuySfExMdPk3MYMryZfTQ8gyA/3piP1Zo28Pg3cyb+H8AoP",
-	"pV678/Kl4iX618b6ulMz0zs/gZYDykQFDOIhJKsMwUDZIHk8HEql31JrgwayV7dimVgZjJ0nd5oqcyzm",
-	"5GBlV3MKNcjs+uTlAFG+imMnblIq0ZVUJj/Pn0epmkeQwaHko2Dlr/bJMYio3AambrPhELmrsQ7TZGj5",
-	"AT4MoDKaXDJK+hrxsZjtmmELv9h+XRLdu0nulR/bNICSDSaz4hNa3LixZIx0xEXeG2lWkwCOeDb8WQuK",
-	"Uv9WMek5gbVMYLr8sBZcIDZVxME9wEdcoCEYxlwkwxkpSoXXcMOsOJInkqpKKqpfzLUhyBGRJLvZg8GM",
-	"fBFTgbBjy92OCYzFgDL8HQU6h45eAT519DrxaeCUosoNHSCBfMmRFQxdGABke5w27Js0ncW1JywHs2kx",
-	"iscKoX+uLYLX32JVLgcF05JMqC/amYi2mx8ohcJDjST5+LcpEERwOPfIUo6asoTvMYv5gvHD5D0BEFyo",
-	"3p15YCcIkRJtVe5SncbU6S6ZuQK7zsVX7pKp5FWHvWMpvOnIXDDp0EIi0JXQ8nZ6UTXPJc2Ye9RiL2hq",
-	"jvQEgiqPRXW54lNCkC8UJ6bmWi2Eo+rt3afc7f1JObfRwrw4+j5Kpxa3eb4p6eG+4XDGoxL30ussGEqZ",
-	"agTQFTYelTc1Cjzc24ExCaXwdl4Nnzn5KeZ+KaIdBfKLejdNchmjMIqzNxnq4SvXnZl8DmAQ6CsInmac",
-	"0QHVCcuUyqHqildBGwldey3j1igoCDBXgnakOjW3VI4KQfKtm/bPBY7SqOeCZeZFp0KGuWUse084zkV8",
-	"SjgOEMuunhKxqgV2ihCOri1jFQGRS9mXzdxVJIihK4EIx5RwsFJFV6hS/Y6jyv/+9//3dCrU8wtJ5SDO",
-	"CE5Tlm1OUaLcjlmTjUPUsCahAovjFLvQ5BBpCLi+/tPm4+vYiQrEBFcuq5TA50tESkpSazZMKivLMZOr",
-	"XZBanfS1pRT3DCXbtX/8q3FUa+4qel0BkVLFQ9rHpJJk16jIj9s8BCsB9cGQBigEGeAbQxhlfXL+THq2",
-	"Xia294l+BeKiZnI8uDuvX3J33ydbz3Z2gR9iRERDdUWg/ks/ayOfoaJeXzMYDXJ+RDN1SDuSMyg2O6Sz",
-	"gZy/84VaEuebbO4TR5oPTfPK3IebhXGnEUo3wPleb7wrPMh9osdtt+PM0FqAf6Uqn71uKqvJ78tJH0Ec",
-	"Nsjc6oovvx0nXsU6kRzlJJ7faqDuuQo7d21XW5vh20UWQFdxDWO6nzROFdkRz+j5mRbttbw6ykug9Hym",
-	"Hcn07JK82ib1yhgozoQsHZtpRr6GItaHQc5pIIahsWgopwtlZtBeg3uQo2yAzjRLX3sosgUFnBnIpJSE",
-	"iLMO1rkDZBarzVbJ284JvSQhCvo6fzJPOYFa3VwORW5SSNqEYklCsjLpad0ZA6S0Ybn9JY3DQBmi1Jep",
-	"y1SSYLEzoByZb9QZVRWoVEpKbuoj2dOkyvAyLtLaUVmxx+T4LGVgz2zAtKzABRlx7UQzORjH87RdDqiZ",
-	"u2yELhCAOoXuWObEbizAAAcBImlmBTFQDqlJYrh5Ejp2aTByWeiPDpNcqCUSV97upOer5cBgTzivs/ML",
-	"meQx5fBCI6T6smIuevThxoG5hzKHXQpE2j8LCQSwcOIHzyFDqdyxR5Cd57rJJot1IhZluD/r2l63gWGa",
-	"bnUg5XqGonBkAtB6lF1CFmifMGBzLt1VYlJ7RIZjCUrHzsl82QqnEc98Bvz7SI3mzaSkNDV5WoQBFkYR",
-	"gszyn8Idjaen0+/pg2J83G3uyDTHvnUehBEuG08uR3Qx2g7k546wbjocQhLM4WQJ+fm++WjSNtg4SCpY",
-	"2TYq0xccXjM5tcoMpTUfszqm4ypYVem+zE/wRDLlryqg9qvcjCdgF5ydnf34nKby/OztfvZ8xDjC/w4h",
-	"IZgLxKoEic9e5bOnru+wGH32dje3f56dnTkHsCL9V4Y4Ejce6VnhQJco9OkQXWME2eVk9u6xw2K3J9md",
-	"oiOznx6QcZ1Wg6scWgXkiy1UWDGUAXNd2FJ1qRDQVnu0N79GEOXX9eaeWG1PJx/MnCX7xLH59hWP4LCH",
-	"+wOh/ip4pdQI+87a9tHXydvVaSlfMpvSRiT4oCE/0p2OvVSR8+5XTTOXlpyKu0nbAi7/mNEk0a7ybazC",
-	"jqxU/UUeq2uEFTyGsICS+5tdHdPnxLN22v/kOzXWz4qnvSzdyYJznpZxJnPwtf0tl1mFl1mF7yyr8DBN",
-	"pF4OUJt53ZEU0FxcGPieSPmyMBl7dZnSeJnSeJnS+P6lNJ6QXU+jkMLgFQ5RSyPSpO6jqn1NLJGpAZaY",
-	"lbuYQDYq4SoXuq+WLf91pNPClLgLuHQGWXrk5/Jr3SAh0S9mc3r45hTSNRnImxBR/fHioCikSAkMOl7v",
-	"1iBoz4kjB9mvHM5Ekmbk0MPAe4/kizJRfebbm2dXuztRZt84PBVh84FJKqYqRvlJYyV7p+7/5RF7dgD3",
-	"QgWscWpsyZKRD6aKS+CBF7a5TiR3ImqmYlrZpAoHnZNUXJr5kW5154LF/SpXkCD6jMoFGTAmhb80DjCn",
-	"C9+L41g/ru0d1g+8infQaNs/m/Xjg8bx65ImhXTuaWfps0y36cNkgJ8V70NXTuMA+Zg7ZWf7Jr1gVies",
-	"l4TBszhEXB01SpLXynZoQgS79GrSohBkBpx2wPLg6YIS6tRA7oL2TT5IBWVijyzjNF05+aCcS/nDr1MB",
-	"aM/vAqYtOwRiAIUaN0CBzTwOKLOLoxpVAEcIaDGgeqkm3WSYMixGT//UeYCUtE70qgp/gPgUJ7wCw3Cy",
-	"6i4kci31NY/DLqgdHp58kJPcOzzZf6thh3o5DPQVIGmxvni9xBzdC3xUYHsVT0HtVTS7KIeHjuWzvTle",
-	"2QEcr/SYyYbYY+CK+8H+YAITLzFJb1QT/V8ipHHLlWfuCTetfUp6IfbvBzW8Tlb7/CIlPeQfm/T0ipv6",
-	"sXzSljisSVEXQYZYLZbS5vQctNpYurUJBugKSlwawhD4A8igr1ylVpon7Q5YUzUv+NoP9X8j+LmmP376",
-	"JxBoGFEG2cj2t/K63gH6/VPV+V8fOgqvFY1RzFlBlxKrgRCR9/OnCkXsUVcNvCEmmAuWS3SlLPhy7yvq",
-	"inrVRCXotQB9KNAlHO2a45KcFsw+E1XrTmLrwdvGEThHI17R2hOWDyVD5RXboWlrKvjpWFhJHrKVKT8T",
-	"2flpqzF+cCuZGK5gjSEVUxaYrnnFVAjgFQDTGVLGK59J4l0pl7SS+N0PkH+upwL5iPgDRgmNubrN4tXP",
-	"5DP5P/8H5A3Y8mH9ArFRksWWIBRwJcPmGlYAuvJRJLIuVyoqEXFwthbiC/T9TI78mZytKe/+72dVUEt6",
-	"vVT33WMCM+ZApQLXPgWYqItE+dSWrv5M1J23EaW21zfUJJRtCwJ9TPQa7IKzmnFDVl3vgj399nO8vr7l",
-	"qzbqT3RWBY4T/pmYtFn6kv1s6qk+AytyET5L3SHdhc+ePF2G734mSujLH0wV8NiDviQW0KRjxmSAGBaa",
-	"VDAaonGJEWDxmWSq6ICOBlr5CxAKQkzOM54B5iNrst0F6oLDRJF+JokpN6BIOw3DXg/5aleHVXBCbJpo",
-	"U4zEror20k10u4oa8TOhTP1BY+1Cn887XQWN/EyyzhDJ/Ln1tA9Ud6ZadQXINbEmY0UmGPqmPPeroDNB",
-	"UiQJ0cQEcx6ru/XP5CwlNGfZw58cEq4OP/QHySlNy/jYqO0oyVbPq2AfarqvincgM1W19pAonNSlKqXs",
-	"E0KJiXJVs+cZ5I/zljqLtn8Ff1+SA7kWYsBo3B/oM/En4HRoz4dsFjFk1VVKch7WGvsvINZ5E+VSh+Fn",
-	"YshcRQsffHx/qRRVtMuSydRhFizJ/aQQTwKhq1PY6XPl6B0JQ9r4LoCBRM5/YklT0qBfybxsPnV1EnWg",
-	"uo4NkgKe/l4tlqkAFCnvNLUxVXD2X2fqHbjEYeBDFuxKgP4L6E02s/t/5Sj/Go7MFAgSZ7vZUhkaCHQF",
-	"fRGOwGcv2/Kz9+eM/v7rbFf1wOUGMhUPprYz7ae4j/+yTZI+THz0/D2kYJgIB9lNtge7dW2qgJS/pFx+",
-	"xikTZ2Nbwo3XDgqD5HpatjM+CTwOxZ8mBEa5CimsP1s9k+0YukDM1JmjLEBsdwxu2dG/VuUwZ2BFsmwz",
-	"ZzXw04rF0FxzHJyBFZg0xQF/aufThH1MEqZ1OH4MJVboFgkVp70eR+IMrGASoKvUR4lxSVbRsKIjLNYr",
-	"n4m9j11/qhDoLIJ91MbfNeT61fa6ZOpgSLkAG+vr6093x2egx/vXuuQ0m89sF//aWD8zPlE8A8DGupU9",
-	"qkBzYIlZn0mScMOHjGGzQzqABZx9XO1QAcPVfUlpzOEW8gkgia+58nn7TJTOYdMHGOysAIb6kAWhKRms",
-	"FqxvF3ifkgt9L8I1cjUS4zkHK2c4OKuAM2uUOKuACIpB1m2ex/4AQA7OfthGP88qoFqtPv1MgHZ4H6hw",
-	"OZ15WIu4mc+UZfSsCo5VDrsIysOl/YiiWBt7hlUJ1gEUhgwaEyHfzVkZM0XtTwm+AtoOuaLlFykcSHDO",
-	"6kRgMdIe5dUIMUk8UVATZxWVtdUaLOWAdRIPk/pkDE2qC4q5R7HYzTrtJSqE4QOCynGnqxLGG0ir22Dl",
-	"zFxKnYEu8qlE1zNj8ThTa9pFPcqymRqq4MSlhUDhGDN1SZJdxVFkvJISSa9HGTizAYdnGi86kJ9XjbPV",
-	"WcWIdUnfsqNkSuVdnfQiq8Qnan2LMs2AlbOi/DJnFbNoam9Nhouzp386sliUTTvzWVWyMKlhEm1Cqhde",
-	"xZOkT2sfG9X16rpyrY0QgRH2dr2t6np1S7miiYHSt4okSfmuj4QzLCUhF7YcVE4J+N///h8reFqR8En2",
-	"iErRjiHoD7QvgOK7yf2up4DVlLMRGO9E3Yl1oFMYrcxBhcm9suBkbtWwbCZnbuvj7Xpm1l7WMqNtN3rP",
-	"dEGTm1yQ/PyiKvNpjwPZ3eb6unYHVb7oOlI+PTnfjCUtGfQ/uYJAG8+fb2/vPN959mx9fT1fuWfjxfrO",
-	"y5db9hUOMgCb2Q5HugzKz8q0Ts2X288mv9xUlrV0acql8smVO5p0cB6vF+qdvPUq3iANusyxlqLRTPu1",
-	"fGPV+7ZecddXyc6s7cHAXl+rTzZmf3KaCTDVH21N2dksTVCBN8kqlsiD5FwmKaAmVT0pM5XxtV1dStE+",
-	"DEOd7wiRQGW1qWowt+8SzBbiNGY+ShU7FVyvQNkpszMNqZwSGCZpoHbKbM4xFQ2JQUMktRb92dbsz0yY",
-	"1ylJFBVltzUJljLu0nKVM6ROEmTYV0awvBnDEK8v6rKJF9X0QpNmDaOGSlanFSB9czRBIfX3HVPf6OGS",
-	"SIV7eyZ4pyx1/OEmgc83NtcdVK/sYR6vhvUzb7qXs/85QdU35oPbRX+fb2y9rEyb0TSinpQS8zZh9xn0",
-	"X26vb/c2n8GXmy/hCwRfvOhtvdzswRfPt6+5Ei7k1ocvyNPrQ5r6fk0j1Um7JZVeUunFUmlDVJOqb9NJ",
-	"889KoRy89kP93wh+asodIpffSQtd0HOUmA7V9ba2WanuJon2geroQRPtSjGgUc6M7YbQLOvdSt7bjtAz",
-	"CvYNji2J0JIILZIIaSS3VKEcGeoyem7YaGn123wDLjDHxrKuXtN+HwWrmGT9uye16z0z4gQZcs0+bbJ2",
-	"okyKSpec0bJpzI2O8pEH6qpAW5YoE/omR1v97UJXgUmdlNqDlVtddwSerD4ZN/fKXqqW4ihTf0pyuE5U",
-	"lR7TNP2puwbxJLz60iFZ8e7IVi92jWfLDifjLcY0MKf6rff3N9C7p3/0irKuyjLwkPXOboKrlpTUk5RW",
-	"JVRM8z1YYYijMETsqbnmSliD4gX51kUapzlX86pu5ZiE7nyhutc8Az8uVWcOxNhefzn7i33jpqQ+2Nws",
-	"A1fEqI+4uk3XtxsPW6/o2rPvREPJx/2YCzqcl5MnX12Tl+8noy65eXlunq76Dfl5qQEMDTZ1ACZH0e+V",
-	"ZnR7upoLMHSlMa0YNNtiDLhfItbYo24c+ZeyzUOXbfwM7bqedGN7sO6JMAxHY65d00Uae6ZuSaix3f8C",
-	"sSaHLb+tbLNd6ojrOitLYaisMOSnWDNbHFr7Yf80JlWnbPTaZD6+wlx5s9lvJhH3NRIZrC1pSM1A7LBM",
-	"pgDeP7eAhWD7yVvvcSHqA8QdecLLII5xxJupRcBEh0hc9xo2C77x2kuMqmnRB+N9qr2t1HuFcpVcYZ8h",
-	"7g8E8KFNDQYT1/gkZoFRVQjd+JhBphhuWlhvUlE5MNNaqinlhXUbD3JLSkqm+yTk0zkh+7IcLcoH05cZ",
-	"3aIFaBTpITkKfetKUga0REVq3FBFKjFWJjNDwViZ1DR3uwwJaFPOoW1zfDtG8Kx/HPQFvlDZt7hR59Yr",
-	"aVXSHgw5UuUpaJPRCxXah0n/hCSv8hlCjDfG9s668oZLiPTuj1Q1T5d20o1je/ul+jC3iCQOw0r2cJgn",
-	"LoeOWoiJoJky/Em+hF3vVUtVZwtRCq/uyDGa3rCaDgPzdv/zpRAAW3owLWCqhZ0U49l5lSBJx2z5zqbJ",
-	"LsYzO2A/c01KIC425DmIevZT2XPUq0aMCh2dVKWxCClVXrzK0dAO1o67BAkzB3uwzMi2ypCeTlIzyPxM",
-	"qvikv/V7L6Q+DL1KSo417AVlc/TnBcVuCl5mAckt8xiGeBNFYryN6mZ1q7o9UWVld3Nnoma7zoYn0fYh",
-	"rQUdBRdkuRZqLZ7VjsLlWui1+H5+eDJaroVai9b5+6PlWui1+FD7frTEEcNaa5fhrZ2LLyYpDkZWmNrI",
-	"psmZEKtyhdqzgkcjJ1lMEzPGapxvbiRTa9IQC/xPjFZdMkgCRLZc+MSjHGj58t35AmKel6/glfnC1s3S",
-	"8DqrWeVfJSWjMo91r8aMNFZlaWM9XyPczGK8vrcGKVO1e+dnxYti1kdZWdCxHJNdj2cyMnCZvD2ZXDiX",
-	"Y4kvdD6Ia8SBHCRZ0paXNQ/9siZI7DfWcmUtOiXuaQi6tMYh0NaleVSS1sTxJMgnBkxyCJgwcCggWEkP",
-	"eQUYIlRJ02c+rYJjdCVUTowkQ4YtdsGRSIYwgWm0BwLcU9F/wuaQ4EXXRAc2PeG1gxYSKqqxzqWb6jcZ",
-	"S0eqUk2qhQd1L6/ceW/2TlY31zdeFmt1fSqUouWgp5N6l/dys7qxuVXd2ahurm+vbUlV7uVmdXOr+mKj",
-	"urmtnkzqZgnX9LwyPPO2+FmWHlp6nJBDQ/fKUcOf81m9bit2ZLrBY+aZcpo7tp89e7lzLXPHs9szd6hz",
-	"fdfmjknEyBo7viwOPZaqyHwipznYOYkzeb032qfRKCFhaem77RdjBeatAOSq+27xfrwoe/75mHQ3WeA8",
-	"O0SuGl7mg6R0XeZZvnB5tpdUePx5OwL2FHYwST8npOtsrcGtjV+74GUWMV9SXbX5eZvaQSKGj6kH2ee6",
-	"XwvvmIKw89PBtdhkCclkF3bmOX4/51MqbsZEC1WK+Zjr3fix3FXoSy25bqW+HzOGgipoUq6dQNXd60S+",
-	"oPRCVyVUyRW7HcIHE5tkEl/xXCaMKvhEYzCEI51NTOWLQIHxlR1ikWQRNeuRJG6nDIxoDAKqFkZ9rG5o",
-	"rYM7oyGqZpx77m5/DaRyTvkq8+P6jSLNqTfRncWIJXnDfEjk4nXlCSMIdJE6f3K11WFDyoNAlxfjDzxA",
-	"NMk0P6nGZrwv1tK0QdOiQG28V8ZxyWw6JIFKG6cyNFZNZlmAOfgWcwEE7Pd1zWyTY64KamGYqKE6P1HM",
-	"I0leg+RrW9eEIeXnaD41CVVgJn+jfAVHGqN8SLTngjD5d7VoDYJYV5cfYJ750hUdEtigtiL3Dr0KiY5c",
-	"0iUr2QiHQ1Yi7txlNOuHASIgYogjIiqAn+NIu44NkH+eB/oJB0cfAUM+ZQFP3EA0V0kn8XG10SeUodWj",
-	"j3Neh//WQasKY0xywiwNV2cRXSFf59/CSUrGXxG3ajBSUscejYlJ8qapOQ6WtPyu4mynUPNKOUfTpIcJ",
-	"L9OHRtBu6FZzW141xjnmGmamF7dnZqof3zsz09KnZulTs/SpWfrULH1qlj41D9Kn5p76kZQ0cy+9SO7G",
-	"i+TmJt8HEsx0f1TRB6jgtTHph2i6ehdB4TtqxtQDnCuwrYvgjel7VVCLonCkK1LIRjr1v621gIJMEuYk",
-	"739NCIa7sUDcxE/Z5Mam8LapPGy071hVCA8mzWW6dPjSXHYTc9k1vXAcimB7XpKkt6+cl0dZQ94vunP6",
-	"9VdOD5msXjdYfGkSvA2Oocg+nP96Z02XryoMt1XOjzAMs9V3AOQc94lOMYFIYGzWKglo0SVJYlBU9jVd",
-	"remx2xbndBeu+WFagsjGjy59h3+vMHmFbxqfoEUSp/QXC2d9cUzS5Fo3RNn2w0fZ66W0SbB1okLrJC7O",
-	"EoEWl+Oi5ofL9Bb3Fm9runbfTMwt4sIqGfdsLpyvPmlz46UF0ykpkYWipgd7SLrX/c2SEdI+JotNk6G6",
-	"nCc570hDUQFIF1kNMI9CODouTlagc5b8+qR26igupZzfUsqBlgxdM6JqojqAqqRHgPImJaKQEGZjmvT5",
-	"+x2EmplYWDp2Z32x4/4WEs0ys14p71Tt7nZd8SmtZVLGabUc9dBJxTA3oA0gB4Tqyr3mo0qusLJ1UrWO",
-	"rRPUR1dOeZDUp/JwKxDeN5fSpTyQQ39bTmgW+k9zanSdQF2BW1V6QQByTn1sa6gnpcSLTZVL9Hx4mUB/",
-	"H5HigeYAhQaprs3b18xKC6xPj9MS2nZRBMQ5KqUhtHMUoJYZb0kMHrOddkkx7l+kg7LJXVsvsF7rJUqS",
-	"mLbq9oRPoHGhLdWM8HAJw/1PDnwLxt+b52B1FQ0PoaSriHGVt0sC5IpiCJXYqVrMn1NKnbdlTfGFeYl8",
-	"GoudTjUDdVN6T+LtHI5LndRRaQhHae3Ih59ky1LiCUJvaW2xfbgWBMo0LDGN21JSie9jlsJXgascFQwC",
-	"FACkp8cnyH4tCDKQPGKzcUrodC5kbhIRXtLwAukfbtK1AEls43qEOEdiM0BnqHCOVmemcptkeFkv/Lek",
-	"wHedbMMQTSAVuvkTbzxEf4sgyLGL6cwidsr+UQh9lJP9c/RairfpWiUsQjct4B8J5yoyKDw0deEmrCMv",
-	"Dlcygu+tMY/fNXXEkogukIg+asKpHMVLC9rT7SprP9QfpbME6eWNVSklLDhoHEzPpvPAxOzKLNASVuUy",
-	"teqVvJ/XovcoQAcKECIo2S1BIDkYpmbXg88N9xjoOCTBGmWpXPUo7BNjKXdmCp0FhDM4x8MStFI2A5jo",
-	"s6v8991hnFOp54Ec6wGH2CxludI0AKykucLMBj1dmilvjwyYGR28bRxNXkepp1N9VSS+yVaZZPxwZiau",
-	"h47O812weCajU/WrhvYcjaq6JIpPh6DzsQMu/iWXcONPEP3rqPG6d1Rbf73f/ud1u9HdOnhX36u9O63V",
-	"tl8f1w729/C7t3v9d/vbtRO/uy/C99+CZ6c7Ldq6FO//uXwzJB9rr998etOPun/9fbT/ov3tebxV/3tj",
-	"b3QcHr4fvql9egu32x+2v/Veb/8hei+32i/edE7qHz5+qq1vPf9ErvDxe378ab9+RN5fhrVPf0Xhxc5l",
-	"TD4eBM+PDl5dCfYt+Gv4l//3zptv4Z7vnx88O4neXv7xbnDQgn/g7Wbv5YtW+Obg0+jq+ZvXr+mr/dFl",
-	"46D2rranMmtMLMMllijRQ2EodenfZi2ubTNY3os9WkH0mOboqIpUr4ITltW5HgPbkUxjBrOZGjChFgkR",
-	"wUbKI5Ip0yWI4m6IfSBpSvFV1wNkO4sPkJCLYIIvb3phNSdja+w1vtWO9/rn/wzO8euXl+t7tXf1V7Xa",
-	"yX7t3YuafL/ff7tfe1eviQ/nH+izD+3X2381/f724C3844XgpP7389a7963Ti0/nDNdGfwwgIn//MTq8",
-	"2t7fwyd73c1TyOvDzrc3sHOxhy++vfr7j97wuDF8O3i7vhdvt2qNRovS4Gj0/qA56u11hgx+v2pewXdb",
-	"Gw3/uxj03vea3198E2sfrzYPuuTvj+HWC3w5+tj84+j18+Nm8KkRbKHz073LP/7+59MhftbB+y+eHww+",
-	"vB2hv1mz9ffW8+9v3jfXnrHTt4OLN+y89u7dH/638NU22sffd959e/9u/XXnMv77WxCur73+Gw8OtvY3",
-	"91+8fLd9Sja6g49/b28/3/7r5fFW+7jJ8fmnTnPv/eXw1dY6PK29P3x1+XZ9Z+vvvZB+PLki6y929p6d",
-	"Pif9iz8a30Zr76OPb5/5rRf0sD5c32LN9SgaBO1TcnjU+evN1mn47CV5t1jms7wNXCo/2LDKB3rpNosN",
-	"Tbtqy/Pq9Koyf5mmjB+61dTkUUvONIszrd8PzsQaTTT8Aw2ffdrf/3Swd9J8+c8r/vp93BhsNF7BV73g",
-	"cmtrXYiTT+Fm79vJZv+QnFx9+vvo48V38mrvoPdh7+VfG6/9HmYvPqHjt+LdcK99QFq1v98NPm6gGPVr",
-	"6PmH1zzaefZh65h2mm9aR58O+Nrrt+To7beT4fd2N+5QgQ7QpyZvvtpuX36Punsj+Pxd580ae977Thuv",
-	"Xr8TRy/XwpPaB/Li4/rLxuUfL/34YrsWPfv+dxt3vl3BEzo8fXG5sf2tvn7avPq2Vd/4djTa6b9oHm8f",
-	"4g8N+vqwd3HFP50fb5w0T7fiI/E2/vDP3qc/Xv8zeB6984f/jOAxf9+6aByuvR29pa936GAPj/zBC/jX",
-	"ZX1r7+r91umLHu5dvSVbLzcujp77H//aaX0iO3/9NfQ/fvvrj3fB5f7e87c73RZHsPcO7b9buFq0ZCpL",
-	"pvILmIom6aVMagVG9Z5Kg8DXYDax6AyP70xboL8HLA7HXUCmZtFIetBpGJYJNe6rZzlUieHnSKiRuPR0",
-	"RyD52DVo8rIcouvu04NT8408fye5NsZHd7CFSm6cCxJUh3wVXfkozI9nLlV3vS4mUC3I+NLOtLuZe5zV",
-	"A8wjynEZBcj1yc/K0oL3kC14B4/LSKep9//+9/9YDqNGMRwme1+skRGTfktynROSTYo93b895VxZxmWd",
-	"3V0KVc6rfYqpb5yj/Q5eij8sDd/1aoeHJx+8iqdS+JrU7vsnx536cafzqakL8+Y2IwzpJbji4ZXcCKWs",
-	"6g3xdr3qVcivyqfWnWAMt1hHueRcTUWaXDGbnZfPN1+8mH8dxqq5RElS9A25QDRKXPaNx/41V21pcfv9",
-	"+MQd+4h25DJIaavQSZRL8VWpEg/YyDfJYwSdzC08nYfNUNZihmdraaetxureYRKQVV45O2V4qZUttbI5",
-	"2Mgpw3vhr1DI1MBLXWzJY5e62K3pYoaPzFbDTluNGepXrquFqV4Jv/rNdK7TVuPguL13+LX9ttH8enBy",
-	"VGscTyhacm9AN1Zh27qUVaJfZJ7+vA69v209q2B+LuXq+c7mxvb69eZ+qwqWYVBL3WqpWy11q5vrVnkG",
-	"Ukav0kypQJ/qMxpH5TIcqezg7ljnKkgGBVR9K/UBXQRsFzxRXz6pgCcM+TjCiIgn07Svumy+zIy0KE1J",
-	"rb73yxRGo37pg2aD4tUpesKBhc01JfuuOMf87LHSAzd9rKTdLeS0z2Yb0TDsel0Y9OMR/3efChPdnuPA",
-	"CTg899U32usxNMp81cOMCz0HRynvEOZfmvmYUpJpvwwOOSzTrU6BMrXbL9dIh5Ii/FKRXQo0y3RZd5Mu",
-	"a4KfZ2s5WWFCF2+amTkrV1kh03FR+YQMxv8WGqultP4AhwFD5N/XUKeO0WWWUN6C3jkFymkM6kvpKYzD",
-	"f9sK4S+kGDXWj/WtQwQ515XT5Ck2RyghI858A8AEwGvBmY+THv1NBieW5P/3STOTJa9z5JpZlk+9RX56",
-	"nOd6xfxzqha+9kP9b/LhFJcqIACtZs7AivrqqQrNM0ZjpnOVYwEEZH0k3GUKHiITnpIkx7UobkDNMt/j",
-	"APZb1RS9v/Rbr1Bd9PYgg2KAshesc2mNXku99Ao1R2+PhmJq92KAhpQIiEnBEK8Z6lNmh6iP+sF5foj9",
-	"EPUhQd6EhroYcWUZ83DPWbURomKO2OPR2uSMNFFHQYbU6wQ/ic5VrL5J0XGSr6i0bhnmMZ4waKpKp0Mw",
-	"ltzkfqueAZrgJDnm4eAZYxT+OoRTn43FZt988OnkLGWydKrnyHa21PHuRQq6cWXLpfotyzJOSxYq2Uie",
-	"e9xMN1pLmJ4q3+Q0R3bSnTP8zKdxGEglNE3BpysXVQAkuh5jdqsp0+xPr2a+L6cfTkrxagl4SzZ4j7JJ",
-	"z+Zu96Iiwe9xRXhf7cVLLe6BaXG/GUNVwRWJzifoGHNdIG9d+2H+LJ2dO8s+E+JksnUnG1icsjtF9VbG",
-	"F2PJQO8KznTLHIAXlXc0J2SZdXypJv7eaqIibtMzl4M/XWklfW3iTjp54PnNC9jA/FrfAMFQDKbegzHE",
-	"4zAhV1LiBAKp4ptkWvHNJCPyGz3E75IT+YcXISYJCwpqwoQNPNtY33omu40oUz0gIpgqjPyfHx6NhUrH",
-	"9h+vqTwYPA2AdipVrnMGwqOPSlVI2x9Seh5HKkebysamU4diAg6O2+qpgKwP2QgRo0y8gjjc1fndZBPd",
-	"XqKHSsmqO9J489nLffvZU9eeHIXIF5SBzzYL2WcvB2691TppfZUDfD1qtNuN49df68ed1qd0EipHkPJd",
-	"FFDE3Chz5TUVJVaaI7W8LLrHcQoBRfzhp71KI9TAwNIxS2HNKSz21mvFBGAiUJ9hMSpFNFsxMVkTMewT",
-	"ygX2HzLh3FgE4Xw5m3BmCOHRx7Jk8JimjRX9c1Cyo49FdOxxEuMeDPkCqfHScrQk6feOpEuqbBAryFLZ",
-	"CbJeIDLrwKsSuQuTepPmCxCoSCWN2tprcGbh+hMz2G9TUeSHRyNLHfyYCzpErK1jYzWkuYlrq7eeV66V",
-	"MvLY92b6tWbz62nrUK6l6OVaMyTh90W6HmZab07aHa/ixSw07RWBrHhShcw/MZmQ1YjK/4MhIt7Lh3Ib",
-	"TMrefE0Qz3xlP5oydTPI9eeuY5q/njQ7jZPjr/WPtaPmYX3GSphBzVK0O63G8esFLIZ6+bU7+mpD55Jl",
-	"MJP5qn/eyYLUDo5UqHf5dagf1RqHC1gGQhmKwtG//RBBIpX5KoozS6FFHsT+nRcbrhH1pUnIb1B0ZfpH",
-	"ryjr4iBAJMM/ZzKgV0oufPi1+mnCRsZS9k7RXtpI2CBjdSjVPUgSiNzJ1lO2ECSczocEdBHwKZGyKAqk",
-	"HAwjDF7XO2AtBaag/LI5sb9FxJKbHFkqoFJbj5OAstK5XsbSyTPWF5bt3lKcIvPM3IrhI2YDPI4koc+w",
-	"AREGiz0Bj0szW1L5HJVvozEi76Tx01WZtR/6j2M4RGVuoXNcIWOnUDlsNGvQ7wx91idevwaXOAwlb4i5",
-	"On7FhVEfGheYuPSVy2mBM0u2whHKMcGCO+p0P0pCPEbHHnoR1yWST6lnOj+eRzTEPkbz2CzsJzpgPWut",
-	"mJZSpmkHWqaTuWk6GaKR/26yydzcagOZP8AXqdBjfjcZjXheJmtk/SJzMWWY+HQop2k2WYpDEr5DPMTC",
-	"293YTtZNnc7RnjyJsehT9Y0Z+J8YMkgEJokQlz4x0PzwgpgZSWdrveJxQRmqBReIiaQb9WwPBtlsufbs",
-	"mVd14tMgA659/sZKVNnHIfTPJW5lJEn1oo1IgNh7xHBvNPYmgsNcH+8xS230csNCOEpmBBX4+lx6u55K",
-	"Lyf/1r3o9Vdf2HlaATeEo/FpGijsu2Q+2ee6XwtvBIdtnzK7UzsKPHl01Bon35knuUORfKs+yxwkDWD+",
-	"HCWv90b7NEoXLN3P7Rdz7OfYu3RDx16Mr8D0Ld2XovwRxGGD5F/IZyexmO8A2O0uQp7kx3Tk2UlwR9Jo",
-	"gf+J0WoICZHwM2ONvDEubfzytS+1mtfAp//UDr7cCKfyr8ZIRAajDL6PIdTGeh6j7Gd5hMruxc58h/Fn",
-	"DhGfVV9cw9ComP9oaWj8nQ2NUSoA5qXTRDIsmdxIc3hlN8xLn+CEhCOQlH3zIQH+5IdFCZHMGf090veO",
-	"iWQuDjKdabwYE7hqt8Ek8sLTbchbmed5/pB9USBtJbbSacyhebo3zh28/7SbtaMv3q2wg811p4CVoeDP",
-	"q5ulrYSWbt9GhuXb1wqWZ3RRZ/TWpZiCYztTL7juYV46I82ZTEpy1pgjZhM5J7VVqYqxIDMdksrLOXee",
-	"zssIFMtMXvcmk1dkZbFCSbHAnKmOaKlc2taaqQ/1XKZMFT+xLEv08JJtO1NVd0e3lAO7OwJRCEWPsiEw",
-	"JlvXALaNudK5zdzXShvClOTLVmzurK+vO4Ut/ahpAHS9UnjqeNE2XsNe/bi2d1g/8CppalO5wfjf4xam",
-	"bF6xfdVkMjka6cewLxu8auXzjB3aziRWGnD1guADKKAVHGCEdalE8zMWg9zrWAxMKcWQ+jBUdUzMsdI4",
-	"2YNh2IX+eYdBwiPKxIHk4ebziZdN5Zle8DILSG6aZkofkJwPVepyfjSPD0VUvTTvTfkQkR90cyfzyMyp",
-	"fdRpekrFVsR1d2lQXRpUlwbV+2BQrXg8s5YnJNXkxqio5DX3gojbJCfTqPhEjkubmCQh4/XjJRlfkvEl",
-	"GV+S8d+DjB802veMjgs6HCIylYx3VJPJJL9LKr6k4ksqvqTivzEVn98R4tQkmFlW2HoArhl3HEOdBvir",
-	"awdtjcaPwfUj5vmizdqAXmjEv+xKCjfTiq/RlIPLAfYHADKURFGbbE4wDOmlsvNDEoBuSDXpHCucOcXQ",
-	"/0EBoop4Ls3999TcTy+JkjTLWuWTu5/uCMhvKuBJ7fDw5MMTFa6SPzJP9g5P9t/qN8nxKQBRjT9fXWbN",
-	"s5VAWBJeuUzqIx1FUwCKfXfrVwljBbB3tte18jIZc4euIsxQTTiFbL2Fux4M8QUyIhmPeinrNeCrfcrG",
-	"hENEEFMJeqnK1FvtsVS1KgOcN0BPOIBAMIiFqmRSAKg2XU0BNJdkVx2bDKBdiELMB/82CYXnBnPKGlp9",
-	"7LprCNkIXn/9xgHbeP785fPN7S3TVkH4afSteZPFs1UTFrlq7wlVhsnrwmTNn9kNnV8YzFKBpVC4TOZz",
-	"b+vIP+jsbP/73//DbbF2ZkS5okLtGheneSLXggAgDS4HOEkX1EuKr6shqsDlagKDAKVfO4sYPGC58wal",
-	"AX7cjN2XZukJe9p49vzZXNz6ZsRdJVq49cIFhVLZxvONnXsrlW0833pWufYW3pp4tnBuvnQ6/c2Y5l27",
-	"sRKAA0QE9mGomNCkP+vSdfUOikMYgUDuQFlBI3YauaIQ+toycjmgYSpFTEg1idQBuqOklJJsfT0pJMm1",
-	"tJRCXOyNYf+c5qvH/3Dxp83nG8Uihhhd4mtnbVuIZLEYe8/m852Nu5MsnEtfBNiLnbK2Cr1TC5EkFrav",
-	"JUNll7x/yfvL8X6+ZP53l26rvJlh6g3Y2o/LbkOgYckCUFnJQEJQnZpDK+Xuj6LIk7kWyUtEbkjtot7P",
-	"mklLQn7/ygw9BoNoPlHYotQTqNlNRvGgBBXVJ18SnjsiPNfMClEg1DrE7mtccy802WwGaLf8/3zRF9FT",
-	"xf7FrNBSxl/K+EsZ/14zUc3H5maiUspXHvd8DWZ9Y4uKp59GIYUBgJKrIEAJ4IhdIAZULV7JbQQFuiOA",
-	"hUqEREyxUC222BlZHhXr/vr4AoEACmh95rIJd63TXK3ZUP5Okq9JdjZEnMM+qoJXOERcudnBWNAhVCdx",
-	"BLRWEmSgvBwg1dVINcbED+PA5Hm3YIIgVrwSC24HcgkNEurUmdibxtqGcShwBJlY61E2XA1UJEHZ861H",
-	"khNMKOjdpkVPJymBuDeMYA6X2QeJzBrLsgfM4rKqhVyMums/Yhz8XPsh8ZOUTI2tkRAFY0hdpKXnzv1U",
-	"MfmU4H9iZLhDD0sZPIv2dsSV/CGrxjgoSDEd4+ki6g2SXU8HSY5fAJNd6RsAtsxt/UBL2k5F0IrbSfyA",
-	"XpIsE00OnvKtb560O8CB1w5kNP0s0fH20XGcn/7X2n/d2NPRILNzwhV9GKQQQi+JxfvVzihSJoxb8I9c",
-	"hr3kHdxRGvTyUFWClNDMlCO0jWhMkEh/lDTzE63sSfE5/dbYn2YLE1pJKW95mxhiin0rO5X7aVz/Zebk",
-	"pUlmkVAeU8e5fDyhcymmOxG8yN6QDbtVhnso/MEkYtQDLOTxjBATtorHVJoCalEUjoA/gKQv25NwpNSX",
-	"CPlSvgl0aJfyhrZnAtSEYLgbC5QNz5OnKmL0Ams5LAyBMRjFyqwSFN0bPELqdd28zb5lBvXjT96EpRKR",
-	"EbgKlV+Yun/Wc/Z2vepVyOc1SqerrnehnE1kSYmXlPjxUGJFK29Gh7OCX8wwX/sRMzy/qBczvBfOkPJO",
-	"GZ6XQJ62Gqt7h7OJo4J5KdMtKcltUpLsGX+U4tw4EhdRkNNW4wYSXG6UXy68PXiidFNR7cObRqd+2Gh3",
-	"vp62Gl9N2fgxbxrlQxMrn32fDueV1E7lhi+FtCVp/e1Iq5XP5iOsUiRTFZ/52g/1f3lxTF1ewxBiruNp",
-	"Ym6vsRsHRWKZsgHWQgznCKMx1+RQfgVWFJAFlngzgaVsNua+2aSc464qThFztAugACGCXABKVNlhvQtg",
-	"iPsDoT1UJLMFdhGBvmsAlGUcEBOzgtoW6xGkP8y4KS6J15155kISrJktym/KI3DVzdAbDHl1PH+WoihJ",
-	"LYwBgqEYFObMeo0EgGEIehCHMUPc8ABKwIjGDCBygRklciLufFhvVPdqebh342CyFNgIMYloKDARWdvb",
-	"zzY2NzbkCJHKnfnDQ0QwVaD4Pz88Ggvljvwf75DS8zhSnkpHH4FsoyrCHRy3tfdS4opZ8VoGpXfBi63q",
-	"xvZO9erqSv7zKt4riENPkzedTareap20vh59/No4fl87bBx8rR93Wp/Si8ajjyrozAlHcI6H0yGRw+2C",
-	"g7eNI3CORtl0ZbJ1QBHPEBTFnyOGL6BQBEs4AJVdJaDun5w2D+sprPKljkMzmQt1wsOfY3l5bIqtDJy2",
-	"A1U5XE349ndMQNaHbIRIbq2OadpYHVn3bh012u3G8eub75YbCrVjsolunybqy1S4/+zlvv3sqQxiHIXI",
-	"F5SBz54fIkgkPn/2inayYBozNtKmgLKJyMamMLaZ88clHmDYJ5QL7Nfl9A86J7+mkOej5agPNL2OpgkA",
-	"WaZguZPmFTm+tCbYaFUley12ev2AwxD4A+Sfg/ZRpwl8SgjyBb7AYmQFL5tOepJJddioJfvfp6SH+zYb",
-	"7Lz6e7kToAeSkOqpKoy4W4dRPXAL+ZQFy7iBR4tmHTYCCm0kNuTOtRPZQnyBvhfKgDXCLxHjYHN9HVwO",
-	"cKiTS0SM+ohzgDnQYS+S58rt1bEG8luXSCgHumnoTpJRmZ6XN3mZNTM57eW0BboSa1EoNa+crkvPp+bA",
-	"nNQ05PSve1BU2mg/ZliMvN3/fMlnwr1ARC6xRIRswICZitk8quAoV7zOhwKGtC/JovnMWGp9SEAXAY6k",
-	"ngtgQjArwI+5oEPEKokuy1ReXrDCETIOkY5IZNu9FGZ0I5XMd+2H/C/T4KlbbzhRbw9Qz2H7+J2y1Bpf",
-	"ybJJau2qd0fTKseRWRXjJrpXZTzlNKadGkU4uU+jonHtu3IIq49AW31z3cyzc0qsyalbVpx/4DEaKou4",
-	"pYwZt8orgQhXDw3xNBUcVs0V1ZxFQO3nIPm8gJyZds1klCVVm4OqTazyTQnc3VCTsU1fEpVHQVQmDmMR",
-	"fSlKBasTOAJIJvsCK2KAWbAaQSZGSSgl14BVAKr2q+AI+4xy2hNg69nO04pEyS4CiEiAFSobaUwbAnUU",
-	"ci0I1kwNYnXdW6XjBKkROEiXhnTiHN+Odjw+TOnA/41bA+Fxpd+cK6Lj5ewv9inphdjPpoecBZdRGuVR",
-	"rRMhdZ6HSQkMCk/g7zRRw6pUfO1HlBRj+zn95iUtBL2ibFtKp39aBfsMqTAxGHKwYiugVYCplPZUOd4w",
-	"Ja+gAEAOSByGk+j9GglbFq78DbMTIvcVczrNu71lXpy5zC5PYql7WMHVv0Owp8STKD3FRZz4Wh5xBdh3",
-	"V65xfyq8BX6IIOMAql9yBQC0vRU5zz0WtF68lGFX5jbc3h4DBfjNGLl2BJtJQIr5dxkHCn1lyy2qhZAL",
-	"IBB3hY1nWHJ6fbpkzk5U1gfPXGQs77LuoxOWPcupj4rirQ/59jpI0FIiXSIq6Etqx/1a5VaurVsxeeR0",
-	"YuPO6MSyoMaS2NxDYtOKSY7YkBLERskpNMQ+RlJMMYXd540Z1N9Vgbr14yMOgyFWefpM0jYpMOkmBZ7r",
-	"uqL8HOTItnfRH1udfumoPt1RPV1I5ZPR6yFfoECl/Mtc3UN1eV99KJRHHUHlOaDN2clpZFTNnNwf6qOX",
-	"vqAYc/WBu5SnKGppjr5OaBpiU5xQy3qQp6Rgwspiu55UhR48HZnTswkyf4AvkAXM/Exr7Ovfe6N9GqXV",
-	"+tMa9hubpla9ra+frV/vLrBvX9WJTwM5i7HnY4X39eMQ6pLGcgmzQ+Rq52c+SErnZ561M8Xy872kdf0l",
-	"ktks3am/cs4LHROfDjNwDyEO2/g7OsRDLLzdZ8n+H+jb5w7i6bGy9vtk/H9iyCARmCRbkD5JdiFd761f",
-	"u9xlltA8eI9Z6gAuT2kIR+mxUuDre39v1/tP7eB9vdX5IvFOPdO96UzW6ks7Xz2AejQ+XQONfZfMK/tc",
-	"92vhjuCw7VNmd+559ZkCVGKOWuzkS/PEgK/BSr62H5ak5/okPFzT/v3gbg+18gom/TAJCSvD4a55jWDk",
-	"6TsLqXdI7vrVFMndXBw8RI57zUj7HJj73pxE41HFzU/VJpT/11iQ2Vi461KduHuCe10fjWWG/9u8SJrJ",
-	"RH5WvDVVe6FswIVOim+dwNQhVRnA7enkYCWAAnYhR8rbXoX+6hzh8gRDfyDBfVoBO+tbQNXaucS8XLhG",
-	"S8N5L+I1Js6XAu4mp+UG214QsSFBwiVCNuz3a4r48KmXh2n51SEmmAsGBdU6tPHzS0M0OKAMdBk9V38S",
-	"IzGoK0fa76NgFRMdujGA2o35dat23MlYc93OyzUN5APyWA5pH5PFuiyrLufwWe6ONBQVHYtfAQHmUQhH",
-	"x8VeyxxJ/f7X+y2r/V46Kz8GZ2VoUdfSoZrvI86l5Mlokl96jByt/VD/l7w3yJIlAH1fbqfiQzAMVYIb",
-	"qIZEvDDHtDpu5VOzugYsyMyqp/F712tcOgst3BiuNIb05BXi1jSL+FS0Ueecc+pjqc5nGLTbY+iRYdAC",
-	"yyNpTrZ03L2vzjTQnNwpKFRgcjMV1XIZyF3nujA3+IPHmcX7xqo1mceutcTUJc8sV/lwJqLn5NAMwyvU",
-	"jbV8G4ZZ7pgPS4ec4z4xLhBkDIV7yhdC29NUXLqtgGiCZrK9QoZAiIfYuFOoRAoxY4gIpU6rwunZ9lRb",
-	"bHTntPsN+QXZ0ZqZec4gRS0ksd8XufDj7KDdkZnHjOD7YqI0R/FiPSmwYn5mlvGpthxnV0/deghaBBi+",
-	"1+JFKY053cdfluRqKcn8YlU7yuHyVDonID+fUsX1EMbEHwAICLoEsm0V1KE/APJQKQSE/FyZ8GwBMq1h",
-	"A2ZIhNITwKoKH/56iUKfDtHXoUpI10ZSw0iqqRpipmyCEiMgJkqQAhmA0nrl2v6sdBQQYnKuXcsiyPkl",
-	"ZQHgSMQRiFTNVzO4oOeIFA4NCwZXfavrDghUD7JxSPuq0qyGOIOzyWAWkK8McSSuN6qyFXIkwABLfGPJ",
-	"7Cbpd11fFHUgP/ducAnp0+EQkkCZ/8a2y7IEdVQY8nGEVZ+ejxhH+N8hJJKfIaZLh5e2rCuQS8l3m47g",
-	"dQ0vwBxcwBAH6jzYesDm8iyo/oI7zQbR8GS4aErl7uxiNXehYrOmjhUF/PDhw2qmIZpF7yfaG5K/ddcz",
-	"owzzsYktrxVv+VrRXkdrMmPZSkdxEMNNJImccoVE5HqhhJb2Eidg61EShvRSU1V9yDI3gqCm2AlIwNNe",
-	"Kz2TOpleEsQkG0JhTzkXS2KbE7N1ocxhhBinhKiMtFNum14j0UHDiDLIRvLAddTUZkjGdZ3rOAiYZIKG",
-	"WyX+CXKiBYKnfDWRKSYpFYoMCZ5dFzUednWx1gGNmb5Y00ttySL0Bb4ouvVRVEvqd857p+1KChEmYmvT",
-	"UwIvHsbDrLiLiUB9la/ii5uIL0ZJT7bERSD4iPgDJjHRMEMlo3SR5N9QLgcmkv0aU+euWSPMgU6hoNOY",
-	"cKlUcUrJffSK4dotxk4hcYlRMTGpo6jEhMRLUaGFdtu1IlT18boJnpJzIiXSBLUeaPpMS4QUSdQnNSvV",
-	"TxIpS4yVb9FcKcS0NxJDfciCMEPB9O1+FTQsQdPQp6fOSK95Yq7eKotoxWbpVCdalytQpzgA3RGAQBFh",
-	"lVxIG120C5QxXeTLFuiLaUNM3ZYMlVn+905qVpphpB4C9hPXSPbdHPaZtOMkvnNKkjTb5vh2kqVl8/b7",
-	"DKmXB0raVcnfd54/33i2vr6e8/C3Fh79qJlGnk68sq6l4y/a1tWoflzbO6wfeBWzkAVaU8XrYcaFWZJ9",
-	"1cSGGNieQ0j6MezLBq9a6nfywaHtTB59m0NALYhKxGO902GEO2pRzU+TsCf7W7/3QurDUNV5MsdKm8N6",
-	"MAy70D/vMEh4RJk4QFzYzydeNlU+/YKXWUBy0zRT+oDkfKgid/nRPD4UUfXSvFcFpzJt9KCbO5lHZk7t",
-	"o07TU3HQyjfu5mEu2y/miLsYe5cGXoy9GI9QmCPSJfsiCXWZJ1DDhmU4UCG3RTOCXXaSTZT4IfA/MVod",
-	"P+43DnnZ+OVrX2o1rxf3crOYl/yrsVCeTMSLMXGPBbxsrOfjXexn+XCX7F7szHcYf+bCZJ5VXyhPxnQt",
-	"TzJBW2NUVPKaAiL+fJyI2zAtBxEfe5US8fyLKUQchRj+ewiZQGHoIOD1EENvrLxFhnzXj/Pk+0h39ICJ",
-	"91gNj2wemzHivVHdrG5Vt29Mss35ytNsDVFRrF7yYzr52txw0K/8Xk+lXhOPcsBNRf17hPZlw9x2ZmPv",
-	"QaN9z9CXdhEbkSkIfKIapHxv+xlZovAShZcofI36S1InX15GPwY37pjn00xra8vsDNPqBjlxUbF2S5yz",
-	"8aThpyY6RLVFWaN6UWLoU36NZNCZu0+HumMZhRhdYjJVV+/IFtN5Q047Nxe53q73BkF2hFoUsv8rwzZy",
-	"YEisPKYC97DNApWI1ROScUmr6TG61Ai5qJTW2UvkIvvK1h3aV8pv2Uzevm9yodkZacpZsLPDHszy1KUZ",
-	"ZmmGWZphlmaYx2mGKclsUk5z26kO7+vlrBZgxrIW6IdphW4jAiVB9ndfYeHulk9dEg7hCMBQhZ/rW0KT",
-	"ByF14rW3tkuvnlsU6o+NWO4Q6ZNL5KRS3pzJG02/rkhLI6/PDHlh1l1yzKkm60uTj3nRoJb249aSX8aP",
-	"e3Pnt4y0vDO3DIn7Dnr3KLI4JSkKCzBqWhTmGN5k1WSXc9ojQ6D1RWiZm+t3akHmkHD472zR+ayG2ZZv",
-	"F6JhtuUIj0e7fPRG5uyJWJqY5zExL0y5WKZMnGS6jzJhYiGjvV56ROVVeIfJEbNemObhBPcvCht/+BLA",
-	"NW31GSZ6UPccrLI8+UgX8oEnTxxAPj2BYmljxO9LBZeVJkvlFSxtLVhTx4qv9Wg4tZq1VH8Sotc4qjWB",
-	"+cIZlfPK9PZQKd+Eq3RNCCkVJWxFfsCroN2pddomCQAHQ3mAJDdSWMxVeBNJon1iwhAMANJ7zgu8rHX/",
-	"vz6pW2MII72LZVwCzH6n6RB4rGKMe3EYjh60t8A9iJe8WwLcsdHOzoI4dwVFmw6RGEhp7xIRAS4ZJf2E",
-	"Z45ArKpXA0FtGSz5pzyy1XuRpqiXkL+kOqCismUo8NoP/UcTisHPhZLjx0ONMxMGEpoqaAh1V2FjnM7W",
-	"zsDKACMGmT8YgQDpdCzsacVI/sOYiyR+MELMR0SsIuLTAAW74KxxvHfy8f/ZfNWOu2dVILciSWAOVR4X",
-	"M/jlgHIEeNw1q58rpFx1L1i6vSUXTQHjLVnWkmUtWdaSZd0nlsURCYrz0iS5VBRDUZqcTYOl80tbD0IA",
-	"OdBGx0nuJTupZ7ObPH4rSsl850MRHWnqPUfyvSkW2LvCE6Uny63Xan26qdVlmqnFWl8l/iVRxuWxurQA",
-	"CsNQ98+t4KVxGhpqMkUWtea4pUh6LZH010qW14ugV/mqVHLHhYbRr8r1UpeyTsjvJqOAQGyICdJ3BGqO",
-	"PUaHmYIKOiUCwByEKlsbCsAKiqjcdhyGmCOfkoA/LZo/Qz7CFyio9bQPsyP/DP7/2bvC5rRxJvxXNHwp",
-	"3ABpEq659J3OlDZpSy8JGUKu7fU6rcCC6GokxpKT0Mz993e0km0ZbDDg0JL4WxtkaS1r91mtVs8y+axR",
-	"SmB4ySSuz6TC6LzlfUUG3CPrCnyhheFBYRPmpHL0qGlfjgQh3jnku4TcaWk7HsnXGUNPHvYmiwfq99ca",
-	"yNe0m8Zgmr1emorpxuuMZzyIbOP1lDO01GA65497wMoHp3/hhIIU5ebZ0U67s3PW7lZSBuWmixRb0jyD",
-	"1BHmj4CLEf7X7pSqpbN2t/Rl2r5US7c11bZ2jYG8xhRuUbIEouou4n+DDuN/Mt3f1oa8psaoBSdlsVaL",
-	"PwB1ss09UKj+Arv10H9dvF0/BTej2Kw/nM264YQzPlOxdV9z6x5Y39V9/Z07YzVMEvHiwLM5klaujj5y",
-	"1P66YdhjDnrjD11f/1H9DZzymR3Bdm/vH/VOIGL41l9GpzFcY9eHDHwqBfpYg0VQazlIW131HdUPxvjX",
-	"WkfJ7xAuxrmvsKTAJ0F1tCA47mCJlwhsR77Cu+Pm0XHnorTZCiUWaoYZLclgmYKVBcJtHOHAZBX4tjK+",
-	"rRnCsmFtB9sptvMqRUA6VtQ4yEGs6eJ8cDfihrkcO6rlCEJhWCCMftBxyN9Z/ua4L5TB+lappwKfnfRb",
-	"YGCBgfePgR+gRKzqI1rEYRUxa8ljgTgj8RVt4U+0cJXC1E2TS49WEGVCEgzz4pqkXaUladEiJ5G3sse5",
-	"SzDbHKDGXwgMkd3vDzqOdxtGsnqUYXif6amfxai4RYkWDZiUuPXQv490Rd/QkkxxwxsnoHZExZgLmuVa",
-	"btIj21EUZFNw+Ya6JMpBrW9zvbTghMZW7PyhdOdujD05b9t4FBgaZVGiJ1H5tHV6jNTTlRjEJhT/ND1M",
-	"geY59opTpAI3N4GbVnW/5AVsiJLM4ClgWadOJVlorUP3hPQmd00iKvTaAG81xP/ytwRYeG696LfK/6Ji",
-	"8IgylzJShcIOplD1/YH7bzu/rQ28r+NHE9F7VU3JCVMaKZiF7mRMCqgtoDbjlfJAjaaxFlQuJ7z1iEuw",
-	"IOn5Vh3dIEq5uqYYFrYBlDKpD+voH22v/ylVIEKrfqdOHbWcoAxizApb9kyj6IxJFroQYpDkpSuYgIUx",
-	"tbcGlGEXgiA9fhvWJwiM5A0WCEhvAusZXbTVRkuM8QhJPEQ33Hcd1blHRvya6EpSgjCosaheIzxNraMz",
-	"LtWLYIn0rEHJrjATTRd9NIh6TT1fKKuoViHUttEVD0ykr466HPUmtTEWAskrqlNdPO5WlSeBMPpYA7Ki",
-	"2gm/Jl4AU5KjCfe98OrhjDdjvlUR+i7cl025L6dmasceCdTTiywGZQPSl8QJ96NQm6kHLSPcLwtCUGN3",
-	"L0r80C8WiR5ThyVPmX+5m5tQgwhwZoZN6uFC8nT4us/9sRuc0+4MzIme0uowpg1S7m6UACoAO8tq20A0",
-	"4T6c8YzGsYVORbTQ4aoDDzQzbsb15VODSEF5qnYH/pv4ABWhXk09dXOlXBwZSmaQJhBjSz2eaV8jo4/D",
-	"4fMtLniEw3JH5gkFx5BeqnYcOnE4kbgqqC3UNgM9UvKdz3clPg52KH1fSD4i3gVUdA55Oe2JsHlW4s2G",
-	"HvfHQQPz/pcXx52v7fNuq3329fhj8/T85FhNtByYRwOOEl1e1uKBNG950e20zt6WqiXfc+OjqZmNdQJ4",
-	"aohKgDDCI0z+pf5Yel56WjINSs9Lu6swXutVUnBeP8oCzBrjQjuRlSv7gkjzlHH2dLV4TUrStQq1WTUw",
-	"jQ0zG6w+Z8J3pcmVH1P09riLdiJJpi/AWAbtUVKJzLU6lv5nJRTRU9l0nCXuzeRy1hSYmzQqpKV5vB+f",
-	"ja+uPdX5U9oWRvwnXW+K2fBsbCfGyu7c6X+c4RHJQpgaM/jKBYWBhVrF2ujHAmbmjjj8HIbEfEGcOTyr",
-	"W27fZ6sc41E4H2b2IHhgY13KOUj0aTKKfNQ+bbbOvjaPTltnpcfIC/ug9dyo4NKqLuiQZVBttUDfdU9P",
-	"kGofrNhoh1mfo7MXaoTHx49c1Nfeyvra263+QutaTO+V/i1gbI5p9jytNmzND0yll2Rs1iazdDk6pH9/",
-	"fP+09ebs6aeP773zt+8nJz9+P8Effmett4ej1rsO//vild/bf/8UN1+8yO6Ww/QuooIt7MvW2peiCsQ9",
-	"J/TNN4NjPyVgFZlByeeawYuHYgbvgXAltF2bixgV9rLwx37BsMs8K5SwE7vpuVSH0uce+mliB5ubOzj0",
-	"M0eqcM4L4XXMHNRzuS40ZhudeuqJ4AcQouO7ZKvv2WyGz2QVfhc1DflSuwBNwcJI0xvqSqJTFWA19CZA",
-	"dVhFT5onJ+0PTyBeF186T16dtF//qX8Jl1Ea14caP6t/q2XRle6g5EVGeUNaEx1ITBEl+C1v5gb72Liv",
-	"w+Oxmi2/N/7QNVtmjxPI7Zh6pCkTS1PyG0a80vMS43JC5EsqbqiUxNPFOkztDTEetNn04QF8OCvw72DC",
-	"iDcRL4ecO0N/IuoDLypSvoq0uwcHhwd7jX3TNlb/JTexe5i4VFy97OF8hE6oz5KbrNib4Pym15L00+Tf",
-	"8yVnVT9tBAVVtdcCyX82/2KcTHKU8V8+GHhkEvvwy2cn2MYkIUchfjvtmjn1kaiR2z5x186Wn852yCv1",
-	"vVqwsyT7hZ+4jxweOctj4o2oEMo/lhyRW9L3IVRNRZRS/JNqM8wk/m3pTjokMRloPPaMZxg4tVr7KBuC",
-	"y9hmWg/nZYY0nYgqWbmsJuXdDEDZUI8RLygTZos4Doken3Vjm47zULzY1XNBPt8F5lfLtKy7EJ+gK/JE",
-	"IIykh6mmBJt1D/YP9p4dpJr5JHxfz8xDUkpSNlquBeDT3Lz9g/3DZ/fq5q322VKEbeztV1f+pKt6fHNx",
-	"P/8FkSU3cXszWgp4XQyvmy78zBB1CJO0j13Aq9ka0EWg/57dE+VIBM6D+gRZvRI/Mbg2dnFfh2Furrgb",
-	"eRxTDlDon6DeBGEGd36g7Wr+ijlIePT+SgpSeLT/nTOrLq3CuZS2cnJDmW70k7yLfIJIz54e7t2rdzEX",
-	"mxNnPEXQ3d2lBM3Xicjtc2e811DAfgH7WWBfFLi/gaM1G/ezhSNSD9x2HNKnwuwBEk/eusR1Bbq5wtI+",
-	"gpj2BywMfiJCATFzkL5MgNQ4js6LxqYTfX9Yn+TBctJtksuTaSfhKJD2weRAH8dlLANroJqxSiDvXC77",
-	"8MdVr4DfJ2/a1Dfb3vLeDzp3GlKGprXaiRQtvLN7KwkTcP9snkG5u+m1JBkZoq8FidU4Zsvm5VFHm4QH",
-	"RIXhxHV8yqomCxpMb2ZRtYtsifqssf33Hwr3cEHWVcjQ8BDOYoy1yDvegbXbYcUyOCPzqvQXRmjTRmjF",
-	"68BpeQGckdjufoWUnVzvBFsiJ4cZGvedVDM/jyKH+SoiCkVEoYgo/MLgquFteXBVW4Aoazc93SHi6Vkv",
-	"tUGD7zGTHoWox+rx9sA85n8KvfRJc2P/oLGXzWBv7DxZQftPzDBo7B8c7q6OeRtKLWjs/7HbqK78wYvU",
-	"giK1YLFHUIDxYzzWJyHEZQBh9TTp+x6VEzCpPYI94jV9tan6/EWpv+lkFppHlFEhdblMcx9LQEge+EnC",
-	"NQpAPQmIqYYeVm9cj/aCTagc9Voz3ooEGDwnnuAMu2oQtQ2W/DthulqOLYOw+/TllV6Kqo8uPJDQc9OF",
-	"byfpNYGrJbpTE0C3ujuCPzRdihVUpV230ATADlAN4yFBY+7SPl3Q6blplHRFBhoIoCimIY1Y8N/4u8PA",
-	"hDk1iNlYkz8zYOJIf7ZO0XcymS+qUM0Snj7Vnh8RqGyR82qRDMusqFQhPEDZsBqjS3bsohHWiIbgMeGT",
-	"RbzXCWdICbJPr327FlJSrVOIYcBVnh24tgMupkBl7arCqYoew7xg8PJzhgzUbXa4y07LumNWvuy0aq9O",
-	"Kku9z2WnlfRFKR4yLiTti2mJL0675+ob4IlA5bGL5YB7I11m2QzxjmBXXiVNvpiw/pXHGfcFklh8F6jM",
-	"uKQDo2gmYCWqqF6v2z12Vduk6b7inqy5FKi2YzprtNzug4zG3MPeRCl3qkrDvjS0RuXw81QCyxRpktW3",
-	"pnhJP13Tmo/KwGImKvansfqNSi1Pd51uOsJb01j6nv7ocC4y3YO++phWsBjMrKZ8NcSwA+IR1ldQ1/d1",
-	"DQK9RRoYxl0101IZJyqj1gL1fIkYD58iDuIRfoKjJvTVWuzE1DU620nSKQAtiDETWDFT39peKaZx6b8v",
-	"//0/AAD//w==",
+	"7P35Uhu7ugCKv4p+fX5VIWc5Zs7Aql13G3CIVwA72GRYO6kgd8u2QlvqJakBJ5Wq8xrnBe6DnSe5pakH",
+	"W223wRAI/iMV3K2WPg3fqG/44fl0GFGCiODezg9vgGCAmPpzjxKBiHi2j3lEORaYEvk4QNxnONI/vTMo",
+	"BPQHQ0TEn6CHQ0TgEP3rs1etVj97Z6BHGQjoJQkpDHgFnGESYoLMc8yjEI6qXsXj/gANoexdjCLk7Xhc",
+	"MEz63s+fFe+Q+tA99unJIaA9IAYIEHQJGOI0Zj6SHTL0T4wZCrwdwWKUHaBH2RAKb8eLGX7GUA8xRHzk",
+	"VRwjf/jw4VktFgNEBPahQJMQZN5iSoAaBQFBQcwRWDnbRZAhdvZ0OkToCg6jUI6t2wOGYDj812fPDxEk",
+	"Q4jDz54Tvo/POlTA8NkejYmYBE69BCQedhGT64QFGnIwhMIfYNJXy9bDoUCMVwBDfciCEHEuW0awL8co",
+	"tYyYiOdbXsUbYoKH8dDbWUtAxUSgPmLeTwlsBBkcImHOVrPX48gBc4ME6Mpuag8zLhTYckkZEjEjFdBj",
+	"dAjW5JJi+cU/MWIjr+LJc+fteFR3nAU1QD0Yh0JBlgV7c2MW2BWvBfuojb87tv4IXskPJ9ZXg4mCIgAj",
+	"26MTxC0njHoob2d9bW0tA/K6e6UZ4hElHKmF3oXBCfonRlwttq9RWv4Joyg053Y1YrQbouEf37hGsxSw",
+	"/z9DPW/H+6/VlEqs6rd8taW/0oOOb+MFDHEAmB56B0CQ7D+gTO1ulwYjEFDEAaFCH0v1XMLIoC/ACkcI",
+	"nCHGKOMSh35WJEnqhdi/07l0BighLQCGDMFgBNAV5oLLqfgGJA4usRgASPQ7iWGUIAX1a8q6OAgQuUuw",
+	"P9EYBFSt7QBeIBAhNsScSzIlKEBXyI8FAmKAud0lBWuDCMQIDOty2e/2yOiBgdpwBcsxFa9pTIK7BOPE",
+	"7rRcuJ4c3YLSkERa8jl0pwAdUwFwOjQYIb1RbcQusI9OCbyAOITdEN0lVGZ0tUoKIxRMpwTGYkAZ/n63",
+	"azTGhtU5l/jHANaESBLjjGTjYuyuoc0nqxPtFQynJGLUR5zLxa8TgcXoLifdjBDT8/UhkfvQRSCgBIEu",
+	"8qGUP2hPU1YkJJEKlADHq4qtme7l6DU/3O805V8RoxFiAmvGgQMHdw7kCvSw5neSWCMiFHPLyDCj+ibR",
+	"TOsQkb4YeDvPtxTTsj/XJ2SZipdSJz457CHmQg6Ihl0UBCgA2dYVT/HdWQtZ88NW8lVbQBFzOa4BBDIG",
+	"R/J3zCURGjr4/QGDRCBkJ54HYVI2SyWn/6Sdfkla0u435As5oguwicHTFgCSAGDBAfQFvjBip/6qMraD",
+	"iMiDGUzr7Ym7HwNkl1IpgUoo3WuS60g1cS3F5JSDISaTJ87QDvvTfQYyjUBfbUkg+ZncErnMpY+D6Wbk",
+	"OgSZMQpEa/W4HDgT0ty4yFbxfIagQEHNMVDN99VQqoncowAKBFZQRP0BGOIwxBxJ5OZKx5gQyifHMkrX",
+	"sXM/9/VLtZX2oEMNgedAWiR1k8le6vIxgEHAEOdVcMpRoPS9CHJ+SZmUCn16oYXiyT6LDu2HARIDxLIw",
+	"AcyBaS9pPaHCeXZdlKwZwX9iBHBC0BZAw0JI+jHsq3WFYdjseTv/mX4KD+0XP7+MU3f7anwb1Dhc7FFC",
+	"kC/b7jsVU/lUfirbSupvGsuzmWFKNzlIIe1jh05+KB/Ls6/3HOY4s2vD+Ygn9KDUjkPAR1zqhFB+hrlg",
+	"UFA27QAIKqJC1HrCQYB6mKAADONQ4Gc96IsJyKuOjseovF6QL0X0rhYEkyTvuthYBSdmZEBJOAJYCgGG",
+	"5aPLZLUs1ajeBvYuBIYbYfv1IZhBHU4JzlMHReozml1KFB8C0Zh7na6J3os4EfaYOXhuiGDmGC4eIUrJ",
+	"oJlGs+SPiQHycsYY+ciOXkhETqPAkPvF0JGHwdUXgud3xZ1/4QEu4nNjAr7ss9PstKpgDxI9WoCVEqut",
+	"rgiKmKEqqMtNkNRONgbDmKcqphgwGvcHAIIABUolDkAvpJdg5d3JHg3Q0wJ+OXmqQ6zV0HLKZ1b1hOrT",
+	"m1Ngt2pznEUWM9J0La9Yw4twRz2bMNCPomQMhoYowHqbaq2GYjhAoRxH7AKxKmiQKFbIIc/FM0w4IhwL",
+	"fIHACpHimpTgElrkQ0IJ9mEIeIRCtYsh5nKbBoihp38CGgvZHQwv4YhL0sULvpM7iUg8lFNsHNVaXsWr",
+	"f9x7Uzs+qHsVr7n5fDszabM0Fe/qmfzm2QVUii+XH5tlMH2YX5muzBPdo1w25g/wBWoxGjnosXmbmpV5",
+	"opnTEPvK4B6Hxi6mLy/GtE3dwe5oj0YjB9GUfQ4xQQD3rMCpUMB8B2AYAvRM7hCvAHSBCMDWgkkJ4hXQ",
+	"HQGfRiO59EPEOewjru8uelg2kl926ZWbWAUxK7jzOk6uG46ax503bTXlpH/IkAUwKKd7ckEZqgUXiIlr",
+	"LAImPh3KGSqmwcHlAPsDwJG+sekiAFXPmOtTMTlRNfwuDGrJLSJfBBhYDECcMUaqm0mgl4NPBaROfBpI",
+	"aBcERRcGANk+pw38JjVPLmpca/EsHjaE/rmmCzcZtxtS/xwFgCMSKBGoYDjJAMkRxGGDXGM4dRs6Ptni",
+	"weQ4zfg6h5ojImZ231ZzfY8Y7o0WtWd4qEmUWUhwoXsvhiGCwxuPDQIkkC85A+SAR3DIy7LuBGVf49Ah",
+	"k7r56mvjIuA0BTgvWuUXQL6SMlF3JBAvZ6AQTp5rnRpEhvdK4uCCJy6tG9peACWAxszybGenDDttEYhz",
+	"cHrSsL2pDQ4KQHNuRywGbSSkesqd0+7hvuEqwIotSoBXEk7+AsUIERGjFziQskcr2Vmt+8lDKr+RDHsn",
+	"+etfeAijHTCgXFRARJmoyNZfOQ8rwEdMfI3QEKwE1AdDGqAQSJAbQxhZsJ/+mXYVBuNddTEJvkody/xp",
+	"BenMIF3I0deAVBRz/QqFYLgbC5SOrtoqkeSrPkHj4BwGbnAoDvwdgDmPETtluAL8ECMiGoH9q418hkRF",
+	"KVk1IVgFcJ9GaLz/Jg58V/+ICAZ3gEAEyl7HP6vL18l31QlTv5m4U+vMLVZxC6W9ut7atXO/NMsw5aVe",
+	"GWcDub3OF8lCO9/md9fZxG6D86U8T+M+LEXikdxEtzJvtsr50pzIzLsM7R47gm6vJyd+d+g5clycoKsI",
+	"M+S6PqjLN5mLA0NchOznJsZfYQEZ9ziS/V7AMHbTUxZOdaFCAYhZaKlPxk5dngJOV7TGyFxK3xaoW1WM",
+	"EIw5COklYlqNh1xyL63oGZczYBRXfl1tLKQ+DL2KJ6muV/EkxfQqnqRUqpFgsKxmZhbu0HRofzd0x8nr",
+	"IPezqQeyP+t6QLMP+m7tBrd4+ROuN7lxRxc5ejRrTCt4bU/aLDNiWXNgxePIjxkKmqr7vRBy92e5ZgVA",
+	"utBjl9FzTeLzK6if7wCGOApDKc9cEnmm/ZgLOkSMT7KbKReWewu7qMx2OynjJr8sTevq6U2q/ZPGyCut",
+	"p7uOU928y6Ap7YGRlOn8AcXKUXTmAHd14TjbcpUsyjVNV/psmKsr17GRWKtPw+QpufYOLnzHbrJyU/eg",
+	"7DruGVxyrqR9OW0tNTgNp1k0D7JmHLbLLgop6XMg6ALO27wbaqG4J1uaAWehm2rcp4o3VQsEEoSADqHU",
+	"YvWuzLHLt0E+plDx/cUS7zlJ8r0jsCW46z6GfUK5wL4UhEZOl7oBgqEcavq1k/YkfKPb/vrJpoaUMqtw",
+	"jofOqUcMX0CB3qKRW2aKuyH2i95yFCJfUFYWCIVkDv8yX0r0pxyxIreu1Liu2yphNLlY0MhbDgGMrc3h",
+	"MifFLEPRoAAhglIiJvbawjiRJ5ZI5WXrtADCWNCWVGCkpIlJv0lKXv3JD4dQYD91KqM9PdMn9p7Rbfi0",
+	"7d0uR51kiZ7wxfmrJUR7BtZkibEiQCqg4nCRl777uk9QcPlrNDzM7UFRYIRoxopBgbKs4RJyMITsXNtj",
+	"1fcoKL+ABaTzBnJ1cupnUmXdUt3oujw4c+cDmlZl3TXVDaxDZ7qRGAFWcBVV868TyQkT3bSLtYqvLelP",
+	"ryv/j99eJ8t6U7JtrfnXJDXJZcA0WjNbtkqmM6ktx6JPMem3jLGl4GSExjJgmyfGmRkCVKnj0xyDwXWS",
+	"7MDtuEuQmOIBNKBcyAMc0kttteCIBOkV7ErWuD6EYgfAarfqV4PV0dM5vIMqXhRCIbuYAgofiggwFMJR",
+	"6aVomV4NnZwYVB6NYr/nlEHahiBAfgjTu4SU/JW6fjaX9bOA1q2UoMD6aA5qisNQ8vIYhuFIea8snqD+",
+	"E0MGicDkutw+7WAqEjIkpLTnItulhkm+nzoKz9xrThEp9Crn7imTyyS99lXQYTEC3RGwwY3ue0wb8FCO",
+	"PWvZzsZvTLBop8CToU8/K95lV5KaFsOJibLcyB/y3znFA0yQ9YHQkbWSkLE4RBwIeI5AZL62tmDr4WVj",
+	"CEEXiUuESIZPStKiPUWe8PFOq25dNVnVSTHIKTZ+KZShneYK/WqasaJQ+HXLo6r1LBb0K8RdIwq4ZAtJ",
+	"bFLti4+bGPgMrnVzS8w9EW+vKUsu1hx0TTluDlEqoXqK2d66rDQFgPRgJ5LSNGgmpK9GMEMAwwF3ymGp",
+	"U26ezmcFj9s3UlxbauO6wRS5zTgE3Ia8ll3fxcts0wQQJ0m8ucDh7HYpYPx2AgY45Yhll3iWwJE5i9kD",
+	"lBrEJnlXsfhRFA3bTpl7chbugXd0/bi2e1jf9yrefqOd/Fk/rHfUX6368X7j+KDknXx2BTIdZ55mB8k+",
+	"TgbMPk0GTxY3DSUZu7gYQCLpoaDJ6v4JYFc5RaZinvI0DlFPgJj46ougAqSupNw0GQcQWM1Jp8F4hDJi",
+	"ejPnl7sMeuxS4e3e3N+WtW+hxrGlePaLxbOkmUFUnxIhsZQb50u1vO2jTqsy5k1WGQ/hWaRFbjSdvhjE",
+	"t+YeCaIfMyZJ9sLszEspcyll3qYZa0IGVAGnBfGBBTGqNR2dOiNur3Kn4YUM+TjC7sAmSXhQNq5WrTDr",
+	"KxN1d5TCUS1LTNJFO7Hjzow81ov5ZeoWpL3dbBKltjEXapwGSFoIHIusMgUWBZyYV7YjKdaBFRX2ypEA",
+	"2Gy3GU3nobOp3GzYbSLHZYnqwu4CF3XUQli0CIfwV66BdSApR6Ech0752k6SKuvWrY/RjY71DL/x9PTZ",
+	"TBDP9BlV5/o+KJ+n7fqJCs3t1E+Oa4dfa/v7J/V226t4tcNGrV1S6yxYGdu5+60dMx2yoKGBJLcDZdTQ",
+	"/HKX00ZLE5uyPGPxdHx2fojJk5v1DZt0skJMCpJul74OHiIu4DCyM9WpgQbIP7e3oe36XvN4v13RaeOy",
+	"V6PlfHUYspE10/BbQ3+CfMoCVxaMZApJhy4cfq1kiDQG0e3upaXKcnRnvMea/t4tnaXaqxZmlC1ArmVn",
+	"Llo3PuZe0sXksCZyUUpZPmIkc7IMoIlHp/t+/G4882tkBHw6VJHcOtFoFMIk9AVySkAXDTAJTOrROERV",
+	"N0dXyzrRv8mSIftXV5Dq/OYSmtoFASsM9dHV0+q8EuAi0hlm5PLxq3ojO1uxxizAPLFozvvYFcqsiP00",
+	"6Tnj/12dGQVgzlH2ICf7UAYFa36xGqfxRUoTSfMxNeBecNH9+vEnxTIPmx9Kskz3KpiO3C9N964ldF24",
+	"18aXTG/ttAv4x0f6Hj5RWjA27mW3xL2c09BRT+J+yLavG4f149pR3at4e83jTv240/nUUiljTvbeNN7X",
+	"n7mfJp9dD5GTBcwMX9gmD0FhMwPafK3TeTi2uZz8DJ0k5LqS9JK8PEzyUkAzdCqTSQH6HkiTrxlCIPMI",
+	"9DAKg3JXRWVj4q29V1G9BfqFlrH8yDEXEbB8SVznpikf5wRNlfGtiyRJMLIioCy553XmZIl60+znmny3",
+	"W6+BMsjLg8SroEnCkY7fR4Gy/eYSjqg7HskWqsXrmM3eeg2810e6AN0NlbHw4Z7eemX1kgPq/AVOJd9a",
+	"yATVSY+AnU4VNITkYmZxtTFg6tKOsXubNEFvpWn9ZQbOOsXFTkI6E14umUCQMOnEZUKx9YhyjrtpI6g/",
+	"URslubGPe9jPWzfUxAhARGCWdDdf+G8hYt85Ijv0rFs+8o/9iJc62g2hM878JmfqAVPoJUWegyK7Fa6M",
+	"BcReNt9D44c2S1S83cPm3luv4rVOmp36Xqe+P5cCla6D7W/8ue1//HlmvGRVTxneDRdl21WdzaV8VMHp",
+	"SWP/uL17+LX9ttH6ut88qjWOwQ5o9AlliGtZXK6/RJvTkwa3DiO2wprhoCiw7l5yuaqgo17BIeA+ZUjH",
+	"KQm5eT3501RzwcMI+gIFVfDhTaNTP2y0O19PTxpf3zTbHbADjqxvTGZIBYK6uSscXA/WRUAX9btAKttw",
+	"L4wR8eVYHamjqDaqbpSq8tLrIV/76eA+kQIBJCIc6QRH6UztdKpg97C293bR8BLUh1PhZYjHoQCYSDRL",
+	"AQWYSFWGJ7efGUgfidV8loa7tJDPZyGfaYfLkpqp7OD0pPFs9/A+sgMX5fMq3iQpUixjHN/n4hmZ1bKj",
+	"ykGTMSdaJUCcnjQMCBNtEphsmzGu4lSecttxS3b2h8qGnv4ebGjlvvKh3/cKoxy5LBWRMImgd2vFXiLv",
+	"Enl/W+SdwE7tq6PuTk7UurjGVuulhBmd4EqPfy9kmKbUM+snJ80T+//X/beNo69HjXa7cXzwtX7cOfmU",
+	"f9U4fl87bOx/3Wuetg7rybujjwUfHX1MPtEvygk+EyurQJ14amF3v5AAG6gsUMUNDZTJvNwtjz6W6vDo",
+	"o+nOzDk5K8avy5WVXiW6t47sSbo0R9lKwYpLQEJJ5BAXHCSuYoASW4tUKhQlPaUtuOpUu7KxFgQfHoS0",
+	"C0N71PPu+QkEM0rFJeGSdq5fCnGvCO1KL8ZYIl2FRfPlpVWLOIn2NoxqBQdPE+dgeUwkEHoWi/Cet9Of",
+	"vZdZMjVf2rrGEEavaei+BR3gMGCInLry9p8ybOOEtKUxNiStj4TmEnG3pzpOGBYKbNiEfuGi8ybqaWYS",
+	"nuEYM3T0XUJrtr1cb4Y2cKoELCVD5/ROgKIqERHUvq/Oj9RLV+pxwhAMjkquq269kOUtOm4GFIdpk/BL",
+	"xNwFWXqmqoc2Zg8gB12ECEg+cQbF5ivrlJN1MxCmLhSS5LhqoSXVmdUVYWa4nxWv6/uO1MGhFHV8Go1S",
+	"v/qEhppFnyu2zzXI3uK6N0mj5tiRIWTnmfx9zo3pMeqo3qLN4ZPQTtZOgHxG0aQ8bOYM89wOueDK1EmH",
+	"ga4aDsNW5ozqi/qC5Gj640L4UySYq7aKmoLKRtCLQ4uEpnNgCq6DWqvh9vUdRpQJSMScG6hTMCZfW5Pp",
+	"lCpHDPmozDCYq6J+HEv+mfjiCzxEGeqSAkMjRAoOEUeIzDEtSdaK4iXFlErC2eW+hFyXSLrJFbuz0k8b",
+	"f0djJ6eo5k+RATjW52uya/2iBF4JOvn1kVTWFkNL4ulMVl1dZtlrkJeb7bKshHmEq2TQugK6NBg9Lafh",
+	"OSl9YYFRt4hw0kgrwpqGVqEvKq0U0EsSUhiU6NC0nNUjnhohnXGAzFOPOcSSuStXZc+zqg4132GeWsAK",
+	"zC5gVXq7FWOfFER0ho7pOyRoskHKz9QkLs7FznOtp+R2wRli5c/Mypz7vsQSFqQ+SMqQ5PorpTa68aVU",
+	"8FbmU7OJS+nvAUh/frpXbkzM9219a1RFN+VY1x0BmvXzsQ2ddHEpai5FzaWo+RBETRozfwp/1u8XShyW",
+	"0u280m02FVZxBfc0ycH9CHdSlxXHKnmc/Kst/6p5Fe94t+Tlgp2c6sn+UD3aH6rn5E07+6aW+SFH/Fnx",
+	"jnrQ7dh4FIcCP+tBX1A2UUTUJk+4X6t73DyWc+80O62Sq2lmbz40v/T3PyveMbrMZ6oZcyjOZC4AK31G",
+	"4+jpNJeSB5iloFzSjWN0ecpdl5cqxaRNMjLN2SYWA1carJq7qOMT7mDuyUHswPNsovgnPMmhRTU3I1TI",
+	"R5ho14Ebp+ZTwzQK02lPg3YBwxecqlNTiTQ7oFqfReTY8ZwZahaYmrAgJeH8mXDctwxpwdwxBh8iyIB9",
+	"P3myBpjryIPE5wANI50siyEeUSLxjvbAQb2jvO4RF9y54DYVnevU2KRx855y2+ctHPHiRHW6fMNUUBcw",
+	"vhSWj6lQ/hpuNwyp8BgKmCk2Kv/GRC3KAA/HAEsSglbBaxjybCK46m0lnpNAlUw7h/vESRBNNtM3naND",
+	"5cSijTWYAIVhPJW01LQvB0peH8urJ9m0ySnplkbnzHknic38Ge8SpHYymmypA0thXcynmTjmjF2HJ8+n",
+	"lo9RrfZRTxMGhoh4745IaamXQHerCyGbpZfoZkqC68eYW+TbURPVT82sCYIMcWE+gF0qJSSLu5UkbWnF",
+	"ILYua/4UiAEUgCMpwxNUAUgeWNmdhidlclVQ0y5zaueVz5hWFLH827nbBSE4zexMs3knFeR/6pTAdhQz",
+	"HQUgkXx2JbOYJvpH63Uzwnt/Fm6xcerN7/LsDK3mHJSf9/vsbhV97c6VrXssPqX7LncLs84BFHCybKQ9",
+	"Dm23+3sjzQ1LSZryVjvLu8jKvNUb9SEsNbpxySseW0nIDq8b+Tiz2GNu+9dM0mtWtdDTQPRKTSphqsXT",
+	"ktjMsD/DtJeZX6ycYW1YHgd8xGEwlDIEDdECovL01Avi8fahgEp9kxitcducOKPlh6XWJWbhlCWRJKtc",
+	"N3zqaVXwTTHy6/dJZmHLZROkLdZ0Ck6VW/NJDktmfSpjqJlHlewS5E5IxcueyGJKUbB6bc00iD1KxnGH",
+	"I6nc7IDWYa3zunlyBFYSelO1wD+tgNOTQ7BiZ/C0AvZO253mUf0ErOTm8rQCjCPzSmZO8vu2bJvM7Om9",
+	"UPrtnL2Kd3py6FU8Oyuv4iVRJirLYTmTQGb9M11nnupRMg8yA2aeJmNnP1VgJJvsNrwkGGpYUCI9JNt+",
+	"L9a93TlpHB94Fa9T/9hR6XsOtSvuUa0hF2i32TxM9uSwoQJ59pt78oPGUf1vbXExAT57J/X9+nGnUTts",
+	"exWvVWu3PzRP9r2K1zju1A/m3Dq5qglw6SMDZvrAApw+saCnT8wk0gfZzZe/zcTSB3qKmWHTyaYPzbQz",
+	"sOQWIH2eWYr0YbIo8iCNlz9caAVGV5HdyRHMcxcBL5MoZQKoWyufbxepUCrgUa94Idut11kQSwmE2Q4r",
+	"dqGcVH9sH50RbE3X9k0LYLO7pdVM55XblM27j4voWrsWYkPMueR3rvrUKMBCs/ofUyZZQg1pIcYpgWGH",
+	"niNSmFPJlXoiH2lszr2Q3dzk+gslCS1mJ7tY1JhlEFoNsqCc16e8wNAn2dSNA7dna492LtdSHtXH5l6w",
+	"h0Mp88KeQAxElItpBkIXHnyZdSKdJMO2MDs/7XbiF5yma69/6QUy6lstFgMpVzlRU1kuYXpVCd23DmBF",
+	"9tI2xUKeVsEHhgV6pjKtS703wgyLHUDQBWKAIREz41WuyiZVMhZiHzI2UvaTKqgRY0PWU9PBaeZogCGC",
+	"hCvrkhlVrislqIQSmIXV+1mZzMOfGZMyBczO+EgZdF2bqYh/ySy3ocNjpP+o0zJFFgO5FRMMK8J2i8rp",
+	"uSdpUZZahNPJTiYBnNzjsYIuYMXd2YJ2WblrRXh6JnoJhtRgM6BVQSejCIzDrOLylMmbI3aB2L1QCxpH",
+	"tZZKVr/3pnZ8oMTezefbXkWuw5dZh0hK9X36zDysmRXT5b8S/C1TcCfBd/PtfAkma/aL4roEeRqRqdDl",
+	"tAHpCj7J/QxPXWA1PiTRKMqcqowimKtLHCNUuC8kejAMu9A/7zBIeESZ2EfcAUCjJTF8QPO3Y5pUQzbS",
+	"ZSvNESpjcJsYtmVSw49fDTExc7AJb5zZyRcnhnejVYtRQX0aps6sKMQKa+0FicEDN2zA+X3mc5t/VZG1",
+	"e4SAEh6vov5rf60f7518anWS30e1T9dCxfxaF8iBt1F1bLaEYNHKebUhroMZ2oydP6fFPc8+/K7+yviI",
+	"j5/vcsRrbKsmKFhpvJgEu0A/yy/yOODjSzVNTCuVJsJu+K2UrlzKIEsZZCmDLGWQpQxy/2WQpWxwz2SD",
+	"Sb6uvMOc8XYmJR4kAeCCMtm3KXGarf19N7WldZ8tRqOZMWK1bNupzp+ZAEXOqY8lCc1M66aCcRlDrF7Q",
+	"RQxGfDqUf5dbdtt86qpLoaGNv6NDPMROjiUQG2KCjHSBvyMQyqZSzjnaLYknJUiEWqPqtArOJWed3GNN",
+	"m/VtldpNm5U6xu/GmivBPoSjUh+fpC1vrchv0qokRLnW6hIKDts+ZW4fCoZAj9GhDV1Jw4Q4EFrYAZCr",
+	"HPlwmDtpvZDCjL8mUeGrRXpRZq+zy5RBpy+FNLOcJqSaXjtJ3pKULqnbkrotqVsJ6jZJpRjthrqMQ/nw",
+	"3jpjSt3U1gmwcvJ6D7za2n4hKZfszcYMPq1osVLDGUWhUXFXTbs/vnFKquA9DHGgN6AHcRgzxLWni/Iq",
+	"6fUQUZklVMAGl4h1hiQA/CxHNOQCChVCY5NJS523R2MS6MSTfXyBCMCBItxcQOLLpVjV9Iev1kf94Dz1",
+	"Vt/ZWtuqeAILRZCOqQCvZVfpqsIujcVON4TkXCfLzhfBEO6y2VdRCIk5bLZwi5LFMQfU157Zvju0VE/a",
+	"eVU9vnwVFSIVKQkyt3yli5Sbc/FafqS22xVKmi6jK/kES9LPGUuyyTgyMdPk3MYMP0u+mh7PkB/uTUfq",
+	"zRp5fRq4c5EP4RUeSr12+9UrxUv0r/W1Nadmpnd+Ai0HlIkKGMRDSJ4xBANlg+TxcCiVfkutDRrIXt2K",
+	"ZWJlMHae3GmqzLGYk4OVXc0p1CCz65OXA0R5Mo6duEmpRBd2mfw8fx6lah5BBoeSj4KVv9rNYxBRuQ1M",
+	"3WbDIXIXhx2mudnyA3wYQGU0uWSU9DXiYzHbNcPWobH9uiS6d5PcKz+2aQAlG0xmxSe0uHFjyRjpiIu8",
+	"N9IkKwEc8Ww0thYUpf6tQuRzAmuZOHn5YS24QGyqiIN7gI+4QEMwjLlIhjNSlIr24YZZcSRPJFWFXVS/",
+	"mGtDkCNASnazC4MZ6SumAmHHlrsdExiLAWX4Owp0Sh+9Anzq6HXi08ApRZUbOkAC+ZIjKxi6MADI9jht",
+	"2Ddpdo1rT1gOZrN0FI8VQv9cWwSvv8Wqeg8KpuW8UF+0MwF2Nz9QCoWHGkny4XhTIIjgcO6RpRw1ZQnf",
+	"YxbzBeOHScMCILhQvTvT0k4QIiXaqlSqOquq010ycwV2nYuv3CVTyasOe8dSeNORuWDSkY5EoCuh5e30",
+	"omqeS5ox96jFXtDUHNkSBFUei+pyxaeEIF8oTkzNtVoIR9Xbu0+52/uTcm6jhWl69H2UznRu045T0sN9",
+	"w+GMRyXupddZMJQy1QigK2w8Km9qFHi4twNjEkrh7bwaPnPyU8z9UkQ7CuQX9W6a5DJGYRRnbzHUw1eu",
+	"OzP5HMAg0FcQPE2Ao+O7E5YplUPVFa+CNhK6FFzGrVFQEGCuBO1IdWpuqRwFi+RbN+2fCxylUc8Fy8yL",
+	"ToUMc8tY9p5wnIv4lHAcIJZdPSViVQvsFCEcXVvGKgIil0Ewm0isSBBDVwIRjinhYKWKrlCl+h1Hlf/7",
+	"n//36VSo5xeSykGcEZymLNucokS5HbMmG4eoYU1CBRbHKXahySHszb+9/tPm4+vYiQrEBFdqrZTA5ytW",
+	"SkpSazVMZi3LMZOrXZBanfS1pRT3DCXbsX/8q3FUa+0oel0BkVLFQ9rHpJIk+1Bx9m0egpWA+mBIAxSC",
+	"DPCNIYyyPjl/Jj1bLxPb+0S/AnFRMykn3J3XL7m77+bm8+0d4IcYEdFQXRGo/9LP2shnqKjXAwajQc6P",
+	"aKYOaUdyhsxmh3Q2kPN3vlBL4nyTTcXiyDqiaV6Z+3CzMO6sRukGON/rjXeFB7lP9LjtdpwZWgvwr1Tl",
+	"s9dNZTX5PTnpI4jDBplbXfHlt+PEq1gnkqM04/mtBuqeq7Bz13a1tRm+XWQBdNX6MKb7SeNUkR3xjJ6f",
+	"adFey6ujvARKz2fakUzPLsmrbTLBjIHizA/TsYlv5GsoYn0Y5JwGYhgai4ZyulBmBu01uAs5ygboTLP0",
+	"tYciW9/AmRBNSkmIOMtynTtAZrHabJVL7pzQSxKioK/TOfOUEySJRjK3GTqjpc1vluRHK5Mt151PQEob",
+	"lttf0jgMlCFKfZm6TCX5HjsDypH5Rp1RVRBLZcjkplyTPU2qKjDjIi1llRV7TMrRUgb2zAZMS1JckKDX",
+	"TjSTEnI8bdzlgJq5y0boAgGoM/qOJXLsxgIMcBAgkuZdEAPlkJrkqZsnv2SXBiOXhf7oMEnNWiKP5u1O",
+	"er7SEgz2hPM6O7+QSVpVDi80QqovK+aiRx9uHJh7KHPYpUCk/bOQQAALJ37wHDKUSmV7BNl5rpts7lon",
+	"YlGG+7Ou7XUbGKbZXwdSrmcoCkcmAK1H2SVkgfYJAzYF1F3lSbVHZDiWL3XsnMyXPHEa8cwn5L+P1Gje",
+	"PEtKU5OnRRhgYRQhyCz/KdzReHp2/54+KMbH3aayTFP+W+dBGOGy8eRyRBej7UB+7gjrpsMhJMEcTpaQ",
+	"n++ZjyZtg439pKCWbaMSj8HhNXNlq7xRWvMxq2M6roJn4DVl9id4IpnyVxVQ+1VuxhOwA87Ozn58TjOL",
+	"fvZ2Pns+Yhzhf4eQEMwFYlWCxGev8tlT13dYjD57OxtbP8/OzpwDWJH+K0MciRuP9LxwoEsU+nSIrjGC",
+	"7HIymfjYYbHbk+xO0ZHZSw/IuE6rwVUOrQLyxdZNrBjKgLmus6m6VAhoi0/am18jiPLrenNPrLancyFm",
+	"zpJ94th8+4pHcNjD/YFQfxW8UmqEfWdt++jr5O3qtDQwmU1pIxJ80JAf6U7HXqrIeferlpnLiZyKu0nb",
+	"Ai7/mNEk0a7ybazCjqxU/UUeq2uEFfwOYQEl9ze7OqbPiWfttP/Jd2qsnxVPe1m6cxfnPC3jTCLja/tb",
+	"LpMcL5Mc31mS42Ga170coDYRvCNloLm4MPA9kfJlYW746jLD8jLD8jLD8v3LsDwhu55GIYXBaxyiE41I",
+	"k7qPKj42sUSmJFliVu5iAtmohKtc6L5atvzXkU4LU+KuJ9MZZOmRn8uvdYOERL+YzenhW1NI12Qgb0JE",
+	"9ceLg6KQIiUw6Hi9W4OgPSeO7Ge/cjgTSZqRQw8D7z2SL8pE9Zlvb55d7e5EmT3j8FSEzfsmqZgqYOUn",
+	"jZXsnbr/l0fs2QHcCxWwxqmxJUtGPpgqLoEHXmfnOpHciaiZimllkyrsd5qpuDTzI93qzgWL+1U9IUH0",
+	"GYUUMmBMCn9pHGBOF74Xx7F+XNs9rO97FW+/0bZ/turH+43jg5ImhXTuaWfps0y36cNkgJ8V70NXTmMf",
+	"+Zg7ZWf7Jr1gViesl4TBszhEXB01SpLXynZoQgS79GrSohBkBpx2wPLg6foW6tRA7oL2TT5IBWVijyzj",
+	"NF05+aCcS/nDr1MBaM/vAqYtO9T1L+S4AQpsXnJAmV0c1agCOEJAiwHVSzXpFsOUYTF6mq1XQfSqCn+A",
+	"+BQnvALDcLLqLiRyLfU1j8MOqB0eNj/ISe4eNvfeatihXg4DfQVIWqwvXi8xR/cCHxXYXsVTUHsVzS7K",
+	"4aFj+Wxvjld2AMcrPWayIfYYuOJ+sD+YwMRLTNIb1UT/lwhp3HLlmXvCTWufkl6I/ftBDa+T8z6/SEkP",
+	"+ccmeb3ipn4sn7QlDmtS1EWQIVaLpbQ5PQetNpZuboABuoISl4YwBP4AMugrV6mVVrPdAauqIgZf/aH+",
+	"bwQ/V/XHT/8EAg0jyiAb2f5WDuodoN8/VZ3/9aGj8FrRGMWcFXQpsRoIEXk/f6pQxB51leQbYoK5YLlE",
+	"V8qCL/e+oq6on5moBL0WoA8FuoSjHXNcktOC2WeiSu9JbN1/2zgC52jEK1p7wvKhZKi8Yjs0bU1BQR0L",
+	"K8lDtlDmZyI7Pz1pjB/cSiaGK1hlSMWUBaZrXjH1A3gFwHSGlPHKZ5J4V8olrSR+9wPkn+upQD4i/oBR",
+	"QmOubrN49TP5TP7rv0DegC0f1i8QGyVZbAlCAVcybK5hBaArH0Ui63KlohIRB2erIb5A38/kyJ/J2ary",
+	"7v9+VgW1pNdLdd89JjBjDlQqcO1TgIm6SJRPbSXtz0TdeRtRamttXU1C2bYg0MdEr8EOOKsZN2TV9Q7Y",
+	"1W8/x2trm75qo/5EZ1XgOOGfiUmbpS/Zz6ae6jOwIhfhs9Qd0l347MnTZfjuZ6KEvvzBVAGPPehLYgFN",
+	"OmZMBohhoUkFoyEalxgBFp9JpsYO6Giglb8AoSDE5DzjGWA+sibbHaAuOEwU6WeSmHIDirTTMOz1kK92",
+	"dVgFTWLTRJtSJXZVtJduottV1IifCWXqDxprF/p83ukqaORnknWGSObPrad9oLozxbMrQK6JNRkrMsHQ",
+	"N+W5XwWdCZIiSYgmJpjzWN2tfyZnKaE5yx7+5JBwdfihP0hOaVrkx0ZtR0m2el4Fe1DTfVXaA5mpqrWH",
+	"ROGkrpwpZZ8QSkyUq5o9zyB/nDfVWbT9K/j7khzItRADRuP+QJ+JPwGnQ3s+ZLOIIauuUpLzsNbYfwGx",
+	"zpsolzoMPxND5ipa+ODj+0ulqKJdlkymDrNgSe4nhXgSCF2dwk6fK0fvSBjSxncADCRy/hNLmpIG/Urm",
+	"ZfOpq5OoA9V1bJAU8PT3arFMfaBIeaepjamCs/8+U+/AJQ4DH7JgRwL030Bvspnd/yNH+ddwZKZAkDjb",
+	"yZbK0ECgK+iLcAQ+e9mWn70/Z/T332c7qgcuN5CpeDC1nWk/xX38t22S9GHio+fvIQXDRDjIbrI92K1r",
+	"UwWk/CXl8jNOmTgb2xJuvHZQGCTX07Kd8UngcSj+NCEwylVIYf3ZszPZjqELxGxdOxYgtjMGt+zoX8/k",
+	"MGdgRbJsM2c18NOKxdBccxycgRWYNMUBf2rn04J9TBKmdTh+DCVW6BYJFae9HkfiDKxgEqCr1EeJcUlW",
+	"0bCiIyzWKp+JvY9de6oQ6CyCfdTG3zXk+tXWmmTqYEi5AOtra2tPd8ZnoMf715rkNBvPbRf/Wl87Mz5R",
+	"PAPA+pqVPapAc2CJWZ9JknDDh4xhs0M6gAWcfXzWoQKGz/YkpTGHW8gngCS+5srn7TNROodNH2CwswIY",
+	"6kMWhKaCsVqwvl3gPUou9L0I18jVSIznHKyc4eCsAs6sUeKsAiIoBlm3eR77AwA5OPthG/08q4Bqtfr0",
+	"MwHa4X2gwuV05mEt4mY+U5bRsyo4VjnsIigPl/YjimJt7BlWJVj7UBgyaEyEfCdnZczU2D8l+ApoO+SK",
+	"ll+kcCDBOasTgcVIe5RXI8Qk8URBTZxVVNZWa7CUA9ZJPEyqlzE0qS4o5h7FYifrtJeoEIYPCCrHna5K",
+	"YFueUarbYOXMXEqdgS7yqUTXM2PxOFNr2kU9yrKZGqqg6dJCoHCMmbokya7iKDJeSYmk16MMnNmAwzON",
+	"Fx3Iz6vG2eqsYsS6pG/ZUTKl8q5OepFV4hO1vkWZZsDKWVF+mbOKWTS1tybDxdnTPx1ZLMqmnfmsKlmY",
+	"1DCJNiHVC6/iSdKntY/16lp1TbnWRojACHs73mZ1rbqpXNHEQOlbRZKkfNdHwhmWkpALWw4qpwT83//8",
+	"rxU8rUj4JHtEpWjHEPQH2hdA8d3kftdTwGrK2QiMd6LuxDrQKYxW5qDC5F5ZcDK3alg2kzO31fN2PDNr",
+	"L2uZ0bYbvWe6oMlNLkh+flF1+7THgexuY21Nu4MqX3QdKZ+enG/GkpYM+p9cQaD1Fy+2trZfbD9/vra2",
+	"lq/cs/5ybfvVq037CgcZgM1shyNdBuVnZVqn5sut55NfbijLWro05VL55ModTTo4j1cT9ZpvvYo3SIMu",
+	"c6ylaDTTfjXfWPW+pVfc9VWyM6u7MLDX1+qT9dmfnGYCTPVHm1N2NksTVOBNsool8iA5l0kKqEnNT8pM",
+	"oX5tV5dStA/DUOc7QiRQWW2qGsytuwTzBHEaMx+lip0KrlegbJfZmYZUTgkMkzRQ22U255iKhsSgIZJa",
+	"i/5sc/ZnJszrlCSKirLbmgRLGXdpucoZUicJMuwrI1jejGGI1xd12cSLanqhSbOGUUMlq9MKkL45mqCQ",
+	"+vuOqW/0cEmkwr1dE7xTljr+cJPAF+sbaw6qV/Ywj1fD+pk33cvZ/5yg6uvzwe2ivy/WN19Vps1oGlFP",
+	"Sol5G7D7HPqvtta2ehvP4auNV/Algi9f9jZfbfTgyxdb11wJF3Lrwxfk6fUhTX2/ppHqpN2SSi+p9GKp",
+	"tCGqSdW36aT5Z6VQDl79of5vBD815Q6Ry+/kBF3Qc5SYDtX1trZZqe4mifa+6uhBE+1KMaBRzozthtAs",
+	"691K3luO0DMK9gyOLYnQkggtkghpJLdUoRwZ6jJ6bthoafXbfAMuMMfGsq5e034fBc8wyfp3T2rXu2bE",
+	"CTLkmn3aZLWpTIpKl5zRsmXMjY7ykfvqqkBbligT+iZHW/3tQleBSZ2U2oOVW113BJ48ezJu7pW9VC3F",
+	"Uab+lORwnagqPaZp+lN3DeJJePWlQ7Li3ZGtXuwaz5YdTsZbjGlgTvVb7+8j0Lunf/Sasq7KMvCQ9c5u",
+	"gquWlNSTlFYlVEzzPVhhiKMwROypueZKWIPiBfnWRRqnOVfzqm7lmITufKG61zwD/16qzhyIsbX2avYX",
+	"e8ZNSX2wsVEGrohRH3F1m65vNx62XtG1Z9+JhpKP+zEXdDgvJ0++uiYv30tGXXLz8tw8XfUb8vNSAxga",
+	"bOoATI6i3yvN6PZ0NRdg6EpjWjFotsUYcL9ErLFH3TjyL2Wbhy7b+BnadT3pxvZg3RNhGI7GXLumizT2",
+	"TN2SUGO7/wViTQ5bHq1ss1XqiOs6K0thqKww5KdYM1scWv1h/zQmVadsdGAyH19hrrzZ7DeTiHuARAZr",
+	"SxpSMxA7LJMpgPfPLWAh2N586/1eiPoAcUee8Osjzqrxv5+pXCDlvqdbJ6cfChjSvk1Grd1tORLWX9eO",
+	"A7hPI1RJXbjtiydc+/MkcSz6l3EYR4H2XRyvm1usrTTNZB4V/pYScvXKLOXbx0YdcgKxDbaZVy425QMM",
+	"8msc1d4ktucdFcswEWekA4ksPgMsQEyUX64YoJGiFLoZvSRVUFMBBBxsrK2nkW5mzAEMAKGZobPIWwEb",
+	"a2v6EyxUCk/oIw4oQZPUoo3GiMUDpBWL1yf0UpTWJtYWPHCxaLFIzaV4rKXS4lRaHpcO0kYThPL64tTq",
+	"D/3HMRyiqf4e5mY3Jy1pKqeTbOhuqqCTCEfWM8LGQinZKslNFnOd3snlJPKQCV9lWqJfwyRWOEIqDZvd",
+	"haduiNOtKQmxDj/+Wts/UkHID91XZCkiuZwr5sB9I+fM1Jlgch2TREE1bEExEwCV+Kek9fNMIJ9WqtR7",
+	"Zb2o5GqkDnF/IIAPbZZlmEQZJ+HfjIbIamIcQaZsl2mN8kktat9Ma3njU/7ew4q8t3Tfk+k+yZ7jnJB9",
+	"WU4UyuclKzN6gh2NoiudHB+49fumDGjJbVPjhrdNJcbKJLkrGCuT5fNulyEBbco5tG2Ob8efKBtqBH2B",
+	"L1QiY24sB2sVTxIhfIG8nR4MOVKV/miL0QuVJQWTfpMkr/LJFo1j+9b2mgosSiSSnR/pLWe6tJMe8Vtb",
+	"r9SHuUUkcRhWsofDPHH5xtdCTARVmQA1qUhSz+14r09UoesQpfDqjhyj6Q2r6Ywa3s5/vhQCYKu42wpG",
+	"VkBJMZ6dVwmSdIzGok8x6bdMomae2QH7mWtSAnGxLs9B1LOfyp6jXjViVOhED1Uai5BSFRCpYrbsYO24",
+	"S5Awc7AHy4xsC7bq6STlV83PpCBq+lu/90Lqw9CrpORYw15QgVR/XlA3tOBlFpDcMo9hiDdRb9Nbr25U",
+	"N6tbEwUrdza2M4/MTFQScIm2D2kt6Ci4IMu1UGvxvHYULtdCr8X388PmaLkWai1Ozt8fLddCr8WH2vej",
+	"JY4Y1lq7DG/tXHwx+UUxssLUejbj6IRYpX+bcpBZwaORkyymiRlDiEOpqpnirRvrydRaNMQC/xOjZy4Z",
+	"JAEiTfvleJQDjeUKOedrMXtevhhy5gtbgljD6ywMnH+VVN/NPNa9GtPPWMHa9TVl+rZlK+0s2Fi5TQ1S",
+	"8rG3s/2z4kUx66OsLOhYjsmux5PCGrhMCtRMWtHLsRyCOrXeNULq95OE08t7wYfu9xYk9htrubIWnRIu",
+	"bwRdWuMQaOsqp8qmnPjwB/kc68ldvsmoBQUEK+khrwBDhCppJYKnVXCMroRKL5gkG7R1AzkSyRAmxwft",
+	"gQD3VCIVYdPx8SKPu32b6f3a8d8JFdVY59JN9ZuMpSNVqSbVwv26l1fuvDe7zWcba+uvirW6PhVK0XLQ",
+	"00m9y3u1UV3f2Kxur1c31rZWN6Uq92qjurFZfble3dhSTyZ1s4Rrel4Znnlb/CxLDy09TsihoXvlqOHP",
+	"+axetxWGP93gMfNMOc0dW8+fv9q+lrnj+e2ZO9S5vmtzxyRiZI0dXxaHHktVZD6R0xzsnMSZvN4d7dFo",
+	"lJCwtIr41ktTdtsKcVYAks/cUpx9VSc+DTIHxD4fk+704xD65zrtWH6IXGHxzAdJFfDMs3aGDOV7SYXH",
+	"n7cjYE9hB5P0c0K6zpZt31z/tQteZhHNg/eYSfqu2vy8Te0gEcPH1IPsc92vhXdMQdj+6eBabLIaf7IL",
+	"2/Mcv5/zKRU3Y6KFKsV8zPVuvGvuKotALblupb4fM4aCKmhRruPp1N3rROrV9EJX5aZMq8WbijAPJM2D",
+	"ySHMc0kFq+ATjcEQjnRiZpV6DwUm7HCIRVKQwaxHUgOLMjCiMQioWhj1sbqhtbHCjIaomomTuLv9NZDK",
+	"OcFQpfTWl+18XL9RpDl1irqzdBtJCmYfErl4XXnCCAJdpM6fXG112JDyINCVmvkDz7WTFO2aVGMz3her",
+	"aQbWEg5W2RgQs+mQBMprVfmoVk2RDoA5+BZzAQTs91EAILfpuqugFoaJGqpTvcY8kuQ1SL62blgMqZAx",
+	"86nJTQkzqfDlKzjSGOVDoj0XhCllokVrEMRM57bFPPOlK9A+sPlBitw79CokOnJJx69kIxxOVIm4c5dO",
+	"Xx8GiICIIY6IqAB+jiPtoDZA/nke6CccHH0EDPmUBTxxA9FcJZ3Ex2eNPqEMPTv6OOd1+KPO/6O9unWe",
+	"9ywNV2cRXSFfpzLGSXb7X5ECyGCkpI49GhOTL1tTcxwsafldpSyaQs0r5WL2kh4mAvYeGkG7oVvNbXnV",
+	"GOeYa5iZXt6emal+fO/MTEufmqVPzdKnZulTs/SpWfrUPEifmnvqR1LSzL30IrkbL5Kbm3wfSF6I+6OK",
+	"PsR4SUz6IZqu3kVQ+I7ym/UAC5AWDjahjmP6XhXUoigc6eJ+KpxbVVGzZetQkKlnk5RQqwnBcDcWiJv4",
+	"KVsnJtKyeKAtdEb7jqNAajST5rJT9WJpLruJueyaXjgORbA9L0nS21fOy6OsIe8X3Tn9+iunh0xWr5t3",
+	"a2kSvA2Oocg+nP96Z1VXAi4Mt1XOjzAMs4VMAeQc94nO1odIYGzWqp5C0SVJYlBU9jVd+PZ3ty3O6S5c",
+	"88O0mquNH136Dj/CnEIan6BFEqf0FwvXfayK87aB8TdE2fbDR9nrZfNJsHWsTxcu3l06n5ofLjMF3lu8",
+	"reky6DMxt4gLq7pGs7lwvpC/TTPOQaaY9+wsFDU92EPSve5vloyQ9jFZbJoM1eU8dU5GGooKQEOIwwoI",
+	"MI9CODouTlagc5b8+vzg6igupZxHKeVAS4auGVE1UWhNFSUnQHmTElFICLMxTfr8PQahZiYW/oIMhQb7",
+	"H4FEs0xSXso7Vbu7XVd8SstClnFaLUc9dFIxzA1oA8gBoYCKAbIf6dxhRhJLnFStY+sE9dFFKB8k9ak8",
+	"3GLuyzSB9xr9bWXWWeg/zanRdQKVH7oumokA5Jz6GAoUZC0jU0yVS/R8eEUVHo9I8UDLKUCDVNfm7atm",
+	"pQXWp8dpCW27KALiHJXSENo5ClDLjLckBr+znXZJMe5fpIOyyV1bL7Be6yWqO5q26vaET6BxoS3VjPBw",
+	"CcP9Tw58C8bfm+dgNfEJW88zDqUhlHQVMa7ydkmAXFEMoRI7VYv5c0qp8/YIDKZ35SXyaSx2OtUM1E3p",
+	"PYm3czgudVJHpSEcpWX4H36SLUuJJwi9pbXF9uFaECjTsMQ0bqvyJr6PWQpfBa7KvjAIUACQnh6fIPu1",
+	"IMhA8hubjVNCp3Mhc5OI8JKGF0j/cJOuBUhi69cjxDkSmwE6Q4VztDozldskww+3/M2SAt+AAt91sg1D",
+	"NIEqHDZ34o2H6G8RBDl2MZ1ZxE7ZX9Uyy8n+OXotxdt0rRIWoZsW8I+EcxUZFB6aunAT1pEXhysZwffW",
+	"mMdjTR2xJKILJKK/NeFUjuKlBe3pdpXVH+qP0lmC9PLGqpQSFhw09qdn03lgYnZlFmgJq3KZWvVK3s9r",
+	"0XsUoAMFCBGU7JYgkBwMU7PrweeG+x3oOCTBqqkim9LTh26fGEu5M1PoLCCcwTkelqCVshnARJ9d5b/v",
+	"DuOcSj335VgPOMRmKcuVpgFgJc0VZjbo6dJMeXtkwMxo/23jaPI6Sj2d6qsi8U22yiTjhzMzcT10dJ7v",
+	"gsUzGZ2qXzW052hU1SVRfDoEnY8dcPEvuYTrf4LoX0eNg95Rbe1gr/3PQbvR3dx/V9+tvTut1bYOjmv7",
+	"e7v43dvd/ru9rVrT7+6J8P234Pnp9gk9uRTv/7l8MyQfawdvPr3pR92//j7ae9n+9iLerP+9vjs6Dg/f",
+	"D9/UPr2FW+0PW996B1t/iN6rzfbLN51m/cPHT7W1zRefyBU+fs+PP+3Vj8j7y7D26a8ovNi+jMnH/eDF",
+	"0f7rK8G+BX8N//L/3n7zLdz1/fP9583o7eUf7wb7J/APvNXqvXp5Er7Z/zS6evHm4IC+3htdNvZr72q7",
+	"KrPGxDJcYokSPRSGUpd+NGtxbZvB8l7stxVEj2mOjqpI9SposqzO9TuwHck0ZjCbqQETapEQEWykPCKZ",
+	"Ml2CKO6G2AeSphRfdT1AtrP4AAm5CCb48qYXVnMytsZu41vteLd//s/gHB+8ulzbrb2rv67Vmnu1dy9r",
+	"8v1e/+1e7V29Jj6cf6DPP7QPtv5q+f2twVv4x0vBSf3vFyfv3p+cXnw6Z7g2+mMAEfn7j9Hh1dbeLm7u",
+	"djdOIa8PO9/ewM7FLr749vrvP3rD48bw7eDt2m68dVJrNE4oDY5G7/dbo95uZ8jg96vWFXy3ud7wv4tB",
+	"732v9f3lN7H68Wpjv0v+/hhuvsSXo4+tP44OXhy3gk+NYBOdn+5e/vH3P58O8fMO3nv5Yn/w4e0I/c1a",
+	"J39vvvj+5n1r9Tk7fTu4eMPOa+/e/eF/C19voT38ffvdt/fv1g46l/Hf34JwbfXgbzzY39zb2Hv56t3W",
+	"KVnvDj7+vbX1YuuvV8eb7eMWx+efOq3d95fD15tr8LT2/vD15du17c2/d0P6sXlF1l5u7z4/fUH6F380",
+	"vo1W30cf3z73T17Sw/pwbZO11qJoELRPyeFR5683m6fh81fk3WKZz/I2cKn8YMMqH+il2yw2NO2qLc+r",
+	"06vK/GWaMn7oVlOTRy050yzOtHY/OBNrtNDwDzR8/mlv79P+brP16p/X/OB93BisN17D173gcnNzTYjm",
+	"p3Cj96250T8kzatPfx99vPhOXu/u9z7svvpr/cDvYfbyEzp+K94Nd9v75KT297vBx3UUo34NvfhwwKPt",
+	"5x82j2mn9ebk6NM+Xz14S47efmsOv7e7cYcKtI8+tXjr9Vb78nvU3R3BF+86b1bZi9532nh98E4cvVoN",
+	"m7UP5OXHtVeNyz9e+fHFVi16/v3vNu58u4JNOjx9ebm+9a2+dtq6+rZZX/92NNruv2wdbx3iDw16cNi7",
+	"uOKfzo/Xm63TzfhIvI0//LP76Y+DfwYvonf+8J8RPObvTy4ah6tvR2/pwTYd7OKRP3gJ/7qsb+5evd88",
+	"fdnDvau3ZPPV+sXRC//jX9snn8j2X38N/Y/f/vrjXXC5t/vi7Xb3hCPYe4f23i1cLVoylSVT+QVMRZP0",
+	"Uia1AqN6T6VB4Kswm1h0hsd3pi3Q3wMWh+MuIFOzaCQ96DQMy4Qa99WzHKrE8HMk1EhcerojkHzsGjR5",
+	"WQ7Rdffpwan5Rp6/k1wb46M72EIlN84FCapD/gxd+SjMj2cuVXe8LiZQLcj40s60u5l7nGf7mEeU4zIK",
+	"kOuTn5WlBe8hW/D2fy8jnabe//c//2s5jBrFcJjsfbFGRkz6J5LrNEk2KfZ0//aUc2UZl3V2dylUOa/2",
+	"Kaa+cY72GLwUf1gavuPVDg+bH7yKp1L4mtTue83jTv240/nU0oV5c5sRhvQSXPHwSm6EUlb1hng7XvUq",
+	"5FflU+tOMIZbrKNccq6mIk2umM32qxcbL1/Ovw5j1VyiJCn6ulwgGiUu+8Zj/5qrtrS4PT4+ccc+oh25",
+	"DFLaKnQS5VJ8VarEAzbyTfIYQSdzC0/nYTOUtZjh2Vra6Unj2e5hEpBVXjk7ZXiplS21sjnYyCnDu+Gv",
+	"UMjUwEtdbMljl7rYreliho/MVsNOTxoz1K9cVwtTvRJ+9ch0rtOTxv5xe/fwa/tto/V1v3lUaxxPKFpy",
+	"b0A3VmHbupRVol9knv68Dr2/bT2rYH4u5erF9sb61tr15n6rCpZhUEvdaqlbLXWrm+tWeQZSRq/STKlA",
+	"n+ozGkflMhyp7ODuWOcqSAYFVH0r9QFdBGwHPFFfPqmAJwz5OMKIiCfTtK+6bL7MjLQoTUmtvvfLFEaj",
+	"fumDZoPi1Sl6woGFzTUl+644x/zssdIDN32spN0t5LTPZhvRMOx4XRj04xH/d58KE92e48AJODz31Tfa",
+	"6zE0ynzVw4wLPQdHKe8Q5l+a+ZhSkmm/DA45LNOtToEytdsv10iHkiL8UpFdCjTLdFl3ky5rgp9nazlZ",
+	"YUIXb5qZOStXWSHTcVH5hAzGPwqN1VJaf4DDgCHy72uoU8foMksob0HvnALlNAb1pfQUxuG/bYXwF1KM",
+	"GuvH+tYhgpzrymnyFJsjlJARZ74BYALgteDMx0mP/iaDE0vy/3jSzGTJ6xy5ZpblU2+Rnx7nuV4x/5yq",
+	"ha/+UP+bfDjFpQoIQM8yZ2BFffVUheYZozHTucqxAAKyPhLuMgUPkQlPSZLjWhQ3oGaZ73EA+61qit5f",
+	"+q1XqC56u5BBMUDZC9a5tEbvRL30CjVHb5eGYmr3YoCGlAiIScEQBwz1KbND1Ef94Dw/xF6I+pAgb0JD",
+	"XYy4sox5uOes2ghRMUfs99Ha5Iw0UUdBhtTrBD+JzlWsvknRcZKvqLRuGeYxnjBoqkqnQzCW3OR+q54B",
+	"muAkOebh4BljFP46hFOfjcVm33zw6eQsZbJ0qufIdrbU8e5FCrpxZcul+i3LMk5LFirZSJ573Ew3Wk2Y",
+	"nirf5DRHdtKdM/zMp3EYSCU0TcGnKxdVACS6HmN2qynT7E+vZr4vpx9OSvFqCXhLNniPsknP5m73oiLB",
+	"47givK/24qUW98C0uEfGUFVwRaLzCTrGXBfIW1d/mD9LZ+fOss+EOJls3ckGFqfsTlH9JOOLsWSgdwVn",
+	"umUOwIvKO5oTssw6vlQTH7eaqIjb9Mzl4E9XWklfm7iTTh54fvMCNjC/1jdAMBSDqfdgDPE4TMiVlDiB",
+	"QKr4JplWfDPJiPxGD/FYciL/8CLEJGFBQU2YsIHn62ubz2W3EWWqB0QEU4WR//PDo7FQ6dj+47WUB4On",
+	"AdBOpcp1zkB49FGpCmn7Q0rP40jlaFPZ2HTqUEzA/nFbPRWQ9SEbIWKUidcQhzs6v5tsottL9FApWXVH",
+	"Gm8+e7lvP3vq2pOjEPmCMvDZZiH77OXArZ+cNE++ygG+HjXa7cbxwdf6cefkUzoJlSNI+S4KKGJulLny",
+	"mooSK82RWl4W3eM4hYAi/vDTXqURamBg6ZilsOYUFnvrncQEYCJQn2ExKkU0T2JisiZi2CeUC+w/ZMK5",
+	"vgjC+Wo24cwQwqOPZcngMU0bK/rnoGRHH4vo2O9JjHsw5AukxkvL0ZKk3zuSLqmyQawgS2UnyHqByKwD",
+	"r0rkLkzqTZovQKAilTRqa6/BmYXrm2awR1NR5IdHI0sd/JgLOkSsrWNjNaS5iWurt55XrpUy8tj3Zvq1",
+	"Vuvr6cmhXEvRy7VmSMLvi3Q9zLTeNNsdr+LFLDTtFYGseFKFzD8xmZDViMr/gyEi3suHchtMyt58TRDP",
+	"fGU/mjJ1M8j1565jmr82W51G8/hr/WPtqHVYn7ESZlCzFO3OSeP4YAGLoV5+7Y6+2tC5ZBnMZL7qn3ey",
+	"ILX9IxXqXX4d6ke1xuECloFQhqJw9G8/RJBIZb6K4sxSaJEHsX/nxYZrRH1pEvIIiq5M/+g1ZV0cBIhk",
+	"+OdMBvRayYUPv1Y/TdjIWMreKdpLGwkbZKwOpboHSQKRO9l6yhaChNP5kIAuAj4lUhZFgZSDYYTBQb0D",
+	"VlNgCsovmxP7KCKW3OTIUgGV2nqcBJSVzvUylk6esbawbPeW4hSZZ+ZWDH9jNsDjSBL6DBsQYbDYE/B7",
+	"aWa3SeUf2TV3G40xCCd/mK4Grf7QfxzDISpzg53jKBkbh8p/o9mKfmdou8YW/Rpc4jCUfCXm6ugWF1V9",
+	"aBxk4sJYLqcFzizZCkcox0AL7rfT/SgJ8RgNfOgFYJcE4pbqqM5PIyIaYh+jeWwl9hMdKJ+1kkxLZdOy",
+	"Ay3T2Nw0jQ3RhONustjc3FoEmT/AF6mwZX63GI14XhZsZP0xc7FsmPh0KKdpNlmKYRK+QzzEwttZ30rW",
+	"TZ3O0a48ibHoU/WNGfifGDJIBCaJ8Jg+MdD88IKYGQlrc63icUEZqgUXiImkG/VsFwbZLL327JlXdeLT",
+	"IAOuff7GSnLZxyH0zyVuZSRY9aKNSIDYe8RwbzT2JoLDXB/vMUvvBuSGhXCUzAgq8PW59HY8ldZO/q17",
+	"0euvvrDztIJ1CEfj0zRQ2HfJfLLPdb8W3ggO2z5ldqe2FXjy6Kg1Tr4zT3KHIvlWfZY5SBrA/DlKXu+O",
+	"9miULli6n1sv59jPsXfpho69GF+B6Vu6J1WII4jDBsm/kM+asZjvANjtLkKe5Md05NlOcEfSaIH/idGz",
+	"EBIi4WfGCnpjXFr/5WtfajWvgU//qe1/uRFO5V+NkYgMRhl8H0Oo9bU8RtnP8giV3Yvt+Q7jzxwiPq++",
+	"vIaBUzH/0dLA+ZgNnFEqAOal00QyLJlUSXN4Za/MS5+gScIRSMrN+ZAAf/LDokRM5ow+jrTBYyKZi4NM",
+	"ZxovxwSu2m0wibzwdBvyVuZ5nj9kXxRIW4mNdhpzaJ3ujnMH7z/tVu3oi3cr7GBjzSlgZSj4i+pGaeuk",
+	"pdu3kdn59rWC5Rld1Bm9dSmm4NjO1Auue5iXTlBzJrGSnDXmiNkE0klNV6piO8hMR6g5LHh3nUbMCBTL",
+	"DGL3JoNYZGWxQkmxwJypjmipHN7WmqkP9VymTBW3sSyH9PCSfDtTZHdHt5R7uzsCUQhFj7IhMCZb1wC2",
+	"jbkOus2c20obwpTky2VsbK+trTmFLf2oZQB0vVJ46njRNt7KXv24tntY3/cqaUpVucH43+MWpmw+sz3V",
+	"ZDIpG+nHsC8bvD7J5zc7tJ1JrDTg6gXB+1BAKzjACOsSjeZnLAa517EYmBKOIfVhqOqnmGOlcbIHw7AL",
+	"/fMOg4RHlIl9ycPN5xMvW8ojvuBlFpDcNM2UPiA5H6rU5fxoHh+KqHpp3puyJSI/6MZ25pGZU/uo0/KU",
+	"iq2I687SoLo0qC4NqvfBoFrxeGYtmyTV5MaoqOQ194KI2+Qq06j4RG5NmxAlIeP14yUZX5LxJRlfkvHH",
+	"Qcb3G+17RscFHQ4RmUrGO6rJZHLhJRVfUvElFV9S8UdMxed3hDg1iW2Wlb0egGvGHcdup4kF1LWDtkbj",
+	"38H1I+b5YtHagF5oxL/sSgo304qv0ZSDywH2BwAylERvmyxSMAzppbLzQxKAbkg16Rwr2DnF0P9BAaKK",
+	"hy7N/ffU3E8viZI0y1rlk7uf7gjIbyrgSe3wsPnhiQp1yR+ZJ7uHzb23+k1yfApAVOPPVw9a82wlEJaE",
+	"Vy6T+khH4BSAYt/d+lXCWOHt7a01rbxMxvqhqwgzVBNOIVtv4Y4HQ3yBjEjGo17Keg34ap+ysegQEcRU",
+	"YmCqMgRXeyxVrcoA5w3QEw4gEAxioSqoFACqTVdTAM0l91XHJgNoF6IQ88G/TSLjucGcsoZWH7vuGkI2",
+	"gtdfv3HA1l+8ePViY2vTtFUQfhp9a91k8Wy1hkWu2ntClWHyujBZ82d2Q+cXBrNUYCkULpMI3dv69Q86",
+	"K9z//c//clsknhlRrqhAvMbFaZ7ItSAASIPLAU7SFPWSou9qiCpwuZrAIEDp187iCQ9Y7rxBSYIfN2P3",
+	"pVl6wp7Wn794Phe3vhlxVwkebr1gQqFUtv5iffveSmXrLzafV669hbcmni2cmy+dTh8Z07xrN1YCcICI",
+	"wD4MFROa9Gdduq7eQVEKIxDIHSgraMROI1cUQl9bRi4HNEyliAmpJpE6QHeUlHCSra8nhSQ5npZSiIu9",
+	"Meyf03zV+h8u/rTxYr1YxBCjS3ztbHELkSwWY+/ZeLG9fneShXPpiwB7uV3WVqF3aiGSxML2tWSo7JL3",
+	"L3l/Od7Pl8z/7lJ1lTczTL0BW/1x2W0INCxZeCorGUgIqlPzb6Xc/bcoLmWuRfISkRtSu6j3s1bTkpDf",
+	"v/JGv4NBNJ8obFHqCdTsJqN4UIKK6qIvCc8dEZ5rZoUoEGodYvc1rrkXmuQ2A7Rb/n+x6IvoqWL/YlZo",
+	"KeMvZfyljH+vmajmY3MzUSnlK497vgqzvrFFRdtPo5DCAEDJVRCgBHDELhADqgaw5DaCAt0RwEIlQiKm",
+	"SKkWW+yMLI+KdX99fIFAAAW0PnPZZL3Waa7Waih/J8nXJDsbIs5hH1XBaxwirtzsYCzoEKqTOAJaKwky",
+	"UF4OkOpqpBpj4odxYPLLWzBBECteiQW3A7mEBgl16kzsTWNtwzgUOIJMrPYoGz4LVCRB2fOtR5ITTCjo",
+	"3aZjTycpgbg3jGAOl9kHicway7IHzOKyqsFcjLqrP2Ic/Fz9IfGTlEyrrZEQBWNIXaSl5879VDH5lOB/",
+	"YmS4Qw9LGTyL9nbElfwhq8Y4KEhPHePpIuoNEmVPB0mOXwCTXekbAPa482I/4FK6UxG04nYS36eXJMtE",
+	"k4OnfOtbzXYHOPDagYymnyU63j46jvPT/1797xt7Ohpkdk64og+DFELoJbF4/6wzipQJ4xb8I5dhL3kH",
+	"d5QGvTxUlSAlNDPlCG0jGhMk0h8lzfxEK3tSfE6/Nfan2cKEVlLKW94mhphi38pO5X4a13+ZOXlpklkk",
+	"lMfUcS5/n9C5FNOdCF5kb8iG3SrDPRT+YBIx6gEW8nhGiAlbxWMqTQG1KApHwB9A0pftSThS6kuEfCnf",
+	"BDq0S3lD2zMBakIw3I0FyobnyVMVMXqBtRwWhsAYjGJlVgmK7g1+Q+p13bzNvmUG9eNP3oSlEpERuAqV",
+	"X5i6f9Zz9na86lXI5zVKp6uud6GcTWRJiZeU+PehxIpW3owOZwW/mGG++iNmeH5RL2Z4N5wh5Z0yPC+B",
+	"PD1pPNs9nE0cFcxLmW5JSW6TkmTP+G8pzo0jcREFOT1p3ECCy43yy4W3B0+UbiqqfXjT6NQPG+3O19OT",
+	"xldTrn7Mm0b50MTKZ9+nw3kltVO54UshbUlaHx1ptfLZfIRVimSq0jRf/aH+Ly+OqctrGELMdTxNzO01",
+	"dmO/SCxTNsBaiOEcYTTmmhzKr8CKArLAEm8msJTNxtw3W5Rz3FXFKWKOdgAUIESQC0CJKlmsdwEMcX8g",
+	"tIeKZLbALiLQdw2AsowDYmJWUNtiPYL0hxk3xSXxujPPXEiCVbNF+U35DVx1M/QGQ14dz5+lKEpSC2OA",
+	"YCgGhTmzDpAAMAxBD+IwZogbHkAJGNGYAUQuMKNETsSdD+uN6l4tD/duHEyWAhshJhENBSYia2vr+frG",
+	"+rocIVK5M394iAimChT/54dHY6Hckf/jHVJ6HkfKU+noI5BtVEW4/eO29l5KXDEr3olB6R3wcrO6vrVd",
+	"vbq6kv+8ivca4tDT5E1nk6qfnDRPvh59/No4fl87bOx/rR93Tj6lF41HH1XQmROO4BwPp0Mih9sB+28b",
+	"R+AcjbLpymTrgCKeISiKP0cMX0ChCJZwACq7SkDda562DusprPKljkMzmQt1wsOfY3l5bIqtDJy2A1V1",
+	"XE349ndMQNaHbIRIbq2OadpYHVn3bh012u3G8cHNd8sNhdox2US3TxP1Zarjf/Zy3372VAYxjkLkC8rA",
+	"Z88PESQSnz97RTtZMI0ZG2lTQNlEZGNTGNvM+eMS9zHsE8oF9uty+vud5q8p5PnbctQHml5H0wSALFOw",
+	"3EnzihxfWhVs9Ewley12ev2AwxD4A+Sfg/ZRpwV8SgjyBb7AYmQFL5tOepJJddjoRPa/R0kP92022Hn1",
+	"93InQA8kIdVTVRhxtw6jeuAT5FMWLOMGfls067ARUGgjsSF3rp3IFuIL9L1QBqwRfokYBxtra+BygEOd",
+	"XCJi1EecA8yBDnuRPFdur441kN+6REI50E1Dd5KMyvS8vMnLrJnJaS+nLdCVWI1CqXnldF16PjUH5qSm",
+	"Iad/3YOi0kb7McNi5O3850s+E+4FInKJJSJkAwbMVMzmUQVHueJ1PhQwpH1JFs1nxlLrQwK6CHAk9VwA",
+	"E4JZAX7MBR0iVkl0Waby8oIVjpBxiHREItvupTCjG6lkvqs/5H+ZBk/dekNTvd1HPYft4zFlqTW+kmWT",
+	"1NpV746mVY4jsyrGTXSvynjKaUw7NYpwcp9GRePad+UQVh+Btvrmupln55RYk1O3rDj/wGM0VBZxSxkz",
+	"bpVXAhGuHuaI52q23shUKipRemR6ttKlpapupEilT40cYCXNzcT1PJ5mPIqTxipI9E+pwSMi3ssfktem",
+	"SPiEA0Mn3CTUVnxpJqtwVwj00NS8R4AKyamagRNF6UvbSN2XmHOvjqa2e4wf5Z1EYOBWYtBCgK6Xi8kA",
+	"MSwAFiAmoRRuVMCfRBYxQJgBekmqIJU415OoQDv2AAaA0DE0qRjhFBHZM9NJBrg7p0AbjaHGLWl7uvOF",
+	"hq/PM3CxdlcuPehNx3q4aSrniXzQQdOzhjG6kkTOOhFS1H+4qYrGKMk8zHX1h35yXDLyMcc7Nc3RLiu6",
+	"G32hM84Mc8HJRVerEwRg6vVqNvLJUCGl/BzUOyDRY9y3rOmES160anPr19r+UePYqywjE3/LyMR5cMiU",
+	"GHtmfKjmrFJvPwfJ5wX6tmnXSkZZqt1zqN0Tq3xTDfxu1N2xTV9qvb+F1jtxGOcV9rXophjteF9SecUs",
+	"eBZBJkZJrg8j+1cAqvar4Aj7jHLaE2Dz+fbTikTJLgKISIAVKlu1QOm8Ok1OLQhW9V/aH7FKxwlSI3CQ",
+	"Lg3pxDm+JYF+bJjSov36rYHweAVvnURp+hd7lPRC7ItHKKkbFJ7A32mihpVK+OqPKKkW/HO6a1Aqyqyo",
+	"y1d16fS0CvYYUnkMYMjBii3RWwGmlO9T5RnOlLyCAgA5IHEYTqL3Qaqql3eBdELkls7Tad6tG+TidH27",
+	"PMlV8sPK/vMYZP6DjNI8hRNfK2SjAPvuKnbjT4W3wA8RZBxA9UuuAIC2t6Lojt8FrRcvZdiVuY24jN+B",
+	"AjwyRq4jFWYSkGL+XcbDV/sUcotqIeQCCMRdeY0yLDn171syZycq64NnPG2Wzlb3MUrAnuXUiVrx1ofs",
+	"XhkkaCmRLhEVtBelwwGscit+lScx+c3pxPqd0YllxbclsbmHxOYkJjliQ0oQGyWn0BD7GEkxRf41mj+p",
+	"hf6uCpRbGh9xGAyxSiRtsgpLgUk3Kbr/U2/nIEe2vYv+mEksIylnRFKmC6mchns95AsUqJzUGd9SqDxF",
+	"qg+F8qgjqH1blDk7OY2MqpmT+0N99NKnQUi5QO7qA495TFHU0hx9ndAyxKY446sNcUxJwYSVxXY9qQo9",
+	"eDoyp+s9ZP4AXyALmPnZYjTimde7oz0ajUy8WcULbPjBzvpGxeOCMlQLLhATSQv1bDebLZcnczev6sSn",
+	"gZzF2PM3ViTKPg6hfx5iLk9aboi9EEFyBHHYILkP5KNmLHLPdBr+94jh3ijfSzuCw8QUk5SRSQPqcmGS",
+	"mPh0mIF7CHHYxt/RIR5i4e08T/Z/X98+dxBPj5W13yfj/xNDBonAJNmC9EmyC+l6b/7a5S6zhObBe8zS",
+	"CEV5SkM4So+VAl/f+3s73n9q++/rJ50vEu/UM92bLrWivrTz1QOoR+PTNdDYd8m8ss91vxbuCA7bPmV2",
+	"515UnytAJeaoxU6+NE8M+Bqs5Gv7YUl6rk/CwzXt3w/u9lD97TDph0nOgjIc7prXCEaevrOcTw7JXb+a",
+	"Irmbi4OHyHGvmQoqB+aeNyfR+K0SO03VJpT/11gWhLF8LEt14u4J7nV9NJYlqG7zImkmE/lZ8VZVcbCy",
+	"EcEmPsM4galDqkrU2NPJwUoABexCjlQkiMpNo4vYyBMM/YEE92kFbK9tAlUM8hLzcvHEJxrOexFQPHG+",
+	"FHA3OS032PaCkGIJEi4RU2y/X1XEh0+9PLSuxqop5oJBQbUObfz80hhiDigDXUbP1Z/ESAzqypH2+yh4",
+	"homOLR5A7cZ8cFI77mSsuW7n5ZoG8gF5LIe0j8liXZZVl3P4LHdHGoqKThZVAQHmUQhHx8VeyxxJ/f7X",
+	"+y2r/V46K/8OzsrQoq6lQzXfR5xLyZPRpADKGDla/aH+L3lvkCVLAPq+3E7Fh2AYqohbqIZEvLAIijpu",
+	"5WsHuAYsKB2gp/G4C4ovnYUWbgxXGkN68gpxa5pFfCraqHPOOfWxVOczDNrtMfSbYdAC63dqTrZ03L2v",
+	"zjTQnNwpKFRgcjMlf3MlclznurB4zYPHmcX7xqo1mceutcTUJc8sV5p7JqLn5NAMwyvUjbV8G4ZZ7phP",
+	"EQM5x31iXCDIGAr3lC+EtqepvDG2RLcJmsn2ChkCIR5i406hctLEjCEilDr9f//zvzzX3uSl0Z3T7jfk",
+	"F+WQycxzBik6QRL7fZELP84O2h2ZeczIDlVMlGaqtik51JMCK+ZnZhmfastxdvXUrYegRYDhey1elNKY",
+	"0338ZVlYl5LMr04BlMPlqXROQH7OizOuHsKY+AMAAUGXQLatgjr0B0AeKoWAkJ8rE56tkKs1bMAMiVB6",
+	"Animwoe/XqLQp0P0dagyJreR1DCScv+GmCmboMQIiIkSpEAGIIvy1v6sdBQQYnKuXcsiyPklZQHgSMQR",
+	"iGAfJYMLeo5I4dCwYHDVt7rugED1IBuHtA8wsRBncDYZzALylSGOxPVGVbZCjgQYYIlvLJndJP2u64ui",
+	"DuTn3g0uIX06HEISKPPf2HZZlqCOCkM+jrDq0/MR4wj/O4RE8jPEVEbpn6Ut6wrkUvLdhiN4XcMLMAcX",
+	"MMSBOg82J4y5PAuqv+BOs0E0PBkumlK5O7tYzV2o2LT+Y1WrP3z48CzTEM2i9xPtDcnfvOuZUYb52MSW",
+	"14q3fK1or6M1mbFspaM4iOEmkkROuUIicr1QQkt7iROw9SgJQ3qpqao+ZJkbQVBT7AQk4GmvFZuajl4S",
+	"xCQbQmFPORdLYpsTs3XexWGEGKeEqJIJU26bDpDooGFEGWQjeeA6amozJOO6LsYRBEwyQcOtEv8EOdEC",
+	"wVO+msgUk9SyR4YEzy7cHw+7iMmBBzRm+mJNL7Uli9AX+KLo1kdRLanfOe+dtiopRJiIzQ2dtAoP42FW",
+	"3MVEoL7KV/HFTcQXo6QnW+IiEHxE/AGTmGiYoZJRukjybyiXAxPJfo2pc8esEeZAp1DQaUy4VKo4peQ+",
+	"esVw7RZjp5C4xKiYmNRRVGJC4qWo0EK77VoRqvr7ugmeknMiJdIEtR5ofndLhBRJ1Cc1K9VPEilLjJVv",
+	"0VwpxLQ3EkN9yIIwQ8H07X4VNCxB09Cnp85Ir3lirt4qi2jFppFXJ1rX01KnOADdEYBAEWGVXEgbXbQL",
+	"lDFd5Otq6YtpQ0zdlgxV+uhxJzUrzTBSDwH7iWsk+24O+0zacRLfOSVJmm1zfDvJ0rKFpXyG1Mt9Je2q",
+	"6kTbL16sP19bW8t5+FsLj37USiNPJ15Z19LxF23ralQ/ru0e1ve9ilnIAq2p4vUw48IsyZ5qYkMMbM8h",
+	"JP0Y9mWD1yfqd/LBoe1MHv1MjmuTiMd6p8MId9Simp8mYU/2t37vhdSHoSpEao6VNof1YBh2oX/eYZDw",
+	"iDKxj7iwn0+8bKmCTwUvs4Dkpmmm9AHJ+VBF7vKjeXwoouqlea8qomba6EE3tjOPzJzaR52Wp+KglW/c",
+	"zcNctl7OEXcx9i4NvBh7MR6hMEekS/ZFEuoyT6CGDctwoEJui2YEu2wnmyjxQ+B/YvRs/LjfOORl/Zev",
+	"fanVvF7cy81iXvKvxkJ5MhEvxsQ9FvCyvpaPd7Gf5cNdsnuxPd9h/JkLk3lefak8GdO1bGaCtsaoqOQ1",
+	"BUT8xTgRt2FaDiI+9iol4vkXU4g4CjH89xAygcLQQcDrIYbeWP21DPmuH+fJ95Hu6AET77Eic9k8NmPE",
+	"e726Ud2sbt2YZJvzlafZGqKiWL3kx3TytbHuoF/5vZ5KvSYe5YCbivr3CO3Lhrltz8be/Ub7nqEv7SI2",
+	"IlMQuKkapHxv6zlZovAShZcofI0CoVInX15G/w5u3DHPp5nW1pbZGabVDXLiomLtljhn40nDT010iGqL",
+	"skb1osTQp/wayaAzd58OdccyCjG6xGSqrt6RLabzhpx2bi5yvR3vDYLsCJ1QyP5//x97V/+cNs78/xUN",
+	"M98peYaX5qXN037nZkqbtKWXQCbQa+9tLgIL0NVIjCWHcpn735/RSrZlsMEQhwbi39pgS7Kk3c9qtftZ",
+	"CzZiw1BS2eKSDmjAAhWa1QuWcUavaYtMtUDmRWltXyKn+VeOt+hfyb5kK7H9neFCC75Ia86UlR0PsI2p",
+	"hRumcMMUbpjCDbOfbpiMYBMhzUNTHT7Wy1ltwMyxFug/6gt1xL3ABAqT7LdfYWF70weXhGM8Q9iF9HN9",
+	"S2h4EKIg3uDWtojqeUCjvmXM8gSTPrxEDks5r0neaNpNyrQ09vrKlBcvCJecC6qxY2niOS96qJnjuLXl",
+	"Z8VxH714kpmWWwvLULKfoO/2gsUppChMkahlWZhzcmMfk5OC0/ZMgJ7ncco8er5VD7LATOA3QmLvW8IJ",
+	"s6N+zeWE2VE97M/pcu+dzPaOKFzM67iYcztcFJSJi6C7l4SJqUC7GT0iRBVukRzRjsI0f1xA/7S08d23",
+	"ADb01VsgenZeSoDK7OojmsgdJ08cYbGcQDGzM+LpasGi0mQmXsHM3oI6bCtRH3B3aTVrdfwJlV7zsnGF",
+	"zBuJWTnvTWu7qvkWQqUbUiqrKIQV9YKooU630e0YEgCBxmoDKTQCKRaQ3sTCbB+feQQ7iOg1FylR1rr9",
+	"H0/q1hzjiV7FLCEBZr0jOgThQ47xwHfd2U5HCzyCfMntKuBukO2cWBBnW6Po8DGRI2XtTQmTaOpxNgwx",
+	"c4Z8qF6NJA/KYKl/qi1bexQ0RYNQ/YXVAUHLZtHA9Tv9jyssR//mqo73RxtbH4zUaGqoKeGuIshxuqnf",
+	"oPKIEg97/dEMOUTTsXgHFWP5j30hw/zBCfH6hMkqYX3uEOc1umm23ra//t/R+47fu6khtRQhgTkGHhfT",
+	"+XTEBUHC75nZjxVSriVPWLS8GScNBlMqIKuArAKyCsh6TJAlCHPSeWlCLhUAFDjJBTRYml86iCBEWCDt",
+	"dFxEL9XIuc1usv9elIx852M5udTaew3yvSUe2G3JCZyT1dLrY320qLWCZipf76uSvzDLOLtUZzZAsevq",
+	"9kVgeGmZxkabLLFFA3dcYZJuZJL+WMtyswx64KsCcsdc0+irar7gUjZx5NthFJDEG1NG9B0BfOPA42Or",
+	"oIKmREBUIBfY2oiDymTC1bJT16WC9DlzxEHa93ukT+gtcRoDHcOcwD9DmXx5UkpgeMk0XJ9JhdF5j/ct",
+	"GXCP3HfAHT0YHhQ2YU4qR4+a9vVIEOKNQ7xLyJ2WduKR/D596MnD3mx1R/3+vTryNe2mUZjmrJcmYvrh",
+	"+/RnLIhs/fWUMbRWZzrmj3vAyge3f+GEwijKjdZZvX1db7W7BymdctNEii5ptCB0hPlj4GKE/7WvS5VS",
+	"q90t/TmvXyql71X1bPUWA3mNKdyixhIMVTcR/xs0GP+Taf57dcirqo9qcFMWe2r1AlAn29wDheojOK2H",
+	"9uvq4/olmBnFYX1/DuuGE87YTMXR/Z5H90D7bm7r1++M1jBBxKsdz+ZKWpk6+spR2+uGYY856L0/dH39",
+	"R/U3MMoXTgS7fbx/0ieBiOFbr4wOY7jFrg8R+FQK9LUKm6DadJDWumod1Q9G+VebZ8nfEG7GpZ+w5oAv",
+	"gupogXPcwRKv4diObIWP542z8+tOabsVSizUDCNaksEyBSsLhNs6woHKKvBtY3y7pwvLhrU6tkNsl1WK",
+	"gHCs6OEgBrGqi/NBbsSUuRw76skxuMKwQBj9Qychf2f5xnF/Ugrr5qCWCnx20G+BgQUGPjwGfoESsaqN",
+	"aBOHVcSsLY8F4ozEd7SFP9HGVQJTM4989ugBokxIgmFeXBO0q6QkzVvkJPJW9jh3CWbbA9T4B4Eistv9",
+	"h07izYaerB5lGL5nfuoXMSquUaJNAyolrj3072Nd0TfUJHPc8MYIqJ5RMeGCZknLTXplN4qCbAsu31OX",
+	"RDGotV2ulxbc0NiCnT+U1u8m2JPLjo1ngaJRGiV6E5Uvm5fnSL19EIPYhOKfpoU50LzCXnGLVODmNnDT",
+	"qu6XvIENUZLpPAUsa9Q5SB60lqEHQnoTuyYRFXpvgLUa4n/5JgEWXlsfenPw/1ExeESZSxmpQGEHU6j6",
+	"4cD9P/X/3Bt438WvJqLvqpiSE6Y0UjAL3dmEFFBbQG3GlPJAjOaxFkQuJ7z1iEuwIOnxVtf6gSjk6pZi",
+	"2NgGUMqkNqyhP7S+/qN0AB5a9Tt1aqjpBGUQY1rY0mcaRRdUstCFEIMgL13BBDSMqb01oAy74ATp8e9h",
+	"fYJASU6xQEB6E2jPKNFWKy0xwWMk8RBNue86qnGPjPkt0ZWkBGFQY1F9RnibWkMtLtWHYIn0rEHJrjAS",
+	"TRd9NIh6Sz1fKK2odiHUttEVD4ynr4a6HPVm1QkWAskR1aEuHncrypJAGH2tAllR9YLfEi+AKcnRjPte",
+	"mHq4YM2YtSpc34X5si3z5dJM7cQjgXh6kcagbED6kjjheRRqM/XgyQj3y4IQdHJ4FAV+6A+Lhh4ThzVv",
+	"mR9d5ibUIAKcWWCT2l9Inndf97k/cYN72vrA3OgpqQ592jDKw60SQAVgZ2ltG4hm3Ic7nvEkttGpiDY6",
+	"pDrwQDLjalwnnxpECspTta/hv4kvUBHK1dxb05EycWQ4MoM0wTB21OKZtzUy2jgclm91wSMcljsybyg4",
+	"hvBSdeLQgcOJxFVBbaG26eiJku/8flfik+CE0veF5GPidaCic8jLaU+EzbMSf2zocX8SPGC+/3Pn/Pqv",
+	"9lW32W79df61cXl1ca4mWg7MqwFHiS4va/FAmq/sdK+brQ+lSsn33HhvamZjjQCeGqISIIzwCJO/qD+W",
+	"Xpeel8wDpdelw00Yr/UuKTivn2QBZo1xoZ7IypXdIdK8ZYw9XS1ek5J0rUJtVg1Mo8PMAavPmfBdaWLl",
+	"JxR9OO+iejSS+QQYS6E9SSqRpVrHkv+shCJ6KhuOs0beTC53TYG6SaNCWpvH++np+Mq9pzp/Stt9UOJP",
+	"jCWlQ2L6PxtTitHQ9Tv9jxYekyxkqzGwUOYrdCyUBGjAiDnbTH45/By603xBnCUcrTuODYsVkvE4nA8z",
+	"e+B4sHEy5Q4lWpqMQz5rXzaarb8aZ5fNVukpcsoWOmI5T+zaakLQIcugFtTm/ti9vEDq+WC3Ryfb2hJ5",
+	"76genh4vc1HXeyfreu+2+AstazG5V/K3gik6JtnLpNqwRO+ZSK/JFK1VZunz+BX97eun5833ree/fv3k",
+	"XX34NLv458UF/vKCNT+8Gjc/XvPfOm/93vGn57jx00/ZjwMwvasoaAv9srP6pag+8cCBhMvV4MRPcZRF",
+	"alDypWqwsy9q8AGIXkLdtT1PVaEvC3vsEbpslmmhhJPYtOdS7cJfetmoCSVsTvDgstFc5cL9Mrj1MXNQ",
+	"z+W6wJmtdGqpN5FfYBDXvkt2Or9nOzwqm/DKqGnIl1IG6BFWeqneU1cSHSIBu6E3A4rFCnrWuLhof3kG",
+	"vr741nn29qL97mf9S7iN0jhGVP9Z7Vs9Fl1hD0ptZBxvSKeinZApQwl+y5sxwr6u7mu3fKxWzIuT/+pa",
+	"MYvXGOT7hHqkIRNLYvIpI17pdYlxOSPyDRVTKiXxdJEQU/NDTAZtNn9pAQtnXTg4mDDizcSbIefO0J+J",
+	"2sCLiqNvMtrD09NXp0cnx+bZWN2Z3Ibdw8SlYvSmh/MZdEJdmNzGir0Zzm96rZH+Ovv7as1Z1W+bgYKo",
+	"2nuB5D+bvzBOZjmO8W8+GHhkFlv49aMibGWSEBsRz4q7ZU5tLKrke5+4947Sn4+yyCvkvlKwwiTbhb9y",
+	"Hzk8MpYnxBtTIZR9LDki30nfB1c1FVEo8w+qCbEQcLijJ+mQPGWg8dgzlmFg1Grpo2wIJmObaTlcFpHS",
+	"cCKKZmWymlB70wFlQ91HvJBNGKXiOCR6fdGMbTjOvlixm8eg/H4XqF89pnXNhfgEjcgzgTCSHqaaimzR",
+	"PDg+PXp5mqrmk/D9fmoegmGSouByLTyfZuYdnx6/evmgZt5my5Yy2JOj48rGS7qpxbcU9/PfEFliInc3",
+	"kqaA19Xwuu2C0wxRhzBJ+9gFvFqsPV04+h/YPFGGRGA8qCXIapX4ic61iYv72g0zHXE3sjjmDKDQPkG9",
+	"GcIMco3g2c3sFXOR8OTtlRSk8Gj/G2dWPVyFcynPytmUMv3QD7Iu8nEivXz+6uhBrYul2Jw44ykDPTxc",
+	"a6D5GhG5LXfGfIoC9gvYzwL7osD9LVyt2bifzR2ReuFWd0ifCnMGSLx56xLXFWg6wtK+gpi3BywMfibC",
+	"AWLmIJ3EgFQ/jo6pxqYRnbesb/JgO+lnksuiaSPhLBjt3sRPn8fHWAa2QjVjB8F4l3Lohz9umnr+kHxt",
+	"c2u2u2XF9zrBDkKG5qXaiQQtzBX+LgkTkPe2TKHcTXtNScaGYGxFYDWO6bJlcdTRIWGPKDicuIzPadXk",
+	"gQbTm3mo2kS2hvryZPdzJwrzcEXUVcgMsQ93MUZb5O3vwNrssHwZnCUooaiofaGEtq2ENkxDTosL4IzE",
+	"TvcbhOzkmotsDTnZzXDy0EE1y+MocpivwqNQeBQKj8IjBlcNb+uDqzoCRFG76eEOET/Q/UIbNPieM+lR",
+	"8Hps7m8P1GP+t9Br3zSfHJ+eHGVT2Fu7T1bQ/gMjDE6OT18dbo55WwotODn+7+FJZeMFL0ILitCC1RZB",
+	"AcZP8VqfhBCXAYTV26Tve1TOQKX2CPaI1/DVoer3P5X4m0YWoXlMGRVSl+k0+VgCXPLAbRLuUQDqWUCI",
+	"NfSw+uJadBZsQMWqd5ppVyTA4BXxBGfYVZ2oY7Dk3wjTVXrsMQi7TV+O9FZUbXThhYSWGy6snaS3BFJL",
+	"dKPGgW41dwZ/aLgUK6hKS7fQxMMOUBzjIUET7tI+XdHolXkoKUUGHhBAjUxD+rLgv/Fvh44Jc6rgs7Em",
+	"f6HDxJ5+bl6ib2S2fKhCPZbw9qW2/IhAZYsUWA/JsNuKgwq4BygbVmI0zY5drMLq0RBLJixZxLedcIeU",
+	"MPb5vW/XYEqqsQo+DEjlqUPaDpiYApW1qQq3KroP84HBxy/pMhC3xe4+XzetHLPy5+tm9e3FwVrf8/m6",
+	"mbSiFA8ZF5L2xfyIO5fdK7UGeCZQeeJiOeDeWJd3Nl18JNiVo6TJFzPWH3mccV8gicU3gcqMSzowgmYc",
+	"VqKCarWa3WJXPZs03SPuyapLgeI7JrNGyu02yHjCPezNlHCnijScS0NtVA6X5yDQTJEkWW1ripf02zUt",
+	"+agM7GniwF4aq92oxPN80+mqI8yaxtL39KLDvch8Czr1Ma1QMqhZTTVrCGkHxCOsr6Cu7+vaB/qINDBM",
+	"v2qmpVJOVEZPC9TzJWI8fIs4iEf4CYaa0Km12ImJa3S3kyRTAFrgYyawY+bW2t4p5uHSv3/++78AAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -439,6 +439,10 @@ FIELD_DESCRIPTION_OVERRIDES = {
     ("PlatformDTO", "apiData"): ("Credentials of the remediation API (RemediationApiSettings). "
                                 "Write-only in spirit: never returned in clear, responses carry null."),
     ("EntityHealth", "performedAt"): "Timestamp of the last check (epoch SECONDS, not milliseconds)",
+    ("Option", "value"): "Option value for current scope; null when the scope sets none (parentValue applies).",
+    ("Option", "parentValue"): ("Parent option value used if no scope value is defined: the value of the nearest "
+                                "scope above (platform, customer, domain, user) that sets one, else the "
+                                "option's default. Absent when there is neither."),
     ("DiagnosticEntryDTO", "health"): None,
 }
 # Variant models no operation references: folded into the description of the model
@@ -486,8 +490,9 @@ ENUM_COMPONENTS = [
 ]
 # Enums whose canonical spelling stays lower case (the doc's examples use it).
 ENUM_KEEP_CASE = {"AuthType", "TaskCommand"}
-# Values examples show but tables lack (examples win): component -> values.
-ENUM_EXTRA_VALUES = {}
+# Values examples show but tables lack (examples win), or that the server's own data needs:
+# component -> values.  INTEGER: options holding a number (the option catalog).
+ENUM_EXTRA_VALUES = {"OptionType": ["INTEGER"]}
 # Go constant names for enum values (x-enum-varnames): always prefixed with the type name, so
 # that they stay stable when another enum with a common value is added.
 ENUM_VARNAMES = True
@@ -691,6 +696,37 @@ EXTENSION_OPERATIONS = [
          filters=[("name", "Filter options by name"),
                   ("scope", "Only the options which can be set on this scope", "OPTION_SCOPE")],
          success=("200", "List[OptionDef]"), errors=["403"]),
+    # Option values of the two scopes above domains, so that inheritance can be set up end to end
+    # (the doc documents the domain and user scopes only).  Same bodies and answers as theirs.
+    dict(method="GET", path="/options/platform", operationId="ListPlatformOptions",
+         summary="List platform options",
+         description=("Returns every option of the catalog which can be set on the platform scope (the whole "
+                      "service), with its platform value; parentValue is the option's default."),
+         success=("200", "List[Option]"), errors=["403"]),
+    dict(method="POST", path="/options/platform", operationId="SetPlatformOption", summary="Set platform option",
+         description=("Set an option value for the whole service: customers, domains and users inherit it "
+                      "unless they set their own. Answers 201 when the option had no platform value, 200 "
+                      "when it replaces one."),
+         body=("OptionAdd", True), success=[("200", "Option"), ("201", "Option")], errors=["403", "422"]),
+    dict(method="DELETE", path="/options/platform/{optionName}", operationId="DeletePlatformOption",
+         summary="Delete platform option",
+         description="Delete the platform value of an option. The option's default will be used.",
+         success=("204", None), errors=["403", "404"]),
+    dict(method="GET", path="/customers/{customerId}/options", operationId="ListCustomerOptions",
+         summary="List customer options",
+         description=("Returns every option of the catalog which can be set on the customer scope, with the "
+                      "customer's value and the value inherited from the platform."),
+         success=("200", "List[Option]"), errors=["403", "404"]),
+    dict(method="POST", path="/customers/{customerId}/options", operationId="SetCustomerOption",
+         summary="Set customer option",
+         description=("Set an option value for a customer: its domains and their users inherit it unless they "
+                      "set their own. Answers 201 when the option had no value for the customer, 200 when it "
+                      "replaces one."),
+         body=("OptionAdd", True), success=[("200", "Option"), ("201", "Option")], errors=["403", "404", "422"]),
+    dict(method="DELETE", path="/customers/{customerId}/options/{optionName}", operationId="DeleteCustomerOption",
+         summary="Delete customer option",
+         description="Delete the customer value of an option. The value of the platform scope will be used.",
+         success=("204", None), errors=["403", "404"]),
     dict(method="GET", path="/users/{userId}/wblist/decision", operationId="GetWblistDecision",
          summary="Get sender filtering decision",
          description=("Tells what the sender filtering rules of the user's mailbox and domain decide for a "
@@ -1327,6 +1363,11 @@ EXTRA_ERRORS = {
     # would make an alias reach itself (a loop), when replaced or added.
     "UpdateEmailAlias": ["409", "422"],
     "AddEmailAliasAddresses": ["422"],
+    # an option not enabled for the scope, or the domain is DELETED (read-only until restored)
+    "SetDomainOption": ["422"],
+    "DeleteDomainOption": ["422"],
+    "SetUserOption": ["422"],
+    "DeleteUserOption": ["422"],
 }
 
 
@@ -1515,15 +1556,20 @@ def build_extension_operation(e):
     if e.get("body"):
         sname, required = e["body"]
         body = {"required": required, "media": "application/json", "schema": ref(sname), "example": None}
-    code, dt = e["success"]
-    sch = None
+    # success: one (code, datatype), or a list of them (e.g. 201 created, 200 replaced)
+    successes = e["success"] if isinstance(e["success"], list) else [e["success"]]
+    success = OrderedDict()
     is_list = False
-    if dt:
-        sch, is_list = datatype_schema(dt)
+    for code, dt in successes:
+        sch = None
+        if dt:
+            sch, lst = datatype_schema(dt)
+            is_list = is_list or lst
+        success[code] = ("DOC", DEFAULT_SUCCESS_DESCRIPTIONS[code], sch, [])
     o = {"method": e["method"].lower(), "path": path, "operationId": op_id, "tag": "Extensions",
          "summary": e["summary"], "description": e["description"], "params": params, "body": body,
          "is_list": is_list and e["method"] == "GET", "excel": False, "extra_errors": e.get("errors", [])}
-    o["responses"] = {"success": OrderedDict([(code, ("DOC", DEFAULT_SUCCESS_DESCRIPTIONS[code], sch, []))]),
+    o["responses"] = {"success": success,
                       "errors": OrderedDict(), "has_input": bool(params) or body is not None, "example": None}
     return o
 

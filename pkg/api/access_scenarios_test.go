@@ -117,7 +117,15 @@ func TestTemporaryTokens(t *testing.T) {
 		if parts := strings.Split(jwt, "."); len(parts) != 3 || !strings.HasPrefix(jwt, "eyJhbGciOiJIUzUxMiI") {
 			t.Errorf("not an HS512 JWT: %s", jwt)
 		}
+		if _, ok := tok["url"]; ok {
+			t.Errorf("url without APP_URL: %v", tok["url"])
+		}
+		// The application's URL comes from the APP_URL option.
+		e.do(req{Method: "POST", Path: "/options/platform", Body: map[string]any{"name": "APP_URL", "value": "protect.winterfell.net"}}).expect(201)
 		long := e.do(req{Method: "GET", Path: "/token?username=arya@stark.net&validity=48"}).expect(202).json()
+		if u, _ := long["url"].(string); !strings.HasPrefix(u, "https://protect.winterfell.net/?token=ey") {
+			t.Errorf("url %q, want one on APP_URL with the token", u)
+		}
 		if d := time.UnixMilli(int64(long["expireAt"].(float64))).Sub(start); d < 47*time.Hour {
 			t.Errorf("validity=48 gave %v", d)
 		}

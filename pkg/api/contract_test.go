@@ -34,6 +34,10 @@ var delivered = map[string]bool{
 	"GetDomainUsersAccess": true, "SetDomainUsersAccess": true, "GetTemporaryAuthToken": true,
 	"CreateEmailAlias": true, "GetEmailAlias": true, "ListDomainEmailAliases": true, "UpdateEmailAlias": true,
 	"AddEmailAliasAddresses": true, "DeleteEmailAliasRecipient": true, "DeleteEmailAlias": true,
+	"ListOptionDefs": true, "ListDomainOptions": true, "SetDomainOption": true, "DeleteDomainOption": true,
+	"ListUserOptions": true, "SetUserOption": true, "DeleteUserOption": true,
+	"ListPlatformOptions": true, "SetPlatformOption": true, "DeletePlatformOption": true,
+	"ListCustomerOptions": true, "SetCustomerOption": true, "DeleteCustomerOption": true,
 }
 
 type operation struct {

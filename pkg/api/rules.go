@@ -147,4 +147,11 @@ var rules = map[string]rule{
 	"GetPlatform":            sysadminOnly(),
 	"UpdatePlatform":         sysadminOnly(),
 	"ListOptionDefs":         authenticated(),
+	// Option values above the domain: the whole service and a customer.
+	"ListPlatformOptions":  sysadminOnly(),
+	"SetPlatformOption":    sysadminOnly(),
+	"DeletePlatformOption": sysadminOnly(),
+	"ListCustomerOptions":  sysadminOnly(),
+	"SetCustomerOption":    sysadminOnly(),
+	"DeleteCustomerOption": sysadminOnly(),
 }

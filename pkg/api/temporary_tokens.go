@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"net/url"
 	"time"
 
+	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 )
 
@@ -54,10 +56,10 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 		return nil, err
 	}
 	out := gen.GetTemporaryAuthToken202JSONResponse{Token: &token, ExpireAt: ptr(exp.UnixMilli())}
-	if url, err := s.appURL(ctx, v.ID); err != nil {
+	if host, err := s.appHost(ctx, v.DomainID); err != nil {
 		return nil, err
-	} else if url != "" {
-		out.Url = ptr(url + "?token=" + token)
+	} else if host != "" {
+		out.Url = ptr("https://" + host + "/?token=" + url.QueryEscape(token))
 	}
 	return out, nil
 }
@@ -67,8 +69,24 @@ func isNotFoundOrForbidden(err error) bool {
 	return ok && (e.Status == 403 || e.Status == 404)
 }
 
-// appURL is the base URL of the end users' application for a user; empty
-// when none is configured.
-func (s *Server) appURL(ctx context.Context, userID int64) (string, error) {
+// appHost is the host of the end users' application for a domain: the
+// APP_URL option as the domain sees it (its own, its customer's or the
+// platform's); empty when none is set.
+func (s *Server) appHost(ctx context.Context, domainID int64) (string, error) {
+	opts, err := s.store.ListOptions(ctx, db.OptionOwner{Scope: db.ScopeDomain, ID: domainID})
+	if err != nil {
+		return "", err
+	}
+	for _, o := range opts {
+		if o.Def.Name != "APP_URL" {
+			continue
+		}
+		if o.Value != nil {
+			return *o.Value, nil
+		}
+		if o.Parent != nil {
+			return *o.Parent, nil
+		}
+	}
 	return "", nil
 }

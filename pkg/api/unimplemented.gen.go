@@ -92,6 +92,10 @@ func (notImplemented) DeleteAttachmentFilter(context.Context, gen.DeleteAttachme
 	return nil, errNotImplemented("DeleteAttachmentFilter")
 }
 
+func (notImplemented) DeleteCustomerOption(context.Context, gen.DeleteCustomerOptionRequestObject) (gen.DeleteCustomerOptionResponseObject, error) {
+	return nil, errNotImplemented("DeleteCustomerOption")
+}
+
 func (notImplemented) DeleteDomain(context.Context, gen.DeleteDomainRequestObject) (gen.DeleteDomainResponseObject, error) {
 	return nil, errNotImplemented("DeleteDomain")
 }
@@ -118,6 +122,10 @@ func (notImplemented) DeleteEmailAlias(context.Context, gen.DeleteEmailAliasRequ
 
 func (notImplemented) DeleteEmailAliasRecipient(context.Context, gen.DeleteEmailAliasRecipientRequestObject) (gen.DeleteEmailAliasRecipientResponseObject, error) {
 	return nil, errNotImplemented("DeleteEmailAliasRecipient")
+}
+
+func (notImplemented) DeletePlatformOption(context.Context, gen.DeletePlatformOptionRequestObject) (gen.DeletePlatformOptionResponseObject, error) {
+	return nil, errNotImplemented("DeletePlatformOption")
 }
 
 func (notImplemented) DeletePolicy(context.Context, gen.DeletePolicyRequestObject) (gen.DeletePolicyResponseObject, error) {
@@ -248,6 +256,10 @@ func (notImplemented) ListBrokers(context.Context, gen.ListBrokersRequestObject)
 	return nil, errNotImplemented("ListBrokers")
 }
 
+func (notImplemented) ListCustomerOptions(context.Context, gen.ListCustomerOptionsRequestObject) (gen.ListCustomerOptionsResponseObject, error) {
+	return nil, errNotImplemented("ListCustomerOptions")
+}
+
 func (notImplemented) ListCustomers(context.Context, gen.ListCustomersRequestObject) (gen.ListCustomersResponseObject, error) {
 	return nil, errNotImplemented("ListCustomers")
 }
@@ -308,6 +320,10 @@ func (notImplemented) ListPermissions(context.Context, gen.ListPermissionsReques
 	return nil, errNotImplemented("ListPermissions")
 }
 
+func (notImplemented) ListPlatformOptions(context.Context, gen.ListPlatformOptionsRequestObject) (gen.ListPlatformOptionsResponseObject, error) {
+	return nil, errNotImplemented("ListPlatformOptions")
+}
+
 func (notImplemented) ListTokens(context.Context, gen.ListTokensRequestObject) (gen.ListTokensResponseObject, error) {
 	return nil, errNotImplemented("ListTokens")
 }
@@ -352,6 +368,10 @@ func (notImplemented) SendEmail(context.Context, gen.SendEmailRequestObject) (ge
 	return nil, errNotImplemented("SendEmail")
 }
 
+func (notImplemented) SetCustomerOption(context.Context, gen.SetCustomerOptionRequestObject) (gen.SetCustomerOptionResponseObject, error) {
+	return nil, errNotImplemented("SetCustomerOption")
+}
+
 func (notImplemented) SetDomainAdminAuthorities(context.Context, gen.SetDomainAdminAuthoritiesRequestObject) (gen.SetDomainAdminAuthoritiesResponseObject, error) {
 	return nil, errNotImplemented("SetDomainAdminAuthorities")
 }
@@ -370,6 +390,10 @@ func (notImplemented) SetDomainUsersAccess(context.Context, gen.SetDomainUsersAc
 
 func (notImplemented) SetDomainWblistRules(context.Context, gen.SetDomainWblistRulesRequestObject) (gen.SetDomainWblistRulesResponseObject, error) {
 	return nil, errNotImplemented("SetDomainWblistRules")
+}
+
+func (notImplemented) SetPlatformOption(context.Context, gen.SetPlatformOptionRequestObject) (gen.SetPlatformOptionResponseObject, error) {
+	return nil, errNotImplemented("SetPlatformOption")
 }
 
 func (notImplemented) SetUserOption(context.Context, gen.SetUserOptionRequestObject) (gen.SetUserOptionResponseObject, error) {

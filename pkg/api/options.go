@@ -1,0 +1,321 @@
+package api
+
+import (
+	"context"
+	"net/url"
+	"strings"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// Options: the catalog (GET /options) and the values set on the platform,
+// a customer, a domain or a user, each scope inheriting from the one
+// above. The four scopes share one implementation; the handlers below only
+// resolve their owner and wrap the answer in their own response type.
+
+func optionDefOut(d *db.OptionDef) gen.OptionDef {
+	out := gen.OptionDef{
+		Name:          d.Name,
+		Type:          gen.OptionType(d.Type),
+		PtfScope:      d.Enabled(db.ScopePlatform),
+		UrlScope:      d.Enabled(db.ScopeURL),
+		CustomerScope: d.Enabled(db.ScopeCustomer),
+		DomainScope:   d.Enabled(db.ScopeDomain),
+		UserScope:     d.Enabled(db.ScopeUser),
+		Restricted:    d.Restricted,
+		Group:         nullable.NewNullNullable[string](),
+		Values:        nullable.NewNullNullable[[]string](),
+		Description:   nullable.NewNullNullable[string](),
+	}
+	if d.Group != "" {
+		out.Group.Set(d.Group)
+	}
+	if len(d.Values) > 0 {
+		out.Values.Set(append([]string{}, d.Values...))
+	}
+	if d.Description != "" {
+		out.Description.Set(d.Description)
+	}
+	return out
+}
+
+func optionOut(v db.OptionValue) gen.Option {
+	return gen.Option{Value: null(v.Value), ParentValue: v.Parent, Option: ptr(optionDefOut(v.Def))}
+}
+
+// scopeName is how problems name an owner.
+func scopeName(scope db.OptionScope) string { return strings.ToLower(string(scope)) }
+
+// optionDef finds the option an operation names. For a write, an unknown
+// name is a bad body (400 naming `name`); in a path it names nothing (404).
+// An option the scope cannot hold is a 422 for a write, a 404 for a delete
+// (it cannot have a value there). A restricted option is the sysadmin's.
+func optionDef(ctx context.Context, scope db.OptionScope, name string, inPath bool) (*db.OptionDef, error) {
+	def, ok := db.LookupOption(name)
+	switch {
+	case !ok && inPath:
+		return nil, notFound("No option is named %s (see GET /options)", name)
+	case !ok:
+		return nil, badField("name", "no option is named %q (see GET /options)", name)
+	case !def.Enabled(scope) && inPath:
+		return nil, notFound("%s cannot be set on a %s", def.Name, scopeName(scope))
+	case !def.Enabled(scope):
+		return nil, db.Errorf(db.ErrUnprocessable, "name", def.Name+" cannot be set on a "+scopeName(scope)+" (see GET /options?scope="+string(scope)+")")
+	case def.Restricted && !principalFrom(ctx).SysAdmin():
+		return nil, forbidden("Only users with sysadmin role can change %s.", def.Name)
+	}
+	return def, nil
+}
+
+func (s *Server) listOptions(ctx context.Context, owner db.OptionOwner) ([]gen.Option, int64, error) {
+	vals, err := s.store.ListOptions(ctx, owner)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]gen.Option, len(vals))
+	for i, v := range vals {
+		out[i] = optionOut(v)
+	}
+	return out, int64(len(out)), nil
+}
+
+// setOption checks and stores a value. It returns the option as the owner
+// now sees it, whether the value is new, and the new value's URL (the one
+// that deletes it).
+func (s *Server) setOption(ctx context.Context, owner db.OptionOwner, base string, in *gen.OptionAdd) (gen.Option, bool, string, error) {
+	def, err := optionDef(ctx, owner.Scope, in.Name, false)
+	if err != nil {
+		return gen.Option{}, false, "", err
+	}
+	value, err := def.Normalize(in.Value)
+	if err != nil {
+		return gen.Option{}, false, "", err
+	}
+	v, created, err := s.store.SetOption(ctx, owner, def, value)
+	if err != nil {
+		return gen.Option{}, false, "", err
+	}
+	return optionOut(v), created, location(ctx, "%s/%s", base, url.PathEscape(def.Name)), nil
+}
+
+func (s *Server) deleteOption(ctx context.Context, owner db.OptionOwner, name string) error {
+	def, err := optionDef(ctx, owner.Scope, name, true)
+	if err != nil {
+		return err
+	}
+	return s.store.DeleteOption(ctx, owner, def)
+}
+
+func (s *Server) domainOwner(id string) (db.OptionOwner, error) {
+	key, err := s.pathKey(id, "Domain")
+	return db.OptionOwner{Scope: db.ScopeDomain, ID: key}, err
+}
+
+func (s *Server) customerOwner(id string) (db.OptionOwner, error) {
+	key, err := s.pathKey(id, "Customer")
+	return db.OptionOwner{Scope: db.ScopeCustomer, ID: key}, err
+}
+
+// userOwner resolves the doc's "id or e-mail address" of a user: an
+// address contains "@" (ids never do) and is looked up case-insensitively.
+func (s *Server) userOwner(ctx context.Context, id string) (db.OptionOwner, error) {
+	owner := db.OptionOwner{Scope: db.ScopeUser}
+	if strings.Contains(id, "@") {
+		key, err := s.store.UserIDByEmail(ctx, id)
+		owner.ID = key
+		return owner, notFoundAs(err, "User not found with given id or e-mail address")
+	}
+	key, ok := s.ids.Decode(id)
+	if !ok {
+		return owner, notFound("User not found with given id or e-mail address")
+	}
+	owner.ID = key
+	return owner, nil
+}
+
+var platformOwner = db.OptionOwner{Scope: db.ScopePlatform}
+
+const (
+	domainNotFound   = "Domain not found with given id"
+	customerNotFound = "Customer not found with given id"
+	userNotFound     = "User not found with given id or e-mail address"
+)
+
+// ListOptionDefs lists the catalog.
+func (s *Server) ListOptionDefs(ctx context.Context, req gen.ListOptionDefsRequestObject) (gen.ListOptionDefsResponseObject, error) {
+	p := req.Params
+	f := db.OptionDefFilter{Name: match(p.Name)}
+	if p.Scope != nil {
+		f.Scope = db.OptionScope(*p.Scope)
+	}
+	defs, total, err := db.OptionDefs(f, page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gen.OptionDef, len(defs))
+	for i, d := range defs {
+		out[i] = optionDefOut(d)
+	}
+	return gen.ListOptionDefs200JSONResponse{Body: out, Headers: gen.ListOptionDefs200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// ListDomainOptions lists the options a domain can set, with its values
+// and what it inherits.
+func (s *Server) ListDomainOptions(ctx context.Context, req gen.ListDomainOptionsRequestObject) (gen.ListDomainOptionsResponseObject, error) {
+	owner, err := s.domainOwner(req.DomainId)
+	if err != nil {
+		return nil, err
+	}
+	out, total, err := s.listOptions(ctx, owner)
+	if err != nil {
+		return nil, notFoundAs(err, domainNotFound)
+	}
+	return gen.ListDomainOptions200JSONResponse{Body: out, Headers: gen.ListDomainOptions200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// SetDomainOption sets a domain's value of an option: 201 for a first
+// value, 200 when it replaces one.
+func (s *Server) SetDomainOption(ctx context.Context, req gen.SetDomainOptionRequestObject) (gen.SetDomainOptionResponseObject, error) {
+	owner, err := s.domainOwner(req.DomainId)
+	if err != nil {
+		return nil, err
+	}
+	out, created, loc, err := s.setOption(ctx, owner, "/domains/"+s.id(owner.ID)+"/options", req.Body)
+	switch {
+	case err != nil:
+		return nil, notFoundAs(err, domainNotFound)
+	case created:
+		return gen.SetDomainOption201JSONResponse{Body: out, Headers: gen.SetDomainOption201ResponseHeaders{Location: loc}}, nil
+	}
+	return gen.SetDomainOption200JSONResponse(out), nil
+}
+
+// DeleteDomainOption removes a domain's value: it inherits again.
+func (s *Server) DeleteDomainOption(ctx context.Context, req gen.DeleteDomainOptionRequestObject) (gen.DeleteDomainOptionResponseObject, error) {
+	owner, err := s.domainOwner(req.DomainId)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.deleteOption(ctx, owner, req.OptionName); err != nil {
+		return nil, notFoundAs(err, domainNotFound)
+	}
+	return gen.DeleteDomainOption204Response{}, nil
+}
+
+// ListUserOptions lists the options a user can set, with its values and
+// what it inherits.
+func (s *Server) ListUserOptions(ctx context.Context, req gen.ListUserOptionsRequestObject) (gen.ListUserOptionsResponseObject, error) {
+	owner, err := s.userOwner(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	out, total, err := s.listOptions(ctx, owner)
+	if err != nil {
+		return nil, notFoundAs(err, userNotFound)
+	}
+	return gen.ListUserOptions200JSONResponse{Body: out, Headers: gen.ListUserOptions200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// SetUserOption sets a user's value of an option: 201 for a first value,
+// 200 when it replaces one.
+func (s *Server) SetUserOption(ctx context.Context, req gen.SetUserOptionRequestObject) (gen.SetUserOptionResponseObject, error) {
+	owner, err := s.userOwner(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	out, created, loc, err := s.setOption(ctx, owner, "/users/"+s.id(owner.ID)+"/options", req.Body)
+	switch {
+	case err != nil:
+		return nil, notFoundAs(err, userNotFound)
+	case created:
+		return gen.SetUserOption201JSONResponse{Body: out, Headers: gen.SetUserOption201ResponseHeaders{Location: loc}}, nil
+	}
+	return gen.SetUserOption200JSONResponse(out), nil
+}
+
+// DeleteUserOption removes a user's value: it inherits again.
+func (s *Server) DeleteUserOption(ctx context.Context, req gen.DeleteUserOptionRequestObject) (gen.DeleteUserOptionResponseObject, error) {
+	owner, err := s.userOwner(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.deleteOption(ctx, owner, req.OptionName); err != nil {
+		return nil, notFoundAs(err, userNotFound)
+	}
+	return gen.DeleteUserOption204Response{}, nil
+}
+
+// ListCustomerOptions lists the options a customer can set (extension).
+func (s *Server) ListCustomerOptions(ctx context.Context, req gen.ListCustomerOptionsRequestObject) (gen.ListCustomerOptionsResponseObject, error) {
+	owner, err := s.customerOwner(req.CustomerId)
+	if err != nil {
+		return nil, err
+	}
+	out, total, err := s.listOptions(ctx, owner)
+	if err != nil {
+		return nil, notFoundAs(err, customerNotFound)
+	}
+	return gen.ListCustomerOptions200JSONResponse{Body: out, Headers: gen.ListCustomerOptions200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// SetCustomerOption sets a customer's value of an option (extension).
+func (s *Server) SetCustomerOption(ctx context.Context, req gen.SetCustomerOptionRequestObject) (gen.SetCustomerOptionResponseObject, error) {
+	owner, err := s.customerOwner(req.CustomerId)
+	if err != nil {
+		return nil, err
+	}
+	out, created, loc, err := s.setOption(ctx, owner, "/customers/"+s.id(owner.ID)+"/options", req.Body)
+	switch {
+	case err != nil:
+		return nil, notFoundAs(err, customerNotFound)
+	case created:
+		return gen.SetCustomerOption201JSONResponse{Body: out, Headers: gen.SetCustomerOption201ResponseHeaders{Location: loc}}, nil
+	}
+	return gen.SetCustomerOption200JSONResponse(out), nil
+}
+
+// DeleteCustomerOption removes a customer's value (extension).
+func (s *Server) DeleteCustomerOption(ctx context.Context, req gen.DeleteCustomerOptionRequestObject) (gen.DeleteCustomerOptionResponseObject, error) {
+	owner, err := s.customerOwner(req.CustomerId)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.deleteOption(ctx, owner, req.OptionName); err != nil {
+		return nil, notFoundAs(err, customerNotFound)
+	}
+	return gen.DeleteCustomerOption204Response{}, nil
+}
+
+// ListPlatformOptions lists the options of the whole service (extension);
+// their parent value is the catalog's default.
+func (s *Server) ListPlatformOptions(ctx context.Context, _ gen.ListPlatformOptionsRequestObject) (gen.ListPlatformOptionsResponseObject, error) {
+	out, total, err := s.listOptions(ctx, platformOwner)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListPlatformOptions200JSONResponse{Body: out, Headers: gen.ListPlatformOptions200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// SetPlatformOption sets the value of an option for the whole service
+// (extension).
+func (s *Server) SetPlatformOption(ctx context.Context, req gen.SetPlatformOptionRequestObject) (gen.SetPlatformOptionResponseObject, error) {
+	out, created, loc, err := s.setOption(ctx, platformOwner, "/options/platform", req.Body)
+	switch {
+	case err != nil:
+		return nil, err
+	case created:
+		return gen.SetPlatformOption201JSONResponse{Body: out, Headers: gen.SetPlatformOption201ResponseHeaders{Location: loc}}, nil
+	}
+	return gen.SetPlatformOption200JSONResponse(out), nil
+}
+
+// DeletePlatformOption removes the platform value: the default applies.
+func (s *Server) DeletePlatformOption(ctx context.Context, req gen.DeletePlatformOptionRequestObject) (gen.DeletePlatformOptionResponseObject, error) {
+	if err := s.deleteOption(ctx, platformOwner, req.OptionName); err != nil {
+		return nil, err
+	}
+	return gen.DeletePlatformOption204Response{}, nil
+}
