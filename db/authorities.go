@@ -300,7 +300,8 @@ func (s *Store) SetDomainUserPermissions(ctx context.Context, domainID int64, pe
 }
 
 // SetAuthority gives an administrator exactly perms on one broker, customer
-// or domain (objectType), creating or replacing its authority there.
+// or domain (objectType), creating or replacing its authority there; no
+// permission at all removes it.
 func (s *Store) SetAuthority(ctx context.Context, adminID int64, objectType string, objectID int64, perms []string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		col := map[string]string{ObjectBroker: "broker_id", ObjectCustomer: "customer_id", ObjectDomain: "domain_id"}[objectType]
@@ -309,6 +310,9 @@ func (s *Store) SetAuthority(ctx context.Context, adminID int64, objectType stri
 		}
 		if err := tx.Where("admin_id = ? AND "+col+" = ?", adminID, objectID).Delete(&Authority{}).Error; err != nil {
 			return err
+		}
+		if len(perms) == 0 {
+			return nil // no permission: no authority
 		}
 		a := Authority{AdminID: adminID, Permissions: perms}
 		switch objectType {

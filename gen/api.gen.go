@@ -1596,6 +1596,9 @@ type PermissionDTO struct {
 	Name     *string `json:"name,omitempty"`
 }
 
+// PermissionNames Names of permissions (GET /security/permissions lists them).
+type PermissionNames = []string
+
 // PersonalToken defines model for PersonalToken.
 type PersonalToken struct {
 	// CreatedAt Creation date of the token (epoch milliseconds).
@@ -2640,8 +2643,14 @@ type CreateTokenJSONRequestBody = PersonalTokenAdd
 // CreateBrokerJSONRequestBody defines body for CreateBroker for application/json ContentType.
 type CreateBrokerJSONRequestBody = BrokerAdd
 
+// SetBrokerAdminAuthoritiesJSONRequestBody defines body for SetBrokerAdminAuthorities for application/json ContentType.
+type SetBrokerAdminAuthoritiesJSONRequestBody = PermissionNames
+
 // CreateCustomerJSONRequestBody defines body for CreateCustomer for application/json ContentType.
 type CreateCustomerJSONRequestBody = CustomerAdd
+
+// SetCustomerAdminAuthoritiesJSONRequestBody defines body for SetCustomerAdminAuthorities for application/json ContentType.
+type SetCustomerAdminAuthoritiesJSONRequestBody = PermissionNames
 
 // SetCustomerOptionJSONRequestBody defines body for SetCustomerOption for application/json ContentType.
 type SetCustomerOptionJSONRequestBody = OptionAdd
@@ -2982,6 +2991,9 @@ type ServerInterface interface {
 	// CreateBroker Create broker
 	// (POST /brokers)
 	CreateBroker(ctx echo.Context) error
+	// SetBrokerAdminAuthorities Define broker admin access
+	// (PUT /brokers/{brokerId}/admins/{adminId}/authorities)
+	SetBrokerAdminAuthorities(ctx echo.Context, brokerId string, adminId string) error
 	// ListCustomers List customers
 	// (GET /customers)
 	ListCustomers(ctx echo.Context, params ListCustomersParams) error
@@ -2991,6 +3003,9 @@ type ServerInterface interface {
 	// GetCustomer Get customer
 	// (GET /customers/{customerId})
 	GetCustomer(ctx echo.Context, customerId string) error
+	// SetCustomerAdminAuthorities Define customer admin access
+	// (PUT /customers/{customerId}/admins/{adminId}/authorities)
+	SetCustomerAdminAuthorities(ctx echo.Context, customerId string, adminId string) error
 	// ListCustomerOptions List customer options
 	// (GET /customers/{customerId}/options)
 	ListCustomerOptions(ctx echo.Context, customerId string) error
@@ -3414,6 +3429,30 @@ func (w *ServerInterfaceWrapper) CreateBroker(ctx echo.Context) error {
 	return err
 }
 
+// SetBrokerAdminAuthorities converts echo context to params.
+func (w *ServerInterfaceWrapper) SetBrokerAdminAuthorities(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "brokerId" -------------
+	var brokerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "brokerId", ctx.Param("brokerId"), &brokerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter brokerId: %s", err))
+	}
+
+	// ------------- Path parameter "adminId" -------------
+	var adminId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "adminId", ctx.Param("adminId"), &adminId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter adminId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetBrokerAdminAuthorities(ctx, brokerId, adminId)
+	return err
+}
+
 // ListCustomers converts echo context to params.
 func (w *ServerInterfaceWrapper) ListCustomers(ctx echo.Context) error {
 	var err error
@@ -3489,6 +3528,30 @@ func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetCustomer(ctx, customerId)
+	return err
+}
+
+// SetCustomerAdminAuthorities converts echo context to params.
+func (w *ServerInterfaceWrapper) SetCustomerAdminAuthorities(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "customerId" -------------
+	var customerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "customerId", ctx.Param("customerId"), &customerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customerId: %s", err))
+	}
+
+	// ------------- Path parameter "adminId" -------------
+	var adminId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "adminId", ctx.Param("adminId"), &adminId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter adminId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetCustomerAdminAuthorities(ctx, customerId, adminId)
 	return err
 }
 
@@ -6022,9 +6085,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/admins/:adminId/tokens/:tokenId", wrapper.DeleteToken, options.OperationMiddlewares["DeleteToken"]...)
 	router.GET(options.BaseURL+"/brokers", wrapper.ListBrokers, options.OperationMiddlewares["ListBrokers"]...)
 	router.POST(options.BaseURL+"/brokers", wrapper.CreateBroker, options.OperationMiddlewares["CreateBroker"]...)
+	router.PUT(options.BaseURL+"/brokers/:brokerId/admins/:adminId/authorities", wrapper.SetBrokerAdminAuthorities, options.OperationMiddlewares["SetBrokerAdminAuthorities"]...)
 	router.GET(options.BaseURL+"/customers", wrapper.ListCustomers, options.OperationMiddlewares["ListCustomers"]...)
 	router.POST(options.BaseURL+"/customers", wrapper.CreateCustomer, options.OperationMiddlewares["CreateCustomer"]...)
 	router.GET(options.BaseURL+"/customers/:customerId", wrapper.GetCustomer, options.OperationMiddlewares["GetCustomer"]...)
+	router.PUT(options.BaseURL+"/customers/:customerId/admins/:adminId/authorities", wrapper.SetCustomerAdminAuthorities, options.OperationMiddlewares["SetCustomerAdminAuthorities"]...)
 	router.GET(options.BaseURL+"/customers/:customerId/options", wrapper.ListCustomerOptions, options.OperationMiddlewares["ListCustomerOptions"]...)
 	router.POST(options.BaseURL+"/customers/:customerId/options", wrapper.SetCustomerOption, options.OperationMiddlewares["SetCustomerOption"]...)
 	router.DELETE(options.BaseURL+"/customers/:customerId/options/:optionName", wrapper.DeleteCustomerOption, options.OperationMiddlewares["DeleteCustomerOption"]...)
@@ -6848,6 +6913,137 @@ func (response CreateBroker503ApplicationProblemPlusJSONResponse) VisitCreateBro
 	return err
 }
 
+type SetBrokerAdminAuthoritiesRequestObject struct {
+	BrokerId string `json:"brokerId"`
+	AdminId  string `json:"adminId"`
+	Body     *SetBrokerAdminAuthoritiesJSONRequestBody
+}
+
+type SetBrokerAdminAuthoritiesResponseObject interface {
+	VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error
+}
+
+type SetBrokerAdminAuthorities204Response struct {
+}
+
+func (response SetBrokerAdminAuthorities204Response) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type SetBrokerAdminAuthorities400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities400ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetBrokerAdminAuthorities401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities401ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetBrokerAdminAuthorities403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities403ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetBrokerAdminAuthorities404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities404ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetBrokerAdminAuthorities500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities500ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetBrokerAdminAuthorities501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities501ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetBrokerAdminAuthorities503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities503ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCustomersRequestObject struct {
 	Params ListCustomersParams
 }
@@ -7274,6 +7470,137 @@ type GetCustomer503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetCustomer503ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerAdminAuthoritiesRequestObject struct {
+	CustomerId string `json:"customerId"`
+	AdminId    string `json:"adminId"`
+	Body       *SetCustomerAdminAuthoritiesJSONRequestBody
+}
+
+type SetCustomerAdminAuthoritiesResponseObject interface {
+	VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error
+}
+
+type SetCustomerAdminAuthorities204Response struct {
+}
+
+func (response SetCustomerAdminAuthorities204Response) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type SetCustomerAdminAuthorities400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities400ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerAdminAuthorities401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities401ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerAdminAuthorities403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities403ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerAdminAuthorities404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities404ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerAdminAuthorities500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities500ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerAdminAuthorities501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities501ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerAdminAuthorities503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities503ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -21941,6 +22268,9 @@ type StrictServerInterface interface {
 	// CreateBroker Create broker
 	// (POST /brokers)
 	CreateBroker(ctx context.Context, request CreateBrokerRequestObject) (CreateBrokerResponseObject, error)
+	// SetBrokerAdminAuthorities Define broker admin access
+	// (PUT /brokers/{brokerId}/admins/{adminId}/authorities)
+	SetBrokerAdminAuthorities(ctx context.Context, request SetBrokerAdminAuthoritiesRequestObject) (SetBrokerAdminAuthoritiesResponseObject, error)
 	// ListCustomers List customers
 	// (GET /customers)
 	ListCustomers(ctx context.Context, request ListCustomersRequestObject) (ListCustomersResponseObject, error)
@@ -21950,6 +22280,9 @@ type StrictServerInterface interface {
 	// GetCustomer Get customer
 	// (GET /customers/{customerId})
 	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
+	// SetCustomerAdminAuthorities Define customer admin access
+	// (PUT /customers/{customerId}/admins/{adminId}/authorities)
+	SetCustomerAdminAuthorities(ctx context.Context, request SetCustomerAdminAuthoritiesRequestObject) (SetCustomerAdminAuthoritiesResponseObject, error)
 	// ListCustomerOptions List customer options
 	// (GET /customers/{customerId}/options)
 	ListCustomerOptions(ctx context.Context, request ListCustomerOptionsRequestObject) (ListCustomerOptionsResponseObject, error)
@@ -22446,6 +22779,55 @@ func (sh *strictHandler) CreateBroker(ctx echo.Context) error {
 	return nil
 }
 
+// SetBrokerAdminAuthorities operation middleware
+func (sh *strictHandler) SetBrokerAdminAuthorities(ctx echo.Context, brokerId string, adminId string) error {
+	var request SetBrokerAdminAuthoritiesRequestObject
+
+	request.BrokerId = brokerId
+	request.AdminId = adminId
+
+	var body SetBrokerAdminAuthoritiesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetBrokerAdminAuthorities(ctx.Request().Context(), request.(SetBrokerAdminAuthoritiesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetBrokerAdminAuthorities")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetBrokerAdminAuthoritiesResponseObject); ok {
+		return validResponse.VisitSetBrokerAdminAuthoritiesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListCustomers operation middleware
 func (sh *strictHandler) ListCustomers(ctx echo.Context, params ListCustomersParams) error {
 	var request ListCustomersRequestObject
@@ -22536,6 +22918,55 @@ func (sh *strictHandler) GetCustomer(ctx echo.Context, customerId string) error 
 		return err
 	} else if validResponse, ok := response.(GetCustomerResponseObject); ok {
 		return validResponse.VisitGetCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetCustomerAdminAuthorities operation middleware
+func (sh *strictHandler) SetCustomerAdminAuthorities(ctx echo.Context, customerId string, adminId string) error {
+	var request SetCustomerAdminAuthoritiesRequestObject
+
+	request.CustomerId = customerId
+	request.AdminId = adminId
+
+	var body SetCustomerAdminAuthoritiesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetCustomerAdminAuthorities(ctx.Request().Context(), request.(SetCustomerAdminAuthoritiesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetCustomerAdminAuthorities")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetCustomerAdminAuthoritiesResponseObject); ok {
+		return validResponse.VisitSetCustomerAdminAuthoritiesResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -26057,483 +26488,487 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P35Uhu7ugCKv4p+fX5VIWc5Zs7Aql13G3CIVwA72GRYO6kgd8u2QlvqJakBJ5Wq8xrnBe6DnSe5pakH",
-	"W223wRAI/iMV3K2WPg3fqG/44fl0GFGCiODezg9vgGCAmPpzjxKBiHi2j3lEORaYEvk4QNxnONI/vTMo",
-	"BPQHQ0TEn6CHQ0TgEP3rs1etVj97Z6BHGQjoJQkpDHgFnGESYoLMc8yjEI6qXsXj/gANoexdjCLk7Xhc",
-	"MEz63s+fFe+Q+tA99unJIaA9IAYIEHQJGOI0Zj6SHTL0T4wZCrwdwWKUHaBH2RAKb8eLGX7GUA8xRHzk",
-	"VRwjf/jw4VktFgNEBPahQJMQZN5iSoAaBQFBQcwRWDnbRZAhdvZ0OkToCg6jUI6t2wOGYDj812fPDxEk",
-	"Q4jDz54Tvo/POlTA8NkejYmYBE69BCQedhGT64QFGnIwhMIfYNJXy9bDoUCMVwBDfciCEHEuW0awL8co",
-	"tYyYiOdbXsUbYoKH8dDbWUtAxUSgPmLeTwlsBBkcImHOVrPX48gBc4ME6Mpuag8zLhTYckkZEjEjFdBj",
-	"dAjW5JJi+cU/MWIjr+LJc+fteFR3nAU1QD0Yh0JBlgV7c2MW2BWvBfuojb87tv4IXskPJ9ZXg4mCIgAj",
-	"26MTxC0njHoob2d9bW0tA/K6e6UZ4hElHKmF3oXBCfonRlwttq9RWv4Joyg053Y1YrQbouEf37hGsxSw",
-	"/z9DPW/H+6/VlEqs6rd8taW/0oOOb+MFDHEAmB56B0CQ7D+gTO1ulwYjEFDEAaFCH0v1XMLIoC/ACkcI",
-	"nCHGKOMSh35WJEnqhdi/07l0BighLQCGDMFgBNAV5oLLqfgGJA4usRgASPQ7iWGUIAX1a8q6OAgQuUuw",
-	"P9EYBFSt7QBeIBAhNsScSzIlKEBXyI8FAmKAud0lBWuDCMQIDOty2e/2yOiBgdpwBcsxFa9pTIK7BOPE",
-	"7rRcuJ4c3YLSkERa8jl0pwAdUwFwOjQYIb1RbcQusI9OCbyAOITdEN0lVGZ0tUoKIxRMpwTGYkAZ/n63",
-	"azTGhtU5l/jHANaESBLjjGTjYuyuoc0nqxPtFQynJGLUR5zLxa8TgcXoLifdjBDT8/UhkfvQRSCgBIEu",
-	"8qGUP2hPU1YkJJEKlADHq4qtme7l6DU/3O805V8RoxFiAmvGgQMHdw7kCvSw5neSWCMiFHPLyDCj+ibR",
-	"TOsQkb4YeDvPtxTTsj/XJ2SZipdSJz457CHmQg6Ihl0UBCgA2dYVT/HdWQtZ88NW8lVbQBFzOa4BBDIG",
-	"R/J3zCURGjr4/QGDRCBkJ54HYVI2SyWn/6Sdfkla0u435As5oguwicHTFgCSAGDBAfQFvjBip/6qMraD",
-	"iMiDGUzr7Ym7HwNkl1IpgUoo3WuS60g1cS3F5JSDISaTJ87QDvvTfQYyjUBfbUkg+ZncErnMpY+D6Wbk",
-	"OgSZMQpEa/W4HDgT0ty4yFbxfIagQEHNMVDN99VQqoncowAKBFZQRP0BGOIwxBxJ5OZKx5gQyifHMkrX",
-	"sXM/9/VLtZX2oEMNgedAWiR1k8le6vIxgEHAEOdVcMpRoPS9CHJ+SZmUCn16oYXiyT6LDu2HARIDxLIw",
-	"AcyBaS9pPaHCeXZdlKwZwX9iBHBC0BZAw0JI+jHsq3WFYdjseTv/mX4KD+0XP7+MU3f7anwb1Dhc7FFC",
-	"kC/b7jsVU/lUfirbSupvGsuzmWFKNzlIIe1jh05+KB/Ls6/3HOY4s2vD+Ygn9KDUjkPAR1zqhFB+hrlg",
-	"UFA27QAIKqJC1HrCQYB6mKAADONQ4Gc96IsJyKuOjseovF6QL0X0rhYEkyTvuthYBSdmZEBJOAJYCgGG",
-	"5aPLZLUs1ajeBvYuBIYbYfv1IZhBHU4JzlMHReozml1KFB8C0Zh7na6J3os4EfaYOXhuiGDmGC4eIUrJ",
-	"oJlGs+SPiQHycsYY+ciOXkhETqPAkPvF0JGHwdUXgud3xZ1/4QEu4nNjAr7ss9PstKpgDxI9WoCVEqut",
-	"rgiKmKEqqMtNkNRONgbDmKcqphgwGvcHAIIABUolDkAvpJdg5d3JHg3Q0wJ+OXmqQ6zV0HLKZ1b1hOrT",
-	"m1Ngt2pznEUWM9J0La9Yw4twRz2bMNCPomQMhoYowHqbaq2GYjhAoRxH7AKxKmiQKFbIIc/FM0w4IhwL",
-	"fIHACpHimpTgElrkQ0IJ9mEIeIRCtYsh5nKbBoihp38CGgvZHQwv4YhL0sULvpM7iUg8lFNsHNVaXsWr",
-	"f9x7Uzs+qHsVr7n5fDszabM0Fe/qmfzm2QVUii+XH5tlMH2YX5muzBPdo1w25g/wBWoxGjnosXmbmpV5",
-	"opnTEPvK4B6Hxi6mLy/GtE3dwe5oj0YjB9GUfQ4xQQD3rMCpUMB8B2AYAvRM7hCvAHSBCMDWgkkJ4hXQ",
-	"HQGfRiO59EPEOewjru8uelg2kl926ZWbWAUxK7jzOk6uG46ax503bTXlpH/IkAUwKKd7ckEZqgUXiIlr",
-	"LAImPh3KGSqmwcHlAPsDwJG+sekiAFXPmOtTMTlRNfwuDGrJLSJfBBhYDECcMUaqm0mgl4NPBaROfBpI",
-	"aBcERRcGANk+pw38JjVPLmpca/EsHjaE/rmmCzcZtxtS/xwFgCMSKBGoYDjJAMkRxGGDXGM4dRs6Ptni",
-	"weQ4zfg6h5ojImZ231ZzfY8Y7o0WtWd4qEmUWUhwoXsvhiGCwxuPDQIkkC85A+SAR3DIy7LuBGVf49Ah",
-	"k7r56mvjIuA0BTgvWuUXQL6SMlF3JBAvZ6AQTp5rnRpEhvdK4uCCJy6tG9peACWAxszybGenDDttEYhz",
-	"cHrSsL2pDQ4KQHNuRywGbSSkesqd0+7hvuEqwIotSoBXEk7+AsUIERGjFziQskcr2Vmt+8lDKr+RDHsn",
-	"+etfeAijHTCgXFRARJmoyNZfOQ8rwEdMfI3QEKwE1AdDGqAQSJAbQxhZsJ/+mXYVBuNddTEJvkody/xp",
-	"BenMIF3I0deAVBRz/QqFYLgbC5SOrtoqkeSrPkHj4BwGbnAoDvwdgDmPETtluAL8ECMiGoH9q418hkRF",
-	"KVk1IVgFcJ9GaLz/Jg58V/+ICAZ3gEAEyl7HP6vL18l31QlTv5m4U+vMLVZxC6W9ut7atXO/NMsw5aVe",
-	"GWcDub3OF8lCO9/md9fZxG6D86U8T+M+LEXikdxEtzJvtsr50pzIzLsM7R47gm6vJyd+d+g5clycoKsI",
-	"M+S6PqjLN5mLA0NchOznJsZfYQEZ9ziS/V7AMHbTUxZOdaFCAYhZaKlPxk5dngJOV7TGyFxK3xaoW1WM",
-	"EIw5COklYlqNh1xyL63oGZczYBRXfl1tLKQ+DL2KJ6muV/EkxfQqnqRUqpFgsKxmZhbu0HRofzd0x8nr",
-	"IPezqQeyP+t6QLMP+m7tBrd4+ROuN7lxRxc5ejRrTCt4bU/aLDNiWXNgxePIjxkKmqr7vRBy92e5ZgVA",
-	"utBjl9FzTeLzK6if7wCGOApDKc9cEnmm/ZgLOkSMT7KbKReWewu7qMx2OynjJr8sTevq6U2q/ZPGyCut",
-	"p7uOU928y6Ap7YGRlOn8AcXKUXTmAHd14TjbcpUsyjVNV/psmKsr17GRWKtPw+QpufYOLnzHbrJyU/eg",
-	"7DruGVxyrqR9OW0tNTgNp1k0D7JmHLbLLgop6XMg6ALO27wbaqG4J1uaAWehm2rcp4o3VQsEEoSADqHU",
-	"YvWuzLHLt0E+plDx/cUS7zlJ8r0jsCW46z6GfUK5wL4UhEZOl7oBgqEcavq1k/YkfKPb/vrJpoaUMqtw",
-	"jofOqUcMX0CB3qKRW2aKuyH2i95yFCJfUFYWCIVkDv8yX0r0pxyxIreu1Liu2yphNLlY0MhbDgGMrc3h",
-	"MifFLEPRoAAhglIiJvbawjiRJ5ZI5WXrtADCWNCWVGCkpIlJv0lKXv3JD4dQYD91KqM9PdMn9p7Rbfi0",
-	"7d0uR51kiZ7wxfmrJUR7BtZkibEiQCqg4nCRl777uk9QcPlrNDzM7UFRYIRoxopBgbKs4RJyMITsXNtj",
-	"1fcoKL+ABaTzBnJ1cupnUmXdUt3oujw4c+cDmlZl3TXVDaxDZ7qRGAFWcBVV868TyQkT3bSLtYqvLelP",
-	"ryv/j99eJ8t6U7JtrfnXJDXJZcA0WjNbtkqmM6ktx6JPMem3jLGl4GSExjJgmyfGmRkCVKnj0xyDwXWS",
-	"7MDtuEuQmOIBNKBcyAMc0kttteCIBOkV7ErWuD6EYgfAarfqV4PV0dM5vIMqXhRCIbuYAgofiggwFMJR",
-	"6aVomV4NnZwYVB6NYr/nlEHahiBAfgjTu4SU/JW6fjaX9bOA1q2UoMD6aA5qisNQ8vIYhuFIea8snqD+",
-	"E0MGicDkutw+7WAqEjIkpLTnItulhkm+nzoKz9xrThEp9Crn7imTyyS99lXQYTEC3RGwwY3ue0wb8FCO",
-	"PWvZzsZvTLBop8CToU8/K95lV5KaFsOJibLcyB/y3znFA0yQ9YHQkbWSkLE4RBwIeI5AZL62tmDr4WVj",
-	"CEEXiUuESIZPStKiPUWe8PFOq25dNVnVSTHIKTZ+KZShneYK/WqasaJQ+HXLo6r1LBb0K8RdIwq4ZAtJ",
-	"bFLti4+bGPgMrnVzS8w9EW+vKUsu1hx0TTluDlEqoXqK2d66rDQFgPRgJ5LSNGgmpK9GMEMAwwF3ymGp",
-	"U26ezmcFj9s3UlxbauO6wRS5zTgE3Ia8ll3fxcts0wQQJ0m8ucDh7HYpYPx2AgY45Yhll3iWwJE5i9kD",
-	"lBrEJnlXsfhRFA3bTpl7chbugXd0/bi2e1jf9yrefqOd/Fk/rHfUX6368X7j+KDknXx2BTIdZ55mB8k+",
-	"TgbMPk0GTxY3DSUZu7gYQCLpoaDJ6v4JYFc5RaZinvI0DlFPgJj46ougAqSupNw0GQcQWM1Jp8F4hDJi",
-	"ejPnl7sMeuxS4e3e3N+WtW+hxrGlePaLxbOkmUFUnxIhsZQb50u1vO2jTqsy5k1WGQ/hWaRFbjSdvhjE",
-	"t+YeCaIfMyZJ9sLszEspcyll3qYZa0IGVAGnBfGBBTGqNR2dOiNur3Kn4YUM+TjC7sAmSXhQNq5WrTDr",
-	"KxN1d5TCUS1LTNJFO7Hjzow81ov5ZeoWpL3dbBKltjEXapwGSFoIHIusMgUWBZyYV7YjKdaBFRX2ypEA",
-	"2Gy3GU3nobOp3GzYbSLHZYnqwu4CF3XUQli0CIfwV66BdSApR6Ech0752k6SKuvWrY/RjY71DL/x9PTZ",
-	"TBDP9BlV5/o+KJ+n7fqJCs3t1E+Oa4dfa/v7J/V226t4tcNGrV1S6yxYGdu5+60dMx2yoKGBJLcDZdTQ",
-	"/HKX00ZLE5uyPGPxdHx2fojJk5v1DZt0skJMCpJul74OHiIu4DCyM9WpgQbIP7e3oe36XvN4v13RaeOy",
-	"V6PlfHUYspE10/BbQ3+CfMoCVxaMZApJhy4cfq1kiDQG0e3upaXKcnRnvMea/t4tnaXaqxZmlC1ArmVn",
-	"Llo3PuZe0sXksCZyUUpZPmIkc7IMoIlHp/t+/G4882tkBHw6VJHcOtFoFMIk9AVySkAXDTAJTOrROERV",
-	"N0dXyzrRv8mSIftXV5Dq/OYSmtoFASsM9dHV0+q8EuAi0hlm5PLxq3ojO1uxxizAPLFozvvYFcqsiP00",
-	"6Tnj/12dGQVgzlH2ICf7UAYFa36xGqfxRUoTSfMxNeBecNH9+vEnxTIPmx9Kskz3KpiO3C9N964ldF24",
-	"18aXTG/ttAv4x0f6Hj5RWjA27mW3xL2c09BRT+J+yLavG4f149pR3at4e83jTv240/nUUiljTvbeNN7X",
-	"n7mfJp9dD5GTBcwMX9gmD0FhMwPafK3TeTi2uZz8DJ0k5LqS9JK8PEzyUkAzdCqTSQH6HkiTrxlCIPMI",
-	"9DAKg3JXRWVj4q29V1G9BfqFlrH8yDEXEbB8SVznpikf5wRNlfGtiyRJMLIioCy553XmZIl60+znmny3",
-	"W6+BMsjLg8SroEnCkY7fR4Gy/eYSjqg7HskWqsXrmM3eeg2810e6AN0NlbHw4Z7eemX1kgPq/AVOJd9a",
-	"yATVSY+AnU4VNITkYmZxtTFg6tKOsXubNEFvpWn9ZQbOOsXFTkI6E14umUCQMOnEZUKx9YhyjrtpI6g/",
-	"URslubGPe9jPWzfUxAhARGCWdDdf+G8hYt85Ijv0rFs+8o/9iJc62g2hM878JmfqAVPoJUWegyK7Fa6M",
-	"BcReNt9D44c2S1S83cPm3luv4rVOmp36Xqe+P5cCla6D7W/8ue1//HlmvGRVTxneDRdl21WdzaV8VMHp",
-	"SWP/uL17+LX9ttH6ut88qjWOwQ5o9AlliGtZXK6/RJvTkwa3DiO2wprhoCiw7l5yuaqgo17BIeA+ZUjH",
-	"KQm5eT3501RzwcMI+gIFVfDhTaNTP2y0O19PTxpf3zTbHbADjqxvTGZIBYK6uSscXA/WRUAX9btAKttw",
-	"L4wR8eVYHamjqDaqbpSq8tLrIV/76eA+kQIBJCIc6QRH6UztdKpg97C293bR8BLUh1PhZYjHoQCYSDRL",
-	"AQWYSFWGJ7efGUgfidV8loa7tJDPZyGfaYfLkpqp7OD0pPFs9/A+sgMX5fMq3iQpUixjHN/n4hmZ1bKj",
-	"ykGTMSdaJUCcnjQMCBNtEphsmzGu4lSecttxS3b2h8qGnv4ebGjlvvKh3/cKoxy5LBWRMImgd2vFXiLv",
-	"Enl/W+SdwE7tq6PuTk7UurjGVuulhBmd4EqPfy9kmKbUM+snJ80T+//X/beNo69HjXa7cXzwtX7cOfmU",
-	"f9U4fl87bOx/3Wuetg7rybujjwUfHX1MPtEvygk+EyurQJ14amF3v5AAG6gsUMUNDZTJvNwtjz6W6vDo",
-	"o+nOzDk5K8avy5WVXiW6t47sSbo0R9lKwYpLQEJJ5BAXHCSuYoASW4tUKhQlPaUtuOpUu7KxFgQfHoS0",
-	"C0N71PPu+QkEM0rFJeGSdq5fCnGvCO1KL8ZYIl2FRfPlpVWLOIn2NoxqBQdPE+dgeUwkEHoWi/Cet9Of",
-	"vZdZMjVf2rrGEEavaei+BR3gMGCInLry9p8ybOOEtKUxNiStj4TmEnG3pzpOGBYKbNiEfuGi8ybqaWYS",
-	"nuEYM3T0XUJrtr1cb4Y2cKoELCVD5/ROgKIqERHUvq/Oj9RLV+pxwhAMjkquq269kOUtOm4GFIdpk/BL",
-	"xNwFWXqmqoc2Zg8gB12ECEg+cQbF5ivrlJN1MxCmLhSS5LhqoSXVmdUVYWa4nxWv6/uO1MGhFHV8Go1S",
-	"v/qEhppFnyu2zzXI3uK6N0mj5tiRIWTnmfx9zo3pMeqo3qLN4ZPQTtZOgHxG0aQ8bOYM89wOueDK1EmH",
-	"ga4aDsNW5ozqi/qC5Gj640L4UySYq7aKmoLKRtCLQ4uEpnNgCq6DWqvh9vUdRpQJSMScG6hTMCZfW5Pp",
-	"lCpHDPmozDCYq6J+HEv+mfjiCzxEGeqSAkMjRAoOEUeIzDEtSdaK4iXFlErC2eW+hFyXSLrJFbuz0k8b",
-	"f0djJ6eo5k+RATjW52uya/2iBF4JOvn1kVTWFkNL4ulMVl1dZtlrkJeb7bKshHmEq2TQugK6NBg9Lafh",
-	"OSl9YYFRt4hw0kgrwpqGVqEvKq0U0EsSUhiU6NC0nNUjnhohnXGAzFOPOcSSuStXZc+zqg4132GeWsAK",
-	"zC5gVXq7FWOfFER0ho7pOyRoskHKz9QkLs7FznOtp+R2wRli5c/Mypz7vsQSFqQ+SMqQ5PorpTa68aVU",
-	"8FbmU7OJS+nvAUh/frpXbkzM9219a1RFN+VY1x0BmvXzsQ2ddHEpai5FzaWo+RBETRozfwp/1u8XShyW",
-	"0u280m02FVZxBfc0ycH9CHdSlxXHKnmc/Kst/6p5Fe94t+Tlgp2c6sn+UD3aH6rn5E07+6aW+SFH/Fnx",
-	"jnrQ7dh4FIcCP+tBX1A2UUTUJk+4X6t73DyWc+80O62Sq2lmbz40v/T3PyveMbrMZ6oZcyjOZC4AK31G",
-	"4+jpNJeSB5iloFzSjWN0ecpdl5cqxaRNMjLN2SYWA1carJq7qOMT7mDuyUHswPNsovgnPMmhRTU3I1TI",
-	"R5ho14Ebp+ZTwzQK02lPg3YBwxecqlNTiTQ7oFqfReTY8ZwZahaYmrAgJeH8mXDctwxpwdwxBh8iyIB9",
-	"P3myBpjryIPE5wANI50siyEeUSLxjvbAQb2jvO4RF9y54DYVnevU2KRx855y2+ctHPHiRHW6fMNUUBcw",
-	"vhSWj6lQ/hpuNwyp8BgKmCk2Kv/GRC3KAA/HAEsSglbBaxjybCK46m0lnpNAlUw7h/vESRBNNtM3naND",
-	"5cSijTWYAIVhPJW01LQvB0peH8urJ9m0ySnplkbnzHknic38Ge8SpHYymmypA0thXcynmTjmjF2HJ8+n",
-	"lo9RrfZRTxMGhoh4745IaamXQHerCyGbpZfoZkqC68eYW+TbURPVT82sCYIMcWE+gF0qJSSLu5UkbWnF",
-	"ILYua/4UiAEUgCMpwxNUAUgeWNmdhidlclVQ0y5zaueVz5hWFLH827nbBSE4zexMs3knFeR/6pTAdhQz",
-	"HQUgkXx2JbOYJvpH63Uzwnt/Fm6xcerN7/LsDK3mHJSf9/vsbhV97c6VrXssPqX7LncLs84BFHCybKQ9",
-	"Dm23+3sjzQ1LSZryVjvLu8jKvNUb9SEsNbpxySseW0nIDq8b+Tiz2GNu+9dM0mtWtdDTQPRKTSphqsXT",
-	"ktjMsD/DtJeZX6ycYW1YHgd8xGEwlDIEDdECovL01Avi8fahgEp9kxitcducOKPlh6XWJWbhlCWRJKtc",
-	"N3zqaVXwTTHy6/dJZmHLZROkLdZ0Ck6VW/NJDktmfSpjqJlHlewS5E5IxcueyGJKUbB6bc00iD1KxnGH",
-	"I6nc7IDWYa3zunlyBFYSelO1wD+tgNOTQ7BiZ/C0AvZO253mUf0ErOTm8rQCjCPzSmZO8vu2bJvM7Om9",
-	"UPrtnL2Kd3py6FU8Oyuv4iVRJirLYTmTQGb9M11nnupRMg8yA2aeJmNnP1VgJJvsNrwkGGpYUCI9JNt+",
-	"L9a93TlpHB94Fa9T/9hR6XsOtSvuUa0hF2i32TxM9uSwoQJ59pt78oPGUf1vbXExAT57J/X9+nGnUTts",
-	"exWvVWu3PzRP9r2K1zju1A/m3Dq5qglw6SMDZvrAApw+saCnT8wk0gfZzZe/zcTSB3qKmWHTyaYPzbQz",
-	"sOQWIH2eWYr0YbIo8iCNlz9caAVGV5HdyRHMcxcBL5MoZQKoWyufbxepUCrgUa94Idut11kQSwmE2Q4r",
-	"dqGcVH9sH50RbE3X9k0LYLO7pdVM55XblM27j4voWrsWYkPMueR3rvrUKMBCs/ofUyZZQg1pIcYpgWGH",
-	"niNSmFPJlXoiH2lszr2Q3dzk+gslCS1mJ7tY1JhlEFoNsqCc16e8wNAn2dSNA7dna492LtdSHtXH5l6w",
-	"h0Mp88KeQAxElItpBkIXHnyZdSKdJMO2MDs/7XbiF5yma69/6QUy6lstFgMpVzlRU1kuYXpVCd23DmBF",
-	"9tI2xUKeVsEHhgV6pjKtS703wgyLHUDQBWKAIREz41WuyiZVMhZiHzI2UvaTKqgRY0PWU9PBaeZogCGC",
-	"hCvrkhlVrislqIQSmIXV+1mZzMOfGZMyBczO+EgZdF2bqYh/ySy3ocNjpP+o0zJFFgO5FRMMK8J2i8rp",
-	"uSdpUZZahNPJTiYBnNzjsYIuYMXd2YJ2WblrRXh6JnoJhtRgM6BVQSejCIzDrOLylMmbI3aB2L1QCxpH",
-	"tZZKVr/3pnZ8oMTezefbXkWuw5dZh0hK9X36zDysmRXT5b8S/C1TcCfBd/PtfAkma/aL4roEeRqRqdDl",
-	"tAHpCj7J/QxPXWA1PiTRKMqcqowimKtLHCNUuC8kejAMu9A/7zBIeESZ2EfcAUCjJTF8QPO3Y5pUQzbS",
-	"ZSvNESpjcJsYtmVSw49fDTExc7AJb5zZyRcnhnejVYtRQX0aps6sKMQKa+0FicEDN2zA+X3mc5t/VZG1",
-	"e4SAEh6vov5rf60f7518anWS30e1T9dCxfxaF8iBt1F1bLaEYNHKebUhroMZ2oydP6fFPc8+/K7+yviI",
-	"j5/vcsRrbKsmKFhpvJgEu0A/yy/yOODjSzVNTCuVJsJu+K2UrlzKIEsZZCmDLGWQpQxy/2WQpWxwz2SD",
-	"Sb6uvMOc8XYmJR4kAeCCMtm3KXGarf19N7WldZ8tRqOZMWK1bNupzp+ZAEXOqY8lCc1M66aCcRlDrF7Q",
-	"RQxGfDqUf5dbdtt86qpLoaGNv6NDPMROjiUQG2KCjHSBvyMQyqZSzjnaLYknJUiEWqPqtArOJWed3GNN",
-	"m/VtldpNm5U6xu/GmivBPoSjUh+fpC1vrchv0qokRLnW6hIKDts+ZW4fCoZAj9GhDV1Jw4Q4EFrYAZCr",
-	"HPlwmDtpvZDCjL8mUeGrRXpRZq+zy5RBpy+FNLOcJqSaXjtJ3pKULqnbkrotqVsJ6jZJpRjthrqMQ/nw",
-	"3jpjSt3U1gmwcvJ6D7za2n4hKZfszcYMPq1osVLDGUWhUXFXTbs/vnFKquA9DHGgN6AHcRgzxLWni/Iq",
-	"6fUQUZklVMAGl4h1hiQA/CxHNOQCChVCY5NJS523R2MS6MSTfXyBCMCBItxcQOLLpVjV9Iev1kf94Dz1",
-	"Vt/ZWtuqeAILRZCOqQCvZVfpqsIujcVON4TkXCfLzhfBEO6y2VdRCIk5bLZwi5LFMQfU157Zvju0VE/a",
-	"eVU9vnwVFSIVKQkyt3yli5Sbc/FafqS22xVKmi6jK/kES9LPGUuyyTgyMdPk3MYMP0u+mh7PkB/uTUfq",
-	"zRp5fRq4c5EP4RUeSr12+9UrxUv0r/W1Nadmpnd+Ai0HlIkKGMRDSJ4xBANlg+TxcCiVfkutDRrIXt2K",
-	"ZWJlMHae3GmqzLGYk4OVXc0p1CCz65OXA0R5Mo6duEmpRBd2mfw8fx6lah5BBoeSj4KVv9rNYxBRuQ1M",
-	"3WbDIXIXhx2mudnyA3wYQGU0uWSU9DXiYzHbNcPWobH9uiS6d5PcKz+2aQAlG0xmxSe0uHFjyRjpiIu8",
-	"N9IkKwEc8Ww0thYUpf6tQuRzAmuZOHn5YS24QGyqiIN7gI+4QEMwjLlIhjNSlIr24YZZcSRPJFWFXVS/",
-	"mGtDkCNASnazC4MZ6SumAmHHlrsdExiLAWX4Owp0Sh+9Anzq6HXi08ApRZUbOkAC+ZIjKxi6MADI9jht",
-	"2Ddpdo1rT1gOZrN0FI8VQv9cWwSvv8Wqeg8KpuW8UF+0MwF2Nz9QCoWHGkny4XhTIIjgcO6RpRw1ZQnf",
-	"YxbzBeOHScMCILhQvTvT0k4QIiXaqlSqOquq010ycwV2nYuv3CVTyasOe8dSeNORuWDSkY5EoCuh5e30",
-	"omqeS5ox96jFXtDUHNkSBFUei+pyxaeEIF8oTkzNtVoIR9Xbu0+52/uTcm6jhWl69H2UznRu045T0sN9",
-	"w+GMRyXupddZMJQy1QigK2w8Km9qFHi4twNjEkrh7bwaPnPyU8z9UkQ7CuQX9W6a5DJGYRRnbzHUw1eu",
-	"OzP5HMAg0FcQPE2Ao+O7E5YplUPVFa+CNhK6FFzGrVFQEGCuBO1IdWpuqRwFi+RbN+2fCxylUc8Fy8yL",
-	"ToUMc8tY9p5wnIv4lHAcIJZdPSViVQvsFCEcXVvGKgIil0Ewm0isSBBDVwIRjinhYKWKrlCl+h1Hlf/7",
-	"n//36VSo5xeSykGcEZymLNucokS5HbMmG4eoYU1CBRbHKXahySHszb+9/tPm4+vYiQrEBFdqrZTA5ytW",
-	"SkpSazVMZi3LMZOrXZBanfS1pRT3DCXbsX/8q3FUa+0oel0BkVLFQ9rHpJIk+1Bx9m0egpWA+mBIAxSC",
-	"DPCNIYyyPjl/Jj1bLxPb+0S/AnFRMykn3J3XL7m77+bm8+0d4IcYEdFQXRGo/9LP2shnqKjXAwajQc6P",
-	"aKYOaUdyhsxmh3Q2kPN3vlBL4nyTTcXiyDqiaV6Z+3CzMO6sRukGON/rjXeFB7lP9LjtdpwZWgvwr1Tl",
-	"s9dNZTX5PTnpI4jDBplbXfHlt+PEq1gnkqM04/mtBuqeq7Bz13a1tRm+XWQBdNX6MKb7SeNUkR3xjJ6f",
-	"adFey6ujvARKz2fakUzPLsmrbTLBjIHizA/TsYlv5GsoYn0Y5JwGYhgai4ZyulBmBu01uAs5ygboTLP0",
-	"tYciW9/AmRBNSkmIOMtynTtAZrHabJVL7pzQSxKioK/TOfOUEySJRjK3GTqjpc1vluRHK5Mt151PQEob",
-	"lttf0jgMlCFKfZm6TCX5HjsDypH5Rp1RVRBLZcjkplyTPU2qKjDjIi1llRV7TMrRUgb2zAZMS1JckKDX",
-	"TjSTEnI8bdzlgJq5y0boAgGoM/qOJXLsxgIMcBAgkuZdEAPlkJrkqZsnv2SXBiOXhf7oMEnNWiKP5u1O",
-	"er7SEgz2hPM6O7+QSVpVDi80QqovK+aiRx9uHJh7KHPYpUCk/bOQQAALJ37wHDKUSmV7BNl5rpts7lon",
-	"YlGG+7Ou7XUbGKbZXwdSrmcoCkcmAK1H2SVkgfYJAzYF1F3lSbVHZDiWL3XsnMyXPHEa8cwn5L+P1Gje",
-	"PEtKU5OnRRhgYRQhyCz/KdzReHp2/54+KMbH3aayTFP+W+dBGOGy8eRyRBej7UB+7gjrpsMhJMEcTpaQ",
-	"n++ZjyZtg439pKCWbaMSj8HhNXNlq7xRWvMxq2M6roJn4DVl9id4IpnyVxVQ+1VuxhOwA87Ozn58TjOL",
-	"fvZ2Pns+Yhzhf4eQEMwFYlWCxGev8tlT13dYjD57OxtbP8/OzpwDWJH+K0MciRuP9LxwoEsU+nSIrjGC",
-	"7HIymfjYYbHbk+xO0ZHZSw/IuE6rwVUOrQLyxdZNrBjKgLmus6m6VAhoi0/am18jiPLrenNPrLancyFm",
-	"zpJ94th8+4pHcNjD/YFQfxW8UmqEfWdt++jr5O3qtDQwmU1pIxJ80JAf6U7HXqrIeferlpnLiZyKu0nb",
-	"Ai7/mNEk0a7ybazCjqxU/UUeq2uEFfwOYQEl9ze7OqbPiWfttP/Jd2qsnxVPe1m6cxfnPC3jTCLja/tb",
-	"LpMcL5Mc31mS42Ga170coDYRvCNloLm4MPA9kfJlYW746jLD8jLD8jLD8v3LsDwhu55GIYXBaxyiE41I",
-	"k7qPKj42sUSmJFliVu5iAtmohKtc6L5atvzXkU4LU+KuJ9MZZOmRn8uvdYOERL+YzenhW1NI12Qgb0JE",
-	"9ceLg6KQIiUw6Hi9W4OgPSeO7Ge/cjgTSZqRQw8D7z2SL8pE9Zlvb55d7e5EmT3j8FSEzfsmqZgqYOUn",
-	"jZXsnbr/l0fs2QHcCxWwxqmxJUtGPpgqLoEHXmfnOpHciaiZimllkyrsd5qpuDTzI93qzgWL+1U9IUH0",
-	"GYUUMmBMCn9pHGBOF74Xx7F+XNs9rO97FW+/0bZ/turH+43jg5ImhXTuaWfps0y36cNkgJ8V70NXTmMf",
-	"+Zg7ZWf7Jr1gViesl4TBszhEXB01SpLXynZoQgS79GrSohBkBpx2wPLg6foW6tRA7oL2TT5IBWVijyzj",
-	"NF05+aCcS/nDr1MBaM/vAqYtO9T1L+S4AQpsXnJAmV0c1agCOEJAiwHVSzXpFsOUYTF6mq1XQfSqCn+A",
-	"+BQnvALDcLLqLiRyLfU1j8MOqB0eNj/ISe4eNvfeatihXg4DfQVIWqwvXi8xR/cCHxXYXsVTUHsVzS7K",
-	"4aFj+Wxvjld2AMcrPWayIfYYuOJ+sD+YwMRLTNIb1UT/lwhp3HLlmXvCTWufkl6I/ftBDa+T8z6/SEkP",
-	"+ccmeb3ipn4sn7QlDmtS1EWQIVaLpbQ5PQetNpZuboABuoISl4YwBP4AMugrV6mVVrPdAauqIgZf/aH+",
-	"bwQ/V/XHT/8EAg0jyiAb2f5WDuodoN8/VZ3/9aGj8FrRGMWcFXQpsRoIEXk/f6pQxB51leQbYoK5YLlE",
-	"V8qCL/e+oq6on5moBL0WoA8FuoSjHXNcktOC2WeiSu9JbN1/2zgC52jEK1p7wvKhZKi8Yjs0bU1BQR0L",
-	"K8lDtlDmZyI7Pz1pjB/cSiaGK1hlSMWUBaZrXjH1A3gFwHSGlPHKZ5J4V8olrSR+9wPkn+upQD4i/oBR",
-	"QmOubrN49TP5TP7rv0DegC0f1i8QGyVZbAlCAVcybK5hBaArH0Ui63KlohIRB2erIb5A38/kyJ/J2ary",
-	"7v9+VgW1pNdLdd89JjBjDlQqcO1TgIm6SJRPbSXtz0TdeRtRamttXU1C2bYg0MdEr8EOOKsZN2TV9Q7Y",
-	"1W8/x2trm75qo/5EZ1XgOOGfiUmbpS/Zz6ae6jOwIhfhs9Qd0l347MnTZfjuZ6KEvvzBVAGPPehLYgFN",
-	"OmZMBohhoUkFoyEalxgBFp9JpsYO6Giglb8AoSDE5DzjGWA+sibbHaAuOEwU6WeSmHIDirTTMOz1kK92",
-	"dVgFTWLTRJtSJXZVtJduottV1IifCWXqDxprF/p83ukqaORnknWGSObPrad9oLozxbMrQK6JNRkrMsHQ",
-	"N+W5XwWdCZIiSYgmJpjzWN2tfyZnKaE5yx7+5JBwdfihP0hOaVrkx0ZtR0m2el4Fe1DTfVXaA5mpqrWH",
-	"ROGkrpwpZZ8QSkyUq5o9zyB/nDfVWbT9K/j7khzItRADRuP+QJ+JPwGnQ3s+ZLOIIauuUpLzsNbYfwGx",
-	"zpsolzoMPxND5ipa+ODj+0ulqKJdlkymDrNgSe4nhXgSCF2dwk6fK0fvSBjSxncADCRy/hNLmpIG/Urm",
-	"ZfOpq5OoA9V1bJAU8PT3arFMfaBIeaepjamCs/8+U+/AJQ4DH7JgRwL030Bvspnd/yNH+ddwZKZAkDjb",
-	"yZbK0ECgK+iLcAQ+e9mWn70/Z/T332c7qgcuN5CpeDC1nWk/xX38t22S9GHio+fvIQXDRDjIbrI92K1r",
-	"UwWk/CXl8jNOmTgb2xJuvHZQGCTX07Kd8UngcSj+NCEwylVIYf3ZszPZjqELxGxdOxYgtjMGt+zoX8/k",
-	"MGdgRbJsM2c18NOKxdBccxycgRWYNMUBf2rn04J9TBKmdTh+DCVW6BYJFae9HkfiDKxgEqCr1EeJcUlW",
-	"0bCiIyzWKp+JvY9de6oQ6CyCfdTG3zXk+tXWmmTqYEi5AOtra2tPd8ZnoMf715rkNBvPbRf/Wl87Mz5R",
-	"PAPA+pqVPapAc2CJWZ9JknDDh4xhs0M6gAWcfXzWoQKGz/YkpTGHW8gngCS+5srn7TNROodNH2CwswIY",
-	"6kMWhKaCsVqwvl3gPUou9L0I18jVSIznHKyc4eCsAs6sUeKsAiIoBlm3eR77AwA5OPthG/08q4Bqtfr0",
-	"MwHa4X2gwuV05mEt4mY+U5bRsyo4VjnsIigPl/YjimJt7BlWJVj7UBgyaEyEfCdnZczU2D8l+ApoO+SK",
-	"ll+kcCDBOasTgcVIe5RXI8Qk8URBTZxVVNZWa7CUA9ZJPEyqlzE0qS4o5h7FYifrtJeoEIYPCCrHna5K",
-	"YFueUarbYOXMXEqdgS7yqUTXM2PxOFNr2kU9yrKZGqqg6dJCoHCMmbokya7iKDJeSYmk16MMnNmAwzON",
-	"Fx3Iz6vG2eqsYsS6pG/ZUTKl8q5OepFV4hO1vkWZZsDKWVF+mbOKWTS1tybDxdnTPx1ZLMqmnfmsKlmY",
-	"1DCJNiHVC6/iSdKntY/16lp1TbnWRojACHs73mZ1rbqpXNHEQOlbRZKkfNdHwhmWkpALWw4qpwT83//8",
-	"rxU8rUj4JHtEpWjHEPQH2hdA8d3kftdTwGrK2QiMd6LuxDrQKYxW5qDC5F5ZcDK3alg2kzO31fN2PDNr",
-	"L2uZ0bYbvWe6oMlNLkh+flF1+7THgexuY21Nu4MqX3QdKZ+enG/GkpYM+p9cQaD1Fy+2trZfbD9/vra2",
-	"lq/cs/5ybfvVq037CgcZgM1shyNdBuVnZVqn5sut55NfbijLWro05VL55ModTTo4j1cT9ZpvvYo3SIMu",
-	"c6ylaDTTfjXfWPW+pVfc9VWyM6u7MLDX1+qT9dmfnGYCTPVHm1N2NksTVOBNsool8iA5l0kKqEnNT8pM",
-	"oX5tV5dStA/DUOc7QiRQWW2qGsytuwTzBHEaMx+lip0KrlegbJfZmYZUTgkMkzRQ22U255iKhsSgIZJa",
-	"i/5sc/ZnJszrlCSKirLbmgRLGXdpucoZUicJMuwrI1jejGGI1xd12cSLanqhSbOGUUMlq9MKkL45mqCQ",
-	"+vuOqW/0cEmkwr1dE7xTljr+cJPAF+sbaw6qV/Ywj1fD+pk33cvZ/5yg6uvzwe2ivy/WN19Vps1oGlFP",
-	"Sol5G7D7HPqvtta2ehvP4auNV/Algi9f9jZfbfTgyxdb11wJF3Lrwxfk6fUhTX2/ppHqpN2SSi+p9GKp",
-	"tCGqSdW36aT5Z6VQDl79of5vBD815Q6Ry+/kBF3Qc5SYDtX1trZZqe4mifa+6uhBE+1KMaBRzozthtAs",
-	"691K3luO0DMK9gyOLYnQkggtkghpJLdUoRwZ6jJ6bthoafXbfAMuMMfGsq5e034fBc8wyfp3T2rXu2bE",
-	"CTLkmn3aZLWpTIpKl5zRsmXMjY7ykfvqqkBbligT+iZHW/3tQleBSZ2U2oOVW113BJ48ezJu7pW9VC3F",
-	"Uab+lORwnagqPaZp+lN3DeJJePWlQ7Li3ZGtXuwaz5YdTsZbjGlgTvVb7+8j0Lunf/Sasq7KMvCQ9c5u",
-	"gquWlNSTlFYlVEzzPVhhiKMwROypueZKWIPiBfnWRRqnOVfzqm7lmITufKG61zwD/16qzhyIsbX2avYX",
-	"e8ZNSX2wsVEGrohRH3F1m65vNx62XtG1Z9+JhpKP+zEXdDgvJ0++uiYv30tGXXLz8tw8XfUb8vNSAxga",
-	"bOoATI6i3yvN6PZ0NRdg6EpjWjFotsUYcL9ErLFH3TjyL2Wbhy7b+BnadT3pxvZg3RNhGI7GXLumizT2",
-	"TN2SUGO7/wViTQ5bHq1ss1XqiOs6K0thqKww5KdYM1scWv1h/zQmVadsdGAyH19hrrzZ7DeTiHuARAZr",
-	"SxpSMxA7LJMpgPfPLWAh2N586/1eiPoAcUee8Osjzqrxv5+pXCDlvqdbJ6cfChjSvk1Grd1tORLWX9eO",
-	"A7hPI1RJXbjtiydc+/MkcSz6l3EYR4H2XRyvm1usrTTNZB4V/pYScvXKLOXbx0YdcgKxDbaZVy425QMM",
-	"8msc1d4ktucdFcswEWekA4ksPgMsQEyUX64YoJGiFLoZvSRVUFMBBBxsrK2nkW5mzAEMAKGZobPIWwEb",
-	"a2v6EyxUCk/oIw4oQZPUoo3GiMUDpBWL1yf0UpTWJtYWPHCxaLFIzaV4rKXS4lRaHpcO0kYThPL64tTq",
-	"D/3HMRyiqf4e5mY3Jy1pKqeTbOhuqqCTCEfWM8LGQinZKslNFnOd3snlJPKQCV9lWqJfwyRWOEIqDZvd",
-	"haduiNOtKQmxDj/+Wts/UkHID91XZCkiuZwr5sB9I+fM1Jlgch2TREE1bEExEwCV+Kek9fNMIJ9WqtR7",
-	"Zb2o5GqkDnF/IIAPbZZlmEQZJ+HfjIbIamIcQaZsl2mN8kktat9Ma3njU/7ew4q8t3Tfk+k+yZ7jnJB9",
-	"WU4UyuclKzN6gh2NoiudHB+49fumDGjJbVPjhrdNJcbKJLkrGCuT5fNulyEBbco5tG2Ob8efKBtqBH2B",
-	"L1QiY24sB2sVTxIhfIG8nR4MOVKV/miL0QuVJQWTfpMkr/LJFo1j+9b2mgosSiSSnR/pLWe6tJMe8Vtb",
-	"r9SHuUUkcRhWsofDPHH5xtdCTARVmQA1qUhSz+14r09UoesQpfDqjhyj6Q2r6Ywa3s5/vhQCYKu42wpG",
-	"VkBJMZ6dVwmSdIzGok8x6bdMomae2QH7mWtSAnGxLs9B1LOfyp6jXjViVOhED1Uai5BSFRCpYrbsYO24",
-	"S5Awc7AHy4xsC7bq6STlV83PpCBq+lu/90Lqw9CrpORYw15QgVR/XlA3tOBlFpDcMo9hiDdRb9Nbr25U",
-	"N6tbEwUrdza2M4/MTFQScIm2D2kt6Ci4IMu1UGvxvHYULtdCr8X388PmaLkWai1Ozt8fLddCr8WH2vej",
-	"JY4Y1lq7DG/tXHwx+UUxssLUejbj6IRYpX+bcpBZwaORkyymiRlDiEOpqpnirRvrydRaNMQC/xOjZy4Z",
-	"JAEiTfvleJQDjeUKOedrMXtevhhy5gtbgljD6ywMnH+VVN/NPNa9GtPPWMHa9TVl+rZlK+0s2Fi5TQ1S",
-	"8rG3s/2z4kUx66OsLOhYjsmux5PCGrhMCtRMWtHLsRyCOrXeNULq95OE08t7wYfu9xYk9htrubIWnRIu",
-	"bwRdWuMQaOsqp8qmnPjwB/kc68ldvsmoBQUEK+khrwBDhCppJYKnVXCMroRKL5gkG7R1AzkSyRAmxwft",
-	"gQD3VCIVYdPx8SKPu32b6f3a8d8JFdVY59JN9ZuMpSNVqSbVwv26l1fuvDe7zWcba+uvirW6PhVK0XLQ",
-	"00m9y3u1UV3f2Kxur1c31rZWN6Uq92qjurFZfble3dhSTyZ1s4Rrel4Znnlb/CxLDy09TsihoXvlqOHP",
-	"+axetxWGP93gMfNMOc0dW8+fv9q+lrnj+e2ZO9S5vmtzxyRiZI0dXxaHHktVZD6R0xzsnMSZvN4d7dFo",
-	"lJCwtIr41ktTdtsKcVYAks/cUpx9VSc+DTIHxD4fk+704xD65zrtWH6IXGHxzAdJFfDMs3aGDOV7SYXH",
-	"n7cjYE9hB5P0c0K6zpZt31z/tQteZhHNg/eYSfqu2vy8Te0gEcPH1IPsc92vhXdMQdj+6eBabLIaf7IL",
-	"2/Mcv5/zKRU3Y6KFKsV8zPVuvGvuKotALblupb4fM4aCKmhRruPp1N3rROrV9EJX5aZMq8WbijAPJM2D",
-	"ySHMc0kFq+ATjcEQjnRiZpV6DwUm7HCIRVKQwaxHUgOLMjCiMQioWhj1sbqhtbHCjIaomomTuLv9NZDK",
-	"OcFQpfTWl+18XL9RpDl1irqzdBtJCmYfErl4XXnCCAJdpM6fXG112JDyINCVmvkDz7WTFO2aVGMz3her",
-	"aQbWEg5W2RgQs+mQBMprVfmoVk2RDoA5+BZzAQTs91EAILfpuqugFoaJGqpTvcY8kuQ1SL62blgMqZAx",
-	"86nJTQkzqfDlKzjSGOVDoj0XhCllokVrEMRM57bFPPOlK9A+sPlBitw79CokOnJJx69kIxxOVIm4c5dO",
-	"Xx8GiICIIY6IqAB+jiPtoDZA/nke6CccHH0EDPmUBTxxA9FcJZ3Ex2eNPqEMPTv6OOd1+KPO/6O9unWe",
-	"9ywNV2cRXSFfpzLGSXb7X5ECyGCkpI49GhOTL1tTcxwsafldpSyaQs0r5WL2kh4mAvYeGkG7oVvNbXnV",
-	"GOeYa5iZXt6emal+fO/MTEufmqVPzdKnZulTs/SpWfrUPEifmnvqR1LSzL30IrkbL5Kbm3wfSF6I+6OK",
-	"PsR4SUz6IZqu3kVQ+I7ym/UAC5AWDjahjmP6XhXUoigc6eJ+KpxbVVGzZetQkKlnk5RQqwnBcDcWiJv4",
-	"KVsnJtKyeKAtdEb7jqNAajST5rJT9WJpLruJueyaXjgORbA9L0nS21fOy6OsIe8X3Tn9+iunh0xWr5t3",
-	"a2kSvA2Oocg+nP96Z1VXAi4Mt1XOjzAMs4VMAeQc94nO1odIYGzWqp5C0SVJYlBU9jVd+PZ3ty3O6S5c",
-	"88O0mquNH136Dj/CnEIan6BFEqf0FwvXfayK87aB8TdE2fbDR9nrZfNJsHWsTxcu3l06n5ofLjMF3lu8",
-	"reky6DMxt4gLq7pGs7lwvpC/TTPOQaaY9+wsFDU92EPSve5vloyQ9jFZbJoM1eU8dU5GGooKQEOIwwoI",
-	"MI9CODouTlagc5b8+vzg6igupZxHKeVAS4auGVE1UWhNFSUnQHmTElFICLMxTfr8PQahZiYW/oIMhQb7",
-	"H4FEs0xSXso7Vbu7XVd8SstClnFaLUc9dFIxzA1oA8gBoYCKAbIf6dxhRhJLnFStY+sE9dFFKB8k9ak8",
-	"3GLuyzSB9xr9bWXWWeg/zanRdQKVH7oumokA5Jz6GAoUZC0jU0yVS/R8eEUVHo9I8UDLKUCDVNfm7atm",
-	"pQXWp8dpCW27KALiHJXSENo5ClDLjLckBr+znXZJMe5fpIOyyV1bL7Be6yWqO5q26vaET6BxoS3VjPBw",
-	"CcP9Tw58C8bfm+dgNfEJW88zDqUhlHQVMa7ydkmAXFEMoRI7VYv5c0qp8/YIDKZ35SXyaSx2OtUM1E3p",
-	"PYm3czgudVJHpSEcpWX4H36SLUuJJwi9pbXF9uFaECjTsMQ0bqvyJr6PWQpfBa7KvjAIUACQnh6fIPu1",
-	"IMhA8hubjVNCp3Mhc5OI8JKGF0j/cJOuBUhi69cjxDkSmwE6Q4VztDozldskww+3/M2SAt+AAt91sg1D",
-	"NIEqHDZ34o2H6G8RBDl2MZ1ZxE7ZX9Uyy8n+OXotxdt0rRIWoZsW8I+EcxUZFB6aunAT1pEXhysZwffW",
-	"mMdjTR2xJKILJKK/NeFUjuKlBe3pdpXVH+qP0lmC9PLGqpQSFhw09qdn03lgYnZlFmgJq3KZWvVK3s9r",
-	"0XsUoAMFCBGU7JYgkBwMU7PrweeG+x3oOCTBqqkim9LTh26fGEu5M1PoLCCcwTkelqCVshnARJ9d5b/v",
-	"DuOcSj335VgPOMRmKcuVpgFgJc0VZjbo6dJMeXtkwMxo/23jaPI6Sj2d6qsi8U22yiTjhzMzcT10dJ7v",
-	"gsUzGZ2qXzW052hU1SVRfDoEnY8dcPEvuYTrf4LoX0eNg95Rbe1gr/3PQbvR3dx/V9+tvTut1bYOjmv7",
-	"e7v43dvd/ru9rVrT7+6J8P234Pnp9gk9uRTv/7l8MyQfawdvPr3pR92//j7ae9n+9iLerP+9vjs6Dg/f",
-	"D9/UPr2FW+0PW996B1t/iN6rzfbLN51m/cPHT7W1zRefyBU+fs+PP+3Vj8j7y7D26a8ovNi+jMnH/eDF",
-	"0f7rK8G+BX8N//L/3n7zLdz1/fP9583o7eUf7wb7J/APvNXqvXp5Er7Z/zS6evHm4IC+3htdNvZr72q7",
-	"KrPGxDJcYokSPRSGUpd+NGtxbZvB8l7stxVEj2mOjqpI9SposqzO9TuwHck0ZjCbqQETapEQEWykPCKZ",
-	"Ml2CKO6G2AeSphRfdT1AtrP4AAm5CCb48qYXVnMytsZu41vteLd//s/gHB+8ulzbrb2rv67Vmnu1dy9r",
-	"8v1e/+1e7V29Jj6cf6DPP7QPtv5q+f2twVv4x0vBSf3vFyfv3p+cXnw6Z7g2+mMAEfn7j9Hh1dbeLm7u",
-	"djdOIa8PO9/ewM7FLr749vrvP3rD48bw7eDt2m68dVJrNE4oDY5G7/dbo95uZ8jg96vWFXy3ud7wv4tB",
-	"732v9f3lN7H68Wpjv0v+/hhuvsSXo4+tP44OXhy3gk+NYBOdn+5e/vH3P58O8fMO3nv5Yn/w4e0I/c1a",
-	"J39vvvj+5n1r9Tk7fTu4eMPOa+/e/eF/C19voT38ffvdt/fv1g46l/Hf34JwbfXgbzzY39zb2Hv56t3W",
-	"KVnvDj7+vbX1YuuvV8eb7eMWx+efOq3d95fD15tr8LT2/vD15du17c2/d0P6sXlF1l5u7z4/fUH6F380",
-	"vo1W30cf3z73T17Sw/pwbZO11qJoELRPyeFR5683m6fh81fk3WKZz/I2cKn8YMMqH+il2yw2NO2qLc+r",
-	"06vK/GWaMn7oVlOTRy050yzOtHY/OBNrtNDwDzR8/mlv79P+brP16p/X/OB93BisN17D173gcnNzTYjm",
-	"p3Cj96250T8kzatPfx99vPhOXu/u9z7svvpr/cDvYfbyEzp+K94Nd9v75KT297vBx3UUo34NvfhwwKPt",
-	"5x82j2mn9ebk6NM+Xz14S47efmsOv7e7cYcKtI8+tXjr9Vb78nvU3R3BF+86b1bZi9532nh98E4cvVoN",
-	"m7UP5OXHtVeNyz9e+fHFVi16/v3vNu58u4JNOjx9ebm+9a2+dtq6+rZZX/92NNruv2wdbx3iDw16cNi7",
-	"uOKfzo/Xm63TzfhIvI0//LP76Y+DfwYvonf+8J8RPObvTy4ah6tvR2/pwTYd7OKRP3gJ/7qsb+5evd88",
-	"fdnDvau3ZPPV+sXRC//jX9snn8j2X38N/Y/f/vrjXXC5t/vi7Xb3hCPYe4f23i1cLVoylSVT+QVMRZP0",
-	"Uia1AqN6T6VB4Kswm1h0hsd3pi3Q3wMWh+MuIFOzaCQ96DQMy4Qa99WzHKrE8HMk1EhcerojkHzsGjR5",
-	"WQ7Rdffpwan5Rp6/k1wb46M72EIlN84FCapD/gxd+SjMj2cuVXe8LiZQLcj40s60u5l7nGf7mEeU4zIK",
-	"kOuTn5WlBe8hW/D2fy8jnabe//c//2s5jBrFcJjsfbFGRkz6J5LrNEk2KfZ0//aUc2UZl3V2dylUOa/2",
-	"Kaa+cY72GLwUf1gavuPVDg+bH7yKp1L4mtTue83jTv240/nU0oV5c5sRhvQSXPHwSm6EUlb1hng7XvUq",
-	"5FflU+tOMIZbrKNccq6mIk2umM32qxcbL1/Ovw5j1VyiJCn6ulwgGiUu+8Zj/5qrtrS4PT4+ccc+oh25",
-	"DFLaKnQS5VJ8VarEAzbyTfIYQSdzC0/nYTOUtZjh2Vra6Unj2e5hEpBVXjk7ZXiplS21sjnYyCnDu+Gv",
-	"UMjUwEtdbMljl7rYreliho/MVsNOTxoz1K9cVwtTvRJ+9ch0rtOTxv5xe/fwa/tto/V1v3lUaxxPKFpy",
-	"b0A3VmHbupRVol9knv68Dr2/bT2rYH4u5erF9sb61tr15n6rCpZhUEvdaqlbLXWrm+tWeQZSRq/STKlA",
-	"n+ozGkflMhyp7ODuWOcqSAYFVH0r9QFdBGwHPFFfPqmAJwz5OMKIiCfTtK+6bL7MjLQoTUmtvvfLFEaj",
-	"fumDZoPi1Sl6woGFzTUl+644x/zssdIDN32spN0t5LTPZhvRMOx4XRj04xH/d58KE92e48AJODz31Tfa",
-	"6zE0ynzVw4wLPQdHKe8Q5l+a+ZhSkmm/DA45LNOtToEytdsv10iHkiL8UpFdCjTLdFl3ky5rgp9nazlZ",
-	"YUIXb5qZOStXWSHTcVH5hAzGPwqN1VJaf4DDgCHy72uoU8foMksob0HvnALlNAb1pfQUxuG/bYXwF1KM",
-	"GuvH+tYhgpzrymnyFJsjlJARZ74BYALgteDMx0mP/iaDE0vy/3jSzGTJ6xy5ZpblU2+Rnx7nuV4x/5yq",
-	"ha/+UP+bfDjFpQoIQM8yZ2BFffVUheYZozHTucqxAAKyPhLuMgUPkQlPSZLjWhQ3oGaZ73EA+61qit5f",
-	"+q1XqC56u5BBMUDZC9a5tEbvRL30CjVHb5eGYmr3YoCGlAiIScEQBwz1KbND1Ef94Dw/xF6I+pAgb0JD",
-	"XYy4sox5uOes2ghRMUfs99Ha5Iw0UUdBhtTrBD+JzlWsvknRcZKvqLRuGeYxnjBoqkqnQzCW3OR+q54B",
-	"muAkOebh4BljFP46hFOfjcVm33zw6eQsZbJ0qufIdrbU8e5FCrpxZcul+i3LMk5LFirZSJ573Ew3Wk2Y",
-	"nirf5DRHdtKdM/zMp3EYSCU0TcGnKxdVACS6HmN2qynT7E+vZr4vpx9OSvFqCXhLNniPsknP5m73oiLB",
-	"47givK/24qUW98C0uEfGUFVwRaLzCTrGXBfIW1d/mD9LZ+fOss+EOJls3ckGFqfsTlH9JOOLsWSgdwVn",
-	"umUOwIvKO5oTssw6vlQTH7eaqIjb9Mzl4E9XWklfm7iTTh54fvMCNjC/1jdAMBSDqfdgDPE4TMiVlDiB",
-	"QKr4JplWfDPJiPxGD/FYciL/8CLEJGFBQU2YsIHn62ubz2W3EWWqB0QEU4WR//PDo7FQ6dj+47WUB4On",
-	"AdBOpcp1zkB49FGpCmn7Q0rP40jlaFPZ2HTqUEzA/nFbPRWQ9SEbIWKUidcQhzs6v5tsottL9FApWXVH",
-	"Gm8+e7lvP3vq2pOjEPmCMvDZZiH77OXArZ+cNE++ygG+HjXa7cbxwdf6cefkUzoJlSNI+S4KKGJulLny",
-	"mooSK82RWl4W3eM4hYAi/vDTXqURamBg6ZilsOYUFnvrncQEYCJQn2ExKkU0T2JisiZi2CeUC+w/ZMK5",
-	"vgjC+Wo24cwQwqOPZcngMU0bK/rnoGRHH4vo2O9JjHsw5AukxkvL0ZKk3zuSLqmyQawgS2UnyHqByKwD",
-	"r0rkLkzqTZovQKAilTRqa6/BmYXrm2awR1NR5IdHI0sd/JgLOkSsrWNjNaS5iWurt55XrpUy8tj3Zvq1",
-	"Vuvr6cmhXEvRy7VmSMLvi3Q9zLTeNNsdr+LFLDTtFYGseFKFzD8xmZDViMr/gyEi3suHchtMyt58TRDP",
-	"fGU/mjJ1M8j1565jmr82W51G8/hr/WPtqHVYn7ESZlCzFO3OSeP4YAGLoV5+7Y6+2tC5ZBnMZL7qn3ey",
-	"ILX9IxXqXX4d6ke1xuECloFQhqJw9G8/RJBIZb6K4sxSaJEHsX/nxYZrRH1pEvIIiq5M/+g1ZV0cBIhk",
-	"+OdMBvRayYUPv1Y/TdjIWMreKdpLGwkbZKwOpboHSQKRO9l6yhaChNP5kIAuAj4lUhZFgZSDYYTBQb0D",
-	"VlNgCsovmxP7KCKW3OTIUgGV2nqcBJSVzvUylk6esbawbPeW4hSZZ+ZWDH9jNsDjSBL6DBsQYbDYE/B7",
-	"aWa3SeUf2TV3G40xCCd/mK4Grf7QfxzDISpzg53jKBkbh8p/o9mKfmdou8YW/Rpc4jCUfCXm6ugWF1V9",
-	"aBxk4sJYLqcFzizZCkcox0AL7rfT/SgJ8RgNfOgFYJcE4pbqqM5PIyIaYh+jeWwl9hMdKJ+1kkxLZdOy",
-	"Ay3T2Nw0jQ3RhONustjc3FoEmT/AF6mwZX63GI14XhZsZP0xc7FsmPh0KKdpNlmKYRK+QzzEwttZ30rW",
-	"TZ3O0a48ibHoU/WNGfifGDJIBCaJ8Jg+MdD88IKYGQlrc63icUEZqgUXiImkG/VsFwbZLL327JlXdeLT",
-	"IAOuff7GSnLZxyH0zyVuZSRY9aKNSIDYe8RwbzT2JoLDXB/vMUvvBuSGhXCUzAgq8PW59HY8ldZO/q17",
-	"0euvvrDztIJ1CEfj0zRQ2HfJfLLPdb8W3ggO2z5ldqe2FXjy6Kg1Tr4zT3KHIvlWfZY5SBrA/DlKXu+O",
-	"9miULli6n1sv59jPsXfpho69GF+B6Vu6J1WII4jDBsm/kM+asZjvANjtLkKe5Md05NlOcEfSaIH/idGz",
-	"EBIi4WfGCnpjXFr/5WtfajWvgU//qe1/uRFO5V+NkYgMRhl8H0Oo9bU8RtnP8giV3Yvt+Q7jzxwiPq++",
-	"vIaBUzH/0dLA+ZgNnFEqAOal00QyLJlUSXN4Za/MS5+gScIRSMrN+ZAAf/LDokRM5ow+jrTBYyKZi4NM",
-	"ZxovxwSu2m0wibzwdBvyVuZ5nj9kXxRIW4mNdhpzaJ3ujnMH7z/tVu3oi3cr7GBjzSlgZSj4i+pGaeuk",
-	"pdu3kdn59rWC5Rld1Bm9dSmm4NjO1Auue5iXTlBzJrGSnDXmiNkE0klNV6piO8hMR6g5LHh3nUbMCBTL",
-	"DGL3JoNYZGWxQkmxwJypjmipHN7WmqkP9VymTBW3sSyH9PCSfDtTZHdHt5R7uzsCUQhFj7IhMCZb1wC2",
-	"jbkOus2c20obwpTky2VsbK+trTmFLf2oZQB0vVJ46njRNt7KXv24tntY3/cqaUpVucH43+MWpmw+sz3V",
-	"ZDIpG+nHsC8bvD7J5zc7tJ1JrDTg6gXB+1BAKzjACOsSjeZnLAa517EYmBKOIfVhqOqnmGOlcbIHw7AL",
-	"/fMOg4RHlIl9ycPN5xMvW8ojvuBlFpDcNM2UPiA5H6rU5fxoHh+KqHpp3puyJSI/6MZ25pGZU/uo0/KU",
-	"iq2I687SoLo0qC4NqvfBoFrxeGYtmyTV5MaoqOQ194KI2+Qq06j4RG5NmxAlIeP14yUZX5LxJRlfkvHH",
-	"Qcb3G+17RscFHQ4RmUrGO6rJZHLhJRVfUvElFV9S8UdMxed3hDg1iW2Wlb0egGvGHcdup4kF1LWDtkbj",
-	"38H1I+b5YtHagF5oxL/sSgo304qv0ZSDywH2BwAylERvmyxSMAzppbLzQxKAbkg16Rwr2DnF0P9BAaKK",
-	"hy7N/ffU3E8viZI0y1rlk7uf7gjIbyrgSe3wsPnhiQp1yR+ZJ7uHzb23+k1yfApAVOPPVw9a82wlEJaE",
-	"Vy6T+khH4BSAYt/d+lXCWOHt7a01rbxMxvqhqwgzVBNOIVtv4Y4HQ3yBjEjGo17Keg34ap+ysegQEcRU",
-	"YmCqMgRXeyxVrcoA5w3QEw4gEAxioSqoFACqTVdTAM0l91XHJgNoF6IQ88G/TSLjucGcsoZWH7vuGkI2",
-	"gtdfv3HA1l+8ePViY2vTtFUQfhp9a91k8Wy1hkWu2ntClWHyujBZ82d2Q+cXBrNUYCkULpMI3dv69Q86",
-	"K9z//c//clsknhlRrqhAvMbFaZ7ItSAASIPLAU7SFPWSou9qiCpwuZrAIEDp187iCQ9Y7rxBSYIfN2P3",
-	"pVl6wp7Wn794Phe3vhlxVwkebr1gQqFUtv5iffveSmXrLzafV669hbcmni2cmy+dTh8Z07xrN1YCcICI",
-	"wD4MFROa9Gdduq7eQVEKIxDIHSgraMROI1cUQl9bRi4HNEyliAmpJpE6QHeUlHCSra8nhSQ5npZSiIu9",
-	"Meyf03zV+h8u/rTxYr1YxBCjS3ztbHELkSwWY+/ZeLG9fneShXPpiwB7uV3WVqF3aiGSxML2tWSo7JL3",
-	"L3l/Od7Pl8z/7lJ1lTczTL0BW/1x2W0INCxZeCorGUgIqlPzb6Xc/bcoLmWuRfISkRtSu6j3s1bTkpDf",
-	"v/JGv4NBNJ8obFHqCdTsJqN4UIKK6qIvCc8dEZ5rZoUoEGodYvc1rrkXmuQ2A7Rb/n+x6IvoqWL/YlZo",
-	"KeMvZfyljH+vmajmY3MzUSnlK497vgqzvrFFRdtPo5DCAEDJVRCgBHDELhADqgaw5DaCAt0RwEIlQiKm",
-	"SKkWW+yMLI+KdX99fIFAAAW0PnPZZL3Waa7Waih/J8nXJDsbIs5hH1XBaxwirtzsYCzoEKqTOAJaKwky",
-	"UF4OkOpqpBpj4odxYPLLWzBBECteiQW3A7mEBgl16kzsTWNtwzgUOIJMrPYoGz4LVCRB2fOtR5ITTCjo",
-	"3aZjTycpgbg3jGAOl9kHicway7IHzOKyqsFcjLqrP2Ic/Fz9IfGTlEyrrZEQBWNIXaSl5879VDH5lOB/",
-	"YmS4Qw9LGTyL9nbElfwhq8Y4KEhPHePpIuoNEmVPB0mOXwCTXekbAPa482I/4FK6UxG04nYS36eXJMtE",
-	"k4OnfOtbzXYHOPDagYymnyU63j46jvPT/1797xt7Ohpkdk64og+DFELoJbF4/6wzipQJ4xb8I5dhL3kH",
-	"d5QGvTxUlSAlNDPlCG0jGhMk0h8lzfxEK3tSfE6/Nfan2cKEVlLKW94mhphi38pO5X4a13+ZOXlpklkk",
-	"lMfUcS5/n9C5FNOdCF5kb8iG3SrDPRT+YBIx6gEW8nhGiAlbxWMqTQG1KApHwB9A0pftSThS6kuEfCnf",
-	"BDq0S3lD2zMBakIw3I0FyobnyVMVMXqBtRwWhsAYjGJlVgmK7g1+Q+p13bzNvmUG9eNP3oSlEpERuAqV",
-	"X5i6f9Zz9na86lXI5zVKp6uud6GcTWRJiZeU+PehxIpW3owOZwW/mGG++iNmeH5RL2Z4N5wh5Z0yPC+B",
-	"PD1pPNs9nE0cFcxLmW5JSW6TkmTP+G8pzo0jcREFOT1p3ECCy43yy4W3B0+UbiqqfXjT6NQPG+3O19OT",
-	"xldTrn7Mm0b50MTKZ9+nw3kltVO54UshbUlaHx1ptfLZfIRVimSq0jRf/aH+Ly+OqctrGELMdTxNzO01",
-	"dmO/SCxTNsBaiOEcYTTmmhzKr8CKArLAEm8msJTNxtw3W5Rz3FXFKWKOdgAUIESQC0CJKlmsdwEMcX8g",
-	"tIeKZLbALiLQdw2AsowDYmJWUNtiPYL0hxk3xSXxujPPXEiCVbNF+U35DVx1M/QGQ14dz5+lKEpSC2OA",
-	"YCgGhTmzDpAAMAxBD+IwZogbHkAJGNGYAUQuMKNETsSdD+uN6l4tD/duHEyWAhshJhENBSYia2vr+frG",
-	"+rocIVK5M394iAimChT/54dHY6Hckf/jHVJ6HkfKU+noI5BtVEW4/eO29l5KXDEr3olB6R3wcrO6vrVd",
-	"vbq6kv+8ivca4tDT5E1nk6qfnDRPvh59/No4fl87bOx/rR93Tj6lF41HH1XQmROO4BwPp0Mih9sB+28b",
-	"R+AcjbLpymTrgCKeISiKP0cMX0ChCJZwACq7SkDda562DusprPKljkMzmQt1wsOfY3l5bIqtDJy2A1V1",
-	"XE349ndMQNaHbIRIbq2OadpYHVn3bh012u3G8cHNd8sNhdox2US3TxP1Zarjf/Zy3372VAYxjkLkC8rA",
-	"Z88PESQSnz97RTtZMI0ZG2lTQNlEZGNTGNvM+eMS9zHsE8oF9uty+vud5q8p5PnbctQHml5H0wSALFOw",
-	"3EnzihxfWhVs9Ewley12ev2AwxD4A+Sfg/ZRpwV8SgjyBb7AYmQFL5tOepJJddjoRPa/R0kP92022Hn1",
-	"93InQA8kIdVTVRhxtw6jeuAT5FMWLOMGfls067ARUGgjsSF3rp3IFuIL9L1QBqwRfokYBxtra+BygEOd",
-	"XCJi1EecA8yBDnuRPFdur441kN+6REI50E1Dd5KMyvS8vMnLrJnJaS+nLdCVWI1CqXnldF16PjUH5qSm",
-	"Iad/3YOi0kb7McNi5O3850s+E+4FInKJJSJkAwbMVMzmUQVHueJ1PhQwpH1JFs1nxlLrQwK6CHAk9VwA",
-	"E4JZAX7MBR0iVkl0Waby8oIVjpBxiHREItvupTCjG6lkvqs/5H+ZBk/dekNTvd1HPYft4zFlqTW+kmWT",
-	"1NpV746mVY4jsyrGTXSvynjKaUw7NYpwcp9GRePad+UQVh+Btvrmupln55RYk1O3rDj/wGM0VBZxSxkz",
-	"bpVXAhGuHuaI52q23shUKipRemR6ttKlpapupEilT40cYCXNzcT1PJ5mPIqTxipI9E+pwSMi3ssfktem",
-	"SPiEA0Mn3CTUVnxpJqtwVwj00NS8R4AKyamagRNF6UvbSN2XmHOvjqa2e4wf5Z1EYOBWYtBCgK6Xi8kA",
-	"MSwAFiAmoRRuVMCfRBYxQJgBekmqIJU415OoQDv2AAaA0DE0qRjhFBHZM9NJBrg7p0AbjaHGLWl7uvOF",
-	"hq/PM3CxdlcuPehNx3q4aSrniXzQQdOzhjG6kkTOOhFS1H+4qYrGKMk8zHX1h35yXDLyMcc7Nc3RLiu6",
-	"G32hM84Mc8HJRVerEwRg6vVqNvLJUCGl/BzUOyDRY9y3rOmES160anPr19r+UePYqywjE3/LyMR5cMiU",
-	"GHtmfKjmrFJvPwfJ5wX6tmnXSkZZqt1zqN0Tq3xTDfxu1N2xTV9qvb+F1jtxGOcV9rXophjteF9SecUs",
-	"eBZBJkZJrg8j+1cAqvar4Aj7jHLaE2Dz+fbTikTJLgKISIAVKlu1QOm8Ok1OLQhW9V/aH7FKxwlSI3CQ",
-	"Lg3pxDm+JYF+bJjSov36rYHweAVvnURp+hd7lPRC7ItHKKkbFJ7A32mihpVK+OqPKKkW/HO6a1Aqyqyo",
-	"y1d16fS0CvYYUnkMYMjBii3RWwGmlO9T5RnOlLyCAgA5IHEYTqL3Qaqql3eBdELkls7Tad6tG+TidH27",
-	"PMlV8sPK/vMYZP6DjNI8hRNfK2SjAPvuKnbjT4W3wA8RZBxA9UuuAIC2t6Lojt8FrRcvZdiVuY24jN+B",
-	"AjwyRq4jFWYSkGL+XcbDV/sUcotqIeQCCMRdeY0yLDn171syZycq64NnPG2Wzlb3MUrAnuXUiVrx1ofs",
-	"XhkkaCmRLhEVtBelwwGscit+lScx+c3pxPqd0YllxbclsbmHxOYkJjliQ0oQGyWn0BD7GEkxRf41mj+p",
-	"hf6uCpRbGh9xGAyxSiRtsgpLgUk3Kbr/U2/nIEe2vYv+mEksIylnRFKmC6mchns95AsUqJzUGd9SqDxF",
-	"qg+F8qgjqH1blDk7OY2MqpmT+0N99NKnQUi5QO7qA495TFHU0hx9ndAyxKY446sNcUxJwYSVxXY9qQo9",
-	"eDoyp+s9ZP4AXyALmPnZYjTimde7oz0ajUy8WcULbPjBzvpGxeOCMlQLLhATSQv1bDebLZcnczev6sSn",
-	"gZzF2PM3ViTKPg6hfx5iLk9aboi9EEFyBHHYILkP5KNmLHLPdBr+94jh3ijfSzuCw8QUk5SRSQPqcmGS",
-	"mPh0mIF7CHHYxt/RIR5i4e08T/Z/X98+dxBPj5W13yfj/xNDBonAJNmC9EmyC+l6b/7a5S6zhObBe8zS",
-	"CEV5SkM4So+VAl/f+3s73n9q++/rJ50vEu/UM92bLrWivrTz1QOoR+PTNdDYd8m8ss91vxbuCA7bPmV2",
-	"515UnytAJeaoxU6+NE8M+Bqs5Gv7YUl6rk/CwzXt3w/u9lD97TDph0nOgjIc7prXCEaevrOcTw7JXb+a",
-	"Irmbi4OHyHGvmQoqB+aeNyfR+K0SO03VJpT/11gWhLF8LEt14u4J7nV9NJYlqG7zImkmE/lZ8VZVcbCy",
-	"EcEmPsM4galDqkrU2NPJwUoABexCjlQkiMpNo4vYyBMM/YEE92kFbK9tAlUM8hLzcvHEJxrOexFQPHG+",
-	"FHA3OS032PaCkGIJEi4RU2y/X1XEh0+9PLSuxqop5oJBQbUObfz80hhiDigDXUbP1Z/ESAzqypH2+yh4",
-	"homOLR5A7cZ8cFI77mSsuW7n5ZoG8gF5LIe0j8liXZZVl3P4LHdHGoqKThZVAQHmUQhHx8VeyxxJ/f7X",
-	"+y2r/V46K/8OzsrQoq6lQzXfR5xLyZPRpADKGDla/aH+L3lvkCVLAPq+3E7Fh2AYqohbqIZEvLAIijpu",
-	"5WsHuAYsKB2gp/G4C4ovnYUWbgxXGkN68gpxa5pFfCraqHPOOfWxVOczDNrtMfSbYdAC63dqTrZ03L2v",
-	"zjTQnNwpKFRgcjMlf3MlclznurB4zYPHmcX7xqo1mceutcTUJc8sV5p7JqLn5NAMwyvUjbV8G4ZZ7phP",
-	"EQM5x31iXCDIGAr3lC+EtqepvDG2RLcJmsn2ChkCIR5i406hctLEjCEilDr9f//zvzzX3uSl0Z3T7jfk",
-	"F+WQycxzBik6QRL7fZELP84O2h2ZeczIDlVMlGaqtik51JMCK+ZnZhmfastxdvXUrYegRYDhey1elNKY",
-	"0338ZVlYl5LMr04BlMPlqXROQH7OizOuHsKY+AMAAUGXQLatgjr0B0AeKoWAkJ8rE56tkKs1bMAMiVB6",
-	"Animwoe/XqLQp0P0dagyJreR1DCScv+GmCmboMQIiIkSpEAGIIvy1v6sdBQQYnKuXcsiyPklZQHgSMQR",
-	"iGAfJYMLeo5I4dCwYHDVt7rugED1IBuHtA8wsRBncDYZzALylSGOxPVGVbZCjgQYYIlvLJndJP2u64ui",
-	"DuTn3g0uIX06HEISKPPf2HZZlqCOCkM+jrDq0/MR4wj/O4RE8jPEVEbpn6Ut6wrkUvLdhiN4XcMLMAcX",
-	"MMSBOg82J4y5PAuqv+BOs0E0PBkumlK5O7tYzV2o2LT+Y1WrP3z48CzTEM2i9xPtDcnfvOuZUYb52MSW",
-	"14q3fK1or6M1mbFspaM4iOEmkkROuUIicr1QQkt7iROw9SgJQ3qpqao+ZJkbQVBT7AQk4GmvFZuajl4S",
-	"xCQbQmFPORdLYpsTs3XexWGEGKeEqJIJU26bDpDooGFEGWQjeeA6amozJOO6LsYRBEwyQcOtEv8EOdEC",
-	"wVO+msgUk9SyR4YEzy7cHw+7iMmBBzRm+mJNL7Uli9AX+KLo1kdRLanfOe+dtiopRJiIzQ2dtAoP42FW",
-	"3MVEoL7KV/HFTcQXo6QnW+IiEHxE/AGTmGiYoZJRukjybyiXAxPJfo2pc8esEeZAp1DQaUy4VKo4peQ+",
-	"esVw7RZjp5C4xKiYmNRRVGJC4qWo0EK77VoRqvr7ugmeknMiJdIEtR5ofndLhBRJ1Cc1K9VPEilLjJVv",
-	"0VwpxLQ3EkN9yIIwQ8H07X4VNCxB09Cnp85Ir3lirt4qi2jFppFXJ1rX01KnOADdEYBAEWGVXEgbXbQL",
-	"lDFd5Otq6YtpQ0zdlgxV+uhxJzUrzTBSDwH7iWsk+24O+0zacRLfOSVJmm1zfDvJ0rKFpXyG1Mt9Je2q",
-	"6kTbL16sP19bW8t5+FsLj37USiNPJ15Z19LxF23ralQ/ru0e1ve9ilnIAq2p4vUw48IsyZ5qYkMMbM8h",
-	"JP0Y9mWD1yfqd/LBoe1MHv1MjmuTiMd6p8MId9Simp8mYU/2t37vhdSHoSpEao6VNof1YBh2oX/eYZDw",
-	"iDKxj7iwn0+8bKmCTwUvs4Dkpmmm9AHJ+VBF7vKjeXwoouqlea8qomba6EE3tjOPzJzaR52Wp+KglW/c",
-	"zcNctl7OEXcx9i4NvBh7MR6hMEekS/ZFEuoyT6CGDctwoEJui2YEu2wnmyjxQ+B/YvRs/LjfOORl/Zev",
-	"fanVvF7cy81iXvKvxkJ5MhEvxsQ9FvCyvpaPd7Gf5cNdsnuxPd9h/JkLk3lefak8GdO1bGaCtsaoqOQ1",
-	"BUT8xTgRt2FaDiI+9iol4vkXU4g4CjH89xAygcLQQcDrIYbeWP21DPmuH+fJ95Hu6AET77Eic9k8NmPE",
-	"e726Ud2sbt2YZJvzlafZGqKiWL3kx3TytbHuoF/5vZ5KvSYe5YCbivr3CO3Lhrltz8be/Ub7nqEv7SI2",
-	"IlMQuKkapHxv6zlZovAShZcofI0CoVInX15G/w5u3DHPp5nW1pbZGabVDXLiomLtljhn40nDT010iGqL",
-	"skb1osTQp/wayaAzd58OdccyCjG6xGSqrt6RLabzhpx2bi5yvR3vDYLsCJ1QyP5//x97V/+cNs78/xUN",
-	"M98peYaX5qXN037nZkqbtKWXQCbQa+9tLgIL0NVIjCWHcpn735/RSrZlsMEQhwbi39pgS7Kk3c9qtftZ",
-	"CzZiw1BS2eKSDmjAAhWa1QuWcUavaYtMtUDmRWltXyKn+VeOt+hfyb5kK7H9neFCC75Ia86UlR0PsI2p",
-	"hRumcMMUbpjCDbOfbpiMYBMhzUNTHT7Wy1ltwMyxFug/6gt1xL3ABAqT7LdfYWF70weXhGM8Q9iF9HN9",
-	"S2h4EKIg3uDWtojqeUCjvmXM8gSTPrxEDks5r0neaNpNyrQ09vrKlBcvCJecC6qxY2niOS96qJnjuLXl",
-	"Z8VxH714kpmWWwvLULKfoO/2gsUppChMkahlWZhzcmMfk5OC0/ZMgJ7ncco8er5VD7LATOA3QmLvW8IJ",
-	"s6N+zeWE2VE97M/pcu+dzPaOKFzM67iYcztcFJSJi6C7l4SJqUC7GT0iRBVukRzRjsI0f1xA/7S08d23",
-	"ADb01VsgenZeSoDK7OojmsgdJ08cYbGcQDGzM+LpasGi0mQmXsHM3oI6bCtRH3B3aTVrdfwJlV7zsnGF",
-	"zBuJWTnvTWu7qvkWQqUbUiqrKIQV9YKooU630e0YEgCBxmoDKTQCKRaQ3sTCbB+feQQ7iOg1FylR1rr9",
-	"H0/q1hzjiV7FLCEBZr0jOgThQ47xwHfd2U5HCzyCfMntKuBukO2cWBBnW6Po8DGRI2XtTQmTaOpxNgwx",
-	"c4Z8qF6NJA/KYKl/qi1bexQ0RYNQ/YXVAUHLZtHA9Tv9jyssR//mqo73RxtbH4zUaGqoKeGuIshxuqnf",
-	"oPKIEg97/dEMOUTTsXgHFWP5j30hw/zBCfH6hMkqYX3uEOc1umm23ra//t/R+47fu6khtRQhgTkGHhfT",
-	"+XTEBUHC75nZjxVSriVPWLS8GScNBlMqIKuArAKyCsh6TJAlCHPSeWlCLhUAFDjJBTRYml86iCBEWCDt",
-	"dFxEL9XIuc1usv9elIx852M5udTaew3yvSUe2G3JCZyT1dLrY320qLWCZipf76uSvzDLOLtUZzZAsevq",
-	"9kVgeGmZxkabLLFFA3dcYZJuZJL+WMtyswx64KsCcsdc0+irar7gUjZx5NthFJDEG1NG9B0BfOPA42Or",
-	"oIKmREBUIBfY2oiDymTC1bJT16WC9DlzxEHa93ukT+gtcRoDHcOcwD9DmXx5UkpgeMk0XJ9JhdF5j/ct",
-	"GXCP3HfAHT0YHhQ2YU4qR4+a9vVIEOKNQ7xLyJ2WduKR/D596MnD3mx1R/3+vTryNe2mUZjmrJcmYvrh",
-	"+/RnLIhs/fWUMbRWZzrmj3vAyge3f+GEwijKjdZZvX1db7W7BymdctNEii5ptCB0hPlj4GKE/7WvS5VS",
-	"q90t/TmvXyql71X1bPUWA3mNKdyixhIMVTcR/xs0GP+Taf57dcirqo9qcFMWe2r1AlAn29wDheojOK2H",
-	"9uvq4/olmBnFYX1/DuuGE87YTMXR/Z5H90D7bm7r1++M1jBBxKsdz+ZKWpk6+spR2+uGYY856L0/dH39",
-	"R/U3MMoXTgS7fbx/0ieBiOFbr4wOY7jFrg8R+FQK9LUKm6DadJDWumod1Q9G+VebZ8nfEG7GpZ+w5oAv",
-	"gupogXPcwRKv4diObIWP542z8+tOabsVSizUDCNaksEyBSsLhNs6woHKKvBtY3y7pwvLhrU6tkNsl1WK",
-	"gHCs6OEgBrGqi/NBbsSUuRw76skxuMKwQBj9Qychf2f5xnF/Ugrr5qCWCnx20G+BgQUGPjwGfoESsaqN",
-	"aBOHVcSsLY8F4ozEd7SFP9HGVQJTM4989ugBokxIgmFeXBO0q6QkzVvkJPJW9jh3CWbbA9T4B4Eistv9",
-	"h07izYaerB5lGL5nfuoXMSquUaJNAyolrj3072Nd0TfUJHPc8MYIqJ5RMeGCZknLTXplN4qCbAsu31OX",
-	"RDGotV2ulxbc0NiCnT+U1u8m2JPLjo1ngaJRGiV6E5Uvm5fnSL19EIPYhOKfpoU50LzCXnGLVODmNnDT",
-	"qu6XvIENUZLpPAUsa9Q5SB60lqEHQnoTuyYRFXpvgLUa4n/5JgEWXlsfenPw/1ExeESZSxmpQGEHU6j6",
-	"4cD9P/X/3Bt438WvJqLvqpiSE6Y0UjAL3dmEFFBbQG3GlPJAjOaxFkQuJ7z1iEuwIOnxVtf6gSjk6pZi",
-	"2NgGUMqkNqyhP7S+/qN0AB5a9Tt1aqjpBGUQY1rY0mcaRRdUstCFEIMgL13BBDSMqb01oAy74ATp8e9h",
-	"fYJASU6xQEB6E2jPKNFWKy0xwWMk8RBNue86qnGPjPkt0ZWkBGFQY1F9RnibWkMtLtWHYIn0rEHJrjAS",
-	"TRd9NIh6Sz1fKK2odiHUttEVD4ynr4a6HPVm1QkWAskR1aEuHncrypJAGH2tAllR9YLfEi+AKcnRjPte",
-	"mHq4YM2YtSpc34X5si3z5dJM7cQjgXh6kcagbED6kjjheRRqM/XgyQj3y4IQdHJ4FAV+6A+Lhh4ThzVv",
-	"mR9d5ibUIAKcWWCT2l9Inndf97k/cYN72vrA3OgpqQ592jDKw60SQAVgZ2ltG4hm3Ic7nvEkttGpiDY6",
-	"pDrwQDLjalwnnxpECspTta/hv4kvUBHK1dxb05EycWQ4MoM0wTB21OKZtzUy2jgclm91wSMcljsybyg4",
-	"hvBSdeLQgcOJxFVBbaG26eiJku/8flfik+CE0veF5GPidaCic8jLaU+EzbMSf2zocX8SPGC+/3Pn/Pqv",
-	"9lW32W79df61cXl1ca4mWg7MqwFHiS4va/FAmq/sdK+brQ+lSsn33HhvamZjjQCeGqISIIzwCJO/qD+W",
-	"Xpeel8wDpdelw00Yr/UuKTivn2QBZo1xoZ7IypXdIdK8ZYw9XS1ek5J0rUJtVg1Mo8PMAavPmfBdaWLl",
-	"JxR9OO+iejSS+QQYS6E9SSqRpVrHkv+shCJ6KhuOs0beTC53TYG6SaNCWpvH++np+Mq9pzp/Stt9UOJP",
-	"jCWlQ2L6PxtTitHQ9Tv9jxYekyxkqzGwUOYrdCyUBGjAiDnbTH45/By603xBnCUcrTuODYsVkvE4nA8z",
-	"e+B4sHEy5Q4lWpqMQz5rXzaarb8aZ5fNVukpcsoWOmI5T+zaakLQIcugFtTm/ti9vEDq+WC3Ryfb2hJ5",
-	"76genh4vc1HXeyfreu+2+AstazG5V/K3gik6JtnLpNqwRO+ZSK/JFK1VZunz+BX97eun5833ree/fv3k",
-	"XX34NLv458UF/vKCNT+8Gjc/XvPfOm/93vGn57jx00/ZjwMwvasoaAv9srP6pag+8cCBhMvV4MRPcZRF",
-	"alDypWqwsy9q8AGIXkLdtT1PVaEvC3vsEbpslmmhhJPYtOdS7cJfetmoCSVsTvDgstFc5cL9Mrj1MXNQ",
-	"z+W6wJmtdGqpN5FfYBDXvkt2Or9nOzwqm/DKqGnIl1IG6BFWeqneU1cSHSIBu6E3A4rFCnrWuLhof3kG",
-	"vr741nn29qL97mf9S7iN0jhGVP9Z7Vs9Fl1hD0ptZBxvSKeinZApQwl+y5sxwr6u7mu3fKxWzIuT/+pa",
-	"MYvXGOT7hHqkIRNLYvIpI17pdYlxOSPyDRVTKiXxdJEQU/NDTAZtNn9pAQtnXTg4mDDizcSbIefO0J+J",
-	"2sCLiqNvMtrD09NXp0cnx+bZWN2Z3Ibdw8SlYvSmh/MZdEJdmNzGir0Zzm96rZH+Ovv7as1Z1W+bgYKo",
-	"2nuB5D+bvzBOZjmO8W8+GHhkFlv49aMibGWSEBsRz4q7ZU5tLKrke5+4947Sn4+yyCvkvlKwwiTbhb9y",
-	"Hzk8MpYnxBtTIZR9LDki30nfB1c1FVEo8w+qCbEQcLijJ+mQPGWg8dgzlmFg1Grpo2wIJmObaTlcFpHS",
-	"cCKKZmWymlB70wFlQ91HvJBNGKXiOCR6fdGMbTjOvlixm8eg/H4XqF89pnXNhfgEjcgzgTCSHqaaimzR",
-	"PDg+PXp5mqrmk/D9fmoegmGSouByLTyfZuYdnx6/evmgZt5my5Yy2JOj48rGS7qpxbcU9/PfEFliInc3",
-	"kqaA19Xwuu2C0wxRhzBJ+9gFvFqsPV04+h/YPFGGRGA8qCXIapX4ic61iYv72g0zHXE3sjjmDKDQPkG9",
-	"GcIMco3g2c3sFXOR8OTtlRSk8Gj/G2dWPVyFcynPytmUMv3QD7Iu8nEivXz+6uhBrYul2Jw44ykDPTxc",
-	"a6D5GhG5LXfGfIoC9gvYzwL7osD9LVyt2bifzR2ReuFWd0ifCnMGSLx56xLXFWg6wtK+gpi3BywMfibC",
-	"AWLmIJ3EgFQ/jo6pxqYRnbesb/JgO+lnksuiaSPhLBjt3sRPn8fHWAa2QjVjB8F4l3Lohz9umnr+kHxt",
-	"c2u2u2XF9zrBDkKG5qXaiQQtzBX+LgkTkPe2TKHcTXtNScaGYGxFYDWO6bJlcdTRIWGPKDicuIzPadXk",
-	"gQbTm3mo2kS2hvryZPdzJwrzcEXUVcgMsQ93MUZb5O3vwNrssHwZnCUooaiofaGEtq2ENkxDTosL4IzE",
-	"TvcbhOzkmotsDTnZzXDy0EE1y+MocpivwqNQeBQKj8IjBlcNb+uDqzoCRFG76eEOET/Q/UIbNPieM+lR",
-	"8Hps7m8P1GP+t9Br3zSfHJ+eHGVT2Fu7T1bQ/gMjDE6OT18dbo55WwotODn+7+FJZeMFL0ILitCC1RZB",
-	"AcZP8VqfhBCXAYTV26Tve1TOQKX2CPaI1/DVoer3P5X4m0YWoXlMGRVSl+k0+VgCXPLAbRLuUQDqWUCI",
-	"NfSw+uJadBZsQMWqd5ppVyTA4BXxBGfYVZ2oY7Dk3wjTVXrsMQi7TV+O9FZUbXThhYSWGy6snaS3BFJL",
-	"dKPGgW41dwZ/aLgUK6hKS7fQxMMOUBzjIUET7tI+XdHolXkoKUUGHhBAjUxD+rLgv/Fvh44Jc6rgs7Em",
-	"f6HDxJ5+bl6ib2S2fKhCPZbw9qW2/IhAZYsUWA/JsNuKgwq4BygbVmI0zY5drMLq0RBLJixZxLedcIeU",
-	"MPb5vW/XYEqqsQo+DEjlqUPaDpiYApW1qQq3KroP84HBxy/pMhC3xe4+XzetHLPy5+tm9e3FwVrf8/m6",
-	"mbSiFA8ZF5L2xfyIO5fdK7UGeCZQeeJiOeDeWJd3Nl18JNiVo6TJFzPWH3mccV8gicU3gcqMSzowgmYc",
-	"VqKCarWa3WJXPZs03SPuyapLgeI7JrNGyu02yHjCPezNlHCnijScS0NtVA6X5yDQTJEkWW1ripf02zUt",
-	"+agM7GniwF4aq92oxPN80+mqI8yaxtL39KLDvch8Czr1Ma1QMqhZTTVrCGkHxCOsr6Cu7+vaB/qINDBM",
-	"v2qmpVJOVEZPC9TzJWI8fIs4iEf4CYaa0Km12ImJa3S3kyRTAFrgYyawY+bW2t4p5uHSv3/++78AAAD/",
-	"/w==",
+	"7L3pUhu7ugD6Kqo+tyrkLMfMGVi1624DDvEKYAebDGsnFeRu2VZoS70kNeCkUnVe47zAfbDzJLc09WCr",
+	"7TYYAsE/UsHdaunT8I36hh+eT4cRJYgI7u388AYIBoipP/coEYiIZ/uYR5RjgSmRjwPEfYYj/dM7g0JA",
+	"fzBERPwJejhEBA7Rvz571Wr1s3cGepSBgF6SkMKAV8AZJiEmyDzHPArhqOpVPO4P0BDK3sUoQt6OxwXD",
+	"pO/9/FnxDqkP3WOfnhwC2gNigABBl4AhTmPmI9khQ//EmKHA2xEsRtkBepQNofB2vJjhZwz1EEPER17F",
+	"MfKHDx+e1WIxQERgHwo0CUHmLaYEqFEQEBTEHIGVs10EGWJnT6dDhK7gMArl2Lo9YAiGw3999vwQQTKE",
+	"OPzsOeH7+KxDBQyf7dGYiEng1EtA4mEXMblOWKAhB0Mo/AEmfbVsPRwKxHgFMNSHLAgR57JlBPtyjFLL",
+	"iIl4vuVVvCEmeBgPvZ21BFRMBOoj5v2UwEaQwSES5mw1ez2OHDA3SICu7Kb2MONCgS2XlCERM1IBPUaH",
+	"YE0uKZZf/BMjNvIqnjx33o5HdcdZUAPUg3EoFGRZsDc3ZoFd8Vqwj9r4u2Prj+CV/HBifTWYKCgCMLI9",
+	"OkHccsKoh/J21tfW1jIgr7tXmiEeUcKRWuhdGJygf2LE1WL7GqXlnzCKQnNuVyNGuyEa/vGNazRLAft/",
+	"GOp5O95/raZUYlW/5ast/ZUedHwbL2CIA8D00DsAgmT/AWVqd7s0GIGAIg4IFfpYqucSRgZ9AVY4QuAM",
+	"MUYZlzj0syJJUi/E/p3OpTNACWkBMGQIBiOArjAXXE7FNyBxcInFAECi30kMowQpqF9T1sVBgMhdgv2J",
+	"xiCgam0H8AKBCLEh5lySKUEBukJ+LBAQA8ztLilYG0QgRmBYl8t+t0dGDwzUhitYjql4TWMS3CUYJ3an",
+	"5cL15OgWlIYk0pLPoTsF6JgKgNOhwQjpjWojdoF9dErgBcQh7IboLqEyo6tVUhihYDolMBYDyvD3u12j",
+	"MTaszrnEPwawJkSSGGckGxdjdw1tPlmdaK9gOCURoz7iXC5+nQgsRnc56WaEmJ6vD4nchy4CASUIdJEP",
+	"pfxBe5qyIiGJVKAEOF5VbM10L0ev+eF+pyn/ihiNEBNYMw4cOLhzIFeghzW/k8QaEaGYW0aGGdU3iWZa",
+	"h4j0xcDbeb6lmJb9uT4hy1S8lDrxyWEPMRdyQDTsoiBAAci2rniK785ayJoftpKv2gKKmMtxDSCQMTiS",
+	"v2MuidDQwe8PGCQCITvxPAiTslkqOf0n7fRL0pJ2vyFfyBFdgE0MnrYAkAQACw6gL/CFETv1V5WxHURE",
+	"HsxgWm9P3P0YILuUSglUQulek1xHqolrKSanHAwxmTxxhnbYn+4zkGkE+mpLAsnP5JbIZS59HEw3I9ch",
+	"yIxRIFqrx+XAmZDmxkW2iuczBAUKao6Bar6vhlJN5B4FUCCwgiLqD8AQhyHmSCI3VzrGhFA+OZZRuo6d",
+	"+7mvX6qttAcdagg8B9IiqZtM9lKXjwEMAoY4r4JTjgKl70WQ80vKpFTo0wstFE/2WXRoPwyQGCCWhQlg",
+	"Dkx7SesJFc6z66JkzQj+EyOAE4K2ABoWQtKPYV+tKwzDZs/b+c/0U3hov/j5ZZy621fj26DG4WKPEoJ8",
+	"2XbfqZjKp/JT2VZSf9NYns0MU7rJQQppHzt08kP5WJ59vecwx5ldG85HPKEHpXYcAj7iUieE8jPMBYOC",
+	"smkHQFARFaLWEw4C1MMEBWAYhwI/60FfTEBedXQ8RuX1gnwpone1IJgkedfFxio4MSMDSsIRwFIIMCwf",
+	"XSarZalG9TawdyEw3Ajbrw/BDOpwSnCeOihSn9HsUqL4EIjG3Ot0TfRexImwx8zBc0MEM8dw8QhRSgbN",
+	"NJolf0wMkJczxshHdvRCInIaBYbcL4aOPAyuvhA8vyvu/AsPcBGfGxPwZZ+dZqdVBXuQ6NECrJRYbXVF",
+	"UMQMVUFdboKkdrIxGMY8VTHFgNG4PwAQBChQKnEAeiG9BCvvTvZogJ4W8MvJUx1irYaWUz6zqidUn96c",
+	"ArtVm+MsspiRpmt5xRpehDvq2YSBfhQlYzA0RAHW21RrNRTDAQrlOGIXiFVBg0SxQg55Lp5hwhHhWOAL",
+	"BFaIFNekBJfQIh8SSrAPQ8AjFKpdDDGX2zRADD39E9BYyO5geAlHXJIuXvCd3ElE4qGcYuOo1vIqXv3j",
+	"3pva8UHdq3jNzefbmUmbpal4V8/kN88uoFJ8ufzYLIPpw/zKdGWe6B7lsjF/gC9Qi9HIQY/N29SszBPN",
+	"nIbYVwb3ODR2MX15MaZt6g52R3s0GjmIpuxziAkCuGcFToUC5jsAwxCgZ3KHeAWgC0QAthZMShCvgO4I",
+	"+DQayaUfIs5hH3F9d9HDspH8skuv3MQqiFnBnddxct1w1DzuvGmrKSf9Q4YsgEE53ZMLylAtuEBMXGMR",
+	"MPHpUM5QMQ0OLgfYHwCO9I1NFwGoesZcn4rJiarhd2FQS24R+SLAwGIA4owxUt1MAr0cfCogdeLTQEK7",
+	"ICi6MADI9jlt4DepeXJR41qLZ/GwIfTPNV24ybjdkPrnKAAckUCJQAXDSQZIjiAOG+Qaw6nb0PHJFg8m",
+	"x2nG1znUHBExs/u2mut7xHBvtKg9w0NNosxCggvdezEMERzeeGwQIIF8yRkgBzyCQ16WdSco+xqHDpnU",
+	"zVdfGxcBpynAedEqvwDylZSJuiOBeDkDhXDyXOvUIDK8VxIHFzxxad3Q9gIoATRmlmc7O2XYaYtAnIPT",
+	"k4btTW1wUACacztiMWgjIdVT7px2D/cNVwFWbFECvJJw8hcoRoiIGL3AgZQ9WsnOat1PHlL5jWTYO8lf",
+	"/8JDGO2AAeWiAiLKREW2/sp5WAE+YuJrhIZgJaA+GNIAhUCC3BjCyIL99M+0qzAY76qLSfBV6ljmTytI",
+	"ZwbpQo6+BqSimOtXKATD3VigdHTVVokkX/UJGgfnMHCDQ3Hg7wDMeYzYKcMV4IcYEdEI7F9t5DMkKkrJ",
+	"qgnBKoD7NELj/Tdx4Lv6R0QwuAMEIlD2Ov5ZXb5OvqtOmPrNxJ1aZ26xilso7dX11q6d+6VZhikv9co4",
+	"G8jtdb5IFtr5Nr+7ziZ2G5wv5Xka92EpEo/kJrqVebNVzpfmRGbeZWj32BF0ez058btDz5Hj4gRdRZgh",
+	"1/VBXb7JXBwY4iJkPzcx/goLyLjHkez3Aoaxm56ycKoLFQpAzEJLfTJ26vIUcLqiNUbmUvq2QN2qYoRg",
+	"zEFILxHTajzkkntpRc+4nAGjuPLramMh9WHoVTxJdb2KJymmV/EkpVKNBINlNTOzcIemQ/u7oTtOXge5",
+	"n009kP1Z1wOafdB3aze4xcufcL3JjTu6yNGjWWNawWt70maZEcuaAyseR37MUNBU3e+FkLs/yzUrANKF",
+	"HruMnmsSn19B/XwHMMRRGEp55pLIM+3HXNAhYnyS3Uy5sNxb2EVltttJGTf5ZWlaV09vUu2fNEZeaT3d",
+	"dZzq5l0GTWkPjKRM5w8oVo6iMwe4qwvH2ZarZFGuabrSZ8NcXbmOjcRafRomT8m1d3DhO3aTlZu6B2XX",
+	"cc/gknMl7ctpa6nBaTjNonmQNeOwXXZRSEmfA0EXcN7m3VALxT3Z0gw4C91U4z5VvKlaIJAgBHQIpRar",
+	"d2WOXb4N8jGFiu8vlnjPSZLvHYEtwV33MewTygX2pSA0crrUDRAM5VDTr520J+Eb3fbXTzY1pJRZhXM8",
+	"dE49YvgCCvQWjdwyU9wNsV/0lqMQ+YKyskAoJHP4l/lSoj/liBW5daXGdd1WCaPJxYJG3nIIYGxtDpc5",
+	"KWYZigYFCBGUEjGx1xbGiTyxRCovW6cFEMaCtqQCIyVNTPpNUvLqT344hAL7qVMZ7emZPrH3jG7Dp23v",
+	"djnqJEv0hC/OXy0h2jOwJkuMFQFSARWHi7z03dd9goLLX6PhYW4PigIjRDNWDAqUZQ2XkIMhZOfaHqu+",
+	"R0H5BSwgnTeQq5NTP5Mq65bqRtflwZk7H9C0KuuuqW5gHTrTjcQIsIKrqJp/nUhOmOimXaxVfG1Jf3pd",
+	"+X/89jpZ1puSbWvNvyapSS4DptGa2bJVMp1JbTkWfYpJv2WMLQUnIzSWAds8Mc7MEKBKHZ/mGAyuk2QH",
+	"bsddgsQUD6AB5UIe4JBeaqsFRyRIr2BXssb1IRQ7AFa7Vb8arI6ezuEdVPGiEArZxRRQ+FBEgKEQjkov",
+	"Rcv0aujkxKDyaBT7PacM0jYEAfJDmN4lpOSv1PWzuayfBbRupQQF1kdzUFMchpKXxzAMR8p7ZfEE9Z8Y",
+	"MkgEJtfl9mkHU5GQISGlPRfZLjVM8v3UUXjmXnOKSKFXOXdPmVwm6bWvgg6LEeiOgA1udN9j2oCHcuxZ",
+	"y3Y2fmOCRTsFngx9+lnxLruS1LQYTkyU5Ub+kP/OKR5ggqwPhI6slYSMxSHiQMBzBCLztbUFWw8vG0MI",
+	"ukhcIkQyfFKSFu0p8oSPd1p166rJqk6KQU6x8UuhDO00V+hX04wVhcKvWx5VrWexoF8h7hpRwCVbSGKT",
+	"al983MTAZ3Ctm1ti7ol4e01ZcrHmoGvKcXOIUgnVU8z21mWlKQCkBzuRlKZBMyF9NYIZAhgOuFMOS51y",
+	"83Q+K3jcvpHi2lIb1w2myG3GIeA25LXs+i5eZpsmgDhJ4s0FDme3SwHjtxMwwClHLLvEswSOzFnMHqDU",
+	"IDbJu4rFj6Jo2HbK3JOzcA+8o+vHtd3D+r5X8fYb7eTP+mG9o/5q1Y/3G8cHJe/ksyuQ6TjzNDtI9nEy",
+	"YPZpMniyuGkoydjFxQASSQ8FTVb3TwC7yikyFfOUp3GIegLExFdfBBUgdSXlpsk4gMBqTjoNxiOUEdOb",
+	"Ob/cZdBjlwpv9+b+tqx9CzWOLcWzXyyeJc0MovqUCIml3DhfquVtH3ValTFvssp4CM8iLXKj6fTFIL41",
+	"90gQ/ZgxSbIXZmdeSplLKfM2zVgTMqAKOC2IDyyIUa3p6NQZcXuVOw0vZMjHEXYHNknCg7JxtWqFWV+Z",
+	"qLujFI5qWWKSLtqJHXdm5LFezC9TtyDt7WaTKLWNuVDjNEDSQuBYZJUpsCjgxLyyHUmxDqyosFeOBMBm",
+	"u81oOg+dTeVmw24TOS5LVBd2F7iooxbCokU4hL9yDawDSTkK5Th0ytd2klRZt259jG50rGf4jaenz2aC",
+	"eKbPqDrX90H5PG3XT1Robqd+clw7/Frb3z+pt9texasdNmrtklpnwcrYzt1v7ZjpkAUNDSS5HSijhuaX",
+	"u5w2WprYlOUZi6fjs/NDTJ7crG/YpJMVYlKQdLv0dfAQcQGHkZ2pTg00QP65vQ1t1/eax/vtik4bl70a",
+	"Leerw5CNrJmG3xr6E+RTFriyYCRTSDp04fBrJUOkMYhudy8tVZajO+M91vT3buks1V61MKNsAXItO3PR",
+	"uvEx95IuJoc1kYtSyvIRI5mTZQBNPDrd9+N345lfIyPg06GK5NaJRqMQJqEvkFMCumiASWBSj8Yhqro5",
+	"ulrWif5NlgzZv7qCVOc3l9DULghYYaiPrp5W55UAF5HOMCOXj1/VG9nZijVmAeaJRXPex65QZkXsp0nP",
+	"Gf/v6swoAHOOsgc52YcyKFjzi9U4jS9Smkiaj6kB94KL7tePPymWedj8UJJlulfBdOR+abp3LaHrwr02",
+	"vmR6a6ddwD8+0vfwidKCsXEvuyXu5ZyGjnoS90O2fd04rB/XjupexdtrHnfqx53Op5ZKGXOy96bxvv7M",
+	"/TT57HqInCxgZvjCNnkICpsZ0OZrnc7Dsc3l5GfoJCHXlaSX5OVhkpcCmqFTmUwK0PdAmnzNEAKZR6CH",
+	"URiUuyoqGxNv7b2K6i3QL7SM5UeOuYiA5UviOjdN+TgnaKqMb10kSYKRFQFlyT2vMydL1JtmP9fku916",
+	"DZRBXh4kXgVNEo50/D4KlO03l3BE3fFItlAtXsds9tZr4L0+0gXobqiMhQ/39NYrq5ccUOcvcCr51kIm",
+	"qE56BOx0qqAhJBczi6uNAVOXdozd26QJeitN6y8zcNYpLnYS0pnwcskEgoRJJy4Tiq1HlHPcTRtB/Yna",
+	"KMmNfdzDft66oSZGACICs6S7+cJ/CxH7zhHZoWfd8pF/7Ee81NFuCJ1x5jc5Uw+YQi8p8hwU2a1wZSwg",
+	"9rL5Hho/tFmi4u0eNvfeehWvddLs1Pc69f25FKh0HWx/489t/+PPM+Mlq3rK8G64KNuu6mwu5aMKTk8a",
+	"+8ft3cOv7beN1tf95lGtcQx2QKNPKENcy+Jy/SXanJ40uHUYsRXWDAdFgXX3kstVBR31Cg4B9ylDOk5J",
+	"yM3ryZ+mmgseRtAXKKiCD28anfpho935enrS+Pqm2e6AHXBkfWMyQyoQ1M1d4eB6sC4CuqjfBVLZhnth",
+	"jIgvx+pIHUW1UXWjVJWXXg/52k8H94kUCCAR4UgnOEpnaqdTBbuHtb23i4aXoD6cCi9DPA4FwESiWQoo",
+	"wESqMjy5/cxA+kis5rM03KWFfD4L+Uw7XJbUTGUHpyeNZ7uH95EduCifV/EmSZFiGeP4PhfPyKyWHVUO",
+	"mow50SoB4vSkYUCYaJPAZNuMcRWn8pTbjluysz9UNvT092BDK/eVD/2+VxjlyGWpiIRJBL1bK/YSeZfI",
+	"+9si7wR2al8ddXdyotbFNbZaLyXM6ARXevx7IcM0pZ5ZPzlpntj/v+6/bRx9PWq0243jg6/1487Jp/yr",
+	"xvH72mFj/+te87R1WE/eHX0s+OjoY/KJflFO8JlYWQXqxFMLu/uFBNhAZYEqbmigTOblbnn0sVSHRx9N",
+	"d2bOyVkxfl2urPQq0b11ZE/SpTnKVgpWXAISSiKHuOAgcRUDlNhapFKhKOkpbcFVp9qVjbUg+PAgpF0Y",
+	"2qOed89PIJhRKi4Jl7Rz/VKIe0VoV3oxxhLpKiyaLy+tWsRJtLdhVCs4eJo4B8tjIoHQs1iE97yd/uy9",
+	"zJKp+dLWNYYwek1D9y3oAIcBQ+TUlbf/lGEbJ6QtjbEhaX0kNJeIuz3VccKwUGDDJvQLF503UU8zk/AM",
+	"x5iho+8SWrPt5XoztIFTJWApGTqndwIUVYmIoPZ9dX6kXrpSjxOGYHBUcl1164Usb9FxM6A4TJuEXyLm",
+	"LsjSM1U9tDF7ADnoIkRA8okzKDZfWaecrJuBMHWhkCTHVQstqc6srggzw/2seF3fd6QODqWo49NolPrV",
+	"JzTULPpcsX2uQfYW171JGjXHjgwhO8/k73NuTI9RR/UWbQ6fhHaydgLkM4om5WEzZ5jndsgFV6ZOOgx0",
+	"1XAYtjJnVF/UFyRH0x8Xwp8iwVy1VdQUVDaCXhxaJDSdA1NwHdRaDbev7zCiTEAi5txAnYIx+dqaTKdU",
+	"OWLIR2WGwVwV9eNY8s/EF1/gIcpQlxQYGiFScIg4QmSOaUmyVhQvKaZUEs4u9yXkukTSTa7YnZV+2vg7",
+	"Gjs5RTV/igzAsT5fk13rFyXwStDJr4+ksrYYWhJPZ7Lq6jLLXoO83GyXZSXMI1wlg9YV0KXB6Gk5Dc9J",
+	"6QsLjLpFhJNGWhHWNLQKfVFppYBekpDCoESHpuWsHvHUCOmMA2SeeswhlsxduSp7nlV1qPkO89QCVmB2",
+	"AavS260Y+6QgojN0TN8hQZMNUn6mJnFxLnaeaz0ltwvOECt/Zlbm3PcllrAg9UFShiTXXym10Y0vpYK3",
+	"Mp+aTVxKfw9A+vPTvXJjYr5v61ujKropx7ruCNCsn49t6KSLS1FzKWouRc2HIGrSmPlT+LN+v1DisJRu",
+	"55Vus6mwiiu4p0kO7ke4k7qsOFbJ4+RfbflXzat4x7slLxfs5FRP9ofq0f5QPSdv2tk3tcwPOeLPinfU",
+	"g27HxqM4FPhZD/qCsokiojZ5wv1a3ePmsZx7p9lplVxNM3vzofmlv/9Z8Y7RZT5TzZhDcSZzAVjpMxpH",
+	"T6e5lDzALAXlkm4co8tT7rq8VCkmbZKRac42sRi40mDV3EUdn3AHc08OYgeeZxPFP+FJDi2quRmhQj7C",
+	"RLsO3Dg1nxqmUZhOexq0Cxi+4FSdmkqk2QHV+iwix47nzFCzwNSEBSkJ58+E475lSAvmjjH4EEEG7PvJ",
+	"kzXAXEceJD4HaBjpZFkM8YgSiXe0Bw7qHeV1j7jgzgW3qehcp8YmjZv3lNs+b+GIFyeq0+UbpoK6gPGl",
+	"sHxMhfLXcLthSIXHUMBMsVH5NyZqUQZ4OAZYkhC0Cl7DkGcTwVVvK/GcBKpk2jncJ06CaLKZvukcHSon",
+	"Fm2swQQoDOOppKWmfTlQ8vpYXj3Jpk1OSbc0OmfOO0ls5s94lyC1k9FkSx1YCutiPs3EMWfsOjx5PrV8",
+	"jGq1j3qaMDBExHt3REpLvQS6W10I2Sy9RDdTElw/xtwi346aqH5qZk0QZIgL8wHsUikhWdytJGlLKwax",
+	"dVnzp0AMoAAcSRmeoApA8sDK7jQ8KZOrgpp2mVM7r3zGtKKI5d/O3S4IwWlmZ5rNO6kg/1OnBLajmOko",
+	"AInksyuZxTTRP1qvmxHe+7Nwi41Tb36XZ2doNeeg/LzfZ3er6Gt3rmzdY/Ep3Xe5W5h1DqCAk2Uj7XFo",
+	"u93fG2luWErSlLfaWd5FVuat3qgPYanRjUte8dhKQnZ43cjHmcUec9u/ZpJes6qFngaiV2pSCVMtnpbE",
+	"Zob9Gaa9zPxi5Qxrw/I44CMOg6GUIWiIFhCVp6deEI+3DwVU6pvEaI3b5sQZLT8stS4xC6csiSRZ5brh",
+	"U0+rgm+KkV+/TzILWy6bIG2xplNwqtyaT3JYMutTGUPNPKpklyB3Qipe9kQWU4qC1WtrpkHsUTKOOxxJ",
+	"5WYHtA5rndfNkyOwktCbqgX+aQWcnhyCFTuDpxWwd9ruNI/qJ2AlN5enFWAcmVcyc5Lft2XbZGZP74XS",
+	"b+fsVbzTk0Ov4tlZeRUviTJRWQ7LmQQy65/pOvNUj5J5kBkw8zQZO/upAiPZZLfhJcFQw4IS6SHZ9nux",
+	"7u3OSeP4wKt4nfrHjkrfc6hdcY9qDblAu83mYbInhw0VyLPf3JMfNI7qf2uLiwnw2Tup79ePO43aYdur",
+	"eK1au/2hebLvVbzGcad+MOfWyVVNgEsfGTDTBxbg9IkFPX1iJpE+yG6+/G0mlj7QU8wMm042fWimnYEl",
+	"twDp88xSpA+TRZEHabz84UIrMLqK7E6OYJ67CHiZRCkTQN1a+Xy7SIVSAY96xQvZbr3OglhKIMx2WLEL",
+	"5aT6Y/vojGBrurZvWgCb3S2tZjqv3KZs3n1cRNfatRAbYs4lv3PVp0YBFprV/5gyyRJqSDrOsaY4LrVD",
+	"abdR0pKDlYN6B6xy5McMi9Fq9pVES0Vqh0+rc93FtBDjlMCwQ88RKczu5EqCkY95NhgoZDc3uYhDSWqN",
+	"2Wk3FjVmGdKiBllQ9u1TXmBylAzzxiHks/VYO5drqbHqY3ND2cOhlL5hTyAGIsrFNFOlCyMLcDA9kU7i",
+	"ZVuYnZ92T/ILTtO117/0AhlFshaLgZTwnKipbKgwvTSF7vsPsCJ7aZuyJU+r4APDAj1TOd+lBh5hhsUO",
+	"IOgCMcCQiJnxb1cFnCoZW7UPGRspS04V1IixZuup6TA5czTAEEHClZ3LjCrXlRJUQh3Nwur9rExWBMiM",
+	"SZkCZmd8pAy6rs00CXzJLLfhCGNM6KjTMuUeA7kVE6wzwnaLymncJ2l5mFqE08lOpiOc3OOx0jJgxd3Z",
+	"gnZZOY5FeHpOfAmG1KUzoFVBJ6OSjMOsIgSV8Z0jdoHYvVBQGke1lkqbv/emdnygBPDN59teRa7Dl1mH",
+	"SOoXffrMPKyZFdOFyBL8LVP6J8F38+18qS5r9oviCgl5GpGpFea0RulaQslNEU+dcTU+JHExyrCrzDOY",
+	"q+skI1S4r0Z6MAy70D/vMEh4RJnYR9wBQKMlMXxA8/d0mlRDNtIFNM0RKmP6mxi2ZZLUj19SMTFzsAm/",
+	"oNlpICeGd6NVi1FBfRqmbrUoxApr7VWNwQM3bMD5feZzmwlWkbV7hIASHq+i/mt/rR/vnXxqdZLfR7VP",
+	"10LF/FoXyIG3Uf9stoRg0cp5ySKugxnaoJ4/p8U9zz78rv7KeKuPn+9yxGtsqyYoWGm8mAS7QFPML/I4",
+	"4ONLNU1MK5Wwwm74rRTRXMogSxlkKYMsZZClDHL/ZZClbHDPZINJvq781JyRfyY5HyQB4IIy2bcptpqt",
+	"Qn43Va51ny1Go5nRarVs26luqJlQSc6pjyUJzUzrpoJxGUOsXtBFDEZ8OpR/l1t223zqqkuhoY2/o0M8",
+	"xE6OJRAbYoKMdIG/IxDKplLOOdotiSclSIRao+q0WtIlZ53cqE2b9W0V/U2blTrG78aaK8E+hKNSH5+k",
+	"LW+t3HDSqiREudbqOgwO2z5lbm8OhkCP0aENokkDljgQWtgBkKts/XCYO2m9kMKM5yhRgbRFelFmr7PL",
+	"lEGnL4U0s5wmpJpeO13fkpQuqduSui2pWwnqNkmlGO2GuqBE+UDjOmNK3dTWCbBy8noPvNrafiEpl+zN",
+	"Ri8+rWixUsMZRaFRcVdNuz++cUqq4D0McaA3oAdxGDOkL/e1f0uvh4jKcaFCR7hErDMkAeBnOaIhF1Co",
+	"YB6b1lrqvD0ak0CnwOzjC0QADhTh5gISXy7FqqY/fLU+6gfnqd/8ztbaVsUTWCiCdEwFeC27SlcVdmks",
+	"drohJOc6bXe+HIdwF/C+ikJIzGGzJWSULI45oL72EffdQa560s6r6vHlq6hgrUhJkLnlK10u3ZyL1/Ij",
+	"td0uR4p0GV1pMFiSCM9Ykk3uk4mZJuc2ZvhZ8tX0yIr8cG86Um/WyOvTwJ0VfQiv8FDqtduvXileon+t",
+	"r605NTO98xNoOaBMVMAgHkLyjCEYKBskj4dDqfRbam3QQPbqViwTK4Ox8+ROU2WOxZwcrOxqTqEGmV2f",
+	"vBwgyqdy7MRNSiW6xMzk5/nzKFXzCDI4lHwUrPzVbh6DiMptYOo2Gw6Ru0ztMM0Slx/gwwAqo8klo6Sv",
+	"ER+L2a4ZtiKO7dcl0b2b5F75sU0DKNlgMis+ocWNG0vGSEdc5L2RpnsJ4Ihn48K1oCj1bxWsnxNYy0Ts",
+	"yw9rwQViU0Uc3AN8xAUagmHMRTKckaJU3BE3zIojeSKpKjGj+sVcG4IcoVqym10YzEikMRUIO7bc7ZjA",
+	"WAwow99RoJML6RXgU0evE58GTimq3NABEsiXHFnB0IUBQLbHacO+SfN8XHvCcjCbL6R4rBD659oieP0t",
+	"VnWEUDAt+4b6op0J9bv5gVIoPNRIkg8MnAJBBIdzjyzlqClL+B6zmC8YP0xCGADBherdmSB3ghAp0VYl",
+	"ddX5XZ2Om5krsOtcfOUumUpeddg7lsKbjswFk465JAJdCS1vpxdV81zSjLlHLfaCpubI2yCo8lhUlys+",
+	"JQT5QnFiaq7VQjiq3t59yt3en5RzGy1MGKTvo3TOdZsAnZIe7hsOZzwqcS+9zoKhlKlGAF1h41F5U6PA",
+	"w70dGJNQCm/n1fCZk59i7pci2lEgv6h30ySXMQqjOHuLoR6+ct2ZyecABoG+guBpKh4daZ6wTKkcqq54",
+	"FbSR0EXpMm6NgoIAcyVoR6pTc0vlKJ0k37pp/1zgKI16LlhmXnQqZJhbxrL3hONcxKeE4wCx7OopEata",
+	"YKcI4ejaMlYRELlchtmUZkWCGLoSiBi//iq6QpXqdxxV/u9//r+nU6GeX0gqB3FGcJqybHOKEuV2zJps",
+	"HKKGNQkVWByn2IUmh7A3//b6T5uPr2MnKhATXEm+UgKfr50pKUmt1TA5vizHTK52QWp10teWUtwzlGzH",
+	"/vGvxlGttaPodQVEShUPaR+TSpJ2REX8t3kIVgLqgyENUAgywDeGMMr65PyZ9Gy9TGzvE/0KxEXNJL9w",
+	"d16/5O6+m5vPt3eAH2JEREN1RaD+Sz9rI5+hol4PGIwGOT+imTqkHckZDpMd0tlAzt/5Qi2J8002KYwj",
+	"/4mmeWXuw83CuON40g1wvtcb7wpUcp/ocdvtODO0FuBfqcpnr5vKavJ7ctJHEIcNMre64stvx4lXsU4k",
+	"R2nG81sN1D1XYeeu7WprM3y7yALoqjpiTPeTxqkiO+IZPT/Tor2WV0d5CZSez7QjmZ5dklfb5KQZA8WZ",
+	"qaZjU/DI11DE+jDIOQ3EMDQWDeV0ocwM2mtwF3KUDdCZZulrD0W20oIzNZuUkhBxFgg7d4DMYrXZKqvd",
+	"OaGXJERBXyeW5iknSFKeZG4zdG5Nm2ktydRWJm+vO7OBlDYst7+kcRgoQ5T6MnWZSjJPdgaUI/ONOqOq",
+	"NJfK1clN4Sh7mlR9YsZFWlQrK/aY5KelDOyZDZiWLrkgVbCdaCY55XgCu8sBNXOXjdAFAlDnFh5LKdmN",
+	"BRjgIEAkzQAhBsohNcmYN090ZZcGI5eF/ugwSRJbIqPn7U56viIXDPaE8zo7v5BJglcOLzRCqi8r5qJH",
+	"H24cmHsoc9ilQKT9s5BAAAsnfvAcMpRKqnsE2Xmum2wWXSdiUYb7s67tdRsYpnloB1KuZygKRyYArUfZ",
+	"JWSB9gkDNhnVXWVstUdkOJa5deyczJfGcRrxzJcGuI/UaN6MT0pTk6dFGGBhFCHILP8p3NF4ep2Bnj4o",
+	"xsfdJtVMiw9Y50EY4bKR7XJEF6PtQH7uCOumwyEkwRxOlpCf75mPJm2Djf2ktJdto1KgweE1s3arDFZa",
+	"8zGrYzqugmfgNWX2J3gimfJXFVD7VW7GE7ADzs7OfnxOc5x+9nY+ez5iHOF/h5AQzAViVYLEZ6/y2VPX",
+	"d1iMPns7G1s/z87OnANYkf4rQxyJG4/0vHCgSxT6dIiuMYLscjKt+dhhsduT7E7RkdlLD8i4TqvBVQ6t",
+	"AvLFVnCsGMqAua74qbpUCGjLYNqbXyOI8ut6c0+stqezMmbOkn3i2Hz7ikdw2MP9gVB/FbxSaoR9Z237",
+	"6Ovk7eq0hDSZTWkjEnzQkB/pTsdeqsh596uWmcuJnIq7SdsCLv+Y0STRrvJtrMKOrFT9RR6ra4QV/A5h",
+	"ASX3N7s6ps+JZ+20/8l3aqyfFU97WbqzKOc8LeNMSuVr+1su0y0v0y3fWbrlYZphvhygNiW9I3mhubgw",
+	"8D2R8mVhlvrqMtfzMtfzMtfz/cv1PCG7nkYhhcFrHKITjUiTuo8qgzaxRKY4WmJW7mIC2aiEq1zovlq2",
+	"/NeRTgtT4q5s0xlk6ZGfy691g4REv5jN6eFbU0jXZCBvQkT1x4uDopAiJTDoeL1bg6A9J47sZ79yOBNJ",
+	"mpFDDwPvPZIvykT1mW9vnl3t7kSZPePwVITN+yapmCql5SeNleyduv+XR+zZAdwLFbDGqbElS0Y+mCou",
+	"gQde8ec6kdyJqJmKaWWTKux3mqm4NPMj3erOBYv7VcchQfQZJR0yYEwKf2kcYE4XvhfHsX5c2z2s73sV",
+	"b7/Rtn+26sf7jeODkiaFdO5pZ+mzTLfpw2SAnxXvQ1dOYx/5mDtlZ/smvWBWJ6yXhMGzOERcHTVKktfK",
+	"dmhCBLv0atKiEGQGnHbA8uDpShvq1EDugvZNPkgFZWKPLOM0XTn5oJxL+cOvUwFoz+8Cpi071JU45LgB",
+	"CmyGdECZXRzVqAI4QkCLAdVLNekWw5RhMXqarZxB9KoKf4D4FCe8AsNwsuouJHIt9TWPww6oHR42P8hJ",
+	"7h42995q2KFeDgN9BUharC9eLzFH9wIfFdhexVNQexXNLsrhoWP5bG+OV3YAxys9ZrIh9hi44n6wP5jA",
+	"xEtM0hvVRP+XCGnccuWZe8JNa5+SXoj9+0ENr5N9P79ISQ/5xyaNvuKmOq1yW+KwJkVdBBlitVhKm9Nz",
+	"0Gpj6eYGGKArKHFpCEPgDyCDvnKVWmk12x2wqmpz8NUf6v9G8HNVf/z0TyDQMKIMspHtT+d6Vj+eqs7/",
+	"+tBReK1ojGLOCrqUWA2EiLyfP1UoYo+6igMOMcFcsFyiK2XBl3tfUVfUz0xUgl4L0IcCXcLRjjkuyWnB",
+	"7DNRRQAltu6/bRyBczTiFa09YflQMlResR2atqa0oY6FleQhW7LzM5Gdn540xg9uJRPDFawypGLKAtM1",
+	"r5hKBrwCYDpDynjlM0m8K+WSVhK/+wHyz/VUIB8Rf8AooTFXt1m8+pl8Jv/1XyBvwJYP6xeIjZIstgSh",
+	"gCsZNtewAtCVjyKRdblSUYmIg7PVEF+g72dy5M/kbFV5938/q4Ja0uuluu8eE5gxByrPt/YpwERdJMqn",
+	"tqb3Z6LuvI0otbW2riahbFsQ6GOi12AHnNWMG7Lqegfs6ref47W1TV+1UX+isypwnPDPxKTN0pfsZ1NP",
+	"9RlYkYvwWeoO6S589uTpMnz3M1FCX/5gqoDHHvQlsYAmHTMmA8SwznCuatuMS4wAi88kU+0HdDTQyl+A",
+	"UBBicp7xDDAfWZPtDlAXHCaK9DNJTLkBRdppGPZ6yFe7OqyCJrFpok3RFLsq2ks30e0qasTPhDL1B421",
+	"C30+73QVNPIzyTpDJPPn1tM+UN2ZMt4VINfEmowVmWDom/Lcr4LOBEmRJEQTE8x5rO7WP5OzlNCcZQ9/",
+	"cki4OvzQHySnNC03ZKO2M6noq2AParqviowgM1W19pAonNQ1PKXsE0KJiXJVs+cZ5I/zpjqLSap7CX9f",
+	"kgO5FmLAaNwf6DPxJ+B0aM+HbBYxZNVVSnIe1hr7LyDWeRPlUofhZ2LIXEULH3x8f6kUVbTLksnUYRYs",
+	"yf2kEE8Coetk2Olz5egdCUPa+A6AgUTOf2JJU9KgX8m8bD51dRJ1oLqODZICnv5eLZapVBQp7zS1MVVw",
+	"9t9n6h24xGHgQxbsSID+G+hNNrP7f+Uo/xqOzBQIEmc72aIdGgh0BX0RjsBnL9vys/fnjP7++2xH9cDl",
+	"BjIVD6a2M+2nuI//tk2SPkx89Pw9pGCYCAfZTbYHu3VtqoCUv6RcfsYpE2djW8KN1w4Kg+R6WrYzPgk8",
+	"DsWfJgRGuQoprD97dibbMXSBmK2wxwLEdsbglh3965kc5gysSJZt5qwGflqxGJprjoMzsAKTpjjgT+18",
+	"WrCPScK0DsePocQK3SKh4rTX40icgRVMAnSV+igxLskqGlZ0hMVa5TOx97FrTxUCnUWwj9r4u4Zcv9pa",
+	"k0wdDCkXYH1tbe3pzvgM9Hj/WpOcZuO57eJf62tnxieKZwBYX7OyRxVoDiwx6zNJEm74kDFsdkgHsICz",
+	"j886VMDw2Z6kNOZwC/kEkMTXXPm8fSZK57DpAwx2VgBDfciC0NRSVgvWtwu8R8mFvhfhGrkaifGcg5Uz",
+	"HJxVwJk1SpxVQATFIOs2z2N/ACAHZz9so59nFVCtVp9+JkA7vA9UuJzOPKxF3MxnyjJ6VgXHKoddBOXh",
+	"0n5EUayNPcOqBGsfCkMGjYmQ7+SsjJlq/6cEXwFth1zR8osUDiQ4Z3UisBhpj/JqhJgkniioibOKytpq",
+	"DZZywDqJh0kdNYYm1QXF3KNY7GSd9hIVwvABQeW401UJbAtFSnUbrJyZS6kz0EU+leh6ZiweZ2pNu6hH",
+	"WTZTQxU0XVoIFI4xU5ck2VUcRcYrKZH0epSBMxtweKbxogP5edU4W51VjFiX9C07SqZU3tVJL7JKfKLW",
+	"tyjTDFg5K8ovc1Yxi6b21mS4OHv6pyOLRdm0M59VJQuTGibRJqR64VU8Sfq09rFeXauuKdfaCBEYYW/H",
+	"26yuVTeVK5oYKH2rSJKU7/pIOMNSEnJhC1PllID/+5//tYKnFQmfZI+oFO0Ygv5A+wIovpvc73oKWE05",
+	"G4HxTtSdWAc6hdHKHFSY3CsLTuZWDctmcua2jt+OZ2btZS0z2naj90wXNLnJBcnPL6qCoPY4kN1trK1p",
+	"d1Dli64j5dOT881Y0pJB/5MrCLT+4sXW1vaL7efP19bW8pV71l+ubb96tWlf4SADsJntcKTLoPysTOvU",
+	"fLn1fPLLDWVZS5emXCqfXLmjSQfn8bqmXvOtV/EGadBljrUUjWbar+Ybq9639Iq7vkp2ZnUXBvb6Wn2y",
+	"PvuT00yAqf5oc8rOZmmCCrxJVrFEHiTnMkkBNak+ShkQkPWR0HZ1KUX7MAx1viNEApXVpqrB3LpLME8Q",
+	"pzHzUarYqeB6Bcp2mZ1pSOWUwDBJA7VdZnOOqWhIDBoiqbXozzZnf2bCvE5Joqgou61JsJRxl5arnCF1",
+	"kiDDvjKC5c0Yhnh9UZdNvKimF5o0axg1VLI6rQDpm6MJCqm/75j6Rg+XRCrc2zXBO2Wp4w83CXyxvrHm",
+	"oHplD/N4NayfedO9nP3PCaq+Ph/cLvr7Yn3zVWXajKYR9aSUmLcBu8+h/2prbau38Ry+2ngFXyL48mVv",
+	"89VGD758sXXNlXAhtz58QZ5eH9LU92saqU7aLan0kkovlkoboppUfZtOmn9WCuXg1R/q/0bwU1PuELn8",
+	"Tk7QBT1HielQXW9rm5XqbpJo76uOHjTRrhQDGuXM2G4IzbLereS95Qg9o2DP4NiSCC2J0CKJkEZySxXK",
+	"kaEuo+eGjZZWv8034AJzbCzr6jXt91HwDJOsf/ekdr1rRpwgQ67Zp01Wm8qkqHTJGS1bxtzoKB+5r64K",
+	"tGWJMqFvcrTV3y50FZjUSak9WLnVdUfgybMn4+Ze2UvVUhxl6k9JDteJqtJjmqY/dVdDnoRXXzokK94d",
+	"2TrKrvFsAeRkvMWYBuZUv/X+PgK9e/pHrynrqiwDD1nv7Ca4aklJPUlpVULFNN+DFYY4CkPEnpprroQ1",
+	"KF6Qb12kcZpzNa/qVo5J6M4XqnvNM/DvperMgRhba69mf7Fn3JTUBxsbZeCKGPURV7fp+nbjYesVXXv2",
+	"nWiY4eOrP/QfUqGY0DDMZlkvzMiVx+gAXyDtwYC5utjNKwH2xlgMEEe5wvXq3lwPXgE+vdDOPUhd5/kx",
+	"F3RoPEPNDXQXEQRVsuo/06SDSsJgaEgvzG2fBXk0RjgmiUQbCYvEQ0xqmamW1neSVXaoD3ZZf5GG88Dt",
+	"Z6WtP+Y4HSsHv1Kk+L6pWHMRv61SlEUXYnioOokSuI0goJm+dtmbRs0swZhPL0m+uqZmspeMutRNyusm",
+	"6arfUDspNYA5SKaqyeQoGTp9e3TZBRi60mhXDJptMQbcL1HS7FE3YUlLTe2ha2p+hnZdT1ezPVhnaxiG",
+	"ozFH1ekKmj1Tt6Si2e5/gZKWw5ZHq6nNKawsVbtSqp2fYs1scWj1h/3TXBA5ZaMDk8fdqnD2m0nEPUAi",
+	"g7Ul1aQMxA71IwXw/jk5LQTbm2+XWsWvxh15wq+POL/CMpJy1zHbiI0IzePWwmwiKde8rlXkPqD70jKy",
+	"tIz8ppaR1DY6r20kT9NMhORMg4mmOrp1guJQwJD2bbkQHRDFkbARVQmM3KcRqqRBdvbFE649rpNIY/3L",
+	"hPShQEeX5MpfTLXANM1kHpVMUkpx1yuz1NkfG7XIKfk2HHpeXd8UeDLIr3FU+/vanndUtOlEJLgO9bb4",
+	"DLAAMVGRU2KARopS6Gb0klRBTYV4crCxtp7mIjBjDmAACM0MnUXeCthYW9OfYKGSrEMfSfkJTRVtDEo8",
+	"PFqxeDlBL0VpC8naggcuVpcWaY0pHmtpiHEaYh6XXaWNJgjl9cWp1R/6Dyl2T/XINb53OWlJUzmdBk13",
+	"UwWdRDiyvqs2Wl3JVkn22JjrBJwuN96HTPgq00oxGCaxwhFSiXLtLjx1Q5xuTUmIdYKYr7X9I5Um5qF7",
+	"8y5FJJf76xy4b+ScmToTTK6Ykzj1hi35akLUEw/itMKxsexopUq9V6ajSq6K/RD3BwL40NbBgEkemCRB",
+	"D6MhspoYR5Cp+xiTrsGpRe2baS1vscvf5VqR95busDPdJ/kNnROyL8uJQvnMsWVGT7CjUXRNneMDt36H",
+	"ngEtuUFv3PAGvcRYmTTEBWNl8rDf7TIkoE05h7bN8e14fGeDwaEv8IUqNcGN5WCt4kkihC+Qt9ODIUeq",
+	"FjNtMXqh8thh0m+S5FU+HbYJPdzaXlOh34lEsvMj9dxIl3YyZnFr65X6MLeIJA7DSvZwmCeu6MVaiImg",
+	"KlezJhVJcuAd7/WJV9ECXgKv7sgxmt6wms555u3850shAPVRPzhX+6hrTFoBJcV4dl4lSNIxGos+xaTf",
+	"MqU0eGYH7GeuSQnExbo8B1HPfip7jnrViFGhU3FVaSxCSlXKChVVbwdrx12ChJmDPVhmZFtSX08nKZBv",
+	"fiYl69Pf+r0XUh+GXiUlxxr2ghrx+vOCyu4FL7OA5JZ5DEO8iYro3np1o7pZ3ZooKb6zsZ15ZGaiyrRI",
+	"tH1Ia0FHwQVZroVai+e1o3C5Fnotvp8fNkfLtVBrcXL+/mi5FnotPtS+Hy1xxLDW2mV4a+fii8kAj5EV",
+	"ptazOeEnxCr92xTszgoejZxkMU3MGEIcSlXNlNffWE+m1qIhFvifGD1zySAJEGliVsejHGgMhXCUVBeH",
+	"wQViQmt63o6nkoDLv9sRHOa+qKmGFl71aBcGtWzd4/yrN9a4m3msezWmnwgO2z5lds7ra8r0bQuL21mw",
+	"sYLoGqTkY29n+2fFi2LWR1lZ0LEck12Pp+03cJkk9ZnE75djWZ518uNrJD3aT0qCLO8FH7ovb5DYb6zl",
+	"ylp0SrjxEnRpjUOgrevQK5tyEmUZ5KvgJHf5JucpFBCspIe8AgwRqqS1op5WwTG6EioBdJIO2lZ25kgk",
+	"Q5gsbLQHAtxTqe6ETZjMi7yI920tnmtn6EmoqMY6l26q32QsHalKNakW7te9vHLnvdltPttYW39VrNX1",
+	"qVCKloOeTupd3quN6vrGZnV7vbqxtrW6KVW5VxvVjc3qy/XqxpZ6MqmbJVxTktbZPPO2+FmWHlp6nJBD",
+	"Q/fKUcOf81m9bitR0nSDx8wz5TR3bD1//mr7WuaO57dn7lDn+q7NHZOIkTV2fFkceixVkflETnOwcxJn",
+	"8np3tEejUULCgtjmC9t6KRGZMmSFOCsAyWduKc6+qhOfBpkDYp+PSXf6cQj9c50YNj9EUpy4QXIfyEfN",
+	"WOSetTNkKN9LKjz+vB0Bewo7mKSfE9L1j8yCb67/2gUvs4jmwXvMJH1XbX7epnaQiOFj6kH2ue7Xwjum",
+	"IGz/dHCtcfUguwvb8xy/n/MpFTdjooUqxXzM9W68a+4qz1MtuW6lvh8zhoIqaFGuY4TV3etEcvz0Qldl",
+	"D7f1EAJgavY9kERcxuOf59I+V8EnGoMhHOnSGSo5MgpMKPUQi6RkllmPpEopZWBEYxBQtTDqY3VDa7O5",
+	"MBqiaib26+7210Aq5wRDVXRFX7bzcf1GkebUKerOEqIlRTJ8SOTideUJIwh0kTp/crXVYUPKgyDAyu/l",
+	"gWdDTMqqTqqxGe+L1TRHfgkHq2wAjtl0SALltap8VKumjBrAHHyLuQAC9vsoAJDbgipVUAvDRA3Vyfhj",
+	"HknyGiRfWzcshlQYrPnUZA+HmWJF8hUcaYzyIdGeC8IUm9OiNQhipqsPYJ750pUKKbAZ3IrcO/QqJDpy",
+	"ScevZCMcTlSJuHOXTl8fBoiAiCGOiKgAfo4j7aA2QP55HugnHBx9BAz5lAU8cQPRXCWdxMdnjT6hDD07",
+	"+jjndfijztCovbp1JZ4sDVdnEV0hXxebwEn9oV+RpNFgpKSOPRoTU9FEU3McLGn5XSWVnELNK+XikJMe",
+	"JoKQHxpBu6FbzW151RjnmGuYmV7enpmpfnzvzExLn5qlT83Sp2bpU7P0qVn61DxIn5p76kdS0sy99CK5",
+	"Gy+Sm5t8H0ium/ujij7EeElM+iGart5FUPiOAun1AAsQManOCawdPSb1vSqoRVE40uWXVTi3qnNrCwuj",
+	"IFNxMClyWxOC4W4sEDfxU7aSX6Rl8UBb6Iz2HUeB1GgmzWWn6sXSXHYTc9k1vXAcimB7XpKkt2+x2W5+",
+	"0Z3Tr79yeshk9bq5BJcmwdvgGIrsw/mvd1ZNcqOicFvl/AjDMJc9DXKO+0RnIEUkMDZrVfGq6JIkMSgq",
+	"+1rNZlT6rW2Lc7oL1/wwzSlm40eXvsOPMKeQxqeJtGM56c+VDtHEedvA+BuibPvho+z1svkk2DrWpwsX",
+	"7y6dT80Pl9lP7y3e1no95JfA3CIurLKfzubCucya3KbW5CBQmK8yOszOQlHTgz0k3ev+ZskIaR+TxabJ",
+	"UF3OU4lupKGoADSEOKyAAPMohKPj4mQFOmfJr695oI7iUsp5lFIOtGTomhFVE1mGEVeJnZU3KRGFhDAb",
+	"06TP32MQamZi4S/IUGiw/xFINMvCC6W8UwvyLZcUn9Lk8WWcVstRD51UDHMD2gByQCigYoDsRzp3mJHE",
+	"EidV69g6QX10mfAHSX0eVsb3ZZrAh4P+tnb+LPSf5tToOoHKD12XNUcAck59DAUKspaRKabKJXo+vEIx",
+	"j0ekeKAlYqBBqmvz9lKFYdouioA4R6U0hHaOAlyrQsuSGDxAO+2SYtzTgizX1gus13qJirWmrbo94RNo",
+	"XGhLNSM8XMJw/5MD34Lx9+Y5WE18wtbzjENpCCVdRYyrvF0SIFcUQ6jETtVi/pxS6rw9AoPpXXmJfBqL",
+	"nU41A3VTek/i7RyOS53UUWkIR2oCysnv4SfZspR4gtBbWltsH64FgTINS0zjttJ4WhwwQ+GrwFWtHAYB",
+	"CgDS0+MTZL8WBBlIfmOzcUrodC5kbhIRXtLwAukfbtK1AEls/XqEOEdiM0BnqHCOVmemcptk+OGWv1lS",
+	"4BtQ4LtOtmGIJlCFw+ZOvPEQ/S2CIMcupjOL2Cn7q1pmOdk/R6+leJuuVcIidNMC/pFwriKDwkNTF27C",
+	"OvLicCUj+N4a83isqSOWRHSBRPS3JpzKUby0oD3drrL6Q/1ROkuQXt5YlVLCgoPG/vRsOg9MzK7MAi1h",
+	"VS5Tq17J+3kteo8CdKAAIYKS3RIEkoNhanY9+NxwvwMdhyRYNVVkU3r60O0TYyl3ZgqdBYQzOMfDErRS",
+	"NgOY6LOr/PfdYZxTqee+HOsBh9gsZbnSNACspLnCzAY9XZopb48MmBntv20cTV5HqadTfVUkvslWmWT8",
+	"cGYmroeOzvNdsHgmo1P1q4b2HI2quiSKT4eg87EDLv4ll3D9TxD966hx0DuqrR3stf85aDe6m/vv6ru1",
+	"d6e12tbBcW1/bxe/e7vbf7e3VWv63T0Rvv8WPD/dPqEnl+L9P5dvhuRj7eDNpzf9qPvX30d7L9vfXsSb",
+	"9b/Xd0fH4eH74Zvap7dwq/1h61vvYOsP0Xu12X75ptOsf/j4qba2+eITucLH7/nxp736EXl/GdY+/RWF",
+	"F9uXMfm4H7w42n99Jdi34K/hX/7f22++hbu+f77/vBm9vfzj3WD/BP6Bt1q9Vy9Pwjf7n0ZXL94cHNDX",
+	"e6PLxn7tXW1XZdaYWIZLLFGih8JQ6tKPZi2ubTNY3ov9toLoMc3RURWpXgVNltW5fge2I5nGDGYzNWBC",
+	"LRIigo2URyRTpksQxd0Q+0DSlOKrrgfIdhYfICEXwQRf3vTCak7G1thtfKsd7/bP/xmc44NXl2u7tXf1",
+	"17Vac6/27mVNvt/rv92rvavXxIfzD/T5h/bB1l8tv781eAv/eCk4qf/94uTd+5PTi0/nDNdGfwwgIn//",
+	"MTq82trbxc3d7sYp5PVh59sb2LnYxRffXv/9R2943Bi+Hbxd2423TmqNxgmlwdHo/X5r1NvtDBn8ftW6",
+	"gu821xv+dzHove+1vr/8JlY/Xm3sd8nfH8PNl/hy9LH1x9HBi+NW8KkRbKLz093LP/7+59Mhft7Bey9f",
+	"7A8+vB2hv1nr5O/NF9/fvG+tPmenbwcXb9h57d27P/xv4esttIe/b7/79v7d2kHnMv77WxCurR78jQf7",
+	"m3sbey9fvds6Jevdwce/t7ZebP316nizfdzi+PxTp7X7/nL4enMNntbeH76+fLu2vfn3bkg/Nq/I2svt",
+	"3eenL0j/4o/Gt9Hq++jj2+f+yUt6WB+ubbLWWhQNgvYpOTzq/PVm8zR8/oq8WyzzWd4GLpUfbFjlA710",
+	"m8WGpl215Xl1elWZv0xTxg/damryqCVnmsWZ1u4HZ2KNFhr+gYbPP+3tfdrfbbZe/fOaH7yPG4P1xmv4",
+	"uhdcbm6uCdH8FG70vjU3+oekefXp76OPF9/J69393ofdV3+tH/g9zF5+QsdvxbvhbnufnNT+fjf4uI5i",
+	"1K+hFx8OeLT9/MPmMe203pwcfdrnqwdvydHbb83h93Y37lCB9tGnFm+93mpffo+6uyP44l3nzSp70ftO",
+	"G68P3omjV6ths/aBvPy49qpx+ccrP77YqkXPv//dxp1vV7BJh6cvL9e3vtXXTltX3zbr69+ORtv9l63j",
+	"rUP8oUEPDnsXV/zT+fF6s3W6GR+Jt/GHf3Y//XHwz+BF9M4f/jOCx/z9yUXjcPXt6C092KaDXTzyBy/h",
+	"X5f1zd2r95unL3u4d/WWbL5avzh64X/8a/vkE9n+66+h//HbX3+8Cy73dl+83e6ecAR779Deu4WrRUum",
+	"smQqv4CpaJJeyqRWYFTvqTQIfBVmE4vO8PjOtAX6e8DicNwFZGoWjaQHnYZhmVDjvnqWQ5UYfo6EGolL",
+	"T3cEko9dgyYvyyG67j49ODXfyPN3kmtjfHQHW6jkxrkgQXXIn6ErH4X58cyl6o7XxQSqBRlf2pl2N3OP",
+	"82wf84hyXEYBcn3ys7K04D1kC97+72Wk09T7//7nfy2HUaMYDpO9L9bIiEn/RHKdJskmxZ7u355yrizj",
+	"ss7uLoUq59U+xdQ3ztEeg5fiD0vDd7za4WHzg1fxVApfk9p9r3ncqR93Op9aujBvbjPCkF6CKx5eyY1Q",
+	"yqreEG/Hq16F/Kp8at0JxnCLdZRLztVUpMkVs9l+9WLj5cv512GsmkuUJEVflwtEo8Rl33jsX3PVlha3",
+	"x8cn7thHtCOXQUpbhU6iXIqvSpV4wEa+SR4j6GRu4ek8bIayFjM8W0s7PWk82z1MArLKK2enDC+1sqVW",
+	"NgcbOWV4N/wVCpkaeKmLLXnsUhe7NV3M8JHZatjpSWOG+pXramGqV8KvHpnOdXrS2D9u7x5+bb9ttL7u",
+	"N49qjeMJRUvuDejGKmxbl7JK9IvM05/Xofe3rWcVzM+lXL3Y3ljfWrve3G9VwTIMaqlbLXWrpW51c90q",
+	"z0DK6FWaKRXoU31G46hchiOVHdwd61wFyaCAqm+lPqCLgO2AJ+rLJxXwhCEfRxgR8WSa9lWXzZeZkRal",
+	"KanV936ZwmjUL33QbFC8OkVPOLCwuaZk3xXnmJ89Vnrgpo+VtLuFnPbZbCMahh2vC4N+POL/7lNhottz",
+	"HDgBh+e++kZ7PYZGma96mHGh5+Ao5R3C/EszH1NKMu2XwSGHZbrVKVCmdvvlGulQUoRfKrJLgWaZLutu",
+	"0mVN8PNsLScrTOjiTTMzZ+UqK2Q6LiqfkMH4R6GxWkrrD3AYMET+fQ116hhdZgnlLeidU6CcxqC+lJ7C",
+	"OPy3rRD+QopRY/1Y3zpEkHNdOU2eYnOEEjLizDcATAC8Fpz5OOnR32RwYkn+H0+amSx5nSPXzLJ86i3y",
+	"0+M81yvmn1O18NUf6n+TD6e4VAEB6FnmDKyor56q0DxjNGY6VzkWQEDWR8JdpuAhMuEpSXJci+IG1Czz",
+	"PQ5gv1VN0ftLv/UK1UVvFzIoBih7wTqX1uidqJdeoebo7dJQTO1eDNCQEgExKRjigKE+ZXaI+qgfnOeH",
+	"2AtRHxLkTWioixFXljEP95xVGyEq5oj9PlqbnJEm6ijIkHqd4CfRuYrVNyk6TvIVldYtwzzGEwZNVel0",
+	"CMaSm9xv1TNAE5wkxzwcPGOMwl+HcOqzsdjsmw8+nZylTJZO9RzZzpY63r1IQTeubLlUv2VZxmnJQiUb",
+	"yXOPm+lGqwnTU+WbnObITrpzhp/5NA4DqYSmKfh05aIKgETXY8xuNWWa/enVzPfl9MNJKV4tAW/JBu9R",
+	"NunZ3O1eVCR4HFeE99VevNTiHpgW98gYqgquSHQ+QceY6wJ56+oP82fp7NxZ9pkQJ5OtO9nA4pTdKaqf",
+	"ZHwxlgz0ruBMt8wBeFF5R3NCllnHl2ri41YTFXGbnrkc/OlKK+lrE3fSyQPPb17ABubX+gYIhmIw9R6M",
+	"IR6HCbmSEicQSBXfJNOKbyYZkd/oIR5LTuQfXoSYJCwoqAkTNvB8fW3zuew2okz1gIhgqjDyf354NBYq",
+	"Hdt/vJbyYPA0ANqpVLnOGQiPPipVIW1/SOl5HKkcbSobm04dignYP26rpwKyPmQjRIwy8RricEfnd5NN",
+	"dHuJHiolq+5I481nL/ftZ09de3IUIl9QBj7bLGSfvRy49ZOT5slXOcDXo0a73Tg++Fo/7px8SiehcgQp",
+	"30UBRcyNMldeU1FipTlSy8uiexynEFDEH37aqzRCDQwsHbMU1pzCYm+9k5gATATqMyxGpYjmSUxM1kQM",
+	"+4Rygf2HTDjXF0E4X80mnBlCePSxLBk8pmljRf8clOzoYxEd+z2JcQ+GfIHUeGk5WpL0e0fSJVU2iBVk",
+	"qewEWS8QmXXgVYnchUm9SfMFCFSkkkZt7TU4s3B90wz2aCqK/PBoZKmDH3NBh4i1dWyshjQ3cW311vPK",
+	"tVJGHvveTL/Wan09PTmUayl6udYMSfh9ka6HmdabZrvjVbyYhaa9IpAVT6qQ+ScmE7IaUfl/METEe/lQ",
+	"boNJ2ZuvCeKZr+xHU6ZuBrn+3HVM89dmq9NoHn+tf6wdtQ7rM1bCDGqWot05aRwfLGAx1Muv3dFXGzqX",
+	"LIOZzFf9804WpLZ/pEK9y69D/ajWOFzAMhDKUBSO/u2HCBKpzFdRnFkKLfIg9u+82HCNqC9NQh5B0ZXp",
+	"H72mrIuDAJEM/5zJgF4rufDh1+qnCRsZS9k7RXtpI2GDjNWhVPcgSSByJ1tP2UKQcDofEtBFwKdEyqIo",
+	"kHIwjDA4qHfAagpMQfllc2IfRcSSmxxZKqBSW4+TgLLSuV7G0skz1haW7d5SnCLzzNyK4W/MBngcSUKf",
+	"YQMiDBZ7An4vzew2qfwju+ZuozEG4eQP09Wg1R/6j2M4RGVusHMcJWPjUPlvNFvR7wxt19iiX4NLHIaS",
+	"r8RcHd3ioqoPjYNMXBjL5bTAmSVb4QjlGGjB/Xa6HyUhHqOBD70A7JJA3FId1flpRERD7GM0j63EfqID",
+	"5bNWkmmpbFp2oGUam5umsSGacNxNFpubW4sg8wf4IhW2zO8WoxHPy4KNrD9mLpYNE58O5TTNJksxTMJ3",
+	"iIdYeDvrW8m6qdM52pUnMRZ9qr4xA/8TQwaJwCQRHtMnBpofXhAzI2FtrlU8LihDteACMZF0o57twiCb",
+	"pdeePfOqTnwaZMC1z99YSS77OIT+ucStjASrXrQRCRB7jxjujcbeRHCY6+M9ZundgNywEI6SGUEFvj6X",
+	"3o6n0trJv3Uvev3VF3aeVrAO4Wh8mgYK+y6ZT/a57tfCG8Fh26fM7tS2Ak8eHbXGyXfmSe5QJN+qzzIH",
+	"SQOYP0fJ693RHo3SBUv3c+vlHPs59i7d0LEX4yswfUv3pApxBHHYIPkX8lkzFvMdALvdRciT/JiOPNsJ",
+	"7kgaLfA/MXoWQkIk/MxYQW+MS+u/fO1LreY18Ok/tf0vN8Kp/KsxEpHBKIPvYwi1vpbHKPtZHqGye7E9",
+	"32H8mUPE59WX1zBwKuY/Who4H7OBM0oFwLx0mkiGJZMqaQ6v7JV56RM0STgCSbk5HxLgT35YlIjJnNHH",
+	"kTZ4TCRzcZDpTOPlmMBVuw0mkReebkPeyjzP84fsiwJpK7HRTmMOrdPdce7g/afdqh198W6FHWysOQWs",
+	"DAV/Ud0obZ20dPs2MjvfvlawPKOLOqO3LsUUHNuZesF1D/PSCWrOJFaSs8YcMZtAOqnpSlVsB5npCDWH",
+	"Be+u04gZgWKZQezeZBCLrCxWKCkWmDPVES2Vw9taM/WhnsuUqeI2luWQHl6Sb2eK7O7olnJvd0cgCqHo",
+	"UTYExmTrGsC2MddBt5lzW2lDmJJ8uYyN7bW1NaewpR+1DICuVwpPHS/axlvZqx/Xdg/r+14lTakqNxj/",
+	"e9zClM1ntqeaTCZlI/0Y9mWD1yf5/GaHtjOJlQZcvSB4HwpoBQcYYV2i0fyMxSD3OhYDU8IxpD4MVf0U",
+	"c6w0TvZgGHahf95hkPCIMrEvebj5fOJlS3nEF7zMApKbppnSByTnQ5W6nB/N40MRVS/Ne1O2ROQH3djO",
+	"PDJzah91Wp5SsRVx3VkaVJcG1aVB9T4YVCsez6xlk6Sa3BgVlbzmXhBxm1xlGhWfyK1pE6IkZLx+vCTj",
+	"SzK+JONLMv44yPh+o33P6LigwyEiU8l4RzWZTC68pOJLKr6k4ksq/oip+PyOEKcmsc2ystcDcM2449jt",
+	"NLGAunbQ1mj8O7h+xDxfLFob0AuN+JddSeFmWvE1mnJwOcD+AECGkuhtk0UKhiG9VHZ+SALQDakmnWMF",
+	"O6cY+j8oQFTx0KW5/56a++klUZJmWat8cvfTHQH5TQU8qR0eNj88UaEu+SPzZPewufdWv0mOTwGIavz5",
+	"6kFrnq0EwpLwymVSH+kInAJQ7Ltbv0oYK7y9vbWmlZfJWD90FWGGasIpZOst3PFgiC+QEcl41EtZrwFf",
+	"7VM2Fh0igphKDExVhuBqj6WqVRngvAF6wgEEgkEsVAWVAkC16WoKoLnkvurYZADtQhRiPvi3SWQ8N5hT",
+	"1tDqY9ddQ8hG8PrrNw7Y+osXr15sbG2atgrCT6NvrZssnq3WsMhVe0+oMkxeFyZr/sxu6PzCYJYKLIXC",
+	"ZRKhe1u//kFnhfu///lfbovEMyPKFRWI17g4zRO5FgQAaXA5wEmaol5S9F0NUQUuVxMYBCj92lk84QHL",
+	"nTcoSfDjZuy+NEtP2NP68xfP5+LWNyPuKsHDrRdMKJTK1l+sb99bqWz9xebzyrW38NbEs4Vz86XT6SNj",
+	"mnftxkoADhAR2IehYkKT/qxL19U7KEphBAK5A2UFjdhp5IpC6GvLyOWAhqkUMSHVJFIH6I6SEk6y9fWk",
+	"kCTH01IKcbE3hv1zmq9a/8PFnzZerBeLGGJ0ia+dLW4hksVi7D0bL7bX706ycC59EWAvt8vaKvROLUSS",
+	"WNi+lgyVXfL+Je8vx/v5kvnfXaqu8maGqTdgqz8uuw2BhiULT2UlAwlBdWr+rZS7/xbFpcy1SF4ickNq",
+	"F/V+1mpaEvL7V97odzCI5hOFLUo9gZrdZBQPSlBRXfQl4bkjwnPNrBAFQq1D7L7GNfdCk9xmgHbL/y8W",
+	"fRE9VexfzAotZfyljL+U8e81E9V8bG4mKqV85XHPV2HWN7aoaPtpFFIYACi5CgKUAI7YBWJA1QCW3EZQ",
+	"oDsCWKhESMQUKdVii52R5VGx7q+PLxAIoIDWZy6brNc6zdVaDeXvJPmaZGdDxDnsoyp4jUPElZsdjAUd",
+	"QnUSR0BrJUEGyssBUl2NVGNM/DAOTH55CyYIYsUrseB2IJfQIKFOnYm9aaxtGIcCR5CJ1R5lw2eBiiQo",
+	"e771SHKCCQW923Ts6SQlEPeGEczhMvsgkVljWfaAWVxWNZiLUXf1R4yDn6s/JH6Skmm1NRKiYAypi7T0",
+	"3LmfKiafEvxPjAx36GEpg2fR3o64kj9k1RgHBempYzxdRL1BouzpIMnxC2CyK30DwB53XuwHXEp3KoJW",
+	"3E7i+/SSZJlocvCUb32r2e4AB147kNH0s0TH20fHcX7636v/fWNPR4PMzglX9GGQQgi9JBbvn3VGkTJh",
+	"3IJ/5DLsJe/gjtKgl4eqEqSEZqYcoW1EY4JE+qOkmZ9oZU+Kz+m3xv40W5jQSkp5y9vEEFPsW9mp3E/j",
+	"+i8zJy9NMouE8pg6zuXvEzqXYroTwYvsDdmwW2W4h8IfTCJGPcBCHs8IMWGreEylKaAWReEI+ANI+rI9",
+	"CUdKfYmQL+WbQId2KW9oeyZATQiGu7FA2fA8eaoiRi+wlsPCEBiDUazMKkHRvcFvSL2um7fZt8ygfvzJ",
+	"m7BUIjICV6HyC1P3z3rO3o5XvQr5vEbpdNX1LpSziSwp8ZIS/z6UWNHKm9HhrOAXM8xXf8QMzy/qxQzv",
+	"hjOkvFOG5yWQpyeNZ7uHs4mjgnkp0y0pyW1SkuwZ/y3FuXEkLqIgpyeNG0hwuVF+ufD24InSTUW1D28a",
+	"nfpho935enrS+GrK1Y950ygfmlj57Pt0OK+kdio3fCmkLUnroyOtVj6bj7BKkUxVmuarP9T/5cUxdXkN",
+	"Q4i5jqeJub3GbuwXiWXKBlgLMZwjjMZck0P5FVhRQBZY4s0ElrLZmPtmi3KOu6o4RczRDoAChAhyAShR",
+	"JYv1LoAh7g+E9lCRzBbYRQT6rgFQlnFATMwKalusR5D+MOOmuCRed+aZC0mwarYovym/gatuht5gyKvj",
+	"+bMURUlqYQwQDMWgMGfWARIAhiHoQRzGDHHDAygBIxozgMgFZpTIibjzYb1R3avl4d6Ng8lSYCPEJKKh",
+	"wERkbW09X99YX5cjRCp35g8PEcFUgeL//PBoLJQ78n+8Q0rP40h5Kh19BLKNqgi3f9zW3kuJK2bFOzEo",
+	"vQNeblbXt7arV1dX8p9X8V5DHHqavOlsUvWTk+bJ16OPXxvH72uHjf2v9ePOyaf0ovHoowo6c8IRnOPh",
+	"dEjkcDtg/23jCJyjUTZdmWwdUMQzBEXx54jhCygUwRIOQGVXCah7zdPWYT2FVb7UcWgmc6FOePhzLC+P",
+	"TbGVgdN2oKqOqwnf/o4JyPqQjRDJrdUxTRurI+veraNGu904Prj5brmhUDsmm+j2aaK+THX8z17u28+e",
+	"yiDGUYh8QRn47PkhgkTi82evaCcLpjFjI20KKJuIbGwKY5s5f1ziPoZ9QrnAfl1Of7/T/DWFPH9bjvpA",
+	"0+tomgCQZQqWO2lekeNLq4KNnqlkr8VOrx9wGAJ/gPxz0D7qtIBPCUG+wBdYjKzgZdNJTzKpDhudyP73",
+	"KOnhvs0GO6/+Xu4E6IEkpHqqCiPu1mFUD3yCfMqCZdzAb4tmHTYCCm0kNuTOtRPZQnyBvhfKgDXCLxHj",
+	"YGNtDVwOcKiTS0SM+ohzgDnQYS+S58rt1bEG8luXSCgHumnoTpJRmZ6XN3mZNTM57eW0BboSq1EoNa+c",
+	"rkvPp+bAnNQ05PSve1BU2mg/ZliMvJ3/fMlnwr1ARC6xRIRswICZitk8quAoV7zOhwKGtC/JovnMWGp9",
+	"SEAXAY6kngtgQjArwI+5oEPEKokuy1ReXrDCETIOkY5IZNu9FGZ0I5XMd/WH/C/T4Klbb2iqt/uo57B9",
+	"PKYstcZXsmySWrvq3dG0ynFkVsW4ie5VGU85jWmnRhFO7tOoaFz7rhzC6iPQVt9cN/PsnBJrcuqWFecf",
+	"eIyGyiJuKWPGrfJKIMLVwxzxXM3WG5lKRSVKj0zPVrq0VNWNFKn0qZEDrKS5mbiex9OMR3HSWAWJ/ik1",
+	"eETEe/lD8toUCZ9wYOiEm4Taii/NZBXuCoEempr3CFAhOVUzcKIofWkbqfsSc+7V0dR2j/GjvJMIDNxK",
+	"DFoI0PVyMRkghgXAAsQklMKNCviTyCIGCDNAL0kVpBLnehIVaMcewAAQOoYmFSOcIiJ7ZjrJAHfnFGij",
+	"MdS4JW1Pd77Q8PV5Bi7W7sqlB73pWA83TeU8kQ86aHrWMEZXkshZJ0KK+g83VdEYJZmHua7+0E+OS0Y+",
+	"5ninpjnaZUV3oy90xplhLji56Gp1ggBMvV7NRj4ZKqSUn4N6ByR6jPuWNZ1wyYtWbW79Wts/ahx7lWVk",
+	"4m8ZmTgPDpkSY8+MD9WcVert5yD5vEDfNu1ayShLtXsOtXtilW+qgd+Nuju26Uut97fQeicO47zCvhbd",
+	"FKMd70sqr5gFzyLIxCjJ9WFk/wpA1X4VHGGfUU57Amw+335akSjZRQARCbBCZasWKJ1Xp8mpBcGq/kv7",
+	"I1bpOEFqBA7SpSGdOMe3JNCPDVNatF+/NRAer+CtkyhN/2KPkl6IffEIJXWDwhP4O03UsFIJX/0RJdWC",
+	"f053DUpFmRV1+aounZ5WwR5DKo8BDDlYsSV6K8CU8n2qPMOZkldQACAHJA7DSfQ+SFX18i6QTojc0nk6",
+	"zbt1g1ycrm+XJ7lKfljZfx6DzH+QUZqncOJrhWwUYN9dxW78qfAW+CGCjAOofskVAND2VhTd8bug9eKl",
+	"DLsytxGX8TtQgEfGyHWkwkwCUsy/y3j4ap9CblEthFwAgbgrr1GGJaf+fUvm7ERlffCMp83S2eo+RgnY",
+	"s5w6USve+pDdK4MELSXSJaKC9qJ0OIBVbsWv8iQmvzmdWL8zOrGs+LYkNveQ2JzEJEdsSAlio+QUGmIf",
+	"IymmyL9G8ye10N9VgXJL4yMOgyFWiaRNVmEpMOkmRfd/6u0c5Mi2d9EfM4llJOWMSMp0IZXTcK+HfIEC",
+	"lZM641sKladI9aFQHnUEtW+LMmcnp5FRNXNyf6iPXvo0CCkXyF194DGPKYpamqOvE1qG2BRnfLUhjikp",
+	"mLCy2K4nVaEHT0fmdL2HzB/gC2QBMz9bjEY883p3tEejkYk3q3iBDT/YWd+oeFxQhmrBBWIiaaGe7Waz",
+	"5fJk7uZVnfg0kLMYe/7GikTZxyH0z0PM5UnLDbEXIkiOIA4bJPeBfNSMRe6ZTsP/HjHcG+V7aUdwmJhi",
+	"kjIyaUBdLkwSE58OM3APIQ7b+Ds6xEMsvJ3nyf7v69vnDuLpsbL2+2T8f2LIIBGYJFuQPkl2IV3vzV+7",
+	"3GWW0Dx4j1kaoShPaQhH6bFS4Ot7f2/H+09t/339pPNF4p16pnvTpVbUl3a+egD1aHy6Bhr7LplX9rnu",
+	"18IdwWHbp8zu3IvqcwWoxBy12MmX5okBX4OVfG0/LEnP9Ul4uKb9+8HdHqq/HSb9MMlZUIbDXfMawcjT",
+	"d5bzySG561dTJHdzcfAQOe41U0HlwNzz5iQav1Vip6nahPL/GsuCMJaPZalO3D3Bva6PxrIE1W1eJM1k",
+	"Ij8r3qoqDlY2ItjEZxgnMHVIVYkaezo5WAmggF3IkYoEUblpdBEbeYKhP5DgPq2A7bVNoIpBXmJeLp74",
+	"RMN5LwKKJ86XAu4mp+UG214QUixBwiViiu33q4r48KmXh9bVWDXFXDAoqNahjZ9fGkPMAWWgy+i5+pMY",
+	"iUFdOdJ+HwXPMNGxxQOo3ZgPTmrHnYw11+28XNNAPiCP5ZD2MVmsy7Lqcg6f5e5IQ1HRyaIqIMA8CuHo",
+	"uNhrmSOp3/96v2W130tn5d/BWRla1LV0qOb7iHMpeTKaFEAZI0erP9T/Je8NsmQJQN+X26n4EAxDFXEL",
+	"1ZCIFxZBUcetfO0A14AFpQP0NB53QfGls9DCjeFKY0hPXiFuTbOIT0Ubdc45pz6W6nyGQbs9hn4zDFpg",
+	"/U7NyZaOu/fVmQaakzsFhQpMbqbkb65EjutcFxavefA4s3jfWLUm89i1lpi65JnlSnPPRPScHJpheIW6",
+	"sZZvwzDLHfMpYiDnuE+MCwQZQ+Ge8oXQ9jSVN8aW6DZBM9leIUMgxENs3ClUTpqYMUSEUqf/73/+l+fa",
+	"m7w0unPa/Yb8ohwymXnOIEUnSGK/L3Lhx9lBuyMzjxnZoYqJ0kzVNiWHelJgxfzMLONTbTnOrp669RC0",
+	"CDB8r8WLUhpzuo+/LAvrUpL51SmAcrg8lc4JyM95ccbVQxgTfwAgIOgSyLZVUIf+AMhDpRAQ8nNlwrMV",
+	"crWGDZghEUpPAM9U+PDXSxT6dIi+DlXG5DaSGkZS7t8QM2UTlBgBMVGCFMgAZFHe2p+VjgJCTM61a1kE",
+	"Ob+kLAAciTgCEeyjZHBBzxEpHBoWDK76VtcdEKgeZOOQ9gEmFuIMziaDWUC+MsSRuN6oylbIkQADLPGN",
+	"JbObpN91fVHUgfzcu8ElpE+HQ0gCZf4b2y7LEtRRYcjHEVZ9ej5iHOF/h5BIfoaYyij9s7RlXYFcSr7b",
+	"cASva3gB5uAChjhQ58HmhDGXZ0H1F9xpNoiGJ8NFUyp3ZxeruQsVm9Z/rGr1hw8fnmUaoln0fqK9Ifmb",
+	"dz0zyjAfm9jyWvGWrxXtdbQmM5atdBQHMdxEksgpV0hErhdKaGkvcQK2HiVhSC81VdWHLHMjCGqKnYAE",
+	"PO21YlPT0UuCmGRDKOwp52JJbHNits67OIwQ45QQVTJhym3TARIdNIwog2wkD1xHTW2GZFzXxTiCgEkm",
+	"aLhV4p8gJ1ogeMpXE5liklr2yJDg2YX742EXMTnwgMZMX6zppbZkEfoCXxTd+iiqJfU7573TViWFCBOx",
+	"uaGTVuFhPMyKu5gI1Ff5Kr64ifhilPRkS1wEgo+IP2ASEw0zVDJKF0n+DeVyYCLZrzF17pg1whzoFAo6",
+	"jQmXShWnlNxHrxiu3WLsFBKXGBUTkzqKSkxIvBQVWmi3XStCVX9fN8FTck6kRJqg1gPN726JkCKJ+qRm",
+	"pfpJImWJsfItmiuFmPZGYqgPWRBmKJi+3a+ChiVoGvr01BnpNU/M1VtlEa3YNPLqROt6WuoUB6A7AhAo",
+	"IqySC2mji3aBMqaLfF0tfTFtiKnbkqFKHz3upGalGUbqIWA/cY1k381hn0k7TuI7pyRJs22ObydZWraw",
+	"lM+QermvpF1VnWj7xYv152trazkPf2vh0Y9aaeTpxCvrWjr+om1djerHtd3D+r5XMQtZoDVVvB5mXJgl",
+	"2VNNbIiB7TmEpB/Dvmzw+kT9Tj44tJ3Jo5/JcW0S8VjvdBjhjlpU89Mk7Mn+1u+9kPowVIVIzbHS5rAe",
+	"DMMu9M87DBIeUSb2ERf284mXLVXwqeBlFpDcNM2UPiA5H6rIXX40jw9FVL0071VF1EwbPejGduaRmVP7",
+	"qNPyVBy08o27eZjL1ss54i7G3qWBF2MvxiMU5oh0yb5IQl3mCdSwYRkOVMht0Yxgl+1kEyV+CPxPjJ6N",
+	"H/cbh7ys//K1L7Wa14t7uVnMS/7VWChPJuLFmLjHAl7W1/LxLvazfLjL/8/e9T+njQP7f0WPmTclN4E0",
+	"X9pc++ZmSpu0pZdAJtBr79tcBBagq5EYSw7lOv3f32gl2zLYxhCHBuLf2mBLsqTdz2q1+1l7LZ6tthm/",
+	"x9Jkntd/hkjGaC7bVtLWnBZVWJOixE/nlXiQppWgxOd+ipR4/IcMJU5cil+NsSeJ6yYo8HOX4spc/TVL",
+	"fZ+34ur7Uje0xcp7rsiczWMzp7wP60f14/rJnVW22V9xna1HlJarF/4nW30dHSbor/haZ2qvhT/FBpcp",
+	"+g9I7POmuT1bLr1nzc4DE1/eI96MZQhwGx6IcO/kOStFuBThUoTXKBCqzuTlZfQuhHH7Ik4zrb0tyxmm",
+	"4QY5DFEJ/JY05uOJ0k9Ndgg8S2ynehox9EexBhm0dfeZcNwJgELOppRlntW76olsbIidzs1FbuVl5T3B",
+	"3iW55tj7Hws2YsNQUtnikg5owAIVmtULlnFOr2mLTLVAFkVpbV8ip/lXjjfoX8m/ZEux/Y3hQgu+SGvO",
+	"lJUdD7CNqaUbpnTDlG6Y0g2zm26YnGATIc19Ux0+1MtZbcDMsRboP+oLdcS9wAQKk+w3X2Fhc9MHl4Rj",
+	"PEPYhfRzfUtoeBCiIN7g1raM6rlHo75lzPIEkz68RA5LOa9I3mjaTcq0NPb60pQXLwiXnAuqsWNp4jkv",
+	"eqi547i15WfFcR89e5SZlhsLy1Cyn6DvdoLFKaQoTJGorCzMObmxj8lJwWk7JkBPizhlHj3dqAdZYCbw",
+	"KyGx9yXhhNlRvxZywuyoHnbndLnzTmZ7R5Qu5lVczIUdLkrKxEXQ3UnCxFSgXY8eEaIKN0iOaEdhmj8u",
+	"oH9a2vj2WwBr+uotED07ryRAZX71EU3klpMnjrDIJlDM7Yx4vFqwrDSZi1cwt7fgALaVOBhwN7OatTr+",
+	"hEqvedm4QuaNxKyct6a1bdV8C6HSDSmVVRTCinpB1FGn2+h2DAmAQGO1gRQagRQLSG9iYbaPzzyCHUT0",
+	"mouUKGvd/o8ndWuO8USvYp6QALPeER2C8CHHeOC77myrowUeQL7kZhVwN8h2TiyIs6lRdPiYyJGy9qaE",
+	"STT1OBuGmDlDPlSvRpIHZbDUP9WWrT8ImqJBqP7C6oCgZfNo4INv+h9XWI6+F6qOd0cbWx+M1GjqqCnh",
+	"riLIcbo5uEHVESUe9vqjGXKIpmPx9vaN5T/2hQzzByfE6xMma4T1uUOcl+im2Xrd/vy/R287fu+mjtRS",
+	"hATmGHhcTOfTERcECb9nZj9WSLmePGHR8uacNBhMpYSsErJKyCoh6yFBliDMSeelCblUAFDgJBfQYGl+",
+	"6SCCEGGBtNNxEb1UI+c2u8nue1Fy8p2P5eRSa+8VyPcyPLCbkhM4J6ul18f6aFHrJc1Usd5XJX9hlnF+",
+	"qc5tgGLX1e2LwPDSMo2NNsmwRQN3XGmSrmWS/ljLcr0MeuCrAnLHQtPoa2q+4FI2ceSbYRSQxBtTRvQd",
+	"AXzjwONjq6CCpkRAVCAX2NqIg6pkwtWyU9elgvQ5c8Re2vd7pE/oLXEaAx3DnMA/Q5l8flJJYHjJNVyf",
+	"SYXRRY/3NRlwj9x1wB09GB4UNmFOKkePmvbVSBDijUO8S8idlnbikfwufejJw95seUf9/p068jXtplGY",
+	"5qyXJmL64bv0ZyyIfP31lDG0Umc65o97wMoHt3/hhMIoqo3W2UH7+qDV7u6ldMpNEym6pNGC0BHmj4GL",
+	"Ef7Xvq7sV1rtbuXvef2yX/laU8/WbjGQ15jCLWoswVB1E/G/QYPxP5nmv9aGvKb6qAU3ZbGnli8AdfLN",
+	"PVCoPoDTemi/Lj+uX4KZUR7Wd+ewbjjhjM1UHt3veHQPtO/6tv7BN6M1TBDxcsezuZJWpo6+ctT2umHY",
+	"Yw566w9dX/9R/Q2M8oUTwXYf7x/1SSBi+NYro8MYbrHrQwQ+lQJ9rsEmqDUdpLWuWkf1g1H+teZZ8jeE",
+	"mzHzE1Yc8EVQHS1wjjtY4hUc25Gt8P68cXZ+3alstkKJhZphREsyWKZgZYlwG0c4UFklvq2Nb3d0Ydmw",
+	"doDtENusShEQjhU9HMQg1nRxPsiNmDKXY0c9OQZXGBYIo//oJOTvrN447i9KYd3s1VOBzw76LTGwxMD7",
+	"x8BPUCJWtRFt4rCKmLXlsUCckfiOtvAn2rhKYOrmkY8e3UOUCUkwzItrgnaVlKR5i5xE3soe5y7BbHOA",
+	"Gv8gUER2u//RSbzZ0JPVowzD98xP/SJGxTVKtGlApcS1h/59rCv6hppkjhveGAG1MyomXNA8ablJr2xH",
+	"UZBNweVb6pIoBrW+zfXSghsaW7CLh9KDbxPsyaxj41mgaJRGid5E1cvm5TlSb+/FIDah+KdpYQ40r7BX",
+	"3iKVuLkJ3LSq+yVvYEOUZDpPAcs6dfaSB61l6J6Q3sSuSUSF3htgrYb4X71JgIWX1ofe7P1fVAweUeZS",
+	"RvahsIMpVH1/4P7TwU93Bt438auJ6Lv2TckJUxopmIXubEJKqC2hNmdKeSBG81gLIlcQ3nrEJViQ9Hir",
+	"a/1AFHJ1SzFsbAMoVVIf1tFfWl//VdkDD636nTp11HSCMogxLWzpM42iCypZ6EKIQZCXrmACGsbU3hpQ",
+	"hl1wgvT417A+QaAkp1ggIL0JtGeUaKuVlpjgMZJ4iKbcdx3VuEfG/JboSlKCMKixqD4jvE2toxaX6kOw",
+	"RHrWoGRXGImmiz4aRL2lni+UVlS7EGrb6IoHxtNXR12OerPaBAuB5IjqUBePu/vKkkAYfa4BWVHtgt8S",
+	"L4ApydGM+16YerhgzZi1Kl3fpfmyKfPl0kztxCOBeHqRxqBsQPqSOOF5FGoz9eDJCPerghB0cngUBX7o",
+	"D4uGHhOHFW+ZH1zmJtQgApxZYJPaXUied1/3uT9xg3vag4G50VNSHfq0YZSHGyWACsDO0to2EM24D3c8",
+	"40lso1MRbXRIdeCBZMbVuE4+NYgUlKdqX8N/E1+gIpSrubemI2XiyHBkBmmCYWypxTNva+S0cTgs3/KC",
+	"Rzgsd2TeUHAM4aXqxKEDhxOJq4LaQm3T0SMl3/nzW4VPghNK3xeSj4nXgYrOIS+nPRE2z0r8saHH/Unw",
+	"gPn+j53z63/aV91mu/XP+efG5dXFuZpoOTCvBhwlurysxQNpvrLTvW623lX2K77nxntTMxtrBPDUEJUA",
+	"YYRHmPxN/bHysvK0Yh6ovKwcrsN4rXdJyXn9KAswa4wL9UReruwOkeYtY+zpavGalKRrFWqzamAaHWYO",
+	"WH3OhO9KEys/oejdeRcdRCOZT4CxFNqjpBLJ1DqW/OclFNFT2XCcFfJmCrlrCtRNGhXSyjzej0/H7995",
+	"qountN0FJf7IWFI6JKb/8zGlGA198E3/o4XHJA/ZagwslPkKHQslARowYs42k18OP4fuNF8QJ4Ojdcux",
+	"YbFCMh6H82FmDxwPNk6m3KFES5NzyGfty0az9U/j7LLZqjxGTtlSR2TzxK6sJgQdshxqQW3u993LC6Se",
+	"D3Z7dLKtZ8h7R/Xw+HiZy7reW1nXe7vFX2hZi8m9kr8lTNExyc6SasMSvWMivSJTtFaZlY/jF/SPzx+e",
+	"Nt+2nv7++YN39e7D7OK/Zxf40zPWfPdi3Hx/zf/ovPZ7xx+e4sYvv+Q/DsD0LqOgLfXL1uqXsvrEPQcS",
+	"ZqvBiZ/iKIvUoOSZarCzK2rwHoheQt21OU9VqS9Le+wBumyytFDCSWzac6l24WdeNmpCCZsTPLhsNFe5",
+	"cL8Mbn3MHNRzuS5wZiudeupN5CcYxLXvkq3O79kMj8o6vDJqGoqllAF6hKVeqrfUlUSHSMBu6M2AYnEf",
+	"PWlcXLQ/PQFfX3zrPHl90X7zq/4l3EZpHCOq/7z2rR6LrrAHpTZyjjekU9FOyJShBL8VzRhhX1f3tVs+",
+	"Vivm2cnPulbM4jUG+TqhHmnIxJKYfMqIV3lZYVzOiHxFxZRKSTxdJMTU/BCTQZvNX1rAwlkXDg4mjHgz",
+	"8WrIuTP0Z6I+8KLi6OuM9vD09MXp0cmxeTZWd6awYfcwcakYverhYgadUBemsLFib4aLm15rpL/P/r1a",
+	"cVb122agIKr2XiDFz+ZvjJNZgWP8lw8GHpnFFn71qAhbmSTERsSz4m6ZUx+LGvnaJ+6do/TnoyyKCrnf",
+	"L1lhku3C37mPHB4ZyxPijakQyj6WHJGvpO+Dq5qKKJT5B9WEWAg43NKTdEieMtB47BnLMDBqtfRRNgST",
+	"sc20HGZFpDSciKJZmawm1N50QNlQ9xEvZBNGqTgOiV5fNGMbjrMrVuz6MSh/fgvUrx7TquZCfIJG5IlA",
+	"GEkPU01FtmgeHJ8ePT9NVfNJ+H43NQ/BMElRcIUWnk8z845Pj188v1czb71lSxnsydHx/tpLuq7Fl4n7",
+	"xW+IPDGR2xtJU8LrcnjddMFphqhDmKR97AJeLdaeLh3992yeKEMiMB7UEuS1SvxE59rExX3thpmOuBtZ",
+	"HHMGUGifoN4MYQa5RvDsevaKuUh49PZKClJ4tP+FM6sersK5lGflbEqZfugHWRfFOJGeP31xdK/WRSY2",
+	"J854ykAPD1caaLFGRGHLnTOfooT9EvbzwL4ocX8DV2s27udzR6ReuB04pE+FOQMk3rx1iesKNB1haV9B",
+	"zNsDFgY/EeEAMXOQTmJAqh9Hx1Rj04jOW9Y3ebCd9DPJZdG0kXAWjHZn4qfP42OsAluhmrG9YLyZHPrh",
+	"j+umnt8nX9vcmm1vWfGdTrCDkKF5qXYiQQtzhb9KwgTkvWUplG/TXlOSsSEYWxJYjWO6LCuOOjok7BAF",
+	"hxOX8TmtmjzQYHpzD1WbyNZQn59sf+5EaR4uiboKmSF24S7GaIui/R1Ymx2WL4OzBCUUFbUvldCmldCa",
+	"achpcQGckdjpfo2QnUJzka0hJ7sZTu47qCY7jqKA+So9CqVHofQoPGBw1fC2OriqI0AUtZse7hDxA90t",
+	"tEGD7zmTHgWvx/r+9kA9Fn8LvfJN88nx6clRPoW9sftkBe0/MMLg5Pj0xeH6mLeh0IKT458PT/bXXvAy",
+	"tKAMLVhuEZRg/Biv9UkIcTlAWL1N+r5H5QxUao9gj3gNXx2q/vxbib9pZBGax5RRIXWZTpOPJcAlD9wm",
+	"4R4FoJ4FhFhDD6svrkdnwQZUrHqjmXZFAgxeEU9whl3ViToGS/6FMF2lxx6DsNv05UhvRdVGF15IaLnh",
+	"wtpJeksgtUQ3ahzoVnNn8IeGS7GCqrR0C0087ADFMR4SNOEu7dMljV6Zh5JSZOABAdTINKQvC/4b/3bo",
+	"mDCnBj4ba/IXOkzs6dfmJfpCZtlDFeqxhLcvteVHBKpapMB6SIbdVuztg3uAsuF+jKbZsYtVWD0aYsmE",
+	"JYv4thPukBLGPr/37RpMSTVWwYcBqTwHkLYDJqZAVW2qwq2K7sN8YPDxGV0G4rbY3cfrppVjVv143ay9",
+	"vthb6Xs+XjeTVpTiIeNC0r6YH3Hnsnul1gDPBKpOXCwH3Bvr8s6mi/cEu3KUNPlixvojjzPuCySx+CJQ",
+	"lXFJB0bQjMNK7KN6vW632FXPJk33iHuy5lKg+I7JrJFyuw0ynnAPezMl3KkiDefSUBtVw+XZCzRTJElW",
+	"25riJf12TUs+qgJ7mtizl8ZqNyrxPN90uuoIs6ax9D296HAvMt+CTn1MK5QMalZTzRpC2gHxCOsrqOv7",
+	"uvaBPiINDNOvmmmplBOV0dMC9XyJGA/fIg7iEX6CoSZ0ai12YuIa3e0kyRSAFviYCeyYubW2d4p5uPL9",
+	"7+//HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -303,6 +303,7 @@ PATH_PARAM_DESCRIPTIONS = {
     "groupId": "Id of the e-mail alias (group)",
     "addressId": "Id of the recipient of the e-mail alias",
     "customerId": "Id of the customer",
+    "brokerId": "Id of the broker",
 }
 # Per-operation additions to a path parameter description.
 PATH_PARAM_DESCRIPTION_EXTRA = {
@@ -592,6 +593,11 @@ EXTRA_SCHEMAS = OrderedDict([
             ("createdAt", (DATE, "Creation date")),
         ]),
     }),
+    ("PermissionNames", {
+        "type": "array",
+        "description": "Names of permissions (GET /security/permissions lists them).",
+        "items": {"type": "string"},
+    }),
     ("BrokerAdd", {
         "type": "object",
         "description": "Broker to create.",
@@ -689,6 +695,18 @@ EXTENSION_OPERATIONS = [
                       "fields in request. Attributes which are not provided will not be updated; null clears "
                       "a nullable attribute."),
          body=("PlatformUpdate", True), success=("204", None), errors=["403", "404", "422"]),
+    # Authorities on the objects above domains (the doc documents domain authorities only): an
+    # authority on a customer or a broker covers every domain beneath it.
+    dict(method="PUT", path="/customers/{customerId}/admins/{adminId}/authorities",
+         operationId="SetCustomerAdminAuthorities", summary="Define customer admin access",
+         description=("Give an existing administrator exactly these permissions on a customer, covering every "
+                      "domain of the customer; an empty list removes the authority. Only sysadmin."),
+         body=("PermissionNames", True), success=("204", None), errors=["403", "404"]),
+    dict(method="PUT", path="/brokers/{brokerId}/admins/{adminId}/authorities",
+         operationId="SetBrokerAdminAuthorities", summary="Define broker admin access",
+         description=("Give an existing administrator exactly these permissions on a broker, covering every "
+                      "customer and domain beneath it; an empty list removes the authority. Only sysadmin."),
+         body=("PermissionNames", True), success=("204", None), errors=["403", "404"]),
     dict(method="GET", path="/options", operationId="ListOptionDefs", summary="List options",
          description=("Returns the catalog of options which can be set on a platform, customer, domain or "
                       "user (see POST /domains/{domainId}/options and POST /users/{userId}/options)."),

@@ -88,6 +88,31 @@ func TestDomainAdministrators(t *testing.T) {
 
 func TestCustomerAndBrokerAuthorities(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
+		// Over HTTP: a reseller's admin, given GRANT on its broker, reaches
+		// every domain of its customers and nothing else.
+		b := e.do(req{Method: "POST", Path: "/brokers", Body: map[string]any{"name": "Westeros Hosting"}}).expect(201).json()["id"].(string)
+		c := e.do(req{Method: "POST", Path: "/customers", Body: map[string]any{"name": "Stark", "brokerId": b}}).expect(201).json()["id"].(string)
+		stark := e.newDomain("stark.net", map[string]any{"customerId": c})
+		e.newDomain("lannister.net")
+		id, tok := e.domainAdmin(stark, "varys", "DOMAIN_READ")
+		winterfell := e.newDomain("winterfell.net", map[string]any{"customerId": c})
+		e.do(req{Method: "GET", Path: "/domains/" + winterfell, Token: tok}).problem(404, "")
+		e.do(req{Method: "PUT", Path: "/brokers/" + b + "/admins/" + id + "/authorities", Body: []string{"domain_read", "GRANT"}}).expect(204)
+		e.do(req{Method: "GET", Path: "/domains/" + winterfell, Token: tok}).expect(200)
+		if n := len(e.do(req{Method: "GET", Path: "/domains", Token: tok}).expect(200).list()); n != 2 {
+			t.Errorf("the broker's admin lists %d domains, want 2", n)
+		}
+		a := e.do(req{Method: "GET", Path: "/security/admins/" + id, Token: tok}).expect(200).json()
+		if a["authoritiesCount"] != float64(2) {
+			t.Errorf("authorities: %v", a["authorities"])
+		}
+		e.do(req{Method: "PUT", Path: "/brokers/" + b + "/admins/" + id + "/authorities", Token: tok, Body: []string{"DOMAIN_READ"}}).problem(403, "sysadmin")
+		e.do(req{Method: "PUT", Path: "/customers/" + c + "/admins/" + id + "/authorities", Body: []string{"FLY"}}).problem(400, "0")
+		e.do(req{Method: "PUT", Path: "/customers/zzzzzzz/admins/" + id + "/authorities", Body: []string{}}).problem(404, "")
+		e.do(req{Method: "PUT", Path: "/customers/" + c + "/admins/" + e.adminID("admin") + "/authorities", Body: []string{}}).problem(400, "sysadmin")
+		e.do(req{Method: "PUT", Path: "/brokers/" + b + "/admins/" + id + "/authorities", Body: []string{}}).expect(204)
+		e.do(req{Method: "GET", Path: "/domains/" + winterfell, Token: tok}).problem(404, "")
+
 		w := e.newWorld(t, "reach")
 		for _, caller := range []string{"viaCustomer", "viaBroker"} {
 			r := e.do(req{Method: "GET", Path: "/domains", Token: w.tokens[caller]}).expect(200)

@@ -257,7 +257,7 @@ func (e *env) call(t *testing.T, o operation, w *world, caller string) (int, str
 	path := o.path
 	for name, v := range map[string]string{
 		"domainId": w.domain, "userId": w.user, "policyId": w.policy, "platformId": w.platform, "customerId": w.customer,
-		"adminId": w.target, "tokenId": "zzzzzzz", "groupId": w.group,
+		"adminId": w.target, "tokenId": "zzzzzzz", "groupId": w.group, "brokerId": w.broker,
 	} {
 		if name == "adminId" && (o.id == "CreateToken" || o.id == "ListTokens" || o.id == "DeleteToken") {
 			v = w.self

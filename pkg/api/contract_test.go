@@ -38,6 +38,7 @@ var delivered = map[string]bool{
 	"ListUserOptions": true, "SetUserOption": true, "DeleteUserOption": true,
 	"ListPlatformOptions": true, "SetPlatformOption": true, "DeletePlatformOption": true,
 	"ListCustomerOptions": true, "SetCustomerOption": true, "DeleteCustomerOption": true,
+	"SetCustomerAdminAuthorities": true, "SetBrokerAdminAuthorities": true,
 }
 
 type operation struct {

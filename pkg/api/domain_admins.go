@@ -203,3 +203,59 @@ func (s *Server) SetDomainAdminAuthorities(ctx context.Context, req gen.SetDomai
 	}
 	return gen.SetDomainAdminAuthorities200Response{}, nil
 }
+
+// setObjectAuthority gives an existing, non-sysadmin account exactly perms
+// on a customer or a broker (sysadmin only: rules.go).
+func (s *Server) setObjectAuthority(ctx context.Context, objectType, objectID, adminID string, names []string) error {
+	objKey, ok := s.ids.Decode(objectID)
+	if !ok {
+		return notFound("%s not found with given id", strings.ToLower(objectType))
+	}
+	var err error
+	if objectType == db.ObjectCustomer {
+		_, err = s.store.GetCustomer(ctx, objKey)
+	} else {
+		err = s.store.BrokerExists(ctx, objKey)
+	}
+	if err != nil {
+		return notFoundAs(err, strings.ToLower(objectType)+" not found with given id")
+	}
+	adminKey, err := s.pathKey(adminID, "Admin")
+	if err != nil {
+		return err
+	}
+	a, err := s.store.GetAdmin(ctx, adminKey)
+	if err != nil {
+		return notFoundAs(err, "Admin not found with given id")
+	}
+	if a.SysAdmin {
+		return badField("adminId", "a sysadmin holds every permission already")
+	}
+	perms := []string{}
+	for i, p := range names {
+		p = strings.ToUpper(strings.TrimSpace(p))
+		if !isPermission(p, false) {
+			return badField(itoa(i), "%q is not a permission (GET /security/permissions lists them)", names[i])
+		}
+		if !slices.Contains(perms, p) {
+			perms = append(perms, p)
+		}
+	}
+	return s.store.SetAuthority(ctx, a.ID, objectType, objKey, perms)
+}
+
+// SetCustomerAdminAuthorities sets an account's permissions on a customer.
+func (s *Server) SetCustomerAdminAuthorities(ctx context.Context, req gen.SetCustomerAdminAuthoritiesRequestObject) (gen.SetCustomerAdminAuthoritiesResponseObject, error) {
+	if err := s.setObjectAuthority(ctx, db.ObjectCustomer, req.CustomerId, req.AdminId, *req.Body); err != nil {
+		return nil, err
+	}
+	return gen.SetCustomerAdminAuthorities204Response{}, nil
+}
+
+// SetBrokerAdminAuthorities sets an account's permissions on a broker.
+func (s *Server) SetBrokerAdminAuthorities(ctx context.Context, req gen.SetBrokerAdminAuthoritiesRequestObject) (gen.SetBrokerAdminAuthoritiesResponseObject, error) {
+	if err := s.setObjectAuthority(ctx, db.ObjectBroker, req.BrokerId, req.AdminId, *req.Body); err != nil {
+		return nil, err
+	}
+	return gen.SetBrokerAdminAuthorities204Response{}, nil
+}

@@ -368,6 +368,14 @@ func (notImplemented) SendEmail(context.Context, gen.SendEmailRequestObject) (ge
 	return nil, errNotImplemented("SendEmail")
 }
 
+func (notImplemented) SetBrokerAdminAuthorities(context.Context, gen.SetBrokerAdminAuthoritiesRequestObject) (gen.SetBrokerAdminAuthoritiesResponseObject, error) {
+	return nil, errNotImplemented("SetBrokerAdminAuthorities")
+}
+
+func (notImplemented) SetCustomerAdminAuthorities(context.Context, gen.SetCustomerAdminAuthoritiesRequestObject) (gen.SetCustomerAdminAuthoritiesResponseObject, error) {
+	return nil, errNotImplemented("SetCustomerAdminAuthorities")
+}
+
 func (notImplemented) SetCustomerOption(context.Context, gen.SetCustomerOptionRequestObject) (gen.SetCustomerOptionResponseObject, error) {
 	return nil, errNotImplemented("SetCustomerOption")
 }
