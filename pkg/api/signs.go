@@ -7,13 +7,8 @@ import (
 	"github.com/cleanmail/cleanmail/gen"
 )
 
-// signUserByEmail resolves a user by address and checks it has one of the
-// storage services (the condition of signatures and temporary tokens).
-func (s *Server) signUserByEmail(ctx context.Context, email string) (*db.UserView, error) {
-	return s.signUser(ctx, email)
-}
-
-// signUser resolves the user of a signature operation. Signatures are
+// signUser resolves the user (id or e-mail address) of a signature
+// operation or a temporary token. Signatures are
 // added to mail the gateway stores or sends for the account, so, as the
 // doc says, an account whose policy has none of quarantine, retention or
 // archive has none (400).

@@ -43,7 +43,7 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 		}
 		// An end user asks for its own token: allowed, whatever its domain's ACL.
 	}
-	v, err := s.signUserByEmail(ctx, username)
+	v, err := s.signUser(ctx, username)
 	if err != nil {
 		return nil, err
 	}

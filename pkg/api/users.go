@@ -321,8 +321,12 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 		if in.Email != nil {
 			x.Email = addr
 		}
-		setIf(&x.Firstname, ptrOf(in.Firstname))
-		setIf(&x.Lastname, ptrOf(in.Lastname))
+		if in.Firstname != nil {
+			x.Firstname = in.Firstname
+		}
+		if in.Lastname != nil {
+			x.Lastname = in.Lastname
+		}
 		if in.Status != nil {
 			x.Status = string(*in.Status)
 		}
@@ -357,15 +361,6 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 		return nil, notFoundAs(err, "Unknown user")
 	}
 	return gen.UpdateUser204Response{}, nil
-}
-
-// ptrOf turns an optional field into the "set if present" form of setIf
-// for pointer destinations.
-func ptrOf[T any](p *T) **T {
-	if p == nil {
-		return nil
-	}
-	return &p
 }
 
 // DeleteUser deletes a user and what belongs only to it.
