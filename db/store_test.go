@@ -2,17 +2,11 @@ package db
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
-	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/cleanmail/cleanmail/db/dbtest"
 )
 
 // testStores runs fn on a fresh SQLite file and on a fresh PostgreSQL
@@ -20,10 +14,10 @@ import (
 // with the variable set, an unreachable server fails the test).
 func testStores(t *testing.T, fn func(t *testing.T, s *Store)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, openTestStore(t, "sqlite:"+t.TempDir()+"/test.db"))
+		fn(t, openTestStore(t, dbtest.SQLite(t)))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		fn(t, openTestStore(t, postgresSchema(t)))
+		fn(t, openTestStore(t, dbtest.Postgres(t)))
 	})
 }
 
@@ -37,41 +31,6 @@ func openTestStore(t *testing.T, u string) *Store {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func postgresSchema(t *testing.T) string {
-	base := os.Getenv("CLEANMAIL_TEST_DATABASE_URL")
-	required := base != ""
-	if !required {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	conn, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = conn.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if required {
-			t.Fatalf("PostgreSQL: %v", err)
-		}
-		t.Skipf("PostgreSQL not reachable: %v", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	if _, err := conn.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec("DROP SCHEMA " + schema + " CASCADE")
-		conn.Close()
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func newTestDomain(name string) *NewDomain {

@@ -3,9 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,9 +20,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/db/dbtest"
 	"github.com/cleanmail/cleanmail/pkg/api"
 	"github.com/cleanmail/cleanmail/pkg/ids"
 )
@@ -63,56 +60,11 @@ func loadSpec(t testing.TB) routers.Router {
 	return specRouter
 }
 
-func pgURL() (string, bool) {
-	if u := os.Getenv("CLEANMAIL_TEST_DATABASE_URL"); u != "" {
-		return u, true
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", false
-}
-
-// newPostgresSchema makes an empty schema for one test and returns a URL
-// whose connections use it.
-func newPostgresSchema(t testing.TB) string {
-	base, required := pgURL()
-	conn, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = conn.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if required {
-			t.Fatalf("PostgreSQL at CLEANMAIL_TEST_DATABASE_URL: %v", err)
-		}
-		t.Skipf("PostgreSQL not reachable (%v); set CLEANMAIL_TEST_DATABASE_URL to require it", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	if _, err := conn.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec("DROP SCHEMA " + schema + " CASCADE")
-		conn.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // databases lists the database URLs a test runs on, by subtest name.
 func databases(t testing.TB) map[string]func(testing.TB) string {
 	return map[string]func(testing.TB) string{
-		"sqlite": func(t testing.TB) string {
-			return "sqlite:" + t.TempDir() + "/cleanmail.db"
-		},
-		"postgres": newPostgresSchema,
+		"sqlite":   dbtest.SQLite,
+		"postgres": dbtest.Postgres,
 	}
 }
 
