@@ -244,17 +244,3 @@ func deletedDomainError(o OptionOwner) error {
 	return Errorf(ErrUnprocessable, "", what+" is DELETED: its options are read-only until it is restored")
 }
 
-// UserIDByEmail finds a user by e-mail address, case-insensitively.
-func (s *Store) UserIDByEmail(ctx context.Context, email string) (int64, error) {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	var ids []int64
-	err := gdb.Model(&User{}).Where("lower(email) = ?", strings.ToLower(email)).Limit(1).Pluck("id", &ids).Error
-	if err != nil {
-		return 0, translate(err)
-	}
-	if len(ids) == 0 {
-		return 0, ErrNotFound
-	}
-	return ids[0], nil
-}

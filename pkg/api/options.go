@@ -121,19 +121,14 @@ func (s *Server) customerOwner(id string) (db.OptionOwner, error) {
 
 // userOwner resolves the doc's "id or e-mail address" of a user: an
 // address contains "@" (ids never do) and is looked up case-insensitively.
+// userOwner resolves the user (id or e-mail address) whose options are
+// asked for, as every user operation does.
 func (s *Server) userOwner(ctx context.Context, id string) (db.OptionOwner, error) {
-	owner := db.OptionOwner{Scope: db.ScopeUser}
-	if strings.Contains(id, "@") {
-		key, err := s.store.UserIDByEmail(ctx, id)
-		owner.ID = key
-		return owner, notFoundAs(err, "User not found with given id or e-mail address")
+	u, err := s.resolveUser(ctx, id)
+	if err != nil {
+		return db.OptionOwner{Scope: db.ScopeUser}, err
 	}
-	key, ok := s.ids.Decode(id)
-	if !ok {
-		return owner, notFound("User not found with given id or e-mail address")
-	}
-	owner.ID = key
-	return owner, nil
+	return db.OptionOwner{Scope: db.ScopeUser, ID: u.ID}, nil
 }
 
 var platformOwner = db.OptionOwner{Scope: db.ScopePlatform}
@@ -141,7 +136,7 @@ var platformOwner = db.OptionOwner{Scope: db.ScopePlatform}
 const (
 	domainNotFound   = "Domain not found with given id"
 	customerNotFound = "Customer not found with given id"
-	userNotFound     = "User not found with given id or e-mail address"
+	userNotFound     = "Unknown user"
 )
 
 // ListOptionDefs lists the catalog.
