@@ -243,4 +243,3 @@ func deletedDomainError(o OptionOwner) error {
 	}
 	return Errorf(ErrUnprocessable, "", what+" is DELETED: its options are read-only until it is restored")
 }
-
