@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"net/mail"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -66,19 +65,14 @@ func hashPassword(field, pw string) (*string, error) {
 	return &hs, nil
 }
 
-// mailbox validates an e-mail address and splits it: the lower-cased
-// address and its domain part.
+// mailbox validates an e-mail address (see mailAddress) and returns it
+// with its domain part.
 func mailbox(field, addr string) (string, string, error) {
-	a, err := mail.ParseAddress(addr)
-	if err != nil || a.Address != strings.TrimSpace(addr) || a.Name != "" {
-		return "", "", badField(field, "%q is not an e-mail address", addr)
+	a, err := mailAddress(field, addr)
+	if err != nil {
+		return "", "", err
 	}
-	local, domain, _ := strings.Cut(strings.ToLower(a.Address), "@")
-	d, err := domainName(field, domain)
-	if err != nil || local == "" {
-		return "", "", badField(field, "%q is not an e-mail address", addr)
-	}
-	return local + "@" + d, d, nil
+	return a, a[strings.LastIndexByte(a, '@')+1:], nil
 }
 
 // belongs tells whether an address's domain part is the domain or one of
