@@ -28,7 +28,7 @@ CREATE UNIQUE INDEX wblist_rules_domain_key ON wblist_rules (domain_id, lower(va
 CREATE UNIQUE INDEX wblist_rules_user_key ON wblist_rules (user_id, lower(value), type) WHERE user_id IS NOT NULL;
 -- Behind the lists: the default sorts (owner and id: one owner per list,
 -- so both are the id order), the type filter, and the other sorts, each
--- with the id tie-breaker; expire_at also serves the purge of expired rules.
+-- with the id tie-breaker.
 CREATE INDEX wblist_rules_domain_idx ON wblist_rules (domain_id, id) WHERE domain_id IS NOT NULL;
 CREATE INDEX wblist_rules_user_idx ON wblist_rules (user_id, id) WHERE user_id IS NOT NULL;
 CREATE INDEX wblist_rules_domain_type_idx ON wblist_rules (domain_id, type, id) WHERE domain_id IS NOT NULL;
@@ -37,8 +37,11 @@ CREATE INDEX wblist_rules_user_type_idx ON wblist_rules (user_id, type, id) WHER
 {{.ScopedSortIndex "wblist_rules_user_value_idx" "wblist_rules" "user_id" "lower(value)" "user_id IS NOT NULL"}}
 CREATE INDEX wblist_rules_domain_created_idx ON wblist_rules (domain_id, created_at, id) WHERE domain_id IS NOT NULL;
 CREATE INDEX wblist_rules_user_created_idx ON wblist_rules (user_id, created_at, id) WHERE user_id IS NOT NULL;
-CREATE INDEX wblist_rules_domain_expire_idx ON wblist_rules (domain_id, expire_at, id) WHERE domain_id IS NOT NULL;
-CREATE INDEX wblist_rules_user_expire_idx ON wblist_rules (user_id, expire_at, id) WHERE user_id IS NOT NULL;
+-- The expireAt sort puts rules that never expire last on both databases
+-- (their NULL sorts first in SQLite, last in PostgreSQL).
+CREATE INDEX wblist_rules_domain_expire_idx ON wblist_rules (domain_id, COALESCE(expire_at, 9223372036854775807), id) WHERE domain_id IS NOT NULL;
+CREATE INDEX wblist_rules_user_expire_idx ON wblist_rules (user_id, COALESCE(expire_at, 9223372036854775807), id) WHERE user_id IS NOT NULL;
+-- The purge of expired rules.
 CREATE INDEX wblist_rules_expire_idx ON wblist_rules (expire_at) WHERE expire_at IS NOT NULL;
 
 -- Attachment rules of a domain. filter is a regular expression, kept as

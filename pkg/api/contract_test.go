@@ -29,6 +29,11 @@ var delivered = map[string]bool{
 	"CreateUser": true, "GetUser": true, "ListUsers": true, "ListDomainUsers": true, "UpdateUser": true, "DeleteUser": true,
 	"GetUserSign": true, "SetUserSign": true, "DeleteUserSign": true,
 	"CreateOutgoingProvider": true, "ListOutgoingProviders": true, "GetPlatform": true, "UpdatePlatform": true,
+	"ListDomainWblistRules": true, "AddDomainWblistRules": true, "SetDomainWblistRules": true, "UpdateDomainWblistRule": true, "DeleteDomainWblistRule": true,
+	"ListUserWblistRules": true, "AddUserWblistRules": true, "SetUserWblistRules": true, "UpdateUserWblistRule": true, "DeleteUserWblistRule": true,
+	"AddWblistEntries": true, "GetWblistDecision": true,
+	"ListDomainAttachmentFilters": true, "AddDomainAttachmentFilter": true, "UpdateAttachmentFilter": true, "DeleteAttachmentFilter": true,
+	"ListDomainUriFilters": true, "AddDomainUriFilter": true, "UpdateUriFilter": true, "DeleteUriFilter": true,
 }
 
 type operation struct {
