@@ -120,7 +120,8 @@ type exportHeaders = struct {
 }
 
 func (x *spreadsheet) headers() exportHeaders {
-	d := mime.FormatMediaType("attachment", map[string]string{"filename": x.filename})
+	// exportName leaves nothing in the name that would need escaping.
+	d := `attachment; filename="` + x.filename + `"`
 	return exportHeaders{ContentDisposition: &d, XTotalCount: x.Rows}
 }
 
@@ -154,7 +155,9 @@ func exportSheet[T any](ctx context.Context, stem, title string, cols []column[T
 	if err != nil {
 		return nil, err
 	}
-	dateFormat := "yyyy-mm-dd hh:mm:ss"
+	// Milliseconds shown, as the API has them: a reader that rounds to
+	// the second and one that truncates would disagree otherwise.
+	dateFormat := "yyyy-mm-dd hh:mm:ss.000"
 	dateStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &dateFormat})
 	if err != nil {
 		return nil, err
