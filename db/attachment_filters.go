@@ -44,9 +44,9 @@ var AttachmentFilterList = ListSpec{
 // nextPriority is the priority of a new rule in a domain whose row the
 // transaction has locked: one more than the highest so far.
 func nextPriority(tx *gorm.DB, model any, domainID int64) (int, error) {
-	var max int
-	err := tx.Model(model).Where("domain_id = ?", domainID).Select("COALESCE(MAX(priority), 0)").Scan(&max).Error
-	return max + 1, err
+	var top int
+	err := tx.Model(model).Where("domain_id = ?", domainID).Select("COALESCE(MAX(priority), 0)").Scan(&top).Error
+	return top + 1, err
 }
 
 // lockRow loads the row of id into dest, locked on PostgreSQL until the

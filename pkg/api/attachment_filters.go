@@ -110,16 +110,9 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 		if err != nil {
 			return nil, notFoundAs(err, "Domain not found with given id")
 		}
-		x, err := exportSheet(ctx, exportName("attachment-filters", d.Name), "Attachment rules", attachmentFilterColumns,
-			func(emit func([]gen.FilterAttachment) error) error {
-				out := make([]gen.FilterAttachment, 0, db.StreamBatch)
-				return s.store.StreamAttachmentFilters(ctx, domainID, action, deref(p.Sort, ""), func(views []db.AttachmentFilterView) error {
-					out = out[:0]
-					for i := range views {
-						out = append(out, s.attachmentFilterOut(&views[i]))
-					}
-					return emit(out)
-				})
+		x, err := exportList(ctx, exportName("attachment-filters", d.Name), "Attachment rules", attachmentFilterColumns, s.attachmentFilterOut,
+			func(fn func([]db.AttachmentFilterView) error) error {
+				return s.store.StreamAttachmentFilters(ctx, domainID, action, deref(p.Sort, ""), fn)
 			})
 		if err != nil {
 			return nil, notFoundAs(err, "Domain not found with given id")

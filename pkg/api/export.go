@@ -14,6 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/cleanmail/cleanmail/db"
 )
 
 // Spreadsheet exports: the list operations that the doc marks with
@@ -223,6 +225,22 @@ func exportSheet[T any](ctx context.Context, stem, title string, cols []column[T
 	// never started), the writer is released.
 	context.AfterFunc(ctx, func() { _ = pr.CloseWithError(fmt.Errorf("export: %w", context.Canceled)) })
 	return &spreadsheet{Body: pr, Rows: int64(row - 1), filename: stem + ".xlsx"}, nil
+}
+
+// exportList is exportSheet over a store's stream of rows (its Stream*
+// method, bound to the list's filters and sort), each converted to the
+// API's type by out: what a list handler calls.
+func exportList[V, T any](ctx context.Context, stem, title string, cols []column[T], out func(*V) T, stream func(fn func([]V) error) error) (*spreadsheet, error) {
+	return exportSheet(ctx, stem, title, cols, func(emit func([]T) error) error {
+		batch := make([]T, 0, db.StreamBatch)
+		return stream(func(rows []V) error {
+			batch = batch[:0]
+			for i := range rows {
+				batch = append(batch, out(&rows[i]))
+			}
+			return emit(batch)
+		})
+	})
 }
 
 // exportName makes a file name stem of a list's name and its owner's

@@ -93,16 +93,9 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 		if err != nil {
 			return nil, notFoundAs(err, "Domain not found with given id")
 		}
-		x, err := exportSheet(ctx, exportName("uri-filters", d.Name), "URI rules", uriFilterColumns,
-			func(emit func([]gen.FilterUriBl) error) error {
-				out := make([]gen.FilterUriBl, 0, db.StreamBatch)
-				return s.store.StreamUriFilters(ctx, domainID, action, deref(p.Sort, ""), func(views []db.UriFilterView) error {
-					out = out[:0]
-					for i := range views {
-						out = append(out, s.uriFilterOut(&views[i]))
-					}
-					return emit(out)
-				})
+		x, err := exportList(ctx, exportName("uri-filters", d.Name), "URI rules", uriFilterColumns, s.uriFilterOut,
+			func(fn func([]db.UriFilterView) error) error {
+				return s.store.StreamUriFilters(ctx, domainID, action, deref(p.Sort, ""), fn)
 			})
 		if err != nil {
 			return nil, notFoundAs(err, "Domain not found with given id")

@@ -436,14 +436,6 @@ func (s *Server) exportUsers(ctx context.Context, domainID int64, f db.UserFilte
 	if err != nil {
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
-	return exportSheet(ctx, exportName("users", d.Name), "Users", userColumns, func(emit func([]gen.User) error) error {
-		out := make([]gen.User, 0, db.StreamBatch)
-		return s.store.StreamUsers(ctx, f, deref(sort, ""), func(views []db.UserView) error {
-			out = out[:0]
-			for i := range views {
-				out = append(out, s.userOut(&views[i]))
-			}
-			return emit(out)
-		})
-	})
+	return exportList(ctx, exportName("users", d.Name), "Users", userColumns, s.userOut,
+		func(fn func([]db.UserView) error) error { return s.store.StreamUsers(ctx, f, deref(sort, ""), fn) })
 }

@@ -128,16 +128,10 @@ func wblistFilter(typ *gen.FilterSenderType, value *string) db.WblistFilter {
 
 // exportWblist answers a sender rule list as a spreadsheet.
 func (s *Server) exportWblist(ctx context.Context, o db.WblistOwner, owner string, f db.WblistFilter, sort *string) (*spreadsheet, error) {
-	return exportSheet(ctx, exportName("wblist", owner), "Sender rules", wblistColumns, func(emit func([]gen.FilterSender) error) error {
-		out := make([]gen.FilterSender, 0, db.StreamBatch)
-		return s.store.StreamWblistRules(ctx, o, f, deref(sort, ""), func(views []db.WblistView) error {
-			out = out[:0]
-			for i := range views {
-				out = append(out, s.wblistOut(&views[i]))
-			}
-			return emit(out)
+	return exportList(ctx, exportName("wblist", owner), "Sender rules", wblistColumns, s.wblistOut,
+		func(fn func([]db.WblistView) error) error {
+			return s.store.StreamWblistRules(ctx, o, f, deref(sort, ""), fn)
 		})
-	})
 }
 
 // domainOwner decodes a domain id of the path and checks that it exists.
