@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -152,5 +153,38 @@ func TestUriFilters(t *testing.T) {
 		e.do(req{Method: "PATCH", Path: "/filters/uris/zzzzzzz", Body: map[string]any{"filter": "x.example"}}).problem(404, "No uriBl filter found")
 		e.do(req{Method: "DELETE", Path: one}).expect(204)
 		e.do(req{Method: "DELETE", Path: one}).problem(404, "No uriBl filter found")
+	})
+}
+
+// TestConcurrentFilterPriorities checks that rules created at the same
+// time in one domain still get distinct priorities, and that concurrent
+// replacements of one sender list apply one after the other.
+func TestConcurrentFilterPriorities(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		stark := e.newDomain("stark.net")
+		const n = 6
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				e.do(req{Method: "POST", Path: "/domains/" + stark + "/filters/attachments", Body: map[string]any{"action": "DENY", "checkType": "FILENAME", "filter": fmt.Sprintf(`\.x%d$`, i)}}).expect(201)
+			}()
+			go func() {
+				defer wg.Done()
+				e.do(req{Method: "PUT", Path: "/domains/" + stark + "/wblist", Body: []map[string]any{{"value": "a.net", "type": "BLOCK"}, {"value": fmt.Sprintf("b%d.net", i), "type": "BLOCK"}}}).expect(200)
+			}()
+		}
+		wg.Wait()
+		l := e.do(req{Method: "GET", Path: "/domains/" + stark + "/filters/attachments?sort=priority"}).expect(200).list()
+		for i, f := range l {
+			if f["priority"] != float64(i+1) {
+				t.Errorf("priorities %s, want 1 to %d", filters(e.do(req{Method: "GET", Path: "/domains/" + stark + "/filters/attachments?sort=priority"})), n)
+				break
+			}
+		}
+		if rules := e.do(req{Method: "GET", Path: "/domains/" + stark + "/wblist"}).expect(200).list(); len(rules) != 2 {
+			t.Errorf("after concurrent PUTs: %v, want one request's two rules", rules)
+		}
 	})
 }
