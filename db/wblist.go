@@ -1,9 +1,11 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -185,7 +187,8 @@ func purgeExpired(tx *gorm.DB, o WblistOwner, now int64) error {
 	return tx.Where(o.column()+" = ? AND expire_at IS NOT NULL AND expire_at <= ?", o.key(), now).Delete(&WblistRule{}).Error
 }
 
-func (s *Store) wblistQuery(gdb *gorm.DB, o WblistOwner, f WblistFilter) *gorm.DB {
+// wblistQuery selects an owner's active rules that match f.
+func wblistQuery(gdb *gorm.DB, o WblistOwner, f WblistFilter) *gorm.DB {
 	q := active(gdb.Model(&WblistRule{}).Where(o.column()+" = ?", o.key()), nowMillis())
 	if f.Type != "" {
 		q = q.Where("wblist_rules.type = ?", f.Type)
@@ -202,7 +205,7 @@ func (s *Store) ListWblistRules(ctx context.Context, o WblistOwner, f WblistFilt
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, total, err := findPage[WblistRule](ctx, s.wblistQuery(gdb, o, f), WblistList(o), p)
+	rows, total, err := findPage[WblistRule](ctx, wblistQuery(gdb, o, f), WblistList(o), p)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -220,7 +223,7 @@ func (s *Store) StreamWblistRules(ctx context.Context, o WblistOwner, f WblistFi
 		return err
 	}
 	views := make([]WblistView, 0, StreamBatch)
-	return streamAll(ctx, s.wblistQuery(gdb, o, f), WblistList(o), sort, func(rows []WblistRule) error {
+	return streamAll(ctx, wblistQuery(gdb, o, f), WblistList(o), sort, func(rows []WblistRule) error {
 		views = views[:0]
 		for _, r := range rows {
 			views = append(views, WblistView{WblistRule: r, Owner: name})
@@ -312,17 +315,9 @@ func (s *Store) lockOwners(tx *gorm.DB, rules []WblistRule, now int64) (map[Wbli
 }
 
 func sortOwners(os []WblistOwner) {
-	less := func(a, b WblistOwner) bool {
-		if a.DomainID != b.DomainID {
-			return a.DomainID < b.DomainID
-		}
-		return a.UserID < b.UserID
-	}
-	for i := 1; i < len(os); i++ {
-		for j := i; j > 0 && less(os[j], os[j-1]); j-- {
-			os[j], os[j-1] = os[j-1], os[j]
-		}
-	}
+	slices.SortFunc(os, func(a, b WblistOwner) int {
+		return cmp.Or(cmp.Compare(a.DomainID, b.DomainID), cmp.Compare(a.UserID, b.UserID))
+	})
 }
 
 // SetWblistRules replaces all of an owner's rules with rules, all or
