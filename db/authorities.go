@@ -53,10 +53,12 @@ func (s *Store) CustomerLineage(ctx context.Context, customerID int64) (*Lineage
 // objectDomainSQL finds the domain an object of a kind belongs to. Each
 // resource whose operations are checked against its domain adds a line.
 var objectDomainSQL = map[string]string{
-	"POLICY":      "SELECT domain_id FROM policies WHERE id = ?",
-	"PLATFORM":    "SELECT domain_id FROM platforms WHERE id = ?",
-	"USER":        "SELECT domain_id FROM users WHERE id = ?",
-	"EMAIL_ALIAS": "SELECT domain_id FROM email_aliases WHERE id = ?",
+	"POLICY":            "SELECT domain_id FROM policies WHERE id = ?",
+	"PLATFORM":          "SELECT domain_id FROM platforms WHERE id = ?",
+	"USER":              "SELECT domain_id FROM users WHERE id = ?",
+	"EMAIL_ALIAS":       "SELECT domain_id FROM email_aliases WHERE id = ?",
+	"ATTACHMENT_FILTER": "SELECT domain_id FROM attachment_filters WHERE id = ?",
+	"URI_FILTER":        "SELECT domain_id FROM uri_filters WHERE id = ?",
 }
 
 // ObjectDomain returns the domain that the object key of kind belongs to.

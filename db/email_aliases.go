@@ -260,6 +260,33 @@ func (s *Store) ListEmailAliases(ctx context.Context, domainID int64, f EmailAli
 	if err := domainMustExist(gdb, domainID); err != nil {
 		return nil, 0, translate(err)
 	}
+	rows, total, err := findPage[EmailAlias](ctx, emailAliasQuery(gdb, domainID, f), EmailAliasList, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	views, err := loadEmailAliasViews(gdb, rows)
+	return views, total, translate(err)
+}
+
+// StreamEmailAliases hands every alias of a domain matching f, in the
+// order sort selects, to fn in batches (for exports).
+func (s *Store) StreamEmailAliases(ctx context.Context, domainID int64, f EmailAliasFilter, sort string, fn func([]EmailAliasView) error) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	if err := domainMustExist(gdb, domainID); err != nil {
+		return translate(err)
+	}
+	return streamAll(ctx, emailAliasQuery(gdb, domainID, f), EmailAliasList, sort, func(rows []EmailAlias) error {
+		views, err := loadEmailAliasViews(gdb, rows)
+		if err != nil {
+			return translate(err)
+		}
+		return fn(views)
+	})
+}
+
+// emailAliasQuery applies the filters of the alias list.
+func emailAliasQuery(gdb *gorm.DB, domainID int64, f EmailAliasFilter) *gorm.DB {
 	q := gdb.Model(&EmailAlias{}).Where("email_aliases.domain_id = ?", domainID)
 	q = f.Email.where(q, "email_aliases.email")
 	if f.Recipient != "" {
@@ -267,12 +294,7 @@ func (s *Store) ListEmailAliases(ctx context.Context, domainID int64, f EmailAli
 		q = q.Where("EXISTS (SELECT 1 FROM email_alias_recipients "+recipientJoins+
 			" WHERE email_alias_recipients.alias_id = email_aliases.id AND "+cond+")", arg)
 	}
-	rows, total, err := findPage[EmailAlias](ctx, q, EmailAliasList, p)
-	if err != nil {
-		return nil, 0, err
-	}
-	views, err := loadEmailAliasViews(gdb, rows)
-	return views, total, translate(err)
+	return q
 }
 
 func loadEmailAliasView(gdb *gorm.DB, a EmailAlias) (*EmailAliasView, error) {

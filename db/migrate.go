@@ -49,6 +49,20 @@ func (x dialectSQL) SortIndex(name, table, expr string) string {
 	return fmt.Sprintf("CREATE INDEX %s ON %s (%s, id);", name, table, expr)
 }
 
+// ScopedSortIndex is SortIndex for lists of one owner's rows: the owner
+// column, then the case-insensitive text expression, then the id tie-breaker.
+// A non-empty where makes it a partial index.
+func (x dialectSQL) ScopedSortIndex(name, table, scope, expr, where string) string {
+	if x.d == Postgres {
+		expr += ` COLLATE "C"`
+	}
+	s := fmt.Sprintf("CREATE INDEX %s ON %s (%s, (%s), id)", name, table, scope, expr)
+	if where != "" {
+		s += " WHERE " + where
+	}
+	return s + ";"
+}
+
 // migrations renders the embedded SQL templates for the store's dialect.
 func (s *Store) migrations() (fs.FS, error) {
 	out := fstest.MapFS{}

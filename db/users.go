@@ -167,6 +167,30 @@ func (s *Store) GetUser(ctx context.Context, id int64) (*UserView, error) {
 func (s *Store) ListUsers(ctx context.Context, f UserFilter, p Page) ([]UserView, int64, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
+	rows, total, err := findPage[User](ctx, userQuery(gdb, f), UserList, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	views, err := loadUserViews(gdb, rows)
+	return views, total, err
+}
+
+// StreamUsers hands every user of ListUsers (no paging) to fn, in the
+// sort's order, a batch at a time, each with what the API embeds.
+func (s *Store) StreamUsers(ctx context.Context, f UserFilter, sort string, fn func([]UserView) error) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	return streamAll(ctx, userQuery(gdb, f), UserList, sort, func(rows []User) error {
+		views, err := loadUserViews(gdb, rows)
+		if err != nil {
+			return err
+		}
+		return fn(views)
+	})
+}
+
+// userQuery applies the filters of the user lists.
+func userQuery(gdb *gorm.DB, f UserFilter) *gorm.DB {
 	q := gdb.Model(&User{})
 	if f.DomainID != nil {
 		q = q.Where("users.domain_id = ?", *f.DomainID)
@@ -181,12 +205,7 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter, p Page) ([]UserView
 		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE "+cond+" AND (platforms.id = users.platform_id OR "+
 			"(users.platform_id IS NULL AND platforms.domain_id = users.domain_id AND platforms.is_default)))", arg)
 	}
-	rows, total, err := findPage[User](ctx, q, UserList, p)
-	if err != nil {
-		return nil, 0, err
-	}
-	views, err := loadUserViews(gdb, rows)
-	return views, total, err
+	return q
 }
 
 // loadUserViews embeds policies, platforms and domain state in a page of

@@ -748,7 +748,23 @@ EXTENSION_OPERATIONS = [
     dict(method="GET", path="/users/{userId}/wblist/decision", operationId="GetWblistDecision",
          summary="Get sender filtering decision",
          description=("Tells what the sender filtering rules of the user's mailbox and domain decide for a "
-                      "sender, and which rule decides."),
+                      "sender, and which rule decides.\n\n"
+                      "The algorithm:\n\n"
+                      "1. The sender (an e-mail address, or a domain name) gives the rule values that match it, "
+                      "most specific first: the address itself, then its domain, then each parent domain down "
+                      "to two labels (`a@mail.example.com` is matched by rules on `a@mail.example.com`, "
+                      "`mail.example.com` and `example.com`). Values compare case-insensitively.\n"
+                      "2. Only active rules count: a rule whose `expireAt` has passed is ignored.\n"
+                      "3. The mailbox and its domain each decide on their own, with their most specific "
+                      "matching ALLOW or BLOCK rule; on the same value, BLOCK wins over ALLOW. PROTECTED rules "
+                      "neither allow nor block.\n"
+                      "4. When only one of the two decides, its rule is the decision. When both decide and "
+                      "disagree, the domain's `wblistPriority` settles it: `USER` makes the mailbox's rule win, "
+                      "`DOMAIN` the domain's (however specific the other rule). When they agree, the rule of "
+                      "the priority side is reported.\n"
+                      "5. No matching rule: `NONE`, and `rule` is null.\n\n"
+                      "`reason` explains the decision in words (the rules involved, how they matched, and the "
+                      "priority applied)."),
          required_query=[("sender", "E-mail address (or domain) of the sender", {"type": "string", "minLength": 1})],
          success=("200", "WblistDecision"), errors=["403", "404"]),
 ]
@@ -1386,6 +1402,10 @@ EXTRA_ERRORS = {
     "DeleteDomainOption": ["422"],
     "SetUserOption": ["422"],
     "DeleteUserOption": ["422"],
+    # A change that makes the rule identical to another one of its domain
+    # (the "409 for the same rule twice"; the doc's POST has it).
+    "UpdateAttachmentFilter": ["409"],
+    "UpdateUriFilter": ["409"],
 }
 
 

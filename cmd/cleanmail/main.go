@@ -187,6 +187,13 @@ func purgeLoop(ctx context.Context, store *db.Store, every time.Duration, log *s
 		} else if n > 0 {
 			log.Info("purged deleted domains", "count", n)
 		}
+		// Expired sender rules are ignored everywhere already; this
+		// reclaims their rows.
+		if n, err := store.PurgeExpiredWblistRules(ctx, time.Now().UnixMilli()); err != nil && ctx.Err() == nil {
+			log.Error("purge of expired sender rules failed", "err", err)
+		} else if n > 0 {
+			log.Info("purged expired sender rules", "count", n)
+		}
 		select {
 		case <-ctx.Done():
 			return

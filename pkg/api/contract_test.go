@@ -39,6 +39,11 @@ var delivered = map[string]bool{
 	"ListPlatformOptions": true, "SetPlatformOption": true, "DeletePlatformOption": true,
 	"ListCustomerOptions": true, "SetCustomerOption": true, "DeleteCustomerOption": true,
 	"SetCustomerAdminAuthorities": true, "SetBrokerAdminAuthorities": true,
+	"ListDomainWblistRules": true, "AddDomainWblistRules": true, "SetDomainWblistRules": true, "UpdateDomainWblistRule": true, "DeleteDomainWblistRule": true,
+	"ListUserWblistRules": true, "AddUserWblistRules": true, "SetUserWblistRules": true, "UpdateUserWblistRule": true, "DeleteUserWblistRule": true,
+	"AddWblistEntries": true, "GetWblistDecision": true,
+	"ListDomainAttachmentFilters": true, "AddDomainAttachmentFilter": true, "UpdateAttachmentFilter": true, "DeleteAttachmentFilter": true,
+	"ListDomainUriFilters": true, "AddDomainUriFilter": true, "UpdateUriFilter": true, "DeleteUriFilter": true,
 }
 
 type operation struct {

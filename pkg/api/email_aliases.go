@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
@@ -24,6 +25,24 @@ func (s *Server) emailAliasOut(v *db.EmailAliasView) gen.EmailAlias {
 		}
 	}
 	return gen.EmailAlias{Id: s.idPtr(v.ID), Email: v.Email, Recipients: &recipients}
+}
+
+// emailAliasColumns are the columns of an alias export: the address, and
+// the recipients as one cell ("address (TYPE)", one per line).
+var emailAliasColumns = []column[gen.EmailAlias]{
+	{"id", 10, func(a *gen.EmailAlias) any { return optional(a.Id) }},
+	{"email", 34, func(a *gen.EmailAlias) any { return a.Email }},
+	{"recipients", 60, func(a *gen.EmailAlias) any {
+		var lines []string
+		for _, r := range deref(a.Recipients, nil) {
+			line := r.Email
+			if r.Type != nil {
+				line += " (" + string(*r.Type) + ")"
+			}
+			lines = append(lines, line)
+		}
+		return strings.Join(lines, "\n")
+	}},
 }
 
 // recipientAddresses validates a list of recipient addresses; the field of
@@ -99,6 +118,20 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 	}
 	p := req.Params
 	f := db.EmailAliasFilter{Email: match(p.Email), Recipient: match(p.Recipient)}
+	if wantsSpreadsheet(ctx) {
+		d, err := s.store.GetUserDomain(ctx, domainID)
+		if err != nil {
+			return nil, notFoundAs(err, "Domain not found with given id")
+		}
+		x, err := exportList(ctx, exportName("email-aliases", d.Name), "E-mail aliases", emailAliasColumns, s.emailAliasOut,
+			func(fn func([]db.EmailAliasView) error) error {
+				return s.store.StreamEmailAliases(ctx, domainID, f, deref(p.Sort, ""), fn)
+			})
+		if err != nil {
+			return nil, err
+		}
+		return gen.ListDomainEmailAliases200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainEmailAliases200ResponseHeaders(x.headers())}, nil
+	}
 	views, total, err := s.store.ListEmailAliases(ctx, domainID, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, notFoundAs(err, "Domain not found with given id")

@@ -252,8 +252,15 @@ func (s *Server) ListDomainUsers(ctx context.Context, req gen.ListDomainUsersReq
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
 	p := req.Params
-	out, total, err := s.userPage(ctx, db.UserFilter{DomainID: &domainID, Email: match(p.Email), PlatformName: match(p.PlatformName)},
-		page(p.Offset, p.PageSize, p.Sort))
+	f := db.UserFilter{DomainID: &domainID, Email: match(p.Email), PlatformName: match(p.PlatformName)}
+	if wantsSpreadsheet(ctx) {
+		x, err := s.exportUsers(ctx, domainID, f, p.Sort)
+		if err != nil {
+			return nil, err
+		}
+		return gen.ListDomainUsers200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainUsers200ResponseHeaders(x.headers())}, nil
+	}
+	out, total, err := s.userPage(ctx, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
 	}
@@ -367,4 +374,55 @@ func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject
 		return nil, notFoundAs(err, "Unknown user")
 	}
 	return gen.DeleteUser204Response{}, nil
+}
+
+// userColumns are the columns of a user export: one per field of User;
+// the embedded policy and platform by their names.
+var userColumns = []column[gen.User]{
+	{"id", 10, func(u *gen.User) any { return optional(u.Id) }},
+	{"email", 34, func(u *gen.User) any { return u.Email }},
+	{"firstname", 16, func(u *gen.User) any { return optional(u.Firstname) }},
+	{"lastname", 16, func(u *gen.User) any { return optional(u.Lastname) }},
+	{"status", 10, func(u *gen.User) any { return string(u.Status) }},
+	{"language", 9, func(u *gen.User) any { return string(u.Language) }},
+	{"creationDate", 20, func(u *gen.User) any { return msDate(u.CreationDate) }},
+	{"lastConnectionDate", 20, func(u *gen.User) any { return msDate(nullablePtr(u.LastConnectionDate)) }},
+	{"senderVerifyOn", 14, func(u *gen.User) any { return optional(u.SenderVerifyOn) }},
+	{"mfaType", 10, func(u *gen.User) any {
+		if m := nullablePtr(u.MfaType); m != nil {
+			return string(*m)
+		}
+		return nil
+	}},
+	{"domainId", 10, func(u *gen.User) any { return u.DomainId }},
+	{"domainStatus", 12, func(u *gen.User) any {
+		if u.DomainStatus != nil {
+			return string(*u.DomainStatus)
+		}
+		return nil
+	}},
+	{"domainPolicyId", 14, func(u *gen.User) any { return optional(u.DomainPolicyId) }},
+	{"domainPlatformId", 16, func(u *gen.User) any { return optional(u.DomainPlatformId) }},
+	{"policy.name", 24, func(u *gen.User) any {
+		if u.Policy != nil {
+			return u.Policy.Name
+		}
+		return nil
+	}},
+	{"platform.name", 20, func(u *gen.User) any {
+		if u.Platform != nil {
+			return u.Platform.Name
+		}
+		return nil
+	}},
+}
+
+// exportUsers answers a domain's user list as a spreadsheet.
+func (s *Server) exportUsers(ctx context.Context, domainID int64, f db.UserFilter, sort *string) (*spreadsheet, error) {
+	d, err := s.store.GetUserDomain(ctx, domainID)
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	return exportList(ctx, exportName("users", d.Name), "Users", userColumns, s.userOut,
+		func(fn func([]db.UserView) error) error { return s.store.StreamUsers(ctx, f, deref(sort, ""), fn) })
 }

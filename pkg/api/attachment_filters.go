@@ -1,0 +1,178 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// Attachment rules of a domain (the doc's attachment filters).
+
+func (s *Server) attachmentFilterOut(v *db.AttachmentFilterView) gen.FilterAttachment {
+	return gen.FilterAttachment{
+		Id:          s.idPtr(v.ID),
+		Action:      gen.FilterAttachmentAction(v.Action),
+		CheckType:   gen.FilterAttachmentCheckType(v.CheckType),
+		Filter:      v.Filter,
+		Scope:       ptr(v.Scope),
+		Priority:    ptr(int32(v.Priority)),
+		Description: v.Description,
+		CreatedDate: ptr(v.CreatedAt),
+	}
+}
+
+// attachmentFilterColumns are the columns of an attachment rule export.
+var attachmentFilterColumns = []column[gen.FilterAttachment]{
+	{"id", 10, func(r *gen.FilterAttachment) any { return optional(r.Id) }},
+	{"action", 10, func(r *gen.FilterAttachment) any { return string(r.Action) }},
+	{"checkType", 22, func(r *gen.FilterAttachment) any { return string(r.CheckType) }},
+	{"filter", 36, func(r *gen.FilterAttachment) any { return r.Filter }},
+	{"scope", 30, func(r *gen.FilterAttachment) any { return optional(r.Scope) }},
+	{"priority", 10, func(r *gen.FilterAttachment) any { return optional(r.Priority) }},
+	{"description", 40, func(r *gen.FilterAttachment) any { return optional(r.Description) }},
+	{"createdDate", 20, func(r *gen.FilterAttachment) any { return msDate(r.CreatedDate) }},
+}
+
+// attachmentRegexp checks that a filter is a regular expression (Go's
+// RE2 syntax, which the filtering engine shares) and not empty, which
+// would match every attachment.
+func attachmentRegexp(field, filter string) error {
+	if filter == "" {
+		return badField(field, "must not be empty")
+	}
+	if _, err := regexp.Compile(filter); err != nil {
+		return badField(field, "is not a valid regular expression: %v", err)
+	}
+	return nil
+}
+
+// ruleKey decodes the id of a rule in the path: one that does not decode
+// is an unknown rule, with the operation's own 404 detail.
+func (s *Server) ruleKey(id, detail string) (int64, error) {
+	key, ok := s.ids.Decode(id)
+	if !ok {
+		return 0, notFound("%s", detail)
+	}
+	return key, nil
+}
+
+func attachmentConflict() error {
+	return newError(http.StatusConflict, "This item may already exists with same rules: the domain has an attachment rule with the same action, check type and filter.")
+}
+
+// AddDomainAttachmentFilter adds an attachment rule to a domain, with the
+// next priority.
+func (s *Server) AddDomainAttachmentFilter(ctx context.Context, req gen.AddDomainAttachmentFilterRequestObject) (gen.AddDomainAttachmentFilterResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if err := attachmentRegexp("filter", in.Filter); err != nil {
+		return nil, err
+	}
+	v, err := s.store.CreateAttachmentFilter(ctx, &db.AttachmentFilter{
+		DomainID:    domainID,
+		Action:      string(in.Action),
+		CheckType:   string(in.CheckType),
+		Filter:      in.Filter,
+		Description: in.Description,
+	})
+	if isConflict(err) {
+		return nil, attachmentConflict()
+	}
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	return gen.AddDomainAttachmentFilter201JSONResponse{
+		Body:    s.attachmentFilterOut(v),
+		Headers: gen.AddDomainAttachmentFilter201ResponseHeaders{Location: location(ctx, "/domains/%s/filters/attachments", req.DomainId)},
+	}, nil
+}
+
+// ListDomainAttachmentFilters lists a domain's attachment rules, as JSON
+// or as a spreadsheet.
+func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDomainAttachmentFiltersRequestObject) (gen.ListDomainAttachmentFiltersResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	action := ""
+	if p.Action != nil {
+		action = string(*p.Action)
+	}
+	if wantsSpreadsheet(ctx) {
+		d, err := s.store.GetUserDomain(ctx, domainID)
+		if err != nil {
+			return nil, notFoundAs(err, "Domain not found with given id")
+		}
+		x, err := exportList(ctx, exportName("attachment-filters", d.Name), "Attachment rules", attachmentFilterColumns, s.attachmentFilterOut,
+			func(fn func([]db.AttachmentFilterView) error) error {
+				return s.store.StreamAttachmentFilters(ctx, domainID, action, deref(p.Sort, ""), fn)
+			})
+		if err != nil {
+			return nil, notFoundAs(err, "Domain not found with given id")
+		}
+		return gen.ListDomainAttachmentFilters200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders(x.headers())}, nil
+	}
+	rows, total, err := s.store.ListAttachmentFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	out := make([]gen.FilterAttachment, len(rows))
+	for i := range rows {
+		out[i] = s.attachmentFilterOut(&rows[i])
+	}
+	return gen.ListDomainAttachmentFilters200JSONResponse{Body: out, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// UpdateAttachmentFilter changes the fields present in the body.
+func (s *Server) UpdateAttachmentFilter(ctx context.Context, req gen.UpdateAttachmentFilterRequestObject) (gen.UpdateAttachmentFilterResponseObject, error) {
+	id, err := s.ruleKey(req.AttachmentId, "No attachment filter found with given id")
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.Filter != nil {
+		if err := attachmentRegexp("filter", *in.Filter); err != nil {
+			return nil, err
+		}
+	}
+	err = s.store.UpdateAttachmentFilter(ctx, id, func(f *db.AttachmentFilter) error {
+		if in.Action != nil {
+			f.Action = string(*in.Action)
+		}
+		if in.CheckType != nil {
+			f.CheckType = string(*in.CheckType)
+		}
+		setIf(&f.Filter, in.Filter)
+		if in.Description != nil {
+			f.Description = in.Description
+		}
+		return nil
+	})
+	if isConflict(err) {
+		return nil, attachmentConflict()
+	}
+	if err != nil {
+		return nil, notFoundAs(err, "No attachment filter found with given id")
+	}
+	return gen.UpdateAttachmentFilter204Response{}, nil
+}
+
+// DeleteAttachmentFilter deletes an attachment rule. The priorities of the
+// others stay as they are.
+func (s *Server) DeleteAttachmentFilter(ctx context.Context, req gen.DeleteAttachmentFilterRequestObject) (gen.DeleteAttachmentFilterResponseObject, error) {
+	id, err := s.ruleKey(req.AttachmentId, "No attachment filter found with given id")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteAttachmentFilter(ctx, id); err != nil {
+		return nil, notFoundAs(err, "No attachment filter found with given id")
+	}
+	return gen.DeleteAttachmentFilter204Response{}, nil
+}

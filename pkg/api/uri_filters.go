@@ -1,0 +1,161 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
+)
+
+// URI rules of a domain (the doc's URI-BL filters).
+
+func (s *Server) uriFilterOut(v *db.UriFilterView) gen.FilterUriBl {
+	return gen.FilterUriBl{
+		Id:          s.idPtr(v.ID),
+		Scope:       ptr(v.Scope),
+		Action:      gen.FilterUriBlAction(v.Action),
+		Filter:      v.Filter,
+		Priority:    ptr(int32(v.Priority)),
+		Description: v.Description,
+		CreatedDate: ptr(v.CreatedAt),
+	}
+}
+
+// uriFilterColumns are the columns of a URI rule export.
+var uriFilterColumns = []column[gen.FilterUriBl]{
+	{"id", 10, func(r *gen.FilterUriBl) any { return optional(r.Id) }},
+	{"scope", 30, func(r *gen.FilterUriBl) any { return optional(r.Scope) }},
+	{"action", 24, func(r *gen.FilterUriBl) any { return string(r.Action) }},
+	{"filter", 36, func(r *gen.FilterUriBl) any { return r.Filter }},
+	{"priority", 10, func(r *gen.FilterUriBl) any { return optional(r.Priority) }},
+	{"description", 40, func(r *gen.FilterUriBl) any { return optional(r.Description) }},
+	{"createdDate", 20, func(r *gen.FilterUriBl) any { return msDate(r.CreatedDate) }},
+}
+
+// uriHost validates a URI rule's filter: a host or domain name (the part
+// of a link the URI blocklists check), returned in canonical form.
+func uriHost(field, filter string) (string, error) {
+	h, err := domainName(field, filter)
+	if err != nil {
+		return "", badField(field, "%q is not a host or domain name", filter)
+	}
+	return h, nil
+}
+
+func uriConflict() error {
+	return newError(http.StatusConflict, "This item may already exists with same rules: the domain has a URI rule with the same action and filter.")
+}
+
+// AddDomainUriFilter adds a URI rule to a domain, with the next priority.
+func (s *Server) AddDomainUriFilter(ctx context.Context, req gen.AddDomainUriFilterRequestObject) (gen.AddDomainUriFilterResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	host, err := uriHost("filter", in.Filter)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.CreateUriFilter(ctx, &db.UriFilter{
+		DomainID:    domainID,
+		Action:      string(in.Action),
+		Filter:      host,
+		Description: in.Description,
+	})
+	if isConflict(err) {
+		return nil, uriConflict()
+	}
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	return gen.AddDomainUriFilter201JSONResponse{
+		Body:    s.uriFilterOut(v),
+		Headers: gen.AddDomainUriFilter201ResponseHeaders{Location: location(ctx, "/domains/%s/filters/uris", req.DomainId)},
+	}, nil
+}
+
+// ListDomainUriFilters lists a domain's URI rules, as JSON or as a
+// spreadsheet.
+func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUriFiltersRequestObject) (gen.ListDomainUriFiltersResponseObject, error) {
+	domainID, err := s.pathKey(req.DomainId, "Domain")
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	action := ""
+	if p.Action != nil {
+		action = string(*p.Action)
+	}
+	if wantsSpreadsheet(ctx) {
+		d, err := s.store.GetUserDomain(ctx, domainID)
+		if err != nil {
+			return nil, notFoundAs(err, "Domain not found with given id")
+		}
+		x, err := exportList(ctx, exportName("uri-filters", d.Name), "URI rules", uriFilterColumns, s.uriFilterOut,
+			func(fn func([]db.UriFilterView) error) error {
+				return s.store.StreamUriFilters(ctx, domainID, action, deref(p.Sort, ""), fn)
+			})
+		if err != nil {
+			return nil, notFoundAs(err, "Domain not found with given id")
+		}
+		return gen.ListDomainUriFilters200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainUriFilters200ResponseHeaders(x.headers())}, nil
+	}
+	rows, total, err := s.store.ListUriFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	out := make([]gen.FilterUriBl, len(rows))
+	for i := range rows {
+		out[i] = s.uriFilterOut(&rows[i])
+	}
+	return gen.ListDomainUriFilters200JSONResponse{Body: out, Headers: gen.ListDomainUriFilters200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// UpdateUriFilter changes the fields present in the body.
+func (s *Server) UpdateUriFilter(ctx context.Context, req gen.UpdateUriFilterRequestObject) (gen.UpdateUriFilterResponseObject, error) {
+	id, err := s.ruleKey(req.UriId, "No uriBl filter found with given id")
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	var host *string
+	if in.Filter != nil {
+		h, err := uriHost("filter", *in.Filter)
+		if err != nil {
+			return nil, err
+		}
+		host = &h
+	}
+	err = s.store.UpdateUriFilter(ctx, id, func(f *db.UriFilter) error {
+		if in.Action != nil {
+			f.Action = string(*in.Action)
+		}
+		setIf(&f.Filter, host)
+		if in.Description != nil {
+			f.Description = in.Description
+		}
+		return nil
+	})
+	if isConflict(err) {
+		return nil, uriConflict()
+	}
+	if err != nil {
+		return nil, notFoundAs(err, "No uriBl filter found with given id")
+	}
+	return gen.UpdateUriFilter204Response{}, nil
+}
+
+// DeleteUriFilter deletes a URI rule. The priorities of the others stay as
+// they are.
+func (s *Server) DeleteUriFilter(ctx context.Context, req gen.DeleteUriFilterRequestObject) (gen.DeleteUriFilterResponseObject, error) {
+	id, err := s.ruleKey(req.UriId, "No uriBl filter found with given id")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteUriFilter(ctx, id); err != nil {
+		return nil, notFoundAs(err, "No uriBl filter found with given id")
+	}
+	return gen.DeleteUriFilter204Response{}, nil
+}
