@@ -106,16 +106,12 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 		action = string(*p.Action)
 	}
 	if wantsSpreadsheet(ctx) {
-		d, err := s.store.GetUserDomain(ctx, domainID)
-		if err != nil {
-			return nil, notFoundAs(err, "Domain not found with given id")
-		}
-		x, err := exportList(ctx, exportName("attachment-filters", d.Name), "Attachment rules", attachmentFilterColumns, s.attachmentFilterOut,
+		x, err := exportDomainList(ctx, s, domainID, "attachment-filters", "Attachment rules", attachmentFilterColumns, s.attachmentFilterOut,
 			func(fn func([]db.AttachmentFilterView) error) error {
 				return s.store.StreamAttachmentFilters(ctx, domainID, action, deref(p.Sort, ""), fn)
 			})
 		if err != nil {
-			return nil, notFoundAs(err, "Domain not found with given id")
+			return nil, err
 		}
 		return gen.ListDomainAttachmentFilters200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders(x.headers())}, nil
 	}

@@ -119,11 +119,7 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 	p := req.Params
 	f := db.EmailAliasFilter{Email: match(p.Email), Recipient: match(p.Recipient)}
 	if wantsSpreadsheet(ctx) {
-		d, err := s.store.GetUserDomain(ctx, domainID)
-		if err != nil {
-			return nil, notFoundAs(err, "Domain not found with given id")
-		}
-		x, err := exportList(ctx, exportName("email-aliases", d.Name), "E-mail aliases", emailAliasColumns, s.emailAliasOut,
+		x, err := exportDomainList(ctx, s, domainID, "email-aliases", "E-mail aliases", emailAliasColumns, s.emailAliasOut,
 			func(fn func([]db.EmailAliasView) error) error {
 				return s.store.StreamEmailAliases(ctx, domainID, f, deref(p.Sort, ""), fn)
 			})

@@ -243,6 +243,20 @@ func exportList[V, T any](ctx context.Context, stem, title string, cols []column
 	})
 }
 
+// exportDomainList is exportList for a list of one domain's objects: the
+// file is named after the domain, and an unknown domain is a 404.
+func exportDomainList[V, T any](ctx context.Context, s *Server, domainID int64, stem, title string, cols []column[T], out func(*V) T, stream func(fn func([]V) error) error) (*spreadsheet, error) {
+	d, err := s.store.GetUserDomain(ctx, domainID)
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	x, err := exportList(ctx, exportName(stem, d.Name), title, cols, out, stream)
+	if err != nil {
+		return nil, notFoundAs(err, "Domain not found with given id")
+	}
+	return x, nil
+}
+
 // exportName makes a file name stem of a list's name and its owner's
 // (a domain name or an address): letters, digits, dots, dashes and @.
 func exportName(list, owner string) string {

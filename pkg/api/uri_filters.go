@@ -89,16 +89,12 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 		action = string(*p.Action)
 	}
 	if wantsSpreadsheet(ctx) {
-		d, err := s.store.GetUserDomain(ctx, domainID)
-		if err != nil {
-			return nil, notFoundAs(err, "Domain not found with given id")
-		}
-		x, err := exportList(ctx, exportName("uri-filters", d.Name), "URI rules", uriFilterColumns, s.uriFilterOut,
+		x, err := exportDomainList(ctx, s, domainID, "uri-filters", "URI rules", uriFilterColumns, s.uriFilterOut,
 			func(fn func([]db.UriFilterView) error) error {
 				return s.store.StreamUriFilters(ctx, domainID, action, deref(p.Sort, ""), fn)
 			})
 		if err != nil {
-			return nil, notFoundAs(err, "Domain not found with given id")
+			return nil, err
 		}
 		return gen.ListDomainUriFilters200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainUriFilters200ResponseHeaders(x.headers())}, nil
 	}

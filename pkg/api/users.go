@@ -419,10 +419,6 @@ var userColumns = []column[gen.User]{
 
 // exportUsers answers a domain's user list as a spreadsheet.
 func (s *Server) exportUsers(ctx context.Context, domainID int64, f db.UserFilter, sort *string) (*spreadsheet, error) {
-	d, err := s.store.GetUserDomain(ctx, domainID)
-	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
-	}
-	return exportList(ctx, exportName("users", d.Name), "Users", userColumns, s.userOut,
+	return exportDomainList(ctx, s, domainID, "users", "Users", userColumns, s.userOut,
 		func(fn func([]db.UserView) error) error { return s.store.StreamUsers(ctx, f, deref(sort, ""), fn) })
 }
