@@ -6,7 +6,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
@@ -18,11 +20,22 @@ import (
 // while the API speaks upper case, so every string that matches an enum
 // value of its schema but for case is rewritten to the spelling of the
 // spec, in query parameters and JSON bodies alike. Anything else is left
-// for the validator to judge.
+// for the validator to judge, except text no database can store (a NUL
+// byte, invalid UTF-8), refused here with a 400 naming where it is.
 func normalizeEnums(router routers.Router) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
+			if !storable(req.URL.Path) {
+				return badField("path", "contains a NUL byte or invalid UTF-8")
+			}
+			for name, vals := range req.URL.Query() {
+				for _, v := range vals {
+					if !storable(v) {
+						return badField(name, "contains a NUL byte or invalid UTF-8")
+					}
+				}
+			}
 			route, _, err := router.FindRoute(req)
 			if err != nil {
 				return next(c)
@@ -34,6 +47,44 @@ func normalizeEnums(router routers.Router) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// storable reports whether s can be stored as text by both databases.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// unstorable returns the dotted path of the first string of v that no
+// database can store, or "" when there is none.
+func unstorable(v any, path string) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return path, !storable(x)
+	case map[string]any:
+		for k, item := range x {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if !storable(k) {
+				return p, true
+			}
+			if where, bad := unstorable(item, p); bad {
+				return where, true
+			}
+		}
+	case []any:
+		for i, item := range x {
+			p := strconv.Itoa(i)
+			if path != "" {
+				p = path + "." + p
+			}
+			if where, bad := unstorable(item, p); bad {
+				return where, true
+			}
+		}
+	}
+	return "", false
 }
 
 func normalizeQuery(req *http.Request, op *openapi3.Operation) {
@@ -83,6 +134,12 @@ func normalizeBody(req *http.Request, op *openapi3.Operation) error {
 	var doc any
 	if dec.Decode(&doc) != nil {
 		return nil // the validator reports malformed JSON
+	}
+	if where, bad := unstorable(doc, ""); bad {
+		if where == "" {
+			where = "body"
+		}
+		return badField(where, "contains a NUL byte or invalid UTF-8")
 	}
 	if nd, changed := normalizeValue(media.Schema.Value, doc); changed {
 		out, err := json.Marshal(nd)
