@@ -41,6 +41,9 @@ func badInputs(t *testing.T, e *env) {
 				for _, bad := range []string{"a\x00b", strings.Repeat("é", 5000), ""} {
 					own = append(own, string(jsonBytes(t, hostile(jsonify(v), bad))))
 				}
+				for _, n := range []float64{1e300, -1e19, -1, 0, 2147483648} {
+					own = append(own, string(jsonBytes(t, hostileNumbers(jsonify(v), n))))
+				}
 			}
 		}
 		for _, id := range ids {
@@ -80,6 +83,23 @@ func hostile(v any, bad string) any {
 	case []any:
 		for i := range x {
 			x[i] = hostile(x[i], bad)
+		}
+	}
+	return v
+}
+
+// hostileNumbers replaces every number of v with n.
+func hostileNumbers(v any, n float64) any {
+	switch x := v.(type) {
+	case float64:
+		return n
+	case map[string]any:
+		for k, item := range x {
+			x[k] = hostileNumbers(item, n)
+		}
+	case []any:
+		for i := range x {
+			x[i] = hostileNumbers(x[i], n)
 		}
 	}
 	return v
