@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -187,5 +189,60 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if err := run([]string{"nonsense"}, &out, &out); err == nil {
 		t.Error("an unknown command succeeded")
+	}
+}
+
+// TestShutdownFinishesInFlightRequests sends SIGTERM while a long request
+// (replacing a mailbox's list with 10,000 sender rules) is being served:
+// the request completes, then the server exits cleanly.
+func TestShutdownFinishesInFlightRequests(t *testing.T) {
+	bin := build(t)
+	const token = "00112233445566778899aabbccddeeff"
+	url, cmd, logs := start(t, bin, "CLEANMAIL_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "c.db"), "CLEANMAIL_BOOTSTRAP_TOKEN="+token)
+	call := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if s, b := call("POST", "/domains", `{"name":"stark.net","status":"ENABLED","quarantine":false,"retention":false,"archive":false,"defaultLanguage":"EN"}`); s != 201 {
+		t.Fatalf("create domain: %d %s", s, b)
+	}
+	var d []map[string]any
+	_, b := call("GET", "/domains", "")
+	_ = json.Unmarshal([]byte(b), &d)
+	if s, b := call("POST", "/users", `{"email":"ned@stark.net","status":"ENABLED","domainId":"`+d[0]["id"].(string)+`"}`); s != 201 {
+		t.Fatalf("create user: %d %s", s, b)
+	}
+	rules := make([]string, 10000)
+	for i := range rules {
+		rules[i] = `{"value":"sender` + strconv.Itoa(i) + `@example.com","type":"BLOCK"}`
+	}
+	done := make(chan int, 1)
+	go func() {
+		s, _ := call("PUT", "/users/ned@stark.net/wblist", "["+strings.Join(rules, ",")+"]")
+		done <- s
+	}()
+	time.Sleep(150 * time.Millisecond) // the request is being served
+	select {
+	case s := <-done:
+		t.Fatalf("the request finished (%d) before SIGTERM: make it longer", s)
+	default:
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-done; s != 200 {
+		t.Errorf("the in-flight request got %d, want 200", s)
+	}
+	logs.wait(t, "stopped")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
 	}
 }
