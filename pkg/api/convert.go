@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
@@ -132,4 +131,3 @@ func location(ctx context.Context, format string, args ...any) string {
 	return c.Scheme() + "://" + c.Request().Host + path
 }
 
-var _ = http.StatusOK

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -359,4 +358,3 @@ func (e *env) plainAdmin(login string) string {
 	return value
 }
 
-var _ = http.StatusOK
