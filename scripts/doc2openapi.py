@@ -84,10 +84,17 @@ or deleted, its requests are rejected. Temporary tokens (JWTs) are issued by
 
 ## Authorizations
 
-Each request requires specific permissions. Calling an operation with an
-account that lacks them is answered with status 403. Permissions are granted
-through roles; some roles are predefined on the platform and available to all
-domains, others can be created on a given domain.
+Each request requires specific permissions. A sysadmin holds them all; any
+other administrator holds authorities: a list of permissions (see GET
+/security/permissions) on a domain, a customer or a broker, an authority on a
+customer or broker covering every domain beneath it. End users, with a
+temporary token, act on their own mailbox with the permissions their domain
+gives its users (PUT /domains/{domainId}/access).
+
+A caller that lacks the permission gets 403 when it holds some authority over
+the object (it may know it exists), and 404 otherwise, exactly as for an
+object that does not exist. Lists show only what the caller may read, and
+X-Total-Count counts only that.
 
 ## Filtering
 
