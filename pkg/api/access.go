@@ -271,31 +271,34 @@ func (s *Server) canManage(ctx context.Context, p *Principal, id string) error {
 	if err != nil {
 		return err
 	}
-	within, outside := 0, 0
+	known, managed := 0, 0
 	for i := range auths {
-		ok, err := s.grantCovers(ctx, p, &auths[i])
+		k, m, err := s.manages(ctx, p, &auths[i])
 		if err != nil {
 			return err
 		}
-		if ok {
-			within++
-		} else {
-			outside++
+		if k {
+			known++
+		}
+		if m {
+			managed++
 		}
 	}
 	switch {
-	case within > 0 && outside == 0 && !target.SysAdmin:
+	case known > 0 && managed == len(auths) && !target.SysAdmin:
 		return nil
-	case within > 0:
-		return forbidden("This administrator also holds access beyond your reach.")
+	case known > 0:
+		return forbidden("This administrator holds access beyond yours (another object, or a permission you lack).")
 	}
 	return notFound("Admin not found with given id")
 }
 
-// grantCovers reports whether p holds GRANT over the object of a.
-func (s *Server) grantCovers(ctx context.Context, p *Principal, a *db.Authority) (bool, error) {
+// manages reports whether p holds GRANT over the object of a (it knows of
+// the authority), and whether it also holds every permission of a there
+// (it manages it): managing an account (its password, its status) must
+// not be a way to act with more than one holds.
+func (s *Server) manages(ctx context.Context, p *Principal, a *db.Authority) (known, managed bool, err error) {
 	var l *db.Lineage
-	var err error
 	switch {
 	case a.DomainID != nil:
 		l, err = s.store.DomainLineage(ctx, *a.DomainID)
@@ -305,15 +308,18 @@ func (s *Server) grantCovers(ctx context.Context, p *Principal, a *db.Authority)
 		l = &db.Lineage{BrokerID: a.BrokerID}
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	for i := range p.Authorities {
-		g := &p.Authorities[i]
-		if g.Has(string(PermGrant)) && g.Covers(l) {
-			return true, nil
+	held := s.permissionsOn(ctx, p, l)
+	if !slices.Contains(held, string(PermGrant)) {
+		return false, false, nil
+	}
+	for _, perm := range a.Permissions {
+		if !slices.Contains(held, perm) {
+			return true, false, nil
 		}
 	}
-	return false, nil
+	return true, true, nil
 }
 
 // permissionsOn returns what p holds on a domain (nil for none); a

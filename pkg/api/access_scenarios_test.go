@@ -69,6 +69,11 @@ func TestDomainAdministrators(t *testing.T) {
 		e.do(req{Method: "GET", Path: "/admins/" + jonID + "/tokens", Token: tywin}).problem(403, "")
 		e.do(req{Method: "GET", Path: "/domains/" + stark + "/admins/" + jonID, Token: tywin}).problem(404, "")
 
+		// An account holding a permission Ned lacks is beyond Ned's reach.
+		ariaID, _ := e.domainAdmin(stark, "arya", "DOMAIN_READ", "DOMAIN_EDIT")
+		e.do(req{Method: "PATCH", Path: "/security/admins/" + ariaID, Token: ned, Body: map[string]any{"password": "needle-and-sword"}}).problem(403, "beyond")
+		e.do(req{Method: "DELETE", Path: "/security/admins/" + ariaID, Token: ned}).problem(403, "")
+
 		// Jon's token works until Ned disables him, then stops at once.
 		jonTok := e.do(req{Method: "POST", Path: "/admins/" + jonID + "/tokens", Body: map[string]any{"name": "t"}}).expect(201).json()["value"].(string)
 		e.do(req{Method: "GET", Path: "/domains/" + stark, Token: jonTok}).expect(200)
