@@ -130,4 +130,3 @@ func location(ctx context.Context, format string, args ...any) string {
 	}
 	return c.Scheme() + "://" + c.Request().Host + path
 }
-

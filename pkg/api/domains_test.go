@@ -357,4 +357,3 @@ func (e *env) plainAdmin(login string) string {
 	}
 	return value
 }
-
