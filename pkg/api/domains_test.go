@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -136,30 +135,10 @@ func TestCreateDomainLowerCaseEnums(t *testing.T) {
 
 func TestConcurrentCreateDomain(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
-		const n = 6
-		statuses := make([]int, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				statuses[i] = e.do(req{Method: "POST", Path: "/domains", Body: map[string]any{"name": "race.net", "status": "ENABLED",
-					"quarantine": false, "retention": false, "archive": false, "defaultLanguage": "FR"}}).Status
-			}()
-		}
-		wg.Wait()
-		created, conflicts := 0, 0
-		for _, s := range statuses {
-			switch s {
-			case 201:
-				created++
-			case 409:
-				conflicts++
-			}
-		}
-		if created != 1 || conflicts != n-1 {
-			t.Errorf("statuses %v: want one 201 and %d 409", statuses, n-1)
-		}
+		e.race(t, 6, 201, 409, func(int) req {
+			return req{Method: "POST", Path: "/domains", Body: map[string]any{"name": "race.net", "status": "ENABLED",
+				"quarantine": false, "retention": false, "archive": false, "defaultLanguage": "FR"}}
+		})
 	})
 }
 

@@ -273,3 +273,27 @@ func (r *resp) problem(status int, want string) {
 		r.t.Errorf("%s %s: problem does not mention %q: %s", r.method, r.path, want, r.Body)
 	}
 }
+
+// race sends n requests at once (build makes the i-th) and checks that
+// exactly one is answered once and every other one rest: what a database
+// key must decide when several callers create the same thing together.
+func (e *env) race(t *testing.T, n, once, rest int, build func(i int) req) {
+	t.Helper()
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = e.do(build(i)).Status
+		}()
+	}
+	wg.Wait()
+	counts := map[int]int{}
+	for _, s := range statuses {
+		counts[s]++
+	}
+	if counts[once] != 1 || counts[rest] != n-1 {
+		t.Errorf("statuses %v: want one %d and %d %d", statuses, once, n-1, rest)
+	}
+}

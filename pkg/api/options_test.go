@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -478,29 +477,9 @@ func TestConcurrentSetOption(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("race.net")
 		for _, path := range []string{"/domains/" + domain + "/options", "/options/platform"} {
-			const n = 6
-			statuses := make([]int, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					statuses[i] = e.do(req{Method: "POST", Path: path, Body: map[string]any{"name": "TIMEZONE", "value": "Europe/Paris"}}).Status
-				}()
-			}
-			wg.Wait()
-			created, replaced := 0, 0
-			for _, s := range statuses {
-				switch s {
-				case 201:
-					created++
-				case 200:
-					replaced++
-				}
-			}
-			if created != 1 || replaced != n-1 {
-				t.Errorf("%s: statuses %v, want one 201 and %d 200", path, statuses, n-1)
-			}
+			e.race(t, 6, 201, 200, func(int) req {
+				return req{Method: "POST", Path: path, Body: map[string]any{"name": "TIMEZONE", "value": "Europe/Paris"}}
+			})
 		}
 	})
 }
