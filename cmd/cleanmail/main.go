@@ -101,7 +101,14 @@ func serve(args []string, stderr io.Writer) error {
 	if cfg.JWTKey == "" {
 		log.Warn("CLEANMAIL_JWT_KEY is not set: temporary tokens are signed with a random key and do not survive a restart")
 	}
-	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady, JWTKey: []byte(cfg.JWTKey)})
+	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
+		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL,
+		Limits: api.Limits{
+			MaxBody:               cfg.MaxBody,
+			MaxUpload:             cfg.MaxUpload,
+			RequestTimeout:        cfg.RequestTimeout,
+			AuthFailuresPerMinute: orOff(cfg.AuthFailuresPerMinute),
+		}})
 	if err != nil {
 		return err
 	}
@@ -109,7 +116,16 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		// A response may take the whole request deadline to produce, then
+		// a little longer to send: past that the connection is cut.
+		WriteTimeout: cfg.ReadTimeout + cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:  cfg.IdleTimeout,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "database", string(store.Dialect()), "docs", "http://"+ln.Addr().String()+"/docs/")
@@ -200,6 +216,15 @@ func purgeLoop(ctx context.Context, store *db.Store, every time.Duration, log *s
 		case <-t.C:
 		}
 	}
+}
+
+// orOff maps the configuration's 0 (throttling off) to the API's -1 (its
+// zero value means "the default").
+func orOff(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func openStore() (*db.Store, config.Config, error) {

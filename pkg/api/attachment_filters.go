@@ -89,7 +89,7 @@ func (s *Server) AddDomainAttachmentFilter(ctx context.Context, req gen.AddDomai
 	}
 	return gen.AddDomainAttachmentFilter201JSONResponse{
 		Body:    s.attachmentFilterOut(v),
-		Headers: gen.AddDomainAttachmentFilter201ResponseHeaders{Location: location(ctx, "/domains/%s/filters/attachments", req.DomainId)},
+		Headers: gen.AddDomainAttachmentFilter201ResponseHeaders{Location: s.location("/domains/%s/filters/attachments", req.DomainId)},
 	}, nil
 }
 

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
-	echomw "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/cleanmail/cleanmail/db"
 )
@@ -40,19 +39,23 @@ func unauthorized(detail string) error {
 	return echo.NewHTTPError(http.StatusUnauthorized, detail)
 }
 
-// authenticate is the request validator's AuthenticationFunc for the
-// bearer scheme: it resolves the token to its account and hands the
-// principal to the handlers through the request's context.
-func (s *Server) authenticate(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
-	ec := echomw.GetEchoContext(ctx)
-	if ec == nil {
-		return errors.New("no echo context")
-	}
-	req := ec.Request()
+// authenticate resolves the request's bearer token to its principal. A
+// client address or personal-token prefix that failed too often is
+// refused with 429 before its token is even looked up; every other
+// failure is a 401 that counts against both.
+func (s *Server) authenticate(c echo.Context) (*Principal, error) {
+	req := c.Request()
 	scheme, token, ok := strings.Cut(req.Header.Get(echo.HeaderAuthorization), " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return unauthorized("Authentication required: send Authorization: Bearer <token>.")
+		return nil, unauthorized("Authentication required: send Authorization: Bearer <token>.")
+	}
+	keys := failureKeys(c.RealIP(), token)
+	for _, k := range keys {
+		if wait := s.authFailures.Delay(k); wait > 0 {
+			return nil, &Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
+				Detail: "Too many failed authentications from this client or with this token; retry later."}
+		}
 	}
 	var p *Principal
 	var err error
@@ -61,11 +64,38 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 	} else {
 		p, err = s.admin(req.Context(), token)
 	}
-	if err != nil {
-		return err
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code == http.StatusUnauthorized {
+		for _, k := range keys {
+			s.authFailures.Fail(k)
+		}
 	}
-	ec.SetRequest(req.WithContext(context.WithValue(req.Context(), principalKey{}, p)))
-	return nil
+	return p, err
+}
+
+// failureKeys are what failed authentications are counted against: the
+// client's address (its /64 for IPv6, which a single client often holds
+// whole) and, for a personal token, its first 8 characters, which are as
+// secret as the rest (a JWT's first characters are its public header, so
+// only the address counts for those).
+func failureKeys(clientIP, token string) []string {
+	keys := make([]string, 0, 2)
+	if a, err := netip.ParseAddr(clientIP); err == nil {
+		a = a.Unmap()
+		if a.Is6() {
+			if p, err := a.Prefix(64); err == nil {
+				keys = append(keys, "ip:"+p.String())
+			}
+		} else {
+			keys = append(keys, "ip:"+a.String())
+		}
+	} else {
+		keys = append(keys, "ip:"+clientIP)
+	}
+	if !strings.Contains(token, ".") && len(token) >= 8 {
+		keys = append(keys, "token:"+token[:8])
+	}
+	return keys
 }
 
 func (s *Server) admin(ctx context.Context, token string) (*Principal, error) {

@@ -121,12 +121,9 @@ func echoContext(ctx context.Context) echo.Context {
 	return c
 }
 
-// location is the absolute URL of a new resource, for Location headers.
-func location(ctx context.Context, format string, args ...any) string {
-	path := fmt.Sprintf(format, args...)
-	c := echoContext(ctx)
-	if c == nil {
-		return path
-	}
-	return c.Scheme() + "://" + c.Request().Host + path
+// location is the Location of a resource: its path, after the configured
+// public URL when there is one. Never the request's Host: a client would
+// choose where its Location points.
+func (s *Server) location(format string, args ...any) string {
+	return s.publicURL + fmt.Sprintf(format, args...)
 }

@@ -30,7 +30,7 @@ func (s *Server) CreateBroker(ctx context.Context, req gen.CreateBrokerRequestOb
 	}
 	return gen.CreateBroker201JSONResponse{
 		Body:    s.brokerOut(b),
-		Headers: gen.CreateBroker201ResponseHeaders{Location: location(ctx, "/brokers?name=%s", url.QueryEscape(b.Name))},
+		Headers: gen.CreateBroker201ResponseHeaders{Location: s.location("/brokers?name=%s", url.QueryEscape(b.Name))},
 	}, nil
 }
 
@@ -70,7 +70,7 @@ func (s *Server) CreateCustomer(ctx context.Context, req gen.CreateCustomerReque
 	}
 	return gen.CreateCustomer201JSONResponse{
 		Body:    s.customerOut(c),
-		Headers: gen.CreateCustomer201ResponseHeaders{Location: location(ctx, "/customers/%s", s.id(c.ID))},
+		Headers: gen.CreateCustomer201ResponseHeaders{Location: s.location("/customers/%s", s.id(c.ID))},
 	}, nil
 }
 

@@ -48,7 +48,7 @@ func (s *Server) AddDomainAlias(ctx context.Context, req gen.AddDomainAliasReque
 	}
 	return gen.AddDomainAlias201JSONResponse{
 		Body:    out,
-		Headers: gen.AddDomainAlias201ResponseHeaders{Location: location(ctx, "/domains/%s/aliases", req.DomainId)},
+		Headers: gen.AddDomainAlias201ResponseHeaders{Location: s.location("/domains/%s/aliases", req.DomainId)},
 	}, nil
 }
 

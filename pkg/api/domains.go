@@ -282,7 +282,7 @@ func (s *Server) CreateDomain(ctx context.Context, req gen.CreateDomainRequestOb
 	}
 	return gen.CreateDomain201JSONResponse{
 		Body:    s.domainOut(v),
-		Headers: gen.CreateDomain201ResponseHeaders{Location: location(ctx, "/domains/%s", s.id(id))},
+		Headers: gen.CreateDomain201ResponseHeaders{Location: s.location("/domains/%s", s.id(id))},
 	}, nil
 }
 

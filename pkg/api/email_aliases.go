@@ -88,7 +88,7 @@ func (s *Server) CreateEmailAlias(ctx context.Context, req gen.CreateEmailAliasR
 	}
 	return gen.CreateEmailAlias201JSONResponse{
 		Body:    s.emailAliasOut(v),
-		Headers: gen.CreateEmailAlias201ResponseHeaders{Location: location(ctx, "/domains/%s/groups/%s", req.DomainId, s.id(v.ID))},
+		Headers: gen.CreateEmailAlias201ResponseHeaders{Location: s.location("/domains/%s/groups/%s", req.DomainId, s.id(v.ID))},
 	}, nil
 }
 
@@ -194,7 +194,7 @@ func (s *Server) AddEmailAliasAddresses(ctx context.Context, req gen.AddEmailAli
 	}
 	return gen.AddEmailAliasAddresses201JSONResponse{
 		Body:    s.emailAliasOut(v),
-		Headers: gen.AddEmailAliasAddresses201ResponseHeaders{Location: location(ctx, "/domains/%s/groups/%s", req.DomainId, req.GroupId)},
+		Headers: gen.AddEmailAliasAddresses201ResponseHeaders{Location: s.location("/domains/%s/groups/%s", req.DomainId, req.GroupId)},
 	}, nil
 }
 

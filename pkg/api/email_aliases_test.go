@@ -119,7 +119,7 @@ func TestEmailAliasExamples(t *testing.T) {
 		r := e.do(req{Method: "POST", Path: "/domains/" + stark + "/groups", Body: requestExample(t, groups, "post")}).expect(201)
 		created := r.json()
 		sameAsExample(t, created, responseExample(t, groups, "post", "201"))
-		if loc, want := r.Header.Get("Location"), e.srv.URL+"/domains/"+stark+"/groups/"+created["id"].(string); loc != want {
+		if loc, want := r.Header.Get("Location"), "/domains/"+stark+"/groups/"+created["id"].(string); loc != want {
 			t.Errorf("Location %q, want %q", loc, want)
 		}
 
@@ -133,7 +133,7 @@ func TestEmailAliasExamples(t *testing.T) {
 		path := "/domains/" + got + "/groups/" + badguys
 		r = e.do(req{Method: "POST", Path: path + "/addresses", Body: requestExample(t, addresses, "post")}).expect(201)
 		sameAsExample(t, r.json(), responseExample(t, addresses, "post", "201"))
-		if loc := r.Header.Get("Location"); loc != e.srv.URL+path {
+		if loc := r.Header.Get("Location"); loc != path {
 			t.Errorf("Location %q, want %q", loc, e.srv.URL+path)
 		}
 

@@ -86,7 +86,10 @@ func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t testing.TB, dbURL string) *env {
+func newEnv(t testing.TB, dbURL string) *env { return newEnvWith(t, dbURL, nil) }
+
+// newEnvWith is newEnv with options of the server changed by set.
+func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	loadSpec(t)
 	store, err := db.Open(db.Options{URL: dbURL})
 	if err != nil {
@@ -108,7 +111,13 @@ func newEnv(t testing.TB, dbURL string) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
-	h, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: 30 * 24 * time.Hour})
+	// Many tests send bad tokens on purpose: throttling has its own test.
+	opts := api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: 30 * 24 * time.Hour,
+		Limits: api.Limits{AuthFailuresPerMinute: -1}}
+	if set != nil {
+		set(&opts)
+	}
+	h, err := api.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func (s *Server) setOption(ctx context.Context, owner db.OptionOwner, base strin
 	if err != nil {
 		return gen.Option{}, false, "", err
 	}
-	return optionOut(v), created, location(ctx, "%s/%s", base, url.PathEscape(def.Name)), nil
+	return optionOut(v), created, s.location("%s/%s", base, url.PathEscape(def.Name)), nil
 }
 
 func (s *Server) deleteOption(ctx context.Context, owner db.OptionOwner, name string) error {

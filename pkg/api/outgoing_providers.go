@@ -32,7 +32,7 @@ func (s *Server) CreateOutgoingProvider(ctx context.Context, req gen.CreateOutgo
 	}
 	return gen.CreateOutgoingProvider201JSONResponse{
 		Body:    s.outgoingProviderOut(*p),
-		Headers: gen.CreateOutgoingProvider201ResponseHeaders{Location: location(ctx, "/outgoing-providers?name=%s", url.QueryEscape(p.Name))},
+		Headers: gen.CreateOutgoingProvider201ResponseHeaders{Location: s.location("/outgoing-providers?name=%s", url.QueryEscape(p.Name))},
 	}, nil
 }
 

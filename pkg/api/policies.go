@@ -245,7 +245,7 @@ func (s *Server) CreatePolicy(ctx context.Context, req gen.CreatePolicyRequestOb
 	}
 	return gen.CreatePolicy201JSONResponse{
 		Body:    s.policyOut(p),
-		Headers: gen.CreatePolicy201ResponseHeaders{Location: location(ctx, "/policies/%s", s.id(p.ID))},
+		Headers: gen.CreatePolicy201ResponseHeaders{Location: s.location("/policies/%s", s.id(p.ID))},
 	}, nil
 }
 

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -25,6 +27,9 @@ type Problem struct {
 	Instance  string       `json:"instance,omitempty"`
 	RequestID string       `json:"requestId,omitempty"`
 	Errors    []FieldError `json:"errors,omitempty"`
+	// retryAfter, when positive, is sent as the Retry-After header (whole
+	// seconds): after a 429 or a 503.
+	retryAfter time.Duration
 }
 
 // FieldError names one bad input: a parameter, or a body field as a
@@ -40,6 +45,9 @@ type Error struct {
 	Status int
 	Detail string
 	Errors []FieldError
+	// RetryAfter, when positive, tells the client when to try again
+	// (the Retry-After header of a 429 or a 503).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Detail) }
@@ -73,9 +81,17 @@ func problemFor(err error) (p Problem, internal bool) {
 		sortErr *db.InvalidSortError
 		httpErr *echo.HTTPError
 	)
+	var tooLarge *http.MaxBytesError
 	switch {
+	case db.Unavailable(err):
+		// First: an outage wrapped in anything else is still an outage,
+		// never the client's fault (not a 400, not a 404).
+		return unavailableProblem, true
+	case errors.As(err, &tooLarge):
+		return Problem{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("The request body is larger than this operation accepts (%d bytes).", tooLarge.Limit)}, false
 	case errors.As(err, &apiErr):
-		return Problem{Status: apiErr.Status, Detail: apiErr.Detail, Errors: apiErr.Errors}, false
+		return Problem{Status: apiErr.Status, Detail: apiErr.Detail, Errors: apiErr.Errors, retryAfter: apiErr.RetryAfter}, false
 	case errors.As(err, &sortErr):
 		return Problem{Status: http.StatusBadRequest, Detail: "sort: " + sortErr.Error(),
 			Errors: []FieldError{{Field: "sort", Message: sortErr.Error()}}}, false
@@ -95,6 +111,15 @@ func problemFor(err error) (p Problem, internal bool) {
 	}
 	return Problem{Status: http.StatusInternalServerError, Detail: "Internal server error; the request id identifies it in the server's log."}, true
 }
+
+// unavailableProblem answers an outage of the database or of a peer: the
+// cause is logged with the request id, never shown.
+var unavailableProblem = Problem{Status: http.StatusServiceUnavailable,
+	Detail:     "The service is temporarily unavailable; please retry later.",
+	retryAfter: unavailableRetryAfter}
+
+// unavailableRetryAfter is the Retry-After of a 503.
+const unavailableRetryAfter = 5 * time.Second
 
 func statusOf(kind error) int {
 	switch kind {
@@ -249,6 +274,9 @@ func writeProblem(c echo.Context, p Problem) {
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 	if p.Status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="cleanmail"`)
+	}
+	if p.retryAfter > 0 {
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((p.retryAfter+time.Second-1)/time.Second)))
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	if c.Request().Method == http.MethodHead {

@@ -9,7 +9,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,7 @@ import (
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/ids"
+	"github.com/cleanmail/cleanmail/pkg/throttle"
 )
 
 // Options configure New.
@@ -44,6 +47,55 @@ type Options struct {
 	// it is, /readyz and every API operation answer 503. If nil, the
 	// server is always ready.
 	Ready func() bool
+	// Limits bound what one request may cost; zero fields take
+	// DefaultLimits' values.
+	Limits Limits
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed
+	// (the client address of the log and of throttling). If empty, the
+	// client is the connection's peer, whatever the headers say.
+	TrustedProxies []netip.Prefix
+	// PublicURL, if set, prefixes the Location of created resources
+	// (https://api.example.com). If empty, Locations are paths.
+	PublicURL string
+}
+
+// Limits bound the work of one request.
+type Limits struct {
+	// MaxBody is the largest JSON request body, in bytes (413 beyond).
+	MaxBody int64
+	// MaxUpload is the largest multipart (upload) request body.
+	MaxUpload int64
+	// RequestTimeout bounds the handling of a request once it is read.
+	RequestTimeout time.Duration
+	// AuthFailuresPerMinute is how many failed authentications a client
+	// address, or a personal-token prefix, may have per minute before it
+	// gets 429s. Negative: no throttling.
+	AuthFailuresPerMinute int
+}
+
+// DefaultLimits are the limits of a server whose configuration sets none.
+var DefaultLimits = Limits{
+	MaxBody:               1 << 20,
+	MaxUpload:             25 << 20,
+	RequestTimeout:        60 * time.Second,
+	AuthFailuresPerMinute: 10,
+}
+
+func (l Limits) orDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxBody > 0 {
+		d.MaxBody = l.MaxBody
+	}
+	if l.MaxUpload > 0 {
+		d.MaxUpload = l.MaxUpload
+	}
+	if l.RequestTimeout > 0 {
+		d.RequestTimeout = l.RequestTimeout
+	}
+	if l.AuthFailuresPerMinute != 0 {
+		d.AuthFailuresPerMinute = l.AuthFailuresPerMinute
+	}
+	return d
 }
 
 // Server implements gen.StrictServerInterface. Operations not delivered yet
@@ -56,6 +108,10 @@ type Server struct {
 	purgeDelay time.Duration
 	ready      func() bool
 	jwtKey     []byte
+	limits     Limits
+	publicURL  string
+	// authFailures throttles failed authentications (nil: no throttling).
+	authFailures *throttle.Limiter
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -73,7 +129,9 @@ func New(opts Options) (*echo.Echo, error) {
 	if ready == nil {
 		ready = func() bool { return true }
 	}
-	s := &Server{store: opts.Store, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey}
+	s := &Server{store: opts.Store, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
+		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/")}
+	s.authFailures = throttle.New(throttle.Options{PerMinute: s.limits.AuthFailuresPerMinute})
 	if len(s.jwtKey) == 0 {
 		s.jwtKey = make([]byte, 64)
 		if _, err := rand.Read(s.jwtKey); err != nil {
@@ -92,9 +150,14 @@ func New(opts Options) (*echo.Echo, error) {
 	}
 	specYAML := cleanmail.OpenAPIYAML
 
+	if err := rulesMatchSpec(spec); err != nil {
+		return nil, err
+	}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
+	e.IPExtractor = clientIP(opts.TrustedProxies)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		RequestIDHandler: func(c echo.Context, id string) {
 			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), requestIDKey{}, id)))
@@ -107,6 +170,7 @@ func New(opts Options) (*echo.Echo, error) {
 		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderAccept, "X-Ignore-MX"},
 		ExposeHeaders: []string{"X-Total-Count", echo.HeaderLocation, "Content-Location", echo.HeaderContentDisposition, echo.HeaderXRequestID},
 	}))
+	e.Use(s.deadline)
 	e.Use(s.gate)
 
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", specYAML) })
@@ -122,10 +186,11 @@ func New(opts Options) (*echo.Echo, error) {
 	e.GET("/docs/*", echo.WrapHandler(docs))
 
 	api := e.Group("")
+	api.Use(s.admit(router))
 	api.Use(normalizeEnums(router))
 	api.Use(echomw.OapiRequestValidatorWithOptions(spec, &echomw.Options{
 		Options: openapi3filter.Options{
-			AuthenticationFunc: s.authenticate,
+			AuthenticationFunc: principalPresent,
 			MultiError:         true,
 		},
 		MultiErrorHandler: multiError,
@@ -139,8 +204,43 @@ func New(opts Options) (*echo.Echo, error) {
 			return c.Request().Method == http.MethodOptions
 		},
 	}))
-	gen.RegisterHandlers(api, gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{s.authorize}))
+	gen.RegisterHandlers(api, gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{keepEchoContext}))
 	return e, nil
+}
+
+// rulesMatchSpec checks that the rules table and the spec agree on which
+// operations are public: admit authenticates by the table, and the
+// validator by the spec.
+func rulesMatchSpec(spec *openapi3.T) error {
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			r, ok := rules[op.OperationID]
+			if !ok {
+				return fmt.Errorf("%s %s (%s) has no access rule in rules.go", method, path, op.OperationID)
+			}
+			public := op.Security != nil && len(*op.Security) == 0
+			if r.public != public {
+				return fmt.Errorf("%s %s (%s): the spec and rules.go disagree on whether it is public", method, path, op.OperationID)
+			}
+		}
+	}
+	return nil
+}
+
+// clientIP is how the client's address is found: the connection's peer,
+// or the X-Forwarded-For entry added by the nearest trusted proxy.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	// Echo trusts loopback, link-local and private ranges by default:
+	// only the configured proxies are trusted here.
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		n := &net.IPNet{IP: p.Masked().Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // multiError turns the validator's collected errors into one error: an
@@ -171,7 +271,8 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 		if p == "/livez" || p == "/readyz" || strings.HasPrefix(p, "/docs") || strings.HasPrefix(p, "/openapi.") {
 			return next(c)
 		}
-		return &Error{Status: http.StatusServiceUnavailable, Detail: "The server is starting: its database is not ready yet."}
+		return &Error{Status: http.StatusServiceUnavailable, RetryAfter: unavailableRetryAfter,
+			Detail: "The server is starting: its database is not ready yet."}
 	}
 }
 

@@ -33,7 +33,7 @@ func (s *Server) CreateToken(ctx context.Context, req gen.CreateTokenRequestObje
 	out.Value = &value
 	return gen.CreateToken201JSONResponse{
 		Body:    out,
-		Headers: gen.CreateToken201ResponseHeaders{Location: location(ctx, "/admins/%s/tokens/%s", req.AdminId, s.id(t.ID))},
+		Headers: gen.CreateToken201ResponseHeaders{Location: s.location("/admins/%s/tokens/%s", req.AdminId, s.id(t.ID))},
 	}, nil
 }
 

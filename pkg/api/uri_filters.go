@@ -72,7 +72,7 @@ func (s *Server) AddDomainUriFilter(ctx context.Context, req gen.AddDomainUriFil
 	}
 	return gen.AddDomainUriFilter201JSONResponse{
 		Body:    s.uriFilterOut(v),
-		Headers: gen.AddDomainUriFilter201ResponseHeaders{Location: location(ctx, "/domains/%s/filters/uris", req.DomainId)},
+		Headers: gen.AddDomainUriFilter201ResponseHeaders{Location: s.location("/domains/%s/filters/uris", req.DomainId)},
 	}, nil
 }
 

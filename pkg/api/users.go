@@ -202,7 +202,7 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 	}
 	return gen.CreateUser201JSONResponse{
 		Body:    s.userOut(v),
-		Headers: gen.CreateUser201ResponseHeaders{Location: location(ctx, "/users/%s", s.id(u.ID))},
+		Headers: gen.CreateUser201ResponseHeaders{Location: s.location("/users/%s", s.id(u.ID))},
 	}, nil
 }
 

@@ -221,7 +221,7 @@ func (s *Server) AddDomainWblistRules(ctx context.Context, req gen.AddDomainWbli
 	}
 	return gen.AddDomainWblistRules201JSONResponse{
 		Body:    s.wblistOuts(added),
-		Headers: gen.AddDomainWblistRules201ResponseHeaders{Location: location(ctx, "/domains/%s/wblist", req.DomainId)},
+		Headers: gen.AddDomainWblistRules201ResponseHeaders{Location: s.location("/domains/%s/wblist", req.DomainId)},
 	}, nil
 }
 
@@ -241,7 +241,7 @@ func (s *Server) AddUserWblistRules(ctx context.Context, req gen.AddUserWblistRu
 	}
 	return gen.AddUserWblistRules201JSONResponse{
 		Body:    s.wblistOuts(added),
-		Headers: gen.AddUserWblistRules201ResponseHeaders{Location: location(ctx, "/users/%s/wblist", s.id(u.ID))},
+		Headers: gen.AddUserWblistRules201ResponseHeaders{Location: s.location("/users/%s/wblist", s.id(u.ID))},
 	}, nil
 }
 
@@ -413,7 +413,7 @@ func (s *Server) AddWblistEntries(ctx context.Context, req gen.AddWblistEntriesR
 	}
 	// The new rules' list, when they have one owner; the bulk endpoint
 	// otherwise (there is no list of every owner's rules).
-	where := location(ctx, "/wblist")
+	where := s.location("/wblist")
 	if len(allowed) == 1 {
 		for o := range allowed {
 			where = s.ownerLocation(ctx, o)
@@ -433,9 +433,9 @@ func (s *Server) mayEditRules(ctx context.Context, p *Principal, o db.WblistOwne
 
 func (s *Server) ownerLocation(ctx context.Context, o db.WblistOwner) string {
 	if o.IsDomain() {
-		return location(ctx, "/domains/%s/wblist", s.id(o.DomainID))
+		return s.location("/domains/%s/wblist", s.id(o.DomainID))
 	}
-	return location(ctx, "/users/%s/wblist", s.id(o.UserID))
+	return s.location("/users/%s/wblist", s.id(o.UserID))
 }
 
 // senderCandidates returns the rule values that match a sender, most

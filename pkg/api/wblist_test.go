@@ -65,7 +65,7 @@ func TestDomainWblistExamples(t *testing.T) {
 
 		r := e.do(req{Method: "POST", Path: path, Body: withFutureExpiry(requestExample(t, "/domains/{domainId}/wblist", "post"))}).expect(201)
 		checkRules(t, r, withFutureExpiry(responseExample(t, "/domains/{domainId}/wblist", "post", "201")))
-		if loc := r.Header.Get("Location"); loc != e.srv.URL+path {
+		if loc := r.Header.Get("Location"); loc != path {
 			t.Errorf("Location %q", loc)
 		}
 		l := e.do(req{Method: "GET", Path: path}).expect(200)
@@ -122,7 +122,7 @@ func TestUserWblistExamples(t *testing.T) {
 
 		r := e.do(req{Method: "POST", Path: path, Body: withFutureExpiry(requestExample(t, "/users/{userId}/wblist", "post"))}).expect(201)
 		checkRules(t, r, withFutureExpiry(responseExample(t, "/users/{userId}/wblist", "post", "201")))
-		if loc := r.Header.Get("Location"); loc != e.srv.URL+"/users/"+user+"/wblist" {
+		if loc := r.Header.Get("Location"); loc != "/users/"+user+"/wblist" {
 			t.Errorf("Location %q", loc)
 		}
 
@@ -159,7 +159,7 @@ func TestBulkWblistExample(t *testing.T) {
 		user := e.newUser(domain, "notyet@iswittercoming.net")
 		r := e.do(req{Method: "POST", Path: "/wblist", Body: withFutureExpiry(requestExample(t, "/wblist", "post"))}).expect(201)
 		checkRules(t, r, withFutureExpiry(responseExample(t, "/wblist", "post", "201")))
-		if loc := r.Header.Get("Location"); loc != e.srv.URL+"/wblist" {
+		if loc := r.Header.Get("Location"); loc != "/wblist" {
 			t.Errorf("Location %q (two owners: the bulk endpoint)", loc)
 		}
 		if got := values(e.do(req{Method: "GET", Path: "/domains/" + domain + "/wblist"}).expect(200)); got != "ALLOW daenerys@goodguys.fr" {
@@ -171,7 +171,7 @@ func TestBulkWblistExample(t *testing.T) {
 		// One owner: Location is its list. A domain alias names its domain.
 		e.do(req{Method: "POST", Path: "/domains/" + domain + "/aliases", Body: []string{"winter.net"}}).expect(201)
 		r = e.do(req{Method: "POST", Path: "/wblist", Body: []map[string]any{{"value": "jon@wall.net", "owner": "Winter.net", "type": "allow"}}}).expect(201)
-		if loc := r.Header.Get("Location"); loc != e.srv.URL+"/domains/"+domain+"/wblist" {
+		if loc := r.Header.Get("Location"); loc != "/domains/"+domain+"/wblist" {
 			t.Errorf("Location %q", loc)
 		}
 		if got := r.list()[0]; got["owner"] != "iswittercoming.net" || got["type"] != "ALLOW" || got["spfOn"] != false {

@@ -6,10 +6,14 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Config is the server's whole configuration.
@@ -42,6 +46,34 @@ type Config struct {
 	JSONLogs bool
 	// ShutdownTimeout bounds the graceful shutdown (CLEANMAIL_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
+
+	// MaxBody is the largest JSON request body in bytes (CLEANMAIL_MAX_BODY,
+	// default 1 MiB; "512KiB", "2MiB" and plain numbers are accepted).
+	MaxBody int64
+	// MaxUpload is the largest upload (multipart) body (CLEANMAIL_MAX_UPLOAD,
+	// default 25 MiB).
+	MaxUpload int64
+	// ReadTimeout bounds the reading of a whole request, headers and body
+	// (CLEANMAIL_READ_TIMEOUT, default 60s).
+	ReadTimeout time.Duration
+	// RequestTimeout bounds the handling of a request once read
+	// (CLEANMAIL_REQUEST_TIMEOUT, default 60s).
+	RequestTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle that long
+	// (CLEANMAIL_IDLE_TIMEOUT, default 120s).
+	IdleTimeout time.Duration
+	// AuthFailuresPerMinute is how many failed authentications a client
+	// address or a token prefix may have in a minute before it gets 429s
+	// (CLEANMAIL_AUTH_FAILURES_PER_MINUTE, default 10; 0 turns it off).
+	AuthFailuresPerMinute int
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (CLEANMAIL_TRUSTED_PROXIES: comma-separated addresses or CIDR
+	// prefixes; default none).
+	TrustedProxies []netip.Prefix
+	// PublicURL is the service's external base URL, which prefixes the
+	// Location of created resources (CLEANMAIL_PUBLIC_URL; default none:
+	// Locations are paths).
+	PublicURL string
 }
 
 // Defaults returns the configuration with nothing set.
@@ -52,6 +84,13 @@ func Defaults() Config {
 		PurgeDelay:      30 * 24 * time.Hour,
 		PurgeInterval:   time.Hour,
 		ShutdownTimeout: 30 * time.Second,
+
+		MaxBody:               1 << 20,
+		MaxUpload:             25 << 20,
+		ReadTimeout:           60 * time.Second,
+		RequestTimeout:        60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		AuthFailuresPerMinute: 10,
 	}
 }
 
@@ -69,10 +108,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_ID_ALPHABET", &c.IDAlphabet)
 	str("CLEANMAIL_BOOTSTRAP_TOKEN", &c.BootstrapToken)
 	str("CLEANMAIL_JWT_KEY", &c.JWTKey)
+	str("CLEANMAIL_PUBLIC_URL", &c.PublicURL)
 	for name, dst := range map[string]*time.Duration{
 		"CLEANMAIL_PURGE_DELAY":      &c.PurgeDelay,
 		"CLEANMAIL_PURGE_INTERVAL":   &c.PurgeInterval,
 		"CLEANMAIL_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
+		"CLEANMAIL_READ_TIMEOUT":     &c.ReadTimeout,
+		"CLEANMAIL_REQUEST_TIMEOUT":  &c.RequestTimeout,
+		"CLEANMAIL_IDLE_TIMEOUT":     &c.IdleTimeout,
 	} {
 		if v := getenv(name); v != "" {
 			d, err := ParseDuration(v)
@@ -80,6 +123,40 @@ func FromEnv(getenv func(string) string) (Config, error) {
 				return c, fmt.Errorf("%s: %w", name, err)
 			}
 			*dst = d
+		}
+	}
+	for name, dst := range map[string]*int64{
+		"CLEANMAIL_MAX_BODY":   &c.MaxBody,
+		"CLEANMAIL_MAX_UPLOAD": &c.MaxUpload,
+	} {
+		if v := getenv(name); v != "" {
+			n, err := humanize.ParseBytes(v)
+			if err != nil || n == 0 || n > 1<<40 {
+				return c, fmt.Errorf("%s: %q is not a size in bytes (like 1048576, 512KiB or 2MiB)", name, v)
+			}
+			*dst = int64(n)
+		}
+	}
+	if v := getenv("CLEANMAIL_AUTH_FAILURES_PER_MINUTE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("CLEANMAIL_AUTH_FAILURES_PER_MINUTE: %q is not a whole number (0 turns throttling off)", v)
+		}
+		c.AuthFailuresPerMinute = n
+	}
+	if v := getenv("CLEANMAIL_TRUSTED_PROXIES"); v != "" {
+		for _, item := range strings.Split(v, ",") {
+			p, err := parsePrefix(strings.TrimSpace(item))
+			if err != nil {
+				return c, fmt.Errorf("CLEANMAIL_TRUSTED_PROXIES: %q is not an address or a CIDR prefix", item)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return c, fmt.Errorf("CLEANMAIL_PUBLIC_URL: %q is not an http(s) base URL like https://api.example.com", c.PublicURL)
 		}
 	}
 	if v := getenv("CLEANMAIL_LOG_JSON"); v != "" {
@@ -128,6 +205,19 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration (like 720h or 30d)", s)
 	}
 	return d, nil
+}
+
+// parsePrefix reads an address (a one-address prefix) or a CIDR prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func isToken(s string) bool {

@@ -1,0 +1,66 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/ncruces/go-sqlite3"
+)
+
+// ErrUnavailable: the database (or another peer the store depends on)
+// cannot serve the request now: down, unreachable, overloaded, locked or
+// too slow. It says nothing about the request, which may succeed later.
+var ErrUnavailable = errors.New("unavailable")
+
+// Unavailable reports whether err means that the database could not serve
+// the request (an outage, a timeout, a lock that was not granted in time),
+// as opposed to a refusal of the request itself. Such an error is the
+// service's fault, never the client's: the API answers it with 503.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnavailable) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	// PostgreSQL: no connection, a broken one, or a server that refuses
+	// work for reasons of its own.
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || pgconn.Timeout(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "53"), // insufficient resources (too many connections, disk full)
+			strings.HasPrefix(pgErr.Code, "57"), // operator intervention (shutdown, cannot connect now, query canceled)
+			strings.HasPrefix(pgErr.Code, "58"), // system error (I/O)
+			pgErr.Code == "40001",               // serialization failure
+			pgErr.Code == "40P01",               // deadlock detected
+			pgErr.Code == "55P03":               // lock not available
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	// SQLite: the file is locked, busy, unreadable or full, or the
+	// statement was interrupted (its context ended).
+	for _, code := range []sqlite3.ErrorCode{sqlite3.BUSY, sqlite3.LOCKED, sqlite3.INTERRUPT,
+		sqlite3.IOERR, sqlite3.NOMEM, sqlite3.FULL, sqlite3.CANTOPEN, sqlite3.PROTOCOL, sqlite3.READONLY} {
+		if errors.Is(err, code) {
+			return true
+		}
+	}
+	return false
+}
