@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-		"io"
+	"io"
 	"mime"
 	"net/http"
 
