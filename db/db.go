@@ -85,6 +85,9 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
+	if err := markUnavailable(gdb); err != nil {
+		return nil, err
+	}
 	if dialect == SQLite {
 		sqlDB, err := gdb.DB()
 		if err != nil {
@@ -180,6 +183,8 @@ func translate(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case lostConnection(err): // a transaction's BEGIN or COMMIT, which no callback sees
+		return asUnavailable(err)
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
 		return err
 	case errors.Is(err, gorm.ErrRecordNotFound):

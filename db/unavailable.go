@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ncruces/go-sqlite3"
+	"gorm.io/gorm"
 )
 
 // ErrUnavailable: the database (or another peer the store depends on)
@@ -63,4 +66,43 @@ func Unavailable(err error) bool {
 		}
 	}
 	return false
+}
+
+// lostConnection reports errors that, coming from a database call, mean
+// the connection broke under the statement (the server went away): an
+// EOF in mid-conversation. Outside a database call the same errors mean
+// other things (a truncated JSON document), so they are marked where they
+// happen, by markUnavailable, not classified by Unavailable.
+func lostConnection(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// asUnavailable marks a database call's error as ErrUnavailable when it
+// is a lost connection.
+func asUnavailable(err error) error {
+	if err != nil && lostConnection(err) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// markUnavailable registers, after every kind of statement GORM runs, a
+// callback that marks lost connections as ErrUnavailable, so that no
+// store method can report an outage as anything else.
+func markUnavailable(gdb *gorm.DB) error {
+	mark := func(tx *gorm.DB) { tx.Error = asUnavailable(tx.Error) }
+	cb := gdb.Callback()
+	for name, err := range map[string]error{
+		"create": cb.Create().After("gorm:create").Register("cleanmail:unavailable", mark),
+		"query":  cb.Query().After("gorm:query").Register("cleanmail:unavailable", mark),
+		"update": cb.Update().After("gorm:update").Register("cleanmail:unavailable", mark),
+		"delete": cb.Delete().After("gorm:delete").Register("cleanmail:unavailable", mark),
+		"row":    cb.Row().After("gorm:row").Register("cleanmail:unavailable", mark),
+		"raw":    cb.Raw().After("gorm:raw").Register("cleanmail:unavailable", mark),
+	} {
+		if err != nil {
+			return fmt.Errorf("register the %s callback: %w", name, err)
+		}
+	}
+	return nil
 }
