@@ -128,14 +128,19 @@ func (s *Store) AdminAuthorities(ctx context.Context, adminID int64) ([]Authorit
 	return out, translate(err)
 }
 
-// AuthorityView is an authority with its object's name, for the API.
+// AuthorityView is an authority with its object's name and where its
+// object sits in the hierarchy, for the API.
 type AuthorityView struct {
 	Authority
 	ObjectName string
+	// Object is the lineage of the authority's object: a domain with its
+	// customer and broker, a customer with its broker, or a broker.
+	Object Lineage
 }
 
 // AuthoritiesOf loads the authorities of several administrators at once,
-// with their objects' names: one query whatever the number of admins.
+// with their objects' names and lineages: one query whatever the number
+// of admins.
 func (s *Store) AuthoritiesOf(ctx context.Context, adminIDs []int64) (map[int64][]AuthorityView, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
@@ -145,19 +150,28 @@ func (s *Store) AuthoritiesOf(ctx context.Context, adminIDs []int64) (map[int64]
 	}
 	var rows []struct {
 		Authority
-		ObjectName string
+		ObjectName        string
+		LineageCustomerID *int64
+		LineageBrokerID   *int64
 	}
 	err := gdb.Table("authorities").
-		Select("authorities.*, COALESCE(domains.name, customers.name, brokers.name, '') AS object_name").
+		Select("authorities.*, COALESCE(domains.name, customers.name, brokers.name, '') AS object_name, " +
+			"COALESCE(authorities.customer_id, domains.customer_id) AS lineage_customer_id, " +
+			"COALESCE(authorities.broker_id, customers.broker_id, domain_customers.broker_id) AS lineage_broker_id").
 		Joins("LEFT JOIN domains ON domains.id = authorities.domain_id").
 		Joins("LEFT JOIN customers ON customers.id = authorities.customer_id").
+		Joins("LEFT JOIN customers AS domain_customers ON domain_customers.id = domains.customer_id").
 		Joins("LEFT JOIN brokers ON brokers.id = authorities.broker_id").
 		Where("authorities.admin_id IN ?", adminIDs).Order("authorities.id").Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
 	for _, r := range rows {
-		out[r.AdminID] = append(out[r.AdminID], AuthorityView{Authority: r.Authority, ObjectName: r.ObjectName})
+		l := Lineage{CustomerID: r.LineageCustomerID, BrokerID: r.LineageBrokerID}
+		if r.DomainID != nil {
+			l.DomainID = *r.DomainID
+		}
+		out[r.AdminID] = append(out[r.AdminID], AuthorityView{Authority: r.Authority, ObjectName: r.ObjectName, Object: l})
 	}
 	return out, nil
 }

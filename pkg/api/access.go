@@ -75,7 +75,7 @@ type rule struct {
 	public   bool       // no authentication at all (probes)
 	sysadmin bool       // the sysadmin role
 	self     string     // path parameter naming an admin: only that admin (or a sysadmin)
-	manage   string     // path parameter naming an admin: itself, or an admin within the caller's GRANT reach
+	manage   string     // path parameter naming an admin: itself, or an admin the caller manages (canManage)
 	any      bool       // any authenticated caller; the handler narrows what it sees
 	perm     Permission // a permission on the object named by param
 	param    string     // path parameter holding the object's id
@@ -89,6 +89,13 @@ func selfOrManager(param string) rule  { return rule{manage: param} }
 func authenticated() rule              { return rule{any: true} }
 func onDomain(p Permission) rule       { return rule{perm: p, param: "domainId", object: "DOMAIN"} }
 func onUser(p Permission) rule         { return rule{perm: p, param: "userId", object: "USER"} }
+
+// onDomainAdmin is GRANT on the domain of the path, and managing its
+// administrator (canManage): the same rule as on /security/admins/{id}, so
+// that no route reaches an administrator the caller may not manage.
+func onDomainAdmin() rule {
+	return rule{perm: PermGrant, param: "domainId", object: "DOMAIN", manage: "adminId"}
+}
 func onObject(p Permission, param, object string) rule {
 	return rule{perm: p, param: param, object: object}
 }
@@ -118,12 +125,18 @@ func (s *Server) check(ctx context.Context, p *Principal, r rule, c echo.Context
 			return nil
 		}
 		return forbidden("Only sysadmin or target user can call this endpoint.")
-	case r.manage != "":
-		return s.canManage(ctx, p, c.Param(r.manage))
 	case r.sysadmin:
 		return forbidden("Only users with sysadmin role can execute this request.")
 	}
-	return s.decide(ctx, p, r.perm, r.object, c.Param(r.param))
+	if r.perm != "" {
+		if err := s.decide(ctx, p, r.perm, r.object, c.Param(r.param)); err != nil {
+			return err
+		}
+	}
+	if r.manage != "" {
+		return s.canManage(ctx, p, c.Param(r.manage))
+	}
+	return nil
 }
 
 // holds reports whether p holds perm on the object (see decide).
@@ -139,7 +152,7 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, obje
 	}
 	domainID, userID, err := s.objectDomain(ctx, object, id)
 	if err != nil {
-		return notFound(outOfReach)
+		return notFoundAs(err, outOfReach)
 	}
 	if p.User != nil {
 		// An end user acts only on its own mailbox, with the permissions
@@ -158,7 +171,7 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, obje
 	}
 	lineage, err := s.store.DomainLineage(ctx, domainID)
 	if err != nil {
-		return notFound(outOfReach)
+		return notFoundAs(err, outOfReach)
 	}
 	known := false
 	for i := range p.Authorities {
@@ -251,16 +264,14 @@ func (s *Server) canManage(ctx context.Context, p *Principal, id string) error {
 	if err != nil {
 		return notFoundAs(err, "Admin not found with given id")
 	}
-	auths, err := s.store.AdminAuthorities(ctx, key)
+	views, err := s.store.AuthoritiesOf(ctx, []int64{key})
 	if err != nil {
 		return err
 	}
+	auths := views[key]
 	known, managed := 0, 0
 	for i := range auths {
-		k, m, err := s.manages(ctx, p, &auths[i])
-		if err != nil {
-			return err
-		}
+		k, m := s.manages(ctx, p, &auths[i])
 		if k {
 			known++
 		}
@@ -281,29 +292,17 @@ func (s *Server) canManage(ctx context.Context, p *Principal, id string) error {
 // the authority), and whether it also holds every permission of a there
 // (it manages it): managing an account (its password, its status) must
 // not be a way to act with more than one holds.
-func (s *Server) manages(ctx context.Context, p *Principal, a *db.Authority) (known, managed bool, err error) {
-	var l *db.Lineage
-	switch {
-	case a.DomainID != nil:
-		l, err = s.store.DomainLineage(ctx, *a.DomainID)
-	case a.CustomerID != nil:
-		l, err = s.store.CustomerLineage(ctx, *a.CustomerID)
-	default:
-		l = &db.Lineage{BrokerID: a.BrokerID}
-	}
-	if err != nil {
-		return false, false, err
-	}
-	held := s.permissionsOn(ctx, p, l)
+func (s *Server) manages(ctx context.Context, p *Principal, a *db.AuthorityView) (known, managed bool) {
+	held := s.permissionsOn(ctx, p, &a.Object)
 	if !slices.Contains(held, string(PermGrant)) {
-		return false, false, nil
+		return false, false
 	}
 	for _, perm := range a.Permissions {
 		if !slices.Contains(held, perm) {
-			return true, false, nil
+			return true, false
 		}
 	}
-	return true, true, nil
+	return true, true
 }
 
 // permissionsOn returns what p holds on a domain (nil for none); a

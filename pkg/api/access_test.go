@@ -149,7 +149,7 @@ func expect(r api.RuleInfo, caller string) outcome {
 			return pass
 		}
 		return denied403
-	case r.Manage:
+	case r.Manage && r.Perm == "": // an administrator: itself, or one the caller manages
 		switch caller {
 		case "withPermission", "viaCustomer", "viaBroker":
 			return pass

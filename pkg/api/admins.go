@@ -9,7 +9,8 @@ import (
 )
 
 // adminsOut converts administrators with their authorities (loaded in one
-// query for the whole page).
+// query for the whole page), showing only the authorities within the
+// caller's reach (see visibleAuthorities).
 func (s *Server) adminsOut(ctx context.Context, admins []db.Admin) ([]gen.Admin, error) {
 	keys := make([]int64, len(admins))
 	for i, a := range admins {
@@ -19,11 +20,33 @@ func (s *Server) adminsOut(ctx context.Context, admins []db.Admin) ([]gen.Admin,
 	if err != nil {
 		return nil, err
 	}
+	me := principalFrom(ctx)
 	out := make([]gen.Admin, len(admins))
 	for i := range admins {
-		out[i] = s.adminOut(&admins[i], auths[admins[i].ID])
+		out[i] = s.adminOut(&admins[i], visibleAuthorities(me, admins[i].ID, auths[admins[i].ID]))
 	}
 	return out, nil
+}
+
+// visibleAuthorities keeps the authorities of an administrator that the
+// caller may see: all of them to a sysadmin and to the administrator
+// itself; to anyone else, those on objects where the caller holds GRANT.
+// An administrator shared with another tenant shows nothing of that
+// tenant (not its id, not its name).
+func visibleAuthorities(me *Principal, adminID int64, auths []db.AuthorityView) []db.AuthorityView {
+	if me.SysAdmin() || (me.Admin != nil && me.Admin.ID == adminID) {
+		return auths
+	}
+	out := make([]db.AuthorityView, 0, len(auths))
+	for _, a := range auths {
+		for i := range me.Authorities {
+			if mine := &me.Authorities[i]; mine.Has(string(PermGrant)) && mine.Covers(&a.Object) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func (s *Server) adminOut(a *db.Admin, auths []db.AuthorityView) gen.Admin {

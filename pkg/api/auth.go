@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -118,16 +121,31 @@ func (s *Server) admin(ctx context.Context, token string) (*Principal, error) {
 // tempClaims are the claims of a temporary token, as in the doc's
 // examples: the user's address, issue and expiry times, and the
 // permissions it was issued with (informative: the domain's current
-// end-user permissions are what is checked).
+// end-user permissions are what is checked). The token is bound to the
+// account, not to the address: `uid` is the user's id and `fp` a
+// fingerprint of its address and password, so that the token stops
+// working when the account is deleted (even if another one takes its
+// address), renamed, or its password changes.
 type tempClaims struct {
 	Version     int      `json:"version"`
 	Authorities []string `json:"authorities"`
+	UserID      string   `json:"uid"`
+	Fingerprint string   `json:"fp"`
 	jwt.RegisteredClaims
 }
 
-// endUser authenticates a temporary token: a signed HS512 JWT whose user
-// must still exist, be ENABLED and belong to a domain that is not DELETED
-// (so disabling the account revokes its tokens at once).
+// fingerprint binds a temporary token to the account's address and
+// password: a keyed hash, so it reveals nothing of either.
+func (s *Server) fingerprint(u *db.User) string {
+	m := hmac.New(sha256.New, s.jwtKey)
+	m.Write([]byte("temporary-token\x00" + u.Email + "\x00" + deref(u.PasswordHash, "")))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// endUser authenticates a temporary token: a signed HS512 JWT whose
+// account must still exist with the same address and password, be
+// ENABLED and belong to a domain that is neither DELETED nor DISABLED (so
+// disabling the account revokes its tokens at once).
 func (s *Server) endUser(ctx context.Context, token string) (*Principal, error) {
 	var claims tempClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.jwtKey, nil },
@@ -135,12 +153,22 @@ func (s *Server) endUser(ctx context.Context, token string) (*Principal, error) 
 	if err != nil {
 		return nil, unauthorized("The temporary token is invalid or expired.")
 	}
-	u, err := s.store.FindUser(ctx, 0, claims.Subject)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && u.Status != db.UserEnabled) {
+	key, ok := s.ids.Decode(claims.UserID)
+	if !ok {
+		return nil, unauthorized("The temporary token is invalid or expired.")
+	}
+	u, err := s.store.FindUser(ctx, key, "")
+	if errors.Is(err, db.ErrNotFound) {
 		return nil, unauthorized("The token's account is unknown or disabled.")
 	}
 	if err != nil {
 		return nil, err
+	}
+	if u.Email != claims.Subject || !hmac.Equal([]byte(s.fingerprint(u)), []byte(claims.Fingerprint)) {
+		return nil, unauthorized("The token's account has changed its address or password since: get a new token.")
+	}
+	if u.Status != db.UserEnabled {
+		return nil, unauthorized("The token's account is unknown or disabled.")
 	}
 	d, err := s.store.GetUserDomain(ctx, u.DomainID)
 	if err != nil {
@@ -157,8 +185,10 @@ func (s *Server) signTempToken(u *db.User, perms []string, validity time.Duratio
 	now := time.Now()
 	exp := now.Add(validity)
 	t := jwt.NewWithClaims(jwt.SigningMethodHS512, tempClaims{
-		Version:     1,
+		Version:     2,
 		Authorities: perms,
+		UserID:      s.id(u.ID),
+		Fingerprint: s.fingerprint(u),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   u.Email,
 			IssuedAt:  jwt.NewNumericDate(now),

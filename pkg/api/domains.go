@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -399,7 +400,10 @@ func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestOb
 		}
 		setIf(&d.AutoProvisioningOn, in.AutoProvisioningOn)
 		setIf(&d.SenderVerifyOn, in.SenderVerifyOn)
-		if customerID != nil {
+		if customerID != nil && (d.CustomerID == nil || *d.CustomerID != *customerID) {
+			if err := s.mayMoveDomain(ctx, principalFrom(ctx), d.CustomerID, *customerID); err != nil {
+				return err
+			}
 			d.CustomerID = customerID
 		}
 		if policyID != nil {
@@ -432,6 +436,38 @@ func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestOb
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
 	return gen.UpdateDomain204Response{}, nil
+}
+
+// mayMoveDomain decides whether p may move a domain from one customer
+// (none when from is nil) to another: that takes the domain from the
+// first customer's administrators and gives it to the second's, so it
+// needs DOMAIN_EDIT through an authority over each customer (on it, or on
+// its broker); an authority on the domain alone is not enough.
+func (s *Server) mayMoveDomain(ctx context.Context, p *Principal, from *int64, to int64) error {
+	if p.SysAdmin() {
+		return nil
+	}
+	for _, c := range []*int64{from, &to} {
+		if c == nil {
+			continue
+		}
+		l, err := s.store.CustomerLineage(ctx, *c)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+		ok := false
+		for i := range p.Authorities {
+			if a := &p.Authorities[i]; err == nil && a.DomainID == nil && a.Covers(l) && a.Has(string(PermDomainEdit)) {
+				ok = true
+			}
+		}
+		if !ok {
+			// An unknown target customer is answered the same way: its
+			// existence is not the caller's to learn.
+			return forbidden("Moving a domain to another customer needs DOMAIN_EDIT on both customers (or their brokers).")
+		}
+	}
+	return nil
 }
 
 // onlyStatus reports whether a domain update carries nothing but a status.

@@ -228,7 +228,7 @@ func (s *Server) CreatePolicy(ctx context.Context, req gen.CreatePolicyRequestOb
 		return nil, err
 	}
 	if err := s.store.DomainExists(ctx, domainID); err != nil {
-		return nil, notFound("Domain not found with given id")
+		return nil, notFoundAs(err, "Domain not found with given id")
 	}
 	if req.Body.DomainId != nil && *req.Body.DomainId != req.DomainId {
 		return nil, badField("domainId", "must be the domain of the URL (%s) or absent", req.DomainId)

@@ -117,7 +117,10 @@ func (s *Server) resolveUser(ctx context.Context, idOrEmail string) (*db.User, e
 	}
 	if !principalFrom(ctx).SysAdmin() {
 		d, err := s.store.GetUserDomain(ctx, u.DomainID)
-		if err != nil || d.Status == db.StatusDeleted {
+		if err != nil {
+			return nil, notFoundAs(err, "Unknown user")
+		}
+		if d.Status == db.StatusDeleted {
 			return nil, notFound("Unknown user")
 		}
 	}
