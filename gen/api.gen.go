@@ -576,7 +576,7 @@ type AdminAdd struct {
 	// Login Login used for authentication. Required only in case of new account creation.
 	Login *string `json:"login,omitempty"`
 
-	// Password Clear password of the account. Required only in case of new account creation.
+	// Password Clear password of the account. Required only in case of new account creation. At most 72 characters, and at most 72 bytes in UTF-8: bcrypt, which hashes it, reads no further, so a longer password is refused (400).
 	Password *string `json:"password,omitempty"`
 
 	// Permissions List of permissions granted to the user
@@ -597,7 +597,7 @@ type AdminUpdate struct {
 	// Language Language of the account
 	Language *Language `json:"language,omitempty"`
 
-	// Password Clear password of the account. Required only in case of new account creation.
+	// Password Clear password of the account. Required only in case of new account creation. At most 72 characters, and at most 72 bytes in UTF-8: bcrypt, which hashes it, reads no further, so a longer password is refused (400).
 	Password *string `json:"password,omitempty"`
 
 	// Totp Activation status of TOTP. Can only disable the feature. Enabling TOTP must be done through a dedicated flow (QRCode).
@@ -1474,7 +1474,7 @@ type NewUser struct {
 	// Lastname Lastname of the user
 	Lastname *string `json:"lastname,omitempty"`
 
-	// Password Clear password of the account. This field will be empty in responses of GET requests.
+	// Password Clear password of the account. This field will be empty in responses of GET requests. At most 72 characters, and at most 72 bytes in UTF-8: bcrypt, which hashes it, reads no further, so a longer password is refused (400).
 	Password *string `json:"password,omitempty"`
 
 	// PlatformId Platform's identifier of the account. Take the domain's platform if not defined.
@@ -1508,7 +1508,7 @@ type Option struct {
 	// ParentValue Parent option value used if no scope value is defined: the value of the nearest scope above (platform, customer, domain, user) that sets one, else the option's default. Absent when there is neither.
 	ParentValue *string `json:"parentValue,omitempty"`
 
-	// Value Option value for current scope; null when the scope sets none (parentValue applies).
+	// Value Option value for current scope; null when the scope sets none (parentValue applies). At most 65,535 bytes in UTF-8 (the TEXT type); other types take less (OptionDef.type).
 	Value nullable.Nullable[string] `json:"value,omitempty"`
 }
 
@@ -1517,7 +1517,7 @@ type OptionAdd struct {
 	// Name Name of the option
 	Name string `json:"name"`
 
-	// Value Value of the option
+	// Value Value of the option. At most 65,535 bytes in UTF-8 (the TEXT type); other types take less (OptionDef.type).
 	Value string `json:"value"`
 }
 
@@ -2057,7 +2057,7 @@ type UpdateUser struct {
 	// MfaType Disable account's multi-factor authentication.
 	MfaType *MfaType `json:"mfaType,omitempty"`
 
-	// Password Clear password of the account. This field will be empty in responses of GET requests.
+	// Password Clear password of the account. This field will be empty in responses of GET requests. At most 72 characters, and at most 72 bytes in UTF-8: bcrypt, which hashes it, reads no further, so a longer password is refused (400).
 	Password *string `json:"password,omitempty"`
 
 	// PlatformId Platform's identifier of the account. Take the domain's platform if not defined.
@@ -2205,10 +2205,20 @@ type NotFound = Problem
 // Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type NotImplemented = Problem
 
+// PayloadTooLarge Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
+//
+// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
+type PayloadTooLarge = Problem
+
 // ServiceUnavailable Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
 //
 // Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type ServiceUnavailable = Problem
+
+// TooManyRequests Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
+//
+// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
+type TooManyRequests = Problem
 
 // Unauthorized Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
 //
@@ -6209,7 +6219,25 @@ type NotFoundApplicationProblemPlusJSONResponse Problem
 
 type NotImplementedApplicationProblemPlusJSONResponse Problem
 
-type ServiceUnavailableApplicationProblemPlusJSONResponse Problem
+type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
+
+type ServiceUnavailableResponseHeaders struct {
+	RetryAfter int32
+}
+type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ServiceUnavailableResponseHeaders
+}
+
+type TooManyRequestsResponseHeaders struct {
+	RetryAfter int32
+}
+type TooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TooManyRequestsResponseHeaders
+}
 
 type UnauthorizedResponseHeaders struct {
 	WWWAuthenticate string
@@ -6313,6 +6341,23 @@ func (response ListTokens404ApplicationProblemPlusJSONResponse) VisitListTokensR
 	return err
 }
 
+type ListTokens429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListTokens429ApplicationProblemPlusJSONResponse) VisitListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTokens500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -6352,10 +6397,11 @@ type ListTokens503ApplicationProblemPlusJSONResponse struct {
 func (response ListTokens503ApplicationProblemPlusJSONResponse) VisitListTokensResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6453,6 +6499,39 @@ func (response CreateToken404ApplicationProblemPlusJSONResponse) VisitCreateToke
 	return err
 }
 
+type CreateToken413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken413ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken429ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateToken500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -6492,10 +6571,11 @@ type CreateToken503ApplicationProblemPlusJSONResponse struct {
 func (response CreateToken503ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6579,6 +6659,23 @@ func (response DeleteToken404ApplicationProblemPlusJSONResponse) VisitDeleteToke
 	return err
 }
 
+type DeleteToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteToken429ApplicationProblemPlusJSONResponse) VisitDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteToken500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -6618,10 +6715,11 @@ type DeleteToken503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteToken503ApplicationProblemPlusJSONResponse) VisitDeleteTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6706,6 +6804,23 @@ func (response ListBrokers403ApplicationProblemPlusJSONResponse) VisitListBroker
 	return err
 }
 
+type ListBrokers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListBrokers429ApplicationProblemPlusJSONResponse) VisitListBrokersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListBrokers500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -6745,10 +6860,11 @@ type ListBrokers503ApplicationProblemPlusJSONResponse struct {
 func (response ListBrokers503ApplicationProblemPlusJSONResponse) VisitListBrokersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6849,6 +6965,22 @@ func (response CreateBroker409ApplicationProblemPlusJSONResponse) VisitCreateBro
 	return err
 }
 
+type CreateBroker413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBroker413ApplicationProblemPlusJSONResponse) VisitCreateBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateBroker422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -6861,6 +6993,23 @@ func (response CreateBroker422ApplicationProblemPlusJSONResponse) VisitCreateBro
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBroker429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBroker429ApplicationProblemPlusJSONResponse) VisitCreateBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6904,10 +7053,11 @@ type CreateBroker503ApplicationProblemPlusJSONResponse struct {
 func (response CreateBroker503ApplicationProblemPlusJSONResponse) VisitCreateBrokerResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6996,6 +7146,39 @@ func (response SetBrokerAdminAuthorities404ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type SetBrokerAdminAuthorities413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities413ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetBrokerAdminAuthorities429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetBrokerAdminAuthorities429ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetBrokerAdminAuthorities500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -7035,10 +7218,11 @@ type SetBrokerAdminAuthorities503ApplicationProblemPlusJSONResponse struct {
 func (response SetBrokerAdminAuthorities503ApplicationProblemPlusJSONResponse) VisitSetBrokerAdminAuthoritiesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7123,6 +7307,23 @@ func (response ListCustomers403ApplicationProblemPlusJSONResponse) VisitListCust
 	return err
 }
 
+type ListCustomers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomers429ApplicationProblemPlusJSONResponse) VisitListCustomersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCustomers500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -7162,10 +7363,11 @@ type ListCustomers503ApplicationProblemPlusJSONResponse struct {
 func (response ListCustomers503ApplicationProblemPlusJSONResponse) VisitListCustomersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7282,6 +7484,22 @@ func (response CreateCustomer409ApplicationProblemPlusJSONResponse) VisitCreateC
 	return err
 }
 
+type CreateCustomer413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer413ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCustomer422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -7294,6 +7512,23 @@ func (response CreateCustomer422ApplicationProblemPlusJSONResponse) VisitCreateC
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCustomer429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer429ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7337,10 +7572,11 @@ type CreateCustomer503ApplicationProblemPlusJSONResponse struct {
 func (response CreateCustomer503ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7433,6 +7669,23 @@ func (response GetCustomer404ApplicationProblemPlusJSONResponse) VisitGetCustome
 	return err
 }
 
+type GetCustomer429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomer429ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCustomer500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -7472,10 +7725,11 @@ type GetCustomer503ApplicationProblemPlusJSONResponse struct {
 func (response GetCustomer503ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7564,6 +7818,39 @@ func (response SetCustomerAdminAuthorities404ApplicationProblemPlusJSONResponse)
 	return err
 }
 
+type SetCustomerAdminAuthorities413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities413ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerAdminAuthorities429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerAdminAuthorities429ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetCustomerAdminAuthorities500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -7603,10 +7890,11 @@ type SetCustomerAdminAuthorities503ApplicationProblemPlusJSONResponse struct {
 func (response SetCustomerAdminAuthorities503ApplicationProblemPlusJSONResponse) VisitSetCustomerAdminAuthoritiesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7707,6 +7995,23 @@ func (response ListCustomerOptions404ApplicationProblemPlusJSONResponse) VisitLi
 	return err
 }
 
+type ListCustomerOptions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomerOptions429ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCustomerOptions500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -7746,10 +8051,11 @@ type ListCustomerOptions503ApplicationProblemPlusJSONResponse struct {
 func (response ListCustomerOptions503ApplicationProblemPlusJSONResponse) VisitListCustomerOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7865,6 +8171,22 @@ func (response SetCustomerOption404ApplicationProblemPlusJSONResponse) VisitSetC
 	return err
 }
 
+type SetCustomerOption413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption413ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetCustomerOption422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -7877,6 +8199,23 @@ func (response SetCustomerOption422ApplicationProblemPlusJSONResponse) VisitSetC
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetCustomerOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetCustomerOption429ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7920,10 +8259,11 @@ type SetCustomerOption503ApplicationProblemPlusJSONResponse struct {
 func (response SetCustomerOption503ApplicationProblemPlusJSONResponse) VisitSetCustomerOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8011,6 +8351,23 @@ func (response DeleteCustomerOption404ApplicationProblemPlusJSONResponse) VisitD
 	return err
 }
 
+type DeleteCustomerOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCustomerOption429ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCustomerOption500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -8050,10 +8407,11 @@ type DeleteCustomerOption503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteCustomerOption503ApplicationProblemPlusJSONResponse) VisitDeleteCustomerOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8138,6 +8496,23 @@ func (response ListDomains403ApplicationProblemPlusJSONResponse) VisitListDomain
 	return err
 }
 
+type ListDomains429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomains429ApplicationProblemPlusJSONResponse) VisitListDomainsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomains500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -8177,10 +8552,11 @@ type ListDomains503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomains503ApplicationProblemPlusJSONResponse) VisitListDomainsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8275,6 +8651,22 @@ func (response CreateDomain409ApplicationProblemPlusJSONResponse) VisitCreateDom
 	return err
 }
 
+type CreateDomain413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDomain413ApplicationProblemPlusJSONResponse) VisitCreateDomainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDomain422ApplicationProblemPlusJSONResponse Problem
 
 func (response CreateDomain422ApplicationProblemPlusJSONResponse) VisitCreateDomainResponse(w http.ResponseWriter) error {
@@ -8285,6 +8677,23 @@ func (response CreateDomain422ApplicationProblemPlusJSONResponse) VisitCreateDom
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDomain429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDomain429ApplicationProblemPlusJSONResponse) VisitCreateDomainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8328,10 +8737,11 @@ type CreateDomain503ApplicationProblemPlusJSONResponse struct {
 func (response CreateDomain503ApplicationProblemPlusJSONResponse) VisitCreateDomainResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8429,6 +8839,23 @@ func (response DeleteDomain422ApplicationProblemPlusJSONResponse) VisitDeleteDom
 	return err
 }
 
+type DeleteDomain429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDomain429ApplicationProblemPlusJSONResponse) VisitDeleteDomainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDomain500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -8468,10 +8895,11 @@ type DeleteDomain503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteDomain503ApplicationProblemPlusJSONResponse) VisitDeleteDomainResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8562,6 +8990,23 @@ func (response GetDomain404ApplicationProblemPlusJSONResponse) VisitGetDomainRes
 	return err
 }
 
+type GetDomain429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomain429ApplicationProblemPlusJSONResponse) VisitGetDomainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDomain500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -8601,10 +9046,11 @@ type GetDomain503ApplicationProblemPlusJSONResponse struct {
 func (response GetDomain503ApplicationProblemPlusJSONResponse) VisitGetDomainResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8705,6 +9151,22 @@ func (response UpdateDomain409ApplicationProblemPlusJSONResponse) VisitUpdateDom
 	return err
 }
 
+type UpdateDomain413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDomain413ApplicationProblemPlusJSONResponse) VisitUpdateDomainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDomain422ApplicationProblemPlusJSONResponse Problem
 
 func (response UpdateDomain422ApplicationProblemPlusJSONResponse) VisitUpdateDomainResponse(w http.ResponseWriter) error {
@@ -8715,6 +9177,23 @@ func (response UpdateDomain422ApplicationProblemPlusJSONResponse) VisitUpdateDom
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDomain429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDomain429ApplicationProblemPlusJSONResponse) VisitUpdateDomainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8758,10 +9237,11 @@ type UpdateDomain503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateDomain503ApplicationProblemPlusJSONResponse) VisitUpdateDomainResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8862,6 +9342,23 @@ func (response GetDomainUsersAccess404ApplicationProblemPlusJSONResponse) VisitG
 	return err
 }
 
+type GetDomainUsersAccess429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainUsersAccess429ApplicationProblemPlusJSONResponse) VisitGetDomainUsersAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDomainUsersAccess500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -8901,10 +9398,11 @@ type GetDomainUsersAccess503ApplicationProblemPlusJSONResponse struct {
 func (response GetDomainUsersAccess503ApplicationProblemPlusJSONResponse) VisitGetDomainUsersAccessResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8998,6 +9496,39 @@ func (response SetDomainUsersAccess404ApplicationProblemPlusJSONResponse) VisitS
 	return err
 }
 
+type SetDomainUsersAccess413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainUsersAccess413ApplicationProblemPlusJSONResponse) VisitSetDomainUsersAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetDomainUsersAccess429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainUsersAccess429ApplicationProblemPlusJSONResponse) VisitSetDomainUsersAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetDomainUsersAccess500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9037,10 +9568,11 @@ type SetDomainUsersAccess503ApplicationProblemPlusJSONResponse struct {
 func (response SetDomainUsersAccess503ApplicationProblemPlusJSONResponse) VisitSetDomainUsersAccessResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9142,6 +9674,23 @@ func (response ListDomainAdmins404ApplicationProblemPlusJSONResponse) VisitListD
 	return err
 }
 
+type ListDomainAdmins429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainAdmins429ApplicationProblemPlusJSONResponse) VisitListDomainAdminsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainAdmins500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9181,10 +9730,11 @@ type ListDomainAdmins503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainAdmins503ApplicationProblemPlusJSONResponse) VisitListDomainAdminsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9294,6 +9844,22 @@ func (response CreateDomainAdmin409ApplicationProblemPlusJSONResponse) VisitCrea
 	return err
 }
 
+type CreateDomainAdmin413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDomainAdmin413ApplicationProblemPlusJSONResponse) VisitCreateDomainAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDomainAdmin422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -9306,6 +9872,23 @@ func (response CreateDomainAdmin422ApplicationProblemPlusJSONResponse) VisitCrea
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDomainAdmin429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDomainAdmin429ApplicationProblemPlusJSONResponse) VisitCreateDomainAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9349,10 +9932,11 @@ type CreateDomainAdmin503ApplicationProblemPlusJSONResponse struct {
 func (response CreateDomainAdmin503ApplicationProblemPlusJSONResponse) VisitCreateDomainAdminResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9440,6 +10024,23 @@ func (response RevokeDomainAdmin404ApplicationProblemPlusJSONResponse) VisitRevo
 	return err
 }
 
+type RevokeDomainAdmin429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeDomainAdmin429ApplicationProblemPlusJSONResponse) VisitRevokeDomainAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeDomainAdmin500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9479,10 +10080,11 @@ type RevokeDomainAdmin503ApplicationProblemPlusJSONResponse struct {
 func (response RevokeDomainAdmin503ApplicationProblemPlusJSONResponse) VisitRevokeDomainAdminResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9576,6 +10178,23 @@ func (response GetDomainAdmin404ApplicationProblemPlusJSONResponse) VisitGetDoma
 	return err
 }
 
+type GetDomainAdmin429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainAdmin429ApplicationProblemPlusJSONResponse) VisitGetDomainAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDomainAdmin500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9615,10 +10234,11 @@ type GetDomainAdmin503ApplicationProblemPlusJSONResponse struct {
 func (response GetDomainAdmin503ApplicationProblemPlusJSONResponse) VisitGetDomainAdminResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9707,6 +10327,39 @@ func (response SetDomainAdminAuthorities404ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type SetDomainAdminAuthorities413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainAdminAuthorities413ApplicationProblemPlusJSONResponse) VisitSetDomainAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetDomainAdminAuthorities429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainAdminAuthorities429ApplicationProblemPlusJSONResponse) VisitSetDomainAdminAuthoritiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetDomainAdminAuthorities500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9746,10 +10399,11 @@ type SetDomainAdminAuthorities503ApplicationProblemPlusJSONResponse struct {
 func (response SetDomainAdminAuthorities503ApplicationProblemPlusJSONResponse) VisitSetDomainAdminAuthoritiesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9847,6 +10501,23 @@ func (response ListDomainAliases404ApplicationProblemPlusJSONResponse) VisitList
 	return err
 }
 
+type ListDomainAliases429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainAliases429ApplicationProblemPlusJSONResponse) VisitListDomainAliasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainAliases500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9886,10 +10557,11 @@ type ListDomainAliases503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainAliases503ApplicationProblemPlusJSONResponse) VisitListDomainAliasesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10001,6 +10673,39 @@ func (response AddDomainAlias409ApplicationProblemPlusJSONResponse) VisitAddDoma
 	return err
 }
 
+type AddDomainAlias413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainAlias413ApplicationProblemPlusJSONResponse) VisitAddDomainAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddDomainAlias429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainAlias429ApplicationProblemPlusJSONResponse) VisitAddDomainAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddDomainAlias500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10040,10 +10745,11 @@ type AddDomainAlias503ApplicationProblemPlusJSONResponse struct {
 func (response AddDomainAlias503ApplicationProblemPlusJSONResponse) VisitAddDomainAliasResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10141,6 +10847,39 @@ func (response SetDomainAliases409ApplicationProblemPlusJSONResponse) VisitSetDo
 	return err
 }
 
+type SetDomainAliases413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainAliases413ApplicationProblemPlusJSONResponse) VisitSetDomainAliasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetDomainAliases429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainAliases429ApplicationProblemPlusJSONResponse) VisitSetDomainAliasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetDomainAliases500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10180,10 +10919,11 @@ type SetDomainAliases503ApplicationProblemPlusJSONResponse struct {
 func (response SetDomainAliases503ApplicationProblemPlusJSONResponse) VisitSetDomainAliasesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10265,6 +11005,23 @@ func (response DeleteDomainAlias404ApplicationProblemPlusJSONResponse) VisitDele
 	return err
 }
 
+type DeleteDomainAlias429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDomainAlias429ApplicationProblemPlusJSONResponse) VisitDeleteDomainAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDomainAlias500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10304,10 +11061,11 @@ type DeleteDomainAlias503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteDomainAlias503ApplicationProblemPlusJSONResponse) VisitDeleteDomainAliasResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10390,6 +11148,23 @@ func (response DeleteDomainDkim404ApplicationProblemPlusJSONResponse) VisitDelet
 	return err
 }
 
+type DeleteDomainDkim429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDomainDkim429ApplicationProblemPlusJSONResponse) VisitDeleteDomainDkimResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDomainDkim500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10429,10 +11204,11 @@ type DeleteDomainDkim503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteDomainDkim503ApplicationProblemPlusJSONResponse) VisitDeleteDomainDkimResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10529,6 +11305,23 @@ func (response GetDomainDkim404ApplicationProblemPlusJSONResponse) VisitGetDomai
 	return err
 }
 
+type GetDomainDkim429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainDkim429ApplicationProblemPlusJSONResponse) VisitGetDomainDkimResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDomainDkim500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10568,10 +11361,11 @@ type GetDomainDkim503ApplicationProblemPlusJSONResponse struct {
 func (response GetDomainDkim503ApplicationProblemPlusJSONResponse) VisitGetDomainDkimResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10669,6 +11463,39 @@ func (response AddDomainDkim404ApplicationProblemPlusJSONResponse) VisitAddDomai
 	return err
 }
 
+type AddDomainDkim413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainDkim413ApplicationProblemPlusJSONResponse) VisitAddDomainDkimResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddDomainDkim429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainDkim429ApplicationProblemPlusJSONResponse) VisitAddDomainDkimResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddDomainDkim500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10708,10 +11535,11 @@ type AddDomainDkim503ApplicationProblemPlusJSONResponse struct {
 func (response AddDomainDkim503ApplicationProblemPlusJSONResponse) VisitAddDomainDkimResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10801,6 +11629,39 @@ func (response UpdateDomainDkim404ApplicationProblemPlusJSONResponse) VisitUpdat
 	return err
 }
 
+type UpdateDomainDkim413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDomainDkim413ApplicationProblemPlusJSONResponse) VisitUpdateDomainDkimResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDomainDkim429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDomainDkim429ApplicationProblemPlusJSONResponse) VisitUpdateDomainDkimResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDomainDkim500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10840,10 +11701,11 @@ type UpdateDomainDkim503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateDomainDkim503ApplicationProblemPlusJSONResponse) VisitUpdateDomainDkimResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10970,6 +11832,23 @@ func (response ListDomainAttachmentFilters404ApplicationProblemPlusJSONResponse)
 	return err
 }
 
+type ListDomainAttachmentFilters429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainAttachmentFilters429ApplicationProblemPlusJSONResponse) VisitListDomainAttachmentFiltersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainAttachmentFilters500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -11009,10 +11888,11 @@ type ListDomainAttachmentFilters503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainAttachmentFilters503ApplicationProblemPlusJSONResponse) VisitListDomainAttachmentFiltersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11124,6 +12004,39 @@ func (response AddDomainAttachmentFilter409ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type AddDomainAttachmentFilter413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainAttachmentFilter413ApplicationProblemPlusJSONResponse) VisitAddDomainAttachmentFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddDomainAttachmentFilter429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainAttachmentFilter429ApplicationProblemPlusJSONResponse) VisitAddDomainAttachmentFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddDomainAttachmentFilter500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -11163,10 +12076,11 @@ type AddDomainAttachmentFilter503ApplicationProblemPlusJSONResponse struct {
 func (response AddDomainAttachmentFilter503ApplicationProblemPlusJSONResponse) VisitAddDomainAttachmentFilterResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11293,6 +12207,23 @@ func (response ListDomainUriFilters404ApplicationProblemPlusJSONResponse) VisitL
 	return err
 }
 
+type ListDomainUriFilters429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainUriFilters429ApplicationProblemPlusJSONResponse) VisitListDomainUriFiltersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainUriFilters500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -11332,10 +12263,11 @@ type ListDomainUriFilters503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainUriFilters503ApplicationProblemPlusJSONResponse) VisitListDomainUriFiltersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11447,6 +12379,39 @@ func (response AddDomainUriFilter409ApplicationProblemPlusJSONResponse) VisitAdd
 	return err
 }
 
+type AddDomainUriFilter413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainUriFilter413ApplicationProblemPlusJSONResponse) VisitAddDomainUriFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddDomainUriFilter429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainUriFilter429ApplicationProblemPlusJSONResponse) VisitAddDomainUriFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddDomainUriFilter500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -11486,10 +12451,11 @@ type AddDomainUriFilter503ApplicationProblemPlusJSONResponse struct {
 func (response AddDomainUriFilter503ApplicationProblemPlusJSONResponse) VisitAddDomainUriFilterResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11616,6 +12582,23 @@ func (response ListDomainEmailAliases404ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type ListDomainEmailAliases429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainEmailAliases429ApplicationProblemPlusJSONResponse) VisitListDomainEmailAliasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainEmailAliases500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -11655,10 +12638,11 @@ type ListDomainEmailAliases503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainEmailAliases503ApplicationProblemPlusJSONResponse) VisitListDomainEmailAliasesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11768,6 +12752,22 @@ func (response CreateEmailAlias409ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateEmailAlias413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailAlias413ApplicationProblemPlusJSONResponse) VisitCreateEmailAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateEmailAlias422ApplicationProblemPlusJSONResponse Problem
 
 func (response CreateEmailAlias422ApplicationProblemPlusJSONResponse) VisitCreateEmailAliasResponse(w http.ResponseWriter) error {
@@ -11778,6 +12778,23 @@ func (response CreateEmailAlias422ApplicationProblemPlusJSONResponse) VisitCreat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailAlias429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailAlias429ApplicationProblemPlusJSONResponse) VisitCreateEmailAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11821,10 +12838,11 @@ type CreateEmailAlias503ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailAlias503ApplicationProblemPlusJSONResponse) VisitCreateEmailAliasResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11914,6 +12932,23 @@ func (response GetEmailAlias404ApplicationProblemPlusJSONResponse) VisitGetEmail
 	return err
 }
 
+type GetEmailAlias429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAlias429ApplicationProblemPlusJSONResponse) VisitGetEmailAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEmailAlias500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -11953,10 +12988,11 @@ type GetEmailAlias503ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailAlias503ApplicationProblemPlusJSONResponse) VisitGetEmailAliasResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12055,6 +13091,22 @@ func (response UpdateEmailAlias409ApplicationProblemPlusJSONResponse) VisitUpdat
 	return err
 }
 
+type UpdateEmailAlias413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailAlias413ApplicationProblemPlusJSONResponse) VisitUpdateEmailAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateEmailAlias422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -12067,6 +13119,23 @@ func (response UpdateEmailAlias422ApplicationProblemPlusJSONResponse) VisitUpdat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailAlias429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailAlias429ApplicationProblemPlusJSONResponse) VisitUpdateEmailAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12110,10 +13179,11 @@ type UpdateEmailAlias503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateEmailAlias503ApplicationProblemPlusJSONResponse) VisitUpdateEmailAliasResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12212,6 +13282,22 @@ func (response AddEmailAliasAddresses404ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type AddEmailAliasAddresses413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddEmailAliasAddresses413ApplicationProblemPlusJSONResponse) VisitAddEmailAliasAddressesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddEmailAliasAddresses422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -12224,6 +13310,23 @@ func (response AddEmailAliasAddresses422ApplicationProblemPlusJSONResponse) Visi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddEmailAliasAddresses429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddEmailAliasAddresses429ApplicationProblemPlusJSONResponse) VisitAddEmailAliasAddressesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12267,10 +13370,11 @@ type AddEmailAliasAddresses503ApplicationProblemPlusJSONResponse struct {
 func (response AddEmailAliasAddresses503ApplicationProblemPlusJSONResponse) VisitAddEmailAliasAddressesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12353,6 +13457,23 @@ func (response DeleteEmailAliasRecipient404ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type DeleteEmailAliasRecipient429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailAliasRecipient429ApplicationProblemPlusJSONResponse) VisitDeleteEmailAliasRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteEmailAliasRecipient500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -12392,10 +13513,11 @@ type DeleteEmailAliasRecipient503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteEmailAliasRecipient503ApplicationProblemPlusJSONResponse) VisitDeleteEmailAliasRecipientResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12484,6 +13606,23 @@ func (response GetDomainHealth404ApplicationProblemPlusJSONResponse) VisitGetDom
 	return err
 }
 
+type GetDomainHealth429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainHealth429ApplicationProblemPlusJSONResponse) VisitGetDomainHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDomainHealth500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -12523,10 +13662,11 @@ type GetDomainHealth503ApplicationProblemPlusJSONResponse struct {
 func (response GetDomainHealth503ApplicationProblemPlusJSONResponse) VisitGetDomainHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12623,6 +13763,23 @@ func (response RunDomainDiagnostic404ApplicationProblemPlusJSONResponse) VisitRu
 	return err
 }
 
+type RunDomainDiagnostic429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RunDomainDiagnostic429ApplicationProblemPlusJSONResponse) VisitRunDomainDiagnosticResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RunDomainDiagnostic500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -12662,10 +13819,11 @@ type RunDomainDiagnostic503ApplicationProblemPlusJSONResponse struct {
 func (response RunDomainDiagnostic503ApplicationProblemPlusJSONResponse) VisitRunDomainDiagnosticResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12766,6 +13924,23 @@ func (response ListDomainOptions404ApplicationProblemPlusJSONResponse) VisitList
 	return err
 }
 
+type ListDomainOptions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainOptions429ApplicationProblemPlusJSONResponse) VisitListDomainOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainOptions500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -12805,10 +13980,11 @@ type ListDomainOptions503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainOptions503ApplicationProblemPlusJSONResponse) VisitListDomainOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12924,6 +14100,22 @@ func (response SetDomainOption404ApplicationProblemPlusJSONResponse) VisitSetDom
 	return err
 }
 
+type SetDomainOption413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainOption413ApplicationProblemPlusJSONResponse) VisitSetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetDomainOption422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -12936,6 +14128,23 @@ func (response SetDomainOption422ApplicationProblemPlusJSONResponse) VisitSetDom
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetDomainOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainOption429ApplicationProblemPlusJSONResponse) VisitSetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12979,10 +14188,11 @@ type SetDomainOption503ApplicationProblemPlusJSONResponse struct {
 func (response SetDomainOption503ApplicationProblemPlusJSONResponse) VisitSetDomainOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -13086,6 +14296,23 @@ func (response DeleteDomainOption422ApplicationProblemPlusJSONResponse) VisitDel
 	return err
 }
 
+type DeleteDomainOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDomainOption429ApplicationProblemPlusJSONResponse) VisitDeleteDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDomainOption500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -13125,10 +14352,11 @@ type DeleteDomainOption503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteDomainOption503ApplicationProblemPlusJSONResponse) VisitDeleteDomainOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -13230,6 +14458,23 @@ func (response ListDomainPolicies404ApplicationProblemPlusJSONResponse) VisitLis
 	return err
 }
 
+type ListDomainPolicies429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainPolicies429ApplicationProblemPlusJSONResponse) VisitListDomainPoliciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainPolicies500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -13269,10 +14514,11 @@ type ListDomainPolicies503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainPolicies503ApplicationProblemPlusJSONResponse) VisitListDomainPoliciesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -13386,6 +14632,22 @@ func (response CreatePolicy409ApplicationProblemPlusJSONResponse) VisitCreatePol
 	return err
 }
 
+type CreatePolicy413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePolicy413ApplicationProblemPlusJSONResponse) VisitCreatePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePolicy422ApplicationProblemPlusJSONResponse Problem
 
 func (response CreatePolicy422ApplicationProblemPlusJSONResponse) VisitCreatePolicyResponse(w http.ResponseWriter) error {
@@ -13396,6 +14658,23 @@ func (response CreatePolicy422ApplicationProblemPlusJSONResponse) VisitCreatePol
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePolicy429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePolicy429ApplicationProblemPlusJSONResponse) VisitCreatePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13439,10 +14718,11 @@ type CreatePolicy503ApplicationProblemPlusJSONResponse struct {
 func (response CreatePolicy503ApplicationProblemPlusJSONResponse) VisitCreatePolicyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -13571,6 +14851,23 @@ func (response ListDomainUsers404ApplicationProblemPlusJSONResponse) VisitListDo
 	return err
 }
 
+type ListDomainUsers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainUsers429ApplicationProblemPlusJSONResponse) VisitListDomainUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainUsers500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -13610,10 +14907,11 @@ type ListDomainUsers503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainUsers503ApplicationProblemPlusJSONResponse) VisitListDomainUsersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -13740,6 +15038,23 @@ func (response ListDomainWblistRules404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type ListDomainWblistRules429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDomainWblistRules429ApplicationProblemPlusJSONResponse) VisitListDomainWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainWblistRules500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -13779,10 +15094,11 @@ type ListDomainWblistRules503ApplicationProblemPlusJSONResponse struct {
 func (response ListDomainWblistRules503ApplicationProblemPlusJSONResponse) VisitListDomainWblistRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -13894,6 +15210,22 @@ func (response AddDomainWblistRules409ApplicationProblemPlusJSONResponse) VisitA
 	return err
 }
 
+type AddDomainWblistRules413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainWblistRules413ApplicationProblemPlusJSONResponse) VisitAddDomainWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddDomainWblistRules422ApplicationProblemPlusJSONResponse Problem
 
 func (response AddDomainWblistRules422ApplicationProblemPlusJSONResponse) VisitAddDomainWblistRulesResponse(w http.ResponseWriter) error {
@@ -13904,6 +15236,23 @@ func (response AddDomainWblistRules422ApplicationProblemPlusJSONResponse) VisitA
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddDomainWblistRules429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddDomainWblistRules429ApplicationProblemPlusJSONResponse) VisitAddDomainWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13947,10 +15296,11 @@ type AddDomainWblistRules503ApplicationProblemPlusJSONResponse struct {
 func (response AddDomainWblistRules503ApplicationProblemPlusJSONResponse) VisitAddDomainWblistRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -14054,6 +15404,22 @@ func (response SetDomainWblistRules409ApplicationProblemPlusJSONResponse) VisitS
 	return err
 }
 
+type SetDomainWblistRules413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainWblistRules413ApplicationProblemPlusJSONResponse) VisitSetDomainWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetDomainWblistRules422ApplicationProblemPlusJSONResponse Problem
 
 func (response SetDomainWblistRules422ApplicationProblemPlusJSONResponse) VisitSetDomainWblistRulesResponse(w http.ResponseWriter) error {
@@ -14064,6 +15430,23 @@ func (response SetDomainWblistRules422ApplicationProblemPlusJSONResponse) VisitS
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetDomainWblistRules429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetDomainWblistRules429ApplicationProblemPlusJSONResponse) VisitSetDomainWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14107,10 +15490,11 @@ type SetDomainWblistRules503ApplicationProblemPlusJSONResponse struct {
 func (response SetDomainWblistRules503ApplicationProblemPlusJSONResponse) VisitSetDomainWblistRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -14194,6 +15578,23 @@ func (response DeleteDomainWblistRule404ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type DeleteDomainWblistRule429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDomainWblistRule429ApplicationProblemPlusJSONResponse) VisitDeleteDomainWblistRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDomainWblistRule500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -14233,10 +15634,11 @@ type DeleteDomainWblistRule503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteDomainWblistRule503ApplicationProblemPlusJSONResponse) VisitDeleteDomainWblistRuleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -14341,6 +15743,22 @@ func (response UpdateDomainWblistRule409ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type UpdateDomainWblistRule413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDomainWblistRule413ApplicationProblemPlusJSONResponse) VisitUpdateDomainWblistRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDomainWblistRule422ApplicationProblemPlusJSONResponse Problem
 
 func (response UpdateDomainWblistRule422ApplicationProblemPlusJSONResponse) VisitUpdateDomainWblistRuleResponse(w http.ResponseWriter) error {
@@ -14351,6 +15769,23 @@ func (response UpdateDomainWblistRule422ApplicationProblemPlusJSONResponse) Visi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDomainWblistRule429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDomainWblistRule429ApplicationProblemPlusJSONResponse) VisitUpdateDomainWblistRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14394,10 +15829,11 @@ type UpdateDomainWblistRule503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateDomainWblistRule503ApplicationProblemPlusJSONResponse) VisitUpdateDomainWblistRuleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -14474,6 +15910,39 @@ func (response UploadAttachment403ApplicationProblemPlusJSONResponse) VisitUploa
 	return err
 }
 
+type UploadAttachment413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UploadAttachment413ApplicationProblemPlusJSONResponse) VisitUploadAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadAttachment429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UploadAttachment429ApplicationProblemPlusJSONResponse) VisitUploadAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UploadAttachment500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -14513,10 +15982,11 @@ type UploadAttachment503ApplicationProblemPlusJSONResponse struct {
 func (response UploadAttachment503ApplicationProblemPlusJSONResponse) VisitUploadAttachmentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -14604,6 +16074,23 @@ func (response DeleteAttachment404ApplicationProblemPlusJSONResponse) VisitDelet
 	return err
 }
 
+type DeleteAttachment429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAttachment429ApplicationProblemPlusJSONResponse) VisitDeleteAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAttachment500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -14643,10 +16130,11 @@ type DeleteAttachment503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteAttachment503ApplicationProblemPlusJSONResponse) VisitDeleteAttachmentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -14753,6 +16241,23 @@ func (response DownloadAttachment404ApplicationProblemPlusJSONResponse) VisitDow
 	return err
 }
 
+type DownloadAttachment429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadAttachment429ApplicationProblemPlusJSONResponse) VisitDownloadAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DownloadAttachment500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -14792,10 +16297,11 @@ type DownloadAttachment503ApplicationProblemPlusJSONResponse struct {
 func (response DownloadAttachment503ApplicationProblemPlusJSONResponse) VisitDownloadAttachmentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -14876,6 +16382,23 @@ func (response DeleteAttachmentFilter404ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type DeleteAttachmentFilter429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAttachmentFilter429ApplicationProblemPlusJSONResponse) VisitDeleteAttachmentFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAttachmentFilter500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -14915,10 +16438,11 @@ type DeleteAttachmentFilter503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteAttachmentFilter503ApplicationProblemPlusJSONResponse) VisitDeleteAttachmentFilterResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15016,6 +16540,39 @@ func (response UpdateAttachmentFilter409ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type UpdateAttachmentFilter413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAttachmentFilter413ApplicationProblemPlusJSONResponse) VisitUpdateAttachmentFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAttachmentFilter429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAttachmentFilter429ApplicationProblemPlusJSONResponse) VisitUpdateAttachmentFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateAttachmentFilter500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -15055,10 +16612,11 @@ type UpdateAttachmentFilter503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateAttachmentFilter503ApplicationProblemPlusJSONResponse) VisitUpdateAttachmentFilterResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15139,6 +16697,23 @@ func (response DeleteUriFilter404ApplicationProblemPlusJSONResponse) VisitDelete
 	return err
 }
 
+type DeleteUriFilter429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUriFilter429ApplicationProblemPlusJSONResponse) VisitDeleteUriFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUriFilter500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -15178,10 +16753,11 @@ type DeleteUriFilter503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteUriFilter503ApplicationProblemPlusJSONResponse) VisitDeleteUriFilterResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15279,6 +16855,39 @@ func (response UpdateUriFilter409ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateUriFilter413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUriFilter413ApplicationProblemPlusJSONResponse) VisitUpdateUriFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUriFilter429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUriFilter429ApplicationProblemPlusJSONResponse) VisitUpdateUriFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUriFilter500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -15318,10 +16927,11 @@ type UpdateUriFilter503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateUriFilter503ApplicationProblemPlusJSONResponse) VisitUpdateUriFilterResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15402,6 +17012,23 @@ func (response DeleteEmailAlias404ApplicationProblemPlusJSONResponse) VisitDelet
 	return err
 }
 
+type DeleteEmailAlias429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailAlias429ApplicationProblemPlusJSONResponse) VisitDeleteEmailAliasResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteEmailAlias500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -15441,10 +17068,11 @@ type DeleteEmailAlias503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteEmailAlias503ApplicationProblemPlusJSONResponse) VisitDeleteEmailAliasResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15510,6 +17138,23 @@ func (response ListHealthErrors403ApplicationProblemPlusJSONResponse) VisitListH
 	return err
 }
 
+type ListHealthErrors429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListHealthErrors429ApplicationProblemPlusJSONResponse) VisitListHealthErrorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListHealthErrors500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -15549,10 +17194,11 @@ type ListHealthErrors503ApplicationProblemPlusJSONResponse struct {
 func (response ListHealthErrors503ApplicationProblemPlusJSONResponse) VisitListHealthErrorsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15627,6 +17273,39 @@ func (response TryRelayConfiguration403ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type TryRelayConfiguration413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response TryRelayConfiguration413ApplicationProblemPlusJSONResponse) VisitTryRelayConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TryRelayConfiguration429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TryRelayConfiguration429ApplicationProblemPlusJSONResponse) VisitTryRelayConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TryRelayConfiguration500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -15666,10 +17345,11 @@ type TryRelayConfiguration503ApplicationProblemPlusJSONResponse struct {
 func (response TryRelayConfiguration503ApplicationProblemPlusJSONResponse) VisitTryRelayConfigurationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15704,6 +17384,22 @@ func (response Livez200TextResponse) VisitLivezResponse(w http.ResponseWriter) e
 	w.WriteHeader(200)
 
 	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type Livez400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response Livez400ApplicationProblemPlusJSONResponse) VisitLivezResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -15802,6 +17498,23 @@ func (response ListOptionDefs403ApplicationProblemPlusJSONResponse) VisitListOpt
 	return err
 }
 
+type ListOptionDefs429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListOptionDefs429ApplicationProblemPlusJSONResponse) VisitListOptionDefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListOptionDefs500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -15841,10 +17554,11 @@ type ListOptionDefs503ApplicationProblemPlusJSONResponse struct {
 func (response ListOptionDefs503ApplicationProblemPlusJSONResponse) VisitListOptionDefsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15912,6 +17626,23 @@ func (response ListPlatformOptions403ApplicationProblemPlusJSONResponse) VisitLi
 	return err
 }
 
+type ListPlatformOptions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformOptions429ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPlatformOptions500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -15951,10 +17682,11 @@ type ListPlatformOptions503ApplicationProblemPlusJSONResponse struct {
 func (response ListPlatformOptions503ApplicationProblemPlusJSONResponse) VisitListPlatformOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -16053,6 +17785,22 @@ func (response SetPlatformOption403ApplicationProblemPlusJSONResponse) VisitSetP
 	return err
 }
 
+type SetPlatformOption413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption413ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetPlatformOption422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -16065,6 +17813,23 @@ func (response SetPlatformOption422ApplicationProblemPlusJSONResponse) VisitSetP
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlatformOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlatformOption429ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16108,10 +17873,11 @@ type SetPlatformOption503ApplicationProblemPlusJSONResponse struct {
 func (response SetPlatformOption503ApplicationProblemPlusJSONResponse) VisitSetPlatformOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -16198,6 +17964,23 @@ func (response DeletePlatformOption404ApplicationProblemPlusJSONResponse) VisitD
 	return err
 }
 
+type DeletePlatformOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlatformOption429ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeletePlatformOption500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -16237,10 +18020,11 @@ type DeletePlatformOption503ApplicationProblemPlusJSONResponse struct {
 func (response DeletePlatformOption503ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -16325,6 +18109,23 @@ func (response ListOutgoingProviders403ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type ListOutgoingProviders429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListOutgoingProviders429ApplicationProblemPlusJSONResponse) VisitListOutgoingProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListOutgoingProviders500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -16364,10 +18165,11 @@ type ListOutgoingProviders503ApplicationProblemPlusJSONResponse struct {
 func (response ListOutgoingProviders503ApplicationProblemPlusJSONResponse) VisitListOutgoingProvidersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -16468,6 +18270,22 @@ func (response CreateOutgoingProvider409ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type CreateOutgoingProvider413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutgoingProvider413ApplicationProblemPlusJSONResponse) VisitCreateOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOutgoingProvider422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -16480,6 +18298,23 @@ func (response CreateOutgoingProvider422ApplicationProblemPlusJSONResponse) Visi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutgoingProvider429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutgoingProvider429ApplicationProblemPlusJSONResponse) VisitCreateOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16523,10 +18358,11 @@ type CreateOutgoingProvider503ApplicationProblemPlusJSONResponse struct {
 func (response CreateOutgoingProvider503ApplicationProblemPlusJSONResponse) VisitCreateOutgoingProviderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -16619,6 +18455,23 @@ func (response GetPlatform404ApplicationProblemPlusJSONResponse) VisitGetPlatfor
 	return err
 }
 
+type GetPlatform429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatform429ApplicationProblemPlusJSONResponse) VisitGetPlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPlatform500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -16658,10 +18511,11 @@ type GetPlatform503ApplicationProblemPlusJSONResponse struct {
 func (response GetPlatform503ApplicationProblemPlusJSONResponse) VisitGetPlatformResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -16749,6 +18603,22 @@ func (response UpdatePlatform404ApplicationProblemPlusJSONResponse) VisitUpdateP
 	return err
 }
 
+type UpdatePlatform413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlatform413ApplicationProblemPlusJSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdatePlatform422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -16761,6 +18631,23 @@ func (response UpdatePlatform422ApplicationProblemPlusJSONResponse) VisitUpdateP
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlatform429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlatform429ApplicationProblemPlusJSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16804,10 +18691,11 @@ type UpdatePlatform503ApplicationProblemPlusJSONResponse struct {
 func (response UpdatePlatform503ApplicationProblemPlusJSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -16896,6 +18784,23 @@ func (response GetPlatformDiagnostic404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type GetPlatformDiagnostic429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformDiagnostic429ApplicationProblemPlusJSONResponse) VisitGetPlatformDiagnosticResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPlatformDiagnostic500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -16935,10 +18840,11 @@ type GetPlatformDiagnostic503ApplicationProblemPlusJSONResponse struct {
 func (response GetPlatformDiagnostic503ApplicationProblemPlusJSONResponse) VisitGetPlatformDiagnosticResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17035,6 +18941,23 @@ func (response RunPlatformDiagnostic404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type RunPlatformDiagnostic429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RunPlatformDiagnostic429ApplicationProblemPlusJSONResponse) VisitRunPlatformDiagnosticResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RunPlatformDiagnostic500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -17074,10 +18997,11 @@ type RunPlatformDiagnostic503ApplicationProblemPlusJSONResponse struct {
 func (response RunPlatformDiagnostic503ApplicationProblemPlusJSONResponse) VisitRunPlatformDiagnosticResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17158,6 +19082,23 @@ func (response DeletePolicy404ApplicationProblemPlusJSONResponse) VisitDeletePol
 	return err
 }
 
+type DeletePolicy429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePolicy429ApplicationProblemPlusJSONResponse) VisitDeletePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeletePolicy500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -17197,10 +19138,11 @@ type DeletePolicy503ApplicationProblemPlusJSONResponse struct {
 func (response DeletePolicy503ApplicationProblemPlusJSONResponse) VisitDeletePolicyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17291,6 +19233,23 @@ func (response GetPolicy404ApplicationProblemPlusJSONResponse) VisitGetPolicyRes
 	return err
 }
 
+type GetPolicy429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPolicy429ApplicationProblemPlusJSONResponse) VisitGetPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPolicy500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -17330,10 +19289,11 @@ type GetPolicy503ApplicationProblemPlusJSONResponse struct {
 func (response GetPolicy503ApplicationProblemPlusJSONResponse) VisitGetPolicyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17431,6 +19391,22 @@ func (response UpdatePolicy409ApplicationProblemPlusJSONResponse) VisitUpdatePol
 	return err
 }
 
+type UpdatePolicy413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePolicy413ApplicationProblemPlusJSONResponse) VisitUpdatePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdatePolicy422ApplicationProblemPlusJSONResponse Problem
 
 func (response UpdatePolicy422ApplicationProblemPlusJSONResponse) VisitUpdatePolicyResponse(w http.ResponseWriter) error {
@@ -17441,6 +19417,23 @@ func (response UpdatePolicy422ApplicationProblemPlusJSONResponse) VisitUpdatePol
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePolicy429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePolicy429ApplicationProblemPlusJSONResponse) VisitUpdatePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17484,10 +19477,11 @@ type UpdatePolicy503ApplicationProblemPlusJSONResponse struct {
 func (response UpdatePolicy503ApplicationProblemPlusJSONResponse) VisitUpdatePolicyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17510,6 +19504,22 @@ func (response Readyz200JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Readyz400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response Readyz400ApplicationProblemPlusJSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17537,10 +19547,11 @@ type Readyz503ApplicationProblemPlusJSONResponse struct {
 func (response Readyz503ApplicationProblemPlusJSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17625,6 +19636,23 @@ func (response ListAdmins403ApplicationProblemPlusJSONResponse) VisitListAdminsR
 	return err
 }
 
+type ListAdmins429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdmins429ApplicationProblemPlusJSONResponse) VisitListAdminsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAdmins500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -17664,10 +19692,11 @@ type ListAdmins503ApplicationProblemPlusJSONResponse struct {
 func (response ListAdmins503ApplicationProblemPlusJSONResponse) VisitListAdminsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17770,6 +19799,23 @@ func (response DeleteAdmin422ApplicationProblemPlusJSONResponse) VisitDeleteAdmi
 	return err
 }
 
+type DeleteAdmin429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAdmin429ApplicationProblemPlusJSONResponse) VisitDeleteAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAdmin500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -17809,10 +19855,11 @@ type DeleteAdmin503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteAdmin503ApplicationProblemPlusJSONResponse) VisitDeleteAdminResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17905,6 +19952,23 @@ func (response GetAdmin404ApplicationProblemPlusJSONResponse) VisitGetAdminRespo
 	return err
 }
 
+type GetAdmin429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetAdmin429ApplicationProblemPlusJSONResponse) VisitGetAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAdmin500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -17944,10 +20008,11 @@ type GetAdmin503ApplicationProblemPlusJSONResponse struct {
 func (response GetAdmin503ApplicationProblemPlusJSONResponse) VisitGetAdminResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -18041,6 +20106,22 @@ func (response UpdateAdmin404ApplicationProblemPlusJSONResponse) VisitUpdateAdmi
 	return err
 }
 
+type UpdateAdmin413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdmin413ApplicationProblemPlusJSONResponse) VisitUpdateAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateAdmin422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -18053,6 +20134,23 @@ func (response UpdateAdmin422ApplicationProblemPlusJSONResponse) VisitUpdateAdmi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdmin429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdmin429ApplicationProblemPlusJSONResponse) VisitUpdateAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18096,10 +20194,11 @@ type UpdateAdmin503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateAdmin503ApplicationProblemPlusJSONResponse) VisitUpdateAdminResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -18200,6 +20299,23 @@ func (response ListPermissions404ApplicationProblemPlusJSONResponse) VisitListPe
 	return err
 }
 
+type ListPermissions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListPermissions429ApplicationProblemPlusJSONResponse) VisitListPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPermissions500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -18239,10 +20355,11 @@ type ListPermissions503ApplicationProblemPlusJSONResponse struct {
 func (response ListPermissions503ApplicationProblemPlusJSONResponse) VisitListPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -18314,6 +20431,22 @@ func (response ExecuteTask403ApplicationProblemPlusJSONResponse) VisitExecuteTas
 	return err
 }
 
+type ExecuteTask413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ExecuteTask413ApplicationProblemPlusJSONResponse) VisitExecuteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ExecuteTask422ApplicationProblemPlusJSONResponse Problem
 
 func (response ExecuteTask422ApplicationProblemPlusJSONResponse) VisitExecuteTaskResponse(w http.ResponseWriter) error {
@@ -18324,6 +20457,23 @@ func (response ExecuteTask422ApplicationProblemPlusJSONResponse) VisitExecuteTas
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExecuteTask429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ExecuteTask429ApplicationProblemPlusJSONResponse) VisitExecuteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18367,10 +20517,11 @@ type ExecuteTask503ApplicationProblemPlusJSONResponse struct {
 func (response ExecuteTask503ApplicationProblemPlusJSONResponse) VisitExecuteTaskResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -18459,6 +20610,23 @@ func (response GetTemporaryAuthToken404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type GetTemporaryAuthToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetTemporaryAuthToken429ApplicationProblemPlusJSONResponse) VisitGetTemporaryAuthTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTemporaryAuthToken500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -18498,10 +20666,11 @@ type GetTemporaryAuthToken503ApplicationProblemPlusJSONResponse struct {
 func (response GetTemporaryAuthToken503ApplicationProblemPlusJSONResponse) VisitGetTemporaryAuthTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -18586,6 +20755,23 @@ func (response ListUsers403ApplicationProblemPlusJSONResponse) VisitListUsersRes
 	return err
 }
 
+type ListUsers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers429ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUsers500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -18625,10 +20811,11 @@ type ListUsers503ApplicationProblemPlusJSONResponse struct {
 func (response ListUsers503ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -18725,6 +20912,22 @@ func (response CreateUser409ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	return err
 }
 
+type CreateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUser422ApplicationProblemPlusJSONResponse Problem
 
 func (response CreateUser422ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
@@ -18735,6 +20938,23 @@ func (response CreateUser422ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser429ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18778,10 +20998,11 @@ type CreateUser503ApplicationProblemPlusJSONResponse struct {
 func (response CreateUser503ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -18866,6 +21087,23 @@ func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 	return err
 }
 
+type DeleteUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser429ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -18905,10 +21143,11 @@ type DeleteUser503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteUser503ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -18999,6 +21238,23 @@ func (response GetUser404ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 	return err
 }
 
+type GetUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser429ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -19038,10 +21294,11 @@ type GetUser503ApplicationProblemPlusJSONResponse struct {
 func (response GetUser503ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -19141,6 +21398,22 @@ func (response UpdateUser409ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type UpdateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUser422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -19153,6 +21426,23 @@ func (response UpdateUser422ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -19196,10 +21486,11 @@ type UpdateUser503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateUser503ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -19297,6 +21588,23 @@ func (response GetFolders404ApplicationProblemPlusJSONResponse) VisitGetFoldersR
 	return err
 }
 
+type GetFolders429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetFolders429ApplicationProblemPlusJSONResponse) VisitGetFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFolders500ApplicationProblemPlusJSONResponse Problem
 
 func (response GetFolders500ApplicationProblemPlusJSONResponse) VisitGetFoldersResponse(w http.ResponseWriter) error {
@@ -19334,10 +21642,11 @@ type GetFolders503ApplicationProblemPlusJSONResponse struct {
 func (response GetFolders503ApplicationProblemPlusJSONResponse) VisitGetFoldersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -19436,6 +21745,23 @@ func (response GetFolder404ApplicationProblemPlusJSONResponse) VisitGetFolderRes
 	return err
 }
 
+type GetFolder429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetFolder429ApplicationProblemPlusJSONResponse) VisitGetFolderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFolder500ApplicationProblemPlusJSONResponse Problem
 
 func (response GetFolder500ApplicationProblemPlusJSONResponse) VisitGetFolderResponse(w http.ResponseWriter) error {
@@ -19473,10 +21799,11 @@ type GetFolder503ApplicationProblemPlusJSONResponse struct {
 func (response GetFolder503ApplicationProblemPlusJSONResponse) VisitGetFolderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -19562,6 +21889,39 @@ func (response SendEmail404ApplicationProblemPlusJSONResponse) VisitSendEmailRes
 	return err
 }
 
+type SendEmail413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SendEmail413ApplicationProblemPlusJSONResponse) VisitSendEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendEmail429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SendEmail429ApplicationProblemPlusJSONResponse) VisitSendEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SendEmail500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -19601,10 +21961,11 @@ type SendEmail503ApplicationProblemPlusJSONResponse struct {
 func (response SendEmail503ApplicationProblemPlusJSONResponse) VisitSendEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -19703,6 +22064,23 @@ func (response GetFolderContent404ApplicationProblemPlusJSONResponse) VisitGetFo
 	return err
 }
 
+type GetFolderContent429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetFolderContent429ApplicationProblemPlusJSONResponse) VisitGetFolderContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFolderContent500ApplicationProblemPlusJSONResponse Problem
 
 func (response GetFolderContent500ApplicationProblemPlusJSONResponse) VisitGetFolderContentResponse(w http.ResponseWriter) error {
@@ -19740,10 +22118,11 @@ type GetFolderContent503ApplicationProblemPlusJSONResponse struct {
 func (response GetFolderContent503ApplicationProblemPlusJSONResponse) VisitGetFolderContentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -19835,6 +22214,23 @@ func (response GetEmail404ApplicationProblemPlusJSONResponse) VisitGetEmailRespo
 	return err
 }
 
+type GetEmail429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmail429ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEmail500ApplicationProblemPlusJSONResponse Problem
 
 func (response GetEmail500ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
@@ -19872,10 +22268,11 @@ type GetEmail503ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail503ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -20003,6 +22400,23 @@ func (response GetEmailAttachments404ApplicationProblemPlusJSONResponse) VisitGe
 	return err
 }
 
+type GetEmailAttachments429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachments429ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEmailAttachments500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -20042,10 +22456,11 @@ type GetEmailAttachments503ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailAttachments503ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -20155,6 +22570,23 @@ func (response DownloadEmailAttachmentPart404ApplicationProblemPlusJSONResponse)
 	return err
 }
 
+type DownloadEmailAttachmentPart429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadEmailAttachmentPart429ApplicationProblemPlusJSONResponse) VisitDownloadEmailAttachmentPartResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DownloadEmailAttachmentPart500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -20194,10 +22626,11 @@ type DownloadEmailAttachmentPart503ApplicationProblemPlusJSONResponse struct {
 func (response DownloadEmailAttachmentPart503ApplicationProblemPlusJSONResponse) VisitDownloadEmailAttachmentPartResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -20297,6 +22730,23 @@ func (response ReleaseEmail412ApplicationProblemPlusJSONResponse) VisitReleaseEm
 	return err
 }
 
+type ReleaseEmail429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ReleaseEmail429ApplicationProblemPlusJSONResponse) VisitReleaseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReleaseEmail500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -20336,10 +22786,11 @@ type ReleaseEmail503ApplicationProblemPlusJSONResponse struct {
 func (response ReleaseEmail503ApplicationProblemPlusJSONResponse) VisitReleaseEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -20440,6 +22891,23 @@ func (response ListUserOptions404ApplicationProblemPlusJSONResponse) VisitListUs
 	return err
 }
 
+type ListUserOptions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListUserOptions429ApplicationProblemPlusJSONResponse) VisitListUserOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserOptions500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -20479,10 +22947,11 @@ type ListUserOptions503ApplicationProblemPlusJSONResponse struct {
 func (response ListUserOptions503ApplicationProblemPlusJSONResponse) VisitListUserOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -20598,6 +23067,22 @@ func (response SetUserOption404ApplicationProblemPlusJSONResponse) VisitSetUserO
 	return err
 }
 
+type SetUserOption413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserOption413ApplicationProblemPlusJSONResponse) VisitSetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetUserOption422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -20610,6 +23095,23 @@ func (response SetUserOption422ApplicationProblemPlusJSONResponse) VisitSetUserO
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserOption429ApplicationProblemPlusJSONResponse) VisitSetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -20653,10 +23155,11 @@ type SetUserOption503ApplicationProblemPlusJSONResponse struct {
 func (response SetUserOption503ApplicationProblemPlusJSONResponse) VisitSetUserOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -20760,6 +23263,23 @@ func (response DeleteUserOption422ApplicationProblemPlusJSONResponse) VisitDelet
 	return err
 }
 
+type DeleteUserOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUserOption429ApplicationProblemPlusJSONResponse) VisitDeleteUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUserOption500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -20799,10 +23319,11 @@ type DeleteUserOption503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteUserOption503ApplicationProblemPlusJSONResponse) VisitDeleteUserOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -20885,6 +23406,23 @@ func (response DeleteUserSign404ApplicationProblemPlusJSONResponse) VisitDeleteU
 	return err
 }
 
+type DeleteUserSign429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUserSign429ApplicationProblemPlusJSONResponse) VisitDeleteUserSignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUserSign500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -20924,10 +23462,11 @@ type DeleteUserSign503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteUserSign503ApplicationProblemPlusJSONResponse) VisitDeleteUserSignResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -21030,6 +23569,23 @@ func (response GetUserSign422ApplicationProblemPlusJSONResponse) VisitGetUserSig
 	return err
 }
 
+type GetUserSign429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserSign429ApplicationProblemPlusJSONResponse) VisitGetUserSignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUserSign500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -21069,10 +23625,11 @@ type GetUserSign503ApplicationProblemPlusJSONResponse struct {
 func (response GetUserSign503ApplicationProblemPlusJSONResponse) VisitGetUserSignResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -21162,6 +23719,39 @@ func (response SetUserSign404ApplicationProblemPlusJSONResponse) VisitSetUserSig
 	return err
 }
 
+type SetUserSign413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserSign413ApplicationProblemPlusJSONResponse) VisitSetUserSignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserSign429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserSign429ApplicationProblemPlusJSONResponse) VisitSetUserSignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetUserSign500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -21201,10 +23791,11 @@ type SetUserSign503ApplicationProblemPlusJSONResponse struct {
 func (response SetUserSign503ApplicationProblemPlusJSONResponse) VisitSetUserSignResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -21331,6 +23922,23 @@ func (response ListUserWblistRules404ApplicationProblemPlusJSONResponse) VisitLi
 	return err
 }
 
+type ListUserWblistRules429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListUserWblistRules429ApplicationProblemPlusJSONResponse) VisitListUserWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserWblistRules500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -21370,10 +23978,11 @@ type ListUserWblistRules503ApplicationProblemPlusJSONResponse struct {
 func (response ListUserWblistRules503ApplicationProblemPlusJSONResponse) VisitListUserWblistRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -21485,6 +24094,22 @@ func (response AddUserWblistRules409ApplicationProblemPlusJSONResponse) VisitAdd
 	return err
 }
 
+type AddUserWblistRules413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddUserWblistRules413ApplicationProblemPlusJSONResponse) VisitAddUserWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddUserWblistRules422ApplicationProblemPlusJSONResponse Problem
 
 func (response AddUserWblistRules422ApplicationProblemPlusJSONResponse) VisitAddUserWblistRulesResponse(w http.ResponseWriter) error {
@@ -21495,6 +24120,23 @@ func (response AddUserWblistRules422ApplicationProblemPlusJSONResponse) VisitAdd
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddUserWblistRules429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddUserWblistRules429ApplicationProblemPlusJSONResponse) VisitAddUserWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21538,10 +24180,11 @@ type AddUserWblistRules503ApplicationProblemPlusJSONResponse struct {
 func (response AddUserWblistRules503ApplicationProblemPlusJSONResponse) VisitAddUserWblistRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -21645,6 +24288,22 @@ func (response SetUserWblistRules409ApplicationProblemPlusJSONResponse) VisitSet
 	return err
 }
 
+type SetUserWblistRules413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserWblistRules413ApplicationProblemPlusJSONResponse) VisitSetUserWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetUserWblistRules422ApplicationProblemPlusJSONResponse Problem
 
 func (response SetUserWblistRules422ApplicationProblemPlusJSONResponse) VisitSetUserWblistRulesResponse(w http.ResponseWriter) error {
@@ -21655,6 +24314,23 @@ func (response SetUserWblistRules422ApplicationProblemPlusJSONResponse) VisitSet
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserWblistRules429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserWblistRules429ApplicationProblemPlusJSONResponse) VisitSetUserWblistRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21698,10 +24374,11 @@ type SetUserWblistRules503ApplicationProblemPlusJSONResponse struct {
 func (response SetUserWblistRules503ApplicationProblemPlusJSONResponse) VisitSetUserWblistRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -21795,6 +24472,23 @@ func (response GetWblistDecision404ApplicationProblemPlusJSONResponse) VisitGetW
 	return err
 }
 
+type GetWblistDecision429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetWblistDecision429ApplicationProblemPlusJSONResponse) VisitGetWblistDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWblistDecision500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -21834,10 +24528,11 @@ type GetWblistDecision503ApplicationProblemPlusJSONResponse struct {
 func (response GetWblistDecision503ApplicationProblemPlusJSONResponse) VisitGetWblistDecisionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -21921,6 +24616,23 @@ func (response DeleteUserWblistRule404ApplicationProblemPlusJSONResponse) VisitD
 	return err
 }
 
+type DeleteUserWblistRule429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUserWblistRule429ApplicationProblemPlusJSONResponse) VisitDeleteUserWblistRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUserWblistRule500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -21960,10 +24672,11 @@ type DeleteUserWblistRule503ApplicationProblemPlusJSONResponse struct {
 func (response DeleteUserWblistRule503ApplicationProblemPlusJSONResponse) VisitDeleteUserWblistRuleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -22068,6 +24781,22 @@ func (response UpdateUserWblistRule409ApplicationProblemPlusJSONResponse) VisitU
 	return err
 }
 
+type UpdateUserWblistRule413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUserWblistRule413ApplicationProblemPlusJSONResponse) VisitUpdateUserWblistRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUserWblistRule422ApplicationProblemPlusJSONResponse Problem
 
 func (response UpdateUserWblistRule422ApplicationProblemPlusJSONResponse) VisitUpdateUserWblistRuleResponse(w http.ResponseWriter) error {
@@ -22078,6 +24807,23 @@ func (response UpdateUserWblistRule422ApplicationProblemPlusJSONResponse) VisitU
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserWblistRule429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUserWblistRule429ApplicationProblemPlusJSONResponse) VisitUpdateUserWblistRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22121,10 +24867,11 @@ type UpdateUserWblistRule503ApplicationProblemPlusJSONResponse struct {
 func (response UpdateUserWblistRule503ApplicationProblemPlusJSONResponse) VisitUpdateUserWblistRuleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -22221,6 +24968,22 @@ func (response AddWblistEntries409ApplicationProblemPlusJSONResponse) VisitAddWb
 	return err
 }
 
+type AddWblistEntries413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddWblistEntries413ApplicationProblemPlusJSONResponse) VisitAddWblistEntriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddWblistEntries422ApplicationProblemPlusJSONResponse Problem
 
 func (response AddWblistEntries422ApplicationProblemPlusJSONResponse) VisitAddWblistEntriesResponse(w http.ResponseWriter) error {
@@ -22231,6 +24994,23 @@ func (response AddWblistEntries422ApplicationProblemPlusJSONResponse) VisitAddWb
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddWblistEntries429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddWblistEntries429ApplicationProblemPlusJSONResponse) VisitAddWblistEntriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22274,10 +25054,11 @@ type AddWblistEntries503ApplicationProblemPlusJSONResponse struct {
 func (response AddWblistEntries503ApplicationProblemPlusJSONResponse) VisitAddWblistEntriesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -26520,497 +29301,520 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35Uhs5vwD6Kqo+tyrkjGMgQBamvrqfAYd4AtjBJst8pILcLdsKbalHUgNOKlXnNc4L3Ac7T3JLWy+2",
-	"2m6DIRD8x0xwt1r6afmt+i0/PJ8OI0oQEdzb/uENEAwQU3/uUiIQEc/2MI8oxwJTIh8HiPsMR/qndwaF",
-	"gP5giIj4E/RwiAgcon+detVq9dQ7Az3KQEAvSUhhwCvgDJMQE2SeYx6FcFT1Kh73B2gIZe9iFCFv2+OC",
-	"YdL3fv6seAfUh+6xT44PAO0BMUCAoEvAEKcx85HskKF/YsxQ4G0LFqPsAD3KhlB4217M8DOGeogh4iOv",
-	"4hj548ePz2qxGCAisA8FmoQg8xZTAtQoCAgKYo7AytkOggyxs6fTIUJXcBiFcmzdHjAEw+G/Tj0/RJAM",
-	"IQ5PPSd8n551qIDhs10aEzEJnHoJSDzsIibXCQs05GAIhT/ApK+WrYdDgRivAIb6kAUh4ly2jGBfjlFq",
-	"GTERLza9ijfEBA/jobe9loCKiUB9xLyfEtgIMjhEwpytZq/HkQPmBgnQld3UHmZcKLDlkjIkYkYqoMfo",
-	"EKzJJcXyi39ixEZexZPnztv2qO44C2qAejAOhYIsC/bG81lgV7wW7KM2/u7Y+kN4JT+cWF8NJgqKAIxs",
-	"j04QN50w6qG87fW1tbUMyOvulWaIR5RwpBZ6BwbH6J8YcbXYvkZp+SeMotCc29WI0W6Ihn984xrNUsD+",
-	"H4Z63rb3X6splVjVb/lqS3+lBx3fxgsY4gAwPfQ2gCDZf0CZ2t0uDUYgoIgDQoU+luq5hJFBX4AVjhA4",
-	"Q4xRxiUO/axIktQLsX+nc+kMUEJaAAwZgsEIoCvMBZdT8Q1IHFxiMQCQ6HcSwyhBCuo3lHVxECByl2B/",
-	"pjEIqFrbAbxAIEJsiDmXZEpQgK6QHwsExABzu0sK1gYRiBEY1uWy3+2R0QMDteEKliMq3tCYBHcJxrHd",
-	"ablwPTm6BaUhibTkc+hOATqiAuB0aDBCeqPaiF1gH50QeAFxCLshukuozOhqlRRGKJhOCIzFgDL8/W7X",
-	"aIwNq3Mu8Y8BrAmRJMYZycbF2F1Dm09WJ9orGE5IxKiPOJeLXycCi9FdTroZIabn60Mi96GLQEAJAl3k",
-	"Qyl/0J6mrEhIIhUoAY5XFVsz3cvRa36412nKvyJGI8QE1owDBw7uHMgV6GHN7ySxRkQo5paRYUb1DaKZ",
-	"1gEifTHwtl9sKqZlf65PyDIVL6VOfHLYA8yFHBANuygIUACyrSue4ruzFrLmh63kq7aAIuZyXAMIZAyO",
-	"5O+YSyI0dPD7fQaJQMhOPA/CpGyWSk7/STv9krSk3W/IF3JEF2ATg6ctACQBwIID6At8YcRO/VVlbAcR",
-	"kQczmNbbE3c/BsgupVIClVC61yTXkWriWorJKQdDTCZPnKEd9qf7DGQagb7akkDyM7klcplLHwfTzch1",
-	"CDJjFIjW6nE5cCakuXGRreL5DEGBgppjoJrvq6FUE7lHARQIrKCI+gMwxGGIOZLIzZWOMSGUT45llK4j",
-	"537u6ZdqK+1BhxoCz4G0SOomk73U5WMAg4AhzqvghKNA6XsR5PySMikV+vRCC8WTfRYd2o8DJAaIZWEC",
-	"mAPTXtJ6QoXz7LooWTOC/8QI4ISgLYCGhZD0Y9hX6wrDsNnztv8z/RQe2C9+fhmn7vbV+DaocbjYpYQg",
-	"X7bdcyqm8qn8VLaV1N80lmczw5RucpBC2scOnfxAPpZnX+85zHFm14bzEU/oQakdh4CPuNQJofwMc8Gg",
-	"oGzaARBURIWo9YSDAPUwQQEYxqHAz3rQFxOQVx0dj1F5vSBfiuhdLQgmSd51sbEKjs3IgJJwBLAUAgzL",
-	"R5fJalmqUb0N7F0IDDfC9utDMIM6nBCcpw6K1Gc0u5QoPgSiMfc6XRO9F3Ei7DFz8NwQwcwxXDxClJJB",
-	"M41myR8TA+TljDHykR29kIicRIEh94uhIw+Dqy8Ez++KO//CA1zE58YEfNlnp9lpVcEuJHq0ACslVltd",
-	"ERQxQ1VQl5sgqZ1sDIYxT1VMMWA07g8ABAEKlEocgF5IL8HK++NdGqCnBfxy8lSHWKuh5ZTPrOoJ1ac3",
-	"p8Bu1eYoiyxmpOlaXrGGF+GOejZhoB9FyRgMDVGA9TbVWg3FcIBCOY7YBWJV0CBRrJBDnotnmHBEOBb4",
-	"AoEVIsU1KcEltMiHhBLswxDwCIVqF0PM5TYNEENP/wQ0FrI7GF7CEZekixd8J3cSkXgop9g4rLW8ilf/",
-	"tPu2drRf9ypec+PFVmbSZmkq3tUz+c2zC6gUXy4/Nstg+jC/Ml2ZJ7pHuWzMH+AL1GI0ctBj8zY1K/NE",
-	"M6ch9pXBPQ6NXUxfXoxpm7qDndEujUYOoin7HGKCAO5ZgVOhgPkOwDAE6JncIV4B6AIRgK0FkxLEK6A7",
-	"Aj6NRnLph4hz2Edc3130sGwkv+zSKzexCmJWcOd1lFw3HDaPOm/baspJ/5AhC2BQTvfkgjJUCy4QE9dY",
-	"BEx8OpQzVEyDg8sB9geAI31j00UAqp4x16dicqJq+B0Y1JJbRL4IMLAYgDhjjFQ3k0AvB58KSJ34NJDQ",
-	"LgiKLgwAsn1OG/htap5c1LjW4lk8bAj9c00XbjJuN6T+OQoARyRQIlDBcJIBkkOIwwa5xnDqNnR8ssWD",
-	"yXGa8XUONUdEzOy+reb6ATHcGy1qz/BQkyizkOBC914MQwSHNx4bBEggX3IGyAGP4JCXZd0Jyr7BoUMm",
-	"dfPVN8ZFwGkKcF60yi+AfCVlou5IIF7OQCGcPNc6NYgM75XEwQVPXFo3tL0ASgCNmeXZzk4ZdtoiEOfg",
-	"5Lhhe1MbHBSA5tyOWAzaSEj1lDun3cN9w1WAFVuUAK8knPwFihEiIkYvcCBlj1ays1r3k4dUfiMZ9nby",
-	"17/wEEbbYEC5qICIMlGRrb9yHlaAj5j4GqEhWAmoD4Y0QCGQIDeGMLJgP/0z7SoMxrvqYhJ8lTqW+dMK",
-	"0plBupCjrwGpKOb6FQrBcDcWKB1dtVUiyVd9gsbBOQjc4FAc+NsAcx4jdsJwBfghRkQ0AvtXG/kMiYpS",
-	"smpCsArgPo3QeP9NHPiu/hERDG4DgQiUvY5/Vpevk++qE6Z+M3Gn1plbrOIWSnt1vbVr535plmHKS70y",
-	"zgZye50vkoV2vs3vrrOJ3QbnS3mexn1YisQjuYluZd5slfOlOZGZdxnaPXYE3V5PTvzu0HPkuDhBVxFm",
-	"yHV9UJdvMhcHhrgI2c9NjL/CAjLucST7vYBh7KanLJzqQoUCELPQUp+Mnbo8BZyuaI2RuZS+LVC3qhgh",
-	"GHMQ0kvEtBoPueReWtEzLmfAKK78utpYSH0YehVPUl2v4kmK6VU8SalUI8FgWc3MLNyB6dD+buiOk9dB",
-	"7mdTD2R/1vWAZh/03doNbvHyJ1xvcuOOLnL0aNaYVvDanrRZZsSy5sCKx5EfMxQ0Vfe7IeTuz3LNCoB0",
-	"occOo+eaxOdXUD/fBgxxFIZSnrkk8kz7MRd0iBifZDdTLix3F3ZRme12UsZNflma1tXTm1T7J42RV1pP",
-	"dx2nunmXQVPaAyMp0/kDipWj6MwB7urCcbblKlmUa5qu9NkwV1euYyOxVp+GyVNy7R1c+I7dZOWm7kHZ",
-	"ddw1uORcSfty2lpqcBpOs2geZM04bJddFFLS50DQBZy3eTfUQnFPtjQDzkI31bhPFW+qFggkCAEdQqnF",
-	"6l2ZY5dvg3xMoeJ7iyXec5Lke0dgS3DXPQz7hHKBfSkIjZwudQMEQznU9Gsn7Un4Vrf99ZNNDSllVuEc",
-	"D51Tjxi+gAK9QyO3zBR3Q+wXveUoRL6grCwQCskc/mW+lOhPOGJFbl2pcV23VcJocrGgkbccAhhbm8Nl",
-	"TopZhqJBAUIEpURM7LWFcSJPLJHKy9ZpAYSxoC2pwEhJE5N+k5S8+pMfDqHAfupURnt6pk/sPaPb8Gnb",
-	"u12OOskSPeGL81dLiPYMrMkSY0WAVEDFwSIvffd0n6Dg8tdoeJjbg6LACNGMFYMCZVnDJeRgCNm5tseq",
-	"71FQfgELSOcN5Ork1M+kyrqlutF1eXDmzgc0rcq6a6obWIfOdCMxAqzgKqrmXyeSEya6aRdrFV9b0p9e",
-	"V/4fv71OlvWmZNta869JapLLgGm0ZrZslUxnUluORZ9i0m8ZY0vByQiNZcA2T4wzMwSoUsenOQaD6yTZ",
-	"gdtxlyAxxQNoQLmQBzikl9pqwREJ0ivYlaxxfQjFNoDVbtWvBqujp3N4B1W8KIRCdjEFFD4UEWAohKPS",
-	"S9EyvRo6OTGoPBrFfs8pg7QNQYD8EKZ3CSn5K3X9bC7rZwGtWylBgfXRHNQUh6Hk5TEMw5HyXlk8Qf0n",
-	"hgwSgcl1uX3awVQkZEhIac9FtksNk3w/dRSeudecIlLoVc7dUyaXSXrtq6DDYgS6I2CDG933mDbgoRx7",
-	"1rKdjd+YYNFOgSdDn35WvMuuJDUthhMTZbmRP+a/c4oHmCDrA6EjayUhY3GIOBDwHIHIfG1twdbDy8YQ",
-	"gi4SlwiRDJ+UpEV7ijzh451W3bpqsqqTYpBTbPxSKEM7zRX61TRjRaHw65ZHVetZLOhXiLtGFHDJFpLY",
-	"pNoXHzcx8Blc6+aWmHsi3l5TllysOeiactwcolRC9RSzvXVZaQoA6cFOJKVp0ExIX41ghgCGA+6Uw1Kn",
-	"3Dydzwoet2+kuLbUxnWDKXKbcQi4DXktu76Ll9mmCSBOknhzgcPZ7VLA+O0EDHDCEcsu8SyBI3MWswco",
-	"NYhN8q5i8aMoGradMvfkLNwD7+j6UW3noL7nVby9Rjv5s35Q76i/WvWjvcbRfsk7+ewKZDrOPM0Okn2c",
-	"DJh9mgyeLG4aSjJ2cTGARNJDQZPV/RPArnKKTMU85Wkcop4AMfHVF0EFSF1JuWkyDiCwmpNOg/EIZcT0",
-	"Zs4vdxn02KXC2725vy1r30KNY0vx7BeLZ0kzg6g+JUJiKTfOl2p524edVmXMm6wyHsKzSIvcaDp9MYhv",
-	"zT0SRD9mTJLshdmZl1LmUsq8TTPWhAyoAk4L4gMLYlRrOjp1Rtxe5U7DCxnycYTdgU2S8KBsXK1aYdZX",
-	"JuruKIWjWpaYpIt2bMedGXmsF/PL1C1Ie7vZJEptYy7UOA2QtBA4FlllCiwKODGvbEdSrAMrKuyVIwGw",
-	"2W4zms5DZ1O52bDbRI7LEtWF3QUu6qiFsGgRDuCvXAPrQFKOQjkOnfK1nSRV1q1bH6MbHesZfuPp6bOZ",
-	"IJ7pM6rO9X1QPk/a9WMVmtupHx/VDr7W9vaO6+22V/FqB41au6TWWbAytnP3WztmOmRBQwNJbgfKqKH5",
-	"5S6njZYmNmV5xuLp+Oz8EJMnN+sbNulkhZgUJN0ufR08RFzAYWRnqlMDDZB/bm9D2/Xd5tFeu6LTxmWv",
-	"Rsv56jBkI2um4beG/hj5lAWuLBjJFJIOXTj8RskQaQyi291LS5Xl6M54jzX9vVs6S7VXLcwoW4Bcy85c",
-	"tG58zN2ki8lhTeSilLJ8xEjmZBlAE49O9/343Xjm18gI+HSoIrl1otEohEnoC+SUgC4aYBKY1KNxiKpu",
-	"jq6WdaJ/kyVD9q+uINX5zSU0tQsCVhjqo6un1XklwEWkM8zI5eNX9UZ2tmKNWYB5YtGc97ErlFkR+2nS",
-	"c8b/uzozCsCco+xBTvahDArW/GI1TuOLlCaS5mNqwL3gonv1o8+KZR40P5Zkme5VMB25X5ruXUvounCv",
-	"jS+Z3tppF/CPj/Q9fKK0YGzczW6JezmnoaOexP2Qbd80DupHtcO6V/F2m0ed+lGn87mlUsYc775tfKg/",
-	"cz9NPrseIicLmBm+sE0egsJmBrT5WqfzcGxzOfkZOknIdSXpJXl5mOSlgGboVCaTAvQ9kCbfMIRA5hHo",
-	"YRQG5a6KysbEW3uvonoL9AstY/mRYy4iYPmSuM5NUz7OCZoq41sXSZJgZEVAWXLP68zJEvWm2c81+W63",
-	"3gBlkJcHiVdBk4QjHb+PAmX7zSUcUXc8ki1Ui9cxm731Gnivj3QBuhsqY+HDPb31yuolB9T5C5xKvrWQ",
-	"CaqTHgE7nSpoCMnFzOJqY8DUpR1j9zZpgt5K0/rLDJx1ioudhHQmvFwygSBh0onLhGLrEeUcd9NGUH+i",
-	"NkpyYx/3sJ+3bqiJEYCIwCzpbr7w30LEvnNEduhZt3zkH/sRL3W0G0JnnPlNztQDptBLijwHRXYrXBkL",
-	"iL1svofGD22WqHg7B83dd17Fax03O/XdTn1vLgUqXQfb3/hz2//488x4yaqeMLwTLsq2qzqbS/mogpPj",
-	"xt5Re+fga/tdo/V1r3lYaxyBbdDoE8oQ17K4XH+JNifHDW4dRmyFNcNBUWDdveRyVUFHvYJDwH3KkI5T",
-	"EnLzevKnqeaChxH0BQqq4OPbRqd+0Gh3vp4cN76+bbY7YBscWt+YzJAKBHVzVzi4HqyLgC7qd4FUtuFe",
-	"GCPiy7E6UkdRbVTdKFXlpddDvvbTwX0iBQJIRDjSCY7SmdrpVMHOQW333aLhJagPp8LLEI9DATCRaJYC",
-	"CjCRqgxPbj8zkD4Sq/ksDXdpIZ/PQj7TDpclNVPZwclx49nOwX1kBy7K51W8SVKkWMY4vs/FMzKrZUeV",
-	"gyZjTrRKgDg5bhgQJtokMNk2Y1zFqTzltuOW7OwPlQ09/T3Y0Mp95UO/7xVGOXJZKiJhEkHv1oq9RN4l",
-	"8v62yDuBndpXR92dHKt1cY2t1ksJMzrBlR7/XsgwTaln1o+Pm8f236977xqHXw8b7XbjaP9r/ahz/Dn/",
-	"qnH0oXbQ2Pu62zxpHdSTd4efCj46/JR8ol+UE3wmVlaBOvHUwu5+IQE2UFmgihsaKJN5uVsefirV4eEn",
-	"052Zc3JWjF+XKyu9SnRvHdmTdGmOspWCFZeAhJLIIS44SFzFACW2FqlUKEp6Sltw1al2ZWMtCD7cD2kX",
-	"hvao593zEwhmlIpLwiXtXL8U4l4R2pVejLFEugqL5stLqxZxEu1tGNUKDp4mzsHymEgg9CwW4T1vpz97",
-	"L7Nkar60dY0hjN7Q0H0LOsBhwBA5ceXtP2HYxglpS2NsSFofCc0l4m5PdZwwLBTYsAn9wkXnTdTTzCQ8",
-	"wzFm6Oi7hNZse7neDG3gVAlYSobO6Z0ARVUiIqh9X50fqZeu1OOEIRgcllxX3Xohy1t03AwoDtMm4ZeI",
-	"uQuy9ExVD23MHkAOuggRkHziDIrNV9YpJ+tmIExdKCTJcdVCS6ozqyvCzHA/K17X9x2pg0Mp6vg0GqV+",
-	"9QkNNYs+V2yfa5DdxXVvkkbNsSNDyM4z+fucG9Nj1FG9RZvDJ6GdrJ0A+YyiSXnYzBnmuR1ywZWpkw4D",
-	"XTUchq3MGdUX9QXJ0fTHhfCnSDBXbRU1BZWNoBeHFglN58AUXAe1VsPt6zuMKBOQiDk3UKdgTL62JtMp",
-	"VY4Y8lGZYTBXRf04lvwz8cUXeIgy1CUFhkaIFBwijhCZY1qSrBXFS4oplYSzy30JuS6RdJMrdmelnzb+",
-	"jsZOTlHNnyIDcKzP12TX+kUJvBJ08utDqawthpbE05msurrMstcgLzfbZVkJ8whXyaB1BXRpMHpaTsNz",
-	"UvrCAqNuEeG4kVaENQ2tQl9UWimglySkMCjRoWk5q0c8NUI64wCZpx5ziCVzV67KnmdVHWq+wzy1gBWY",
-	"XcCq9HYrxj4piOgMHdN3SNBkg5SfqUlcnIud51pPye2CM8TKn5mVOfd9iSUsSH2QlCHJ9VdKbXTjS6ng",
-	"rcynZhOX0t8DkP78dK/cmJjv2/rWqIpuyrGuOwI06+djGzrp4lLUXIqaS1HzIYiaNGb+FP6s3y+UOCyl",
-	"23ml22wqrOIK7mmSg/sR7qQuK45U8jj5V1v+VfMq3tFOycsFOznVk/2herQ/VM/Jm3b2TS3zQ474s+Id",
-	"9qDbsfEwDgV+1oO+oGyiiKhNnnC/VveoeSTn3ml2WiVX08zefGh+6e9/VrwjdJnPVDPmUJzJXABW+ozG",
-	"0dNpLiUPMEtBuaQbR+jyhLsuL1WKSZtkZJqzTSwGrjRYNXdRxyfcwdyTg9iB59lE8U94kkOLam5GqJCP",
-	"MNGuAzdOzaeGaRSm054G7QKGLzhVJ6YSaXZAtT6LyLHjOTPULDA1YUFKwvkz4bhvGdKCuWMMPkSQAft+",
-	"8mQNMNeRB4nPARpGOlkWQzyiROId7YH9ekd53SMuuHPBbSo616mxSePmPeW2z1s44sWJ6nT5hqmgLmB8",
-	"KSwfUaH8NdxuGFLhMRQwU2xU/o2JWpQBHo4BliQErYI3MOTZRHDV20o8J4EqmXYO94mTIJpspm87hwfK",
-	"iUUbazABCsN4KmmpaV8OlLw+lldPsmmTU9Itjc6Z804Sm/kz3iVI7WQ02VIHlsK6mE8zccwZuw5Pnk8t",
-	"H6Na7aGeJgwMEfHBHZHSUi+B7lYXQjZLL9HNlATXjzG3yLetJqqfmlkTBBniwnwAu1RKSBZ3K0na0opB",
-	"bF3W/CkQAygAR1KGJ6gCkDywsjsNT8rkqqCmXebUziufMa0oYvm3c7cLQnCa2Zlm804qyP/UKYHtKGY6",
-	"CkAi+exKZjFN9I/W62aE9/4s3GLj1Jvf5dkZWs05KD/vD9ndKvranStb91h8Svdc7hZmnQMo4GTZSHsc",
-	"2m7390aaG5aSNOWtdpZ3kZV5qzfqQ1hqdOOSVzy2kpAdXjfycWaxx9z2r5mk16xqoaeB6JWaVMJUi6cl",
-	"sZlhf4ZpLzO/WDnD2rA8DviIw2AoZQgaogVE5empF8Tj7UEBlfomMVrjtjlxRssPS61LzMIpSyJJVrlu",
-	"+NTTquCbYuTX75PMwpbLJkhbrOkUnCq35pMclsz6VMZQM48q2SXInZCKlz2RxZSiYPXammkQe5SM4w5H",
-	"UrnZBq2DWudN8/gQrCT0pmqBf1oBJ8cHYMXO4GkF7J60O83D+jFYyc3laQUYR+aVzJzk923ZNpnZ03uh",
-	"9Ns5exXv5PjAq3h2Vl7FS6JMVJbDciaBzPpnus481aNkHmQGzDxNxs5+qsBINtlteEkw1LCgRHpItv1e",
-	"rHu7c9w42vcqXqf+qaPS9xxoV9zDWkMu0E6zeZDsyUFDBfLsNXflB43D+t/a4mICfHaP63v1o06jdtD2",
-	"Kl6r1m5/bB7veRWvcdSp78+5dXJVE+DSRwbM9IEFOH1iQU+fmEmkD7KbL3+biaUP9BQzw6aTTR+aaWdg",
-	"yS1A+jyzFOnDZFHkQRovf7jQCoyuIruTI5jnLgJeJlHKBFC3Vj7fLlKhVMCjXvFCtltvsiCWEgizHVbs",
-	"Qjmp/tg+OiPYmq7tmxbAZndLq5nOK7cpm3cfF9G1di3Ehphzye9c9alRgIVm9T+mTLKEGpKOc6Qpjkvt",
-	"UNptlLTkYGW/3gGrHPkxw2K0mn0l0VKR2uHT6lx3MS3EOCUw7NBzRAqzO7mSYORjng0GCtnNTS7iUJJa",
-	"Y3bajUWNWYa0qEEWlH37hBeYHCXDvHEI+Ww91s7lWmqs+tjcUPZwKKVv2BOIgYhyMc1U6cLIAhxMT6ST",
-	"eNkWZuen3ZP8gtN07fUvvUBGkazFYiAlPCdqKhsqTC9Nofv+A6zIXtqmbMnTKvjIsEDPVM53qYFHmGGx",
-	"DQi6QAwwJGJm/NtVAadKxlbtQ8ZGypJTBTVirNl6ajpMzhwNMESQcGXnMqPKdaUElVBHs7B6PyuTFQEy",
-	"Y1KmgNkeHymDrmszTQJfMsttOMIYEzrstEy5x0BuxQTrjLDdonIa93FaHqYW4XSyk+kIJ/d4rLQMWHF3",
-	"tqBdVo5jEZ6eE1+CIXXpDGhV0MmoJOMwqwhBZXzniF0gdi8UlMZhraXS5u++rR3tKwF848WWV5Hr8GXW",
-	"IZL6RZ8+Mw9rZsV0IbIEf8uU/knw3Xw7X6rLmv2iuEJCnkZkaoU5rVG6llByU8RTZ1yND0lcjDLsKvMM",
-	"5uo6yQgV7quRHgzDLvTPOwwSHlEm9hB3ANBoSQwf0Pw9nSbVkI10AU1zhMqY/iaGbZkk9eOXVEzMHGzC",
-	"L2h2GsiJ4d1o1WJUUJ+GqVstCrHCWntVY/DADRtwfp/53GaCVWTtHiGghMerqH/aX+tHu8efW53k92Ht",
-	"87VQMb/WBXLgbdQ/my0hWLRyXrKI62CGNqjnz2lxz7MPv6u/Mt7q4+e7HPEa26oJClYaLybBLtAU84s8",
-	"Dvj4Uk0T00olrLAbfitFNJcyyFIGWcogSxlkKYPcfxlkKRvcM9lgkq8rPzVn5J9JzgdJALigTPZtiq1m",
-	"q5DfTZVr3WeL0WhmtFot23aqG2omVJJz6mNJQjPTuqlgXMYQqxd0EYMRnw7l3+WW3TafuupSaGjj7+gA",
-	"D7GTYwnEhpggI13g7wiEsqmUcw53SuJJCRKh1qg6rZZ0yVknN2rTZn1bRX/TZqWO8fux5kqwD+Go1MfH",
-	"actbKzectCoJUa61ug6Dw7ZPmdubgyHQY3Rog2jSgCUOhBZ2AOQqWz8c5k5aL6Qw4zlKVCBtkV6U2evs",
-	"MmXQ6UshzSynCamm107XtySlS+q2pG5L6laCuk1SKUa7oS4oUT7QuM6YUje1dQKsHL/ZBa83t15KyiV7",
-	"s9GLTytarNRwRlFoVNxV0+6Pb5ySKvgAQxzoDehBHMYM6ct97d/S6yGiclyo0BEuEesMSQD4WY5oyAUU",
-	"KpjHprWWOm+PxiTQKTD7+AIRgANFuLmAxJdLsarpD1+tj/rBeeo3v725tlnxBBaKIB1RAd7IrtJVhV0a",
-	"i+1uCMm5TtudL8ch3AW8r6IQEnPYbAkZJYtjDqivfcR9d5CrnrTzqnp8+SoqWCtSEmRu+UqXSzfn4o38",
-	"SG23y5EiXUZXGgyWJMIzlmST+2Ripsm5jRl+lnw1PbIiP9zbjtSbNfL6NHBnRR/CKzyUeu3W69eKl+hf",
-	"62trTs1M7/wEWg4oExUwiIeQPGMIBsoGyePhUCr9llobNJC9uhXLxMpg7Dy501SZYzEnByu7mlOoQWbX",
-	"Jy8HiPKpHDtxk1KJLjEz+Xn+PErVPIIMDiUfBSt/tZtHIKJyG5i6zYZD5C5TO0yzxOUH+DiAymhyySjp",
-	"a8THYrZrhq2IY/t1SXTvJ7lXfmzTAEo2mMyKT2hx48aSMdIRF3lvpOleAjji2bhwLShK/VsF6+cE1jIR",
-	"+/LDWnCB2FQRB/cAH3GBhmAYc5EMZ6QoFXfEDbPiSJ5IqkrMqH4x14YgR6iW7GYHBjMSaUwFwo4tdzsm",
-	"MBYDyvB3FOjkQnoF+NTR68SngVOKKjd0gATyJUdWMHRhAJDtcdqwb9M8H9eesBzM5gspHiuE/rm2CF5/",
-	"i1UdIRRMy76hvmhnQv1ufqAUCg81kuQDA6dAEMHh3CNLOWrKEn7ALOYLxg+TEAZAcKF6dybInSBESrRV",
-	"SV11flen42bmCuw6F1+5S6aSVx32jqXwpiNzwaRjLolAV0LL2+lF1TyXNGPuUYu9oKk58jYIqjwW1eWK",
-	"TwlBvlCcmJprtRCOqrd3n3K39yfl3EYLEwbp+yidc90mQKekh/uGwxmPStxLr7NgKGWqEUBX2HhU3tQo",
-	"8HBvB8YklMLbeTV85uSnmPuliHYUyC/q3TTJZYzCKM7eYqiHr1x3ZvI5gEGgryB4mopHR5onLFMqh6or",
-	"XgVtJHRRuoxbo6AgwFwJ2pHq1NxSOUonybdu2j8XOEqjnguWmRedChnmlrHsPeE4F/Ep4ThALLt6SsSq",
-	"FtgpQji6toxVBEQul2E2pVmRIIauBCLGr7+KrlCl+h1Hlf/7n//v6VSo5xeSykGcEZymLNucokS5HbMm",
-	"G4eoYU1CBRbHKXahySHszb+9/tPm4+vYiQrEBFeSr5TA52tnSkpSazVMji/LMZOrXZBanfS1pRT3DCXb",
-	"tn/8q3FYa20rel0BkVLFQ9rHpJKkHVER/20egpWA+mBIAxSCDPCNIYyyPjl/Jj1bLxPb+0S/AnFRM8kv",
-	"3J3XL7m77+bGi61t4IcYEdFQXRGo/9LP2shnqKjXfQajQc6PaKYOaUdyhsNkh3Q2kPN3vlBL4nyTTQrj",
-	"yH+iaV6Z+3CzMO44nnQDnO/1xrsCldwnetx2O84MrQX4V6ry2eumspr8rpz0IcRhg8ytrvjy23HiVawT",
-	"yVGa8fxWA3XPVdi5a7va2gzfLrIAuqqOGNP9pHGqyI54Rs/PtGiv5dVRXgKl5zPtSKZnl+TVNjlpxkBx",
-	"Zqrp2BQ88jUUsT4Mck4DMQyNRUM5XSgzg/Ya3IEcZQN0pln62kORrbTgTM0mpSREnAXCzh0gs1httspq",
-	"d07oJQlR0NeJpXnKCZKUJ5nbDJ1b02ZaSzK1lcnb685sIKUNy+0vaRwGyhClvkxdppLMk50B5ch8o86o",
-	"Ks2lcnVyUzjKniZVn5hxkRbVyoo9JvlpKQN7ZgOmpUsuSBVsJ5pJTjmewO5yQM3cZSN0gQDUuYXHUkp2",
-	"YwEGOAgQSTNAiIFySE0y5s0TXdmlwchloT88SJLElsjoebuTnq/IBYM94bzOzi9kkuCVwwuNkOrLirno",
-	"0YcbB+Yeyhx2KRBp/ywkEMDCiR88hwylkuoeQnae6yabRdeJWJTh/qxre90Ghmke2oGU6xmKwpEJQOtR",
-	"dglZoH3CgE1GdVcZW+0RGY5lbh07J/OlcZxGPPOlAe4jNZo345PS1ORpEQZYGEUIMst/Cnc0nl5noKcP",
-	"ivFxt0k10+ID1nkQRrhsZLsc0cVoO5CfO8K66XAISTCHkyXk57vmo0nbYGMvKe1l26gUaHB4zazdKoOV",
-	"1nzM6piOq+AZeEOZ/QmeSKb8VQXUfpWb8QRsg7Ozsx+naY7TU2/71PMR4wj/O4SEYC4QqxIkTr3Kqaeu",
-	"77AYnXrbzzd/np2dOQewIv1XhjgSNx7pReFAlyj06RBdYwTZ5WRa87HDYrcn2Z2iI7ObHpBxnVaDqxxa",
-	"BeSLreBYMZQBc13xU3WpENCWwbQ3v0YQ5df15p5YbU9nZcycJfvEsfn2FY/gsIf7A6H+Knil1Aj7ztr2",
-	"0dfJ29VpCWkym9JGJPioIT/UnY69VJHz7lctM5djORV3k7YFXP4xo0miXeXbWIUdWan6izxW1wgr+B3C",
-	"Akrub3Z1TJ8Tz9pp/5Pv1Fg/K572snRnUc55WsaZlMrX9rdcplteplu+s3TLwzTDfDlAbUp6R/JCc3Fh",
-	"4Hsi5cvCLPXVZa7nZa7nZa7n+5freUJ2PYlCCoM3OETHGpEmdR9VBm1iiUxxtMSs3MUEslEJV7nQfbVs",
-	"+a8jnRamxF3ZpjPI0iM/l1/rBgmJfjGb08O3ppCuyUDehIjqjxcHRSFFSmDQ8Xq3BkF7ThzZy37lcCaS",
-	"NCOHHgbeeyRflInqM9/ePLva3Ykyu8bhqQib90xSMVVKy08aK9k7df8vj9izA7gXKmCNU2NLlox8MFVc",
-	"Ag+84s91IrkTUTMV08omVdjrNFNxaeZHutWdCxb3q45DgugzSjpkwJgU/tI4wJwufC+OY/2otnNQ3/Mq",
-	"3l6jbf9s1Y/2Gkf7JU0K6dzTztJnmW7Th8kAPyvex66cxh7yMXfKzvZNesGsTlgvCYNncYi4OmqUJK+V",
-	"7dCECHbp1aRFIcgMOO2A5cHTlTbUqYHcBe3bfJAKysQeWcZpunLyQTmX8odfpwLQnt8FTFt2qCtxyHED",
-	"FNgM6YAyuziqUQVwhIAWA6qXatIthinDYvQ0WzmD6FUV/gDxKU54BYbhZNVdSORa6mseh21QOzhofpST",
-	"3Dlo7r7TsEO9HAb6CpC0WF+8XmKO7gU+KrC9iqeg9iqaXZTDQ8fy2d4cr+wAjld6zGRD7DFwxf1gfzCB",
-	"iZeYpDeqif4vEdK45coz94Sb1j4lvRD794MaXif7fn6Rkh7yj00afcVNdVrltsRhTYq6CDLEarGUNqfn",
-	"oNXG0o3nYICuoMSlIQyBP4AM+spVaqXVbHfAqqrNwVd/qH8bwc9V/fHTP4FAw4gyyEa2P53rWf14qjr/",
-	"62NH4bWiMYo5K+hSYjUQIvJ+/lShiD3qKg44xARzwXKJrpQFX+59RV1RPzNRCXotQB8KdAlH2+a4JKcF",
-	"s1OiigBKbN171zgE52jEK1p7wvKhZKi8Yjs0bU1pQx0LK8lDtmTnKZGdnxw3xg9uJRPDFawypGLKAtM1",
-	"r5hKBrwCYDpDynjllCTelXJJK4nf/QD553oqkI+IP2CU0Jir2yxePSWn5L/+C+QN2PJh/QKxUZLFliAU",
-	"cCXD5hpWALryUSSyLlcqKhFxcLYa4gv0/UyOfErOVpV3//ezKqglvV6q++4xgRlzoPJ8a58CTNRFonxq",
-	"a3qfEnXnbUSpzbV1NQll24JAHxO9BtvgrGbckFXX22BHvz2N19Y2fNVG/YnOqsBxwk+JSZulL9nPpp7q",
-	"M7AiF+FU6g7pLpx68nQZvntKlNCXP5gq4LEHfUksoEnHjMkAMawznKvaNuMSI8DilGSq/YCOBlr5CxAK",
-	"QkzOM54B5iNrst0G6oLDRJGeksSUG1CknYZhr4d8tavDKmgSmybaFE2xq6K9dBPdrqJGPCWUqT9orF3o",
-	"83mnq6CRn0nWGSKZP7ee9oHqzpTxrgC5JtZkrMgEQ9+U534VdCZIiiQhmphgzmN1t35KzlJCc5Y9/Mkh",
-	"4erwQ3+QnNK03JCN2s6kopfHOSlDNKBhoNPSAxiGfwJIRqdEe1TlkNU0ND7yUhTcBjCpNZHLgS+lof16",
-	"55Q4E+E/BZQkmZYqAKaFrKQiCrqMniuqQ5KxRuqLU5JtqJsBn15oMoQU6ic1LQiCOpIW1ElgKZ06XPCU",
-	"jFHyCoC+kEMoqgnoJUmku+Q4Zuenm+mhTkkfXyCuNlmNAlZaJx2QROn/sKrPz1VN6Z6qDawBH4ahxHkp",
-	"XoZQErv8MKCPhCQUG1oewMKsP6dDlF2YC8Q0impZEKxgAYZwBM4JvZRf6cikpxVFSzfXNlOZTdJB6Itw",
-	"BKBWASA5JaYXLfVazFJ9VMGBKmDAB/QSqJSQl7KRFgzUXOSwkmBWNPX89KxDBQyf7WqTvPw/1x/K3u05",
-	"TlJyKXooJ6ePVIQ0AnLlfx8Jw3HkoQskzfwnlvudxmJLmcKmuVcEQucP0CFbUu7W3yuabApIRcppUOFL",
-	"FZz995l6By5xGPiQBdsSoP8GGvfMdv6/cpR/DUcmBwxB4mw7W0tFA2GX9dTLtjz1/pzR33+fbaseuGQT",
-	"TIXpqfOX9lPcx3/bJkkfJmx9/h5SMEzgiewm24PdujZVQMpfUl0645SJs7Et4caZCoVB4jUg2xlXER6H",
-	"4k8TmaQ8uBQxPnt2JtsxidO28CELENseg1t29K9ncpgzsCIlKTNnNfDTiiWcueY4OAMrMGmKA4OR//Vf",
-	"oAX7mCSyxMH4MWQIRLpFwlxpr8eROAMrmAToKnUdY1xyOzSs6MCXtcopsdfka08VJp5FsI/a+LuGXL/a",
-	"XJOyFhhSLsD62tra0+3xGejx/rUmBYDnL2wX/1pfOzOuajwDwPqaFQmrQAtGErNOSZIHxYeMYbNDOq4I",
-	"nOWQ1hxuIZ8AkoQAKFfEU6JUQZvVwWBnBTDUhywITYlrtWB9u8C7lFzo6yqukauR3GlwsHKGg7MKOLME",
-	"86wCIknDM9EMPPYHklidpVT1rAKq1erTUwJ0HMJARTHqhNBa88h8pgzWZ1VwpFILRlAeLu3eFcXaBjes",
-	"SrD2oDC+FcZyy7dzxl/AMfH1uTwh+Apo8/CKFiulzCbBOasTgcVIO/pXI8R6lA1RUBNnFZVM19qR5YB1",
-	"Eg+T8nYMTWpxSuaKYrGd9aVMNDvDvgWV407X8LCt3zlAQwhWzsxd4RnoIp9KdD0zhqgztaZd1KMsm0Cj",
-	"Cpou5RAKx5ipp5jsKo4i4yyWCOCS6ZzZONAzjRcdyM+rxgfurGKk7aRv2VEypfIeaHqRVT4atb5FCYDA",
-	"yllR2p+zilk0tbcm8cjZ0z8dyUXKZgM6VQVGTMaeRMmTWp9X8STp00rhenWtuqY8niNEYIS9bW+julbd",
-	"UB6CYqDU4CIBX77rI+GMFkrIhZXhcuLe//3P/1p9wErqT7JHVMoFDEF/oF00FN9Nrt09BaymnI3AOI3q",
-	"Tqxfo8JoZaUrzLmWkz7Ty04sm8mZ2/KK256ZtZc1mGmTmt4zXWfmJvdWP7+owo7aEUR293xtTXvpqhAB",
-	"ncAgPTnfjIEzGfQ/uTpN6y9fbm5uvdx68WJtbS1fUGn91drW69cb9hUOMgCb2Q5HujrNz8q0Ts2Xmy8m",
-	"v3yuDJ7p0pTLsJSrQjXpdz5ebtZrvvMq3iCNhc2xlqLRTPvVfGPV+6ZecddXyc6s7sDAehWoT9Znf3KS",
-	"ifvVH21M2dksTVDxUMkqlkhP5VwmKaAm2hhlQEDWR0Jfd0jlVUrXOg0VIoFKNlTVYG7eJZjHiNOY+Whc",
-	"K5CgbJXZmQYRiBEYJtm5tspszhEVDYlBQ0SE3p4tvT3TPzPRdycEXkCsbezKgKjzXmW82OUqZ0idJMiw",
-	"r2yTeeuSIV5f1B0gLyq1hiatTcY6oPQrFUqjL/QmKKT+vmPKTj1cEqlwb8fEVJWljj/cJPDl+vM1B9Ur",
-	"e5jHi5T9zN+oyNn/nKDq6/PB7aK/L9c3XlemzWgaUU8qvHnPYfcF9F9vrm32nr+Ar5+/hq8QfPWqt/H6",
-	"eQ++erl5zZVwIbc+fEGeXh/Q1CVvGqlO2i2p9JJKL5ZKG6KaFOObTpp/Vgrl4NUf6t9G8FNT7hC53IGO",
-	"0QU9R4lFV3kd6OhH1d0k0d5THT1ool0pBjTK3S64ITTLereS96YjIpCCXYNjSyK0JEKLJEIayS1VKEeG",
-	"9O3EfOq3+QZcYI6lTm1u60Pa76PgGSZZt/tJ7XrHjDhBhlyzT5usNpVJUemSM1q2jLnRUdVzTzkcassS",
-	"ZUJfsKEA0DR6ogpMRqvUHqy8Hbsj8OTZk3Fzr+ylaimOMvWnJIfr/GHpMU2z0rqLVE/Cqy8dkhXvjmx5",
-	"a9d4ti51Mt5iTANzqt96fx+B3j39ozeUdVXyh4esd3YTXLWkpJ5kGiuhYtq7zxWGOApDxJ6aa66ENShe",
-	"kG9dpHGaczWv6laOSejOF6p7zTPw76XqzIEYm2uvZ3+xa7zH1AfPn5eBK2LUR1w5OejbjYetV3Tt2Xei",
-	"YYaPr/7Qf6hr/HENI+MRoaKJXOml9vEF0o4lmKuL3bwSYG+MxQDxvK+BcpWwLhFjzg6JOwQkwaTnw59p",
-	"LkglYTA0pBfmti/xHxgjHJNEoo2EReIhJrXMVEvrO8kqO9QHu6y/SMN54Paz0tYfc5yOlN9lKVJ831Ss",
-	"uYjfZinKoutjPFSdRAncRhDQTF/7F02jZpZgzKeXJF9dUzPZTUZd6ibldZN01W+onZQawBwkU2xmcpQM",
-	"nb49uuwCDF1ptCsGzbYYA+6XKGn2qJtosaWm9tA1NT9Du66nq9kerA88DMPRmP/wdAXNnqlbUtFs979A",
-	"Scthy6PV1OYUVpaqXSnVzk+xZrY4tPrD/mkuiJyy0b5Jr29VOPvNJOLuI5HB2pJqUgZih/qRAnj/nJwW",
-	"gu3Nd0ut4lfjjjzh10ecX2EZSbmrOxBkDLcWZhNJueZ1rSL3Ad2XlpGlZeQ3tYykttF5bSN5mmYCV2ca",
-	"TDTV0a0TFIcChrRvq7joOESObKhZCiP3aYQqabCZffGEa4/rJABc/zKRlijQ0SW5qiRTLTBNM5lHJZOU",
-	"Utz1yix19sdGLXJKvo1Sn1fXN3W3DPJrHNX+vrbnbRUfOhGgbyJGDT4DLEBMVOSUGKCRohRJRGoV1FQk",
-	"OQfP19bTFBFmzAEMAKGZobPIWwHP19aSKFKGohD6SMpPaKpoY1Di4dGKxcsJeilKW0jWFjxwsbq0SGtM",
-	"8VhLQ4zTEPO47CptNEEory9Orf7Qf0ixe6pHrvG9y0lLmsrp7HS6myroJMKR9V21eSqVbJUk9Y25zovq",
-	"cuN9yISvMq1ChmESNi0DsLvw1A1xujUlIdZ5e77W9g5V9p6H7s27FJFc7q9z4L6Rc2bqTGn2kCROvWEr",
-	"8ZoQ9cSDOC08bSw7WqlS75XpqKLR3sTzDnF/IIAPbXkSmKTnSfImMRoiq4lxBJm6jzHpGpxa1J6Z1vIW",
-	"u/xdrhV5b+kOO9N9knbSOSH7spwolE/oW2b0BDsaRdfUOT5w63foGdCSG/TGDW/QS4yVyQ5dMFYmPf7d",
-	"LkMC2pRzaNsc3Y7HdzYYHPoCX6gKINxYDtYqniRC+AJ52z0YcqRKZNMWoxcqvSAm/SZJXuWzlJvQw82t",
-	"NRX6nUgk2z9Sz410aSdjFjc3X6sPc4tI4jCsZA+HeeKKXqyFmAiqUmhrUpHkbN723hx7FS3gJfDqjhyj",
-	"6Q2r6VR03vZ/vhQCUB/1g3O1j7r0pxVQUoxn51WCJB2jsehTTPotU+GEZ3bAfuaalEBcrMtzEPXsp7Ln",
-	"qFeNGBU6Q1qVxiKkVKWsUFH1drB23CVImDnYg2VGjvAeFNBOx1Y/tz9jMci9tnXSt72Q+jD0Kik51rAX",
-	"lO7XnxcU3C94mQUkt8xjGOJNFKr31qvPqxvVzYlK79vPtzKPzExU9RyJtg9pLegouCDLtVBr8aJ2GC7X",
-	"Qq/F9/OD5mi5Fmotjs8/HC7XQq/Fx9r3wyWOGNZauwxv7Vx8MYn5MbLC1Ho2Vf+EWKV/mzrqWcGjkZMs",
-	"pokZQ4hDqaod4CGWsK0nU2vREAv8T4yeuWSQBIg0X67jUQ40hkI4Soq+w+ACMaE1PW/bU7nZ5d/tCA5z",
-	"X9RUQwuverQDg1q2HHX+1Vtr3M081r0a008Eh22fMjvn9TVl+rb13u0s2Fideg1S8rG3vfWz4kUx66Os",
-	"LOhYjsmux6spGLhM7YBMPv7LseTbOif1NZIe7SWVWpb3gg/dlzdI7DfWcmUtOiXceAm6tMYh0B5xgYba",
-	"ppxEWQb54kTJXb7OHxFAAcFKesgrwBChSlrC62kVHKErofJyJ1m6bcFtjkQyhMnCRnsgwD2V6k7YPNa8",
-	"yIt4z5ZIunaGnoSKaqxz6ab6TcbSkapUk2rhXt3LK3fe253ms+dr66+Ltbo+FUrRctDTSb3Le/28uv58",
-	"o7q1Xn2+trm6IVW518+rzzeqr9arzzfVk0ndLOGakrTO5pm3xc+y9NDS44QcGrpXjhr+nM/qdVuJkqYb",
-	"PGaeKae5Y/PFi9db1zJ3vLg9c4c613dt7phEjKyx48vi0GOpiswncpqDnZM4k9c7o10ajRISFsQ2X9jm",
-	"K4nIlCErxFkBSD5zS3H2VZ34NMgcEPt8TLrTj0Pon+vEsPkhkprRDZL7QD5qxiL3rJ0hQ/leUuHx5+0I",
-	"2FPYwST9nJCuf2QWfGP91y54mUU0Dz5gJum7avPzNrWDRAwfUw+yz3W/Ft4xBWHrp4NrjasH2V3Ymuf4",
-	"/ZxPqbgZEy1UKeZjrnfjXXNXeZ5qyXUr9f2YMRRUQYtyHSOs7l4nkuOnF7oqe7gtUxEAU0rxgSTiMh7/",
-	"PJf2uQo+01gVQVAVTVRyZBSYUOohFkklM7MeSfFYysCIxiCgamHUx+qG1mZzYTRE1Uzs193tr4FUzgmG",
-	"qhaOqScxrt8o0pw6Rd1ZQjSr6QAfErl4XXnCCAJdpM6fXG112JDyIAiw8nt54NkQk2q3k2psxvsiU3mk",
-	"hINVNgDHbDokQVrVpGqq2wHMwbeYCyBgv48CALmtc1MFtTBM1FCdjD/mkSSvQfK1dcNiSIXBmk9N9nCY",
-	"qSElX8GRxigfEu25IEwNQC1agyBmuvoA5pkvXamQApvBrci9Q69CoiOXdPxKNsLhRJWIO3fp9PVxgAiI",
-	"GOKIiArg5zjSDmoD5J/ngX7CweEnwJBPWcATNxDNVdJJfHrW6BPK0LPDT3Nehz/qDI3aq1vX+8rScHUW",
-	"0RXydbEJnJSF+hVJGg1GSurYozExFU00NcfBkpbfVVLJKdS8Ui4OOelhIgj5oRG0G7rV3JZXjXGOuYaZ",
-	"6dXtmZnqR/fOzLT0qVn61Cx9apY+NUufmqVPzYP0qbmnfiQlzdxLL5K78SK5ucn3geS6uT+q6EOMl8Sk",
-	"H6Lp6l0Ehe+oW18PsAARk+qcwNrRY1Lfq4JaFIUjXRUbmcK6lNh6zyjIVBxMitzWhGC4GwvETfyUreQX",
-	"aVk80BY6o33HUSA1mklz2Yl6sTSX3cRcdk0vHIci2J6XJOntW2y2m1905/Trr5weMlm9bi7BpUnwNjiG",
-	"Ivtw/usdU1i+MNxWOT/CMMxlT4Oc4z7RGUiRrZCvK14VXZIkBkVlX6vZjEq/tW1xTnfhmh+mOcVs/OjS",
-	"d/gR5hTS+DSRdiwn/bnSIZo4bxsYf0OUbT98lL1eNp8EW8f6dOHi3aXzqfnhMvvpvcXbWq+H/BKYW8SF",
-	"VfbT2Vw4l1mT29SaHAQK81VGh9lZKGp6sIeke93fLBkh7WOy2DQZqst5KtGNNBQVgIYQhxUQYB6FcHRU",
-	"nKxA5yz59TUP1FFcSjmPUsqBlgxdM6JqIssw4iqxs/ImJaKQEGZjmvT5ewxCzUws/AUZCg32PwKJZll4",
-	"oZR3akG+5ZLiU5o8vozTajnqoZOKYW5AG0AOCAVUDJD9SOcOM5JY4qRqHVsnqI8uE/4gqc/Dyvi+TBP4",
-	"cNDf1s6fhf7TnBpdJ1D5oeuy5ghAzqmPoUBB1jIyxVS5RM+HVyjm8YgUD7REDDRIdW3eXqowTNtFERDn",
-	"qJSG0M5RgGtVaFkSgwdop11SjHtakOXaeoH1Wi9Rsda0VbcnfAKNC22pZoSHSxjuf3LgWzD+3jwHq4lP",
-	"2HyRcSgNoaSriHGVt0sC5IpiCJXYqVrMn1NKnbdHYDC9Ky+Rz2Ox06lmoG5K70m8ncNxqZM6Kg3hSE1A",
-	"Ofk9/CRblhJPEHpLa4vtw7UgUKZhiWncVhpPiwNmKHwVuKqVwyBAAUB6enyC7NeCIAPJb2w2TgmdzoXM",
-	"TSLCSxpeIP3DTboWIImtX48Q50hsBugMFc7R6sxUbpMMP9zyN0sKfAMKfNfJNgzRBKpw2NyJNx6iv0UQ",
-	"5NjFdGYRO2V/VcssJ/vn6LUUb9O1SliEblrAPxLOVWRQeGjqwk1YR14crmQE31tjHo81dcSSiC6QiP7W",
-	"hFM5ipcWtKfbVVZ/qD9KZwnSyxurUkpYcNDYm55N54GJ2ZVZoCWsymVq1St5P69F71GADhQgRFCyW4JA",
-	"cjBMza4Hnxvud6DjkASrpopsSk8fun1iLOXOTKGzgHAG53hYglbKZgATfXaV/747jHMq9dyTYz3gEJul",
-	"LFeaBoCVNFeY2aCnSzPl7ZEBM6O9d43Dyeso9XSqr4rEN9kqk4wfzszE9dDReb4LFs9kdKp+1dCeo1FV",
-	"l0Tx6RB0PnXAxb/kEq7/CaJ/HTb2e4e1tf3d9j/77UZ3Y+99faf2/qRW29w/qu3t7uD373b673c3a02/",
-	"uyvCD9+CFydbx/T4Unz45/LtkHyq7b/9/LYfdf/6+3D3Vfvby3ij/vf6zugoPPgwfFv7/A5utj9ufuvt",
-	"b/4heq832q/edpr1j58+19Y2Xn4mV/joAz/6vFs/JB8uw9rnv6LwYusyJp/2gpeHe2+uBPsW/DX8y/97",
-	"6+23cMf3z/deNKN3l3+8H+wdwz/wZqv3+tVx+Hbv8+jq5dv9ffpmd3TZ2Ku9r+2ozBoTy3CJJUr0UBhK",
-	"XfrRrMW1bQbLe7HfVhA9ojk6qiLVq6DJsjrX78B2JNOYwWymBkyoRUJEsJHyiGTKdAmiuBtiH0iaUnzV",
-	"9QDZzuIDJOQimODLm15YzcnYGjuNb7Wjnf75P4NzvP/6cm2n9r7+plZr7tbev6rJ97v9d7u19/Wa+Hj+",
-	"kb742N7f/Kvl9zcH7+AfrwQn9b9fHr//cHxy8fmc4drojwFE5O8/RgdXm7s7uLnTfX4CeX3Y+fYWdi52",
-	"8MW3N3//0RseNYbvBu/WduLN41qjcUxpcDj6sNca9XY6Qwa/X7Wu4PuN9Yb/XQx6H3qt76++idVPV8/3",
-	"uuTvT+HGK3w5+tT643D/5VEr+NwINtD5yc7lH3//8/kAv+jg3Vcv9wYf343Q36x1/PfGy+9vP7RWX7CT",
-	"d4OLt+y89v79H/638M0m2sXft95/+/B+bb9zGf/9LQjXVvf/xoO9jd3nu69ev988Ievdwae/Nzdfbv71",
-	"+mijfdTi+Pxzp7Xz4XL4ZmMNntQ+HLy5fLe2tfH3Tkg/Na/I2qutnRcnL0n/4o/Gt9Hqh+jTuxf+8St6",
-	"UB+ubbDWWhQNgvYJOTjs/PV24yR88Zq8XyzzWd4GLpUfbFjlA710m8WGpl215Xl1elWZv0xTxg/damry",
-	"qCVnmsWZ1u4HZ2KNFhr+gYYvPu/uft7babZe//OG73+IG4P1xhv4phdcbmysCdH8HD7vfWs+7x+Q5tXn",
-	"vw8/XXwnb3b2eh93Xv+1vu/3MHv1GR29E++HO+09clz7+/3g0zqKUb+GXn7c59HWi48bR7TTent8+HmP",
-	"r+6/I4fvvjWH39vduEMF2kOfW7z1ZrN9+T3q7ozgy/edt6vsZe87bbzZfy8OX6+GzdpH8urT2uvG5R+v",
-	"/fhisxa9+P53G3e+XcEmHZ68ulzf/FZfO2ldfduor387HG31X7WONg/wxwbdP+hdXPHP50frzdbJRnwo",
-	"3sUf/9n5/Mf+P4OX0Xt/+M8IHvEPxxeNg9V3o3d0f4sOdvDIH7yCf13WN3auPmycvOrh3tU7svF6/eLw",
-	"pf/pr63jz2Trr7+G/qdvf/3xPrjc3Xn5bqt7zBHsvUe77xeuFi2ZypKp/AKmokl6KZNagVG9p9Ig8FWY",
-	"TSw6w+M70xbo7wGLw3EXkKlZNJIedBqGZUKN++pZDlVi+DkSaiQuPd0RSD52DZq8LIfouvv04NR8I8/f",
-	"Sa6N8dEdbKGSG+eCBNUhf4aufBTmxzOXqtteFxOoFmR8aWfa3cw9zrM9zCPKcRkFyPXJz8rSgveQLXh7",
-	"v5eRTlPv//uf/7UcRo1iOEz2vlgjIyb9Y8l1miSbFHu6f3vKubKMyzq7uxSqnFf7FFPfOEd7DF6KPywN",
-	"3/ZqBwfNj17FUyl8TWr33eZRp37U6Xxu6cK8uc0IQ3oJrnh4JTdCKat6Q7xtr3oV8qvyqXUnGMMt1lEu",
-	"OVdTkSZXzGbr9cvnr17Nvw5j1VyiJCn6ulwgGiUu+8Zj/5qrtrS4PT4+ccc+oh25DFLaKnQS5VJ8VarE",
-	"AzbyTfIYQSdzC0/nYTOUtZjh2VrayXHj2c5BEpBVXjk7YXiplS21sjnYyAnDO+GvUMjUwEtdbMljl7rY",
-	"reliho/MVsNOjhsz1K9cVwtTvRJ+9ch0rpPjxt5Re+fga/tdo/V1r3lYaxxNKFpyb0A3VmHbupRVol9k",
-	"nv68Dr2/bT2rYH4u5erl1vP1zbXrzf1WFSzDoJa61VK3WupWN9et8gykjF6lmVKBPtVnNI7KZThS2cHd",
-	"sc5VkAwKqPpW6gO6CNg2eKK+fFIBTxjycYQREU+maV912XyZGWlRmpJafe+XKYxG/dIHzQbFq1P0hAML",
-	"m2tK9l1xjvnZY6UHbvpYSbtbyGmfzTaiYdj2ujDoxyP+7z4VJro9x4ETcHjuq2+012NolPmqhxkXeg6O",
-	"Ut4hzL808zGlJNN+GRxyWKZbnQJlardfrpEOJUX4pSK7FGiW6bLuJl3WBD/P1nKywoQu3jQzc1auskKm",
-	"46LyCRmMfxQaq6W0/gCHAUPk39dQp47QZZZQ3oLeOQXKaQzqS+kpjMN/2wrhL6QYNdaP9a1DBDnXldPk",
-	"KTZHKCEjznwDwATAa8GZj5Me/U0GJ5bk//GkmcmS1zlyzSzLp94iPz3Kc71i/jlVC1/9of41+XCKSxUQ",
-	"gJ5lzsCK+uqpCs0zRmOmc5VjAQRkfSTcZQoeIhOekiTHtShuQM0y3+MA9lvVFL2/9FuvUF30diCDYoCy",
-	"F6xzaY3esXrpFWqO3g4NxdTuxQANKREQk4Ih9hnqU2aHqI/6wXl+iN0Q9SFB3oSGuhhxZRnzcM9ZtRGi",
-	"Yo7Y76O1yRlpoo6CDKnXCX4SnatYfZOi4yRfUWndMsxjPGHQVJVOh2Asucn9Vj0DNMFJcszDwTPGKPx1",
-	"CKc+G4vNvvng08lZymTpVM+R7Wyp492LFHTjypZL9VuWZZyWLFSykTz3uJlutJowPVW+yWmO7KQ7Z/iZ",
-	"T+MwkEpomoJPVy6qAEh0PcbsVlOm2Z9ezXxfTj+clOLVEvCWbPAeZZOezd3uRUWCx3FFeF/txUst7oFp",
-	"cY+MoargikTnE3SMuS6Qt67+MH+Wzs6dZZ8JcTLZupMNLE7ZnaL6ccYXY8lA7wrOdMscgBeVdzQnZJl1",
-	"fKkmPm41URG36ZnLwZ+utJK+NnEnnTzw/OYFbGB+rW+AYCgGU+/BGOJxmJArKXECgVTxTTKt+GaSEfmt",
-	"HuKx5ET+4UWIScKCgpowYQMv1tc2XshuI8pUD4gIpgoj/+eHR2Oh0rH9x2spDwZPA6CdSpXrnIHw8JNS",
-	"FdL2B5Sex5HK0aaysenUoZiAvaO2eiog60M2QsQoE28gDrd1fjfZRLeX6KFSsuqONN6cerlvTz117clR",
-	"iHxBGTi1WchOvRy49ePj5vFXOcDXw0a73Tja/1o/6hx/TiehcgQp30UBRcyNMldeU1FipTlSy8uiexyn",
-	"EFDEH37aqzRCDQwsHbMU1pzCYm+945gATATqMyxGpYjmcUxM1kQM+4Rygf2HTDjXF0E4X88mnBlCePip",
-	"LBk8omljRf8clOzwUxEd+z2JcQ+GfIHUeGk5WpL0e0fSJVU2iBVkqewEWS8QmXXgVYnchUm9SfMFCFSk",
-	"kkZt7TU4s3B90wz2aCqK/PBoZKmDH3NBh4i1dWyshjQ3cW311vPKtVJGHvveTL/Wan09OT6Qayl6udYM",
-	"Sfh9ka6HmdbbZrvjVbyYhaa9IpAVT6qQ+ScmE7IaUfl/METEB/lQboNJ2ZuvCeKZr+xHU6ZuBrn+3HVM",
-	"89dmq9NoHn2tf6odtg7qM1bCDGqWot05bhztL2Ax1Muv3dFXGzqXLIOZzFf9804WpLZ3qEK9y69D/bDW",
-	"OFjAMhDKUBSO/u2HCBKpzFdRnFkKLfIg9u+82HCNqC9NQh5B0ZXpH72hrIuDAJEM/5zJgN4oufDh1+qn",
-	"CRsZS9k7RXtpI2GDjNWhVPcgSSByJ1tP2UKQcDofEtBFwKdEyqIokHIwjDDYr3fAagpMQfllc2IfRcSS",
-	"mxxZKqBSW4+TgLLSuV7G0skz1haW7d5SnCLzzNyK4W/MBngcSUKfYQMiDBZ7An4vzew2qfwju+ZuozEG",
-	"4eQP09Wg1R/6jyM4RGVusHMcJWPjUPlvNFvR7wxt19iiX4NLHIaSr8RcHd3ioqoPjYNMXBjL5bTAmSVb",
-	"4QjlGGjB/Xa6HyUhHqOBD70A7JJA3FId1flpRERD7GM0j63EfqID5bNWkmmpbFp2oGUam5umsSGacNxN",
-	"FpubW4sg8wf4IhW2zO8WoxHPy4KNrD9mLpYNE58O5TTNJksxTMJ3gIdYeNvrm8m6qdM52pEnMRZ9qr4x",
-	"A/8TQwaJwCQRHtMnBpofXhAzI2FtrFU8LihDteACMZF0o57twCCbpdeePfOqTnwaZMC1z99aSS77OIT+",
-	"ucStjASrXrQRCRD7gBjujcbeRHCY6+MDZundgNywEI6SGUEFvj6X3ran0trJv3Uvev3VF3aeVrAO4Wh8",
-	"mgYK+y6ZT/a57tfCG8Fh26fM7tSWAk8eHbXGyXfmSe5QJN+qzzIHSQOYP0fJ653RLo3SBUv3c/PVHPs5",
-	"9i7d0LEX4yswfUt3pQpxCHHYIPkX8lkzFvMdALvdRciT/JiOPFsJ7kgaLfA/MXoWQkIk/MxYQW+MS+u/",
-	"fO1LreY18Ok/tb0vN8Kp/KsxEpHBKIPvYwi1vpbHKPtZHqGye7E132H8mUPEF9VX1zBwKuY/Who4H7OB",
-	"M0oFwLx0mkiGJZMqaQ6v7JV56RM0STgCSbk5HxLgT35YlIjJnNHHkTZ4TCRzcZDpTOPVmMBVuw0mkRee",
-	"bkPeyjzP84fsiwJpK7HRTmMOrZOdce7g/afdqh1+8W6FHTxfcwpYGQr+svq8tHXS0u3byOx8+1rB8owu",
-	"6ozeuhRTcGxn6gXXPcxLJ6g5k1hJzhpzxGwC6aSmK1WxHWSmI9QcFry7TiNmBIplBrF7k0EssrJYoaRY",
-	"YM5UR7RUDm9rzdSHei5TporbWJZDenhJvp0psrujW8q93R2BKISiR9kQGJOtawDbxlwH3WbObaUNYUry",
-	"5TKeb62trTmFLf2oZQB0vVJ46njRNt7KXv2otnNQ3/MqaUpVucH43+MWpmw+s13VZDIpG+nHsC8bvDnO",
-	"5zc7sJ1JrDTg6gXBe1BAKzjACOsSjeZnLAa517EYmBKOIfVhqOqnmGOlcbIHw7AL/fMOg4RHlIk9ycPN",
-	"5xMvW8ojvuBlFpDcNM2UPiI5H6rU5fxoHh+KqHpp3puyJSI/6POtzCMzp/Zhp+UpFVsR1+2lQXVpUF0a",
-	"VO+DQbXi8cxaNkmqyY1RUclr7gURt8lVplHxidyaNiFKQsbrR0syviTjSzK+JOOPg4zvNdr3jI4LOhwi",
-	"MpWMd1STyeTCSyq+pOJLKr6k4o+Yis/vCHFiEtssK3s9ANeMO47dThMLqGsHbY3Gv4PrR8zzxaK1Ab3Q",
-	"iH/ZlRRuphVfoykHlwPsDwBkKIneNlmkYBjSS2XnhyQA3ZBq0jlWsHOKof+jAkQVD12a+++puZ9eEiVp",
-	"lrXKJ3c/3RGQ31TAk9rBQfPjExXqkj8yT3YOmrvv9Jvk+BSAqMafrx605tlKICwJr1wm9ZGOwCkAxb67",
-	"9auEscLbW5trWnmZjPVDVxFmqCacQrbewm0PhvgCGZGMR72U9Rrw1T5lY9EhIoipxMBUZQiu9liqWpUB",
-	"zhugJxxAIBjEQlVQKQBUm66mAJpL7quOTQbQLkQh5oN/m0TGc4M5ZQ2tPnbdNYRsBK+/fuOArb98+frl",
-	"880N01ZB+Hn0rXWTxbPVGha5ah8IVYbJ68JkzZ/ZDZ1fGMxSgaVQuEwidG/r1z/orHD/9z//y22ReGZE",
-	"uaIC8RoXp3ki14IAIA0uBzhJU9RLir6rIarA5WoCgwClXzuLJzxgufMGJQl+3Izdl2bpCXtaf/HyxVzc",
-	"+mbEXSV4uPWCCYVS2frL9a17K5Wtv9x4Ubn2Ft6aeLZwbr50On1kTPOu3VgJwAEiAvswVExo0p916bp6",
-	"B0UpjEAgd6CsoBE7jVxRCH1tGbkc0DCVIiakmkTqAN1RUsJJtr6eFJLkeFpKIS72xrB/TvNV63+4+NPz",
-	"l+vFIoYYXeJrZ4tbiGSxGHvP85db63cnWTiXvgiwV1tlbRV6pxYiSSxsX0uGyi55/5L3l+P9fMn87y5V",
-	"V3kzw9QbsNUfl92GQMOShaeykoGEoDo1/1bK3X+L4lLmWiQvEbkhtYt6P2s1LQn5/Stv9DsYRPOJwhal",
-	"nkDNbjKKByWoqC76kvDcEeG5ZlaIAqHWIXZf45p7oUluM0C75f+Xi76Inir2L2aFljL+UsZfyvj3molq",
-	"PjY3E5VSvvK456sw6xtbVLT9JAopDACUXAUBSgBH7AIxoGoAS24jKNAdASxUIiRiipRqscXOyPKoWPfX",
-	"xxcIBFBA6zOXTdZrneZqrYbyd5J8TbKzIeIc9lEVvMEh4srNDsaCDqE6iSOgtZIgA+XlAKmuRqoxJn4Y",
-	"Bya/vAUTBLHilVhwO5BLaJBQp87E3jTWNoxDgSPIxGqPsuGzQEUSlD3feiQ5wYSC3m069nSSEoh7wwjm",
-	"cJl9kMissSx7wCwuqxrMxai7+iPGwc/VHxI/Scm02hoJUTCG1EVaeu7cTxWTTwj+J0aGO/SwlMGzaG9H",
-	"XMkfsmqMg4L01DGeLqLeIFH2dJDk+AUw2ZW+AWCPOy/2Ay6lOxVBK24n8T16SbJMNDl4yre+1Wx3gAOv",
-	"Hcho+lmi4+2j4zg//e/V/76xp6NBZueEK/owSCGEXhKL9886o0iZMG7BP3IZ9pJ3cEdp0MtDVQlSQjNT",
-	"jtA2ojFBIv1R0sxPtLInxef0W2N/mi1MaCWlvOVtYogp9q3sVO6ncf2XmZOXJplFQnlEHefy9wmdSzHd",
-	"ieBF9oZs2K0y3EPhDyYRox5gIY9nhJiwVTym0hRQi6JwBPwBJH3ZnoQjpb5EyJfyTaBDu5Q3tD0ToCYE",
-	"w91YoGx4njxVEaMXWMthYQiMwShWZpWg6N7gN6Re183b7FtmUD/67E1YKhEZgatQ+YWp+2c9Z2/bq16F",
-	"fF6jdLrqehfK2USWlHhJiQsosTGYT1/1XUp6IfYf6i2rIq43I9xZSTFmmK/+iBmeXzaMGd4JZ4iFJwzP",
-	"S1FPjhvPdg5mU1MF81IIXJKe2yQ92TP+W8p/40hcREFOjhs3EPlyo/xyae/BE6WbynYf3zY69YNGu/P1",
-	"5Ljx1dS3H3O/UU43sXLy9+lwXtHuRG74UqpbktabkdbHJNDNR4mlDKdqWfPVH+rf8vKbuh6HIcRcR+zE",
-	"3F6UN/aK5DhlZayFGM4RqGMu4qH8CqwoIAts/WYCS2FuzEG0RTnHXVX+IuZoG0ABQgS5AJSoosh6F8AQ",
-	"9wdC+8BI7gzsIgJ9mwEoy7g4JoYLtS3W50h/mHGEXFK7O/P9hSRYNVuU35TfwBk4Q28w5NXxDF2KoiTV",
-	"NgYIhmJQmJVrHwkAwxD0IA5jhrhhGpSAEY0ZQOQCM0rkRNwZt96q7tXycO/G4WopsBFiEtFQYGK+Njdf",
-	"rD9fX5cjRCo75w8PEcFUCeT//PBoLJTD83+8A0rP40j5Qh1+ArKNqjm3d9TW/lGJs2fFOzYovQ1ebVTX",
-	"N7eqV1dX8j+v4r2BOPQ0edP5qurHx83jr4efvjaOPtQOGntf60ed48/pVebhJxXW5oQjOMfD6ZDI4bbB",
-	"3rvGIThHo2xCNNk6oIhnCIpi6BHDF1AogiUcgMquElB3myetg3oKq3ypI91MbkSdUvHnWOYfm8QrA6ft",
-	"QNU1VxO+/R0TkPUhGyGSW6sjmjZWR9a9W4eNdrtxtH/z3XJDoXZMNtHt01SAmfr7p17u21NP5SjjKES+",
-	"oAycen6IIJH4fOoV7WTBNGZspE0yZVOdjU1hbDPnj3zcw7BPKBfYr8vp73Wav6ZU6G/LUR9oAh9NEwCy",
-	"TMFyJ80rcnxpVbDRM5VOttit9iMOQ+APkH8O2oedFvApIcgX+AKLkRW8bMLqSSbVYaNj2b9UaHDf5pud",
-	"V+EvdwL0QBJSPVWFEXfrkqoHPkY+ZcEyMuG3RbMOGwGFNhIbcufaiWwhvkDfC2XAGuGXiHHwfG0NXA5w",
-	"qNNXRIz6iHOAOdCBNZLnyu3V0QzyW5dIKAe6aXBQkrOZnpe3kZk1M1nz5bQFuhKrUSg1r5yuS8+nZtmc",
-	"1DTk9K97UFRiaj9mWIy87f98yefavUBELrFEhGxIgpmK2Tyq4ChXHs+HAoa0L8mi+cyYdn1IQBcBjqSe",
-	"C2BCMCvAj7mgQ8QqiS7LVOZfsMIRMi6Xjlhn270UZnQjlS549Yf8J9PgqVtvaKq3e6jnsH08pjy4xhuz",
-	"bBpcu+rd0bTadGRWTbqJ7lWhUDmNaadGEU7u06hoXPuuHMLqI9BW31w3t+2cEmty6pY17R94FIjKU24p",
-	"Y8Zx80ogwtXDHPFczVY0mUpFJUqPTM9WurRU1Y0UqfSpkQOspNmfuJ7H04zPctJYhaH+KTV4RMQH+UPy",
-	"2hQJn3Bg6ISbhNqaMs1kFe4KgR6amvcIUCE5VTNwoihBahup+xJz7tXR1HaP8aO8nQgM3EoMWgjQFXkx",
-	"GSCGBcACxCSUwo0KKZTIIgYIM0AvSRWkEud6Endoxx7AABA6hiYVI5wiIntmOo0Bd2ctaKMx1LglbU93",
-	"vtAA+XkGLtbuyiUgvelYDzcR5jyxFTose9YwRleSyFknQor6DzcZ0hglmYe5rv7QT45KxlbmeKemOdrH",
-	"RXejL3TGmWEu/LnoanWCAEy9Xs3GVhkqpJSf/XoHJHqM+5Y1nXDJi1Ztbv1a2ztsHHmVZezjbxn7OA8O",
-	"mSJmz4zT1Zx18O3nIPm8QN827VrJKEu1ew61e2KVb6qB3426O7bpS633t9B6Jw7jvMK+Ft0Uox3vSyqv",
-	"mAXPIsjEKMkmYmT/CkDVfhUcYp9RTnsCbLzYelqRKNlFABEJsEJlqxYonVcn4qkFwar+SzswVuk4QWoE",
-	"DtKlIZ04x7ck0I8NU1q0X781EB6v4D2vk+Ijk9QNCk/g7zRRw0olfPVHlNQj/jndNSgVZVbU5au6dHpa",
-	"BbsMqUwJMORgxRYBrgBTLPipciVnSl5BAYAckDgMJ9F7P1XVy7tAOiFyS+fpNO/WDXJxur5dnuQq+WHl",
-	"F3oMMv9+RmmewomvFeNRgH13Fezxp8Jb4IcIMg6g+iVXAEDbW1E4yO+C1ouXMuzK3EYgx+9AAR4ZI9eR",
-	"CjMJSDH/LuPhq30KuUW1EHIBBOKuzEkZlpz69y2ZsxOV9cEznjZLZ6v7GCVgz3LqRK1460N2rwwStJRI",
-	"l4gK2ovS4QBWuRW/yuOY/OZ0Yv3O6MSyptyS2NxDYnMckxyxISWIjZJTaIh9jKSYIv8azZ8FQ39XBcot",
-	"jY84DIZYpao2eYulwKSbFN3/qbdzkCPb3kV/zCSWkZQzIinThVROw70e8gUKVNbrjG8pVJ4i1YdCedQR",
-	"1L4typydnEZG1czJ/aE+eunTIKRc5Hf1gcc8pihqaY6+TmgZYlOcU9aGOKakYMLKYrueVIUePB2Z0/Ue",
-	"Mn+AL5AFzPxsMRrxzOud0S6NRiberOIFNvxge/15xeOCMlQLLhATSQv1bCebj5cnczev6sSngZzF2PO3",
-	"ViTKPg6hfx5iLk9abojdEEFyCHHYILkP5KNmLHLPdKL/D4jh3ijfSzuCw8QUkxSqSQPqcmGSmPh0mIF7",
-	"CHHYxt/RAR5i4W2/SPZ/T98+dxBPj5W13yfj/xNDBonAJNmC9EmyC+l6b/za5S6zhObBB8zSCEV5SkM4",
-	"So+VAl/f+3vb3n9qex/qx50vEu/UM92bLuaivrTz1QOoR+PTNdDYd8m8ss91vxbuCA7bPmV2515WXyhA",
-	"JeaoxU6+NE8M+Bqs5Gv7YUl6rk/CwzXt3w/u9lD97TDph0nOgjIc7prXCEaevrMkUQ7JXb+aIrmbi4OH",
-	"yHGvmTsqB+auNyfR+K0yQU3VJpT/11gWhLF8LEt14u4J7nV9NJZFrm7zImkmE/lZ8VZV+bGyEcEmPsM4",
-	"galDqorg2NPJwUoABexCjlQkiMpNo8vkyBMM/YEE92kFbK1tAFVu8hLzcvHExxrOexFQPHG+FHA3OS03",
-	"2PaCkGIJEi4RU2y/X1XEh0+9PLSuxqop5oJBQbUObfz80hhiDigDXUbP1Z/ESAzqypH2+yh4homOLR5A",
-	"7ca8f1w76mSsuW7n5ZoG8gF5LIe0j8liXZZVl3P4LHdHGoqKThZVAQHmUQhHR8VeyxxJ/f7X+y2r/V46",
-	"K/8OzsrQoq6lQzXfR5xLyZPRpMTKGDla/aH+LXlvkCVLAPq+3E7Fh2AYqohbqIZEvLDMijpu5asTuAYs",
-	"KE6gp/G4S5YvnYUWbgxXGkN68gpxa5pFfCraqHPOOfWxVOczDNrtMfSbYdACK4RqTrZ03L2vzjTQnNwp",
-	"KFRgcjNFhXNFeFznurA8zoPHmcX7xqo1mceutcTUJc8sV/x7JqLn5NAMwyvUjbV8G4ZZ7phPEQM5x31i",
-	"XCDIGAr3lC+EtqepvDG2CLgJmsn2ChkCIR5i406hctLEjCEilDr9f//zvzzX3uSl0Z3T7jfkF+WQycxz",
-	"Bik6RhL7fZELP84O2h2ZeczIDlVMlGaqtik51JMCK+ZnZhmfastxdvXUrYegRYDhey1elNKY0338ZVlY",
-	"l5LMr04BlMPlqXROQH7OizOuHsCY+AMAAUGXQLatgjr0B0AeKoWAkJ8rE56twas1bMAMiVB6Animwoe/",
-	"XqLQp0P0dagyJreR1DCIrWNgiJmyCUqMgJgoQQpkALIob+3PSkcBISbn2rUsgpxfUhYAjkQcgQj2UTK4",
-	"oOeIFA4NCwZXfavrDghUD7JxSPsAEwtxBmeTwSwgXxniSFxvVGUr5EiAAZb4xpLZTdLvur4o6kB+7t3g",
-	"EtKnwyEkgTL/jW2XZQnqqDDk4wirPj0fMY7wv0NIJD9DTGWU/lnasq5ALiXfPXcEr2t4AebgAoY4UOfB",
-	"5oQxl2dB9RfcaTaIhifDRVMqd2cXq7kLFZvWf6wu9sePH59lGqJZ9H6ivSH5G3c9M8owH5vY8lrxlq8V",
-	"7XW0JjOWrXQUBzHcRJLIKVdIRK4XSmhpL3ECth4lYUgvNVXVhyxzIwhqip2ABDzttWJT09FLgphkQyjs",
-	"KediSWxzYrbOuziMEOOUEFUyYcpt0z4SHTSMKINsJA9cR01thmRc18U4goBJJmi4VeKfICdaIHjKVxOZ",
-	"YpJq+ciQ4JlS8VE87CImBx7QmOmLNb3UlixCX+CLolsfRbWkfue8d9qspBBhIjae66RVeBgPs+IuJgL1",
-	"Vb6KL24ivhglPdkSF4HgI+IPmMREwwyVjNJFkn9DuRyYSPZrTJ3bZo0wBzqFgk5jwqVSxSkl99Erhmu3",
-	"GDuFxCVGxcSkjqISExIvRYUW2m3XilDV39dN8IScEymRJqj1QPO7WyKkSKI+qVmpfpJIWWKsfIvmSiGm",
-	"vZEY6kMWhBkKpm/3q6BhCZqGPj11RnrNE3P1VllEKzaNvDrRup6WOsUB6I4ABIoIq+RC2uiiXaCM6SJf",
-	"V0tfTBti6rZkqNJHjzupWWmGkXoI2E9cI9l3c9hn0o6T+M4pSdJsm6PbSZaWLSzlM6Re7ilpV1Un2nr5",
-	"cv3F2tpazsPfWnj0o1YaeTrxyrqWjr9oW1ej+lFt56C+51XMQhZoTRWvhxkXZkl2VRMbYmB7DiHpx7Av",
-	"G/z/7F17c9q42v8qepl5p+QMOM2l7TZnzkxpk27Zk0Am0G33bHcWgQXo1Ei8lhzKdva7v6NHsi0bGwwh",
-	"NCH+L8G27s9Fz+X3vL+B/6MPLsPG1NG3MK4NEE8YnY6ntAuLav41gD32//p5xeMD7EHlUnOstDlsiD2v",
-	"jwdfuz5mYsp9eU6EDD9feHgNBZ9yHtoDSUzTTOkTUfPhwO6SvVXERE6dmXkOJVStd3Snxy+sn8ycOlfd",
-	"6wrkQUNs3N3TXE5/WiPvIvUsTrxIPUhnKKyR6WI/iFJd1knUCNMyMkghsUUrkl1eRJuo6EPS/wtIPX3c",
-	"75zycvTD177Qam6W93K3nJfko1Qqj5XxYkzcqYSXo+fJfJfws2S6i70XL9Y7jH8n0mReOj9BJGO8lm0r",
-	"aSvFRZWsyWHir9JMPEzTymDiqUcxE08+WMLEiUfxmwn2JfG8DAZ+4VFcSdVfs9j3RSvJvq90Q4+YeaeK",
-	"zNk4NinmfeQcOyfO6Z1ZtjlfSZ6tR5SXqxf9s5x9HR9l8K/kXi/lXgs/JQa3lPQfENkXTXN7sZp6z5ud",
-	"B0a+vE/8OVtCwG14IZZ7py9ZScIlCZckvEGBUHUnL53R+xDGHYgkzLS2tqxGmAYPchSiEtotacLGE6ef",
-	"muwQeJfYRvU8YOiPYgMwaMv3mXHdCQWFnM8oW3pX76o3lsuGxO3cOHIrZ5UPBPtX5IZj/38ssZEYhqLK",
-	"Fpd0SEMUqEitXtCMC1pNW2SmCXJbkNa2EznPvnKyQ/tK8S1bKdvfGSy0cEaac+bs7GSIbZlammFKM0xp",
-	"hinNMPtphikobGJJc99Qhw/VOasVmBRqgf5RO9QR90MVKEqy332Fhd0tHzgJJ3iOsAfp59pLaHAQ4iDe",
-	"0GtbRvXco1LfMmp5hkofOZGjUs5rgjeadrMyLY2+vjLlxQ/DJVNBNXYsTTLnRQ+1cBy31vysOO7jF08y",
-	"03JnYRmK9jP43V6gOEUQhTkUtSwLM0U39jU5Kzhtzwjo+TZumcfPd2pBFpgJ/EZI7H/NuGF21NOt3DA7",
-	"qof9uV3uvZHZPhGliXkdE/PWLhclZOKi0N1LwMRcQbsZPCJEFe4QHNGOwjQ/Lkj/vLTxx68BbGirt4To",
-	"+UUlQ1QWZx/xQj5y8MQxFssBFAsbI54uFywrTRbCFSxsLTiEYyUOh9xbWs1aXX8ipte8alwj80VmVs57",
-	"09pj5XwLodINKZVWFIkV9YFwUKfb6HYMCIBAE3WAlDQCKhaQ3sSibJ+A+QS7iOg9FzlR1rr9Hw/q1pzg",
-	"qd7FIiEBZr9jOAQRQI7xMPC8+aOOFngA+ZK7ZcDdMNs5syDOrkbR4RMix0rbmxEm0cznbBTJzDkKoHo1",
-	"kjwsg6X+VEfWeRAwRcOI/UXVAYHLFuHAh9/1H9dYjv/eKjveH25sTRip0TioKcFXEeY49Q57qDqmxMf+",
-	"YDxHLtFwLP5BzWj+k0DIKH9wSvwBYbJO2IC7xD1DvWbrbfvz/x6/7wT9noPUVkQA5hhwXEznszEXBImg",
-	"b1Y/UUjZyV6weHsLLhoMplKKrFJklSKrFFkPSWQJwtx8XJoISwUECtzkQhgsjS8dRhAiLJA2Oi5KL9XI",
-	"hY1usv9WlIJ45xM5vdLcew3wvSUW2F3RCdyT1dbra328qU4JM7Vd66uivyjLuDhVF1ZAsefp9kWoeGma",
-	"xoabLNFFQ3NcqZJupJL+WM1yswx6wKsCcMetptHX1XqBUzZz5LtBFJDEn1BGtI8A5jj0+cQqqKAhERAV",
-	"yAO0NuKiKplyte3U86ggA85ccZA3f58MCL0lbmOoY5gz8Gcoky9PKxkIL4WGGzCpZPS2x/uWDLlP7jrg",
-	"jh4MDwubMDcXo0ct+3ogCMnGId4lwk7Lu/FIfpc+9OJhf766o8HgTh0FGnbTMExz18sjMf3yXfozGkSx",
-	"/vpKGVqrMx3zx31A5QPvX7SgMIpqo3V+2L45bLW7BzmdctNEDi9ptCB0hAUTwGKE/9o3lVql1e5W/kjz",
-	"l1rlW129W7/FAF5jCreosYRD1U0kf4MGkz+Z5r/VR7yu+qiHnrLEW6s3gLrF1h4gVB/AbT3SX1df169A",
-	"zSgv6/tzWTeYcEZnKq/ud7y6h9x3c13/8LvhGiaIeLXh2biklaqjXY5aXzcIe8xF74ORF+gf1W+glC/c",
-	"CB739f5J3wRihG+9MzqM4RZ7AUTgUynQ5zocgnrTRZrrqn1UDwzzrzfPs+cQHcalU1hzwJdhdbTQOO5i",
-	"idcwbMe6woeLxvnFTaey2wolltSMIlqyhWWOrCwl3M4lHLCsUr5tLN/uaMKyxdohtkNsl1WKgHCs+OUw",
-	"BrGui/NBbsSMeRy76s0JmMKwQBj9RacRfme153r/Ugyrd+DkCj476LeUgaUMvH8Z+AlKxKo24kMcVRGz",
-	"jjwWiDOSPNGW/IkPriIYx7zy0acHiDIhCYZ18UzQrqKSPGuRm4lb2efcI5jtTqAmJwSMyG73LzpNNhtZ",
-	"svqUYZhPeukXZVSSo8SHBlhKknvo5xNd0TfiJClseKME1M+pmHJBi6TlZn3yOIqC7EpcvqceiWNQncdc",
-	"Ly300NiEvX1Revh9in257Np4HjIaxVHiL1H1qnl1gdTXBwkRm1H807SQEprX2C+9SKXc3IXctKr7ZR9g",
-	"A5RkOs8Rlg51D7IHrWnoniS9iV2TiAp9NkBbjeR/tZchFs6sifYO/hkXg0eUeZSRGhR2MIWq70+4/+Pw",
-	"H3cWvO+Srol4XjVTcsKURgpXoTufklLUlqK2YEp5SEZpWQsktyV56xOPYEHy461u9AtxyNUtxXCwjUCp",
-	"EmfkoC+aX3+pHICFVj2nroOablgGMcGFLX6mpegCSxa6EGIY5KUrmACHMbW3hpRhD4wgff4tqk8QMskZ",
-	"FghAb0LuGSfaaqYlpniCJB6hGQ88VzXukwm/JbqSlCAMaiyqaUTeVAe1uFQTwRLpVYOSXVEkmi76aCTq",
-	"LfUDobiiOoVQ20ZXPDCWPgd1OerP61MsBJJjqkNdfO7VlCaBMPpcB7Ci+iW/JX4opiRHcx74UerhgjZj",
-	"9qo0fZfqy67UlyuztFOfhOTpxxyDsiEZSOJG91GozdSHN2O5XxWEoNOj4zjwQ08sHnqCHNb0Mj+4zE2o",
-	"QQRyZgFNan9Fctp8PeDB1Av9tIdD49FTVB3ZtGGURzsFgAqFncW1bUE05wH4eCbTxEGnIj7okOrAQ8pM",
-	"snGdfGokUlieqn0D/2Z+QEVEV6mvZmOl4shoZEbShMN4pBpPWtcoqONw2L7VBY9wVO7IfKHEMYSXqhuH",
-	"DhzOBK4Kawu1TUdPFHzn9+8VPg1vKINASD4hfgcqOke4nPZC2DgryddGPg+m4Qtm/h87Fzd/tq+7zXbr",
-	"z4vPjavrywu10HJoPg0xSnR5WQsH0syy071ptn6u1CqB7yV7UyubaATkqQEqAcAInzD5q/qxclZ5XjEv",
-	"VM4qR5sgXutTUmJeP8kCzFrGRXyiKFZ2h0jzlVH2dLV4DUrStQq1WTUwDQ8zF6wBZyLwpImVn1L080UX",
-	"HcYjSSfAWAztSUKJLOU6Fv0XBRTRS9lw3TXyZrbiawrZTR4U0to43k+Px9fuvNTbh7TdByb+xFBSOiTB",
-	"/4shpRgOffhd/9HCE1IEbDUhLJT6Ch0LRQFaYCSMbSa/HB5H5rRAEHcJRusjlw2LFZLxJFoPs3pgeLDl",
-	"ZI4PJd6agkM+b181mq0/G+dXzVblKWLKljxiOU7s2mxC0BErwBbU4f7QvbpE6v3wtMc3W2cJvXdUD08P",
-	"l7ms6/0o63o/bvIXmtYSdK/obwVSdIKyl1G1QYneM5JeEylas8zKx8lr+p/Pvzxvvm89/+3zL/71z7/M",
-	"L/96cYk/vWDNn19Pmh9u+H86b4P+yS/PceNf/yp+HYDlXQVBW/KXR8tfyuoT9xxIuJwNToMcQ1nMBiVf",
-	"ygY7+8IG7wHoJeJdu7NUlfyy1MceoMlmGRfKuInN+h7VJvylzkYNKGFjgofORuPKBf8ymPUxc1Hf47rA",
-	"mc10nFxP5CcYxE3gkUed37MbHJVNcGXUMmwXUgbgEVZaqd5TTxIdIgGnoT8HiMUaeta4vGx/ega2vuTR",
-	"efb2sv3u3/pJdIzyMEZU/0X1Wz0WXWEPSm0UHG8Ep6KNkDlDCZ9tGzHCdlcPtFk+USvmxelPulbMohuD",
-	"fJtSnzRkZklMPmPEr5xVGJdzIt9QMaNSEl8XCTE1P8R02GZppwVsnOVwcDFhxJ+LNyPO3VEwF87Qj4uj",
-	"bzLao1evXr86Pj0x7ybqzmxt2H1MPCrGb/p4O4POqAuztbFif463t7zWSH+b//d6zVXVX5uBAqnaZ4Fs",
-	"fzV/ZZzMtzjG//Lh0CfzxMavHxVhM5OM2IhkVtwtc52JqJNvA+LdOUo/HWWxrZD7WokKk60X/sYD5PJY",
-	"WZ4Sf0KFUPqx5Ih8I4MATNVUxKHMP6gmxELA4SO9SUfgKUMtj32jGYZKraY+ykagMraZpsNlESkNN4Zo",
-	"ViqrCbU3HVA20n0kC9lEUSquS+LPF9XYhuvuixa7eQzK799D9qvHtK66kFygMXkmEEbSx1RDkS2qByev",
-	"jl++ymXzWfL9bmwegmGyouC2Wng+T807eXXy+uW9qnmbbVvOYE+PT2obb+mmGt9Sub/9A1EkJvLxRtKU",
-	"4nW1eN11wWmGqEuYpAPsgbxarD1dGvrvWT1RikSoPKgtKKqVBJnGtamHB9oMMxtzL9Y4UgpQpJ+g/hxh",
-	"BrlG8O5m+opxJDx5fSVHUvh08JUzqx6uknM578r5jDL90g/SLrZjRHr5/PXxvWoXS2Vz5ornDPToaK2B",
-	"bleJ2Np2F8ynKMV+KfaLiH1Ryv0duNZsuV/MHJHrcDt0yYAKcwfI9Lx1iecJNBtjabsg0vqAJYOfiWiA",
-	"mLlIJzEg1Y+rY6qxaUTnLWtPHhwn/Y5wvrAvrAu+vBH3qRxPztQvRzoC2wygGsEPhXqAgeUy/SnRfwBh",
-	"DFongQ509oIGG9CFWqmsoQkXMixGPEBQct44qY2CQaUg3hAgDhjkhOs+zA8ED8ZhKHg4WT4D9iFnHHm4",
-	"TzyBqj38BsCSjAx0BnzSQ1TocWgYA7OUDGW9W0O9xe/VAvbsXw4c9KuepDpe2CdogAWpUyYIE1TSW+LN",
-	"nS/s2EFt5s0RHqifTMfgkT9DWK+VLpfWC8VZDyriTrEQxIXU3BHjPnGdL+xE74u95/Ea6dUxm6+Rz6mP",
-	"+IwZLBf9f3IHYEXU0YLLv9pVEH8wrH9GOPJ4YvazZh7PKBMIEnzhOwdd37S7F++6F+dmfoxQUFjBz4dY",
-	"6NdzvrBTBwH8jqlMHQW0q/0zh7KmYSvUylBTi8FQjvm2z2U0UTj3VOCRTwwyhl6NZwL1NN1d+1Qd7XkP",
-	"CSKlGh2VZ6j3sXNx00MT/NWcWrOoz0zPM3XoejoMvpdstzrmM6ImHy0jROTDhNW3B2aYckzmyBoYtBvm",
-	"M5hBIaEmARJvyn0Ju/zCQS0eb4367Az1Wu3WRU/TcU/9BCdaaS5Awz2fYMFZD5FvUw9Tllw3RBmacd8V",
-	"qBoORCDKbrl3S9waGvOZHqwhEN1LYpjG55wN2KlvFeche9ubhIuL5BirAG+qDsFBON6lRTeih5tiVdwn",
-	"wGNqzx6KLlpm5C7GGKbVADcmtAhc4JtUQocvD/k5/D7rNyWZGETCFZkYOKH8LEu8iK0Ke4TZ4yZpPKWG",
-	"ZQ80XN7CQ9V3amuoL08ff7JVeZ9cEaYZQcnsg/PWcIttG0iNamwZPznLYEIfpy4umdCPYUIb4hbkBRJx",
-	"RhLmwA1i/LYKXmANOdsueXrfUXjLA6+2sF6lCbI0QZYmyAcsXLV4W1+4qitAHOafHx8VA4rdLRZKC98L",
-	"Jn0KZtLNHXQhe9x+2MraoSmnJ69Oj4sx7J0FoCjR/gNDkk5PXr0+2lzm7SgW6fTkp6PT2sYbXsYilbFI",
-	"qzWCUhg/xTggEom4AkJYfU0GgU/lHFhqn2Cf+I1AXap+/0ORv2lkUTRPKKNC6rq+JoFTxFb56IwKbbc3",
-	"CHojH6sZO/FdsAEl7t5paG6RIQaviS84w57qRF2DJf9KmC7rZY9B2G0GcqyPomqjCx9ktNzwYO/A6QVl",
-	"gKFRY0C3mjuHHxoexUpU5eVnaaRyFzDR8YigKffogK5o9Nq8lJVTBy+IWugl0+hJ4b/JuUPHhLl1sNlY",
-	"i7/QYWZP/25eoa9kvnyoQr2W8fWV1vyIQFULRVwPycBhi4MamAcoG9USuO6uXd3G6tEg0WZsWQzQn+F0",
-	"zhh7+uzbRduyijKDDQN8gofgDwQVU6CqVlXBq6L7MBMMJ7+ky5DcFrv7eNO0klKrH2+a9beXB2vN5+NN",
-	"M2tHKR4xLiQdiPSIO1fda7UHeC5QdephOeT+RNeDN118INiT46zFF3M2GPuc8UAgicVXgaqMSzo0hGYM",
-	"VqKGHMexW+yqd7OWe8x9Wfco1ARI0KyhcrsNMplyH/tzRdy5JA330ogbVaPtOQg5U0xJVtsaEyrfu6Yp",
-	"H1UBblEc2FtjtRvXhE83nc86IpgFLANfbzr4RdIt6FzpvMrqwGY1NrVBsB4Sn7CBEnWDQBdL0VekoYEG",
-	"VystKTia47cF6gcSMR59RVzEY/kJiprQufjYTZBr7NvJoikQWmBjJnBiUnttnxTzcuXvP/7+/wAAAP//",
+	"7L1pcts4twC6FRTvq4pzW5HnDO766n2ypSTq2JZiyRn6cyqGSEhCTAFsALStpFJ1t3E38BZ2V/IKEweJ",
+	"lChZduyYP7ojkyBwABycCWf44bh0FFCCiODO3g9niKCHmPp5QIlARDyrYx5QjgWmRD72EHcZDvSfzjkU",
+	"ArrDESLiT9DHPiJwhP515lSr1TPnHPQpAx69Ij6FHq+Ac0x8TJB5jnngw3HVqTjcHaIRlL2P4PUhIgMx",
+	"dPZ2Nl49rzhiHCBnz+GCYTJwfv6sOIfUhdnAnJ4cAtoHYogAQVeAIU5D5iI5AkP/hJghz9kTLETJEfuU",
+	"jaBw9pyQ4WcM9RFDxEVOJQnK1sbOyyxQTpBg42e1vkBsGprjcNRDTALEkUuJx4Gg4ApiAXqoTxkCHBEP",
+	"k4GCV8KHuABwADGZDTC6hqPAR87e9kYlhh4Tsb0locYEj8KRs7cRAYyJQAPEFMQfP358VgvFEBGBXSjQ",
+	"NNiJt5gSoMZFEvSQI7B2vo8gQ+z8aUEYHd0eMAT90b/OHNdHkIwg9s+ciSXe3c1a4U/PulRA/9kBDYmY",
+	"Bla9BCRaaSzQiIMRFO7Qrmwf+wIxXgEMDSDzfMS5bBnAgRyjEGZgIp7vzFvbnxUngAyOkDDnp9Xvc5QB",
+	"c5N46NriaR8zLhTYcokZEiEjFdBndAQ25BJj+cU/IWJjp+LIs+XsOVR3nATVQ30Y+kJBtihKtOEAdfD3",
+	"DFQ4gtfyw6n11WAiLw/AwPaYCeJOJox6KGdvc2NjIwHyZvZKM8QDSjhSC70PvRN9fORfriZb8icMAt/g",
+	"8XrAaM9Hoz++cU05YsD+H4b6zp7zX+sxJVzXb/l6W3+lB53cxkvoY8+e3D0AQbT/gDK1uz3qjYFHEQeE",
+	"Co2W6rmEkUFXgDWOEDhHjFHG5Zn6WZFkt+9j907n0lUUSFNLAH2GoDcG6BpzweVUXAMSB1dYDAEk+p08",
+	"YZQgBfVrynrY8xC5S7A/0xB4VK3tEF4iECA2wpxLsiUoQNfIDQUCYoi53SUFa5MIxAj0G3LZ7xZl9MBA",
+	"bbiC5ZiK1zQk3l2CcWJ3Wi5cX45uQWlKoi15ObpTgI6pADgeGoyR3qg2HEvBoUvpIWQDdLdrpPmxOsGC",
+	"UuBLCPYAFgBduwhJbj6ULJxdIvaEAx+PsABrm+AI7yvp5q9O6xj0xsCQvQo4OGzUjo9qzcOvR7VPX/db",
+	"9c9/gq3dqH0YGBkp3e60fdiq1TVl6CB2iV10SuAlxD7s+Xe6ImZ0hTSKQOxJPsDGAErxRwtdUxIPJiAh",
+	"I0l+kRAwJ6SnLLhM6/VkUwVbl9IjSMZmm/idEktKwQiSMehD7CMPwJTAxDXzVkTH9TEiAkDPY0rqYJp+",
+	"qneCXiACAob6+PqXruQpkROgDH+/20M/IWcqwi0ZCgNYc9aJOWZJrrMmOtXezDZg1EWcy+PTIAKL8V1O",
+	"uhUgpufrQiJPUg8BjxIEesiFUsCmfS0qICG5rqe0Ll5VcprpXo5ec/16tyV/BYwGiAmsJSHsZYibnlyB",
+	"PtboJJELEaGktYSQPm5sk7Q8/nxHSWH2z80p4bzixOyWTw97iLmQA6JRD3ke8kCydcVRguS8hay5fjv6",
+	"qiOgCLkcdwSvm/pzCaQBCzIGx/JtyCWPHWWIs28YJAIhuwxpgFKqyE6WKhIrCv+JB/kStaS9b8gVEoIs",
+	"sKeAiVsASDyABQfQFfjSaF36q8rE/iIi0dab1duT7H4MkD1KpQImocxeo1RHqskUVkyvzPQKeCNMptHT",
+	"EBr7ZzbCJBqBgdoxT0pzcsfkqhfGHdPNOI0xWr2YxJnEmDmKpnpcDLwp3WZSgak4LkNQIK+WMVDNddVQ",
+	"qoncQg8KBNZQQN0hGGHfx4YjKA18SkWdHsuYWY4zt7uuX6qdtucCagjmq+cVB0lNfrrXhnxs2V4VnHLk",
+	"KRkngJxfUSZ1JpdeapVxzrmr5OP8xyESQ8MvDcwAc2DaS0ZCqMhE/Swy2QrgPyECOKKWKyCQPiSDEGrB",
+	"Ffp+q+/s/Wc21h7aL35+mWQd9tXkNqlxuDighCBXtq1nmnXkU/mpbCtZi2kscTfB8W6CaD4d4Ayj3KF8",
+	"LM+GxoG0tFQEAfiYR/SkEAZAwMdcoBGA8jPMBYOCslkIIagIco/iEy6FeEyQB0ahL/CzPnTF1EyqGR1P",
+	"MA29QF/y6GXN86ZJ5rKntwpOzMiAEn8sxUcXGvkCXUWrZalM9S5O+01hWj11WAKiYtTklOA0NVGsI2E3",
+	"iYnsQyAyC6/TkuTgNjDEomEGT/cRTKDpzaYMagKMKBfgxRZwh5BBV1udpXAH41e9sUBKmTvtvn72cg/0",
+	"XDYORAVcDbE7BEPIh/K1qCgVmwNCQT9kEpErgFMAgU/JACWAVqatvlrOtZ2NjacTS/Jia1m5PdFonhg2",
+	"Wz6cLa9PkMgkaLmE8jTwDItbDa38PSSdldCyu5JYykM5ufl5IsiEKien2m1121VwAIleBA8rY4a+TkJQ",
+	"hAxVQUPihmQ0sjEYhTw2NYgho+FgCCDwkKdMIx7o+/QKrL0/OaAeepojykwfRh9rc0QxI0TSBAHVpzdn",
+	"ftlK7HHyjJuRUqdve55+n6/bB7irnk3dRI6DaEyGRsjDettq7abi/UBRCm0vroImCUJ1hiX6PsOEI8Kx",
+	"wJcIrBEpaUvhO6K3LiSUYBf6gAfIV7vqYy63bYgYevonoKGQ3UH/Co65JM885zu5s4iEIznF5lGt7VSc",
+	"xqeDt7XjNw2n4rS2n+8mJm2WpuJcP5PfPLuEyuTB5cdmGUwf5q9EV+aJ7lEuG3OH+BK1GQ0yeI55G9+f",
+	"8chGQ33sqpvF0DcWb31LO2FY0B3sjw9oMM6g/bLPESYI4L7VDdSRMN8B6PsAPZM7xCsAXSICsL2qoQTx",
+	"CuiNgUuDsVz6EeIcDpCx8/axbCS/7NHrbJrqhSzHXyH2EDhqHXffdtSUo/4hQxZAr5hZgQvKUM27REws",
+	"sQiYuHQkZ6h4HTfUjyN9Nd1DAKqeMddYMT1RNfw+9GqRSwhfBRhYDEGYMFIrNxOgl4PPBKRBXOpJaFcE",
+	"RQ96ANk+Zw38NjZbr2pcawnPH9aH7oWmCzcZt+dT9wJ5yjlFiXk5w0k+TY4g9ptkieGUG8jkZPMHk+O0",
+	"wmWQmiMi5nbfUXP9gBjuj1e1Z3ikSZRZSHCpe8+HIYCjG48NPCSQKzkD5IAHcMSLsvLoyL7GfoZonc1n",
+	"Xxt/ryICNM/0MJE9APlKSl9KDCtmaxKZPNh6rIkEL5bEogh8YWE13vYKKAE0ZJanzzWUV5yQ4UwrE+Ic",
+	"nJ40becKH7wMyDefb78saIAPxbCDhMBkwDPXqY8Hhi0BK/coxUWJTOmbOSOFBIxeYk8KL+0INbQeL7Fc",
+	"fiM5/l706194BIM9MKRcVEBAmajI1l859yvARUx8DdAIrHnUBSPqIR9IkJsjGFiwn/4Zd+V7k131MPG+",
+	"SkXU/LSyd2KQHuToq0cqijt/hUIw3AsFikdXbZVM81Wj3CQ4h142OBR77h7AnIeInTJcMRe9Tc/+6iCX",
+	"IVFRymZNCKknuDRAk/23sOdm9Y+IYHAPCESg7HXys4Z8HX1XnbolMhOfUM03N7aycDK1egt8oowAhZrb",
+	"5Z5snYnMFceu5UTz7FObXO5i0Egkmup6O6NhtL2TrbN8QeUxTSJZIeAtdhRqLNF+0ikxTwyUuFZsNSyK",
+	"FQLBnCzZdpqJTRylAh3m0a0uvUAZl4foOsAMZV2ZNeSbxGWZIaPaw+IGFxrCAjLp/yH7vYR+OEGeMx2W",
+	"JdX3Z3rZIg+EzLdkNnEZk+795earreJrOFNHnSDwMWVfoVpqrSeYA59eIaYNNVCZWbSObDytgbEB8GUV",
+	"WZ+60HcqjuQ3TsWRvMKpOJJGq0aCwaJKrVm4Q9Oh/bupO45ee6k/W3og+2dDD2j2Qd9A3+CuO30G9CY3",
+	"7+j6Uo9mzalzyYNubjFvniw0YYReiTG54nDkhgx5LQXKgQ85LwR66rOCE846evuMXmSFAujne4Ahjnxf",
+	"ipFXRJ4XN+SCjhDj00x8hovAwcpcA5LdTqse0V+Wovb09NIyqXKomDTPTNu2r7U9JQt3G+ZdgibQPhhL",
+	"2dodUuxmye9zB7yrO/75FsisVctBqEImSI1M5rY4C88kCdHoM41Wq9vyW9/iVS71zE0suvAH5rRmLr19",
+	"OWvxNXjNTPt4egqa7dkue8inZMCBoCtA2EUxwELxUHAgG97VY4FxwMzHAi3/SJA8OoKY2G1cAC1ug2DN",
+	"YCz11fKTm3KJe0/zl5AQ6hgOCOUCu1JQHGd68Q4R9GWfsy9etfPyW932/k0+ttEt7j5av8CjzJUJGL6E",
+	"Ar1D44LGhCDs+dgt3p4jH7mCsgIWgkzA1UHPcHx1pRJ1yhHL8y+Nr4J0WyX/R9dgmoAUO4TGMpzh2iul",
+	"T0N1oQA+glIJIfaSzcR2RXZzFe2Raa+GoaBtqTNK6R2TQYsUvLiWH46gwG7s3Ur7eqZP7OV9tpnets/2",
+	"bexGS/SEr85xNmIkcw5ikiEoIqgCfg5X6UlR132CHI8Ko1RjbhFFgeGjOSsGBUqypyvIwQiyC317oL5H",
+	"XvEFzKHON1A3IqxfnJHoT5WDQpaveQphoGlV1LFcORQUcCq/kSwE1nAVVdOvI3kQE920h7XZRV8MPV2V",
+	"mjTprBHtw01Zh72sWpI2RXdds4jTfAExC62yTcA0FAOKyaBtDGQ5mOQba45tHhnU5kiBhdCtNQHDFOZN",
+	"I56FoxP2CBIzfPyGlAuJ/z690oYnjogXOyCsJW+GRlDsAVjtVd2qtz5+upz/39bu82lwAx8KOcAMQPlI",
+	"BIAhH44Lr1vb9Gqo8pwlU2iWH/0Rc2fbEHjI9WF8axbT3kKeGsavZd4cdCslx7ABWoCUY9+XgkQIfX+s",
+	"HL9WT83/CSGDRGCyrKgRdzDzQDMkpPSaxTMKDRN9P3MUnnABmCHPIBP1m7jSj65N9dpXQZeFKBH5m3Pl",
+	"b6PCiskGWrC0IXBT8kGmtJWgdT8rzlVPkqk2w5FJutjIH9PfZcommCDrLqSzbUgiyEIfcSDgBQKB+dra",
+	"/q3Pps0rAHpIXCFEEjxZ0iHtVPWET3ZazVbWo1WdlsEyZdYvuQJ8poFHv5pl3smVvLOFYdV6Hjv7FbK2",
+	"ETOy5BZJbGJtkk/aXPgcjndz29U9ka1XJciu1oC2IqFxAbktIouKOd+5YDYDoPgkRGLZLOimRL2mN0fa",
+	"wx7PFPpiv/w0Y0gKLrdvpVmViMh1gxlConGduXvhMLkZty4gzpJ2MunvzaWbzG5Laea3k2bAKUcsucTz",
+	"pJsELiYRKDb9TTPKfFknLz9BJ5YkIly4B1ELjePa/mGj7lScerMT/WwcNrrqV7txXG8evyno8JFcgUTH",
+	"iafJQZKPowGTT6PBo8WNI9UmromGkEjiKWi0un8C2FPOyrFMqSIAfNQXICSu+sKrAKmYKfdpxgEEVk3T",
+	"ebgeoUAaX5y6xa7eShH0Tl037sqOeatmv1IWfEiyYNTMkAGXEiFpADce02ovOkfddmXCEbIyGbh3i7bG",
+	"8WxiZqiMNWRJiN2QMckfVmaNL0XaUqS9TQPdlMCpguVzgoZz4utrNnXejGDenSWvtVYVg8yQiwOcHe0o",
+	"6RJK5ghQK84GyhjfG8dwVIvSmngRT+y48y8jJxQKvdhfZm5R3PvNJlVom1NpFOIoagtBgQ1XeZTzotTM",
+	"K9uxlDnBmoqd50gAbNDBjK6z9NpEtzalQCRkJonwrd24rgo1fZi3KIfwPq2JdRUqRvEykFR5nU+TPhvw",
+	"oNHuRsdgTkRFjK02088zjdPqHNwHzfm00zhR8f7dxslx7fBrrV4/aXQ6TsWpHTZrnYIqc87K2M6z39ox",
+	"4yFzGhpIUjtQRIdOL3cxVbowcVqWB62eL8wdci4XmMb0pBfhtL8dYlKuzfYW7eIR4gKOArsyOrXcELkX",
+	"9p650zhoHdc7FZ3TNHnpXMwFiyEb9jaLHmjoT5BLmZeVUSiaQtRh1pl/rWSYOBA624tPS7XF6NRkjzX9",
+	"fbZ0GKvqWphShg+5lt2FaOPkmAdRF9PDmnBpKeW5iJEE5hlAI2fhbM+Du4lDqZExcOlIpZPQad0DH0ZB",
+	"ZJBTAnpoiIlnEr2HPqoWumoz6zw1oEkxJAdUt70KoVP55O0KgTWGBuj6abHxZjH+VWTjTWgOk24SRrq3",
+	"gpVZokVCSTPvwtcos0rA06jnRLRCdeG8ugbzkqgfbVSRQ1tz8xVPfcKk/BI1n1Bc7gWfrjeOPyumfNj6",
+	"WJApZ6+C6Sj7pek+awmznB9qk0umt3qWM8TjI5aPgYyt+LweJDcte8FnHVg9q/shX79uHjaOa0cNp+Ic",
+	"tI67jeNu93Nb5cI6OXjb/NB4lv00+my5ox4tYGL43DZpCHKbGdAWax3PI2Obi8nwMJPILCvNlwTodyVA",
+	"OVRFZ3GaFtvvgQz7miEEEo9AHyPfW/I2rmgaDGv2VoRyhY6/RQxYcsxVZCC4IlmY1ZKPU9KsyobZQ5KK",
+	"GIEUUBbdrRfKMh70Z10raA7Qab8G6p5CYhqvghbxxzpjB/KUSTyVS0ndk0nOUs1f12QS8iVIh8b5HIph",
+	"CJWFD/c1KihjnhxQpzDJtE1Yw5+gOiEcsNOpgqaQjNAstrZhLLTUExKEzaOit9q0/jLnkGfKqN2IGkfi",
+	"geQrXsT3IzcWJSkElHPcixtB/YnaOMngXdzHbtpIoyZKACICs6i7xULsi1OCOz/5GdrfLZ+J8gykz0Ah",
+	"3G8KnUrrd0W634jml/h9AxqfrRUmDDn2lv8e2nC0daXi7B+2Dt45Fad90uo2DrqN+kJaXrwOtr/J57b/",
+	"yeeJ8aJVPWV431+VUVt1tpCGVAWnJ836cWf/8GvnXbP9td46qjWPwR5oDghliGv9QK6/PEanJ01uHXds",
+	"IV/Dk5FnnfrkclVBV72CI8BdypAOfRNy81SNZVNjDY8C6ArkVcHHt81u47DZ6X49PWl+fdvqdMEeOLIe",
+	"TIkhFQimXl/O4HqwHgK6PvYlUinp+36IiCvH6kpFSrVR5UlV7bV+H7namwoPiBQxIBH+WOdIi2dqp1MF",
+	"+4e1g3erhpegAZwJL0M89AXARB6zGFCAidSmeHRtnID0sV4XzNPLCzgcljcDC9wMzLUuJmnTTP5xetJ8",
+	"tn94H/lHFql0Ks407VI8ZpJALMRkEqtlR5WDRmNOtYqAOD1pGhCm2kQw2TYTbChTf0ttxy3dLzxUvvX0",
+	"9+Bba/eVcf1mltMCFU4WpKeFIlmmT/DdGu/L012e7sd7uqeOr/aLUndKJ2rhsmBRC6rEIZ12TsNzL6Sg",
+	"llRtGycnrRP779f6u+bR16Nmp9M8fvO1cdw9+Zx+1Tz+UDts1r8etE7bh43o3dGnnI+OPkWf6BfFRKep",
+	"lVWgTj21sGe/kAAbqCxQ+Q0NlNG8slsefSrU4dEn052Zc4QrxocuqwyJqmxigxaiJIYZFaoFyy/vDCUV",
+	"RFxwELnlAUpsUXKpohT0grfgKqyeH3LDc4Jc3/i0B32L+enIjAigOVVdo7BcO/UvuUcx7xQWXpuJbODq",
+	"UOVlz87JRj9npdSaT1MJG723hr2nkd+3xCoJpJ7lKgIp7PLM3/okVbtRrsnmCAavqZ99czzEvscQOc2q",
+	"23LKsA0w06bS0BDEARKaCYW9vuo44ofIswE2+kWR6i4Vx4TXzU1NNZrgvhmjFdDrbS/LzdnG4BWApcDM",
+	"c+I5VA+gaOGhAGrP5sxO1MtKgUIZIWEIekcFt0K3XsmO5OGsASXDoEv4FWLZRcD6ppKUNukPIQc9hAiI",
+	"PskM+E5XcysmjycgjL1bJJnLKhNqcMZctSaG+1lxeq6bkebcl+KYS4NxHHYR0W2z6Dl+869evVzYb77i",
+	"ZAFxcHfDm+xtC+zoCLKLRBbPzI3tM5pRcUxfIkzPZu4khpDPKfyXhtWcCZ7a8Sw4h3ExPeh5WHYH/XYC",
+	"57VDRU6KQ/3x9HymDtVC9b/UFFTmjn7o20NtOlczk8J9rd2sFlk5PAooE5CIBTdYJ2qNvrZ25xmV+xhy",
+	"UZFhMFf1dDmWPD8K7RB4hBLUKwaGBojkIBlHiCwwLUk288J/Rfa1Qt0G/drlv4Jcl/27iedDZrW6Dv6O",
+	"JjApr25dntU81Pg23bV+scS5E3S6tyOpwN4NbQpnywnqQjkpIXhpVcIu45qfPrCVBFmogB71xk+XrYWX",
+	"yYtyq4dnyz0nzbhkvWlozSJFy/RVHI9eEZ9Cr8AQpuXiY+CZaQUSHrZpmlWgeOFtlYBMHipVVnGxEzWz",
+	"EiRYvBJkYQxS0sy09KVT7szeYkGjHVZ+zybneipdBdcKYWrTeDEccOemmE/1WGCRc5KVRGWsUv0VUuCz",
+	"D+VSIYyJrsy2l0LxIxCK3Xivs89+emzruKWqrSq/z94Y0KRTmW04QQtfbG68fJlJEUuxvBTLS7H8txDL",
+	"acjcGWKEfn/7FKVUD+5ePUhm8pvMkRKn44vTntyPYEN1JXascl/KXx35q+ZUnOP9gldYdnKqJ/uH6tH+",
+	"oXqO3nSSb2qJP+SIPyvOUR9me+wehb7Az/rQFZRNlRa36VPu1+oet47l3LutbrvgaprZmw/NX/r7nxXn",
+	"GF2lc19NeNIncpeAtQGjYfB0luvTI8hTUixNzzG6OuVZV+wqo65NUzTLiSwUw6xEfLXsAslPeIbMESFu",
+	"F14ki3A84VEWP6qZKqFCPsJEe7zcOBOpGqaZW6pgFrQrGD4HC09NHfDkgGp9biOLVxGrg7/KTK05GVoX",
+	"z7VV7OYqrso/IZf4CDJg309j4hBzHeMTudagUaDT+zHEA0rkOaZ98KbRVeEriAteBTUBRpQL8GILuEPI",
+	"oCs0pyUegPErJVbJnk67r5+93AM9l40DYct9DyEfyteiooRGDggF/ZCJIWIVwCmAwKdkgBLAYw4Y6iu7",
+	"yNrOxsaks8uLrayVMQk3s5DfJuNc9LDaPm/hpOZn/NQVfmaCuoLxpepxTIXylsp2gpLqpSH0ifrj8jcm",
+	"alGGeDQBWJTGuQpeQ58nM2pWbyuDpwSqYP5OPCCZdN3koH7bPTpULmTaIocJUISAxyKnmvbVUGk/EwlK",
+	"Jc6axL6TZO351uZOpmS/YD5RSUYXzyYakaNMFposkGN5RxZbbUWechP+JtHzmQXLVKs66msSxhARH7KD",
+	"0NrqJdDdAhUkZnZDnkCgIgzMY8ztedxTE9VPzawJggxxYT6APSplRXucK1G66Yo56xWFRk+BGEIBOJL6",
+	"D0EVgCQOy+40PDH7roKa9mFVyKCcOLUmjuXvSeVud3c7i5bnxOG1knNPZvlVc/lTZ3u345oJKpCJlCnW",
+	"EstrQgD505iOP9+t7G7vThBssCZ76jY+dZX0LUVkOQ31h8kG60spci3ax6pqlz3POekKfuZil4kASCPY",
+	"/CTeBgULMM+cBf+QRBzd250uWIGi0xb2/KNZz3LSMqjkQQGnS0zbM9DJjtppxonKKYnzs+sYnyzyeuNK",
+	"z/ooFgLHeArnA6M0pgznPvk4sc/54UeShS6ZYd6semFnJNEvNOdIGMmftSR5DLtzDNCJ6YfKhd+GK3PA",
+	"xxx6IykSUh+tIFpZL0VOnHIdCqi0fUnkNLkzGGrMRH6hdQmZP2NJJF0v1g2fid0Kvhn3Xfp9lAffSicR",
+	"ccpWhHcLKMI5WJitGEfIlFi/ysRRT5+05BKlMKhiSU9uaLbe3ZzV7WjOSyyqGe9AjqTuuwfah7Xu69bJ",
+	"UZJGWuCfVsDpySFYszN4WgEHp51u66hxAtZSc3laASY8Yy0xJ/l9R7aNZvb0XtiQ7JydinN6cuhUHDsr",
+	"p+JEwXUqbW4xC1Ni/RNdJ57qURIPEgMmnkZjJz9VYESbnG3Hi06wYZ6RCBZt+71Y9073pHn8xqk4kmOr",
+	"XGyHOn7gqNaUC7Tfah1Ge3LYVPGL9daB/KB51PhbG/BMXOPBSaPeOO42a4cdp+K0a53Ox9ZJ3ak4zeNu",
+	"482CWydXNQIufmTAjB9YgOMnFvT4iZlE/CC5+fJvM7H4gZ5iYth4svFDM+0ELKkFiJ8nliJ+GC2KRKTJ",
+	"qsUrLZycVVx/egTzPIvAF0lhNQXUChTxbBnCLlJhKYIH/fyF7bRfJ0FeLCrQlhpLDFCxC5nJFSb2OTOw",
+	"t5W1vbPieu1uavU+8yJ5xuY+xEXOWts2YiPMueSX3VZGxQwPCy0q/JixCIsHRMTDHmsClqWPKYtDELXk",
+	"YO1NowvWOXJDhsV4PflKnnJFuUdPq8tVA0q8ji4W24hxSqDfpReI5Cb9y0pclM5DYU67kN3c5GoaRemQ",
+	"5qdKWtWYRciYGmRFpSROeY51WzLnG6f1mK/927msRPlXnZk7/D72pWYA+wIxEFAuYqv4XM/IrMOdc5xj",
+	"hM2kk7aFQYxZN4C/ANlWtj2FF8zowLVQDKXwmXmSldkcxg4DMPvmDqzJXjqmAtjTKvjIsEDPVL0TTAAP",
+	"MMNiDxB0iRhgSITMBOuoSouVxK2JCxkbK7tcFdSIuVfRU9NxyQZzwAhBoq4/bN0xuc6UoAKadBJW52dl",
+	"ulpOYkzKFDB7kyMlNmG+PeZLYrkNs5ngd0fdtqnx7MmtmOLaAbZbVMxYcBJXWqsFOJ7sdNrb6T2eqNIG",
+	"1rI7W9EuK3fPAM+u/yLB6FOWBK0KugltaRJmFXGt7ls4YpeI3QvdqXlUa6sSMQdva8dvlG6w/XzXqch1",
+	"+DIPiaTqM6DPzMOaWTFdMTQ6v0Wq6EXn3Xy7WErlmv0ivxpQmkYkinpmGtJ0Hb7ocpDHXvr6PERBfspM",
+	"ryxLmKsbRCODZN+G9aHv96B70WWQ8IAyUUc8A4BmW57wIU3fIGvSDdlYF742KJQhiM61ak6B0TYFVybv",
+	"KZmYO/iUo938XMJTw2cfszajgrrUj93nkY/VKba3deZcZMMGMr9PfG4zkCsyd48OpITHqah/Ol8bxwcn",
+	"n9vd6O+j2ueljmZ6rXPEyNuoQzpfgrDHrFpEyBPLnBx9lTD70OSPNP9wZPVfJIplEv+LEbuJrZyieIXP",
+	"zTTYOUpretEnAZ9cqlliXaGMQhYhbqU6dimzlDJLKbOUMkspszw8maWUJR6YLDEtByjXx8yIYpOOFRIP",
+	"cEGZ7NsUQlcsKK/wgomjLVh2XLeW48wqO276bDMazI1prSXbznTQTkRkc05dLEluYlo3FbSL2IX1gq5i",
+	"MOLSkfxdbNlt85mrLoWMDv6ODvEIZ3I4gdgIE2SkEfwdAV82lXLR0X7Bc1KAhKg1KkRA7G1hwVWILhdn",
+	"rcJtFeiPmxVC6/cTzZVi4MNxoY9P4pbqO+NJW3BCU563OZ5QplVBiFKt1U0fHHVcyrIdWxgCfUZHNmAt",
+	"jjDkQGhhCUCuSsbAUQrz+j6FCedkosLv8/SqxF4nlylxvL7k0tBimpRqunQ+1pK0ltSupHYltVuC2k1T",
+	"LUZ7vi5iVDxzQIMxpb5qawdYO3l9AF7t7L6QlEz2ZiOHn1a02KnhDALfqMzrpt0f3zglVfAB+tjTG9CH",
+	"2A8Z0o4K2vWn30dEJd9RQVTKF/wcSQD4eYqIyAUUKgzOFj6QOnSfhsTTOY8H+BIRgD1FyLmAxJVLsa7p",
+	"EV9vjAfeRRyXsbezsVNxBBaKQB1TAV7LruJVhT0air2eD8mFLuyQLgElMiPyGteBD4lBNlvXTMnqmAPq",
+	"6ogDdzJK/eXmq6zIK70KmVfrk+tZUXGPgRI5U+tZLZokxiDKa/mR2v8CCUzjZc5Kv8OiTKbGsm3SOE2t",
+	"RITXIcPPoq8KLVFestm3Xamo69PuUi+70MYIXuORVKR3X71SzEj/lZxqUtXTqDJ1joeUiQoYhiNInjEE",
+	"PWUE5eFoBFlU68OeG9lrMR05MnMYw1MKHSsLrPb04EWWe2tj52UxD6YptJm+3iDKgXUCZaflHl0obfrz",
+	"NEIDykAAGRxJTg3W/uq0jkFA5T4xdT8PR+hpoSUexUk90wN+HEJl1rlilAw0acGiWiBz6YS0GRV+MwNl",
+	"CZXvpxlmGhjTAErOG02bTymWk/adCWoV5jmwxHmqPDjmyTQQWlblQnIpTEBKZi6S5UN+WPMuEZspZeE+",
+	"4GMu0AiMQi6i4Ywgp0LpuOGPHEkcpqpQmuoXc227yghIlN3sQ29OMp6ZQNix5faHBIZiSBn+jjydN02v",
+	"AJ85eoO41MsU3IoN7SGBXCkEKBh60API9jhr2LdxrqClJywHszmH8sfyoXuhjZjLb7Gqhoe8WRl71Bed",
+	"REDrzRFKnemRPiTp8NcZEARwtPDIUnSbsYQfMAv5is+HSSoFILhUvWcmVZ8iREqaVom+dc7vTDfYxC3e",
+	"Mnd3qXuygrc19poo97ImcUemI4uJQNdCi/jxXdsi90wTHmGrvWOqZSRlEVT5dKr7IZcSglyheDc1N4M+",
+	"HFfv7krobq+Aijna5iYh01dsuqyHralBSR8PDMczPqe4H9/QQV9KaWOArrHxOb2pneL3udCYkGByHRDU",
+	"8ImTEZ/sL3m0JUe+Ue9mSTYTFEhx/jZDfXyddQ0onwPoefrWhMeZvHS+hYilSn1VdcWroIOELr2a8PQU",
+	"FHiYK1E+UJ2ai7f5QaeqdTavWAg8pfTfCLa5d7vq8Cwso9mr0Uku5FLCsYdYcnWViFbNMa34cLy0jJYH",
+	"RCqtazKtYp4gh64FIiasooquUaX6HQeV//uf/+/pTKgXF7KKQZwQvGYs24KiSLEds1amDFHFWrFyjKYz",
+	"TFnTQ1jnB3ujqS3gy5i2csSMrMSCMUNIV5CWlKbWbpq8gpbjRrfZIDaU6ZtYKS4aSrdnf/yreVRr7yn6",
+	"XgGBMgb4dIBJJUq7o5JgdLgP1jzqghH1kA8SwDdHMEi6Jf0Z9WwdbWzvU/0KxEXNpIjJ7rxxxbP7bm0/",
+	"390Dro8REU3VFYH6l37WQS5Deb2+YTAYplyp5uqgdqRCodpJEKZyHmTWDJELNNV1FgtVa1gocVoyJdR8",
+	"AALDkYs4DZilLrQUiS0uBLVGtaxAtewzNGngnmTP1kz+K40PyTu6oraHAznpI4j9JllYwXLlt5PkMl+L",
+	"k6O0wsXtHOpyMLfzrO3q6LuKTp7VM6u2lrnfmLa35dlOz+nFuVZGtEQ9TsvI9GLRMC0zUJZo2DGpoyYg",
+	"y0wo1bWZsuRrKEKNG3KKQzHyjUlGObIoO4n23NyHHKkgq/mJozIXfCSS1X8yc0lKSQ6RzMKaFxmzYKFC",
+	"B5WG84LQK+Ijb6DLBPCYO0V5iBKXQjrHsE0FGaWSLJI0PTu3hpSArARyRUPfU8Y19WXsuRZl4O0OKUfm",
+	"G4XFqqSlylnMTX1Fi2+IAZVeMC5GmRTFTFLoQtcSiQ2Ykbt++moiM227nXciHe9kws2rITVLIRuhSwSg",
+	"zvM+kSS3FwowxJ6HSJySRKUqSmT4XF2WzorTo94465rj6DDKtT0zEfLmxs7L3RdZRepud6FWuggeg32R",
+	"6YiQ3pwolzaHl5oMqC8r5kpOnx/smRtDc56kHKg97ZBAAIvMI8j1ebtJPvMjyC5S3SYTmGeeZcrwYJ4D",
+	"hm4D/TgF+FCqNwwF/tiELvYpu4LM095+wKapmzuVO8qTbVFuNJEvewLvVpv6dha9T9evuY8EdNGEbkrh",
+	"ldgmDLAwCBBklotmYES2SBrOLnzT14hnoids4uK4Go51M4UBXirgWwOQJU10Ib/ISE9ARyNIvAW8cyG/",
+	"ODAfTVtwm/WoKKdto3IvwtGS9RlUFjmtX5rFMh1XwTPwmjL7J3gixYyvKvL7q9yrJ2APnJ+f/ziL00qf",
+	"OXtnjosYR/jfPiQEc4FYlSBx5lTOHHULi8X4zNnb2vl5fn6eOYDVe74yxJG48UjPcwe6Qr5LR2iJEWSX",
+	"0wUsJpDFbk+0O3kocxAjyKTlQIOrPKEF5Kst1WzT+GKua3+rLtX5tAWx7Y2+Eb75smECU6vt6AyxCVyy",
+	"TzI2377iARz18WAo1K+cV0p1su/sDQz6On0HPiuJU2JTOoh4HzXkR7rTiZcqxUP2q7aZy4mcSnaTjgVc",
+	"/pjTJNIo022sWQRZPeGLRKsl4lV+h3iTgvubXB3T59SzTtz/9Ds11s+Ko91xsxPTp1xyw0SW+qUdc8sM",
+	"9mUG+3ubwX4UFwUpBritIpKRQNRcLxl4n0hxNbewSLVMn1+mzy/T55fp85dPnz8llZ8GPoXea+yjE33k",
+	"p7U6VWF0atVM3dHokqCHCWQJp65cV00/23XBShYZCe8wJdnV2LrDJOV0UxnwbpAT7BczcD18ewY1m46F",
+	"j8i9/nh1UOQSqQgGHcJ6axB0Fjwj9eRXGc5skoykjoeB9wFJTkUCYU1fN8+PeHdC2oFxyMs77XWT90+V",
+	"h3SjxkrriCNiih/8+TkRblV0nKTelowZEWOmIAgeePm5ZZIlREJ0LOkVzWNS77ZiiWvuR7rVncsm96uU",
+	"TnTw51TVSYAxLT/GobMpq8C9QMfGcW3/sFF3Kk692bE/243jevP4TUHjSjz3uLP4WaLb+GE0wM+K87En",
+	"p1FHLuaZ4rd9E7sXKAzrR5kkWOgjrlCNkui1sqKaqNoevZ62rXiJAWchWBo8XexIYQ3kWdC+TYdloUR4",
+	"nmW0pqsJvrmz8SrrslROrvhp0Ok1dOhCDteXHerqSBIQT2qWJgU7ZXa1VKMK4AgBLUdUr9QqtBmmDIvx",
+	"02TtIqKXWbhDxKv5/CTHZh5tQ9apylr7JfFjD9QOD1sf5ST3D1sH7zTsUC+Hgb4CJHHW1+pXmKN7cUAV",
+	"2E7FUVA7Fc0/ih3MjOWzvWW8sgNkvNJjRhti0SArkg27w6mjeYVJfLcd2RTkCTV+4xLnnnDT2qWk72P3",
+	"fpDHZYp5pBcp6iH92FTlUOxVp1XvyDOsaVMPQYZYLZR0YXYeaW1H3t4CQ3QN5VkaQT9hoAJr7VanC9ZV",
+	"KSC+/kP92/R+ruuPn/4JBBoFlEE2tv3pXO/qj6eq878+dtW5VjRGcWsFXcy9h0IEzs+fKjy3T7NK144w",
+	"wVywVLI5dbkh976inAOembAavRZgAAW6guM9gy4RtmB2RlRJWnla6++aR+ACjXlFq19YPpQclldsh6at",
+	"Kbyr48cleUiWmD4jsvPTk+Yk4lYSQYjeOkMqKNIzXfOKKYzCKwDGM6SMV85I5N4rl7QSBYoMkXuhpwL5",
+	"mLhDRgkNubro49Uzckb+679A2rYvHzYuERtHmacJQh5XQm2qYQWgaxcFIumBpwJxEQfn6z6+RN/P5chn",
+	"5HxdhaN8P6+CWtTrlfIUmJCgMQcqz7/25sBE3bHKp5DwK8SQd0aUt4CRrXY2NtUklL0MAo0meg32wHnN",
+	"+MGrrvfAvn57Fm5sbLuqjfqJzqsgA8PPiEldp90Tzmdi9bku6nYmlYl4F84ciV2GEZ8RJQWmEVOF9Pah",
+	"K4kFNCnVMRkihnWFA1VKa1KEBFickUTtMdDVQCtPC0KBj8lFwqfCfGQNvHtA3f2YwOkzEhl+PYq01zrs",
+	"95GrdnVUBS1iU72bGkx2VbSbeKT8VdSIZ4Qy9YOGOqYjnTu+CprpmSTdSKL5cxv64anutLOSVwFyTax1",
+	"XJEJhr6pUJIq6E6RFElCNDHBnIfK7eCMnMeE5jyJ/BGScIX80B1GWBpXN7OZDhKlKCQ6R1XPhtT3dFkK",
+	"AH3/TwDJ+Ixof7nUYTUNTZCGlA33AIxK16RqYEhp6E2je0YyC2E8BZRE2csqAMZ19qRmCnqMXiiqQ6Kx",
+	"xuqLM5JsqJsBl15qMoTU0Y9K5BAEdWw4aBDPUjqFXPCMTFDyCoCukEMoqgnoFYmkuwgdk/PTzfRQZ2SA",
+	"L9VNBdejgLX2aRdEmS1+WF3o57qmdE/VBtaAC31fnnkpXvpQErv0MGCAhCQU21oewMKsP6cjlFyYS8T0",
+	"EdWyIFjDAozgGFwQeiW/0qF0T/X9y87GTiyzSToIXeGPAdQ6ASRnxPSipV57slQfVXCoCpjwIb0CKi3r",
+	"lWykBQM1FzmsJJgVTT0/PetSAf1nB9rML//P9Yeyd4vHUZo7RQ/l5DRKBUgfQK4CQAJhOI5EOk/SzH9C",
+	"ud9xtgEpU9jKFYpA6BQbOsZQyt36e0WTTb26QLmEqvNSBef/fa7egSvsey5k3p4E6L+BPntmO/9fOcq/",
+	"RmOTR4kgcb6XLM2kgbDLeuYkW545f87p77/P91QPXLIJpuJMFf7F/eT38d+2SdSHScyweA8xGCbySXaT",
+	"7MFuXYcqIOVfUl0655SJ84kt4cbtDPle5FAh2xkvGh764k8TKqd83xQxPn92LtsxeaZtMVrmIbY3Abfs",
+	"6F/P5DDnYE1KUmbOauCnFUs4U82xdw7WYNQUe+ZE/td/gTYcYBLJEoeTaMgQCHSLiLnSfp8jcQ7WMPHQ",
+	"dexkx7jkdmhU0ZFXG5UzYj0INp6qk3gewAHq4O8acv1qZ6MS3ZBubmxsPN2bnIEe718bUgDYem67+Nfm",
+	"xrlx6uMJADY3rEhYBVowkifrjES5g1zIGDY7pAPbwHnq0BrkFvIJIFFEiHLyPCNKFbSJTMzprACGBpB5",
+	"qhKsZAtywQZ2gVWMmuJVHaUUGAGPMalmyPXt0ZB4Oh7NQ64PmTmlGn/WziMjwLncXOtCev50L74Qjuok",
+	"Q7CzsSFRIQZREQTdAdcE6Ywkr6glrVP30lVg7rZAj3qRC4qEXl/ycfwd7YFNcIT3FeVUmU4kp7ZbuRZF",
+	"Ovd8ZJDl4LBROz6qNQ+/HtU+fd1v1T+fa1zY2o06CtXlGj8jaxPNT9uHrVr9XMlbPmRypj3qjZMiJtjZ",
+	"3K6C1xArCSQtoOoZiCGjQvhmUXUgl3XfVZAEVgo1R3JPil9C8xcxZIhLHlRJSzPx8FuvzExPkGDjZzVJ",
+	"i8+lNKBN6iAkAvtnRLIyyJVghzyLGgeUXOrbUa7pbjO6L+Ng7Rx75xVwbnnpeQUEkr0n4p546A4l2pzH",
+	"DPe8AqrV6tMzAnTE0lBFYOt8/tzgX/SZuuw4r4Jjlck1gJLuaKfIINT22lFVglWHwqCDsfrzvdTFAeCY",
+	"uJpknRJ8DfTVwprWOKQ4L8E5bxCBxViHBFUDxPqUjZBXE+cVhV32DkIO2CDhKCq0ytC0gq/E8SAUe0kH",
+	"5UjpN5KdoHLc2co/tsW1h2gEwdq5uZo+Bz3kUknJz43R8lytaQ/1KUtmD6qCVpbdAIqMMWP/StlVGATG",
+	"xTLSzeRhOLcx7OeaZHYhv6gaz9HzilHEor5lR9GUivtt6kVW2bzU+ublUwNr53lZ1M4rZtHU3pqsS/Ko",
+	"Xi6dXO2MOHECtEj/B7V206k4kitqe8FmdaO6ocIQAkRggJ09Z7u6Ud1WfrViqCwkebqffDdAIjOuMOIk",
+	"VrxPaQL/9z//a1VFq8Q9SaKoJKMMQXeoHZWUSBZ5eTgKWM1Um55xtdadWG9gdaKVATc3pWVKMYkv0rFs",
+	"JmduC/nuOWbWTtKWqq2tes90GbGb3Hn+/KJKCGt3KNnd1saG9m1XsT86OUuMOd+MMTwa9D+pKn2bL17s",
+	"7Oy+2H3+XIVFJCucbb7c2H31atu+wl4CYDPb0VgXH/tZmdWp+XLn+fSXW8oWHi9Nsfx0qRqE84M7Jgun",
+	"O613TsUZxnH7KSkkb3TTfj3dWPW+o3cg66top9b3oWc9WNQnm/M/OU3kKNAfbc/Y6SSNUKGT0aoWSPaX",
+	"uUxSl4kUd8qAkJKA0FdlLiRKEdNZ/BDxVOa1qgZz5y7BPEGchsxFkwqkAmXr1fxl7lJ6BMnY7I5K9LNb",
+	"ZEebRCBGoB/lSNwtsqnHVDTlSRwhIvS27uptnf2Zifc9JfASYn2No2zUOrtgIoZE7k6CZErCDgfK/J02",
+	"YBoi+EXdO/O8gp1o2qBpRDalwqu4OX2JPEVp9fddU53w4ZJahRX7JuiyKJX9kU1KX2xubWRQz6KHYLKW",
+	"5c/0pZ2c/c8p7rC5GNxZdPzF5varyqwZzWIOUV1QZwv2nkP31c7GTn/rOXy19Qq+RPDly/72q60+fPli",
+	"Z8mVyCIKGvm8NJ0/pLEn6SwSH7Urqfv9pu6bBQhnG46lktul9FBO8JFxBUPE7Umcwwp+VnLl9/Uf6t+m",
+	"91NzCh9lucCdoEt6gaJLCuVZo0OrVXfTTKKuOnrQTKKSD2iQujDLhtAs691qDDsZ4cEUHJgzXRK9UqS9",
+	"D8RLEwdLTYqRL31Rt5i5wXwDLjHHPT+qqOTTwQB5zzBJRrVMWxP2zYhT5Ctr9nGT9ZayrivdeU7LtrG8",
+	"ZxSlritnXG1Jo0zou2bkARrHTFWByTYYX40oz+DeGDx59mTy5kP2UrWUSt16xaSK61yPMXrHOclNOP68",
+	"EP7sqlPRBvTGwHSUNbx5FQ8/r+L5cpaSBa0RevsfoRli9kevKeuppDiPUQ3vRSTBUqxGlFyygMZtvQ3W",
+	"GOLI9xF7ai6WI86lWFW6dZ4CbvBzUU22GA/Tna9UFV1k4N9L81vkQG0UOFAHxl/zZqrSVpH5BIy6iCt3",
+	"JH3Z9DjVrJ49a5nHPiGerP/QP5SjzqTClfB5UgGHWfkE3+BLpF3HMFeuG2mdyPqEiCHiaW8i5QxlnZ4m",
+	"3JkihydIvGnfpj/j9MNKcGJoRC/NfX7kITRBqKaJUgcJSzRGmNQSUy2s/kWrnKFN2WX9RQrfAzdfFja+",
+	"GXQ6Vp7VhUj/fdM4FyK2O4Uoi64aVdqliql2Sm8xgo4WarTH4izqaQnUYupd9NWSCt5BNGqp4i2t4sWb",
+	"sGIlr9CABs9MRbjpURNs4/bYRBZg6FqfynzQbIsJ4O6F7mtPholfLRXgUgHWCrCbIJnLqcC2BxvMA31/",
+	"PBEIMVvvtbh5S5qv7f4X6L6pU/doFeBFZbJSY76PGrMbn9L5Ut/6D/vTXENmioBvTKEcqxnbb6YJxRsk",
+	"ElSioPaZgDhDq4sBvH8ugCuhLq13v5uy9njOnDwZyx+4X2GoiqWA7Mi7iTO5MhNVzN2XNVLdBzJRGqpK",
+	"Q1VpqFqJoSo2jS9qqkrTUJOZYK79SlM53ToiKVBAnw5snTgdaM6RjSWOYeQuDVAljia2L55wE69mM3yY",
+	"6DUdSo88HT6Yqns20yDWMpN5VLJTIcOIXpnSJlJKaiswoth0JovaUkzFUENE9FnXXvu25z2VSGAqk4tJ",
+	"LWDoAsAChESF2IohGiuKE6UuqIKaCsjkYGtjM84lZMYcQg8Qmhg6SQQqYGtjI0o3wFDgQxdJuQ/NFMnM",
+	"0Xp4NGf18o1eisIWqI0VD5yvHq7S2pU/VmnoWq1MV9qtClDmDpoizMuLges/9A+pnsz0qzeesCkpT1NV",
+	"nUdVd1MF3Uiosx7oNgOzkgmjxPoh10nAs5zxHzKhrcwqemWYks0XBOwuPM2GON6aghDrhHJfa/UjlVZu",
+	"8obuofvol6LdKp3aF6AhRj6bqzPG6bGiRCwmkViUgyWKJ4jqoltLmlYq1Xtlqqto8mGyEozwYCiAC21p",
+	"Mhjln4sSAzLqI6uJcgSZuqcz+Ygytci6mVbpVLG0U4WV3O/IpSIxXJSHOXO+9mUxCS+dEb/I6NHhaeZ5",
+	"TaTYza27dCRAixw6mit26CgwdqLcQs7YiRI0d7ssEWgz8NS2Ob6bOI9kRgzoCnypiodxY2jZqDiShuFL",
+	"5Oz1oc9RxYGhoG1GL1X6XUwGLRK9SpcBMXHTO7sbyuQTCUZ7P2JHo3ippwOud3ZeqQ9Ti0pC368kkcc8",
+	"yQq9rvmYCKpqVGhKExU92HNenzgVLWdG8OqOMkbTG1jTqVqdvf98yQWgMR54F2pfdaV0KyfFFIFdVAmS",
+	"ZJCGYkAxGbRNcTSe2AH7WdakBOJiU+JF0Lefyp6DfjVgVOgMolUaCp9SlbdHpRaxg3XCHkHCzMEimhk5",
+	"wHUooJ0ODLCugGD+DMUw9dokCXL2HJ+60HcqMTXXsPeh7/egexGVqqurqjX686mXbckb8l4mAUkt88SJ",
+	"kdJDejRns7pV3a7uJN/oobZ2E4/MTFThPXmMH9Ja0LF3Scq1UGvxvHbkl2uh1+L7xWFrXK6FWouTiw9H",
+	"5VrotfhY+35UnhHDWmtX/q3hxRdTyQYjK0xtJmvbTIlV+u82owFPCx7NlGQxS8wYQexLTU+l/HT2tjaj",
+	"qbWpjwX+J0TPsmSQCIg4n3zGoxRoDPlwbJ78cKB3iZjQiqKz56hiJvJ3J4Cj1Bc11dDCqx7tQy+uLM8n",
+	"X721Nu3EY92rsUAFcNRxKbNz3txQFn9T9C+aRfQkNYnoY2dv92fFCUI2QElZMGM5prueLD9k4DLFdhIF",
+	"bK4milPomg1LZH6rR6XQymvV0tVc35J6kRnJGtCsYamAlzlBV9ZGBTpjLtBIm8ij2GovXUUwcqnQSW08",
+	"KCBYiw9LBRhiVonLbz6tgmN0LVT9i6gahqq1Iai6S7VDmJSWtA883Fd5Q4WtF8HznNzrtpbh0mnKImqs",
+	"T2+WjqvfJCwqsWo2rV7WG05aSXTe7reebW1svsrXDgdUKIUtgy5P62/Oq63q5tZ2dXezurWxs74tVcJX",
+	"W9Wt7erLzerWjnoyreNF3FeS6Pm897b4YpKuWroekVVDP4tR1Z+LWdduK1vcbMPJXJzKNJvsPH/+ancp",
+	"s8nz2zObKLy+a7PJ9MFIGk2+rO54lCrNYqKrQeyU5Bq93h8f0GAckTAvtEkTd17Kg0wZssKgFaTks2xp",
+	"0L5qEJd6CQSxzyekRP3Yh+6FzrKdHkJldj6C2G+S1AfyUSsUqWedBBlK9xILoT9vR1CfwQ6m6eeUlP4j",
+	"seDbm792wYssonnwATNJ31Wbn7epZUTi/ISakXyu+7XwTigauz8zuNakmpHchd1F0O/nYsrJzZhormqy",
+	"GHO9G+eku0o+V4tufanrhowhrwralOvIeXUFPFWEJr5XVlU6bDkoD5iaxg8kO6AJ9OCpHPpV8JmGqtiQ",
+	"qhymMs0jzyQYGGERlRA16xFVeacMjGkIPKoWRn2sLoptDidGfVRNhCbe3f4aSOWcoK9qzpm6TZP6jSLN",
+	"N/cpu7PsjlZDAi4kqrqKxEyCQA8pvJW7pJAUKQcIDyv3n+rjjLyMyuBPq80Jp5NERbEC/mnJOC+DZJB4",
+	"cbWyqqlaCzAH30IugICDgS3Ao+rXVUHN9yO1V1dSCXkgybkXfW292BhSUeHmU1P6ASZqQ8pXcKxPsAuJ",
+	"dtgQptivFuWBFzJdsgfzxJdZCdc8m44yz6tFr0Kkkxf0m4s2IsMHLRKv7tJn7uNQV+ThiIgK4Bc40P59",
+	"Q+RepIF+wsHRJ8CQS5nHI+8XzcXiSXx61hwQytCzo0951/pZTi9l1tpU1lrtk6/LeiZZiEJNdI1cXTgI",
+	"R9Uff0XiWnNAJZHt05CYwmWamWCvZAn3PdHuDKZQKRZtH/UwFWr/0OjiDb2KbsupyPgGLWEde3l71rHG",
+	"8b2zjpUuRaVLUelSVLoUlS5FpUvRg3QpuqduNAWt86UTzd040dzcUv1AMjrdJxX28US7YjLw0Wy1MIDC",
+	"HU4rhg0PCxAwqQYKrP1apvXEKqgFgT8G7hCSATL1+ikBPEAu7mPkJarVRrXza0Iw3AsF4iZqzVaBDbQM",
+	"72kDodH2w8CTmtC0te5UvSitdSu01i3pg5ShT3YWpWx6N1eb4ukX3bj9+gu3B02d7zjRZ2nJvE8MS3Ed",
+	"uPjl1rrJ6JUXY61cTaHvp1IUQs7xgOh0xIh4xkSvih7mXRFFdlBlFqzZNGK/tUl0QSfvmuvHiftsVHDS",
+	"4zvBfkp/7zLXwjwHcX0qpzL2pUTYrMylJkWAzalww4PfefgHf7kEVtGZny1Azj/gd5fequb6jyb7cZkB",
+	"dB4RqfX7yC1ARvIEC5U1eb5gkcrIy21KXg48RYZUZpL52VRqerCHpM3e32wvPh1gstp0L6rLG9RJHWug",
+	"KgCNIPYrwMM88OH4OD+phk7Fc/9KxyhMLSP5SsnuBpIdtNRuyci/qSToiKu888rrmYhcepuMvdN4/BgE",
+	"ubmn+RckIjVU5DEIamX9mvvoRZ2TDr6gVBjX0ijiXF2MWumcf5gb0IaQA0IBFUNkP9Kp/YyAGTlTWwfs",
+	"KWp3gi7pxcOkdg+rAEaZ/fP3Jxv6MM0nG7O8bbMwV8VZSDVS4Tbn1MVQIC9ptZphjC6P9cOr0/WIRJ/H",
+	"VaELmsO4tCxRqC5XJ4uSIM5RIQ2ok6IcSxXIKonI72Z7L03lZbEsZWddWimyMSEFirubtup6jk/RlFz7",
+	"uBnh4VKpB5e4/Bbs+zfP92yCgXaeJ7y3fShpPmJc5QiUAGWFDPlKlFYtFs9fp9DvERq978pH6vNEvoVY",
+	"+1E39fckSDbD3a8bu/eN4FhNQHnKPt6EfpbAT/EPS8Lzbfw1z1PmfXliudx4Sebi+rMJxlEFSZZiPT2g",
+	"5yEPID09PsVNap6XgOQ3Nv3HBFPnb+cmeeoV9S+R/iObBKYuGLdnipt55G+laer+k03KE5NKUPsUT0hM",
+	"9S7J/cOtbFZS+ptQ+jtOBGSILFA1Ie8wKdDjcR3yvBQ7m83MwkyVR5XFTKk8KX4ipfp4byIWppvm8LeI",
+	"s+YZdR6alnQT1pYW+ysJAf+XMbfHmuemJOorJOolIV91WElhxWS2eWv9h/pROKOa3s5QVdvDgoNmfXbm",
+	"sQemllTmgRaxzizzu17J+3k1f4/CB6EAPoKS/RMEIsQwZR0ffN7O34FvQOKtmwLpMf1+rHagiXxkc4Xn",
+	"HILrXeBRARormwFMNM6r+J7sWPWZVLcux3rAgXylzFmYdoC1OAGj2aCnpRn5/pEPsxL1d82j6VtI9XSm",
+	"n5U8p7JVojALnJve8KGTgcUu0hyTJq/6VUN7gcZVXWbLpSPQ/dQFl/+SS7j5Jwj+ddR80z+qbbw56Pzz",
+	"ptPsbdffN/Zr709rtZ03x7X6wT5+/25/8P5gp9ZyewfC//DNe366e0JPrsSHf67ejsin2pu3n98Ogt5f",
+	"fx8dvOx8exFuN/7e3B8f+4cfRm9rn9/Bnc7HnW/9Nzt/iP6r7c7Lt91W4+Onz7WN7RefyTU+/sCPPx80",
+	"jsiHK7/2+a/Av9y9CsmnuvfiqP76WrBv3l+jv9y/d99+8/dd96L+vBW8u/rj/bB+Av/AO+3+q5cn/tv6",
+	"5/H1i7dv3tDXB+OrZr32vrav0hVNLcMVlkeij3y/SpB4NGsx12ays/Hq+TyjyWZ5IfqoJONjmiK0KrFH",
+	"FbRYUgl8zPxMcqM5XGxmtJNaXEQEGys3YaZswiAIez52gSRW+XecD5CfrT66SS6CCQi/6U3kghyzud/8",
+	"VjveH1z8M7zAb15dbezX3jde12qtg9r7lzX5/mDw7qD2vlETHy8+0ucfO292/mq7g53hO/jHS8FJ4+8X",
+	"J+8/nJxefr5guDb+YwgR+fuP8eH1zsE+bu33tk4hb4y6397C7uU+vvz2+u8/+qPj5ujd8N3GfrhzUms2",
+	"Tyj1jsYf6u1xf787YvD7dfsavt/ebLrfxbD/od/+/vKbWP90vVXvkb8/+dsv8dX4U/uPozcvjtve56a3",
+	"jS5O96/++Pufz4f4eRcfvHxRH358N0Z/s/bJ39svvr/90F5/zk7fDS/fsova+/d/uN/81zvoAH/fff/t",
+	"w/uNN92r8O9vnr+x/uZvPKxvH2wdvHz1fueUbPaGn/7e2Xmx89er4+3OcZvji8/d9v6Hq9Hr7Q14Wvtw",
+	"+Prq3cbu9t/7Pv3UuiYbL3f3n5++IIPLP5rfxusfgk/vnrsnL+lhY7SxzdobQTD0Oqfk8Kj719vtU//5",
+	"K/L+jrlaee9bqmvY8uDSKl/kenUeX5x1qZoWOuJL8PS1qTIP6VYzcwiWrHIeq9y4H6ySNdto9AcaPf98",
+	"cPC5vt9qv/rnNX/zIWwON5uv4eu+d7W9vSFE67O/1f/W2hocktb157+PPl1+J6/36/2P+6/+2nzj9jF7",
+	"+RkdvxPvR/udOjmp/f1++GkThWhQQy8+vuHB7vOP28e02357cvS5ztffvCNH7761Rt87vbBLBaqjz23e",
+	"fr3Tufoe9PbH8MX77tt19qL/nTZfv3kvjl6t+63aR/Ly08ar5tUfr9zwcqcWPP/+dwd3v13DFh2dvrza",
+	"3PnW2DhtX3/bbmx+OxrvDl62j3cO8ccmfXPYv7zmny+ON1vt0+3wSLwLP/6z//mPN/8MXwTv3dE/Y3jM",
+	"P5xcNg/X343f0Te7dLiPx+7wJfzrqrG9f/1h+/RlH/ev35HtV5uXRy/cT3/tnnwmu3/9NXI/ffvrj/fe",
+	"1cH+i3e7vROOYP89Onh/9wpgyeVKLvcIuJzmMYWsmTn3IH2VPYavw2Si7DkxFom2QH8PWOhPeh/NzEUU",
+	"9aCz15Rpie5rLAdUhU6WT0sUOZf1xiDqKwuG6GUxOqO7j/Go5hr95k4yFE2OXsC3q5Ia95J41RF/hq5d",
+	"5KfHN9fre04PE6gWaHKp5xo8zc3cszrmAeW4iIKY9cnPSmk6fcim03ppHX2DrGvW//3P/1rGpUYxjCvp",
+	"OaAPNSaDE8nMWiRZO2J2REnMEJP80IaXZCmOqTiSGTbWSUb5GPxuf1hesOfUDg9bH52KozLWmwooB63j",
+	"buO42/3c1mX3U5vh+/QKXHP/Wm6EUsr1hjh7TvXa59fFU8dPMZiiGaw2b22upnBbqubb7qsXWy9fLr4O",
+	"E0XPgqh2yKZcIBpEQTAmBmbJVSstmY+Qv9ytV3NXLoOU2nLdmrmUipWGUqqVhY2n0zxN0Onc+bN55hyd",
+	"M2R4vrJ5etJ8tn8YhVwW1zFPGS6Vy1K5XF65PGV43/8VeqUauFQpS5WyVCnvvUpp2NN8bfL0pDlHi0x1",
+	"tTINMmKDj0x1PD1p1o87+4dfO++a7a/11lGteTylL8q9Ab1Q5XvQhSsjNSnx9OcyfOO21cWc+WXpiC92",
+	"tzZ3Npab+63qiYbRlSpiqSKWKuLDUxHTDKuIeqiZYI5aOGA0DIpleFMlLrKTHlRBNCig6lup1uhSoXvg",
+	"ifrySQU8YcjFAUZEPJmlRDZk8zIz3KoUPrX6vyo1XJ4WqfHOJstQSPWEAwtq1gztu+J1U+aPHePj7LGj",
+	"dndQtyWZJUnDtOf0oDcIx/zfAypMVoyUgBCBx1NffaP9PkPjxFd9zLjQc0pUTbfd+DD90szH1LWO+2Vw",
+	"xGGRbnXqppndflkijVNMH0p9vdTXy3SCDyud4JQYkazRaGUYXZRxbmbBVPWgRMd5JYISlONRKOaWYrtD",
+	"7HsMkX8voTUeo6skwb0F9XoGlLMY3ZfCU5iE/7b13l9IaWpsEOo7mwByriuiSiw2KBSRn8z8IsAkvNDy",
+	"Op8kWfqbxJko2cbjSWOVJK93ksuqLOZ+7/j3cZrL5vPrmcaG9R/qX5NvK7+sDgHoWQLn1tRXT1XErLHF",
+	"M10fAwsgJN6I7JI6D5Hpz0jClbUo2YCaZb7HCStuVcN1/tJvnVw119mHDIohUrfUy2i7zol66eRqvM4+",
+	"9cXM7sUQjSgREJOcId4wNKDMDtEYD7yL9BAHPhpAgpwpzXo14lEZ2HPPRQMjtIUcsVK7lCuhmQHyEixC",
+	"JxCLdMN8NVOKuNP8SKWbTDCdyYRkM1VPHS9UcqH7rSJ7aIoDpZhOBq+Z4AzLEFyNG6vNQvzg01xaimbp",
+	"Wz8jC2Opi96L1JiTSmGWilqWSL5PSZMl20pzq5vpcOsRk1WlDTPNtN0YUwz/dGnoe1LJjlOK6qp+FQCJ",
+	"ro2cRC3KNLvVq5nuK9MNK6awtQi8ku3eoyz/87np/GT/O7++ks3juKK9r3b2Uht9aNpoyeBvPYQo0nkF",
+	"nWD2K+T16z/Mz8JVE5LsPCKGpopChDD5pRRi0nKS8MUpGfpdwRlvWQbgeaWYDYaU1SBKNflxq8mKuM2u",
+	"KAH+zMqu6+qrgaiTR1p3Iod9LK69DhH0xXDmvSNDPPQjMiclYyCQqmlNZtW0jjLOv9VDPJac8z+cADFJ",
+	"kJBXEyb65fnmxvZz2W1AmeoBEcEw0utAQ6GSQP7HaSsPFUcDoH2VlUulgfDok1Jp4vaHlF6EgcoMqXJA",
+	"6gzKmID6cUc9FZANIBsjYpSe1xD7ezqrpGyi28tjpTJa6470eTtzUt+eOeqamSMfuYIycGZzH545KXAb",
+	"Jyetk69ygK9HzU6nefzma+O4e/I5noRKBKZ8XAUUITdKZ3GNSomxBqXKy7l7HG7jUcQnc+k9xgBNMLT0",
+	"z1Jmg735XpwnIQGYCDRgWIwLEduTkJgcrxgOCOUCuw+Z4G6uguC+mk9wEwT06FNR8nlM48aKbmZQwKNP",
+	"efTv9yTifejzFVLx0jJWsoLfhhVIam4OpJekzlPsIEdE1/GDBRKiRvWTzRfAUwF3miRoL9Qc9hGHGrbM",
+	"YI+mQtQPhwaWqrghF3SEWEeHlGtIUxPXtwF6XqlWyhhl35vp19rtr6cnh3ItRT/VmiEJvyvi9TDTetvq",
+	"dJ2KEzLftFeEteJIVTf9xOR7VyMqPx2GiPggH8ptMInJ0zWeHPOV/WjG1M0gy89dpwL42mp3m63jr41P",
+	"taP2YWPOSphBzVJ0uifN4zcrWAz18mtv/NVGgEbLYCbzVf95JwtSqx+pDAnF16FxVGsermAZCGUo8Mf/",
+	"dn0EyQhiv4rCxFJoUQmxf6fFjSWiETUJKXb3+FvVzJr90WvKetjzEEnw4bkM6bWSLx+h26K14UbsaCKf",
+	"+AztqYOEjblXyK3ufaK4/K7N1kX7IIIg4pguJKCHgEuJlIWRJ+VwGGDwptEF6zEwae7ZQSnm+Tgi6bLJ",
+	"mqUmKs//JCkpqh3oZSycu2ZjZbVBLOXKMystrJj+xuyEh4FkGAl2InxvtRjwe2mGt8odSjeC2+RIHTTB",
+	"kDL50Wz1bf2H/nEMR6iIh0CKgyVsOirdlWZj+p3hJfp06tfgCvu+5GMhV0clvyj4Q+NYUxfycjktcGbJ",
+	"1jhCKYad4z8Q70dBiCdo7mS2k4de0Px2xdeS0CxcF3xxWhNQH7sYLWIrsp/oxBNJK9GsjFRtO1CZjeqm",
+	"2aiIJkC/JBnVzY1nkLlDfBnLjObvNqMBT4u0zaTbbip0ExOXjuQ0zZ5LaVLCd4hHWDh7mzvRMipkHe9L",
+	"xAzFgKpvzMD/hJBBIjCJZOD4iYHmh+OFzAiK2xsVhwvKUM27RExE3ahn+9BLphC3qGheNYhLvQS49vlb",
+	"K5AmH/vQvZBHLSGIqxcdRDzEPiCG++OJNwEcpfr4gFl8xSI3zIfjaEZQga/R1NlzVHJM+Vv3otdffWHn",
+	"afUDH44np2mgsO+i+SSf634tvAEcdVzK7E7tKvAk6qg1jr4zT1JIEX2rPksgkgYwjUfR6/3xAQ3iBYv3",
+	"c+flAvs58S7e0IkXkyswe0sPpCZ0BLHfJOkX8lkrFIshgN3uvMMT/TH78OxGZ0eSbIH/CdEzHxIi4WfG",
+	"KHzjs7T5y9e+0GoucZ7+U6t/udGZSr+aIBGJE2XO+8SB2txInyj7WfpAJfdidzFk/Jk6iM+rL5ew9ypZ",
+	"YFzae0t7783tvUEsV6aF3kjgLJj7TEsKynybFmpBi/hjEJUidSEB7vSHefnSDK4/jiTmE6JdFieazXxe",
+	"TghutdtgNmkh7DbktsTzNJ9JvsiR2iKT9Swm0z7dn+Qyzn867drRF+dW2MrWRqagluAEL6pbhY21lv7f",
+	"Rp7529cuShxdFY7eujSUg7Zz9Ytlkbn0SVswZ5zkrCFHzKazj+p9UxXaQ+b6pS0gH911tj8jUJSJ/h5t",
+	"or/Ayn65kmmOVVYdiUIVBaxRVh+ihSyyKtynrDH34EsOZCbo743vqBJAbwwCH4o+ZSNgDNNZA9o25vLs",
+	"LisAKGUNU5KuLbS1qwwOGbKgftQ2AGe9Usc640XH+LY7jePa/mGj7lTixMwSH/C/Jw1pySyFB6rJdKpF",
+	"MgjhQDZ4fZLOWnhoO5OH2ICrFwTXoYBWroEB1mV5zZ+hGKZeh2Joyvb61IW+KjZlsFAf4T70/R50L7oM",
+	"Eh5QJupSxDCfT71sq/iJnJdJQFLTNFP6iOR8qNLm06M5fCSC6pV5b2o8ifSgW7uJR2ZOnaNu21EWAEWL",
+	"90q7cWk3Lu3G98FuXHF4Yi1bJFY0J6io5D33gojbVEOzqPhUxlybHigi443jkoyXZLwk4yUZfxxkvN7s",
+	"3DM6LuhohMhMMt5VTaZThpdUvKTiJRUvqfgjpuKL+3ucmrRLZZ3BB+iBcseR/3FaCnVLoo3Z+DF7uIQ8",
+	"XaFf2+1z7w6uepJSzr080Medg6shdocAMhTF/ptcadD36ZW6XoDEAz2fahI8UbV4xv3CRwWIqqBc3jLc",
+	"01sGekWUxLrkLUN0A9UbA/lNBTypHR62Pj5R8UdpDHqyf9g6eKffRNiUA7Eaf7Ga/FoUUHJmQXjlqqmP",
+	"dFhUDij23Z3fWCAvpSPt7mxoHWk6ABRdB5ihmsiU5fUO7znQx5fISH486Mcc3oCv9i2Z6AAigpjKxk1V",
+	"Wu5qn8UaXBHgnCF6wgEEgkEsVPmlHEC1hWwGoKmM2gqNEoD2IPIxH/7bZA9fGMwZa2jVvmXXELIxXH79",
+	"JgHbfPHi1YutnW3TVkH4efytfZPFsyVbVrlqHwhV9s9lYbJW1uSGLi5zJqlCKXuWNa7va6arx1xuLE55",
+	"+H//878c9DWTZkZitPKuPsmYDJQo2SL6TM/y6655HkAaXA5wlEurbzvSQ1RBliMN9DwUf51ZGeUBi7c3",
+	"qDfy42ZiQ2HRIGJzm89fPF+I69+MSajsIZN84vbLn+SKe5svNnfvrbi3+WL7eWXpPb01uW/VYkKBiKTS",
+	"yfc3Z8d37DZMAPYQEdiFvmJT0/7Dpavwb1hzxogocseLij5hpnUv8KGrTUJXQ+rHcs2UnBXJQaA3jirG",
+	"ydbLyUVRSrNSLsrirwy7F5T8mwvILkxmqx9ZDHLrxWa+0CPGV3jpJIu3I+usxrS19WJ38+5kncy9yAPs",
+	"5W5Rs4zeupXINivb6KVEmrIiQimNFJZGeCmO/L6564qbYmZeRq7/uOpJElSw0l1SVpEQVGcmpIvljd+i",
+	"mp25kkrLaNmQ2kW9n8XhSsZx/+qpPWZjczpT3qoULajZYkKFoiSDYJ0GHiwJ1p0RrCXzl+RI4xn6whKu",
+	"CSvNTp0AOltxebFqZ4GZ+spqVqjURUpdpNRFSl0kwbQ131yYaUttRAV78HWYdMv+kXNhfBpIbABQcjEE",
+	"KAEcsUvEgCrGLrmboEB3BLBQKcKIqd6sxSs7I8sTQ93fAF8i4EEBrZtlMsu29bOstZvKJ07yUck+R4hz",
+	"OEBV8Br7iCvPTBgKOoIK88dAa09eAsqrIVJdjVVjTFw/9EwhCgsm8ELFm7HgdqAsIUVCHfuxO7NY6Sj0",
+	"BQ4gE+t9ykbPPBXEUvRc6JHkBCOKfbd1G+JJSiDuDeNZxDt7aTL3iIiHPtVJhLa0QxXDzycV6z9C7P1c",
+	"/yHpASmYf18feuRNEJE860XqnM1UA04J/idEhvv1sdQxkmTGjriWRupqiL2cPPYhni2Cry7B/mwIJTg5",
+	"INqFLwpnmU+/TA86WfJ85rmvZIdH1OkVScoCEQKraJR2q9MFGeQi44ybfspT/stP+aTU8N/r/31jn15D",
+	"IzIXoKJxRYpa9IpYcvKsOw6UYegWPIHLOLJ0qAeKo8gem8IU06+5Uo+22E2IPfEfBS9riFa9pXIRf2us",
+	"gfNFH63CFbeDTg0xw9qYnMr9vCL5ZZcCpYFslVAe0wy8LGNYYwqRSRjyrDjJOHp1/QKFO5w+UA0PC4nW",
+	"AWLCFiOaSYtALQj8MXCHkAxke+KPlZIWIFeKW56OsVTxAhaXQE0IhnuhQMk4WYmNAaOXWIuFvg+M+S5U",
+	"xiov7/bnN6R6y+aJdy0TaRx/dqbszYiMwbWv/BSV94Ges7PnVK99vujVQrzqeheKWZpKCl5S8DwKvlGA",
+	"gh9Q0vexK0pLXSFWoYj5zRhFUqINGebrP0KGF5dhQ4b3/Tni6ynDi1Lw05Pms/3D+dRbwVwKqyWpu01S",
+	"l8TxUk5NUIHJw59HeU5PmjcQTVOj/HKp9METs5vKoB/fNruNw2an+/X0pPn1bavTnZJIT5SLV6iCY1w6",
+	"WlQEPZUbXkqfJUm+IUkuBc9bEzwXo/xS1hwwGgZ8/Yf6t7icqZwxoA8x15F1IbduGc16nryprLY1H8MF",
+	"AuqM2weUX4E1BWTOHYyZQCl0TrhNtynnuKfKEIUc7QEogI8gF4ASVTtf7wIY4cFQaE8tKQ0Au4hA3yoB",
+	"yhIOvJFBR22L9ajTHybcfEvqemce8ZB462aL0pvyiF3kE3QKQ16dTD2oKFFUvWiIoC+GuekG3yABoO+D",
+	"PsR+yBA3zI0SMKYhA4hcYkaJnEh2KsG3qnu1PNy5cfRpDGyAmDygyDMhnDs7zze3NjflCIFKX/zDQUQw",
+	"VRn/Pz8cGgoVBvAf55DSizBQHntHn4Bso2qG1o872osvcoGuOCeGFOyBl9vVzZ3d6vX1tfzPqTivIfYd",
+	"TRZ1Ir7GyUnr5OvRp6/N4w+1w2b9a+O4e/I5voo++qSiVDPh8C7waDYkcrg9UH/XPAIXaJzM9ChbexTx",
+	"BCFSgkfA8CUUitCJDEBlVxGoB63T9mEjhlW+1IGrJnmszjn7cyJnmc1OmIDTdtA6qjWP1YRvf8cEZAPI",
+	"xoik1uqYxo0Vymbv1lGz02kev7n5bmVDoXZMNtHt49yoqiNNwc6c1Ldnjsq2yJGPXEEZOHNcH0Eiz/OZ",
+	"k7eTOdOYs5E2PZ5N2jgxhYnNXDyQuY7hgFAusNuQ0693W/ejZPTvy5kfV+oxTVsAsszFcjnNc1L8bV2w",
+	"8TOVtzvfifwj9n3gDpF7ATpH3TZwKSHIFfgSi7EV/GxlgGlm12XjE9m/VODwwCb2XtTAUQxz9EASUj1V",
+	"dbLu1gFbD3yCXMq8Mu6n4PEs9fl5x7rLxkAdU3n6Uuco83D7+BJ9z5Vda4RfIcbB1sYGuBpiX6fVCRh1",
+	"EecAc6DD5KSsINFJxybJb7NEWTnQTUP9omT89KK4DdKsmSmHIqct0LVYD3ypaaZ0e3rhzPAPnesTWZOr",
+	"seSpXQbVVM0CN2RYjJ29/3xJp0+/RERukjy6yZAhsxhm+6kCvVihVRcK6NOBJOTmM2N8dyEBPQQ4ElKr",
+	"gRGJrwA35IKOEKtE2j9TydzBGkfI+BJn5Eyw3UsxTjdSGeDXf8h/Eg2eZmtMLfW2jvoZ1qLHlNrc+BUv",
+	"mdncbkJvPKuqKVm0munUcKoCtpzlLKRSnIC7NMiDw74rRhE0hnTUN8umK19QlI+Q8n5I8PfWVfqRVbiw",
+	"BDjhoXwtEOHqYYpGrydras0k1pJyjE3PVuy2xDv7cMViuT5kYC1On8f1PJ4mnPqjxir6/U8QQIaI+CD/",
+	"kEJBfJifcGDIUTaltlXNWtEq3NVBfOh6dHmkco9UhJ1zzlZe7uwOUhdi5vwoFNcGqskjsRfJN9wKOFpm",
+	"0aXoMRkihgXAAoTEl7KYilCWh04MEWaAXpEqiEXszSiM2Y49hB4gdOK4VYw0jojsmeksLDw76UoHTRyx",
+	"W1Kndecrze+xyMD56nOxVNQ3HevhZkC+k3DrrSLgGaVSHuoGEVKjeXw55yYo1yJCwfoP/eS4YKh2iudr",
+	"GqedtHQ3+oZwkomnsjfk3dVPEZyZ9/XJIEpD9ZRu+KbRBZGal31tH0+44M29tsN/rdWPmsdpvaiMnS5j",
+	"pyeugBc5i6aM6DPjfciK2VNsXmn7OYg+zzFrmHbtaJTSurG8dWNq0Vdt6Lgbq8IETpTGhVITShgXppB8",
+	"UV1IS7ZKLpjsC6yJIWbeswAyMY5yNxnVqAJQdVAFR9hllNO+ANvPd59W5MnvIYCIBFhRDKs1KdOCTrNW",
+	"87x1/Us7DFfpJN1rehkUUkM6dR5uSd+ZGKaw5rN5ayA8Xr3k7pyCS0WmAOUxJGOKXsySoKywxdd/2J/G",
+	"oTjfpS6W0NaUs4G69HxaBQcMqQQy0OdgTSJXHQpYATDA8sdTFSrClBiGPAA5IKHvT5OTN7HlpLjLcSZE",
+	"2cpLPM27dTtenenFLk/kOvHAsseVKtBM16Agxv48iWGp2K+cU3tXQWB/qvMOXB9BxgFUf8kVAND2lhcm",
+	"9ruQg9VLQ3ZlbiPA67egHKXAcfsRTHMJVr6cUcSDX/sMc3u0fcgFEHLRZooOsf9uKURkkg6NsMYjrXSC",
+	"vI/RQxaX4yAJxcsfo7u0Fx1neVgjkUZ7RWc4WFZuxU/6JCS/OX3ZvDP6UtauLYnUb0SkTkKSIlKkAJFS",
+	"chH1sYuRFIvkr/HiWYP0d1WgvDn5mENvhFVhB5OtXwpouknetbF6uwAZs+2z6JaZRBnRPSeiO15I5czf",
+	"7yNXIE/Vekh4bEPl0FR9KBRLoaB2wVLXChE2MqpmTu4P1dJLHwc1pjJeVB9p7HV8tC2t0tdBbUOk8lOX",
+	"21DrmIRMWZ9s19Mq24OnPwuG0kDmDvElsoCZP9uMBjzxen98QIOxiXutOJ4NJ9rb3Ko4XFCGat4lYiJq",
+	"oZ7tJ9O+82ju5lWDuNSTs5h4/taKYMnHPnQvfMwlpqWGOPARJEcQ+02S+kA+aoUi9UyXxfmAGO6P0710",
+	"AjiKTFRRGbk4sDcVro2JS0cJuEcQ+x38HR3iERbO3vNo/+vaSaGLeIxW9j4kGv+fEDJIBCbRFsRPol2I",
+	"13v71y53kSU0Dz5gFkdKSyz14ThGKwW+dg9x9pz/1OofGifdL/LcqWe6t/+fva9vTiPH9v4qeqh6KvYW",
+	"4PglySRbWxUm9sx41sYuG29mdzM1iG4BWjcSVxImTCpV92vcr3c/yS0dSd1q6IYGE4Jx/5WY7paO3s45",
+	"Oi+/Y0qtwZduvKYD+Gl6uJYa9ywel/+7adfRPcSD24ALt3Jv6q+BUH1yYLLjL+0vlnxDVvy1+7CgHDA7",
+	"4em6SrZDKj63sFDKelGM1VJEMq7olrH6+8bA+DJuCubRnJuCdcQ8RUm9IkZfiswPlSWZzU4h7s29vUB4",
+	"4RSKyxQOVXl9+Q6MesOxOWXpym10zC0UWl+rlQMoYloUicCmSdlgQzgUUGrOnQaJ9kKscAdLAglZgOVl",
+	"itHpE4ODviZ3v4pevTxGULR6TGUxHIMbQ+dWABnM7EsgboMABI/cKTnYBXoUtAB4gfv+APijnOu/dcH2",
+	"8CqVSmDFjXnAhqAmYAUScYE6gt/Df5lVasDry3s9EtYoMyAGfWwC+X++aTRbnmE8O3y/YYh8QjH7Ee9R",
+	"tt6gfWhy9aj9zsQQVTXwfFUUUjmM8KSZH7cvCRZBf/si92E7lOH6Zbh+Eq6PHYdw7K4RBERKrYMLHhct",
+	"m+J6B1/g34IeG5/7IRwEehuAhMRRBKn9GLokMrdwGWzb4nV7sjrMKdtjhrGdPpvdCGAtw8mWcEPAnSvZ",
+	"sblncp4vYu5xg/MhJQ8oViT09IfsmLIdO3lrrGRuJGkZgr5r4VbY7vg5Ry/H2HlnLYl+Obys85BbqO7J",
+	"n7X1R3nDnCxjUSxPeBkqvmVcxfGFRYwlpWd7gjnXxGD09yjypXgaawtLSXvMBtewKZbRhSgbYzkFAC6D",
+	"vxGnqfmtYkFQRAfUBuoAuNdICMIUWCX+97//R6betwBfpnHe+Q8J8sC4vHEuYH03RHObQKVwDPxOOxM7",
+	"jgVwfYVrsy+0ECTc2IwR7dk/vVndNy4DfzLB3aV4Hp10q7WiQoaGZFln4MO9iS3NDaU6thBYLcUg5jJP",
+	"heW9zAcKv8AjFvQRRoyMkX63js5w0Ed6M8IxxvIezKtUScTHzJolkLB8By5JqAaoA3+MSRTwAfljAAUD",
+	"bom+XjFX/sdySLDX6nOFKQNtEHkEOcbh3AlwQUMRZfcmEnKIpRxzESJJ1GiIhrhH4s4Vvycst2uc0zm0",
+	"Dd4yjKAF/XLEe4gyR7F38uPOHCF/CCKJWq1XsONKolCf6nMq4tHNCoUz42dsYXlfeYQPO+CDAWYh2GKn",
+	"lsvJGdgqggR0SKHNSkCEJPR9hJkWkkRAQYWvhR0lQHIhJfUoA/PC0IuoRA84oiHsB4d8ZX2vNjhzsy7x",
+	"c2bo8URzwh035pdP+cdcVZt6Wkh8/Pix5r1IFsmJmfetqDje9Mi4oHJqYKVXese80i56wrA1J8ZaILGs",
+	"9NIseY47kel5JjHv7sYx8i4AKor42HBxs6k9hzJqgPhCMXkmyMoBjPIxI0KLPRJ1IfZeM/fUXcGg8A6G",
+	"REjOGFQomuN5/JmoFhkMucBiojd4C4a2QL0/M7WvwlBooWulYxxOoweaoy7rRzNAWTb85l2FWJaf8r8V",
+	"0e2bo0GHCE1In4+EcbqaqXdsGQeKPuS5AIFr6stupk/ypJpQSJk6PqqA2k4Ho4GvtFOmSA9gdn7PFiLr",
+	"sXTES5TFoOSEBX2hT7QVxqAjdYjWH7CeDsq0+Ld25nd2jqhEBonFoC9JfVOUnLNtDOqSJqrLDSGO6ILU",
+	"syQ+Wp+MODgXjomJVncqXH13o2Pv2D3TGnF81J5ZeRPHzIC1mh3u30ZmmZ1j6hBStxQwownCE6SHRRh5",
+	"nNBEjNTRuWOMhvpkt1qtOy0U4CmYo6uuigqcBFM+E3Z/iDoThBEwc8BSMxYoE/ln7TjpMpomusEy5Wyz",
+	"DlQsfN5QkRmCZ8moE9dCVsfu2SNqYCQdxdnZc6Ao3TvNzUBS+uUjA0Hg4Sko9VCD8NWbN4evIXLFy59x",
+	"5jDz03WSRz7zyAVgTz+4dQFyZ83Gjxdnp5Wqneicy2G10qVCKjtFH+AVl8DjWo4w641wT7/w0w38HX9w",
+	"4RrTJ8UrtGBhw1zuBx7SFkyq/dPCi/l/m+eViAc4gjrqdhca22EXR1EHB/ctgZkccqFOiVTu85mH11DW",
+	"MeehT0hqmHZIH4keDwfumO6tIgdqWB/b51DQ3XvHdHr0yvvJjun2snVdAVQDiOh8fBLZyQ9LZDVNPUvS",
+	"mqYeTOf/LJFH5j+IE8mWSYNySU8ZRyG1RAtSyV7Fi6jPh6L/NSK16e3+6ISyw+8+94Vmc7WsssdllKUf",
+	"TSXKeflk1h8wlU52+DKdTeY+SyeT+WvxarnN+DWVhPa6/gME0yZzeeWlRE5xUS17cpj4m2km7pIgM5j4",
+	"1KOEiacfzGHiJKL4/QALRaIog4GfRRRXpqqseuz7rJlm35emoSfMvKdKyfpoVlPM+7B+VD+unzyaZdv9",
+	"lebZhqK8TNj4j/ns6+gwg3+l13ou95r5KUXc3KO/Rce+aBLpq8Wn9/T8dsuOL+8QMWFzDvAVvJDIvZPX",
+	"rDzC5REuj/AKZcD1Fb5MFShTBRJX/EimwfyNkWcxjj843OMwIWdmpSnTUpLsbROd4F3i+wTy4Pfv5AqQ",
+	"+56rOOPa5ASOmowpm3vnb+k35suY1C3f+r0r7yq/ECwuyQ3H4v954idFhj7dTa5olzpsuFg9n9GwCxp5",
+	"m2RsDva6Cgf4Pvc8O83xBu00xZdsoY7wwSIkuhEZDpyzsoMu9mVzac4pzTmlOac05+ymOaegsEkkzbcG",
+	"QN1WX7JRYKYwQsyPxv+PuHAqUAxpsfk6NpubPvBNDvAE4QjAF4xz0qKOJJHTsZO5DILanUtE014DMq4Q",
+	"sa/84Iv+Z3koWNtuVvawvR8sTKsSLpp1KgbJDz1K51UZUgsH6xtNczoQ6fllD28sakXzmgz++qyx3WLA",
+	"05yTOC+zeOq8+df5rBjAHTt4L9dxGz56uVGLucRM4vdSYXGfcRO+1U/XchO+1T3szi14543q/o4oTerL",
+	"mNTXdgkqAVhnhXUpoj341VwBvRrYKgRrbhBq1Q9utT/OaA15UAhPX3NY0RfhCd/Ts0qGiC3OdpKJfOJQ",
+	"rH0s58OxFja2PGPuWdYr3kaU0sLWkAPYxvKgy6NwXkaBvqbFTPb8snGN7BeZSVo/2daeKqedCWlvKKW1",
+	"t1iM6Q9kHd22Gq1bC2wh0UBvPC39gGtIyHZjcbLXiAmCQ0TMmsucaHjT/vYBPJ4P8NCs6iqhG3Y/JBAg",
+	"cgQp8N1RFE2edFTHFqTzblYgtFwy/lrLkm2K+ls+IKqvtdYxYQqNBWe9WPZP0IhBDqviroih/q/e+vWt",
+	"gBDrxmw1rgkL3LsIZz/4Yv5zjVX/61rZ/O5weW/ASFNTR+cKfEouBa590EZ7fUoEFkF/gkJioIvEftXe",
+	"YAYjqeK01CERAWGqRljAQxK+Q+3z5o9Xv/3/o59uR512HemliMs6YMA8sp2P+1wSJEcdO/upMv/17AlL",
+	"lrfgpAEx6Uk7fHlUysZSNpaysZSNz0I2SsLCfFynGIsIJBdcfR02ncHOdyGlCEtkrLuzYlI3cuajA+2+",
+	"2alg+YeBGl4aqbAEAuccU/emzglc9PXSGztIsqj13cTifD7mcX3eXf77ElyksGaNo8i0L51GaXgIttxr",
+	"jpLt7KWlrr2Srr1lKvNqUBIAOAeQr2vFk6jpCQT3exFMic0gbSgiBpQR4+SBIXcFH3jFawxUCKISRYC+",
+	"SEK0R4ZcbwsaRVSSgLNQ7udNhyABoQ8kbHRNkH0GvhNl6jW436cRkwqRO2JK6wzrpvdH0uWCPJbgW0MM",
+	"d3WnWJiLgaWn/XFoIOnOIGAqxkbMu+kpvs4+zeRiMVnccRCsteORAe+1DNjegfNOqHl5nf1bjahY/x2t",
+	"3D2qcxOsygWgdoI7OF4AoGqv0Tw9uLo5aF619nOI4LaJHFbVaEIMEhsNAKsV/rq6qVQrzatW5fdpEquV",
+	"zzX9bu0BA7iULbqlaXGkmibSv0GD6Z9s859rPV7TfdSc6zT11uIFoWGxtQCg5syVePv2h+9o5Yj19eXN",
+	"HJeg9pRGjt0xcliMR6vDlSaP72TycFx+9TvLwRfLjWx0/GLPgI190CqZ8TWbe4dF2mQh+mnUi0bmR/0b",
+	"XC5mbjZP2yxS3miyCxaYpTIBNA84GkGOClUS/VaDXVE7D5Fh33ph9QMrVWrnp9mDindn0RILICSXHMCF",
+	"K6npvBkhVngJT0SipPxy1jg9u7md3lCvNltHyhPXcaxVtlTOEcqlKN24KAUeVwrSjQvSR9r8fPl5gP1g",
+	"83n1dSDAMHnZRdXWTClYyC4as4jjUL85ANshlgijP+kwBgjea4fR3zQjbO/XcyWsH/5eCttS2G6BsP0I",
+	"Nc91m8kuj4tIemcCS8QZSW95T7AlO1ufqLp95U7QfUSZVATDPEU2Tl0fozz7WpiGvLUD6HAeEcw2J6nT",
+	"AwJO5bf7Jx2mm41tfx3KMIxneupnhV+a5SSbCHhOmr2Y5wNToj5mNVPVMax2UTulcsglLZJpn/XJ0yin",
+	"tCl5+hONSBJ2XX+O5TKdr8xnCOuX0QdfhlioeRffU8egNCdKvkR7l+eXZ0h/vZ+S3Rm1pm0LU9L4GovS",
+	"n1cK5K0QyF711+wdbkHVLDE5UrhOw/3sQZhDtkyJxNU1ChtOqRCVZi+B2hzrGXvtDPHzzht3e/+viKs+",
+	"EWMqCaIsooxUoaRNSOUwwpNvp0T85eAvjxbwH9JOn2RcVVtsxxahc7PQmgxJKdJLkf6N0SHc8ZuW6XBU",
+	"1yTXBYkIliQ/ou/GvJAE9T1QDAfCCq49Uu/V0ScjFz5V9sGWrZ/TsI7OQ1f9NsXcPbZopPUMp5em/q0L",
+	"IzQ1noAz2eqIXcpwBNafDv8cV2JxvHaMJQKcLceEk5x5w+zkEA+Qwj005qMo1I0LMuAPxNT6k4RBaV09",
+	"jNj/XUdNrvRAsEJm1qCoYhzraGr9Wsn9QMVIam6qdy9UAzO1XazJs45aHHUmtSGWEqk+NcFNgkdVrbEg",
+	"jH6rAT5a7YI/EOGkn+Jowkcizgae0ZrsWpVOglJN2ho16dLO/VAQd35FwlIo65JAkTC+UEO5uw68mSgU",
+	"e5IQdHJ4lMT6mIEmQ0mdl8oSZaR/3/7ka6jqBnJpBvBud0X/tJ0/4KNh5DznB13rK9VcIDb+m5DdjWLN",
+	"OeHocXlfcE34CJxjg2Fq31OZ7HtI6uHu4KbZvskftxLMFfy7uoE/Mz+gMj5mU1+N+1qVUjFlVjI5Mp6Z",
+	"ZjWt0xTUpTgs++IScjguIGe/0GIfApf1jciEwGdi5LlqbVe2o2eK1/XvLxU+dDeoYCQVHxBxG/BhgoGU",
+	"mggfmin9Wk/w0dC9YMd/d3t288fVdev8qvnH2W+Ny+uLMz3Rqms/dbBGptC4B3FrR3nbujlv/lypVkYi",
+	"SvemZzbVCIhpi20EWDGCMPUP/WPlXeVlxb5QeVc5XKUogNklZVmAsqT/I+sIODa1RDmBW6LsV1YXVVxz",
+	"U4Nr1PJKaHpVji0vtBfCgDM5ipTN5hhS9PNZCx0klEynhHmM8VmiEc3lXh4fKYpJZKayEYZLZJKtxXfn",
+	"2FYeCtvSpQ6en6yoPnqq14/6vRPMvwRa+rbJgil5UwxsyUqEgy/mP008IEXwqFPCSavd0LHUJ84IqJQx",
+	"0kJJwOPY3DiSJJwDY/3EZdFsjX08iOfDzh7YXXy5nOOqSpamIMmnV5eN8+YfjdPL82ZG0Ofzg+FeRkEt",
+	"eU1xaO2l2Y2kPVaAvehD8kvr8gLp992pSW729Tl841b38Pwg8Le1KkgMUdnHD76fSC9AjFEMcV42wkua",
+	"rbfDttc7ds/42NqoniXbkOaMpviFPrcLQPlTHGEeN7CA/DvGCpYE5TestnI3eEv/9duvL89/ar7852+/",
+	"iuuff51c/PnqAn98xc5/fjs4/+WG/+v2x1Hn+NeXuPG3vxW//sD0LkL7LvnSE+ZLZWGhrQxEnc8+h6Mc",
+	"g2LCPhWfyz5vd4V9fgOIqJjnbc6iV/LZHeezJQ5WEdPWPK6XcdMcdyJqXCtznckGasYv9+CcydbFD3EH",
+	"4G7BLESdiJvanD6Tq+d6mj8CETejiDzpRLfNICytAkClp2G92FMAdLIYdGomklYRE0kDm6MzAczZKnrR",
+	"uLi4+vgCTKTpnfTix4urD383T+JdlQc+pPsvqpYbWkytWCjGVJDeGHfJ2G5zSHHPvjXgrR+tEBhvSqq6",
+	"2KuTH0x1sVnvE/k8pII0VGaxZz5mRFTeVRhXE6LeUzmmShFhykrZKlFy2L1i074mWEjPTxRiwoiYyPc9",
+	"zsPeaCLrXQHbemVqD9+8efvm6OTYvpuqVLY2sjuYRFT233fweojOqCS2NlqxmOD1Ta9H6T8n/7leclbN",
+	"15ZQOLr+XiDrn81/ME4ma6TxP7zbFWSSWvjlg2J85lIgNCadLPrAwvpA1sjngESPTiqZDrJZV4ZItYR7",
+	"ylZb/8lHKOSJLj8kYkCl1Oq74oh8JsEILPdUJhH036k60Gzc6vMyEMSoSF0j54VVQJ3ubE4xZT3QTK+Y",
+	"Oc/zApIaYYKFrzVjmxliO6CsZ/pIl0KLg5TCkCSfz2rLjTDcFWV59RCkf39xbNzQtKzakZ6gPnkhEUZK",
+	"YGqwC2fVjOM3R6/f5IqLLD3hceICYqGmJUZmNOUi08rhOvTH4zfHb19/U/1xtXXMIfbk6Li68hqvqkrO",
+	"VSjWv0MKbo9dCbUqBXcBwW2K+W0yGSgkTNEARyDRgCIcCYLDiZ8G86hAttKjsk0Kk1ZtnDqjl7yonjTK",
+	"tCoOIxwY+9O4z6NEB5pSyWKNCXUmCDPIxYN3V9OgrMfm2WtQOaJK0OCeM682vBa0Oe+qyZgy89K26Dvr",
+	"sZe9fvn26JvqO3O1hcwlyCH08HApQter1qxt/VfSZr5LpfRSEXmKiogsNZEd9HL6mkgxk02u7/MgJAGV",
+	"9haU6QRtkSiSaNzHynf/TGsonlbwQsYEYhYik+eDdD+hSQPAthGDNGCcqrB9zTuy/ol9Yi1wq/a4oKo/",
+	"eKd/OTRJA5aAvRi5zGkmFgnQ9qeVkX2IYDFaEnRgEnwMfogph05VFQ24VK7kf4C6VEhl4xOsykOVJFEX",
+	"UEsYoDqYPuwPBAd9l73gBsvHwK7UmKMId0gk0V4bvwecNSuE6wEftBGVhg6DTGKnkqGsd6uoPfu9nsC2",
+	"/8t+Hf3DDFJvLywICrAkNcokYZIq+kCiSf0TO6qjKxZNEA70T7ZjCMZ4h7CZK1PMs+3kaRvqzg+xlCSE",
+	"7Pke44KE9U/s2KyLv+bJHJnZsYtvyklQgfiYWVgn83d6BWBG9NYCe4heVZC/QNZf4+IceGDXs2ofjymT",
+	"CHLw4bs6ur65ap19aJ2d2vExQkGFBh8rYs6nWv/ETuoIkLg4g+ofcQ6GXj+7KasGiUbPDLUFc+zJsd92",
+	"uIoHCvueStwTxILdmNl4IVHbnLtrQfXWnrSRJEpp6qh6h9p3t2c3bTTA93bX2kl9YXse603XNpkb7XS7",
+	"e30+Jnrw8TRCEgkMWH+7b8lUfTJBHmHQrkvBsUQhqQcBEnbIhYJVflVHTZ4sjf7sHWo3r5pnbXOO2/on",
+	"2NFadYIz3BYES87aiHweRpiy9LwhytCYi1CiPUeIRJQ98OiBhFXU52NDrD0gppcUmdb9nw0ibO45p469",
+	"7UyO0Fmaxj2AXNabYN/RO7cyUvywENrMN4tBLqYtTK3htujCZfL7+sJUp9WJMDmwMR7IZ6WFF58fxXXw",
+	"ZdzR9ygLirogeQinlKh5uUKJvWSH4LzCNK+YUueyCXXTW5hUYxxYCiBz+/MKy3vwgkjfGDXqOTvYLZdZ",
+	"t8nYquaeOZizDOZ1Nwxxyby+D/NaEVokL2iMM5Kyh64Q37lWfBGP5GzD7Mm3jricH2S3hvkqTa6lybU0",
+	"uZYm11iYG3G6vDDXV5UkwyQ/Zi7BKnxcfJwR9mdMCQpm4dVdpI4drz9yaenopJPjNydHxQTExmKQtCqx",
+	"TWFqJ8dv3h6uLnQ3FJ92cvzD4Ul15R1QxqeV8Wkr6CilelCqB98+NozEQreAWqC/JsFIUDUBnt4hWBDR",
+	"GOlr5b9/1/zHNjKrLAwoo1KZcvU2e1omfpH4TEjjObEwnz2B9YjryW24AQVTP5h6BzJDMF8TITnDke6E",
+	"SIkUvyfMFHv0aZB+myPVN1tft9GCDzJabkSwduB2hOr20Kh1YXjNncIPjYhiLSvzshNN+YcQCk3gHkFD",
+	"HtGALmj02r6UlWAKL8iq81MayDX3Z3rs0DFhYQ2sXd7kz3SY2dPfzy/RPZnMJ1Xq1zK+vjS6KJFozyvN",
+	"YEiyJQXkfhUMJJT1qqliGaFfmszr0cJuZyxZUvUkw+2fQfv03vdLec42b06G8coegEcWlF6J9ozyDH4t",
+	"04cdoBv8nC7dcZvt7u7m3MvQ3ru7Oa/9eLG/1Hjubs6zVpTiHuNS0UBOU3x72brWa4AnEu0NI6y6XAzk",
+	"vtfFLwRHqp81+XLCgr7gjI8kUljeS7THuKJde9CsyU5WUb1e91ts6XezprvPhapFFAqtpM6sPeV+G2Qw",
+	"5AKLiT7cuUcabuYxN9qLl2ffcabkJHltGwC4fP+mOfloDzBh5b6/NF67cWmYmabzWUeMcYLVSJhFB4/S",
+	"dAsGOGD2+1gsOgB/C/PfJYKwQIvIYGQqV5lLW9fWT9AzrSi4+pO3JeqMFGI8/oqEiCdyFxRDaYAwcJg6",
+	"rolXLOtMgdAC6zyBHTO11v5OsS9Xvv7+9f8CAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -22,7 +22,10 @@ Conventions applied (decided by the project):
 * enum values appear once, upper case, as in the examples (input is
   case-insensitive); the doc's examples win over its model tables;
 * errors are RFC 9457 problem+json (components/schemas/Problem);
-* lists declare X-Total-Count, creations (201) declare Location.
+* lists declare X-Total-Count, creations (201) declare Location;
+* every string has a maxLength and every array a maxItems, from the limit
+  tables of the DATA section ("Limits"); operations with a body declare 413,
+  secured ones 429, and every 429 and 503 a Retry-After header.
 
 Notes on vendor extensions: nullable enum properties are emitted inline with
 ``null`` in the enum (required by OpenAPI 3.0.3 for a null example to be
@@ -119,6 +122,17 @@ default 0) and `pageSize` (default 40, at most 1000):
 `GET /domains?offset=0&pageSize=10` returns the first 10 domains. Every list
 response carries the header `X-Total-Count`: the total number of items
 matching the filters, regardless of paging.
+
+## Limits
+
+Strings and arrays are bounded as declared per field (`maxLength`,
+`maxItems`): a longer value is a 400 naming the field. Lengths count
+characters, not bytes. Request bodies are limited in size: 1 MiB for JSON by
+default (configurable with `CLEANMAIL_MAX_BODY`) and 25 MiB for uploads
+(`CLEANMAIL_MAX_UPLOAD`); a larger body is answered 413. Failed
+authentications are throttled per client address and per token prefix: past
+the threshold, requests are answered 429 with `Retry-After` (seconds) until
+it has passed.
 
 ## Conventions
 
@@ -794,6 +808,7 @@ SERVICE_PATHS = OrderedDict([
                     ("text/plain", OrderedDict([("schema", {"type": "string"}), ("example", "ok")])),
                 ])),
             ])),
+            ("400", {"$ref": "#/components/responses/BadRequest"}),
             ("500", {"$ref": "#/components/responses/InternalError"}),
         ])),
     ])}),
@@ -813,6 +828,7 @@ SERVICE_PATHS = OrderedDict([
                         ("example", {"status": "ok"})])),
                 ])),
             ])),
+            ("400", {"$ref": "#/components/responses/BadRequest"}),
             ("500", {"$ref": "#/components/responses/InternalError"}),
             ("503", {"$ref": "#/components/responses/ServiceUnavailable"}),
         ])),
@@ -827,13 +843,210 @@ REUSABLE_RESPONSES = OrderedDict([
     ("Forbidden", ("403", "You do not have permission to execute this request.")),
     ("NotFound", ("404", "Resource not found.")),
     ("Conflict", ("409", "The resource already exists or conflicts with an existing one.")),
+    ("PayloadTooLarge", ("413", "Request body too large: it exceeds the server's limit (1 MiB for JSON by default, "
+                                "CLEANMAIL_MAX_BODY; 25 MiB for uploads, CLEANMAIL_MAX_UPLOAD).")),
     ("UnprocessableEntity", ("422", "Operation cannot be done because of not met conditions.")),
+    ("TooManyRequests", ("429", "Too many failed authentications from this client address or with this token "
+                                "prefix: retry after the number of seconds in Retry-After.")),
     ("InternalError", ("500", "Internal error.")),
     ("NotImplemented", ("501", "Not implemented yet.")),
-    ("ServiceUnavailable", ("503", "Service not ready.")),
+    ("ServiceUnavailable", ("503", "Service not ready: retry after the number of seconds in Retry-After.")),
 ])
 STATUS_TO_RESPONSE = {v[0]: k for k, v in REUSABLE_RESPONSES.items()}
+# Headers every error response of a status carries.
+STATUS_HEADERS = {"401": ["WWW-Authenticate"], "429": ["Retry-After"], "503": ["Retry-After"]}
 DEFAULT_SUCCESS_DESCRIPTIONS = {"200": "OK", "201": "Created", "202": "Accepted", "204": "No Content"}
+
+# ---- Limits ------------------------------------------------------------------
+# Every string schema has a maxLength and every array a maxItems (hardening
+# issue "no request can freeze the server"): the validator refuses a longer
+# value with a 400 naming it, before any handler runs.  The same components
+# serve requests and responses, so each bound holds both ways: the server
+# never answers beyond it either.  Lengths count characters (UTF-16 code
+# units, as JSON Schema does), not bytes.
+#
+# A string's bound is looked up, in order: by (owner, name) in
+# STRING_LIMITS_BY_OWNER, by name in STRING_LIMITS (PARAM_LIMITS for
+# parameters, HEADER_LIMITS for response headers), then by kind: an enum is
+# bounded by its values, a format in FORMAT_LIMITS, and binary contents
+# (uploads, downloads, exports) by the body limits instead (413), which are
+# configurable, so a schema length would only disagree with them.  owner is
+# the component's name, or the operationId for bodies and parameters; name
+# is the property or parameter, `name[]` for the items of an array, `body`
+# and `response` for whole bodies.  Arrays are looked up the same way in
+# ARRAY_LIMITS_BY_OWNER and ARRAY_LIMITS; a response body that is an array
+# defaults to ITEMS_PAGE.  A string or array none of these bound stops the
+# script: every new field gets a deliberate limit.
+
+LEN_CODE = 64            # short codes and keys: permission names, object types, sort keys, MIME part ids
+LEN_DOMAIN = 253         # a domain or host name in text form (RFC 1035), IP literals included
+LEN_EMAIL = 254          # an e-mail address (RFC 5321's 256-octet path, less its angle brackets); logins
+LEN_NAME = 255           # names, titles, display names, labels, file names, option names
+LEN_FILTER = 255         # free filter and search query parameters
+LEN_DESCRIPTION = 1000   # descriptions and comments
+LEN_PASSWORD = 72        # account passwords: bcrypt reads no more than 72 bytes
+LEN_SECRET = 1024        # credentials kept for other systems (LDAP, IMAP, OAuth): stored, not bcrypt-hashed
+LEN_DN = 1024            # LDAP distinguished names and bind users
+LEN_URL = 2048           # URLs a client sends (the URL option's own limit too)
+LEN_BUILT_URI = 16384    # URIs the server builds from a user id, a folder path, a message id and a file
+                         # name, percent-encoded (up to 9 characters per character of a path)
+LEN_REGEXP = 1000        # attachment filter regular expressions
+LEN_HEADER = 998         # one header line of a message (RFC 5322 2.1.1): subjects, Message-IDs
+LEN_FOLDER = 1024        # an IMAP folder path: a few levels of folder names (Dovecot's Maildir++ keeps a
+                         # whole path in one 255-byte directory name; other layouts 255 bytes per level)
+LEN_OPTION_VALUE = 65535  # option values: the TEXT type takes 65,535 bytes (db/option_defs.go)
+LEN_PEM = 16384          # PEM keys and certificate chains (a 4096-bit RSA key is 3.3 KB of PEM)
+LEN_SIGN = 262144        # a user signature: base64 of 192 KiB of HTML
+LEN_TEXT_LINE = 4096     # one line of diagnostic output, one DKIM TXT record, a decision's explanation
+LEN_TOKEN = 4096         # a temporary token (JWT; about 600 characters in practice)
+LEN_MAIL_BODY = 1048576  # HTML of a message sent with the API (attachments are uploaded apart)
+LEN_MESSAGE = 67108864   # a stored message's content or source: three times the default mail size limit
+                         # of a policy (21 MB); Policy.mailSizeLimit itself has no maximum
+
+ITEMS_PAGE = 1000        # the largest page (PageSize maximum): every list a list operation answers
+ITEMS_WBLIST = 10000     # sender rules of one request (a whole allow/block list replaced at once)
+ITEMS_DOMAIN_ALIASES = 1000
+ITEMS_RECIPIENTS = 1000  # targets of an e-mail alias; recipients of a message (Postfix's default
+                         # smtpd_recipient_limit)
+ITEMS_PERMISSIONS = 64   # the server knows 15 permissions
+ITEMS_SUBNETS = 256
+ITEMS_REFS = 100         # platforms of a domain, id lists, attachments of a message sent
+ITEMS_CHECKS = 100       # health checks of one diagnostic, lines of output of one check
+
+FORMAT_LIMITS = {"email": LEN_EMAIL, "uri": LEN_URL, "uri-reference": LEN_URL}
+
+# Properties, by name.
+STRING_LIMITS = {
+    "advertPrefix": LEN_NAME, "prefixSpam": LEN_NAME,
+    "archiveUri": LEN_BUILT_URI, "childrenUri": LEN_BUILT_URI, "messagesUri": LEN_BUILT_URI,
+    "displayUri": LEN_BUILT_URI, "downloadUri": LEN_BUILT_URI, "uri": LEN_BUILT_URI,
+    "base_dn": LEN_DN, "bind_user": LEN_DN,
+    "bind_password": LEN_SECRET, "clientSecret": LEN_SECRET,
+    "body": LEN_MAIL_BODY,
+    "cert_pem": LEN_PEM, "privateKey": LEN_PEM, "publicKey": LEN_PEM,
+    "clientId": LEN_NAME, "tenantId": LEN_NAME, "nameAttr": LEN_NAME, "mail_attribute": LEN_NAME,
+    "username_format": LEN_NAME,
+    "content": LEN_MESSAGE, "source": LEN_MESSAGE,
+    "description": LEN_DESCRIPTION,
+    "displayName": LEN_NAME, "firstname": LEN_NAME, "lastname": LEN_NAME, "externalId": LEN_NAME,
+    "name": LEN_NAME, "objectName": LEN_NAME, "securedObjectName": LEN_NAME, "securedObjectClass": LEN_NAME,
+    "title": LEN_NAME,
+    "draftId": LEN_HEADER, "originId": LEN_HEADER, "subject": LEN_HEADER, "from": LEN_HEADER,
+    "email": LEN_EMAIL, "login": LEN_EMAIL, "username": LEN_EMAIL, "owner": LEN_EMAIL, "testAccount": LEN_EMAIL,
+    "scope": LEN_EMAIL,  # the domain or mailbox a filter rule belongs to
+    "host": LEN_DOMAIN, "transportDest": LEN_DOMAIN, "fallbackTransportDest": LEN_DOMAIN,
+    "selector": LEN_DOMAIN, "spfProvider": LEN_DOMAIN,
+    "group": LEN_CODE, "objectType": LEN_CODE, "status": LEN_CODE,
+    "issuerUri": LEN_URL,
+    "parentValue": LEN_OPTION_VALUE,
+    "password": LEN_PASSWORD,
+    "path": LEN_FOLDER,
+    "reason": LEN_TEXT_LINE,
+    "sign": LEN_SIGN,
+    "token": LEN_TOKEN,
+    "uid": LEN_CODE,
+    "url": LEN_TOKEN + 4096,  # https://APP_URL/?token=<token>
+    # items of string arrays
+    "recipients[]": LEN_EMAIL, "to[]": LEN_EMAIL, "cc[]": LEN_EMAIL, "bcc[]": LEN_EMAIL,
+    "outgoingSubnets[]": LEN_CODE,  # an IPv6 prefix is at most 49 characters
+    "permissions[]": LEN_CODE, "PermissionNames[]": LEN_CODE,
+    "values[]": LEN_NAME,
+    "output[]": LEN_TEXT_LINE,
+}
+# Properties whose meaning depends on their schema: (schema, name).
+STRING_LIMITS_BY_OWNER = {
+    ("Alias", "name"): LEN_DOMAIN, ("Domain", "name"): LEN_DOMAIN, ("DomainAdd", "name"): LEN_DOMAIN,
+    ("DomainUpdate", "name"): LEN_DOMAIN,
+    ("AclPermissionStatus", "name"): LEN_CODE, ("PermissionDTO", "name"): LEN_CODE,
+    ("AttachmentFile", "type"): LEN_NAME, ("ImapMessageAttachment", "type"): LEN_NAME,  # RFC 6838: 127/127
+    ("DiagnosticEntryDTO", "type"): LEN_CODE, ("HealthResult", "type"): LEN_CODE,
+    ("AuthSettings", "scope"): LEN_SECRET,  # OAuth scopes, space-separated
+    ("FilterAttachment", "filter"): LEN_REGEXP, ("FilterAttachmentAdd", "filter"): LEN_REGEXP,
+    ("FilterAttachmentUpdate", "filter"): LEN_REGEXP,
+    ("FilterUriBl", "filter"): LEN_DOMAIN, ("FilterUriBlAdd", "filter"): LEN_DOMAIN,
+    ("FilterUriBlUpdate", "filter"): LEN_DOMAIN,
+    ("FilterSender", "value"): LEN_EMAIL, ("FilterSenderAdd", "value"): LEN_EMAIL,
+    ("FilterSenderItem", "value"): LEN_EMAIL,
+    ("Option", "value"): LEN_OPTION_VALUE, ("OptionAdd", "value"): LEN_OPTION_VALUE,
+    ("PersonalToken", "value"): LEN_CODE,  # 32 hexadecimal characters
+    ("ImapMessage", "id"): LEN_HEADER, ("ImapMessageContent", "id"): LEN_HEADER,
+    ("ImapMessageAttachment", "id"): LEN_CODE,
+    ("RemediationApiSettings", "password"): LEN_SECRET,  # a mail server's password, not hashed by us
+    # received mail: an address list entry may carry a display name
+    ("ImapMessage", "to[]"): LEN_HEADER, ("ImapMessage", "cc[]"): LEN_HEADER, ("ImapMessage", "bcc[]"): LEN_HEADER,
+    ("ImapMessageContent", "to[]"): LEN_HEADER, ("ImapMessageContent", "cc[]"): LEN_HEADER,
+    ("ImapMessageContent", "bcc[]"): LEN_HEADER,
+    # written by the server, which truncates them (pkg/api/problem.go)
+    ("Problem", "detail"): 8192, ("Problem", "instance"): 8192,
+    ("ProblemFieldError", "field"): LEN_NAME, ("ProblemFieldError", "message"): 1024,
+    # request bodies and responses that are arrays of strings
+    ("AddDomainAlias", "body[]"): LEN_DOMAIN, ("SetDomainAliases", "body[]"): LEN_DOMAIN,
+    ("AddEmailAliasAddresses", "body[]"): LEN_EMAIL,
+    ("SetDomainUsersAccess", "body[]"): LEN_CODE, ("SetDomainAdminAuthorities", "body[]"): LEN_CODE,
+    ("AddDomainDkim", "response[]"): LEN_TEXT_LINE, ("GetDomainDkim", "response[]"): LEN_TEXT_LINE,
+    ("UpdateDomainDkim", "response[]"): LEN_TEXT_LINE,
+    ("Livez", "response"): LEN_CODE,
+}
+# Query, path and header parameters, by name (operationId, name wins).
+PARAM_LIMITS = {
+    "sort": LEN_CODE,
+    "search": LEN_FILTER, "name": LEN_FILTER, "email": LEN_FILTER, "platformName": LEN_FILTER,
+    "externalId": LEN_FILTER, "value": LEN_FILTER, "recipient": LEN_FILTER,
+    "from": LEN_FILTER, "to": LEN_FILTER, "cc": LEN_FILTER, "subject": LEN_FILTER, "body": LEN_FILTER,
+    "fields": LEN_FILTER,
+    "scope": LEN_CODE, "partId": LEN_CODE, "uid": LEN_CODE,
+    "X-Ignore-MX": LEN_CODE, "X-Virus-Lover": LEN_CODE,  # flags: only their presence counts
+    "sender": LEN_EMAIL, "userId": LEN_EMAIL,  # an e-mail address (or a domain, or an id)
+    "folderPath": LEN_FOLDER,
+    "messageId": LEN_HEADER, "id": LEN_HEADER,  # a Message-ID (or an X-Fuglu-Id)
+    "optionName": LEN_NAME, "filename": LEN_NAME,
+}
+PARAM_LIMITS_BY_OWNER = {}
+# Response headers (components/headers), by name.
+HEADER_LIMITS = {
+    "Content-Disposition": LEN_TEXT_LINE,  # a file name, possibly percent-encoded (RFC 6266)
+    "WWW-Authenticate": LEN_NAME,
+}
+
+ARRAY_LIMITS = {
+    "attachments": ITEMS_REFS,
+    "authorities": ITEMS_PAGE,  # one per domain, customer or broker the account holds permissions on
+    "to": ITEMS_RECIPIENTS, "cc": ITEMS_RECIPIENTS, "bcc": ITEMS_RECIPIENTS,
+    "recipients": ITEMS_RECIPIENTS,
+    "domainAliases": ITEMS_DOMAIN_ALIASES,
+    "entries": ITEMS_CHECKS, "output": ITEMS_CHECKS,
+    "errors": 100,  # the server lists the first 100 (pkg/api/problem.go)
+    "items": ITEMS_PAGE,  # attachments of a received message
+    "outgoingProviders": ITEMS_REFS, "outgoingProvidersIds": ITEMS_REFS, "platforms": ITEMS_REFS,
+    "outgoingSubnets": ITEMS_SUBNETS,
+    "permissions": ITEMS_PERMISSIONS, "PermissionNames": ITEMS_PERMISSIONS,
+    "values": ITEMS_PAGE,  # allowed values of a LIST option
+}
+ARRAY_LIMITS_BY_OWNER = {
+    ("AddWblistEntries", "body"): ITEMS_WBLIST, ("AddDomainWblistRules", "body"): ITEMS_WBLIST,
+    ("AddUserWblistRules", "body"): ITEMS_WBLIST, ("SetDomainWblistRules", "body"): ITEMS_WBLIST,
+    ("SetUserWblistRules", "body"): ITEMS_WBLIST,
+    ("AddDomainAlias", "body"): ITEMS_DOMAIN_ALIASES, ("SetDomainAliases", "body"): ITEMS_DOMAIN_ALIASES,
+    ("AddEmailAliasAddresses", "body"): ITEMS_RECIPIENTS,
+    ("SetDomainUsersAccess", "body"): ITEMS_PERMISSIONS, ("SetDomainAdminAuthorities", "body"): ITEMS_PERMISSIONS,
+    # responses longer than a page: the rules or aliases a request created, all of them
+    ("AddWblistEntries", "response"): ITEMS_WBLIST, ("AddDomainWblistRules", "response"): ITEMS_WBLIST,
+    ("AddUserWblistRules", "response"): ITEMS_WBLIST, ("SetDomainWblistRules", "response"): ITEMS_WBLIST,
+    ("SetUserWblistRules", "response"): ITEMS_WBLIST,
+    ("AddDomainAlias", "response"): ITEMS_DOMAIN_ALIASES,
+    # one TXT record per name: the domain and each of its aliases
+    ("AddDomainDkim", "response"): ITEMS_DOMAIN_ALIASES + 1, ("GetDomainDkim", "response"): ITEMS_DOMAIN_ALIASES + 1,
+    ("UpdateDomainDkim", "response"): ITEMS_DOMAIN_ALIASES + 1,
+    # the permissions themselves
+    ("ListPermissions", "response"): ITEMS_PERMISSIONS, ("GetDomainUsersAccess", "response"): ITEMS_PERMISSIONS,
+}
+# Sentences appended to the description of a bounded string whose bound needs explaining.
+LIMIT_NOTES = {
+    "password": ("At most 72 characters, and at most 72 bytes in UTF-8: bcrypt, which hashes it, reads no "
+                 "further, so a longer password is refused (400)."),
+    ("Option", "value"): "At most 65,535 bytes in UTF-8 (the TEXT type); other types take less (OptionDef.type).",
+    ("OptionAdd", "value"): "At most 65,535 bytes in UTF-8 (the TEXT type); other types take less (OptionDef.type).",
+}
 
 # =============================================================================
 # Parsing
@@ -1323,8 +1536,6 @@ def path_param(name, op_id):
         desc = desc + " " + extra
     if name in NON_ID_PATH_PARAMS:
         schema = OrderedDict([("type", "string"), ("minLength", 1)])
-        if name == "userId":
-            schema["maxLength"] = 254
         if name in PATH_PARAM_EXAMPLES:
             schema["example"] = PATH_PARAM_EXAMPLES[name]
     else:
@@ -1558,6 +1769,12 @@ def assemble_responses(o, secured=True):
         errors["404"] = None
     if secured:
         errors.setdefault("503", None)
+    # The body limits answer 413 to any operation that reads a body; the
+    # throttling of failed authentications answers 429 to any secured one.
+    if o.get("body") is not None:
+        errors.setdefault("413", None)
+    if secured:
+        errors.setdefault("429", None)
     for extra in o.get("extra_errors", []):
         if extra not in errors:
             errors[extra] = None
@@ -1567,7 +1784,7 @@ def assemble_responses(o, secured=True):
         if msg is None:
             out.append((code, {"$ref": "#/components/responses/" + STATUS_TO_RESPONSE[code]}))
         else:
-            out.append((code, problem_response(msg, ["WWW-Authenticate"] if code == "401" else None)))
+            out.append((code, problem_response(msg, STATUS_HEADERS.get(code))))
     out.sort(key=lambda kv: int(kv[0]))
     return OrderedDict(out)
 
@@ -1745,6 +1962,115 @@ def make_nullable(schemas, owner, prop):
         new["enum"] = list(new["enum"]) + [None]
     owner["properties"][prop] = new
     return "property"
+
+
+# =============================================================================
+# Limits: a maxLength on every string, a maxItems on every array
+# =============================================================================
+
+class Limits:
+    """Applies the DATA section's limit tables to the finished document."""
+
+    def __init__(self):
+        self.done = {}       # (id(schema), keyword) -> value: a schema reached twice gets one bound
+        self.used = set()    # table keys that bound something
+        self.missing = []
+
+    def put(self, s, key, value, where):
+        prev = self.done.get((id(s), key))
+        if prev is not None:
+            assert prev == value, ("one schema, two bounds", where, prev, value)
+            return
+        self.done[(id(s), key)] = value
+        if key in s:
+            return  # set where the schema is made (ids)
+        items = list(s.items())
+        anchors = ("type", "format", "nullable", "minLength", "minItems")
+        pos = max([i for i, (k, _) in enumerate(items) if k in anchors], default=-1) + 1
+        items.insert(pos, (key, value))
+        s.clear()
+        s.update(items)
+
+    def lookup(self, tables, keys):
+        for table, key in zip(tables, keys):
+            if key in table:
+                self.used.add((id(table), key))
+                return table[key]
+        return None
+
+    def note(self, s, owner, name):
+        # A note by name explains the bound by name: not an owner's own bound.
+        key = (owner, name) if (owner, name) in LIMIT_NOTES else name
+        if (key == name and (owner, name) in STRING_LIMITS_BY_OWNER) or key not in LIMIT_NOTES \
+                or ("note", id(s)) in self.done:
+            return
+        self.done[("note", id(s))] = True
+        self.used.add((id(LIMIT_NOTES), key))
+        text = LIMIT_NOTES[key]
+        desc = s.get("description", "").rstrip()
+        if desc and not desc.endswith("."):
+            desc += "."
+        s["description"] = (desc + " " + text) if desc else text
+
+    def walk(self, s, owner, name, strings, where):
+        """strings: (by owner, by name) tables for the strings under s."""
+        if not isinstance(s, dict) or "$ref" in s:
+            return
+        for k in ("allOf", "oneOf", "anyOf"):
+            for sub in s.get(k, []):
+                self.walk(sub, owner, name, strings, where)
+        t = s.get("type")
+        if t == "string":
+            if "enum" in s or s.get("format") == "binary" or "maxLength" in s:
+                return  # bounded by its values, by the body limits, or where it is made
+            n = self.lookup(strings, [(owner, name), name])
+            if n is None:
+                n = FORMAT_LIMITS.get(s.get("format"))
+            if n is None:
+                self.missing.append("string %s (owner %s, name %s)" % (where, owner, name))
+                return
+            self.put(s, "maxLength", n, where)
+            self.note(s, owner, name)
+        elif t == "array":
+            n = self.lookup([ARRAY_LIMITS_BY_OWNER, ARRAY_LIMITS], [(owner, name), name])
+            if n is None and name == "response":
+                n = ITEMS_PAGE
+            if n is None:
+                self.missing.append("array %s (owner %s, name %s)" % (where, owner, name))
+            else:
+                self.put(s, "maxItems", n, where)
+            self.walk(s["items"], owner, name + "[]", strings, where + "/items")
+        elif t == "object" or "properties" in s:
+            for k, v in s.get("properties", {}).items():
+                self.walk(v, owner, k, strings, where + "/" + k)
+
+    def apply(self, paths, components):
+        props = [STRING_LIMITS_BY_OWNER, STRING_LIMITS]
+        params = [PARAM_LIMITS_BY_OWNER, PARAM_LIMITS]
+        for cname, s in components["schemas"].items():
+            self.walk(s, cname, cname, props, "components/schemas/" + cname)
+        for h, obj in components["headers"].items():
+            self.walk(obj["schema"], "headers", h, [{}, HEADER_LIMITS], "components/headers/" + h)
+        for pname, obj in components["parameters"].items():
+            self.walk(obj["schema"], "parameters", obj["name"], params, "components/parameters/" + pname)
+        for path, item in paths.items():
+            for method, op in item.items():
+                oid = op["operationId"]
+                for prm in op.get("parameters", []):
+                    if "$ref" not in prm:
+                        self.walk(prm["schema"], oid, prm["name"], params, "%s %s" % (oid, prm["name"]))
+                for mt, media in op.get("requestBody", {}).get("content", {}).items():
+                    self.walk(media["schema"], oid, "body", props, "%s body %s" % (oid, mt))
+                for code, r in op["responses"].items():
+                    for mt, media in r.get("content", {}).items():
+                        self.walk(media["schema"], oid, "response", props, "%s %s %s" % (oid, code, mt))
+        tables = [STRING_LIMITS, STRING_LIMITS_BY_OWNER, PARAM_LIMITS, PARAM_LIMITS_BY_OWNER, HEADER_LIMITS,
+                  ARRAY_LIMITS, ARRAY_LIMITS_BY_OWNER, LIMIT_NOTES]
+        unused = ["%r" % (k,) for t in tables for k in t if (id(t), k) not in self.used]
+        problems = self.missing + ["limit table entry bounds nothing: " + u for u in unused]
+        if problems:
+            print("\n".join(problems), file=sys.stderr)
+            sys.exit("limits: every string and array needs a bound from the DATA section, and every entry a use")
 
 
 # =============================================================================
@@ -1941,6 +2267,11 @@ def main():
             ("required", False), ("schema", {"type": "string"})])),
         ("Location", OrderedDict([("description", "URL of the new resource."), ("required", True),
                                   ("schema", OrderedDict([("type", "string"), ("format", "uri-reference")]))])),
+        ("Retry-After", OrderedDict([
+            ("description", "Number of seconds to wait before sending the request again."),
+            ("required", True),
+            ("schema", OrderedDict([("type", "integer"), ("format", "int32"), ("minimum", 0),
+                                    ("example", 30)]))])),
         ("WWW-Authenticate", OrderedDict([("description", "Authentication scheme to use (`Bearer`)."),
                                           ("required", True),
                                           ("schema", OrderedDict([("type", "string"),
@@ -1952,9 +2283,10 @@ def main():
     ])
     responses = OrderedDict()
     for name, (code, desc) in REUSABLE_RESPONSES.items():
-        responses[name] = problem_response(desc, ["WWW-Authenticate"] if code == "401" else None)
+        responses[name] = problem_response(desc, STATUS_HEADERS.get(code))
     components["responses"] = responses
     components["schemas"] = ordered_schemas
+    Limits().apply(paths, components)
 
     info = OrderedDict(INFO)
     info["description"] = INFO_DESCRIPTION

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strings"
@@ -214,6 +217,26 @@ func TestUndeliveredOperationsAnswer501(t *testing.T) {
 				t.Errorf("%s %s: %d %s %s, want 501 problem+json", o.method, o.path, res.StatusCode, res.Header.Get("Content-Type"), b.String())
 			}
 		})
+	}
+}
+
+// TestUnavailableSaysWhenToRetry checks the 503s of a server whose database
+// is not ready: /readyz and every API operation say when to retry.
+func TestUnavailableSaysWhenToRetry(t *testing.T) {
+	loadSpec(t)
+	h, err := api.New(api.Options{Ready: func() bool { return false }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	e := &env{t: t, srv: srv, token: adminToken}
+	for _, r := range []req{{Method: "GET", Path: "/readyz", Token: "-"}, {Method: "GET", Path: "/domains"}} {
+		res := e.do(r)
+		res.problem(503, "")
+		if ra := res.Header.Get("Retry-After"); ra != "5" {
+			t.Errorf("%s %s: Retry-After %q, want 5", r.Method, r.Path, ra)
+		}
 	}
 }
 

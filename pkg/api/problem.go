@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -145,11 +146,15 @@ func problemForHTTP(e *echo.HTTPError) (Problem, bool) {
 	if errs := validationErrors(e.Internal); len(errs) > 0 {
 		p.Status = http.StatusBadRequest
 		p.Errors = errs
-		parts := make([]string, len(errs))
-		for i, fe := range errs {
+		listed := errs[:min(len(errs), maxProblemErrors)]
+		parts := make([]string, len(listed))
+		for i, fe := range listed {
 			parts[i] = fe.Field + ": " + fe.Message
 		}
 		p.Detail = strings.Join(parts, "; ")
+		if more := len(errs) - len(listed); more > 0 {
+			p.Detail = fmt.Sprintf("%d errors, the first %d listed: %s", len(errs), len(listed), p.Detail)
+		}
 		return p, false
 	}
 	switch e.Code {
@@ -266,14 +271,72 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
+// Bounds of a problem document, as openapi.yaml declares them (Problem,
+// ProblemFieldError), in UTF-16 code units as JSON Schema counts: a request
+// with thousands of bad fields, or a long bad value quoted in a message,
+// must not make its error unbounded.
+const (
+	maxProblemErrors   = 100
+	maxProblemDetail   = 8192
+	maxProblemInstance = 8192
+	maxFieldName       = 255
+	maxFieldMessage    = 1024
+)
+
+// bound cuts p to the declared bounds. The first errors are kept (they are
+// sorted by field); an instance too long to send whole is left out, since
+// a cut one would name another resource.
+func (p *Problem) bound() {
+	if len(p.Errors) > maxProblemErrors {
+		p.Errors = p.Errors[:maxProblemErrors]
+	}
+	for i := range p.Errors {
+		p.Errors[i].Field = truncate(p.Errors[i].Field, maxFieldName)
+		p.Errors[i].Message = truncate(p.Errors[i].Message, maxFieldMessage)
+	}
+	p.Detail = truncate(p.Detail, maxProblemDetail)
+	if utf16Len(p.Instance) > maxProblemInstance {
+		p.Instance = ""
+	}
+}
+
+// truncate shortens s to at most n UTF-16 code units, ending with "…" when
+// it cuts.
+func truncate(s string, n int) string {
+	if utf16Len(s) <= n {
+		return s
+	}
+	units := 0
+	for i, r := range s {
+		w := max(utf16.RuneLen(r), 1)
+		if units+w > n-1 {
+			return s[:i] + "…"
+		}
+		units += w
+	}
+	return s
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += max(utf16.RuneLen(r), 1)
+	}
+	return n
+}
+
 // writeProblem sends p as application/problem+json.
 func writeProblem(c echo.Context, p Problem) {
 	p.Type = "about:blank"
 	p.Title = http.StatusText(p.Status)
 	p.Instance = c.Request().URL.Path
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	p.bound()
 	if p.Status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="cleanmail"`)
+	}
+	if p.retryAfter <= 0 && p.Status == http.StatusServiceUnavailable {
+		p.retryAfter = unavailableRetryAfter // every 503 says when to retry
 	}
 	if p.retryAfter > 0 {
 		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((p.retryAfter+time.Second-1)/time.Second)))

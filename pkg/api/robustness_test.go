@@ -104,3 +104,43 @@ func hostileNumbers(v any, n float64) any {
 	}
 	return v
 }
+
+// TestProblemsAreBounded checks that an error stays within the bounds
+// openapi.yaml declares for Problem, however bad the request: a body with
+// thousands of bad fields lists the first 100 and says how many there are,
+// a long bad value quoted in a message is cut, and a path too long to
+// repeat is left out of instance.
+func TestProblemsAreBounded(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/c.db")
+	domain := e.newDomain("stark.net")
+
+	rules := make([]map[string]any, 10000)
+	for i := range rules {
+		rules[i] = map[string]any{"value": "sender@example.com", "type": "NOPE"}
+	}
+	var p struct {
+		Detail   string
+		Instance *string
+		Errors   []struct{ Field, Message string }
+	}
+	e.do(req{Method: "PUT", Path: "/domains/" + domain + "/wblist", Body: rules}).expect(400).decode(&p)
+	if len(p.Errors) != 100 || !strings.HasPrefix(p.Detail, "10000 errors, the first 100 listed: ") {
+		t.Errorf("10,000 bad rules: %d errors, detail %.80q; want the first 100 and the count", len(p.Errors), p.Detail)
+	}
+
+	long := strings.Repeat("not a url ", 6000)
+	p.Errors = nil
+	e.do(req{Method: "POST", Path: "/options/platform", Body: map[string]any{"name": "SUPPORT_URL", "value": long}}).expect(400).decode(&p)
+	if len(p.Errors) != 1 || len([]rune(p.Errors[0].Message)) != 1024 || !strings.HasSuffix(p.Errors[0].Message, "…") {
+		t.Errorf("a 60,000-character bad value: errors %.200v; want one message cut at 1024 characters", p.Errors)
+	}
+	if n := len([]rune(p.Detail)); n > 8192 {
+		t.Errorf("detail of %d characters, want at most 8192", n)
+	}
+
+	p.Instance = nil
+	e.do(req{Method: "GET", Path: "/domains/" + strings.Repeat("a", 9000)}).expect(400).decode(&p)
+	if p.Instance != nil {
+		t.Errorf("instance of %d characters, want none beyond 8192", len(*p.Instance))
+	}
+}

@@ -271,8 +271,7 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 		if p == "/livez" || p == "/readyz" || strings.HasPrefix(p, "/docs") || strings.HasPrefix(p, "/openapi.") {
 			return next(c)
 		}
-		return &Error{Status: http.StatusServiceUnavailable, RetryAfter: unavailableRetryAfter,
-			Detail: "The server is starting: its database is not ready yet."}
+		return &Error{Status: http.StatusServiceUnavailable, Detail: "The server is starting: its database is not ready yet."}
 	}
 }
 

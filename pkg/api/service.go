@@ -15,11 +15,11 @@ func (s *Server) Livez(ctx context.Context, req gen.LivezRequestObject) (gen.Liv
 // Readyz answers 200 once the database is reachable and migrated.
 func (s *Server) Readyz(ctx context.Context, req gen.ReadyzRequestObject) (gen.ReadyzResponseObject, error) {
 	if !s.ready() {
-		return nil, &Error{Status: http.StatusServiceUnavailable, RetryAfter: unavailableRetryAfter, Detail: "The database is not reachable or not migrated yet."}
+		return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "The database is not reachable or not migrated yet."}
 	}
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.Warn("readiness: database unreachable", "err", err)
-		return nil, &Error{Status: http.StatusServiceUnavailable, RetryAfter: unavailableRetryAfter, Detail: "The database is not reachable."}
+		return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "The database is not reachable."}
 	}
 	return gen.Readyz200JSONResponse{Status: "ready"}, nil
 }
