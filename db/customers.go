@@ -43,6 +43,17 @@ func (s *Store) ListBrokers(ctx context.Context, name Match, p Page) ([]Broker, 
 	return findPage[Broker](ctx, q, BrokerList, p)
 }
 
+// GetBroker loads one broker.
+func (s *Store) GetBroker(ctx context.Context, id int64) (*Broker, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var b Broker
+	if err := gdb.First(&b, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &b, nil
+}
+
 // CreateCustomer stores a customer under an existing broker (if given); a
 // name already used gives ErrConflict.
 func (s *Store) CreateCustomer(ctx context.Context, c *Customer) error {

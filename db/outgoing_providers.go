@@ -24,3 +24,14 @@ func (s *Store) ListOutgoingProviders(ctx context.Context, name Match, p Page) (
 	q := name.where(gdb.Model(&OutgoingProvider{}), "outgoing_providers.name")
 	return findPage[OutgoingProvider](ctx, q, OutgoingProviderList, p)
 }
+
+// GetOutgoingProvider loads one provider.
+func (s *Store) GetOutgoingProvider(ctx context.Context, id int64) (*OutgoingProvider, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var p OutgoingProvider
+	if err := gdb.First(&p, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &p, nil
+}

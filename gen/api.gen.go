@@ -3001,6 +3001,9 @@ type ServerInterface interface {
 	// CreateBroker Create broker
 	// (POST /brokers)
 	CreateBroker(ctx echo.Context) error
+	// GetBroker Get broker
+	// (GET /brokers/{brokerId})
+	GetBroker(ctx echo.Context, brokerId string) error
 	// SetBrokerAdminAuthorities Define broker admin access
 	// (PUT /brokers/{brokerId}/admins/{adminId}/authorities)
 	SetBrokerAdminAuthorities(ctx echo.Context, brokerId string, adminId string) error
@@ -3205,6 +3208,9 @@ type ServerInterface interface {
 	// CreateOutgoingProvider Create outgoing provider
 	// (POST /outgoing-providers)
 	CreateOutgoingProvider(ctx echo.Context) error
+	// GetOutgoingProvider Get outgoing provider
+	// (GET /outgoing-providers/{outgoingProviderId})
+	GetOutgoingProvider(ctx echo.Context, outgoingProviderId string) error
 	// GetPlatform Get platform
 	// (GET /platforms/{platformId})
 	GetPlatform(ctx echo.Context, platformId string) error
@@ -3436,6 +3442,22 @@ func (w *ServerInterfaceWrapper) CreateBroker(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateBroker(ctx)
+	return err
+}
+
+// GetBroker converts echo context to params.
+func (w *ServerInterfaceWrapper) GetBroker(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "brokerId" -------------
+	var brokerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "brokerId", ctx.Param("brokerId"), &brokerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter brokerId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetBroker(ctx, brokerId)
 	return err
 }
 
@@ -5035,6 +5057,22 @@ func (w *ServerInterfaceWrapper) CreateOutgoingProvider(ctx echo.Context) error 
 	return err
 }
 
+// GetOutgoingProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOutgoingProvider(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "outgoingProviderId" -------------
+	var outgoingProviderId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "outgoingProviderId", ctx.Param("outgoingProviderId"), &outgoingProviderId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outgoingProviderId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOutgoingProvider(ctx, outgoingProviderId)
+	return err
+}
+
 // GetPlatform converts echo context to params.
 func (w *ServerInterfaceWrapper) GetPlatform(ctx echo.Context) error {
 	var err error
@@ -6095,6 +6133,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/admins/:adminId/tokens/:tokenId", wrapper.DeleteToken, options.OperationMiddlewares["DeleteToken"]...)
 	router.GET(options.BaseURL+"/brokers", wrapper.ListBrokers, options.OperationMiddlewares["ListBrokers"]...)
 	router.POST(options.BaseURL+"/brokers", wrapper.CreateBroker, options.OperationMiddlewares["CreateBroker"]...)
+	router.GET(options.BaseURL+"/brokers/:brokerId", wrapper.GetBroker, options.OperationMiddlewares["GetBroker"]...)
 	router.PUT(options.BaseURL+"/brokers/:brokerId/admins/:adminId/authorities", wrapper.SetBrokerAdminAuthorities, options.OperationMiddlewares["SetBrokerAdminAuthorities"]...)
 	router.GET(options.BaseURL+"/customers", wrapper.ListCustomers, options.OperationMiddlewares["ListCustomers"]...)
 	router.POST(options.BaseURL+"/customers", wrapper.CreateCustomer, options.OperationMiddlewares["CreateCustomer"]...)
@@ -6163,6 +6202,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/options/platform/:optionName", wrapper.DeletePlatformOption, options.OperationMiddlewares["DeletePlatformOption"]...)
 	router.GET(options.BaseURL+"/outgoing-providers", wrapper.ListOutgoingProviders, options.OperationMiddlewares["ListOutgoingProviders"]...)
 	router.POST(options.BaseURL+"/outgoing-providers", wrapper.CreateOutgoingProvider, options.OperationMiddlewares["CreateOutgoingProvider"]...)
+	router.GET(options.BaseURL+"/outgoing-providers/:outgoingProviderId", wrapper.GetOutgoingProvider, options.OperationMiddlewares["GetOutgoingProvider"]...)
 	router.GET(options.BaseURL+"/platforms/:platformId", wrapper.GetPlatform, options.OperationMiddlewares["GetPlatform"]...)
 	router.PATCH(options.BaseURL+"/platforms/:platformId", wrapper.UpdatePlatform, options.OperationMiddlewares["UpdatePlatform"]...)
 	router.GET(options.BaseURL+"/platforms/:platformId/health", wrapper.GetPlatformDiagnostic, options.OperationMiddlewares["GetPlatformDiagnostic"]...)
@@ -7051,6 +7091,159 @@ type CreateBroker503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateBroker503ApplicationProblemPlusJSONResponse) VisitCreateBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBrokerRequestObject struct {
+	BrokerId string `json:"brokerId"`
+}
+
+type GetBrokerResponseObject interface {
+	VisitGetBrokerResponse(w http.ResponseWriter) error
+}
+
+type GetBroker200JSONResponse Broker
+
+func (response GetBroker200JSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBroker400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetBroker400ApplicationProblemPlusJSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBroker401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetBroker401ApplicationProblemPlusJSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBroker403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetBroker403ApplicationProblemPlusJSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBroker404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetBroker404ApplicationProblemPlusJSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBroker429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetBroker429ApplicationProblemPlusJSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBroker500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetBroker500ApplicationProblemPlusJSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBroker501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetBroker501ApplicationProblemPlusJSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBroker503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetBroker503ApplicationProblemPlusJSONResponse) VisitGetBrokerResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -18368,6 +18561,159 @@ func (response CreateOutgoingProvider503ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type GetOutgoingProviderRequestObject struct {
+	OutgoingProviderId string `json:"outgoingProviderId"`
+}
+
+type GetOutgoingProviderResponseObject interface {
+	VisitGetOutgoingProviderResponse(w http.ResponseWriter) error
+}
+
+type GetOutgoingProvider200JSONResponse OutgoingProvider
+
+func (response GetOutgoingProvider200JSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutgoingProvider400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutgoingProvider400ApplicationProblemPlusJSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutgoingProvider401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutgoingProvider401ApplicationProblemPlusJSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutgoingProvider403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutgoingProvider403ApplicationProblemPlusJSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutgoingProvider404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutgoingProvider404ApplicationProblemPlusJSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutgoingProvider429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutgoingProvider429ApplicationProblemPlusJSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutgoingProvider500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutgoingProvider500ApplicationProblemPlusJSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutgoingProvider501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutgoingProvider501ApplicationProblemPlusJSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutgoingProvider503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutgoingProvider503ApplicationProblemPlusJSONResponse) VisitGetOutgoingProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPlatformRequestObject struct {
 	PlatformId string `json:"platformId"`
 }
@@ -25081,6 +25427,9 @@ type StrictServerInterface interface {
 	// CreateBroker Create broker
 	// (POST /brokers)
 	CreateBroker(ctx context.Context, request CreateBrokerRequestObject) (CreateBrokerResponseObject, error)
+	// GetBroker Get broker
+	// (GET /brokers/{brokerId})
+	GetBroker(ctx context.Context, request GetBrokerRequestObject) (GetBrokerResponseObject, error)
 	// SetBrokerAdminAuthorities Define broker admin access
 	// (PUT /brokers/{brokerId}/admins/{adminId}/authorities)
 	SetBrokerAdminAuthorities(ctx context.Context, request SetBrokerAdminAuthoritiesRequestObject) (SetBrokerAdminAuthoritiesResponseObject, error)
@@ -25285,6 +25634,9 @@ type StrictServerInterface interface {
 	// CreateOutgoingProvider Create outgoing provider
 	// (POST /outgoing-providers)
 	CreateOutgoingProvider(ctx context.Context, request CreateOutgoingProviderRequestObject) (CreateOutgoingProviderResponseObject, error)
+	// GetOutgoingProvider Get outgoing provider
+	// (GET /outgoing-providers/{outgoingProviderId})
+	GetOutgoingProvider(ctx context.Context, request GetOutgoingProviderRequestObject) (GetOutgoingProviderResponseObject, error)
 	// GetPlatform Get platform
 	// (GET /platforms/{platformId})
 	GetPlatform(ctx context.Context, request GetPlatformRequestObject) (GetPlatformResponseObject, error)
@@ -25586,6 +25938,31 @@ func (sh *strictHandler) CreateBroker(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreateBrokerResponseObject); ok {
 		return validResponse.VisitCreateBrokerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetBroker operation middleware
+func (sh *strictHandler) GetBroker(ctx echo.Context, brokerId string) error {
+	var request GetBrokerRequestObject
+
+	request.BrokerId = brokerId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetBroker(ctx.Request().Context(), request.(GetBrokerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetBroker")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetBrokerResponseObject); ok {
+		return validResponse.VisitGetBrokerResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -27957,6 +28334,31 @@ func (sh *strictHandler) CreateOutgoingProvider(ctx echo.Context) error {
 	return nil
 }
 
+// GetOutgoingProvider operation middleware
+func (sh *strictHandler) GetOutgoingProvider(ctx echo.Context, outgoingProviderId string) error {
+	var request GetOutgoingProviderRequestObject
+
+	request.OutgoingProviderId = outgoingProviderId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOutgoingProvider(ctx.Request().Context(), request.(GetOutgoingProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOutgoingProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOutgoingProviderResponseObject); ok {
+		return validResponse.VisitGetOutgoingProviderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetPlatform operation middleware
 func (sh *strictHandler) GetPlatform(ctx echo.Context, platformId string) error {
 	var request GetPlatformRequestObject
@@ -29301,520 +29703,522 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1pcts4twC6FRTvq4pzW5HnDO766n2ypSTq2JZiyRn6cyqGSEhCTAFsALStpFJ1t3E38BZ2V/IKEweJ",
-	"lChZduyYP7ojkyBwABycCWf44bh0FFCCiODO3g9niKCHmPp5QIlARDyrYx5QjgWmRD72EHcZDvSfzjkU",
-	"ArrDESLiT9DHPiJwhP515lSr1TPnHPQpAx69Ij6FHq+Ac0x8TJB5jnngw3HVqTjcHaIRlL2P4PUhIgMx",
-	"dPZ2Nl49rzhiHCBnz+GCYTJwfv6sOIfUhdnAnJ4cAtoHYogAQVeAIU5D5iI5AkP/hJghz9kTLETJEfuU",
-	"jaBw9pyQ4WcM9RFDxEVOJQnK1sbOyyxQTpBg42e1vkBsGprjcNRDTALEkUuJx4Gg4ApiAXqoTxkCHBEP",
-	"k4GCV8KHuABwADGZDTC6hqPAR87e9kYlhh4Tsb0locYEj8KRs7cRAYyJQAPEFMQfP358VgvFEBGBXSjQ",
-	"NNiJt5gSoMZFEvSQI7B2vo8gQ+z8aUEYHd0eMAT90b/OHNdHkIwg9s+ciSXe3c1a4U/PulRA/9kBDYmY",
-	"Bla9BCRaaSzQiIMRFO7Qrmwf+wIxXgEMDSDzfMS5bBnAgRyjEGZgIp7vzFvbnxUngAyOkDDnp9Xvc5QB",
-	"c5N46NriaR8zLhTYcokZEiEjFdBndAQ25BJj+cU/IWJjp+LIs+XsOVR3nATVQ30Y+kJBtihKtOEAdfD3",
-	"DFQ4gtfyw6n11WAiLw/AwPaYCeJOJox6KGdvc2NjIwHyZvZKM8QDSjhSC70PvRN9fORfriZb8icMAt/g",
-	"8XrAaM9Hoz++cU05YsD+H4b6zp7zX+sxJVzXb/l6W3+lB53cxkvoY8+e3D0AQbT/gDK1uz3qjYFHEQeE",
-	"Co2W6rmEkUFXgDWOEDhHjFHG5Zn6WZFkt+9j907n0lUUSFNLAH2GoDcG6BpzweVUXAMSB1dYDAEk+p08",
-	"YZQgBfVrynrY8xC5S7A/0xB4VK3tEF4iECA2wpxLsiUoQNfIDQUCYoi53SUFa5MIxAj0G3LZ7xZl9MBA",
-	"bbiC5ZiK1zQk3l2CcWJ3Wi5cX45uQWlKoi15ObpTgI6pADgeGoyR3qg2HEvBoUvpIWQDdLdrpPmxOsGC",
-	"UuBLCPYAFgBduwhJbj6ULJxdIvaEAx+PsABrm+AI7yvp5q9O6xj0xsCQvQo4OGzUjo9qzcOvR7VPX/db",
-	"9c9/gq3dqH0YGBkp3e60fdiq1TVl6CB2iV10SuAlxD7s+Xe6ImZ0hTSKQOxJPsDGAErxRwtdUxIPJiAh",
-	"I0l+kRAwJ6SnLLhM6/VkUwVbl9IjSMZmm/idEktKwQiSMehD7CMPwJTAxDXzVkTH9TEiAkDPY0rqYJp+",
-	"qneCXiACAob6+PqXruQpkROgDH+/20M/IWcqwi0ZCgNYc9aJOWZJrrMmOtXezDZg1EWcy+PTIAKL8V1O",
-	"uhUgpufrQiJPUg8BjxIEesiFUsCmfS0qICG5rqe0Ll5VcprpXo5ec/16tyV/BYwGiAmsJSHsZYibnlyB",
-	"PtboJJELEaGktYSQPm5sk7Q8/nxHSWH2z80p4bzixOyWTw97iLmQA6JRD3ke8kCydcVRguS8hay5fjv6",
-	"qiOgCLkcdwSvm/pzCaQBCzIGx/JtyCWPHWWIs28YJAIhuwxpgFKqyE6WKhIrCv+JB/kStaS9b8gVEoIs",
-	"sKeAiVsASDyABQfQFfjSaF36q8rE/iIi0dab1duT7H4MkD1KpQImocxeo1RHqskUVkyvzPQKeCNMptHT",
-	"EBr7ZzbCJBqBgdoxT0pzcsfkqhfGHdPNOI0xWr2YxJnEmDmKpnpcDLwp3WZSgak4LkNQIK+WMVDNddVQ",
-	"qoncQg8KBNZQQN0hGGHfx4YjKA18SkWdHsuYWY4zt7uuX6qdtucCagjmq+cVB0lNfrrXhnxs2V4VnHLk",
-	"KRkngJxfUSZ1JpdeapVxzrmr5OP8xyESQ8MvDcwAc2DaS0ZCqMhE/Swy2QrgPyECOKKWKyCQPiSDEGrB",
-	"Ffp+q+/s/Wc21h7aL35+mWQd9tXkNqlxuDighCBXtq1nmnXkU/mpbCtZi2kscTfB8W6CaD4d4Ayj3KF8",
-	"LM+GxoG0tFQEAfiYR/SkEAZAwMdcoBGA8jPMBYOCslkIIagIco/iEy6FeEyQB0ahL/CzPnTF1EyqGR1P",
-	"MA29QF/y6GXN86ZJ5rKntwpOzMiAEn8sxUcXGvkCXUWrZalM9S5O+01hWj11WAKiYtTklOA0NVGsI2E3",
-	"iYnsQyAyC6/TkuTgNjDEomEGT/cRTKDpzaYMagKMKBfgxRZwh5BBV1udpXAH41e9sUBKmTvtvn72cg/0",
-	"XDYORAVcDbE7BEPIh/K1qCgVmwNCQT9kEpErgFMAgU/JACWAVqatvlrOtZ2NjacTS/Jia1m5PdFonhg2",
-	"Wz6cLa9PkMgkaLmE8jTwDItbDa38PSSdldCyu5JYykM5ufl5IsiEKien2m1121VwAIleBA8rY4a+TkJQ",
-	"hAxVQUPihmQ0sjEYhTw2NYgho+FgCCDwkKdMIx7o+/QKrL0/OaAeepojykwfRh9rc0QxI0TSBAHVpzdn",
-	"ftlK7HHyjJuRUqdve55+n6/bB7irnk3dRI6DaEyGRsjDettq7abi/UBRCm0vroImCUJ1hiX6PsOEI8Kx",
-	"wJcIrBEpaUvhO6K3LiSUYBf6gAfIV7vqYy63bYgYevonoKGQ3UH/Co65JM885zu5s4iEIznF5lGt7VSc",
-	"xqeDt7XjNw2n4rS2n+8mJm2WpuJcP5PfPLuEyuTB5cdmGUwf5q9EV+aJ7lEuG3OH+BK1GQ0yeI55G9+f",
-	"8chGQ33sqpvF0DcWb31LO2FY0B3sjw9oMM6g/bLPESYI4L7VDdSRMN8B6PsAPZM7xCsAXSICsL2qoQTx",
-	"CuiNgUuDsVz6EeIcDpCx8/axbCS/7NHrbJrqhSzHXyH2EDhqHXffdtSUo/4hQxZAr5hZgQvKUM27REws",
-	"sQiYuHQkZ6h4HTfUjyN9Nd1DAKqeMddYMT1RNfw+9GqRSwhfBRhYDEGYMFIrNxOgl4PPBKRBXOpJaFcE",
-	"RQ96ANk+Zw38NjZbr2pcawnPH9aH7oWmCzcZt+dT9wJ5yjlFiXk5w0k+TY4g9ptkieGUG8jkZPMHk+O0",
-	"wmWQmiMi5nbfUXP9gBjuj1e1Z3ikSZRZSHCpe8+HIYCjG48NPCSQKzkD5IAHcMSLsvLoyL7GfoZonc1n",
-	"Xxt/ryICNM/0MJE9APlKSl9KDCtmaxKZPNh6rIkEL5bEogh8YWE13vYKKAE0ZJanzzWUV5yQ4UwrE+Ic",
-	"nJ40becKH7wMyDefb78saIAPxbCDhMBkwDPXqY8Hhi0BK/coxUWJTOmbOSOFBIxeYk8KL+0INbQeL7Fc",
-	"fiM5/l706194BIM9MKRcVEBAmajI1l859yvARUx8DdAIrHnUBSPqIR9IkJsjGFiwn/4Zd+V7k131MPG+",
-	"SkXU/LSyd2KQHuToq0cqijt/hUIw3AsFikdXbZVM81Wj3CQ4h142OBR77h7AnIeInTJcMRe9Tc/+6iCX",
-	"IVFRymZNCKknuDRAk/23sOdm9Y+IYHAPCESg7HXys4Z8HX1XnbolMhOfUM03N7aycDK1egt8oowAhZrb",
-	"5Z5snYnMFceu5UTz7FObXO5i0Egkmup6O6NhtL2TrbN8QeUxTSJZIeAtdhRqLNF+0ikxTwyUuFZsNSyK",
-	"FQLBnCzZdpqJTRylAh3m0a0uvUAZl4foOsAMZV2ZNeSbxGWZIaPaw+IGFxrCAjLp/yH7vYR+OEGeMx2W",
-	"JdX3Z3rZIg+EzLdkNnEZk+795earreJrOFNHnSDwMWVfoVpqrSeYA59eIaYNNVCZWbSObDytgbEB8GUV",
-	"WZ+60HcqjuQ3TsWRvMKpOJJGq0aCwaJKrVm4Q9Oh/bupO45ee6k/W3og+2dDD2j2Qd9A3+CuO30G9CY3",
-	"7+j6Uo9mzalzyYNubjFvniw0YYReiTG54nDkhgx5LQXKgQ85LwR66rOCE846evuMXmSFAujne4Ahjnxf",
-	"ipFXRJ4XN+SCjhDj00x8hovAwcpcA5LdTqse0V+Wovb09NIyqXKomDTPTNu2r7U9JQt3G+ZdgibQPhhL",
-	"2dodUuxmye9zB7yrO/75FsisVctBqEImSI1M5rY4C88kCdHoM41Wq9vyW9/iVS71zE0suvAH5rRmLr19",
-	"OWvxNXjNTPt4egqa7dkue8inZMCBoCtA2EUxwELxUHAgG97VY4FxwMzHAi3/SJA8OoKY2G1cAC1ug2DN",
-	"YCz11fKTm3KJe0/zl5AQ6hgOCOUCu1JQHGd68Q4R9GWfsy9etfPyW932/k0+ttEt7j5av8CjzJUJGL6E",
-	"Ar1D44LGhCDs+dgt3p4jH7mCsgIWgkzA1UHPcHx1pRJ1yhHL8y+Nr4J0WyX/R9dgmoAUO4TGMpzh2iul",
-	"T0N1oQA+glIJIfaSzcR2RXZzFe2Raa+GoaBtqTNK6R2TQYsUvLiWH46gwG7s3Ur7eqZP7OV9tpnets/2",
-	"bexGS/SEr85xNmIkcw5ikiEoIqgCfg5X6UlR132CHI8Ko1RjbhFFgeGjOSsGBUqypyvIwQiyC317oL5H",
-	"XvEFzKHON1A3IqxfnJHoT5WDQpaveQphoGlV1LFcORQUcCq/kSwE1nAVVdOvI3kQE920h7XZRV8MPV2V",
-	"mjTprBHtw01Zh72sWpI2RXdds4jTfAExC62yTcA0FAOKyaBtDGQ5mOQba45tHhnU5kiBhdCtNQHDFOZN",
-	"I56FoxP2CBIzfPyGlAuJ/z690oYnjogXOyCsJW+GRlDsAVjtVd2qtz5+upz/39bu82lwAx8KOcAMQPlI",
-	"BIAhH44Lr1vb9Gqo8pwlU2iWH/0Rc2fbEHjI9WF8axbT3kKeGsavZd4cdCslx7ABWoCUY9+XgkQIfX+s",
-	"HL9WT83/CSGDRGCyrKgRdzDzQDMkpPSaxTMKDRN9P3MUnnABmCHPIBP1m7jSj65N9dpXQZeFKBH5m3Pl",
-	"b6PCiskGWrC0IXBT8kGmtJWgdT8rzlVPkqk2w5FJutjIH9PfZcommCDrLqSzbUgiyEIfcSDgBQKB+dra",
-	"/q3Pps0rAHpIXCFEEjxZ0iHtVPWET3ZazVbWo1WdlsEyZdYvuQJ8poFHv5pl3smVvLOFYdV6Hjv7FbK2",
-	"ETOy5BZJbGJtkk/aXPgcjndz29U9ka1XJciu1oC2IqFxAbktIouKOd+5YDYDoPgkRGLZLOimRL2mN0fa",
-	"wx7PFPpiv/w0Y0gKLrdvpVmViMh1gxlConGduXvhMLkZty4gzpJ2MunvzaWbzG5Laea3k2bAKUcsucTz",
-	"pJsELiYRKDb9TTPKfFknLz9BJ5YkIly4B1ELjePa/mGj7lScerMT/WwcNrrqV7txXG8evyno8JFcgUTH",
-	"iafJQZKPowGTT6PBo8WNI9UmromGkEjiKWi0un8C2FPOyrFMqSIAfNQXICSu+sKrAKmYKfdpxgEEVk3T",
-	"ebgeoUAaX5y6xa7eShH0Tl037sqOeatmv1IWfEiyYNTMkAGXEiFpADce02ovOkfddmXCEbIyGbh3i7bG",
-	"8WxiZqiMNWRJiN2QMckfVmaNL0XaUqS9TQPdlMCpguVzgoZz4utrNnXejGDenSWvtVYVg8yQiwOcHe0o",
-	"6RJK5ghQK84GyhjfG8dwVIvSmngRT+y48y8jJxQKvdhfZm5R3PvNJlVom1NpFOIoagtBgQ1XeZTzotTM",
-	"K9uxlDnBmoqd50gAbNDBjK6z9NpEtzalQCRkJonwrd24rgo1fZi3KIfwPq2JdRUqRvEykFR5nU+TPhvw",
-	"oNHuRsdgTkRFjK02088zjdPqHNwHzfm00zhR8f7dxslx7fBrrV4/aXQ6TsWpHTZrnYIqc87K2M6z39ox",
-	"4yFzGhpIUjtQRIdOL3cxVbowcVqWB62eL8wdci4XmMb0pBfhtL8dYlKuzfYW7eIR4gKOArsyOrXcELkX",
-	"9p650zhoHdc7FZ3TNHnpXMwFiyEb9jaLHmjoT5BLmZeVUSiaQtRh1pl/rWSYOBA624tPS7XF6NRkjzX9",
-	"fbZ0GKvqWphShg+5lt2FaOPkmAdRF9PDmnBpKeW5iJEE5hlAI2fhbM+Du4lDqZExcOlIpZPQad0DH0ZB",
-	"ZJBTAnpoiIlnEr2HPqoWumoz6zw1oEkxJAdUt70KoVP55O0KgTWGBuj6abHxZjH+VWTjTWgOk24SRrq3",
-	"gpVZokVCSTPvwtcos0rA06jnRLRCdeG8ugbzkqgfbVSRQ1tz8xVPfcKk/BI1n1Bc7gWfrjeOPyumfNj6",
-	"WJApZ6+C6Sj7pek+awmznB9qk0umt3qWM8TjI5aPgYyt+LweJDcte8FnHVg9q/shX79uHjaOa0cNp+Ic",
-	"tI67jeNu93Nb5cI6OXjb/NB4lv00+my5ox4tYGL43DZpCHKbGdAWax3PI2Obi8nwMJPILCvNlwTodyVA",
-	"OVRFZ3GaFtvvgQz7miEEEo9AHyPfW/I2rmgaDGv2VoRyhY6/RQxYcsxVZCC4IlmY1ZKPU9KsyobZQ5KK",
-	"GIEUUBbdrRfKMh70Z10raA7Qab8G6p5CYhqvghbxxzpjB/KUSTyVS0ndk0nOUs1f12QS8iVIh8b5HIph",
-	"CJWFD/c1KihjnhxQpzDJtE1Yw5+gOiEcsNOpgqaQjNAstrZhLLTUExKEzaOit9q0/jLnkGfKqN2IGkfi",
-	"geQrXsT3IzcWJSkElHPcixtB/YnaOMngXdzHbtpIoyZKACICs6i7xULsi1OCOz/5GdrfLZ+J8gykz0Ah",
-	"3G8KnUrrd0W634jml/h9AxqfrRUmDDn2lv8e2nC0daXi7B+2Dt45Fad90uo2DrqN+kJaXrwOtr/J57b/",
-	"yeeJ8aJVPWV431+VUVt1tpCGVAWnJ836cWf/8GvnXbP9td46qjWPwR5oDghliGv9QK6/PEanJ01uHXds",
-	"IV/Dk5FnnfrkclVBV72CI8BdypAOfRNy81SNZVNjDY8C6ArkVcHHt81u47DZ6X49PWl+fdvqdMEeOLIe",
-	"TIkhFQimXl/O4HqwHgK6PvYlUinp+36IiCvH6kpFSrVR5UlV7bV+H7namwoPiBQxIBH+WOdIi2dqp1MF",
-	"+4e1g3erhpegAZwJL0M89AXARB6zGFCAidSmeHRtnID0sV4XzNPLCzgcljcDC9wMzLUuJmnTTP5xetJ8",
-	"tn94H/lHFql0Ks407VI8ZpJALMRkEqtlR5WDRmNOtYqAOD1pGhCm2kQw2TYTbChTf0ttxy3dLzxUvvX0",
-	"9+Bba/eVcf1mltMCFU4WpKeFIlmmT/DdGu/L012e7sd7uqeOr/aLUndKJ2rhsmBRC6rEIZ12TsNzL6Sg",
-	"llRtGycnrRP779f6u+bR16Nmp9M8fvO1cdw9+Zx+1Tz+UDts1r8etE7bh43o3dGnnI+OPkWf6BfFRKep",
-	"lVWgTj21sGe/kAAbqCxQ+Q0NlNG8slsefSrU4dEn052Zc4QrxocuqwyJqmxigxaiJIYZFaoFyy/vDCUV",
-	"RFxwELnlAUpsUXKpohT0grfgKqyeH3LDc4Jc3/i0B32L+enIjAigOVVdo7BcO/UvuUcx7xQWXpuJbODq",
-	"UOVlz87JRj9npdSaT1MJG723hr2nkd+3xCoJpJ7lKgIp7PLM3/okVbtRrsnmCAavqZ99czzEvscQOc2q",
-	"23LKsA0w06bS0BDEARKaCYW9vuo44ofIswE2+kWR6i4Vx4TXzU1NNZrgvhmjFdDrbS/LzdnG4BWApcDM",
-	"c+I5VA+gaOGhAGrP5sxO1MtKgUIZIWEIekcFt0K3XsmO5OGsASXDoEv4FWLZRcD6ppKUNukPIQc9hAiI",
-	"PskM+E5XcysmjycgjL1bJJnLKhNqcMZctSaG+1lxeq6bkebcl+KYS4NxHHYR0W2z6Dl+869evVzYb77i",
-	"ZAFxcHfDm+xtC+zoCLKLRBbPzI3tM5pRcUxfIkzPZu4khpDPKfyXhtWcCZ7a8Sw4h3ExPeh5WHYH/XYC",
-	"57VDRU6KQ/3x9HymDtVC9b/UFFTmjn7o20NtOlczk8J9rd2sFlk5PAooE5CIBTdYJ2qNvrZ25xmV+xhy",
-	"UZFhMFf1dDmWPD8K7RB4hBLUKwaGBojkIBlHiCwwLUk288J/Rfa1Qt0G/drlv4Jcl/27iedDZrW6Dv6O",
-	"JjApr25dntU81Pg23bV+scS5E3S6tyOpwN4NbQpnywnqQjkpIXhpVcIu45qfPrCVBFmogB71xk+XrYWX",
-	"yYtyq4dnyz0nzbhkvWlozSJFy/RVHI9eEZ9Cr8AQpuXiY+CZaQUSHrZpmlWgeOFtlYBMHipVVnGxEzWz",
-	"EiRYvBJkYQxS0sy09KVT7szeYkGjHVZ+zybneipdBdcKYWrTeDEccOemmE/1WGCRc5KVRGWsUv0VUuCz",
-	"D+VSIYyJrsy2l0LxIxCK3Xivs89+emzruKWqrSq/z94Y0KRTmW04QQtfbG68fJlJEUuxvBTLS7H8txDL",
-	"acjcGWKEfn/7FKVUD+5ePUhm8pvMkRKn44vTntyPYEN1JXascl/KXx35q+ZUnOP9gldYdnKqJ/uH6tH+",
-	"oXqO3nSSb2qJP+SIPyvOUR9me+wehb7Az/rQFZRNlRa36VPu1+oet47l3LutbrvgaprZmw/NX/r7nxXn",
-	"GF2lc19NeNIncpeAtQGjYfB0luvTI8hTUixNzzG6OuVZV+wqo65NUzTLiSwUw6xEfLXsAslPeIbMESFu",
-	"F14ki3A84VEWP6qZKqFCPsJEe7zcOBOpGqaZW6pgFrQrGD4HC09NHfDkgGp9biOLVxGrg7/KTK05GVoX",
-	"z7VV7OYqrso/IZf4CDJg309j4hBzHeMTudagUaDT+zHEA0rkOaZ98KbRVeEriAteBTUBRpQL8GILuEPI",
-	"oCs0pyUegPErJVbJnk67r5+93AM9l40DYct9DyEfyteiooRGDggF/ZCJIWIVwCmAwKdkgBLAYw4Y6iu7",
-	"yNrOxsaks8uLrayVMQk3s5DfJuNc9LDaPm/hpOZn/NQVfmaCuoLxpepxTIXylsp2gpLqpSH0ifrj8jcm",
-	"alGGeDQBWJTGuQpeQ58nM2pWbyuDpwSqYP5OPCCZdN3koH7bPTpULmTaIocJUISAxyKnmvbVUGk/EwlK",
-	"Jc6axL6TZO351uZOpmS/YD5RSUYXzyYakaNMFposkGN5RxZbbUWechP+JtHzmQXLVKs66msSxhARH7KD",
-	"0NrqJdDdAhUkZnZDnkCgIgzMY8ztedxTE9VPzawJggxxYT6APSplRXucK1G66Yo56xWFRk+BGEIBOJL6",
-	"D0EVgCQOy+40PDH7roKa9mFVyKCcOLUmjuXvSeVud3c7i5bnxOG1knNPZvlVc/lTZ3u345oJKpCJlCnW",
-	"EstrQgD505iOP9+t7G7vThBssCZ76jY+dZX0LUVkOQ31h8kG60spci3ax6pqlz3POekKfuZil4kASCPY",
-	"/CTeBgULMM+cBf+QRBzd250uWIGi0xb2/KNZz3LSMqjkQQGnS0zbM9DJjtppxonKKYnzs+sYnyzyeuNK",
-	"z/ooFgLHeArnA6M0pgznPvk4sc/54UeShS6ZYd6semFnJNEvNOdIGMmftSR5DLtzDNCJ6YfKhd+GK3PA",
-	"xxx6IykSUh+tIFpZL0VOnHIdCqi0fUnkNLkzGGrMRH6hdQmZP2NJJF0v1g2fid0Kvhn3Xfp9lAffSicR",
-	"ccpWhHcLKMI5WJitGEfIlFi/ysRRT5+05BKlMKhiSU9uaLbe3ZzV7WjOSyyqGe9AjqTuuwfah7Xu69bJ",
-	"UZJGWuCfVsDpySFYszN4WgEHp51u66hxAtZSc3laASY8Yy0xJ/l9R7aNZvb0XtiQ7JydinN6cuhUHDsr",
-	"p+JEwXUqbW4xC1Ni/RNdJ57qURIPEgMmnkZjJz9VYESbnG3Hi06wYZ6RCBZt+71Y9073pHn8xqk4kmOr",
-	"XGyHOn7gqNaUC7Tfah1Ge3LYVPGL9daB/KB51PhbG/BMXOPBSaPeOO42a4cdp+K0a53Ox9ZJ3ak4zeNu",
-	"482CWydXNQIufmTAjB9YgOMnFvT4iZlE/CC5+fJvM7H4gZ5iYth4svFDM+0ELKkFiJ8nliJ+GC2KRKTJ",
-	"qsUrLZycVVx/egTzPIvAF0lhNQXUChTxbBnCLlJhKYIH/fyF7bRfJ0FeLCrQlhpLDFCxC5nJFSb2OTOw",
-	"t5W1vbPieu1uavU+8yJ5xuY+xEXOWts2YiPMueSX3VZGxQwPCy0q/JixCIsHRMTDHmsClqWPKYtDELXk",
-	"YO1NowvWOXJDhsV4PflKnnJFuUdPq8tVA0q8ji4W24hxSqDfpReI5Cb9y0pclM5DYU67kN3c5GoaRemQ",
-	"5qdKWtWYRciYGmRFpSROeY51WzLnG6f1mK/927msRPlXnZk7/D72pWYA+wIxEFAuYqv4XM/IrMOdc5xj",
-	"hM2kk7aFQYxZN4C/ANlWtj2FF8zowLVQDKXwmXmSldkcxg4DMPvmDqzJXjqmAtjTKvjIsEDPVL0TTAAP",
-	"MMNiDxB0iRhgSITMBOuoSouVxK2JCxkbK7tcFdSIuVfRU9NxyQZzwAhBoq4/bN0xuc6UoAKadBJW52dl",
-	"ulpOYkzKFDB7kyMlNmG+PeZLYrkNs5ngd0fdtqnx7MmtmOLaAbZbVMxYcBJXWqsFOJ7sdNrb6T2eqNIG",
-	"1rI7W9EuK3fPAM+u/yLB6FOWBK0KugltaRJmFXGt7ls4YpeI3QvdqXlUa6sSMQdva8dvlG6w/XzXqch1",
-	"+DIPiaTqM6DPzMOaWTFdMTQ6v0Wq6EXn3Xy7WErlmv0ivxpQmkYkinpmGtJ0Hb7ocpDHXvr6PERBfspM",
-	"ryxLmKsbRCODZN+G9aHv96B70WWQ8IAyUUc8A4BmW57wIU3fIGvSDdlYF742KJQhiM61ak6B0TYFVybv",
-	"KZmYO/iUo938XMJTw2cfszajgrrUj93nkY/VKba3deZcZMMGMr9PfG4zkCsyd48OpITHqah/Ol8bxwcn",
-	"n9vd6O+j2ueljmZ6rXPEyNuoQzpfgrDHrFpEyBPLnBx9lTD70OSPNP9wZPVfJIplEv+LEbuJrZyieIXP",
-	"zTTYOUpretEnAZ9cqlliXaGMQhYhbqU6dimzlDJLKbOUMkspszw8maWUJR6YLDEtByjXx8yIYpOOFRIP",
-	"cEGZ7NsUQlcsKK/wgomjLVh2XLeW48wqO276bDMazI1prSXbznTQTkRkc05dLEluYlo3FbSL2IX1gq5i",
-	"MOLSkfxdbNlt85mrLoWMDv6ODvEIZ3I4gdgIE2SkEfwdAV82lXLR0X7Bc1KAhKg1KkRA7G1hwVWILhdn",
-	"rcJtFeiPmxVC6/cTzZVi4MNxoY9P4pbqO+NJW3BCU563OZ5QplVBiFKt1U0fHHVcyrIdWxgCfUZHNmAt",
-	"jjDkQGhhCUCuSsbAUQrz+j6FCedkosLv8/SqxF4nlylxvL7k0tBimpRqunQ+1pK0ltSupHYltVuC2k1T",
-	"LUZ7vi5iVDxzQIMxpb5qawdYO3l9AF7t7L6QlEz2ZiOHn1a02KnhDALfqMzrpt0f3zglVfAB+tjTG9CH",
-	"2A8Z0o4K2vWn30dEJd9RQVTKF/wcSQD4eYqIyAUUKgzOFj6QOnSfhsTTOY8H+BIRgD1FyLmAxJVLsa7p",
-	"EV9vjAfeRRyXsbezsVNxBBaKQB1TAV7LruJVhT0air2eD8mFLuyQLgElMiPyGteBD4lBNlvXTMnqmAPq",
-	"6ogDdzJK/eXmq6zIK70KmVfrk+tZUXGPgRI5U+tZLZokxiDKa/mR2v8CCUzjZc5Kv8OiTKbGsm3SOE2t",
-	"RITXIcPPoq8KLVFestm3Xamo69PuUi+70MYIXuORVKR3X71SzEj/lZxqUtXTqDJ1joeUiQoYhiNInjEE",
-	"PWUE5eFoBFlU68OeG9lrMR05MnMYw1MKHSsLrPb04EWWe2tj52UxD6YptJm+3iDKgXUCZaflHl0obfrz",
-	"NEIDykAAGRxJTg3W/uq0jkFA5T4xdT8PR+hpoSUexUk90wN+HEJl1rlilAw0acGiWiBz6YS0GRV+MwNl",
-	"CZXvpxlmGhjTAErOG02bTymWk/adCWoV5jmwxHmqPDjmyTQQWlblQnIpTEBKZi6S5UN+WPMuEZspZeE+",
-	"4GMu0AiMQi6i4Ywgp0LpuOGPHEkcpqpQmuoXc227yghIlN3sQ29OMp6ZQNix5faHBIZiSBn+jjydN02v",
-	"AJ85eoO41MsU3IoN7SGBXCkEKBh60API9jhr2LdxrqClJywHszmH8sfyoXuhjZjLb7Gqhoe8WRl71Bed",
-	"REDrzRFKnemRPiTp8NcZEARwtPDIUnSbsYQfMAv5is+HSSoFILhUvWcmVZ8iREqaVom+dc7vTDfYxC3e",
-	"Mnd3qXuygrc19poo97ImcUemI4uJQNdCi/jxXdsi90wTHmGrvWOqZSRlEVT5dKr7IZcSglyheDc1N4M+",
-	"HFfv7krobq+Aijna5iYh01dsuqyHralBSR8PDMczPqe4H9/QQV9KaWOArrHxOb2pneL3udCYkGByHRDU",
-	"8ImTEZ/sL3m0JUe+Ue9mSTYTFEhx/jZDfXyddQ0onwPoefrWhMeZvHS+hYilSn1VdcWroIOELr2a8PQU",
-	"FHiYK1E+UJ2ai7f5QaeqdTavWAg8pfTfCLa5d7vq8Cwso9mr0Uku5FLCsYdYcnWViFbNMa34cLy0jJYH",
-	"RCqtazKtYp4gh64FIiasooquUaX6HQeV//uf/+/pTKgXF7KKQZwQvGYs24KiSLEds1amDFHFWrFyjKYz",
-	"TFnTQ1jnB3ujqS3gy5i2csSMrMSCMUNIV5CWlKbWbpq8gpbjRrfZIDaU6ZtYKS4aSrdnf/yreVRr7yn6",
-	"XgGBMgb4dIBJJUq7o5JgdLgP1jzqghH1kA8SwDdHMEi6Jf0Z9WwdbWzvU/0KxEXNpIjJ7rxxxbP7bm0/",
-	"390Dro8REU3VFYH6l37WQS5Deb2+YTAYplyp5uqgdqRCodpJEKZyHmTWDJELNNV1FgtVa1gocVoyJdR8",
-	"AALDkYs4DZilLrQUiS0uBLVGtaxAtewzNGngnmTP1kz+K40PyTu6oraHAznpI4j9JllYwXLlt5PkMl+L",
-	"k6O0wsXtHOpyMLfzrO3q6LuKTp7VM6u2lrnfmLa35dlOz+nFuVZGtEQ9TsvI9GLRMC0zUJZo2DGpoyYg",
-	"y0wo1bWZsuRrKEKNG3KKQzHyjUlGObIoO4n23NyHHKkgq/mJozIXfCSS1X8yc0lKSQ6RzMKaFxmzYKFC",
-	"B5WG84LQK+Ijb6DLBPCYO0V5iBKXQjrHsE0FGaWSLJI0PTu3hpSArARyRUPfU8Y19WXsuRZl4O0OKUfm",
-	"G4XFqqSlylnMTX1Fi2+IAZVeMC5GmRTFTFLoQtcSiQ2Ykbt++moiM227nXciHe9kws2rITVLIRuhSwSg",
-	"zvM+kSS3FwowxJ6HSJySRKUqSmT4XF2WzorTo94465rj6DDKtT0zEfLmxs7L3RdZRepud6FWuggeg32R",
-	"6YiQ3pwolzaHl5oMqC8r5kpOnx/smRtDc56kHKg97ZBAAIvMI8j1ebtJPvMjyC5S3SYTmGeeZcrwYJ4D",
-	"hm4D/TgF+FCqNwwF/tiELvYpu4LM095+wKapmzuVO8qTbVFuNJEvewLvVpv6dha9T9evuY8EdNGEbkrh",
-	"ldgmDLAwCBBklotmYES2SBrOLnzT14hnoids4uK4Go51M4UBXirgWwOQJU10Ib/ISE9ARyNIvAW8cyG/",
-	"ODAfTVtwm/WoKKdto3IvwtGS9RlUFjmtX5rFMh1XwTPwmjL7J3gixYyvKvL7q9yrJ2APnJ+f/ziL00qf",
-	"OXtnjosYR/jfPiQEc4FYlSBx5lTOHHULi8X4zNnb2vl5fn6eOYDVe74yxJG48UjPcwe6Qr5LR2iJEWSX",
-	"0wUsJpDFbk+0O3kocxAjyKTlQIOrPKEF5Kst1WzT+GKua3+rLtX5tAWx7Y2+Eb75smECU6vt6AyxCVyy",
-	"TzI2377iARz18WAo1K+cV0p1su/sDQz6On0HPiuJU2JTOoh4HzXkR7rTiZcqxUP2q7aZy4mcSnaTjgVc",
-	"/pjTJNIo022sWQRZPeGLRKsl4lV+h3iTgvubXB3T59SzTtz/9Ds11s+Ko91xsxPTp1xyw0SW+qUdc8sM",
-	"9mUG+3ubwX4UFwUpBritIpKRQNRcLxl4n0hxNbewSLVMn1+mzy/T55fp85dPnz8llZ8GPoXea+yjE33k",
-	"p7U6VWF0atVM3dHokqCHCWQJp65cV00/23XBShYZCe8wJdnV2LrDJOV0UxnwbpAT7BczcD18ewY1m46F",
-	"j8i9/nh1UOQSqQgGHcJ6axB0Fjwj9eRXGc5skoykjoeB9wFJTkUCYU1fN8+PeHdC2oFxyMs77XWT90+V",
-	"h3SjxkrriCNiih/8+TkRblV0nKTelowZEWOmIAgeePm5ZZIlREJ0LOkVzWNS77ZiiWvuR7rVncsm96uU",
-	"TnTw51TVSYAxLT/GobMpq8C9QMfGcW3/sFF3Kk692bE/243jevP4TUHjSjz3uLP4WaLb+GE0wM+K87En",
-	"p1FHLuaZ4rd9E7sXKAzrR5kkWOgjrlCNkui1sqKaqNoevZ62rXiJAWchWBo8XexIYQ3kWdC+TYdloUR4",
-	"nmW0pqsJvrmz8SrrslROrvhp0Ok1dOhCDteXHerqSBIQT2qWJgU7ZXa1VKMK4AgBLUdUr9QqtBmmDIvx",
-	"02TtIqKXWbhDxKv5/CTHZh5tQ9apylr7JfFjD9QOD1sf5ST3D1sH7zTsUC+Hgb4CJHHW1+pXmKN7cUAV",
-	"2E7FUVA7Fc0/ih3MjOWzvWW8sgNkvNJjRhti0SArkg27w6mjeYVJfLcd2RTkCTV+4xLnnnDT2qWk72P3",
-	"fpDHZYp5pBcp6iH92FTlUOxVp1XvyDOsaVMPQYZYLZR0YXYeaW1H3t4CQ3QN5VkaQT9hoAJr7VanC9ZV",
-	"KSC+/kP92/R+ruuPn/4JBBoFlEE2tv3pXO/qj6eq878+dtW5VjRGcWsFXcy9h0IEzs+fKjy3T7NK144w",
-	"wVywVLI5dbkh976inAOembAavRZgAAW6guM9gy4RtmB2RlRJWnla6++aR+ACjXlFq19YPpQclldsh6at",
-	"Kbyr48cleUiWmD4jsvPTk+Yk4lYSQYjeOkMqKNIzXfOKKYzCKwDGM6SMV85I5N4rl7QSBYoMkXuhpwL5",
-	"mLhDRgkNubro49Uzckb+679A2rYvHzYuERtHmacJQh5XQm2qYQWgaxcFIumBpwJxEQfn6z6+RN/P5chn",
-	"5HxdhaN8P6+CWtTrlfIUmJCgMQcqz7/25sBE3bHKp5DwK8SQd0aUt4CRrXY2NtUklL0MAo0meg32wHnN",
-	"+MGrrvfAvn57Fm5sbLuqjfqJzqsgA8PPiEldp90Tzmdi9bku6nYmlYl4F84ciV2GEZ8RJQWmEVOF9Pah",
-	"K4kFNCnVMRkihnWFA1VKa1KEBFickUTtMdDVQCtPC0KBj8lFwqfCfGQNvHtA3f2YwOkzEhl+PYq01zrs",
-	"95GrdnVUBS1iU72bGkx2VbSbeKT8VdSIZ4Qy9YOGOqYjnTu+CprpmSTdSKL5cxv64anutLOSVwFyTax1",
-	"XJEJhr6pUJIq6E6RFElCNDHBnIfK7eCMnMeE5jyJ/BGScIX80B1GWBpXN7OZDhKlKCQ6R1XPhtT3dFkK",
-	"AH3/TwDJ+Ixof7nUYTUNTZCGlA33AIxK16RqYEhp6E2je0YyC2E8BZRE2csqAMZ19qRmCnqMXiiqQ6Kx",
-	"xuqLM5JsqJsBl15qMoTU0Y9K5BAEdWw4aBDPUjqFXPCMTFDyCoCukEMoqgnoFYmkuwgdk/PTzfRQZ2SA",
-	"L9VNBdejgLX2aRdEmS1+WF3o57qmdE/VBtaAC31fnnkpXvpQErv0MGCAhCQU21oewMKsP6cjlFyYS8T0",
-	"EdWyIFjDAozgGFwQeiW/0qF0T/X9y87GTiyzSToIXeGPAdQ6ASRnxPSipV57slQfVXCoCpjwIb0CKi3r",
-	"lWykBQM1FzmsJJgVTT0/PetSAf1nB9rML//P9Yeyd4vHUZo7RQ/l5DRKBUgfQK4CQAJhOI5EOk/SzH9C",
-	"ud9xtgEpU9jKFYpA6BQbOsZQyt36e0WTTb26QLmEqvNSBef/fa7egSvsey5k3p4E6L+BPntmO/9fOcq/",
-	"RmOTR4kgcb6XLM2kgbDLeuYkW545f87p77/P91QPXLIJpuJMFf7F/eT38d+2SdSHScyweA8xGCbySXaT",
-	"7MFuXYcqIOVfUl0655SJ84kt4cbtDPle5FAh2xkvGh764k8TKqd83xQxPn92LtsxeaZtMVrmIbY3Abfs",
-	"6F/P5DDnYE1KUmbOauCnFUs4U82xdw7WYNQUe+ZE/td/gTYcYBLJEoeTaMgQCHSLiLnSfp8jcQ7WMPHQ",
-	"dexkx7jkdmhU0ZFXG5UzYj0INp6qk3gewAHq4O8acv1qZ6MS3ZBubmxsPN2bnIEe718bUgDYem67+Nfm",
-	"xrlx6uMJADY3rEhYBVowkifrjES5g1zIGDY7pAPbwHnq0BrkFvIJIFFEiHLyPCNKFbSJTMzprACGBpB5",
-	"qhKsZAtywQZ2gVWMmuJVHaUUGAGPMalmyPXt0ZB4Oh7NQ64PmTmlGn/WziMjwLncXOtCev50L74Qjuok",
-	"Q7CzsSFRIQZREQTdAdcE6Ywkr6glrVP30lVg7rZAj3qRC4qEXl/ycfwd7YFNcIT3FeVUmU4kp7ZbuRZF",
-	"Ovd8ZJDl4LBROz6qNQ+/HtU+fd1v1T+fa1zY2o06CtXlGj8jaxPNT9uHrVr9XMlbPmRypj3qjZMiJtjZ",
-	"3K6C1xArCSQtoOoZiCGjQvhmUXUgl3XfVZAEVgo1R3JPil9C8xcxZIhLHlRJSzPx8FuvzExPkGDjZzVJ",
-	"i8+lNKBN6iAkAvtnRLIyyJVghzyLGgeUXOrbUa7pbjO6L+Ng7Rx75xVwbnnpeQUEkr0n4p546A4l2pzH",
-	"DPe8AqrV6tMzAnTE0lBFYOt8/tzgX/SZuuw4r4Jjlck1gJLuaKfIINT22lFVglWHwqCDsfrzvdTFAeCY",
-	"uJpknRJ8DfTVwprWOKQ4L8E5bxCBxViHBFUDxPqUjZBXE+cVhV32DkIO2CDhKCq0ytC0gq/E8SAUe0kH",
-	"5UjpN5KdoHLc2co/tsW1h2gEwdq5uZo+Bz3kUknJz43R8lytaQ/1KUtmD6qCVpbdAIqMMWP/StlVGATG",
-	"xTLSzeRhOLcx7OeaZHYhv6gaz9HzilHEor5lR9GUivtt6kVW2bzU+ublUwNr53lZ1M4rZtHU3pqsS/Ko",
-	"Xi6dXO2MOHECtEj/B7V206k4kitqe8FmdaO6ocIQAkRggJ09Z7u6Ud1WfrViqCwkebqffDdAIjOuMOIk",
-	"VrxPaQL/9z//a1VFq8Q9SaKoJKMMQXeoHZWUSBZ5eTgKWM1Um55xtdadWG9gdaKVATc3pWVKMYkv0rFs",
-	"JmduC/nuOWbWTtKWqq2tes90GbGb3Hn+/KJKCGt3KNnd1saG9m1XsT86OUuMOd+MMTwa9D+pKn2bL17s",
-	"7Oy+2H3+XIVFJCucbb7c2H31atu+wl4CYDPb0VgXH/tZmdWp+XLn+fSXW8oWHi9Nsfx0qRqE84M7Jgun",
-	"O613TsUZxnH7KSkkb3TTfj3dWPW+o3cg66top9b3oWc9WNQnm/M/OU3kKNAfbc/Y6SSNUKGT0aoWSPaX",
-	"uUxSl4kUd8qAkJKA0FdlLiRKEdNZ/BDxVOa1qgZz5y7BPEGchsxFkwqkAmXr1fxl7lJ6BMnY7I5K9LNb",
-	"ZEebRCBGoB/lSNwtsqnHVDTlSRwhIvS27uptnf2Zifc9JfASYn2No2zUOrtgIoZE7k6CZErCDgfK/J02",
-	"YBoi+EXdO/O8gp1o2qBpRDalwqu4OX2JPEVp9fddU53w4ZJahRX7JuiyKJX9kU1KX2xubWRQz6KHYLKW",
-	"5c/0pZ2c/c8p7rC5GNxZdPzF5varyqwZzWIOUV1QZwv2nkP31c7GTn/rOXy19Qq+RPDly/72q60+fPli",
-	"Z8mVyCIKGvm8NJ0/pLEn6SwSH7Urqfv9pu6bBQhnG46lktul9FBO8JFxBUPE7Umcwwp+VnLl9/Uf6t+m",
-	"91NzCh9lucCdoEt6gaJLCuVZo0OrVXfTTKKuOnrQTKKSD2iQujDLhtAs691qDDsZ4cEUHJgzXRK9UqS9",
-	"D8RLEwdLTYqRL31Rt5i5wXwDLjHHPT+qqOTTwQB5zzBJRrVMWxP2zYhT5Ctr9nGT9ZayrivdeU7LtrG8",
-	"ZxSlritnXG1Jo0zou2bkARrHTFWByTYYX40oz+DeGDx59mTy5kP2UrWUSt16xaSK61yPMXrHOclNOP68",
-	"EP7sqlPRBvTGwHSUNbx5FQ8/r+L5cpaSBa0RevsfoRli9kevKeuppDiPUQ3vRSTBUqxGlFyygMZtvQ3W",
-	"GOLI9xF7ai6WI86lWFW6dZ4CbvBzUU22GA/Tna9UFV1k4N9L81vkQG0UOFAHxl/zZqrSVpH5BIy6iCt3",
-	"JH3Z9DjVrJ49a5nHPiGerP/QP5SjzqTClfB5UgGHWfkE3+BLpF3HMFeuG2mdyPqEiCHiaW8i5QxlnZ4m",
-	"3JkihydIvGnfpj/j9MNKcGJoRC/NfX7kITRBqKaJUgcJSzRGmNQSUy2s/kWrnKFN2WX9RQrfAzdfFja+",
-	"GXQ6Vp7VhUj/fdM4FyK2O4Uoi64aVdqliql2Sm8xgo4WarTH4izqaQnUYupd9NWSCt5BNGqp4i2t4sWb",
-	"sGIlr9CABs9MRbjpURNs4/bYRBZg6FqfynzQbIsJ4O6F7mtPholfLRXgUgHWCrCbIJnLqcC2BxvMA31/",
-	"PBEIMVvvtbh5S5qv7f4X6L6pU/doFeBFZbJSY76PGrMbn9L5Ut/6D/vTXENmioBvTKEcqxnbb6YJxRsk",
-	"ElSioPaZgDhDq4sBvH8ugCuhLq13v5uy9njOnDwZyx+4X2GoiqWA7Mi7iTO5MhNVzN2XNVLdBzJRGqpK",
-	"Q1VpqFqJoSo2jS9qqkrTUJOZYK79SlM53ToiKVBAnw5snTgdaM6RjSWOYeQuDVAljia2L55wE69mM3yY",
-	"6DUdSo88HT6Yqns20yDWMpN5VLJTIcOIXpnSJlJKaiswoth0JovaUkzFUENE9FnXXvu25z2VSGAqk4tJ",
-	"LWDoAsAChESF2IohGiuKE6UuqIKaCsjkYGtjM84lZMYcQg8Qmhg6SQQqYGtjI0o3wFDgQxdJuQ/NFMnM",
-	"0Xp4NGf18o1eisIWqI0VD5yvHq7S2pU/VmnoWq1MV9qtClDmDpoizMuLges/9A+pnsz0qzeesCkpT1NV",
-	"nUdVd1MF3Uiosx7oNgOzkgmjxPoh10nAs5zxHzKhrcwqemWYks0XBOwuPM2GON6aghDrhHJfa/UjlVZu",
-	"8obuofvol6LdKp3aF6AhRj6bqzPG6bGiRCwmkViUgyWKJ4jqoltLmlYq1Xtlqqto8mGyEozwYCiAC21p",
-	"Mhjln4sSAzLqI6uJcgSZuqcz+Ygytci6mVbpVLG0U4WV3O/IpSIxXJSHOXO+9mUxCS+dEb/I6NHhaeZ5",
-	"TaTYza27dCRAixw6mit26CgwdqLcQs7YiRI0d7ssEWgz8NS2Ob6bOI9kRgzoCnypiodxY2jZqDiShuFL",
-	"5Oz1oc9RxYGhoG1GL1X6XUwGLRK9SpcBMXHTO7sbyuQTCUZ7P2JHo3ippwOud3ZeqQ9Ti0pC368kkcc8",
-	"yQq9rvmYCKpqVGhKExU92HNenzgVLWdG8OqOMkbTG1jTqVqdvf98yQWgMR54F2pfdaV0KyfFFIFdVAmS",
-	"ZJCGYkAxGbRNcTSe2AH7WdakBOJiU+JF0Lefyp6DfjVgVOgMolUaCp9SlbdHpRaxg3XCHkHCzMEimhk5",
-	"wHUooJ0ODLCugGD+DMUw9dokCXL2HJ+60HcqMTXXsPeh7/egexGVqqurqjX686mXbckb8l4mAUkt88SJ",
-	"kdJDejRns7pV3a7uJN/oobZ2E4/MTFThPXmMH9Ja0LF3Scq1UGvxvHbkl2uh1+L7xWFrXK6FWouTiw9H",
-	"5VrotfhY+35UnhHDWmtX/q3hxRdTyQYjK0xtJmvbTIlV+u82owFPCx7NlGQxS8wYQexLTU+l/HT2tjaj",
-	"qbWpjwX+J0TPsmSQCIg4n3zGoxRoDPlwbJ78cKB3iZjQiqKz56hiJvJ3J4Cj1Bc11dDCqx7tQy+uLM8n",
-	"X721Nu3EY92rsUAFcNRxKbNz3txQFn9T9C+aRfQkNYnoY2dv92fFCUI2QElZMGM5prueLD9k4DLFdhIF",
-	"bK4milPomg1LZH6rR6XQymvV0tVc35J6kRnJGtCsYamAlzlBV9ZGBTpjLtBIm8ij2GovXUUwcqnQSW08",
-	"KCBYiw9LBRhiVonLbz6tgmN0LVT9i6gahqq1Iai6S7VDmJSWtA883Fd5Q4WtF8HznNzrtpbh0mnKImqs",
-	"T2+WjqvfJCwqsWo2rV7WG05aSXTe7reebW1svsrXDgdUKIUtgy5P62/Oq63q5tZ2dXezurWxs74tVcJX",
-	"W9Wt7erLzerWjnoyreNF3FeS6Pm897b4YpKuWroekVVDP4tR1Z+LWdduK1vcbMPJXJzKNJvsPH/+ancp",
-	"s8nz2zObKLy+a7PJ9MFIGk2+rO54lCrNYqKrQeyU5Bq93h8f0GAckTAvtEkTd17Kg0wZssKgFaTks2xp",
-	"0L5qEJd6CQSxzyekRP3Yh+6FzrKdHkJldj6C2G+S1AfyUSsUqWedBBlK9xILoT9vR1CfwQ6m6eeUlP4j",
-	"seDbm792wYssonnwATNJ31Wbn7epZUTi/ISakXyu+7XwTigauz8zuNakmpHchd1F0O/nYsrJzZhormqy",
-	"GHO9G+eku0o+V4tufanrhowhrwralOvIeXUFPFWEJr5XVlU6bDkoD5iaxg8kO6AJ9OCpHPpV8JmGqtiQ",
-	"qhymMs0jzyQYGGERlRA16xFVeacMjGkIPKoWRn2sLoptDidGfVRNhCbe3f4aSOWcoK9qzpm6TZP6jSLN",
-	"N/cpu7PsjlZDAi4kqrqKxEyCQA8pvJW7pJAUKQcIDyv3n+rjjLyMyuBPq80Jp5NERbEC/mnJOC+DZJB4",
-	"cbWyqqlaCzAH30IugICDgS3Ao+rXVUHN9yO1V1dSCXkgybkXfW292BhSUeHmU1P6ASZqQ8pXcKxPsAuJ",
-	"dtgQptivFuWBFzJdsgfzxJdZCdc8m44yz6tFr0Kkkxf0m4s2IsMHLRKv7tJn7uNQV+ThiIgK4Bc40P59",
-	"Q+RepIF+wsHRJ8CQS5nHI+8XzcXiSXx61hwQytCzo0951/pZTi9l1tpU1lrtk6/LeiZZiEJNdI1cXTgI",
-	"R9Uff0XiWnNAJZHt05CYwmWamWCvZAn3PdHuDKZQKRZtH/UwFWr/0OjiDb2KbsupyPgGLWEde3l71rHG",
-	"8b2zjpUuRaVLUelSVLoUlS5FpUvRg3QpuqduNAWt86UTzd040dzcUv1AMjrdJxX28US7YjLw0Wy1MIDC",
-	"HU4rhg0PCxAwqQYKrP1apvXEKqgFgT8G7hCSATL1+ikBPEAu7mPkJarVRrXza0Iw3AsF4iZqzVaBDbQM",
-	"72kDodH2w8CTmtC0te5UvSitdSu01i3pg5ShT3YWpWx6N1eb4ukX3bj9+gu3B02d7zjRZ2nJvE8MS3Ed",
-	"uPjl1rrJ6JUXY61cTaHvp1IUQs7xgOh0xIh4xkSvih7mXRFFdlBlFqzZNGK/tUl0QSfvmuvHiftsVHDS",
-	"4zvBfkp/7zLXwjwHcX0qpzL2pUTYrMylJkWAzalww4PfefgHf7kEVtGZny1Azj/gd5fequb6jyb7cZkB",
-	"dB4RqfX7yC1ARvIEC5U1eb5gkcrIy21KXg48RYZUZpL52VRqerCHpM3e32wvPh1gstp0L6rLG9RJHWug",
-	"KgCNIPYrwMM88OH4OD+phk7Fc/9KxyhMLSP5SsnuBpIdtNRuyci/qSToiKu888rrmYhcepuMvdN4/BgE",
-	"ubmn+RckIjVU5DEIamX9mvvoRZ2TDr6gVBjX0ijiXF2MWumcf5gb0IaQA0IBFUNkP9Kp/YyAGTlTWwfs",
-	"KWp3gi7pxcOkdg+rAEaZ/fP3Jxv6MM0nG7O8bbMwV8VZSDVS4Tbn1MVQIC9ptZphjC6P9cOr0/WIRJ/H",
-	"VaELmsO4tCxRqC5XJ4uSIM5RIQ2ok6IcSxXIKonI72Z7L03lZbEsZWddWimyMSEFirubtup6jk/RlFz7",
-	"uBnh4VKpB5e4/Bbs+zfP92yCgXaeJ7y3fShpPmJc5QiUAGWFDPlKlFYtFs9fp9DvERq978pH6vNEvoVY",
-	"+1E39fckSDbD3a8bu/eN4FhNQHnKPt6EfpbAT/EPS8Lzbfw1z1PmfXliudx4Sebi+rMJxlEFSZZiPT2g",
-	"5yEPID09PsVNap6XgOQ3Nv3HBFPnb+cmeeoV9S+R/iObBKYuGLdnipt55G+laer+k03KE5NKUPsUT0hM",
-	"9S7J/cOtbFZS+ptQ+jtOBGSILFA1Ie8wKdDjcR3yvBQ7m83MwkyVR5XFTKk8KX4ipfp4byIWppvm8LeI",
-	"s+YZdR6alnQT1pYW+ysJAf+XMbfHmuemJOorJOolIV91WElhxWS2eWv9h/pROKOa3s5QVdvDgoNmfXbm",
-	"sQemllTmgRaxzizzu17J+3k1f4/CB6EAPoKS/RMEIsQwZR0ffN7O34FvQOKtmwLpMf1+rHagiXxkc4Xn",
-	"HILrXeBRARormwFMNM6r+J7sWPWZVLcux3rAgXylzFmYdoC1OAGj2aCnpRn5/pEPsxL1d82j6VtI9XSm",
-	"n5U8p7JVojALnJve8KGTgcUu0hyTJq/6VUN7gcZVXWbLpSPQ/dQFl/+SS7j5Jwj+ddR80z+qbbw56Pzz",
-	"ptPsbdffN/Zr709rtZ03x7X6wT5+/25/8P5gp9ZyewfC//DNe366e0JPrsSHf67ejsin2pu3n98Ogt5f",
-	"fx8dvOx8exFuN/7e3B8f+4cfRm9rn9/Bnc7HnW/9Nzt/iP6r7c7Lt91W4+Onz7WN7RefyTU+/sCPPx80",
-	"jsiHK7/2+a/Av9y9CsmnuvfiqP76WrBv3l+jv9y/d99+8/dd96L+vBW8u/rj/bB+Av/AO+3+q5cn/tv6",
-	"5/H1i7dv3tDXB+OrZr32vrav0hVNLcMVlkeij3y/SpB4NGsx12ays/Hq+TyjyWZ5IfqoJONjmiK0KrFH",
-	"FbRYUgl8zPxMcqM5XGxmtJNaXEQEGys3YaZswiAIez52gSRW+XecD5CfrT66SS6CCQi/6U3kghyzud/8",
-	"VjveH1z8M7zAb15dbezX3jde12qtg9r7lzX5/mDw7qD2vlETHy8+0ucfO292/mq7g53hO/jHS8FJ4+8X",
-	"J+8/nJxefr5guDb+YwgR+fuP8eH1zsE+bu33tk4hb4y6397C7uU+vvz2+u8/+qPj5ujd8N3GfrhzUms2",
-	"Tyj1jsYf6u1xf787YvD7dfsavt/ebLrfxbD/od/+/vKbWP90vVXvkb8/+dsv8dX4U/uPozcvjtve56a3",
-	"jS5O96/++Pufz4f4eRcfvHxRH358N0Z/s/bJ39svvr/90F5/zk7fDS/fsova+/d/uN/81zvoAH/fff/t",
-	"w/uNN92r8O9vnr+x/uZvPKxvH2wdvHz1fueUbPaGn/7e2Xmx89er4+3OcZvji8/d9v6Hq9Hr7Q14Wvtw",
-	"+Prq3cbu9t/7Pv3UuiYbL3f3n5++IIPLP5rfxusfgk/vnrsnL+lhY7SxzdobQTD0Oqfk8Kj719vtU//5",
-	"K/L+jrlaee9bqmvY8uDSKl/kenUeX5x1qZoWOuJL8PS1qTIP6VYzcwiWrHIeq9y4H6ySNdto9AcaPf98",
-	"cPC5vt9qv/rnNX/zIWwON5uv4eu+d7W9vSFE67O/1f/W2hocktb157+PPl1+J6/36/2P+6/+2nzj9jF7",
-	"+RkdvxPvR/udOjmp/f1++GkThWhQQy8+vuHB7vOP28e02357cvS5ztffvCNH7761Rt87vbBLBaqjz23e",
-	"fr3Tufoe9PbH8MX77tt19qL/nTZfv3kvjl6t+63aR/Ly08ar5tUfr9zwcqcWPP/+dwd3v13DFh2dvrza",
-	"3PnW2DhtX3/bbmx+OxrvDl62j3cO8ccmfXPYv7zmny+ON1vt0+3wSLwLP/6z//mPN/8MXwTv3dE/Y3jM",
-	"P5xcNg/X343f0Te7dLiPx+7wJfzrqrG9f/1h+/RlH/ev35HtV5uXRy/cT3/tnnwmu3/9NXI/ffvrj/fe",
-	"1cH+i3e7vROOYP89Onh/9wpgyeVKLvcIuJzmMYWsmTn3IH2VPYavw2Si7DkxFom2QH8PWOhPeh/NzEUU",
-	"9aCz15Rpie5rLAdUhU6WT0sUOZf1xiDqKwuG6GUxOqO7j/Go5hr95k4yFE2OXsC3q5Ia95J41RF/hq5d",
-	"5KfHN9fre04PE6gWaHKp5xo8zc3cszrmAeW4iIKY9cnPSmk6fcim03ppHX2DrGvW//3P/1rGpUYxjCvp",
-	"OaAPNSaDE8nMWiRZO2J2REnMEJP80IaXZCmOqTiSGTbWSUb5GPxuf1hesOfUDg9bH52KozLWmwooB63j",
-	"buO42/3c1mX3U5vh+/QKXHP/Wm6EUsr1hjh7TvXa59fFU8dPMZiiGaw2b22upnBbqubb7qsXWy9fLr4O",
-	"E0XPgqh2yKZcIBpEQTAmBmbJVSstmY+Qv9ytV3NXLoOU2nLdmrmUipWGUqqVhY2n0zxN0Onc+bN55hyd",
-	"M2R4vrJ5etJ8tn8YhVwW1zFPGS6Vy1K5XF65PGV43/8VeqUauFQpS5WyVCnvvUpp2NN8bfL0pDlHi0x1",
-	"tTINMmKDj0x1PD1p1o87+4dfO++a7a/11lGteTylL8q9Ab1Q5XvQhSsjNSnx9OcyfOO21cWc+WXpiC92",
-	"tzZ3Npab+63qiYbRlSpiqSKWKuLDUxHTDKuIeqiZYI5aOGA0DIpleFMlLrKTHlRBNCig6lup1uhSoXvg",
-	"ifrySQU8YcjFAUZEPJmlRDZk8zIz3KoUPrX6vyo1XJ4WqfHOJstQSPWEAwtq1gztu+J1U+aPHePj7LGj",
-	"dndQtyWZJUnDtOf0oDcIx/zfAypMVoyUgBCBx1NffaP9PkPjxFd9zLjQc0pUTbfd+DD90szH1LWO+2Vw",
-	"xGGRbnXqppndflkijVNMH0p9vdTXy3SCDyud4JQYkazRaGUYXZRxbmbBVPWgRMd5JYISlONRKOaWYrtD",
-	"7HsMkX8voTUeo6skwb0F9XoGlLMY3ZfCU5iE/7b13l9IaWpsEOo7mwByriuiSiw2KBSRn8z8IsAkvNDy",
-	"Op8kWfqbxJko2cbjSWOVJK93ksuqLOZ+7/j3cZrL5vPrmcaG9R/qX5NvK7+sDgHoWQLn1tRXT1XErLHF",
-	"M10fAwsgJN6I7JI6D5Hpz0jClbUo2YCaZb7HCStuVcN1/tJvnVw119mHDIohUrfUy2i7zol66eRqvM4+",
-	"9cXM7sUQjSgREJOcId4wNKDMDtEYD7yL9BAHPhpAgpwpzXo14lEZ2HPPRQMjtIUcsVK7lCuhmQHyEixC",
-	"JxCLdMN8NVOKuNP8SKWbTDCdyYRkM1VPHS9UcqH7rSJ7aIoDpZhOBq+Z4AzLEFyNG6vNQvzg01xaimbp",
-	"Wz8jC2Opi96L1JiTSmGWilqWSL5PSZMl20pzq5vpcOsRk1WlDTPNtN0YUwz/dGnoe1LJjlOK6qp+FQCJ",
-	"ro2cRC3KNLvVq5nuK9MNK6awtQi8ku3eoyz/87np/GT/O7++ks3juKK9r3b2Uht9aNpoyeBvPYQo0nkF",
-	"nWD2K+T16z/Mz8JVE5LsPCKGpopChDD5pRRi0nKS8MUpGfpdwRlvWQbgeaWYDYaU1SBKNflxq8mKuM2u",
-	"KAH+zMqu6+qrgaiTR1p3Iod9LK69DhH0xXDmvSNDPPQjMiclYyCQqmlNZtW0jjLOv9VDPJac8z+cADFJ",
-	"kJBXEyb65fnmxvZz2W1AmeoBEcEw0utAQ6GSQP7HaSsPFUcDoH2VlUulgfDok1Jp4vaHlF6EgcoMqXJA",
-	"6gzKmID6cUc9FZANIBsjYpSe1xD7ezqrpGyi28tjpTJa6470eTtzUt+eOeqamSMfuYIycGZzH545KXAb",
-	"Jyetk69ygK9HzU6nefzma+O4e/I5noRKBKZ8XAUUITdKZ3GNSomxBqXKy7l7HG7jUcQnc+k9xgBNMLT0",
-	"z1Jmg735XpwnIQGYCDRgWIwLEduTkJgcrxgOCOUCuw+Z4G6uguC+mk9wEwT06FNR8nlM48aKbmZQwKNP",
-	"efTv9yTifejzFVLx0jJWsoLfhhVIam4OpJekzlPsIEdE1/GDBRKiRvWTzRfAUwF3miRoL9Qc9hGHGrbM",
-	"YI+mQtQPhwaWqrghF3SEWEeHlGtIUxPXtwF6XqlWyhhl35vp19rtr6cnh3ItRT/VmiEJvyvi9TDTetvq",
-	"dJ2KEzLftFeEteJIVTf9xOR7VyMqPx2GiPggH8ptMInJ0zWeHPOV/WjG1M0gy89dpwL42mp3m63jr41P",
-	"taP2YWPOSphBzVJ0uifN4zcrWAz18mtv/NVGgEbLYCbzVf95JwtSqx+pDAnF16FxVGsermAZCGUo8Mf/",
-	"dn0EyQhiv4rCxFJoUQmxf6fFjSWiETUJKXb3+FvVzJr90WvKetjzEEnw4bkM6bWSLx+h26K14UbsaCKf",
-	"+AztqYOEjblXyK3ufaK4/K7N1kX7IIIg4pguJKCHgEuJlIWRJ+VwGGDwptEF6zEwae7ZQSnm+Tgi6bLJ",
-	"mqUmKs//JCkpqh3oZSycu2ZjZbVBLOXKMystrJj+xuyEh4FkGAl2InxvtRjwe2mGt8odSjeC2+RIHTTB",
-	"kDL50Wz1bf2H/nEMR6iIh0CKgyVsOirdlWZj+p3hJfp06tfgCvu+5GMhV0clvyj4Q+NYUxfycjktcGbJ",
-	"1jhCKYad4z8Q70dBiCdo7mS2k4de0Px2xdeS0CxcF3xxWhNQH7sYLWIrsp/oxBNJK9GsjFRtO1CZjeqm",
-	"2aiIJkC/JBnVzY1nkLlDfBnLjObvNqMBT4u0zaTbbip0ExOXjuQ0zZ5LaVLCd4hHWDh7mzvRMipkHe9L",
-	"xAzFgKpvzMD/hJBBIjCJZOD4iYHmh+OFzAiK2xsVhwvKUM27RExE3ahn+9BLphC3qGheNYhLvQS49vlb",
-	"K5AmH/vQvZBHLSGIqxcdRDzEPiCG++OJNwEcpfr4gFl8xSI3zIfjaEZQga/R1NlzVHJM+Vv3otdffWHn",
-	"afUDH44np2mgsO+i+SSf634tvAEcdVzK7E7tKvAk6qg1jr4zT1JIEX2rPksgkgYwjUfR6/3xAQ3iBYv3",
-	"c+flAvs58S7e0IkXkyswe0sPpCZ0BLHfJOkX8lkrFIshgN3uvMMT/TH78OxGZ0eSbIH/CdEzHxIi4WfG",
-	"KHzjs7T5y9e+0GoucZ7+U6t/udGZSr+aIBGJE2XO+8SB2txInyj7WfpAJfdidzFk/Jk6iM+rL5ew9ypZ",
-	"YFzae0t7783tvUEsV6aF3kjgLJj7TEsKynybFmpBi/hjEJUidSEB7vSHefnSDK4/jiTmE6JdFieazXxe",
-	"TghutdtgNmkh7DbktsTzNJ9JvsiR2iKT9Swm0z7dn+Qyzn867drRF+dW2MrWRqagluAEL6pbhY21lv7f",
-	"Rp7529cuShxdFY7eujSUg7Zz9Ytlkbn0SVswZ5zkrCFHzKazj+p9UxXaQ+b6pS0gH911tj8jUJSJ/h5t",
-	"or/Ayn65kmmOVVYdiUIVBaxRVh+ihSyyKtynrDH34EsOZCbo743vqBJAbwwCH4o+ZSNgDNNZA9o25vLs",
-	"LisAKGUNU5KuLbS1qwwOGbKgftQ2AGe9Usc640XH+LY7jePa/mGj7lTixMwSH/C/Jw1pySyFB6rJdKpF",
-	"MgjhQDZ4fZLOWnhoO5OH2ICrFwTXoYBWroEB1mV5zZ+hGKZeh2Joyvb61IW+KjZlsFAf4T70/R50L7oM",
-	"Eh5QJupSxDCfT71sq/iJnJdJQFLTNFP6iOR8qNLm06M5fCSC6pV5b2o8ifSgW7uJR2ZOnaNu21EWAEWL",
-	"90q7cWk3Lu3G98FuXHF4Yi1bJFY0J6io5D33gojbVEOzqPhUxlybHigi443jkoyXZLwk4yUZfxxkvN7s",
-	"3DM6LuhohMhMMt5VTaZThpdUvKTiJRUvqfgjpuKL+3ucmrRLZZ3BB+iBcseR/3FaCnVLoo3Z+DF7uIQ8",
-	"XaFf2+1z7w6uepJSzr080Medg6shdocAMhTF/ptcadD36ZW6XoDEAz2fahI8UbV4xv3CRwWIqqBc3jLc",
-	"01sGekWUxLrkLUN0A9UbA/lNBTypHR62Pj5R8UdpDHqyf9g6eKffRNiUA7Eaf7Ga/FoUUHJmQXjlqqmP",
-	"dFhUDij23Z3fWCAvpSPt7mxoHWk6ABRdB5ihmsiU5fUO7znQx5fISH486Mcc3oCv9i2Z6AAigpjKxk1V",
-	"Wu5qn8UaXBHgnCF6wgEEgkEsVPmlHEC1hWwGoKmM2gqNEoD2IPIxH/7bZA9fGMwZa2jVvmXXELIxXH79",
-	"JgHbfPHi1YutnW3TVkH4efytfZPFsyVbVrlqHwhV9s9lYbJW1uSGLi5zJqlCKXuWNa7va6arx1xuLE55",
-	"+H//878c9DWTZkZitPKuPsmYDJQo2SL6TM/y6655HkAaXA5wlEurbzvSQ1RBliMN9DwUf51ZGeUBi7c3",
-	"qDfy42ZiQ2HRIGJzm89fPF+I69+MSajsIZN84vbLn+SKe5svNnfvrbi3+WL7eWXpPb01uW/VYkKBiKTS",
-	"yfc3Z8d37DZMAPYQEdiFvmJT0/7Dpavwb1hzxogocseLij5hpnUv8KGrTUJXQ+rHcs2UnBXJQaA3jirG",
-	"ydbLyUVRSrNSLsrirwy7F5T8mwvILkxmqx9ZDHLrxWa+0CPGV3jpJIu3I+usxrS19WJ38+5kncy9yAPs",
-	"5W5Rs4zeupXINivb6KVEmrIiQimNFJZGeCmO/L6564qbYmZeRq7/uOpJElSw0l1SVpEQVGcmpIvljd+i",
-	"mp25kkrLaNmQ2kW9n8XhSsZx/+qpPWZjczpT3qoULajZYkKFoiSDYJ0GHiwJ1p0RrCXzl+RI4xn6whKu",
-	"CSvNTp0AOltxebFqZ4GZ+spqVqjURUpdpNRFSl0kwbQ131yYaUttRAV78HWYdMv+kXNhfBpIbABQcjEE",
-	"KAEcsUvEgCrGLrmboEB3BLBQKcKIqd6sxSs7I8sTQ93fAF8i4EEBrZtlMsu29bOstZvKJ07yUck+R4hz",
-	"OEBV8Br7iCvPTBgKOoIK88dAa09eAsqrIVJdjVVjTFw/9EwhCgsm8ELFm7HgdqAsIUVCHfuxO7NY6Sj0",
-	"BQ4gE+t9ykbPPBXEUvRc6JHkBCOKfbd1G+JJSiDuDeNZxDt7aTL3iIiHPtVJhLa0QxXDzycV6z9C7P1c",
-	"/yHpASmYf18feuRNEJE860XqnM1UA04J/idEhvv1sdQxkmTGjriWRupqiL2cPPYhni2Cry7B/mwIJTg5",
-	"INqFLwpnmU+/TA86WfJ85rmvZIdH1OkVScoCEQKraJR2q9MFGeQi44ybfspT/stP+aTU8N/r/31jn15D",
-	"IzIXoKJxRYpa9IpYcvKsOw6UYegWPIHLOLJ0qAeKo8gem8IU06+5Uo+22E2IPfEfBS9riFa9pXIRf2us",
-	"gfNFH63CFbeDTg0xw9qYnMr9vCL5ZZcCpYFslVAe0wy8LGNYYwqRSRjyrDjJOHp1/QKFO5w+UA0PC4nW",
-	"AWLCFiOaSYtALQj8MXCHkAxke+KPlZIWIFeKW56OsVTxAhaXQE0IhnuhQMk4WYmNAaOXWIuFvg+M+S5U",
-	"xiov7/bnN6R6y+aJdy0TaRx/dqbszYiMwbWv/BSV94Ges7PnVK99vujVQrzqeheKWZpKCl5S8DwKvlGA",
-	"gh9Q0vexK0pLXSFWoYj5zRhFUqINGebrP0KGF5dhQ4b3/Tni6ynDi1Lw05Pms/3D+dRbwVwKqyWpu01S",
-	"l8TxUk5NUIHJw59HeU5PmjcQTVOj/HKp9METs5vKoB/fNruNw2an+/X0pPn1bavTnZJIT5SLV6iCY1w6",
-	"WlQEPZUbXkqfJUm+IUkuBc9bEzwXo/xS1hwwGgZ8/Yf6t7icqZwxoA8x15F1IbduGc16nryprLY1H8MF",
-	"AuqM2weUX4E1BWTOHYyZQCl0TrhNtynnuKfKEIUc7QEogI8gF4ASVTtf7wIY4cFQaE8tKQ0Au4hA3yoB",
-	"yhIOvJFBR22L9ajTHybcfEvqemce8ZB462aL0pvyiF3kE3QKQ16dTD2oKFFUvWiIoC+GuekG3yABoO+D",
-	"PsR+yBA3zI0SMKYhA4hcYkaJnEh2KsG3qnu1PNy5cfRpDGyAmDygyDMhnDs7zze3NjflCIFKX/zDQUQw",
-	"VRn/Pz8cGgoVBvAf55DSizBQHntHn4Bso2qG1o872osvcoGuOCeGFOyBl9vVzZ3d6vX1tfzPqTivIfYd",
-	"TRZ1Ir7GyUnr5OvRp6/N4w+1w2b9a+O4e/I5voo++qSiVDPh8C7waDYkcrg9UH/XPAIXaJzM9ChbexTx",
-	"BCFSgkfA8CUUitCJDEBlVxGoB63T9mEjhlW+1IGrJnmszjn7cyJnmc1OmIDTdtA6qjWP1YRvf8cEZAPI",
-	"xoik1uqYxo0Vymbv1lGz02kev7n5bmVDoXZMNtHt49yoqiNNwc6c1Ldnjsq2yJGPXEEZOHNcH0Eiz/OZ",
-	"k7eTOdOYs5E2PZ5N2jgxhYnNXDyQuY7hgFAusNuQ0693W/ejZPTvy5kfV+oxTVsAsszFcjnNc1L8bV2w",
-	"8TOVtzvfifwj9n3gDpF7ATpH3TZwKSHIFfgSi7EV/GxlgGlm12XjE9m/VODwwCb2XtTAUQxz9EASUj1V",
-	"dbLu1gFbD3yCXMq8Mu6n4PEs9fl5x7rLxkAdU3n6Uuco83D7+BJ9z5Vda4RfIcbB1sYGuBpiX6fVCRh1",
-	"EecAc6DD5KSsINFJxybJb7NEWTnQTUP9omT89KK4DdKsmSmHIqct0LVYD3ypaaZ0e3rhzPAPnesTWZOr",
-	"seSpXQbVVM0CN2RYjJ29/3xJp0+/RERukjy6yZAhsxhm+6kCvVihVRcK6NOBJOTmM2N8dyEBPQQ4ElKr",
-	"gRGJrwA35IKOEKtE2j9TydzBGkfI+BJn5Eyw3UsxTjdSGeDXf8h/Eg2eZmtMLfW2jvoZ1qLHlNrc+BUv",
-	"mdncbkJvPKuqKVm0munUcKoCtpzlLKRSnIC7NMiDw74rRhE0hnTUN8umK19QlI+Q8n5I8PfWVfqRVbiw",
-	"BDjhoXwtEOHqYYpGrydras0k1pJyjE3PVuy2xDv7cMViuT5kYC1On8f1PJ4mnPqjxir6/U8QQIaI+CD/",
-	"kEJBfJifcGDIUTaltlXNWtEq3NVBfOh6dHmkco9UhJ1zzlZe7uwOUhdi5vwoFNcGqskjsRfJN9wKOFpm",
-	"0aXoMRkihgXAAoTEl7KYilCWh04MEWaAXpEqiEXszSiM2Y49hB4gdOK4VYw0jojsmeksLDw76UoHTRyx",
-	"W1Kndecrze+xyMD56nOxVNQ3HevhZkC+k3DrrSLgGaVSHuoGEVKjeXw55yYo1yJCwfoP/eS4YKh2iudr",
-	"GqedtHQ3+oZwkomnsjfk3dVPEZyZ9/XJIEpD9ZRu+KbRBZGal31tH0+44M29tsN/rdWPmsdpvaiMnS5j",
-	"pyeugBc5i6aM6DPjfciK2VNsXmn7OYg+zzFrmHbtaJTSurG8dWNq0Vdt6Lgbq8IETpTGhVITShgXppB8",
-	"UV1IS7ZKLpjsC6yJIWbeswAyMY5yNxnVqAJQdVAFR9hllNO+ANvPd59W5MnvIYCIBFhRDKs1KdOCTrNW",
-	"87x1/Us7DFfpJN1rehkUUkM6dR5uSd+ZGKaw5rN5ayA8Xr3k7pyCS0WmAOUxJGOKXsySoKywxdd/2J/G",
-	"oTjfpS6W0NaUs4G69HxaBQcMqQQy0OdgTSJXHQpYATDA8sdTFSrClBiGPAA5IKHvT5OTN7HlpLjLcSZE",
-	"2cpLPM27dTtenenFLk/kOvHAsseVKtBM16Agxv48iWGp2K+cU3tXQWB/qvMOXB9BxgFUf8kVAND2lhcm",
-	"9ruQg9VLQ3ZlbiPA67egHKXAcfsRTHMJVr6cUcSDX/sMc3u0fcgFEHLRZooOsf9uKURkkg6NsMYjrXSC",
-	"vI/RQxaX4yAJxcsfo7u0Fx1neVgjkUZ7RWc4WFZuxU/6JCS/OX3ZvDP6UtauLYnUb0SkTkKSIlKkAJFS",
-	"chH1sYuRFIvkr/HiWYP0d1WgvDn5mENvhFVhB5OtXwpouknetbF6uwAZs+2z6JaZRBnRPSeiO15I5czf",
-	"7yNXIE/Vekh4bEPl0FR9KBRLoaB2wVLXChE2MqpmTu4P1dJLHwc1pjJeVB9p7HV8tC2t0tdBbUOk8lOX",
-	"21DrmIRMWZ9s19Mq24OnPwuG0kDmDvElsoCZP9uMBjzxen98QIOxiXutOJ4NJ9rb3Ko4XFCGat4lYiJq",
-	"oZ7tJ9O+82ju5lWDuNSTs5h4/taKYMnHPnQvfMwlpqWGOPARJEcQ+02S+kA+aoUi9UyXxfmAGO6P0710",
-	"AjiKTFRRGbk4sDcVro2JS0cJuEcQ+x38HR3iERbO3vNo/+vaSaGLeIxW9j4kGv+fEDJIBCbRFsRPol2I",
-	"13v71y53kSU0Dz5gFkdKSyz14ThGKwW+dg9x9pz/1OofGifdL/LcqWe6t/+fva9vTiPH9v4qeqh6KvYW",
-	"4PglySRbWxUm9sx41sYuG29mdzM1iG4BWjcSVxImTCpV92vcr3c/yS0dSd1q6IYGE4Jx/5WY7paO3s45",
-	"Oi+/Y0qtwZduvKYD+Gl6uJYa9ywel/+7adfRPcSD24ALt3Jv6q+BUH1yYLLjL+0vlnxDVvy1+7CgHDA7",
-	"4em6SrZDKj63sFDKelGM1VJEMq7olrH6+8bA+DJuCubRnJuCdcQ8RUm9IkZfiswPlSWZzU4h7s29vUB4",
-	"4RSKyxQOVXl9+Q6MesOxOWXpym10zC0UWl+rlQMoYloUicCmSdlgQzgUUGrOnQaJ9kKscAdLAglZgOVl",
-	"itHpE4ODviZ3v4pevTxGULR6TGUxHIMbQ+dWABnM7EsgboMABI/cKTnYBXoUtAB4gfv+APijnOu/dcH2",
-	"8CqVSmDFjXnAhqAmYAUScYE6gt/Df5lVasDry3s9EtYoMyAGfWwC+X++aTRbnmE8O3y/YYh8QjH7Ee9R",
-	"tt6gfWhy9aj9zsQQVTXwfFUUUjmM8KSZH7cvCRZBf/si92E7lOH6Zbh+Eq6PHYdw7K4RBERKrYMLHhct",
-	"m+J6B1/g34IeG5/7IRwEehuAhMRRBKn9GLokMrdwGWzb4nV7sjrMKdtjhrGdPpvdCGAtw8mWcEPAnSvZ",
-	"sblncp4vYu5xg/MhJQ8oViT09IfsmLIdO3lrrGRuJGkZgr5r4VbY7vg5Ry/H2HlnLYl+Obys85BbqO7J",
-	"n7X1R3nDnCxjUSxPeBkqvmVcxfGFRYwlpWd7gjnXxGD09yjypXgaawtLSXvMBtewKZbRhSgbYzkFAC6D",
-	"vxGnqfmtYkFQRAfUBuoAuNdICMIUWCX+97//R6betwBfpnHe+Q8J8sC4vHEuYH03RHObQKVwDPxOOxM7",
-	"jgVwfYVrsy+0ECTc2IwR7dk/vVndNy4DfzLB3aV4Hp10q7WiQoaGZFln4MO9iS3NDaU6thBYLcUg5jJP",
-	"heW9zAcKv8AjFvQRRoyMkX63js5w0Ed6M8IxxvIezKtUScTHzJolkLB8By5JqAaoA3+MSRTwAfljAAUD",
-	"bom+XjFX/sdySLDX6nOFKQNtEHkEOcbh3AlwQUMRZfcmEnKIpRxzESJJ1GiIhrhH4s4Vvycst2uc0zm0",
-	"Dd4yjKAF/XLEe4gyR7F38uPOHCF/CCKJWq1XsONKolCf6nMq4tHNCoUz42dsYXlfeYQPO+CDAWYh2GKn",
-	"lsvJGdgqggR0SKHNSkCEJPR9hJkWkkRAQYWvhR0lQHIhJfUoA/PC0IuoRA84oiHsB4d8ZX2vNjhzsy7x",
-	"c2bo8URzwh035pdP+cdcVZt6Wkh8/Pix5r1IFsmJmfetqDje9Mi4oHJqYKVXese80i56wrA1J8ZaILGs",
-	"9NIseY47kel5JjHv7sYx8i4AKor42HBxs6k9hzJqgPhCMXkmyMoBjPIxI0KLPRJ1IfZeM/fUXcGg8A6G",
-	"REjOGFQomuN5/JmoFhkMucBiojd4C4a2QL0/M7WvwlBooWulYxxOoweaoy7rRzNAWTb85l2FWJaf8r8V",
-	"0e2bo0GHCE1In4+EcbqaqXdsGQeKPuS5AIFr6stupk/ypJpQSJk6PqqA2k4Ho4GvtFOmSA9gdn7PFiLr",
-	"sXTES5TFoOSEBX2hT7QVxqAjdYjWH7CeDsq0+Ld25nd2jqhEBonFoC9JfVOUnLNtDOqSJqrLDSGO6ILU",
-	"syQ+Wp+MODgXjomJVncqXH13o2Pv2D3TGnF81J5ZeRPHzIC1mh3u30ZmmZ1j6hBStxQwownCE6SHRRh5",
-	"nNBEjNTRuWOMhvpkt1qtOy0U4CmYo6uuigqcBFM+E3Z/iDoThBEwc8BSMxYoE/ln7TjpMpomusEy5Wyz",
-	"DlQsfN5QkRmCZ8moE9dCVsfu2SNqYCQdxdnZc6Ao3TvNzUBS+uUjA0Hg4Sko9VCD8NWbN4evIXLFy59x",
-	"5jDz03WSRz7zyAVgTz+4dQFyZ83Gjxdnp5Wqneicy2G10qVCKjtFH+AVl8DjWo4w641wT7/w0w38HX9w",
-	"4RrTJ8UrtGBhw1zuBx7SFkyq/dPCi/l/m+eViAc4gjrqdhca22EXR1EHB/ctgZkccqFOiVTu85mH11DW",
-	"MeehT0hqmHZIH4keDwfumO6tIgdqWB/b51DQ3XvHdHr0yvvJjun2snVdAVQDiOh8fBLZyQ9LZDVNPUvS",
-	"mqYeTOf/LJFH5j+IE8mWSYNySU8ZRyG1RAtSyV7Fi6jPh6L/NSK16e3+6ISyw+8+94Vmc7WsssdllKUf",
-	"TSXKeflk1h8wlU52+DKdTeY+SyeT+WvxarnN+DWVhPa6/gME0yZzeeWlRE5xUS17cpj4m2km7pIgM5j4",
-	"1KOEiacfzGHiJKL4/QALRaIog4GfRRRXpqqseuz7rJlm35emoSfMvKdKyfpoVlPM+7B+VD+unzyaZdv9",
-	"lebZhqK8TNj4j/ns6+gwg3+l13ou95r5KUXc3KO/Rce+aBLpq8Wn9/T8dsuOL+8QMWFzDvAVvJDIvZPX",
-	"rDzC5REuj/AKZcD1Fb5MFShTBRJX/EimwfyNkWcxjj843OMwIWdmpSnTUpLsbROd4F3i+wTy4Pfv5AqQ",
-	"+56rOOPa5ASOmowpm3vnb+k35suY1C3f+r0r7yq/ECwuyQ3H4v954idFhj7dTa5olzpsuFg9n9GwCxp5",
-	"m2RsDva6Cgf4Pvc8O83xBu00xZdsoY7wwSIkuhEZDpyzsoMu9mVzac4pzTmlOac05+ymOaegsEkkzbcG",
-	"QN1WX7JRYKYwQsyPxv+PuHAqUAxpsfk6NpubPvBNDvAE4QjAF4xz0qKOJJHTsZO5DILanUtE014DMq4Q",
-	"sa/84Iv+Z3koWNtuVvawvR8sTKsSLpp1KgbJDz1K51UZUgsH6xtNczoQ6fllD28sakXzmgz++qyx3WLA",
-	"05yTOC+zeOq8+df5rBjAHTt4L9dxGz56uVGLucRM4vdSYXGfcRO+1U/XchO+1T3szi14543q/o4oTerL",
-	"mNTXdgkqAVhnhXUpoj341VwBvRrYKgRrbhBq1Q9utT/OaA15UAhPX3NY0RfhCd/Ts0qGiC3OdpKJfOJQ",
-	"rH0s58OxFja2PGPuWdYr3kaU0sLWkAPYxvKgy6NwXkaBvqbFTPb8snGN7BeZSVo/2daeKqedCWlvKKW1",
-	"t1iM6Q9kHd22Gq1bC2wh0UBvPC39gGtIyHZjcbLXiAmCQ0TMmsucaHjT/vYBPJ4P8NCs6iqhG3Y/JBAg",
-	"cgQp8N1RFE2edFTHFqTzblYgtFwy/lrLkm2K+ls+IKqvtdYxYQqNBWe9WPZP0IhBDqviroih/q/e+vWt",
-	"gBDrxmw1rgkL3LsIZz/4Yv5zjVX/61rZ/O5weW/ASFNTR+cKfEouBa590EZ7fUoEFkF/gkJioIvEftXe",
-	"YAYjqeK01CERAWGqRljAQxK+Q+3z5o9Xv/3/o59uR512HemliMs6YMA8sp2P+1wSJEcdO/upMv/17AlL",
-	"lrfgpAEx6Uk7fHlUysZSNpaysZSNz0I2SsLCfFynGIsIJBdcfR02ncHOdyGlCEtkrLuzYlI3cuajA+2+",
-	"2alg+YeBGl4aqbAEAuccU/emzglc9PXSGztIsqj13cTifD7mcX3eXf77ElyksGaNo8i0L51GaXgIttxr",
-	"jpLt7KWlrr2Srr1lKvNqUBIAOAeQr2vFk6jpCQT3exFMic0gbSgiBpQR4+SBIXcFH3jFawxUCKISRYC+",
-	"SEK0R4ZcbwsaRVSSgLNQ7udNhyABoQ8kbHRNkH0GvhNl6jW436cRkwqRO2JK6wzrpvdH0uWCPJbgW0MM",
-	"d3WnWJiLgaWn/XFoIOnOIGAqxkbMu+kpvs4+zeRiMVnccRCsteORAe+1DNjegfNOqHl5nf1bjahY/x2t",
-	"3D2qcxOsygWgdoI7OF4AoGqv0Tw9uLo5aF619nOI4LaJHFbVaEIMEhsNAKsV/rq6qVQrzatW5fdpEquV",
-	"zzX9bu0BA7iULbqlaXGkmibSv0GD6Z9s859rPV7TfdSc6zT11uIFoWGxtQCg5syVePv2h+9o5Yj19eXN",
-	"HJeg9pRGjt0xcliMR6vDlSaP72TycFx+9TvLwRfLjWx0/GLPgI190CqZ8TWbe4dF2mQh+mnUi0bmR/0b",
-	"XC5mbjZP2yxS3miyCxaYpTIBNA84GkGOClUS/VaDXVE7D5Fh33ph9QMrVWrnp9mDindn0RILICSXHMCF",
-	"K6npvBkhVngJT0SipPxy1jg9u7md3lCvNltHyhPXcaxVtlTOEcqlKN24KAUeVwrSjQvSR9r8fPl5gP1g",
-	"83n1dSDAMHnZRdXWTClYyC4as4jjUL85ANshlgijP+kwBgjea4fR3zQjbO/XcyWsH/5eCttS2G6BsP0I",
-	"Nc91m8kuj4tIemcCS8QZSW95T7AlO1ufqLp95U7QfUSZVATDPEU2Tl0fozz7WpiGvLUD6HAeEcw2J6nT",
-	"AwJO5bf7Jx2mm41tfx3KMIxneupnhV+a5SSbCHhOmr2Y5wNToj5mNVPVMax2UTulcsglLZJpn/XJ0yin",
-	"tCl5+hONSBJ2XX+O5TKdr8xnCOuX0QdfhlioeRffU8egNCdKvkR7l+eXZ0h/vZ+S3Rm1pm0LU9L4GovS",
-	"n1cK5K0QyF711+wdbkHVLDE5UrhOw/3sQZhDtkyJxNU1ChtOqRCVZi+B2hzrGXvtDPHzzht3e/+viKs+",
-	"EWMqCaIsooxUoaRNSOUwwpNvp0T85eAvjxbwH9JOn2RcVVtsxxahc7PQmgxJKdJLkf6N0SHc8ZuW6XBU",
-	"1yTXBYkIliQ/ou/GvJAE9T1QDAfCCq49Uu/V0ScjFz5V9sGWrZ/TsI7OQ1f9NsXcPbZopPUMp5em/q0L",
-	"IzQ1noAz2eqIXcpwBNafDv8cV2JxvHaMJQKcLceEk5x5w+zkEA+Qwj005qMo1I0LMuAPxNT6k4RBaV09",
-	"jNj/XUdNrvRAsEJm1qCoYhzraGr9Wsn9QMVIam6qdy9UAzO1XazJs45aHHUmtSGWEqk+NcFNgkdVrbEg",
-	"jH6rAT5a7YI/EOGkn+Jowkcizgae0ZrsWpVOglJN2ho16dLO/VAQd35FwlIo65JAkTC+UEO5uw68mSgU",
-	"e5IQdHJ4lMT6mIEmQ0mdl8oSZaR/3/7ka6jqBnJpBvBud0X/tJ0/4KNh5DznB13rK9VcIDb+m5DdjWLN",
-	"OeHocXlfcE34CJxjg2Fq31OZ7HtI6uHu4KbZvskftxLMFfy7uoE/Mz+gMj5mU1+N+1qVUjFlVjI5Mp6Z",
-	"ZjWt0xTUpTgs++IScjguIGe/0GIfApf1jciEwGdi5LlqbVe2o2eK1/XvLxU+dDeoYCQVHxBxG/BhgoGU",
-	"mggfmin9Wk/w0dC9YMd/d3t288fVdev8qvnH2W+Ny+uLMz3Rqms/dbBGptC4B3FrR3nbujlv/lypVkYi",
-	"SvemZzbVCIhpi20EWDGCMPUP/WPlXeVlxb5QeVc5XKUogNklZVmAsqT/I+sIODa1RDmBW6LsV1YXVVxz",
-	"U4Nr1PJKaHpVji0vtBfCgDM5ipTN5hhS9PNZCx0klEynhHmM8VmiEc3lXh4fKYpJZKayEYZLZJKtxXfn",
-	"2FYeCtvSpQ6en6yoPnqq14/6vRPMvwRa+rbJgil5UwxsyUqEgy/mP008IEXwqFPCSavd0LHUJ84IqJQx",
-	"0kJJwOPY3DiSJJwDY/3EZdFsjX08iOfDzh7YXXy5nOOqSpamIMmnV5eN8+YfjdPL82ZG0Ofzg+FeRkEt",
-	"eU1xaO2l2Y2kPVaAvehD8kvr8gLp992pSW729Tl841b38Pwg8Le1KkgMUdnHD76fSC9AjFEMcV42wkua",
-	"rbfDttc7ds/42NqoniXbkOaMpviFPrcLQPlTHGEeN7CA/DvGCpYE5TestnI3eEv/9duvL89/ar7852+/",
-	"iuuff51c/PnqAn98xc5/fjs4/+WG/+v2x1Hn+NeXuPG3vxW//sD0LkL7LvnSE+ZLZWGhrQxEnc8+h6Mc",
-	"g2LCPhWfyz5vd4V9fgOIqJjnbc6iV/LZHeezJQ5WEdPWPK6XcdMcdyJqXCtznckGasYv9+CcydbFD3EH",
-	"4G7BLESdiJvanD6Tq+d6mj8CETejiDzpRLfNICytAkClp2G92FMAdLIYdGomklYRE0kDm6MzAczZKnrR",
-	"uLi4+vgCTKTpnfTix4urD383T+JdlQc+pPsvqpYbWkytWCjGVJDeGHfJ2G5zSHHPvjXgrR+tEBhvSqq6",
-	"2KuTH0x1sVnvE/k8pII0VGaxZz5mRFTeVRhXE6LeUzmmShFhykrZKlFy2L1i074mWEjPTxRiwoiYyPc9",
-	"zsPeaCLrXQHbemVqD9+8efvm6OTYvpuqVLY2sjuYRFT233fweojOqCS2NlqxmOD1Ta9H6T8n/7leclbN",
-	"15ZQOLr+XiDrn81/ME4ma6TxP7zbFWSSWvjlg2J85lIgNCadLPrAwvpA1sjngESPTiqZDrJZV4ZItYR7",
-	"ylZb/8lHKOSJLj8kYkCl1Oq74oh8JsEILPdUJhH036k60Gzc6vMyEMSoSF0j54VVQJ3ubE4xZT3QTK+Y",
-	"Oc/zApIaYYKFrzVjmxliO6CsZ/pIl0KLg5TCkCSfz2rLjTDcFWV59RCkf39xbNzQtKzakZ6gPnkhEUZK",
-	"YGqwC2fVjOM3R6/f5IqLLD3hceICYqGmJUZmNOUi08rhOvTH4zfHb19/U/1xtXXMIfbk6Li68hqvqkrO",
-	"VSjWv0MKbo9dCbUqBXcBwW2K+W0yGSgkTNEARyDRgCIcCYLDiZ8G86hAttKjsk0Kk1ZtnDqjl7yonjTK",
-	"tCoOIxwY+9O4z6NEB5pSyWKNCXUmCDPIxYN3V9OgrMfm2WtQOaJK0OCeM682vBa0Oe+qyZgy89K26Dvr",
-	"sZe9fvn26JvqO3O1hcwlyCH08HApQter1qxt/VfSZr5LpfRSEXmKiogsNZEd9HL6mkgxk02u7/MgJAGV",
-	"9haU6QRtkSiSaNzHynf/TGsonlbwQsYEYhYik+eDdD+hSQPAthGDNGCcqrB9zTuy/ol9Yi1wq/a4oKo/",
-	"eKd/OTRJA5aAvRi5zGkmFgnQ9qeVkX2IYDFaEnRgEnwMfogph05VFQ24VK7kf4C6VEhl4xOsykOVJFEX",
-	"UEsYoDqYPuwPBAd9l73gBsvHwK7UmKMId0gk0V4bvwecNSuE6wEftBGVhg6DTGKnkqGsd6uoPfu9nsC2",
-	"/8t+Hf3DDFJvLywICrAkNcokYZIq+kCiSf0TO6qjKxZNEA70T7ZjCMZ4h7CZK1PMs+3kaRvqzg+xlCSE",
-	"7Pke44KE9U/s2KyLv+bJHJnZsYtvyklQgfiYWVgn83d6BWBG9NYCe4heVZC/QNZf4+IceGDXs2ofjymT",
-	"CHLw4bs6ur65ap19aJ2d2vExQkGFBh8rYs6nWv/ETuoIkLg4g+ofcQ6GXj+7KasGiUbPDLUFc+zJsd92",
-	"uIoHCvueStwTxILdmNl4IVHbnLtrQfXWnrSRJEpp6qh6h9p3t2c3bTTA93bX2kl9YXse603XNpkb7XS7",
-	"e30+Jnrw8TRCEgkMWH+7b8lUfTJBHmHQrkvBsUQhqQcBEnbIhYJVflVHTZ4sjf7sHWo3r5pnbXOO2/on",
-	"2NFadYIz3BYES87aiHweRpiy9LwhytCYi1CiPUeIRJQ98OiBhFXU52NDrD0gppcUmdb9nw0ibO45p469",
-	"7UyO0Fmaxj2AXNabYN/RO7cyUvywENrMN4tBLqYtTK3htujCZfL7+sJUp9WJMDmwMR7IZ6WFF58fxXXw",
-	"ZdzR9ygLirogeQinlKh5uUKJvWSH4LzCNK+YUueyCXXTW5hUYxxYCiBz+/MKy3vwgkjfGDXqOTvYLZdZ",
-	"t8nYquaeOZizDOZ1Nwxxyby+D/NaEVokL2iMM5Kyh64Q37lWfBGP5GzD7Mm3jricH2S3hvkqTa6lybU0",
-	"uZYm11iYG3G6vDDXV5UkwyQ/Zi7BKnxcfJwR9mdMCQpm4dVdpI4drz9yaenopJPjNydHxQTExmKQtCqx",
-	"TWFqJ8dv3h6uLnQ3FJ92cvzD4Ul15R1QxqeV8Wkr6CilelCqB98+NozEQreAWqC/JsFIUDUBnt4hWBDR",
-	"GOlr5b9/1/zHNjKrLAwoo1KZcvU2e1omfpH4TEjjObEwnz2B9YjryW24AQVTP5h6BzJDMF8TITnDke6E",
-	"SIkUvyfMFHv0aZB+myPVN1tft9GCDzJabkSwduB2hOr20Kh1YXjNncIPjYhiLSvzshNN+YcQCk3gHkFD",
-	"HtGALmj02r6UlWAKL8iq81MayDX3Z3rs0DFhYQ2sXd7kz3SY2dPfzy/RPZnMJ1Xq1zK+vjS6KJFozyvN",
-	"YEiyJQXkfhUMJJT1qqliGaFfmszr0cJuZyxZUvUkw+2fQfv03vdLec42b06G8coegEcWlF6J9ozyDH4t",
-	"04cdoBv8nC7dcZvt7u7m3MvQ3ru7Oa/9eLG/1Hjubs6zVpTiHuNS0UBOU3x72brWa4AnEu0NI6y6XAzk",
-	"vtfFLwRHqp81+XLCgr7gjI8kUljeS7THuKJde9CsyU5WUb1e91ts6XezprvPhapFFAqtpM6sPeV+G2Qw",
-	"5AKLiT7cuUcabuYxN9qLl2ffcabkJHltGwC4fP+mOfloDzBh5b6/NF67cWmYmabzWUeMcYLVSJhFB4/S",
-	"dAsGOGD2+1gsOgB/C/PfJYKwQIvIYGQqV5lLW9fWT9AzrSi4+pO3JeqMFGI8/oqEiCdyFxRDaYAwcJg6",
-	"rolXLOtMgdAC6zyBHTO11v5OsS9Xvv7+9f8CAAD//w==",
+	"7L1pcts4twC6FRTvq4pzW5HnDO766n2ypTjq2JZiyRn6c1cMkZCEmALYAGhbSaXqbuNu4C3sruQVJg4S",
+	"KVGy7LZj/uiOTILAAXBwJpzhh+PSUUAJIoI7ez+cIYIeYurnASUCEfGijnlAORaYEvnYQ9xlONB/OhdQ",
+	"COgOR4iI30Ef+4jAEfrXuVOtVs+dC9CnDHj0mvgUerwCLjDxMUHmOeaBD8dVp+Jwd4hGUPY+gjdHiAzE",
+	"0Nnb2XjzsuKIcYCcPYcLhsnA+fmz4hxRF2YDc3Z6BGgfiCECBF0DhjgNmYvkCAz9HWKGPGdPsBAlR+xT",
+	"NoLC2XNChl8w1EcMERc5lSQoWxs7r7NAOUWCjV/U+gKxaWhOwlEPMQkQRy4lHgeCgmuIBeihPmUIcEQ8",
+	"TAYKXgkf4gLAAcRkNsDoBo4CHzl72xuVGHpMxPaWhBoTPApHzt5GBDAmAg0QUxB/+vTpRS0UQ0QEdqFA",
+	"02An3mJKgBoXSdBDjsDaxT6CDLGL5wVhdHR7wBD0R/86d1wfQTKC2D93JpZ4dzdrhT+/6FIB/RcHNCRi",
+	"Glj1EpBopbFAIw5GULhDu7J97AvEeAUwNIDM8xHnsmUAB3KMQpiBiXi5M29tf1acADI4QsKcn1a/z1EG",
+	"zE3ioRuLp33MuFBgyyVmSISMVECf0RHYkEuM5Rd/h4iNnYojz5az51DdcRJUD/Vh6AsF2aIo0YYD1MHf",
+	"M1DhGN7ID6fWV4OJvDwAA9tjJog7mTDqoZy9zY2NjQTIm9krzRAPKOFILfQ+9E718ZF/uZpsyZ8wCHyD",
+	"x+sBoz0fjX77xjXliAH7fxjqO3vOf63HlHBdv+Xrbf2VHnRyG6+gjz17cvcABNH+A8rU7vaoNwYeRRwQ",
+	"KjRaqucSRgZdAdY4QuACMUYZl2fqZ0WS3b6P3XudS1dRIE0tAfQZgt4YoBvMBZdTcQ1IHFxjMQSQ6Hfy",
+	"hFGCFNRvKethz0PkPsH+QkPgUbW2Q3iFQIDYCHMuyZagAN0gNxQIiCHmdpcUrE0iECPQb8hlv1+U0QMD",
+	"teEKlhMq3tKQePcJxqndablwfTm6BaUpibbk5eheATqhAuB4aDBGeqPacCwFhy6lR5AN0P2ukebH6gQL",
+	"SoEvIdgDWAB04yIkuflQsnB2hdgzDnw8wgKsbYJjvK+kmz86rRPQGwND9irg4KhROzmuNY++Htc+f91v",
+	"1b/8DrZ2o/ZhYGSkdLuz9lGrVteUoYPYFXbRGYFXEPuw59/ripjRFdIoArEn+QAbAyjFHy10TUk8mICE",
+	"jCT5RULAnJCesuAyrdeTTRVsXUqPIRmbbeL3SiwpBSNIxqAPsY88AFMCE9fMWxEd18eICAA9jympg2n6",
+	"qd4JeokICBjq45t/dCXPiJwAZfj7/R76CTlTEW7JUBjAmrNOzDFLcp010an2ZrYBoy7iXB6fBhFYjO9z",
+	"0q0AMT1fFxJ5knoIeJQg0EMulAI27WtRAQnJdT2ldfGqktNM93L0muvXuy35K2A0QExgLQlhL0Pc9OQK",
+	"9LFGJ4lciAglrSWE9HFjm6Tl8Zc7Sgqzf25OCecVJ2a3fHrYI8yFHBCNesjzkAeSrSuOEiTnLWTN9dvR",
+	"Vx0BRcjluCN409SfSyANWJAxOJZvQy557ChDnD1kkAiE7DKkAUqpIjtZqkisKPwnHuSvqCXtfUOukBBk",
+	"gT0FTNwCQOIBLDiArsBXRuvSX1Um9hcRibberN6eZfdjgOxRKhUwCWX2GqU6Uk2msGJ6ZaZXwBthMo2e",
+	"htDYP7MRJtEIDNSOeVKakzsmV70w7phuxmmM0erFJM4kxsxRNNXjYuBN6TaTCkzFcRmCAnm1jIFqrquG",
+	"Uk3kFnpQILCGAuoOwQj7PjYcQWngUyrq9FjGzHKSud11/VLttD0XUEMwXz2vOEhq8tO9NuRjy/aq4Iwj",
+	"T8k4AeT8mjKpM7n0SquMc85dJR/nPw2RGBp+aWAGmAPTXjISQkUm6meRyVYA/w4RwBG1XAGB9CEZhFAL",
+	"rtD3W31n7z+zsfbIfvHzr0nWYV9NbpMah4sDSghyZdt6pllHPpWfyraStZjGEncTHO82iObTAc4wyh3J",
+	"x/JsaBxIS0tFEICPeURPCmEABHzMBRoBKD/DXDAoKJuFEIKKIPcoPuNSiMcEeWAU+gK/6ENXTM2kmtHx",
+	"BNPQC/RXHr2sed40yVz29FbBqRkZUOKPpfjoQiNfoOtotSyVqd7Hab8tTKunDktAVIyanBGcpiaKdSTs",
+	"JjGRfQxEZuF1WpIc3AWGWDTM4Ok+ggk0vd2UQU2AEeUCvNoC7hAy6GqrsxTuYPyqNxZIKXNn3bcvXu+B",
+	"nsvGgaiA6yF2h2AI+VC+FhWlYnNAKOiHTCJyBXAKIPApGaAE0Mq01VfLubazsfF8YklebS0rtycazRPD",
+	"ZsuHs+X1CRKZBC2XUJ4FnmFxq6GVv4aksxJadl8SS3koJzc/TwSZUOXkVLutbrsKDiDRi+BhZczQ10kI",
+	"ipChKmhI3JCMRjYGo5DHpgYxZDQcDAEEHvKUacQDfZ9eg7UPpwfUQ89zRJnpw+hjbY4oZoRImiCg+vT2",
+	"zC9biT1JnnEzUur0bc/T7/N1+wB31bOpm8hxEI3J0Ah5WG9brd1UvB8oSqHtxVXQJEGozrBE3xeYcEQ4",
+	"FvgKgTUiJW0pfEf01oWEEuxCH/AA+WpXfczltg0RQ89/BzQUsjvoX8Mxl+SZ53wndxaRcCSn2DyutZ2K",
+	"0/h88K52cthwKk5r++VuYtJmaSrOzQv5zYsrqEweXH5slsH0Yf5KdGWe6B7lsjF3iK9Qm9Egg+eYt/H9",
+	"GY9sNNTHrrpZDH1j8da3tBOGBd3B/viABuMM2i/7HGGCAO5b3UAdCfMdgL4P0Au5Q7wC0BUiANurGkoQ",
+	"r4DeGLg0GMulHyHO4QAZO28fy0byyx69yaapXshy/BViD4Hj1kn3XUdNOeofMmQB9IqZFbigDNW8K8TE",
+	"EouAiUtHcoaK13FD/TjSV9M9BKDqGXONFdMTVcPvQ68WuYTwVYCBxRCECSO1cjMBejn4TEAaxKWehHZF",
+	"UPSgB5Dtc9bA72Kz9arGtZbw/GF96F5qunCbcXs+dS+Rp5xTlJiXM5zk0+QYYr9JlhhOuYFMTjZ/MDlO",
+	"K1wGqTkiYm73HTXXj4jh/nhVe4ZHmkSZhQRXuvd8GAI4uvXYwEMCuZIzQA54AEe8KCuPjuxb7GeI1tl8",
+	"9q3x9yoiQPNMDxPZA5CvpPSlxLBitiaRyYOtx5pI8GJJLIrAFxZW422vgBJAQ2Z5+lxDecUJGc60MiHO",
+	"wdlp03au8MHLgHzz5fbrggb4UAw7SAhMBjxznfp4YNgSsHKPUlyUyJS+mTNSSMDoFfak8NKOUEPr8RLL",
+	"5TeS4+9Fv/6FRzDYA0PKRQUElImKbP2Vc78CXMTE1wCNwJpHXTCiHvKBBLk5goEF+/nvcVe+N9lVDxPv",
+	"q1REzU8reycG6UGOvnqkorjzVygEw71QoHh01VbJNF81yk2Cc+Rlg0Ox5+4BzHmI2BnDFXPR2/Tsrw5y",
+	"GRIVpWzWhJB6gksDNNl/C3tuVv+ICAb3gEAEyl4nP2vI19F31albIjPxCdV8c2MrCydTq7fAJ8oIUKi5",
+	"Xe7J1pnIXHHsWk40zz61yeUuBo1EoqmutzMaRts72TrLF1Qe0ySSFQLeYkehxhLtJ50S88RAiWvFVsOi",
+	"WCEQzMmSbaeZ2MRRKtBhHt3q0kuUcXmIbgLMUNaVWUO+SVyWGTKqPSxucaEhLCCT/h+y3yvohxPkOdNh",
+	"WVJ9f6aXLfJAyHxLZhOXMeneX2++2Sq+hjN11AkCH1P2Faql1nqCOfDpNWLaUAOVmUXryMbTGhgbAF9W",
+	"kfWpC32n4kh+41QcySuciiNptGokGCyq1JqFOzId2r+buuPotZf6s6UHsn829IBmH/QN9C3uutNnQG9y",
+	"856uL/Vo1pw6lzzo5hbz5slCE0bolRiTKw5HbsiQ11KgHPiQ80Kgpz4rOOGso7fP6GVWKIB+vgcY4sj3",
+	"pRh5TeR5cUMu6AgxPs3EZ7gIHKzMNSDZ7bTqEf1lKWpPTy8tkyqHiknzzLRt+0bbU7Jwt2HeJWgC7YOx",
+	"lK3dIcVulvw+d8D7uuOfb4HMWrUchCpkgtTIZG6Ls/BMkhCNPtNotbotv/MtXuVSz9zEogt/YE5r5tLb",
+	"l7MWX4PXzLSPp6eg2Z7tsod8SgYcCLoChF0UAywUjwUHsuFdPRYYB8x8LNDyjwTJoyOIid3GBdDiLgjW",
+	"DMZSXy0/uS2XePA0fwkJoY7hgFAusCsFxXGmF+8QQV/2OfviVTsvv9NtH97kYxvd4u6j9Us8ylyZgOEr",
+	"KNB7NC5oTAjCno/d4u058pErKCtgIcgEXB30DMdXVypRZxyxPP/S+CpIt1Xyf3QNpglIsUNoLMMZrr1S",
+	"+jRUFwrgIyiVEGIv2UxsV2Q3V9EemfZqGAraljqjlN4xGbRIwYtr+eEICuzG3q20r2f6zF7eZ5vpbfts",
+	"38ZutETP+OocZyNGMucgJhmCIoIq4OdolZ4Udd0nyPGoMEo15hZRFBg+mrNiUKAke7qGHIwgu9S3B+p7",
+	"5BVfwBzqfAt1I8L6xRmJ/lQ5KGT5mqcQBppWRR3LlUNBAafyW8lCYA1XUTX9OpIHMdFNe1ibXfTF0PNV",
+	"qUmTzhrRPtyWddjLqiVpU3TXNYs4zRcQs9Aq2wRMQzGgmAzaxkCWg0m+sebY5pFBbY4UWAjdWhMwTGHe",
+	"NOJZODphjyAxw8dvSLmQ+O/Ta2144oh4sQPCWvJmaATFHoDVXtWteuvj58v5/23tvpwGN/ChkAPMAJSP",
+	"RAAY8uG48Lq1Ta+GKs9ZMoVm+dEfMXe2DYGHXB/Gt2Yx7S3kqWH8WubNQbdScgwboAVIOfZ9KUiE0PfH",
+	"yvFr9dT87xAySAQmy4oacQczDzRDQkqvWTyj0DDR9zNH4QkXgBnyDDJRv4kr/ejaVK99FXRZiBKRvzlX",
+	"/jYqrJhsoAVLGwI3JR9kSlsJWvez4lz3JJlqMxyZpIuN/Cn9XaZsggmy7kI624Ykgiz0EQcCXiIQmK+t",
+	"7d/6bNq8AqCHxDVCJMGTJR3STlXP+GSn1WxlPVrVaRksU2b9K1eAzzTw6FezzDu5kne2MKxaz2Nn/4Ss",
+	"bcSMLLlFEptYm+STNhc+h+Pd3nb1QGTrVQmyqzWgrUhoXEBui8iiYs73LpjNACg+CZFYNgu6KVGv6c2R",
+	"9rDHM4W+2C8/zRiSgsvdW2lWJSJy3WCGkGhcZ+5fOExuxp0LiLOknUz6e3vpJrPbUpr55aQZcMYRSy7x",
+	"POkmgYtJBIpNf9OMMl/WyctP0IkliQgXHkDUQuOktn/UqDsVp97sRD8bR42u+tVunNSbJ4cFHT6SK5Do",
+	"OPE0OUjycTRg8mk0eLS4caTaxDXREBJJPAWNVvd3AHvKWTmWKVUEgI/6AoTEVV94FSAVM+U+zTiAwKpp",
+	"Og/XExRI44tTt9jVWymC3qvrxn3ZMe/U7FfKgo9JFoyaGTLgUiIkDeDGY1rtRee4265MOEJWJgP37tDW",
+	"OJ5NzAyVsYYsCbEbMib5w8qs8aVIW4q0d2mgmxI4VbB8TtBwTnx9zabOmxHMu7PktdaqYpAZcnGAs6Md",
+	"JV1CyRwBasXZQBnje+MYjmpRWhMv4qkdd/5l5IRCoRf7r5lbFPd+u0kV2uZUGoU4itpCUGDDVR7lvCg1",
+	"88p2LGVOsKZi5zkSABt0MKPrLL020a1NKRAJmUkifGc3rqtCTR/mLcoRfEhrYl2FilG8DCRVXufTpM8G",
+	"PGi0u9UxmBNREWOrzfTzQuO0OgcPQXM+6zROVbx/t3F6Ujv6WqvXTxudjlNxakfNWqegypyzMrbz7Ld2",
+	"zHjInIYGktQOFNGh08tdTJUuTJyW5UGr5wtzh5zLBaYxPelFOO1vh5iUa7O9Rbt4hLiAo8CujE4tN0Tu",
+	"pb1n7jQOWif1TkXnNE1eOhdzwWLIhr3Nogca+lPkUuZlZRSKphB1mHXm3yoZJg6Ezvbi01JtMTo12WNN",
+	"f58tHcaquhamlOFDrmV3Ido4OeZB1MX0sCZcWkp5LmIkgXkG0MhZONvz4H7iUGpkDFw6UukkdFr3wIdR",
+	"EBnklIAeGmLimUTvoY+qha7azDpPDWhSDMkB1W2vQuhUPnm7QmCNoQG6eV5svFmMfxXZeBOaw6SbhJHu",
+	"rWBllmiRUNLMu/A1yqwS8DzqORGtUF04r67BvCTqRxtV5NDW3HzFU58wKb9EzScUlwfBp+uNky+KKR+1",
+	"PhVkytmrYDrKfmm6z1rCLOeH2uSS6a2e5Qzx9IjlUyBjKz6vB8lNy17wWQdWz+phyNdvm0eNk9pxw6k4",
+	"B62TbuOk2/3SVrmwTg/eNT82XmQ/jT5b7qhHC5gYPrdNGoLcZga0xVrH88jY5mIyPMwkMstK8yUB+lUJ",
+	"UA5V0VmcpsX2ByDDvmUIgcQj0MfI95a8jSuaBsOavRWhXKHjbxEDlhxzFRkIrkkWZrXk45Q0q7Jh9pCk",
+	"IkYgBZRFd+uFsowH/VnXCpoDdNpvgbqnkJjGq6BF/LHO2IE8ZRJP5VJS92SSs1Tz1zWZhHwJ0qFxPodi",
+	"GEJl4cN9jQrKmCcH1ClMMm0T1vAnqE4IB+x0qqApJCM0i61tGAst9YQEYfOo6K02rf+ac8gzZdRuRI0j",
+	"8UDyFS/i+5Ebi5IUAso57sWNoP5EbZxk8C7uYzdtpFETJQARgVnU3WIh9sUpwb2f/Azt747PRHkG0meg",
+	"EO43hU6l9asi3S9E80v8vgWNz9YKE4Yce8v/AG042rpScfaPWgfvnYrTPm11GwfdRn0hLS9eB9vf5HPb",
+	"/+TzxHjRqp4xvO+vyqitOltIQ6qCs9Nm/aSzf/S1877Z/lpvHdeaJ2APNAeEMsS1fiDXXx6js9Mmt447",
+	"tpCv4cnIs059crmqoKtewRHgLmVIh74JuXmqxrKpsYZHAXQF8qrg07tmt3HU7HS/np02v75rdbpgDxxb",
+	"D6bEkAoEU68vZ3A9WA8BXR/7CqmU9H0/RMSVY3WlIqXaqPKkqvZav49c7U2FB0SKGJAIf6xzpMUztdOp",
+	"gv2j2sH7VcNL0ADOhJchHvoCYCKPWQwowERqUzy6Nk5A+lSvC+bp5QUcDsubgQVuBuZaF5O0aSb/ODtt",
+	"vtg/eoj8I4tUOhVnmnYpHjNJIBZiMonVsqPKQaMxp1pFQJydNg0IU20imGybCTaUqb+ltuOO7hceK996",
+	"/mvwrbWHyrh+MctpgQonC9LTQpEs0yf4fo335ekuT/fTPd1Tx1f7Rak7pVO1cFmwqAVV4pBOO6fheRBS",
+	"UEuqto3T09ap/fdr/X3z+Otxs9Npnhx+bZx0T7+kXzVPPtaOmvWvB62z9lEjenf8Oeej48/RJ/pFMdFp",
+	"amUVqFNPLezZLyTABioLVH5DA2U0r+yWx58LdXj82XRn5hzhivGhyypDoiqb2KCFKIlhRoVqwfLLO0NJ",
+	"BREXHERueYASW5RcqigFveAtuAqr54fc8Jwg10Of9qBvMT8dmREBNKeqaxSWa6f+V+5RzDuFhddmIhu4",
+	"OlR52bNzstHPWSm15tNUwkbvrWHveeT3LbFKAqlnuYpACrs887c+SdVulWuyOYLBW+pn3xwPse8xRM6y",
+	"6racMWwDzLSpNDQEcYCEZkJhr686jvgh8myAjX5RpLpLxTHhdXNTU40muG/GaAX0etvLcnO2MXgFYCkw",
+	"85x4DtUDKFp4KIDaszmzE/WyUqBQRkgYgt5xwa3QrVeyI3k4a0DJMOgSfo1YdhGwvqkkpU36Q8hBDyEC",
+	"ok8yA77T1dyKyeMJCGPvFknmssqEGpwxV62J4X5WnJ7rZqQ596U45tJgHIddRHTbLHqO3/ybN68X9puv",
+	"OFlAHNzf8CZ72wI7OoLsMpHFM3Nj+4xmVBzTlwjTs5k7iSHkcwr/pWE1Z4KndjwLzmFcTA96HpbdQb+d",
+	"wHntUJGT4lB/PD2fqUO1UP0vNQWVuaMf+vZQm87VzKRwX2s3q0VWDo8CygQkYsEN1olao6+t3XlG5T6G",
+	"XFRkGMxVPV2OJc+PQjsEHqEE9YqBoQEiOUjGESILTEuSzbzwX5F9rVC3Qb92+a8h12X/buP5kFmtroO/",
+	"owlMyqtbl2c1DzW+TXetXyxx7gSd7u1YKrD3Q5vC2XKCulBOSgheWpWwy7jmpw9sJUEWKqBHvfHzZWvh",
+	"ZfKi3Orh2XLPaTMuWW8aWrNI0TJ9Fcej18Sn0CswhGm5+Bh4ZlqBhIdtmmYVKF54VyUgk4dKlVVc7ETN",
+	"rAQJFq8EWRiDlDQzLX3plDuzt1jQaIeV37PJuZ5KV8G1QpjaNF4MB9y5KeZTPRZY5JxkJVEZq1R/hRT4",
+	"7EO5VAhjoiuz7aVQ/ASEYjfe6+yznx7bOm6paqvK77M3BjTpVGYbTtDCV5sbr19nUsRSLC/F8lIs/yXE",
+	"choyd4YYod/fPUUp1YP7Vw+Smfwmc6TE6fjitCcPI9hQXYmdqNyX8ldH/qo5Fedkv+AVlp2c6sn+oXq0",
+	"f6ieozed5Jta4g854s+Kc9yH2R67x6Ev8Is+dAVlU6XFbfqUh7W6J60TOfduq9suuJpm9uZD85f+/mfF",
+	"OUHX6dxXE570idwlYG3AaBg8n+X69ATylBRL03OCrs941hW7yqhr0xTNciILxTArEV8tu0DyM54hc0SI",
+	"24WXySIcz3iUxY9qpkqokI8w0R4vt85EqoZp5pYqmAXtCobPwcIzUwc8OaBan7vI4lXE6uCvMlNrTobW",
+	"xXNtFbu5iqvyT8glPoIM2PfTmDjEXMf4RK41aBTo9H4M8YASeY5pHxw2uip8BXHBq6AmwIhyAV5tAXcI",
+	"GXSF5rTEAzB+pcQq2dNZ9+2L13ug57JxIGy57yHkQ/laVJTQyAGhoB8yMUSsAjgFEPiUDFACeMwBQ31l",
+	"F1nb2diYdHZ5tZW1MibhZhby22Scix5W2+cdnNT8jJ+6ws9MUFcwvlQ9TqhQ3lLZTlBSvTSEPlF/XP7G",
+	"RC3KEI8mAIvSOFfBW+jzZEbN6l1l8JRAFczfiQckk66bHNTvusdHyoVMW+QwAYoQ8FjkVNO+HirtZyJB",
+	"qcRZk9h3kqy93NrcyZTsF8wnKsno4tlEI3KUyUKTBXIs78hiq63IU27C3yR6PrNgmWpVR31Nwhgi4mN2",
+	"EFpbvQS6W6CCxMxuyBMIVISBeYy5PY97aqL6qZk1QZAhLswHsEelrGiPcyVKN10xZ72i0Og5EEMoAEdS",
+	"/yGoApDEYdmdhidm31VQ0z6sChmUE6fWxLH8Panc7e5uZ9HynDi8VnLuySy/ai6/62zvdlwzQQUykTLF",
+	"WmJ5TQggfx7T8Ze7ld3t3QmCDdZkT93G566SvqWILKeh/jDZYH0pRa5F+1hV7bLnOSddwc9c7DIRAGkE",
+	"m5/E26BgAeaZs+Afk4ije7vXBStQdNrCnn8061lOWgaVPCjgdIlpewY62VE7zThROSVxfnYd45NFXm9d",
+	"6VkfxULgGE/hfGCUxpTh3CcfJ/Y5P/xIstAlM8ybVS/sjCT6heYcCSP5s5Ykj2F3jgE6Mf1QufDbcGUO",
+	"+JhDbyRFQuqjFUQr66XIiVOuQwGVti+JnCZ3BkONmcgvtC4h82csiaTrxbrhM7FbwTfjvku/j/LgW+kk",
+	"Ik7ZivBuAUU4BwuzFeMImRLrV5k46umTllyiFAZVLOnJDc3Wu5uzuh3NeYlFNeMdyJHUffdA+6jWfds6",
+	"PU7SSAv88wo4Oz0Ca3YGzyvg4KzTbR03TsFaai7PK8CEZ6wl5iS/78i20cyePwgbkp2zU3HOTo+cimNn",
+	"5VScKLhOpc0tZmFKrH+i68RTPUriQWLAxNNo7OSnCoxok7PteNEJNswzEsGibX8Q697pnjZPDp2KIzm2",
+	"ysV2pOMHjmtNuUD7rdZRtCdHTRW/WG8dyA+ax40/tQHPxDUenDbqjZNus3bUcSpOu9bpfGqd1p2K0zzp",
+	"Ng4X3Dq5qhFw8SMDZvzAAhw/saDHT8wk4gfJzZd/m4nFD/QUE8PGk40fmmknYEktQPw8sRTxw2hRJCJN",
+	"Vi1eaeHkrOL60yOY51kEvkgKqymgVqCIZ8sQdpEKSxE86OcvbKf9NgnyYlGBttRYYoCKXchMrjCxz5mB",
+	"va2s7Z0V12t3U6v3mRfJMzb3MS5y1tq2ERthziW/7LYyKmZ4WGhR4ceMRVg8ICIe9kQTsCx9TFkcgqgl",
+	"B2uHjS5Y58gNGRbj9eQrecoV5R49ry5XDSjxOrpYbCPGKYF+l14ikpv0LytxUToPhTntQnZzm6tpFKVD",
+	"mp8qaVVjFiFjapAVlZI44znWbcmcb53WY772b+eyEuVfdWbu8PvYl5oB7AvEQEC5iK3icz0jsw53znGO",
+	"ETaTTtoWBjFm3QD+A8i2su0pvGBGB66FYiiFz8yTrMzmMHYYgNk3d2BN9tIxFcCeV8EnhgV6oeqdYAJ4",
+	"gBkWe4CgK8QAQyJkJlhHVVqsJG5NXMjYWNnlqqBGzL2KnpqOSzaYA0YIEnX9YeuOyXWmBBXQpJOwOj8r",
+	"09VyEmNSpoDZmxwpsQnz7TF/JZbbMJsJfnfcbZsaz57ciimuHWC7RcWMBadxpbVagOPJTqe9nd7jiSpt",
+	"YC27sxXtsnL3DPDs+i8SjD5lSdCqoJvQliZhVhHX6r6FI3aF2IPQnZrHtbYqEXPwrnZyqHSD7Ze7TkWu",
+	"w1/zkEiqPgP6wjysmRXTFUOj81ukil503s23i6VUrtkv8qsBpWlEoqhnpiFN1+GLLgd57KWvz0MU5KfM",
+	"9MqyhLm6QTQySPZtWB/6fg+6l10GCQ8oE3XEMwBotuUJH9L0DbIm3ZCNdeFrg0IZguhcq+YUGG1TcGXy",
+	"npKJuYNPOdrNzyU8NXz2MWszKqhL/dh9HvlYnWJ7W2fORTZsIPP7xOc2A7kicw/oQEp4nIr6p/O1cXJw",
+	"+qXdjf4+rn1Z6mim1zpHjLyLOqTzJQh7zKpFhDyxzMnRVwmzD03+SPMPR1b/RaJYJvG/GLGb2Mopilf4",
+	"3EyDnaO0phd9EvDJpZol1hXKKGQR4k6qY5cySymzlDJLKbOUMsvjk1lKWeKRyRLTcoByfcyMKDbpWCHx",
+	"ABeUyb5NIXTFgvIKL5g42oJlx3VrOc6ssuOmzzajwdyY1lqy7UwH7URENufUxZLkJqZ1W0G7iF1YL+gq",
+	"BiMuHcnfxZbdNp+56lLI6ODv6AiPcCaHE4iNMEFGGsHfEfBlUykXHe8XPCcFSIhao0IExN4WFlyF6HJx",
+	"1ircVYH+uFkhtP4w0VwpBj4cF/r4NG6pvjOetAUnNOV5m+MJZVoVhCjVWt30wVHHpSzbsYUh0Gd0ZAPW",
+	"4ghDDoQWlgDkqmQMHKUwr+9TmHBOJir8Pk+vSux1cpkSx+uvXBpaTJNSTZfOx1qS1pLaldSupHZLULtp",
+	"qsVoz9dFjIpnDmgwptRXbe0Aa6dvD8Cbnd1XkpLJ3mzk8POKFjs1nEHgG5V53bT77RunpAo+Qh97egP6",
+	"EPshQ9pRQbv+9PuIqOQ7KohK+YJfIAkAv0gREbmAQoXB2cIHUofu05B4OufxAF8hArCnCDkXkLhyKdY1",
+	"PeLrjfHAu4zjMvZ2NnYqjsBCEagTKsBb2VW8qrBHQ7HX8yG51IUd0iWgRGZEXuMm8CExyGbrmilZHXNA",
+	"XR1x4E5Gqb/efJMVeaVXIfNqfXI9KyruMVAiZ2o9q0WTxBhEeSs/UvtfIIFpvMxZ6XdYlMnUWLZNGqep",
+	"lYjwOmT4RfRVoSXKSzb7risVdX3aXeplF9oYwRs8kor07ps3ihnpv5JTTap6GlWmzvGQMlEBw3AEyQuG",
+	"oKeMoDwcjSCLan3YcyN7LaYjR2YOY3hKoWNlgdWeHrzIcm9t7Lwu5sE0hTbT1xtEObBOoOy03KMLpU1/",
+	"nkZoQBkIIIMjyanB2h+d1gkIqNwnpu7n4Qg9L7TEozipZ3rAT0OozDrXjJKBJi1YVAtkLp2QNqPCb2ag",
+	"LKHywzTDTANjGkDJeaNp8ynFctK+M0GtwjwHljhPlQfHPJkGQsuqXEguhQlIycxFsnzID2veFWIzpSzc",
+	"B3zMBRqBUchFNJwR5FQoHTf8kSOJw1QVSlP9Yq5tVxkBibKbfejNScYzEwg7ttz+kMBQDCnD35Gn86bp",
+	"FeAzR28Ql3qZgluxoT0kkCuFAAVDD3oA2R5nDfsuzhW09ITlYDbnUP5YPnQvtRFz+S1W1fCQNytjj/qi",
+	"kwhovT1CqTM90ockHf46A4IAjhYeWYpuM5bwI2YhX/H5MEmlAARXqvfMpOpThEhJ0yrRt875nekGm7jF",
+	"W+buLnVPVvC2xl4T5V7WJO7IdGQxEehGaBE/vmtb5J5pwiNstXdMtYykLIIqn051P+RSQpArFO+m5mbQ",
+	"h+Pq/V0J3e8VUDFH29wkZPqKTZf1sDU1KOnjgeF4xucU9+MbOuhLKW0M0A02Pqe3tVP8OhcaExJMrgOC",
+	"Gj5xMuKT/VcebcmRb9S7WZLNBAVSnL/NUB/fZF0DyucAep6+NeFxJi+dbyFiqVJfVV3xKuggoUuvJjw9",
+	"BQUe5kqUD1Sn5uJtftCpap3NKxYCTyn9t4Jt7t2uOjwLy2j2anSSC7mUcOwhllxdJaJVc0wrPhwvLaPl",
+	"AZFK65pMq5gnyKEbgYgJq6iiG1SpfsdB5f/+5/97PhPqxYWsYhAnBK8Zy7agKFJsx6yVKUNUsVasHKPp",
+	"DFPW9BDW+cHeaGoL+DKmrRwxIyuxYMwQ0hWkJaWptZsmr6DluNFtNogNZfomVoqLhtLt2R//ah7X2nuK",
+	"vldAoIwBPh1gUonS7qgkGB3ugzWPumBEPeSDBPDNEQySbkm/Rz1bRxvb+1S/AnFRMylisjtvXPPsvlvb",
+	"L3f3gOtjRERTdUWg/qWfdZDLUF6vhwwGw5Qr1Vwd1I5UKFQ7CcJUzoPMmiFygaa6zmKhag0LJU5LpoSa",
+	"D0BgOHIRpwGz1IWWIrHFhaDWqJYVqJZ9hiYN3JPs2ZrJ/0njQ/KOrqjt4UBO+hhiv0kWVrBc+e0kuczX",
+	"4uQorXBxO4e6HMztPGu7OvquopNn9cyqrWXuN6btbXm20wt6eaGVES1Rj9MyMr1cNEzLDJQlGnZM6qgJ",
+	"yDITSnVtpiz5GopQ44ac4lCMfGOSUY4syk6iPTf3IUcqyGp+4qjMBR+JZPWfzFySUpJDJLOw5mXGLFio",
+	"0EGl4bwk9Jr4yBvoMgE85k5RHqLEpZDOMWxTQUapJIskTc/OrSElICuBXNPQ95RxTX0Ze65FGXi7Q8qR",
+	"+UZhsSppqXIWc1Nf0eIbYkClF4yLUSZFMZMUutC1RGIDZuSun76ayEzbbuedSMc7mXDzekjNUshG6AoB",
+	"qPO8TyTJ7YUCDLHnIRKnJFGpihIZPleXpbPi9Kg3zrrmOD6Kcm3PTIS8ubHzevdVVpG6u12olS6Cx2Bf",
+	"ZDoipDcnyqXN4ZUmA+rLirmS0+cHe+bG0JwnKQdqTzskEMAi8whyfd5uk8/8GLLLVLfJBOaZZ5kyPJjn",
+	"gKHbQD9OAT6U6g1DgT82oYt9yq4h87S3H7Bp6uZO5Z7yZFuUG03ky57Au9Wmvp1F79P1ax4iAV00oZtS",
+	"eCW2CQMsDAIEmeWiGRiRLZKGswvf9DXimegJm7g4roZj3UxhgJcK+NYAZEkTXcgvM9IT0NEIEm8B71zI",
+	"Lw/MR9MW3GY9Kspp26jci3C0ZH0GlUVO65dmsUzHVfACvKXM/gmeSTHjq4r8/ir36hnYAxcXFz/O47TS",
+	"587eueMixhH+tw8JwVwgViVInDuVc0fdwmIxPnf2tnZ+XlxcZA5g9Z6vDHEkbj3Sy9yBrpHv0hFaYgTZ",
+	"5XQBiwlksdsT7U4eyhzECDJpOdDgKk9oAflqSzXbNL6Y69rfqkt1Pm1BbHujb4RvvmyYwNRqOzpDbAKX",
+	"7JOMzbeveABHfTwYCvUr55VSnew7ewODvk7fgc9K4pTYlA4i3icN+bHudOKlSvGQ/apt5nIqp5LdpGMB",
+	"lz/mNIk0ynQbaxZBVk/4S6LVEvEqv0K8ScH9Ta6O6XPqWSfuf/qdGutnxdHuuNmJ6VMuuWEiS/3Sjrll",
+	"Bvsyg/2DzWA/iouCFAPcVhHJSCBqrpcMvM+kuJpbWKRaps8v0+eX6fPL9PnLp8+fksrPAp9C7y320ak+",
+	"8tNanaowOrVqpu5odEnQwwSyhFNXrqumn+26YCWLjIR3mJLsamzdYZJyuqkMeLfICfYPM3A9fHsGNZuO",
+	"hY/Ivf54dVDkEqkIBh3CemcQdBY8I/XkVxnObJKMpI6HgfcRSU5FAmFNX7fPj3h/QtqBccjLO+11k/dP",
+	"lYd0o8ZK64gjYoof/Pk5Ee5UdJyk3paMGRFjpiAIHnn5uWWSJURCdCzpFc1jUu+2Yolr7ke61b3LJg+r",
+	"lE508OdU1UmAMS0/xqGzKavAg0DHxklt/6hRdypOvdmxP9uNk3rz5LCgcSWee9xZ/CzRbfwwGuBnxfnU",
+	"k9OoIxfzTPHbvondCxSG9aNMEiz0EVeoRkn0WllRTVRtj95M21a8xICzECwNni52pLAG8ixo36XDslAi",
+	"PM8yWtPVBN/c2XiTdVkqJ1f8NOj0Gjp0IYfryw51dSQJiCc1S5OCnTK7WqpRBXCEgJYjqtdqFdoMU4bF",
+	"+HmydhHRyyzcIeLVfH6SYzOPtiHrVGWt/ZL4sQdqR0etT3KS+0etg/cadqiXw0BfAZI462v1a8zRgzig",
+	"Cmyn4iionYrmH8UOZsby2d4yXtkBMl7pMaMNsWiQFcmG3eHU0bzGJL7bjmwK8oQav3GJc8+4ae1S0vex",
+	"+zDI4zLFPNKLFPWQfmyqcij2qtOqd+QZ1rSphyBDrBZKujA7j7S2I29vgSG6gfIsjaCfMFCBtXar0wXr",
+	"qhQQX/+h/m16P9f1x89/BwKNAsogG9v+dK539cdz1fkfn7rqXCsao7i1gi7m3kMhAufnTxWe26dZpWtH",
+	"mGAuWCrZnLrckHtfUc4BL0xYjV4LMIACXcPxnkGXCFswOyeqJK08rfX3zWNwica8otUvLB9KDssrtkPT",
+	"1hTe1fHjkjwkS0yfE9n52WlzEnEriSBEb50hFRTpma55xRRG4RUA4xlSxivnJHLvlUtaiQJFhsi91FOB",
+	"fEzcIaOEhlxd9PHqOTkn//VfIG3blw8bV4iNo8zTBCGPK6E21bAC0I2LApH0wFOBuIiDi3UfX6HvF3Lk",
+	"c3KxrsJRvl9UQS3q9Vp5CkxI0JgDledfe3Ngou5Y5VNI+DViyDsnylvAyFY7G5tqEspeBoFGE70Ge+Ci",
+	"ZvzgVdd7YF+/PQ83NrZd1Ub9RBdVkIHh58SkrtPuCRczsfpCF3U7l8pEvAvnjsQuw4jPiZIC04ipQnr7",
+	"0JXEApqU6pgMEcO6woEqpTUpQgIszkmi9hjoaqCVpwWhwMfkMuFTYT6yBt49oO5+TOD0OYkMvx5F2msd",
+	"9vvIVbs6qoIWsaneTQ0muyraTTxS/ipqxHNCmfpBQx3Tkc4dXwXN9EySbiTR/LkN/fBUd9pZyasAuSbW",
+	"Oq7IBEPfVChJFXSnSIokIZqYYM5D5XZwTi5iQnORRP4ISbhCfugOIyyNq5vZTAeJUhQSnaOqZ0Pqe7os",
+	"BYC+/zuAZHxOtL9c6rCahiZIQ8qGewBGpWtSNTCkNHTY6J6TzEIYzwElUfayCoBxnT2pmYIeo5eK6pBo",
+	"rLH64pwkG+pmwKVXmgwhdfSjEjkEQR0bDhrEs5ROIRc8JxOUvAKgK+QQimoCek0i6S5Cx+T8dDM91DkZ",
+	"4Ct1U8H1KGCtfdYFUWaLH1YX+rmuKd1ztYE14ELfl2deipc+lMQuPQwYICEJxbaWB7Aw68/pCCUX5gox",
+	"fUS1LAjWsAAjOAaXhF7Lr3Qo3XN9/7KzsRPLbJIOQlf4YwC1TgDJOTG9aKnXnizVRxUcqQImfEivgUrL",
+	"ei0bacFAzUUOKwlmRVPPzy+6VED/xYE288v/c/2h7N3icZTmTtFDOTmNUgHSB5CrAJBAGI4jkc6TNPPv",
+	"UO53nG1AyhS2coUiEDrFho4xlHK3/l7RZFOvLlAuoeq8VMHFf1+od+Aa+54LmbcnAfpvoM+e2c7/V47y",
+	"r9HY5FEiSFzsJUszaSDssp47yZbnzu9z+vvviz3VA5dsgqk4U4V/cT/5ffy3bRL1YRIzLN5DDIaJfJLd",
+	"JHuwW9ehCkj5l1SXLjhl4mJiS7hxO0O+FzlUyHbGi4aHvvjdhMop3zdFjC9eXMh2TJ5pW4yWeYjtTcAt",
+	"O/rXCznMBViTkpSZsxr4ecUSzlRz7F2ANRg1xZ45kf/1X6ANB5hEssTRJBoyBALdImKutN/nSFyANUw8",
+	"dBM72TEuuR0aVXTk1UblnFgPgo3n6iReBHCAOvi7hly/2tmoRDekmxsbG8/3Jmegx/vXhhQAtl7aLv61",
+	"uXFhnPp4AoDNDSsSVoEWjOTJOidR7iAXMobNDunANnCROrQGuYV8AkgUEaKcPM+JUgVtIhNzOiuAoQFk",
+	"nqoEK9mCXLCBXWAVo6Z4VUcpBUbAY0yqGXJ9ezQkno5H85DrQ2ZOqcaftYvICHAhN9e6kF4834svhKM6",
+	"yRDsbGxIVIhBVARBd8A1QTonyStqSevUvXQVmLst0KNe5IIiodeXfBx/R3tgExzjfUU5VaYTyantVq5F",
+	"kc49HxlkOThq1E6Oa82jr8e1z1/3W/UvFxoXtnajjkJ1ucbPydpE87P2UatWv1Dylg+ZnGmPeuOkiAl2",
+	"Nrer4C3ESgJJC6h6BmLIqBC+WVQdyGXddxUkgZVCzZHck+KX0PxFDBnikgdV0tJMPPzWGzPTUyTY+EVN",
+	"0uILKQ1okzoIicD+OZGsDHIl2CHPosYBJVf6dpRrutuM7ss4WLvA3kUFXFheelEBgWTvibgnHrpDiTYX",
+	"McO9qIBqtfr8nAAdsTRUEdg6nz83+Bd9pi47LqrgRGVyDaCkO9opMgi1vXZUlWDVoTDoYKz+fC91cQA4",
+	"Jq4mWWcE3wB9tbCmNQ4pzktwLhpEYDHWIUHVALE+ZSPk1cRFRWGXvYOQAzZIOIoKrTI0reArcTwIxV7S",
+	"QTlS+o1kJ6gcd7byj21x7SEaQbB2Ya6mL0APuVRS8gtjtLxQa9pDfcqS2YOqoJVlN4AiY8zYv1J2FQaB",
+	"cbGMdDN5GC5sDPuFJpldyC+rxnP0omIUsahv2VE0peJ+m3qRVTYvtb55+dTA2kVeFrWLilk0tbcm65I8",
+	"qldLJ1c7J06cAC3S/0Gt3XQqjuSK2l6wWd2obqgwhAARGGBnz9mublS3lV+tGCoLSZ7uJ98NkMiMK4w4",
+	"iRXvU5rA//3P/1pV0Spxz5IoKskoQ9AdakclJZJFXh6OAlYz1aZnXK11J9YbWJ1oZcDNTWmZUkzii3Qs",
+	"m8mZ20K+e46ZtZO0pWprq94zXUbsNneeP/9SJYS1O5TsbmtjQ/u2q9gfnZwlxpxvxhgeDfqfVJW+zVev",
+	"dnZ2X+2+fKnCIpIVzjZfb+y+ebNtX2EvAbCZ7Wisi4/9rMzq1Hy583L6yy1lC4+Xplh+ulQNwvnBHZOF",
+	"053We6fiDOO4/ZQUkje6ab+ebqx639E7kPVVtFPr+9CzHizqk835n5wlchToj7Zn7HSSRqjQyWhVCyT7",
+	"y1wmqctEijtlQEhJQOirMhcSpYjpLH6IeCrzWlWDuXOfYJ4iTkPmokkFUoGy9Wb+MncpPYZkbHZHJfrZ",
+	"LbKjTSIQI9CPciTuFtnUEyqa8iSOEBF6W3f1ts7+zMT7nhF4BbG+xlE2ap1dMBFDIncnQTIlYYcDZf5O",
+	"GzANEfxL3TvzvIKdaNqgaUQ2pcKruDl9iTxFafX3XVOd8PGSWoUV+ybosiiV/ZFNSl9tbm1kUM+ih2Cy",
+	"luXP9KWdnP3PKe6wuRjcWXT81eb2m8qsGc1iDlFdUGcL9l5C983Oxk5/6yV8s/UGvkbw9ev+9putPnz9",
+	"amfJlcgiChr5vDSdP6KxJ+ksEh+1K6n7w6bumwUIZxuOpZLbpfRITvCJcQVDxO1JnMMKflZy5ff1H+rf",
+	"pvdTcwofZbnAnaIreomiSwrlWaNDq1V300yirjp61Eyikg9okLowy4bQLOv9agw7GeHBFByYM10SvVKk",
+	"fQjESxMHS02KkS99UbeYucF8A64wxz0/qqjk08EAeS8wSUa1TFsT9s2IU+Qra/Zxk/WWsq4r3XlOy7ax",
+	"vGcUpa4rZ1xtSaNM6Ltm5AEax0xVgck2GF+NKM/g3hg8e/Fs8uZD9lK1lErdesWkiutcjzF6xznJTTj+",
+	"vBD+7KpT0Qb0xsB0lDW8eRUPP6/i+XKWkgWtEXr7n6AZYvZHbynrqaQ4T1EN70UkwVKsRpRcsoDGbb0N",
+	"1hjiyPcRe24uliPOpVhVunWeAm7wc1FNthgP052vVBVdZOBfS/Nb5EBtFDhQB8Zf83aq0laR+QSMuogr",
+	"dyR92fQ01ayePWuZxz4hnqz/0D+MOpUpqRyahL9S8lP58Q1RkFza4qnWsKyzGSW64EWaDBwiEdGAggpW",
+	"NI8MfcUC/vCuOG5LOVrvnQd+6HcKYbiuXvS0DqA8LMucvmlzR8LjUIX7ZmXzPMRXKHU20xYJ65Elhoin",
+	"ffmUK6J1OZxwJozcDSHxpj0Lf4+Tfyu1haERvTLeNJF/3oSYME0LOpYWKNfvWmKqj4Y2VH7Zy4PCpm+D",
+	"TicqrqGQ4PXQ7D13SvVKq/B8w4qyGhiJQqsU2l94FvW0BGox40r01ZLmlYNo1NLAsrSBJd6EFZtYCg1o",
+	"8MzUY5weNcE27o5NZAGGbvSpzAfNtpgA7kFYnuzJMNHjpfmpND9p85ObIJnLGaBsDzaUDvr+eCIMabbV",
+	"yeLmHdmdbPf/gOUpdeqerPlpUZmstFc9RHuVG5/S+VLf+g/7cxGrlf0m0y6VoBIFtc8ExBlaXQzgY7VO",
+	"zaEupYnqcZuolj9w/4ShKpYCsuNeJ87kykxUMXdf1kj1EMhEaagqDVWloWolhqrYNL6oqSpNQ01ekLn2",
+	"K03ldOuIpEABfTqwVRp1mgeObCR/DCN3aYAqcSy/ffGMm2hRm1/HxI7qRBbI08G7qaqDMw1iLTOZJyU7",
+	"FTKM6JUpbSKlpLYCI4pNJrSoLcXU6zVERJ91HTNje95TaTym8iiZxB6GLgAsQEhUgLsYorGiOFHikCqo",
+	"qXBoDrY2NuNMXmbMIfQAoYmhk0SgArY2NqJkHwwFPnSRlPvQTJHMHK3HR3NWL9/opShsgdpY8cD56uEq",
+	"rV35Y5WGrtXKdKXdqgBl7qApwry8GLj+Q/+Q6snMqBbjh56S8jRV1VmMdTdV0I2EOhv/YfOfK5kwKmsR",
+	"cp2CPysU5jET2sqsknOGKdlsXcDuwvNsiOOtKQixTuf4tVY/VkkdJ2/oHnuETCnarTKkZAEaYuSzuTpj",
+	"nJwuSoNk0vhFGZCiaB5b49+mpTNKpXqvTHUVTT5MTpARHgwFcKEtDAij7I9RWk5GfWQ1UY4gU/d0JhtY",
+	"phZZN9MqnSqWdqqwkvs9uVQkhouyoGfO174sJuGl61EUGT06PM08r4kUu7lzl44EaJFDR3PFDh0Fxk4U",
+	"O8kZO1EA6n6XJQJtBp7aNif3E2WVzEcDXYGvVOk+bgwtGxVH0jB8hZy9PvQ5qjgwFLTN6JVKfo3JoEWi",
+	"V+kiPCZrwc7uhjL5RILR3o/Y0She6ul0Bzs7b9SHqUUloe9XkshjnmQlPqj5mAiqKsRoShOVHNlz3p46",
+	"FS1nRvDqjjJG0xtY04mSnb3//JULQGM88C7Vvrp0JHfFyEkxRWCXVYIkGaShGFBMBm1TmpAndsB+ljUp",
+	"gbjYlHgR9O2nsuegXw0YFTp/b5WGwqdUZc1SiX3sYJ2wR5Awc7CIZkYOcB0KaKcDA6zrj5g/QzFMvTYp",
+	"upw9x6cu9J1KTM017H3o+z3oXkaFIuuqZpT+fOplW/KGvJdJQFLLPHFipPSQHs3ZrG5Vt6s7yTd6qK3d",
+	"xCMzE1X2Uh7jx7QWdOxdkXIt1Fq8rB375Vrotfh+edQal2uh1uL08uNxuRZ6LT7Vvh+XZ8Sw1tq1f2d4",
+	"8ZepI4WRFaY2k5WlpsQq/Xeb0YCnBY9mSrKYJWaMIPalpqcS7jp7W5vR1NrUxwL/HaIXWTJIBERczSHj",
+	"UQo0hnw4Nk9+ONC7QkxoRdHZc1QpIfm7E8BR6ouaamjhVY/2oVeLKk3wyVfvrE078Vj3aixQARx1XMrs",
+	"nDc3lMXflNyMZhE9SU0i+tjZ2/1ZcYKQDVBSFsxYjumuJ4t/GbhMqatE+ajridIwumLKEnkX61EhwvJa",
+	"tXQ117ekXmRGsgY0a1gq4GVO0LW1UYHOmAs00ibyKLOBl67hGblU6JRSHhQQrMWHpQIMMavExW+fV8EJ",
+	"uhGq+kxUi0ZVuhFU3aXaIUxCWdoHHu6rrL3CVmvheU7udVtJdOkkgRE11qc3S8fVbxIWlVg1m1Yv6w0n",
+	"rSQ67/ZbL7Y2Nt/ka4cDKpTClkGXp/U3581WdXNru7q7Wd3a2Fnflirhm63q1nb19WZ1a0c9mdbxIu4r",
+	"SfR83ntXfDFJVy1dj8iqoZ/FqOrPxaxrd5WrcbbhZC5OZZpNdl6+fLO7lNnk5d2ZTRRe37fZZPpgJI0m",
+	"f63ueJQqzWKiq0HslOQavd4fH9BgHJEwL7QpS3dey4NMGbLCoBWk5LNsadC+ahCXegkEsc8npET92Ifu",
+	"pc5xnx5C5VU/hthvktQH8lErFKlnnQQZSvcSC6E/70ZQn8EOpunnlJT+I7Hg25v/7IIXWUTz4CNmkr6r",
+	"Nj/vUsuIxPkJNSP5XPdr4Z1QNHZ/ZnCtSTUjuQu7i6Dfz8WUk9sx0VzVZDHmej/OSfeV+rEW3fpS1w0Z",
+	"Q14VtCnXkfPqCniqBFR8r6xq5NhibB4wFcUfSW5OE+jBUxUsquALDVWpL1W3T9V5QJ5JMDDCIsqCZNbD",
+	"yjSAMjCmIfCoWhj1sboothnUGPVRNRGaeH/7ayCVc4K+qvhoqqZN6jeKNN/ep+zecqtaDQm4kKjaRhIz",
+	"CQI9pPBW7pJCUqQcIDys3H+qTzPy0rOq47TanHA6SdTzK+CflozzMkgGiRfXCqyamtEAc/At5AIIOBjY",
+	"8leqemQV1Hw/Unt1HaOQB5Kce9HX1ouNIRUVbj41hVdgojKrfAXH+gS7kGiHDWFKbWtRHngh0wWzME98",
+	"mZXu0LPJYPO8WvQqRDp5Qb+5aCMyfNAi8eo+feY+DXU9LI6IqAB+iQPt3zdE7mUa6GccHH8GDLmUeTzy",
+	"ftFcLJ7E5xfNAaEMvTj+nHetn+X0UuaMTuWM1j75uqhukoUo1EQ3yNVlu3BUe/WfSBttDqgksn0aElM2",
+	"UDMT7JUs4aGnuZ7BFCrFou2jHqZC7R8bXbylV9FdORUZ36AlrGOv78461jh5cNax0qWodCkqXYpKl6LS",
+	"pah0KXqULkUP1I2moHW+dKK5Hyea21uqH0lGp4ekwj6daFdMBj6arRYGULjDacWw4WEBAibVQIG1X8u0",
+	"nlgFtSDwx8AdQjJQwf/+GFACeIBc3MfIS9SKtmYNUBOC4V4oEDdRa7YGc6BleE8bCI22Hwae1ISmrXVn",
+	"6kVprVuhtW5JH6QMfbKzKGXTu7naFE//0I3bP3/h9qip8z0n+iwtmQ+JYSmuAxe/3Fo3Gb3yYqyVqyn0",
+	"/VSKQsg5HhCdjhgRz5joVUGcvCuiyA6qzII1m0bslzaJLujkXXP9OHGfjQpOenwn2E/p713mWpjnIK5P",
+	"5VTGvpQIm5W51KQIsDkVbnnwO4//4C+XwCo687MFyPkH/P7SW9Vc/8lkPy4zgM4jIrV+H7kFyEieYKGy",
+	"Js8XLFIZeblNycuBp8iQykwyP5tKTQ/2mLTZh5vtxacDTFab7kV1eYsqxWMNVAWgEcR+BXiYBz4cn+Qn",
+	"1dCpeB5e6RiFqWUkXynZ3UKyg5baLRn5N5UEHXGVd155PRORS2+TsXcaj5+CIDf3NP8DiUgNFXkKglpZ",
+	"v+YhelHnpIMvKBXGtTSKOFcXo1Y65x/mBrQh5IBQQMUQ2Y90aj8jYEbO1NYBe4ranaIrevk4qd3jKoBR",
+	"Zv/89cmGPkzzycYsb9sszFVxFlKNVLjNOXWxKsiesFrNMEaXx/rx1el6QqLP06rQBc1hXFqWKFSXq5NF",
+	"SRDnqJAG1ElRjqUKZJVE5FezvZem8rJYlrKzLq0U2ZiQAsXdTVt1PcenaEqufdyM8Hip1KNLXH4H9v3b",
+	"53s2wUA7LxPe2z6UNB8xrnIESoCyQoZ8JUqrFovnr1Po9wSN3vflI/VlIt9CrP2om/oHEiSb4e7Xjd37",
+	"RnCsJqA8ZZ9uQj9L4Kf4hyXh+Tb+mucp8748sVxuvCRzcf3ZBOOogiRLsZ4e0POQB5CeHp/iJjXPS0Dy",
+	"C5v+Y4Kp87dzkzz1mvpXSP+RTQJTF4zbM8XNPPK30jR1/8km5YlJJah9iickpnqf5P7xVjYrKf1tKP09",
+	"JwIyRBaompD3mBTo6bgOeV6Knc1mZmGmyqPKYqZUnhQ/kVJ9vDcRC9NNc/hbxFnzjDqPTUu6DWtLi/2V",
+	"hID/jzG3p5rnpiTqKyTqJSFfdVhJYcVktnlr/Yf6UTijmt7OUFXbw4KDZn125rFHppZU5oEWsc4s87te",
+	"yYd5Nf+AwgehAD6Ckv0TBCLEMGUdH33ezl+Bb0DirZsC6TH9fqp2oIl8ZHOF5xyC613iUQEaK5sBTDTO",
+	"q/ie7Fj1mVS3Lsd6xIF8pcxZmHaAtTgBo9mg56UZ+eGRD7MS9ffN4+lbSPV0pp+VPKeyVaIwC5yb3vCx",
+	"k4HFLtIckyav+lVDe4nGVV1my6Uj0P3cBVf/kku4+TsI/nXcPOwf1zYODzp/H3aave36h8Z+7cNZrbZz",
+	"eFKrH+zjD+/3Bx8Odmott3cg/I/fvJdnu6f09Fp8/Pv63Yh8rh2++/JuEPT++PP44HXn26twu/Hn5v74",
+	"xD/6OHpX+/Ie7nQ+7XzrH+78Jvpvtjuv33VbjU+fv9Q2tl99ITf45CM/+XLQOCYfr/3alz8C/2r3OiSf",
+	"696r4/rbG8G+eX+M/nD/3H33zd933cv6y1bw/vq3D8P6KfwN77T7b16f+u/qX8Y3r94dHtK3B+PrZr32",
+	"obav0hVNLcM1lkeij3y/SpB4Mmsx12ays/Hm5TyjyWZ5IfqkJOMTmiK0KrFHFbRYUgl8yvxMcqM5XGxm",
+	"tJNaXEQEGys3YaZswiAIez52gSRW+Xecj5CfrT66SS6CCQi/7U3kghyzud/8VjvZH1z+PbzEh2+uN/Zr",
+	"Hxpva7XWQe3D65p8fzB4f1D70KiJT5ef6MtPncOdP9ruYGf4Hv72WnDS+PPV6YePp2dXXy4Zro1/G0JE",
+	"/vxtfHSzc7CPW/u9rTPIG6Put3ewe7WPr769/fO3/uikOXo/fL+xH+6c1prNU0q94/HHenvc3++OGPx+",
+	"076BH7Y3m+53Mex/7Le/v/4m1j/fbNV75M/P/vZrfD3+3P7t+PDVSdv70vS20eXZ/vVvf/795Qi/7OKD",
+	"16/qw0/vx+hP1j79c/vV93cf2+sv2dn74dU7dln78OE395v/dgcd4O+7H759/LBx2L0O//zm+Rvrh3/i",
+	"YX37YOvg9ZsPO2dkszf8/OfOzqudP96cbHdO2hxffum29z9ej95ub8Cz2sejt9fvN3a3/9z36efWDdl4",
+	"vbv/8uwVGVz91vw2Xv8YfH7/0j19TY8ao41t1t4IgqHXOSNHx90/3m2f+S/fkA/3zNXKe99SXcOWB5dW",
+	"+SLXq/P44qxL1bTQEV+Cp69NlXlIt5qZQ7BklfNY5cbDYJWs2Uaj39Do5ZeDgy/1/Vb7zd9v+eHHsDnc",
+	"bL6Fb/ve9fb2hhCtL/5W/1tra3BEWjdf/jz+fPWdvN2v9z/tv/lj89DtY/b6Czp5Lz6M9jt1clr788Pw",
+	"8yYK0aCGXn065MHuy0/bJ7Tbfnd6/KXO1w/fk+P331qj751e2KUC1dGXNm+/3elcfw96+2P46kP33Tp7",
+	"1f9Om28PP4jjN+t+q/aJvP688aZ5/dsbN7zaqQUvv//Zwd1vN7BFR2evrzd3vjU2zto337Ybm9+Ox7uD",
+	"1+2TnSP8qUkPj/pXN/zL5clmq322HR6L9+Gnv/e//Hb49/BV8MEd/T2GJ/zj6VXzaP39+D093KXDfTx2",
+	"h6/hH9eN7f2bj9tnr/u4f/OebL/ZvDp+5X7+Y/f0C9n944+R+/nbH7998K4P9l+93+2dcgT7H9DBh/tX",
+	"AEsuV3K5J8DlNI8pZM3MuQfpq+wxfB0mE2XPibFItAX6e8BCf9L7aGYuoqgHnb2mTEv0UGM5oCp0snxa",
+	"osi5rDcGUV9ZMEQvi9EZ3X2MRzXX6Df3kqFocvQCvl2V1LhXxKuO+At04yI/Pb65Xt9zephAtUCTSz3X",
+	"4Glu5l7UMQ8ox0UUxKxPflZK0+ljNp3WS+voIbKuWf/3P/9rGZcaxTCupOeAPtSYDE4lM2uRZO2I2REl",
+	"MUNM8kMbXpKlOKbiSGbYWCcZ5VPwu/1hecGeUzs6an1yKo7KWG8qoBy0TrqNk273S1uX3U9thu/Ta3DD",
+	"/Ru5EUop1xvi7DnVG5/fFE8dP8Vgimaw2ryzuZrCbamab7tvXm29fr34OkwUPQui2iGbcoFoEAXBmBiY",
+	"JVettGQ+Qf5yv17NXbkMUmrLdWvmUipWGkqpVhY2nk7zNEGnc+fP5plzdM6Q4fnK5tlp88X+URRyWVzH",
+	"PGO4VC5L5XJ55fKM4X3/n9Ar1cClSlmqlKVK+eBVSsOe5muTZ6fNOVpkqquVaZARG3xiquPZabN+0tk/",
+	"+tp532x/rbeOa82TKX1R7g3ohSrfgy5cGalJiac/l+Ebd60u5swvS0d8tbu1ubOx3NzvVE80jK5UEUsV",
+	"sVQRH5+KmGZYRdRDzQRz1MIBo2FQLMObKnGRnfSgCqJBAVXfSrVGlwrdA8/Ul88q4BlDLg4wIuLZLCWy",
+	"IZuXmeFWpfCp1f+nUsPlaZEa72yyDIVUzziwoGbN0L4rXjdl/tgxPs4eO2p3D3VbklmSNEx7Tg96g3DM",
+	"/z2gwmTFSAkIEXg89dU32u8zNE581ceMCz2nRNV0240P0y/NfExd67hfBkccFulWp26a2e1fS6RxiulD",
+	"qa+X+nqZTvBxpROcEiOSNRqtDKOLMs7NLJiqHpToOK9EUIJyPAnF3FJsd4h9jyHy7yW0xhN0nSS4d6Be",
+	"z4ByFqP7q/AUJuG/a733H6Q0NTYI9Z1NADnXFVElFhsUishPZn4RYBJeaHmdT5Is/U3iTJRs4+mksUqS",
+	"13vJZVUWc39w/PskzWXz+fVMY8P6D/WvybeVX1aHAPQigXNr6qvnKmLW2OKZro+BBRASb0R2SZ3HyPRn",
+	"JOHKWpRsQM0yP+CEFXeq4Tp/6LdOrprr7EMGxRCpW+pltF3nVL10cjVeZ5/6Ymb3YohGlAiISc4QhwwN",
+	"KLNDNMYD7zI9xIGPBpAgZ0qzXo14VAb2PHDRwAhtIUes1C7lSmhmgLwEi9AJxCLdMF/NlCLuND9S6SYT",
+	"TGcyIdlM1VPHC5Vc6GGryB6a4kApppPBayY4wzIEV+PGarMQP/o0l5aiWfrWz8jCWOqiDyI15qRSmKWi",
+	"liWSH1LSZMm20tzqdjrcesRkVWnDTDNtN8YUwz9dGvqeVLLjlKK6ql8FQKJrIydRizLNbvVqpvvKdMOK",
+	"KWwtAq9kuw8oy/98bjo/2f/OP1/J5mlc0T5UO3upjT42bbRk8HceQhTpvIJOMPsV8vr1H+Zn4aoJSXYe",
+	"EUNTRSFCmPxSCjFpOU344pQM/b7gjLcsA/C8UswGQ8pqEKWa/LTVZEXcZleUAL9nZdd19dVA1MkTrTuR",
+	"wz4W116HCPpiOPPekSEe+hGZk5IxEEjVtCazalpHGeff6SGeSs75H06AmCRIyKsJE/3ycnNj+6XsNqBM",
+	"9YCIYBjpdaChUEkg/+O0lYeKowHQvsrKpdJAePxZqTRx+yNKL8NAZYZUOSB1BmVMQP2ko54KyAaQjREx",
+	"Ss9biP09nVVSNtHt5bFSGa11R/q8nTupb88ddc3MkY9cQRk4t7kPz50UuI3T09bpVznA1+Nmp9M8Ofza",
+	"OOmefoknoRKBKR9XAUXIjdJZXKNSYqxBqfJy7gGH23gU8clcek8xQBMMLf2zlNlgb74X52lIACYCDRgW",
+	"40LE9jQkJscrhgNCucDuYya4m6sguG/mE9wEAT3+XJR8ntC4saKbGRTw+HMe/fs1iXgf+nyFVLy0jJWs",
+	"4JdhBZKamwPpJanzFDvIEdF1/GCBhKhR/WTzBfBUwJ0mCdoLNYd9xKGGLTPYk6kQ9cOhgaUqbsgFHSHW",
+	"0SHlGtLUxPVtgJ5XqpUyRtn3Zvq1dvvr2emRXEvRT7VmSMLving9zLTetTpdp+KEzDftFWGtOFLVTT8x",
+	"+d7ViMpPhyEiPsqHchtMYvJ0jSfHfGU/mjF1M8jyc9epAL622t1m6+Rr43PtuH3UmLMSZlCzFJ3uafPk",
+	"cAWLoV5+7Y2/2gjQaBnMZL7qP+9lQWr1Y5Uhofg6NI5rzaMVLAOhDAX++N+ujyAZQexXUZhYCi0qIfbv",
+	"tLixRDSiJiHF7h5/qZpZsz96S1kPex4iCT48lyG9VfLlE3RbtDbciB1N5BOfoT11kLAx9wq51b1PFJff",
+	"tdm6aB9EEEQc04UE9BBwKZGyMPKkHA4DDA4bXbAeA5Pmnh2UYp5PI5Ium6xZaqLy/E+SkqLagV7Gwrlr",
+	"NlZWG8RSrjyz0sKK6S/MTngYSIaRYCfC91aLAb+WZnin3KF0I7hLjtRBEwwpkx/NVt/Wf+gfJ3CEingI",
+	"pDhYwqaj0l1pNqbfGV6iT6d+Da6x70s+FnJ1VPKLgj82jjV1IS+X0wJnlmyNI5Ri2Dn+A/F+FIR4guZO",
+	"Zjt57AXN71Z8LQnNwnXBF6c1AfWxi9EitiL7iU48kbQSzcpI1bYDldmobpuNimgC9I8ko7q98Qwyd4iv",
+	"YpnR/N1mNOBpkbaZdNtNhW5i4tKRnKbZcylNSviO8AgLZ29zJ1pGhazjfYmYoRhQ9Y0Z+O8QMkgEJpEM",
+	"HD8x0PxwvJAZQXF7o+JwQRmqeVeIiagb9WwfeskU4hYVzasGcamXANc+f2cF0uRjH7qX8qglBHH1ooOI",
+	"h9hHxHB/PPEmgKNUHx8xi69Y5Ib5cBzNCCrwNZo6e45Kjil/6170+qsv7DytfuDD8eQ0DRT2XTSf5HPd",
+	"r4U3gKOOS5ndqV0FnkQdtcbRd+ZJCimib9VnCUTSAKbxKHq9Pz6gQbxg8X7uvF5gPyfexRs68WJyBWZv",
+	"6YHUhI4h9psk/UI+a4ViMQSw2513eKI/Zh+e3ejsSJIt8N8heuFDQiT8zBiFb32WNv/xtS+0mkucp//U",
+	"6n/d6kylX02QiMSJMud94kBtbqRPlP0sfaCSe7G7GDL+TB3El9XXS9h7lSwwLu29pb339vbeIJYr00Jv",
+	"JHAWzH2mJQVlvk0LtaBF/DGISpG6kAB3+sO8fGkG159GEvMJ0S6LE81mPq8nBLfaXTCbtBB2F3Jb4nma",
+	"zyRf5Ehtkcl6FpNpn+1PchnnP5127fgv507YytZGpqCW4ASvqluFjbWW/t9Fnvm71y5KHF0Vjt65NJSD",
+	"tnP1i2WRufRJWzBnnOSsIUfMprOP6n1TFdpD5vqlLSAf3Xe2PyNQlIn+nmyiv8DKfrmSaY5VVh2JQhUF",
+	"rFFWH6KFLLIq3KesMffoSw5kJujvje+pEkBvDAIfij5lI2AM01kD2jbm8uw+KwAoZQ1Tkq4ttLWrDA4Z",
+	"sqB+1DYAZ71SxzrjRcf4tjuNk9r+UaPuVOLEzBIf8L8nDWnJLIUHqsl0qkUyCOFANnh7ms5aeGQ7k4fY",
+	"gKsXBNehgFaugQHWZXnNn6EYpl6HYmjK9vrUhb4qNmWwUB/hPvT9HnQvuwwSHlAm6lLEMJ9PvWyr+Imc",
+	"l0lAUtM0U/qE5Hyo0ubTozl8JILqtXlvajyJ9KBbu4lHZk6d427bURYARYv3SrtxaTcu7cYPwW5ccXhi",
+	"LVskVjQnqKjkPQ+CiNtUQ7Oo+FTGXJseKCLjjZOSjJdkvCTjJRl/GmS83uw8MDou6GiEyEwy3lVNplOG",
+	"l1S8pOIlFS+p+BOm4ov7e5yZtEtlncFH6IFyz5H/cVoKdUuijdn4KXu4hDxdoV/b7XPvDq57klLOvTzQ",
+	"x52D6yF2hwAyFMX+m1xp0PfptbpegMQDPZ9qEjxRtXjG/cInBYiqoFzeMjzQWwZ6TZTEuuQtQ3QD1RsD",
+	"+U0FPKsdHbU+PVPxR2kMerZ/1Dp4r99E2JQDsRp/sZr8WhRQcmZBeOWqqY90WFQOKPbdvd9YIC+lI+3u",
+	"bGgdaToAFN0EmKGayJTl9Q7vOdDHV8hIfjzoxxzegK/2LZnoACKCmMrGTVVa7mqfxRpcEeCcIXrGAQSC",
+	"QSxU+aUcQLWFbAagqYzaCo0SgPYg8jEf/ttkD18YzBlraNW+ZdcQsjFcfv0mAdt89erNq62dbdNWQfhl",
+	"/K19m8WzJVtWuWofCVX2z2VhslbW5IYuLnMmqUIpe5Y1rh9qpqunXG4sTnn4f//zvxz0NZNmRmK08q4+",
+	"yZgMlCjZIvpMz/LrrnkeQBpcDnCUS6tvO9JDVEGWIw30PBR/nVkZ5RGLt7eoN/LjdmJDYdEgYnObL1+9",
+	"XIjr345JqOwhk3zi7suf5Ip7m682dx+suLf5avtlZek9vTO5b9ViQoGIpNLJ9xdnx/fsNkwA9hAR2IW+",
+	"YlPT/sOlq/AvWHPGiChyx4uKPmGmdS/woatNQtdD6sdyzZScFclBoDeOKsbJ1svJRVFKs1IuyuKvDLuX",
+	"lPybC8guTWarH1kMcuvVZr7QI8bXeOkki3cj66zGtLX1anfz/mSdzL3IA+z1blGzjN66lcg2K9vopUSa",
+	"siJCKY0UlkZ4KY78urnriptiZl5Grv+47kkSVLDSXVJWkRBUZyaki+WNX6KanbmSSsto2ZDaRX2YxeFK",
+	"xvHw6qk9ZWNzOlPeqhQtqNliQoWiJINgnQUeLAnWvRGsJfOX5EjjGfrCEq4JK81OnQA6W3F5tWpngZn6",
+	"ympWqNRFSl2k1EVKXSTBtDXfXJhpS21EBXvwdZh0y/6Rc2F8FkhsAFByMQQoARyxK8SAKsYuuZugQHcE",
+	"sFApwoip3qzFKzsjyxND3d8AXyHgQQGtm2Uyy7b1s6y1m8onTvJRyT5HiHM4QFXwFvuIK89MGAo6ggrz",
+	"x0BrT14CyushUl2NVWNMXD/0TCEKCybwQsWbseB2oCwhRUId+7E7s1jpKPQFDiAT633KRi88FcRS9Fzo",
+	"keQEI4p9v3Ub4klKIB4M41nEO3tpMveEiIc+1UmEtrRDFcPPJxXrP0Ls/Vz/IekBKZh/Xx965E0QkTzr",
+	"ReqczVQDzgj+O0SG+/Wx1DGSZMaOuJZG6mqIvZw89iGeLYKvLsH+bAglODkg2oUvCmeZT79MDzpZ8nzm",
+	"ua9kh0fU6TVJygIRAqtolHar0wUZ5CLjjJt+ylP+j5/ySanhv9f/+9Y+vYZGZC5AReOKFLXoNbHk5EV3",
+	"HCjD0B14ApdxZOlQDxRHkT01hSmmX3OlHm2xmxB74j8KXtYQrXpL5SL+1lgD54s+WoUrbgedGmKGtTE5",
+	"lYd5RfKPXQqUBrJVQnlCM/CyjGGNKUQmYciz4iTj6NX1CxTucPpANTwsJFoHiAlbjGgmLQK1IPDHwB1C",
+	"MpDtiT9WSlqAXClueTrGUsULWFwCNSEY7oUCJeNkJTYGjF5hLRb6PjDmu1AZq7y8259fkOotmyfetUyk",
+	"cfLFmbI3IzIGN77yU1TeB3rOzp5TvfH5olcL8arrXShmaSopeEnB8yj4RgEKfkBJ38euKC11hViFIua3",
+	"YxRJiTZkmK//CBleXIYNGd7354ivZwwvSsHPTpsv9o/mU28FcymslqTuLkldEsdLOTVBBSYPfx7lOTtt",
+	"3kI0TY3yj0ulj56Y3VYG/fSu2W0cNTvdr2enza/vWp3ulER6qly8QhUc49LRoiLomdzwUvosSfItSXIp",
+	"eN6Z4LkY5Zey5oDRMODrP9S/xeVM5YwBfYi5jqwLuXXLaNbz5E1lta35GC4QUGfcPqD8CqwpIHPuYMwE",
+	"SqFzwm26TTnHPVWGKORoD0ABfAS5AJSo2vl6F8AID4ZCe2pJaQDYRQT6VglQlnDgjQw6alusR53+MOHm",
+	"W1LXe/OIh8RbN1uU3pQn7CKfoFMY8upk6kFFiaLqRUMEfTHMTTd4iASAvg/6EPshQ9wwN0rAmIYMIHKF",
+	"GSVyItmpBN+p7tXycOfW0acxsAFi8oAiz4Rw7uy83Nza3JQjBCp98Q8HEcFUZfz//HBoKFQYwH+cI0ov",
+	"w0B57B1/BrKNqhlaP+loL77IBbrinBpSsAdeb1c3d3arNzc38j+n4ryF2Hc0WdSJ+Bqnp63Tr8efvzZP",
+	"PtaOmvWvjZPu6Zf4Kvr4s4pSzYTDu8Sj2ZDI4fZA/X3zGFyicTLTo2ztUcQThEgJHgHDV1AoQicyAJVd",
+	"RaAetM7aR40YVvlSB66a5LE65+zPiZxlNjthAk7bQeu41jxRE777HROQDSAbI5JaqxMaN1Yom71bx81O",
+	"p3lyePvdyoZC7ZhsotvHuVFVR5qCnTupb88dlW2RIx+5gjJw7rg+gkSe53MnbydzpjFnI216PJu0cWIK",
+	"E5u5eCBzHcMBoVxgtyGnX++2HkbJ6F+XMz+t1GOatgBkmYvlcprnpPjbumDjFypvd74T+Sfs+8AdIvcS",
+	"dI67beBSQpAr8BUWYyv42coA08yuy8ansn+pwOGBTey9qIGjGObogSSkeqrqZN2vA7Ye+BS5lHll3E/B",
+	"41nq8/OOdZeNgTqm8vSlzlHm4fbxFfqeK7vWCL9GjIOtjQ1wPcS+TqsTMOoizgHmQIfJSVlBopOOTZLf",
+	"ZomycqDbhvpFyfjpZXEbpFkzUw5FTlugG7Ee+FLTTOn29NKZ4R861yeyJldjyVO7DKqpmgVuyLAYO3v/",
+	"+SudPv0KEblJ8ugmQ4bMYpjtpwr0YoVWXSigTweSkJvPjPHdhQT0EOBISK0GRiS+AtyQCzpCrBJp/0wl",
+	"cwdrHCHjS5yRM8F2L8U43UhlgF//If9JNHierTG11Ns66mdYi55SanPjV7xkZnO7Cb3xrKqmZNFqplPD",
+	"qQrYcpazkEpxAu7SIA8O+64YRdAY0lHfLJuufEFRPkLKhyHBP1hX6SdW4cIS4ISH8o1AhKuHKRq9nqyp",
+	"NZNYS8oxNj1bsdsS7+zDFYvl+pCBtTh9HtfzeJ5w6o8aq+j330EAGSLio/xDCgXxYX7GgSFH2ZTaVjVr",
+	"RatwXwfxsevR5ZHKPVIRds45W3m5sztIXYiZ86NQXBuoJo/EXiTfcCvgaJlFl6LHZIgYFgALEBJfymIq",
+	"QlkeOjFEmAF6TaogFrE3ozBmO/YQeoDQieNWMdI4IrJnprOw8OykKx00ccTuSJ3Wna80v8ciA+erz8VS",
+	"Ud92rMebAflewq23ioBnlEp5qBtESI3m6eWcm6BciwgF6z/0k5OCodopnq9pnHbS0t3oG8JJJp7K3pB3",
+	"Vz9FcGbe1yeDKA3VU7rhYaMLIjUv+9o+nnDBm3tth/9aqx83T9J6URk7XcZOT1wBL3IWTRnRF8b7kBWz",
+	"p9i80vZzEH2eY9Yw7drRKKV1Y3nrxtSir9rQcT9WhQmcKI0LpSaUMC5MIfmiupCWbJVcMNkXWBNDzLwX",
+	"AWRiHOVuMqpRBaDqoAqOscsop30Btl/uPq/Ik99DABEJsKIYVmtSpgWdZq3meev6l3YYrtJJutf0Miik",
+	"hnTqPNyRvjMxTGHNZ/POQHi6esn9OQWXikwBymNIxhS9WEyCWv8xeeyNh3G+j10iwCSTWCFgUVqpOsCk",
+	"DQWUoIyLpEMkMohJQd/jrMlnaTBTU7xfH+SNe6VGDz6fXKkUzXQWWuhEW/WJr/+wP+ce4FjnWlPuQ8qN",
+	"4XkVHDCkUkJBn4M1uct1KGAFwADLH89V8BdTihXyAOSAhL6feaCtaaL4Qc6EKPswx9N8rIfYLk/kDFWe",
+	"31/p/AYx9ufpAEtFc+ac2vsK6/xdnXfg+ggyDqD6S64AgLa3vMDPX4UcrF6/sStzFyGbvwTlKFWIu49J",
+	"nEuw8uWMIjE5OgqA26PtQy6AkIs2U3SIPfJLISKTdGiENT6mpVvzQ4wHtLgchz0pXv4UAyC86DjLwxqJ",
+	"NDrOIcNlunInkQ+nIfnF6cvmvdGXshp1SaR+ISJ1GpIUkSIFiJSSi6iPXYykWCR/jRfPA6a/qwLln83H",
+	"HHojrEq1mPobUkDTTfIcQdTbBciYbZ9Ft8wkyhwNc3I0xAupwnP6feQK5KnqLYkYDKhcFKuPhWIpFNRO",
+	"leqiMMJGRtXMycOhWnrp4zDlVA6b6hPNphAfbUur9AVv2xCp/GIENnlCTEKmrE+262mV7dHTnwWD4yBz",
+	"h/gKWcDMn21GA554vT8+oMHYRLJXHM8GCO5tblUcLihDNe8KMRG1UM/2k4UceDR386pBXOrJWUw8f2dF",
+	"sORjH7qXPuYS01JDHPgIkmOI/SZJfSAftUKReqYLXX1EDPfH6V46ARxFJqqoMGQcqp9KwICJS0cJuEcQ",
+	"+x38HR3hERbO3sto/+va7aiL/n/2rn45jRzbv4ouVbdibwGOPxJPvLVVYWLPjGdt7LLxZHYnU4PoFqB1",
+	"I7GSMGFTU3Vf477efZJbOpK61dCNG0wIxv1XYrpbOvo65+h8/I5MtpXzh8T9/3uEBWaKsngJkl/iVUjm",
+	"+/DbTneRKbQ//EJFgn2gd2mEJ8m2AvJNwFflpPJb4/SXs5vW7/rcwW+mNVM8Eb504zUdwE/Tw7XUuGfx",
+	"uPzfTbuO7iEe3AZcuJU7rr8FQvXJgcmOv7S/WPINWfHX7sOCcsDshOfrKtkMqfjSAr0p60Ux+lIRybik",
+	"W8bq72uD18y4KZhHc24K1hHzHCX1kqibKTI/VBZkNluFoTn39gIBw1O4TFPIcuX15Rsw6jVH25XFaDfR",
+	"Mfeo0PqzWtmDssRFsUVs4qMNH4ZDAcUj3WmQaCfECnewJJBiCeh8prykPjE46Gtyd6vozetDBGXox1QW",
+	"Qya5MXRuBDTJzL4E4tYIKfLEnZKDRqJHQQvAkbjv94A/yrn+W5c+A69SqQRW3JgHbFB5Aj8iEReoI/g9",
+	"/JdZpQa8vrzXI2GNMgNL0scmNefHm0az5RnGsxNyGobIZ5SFE/EeZatNw4Eml8/D6UwMUVUDuFlFIZXD",
+	"CE+a+Zk4kmAR9DcvFwe2Q5mAUybgJAk42HEIx+4aQUCk1Dq44HEZwimut/cF/i3osfG5H8JBoLcBSEgc",
+	"RQDWgaFLInNLEcK2LV6JK6vDnEJcZhib6bPZjgDWMpxsATcE3LmSHZt7Juf5IuYeNzgfUvKAQmJJoj9k",
+	"x5Rt2clbXQyZlaRlCPq2hVthu+PnHL0cY+edtST6BS6zzkNu6clnf9ZWH+UNc7KIRbE84WWo+IZxFccX",
+	"HmMsKT3bE8y5Jgajv0eRL8XT6HlYStpjNriGTbGMLkTZGMspQOoZRJ04Tc1vFQuCIjqgNlAH4PpGQhCm",
+	"wCrxf//zvzL1voXsM43zzr9IkAev543zEdZ3QzS3CVQKmcTvtDOx43gEgDOfCS5qIfDSaWGMaMf+6c3q",
+	"rnEZ+JMJ7i7F8+ikG60VFTI0JMs6UxDAm9jS3FCqY49CJaYYxFzmqbC8l/nQ/xd4xII+woiRMdLv1tEZ",
+	"DvpIb0Y4xljeg3mVKon4mFmzBBKW78AlCdUAR+SPMYkCPiB/DKAEyC3R1yvmCnpZDgn2Wn2uMGWgDSKP",
+	"IMc4nDsBLmgoouzeREIOsZRjLkIkiRoN0RD3SNy54veE5XaNczqHtsFbhhG0oF+OeA9R5ij2Tn7cmSPk",
+	"D0EkUcv1CnZcSRTqU31ORTy6WaFwZvyMLSzvK0/wYQd8MMAsBFvs1HI5OQNbRZCADim0WQmIkIS+jzDT",
+	"QpIIKJHyZ2FHCZBcSEk9yECxMfQiKtEDjmgI+8Fh2Vnfqw3OXK9L/JwZejzRnHDHtfnlU/4xV6eqnhYS",
+	"Hz9+rHkvksfkxMz7VlQcrntkXFA5NbDSK71lXmkXPWHYmhNjLZBYVnppljzHncj0PJOYd3fjGHkXABVF",
+	"fGy4uNnUnkMZNUB8oZg8E2TlIIP5mBGhxR6JuhB7r5l76q5gcLUHQyIkZwxqjs3xPP5IVIsMhlxgMdEb",
+	"vAVDe0S9PzPV7MJQaKFrpWMcTqMHmqMu60cz0Hc2/OakQizLT/nfiuj2zdGgQ4QmpM9HwjhdzdQ7towD",
+	"RR/yXIDANfVlN9MneVRNKKRMHR5UQG2ng9HAV9opU6QHUDW/ZwuR1Vg64iXKYlBywoK+0CfaCmPQkTpE",
+	"6w9YTwdlWvxbO/OJnSMqkUFiMXhqUt8UJedsE4O6pInqckOII7og9SyJj9YnIw7OhWNiotWdClff3ujY",
+	"O3bPtEYcH7UXVrDIMTNgrWaH+7eRWWbnmDqE1C0EtWqC8ATpYRFGHic0ESN1dO4Yo6E+2a1W604LBXgK",
+	"5uiqq4sEJ8EUxIXdH6LOBGEEzBzQEY0FykT+WTtOujCuiW6wTDnbrAM1SF82+GuG4Fkw6sS1kNWxe/aE",
+	"qjZJR3F29hxwWfdOcz0gs35BWEDBo5ydglIPVUXfHB/vv4XIFS9/xpnDzE/XSR75zCMXgD394NYFyJ01",
+	"G99fnJ1Wqnaicy6H1UqXCqnsFH2AV1wCj2s5wqw3wj39wg838Hf8wYVrTJ8Ur3SKhQ1zuR94SFswqfZP",
+	"Cy/m/22eVyIeYL0r4l1obIddHEUdHNy3BGZyyIU6JVK5z2ceXkOh1pyHPiGpYdohfSR6PBy4Y7q3ihyo",
+	"YX1sn9cDPvDfMZ0evPF+smO6vWxdVwDVACI6n55EdvTdAllNU8+StKapB9P5PwvkkfkP4kSyRdKgXNJT",
+	"xlFILdEjqWRv4kXU50PRf49IbXq7PzmhbP+bz32h2Vwuq+xpGWXpR1OJcl4+mfUHTKWT7b9OZ5O5z9LJ",
+	"ZP5avFlsM/6ZSkJ7W/8OgmmTubzyUiKnuKiWPTlM/HiaibskyAwmPvUoYeLpB3OYOIkofj/AQpEoymDg",
+	"ZxHFlam6yR77Pmum2felaegZM++p4tA+mtUU896vH9QP60dPZtl2f6V5tqEoLxM2/mM++zrYz+Bf6bWe",
+	"y71mfkoRN/fob9CxL5pE+ubx03t6frthx5d3iJiwOQf4Cl5I5N7RW1Ye4fIIl0d4icL++gpfpgqUqQKJ",
+	"K34k0+U5jJHn8coc4HCPw4ScmZWmTEtJsrdNdIJ3ie8TyCuocSeXKKLhuYozrk1O4KjJmLK5d/6WfmO+",
+	"jEnd8q3fu3JS+YlgcUluOBb/5YmfFBn6dDe5ol3qsOFi9XxGwy5o5G2SsTnYqyoF4vvc8+w0h2u00xRf",
+	"skd1hA8WIdGNyHDgnJUddLEvm0tzTmnOKc05pTlnO805BYVNImm+NgDqpvqSjQIzhRFifjT+f8SFU4Fi",
+	"SIv1V6Za3/SBb3KAJwhHAL5gnJMWdSSJnI6dzGUQ1PZcIpr2GpBxhYh95Xtf9D+LQ8HadrOyh+394NG0",
+	"KuGiWadikPzQo3RelSG1cLC+0TSnA5FeXvbw2qJWNK/J4K8vGtstBjzNOYnVYuXrpq/zWTGAW3bwXq/i",
+	"Nnzweq0Wc4mZxO+lwuI+4yZ8q5+u5CZ8q3vYnlvw1hvV/R1RmtQXMamv7BJUArDOCutSRHvwq7kCejmw",
+	"VQjWXCPUqh/can+c0RryoBCev+awpC/CE76nZ5UMEVuc7SQT+cyhWPtYzodjLWxsecHcs6xAvokopYWt",
+	"IXuwjeVel0fhvIwCfU2Lmez5ZeMa2S8yk7R+sK09V047E9LeUEprb7EY0x/IOrptNVq3FthCooHeeFr6",
+	"AdeQkO3G4mSvERMEh4iYNZc50fCm/c0DeDwf4KFZ1WVCN+x+SCBA5AhS4LujKJo866iODUjnXa9AaLlk",
+	"/JWWJVsX9bd8QFRfa61jwhQaC856seyfoBGDHFbFXRFD/V+99esbASHWjdlqXBMWuHcRzr73xfznGqv+",
+	"nytl89vD5b0BI01NHZ0r8Cm5FLj2Xhvt9CkRWAT9CQqJgS4Su1V7gxmMpIrTUodEBISpGmEBD0l4gtrn",
+	"ze+vfv3vgx9uR512HemliMs6YMA8sp2P+1wSJEcdO/upMv/17AlLlrfgpAEx6Unbf31QysZSNpaysZSN",
+	"L0I2SsLCfFynGIsIJBdcfR02ncHOdyGlCEtkrLuzYlI3cuajA22/2alg+YeBGl4aqbAAAuccU/e6zglc",
+	"9PXSGztIsqj17cTifDnmcX3eXf77AlyksGaNo8i0L51GaXgIttxrjpLt7KWlrr2Urr1hKvNyUBIAOAeQ",
+	"ryvFk6jpCQT3exFMifUgbSgiBpQR4+SBIXcFH3jFawxUCKISRYC+SEK0Q4ZcbwsaRVSSgLNQ7uZNhyAB",
+	"oQ8kbHRNkH0GvhNl6i2436cRkwqRO2JK6wyrpvd70uWCPJXgW0MMd3WnWJiLgaWn/WloIOnOIGAqxkbM",
+	"u+kpvso+zeRiMXm84yBYaccjA95rGbC9A+edUPPyKvu3GlGx/jtauXtS5yZYlQtA7QR3cLwAQNVOo3m6",
+	"d3Wz17xq7eYQwW0TOayq0YQYJDYaAFYr/HV1U6lWmletyu/TJFYrn2v63doDBnApW3RL0+JINU2kf4MG",
+	"0z/Z5j/Xerym+6g512nqrccXhIbF1gKAmjNX4t27776hlSPW1xc3c1yC2lMaObbHyGExHq0OV5o8vpHJ",
+	"w3H55e8se18sN7LR8Y97Bmzsg1bJjK/Z3Dss0iYL0Q+jXjQyP+rf4HIxc7N53maR8kaTXbDALJUJoHnA",
+	"0QhyVKiS6Nca7IraeYgM+9YLqx9YqVI7P80eVLw7i5ZYACG54AAuXElN580IscILeCISJeWns8bp2c3t",
+	"9IZ6s946Up64jmOtsqVyjlAuRenaRSnwuFKQrl2QPtHm58vPPewHm8+rrwMBhsnLLqq2ZkrBQnbRmEUc",
+	"h/rNAdgOsUQY/YcOY4DgnXYY/U0zwvZuPVfC+uHvpbAthe0GCNuPUPNct5ns8riIpHcmsESckfSW9wRb",
+	"srP1iarbV+4E3UWUSUUwzFNk49T1Mcqzr4VpyFs7gA7nEcFsfZI6PSDgVH67/6HDdLOx7a9DGYbxTE/9",
+	"rPBLs5xkEwHPSbMX83xgStTHrGaqOobVLmqnVA65pEUy7bM+eR7llNYlT3+gEUnCrusvsVym85X5DGH1",
+	"MnrvyxALNe/ie+oYlOZEyZdo5/L88gzpr3dTsjuj1rRtYUoaX2NR+vNKgbwRAtmr/pq9wy2omiUmRwrX",
+	"abibPQhzyBYpkbi8RmHDKRWi0uwlUJtjPWOnnSF+Trxxt3f/irjqEzGmkiDKIspIFUrahFQOIzz5ekrE",
+	"X/b+8mQB/yHt9EnGVbXFdmwROjcLrcmQlCK9FOlfGR3CHb9pmQ5HdUVyXZCIYEnyI/puzAtJUN8DxXAg",
+	"rODaIfVeHX0ycuFTZRds2fo5DevoPHTVb1PM3WOLRlrPcHpp6t+6MEJT4wk4k62O2KUMR2D96fDPcSUW",
+	"x2vHWCLA2XJMOMmZN8xODvEAKdxDYz6KQt24IAP+QEytP0kYlNbVw4j933XU5EoPBCtkZg2KKsaxjqbW",
+	"r5XcD1SMpOamevdCNTBT28WaPOuoxVFnUhtiKZHqUxPcJHhU1RoLwujXGuCj1S74AxFO+imOJnwk4mzg",
+	"Ga3JrlXpJCjVpI1Rky7t3A8FcedXJCyFsi4JFAnjCzWUu+vAm4lCsSMJQUf7B0msjxloMpTUeaksUEb6",
+	"981PvoaqbiCXZgDvtlf0T9v5Az4aRs5zvte1vlLNBWLjvwnZXSvWnBOOHpf3BdeEj8A5Nhim9j2Vyb6H",
+	"pB7uDm6a7Zv8cSvBXMG/qxv4M/MDKuNjNvXVuK9VKRVTZiWTI+OFaVbTOk1BXYrDsj9eQg7HBeTsF1rs",
+	"Q+CyvhGZEPhMjDxXre3KdvRC8bp++1LhQ3eDCkZS8QERtwEfJhhIqYnwoZnSr/UEHw3dC3b8d7dnN39c",
+	"XbfOr5p/nP3auLy+ONMTrbr2UwdrZAqNexC3dpS3rZvz5o+VamUkonRvemZTjYCYtthGgBUjCFO/6B8r",
+	"J5XXFftC5aSyv0xRALNLyrIAZUn/J9YRcGxqgXICt0TZr6wuqrjmpgbXqOWV0PSqHFteaC+EAWdyFCmb",
+	"zTGk6MezFtpLKJlOCfMY44tEI5rLvTw+UhSTyExlIwwXyCRbie/Osa08FLaFSx28PFlRffJUrx71eyuY",
+	"fwm09HWTBVPyphjYkpUIe1/Mf5p4QIrgUaeEk1a7oWOpT5wRUCljpIWSgMexuXEkSTgHxvqZy6LZGvt4",
+	"EM+HnT2wu/hyOcdVlSxNQZJPry4b580/GqeX582MoM+XB8O9iIJa8pri0NoLsxtJe6wAe9GH5KfW5QXS",
+	"77tTk9zs63P4xq3u4eVB4G9qVZAYorKPH3w/kV6AGKMY4rxshJc0W2+Lba937J7xsbVRvUi2Ic0ZTfEL",
+	"fW4fAeVPcYR53MAC8m8ZK1gQlN+w2srd4B39568/vz7/ofn6H7/+LK5//Hly8Z83F/jjG3b+47vB+U83",
+	"/J+33486hz+/xo2//a349Qem9zG075IvPWO+VBYW2shA1PnsczjKMSgm7FPxuezzdlvY51eAiIp53vos",
+	"eiWf3XI+W+JgFTFtzeN6GTfNcSeixrUy15lsoGb8cg/OmWxd/BB3AO4WzELUibipzekzuXqup/kjEHEz",
+	"isizTnRbD8LSMgBUehpWiz0FQCePg07NRNIqYiJpYHN0JoA5W0WvGhcXVx9fgYk0vZNefX9x9eHv5km8",
+	"q/LAh3T/RdVyQ4upFQvFmArSG+MuGdttDinu2dcGvPWjFQLjTUlVF3tz9J2pLjbrfSKfh1SQhsos9szH",
+	"jIjKSYVxNSHqPZVjqhQRpqyUrRIlh90rNu1rgoX0/EQhJoyIiXzf4zzsjSay3hWwrZemdv/4+N3xwdGh",
+	"fTdVqWxlZHcwiajsv+/g1RCdUUlsZbRiMcGrm16P0n9M/nW94Kyary2hcHT9vUBWP5u/ME4mK6TxX7zb",
+	"FWSSWvjFg2J85lIgNCadLPrAwvpA1sjngERPTiqZDrJZVYZItYR7ylZb/8FHKOSJLj8kYkCl1Oq74oh8",
+	"JsEILPdUJhH036g60Gzc6ssyEMSoSF0j54VVQJ3ubE4xZT3QTK+YOc/zApIaYYKFrzVjmxliO6CsZ/pI",
+	"l0KLg5TCkCSfz2rLjTDcFmV5+RCk3744Nm5oWlTtSE9Qn7ySCCMlMDXYhbNqxuHxwdvjXHGRpSc8TVxA",
+	"LNS0xMiMpnzMtLK/Cv3x8Pjw3duvqj8ut445xB4dHFaXXuNlVcm5CsXqd0jB7bEtoVal4C4guE0xv3Um",
+	"A4WEKRrgCCQaUIQjQXA48dNgnhTIVnpUNklh0qqNU2f0khfVk0aZVsVhhANjfxr3eZToQFMqWawxoc4E",
+	"YQa5ePDuchqU9di8eA0qR1QJGtxz5tWG14I25101GVNmXtoUfWc19rK3r98dfFV9Z662kLkEOYTu7y9E",
+	"6GrVmpWt/1LazDeplF4qIs9REZGlJrKFXk5fEylmssn1fe6FJKDS3oIynaAtEkUSjftY+e6faQ3F0wpe",
+	"yZhAzEJk8nyQ7ic0aQDYNmKQBoxTFbaveUfWP7FPrAVu1R4XVPUHJ/qXfZM0YAnYiZHLnGZikQBtf1oZ",
+	"2YUIFqMlQQcmwcfgh5hy6FRV0YBL5Ur+B6hLhVQ2PsGqPFRJEnUBtYQBqoPpw/5AcNB32QtusHwM7EqN",
+	"OYpwh0QS7bTxe8BZs0K4HvBBG1Fp6DDIJHYqGcp6t4ras9/rCWz7v+zW0S9mkHp7YUFQgCWpUSYJk1TR",
+	"BxJN6p/YQR1dsWiCcKB/sh1DMMYJwmauTDHPtpOnbag7P8RSkhCy53uMCxLWP7FDsy7+midzZGbHLr4p",
+	"J0EF4mNmYZ3M3+kVgBnRWwvsIXpVQf4CWX+Ni3PggV3Pqn08pkwiyMGH7+ro+uaqdfahdXZqx8cIBRUa",
+	"fKyIOZ9q/RM7qiNA4uIMqn/EORh6/eymrBokGj0z1BbMsSfHftvhKh4o7HsqcU8QC3ZjZuOVRG1z7q4F",
+	"1Vt70kaSKKWpo+oEte9uz27aaIDv7a61k/rK9jzWm65tMjfa6XZ3+nxM9ODjaYQkEhiw/nbXkqn6ZII8",
+	"wqBdl4JjiUJSDwIk7JALBav8po6aPFka/dkJajevmmdtc47b+ifY0Vp1gjPcFgRLztqIfB5GmLL0vCHK",
+	"0JiLUKIdR4hElD3w6IGEVdTnY0OsPSCmlxSZ1v2fDSJs7jmnjr1tTY7QWZrGHYBc1ptg19E7tzJS/LAQ",
+	"2sxXi0Eupi1MreGm6MJl8vvqwlSn1YkwObAxHshnpYUXnx/Ftfdl3NH3KAuK+kjyEE4pUfNyhRJ7yRbB",
+	"eYVpXjGlzmUT6qa3MKnGOLAQQObm5xWW9+BHIn1j1KiX7GC3XGbVJmOrmnvmYM4ymNfdMMQl8/o2zGtJ",
+	"aJG8oDHOSMoeukR850rxRTySsw2zR1874nJ+kN0K5qs0uZYm19LkWppcY2FuxOniwlxfVZIMk/yYuQSr",
+	"8GnxcUbYnzElKJiFl3eROna8+silhaOTjg6Pjw6KCYi1xSBpVWKTwtSODo/f7S8vdNcUn3Z0+N3+UXXp",
+	"HVDGp5XxaUvoKKV6UKoHXz82jMRCt4BaoL8mwUhQNQGe3iFYENEY6Wvlb79r/mMbmVUWBpRRqUy5eps9",
+	"LRO/SHwmpPGcWJjPnsB6xPXkNtyAgqkfTL0DmSGYr4mQnOFId0KkRIrfE2aKPfo0SL/Nkeqbra/baMEH",
+	"GS03Ilg7cDtCdXto1LowvOZO4YdGRLGWlXnZiab8QwiFJnCPoCGPaEAfafTavpSVYAovyKrzUxrINfdn",
+	"euzQMWFhDaxd3uTPdJjZ09/PL9E9mcwnVerXMr6+NLookWjHK81gSLIlBeRuFQwklPWqqWIZoV+azOvR",
+	"wm5nLFlS9STD7Z9B+/Te90t5zjZvTobxyu6BRxaUXol2jPIMfi3Thx2gG/ycLt1xm+3u7ubcy9Deubs5",
+	"r31/sbvQeO5uzrNWlOIe41LRQE5TfHvZutZrgCcS7QwjrLpcDOSu18VPBEeqnzX5csKCvuCMjyRSWN5L",
+	"tMO4ol170KzJTlZRvV73W2zpd7Omu8+FqkUUCq2kzqw95X4bZDDkAouJPty5Rxpu5jE32omXZ9dxpuQk",
+	"eW0bALh8/6Y5+WgHMGHlrr80XrtxaZiZpvNZR4xxgtVImEUHj9J0CwY4YPb7WCw6AH8L898lgrBAi8hg",
+	"ZCpXmUtb19ZP0DOtKLj6k7cl6owUYjz+ioSIJ3IXFENpgDBwmDquiVcs60yB0ALrPIEdM7XW/k6xL1f+",
+	"/P3P/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

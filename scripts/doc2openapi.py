@@ -325,6 +325,7 @@ PATH_PARAM_DESCRIPTIONS = {
     "addressId": "Id of the recipient of the e-mail alias",
     "customerId": "Id of the customer",
     "brokerId": "Id of the broker",
+    "outgoingProviderId": "Id of the outgoing provider",
 }
 # Per-operation additions to a path parameter description.
 PATH_PARAM_DESCRIPTION_EXTRA = {
@@ -688,6 +689,9 @@ EXTENSION_OPERATIONS = [
          description="Returns the list of brokers visible to the logged-in account.",
          paging=True, sort="name", filters=[("name", "Filter brokers by name")],
          success=("200", "List[Broker]"), errors=["403"]),
+    dict(method="GET", path="/brokers/{brokerId}", operationId="GetBroker", summary="Get broker",
+         description="Get an existing broker (the Location of a created one).",
+         success=("200", "Broker"), errors=["403", "404"]),
     dict(method="POST", path="/customers", operationId="CreateCustomer", summary="Create customer",
          description="Create a customer, optionally attached to a broker.",
          body=("CustomerAdd", True), success=("201", "CustomerDTO"), errors=["403", "404", "409", "422"]),
@@ -708,6 +712,9 @@ EXTENSION_OPERATIONS = [
          summary="List outgoing providers", description="Returns the list of outgoing providers.",
          paging=True, sort="name", filters=[("name", "Filter outgoing providers by name")],
          success=("200", "List[OutgoingProvider]"), errors=["403"]),
+    dict(method="GET", path="/outgoing-providers/{outgoingProviderId}", operationId="GetOutgoingProvider",
+         summary="Get outgoing provider", description="Get an existing outgoing provider (the Location of a created one).",
+         success=("200", "OutgoingProvider"), errors=["403", "404"]),
     dict(method="GET", path="/platforms/{platformId}", operationId="GetPlatform", summary="Get platform",
          description="Get a platform (SMTP relay). Credentials (authData, apiData) are returned as null.",
          success=("200", "PlatformDTO"), errors=["403", "404"]),

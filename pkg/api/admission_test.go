@@ -191,9 +191,19 @@ func TestLocationIgnoresHost(t *testing.T) {
 			t.Fatalf("POST /brokers: %d %s", status, body)
 		}
 		loc := h.Get("Location")
-		if !strings.HasPrefix(loc, public+"/") || strings.Contains(loc, "evil") {
+		if !strings.HasPrefix(loc, public+"/") || strings.Contains(loc, "evil") || strings.Contains(loc, "westeros") {
 			t.Errorf("public URL %q: Location %q", public, loc)
 		}
+		// It names the new resource, which answers GET.
+		if got := e.do(req{Method: "GET", Path: strings.TrimPrefix(loc, public)}).expect(200).json(); got["name"] != "westeros" {
+			t.Errorf("GET %s: %v", loc, got)
+		}
+	}
+	// The same for an outgoing provider, whose Location named it by name.
+	e := newEnv(t, dbtest.SQLite(t))
+	r := e.do(req{Method: "POST", Path: "/outgoing-providers", Body: map[string]any{"name": "Microsoft 365", "spfProvider": "spf.protection.outlook.com"}}).expect(201)
+	if got := e.do(req{Method: "GET", Path: r.Header.Get("Location")}).expect(200).json(); got["name"] != "Microsoft 365" {
+		t.Errorf("GET %s: %v", r.Header.Get("Location"), got)
 	}
 }
 
@@ -213,4 +223,14 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A query string that does not parse is a 400: Go would otherwise drop
+// the bad pair, and with it a filter (a list of everything).
+func TestMalformedQueryIs400(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t))
+	e.newDomain("stark.net")
+	e.do(req{Method: "GET", Path: "/domains?name=%zz"}).problem(400, "query")
+	e.do(req{Method: "GET", Path: "/livez?x=%zz"}).problem(400, "query")
+	e.do(req{Method: "GET", Path: "/domains?name=stark.net"}).expect(200)
 }

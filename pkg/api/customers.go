@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
@@ -30,8 +29,21 @@ func (s *Server) CreateBroker(ctx context.Context, req gen.CreateBrokerRequestOb
 	}
 	return gen.CreateBroker201JSONResponse{
 		Body:    s.brokerOut(b),
-		Headers: gen.CreateBroker201ResponseHeaders{Location: s.location("/brokers?name=%s", url.QueryEscape(b.Name))},
+		Headers: gen.CreateBroker201ResponseHeaders{Location: s.location("/brokers/%s", s.id(b.ID))},
 	}, nil
+}
+
+// GetBroker returns one broker.
+func (s *Server) GetBroker(ctx context.Context, req gen.GetBrokerRequestObject) (gen.GetBrokerResponseObject, error) {
+	key, err := s.pathKey(req.BrokerId, "Broker")
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.store.GetBroker(ctx, key)
+	if err != nil {
+		return nil, notFoundAs(err, "Broker not found with given id")
+	}
+	return gen.GetBroker200JSONResponse(s.brokerOut(b)), nil
 }
 
 // ListBrokers lists brokers.

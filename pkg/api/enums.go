@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -29,7 +30,12 @@ func normalizeEnums(router routers.Router) echo.MiddlewareFunc {
 			if !storable(req.URL.Path) {
 				return badField("path", "contains a NUL byte or invalid UTF-8")
 			}
-			for name, vals := range req.URL.Query() {
+			query, err := url.ParseQuery(req.URL.RawQuery)
+			if err != nil {
+				// Query() would drop the bad pair and, with it, a filter.
+				return badField("query", "is not a valid query string (a %% must start an escape like %%2A)")
+			}
+			for name, vals := range query {
 				for _, v := range vals {
 					if !storable(v) {
 						return badField(name, "contains a NUL byte or invalid UTF-8")

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/cleanmail/cleanmail/db"
@@ -32,8 +31,21 @@ func (s *Server) CreateOutgoingProvider(ctx context.Context, req gen.CreateOutgo
 	}
 	return gen.CreateOutgoingProvider201JSONResponse{
 		Body:    s.outgoingProviderOut(*p),
-		Headers: gen.CreateOutgoingProvider201ResponseHeaders{Location: s.location("/outgoing-providers?name=%s", url.QueryEscape(p.Name))},
+		Headers: gen.CreateOutgoingProvider201ResponseHeaders{Location: s.location("/outgoing-providers/%s", s.id(p.ID))},
 	}, nil
+}
+
+// GetOutgoingProvider returns one provider.
+func (s *Server) GetOutgoingProvider(ctx context.Context, req gen.GetOutgoingProviderRequestObject) (gen.GetOutgoingProviderResponseObject, error) {
+	key, err := s.pathKey(req.OutgoingProviderId, "Outgoing provider")
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.GetOutgoingProvider(ctx, key)
+	if err != nil {
+		return nil, notFoundAs(err, "Outgoing provider not found with given id")
+	}
+	return gen.GetOutgoingProvider200JSONResponse(s.outgoingProviderOut(*p)), nil
 }
 
 // ListOutgoingProviders lists providers.

@@ -139,11 +139,13 @@ var rules = map[string]rule{
 	// Extensions: the hierarchy and catalogs, sysadmin only for now.
 	"CreateBroker":                sysadminOnly(),
 	"ListBrokers":                 sysadminOnly(),
+	"GetBroker":                   sysadminOnly(),
 	"CreateCustomer":              sysadminOnly(),
 	"ListCustomers":               sysadminOnly(),
 	"GetCustomer":                 sysadminOnly(),
 	"CreateOutgoingProvider":      sysadminOnly(),
 	"ListOutgoingProviders":       sysadminOnly(),
+	"GetOutgoingProvider":         sysadminOnly(),
 	"GetPlatform":                 sysadminOnly(),
 	"UpdatePlatform":              sysadminOnly(),
 	"ListOptionDefs":              authenticated(),

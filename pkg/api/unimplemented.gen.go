@@ -172,6 +172,10 @@ func (notImplemented) GetAdmin(context.Context, gen.GetAdminRequestObject) (gen.
 	return nil, errNotImplemented("GetAdmin")
 }
 
+func (notImplemented) GetBroker(context.Context, gen.GetBrokerRequestObject) (gen.GetBrokerResponseObject, error) {
+	return nil, errNotImplemented("GetBroker")
+}
+
 func (notImplemented) GetCustomer(context.Context, gen.GetCustomerRequestObject) (gen.GetCustomerResponseObject, error) {
 	return nil, errNotImplemented("GetCustomer")
 }
@@ -218,6 +222,10 @@ func (notImplemented) GetFolderContent(context.Context, gen.GetFolderContentRequ
 
 func (notImplemented) GetFolders(context.Context, gen.GetFoldersRequestObject) (gen.GetFoldersResponseObject, error) {
 	return nil, errNotImplemented("GetFolders")
+}
+
+func (notImplemented) GetOutgoingProvider(context.Context, gen.GetOutgoingProviderRequestObject) (gen.GetOutgoingProviderResponseObject, error) {
+	return nil, errNotImplemented("GetOutgoingProvider")
 }
 
 func (notImplemented) GetPlatform(context.Context, gen.GetPlatformRequestObject) (gen.GetPlatformResponseObject, error) {
