@@ -155,8 +155,8 @@ func (s *Store) AuthoritiesOf(ctx context.Context, adminIDs []int64) (map[int64]
 		LineageBrokerID   *int64
 	}
 	err := gdb.Table("authorities").
-		Select("authorities.*, COALESCE(domains.name, customers.name, brokers.name, '') AS object_name, " +
-			"COALESCE(authorities.customer_id, domains.customer_id) AS lineage_customer_id, " +
+		Select("authorities.*, COALESCE(domains.name, customers.name, brokers.name, '') AS object_name, "+
+			"COALESCE(authorities.customer_id, domains.customer_id) AS lineage_customer_id, "+
 			"COALESCE(authorities.broker_id, customers.broker_id, domain_customers.broker_id) AS lineage_broker_id").
 		Joins("LEFT JOIN domains ON domains.id = authorities.domain_id").
 		Joins("LEFT JOIN customers ON customers.id = authorities.customer_id").

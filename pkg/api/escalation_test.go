@@ -97,7 +97,7 @@ func TestMovingADomainNeedsBothCustomers(t *testing.T) {
 		_, ned := e.domainAdmin(stark, "ned", "DOMAIN_READ", "DOMAIN_EDIT")
 		move(ned, casterly).problem(403, "both customers")
 		move(ned, e.ids.Encode(9999)).problem(403, "both customers") // an unknown customer says nothing more
-		move(ned, winterfell).expect(204)                   // no move: its own customer
+		move(ned, winterfell).expect(204)                            // no move: its own customer
 		if c := customerOf(); c != winterfell {
 			t.Fatalf("the domain moved to %v", c)
 		}
