@@ -16,7 +16,7 @@ import (
 // seedWblist stores n sender rules for a domain in one set-based
 // statement (portable to both databases): alternately ALLOW and BLOCK,
 // one in ten with an expiry date ahead.
-func seedWblist(b *testing.B, e *env, domainID int64, n int) {
+func seedWblist(b testing.TB, e *env, domainID int64, n int) {
 	b.Helper()
 	sqlDB, err := e.store.SQL()
 	if err != nil {
