@@ -42,10 +42,8 @@ type AdminFilter struct {
 // CreateAdmin stores an administrator account. A login already used
 // (case-insensitively) gives ErrConflict.
 func (s *Store) CreateAdmin(ctx context.Context, a *Admin) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
 	a.CreatedAt = nowMillis()
-	return translate(gdb.Create(a).Error)
+	return s.write(ctx, func(gdb *gorm.DB) error { return gdb.Create(a).Error })
 }
 
 // CountAdmins counts every administrator account.
@@ -149,21 +147,16 @@ func (s *Store) ListTokens(ctx context.Context, adminID int64) ([]PersonalToken,
 
 // DeleteToken revokes one of an admin's tokens.
 func (s *Store) DeleteToken(ctx context.Context, adminID, tokenID int64) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	res := gdb.Where("id = ? AND admin_id = ?", tokenID, adminID).Delete(&PersonalToken{})
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.write(ctx, func(gdb *gorm.DB) error {
+		return deleted(gdb.Where("id = ? AND admin_id = ?", tokenID, adminID).Delete(&PersonalToken{}))
+	})
 }
 
 // Authenticate finds the admin a token value belongs to, if the token is
 // known and unexpired and its account enabled; otherwise ErrNotFound.
-// It records the token's last use (at most once a minute, to spare writes).
+// It records the token's last use (at most once a minute, to spare writes;
+// on SQLite, only when the writer is free: authenticating, which every
+// request does, never waits for a write, and the next request records it).
 func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *PersonalToken, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
@@ -180,11 +173,15 @@ func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *Person
 		return nil, nil, translate(err)
 	}
 	if t.LastUse == nil || now-*t.LastUse > 60_000 {
-		err := gdb.Model(&PersonalToken{}).Where("id = ?", t.ID).Update("last_use", now).Error
+		done, err := s.tryWrite(ctx, func(gdb *gorm.DB) error {
+			return gdb.Model(&PersonalToken{}).Where("id = ?", t.ID).Update("last_use", now).Error
+		})
 		if err != nil {
-			return nil, nil, translate(err)
+			return nil, nil, err
 		}
-		t.LastUse = &now
+		if done {
+			t.LastUse = &now
+		}
 	}
 	return &a, &t, nil
 }
