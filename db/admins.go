@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // AdminList declares the admin list's sort fields.
@@ -242,7 +243,7 @@ func (s *Store) UpdateAdmin(ctx context.Context, id int64, edit func(a *Admin) e
 		}
 		a.ID = id
 		if !a.Enabled && a.SysAdmin {
-			if err := lastSysadmin(tx, id); err != nil {
+			if err := s.lastSysadmin(tx, id); err != nil {
 				return err
 			}
 		}
@@ -254,16 +255,27 @@ func (s *Store) UpdateAdmin(ctx context.Context, id int64, edit func(a *Admin) e
 	return &a, nil
 }
 
-// lastSysadmin refuses to lose the only other enabled sysadmin than id.
-func lastSysadmin(tx *gorm.DB, id int64) error {
-	var n int64
-	if err := tx.Model(&Admin{}).Where("sys_admin AND enabled AND id <> ?", id).Count(&n).Error; err != nil {
+// lastSysadmin refuses to lose id when no other enabled sysadmin is left.
+// On PostgreSQL it locks the enabled sysadmins' rows (in id order, so that
+// two checks cannot deadlock) until the transaction ends: two concurrent
+// disables of the last two then run one after the other, and the second
+// sees that the first one's account is no longer enabled. A count alone
+// would not: each would count the other, and both would pass.
+func (s *Store) lastSysadmin(tx *gorm.DB, id int64) error {
+	q := tx.Model(&Admin{}).Where("sys_admin AND enabled").Order("id")
+	if s.dialect == Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var ids []int64
+	if err := q.Pluck("id", &ids).Error; err != nil {
 		return err
 	}
-	if n == 0 {
-		return Errorf(ErrUnprocessable, "", "this is the last enabled sysadmin account")
+	for _, other := range ids {
+		if other != id {
+			return nil
+		}
 	}
-	return nil
+	return Errorf(ErrUnprocessable, "", "this is the last enabled sysadmin account")
 }
 
 // DeleteAdmin deletes an account; its tokens and authorities go with it
@@ -275,7 +287,7 @@ func (s *Store) DeleteAdmin(ctx context.Context, id int64) error {
 			return err
 		}
 		if a.SysAdmin && a.Enabled {
-			if err := lastSysadmin(tx, id); err != nil {
+			if err := s.lastSysadmin(tx, id); err != nil {
 				return err
 			}
 		}
