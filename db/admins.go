@@ -66,12 +66,15 @@ func (s *Store) GetAdmin(ctx context.Context, id int64) (*Admin, error) {
 	return &a, nil
 }
 
-// GetAdminByLogin loads one administrator by login, case-insensitively.
+// GetAdminByLogin loads the administrator whose login is login, compared
+// as the unique key compares them: lower(login), nothing else. It is not
+// a filter (Match): `*` is no wildcard here, and an empty login names
+// nobody.
 func (s *Store) GetAdminByLogin(ctx context.Context, login string) (*Admin, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	var a Admin
-	if err := Match(login).where(gdb, "login").First(&a).Error; err != nil {
+	if err := gdb.Where("lower(login) = lower(?)", login).Take(&a).Error; err != nil {
 		return nil, translate(err)
 	}
 	return &a, nil

@@ -76,3 +76,41 @@ func TestLastSysadminUnderConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// TestGetAdminByLoginIsExact: a login names one account, compared without
+// case and nothing else: `*`, `%` and `_` are characters like any other.
+func TestGetAdminByLoginIsExact(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, login := range []string{"admin", "a_min", "ad%in", "Ned"} {
+			if err := s.CreateAdmin(ctx, &Admin{Login: login, Enabled: true, SysAdmin: login == "admin"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct{ login, want string }{
+			{"admin", "admin"},
+			{"ADMIN", "admin"},
+			{"a_min", "a_min"},
+			{"A_MIN", "a_min"},
+			{"ad%in", "ad%in"},
+			{"ned", "Ned"},
+			{"*", ""},
+			{"a*", ""},
+			{"*min", ""},
+			{"%", ""},
+			{"ad%", ""},
+			{"_dmin", ""},
+			{"a_", ""},
+			{"admin ", ""},
+			{"", ""},
+		} {
+			a, err := s.GetAdminByLogin(ctx, tc.login)
+			switch {
+			case tc.want == "" && !errors.Is(err, ErrNotFound):
+				t.Errorf("GetAdminByLogin(%q) = %v, %v; want ErrNotFound", tc.login, a, err)
+			case tc.want != "" && (err != nil || a.Login != tc.want):
+				t.Errorf("GetAdminByLogin(%q) = %v, %v; want %s", tc.login, a, err, tc.want)
+			}
+		}
+	})
+}
