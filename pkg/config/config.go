@@ -32,7 +32,7 @@ type Config struct {
 	// default 30 days).
 	PurgeDelay time.Duration
 	// PurgeInterval is how often deleted domains past their delay are
-	// purged (CLEANMAIL_PURGE_INTERVAL, default 1h).
+	// purged (CLEANMAIL_PURGE_INTERVAL, default 1h; more than zero).
 	PurgeInterval time.Duration
 	// JWTKey signs the temporary tokens of end users (CLEANMAIL_JWT_KEY,
 	// at least 32 characters). If empty, a random key is used: temporary
@@ -40,7 +40,8 @@ type Config struct {
 	JWTKey string
 	// JSONLogs switches logs to JSON lines (CLEANMAIL_LOG_JSON=true).
 	JSONLogs bool
-	// ShutdownTimeout bounds the graceful shutdown (CLEANMAIL_SHUTDOWN_TIMEOUT, default 30s).
+	// ShutdownTimeout bounds the graceful shutdown (CLEANMAIL_SHUTDOWN_TIMEOUT,
+	// default 30s; more than zero).
 	ShutdownTimeout time.Duration
 }
 
@@ -69,18 +70,30 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_ID_ALPHABET", &c.IDAlphabet)
 	str("CLEANMAIL_BOOTSTRAP_TOKEN", &c.BootstrapToken)
 	str("CLEANMAIL_JWT_KEY", &c.JWTKey)
-	for name, dst := range map[string]*time.Duration{
-		"CLEANMAIL_PURGE_DELAY":      &c.PurgeDelay,
-		"CLEANMAIL_PURGE_INTERVAL":   &c.PurgeInterval,
-		"CLEANMAIL_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
+	for _, d := range []struct {
+		name     string
+		dst      *time.Duration
+		positive bool
+	}{
+		// A delay of zero is a choice (deleted domains go at the next
+		// purge); an interval or a timeout of zero is not: the purge
+		// ticker panics, and a shutdown would cut every request.
+		{"CLEANMAIL_PURGE_DELAY", &c.PurgeDelay, false},
+		{"CLEANMAIL_PURGE_INTERVAL", &c.PurgeInterval, true},
+		{"CLEANMAIL_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, true},
 	} {
-		if v := getenv(name); v != "" {
-			d, err := ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%s: %w", name, err)
-			}
-			*dst = d
+		v := getenv(d.name)
+		if v == "" {
+			continue
 		}
+		parsed, err := ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", d.name, err)
+		}
+		if d.positive && parsed <= 0 {
+			return c, fmt.Errorf("%s must be longer than zero (got %q)", d.name, v)
+		}
+		*d.dst = parsed
 	}
 	if v := getenv("CLEANMAIL_LOG_JSON"); v != "" {
 		b, err := strconv.ParseBool(v)
