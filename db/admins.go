@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // AdminList declares the admin list's sort fields.
@@ -42,10 +43,8 @@ type AdminFilter struct {
 // CreateAdmin stores an administrator account. A login already used
 // (case-insensitively) gives ErrConflict.
 func (s *Store) CreateAdmin(ctx context.Context, a *Admin) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
 	a.CreatedAt = nowMillis()
-	return translate(gdb.Create(a).Error)
+	return s.write(ctx, func(gdb *gorm.DB) error { return gdb.Create(a).Error })
 }
 
 // CountAdmins counts every administrator account.
@@ -67,12 +66,15 @@ func (s *Store) GetAdmin(ctx context.Context, id int64) (*Admin, error) {
 	return &a, nil
 }
 
-// GetAdminByLogin loads one administrator by login, case-insensitively.
+// GetAdminByLogin loads the administrator whose login is login, compared
+// as the unique key compares them: lower(login), nothing else. It is not
+// a filter (Match): `*` is no wildcard here, and an empty login names
+// nobody.
 func (s *Store) GetAdminByLogin(ctx context.Context, login string) (*Admin, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	var a Admin
-	if err := Match(login).where(gdb, "login").First(&a).Error; err != nil {
+	if err := gdb.Where("lower(login) = lower(?)", login).Take(&a).Error; err != nil {
 		return nil, translate(err)
 	}
 	return &a, nil
@@ -149,21 +151,16 @@ func (s *Store) ListTokens(ctx context.Context, adminID int64) ([]PersonalToken,
 
 // DeleteToken revokes one of an admin's tokens.
 func (s *Store) DeleteToken(ctx context.Context, adminID, tokenID int64) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	res := gdb.Where("id = ? AND admin_id = ?", tokenID, adminID).Delete(&PersonalToken{})
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.write(ctx, func(gdb *gorm.DB) error {
+		return deleted(gdb.Where("id = ? AND admin_id = ?", tokenID, adminID).Delete(&PersonalToken{}))
+	})
 }
 
 // Authenticate finds the admin a token value belongs to, if the token is
 // known and unexpired and its account enabled; otherwise ErrNotFound.
-// It records the token's last use (at most once a minute, to spare writes).
+// It records the token's last use (at most once a minute, to spare writes;
+// on SQLite, only when the writer is free: authenticating, which every
+// request does, never waits for a write, and the next request records it).
 func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *PersonalToken, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
@@ -180,11 +177,15 @@ func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *Person
 		return nil, nil, translate(err)
 	}
 	if t.LastUse == nil || now-*t.LastUse > 60_000 {
-		err := gdb.Model(&PersonalToken{}).Where("id = ?", t.ID).Update("last_use", now).Error
+		done, err := s.tryWrite(ctx, func(gdb *gorm.DB) error {
+			return gdb.Model(&PersonalToken{}).Where("id = ?", t.ID).Update("last_use", now).Error
+		})
 		if err != nil {
-			return nil, nil, translate(err)
+			return nil, nil, err
 		}
-		t.LastUse = &now
+		if done {
+			t.LastUse = &now
+		}
 	}
 	return &a, &t, nil
 }
@@ -245,7 +246,7 @@ func (s *Store) UpdateAdmin(ctx context.Context, id int64, edit func(a *Admin) e
 		}
 		a.ID = id
 		if !a.Enabled && a.SysAdmin {
-			if err := lastSysadmin(tx, id); err != nil {
+			if err := s.lastSysadmin(tx, id); err != nil {
 				return err
 			}
 		}
@@ -257,16 +258,27 @@ func (s *Store) UpdateAdmin(ctx context.Context, id int64, edit func(a *Admin) e
 	return &a, nil
 }
 
-// lastSysadmin refuses to lose the only other enabled sysadmin than id.
-func lastSysadmin(tx *gorm.DB, id int64) error {
-	var n int64
-	if err := tx.Model(&Admin{}).Where("sys_admin AND enabled AND id <> ?", id).Count(&n).Error; err != nil {
+// lastSysadmin refuses to lose id when no other enabled sysadmin is left.
+// On PostgreSQL it locks the enabled sysadmins' rows (in id order, so that
+// two checks cannot deadlock) until the transaction ends: two concurrent
+// disables of the last two then run one after the other, and the second
+// sees that the first one's account is no longer enabled. A count alone
+// would not: each would count the other, and both would pass.
+func (s *Store) lastSysadmin(tx *gorm.DB, id int64) error {
+	q := tx.Model(&Admin{}).Where("sys_admin AND enabled").Order("id")
+	if s.dialect == Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var ids []int64
+	if err := q.Pluck("id", &ids).Error; err != nil {
 		return err
 	}
-	if n == 0 {
-		return Errorf(ErrUnprocessable, "", "this is the last enabled sysadmin account")
+	for _, other := range ids {
+		if other != id {
+			return nil
+		}
 	}
-	return nil
+	return Errorf(ErrUnprocessable, "", "this is the last enabled sysadmin account")
 }
 
 // DeleteAdmin deletes an account; its tokens and authorities go with it
@@ -278,7 +290,7 @@ func (s *Store) DeleteAdmin(ctx context.Context, id int64) error {
 			return err
 		}
 		if a.SysAdmin && a.Enabled {
-			if err := lastSysadmin(tx, id); err != nil {
+			if err := s.lastSysadmin(tx, id); err != nil {
 				return err
 			}
 		}

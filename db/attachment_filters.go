@@ -154,14 +154,5 @@ func (s *Store) UpdateAttachmentFilter(ctx context.Context, id int64, edit func(
 
 // DeleteAttachmentFilter deletes a rule. A missing rule is ErrNotFound.
 func (s *Store) DeleteAttachmentFilter(ctx context.Context, id int64) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	res := gdb.Delete(&AttachmentFilter{}, id)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.write(ctx, func(gdb *gorm.DB) error { return deleted(gdb.Delete(&AttachmentFilter{}, id)) })
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Object types of authorities, as the API spells them.
@@ -219,15 +220,33 @@ func orNone(ids []int64) []int64 {
 	return ids
 }
 
+// lockAdmin locks an account's row, on PostgreSQL, until the transaction
+// ends: the changes to one account's authorities, each deciding from what
+// it reads (replace, create, delete the account with its last access),
+// then apply one after the other instead of racing under READ COMMITTED
+// (SQLite transactions are serial already). A missing account is
+// ErrNotFound.
+func (s *Store) lockAdmin(tx *gorm.DB, id int64) error {
+	q := tx
+	if s.dialect == Postgres {
+		q = tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"})
+	}
+	var a Admin
+	return q.Select("id").Take(&a, id).Error
+}
+
 // SetDomainAuthority gives an administrator exactly perms on a domain,
 // creating or replacing its authority there.
 func (s *Store) SetDomainAuthority(ctx context.Context, adminID, domainID int64, perms []string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		return setDomainAuthority(tx, adminID, domainID, perms)
+		return s.setDomainAuthority(tx, adminID, domainID, perms)
 	})
 }
 
-func setDomainAuthority(tx *gorm.DB, adminID, domainID int64, perms []string) error {
+func (s *Store) setDomainAuthority(tx *gorm.DB, adminID, domainID int64, perms []string) error {
+	if err := s.lockAdmin(tx, adminID); err != nil {
+		return err
+	}
 	res := tx.Model(&Authority{}).Where("admin_id = ? AND domain_id = ?", adminID, domainID).
 		Update("permissions", Authority{Permissions: perms}.permissionsJSON())
 	if res.Error != nil {
@@ -250,7 +269,7 @@ func (s *Store) CreateDomainAdmin(ctx context.Context, a *Admin, domainID int64,
 		if err := tx.Create(a).Error; err != nil {
 			return err
 		}
-		return setDomainAuthority(tx, a.ID, domainID, perms)
+		return s.setDomainAuthority(tx, a.ID, domainID, perms)
 	})
 }
 
@@ -260,6 +279,9 @@ func (s *Store) CreateDomainAdmin(ctx context.Context, a *Admin, domainID int64,
 func (s *Store) RevokeDomainAuthority(ctx context.Context, adminID, domainID int64) (bool, error) {
 	deleted := false
 	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := s.lockAdmin(tx, adminID); err != nil {
+			return err
+		}
 		res := tx.Where("admin_id = ? AND domain_id = ?", adminID, domainID).Delete(&Authority{})
 		if res.Error != nil {
 			return res.Error
@@ -303,9 +325,11 @@ func (s *Store) DomainUserPermissions(ctx context.Context, domainID int64, def [
 }
 
 // SetDomainUserPermissions replaces the end-user permissions of a domain.
+// The domain's row is locked first: concurrent replacements apply one
+// after the other (each then sees the row the previous one inserted).
 func (s *Store) SetDomainUserPermissions(ctx context.Context, domainID int64, perms []string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		if err := domainMustExist(tx, domainID); err != nil {
+		if _, err := s.lockOwner(tx, DomainOwner(domainID)); err != nil {
 			return err
 		}
 		if err := tx.Where("domain_id = ?", domainID).Delete(&DomainUserAccess{}).Error; err != nil {
@@ -317,12 +341,16 @@ func (s *Store) SetDomainUserPermissions(ctx context.Context, domainID int64, pe
 
 // SetAuthority gives an administrator exactly perms on one broker, customer
 // or domain (objectType), creating or replacing its authority there; no
-// permission at all removes it.
+// permission at all removes it. The account is locked first (lockAdmin):
+// identical concurrent calls all succeed, with one authority.
 func (s *Store) SetAuthority(ctx context.Context, adminID int64, objectType string, objectID int64, perms []string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		col := map[string]string{ObjectBroker: "broker_id", ObjectCustomer: "customer_id", ObjectDomain: "domain_id"}[objectType]
 		if col == "" {
 			return Errorf(ErrInvalid, "objectType", "must be BROKER, CUSTOMER or DOMAIN")
+		}
+		if err := s.lockAdmin(tx, adminID); err != nil {
+			return err
 		}
 		if err := tx.Where("admin_id = ? AND "+col+" = ?", adminID, objectID).Delete(&Authority{}).Error; err != nil {
 			return err

@@ -29,10 +29,8 @@ type CustomerFilter struct {
 
 // CreateBroker stores a broker; a name already used gives ErrConflict.
 func (s *Store) CreateBroker(ctx context.Context, b *Broker) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
 	b.CreatedAt = nowMillis()
-	return translate(gdb.Create(b).Error)
+	return s.write(ctx, func(gdb *gorm.DB) error { return gdb.Create(b).Error })
 }
 
 // ListBrokers returns one page of brokers.

@@ -30,7 +30,12 @@ const (
 
 // Store is the single entry point to the database.
 type Store struct {
-	gdb     *gorm.DB
+	// gdb reads; on PostgreSQL it writes too.
+	gdb *gorm.DB
+	// wdb writes: on SQLite, the pool of the one writer connection, which
+	// writer queues for; on PostgreSQL, gdb.
+	wdb     *gorm.DB
+	writer  *writerGate // nil on PostgreSQL
 	dialect Dialect
 	// Timeout bounds every store call that does not carry its own deadline.
 	timeout time.Duration
@@ -67,49 +72,61 @@ func Open(opts Options) (*Store, error) {
 		PrepareStmtTTL:     time.Hour,
 		NowFunc:            func() time.Time { return time.Now().UTC() },
 	}
-	var (
-		gdb     *gorm.DB
-		err     error
-		dialect Dialect
-	)
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		dialect = Postgres
-		gdb, err = gorm.Open(postgres.Open(url), cfg)
+		gdb, err := openGorm(postgres.Open(url), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres database: %w", err)
+		}
+		return &Store{gdb: gdb, wdb: gdb, dialect: Postgres, timeout: timeout}, nil
 	case strings.HasPrefix(url, "sqlite:"):
-		dialect = SQLite
-		gdb, err = gorm.Open(gormlite.Open(sqliteDSN(strings.TrimPrefix(url, "sqlite:"))), cfg)
-	default:
-		return nil, fmt.Errorf("database URL must start with postgres:// or sqlite: (got %q)", redactURL(url))
+		return openSQLiteStore(strings.TrimPrefix(url, "sqlite:"), cfg, timeout)
 	}
+	return nil, fmt.Errorf("database URL must start with postgres:// or sqlite: (got %q)", redactURL(url))
+}
+
+// openGorm opens a GORM session with what every session of the store
+// has: lost connections reported as ErrUnavailable (markUnavailable).
+func openGorm(d gorm.Dialector, cfg *gorm.Config) (*gorm.DB, error) {
+	gdb, err := gorm.Open(d, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+		return nil, err
 	}
 	if err := markUnavailable(gdb); err != nil {
 		return nil, err
 	}
-	if dialect == SQLite {
-		sqlDB, err := gdb.DB()
-		if err != nil {
-			return nil, err
-		}
-		// One writer at a time is SQLite's rule; a small pool with a busy
-		// timeout and immediate transactions keeps writers queueing instead
-		// of failing with SQLITE_BUSY.
-		sqlDB.SetMaxOpenConns(4)
-	}
-	return &Store{gdb: gdb, dialect: dialect, timeout: timeout}, nil
+	return gdb, nil
 }
 
-func sqliteDSN(path string) string {
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
+// openSQLiteStore opens the writer, then the readers (sqlite.go). GORM
+// pings the writer as it opens: that creates the file and switches it to
+// WAL before any reader looks at it.
+func openSQLiteStore(path string, cfg *gorm.Config, timeout time.Duration) (*Store, error) {
+	wpool, err := openSQLite(sqliteDSN(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database: %w", err)
 	}
-	if !strings.HasPrefix(path, "file:") {
-		path = "file:" + path
+	wpool.SetMaxOpenConns(1)
+	wpool.SetMaxIdleConns(1)
+	wdb, err := openGorm(gormlite.OpenDB(wpool), cfg)
+	if err != nil {
+		wpool.Close()
+		return nil, fmt.Errorf("open sqlite database: %w", err)
 	}
-	return path + sep + "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_txlock=immediate"
+	rpool, err := openSQLite(sqliteDSN(path, true))
+	if err != nil {
+		wpool.Close()
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	rpool.SetMaxOpenConns(sqliteReaders())
+	rpool.SetMaxIdleConns(sqliteReaders())
+	gdb, err := openGorm(gormlite.OpenDB(rpool), cfg)
+	if err != nil {
+		wpool.Close()
+		rpool.Close()
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	return &Store{gdb: gdb, wdb: wdb, writer: newWriterGate(), dialect: SQLite, timeout: timeout}, nil
 }
 
 // redactURL hides a password in a database URL before it reaches a log.
@@ -125,16 +142,24 @@ func redactURL(u string) string {
 // Dialect reports the database engine.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// SQL returns the underlying pool, for migrations and health checks.
-func (s *Store) SQL() (*sql.DB, error) { return s.gdb.DB() }
+// SQL returns the pool that writes (on SQLite, the writer's connection,
+// outside the writer's queue), for migrations and tests.
+func (s *Store) SQL() (*sql.DB, error) { return s.wdb.DB() }
 
-// Close releases the pool.
+// Close releases the pools.
 func (s *Store) Close() error {
-	sqlDB, err := s.gdb.DB()
-	if err != nil {
-		return err
+	var errs []error
+	for _, g := range []*gorm.DB{s.gdb, s.wdb} {
+		sqlDB, err := g.DB()
+		if err == nil {
+			err = sqlDB.Close()
+		}
+		errs = append(errs, err)
+		if s.wdb == s.gdb {
+			break
+		}
 	}
-	return sqlDB.Close()
+	return errors.Join(errs...)
 }
 
 // Ping checks that the database answers.
@@ -146,6 +171,41 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return sqlDB.PingContext(ctx)
+}
+
+// readyBound is how long Ready may take: a readiness probe's usual timeout.
+const readyBound = time.Second
+
+// Ready tells, within a second, whether the store can serve requests: the
+// database answers (Ping) and, on SQLite, writes are not stuck. The writer
+// is fine when it is free and its connection answers at once, and when a
+// write holds it (writes queue: that one will finish, or be cut off at its
+// deadline) unless the write before it had to be cut off: a write that
+// ran out of time holding the writer while others queue behind it is what
+// a stuck writer looks like, and Ready says so until a write completes or
+// the writer answers again.
+func (s *Store) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyBound)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	if s.writer == nil {
+		return nil
+	}
+	if !s.writer.sem.TryAcquire(1) {
+		if s.writer.overran.Load() {
+			return errors.New("the database writer is stuck: the last write ran out of time holding it, and writes are queued behind")
+		}
+		return nil // busy: writes queue and finish by their deadlines
+	}
+	defer s.writer.sem.Release(1)
+	var one int
+	if err := s.wdb.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+		return fmt.Errorf("the database writer does not answer: %w", err)
+	}
+	s.writer.overran.Store(false)
+	return nil
 }
 
 // bound applies the store's default timeout when ctx has no deadline.
@@ -160,13 +220,6 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 func (s *Store) db(ctx context.Context) (*gorm.DB, context.CancelFunc) {
 	ctx, cancel := s.bound(ctx)
 	return s.gdb.WithContext(ctx), cancel
-}
-
-// tx runs fn in a transaction bound to ctx.
-func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	return translate(gdb.Transaction(fn))
 }
 
 // Sentinel errors. Everything the store returns that is not one of these

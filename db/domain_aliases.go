@@ -79,7 +79,9 @@ func (s *Store) ListDomainAliases(ctx context.Context, domainID int64, p Page) (
 }
 
 // SetDomainAliases replaces the domain's aliases with names, all or
-// nothing. Aliases kept by name keep their id.
+// nothing. Aliases kept by name keep their id. The domain's row is locked
+// first: concurrent replacements apply one after the other, each seeing
+// what the previous one left (identical ones all succeed).
 func (s *Store) SetDomainAliases(ctx context.Context, domainID int64, names []string) ([]DomainAlias, error) {
 	want := map[string]bool{}
 	for _, n := range names {
@@ -87,7 +89,7 @@ func (s *Store) SetDomainAliases(ctx context.Context, domainID int64, names []st
 	}
 	var out []DomainAlias
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := domainMustExist(tx, domainID); err != nil {
+		if _, err := s.lockOwner(tx, DomainOwner(domainID)); err != nil {
 			return err
 		}
 		var current []DomainAlias

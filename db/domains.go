@@ -428,8 +428,11 @@ func (s *Store) UpdateDomain(ctx context.Context, id int64, edit func(e *DomainE
 // PurgeDomains deletes for good the domains whose purge date has passed,
 // with everything they own (the foreign keys cascade). It returns how many.
 func (s *Store) PurgeDomains(ctx context.Context, now int64) (int64, error) {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	res := gdb.Where("status = ? AND purge_date IS NOT NULL AND purge_date <= ?", StatusDeleted, now).Delete(&Domain{})
-	return res.RowsAffected, translate(res.Error)
+	var n int64
+	err := s.write(ctx, func(gdb *gorm.DB) error {
+		res := gdb.Where("status = ? AND purge_date IS NOT NULL AND purge_date <= ?", StatusDeleted, now).Delete(&Domain{})
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
 }

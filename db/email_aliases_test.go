@@ -124,9 +124,7 @@ func TestClaimRecipientsForNewUser(t *testing.T) {
 		if v, err = s.GetEmailAlias(ctx, b, other.ID); err != nil || v.Recipients[0].Type != RecipientExternal {
 			t.Errorf("other domain's alias lists %+v (%v), want an external address", v.Recipients, err)
 		}
-		gdb, cancel := s.db(ctx)
-		defer cancel()
-		if err := gdb.Delete(&User{}, uid).Error; err != nil {
+		if err := s.write(ctx, func(gdb *gorm.DB) error { return gdb.Delete(&User{}, uid).Error }); err != nil {
 			t.Fatal(err)
 		}
 		if v, err = s.GetEmailAlias(ctx, a, own.ID); err != nil || len(v.Recipients) != 0 {

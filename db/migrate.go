@@ -89,12 +89,18 @@ func (s *Store) migrations() (fs.FS, error) {
 }
 
 // Migrate applies every pending migration. Concurrent servers on one
-// PostgreSQL database serialise on an advisory lock.
+// PostgreSQL database serialise on an advisory lock; on SQLite, migrations
+// take the writer like any write.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	fsys, err := s.migrations()
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.acquireWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	sqlDB, err := s.SQL()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,10 @@
 package db
 
-import "context"
+import (
+	"context"
+
+	"gorm.io/gorm"
+)
 
 // OutgoingProviderList declares the provider list's sort fields.
 var OutgoingProviderList = ListSpec{
@@ -12,9 +16,7 @@ var OutgoingProviderList = ListSpec{
 // CreateOutgoingProvider stores a provider; a name already used gives
 // ErrConflict.
 func (s *Store) CreateOutgoingProvider(ctx context.Context, p *OutgoingProvider) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	return translate(gdb.Create(p).Error)
+	return s.write(ctx, func(gdb *gorm.DB) error { return gdb.Create(p).Error })
 }
 
 // ListOutgoingProviders returns one page of providers.

@@ -135,14 +135,5 @@ func (s *Store) UpdateUriFilter(ctx context.Context, id int64, edit func(f *UriF
 
 // DeleteUriFilter deletes a rule. A missing rule is ErrNotFound.
 func (s *Store) DeleteUriFilter(ctx context.Context, id int64) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	res := gdb.Delete(&UriFilter{}, id)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.write(ctx, func(gdb *gorm.DB) error { return deleted(gdb.Delete(&UriFilter{}, id)) })
 }

@@ -381,16 +381,9 @@ func (s *Store) UpdateWblistRule(ctx context.Context, o WblistOwner, id int64, r
 // DeleteWblistRule deletes one of an owner's rules. A missing owner, or a
 // rule that is not the owner's or has expired, is ErrNotFound.
 func (s *Store) DeleteWblistRule(ctx context.Context, o WblistOwner, id int64) error {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	res := active(gdb.Where("id = ? AND "+o.column()+" = ?", id, o.key()), nowMillis()).Delete(&WblistRule{})
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.write(ctx, func(gdb *gorm.DB) error {
+		return deleted(active(gdb.Where("id = ? AND "+o.column()+" = ?", id, o.key()), nowMillis()).Delete(&WblistRule{}))
+	})
 }
 
 // identicalRule explains a unique-key violation of a write of rules: it
@@ -472,10 +465,13 @@ func (s *Store) FindWblistOwners(ctx context.Context, names []string) (map[strin
 // how many. Expired rules are ignored everywhere already; this only
 // reclaims their space.
 func (s *Store) PurgeExpiredWblistRules(ctx context.Context, now int64) (int64, error) {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	res := gdb.Where("expire_at IS NOT NULL AND expire_at <= ?", now).Delete(&WblistRule{})
-	return res.RowsAffected, translate(res.Error)
+	var n int64
+	err := s.write(ctx, func(gdb *gorm.DB) error {
+		res := gdb.Where("expire_at IS NOT NULL AND expire_at <= ?", now).Delete(&WblistRule{})
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
 }
 
 // WblistMatches returns the active rules of a mailbox and of its domain

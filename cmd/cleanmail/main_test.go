@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cleanmail/cleanmail/db"
 )
 
 // These tests run the real binary, as an operator would.
@@ -245,5 +248,37 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	logs.wait(t, "stopped")
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
+	}
+}
+
+// TestTokenCreateNamesOneAdmin: --admin is a login, compared without case,
+// never a pattern: `*` (or `%`, `_`) names no account.
+func TestTokenCreateNamesOneAdmin(t *testing.T) {
+	t.Setenv("CLEANMAIL_DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
+	store, err := db.Open(db.Options{URL: os.Getenv("CLEANMAIL_DATABASE_URL")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Bootstrap(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	for _, login := range []string{"*", "a*", "%", "_dmin", "adm_n"} {
+		var out bytes.Buffer
+		err := run([]string{"token", "create", "--admin", login, "--name", "x"}, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "no administrator") {
+			t.Errorf("token create --admin %q: %v, printed %q; want no administrator", login, err, out.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run([]string{"token", "create", "--admin", "ADMIN", "--name", "x"}, &out, &out); err != nil {
+		t.Fatalf("token create --admin ADMIN: %v", err)
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{32}\n$`).MatchString(out.String()) {
+		t.Errorf("token create --admin ADMIN printed %q", out.String())
 	}
 }

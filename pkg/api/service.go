@@ -12,14 +12,15 @@ func (s *Server) Livez(ctx context.Context, req gen.LivezRequestObject) (gen.Liv
 	return gen.Livez200JSONResponse{Status: "ok"}, nil
 }
 
-// Readyz answers 200 once the database is reachable and migrated.
+// Readyz answers 200 once the database is reachable and migrated, and
+// while its writes are not stuck.
 func (s *Server) Readyz(ctx context.Context, req gen.ReadyzRequestObject) (gen.ReadyzResponseObject, error) {
 	if !s.ready() {
 		return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "The database is not reachable or not migrated yet."}
 	}
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.Warn("readiness: database unreachable", "err", err)
-		return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "The database is not reachable."}
+	if err := s.store.Ready(ctx); err != nil {
+		s.log.Warn("readiness: database not ready", "err", err)
+		return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "The database is not reachable, or its writes are stuck."}
 	}
 	return gen.Readyz200JSONResponse{Status: "ready"}, nil
 }

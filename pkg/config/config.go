@@ -36,7 +36,7 @@ type Config struct {
 	// default 30 days).
 	PurgeDelay time.Duration
 	// PurgeInterval is how often deleted domains past their delay are
-	// purged (CLEANMAIL_PURGE_INTERVAL, default 1h).
+	// purged (CLEANMAIL_PURGE_INTERVAL, default 1h; more than zero).
 	PurgeInterval time.Duration
 	// JWTKey signs the temporary tokens of end users (CLEANMAIL_JWT_KEY,
 	// at least 32 characters). If empty, a random key is used: temporary
@@ -44,7 +44,8 @@ type Config struct {
 	JWTKey string
 	// JSONLogs switches logs to JSON lines (CLEANMAIL_LOG_JSON=true).
 	JSONLogs bool
-	// ShutdownTimeout bounds the graceful shutdown (CLEANMAIL_SHUTDOWN_TIMEOUT, default 30s).
+	// ShutdownTimeout bounds the graceful shutdown (CLEANMAIL_SHUTDOWN_TIMEOUT,
+	// default 30s; more than zero).
 	ShutdownTimeout time.Duration
 
 	// MaxBody is the largest JSON request body in bytes (CLEANMAIL_MAX_BODY,
@@ -109,21 +110,33 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_BOOTSTRAP_TOKEN", &c.BootstrapToken)
 	str("CLEANMAIL_JWT_KEY", &c.JWTKey)
 	str("CLEANMAIL_PUBLIC_URL", &c.PublicURL)
-	for name, dst := range map[string]*time.Duration{
-		"CLEANMAIL_PURGE_DELAY":      &c.PurgeDelay,
-		"CLEANMAIL_PURGE_INTERVAL":   &c.PurgeInterval,
-		"CLEANMAIL_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
-		"CLEANMAIL_READ_TIMEOUT":     &c.ReadTimeout,
-		"CLEANMAIL_REQUEST_TIMEOUT":  &c.RequestTimeout,
-		"CLEANMAIL_IDLE_TIMEOUT":     &c.IdleTimeout,
+	for _, d := range []struct {
+		name     string
+		dst      *time.Duration
+		positive bool
+	}{
+		// A delay of zero is a choice (deleted domains go at the next
+		// purge); an interval or a timeout of zero is not: the purge
+		// ticker panics, and a shutdown would cut every request.
+		{"CLEANMAIL_PURGE_DELAY", &c.PurgeDelay, false},
+		{"CLEANMAIL_PURGE_INTERVAL", &c.PurgeInterval, true},
+		{"CLEANMAIL_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, true},
+		{"CLEANMAIL_READ_TIMEOUT", &c.ReadTimeout, true},
+		{"CLEANMAIL_REQUEST_TIMEOUT", &c.RequestTimeout, true},
+		{"CLEANMAIL_IDLE_TIMEOUT", &c.IdleTimeout, true},
 	} {
-		if v := getenv(name); v != "" {
-			d, err := ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%s: %w", name, err)
-			}
-			*dst = d
+		v := getenv(d.name)
+		if v == "" {
+			continue
 		}
+		parsed, err := ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", d.name, err)
+		}
+		if d.positive && parsed <= 0 {
+			return c, fmt.Errorf("%s must be longer than zero (got %q)", d.name, v)
+		}
+		*d.dst = parsed
 	}
 	for name, dst := range map[string]*int64{
 		"CLEANMAIL_MAX_BODY":   &c.MaxBody,

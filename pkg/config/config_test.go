@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,5 +49,34 @@ func TestFromEnvRejects(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s=%q accepted; want an error", name, v)
 		}
+	}
+}
+
+// TestFromEnvRejectsZeroIntervals: an interval or a timeout of zero would
+// panic (time.NewTicker) or stop the server without a grace period; the
+// error names the variable.
+func TestFromEnvRejectsZeroIntervals(t *testing.T) {
+	for _, name := range []string{"CLEANMAIL_PURGE_INTERVAL", "CLEANMAIL_SHUTDOWN_TIMEOUT"} {
+		for _, v := range []string{"0s", "0", "0d", "0h0m"} {
+			_, err := FromEnv(func(k string) string {
+				if k == name {
+					return v
+				}
+				return ""
+			})
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: %v; want an error naming %s", name, v, err, name)
+			}
+		}
+	}
+	// A purge delay of zero is a choice: deleted domains go at the next purge.
+	c, err := FromEnv(func(k string) string {
+		if k == "CLEANMAIL_PURGE_DELAY" {
+			return "0d"
+		}
+		return ""
+	})
+	if err != nil || c.PurgeDelay != 0 {
+		t.Errorf("CLEANMAIL_PURGE_DELAY=0d: %v, %v; want accepted", c.PurgeDelay, err)
 	}
 }
