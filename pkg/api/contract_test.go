@@ -28,7 +28,7 @@ var delivered = map[string]bool{
 	"CreatePolicy": true, "GetPolicy": true, "ListDomainPolicies": true, "UpdatePolicy": true, "DeletePolicy": true,
 	"CreateToken": true, "ListTokens": true, "DeleteToken": true,
 	"ListAdmins": true, "GetAdmin": true,
-	"CreateBroker": true, "ListBrokers": true, "CreateCustomer": true, "ListCustomers": true, "GetCustomer": true,
+	"CreateBroker": true, "ListBrokers": true, "GetBroker": true, "GetOutgoingProvider": true, "CreateCustomer": true, "ListCustomers": true, "GetCustomer": true,
 	"CreateUser": true, "GetUser": true, "ListUsers": true, "ListDomainUsers": true, "UpdateUser": true, "DeleteUser": true,
 	"GetUserSign": true, "SetUserSign": true, "DeleteUserSign": true,
 	"CreateOutgoingProvider": true, "ListOutgoingProviders": true, "GetPlatform": true, "UpdatePlatform": true,
