@@ -132,11 +132,13 @@ func (s *Store) CreateToken(ctx context.Context, t *PersonalToken, value string)
 	t.Hash = HashToken(value)
 	t.CreatedAt = nowMillis()
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		var a Admin
-		if err := tx.Select("id").First(&a, t.AdminID).Error; err != nil {
+		if err := s.lockAdmin(tx, t.AdminID); err != nil {
 			return err
 		}
-		return tx.Create(t).Error
+		if err := tx.Create(t).Error; err != nil {
+			return err
+		}
+		return atMost(tx, &PersonalToken{}, MaxTokens, "an account's personal tokens", "admin_id = ?", t.AdminID)
 	})
 }
 

@@ -255,7 +255,10 @@ func (s *Store) setDomainAuthority(tx *gorm.DB, adminID, domainID int64, perms [
 	if res.RowsAffected > 0 {
 		return nil
 	}
-	return tx.Create(&Authority{AdminID: adminID, DomainID: &domainID, Permissions: perms}).Error
+	if err := tx.Create(&Authority{AdminID: adminID, DomainID: &domainID, Permissions: perms}).Error; err != nil {
+		return err
+	}
+	return atMost(tx, &Authority{}, MaxAuthorities, "an account's authorities", "admin_id = ?", adminID)
 }
 
 // CreateDomainAdmin creates an account and its authority on a domain in
@@ -367,6 +370,9 @@ func (s *Store) SetAuthority(ctx context.Context, adminID int64, objectType stri
 		default:
 			a.DomainID = &objectID
 		}
-		return tx.Create(&a).Error
+		if err := tx.Create(&a).Error; err != nil {
+			return err
+		}
+		return atMost(tx, &Authority{}, MaxAuthorities, "an account's authorities", "admin_id = ?", adminID)
 	})
 }

@@ -18,11 +18,12 @@ var DomainAliasList = ListSpec{
 }
 
 // AddDomainAliases reserves names for the domain, all or nothing. A name
-// already taken by any domain or alias gives ErrConflict.
+// already taken by any domain or alias gives ErrConflict; more than
+// MaxDomainAliases in all, ErrUnprocessable.
 func (s *Store) AddDomainAliases(ctx context.Context, domainID int64, names []string) ([]DomainAlias, error) {
 	var out []DomainAlias
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := domainMustExist(tx, domainID); err != nil {
+		if _, err := s.lockOwner(tx, DomainOwner(domainID)); err != nil {
 			return err
 		}
 		seen := map[string]bool{}
@@ -38,7 +39,7 @@ func (s *Store) AddDomainAliases(ctx context.Context, domainID int64, names []st
 			}
 			out = append(out, a)
 		}
-		return nil
+		return atMost(tx, &DomainAlias{}, MaxDomainAliases, "a domain's aliases", "domain_id = ?", domainID)
 	})
 	return out, err
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -175,6 +176,9 @@ func addRecipients(tx *gorm.DB, a EmailAlias, emails []string) error {
 	}
 	if len(fresh) == 0 {
 		return nil
+	}
+	if n := len(listed) + len(fresh); n > MaxAliasRecipients {
+		return Errorf(ErrUnprocessable, "", fmt.Sprintf("an e-mail alias's recipients: at most %d (this would make %d)", MaxAliasRecipients, n))
 	}
 	var users []User
 	if err := tx.Select("id, email").Where("domain_id = ? AND lower(email) IN ?", a.DomainID, fresh).Find(&users).Error; err != nil {

@@ -729,12 +729,12 @@ EXTENSION_OPERATIONS = [
          operationId="SetCustomerAdminAuthorities", summary="Define customer admin access",
          description=("Give an existing administrator exactly these permissions on a customer, covering every "
                       "domain of the customer; an empty list removes the authority. Only sysadmin."),
-         body=("PermissionNames", True), success=("204", None), errors=["403", "404"]),
+         body=("PermissionNames", True), success=("204", None), errors=["403", "404", "422"]),
     dict(method="PUT", path="/brokers/{brokerId}/admins/{adminId}/authorities",
          operationId="SetBrokerAdminAuthorities", summary="Define broker admin access",
          description=("Give an existing administrator exactly these permissions on a broker, covering every "
                       "customer and domain beneath it; an empty list removes the authority. Only sysadmin."),
-         body=("PermissionNames", True), success=("204", None), errors=["403", "404"]),
+         body=("PermissionNames", True), success=("204", None), errors=["403", "404", "422"]),
     dict(method="GET", path="/options", operationId="ListOptionDefs", summary="List options",
          description=("Returns the catalog of options which can be set on a platform, customer, domain or "
                       "user (see POST /domains/{domainId}/options and POST /users/{userId}/options)."),
@@ -1631,6 +1631,13 @@ EXTRA_ERRORS = {
     # (the "409 for the same rule twice"; the doc's POST has it).
     "UpdateAttachmentFilter": ["409"],
     "UpdateUriFilter": ["409"],
+    # Counts the server caps, so that every list it answers stays within its
+    # declared maxItems: domain aliases of a domain (1,000), tokens of an
+    # account (100), authorities of an account (1,000).
+    "AddDomainAlias": ["422"],
+    "SetDomainAliases": ["422"],
+    "CreateToken": ["422"],
+    "SetDomainAdminAuthorities": ["422"],
 }
 
 

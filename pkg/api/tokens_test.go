@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"testing"
 	"time"
@@ -138,4 +139,19 @@ func TestAdminsReadSide(t *testing.T) {
 		e.do(req{Method: "GET", Path: "/security/admins/zzzzzz"}).problem(404, "")
 		e.do(req{Method: "GET", Path: "/security/admins?sort=password"}).problem(400, "sort")
 	})
+}
+
+// An account holds at most 100 personal tokens, so that their list (which
+// has no paging) stays bounded: the 101st is a 422.
+func TestTokensPerAccountAreCapped(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/c.db")
+	stark := e.newDomain("stark.net")
+	id, _ := e.domainAdmin(stark, "ned", "DOMAIN_READ") // its first token
+	for i := 1; i < db.MaxTokens; i++ {
+		e.do(req{Method: "POST", Path: "/admins/" + id + "/tokens", Body: map[string]any{"name": fmt.Sprint(i)}}).expect(201)
+	}
+	e.do(req{Method: "POST", Path: "/admins/" + id + "/tokens", Body: map[string]any{"name": "extra"}}).problem(422, "at most 100")
+	if n := len(e.do(req{Method: "GET", Path: "/admins/" + id + "/tokens"}).expect(200).list()); n != db.MaxTokens {
+		t.Errorf("%d tokens listed, want %d", n, db.MaxTokens)
+	}
 }
