@@ -89,7 +89,8 @@ func (e *env) newWorld(t *testing.T, kind string) *world {
 	}
 	admin("otherAdmin", db.ObjectDomain, od, all)
 	admin("withoutPermission", db.ObjectDomain, d, []string{"DOMAIN_READ"})
-	w.self = e.ids.Encode(admin("withPermission", db.ObjectDomain, d, all))
+	withPermission := admin("withPermission", db.ObjectDomain, d, all)
+	w.self = e.ids.Encode(withPermission)
 	admin("viaCustomer", db.ObjectCustomer, c.ID, all)
 	admin("viaBroker", db.ObjectBroker, b.ID, all)
 	w.target = e.ids.Encode(admin("target", db.ObjectDomain, d, []string{"DOMAIN_READ"}))
@@ -101,7 +102,9 @@ func (e *env) newWorld(t *testing.T, kind string) *world {
 
 	past := time.Now().Add(-time.Hour).UnixMilli()
 	expired := db.NewTokenValue()
-	must(s.CreateToken(ctx, &db.PersonalToken{AdminID: 1, Name: "expired", Expiration: &past}, expired))
+	// Expired, of an account that holds everything on the domain (one of
+	// the world's own: an account holds at most db.MaxTokens tokens).
+	must(s.CreateToken(ctx, &db.PersonalToken{AdminID: withPermission, Name: "expired", Expiration: &past}, expired))
 	w.tokens["expired"] = expired
 	w.tokens["endUser"] = e.tempToken(t, u.Email)
 	w.tokens["otherEndUser"] = e.tempToken(t, ou.Email)
