@@ -20,8 +20,9 @@ import (
 // never the reading or parsing of what it sent.
 
 // admit finds the request's operation, authenticates the caller, applies
-// the operation's access rule (rules.go), which needs only the path, and
-// then reads the body within the operation's limit (413 beyond it).
+// the operation's access rule (rules.go), which needs only the path, then
+// reads the body within the operation's limit (413 beyond it) and
+// normalizes the request for the validator (enums.go).
 func (s *Server) admit(router routers.Router) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -51,6 +52,9 @@ func (s *Server) admit(router routers.Router) echo.MiddlewareFunc {
 				}
 			}
 			if err := s.readBody(c, op); err != nil {
+				return err
+			}
+			if err := normalize(c.Request(), op); err != nil {
 				return err
 			}
 			return next(c)

@@ -12,47 +12,35 @@ import (
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 )
 
-// normalizeEnums is a middleware placed before the request validator: the
-// doc's model tables spell some enum values in lower case ("fr", "enabled")
-// while the API speaks upper case, so every string that matches an enum
-// value of its schema but for case is rewritten to the spelling of the
-// spec, in query parameters and JSON bodies alike. Anything else is left
-// for the validator to judge, except text no database can store (a NUL
+// normalize prepares a request of op for the validator, once its body is
+// read: the doc's model tables spell some enum values in lower case
+// ("fr", "enabled") while the API speaks upper case, so every string that
+// matches an enum value of its schema but for case is rewritten to the
+// spelling of the spec, in query parameters and JSON bodies alike.
+// Anything else is left for the validator to judge, except what no
+// validator sees: a query string that does not parse (Go would drop the
+// bad pair, and with it a filter) and text no database can store (a NUL
 // byte, invalid UTF-8), refused here with a 400 naming where it is.
-func normalizeEnums(router routers.Router) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			req := c.Request()
-			if !storable(req.URL.Path) {
-				return badField("path", "contains a NUL byte or invalid UTF-8")
+func normalize(req *http.Request, op *openapi3.Operation) error {
+	if !storable(req.URL.Path) {
+		return badField("path", "contains a NUL byte or invalid UTF-8")
+	}
+	query, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return badField("query", "is not a valid query string (a %% must start an escape like %%2A)")
+	}
+	for name, vals := range query {
+		for _, v := range vals {
+			if !storable(v) {
+				return badField(name, "contains a NUL byte or invalid UTF-8")
 			}
-			query, err := url.ParseQuery(req.URL.RawQuery)
-			if err != nil {
-				// Query() would drop the bad pair and, with it, a filter.
-				return badField("query", "is not a valid query string (a %% must start an escape like %%2A)")
-			}
-			for name, vals := range query {
-				for _, v := range vals {
-					if !storable(v) {
-						return badField(name, "contains a NUL byte or invalid UTF-8")
-					}
-				}
-			}
-			route, _, err := router.FindRoute(req)
-			if err != nil {
-				return next(c)
-			}
-			normalizeQuery(req, route.Operation)
-			if err := normalizeBody(req, route.Operation); err != nil {
-				return err
-			}
-			return next(c)
 		}
 	}
+	normalizeQuery(req, op)
+	return normalizeBody(req, op)
 }
 
 // storable reports whether s can be stored as text by both databases.

@@ -187,7 +187,6 @@ func New(opts Options) (*echo.Echo, error) {
 
 	api := e.Group("")
 	api.Use(s.admit(router))
-	api.Use(normalizeEnums(router))
 	api.Use(echomw.OapiRequestValidatorWithOptions(spec, &echomw.Options{
 		Options: openapi3filter.Options{
 			AuthenticationFunc: principalPresent,
