@@ -34,8 +34,10 @@ func init() {
 	hasBody := func(_ *fuzzer, fr *fuzzReq) bool { return fr.op.body != nil }
 	noBody := func(_ *fuzzer, fr *fuzzReq) bool { return fr.op.body == nil }
 	always := func(*fuzzer, *fuzzReq) bool { return true }
+	hasRef := func(_ *fuzzer, fr *fuzzReq) bool { return len(refParams(fr)) > 0 || len(refNodes(fr)) > 0 }
 	fzMutations = []fzMutation{
 		{"odd-id", 14, hasPath, mutateOddID},
+		{"ref-id", 6, hasRef, mutateRefID},
 		{"query-type", 4, hasQuery, mutateQueryType},
 		{"query-range", 3, hasQuery, mutateQueryRange},
 		{"query-hostile", 5, hasQuery, mutateQueryHostile},
@@ -120,7 +122,8 @@ func hugeString(r *rand.Rand, s *openapi3.Schema, budget int) string {
 	} else {
 		n = pickOne(r, 256, 1000, 4096, 10000, 65536, 65536, 262144, maxBody)
 	}
-	n = max(0, min(n, (budget-64)/len(unit)))
+	size := len(marshalJSON(unit)) - 2 // as sent: a NUL is \u0000
+	n = max(0, min(n, (budget-64)/size))
 	return strings.Repeat(unit, n)
 }
 
@@ -255,6 +258,56 @@ func swapCase(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// isRef tells the names of fields and parameters that hold ids.
+func isRef(name string) bool {
+	return name == "id" || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "Ids")
+}
+
+func refParams(fr *fuzzReq) []*openapi3.Parameter {
+	var out []*openapi3.Parameter
+	for _, p := range queryParams(fr.op) {
+		if isRef(p.Name) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// refNodes are the body's ids: values of id fields, and items of id lists.
+func refNodes(fr *fuzzReq) []fzNode {
+	if !fr.hasValue || fr.hasRaw {
+		return nil
+	}
+	var out []fzNode
+	for _, n := range nodes(fr.value, nil, nil) {
+		for i := len(n.path) - 1; i >= 0; i-- {
+			if k, ok := n.path[i].(string); ok {
+				if isRef(k) && isLeaf(n) {
+					out = append(out, n)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// mutateRefID puts an odd id where a query parameter or a body field
+// refers to an object: another kind's, a deleted one's, or none.
+func mutateRefID(fz *fuzzer, r *rand.Rand, fr *fuzzReq) bool {
+	val, raw := fz.oddID(r, fr, "")
+	if raw {
+		val, _ = url.PathUnescape(val)
+	}
+	ps, ns := refParams(fr), refNodes(fr)
+	if len(ns) == 0 || len(ps) > 0 && r.IntN(2) == 0 {
+		setQuery(fr, ps[r.IntN(len(ps))].Name, val, false)
+		return true
+	}
+	setNode(fr, ns[r.IntN(len(ns))].path, val)
+	return true
 }
 
 func mutateQueryType(fz *fuzzer, r *rand.Rand, fr *fuzzReq) bool {
@@ -445,31 +498,71 @@ func subSchemas(s *openapi3.Schema) []*openapi3.Schema {
 	return out
 }
 
-func propertyOf(s *openapi3.Schema, k string) *openapi3.Schema {
+func propertyRef(s *openapi3.Schema, k string) *openapi3.SchemaRef {
 	if p := s.Properties[k]; p != nil {
-		return p.Value
+		return p
 	}
 	for _, sub := range subSchemas(s) {
-		if p := propertyOf(sub, k); p != nil {
+		if p := propertyRef(sub, k); p != nil {
 			return p
 		}
 	}
-	if s.AdditionalProperties.Schema != nil {
-		return s.AdditionalProperties.Schema.Value
+	return s.AdditionalProperties.Schema
+}
+
+func itemsRef(s *openapi3.Schema) *openapi3.SchemaRef {
+	if s.Items != nil {
+		return s.Items
+	}
+	for _, sub := range subSchemas(s) {
+		if it := itemsRef(sub); it != nil {
+			return it
+		}
+	}
+	return nil
+}
+
+func propertyOf(s *openapi3.Schema, k string) *openapi3.Schema {
+	if p := propertyRef(s, k); p != nil {
+		return p.Value
 	}
 	return nil
 }
 
 func itemsOf(s *openapi3.Schema) *openapi3.Schema {
-	if s.Items != nil {
-		return s.Items.Value
-	}
-	for _, sub := range subSchemas(s) {
-		if it := itemsOf(sub); it != nil {
-			return it
-		}
+	if it := itemsRef(s); it != nil {
+		return it.Value
 	}
 	return nil
+}
+
+// arrayItems is the items' schema of the body's array at path, with the
+// names the generator's hints know them by (see fzBuilder.gen).
+func arrayItems(o *fuzzOp, path []any) (items *openapi3.SchemaRef, owner, prop string) {
+	ref, name := o.body, o.id
+	if ref.Ref != "" {
+		name = refName(ref.Ref)
+	}
+	for _, p := range path {
+		var next *openapi3.SchemaRef
+		switch k := p.(type) {
+		case string:
+			next, prop = propertyRef(ref.Value, k), k
+		case int:
+			next, prop = itemsRef(ref.Value), prop+"[]"
+		}
+		if next == nil {
+			return nil, "", ""
+		}
+		ref = next
+		if ref.Ref != "" {
+			name = refName(ref.Ref)
+		}
+	}
+	if items = itemsRef(ref.Value); items == nil {
+		return nil, "", ""
+	}
+	return items, name, prop + "[]"
 }
 
 func maxLengthOf(s *openapi3.Schema) int {
@@ -549,7 +642,7 @@ func mutateBodyType(fz *fuzzer, r *rand.Rand, fr *fuzzReq) bool {
 	case bool:
 		v = pickOne[any](r, "true", 1.0, 0.0, []any{}, "yes")
 	case map[string]any:
-		v = pickOne[any](r, []any{}, "object", 1.0, []any{n.v}, false)
+		v = pickOne[any](r, []any{}, "object", 1.0, []any{clone(n.v)}, false)
 	case []any:
 		v = pickOne[any](r, map[string]any{}, "a,b", 1.0, map[string]any{"0": "x"}, true)
 	default:
@@ -674,6 +767,23 @@ func mutateBodyArray(fz *fuzzer, r *rand.Rand, fr *fuzzReq) bool {
 	if len(a) > 0 {
 		item = a[0]
 	}
+	if r.IntN(2) == 0 {
+		// Distinct valid items, as many as a bulk write may get.
+		if items, owner, prop := arrayItems(fr.op, n.path); items != nil {
+			b := &fzBuilder{fz: fz, r: r, op: fr.op, fr: fr, scope: fr.scope}
+			budget := fr.budget() + len(marshalJSON(n.v))
+			out := []any{}
+			for want := pickOne(r, 1000, 3000, 7000, 12000); len(out) < want; {
+				v := b.gen(items, owner, prop)
+				if budget -= len(marshalJSON(v)) + 1; budget < 0 {
+					break
+				}
+				out = append(out, v)
+			}
+			setNode(fr, n.path, out)
+			return true
+		}
+	}
 	count := pickOne(r, 100, 1000, 1000, 5000, 20000)
 	if mi := maxItemsOf(schemaAt(fr.bodySchema(), n.path)); mi >= 0 && r.IntN(2) == 0 {
 		count = mi + 1
@@ -682,10 +792,29 @@ func mutateBodyArray(fz *fuzzer, r *rand.Rand, fr *fuzzReq) bool {
 	count = max(0, min(count, (fr.budget()+len(marshalJSON(n.v)))/size))
 	out := make([]any, count)
 	for i := range out {
-		out[i] = item // the same item: duplicates are a case of their own
+		out[i] = clone(item) // equal items (duplicates are a case of their own), not one shared
 	}
 	setNode(fr, n.path, out)
 	return true
+}
+
+// clone copies a JSON value, so that a later mutation changes one copy.
+func clone(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, item := range x {
+			m[k] = clone(item)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, item := range x {
+			a[i] = clone(item)
+		}
+		return a
+	}
+	return v
 }
 
 func mutateBodyDeep(fz *fuzzer, r *rand.Rand, fr *fuzzReq) bool {

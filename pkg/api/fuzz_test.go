@@ -201,6 +201,10 @@ func (fr *fuzzReq) httpRequest(base string) (*http.Request, []byte, error) {
 		return nil, nil, fmt.Errorf("URL of %d bytes", len(u))
 	}
 	body, has := fr.body()
+	if len(body) > maxBody+maxBody/4 {
+		// The mutations keep to maxBody: this is the fuzzer's bug.
+		return nil, nil, fmt.Errorf("body of %d bytes", len(body))
+	}
 	var rd io.Reader
 	if has {
 		rd = bytes.NewReader(body)
@@ -302,6 +306,9 @@ type fzStats struct {
 	callers, mutations                                     map[string]int
 	ok                                                     map[string]int // 2xx by operation
 	byOp                                                   map[string]map[int]int
+	opTime                                                 map[string]time.Duration
+	slowest                                                time.Duration
+	slowestReq                                             string
 	rejected                                               int // mutated requests the spec's validation refuses
 	elapsed                                                time.Duration
 	stoppedByTime                                          bool
@@ -319,7 +326,7 @@ func newFuzzer(t *testing.T, e *env, cfg fuzzConfig) *fuzzer {
 		client:   &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		failures: map[string]*fzFailure{},
 		stats: fzStats{status: map[int]int{}, callers: map[string]int{}, mutations: map[string]int{}, ok: map[string]int{},
-			byOp: map[string]map[int]int{}},
+			byOp: map[string]map[int]int{}, opTime: map[string]time.Duration{}},
 	}
 	for _, o := range specOperations(t) {
 		if cfg.ops != nil && !cfg.ops.MatchString(o.id) {
@@ -405,7 +412,10 @@ func (fz *fuzzer) one(r *rand.Rand, i int) {
 
 	hr, reqBody, err := fr.httpRequest(fz.e.srv.URL)
 	if err != nil {
-		fz.stats.unsendable++ // a header or URL Go refuses to send
+		if strings.HasPrefix(err.Error(), "body of") {
+			fz.t.Errorf("fuzzer bug: seed %d, request #%d (%s, mutations %v): %v", fz.cfg.seed, i, op.id, fr.mutations, err)
+		}
+		fz.stats.unsendable++ // a header or URL Go refuses to send, or too long a URL
 		return
 	}
 	fz.stats.requests++
@@ -413,7 +423,13 @@ func (fz *fuzzer) one(r *rand.Rand, i int) {
 	for _, m := range fr.mutations {
 		fz.stats.mutations[m]++
 	}
+	sent := time.Now()
 	res, err := fz.client.Do(hr)
+	took := time.Since(sent)
+	fz.stats.opTime[op.id] += took
+	if took > fz.stats.slowest {
+		fz.stats.slowest, fz.stats.slowestReq = took, fr.dump()
+	}
 	if err != nil {
 		fz.fail(fr, "transport", "no response: "+err.Error(), 0, nil, nil)
 		return
@@ -610,9 +626,10 @@ func (fz *fuzzer) report() {
 			for _, k := range sortedInts(s.byOp[o.id]) {
 				parts = append(parts, fmt.Sprintf("%d:%d", k, s.byOp[o.id][k]))
 			}
-			t.Logf("  %-28s %s", o.id, strings.Join(parts, " "))
+			t.Logf("  %-28s %6s  %s", o.id, s.opTime[o.id].Round(time.Millisecond), strings.Join(parts, " "))
 		}
 	}
+	t.Logf("  slowest request: %s, %s", s.slowest.Round(time.Millisecond), s.slowestReq)
 	if len(never) > 0 {
 		t.Logf("  built operations never answered 2xx in this run: %s", strings.Join(never, " "))
 	}
