@@ -236,9 +236,13 @@ func (s *Store) lockAdmin(tx *gorm.DB, id int64) error {
 }
 
 // SetDomainAuthority gives an administrator exactly perms on a domain,
-// creating or replacing its authority there.
+// creating or replacing its authority there; an unknown domain is
+// ErrNotFound.
 func (s *Store) SetDomainAuthority(ctx context.Context, adminID, domainID int64, perms []string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := domainMustExist(tx, domainID); err != nil {
+			return err
+		}
 		return s.setDomainAuthority(tx, adminID, domainID, perms)
 	})
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/gormlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -244,8 +246,25 @@ func translate(err error) error {
 		return ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey), isUniqueViolation(err):
 		return fmt.Errorf("%w: %v", ErrConflict, err)
+	// Safety nets: each store method checks what it references, and the
+	// API bounds every string, so neither should happen; if one does, it
+	// is the request's fault, not an internal failure.
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return Errorf(ErrUnprocessable, "", "the request refers to an object that does not exist (any more)")
+	case isTooLong(err):
+		return Errorf(ErrInvalid, "", "a value is too long to be stored")
 	}
 	return err
+}
+
+// isTooLong reports PostgreSQL's "program limit exceeded" (an index row
+// over its page's limit) and SQLite's "string or blob too big".
+func isTooLong(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "54000"
+	}
+	return errors.Is(err, sqlite3.TOOBIG)
 }
 
 func isUniqueViolation(err error) bool {

@@ -2,11 +2,13 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"sync"
 	"testing"
 
 	"github.com/cleanmail/cleanmail/db/dbtest"
+	"gorm.io/gorm"
 )
 
 // testStores runs fn on a fresh SQLite file and on a fresh PostgreSQL
@@ -169,6 +171,34 @@ func TestListFiltersAreLiteral(t *testing.T) {
 			if err != nil || total != tc.want {
 				t.Errorf("name=%q: total %d, %v; want %d", tc.m, total, err, tc.want)
 			}
+		}
+	})
+}
+
+// Safety nets of translate: what the API's bounds and checks keep out,
+// should it reach the database anyway, is the request's fault (400, 422),
+// not an internal failure.
+func TestTranslateBlamesTheRequest(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if s.Dialect() == Postgres {
+			// Random text does not compress: past 2,704 bytes an index
+			// row does not fit its page.
+			b := make([]byte, 3000)
+			_, _ = rand.Read(b)
+			for i := range b {
+				b[i] = 'a' + b[i]%26
+			}
+			if err := s.CreateBroker(ctx, &Broker{Name: string(b)}); !errors.Is(err, ErrInvalid) {
+				t.Errorf("a name too long for its index: err = %v, want ErrInvalid", err)
+			}
+		}
+		unknown := int64(9999)
+		err := s.tx(ctx, func(tx *gorm.DB) error {
+			return tx.Create(&Authority{AdminID: 1, DomainID: &unknown, Permissions: []string{"DOMAIN_READ"}}).Error
+		})
+		if !errors.Is(err, ErrUnprocessable) {
+			t.Errorf("a reference to nothing: err = %v, want ErrUnprocessable", err)
 		}
 	})
 }

@@ -152,3 +152,14 @@ func TestTemporaryTokenFollowsTheAccount(t *testing.T) {
 		whoami(e.tempToken(t, "bran@stark.net")).expect(202)
 	})
 }
+
+// Giving an existing account access to a domain that does not exist is
+// a 404, as for a new account (it was a 500: the authority's foreign key).
+func TestExistingAdminOnUnknownDomainIs404(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		stark := e.newDomain("stark.net")
+		ned, _ := e.domainAdmin(stark, "ned", "DOMAIN_READ")
+		e.do(req{Method: "POST", Path: "/domains/" + e.ids.Encode(9999) + "/admins",
+			Body: map[string]any{"id": ned, "permissions": []string{"DOMAIN_READ"}}}).problem(404, "Domain")
+	})
+}
