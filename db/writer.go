@@ -66,14 +66,7 @@ func (s *Store) acquireWriter(ctx context.Context) (func(), error) {
 // when fn fails or panics (and the panic goes on), database/sql when ctx
 // ends, and a failure of the driver itself is an error (sqlite.go).
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	release, err := s.acquireWriter(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	return translate(s.wdb.WithContext(ctx).Transaction(fn))
+	return s.write(ctx, func(gdb *gorm.DB) error { return gdb.Transaction(fn) })
 }
 
 // write runs fn, writes outside a transaction (single statements), on the
