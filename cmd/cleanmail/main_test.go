@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -280,5 +282,57 @@ func TestTokenCreateNamesOneAdmin(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^[0-9a-f]{32}\n$`).MatchString(out.String()) {
 		t.Errorf("token create --admin ADMIN printed %q", out.String())
+	}
+}
+
+// The server bounds slow clients: a request whose body never comes in
+// full is cut at CLEANMAIL_READ_TIMEOUT, and a keep-alive connection left
+// idle is closed at CLEANMAIL_IDLE_TIMEOUT. (Without them, such
+// connections were held for as long as the client liked.)
+func TestSlowClientsAreCut(t *testing.T) {
+	bin := build(t)
+	const token = "00112233445566778899aabbccddeeff"
+	base, _, _ := start(t, bin, "CLEANMAIL_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "c.db"),
+		"CLEANMAIL_BOOTSTRAP_TOKEN="+token, "CLEANMAIL_READ_TIMEOUT=1s", "CLEANMAIL_IDLE_TIMEOUT=1s")
+	addr := strings.TrimPrefix(base, "http://")
+
+	// A body announced, partly sent, then nothing.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	fmt.Fprintf(c, "POST /brokers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":", token)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	reply, _ := io.ReadAll(c) // until the server closes
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("an incomplete body was held %v (read timeout 1s)", d)
+	}
+	if s := string(reply); s != "" && !strings.HasPrefix(s, "HTTP/1.1 400") {
+		t.Errorf("an incomplete body was answered %q", s)
+	}
+
+	// An idle keep-alive connection.
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	fmt.Fprintf(c2, "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c2)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /livez: %v %v", res, err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	idle := time.Now()
+	_ = c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("the server sent something on an idle connection")
+	}
+	if d := time.Since(idle); d > 5*time.Second {
+		t.Errorf("an idle connection was kept %v (idle timeout 1s)", d)
 	}
 }
