@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cleanmail/cleanmail/db/dbtest"
 	"github.com/cleanmail/cleanmail/pkg/api"
 )
 
@@ -89,9 +88,8 @@ func TestBodyIsNotReadBeforeAccess(t *testing.T) {
 // A body larger than the limit is a 413, whether it announces its length
 // or not; one within it is served.
 func TestBodyLimit(t *testing.T) {
-	for name, url := range databases(t) {
-		t.Run(name, func(t *testing.T) {
-			e := newEnvWith(t, url(t), func(o *api.Options) { o.Limits.MaxBody = 4096 })
+	forEachDBWith(t, func(o *api.Options) { o.Limits.MaxBody = 4096 }, func(t *testing.T, e *env) {
+		{
 			big := fmt.Sprintf(`{"name":"big","description":%q}`, strings.Repeat("x", 5000))
 			// Announced: refused before reading.
 			e.do(req{Method: "POST", Path: "/brokers", Body: big}).problem(413, "4096")
@@ -101,24 +99,26 @@ func TestBodyLimit(t *testing.T) {
 				t.Errorf("chunked body over the limit: %d %s", status, body)
 			}
 			e.do(req{Method: "POST", Path: "/brokers", Body: `{"name":"small"}`}).expect(201)
-		})
-	}
+		}
+	})
 }
 
 func TestDefaultBodyLimitIsOneMebibyte(t *testing.T) {
 	if api.DefaultLimits.MaxBody != 1<<20 {
 		t.Errorf("default body limit %d, want 1 MiB (README, Limits)", api.DefaultLimits.MaxBody)
 	}
-	e := newEnv(t, dbtest.SQLite(t))
-	over := fmt.Sprintf(`{"name":"big","description":%q}`, strings.Repeat("x", 1<<20))
-	e.do(req{Method: "POST", Path: "/brokers", Body: over}).problem(413, "")
+	forEachDB(t, func(t *testing.T, e *env) {
+		over := fmt.Sprintf(`{"name":"big","description":%q}`, strings.Repeat("x", 1<<20))
+		e.do(req{Method: "POST", Path: "/brokers", Body: over}).problem(413, "")
+	})
 }
 
 // Media types are case-insensitive (RFC 9110): APPLICATION/JSON is JSON.
 func TestContentTypeIsCaseInsensitive(t *testing.T) {
-	e := newEnv(t, dbtest.SQLite(t))
-	e.do(req{Method: "POST", Path: "/brokers", Body: `{"name":"westeros"}`,
-		Header: map[string]string{"Content-Type": "APPLICATION/JSON; Charset=UTF-8"}}).expect(201)
+	forEachDB(t, func(t *testing.T, e *env) {
+		e.do(req{Method: "POST", Path: "/brokers", Body: `{"name":"westeros"}`,
+			Header: map[string]string{"Content-Type": "APPLICATION/JSON; Charset=UTF-8"}}).expect(201)
+	})
 }
 
 // Failed authentications are throttled per client address and per
@@ -126,10 +126,13 @@ func TestContentTypeIsCaseInsensitive(t *testing.T) {
 // tokens too, until the bucket refills.
 func TestFailedAuthenticationsAreThrottled(t *testing.T) {
 	proxy := netip.MustParsePrefix("127.0.0.1/32")
-	e := newEnvWith(t, dbtest.SQLite(t), func(o *api.Options) {
+	forEachDBWith(t, func(o *api.Options) {
 		o.Limits.AuthFailuresPerMinute = 5
 		o.TrustedProxies = []netip.Prefix{proxy}
-	})
+	}, func(t *testing.T, e *env) { throttled(t, e) })
+}
+
+func throttled(t *testing.T, e *env) {
 	from := func(addr string) map[string]string { return map[string]string{"X-Forwarded-For": addr} }
 	get := func(token, addr string) *resp {
 		return e.do(req{Method: "GET", Path: "/domains", Token: token, Header: from(addr)})
@@ -162,11 +165,19 @@ func TestFailedAuthenticationsAreThrottled(t *testing.T) {
 // X-Forwarded-For is believed only from configured proxies: otherwise a
 // client could choose the address it is throttled and logged as.
 func TestForwardedForNeedsATrustedProxy(t *testing.T) {
-	var logs syncBuffer
-	e := newEnvWith(t, dbtest.SQLite(t), func(o *api.Options) {
-		o.Limits.AuthFailuresPerMinute = 3
-		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	})
+	for name, url := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			var logs syncBuffer
+			e := newEnvWith(t, url(t), func(o *api.Options) {
+				o.Limits.AuthFailuresPerMinute = 3
+				o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			})
+			forwardedFor(t, e, &logs)
+		})
+	}
+}
+
+func forwardedFor(t *testing.T, e *env, logs *syncBuffer) {
 	for i := range 3 {
 		e.do(req{Method: "GET", Path: "/domains", Token: fmt.Sprintf("%032x", i+1),
 			Header: map[string]string{"X-Forwarded-For": fmt.Sprintf("192.0.2.%d", i+1)}}).problem(401, "")
@@ -183,27 +194,30 @@ func TestForwardedForNeedsATrustedProxy(t *testing.T) {
 // Location is a path (or the configured public URL's), never built from
 // the request's Host.
 func TestLocationIgnoresHost(t *testing.T) {
-	for _, public := range []string{"", "https://api.example.com"} {
-		e := newEnvWith(t, dbtest.SQLite(t), func(o *api.Options) { o.PublicURL = public })
-		status, h, body := e.send(t, "POST", "/brokers", e.token, strings.NewReader(`{"name":"westeros"}`), -1,
-			map[string]string{"Host": "evil.example"})
-		if status != 201 {
-			t.Fatalf("POST /brokers: %d %s", status, body)
-		}
-		loc := h.Get("Location")
-		if !strings.HasPrefix(loc, public+"/") || strings.Contains(loc, "evil") || strings.Contains(loc, "westeros") {
-			t.Errorf("public URL %q: Location %q", public, loc)
-		}
-		// It names the new resource, which answers GET.
-		if got := e.do(req{Method: "GET", Path: strings.TrimPrefix(loc, public)}).expect(200).json(); got["name"] != "westeros" {
-			t.Errorf("GET %s: %v", loc, got)
-		}
-	}
-	// The same for an outgoing provider, whose Location named it by name.
-	e := newEnv(t, dbtest.SQLite(t))
-	r := e.do(req{Method: "POST", Path: "/outgoing-providers", Body: map[string]any{"name": "Microsoft 365", "spfProvider": "spf.protection.outlook.com"}}).expect(201)
-	if got := e.do(req{Method: "GET", Path: r.Header.Get("Location")}).expect(200).json(); got["name"] != "Microsoft 365" {
-		t.Errorf("GET %s: %v", r.Header.Get("Location"), got)
+	for name, url := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, public := range []string{"", "https://api.example.com"} {
+				e := newEnvWith(t, url(t), func(o *api.Options) { o.PublicURL = public })
+				status, h, body := e.send(t, "POST", "/brokers", e.token, strings.NewReader(`{"name":"westeros"}`), -1,
+					map[string]string{"Host": "evil.example"})
+				if status != 201 {
+					t.Fatalf("POST /brokers: %d %s", status, body)
+				}
+				loc := h.Get("Location")
+				if !strings.HasPrefix(loc, public+"/") || strings.Contains(loc, "evil") || strings.Contains(loc, "westeros") {
+					t.Errorf("public URL %q: Location %q", public, loc)
+				}
+				// It names the new resource, which answers GET.
+				if got := e.do(req{Method: "GET", Path: strings.TrimPrefix(loc, public)}).expect(200).json(); got["name"] != "westeros" {
+					t.Errorf("GET %s: %v", loc, got)
+				}
+				// The same for an outgoing provider, whose Location named it by name.
+				r := e.do(req{Method: "POST", Path: "/outgoing-providers", Body: map[string]any{"name": "Microsoft 365", "spfProvider": "spf.protection.outlook.com"}}).expect(201)
+				if got := e.do(req{Method: "GET", Path: strings.TrimPrefix(r.Header.Get("Location"), public)}).expect(200).json(); got["name"] != "Microsoft 365" {
+					t.Errorf("GET %s: %v", r.Header.Get("Location"), got)
+				}
+			}
+		})
 	}
 }
 
@@ -228,9 +242,10 @@ func (s *syncBuffer) String() string {
 // A query string that does not parse is a 400: Go would otherwise drop
 // the bad pair, and with it a filter (a list of everything).
 func TestMalformedQueryIs400(t *testing.T) {
-	e := newEnv(t, dbtest.SQLite(t))
-	e.newDomain("stark.net")
-	e.do(req{Method: "GET", Path: "/domains?name=%zz"}).problem(400, "query")
-	e.do(req{Method: "GET", Path: "/livez?x=%zz"}).problem(400, "query")
-	e.do(req{Method: "GET", Path: "/domains?name=stark.net"}).expect(200)
+	forEachDB(t, func(t *testing.T, e *env) {
+		e.newDomain("stark.net")
+		e.do(req{Method: "GET", Path: "/domains?name=%zz"}).problem(400, "query")
+		e.do(req{Method: "GET", Path: "/livez?x=%zz"}).problem(400, "query")
+		e.do(req{Method: "GET", Path: "/domains?name=stark.net"}).expect(200)
+	})
 }

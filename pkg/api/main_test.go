@@ -86,6 +86,15 @@ func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
+// forEachDBWith is forEachDB with options of the server changed by set.
+func forEachDBWith(t *testing.T, set func(*api.Options), fn func(t *testing.T, e *env)) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			fn(t, newEnvWith(t, databases(t)[name](t), set))
+		})
+	}
+}
+
 func newEnv(t testing.TB, dbURL string) *env { return newEnvWith(t, dbURL, nil) }
 
 // newEnvWith is newEnv with options of the server changed by set.

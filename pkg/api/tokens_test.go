@@ -144,7 +144,10 @@ func TestAdminsReadSide(t *testing.T) {
 // An account holds at most 100 personal tokens, so that their list (which
 // has no paging) stays bounded: the 101st is a 422.
 func TestTokensPerAccountAreCapped(t *testing.T) {
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/c.db")
+	forEachDB(t, func(t *testing.T, e *env) { tokensCapped(t, e) })
+}
+
+func tokensCapped(t *testing.T, e *env) {
 	stark := e.newDomain("stark.net")
 	id, _ := e.domainAdmin(stark, "ned", "DOMAIN_READ") // its first token
 	for i := 1; i < db.MaxTokens; i++ {
