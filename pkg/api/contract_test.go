@@ -19,35 +19,9 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/api"
 )
 
-// delivered lists the operations implemented so far; every other
-// operation of the spec must answer 501 until its issue lands.
-var delivered = map[string]bool{
-	"Livez": true, "Readyz": true,
-	"CreateDomain": true, "GetDomain": true, "ListDomains": true, "UpdateDomain": true, "DeleteDomain": true,
-	"AddDomainAlias": true, "DeleteDomainAlias": true, "ListDomainAliases": true, "SetDomainAliases": true,
-	"CreatePolicy": true, "GetPolicy": true, "ListDomainPolicies": true, "UpdatePolicy": true, "DeletePolicy": true,
-	"CreateToken": true, "ListTokens": true, "DeleteToken": true,
-	"ListAdmins": true, "GetAdmin": true,
-	"CreateBroker": true, "ListBrokers": true, "GetBroker": true, "GetOutgoingProvider": true, "CreateCustomer": true, "ListCustomers": true, "GetCustomer": true,
-	"CreateUser": true, "GetUser": true, "ListUsers": true, "ListDomainUsers": true, "UpdateUser": true, "DeleteUser": true,
-	"GetUserSign": true, "SetUserSign": true, "DeleteUserSign": true,
-	"CreateOutgoingProvider": true, "ListOutgoingProviders": true, "GetPlatform": true, "UpdatePlatform": true,
-	"UpdateAdmin": true, "DeleteAdmin": true, "ListPermissions": true,
-	"CreateDomainAdmin": true, "ListDomainAdmins": true, "GetDomainAdmin": true, "RevokeDomainAdmin": true, "SetDomainAdminAuthorities": true,
-	"GetDomainUsersAccess": true, "SetDomainUsersAccess": true, "GetTemporaryAuthToken": true,
-	"CreateEmailAlias": true, "GetEmailAlias": true, "ListDomainEmailAliases": true, "UpdateEmailAlias": true,
-	"AddEmailAliasAddresses": true, "DeleteEmailAliasRecipient": true, "DeleteEmailAlias": true,
-	"ListOptionDefs": true, "ListDomainOptions": true, "SetDomainOption": true, "DeleteDomainOption": true,
-	"ListUserOptions": true, "SetUserOption": true, "DeleteUserOption": true,
-	"ListPlatformOptions": true, "SetPlatformOption": true, "DeletePlatformOption": true,
-	"ListCustomerOptions": true, "SetCustomerOption": true, "DeleteCustomerOption": true,
-	"SetCustomerAdminAuthorities": true, "SetBrokerAdminAuthorities": true,
-	"ListDomainWblistRules": true, "AddDomainWblistRules": true, "SetDomainWblistRules": true, "UpdateDomainWblistRule": true, "DeleteDomainWblistRule": true,
-	"ListUserWblistRules": true, "AddUserWblistRules": true, "SetUserWblistRules": true, "UpdateUserWblistRule": true, "DeleteUserWblistRule": true,
-	"AddWblistEntries": true, "GetWblistDecision": true,
-	"ListDomainAttachmentFilters": true, "AddDomainAttachmentFilter": true, "UpdateAttachmentFilter": true, "DeleteAttachmentFilter": true,
-	"ListDomainUriFilters": true, "AddDomainUriFilter": true, "UpdateUriFilter": true, "DeleteUriFilter": true,
-}
+// delivered tells the operations implemented so far: all but those of
+// undelivered.txt, which must answer 501 until their issue lands.
+func delivered(operationID string) bool { return !api.NotDelivered()[operationID] }
 
 type operation struct {
 	method, path, id string
@@ -200,7 +174,7 @@ func (e *env) validRequest(t *testing.T, o operation) *http.Request {
 func TestUndeliveredOperationsAnswer501(t *testing.T) {
 	e := newEnv(t, "sqlite:"+t.TempDir()+"/c.db")
 	for _, o := range specOperations(t) {
-		if delivered[o.id] {
+		if delivered(o.id) {
 			continue
 		}
 		t.Run(o.id, func(t *testing.T) {

@@ -24,3 +24,6 @@ func Rules() map[string]RuleInfo {
 	}
 	return out
 }
+
+// NotDelivered exposes the operations that answer 501 (undelivered.txt).
+func NotDelivered() map[string]bool { return notDelivered }

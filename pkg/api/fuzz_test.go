@@ -332,7 +332,7 @@ func newFuzzer(t *testing.T, e *env, cfg fuzzConfig) *fuzzer {
 		if cfg.ops != nil && !cfg.ops.MatchString(o.id) {
 			continue
 		}
-		fo := &fuzzOp{operation: o, built: delivered[o.id], weight: 1}
+		fo := &fuzzOp{operation: o, built: delivered(o.id), weight: 1}
 		for _, p := range o.op.Parameters {
 			fo.params = append(fo.params, p.Value)
 		}

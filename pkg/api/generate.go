@@ -1,6 +1,6 @@
 package api
 
-//go:generate go run ../../scripts/genstubs ../../gen/api.gen.go unimplemented.gen.go
+//go:generate go run ../../scripts/genstubs ../../gen/api.gen.go undelivered.txt unimplemented.gen.go
 
 import "net/http"
 
