@@ -46,6 +46,48 @@ func (e ApiType) Valid() bool {
 	}
 }
 
+// Defines values for AttachmentFilterAction.
+const (
+	FilterAttachmentActionALLOW AttachmentFilterAction = "ALLOW"
+	FilterAttachmentActionDENY  AttachmentFilterAction = "DENY"
+)
+
+// Valid indicates whether the value is a known member of the AttachmentFilterAction enum.
+func (e AttachmentFilterAction) Valid() bool {
+	switch e {
+	case FilterAttachmentActionALLOW:
+		return true
+	case FilterAttachmentActionDENY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AttachmentFilterCheckType.
+const (
+	FilterAttachmentCheckTypeARCHIVECONTENTTYPE AttachmentFilterCheckType = "ARCHIVE-CONTENTTYPE"
+	FilterAttachmentCheckTypeARCHIVEFILENAME    AttachmentFilterCheckType = "ARCHIVE-FILENAME"
+	FilterAttachmentCheckTypeCONTENTTYPE        AttachmentFilterCheckType = "CONTENTTYPE"
+	FilterAttachmentCheckTypeFILENAME           AttachmentFilterCheckType = "FILENAME"
+)
+
+// Valid indicates whether the value is a known member of the AttachmentFilterCheckType enum.
+func (e AttachmentFilterCheckType) Valid() bool {
+	switch e {
+	case FilterAttachmentCheckTypeARCHIVECONTENTTYPE:
+		return true
+	case FilterAttachmentCheckTypeARCHIVEFILENAME:
+		return true
+	case FilterAttachmentCheckTypeCONTENTTYPE:
+		return true
+	case FilterAttachmentCheckTypeFILENAME:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthType.
 const (
 	AuthTypeEntra AuthType = "entra"
@@ -112,90 +154,6 @@ func (e EmailAliasRecipientType) Valid() bool {
 	case EmailAliasRecipientTypeEXTERNALADDRESS:
 		return true
 	case EmailAliasRecipientTypeUSER:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterAttachmentAction.
-const (
-	FilterAttachmentActionALLOW FilterAttachmentAction = "ALLOW"
-	FilterAttachmentActionDENY  FilterAttachmentAction = "DENY"
-)
-
-// Valid indicates whether the value is a known member of the FilterAttachmentAction enum.
-func (e FilterAttachmentAction) Valid() bool {
-	switch e {
-	case FilterAttachmentActionALLOW:
-		return true
-	case FilterAttachmentActionDENY:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterAttachmentCheckType.
-const (
-	FilterAttachmentCheckTypeARCHIVECONTENTTYPE FilterAttachmentCheckType = "ARCHIVE-CONTENTTYPE"
-	FilterAttachmentCheckTypeARCHIVEFILENAME    FilterAttachmentCheckType = "ARCHIVE-FILENAME"
-	FilterAttachmentCheckTypeCONTENTTYPE        FilterAttachmentCheckType = "CONTENTTYPE"
-	FilterAttachmentCheckTypeFILENAME           FilterAttachmentCheckType = "FILENAME"
-)
-
-// Valid indicates whether the value is a known member of the FilterAttachmentCheckType enum.
-func (e FilterAttachmentCheckType) Valid() bool {
-	switch e {
-	case FilterAttachmentCheckTypeARCHIVECONTENTTYPE:
-		return true
-	case FilterAttachmentCheckTypeARCHIVEFILENAME:
-		return true
-	case FilterAttachmentCheckTypeCONTENTTYPE:
-		return true
-	case FilterAttachmentCheckTypeFILENAME:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterSenderType.
-const (
-	FilterSenderTypeALLOW     FilterSenderType = "ALLOW"
-	FilterSenderTypeBLOCK     FilterSenderType = "BLOCK"
-	FilterSenderTypePROTECTED FilterSenderType = "PROTECTED"
-)
-
-// Valid indicates whether the value is a known member of the FilterSenderType enum.
-func (e FilterSenderType) Valid() bool {
-	switch e {
-	case FilterSenderTypeALLOW:
-		return true
-	case FilterSenderTypeBLOCK:
-		return true
-	case FilterSenderTypePROTECTED:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterUriBlAction.
-const (
-	FilterUriBlActionBLACKLISTURIHOST   FilterUriBlAction = "BLACKLIST_URI_HOST"
-	FilterUriBlActionURIDNSBLSKIPDOMAIN FilterUriBlAction = "URIDNSBL_SKIP_DOMAIN"
-	FilterUriBlActionWHITELISTURIHOST   FilterUriBlAction = "WHITELIST_URI_HOST"
-)
-
-// Valid indicates whether the value is a known member of the FilterUriBlAction enum.
-func (e FilterUriBlAction) Valid() bool {
-	switch e {
-	case FilterUriBlActionBLACKLISTURIHOST:
-		return true
-	case FilterUriBlActionURIDNSBLSKIPDOMAIN:
-		return true
-	case FilterUriBlActionWHITELISTURIHOST:
 		return true
 	default:
 		return false
@@ -409,6 +367,27 @@ func (e TransportType) Valid() bool {
 	}
 }
 
+// Defines values for UriFilterAction.
+const (
+	FilterUriBlActionBLACKLISTURIHOST   UriFilterAction = "BLACKLIST_URI_HOST"
+	FilterUriBlActionURIDNSBLSKIPDOMAIN UriFilterAction = "URIDNSBL_SKIP_DOMAIN"
+	FilterUriBlActionWHITELISTURIHOST   UriFilterAction = "WHITELIST_URI_HOST"
+)
+
+// Valid indicates whether the value is a known member of the UriFilterAction enum.
+func (e UriFilterAction) Valid() bool {
+	switch e {
+	case FilterUriBlActionBLACKLISTURIHOST:
+		return true
+	case FilterUriBlActionURIDNSBLSKIPDOMAIN:
+		return true
+	case FilterUriBlActionWHITELISTURIHOST:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserStatus.
 const (
 	UserStatusDISABLED UserStatus = "DISABLED"
@@ -469,6 +448,27 @@ func (e WblistPriority) Valid() bool {
 	}
 }
 
+// Defines values for WblistRuleType.
+const (
+	FilterSenderTypeALLOW     WblistRuleType = "ALLOW"
+	FilterSenderTypeBLOCK     WblistRuleType = "BLOCK"
+	FilterSenderTypePROTECTED WblistRuleType = "PROTECTED"
+)
+
+// Valid indicates whether the value is a known member of the WblistRuleType enum.
+func (e WblistRuleType) Valid() bool {
+	switch e {
+	case FilterSenderTypeALLOW:
+		return true
+	case FilterSenderTypeBLOCK:
+		return true
+	case FilterSenderTypePROTECTED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SearchOperator.
 const (
 	SearchOperatorAND SearchOperator = "AND"
@@ -488,20 +488,6 @@ func (e SearchOperator) Valid() bool {
 	default:
 		return false
 	}
-}
-
-// AclDTO defines model for AclDTO.
-type AclDTO struct {
-	// Id Identifier of the entry
-	//
-	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
-
-	// Permissions List of embedded permissions
-	Permissions *[]AclPermissionStatus `json:"permissions,omitempty"`
-
-	// Username Grantee of the permissions
-	Username string `json:"username"`
 }
 
 // AclPermissionStatus Permission and its activation status
@@ -672,6 +658,71 @@ type AttachmentFile struct {
 	Uri *string `json:"uri,omitempty"`
 }
 
+// AttachmentFilter defines model for AttachmentFilter.
+type AttachmentFilter struct {
+	// Action Action of the filter
+	Action AttachmentFilterAction `json:"action"`
+
+	// CheckType Content concerned by the action
+	CheckType AttachmentFilterCheckType `json:"checkType"`
+
+	// CreatedDate Creation date (epoch milliseconds).
+	CreatedDate *int64 `json:"createdDate,omitempty"`
+
+	// Description Any comments to explain the reason behind this rule.
+	Description *string `json:"description,omitempty"`
+
+	// Filter Requirement to check to execute the action (regex).
+	Filter string `json:"filter"`
+
+	// Id Idenfier
+	//
+	// Example: ByE3n
+	Id *string `json:"id,omitempty"`
+
+	// Priority Priority of the rule.
+	Priority *int32 `json:"priority,omitempty"`
+
+	// Scope Domain (or mailbox) the rule belongs to.
+	Scope *string `json:"scope,omitempty"`
+}
+
+// AttachmentFilterAction Action of an attachment filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+type AttachmentFilterAction string
+
+// AttachmentFilterAdd Attachment filter rule to create.
+type AttachmentFilterAdd struct {
+	// Action Action of the filter
+	Action AttachmentFilterAction `json:"action"`
+
+	// CheckType Content concerned by the action
+	CheckType AttachmentFilterCheckType `json:"checkType"`
+
+	// Description Any comments to explain the reason behind this rule.
+	Description *string `json:"description,omitempty"`
+
+	// Filter Requirement to check to execute the action (regex).
+	Filter string `json:"filter"`
+}
+
+// AttachmentFilterCheckType Content an attachment filtering rule checks. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+type AttachmentFilterCheckType string
+
+// AttachmentFilterUpdate Changes to an attachment filter rule; absent properties are left unchanged.
+type AttachmentFilterUpdate struct {
+	// Action Action of the filter
+	Action *AttachmentFilterAction `json:"action,omitempty"`
+
+	// CheckType Content concerned by the action
+	CheckType *AttachmentFilterCheckType `json:"checkType,omitempty"`
+
+	// Description Any comments to explain the reason behind this rule.
+	Description *string `json:"description,omitempty"`
+
+	// Filter Requirement to check to execute the action (regex).
+	Filter *string `json:"filter,omitempty"`
+}
+
 // AuthSettings Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings).
 type AuthSettings struct {
 	BaseDn         *string `json:"base_dn,omitempty"`
@@ -751,25 +802,8 @@ type BrokerAdd struct {
 	Name string `json:"name"`
 }
 
-// CustomerAdd Customer to create.
-type CustomerAdd struct {
-	// BrokerId Id of the broker the customer belongs to
-	//
-	// Example: ByE3n
-	BrokerId *string `json:"brokerId,omitempty"`
-
-	// Description Description of the customer
-	Description *string `json:"description,omitempty"`
-
-	// ExternalId External reference of your choice
-	ExternalId *string `json:"externalId,omitempty"`
-
-	// Name Name of the customer
-	Name string `json:"name"`
-}
-
-// CustomerDTO Customer to which the domain belongs
-type CustomerDTO struct {
+// Customer Customer to which the domain belongs
+type Customer struct {
 	// BrokerId Opaque identifier
 	//
 	// Example: ByE3n
@@ -787,8 +821,25 @@ type CustomerDTO struct {
 	Name *string `json:"name,omitempty"`
 }
 
-// DiagnosticEntryDTO defines model for DiagnosticEntryDTO.
-type DiagnosticEntryDTO struct {
+// CustomerAdd Customer to create.
+type CustomerAdd struct {
+	// BrokerId Id of the broker the customer belongs to
+	//
+	// Example: ByE3n
+	BrokerId *string `json:"brokerId,omitempty"`
+
+	// Description Description of the customer
+	Description *string `json:"description,omitempty"`
+
+	// ExternalId External reference of your choice
+	ExternalId *string `json:"externalId,omitempty"`
+
+	// Name Name of the customer
+	Name string `json:"name"`
+}
+
+// DiagnosticEntry defines model for DiagnosticEntry.
+type DiagnosticEntry struct {
 	Health *EntityHealth `json:"health,omitempty"`
 
 	// Id Opaque identifier
@@ -799,8 +850,8 @@ type DiagnosticEntryDTO struct {
 	Type *string `json:"type,omitempty"`
 }
 
-// DkimDTO defines model for DkimDTO.
-type DkimDTO struct {
+// DkimKey defines model for DkimKey.
+type DkimKey struct {
 	PrivateKey *string `json:"privateKey,omitempty"`
 	PublicKey  *string `json:"publicKey,omitempty"`
 	Selector   *string `json:"selector,omitempty"`
@@ -821,7 +872,7 @@ type Domain struct {
 	CreationDate *int64 `json:"creationDate,omitempty"`
 
 	// Customer Customer to which the domain belongs
-	Customer *CustomerDTO `json:"customer,omitempty"`
+	Customer *Customer `json:"customer,omitempty"`
 
 	// DefaultLanguage Default Language of the accounts in this domain
 	DefaultLanguage Language `json:"defaultLanguage"`
@@ -856,7 +907,7 @@ type Domain struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms List of smtp relays
-	Platforms *[]PlatformDTO `json:"platforms,omitempty"`
+	Platforms *[]Platform `json:"platforms,omitempty"`
 
 	// PoliciesCount Number of policies declared for this domain
 	PoliciesCount *int32 `json:"policiesCount,omitempty"`
@@ -921,7 +972,7 @@ type DomainAdd struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms The list of smtp relays
-	Platforms *[]PlatformDTO `json:"platforms,omitempty"`
+	Platforms *[]Platform `json:"platforms,omitempty"`
 
 	// Quarantine Activation status of quarantine service
 	Quarantine bool `json:"quarantine"`
@@ -974,7 +1025,7 @@ type DomainUpdate struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms The list of platforms which contain settings for SMTP, authentication, remediation API
-	Platforms *[]PlatformDTO `json:"platforms,omitempty"`
+	Platforms *[]Platform `json:"platforms,omitempty"`
 
 	// PolicyId Id of the default policy for current domain
 	//
@@ -997,6 +1048,20 @@ type DomainUpdate struct {
 	WblistPriority *WblistPriority `json:"wblistPriority,omitempty"`
 }
 
+// DomainUsersAccess defines model for DomainUsersAccess.
+type DomainUsersAccess struct {
+	// Id Identifier of the entry
+	//
+	// Example: ByE3n
+	Id *string `json:"id,omitempty"`
+
+	// Permissions List of embedded permissions
+	Permissions *[]AclPermissionStatus `json:"permissions,omitempty"`
+
+	// Username Grantee of the permissions
+	Username string `json:"username"`
+}
+
 // EmailAlias defines model for EmailAlias.
 type EmailAlias struct {
 	// Email Address of the alias
@@ -1009,6 +1074,15 @@ type EmailAlias struct {
 
 	// Recipients The email addresses targeted by the alias.
 	Recipients *[]EmailAliasRecipient `json:"recipients,omitempty"`
+}
+
+// EmailAliasAdd E-mail alias (group) to create.
+type EmailAliasAdd struct {
+	// Email Address of the alias
+	Email string `json:"email"`
+
+	// Recipients The email addresses targeted by the alias.
+	Recipients *[]string `json:"recipients,omitempty"`
 }
 
 // EmailAliasRecipient The email addresses targeted by the alias.
@@ -1050,195 +1124,6 @@ type EntityHealth struct {
 
 	// Report Details of the diagnostic
 	Report HealthRecord `json:"report"`
-}
-
-// FilterAttachment defines model for FilterAttachment.
-type FilterAttachment struct {
-	// Action Action of the filter
-	Action FilterAttachmentAction `json:"action"`
-
-	// CheckType Content concerned by the action
-	CheckType FilterAttachmentCheckType `json:"checkType"`
-
-	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
-
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
-
-	// Filter Requirement to check to execute the action (regex).
-	Filter string `json:"filter"`
-
-	// Id Idenfier
-	//
-	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
-
-	// Priority Priority of the rule.
-	Priority *int32 `json:"priority,omitempty"`
-
-	// Scope Domain (or mailbox) the rule belongs to.
-	Scope *string `json:"scope,omitempty"`
-}
-
-// FilterAttachmentAction Action of an attachment filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-type FilterAttachmentAction string
-
-// FilterAttachmentAdd Attachment filter rule to create.
-type FilterAttachmentAdd struct {
-	// Action Action of the filter
-	Action FilterAttachmentAction `json:"action"`
-
-	// CheckType Content concerned by the action
-	CheckType FilterAttachmentCheckType `json:"checkType"`
-
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
-
-	// Filter Requirement to check to execute the action (regex).
-	Filter string `json:"filter"`
-}
-
-// FilterAttachmentCheckType Content an attachment filtering rule checks. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-type FilterAttachmentCheckType string
-
-// FilterAttachmentUpdate Changes to an attachment filter rule; absent properties are left unchanged.
-type FilterAttachmentUpdate struct {
-	// Action Action of the filter
-	Action *FilterAttachmentAction `json:"action,omitempty"`
-
-	// CheckType Content concerned by the action
-	CheckType *FilterAttachmentCheckType `json:"checkType,omitempty"`
-
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
-
-	// Filter Requirement to check to execute the action (regex).
-	Filter *string `json:"filter,omitempty"`
-}
-
-// FilterSender defines model for FilterSender.
-type FilterSender struct {
-	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
-
-	// Description Free description field
-	Description nullable.Nullable[string] `json:"description,omitempty"`
-
-	// ExpireAt Expiration date for the rule (epoch milliseconds).
-	ExpireAt nullable.Nullable[int64] `json:"expireAt,omitempty"`
-
-	// Id Idenfier of the rule
-	//
-	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
-
-	// Owner Owner of the rule. Can be an mailbox or a domain
-	Owner string `json:"owner"`
-
-	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
-	SpfOn nullable.Nullable[bool] `json:"spfOn,omitempty"`
-
-	// Type Action applied if rule match
-	Type FilterSenderType `json:"type"`
-
-	// Value The address to block or allow. It can be an email or a domain
-	Value string `json:"value"`
-}
-
-// FilterSenderAdd The filtering rule to add to the domain. It is possible to add a rule for a specific email address or an entire domain.
-type FilterSenderAdd struct {
-	// Description Free description field
-	Description *string `json:"description,omitempty"`
-
-	// ExpireAt Expiration date for the rule (epoch milliseconds).
-	ExpireAt *int64 `json:"expireAt,omitempty"`
-
-	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
-	SpfOn *bool `json:"spfOn,omitempty"`
-
-	// Type Action applied if rule match
-	Type FilterSenderType `json:"type"`
-
-	// Value The address to block or allow. It can be an email or a domain
-	Value string `json:"value"`
-}
-
-// FilterSenderItem defines model for FilterSenderItem.
-type FilterSenderItem struct {
-	// Description Free description field
-	Description *string `json:"description,omitempty"`
-
-	// ExpireAt Expiration date for the rule (epoch milliseconds).
-	ExpireAt *int64 `json:"expireAt,omitempty"`
-
-	// Owner Owner of the rule. Can be an mailbox or a domain
-	Owner string `json:"owner"`
-
-	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
-	SpfOn *bool `json:"spfOn,omitempty"`
-
-	// Type Action applied if rule match
-	Type FilterSenderType `json:"type"`
-
-	// Value The address to block or allow. It can be an email or a domain
-	Value string `json:"value"`
-}
-
-// FilterSenderType Action of a sender filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-type FilterSenderType string
-
-// FilterUriBl defines model for FilterUriBl.
-type FilterUriBl struct {
-	// Action Action of the filter. URIDNSBL_SKIP_DOMAIN : Ignores checking for URIs containing the specified domain name. The spam score will therefore not be impacted. WHITELIST_URI_HOST : Messages containing URIs with the specified domain name will be positively influenced. This will have the effect of significantly lowering the spam score. BLACKLIST_URI_HOST : Messages containing URIs with the specified domain name will be negatively influenced. This will result in a significant increase of the spam score.
-	Action FilterUriBlAction `json:"action"`
-
-	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
-
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
-
-	// Filter Content concerned by the action
-	Filter string `json:"filter"`
-
-	// Id Idenfier
-	//
-	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
-
-	// Priority Priority of the rule.
-	Priority *int32 `json:"priority,omitempty"`
-
-	// Scope Domain (or mailbox) the rule belongs to.
-	Scope *string `json:"scope,omitempty"`
-}
-
-// FilterUriBlAction Action of a URI-BL filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-type FilterUriBlAction string
-
-// FilterUriBlAdd URI-BL filter rule to create.
-type FilterUriBlAdd struct {
-	// Action Action of the filter. URIDNSBL_SKIP_DOMAIN : Ignores checking for URIs containing the specified domain name. The spam score will therefore not be impacted) WHITELIST_URI_HOST : Messages containing URIs with the specified domain name will be positively influenced. This will have the effect of significantly lowering the spam score. BLACKLIST_URI_HOST : (Messages containing URIs with the specified domain name will be negatively influenced. This will result in a significant increase of the spam score.
-	Action FilterUriBlAction `json:"action"`
-
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
-
-	// Filter Requirement to check to execute the action (regex).
-	Filter string `json:"filter"`
-}
-
-// FilterUriBlUpdate Changes to a URI-BL filter rule; absent properties are left unchanged.
-type FilterUriBlUpdate struct {
-	// Action Action of the filter. URIDNSBL_SKIP_DOMAIN : Ignores checking for URIs containing the specified domain name. The spam score will therefore not be impacted) WHITELIST_URI_HOST : Messages containing URIs with the specified domain name will be positively influenced. This will have the effect of significantly lowering the spam score. BLACKLIST_URI_HOST : (Messages containing URIs with the specified domain name will be negatively influenced. This will result in a significant increase of the spam score.
-	Action *FilterUriBlAction `json:"action,omitempty"`
-
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
-
-	// Filter Requirement to check to execute the action (regex).
-	Filter *string `json:"filter,omitempty"`
 }
 
 // HealthCheckResult Result of a health check. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1441,65 +1326,6 @@ type Language string
 // MfaType Multi-factor authentication type of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type MfaType string
 
-// NewEmailAlias E-mail alias (group) to create.
-type NewEmailAlias struct {
-	// Email Address of the alias
-	Email string `json:"email"`
-
-	// Recipients The email addresses targeted by the alias.
-	Recipients *[]string `json:"recipients,omitempty"`
-}
-
-// NewUser User account to create.
-type NewUser struct {
-	// AuthId Authentication provider's identifier of the account. Take the domain's default one if not defined.
-	//
-	// Example: ByE3n
-	AuthId *string `json:"authId,omitempty"`
-
-	// DomainId Domain's identifier of the account
-	//
-	// Example: ByE3n
-	DomainId string `json:"domainId"`
-
-	// Email Username of the accoount.
-	Email string `json:"email"`
-
-	// Firstname Firstname of the user
-	Firstname *string `json:"firstname,omitempty"`
-
-	// Language Language of the account
-	Language *Language `json:"language,omitempty"`
-
-	// Lastname Lastname of the user
-	Lastname *string `json:"lastname,omitempty"`
-
-	// Password Clear password of the account. This field will be empty in responses of GET requests. At most 72 characters, and at most 72 bytes in UTF-8: bcrypt, which hashes it, reads no further, so a longer password is refused (400).
-	Password *string `json:"password,omitempty"`
-
-	// PlatformId Platform's identifier of the account. Take the domain's platform if not defined.
-	//
-	// Example: ByE3n
-	PlatformId *string `json:"platformId,omitempty"`
-
-	// PolicyId Policy's identifier of the account.
-	//
-	// Example: ByE3n
-	PolicyId *string `json:"policyId,omitempty"`
-
-	// SendNotification Send email to the user to inform him of the account creation. False by default.
-	SendNotification *bool `json:"sendNotification,omitempty"`
-
-	// SenderVerifyOn Activate the sender verify for the user. True by default
-	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
-
-	// Sign Automatic HTML sign used in compose message form when retention service is enabled.
-	Sign *string `json:"sign,omitempty"`
-
-	// Status Activation status of the account
-	Status UserStatus `json:"status"`
-}
-
 // Option defines model for Option.
 type Option struct {
 	// Option Option datas
@@ -1590,8 +1416,8 @@ type OutgoingProviderAdd struct {
 	SpfProvider string `json:"spfProvider"`
 }
 
-// PermissionDTO defines model for PermissionDTO.
-type PermissionDTO struct {
+// Permission defines model for Permission.
+type Permission struct {
 	Editable *bool   `json:"editable,omitempty"`
 	Name     *string `json:"name,omitempty"`
 }
@@ -1631,16 +1457,8 @@ type PersonalTokenAdd struct {
 	Name string `json:"name"`
 }
 
-// PlatformAuthData Credentials of the authentication provider (AuthSettings). Write-only in spirit: never returned in clear, responses carry null. An empty string in a request means no settings.
-type PlatformAuthData struct {
-	union json.RawMessage
-}
-
-// PlatformAuthData1 Empty string or null: no settings.
-type PlatformAuthData1 = string
-
-// PlatformDTO SMTP relay data
-type PlatformDTO struct {
+// Platform SMTP relay data
+type Platform struct {
 	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
@@ -1682,6 +1500,14 @@ type PlatformDTO struct {
 	// TransportType Protocol used to deliever message to the main smtp server.
 	TransportType TransportType `json:"transportType"`
 }
+
+// PlatformAuthData Credentials of the authentication provider (AuthSettings). Write-only in spirit: never returned in clear, responses carry null. An empty string in a request means no settings.
+type PlatformAuthData struct {
+	union json.RawMessage
+}
+
+// PlatformAuthData1 Empty string or null: no settings.
+type PlatformAuthData1 = string
 
 // PlatformUpdate Changes to a platform; absent properties are left unchanged, null clears a nullable one.
 type PlatformUpdate struct {
@@ -1878,8 +1704,8 @@ type QuarantineProps struct {
 	StoreVirus *bool `json:"storeVirus,omitempty"`
 }
 
-// RelayCheckHealthDTO defines model for RelayCheckHealthDTO.
-type RelayCheckHealthDTO struct {
+// RelayCheck defines model for RelayCheck.
+type RelayCheck struct {
 	// ApiData Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings).
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
@@ -2030,8 +1856,179 @@ type TaskCommand string
 // TransportType Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type TransportType string
 
-// UpdateUser Changes to a user account; absent properties are left unchanged.
-type UpdateUser struct {
+// UploadFileRequest defines model for UploadFileRequest.
+type UploadFileRequest struct {
+	// File file
+	File openapi_types.File `json:"file"`
+}
+
+// UriFilter defines model for UriFilter.
+type UriFilter struct {
+	// Action Action of the filter. URIDNSBL_SKIP_DOMAIN : Ignores checking for URIs containing the specified domain name. The spam score will therefore not be impacted. WHITELIST_URI_HOST : Messages containing URIs with the specified domain name will be positively influenced. This will have the effect of significantly lowering the spam score. BLACKLIST_URI_HOST : Messages containing URIs with the specified domain name will be negatively influenced. This will result in a significant increase of the spam score.
+	Action UriFilterAction `json:"action"`
+
+	// CreatedDate Creation date (epoch milliseconds).
+	CreatedDate *int64 `json:"createdDate,omitempty"`
+
+	// Description Any comments to explain the reason behind this rule.
+	Description *string `json:"description,omitempty"`
+
+	// Filter Content concerned by the action
+	Filter string `json:"filter"`
+
+	// Id Idenfier
+	//
+	// Example: ByE3n
+	Id *string `json:"id,omitempty"`
+
+	// Priority Priority of the rule.
+	Priority *int32 `json:"priority,omitempty"`
+
+	// Scope Domain (or mailbox) the rule belongs to.
+	Scope *string `json:"scope,omitempty"`
+}
+
+// UriFilterAction Action of a URI-BL filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+type UriFilterAction string
+
+// UriFilterAdd URI-BL filter rule to create.
+type UriFilterAdd struct {
+	// Action Action of the filter. URIDNSBL_SKIP_DOMAIN : Ignores checking for URIs containing the specified domain name. The spam score will therefore not be impacted) WHITELIST_URI_HOST : Messages containing URIs with the specified domain name will be positively influenced. This will have the effect of significantly lowering the spam score. BLACKLIST_URI_HOST : (Messages containing URIs with the specified domain name will be negatively influenced. This will result in a significant increase of the spam score.
+	Action UriFilterAction `json:"action"`
+
+	// Description Any comments to explain the reason behind this rule.
+	Description *string `json:"description,omitempty"`
+
+	// Filter Requirement to check to execute the action (regex).
+	Filter string `json:"filter"`
+}
+
+// UriFilterUpdate Changes to a URI-BL filter rule; absent properties are left unchanged.
+type UriFilterUpdate struct {
+	// Action Action of the filter. URIDNSBL_SKIP_DOMAIN : Ignores checking for URIs containing the specified domain name. The spam score will therefore not be impacted) WHITELIST_URI_HOST : Messages containing URIs with the specified domain name will be positively influenced. This will have the effect of significantly lowering the spam score. BLACKLIST_URI_HOST : (Messages containing URIs with the specified domain name will be negatively influenced. This will result in a significant increase of the spam score.
+	Action *UriFilterAction `json:"action,omitempty"`
+
+	// Description Any comments to explain the reason behind this rule.
+	Description *string `json:"description,omitempty"`
+
+	// Filter Requirement to check to execute the action (regex).
+	Filter *string `json:"filter,omitempty"`
+}
+
+// User defines model for User.
+type User struct {
+	// CreationDate The account's creation date (epoch milliseconds).
+	CreationDate *int64 `json:"creationDate,omitempty"`
+
+	// DomainId Domain's identifier of the account
+	//
+	// Example: ByE3n
+	DomainId string `json:"domainId"`
+
+	// DomainPlatformId Default platform id of the domain
+	//
+	// Example: ByE3n
+	DomainPlatformId *string `json:"domainPlatformId,omitempty"`
+
+	// DomainPolicyId Default policy id of the domain
+	//
+	// Example: ByE3n
+	DomainPolicyId *string `json:"domainPolicyId,omitempty"`
+
+	// DomainStatus The status of the domain
+	DomainStatus *DomainStatus `json:"domainStatus,omitempty"`
+
+	// Email Username of the accoount.
+	Email string `json:"email"`
+
+	// Firstname Firstname of the user
+	Firstname *string `json:"firstname,omitempty"`
+
+	// Id Idenfier of the user
+	//
+	// Example: ByE3n
+	Id *string `json:"id,omitempty"`
+
+	// Language Language of the account
+	Language Language `json:"language"`
+
+	// LastConnectionDate Date of last connection to application (epoch milliseconds).
+	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate,omitempty"`
+
+	// Lastname Lastname of the user
+	Lastname *string `json:"lastname,omitempty"`
+
+	// MfaType Account's defined multi-factor authentication. Multi-factor authentication type of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	MfaType nullable.Nullable[MfaType] `json:"mfaType,omitempty"`
+
+	// Platform SMTP relay data
+	Platform *Platform `json:"platform,omitempty"`
+
+	// Policy Filtering and storage policy of a domain.
+	Policy *Policy `json:"policy,omitempty"`
+
+	// SenderVerifyOn Activate the sender verify for the user. True by default
+	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
+
+	// Status Activation status of the account
+	Status UserStatus `json:"status"`
+}
+
+// UserAdd User account to create.
+type UserAdd struct {
+	// AuthId Authentication provider's identifier of the account. Take the domain's default one if not defined.
+	//
+	// Example: ByE3n
+	AuthId *string `json:"authId,omitempty"`
+
+	// DomainId Domain's identifier of the account
+	//
+	// Example: ByE3n
+	DomainId string `json:"domainId"`
+
+	// Email Username of the accoount.
+	Email string `json:"email"`
+
+	// Firstname Firstname of the user
+	Firstname *string `json:"firstname,omitempty"`
+
+	// Language Language of the account
+	Language *Language `json:"language,omitempty"`
+
+	// Lastname Lastname of the user
+	Lastname *string `json:"lastname,omitempty"`
+
+	// Password Clear password of the account. This field will be empty in responses of GET requests. At most 72 characters, and at most 72 bytes in UTF-8: bcrypt, which hashes it, reads no further, so a longer password is refused (400).
+	Password *string `json:"password,omitempty"`
+
+	// PlatformId Platform's identifier of the account. Take the domain's platform if not defined.
+	//
+	// Example: ByE3n
+	PlatformId *string `json:"platformId,omitempty"`
+
+	// PolicyId Policy's identifier of the account.
+	//
+	// Example: ByE3n
+	PolicyId *string `json:"policyId,omitempty"`
+
+	// SendNotification Send email to the user to inform him of the account creation. False by default.
+	SendNotification *bool `json:"sendNotification,omitempty"`
+
+	// SenderVerifyOn Activate the sender verify for the user. True by default
+	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
+
+	// Sign Automatic HTML sign used in compose message form when retention service is enabled.
+	Sign *string `json:"sign,omitempty"`
+
+	// Status Activation status of the account
+	Status UserStatus `json:"status"`
+}
+
+// UserStatus Status of a user account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+type UserStatus string
+
+// UserUpdate Changes to a user account; absent properties are left unchanged.
+type UserUpdate struct {
 	// AuthId Authentication provider's identifier of the account. Take the domain's default one if not defined.
 	//
 	// Example: ByE3n
@@ -2083,74 +2080,6 @@ type UpdateUser struct {
 	Status *UserStatus `json:"status,omitempty"`
 }
 
-// UploadFileRequest defines model for UploadFileRequest.
-type UploadFileRequest struct {
-	// File file
-	File openapi_types.File `json:"file"`
-}
-
-// User defines model for User.
-type User struct {
-	// CreationDate The account's creation date (epoch milliseconds).
-	CreationDate *int64 `json:"creationDate,omitempty"`
-
-	// DomainId Domain's identifier of the account
-	//
-	// Example: ByE3n
-	DomainId string `json:"domainId"`
-
-	// DomainPlatformId Default platform id of the domain
-	//
-	// Example: ByE3n
-	DomainPlatformId *string `json:"domainPlatformId,omitempty"`
-
-	// DomainPolicyId Default policy id of the domain
-	//
-	// Example: ByE3n
-	DomainPolicyId *string `json:"domainPolicyId,omitempty"`
-
-	// DomainStatus The status of the domain
-	DomainStatus *DomainStatus `json:"domainStatus,omitempty"`
-
-	// Email Username of the accoount.
-	Email string `json:"email"`
-
-	// Firstname Firstname of the user
-	Firstname *string `json:"firstname,omitempty"`
-
-	// Id Idenfier of the user
-	//
-	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
-
-	// Language Language of the account
-	Language Language `json:"language"`
-
-	// LastConnectionDate Date of last connection to application (epoch milliseconds).
-	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate,omitempty"`
-
-	// Lastname Lastname of the user
-	Lastname *string `json:"lastname,omitempty"`
-
-	// MfaType Account's defined multi-factor authentication. Multi-factor authentication type of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-	MfaType nullable.Nullable[MfaType] `json:"mfaType,omitempty"`
-
-	// Platform SMTP relay data
-	Platform *PlatformDTO `json:"platform,omitempty"`
-
-	// Policy Filtering and storage policy of a domain.
-	Policy *Policy `json:"policy,omitempty"`
-
-	// SenderVerifyOn Activate the sender verify for the user. True by default
-	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
-
-	// Status Activation status of the account
-	Status UserStatus `json:"status"`
-}
-
-// UserStatus Status of a user account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-type UserStatus string
-
 // WblistDecision Decision of the sender filtering rules for one sender and one mailbox.
 type WblistDecision struct {
 	// Decision Decision of the sender filtering rules: ALLOW or BLOCK when a rule matches, NONE otherwise. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2160,14 +2089,85 @@ type WblistDecision struct {
 	Reason *string `json:"reason,omitempty"`
 
 	// Rule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches.
-	Rule nullable.Nullable[FilterSender] `json:"rule,omitempty"`
+	Rule nullable.Nullable[WblistRule] `json:"rule,omitempty"`
 }
 
 // WblistDecisionValue Decision of the sender filtering rules: ALLOW or BLOCK when a rule matches, NONE otherwise. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type WblistDecisionValue string
 
+// WblistEntry defines model for WblistEntry.
+type WblistEntry struct {
+	// Description Free description field
+	Description *string `json:"description,omitempty"`
+
+	// ExpireAt Expiration date for the rule (epoch milliseconds).
+	ExpireAt *int64 `json:"expireAt,omitempty"`
+
+	// Owner Owner of the rule. Can be an mailbox or a domain
+	Owner string `json:"owner"`
+
+	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
+	SpfOn *bool `json:"spfOn,omitempty"`
+
+	// Type Action applied if rule match
+	Type WblistRuleType `json:"type"`
+
+	// Value The address to block or allow. It can be an email or a domain
+	Value string `json:"value"`
+}
+
 // WblistPriority Which filtering rules win when the domain's and the mailbox's rules conflict. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type WblistPriority string
+
+// WblistRule defines model for WblistRule.
+type WblistRule struct {
+	// CreatedDate Creation date (epoch milliseconds).
+	CreatedDate *int64 `json:"createdDate,omitempty"`
+
+	// Description Free description field
+	Description nullable.Nullable[string] `json:"description,omitempty"`
+
+	// ExpireAt Expiration date for the rule (epoch milliseconds).
+	ExpireAt nullable.Nullable[int64] `json:"expireAt,omitempty"`
+
+	// Id Idenfier of the rule
+	//
+	// Example: ByE3n
+	Id *string `json:"id,omitempty"`
+
+	// Owner Owner of the rule. Can be an mailbox or a domain
+	Owner string `json:"owner"`
+
+	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
+	SpfOn nullable.Nullable[bool] `json:"spfOn,omitempty"`
+
+	// Type Action applied if rule match
+	Type WblistRuleType `json:"type"`
+
+	// Value The address to block or allow. It can be an email or a domain
+	Value string `json:"value"`
+}
+
+// WblistRuleAdd The filtering rule to add to the domain. It is possible to add a rule for a specific email address or an entire domain.
+type WblistRuleAdd struct {
+	// Description Free description field
+	Description *string `json:"description,omitempty"`
+
+	// ExpireAt Expiration date for the rule (epoch milliseconds).
+	ExpireAt *int64 `json:"expireAt,omitempty"`
+
+	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
+	SpfOn *bool `json:"spfOn,omitempty"`
+
+	// Type Action applied if rule match
+	Type WblistRuleType `json:"type"`
+
+	// Value The address to block or allow. It can be an email or a domain
+	Value string `json:"value"`
+}
+
+// WblistRuleType Action of a sender filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+type WblistRuleType string
 
 // Offset defines model for Offset.
 type Offset = int32
@@ -2359,7 +2359,7 @@ type ListDomainAttachmentFiltersParams struct {
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Action Filter the list by action
-	Action *FilterAttachmentAction `form:"action,omitempty" json:"action,omitempty"`
+	Action *AttachmentFilterAction `form:"action,omitempty" json:"action,omitempty"`
 }
 
 // ListDomainUriFiltersParams defines parameters for ListDomainUriFilters.
@@ -2374,7 +2374,7 @@ type ListDomainUriFiltersParams struct {
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Action Filter the list by action
-	Action *FilterUriBlAction `form:"action,omitempty" json:"action,omitempty"`
+	Action *UriFilterAction `form:"action,omitempty" json:"action,omitempty"`
 }
 
 // ListDomainEmailAliasesParams defines parameters for ListDomainEmailAliases.
@@ -2440,17 +2440,17 @@ type ListDomainWblistRulesParams struct {
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Type Filter the list by type, 'ALLOW' for allowlist and 'BLOCK' for blocklist
-	Type *FilterSenderType `form:"type,omitempty" json:"type,omitempty"`
+	Type *WblistRuleType `form:"type,omitempty" json:"type,omitempty"`
 
 	// Value Filter the list by the sender value
 	Value *string `form:"value,omitempty" json:"value,omitempty"`
 }
 
 // AddDomainWblistRulesJSONBody defines parameters for AddDomainWblistRules.
-type AddDomainWblistRulesJSONBody = []FilterSenderAdd
+type AddDomainWblistRulesJSONBody = []WblistRuleAdd
 
 // SetDomainWblistRulesJSONBody defines parameters for SetDomainWblistRules.
-type SetDomainWblistRulesJSONBody = []FilterSenderAdd
+type SetDomainWblistRulesJSONBody = []WblistRuleAdd
 
 // ListOptionDefsParams defines parameters for ListOptionDefs.
 type ListOptionDefsParams struct {
@@ -2626,17 +2626,17 @@ type ListUserWblistRulesParams struct {
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Type Filter the list by type, 'ALLOW' for allowlist and 'BLOCK' for blocklist
-	Type *FilterSenderType `form:"type,omitempty" json:"type,omitempty"`
+	Type *WblistRuleType `form:"type,omitempty" json:"type,omitempty"`
 
 	// Value Filter the list by the sender value
 	Value *string `form:"value,omitempty" json:"value,omitempty"`
 }
 
 // AddUserWblistRulesJSONBody defines parameters for AddUserWblistRules.
-type AddUserWblistRulesJSONBody = []FilterSenderAdd
+type AddUserWblistRulesJSONBody = []WblistRuleAdd
 
 // SetUserWblistRulesJSONBody defines parameters for SetUserWblistRules.
-type SetUserWblistRulesJSONBody = []FilterSenderAdd
+type SetUserWblistRulesJSONBody = []WblistRuleAdd
 
 // GetWblistDecisionParams defines parameters for GetWblistDecision.
 type GetWblistDecisionParams struct {
@@ -2645,7 +2645,7 @@ type GetWblistDecisionParams struct {
 }
 
 // AddWblistEntriesJSONBody defines parameters for AddWblistEntries.
-type AddWblistEntriesJSONBody = []FilterSenderItem
+type AddWblistEntriesJSONBody = []WblistEntry
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = PersonalTokenAdd
@@ -2687,19 +2687,19 @@ type AddDomainAliasJSONRequestBody = AddDomainAliasJSONBody
 type SetDomainAliasesJSONRequestBody = SetDomainAliasesJSONBody
 
 // AddDomainDkimJSONRequestBody defines body for AddDomainDkim for application/json ContentType.
-type AddDomainDkimJSONRequestBody = DkimDTO
+type AddDomainDkimJSONRequestBody = DkimKey
 
 // UpdateDomainDkimJSONRequestBody defines body for UpdateDomainDkim for application/json ContentType.
-type UpdateDomainDkimJSONRequestBody = DkimDTO
+type UpdateDomainDkimJSONRequestBody = DkimKey
 
 // AddDomainAttachmentFilterJSONRequestBody defines body for AddDomainAttachmentFilter for application/json ContentType.
-type AddDomainAttachmentFilterJSONRequestBody = FilterAttachmentAdd
+type AddDomainAttachmentFilterJSONRequestBody = AttachmentFilterAdd
 
 // AddDomainUriFilterJSONRequestBody defines body for AddDomainUriFilter for application/json ContentType.
-type AddDomainUriFilterJSONRequestBody = FilterUriBlAdd
+type AddDomainUriFilterJSONRequestBody = UriFilterAdd
 
 // CreateEmailAliasJSONRequestBody defines body for CreateEmailAlias for application/json ContentType.
-type CreateEmailAliasJSONRequestBody = NewEmailAlias
+type CreateEmailAliasJSONRequestBody = EmailAliasAdd
 
 // UpdateEmailAliasJSONRequestBody defines body for UpdateEmailAlias for application/json ContentType.
 type UpdateEmailAliasJSONRequestBody = EmailAliasUpdate
@@ -2720,19 +2720,19 @@ type AddDomainWblistRulesJSONRequestBody = AddDomainWblistRulesJSONBody
 type SetDomainWblistRulesJSONRequestBody = SetDomainWblistRulesJSONBody
 
 // UpdateDomainWblistRuleJSONRequestBody defines body for UpdateDomainWblistRule for application/json ContentType.
-type UpdateDomainWblistRuleJSONRequestBody = FilterSenderAdd
+type UpdateDomainWblistRuleJSONRequestBody = WblistRuleAdd
 
 // UploadAttachmentMultipartRequestBody defines body for UploadAttachment for multipart/form-data ContentType.
 type UploadAttachmentMultipartRequestBody = UploadFileRequest
 
 // UpdateAttachmentFilterJSONRequestBody defines body for UpdateAttachmentFilter for application/json ContentType.
-type UpdateAttachmentFilterJSONRequestBody = FilterAttachmentUpdate
+type UpdateAttachmentFilterJSONRequestBody = AttachmentFilterUpdate
 
 // UpdateUriFilterJSONRequestBody defines body for UpdateUriFilter for application/json ContentType.
-type UpdateUriFilterJSONRequestBody = FilterUriBlUpdate
+type UpdateUriFilterJSONRequestBody = UriFilterUpdate
 
 // TryRelayConfigurationJSONRequestBody defines body for TryRelayConfiguration for application/json ContentType.
-type TryRelayConfigurationJSONRequestBody = RelayCheckHealthDTO
+type TryRelayConfigurationJSONRequestBody = RelayCheck
 
 // SetPlatformOptionJSONRequestBody defines body for SetPlatformOption for application/json ContentType.
 type SetPlatformOptionJSONRequestBody = OptionAdd
@@ -2753,10 +2753,10 @@ type UpdateAdminJSONRequestBody = AdminUpdate
 type ExecuteTaskJSONRequestBody = Task
 
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
-type CreateUserJSONRequestBody = NewUser
+type CreateUserJSONRequestBody = UserAdd
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
-type UpdateUserJSONRequestBody = UpdateUser
+type UpdateUserJSONRequestBody = UserUpdate
 
 // SendEmailJSONRequestBody defines body for SendEmail for application/json ContentType.
 type SendEmailJSONRequestBody = SmtpMessage
@@ -2774,7 +2774,7 @@ type AddUserWblistRulesJSONRequestBody = AddUserWblistRulesJSONBody
 type SetUserWblistRulesJSONRequestBody = SetUserWblistRulesJSONBody
 
 // UpdateUserWblistRuleJSONRequestBody defines body for UpdateUserWblistRule for application/json ContentType.
-type UpdateUserWblistRuleJSONRequestBody = FilterSenderAdd
+type UpdateUserWblistRuleJSONRequestBody = WblistRuleAdd
 
 // AddWblistEntriesJSONRequestBody defines body for AddWblistEntries for application/json ContentType.
 type AddWblistEntriesJSONRequestBody = AddWblistEntriesJSONBody
@@ -7466,7 +7466,7 @@ type ListCustomers200ResponseHeaders struct {
 }
 
 type ListCustomers200JSONResponse struct {
-	Body    []CustomerDTO
+	Body    []Customer
 	Headers ListCustomers200ResponseHeaders
 }
 
@@ -7611,7 +7611,7 @@ type CreateCustomer201ResponseHeaders struct {
 }
 
 type CreateCustomer201JSONResponse struct {
-	Body    CustomerDTO
+	Body    Customer
 	Headers CreateCustomer201ResponseHeaders
 }
 
@@ -7815,7 +7815,7 @@ type GetCustomerResponseObject interface {
 	VisitGetCustomerResponse(w http.ResponseWriter) error
 }
 
-type GetCustomer200JSONResponse CustomerDTO
+type GetCustomer200JSONResponse Customer
 
 func (response GetCustomer200JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
 
@@ -9658,7 +9658,7 @@ type SetDomainUsersAccessResponseObject interface {
 	VisitSetDomainUsersAccessResponse(w http.ResponseWriter) error
 }
 
-type SetDomainUsersAccess200JSONResponse AclDTO
+type SetDomainUsersAccess200JSONResponse DomainUsersAccess
 
 func (response SetDomainUsersAccess200JSONResponse) VisitSetDomainUsersAccessResponse(w http.ResponseWriter) error {
 
@@ -12015,7 +12015,7 @@ type ListDomainAttachmentFilters200ResponseHeaders struct {
 }
 
 type ListDomainAttachmentFilters200JSONResponse struct {
-	Body    []FilterAttachment
+	Body    []AttachmentFilter
 	Headers ListDomainAttachmentFilters200ResponseHeaders
 }
 
@@ -12201,7 +12201,7 @@ type AddDomainAttachmentFilter201ResponseHeaders struct {
 }
 
 type AddDomainAttachmentFilter201JSONResponse struct {
-	Body    FilterAttachment
+	Body    AttachmentFilter
 	Headers AddDomainAttachmentFilter201ResponseHeaders
 }
 
@@ -12390,7 +12390,7 @@ type ListDomainUriFilters200ResponseHeaders struct {
 }
 
 type ListDomainUriFilters200JSONResponse struct {
-	Body    []FilterUriBl
+	Body    []UriFilter
 	Headers ListDomainUriFilters200ResponseHeaders
 }
 
@@ -12576,7 +12576,7 @@ type AddDomainUriFilter201ResponseHeaders struct {
 }
 
 type AddDomainUriFilter201JSONResponse struct {
-	Body    FilterUriBl
+	Body    UriFilter
 	Headers AddDomainUriFilter201ResponseHeaders
 }
 
@@ -15221,7 +15221,7 @@ type ListDomainWblistRules200ResponseHeaders struct {
 }
 
 type ListDomainWblistRules200JSONResponse struct {
-	Body    []FilterSender
+	Body    []WblistRule
 	Headers ListDomainWblistRules200ResponseHeaders
 }
 
@@ -15407,7 +15407,7 @@ type AddDomainWblistRules201ResponseHeaders struct {
 }
 
 type AddDomainWblistRules201JSONResponse struct {
-	Body    []FilterSender
+	Body    []WblistRule
 	Headers AddDomainWblistRules201ResponseHeaders
 }
 
@@ -15604,7 +15604,7 @@ type SetDomainWblistRulesResponseObject interface {
 	VisitSetDomainWblistRulesResponse(w http.ResponseWriter) error
 }
 
-type SetDomainWblistRules200JSONResponse []FilterSender
+type SetDomainWblistRules200JSONResponse []WblistRule
 
 func (response SetDomainWblistRules200JSONResponse) VisitSetDomainWblistRulesResponse(w http.ResponseWriter) error {
 
@@ -15943,7 +15943,7 @@ type UpdateDomainWblistRuleResponseObject interface {
 	VisitUpdateDomainWblistRuleResponse(w http.ResponseWriter) error
 }
 
-type UpdateDomainWblistRule200JSONResponse FilterSender
+type UpdateDomainWblistRule200JSONResponse WblistRule
 
 func (response UpdateDomainWblistRule200JSONResponse) VisitUpdateDomainWblistRuleResponse(w http.ResponseWriter) error {
 
@@ -17379,7 +17379,7 @@ type ListHealthErrors200ResponseHeaders struct {
 }
 
 type ListHealthErrors200JSONResponse struct {
-	Body    []DiagnosticEntryDTO
+	Body    []DiagnosticEntry
 	Headers ListHealthErrors200ResponseHeaders
 }
 
@@ -18850,7 +18850,7 @@ type GetPlatformResponseObject interface {
 	VisitGetPlatformResponse(w http.ResponseWriter) error
 }
 
-type GetPlatform200JSONResponse PlatformDTO
+type GetPlatform200JSONResponse Platform
 
 func (response GetPlatform200JSONResponse) VisitGetPlatformResponse(w http.ResponseWriter) error {
 
@@ -20691,7 +20691,7 @@ type ListPermissions200ResponseHeaders struct {
 }
 
 type ListPermissions200JSONResponse struct {
-	Body    []PermissionDTO
+	Body    []Permission
 	Headers ListPermissions200ResponseHeaders
 }
 
@@ -24290,7 +24290,7 @@ type ListUserWblistRules200ResponseHeaders struct {
 }
 
 type ListUserWblistRules200JSONResponse struct {
-	Body    []FilterSender
+	Body    []WblistRule
 	Headers ListUserWblistRules200ResponseHeaders
 }
 
@@ -24476,7 +24476,7 @@ type AddUserWblistRules201ResponseHeaders struct {
 }
 
 type AddUserWblistRules201JSONResponse struct {
-	Body    []FilterSender
+	Body    []WblistRule
 	Headers AddUserWblistRules201ResponseHeaders
 }
 
@@ -24673,7 +24673,7 @@ type SetUserWblistRulesResponseObject interface {
 	VisitSetUserWblistRulesResponse(w http.ResponseWriter) error
 }
 
-type SetUserWblistRules200JSONResponse []FilterSender
+type SetUserWblistRules200JSONResponse []WblistRule
 
 func (response SetUserWblistRules200JSONResponse) VisitSetUserWblistRulesResponse(w http.ResponseWriter) error {
 
@@ -25166,7 +25166,7 @@ type UpdateUserWblistRuleResponseObject interface {
 	VisitUpdateUserWblistRuleResponse(w http.ResponseWriter) error
 }
 
-type UpdateUserWblistRule200JSONResponse FilterSender
+type UpdateUserWblistRule200JSONResponse WblistRule
 
 func (response UpdateUserWblistRule200JSONResponse) VisitUpdateUserWblistRuleResponse(w http.ResponseWriter) error {
 
@@ -25364,7 +25364,7 @@ type AddWblistEntries201ResponseHeaders struct {
 }
 
 type AddWblistEntries201JSONResponse struct {
-	Body    []FilterSender
+	Body    []WblistRule
 	Headers AddWblistEntries201ResponseHeaders
 }
 
@@ -29831,522 +29831,524 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1pcts4twC6FRTvq4pzW5HnDO766n2ypTjq2JZiyRn6c1cMkZCEmALYAGhbSaXqbuNu4C3sruQVJg4S",
-	"KVGy7LZj/uiOTILAAXBwJpzhh+PSUUAJIoI7ez+cIYIeYurnASUCEfGijnlAORaYEvnYQ9xlONB/OhdQ",
-	"COgOR4iI30Ef+4jAEfrXuVOtVs+dC9CnDHj0mvgUerwCLjDxMUHmOeaBD8dVp+Jwd4hGUPY+gjdHiAzE",
-	"0Nnb2XjzsuKIcYCcPYcLhsnA+fmz4hxRF2YDc3Z6BGgfiCECBF0DhjgNmYvkCAz9HWKGPGdPsBAlR+xT",
-	"NoLC2XNChl8w1EcMERc5lSQoWxs7r7NAOUWCjV/U+gKxaWhOwlEPMQkQRy4lHgeCgmuIBeihPmUIcEQ8",
-	"TAYKXgkf4gLAAcRkNsDoBo4CHzl72xuVGHpMxPaWhBoTPApHzt5GBDAmAg0QUxB/+vTpRS0UQ0QEdqFA",
-	"02An3mJKgBoXSdBDjsDaxT6CDLGL5wVhdHR7wBD0R/86d1wfQTKC2D93JpZ4dzdrhT+/6FIB/RcHNCRi",
-	"Glj1EpBopbFAIw5GULhDu7J97AvEeAUwNIDM8xHnsmUAB3KMQpiBiXi5M29tf1acADI4QsKcn1a/z1EG",
-	"zE3ioRuLp33MuFBgyyVmSISMVECf0RHYkEuM5Rd/h4iNnYojz5az51DdcRJUD/Vh6AsF2aIo0YYD1MHf",
-	"M1DhGN7ID6fWV4OJvDwAA9tjJog7mTDqoZy9zY2NjQTIm9krzRAPKOFILfQ+9E718ZF/uZpsyZ8wCHyD",
-	"x+sBoz0fjX77xjXliAH7fxjqO3vOf63HlHBdv+Xrbf2VHnRyG6+gjz17cvcABNH+A8rU7vaoNwYeRRwQ",
-	"KjRaqucSRgZdAdY4QuACMUYZl2fqZ0WS3b6P3XudS1dRIE0tAfQZgt4YoBvMBZdTcQ1IHFxjMQSQ6Hfy",
-	"hFGCFNRvKethz0PkPsH+QkPgUbW2Q3iFQIDYCHMuyZagAN0gNxQIiCHmdpcUrE0iECPQb8hlv1+U0QMD",
-	"teEKlhMq3tKQePcJxqndablwfTm6BaUpibbk5eheATqhAuB4aDBGeqPacCwFhy6lR5AN0P2ukebH6gQL",
-	"SoEvIdgDWAB04yIkuflQsnB2hdgzDnw8wgKsbYJjvK+kmz86rRPQGwND9irg4KhROzmuNY++Htc+f91v",
-	"1b/8DrZ2o/ZhYGSkdLuz9lGrVteUoYPYFXbRGYFXEPuw59/ripjRFdIoArEn+QAbAyjFHy10TUk8mICE",
-	"jCT5RULAnJCesuAyrdeTTRVsXUqPIRmbbeL3SiwpBSNIxqAPsY88AFMCE9fMWxEd18eICAA9jympg2n6",
-	"qd4JeokICBjq45t/dCXPiJwAZfj7/R76CTlTEW7JUBjAmrNOzDFLcp010an2ZrYBoy7iXB6fBhFYjO9z",
-	"0q0AMT1fFxJ5knoIeJQg0EMulAI27WtRAQnJdT2ldfGqktNM93L0muvXuy35K2A0QExgLQlhL0Pc9OQK",
-	"9LFGJ4lciAglrSWE9HFjm6Tl8Zc7Sgqzf25OCecVJ2a3fHrYI8yFHBCNesjzkAeSrSuOEiTnLWTN9dvR",
-	"Vx0BRcjluCN409SfSyANWJAxOJZvQy557ChDnD1kkAiE7DKkAUqpIjtZqkisKPwnHuSvqCXtfUOukBBk",
-	"gT0FTNwCQOIBLDiArsBXRuvSX1Um9hcRibberN6eZfdjgOxRKhUwCWX2GqU6Uk2msGJ6ZaZXwBthMo2e",
-	"htDYP7MRJtEIDNSOeVKakzsmV70w7phuxmmM0erFJM4kxsxRNNXjYuBN6TaTCkzFcRmCAnm1jIFqrquG",
-	"Uk3kFnpQILCGAuoOwQj7PjYcQWngUyrq9FjGzHKSud11/VLttD0XUEMwXz2vOEhq8tO9NuRjy/aq4Iwj",
-	"T8k4AeT8mjKpM7n0SquMc85dJR/nPw2RGBp+aWAGmAPTXjISQkUm6meRyVYA/w4RwBG1XAGB9CEZhFAL",
-	"rtD3W31n7z+zsfbIfvHzr0nWYV9NbpMah4sDSghyZdt6pllHPpWfyraStZjGEncTHO82iObTAc4wyh3J",
-	"x/JsaBxIS0tFEICPeURPCmEABHzMBRoBKD/DXDAoKJuFEIKKIPcoPuNSiMcEeWAU+gK/6ENXTM2kmtHx",
-	"BNPQC/RXHr2sed40yVz29FbBqRkZUOKPpfjoQiNfoOtotSyVqd7Hab8tTKunDktAVIyanBGcpiaKdSTs",
-	"JjGRfQxEZuF1WpIc3AWGWDTM4Ok+ggk0vd2UQU2AEeUCvNoC7hAy6GqrsxTuYPyqNxZIKXNn3bcvXu+B",
-	"nsvGgaiA6yF2h2AI+VC+FhWlYnNAKOiHTCJyBXAKIPApGaAE0Mq01VfLubazsfF8YklebS0rtycazRPD",
-	"ZsuHs+X1CRKZBC2XUJ4FnmFxq6GVv4aksxJadl8SS3koJzc/TwSZUOXkVLutbrsKDiDRi+BhZczQ10kI",
-	"ipChKmhI3JCMRjYGo5DHpgYxZDQcDAEEHvKUacQDfZ9eg7UPpwfUQ89zRJnpw+hjbY4oZoRImiCg+vT2",
-	"zC9biT1JnnEzUur0bc/T7/N1+wB31bOpm8hxEI3J0Ah5WG9brd1UvB8oSqHtxVXQJEGozrBE3xeYcEQ4",
-	"FvgKgTUiJW0pfEf01oWEEuxCH/AA+WpXfczltg0RQ89/BzQUsjvoX8Mxl+SZ53wndxaRcCSn2DyutZ2K",
-	"0/h88K52cthwKk5r++VuYtJmaSrOzQv5zYsrqEweXH5slsH0Yf5KdGWe6B7lsjF3iK9Qm9Egg+eYt/H9",
-	"GY9sNNTHrrpZDH1j8da3tBOGBd3B/viABuMM2i/7HGGCAO5b3UAdCfMdgL4P0Au5Q7wC0BUiANurGkoQ",
-	"r4DeGLg0GMulHyHO4QAZO28fy0byyx69yaapXshy/BViD4Hj1kn3XUdNOeofMmQB9IqZFbigDNW8K8TE",
-	"EouAiUtHcoaK13FD/TjSV9M9BKDqGXONFdMTVcPvQ68WuYTwVYCBxRCECSO1cjMBejn4TEAaxKWehHZF",
-	"UPSgB5Dtc9bA72Kz9arGtZbw/GF96F5qunCbcXs+dS+Rp5xTlJiXM5zk0+QYYr9JlhhOuYFMTjZ/MDlO",
-	"K1wGqTkiYm73HTXXj4jh/nhVe4ZHmkSZhQRXuvd8GAI4uvXYwEMCuZIzQA54AEe8KCuPjuxb7GeI1tl8",
-	"9q3x9yoiQPNMDxPZA5CvpPSlxLBitiaRyYOtx5pI8GJJLIrAFxZW422vgBJAQ2Z5+lxDecUJGc60MiHO",
-	"wdlp03au8MHLgHzz5fbrggb4UAw7SAhMBjxznfp4YNgSsHKPUlyUyJS+mTNSSMDoFfak8NKOUEPr8RLL",
-	"5TeS4+9Fv/6FRzDYA0PKRQUElImKbP2Vc78CXMTE1wCNwJpHXTCiHvKBBLk5goEF+/nvcVe+N9lVDxPv",
-	"q1REzU8reycG6UGOvnqkorjzVygEw71QoHh01VbJNF81yk2Cc+Rlg0Ox5+4BzHmI2BnDFXPR2/Tsrw5y",
-	"GRIVpWzWhJB6gksDNNl/C3tuVv+ICAb3gEAEyl4nP2vI19F31albIjPxCdV8c2MrCydTq7fAJ8oIUKi5",
-	"Xe7J1pnIXHHsWk40zz61yeUuBo1EoqmutzMaRts72TrLF1Qe0ySSFQLeYkehxhLtJ50S88RAiWvFVsOi",
-	"WCEQzMmSbaeZ2MRRKtBhHt3q0kuUcXmIbgLMUNaVWUO+SVyWGTKqPSxucaEhLCCT/h+y3yvohxPkOdNh",
-	"WVJ9f6aXLfJAyHxLZhOXMeneX2++2Sq+hjN11AkCH1P2Faql1nqCOfDpNWLaUAOVmUXryMbTGhgbAF9W",
-	"kfWpC32n4kh+41QcySuciiNptGokGCyq1JqFOzId2r+buuPotZf6s6UHsn829IBmH/QN9C3uutNnQG9y",
-	"856uL/Vo1pw6lzzo5hbz5slCE0bolRiTKw5HbsiQ11KgHPiQ80Kgpz4rOOGso7fP6GVWKIB+vgcY4sj3",
-	"pRh5TeR5cUMu6AgxPs3EZ7gIHKzMNSDZ7bTqEf1lKWpPTy8tkyqHiknzzLRt+0bbU7Jwt2HeJWgC7YOx",
-	"lK3dIcVulvw+d8D7uuOfb4HMWrUchCpkgtTIZG6Ls/BMkhCNPtNotbotv/MtXuVSz9zEogt/YE5r5tLb",
-	"l7MWX4PXzLSPp6eg2Z7tsod8SgYcCLoChF0UAywUjwUHsuFdPRYYB8x8LNDyjwTJoyOIid3GBdDiLgjW",
-	"DMZSXy0/uS2XePA0fwkJoY7hgFAusCsFxXGmF+8QQV/2OfviVTsvv9NtH97kYxvd4u6j9Us8ylyZgOEr",
-	"KNB7NC5oTAjCno/d4u058pErKCtgIcgEXB30DMdXVypRZxyxPP/S+CpIt1Xyf3QNpglIsUNoLMMZrr1S",
-	"+jRUFwrgIyiVEGIv2UxsV2Q3V9EemfZqGAraljqjlN4xGbRIwYtr+eEICuzG3q20r2f6zF7eZ5vpbfts",
-	"38ZutETP+OocZyNGMucgJhmCIoIq4OdolZ4Udd0nyPGoMEo15hZRFBg+mrNiUKAke7qGHIwgu9S3B+p7",
-	"5BVfwBzqfAt1I8L6xRmJ/lQ5KGT5mqcQBppWRR3LlUNBAafyW8lCYA1XUTX9OpIHMdFNe1ibXfTF0PNV",
-	"qUmTzhrRPtyWddjLqiVpU3TXNYs4zRcQs9Aq2wRMQzGgmAzaxkCWg0m+sebY5pFBbY4UWAjdWhMwTGHe",
-	"NOJZODphjyAxw8dvSLmQ+O/Ta2144oh4sQPCWvJmaATFHoDVXtWteuvj58v5/23tvpwGN/ChkAPMAJSP",
-	"RAAY8uG48Lq1Ta+GKs9ZMoVm+dEfMXe2DYGHXB/Gt2Yx7S3kqWH8WubNQbdScgwboAVIOfZ9KUiE0PfH",
-	"yvFr9dT87xAySAQmy4oacQczDzRDQkqvWTyj0DDR9zNH4QkXgBnyDDJRv4kr/ejaVK99FXRZiBKRvzlX",
-	"/jYqrJhsoAVLGwI3JR9kSlsJWvez4lz3JJlqMxyZpIuN/Cn9XaZsggmy7kI624Ykgiz0EQcCXiIQmK+t",
-	"7d/6bNq8AqCHxDVCJMGTJR3STlXP+GSn1WxlPVrVaRksU2b9K1eAzzTw6FezzDu5kne2MKxaz2Nn/4Ss",
-	"bcSMLLlFEptYm+STNhc+h+Pd3nb1QGTrVQmyqzWgrUhoXEBui8iiYs73LpjNACg+CZFYNgu6KVGv6c2R",
-	"9rDHM4W+2C8/zRiSgsvdW2lWJSJy3WCGkGhcZ+5fOExuxp0LiLOknUz6e3vpJrPbUpr55aQZcMYRSy7x",
-	"POkmgYtJBIpNf9OMMl/WyctP0IkliQgXHkDUQuOktn/UqDsVp97sRD8bR42u+tVunNSbJ4cFHT6SK5Do",
-	"OPE0OUjycTRg8mk0eLS4caTaxDXREBJJPAWNVvd3AHvKWTmWKVUEgI/6AoTEVV94FSAVM+U+zTiAwKpp",
-	"Og/XExRI44tTt9jVWymC3qvrxn3ZMe/U7FfKgo9JFoyaGTLgUiIkDeDGY1rtRee4265MOEJWJgP37tDW",
-	"OJ5NzAyVsYYsCbEbMib5w8qs8aVIW4q0d2mgmxI4VbB8TtBwTnx9zabOmxHMu7PktdaqYpAZcnGAs6Md",
-	"JV1CyRwBasXZQBnje+MYjmpRWhMv4qkdd/5l5IRCoRf7r5lbFPd+u0kV2uZUGoU4itpCUGDDVR7lvCg1",
-	"88p2LGVOsKZi5zkSABt0MKPrLL020a1NKRAJmUkifGc3rqtCTR/mLcoRfEhrYl2FilG8DCRVXufTpM8G",
-	"PGi0u9UxmBNREWOrzfTzQuO0OgcPQXM+6zROVbx/t3F6Ujv6WqvXTxudjlNxakfNWqegypyzMrbz7Ld2",
-	"zHjInIYGktQOFNGh08tdTJUuTJyW5UGr5wtzh5zLBaYxPelFOO1vh5iUa7O9Rbt4hLiAo8CujE4tN0Tu",
-	"pb1n7jQOWif1TkXnNE1eOhdzwWLIhr3Nogca+lPkUuZlZRSKphB1mHXm3yoZJg6Ezvbi01JtMTo12WNN",
-	"f58tHcaquhamlOFDrmV3Ido4OeZB1MX0sCZcWkp5LmIkgXkG0MhZONvz4H7iUGpkDFw6UukkdFr3wIdR",
-	"EBnklIAeGmLimUTvoY+qha7azDpPDWhSDMkB1W2vQuhUPnm7QmCNoQG6eV5svFmMfxXZeBOaw6SbhJHu",
-	"rWBllmiRUNLMu/A1yqwS8DzqORGtUF04r67BvCTqRxtV5NDW3HzFU58wKb9EzScUlwfBp+uNky+KKR+1",
-	"PhVkytmrYDrKfmm6z1rCLOeH2uSS6a2e5Qzx9IjlUyBjKz6vB8lNy17wWQdWz+phyNdvm0eNk9pxw6k4",
-	"B62TbuOk2/3SVrmwTg/eNT82XmQ/jT5b7qhHC5gYPrdNGoLcZga0xVrH88jY5mIyPMwkMstK8yUB+lUJ",
-	"UA5V0VmcpsX2ByDDvmUIgcQj0MfI95a8jSuaBsOavRWhXKHjbxEDlhxzFRkIrkkWZrXk45Q0q7Jh9pCk",
-	"IkYgBZRFd+uFsowH/VnXCpoDdNpvgbqnkJjGq6BF/LHO2IE8ZRJP5VJS92SSs1Tz1zWZhHwJ0qFxPodi",
-	"GEJl4cN9jQrKmCcH1ClMMm0T1vAnqE4IB+x0qqApJCM0i61tGAst9YQEYfOo6K02rf+ac8gzZdRuRI0j",
-	"8UDyFS/i+5Ebi5IUAso57sWNoP5EbZxk8C7uYzdtpFETJQARgVnU3WIh9sUpwb2f/Azt747PRHkG0meg",
-	"EO43hU6l9asi3S9E80v8vgWNz9YKE4Yce8v/AG042rpScfaPWgfvnYrTPm11GwfdRn0hLS9eB9vf5HPb",
-	"/+TzxHjRqp4xvO+vyqitOltIQ6qCs9Nm/aSzf/S1877Z/lpvHdeaJ2APNAeEMsS1fiDXXx6js9Mmt447",
-	"tpCv4cnIs059crmqoKtewRHgLmVIh74JuXmqxrKpsYZHAXQF8qrg07tmt3HU7HS/np02v75rdbpgDxxb",
-	"D6bEkAoEU68vZ3A9WA8BXR/7CqmU9H0/RMSVY3WlIqXaqPKkqvZav49c7U2FB0SKGJAIf6xzpMUztdOp",
-	"gv2j2sH7VcNL0ADOhJchHvoCYCKPWQwowERqUzy6Nk5A+lSvC+bp5QUcDsubgQVuBuZaF5O0aSb/ODtt",
-	"vtg/eoj8I4tUOhVnmnYpHjNJIBZiMonVsqPKQaMxp1pFQJydNg0IU20imGybCTaUqb+ltuOO7hceK996",
-	"/mvwrbWHyrh+MctpgQonC9LTQpEs0yf4fo335ekuT/fTPd1Tx1f7Rak7pVO1cFmwqAVV4pBOO6fheRBS",
-	"UEuqto3T09ap/fdr/X3z+Otxs9Npnhx+bZx0T7+kXzVPPtaOmvWvB62z9lEjenf8Oeej48/RJ/pFMdFp",
-	"amUVqFNPLezZLyTABioLVH5DA2U0r+yWx58LdXj82XRn5hzhivGhyypDoiqb2KCFKIlhRoVqwfLLO0NJ",
-	"BREXHERueYASW5RcqigFveAtuAqr54fc8Jwg10Of9qBvMT8dmREBNKeqaxSWa6f+V+5RzDuFhddmIhu4",
-	"OlR52bNzstHPWSm15tNUwkbvrWHveeT3LbFKAqlnuYpACrs887c+SdVulWuyOYLBW+pn3xwPse8xRM6y",
-	"6racMWwDzLSpNDQEcYCEZkJhr686jvgh8myAjX5RpLpLxTHhdXNTU40muG/GaAX0etvLcnO2MXgFYCkw",
-	"85x4DtUDKFp4KIDaszmzE/WyUqBQRkgYgt5xwa3QrVeyI3k4a0DJMOgSfo1YdhGwvqkkpU36Q8hBDyEC",
-	"ok8yA77T1dyKyeMJCGPvFknmssqEGpwxV62J4X5WnJ7rZqQ596U45tJgHIddRHTbLHqO3/ybN68X9puv",
-	"OFlAHNzf8CZ72wI7OoLsMpHFM3Nj+4xmVBzTlwjTs5k7iSHkcwr/pWE1Z4KndjwLzmFcTA96HpbdQb+d",
-	"wHntUJGT4lB/PD2fqUO1UP0vNQWVuaMf+vZQm87VzKRwX2s3q0VWDo8CygQkYsEN1olao6+t3XlG5T6G",
-	"XFRkGMxVPV2OJc+PQjsEHqEE9YqBoQEiOUjGESILTEuSzbzwX5F9rVC3Qb92+a8h12X/buP5kFmtroO/",
-	"owlMyqtbl2c1DzW+TXetXyxx7gSd7u1YKrD3Q5vC2XKCulBOSgheWpWwy7jmpw9sJUEWKqBHvfHzZWvh",
-	"ZfKi3Orh2XLPaTMuWW8aWrNI0TJ9Fcej18Sn0CswhGm5+Bh4ZlqBhIdtmmYVKF54VyUgk4dKlVVc7ETN",
-	"rAQJFq8EWRiDlDQzLX3plDuzt1jQaIeV37PJuZ5KV8G1QpjaNF4MB9y5KeZTPRZY5JxkJVEZq1R/hRT4",
-	"7EO5VAhjoiuz7aVQ/ASEYjfe6+yznx7bOm6paqvK77M3BjTpVGYbTtDCV5sbr19nUsRSLC/F8lIs/yXE",
-	"choyd4YYod/fPUUp1YP7Vw+Smfwmc6TE6fjitCcPI9hQXYmdqNyX8ldH/qo5Fedkv+AVlp2c6sn+oXq0",
-	"f6ieozed5Jta4g854s+Kc9yH2R67x6Ev8Is+dAVlU6XFbfqUh7W6J60TOfduq9suuJpm9uZD85f+/mfF",
-	"OUHX6dxXE570idwlYG3AaBg8n+X69ATylBRL03OCrs941hW7yqhr0xTNciILxTArEV8tu0DyM54hc0SI",
-	"24WXySIcz3iUxY9qpkqokI8w0R4vt85EqoZp5pYqmAXtCobPwcIzUwc8OaBan7vI4lXE6uCvMlNrTobW",
-	"xXNtFbu5iqvyT8glPoIM2PfTmDjEXMf4RK41aBTo9H4M8YASeY5pHxw2uip8BXHBq6AmwIhyAV5tAXcI",
-	"GXSF5rTEAzB+pcQq2dNZ9+2L13ug57JxIGy57yHkQ/laVJTQyAGhoB8yMUSsAjgFEPiUDFACeMwBQ31l",
-	"F1nb2diYdHZ5tZW1MibhZhby22Scix5W2+cdnNT8jJ+6ws9MUFcwvlQ9TqhQ3lLZTlBSvTSEPlF/XP7G",
-	"RC3KEI8mAIvSOFfBW+jzZEbN6l1l8JRAFczfiQckk66bHNTvusdHyoVMW+QwAYoQ8FjkVNO+HirtZyJB",
-	"qcRZk9h3kqy93NrcyZTsF8wnKsno4tlEI3KUyUKTBXIs78hiq63IU27C3yR6PrNgmWpVR31Nwhgi4mN2",
-	"EFpbvQS6W6CCxMxuyBMIVISBeYy5PY97aqL6qZk1QZAhLswHsEelrGiPcyVKN10xZ72i0Og5EEMoAEdS",
-	"/yGoApDEYdmdhidm31VQ0z6sChmUE6fWxLH8Panc7e5uZ9HynDi8VnLuySy/ai6/62zvdlwzQQUykTLF",
-	"WmJ5TQggfx7T8Ze7ld3t3QmCDdZkT93G566SvqWILKeh/jDZYH0pRa5F+1hV7bLnOSddwc9c7DIRAGkE",
-	"m5/E26BgAeaZs+Afk4ije7vXBStQdNrCnn8061lOWgaVPCjgdIlpewY62VE7zThROSVxfnYd45NFXm9d",
-	"6VkfxULgGE/hfGCUxpTh3CcfJ/Y5P/xIstAlM8ybVS/sjCT6heYcCSP5s5Ykj2F3jgE6Mf1QufDbcGUO",
-	"+JhDbyRFQuqjFUQr66XIiVOuQwGVti+JnCZ3BkONmcgvtC4h82csiaTrxbrhM7FbwTfjvku/j/LgW+kk",
-	"Ik7ZivBuAUU4BwuzFeMImRLrV5k46umTllyiFAZVLOnJDc3Wu5uzuh3NeYlFNeMdyJHUffdA+6jWfds6",
-	"PU7SSAv88wo4Oz0Ca3YGzyvg4KzTbR03TsFaai7PK8CEZ6wl5iS/78i20cyePwgbkp2zU3HOTo+cimNn",
-	"5VScKLhOpc0tZmFKrH+i68RTPUriQWLAxNNo7OSnCoxok7PteNEJNswzEsGibX8Q697pnjZPDp2KIzm2",
-	"ysV2pOMHjmtNuUD7rdZRtCdHTRW/WG8dyA+ax40/tQHPxDUenDbqjZNus3bUcSpOu9bpfGqd1p2K0zzp",
-	"Ng4X3Dq5qhFw8SMDZvzAAhw/saDHT8wk4gfJzZd/m4nFD/QUE8PGk40fmmknYEktQPw8sRTxw2hRJCJN",
-	"Vi1eaeHkrOL60yOY51kEvkgKqymgVqCIZ8sQdpEKSxE86OcvbKf9NgnyYlGBttRYYoCKXchMrjCxz5mB",
-	"va2s7Z0V12t3U6v3mRfJMzb3MS5y1tq2ERthziW/7LYyKmZ4WGhR4ceMRVg8ICIe9kQTsCx9TFkcgqgl",
-	"B2uHjS5Y58gNGRbj9eQrecoV5R49ry5XDSjxOrpYbCPGKYF+l14ikpv0LytxUToPhTntQnZzm6tpFKVD",
-	"mp8qaVVjFiFjapAVlZI44znWbcmcb53WY772b+eyEuVfdWbu8PvYl5oB7AvEQEC5iK3icz0jsw53znGO",
-	"ETaTTtoWBjFm3QD+A8i2su0pvGBGB66FYiiFz8yTrMzmMHYYgNk3d2BN9tIxFcCeV8EnhgV6oeqdYAJ4",
-	"gBkWe4CgK8QAQyJkJlhHVVqsJG5NXMjYWNnlqqBGzL2KnpqOSzaYA0YIEnX9YeuOyXWmBBXQpJOwOj8r",
-	"09VyEmNSpoDZmxwpsQnz7TF/JZbbMJsJfnfcbZsaz57ciimuHWC7RcWMBadxpbVagOPJTqe9nd7jiSpt",
-	"YC27sxXtsnL3DPDs+i8SjD5lSdCqoJvQliZhVhHX6r6FI3aF2IPQnZrHtbYqEXPwrnZyqHSD7Ze7TkWu",
-	"w1/zkEiqPgP6wjysmRXTFUOj81ukil503s23i6VUrtkv8qsBpWlEoqhnpiFN1+GLLgd57KWvz0MU5KfM",
-	"9MqyhLm6QTQySPZtWB/6fg+6l10GCQ8oE3XEMwBotuUJH9L0DbIm3ZCNdeFrg0IZguhcq+YUGG1TcGXy",
-	"npKJuYNPOdrNzyU8NXz2MWszKqhL/dh9HvlYnWJ7W2fORTZsIPP7xOc2A7kicw/oQEp4nIr6p/O1cXJw",
-	"+qXdjf4+rn1Z6mim1zpHjLyLOqTzJQh7zKpFhDyxzMnRVwmzD03+SPMPR1b/RaJYJvG/GLGb2Mopilf4",
-	"3EyDnaO0phd9EvDJpZol1hXKKGQR4k6qY5cySymzlDJLKbOUMsvjk1lKWeKRyRLTcoByfcyMKDbpWCHx",
-	"ABeUyb5NIXTFgvIKL5g42oJlx3VrOc6ssuOmzzajwdyY1lqy7UwH7URENufUxZLkJqZ1W0G7iF1YL+gq",
-	"BiMuHcnfxZbdNp+56lLI6ODv6AiPcCaHE4iNMEFGGsHfEfBlUykXHe8XPCcFSIhao0IExN4WFlyF6HJx",
-	"1ircVYH+uFkhtP4w0VwpBj4cF/r4NG6pvjOetAUnNOV5m+MJZVoVhCjVWt30wVHHpSzbsYUh0Gd0ZAPW",
-	"4ghDDoQWlgDkqmQMHKUwr+9TmHBOJir8Pk+vSux1cpkSx+uvXBpaTJNSTZfOx1qS1pLaldSupHZLULtp",
-	"qsVoz9dFjIpnDmgwptRXbe0Aa6dvD8Cbnd1XkpLJ3mzk8POKFjs1nEHgG5V53bT77RunpAo+Qh97egP6",
-	"EPshQ9pRQbv+9PuIqOQ7KohK+YJfIAkAv0gREbmAQoXB2cIHUofu05B4OufxAF8hArCnCDkXkLhyKdY1",
-	"PeLrjfHAu4zjMvZ2NnYqjsBCEagTKsBb2VW8qrBHQ7HX8yG51IUd0iWgRGZEXuMm8CExyGbrmilZHXNA",
-	"XR1x4E5Gqb/efJMVeaVXIfNqfXI9KyruMVAiZ2o9q0WTxBhEeSs/UvtfIIFpvMxZ6XdYlMnUWLZNGqep",
-	"lYjwOmT4RfRVoSXKSzb7risVdX3aXeplF9oYwRs8kor07ps3ihnpv5JTTap6GlWmzvGQMlEBw3AEyQuG",
-	"oKeMoDwcjSCLan3YcyN7LaYjR2YOY3hKoWNlgdWeHrzIcm9t7Lwu5sE0hTbT1xtEObBOoOy03KMLpU1/",
-	"nkZoQBkIIIMjyanB2h+d1gkIqNwnpu7n4Qg9L7TEozipZ3rAT0OozDrXjJKBJi1YVAtkLp2QNqPCb2ag",
-	"LKHywzTDTANjGkDJeaNp8ynFctK+M0GtwjwHljhPlQfHPJkGQsuqXEguhQlIycxFsnzID2veFWIzpSzc",
-	"B3zMBRqBUchFNJwR5FQoHTf8kSOJw1QVSlP9Yq5tVxkBibKbfejNScYzEwg7ttz+kMBQDCnD35Gn86bp",
-	"FeAzR28Ql3qZgluxoT0kkCuFAAVDD3oA2R5nDfsuzhW09ITlYDbnUP5YPnQvtRFz+S1W1fCQNytjj/qi",
-	"kwhovT1CqTM90ockHf46A4IAjhYeWYpuM5bwI2YhX/H5MEmlAARXqvfMpOpThEhJ0yrRt875nekGm7jF",
-	"W+buLnVPVvC2xl4T5V7WJO7IdGQxEehGaBE/vmtb5J5pwiNstXdMtYykLIIqn051P+RSQpArFO+m5mbQ",
-	"h+Pq/V0J3e8VUDFH29wkZPqKTZf1sDU1KOnjgeF4xucU9+MbOuhLKW0M0A02Pqe3tVP8OhcaExJMrgOC",
-	"Gj5xMuKT/VcebcmRb9S7WZLNBAVSnL/NUB/fZF0DyucAep6+NeFxJi+dbyFiqVJfVV3xKuggoUuvJjw9",
-	"BQUe5kqUD1Sn5uJtftCpap3NKxYCTyn9t4Jt7t2uOjwLy2j2anSSC7mUcOwhllxdJaJVc0wrPhwvLaPl",
-	"AZFK65pMq5gnyKEbgYgJq6iiG1SpfsdB5f/+5/97PhPqxYWsYhAnBK8Zy7agKFJsx6yVKUNUsVasHKPp",
-	"DFPW9BDW+cHeaGoL+DKmrRwxIyuxYMwQ0hWkJaWptZsmr6DluNFtNogNZfomVoqLhtLt2R//ah7X2nuK",
-	"vldAoIwBPh1gUonS7qgkGB3ugzWPumBEPeSDBPDNEQySbkm/Rz1bRxvb+1S/AnFRMylisjtvXPPsvlvb",
-	"L3f3gOtjRERTdUWg/qWfdZDLUF6vhwwGw5Qr1Vwd1I5UKFQ7CcJUzoPMmiFygaa6zmKhag0LJU5LpoSa",
-	"D0BgOHIRpwGz1IWWIrHFhaDWqJYVqJZ9hiYN3JPs2ZrJ/0njQ/KOrqjt4UBO+hhiv0kWVrBc+e0kuczX",
-	"4uQorXBxO4e6HMztPGu7OvquopNn9cyqrWXuN6btbXm20wt6eaGVES1Rj9MyMr1cNEzLDJQlGnZM6qgJ",
-	"yDITSnVtpiz5GopQ44ac4lCMfGOSUY4syk6iPTf3IUcqyGp+4qjMBR+JZPWfzFySUpJDJLOw5mXGLFio",
-	"0EGl4bwk9Jr4yBvoMgE85k5RHqLEpZDOMWxTQUapJIskTc/OrSElICuBXNPQ95RxTX0Ze65FGXi7Q8qR",
-	"+UZhsSppqXIWc1Nf0eIbYkClF4yLUSZFMZMUutC1RGIDZuSun76ayEzbbuedSMc7mXDzekjNUshG6AoB",
-	"qPO8TyTJ7YUCDLHnIRKnJFGpihIZPleXpbPi9Kg3zrrmOD6Kcm3PTIS8ubHzevdVVpG6u12olS6Cx2Bf",
-	"ZDoipDcnyqXN4ZUmA+rLirmS0+cHe+bG0JwnKQdqTzskEMAi8whyfd5uk8/8GLLLVLfJBOaZZ5kyPJjn",
-	"gKHbQD9OAT6U6g1DgT82oYt9yq4h87S3H7Bp6uZO5Z7yZFuUG03ky57Au9Wmvp1F79P1ax4iAV00oZtS",
-	"eCW2CQMsDAIEmeWiGRiRLZKGswvf9DXimegJm7g4roZj3UxhgJcK+NYAZEkTXcgvM9IT0NEIEm8B71zI",
-	"Lw/MR9MW3GY9Kspp26jci3C0ZH0GlUVO65dmsUzHVfACvKXM/gmeSTHjq4r8/ir36hnYAxcXFz/O47TS",
-	"587eueMixhH+tw8JwVwgViVInDuVc0fdwmIxPnf2tnZ+XlxcZA5g9Z6vDHEkbj3Sy9yBrpHv0hFaYgTZ",
-	"5XQBiwlksdsT7U4eyhzECDJpOdDgKk9oAflqSzXbNL6Y69rfqkt1Pm1BbHujb4RvvmyYwNRqOzpDbAKX",
-	"7JOMzbeveABHfTwYCvUr55VSnew7ewODvk7fgc9K4pTYlA4i3icN+bHudOKlSvGQ/apt5nIqp5LdpGMB",
-	"lz/mNIk0ynQbaxZBVk/4S6LVEvEqv0K8ScH9Ta6O6XPqWSfuf/qdGutnxdHuuNmJ6VMuuWEiS/3Sjrll",
-	"Bvsyg/2DzWA/iouCFAPcVhHJSCBqrpcMvM+kuJpbWKRaps8v0+eX6fPL9PnLp8+fksrPAp9C7y320ak+",
-	"8tNanaowOrVqpu5odEnQwwSyhFNXrqumn+26YCWLjIR3mJLsamzdYZJyuqkMeLfICfYPM3A9fHsGNZuO",
-	"hY/Ivf54dVDkEqkIBh3CemcQdBY8I/XkVxnObJKMpI6HgfcRSU5FAmFNX7fPj3h/QtqBccjLO+11k/dP",
-	"lYd0o8ZK64gjYoof/Pk5Ee5UdJyk3paMGRFjpiAIHnn5uWWSJURCdCzpFc1jUu+2Yolr7ke61b3LJg+r",
-	"lE508OdU1UmAMS0/xqGzKavAg0DHxklt/6hRdypOvdmxP9uNk3rz5LCgcSWee9xZ/CzRbfwwGuBnxfnU",
-	"k9OoIxfzTPHbvondCxSG9aNMEiz0EVeoRkn0WllRTVRtj95M21a8xICzECwNni52pLAG8ixo36XDslAi",
-	"PM8yWtPVBN/c2XiTdVkqJ1f8NOj0Gjp0IYfryw51dSQJiCc1S5OCnTK7WqpRBXCEgJYjqtdqFdoMU4bF",
-	"+HmydhHRyyzcIeLVfH6SYzOPtiHrVGWt/ZL4sQdqR0etT3KS+0etg/cadqiXw0BfAZI462v1a8zRgzig",
-	"Cmyn4iionYrmH8UOZsby2d4yXtkBMl7pMaMNsWiQFcmG3eHU0bzGJL7bjmwK8oQav3GJc8+4ae1S0vex",
-	"+zDI4zLFPNKLFPWQfmyqcij2qtOqd+QZ1rSphyBDrBZKujA7j7S2I29vgSG6gfIsjaCfMFCBtXar0wXr",
-	"qhQQX/+h/m16P9f1x89/BwKNAsogG9v+dK539cdz1fkfn7rqXCsao7i1gi7m3kMhAufnTxWe26dZpWtH",
-	"mGAuWCrZnLrckHtfUc4BL0xYjV4LMIACXcPxnkGXCFswOyeqJK08rfX3zWNwica8otUvLB9KDssrtkPT",
-	"1hTe1fHjkjwkS0yfE9n52WlzEnEriSBEb50hFRTpma55xRRG4RUA4xlSxivnJHLvlUtaiQJFhsi91FOB",
-	"fEzcIaOEhlxd9PHqOTkn//VfIG3blw8bV4iNo8zTBCGPK6E21bAC0I2LApH0wFOBuIiDi3UfX6HvF3Lk",
-	"c3KxrsJRvl9UQS3q9Vp5CkxI0JgDledfe3Ngou5Y5VNI+DViyDsnylvAyFY7G5tqEspeBoFGE70Ge+Ci",
-	"ZvzgVdd7YF+/PQ83NrZd1Ub9RBdVkIHh58SkrtPuCRczsfpCF3U7l8pEvAvnjsQuw4jPiZIC04ipQnr7",
-	"0JXEApqU6pgMEcO6woEqpTUpQgIszkmi9hjoaqCVpwWhwMfkMuFTYT6yBt49oO5+TOD0OYkMvx5F2msd",
-	"9vvIVbs6qoIWsaneTQ0muyraTTxS/ipqxHNCmfpBQx3Tkc4dXwXN9EySbiTR/LkN/fBUd9pZyasAuSbW",
-	"Oq7IBEPfVChJFXSnSIokIZqYYM5D5XZwTi5iQnORRP4ISbhCfugOIyyNq5vZTAeJUhQSnaOqZ0Pqe7os",
-	"BYC+/zuAZHxOtL9c6rCahiZIQ8qGewBGpWtSNTCkNHTY6J6TzEIYzwElUfayCoBxnT2pmYIeo5eK6pBo",
-	"rLH64pwkG+pmwKVXmgwhdfSjEjkEQR0bDhrEs5ROIRc8JxOUvAKgK+QQimoCek0i6S5Cx+T8dDM91DkZ",
-	"4Ct1U8H1KGCtfdYFUWaLH1YX+rmuKd1ztYE14ELfl2deipc+lMQuPQwYICEJxbaWB7Aw68/pCCUX5gox",
-	"fUS1LAjWsAAjOAaXhF7Lr3Qo3XN9/7KzsRPLbJIOQlf4YwC1TgDJOTG9aKnXnizVRxUcqQImfEivgUrL",
-	"ei0bacFAzUUOKwlmRVPPzy+6VED/xYE288v/c/2h7N3icZTmTtFDOTmNUgHSB5CrAJBAGI4jkc6TNPPv",
-	"UO53nG1AyhS2coUiEDrFho4xlHK3/l7RZFOvLlAuoeq8VMHFf1+od+Aa+54LmbcnAfpvoM+e2c7/V47y",
-	"r9HY5FEiSFzsJUszaSDssp47yZbnzu9z+vvviz3VA5dsgqk4U4V/cT/5ffy3bRL1YRIzLN5DDIaJfJLd",
-	"JHuwW9ehCkj5l1SXLjhl4mJiS7hxO0O+FzlUyHbGi4aHvvjdhMop3zdFjC9eXMh2TJ5pW4yWeYjtTcAt",
-	"O/rXCznMBViTkpSZsxr4ecUSzlRz7F2ANRg1xZ45kf/1X6ANB5hEssTRJBoyBALdImKutN/nSFyANUw8",
-	"dBM72TEuuR0aVXTk1UblnFgPgo3n6iReBHCAOvi7hly/2tmoRDekmxsbG8/3Jmegx/vXhhQAtl7aLv61",
-	"uXFhnPp4AoDNDSsSVoEWjOTJOidR7iAXMobNDunANnCROrQGuYV8AkgUEaKcPM+JUgVtIhNzOiuAoQFk",
-	"nqoEK9mCXLCBXWAVo6Z4VUcpBUbAY0yqGXJ9ezQkno5H85DrQ2ZOqcaftYvICHAhN9e6kF4834svhKM6",
-	"yRDsbGxIVIhBVARBd8A1QTonyStqSevUvXQVmLst0KNe5IIiodeXfBx/R3tgExzjfUU5VaYTyantVq5F",
-	"kc49HxlkOThq1E6Oa82jr8e1z1/3W/UvFxoXtnajjkJ1ucbPydpE87P2UatWv1Dylg+ZnGmPeuOkiAl2",
-	"Nrer4C3ESgJJC6h6BmLIqBC+WVQdyGXddxUkgZVCzZHck+KX0PxFDBnikgdV0tJMPPzWGzPTUyTY+EVN",
-	"0uILKQ1okzoIicD+OZGsDHIl2CHPosYBJVf6dpRrutuM7ss4WLvA3kUFXFheelEBgWTvibgnHrpDiTYX",
-	"McO9qIBqtfr8nAAdsTRUEdg6nz83+Bd9pi47LqrgRGVyDaCkO9opMgi1vXZUlWDVoTDoYKz+fC91cQA4",
-	"Jq4mWWcE3wB9tbCmNQ4pzktwLhpEYDHWIUHVALE+ZSPk1cRFRWGXvYOQAzZIOIoKrTI0reArcTwIxV7S",
-	"QTlS+o1kJ6gcd7byj21x7SEaQbB2Ya6mL0APuVRS8gtjtLxQa9pDfcqS2YOqoJVlN4AiY8zYv1J2FQaB",
-	"cbGMdDN5GC5sDPuFJpldyC+rxnP0omIUsahv2VE0peJ+m3qRVTYvtb55+dTA2kVeFrWLilk0tbcm65I8",
-	"qldLJ1c7J06cAC3S/0Gt3XQqjuSK2l6wWd2obqgwhAARGGBnz9mublS3lV+tGCoLSZ7uJ98NkMiMK4w4",
-	"iRXvU5rA//3P/1pV0Spxz5IoKskoQ9AdakclJZJFXh6OAlYz1aZnXK11J9YbWJ1oZcDNTWmZUkzii3Qs",
-	"m8mZ20K+e46ZtZO0pWprq94zXUbsNneeP/9SJYS1O5TsbmtjQ/u2q9gfnZwlxpxvxhgeDfqfVJW+zVev",
-	"dnZ2X+2+fKnCIpIVzjZfb+y+ebNtX2EvAbCZ7Wisi4/9rMzq1Hy583L6yy1lC4+Xplh+ulQNwvnBHZOF",
-	"053We6fiDOO4/ZQUkje6ab+ebqx639E7kPVVtFPr+9CzHizqk835n5wlchToj7Zn7HSSRqjQyWhVCyT7",
-	"y1wmqctEijtlQEhJQOirMhcSpYjpLH6IeCrzWlWDuXOfYJ4iTkPmokkFUoGy9Wb+MncpPYZkbHZHJfrZ",
-	"LbKjTSIQI9CPciTuFtnUEyqa8iSOEBF6W3f1ts7+zMT7nhF4BbG+xlE2ap1dMBFDIncnQTIlYYcDZf5O",
-	"GzANEfxL3TvzvIKdaNqgaUQ2pcKruDl9iTxFafX3XVOd8PGSWoUV+ybosiiV/ZFNSl9tbm1kUM+ih2Cy",
-	"luXP9KWdnP3PKe6wuRjcWXT81eb2m8qsGc1iDlFdUGcL9l5C983Oxk5/6yV8s/UGvkbw9ev+9putPnz9",
-	"amfJlcgiChr5vDSdP6KxJ+ksEh+1K6n7w6bumwUIZxuOpZLbpfRITlBzha0i2xMw6iKubOxag3piHMUw",
-	"AHuK57CRn5Vc2X/9h/q36f3UXMZHWe5zp+iKXqLogkN55eiwbNXdNIOpq44eNYOp5AMapC7bsiE0y3q/",
-	"2sZORmgxBQeGHpQEsxSHHwLx0sTBUpNi5Etf8i1mqjDfgCvMcc+PqjH5dDBA3gtMkhEx05aIfTPiFPnK",
-	"mn3cZL2lLPNK757Tsm2s9hkFrevKkVdb4SgT+p4aeYDG8VZVYDIVxtcqyqu4NwbPXjybvDWRvVQtpVI3",
-	"ZjGp4jpPZIzecT5zE8o/L/w/u2JVtAG9MTAdZQ1vXsXDz6uWvpyVZUFLht7+J2jCmP3RW8p6KqHOU1Th",
-	"exFJsBSrESWmLKCtW0+FNYY48n3EnptL6YhzKVaVbp2nvBv8XFQLLsbDdOcrVWMXGfjX0hoXOVAbBQ7U",
-	"gfH1LNWs+1KzevasZR77hHiy/kP/MOpUpqRyaJIFS8lP5dY3REFyaYunWsOyjmqU6GIZaTJwiEREAwoq",
-	"WNE8MvQVC/jDux65LeVovXce+KHfKYThuvLR0zqA8rAsc/qmzR0Jb0UVKpyVCfQQX6HU2UxbJKw3lxgi",
-	"nvYDVG6M1l1xwhExclWExJv2Svw9Thyu1BaGRvTKeOJEvn0TYsI0LehYWqDcxmuJqT4a2lD5ZS8eCpvN",
-	"DTqdqJiIQoLXQ7P33CnVK0WduzXKKIuDkUa0OqL9lGdRXkvcFjPMRF8taZo5iEYtjTNLG2fiTVixeabQ",
-	"gAbPTB3I6VETLOfuWEwWYOhGn8p80GyLCeAehNXKngwTtV6arkrTlTZduQmSuZzxyvZgQ/ig748nwp9m",
-	"W6wsbt6Rzcp2/w9YrVKn7smarhaV50pb10O0dbnxKZ0v9a3/sD8XsXjZbzJtWgkqUVBzTUCcoRHGAD5W",
-	"y9Yc6lKatx63eWv5A/dPGLliKSA73nbiTK7MvBVz92UNXA+BTJRGrtLIVRq5/nEjV2ySX9TMlaa/JpfJ",
-	"XNuXppC6dUSOoIA+HdjKkjo1BUc2+0AMI3dpgCpx/gH74hk3Ea42J5CJd9XJN5CnA45TlRJnGtNaZjJP",
-	"Su4qZFTRK1PaU0opbwUGGJsAaVE7jKkxbIiIPus6zsf2vKdSj0zlfjLJSAxdAFiAkKigfDFEY0VxomQn",
-	"VVBTIdwcbG1sxtnHzJhD6AFCE0MniUAFbG1sRAlKGAp86CIpM6KZ4pw5Wo+P5qxeNtJLUdh6tbHigfNV",
-	"y1VayvLHKo1kpTx475S5g6YI8/Ji4PoP/UOqNjOjaYz/e0rK01RVZ17W3VRBNxLqbNyJzdmuZMKoFEfI",
-	"ddmArBCcx0xoK7PK5BmmZDOMAbsLz7MhjremIMQ6BeXXWv1YJaKcvN177JE5pWi3ylCWBWiIkc/m6oxx",
-	"Qr0odZNJPRhlbYqiiEx2riiVnlEq1Xtl5qto8mHymIzwYCiAC20xQxhlrIxSiTLqI6uJcgSZuuMzGcwy",
-	"tci6mVbpkLG0Q4aV3O/JHSMxXJS5PXO+9mUxCS9dQ6PI6NHhaeZ5XKTYzZ27gyRAi5xBmit2BikwdqJA",
-	"S87YiaJV97ssEWgz8NS2Obmf6K5kDh3oCnylyg1yY2jZqDiShuEr5Oz1oc9RxYGhoG1Gr1TCbkwGLRK9",
-	"ShcOMpkWdnY3lMknEoz2fsROSvFST6do2Nl5oz5MLSoJfb+SRB7zJCtZQ83HRFBV1UZTmqhMyp7z9tSp",
-	"aDkzgld3lDGa3sCaTu7s7P3nr1wAGuOBd6n21aUjuStGToopArusEiTJIA3FgGIyaJtyijyxA/azrEkJ",
-	"xMWmxIugbz+VPQf9asCo0DmHqzQUPqUq05dKRmQH64Q9goSZg0U0M3KA61BAOx0YYF0zxfwZimHqtUkr",
-	"5uw5PnWh71Riaq5h70Pf70H3MipuWVd1rvTnUy/bkjfkvUwCklrmiRMjpYf0aM5mdau6Xd1JvtFDbe0m",
-	"HpmZqFKd8hg/prWgY++KlGuh1uJl7dgv10KvxffLo9a4XAu1FqeXH4/LtdBr8an2/bg8I4a11q79O8OL",
-	"v0ztK4ysMLWZrIY1JVbpv9uMBjwteDRTksUsMWMEsS81PZUk2Nnb2oym1qY+FvjvEL3IkkEiIOIKFBmP",
-	"UqAx5MOxefLDgd4VYkIris6eo8ofyd+dAI5SX9RUQwuverQPvVpUHYNPvnpnbdqJx7pXY4EK4KjjUmbn",
-	"vLmhLP6mTGg0i+hJahLRx87e7s+KE4RsgJKyYMZyTHc9WbDMwGXKcyVKXl1PlLPRVV6WyBVZj4onlteq",
-	"pZu6viX1IjOSNaBZw1IBD3WCrq2NCnTGXKCRNpFHGRW8dN3RyKVCp7LyoIBgLT4sFWCIWSUu2Pu8Ck7Q",
-	"jVAVc6L6Oao6j6DqLtUOYZLg0j7wcF9lGha2wgzPc5Cv2+qnSyc2jKixPr1ZOq5+k7CoxKrZtHpZbzhp",
-	"JdF5t996sbWx+SZfOxxQoRS2DLo8rb85b7aqm1vb1d3N6tbGzvq2VAnfbFW3tquvN6tbO+rJtI4XcV9J",
-	"oufz3rvii0m6aul6RFYN/SxGVX8uZl27q/ySsw0nc3Eq02yy8/Llm92lzCYv785sovD6vs0m0wcjaTT5",
-	"a3XHo1RpFhNdDWKnJNfo9f74gAbjiIR5oU2zuvNaHmTKkBUGrSAln2VLg/ZVg7jUSyCIfT4hJerHPnQv",
-	"dV7+9BAqF/wxxH6TpD6Qj1qhSD3rJMhQupdYCP15N4L6DHYwTT+npPQfiQXf3vxnF7zIIpoHHzGT9F21",
-	"+XmXWkYkzk+oGcnnul8L74Sisfszg2tNqhnJXdhdBP1+Lqac3I6J5qomizHX+3FOuq+Uk7Xo1pe6bsgY",
-	"8qqgTbmOuldXwFNlq+J7ZVXXxxaQ84Cpgv5IcoKaIBGeqrpRBV9oqMqTqVqDqjYF8kxyghEWUfYlsx5W",
-	"pgGUgTENgUfVwqiP1UWxzdzGqI+qibDG+9tfA6mcE/RVlUpT6W1Sv1Gk+fY+ZfeW09VqSMCFRNVjkphJ",
-	"EOghhbdylxSSIuUA4WHl/lN9mlGbnlUdp9XmhNNJogZhAf+0ZIyYQTJIvLi+YdXUuQaYg28hF0DAwcCW",
-	"7FIVL6ug5vuR2qtrL4U8kOTci762XmwMqYhy86kpFgMT1WTlKzjWJ9iFRDtsCFMeXIvywAuZLvKFeeLL",
-	"rDSLnk1Cm+fVolch0skL+s1FG5HhgxaJV/fpM/dpqGt4cUREBfBLHGj/viFyL9NAP+Pg+DNgyKXM45H3",
-	"i+Zi8SQ+v2gOCGXoxfHnvGv9LKeXMld1Kle19snXhYCTLEShJrpBri41hqN6sf9EumpzQCWR7dOQmFKH",
-	"mplgr2QJDz299gymUCkWqR/1MBWm/9jo4i29iu7Kqcj4Bi1hHXt9d9axxsmDs46VLkWlS1HpUlS6FJUu",
-	"RaVL0aN0KXqgbjQFrfOlE839ONHc3lL9SLJBPSQV9ulEu2Iy8NFstTCAwh1OK4YNDwsQMKkGCqz9Wqb1",
-	"xCqoBYE/Bu4QkoEK/vfHgBLAA+TiPkZeor61NWuAmhAM90KBuIlas3WjAy3De9pAaLT9MPCkJjRtrTtT",
-	"L0pr3QqtdUv6IGXok51FKZvezdWmh/qHbtz++Qu3R02d7zlJaGnJfEgMS3EduPjl1rrJ6JUXY61cTaHv",
-	"p9IbQs7xgOhUxoh4xkSvCvHkXRFFdlBlFqzZNGK/tEl0QSfvmuvHSf9sVHDS4zvBfkp/7zLXwjwHcX0q",
-	"pzL2pUTYrKynJkWAzalwy4PfefwHf7kEVtGZny1Azj/g95fequb6TyZz8tLCz5MhIrV+H7kFyEieYKEy",
-	"Ls8XLFLZfLlN58uBp8iQykwyP5tKTQ/2mLTZh5vtxacDTFab7kV1eYvqyGMNVAWgEcR+BXiYBz4cn+Qn",
-	"1dCpeB5e2RmFqWUkXynZ3UKyg5baLRn5N5VAHXGVs155PRORS2+TsXcaj5+CIDf3NP8DiUgNFXkKglpZ",
-	"++YhelHnpIMvKBXGdTiKOFcXo1Y65x/mBrQh5IBQQMUQ2Y90aj8jYEbO1NYBe4ranaIrevk4qd3jKp5R",
-	"Zv/89cmGPkzzycYsb9sszFVxFlKNVLjNOXWxKgSfsFrNMEaXx/rx1fh6QqLP06ruBc1hXFqWKFTTq5NF",
-	"SRDnqJAG1ElRjqWKa5VE5FezvZem8lKhunWhraUVKhtPUqCovGmrrvb4FD3Kta2bER4vhXt0Sc/v4G7g",
-	"9rmiTSDRzsuE57cPJb9AjKv8ghKgrHAjX4nhqsXiue8U+j1Bg/l9+Vd9mcjVEGtO6pb/gQTYZrgKdmPX",
-	"wBEcqwkoL9unmwzQEvgp/mFJeP79QM3z1NWAPLFcbrwkc3Hd2wTjqIIkS7FeItDzkAeQnh6f4iY1z0tA",
-	"8gtfG8QEU+d+5ybx6jX1r5D+I5sEpi4nt2eKqnnkb6Up7v6TTcoTk0pQ+xRPSEz1Psn9462KVlL621D6",
-	"e04iZIgsUPUk7zuhUKlLzXFZ8rwUK5zNCMNMdUmV40ypSyleJDWCeF8j9qeb5vDGiCvnGZMem4Z1G7aY",
-	"VhkqCeXgH2OMTzW/TskQVsgQSibwkEJhCitEs81q6z/Uj8JZ4DQqhKpCIBYcNOuzs6U9MnWoMg+0iO1m",
-	"XRnolXyY7gQPKOQRCuAjKEUHgkCEGKYU5aPPNfor8BxIvHVT1D2m/U/V/jSRQ22u4J1DcL1LPCpAY2Uz",
-	"gInGeRWTlB1fP5Pq1uVYjzj4sJRXC9MOsBYnjTQb9Lw0Xz888mFWov6+eTx9+6mezvQNk+dUtkoUk4Fz",
-	"UzI+djKw2AWeY1L7Vb9qaC/RuKpLg7l0BLqfu+DqX3IJN38Hwb+Om4f949rG4UHn78NOs7dd/9DYr304",
-	"q9V2Dk9q9YN9/OH9/uDDwU6t5fYOhP/xm/fybPeUnl6Lj39fvxuRz7XDd1/eDYLeH38eH7zufHsVbjf+",
-	"3Nwfn/hHH0fval/ew53Op51v/cOd30T/zXbn9btuq/Hp85faxvarL+QGn3zkJ18OGsfk47Vf+/JH4F/t",
-	"Xofkc917dVx/eyPYN++P0R/un7vvvvn7rntZf9kK3l//9mFYP4W/4Z12/83rU/9d/cv45tW7w0P69mB8",
-	"3azXPtT2VYqlqWW4xvJI9JHvVwkST2Yt5tpbdjbevJxncNksL2KflGR8QlOEViUjqYIWSyqBT5mfSW40",
-	"h4vNjNBSi4uIYGPl2syUPRkEYc/HLpDEKv9u9RHys9VHZMlFMEHst70BXZBjNveb32on+4PLv4eX+PDN",
-	"9cZ+7UPjba3WOqh9eF2T7w8G7w9qHxo18enyE335qXO480fbHewM38PfXgtOGn++Ov3w8fTs6sslw7Xx",
-	"b0OIyJ+/jY9udg72cWu/t3UGeWPU/fYOdq/28dW3t3/+1h+dNEfvh+839sOd01qzeUqpdzz+WG+P+/vd",
-	"EYPfb9o38MP2ZtP9Lob9j/3299ffxPrnm616j/z52d9+ja/Hn9u/HR++Oml7X5reNro827/+7c+/vxzh",
-	"l1188PpVffjp/Rj9ydqnf26/+v7uY3v9JTt7P7x6xy5rHz785n7z3+6gA/x998O3jx82DrvX4Z/fPH9j",
-	"/fBPPKxvH2wdvH7zYeeMbPaGn//c2Xm188ebk+3OSZvjyy/d9v7H69Hb7Q14Vvt49Pb6/cbu9p/7Pv3c",
-	"uiEbr3f3X569IoOr35rfxusfg8/vX7qnr+lRY7SxzdobQTD0Omfk6Lj7x7vtM//lG/Lhnrlaed9cqmvY",
-	"8uAym0SRq9l5fHHWhWxa6Igv39NXrso8pFvNzHtYssp5rHLjYbBK1myj0W9o9PLLwcGX+n6r/ebvt/zw",
-	"Y9gcbjbfwrd973p7e0OI1hd/q/+ttTU4Iq2bL38ef776Tt7u1/uf9t/8sXno9jF7/QWdvBcfRvudOjmt",
-	"/flh+HkThWhQQ68+HfJg9+Wn7RPabb87Pf5S5+uH78nx+2+t0fdOL+xSgeroS5u33+50rr8Hvf0xfPWh",
-	"+26dvep/p823hx/E8Zt1v1X7RF5/3njTvP7tjRte7dSCl9//7ODutxvYoqOz19ebO98aG2ftm2/bjc1v",
-	"x+Pdwev2yc4R/tSkh0f9qxv+5fJks9U+2w6Pxfvw09/7X347/Hv4Kvjgjv4ewxP+8fSqebT+fvyeHu7S",
-	"4T4eu8PX8I/rxvb+zcfts9d93L95T7bfbF4dv3I//7F7+oXs/vHHyP387Y/fPnjXB/uv3u/2TjmC/Q/o",
-	"4MP9K4Allyu53BPgcprHFLJm5tyD9FXGG74Ok8m958R2JNoC/T1goT/puTQzf1LUg864U6ZSeqgxJFAV",
-	"Z1k+lVLkmNYbg6ivLBiil8XojO4+xqOaa/Sbe8mqNDl6Ab+wSmrcK+JVR/wFunGRnx7fXK/vOT1MoFqg",
-	"yaWea/A0N3Mv6pgHlOMiCmLWJz8rpen0MZtO66V19BBZ16z/+5//tYxLjWIYV9JzQB9qTAankpm1SLLe",
-	"xexIlpghJvmhDWvJUhxT8SszbKyTjPIp+Oz+sLxgz6kdHbU+ORVHZdk3VVsOWifdxkm3+6XdcKZETN+n",
-	"1+CG+zdyI5RSrjfE2XOqNz6/KZ7uforBFM26tXlnczXF5lJ16nbfvNp6/XrxdZgo1BZE9U425QLRIAq+",
-	"MbE3S65aacl8gvzlfj2iu3IZpNSW6xLNpVSsNJRSrSxsPJ3maYJO5/ufzTPn6Jwhw/OVzbPT5ov9oyjU",
-	"s7iOecZwqVyWyuXyyuUZw/v+P6FXqoFLlbJUKUuV8sGrlIY9zdcmz06bc7TIVFcr0yAjNvjEVMez02b9",
-	"pLN/9LXzvtn+Wm8d15onU/qi3BvQC1WeCV1sM1KTEk9/LsM37lpdzJlflo74andrc2djubnfqZ5oGF2p",
-	"IpYqYqkiPj4VMc2wiqiHmgnmqIUDRsOgWGY5VZYjO2FCFUSDAqq+lWqNLm+6B56pL59VwDOGXBxgRMSz",
-	"WUpkQzYvM9KtSuFTq/9PpaTL0yI13tlEGwqpnnFgQc2aoX1XvNbL/LFjfJw9dtTuHmrNJLMzaZj2nB70",
-	"BuGY/3tAhcmokRIQIvB46qtvtN9naJz4qo8ZF3pOiUrvthsfpl+a+Zha3HG/DI44LNKtThk1s9u/lkgf",
-	"FdOHUl8v9fUyjeHjSmM4JUYk60paGUYXkpyb0TBV8SjRcV5ZowTleBKKuaXY7hD7HkPk30tojSfoOklw",
-	"70C9ngHlLEb3V+EpTMJ/13rvP0hpamwQ6jubAHKuq7hKLDYoFJGfzPwiwCS80PI6nyRZ+pvEmSjZxtNJ",
-	"gZUkr/eXB6ssQP+Q+PdJmsvm8+uZxob1H+pfk28rvxQQAehFAufW1FfPVcSsscUzXdMDCyAk3ojsMkCP",
-	"kenPSMKVtSjZgJplfsAJK+5Uw3X+0G+dXDXX2YcMiiFSt9TLaLvOqXrp5Gq8zj71xczuxRCNKBEQk5wh",
-	"DhkaUGaHaIwH3mV6iAMfDSBBzpRmvRrxqAzseeCigRHaQo5YqV3KldDMAHkJFqETiEW6Yb6aKUXcaX6k",
-	"0k0mmM5kQrKZqqeOFyq50MNWkT00xYFSTCeD10xwhmUIrsaN1WYwfvRpLi1Fs/Stn5GFsdRFH0RqzEml",
-	"MEtFLcs6P6SkyZJtpbnV7XS49YjJqnKMmWbabowphn+6NPQ9qWTHKUV1JcIKgETXc06iFmWa3erVTPeV",
-	"6YYVU9haBF7Jdh9QhYD53HR+oYCdf76CztO4on2odvZSG31s2mjJ4O88hCjSeQWdYPYr5PXrP8zPwlUT",
-	"kuw8IoamikKEMPmlFGLScprwxSkZ+n3BGW9ZBuB55aMNhpTVIEo1+WmryYq4za4oAX7Pyq7r6quBqJMn",
-	"Wncih30srr0OEfTFcOa9I0M89CMyJyVjIJCqpU1m1dKOMs6/00M8lZzzP5wAMUmQkFcTJvrl5ebG9kvZ",
-	"bUCZ6gERwTDS60BDoZJA/sdpKw8VRwOgfZWVS6WB8PizUmni9keUXoaBygypckDqDMqYgPpJRz0VkA0g",
-	"GyNilJ63EPt7OqukbKLby2OlMlrrjvR5O3dS35476pqZIx+5gjJwbnMfnjspcBunp63Tr3KAr8fNTqd5",
-	"cvi1cdI9/RJPQiUCUz6uAoqQG6WzuEalxFiDUuXl3AMOt/Eo4pO59J5igCYYWvpnKbPB3nwvztOQAEwE",
-	"GjAsxoWI7WlITI5XDAeEcoHdx0xwN1dBcN/MJ7gJAnr8uSj5PKFxY0U3Myjg8ec8+vdrEvE+9PkKqXhp",
-	"GStZwS/DCiQ1NwfSS1LnKXaQI6Lr+MECCVGj2svmC+CpgDtNErQXag77iEMNW2awJ1Mh6odDA0tV3JAL",
-	"OkKso0PKNaSpievbAD2vVCtljLLvzfRr7fbXs9MjuZain2rNkITfFfF6mGm9a3W6TsUJmW/aK8JacaSq",
-	"m35i8r2rEZWfDkNEfJQP5TaYxOTpGk+O+cp+NGPqZpDl565TAXxttbvN1snXxufacfuoMWclzKBmKTrd",
-	"0+bJ4QoWQ7382ht/tRGg0TKYyXzVf97LgtTqxypDQvF1aBzXmkcrWAZCGQr88b9dH0EygtivojCxFFpU",
-	"QuzfaXFjiWhETUKK3T3+UjWzZn/0lrIe9jxEEnx4LkN6q+TLJ+i2aG24ETuayCc+Q3vqIGFj7hVyq3uf",
-	"KC6/a7N10T6IIIg4pgsJ6CHgUiJlYeRJORwGGBw2umA9BibNPTsoxTyfRiRdNlmz1ETl+Z8kJUW1A72M",
-	"hXPXbKysNoilXHlmpYUV01+YnfAwkAwjwU6E760WA34tzfBOuUPpRnCXHKmDJhhSJj+arb6t/9A/TuAI",
-	"FfEQSHGwhE1HpbvSbEy/M7xEn079Glxj35d8LOTqqOQXBX9sHGvqQl4upwXOLNkaRyjFsHP8B+L9KAjx",
-	"BM2dzHby2Aua3634WhKaheuCL05rAupjF6NFbEX2E514ImklmpWRqm0HKrNR3TYbFdEE6B9JRnV74xlk",
-	"7hBfxTKj+bvNaMDTIm0z6babCt3ExKUjOU2z51KalPAd4REWzt7mTrSMClnH+xIxQzGg6hsz8N8hZJAI",
-	"TCIZOH5ioPnheCEzguL2RsXhgjJU864QE1E36tk+9JIpxC0qmlcN4lIvAa59/s4KpMnHPnQv5VFLCOLq",
-	"RQcRD7GPiOH+eOJNAEepPj5iFl+xyA3z4TiaEVTgazR19hyVHFP+1r3o9Vdf2Hla/cCH48lpGijsu2g+",
-	"yee6XwtvAEcdlzK7U7sKPIk6ao2j78yTFFJE36rPEoikAUzjUfR6f3xAg3jB4v3ceb3Afk68izd04sXk",
-	"Csze0gOpCR1D7DdJ+oV81grFYghgtzvv8ER/zD48u9HZkSRb4L9D9MKHhEj4mTEK3/osbf7ja19oNZc4",
-	"T/+p1f+61ZlKv5ogEYkTZc77xIHa3EifKPtZ+kAl92J3MWT8mTqIL6uvl7D3KllgXNp7S3vv7e29QSxX",
-	"poXeSOAsmPtMSwrKfJsWakGL+GMQlSJ1IQHu9Id5+dIMrj+NJOYTol0WJ5rNfF5PCG61u2A2aSHsLuS2",
-	"xPM0n0m+yJHaIpP1LCbTPtuf5DLOfzrt2vFfzp2wla2NTEEtwQleVbcKG2st/b+LPPN3r12UOLoqHL1z",
-	"aSgHbefqF8sic+mTtmDOOMlZQ46YTWcf1fumKrSHzPVLW0A+uu9sf0agKBP9PdlEf4GV/XIl0xyrrDoS",
-	"hSoKWKOsPkQLWWRVuE9ZY+7RlxzITNDfG99TJYDeGAQ+FH3KRsAYprMGtG3M5dl9VgBQyhqmJF1baGtX",
-	"GRwyZEH9qG0AznqljnXGi47xbXcaJ7X9o0bdqcSJmSU+4H9PGtKSWQoPVJPpVItkEMKBbPD2NJ218Mh2",
-	"Jg+xAVcvCK5DAa1cAwOsy/KaP0MxTL0OxdCU7fWpC31VbMpgoT7Cfej7PehedhkkPKBM1KWIYT6fetlW",
-	"8RM5L5OApKZppvQJyflQpc2nR3P4SATVa/Pe1HgS6UG3dhOPzJw6x922oywAihbvlXbj0m5c2o0fgt24",
-	"4vDEWrZIrGhOUFHJex4EEbephmZR8amMuTY9UETGGyclGS/JeEnGSzL+NMh4vdl5YHRc0NEIkZlkvKua",
-	"TKcML6l4ScVLKl5S8SdMxRf39zgzaZfKOoOP0APlniP/47QU6pZEG7PxU/ZwCXm6Qr+22+feHVz3JKWc",
-	"e3mgjzsH10PsDgFkKIr9N7nSoO/Ta3W9AIkHej7VJHiiavGM+4VPChBVQbm8ZXigtwz0miiJdclbhugG",
-	"qjcG8psKeFY7Omp9eqbij9IY9Gz/qHXwXr+JsCkHYjX+YjX5tSig5MyC8MpVUx/psKgcUOy7e7+xQF5K",
-	"R9rd2dA60nQAKLoJMEM1kSnL6x3ec6CPr5CR/HjQjzm8AV/tWzLRAUQEMZWNm6q03NU+izW4IsA5Q/SM",
-	"AwgEg1io8ks5gGoL2QxAUxm1FRolAO1B5GM+/LfJHr4wmDPW0Kp9y64hZGO4/PpNArb56tWbV1s726at",
-	"gvDL+Fv7NotnS7asctU+Eqrsn8vCZK2syQ1dXOZMUoVS9ixrXD/UTFdPudxYnPLw//7nfznoaybNjMRo",
-	"5V19kjEZKFGyRfSZnuXXXfM8gDS4HOAol1bfdqSHqIIsRxroeSj+OrMyyiMWb29Rb+TH7cSGwqJBxOY2",
-	"X756uRDXvx2TUNlDJvnE3Zc/yRX3Nl9t7j5YcW/z1fbLytJ7emdy36rFhAIRSaWT7y/Oju/ZbZgA7CEi",
-	"sAt9xaam/YdLV+FfsOaMEVHkjhcVfcJM617gQ1ebhK6H1I/lmik5K5KDQG8cVYyTrZeTi6KUZqVclMVf",
-	"GXYvKfk3F5BdmsxWP7IY5NarzXyhR4yv8dJJFu9G1lmNaWvr1e7m/ck6mXuRB9jr3aJmGb11K5FtVrbR",
-	"S4k0ZUWEUhopLI3wUhz5dXPXFTfFzLyMXP9x3ZMkqGClu6SsIiGozkxIF8sbv0Q1O3MllZbRsiG1i/ow",
-	"i8OVjOPh1VN7ysbmdKa8VSlaULPFhApFSQbBOgs8WBKseyNYS+YvyZHGM/SFJVwTVpqdOgF0tuLyatXO",
-	"AjP1ldWsUKmLlLpIqYuUukiCaWu+uTDTltqICvbg6zDplv0j58L4LJDYAKDkYghQAjhiV4gBVYxdcjdB",
-	"ge4IYKFShBFTvVmLV3ZGlieGur8BvkLAgwJaN8tklm3rZ1lrN5VPnOSjkn2OEOdwgKrgLfYRV56ZMBR0",
-	"BBXmj4HWnrwElNdDpLoaq8aYuH7omUIUFkzghYo3Y8HtQFlCioQ69mN3ZrHSUegLHEAm1vuUjV54Koil",
-	"6LnQI8kJRhT7fus2xJOUQDwYxrOId/bSZO4JEQ99qpMIbWmHKoafTyrWf4TY+7n+Q9IDUjD/vj70yJsg",
-	"InnWi9Q5m6kGnBH8d4gM9+tjqWMkyYwdcS2N1NUQezl57EM8WwRfXYL92RBKcHJAtAtfFM4yn36ZHnSy",
-	"5PnMc1/JDo+o02uSlAUiBFbRKO1WpwsyyEXGGTf9lKf8Hz/lk1LDf6//9619eg2NyFyAisYVKWrRa2LJ",
-	"yYvuOFCGoTvwBC7jyNKhHiiOIntqClNMv+ZKPdpiNyH2xH8UvKwhWvWWykX8rbEGzhd9tApX3A46NcQM",
-	"a2NyKg/ziuQfuxQoDWSrhPKEZuBlGcMaU4hMwpBnxUnG0avrFyjc4fSBanhYSLQOEBO2GNFMWgRqQeCP",
-	"gTuEZCDbE3+slLQAuVLc8nSMpYoXsLgEakIw3AsFSsbJSmwMGL3CWiz0fWDMd6EyVnl5tz+/INVbNk+8",
-	"a5lI4+SLM2VvRmQMbnzlp6i8D/ScnT2neuPzRa8W4lXXu1DM0lRS8JKC51HwjQIU/ICSvo9dUVrqCrEK",
-	"RcxvxyiSEm3IMF//ETK8uAwbMrzvzxFfzxhelIKfnTZf7B/Np94K5lJYLUndXZK6JI6XcmqCCkwe/jzK",
-	"c3bavIVomhrlH5dKHz0xu60M+ulds9s4ana6X89Om1/ftTrdKYn0VLl4hSo4xqWjRUXQM7nhpfRZkuRb",
-	"kuRS8LwzwXMxyi9lzQGjYcDXf6h/i8uZyhkD+hBzHVkXcuuW0aznyZvKalvzMVwgoM64fUD5FVhTQObc",
-	"wZgJlELnhNt0m3KOe6oMUcjRHoAC+AhyAShRtfP1LoARHgyF9tSS0gCwiwj0rRKgLOHAGxl01LZYjzr9",
-	"YcLNt6Su9+YRD4m3brYovSlP2EU+Qacw5NXJ1IOKEkXVi4YI+mKYm27wEAkAfR/0IfZDhrhhbpSAMQ0Z",
-	"QOQKM0rkRLJTCb5T3avl4c6to09jYAPE5AFFngnh3Nl5ubm1uSlHCFT64h8OIoKpyvj/+eHQUKgwgP84",
-	"R5RehoHy2Dv+DGQbVTO0ftLRXnyRC3TFOTWkYA+83q5u7uxWb25u5H9OxXkLse9osqgT8TVOT1unX48/",
-	"f22efKwdNetfGyfd0y/xVfTxZxWlmgmHd4lHsyGRw+2B+vvmMbhE42SmR9nao4gnCJESPAKGr6BQhE5k",
-	"ACq7ikA9aJ21jxoxrPKlDlw1yWN1ztmfEznLbHbCBJy2g9ZxrXmiJnz3OyYgG0A2RiS1Vic0bqxQNnu3",
-	"jpudTvPk8Pa7lQ2F2jHZRLePc6OqjjQFO3dS3547KtsiRz5yBWXg3HF9BIk8z+dO3k7mTGPORtr0eDZp",
-	"48QUJjZz8UDmOoYDQrnAbkNOv95tPcGS0Q+dmT+tbGWaHAFk+ZFljJpNpVjiumDjFyrVd77f+Sfs+8Ad",
-	"IvcSdI67beBSQpAr8BUWYysr2mIC0/yxy8ansn+p8+GBzQW+qE2kGObogSSkeqrqMN6vz7Ye+BS5lHll",
-	"qFDB41maAOYd6y4bA3VM5elLnaPMw+3jK/Q9V9ytEX6NGAdbGxvgeoh9nYknYNRFnAPMgY6sk+KFRCcd",
-	"ziS/zZJ+5UC3jQ6M8vfTy+JmS7NmpoKKnLZAN2I98KVymjIH0EtnhkvpXDfKmlyNJU/tMqimyhy4IcNi",
-	"7Oz95690xvUrROQmyaObjDIyi2G2nyrQi9VmdaGAPh1IQm4+M/Z6FxLQQ4AjIRUhGJH4CnBDLugIsUpk",
-	"MGAq/ztY4wgZ9+OMNAu2eyn56UYqafz6D/lPosHzbCWrpd7WUT/DwPSUsqEbV+Qlk6HbTeiNZxVCJYsW",
-	"QJ0aThXNlrOchVSKE3CXBnlw2HfFKILGkI76ZtkM5wtK/xFSPkGhfxHv6idWFMMS4IRT841AhKuHKRq9",
-	"nizDNZNYS8oxNj1bsdsS7+zDFYvl+pCBtTjjHtfzeJ6IA4gaq4D530EAGSLio/xDCgXxYX7GgSFH2ZTa",
-	"FkJrRatwXwexPIXlKYxPYYTQc45jXobuDlLXbubIqVOhzWCTp2gvEom4lYm0mKML3mMyRAwLgAUIiS/F",
-	"NxUHLc+pGCLMAL0mVRBL5ZtRsLQdewg9QOjECa0YAR4R2TPTuV54dmqXDpo4lXekgevOV5pFZJGB8zXu",
-	"YgmvbzvW482zfC9B3VtFwDN6qDzUDSKkEvT0MttNUK5F5Ij1H/rJScGA8JSYoGmcdgXT3eh7yEm+n8oR",
-	"kecRMEVwZnoFJEM1DdVT6uRhowsizTDbOSCecEH/AG3t/1qrHzdP0qpUGaFdRmhPXDQvchZNsdIXxseR",
-	"FTPB2OzV9nMQfZ5jCTHt2tEopUFkeYPI1KKv2jZyP4aICZwoNaFSE0rYI6aQfFFdSEu2Si6Y7AusiSFm",
-	"3osAMjGOMkQZ1agCUHVQBcfYZZTTvgDbL3efV+TJ7yGAiARYUQyrNSlrhE7mVvO8df1LuyVX6STda3oZ",
-	"FFJDOnUe7kjfmRimsOazeWcgPF295P5cj0tFpgDlMSRjil4sJkGt/5g89saPOd+TLxHGkkmsELAorVQd",
-	"YJKTAkpQxt3TIRIZxKSgh3PW5LM0mKkp3q+n88a9UqMHn7WuVIpm+hctdKKt+sTXf9ifcw9wrHOtKY8j",
-	"5fnwvAoOGFKJp6DPwZrc5ToUsAJggOWP5yrEjCnFCnkAckBC38880NY0UfwgZ0KUfZjjaT7WQ2yXJ/Kf",
-	"Ks/vr3R+gxj783SApWJGc07tfQWP/q7OO3B9BBkHUP0lVwBA21teeOmvQg5Wr9/YlbmLwNBfgnKUKsTd",
-	"Rz7OJVj5ckaRyB8da8Dt0fYhF0DIRZspOsR+/6UQkUk6NMIat9TSE/ohRh1aXI6DqxQvf4oxE150nOVh",
-	"jUQaHRqR4WVduZNgidOQ/OL0ZfPe6EtZ87okUr8QkToNSYpIkQJESslF1McuRlIskr/Gi2cb099VgXLp",
-	"5mMOvRFWBWFMlQ8poOkmeY4g6u0CZMy2z6JbZhJlJog5mSDihVQRPf0+cgXyVI2YRNgGVC6K1cdCsRQK",
-	"aqdKdVEYYSOjaubk4VAtvfRxMHQqU071ieZsiI+2pVX6grdtiFR+yQOboiEmIVPWJ9v1tMr26OnPgvF0",
-	"kLlDfIUsYObPNqMBT7zeHx/QYGzi5SuOZ2MK9za3Kg4XlKGad4WYiFqoZ/vJchE8mrt51SAu9eQsJp6/",
-	"syJY8rEP3Usfc4lpqSEOfATJMcR+k6Q+kI9aoUg90+W0PiKG++N0L50AjiITVVR+Mk4IkErzgIlLRwm4",
-	"RxD7HfwdHeERFs7ey2j/69rt6P9n7+qX08ix/avoUnUr9hbg+CPxxFtbFSb2zHjWxi4bT2Z3MjWIbgFa",
-	"NxIrCRM2NVX3Ne7r3Se5pSOpWw3duMGEYNx/Jaa7paOvc47Ox++0iEy2lfOHxP3/e4QFZoqyeAmSX+JV",
-	"SOb78NtOd5EptD/8QkWCsKB3aYQnybYC8k3AV+Wk8lvj9Jezm9bv+tzBb6Y1U6IRvnTjNR3AT9PDtdS4",
-	"Z/G4/N9Nu47uIR7cBly4lTuuvwVC9cmByY6/tL9Y8g1Z8dfuw4JywOyE5+sq2Qyp+NICvSnrRTHGUxHJ",
-	"uKRbxurvawPxzLgpmEdzbgrWEfMcJfWS2J4pMj9UFmQ2W4XUOff2AgHDU+hPU/h15fXlGzDqNUfblSVv",
-	"N9Ex96jQ+rNa2YPix0XhSGziow0fhkMBJSrdaZBoJ8QKd7AkkGIJGICmiKU+MTjoa3J3q+jN60MExe7H",
-	"VBYDM7kxdG4EmsnMvgTi1ohC8sSdkgNgokdBCyCYuO/3gD/Kuf5blz4Dr1KpBFbcmAdsUHmCWCIRF6gj",
-	"+D38l1mlBry+vNcjYY0yg2TSxyY158ebRrPlGcazE3IahshnlIUT8R5lq03DgSaXz8PpTAxRVQPrWUUh",
-	"lcMIT5r5mTiSYBH0Ny8XB7ZDmYBTJuAkCTjYcQjH7hpBQKTUOrjgcbHDKa639wX+Leix8bkfwkGgtwFI",
-	"SBxFgO+BoUsicwsewrYtXu8rq8Occl9mGJvps9mOANYynGwBNwTcuZIdm3sm5/ki5h43OB9S8oBCYkmi",
-	"P2THlG3ZyVtdDJmVpGUI+raFW2G74+ccvRxj5521JPplNLPOQ26By2d/1lYf5Q1zsohFsTzhZaj4hnEV",
-	"xxceYywpPdsTzLkmBqO/R5EvxdOAe1hK2mM2uIZNsYwuRNkYyymg8BlEnThNzW8VC4IiOqA2UAcQ/kZC",
-	"EKbAKvF///O/MvW+RfkzjfPOv0iQh8jnjfMR1ndDNLcJVAqZxO+0M7HjeASzM58JLmoh8NJpYYxox/7p",
-	"zequcRn4kwnuLsXz6KQbrRUVMjQkyzpTdsCb2NLcUKpjj0IlphjEXOapsLyX+dUCLvCIBX2EESNjpN+t",
-	"ozMc9JHejHCMsbwH8ypVEvExs2YJJCzfgUsSqgGOyB9jEgV8QP4YQKGRW6KvV8yVDbMcEuy1+lxhykAb",
-	"RB5BjnE4dwJc0FBE2b2JhBxiKcdchEgSNRqiIe6RuHPF7wnL7RrndA5tg7cMI2hBvxzxHqLMUeyd/Lgz",
-	"R8gfgkiilusV7LiSKNSn+pyKeHSzQuHM+BlbWN5XnuDDDvhggFkIttip5XJyBraKIAEdUmizEhAhCX0f",
-	"YaaFJBFQiOXPwo4SILmQknqQgWJj6EVUogcc0RD2g8Oys75XG5y5Xpf4OTP0eKI54Y5r88un/GOuGlY9",
-	"LSQ+fvxY814kj8mJmfetqDhc98i4oHJqYKVXesu80i56wrA1J8ZaILGs9NIseY47kel5JjHv7sYx8i4A",
-	"Kor42HBxs6k9hzJqgPhCMXkmyMpBBvMxI0KLPRJ1IfZeM/fUXcFAcQ+GREjOGFQ2m+N5/JGoFhkMucBi",
-	"ojd4C4b2iHp/ZmrmhaHQQtdKxzicRg80R13Wj2ag72z4zUmFWJaf8r8V0e2bo0GHCE1In4+EcbqaqXds",
-	"GQeKPuS5AIFr6stupk/yqJpQSJk6PKiA2k4Ho4GvtFOmSA+gan7PFiKrsXTES5TFoOSEBX2hT7QVxqAj",
-	"dYjWH7CeDsq0+Ld25hM7R1Qig8Ri8NSkvilKztkmBnVJE9XlhhBHdEHqWRIfrU9GHJwLx8REqzsVrr69",
-	"0bF37J5pjTg+ai+sxpFjZsBazQ73byOzzM4xdQipWwhq1QThCdLDIow8TmgiRuro3DFGQ32yW63WnRYK",
-	"8BTM0VVXSglOgim7C7s/RJ0JwgiYOaAjGguUifyzdpx0+V0T3WCZcrZZByqdvmzw1wzBs2DUiWshq2P3",
-	"7AmFcJKO4uzsOeCy7p3mekBm/bKzgIJHOTsFpR5ql745Pt5/C5ErXv6MM4eZn66TPPKZRy4Ae/rBrQuQ",
-	"O2s2vr84O61U7UTnXA6rlS4VUtkp+gCvuAQe13KEWW+Ee/qFH27g7/iDC9eYPiletRULG+ZyP/CQtmBS",
-	"7Z8WXsz/2zyvRDzAelfEu9DYDrs4ijo4uG8JzOSQC3VKpHKfzzy8hnKwOQ99QlLDtEP6SPR4OHDHdG8V",
-	"OVDD+tg+rwd84L9jOj144/1kx3R72bquAKoBRHQ+PYns6LsFspqmniVpTVMPpvN/Fsgj8x/EiWSLpEG5",
-	"pKeMo5BaokdSyd7Ei6jPh6L/HpHa9HZ/ckLZ/jef+0KzuVxW2dMyytKPphLlvHwy6w+YSifbf53OJnOf",
-	"pZPJ/LV4s9hm/DOVhPa2/h0E0yZzeeWlRE5xUS17cpj48TQTd0mQGUx86lHCxNMP5jBxElH8foCFIlGU",
-	"wcDPIoorU9WZPfZ91kyz70vT0DNm3lMlqH00qynmvV8/qB/Wj57Msu3+SvNsQ1FeJmz8x3z2dbCfwb/S",
-	"az2Xe838lCJu7tHfoGNfNIn0zeOn9/T8dsOOL+8QMWFzDvAVvJDIvaO3rDzC5REuj7C+hS3owtdX+DJV",
-	"oEwVSFzxI5kuz2GMPI9X5gCHexwm5MysNGVaSpK9baITvEt8n0BeQY07uUQRDc9VnHFtcgJHTcaUzb3z",
-	"t/Qb82VM6pZv/d6Vk8pPBItLcsOx+C9P/KTI0Ke7yRXtUocNF6vnMxp2QSNvk4zNwV5VKRDf555npzlc",
-	"o52m+JI9qiN8sAiJbkSGA+es7KCLfdlcmnNKc05pzinNOdtpzikobBJJ87UBUDfVl2wUmCmMEPOj8f8j",
-	"LpwKFENarL8y1fqmD3yTAzxBOALwBeOctKgjSeR07GQug6C25xLRtNeAjCtE7Cvf+6L/WRwK1rablT1s",
-	"7wePplUJF806FYPkhx6l86oMqYWD9Y2mOR2I9PKyh9cWtaJ5TQZ/fdHYbjHgac5JrBYrXzd9nc+KAdyy",
-	"g/d6Fbfhg9drtZhLzCR+LxUW9xk34Vv9dCU34Vvdw/bcgrfeqO7viNKkvohJfWWXoBKAdVZYlyLag1/N",
-	"FdDLga1CsOYaoVb94Fb744zWkAeF8Pw1hyV9EZ7wPT2rZIjY4mwnmchnDsXax3I+HGthY8sL5p5lBfJN",
-	"RCktbA3Zg20s97o8CudlFOhrWsxkzy8b18h+kZmk9YNt7bly2pmQ9oZSWnuLxZj+QNbRbavRurXAFhIN",
-	"9MbT0g+4hoRsNxYne42YIDhExKy5zImGN+1vHsDj+QAPzaouE7ph90MCASJHkALfHUXR5FlHdWxAOu96",
-	"BULLJeOvtCzZuqi/5QOi+lprHROm0Fhw1otl/wSNGOSwKu6KGOr/6q1f3wgIsW7MVuOasMC9i3D2vS/m",
-	"P9dY9f9cKZvfHi7vDRhpauroXIFPyaXAtffaaKdPicAi6E9QSAx0kdit2hvMYCRVnJY6JCIgTNUIC3hI",
-	"whPUPm9+f/Xrfx/8cDvqtOtIL0Vc1gED5pHtfNznkiA56tjZT5X5r2dPWLK8BScNiElP2v7rg1I2lrKx",
-	"lI2lbHwRslESFubjOsVYRCC54OrrsOkMdr4LKUVYImPdnRWTupEzHx1o+81OBcs/DNTw0kiFBRA455i6",
-	"13VO4KKvl97YQZJFrW8nFufLMY/r8+7y3xfgIoU1axxFpn3pNErDQ7DlXnOUbGcvLXXtpXTtDVOZl4OS",
-	"AMA5gHxdKZ5ETU8guN+LYEqsB2lDETGgjBgnDwy5K/jAK15joEIQlSgC9EUSoh0y5Hpb0CiikgSchXI3",
-	"bzoECQh9IGGja4LsM/CdKFNvwf0+jZhUiNwRU1pnWDW935MuF+SpBN8aYrirO8XCXAwsPe1PQwNJdwYB",
-	"UzE2Yt5NT/FV9mkmF4vJ4x0HwUo7HhnwXsuA7R0474Sal1fZv9WIivXf0crdkzo3wapcAGonuIPjBQCq",
-	"dhrN072rm73mVWs3hwhum8hhVY0mxCCx0QCwWuGvq5tKtdK8alV+nyaxWvlc0+/WHjCAS9miW5oWR6pp",
-	"Iv0bNJj+yTb/udbjNd1HzblOU289viA0LLYWANScuRLv3n33Da0csb6+uJnjEtSe0sixPUYOi/FodbjS",
-	"5PGNTB6Oyy9/Z9n7YrmRjY5/3DNgYx+0SmZ8zebeYZE2WYh+GPWikflR/waXi5mbzfM2i5Q3muyCBWap",
-	"TADNA45GkKNClUS/1mBX1M5DZNi3Xlj9wEqV2vlp9qDi3Vm0xAIIyQUHcOFKajpvRogVXsATkSgpP501",
-	"Ts9ubqc31Jv11pHyxHUca5UtlXOEcilK1y5KgceVgnTtgvSJNj9ffu5hP9h8Xn0dCDBMXnZRtTVTChay",
-	"i8Ys4jjUbw7Adoglwug/dBgDBO+0w+hvmhG2d+u5EtYPfy+FbSlsN0DYfoSa57rNZJfHRSS9M4El4oyk",
-	"t7wn2JKdrU9U3b5yJ+guokwqgmGeIhunro9Rnn0tTEPe2gF0OI8IZuuT1OkBAafy2/0PHaabjW1/Hcow",
-	"jGd66meFX5rlJJsIeE6avZjnA1OiPmY1U9UxrHZRO6VyyCUtkmmf9cnzKKe0Lnn6A41IEnZdf4nlMp2v",
-	"zGcIq5fRe1+GWKh5F99Tx6A0J0q+RDuX55dnSH+9m5LdGbWmbQtT0vgai9KfVwrkjRDIXvXX7B1uQdUs",
-	"MTlSuE7D3exBmEO2SInE5TUKG06pEJVmL4HaHOsZO+0M8XPijbu9+1fEVZ+IMZUEURZRRqpQ0iakchjh",
-	"yddTIv6y95cnC/gPaadPMq6qLbZji9C5WWhNhqQU6aVI/8roEO74Tct0OKorkuuCRARLkh/Rd2NeSIL6",
-	"HiiGA2EF1w6p9+rok5ELnyq7YMvWz2lYR+ehq36bYu4eWzTSeobTS1P/1oURmhpPwJlsdcQuZTgC60+H",
-	"f44rsTheO8YSAc6WY8JJzrxhdnKIB0jhHhrzURTqxgUZ8Adiav1JwqC0rh5G7P+uoyZXeiBYITNrUFQx",
-	"jnU0tX6t5H6gYiQ1N9W7F6qBmdou1uRZRy2OOpPaEEuJVJ+a4CbBo6rWWBBGv9YAH612wR+IcNJPcTTh",
-	"IxFnA89oTXatSidBqSZtjJp0aed+KIg7vyJhKZR1SaBIGF+oodxdB95MFIodSQg62j9IYn3MQJOhpM5L",
-	"ZYEy0r9vfvI1VHUDuTQDeLe9on/azh/w0TBynvO9rvWVai4QG/9NyO5aseaccPS4vC+4JnwEzrHBMLXv",
-	"qUz2PST1cHdw02zf5I9bCeYK/l3dwJ+ZH1AZH7Opr8Z9rUqpmDIrmRwZL0yzmtZpCupSHJb98RJyOC4g",
-	"Z7/QYh8Cl/WNyITAZ2LkuWptV7ajF4rX9duXCh+6G1QwkooPiLgN+DDBQEpNhA/NlH6tJ/ho6F6w47+7",
-	"Pbv54+q6dX7V/OPs18bl9cWZnmjVtZ86WCNTaNyDuLWjvG3dnDd/rFQrIxGle9Mzm2oExLTFNgKsGEGY",
-	"+kX/WDmpvK7YFyonlf1ligKYXVKWBShL+j+xjoBjUwuUE7glyn5ldVHFNTc1uEYtr4SmV+XY8kJ7IQw4",
-	"k6NI2WyOIUU/nrXQXkLJdEqYxxhfJBrRXO7l8ZGimERmKhthuEAm2Up8d45t5aGwLVzq4OXJiuqTp3r1",
-	"qN9bwfxLoKWvmyyYkjfFwJasRNj7Yv7TxANSBI86JZy02g0dS33ijIBKGSMtlAQ8js2NI0nCOTDWz1wW",
-	"zdbYx4N4Puzsgd3Fl8s5rqpkaQqSfHp12Thv/tE4vTxvZgR9vjwY7kUU1JLXFIfWXpjdSNpjBdiLPiQ/",
-	"tS4vkH7fnZrkZl+fwzdudQ8vDwJ/U6uCxBCVffzg+4n0AsQYxRDnZSO8pNl6W2x7vWP3jI+tjepFsg1p",
-	"zmiKX+hz+wgof4ojzOMGFpB/y1jBgqD8htVW7gbv6D9//fn1+Q/N1//49Wdx/ePPk4v/vLnAH9+w8x/f",
-	"Dc5/uuH/vP1+1Dn8+TVu/O1vxa8/ML2PoX2XfOkZ86WysNBGBqLOZ5/DUY5BMWGfis9ln7fbwj6/AkRU",
-	"zPPWZ9Er+eyW89kSB6uIaWse18u4aY47ETWulbnOZAM145d7cM5k6+KHuANwt2AWok7ETW1On8nVcz3N",
-	"H4GIm1FEnnWi23oQlpYBoNLTsFrsKQA6eRx0aiaSVhETSQObozMBzNkqetW4uLj6+ApMpOmd9Or7i6sP",
-	"fzdP4l2VBz6k+y+qlhtaTK1YKMZUkN4Yd8nYbnNIcc++NuCtH60QGG9KqrrYm6PvTHWxWe8T+TykgjRU",
-	"ZrFnPmZEVE4qjKsJUe+pHFOliDBlpWyVKDnsXrFpXxMspOcnCjFhREzk+x7nYW80kfWugG29NLX7x8fv",
-	"jg+ODu27qUplKyO7g0lEZf99B6+G6IxKYiujFYsJXt30epT+Y/Kv6wVn1XxtCYWj6+8FsvrZ/IVxMlkh",
-	"jf/i3a4gk9TCLx4U4zOXAqEx6WTRBxbWB7JGPgckenJSyXSQzaoyRKol3FO22voPPkIhT3T5IREDKqVW",
-	"3xVH5DMJRmC5pzKJoP9G1YFm41ZfloEgRkXqGjkvrALqdGdziinrgWZ6xcx5nheQ1AgTLHytGdvMENsB",
-	"ZT3TR7oUWhykFIYk+XxWW26E4bYoy8uHIP32xbFxQ9Oiakd6gvrklUQYKYGpwS6cVTMOjw/eHueKiyw9",
-	"4WniAmKhpiVGZjTlY6aV/VXoj4fHh+/eflX9cbl1zCH26OCwuvQaL6tKzlUoVr9DCm6PbQm1KgV3AcFt",
-	"ivmtMxkoJEzRAEcg0YAiHAmCw4mfBvOkQLbSo7JJCpNWbZw6o5e8qJ40yrQqDiMcGPvTuM+jRAeaUsli",
-	"jQl1JggzyMWDd5fToKzH5sVrUDmiStDgnjOvNrwWtDnvqsmYMvPSpug7q7GXvX397uCr6jtztYXMJcgh",
-	"dH9/IUJXq9asbP2X0ma+SaX0UhF5joqILDWRLfRy+ppIMZNNru9zLyQBlfYWlOkEbZEokmjcx8p3/0xr",
-	"KJ5W8ErGBGIWIpPng3Q/oUkDwLYRgzRgnKqwfc07sv6JfWItcKv2uKCqPzjRv+ybpAFLwE6MXOY0E4sE",
-	"aPvTysguRLAYLQk6MAk+Bj/ElEOnqooGXCpX8j9AXSqksvEJVuWhSpKoC6glDFAdTB/2B4KDvstecIPl",
-	"Y2BXasxRhDskkminjd8DzpoVwvWAD9qISkOHQSaxU8lQ1rtV1J79Xk9g2/9lt45+MYPU2wsLggIsSY0y",
-	"SZikij6QaFL/xA7q6IpFE4QD/ZPtGIIxThA2c2WKebadPG1D3fkhlpKEkD3fY1yQsP6JHZp18dc8mSMz",
-	"O3bxTTkJKhAfMwvrZP5OrwDMiN5aYA/RqwryF8j6a1ycAw/selbt4zFlEkEOPnxXR9c3V62zD62zUzs+",
-	"Riio0OBjRcz5VOuf2FEdARIXZ1D9I87B0OtnN2XVINHomaG2YI49OfbbDlfxQGHfU4l7gliwGzMbryRq",
-	"m3N3Laje2pM2kkQpTR1VJ6h9d3t200YDfG93rZ3UV7bnsd50bZO50U63u9PnY6IHH08jJJHAgPW3u5ZM",
-	"1ScT5BEG7boUHEsUknoQIGGHXChY5Td11OTJ0ujPTlC7edU8a5tz3NY/wY7WqhOc4bYgWHLWRuTzMMKU",
-	"pecNUYbGXIQS7ThCJKLsgUcPJKyiPh8bYu0BMb2kyLTu/2wQYXPPOXXsbWtyhM7SNO4A5LLeBLuO3rmV",
-	"keKHhdBmvloMcjFtYWoNN0UXLpPfVxemOq1OhMmBjfFAPistvPj8KK69L+OOvkdZUNRHkodwSomalyuU",
-	"2Eu2CM4rTPOKKXUum1A3vYVJNcaBhQAyNz+vsLwHPxLpG6NGvWQHu+UyqzYZW9XcMwdzlsG87oYhLpnX",
-	"t2FeS0KL5AWNcUZS9tAl4jtXii/ikZxtmD362hGX84PsVjBfpcm1NLmWJtfS5BoLcyNOFxfm+qqSZJjk",
-	"x8wlWIVPi48zwv6MKUHBLLy8i9Sx49VHLi0cnXR0eHx0UExArC0GSasSmxSmdnR4/G5/eaG7pvi0o8Pv",
-	"9o+qS++AMj6tjE9bQkcp1YNSPfj6sWEkFroF1AL9NQlGgqoJ8PQOwYKIxkhfK3/7XfMf28issjCgjEpl",
-	"ytXb7GmZ+EXiMyGN58TCfPYE1iOuJ7fhBhRM/WDqHcgMwXxNhOQMR7oTIiVS/J4wU+zRp0H6bY5U32x9",
-	"3UYLPshouRHB2oHbEarbQ6PWheE1dwo/NCKKtazMy0405R9CKDSBewQNeUQD+kij1/alrARTeEFWnZ/S",
-	"QK65P9Njh44JC2tg7fImf6bDzJ7+fn6J7slkPqlSv5bx9aXRRYlEO15pBkOSLSkgd6tgIKGsV00Vywj9",
-	"0mRejxZ2O2PJkqonGW7/DNqn975fynO2eXMyjFd2DzyyoPRKtGOUZ/BrmT7sAN3g53Tpjttsd3c3516G",
-	"9s7dzXnt+4vdhcZzd3OetaIU9xiXigZymuLby9a1XgM8kWhnGGHV5WIgd70ufiI4Uv2syZcTFvQFZ3wk",
-	"kcLyXqIdxhXt2oNmTXayiur1ut9iS7+bNd19LlQtolBoJXVm7Sn32yCDIRdYTPThzj3ScDOPudFOvDy7",
-	"jjMlJ8lr2wDA5fs3zclHO4AJK3f9pfHajUvDzDSdzzpijBOsRsIsOniUplswwAGz38di0QH4W5j/LhGE",
-	"BVpEBiNTucpc2rq2foKeaUXB1Z+8LVFnpBDj8VckRDyRu6AYSgOEgcPUcU28YllnCoQWWOcJ7JiptfZ3",
-	"in258ufvf/5/AAAA//8=",
+	"7L3pUhs7twD6Kqo+typwtmPmDOz66n4GHOIdwA42GfZHKsjdsq3QlnpLasBJpeq8xnmB+2DnSW5p6sHu",
+	"ttvGEAj9Y+/gbrW0tCStSWv44bh0GFCCiODO7g9ngKCHmPpznxKBiHh+gHlAORaYEvnYQ9xlONA/nQso",
+	"BHQHQ0TEn6CHfUTgEP3r3KlWq+fOBehRBjx6TXwKPV4BF5j4mCDzHPPAh6OqU3G4O0BDKHsfwpsjRPpi",
+	"4Oxur79+UXHEKEDOrsMFw6Tv/PxZcY6oC7OBOTs9ArQHxAABgq4BQ5yGzEVyBIb+CTFDnrMrWIiSI/Yo",
+	"G0Lh7Dohw88Z6iGGiIucShKUzfXtV1mgnCLBRs9rPYHYJDQn4bCLmASII5cSjwNBwTXEAnRRjzIEOCIe",
+	"Jn0Fr4QPcQFgH2IyHWB0A4eBj5zdrfVKDD0mYmtTQo0JHoZDZ3c9AhgTgfqIKYg/fvz4vBaKASICu1Cg",
+	"SbATbzElQI2LJOghR2DlYg9BhtjFakEYHd0eMAT94b/OHddHkAwh9s+dMRTv7GRh+NPzDhXQf75PQyIm",
+	"gVUvAYkwjQUacjCEwh1YzPawLxDjFcBQHzLPR5zLlgHsyzEK7QxMxIvtWbj9WXECyOAQCXN+mr0eRxkw",
+	"N4iHbuw+7WHGhQJbopghETJSAT1Gh2BdohjLL/4JERs5FUeeLWfXobrjJKge6sHQFwqyebdEC/ZRG3/P",
+	"2ArH8EZ+OIFfDSby8gAMbI+ZIG5nwqiHcnY31tfXEyBvZGOaIR5QwpFC9B70TvXxkb9cTbbknzAIfLOP",
+	"1wJGuz4a/vGNa8oRA/b/MNRzdp3/Wosp4Zp+y9da+is96PgyXkEfe/bk7gIIovUHlKnV7VJvBDyKOCBU",
+	"6G2pnksYGXQFWOEIgQvEGGVcnqmfFUl2ez5273UuHUWBNLUE0GcIeiOAbjAXXE7FNSBxcI3FAECi38kT",
+	"RglSUL+hrIs9D5H7BPszDYFHFW4H8AqBALEh5lySLUEBukFuKBAQA8ztKilYG0QgRqBfl2i/3y2jBwZq",
+	"wRUsJ1S8oSHx7hOMU7vSEnE9OboFpSGJtuTl6F4BOqEC4HhoMEJ6oVpwJAWHDqVHkPXR/eJI82N1ggWl",
+	"wJcQ7AIsALpxEZLcfCBZOLtC7BkHPh5iAVY2wDHeU9LNX+3mCeiOgCF7FbB/VK+dHNcaR1+Pa5++7jUP",
+	"Pv8JNnei9mFgZKR0u7PWUbN2oClDG7Er7KIzAq8g9mHXv1eMmNHVplEEYlfyATYCUIo/WuiakHgwAQkZ",
+	"SfKLhIA5Jj1lwWVaryWbKtg6lB5DMjLLxO+VWFIKhpCMQA9iH3kApgQmrpm3IjqujxERAHoeU1IH0/RT",
+	"vRP0EhEQMNTDN78Uk2dEToAy/P1+D/2YnKkIt2QoDGDNWcfmmCW5TpvoRHsz24BRF3Euj0+dCCxG9znp",
+	"ZoCYnq8LiTxJXQQ8ShDoIhdKAZv2tKiAhOS6ntK6eFXJaaZ7OXrN9VsRr2sLKEI+Kb3FLQAkHsCCA+gK",
+	"fGXkev1VxQkYDRATWMtSiEjEeNN6e5bdjxHTupRKEV/SKy0NTu1INUnpAS+2s9QA84R2vyFXyL5r3hCr",
+	"JUmDb7ay/Zke+QhzIRGcaAT6DCqWI6g6dyFHTAq1Usydtcw1081IwjOENw39kRZgDcCQMajeJ8bMUWXU",
+	"42LgTUjP4yJyxXEZggJ5tYyBaq6rhlJN5BJ6UCCwggLqDsAQ+z42NEfpeBNK0ORYRpE/yVzuA/1SrbRV",
+	"eqCGYLYCWHGQ1BUne63Lx5awVsEZR57iogHk/JoyKZW79EorJakxtrPGyNvzHwdIDAxFNjADzIFpL0kV",
+	"oSJz6+OM3poB/CdEAHuSIvWwWsmEnjyqb5HJozDExP7cyADdh6QfQi0aQd9v9pzd/0zftUf2i59fxomT",
+	"fTW+TGocLvYpIciVbQ8yDQfyqfxUtpXEyzSWezdBU2+z0XzaxxlmnyP5WJ4NvQfS/LjIBuAjHtGTQjsA",
+	"Aj7iUmeH8jPMBYOCsmkbQlAR5B7FZ1yKiZggDwxDX+DnPeiKiZlUMzr+mbRf/Mcg6Esevax53iTJXPT0",
+	"VsGpGRlQ4o+kgOJCw8HQdYQtS2Wq93HabwvT8qnDAhAVoyZnBKepiWIdCc08JrKPgcjMjacFycFd7BC7",
+	"DTN4uo9gYpvebsqgJsCQcgFebgJ3ABl0tV1TCncwftUdCaTUhbPOm+evdkHXZaNAVMD1ALsDMIB8IF+L",
+	"ilLiOCAU9EImN3IFcAog8CnpowTQynjSU+hc2V5fXx1DycvNLIxEMt4UMSzRaJYYNl0+TEpfiddG9hoj",
+	"kUnQcgnlWeAZFrccWvl7SDpLoWX3JbGUh3J88fNEkDFVTk610+y0qmAfEo0EDyt1WV9YIChChqqgLveG",
+	"ZDSyMRiGPFZmxYDRsD8AEHjIU8q3B3o+vQYr70/3qYdWc0SZycPoY63wpo9hFj9seIhYNqjWU316e+aX",
+	"rcSeJM+4GSl1+raytNgkHVL9ZhKgAHfUs4m7rlEQjcnQEHlYL1ut1VC8HyhKoS2SVdAgQajOsNy+zzHh",
+	"iHAs8BUCK0RK2lL4juitCwkl2IU+4AHy1ar6mMtlGyCGVv8ENBSyO+hfwxGX5JnnfCdXFpFwKKfYOK61",
+	"nIpT/7T/tnZyWHcqTnPrxU5i0gY1Fefmufzm+RVkEi1cfmzQYPowvxJdmSe6R4k25g7wFWoxGmTwHPM2",
+	"vqHhFpMB9bGr7q5C39hU9T3gmGFBd7A32qfBKIP2yz6HmCCAe1Y3UEfCfAeg7wP0XK4QrwB0hQjA9jKA",
+	"EsQroDsCLg1GEvVDxDnsI2NJ7GHZSH7ZpTfZNNULWc6NeHwHfdw86bxtqylH/UOGLIBeMbMCF5ShmneF",
+	"mFgACZi4dChnqHgdN9SPI3352UUAqp4x17ticqJq+D3o1SKnA74MMLAYgDBhBlWODECjg08FpE5c6klo",
+	"lwRFF3oA2T6nDfw2Nowua1xra80f1ofupaYLtxm361P3EnnK/UGJeTnDST5NjiH2G2SB4ZSjwfhk8weT",
+	"4zTDRTY1R0TM7L6t5voBMdwbLWvN8FCTKINIcKV7z4chgMNbjw08JJArOQPkgAdwyIuy8ujIvsF+hmid",
+	"zWffGI+iIgI0z/RhkD0A+UpKX0oMK2ZrEpk82PpEiQQvlsSiCHxhYTXe9gooATRklqfPNJRXnJDhTCsT",
+	"4hycnTZs52o/eBmQb7zYelXQAJ9cT3PvNMYyXcuTisn54z3W9PeTUr9+kUCUMDbvAXIvrey02Jj7UReT",
+	"w5q1By4lLmIEeZJna9VBAxpZ3bPto/tLs7cnu51YbCIFiaHijdoLIvAhJkZqhJwS0EUDTDzjFxH6aGxj",
+	"pS4w4q3Vi5Z58qYcM3V1L8dTi5B2v7AYAisM9dHNarHxpgn5S5DrA4b15c3kBZV5E8naBkVFxCOXZlGN",
+	"AzqUS7BCmZXjVqOeQRdJ5U6uVQFj05gSYXZecutHC/WlwKGtuTmbKDphkIDYw9OcNckMFFIegpJxUD/5",
+	"LNWBo6Pmx4KqhZl7NC09W9NR9kvTfRYKvYx9WhtHmV5qeTwUhahO3Ls+QWL5FMjYks/rfnLRshE+7cDq",
+	"WfEHcW7fNI7qJ7VjqcrvN0869ZNO53NLKfan+28bH+rPs59Gny121CMEJobPbZOGILeZAW2+1vE8MpY5",
+	"Nj+PrfEAEqm3C5q5zGqN/wSwq1SSmL4oPd9HPQFC4qouvJIAPR0CNElVQjFoIyEw6fNMQtLDfWNRApZ6",
+	"qTsHBULabcvQiIDRK+whVgWteNsp87RUUOU3cpl2o7/+hYcw2AUDykUFBJSJimz9lXO/AlzExNcADcGK",
+	"R10wpB7ygQS5MYSBBXv1z7gr3xvvqouJ9zXkiJk/rdk8MUgXcvTVIxUlkH2FQjDcDQWKR1dtFSH5qgW/",
+	"cXCOvGxwKPbcXYA5DxE7Y7hivAAbnv2rjVyGREXdE9WEYBWgxMbx/pvYc7P6R0QwuAsEIlD2Ov5ZXb6O",
+	"vps852biY7dqG+ubWepkCntzfKLu7wo1t+geb52ph1Yci8ux5tkKdxLdxaCRm2ii660s5cQu73jrrEAh",
+	"eUqTm6wQ8HZ3FGost/14xMosFWU2NuwWKwSCOVmy7aT9aewoFegwj2516CXK8PtDNwFmKMvbrS7fJPRu",
+	"w4e0++0tlHBhARl3Dpb9XkE/HLOsZEazVZyQ+VNDsJAHQuZbMpvwo0r3/mrj9WZxHE69Xhoj8DFlX6LQ",
+	"aC8+MQc+vUZM37FCdUOqGawJwwNGzeeLipk+daHvVBzJb5yKI3mFU3EkjVaNBINF76MM4o5Mh/Z3Q3cc",
+	"vfZSP5t6IPuzrgc065Bjfyjuppo+A3qRG/fkeahHs54QM8mDbm533iwz5pj/yFL8QCoOR27IkNdUoOz7",
+	"kPNCoKc+KzjhrKO3x+hlluCnn+8ChjjyfcQAvSbyvLghF3SIGJ9k4lO8e+/HyngQ/7IUtaunlyGSjt+s",
+	"Trql3Oir0Ky9WzfvEjSB9sCIhgy4A4rdLNP7zAHvyz13tvNAFtZyNlQh7wG9mTKNUvrVNCPU8pb8zpd4",
+	"maieuohFEb9vTmvGiTRvVPi3YnsSGk/bhI31d1JMV8DeFzGfQk8OlktGbkscHvxRX4Ax2A2SeWqTuyfv",
+	"3OZvloaX3v1aYrJdxlcPS0DAvMTDQvFYyEc2vMsjIAcY9gnlArtSShxN6jgDBH05xHQbmY5pe6vbPrz9",
+	"H1+szx/zdXCJh+9QBmYChq+gQOZdATNCEHZ97BZvz5GPXEFZAdtAJuCK1mffkF+hM45YXlBY7L+l2yrJ",
+	"P/Jd0zykGB027hxZ152I20MDBfARlOoHsZ5xJuQ/cnZRQcCZTiYwFLQltUUpt2PSb5KC3qbywyEU2I1D",
+	"0mhPz/SZ9bjN9q2x7bMv3DsRip7x5UW7uQlGP+0gRgKBoo0qCPxomb7PB7pPkOMDbXRpzO0uUWD4aAa6",
+	"oLE0G/HkGnIwhOxS+/uo75FXHHs53PkWWka05ecXJPSnyqU4Kzo0tVugaVU0FFS5ABcIA70VHwMruIqq",
+	"6dcRL8dEN+1ibW3Rrlyry9KOxt2ro3W4Ld+w7mULEqbIO20aZZrN3LO2Vbbll4aiTzHpt4xdLGcn+caI",
+	"Y5tHdrQZWkCh7dYcg2Fi501uPAtHO+wSJKZE5QwoF3L/+/Ra25s4Il7sMrySvBAaQrELYLVbdave2mh1",
+	"sYidzZ0Xk+AGPhRygCmA8qEIAEM+HBXGW8v0WgBfao/lB2vHfNk2BB5yfRjflMWEt5DnkHFDnzUB3UpJ",
+	"MKyP5qDj2PelCBFC3x+pOI3lk/J/QsggEZgsKmTEHUw9zQwJKbdmMYxCw0TfTx2FJzx2p0gyyKSBSXjg",
+	"RlelGvdV0GEhSqSCyfHQtUkcigkGWqQ0qR+yL90n5KwEoftZca67kka1Em5wxUb+mP4uUzDBBFnv/rQH",
+	"CgcCXiJgne+svd+GWNlEU6CLxDVCJMGQJRHSvnPP+Hin1WwtK8LqpACWKa1+yRXdMzVz49U3zakrT+bO",
+	"FoNV61m87FdI2UbGyBJaJLGJ9Ug+rizzGezu9kaHByJYL0uKXa7lY0kS4xxCW0QWFWe+d6lsCkDxSYhk",
+	"smnQTch5DW+GqIc9ninxxWG0acaQlFru3j6zLPmQ6wZTJETjLnP/kmFyMe5WOpwm6mQS39uLNpndlqLM",
+	"byfKgDOOWBLFs0SbxF5MbqDY4jfJJfMFnbxcYu1YjIj2wgNwIq6f1PaO6gdOxTlotKM/60f1jvqrVT85",
+	"aJwcFvTwSGIg0XHiaXKQ5ONowOTTaPAIuUXceg12i3nxVoDUylSoI+MAAquj6aysT1Aaja+73GKXrqX8",
+	"ea++GvdlwbxTg18pCD4mQTBqZsiAS4mQNIAbF2m1Fu3jTqsy5vlYGU+ycVdWxtF0SmZIjDVhSXDdkDHJ",
+	"HJZmhC/l2VKevUvTXI60qW6+dXR68SQ/6TB5pHwllhAOXCRjGRp2kefpoJaoddErwoyUvTM9Vq3f/CRI",
+	"h8ohOGJnaYDmCyKOBslSC1T6sZw0TDkZy2o23fWU9EjbC147LiurE0MuDnB2/hjJPVAy65o6Gqyv7kts",
+	"EJmEo1p07WMkntpxZ18Wj62SRvb0Jco0U9ef67nIBmClz2gYrE4zWi95VZeP6ZlDLh2v8ardbgqFEJ1K",
+	"+Bfn+7IQFEC5qimTl0/FvLIdy8MPVlSWN44EwGZ1zei6Yokt+mGT30UqVlIKuTNPg2UdeR/mIeUIPiSc",
+	"iLlCYjM2aU5ArI3v0dvuVsdgRgBRvFttTtoECXoQdqOzdv1UZabr1E9PakdfawcHp/V2W+WRaNTaBQ1G",
+	"OZixnWe/tWPGQ+Y0NJCkVqBYYHgS3YuGgz8BLjC505Ous5NOpohJrS7bS76Dh4gLOAwsZnQSdBXDbVws",
+	"2vX95slBu6LrOyT9LYr5HTJkozyn0QMN/SlyKfOyct9GU4g6zDrzuhcVXn+KuKraNRmuLp/r8649k/V0",
+	"H8T5br6T5+r0tHlq//168K5x/PW40W43Tg6/1k86p5/TrxonH2pHjYOv+82z1lE9enf8Keej40/RJ/pF",
+	"MZoxgVkF6sRTC3v2CwmwgcoCld/QQBnNK7vl8adCHR5/Mt2ZOUd7xey4rPRyKmOd1XEjJ/eMyiOC5Zft",
+	"gL4PBOKCg2gTA0qsCii13YKyuAVX7erZFhqecyFy6NMu9O3OTyvyEUAzsvVHVzh26vlHMe8UFsbNWKio",
+	"OlR5oZU5ocozMKVwPkklrKV3BXurkZQkd5UEUs9yGeqcRc/spU9StVuFIzSGMHhDfS8r9507wL7HEDnL",
+	"ysd3xrA1RkICukgnyhAU9JHQNquw21Mdc2uuRJ61x+gXRbL2VRxjip3pwxiZbPNHK+DCaHtZbM7WXlsA",
+	"lgIzz9F+VA+gaELJAGo5ILMT9bJSIItCSBiC3nHBpdCtl7IieXvWgJIRjkL4NWLZyV17JkOoFtQGkIMu",
+	"QgREn2ReDqaz9BZTaBIQxul+JJnLSv8e2eWU9JgY7mfF6bpuRgysj4mnEi3HSkpEtw3Sc6TM169fzS1l",
+	"VpwsIPbvb3jj5jvHig4hu0zEemQubI/RjEyyOsft5GxmTmIA+YyEzmlYzZngqRXPgjNRPQ56upYa9FuJ",
+	"Pa9V8BxHeP3x5HwmDtVceV3VFJSXRy/07aE2nQNThg7UWo1qEczhoRThIRFzLrAO54m+tlrWlIzMDLmo",
+	"yDCYqzoJHEueHylCAg9RgnrFwNAAkZxNxhEic0xLks282yIxpWBVEv3XkOt0zrcID8vOQtzG39HYTsrL",
+	"R5yXtyfU+22ya/1igXMnaFbJZ0zuiTaF0+UEda+clBC8tCph0bjipw9sJUEWKqp+6+qiOY4zeVFuVZhs",
+	"uee0EZciMg0TlclRMXHGltAvMIRpOf8YeOotdCLZYJpmFUhKfVepvZOHSqXLnu9ETc3wDebP8F14Bylp",
+	"ZlL60u5Z05dY0GiFlfXZhOWmXBu4VghTi8aL7QF3ZhRyqscCSM5xbIlyHKX6K6TAZx/KhQx+ia724wKw",
+	"pVD8mwvFiWK/2Wc/PXYVNIk/AlD5KeCurxxG6DWZkHXHE/S/3Fh/9SqTIpZieSmWl2L5byGW05C5U8QI",
+	"/f7uKUqpHty/epD0+s6vSxg7CTyMvOvqSuxExUnIv9ryr5pTcU72Cl5h2cmpnuwP1aP9oXqO3rSTb2qJ",
+	"H3LEnxXnuAezHQqO82shR+L5A8PuSfNEzr3T7LQKYtPM3nxofunvf1acZuTTP3aBEz2fmidCtTpAPW3N",
+	"ZoiIDyoz7WTgvHoJdLc6fa1WOHAPEGoSVOvHOCpWvasQop+aU0cQZIgL8wHsUol864JdiXz9K8ZBRifZ",
+	"XgViAAXgSBIUgioA+VxzAA2PLo8NQ19UQU17M1wPkGLRDGnWhuXf49RyZ2crS5m8ykZBMzn3pJe1msuf",
+	"OtTGjmsmqEAmlMhJxujVaXoRX42rg77Yqexs7YyVAQUrsqdO/VNHbWe553QR1lFgvXF9xDlYidaxqtpl",
+	"z3OGY1EWAdP9ZlYFnx1BYbZgAe09B+EfkhtH93avCCuQp83C/iUXeQdZt55mK3lQwMnMjvYMtLNrBTUS",
+	"VXdJHByj03ZnFn+8bYJFfRQLgWPip/KBUe6lWd7KNAwS65xf9EgKNwuG9xisF77dE71Cc7bUa8qsJclj",
+	"2J2h0SWmHyo/LltcgQM+4tAbStGK+tlDzOcVqFGR4wh4AAVU7FMSOU3uzA41cpdfCC8h86egRNL1Yt3w",
+	"qbtbwTfFgKTfR0FINr4jIk7Z/mI7BeTRnF2YU1XcbqYE/ipjRz190pIoSu2giiU9asB8ypOD3bbmvMRu",
+	"NXPdzpEAlOyC1lGt86Z5epykkRb41Qo4Oz0CK3YGqxWwf9buNI/rp2AlNZfVCjhoHtcaJ2AlMSf5fVu2",
+	"jWa2+iCEMjtnp+KcnR45FcfOSoq+ahryTbt+WlBkS+A/0XXiqR4l8SAxYOJpNHbyUwVGtMjZgnF0gg3z",
+	"jESwaNkfBN7bndPGyaEUh+ufOqrO05F2yDuuNSSC9prNo2hNjhrtjlqPfflB47j+t5aI3zbV8/3T+kH9",
+	"pNOoHUl1olVrtz82Tw+citM46dQP51w6idUIuPiRATN+YAGOn1jQ4ydmEvGD5OKrigB6YvEDPcXEsPFk",
+	"44dm2glYUgiInydQET+MkCI30niyuKXmq8tKaDo5gnmeReCLhABMAHVnqdktkgpLETzo5SO23XqTBHmB",
+	"AvHpASoWkZlcYWydM4OBmlnLO60moV1NHR6ZaZmdsriPEclZuI0j9zKi4DwstJzwYwoG5ncvjMc80dQr",
+	"SxlT5q5E8B9YOax3wJoqWYHFaC35Sh5xRbaHq9XF4rCzQhRbiHFKoJ9TmKdwpYpl1eVBUb2f+6sFVISG",
+	"6XpBywljOuM5UUySM986wfFs1d/OZSmav+rMWMR72JdqAewJxEBAuVAqEuKCzy5+XTTPemrDZhJJ28Js",
+	"jGmxkr9gsy1teQojzOYzmCS9x52WSfTmQQEnGUiApahaXG89jTMu1AIc1SjMqO7IkLrCg34iRDKVrQGs",
+	"ZHe2WgUfGRbouYrvwwTwADMsdgFBV4gBhkTIjLutyqtTAQzxgBIp8rqQsZEyBFbVVX6Ap0fCSTCkRpoA",
+	"rQo6CcF9HGYVTaMu0EzJ94cgxjeOay0VLLf/tnZyqMTUrRc7TkXi4cssa42Uwvv0uXlYMxjTmYMGdnMU",
+	"yaZRs+3Nt3NWDrVf5MdFpi8YEsl9Mm06OiWHNQ1hHntg6fMQOXAri7EycmCuQr8MR6xmX+FD3+9C97LD",
+	"IOEBZeIA8QwAGi1AmUrVnIxb1YQEspHOfme2UIZMNNPANgFGy4SejRFKysTMwScuUWdnEp4YPvuYtRgV",
+	"1KV+7BqFfKxOsb38M+ciGzaQ+X3icxtPqcjcAzqQEh6nov5pf62f7J9+bnWi38e1zwsdzTSuH1SNLHvM",
+	"qkVEDrHIydFW7emHJn+k2Ycjq/8iHorj+78YsRtbygmKV/jcTIKdoz+lkT4O+DiqpgkZtQRbmMnyc0pV",
+	"gpVkheMlMXxQIwANAzECegfI9tCKp2CIIOHqptSMKleYElSQNcWSTmUyHURiTMoUMLvjIyX26uwbny8J",
+	"dBdKSWjP350kJSxFxFJELEXEUkQsRcTHJyKWotsjE90mxa6o7MxEcI7J4geJB7igTPZtUlAms0DfT5Zh",
+	"3WeL0WB2nr1k28i7ZXqKTcg5dbEqth5P69aFrQoYhU3Vn7usopWJ9kJVs6SQ0cbf0REe4kwOJxAbYoKM",
+	"NIK/I+DLplIuOt4reE4KkBCFo0IEZGYViDQWCtWBuKvUqHGzQtv6/VhzpYf5cFTo49O45Z0lZY1aFYQo",
+	"1Vrd8cFh26Us26WFIdBjdGh9v2NnfQ6EFpYAlMqG7CW183o+hYm0rkRFsuWpsbmp9KPj9SWXhhbTpFTT",
+	"RXNylaS1pHYltSup3SLUbpJqMdr10XC+ILw6Y0p91dYOsHL6Zh+83t55KSmZ7M0G4axWtNip4QwC36jM",
+	"a6bdH984JVXwAfrY0wvQg9gPGdJeCtrpp9dDRMWx9zDyPeUFfoEkAPwiRUQkAoXKVmhLskkdukdD4uk0",
+	"nX18hQjAniLkXEDiSlSsaXrE1+qjvncZV1TZ3V7frjgCC0WgTqgAb2RXMVZhl4Zit+tDcqn8iNO5AAwo",
+	"GbfBPiRmswXIxT3salkdc0BdHWvgjgd8vdp4vZlVg0FhIfNefRyfFV3+UImcKXwWTl5sNsob+ZFa/wK5",
+	"wGI0Z0Wyx+UfzEWCyYgwgYloX4cMP4++KoSivLxtbztSUden3aUeyiTcQ3iDh1KR3nn9WjEj/Ss51aSq",
+	"p7fKxDkeUCYqYBAOIXnOEPSUEZSHwyFko4jcm3Mjey2mI0dmDmN4Sm3HyhzYnhy8CLo317dfFXNfmtg2",
+	"k7dJRLmujm3ZSblH7deMz9MbGlAGAsjgUHJqsPJXu3kCAirXiSm7ORxOBILkOILH+bHSA34cQGXWuWaU",
+	"9E35YVEtkARsTNrU84kHyhIq308yzDQwpgGUnDeaNp9QLMftO2PUKszzXolTPnhwxJMRlVpW5UJyKUxA",
+	"SmYuEjArP6x5V4hNlbJwz9R/AcOQi2g4I8ipIGNbxoAjuYcp6CIAVb+Ya9tVVikHytAe9GbEtU8Fwo4t",
+	"lz8kMBQDyvB35OkUJBoDfOrodeJSL1NwKza0hwRypRCgYOhCDyDb47Rh38Zh9wtPWA5mw/fzx/Khe6mN",
+	"mIsvcdenKkfklOB39UU7UQzk9htKnemhPiTp0iFTIAjgcO6Rpeg2BYUfMAv5ks+HrXwDwZXqPTM/6QQh",
+	"UtK0ypmZkRslvrxb5MoudT1W8JLG3g7l3tEkrsbUBR0lAt0ILdnHV2zzXC+NXdAu92qplhHWLKjy41TX",
+	"Qi4lBLlCsWxqLgR9OKre303Q/d78FHOuzU3joW/WdN5tm5Wakh7uG0Zn/ExxXBcKQF8KZyOAbrDxM72t",
+	"eeL3uccYE1xy3TzU8ImTEZ/sL3kkJUesUe+mCTRjFEgx/BZDPXyTWQ6+h28AVDV7BAU8zoWh05REnFSq",
+	"qaorXgVtJFQW/aTjhaDAw1xJ8IHq1Ny3zY4yVa2zWcRc4Cld/1awzbzSVYdnbtHM3oiOMx+XEo49xJLY",
+	"VZJZNcei4sPRwqJZHhDpmm+JxER58hu6EYiYUIoqukGV6nccVP7vf/6/1alQzy9bFYM4IW9NQducEkix",
+	"FbPGpQwJxRqvcmylUyxYk0NYnwd7kakN34tYtHLEjKzUPDFDsDHYcehwrdUwmXksx40usUFsH9MXsFJK",
+	"NJRu1/7xr8ZxrbWr6HsFBMoG4NM+JhUQQM6vKfNU1os298GKR10wpB7yQQL4xhAGSW+kP6OerX+N7X2i",
+	"X4G4qJmKNNmd1695dt/NrRc7u8D1MSKioboiUP+ln7WRy1Ber4cMBoOUB9VM1dOOVCg2OwnCRJKDzKzb",
+	"EkETXWexUIXDQgVFLJqLAWCLdRTxFTCoLoSKxBIXglpvtazgtOwzNG7XHmfP1jr+K20Oyau5oiaHfTnp",
+	"Y4j9Bplbr3Llt+PkMl95k6M0w/nNG+pOMLfzrOVq6yuKvKrdb7OqU5hrjUkzW57J9IJeXmhlREvUo7SM",
+	"TC/nDc0yA2WJhm3czwgi5ObpZNiyzh6B+wSKUO8NOcWBGPrGEqP8V5R5RDts7kGOVGBV8uC82NzYLhaU",
+	"2R6KZP78zEp7phBuVjztZcYsWKi2g0pkdUnoNfGR19eJdnnMnaLEQ4m7IJ2lz2YJTJaIm5l2NDuZhpSA",
+	"rARyTUPfUzY19WXssBblsOsMKEfmG7WLB/AK6ax/aidHnnVKF1dF6bTUNZaa1qZVLHQbkViAKdlfJ28k",
+	"MhOf2nknEtqNF6K6HlCDCtkIXSEAdabUsTRz3VCAAfY8ROIcJCo3UaLy1fKqV1WcLvVGWbcbx0dRtsqp",
+	"qQQ31rdf7bzMKvNyt4haKhI8Bnsi0/8gvThRNkoOrzQZUF9WzE2cPj/YMxeF5jxJOVA72CGBABaZR5BP",
+	"lGScOyPoMWSXqW6TKUAzzzJluD/L70K3gX6cRHMg1RuGAn9kIgl6lF1D5mknP1MWsMBU7inTpN1yw7GM",
+	"k2P77o5LwmWTmwdKQOfN4KYUXrnbhAEWBgGCzHLRjB2RLZKG01PH9/TGM0ETtqBfnE/eepfCAC8U5K0B",
+	"yJImOpBnWK1dOhxC4s3hlAv55b75aNKC2ziIylrZNirZIhwumOFYpY3T+qVBlum4Cp6DN5TZn+CZFDO+",
+	"qmjvr3KtnoFdcHFx8eM8Lrd47uyeOy5iHOF/+5AQzAViVYLEuVM5d9TlKxajc2d3c/vnxcVF5gBW7/nK",
+	"EEfi1iO9yB3oGvkuHaIFRpBdTqaAHtssdnmi1cnbMvvxBhm3HGhwlQO0gHy5xQ4rhnBgDnx6jZguvQ65",
+	"PY/xRb4Rvvmi0QET2HZ0Uf3EXrJPMhbfvuIBHPZwfyDUXzmvlOpk39kbGPR18up7WtamxKK0EfE+asiP",
+	"dadjL1Vah+xXLTOXUzmV7CZtC7j8Y0aTSKNMt7FmEWT1hC9yWy0QpvI7hJkUXN8kdkyfE8/acf+T79RY",
+	"PyvOWeBT6L3BPjrVkZmT5F8V85hYAVPiI7ImdDGBLHHpm+vK4WffcZwxrGMoMm5NXWv+KMZ+oq5q+sOM",
+	"S0T1IsFvJWEEZ6eNg5P23tHX9rtG66vJ17cLGn1CGeL6kkx5z1Am20a15qx7kHFTizx3lQuNlFr07TXg",
+	"ysx7jXWxEYZ68iehQso8eBhAVyCvCj6+bXTqR4125+vZaePr22a7A3bB8Vh5OzmkAiESbzIH14N1EQio",
+	"3ukqPLPnh5IqehI0zHUbJUkpIabXMzIpx32Ce9iFRPgjTWHjmdrpVMHeUW3/3bLhJagPp8KrC1jqmOIE",
+	"oAATlyHJBqzxJoZU6WraGzQ7j346v9ItMs6MZZgd23tkpNi4EkQFBegm8GHEsSBXyV4HmHjawY+F/qQq",
+	"mpDFk1Xs7fHJzqzvUuKilEjpZiUk3pozNGcJ978Bw5RhMcqi8/pNdF1tsFHEiJmd7tN4vK5QpjwfuvRm",
+	"Neo5P8tulno0RtkibJp1mErkam6+h7UmTFCel+d7R4Y6yQOkJv8gqsFnEEqn4kxSLqfiTJKHgjxOI+qM",
+	"4T1fY8WOKgeNxpxoFQFxdtowIEy0iWCybb6k1iYrxVVqMfRmmZEI8KlwrNXfg2OtPFSW9bCYyammeENj",
+	"btGOQ2pg5IamDI3e/WCFoT66Wa3OnWNyLkpaKIxs8vQuHFJWnuzyZJcne46TPXl0eWYBeCN8Z4vmHTW4",
+	"usR/xoG7NEE9NyBTi4nPeIbLpIFjCXKvHt5mY2l4RbKiRFZi/fHyoFDOCFNh0MkM7gyC+FK+GGk9SH6V",
+	"4d8sD1zqIt/A+7PiaEv9pJDHEUu6mMqVVpWSZisD8lwx7aCalRyCpX1XQz6ZenlnwZQIpq/bp8mNa3MV",
+	"w39UzSujpGainFfyyJh0vPvGRzvvtB+Y9K+q5p4bNVa8PI6NLH7wZ2fHkSNlr90RXGzphnlFumoRGTNV",
+	"ocAwv2xXFTzyml6LpM2x9c1+VpwgkUq3SEYr7UhmU7RM/UK30oUVo4CYZn7UM0qUljQhLpHngtwUVaA8",
+	"U7ojW3srx99pPiInSVIuicuMx06dtzHJ2t5QGigSpz7BC7/k8OxsvZgjZoebqhGHYpDFXGrZGQmnMd4q",
+	"6MBLlKDocbkzFburKrAJe7qqS+NPv0xMeCzc6j5ZyHKJddJTdUyN9BFkkcPw5E6UsreOprXagg41UD4Y",
+	"Nsch7YHDeidOzR4VbXu5CdwBZFLbUoU2iQdg/Cpdy20XdF02CoS99RxAPpCvRUXVjFXJNHshk9pcBXCp",
+	"9fqU9FECeOUe11M3Zivb6+vj8vvLrLDwYIpwaonuvIc1FmaXflKDXClW0/upoC5hfMkeTqhQCmC2XtdG",
+	"xDM+OYYJK5dMQaVuKZEywMMxwCJ9pwreQJ8neUw1r1TwPXK0TF/TWijoEArsAuViJxuZ+pgEKELAY/8t",
+	"NW3lLDaRS0TuWVP7rFrIB/XBcdiZbDXPF7kdJybSW+QhiXj1k9reUf3AqTgHjbb9s1U/OWicHBa078dz",
+	"jzuLnyW6jR9GAxjUFbL9JXG3sNWvlF5K6eXBSi8JVbMY4JGCNVnq0sRFxra2acppKTqVolMpOpWi0+Ki",
+	"04RE9LErpZMD5GKeuQfsmzg4Sy1B2kmCq7WgJHqtfFBNKsIuvZlk8F5iwGkzToOna8MrCRDyLGjfpnNZ",
+	"oUROM2uTNl2NLdH2+uusUBM5ueLLo4E9ld9km8e1G8MACgWGJ4mbuf+KvWNUowrgCAEtLlSvVbfWM2c1",
+	"WeidaCQLd4B4Nd/wmuNvHC3Cl5kbI6cqf7HdsQtqR0fNj3KSe0fN/XcadqjRYaCvgJPmSV2HJF1j/jD8",
+	"bhTYyqemuf/OqWhDazFpOwN9treMV3aAjFd6zGhB6kSw0eRt3tSrzTcMyY0fPQJRfq+Zl5eqfhzKKo44",
+	"Xj3OUmO1qLe4IqTXJOu2tCkfp7zSwL4uHA1JdHSkxBTfks2UannQm8Zy9A5pt94AReSJynGg07OoWxHk",
+	"KTqXis9XZb7lOlWXUCQ9pid5uXn0NY2FBvcSR2pKdUN1uavjk1RaMp+6l8ACXwUNYWty26ir+RA7RmU0",
+	"EHZhp1QN/5iic1nZ7aQsOc55rjGJA98iuQ2qe/qIAT3jprVLSc/H7sNQ6hcp7Z1GUuwKmHoc1ehOcKS8",
+	"wqe/0jW3OGGamRrmrgnV7CvNInfHSp64vej+G9HIHLyWNHMemimnm3lb2Ik83CzBVDY6LyJsJuW5hB9z",
+	"EFDOcTduZEQ0tWhxUuBUgKuaJgFSFWIot+bG7yOelDLDfe7/Avs+z+kj9uvPVEoepH7ROm126vud+sFc",
+	"Lvs6wajEg+1v/Lntf/x5Yryfyhaji7K35V7SB7eLIEOsFsp1m16FWhv2tzbBAN1AqVkOoZ+wGIKVVrPd",
+	"AWvQG2LC136ofxvezzX98eqfQKBhQBlkI9ufrhSvfqyqzv/62FFartrr6pQo6OJTMxAicH7+VPm9exkh",
+	"+zU5KOaCparVqTBJuWUravM+Nwk6NS5AHwp0DUe7ZitHoiVm5wT6GHKpux68axyDSzTiFe21h+XDkCtL",
+	"qenQtAUrfUbDQCegl+tQSUSanxPZ+dlpY1zKrSSyGHtrDKmsyp7pmlcAVTPkFQDjGVLGK+ckShQmUVqJ",
+	"Uk4OkHuppwL5iLgDRgkNuQoZ5tVzck7+679A+rJFPqxfITaKSkoShDyufKFSDSsA3bgoEMlcPiqTN+Lg",
+	"Ys3HV+j7hRz5nFysqcSW3y+qoBb1eq1yDow5XmEOhphzkxcCExWtLZ9Cwq8RQ945Ub7FxvC1vb6hJqEM",
+	"mBDobaJxsAsuaiajnup6F+zpt+fh+vqWq9qoP9FFFWTs8HNi5GbtzHwxdVdfgBWJhHOnllyFc0fuLkOf",
+	"zoky0aU3psoJ3oOuJCzQFGTHZIAYFpqsMOqjcfsewOKcJAKqQEcDrby7CQU+JpeJ7AzmI2tx3wXqMs44",
+	"eZ+TyBLvUaTz30HtHC4GaCg5mi0Ub8i+xYpOOBf5DFbUiOeEMvUHDXV2yDRzroJGeibJhBTR/LlNIump",
+	"7nTaE68CJE7sdYUiEwx9Qzq0szNBUiQJ0cQEcx6q0LxzchETmovk5o82CVebH7qDaJcaZsVjqShATG1R",
+	"SrjcznzE1aKCAfU9tWhDySv/BJCMzonOvJM6rKahSfcoBaddAHWxCdpL9g5WOELgsN45J2uWSq0l3q9K",
+	"0cNy3gqAwA25oEOdZB6CLqOXiuqQaKyR+uKcJBvqZsClV5oMIXX0jbWyiwiCOrk8qBPPUjq1ueA5GaPk",
+	"FQBdIYdQVBPQ61gZibZjcn66mR7qnPTxlbo64noUsNI664CoNMYPe9n6c01TulW1gDXgQt+XZ34ABfCh",
+	"JHbpYUAfCUkotrTxAAuDf06HKImYK8T0EdWyB1jBAgzhCFwSei2/0kl5V/WF2Pb6dmzBlHQQukJKfto+",
+	"Dsk5Mb1oG7A9WaqPKjiSPQE+oNdA1XW9lo20EKHmIoeVBLOiqeen5x0qoP98X9+7yP9z/aHs3e7jqE6e",
+	"oodycnpLBUgfQK5SSQbCcBy56ZTg/08o1zsuVyBlDg/AnlBIRedE1+jQoi0lVs1QNFmKhIYUmPNSBRf/",
+	"faHegWvsey5k3q4E6L+BPntmOf9fOcq/hiOjRhAkLnYTaooBwqL13Em2PHf+nNHff1/sqh64ZBNMZaxW",
+	"+y/uJ7+P/7ZNoj5MZYf5e4jBSITHJHuwS9emCkj5S0rfF5wycTG2JNwEMSHfi1IzyHYmbIWHvvjTJN1V",
+	"WXQUMb54fiHbMXmmOTLZmDzEdsfglh3967kc5gKsSEnKzFkNvFqxhDPVHHsXYAVGTbFnTuR//RdowT4m",
+	"kSxxNL4NGQKBbhExV9rrcSQuwAomHrqJQ7YYl9wODSs6h+t65ZxYl471VXUSLwLYR238XUOuX22vV6Ir",
+	"a6lPru6Oz0CP9691KQBsvrBd/Gtj/cKkB+IJADbWrUhYBVowkifrnETFh1zIGDYrpFPkgovUoTWbW8gn",
+	"gES5JVW6qHOiNDIbdGVOZwUw1IfM85Xm3dMI61sEq2y3ile1ldJgBDzGpEoi8dulIfF0ZlsPuT5k5pTq",
+	"/bNyESlpF3JxbTKqi9Xd+IZeaWb6JG+vr8utEIOoCILugGuCdE6SPgMq3G0kEK8Ck/wCdKkX+QRJ6PWt",
+	"K8ff0S7YAMd4T1FOVSpFcmq7lCtRzvSuj8xm2T+q106Oa42jr8e1T1/3mgefL/Re2NyJOgpV9g1+TlbG",
+	"mp+1jpq1gwslb/mQyZl2qTdKiphge2OrCt5ArCSQtICqZyAGjArhG6TqlLCR0iwhCawUao7krhS/hOYv",
+	"YsAQlzyokpZm4uE3X5uZniLBRs9rkhZfSGlAGzBASAT2z4lkZZArwQ55dmvsU3Klr6u5pruNyLWAg5UL",
+	"7F1UwIXlpRcVEEj2nsigykN3ILfNRcxwLyqgWq2unhOgc58OVC73AP4TIpP4O/GZsnNeVMGJKgUbQEl3",
+	"dHqlwMS6DasSrANlQ1Hymba58N2UmQZwTFxNss4IvgHakLOiNQ4pzktwLupEYDHSyUWrAWI9yobIq4mL",
+	"itpd1uIjB6yTcKg3tR52whigxPEgFLvJVGeRgcBIdoLKcacbCkwsoTbUgJUL4ytwAbrIpZKSXxi/vAuF",
+	"064OEY3LD1VBM8vGAEXGmHGmJtlVGAQmWVOkm8nDcGGz4V9oktmB/LJqclBdVIwiFvUtO4qmVDwDlEay",
+	"Kgem8JtXkA2sXOSVYbuoGKSptTVlm+RRvVq4Ots5ceIKapH+D2qthlNxJFfU9oKN6np1XRncA0RggJ1d",
+	"Z6u6Xt1SGbrEQFlI8nQ/+a6PRGaG4oiTWPE+pQn83//8r1UVrRL3LLlFJRllCLoD7TmmRLLI7cZRwGqm",
+	"2vBM0jbdic0rpk60MiTm1sRMKSaxayKWzeTMHVsp0jGzdpL2O23J12sm53+7646fX2Tfxj9Ndre5vq6z",
+	"5Kk0K7rMS7xzvhnHkGjQ/0RXXTXh7G68fLm9vfNy58ULZVGONVFnd+PV+s7r11v2FfYSAJvZDkdqXZyf",
+	"lWmdmi+3X0x+uakssjFqihW4M2aIjhl7VprI8Ws3p/nOqTiDuAJASgrJG920X0s3Vr1v6xXI+ipaqbU9",
+	"6NkUV+qTjdmfnCWqHeiPtqasdJJGqCTMEVYLVAvMRJPUZSLFnTIgpCQgtNebC4lSxHT4NyKeKt1W1WBu",
+	"3yeYp4jTkLloXIFUoGy+no3mDqXHkIzM6qiSQTtFVrRBBGIE+lGRxZ0ii3pCRUOexCEiQi/rjl7W6Z+Z",
+	"zOFnBF5BrK8IlY1alydMZKOUq5MgmZKww74yj6cNmIYIflGul1llb9SdN5o0aBqRTd+C9aVMoDwOJyit",
+	"/l4f0sdMatWu2DPpm4tS2R/ZpPTlxuZ6BvUsegiShK/mefo0pGf/c4I7bMwHdxYdf7mx9boybUbTmEN0",
+	"h+Zswu4L6L7eXt/ubb6Arzdfw1cIvnrV23q92YOvXm4viIksoqA3n5em80c0du2dRuKjdiV1f9jUfaMA",
+	"4WzBkVRyO5QeyQlqrrBZZHkCRl3ElY1da1BPjKMYBmBP8Qw28rOSK/uv/VD/Nryfmsv4KMvH6hRd0UsU",
+	"XXCou2qd4F11N8lgDlRHj5rBVPIBDVKXbdkQGrTer7axnZGknAKT5dEpCWYpDj8E4qWJg6UmxciXvuSb",
+	"z1RhvgFXOHIVU69pv4+855gkQ5QmLRF7ZsQJ8pU1+7jJWlNZ5pXePaNly1jtnUlac6CCt7QVjjIR+UDR",
+	"OACuCkzNw/haRUUIdkfg2fNn47cmspeqpVTqxiwmVVxXnIy3d1wQ3RQFmFVIYDLSUt2w2QXojoDpKGt4",
+	"8yoefkZU44JWljktGXr5n6AJY/pHbyjrqtI8T1GF70YkwVKselTisoC2bj0VVhjiyPcRWzWX0hHnUqwq",
+	"3TpPeTf7c14tuBgP050vVY2dZ+DfS2uc50CtFzhQ+yYwpFSz7kvN6tqzlnnsE+LJ2g/9h1GnMiWVQ1N2",
+	"WEp+qji/IQqSS9t9qjUs66hGCVqdJAOHSEQ0oKCCFc0jQ1+xgD+865HbUo7mO+eBH/rtQjv8DQ11QaQn",
+	"dADlYVnk9E2aOxLeiirALKum6CG+QqmzmbZIWG8uMUA87Qeo3Bitu+KYI2LkqgiJN+mV+GdcglypLQwN",
+	"6ZXxxIl8+8bEhEla0La0QLmN1xJTfTS0ofLbXjwUNpub7XSiYiYKCV4Pzd5zp1SvFHXu1iijLA5GGtHq",
+	"iPZTnkZ5LXGbzzATfbWgaWY/GrU0zixsnIkXYcnmmUIDmn2GvZxREyzn7lhMFmDoRp/KfNBsizHgHoTV",
+	"yp6M0m5V2q1iu5WboJeLWa5sDzZ+D/r+aCz2abq5KtqYdyM92e5/gckqPnJP1mg1ryRXWrkeopXLjY/o",
+	"bHlv7Yf9cx5bl/0m05qVIBEFddYExBm6YAzgY7VpTSMtpVXrcVu1Fj9tv8K2FfP/7DDbsQO5NKtWzNcX",
+	"tWs9BBpR2rZK21Zp2/rltq3YEj+vdStNf00Kk5kmL00hdeuIHEEBfdo3QW8mIwVHNulADKOqUVyJ0w7Y",
+	"F8+4CWy1eQNNmKvOuYE8HWesvBRNQujpNrSmmcyTEroK2VI0ZkpLSinlLcH0YvMezWuBaWsNyhARfdZ1",
+	"eI/teVdlHJlI+WRykBi6ALAAIVGx+GKARoriRDlOqqCmIrc52FzfiDOUmjEH0AOEJoZOEoEK2Fxfj/KS",
+	"MBT40EVSZkRTxTlztB4fzVm+bKRRUdhutb7kgfNVy2XayPLHKi1kpTx475S5jSYI8+Ji4NoP/YdUbaYG",
+	"0Ri395SUp6mqrtOpu9GFuKPnSUFOy4RRSZSQ6/INWZE3j5nQTmjLJ4nCN4Yp2cRiwK7CajbE8dIUhFin",
+	"qf5aOzhWyarHL/Uee0BOKdotM4JlDhpi5LOZOmOcRy/K2GQyDkbJmqLgIZOUK8qgZ5RK9V6Z+SqafJj0",
+	"JUPcHwjgQpV8qzsCMEpUGWUQZdRHVhPlCDJ1uxdnSp7UIg/MtEo/jIX9MKzkfk9eGInhokKEmfO1L4tJ",
+	"eOmK60VGjw5PI8/RIsVu7twLJAFa5APSWLIPSIGxE+X8c8ZOFA+7X7REoE3Zp7bNyf0EdSVT50BX4Ct0",
+	"JtVeY2hZrziShuEr5Oz2oM9RxYGhoC1Gr1TVGkz6TRK9somJdJkJk2Bhe2ddmXwiwWj3R+ybFKN6MjPD",
+	"9vZr9WEKqST0/Upy85gnWTkaaj4mgurCFIrSRDUFd503p05Fy5kRvLqjjNH0AtZ0Tmdn9z9fcgGoj/re",
+	"pVpXlw7lqhg5KaYI7LJKkCSDNBR9ikm/Zcpa8sQK2M+yJiUQFxuOyk1vP5U9B71qwKjQqYarNBQ+pSrB",
+	"l8pBZAdrh12ChJmD3Whm5AAfQAHtdGCAdbJ18zMUg9Rrk03M2XV86kLfqcTUXMPeg77fhe5lh0HCA8rE",
+	"gRS+zOcTL1uSN+S9TAKSQvPYiZHSQ3o0Z6O6Wd2qbiff6KE2dxKPzEzax52WYpKPCRd05F2REhcKFy9q",
+	"x36JC42L75dHzVGJC4WL08sPxyUuNC4+1r4fl2fEsNbatX9n++KLqfqKkRWmNmwdWCWLjYtV+neL0YCn",
+	"BY9GSrKYJmYMIfalpqdyAzu7mxvR1FrUxwL/E6LnWTJIBERceCLjUQo0hnw4Mk9+ONC7QkxoRdHZdVRJ",
+	"IPl3O4DD1Bc11dDCqx7tQa8WFcXg46/eWpt24rHu1VigAjhsu5TZOW+sK4u/KdcazSJ6kppE9LGzu/Oz",
+	"4gQh66OkLJiBjsmux4vaGrhMtddEMffrsZJ3uhLcAikitaZYXquWDurxLakXmZGsAc0algr4phN0HRUH",
+	"a4+4QENtIo8SKdhU3Jp8xS4VOoOVBwUEK/FhqQBDzCpx4eTVKjhBN0IVyonK5qiiPIKqu1Q7hMl9S3vA",
+	"wz2VYFjYwjI8zzX+wBaeWjifYUSN9enN0nH1m4RFJVbNJtXLg7qTVhKdt3vN55vrG6/ztcM+FUphy6DL",
+	"k/qb83qzurG5Vd3ZqG6ub69tSZXw9WZ1c6v6aqO6ua2eTOp4EfeVJHo2770rvpikq5auR2TV0M9iVPXn",
+	"fNa1u0orOd1wMnNPZZpNtl+8eL2zkNnkxd2ZTdS+vm+zyeTBSBpNvizveJQqzXyiq9nYKck1er032qfB",
+	"KCJhXmizq26/kgeZMmSFQStIyWfZ0qB9VScu9RIbxD4fkxL1Yx+6lzodf3oIlQL+GGK/QVIfyEfNUKSe",
+	"tRNkKN1LLIT+vBtBfQo7mKSfE1L6jwTCtzZ+LcKLINE8+ICZpO+qzc+71DIicX5MzUg+1/1aeMcUjZ2f",
+	"GVxrXM1IrsLOPNvv53zKye2YaK5qMh9zvR/npPvKNFmLbn2p64aMIa8KWrZkrroCnqhWFd8rq3I+qcKv",
+	"Q/hoUoGaIBGeKrZRBZ9pqKqSqRKDqiQF8kxOgiEWUdIlgw8r0wDKwIiGwKMKMepjdVFsE7Yx6qNqIqbx",
+	"/tbXQCrnBH1VnNIUeBvXbxRpvr1P2b2lcrUaEnAhUWWY5M4kCHSR2rdyldQmRcoBwsPK/af6NEM2o5rF",
+	"k2pzwukkUXqwgH9aMkbMbDJIvLisYRXoQQDm4FvIBRCw37eVulShyyqo+X6k9uqSSyEPJDn3oq+tFxtD",
+	"KpbcfGpqxMBEEVn5Co70CXYh0Q4bunCOFeWBFzJd2wvzxJdZ2RU9m3s2z6tFYyHSyQv6zUULkeGDFolX",
+	"9+kz93GgS3dxREQF8EscaP++AXIv00A/4+D4E2DIpczjkfeL5mLxJD49b/QJZej58ae8a/0sp5cyRXUq",
+	"RbX2ydf1f5MsRG1NdINcXWEMR2Vif0WWanNAJZHt0ZCYCoeamWCvZAkPPav2FKZQKRamH/UwEaP/2Oji",
+	"Lb2K7sqpyPgGLWAde3V31rH6yYOzjpUuRaVLUelSVLoUlS5FpUvRo3QpeqBuNAWt86UTzf040dzeUv1I",
+	"skE9JBX26US7YtL30XS1MIDCHUwqhnUPCxAwqQYKrP1aJvXEKqgFgT8C7gCSvgr+90eAEsAD5OIeRl6i",
+	"rLU1a4CaEAx3Q4G4iVqz5aIDLcN72kBotP0w8KQmNGmtO1MvSmvdEq11C/ogZeiT7Xkpm17N5aaH+kU3",
+	"br/+wu1RU+d7zhBaWjIfEsNSXAfOf7m1ZjJ65cVYK1dT6Pup9IaQc9wnOokxIp4x0av6O3lXRJEdVJkF",
+	"azaN2G9tEp3Tybvm+nHSPxsVnPT4TrCf0t+7zLUwy0Fcn8qJjH0pETYr66lJEWBzKtzy4Lcf/8FfLIFV",
+	"dOanC5CzD/j9pbeaXKgnkUR5YTnoydCTWq+H3AIUJU/GUMmXZ8sYqcS+3Gb25cBTFEklKZmdWKWmB3tM",
+	"iu3DTfzi0z4my838orq8RX3kkQaqAtAQYr8CPMwDH45O8vNr6Kw8D6/wjNqpZVBfKeTdQsiDltotGAQ4",
+	"kUsdcZW+XjlAE5FLb5NheHofPwWZbuZp/gU5SQ0VeQqCWlkD5yE6VOdkhi8oFcYlOYr4WRejVjr9H+YG",
+	"tAHkgFBAxQDZj3SWPyNgRn7V1hd7gtqdoit6+Tip3eOqo1EmAv39yYY+TLPJxjTH26ydq0IupBqp9jbn",
+	"1MWqFHzCgDXFLl0e68dX6+sJiT5Pq9AXNIdxYVmiUHmvdhYlQZyjQhpQO0U5FqqzVRKR380MX5rKS4Xq",
+	"1jW3FlaobGhJgbLypq265eMT9CjXtm5GeLwU7tHlP7+Du4Hbp402MUXbLxJO4D6U/AIxrlINSoCyIo98",
+	"JYarFvOnwVPb7wkazO/L1erzWNqGWHNSF/4PJNY2w2uwE3sJDuFITUA53D7dvICWwE/wD0vC8+8Hap6n",
+	"rgbkieVy4SWZi0vgJhhHFSRZinUYgZ6HPID09PgEN6l5XgKS3/jaICaYOg08NzlYr6l/hfSPbBKYupzc",
+	"miqq5pG/pWa7+082KU9MKkHtUzwhMdX7JPePt0BaSelvQ+nvOZ+QIbJAlZa879xCpS41w2XJ81KscDoj",
+	"DDPVJVWZM6UupXiR1AjidY3Yn26awxsjrpxnTHpsGtZt2GJaZagklINfxhifaqqdkiEskSGUTOAhRcUU",
+	"Voimm9XWfqg/CieE01shVMUCseCgcTA9cdojU4cqs0CL2G7WlYHG5MN0J3hA0Y9QAB9BKToQBKKNYapS",
+	"Pvq0o78Dz4HEWzP13WPa/1TtT2Pp1GYK3jkE17vEwwI0VjYDmOg9r8KTskPtp1LdAznWI45DLOXVwrQD",
+	"rMT5I80CrZbm64dHPgwmDt41jidvP9XTqb5h8pzKVom6MnBmdsbHTgbmu8BzTJa/6lcN7SUaVXWVMJcO",
+	"QedTB1z9S6Jw408Q/Ou4cdg7rq0f7rf/OWw3ulsH7+t7tfdntdr24UntYH8Pv3+313+/v11rut194X/4",
+	"5r042zmlp9fiwz/Xb4fkU+3w7ee3/aD719/H+6/a316GW/W/N/ZGJ/7Rh+Hb2ud3cLv9cftb73D7D9F7",
+	"vdV+9bbTrH/89Lm2vvXyM7nBJx/4yef9+jH5cO3XPv8V+Fc71yH5dOC9PD54cyPYN++v4V/u3ztvv/l7",
+	"rnt58KIZvLv+4/3g4BT+gbdbvdevTv23B59HNy/fHh7SN/uj68ZB7X1tT2VbmkDDNZZHood8v0qQeDK4",
+	"mGlv2V5//WKWwWWjvIh9UpLxCU0RWpWXpAqaLKkEPmV+JrnRDC42NUJLIRcRwUbKtZkpezIIwq6PXSCJ",
+	"Vf7d6iPkZ8uPyJJIeIcUHbrtDeicHLOx1/hWO9nrX/4zuMSHr6/X92rv629qteZ+7f2rmny/33+3X3tf",
+	"r4mPlx/pi4/tw+2/Wm5/e/AO/vFKcFL/++Xp+w+nZ1efLxmujf4YQET+/mN0dLO9v4ebe93NM8jrw863",
+	"t7BztYevvr35+4/e8KQxfDd4t74Xbp/WGo1TSr3j0YeD1qi31xky+P2mdQPfb2003O9i0PvQa31/9U2s",
+	"fbrZPOiSvz/5W6/w9ehT64/jw5cnLe9zw9tCl2d713/8/c/nI/yig/dfvTwYfHw3Qn+z1unfWy+/v/3Q",
+	"WnvBzt4Nrt6yy9r793+43/w322gff995/+3D+/XDznX49zfPX187/BsPDrb2N/dfvX6/fUY2uoNPf29v",
+	"v9z+6/XJVvukxfHl505r78P18M3WOjyrfTh6c/1ufWfr7z2ffmrekPVXO3svzl6S/tUfjW+jtQ/Bp3cv",
+	"3NNX9Kg+XN9irfUgGHjtM3J03Pnr7daZ/+I1eX/PXK28by7VNWx5cJlNosjV7Cy+OO1CNi10xJfv6StX",
+	"ZR7SraamQCxZ5SxWuf4wWCVrtNDwDzR88Xl///PBXrP1+p83/PBD2BhsNN7ANz3vemtrXYjmZ3+z9625",
+	"2T8izZvPfx9/uvpO3uwd9D7uvf5r49DtYfbqMzp5J94P99oH5LT29/vBpw0Uon4Nvfx4yIOdFx+3Tmin",
+	"9fb0+PMBXzt8R47ffWsOv7e7YYcKdIA+t3jrzXb7+nvQ3RvBl+87b9fYy9532nhz+F4cv17zm7WP5NWn",
+	"9deN6z9eu+HVdi148f3vNu58u4FNOjx7db2x/a2+fta6+bZV3/h2PNrpv2qdbB/hjw16eNS7uuGfL082",
+	"mq2zrfBYvAs//rP3+Y/DfwYvg/fu8J8RPOEfTq8aR2vvRu/o4Q4d7OGRO3gF/7qub+3dfNg6e9XDvZt3",
+	"ZOv1xtXxS/fTXzunn8nOX38N3U/f/vrjvXe9v/fy3U73lCPYe4/239+/AlhyuZLLPQEup3lMIWtmzj1I",
+	"T2W84Wswmed7RmxHoi3Q3wMW+uOeS1PzJ0U96Iw7ZSqlhxpDAlWdlsVTKUWOad0RiPrKgiF6WTAsd2wH",
+	"1Vyj39xPVqWx0Qv4hVVS414Rrzrkz9GNi/z0+OZ6fdfpYgIVgsZRPdPgaW7mnh9gHlCOiyiIWZ/8rJSm",
+	"08dsOj0oraOHyLpm/d///K9lXGoUw7iSngP6KGPSP5XMrEmSpS+mR7LEDDHJD21YS5bimIpfmWJjnSA0",
+	"T8Bn94flBbtO7eio+dGpOCrhvingst886dRPOp3PrbozIWL6Pr0GN9y/kQuhlHK9IM6uU73x+U3xzPcT",
+	"DKZo1q2NO5urqTuXKlm38/rl5qtX8+NhrGZbEJU+2ZAIokEUfGNibxbEWmnJfIL85X49ojsSDVJqy3WJ",
+	"5lIqVhpKqVYWNp5O8jRBJ1P/T+eZM3TOkOHZyubZaeP53lEU6llcxzxjuFQuS+VyEeUy2jr3q1VGw5bq",
+	"ZKlOlurkg1cnDWuarUmenTZmaJCprpamPcYE5WmpjWenjYOT9t7R1/a7RuvrQfO41jiZ0BXl2oBuqHJM",
+	"6JqbkYqUePpzfp5x14pizuyytMOXO5sb2+uLzfyONMQEkytVw1I1LFXDx6capplVEbVQM8AcdbDPaBgU",
+	"yyinynFkJ0qogmhQQNW3Up3RFU53wTP15bMKeMaQiwOMiHg2TXmsy+ZlJrplKXoK+78qFV2e9qj3nU2w",
+	"oTbVMw4sqFkztO+K13iZPXa8H6ePHbW7hxozyaxMGqZdpwu9fjji/+5TYTJppMSDCDye+uob7fUYGiW+",
+	"6mHGhZ5Toti77caH6ZdmPqYcd9wvg0MOi3SrU0VN7fbLAmmjYvpQ6uqlrl6mL3xc6QsnxIhkaUkrw+gS",
+	"hTMzGaYqHSU6zitnlKAcT0IptxTbHWDfY4j8ewGdMcbZXSnXU6Ccxui+LDCF+9F7fyGlqbF+qO9qAsi5",
+	"LuQqd7HZQhH5ycwrAkyiCy2v83GSpb9JnImSbTyd1FdJ8np/+a/KGvQPiX+fpLlsPr+eamxY+6H+NXm2",
+	"8ksAEYCeJ/bcivpqVUXKGjs807U8sABC7huRXf7nMTL9Kcm3spCSDahB8wNOVHGnGq7zl37r5Kq5zh5k",
+	"UAyQup1eRNt1TtVLJ1fjdfaoL6Z2LwZoSImAmOQMcchQnzI7RH3U9y7TQ+z7qA8JciY06+WIR2VAzwMX",
+	"DYzQFnLESu1SYkIzA+QlWIROHBbphvlqphRxJ/mRSjOZYDrjicimqp46TqjkQg9bRfbQBAdKMZ0MXjPG",
+	"GRYhuHpvLDdz8aNPb2kpmqVvvYzsi6Uu+iBSYo4rhVkqalnO+SElS5ZsK82tbqfDrUVMVpVhzDTTduKd",
+	"YvinS0Pfk0p2nEpUVyCsAEh0Hefk1qJMs1uNzXRfmS5YKaOlAa9kuw+oMsBsbjq7QMD2r6+c8zSuaB+q",
+	"nb3URh+bNloy+DsPHYp0XkHHmP0Sef3aD/Nn4WoJSXYeEUNTPSHaMPklFGLScprwxSkZ+n3BGS9ZBuB5",
+	"ZaPNDimrQJRq8tNWkxVxm15JAvyZlVXX1VcDUSdPtN5EDvuYX3sdIOiLwdR7R4Z46EdkTkrGQCBVQ5tM",
+	"q6EdZZp/q4d4KrnmfzgBYpIgIa8mTOzLi431rRey24Ay1QMigmGk8UBDoZI//sdpKQ8VRwOgfZWVS6WB",
+	"8PiTUmni9keUXoaBygipcj/qzMmYgIOTtnoqIOtDNkLEKD1vIPZ3dTZJ2US3l8dKZbLWHenzdu6kvj13",
+	"1DUzRz5yBWXg3OY8PHdS4NZPT5unX+UAX48b7Xbj5PBr/aRz+jmehEoApnxcBRQhN0pncY1KibFmS5WX",
+	"cw843MajiI/n0HuKwZlgYOmfpcxm9+Z7cZ6GBGAiUJ9hMSpEbE9DYnK7YtgnlAvsPmaCu7EMgvt6NsFN",
+	"ENDjT0XJ5wmNGyu6mUEBjz/l0b/fk4j3oM+XSMVLy1jJCn4bViCpuTmQXpI6T7CDHBFdxw8WSIQa1Vw2",
+	"XwBPBdxpkqC9UHPYRxxq2DSDPZnKUD8cGliq4oZc0CFibR1QriFNTVzfBuh5pVopY5R9b6Zfa7W+np0e",
+	"SVyKXqo1QxJ+V8T4MNN622x3nIoTMt+0V4S14khVN/3E5HlXIyo/HYaI+CAfymUwCcnTtZ0c85X9aMrU",
+	"zSCLz10nAvjabHUazZOv9U+149ZRfQYmzKAGFe3OaePkcAnIUC+/dkdfbQRohAYzma/6570gpHZwrPIj",
+	"FMdD/bjWOFoCGghlKPBH/3Z9BMkQYr+KwgQqtKiE2L/T4sYC0YiahBS7e/ytamVN/+gNZV3seYgk+PBM",
+	"hvRGyZdP0G3R2nAjdjSWR3yK9tRGwsbcq82t7n2iuPyOzdJFeyCCIOKYLiSgi4BLiZSFkSflcBhgcFjv",
+	"gLUYmDT3bKMU83wakXTZZM1SE5Xff5yUFNUONBoLB9etL60miKVceWaluRXT35id8DCQDCPBToTvLXcH",
+	"/F6a4Z1yh9KN4C45UhuNMaRMfjRdfVv7of84gUNUxEMgxcESNh2V7EqzMf3O8BJ9OvVrcI19X/KxkKuj",
+	"kl8M/LFxrIkLeYlOC5xB2QpHKMWwc/wH4vUoCPEYzR3PdvLYC5nfrfhaEpq564HPT2sC6mMXo3lsRfYT",
+	"nXgiaSWalpGqZQcqs1HdNhsV0QTolySjur3xDDJ3gK9imdH8bjEa8LRI20i67aZCNzFx6VBO06y5lCYl",
+	"fEd4iIWzu7EdoVFt1tGe3Jih6FP1jRn4nxAySAQmkQwcPzHQ/HC8kBlBcWu94nBBGap5V4iJqBv1bA96",
+	"ydThdiuaV3XiUi8Brn3+1gqkycc+dC/lUUsI4upFGxEPsQ+I4d5o7E0Ah6k+PmAWX7HIBfPhKJoRVODr",
+	"bersOio1pvxb96Lxr76w87T6gQ9H49M0UNh30XySz3W/Ft4ADtsuZXaldhR4cusoHEffmSepTRF9qz5L",
+	"bCQNYHofRa/3Rvs0iBEWr+f2qznWc+xdvKBjL8YxMH1J96UmdAyx3yDpF/JZMxTzbQC73HmHJ/ox/fDs",
+	"RGdHkmyB/wnRcx8SIuFnxih867O08ctxXwibC5yn/9QOvtzqTKVfjZGIxIky533sQG2sp0+U/Sx9oJJr",
+	"sTPfZvyZOogvqq8WsPcqWWBU2ntLe+/t7b1BLFemhd5I4CyY+0xLCsp8mxZqQZP4IxCVIHUhAe7kh3n5",
+	"0sxefxoJzMdEuyxONJ35vBoT3Gp3wWzSQthdyG2J52k+k3yRI7VFJutpTKZ1tjfOZZz/tFu14y/OnbCV",
+	"zfVMQS3BCV5WNwsbay39v4ss83evXZR7dFl79M6loZxtO1O/WHQzlz5pc+aMk5w15IjZdPZRnW+qQnvI",
+	"TL+0OeSj+872ZwSKMtHfk030F1jZL1cyzbHKqiNRqKKANcrqQzSXRVaF+5S15R59yYHMBP3d0T1VAuiO",
+	"QOBD0aNsCIxhOmtA28Zcnt1nBQClrGFK0pWFNneUwSFDFtSPWgbgrFfqWGe8aBvfdqd+Uts7qh84lTgx",
+	"s9wP+N/jhrRklsJ91WQy1SLph7AvG7w5TWctPLKdyUNswNUIwQdQQCvXwADrcrzmZygGqdehGJhyvT51",
+	"oa8KTZldqI9wD/p+F7qXHQYJDygTB1LEMJ9PvGyp+Imcl0lAUtM0U/qI5Hyo0ubTozl8KILqtXlvKjyJ",
+	"9KCbO4lHZk7t407LURYARYt3S7txaTcu7cYPwW5ccXgCl00SK5pjVFTyngdBxG2qoWlUfCJjrk0PFJHx",
+	"+klJxksyXpLxkow/DTJ+0Gg/MDou6HCIyFQy3lFNJlOGl1S8pOIlFS+p+BOm4vP7e5yZtEtlncFH6IFy",
+	"z5H/cVoKdUuijdn4KXu4hDxdnV/b7XPvDq67klLOvDzQx52D6wF2BwAyFMX+m1xp0PfptbpegMQDXZ9q",
+	"EjxWtXjK/cJHBYiqoFzeMjzQWwZ6TZTEuuAtQ3QD1R0B+U0FPKsdHTU/PlPxR+kd9GzvqLn/Tr+JdlMO",
+	"xGr8ohfw8T5TUmZBaCXO1BHQQVE5gNh3935fgbyUhrSzva41pMnwT3QTYIZqIlOS1+u760AfXyEj9/Gg",
+	"F/N3A75atWSaA4gIYioXN1VJuas9FutvRYBzBugZBxAIBrFQxZdyANX2sSmApvJpq02UALQLkY/54N8m",
+	"d/jcYE7BoVX6FsUhZCO4OP7GAdt4+fL1y83tLdNWQfh59K11G+TZgi3LxNoHQpX1c1GYrI01uaDzS5wx",
+	"TSjlzrK+9UPNcvWUS43F6Q7/73/+l4OeZtHMSItW1tWcG5O+EiObRCv803y6a54HkAaXAxzl0erZjvQQ",
+	"VZDlRAM9D8VfZ1ZFecSi7S1qjfy4ndBQWDCImNzGi5cv5uL5t2ERKm/IOJe4+8InuaLexsuNnQcr6m28",
+	"3HpRWXhF70zmW66IUCASqXTu/c1Z8T27CxOAPUQEdqGvWNSk33DpIvwb1pox4olc8aJiT5hp1Qt86GpT",
+	"0PWA+rFMMyFjRTIQ6I6iSnGy9WIyUZTKrJSJsrgrw+4lJf/mArJLk9HqRxZ73Hy5kS/wiNE1Xji54l3I",
+	"OcsxaW2+3Nm4PzkncyXyAHu1U9QcoxduKXLNkpZ5IXGmrIJQSiKFJRFeiiK/b7664iaYqReQaz+uu5IE",
+	"Faxul5RTJATVqUnoEsTud6hgZy6i0vJZNqQWqQ+zIFzJOB5eDbWnbGROZ8dblpIFNVtMqE+UZBCss8CD",
+	"JcG6N4K1YM6SHFk8Q1uY2x1hqfmoEyBnKy0vl+0gMFVXWQZ+Sj2k1ENKPaTUQxIMW/PMuRm21ERUcAdf",
+	"g0k37B85l8RngdwNAEoOhgAlgCN2hRhQxdclZxMU6I4AFiolGDHVmrVoZWdk+WGo++vjKwQ8KKB1q0xm",
+	"1bZ+lbVWQ/nASR4qWecQcQ77qAreYB9x5YkJQ0GHUO38EdCak5eA8nqAVFcj1RgT1w89U3jCggm8UPFl",
+	"LLgdKEtAkVDHfuvONDY6DH2BA8jEWo+y4XNPBa0UPRd6JDnBiGLfb52GeJISiAfDeObxxl6YzD0h4qFP",
+	"dXJDW9qhit/nk4q1HyH2fq79kPSAFMy3rw898saISJ7lInXOpqoAZwT/EyLD/XpY6hdJMmNHXElv6mqI",
+	"vZy89SGeLn4vL6H+dAglODkgWsQXhbPMn1+mAx0vcT713FeywyEO6DVJygLRBlbRJ61muwMyyEXGGTf9",
+	"lKf8l5/ycanhv9f++9Z+vIZGZCKgoveKFLXoNbHk5HlnFCij0B14/5ZxY+ngDhRHjT01hSmmXzOlHm2t",
+	"GxN74h8FL2qIVr2lchF/ayyBs0UfrcIVt4FODDHF0picysO8HvllFwKlgWyZUJ7QjH1ZxqzGFCKTMORZ",
+	"cZJx8+rqBQp3MHmg6h4WclsHiAlbfGgqLQK1IPBHwB1A0pftiT9SSlqAXClueTqmUsUI2L0EakIw3A0F",
+	"SsbFyt0YMHqFtVjo+8CY70JlrPLybn5+Q6q3aF541zKR+slnZ8LejMgI3PjKP1F5Hug5O7tO9cbnxS8W",
+	"xvGtV6GYpamk4CUFz6Pg6wUo+D4lPR+7orTUFWIVipjfjlEkJdqQYb72I2R4fhk2ZHjPnyG+njE8LwU/",
+	"O2083zuaTb0VzKWwWpK6uyR1yT1eyqkJKjB++PMoz9lp4xaiaWqUXy6VPnpidlsZ9OPbRqd+1Gh3vp6d",
+	"Nr6+bbY7ExLpqXLvClVQjEuHxUXQCLml7FkS5FsS5FLsvDOxcz66LyXNPqNhwNd+qH+LS5nKFQP6EHMd",
+	"Txdy65TROMiTNpXNtuZjOEcYnXH6gPIrsKKAzLmBMRMoRc4xh+kW5Rx3VdGhkKNdAAXwEeQCUKIq5etV",
+	"AEPcHwjtpyVlAWCRCPSdEqAs4bobmXPUslh/Ov1hwsG3pK735gsPibdmlii9KE/YOT5BpzDk1fFEg4oS",
+	"RbWKBgj6YpCbXPAQCQB9H/Qg9kOGuGFulIARDRlA5AozSuREshMHvlXdK/Rw59ZRpzGwAWLygCLPhG5u",
+	"b7/Y2NzYkCMEKlnxDwcRwVQd/P/8cGgoVADAf5wjSi/DQPnrHX8Cso2qEHpw0tY+fJH7c8U5NaRgF7za",
+	"qm5s71Rvbm7kf07FeQOx72iyqNPu1U9Pm6dfjz99bZx8qB01Dr7WTzqnn+OL6ONPKjo1Ew7vEg+nQyKH",
+	"2wUH7xrH4BKNknkdZWuPIp4gRErwCBi+gkIROpEBqOwqAnW/edY6qsewypc6YNWkitUZZn+O5SizuQgT",
+	"cNoOmse1xoma8N2vmICsD9kIkRSuTmjcWG3Z7NU6brTbjZPD269WNhRqxWQT3T7OhKo60hTs3El9e+6o",
+	"3Ioc+cgVlIFzx/URJPI8nzt5K5kzjRkLadPh2RSNY1MYW8z5A5gPMOwTygV263L6T7A69EPn5E8rOZmm",
+	"RQBZZmS5ouZRKX64Jtjoucrqne9y/hH7PnAHyL0E7eNOC7iUEOQKfIXFyAqKtm7AJHPssNGp7F8qfLhv",
+	"037Paw4ptnP0QBLS+/bS1qg9RS5lXhkcVPBUlmr/rNPcYSOgTqc8dKnjk3mmfXyFvueKuDXCrxHjYHN9",
+	"HVwPsK9z7gSMuohzgDnQkXRSpJDbSQcwyW+zJF450G2jAaMM/fSyuKHS4MzUSJHTFuhGrAW+VEhTJgB6",
+	"6UxxIp3pOFmT2Fjw1C6y1VQhAzdkWIyc3f98SedUv0JELpI8usm4IoMMs/xUgV6s+qoLBfRpX9Jv85mx",
+	"0LuQgC4CHAmp/MCIsleAG3JBh4hVIiMBUxnewQpHyDgcZyRVsN1LaU83Umnh137IfxINVrMVq6Z6e4B6",
+	"GUalp5Tv3DgfL5ju3C5CdzSt1CmZt8TpxHCqLLac5bRNpTgBd2mQB4d9V4wi6B3SVt8smsV8Tok/2pRP",
+	"UNafx5/6iZW9sAQ44cZ8IxDh6mGKRq8lC21NJdaScoxMz1batsQ7+3DF0rg+ZGAlzq3H9TxWE57/UWMV",
+	"IP8nCCBDRHyQP6RQEB/mZxwYcpRNqW2ps2aEhfs6iOUpLE9hfAqjDT3jOObl4W4jddVmjpw6Fdr0NX6K",
+	"diORiFuZSIs5uqQ9JgPEsABYgJD4UnxTkc/ynIoBwgzQa1IFsVS+EYVH27EH0AOEjp3QihHgEZE9M53Z",
+	"hWcncmmjsVN5R4q37nypWUPmGThf4y6W2Pq2Yz3ejMr3Esa9WQQ8o4fKQ10nQipBTy+P3RjlmkeOWPuh",
+	"n5wUDAFPiQmaxmnnL92Nvnsc5/uprBB5XgATBGeqJ0AyONNQPaVOHtY7INIMsx0C4gkX9AnQFv6vtYPj",
+	"xklalSpjssuY7LHL5XnOoilH+tx4NbJiJhibp9p+DqLPcywhpl0rGqU0iCxuEJlA+rJtI/djiBjbE6Um",
+	"VGpCCXvExCafVxfSkq2SC8b7AitigJn3PIBMjKKcUEY1qgBU7VfBMXYZ5bQnwNaLndWKPPldBBCRACuK",
+	"YbUmZY3Q6dtqnrem/9KuyFU6TvcaXgaF1JBOnIc70nfGhims+WzcGQhPVy+5P3fjUpEpQHkMyZigF/NJ",
+	"UGs/xo+98V3O995LBK5kEisE7JZWqg4wyUgBJSjj7ukQiQxiUtCrOWvyWRrMxBTv17t5/V6p0YPPU1cq",
+	"RVPdiuY60VZ94ms/7J8zD3Csc60oRyPl+bBaBfsMqVRT0OdgRa7yARSwAmCA5R+rKqiMKcUKeQByQELf",
+	"zzzQ1jRR/CBnQpR9mONpPtZDHKGnPLy/3eEN4q2fpwAsFCKac2TvK1b0T3XYgesjyDiA6pfEAIC2t7xo",
+	"0t+FFixfubGYuYtI0N+CcpT6w92HOs4kWPlCRpFQHx1cwO3R9iEXQEikTZUbYkf/UoLIJB16wxqf1NIN",
+	"+iGGGdq9HEdTKV7+FOMkvOg4y8MaiTQ6HCLDxbpyJwESpyH5zenLxr3Rl7K0dUmkfiMidRqSFJEiBYiU",
+	"kouoj12MpFgk/xrNn1xMf1cFyp+bjzj0hljVfzFFPaSAppvkeYGot3OQMds+i26ZSZSpH2akfogRqcJ5",
+	"ej3kCuSpkjCJmA2o/BOrj4ViqS2oPSrVLWG0GxlVMycPh2pp1MfRz6nUONUnmqQhPtqWVunb3ZYhUvkV",
+	"DmxOhpiETFifbNeTKtujpz9zBtNB5g7wFbKAmZ8tRgOeeL032qfByATIVxzPBhTubmxW/n/2rn65bRvb",
+	"vwquZu7E3pHl+CNJ452diRK7rbv+Gltuutt0KoiEJNQUoAVAK2qmM/c17uvdJ7mDA4AEJVKmZEWRZf6V",
+	"WCSBg69zDs7H79Sk4oI0w3siVPIG/Pberw4hk7HbRycs4KEexcTvPzoVzP85wsFdRKXeaZkuPkQEs3NM",
+	"o1OW+UD/dBmrzG+metbPRNDuONvKzRAPEhNVUmkyRQDI4DpQFvCBR/cA0+iG/knO6ICq2tHrZP2PTcxR",
+	"i8h0WzlnSNL/f2IsMFOUJUuQ/pKsQjrfB992ustMof3hZypSSAW9SyM8TrcVkG+ivWpHtV+bxz+fXLd+",
+	"0+cOfjOtmXqM8KUbr+kAfpocrqXGPUvG5f9u2nV0D/HgJuDCrdybxmsgVJ8cmOzkS/uLJd+QlXztPiwp",
+	"B8xOeLqukvWQis8typuyXpSAOpWRjAu6Zaz+vjLMzpybgnk046ZgHTFPUVIvCOWZIfNDbU5ms1HQnDNv",
+	"LxAtPAH3NAFYV11fvgGjXnGoXVXhdh0dcw8Krb/qtV2odVwWi8RmPdrYYTgUUJHSnQaJtkKscAdLAvmV",
+	"APpnalbqE4ODviZ3u45evTxAUNd+RGU5JJNrQ+daQJlM7UsgboUQJI/cKQXoJXoUtAR8ift+F/ijnOm/",
+	"dbkz8CqVSmDFjXnARpSncCUScYE6gt/Bf5lVasDry3s9Eu5QZmBM+tjk5fxw3bxoeYbx/GycpiHyCaXg",
+	"RLxH2XJzcKDJxZNwOmNDVN3geNZRSOUwwuOL4jQcSbAI+uuXiAPbocq+qbJv0uwb7DiEY3fNICBSah1c",
+	"8KS24QTX2/0C/5b02PjcD+Eg0NsAJCSOIgD3wNAlkYX1DWHbli/vlddhQXUvM4z19NlsRgBrFU42hxsC",
+	"7lzpji08k7N8ETOPG5wPKXlAIask1R/yY8o27OQtL4bMStIqBH3Twq2w3fEzjl6BsfPWWhL9qpl556Gw",
+	"nuWTP2vLj/KGOZnHolid8CpUfM24iuMLDzGWjJ7tCeZCE4PR36PIl+JZtD0sJe0xG1zDJlhGF6JsjOUU",
+	"IPgMnE6So+a3igVBER1QG6gD8H6xEIQpsEr83//8r8y8byH+TOO88wcJiuD4vHE+wPquieY2gcrAkvid",
+	"dsZ2HA8AdhYzwXktBF4uLYwRbdk/vVndNi4DfzLB3aV4EZ10rbWiUoaGdFmz1gZvVitbQ6WLPQiSmOEO",
+	"MzmnwvJOFpcHOMMxC/oII0ZGSL/bQCc46CO9GeEMY3kHtlWqJOIjZm0SSFimAzcktAMIIr+PSBTwAfl9",
+	"AGVFboi+WzFXJMyyRzDW6kOFKQNVEHkEOa7hfAlwO0MRZXcmDHKIpRxxESJJVDxEQ9wjSeeK3xFW2DUu",
+	"6BzaBlcZRtCCfjniPUSZo9g79klnjpDfBZFELdYrGHElUahP9TkVyeimJcKJcTK2sLyrPcKBHfDBALMQ",
+	"DLETy+WEDGwVQQI6pNBmLSBCEvouwkxLSCKg7Mpfpb0kQHIpDXU/B7/G0IuoRPc4oiHsB4diZx2vNjJz",
+	"tf7wU2bo8eRyyh1X5pTPOMdc7atGVkh8/Phxx3uRPCQnpt63ouJg1SPjgsqJgVUu6Q1zSbvQCcPWnBhr",
+	"gcSy0kuz5Bm+RKbnmSS8u5sEyLvopyjiI8PFzab2vMmoCeILJeSZCCsHFsxHjAgt9kjUhcB7zdwzFwUD",
+	"wj0YEiE5Y1DHbIbb8QeiWmQw5AKLsd7gLRjaA7r9iamQF4ZCC10rHZNYGj3QAl1ZP5oCvbOxN0c1Yll+",
+	"xvlWRrG/iAcdIjQhfR4L43E1U+/YMg4UvS/y/wHX1DfdXIfkYT2lkDJ1sF8DnZ0O4oGvsVOmSA9Aan7L",
+	"FyLLMXMkS5THoOSYBX2hT7QVxqAjdYjWH7CeDsq0+LdG5iM7R1Qig8FikNSkviZKztk6RnRJE9LlhpCE",
+	"c0HeWRocrU9GEpkLx8SEqjsVrrG5obG37I5pjTg5as+supFjZsBazQ73byPTzM4xdYinmwtk1UTgCdLD",
+	"Iow8TmjCRRro1DFGQ326W63WnRUK8BRs0XVXRAlOgimyC7s/RJ0xwgiYOeAiGvOTCfuzRpxssV0T2mCZ",
+	"cr5NB+qaPm/Y1xzBM2fIiWshr2P37BElcNKOktTsGbCy7p2L1cDL+kVmAf+OcnYMSj1UKn315s3eawhb",
+	"8ZJnnC3M/HSVJpFPPXLR15MPblx03MlF8/3ZyXGtbie64HJYr3WpkMpO0Qd4xWXvuJYjzHox7ukXvr+G",
+	"v5MPzlxj+qR4dVYsYJhL/MBD2oJJtX9aYDH/b/O8FvEA612R7EJjOOziKOrg4K4lMJNDLtQxkcp9PvXw",
+	"Coq/Fjz0CckM0w7pI9Hj4cAds73V5EANGyP7vBHwgf+O6XT/lfeTHdPNeeuqBpAGEM75+Ayyw+/mSGma",
+	"eJbmNE08mEz+mSOJzH+QZJHNkwPlMp5yjkJmiR7II3uVLKI+H4r+JyY7k9v90dlke9987kvN5mIpZY9L",
+	"J8s+msiS85LJrDNgIpds72U2lcx9ls0k89fi1Xyb8a9MBtrrxncQSZvO5aWXDznBRbXsKWDibyaZuMuA",
+	"zGHiE49SJp59MIOJk4jidwMsFImiHAZ+ElFcm6jF7LHvk4ss+z43DT1h5j1RcNqHsppg3nuN/cZB4/DR",
+	"LNvuryzPNhQVpcEmf8xmX/t7Ofwru9YzudfUTxniZh79NTr2ZTNIXz18eo9Pb9bs+PIOEWM24wBfwgup",
+	"3Dt8zaojXB3h6gjrW9ic/nt9ha/yBKo8gdQVH8tsYQ5j5Hm4Jgc43JMYIWdmpRnTUprpbbOc4F3i+wSK",
+	"SmncygXKZ3iu4pxrkxM4ajyibOadv6XfmC1jMrd86/euHdV+JFick2uOxX954idDhj7dF1zRLnXAcIl6",
+	"PqVhlzTy6slaahEQ3+deZKc5WKGdpvySPagjfLDwiG5EhgMXrOygi33ZXJlzKnNOZc6pzDmbac6ZQ9is",
+	"Bv10XX3JRoGZAAgxPxr/P+LCqUAJnsXqa1KtbvrANznAY4QjQF4wzkkLOZKGTSdO5ioIanMuERf2GpBz",
+	"hUh85btf9D/z48DadvNSh+394MGcKuGiWSdikPzQo2xSlSG1dKS+0TQnA5GeX+rwyqJWNK/J4a/PGtgt",
+	"QTstOIn1coXrJq/zeTGAG3bwXi7jNrz/cqUWc4mZxO+kwuIu5yZ8o58u5SZ8o3vYnFvwxhvV/R1RmdTn",
+	"Makv7RJUoa9OC+tKRHvYq4UCejGkVQjWXCHOqh/can+c0hqKcBCevuawoC/CE77HJ7UcETsX29kMHNY+",
+	"lrOxWEsbW54x96xqj68jRGlpa8gubGO52+VROCujQF/TEiZ7et68QvaL3CSt721rT5XTToW0N5XS2lsi",
+	"xvQHsoFuWs3WjUW1kGigN56WfsA1JGS7sSTZK2aC4BARs+ayIBretL9+6I6nAzw0q7pI6IbdDyn+h4wh",
+	"Bb4bR9H4SUd1rEE672oFQssl4y+1JtmqqL/hA6L6WmsdEabQSHDWS2T/GMUMclgVdxUM9X/11m+sBX5Y",
+	"N2GrSUFY4N5lOPvuF/OfK6z6fy2VzW8Ol/cGjDQ1DXSqwKfkUuDau2201adEYBH0xygkBrdIbNftDWYQ",
+	"S5WkpQ6JCAhTO4QFPCThEWqfXry//OW/97+/iTvtBtJLkdR0wAB4ZDsf9bkkSMYdO/uZAv+N/AlLl7fk",
+	"pAEx2Unbe7lfycZKNlaysZKNz0I2SsLCYlynBIsIJBdcfR0wnQHOdyGlCEtkrLvTYlI3cuKjA22+2alk",
+	"7YeBGp4bqTAH/OYMU/eqzglc9PXSGztIuqiNzQTifD7mcX3eXf77HFyktGaNo8i0L51GaXgIttxrhpLt",
+	"7KWVrr2Qrr1mKvNiUBIAOAd4r0vFk9jREwju9zKYEqtB2lBEDCgjxskDQ+4KPvAq1xioEEQligB9kYRo",
+	"iwy53hY0iqgkAWeh3C6aDkECQu9J2OyaIPscfCfK1Gtwv08iJpUiN2ZK6wzLpvc96XJBHkvwjSGGu6JT",
+	"LCzEwNLT/jg0kGxnEDCVYCMW3fQUX2afZnKxGD/ccRAstePYIPdaBmzvwEUn1Ly8zP6tRlSu/45W7h7V",
+	"uQlW5QJQO8EdnCwAULXVvDjevbzevbhsbRcQwW0TBayqeQExSCweAFYr/HV5XavXLi5btd8mSazXPu/o",
+	"d3fuMYBL2YpbmhZHqmki+xs0mP3JNv95p8d3dB87znWaeevhBaFhubUAlObclXj79rtvaOVI9PX5zRzn",
+	"oPZURo7NMXJYjEerw1Umj29k8nBcfvE7y+4Xy41sdPzDngEb+6BVMuNrNvcOi7TJQvR93Iti86P+DS4X",
+	"Uzebp20WqW40+dUKzFKZAJp7HMWQo0KVRL/swK7YOQ2RYd96YfUDK1V2To/zB5XszrL1FUBIzjmAM1dP",
+	"03kzQqzwHJ6IVEn58aR5fHJ9M7mhXq22iJQnrpNYq3ypXCCUK1G6clEKPK4SpCsXpI+0+fnycxf7weaz",
+	"iutAgGH6souq3TF1YCG7aMQijkP95gBsh1gijP6kwwQgeKsdRv/QjLC93SiUsH74eyVsK2G7BsL2IxQ8",
+	"122muzypIOmdCSwRZyS75T3Blu5sfaIa9pVbQbcRZVIRDPMU2Th1fYyK7GthFvLWDqDDeUQwW52kzg4I",
+	"OJXf7p90mG02sf11KMMwnsmpnxZ+WZaTbiLgOVn2Yp4PTH36hNVMVMew2sXOMZVDLmmZTPu8T55GOaVV",
+	"ydPvaUTSsOvGc6yV6XxlPkNYvoze/TLEQs26+B47BqU5Ufol2jo/PT9B+uvtjOzOKTRtW5iQxldYVP68",
+	"SiCvhUD2Sr/m73ALqmaJKZDCDRpu5w/CHLJ56iMurlHYcEqFqDR7CdTmRM/YaueInyNv3O3tvyOu+kSM",
+	"qCSIsogyUoeSNiGVwwiPv54S8bfdvz1awH/IOn3ScdVtsR1bhM7NQms8JJVIr0T6V0aHcMdvUqbDUV2S",
+	"XBckIliS4oi+a/NCGtR3TzEcCCu4tkij10CfjFz4VNsGW7Z+TsMGOg1d6dsMc/fYopHWU5xemuK3LozQ",
+	"1HgCzmSrI3YpwxFYfzr8c1KJxfHaEZYIcLYcE05z5g2zk0M8QAr30IjHUagbF2TA74mp9ScJg7q6ehiJ",
+	"/7uBLrjSA8EKmVmDoopJrKMp9Gsl9z0VsdTcVO9eqAZmartYk2cDtTjqjHeGWEqk+tQENwke1bXGgjD6",
+	"ZQfw0XbO+D0RTvopjsY8Fkk28JTWZNeqchJUatLaqEnndu6HgrjzK1KWQlmXBIqEyYUayt114M1UodiS",
+	"hKDDvf001scMNB1K5rzU5qgh/dv6J19DVTeQS1OAd5sr+ift/AGPh5HznO92ra9Uc4HE+G9CdleKNeeE",
+	"o8flfcE15jE4xwbDzL6nMt33kNTD3cHNsn2TP24lmCv4d3kNf+Z+QGVyzCa+GvW1KqUSyqxkcmQ8M81q",
+	"UqcpqUtxWPaHS8jhpICc/UKLfQhc1jciEwKfi5HnqrVd2o6eKV7Xr19qfOhuUEEsFR8QcRPwYYqBlJkI",
+	"H5op+1pP8HjoXrDjv705uf798qp1ennx+8kvzfOrsxM90aprP3WwRqbQuAdxa0d507o+vfihVq/FIsr2",
+	"pmc20wiIaYttBFgxgjD1s/6xdlR7WbMv1I5qe4sUBTC7pCoLUJX0f2QdAcem5igncEOU/crqooprbmpw",
+	"jVpeCU2vyrHlhfZCGHAm40jZbI4hRT+ctNBuSslkSpjHGJ8lGtFM7uXxkbKYRGYqS5cfWJ7vzrGtIhS2",
+	"uUsdPD9ZUX/0VC8f9XsjmH8FtPR1kwUz8qYc2JKVCLtfzH8u8ICUwaPOCCetdkPHUp84I6AyxkgLJQGP",
+	"E3NjLEk4A8b6icui6Rr7eJDMh509sLv4crnAVZUuTUmSjy/Pm6cXvzePz08vcoI+nx8M9zwKasVrykNr",
+	"z81uJO2xEuxFH5IfW+dnSL/vTk16s2/M4Bs3uofnB4G/rlVBEojKPr73/UR6ARKMYojzshFe0my9Dba9",
+	"3rI7xkfWRvUs2YY0ZzTDL/S5fQCUP8MRZnEDC8i/YaxgTlB+w2prt4O39N+//PTy9PuLl//65Sdx9cNP",
+	"47M/X53hj6/Y6Q9vB6c/XvN/37yPOwc/vcTNf/yj/PUHpvchtO+KLz1hvlQVFlrLQNTZ7HMYFxgUU/ap",
+	"+Ez2ebMp7PMrQEQlPG91Fr2Kz244n61wsMqYtmZxvZyb5qgTUeNamelMNlAzfrkH50y2Ln6IOwB3C2Yh",
+	"6kTc1Ob0mVyj0NP8EYi4jiPypBPdVoOwtAgAlZ6G5WJPAdDJw6BTU5G0iphIGtgcnTFgztbRi+bZ2eXH",
+	"F2Aize6kF+/PLj/80zxJdlUR+JDuv6xanu45KMVUktoEdclYbgsIcc++NtytH6sQGF9KprbYq8PvTG2x",
+	"ad8T+TykgjRVbqlnPmJE1I5qjKsxUe+oHFGliDBFpWyNKDnsXrJJTxMso+clCjFhRIzlux7nYS8ey0ZX",
+	"wKZemNq9N2/evtk/PLDvZuqULY3sDiYRlf13HbwconPqiC2NVizGeHnT61H6r/EfV3POqvnaEgoH198L",
+	"ZPmz+TPjZLxEGv/g3a4g48zCzx8Sk7KWEmEx2UTRexY2BnKHfA5I9OiEkskAm2Vlh9QrqKd8lfVfPEYh",
+	"T/X4IREDKqVW3RVH5DMJYrDaU5lGz3+jykDTMavPyziQICJ1jZQXVvl0erMR/pT1QCu9ZKao/KxgpGaY",
+	"4uBrrdhmhdgOKOuZPrJl0JIApTAk6efTmnIzDDdFUV48/OjXL46JG5rmVTqyE9QnLyTCSAlMDW7htJJx",
+	"8Gb/9ZtCYZGnJTxGWEAU1KS8yI2jfMiosrcM3fHgzcHb119Vd1xsFQuIPdw/qC+8wouqkTOViWXvj5Kb",
+	"Y1NCrCqhXUJomyJ+q0wCCglTNMARSDOgCEeC4HDsp788KoCt8qSsk7Kk1RqnyuglL6sjxbnWxGGEA2N3",
+	"GvV5lOo/E+pYoi2hzhhhBjl48O5i2pP11Dx77alAUAka3HHm1YTXYrbgXTUeUWZeWg9dZzl2stcv3+5/",
+	"VV1npqaQuwAFhO7tzUXoclWaJa3+QprMN6mOXikhT1EJkZUWsoGeTV8LKWeqKfR37oYkoNLegHIdny0S",
+	"RRKN+lj5Tp9J7cTTCF7IhEDMQmRye5DuJzSh/9g2YtAFjCMVtq95RzY+sU+sBa7UHhdU9QdH+pc9kyhg",
+	"CdhK0MqcVmLR/2x/WhHZhqgVoyFBByapx2CGmBLoVNXRgEvlyvwHqEuFVDYmwao7VEkSdQGphAGSg+nD",
+	"/kBw0HcZC26wfATsSo04inCHRBJttfE7wFazIrgR8EEbUWnoMGgkdioZynu3jtrT3+sJbPu/bDfQz2aQ",
+	"enthQVCAJdmhTBImqaL3JBo3PrH9Brpk0RjhQP9kO4YAjCOEzVyZAp5tJ03bUGt+iKUkIWTM9xgXJGx8",
+	"YgdmXfw1T+fIzI5dfFNCggrER8xCOZm/sysAM6K3FlhC9KqC9AWy/p4U5MADu551+3hEmUSQdw/fNdDV",
+	"9WXr5EPr5NiOjxEK6jP4VRFzftTGJ3bYQIC+xRlU/EjyLvT62U1ZN+gzemaoLZJjT479tsNVMlDY91Ti",
+	"niAW4MbMxguJ2ubcXQmqt/a4jSRRSlNH1RFq396cXLfRAN/ZXWsn9YXteaQ3Xdtka7Sz7W71+YjowSfT",
+	"CIkjMGD97bYlU/XJGHmEQbsu7cYShaQeBEjYIRcKVvlVA13wdGn0Z0eofXF5cdI257itf4IdrRUnOMNt",
+	"QbDkrI3I52GEKcvOG6IMjbgIJdpyhEhE2T2P7klYR30+MsTaA2J6yZBpXf75wMFGyTp27G1j8oJOsjRu",
+	"Acyy3gTbjt6Z1ZCSh6UQZr5a3PE8oQnJGq6LLlwlvC8vNHVSnQjTA5tggHxWWnjx2ZFbu19GHX2PskCo",
+	"DyQM4YwSNSs/yLusbQ6EV5jlFRPqXD6hbnpLk2pMA3OBYq5/LmF1D34gujdBinrOjnXLZZZtLraquWcK",
+	"5iyHed0OQ1wxr2/DvBaEEykKFeOMZKyhc8d0LhVRxCM43yh7+LWjLGcH1j16tipza2Vurcytlbk1EeRG",
+	"lM4vyPU1Jc0oKY6TS7EJHxcTZ1jYCVOCgkl4cdeoY8bLj1eaOybp8ODN4X458bCCyCM9ueN1iks7PHjz",
+	"dm9xabuigLTDg+/2DusLL34VkFYFpM2tnFR6QaUXfP1gMJJI2xL6gP6aBLGgagwcvUOwIKIZ67vkr79p",
+	"7mMbmdYSBpRRqUxdepsmLVNnSHImpHGXWDzPnsB6xI30CtyEyqgfTGEDmSORr4iQnOFId6Jv/4rfEWaq",
+	"Ovo0SL/NWPXN1tdttOCDnJabEawd+BqhjD00av0WXnPH8EMzolhLyqJERFPnIYSKErhH0JBHNKAPNHpl",
+	"X8rLJIUXZN05Jw22mvszO3bomLBwB0xc3uRPdZjb0z9Pz9EdGc8mVerXcr4+N0ookWjLq8FgSLK1A+R2",
+	"HawilPXqmaoYoV+DzOvR4mvnLFla3iTH159D++Te92t2TjdvToZxxe6CGxa0XYm2jNYMzizThx2gG/yM",
+	"Lt1xm+7u9vrUS8Xeur0+3Xl/tj3XeG6vT/NWlOIe41LRQE5SfHPeutJrgMcSbQ0jrLpcDOS218WPBEeq",
+	"nzf5csyCvuCMxxIpLO8k2mJc0a49aNZOJ+uo0Wj4Lbb0u3nT3edC7UQUKqpkzqw95X4bZDDkAouxPtyF",
+	"Rxqu5Ak32kqWZ9txpvQkeW0bpLdip6Y5+WgLwF/ltr80XrtJDZippotZRwJmglUszKKDG2myBYMQMP19",
+	"IhYdUr/F8+8SQVigRWQQmxJV5rbWtYUS9EwrCv799G2JOrFCjCdfkRDxVO6CYigN4gUOM8c1dYXlnSkQ",
+	"WmCSJ7BjJtba3yn25dpfv/31/wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

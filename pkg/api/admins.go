@@ -232,9 +232,9 @@ func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsReq
 	if len(held) == 0 && !me.SysAdmin() {
 		return nil, notFound(outOfReach)
 	}
-	out := make([]gen.PermissionDTO, len(held))
+	out := make([]gen.Permission, len(held))
 	for i, p := range held {
-		out[i] = gen.PermissionDTO{Name: ptr(p), Editable: ptr(canGrant)}
+		out[i] = gen.Permission{Name: ptr(p), Editable: ptr(canGrant)}
 	}
 	return gen.ListPermissions200JSONResponse{Body: out, Headers: gen.ListPermissions200ResponseHeaders{XTotalCount: int64(len(out))}}, nil
 }

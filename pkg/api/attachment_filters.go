@@ -11,11 +11,11 @@ import (
 
 // Attachment rules of a domain (the doc's attachment filters).
 
-func (s *Server) attachmentFilterOut(v *db.AttachmentFilterView) gen.FilterAttachment {
-	return gen.FilterAttachment{
+func (s *Server) attachmentFilterOut(v *db.AttachmentFilterView) gen.AttachmentFilter {
+	return gen.AttachmentFilter{
 		Id:          s.idPtr(v.ID),
-		Action:      gen.FilterAttachmentAction(v.Action),
-		CheckType:   gen.FilterAttachmentCheckType(v.CheckType),
+		Action:      gen.AttachmentFilterAction(v.Action),
+		CheckType:   gen.AttachmentFilterCheckType(v.CheckType),
 		Filter:      v.Filter,
 		Scope:       ptr(v.Scope),
 		Priority:    ptr(int32(v.Priority)),
@@ -25,15 +25,15 @@ func (s *Server) attachmentFilterOut(v *db.AttachmentFilterView) gen.FilterAttac
 }
 
 // attachmentFilterColumns are the columns of an attachment rule export.
-var attachmentFilterColumns = []column[gen.FilterAttachment]{
-	{"id", 10, func(r *gen.FilterAttachment) any { return optional(r.Id) }},
-	{"action", 10, func(r *gen.FilterAttachment) any { return string(r.Action) }},
-	{"checkType", 22, func(r *gen.FilterAttachment) any { return string(r.CheckType) }},
-	{"filter", 36, func(r *gen.FilterAttachment) any { return r.Filter }},
-	{"scope", 30, func(r *gen.FilterAttachment) any { return optional(r.Scope) }},
-	{"priority", 10, func(r *gen.FilterAttachment) any { return optional(r.Priority) }},
-	{"description", 40, func(r *gen.FilterAttachment) any { return optional(r.Description) }},
-	{"createdDate", 20, func(r *gen.FilterAttachment) any { return msDate(r.CreatedDate) }},
+var attachmentFilterColumns = []column[gen.AttachmentFilter]{
+	{"id", 10, func(r *gen.AttachmentFilter) any { return optional(r.Id) }},
+	{"action", 10, func(r *gen.AttachmentFilter) any { return string(r.Action) }},
+	{"checkType", 22, func(r *gen.AttachmentFilter) any { return string(r.CheckType) }},
+	{"filter", 36, func(r *gen.AttachmentFilter) any { return r.Filter }},
+	{"scope", 30, func(r *gen.AttachmentFilter) any { return optional(r.Scope) }},
+	{"priority", 10, func(r *gen.AttachmentFilter) any { return optional(r.Priority) }},
+	{"description", 40, func(r *gen.AttachmentFilter) any { return optional(r.Description) }},
+	{"createdDate", 20, func(r *gen.AttachmentFilter) any { return msDate(r.CreatedDate) }},
 }
 
 // attachmentRegexp checks that a filter is a regular expression (Go's
@@ -119,7 +119,7 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 	if err != nil {
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
-	out := make([]gen.FilterAttachment, len(rows))
+	out := make([]gen.AttachmentFilter, len(rows))
 	for i := range rows {
 		out[i] = s.attachmentFilterOut(&rows[i])
 	}

@@ -107,7 +107,7 @@ func (s *Server) ListCustomers(ctx context.Context, req gen.ListCustomersRequest
 	if err != nil {
 		return nil, err
 	}
-	out := make([]gen.CustomerDTO, len(rows))
+	out := make([]gen.Customer, len(rows))
 	for i := range rows {
 		out[i] = s.customerOut(&rows[i])
 	}

@@ -56,7 +56,7 @@ func (s *Server) domainOut(v *db.DomainView) gen.Domain {
 	if v.Customer != nil {
 		out.Customer = ptr(s.customerOut(v.Customer))
 	}
-	platforms := make([]gen.PlatformDTO, len(v.Platforms))
+	platforms := make([]gen.Platform, len(v.Platforms))
 	for i := range v.Platforms {
 		platforms[i] = s.platformOut(&v.Platforms[i])
 	}
@@ -68,16 +68,16 @@ func (s *Server) outgoingProviderOut(p db.OutgoingProvider) gen.OutgoingProvider
 	return gen.OutgoingProvider{Id: s.idPtr(p.ID), Name: p.Name, SpfProvider: p.SpfProvider, Active: p.Active}
 }
 
-func (s *Server) customerOut(c *db.Customer) gen.CustomerDTO {
-	return gen.CustomerDTO{Id: s.idPtr(c.ID), BrokerId: s.idOpt(c.BrokerID), Name: ptr(c.Name),
+func (s *Server) customerOut(c *db.Customer) gen.Customer {
+	return gen.Customer{Id: s.idPtr(c.ID), BrokerId: s.idOpt(c.BrokerID), Name: ptr(c.Name),
 		Description: null(c.Description), ExternalId: null(c.ExternalID), CreatedAt: ptr(c.CreatedAt)}
 }
 
 // platformOut never returns credentials: authData and apiData are null.
-func (s *Server) platformOut(p *db.Platform) gen.PlatformDTO {
+func (s *Server) platformOut(p *db.Platform) gen.Platform {
 	var authData gen.PlatformAuthData
 	_ = authData.UnmarshalJSON([]byte("null"))
-	out := gen.PlatformDTO{
+	out := gen.Platform{
 		Id:                    s.idPtr(p.ID),
 		Name:                  p.Name,
 		TransportDest:         p.TransportDest,
@@ -109,7 +109,7 @@ func (s *Server) platformOut(p *db.Platform) gen.PlatformDTO {
 // platformsIn validates platforms given inline and keeps their credentials
 // (as JSON) for the relay; they are never returned. A domain with
 // platforms has exactly one default (the first, unless one is marked).
-func platformsIn(field string, in []gen.PlatformDTO) ([]db.Platform, error) {
+func platformsIn(field string, in []gen.Platform) ([]db.Platform, error) {
 	out := make([]db.Platform, len(in))
 	defaults := 0
 	for i, p := range in {

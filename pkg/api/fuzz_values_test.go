@@ -700,11 +700,11 @@ func (b *fzBuilder) hint(ref *openapi3.SchemaRef, owner, prop string) (any, bool
 			return nil, false
 		}
 		return a.id, true
-	case "PlatformDTO.id":
+	case "Platform.id":
 		if d := b.domain(); d != nil {
 			return id(fz.pool.pick(r, "platform", d.id))
 		}
-	case "NewUser.email", "UpdateUser.email", "NewEmailAlias.email", "EmailAliasUpdate.email":
+	case "UserAdd.email", "UserUpdate.email", "EmailAliasAdd.email", "EmailAliasUpdate.email":
 		return b.newAddress(), true
 	case "AdminAdd.email", "AdminUpdate.email":
 		return fz.uniq("admin") + "@elsewhere.example", true
@@ -717,9 +717,9 @@ func (b *fzBuilder) hint(ref *openapi3.SchemaRef, owner, prop string) (any, bool
 		return perms[r.IntN(len(perms))], true
 	case "AddEmailAliasAddresses.[]":
 		return b.recipient(), true
-	case "FilterSenderAdd.value", "FilterSenderItem.value":
+	case "WblistRuleAdd.value", "WblistEntry.value":
 		return b.senderValue(), true
-	case "FilterSenderItem.owner":
+	case "WblistEntry.owner":
 		var owners []string
 		for _, o := range fz.pool.objs {
 			if (o.kind == "domain" || o.kind == "user" || o.kind == "alias") && !o.dead {
@@ -729,9 +729,9 @@ func (b *fzBuilder) hint(ref *openapi3.SchemaRef, owner, prop string) (any, bool
 		if len(owners) > 0 {
 			return owners[r.IntN(len(owners))], true
 		}
-	case "FilterAttachmentAdd.filter", "FilterAttachmentUpdate.filter":
+	case "AttachmentFilterAdd.filter", "AttachmentFilterUpdate.filter":
 		return pickOne(r, `\.`, `^`, `(?i)\.`) + fz.uniq("x") + pickOne(r, `$`, `\.zip$`, ""), true
-	case "FilterUriBlAdd.filter", "FilterUriBlUpdate.filter":
+	case "UriFilterAdd.filter", "UriFilterUpdate.filter":
 		return fz.uniq("bad") + pickOne(r, ".example", ".example.net", ".test"), true
 	case "Policy.name", "PolicyUpdate.name":
 		return fz.uniq("policy-"), true
@@ -745,7 +745,7 @@ func (b *fzBuilder) hint(ref *openapi3.SchemaRef, owner, prop string) (any, bool
 		return fz.uniq("broker-"), true
 	case "CustomerAdd.name":
 		return fz.uniq("customer-"), true
-	case "PlatformDTO.name", "PlatformUpdate.name":
+	case "Platform.name", "PlatformUpdate.name":
 		return fz.uniq("relay-"), true
 	case "PersonalTokenAdd.name":
 		return fz.uniq("token-"), true

@@ -10,11 +10,11 @@ import (
 
 // URI rules of a domain (the doc's URI-BL filters).
 
-func (s *Server) uriFilterOut(v *db.UriFilterView) gen.FilterUriBl {
-	return gen.FilterUriBl{
+func (s *Server) uriFilterOut(v *db.UriFilterView) gen.UriFilter {
+	return gen.UriFilter{
 		Id:          s.idPtr(v.ID),
 		Scope:       ptr(v.Scope),
-		Action:      gen.FilterUriBlAction(v.Action),
+		Action:      gen.UriFilterAction(v.Action),
 		Filter:      v.Filter,
 		Priority:    ptr(int32(v.Priority)),
 		Description: v.Description,
@@ -23,14 +23,14 @@ func (s *Server) uriFilterOut(v *db.UriFilterView) gen.FilterUriBl {
 }
 
 // uriFilterColumns are the columns of a URI rule export.
-var uriFilterColumns = []column[gen.FilterUriBl]{
-	{"id", 10, func(r *gen.FilterUriBl) any { return optional(r.Id) }},
-	{"scope", 30, func(r *gen.FilterUriBl) any { return optional(r.Scope) }},
-	{"action", 24, func(r *gen.FilterUriBl) any { return string(r.Action) }},
-	{"filter", 36, func(r *gen.FilterUriBl) any { return r.Filter }},
-	{"priority", 10, func(r *gen.FilterUriBl) any { return optional(r.Priority) }},
-	{"description", 40, func(r *gen.FilterUriBl) any { return optional(r.Description) }},
-	{"createdDate", 20, func(r *gen.FilterUriBl) any { return msDate(r.CreatedDate) }},
+var uriFilterColumns = []column[gen.UriFilter]{
+	{"id", 10, func(r *gen.UriFilter) any { return optional(r.Id) }},
+	{"scope", 30, func(r *gen.UriFilter) any { return optional(r.Scope) }},
+	{"action", 24, func(r *gen.UriFilter) any { return string(r.Action) }},
+	{"filter", 36, func(r *gen.UriFilter) any { return r.Filter }},
+	{"priority", 10, func(r *gen.UriFilter) any { return optional(r.Priority) }},
+	{"description", 40, func(r *gen.UriFilter) any { return optional(r.Description) }},
+	{"createdDate", 20, func(r *gen.UriFilter) any { return msDate(r.CreatedDate) }},
 }
 
 // uriHost validates a URI rule's filter: a host or domain name (the part
@@ -102,7 +102,7 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 	if err != nil {
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
-	out := make([]gen.FilterUriBl, len(rows))
+	out := make([]gen.UriFilter, len(rows))
 	for i := range rows {
 		out[i] = s.uriFilterOut(&rows[i])
 	}

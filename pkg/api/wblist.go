@@ -18,12 +18,12 @@ import (
 // wblistOut converts a stored rule for the wire. spfOn, description and
 // expireAt are null when unset, as the doc's examples show (spfOn is only
 // ever set on ALLOW rules).
-func (s *Server) wblistOut(v *db.WblistView) gen.FilterSender {
-	return gen.FilterSender{
+func (s *Server) wblistOut(v *db.WblistView) gen.WblistRule {
+	return gen.WblistRule{
 		Id:          s.idPtr(v.ID),
 		Value:       v.Value,
 		Owner:       v.Owner,
-		Type:        gen.FilterSenderType(v.Type),
+		Type:        gen.WblistRuleType(v.Type),
 		CreatedDate: ptr(v.CreatedAt),
 		ExpireAt:    null(v.ExpireAt),
 		Description: null(v.Description),
@@ -31,8 +31,8 @@ func (s *Server) wblistOut(v *db.WblistView) gen.FilterSender {
 	}
 }
 
-func (s *Server) wblistOuts(views []db.WblistView) []gen.FilterSender {
-	out := make([]gen.FilterSender, len(views))
+func (s *Server) wblistOuts(views []db.WblistView) []gen.WblistRule {
+	out := make([]gen.WblistRule, len(views))
 	for i := range views {
 		out[i] = s.wblistOut(&views[i])
 	}
@@ -40,15 +40,15 @@ func (s *Server) wblistOuts(views []db.WblistView) []gen.FilterSender {
 }
 
 // wblistColumns are the columns of a sender rule export: one per field.
-var wblistColumns = []column[gen.FilterSender]{
-	{"id", 10, func(r *gen.FilterSender) any { return optional(r.Id) }},
-	{"value", 36, func(r *gen.FilterSender) any { return r.Value }},
-	{"owner", 30, func(r *gen.FilterSender) any { return r.Owner }},
-	{"type", 12, func(r *gen.FilterSender) any { return string(r.Type) }},
-	{"createdDate", 20, func(r *gen.FilterSender) any { return msDate(r.CreatedDate) }},
-	{"expireAt", 20, func(r *gen.FilterSender) any { return msDate(nullablePtr(r.ExpireAt)) }},
-	{"description", 40, func(r *gen.FilterSender) any { return optional(nullablePtr(r.Description)) }},
-	{"spfOn", 8, func(r *gen.FilterSender) any { return optional(nullablePtr(r.SpfOn)) }},
+var wblistColumns = []column[gen.WblistRule]{
+	{"id", 10, func(r *gen.WblistRule) any { return optional(r.Id) }},
+	{"value", 36, func(r *gen.WblistRule) any { return r.Value }},
+	{"owner", 30, func(r *gen.WblistRule) any { return r.Owner }},
+	{"type", 12, func(r *gen.WblistRule) any { return string(r.Type) }},
+	{"createdDate", 20, func(r *gen.WblistRule) any { return msDate(r.CreatedDate) }},
+	{"expireAt", 20, func(r *gen.WblistRule) any { return msDate(nullablePtr(r.ExpireAt)) }},
+	{"description", 40, func(r *gen.WblistRule) any { return optional(nullablePtr(r.Description)) }},
+	{"spfOn", 8, func(r *gen.WblistRule) any { return optional(nullablePtr(r.SpfOn)) }},
 }
 
 // senderValue validates the value of a rule, an e-mail address or a domain
@@ -70,7 +70,7 @@ func senderValue(field, v string) (string, error) {
 // wblistRule validates one rule of a request at now; prefix names it in
 // errors ("0." for the first item of a list, "" for a single rule). spfOn
 // belongs to ALLOW rules only: false when absent, and dropped from others.
-func wblistRule(prefix, value string, typ gen.FilterSenderType, expireAt *int64, description *string, spfOn *bool, now int64) (db.WblistRule, error) {
+func wblistRule(prefix, value string, typ gen.WblistRuleType, expireAt *int64, description *string, spfOn *bool, now int64) (db.WblistRule, error) {
 	v, err := senderValue(prefix+"value", value)
 	if err != nil {
 		return db.WblistRule{}, err
@@ -86,7 +86,7 @@ func wblistRule(prefix, value string, typ gen.FilterSenderType, expireAt *int64,
 }
 
 // wblistRules validates the rules of a list body, for owner.
-func wblistRules(o db.WblistOwner, in []gen.FilterSenderAdd) ([]db.WblistRule, error) {
+func wblistRules(o db.WblistOwner, in []gen.WblistRuleAdd) ([]db.WblistRule, error) {
 	now := time.Now().UnixMilli()
 	rules := make([]db.WblistRule, len(in))
 	for i, x := range in {
@@ -118,7 +118,7 @@ func sameRules(rules []db.WblistRule) error {
 	return nil
 }
 
-func wblistFilter(typ *gen.FilterSenderType, value *string) db.WblistFilter {
+func wblistFilter(typ *gen.WblistRuleType, value *string) db.WblistFilter {
 	f := db.WblistFilter{Value: match(value)}
 	if typ != nil {
 		f.Type = string(*typ)
@@ -281,18 +281,18 @@ func (s *Server) SetUserWblistRules(ctx context.Context, req gen.SetUserWblistRu
 }
 
 // updateWblistRule replaces one rule of an owner by the body's.
-func (s *Server) updateWblistRule(ctx context.Context, o db.WblistOwner, ruleID string, in gen.FilterSenderAdd, missing string) (gen.FilterSender, error) {
+func (s *Server) updateWblistRule(ctx context.Context, o db.WblistOwner, ruleID string, in gen.WblistRuleAdd, missing string) (gen.WblistRule, error) {
 	id, err := s.pathKey(ruleID, "Rule")
 	if err != nil {
-		return gen.FilterSender{}, err
+		return gen.WblistRule{}, err
 	}
 	r, err := wblistRule("", in.Value, in.Type, in.ExpireAt, in.Description, in.SpfOn, time.Now().UnixMilli())
 	if err != nil {
-		return gen.FilterSender{}, err
+		return gen.WblistRule{}, err
 	}
 	v, err := s.store.UpdateWblistRule(ctx, o, id, r)
 	if err != nil {
-		return gen.FilterSender{}, notFoundAs(err, missing)
+		return gen.WblistRule{}, notFoundAs(err, missing)
 	}
 	return s.wblistOut(v), nil
 }
