@@ -158,6 +158,17 @@ func (s *Store) DeleteToken(ctx context.Context, adminID, tokenID int64) error {
 	})
 }
 
+// GetToken loads one token of an admin.
+func (s *Store) GetToken(ctx context.Context, adminID, tokenID int64) (*PersonalToken, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var t PersonalToken
+	if err := gdb.Where("id = ? AND admin_id = ?", tokenID, adminID).Take(&t).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &t, nil
+}
+
 // Authenticate finds the admin a token value belongs to, if the token is
 // known and unexpired and its account enabled; otherwise ErrNotFound.
 // It records the token's last use (at most once a minute, to spare writes;

@@ -2393,6 +2393,9 @@ type ListDomainEmailAliasesParams struct {
 
 	// Recipient Filter groups by recipient's email
 	Recipient *string `form:"recipient,omitempty" json:"recipient,omitempty"`
+
+	// Address Alias of `recipient` (the doc's example `?address=ramsay@got.net`): send one of the two.
+	Address *string `form:"address,omitempty" json:"address,omitempty"`
 }
 
 // AddEmailAliasAddressesJSONBody defines parameters for AddEmailAliasAddresses.
@@ -2423,6 +2426,9 @@ type ListDomainUsersParams struct {
 
 	// Email Filter by email
 	Email *string `form:"email,omitempty" json:"email,omitempty"`
+
+	// Name Alias of `email` (the doc's example `?name=*lannister.net`): send one of the two.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
 
 	// PlatformName Filter by platform name
 	PlatformName *string `form:"platformName,omitempty" json:"platformName,omitempty"`
@@ -2531,6 +2537,9 @@ type ListUsersParams struct {
 
 	// Email Filter by email
 	Email *string `form:"email,omitempty" json:"email,omitempty"`
+
+	// Name Alias of `email` (the doc's example `?name=…`): send one of the two.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
 
 	// PlatformName Filter by platform name
 	PlatformName *string `form:"platformName,omitempty" json:"platformName,omitempty"`
@@ -2995,6 +3004,9 @@ type ServerInterface interface {
 	// DeleteToken Delete a token
 	// (DELETE /admins/{adminId}/tokens/{tokenId})
 	DeleteToken(ctx echo.Context, adminId string, tokenId string) error
+	// GetToken Get a token
+	// (GET /admins/{adminId}/tokens/{tokenId})
+	GetToken(ctx echo.Context, adminId string, tokenId string) error
 	// ListBrokers List brokers
 	// (GET /brokers)
 	ListBrokers(ctx echo.Context, params ListBrokersParams) error
@@ -3028,6 +3040,9 @@ type ServerInterface interface {
 	// DeleteCustomerOption Delete customer option
 	// (DELETE /customers/{customerId}/options/{optionName})
 	DeleteCustomerOption(ctx echo.Context, customerId string, optionName string) error
+	// GetCustomerOption Get customer option
+	// (GET /customers/{customerId}/options/{optionName})
+	GetCustomerOption(ctx echo.Context, customerId string, optionName string) error
 	// ListDomains List domains
 	// (GET /domains)
 	ListDomains(ctx echo.Context, params ListDomainsParams) error
@@ -3133,6 +3148,9 @@ type ServerInterface interface {
 	// DeleteDomainOption Delete domain option
 	// (DELETE /domains/{domainId}/options/{optionName})
 	DeleteDomainOption(ctx echo.Context, domainId string, optionName string) error
+	// GetDomainOption Get domain option
+	// (GET /domains/{domainId}/options/{optionName})
+	GetDomainOption(ctx echo.Context, domainId string, optionName string) error
 	// ListDomainPolicies List domain policies
 	// (GET /domains/{domainId}/policies)
 	ListDomainPolicies(ctx echo.Context, domainId string, params ListDomainPoliciesParams) error
@@ -3202,6 +3220,9 @@ type ServerInterface interface {
 	// DeletePlatformOption Delete platform option
 	// (DELETE /options/platform/{optionName})
 	DeletePlatformOption(ctx echo.Context, optionName string) error
+	// GetPlatformOption Get platform option
+	// (GET /options/platform/{optionName})
+	GetPlatformOption(ctx echo.Context, optionName string) error
 	// ListOutgoingProviders List outgoing providers
 	// (GET /outgoing-providers)
 	ListOutgoingProviders(ctx echo.Context, params ListOutgoingProvidersParams) error
@@ -3304,6 +3325,9 @@ type ServerInterface interface {
 	// DeleteUserOption Delete user option
 	// (DELETE /users/{userId}/options/{optionName})
 	DeleteUserOption(ctx echo.Context, userId string, optionName string) error
+	// GetUserOption Get user option
+	// (GET /users/{userId}/options/{optionName})
+	GetUserOption(ctx echo.Context, userId string, optionName string) error
 	// DeleteUserSign Delete sign
 	// (DELETE /users/{userId}/sign)
 	DeleteUserSign(ctx echo.Context, userId string) error
@@ -3394,6 +3418,30 @@ func (w *ServerInterfaceWrapper) DeleteToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DeleteToken(ctx, adminId, tokenId)
+	return err
+}
+
+// GetToken converts echo context to params.
+func (w *ServerInterfaceWrapper) GetToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "adminId" -------------
+	var adminId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "adminId", ctx.Param("adminId"), &adminId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter adminId: %s", err))
+	}
+
+	// ------------- Path parameter "tokenId" -------------
+	var tokenId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tokenId", ctx.Param("tokenId"), &tokenId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tokenId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetToken(ctx, adminId, tokenId)
 	return err
 }
 
@@ -3640,6 +3688,30 @@ func (w *ServerInterfaceWrapper) DeleteCustomerOption(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DeleteCustomerOption(ctx, customerId, optionName)
+	return err
+}
+
+// GetCustomerOption converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCustomerOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "customerId" -------------
+	var customerId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "customerId", ctx.Param("customerId"), &customerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customerId: %s", err))
+	}
+
+	// ------------- Path parameter "optionName" -------------
+	var optionName string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "optionName", ctx.Param("optionName"), &optionName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter optionName: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCustomerOption(ctx, customerId, optionName)
 	return err
 }
 
@@ -4311,6 +4383,13 @@ func (w *ServerInterfaceWrapper) ListDomainEmailAliases(ctx echo.Context) error 
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter recipient: %s", err))
 	}
 
+	// ------------- Optional query parameter "address" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "address", ctx.QueryParams(), &params.Address, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter address: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListDomainEmailAliases(ctx, domainId, params)
 	return err
@@ -4524,6 +4603,30 @@ func (w *ServerInterfaceWrapper) DeleteDomainOption(ctx echo.Context) error {
 	return err
 }
 
+// GetDomainOption converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDomainOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "domainId" -------------
+	var domainId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "domainId", ctx.Param("domainId"), &domainId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter domainId: %s", err))
+	}
+
+	// ------------- Path parameter "optionName" -------------
+	var optionName string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "optionName", ctx.Param("optionName"), &optionName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter optionName: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDomainOption(ctx, domainId, optionName)
+	return err
+}
+
 // ListDomainPolicies converts echo context to params.
 func (w *ServerInterfaceWrapper) ListDomainPolicies(ctx echo.Context) error {
 	var err error
@@ -4618,6 +4721,13 @@ func (w *ServerInterfaceWrapper) ListDomainUsers(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", ctx.QueryParams(), &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter email: %s", err))
+	}
+
+	// ------------- Optional query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", ctx.QueryParams(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter name: %s", err))
 	}
 
 	// ------------- Optional query parameter "platformName" -------------
@@ -5009,6 +5119,22 @@ func (w *ServerInterfaceWrapper) DeletePlatformOption(ctx echo.Context) error {
 	return err
 }
 
+// GetPlatformOption converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPlatformOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "optionName" -------------
+	var optionName string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "optionName", ctx.Param("optionName"), &optionName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter optionName: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPlatformOption(ctx, optionName)
+	return err
+}
+
 // ListOutgoingProviders converts echo context to params.
 func (w *ServerInterfaceWrapper) ListOutgoingProviders(ctx echo.Context) error {
 	var err error
@@ -5372,6 +5498,13 @@ func (w *ServerInterfaceWrapper) ListUsers(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", ctx.QueryParams(), &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter email: %s", err))
+	}
+
+	// ------------- Optional query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", ctx.QueryParams(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter name: %s", err))
 	}
 
 	// ------------- Optional query parameter "platformName" -------------
@@ -5866,6 +5999,30 @@ func (w *ServerInterfaceWrapper) DeleteUserOption(ctx echo.Context) error {
 	return err
 }
 
+// GetUserOption converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUserOption(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "optionName" -------------
+	var optionName string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "optionName", ctx.Param("optionName"), &optionName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter optionName: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUserOption(ctx, userId, optionName)
+	return err
+}
+
 // DeleteUserSign converts echo context to params.
 func (w *ServerInterfaceWrapper) DeleteUserSign(ctx echo.Context) error {
 	var err error
@@ -6131,6 +6288,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/admins/:adminId/tokens", wrapper.ListTokens, options.OperationMiddlewares["ListTokens"]...)
 	router.POST(options.BaseURL+"/admins/:adminId/tokens", wrapper.CreateToken, options.OperationMiddlewares["CreateToken"]...)
 	router.DELETE(options.BaseURL+"/admins/:adminId/tokens/:tokenId", wrapper.DeleteToken, options.OperationMiddlewares["DeleteToken"]...)
+	router.GET(options.BaseURL+"/admins/:adminId/tokens/:tokenId", wrapper.GetToken, options.OperationMiddlewares["GetToken"]...)
 	router.GET(options.BaseURL+"/brokers", wrapper.ListBrokers, options.OperationMiddlewares["ListBrokers"]...)
 	router.POST(options.BaseURL+"/brokers", wrapper.CreateBroker, options.OperationMiddlewares["CreateBroker"]...)
 	router.GET(options.BaseURL+"/brokers/:brokerId", wrapper.GetBroker, options.OperationMiddlewares["GetBroker"]...)
@@ -6142,6 +6300,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/customers/:customerId/options", wrapper.ListCustomerOptions, options.OperationMiddlewares["ListCustomerOptions"]...)
 	router.POST(options.BaseURL+"/customers/:customerId/options", wrapper.SetCustomerOption, options.OperationMiddlewares["SetCustomerOption"]...)
 	router.DELETE(options.BaseURL+"/customers/:customerId/options/:optionName", wrapper.DeleteCustomerOption, options.OperationMiddlewares["DeleteCustomerOption"]...)
+	router.GET(options.BaseURL+"/customers/:customerId/options/:optionName", wrapper.GetCustomerOption, options.OperationMiddlewares["GetCustomerOption"]...)
 	router.GET(options.BaseURL+"/domains", wrapper.ListDomains, options.OperationMiddlewares["ListDomains"]...)
 	router.POST(options.BaseURL+"/domains", wrapper.CreateDomain, options.OperationMiddlewares["CreateDomain"]...)
 	router.DELETE(options.BaseURL+"/domains/:domainId", wrapper.DeleteDomain, options.OperationMiddlewares["DeleteDomain"]...)
@@ -6177,6 +6336,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/domains/:domainId/options", wrapper.ListDomainOptions, options.OperationMiddlewares["ListDomainOptions"]...)
 	router.POST(options.BaseURL+"/domains/:domainId/options", wrapper.SetDomainOption, options.OperationMiddlewares["SetDomainOption"]...)
 	router.DELETE(options.BaseURL+"/domains/:domainId/options/:optionName", wrapper.DeleteDomainOption, options.OperationMiddlewares["DeleteDomainOption"]...)
+	router.GET(options.BaseURL+"/domains/:domainId/options/:optionName", wrapper.GetDomainOption, options.OperationMiddlewares["GetDomainOption"]...)
 	router.GET(options.BaseURL+"/domains/:domainId/policies", wrapper.ListDomainPolicies, options.OperationMiddlewares["ListDomainPolicies"]...)
 	router.POST(options.BaseURL+"/domains/:domainId/policies", wrapper.CreatePolicy, options.OperationMiddlewares["CreatePolicy"]...)
 	router.GET(options.BaseURL+"/domains/:domainId/users", wrapper.ListDomainUsers, options.OperationMiddlewares["ListDomainUsers"]...)
@@ -6200,6 +6360,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/options/platform", wrapper.ListPlatformOptions, options.OperationMiddlewares["ListPlatformOptions"]...)
 	router.POST(options.BaseURL+"/options/platform", wrapper.SetPlatformOption, options.OperationMiddlewares["SetPlatformOption"]...)
 	router.DELETE(options.BaseURL+"/options/platform/:optionName", wrapper.DeletePlatformOption, options.OperationMiddlewares["DeletePlatformOption"]...)
+	router.GET(options.BaseURL+"/options/platform/:optionName", wrapper.GetPlatformOption, options.OperationMiddlewares["GetPlatformOption"]...)
 	router.GET(options.BaseURL+"/outgoing-providers", wrapper.ListOutgoingProviders, options.OperationMiddlewares["ListOutgoingProviders"]...)
 	router.POST(options.BaseURL+"/outgoing-providers", wrapper.CreateOutgoingProvider, options.OperationMiddlewares["CreateOutgoingProvider"]...)
 	router.GET(options.BaseURL+"/outgoing-providers/:outgoingProviderId", wrapper.GetOutgoingProvider, options.OperationMiddlewares["GetOutgoingProvider"]...)
@@ -6234,6 +6395,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/users/:userId/options", wrapper.ListUserOptions, options.OperationMiddlewares["ListUserOptions"]...)
 	router.POST(options.BaseURL+"/users/:userId/options", wrapper.SetUserOption, options.OperationMiddlewares["SetUserOption"]...)
 	router.DELETE(options.BaseURL+"/users/:userId/options/:optionName", wrapper.DeleteUserOption, options.OperationMiddlewares["DeleteUserOption"]...)
+	router.GET(options.BaseURL+"/users/:userId/options/:optionName", wrapper.GetUserOption, options.OperationMiddlewares["GetUserOption"]...)
 	router.DELETE(options.BaseURL+"/users/:userId/sign", wrapper.DeleteUserSign, options.OperationMiddlewares["DeleteUserSign"]...)
 	router.GET(options.BaseURL+"/users/:userId/sign", wrapper.GetUserSign, options.OperationMiddlewares["GetUserSign"]...)
 	router.PUT(options.BaseURL+"/users/:userId/sign", wrapper.SetUserSign, options.OperationMiddlewares["SetUserSign"]...)
@@ -6769,6 +6931,160 @@ type DeleteToken503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response DeleteToken503ApplicationProblemPlusJSONResponse) VisitDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTokenRequestObject struct {
+	AdminId string `json:"adminId"`
+	TokenId string `json:"tokenId"`
+}
+
+type GetTokenResponseObject interface {
+	VisitGetTokenResponse(w http.ResponseWriter) error
+}
+
+type GetToken200JSONResponse PersonalToken
+
+func (response GetToken200JSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken400ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken401ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken403ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken404ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken429ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken500ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken501ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken503ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -8658,6 +8974,160 @@ func (response DeleteCustomerOption503ApplicationProblemPlusJSONResponse) VisitD
 	return err
 }
 
+type GetCustomerOptionRequestObject struct {
+	CustomerId string `json:"customerId"`
+	OptionName string `json:"optionName"`
+}
+
+type GetCustomerOptionResponseObject interface {
+	VisitGetCustomerOptionResponse(w http.ResponseWriter) error
+}
+
+type GetCustomerOption200JSONResponse Option
+
+func (response GetCustomerOption200JSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomerOption400ApplicationProblemPlusJSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomerOption401ApplicationProblemPlusJSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomerOption403ApplicationProblemPlusJSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomerOption404ApplicationProblemPlusJSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomerOption429ApplicationProblemPlusJSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomerOption500ApplicationProblemPlusJSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomerOption501ApplicationProblemPlusJSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomerOption503ApplicationProblemPlusJSONResponse) VisitGetCustomerOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainsRequestObject struct {
 	Params ListDomainsParams
 }
@@ -10495,11 +10965,11 @@ type SetDomainAdminAuthoritiesResponseObject interface {
 	VisitSetDomainAdminAuthoritiesResponse(w http.ResponseWriter) error
 }
 
-type SetDomainAdminAuthorities200Response struct {
+type SetDomainAdminAuthorities204Response struct {
 }
 
-func (response SetDomainAdminAuthorities200Response) VisitSetDomainAdminAuthoritiesResponse(w http.ResponseWriter) error {
-	w.WriteHeader(200)
+func (response SetDomainAdminAuthorities204Response) VisitSetDomainAdminAuthoritiesResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
 	return nil
 }
 
@@ -11511,23 +11981,15 @@ type GetDomainDkimResponseObject interface {
 	VisitGetDomainDkimResponse(w http.ResponseWriter) error
 }
 
-type GetDomainDkim200ResponseHeaders struct {
-	XTotalCount int64
-}
-
-type GetDomainDkim200JSONResponse struct {
-	Body    []string
-	Headers GetDomainDkim200ResponseHeaders
-}
+type GetDomainDkim200JSONResponse []string
 
 func (response GetDomainDkim200JSONResponse) VisitGetDomainDkimResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12035,15 +12497,15 @@ func (response ListDomainAttachmentFilters200JSONResponse) VisitListDomainAttach
 	return err
 }
 
-type ListDomainAttachmentFilters200ApplicationvndMsExcelResponse struct {
+type ListDomainAttachmentFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
 	Body          io.Reader
 	Headers       ListDomainAttachmentFilters200ResponseHeaders
 	ContentLength int64
 }
 
-func (response ListDomainAttachmentFilters200ApplicationvndMsExcelResponse) VisitListDomainAttachmentFiltersResponse(w http.ResponseWriter) error {
+func (response ListDomainAttachmentFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitListDomainAttachmentFiltersResponse(w http.ResponseWriter) error {
 
-	w.Header().Set("Content-Type", "application/vnd.ms-excel")
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
@@ -12410,15 +12872,15 @@ func (response ListDomainUriFilters200JSONResponse) VisitListDomainUriFiltersRes
 	return err
 }
 
-type ListDomainUriFilters200ApplicationvndMsExcelResponse struct {
+type ListDomainUriFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
 	Body          io.Reader
 	Headers       ListDomainUriFilters200ResponseHeaders
 	ContentLength int64
 }
 
-func (response ListDomainUriFilters200ApplicationvndMsExcelResponse) VisitListDomainUriFiltersResponse(w http.ResponseWriter) error {
+func (response ListDomainUriFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitListDomainUriFiltersResponse(w http.ResponseWriter) error {
 
-	w.Header().Set("Content-Type", "application/vnd.ms-excel")
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
@@ -12785,15 +13247,15 @@ func (response ListDomainEmailAliases200JSONResponse) VisitListDomainEmailAliase
 	return err
 }
 
-type ListDomainEmailAliases200ApplicationvndMsExcelResponse struct {
+type ListDomainEmailAliases200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
 	Body          io.Reader
 	Headers       ListDomainEmailAliases200ResponseHeaders
 	ContentLength int64
 }
 
-func (response ListDomainEmailAliases200ApplicationvndMsExcelResponse) VisitListDomainEmailAliasesResponse(w http.ResponseWriter) error {
+func (response ListDomainEmailAliases200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitListDomainEmailAliasesResponse(w http.ResponseWriter) error {
 
-	w.Header().Set("Content-Type", "application/vnd.ms-excel")
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
@@ -14651,6 +15113,160 @@ func (response DeleteDomainOption503ApplicationProblemPlusJSONResponse) VisitDel
 	return err
 }
 
+type GetDomainOptionRequestObject struct {
+	DomainId   string `json:"domainId"`
+	OptionName string `json:"optionName"`
+}
+
+type GetDomainOptionResponseObject interface {
+	VisitGetDomainOptionResponse(w http.ResponseWriter) error
+}
+
+type GetDomainOption200JSONResponse Option
+
+func (response GetDomainOption200JSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDomainOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainOption400ApplicationProblemPlusJSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDomainOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainOption401ApplicationProblemPlusJSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDomainOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainOption403ApplicationProblemPlusJSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDomainOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainOption404ApplicationProblemPlusJSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDomainOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainOption429ApplicationProblemPlusJSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDomainOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainOption500ApplicationProblemPlusJSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDomainOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainOption501ApplicationProblemPlusJSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDomainOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetDomainOption503ApplicationProblemPlusJSONResponse) VisitGetDomainOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDomainPoliciesRequestObject struct {
 	DomainId string `json:"domainId"`
 	Params   ListDomainPoliciesParams
@@ -15052,15 +15668,15 @@ func (response ListDomainUsers200JSONResponse) VisitListDomainUsersResponse(w ht
 	return err
 }
 
-type ListDomainUsers200ApplicationvndMsExcelResponse struct {
+type ListDomainUsers200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
 	Body          io.Reader
 	Headers       ListDomainUsers200ResponseHeaders
 	ContentLength int64
 }
 
-func (response ListDomainUsers200ApplicationvndMsExcelResponse) VisitListDomainUsersResponse(w http.ResponseWriter) error {
+func (response ListDomainUsers200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitListDomainUsersResponse(w http.ResponseWriter) error {
 
-	w.Header().Set("Content-Type", "application/vnd.ms-excel")
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
@@ -15241,15 +15857,15 @@ func (response ListDomainWblistRules200JSONResponse) VisitListDomainWblistRulesR
 	return err
 }
 
-type ListDomainWblistRules200ApplicationvndMsExcelResponse struct {
+type ListDomainWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
 	Body          io.Reader
 	Headers       ListDomainWblistRules200ResponseHeaders
 	ContentLength int64
 }
 
-func (response ListDomainWblistRules200ApplicationvndMsExcelResponse) VisitListDomainWblistRulesResponse(w http.ResponseWriter) error {
+func (response ListDomainWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitListDomainWblistRulesResponse(w http.ResponseWriter) error {
 
-	w.Header().Set("Content-Type", "application/vnd.ms-excel")
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
@@ -17681,17 +18297,6 @@ func (response Livez200JSONResponse) VisitLivezResponse(w http.ResponseWriter) e
 	return err
 }
 
-type Livez200TextResponse string
-
-func (response Livez200TextResponse) VisitLivezResponse(w http.ResponseWriter) error {
-
-	w.Header().Set("Content-Type", "text/plain")
-	w.WriteHeader(200)
-
-	_, err := w.Write([]byte(fmt.Sprint(response)))
-	return err
-}
-
 type Livez400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -18339,6 +18944,159 @@ type DeletePlatformOption503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response DeletePlatformOption503ApplicationProblemPlusJSONResponse) VisitDeletePlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOptionRequestObject struct {
+	OptionName string `json:"optionName"`
+}
+
+type GetPlatformOptionResponseObject interface {
+	VisitGetPlatformOptionResponse(w http.ResponseWriter) error
+}
+
+type GetPlatformOption200JSONResponse Option
+
+func (response GetPlatformOption200JSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformOption400ApplicationProblemPlusJSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformOption401ApplicationProblemPlusJSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformOption403ApplicationProblemPlusJSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformOption404ApplicationProblemPlusJSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformOption429ApplicationProblemPlusJSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformOption500ApplicationProblemPlusJSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformOption501ApplicationProblemPlusJSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformOption503ApplicationProblemPlusJSONResponse) VisitGetPlatformOptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -23803,6 +24561,160 @@ func (response DeleteUserOption503ApplicationProblemPlusJSONResponse) VisitDelet
 	return err
 }
 
+type GetUserOptionRequestObject struct {
+	UserId     string `json:"userId"`
+	OptionName string `json:"optionName"`
+}
+
+type GetUserOptionResponseObject interface {
+	VisitGetUserOptionResponse(w http.ResponseWriter) error
+}
+
+type GetUserOption200JSONResponse Option
+
+func (response GetUserOption200JSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOption400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserOption400ApplicationProblemPlusJSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOption401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserOption401ApplicationProblemPlusJSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOption403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserOption403ApplicationProblemPlusJSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOption404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserOption404ApplicationProblemPlusJSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOption429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserOption429ApplicationProblemPlusJSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOption500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserOption500ApplicationProblemPlusJSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOption501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserOption501ApplicationProblemPlusJSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOption503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetUserOption503ApplicationProblemPlusJSONResponse) VisitGetUserOptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUserSignRequestObject struct {
 	UserId string `json:"userId"`
 }
@@ -24310,15 +25222,15 @@ func (response ListUserWblistRules200JSONResponse) VisitListUserWblistRulesRespo
 	return err
 }
 
-type ListUserWblistRules200ApplicationvndMsExcelResponse struct {
+type ListUserWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
 	Body          io.Reader
 	Headers       ListUserWblistRules200ResponseHeaders
 	ContentLength int64
 }
 
-func (response ListUserWblistRules200ApplicationvndMsExcelResponse) VisitListUserWblistRulesResponse(w http.ResponseWriter) error {
+func (response ListUserWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitListUserWblistRulesResponse(w http.ResponseWriter) error {
 
-	w.Header().Set("Content-Type", "application/vnd.ms-excel")
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
@@ -25360,7 +26272,7 @@ type AddWblistEntriesResponseObject interface {
 }
 
 type AddWblistEntries201ResponseHeaders struct {
-	Location string
+	Location *string
 }
 
 type AddWblistEntries201JSONResponse struct {
@@ -25375,7 +26287,9 @@ func (response AddWblistEntries201JSONResponse) VisitAddWblistEntriesResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -25549,6 +26463,9 @@ type StrictServerInterface interface {
 	// DeleteToken Delete a token
 	// (DELETE /admins/{adminId}/tokens/{tokenId})
 	DeleteToken(ctx context.Context, request DeleteTokenRequestObject) (DeleteTokenResponseObject, error)
+	// GetToken Get a token
+	// (GET /admins/{adminId}/tokens/{tokenId})
+	GetToken(ctx context.Context, request GetTokenRequestObject) (GetTokenResponseObject, error)
 	// ListBrokers List brokers
 	// (GET /brokers)
 	ListBrokers(ctx context.Context, request ListBrokersRequestObject) (ListBrokersResponseObject, error)
@@ -25582,6 +26499,9 @@ type StrictServerInterface interface {
 	// DeleteCustomerOption Delete customer option
 	// (DELETE /customers/{customerId}/options/{optionName})
 	DeleteCustomerOption(ctx context.Context, request DeleteCustomerOptionRequestObject) (DeleteCustomerOptionResponseObject, error)
+	// GetCustomerOption Get customer option
+	// (GET /customers/{customerId}/options/{optionName})
+	GetCustomerOption(ctx context.Context, request GetCustomerOptionRequestObject) (GetCustomerOptionResponseObject, error)
 	// ListDomains List domains
 	// (GET /domains)
 	ListDomains(ctx context.Context, request ListDomainsRequestObject) (ListDomainsResponseObject, error)
@@ -25687,6 +26607,9 @@ type StrictServerInterface interface {
 	// DeleteDomainOption Delete domain option
 	// (DELETE /domains/{domainId}/options/{optionName})
 	DeleteDomainOption(ctx context.Context, request DeleteDomainOptionRequestObject) (DeleteDomainOptionResponseObject, error)
+	// GetDomainOption Get domain option
+	// (GET /domains/{domainId}/options/{optionName})
+	GetDomainOption(ctx context.Context, request GetDomainOptionRequestObject) (GetDomainOptionResponseObject, error)
 	// ListDomainPolicies List domain policies
 	// (GET /domains/{domainId}/policies)
 	ListDomainPolicies(ctx context.Context, request ListDomainPoliciesRequestObject) (ListDomainPoliciesResponseObject, error)
@@ -25756,6 +26679,9 @@ type StrictServerInterface interface {
 	// DeletePlatformOption Delete platform option
 	// (DELETE /options/platform/{optionName})
 	DeletePlatformOption(ctx context.Context, request DeletePlatformOptionRequestObject) (DeletePlatformOptionResponseObject, error)
+	// GetPlatformOption Get platform option
+	// (GET /options/platform/{optionName})
+	GetPlatformOption(ctx context.Context, request GetPlatformOptionRequestObject) (GetPlatformOptionResponseObject, error)
 	// ListOutgoingProviders List outgoing providers
 	// (GET /outgoing-providers)
 	ListOutgoingProviders(ctx context.Context, request ListOutgoingProvidersRequestObject) (ListOutgoingProvidersResponseObject, error)
@@ -25858,6 +26784,9 @@ type StrictServerInterface interface {
 	// DeleteUserOption Delete user option
 	// (DELETE /users/{userId}/options/{optionName})
 	DeleteUserOption(ctx context.Context, request DeleteUserOptionRequestObject) (DeleteUserOptionResponseObject, error)
+	// GetUserOption Get user option
+	// (GET /users/{userId}/options/{optionName})
+	GetUserOption(ctx context.Context, request GetUserOptionRequestObject) (GetUserOptionResponseObject, error)
 	// DeleteUserSign Delete sign
 	// (DELETE /users/{userId}/sign)
 	DeleteUserSign(ctx context.Context, request DeleteUserSignRequestObject) (DeleteUserSignResponseObject, error)
@@ -25995,6 +26924,32 @@ func (sh *strictHandler) DeleteToken(ctx echo.Context, adminId string, tokenId s
 		return err
 	} else if validResponse, ok := response.(DeleteTokenResponseObject); ok {
 		return validResponse.VisitDeleteTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetToken operation middleware
+func (sh *strictHandler) GetToken(ctx echo.Context, adminId string, tokenId string) error {
+	var request GetTokenRequestObject
+
+	request.AdminId = adminId
+	request.TokenId = tokenId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetToken(ctx.Request().Context(), request.(GetTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetTokenResponseObject); ok {
+		return validResponse.VisitGetTokenResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -26384,6 +27339,32 @@ func (sh *strictHandler) DeleteCustomerOption(ctx echo.Context, customerId strin
 		return err
 	} else if validResponse, ok := response.(DeleteCustomerOptionResponseObject); ok {
 		return validResponse.VisitDeleteCustomerOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCustomerOption operation middleware
+func (sh *strictHandler) GetCustomerOption(ctx echo.Context, customerId string, optionName string) error {
+	var request GetCustomerOptionRequestObject
+
+	request.CustomerId = customerId
+	request.OptionName = optionName
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCustomerOption(ctx.Request().Context(), request.(GetCustomerOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCustomerOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCustomerOptionResponseObject); ok {
+		return validResponse.VisitGetCustomerOptionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -27631,6 +28612,32 @@ func (sh *strictHandler) DeleteDomainOption(ctx echo.Context, domainId string, o
 	return nil
 }
 
+// GetDomainOption operation middleware
+func (sh *strictHandler) GetDomainOption(ctx echo.Context, domainId string, optionName string) error {
+	var request GetDomainOptionRequestObject
+
+	request.DomainId = domainId
+	request.OptionName = optionName
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDomainOption(ctx.Request().Context(), request.(GetDomainOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDomainOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDomainOptionResponseObject); ok {
+		return validResponse.VisitGetDomainOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListDomainPolicies operation middleware
 func (sh *strictHandler) ListDomainPolicies(ctx echo.Context, domainId string, params ListDomainPoliciesParams) error {
 	var request ListDomainPoliciesRequestObject
@@ -28385,6 +29392,31 @@ func (sh *strictHandler) DeletePlatformOption(ctx echo.Context, optionName strin
 		return err
 	} else if validResponse, ok := response.(DeletePlatformOptionResponseObject); ok {
 		return validResponse.VisitDeletePlatformOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPlatformOption operation middleware
+func (sh *strictHandler) GetPlatformOption(ctx echo.Context, optionName string) error {
+	var request GetPlatformOptionRequestObject
+
+	request.OptionName = optionName
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlatformOption(ctx.Request().Context(), request.(GetPlatformOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlatformOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPlatformOptionResponseObject); ok {
+		return validResponse.VisitGetPlatformOptionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -29459,6 +30491,32 @@ func (sh *strictHandler) DeleteUserOption(ctx echo.Context, userId string, optio
 	return nil
 }
 
+// GetUserOption operation middleware
+func (sh *strictHandler) GetUserOption(ctx echo.Context, userId string, optionName string) error {
+	var request GetUserOptionRequestObject
+
+	request.UserId = userId
+	request.OptionName = optionName
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUserOption(ctx.Request().Context(), request.(GetUserOptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUserOption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetUserOptionResponseObject); ok {
+		return validResponse.VisitGetUserOptionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // DeleteUserSign operation middleware
 func (sh *strictHandler) DeleteUserSign(ctx echo.Context, userId string) error {
 	var request DeleteUserSignRequestObject
@@ -29831,524 +30889,541 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pUhs7twD6Kqo+typwtmPmDOz66n4GHOIdwA42GfZHKsjdsq3QlnpLasBJpeq8xnmB+2DnSW5p6sHu",
-	"ttvGEAj9Y+/gbrW0tCStSWv44bh0GFCCiODO7g9ngKCHmPpznxKBiHh+gHlAORaYEvnYQ9xlONA/nQso",
-	"BHQHQ0TEn6CHfUTgEP3r3KlWq+fOBehRBjx6TXwKPV4BF5j4mCDzHPPAh6OqU3G4O0BDKHsfwpsjRPpi",
-	"4Oxur79+UXHEKEDOrsMFw6Tv/PxZcY6oC7OBOTs9ArQHxAABgq4BQ5yGzEVyBIb+CTFDnrMrWIiSI/Yo",
-	"G0Lh7Dohw88Z6iGGiIucShKUzfXtV1mgnCLBRs9rPYHYJDQn4bCLmASII5cSjwNBwTXEAnRRjzIEOCIe",
-	"Jn0Fr4QPcQFgH2IyHWB0A4eBj5zdrfVKDD0mYmtTQo0JHoZDZ3c9AhgTgfqIKYg/fvz4vBaKASICu1Cg",
-	"SbATbzElQI2LJOghR2DlYg9BhtjFakEYHd0eMAT94b/OHddHkAwh9s+dMRTv7GRh+NPzDhXQf75PQyIm",
-	"gVUvAYkwjQUacjCEwh1YzPawLxDjFcBQHzLPR5zLlgHsyzEK7QxMxIvtWbj9WXECyOAQCXN+mr0eRxkw",
-	"N4iHbuw+7WHGhQJbopghETJSAT1Gh2BdohjLL/4JERs5FUeeLWfXobrjJKge6sHQFwqyebdEC/ZRG3/P",
-	"2ArH8EZ+OIFfDSby8gAMbI+ZIG5nwqiHcnY31tfXEyBvZGOaIR5QwpFC9B70TvXxkb9cTbbknzAIfLOP",
-	"1wJGuz4a/vGNa8oRA/b/MNRzdp3/Wosp4Zp+y9da+is96PgyXkEfe/bk7gIIovUHlKnV7VJvBDyKOCBU",
-	"6G2pnksYGXQFWOEIgQvEGGVcnqmfFUl2ez5273UuHUWBNLUE0GcIeiOAbjAXXE7FNSBxcI3FAECi38kT",
-	"RglSUL+hrIs9D5H7BPszDYFHFW4H8AqBALEh5lySLUEBukFuKBAQA8ztKilYG0QgRqBfl2i/3y2jBwZq",
-	"wRUsJ1S8oSHx7hOMU7vSEnE9OboFpSGJtuTl6F4BOqEC4HhoMEJ6oVpwJAWHDqVHkPXR/eJI82N1ggWl",
-	"wJcQ7AIsALpxEZLcfCBZOLtC7BkHPh5iAVY2wDHeU9LNX+3mCeiOgCF7FbB/VK+dHNcaR1+Pa5++7jUP",
-	"Pv8JNnei9mFgZKR0u7PWUbN2oClDG7Er7KIzAq8g9mHXv1eMmNHVplEEYlfyATYCUIo/WuiakHgwAQkZ",
-	"SfKLhIA5Jj1lwWVaryWbKtg6lB5DMjLLxO+VWFIKhpCMQA9iH3kApgQmrpm3IjqujxERAHoeU1IH0/RT",
-	"vRP0EhEQMNTDN78Uk2dEToAy/P1+D/2YnKkIt2QoDGDNWcfmmCW5TpvoRHsz24BRF3Euj0+dCCxG9znp",
-	"ZoCYnq8LiTxJXQQ8ShDoIhdKAZv2tKiAhOS6ntK6eFXJaaZ7OXrN9VsRr2sLKEI+Kb3FLQAkHsCCA+gK",
-	"fGXkev1VxQkYDRATWMtSiEjEeNN6e5bdjxHTupRKEV/SKy0NTu1INUnpAS+2s9QA84R2vyFXyL5r3hCr",
-	"JUmDb7ay/Zke+QhzIRGcaAT6DCqWI6g6dyFHTAq1Usydtcw1081IwjOENw39kRZgDcCQMajeJ8bMUWXU",
-	"42LgTUjP4yJyxXEZggJ5tYyBaq6rhlJN5BJ6UCCwggLqDsAQ+z42NEfpeBNK0ORYRpE/yVzuA/1SrbRV",
-	"eqCGYLYCWHGQ1BUne63Lx5awVsEZR57iogHk/JoyKZW79EorJakxtrPGyNvzHwdIDAxFNjADzIFpL0kV",
-	"oSJz6+OM3poB/CdEAHuSIvWwWsmEnjyqb5HJozDExP7cyADdh6QfQi0aQd9v9pzd/0zftUf2i59fxomT",
-	"fTW+TGocLvYpIciVbQ8yDQfyqfxUtpXEyzSWezdBU2+z0XzaxxlmnyP5WJ4NvQfS/LjIBuAjHtGTQjsA",
-	"Aj7iUmeH8jPMBYOCsmkbQlAR5B7FZ1yKiZggDwxDX+DnPeiKiZlUMzr+mbRf/Mcg6Esevax53iTJXPT0",
-	"VsGpGRlQ4o+kgOJCw8HQdYQtS2Wq93HabwvT8qnDAhAVoyZnBKepiWIdCc08JrKPgcjMjacFycFd7BC7",
-	"DTN4uo9gYpvebsqgJsCQcgFebgJ3ABl0tV1TCncwftUdCaTUhbPOm+evdkHXZaNAVMD1ALsDMIB8IF+L",
-	"ilLiOCAU9EImN3IFcAog8CnpowTQynjSU+hc2V5fXx1DycvNLIxEMt4UMSzRaJYYNl0+TEpfiddG9hoj",
-	"kUnQcgnlWeAZFrccWvl7SDpLoWX3JbGUh3J88fNEkDFVTk610+y0qmAfEo0EDyt1WV9YIChChqqgLveG",
-	"ZDSyMRiGPFZmxYDRsD8AEHjIU8q3B3o+vQYr70/3qYdWc0SZycPoY63wpo9hFj9seIhYNqjWU316e+aX",
-	"rcSeJM+4GSl1+raytNgkHVL9ZhKgAHfUs4m7rlEQjcnQEHlYL1ut1VC8HyhKoS2SVdAgQajOsNy+zzHh",
-	"iHAs8BUCK0RK2lL4juitCwkl2IU+4AHy1ar6mMtlGyCGVv8ENBSyO+hfwxGX5JnnfCdXFpFwKKfYOK61",
-	"nIpT/7T/tnZyWHcqTnPrxU5i0gY1Fefmufzm+RVkEi1cfmzQYPowvxJdmSe6R4k25g7wFWoxGmTwHPM2",
-	"vqHhFpMB9bGr7q5C39hU9T3gmGFBd7A32qfBKIP2yz6HmCCAe1Y3UEfCfAeg7wP0XK4QrwB0hQjA9jKA",
-	"EsQroDsCLg1GEvVDxDnsI2NJ7GHZSH7ZpTfZNNULWc6NeHwHfdw86bxtqylH/UOGLIBeMbMCF5ShmneF",
-	"mFgACZi4dChnqHgdN9SPI3352UUAqp4x17ticqJq+D3o1SKnA74MMLAYgDBhBlWODECjg08FpE5c6klo",
-	"lwRFF3oA2T6nDfw2Nowua1xra80f1ofupaYLtxm361P3EnnK/UGJeTnDST5NjiH2G2SB4ZSjwfhk8weT",
-	"4zTDRTY1R0TM7L6t5voBMdwbLWvN8FCTKINIcKV7z4chgMNbjw08JJArOQPkgAdwyIuy8ujIvsF+hmid",
-	"zWffGI+iIgI0z/RhkD0A+UpKX0oMK2ZrEpk82PpEiQQvlsSiCHxhYTXe9gooATRklqfPNJRXnJDhTCsT",
-	"4hycnTZs52o/eBmQb7zYelXQAJ9cT3PvNMYyXcuTisn54z3W9PeTUr9+kUCUMDbvAXIvrey02Jj7UReT",
-	"w5q1By4lLmIEeZJna9VBAxpZ3bPto/tLs7cnu51YbCIFiaHijdoLIvAhJkZqhJwS0EUDTDzjFxH6aGxj",
-	"pS4w4q3Vi5Z58qYcM3V1L8dTi5B2v7AYAisM9dHNarHxpgn5S5DrA4b15c3kBZV5E8naBkVFxCOXZlGN",
-	"AzqUS7BCmZXjVqOeQRdJ5U6uVQFj05gSYXZecutHC/WlwKGtuTmbKDphkIDYw9OcNckMFFIegpJxUD/5",
-	"LNWBo6Pmx4KqhZl7NC09W9NR9kvTfRYKvYx9WhtHmV5qeTwUhahO3Ls+QWL5FMjYks/rfnLRshE+7cDq",
-	"WfEHcW7fNI7qJ7VjqcrvN0869ZNO53NLKfan+28bH+rPs59Gny121CMEJobPbZOGILeZAW2+1vE8MpY5",
-	"Nj+PrfEAEqm3C5q5zGqN/wSwq1SSmL4oPd9HPQFC4qouvJIAPR0CNElVQjFoIyEw6fNMQtLDfWNRApZ6",
-	"qTsHBULabcvQiIDRK+whVgWteNsp87RUUOU3cpl2o7/+hYcw2AUDykUFBJSJimz9lXO/AlzExNcADcGK",
-	"R10wpB7ygQS5MYSBBXv1z7gr3xvvqouJ9zXkiJk/rdk8MUgXcvTVIxUlkH2FQjDcDQWKR1dtFSH5qgW/",
-	"cXCOvGxwKPbcXYA5DxE7Y7hivAAbnv2rjVyGREXdE9WEYBWgxMbx/pvYc7P6R0QwuAsEIlD2Ov5ZXb6O",
-	"vps852biY7dqG+ubWepkCntzfKLu7wo1t+geb52ph1Yci8ux5tkKdxLdxaCRm2ii660s5cQu73jrrEAh",
-	"eUqTm6wQ8HZ3FGost/14xMosFWU2NuwWKwSCOVmy7aT9aewoFegwj2516CXK8PtDNwFmKMvbrS7fJPRu",
-	"w4e0++0tlHBhARl3Dpb9XkE/HLOsZEazVZyQ+VNDsJAHQuZbMpvwo0r3/mrj9WZxHE69Xhoj8DFlX6LQ",
-	"aC8+MQc+vUZM37FCdUOqGawJwwNGzeeLipk+daHvVBzJb5yKI3mFU3EkjVaNBINF76MM4o5Mh/Z3Q3cc",
-	"vfZSP5t6IPuzrgc065Bjfyjuppo+A3qRG/fkeahHs54QM8mDbm533iwz5pj/yFL8QCoOR27IkNdUoOz7",
-	"kPNCoKc+KzjhrKO3x+hlluCnn+8ChjjyfcQAvSbyvLghF3SIGJ9k4lO8e+/HyngQ/7IUtaunlyGSjt+s",
-	"Trql3Oir0Ky9WzfvEjSB9sCIhgy4A4rdLNP7zAHvyz13tvNAFtZyNlQh7wG9mTKNUvrVNCPU8pb8zpd4",
-	"maieuohFEb9vTmvGiTRvVPi3YnsSGk/bhI31d1JMV8DeFzGfQk8OlktGbkscHvxRX4Ax2A2SeWqTuyfv",
-	"3OZvloaX3v1aYrJdxlcPS0DAvMTDQvFYyEc2vMsjIAcY9gnlArtSShxN6jgDBH05xHQbmY5pe6vbPrz9",
-	"H1+szx/zdXCJh+9QBmYChq+gQOZdATNCEHZ97BZvz5GPXEFZAdtAJuCK1mffkF+hM45YXlBY7L+l2yrJ",
-	"P/Jd0zykGB027hxZ152I20MDBfARlOoHsZ5xJuQ/cnZRQcCZTiYwFLQltUUpt2PSb5KC3qbywyEU2I1D",
-	"0mhPz/SZ9bjN9q2x7bMv3DsRip7x5UW7uQlGP+0gRgKBoo0qCPxomb7PB7pPkOMDbXRpzO0uUWD4aAa6",
-	"oLE0G/HkGnIwhOxS+/uo75FXHHs53PkWWka05ecXJPSnyqU4Kzo0tVugaVU0FFS5ABcIA70VHwMruIqq",
-	"6dcRL8dEN+1ibW3Rrlyry9KOxt2ro3W4Ld+w7mULEqbIO20aZZrN3LO2Vbbll4aiTzHpt4xdLGcn+caI",
-	"Y5tHdrQZWkCh7dYcg2Fi501uPAtHO+wSJKZE5QwoF3L/+/Ra25s4Il7sMrySvBAaQrELYLVbdave2mh1",
-	"sYidzZ0Xk+AGPhRygCmA8qEIAEM+HBXGW8v0WgBfao/lB2vHfNk2BB5yfRjflMWEt5DnkHFDnzUB3UpJ",
-	"MKyP5qDj2PelCBFC3x+pOI3lk/J/QsggEZgsKmTEHUw9zQwJKbdmMYxCw0TfTx2FJzx2p0gyyKSBSXjg",
-	"RlelGvdV0GEhSqSCyfHQtUkcigkGWqQ0qR+yL90n5KwEoftZca67kka1Em5wxUb+mP4uUzDBBFnv/rQH",
-	"CgcCXiJgne+svd+GWNlEU6CLxDVCJMGQJRHSvnPP+Hin1WwtK8LqpACWKa1+yRXdMzVz49U3zakrT+bO",
-	"FoNV61m87FdI2UbGyBJaJLGJ9Ug+rizzGezu9kaHByJYL0uKXa7lY0kS4xxCW0QWFWe+d6lsCkDxSYhk",
-	"smnQTch5DW+GqIc9ninxxWG0acaQlFru3j6zLPmQ6wZTJETjLnP/kmFyMe5WOpwm6mQS39uLNpndlqLM",
-	"byfKgDOOWBLFs0SbxF5MbqDY4jfJJfMFnbxcYu1YjIj2wgNwIq6f1PaO6gdOxTlotKM/60f1jvqrVT85",
-	"aJwcFvTwSGIg0XHiaXKQ5ONowOTTaPAIuUXceg12i3nxVoDUylSoI+MAAquj6aysT1Aaja+73GKXrqX8",
-	"ea++GvdlwbxTg18pCD4mQTBqZsiAS4mQNIAbF2m1Fu3jTqsy5vlYGU+ycVdWxtF0SmZIjDVhSXDdkDHJ",
-	"HJZmhC/l2VKevUvTXI60qW6+dXR68SQ/6TB5pHwllhAOXCRjGRp2kefpoJaoddErwoyUvTM9Vq3f/CRI",
-	"h8ohOGJnaYDmCyKOBslSC1T6sZw0TDkZy2o23fWU9EjbC147LiurE0MuDnB2/hjJPVAy65o6Gqyv7kts",
-	"EJmEo1p07WMkntpxZ18Wj62SRvb0Jco0U9ef67nIBmClz2gYrE4zWi95VZeP6ZlDLh2v8ardbgqFEJ1K",
-	"+Bfn+7IQFEC5qimTl0/FvLIdy8MPVlSWN44EwGZ1zei6Yokt+mGT30UqVlIKuTNPg2UdeR/mIeUIPiSc",
-	"iLlCYjM2aU5ArI3v0dvuVsdgRgBRvFttTtoECXoQdqOzdv1UZabr1E9PakdfawcHp/V2W+WRaNTaBQ1G",
-	"OZixnWe/tWPGQ+Y0NJCkVqBYYHgS3YuGgz8BLjC505Ous5NOpohJrS7bS76Dh4gLOAwsZnQSdBXDbVws",
-	"2vX95slBu6LrOyT9LYr5HTJkozyn0QMN/SlyKfOyct9GU4g6zDrzuhcVXn+KuKraNRmuLp/r8649k/V0",
-	"H8T5br6T5+r0tHlq//168K5x/PW40W43Tg6/1k86p5/TrxonH2pHjYOv+82z1lE9enf8Keej40/RJ/pF",
-	"MZoxgVkF6sRTC3v2CwmwgcoCld/QQBnNK7vl8adCHR5/Mt2ZOUd7xey4rPRyKmOd1XEjJ/eMyiOC5Zft",
-	"gL4PBOKCg2gTA0qsCii13YKyuAVX7erZFhqecyFy6NMu9O3OTyvyEUAzsvVHVzh26vlHMe8UFsbNWKio",
-	"OlR5oZU5ocozMKVwPkklrKV3BXurkZQkd5UEUs9yGeqcRc/spU9StVuFIzSGMHhDfS8r9507wL7HEDnL",
-	"ysd3xrA1RkICukgnyhAU9JHQNquw21Mdc2uuRJ61x+gXRbL2VRxjip3pwxiZbPNHK+DCaHtZbM7WXlsA",
-	"lgIzz9F+VA+gaELJAGo5ILMT9bJSIItCSBiC3nHBpdCtl7IieXvWgJIRjkL4NWLZyV17JkOoFtQGkIMu",
-	"QgREn2ReDqaz9BZTaBIQxul+JJnLSv8e2eWU9JgY7mfF6bpuRgysj4mnEi3HSkpEtw3Sc6TM169fzS1l",
-	"VpwsIPbvb3jj5jvHig4hu0zEemQubI/RjEyyOsft5GxmTmIA+YyEzmlYzZngqRXPgjNRPQ56upYa9FuJ",
-	"Pa9V8BxHeP3x5HwmDtVceV3VFJSXRy/07aE2nQNThg7UWo1qEczhoRThIRFzLrAO54m+tlrWlIzMDLmo",
-	"yDCYqzoJHEueHylCAg9RgnrFwNAAkZxNxhEic0xLks282yIxpWBVEv3XkOt0zrcID8vOQtzG39HYTsrL",
-	"R5yXtyfU+22ya/1igXMnaFbJZ0zuiTaF0+UEda+clBC8tCph0bjipw9sJUEWKqp+6+qiOY4zeVFuVZhs",
-	"uee0EZciMg0TlclRMXHGltAvMIRpOf8YeOotdCLZYJpmFUhKfVepvZOHSqXLnu9ETc3wDebP8F14Bylp",
-	"ZlL60u5Z05dY0GiFlfXZhOWmXBu4VghTi8aL7QF3ZhRyqscCSM5xbIlyHKX6K6TAZx/KhQx+ia724wKw",
-	"pVD8mwvFiWK/2Wc/PXYVNIk/AlD5KeCurxxG6DWZkHXHE/S/3Fh/9SqTIpZieSmWl2L5byGW05C5U8QI",
-	"/f7uKUqpHty/epD0+s6vSxg7CTyMvOvqSuxExUnIv9ryr5pTcU72Cl5h2cmpnuwP1aP9oXqO3rSTb2qJ",
-	"H3LEnxXnuAezHQqO82shR+L5A8PuSfNEzr3T7LQKYtPM3nxofunvf1acZuTTP3aBEz2fmidCtTpAPW3N",
-	"ZoiIDyoz7WTgvHoJdLc6fa1WOHAPEGoSVOvHOCpWvasQop+aU0cQZIgL8wHsUol864JdiXz9K8ZBRifZ",
-	"XgViAAXgSBIUgioA+VxzAA2PLo8NQ19UQU17M1wPkGLRDGnWhuXf49RyZ2crS5m8ykZBMzn3pJe1msuf",
-	"OtTGjmsmqEAmlMhJxujVaXoRX42rg77Yqexs7YyVAQUrsqdO/VNHbWe553QR1lFgvXF9xDlYidaxqtpl",
-	"z3OGY1EWAdP9ZlYFnx1BYbZgAe09B+EfkhtH93avCCuQp83C/iUXeQdZt55mK3lQwMnMjvYMtLNrBTUS",
-	"VXdJHByj03ZnFn+8bYJFfRQLgWPip/KBUe6lWd7KNAwS65xf9EgKNwuG9xisF77dE71Cc7bUa8qsJclj",
-	"2J2h0SWmHyo/LltcgQM+4tAbStGK+tlDzOcVqFGR4wh4AAVU7FMSOU3uzA41cpdfCC8h86egRNL1Yt3w",
-	"qbtbwTfFgKTfR0FINr4jIk7Z/mI7BeTRnF2YU1XcbqYE/ipjRz190pIoSu2giiU9asB8ypOD3bbmvMRu",
-	"NXPdzpEAlOyC1lGt86Z5epykkRb41Qo4Oz0CK3YGqxWwf9buNI/rp2AlNZfVCjhoHtcaJ2AlMSf5fVu2",
-	"jWa2+iCEMjtnp+KcnR45FcfOSoq+ahryTbt+WlBkS+A/0XXiqR4l8SAxYOJpNHbyUwVGtMjZgnF0gg3z",
-	"jESwaNkfBN7bndPGyaEUh+ufOqrO05F2yDuuNSSC9prNo2hNjhrtjlqPfflB47j+t5aI3zbV8/3T+kH9",
-	"pNOoHUl1olVrtz82Tw+citM46dQP51w6idUIuPiRATN+YAGOn1jQ4ydmEvGD5OKrigB6YvEDPcXEsPFk",
-	"44dm2glYUgiInydQET+MkCI30niyuKXmq8tKaDo5gnmeReCLhABMAHVnqdktkgpLETzo5SO23XqTBHmB",
-	"AvHpASoWkZlcYWydM4OBmlnLO60moV1NHR6ZaZmdsriPEclZuI0j9zKi4DwstJzwYwoG5ncvjMc80dQr",
-	"SxlT5q5E8B9YOax3wJoqWYHFaC35Sh5xRbaHq9XF4rCzQhRbiHFKoJ9TmKdwpYpl1eVBUb2f+6sFVISG",
-	"6XpBywljOuM5UUySM986wfFs1d/OZSmav+rMWMR72JdqAewJxEBAuVAqEuKCzy5+XTTPemrDZhJJ28Js",
-	"jGmxkr9gsy1teQojzOYzmCS9x52WSfTmQQEnGUiApahaXG89jTMu1AIc1SjMqO7IkLrCg34iRDKVrQGs",
-	"ZHe2WgUfGRbouYrvwwTwADMsdgFBV4gBhkTIjLutyqtTAQzxgBIp8rqQsZEyBFbVVX6Ap0fCSTCkRpoA",
-	"rQo6CcF9HGYVTaMu0EzJ94cgxjeOay0VLLf/tnZyqMTUrRc7TkXi4cssa42Uwvv0uXlYMxjTmYMGdnMU",
-	"yaZRs+3Nt3NWDrVf5MdFpi8YEsl9Mm06OiWHNQ1hHntg6fMQOXAri7EycmCuQr8MR6xmX+FD3+9C97LD",
-	"IOEBZeIA8QwAGi1AmUrVnIxb1YQEspHOfme2UIZMNNPANgFGy4SejRFKysTMwScuUWdnEp4YPvuYtRgV",
-	"1KV+7BqFfKxOsb38M+ciGzaQ+X3icxtPqcjcAzqQEh6nov5pf62f7J9+bnWi38e1zwsdzTSuH1SNLHvM",
-	"qkVEDrHIydFW7emHJn+k2Ycjq/8iHorj+78YsRtbygmKV/jcTIKdoz+lkT4O+DiqpgkZtQRbmMnyc0pV",
-	"gpVkheMlMXxQIwANAzECegfI9tCKp2CIIOHqptSMKleYElSQNcWSTmUyHURiTMoUMLvjIyX26uwbny8J",
-	"dBdKSWjP350kJSxFxFJELEXEUkQsRcTHJyKWotsjE90mxa6o7MxEcI7J4geJB7igTPZtUlAms0DfT5Zh",
-	"3WeL0WB2nr1k28i7ZXqKTcg5dbEqth5P69aFrQoYhU3Vn7usopWJ9kJVs6SQ0cbf0REe4kwOJxAbYoKM",
-	"NIK/I+DLplIuOt4reE4KkBCFo0IEZGYViDQWCtWBuKvUqHGzQtv6/VhzpYf5cFTo49O45Z0lZY1aFYQo",
-	"1Vrd8cFh26Us26WFIdBjdGh9v2NnfQ6EFpYAlMqG7CW183o+hYm0rkRFsuWpsbmp9KPj9SWXhhbTpFTT",
-	"RXNylaS1pHYltSup3SLUbpJqMdr10XC+ILw6Y0p91dYOsHL6Zh+83t55KSmZ7M0G4axWtNip4QwC36jM",
-	"a6bdH984JVXwAfrY0wvQg9gPGdJeCtrpp9dDRMWx9zDyPeUFfoEkAPwiRUQkAoXKVmhLskkdukdD4uk0",
-	"nX18hQjAniLkXEDiSlSsaXrE1+qjvncZV1TZ3V7frjgCC0WgTqgAb2RXMVZhl4Zit+tDcqn8iNO5AAwo",
-	"GbfBPiRmswXIxT3salkdc0BdHWvgjgd8vdp4vZlVg0FhIfNefRyfFV3+UImcKXwWTl5sNsob+ZFa/wK5",
-	"wGI0Z0Wyx+UfzEWCyYgwgYloX4cMP4++KoSivLxtbztSUden3aUeyiTcQ3iDh1KR3nn9WjEj/Ss51aSq",
-	"p7fKxDkeUCYqYBAOIXnOEPSUEZSHwyFko4jcm3Mjey2mI0dmDmN4Sm3HyhzYnhy8CLo317dfFXNfmtg2",
-	"k7dJRLmujm3ZSblH7deMz9MbGlAGAsjgUHJqsPJXu3kCAirXiSm7ORxOBILkOILH+bHSA34cQGXWuWaU",
-	"9E35YVEtkARsTNrU84kHyhIq308yzDQwpgGUnDeaNp9QLMftO2PUKszzXolTPnhwxJMRlVpW5UJyKUxA",
-	"SmYuEjArP6x5V4hNlbJwz9R/AcOQi2g4I8ipIGNbxoAjuYcp6CIAVb+Ya9tVVikHytAe9GbEtU8Fwo4t",
-	"lz8kMBQDyvB35OkUJBoDfOrodeJSL1NwKza0hwRypRCgYOhCDyDb47Rh38Zh9wtPWA5mw/fzx/Khe6mN",
-	"mIsvcdenKkfklOB39UU7UQzk9htKnemhPiTp0iFTIAjgcO6Rpeg2BYUfMAv5ks+HrXwDwZXqPTM/6QQh",
-	"UtK0ypmZkRslvrxb5MoudT1W8JLG3g7l3tEkrsbUBR0lAt0ILdnHV2zzXC+NXdAu92qplhHWLKjy41TX",
-	"Qi4lBLlCsWxqLgR9OKre303Q/d78FHOuzU3joW/WdN5tm5Wakh7uG0Zn/ExxXBcKQF8KZyOAbrDxM72t",
-	"eeL3uccYE1xy3TzU8ImTEZ/sL3kkJUesUe+mCTRjFEgx/BZDPXyTWQ6+h28AVDV7BAU8zoWh05REnFSq",
-	"qaorXgVtJFQW/aTjhaDAw1xJ8IHq1Ny3zY4yVa2zWcRc4Cld/1awzbzSVYdnbtHM3oiOMx+XEo49xJLY",
-	"VZJZNcei4sPRwqJZHhDpmm+JxER58hu6EYiYUIoqukGV6nccVP7vf/6/1alQzy9bFYM4IW9NQducEkix",
-	"FbPGpQwJxRqvcmylUyxYk0NYnwd7kakN34tYtHLEjKzUPDFDsDHYcehwrdUwmXksx40usUFsH9MXsFJK",
-	"NJRu1/7xr8ZxrbWr6HsFBMoG4NM+JhUQQM6vKfNU1os298GKR10wpB7yQQL4xhAGSW+kP6OerX+N7X2i",
-	"X4G4qJmKNNmd1695dt/NrRc7u8D1MSKioboiUP+ln7WRy1Ber4cMBoOUB9VM1dOOVCg2OwnCRJKDzKzb",
-	"EkETXWexUIXDQgVFLJqLAWCLdRTxFTCoLoSKxBIXglpvtazgtOwzNG7XHmfP1jr+K20Oyau5oiaHfTnp",
-	"Y4j9Bplbr3Llt+PkMl95k6M0w/nNG+pOMLfzrOVq6yuKvKrdb7OqU5hrjUkzW57J9IJeXmhlREvUo7SM",
-	"TC/nDc0yA2WJhm3czwgi5ObpZNiyzh6B+wSKUO8NOcWBGPrGEqP8V5R5RDts7kGOVGBV8uC82NzYLhaU",
-	"2R6KZP78zEp7phBuVjztZcYsWKi2g0pkdUnoNfGR19eJdnnMnaLEQ4m7IJ2lz2YJTJaIm5l2NDuZhpSA",
-	"rARyTUPfUzY19WXssBblsOsMKEfmG7WLB/AK6ax/aidHnnVKF1dF6bTUNZaa1qZVLHQbkViAKdlfJ28k",
-	"MhOf2nknEtqNF6K6HlCDCtkIXSEAdabUsTRz3VCAAfY8ROIcJCo3UaLy1fKqV1WcLvVGWbcbx0dRtsqp",
-	"qQQ31rdf7bzMKvNyt4haKhI8Bnsi0/8gvThRNkoOrzQZUF9WzE2cPj/YMxeF5jxJOVA72CGBABaZR5BP",
-	"lGScOyPoMWSXqW6TKUAzzzJluD/L70K3gX6cRHMg1RuGAn9kIgl6lF1D5mknP1MWsMBU7inTpN1yw7GM",
-	"k2P77o5LwmWTmwdKQOfN4KYUXrnbhAEWBgGCzHLRjB2RLZKG01PH9/TGM0ETtqBfnE/eepfCAC8U5K0B",
-	"yJImOpBnWK1dOhxC4s3hlAv55b75aNKC2ziIylrZNirZIhwumOFYpY3T+qVBlum4Cp6DN5TZn+CZFDO+",
-	"qmjvr3KtnoFdcHFx8eM8Lrd47uyeOy5iHOF/+5AQzAViVYLEuVM5d9TlKxajc2d3c/vnxcVF5gBW7/nK",
-	"EEfi1iO9yB3oGvkuHaIFRpBdTqaAHtssdnmi1cnbMvvxBhm3HGhwlQO0gHy5xQ4rhnBgDnx6jZguvQ65",
-	"PY/xRb4Rvvmi0QET2HZ0Uf3EXrJPMhbfvuIBHPZwfyDUXzmvlOpk39kbGPR18up7WtamxKK0EfE+asiP",
-	"dadjL1Vah+xXLTOXUzmV7CZtC7j8Y0aTSKNMt7FmEWT1hC9yWy0QpvI7hJkUXN8kdkyfE8/acf+T79RY",
-	"PyvOWeBT6L3BPjrVkZmT5F8V85hYAVPiI7ImdDGBLHHpm+vK4WffcZwxrGMoMm5NXWv+KMZ+oq5q+sOM",
-	"S0T1IsFvJWEEZ6eNg5P23tHX9rtG66vJ17cLGn1CGeL6kkx5z1Am20a15qx7kHFTizx3lQuNlFr07TXg",
-	"ysx7jXWxEYZ68iehQso8eBhAVyCvCj6+bXTqR4125+vZaePr22a7A3bB8Vh5OzmkAiESbzIH14N1EQio",
-	"3ukqPLPnh5IqehI0zHUbJUkpIabXMzIpx32Ce9iFRPgjTWHjmdrpVMHeUW3/3bLhJagPp8KrC1jqmOIE",
-	"oAATlyHJBqzxJoZU6WraGzQ7j346v9ItMs6MZZgd23tkpNi4EkQFBegm8GHEsSBXyV4HmHjawY+F/qQq",
-	"mpDFk1Xs7fHJzqzvUuKilEjpZiUk3pozNGcJ978Bw5RhMcqi8/pNdF1tsFHEiJmd7tN4vK5QpjwfuvRm",
-	"Neo5P8tulno0RtkibJp1mErkam6+h7UmTFCel+d7R4Y6yQOkJv8gqsFnEEqn4kxSLqfiTJKHgjxOI+qM",
-	"4T1fY8WOKgeNxpxoFQFxdtowIEy0iWCybb6k1iYrxVVqMfRmmZEI8KlwrNXfg2OtPFSW9bCYyammeENj",
-	"btGOQ2pg5IamDI3e/WCFoT66Wa3OnWNyLkpaKIxs8vQuHFJWnuzyZJcne46TPXl0eWYBeCN8Z4vmHTW4",
-	"usR/xoG7NEE9NyBTi4nPeIbLpIFjCXKvHt5mY2l4RbKiRFZi/fHyoFDOCFNh0MkM7gyC+FK+GGk9SH6V",
-	"4d8sD1zqIt/A+7PiaEv9pJDHEUu6mMqVVpWSZisD8lwx7aCalRyCpX1XQz6ZenlnwZQIpq/bp8mNa3MV",
-	"w39UzSujpGainFfyyJh0vPvGRzvvtB+Y9K+q5p4bNVa8PI6NLH7wZ2fHkSNlr90RXGzphnlFumoRGTNV",
-	"ocAwv2xXFTzyml6LpM2x9c1+VpwgkUq3SEYr7UhmU7RM/UK30oUVo4CYZn7UM0qUljQhLpHngtwUVaA8",
-	"U7ojW3srx99pPiInSVIuicuMx06dtzHJ2t5QGigSpz7BC7/k8OxsvZgjZoebqhGHYpDFXGrZGQmnMd4q",
-	"6MBLlKDocbkzFburKrAJe7qqS+NPv0xMeCzc6j5ZyHKJddJTdUyN9BFkkcPw5E6UsreOprXagg41UD4Y",
-	"Nsch7YHDeidOzR4VbXu5CdwBZFLbUoU2iQdg/Cpdy20XdF02CoS99RxAPpCvRUXVjFXJNHshk9pcBXCp",
-	"9fqU9FECeOUe11M3Zivb6+vj8vvLrLDwYIpwaonuvIc1FmaXflKDXClW0/upoC5hfMkeTqhQCmC2XtdG",
-	"xDM+OYYJK5dMQaVuKZEywMMxwCJ9pwreQJ8neUw1r1TwPXK0TF/TWijoEArsAuViJxuZ+pgEKELAY/8t",
-	"NW3lLDaRS0TuWVP7rFrIB/XBcdiZbDXPF7kdJybSW+QhiXj1k9reUf3AqTgHjbb9s1U/OWicHBa078dz",
-	"jzuLnyW6jR9GAxjUFbL9JXG3sNWvlF5K6eXBSi8JVbMY4JGCNVnq0sRFxra2acppKTqVolMpOpWi0+Ki",
-	"04RE9LErpZMD5GKeuQfsmzg4Sy1B2kmCq7WgJHqtfFBNKsIuvZlk8F5iwGkzToOna8MrCRDyLGjfpnNZ",
-	"oUROM2uTNl2NLdH2+uusUBM5ueLLo4E9ld9km8e1G8MACgWGJ4mbuf+KvWNUowrgCAEtLlSvVbfWM2c1",
-	"WeidaCQLd4B4Nd/wmuNvHC3Cl5kbI6cqf7HdsQtqR0fNj3KSe0fN/XcadqjRYaCvgJPmSV2HJF1j/jD8",
-	"bhTYyqemuf/OqWhDazFpOwN9treMV3aAjFd6zGhB6kSw0eRt3tSrzTcMyY0fPQJRfq+Zl5eqfhzKKo44",
-	"Xj3OUmO1qLe4IqTXJOu2tCkfp7zSwL4uHA1JdHSkxBTfks2UannQm8Zy9A5pt94AReSJynGg07OoWxHk",
-	"KTqXis9XZb7lOlWXUCQ9pid5uXn0NY2FBvcSR2pKdUN1uavjk1RaMp+6l8ACXwUNYWty26ir+RA7RmU0",
-	"EHZhp1QN/5iic1nZ7aQsOc55rjGJA98iuQ2qe/qIAT3jprVLSc/H7sNQ6hcp7Z1GUuwKmHoc1ehOcKS8",
-	"wqe/0jW3OGGamRrmrgnV7CvNInfHSp64vej+G9HIHLyWNHMemimnm3lb2Ik83CzBVDY6LyJsJuW5hB9z",
-	"EFDOcTduZEQ0tWhxUuBUgKuaJgFSFWIot+bG7yOelDLDfe7/Avs+z+kj9uvPVEoepH7ROm126vud+sFc",
-	"Lvs6wajEg+1v/Lntf/x5Yryfyhaji7K35V7SB7eLIEOsFsp1m16FWhv2tzbBAN1AqVkOoZ+wGIKVVrPd",
-	"AWvQG2LC136ofxvezzX98eqfQKBhQBlkI9ufrhSvfqyqzv/62FFartrr6pQo6OJTMxAicH7+VPm9exkh",
-	"+zU5KOaCparVqTBJuWUravM+Nwk6NS5AHwp0DUe7ZitHoiVm5wT6GHKpux68axyDSzTiFe21h+XDkCtL",
-	"qenQtAUrfUbDQCegl+tQSUSanxPZ+dlpY1zKrSSyGHtrDKmsyp7pmlcAVTPkFQDjGVLGK+ckShQmUVqJ",
-	"Uk4OkHuppwL5iLgDRgkNuQoZ5tVzck7+679A+rJFPqxfITaKSkoShDyufKFSDSsA3bgoEMlcPiqTN+Lg",
-	"Ys3HV+j7hRz5nFysqcSW3y+qoBb1eq1yDow5XmEOhphzkxcCExWtLZ9Cwq8RQ945Ub7FxvC1vb6hJqEM",
-	"mBDobaJxsAsuaiajnup6F+zpt+fh+vqWq9qoP9FFFWTs8HNi5GbtzHwxdVdfgBWJhHOnllyFc0fuLkOf",
-	"zoky0aU3psoJ3oOuJCzQFGTHZIAYFpqsMOqjcfsewOKcJAKqQEcDrby7CQU+JpeJ7AzmI2tx3wXqMs44",
-	"eZ+TyBLvUaTz30HtHC4GaCg5mi0Ub8i+xYpOOBf5DFbUiOeEMvUHDXV2yDRzroJGeibJhBTR/LlNIump",
-	"7nTaE68CJE7sdYUiEwx9Qzq0szNBUiQJ0cQEcx6q0LxzchETmovk5o82CVebH7qDaJcaZsVjqShATG1R",
-	"SrjcznzE1aKCAfU9tWhDySv/BJCMzonOvJM6rKahSfcoBaddAHWxCdpL9g5WOELgsN45J2uWSq0l3q9K",
-	"0cNy3gqAwA25oEOdZB6CLqOXiuqQaKyR+uKcJBvqZsClV5oMIXX0jbWyiwiCOrk8qBPPUjq1ueA5GaPk",
-	"FQBdIYdQVBPQ61gZibZjcn66mR7qnPTxlbo64noUsNI664CoNMYPe9n6c01TulW1gDXgQt+XZ34ABfCh",
-	"JHbpYUAfCUkotrTxAAuDf06HKImYK8T0EdWyB1jBAgzhCFwSei2/0kl5V/WF2Pb6dmzBlHQQukJKfto+",
-	"Dsk5Mb1oG7A9WaqPKjiSPQE+oNdA1XW9lo20EKHmIoeVBLOiqeen5x0qoP98X9+7yP9z/aHs3e7jqE6e",
-	"oodycnpLBUgfQK5SSQbCcBy56ZTg/08o1zsuVyBlDg/AnlBIRedE1+jQoi0lVs1QNFmKhIYUmPNSBRf/",
-	"faHegWvsey5k3q4E6L+BPntmOf9fOcq/hiOjRhAkLnYTaooBwqL13Em2PHf+nNHff1/sqh64ZBNMZaxW",
-	"+y/uJ7+P/7ZNoj5MZYf5e4jBSITHJHuwS9emCkj5S0rfF5wycTG2JNwEMSHfi1IzyHYmbIWHvvjTJN1V",
-	"WXQUMb54fiHbMXmmOTLZmDzEdsfglh3967kc5gKsSEnKzFkNvFqxhDPVHHsXYAVGTbFnTuR//RdowT4m",
-	"kSxxNL4NGQKBbhExV9rrcSQuwAomHrqJQ7YYl9wODSs6h+t65ZxYl471VXUSLwLYR238XUOuX22vV6Ir",
-	"a6lPru6Oz0CP9691KQBsvrBd/Gtj/cKkB+IJADbWrUhYBVowkifrnETFh1zIGDYrpFPkgovUoTWbW8gn",
-	"gES5JVW6qHOiNDIbdGVOZwUw1IfM85Xm3dMI61sEq2y3ile1ldJgBDzGpEoi8dulIfF0ZlsPuT5k5pTq",
-	"/bNyESlpF3JxbTKqi9Xd+IZeaWb6JG+vr8utEIOoCILugGuCdE6SPgMq3G0kEK8Ck/wCdKkX+QRJ6PWt",
-	"K8ff0S7YAMd4T1FOVSpFcmq7lCtRzvSuj8xm2T+q106Oa42jr8e1T1/3mgefL/Re2NyJOgpV9g1+TlbG",
-	"mp+1jpq1gwslb/mQyZl2qTdKiphge2OrCt5ArCSQtICqZyAGjArhG6TqlLCR0iwhCawUao7krhS/hOYv",
-	"YsAQlzyokpZm4uE3X5uZniLBRs9rkhZfSGlAGzBASAT2z4lkZZArwQ55dmvsU3Klr6u5pruNyLWAg5UL",
-	"7F1UwIXlpRcVEEj2nsigykN3ILfNRcxwLyqgWq2unhOgc58OVC73AP4TIpP4O/GZsnNeVMGJKgUbQEl3",
-	"dHqlwMS6DasSrANlQ1Hymba58N2UmQZwTFxNss4IvgHakLOiNQ4pzktwLupEYDHSyUWrAWI9yobIq4mL",
-	"itpd1uIjB6yTcKg3tR52whigxPEgFLvJVGeRgcBIdoLKcacbCkwsoTbUgJUL4ytwAbrIpZKSXxi/vAuF",
-	"064OEY3LD1VBM8vGAEXGmHGmJtlVGAQmWVOkm8nDcGGz4V9oktmB/LJqclBdVIwiFvUtO4qmVDwDlEay",
-	"Kgem8JtXkA2sXOSVYbuoGKSptTVlm+RRvVq4Ots5ceIKapH+D2qthlNxJFfU9oKN6np1XRncA0RggJ1d",
-	"Z6u6Xt1SGbrEQFlI8nQ/+a6PRGaG4oiTWPE+pQn83//8r1UVrRL3LLlFJRllCLoD7TmmRLLI7cZRwGqm",
-	"2vBM0jbdic0rpk60MiTm1sRMKSaxayKWzeTMHVsp0jGzdpL2O23J12sm53+7646fX2Tfxj9Ndre5vq6z",
-	"5Kk0K7rMS7xzvhnHkGjQ/0RXXTXh7G68fLm9vfNy58ULZVGONVFnd+PV+s7r11v2FfYSAJvZDkdqXZyf",
-	"lWmdmi+3X0x+uakssjFqihW4M2aIjhl7VprI8Ws3p/nOqTiDuAJASgrJG920X0s3Vr1v6xXI+ipaqbU9",
-	"6NkUV+qTjdmfnCWqHeiPtqasdJJGqCTMEVYLVAvMRJPUZSLFnTIgpCQgtNebC4lSxHT4NyKeKt1W1WBu",
-	"3yeYp4jTkLloXIFUoGy+no3mDqXHkIzM6qiSQTtFVrRBBGIE+lGRxZ0ii3pCRUOexCEiQi/rjl7W6Z+Z",
-	"zOFnBF5BrK8IlY1alydMZKOUq5MgmZKww74yj6cNmIYIflGul1llb9SdN5o0aBqRTd+C9aVMoDwOJyit",
-	"/l4f0sdMatWu2DPpm4tS2R/ZpPTlxuZ6BvUsegiShK/mefo0pGf/c4I7bMwHdxYdf7mx9boybUbTmEN0",
-	"h+Zswu4L6L7eXt/ubb6Arzdfw1cIvnrV23q92YOvXm4viIksoqA3n5em80c0du2dRuKjdiV1f9jUfaMA",
-	"4WzBkVRyO5QeyQlqrrBZZHkCRl3ElY1da1BPjKMYBmBP8Qw28rOSK/uv/VD/Nryfmsv4KMvH6hRd0UsU",
-	"XXCou2qd4F11N8lgDlRHj5rBVPIBDVKXbdkQGrTer7axnZGknAKT5dEpCWYpDj8E4qWJg6UmxciXvuSb",
-	"z1RhvgFXOHIVU69pv4+855gkQ5QmLRF7ZsQJ8pU1+7jJWlNZ5pXePaNly1jtnUlac6CCt7QVjjIR+UDR",
-	"OACuCkzNw/haRUUIdkfg2fNn47cmspeqpVTqxiwmVVxXnIy3d1wQ3RQFmFVIYDLSUt2w2QXojoDpKGt4",
-	"8yoefkZU44JWljktGXr5n6AJY/pHbyjrqtI8T1GF70YkwVKselTisoC2bj0VVhjiyPcRWzWX0hHnUqwq",
-	"3TpPeTf7c14tuBgP050vVY2dZ+DfS2uc50CtFzhQ+yYwpFSz7kvN6tqzlnnsE+LJ2g/9h1GnMiWVQ1N2",
-	"WEp+qji/IQqSS9t9qjUs66hGCVqdJAOHSEQ0oKCCFc0jQ1+xgD+865HbUo7mO+eBH/rtQjv8DQ11QaQn",
-	"dADlYVnk9E2aOxLeiirALKum6CG+QqmzmbZIWG8uMUA87Qeo3Bitu+KYI2LkqgiJN+mV+GdcglypLQwN",
-	"6ZXxxIl8+8bEhEla0La0QLmN1xJTfTS0ofLbXjwUNpub7XSiYiYKCV4Pzd5zp1SvFHXu1iijLA5GGtHq",
-	"iPZTnkZ5LXGbzzATfbWgaWY/GrU0zixsnIkXYcnmmUIDmn2GvZxREyzn7lhMFmDoRp/KfNBsizHgHoTV",
-	"yp6M0m5V2q1iu5WboJeLWa5sDzZ+D/r+aCz2abq5KtqYdyM92e5/gckqPnJP1mg1ryRXWrkeopXLjY/o",
-	"bHlv7Yf9cx5bl/0m05qVIBEFddYExBm6YAzgY7VpTSMtpVXrcVu1Fj9tv8K2FfP/7DDbsQO5NKtWzNcX",
-	"tWs9BBpR2rZK21Zp2/rltq3YEj+vdStNf00Kk5kmL00hdeuIHEEBfdo3QW8mIwVHNulADKOqUVyJ0w7Y",
-	"F8+4CWy1eQNNmKvOuYE8HWesvBRNQujpNrSmmcyTEroK2VI0ZkpLSinlLcH0YvMezWuBaWsNyhARfdZ1",
-	"eI/teVdlHJlI+WRykBi6ALAAIVGx+GKARoriRDlOqqCmIrc52FzfiDOUmjEH0AOEJoZOEoEK2Fxfj/KS",
-	"MBT40EVSZkRTxTlztB4fzVm+bKRRUdhutb7kgfNVy2XayPLHKi1kpTx475S5jSYI8+Ji4NoP/YdUbaYG",
-	"0Ri395SUp6mqrtOpu9GFuKPnSUFOy4RRSZSQ6/INWZE3j5nQTmjLJ4nCN4Yp2cRiwK7CajbE8dIUhFin",
-	"qf5aOzhWyarHL/Uee0BOKdotM4JlDhpi5LOZOmOcRy/K2GQyDkbJmqLgIZOUK8qgZ5RK9V6Z+SqafJj0",
-	"JUPcHwjgQpV8qzsCMEpUGWUQZdRHVhPlCDJ1uxdnSp7UIg/MtEo/jIX9MKzkfk9eGInhokKEmfO1L4tJ",
-	"eOmK60VGjw5PI8/RIsVu7twLJAFa5APSWLIPSIGxE+X8c8ZOFA+7X7REoE3Zp7bNyf0EdSVT50BX4Ct0",
-	"JtVeY2hZrziShuEr5Oz2oM9RxYGhoC1Gr1TVGkz6TRK9somJdJkJk2Bhe2ddmXwiwWj3R+ybFKN6MjPD",
-	"9vZr9WEKqST0/Upy85gnWTkaaj4mgurCFIrSRDUFd503p05Fy5kRvLqjjNH0AtZ0Tmdn9z9fcgGoj/re",
-	"pVpXlw7lqhg5KaYI7LJKkCSDNBR9ikm/Zcpa8sQK2M+yJiUQFxuOyk1vP5U9B71qwKjQqYarNBQ+pSrB",
-	"l8pBZAdrh12ChJmD3Whm5AAfQAHtdGCAdbJ18zMUg9Rrk03M2XV86kLfqcTUXMPeg77fhe5lh0HCA8rE",
-	"gRS+zOcTL1uSN+S9TAKSQvPYiZHSQ3o0Z6O6Wd2qbiff6KE2dxKPzEzax52WYpKPCRd05F2REhcKFy9q",
-	"x36JC42L75dHzVGJC4WL08sPxyUuNC4+1r4fl2fEsNbatX9n++KLqfqKkRWmNmwdWCWLjYtV+neL0YCn",
-	"BY9GSrKYJmYMIfalpqdyAzu7mxvR1FrUxwL/E6LnWTJIBERceCLjUQo0hnw4Mk9+ONC7QkxoRdHZdVRJ",
-	"IPl3O4DD1Bc11dDCqx7tQa8WFcXg46/eWpt24rHu1VigAjhsu5TZOW+sK4u/KdcazSJ6kppE9LGzu/Oz",
-	"4gQh66OkLJiBjsmux4vaGrhMtddEMffrsZJ3uhLcAikitaZYXquWDurxLakXmZGsAc0algr4phN0HRUH",
-	"a4+4QENtIo8SKdhU3Jp8xS4VOoOVBwUEK/FhqQBDzCpx4eTVKjhBN0IVyonK5qiiPIKqu1Q7hMl9S3vA",
-	"wz2VYFjYwjI8zzX+wBaeWjifYUSN9enN0nH1m4RFJVbNJtXLg7qTVhKdt3vN55vrG6/ztcM+FUphy6DL",
-	"k/qb83qzurG5Vd3ZqG6ub69tSZXw9WZ1c6v6aqO6ua2eTOp4EfeVJHo2770rvpikq5auR2TV0M9iVPXn",
-	"fNa1u0orOd1wMnNPZZpNtl+8eL2zkNnkxd2ZTdS+vm+zyeTBSBpNvizveJQqzXyiq9nYKck1er032qfB",
-	"KCJhXmizq26/kgeZMmSFQStIyWfZ0qB9VScu9RIbxD4fkxL1Yx+6lzodf3oIlQL+GGK/QVIfyEfNUKSe",
-	"tRNkKN1LLIT+vBtBfQo7mKSfE1L6jwTCtzZ+LcKLINE8+ICZpO+qzc+71DIicX5MzUg+1/1aeMcUjZ2f",
-	"GVxrXM1IrsLOPNvv53zKye2YaK5qMh9zvR/npPvKNFmLbn2p64aMIa8KWrZkrroCnqhWFd8rq3I+qcKv",
-	"Q/hoUoGaIBGeKrZRBZ9pqKqSqRKDqiQF8kxOgiEWUdIlgw8r0wDKwIiGwKMKMepjdVFsE7Yx6qNqIqbx",
-	"/tbXQCrnBH1VnNIUeBvXbxRpvr1P2b2lcrUaEnAhUWWY5M4kCHSR2rdyldQmRcoBwsPK/af6NEM2o5rF",
-	"k2pzwukkUXqwgH9aMkbMbDJIvLisYRXoQQDm4FvIBRCw37eVulShyyqo+X6k9uqSSyEPJDn3oq+tFxtD",
-	"KpbcfGpqxMBEEVn5Co70CXYh0Q4bunCOFeWBFzJd2wvzxJdZ2RU9m3s2z6tFYyHSyQv6zUULkeGDFolX",
-	"9+kz93GgS3dxREQF8EscaP++AXIv00A/4+D4E2DIpczjkfeL5mLxJD49b/QJZej58ae8a/0sp5cyRXUq",
-	"RbX2ydf1f5MsRG1NdINcXWEMR2Vif0WWanNAJZHt0ZCYCoeamWCvZAkPPav2FKZQKRamH/UwEaP/2Oji",
-	"Lb2K7sqpyPgGLWAde3V31rH6yYOzjpUuRaVLUelSVLoUlS5FpUvRo3QpeqBuNAWt86UTzf040dzeUv1I",
-	"skE9JBX26US7YtL30XS1MIDCHUwqhnUPCxAwqQYKrP1aJvXEKqgFgT8C7gCSvgr+90eAEsAD5OIeRl6i",
-	"rLU1a4CaEAx3Q4G4iVqz5aIDLcN72kBotP0w8KQmNGmtO1MvSmvdEq11C/ogZeiT7Xkpm17N5aaH+kU3",
-	"br/+wu1RU+d7zhBaWjIfEsNSXAfOf7m1ZjJ65cVYK1dT6Pup9IaQc9wnOokxIp4x0av6O3lXRJEdVJkF",
-	"azaN2G9tEp3Tybvm+nHSPxsVnPT4TrCf0t+7zLUwy0Fcn8qJjH0pETYr66lJEWBzKtzy4Lcf/8FfLIFV",
-	"dOanC5CzD/j9pbeaXKgnkUR5YTnoydCTWq+H3AIUJU/GUMmXZ8sYqcS+3Gb25cBTFEklKZmdWKWmB3tM",
-	"iu3DTfzi0z4my838orq8RX3kkQaqAtAQYr8CPMwDH45O8vNr6Kw8D6/wjNqpZVBfKeTdQsiDltotGAQ4",
-	"kUsdcZW+XjlAE5FLb5NheHofPwWZbuZp/gU5SQ0VeQqCWlkD5yE6VOdkhi8oFcYlOYr4WRejVjr9H+YG",
-	"tAHkgFBAxQDZj3SWPyNgRn7V1hd7gtqdoit6+Tip3eOqo1EmAv39yYY+TLPJxjTH26ydq0IupBqp9jbn",
-	"1MWqFHzCgDXFLl0e68dX6+sJiT5Pq9AXNIdxYVmiUHmvdhYlQZyjQhpQO0U5FqqzVRKR380MX5rKS4Xq",
-	"1jW3FlaobGhJgbLypq265eMT9CjXtm5GeLwU7tHlP7+Du4Hbp402MUXbLxJO4D6U/AIxrlINSoCyIo98",
-	"JYarFvOnwVPb7wkazO/L1erzWNqGWHNSF/4PJNY2w2uwE3sJDuFITUA53D7dvICWwE/wD0vC8+8Hap6n",
-	"rgbkieVy4SWZi0vgJhhHFSRZinUYgZ6HPID09PgEN6l5XgKS3/jaICaYOg08NzlYr6l/hfSPbBKYupzc",
-	"miqq5pG/pWa7+082KU9MKkHtUzwhMdX7JPePt0BaSelvQ+nvOZ+QIbJAlZa879xCpS41w2XJ81KscDoj",
-	"DDPVJVWZM6UupXiR1AjidY3Yn26awxsjrpxnTHpsGtZt2GJaZagklINfxhifaqqdkiEskSGUTOAhRcUU",
-	"Voimm9XWfqg/CieE01shVMUCseCgcTA9cdojU4cqs0CL2G7WlYHG5MN0J3hA0Y9QAB9BKToQBKKNYapS",
-	"Pvq0o78Dz4HEWzP13WPa/1TtT2Pp1GYK3jkE17vEwwI0VjYDmOg9r8KTskPtp1LdAznWI45DLOXVwrQD",
-	"rMT5I80CrZbm64dHPgwmDt41jidvP9XTqb5h8pzKVom6MnBmdsbHTgbmu8BzTJa/6lcN7SUaVXWVMJcO",
-	"QedTB1z9S6Jw408Q/Ou4cdg7rq0f7rf/OWw3ulsH7+t7tfdntdr24UntYH8Pv3+313+/v11rut194X/4",
-	"5r042zmlp9fiwz/Xb4fkU+3w7ee3/aD719/H+6/a316GW/W/N/ZGJ/7Rh+Hb2ud3cLv9cftb73D7D9F7",
-	"vdV+9bbTrH/89Lm2vvXyM7nBJx/4yef9+jH5cO3XPv8V+Fc71yH5dOC9PD54cyPYN++v4V/u3ztvv/l7",
-	"rnt58KIZvLv+4/3g4BT+gbdbvdevTv23B59HNy/fHh7SN/uj68ZB7X1tT2VbmkDDNZZHood8v0qQeDK4",
-	"mGlv2V5//WKWwWWjvIh9UpLxCU0RWpWXpAqaLKkEPmV+JrnRDC42NUJLIRcRwUbKtZkpezIIwq6PXSCJ",
-	"Vf7d6iPkZ8uPyJJIeIcUHbrtDeicHLOx1/hWO9nrX/4zuMSHr6/X92rv629qteZ+7f2rmny/33+3X3tf",
-	"r4mPlx/pi4/tw+2/Wm5/e/AO/vFKcFL/++Xp+w+nZ1efLxmujf4YQET+/mN0dLO9v4ebe93NM8jrw863",
-	"t7BztYevvr35+4/e8KQxfDd4t74Xbp/WGo1TSr3j0YeD1qi31xky+P2mdQPfb2003O9i0PvQa31/9U2s",
-	"fbrZPOiSvz/5W6/w9ehT64/jw5cnLe9zw9tCl2d713/8/c/nI/yig/dfvTwYfHw3Qn+z1unfWy+/v/3Q",
-	"WnvBzt4Nrt6yy9r793+43/w322gff995/+3D+/XDznX49zfPX187/BsPDrb2N/dfvX6/fUY2uoNPf29v",
-	"v9z+6/XJVvukxfHl505r78P18M3WOjyrfTh6c/1ufWfr7z2ffmrekPVXO3svzl6S/tUfjW+jtQ/Bp3cv",
-	"3NNX9Kg+XN9irfUgGHjtM3J03Pnr7daZ/+I1eX/PXK28by7VNWx5cJlNosjV7Cy+OO1CNi10xJfv6StX",
-	"ZR7SraamQCxZ5SxWuf4wWCVrtNDwDzR88Xl///PBXrP1+p83/PBD2BhsNN7ANz3vemtrXYjmZ3+z9625",
-	"2T8izZvPfx9/uvpO3uwd9D7uvf5r49DtYfbqMzp5J94P99oH5LT29/vBpw0Uon4Nvfx4yIOdFx+3Tmin",
-	"9fb0+PMBXzt8R47ffWsOv7e7YYcKdIA+t3jrzXb7+nvQ3RvBl+87b9fYy9532nhz+F4cv17zm7WP5NWn",
-	"9deN6z9eu+HVdi148f3vNu58u4FNOjx7db2x/a2+fta6+bZV3/h2PNrpv2qdbB/hjw16eNS7uuGfL082",
-	"mq2zrfBYvAs//rP3+Y/DfwYvg/fu8J8RPOEfTq8aR2vvRu/o4Q4d7OGRO3gF/7qub+3dfNg6e9XDvZt3",
-	"ZOv1xtXxS/fTXzunn8nOX38N3U/f/vrjvXe9v/fy3U73lCPYe4/239+/AlhyuZLLPQEup3lMIWtmzj1I",
-	"T2W84Wswmed7RmxHoi3Q3wMW+uOeS1PzJ0U96Iw7ZSqlhxpDAlWdlsVTKUWOad0RiPrKgiF6WTAsd2wH",
-	"1Vyj39xPVqWx0Qv4hVVS414Rrzrkz9GNi/z0+OZ6fdfpYgIVgsZRPdPgaW7mnh9gHlCOiyiIWZ/8rJSm",
-	"08dsOj0oraOHyLpm/d///K9lXGoUw7iSngP6KGPSP5XMrEmSpS+mR7LEDDHJD21YS5bimIpfmWJjnSA0",
-	"T8Bn94flBbtO7eio+dGpOCrhvingst886dRPOp3PrbozIWL6Pr0GN9y/kQuhlHK9IM6uU73x+U3xzPcT",
-	"DKZo1q2NO5urqTuXKlm38/rl5qtX8+NhrGZbEJU+2ZAIokEUfGNibxbEWmnJfIL85X49ojsSDVJqy3WJ",
-	"5lIqVhpKqVYWNp5O8jRBJ1P/T+eZM3TOkOHZyubZaeP53lEU6llcxzxjuFQuS+VyEeUy2jr3q1VGw5bq",
-	"ZKlOlurkg1cnDWuarUmenTZmaJCprpamPcYE5WmpjWenjYOT9t7R1/a7RuvrQfO41jiZ0BXl2oBuqHJM",
-	"6JqbkYqUePpzfp5x14pizuyytMOXO5sb2+uLzfyONMQEkytVw1I1LFXDx6capplVEbVQM8AcdbDPaBgU",
-	"yyinynFkJ0qogmhQQNW3Up3RFU53wTP15bMKeMaQiwOMiHg2TXmsy+ZlJrplKXoK+78qFV2e9qj3nU2w",
-	"oTbVMw4sqFkztO+K13iZPXa8H6ePHbW7hxozyaxMGqZdpwu9fjji/+5TYTJppMSDCDye+uob7fUYGiW+",
-	"6mHGhZ5Toti77caH6ZdmPqYcd9wvg0MOi3SrU0VN7fbLAmmjYvpQ6uqlrl6mL3xc6QsnxIhkaUkrw+gS",
-	"hTMzGaYqHSU6zitnlKAcT0IptxTbHWDfY4j8ewGdMcbZXSnXU6Ccxui+LDCF+9F7fyGlqbF+qO9qAsi5",
-	"LuQqd7HZQhH5ycwrAkyiCy2v83GSpb9JnImSbTyd1FdJ8np/+a/KGvQPiX+fpLlsPr+eamxY+6H+NXm2",
-	"8ksAEYCeJ/bcivpqVUXKGjs807U8sABC7huRXf7nMTL9Kcm3spCSDahB8wNOVHGnGq7zl37r5Kq5zh5k",
-	"UAyQup1eRNt1TtVLJ1fjdfaoL6Z2LwZoSImAmOQMcchQnzI7RH3U9y7TQ+z7qA8JciY06+WIR2VAzwMX",
-	"DYzQFnLESu1SYkIzA+QlWIROHBbphvlqphRxJ/mRSjOZYDrjicimqp46TqjkQg9bRfbQBAdKMZ0MXjPG",
-	"GRYhuHpvLDdz8aNPb2kpmqVvvYzsi6Uu+iBSYo4rhVkqalnO+SElS5ZsK82tbqfDrUVMVpVhzDTTduKd",
-	"YvinS0Pfk0p2nEpUVyCsAEh0Hefk1qJMs1uNzXRfmS5YKaOlAa9kuw+oMsBsbjq7QMD2r6+c8zSuaB+q",
-	"nb3URh+bNloy+DsPHYp0XkHHmP0Sef3aD/Nn4WoJSXYeEUNTPSHaMPklFGLScprwxSkZ+n3BGS9ZBuB5",
-	"ZaPNDimrQJRq8tNWkxVxm15JAvyZlVXX1VcDUSdPtN5EDvuYX3sdIOiLwdR7R4Z46EdkTkrGQCBVQ5tM",
-	"q6EdZZp/q4d4KrnmfzgBYpIgIa8mTOzLi431rRey24Ay1QMigmGk8UBDoZI//sdpKQ8VRwOgfZWVS6WB",
-	"8PiTUmni9keUXoaBygipcj/qzMmYgIOTtnoqIOtDNkLEKD1vIPZ3dTZJ2US3l8dKZbLWHenzdu6kvj13",
-	"1DUzRz5yBWXg3OY8PHdS4NZPT5unX+UAX48b7Xbj5PBr/aRz+jmehEoApnxcBRQhN0pncY1KibFmS5WX",
-	"cw843MajiI/n0HuKwZlgYOmfpcxm9+Z7cZ6GBGAiUJ9hMSpEbE9DYnK7YtgnlAvsPmaCu7EMgvt6NsFN",
-	"ENDjT0XJ5wmNGyu6mUEBjz/l0b/fk4j3oM+XSMVLy1jJCn4bViCpuTmQXpI6T7CDHBFdxw8WSIQa1Vw2",
-	"XwBPBdxpkqC9UHPYRxxq2DSDPZnKUD8cGliq4oZc0CFibR1QriFNTVzfBuh5pVopY5R9b6Zfa7W+np0e",
-	"SVyKXqo1QxJ+V8T4MNN622x3nIoTMt+0V4S14khVN/3E5HlXIyo/HYaI+CAfymUwCcnTtZ0c85X9aMrU",
-	"zSCLz10nAvjabHUazZOv9U+149ZRfQYmzKAGFe3OaePkcAnIUC+/dkdfbQRohAYzma/6570gpHZwrPIj",
-	"FMdD/bjWOFoCGghlKPBH/3Z9BMkQYr+KwgQqtKiE2L/T4sYC0YiahBS7e/ytamVN/+gNZV3seYgk+PBM",
-	"hvRGyZdP0G3R2nAjdjSWR3yK9tRGwsbcq82t7n2iuPyOzdJFeyCCIOKYLiSgi4BLiZSFkSflcBhgcFjv",
-	"gLUYmDT3bKMU83wakXTZZM1SE5Xff5yUFNUONBoLB9etL60miKVceWaluRXT35id8DCQDCPBToTvLXcH",
-	"/F6a4Z1yh9KN4C45UhuNMaRMfjRdfVv7of84gUNUxEMgxcESNh2V7EqzMf3O8BJ9OvVrcI19X/KxkKuj",
-	"kl8M/LFxrIkLeYlOC5xB2QpHKMWwc/wH4vUoCPEYzR3PdvLYC5nfrfhaEpq564HPT2sC6mMXo3lsRfYT",
-	"nXgiaSWalpGqZQcqs1HdNhsV0QTolySjur3xDDJ3gK9imdH8bjEa8LRI20i67aZCNzFx6VBO06y5lCYl",
-	"fEd4iIWzu7EdoVFt1tGe3Jih6FP1jRn4nxAySAQmkQwcPzHQ/HC8kBlBcWu94nBBGap5V4iJqBv1bA96",
-	"ydThdiuaV3XiUi8Brn3+1gqkycc+dC/lUUsI4upFGxEPsQ+I4d5o7E0Ah6k+PmAWX7HIBfPhKJoRVODr",
-	"bersOio1pvxb96Lxr76w87T6gQ9H49M0UNh30XySz3W/Ft4ADtsuZXaldhR4cusoHEffmSepTRF9qz5L",
-	"bCQNYHofRa/3Rvs0iBEWr+f2qznWc+xdvKBjL8YxMH1J96UmdAyx3yDpF/JZMxTzbQC73HmHJ/ox/fDs",
-	"RGdHkmyB/wnRcx8SIuFnxih867O08ctxXwibC5yn/9QOvtzqTKVfjZGIxIky533sQG2sp0+U/Sx9oJJr",
-	"sTPfZvyZOogvqq8WsPcqWWBU2ntLe+/t7b1BLFemhd5I4CyY+0xLCsp8mxZqQZP4IxCVIHUhAe7kh3n5",
-	"0sxefxoJzMdEuyxONJ35vBoT3Gp3wWzSQthdyG2J52k+k3yRI7VFJutpTKZ1tjfOZZz/tFu14y/OnbCV",
-	"zfVMQS3BCV5WNwsbay39v4ss83evXZR7dFl79M6loZxtO1O/WHQzlz5pc+aMk5w15IjZdPZRnW+qQnvI",
-	"TL+0OeSj+872ZwSKMtHfk030F1jZL1cyzbHKqiNRqKKANcrqQzSXRVaF+5S15R59yYHMBP3d0T1VAuiO",
-	"QOBD0aNsCIxhOmtA28Zcnt1nBQClrGFK0pWFNneUwSFDFtSPWgbgrFfqWGe8aBvfdqd+Uts7qh84lTgx",
-	"s9wP+N/jhrRklsJ91WQy1SLph7AvG7w5TWctPLKdyUNswNUIwQdQQCvXwADrcrzmZygGqdehGJhyvT51",
-	"oa8KTZldqI9wD/p+F7qXHQYJDygTB1LEMJ9PvGyp+Imcl0lAUtM0U/qI5Hyo0ubTozl8KILqtXlvKjyJ",
-	"9KCbO4lHZk7t407LURYARYt3S7txaTcu7cYPwW5ccXgCl00SK5pjVFTyngdBxG2qoWlUfCJjrk0PFJHx",
-	"+klJxksyXpLxkow/DTJ+0Gg/MDou6HCIyFQy3lFNJlOGl1S8pOIlFS+p+BOm4vP7e5yZtEtlncFH6IFy",
-	"z5H/cVoKdUuijdn4KXu4hDxdnV/b7XPvDq67klLOvDzQx52D6wF2BwAyFMX+m1xp0PfptbpegMQDXZ9q",
-	"EjxWtXjK/cJHBYiqoFzeMjzQWwZ6TZTEuuAtQ3QD1R0B+U0FPKsdHTU/PlPxR+kd9GzvqLn/Tr+JdlMO",
-	"xGr8ohfw8T5TUmZBaCXO1BHQQVE5gNh3935fgbyUhrSzva41pMnwT3QTYIZqIlOS1+u760AfXyEj9/Gg",
-	"F/N3A75atWSaA4gIYioXN1VJuas9FutvRYBzBugZBxAIBrFQxZdyANX2sSmApvJpq02UALQLkY/54N8m",
-	"d/jcYE7BoVX6FsUhZCO4OP7GAdt4+fL1y83tLdNWQfh59K11G+TZgi3LxNoHQpX1c1GYrI01uaDzS5wx",
-	"TSjlzrK+9UPNcvWUS43F6Q7/73/+l4OeZtHMSItW1tWcG5O+EiObRCv803y6a54HkAaXAxzl0erZjvQQ",
-	"VZDlRAM9D8VfZ1ZFecSi7S1qjfy4ndBQWDCImNzGi5cv5uL5t2ERKm/IOJe4+8InuaLexsuNnQcr6m28",
-	"3HpRWXhF70zmW66IUCASqXTu/c1Z8T27CxOAPUQEdqGvWNSk33DpIvwb1pox4olc8aJiT5hp1Qt86GpT",
-	"0PWA+rFMMyFjRTIQ6I6iSnGy9WIyUZTKrJSJsrgrw+4lJf/mArJLk9HqRxZ73Hy5kS/wiNE1Xji54l3I",
-	"OcsxaW2+3Nm4PzkncyXyAHu1U9QcoxduKXLNkpZ5IXGmrIJQSiKFJRFeiiK/b7664iaYqReQaz+uu5IE",
-	"Faxul5RTJATVqUnoEsTud6hgZy6i0vJZNqQWqQ+zIFzJOB5eDbWnbGROZ8dblpIFNVtMqE+UZBCss8CD",
-	"JcG6N4K1YM6SHFk8Q1uY2x1hqfmoEyBnKy0vl+0gMFVXWQZ+Sj2k1ENKPaTUQxIMW/PMuRm21ERUcAdf",
-	"g0k37B85l8RngdwNAEoOhgAlgCN2hRhQxdclZxMU6I4AFiolGDHVmrVoZWdk+WGo++vjKwQ8KKB1q0xm",
-	"1bZ+lbVWQ/nASR4qWecQcQ77qAreYB9x5YkJQ0GHUO38EdCak5eA8nqAVFcj1RgT1w89U3jCggm8UPFl",
-	"LLgdKEtAkVDHfuvONDY6DH2BA8jEWo+y4XNPBa0UPRd6JDnBiGLfb52GeJISiAfDeObxxl6YzD0h4qFP",
-	"dXJDW9qhit/nk4q1HyH2fq79kPSAFMy3rw898saISJ7lInXOpqoAZwT/EyLD/XpY6hdJMmNHXElv6mqI",
-	"vZy89SGeLn4vL6H+dAglODkgWsQXhbPMn1+mAx0vcT713FeywyEO6DVJygLRBlbRJ61muwMyyEXGGTf9",
-	"lKf8l5/ycanhv9f++9Z+vIZGZCKgoveKFLXoNbHk5HlnFCij0B14/5ZxY+ngDhRHjT01hSmmXzOlHm2t",
-	"GxN74h8FL2qIVr2lchF/ayyBs0UfrcIVt4FODDHF0picysO8HvllFwKlgWyZUJ7QjH1ZxqzGFCKTMORZ",
-	"cZJx8+rqBQp3MHmg6h4WclsHiAlbfGgqLQK1IPBHwB1A0pftiT9SSlqAXClueTqmUsUI2L0EakIw3A0F",
-	"SsbFyt0YMHqFtVjo+8CY70JlrPLybn5+Q6q3aF541zKR+slnZ8LejMgI3PjKP1F5Hug5O7tO9cbnxS8W",
-	"xvGtV6GYpamk4CUFz6Pg6wUo+D4lPR+7orTUFWIVipjfjlEkJdqQYb72I2R4fhk2ZHjPnyG+njE8LwU/",
-	"O2083zuaTb0VzKWwWpK6uyR1yT1eyqkJKjB++PMoz9lp4xaiaWqUXy6VPnpidlsZ9OPbRqd+1Gh3vp6d",
-	"Nr6+bbY7ExLpqXLvClVQjEuHxUXQCLml7FkS5FsS5FLsvDOxcz66LyXNPqNhwNd+qH+LS5nKFQP6EHMd",
-	"Txdy65TROMiTNpXNtuZjOEcYnXH6gPIrsKKAzLmBMRMoRc4xh+kW5Rx3VdGhkKNdAAXwEeQCUKIq5etV",
-	"AEPcHwjtpyVlAWCRCPSdEqAs4bobmXPUslh/Ov1hwsG3pK735gsPibdmlii9KE/YOT5BpzDk1fFEg4oS",
-	"RbWKBgj6YpCbXPAQCQB9H/Qg9kOGuGFulIARDRlA5AozSuREshMHvlXdK/Rw59ZRpzGwAWLygCLPhG5u",
-	"b7/Y2NzYkCMEKlnxDwcRwVQd/P/8cGgoVADAf5wjSi/DQPnrHX8Cso2qEHpw0tY+fJH7c8U5NaRgF7za",
-	"qm5s71Rvbm7kf07FeQOx72iyqNPu1U9Pm6dfjz99bZx8qB01Dr7WTzqnn+OL6ONPKjo1Ew7vEg+nQyKH",
-	"2wUH7xrH4BKNknkdZWuPIp4gRErwCBi+gkIROpEBqOwqAnW/edY6qsewypc6YNWkitUZZn+O5SizuQgT",
-	"cNoOmse1xoma8N2vmICsD9kIkRSuTmjcWG3Z7NU6brTbjZPD269WNhRqxWQT3T7OhKo60hTs3El9e+6o",
-	"3Ioc+cgVlIFzx/URJPI8nzt5K5kzjRkLadPh2RSNY1MYW8z5A5gPMOwTygV263L6T7A69EPn5E8rOZmm",
-	"RQBZZmS5ouZRKX64Jtjoucrqne9y/hH7PnAHyL0E7eNOC7iUEOQKfIXFyAqKtm7AJHPssNGp7F8qfLhv",
-	"037Paw4ptnP0QBLS+/bS1qg9RS5lXhkcVPBUlmr/rNPcYSOgTqc8dKnjk3mmfXyFvueKuDXCrxHjYHN9",
-	"HVwPsK9z7gSMuohzgDnQkXRSpJDbSQcwyW+zJF450G2jAaMM/fSyuKHS4MzUSJHTFuhGrAW+VEhTJgB6",
-	"6UxxIp3pOFmT2Fjw1C6y1VQhAzdkWIyc3f98SedUv0JELpI8usm4IoMMs/xUgV6s+qoLBfRpX9Jv85mx",
-	"0LuQgC4CHAmp/MCIsleAG3JBh4hVIiMBUxnewQpHyDgcZyRVsN1LaU83Umnh137IfxINVrMVq6Z6e4B6",
-	"GUalp5Tv3DgfL5ju3C5CdzSt1CmZt8TpxHCqLLac5bRNpTgBd2mQB4d9V4wi6B3SVt8smsV8Tok/2pRP",
-	"UNafx5/6iZW9sAQ44cZ8IxDh6mGKRq8lC21NJdaScoxMz1batsQ7+3DF0rg+ZGAlzq3H9TxWE57/UWMV",
-	"IP8nCCBDRHyQP6RQEB/mZxwYcpRNqW2ps2aEhfs6iOUpLE9hfAqjDT3jOObl4W4jddVmjpw6Fdr0NX6K",
-	"diORiFuZSIs5uqQ9JgPEsABYgJD4UnxTkc/ynIoBwgzQa1IFsVS+EYVH27EH0AOEjp3QihHgEZE9M53Z",
-	"hWcncmmjsVN5R4q37nypWUPmGThf4y6W2Pq2Yz3ejMr3Esa9WQQ8o4fKQ10nQipBTy+P3RjlmkeOWPuh",
-	"n5wUDAFPiQmaxmnnL92Nvnsc5/uprBB5XgATBGeqJ0AyONNQPaVOHtY7INIMsx0C4gkX9AnQFv6vtYPj",
-	"xklalSpjssuY7LHL5XnOoilH+tx4NbJiJhibp9p+DqLPcywhpl0rGqU0iCxuEJlA+rJtI/djiBjbE6Um",
-	"VGpCCXvExCafVxfSkq2SC8b7AitigJn3PIBMjKKcUEY1qgBU7VfBMXYZ5bQnwNaLndWKPPldBBCRACuK",
-	"YbUmZY3Q6dtqnrem/9KuyFU6TvcaXgaF1JBOnIc70nfGhims+WzcGQhPVy+5P3fjUpEpQHkMyZigF/NJ",
-	"UGs/xo+98V3O995LBK5kEisE7JZWqg4wyUgBJSjj7ukQiQxiUtCrOWvyWRrMxBTv17t5/V6p0YPPU1cq",
-	"RVPdiuY60VZ94ms/7J8zD3Csc60oRyPl+bBaBfsMqVRT0OdgRa7yARSwAmCA5R+rKqiMKcUKeQByQELf",
-	"zzzQ1jRR/CBnQpR9mONpPtZDHKGnPLy/3eEN4q2fpwAsFCKac2TvK1b0T3XYgesjyDiA6pfEAIC2t7xo",
-	"0t+FFixfubGYuYtI0N+CcpT6w92HOs4kWPlCRpFQHx1cwO3R9iEXQEikTZUbYkf/UoLIJB16wxqf1NIN",
-	"+iGGGdq9HEdTKV7+FOMkvOg4y8MaiTQ6HCLDxbpyJwESpyH5zenLxr3Rl7K0dUmkfiMidRqSFJEiBYiU",
-	"kouoj12MpFgk/xrNn1xMf1cFyp+bjzj0hljVfzFFPaSAppvkeYGot3OQMds+i26ZSZSpH2akfogRqcJ5",
-	"ej3kCuSpkjCJmA2o/BOrj4ViqS2oPSrVLWG0GxlVMycPh2pp1MfRz6nUONUnmqQhPtqWVunb3ZYhUvkV",
-	"DmxOhpiETFifbNeTKtujpz9zBtNB5g7wFbKAmZ8tRgOeeL032qfByATIVxzPBhTubmxW/n/2rn65bRvb",
-	"vwquZu7E3pHl+CNJ452diRK7rbv+Gltuutt0KoiEJNQUoAVAK2qmM/c17uvdJ7mDA4AEJVKmZEWRZf6V",
-	"WCSBg69zDs7H79Sk4oI0w3siVPIG/Pberw4hk7HbRycs4KEexcTvPzoVzP85wsFdRKXeaZkuPkQEs3NM",
-	"o1OW+UD/dBmrzG+metbPRNDuONvKzRAPEhNVUmkyRQDI4DpQFvCBR/cA0+iG/knO6ICq2tHrZP2PTcxR",
-	"i8h0WzlnSNL/f2IsMFOUJUuQ/pKsQjrfB992ustMof3hZypSSAW9SyM8TrcVkG+ivWpHtV+bxz+fXLd+",
-	"0+cOfjOtmXqM8KUbr+kAfpocrqXGPUvG5f9u2nV0D/HgJuDCrdybxmsgVJ8cmOzkS/uLJd+QlXztPiwp",
-	"B8xOeLqukvWQis8typuyXpSAOpWRjAu6Zaz+vjLMzpybgnk046ZgHTFPUVIvCOWZIfNDbU5ms1HQnDNv",
-	"LxAtPAH3NAFYV11fvgGjXnGoXVXhdh0dcw8Krb/qtV2odVwWi8RmPdrYYTgUUJHSnQaJtkKscAdLAvmV",
-	"APpnalbqE4ODviZ3u45evTxAUNd+RGU5JJNrQ+daQJlM7UsgboUQJI/cKQXoJXoUtAR8ift+F/ijnOm/",
-	"dbkz8CqVSmDFjXnARpSncCUScYE6gt/Bf5lVasDry3s9Eu5QZmBM+tjk5fxw3bxoeYbx/GycpiHyCaXg",
-	"RLxH2XJzcKDJxZNwOmNDVN3geNZRSOUwwuOL4jQcSbAI+uuXiAPbocq+qbJv0uwb7DiEY3fNICBSah1c",
-	"8KS24QTX2/0C/5b02PjcD+Eg0NsAJCSOIgD3wNAlkYX1DWHbli/vlddhQXUvM4z19NlsRgBrFU42hxsC",
-	"7lzpji08k7N8ETOPG5wPKXlAIask1R/yY8o27OQtL4bMStIqBH3Twq2w3fEzjl6BsfPWWhL9qpl556Gw",
-	"nuWTP2vLj/KGOZnHolid8CpUfM24iuMLDzGWjJ7tCeZCE4PR36PIl+JZtD0sJe0xG1zDJlhGF6JsjOUU",
-	"IPgMnE6So+a3igVBER1QG6gD8H6xEIQpsEr83//8r8y8byH+TOO88wcJiuD4vHE+wPquieY2gcrAkvid",
-	"dsZ2HA8AdhYzwXktBF4uLYwRbdk/vVndNi4DfzLB3aV4EZ10rbWiUoaGdFmz1gZvVitbQ6WLPQiSmOEO",
-	"MzmnwvJOFpcHOMMxC/oII0ZGSL/bQCc46CO9GeEMY3kHtlWqJOIjZm0SSFimAzcktAMIIr+PSBTwAfl9",
-	"AGVFboi+WzFXJMyyRzDW6kOFKQNVEHkEOa7hfAlwO0MRZXcmDHKIpRxxESJJVDxEQ9wjSeeK3xFW2DUu",
-	"6BzaBlcZRtCCfjniPUSZo9g79klnjpDfBZFELdYrGHElUahP9TkVyeimJcKJcTK2sLyrPcKBHfDBALMQ",
-	"DLETy+WEDGwVQQI6pNBmLSBCEvouwkxLSCKg7Mpfpb0kQHIpDXU/B7/G0IuoRPc4oiHsB4diZx2vNjJz",
-	"tf7wU2bo8eRyyh1X5pTPOMdc7atGVkh8/Phxx3uRPCQnpt63ouJg1SPjgsqJgVUu6Q1zSbvQCcPWnBhr",
-	"gcSy0kuz5Bm+RKbnmSS8u5sEyLvopyjiI8PFzab2vMmoCeILJeSZCCsHFsxHjAgt9kjUhcB7zdwzFwUD",
-	"wj0YEiE5Y1DHbIbb8QeiWmQw5AKLsd7gLRjaA7r9iamQF4ZCC10rHZNYGj3QAl1ZP5oCvbOxN0c1Yll+",
-	"xvlWRrG/iAcdIjQhfR4L43E1U+/YMg4UvS/y/wHX1DfdXIfkYT2lkDJ1sF8DnZ0O4oGvsVOmSA9Aan7L",
-	"FyLLMXMkS5THoOSYBX2hT7QVxqAjdYjWH7CeDsq0+LdG5iM7R1Qig8FikNSkviZKztk6RnRJE9LlhpCE",
-	"c0HeWRocrU9GEpkLx8SEqjsVrrG5obG37I5pjTg5as+supFjZsBazQ73byPTzM4xdYinmwtk1UTgCdLD",
-	"Iow8TmjCRRro1DFGQ326W63WnRUK8BRs0XVXRAlOgimyC7s/RJ0xwgiYOeAiGvOTCfuzRpxssV0T2mCZ",
-	"cr5NB+qaPm/Y1xzBM2fIiWshr2P37BElcNKOktTsGbCy7p2L1cDL+kVmAf+OcnYMSj1UKn315s3eawhb",
-	"8ZJnnC3M/HSVJpFPPXLR15MPblx03MlF8/3ZyXGtbie64HJYr3WpkMpO0Qd4xWXvuJYjzHox7ukXvr+G",
-	"v5MPzlxj+qR4dVYsYJhL/MBD2oJJtX9aYDH/b/O8FvEA612R7EJjOOziKOrg4K4lMJNDLtQxkcp9PvXw",
-	"Coq/Fjz0CckM0w7pI9Hj4cAds73V5EANGyP7vBHwgf+O6XT/lfeTHdPNeeuqBpAGEM75+Ayyw+/mSGma",
-	"eJbmNE08mEz+mSOJzH+QZJHNkwPlMp5yjkJmiR7II3uVLKI+H4r+JyY7k9v90dlke9987kvN5mIpZY9L",
-	"J8s+msiS85LJrDNgIpds72U2lcx9ls0k89fi1Xyb8a9MBtrrxncQSZvO5aWXDznBRbXsKWDibyaZuMuA",
-	"zGHiE49SJp59MIOJk4jidwMsFImiHAZ+ElFcm6jF7LHvk4ss+z43DT1h5j1RcNqHsppg3nuN/cZB4/DR",
-	"LNvuryzPNhQVpcEmf8xmX/t7Ofwru9YzudfUTxniZh79NTr2ZTNIXz18eo9Pb9bs+PIOEWM24wBfwgup",
-	"3Dt8zaojXB3h6gjrW9ic/nt9ha/yBKo8gdQVH8tsYQ5j5Hm4Jgc43JMYIWdmpRnTUprpbbOc4F3i+wSK",
-	"SmncygXKZ3iu4pxrkxM4ajyibOadv6XfmC1jMrd86/euHdV+JFick2uOxX954idDhj7dF1zRLnXAcIl6",
-	"PqVhlzTy6slaahEQ3+deZKc5WKGdpvySPagjfLDwiG5EhgMXrOygi33ZXJlzKnNOZc6pzDmbac6ZQ9is",
-	"Bv10XX3JRoGZAAgxPxr/P+LCqUAJnsXqa1KtbvrANznAY4QjQF4wzkkLOZKGTSdO5ioIanMuERf2GpBz",
-	"hUh85btf9D/z48DadvNSh+394MGcKuGiWSdikPzQo2xSlSG1dKS+0TQnA5GeX+rwyqJWNK/J4a/PGtgt",
-	"QTstOIn1coXrJq/zeTGAG3bwXi7jNrz/cqUWc4mZxO+kwuIu5yZ8o58u5SZ8o3vYnFvwxhvV/R1RmdTn",
-	"Makv7RJUoa9OC+tKRHvYq4UCejGkVQjWXCHOqh/can+c0hqKcBCevuawoC/CE77HJ7UcETsX29kMHNY+",
-	"lrOxWEsbW54x96xqj68jRGlpa8gubGO52+VROCujQF/TEiZ7et68QvaL3CSt721rT5XTToW0N5XS2lsi",
-	"xvQHsoFuWs3WjUW1kGigN56WfsA1JGS7sSTZK2aC4BARs+ayIBretL9+6I6nAzw0q7pI6IbdDyn+h4wh",
-	"Bb4bR9H4SUd1rEE672oFQssl4y+1JtmqqL/hA6L6WmsdEabQSHDWS2T/GMUMclgVdxUM9X/11m+sBX5Y",
-	"N2GrSUFY4N5lOPvuF/OfK6z6fy2VzW8Ol/cGjDQ1DXSqwKfkUuDau2201adEYBH0xygkBrdIbNftDWYQ",
-	"S5WkpQ6JCAhTO4QFPCThEWqfXry//OW/97+/iTvtBtJLkdR0wAB4ZDsf9bkkSMYdO/uZAv+N/AlLl7fk",
-	"pAEx2Unbe7lfycZKNlaysZKNz0I2SsLCYlynBIsIJBdcfR0wnQHOdyGlCEtkrLvTYlI3cuKjA22+2alk",
-	"7YeBGp4bqTAH/OYMU/eqzglc9PXSGztIuqiNzQTifD7mcX3eXf77HFyktGaNo8i0L51GaXgIttxrhpLt",
-	"7KWVrr2Qrr1mKvNiUBIAOAd4r0vFk9jREwju9zKYEqtB2lBEDCgjxskDQ+4KPvAq1xioEEQligB9kYRo",
-	"iwy53hY0iqgkAWeh3C6aDkECQu9J2OyaIPscfCfK1Gtwv08iJpUiN2ZK6wzLpvc96XJBHkvwjSGGu6JT",
-	"LCzEwNLT/jg0kGxnEDCVYCMW3fQUX2afZnKxGD/ccRAstePYIPdaBmzvwEUn1Ly8zP6tRlSu/45W7h7V",
-	"uQlW5QJQO8EdnCwAULXVvDjevbzevbhsbRcQwW0TBayqeQExSCweAFYr/HV5XavXLi5btd8mSazXPu/o",
-	"d3fuMYBL2YpbmhZHqmki+xs0mP3JNv95p8d3dB87znWaeevhBaFhubUAlObclXj79rtvaOVI9PX5zRzn",
-	"oPZURo7NMXJYjEerw1Umj29k8nBcfvE7y+4Xy41sdPzDngEb+6BVMuNrNvcOi7TJQvR93Iti86P+DS4X",
-	"Uzebp20WqW40+dUKzFKZAJp7HMWQo0KVRL/swK7YOQ2RYd96YfUDK1V2To/zB5XszrL1FUBIzjmAM1dP",
-	"03kzQqzwHJ6IVEn58aR5fHJ9M7mhXq22iJQnrpNYq3ypXCCUK1G6clEKPK4SpCsXpI+0+fnycxf7weaz",
-	"iutAgGH6souq3TF1YCG7aMQijkP95gBsh1gijP6kwwQgeKsdRv/QjLC93SiUsH74eyVsK2G7BsL2IxQ8",
-	"122muzypIOmdCSwRZyS75T3Blu5sfaIa9pVbQbcRZVIRDPMU2Th1fYyK7GthFvLWDqDDeUQwW52kzg4I",
-	"OJXf7p90mG02sf11KMMwnsmpnxZ+WZaTbiLgOVn2Yp4PTH36hNVMVMew2sXOMZVDLmmZTPu8T55GOaVV",
-	"ydPvaUTSsOvGc6yV6XxlPkNYvoze/TLEQs26+B47BqU5Ufol2jo/PT9B+uvtjOzOKTRtW5iQxldYVP68",
-	"SiCvhUD2Sr/m73ALqmaJKZDCDRpu5w/CHLJ56iMurlHYcEqFqDR7CdTmRM/YaueInyNv3O3tvyOu+kSM",
-	"qCSIsogyUoeSNiGVwwiPv54S8bfdvz1awH/IOn3ScdVtsR1bhM7NQms8JJVIr0T6V0aHcMdvUqbDUV2S",
-	"XBckIliS4oi+a/NCGtR3TzEcCCu4tkij10CfjFz4VNsGW7Z+TsMGOg1d6dsMc/fYopHWU5xemuK3LozQ",
-	"1HgCzmSrI3YpwxFYfzr8c1KJxfHaEZYIcLYcE05z5g2zk0M8QAr30IjHUagbF2TA74mp9ScJg7q6ehiJ",
-	"/7uBLrjSA8EKmVmDoopJrKMp9Gsl9z0VsdTcVO9eqAZmartYk2cDtTjqjHeGWEqk+tQENwke1bXGgjD6",
-	"ZQfw0XbO+D0RTvopjsY8Fkk28JTWZNeqchJUatLaqEnndu6HgrjzK1KWQlmXBIqEyYUayt114M1UodiS",
-	"hKDDvf001scMNB1K5rzU5qgh/dv6J19DVTeQS1OAd5sr+ift/AGPh5HznO92ra9Uc4HE+G9CdleKNeeE",
-	"o8flfcE15jE4xwbDzL6nMt33kNTD3cHNsn2TP24lmCv4d3kNf+Z+QGVyzCa+GvW1KqUSyqxkcmQ8M81q",
-	"UqcpqUtxWPaHS8jhpICc/UKLfQhc1jciEwKfi5HnqrVd2o6eKV7Xr19qfOhuUEEsFR8QcRPwYYqBlJkI",
-	"H5op+1pP8HjoXrDjv705uf798qp1ennx+8kvzfOrsxM90aprP3WwRqbQuAdxa0d507o+vfihVq/FIsr2",
-	"pmc20wiIaYttBFgxgjD1s/6xdlR7WbMv1I5qe4sUBTC7pCoLUJX0f2QdAcem5igncEOU/crqooprbmpw",
-	"jVpeCU2vyrHlhfZCGHAm40jZbI4hRT+ctNBuSslkSpjHGJ8lGtFM7uXxkbKYRGYqS5cfWJ7vzrGtIhS2",
-	"uUsdPD9ZUX/0VC8f9XsjmH8FtPR1kwUz8qYc2JKVCLtfzH8u8ICUwaPOCCetdkPHUp84I6AyxkgLJQGP",
-	"E3NjLEk4A8b6icui6Rr7eJDMh509sLv4crnAVZUuTUmSjy/Pm6cXvzePz08vcoI+nx8M9zwKasVrykNr",
-	"z81uJO2xEuxFH5IfW+dnSL/vTk16s2/M4Bs3uofnB4G/rlVBEojKPr73/UR6ARKMYojzshFe0my9Dba9",
-	"3rI7xkfWRvUs2YY0ZzTDL/S5fQCUP8MRZnEDC8i/YaxgTlB+w2prt4O39N+//PTy9PuLl//65Sdx9cNP",
-	"47M/X53hj6/Y6Q9vB6c/XvN/37yPOwc/vcTNf/yj/PUHpvchtO+KLz1hvlQVFlrLQNTZ7HMYFxgUU/ap",
-	"+Ez2ebMp7PMrQEQlPG91Fr2Kz244n61wsMqYtmZxvZyb5qgTUeNamelMNlAzfrkH50y2Ln6IOwB3C2Yh",
-	"6kTc1Ob0mVyj0NP8EYi4jiPypBPdVoOwtAgAlZ6G5WJPAdDJw6BTU5G0iphIGtgcnTFgztbRi+bZ2eXH",
-	"F2Aize6kF+/PLj/80zxJdlUR+JDuv6xanu45KMVUktoEdclYbgsIcc++NtytH6sQGF9KprbYq8PvTG2x",
-	"ad8T+TykgjRVbqlnPmJE1I5qjKsxUe+oHFGliDBFpWyNKDnsXrJJTxMso+clCjFhRIzlux7nYS8ey0ZX",
-	"wKZemNq9N2/evtk/PLDvZuqULY3sDiYRlf13HbwconPqiC2NVizGeHnT61H6r/EfV3POqvnaEgoH198L",
-	"ZPmz+TPjZLxEGv/g3a4g48zCzx8Sk7KWEmEx2UTRexY2BnKHfA5I9OiEkskAm2Vlh9QrqKd8lfVfPEYh",
-	"T/X4IREDKqVW3RVH5DMJYrDaU5lGz3+jykDTMavPyziQICJ1jZQXVvl0erMR/pT1QCu9ZKao/KxgpGaY",
-	"4uBrrdhmhdgOKOuZPrJl0JIApTAk6efTmnIzDDdFUV48/OjXL46JG5rmVTqyE9QnLyTCSAlMDW7htJJx",
-	"8Gb/9ZtCYZGnJTxGWEAU1KS8yI2jfMiosrcM3fHgzcHb119Vd1xsFQuIPdw/qC+8wouqkTOViWXvj5Kb",
-	"Y1NCrCqhXUJomyJ+q0wCCglTNMARSDOgCEeC4HDsp788KoCt8qSsk7Kk1RqnyuglL6sjxbnWxGGEA2N3",
-	"GvV5lOo/E+pYoi2hzhhhBjl48O5i2pP11Dx77alAUAka3HHm1YTXYrbgXTUeUWZeWg9dZzl2stcv3+5/",
-	"VV1npqaQuwAFhO7tzUXoclWaJa3+QprMN6mOXikhT1EJkZUWsoGeTV8LKWeqKfR37oYkoNLegHIdny0S",
-	"RRKN+lj5Tp9J7cTTCF7IhEDMQmRye5DuJzSh/9g2YtAFjCMVtq95RzY+sU+sBa7UHhdU9QdH+pc9kyhg",
-	"CdhK0MqcVmLR/2x/WhHZhqgVoyFBByapx2CGmBLoVNXRgEvlyvwHqEuFVDYmwao7VEkSdQGphAGSg+nD",
-	"/kBw0HcZC26wfATsSo04inCHRBJttfE7wFazIrgR8EEbUWnoMGgkdioZynu3jtrT3+sJbPu/bDfQz2aQ",
-	"enthQVCAJdmhTBImqaL3JBo3PrH9Brpk0RjhQP9kO4YAjCOEzVyZAp5tJ03bUGt+iKUkIWTM9xgXJGx8",
-	"YgdmXfw1T+fIzI5dfFNCggrER8xCOZm/sysAM6K3FlhC9KqC9AWy/p4U5MADu551+3hEmUSQdw/fNdDV",
-	"9WXr5EPr5NiOjxEK6jP4VRFzftTGJ3bYQIC+xRlU/EjyLvT62U1ZN+gzemaoLZJjT479tsNVMlDY91Ti",
-	"niAW4MbMxguJ2ubcXQmqt/a4jSRRSlNH1RFq396cXLfRAN/ZXWsn9YXteaQ3Xdtka7Sz7W71+YjowSfT",
-	"CIkjMGD97bYlU/XJGHmEQbsu7cYShaQeBEjYIRcKVvlVA13wdGn0Z0eofXF5cdI257itf4IdrRUnOMNt",
-	"QbDkrI3I52GEKcvOG6IMjbgIJdpyhEhE2T2P7klYR30+MsTaA2J6yZBpXf75wMFGyTp27G1j8oJOsjRu",
-	"Acyy3gTbjt6Z1ZCSh6UQZr5a3PE8oQnJGq6LLlwlvC8vNHVSnQjTA5tggHxWWnjx2ZFbu19GHX2PskCo",
-	"DyQM4YwSNSs/yLusbQ6EV5jlFRPqXD6hbnpLk2pMA3OBYq5/LmF1D34gujdBinrOjnXLZZZtLraquWcK",
-	"5iyHed0OQ1wxr2/DvBaEEykKFeOMZKyhc8d0LhVRxCM43yh7+LWjLGcH1j16tipza2Vurcytlbk1EeRG",
-	"lM4vyPU1Jc0oKY6TS7EJHxcTZ1jYCVOCgkl4cdeoY8bLj1eaOybp8ODN4X458bCCyCM9ueN1iks7PHjz",
-	"dm9xabuigLTDg+/2DusLL34VkFYFpM2tnFR6QaUXfP1gMJJI2xL6gP6aBLGgagwcvUOwIKIZ67vkr79p",
-	"7mMbmdYSBpRRqUxdepsmLVNnSHImpHGXWDzPnsB6xI30CtyEyqgfTGEDmSORr4iQnOFId6Jv/4rfEWaq",
-	"Ovo0SL/NWPXN1tdttOCDnJabEawd+BqhjD00av0WXnPH8EMzolhLyqJERFPnIYSKErhH0JBHNKAPNHpl",
-	"X8rLJIUXZN05Jw22mvszO3bomLBwB0xc3uRPdZjb0z9Pz9EdGc8mVerXcr4+N0ookWjLq8FgSLK1A+R2",
-	"HawilPXqmaoYoV+DzOvR4mvnLFla3iTH159D++Te92t2TjdvToZxxe6CGxa0XYm2jNYMzizThx2gG/yM",
-	"Lt1xm+7u9vrUS8Xeur0+3Xl/tj3XeG6vT/NWlOIe41LRQE5SfHPeutJrgMcSbQ0jrLpcDOS218WPBEeq",
-	"nzf5csyCvuCMxxIpLO8k2mJc0a49aNZOJ+uo0Wj4Lbb0u3nT3edC7UQUKqpkzqw95X4bZDDkAouxPtyF",
-	"Rxqu5Ak32kqWZ9txpvQkeW0bpLdip6Y5+WgLwF/ltr80XrtJDZippotZRwJmglUszKKDG2myBYMQMP19",
-	"IhYdUr/F8+8SQVigRWQQmxJV5rbWtYUS9EwrCv799G2JOrFCjCdfkRDxVO6CYigN4gUOM8c1dYXlnSkQ",
-	"WmCSJ7BjJtba3yn25dpfv/31/wEAAP//",
+	"7P35Uhu71jAO34qqn68qcLYxcwZ2nXqPASfxDtgONhn2IRXkbtlWaEu9JTXgpFL13sZ7A9+FPVfyK009",
+	"2N12GwyB0H/sHdytlpaWpDVpDT8cl44CShAR3Nn74QwR9BBTfx5QIhARa4eYB5RjgSmRjz3EXYYD/dM5",
+	"h0JAdzhCRPwJ+thHBI7Qv8+carV65pyDPmXAo1fEp9DjFXCOiY8JMs8xD3w4rjoVh7tDNIKy9xG8PkJk",
+	"IIbO3s7Gq+cVR4wD5Ow5XDBMBs7PnxXniLowG5jTkyNA+0AMESDoCjDEachcJEdg6J8QM+Q5e4KFKDli",
+	"n7IRFM6eEzK8xlAfMURc5FSSoGxt7LzMAuUECTZeq/UFYtPQNMNRDzEJEEcuJR4HgoIriAXooT5lCHBE",
+	"PEwGCl4JH+ICwAHEZDbA6BqOAh85e9sblRh6TMT2loQaEzwKR87eRgQwJgINEFMQf/z4ca0WiiEiArtQ",
+	"oGmwE28xJUCNiyToIUdg5XwfQYbY+WpBGB3dHjAE/dG/zxzXR5CMIPbPnAkU7+5mYfjTWpcK6K8d0JCI",
+	"aWDVS0AiTGOBRhyMoHCHFrN97AvEeAUwNIDM8xHnsmUAB3KMQjsDE/F8Zx5uf1acADI4QsKcn1a/z1EG",
+	"zA3ioWu7T/uYcaHAlihmSISMVECf0RHYkCjG8ot/QsTGTsWRZ8vZc6juOAmqh/ow9IWCbNEt0YYD1MHf",
+	"M7bCMbyWH07hV4OJvDwAA9tjJog7mTDqoZy9zY2NjQTIm9mYZogHlHCkEL0PvRN9fOQvV5Mt+ScMAt/s",
+	"4/WA0Z6PRn9845pyxID9/xjqO3vO/6zHlHBdv+Xrbf2VHnRyGS+hjz17cvcABNH6A8rU6vaoNwYeRRwQ",
+	"KvS2VM8ljAy6AqxwhMA5YowyLs/Uz4oku30fu/c6l66iQJpaAugzBL0xQNeYCy6n4hqQOLjCYggg0e/k",
+	"CaMEKahfU9bDnofIfYL9mYbAowq3Q3iJQIDYCHMuyZagAF0jNxQIiCHmdpUUrA0iECPQr0u03++W0QMD",
+	"teAKliYVr2lIvPsE48SutERcX45uQWlIoi15ObpXgJpUABwPDcZIL1QbjqXg0KX0CLIBul8caX6sTrCg",
+	"FPgSgj2ABUDXLkKSmw8lC2eXiD3jwMcjLMDKJjjG+0q6+avTaoLeGBiyVwEHR/Va87jWOPp6XPv0db91",
+	"+PlPsLUbtQ8DIyOl2522j1q1Q00ZOohdYhedEngJsQ97/r1ixIyuNo0iEHuSD7AxgFL80ULXlMSDCUjI",
+	"SJJfJATMCekpCy7Tej3ZVMHWpfQYkrFZJn6vxJJSMIJkDPoQ+8gDMCUwcc28FdFxfYyIANDzmJI6mKaf",
+	"6p2gF4iAgKE+vv6lmDwlcgKU4e/3e+gn5ExFuCVDYQBrzjoxxyzJddZEp9qb2QaMuohzeXzqRGAxvs9J",
+	"twLE9HxdSORJ6iHgUYJAD7lQCti0r0UFJCTX9ZTWxatKTjPdy9Frrt+OeF1HQBHyaektbgEg8QAWHEBX",
+	"4Esj1+uvKk7AaICYwFqWQkQixpvV27PsfoyY1qNUiviSXmlpcGZHqklKD3i+k6UGmCe09w25QvZd80ZY",
+	"LUkafLOV7c/0yEeYC4ngRCMwYFCxHEHVuQs5YlKolWLuvGWumW7GEp4RvG7oj7QAawCGjEH1PjFmjiqj",
+	"HhcDb0p6nhSRK47LEBTIq2UMVHNdNZRqIpfQgwKBFRRQdwhG2PexoTlKx5tSgqbHMop8M3O5D/VLtdJW",
+	"6YEagvkKYMVBUlec7rUuH1vCWgWnHHmKiwaQ8yvKpFTu0kutlKTG2MkaI2/PfxwiMTQU2cAMMAemvSRV",
+	"hIrMrY8zemsF8J8QAexJitTHaiUTevK4vk2mj8IIE/tzMwN0H5JBCLVoBH2/1Xf2/jt71x7ZL35+mSRO",
+	"9tXkMqlxuDighCBXtj3MNBzIp/JT2VYSL9NY7t0ETb3NRvPpAGeYfY7kY3k29B5I8+MiG4CPeURPCu0A",
+	"CPiYS50dys8wFwwKymZtCEFFkHsUn3EpJmKCPDAKfYHX+tAVUzOpZnT8M2m/+K9B0Jc8elnzvGmSedPT",
+	"WwUnZmRAiT+WAooLDQdDVxG2LJWp3sdpvy1My6cON4CoGDU5JThNTRTrSGjmMZF9DERmYTzdkBzcxQ6x",
+	"2zCDp/sIJrbp7aYMagKMKBfgxRZwh5BBV9s1pXAH41e9sUBKXTjtvl57uQd6LhsHogKuhtgdgiHkQ/la",
+	"VJQSxwGhoB8yuZErgFMAgU/JACWAVsaTvkLnys7GxuoESl5sZWEkkvFmiGGJRvPEsNnyYVL6Srw2stcE",
+	"iUyClksoTwPPsLjl0MrfQ9JZCi27L4mlPJSTi58ngkyocnKq3Va3XQUHkGgkeFipy/rCAkERMlQFdbk3",
+	"JKORjcEo5LEyK4aMhoMhgMBDnlK+PdD36RVYeX9yQD20miPKTB9GH2uFN30Ms/hhw0PEskG1nurT2zO/",
+	"bCW2mTzjZqTU6dvO0mKTdEj1m0mAAtxVz6buusZBNCZDI+RhvWy1dkPxfqAohbZIVkGDBKE6w3L7rmHC",
+	"EeFY4EsEVoiUtKXwHdFbFxJKsAt9wAPkq1X1MZfLNkQMrf4JaChkd9C/gmMuyTPP+U6uLCLhSE6xcVxr",
+	"OxWn/ungba35pu5UnNb2893EpA1qKs71mvxm7RIyiRYuPzZoMH2YX4muzBPdo0Qbc4f4ErUZDTJ4jnkb",
+	"39Bwi8mA+thVd1ehb2yq+h5wwrCgO9gfH9BgnEH7ZZ8jTBDAfasbqCNhvgPQ9wFakyvEKwBdIgKwvQyg",
+	"BPEK6I2BS4OxRP0IcQ4HyFgS+1g2kl/26HU2TfVClnMjHt9BH7ea3bcdNeWof8iQBdArZlbggjJU8y4R",
+	"EzdAAiYuHckZKl7HDfXjSF9+9hCAqmfM9a6Ynqgafh96tcjpgC8DDCyGIEyYQZUjA9Do4DMBqROXehLa",
+	"JUHRgx5Ats9ZA7+NDaPLGtfaWvOH9aF7oenCbcbt+dS9QJ5yf1BiXs5wkk+TY4j9BrnBcMrRYHKy+YPJ",
+	"cVrhTTY1R0TM7b6j5voBMdwfL2vN8EiTKINIcKl7z4chgKNbjw08JJArOQPkgAdwxIuy8ujIvsZ+hmid",
+	"zWdfG4+iIgI0z/RhkD0A+UpKX0oMK2ZrEpk82PpEiQQvlsSiCHxhYTXe9gooATRklqfPNZRXnJDhTCsT",
+	"4hycnjRs52o/eBmQbz7fflnQAJ9cT3PvNMEyXcuTisn5kz3W9PfTUr9+kUCUMDbvIXIvrOx0szEPoi6m",
+	"hzVrD1xKXMQI8iTP1qqDBjSyumfbRw+WZm9Pdju12EQKEiPFG7UXROBDTIzUCDkloIeGmHjGLyL00cTG",
+	"Sl1gxFurHy3z9E05ZurqXo6nFiHtfmExBFYYGqDr1WLjzRLylyDXBwzry5vpCyrzJpK1DYqKiEcuzaIa",
+	"h3Qkl2CFMivHrUY9gx6Syp1cqwLGpgklwuy85NaPFupLgUNbc3M2UXTCIAGxh6c5a5IZKKQ8BCXjsN78",
+	"LNWBo6PWx4KqhZl7NC09W9NR9kvTfRYKvYx9WptEmV5qeTwUhahO3bs+QWL5FMjYks/rQXLRshE+68Dq",
+	"WfEHcW5fN47qzdqxVOUPWs1uvdntfm4rxf7k4G3jQ30t+2n02c2OeoTAxPC5bdIQ5DYzoC3WOp5HxjLH",
+	"5ueJNR5CIvV2QTOXWa3xnwD2lEoS0xel5/uoL0BIXNWFVxKgp0OApqlKKIYdJAQmA55JSPp4YCxKwFIv",
+	"deegQEi7bRkaETB6iT3EqqAdbztlnpYKqvxGLtNe9Ne/8QgGe2BIuaiAgDJRka2/cu5XgIuY+BqgEVjx",
+	"qAtG1EM+kCA3RjCwYK/+GXfle5Nd9TDxvoYcMfOnNZsnBulBjr56pKIEsq9QCIZ7oUDx6KqtIiRfteA3",
+	"Cc6Rlw0OxZ67BzDnIWKnDFeMF2DDs391kMuQqKh7opoQrAKU2DjZfwt7blb/iAgG94BABMpeJz+ry9fR",
+	"d9Pn3Ex84lZtc2MrS51MYW+BT9T9XaHmFt2TrTP10IpjcTnRPFvhTqK7GDRyE011vZ2lnNjlnWydFSgk",
+	"T2lykxUC3u6OQo3ltp+MWJmnoszHht1ihUAwJ0u2nbY/TRylAh3m0a0uvUAZfn/oOsAMZXm71eWbhN5t",
+	"+JB2v72FEi4sIJPOwbLfS+iHE5aVzGi2ihMyf2YIFvJAyHxLZhN+VOneX26+2iqOw5nXSxMEPqbsSxQa",
+	"7cUn5sCnV4jpO1aobkg1gzVheMCo+fymYqZPXeg7FUfyG6fiSF7hVBxJo1UjwWDR+yiDuCPTof3d0B1H",
+	"r73Uz5YeyP6s6wHNOuTYH4q7qabPgF7kxj15HurRrCfEXPKgm9udN8+MOeE/shQ/kIrDkRsy5LUUKAc+",
+	"5LwQ6KnPCk446+jtM3qRJfjp53uAIY58HzFAr4g8L27IBR0hxqeZ+Azv3vuxMh7GvyxF7enpZYikkzer",
+	"024p1/oqNGvv1s27BE2gfTCmIQPukGI3y/Q+d8D7cs+d7zyQhbWcDVXIe0BvpkyjlH41ywi1vCW/8yVe",
+	"JqpnLmJRxB+Y05pxIs0bFf6t2J6ExtM2YWP9nRbTFbD3Rcxn0JPD5ZKR2xKHB3/Ub8AY7AbJPLXJ3ZN3",
+	"bvM3S8NL734tMdku46uHJSBgUeJhoXgs5CMb3uURkEMMB4RygV0pJY6ndZwhgr4cYraNTMe0vdVtH97+",
+	"jy/WF4/5OrzAo3coAzMBw5dQIPOugBkhCHs+dou358hHrqCsgG0gE3BF67NvyC/RKUcsLygs9t/SbZXk",
+	"H/muaR5SjA4bd46s607E7aGBAvgISvWDWM84E/IfObuoIOBMJxMYCtqW2qKU2zEZtEhBb1P54QgK7MYh",
+	"abSvZ/rMetxm+9bY9tkX7t0IRc/48qLd3ASjn3UQI4FA0UYVBH60TN/nQ90nyPGBNro05naXKDB8NAdd",
+	"0FiajXhyBTkYQXah/X3U98grjr0c7nwLLSPa8osLEvpT5VKcFR2a2i3QtCoaCqpcgAuEgd6Kj4EVXEXV",
+	"9OuIl2Oim/awtrZoV67VZWlHk+7V0Trclm9Y97IbEqbIO20WZZrP3LO2Vbbll4ZiQDEZtI1dLGcn+caI",
+	"Y5tHdrQ5WkCh7daagGFq501vPAtHJ+wRJGZE5QwpF3L/+/RK25s4Il7sMrySvBAaQbEHYLVXdave+nj1",
+	"ZhE7W7vPp8ENfCjkADMA5SMRAIZ8OC6Mt7bptQC+1B7LD9aO+bJtCDzk+jC+KYsJbyHPIeOGPm8CupWS",
+	"YNgALUDHse9LESKEvj9WcRrLJ+X/hJBBIjC5qZARdzDzNDMkpNyaxTAKDRN9P3MUnvDYnSHJIJMGJuGB",
+	"G12VatxXQZeFKJEKJsdD1yZxKCYYaJHSpH7IvnSfkrMShO5nxbnqSRrVTrjBFRv5Y/q7TMEEE2S9+9Me",
+	"KBwIeIGAdb6z9n4bYmUTTYEeElcIkQRDlkRI+84945OdVrO1rAir0wJYprT6JVd0z9TMjVffLKeuPJk7",
+	"WwxWrefxsl8hZRsZI0tokcQm1iP5pLLM57C72xsdHohgvSwpdrmWjyVJjAsIbRFZVJz53qWyGQDFJyGS",
+	"yWZBNyXnNbw5oh72eKbEF4fRphlDUmq5e/vMsuRDrhvMkBCNu8z9S4bJxbhb6XCWqJNJfG8v2mR2W4oy",
+	"v50oA045YkkUzxNtEnsxuYFii980l8wXdPJyiXViMSLaCw/AibjerO0f1Q+dinPY6ER/1o/qXfVXu948",
+	"bDTfFPTwSGIg0XHiaXKQ5ONowOTTaPAIuUXceg12i3nxVoDUylSoI+MAAquj6aysT1Aaja+73GKXrqX8",
+	"ea++GvdlwbxTg18pCD4mQTBqZsiAS4mQNIAbF2m1Fp3jbrsy4flYmUyycVdWxvFsSmZIjDVhSXDdkDHJ",
+	"HJZmhC/l2VKevUvTXI60qW6+dXR68SQ/6TB5pHwllhAOXCRjGRr1kOfpoJaoddErwoyUvXM9Vq3f/DRI",
+	"b5RDcMTO0gAtFkQcDZKlFqj0YzlpmHIyltVsuusZ6ZF2bnjtuKysTgy5OMDZ+WMk90DJrGvqaLCBui+x",
+	"QWQSjmrRtY+ReGLHnX9ZPLFKGtmzlyjTTF1f03ORDcDKgNEwWJ1ltF7yqi4f03OHXDpe41W73RQKITqV",
+	"8C/O92UhKIByVVMmL5+KeWU7locfrKgsbxwJgM3qmtF1xRJb9MMmv4tUrKQUcmeeBss68j7MQ8oRfEg4",
+	"EQuFxGZs0pyAWBvfo7fdrY7BnACieLfanLQJEvQg7EannfqJykzXrZ80a0dfa4eHJ/VOR+WRaNQ6BQ1G",
+	"OZixnWe/tWPGQ+Y0NJCkVqBYYHgS3TcNB38CXGB6pyddZ6edTBGTWl22l3wXjxAXcBRYzOgk6CqG27hY",
+	"dOoHreZhp6LrOyT9LYr5HTJkozxn0QMN/QlyKfOyct9GU4g6zDrzuhcVXn+CuKraNR2uLp/r8649k/V0",
+	"H8T5br2T5+rkpHVi//16+K5x/PW40ek0mm++1pvdk8/pV43mh9pR4/DrQeu0fVSP3h1/yvno+FP0iX5R",
+	"jGZMYVaBOvXUwp79QgJsoLJA5Tc0UEbzym55/KlQh8efTHdmztFeMTsuK72cylhnddzIyT2j8ohg+WU7",
+	"oO8DgbjgINrEgBKrAkptt6AsbsFVu3q+hYbnXIi88WkP+nbnpxX5CKA52fqjKxw79fyjmHcKC+NmIlRU",
+	"Haq80MqcUOU5mFI4n6YS1tK7gr3VSEqSu0oCqWe5DHXOomf+0iep2q3CERojGLymvpeV+84dYt9jiJxm",
+	"5eM7ZdgaIyEBPaQTZQgKBkhom1XY66uOuTVXIs/aY/SLIln7Ko4xxc71YYxMtvmjFXBhtL3cbM7WXlsA",
+	"lgIzz9F+VA+gaELJAGo5ILMT9bJSIItCSBiC3nHBpdCtl7IieXvWgJIRjkL4FWLZyV37JkOoFtSGkIMe",
+	"QgREn2ReDqaz9BZTaBIQxul+JJnLSv8e2eWU9JgY7mfF6bluRgysj4mnEi3HSkpEtw3Sc6TMV69eLixl",
+	"VpwsIA7ub3jj5rvAio4gu0jEemQubJ/RjEyyOsft9GzmTmII+ZyEzmlYzZngqRXPgjNRPQ56upYa9NuJ",
+	"Pa9V8BxHeP3x9HymDtVCeV3VFJSXRz/07aE2nQNThg7U2o1qEczhkRThIRELLrAO54m+tlrWjIzMDLmo",
+	"yDCYqzoJHEueHylCAo9QgnrFwNAAkZxNxhEiC0xLks282yIxo2BVEv1XkOt0zrcID8vOQtzB39HETsrL",
+	"R5yXtyfU+226a/3iBudO0KySz5jcE20KZ8sJ6l45KSF4aVXConHFTx/YSoIsVFT91tWb5jjO5EW5VWGy",
+	"5Z6TRlyKyDRMVCZHxcQZW0K/wBCm5eJj4Jm30Ilkg2maVSAp9V2l9k4eKpUue7ETNTPDN1g8w3fhHaSk",
+	"mWnpS7tnzV5iQaMVVtZnE5abcm3gWiFMLRovtgfcuVHIqR4LIDnHsSXKcZTqr5ACn30ob2TwS3R1EBeA",
+	"LYXi31woThT7zT776bGroEX8MYDKTwH3fOUwQq/IlKw7maD/xebGy5eZFLEUy0uxvBTLfwuxnIbMnSFG",
+	"6Pd3T1FK9eD+1YOk13d+XcLYSeBh5F1XV2JNFSch/+rIv2pOxWnuF7zCspNTPdkfqkf7Q/Ucvekk39QS",
+	"P+SIPyvOcR9mOxQc59dCjsTzB4bdZqsp595tddsFsWlmbz40v/T3PytOK/Lpn7jAiZ7PzBOhWh2ivrZm",
+	"M0TEB5WZdjpwXr0EuludvlYrHLgPCDUJqvVjHBWr3lMI0U/NqSMIMsSF+QD2qES+dcGuRL7+FeMgo5Ns",
+	"rwIxhAJwJAkKQRWAfK45gIZHl8eGoS+qoKa9Ga6GSLFohjRrw/LvSWq5u7udpUxeZqOglZx70stazeVP",
+	"HWpjxzUTVCATSuQkY/TqNL2Ir8bVQZ/vVna3dyfKgIIV2VO3/qmrtrPcc7oI6ziw3rg+4hysROtYVe2y",
+	"5znHsSiLgOl+M6uCz4+gMFuwgPaeg/APyY2je7tXhBXI02Zh/5KLvMOsW0+zlTwo4HRmR3sGOtm1ghqJ",
+	"qrskDo7Rabsziz/eNsGiPoqFwDHxU/nAKPfSLG9lGgaJdc4veiSFmxuG9xisF77dE/1Cc7bUa8asJclj",
+	"2J2j0SWmHyo/LltcgQM+5tAbSdGK+tlDLOYVqFGR4wh4CAVU7FMSOU3uzA41cpdfCC8h82egRNL1Yt3w",
+	"mbtbwTfDgKTfR0FINr4jIk7Z/mK7BeTRnF2YU1XcbqYE/ioTRz190pIoSu2giiU9asB8ypOD3Y7mvMRu",
+	"NXPdzpEAlOyB9lGt+7p1cpykkRb41Qo4PTkCK3YGqxVwcNrpto7rJ2AlNZfVCjhsHdcaTbCSmJP8viPb",
+	"RjNbfRBCmZ2zU3FOT46cimNnJUVfNQ35plM/KSiyJfCf6DrxVI+SeJAYMPE0Gjv5qQIjWuRswTg6wYZ5",
+	"RiJYtOwPAu+d7kmj+UaKw/VPXVXn6Ug75B3XGhJB+63WUbQmR41OV63HgfygcVz/W0vEb1vq+cFJ/bDe",
+	"7DZqR1KdaNc6nY+tk0On4jSa3fqbBZdOYjUCLn5kwIwfWIDjJxb0+ImZRPwgufiqIoCeWPxATzExbDzZ",
+	"+KGZdgKWFALi5wlUxA8jpMiNNJksbqn56rISmk6PYJ5nEfgiIQBTQN1ZanaLpMJSBA/6+YjttF8nQb5B",
+	"gfj0ABWLyEyuMLHOmcFArazlnVWT0K6mDo/MtMzOWNzHiOQs3MaRexlRcB4WWk74MQMDi7sXxmM2NfXK",
+	"UsaUuSsR/AdW3tS7YF2VrMBivJ58JY+4Ituj1erN4rCzQhTbiHFKoJ9TmKdwpYpl1eVBUb2f+6sFVISG",
+	"6XpBywljOuU5UUySM986wfF81d/OZSmav+rMWMT72JdqAewLxEBAuVAqEuKCzy9+XTTPemrDZhJJ28Js",
+	"jFmxkr9gsy1teQojzOYzmCa9x922SfTmQQGnGUiApahaXG89iTMu1AIc1SjMqO7IkLrCg34iRDKVrQGs",
+	"ZHe2WgUfGRZoTcX3YQJ4gBkWe4CgS8QAQyJkxt1W5dWpAIZ4QIkUeV3I2FgZAqvqKj/AsyPhJBhSI02A",
+	"VgXdhOA+CbOKplEXaKbk+0MQ4xvHtbYKljt4W2u+UWLq9vNdpyLx8GWetUZK4QO6Zh7WDMZ05qCh3RxF",
+	"smnUbHvz7YKVQ+0X+XGR6QuGRHKfTJuOTslhTUOYxx5Y+jxEDtzKYqyMHJir0C/DEavZV/jQ93vQvegy",
+	"SHhAmThEPAOARhtQplI1J+NWNSGBbKyz35ktlCETzTWwTYHRNqFnE4SSMjF38KlL1PmZhKeGzz5mbUYF",
+	"dakfu0YhH6tTbC//zLnIhg1kfp/43MZTKjL3gA6khMepqH86X+vNg5PP7W70+7j2+UZHM43rB1Ujyx6z",
+	"ahGRQ9zk5Gir9uxDkz/S/MOR1X8RD8XJ/V+M2E0s5RTFK3xupsHO0Z/SSJ8EfBJVs4SMWoItzGX5OaUq",
+	"wUqywvGSGD6oEYBGgRgDvQNke2jFUzBCkHB1U2pGlStMCSrImmJJpzKdDiIxJmUKmL3JkRJ7df6Nz5cE",
+	"ugulJLTn706SEpYiYikiliJiKSKWIuLjExFL0e2RiW7TYldUdmYqOMdk8YPEA1xQJvs2KSiTWaDvJ8uw",
+	"7rPNaDA/z16ybeTdMjvFJuSculgVW4+ndevCVgWMwqbqz11W0cpEe6GqWVLI6ODv6AiPcCaHE4iNMEFG",
+	"GsHfEfBlUykXHe8XPCcFSIjCUSECMrcKRBoLhepA3FVq1LhZoW39fqK50sN8OC708Unc8s6SskatCkKU",
+	"aq3u+OCo41KW7dLCEOgzOrK+37GzPgdCC0sASmVD9pLaeX2fwkRaV6Ii2fLU2NxU+tHx+pJLQ4tpUqrp",
+	"TXNylaS1pHYltSup3U2o3TTVYrTno9FiQXh1xpT6qq0dYOXk9QF4tbP7QlIy2ZsNwlmtaLFTwxkEvlGZ",
+	"1027P75xSqrgA/SxpxegD7EfMqS9FLTTT7+PiIpj72Pke8oL/BxJAPh5iohIBAqVrdCWZJM6dJ+GxNNp",
+	"Ogf4EhGAPUXIuYDElahY1/SIr9fHA+8irqiyt7OxU3EEFopANakAr2VXMVZhj4Zir+dDcqH8iNO5AAwo",
+	"GbfBPiRmswXIxX3salkdc0BdHWvgTgZ8vdx8tZVVg0FhIfNefRKfFV3+UImcKXwWTl5sNspr+ZFa/wK5",
+	"wGI0Z0Wyx+UfzEWCyYgwhYloX4cMr0VfFUJRXt62t12pqOvT7lIPZRLuEbzGI6lI7756pZiR/pWcalLV",
+	"01tl6hwPKRMVMAxHkKwxBD1lBOXhaATZOCL35tzIXovpyJGZwxieUtuxsgC2pwcvgu6tjZ2XxdyXprbN",
+	"9G0SUa6rE1t2Wu5R+zXj8/SGBpSBADI4kpwarPzVaTVBQOU6MWU3h6OpQJAcR/A4P1Z6wI9DqMw6V4yS",
+	"gSk/LKoFkoBNSJt6PvFAWULl+2mGmQbGNICS80bT5lOK5aR9Z4JahXneK3HKBw+OeTKiUsuqXEguhQlI",
+	"ycxFAmblhzXvErGZUhbum/ovYBRyEQ1nBDkVZGzLGHAk9zAFPQSg6hdzbbvKKuVAGdqH3py49plA2LHl",
+	"8ocEhmJIGf6OPJ2CRGOAzxy9TlzqZQpuxYb2kECuFAIUDD3oAWR7nDXs2zjs/sYTloPZ8P38sXzoXmgj",
+	"5s2XuOdTlSNyRvC7+qKTKAZy+w2lzvRIH5J06ZAZEARwtPDIUnSbgcIPmIV8yefDVr6B4FL1npmfdIoQ",
+	"KWla5czMyI0SX97d5MoudT1W8JLG3g7l3tEkrsbUBR0lAl0LLdnHV2yLXC9NXNAu92qplhHWLKjy41TX",
+	"Qi4lBLlCsWxqLgR9OK7e303Q/d78FHOuzU3joW/WdN5tm5Wakj4eGEZn/ExxXBcKQF8KZ2OArrHxM72t",
+	"eeL3uceYEFxy3TzU8ImTEZ/sL3kkJUesUe9mCTQTFEgx/DZDfXydWQ6+j68BVDV7BAU8zoWh05REnFSq",
+	"qaorXgUdJFQW/aTjhaDAw1xJ8IHq1Ny3zY8yVa2zWcRC4Cld/1awzb3SVYdnYdHM3ohOMh+XEo49xJLY",
+	"VZJZNcei4sPxjUWzPCDSNd8SiYny5Dd0LRAxoRRVdI0q1e84qPzv//3/r86EenHZqhjECXlrBtoWlECK",
+	"rZg1LmVIKNZ4lWMrnWHBmh7C+jzYi0xt+L6JRStHzMhKzRMzBBuDHYcO19oNk5nHctzoEhvE9jF9ASul",
+	"REPp9uwf/24c19p7ir5XQKBsAD4dYFIBAeT8ijJPZb3ocB+seNQFI+ohHySAb4xgkPRG+jPq2frX2N6n",
+	"+hWIi5qpSJPdef2KZ/fd2n6+uwdcHyMiGqorAvVf+lkHuQzl9fqGwWCY8qCaq3rakQrFZidBmEpykJl1",
+	"WyJoqussFqpwWKigiEVzMQBssY4ivgIG1YVQkVjiQlDrrZYVnJZ9hibt2pPs2VrHf6XNIXk1V9TkcCAn",
+	"fQyx3yAL61Wu/HaSXOYrb3KUVri4eUPdCeZ2nrVcHX1FkVe1+21WdQpzrTFtZsszmZ7Ti3OtjGiJepyW",
+	"kenFoqFZZqAs0bCDBxlBhNw8nQ5b1tkj8IBAEeq9Iac4FCPfWGKU/4oyj2iHzX3IkQqsSh6c51ubO8WC",
+	"Mjsjkcyfn1lpzxTCzYqnvciYBQvVdlCJrC4IvSI+8gY60S6PuVOUeChxF6Sz9NksgckScXPTjmYn05AS",
+	"kJVArmjoe8qmpr6MHdaiHHbdIeXIfKN28RBeIp31T+3kyLNO6eKqKJ2WuiZS09q0ioVuIxILMCP76/SN",
+	"RGbiUzvvREK7yUJUV0NqUCEboUsEoM6UOpFmrhcKMMSeh0icg0TlJkpUvlpe9aqK06PeOOt24/goylY5",
+	"M5Xg5sbOy90XWWVe7hZRS0WCx2BfZPofpBcnykbJ4aUmA+rLirmJ0+cHe+ai0JwnKQdqBzskEMAi8wjy",
+	"qZKMC2cEPYbsItVtMgVo5lmmDA/m+V3oNtCPk2gOpXrDUOCPTSRBn7IryDzt5GfKAhaYyj1lmrRbbjSR",
+	"cXJi391xSbhscvNACeiiGdyUwit3mzDAwiBAkFkumrEjskXScHbq+L7eeCZowhb0i/PJW+9SGOAbBXlr",
+	"ALKkiS7kGVZrl45GkHgLOOVCfnFgPpq24DYOo7JWto1KtghHN8xwrNLGaf3SIMt0XAVr4DVl9id4JsWM",
+	"ryra+6tcq2dgD5yfn/84i8stnjl7Z46LGEf4Pz4kBHOBWJUgceZUzhx1+YrF+MzZ29r5eX5+njmA1Xu+",
+	"MsSRuPVIz3MHukK+S0foBiPILqdTQE9sFrs80erkbZmDeINMWg40uMoBWkC+3GKHFUM4MAc+vUJMl16H",
+	"3J7H+CLfCN/8ptEBU9h2dFH9xF6yTzIW377iARz18WAo1F85r5TqZN/ZGxj0dfrqe1bWpsSidBDxPmrI",
+	"j3WnEy9VWofsV20zlxM5lewmHQu4/GNOk0ijTLexZhFk9YQvclvdIEzldwgzKbi+SeyYPqeedeL+p9+p",
+	"sX5WnNPAp9B7jX10oiMzp8m/KuYxtQKmxEdkTehhAlni0jfXlcPPvuM4ZVjHUGTcmrrW/FGM/URd1fSH",
+	"GZeI6kWC30rCCE5PGofNzv7R1867Rvuryde3BxoDQhni+pJMec9QJttGtease5BxU4s8d5ULjZRa9O01",
+	"4MrMe4V1sRGG+vInoULKPHgUQFcgrwo+vm1060eNTvfr6Unj69tWpwv2wPFEeTs5pAIhEm8yB9eD9RAI",
+	"qN7pKjyz74eSKnoSNMx1GyVJKSGm3zcyKccDgvvYhUT4Y01h45na6VTB/lHt4N2y4SVoAGfCqwtY6pji",
+	"BKAAE5chyQas8SaGVOlq2hs0O49+Or/SLTLOTGSYndh7ZKzYuBJEBQXoOvBhxLEgV8leh5h42sGPhf60",
+	"KpqQxZNV7O3xyc6s71LiopRI6WYlJN5eMDRnCfe/AcOUYTHOovP6TXRdbbBRxIiZne7TeLyuUKY8H3r0",
+	"ejXqOT/LbpZ6NEHZImyadZhJ5Gpuvoe1JkxQnpe1/SNDneQBUpN/ENXgMwilU3GmKZdTcabJQ0EepxF1",
+	"yvC+r7FiR5WDRmNOtYqAOD1pGBCm2kQw2TZfUmuTleIqtRh6s8xJBPhUONbq78GxVh4qy3pYzOREU7yR",
+	"MbdoxyE1MHJDU4ZG736wwtAAXa9WF84xuRAlLRRGNn16bxxSVp7s8mSXJ3uBkz19dHlmAXgjfGeL5l01",
+	"uLrEf8aBuzRBPTcgU4uJz3iGy6SBYwlyrx7eZmNpeEWyokRWYv3x8qBQzggzYdDJDO4MgvhSvhhpPUx+",
+	"leHfLA9c6iLfwPuz4mhL/bSQxxFLupjKlVaVkuYrA/JcMe2gmpUcgqV9V0M+nXp594YpEUxft0+TG9fm",
+	"Kob/qJpXRknNRDmv5JEx6XgPjI923mk/NOlfVc09N2qseHkcG1n84M/PjiNHyl67I3izpRvlFemqRWTM",
+	"VIUCo/yyXVXwyGt63SRtjq1v9rPiBIlUukUyWmlHMpuiZeYXupUurBgFxLTyo55RorSkCXGJPBfkpqgC",
+	"5ZnSG9vaWzn+TosROUmScklcZjx26rxNSNb2htJAkTj1CV74JYdnZ+vFHDE73EyNOBTDLOZSy85IOIvx",
+	"VkEXXqAERY/LnanYXVWBTdjTVV0af/plYsJj4Vb3yUKWS6yTnqoTaqSPIIschqd3opS9dTSt1RZ0qIHy",
+	"wbA5DmkfvKl349TsUdG2F1vAHUImtS1VaJN4AMav0rXc9kDPZeNA2FvPIeRD+VpUVM1YlUyzHzKpzVUA",
+	"l1qvT8kAJYBX7nF9dWO2srOxMSm/v8gKCw9mCKeW6C56WGNhduknNciVYjW9nwnqEsaX7KFJhVIAs/W6",
+	"DiKe8ckxTFi5ZAoqdUuJlCEeTQAW6TtV8Br6PMljqnmlgu+Ro2X6mtZCQUdQYBcoFzvZyNTHJEARAh77",
+	"b6lpK2exqVwics+a2mfVQj6oD47DzmWreb7InTgxkd4iD0nEqzdr+0f1Q6fiHDY69s92vXnYaL4paN+P",
+	"5x53Fj9LdBs/jAYwqCtk+0vi7sZWv1J6KaWXByu9JFTNYoBHCtZ0qUsTFxnb2mYpp6XoVIpOpehUik43",
+	"F52mJKKPPSmdHCIX88w9YN/EwVlqCdJOElytBSXRa+WDalIR9uj1NIP3EgPOmnEaPF0bXkmAkGdB+zad",
+	"ywolcppZm7TpamKJdjZeZYWayMkVXx4N7In8Jts8rt0YhlAoMDxJ3Mz9V+wdoxpVAEcIaHGheqW6tZ45",
+	"q8lC70QjWbhDxKv5htccf+NoEb7M3Rg5VfmL7Y49UDs6an2Uk9w/ah2807BDjQ4DfQU0W826Dkm6wvxh",
+	"+N0osJVPTevgnVPRhtZi0nYG+mxvGa/sABmv9JjRgtSJYOPp27yZV5uvGZIbP3oEovxecy8vVf04lFUc",
+	"cbJ6nKXGalFvcUVIr0jWbWlLPk55pYEDXTgakujoSIkpviWbK9XyoD+L5egd0mm/BorIE5XjQKdnUbci",
+	"yFN0LhWfr8p8y3WqLqFIekxP8nLz6GsaCw3uJ47UjOqG6nJXxyeptGQ+dS+ABb4KGsLW5LZRV4shdoLK",
+	"aCDsws6oGv4xReeysttJWXKS81xhEge+RXIbVPf0EQN6xk1rl5K+j92HodTfpLR3GkmxK2DqcVSjO8GR",
+	"8gqf/krX3OKEaW5qmLsmVPOvNIvcHSt54vai+29EI3PwWtLMRWimnG7mbWE38nCzBFPZ6LyIsJmU5xJ+",
+	"zEFAOce9uJER0dSixUmBUwGuapoESFWIodyaG7+PeFLKDPe5/wvs+zynj9ivP1MpeZD6Rfuk1a0fdOuH",
+	"C7ns6wSjEg+2v8nntv/J54nxfipbjC7K3pF7SR/cHoIMsVoo1212FWpt2N/eAkN0DaVmOYJ+wmIIVtqt",
+	"ThesQ2+ECV//of5teD/X9cerfwKBRgFlkI1tf7pSvPqxqjr/62NXablqr6tToqCLT81QiMD5+VPl9+5n",
+	"hOzX5KCYC5aqVqfCJOWWrajNu2YSdGpcgAEU6AqO98xWjkRLzM4I9DHkUnc9fNc4BhdozCvaaw/LhyFX",
+	"llLToWkLVgaMhoFOQC/XoZKIND8jsvPTk8aklFtJZDH21hlSWZU90zWvAKpmyCsAxjOkjFfOSJQoTKK0",
+	"EqWcHCL3Qk8F8jFxh4wSGnIVMsyrZ+SM/M//gPRli3xYv0RsHJWUJAh5XPlCpRpWALp2USCSuXxUJm/E",
+	"wfm6jy/R93M58hk5X1eJLb+fV0Et6vVK5RyYcLzCHIww5yYvBCYqWls+hYRfIYa8M6J8i43ha2djU01C",
+	"GTAh0NtE42APnNdMRj3V9R7Y12/Pwo2NbVe1UX+i8yrI2OFnxMjN2pn5fOauPgcrEglnTi25CmeO3F2G",
+	"Pp0RZaJLb0yVE7wPXUlYoCnIjskQMSw0WWHUR5P2PYDFGUkEVIGuBlp5dxMKfEwuEtkZzEfW4r4H1GWc",
+	"cfI+I5El3qNI57+D2jlcDNFIcjRbKN6QfYsVnXAu8hmsqBHPCGXqDxrq7JBp5lwFjfRMkgkpovlzm0TS",
+	"U93ptCdeBUic2OsKRSYY+oZ0aGd3iqRIEqKJCeY8VKF5Z+Q8JjTnyc0fbRKuNj90h9EuNcyKx1JRgJja",
+	"opRwuZ35mKtFBUPqe2rRRpJX/gkgGZ8RnXkndVhNQ5PuUQpOewDqYhO0n+wdrHCEwJt694ysWyq1nni/",
+	"KkUPy3krAAI35IKOdJJ5CHqMXiiqQ6KxxuqLM5JsqJsBl15qMoTU0TfWyh4iCOrk8qBOPEvp1OaCZ2SC",
+	"klcAdIUcQlFNQK9iZSTajsn56WZ6qDMywJfq6ojrUcBK+7QLotIYP+xl6891TelW1QLWgAt9X575IRTA",
+	"h5LYpYcBAyQkodjWxgMsDP45HaEkYi4R00dUyx5gBQswgmNwQeiV/Eon5V3VF2I7GzuxBVPSQegKKflp",
+	"+zgkZ8T0om3A9mSpPqrgSPYE+JBeAVXX9Uo20kKEmoscVhLMiqaen9a6VEB/7UDfu8j/c/2h7N3u46hO",
+	"nqKHcnJ6SwVIH0CuUkkGwnAcuemU4P9PKNc7LlcgZQ4PwL5QSEVnRNfo0KItJVbNUDRZioSGFJjzUgXn",
+	"/zpX78AV9j0XMm9PAvQvoM+eWc7/I0f592hs1AiCxPleQk0xQFi0njnJlmfOn3P6+9f5nuqBSzbBVMZq",
+	"tf/ifvL7+JdtEvVhKjss3kMMRiI8JtmDXboOVUDKX1L6PueUifOJJeEmiAn5XpSaQbYzYSs89MWfJumu",
+	"yqKjiPH52rlsx+SZ5shkY/IQ25uAW3b07zU5zDlYkZKUmbMaeLViCWeqOfbOwQqMmmLPnMj/+R/QhgNM",
+	"IlniaHIbMgQC3SJirrTf50icgxVMPHQdh2wxLrkdGlV0DteNyhmxLh0bq+okngdwgDr4u4Zcv9rZqERX",
+	"1lKfXN2bnIEe798bUgDYem67+PfmxrlJD8QTAGxuWJGwCrRgJE/WGYmKD7mQMWxWSKfIBeepQ2s2t5BP",
+	"AIlyS6p0UWdEaWQ26MqczgpgaACZ5yvNu68RNrAIVtluFa/qKKXBCHiMSZVE4rdHQ+LpzLYecn3IzCnV",
+	"+2flPFLSzuXi2mRU56t78Q290sz0Sd7Z2JBbIQZREQTdAdcE6YwkfQZUuNtYIF4FJvkF6FEv8gmS0Otb",
+	"V46/oz2wCY7xvqKcqlSK5NR2KVeinOk9H5nNcnBUrzWPa42jr8e1T1/3W4efz/Ve2NqNOgpV9g1+RlYm",
+	"mp+2j1q1w3Mlb/mQyZn2qDdOiphgZ3O7Cl5DrCSQtICqZyCGjArhG6TqlLCR0iwhCawUao7knhS/hOYv",
+	"YsgQlzyokpZm4uG3XpmZniDBxms1SYvPpTSgDRggJAL7Z0SyMsiVYIc8uzUOKLnU19Vc091G5FrAwco5",
+	"9s4r4Nzy0vMKCCR7T2RQ5aE7lNvmPGa45xVQrVZXzwjQuU+HKpd7AP8JkUn8nfhM2TnPq6CpSsEGUNId",
+	"nV4pMLFuo6oE61DZUJR8pm0ufC9lpgEcE1eTrFOCr4E25KxojUOK8xKc8zoRWIx1ctFqgFifshHyauK8",
+	"onaXtfjIAeskHOlNrYedMgYocTwIxV4y1VlkIDCSnaBy3NmGAhNLqA01YOXc+Aqcgx5yqaTk58Yv71zh",
+	"tKdDROPyQ1XQyrIxQJExZpypSXYVBoFJ1hTpZvIwnNts+OeaZHYhv6iaHFTnFaOIRX3LjqIpFc8ApZGs",
+	"yoEp/OYVZAMr53ll2M4rBmlqbU3ZJnlUL29cne2MOHEFtUj/B7V2w6k4kitqe8FmdaO6oQzuASIwwM6e",
+	"s13dqG6rDF1iqCwkebqffDdAIjNDccRJrHif0gT+9//+P6sqWiXuWXKLSjLKEHSH2nNMiWSR242jgNVM",
+	"teGZpG26E5tXTJ1oZUjMrYmZUkxi10Qsm8mZO7ZSpGNm7STtd9qSr9dMzv921x0/v8i+jX+a7G5rY0Nn",
+	"yVNpVnSZl3jnfDOOIdGg/42uumrC2dt88WJnZ/fF7vPnyqIca6LO3ubLjd1Xr7btK+wlADazHY3Vujg/",
+	"K7M6NV/uPJ/+cktZZGPUFCtwZ8wQXTP2vDSRk9duTuudU3GGcQWAlBSSN7ppv55urHrf0SuQ9VW0Uuv7",
+	"0LMprtQnm/M/OU1UO9Afbc9Y6SSNUEmYI6wWqBaYiSapy0SKO2VASElAaK83FxKliOnwb0Q8VbqtqsHc",
+	"uU8wTxCnIXPRpAKpQNl6NR/NXUqPIRmb1VElg3aLrGiDCMQI9KMii7tFFrVJRUOexBEiQi/rrl7W2Z+Z",
+	"zOGnBF5CrK8IlY1alydMZKOUq5MgmZKww4Eyj6cNmIYIflGul1llb9SdN5o2aBqRTd+CDaRMoDwOpyit",
+	"/l4f0sdMatWu2Dfpm4tS2R/ZpPTF5tZGBvUsegiShK/mefo0pGf/c4o7bC4GdxYdf7G5/aoya0azmEN0",
+	"h+Zswd5z6L7a2djpbz2Hr7ZewZcIvnzZ33611YcvX+zcEBNZREFvPi9N549o7No7i8RH7Urq/rCp+2YB",
+	"wtmGY6nkdik9khPUXGGryPIEjLqIKxu71qCeGEcxDMCe4jls5GclV/Zf/6H+bXg/NZfxUZaP1Qm6pBco",
+	"uuBQd9U6wbvqbprBHKqOHjWDqeQDGqQu27IhNGi9X21jJyNJOQUmy6NTEsxSHH4IxEsTB0tNikjBmdaJ",
+	"N0gAOHEWbcoTtQ9WiDLhYcG1TaKibqwIoMRFAMYBQKvaYGZFC03e7C2x6tZcHqV2mCVYsn/k96dp4Bsk",
+	"SgL4AM0tSxJjW+9+AUGd/dFrynqqbk6Cts094q9pqOssPCEKpEnHJPmpR/UqjcykPQsWs4+ab8AljvxT",
+	"1Ws6GCBvDZNkXOS0+XPfjDhFMrImHDdZb6nrQGXsm9Oyba4KnenzfagiRrXpnzIROV7SOOq2Ckyh1fgu",
+	"V4Ul98bg2dqzyata2UvVUgd1TR+TB67L3MaH0UZD7tlKJNb1EEsasqb+b96smX9jfbjirMU/vszOIZVP",
+	"4LQHQrSEvTEwA2VNwLyKJzAnGPvW1KqQAVZvoCdoeV2EMj4xy2MvIiqZlG6ekdE6WK0wxJHvI7Y6KQ4p",
+	"CTvdOs/maPbnosa7Yjxbd75U69siA/9exq6FRI0CB+rAxLOV1qH7sg717FmbJ+Cs/9B/GCtQvrZFtMKK",
+	"ySAiCvmaEyVoNVMrimhAQbUomkeGlmEBf6xqRj7lKPWLx61f3OT0TVtpE07WKi42qxTyG3yJUmczbUew",
+	"TqhiiHjafVl5X1sv6wn/6cjDGhJv2pn6Tx08FQjtSggYGtFL40AYuSRPiAnTtKBjaYGKdqklpvpoaEPl",
+	"t70vLWwmMdupqUK9CgleD81MfadUrxR17taWrGwWRhrR6ogOr5hFeS1xW8y0E311Q+POQTRqad75head",
+	"eBmXbOApNKDZqWq+WaMmmFbmyDdgSVlgoGt9ivMBsS3yQfl1Vi57kko7V2nniu1cboK+3szSZXuwYcrQ",
+	"98cTIZ6zzVvRxrwbact2/wtMXPGRe7JGrkUlv9Iq9hCtYm58ROfLh+s/7J+L2MbsN5nWrwSJKKjjJiDO",
+	"0B1jAB+rDWwWaSmtYI/bCnbz0/YrbGEx/8/OJjBxIJdmBYv5+k3tYA+BRpS2sNIWVtrCfrktLLbcL2oN",
+	"S9Nfk6lprolMU0jdOiJHUECfDkxsr0m8w5HNrRLDqEqxV+LsKvbFM+OzGaVHNdH8OrUQ8nQ6BeWLaPLe",
+	"z7a5tcxknpTQVciWojFTWlJKKW8Jpheb3m1RC0xHa1CGiOizrqMYbc97yo97KrOdSbVk6ALAAoREpRwR",
+	"QzRWFCdK5VQFNZWggoOtjc04EbMZcwg9QGhi6CQRqICtjY0o/RJDgQ9dJGVGNFOcM0fr8dGc5ctGGhWF",
+	"7VYbSx44X7Vcpo0sf6zSQlbKg/dOmTtoijDfXAxc/6H/kKrNzFhBE92TkvI0VdWxObqbKuhGQp0NKrEF",
+	"jJRMGFV+CrmuUpMVYPiYCe2UttxM1PcyTMnmTwR2FVazIY6XpiDEOhv/19rhscrJP3mp99jjDkvRbpmB",
+	"egVpyIwwPUpQQkGcFOrolRX5VlS9INwHIeFIrE4qfyJOLZvhd6obSZGvNwbtVqe7Otf09uZxy2q/Ewm5",
+	"P4mvpEWP/TKhgDBjFMW5xqs4b3GUIdNkeI6SY0bB2iYJapSx2Fi31Ht131DRcoxJFzfCg6EALlTJTntj",
+	"AKPE4FHGdkZ9ZE1iHEGm3AziyhTT5qxDM63SgayIA1lUaXkt+svGfKtaQtatLP6dcnpaS/y6rdOZNVzc",
+	"k8tZYrho6plYti+LkVa9/WxdxyKjR0e2kednlmKVS3Z5SwASObw1luzwVmDsuDRr3tiJgrB3iYQIkBl7",
+	"0LZp3k98azL5IXQFvkSnHDFubMgbFUdSRXyJnL0+9DmqODAUtM3opao7iMmgRaJXqcNsU2Tt7G4oa3Yk",
+	"sO39iJ0sY8FrOrfWzs4r9WEKqVJATZEJ8yQry1bNx0RQXVpM0a6oKvSe8/rEqWgVOoJXd5Qxml7Amq7K",
+	"4ez990suAPXxwLtQ6+rSkVwVI7/Fp51dVAmShJWGYkAxGbRNYXKeWAH7WdakBOJi01HVheynsuegXw0Y",
+	"FbpYRJWGwqdUpWhVWSTtYJ2wR5Awc7AbzYwc4EMooJ0ODLAul2N+hmKYem3ywTp7jk9d6DuVmD9o2PvQ",
+	"93vQvegySHhAmTiUspz5fOplW3KbvJdJQFJonjgxUh5Jj+ZsVreq29Wd5Bs91NZu4pGZSee421Zs9zHh",
+	"go69S1LiQuHiee3YL3GhcfH94qg1LnGhcHFy8eG4xIXGxcfa9+PyjBjWWrvy72xffDF1+zGywtSmreSv",
+	"ZLFJsUr/bjMa8LTg0UhJFrPEjBHEvtQdVXUHZ29rM5pam/pY4H9CtJYlg0RAxKXDMh6lQGPIh2Pz5IcD",
+	"vUvEhFY9nT1HFXWUf3cCOEp9UVMNLbzq0T70alFZMz756q29rks81r0ay1gARx2XMjvnzQ11mWkK7kez",
+	"iJ6kJhF97Ozt/qw4QcgGKCkLZqBjumtdm+0DYrg/lrKwgcvU63dMpn6n4lxNFC3WtXxvkORba4Glx0gZ",
+	"exM7gHiRYcqa5KypqkDYDUFXUXnXzpgLNNK3f1FOGVtMRZOv2FtM5yD1oIBgJT4sFWCIWQVEx2W1Cpro",
+	"WqhSh1HhQ1VWUVB1Z2CHMNULaB94uK9KRAhbGpDnRf0c2tKhN85IHVFjfXqzdFz9JmEtiVWzafXysJ42",
+	"Zu05b/dba1sbm6/ytcMBFUphy6DL0/qb82qrurm1Xd3drG5t7KxvS5Xw1VZ1a7v6crO6taOeTOt4EfeV",
+	"JHo+770rvpikq5auR2TV0M9iVPXnYpazu0oMPttwMndPZZpNdp4/f7V7I7PJ87szm6h9fd9mk+mDkTSa",
+	"fFne8ShVmsVEV7OxU5Jr9Hp/fECDcUTCvNDmx995KQ8yZcgKg1aQks+ypUH7qk5c6iU2iH0+ISXqxz50",
+	"L3RBpfQQqojPMcR+g6Q+kI9aoUg96yTIULqXWAj9eTeC+gx2ME0/p6T0HwmEb2/+WoQXQaJ58AEzSd9V",
+	"m593qWVE4vyEmpF8rvu18E4oGrs/M7jWpJqRXIXdRbbfz8WUk9sx0VzVZDHmej9+l/eVK7wW3SNT1w0Z",
+	"Q14VtCnXeUfUpfJUvdH4ploVZEyV7h/BR5PM3cS/8VS5tCr4TENVV1YViVZFxZBn0rOMsIj8gAw+rEwD",
+	"KANjGgKPKsSoj9XVs81dyaiPqolw7ftbXwOpnBP0VXlxU6J3Ur9RpPn27rL3lozfakjAhUQV0pQ7kyDQ",
+	"Q2rfylVSmxQplwoPK7ek6tOMRves6jitNifcWBLFowu43ibDX80mg8SLC1NXgR4EYA6+hVwAAQcDW2tV",
+	"lSqvgprvR2qvLpoZ8kCScy/62jroMqTSZJhPTZU/CGL+IF/BsT7BLiTaBUSXPrSiPPBCpquzYp74MivR",
+	"rGerB+T5yWgsRDp5QX++aCEyfOMi8eo+ffk+DnXxVY6IqAB+gQPtdzhE7kUa6GccHH8CDLmUeTzyp9Fc",
+	"LJ7Ep7XGgFCG1o4/zfIxKIuMzCwyosONFIFOsRC1NdE1cnWNWBwV+v8VdUbMAZVEtk9DYmpUa2aCvZIl",
+	"PPS6KDOYQqVYBpKohyl/58dGF2/pVXRXTkXGN+gG1rGXd2cdqzcfnHWsdCkqXYpKl6LSpah0KSpdih6l",
+	"S9EDdaMpaJ0vnWjux4nm9pbqRxKb9pBU2KcTyI/JwEez1cIACnc4rRjWPSxAwKQaKLD2a5nWE6ugFgT+",
+	"GLhDSAYqr4k/BpQAHiAX9zHydCgXB5hEZg1QE4LhXigQN3FwkCG1XoGW4T1tIDTafhh4UhOattadqhel",
+	"tW6J1rob+iBl6JOdRSmbXs3lZr77RTduv/7C7VFT53tOflxaMh8Sw1JcBy5+ubVukhXmRW0rV1Po+6nM",
+	"rZBzPCA6PzsinjHRq5QQeVdEkR1UmQVrNkPib20SXdDJu+b6cT5TG/Gb9PhOsJ/S37tM3TDPQVyfyqlk",
+	"pCkRNiuhs0k6YLM03PLgdx7/wb9Zbr7ozM8WIOcf8PvL3De9UE8ipcuN5aAnQ09q/T5yC1CUPBlD5ZWf",
+	"L2OkcpZzm7ScA09RJJX2ZH6qlpoe7DEptg83lYxPB5gsN5eM6jI7mYx9tRa1GUHsq7ww5g8P88CHY5Mp",
+	"Yy39866K0481GipAQVEB6VEzp68yCz28Kl7qbJRhhKVYeQuxElr6esOww6nCFIirWiDK5ZqIXAqfDPzT",
+	"+/gpSJFzT/MvSPBsqMhTEA3LgmIP0YU7p8xGQTk0rm9UxLO7GLXSKQwxN6ANIQeEAiqGyH6kMxUakTby",
+	"5Lbe31PU7gRd0ovHSe0eV1GiMqvy70829GGaTzZmufpm7VwV5CEVV7W3OaculjpH0mQ2wxJeHuvHVzjx",
+	"CYk+TyvRMTSH8cayRKFaiZ0sSoI4R4U0oE6KctyoaGFJRH4jw39ZyLBUrJZbyPDGipUNapmT+12dc91W",
+	"3S/yKbqUa9U3IzxeSvfIcrkvYDW/g+uL22e2NmFPO88Tfuo+lAwGMa6yIUqAsoKjfCW3qxaLZ+pT+/QJ",
+	"Wtjvyxvs80RmiVjVUj4JDyQcOMOxsRs7Mo7gWE1A+QQ/3dSFlhNMMRpL6/MvFGqep+4S5InlcuElPYwL",
+	"kCc4TBUkeY/1aYGehzyA9PT4FNupeV4Ckt/4niEmmDpTPTdpYq+of4n0j2wSmLrN3J4p2+aRv6Um5Ptv",
+	"NilPTCpB7VM8ITHV+yT3j7c8ZUnpb0Pp7znlkSGyQBX2ve/0R6XSNceryvNSrHA2Iwwz9SpVFzmlV6V4",
+	"kVQd4nWN2J9umsMbI66cZ316bKrYbdhiWmWoJJSDX8YYn2o2oJIhLJEhlEzgIQXuFFaIZtvf1n+oPwrn",
+	"rNNbIVQVErHgoHE4O7fbI1OHKvNAi9hu1h2DxuTD9D94QAGaUAAfQa4rDkcbw5TifPSZUX8HngOJt05Z",
+	"LCM+afvTRMa3uYJ3DsH1LvCoAI2VzQAmes+rCKrsbAAzqe6hHOsRh0qW8mph2gFW4hSXZoFWS/P1wyMf",
+	"BhOH7xrH09ek6ulMZzJ5TmWrROkbODeB5GMnA4td4DkmEWH1q4b2Ao2rupCZS0eg+6kLLv8tUbj5Jwj+",
+	"fdx40z+ubbw56PzzptPobR++r+/X3p/WajtvmrXDg338/t3+4P3BTq3l9g6E/+Gb9/x094SeXIkP/1y9",
+	"HZFPtTdvP78dBL2//j4+eNn59iLcrv+9uT9u+kcfRm9rn9/Bnc7HnW/9Nzt/iP6r7c7Lt91W/eOnz7WN",
+	"7RefyTVufuDNzwf1Y/Lhyq99/ivwL3evQvLp0HtxfPj6WrBv3l+jv9y/d99+8/dd9+LweSt4d/XH++Hh",
+	"CfwD77T7r16e+G8PP4+vX7x984a+PhhfNQ5r72v7KiHUFBqusDwSfeT7VYLEk8HFXHvLzsar5/MMLpuF",
+	"LmJLnvRr5dkmTZFHlfCkClosqbo9ZS4kecgc3jMzEEshFxHBxsqDmSkrMAjCno9dIElM/o3oI+RCyw+8",
+	"kkh4hxT1uO295YJ8rrHf+FZr7g8u/hle4Devrjb2a+/rr2u11kHt/cuafH8weHdQe1+viY8XH+nzj503",
+	"O3+13cHO8B3846XgpP73i5P3H05OLz9fMFwb/zGEiPz9x/joeudgH7f2e1unkNdH3W9vYfdyH19+e/33",
+	"H/1RszF6N3y3sR/unNQajRNKvePxh8P2uL/fHTH4/bp9Dd9vbzbc72LY/9Bvf3/5Tax/ut467JG/P/nb",
+	"L/HV+FP7j+M3L5pt73PD20YXp/tXf/z9z+cj/LyLD16+OBx+fDdGf7P2yd/bL76//dBef85O3w0v37KL",
+	"2vv3f7jf/Nc76AB/333/7cP7jTfdq/Dvb56/sf7mbzw83D7YOnj56v3OKdnsDT/9vbPzYuevV83tTrPN",
+	"8cXnbnv/w9Xo9fYGPK19OHp99W5jd/vvfZ9+al2TjZe7+89PX5DB5R+Nb+P1D8Gnd8/dk5f0qD7a2Gbt",
+	"jSAYep1TcnTc/evt9qn//BV5f8+8qLwlLpUsbHlwmaaiyIXqPL446xo1LXTEV+bpi1Jl1NGtZuZWLFnl",
+	"PFa58TBYJWu00egPNHr++eDg8+F+q/3qn9f8zYewMdxsvIav+97V9vaGEK3P/lb/W2trcERa15//Pv50",
+	"+Z283j/sf9x/9dfmG7eP2cvPqPlOvB/tdw7JSe3v98NPmyhEgxp68fEND3aff9xu0m777cnx50O+/uYd",
+	"OX73rTX63umFXSrQIfrc5u3XO52r70FvfwxfvO++XWcv+t9p4/Wb9+L41brfqn0kLz9tvGpc/fHKDS93",
+	"asHz7393cPfbNWzR0enLq82db/WN0/b1t+365rfj8e7gZbu5c4Q/Nuibo/7lNf980dxstU+3w2PxLvz4",
+	"z/7nP978M3wRvHdH/4xhk384uWwcrb8bv6NvdulwH4/d4Uv411V9e//6w/bpyz7uX78j2682L49fuJ/+",
+	"2j35THb/+mvkfvr21x/vvauD/RfvdnsnHMH+e3TwvlTbSi5Xcrk74HKaxxSyQebcXvRVYhu+DpMJxOeE",
+	"biTaAv09YKE/6W80MzFT1INOrFPmaHqoISJQFYDJDhKJ3q1Ff6mUyyqFf8VZS/4IbNL2irOW+NukZlIp",
+	"4+NMTernbXM1RY5svTGI4MuaffSyYNzvxN6tuUazup+0TROjF/Ajq6TGvSRelQaIXI98fRfJ12i/j13k",
+	"UTeU/VZ5wBD0+BAhMfKr6t80oObefs/pYQIVJifXZG5Ii7nyWzvEPKAcF9Fhsz75WSmDYx6zdfewNOC+",
+	"Qdbn63//7/+zvFWNYnhr0iVBn3lMBieS37ZIsuzH7BCZmGcnWbaNl8nSbVOBMTPMwFMU6Qk4A/+wTGPP",
+	"qR0dtT6mON+ec9BqduvNbvdzu+5MScG+T6/ANfev5UIou4FeEGfPqV77/Lp41v8pTlQ0/9fmnc01ycBt",
+	"1b3dVy+2Xr5cHA8T9eoiqUEuJXdpEEX1mKCeG2KtNLY+Qf5yv67WXYkGKd7l+lpzKbgrJarUfAvbd6d5",
+	"mqDTZQ9m88w5anHI8Hx9+PSksbZ/FMWQFleDTxku9d/fSv/tWxFoLfrr99F8o+16vypvNGyp65a6bqnr",
+	"/j66ruGb89Xc05PGHPU21dXSVNuY8jwtnfb0pHHY7Owffe28a7S/HraOa43mlCIr1wb0QpVZQxdDjfS3",
+	"xNOfizOXu9Zic2aXpbq+2N3a3Nm42czvSH1NcMNSby311lJvfXx6a5pZFdFZNQPM0VUHjIZBsYR7qmpJ",
+	"dnqIKogGBVR9K3UtXXp2DzxTXz6rgGcMuTjAiIhnszTbumxeJupblhZqa95kKKETdXF+ba6+PI1Ub1Gb",
+	"gUTtv2ccWNCzkGHfFa+aM3/seOvOHjtqd7vxazrdTh+cRx2egxW9z10Jgt6s4Pz/QM9jiPN/MzjicPyf",
+	"ARVSJjhf3QMcEU+FU5sTIq5o3vYxndxDpaFkqi2Nxz2nB71BOOYW9knpJ8IAT331jfb7DI0TX/Ux40LP",
+	"SFeQT3Xjw/RLMx9TBj7uN43IGd3q/F8zu/1yg1xgMfkrbRalzaJMXvmbJq+cEqeStU+tLKdraM7NY5kq",
+	"jJXoOK/6VYLEPAnjhCXt7hD7HkPkPzfQnWOc3ZWRYQaUszjilxtM4X70/19IaWpsEOoLtQByrisNy11s",
+	"tlBEfjKzygCT5kTrLXySZOlvEmeiZBtPJ/FZkrzeX/az+5peyzIL4EIi8dyTmCcI9JDK0ySZgToCSACX",
+	"Ek9Jarz6xPh3M81l8/n1TKPL+g/1r8myll8xigC0lthzK+qrVRVxbe4jmC79ggUQct+I7GpRj5Hpz0i9",
+	"loWUbEANmh9wmpI7VYWdv/RbJ1cfdvYhg2KI1HX+TdRi50S9dHJVY2ef+mJm92KIRpQIiEnOEG8YGlBm",
+	"h6iPB95FeogDHw0gQc6UCr4c8agMDHvgooER2kKOWKldKnufYgbIS7AInTYu0g3z1Uwp4k7zI5VkNMF0",
+	"JtPQzVQ9dbxZyYUetorsoSkOlGI6GbxmgjPchODqvbHcvNWPPrmppWiWvvUzcm+WuuiDSIg6qRRmqahl",
+	"9e+HlCpbsq00t7qdDrceMVlVtTPTTNuNd4rhny4NfU8q2XEiWV2wsgIg0WW/k1uLMs1uNTbTfWW6oqWM",
+	"lga8ku0+oLoQ87np/PIQO7++btLTuMt9qHb2Uht9bNpoyeDvPL4r0nkFnWD2S+T16z/Mn4VrZSTZeUQM",
+	"Te2MaMPkF9CISctJwtGoZOj3BWe8ZBmA51UZNzukrAFSqslPW01WxG12HRHwZ1Z2ZldfDUSdPNFqIzns",
+	"Y3HtdYigL4Yz7x0Z4qEfkTkpGQOBVKl1MqvUelRn4K0e4qlUGvjhBIhJgoS8mjAxQM83N7afy24DylQP",
+	"iAiGkcYDDYVKIvpfp608VBwNgPbZVi6VBsLjT0qlidsfUXoRBiqzqMohqjNwYwIOmx31VEA2gGyMiFF6",
+	"XkPs7+mspLKJbi+PlcqIrjvS5+3MSX175qhrZo585ArKwJnNnXnmpMCtn5y0Tr7KAb4eNzqdRvPN13qz",
+	"e/I5noRKJKecYQUUITdKZ3GNSomxZkuVl3MPOOzIo4hP5mJ8ikGqYGjpn6XMZvfme3GehARgItCAYTEu",
+	"RGxPQmJyBGM4IJQL7D5mgru5DIL7aj7BTRDQ409FyWeTxo0V3cyggMef8ujf70nE+9DnS6TipWWsZAW/",
+	"DSuQ1NwcSC9JnafYQY6IruMoCyTUjSpumy+ApwIPNUnQXqg57CMOuWyZwZ5MXbAfDg0sVXFDLugIsY4O",
+	"rNeQpiaubwP0vFKtlDHKvjfTr7XbX09PjiQuRT/VmiEJvytifJhpvW11uk7FCZlv2ivCWnGkqpt+YuoF",
+	"qBGVnw5DRHyQD+UymMT26cpejvnKfjRj6maQm89dJ0T42mp3G63m1/qn2nH7qD4HE2ZQg4pO96TRfLME",
+	"ZKiXX3vjrzYSNkKDmcxX/fNeEFI7PFZ5IorjoX5caxwtAQ2EMhT44/+4PoJkBLFfRWECFVpUQuw/aXHj",
+	"BmGLmoQUu3ucHT/4yKL+Zn/0mrIe9jxEEnx4LkN6reTLJ+i2aG24ETuayEc/Q3vqIGFzD6jNre59ovwE",
+	"XZvWjPZBBEHEMV1IQA8BlxIpCyNPyuEwwOBNvQvWY2DS3LODUszzaUTSZZM1S01UnYhJUlJUO9BoLBxc",
+	"t7G02jKWcuWZlRZWTH9jdsLDQDKMBDsRvrfcHfB7aYZ3yh1KN4K75EgdNMGQMvnRbPVt/Yf+owlHqIiH",
+	"QIqDJWw6KumXZmP6neEl+nTq1+AK+77kYyFXRyW/FPxj41hTF/ISnRY4g7IVjlCKYef4D8TrURDiCZo7",
+	"mRblsZexv1vxtSQ0C1eDn0FrZtSCV3l+TOqtOJfEHsCCA3plKcqKZOoA90FIOBJxEKl+iwXAZIiY/Ebl",
+	"GrKcU3epG3GkcgO3W53uajX/+rckMb+OxNyfaFyq2o/8lnKK2NSvBSJcKby5sk1AfexitIht2n6iKUnS",
+	"Kj0rE2DbDlRmAbxtFkCiqVFGEkDzZk39+2tTAN7eqg+ZO8SXsTJrfrcZDXha124k4wlSMeWYuHQkp2k2",
+	"h1RzJXxHeISFs7e5E+Fb7erxvtzBoRhQ9Y0Z+J8QMkgEJpFyHj8x0PxwvJAZDXZ7o+JwQRmqeZeIiagb",
+	"9WwfesnCE3bPmld14lIvAa59/tZqysnHPnQv5JlMWAjUiw4iHmIfEMP98cSbAI5SfXzALL77lQvmw3E0",
+	"I6jA1/vZ2XNU7mL5t+5F4199YedpDRc+HE9O00Bh30XzST7X/Vp4AzjquJTZldpV4Mmto3AcfWeepDZF",
+	"9K36LLGRNIDpfRS93h8f0CBGWLyeOy8XWM+Jd/GCTryYxMDsJT3wESTHEPsNkn4hn7VCsdgGsMudd3ii",
+	"H7MPz250diRtF/ifEK35kBAJPzO3Vbc+S5u/HPeFsHmD8/Tf2uGXW52p9KsJEpE4Uea8TxyozY30ibKf",
+	"pQ9Uci12F9uMP1MH8Xn15Q0uopTQMC4vokrp+PYXUUEsgKa18UgyLZiUUUsK6l4pLf2CFvHHIKqx7UIC",
+	"3OkP8xI5mr3+NCpMTIh2WZxoNvN5OSG41e6C2aSFsLuQ2xLP03wm+SJHaovu0mYxmfbp/iSXcf7badeO",
+	"vzh3wla2NjIFtQQneFHdKnyLZOn/XZQBuXvtotyjy9qjdy4N5WzbufrFTTdz6Sy7YDJLyVlDjpitN2KZ",
+	"LKMq5pDMdZhdQD667zSkRqAoM5A+2QykgZX9ciXTHPOtOhKFSr5Y660+RAuZblUcYlmZ9NHXhEmmTFGV",
+	"SeMfUbaUirOW+NsEh1SctegvpdFgSlIFS+3v21Ys7Y3vuhhMXIxFdZZTiEWO9+9/pYxZC1ZhsQi8ddma",
+	"3hgEPhR9ykbAdJo1nm3TXHTc29vpUzsgqpi3tavsNBkitH7UNgBnvVLUMONFx8QqOfVmbf+ofhht8T3H",
+	"lccI/2fS/pjMOnugmkynziWDEA5kg9cn6Sy0R7YzSfsMuBoh+BAKaMVBGGBdA9/8DMUw9ToUQ1Mj36cu",
+	"9FUBRXN4NeXrQ9/vQfeiyyDhAWXiUEpm5vOpl20VD5fzMglIappmSh+RnA9VRpD0aA4fiaB6Zd6byoUi",
+	"PejWbuKRmVPnuNt2lOFEsbC90txemttLc/tDMLdXHJ7AZYvE+vkEFZW850EQcZs6bhYVn8qAbtO9RWS8",
+	"3izJeEnGSzJekvGnQcYPG50HRscFHY0QmUnGu6rJdAmIkoqXVLyk4iUVf8JUfHE3mVOTRq8sMPs7e/jc",
+	"c8qXOB+RuoXSlwX4KXsQheYeJJWfMf9u5qonSercyxlNFzi4GmJ3CCBDUdIXkyQT+j69Utc3kHig51NN",
+	"qyfK9s+4v/moADkJfVTe4jzUWxx6RZRom3GLY1+t2T90gHbFWbN/KNxVnDXzr3Y681I3NNFPdB1ghmpC",
+	"XQvZv297bxNdMPbGQH5TAc9qR0etj89U3Gt6Az/bP2odvNNvos2cgzAzoWIkLd7mShouCK1cMnUCgcVm",
+	"FiD23b3fq5h1s5rc7s6G1uSm0w5Ei5mlceits+dAH18iI5/yoB/LIQZ8tWrJ9DoQEcRUDQiqikFU+yzW",
+	"M4sA5wzRMw4gEAxioYr+5QCq7XgzAE3VcVCbKAFoDyIf8+F/TM2KhcGcgUOrnN4Uh5CN4c3xNwnY5osX",
+	"r15s7WybtgrCz+Nv7dsgzxYKWybWPhCqrLQ3hcnagpMLurhkHNOEUj5+XPJxmYYxQyZ/yrUw40jX//2/",
+	"/4+DvublzEi1VibXLB6TgRJ3W0RbMGb59tc8DyANLgc4SvTYtx3pIaogy5kKeh6Kv84s2/WIRfBbFMP6",
+	"cTvporAEEXHDzecvni8kHNyGl6jEVpPs5O4rc+XKhJsvNncfrEy4+WL7eeXGK3pnwuFyZYkCEWmlk/dv",
+	"zorv2W2cAOwhIrALfcWipv3HS1fx37AYmhFP5IoXFXvCTOtj4ENXm6yuhtSPZZopGSuSgUBvHJUyla1v",
+	"JhNFuTZLmSiLuzLsXlDyHy4guzApF39kscetF5v5Ao8YX+EbZ/+9CzlnObavrRe7m/cn52SuRB5gL3eL",
+	"2m30wi1FrlnSMt9InCnL9JSSSGFJhJeiyO+bULW4CWbmRen6j6ueJEEFy68m5RQJQXVmltQEsfsdSqya",
+	"G6u0fJYNqUXqw6xYWjKOh1fk8ykbmdPpW5elZEHNFhPqEyUZBOs08GBJsO6NYN0wd02OLJ6hLSzst7DU",
+	"ggkJkLOVlhfL9iSYqassAz+lHlLqIaUeUuohCYateebCDFtqIipaha/DpF/5j5xL4tNA7gYAJQdDgBLA",
+	"EbtEDGACKJOcTVCgO9KZ11V97zVVVEWJVnZGlh+Gur8BvkTAgwJa989k2Qfr/1lrN5SznOShknWOEOdw",
+	"gKrgNfYRVx6jMBR0BNXOHwOtOXkJKK+GSHU1Vo0xcf3QM5WRLJjACxVfxoLbgbIEFAl17IjvzGKjo9AX",
+	"OIBMrPcpG615Kgqn6LnQI8kJRhT7fgsJxZOUQDzKrOk3JnNPiHjoU53c0FHydEUdcknF+o8Qez/Xf0h6",
+	"QAoWhNGHHnkTRCTPcpE6ZzNVgFOC/wmR4X59LPWLJJmxI66kN3U1xF5O1YMQzxa/l1eOYTaEEpwcEC3i",
+	"i8JZFngp08JOaPmzz31OgZZDekWSskC0gVWUTLvV6YIMcpFxxk0/5Sn/5ad8Umr41/q/bu3Ha2hEJgIq",
+	"eq/Ycj7WX7c7DpRR6A68f8v4tnQUCIqj256awhTTr7lSj7bWTYg98Y+CFzVEq95SuYi/NZbA+aKPVuGK",
+	"20CnhphhaUxO5WFej/yyC4HSQLZMKJs0Y1+WsbUxhcgkDHlWnGQiAHX1AoU7nD5QdQ8Lua0DxIStVjWT",
+	"FoFaEPhj4A4hGcj2xB8rJS1ArhS3PB37qWIE7F4CNSEY7oUCJeN35W4MGL3EWiz0fWDMd6EyVnl5Nz+/",
+	"IdW7aX0A1zKRevOzM2VvRmQMrn3ln6g8D/ScnT2neu3z4hcLk/jWq1DM0lRS8JKC51HwjQIU/ICSvo9d",
+	"UVrqCrEKRcxvxyiSEm3IMF//ETK8uAwbMrzvzxFfTxlelIKfnjTW9o/mU28FcymslqTuLkldco+XcmqC",
+	"Ckwe/jzKc3rSuIVomhrll0ulj56Y3VYG/fi20a0fNTrdr6cnja9vW53ulER6oty7QhUU49JRcRE0Qm4p",
+	"e5YE+ZYEuRQ770zsXIzuS0lzwGgY8PUf6t/iUqZyxYA+xFzH04XcOmU0DvOkTWWzVXUtilNo4/QBVTWM",
+	"FQVkzg2MmUApck44TLcp57inik+FHO0BKICPIBeqPki0CmCEB0Oh/bSkLAAsEoG+UwKUJVx3I3OOWhbr",
+	"T6c/TDj4ltT13nzhIfHWzRKlF+UJO8cn6BSGvDqZEFFRoqhm1RBBXwxzkyC+QQJA3wd9iP2QIW6YGyVg",
+	"TEMGELnEjBKVbSkzweFb1b1CD3duHXUaAxsgJg8o8kzo5s7O882tzU05QqCyL/9wEBEMI01maShUAMB/",
+	"nSNKL8JA+esdfwKyjaoUe9jsaB++yP254pwYUrAHXm5XN3d2q9fX1/I/p+K8hth3NFnU6QHrJyetk6/H",
+	"n742mh9qR43Dr/Vm9+RzfBF9/ElFp2bC4V3g0WxI5HB74PBd4xhcoHEy/6Rs7VHEE4RICR4Bw5dQKEIn",
+	"MgCVXUWgHrRO20f1GFb5Ugesmty3OmXuz4lkZjZnYgJO20HruNZoqgnf/YoJyAaQjRFJ4apJ48Zqy2av",
+	"1nGj02k039x+tbKhUCsmm+j2ccZW1ZGmYGdO6tszRyVh5MhHrqAMnDmujyCR5/nMyVvJnGnMWUibN8/m",
+	"cpyYwsRiLh7AfIjhgFAusFuX03+CVcIfOid/WsnJNC0CyDIjyxU1j0rxw3XBxmsqTXm+y/lH7PvAHSL3",
+	"AnSOu23gUkKQK/AlFmMrKNpCCNPMscvGJ7J/qfDhgc1jvqg5pNjO0QNJSO/bS1uj9gS5lHllcFDBU1mq",
+	"/fNOc5eNgTqd8tCljk/mmfbxJfqeK+LWCL9CjIOtjQ1wNcS+zrkTMOoizgHmQEfSSZFCbicdwCS/zZJ4",
+	"5UC3jQaMSg7Qi+KGSoMzU/QlS4+Ss7jhabvJFlEVFdyQYTF29v77JZ2z/RIRiVx55JLxQGYSZtmoAr1Y",
+	"9VwXCujTgaS75jNjWXchAT0EOJKKP4ARRa4AN+SCjhCrRMo9UxnkwQpHyDgKZyRDsN1LKU03Umnn13/I",
+	"fxINVrMVopZ6e4j6Gcagp5RP3TgN23TqyorlVJw1+4ctdmv+TWVQv202dLuEvfGsiq23rxCriqJLHM3a",
+	"kor+c5cGeXDYd8XogN5fHfXNTZOcLyjnR1v6CUr4i3hRP7GiHJZ8J5yXrwUiXD1MUfj1ZL2wmaRe0p2x",
+	"6dnK2Jb0Zx+uWAbXh0zXk9YZ9biex2rC3z9qrMLi/wQBZIiID/KHFAXiw/yMA0PMsum8rdjWirBwXwex",
+	"PIXlKYxPYbSh5xzHvOzbHaQu2MyRU6dCG7wmT9FeJFBxK1FpIUmJRwCTIWJYACxASHwp/Kl4Z3lOxRBh",
+	"BugVqYJYFt+MgqLt2EPoAUInTmjFiO2IyJ6ZzufCs9O3dNDEqbwjdVt3vtRcIYsMnK9nF0tnfduxHm8e",
+	"5XsJ3t4qAp7RPuWhrhMhVainl71ugnItIkes/9BPmgUDv1NigqZx2uVLd6NvHCf5fioXRN7d/xTBmXn/",
+	"nwzJNFRPKaNv6l0Q6ZXZbgDxhAt6Ami7/tfa4XGjmXYIKCOxy0jsiSvl/4+9L19u48b6fRVcVt2yNEVS",
+	"1mI7Vip1TVtKooy2kug4M3EqBLtBEqMmwAFAMYwrVfMa9wW+B5sn+QoHQDe62U01JYqmqP7HFntBYzsL",
+	"zvI7JWmxXuxE5oxk9Pa4zRyN/BCUcUOJW2wcRYj20JhJorZBp9B3HRnC605uAN3aF7Vu0Z2CkWa7ieAw",
+	"LqcSh8O8anw/5CgHm0qrq9M4KqJ/qs6yRaSvraPcsNHLopzJ1uHRu9dR/HqB5dQ+dxl/pTKg5tajTJlO",
+	"H2wrnVmdZZtNV2OjzGyeykhSGUk8U+XMJl/UTGIOvXBkyLalFRQqwsYICzWNQeKsplNHpNlvojMaCC55",
+	"T6H916+265pFdAkiTHcYWIszqICh0uA5tsJwx/xlchOaPMsgT8IcVmp6OkMPj2QKyXymtFFk99G68HxN",
+	"FqvLP6hsHCU4j2UZM/xiMVVr50uW7G0yQ3E4r5fJlsussqcpi06sj3DbuQenHGZSMs0hb/B5B6aZIa42",
+	"3eHlSrlRdXR62kenhSjanbPkzhf3550E7JlOIPIQQqG2m+iDIIA9hyOJtvQqH2GF6wiPqP5jG7JMBZzA",
+	"SIiwRGwcRXMtIeUJObdH+cScDPOpEnE8PRXxbqzdY84B4F454wUku6rk8W+B2FEQESwkwvBLzwDCrrWi",
+	"9PJN4QXLP9y4mXmM1PCN4BzV+eHxc5/vZFjFSkaZ3D+TbSQdaUdYKqT0pM3VG5LMn0qDyGUdZsPaIPUq",
+	"L2Id847dXk7SK0GWP8fEqTAmZ02ssUpj8qNyci7qj5IxdTVmG85fdlfGX6pa9xWT2iAmdTVmKSbFSjAp",
+	"0It4RANKtFqk/5oujjZo3stEl0AQeujqoNpHigLE4O4CbMw9n8e37CAqLJg7sGCSiYT8vl6PBIqEUCPK",
+	"SwbDELrcfCocC7agCbYGL2G8GwWHkbP14Vpm6hM4hBRWVvOZorYkpO14lfHuXlomNT++DkdRgmo0a31y",
+	"Tc8e2Z48/1kwuxaLYEBvieuY/Xkp+Eh6t99PP/DR1CJm1GuhyzA+3N2r16TigrTCWyJU/ARce++Xi5Hx",
+	"2O2tYxbwUI8ic/1Hp4L5lyMc3ERU6p2W+sSHiGB2hml0wlIv6EsXY5W6Zsrp/UwE7U3TrVyP8DA2UcWl",
+	"ZxNIkBTQC2UBH3r9HmIaXdM/ySkdUlU7fB2v/5EJTmoTmWwr5wyJv//vMRaYKcriJUiuxKuQzPf+153u",
+	"MlNoL/xMRYKxondphKfJtoLum7Cw2mHt19bRz8dX7d803cE105op0ApvuvGaD8Cl7HBtb9y9eFz+ddOu",
+	"6/cID68DLtzKvWm+ho5qyoHJjt+0V2z3Tbfit92LJeWA2QlP11WyHlLxuSWAUNaPYpS3MpLxnm4Zq7+v",
+	"DMQ356Rgbs05KVhHzFOU1PfE9k1180NtQWazUVi9c08vEFacwX/LIFhWx5evwKhXHGpXlbxeR8fcnULr",
+	"r3ptB4qflwUnsgnRNnYYiAJK1DpqkGgrxAp3sSSQJgUooKaIraYYHAx0d7fr6NXLfcTVgIgJleWgja5M",
+	"P9cT2wg6t0JsowfulAJYJD0KWgIXyb2/A/xRzvXfuiQbeJRKJbDixjxgI8oTHCSJuEBdwW/gT2aVGvD6",
+	"8n6fhA3KDD7SAJsEnh+uWudtzzCen7bTMp18Qrk6Ee9TttxkHWgyP1vH3WrEz2iq1RfcHyGVowhPbb5g",
+	"I/3TBue29JcbyY+Hpv10p2Ya6gZKuI7SX80dPsEiGKxf6g9swCrfp8r3SfJ9sONJjsG2goBIqbV+wePy",
+	"qhk+u/MF/i/pI/L5LcJBoLcByGQcRZC+jOGTRBaWWIVtW77CYN4HCwoMmmGsp5doM0JmqwC2BRwfcMpL",
+	"dmwhTc7zfswlN6APKXlAIY8l0Vjyo9g2jPKWF7VmJWkV9L5pAV7Y7vg5pFdgXv1obZd+4d48eigsqfvk",
+	"aW35ceUwJ4vYMCsKr4LT14yrOL5wF2NJ6dmeYC40ahj9PYp8KZ6G/sRS0j6z4TwswzJ6ENdjbLWAB2qw",
+	"veKsOL9VLAiK6JDa0CDAGh0LQZgCO8h///P/Zep5izdqGufdf5GgCBvUG+cdrO+KaG4TqBRiiv/R7tSO",
+	"4w704GImmGF5d1oIvOxdGCPasj+9Wd02Tgp/MsHBpnhRP+laa0WlDA3JsqatDd6sVraGShe7E7E1xR3m",
+	"ck6F5Y0srlByiscsGCCMGJkg/WwTHeNggPRmBBrG8gasuVRJxCfM2iSQsEwHTkioAZglv09IFPAh+X0I",
+	"lY2uiT5bMVen0LJHMA9rosKUgSqIvA45ruG8F3A6QxFlNybwcoSlnHARIknUeIRGuE/ijyt+Q1jhp3HB",
+	"x6FtcM5hBC3ohyPeR5S5HntkH3/MdeR3QSRR9/sqmI0lUWhANZ2KeHSzEuHYuDXbWN7UHuAyD/hwiFkI",
+	"htjMcjkhA1tFkICOKLRZC4iQhL6LMNMSkgio/PRXab8MdLmUhrqXg5hj+oso4PzREPaDg9S0rl4bC7pa",
+	"D/wJM/3x5HLCHVcWBpByx7nye820kPj06VPDe5DcJSdmnreiYn/VI+OCyszAKif4hjnBXbCGYWtOjLVB",
+	"YlnppVnyHO8l0/NMYt7di0PyXbxVFPGJ4eJmU3v+a9QC8YXi7pmYLodczieMCC32SNSDUH/N3FMHBVMR",
+	"YDgiQnLGoJTiHEfnD0S1yXDEBRZTvcHbMLQ7dPtjU6QzDIUWulY6xtE7eqAFurK+NQOzZ6N9DmP/Ycr5",
+	"VkaxPx8Pu0Tojgz4WBgfr5l6x5ZxoOhtkf8PuKY+6ea6QA/qSQ8pU/t7NdDZ6XA89DV2yhTpAyzOb/lC",
+	"ZDlmjniJ8hiUnLJgIDRFW2EMOlKXaP0B6+mgTIt/a2Q+tHNEJTKoLwa7TepjouScrWMMmTRBZG4IcQAZ",
+	"ZLol4diaMuJYYCATExzvVLjm5gbjfmQ3TGvEMak9swJrjpkBazU73D+NzDI7x9Qhgm8h/FcT8ydIH4sw",
+	"8jihCVBpohPHGE3vk91qte60UIC7YIuuuzpuQAmmzjfs/hB1pwgjYOaAxGjMTybQ0Bpx0vW+TWiDZcr5",
+	"Nh0orfy8EWmd4MkJcpmJaelRIZUDqvV/RDi57v1t48bqtUb8FwS7UM6OtCbrgl/c7yXEv7iu5s2Cu/eA",
+	"4mBQhltvsA401jHIeyEPXuj9C8c61Pl/+nvf/fc//9PZPoTDqcFRN7tSTQqtaQ+vXZbMQ5w4Pwf01z1z",
+	"vhrwX78meGrZTWHpV2/e7L6GEB8vtcnZDc2lyyTFf+aWi43P3rh2sYvH5633p8dH8b4uOEj7u/yw9gEe",
+	"cblVruUIs/4Y9/UD31/52/+wduoa01zFK5Bl4dxcWg4e0TZMqv1pYd/83+Z+LeIBhngyR7HGyNrDUdTF",
+	"wU1bYCZHXKgjIpV7febmJdTqLrjpdyQ1TDukT0SPh4MkSX+tJodq1JzY+82AD/1nzEf3XnmX7Jiuz9qX",
+	"NQCcgGDbh+f3HXyzQMJZ5l6ScZa5kU3NWiDFz78R5/gtkqHm8tFySCG1RHdk+b2KF1HTh6L/HpNGdrs/",
+	"ONdv96vPfanZvF/C38OS/dK3MjmMXqqfdZxkMv12X6YT/dxr6Tw/fy1eLbYZ/0rlB75ufgNxzslcXnjZ",
+	"qhkuqmVPARN/k2XiLj81h4lnbiVMPH1jDhMnEcXvhlgoEkU5DPw4oriWKZ3vse/j8zT7PjMNPWHm7QaZ",
+	"kfE5zHu3udfcbx48mGXb/ZXm2aZHRUnK8Y/57GtvN4d/pdd6LveauZTq3FzSXyOyL5vf++pu6j06uV4z",
+	"8uVdIqZsDgFfwAOJ3Dt4zSoSrki4ImF9Clsw1uGjrGqoVDkVftjCWKbLphiD2N0VUyA4IY6nciZpmjLD",
+	"JXn4NgcNniW+/6So0MlHeY/iJp5bPefY5ASOmk4om3vmb+sn5suY1CnfxgjUDms/EizOyBXH4v944ifV",
+	"DU3d51zRHnWwfbF6PqNhlzSI68laaokWPz6hyE6zv0I7Tfklu1NH+GDBK92IDAcuWNlhD/uyuTLnVOac",
+	"ypxTmXM205yzgLBZDTbtuvrdjQKTgW8xF02sBOLCqUAx2sjqK4atbvrAjzvEU4QjwMUwjlwLCJOEmMcO",
+	"+SpgbHMOEef2GJBzhIjjCna+6P8WR+m17ealWdvzwZ35Z8JF/mbitfwwrXQCmulq6awGo2lmg7aeX5r1",
+	"yiJ8NK/J4a/PGnYvxqItoMR6ubKC2eN8XrzkhhHey2WchvdertRiLjGT+J1UWNzknISv9d2lnISv9Rc2",
+	"5xS88UZ1f0dUJvVFTOpLOwRV2LizwroS0R4ybqGAvh8OLgS2rhAF1w8EthdntIYizIinrznc0xfhCd+j",
+	"41qOiF2I7WwGSu4Ay/lIuaWNLc+Ye1aV4dcRQLa0NWQHtrHc6fEonJd9oY9pMZM9OWtdIvtGbkLb97a1",
+	"p8ppZyPuldLaWyzG9Auyia7brfa1RQCRaKg3npZ+wDUkZAayODFuzATBISJmzWVBNLxpf/2QME+GeGRW",
+	"9T6hG3Y/JFgpcgxwAb1xFE2fdFTHGqQ+r1YgtB1wwVIrxq2q99d8SNRAa60TwhSaCM76seyfojGDfF/F",
+	"XX1J/afe+s21wFrrxWw1LtcL3LsMZ9/5Yv64xGrw11LZ/OZweW/ASPemiU4U+JRcumBnp4O2BpQILILB",
+	"FIXEYDyJ7bo9wQzHUsUpvCMiAsJUg7CAhyQ8RJ2T8/cXv/zfve+vx91OE+mliCtuYACHsh+fDLgkSI67",
+	"dvbhZOSYZzN/wpLlLTlp0Jn0pO2+3KtkYyUbK9lYycZnIRslYWExBlaM2wSSC46+DsTPlDVwIaUIS2Ss",
+	"u7NiUjdy7CMpbb7ZqWRljqEanRmpsABU6RxT96roBA76eumNHSRZ1OZmgpY+H/O4pneXnr8AFymtWeMo",
+	"Mu1Lp1EaHoIt95qjZDt7aaVr30vXXjOV+X6wGwDOB9i4S8XeaOgJtEgYDn/Du+TflmOAbYWr8Z89ASHa",
+	"Dfu/4voH/BsEAK6h/5X0T9OY/n8BhI3VgKAoIoaUEeNTghnWg/HKGBkUF0QligAYk4Roi4y43oU0iqgk",
+	"AWeh3C6afUECQm9J2OqZmP4c6C3K1Gvw9mfBrEp1d8yUVlGW3d/3pMcFeWiHr01nuKtAxsJCeDK7hx4A",
+	"PpL+GMRnxbCVRQdL2KxL+6aZXCymd3/YkMbSPmxI0vF7e+QuYggx/S7t+1YBK/f9rtYlH/RxExvLBQCq",
+	"gvc5XgDo1Vbr/Gjn4mrn/KK9XdAJbpso4Iyt8yOPJ5pfF1e1eu38op3PxPSzjVsMuF+2/Jrui+uqaSJ9",
+	"DRpMX7LNxzyx4Ty1qafuXhAallsLwFnKXYm3b7/5ikaV+HiwuFXlDLSsyqayOTYVC79pVcbKwvKVLCyO",
+	"y9//iLTzxXIjG4x/tyPChlpolcy4ts0xx4KgshB9P+5HY3NRX4OzzMxB6mlbYaoDVH4hCbNUJl7nFkdj",
+	"SImhSqJfGrArGichMuxbL6y+YaVK4+Qof1Dx7ixb+gKE5IIDOHXFVZ3zJMQKL+D4SJSUH49bR8dX19kN",
+	"9Wq19b08cR2HduVL5QKhXInSlYtS4HGVIF25IH2gidGXnzvYj22fV/cI4hmTh10Qb8OU6IVkpgmLOA71",
+	"k0MwVWKJMPqTjmLs5q1OGH2nGWFnu1koYf1o+0rYVsJ2DYTtJ6h+r9tMdnlc3NOjCSwBIze15T3Bluxs",
+	"TVFN+8hHQbcRZVIRDPMU2bB4TUZF9rUwDQBsB9DlPCKYrU5SpwcEnMpv9086Sjcb2/66lGEYT3bqZ4Vf",
+	"muUkmwh4Tpq9mPtDNNHLFbOaTOESq100jqgccUnLJPbnvfI0Kl2tSp5+TyOSRHk3n2MZU+ea8xnC8mX0",
+	"zpcRFmrewffIMSjNiZI30dbZydkx0m9vp2R3Tg1w20JGGl9iUbkPK4G8FgLZq8qbv8MthpvtTIEUbtJw",
+	"O38QhsgWKV15f43CRm8qRKXZS6A2x3rGVidH/Bx64+5sf4u4GhAxoZIgyiLKSB2qDYVUjiI8fTwl4m87",
+	"f3uwgP+Qdvok46rbOki2PqCbhfZ0RCqRXon0RwajcOSXlelAqkuS64JEBEtSHEB4ZR5IYghvKQaCsIJr",
+	"izT7TfTZyIXPtW2wZev7NGyik9BVJU4xd48tGmk9w+mlqUvsohZN+S3gTLZwZY8yHIH1p8v/iIvkOF47",
+	"wRIBrJdjwkmKvmF2coSHSOE+mvBxFOrGBRnyW2LKMEKlEcVhGLH/u4nOudIDwQqZWYN6l3FopanBbCX3",
+	"LRVjqbmp3r1QqM2U3bEmzyZqc9SdNkZYSqQG1MRSCR7VtcaCMPqlAXBsjVN+S4STfoqjKR+LOPl4Rmuy",
+	"a1U5CSo1aW3UpDM79yNBHP2KhKVQ1iOBImF8oIZKhF14MlEotiQh6GB3L4n1MQNNhpKil9oC5b1/W/9c",
+	"byi4B3JpBl9vc0V/1s4f8PEocp7znZ71lWouEBv/TYTwSqHtnHD0uLwvuKZ8DM6x4Si176lM9j3kEHFH",
+	"uGm2b9LVrQRztRgvruBn7gtUxmSWeWsy0KqUintmJZPrxjPTrLI6TUldisOy313dD8e1/ewbWuxDnLQ+",
+	"EZmI+1xIPldI78J+6JnCg/36pcZH7gQVjKXiQyKuAz5KIJdSE+EjQaUf6ws+HrkH7Pg/Xh9f/X5x2T65",
+	"OP/9+JfW2eXpsZ5o1bOvOhQlUwPeQ9S1o7xuX52c/1Cr18YiSn9Nz2yqERDTFkoJoGkEYepnfbF2WHtZ",
+	"sw/UDmu796lBYHZJVYVguSkmz7BsgWNTC1QvuCbKvmV1UcU1NzUwSm2vuqlXgNryQnsgDDiT40jZ5JER",
+	"RT8ct9FO0pNsBprHGJ8l+NFc7uXxkbIQSGYqS1c7WJ7vzrGtItC3hSsrPD9ZUX/wVC8fZHwjmH+F6/S4",
+	"uYkpeVMO28lKhJ0v5o9zPCRl4K9Twkmr3fBhqSnOCKiUMdIiV8Dt2Nw4liScg5r9xGXRjKFGz6zrmZ09",
+	"sLv4crnAVZUsTckuH12ctU7Of28dnZ2c5wR9Pj/U70UU1IrXlEfyns9u5sB5Q51xQwVai4WGDmNHoGEe",
+	"W1pWI9pDYyaJMp6PxDpLFaJsQIR+B2qbO7FpGjQPSaJQd4ouL67b+eGIFadZK06zOjW4OlM/1TCsfJ5z",
+	"/IciTMLhNlfPkbTPSug1mmZ+bJ+dIv28I6LEpNico7Bc6y88v1If61r9KIbiHeBb30GtFyDGYocAUxta",
+	"Ks3m22Cnz0d2w7R4Hdvqqs9PX5GGRlOKiqbbO7SVFEeYxw2sRrFhrGDB4iOG1dY+Dt/Sf/7y08uT789f",
+	"/uOXn8TlDz9NT/98dYo/vWInP7wdnvx4xf95/X7c3f/pJW599115uwtM712SveJLT5gvVQXU1lL1ms8+",
+	"R+MCT0bCPhWfyz6vN4V9PgIUXszzVudKqPjshvPZCu+vjE19HtfLOWlOuhE1Pt25USwG48ova+OiWGxs",
+	"EQQ8gZ8XsxB1I25qEPtMrlkY4vIJOnE1jsiTzrBdDbTbfYD29DQsF2MPEJYckBT8aMC/fMJgERruD+Op",
+	"rNca7g+YuHqtYf8PjPPRYfOlf5I/RlSQFuDzxX8vALY3k0GgiIkghL3ZnQK0dx29aJ2eXnx6Aa6h9EZ+",
+	"8f704sPfzZ14UxeBrpkBlWN8yZaHinclexujzSE3m3kdcfceG1Xcj9Hy182VcHx18I0p4Tjrc48XM6+i",
+	"vtk6hzXG1ZSod1ROqFJEmNp9thSfHPUuWNbDDsvoecdDTBgRU/muz3nYH09lsyeApu7d2903b96+2TvY",
+	"t8+mykEurdtdTCIqB++6eDmdzinXuLS+YjHFy5ter6f/mP7rcsFZNW/bjgLh+nuBLH82f2acTJfYx3/x",
+	"Xk+QaWrhFw8FTFhLiXDAdIL8LQubfETYH8PIZM7JBu/1aEBCHowhQ1GOBMGhHBCihlET/n9wxl02AnFZ",
+	"6XP1CgsvX7X+Bx+jkCfnjRERQyqlPmIojsgfJBiDd4HKJL3oK1Vqmw3qf37+I4CM6xl1QFgl2en3Rkug",
+	"rA/a8wW7Nor6nGjNVpjUJdHau02bsx+grG++kS5LGUdwhiFJXp/V6FthuCkK/f3jM3/94ri96dOi2kl6",
+	"ggbkhUQYKYGpAXad1Ub23+y9flMoVfLUiYdIFQgTzQqW3EDzu4w/u8tQMvff7L99/ahK5v1WsaCzB3v7",
+	"9Xuv8H31zblax7L3R8nNsSkxqJXQLiG0TVHVVWZJhoQpGuAIpBn0CEdadZ36+YEPivCtPD7rpCxptcap",
+	"MnrJy+pI41yr5yjCgbGPTQY8SvSfjDoWa0uoO0WYQZIyPHs/7cl6lJ699lQgqAQNbjh7JxUWNyDftJgt",
+	"eFZNJ5SZh9ZD11mOQe31y7d7j6rrzNUUchegoKO7uwt1dLkqzZJW/16azFeJ2KyUkKeohMhKC9lAD6yv",
+	"hZQz1RT6ZXdCElBpT0C5Dto2iSKJJgOsfO9QVjvxNIIXMu4gZiEyyY9Ifyc0uVHYNmLgV4zDF7aveUY2",
+	"P7PPrA0u3z4XVA2Gh/rKrsmksh3YiuEcnVZi4VHt97Qisg3RNUZDgg+YrEcDqjTEKhggqupoyKVCckQC",
+	"2qMB6lEhlY2dsOoOVZJEPYByYpCUYb5hLxAcDFxKlxssnwC7UhOOItwlkURbHfwOwCetCG4GfNhBVJp+",
+	"GLgmO5UM5T1bR53Z9/UEdvwr2030sxmk3l5YEBRgSRqUScIkVfSWRNPmZ7bXRBcsmiIc6Ev2wxAocoiw",
+	"mStTULnjpGkHDbBEIywlCQFSpM+4IGHzM9s36+KveTJHZnbs4psaO1QgPmEW6878Tq8AzIjeWmAJ0asK",
+	"0he69W1csQgP7XrW7e0JZRIBMAm810SXVxft4w/t4yM7PkYoqM/ggEXMOVybn9lBEwE8IWdQEilOF9Hr",
+	"Zzdl3cBz6ZmhtoqYpRz7bpereKCw76nEfUEsApiZjRcSdQzdXQqqt/a0gyRRSveOqkPU+Xh9fNVBQ3xj",
+	"d62d1Bf2yxO96TomyaSTbndrwCdEDz6eRsh3gQHrd7dtN9WATJHXMWjX5SXaTiGpBwESdsSFglV+1UTn",
+	"PFka/doh6pxfnB93DB139CXY0VpxAhruCIIlZx1E/hhFmLL0vCHK0ISL0OYrmTWi7JZHtySsowGfmM5a",
+	"AqnHCU9xN21oQn4qk1Gyjhx725h0puN0H7cAh15vgm3X37nl4uKbpSC4Hi0+epEYhngNq+ylzQuhzaoT",
+	"YUKwZXOZrCbzZdLV5yiLFH1HYhNOKVHz8pi8w9rmYByGaV6RUefyO+qmt3RXjWlgIdTg9U+2rs7Bd0Qh",
+	"x1B6z9mxbrnMss3FVjX3TMGc5TCvj6MQV8zr6zCve+ItFcWUcUZS1tCFgz+XCrnkdTjfKHvw2OGY8yPw",
+	"Hjxblbm1MrdW5tbK3BoLciNKFxfk+piSZL4Ux8kl4K0Pi4kzLOyYKUHBJHx/16hjxsuPV1o4Julg/83B",
+	"XjnxsILIIz2503WKSzvYf/N29/7SdkUBaQf73+we1O+9+M84IG0WohzG/0KmeUbdVH/z8behlr4xZOs3",
+	"vnUY9xPjwLD3JbklAkdoi3F49uPVKbQMzGcIVtWcqPuxoA1BekQQFpCMNv/yIKf2fRUxN6s9VYpLpbg8",
+	"frQaidWBEgqLfpsEY0HVFEROl2BBRGusCfvX34A9EnGbbzxoD6CSl75tnDmtyxPkLoXIuo4F58pVERlw",
+	"qbYNUm3tsLYD7Nd2clZNGlJGpRJYceHy2WXiDYppThp/kUV87gusZ7SZ2ABaUDv7gyl9I3NUkksiJGc4",
+	"0h8hUiLFbwgzdX/9Pki/zbEaGNLSbbThhZyWWxHsDXC2Wubci33VXnNHcKEVUaxVhaKUTVMJKISaQ7hP",
+	"0IhHNKB3NHppH8pL+YUHZN15Zw0mnvuZHjt8mLCwATY+b/JnPpj7pb+fnKEbMp3fVakfy3n7zGjhRKIt",
+	"r0qP6ZKtLiO362AWoqxfT9VNCv0qld4XbQWGnCVLCmDlBDvk9D1LW35V59nmDeUZX/QO+KGt7N0yxwbw",
+	"5plv2AG6wc/5pCPn2c99vDrxcua3Pl6dNN6fbi80no9XJ3krSnGfcaloILM9vj5rX+o1wFOJtkYRVlqH",
+	"kNveJ34kOFKDvMmXUxYMBGd8LJHC8kZqLUXRniU0a6iUddRsNv0W2/rZvOkecKEaEQV2lKJZS+V+G2Q4",
+	"4gKLqSbuQpIGm0TMjbbi5YmBORNK8to2WKDFXl1D+WgL4MHltr80XrtxlbCZpotZR4w6g9VYmEUHP1q2",
+	"BQPlMPt+LHZdLRercVpNELkEzro9rvZsKR0904pCgEPytETdsUKMx2+REPFEroNmLA00CQ5T5Jr4AvNo",
+	"CoQi+CQI7JjMWvs7xT5c++u3v/43AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -53,7 +53,7 @@ func TestDomainAdministrators(t *testing.T) {
 		e.do(req{Method: "PUT", Path: "/domains/" + stark + "/admins/" + nedID + "/authorities", Token: ned, Body: []string{"DOMAIN_READ", "USER_READ", "GRANT", "DOMAIN_EDIT"}}).problem(403, "own")
 		e.do(req{Method: "POST", Path: "/domains/" + stark + "/admins", Token: ned, Body: map[string]any{"login": "JON", "permissions": []string{}}}).problem(409, "")
 		e.do(req{Method: "POST", Path: "/domains/" + stark + "/admins", Token: ned, Body: map[string]any{"login": "x", "permissions": []string{"FLY"}}}).problem(400, "permissions.0")
-		e.do(req{Method: "PUT", Path: "/domains/" + stark + "/admins/" + jonID + "/authorities", Token: ned, Body: []string{"DOMAIN_READ", "USER_READ"}}).expect(200)
+		e.do(req{Method: "PUT", Path: "/domains/" + stark + "/admins/" + jonID + "/authorities", Token: ned, Body: []string{"DOMAIN_READ", "USER_READ"}}).expect(204)
 		l := e.do(req{Method: "GET", Path: "/domains/" + stark + "/admins", Token: ned}).expect(200).list()
 		if len(l) != 2 {
 			t.Errorf("stark's admins: %v", l)

@@ -259,7 +259,7 @@ func (e *env) call(t *testing.T, o operation, w *world, caller string) (int, str
 		"domainId": w.domain, "userId": w.user, "policyId": w.policy, "platformId": w.platform, "customerId": w.customer,
 		"adminId": w.target, "tokenId": "zzzzzzz", "groupId": w.group, "brokerId": w.broker, "attachmentId": w.attachment, "uriId": w.uri,
 	} {
-		if name == "adminId" && (o.id == "CreateToken" || o.id == "ListTokens" || o.id == "DeleteToken") {
+		if name == "adminId" && (o.id == "CreateToken" || o.id == "ListTokens" || o.id == "GetToken" || o.id == "DeleteToken") {
 			v = w.self
 		}
 		path = strings.ReplaceAll(path, "{"+name+"}", v)

@@ -54,7 +54,7 @@ func (s *Server) admit(router routers.Router) echo.MiddlewareFunc {
 			if err := s.readBody(c, op); err != nil {
 				return err
 			}
-			if err := normalize(c.Request(), op); err != nil {
+			if err := normalize(c.Request(), route); err != nil {
 				return err
 			}
 			return next(c)

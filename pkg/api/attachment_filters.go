@@ -113,7 +113,7 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 		if err != nil {
 			return nil, err
 		}
-		return gen.ListDomainAttachmentFilters200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders(x.headers())}, nil
+		return gen.ListDomainAttachmentFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders(x.headers())}, nil
 	}
 	rows, total, err := s.store.ListAttachmentFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {

@@ -74,6 +74,18 @@ func page(offset *gen.Offset, pageSize *gen.PageSize, sort *string) db.Page {
 	return p
 }
 
+// aliasOf reads a filter that the doc's examples also spell another way
+// (alias): either may be sent, not both.
+func aliasOf(name string, v *string, alias string, av *string) (*string, error) {
+	if av == nil {
+		return v, nil
+	}
+	if v != nil {
+		return nil, badField(alias, "is an alias of %s: send one of the two", name)
+	}
+	return av, nil
+}
+
 func match(v *string) db.Match {
 	if v == nil {
 		return ""

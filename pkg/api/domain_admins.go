@@ -201,7 +201,7 @@ func (s *Server) SetDomainAdminAuthorities(ctx context.Context, req gen.SetDomai
 	if err := s.store.SetDomainAuthority(ctx, a.ID, domainKey, perms); err != nil {
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
-	return gen.SetDomainAdminAuthorities200Response{}, nil
+	return gen.SetDomainAdminAuthorities204Response{}, nil
 }
 
 // setObjectAuthority gives an existing, non-sysadmin account exactly perms

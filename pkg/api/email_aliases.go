@@ -117,7 +117,11 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 		return nil, err
 	}
 	p := req.Params
-	f := db.EmailAliasFilter{Email: match(p.Email), Recipient: match(p.Recipient)}
+	recipient, err := aliasOf("recipient", p.Recipient, "address", p.Address)
+	if err != nil {
+		return nil, err
+	}
+	f := db.EmailAliasFilter{Email: match(p.Email), Recipient: match(recipient)}
 	if wantsSpreadsheet(ctx) {
 		x, err := exportDomainList(ctx, s, domainID, "email-aliases", "E-mail aliases", emailAliasColumns, s.emailAliasOut,
 			func(fn func([]db.EmailAliasView) error) error {
@@ -126,7 +130,7 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 		if err != nil {
 			return nil, err
 		}
-		return gen.ListDomainEmailAliases200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainEmailAliases200ResponseHeaders(x.headers())}, nil
+		return gen.ListDomainEmailAliases200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainEmailAliases200ResponseHeaders(x.headers())}, nil
 	}
 	views, total, err := s.store.ListEmailAliases(ctx, domainID, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {

@@ -7,30 +7,44 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 )
 
-// normalize prepares a request of op for the validator, once its body is
-// read: the doc's model tables spell some enum values in lower case
-// ("fr", "enabled") while the API speaks upper case, so every string that
-// matches an enum value of its schema but for case is rewritten to the
-// spelling of the spec, in query parameters and JSON bodies alike.
+// normalize prepares a request of an operation for the validator, once
+// its body is read: the doc's model tables spell some enum values in lower
+// case ("fr", "enabled") while the API speaks upper case, so every string
+// that matches an enum value of its schema but for case is rewritten to
+// the spelling of the spec, in query parameters and JSON bodies alike.
 // Anything else is left for the validator to judge, except what no
 // validator sees: a query string that does not parse (Go would drop the
-// bad pair, and with it a filter) and text no database can store (a NUL
-// byte, invalid UTF-8), refused here with a 400 naming where it is.
-func normalize(req *http.Request, op *openapi3.Operation) error {
+// bad pair, and with it a filter), a query parameter the operation does
+// not declare (a misspelt filter would otherwise be ignored, and a list of
+// everything answered), and text no database can store (a NUL byte,
+// invalid UTF-8), each refused here with a 400 naming it.
+func normalize(req *http.Request, route *routers.Route) error {
+	op := route.Operation
 	if !storable(req.URL.Path) {
 		return badField("path", "contains a NUL byte or invalid UTF-8")
 	}
 	query, err := url.ParseQuery(req.URL.RawQuery)
 	if err != nil {
 		return badField("query", "is not a valid query string (a %% must start an escape like %%2A)")
+	}
+	declared := queryParameters(route)
+	for name := range query {
+		if !slices.Contains(declared, name) {
+			if len(declared) == 0 {
+				return badField(name, "is not a parameter of this operation, which takes none")
+			}
+			return badField(name, "is not a parameter of this operation (it takes %s)", strings.Join(declared, ", "))
+		}
 	}
 	for name, vals := range query {
 		for _, v := range vals {
@@ -41,6 +55,20 @@ func normalize(req *http.Request, op *openapi3.Operation) error {
 	}
 	normalizeQuery(req, op)
 	return normalizeBody(req, op)
+}
+
+// queryParameters lists the query parameters an operation declares, its
+// own and its path's.
+func queryParameters(route *routers.Route) []string {
+	var out []string
+	for _, params := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
+		for _, p := range params {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+				out = append(out, p.Value.Name)
+			}
+		}
+	}
+	return out
 }
 
 // storable reports whether s can be stored as text by both databases.

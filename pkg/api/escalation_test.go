@@ -26,7 +26,7 @@ func TestGrantCannotReachAMorePowerfulAdminThroughTheDomain(t *testing.T) {
 
 		// Within its reach, Ned still manages.
 		e.do(req{Method: "GET", Path: path + jon, Token: ned}).expect(200)
-		e.do(req{Method: "PUT", Path: path + jon + "/authorities", Token: ned, Body: []string{"DOMAIN_READ"}}).expect(200)
+		e.do(req{Method: "PUT", Path: path + jon + "/authorities", Token: ned, Body: []string{"DOMAIN_READ"}}).expect(204)
 		e.do(req{Method: "DELETE", Path: path + jon, Token: ned}).expect(204)
 	})
 }

@@ -19,15 +19,19 @@ import (
 )
 
 // Spreadsheet exports: the list operations that the doc marks with
-// application/vnd.ms-excel answer a request that asks for that type with a
-// workbook of every row matching the filters, in the requested sort, paging
-// ignored. One mechanism serves every list: a handler declares its columns
+// application/vnd.ms-excel answer a request that asks for a spreadsheet
+// with a workbook of every row matching the filters, in the requested
+// sort, paging ignored. One mechanism serves every list: a handler declares its columns
 // and hands over a stream of rows; exportSheet writes them.
 
-// excelMIME is the media type the doc declares for spreadsheet exports. The
-// file itself is an Office Open XML workbook (.xlsx), which spreadsheet
-// applications open whatever type the response declares.
-const excelMIME = "application/vnd.ms-excel"
+// The media types of a spreadsheet. An export is an Office Open XML
+// workbook (.xlsx) and says so (xlsxMIME, as openapi.yaml declares it); a
+// request may ask for it by that type or by the one the doc names
+// (excelMIME, the legacy .xls type), which clients of the doc send.
+const (
+	xlsxMIME  = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	excelMIME = "application/vnd.ms-excel"
+)
 
 // wantsSpreadsheet tells whether the request's Accept header asks for a
 // spreadsheet rather than JSON (the strict request objects do not carry
@@ -60,7 +64,7 @@ func prefersSpreadsheet(accept []string) bool {
 				}
 			}
 			switch mt {
-			case excelMIME:
+			case xlsxMIME, excelMIME:
 				excel = max(excel, q)
 			case "application/json":
 				json = max(json, q)

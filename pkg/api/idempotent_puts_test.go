@@ -115,7 +115,7 @@ func TestIdenticalPutsAtOnce(t *testing.T) {
 		})
 
 		t.Run("domain administrator's authorities", func(t *testing.T) {
-			e.putsAtOnce(t, n, 200, req{Method: "PUT", Path: "/domains/" + stark + "/admins/" + varys + "/authorities", Body: []string{"DOMAIN_READ", "FILTER_READ"}})
+			e.putsAtOnce(t, n, 204, req{Method: "PUT", Path: "/domains/" + stark + "/admins/" + varys + "/authorities", Body: []string{"DOMAIN_READ", "FILTER_READ"}})
 			if perms, _ := e.authorityOn(t, varys, "DOMAIN", stark); !slices.Equal(perms, []string{"DOMAIN_READ", "FILTER_READ"}) {
 				t.Errorf("permissions on the domain: %v, want DOMAIN_READ FILTER_READ", perms)
 			}

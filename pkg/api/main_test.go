@@ -203,7 +203,34 @@ func (e *env) do(r req) *resp {
 	}
 	rs := &resp{t: e.t, method: r.Method, path: r.Path, Status: res.StatusCode, Header: res.Header, Body: out}
 	validateResponse(e.t, hr, raw, rs)
+	e.followLocation(rs)
 	return rs
+}
+
+// followLocation checks that a Location names a resource that answers
+// GET (as the sysadmin, who may read anything): the contract's promise.
+func (e *env) followLocation(rs *resp) {
+	e.t.Helper()
+	loc := rs.Header.Get("Location")
+	if loc == "" || rs.method == http.MethodGet || rs.Status >= 300 {
+		return
+	}
+	if u, err := url.Parse(loc); err == nil && u.IsAbs() {
+		loc = u.RequestURI() // under a configured public URL
+	}
+	hr, err := http.NewRequest(http.MethodGet, e.srv.URL+loc, nil)
+	if err != nil {
+		e.t.Fatalf("%s %s: Location %q: %v", rs.method, rs.path, loc, err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+e.token)
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		e.t.Errorf("%s %s: its Location %s answers GET with %d, want 200", rs.method, rs.path, loc, res.StatusCode)
+	}
 }
 
 func validateResponse(t testing.TB, hr *http.Request, reqBody []byte, rs *resp) {

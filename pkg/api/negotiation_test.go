@@ -21,6 +21,8 @@ func TestPrefersSpreadsheet(t *testing.T) {
 		{[]string{"application/vnd.ms-excel;q=0"}, false},
 		{[]string{"application/vnd.ms-excel;q=bad"}, false},
 		{[]string{"text/html, application/vnd.ms-excel;q=0.9"}, true},
+		{[]string{"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}, true},
+		{[]string{"application/json, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;q=0.5"}, false},
 	} {
 		if got := prefersSpreadsheet(tc.accept); got != tc.want {
 			t.Errorf("prefersSpreadsheet(%q) = %v, want %v", tc.accept, got, tc.want)

@@ -82,6 +82,25 @@ func (s *Server) listOptions(ctx context.Context, owner db.OptionOwner) ([]gen.O
 	return out, int64(len(out)), nil
 }
 
+// getOption returns one option as the owner sees it: the option of the
+// path, which must be one its scope can hold (404 otherwise).
+func (s *Server) getOption(ctx context.Context, owner db.OptionOwner, name string) (gen.Option, error) {
+	def, err := optionDef(ctx, owner.Scope, name, true)
+	if err != nil {
+		return gen.Option{}, err
+	}
+	vals, err := s.store.ListOptions(ctx, owner)
+	if err != nil {
+		return gen.Option{}, err
+	}
+	for _, v := range vals {
+		if v.Def.Name == def.Name {
+			return optionOut(v), nil
+		}
+	}
+	return gen.Option{}, notFound("%s cannot be set on a %s", def.Name, scopeName(owner.Scope))
+}
+
 // setOption checks and stores a value. It returns the option as the owner
 // now sees it, whether the value is new, and the new value's URL (the one
 // that deletes it).
@@ -171,6 +190,19 @@ func (s *Server) ListDomainOptions(ctx context.Context, req gen.ListDomainOption
 	return gen.ListDomainOptions200JSONResponse{Body: out, Headers: gen.ListDomainOptions200ResponseHeaders{XTotalCount: total}}, nil
 }
 
+// GetDomainOption returns one option of a domain.
+func (s *Server) GetDomainOption(ctx context.Context, req gen.GetDomainOptionRequestObject) (gen.GetDomainOptionResponseObject, error) {
+	owner, err := s.domainOwner(req.DomainId)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.getOption(ctx, owner, req.OptionName)
+	if err != nil {
+		return nil, notFoundAs(err, domainNotFound)
+	}
+	return gen.GetDomainOption200JSONResponse(out), nil
+}
+
 // SetDomainOption sets a domain's value of an option: 201 for a first
 // value, 200 when it replaces one.
 func (s *Server) SetDomainOption(ctx context.Context, req gen.SetDomainOptionRequestObject) (gen.SetDomainOptionResponseObject, error) {
@@ -212,6 +244,19 @@ func (s *Server) ListUserOptions(ctx context.Context, req gen.ListUserOptionsReq
 		return nil, notFoundAs(err, userNotFound)
 	}
 	return gen.ListUserOptions200JSONResponse{Body: out, Headers: gen.ListUserOptions200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// GetUserOption returns one option of a user.
+func (s *Server) GetUserOption(ctx context.Context, req gen.GetUserOptionRequestObject) (gen.GetUserOptionResponseObject, error) {
+	owner, err := s.userOwner(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.getOption(ctx, owner, req.OptionName)
+	if err != nil {
+		return nil, notFoundAs(err, userNotFound)
+	}
+	return gen.GetUserOption200JSONResponse(out), nil
 }
 
 // SetUserOption sets a user's value of an option: 201 for a first value,
@@ -256,6 +301,19 @@ func (s *Server) ListCustomerOptions(ctx context.Context, req gen.ListCustomerOp
 	return gen.ListCustomerOptions200JSONResponse{Body: out, Headers: gen.ListCustomerOptions200ResponseHeaders{XTotalCount: total}}, nil
 }
 
+// GetCustomerOption returns one option of a customer.
+func (s *Server) GetCustomerOption(ctx context.Context, req gen.GetCustomerOptionRequestObject) (gen.GetCustomerOptionResponseObject, error) {
+	owner, err := s.customerOwner(req.CustomerId)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.getOption(ctx, owner, req.OptionName)
+	if err != nil {
+		return nil, notFoundAs(err, customerNotFound)
+	}
+	return gen.GetCustomerOption200JSONResponse(out), nil
+}
+
 // SetCustomerOption sets a customer's value of an option (extension).
 func (s *Server) SetCustomerOption(ctx context.Context, req gen.SetCustomerOptionRequestObject) (gen.SetCustomerOptionResponseObject, error) {
 	owner, err := s.customerOwner(req.CustomerId)
@@ -292,6 +350,15 @@ func (s *Server) ListPlatformOptions(ctx context.Context, _ gen.ListPlatformOpti
 		return nil, err
 	}
 	return gen.ListPlatformOptions200JSONResponse{Body: out, Headers: gen.ListPlatformOptions200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// GetPlatformOption returns one option of the platform.
+func (s *Server) GetPlatformOption(ctx context.Context, req gen.GetPlatformOptionRequestObject) (gen.GetPlatformOptionResponseObject, error) {
+	out, err := s.getOption(ctx, platformOwner, req.OptionName)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetPlatformOption200JSONResponse(out), nil
 }
 
 // SetPlatformOption sets the value of an option for the whole service

@@ -20,6 +20,7 @@ var rules = map[string]rule{
 	// AuthenticationTokens: only a sysadmin or the admin itself.
 	"CreateToken": selfOrSysadmin("adminId"),
 	"ListTokens":  selfOrSysadmin("adminId"),
+	"GetToken":    selfOrSysadmin("adminId"),
 	"DeleteToken": selfOrSysadmin("adminId"),
 
 	// Domains.
@@ -36,6 +37,7 @@ var rules = map[string]rule{
 	"RevokeDomainAdmin":         onDomainAdmin(),
 	"SetDomainAdminAuthorities": onDomainAdmin(),
 	"ListDomainOptions":         onDomain(PermOptionRead),
+	"GetDomainOption":           onDomain(PermOptionRead),
 	"SetDomainOption":           onDomain(PermOptionEdit),
 	"DeleteDomainOption":        onDomain(PermOptionEdit),
 
@@ -119,6 +121,7 @@ var rules = map[string]rule{
 	"DeleteUser":       onUser(PermUserEdit),
 	"ListDomainUsers":  onDomain(PermUserRead),
 	"ListUserOptions":  onUser(PermOptionRead),
+	"GetUserOption":    onUser(PermOptionRead),
 	"SetUserOption":    onUser(PermOptionEdit),
 	"DeleteUserOption": onUser(PermOptionEdit),
 
@@ -153,9 +156,11 @@ var rules = map[string]rule{
 	"SetBrokerAdminAuthorities":   sysadminOnly(),
 	// Option values above the domain: the whole service and a customer.
 	"ListPlatformOptions":  sysadminOnly(),
+	"GetPlatformOption":    sysadminOnly(),
 	"SetPlatformOption":    sysadminOnly(),
 	"DeletePlatformOption": sysadminOnly(),
 	"ListCustomerOptions":  sysadminOnly(),
+	"GetCustomerOption":    sysadminOnly(),
 	"SetCustomerOption":    sysadminOnly(),
 	"DeleteCustomerOption": sysadminOnly(),
 }

@@ -17,10 +17,15 @@ import (
 
 func init() {
 	// The response validator checks spreadsheet bodies as opaque files.
-	openapi3filter.RegisterBodyDecoder("application/vnd.ms-excel", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder(xlsxMIME, openapi3filter.FileBodyDecoder)
 }
 
-const excelMIME = "application/vnd.ms-excel"
+// An export is asked for by the doc's type (excelMIME) or by its own, and
+// answered as what it is, an Office Open XML workbook (xlsxMIME).
+const (
+	excelMIME = "application/vnd.ms-excel"
+	xlsxMIME  = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+)
 
 // sheet is a spreadsheet response read back with excelize: its rows as
 // displayed (dates formatted by their cells' number format).
@@ -34,8 +39,12 @@ type sheet struct {
 func (e *env) export(path string) *sheet {
 	e.t.Helper()
 	r := e.do(req{Method: "GET", Path: path, Header: map[string]string{"Accept": excelMIME}}).expect(200)
-	if ct := r.Header.Get("Content-Type"); ct != excelMIME {
-		e.t.Fatalf("GET %s: Content-Type %q, want %s\n%.300s", path, ct, excelMIME, r.Body)
+	if ct := r.Header.Get("Content-Type"); ct != xlsxMIME {
+		e.t.Fatalf("GET %s: Content-Type %q, want %s\n%.300s", path, ct, xlsxMIME, r.Body)
+	}
+	// Asked for by its own type, the same file.
+	if again := e.do(req{Method: "GET", Path: path, Header: map[string]string{"Accept": xlsxMIME}}).expect(200); again.Header.Get("Content-Type") != xlsxMIME {
+		e.t.Errorf("GET %s with Accept %s: Content-Type %q", path, xlsxMIME, again.Header.Get("Content-Type"))
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(r.Body))
 	if err != nil {

@@ -57,6 +57,23 @@ func (s *Server) ListTokens(ctx context.Context, req gen.ListTokensRequestObject
 	return gen.ListTokens200JSONResponse{Body: out, Headers: gen.ListTokens200ResponseHeaders{XTotalCount: int64(len(out))}}, nil
 }
 
+// GetToken returns one of an admin's tokens, without its value.
+func (s *Server) GetToken(ctx context.Context, req gen.GetTokenRequestObject) (gen.GetTokenResponseObject, error) {
+	adminID, err := s.pathKey(req.AdminId, "Admin")
+	if err != nil {
+		return nil, err
+	}
+	tokenID, err := s.pathKey(req.TokenId, "Token")
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.store.GetToken(ctx, adminID, tokenID)
+	if err != nil {
+		return nil, notFoundAs(err, "Resource does not exist.")
+	}
+	return gen.GetToken200JSONResponse(s.tokenOut(t)), nil
+}
+
 // DeleteToken revokes a token at once.
 func (s *Server) DeleteToken(ctx context.Context, req gen.DeleteTokenRequestObject) (gen.DeleteTokenResponseObject, error) {
 	adminID, err := s.pathKey(req.AdminId, "Admin")

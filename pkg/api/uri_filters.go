@@ -96,7 +96,7 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 		if err != nil {
 			return nil, err
 		}
-		return gen.ListDomainUriFilters200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainUriFilters200ResponseHeaders(x.headers())}, nil
+		return gen.ListDomainUriFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainUriFilters200ResponseHeaders(x.headers())}, nil
 	}
 	rows, total, err := s.store.ListUriFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {

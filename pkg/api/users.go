@@ -237,7 +237,11 @@ func (s *Server) userPage(ctx context.Context, f db.UserFilter, p db.Page) ([]ge
 // ListUsers lists the users the caller may read, across domains.
 func (s *Server) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (gen.ListUsersResponseObject, error) {
 	p := req.Params
-	f := db.UserFilter{Email: match(p.Email), PlatformName: match(p.PlatformName), Reach: readReach(principalFrom(ctx), PermUserRead)}
+	email, err := aliasOf("email", p.Email, "name", p.Name)
+	if err != nil {
+		return nil, err
+	}
+	f := db.UserFilter{Email: match(email), PlatformName: match(p.PlatformName), Reach: readReach(principalFrom(ctx), PermUserRead)}
 	out, total, err := s.userPage(ctx, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
@@ -255,13 +259,17 @@ func (s *Server) ListDomainUsers(ctx context.Context, req gen.ListDomainUsersReq
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
 	p := req.Params
-	f := db.UserFilter{DomainID: &domainID, Email: match(p.Email), PlatformName: match(p.PlatformName)}
+	email, err := aliasOf("email", p.Email, "name", p.Name)
+	if err != nil {
+		return nil, err
+	}
+	f := db.UserFilter{DomainID: &domainID, Email: match(email), PlatformName: match(p.PlatformName)}
 	if wantsSpreadsheet(ctx) {
 		x, err := s.exportUsers(ctx, domainID, f, p.Sort)
 		if err != nil {
 			return nil, err
 		}
-		return gen.ListDomainUsers200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainUsers200ResponseHeaders(x.headers())}, nil
+		return gen.ListDomainUsers200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainUsers200ResponseHeaders(x.headers())}, nil
 	}
 	out, total, err := s.userPage(ctx, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {

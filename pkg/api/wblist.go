@@ -173,7 +173,7 @@ func (s *Server) ListDomainWblistRules(ctx context.Context, req gen.ListDomainWb
 		if err != nil {
 			return nil, notFoundAs(err, "Domain not found with given id")
 		}
-		return gen.ListDomainWblistRules200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListDomainWblistRules200ResponseHeaders(x.headers())}, nil
+		return gen.ListDomainWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainWblistRules200ResponseHeaders(x.headers())}, nil
 	}
 	rows, total, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
@@ -196,7 +196,7 @@ func (s *Server) ListUserWblistRules(ctx context.Context, req gen.ListUserWblist
 		if err != nil {
 			return nil, notFoundAs(err, "Unknown user")
 		}
-		return gen.ListUserWblistRules200ApplicationvndMsExcelResponse{Body: x.Body, Headers: gen.ListUserWblistRules200ResponseHeaders(x.headers())}, nil
+		return gen.ListUserWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListUserWblistRules200ResponseHeaders(x.headers())}, nil
 	}
 	rows, total, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
@@ -411,12 +411,12 @@ func (s *Server) AddWblistEntries(ctx context.Context, req gen.AddWblistEntriesR
 	if err != nil {
 		return nil, err
 	}
-	// The new rules' list, when they have one owner; the bulk endpoint
-	// otherwise (there is no list of every owner's rules).
-	where := s.location("/wblist")
+	// The new rules' list, when they have one owner; none otherwise (no
+	// one URL lists several owners' rules).
+	var where *string
 	if len(allowed) == 1 {
 		for o := range allowed {
-			where = s.ownerLocation(ctx, o)
+			where = ptr(s.ownerLocation(ctx, o))
 		}
 	}
 	return gen.AddWblistEntries201JSONResponse{Body: s.wblistOuts(added), Headers: gen.AddWblistEntries201ResponseHeaders{Location: where}}, nil
