@@ -493,51 +493,51 @@ func (e SearchOperator) Valid() bool {
 // AclPermissionStatus Permission and its activation status
 type AclPermissionStatus struct {
 	// Enabled Permission's activation status
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled bool `json:"enabled"`
 
 	// Name Permission's name
-	Name *string `json:"name,omitempty"`
+	Name string `json:"name"`
 }
 
 // Admin defines model for Admin.
 type Admin struct {
 	// Authorities List of authorities granted to the user
-	Authorities *[]Authority `json:"authorities,omitempty"`
+	Authorities []Authority `json:"authorities"`
 
 	// AuthoritiesCount Count of authorities granted to the user
-	AuthoritiesCount *int32 `json:"authoritiesCount,omitempty"`
+	AuthoritiesCount int32 `json:"authoritiesCount"`
 
 	// CreatedAt Account creation date (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
-	// DisplayName Display name of the account
-	DisplayName *string `json:"displayName,omitempty"`
+	// DisplayName Display name of the account; null when it has none.
+	DisplayName nullable.Nullable[string] `json:"displayName"`
 
-	// Email Email address. Used for password recovery
-	Email *string `json:"email,omitempty"`
+	// Email Email address, used for password recovery; null when it has none.
+	Email nullable.Nullable[string] `json:"email"`
 
 	// Enabled Whether the account is enabled or not
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled bool `json:"enabled"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
-	// Language Language of the account
-	Language *Language `json:"language,omitempty"`
+	// Language Language of the account; null when it has none. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	Language nullable.Nullable[Language] `json:"language"`
 
-	// LastConnectionDate Date of last connection to application (epoch milliseconds).
-	LastConnectionDate *int64 `json:"lastConnectionDate,omitempty"`
+	// LastConnectionDate Date of last connection to application (epoch milliseconds); null until the first one.
+	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate"`
 
 	// Login Login used for authentication
 	Login string `json:"login"`
 
 	// SysAdmin Whether the account is a system administrator or not
-	SysAdmin *bool `json:"sysAdmin,omitempty"`
+	SysAdmin bool `json:"sysAdmin"`
 
 	// Totp Account's defined multi-factor authentication.
-	Totp *bool `json:"totp,omitempty"`
+	Totp bool `json:"totp"`
 }
 
 // AdminAdd defines model for AdminAdd.
@@ -595,7 +595,7 @@ type Alias struct {
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Name of the alias
 	Name string `json:"name"`
@@ -604,8 +604,44 @@ type Alias struct {
 // ApiType Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type ApiType string
 
-// ArchiveProps Archive parameters of the policy
+// ArchiveProps Archive parameters of the policy; null while its archive service is off.
 type ArchiveProps struct {
+	// ArchiveByCopy Determine if system must archive all e-mails, even internal ones, by copying messages from final mailbox.
+	ArchiveByCopy bool `json:"archiveByCopy"`
+
+	// Duration Number of MONTHS the messages are archived
+	Duration int32 `json:"duration"`
+
+	// StoreAdvert Determine if system must archive incoming emails which seem to be advertising
+	StoreAdvert bool `json:"storeAdvert"`
+
+	// StoreBadAttachments Determine if system must archive incoming emails with unauthorized file formats
+	StoreBadAttachments bool `json:"storeBadAttachments"`
+
+	// StoreBadEncoding Determine if system must archive incoming emails with bad encoding
+	StoreBadEncoding bool `json:"storeBadEncoding"`
+
+	// StoreBadHeaders Determine if system must archive incoming emails with bad headers
+	StoreBadHeaders bool `json:"storeBadHeaders"`
+
+	// StoreBlacklisted Determine if system must archive incoming blocked sender
+	StoreBlacklisted bool `json:"storeBlacklisted"`
+
+	// StoreCleanMailIn Determine if system must archive clean incoming emails
+	StoreCleanMailIn bool `json:"storeCleanMailIn"`
+
+	// StoreMailOut Determine if system must archive sent emails
+	StoreMailOut bool `json:"storeMailOut"`
+
+	// StoreSenderVerify Determine if system must archive incoming emails with improper sender verify
+	StoreSenderVerify bool `json:"storeSenderVerify"`
+
+	// StoreSpam Determine if system must archive incoming email detected as spams
+	StoreSpam bool `json:"storeSpam"`
+}
+
+// ArchivePropsUpdate Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type ArchivePropsUpdate struct {
 	// ArchiveByCopy Determine if system must archive all e-mails, even internal ones, by copying messages from final mailbox.
 	ArchiveByCopy *bool `json:"archiveByCopy,omitempty"`
 
@@ -667,10 +703,10 @@ type AttachmentFilter struct {
 	CheckType AttachmentFilterCheckType `json:"checkType"`
 
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
+	// Description Any comments to explain the reason behind this rule; null when none was given.
+	Description nullable.Nullable[string] `json:"description"`
 
 	// Filter Requirement to check to execute the action (regex).
 	Filter string `json:"filter"`
@@ -678,13 +714,13 @@ type AttachmentFilter struct {
 	// Id Idenfier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Priority Priority of the rule.
-	Priority *int32 `json:"priority,omitempty"`
+	Priority int32 `json:"priority"`
 
 	// Scope Domain (or mailbox) the rule belongs to.
-	Scope *string `json:"scope,omitempty"`
+	Scope string `json:"scope"`
 }
 
 // AttachmentFilterAction Action of an attachment filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -723,7 +759,7 @@ type AttachmentFilterUpdate struct {
 	Filter *string `json:"filter,omitempty"`
 }
 
-// AuthSettings Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings).
+// AuthSettings Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). Write-only: responses carry null in its place.
 type AuthSettings struct {
 	BaseDn         *string `json:"base_dn,omitempty"`
 	BindPassword   *string `json:"bind_password,omitempty"`
@@ -745,13 +781,13 @@ type AuthSettings struct {
 // AuthToken defines model for AuthToken.
 type AuthToken struct {
 	// ExpireAt Expiration date of the token (epoch milliseconds).
-	ExpireAt *int64 `json:"expireAt,omitempty"`
+	ExpireAt int64 `json:"expireAt"`
 
 	// Token Token value
-	Token *string `json:"token,omitempty"`
+	Token string `json:"token"`
 
-	// Url Authenticated url to the application
-	Url *string `json:"url,omitempty"`
+	// Url Authenticated url to the application; null when no APP_URL option applies to the user's domain.
+	Url nullable.Nullable[string] `json:"url"`
 }
 
 // AuthType Type of authentication provider. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
@@ -762,29 +798,27 @@ type Authority struct {
 	// ObjectId Opaque identifier
 	//
 	// Example: ByE3n
-	ObjectId           *string   `json:"objectId,omitempty"`
-	ObjectName         *string   `json:"objectName,omitempty"`
-	ObjectType         *string   `json:"objectType,omitempty"`
-	Permissions        *[]string `json:"permissions,omitempty"`
-	SecuredObjectClass *string   `json:"securedObjectClass,omitempty"`
-	SecuredObjectName  *string   `json:"securedObjectName,omitempty"`
+	ObjectId    string   `json:"objectId"`
+	ObjectName  string   `json:"objectName"`
+	ObjectType  string   `json:"objectType"`
+	Permissions []string `json:"permissions"`
 }
 
 // Broker Broker: reseller owning customers.
 type Broker struct {
 	// CreatedAt Creation date (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
 	// Description Description of the broker
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// ExternalId External reference of your choice
-	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+	ExternalId nullable.Nullable[string] `json:"externalId"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Name of the broker
 	Name string `json:"name"`
@@ -804,21 +838,21 @@ type BrokerAdd struct {
 
 // Customer Customer to which the domain belongs
 type Customer struct {
-	// BrokerId Opaque identifier
+	// BrokerId Id of the broker the customer belongs to; null when it belongs to none.
 	//
 	// Example: ByE3n
-	BrokerId *string `json:"brokerId,omitempty"`
+	BrokerId nullable.Nullable[string] `json:"brokerId"`
 
 	// CreatedAt Date (epoch milliseconds).
-	CreatedAt   *int64                    `json:"createdAt,omitempty"`
-	Description nullable.Nullable[string] `json:"description,omitempty"`
-	ExternalId  nullable.Nullable[string] `json:"externalId,omitempty"`
+	CreatedAt   int64                     `json:"createdAt"`
+	Description nullable.Nullable[string] `json:"description"`
+	ExternalId  nullable.Nullable[string] `json:"externalId"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id   *string `json:"id,omitempty"`
-	Name *string `json:"name,omitempty"`
+	Id   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // CustomerAdd Customer to create.
@@ -860,78 +894,78 @@ type DkimKey struct {
 // Domain defines model for Domain.
 type Domain struct {
 	// ActiveUsersCount Number of active users of the domain
-	ActiveUsersCount *int64 `json:"activeUsersCount,omitempty"`
+	ActiveUsersCount int64 `json:"activeUsersCount"`
 
 	// Archive Presence of at least one policy with archive service
-	Archive *bool `json:"archive,omitempty"`
+	Archive bool `json:"archive"`
 
 	// AutoProvisioningOn Activation status of automatic creation of users' accounts
 	AutoProvisioningOn bool `json:"autoProvisioningOn"`
 
 	// CreationDate The domain's creation date (epoch milliseconds).
-	CreationDate *int64 `json:"creationDate,omitempty"`
+	CreationDate int64 `json:"creationDate"`
 
-	// Customer Customer to which the domain belongs
+	// Customer Customer to which the domain belongs; absent when it belongs to none.
 	Customer *Customer `json:"customer,omitempty"`
 
 	// DefaultLanguage Default Language of the accounts in this domain
 	DefaultLanguage Language `json:"defaultLanguage"`
 
 	// DeletionDate The date the domain was marked as deleted (epoch milliseconds).
-	DeletionDate nullable.Nullable[int64] `json:"deletionDate,omitempty"`
+	DeletionDate nullable.Nullable[int64] `json:"deletionDate"`
 
 	// Description Description of the domain
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// DomainAliases The domain's aliases
-	DomainAliases *[]Alias `json:"domainAliases,omitempty"`
+	DomainAliases []Alias `json:"domainAliases"`
 
 	// ExternalId External reference of your choice (i.e. reference of customer in your billing system)
-	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+	ExternalId nullable.Nullable[string] `json:"externalId"`
 
 	// Id Idenfier of the domain
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Incoming Presence of at least one policy with incoming service
-	Incoming *bool `json:"incoming,omitempty"`
+	Incoming bool `json:"incoming"`
 
 	// Name Name of the domain
 	Name string `json:"name"`
 
 	// OutgoingProviders The list of outgoing provider to which the domain belongs
-	OutgoingProviders *[]OutgoingProvider `json:"outgoingProviders,omitempty"`
+	OutgoingProviders []OutgoingProvider `json:"outgoingProviders"`
 
 	// OutgoingSubnets List of hosts allowed to send messages (required format: a.b.c.d/y)
-	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
+	OutgoingSubnets []string `json:"outgoingSubnets"`
 
 	// Platforms List of smtp relays
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms []Platform `json:"platforms"`
 
 	// PoliciesCount Number of policies declared for this domain
-	PoliciesCount *int32 `json:"policiesCount,omitempty"`
+	PoliciesCount int32 `json:"policiesCount"`
 
 	// Policy Filtering and storage policy of a domain.
-	Policy *Policy `json:"policy,omitempty"`
+	Policy Policy `json:"policy"`
 
 	// PurgeDate The date the domain will actually be deleted (epoch milliseconds).
-	PurgeDate nullable.Nullable[int64] `json:"purgeDate,omitempty"`
+	PurgeDate nullable.Nullable[int64] `json:"purgeDate"`
 
 	// Quarantine Presence of at least one policy with quarantine service
-	Quarantine *bool `json:"quarantine,omitempty"`
+	Quarantine bool `json:"quarantine"`
 
 	// Retention Presence of at least one policy with retention service
-	Retention *bool `json:"retention,omitempty"`
+	Retention bool `json:"retention"`
 
 	// SenderVerifyOn Activate the sender verify for the domain. True by default
-	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
+	SenderVerifyOn bool `json:"senderVerifyOn"`
 
 	// Status Activation status of the domain
 	Status DomainStatus `json:"status"`
 
 	// WblistPriority Defines which filtering rules take priority in the case of conflict between domain's and mailbox's filtering rules.
-	WblistPriority *WblistPriority `json:"wblistPriority,omitempty"`
+	WblistPriority WblistPriority `json:"wblistPriority"`
 }
 
 // DomainAdd Domain to create.
@@ -972,7 +1006,7 @@ type DomainAdd struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms The list of smtp relays
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms *[]PlatformAdd `json:"platforms,omitempty"`
 
 	// Quarantine Activation status of quarantine service
 	Quarantine bool `json:"quarantine"`
@@ -1025,7 +1059,7 @@ type DomainUpdate struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms The list of platforms which contain settings for SMTP, authentication, remediation API
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms *[]PlatformAdd `json:"platforms,omitempty"`
 
 	// PolicyId Id of the default policy for current domain
 	//
@@ -1053,10 +1087,10 @@ type DomainUsersAccess struct {
 	// Id Identifier of the entry
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Permissions List of embedded permissions
-	Permissions *[]AclPermissionStatus `json:"permissions,omitempty"`
+	Permissions []AclPermissionStatus `json:"permissions"`
 
 	// Username Grantee of the permissions
 	Username string `json:"username"`
@@ -1070,10 +1104,10 @@ type EmailAlias struct {
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Recipients The email addresses targeted by the alias.
-	Recipients *[]EmailAliasRecipient `json:"recipients,omitempty"`
+	Recipients []EmailAliasRecipient `json:"recipients"`
 }
 
 // EmailAliasAdd E-mail alias (group) to create.
@@ -1091,18 +1125,18 @@ type EmailAliasRecipient struct {
 	Email string `json:"email"`
 
 	// Firstname Firstname of the user (only set if the address match with an account of the current domain)
-	Firstname nullable.Nullable[string] `json:"firstname,omitempty"`
+	Firstname nullable.Nullable[string] `json:"firstname"`
 
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Lastname Lastname of the user (only set if the address match with an account of the current domain)
-	Lastname nullable.Nullable[string] `json:"lastname,omitempty"`
+	Lastname nullable.Nullable[string] `json:"lastname"`
 
 	// Type Type of email
-	Type *EmailAliasRecipientType `json:"type,omitempty"`
+	Type EmailAliasRecipientType `json:"type"`
 }
 
 // EmailAliasRecipientType Type of a recipient of an e-mail alias. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1328,14 +1362,14 @@ type MfaType string
 
 // Option defines model for Option.
 type Option struct {
-	// Option Option datas
-	Option *OptionDef `json:"option,omitempty"`
+	// Option The option's definition, from the catalog (GET /options).
+	Option OptionDef `json:"option"`
 
 	// ParentValue Parent option value used if no scope value is defined: the value of the nearest scope above (platform, customer, domain, user) that sets one, else the option's default. Absent when there is neither.
 	ParentValue *string `json:"parentValue,omitempty"`
 
 	// Value Option value for current scope; null when the scope sets none (parentValue applies). At most 65,535 bytes in UTF-8 (the TEXT type); other types take less (OptionDef.type).
-	Value nullable.Nullable[string] `json:"value,omitempty"`
+	Value nullable.Nullable[string] `json:"value"`
 }
 
 // OptionAdd defines model for OptionAdd.
@@ -1351,13 +1385,13 @@ type OptionAdd struct {
 type OptionDef struct {
 	// CustomerScope Is enabled on customer scope
 	CustomerScope bool                      `json:"customerScope"`
-	Description   nullable.Nullable[string] `json:"description,omitempty"`
+	Description   nullable.Nullable[string] `json:"description"`
 
 	// DomainScope Is enabled on domain scope
 	DomainScope bool `json:"domainScope"`
 
 	// Group Group the option belongs to.
-	Group nullable.Nullable[string] `json:"group,omitempty"`
+	Group nullable.Nullable[string] `json:"group"`
 
 	// Name Option name
 	Name string `json:"name"`
@@ -1378,7 +1412,7 @@ type OptionDef struct {
 	UserScope bool `json:"userScope"`
 
 	// Values List of values allowed for the option
-	Values nullable.Nullable[[]string] `json:"values,omitempty"`
+	Values nullable.Nullable[[]string] `json:"values"`
 }
 
 // OptionScope Scope an option can be set on: PLATFORM (OptionDef.ptfScope), URL (urlScope), CUSTOMER (customerScope), DOMAIN (domainScope), USER (userScope). Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1389,13 +1423,13 @@ type OptionType string
 
 // OutgoingProvider The list of outgoing provider to which the domain belongs
 type OutgoingProvider struct {
-	// Active active
+	// Active Whether the provider is active.
 	Active bool `json:"active"`
 
 	// Id Idenfier of the outgoing provider
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Provider name
 	Name string `json:"name"`
@@ -1406,7 +1440,7 @@ type OutgoingProvider struct {
 
 // OutgoingProviderAdd Outgoing provider to create.
 type OutgoingProviderAdd struct {
-	// Active active
+	// Active Whether the provider is active; true when absent (the server applies it).
 	Active *bool `json:"active,omitempty"`
 
 	// Name Provider name
@@ -1418,34 +1452,31 @@ type OutgoingProviderAdd struct {
 
 // Permission defines model for Permission.
 type Permission struct {
-	Editable *bool   `json:"editable,omitempty"`
-	Name     *string `json:"name,omitempty"`
+	Editable bool   `json:"editable"`
+	Name     string `json:"name"`
 }
 
 // PermissionNames Names of permissions (GET /security/permissions lists them).
 type PermissionNames = []string
 
-// PersonalToken defines model for PersonalToken.
+// PersonalToken A personal token, without its value (shown only when it is created).
 type PersonalToken struct {
 	// CreatedAt Creation date of the token (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
-	// Expiration Expiration date of the token (epoch milliseconds).
+	// Expiration Expiration date of the token (epoch milliseconds); absent when it never expires.
 	Expiration *int64 `json:"expiration,omitempty"`
 
 	// Id Idenfier of the token
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
-	// LastUse Last use date (epoch milliseconds).
+	// LastUse Last use date (epoch milliseconds); absent while it has never been used.
 	LastUse *int64 `json:"lastUse,omitempty"`
 
 	// Name Name of the token
 	Name string `json:"name"`
-
-	// Value Value of the token. Only filled after post requests.
-	Value *string `json:"value,omitempty"`
 }
 
 // PersonalTokenAdd Personal token to create.
@@ -1457,9 +1488,73 @@ type PersonalTokenAdd struct {
 	Name string `json:"name"`
 }
 
+// PersonalTokenCreated A personal token as created, with its value, which no other response shows.
+type PersonalTokenCreated struct {
+	// CreatedAt Creation date of the token (epoch milliseconds).
+	CreatedAt int64 `json:"createdAt"`
+
+	// Expiration Expiration date of the token (epoch milliseconds); absent when it never expires.
+	Expiration *int64 `json:"expiration,omitempty"`
+
+	// Id Idenfier of the token
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Name Name of the token
+	Name string `json:"name"`
+
+	// Value Value of the token, shown in this response only.
+	Value string `json:"value"`
+}
+
 // Platform SMTP relay data
 type Platform struct {
-	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null.
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
+	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData"`
+
+	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	ApiType nullable.Nullable[ApiType] `json:"apiType"`
+
+	// AuthData Credentials of the authentication provider (AuthSettings). Write-only in spirit: never returned in clear, responses carry null. An empty string in a request means no settings.
+	AuthData PlatformAuthData `json:"authData"`
+
+	// AuthType Type of authentication; null when none is set. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
+	AuthType nullable.Nullable[AuthType] `json:"authType"`
+
+	// Default Default platform is used for relay messages when user is not created.
+	Default bool `json:"default"`
+
+	// FallbackTransportDest IP or hostname of the secondary smtp server.
+	FallbackTransportDest nullable.Nullable[string] `json:"fallbackTransportDest"`
+
+	// FallbackTransportPort Port of the secondary smtp server.
+	FallbackTransportPort nullable.Nullable[int32] `json:"fallbackTransportPort"`
+
+	// FallbackTransportType Protocol used to deliever message to the secondary smtp server. Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	FallbackTransportType nullable.Nullable[TransportType] `json:"fallbackTransportType"`
+
+	// Id Opaque identifier
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Name Name of the platform.
+	Name string `json:"name"`
+
+	// TransportDest IP or hostname of the main smtp server.
+	TransportDest string `json:"transportDest"`
+
+	// TransportPort Port of the main smtp server.
+	TransportPort int32 `json:"transportPort"`
+
+	// TransportType Protocol used to deliever message to the main smtp server.
+	TransportType TransportType `json:"transportType"`
+}
+
+// PlatformAdd A platform (SMTP relay) given inline with a domain. The first one is the default unless one is marked.
+type PlatformAdd struct {
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1482,11 +1577,6 @@ type Platform struct {
 
 	// FallbackTransportType Protocol used to deliever message to the secondary smtp server. Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 	FallbackTransportType nullable.Nullable[TransportType] `json:"fallbackTransportType,omitempty"`
-
-	// Id Opaque identifier
-	//
-	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
 
 	// Name Name of the platform.
 	Name string `json:"name"`
@@ -1511,7 +1601,7 @@ type PlatformAuthData1 = string
 
 // PlatformUpdate Changes to a platform; absent properties are left unchanged, null clears a nullable one.
 type PlatformUpdate struct {
-	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null.
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1551,20 +1641,59 @@ type PlatformUpdate struct {
 // Policy Filtering and storage policy of a domain.
 type Policy struct {
 	// Archive Activation status of archiving service
-	Archive *bool `json:"archive,omitempty"`
+	Archive bool `json:"archive"`
 
-	// ArchiveProps Archive parameters of the policy
-	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps,omitempty"`
+	// ArchiveProps Archive parameters of the policy; null while its archive service is off.
+	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps"`
 
 	// DomainId Id of the associated domain.
 	//
 	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
+	DomainId string `json:"domainId"`
 
 	// Id Idenfier of the policy
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
+
+	// Incoming Activation status of incoming service
+	Incoming bool `json:"incoming"`
+
+	// MailSizeLimit Determine mail size limit in MB.
+	MailSizeLimit int32 `json:"mailSizeLimit"`
+
+	// Name Name of the policy.
+	Name string `json:"name"`
+
+	// Outgoing Activation status of outgoing service
+	Outgoing bool `json:"outgoing"`
+
+	// Quarantine Activation status of quarantine service
+	Quarantine bool `json:"quarantine"`
+
+	// QuarantineProps Quarantine parameters of the policy; null while its quarantine service is off.
+	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps"`
+
+	// RelayProps Relay parameters of the policy
+	RelayProps RelayProps `json:"relayProps"`
+
+	// Retention Activation status of retention service
+	Retention bool `json:"retention"`
+
+	// RetentionProps Retention parameters of the policy; null while its retention service is off.
+	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps"`
+
+	// SpamScore Score from which a message is treated as a spam.
+	SpamScore float32 `json:"spamScore"`
+}
+
+// PolicyAdd Policy to create, in the domain of the URL.
+type PolicyAdd struct {
+	// Archive Activation status of archiving service
+	Archive *bool `json:"archive,omitempty"`
+
+	// ArchiveProps Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	ArchiveProps nullable.Nullable[ArchivePropsUpdate] `json:"archiveProps,omitempty"`
 
 	// Incoming Activation status of incoming service
 	Incoming bool `json:"incoming"`
@@ -1581,17 +1710,17 @@ type Policy struct {
 	// Quarantine Activation status of quarantine service
 	Quarantine bool `json:"quarantine"`
 
-	// QuarantineProps Quarantaine parameters of the policy
-	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps,omitempty"`
+	// QuarantineProps Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	QuarantineProps nullable.Nullable[QuarantinePropsUpdate] `json:"quarantineProps,omitempty"`
 
-	// RelayProps Relay parameters of the policy
-	RelayProps *RelayProps `json:"relayProps,omitempty"`
+	// RelayProps Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RelayProps *RelayPropsUpdate `json:"relayProps,omitempty"`
 
 	// Retention Activation status of retention service
 	Retention bool `json:"retention"`
 
-	// RetentionProps Retention parameters of the policy
-	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps,omitempty"`
+	// RetentionProps Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RetentionProps nullable.Nullable[RetentionPropsUpdate] `json:"retentionProps,omitempty"`
 
 	// SpamScore Score from which a message is treated as a spam.
 	SpamScore *float32 `json:"spamScore,omitempty"`
@@ -1602,13 +1731,8 @@ type PolicyUpdate struct {
 	// Archive Activation status of archiving service
 	Archive *bool `json:"archive,omitempty"`
 
-	// ArchiveProps Archive parameters of the policy
-	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps,omitempty"`
-
-	// DomainId Id of the associated domain.
-	//
-	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
+	// ArchiveProps Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	ArchiveProps nullable.Nullable[ArchivePropsUpdate] `json:"archiveProps,omitempty"`
 
 	// Incoming Activation status of incoming service
 	Incoming *bool `json:"incoming,omitempty"`
@@ -1625,43 +1749,44 @@ type PolicyUpdate struct {
 	// Quarantine Activation status of quarantine service
 	Quarantine *bool `json:"quarantine,omitempty"`
 
-	// QuarantineProps Quarantaine parameters of the policy
-	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps,omitempty"`
+	// QuarantineProps Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	QuarantineProps nullable.Nullable[QuarantinePropsUpdate] `json:"quarantineProps,omitempty"`
 
-	// RelayProps Relay parameters of the policy
-	RelayProps *RelayProps `json:"relayProps,omitempty"`
+	// RelayProps Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RelayProps *RelayPropsUpdate `json:"relayProps,omitempty"`
 
 	// Retention Activation status of retention service
 	Retention *bool `json:"retention,omitempty"`
 
-	// RetentionProps Retention parameters of the policy
-	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps,omitempty"`
+	// RetentionProps Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RetentionProps nullable.Nullable[RetentionPropsUpdate] `json:"retentionProps,omitempty"`
 
 	// SpamScore Score from which a message is treated as a spam.
 	SpamScore *float32 `json:"spamScore,omitempty"`
 }
 
 // Problem Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Problem struct {
 	// Detail Explanation specific to this occurrence.
-	Detail *string `json:"detail,omitempty"`
+	Detail string `json:"detail"`
 
-	// Errors Validation failures, one per offending field.
+	// Errors Validation failures, one per offending field; absent from other problems.
 	Errors *[]ProblemFieldError `json:"errors,omitempty"`
 
-	// Instance URI reference identifying this occurrence.
+	// Instance URI reference identifying this occurrence (the request's path); absent when the path is too long to send whole.
 	Instance *string `json:"instance,omitempty"`
 
+	// RequestId Id of the request (its X-Request-Id header), which identifies it in the server's log.
+	RequestId string `json:"requestId"`
+
 	// Status HTTP status code.
-	Status *int32 `json:"status,omitempty"`
+	Status int32 `json:"status"`
 
-	// Title Short, human-readable summary of the problem type.
-	Title *string `json:"title,omitempty"`
+	// Title Short, human-readable summary of the problem type (the status's reason phrase).
+	Title string `json:"title"`
 
-	// Type URI reference identifying the problem type.
-	Type                 *string                `json:"type,omitempty"`
+	// Type URI reference identifying the problem type (`about:blank`, the status alone tells the problem).
+	Type                 string                 `json:"type"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -1674,8 +1799,38 @@ type ProblemFieldError struct {
 	Message string `json:"message"`
 }
 
-// QuarantineProps Quarantaine parameters of the policy
+// QuarantineProps Quarantine parameters of the policy; null while its quarantine service is off.
 type QuarantineProps struct {
+	// Duration Number of days the messages are store in quarantine
+	Duration int32 `json:"duration"`
+
+	// StoreAdvert Determine if system must store incoming emails which seem to be advertising
+	StoreAdvert bool `json:"storeAdvert"`
+
+	// StoreBadAttachments Determine if system must store emails with unauthorized file formats
+	StoreBadAttachments bool `json:"storeBadAttachments"`
+
+	// StoreBadEncoding Determine if system must store emails detected with bad encoding
+	StoreBadEncoding bool `json:"storeBadEncoding"`
+
+	// StoreBadHeaders Determine if system must store emails with bad headers
+	StoreBadHeaders bool `json:"storeBadHeaders"`
+
+	// StoreBlacklisted Determine if system must store incoming blocked sender
+	StoreBlacklisted bool `json:"storeBlacklisted"`
+
+	// StoreSenderVerify Determine if system must store incoming emails with improper sender verify
+	StoreSenderVerify bool `json:"storeSenderVerify"`
+
+	// StoreSpam Determine if system must store spams
+	StoreSpam bool `json:"storeSpam"`
+
+	// StoreVirus Determine if system must store incoming emails which seem to contain a virus
+	StoreVirus bool `json:"storeVirus"`
+}
+
+// QuarantinePropsUpdate Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type QuarantinePropsUpdate struct {
 	// Duration Number of days the messages are store in quarantine
 	Duration *int32 `json:"duration,omitempty"`
 
@@ -1706,13 +1861,13 @@ type QuarantineProps struct {
 
 // RelayCheck defines model for RelayCheck.
 type RelayCheck struct {
-	// ApiData Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings).
+	// ApiData Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings). Write-only: responses carry null in its place.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of mail server in context of remediation.
 	ApiType ApiType `json:"apiType"`
 
-	// AuthData Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings).
+	// AuthData Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). Write-only: responses carry null in its place.
 	AuthData *AuthSettings `json:"authData,omitempty"`
 
 	// AuthType Authentication type to use when connecting to the relay.
@@ -1739,6 +1894,30 @@ type RelayCheck struct {
 // RelayProps Relay parameters of the policy
 type RelayProps struct {
 	// AdvertPrefix Prefix added to subject of email detected as adverts. Set an empty string to disable prefixing.
+	AdvertPrefix string `json:"advertPrefix"`
+
+	// PrefixSpam Prefix added to subject of email detected as spam. Set an empty string to disable prefixing.
+	PrefixSpam nullable.Nullable[string] `json:"prefixSpam"`
+
+	// RelayAdvert Determine if system must deliver incoming emails considered as advertising.
+	RelayAdvert bool `json:"relayAdvert"`
+
+	// RelayBadAttachments Determine if system must deliver incoming emails which contain attachments with unauthorized file extensions (.exe,.zip,…)
+	RelayBadAttachments bool `json:"relayBadAttachments"`
+
+	// RelayBadHeaders Determine if system must deliver incoming emails which contain bad headers.
+	RelayBadHeaders bool `json:"relayBadHeaders"`
+
+	// RelaySpam Determine if system must deliver incoming emails considered as spam.
+	RelaySpam bool `json:"relaySpam"`
+
+	// SpamScoreLimit Score from which a message considered as spam is not delievered.
+	SpamScoreLimit float32 `json:"spamScoreLimit"`
+}
+
+// RelayPropsUpdate Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type RelayPropsUpdate struct {
+	// AdvertPrefix Prefix added to subject of email detected as adverts. Set an empty string to disable prefixing.
 	AdvertPrefix *string `json:"advertPrefix,omitempty"`
 
 	// PrefixSpam Prefix added to subject of email detected as spam. Set an empty string to disable prefixing.
@@ -1760,7 +1939,7 @@ type RelayProps struct {
 	SpamScoreLimit *float32 `json:"spamScoreLimit,omitempty"`
 }
 
-// RemediationApiSettings Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings).
+// RemediationApiSettings Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings). Write-only: responses carry null in its place.
 type RemediationApiSettings struct {
 	ClientId     *string `json:"clientId,omitempty"`
 	ClientSecret *string `json:"clientSecret,omitempty"`
@@ -1773,8 +1952,20 @@ type RemediationApiSettings struct {
 	UseSsl       *bool   `json:"useSsl,omitempty"`
 }
 
-// RetentionProps Retention parameters of the policy
+// RetentionProps Retention parameters of the policy; null while its retention service is off.
 type RetentionProps struct {
+	// Duration Number of days the messages are store in retention
+	Duration int32 `json:"duration"`
+
+	// StoreCleanMailIn Determine if system must store clean incoming emails
+	StoreCleanMailIn bool `json:"storeCleanMailIn"`
+
+	// StoreMailOut Determine if system must store sent emails
+	StoreMailOut bool `json:"storeMailOut"`
+}
+
+// RetentionPropsUpdate Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type RetentionPropsUpdate struct {
 	// Duration Number of days the messages are store in retention
 	Duration *int32 `json:"duration,omitempty"`
 
@@ -1796,7 +1987,7 @@ type ServiceStatus struct {
 // Sign defines model for Sign.
 type Sign struct {
 	// Sign The user signature in the html format and encoded in Base64
-	Sign *string `json:"sign,omitempty"`
+	Sign string `json:"sign"`
 }
 
 // SmtpMessage E-mail to send.
@@ -1868,10 +2059,10 @@ type UriFilter struct {
 	Action UriFilterAction `json:"action"`
 
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
+	// Description Any comments to explain the reason behind this rule; null when none was given.
+	Description nullable.Nullable[string] `json:"description"`
 
 	// Filter Content concerned by the action
 	Filter string `json:"filter"`
@@ -1879,13 +2070,13 @@ type UriFilter struct {
 	// Id Idenfier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Priority Priority of the rule.
-	Priority *int32 `json:"priority,omitempty"`
+	Priority int32 `json:"priority"`
 
 	// Scope Domain (or mailbox) the rule belongs to.
-	Scope *string `json:"scope,omitempty"`
+	Scope string `json:"scope"`
 }
 
 // UriFilterAction Action of a URI-BL filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1918,57 +2109,57 @@ type UriFilterUpdate struct {
 // User defines model for User.
 type User struct {
 	// CreationDate The account's creation date (epoch milliseconds).
-	CreationDate *int64 `json:"creationDate,omitempty"`
+	CreationDate int64 `json:"creationDate"`
 
 	// DomainId Domain's identifier of the account
 	//
 	// Example: ByE3n
 	DomainId string `json:"domainId"`
 
-	// DomainPlatformId Default platform id of the domain
+	// DomainPlatformId Default platform id of the domain; null when the domain has no platform.
 	//
 	// Example: ByE3n
-	DomainPlatformId *string `json:"domainPlatformId,omitempty"`
+	DomainPlatformId nullable.Nullable[string] `json:"domainPlatformId"`
 
 	// DomainPolicyId Default policy id of the domain
 	//
 	// Example: ByE3n
-	DomainPolicyId *string `json:"domainPolicyId,omitempty"`
+	DomainPolicyId string `json:"domainPolicyId"`
 
 	// DomainStatus The status of the domain
-	DomainStatus *DomainStatus `json:"domainStatus,omitempty"`
+	DomainStatus DomainStatus `json:"domainStatus"`
 
 	// Email Username of the accoount.
 	Email string `json:"email"`
 
-	// Firstname Firstname of the user
-	Firstname *string `json:"firstname,omitempty"`
+	// Firstname Firstname of the user; null when none was given.
+	Firstname nullable.Nullable[string] `json:"firstname"`
 
 	// Id Idenfier of the user
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Language Language of the account
 	Language Language `json:"language"`
 
 	// LastConnectionDate Date of last connection to application (epoch milliseconds).
-	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate,omitempty"`
+	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate"`
 
-	// Lastname Lastname of the user
-	Lastname *string `json:"lastname,omitempty"`
+	// Lastname Lastname of the user; null when none was given.
+	Lastname nullable.Nullable[string] `json:"lastname"`
 
 	// MfaType Account's defined multi-factor authentication. Multi-factor authentication type of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-	MfaType nullable.Nullable[MfaType] `json:"mfaType,omitempty"`
+	MfaType nullable.Nullable[MfaType] `json:"mfaType"`
 
-	// Platform SMTP relay data
+	// Platform The user's platform, else its domain's default one; absent when neither exists.
 	Platform *Platform `json:"platform,omitempty"`
 
-	// Policy Filtering and storage policy of a domain.
-	Policy *Policy `json:"policy,omitempty"`
+	// Policy The user's policy, else its domain's default one.
+	Policy Policy `json:"policy"`
 
 	// SenderVerifyOn Activate the sender verify for the user. True by default
-	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
+	SenderVerifyOn bool `json:"senderVerifyOn"`
 
 	// Status Activation status of the account
 	Status UserStatus `json:"status"`
@@ -2034,11 +2225,6 @@ type UserUpdate struct {
 	// Example: ByE3n
 	AuthId *string `json:"authId,omitempty"`
 
-	// DomainId Domain's identifier of the account
-	//
-	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
-
 	// Email Username of the accoount.
 	Email *string `json:"email,omitempty"`
 
@@ -2086,10 +2272,39 @@ type WblistDecision struct {
 	Decision WblistDecisionValue `json:"decision"`
 
 	// Reason Human-readable explanation of the decision.
-	Reason *string `json:"reason,omitempty"`
+	Reason string `json:"reason"`
 
-	// Rule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches.
-	Rule nullable.Nullable[WblistRule] `json:"rule,omitempty"`
+	// Rule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches. The same properties as WblistRule: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+	Rule nullable.Nullable[WblistDecisionRule] `json:"rule"`
+}
+
+// WblistDecisionRule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches. The same properties as WblistRule: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+type WblistDecisionRule struct {
+	// CreatedDate Creation date (epoch milliseconds).
+	CreatedDate int64 `json:"createdDate"`
+
+	// Description Free description field
+	Description nullable.Nullable[string] `json:"description"`
+
+	// ExpireAt Expiration date for the rule (epoch milliseconds).
+	ExpireAt nullable.Nullable[int64] `json:"expireAt"`
+
+	// Id Idenfier of the rule
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Owner Owner of the rule. Can be an mailbox or a domain
+	Owner string `json:"owner"`
+
+	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
+	SpfOn nullable.Nullable[bool] `json:"spfOn"`
+
+	// Type Action applied if rule match
+	Type WblistRuleType `json:"type"`
+
+	// Value The address to block or allow. It can be an email or a domain
+	Value string `json:"value"`
 }
 
 // WblistDecisionValue Decision of the sender filtering rules: ALLOW or BLOCK when a rule matches, NONE otherwise. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2122,24 +2337,24 @@ type WblistPriority string
 // WblistRule defines model for WblistRule.
 type WblistRule struct {
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
 	// Description Free description field
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// ExpireAt Expiration date for the rule (epoch milliseconds).
-	ExpireAt nullable.Nullable[int64] `json:"expireAt,omitempty"`
+	ExpireAt nullable.Nullable[int64] `json:"expireAt"`
 
 	// Id Idenfier of the rule
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Owner Owner of the rule. Can be an mailbox or a domain
 	Owner string `json:"owner"`
 
 	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
-	SpfOn nullable.Nullable[bool] `json:"spfOn,omitempty"`
+	SpfOn nullable.Nullable[bool] `json:"spfOn"`
 
 	// Type Action applied if rule match
 	Type WblistRuleType `json:"type"`
@@ -2176,58 +2391,36 @@ type Offset = int32
 type PageSize = int32
 
 // BadRequest Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type BadRequest = Problem
 
 // Conflict Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Conflict = Problem
 
 // Forbidden Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Forbidden = Problem
 
 // InternalError Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type InternalError = Problem
 
 // NotFound Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type NotFound = Problem
 
 // NotImplemented Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type NotImplemented = Problem
 
 // PayloadTooLarge Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type PayloadTooLarge = Problem
 
 // ServiceUnavailable Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type ServiceUnavailable = Problem
 
 // TooManyRequests Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type TooManyRequests = Problem
 
 // Unauthorized Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Unauthorized = Problem
 
 // UnprocessableEntity Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type UnprocessableEntity = Problem
 
 // ListBrokersParams defines parameters for ListBrokers.
@@ -2711,7 +2904,7 @@ type AddEmailAliasAddressesJSONRequestBody = AddEmailAliasAddressesJSONBody
 type SetDomainOptionJSONRequestBody = OptionAdd
 
 // CreatePolicyJSONRequestBody defines body for CreatePolicy for application/json ContentType.
-type CreatePolicyJSONRequestBody = Policy
+type CreatePolicyJSONRequestBody = PolicyAdd
 
 // AddDomainWblistRulesJSONRequestBody defines body for AddDomainWblistRules for application/json ContentType.
 type AddDomainWblistRulesJSONRequestBody = AddDomainWblistRulesJSONBody
@@ -2828,6 +3021,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		delete(object, "instance")
 	}
 
+	if raw, found := object["requestId"]; found {
+		err = json.Unmarshal(raw, &a.RequestId)
+		if err != nil {
+			return fmt.Errorf("error reading 'requestId': %w", err)
+		}
+		delete(object, "requestId")
+	}
+
 	if raw, found := object["status"]; found {
 		err = json.Unmarshal(raw, &a.Status)
 		if err != nil {
@@ -2871,11 +3072,9 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
-	if a.Detail != nil {
-		object["detail"], err = json.Marshal(a.Detail)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'detail': %w", err)
-		}
+	object["detail"], err = json.Marshal(a.Detail)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'detail': %w", err)
 	}
 
 	if a.Errors != nil {
@@ -2892,25 +3091,24 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.Status != nil {
-		object["status"], err = json.Marshal(a.Status)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'status': %w", err)
-		}
+	object["requestId"], err = json.Marshal(a.RequestId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'requestId': %w", err)
 	}
 
-	if a.Title != nil {
-		object["title"], err = json.Marshal(a.Title)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'title': %w", err)
-		}
+	object["status"], err = json.Marshal(a.Status)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'status': %w", err)
 	}
 
-	if a.Type != nil {
-		object["type"], err = json.Marshal(a.Type)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'type': %w", err)
-		}
+	object["title"], err = json.Marshal(a.Title)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'title': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -6461,7 +6659,7 @@ type CreateToken201ResponseHeaders struct {
 }
 
 type CreateToken201JSONResponse struct {
-	Body    PersonalToken
+	Body    PersonalTokenCreated
 	Headers CreateToken201ResponseHeaders
 }
 
@@ -29831,524 +30029,564 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pUhs7twD6Kqo+typwtmPmDOz66n4GHOIdwA42GfZHKsjdsq3QlnpLasBJpeq8xnmB+2DnSW5p6sHu",
-	"ttvGEAj9Y+/gbrW0tCStSWv44bh0GFCCiODO7g9ngKCHmPpznxKBiHh+gHlAORaYEvnYQ9xlONA/nQso",
-	"BHQHQ0TEn6CHfUTgEP3r3KlWq+fOBehRBjx6TXwKPV4BF5j4mCDzHPPAh6OqU3G4O0BDKHsfwpsjRPpi",
-	"4Oxur79+UXHEKEDOrsMFw6Tv/PxZcY6oC7OBOTs9ArQHxAABgq4BQ5yGzEVyBIb+CTFDnrMrWIiSI/Yo",
-	"G0Lh7Dohw88Z6iGGiIucShKUzfXtV1mgnCLBRs9rPYHYJDQn4bCLmASII5cSjwNBwTXEAnRRjzIEOCIe",
-	"Jn0Fr4QPcQFgH2IyHWB0A4eBj5zdrfVKDD0mYmtTQo0JHoZDZ3c9AhgTgfqIKYg/fvz4vBaKASICu1Cg",
-	"SbATbzElQI2LJOghR2DlYg9BhtjFakEYHd0eMAT94b/OHddHkAwh9s+dMRTv7GRh+NPzDhXQf75PQyIm",
-	"gVUvAYkwjQUacjCEwh1YzPawLxDjFcBQHzLPR5zLlgHsyzEK7QxMxIvtWbj9WXECyOAQCXN+mr0eRxkw",
-	"N4iHbuw+7WHGhQJbopghETJSAT1Gh2BdohjLL/4JERs5FUeeLWfXobrjJKge6sHQFwqyebdEC/ZRG3/P",
-	"2ArH8EZ+OIFfDSby8gAMbI+ZIG5nwqiHcnY31tfXEyBvZGOaIR5QwpFC9B70TvXxkb9cTbbknzAIfLOP",
-	"1wJGuz4a/vGNa8oRA/b/MNRzdp3/Wosp4Zp+y9da+is96PgyXkEfe/bk7gIIovUHlKnV7VJvBDyKOCBU",
-	"6G2pnksYGXQFWOEIgQvEGGVcnqmfFUl2ez5273UuHUWBNLUE0GcIeiOAbjAXXE7FNSBxcI3FAECi38kT",
-	"RglSUL+hrIs9D5H7BPszDYFHFW4H8AqBALEh5lySLUEBukFuKBAQA8ztKilYG0QgRqBfl2i/3y2jBwZq",
-	"wRUsJ1S8oSHx7hOMU7vSEnE9OboFpSGJtuTl6F4BOqEC4HhoMEJ6oVpwJAWHDqVHkPXR/eJI82N1ggWl",
-	"wJcQ7AIsALpxEZLcfCBZOLtC7BkHPh5iAVY2wDHeU9LNX+3mCeiOgCF7FbB/VK+dHNcaR1+Pa5++7jUP",
-	"Pv8JNnei9mFgZKR0u7PWUbN2oClDG7Er7KIzAq8g9mHXv1eMmNHVplEEYlfyATYCUIo/WuiakHgwAQkZ",
-	"SfKLhIA5Jj1lwWVaryWbKtg6lB5DMjLLxO+VWFIKhpCMQA9iH3kApgQmrpm3IjqujxERAHoeU1IH0/RT",
-	"vRP0EhEQMNTDN78Uk2dEToAy/P1+D/2YnKkIt2QoDGDNWcfmmCW5TpvoRHsz24BRF3Euj0+dCCxG9znp",
-	"ZoCYnq8LiTxJXQQ8ShDoIhdKAZv2tKiAhOS6ntK6eFXJaaZ7OXrN9VsRr2sLKEI+Kb3FLQAkHsCCA+gK",
-	"fGXkev1VxQkYDRATWMtSiEjEeNN6e5bdjxHTupRKEV/SKy0NTu1INUnpAS+2s9QA84R2vyFXyL5r3hCr",
-	"JUmDb7ay/Zke+QhzIRGcaAT6DCqWI6g6dyFHTAq1Usydtcw1081IwjOENw39kRZgDcCQMajeJ8bMUWXU",
-	"42LgTUjP4yJyxXEZggJ5tYyBaq6rhlJN5BJ6UCCwggLqDsAQ+z42NEfpeBNK0ORYRpE/yVzuA/1SrbRV",
-	"eqCGYLYCWHGQ1BUne63Lx5awVsEZR57iogHk/JoyKZW79EorJakxtrPGyNvzHwdIDAxFNjADzIFpL0kV",
-	"oSJz6+OM3poB/CdEAHuSIvWwWsmEnjyqb5HJozDExP7cyADdh6QfQi0aQd9v9pzd/0zftUf2i59fxomT",
-	"fTW+TGocLvYpIciVbQ8yDQfyqfxUtpXEyzSWezdBU2+z0XzaxxlmnyP5WJ4NvQfS/LjIBuAjHtGTQjsA",
-	"Aj7iUmeH8jPMBYOCsmkbQlAR5B7FZ1yKiZggDwxDX+DnPeiKiZlUMzr+mbRf/Mcg6Esevax53iTJXPT0",
-	"VsGpGRlQ4o+kgOJCw8HQdYQtS2Wq93HabwvT8qnDAhAVoyZnBKepiWIdCc08JrKPgcjMjacFycFd7BC7",
-	"DTN4uo9gYpvebsqgJsCQcgFebgJ3ABl0tV1TCncwftUdCaTUhbPOm+evdkHXZaNAVMD1ALsDMIB8IF+L",
-	"ilLiOCAU9EImN3IFcAog8CnpowTQynjSU+hc2V5fXx1DycvNLIxEMt4UMSzRaJYYNl0+TEpfiddG9hoj",
-	"kUnQcgnlWeAZFrccWvl7SDpLoWX3JbGUh3J88fNEkDFVTk610+y0qmAfEo0EDyt1WV9YIChChqqgLveG",
-	"ZDSyMRiGPFZmxYDRsD8AEHjIU8q3B3o+vQYr70/3qYdWc0SZycPoY63wpo9hFj9seIhYNqjWU316e+aX",
-	"rcSeJM+4GSl1+raytNgkHVL9ZhKgAHfUs4m7rlEQjcnQEHlYL1ut1VC8HyhKoS2SVdAgQajOsNy+zzHh",
-	"iHAs8BUCK0RK2lL4juitCwkl2IU+4AHy1ar6mMtlGyCGVv8ENBSyO+hfwxGX5JnnfCdXFpFwKKfYOK61",
-	"nIpT/7T/tnZyWHcqTnPrxU5i0gY1Fefmufzm+RVkEi1cfmzQYPowvxJdmSe6R4k25g7wFWoxGmTwHPM2",
-	"vqHhFpMB9bGr7q5C39hU9T3gmGFBd7A32qfBKIP2yz6HmCCAe1Y3UEfCfAeg7wP0XK4QrwB0hQjA9jKA",
-	"EsQroDsCLg1GEvVDxDnsI2NJ7GHZSH7ZpTfZNNULWc6NeHwHfdw86bxtqylH/UOGLIBeMbMCF5ShmneF",
-	"mFgACZi4dChnqHgdN9SPI3352UUAqp4x17ticqJq+D3o1SKnA74MMLAYgDBhBlWODECjg08FpE5c6klo",
-	"lwRFF3oA2T6nDfw2Nowua1xra80f1ofupaYLtxm361P3EnnK/UGJeTnDST5NjiH2G2SB4ZSjwfhk8weT",
-	"4zTDRTY1R0TM7L6t5voBMdwbLWvN8FCTKINIcKV7z4chgMNbjw08JJArOQPkgAdwyIuy8ujIvsF+hmid",
-	"zWffGI+iIgI0z/RhkD0A+UpKX0oMK2ZrEpk82PpEiQQvlsSiCHxhYTXe9gooATRklqfPNJRXnJDhTCsT",
-	"4hycnTZs52o/eBmQb7zYelXQAJ9cT3PvNMYyXcuTisn54z3W9PeTUr9+kUCUMDbvAXIvrey02Jj7UReT",
-	"w5q1By4lLmIEeZJna9VBAxpZ3bPto/tLs7cnu51YbCIFiaHijdoLIvAhJkZqhJwS0EUDTDzjFxH6aGxj",
-	"pS4w4q3Vi5Z58qYcM3V1L8dTi5B2v7AYAisM9dHNarHxpgn5S5DrA4b15c3kBZV5E8naBkVFxCOXZlGN",
-	"AzqUS7BCmZXjVqOeQRdJ5U6uVQFj05gSYXZecutHC/WlwKGtuTmbKDphkIDYw9OcNckMFFIegpJxUD/5",
-	"LNWBo6Pmx4KqhZl7NC09W9NR9kvTfRYKvYx9WhtHmV5qeTwUhahO3Ls+QWL5FMjYks/rfnLRshE+7cDq",
-	"WfEHcW7fNI7qJ7VjqcrvN0869ZNO53NLKfan+28bH+rPs59Gny121CMEJobPbZOGILeZAW2+1vE8MpY5",
-	"Nj+PrfEAEqm3C5q5zGqN/wSwq1SSmL4oPd9HPQFC4qouvJIAPR0CNElVQjFoIyEw6fNMQtLDfWNRApZ6",
-	"qTsHBULabcvQiIDRK+whVgWteNsp87RUUOU3cpl2o7/+hYcw2AUDykUFBJSJimz9lXO/AlzExNcADcGK",
-	"R10wpB7ygQS5MYSBBXv1z7gr3xvvqouJ9zXkiJk/rdk8MUgXcvTVIxUlkH2FQjDcDQWKR1dtFSH5qgW/",
-	"cXCOvGxwKPbcXYA5DxE7Y7hivAAbnv2rjVyGREXdE9WEYBWgxMbx/pvYc7P6R0QwuAsEIlD2Ov5ZXb6O",
-	"vps852biY7dqG+ubWepkCntzfKLu7wo1t+geb52ph1Yci8ux5tkKdxLdxaCRm2ii660s5cQu73jrrEAh",
-	"eUqTm6wQ8HZ3FGost/14xMosFWU2NuwWKwSCOVmy7aT9aewoFegwj2516CXK8PtDNwFmKMvbrS7fJPRu",
-	"w4e0++0tlHBhARl3Dpb9XkE/HLOsZEazVZyQ+VNDsJAHQuZbMpvwo0r3/mrj9WZxHE69Xhoj8DFlX6LQ",
-	"aC8+MQc+vUZM37FCdUOqGawJwwNGzeeLipk+daHvVBzJb5yKI3mFU3EkjVaNBINF76MM4o5Mh/Z3Q3cc",
-	"vfZSP5t6IPuzrgc065Bjfyjuppo+A3qRG/fkeahHs54QM8mDbm533iwz5pj/yFL8QCoOR27IkNdUoOz7",
-	"kPNCoKc+KzjhrKO3x+hlluCnn+8ChjjyfcQAvSbyvLghF3SIGJ9k4lO8e+/HyngQ/7IUtaunlyGSjt+s",
-	"Trql3Oir0Ky9WzfvEjSB9sCIhgy4A4rdLNP7zAHvyz13tvNAFtZyNlQh7wG9mTKNUvrVNCPU8pb8zpd4",
-	"maieuohFEb9vTmvGiTRvVPi3YnsSGk/bhI31d1JMV8DeFzGfQk8OlktGbkscHvxRX4Ax2A2SeWqTuyfv",
-	"3OZvloaX3v1aYrJdxlcPS0DAvMTDQvFYyEc2vMsjIAcY9gnlArtSShxN6jgDBH05xHQbmY5pe6vbPrz9",
-	"H1+szx/zdXCJh+9QBmYChq+gQOZdATNCEHZ97BZvz5GPXEFZAdtAJuCK1mffkF+hM45YXlBY7L+l2yrJ",
-	"P/Jd0zykGB027hxZ152I20MDBfARlOoHsZ5xJuQ/cnZRQcCZTiYwFLQltUUpt2PSb5KC3qbywyEU2I1D",
-	"0mhPz/SZ9bjN9q2x7bMv3DsRip7x5UW7uQlGP+0gRgKBoo0qCPxomb7PB7pPkOMDbXRpzO0uUWD4aAa6",
-	"oLE0G/HkGnIwhOxS+/uo75FXHHs53PkWWka05ecXJPSnyqU4Kzo0tVugaVU0FFS5ABcIA70VHwMruIqq",
-	"6dcRL8dEN+1ibW3Rrlyry9KOxt2ro3W4Ld+w7mULEqbIO20aZZrN3LO2Vbbll4aiTzHpt4xdLGcn+caI",
-	"Y5tHdrQZWkCh7dYcg2Fi501uPAtHO+wSJKZE5QwoF3L/+/Ra25s4Il7sMrySvBAaQrELYLVbdave2mh1",
-	"sYidzZ0Xk+AGPhRygCmA8qEIAEM+HBXGW8v0WgBfao/lB2vHfNk2BB5yfRjflMWEt5DnkHFDnzUB3UpJ",
-	"MKyP5qDj2PelCBFC3x+pOI3lk/J/QsggEZgsKmTEHUw9zQwJKbdmMYxCw0TfTx2FJzx2p0gyyKSBSXjg",
-	"RlelGvdV0GEhSqSCyfHQtUkcigkGWqQ0qR+yL90n5KwEoftZca67kka1Em5wxUb+mP4uUzDBBFnv/rQH",
-	"CgcCXiJgne+svd+GWNlEU6CLxDVCJMGQJRHSvnPP+Hin1WwtK8LqpACWKa1+yRXdMzVz49U3zakrT+bO",
-	"FoNV61m87FdI2UbGyBJaJLGJ9Ug+rizzGezu9kaHByJYL0uKXa7lY0kS4xxCW0QWFWe+d6lsCkDxSYhk",
-	"smnQTch5DW+GqIc9ninxxWG0acaQlFru3j6zLPmQ6wZTJETjLnP/kmFyMe5WOpwm6mQS39uLNpndlqLM",
-	"byfKgDOOWBLFs0SbxF5MbqDY4jfJJfMFnbxcYu1YjIj2wgNwIq6f1PaO6gdOxTlotKM/60f1jvqrVT85",
-	"aJwcFvTwSGIg0XHiaXKQ5ONowOTTaPAIuUXceg12i3nxVoDUylSoI+MAAquj6aysT1Aaja+73GKXrqX8",
-	"ea++GvdlwbxTg18pCD4mQTBqZsiAS4mQNIAbF2m1Fu3jTqsy5vlYGU+ycVdWxtF0SmZIjDVhSXDdkDHJ",
-	"HJZmhC/l2VKevUvTXI60qW6+dXR68SQ/6TB5pHwllhAOXCRjGRp2kefpoJaoddErwoyUvTM9Vq3f/CRI",
-	"h8ohOGJnaYDmCyKOBslSC1T6sZw0TDkZy2o23fWU9EjbC147LiurE0MuDnB2/hjJPVAy65o6Gqyv7kts",
-	"EJmEo1p07WMkntpxZ18Wj62SRvb0Jco0U9ef67nIBmClz2gYrE4zWi95VZeP6ZlDLh2v8ardbgqFEJ1K",
-	"+Bfn+7IQFEC5qimTl0/FvLIdy8MPVlSWN44EwGZ1zei6Yokt+mGT30UqVlIKuTNPg2UdeR/mIeUIPiSc",
-	"iLlCYjM2aU5ArI3v0dvuVsdgRgBRvFttTtoECXoQdqOzdv1UZabr1E9PakdfawcHp/V2W+WRaNTaBQ1G",
-	"OZixnWe/tWPGQ+Y0NJCkVqBYYHgS3YuGgz8BLjC505Ous5NOpohJrS7bS76Dh4gLOAwsZnQSdBXDbVws",
-	"2vX95slBu6LrOyT9LYr5HTJkozyn0QMN/SlyKfOyct9GU4g6zDrzuhcVXn+KuKraNRmuLp/r8649k/V0",
-	"H8T5br6T5+r0tHlq//168K5x/PW40W43Tg6/1k86p5/TrxonH2pHjYOv+82z1lE9enf8Keej40/RJ/pF",
-	"MZoxgVkF6sRTC3v2CwmwgcoCld/QQBnNK7vl8adCHR5/Mt2ZOUd7xey4rPRyKmOd1XEjJ/eMyiOC5Zft",
-	"gL4PBOKCg2gTA0qsCii13YKyuAVX7erZFhqecyFy6NMu9O3OTyvyEUAzsvVHVzh26vlHMe8UFsbNWKio",
-	"OlR5oZU5ocozMKVwPkklrKV3BXurkZQkd5UEUs9yGeqcRc/spU9StVuFIzSGMHhDfS8r9507wL7HEDnL",
-	"ysd3xrA1RkICukgnyhAU9JHQNquw21Mdc2uuRJ61x+gXRbL2VRxjip3pwxiZbPNHK+DCaHtZbM7WXlsA",
-	"lgIzz9F+VA+gaELJAGo5ILMT9bJSIItCSBiC3nHBpdCtl7IieXvWgJIRjkL4NWLZyV17JkOoFtQGkIMu",
-	"QgREn2ReDqaz9BZTaBIQxul+JJnLSv8e2eWU9JgY7mfF6bpuRgysj4mnEi3HSkpEtw3Sc6TM169fzS1l",
-	"VpwsIPbvb3jj5jvHig4hu0zEemQubI/RjEyyOsft5GxmTmIA+YyEzmlYzZngqRXPgjNRPQ56upYa9FuJ",
-	"Pa9V8BxHeP3x5HwmDtVceV3VFJSXRy/07aE2nQNThg7UWo1qEczhoRThIRFzLrAO54m+tlrWlIzMDLmo",
-	"yDCYqzoJHEueHylCAg9RgnrFwNAAkZxNxhEic0xLks282yIxpWBVEv3XkOt0zrcID8vOQtzG39HYTsrL",
-	"R5yXtyfU+22ya/1igXMnaFbJZ0zuiTaF0+UEda+clBC8tCph0bjipw9sJUEWKqp+6+qiOY4zeVFuVZhs",
-	"uee0EZciMg0TlclRMXHGltAvMIRpOf8YeOotdCLZYJpmFUhKfVepvZOHSqXLnu9ETc3wDebP8F14Bylp",
-	"ZlL60u5Z05dY0GiFlfXZhOWmXBu4VghTi8aL7QF3ZhRyqscCSM5xbIlyHKX6K6TAZx/KhQx+ia724wKw",
-	"pVD8mwvFiWK/2Wc/PXYVNIk/AlD5KeCurxxG6DWZkHXHE/S/3Fh/9SqTIpZieSmWl2L5byGW05C5U8QI",
-	"/f7uKUqpHty/epD0+s6vSxg7CTyMvOvqSuxExUnIv9ryr5pTcU72Cl5h2cmpnuwP1aP9oXqO3rSTb2qJ",
-	"H3LEnxXnuAezHQqO82shR+L5A8PuSfNEzr3T7LQKYtPM3nxofunvf1acZuTTP3aBEz2fmidCtTpAPW3N",
-	"ZoiIDyoz7WTgvHoJdLc6fa1WOHAPEGoSVOvHOCpWvasQop+aU0cQZIgL8wHsUol864JdiXz9K8ZBRifZ",
-	"XgViAAXgSBIUgioA+VxzAA2PLo8NQ19UQU17M1wPkGLRDGnWhuXf49RyZ2crS5m8ykZBMzn3pJe1msuf",
-	"OtTGjmsmqEAmlMhJxujVaXoRX42rg77Yqexs7YyVAQUrsqdO/VNHbWe553QR1lFgvXF9xDlYidaxqtpl",
-	"z3OGY1EWAdP9ZlYFnx1BYbZgAe09B+EfkhtH93avCCuQp83C/iUXeQdZt55mK3lQwMnMjvYMtLNrBTUS",
-	"VXdJHByj03ZnFn+8bYJFfRQLgWPip/KBUe6lWd7KNAwS65xf9EgKNwuG9xisF77dE71Cc7bUa8qsJclj",
-	"2J2h0SWmHyo/LltcgQM+4tAbStGK+tlDzOcVqFGR4wh4AAVU7FMSOU3uzA41cpdfCC8h86egRNL1Yt3w",
-	"qbtbwTfFgKTfR0FINr4jIk7Z/mI7BeTRnF2YU1XcbqYE/ipjRz190pIoSu2giiU9asB8ypOD3bbmvMRu",
-	"NXPdzpEAlOyC1lGt86Z5epykkRb41Qo4Oz0CK3YGqxWwf9buNI/rp2AlNZfVCjhoHtcaJ2AlMSf5fVu2",
-	"jWa2+iCEMjtnp+KcnR45FcfOSoq+ahryTbt+WlBkS+A/0XXiqR4l8SAxYOJpNHbyUwVGtMjZgnF0gg3z",
-	"jESwaNkfBN7bndPGyaEUh+ufOqrO05F2yDuuNSSC9prNo2hNjhrtjlqPfflB47j+t5aI3zbV8/3T+kH9",
-	"pNOoHUl1olVrtz82Tw+citM46dQP51w6idUIuPiRATN+YAGOn1jQ4ydmEvGD5OKrigB6YvEDPcXEsPFk",
-	"44dm2glYUgiInydQET+MkCI30niyuKXmq8tKaDo5gnmeReCLhABMAHVnqdktkgpLETzo5SO23XqTBHmB",
-	"AvHpASoWkZlcYWydM4OBmlnLO60moV1NHR6ZaZmdsriPEclZuI0j9zKi4DwstJzwYwoG5ncvjMc80dQr",
-	"SxlT5q5E8B9YOax3wJoqWYHFaC35Sh5xRbaHq9XF4rCzQhRbiHFKoJ9TmKdwpYpl1eVBUb2f+6sFVISG",
-	"6XpBywljOuM5UUySM986wfFs1d/OZSmav+rMWMR72JdqAewJxEBAuVAqEuKCzy5+XTTPemrDZhJJ28Js",
-	"jGmxkr9gsy1teQojzOYzmCS9x52WSfTmQQEnGUiApahaXG89jTMu1AIc1SjMqO7IkLrCg34iRDKVrQGs",
-	"ZHe2WgUfGRbouYrvwwTwADMsdgFBV4gBhkTIjLutyqtTAQzxgBIp8rqQsZEyBFbVVX6Ap0fCSTCkRpoA",
-	"rQo6CcF9HGYVTaMu0EzJ94cgxjeOay0VLLf/tnZyqMTUrRc7TkXi4cssa42Uwvv0uXlYMxjTmYMGdnMU",
-	"yaZRs+3Nt3NWDrVf5MdFpi8YEsl9Mm06OiWHNQ1hHntg6fMQOXAri7EycmCuQr8MR6xmX+FD3+9C97LD",
-	"IOEBZeIA8QwAGi1AmUrVnIxb1YQEspHOfme2UIZMNNPANgFGy4SejRFKysTMwScuUWdnEp4YPvuYtRgV",
-	"1KV+7BqFfKxOsb38M+ciGzaQ+X3icxtPqcjcAzqQEh6nov5pf62f7J9+bnWi38e1zwsdzTSuH1SNLHvM",
-	"qkVEDrHIydFW7emHJn+k2Ycjq/8iHorj+78YsRtbygmKV/jcTIKdoz+lkT4O+DiqpgkZtQRbmMnyc0pV",
-	"gpVkheMlMXxQIwANAzECegfI9tCKp2CIIOHqptSMKleYElSQNcWSTmUyHURiTMoUMLvjIyX26uwbny8J",
-	"dBdKSWjP350kJSxFxFJELEXEUkQsRcTHJyKWotsjE90mxa6o7MxEcI7J4geJB7igTPZtUlAms0DfT5Zh",
-	"3WeL0WB2nr1k28i7ZXqKTcg5dbEqth5P69aFrQoYhU3Vn7usopWJ9kJVs6SQ0cbf0REe4kwOJxAbYoKM",
-	"NIK/I+DLplIuOt4reE4KkBCFo0IEZGYViDQWCtWBuKvUqHGzQtv6/VhzpYf5cFTo49O45Z0lZY1aFYQo",
-	"1Vrd8cFh26Us26WFIdBjdGh9v2NnfQ6EFpYAlMqG7CW183o+hYm0rkRFsuWpsbmp9KPj9SWXhhbTpFTT",
-	"RXNylaS1pHYltSup3SLUbpJqMdr10XC+ILw6Y0p91dYOsHL6Zh+83t55KSmZ7M0G4axWtNip4QwC36jM",
-	"a6bdH984JVXwAfrY0wvQg9gPGdJeCtrpp9dDRMWx9zDyPeUFfoEkAPwiRUQkAoXKVmhLskkdukdD4uk0",
-	"nX18hQjAniLkXEDiSlSsaXrE1+qjvncZV1TZ3V7frjgCC0WgTqgAb2RXMVZhl4Zit+tDcqn8iNO5AAwo",
-	"GbfBPiRmswXIxT3salkdc0BdHWvgjgd8vdp4vZlVg0FhIfNefRyfFV3+UImcKXwWTl5sNsob+ZFa/wK5",
-	"wGI0Z0Wyx+UfzEWCyYgwgYloX4cMP4++KoSivLxtbztSUden3aUeyiTcQ3iDh1KR3nn9WjEj/Ss51aSq",
-	"p7fKxDkeUCYqYBAOIXnOEPSUEZSHwyFko4jcm3Mjey2mI0dmDmN4Sm3HyhzYnhy8CLo317dfFXNfmtg2",
-	"k7dJRLmujm3ZSblH7deMz9MbGlAGAsjgUHJqsPJXu3kCAirXiSm7ORxOBILkOILH+bHSA34cQGXWuWaU",
-	"9E35YVEtkARsTNrU84kHyhIq308yzDQwpgGUnDeaNp9QLMftO2PUKszzXolTPnhwxJMRlVpW5UJyKUxA",
-	"SmYuEjArP6x5V4hNlbJwz9R/AcOQi2g4I8ipIGNbxoAjuYcp6CIAVb+Ya9tVVikHytAe9GbEtU8Fwo4t",
-	"lz8kMBQDyvB35OkUJBoDfOrodeJSL1NwKza0hwRypRCgYOhCDyDb47Rh38Zh9wtPWA5mw/fzx/Khe6mN",
-	"mIsvcdenKkfklOB39UU7UQzk9htKnemhPiTp0iFTIAjgcO6Rpeg2BYUfMAv5ks+HrXwDwZXqPTM/6QQh",
-	"UtK0ypmZkRslvrxb5MoudT1W8JLG3g7l3tEkrsbUBR0lAt0ILdnHV2zzXC+NXdAu92qplhHWLKjy41TX",
-	"Qi4lBLlCsWxqLgR9OKre303Q/d78FHOuzU3joW/WdN5tm5Wakh7uG0Zn/ExxXBcKQF8KZyOAbrDxM72t",
-	"eeL3uccYE1xy3TzU8ImTEZ/sL3kkJUesUe+mCTRjFEgx/BZDPXyTWQ6+h28AVDV7BAU8zoWh05REnFSq",
-	"qaorXgVtJFQW/aTjhaDAw1xJ8IHq1Ny3zY4yVa2zWcRc4Cld/1awzbzSVYdnbtHM3oiOMx+XEo49xJLY",
-	"VZJZNcei4sPRwqJZHhDpmm+JxER58hu6EYiYUIoqukGV6nccVP7vf/6/1alQzy9bFYM4IW9NQducEkix",
-	"FbPGpQwJxRqvcmylUyxYk0NYnwd7kakN34tYtHLEjKzUPDFDsDHYcehwrdUwmXksx40usUFsH9MXsFJK",
-	"NJRu1/7xr8ZxrbWr6HsFBMoG4NM+JhUQQM6vKfNU1os298GKR10wpB7yQQL4xhAGSW+kP6OerX+N7X2i",
-	"X4G4qJmKNNmd1695dt/NrRc7u8D1MSKioboiUP+ln7WRy1Ber4cMBoOUB9VM1dOOVCg2OwnCRJKDzKzb",
-	"EkETXWexUIXDQgVFLJqLAWCLdRTxFTCoLoSKxBIXglpvtazgtOwzNG7XHmfP1jr+K20Oyau5oiaHfTnp",
-	"Y4j9Bplbr3Llt+PkMl95k6M0w/nNG+pOMLfzrOVq6yuKvKrdb7OqU5hrjUkzW57J9IJeXmhlREvUo7SM",
-	"TC/nDc0yA2WJhm3czwgi5ObpZNiyzh6B+wSKUO8NOcWBGPrGEqP8V5R5RDts7kGOVGBV8uC82NzYLhaU",
-	"2R6KZP78zEp7phBuVjztZcYsWKi2g0pkdUnoNfGR19eJdnnMnaLEQ4m7IJ2lz2YJTJaIm5l2NDuZhpSA",
-	"rARyTUPfUzY19WXssBblsOsMKEfmG7WLB/AK6ax/aidHnnVKF1dF6bTUNZaa1qZVLHQbkViAKdlfJ28k",
-	"MhOf2nknEtqNF6K6HlCDCtkIXSEAdabUsTRz3VCAAfY8ROIcJCo3UaLy1fKqV1WcLvVGWbcbx0dRtsqp",
-	"qQQ31rdf7bzMKvNyt4haKhI8Bnsi0/8gvThRNkoOrzQZUF9WzE2cPj/YMxeF5jxJOVA72CGBABaZR5BP",
-	"lGScOyPoMWSXqW6TKUAzzzJluD/L70K3gX6cRHMg1RuGAn9kIgl6lF1D5mknP1MWsMBU7inTpN1yw7GM",
-	"k2P77o5LwmWTmwdKQOfN4KYUXrnbhAEWBgGCzHLRjB2RLZKG01PH9/TGM0ETtqBfnE/eepfCAC8U5K0B",
-	"yJImOpBnWK1dOhxC4s3hlAv55b75aNKC2ziIylrZNirZIhwumOFYpY3T+qVBlum4Cp6DN5TZn+CZFDO+",
-	"qmjvr3KtnoFdcHFx8eM8Lrd47uyeOy5iHOF/+5AQzAViVYLEuVM5d9TlKxajc2d3c/vnxcVF5gBW7/nK",
-	"EEfi1iO9yB3oGvkuHaIFRpBdTqaAHtssdnmi1cnbMvvxBhm3HGhwlQO0gHy5xQ4rhnBgDnx6jZguvQ65",
-	"PY/xRb4Rvvmi0QET2HZ0Uf3EXrJPMhbfvuIBHPZwfyDUXzmvlOpk39kbGPR18up7WtamxKK0EfE+asiP",
-	"dadjL1Vah+xXLTOXUzmV7CZtC7j8Y0aTSKNMt7FmEWT1hC9yWy0QpvI7hJkUXN8kdkyfE8/acf+T79RY",
-	"PyvOWeBT6L3BPjrVkZmT5F8V85hYAVPiI7ImdDGBLHHpm+vK4WffcZwxrGMoMm5NXWv+KMZ+oq5q+sOM",
-	"S0T1IsFvJWEEZ6eNg5P23tHX9rtG66vJ17cLGn1CGeL6kkx5z1Am20a15qx7kHFTizx3lQuNlFr07TXg",
-	"ysx7jXWxEYZ68iehQso8eBhAVyCvCj6+bXTqR4125+vZaePr22a7A3bB8Vh5OzmkAiESbzIH14N1EQio",
-	"3ukqPLPnh5IqehI0zHUbJUkpIabXMzIpx32Ce9iFRPgjTWHjmdrpVMHeUW3/3bLhJagPp8KrC1jqmOIE",
-	"oAATlyHJBqzxJoZU6WraGzQ7j346v9ItMs6MZZgd23tkpNi4EkQFBegm8GHEsSBXyV4HmHjawY+F/qQq",
-	"mpDFk1Xs7fHJzqzvUuKilEjpZiUk3pozNGcJ978Bw5RhMcqi8/pNdF1tsFHEiJmd7tN4vK5QpjwfuvRm",
-	"Neo5P8tulno0RtkibJp1mErkam6+h7UmTFCel+d7R4Y6yQOkJv8gqsFnEEqn4kxSLqfiTJKHgjxOI+qM",
-	"4T1fY8WOKgeNxpxoFQFxdtowIEy0iWCybb6k1iYrxVVqMfRmmZEI8KlwrNXfg2OtPFSW9bCYyammeENj",
-	"btGOQ2pg5IamDI3e/WCFoT66Wa3OnWNyLkpaKIxs8vQuHFJWnuzyZJcne46TPXl0eWYBeCN8Z4vmHTW4",
-	"usR/xoG7NEE9NyBTi4nPeIbLpIFjCXKvHt5mY2l4RbKiRFZi/fHyoFDOCFNh0MkM7gyC+FK+GGk9SH6V",
-	"4d8sD1zqIt/A+7PiaEv9pJDHEUu6mMqVVpWSZisD8lwx7aCalRyCpX1XQz6ZenlnwZQIpq/bp8mNa3MV",
-	"w39UzSujpGainFfyyJh0vPvGRzvvtB+Y9K+q5p4bNVa8PI6NLH7wZ2fHkSNlr90RXGzphnlFumoRGTNV",
-	"ocAwv2xXFTzyml6LpM2x9c1+VpwgkUq3SEYr7UhmU7RM/UK30oUVo4CYZn7UM0qUljQhLpHngtwUVaA8",
-	"U7ojW3srx99pPiInSVIuicuMx06dtzHJ2t5QGigSpz7BC7/k8OxsvZgjZoebqhGHYpDFXGrZGQmnMd4q",
-	"6MBLlKDocbkzFburKrAJe7qqS+NPv0xMeCzc6j5ZyHKJddJTdUyN9BFkkcPw5E6UsreOprXagg41UD4Y",
-	"Nsch7YHDeidOzR4VbXu5CdwBZFLbUoU2iQdg/Cpdy20XdF02CoS99RxAPpCvRUXVjFXJNHshk9pcBXCp",
-	"9fqU9FECeOUe11M3Zivb6+vj8vvLrLDwYIpwaonuvIc1FmaXflKDXClW0/upoC5hfMkeTqhQCmC2XtdG",
-	"xDM+OYYJK5dMQaVuKZEywMMxwCJ9pwreQJ8neUw1r1TwPXK0TF/TWijoEArsAuViJxuZ+pgEKELAY/8t",
-	"NW3lLDaRS0TuWVP7rFrIB/XBcdiZbDXPF7kdJybSW+QhiXj1k9reUf3AqTgHjbb9s1U/OWicHBa078dz",
-	"jzuLnyW6jR9GAxjUFbL9JXG3sNWvlF5K6eXBSi8JVbMY4JGCNVnq0sRFxra2acppKTqVolMpOpWi0+Ki",
-	"04RE9LErpZMD5GKeuQfsmzg4Sy1B2kmCq7WgJHqtfFBNKsIuvZlk8F5iwGkzToOna8MrCRDyLGjfpnNZ",
-	"oUROM2uTNl2NLdH2+uusUBM5ueLLo4E9ld9km8e1G8MACgWGJ4mbuf+KvWNUowrgCAEtLlSvVbfWM2c1",
-	"WeidaCQLd4B4Nd/wmuNvHC3Cl5kbI6cqf7HdsQtqR0fNj3KSe0fN/XcadqjRYaCvgJPmSV2HJF1j/jD8",
-	"bhTYyqemuf/OqWhDazFpOwN9treMV3aAjFd6zGhB6kSw0eRt3tSrzTcMyY0fPQJRfq+Zl5eqfhzKKo44",
-	"Xj3OUmO1qLe4IqTXJOu2tCkfp7zSwL4uHA1JdHSkxBTfks2UannQm8Zy9A5pt94AReSJynGg07OoWxHk",
-	"KTqXis9XZb7lOlWXUCQ9pid5uXn0NY2FBvcSR2pKdUN1uavjk1RaMp+6l8ACXwUNYWty26ir+RA7RmU0",
-	"EHZhp1QN/5iic1nZ7aQsOc55rjGJA98iuQ2qe/qIAT3jprVLSc/H7sNQ6hcp7Z1GUuwKmHoc1ehOcKS8",
-	"wqe/0jW3OGGamRrmrgnV7CvNInfHSp64vej+G9HIHLyWNHMemimnm3lb2Ik83CzBVDY6LyJsJuW5hB9z",
-	"EFDOcTduZEQ0tWhxUuBUgKuaJgFSFWIot+bG7yOelDLDfe7/Avs+z+kj9uvPVEoepH7ROm126vud+sFc",
-	"Lvs6wajEg+1v/Lntf/x5Yryfyhaji7K35V7SB7eLIEOsFsp1m16FWhv2tzbBAN1AqVkOoZ+wGIKVVrPd",
-	"AWvQG2LC136ofxvezzX98eqfQKBhQBlkI9ufrhSvfqyqzv/62FFartrr6pQo6OJTMxAicH7+VPm9exkh",
-	"+zU5KOaCparVqTBJuWUravM+Nwk6NS5AHwp0DUe7ZitHoiVm5wT6GHKpux68axyDSzTiFe21h+XDkCtL",
-	"qenQtAUrfUbDQCegl+tQSUSanxPZ+dlpY1zKrSSyGHtrDKmsyp7pmlcAVTPkFQDjGVLGK+ckShQmUVqJ",
-	"Uk4OkHuppwL5iLgDRgkNuQoZ5tVzck7+679A+rJFPqxfITaKSkoShDyufKFSDSsA3bgoEMlcPiqTN+Lg",
-	"Ys3HV+j7hRz5nFysqcSW3y+qoBb1eq1yDow5XmEOhphzkxcCExWtLZ9Cwq8RQ945Ub7FxvC1vb6hJqEM",
-	"mBDobaJxsAsuaiajnup6F+zpt+fh+vqWq9qoP9FFFWTs8HNi5GbtzHwxdVdfgBWJhHOnllyFc0fuLkOf",
-	"zoky0aU3psoJ3oOuJCzQFGTHZIAYFpqsMOqjcfsewOKcJAKqQEcDrby7CQU+JpeJ7AzmI2tx3wXqMs44",
-	"eZ+TyBLvUaTz30HtHC4GaCg5mi0Ub8i+xYpOOBf5DFbUiOeEMvUHDXV2yDRzroJGeibJhBTR/LlNIump",
-	"7nTaE68CJE7sdYUiEwx9Qzq0szNBUiQJ0cQEcx6q0LxzchETmovk5o82CVebH7qDaJcaZsVjqShATG1R",
-	"SrjcznzE1aKCAfU9tWhDySv/BJCMzonOvJM6rKahSfcoBaddAHWxCdpL9g5WOELgsN45J2uWSq0l3q9K",
-	"0cNy3gqAwA25oEOdZB6CLqOXiuqQaKyR+uKcJBvqZsClV5oMIXX0jbWyiwiCOrk8qBPPUjq1ueA5GaPk",
-	"FQBdIYdQVBPQ61gZibZjcn66mR7qnPTxlbo64noUsNI664CoNMYPe9n6c01TulW1gDXgQt+XZ34ABfCh",
-	"JHbpYUAfCUkotrTxAAuDf06HKImYK8T0EdWyB1jBAgzhCFwSei2/0kl5V/WF2Pb6dmzBlHQQukJKfto+",
-	"Dsk5Mb1oG7A9WaqPKjiSPQE+oNdA1XW9lo20EKHmIoeVBLOiqeen5x0qoP98X9+7yP9z/aHs3e7jqE6e",
-	"oodycnpLBUgfQK5SSQbCcBy56ZTg/08o1zsuVyBlDg/AnlBIRedE1+jQoi0lVs1QNFmKhIYUmPNSBRf/",
-	"faHegWvsey5k3q4E6L+BPntmOf9fOcq/hiOjRhAkLnYTaooBwqL13Em2PHf+nNHff1/sqh64ZBNMZaxW",
-	"+y/uJ7+P/7ZNoj5MZYf5e4jBSITHJHuwS9emCkj5S0rfF5wycTG2JNwEMSHfi1IzyHYmbIWHvvjTJN1V",
-	"WXQUMb54fiHbMXmmOTLZmDzEdsfglh3967kc5gKsSEnKzFkNvFqxhDPVHHsXYAVGTbFnTuR//RdowT4m",
-	"kSxxNL4NGQKBbhExV9rrcSQuwAomHrqJQ7YYl9wODSs6h+t65ZxYl471VXUSLwLYR238XUOuX22vV6Ir",
-	"a6lPru6Oz0CP9691KQBsvrBd/Gtj/cKkB+IJADbWrUhYBVowkifrnETFh1zIGDYrpFPkgovUoTWbW8gn",
-	"gES5JVW6qHOiNDIbdGVOZwUw1IfM85Xm3dMI61sEq2y3ile1ldJgBDzGpEoi8dulIfF0ZlsPuT5k5pTq",
-	"/bNyESlpF3JxbTKqi9Xd+IZeaWb6JG+vr8utEIOoCILugGuCdE6SPgMq3G0kEK8Ck/wCdKkX+QRJ6PWt",
-	"K8ff0S7YAMd4T1FOVSpFcmq7lCtRzvSuj8xm2T+q106Oa42jr8e1T1/3mgefL/Re2NyJOgpV9g1+TlbG",
-	"mp+1jpq1gwslb/mQyZl2qTdKiphge2OrCt5ArCSQtICqZyAGjArhG6TqlLCR0iwhCawUao7krhS/hOYv",
-	"YsAQlzyokpZm4uE3X5uZniLBRs9rkhZfSGlAGzBASAT2z4lkZZArwQ55dmvsU3Klr6u5pruNyLWAg5UL",
-	"7F1UwIXlpRcVEEj2nsigykN3ILfNRcxwLyqgWq2unhOgc58OVC73AP4TIpP4O/GZsnNeVMGJKgUbQEl3",
-	"dHqlwMS6DasSrANlQ1Hymba58N2UmQZwTFxNss4IvgHakLOiNQ4pzktwLupEYDHSyUWrAWI9yobIq4mL",
-	"itpd1uIjB6yTcKg3tR52whigxPEgFLvJVGeRgcBIdoLKcacbCkwsoTbUgJUL4ytwAbrIpZKSXxi/vAuF",
-	"064OEY3LD1VBM8vGAEXGmHGmJtlVGAQmWVOkm8nDcGGz4V9oktmB/LJqclBdVIwiFvUtO4qmVDwDlEay",
-	"Kgem8JtXkA2sXOSVYbuoGKSptTVlm+RRvVq4Ots5ceIKapH+D2qthlNxJFfU9oKN6np1XRncA0RggJ1d",
-	"Z6u6Xt1SGbrEQFlI8nQ/+a6PRGaG4oiTWPE+pQn83//8r1UVrRL3LLlFJRllCLoD7TmmRLLI7cZRwGqm",
-	"2vBM0jbdic0rpk60MiTm1sRMKSaxayKWzeTMHVsp0jGzdpL2O23J12sm53+7646fX2Tfxj9Ndre5vq6z",
-	"5Kk0K7rMS7xzvhnHkGjQ/0RXXTXh7G68fLm9vfNy58ULZVGONVFnd+PV+s7r11v2FfYSAJvZDkdqXZyf",
-	"lWmdmi+3X0x+uakssjFqihW4M2aIjhl7VprI8Ws3p/nOqTiDuAJASgrJG920X0s3Vr1v6xXI+ipaqbU9",
-	"6NkUV+qTjdmfnCWqHeiPtqasdJJGqCTMEVYLVAvMRJPUZSLFnTIgpCQgtNebC4lSxHT4NyKeKt1W1WBu",
-	"3yeYp4jTkLloXIFUoGy+no3mDqXHkIzM6qiSQTtFVrRBBGIE+lGRxZ0ii3pCRUOexCEiQi/rjl7W6Z+Z",
-	"zOFnBF5BrK8IlY1alydMZKOUq5MgmZKww74yj6cNmIYIflGul1llb9SdN5o0aBqRTd+C9aVMoDwOJyit",
-	"/l4f0sdMatWu2DPpm4tS2R/ZpPTlxuZ6BvUsegiShK/mefo0pGf/c4I7bMwHdxYdf7mx9boybUbTmEN0",
-	"h+Zswu4L6L7eXt/ubb6Arzdfw1cIvnrV23q92YOvXm4viIksoqA3n5em80c0du2dRuKjdiV1f9jUfaMA",
-	"4WzBkVRyO5QeyQlqrrBZZHkCRl3ElY1da1BPjKMYBmBP8Qw28rOSK/uv/VD/Nryfmsv4KMvH6hRd0UsU",
-	"XXCou2qd4F11N8lgDlRHj5rBVPIBDVKXbdkQGrTer7axnZGknAKT5dEpCWYpDj8E4qWJg6UmxciXvuSb",
-	"z1RhvgFXOHIVU69pv4+855gkQ5QmLRF7ZsQJ8pU1+7jJWlNZ5pXePaNly1jtnUlac6CCt7QVjjIR+UDR",
-	"OACuCkzNw/haRUUIdkfg2fNn47cmspeqpVTqxiwmVVxXnIy3d1wQ3RQFmFVIYDLSUt2w2QXojoDpKGt4",
-	"8yoefkZU44JWljktGXr5n6AJY/pHbyjrqtI8T1GF70YkwVKselTisoC2bj0VVhjiyPcRWzWX0hHnUqwq",
-	"3TpPeTf7c14tuBgP050vVY2dZ+DfS2uc50CtFzhQ+yYwpFSz7kvN6tqzlnnsE+LJ2g/9h1GnMiWVQ1N2",
-	"WEp+qji/IQqSS9t9qjUs66hGCVqdJAOHSEQ0oKCCFc0jQ1+xgD+865HbUo7mO+eBH/rtQjv8DQ11QaQn",
-	"dADlYVnk9E2aOxLeiirALKum6CG+QqmzmbZIWG8uMUA87Qeo3Bitu+KYI2LkqgiJN+mV+GdcglypLQwN",
-	"6ZXxxIl8+8bEhEla0La0QLmN1xJTfTS0ofLbXjwUNpub7XSiYiYKCV4Pzd5zp1SvFHXu1iijLA5GGtHq",
-	"iPZTnkZ5LXGbzzATfbWgaWY/GrU0zixsnIkXYcnmmUIDmn2GvZxREyzn7lhMFmDoRp/KfNBsizHgHoTV",
-	"yp6M0m5V2q1iu5WboJeLWa5sDzZ+D/r+aCz2abq5KtqYdyM92e5/gckqPnJP1mg1ryRXWrkeopXLjY/o",
-	"bHlv7Yf9cx5bl/0m05qVIBEFddYExBm6YAzgY7VpTSMtpVXrcVu1Fj9tv8K2FfP/7DDbsQO5NKtWzNcX",
-	"tWs9BBpR2rZK21Zp2/rltq3YEj+vdStNf00Kk5kmL00hdeuIHEEBfdo3QW8mIwVHNulADKOqUVyJ0w7Y",
-	"F8+4CWy1eQNNmKvOuYE8HWesvBRNQujpNrSmmcyTEroK2VI0ZkpLSinlLcH0YvMezWuBaWsNyhARfdZ1",
-	"eI/teVdlHJlI+WRykBi6ALAAIVGx+GKARoriRDlOqqCmIrc52FzfiDOUmjEH0AOEJoZOEoEK2Fxfj/KS",
-	"MBT40EVSZkRTxTlztB4fzVm+bKRRUdhutb7kgfNVy2XayPLHKi1kpTx475S5jSYI8+Ji4NoP/YdUbaYG",
-	"0Ri395SUp6mqrtOpu9GFuKPnSUFOy4RRSZSQ6/INWZE3j5nQTmjLJ4nCN4Yp2cRiwK7CajbE8dIUhFin",
-	"qf5aOzhWyarHL/Uee0BOKdotM4JlDhpi5LOZOmOcRy/K2GQyDkbJmqLgIZOUK8qgZ5RK9V6Z+SqafJj0",
-	"JUPcHwjgQpV8qzsCMEpUGWUQZdRHVhPlCDJ1uxdnSp7UIg/MtEo/jIX9MKzkfk9eGInhokKEmfO1L4tJ",
-	"eOmK60VGjw5PI8/RIsVu7twLJAFa5APSWLIPSIGxE+X8c8ZOFA+7X7REoE3Zp7bNyf0EdSVT50BX4Ct0",
-	"JtVeY2hZrziShuEr5Oz2oM9RxYGhoC1Gr1TVGkz6TRK9somJdJkJk2Bhe2ddmXwiwWj3R+ybFKN6MjPD",
-	"9vZr9WEKqST0/Upy85gnWTkaaj4mgurCFIrSRDUFd503p05Fy5kRvLqjjNH0AtZ0Tmdn9z9fcgGoj/re",
-	"pVpXlw7lqhg5KaYI7LJKkCSDNBR9ikm/Zcpa8sQK2M+yJiUQFxuOyk1vP5U9B71qwKjQqYarNBQ+pSrB",
-	"l8pBZAdrh12ChJmD3Whm5AAfQAHtdGCAdbJ18zMUg9Rrk03M2XV86kLfqcTUXMPeg77fhe5lh0HCA8rE",
-	"gRS+zOcTL1uSN+S9TAKSQvPYiZHSQ3o0Z6O6Wd2qbiff6KE2dxKPzEzax52WYpKPCRd05F2REhcKFy9q",
-	"x36JC42L75dHzVGJC4WL08sPxyUuNC4+1r4fl2fEsNbatX9n++KLqfqKkRWmNmwdWCWLjYtV+neL0YCn",
-	"BY9GSrKYJmYMIfalpqdyAzu7mxvR1FrUxwL/E6LnWTJIBERceCLjUQo0hnw4Mk9+ONC7QkxoRdHZdVRJ",
-	"IPl3O4DD1Bc11dDCqx7tQa8WFcXg46/eWpt24rHu1VigAjhsu5TZOW+sK4u/KdcazSJ6kppE9LGzu/Oz",
-	"4gQh66OkLJiBjsmux4vaGrhMtddEMffrsZJ3uhLcAikitaZYXquWDurxLakXmZGsAc0algr4phN0HRUH",
-	"a4+4QENtIo8SKdhU3Jp8xS4VOoOVBwUEK/FhqQBDzCpx4eTVKjhBN0IVyonK5qiiPIKqu1Q7hMl9S3vA",
-	"wz2VYFjYwjI8zzX+wBaeWjifYUSN9enN0nH1m4RFJVbNJtXLg7qTVhKdt3vN55vrG6/ztcM+FUphy6DL",
-	"k/qb83qzurG5Vd3ZqG6ub69tSZXw9WZ1c6v6aqO6ua2eTOp4EfeVJHo2770rvpikq5auR2TV0M9iVPXn",
-	"fNa1u0orOd1wMnNPZZpNtl+8eL2zkNnkxd2ZTdS+vm+zyeTBSBpNvizveJQqzXyiq9nYKck1er032qfB",
-	"KCJhXmizq26/kgeZMmSFQStIyWfZ0qB9VScu9RIbxD4fkxL1Yx+6lzodf3oIlQL+GGK/QVIfyEfNUKSe",
-	"tRNkKN1LLIT+vBtBfQo7mKSfE1L6jwTCtzZ+LcKLINE8+ICZpO+qzc+71DIicX5MzUg+1/1aeMcUjZ2f",
-	"GVxrXM1IrsLOPNvv53zKye2YaK5qMh9zvR/npPvKNFmLbn2p64aMIa8KWrZkrroCnqhWFd8rq3I+qcKv",
-	"Q/hoUoGaIBGeKrZRBZ9pqKqSqRKDqiQF8kxOgiEWUdIlgw8r0wDKwIiGwKMKMepjdVFsE7Yx6qNqIqbx",
-	"/tbXQCrnBH1VnNIUeBvXbxRpvr1P2b2lcrUaEnAhUWWY5M4kCHSR2rdyldQmRcoBwsPK/af6NEM2o5rF",
-	"k2pzwukkUXqwgH9aMkbMbDJIvLisYRXoQQDm4FvIBRCw37eVulShyyqo+X6k9uqSSyEPJDn3oq+tFxtD",
-	"KpbcfGpqxMBEEVn5Co70CXYh0Q4bunCOFeWBFzJd2wvzxJdZ2RU9m3s2z6tFYyHSyQv6zUULkeGDFolX",
-	"9+kz93GgS3dxREQF8EscaP++AXIv00A/4+D4E2DIpczjkfeL5mLxJD49b/QJZej58ae8a/0sp5cyRXUq",
-	"RbX2ydf1f5MsRG1NdINcXWEMR2Vif0WWanNAJZHt0ZCYCoeamWCvZAkPPav2FKZQKRamH/UwEaP/2Oji",
-	"Lb2K7sqpyPgGLWAde3V31rH6yYOzjpUuRaVLUelSVLoUlS5FpUvRo3QpeqBuNAWt86UTzf040dzeUv1I",
-	"skE9JBX26US7YtL30XS1MIDCHUwqhnUPCxAwqQYKrP1aJvXEKqgFgT8C7gCSvgr+90eAEsAD5OIeRl6i",
-	"rLU1a4CaEAx3Q4G4iVqz5aIDLcN72kBotP0w8KQmNGmtO1MvSmvdEq11C/ogZeiT7Xkpm17N5aaH+kU3",
-	"br/+wu1RU+d7zhBaWjIfEsNSXAfOf7m1ZjJ65cVYK1dT6Pup9IaQc9wnOokxIp4x0av6O3lXRJEdVJkF",
-	"azaN2G9tEp3Tybvm+nHSPxsVnPT4TrCf0t+7zLUwy0Fcn8qJjH0pETYr66lJEWBzKtzy4Lcf/8FfLIFV",
-	"dOanC5CzD/j9pbeaXKgnkUR5YTnoydCTWq+H3AIUJU/GUMmXZ8sYqcS+3Gb25cBTFEklKZmdWKWmB3tM",
-	"iu3DTfzi0z4my838orq8RX3kkQaqAtAQYr8CPMwDH45O8vNr6Kw8D6/wjNqpZVBfKeTdQsiDltotGAQ4",
-	"kUsdcZW+XjlAE5FLb5NheHofPwWZbuZp/gU5SQ0VeQqCWlkD5yE6VOdkhi8oFcYlOYr4WRejVjr9H+YG",
-	"tAHkgFBAxQDZj3SWPyNgRn7V1hd7gtqdoit6+Tip3eOqo1EmAv39yYY+TLPJxjTH26ydq0IupBqp9jbn",
-	"1MWqFHzCgDXFLl0e68dX6+sJiT5Pq9AXNIdxYVmiUHmvdhYlQZyjQhpQO0U5FqqzVRKR380MX5rKS4Xq",
-	"1jW3FlaobGhJgbLypq265eMT9CjXtm5GeLwU7tHlP7+Du4Hbp402MUXbLxJO4D6U/AIxrlINSoCyIo98",
-	"JYarFvOnwVPb7wkazO/L1erzWNqGWHNSF/4PJNY2w2uwE3sJDuFITUA53D7dvICWwE/wD0vC8+8Hap6n",
-	"rgbkieVy4SWZi0vgJhhHFSRZinUYgZ6HPID09PgEN6l5XgKS3/jaICaYOg08NzlYr6l/hfSPbBKYupzc",
-	"miqq5pG/pWa7+082KU9MKkHtUzwhMdX7JPePt0BaSelvQ+nvOZ+QIbJAlZa879xCpS41w2XJ81KscDoj",
-	"DDPVJVWZM6UupXiR1AjidY3Yn26awxsjrpxnTHpsGtZt2GJaZagklINfxhifaqqdkiEskSGUTOAhRcUU",
-	"Voimm9XWfqg/CieE01shVMUCseCgcTA9cdojU4cqs0CL2G7WlYHG5MN0J3hA0Y9QAB9BKToQBKKNYapS",
-	"Pvq0o78Dz4HEWzP13WPa/1TtT2Pp1GYK3jkE17vEwwI0VjYDmOg9r8KTskPtp1LdAznWI45DLOXVwrQD",
-	"rMT5I80CrZbm64dHPgwmDt41jidvP9XTqb5h8pzKVom6MnBmdsbHTgbmu8BzTJa/6lcN7SUaVXWVMJcO",
-	"QedTB1z9S6Jw408Q/Ou4cdg7rq0f7rf/OWw3ulsH7+t7tfdntdr24UntYH8Pv3+313+/v11rut194X/4",
-	"5r042zmlp9fiwz/Xb4fkU+3w7ee3/aD719/H+6/a316GW/W/N/ZGJ/7Rh+Hb2ud3cLv9cftb73D7D9F7",
-	"vdV+9bbTrH/89Lm2vvXyM7nBJx/4yef9+jH5cO3XPv8V+Fc71yH5dOC9PD54cyPYN++v4V/u3ztvv/l7",
-	"rnt58KIZvLv+4/3g4BT+gbdbvdevTv23B59HNy/fHh7SN/uj68ZB7X1tT2VbmkDDNZZHood8v0qQeDK4",
-	"mGlv2V5//WKWwWWjvIh9UpLxCU0RWpWXpAqaLKkEPmV+JrnRDC42NUJLIRcRwUbKtZkpezIIwq6PXSCJ",
-	"Vf7d6iPkZ8uPyJJIeIcUHbrtDeicHLOx1/hWO9nrX/4zuMSHr6/X92rv629qteZ+7f2rmny/33+3X3tf",
-	"r4mPlx/pi4/tw+2/Wm5/e/AO/vFKcFL/++Xp+w+nZ1efLxmujf4YQET+/mN0dLO9v4ebe93NM8jrw863",
-	"t7BztYevvr35+4/e8KQxfDd4t74Xbp/WGo1TSr3j0YeD1qi31xky+P2mdQPfb2003O9i0PvQa31/9U2s",
-	"fbrZPOiSvz/5W6/w9ehT64/jw5cnLe9zw9tCl2d713/8/c/nI/yig/dfvTwYfHw3Qn+z1unfWy+/v/3Q",
-	"WnvBzt4Nrt6yy9r793+43/w322gff995/+3D+/XDznX49zfPX187/BsPDrb2N/dfvX6/fUY2uoNPf29v",
-	"v9z+6/XJVvukxfHl505r78P18M3WOjyrfTh6c/1ufWfr7z2ffmrekPVXO3svzl6S/tUfjW+jtQ/Bp3cv",
-	"3NNX9Kg+XN9irfUgGHjtM3J03Pnr7daZ/+I1eX/PXK28by7VNWx5cJlNosjV7Cy+OO1CNi10xJfv6StX",
-	"ZR7SraamQCxZ5SxWuf4wWCVrtNDwDzR88Xl///PBXrP1+p83/PBD2BhsNN7ANz3vemtrXYjmZ3+z9625",
-	"2T8izZvPfx9/uvpO3uwd9D7uvf5r49DtYfbqMzp5J94P99oH5LT29/vBpw0Uon4Nvfx4yIOdFx+3Tmin",
-	"9fb0+PMBXzt8R47ffWsOv7e7YYcKdIA+t3jrzXb7+nvQ3RvBl+87b9fYy9532nhz+F4cv17zm7WP5NWn",
-	"9deN6z9eu+HVdi148f3vNu58u4FNOjx7db2x/a2+fta6+bZV3/h2PNrpv2qdbB/hjw16eNS7uuGfL082",
-	"mq2zrfBYvAs//rP3+Y/DfwYvg/fu8J8RPOEfTq8aR2vvRu/o4Q4d7OGRO3gF/7qub+3dfNg6e9XDvZt3",
-	"ZOv1xtXxS/fTXzunn8nOX38N3U/f/vrjvXe9v/fy3U73lCPYe4/239+/AlhyuZLLPQEup3lMIWtmzj1I",
-	"T2W84Wswmed7RmxHoi3Q3wMW+uOeS1PzJ0U96Iw7ZSqlhxpDAlWdlsVTKUWOad0RiPrKgiF6WTAsd2wH",
-	"1Vyj39xPVqWx0Qv4hVVS414Rrzrkz9GNi/z0+OZ6fdfpYgIVgsZRPdPgaW7mnh9gHlCOiyiIWZ/8rJSm",
-	"08dsOj0oraOHyLpm/d///K9lXGoUw7iSngP6KGPSP5XMrEmSpS+mR7LEDDHJD21YS5bimIpfmWJjnSA0",
-	"T8Bn94flBbtO7eio+dGpOCrhvingst886dRPOp3PrbozIWL6Pr0GN9y/kQuhlHK9IM6uU73x+U3xzPcT",
-	"DKZo1q2NO5urqTuXKlm38/rl5qtX8+NhrGZbEJU+2ZAIokEUfGNibxbEWmnJfIL85X49ojsSDVJqy3WJ",
-	"5lIqVhpKqVYWNp5O8jRBJ1P/T+eZM3TOkOHZyubZaeP53lEU6llcxzxjuFQuS+VyEeUy2jr3q1VGw5bq",
-	"ZKlOlurkg1cnDWuarUmenTZmaJCprpamPcYE5WmpjWenjYOT9t7R1/a7RuvrQfO41jiZ0BXl2oBuqHJM",
-	"6JqbkYqUePpzfp5x14pizuyytMOXO5sb2+uLzfyONMQEkytVw1I1LFXDx6capplVEbVQM8AcdbDPaBgU",
-	"yyinynFkJ0qogmhQQNW3Up3RFU53wTP15bMKeMaQiwOMiHg2TXmsy+ZlJrplKXoK+78qFV2e9qj3nU2w",
-	"oTbVMw4sqFkztO+K13iZPXa8H6ePHbW7hxozyaxMGqZdpwu9fjji/+5TYTJppMSDCDye+uob7fUYGiW+",
-	"6mHGhZ5Toti77caH6ZdmPqYcd9wvg0MOi3SrU0VN7fbLAmmjYvpQ6uqlrl6mL3xc6QsnxIhkaUkrw+gS",
-	"hTMzGaYqHSU6zitnlKAcT0IptxTbHWDfY4j8ewGdMcbZXSnXU6Ccxui+LDCF+9F7fyGlqbF+qO9qAsi5",
-	"LuQqd7HZQhH5ycwrAkyiCy2v83GSpb9JnImSbTyd1FdJ8np/+a/KGvQPiX+fpLlsPr+eamxY+6H+NXm2",
-	"8ksAEYCeJ/bcivpqVUXKGjs807U8sABC7huRXf7nMTL9Kcm3spCSDahB8wNOVHGnGq7zl37r5Kq5zh5k",
-	"UAyQup1eRNt1TtVLJ1fjdfaoL6Z2LwZoSImAmOQMcchQnzI7RH3U9y7TQ+z7qA8JciY06+WIR2VAzwMX",
-	"DYzQFnLESu1SYkIzA+QlWIROHBbphvlqphRxJ/mRSjOZYDrjicimqp46TqjkQg9bRfbQBAdKMZ0MXjPG",
-	"GRYhuHpvLDdz8aNPb2kpmqVvvYzsi6Uu+iBSYo4rhVkqalnO+SElS5ZsK82tbqfDrUVMVpVhzDTTduKd",
-	"YvinS0Pfk0p2nEpUVyCsAEh0Hefk1qJMs1uNzXRfmS5YKaOlAa9kuw+oMsBsbjq7QMD2r6+c8zSuaB+q",
-	"nb3URh+bNloy+DsPHYp0XkHHmP0Sef3aD/Nn4WoJSXYeEUNTPSHaMPklFGLScprwxSkZ+n3BGS9ZBuB5",
-	"ZaPNDimrQJRq8tNWkxVxm15JAvyZlVXX1VcDUSdPtN5EDvuYX3sdIOiLwdR7R4Z46EdkTkrGQCBVQ5tM",
-	"q6EdZZp/q4d4KrnmfzgBYpIgIa8mTOzLi431rRey24Ay1QMigmGk8UBDoZI//sdpKQ8VRwOgfZWVS6WB",
-	"8PiTUmni9keUXoaBygipcj/qzMmYgIOTtnoqIOtDNkLEKD1vIPZ3dTZJ2US3l8dKZbLWHenzdu6kvj13",
-	"1DUzRz5yBWXg3OY8PHdS4NZPT5unX+UAX48b7Xbj5PBr/aRz+jmehEoApnxcBRQhN0pncY1KibFmS5WX",
-	"cw843MajiI/n0HuKwZlgYOmfpcxm9+Z7cZ6GBGAiUJ9hMSpEbE9DYnK7YtgnlAvsPmaCu7EMgvt6NsFN",
-	"ENDjT0XJ5wmNGyu6mUEBjz/l0b/fk4j3oM+XSMVLy1jJCn4bViCpuTmQXpI6T7CDHBFdxw8WSIQa1Vw2",
-	"XwBPBdxpkqC9UHPYRxxq2DSDPZnKUD8cGliq4oZc0CFibR1QriFNTVzfBuh5pVopY5R9b6Zfa7W+np0e",
-	"SVyKXqo1QxJ+V8T4MNN622x3nIoTMt+0V4S14khVN/3E5HlXIyo/HYaI+CAfymUwCcnTtZ0c85X9aMrU",
-	"zSCLz10nAvjabHUazZOv9U+149ZRfQYmzKAGFe3OaePkcAnIUC+/dkdfbQRohAYzma/6570gpHZwrPIj",
-	"FMdD/bjWOFoCGghlKPBH/3Z9BMkQYr+KwgQqtKiE2L/T4sYC0YiahBS7e/ytamVN/+gNZV3seYgk+PBM",
-	"hvRGyZdP0G3R2nAjdjSWR3yK9tRGwsbcq82t7n2iuPyOzdJFeyCCIOKYLiSgi4BLiZSFkSflcBhgcFjv",
-	"gLUYmDT3bKMU83wakXTZZM1SE5Xff5yUFNUONBoLB9etL60miKVceWaluRXT35id8DCQDCPBToTvLXcH",
-	"/F6a4Z1yh9KN4C45UhuNMaRMfjRdfVv7of84gUNUxEMgxcESNh2V7EqzMf3O8BJ9OvVrcI19X/KxkKuj",
-	"kl8M/LFxrIkLeYlOC5xB2QpHKMWwc/wH4vUoCPEYzR3PdvLYC5nfrfhaEpq564HPT2sC6mMXo3lsRfYT",
-	"nXgiaSWalpGqZQcqs1HdNhsV0QTolySjur3xDDJ3gK9imdH8bjEa8LRI20i67aZCNzFx6VBO06y5lCYl",
-	"fEd4iIWzu7EdoVFt1tGe3Jih6FP1jRn4nxAySAQmkQwcPzHQ/HC8kBlBcWu94nBBGap5V4iJqBv1bA96",
-	"ydThdiuaV3XiUi8Brn3+1gqkycc+dC/lUUsI4upFGxEPsQ+I4d5o7E0Ah6k+PmAWX7HIBfPhKJoRVODr",
-	"bersOio1pvxb96Lxr76w87T6gQ9H49M0UNh30XySz3W/Ft4ADtsuZXaldhR4cusoHEffmSepTRF9qz5L",
-	"bCQNYHofRa/3Rvs0iBEWr+f2qznWc+xdvKBjL8YxMH1J96UmdAyx3yDpF/JZMxTzbQC73HmHJ/ox/fDs",
-	"RGdHkmyB/wnRcx8SIuFnxih867O08ctxXwibC5yn/9QOvtzqTKVfjZGIxIky533sQG2sp0+U/Sx9oJJr",
-	"sTPfZvyZOogvqq8WsPcqWWBU2ntLe+/t7b1BLFemhd5I4CyY+0xLCsp8mxZqQZP4IxCVIHUhAe7kh3n5",
-	"0sxefxoJzMdEuyxONJ35vBoT3Gp3wWzSQthdyG2J52k+k3yRI7VFJutpTKZ1tjfOZZz/tFu14y/OnbCV",
-	"zfVMQS3BCV5WNwsbay39v4ss83evXZR7dFl79M6loZxtO1O/WHQzlz5pc+aMk5w15IjZdPZRnW+qQnvI",
-	"TL+0OeSj+872ZwSKMtHfk030F1jZL1cyzbHKqiNRqKKANcrqQzSXRVaF+5S15R59yYHMBP3d0T1VAuiO",
-	"QOBD0aNsCIxhOmtA28Zcnt1nBQClrGFK0pWFNneUwSFDFtSPWgbgrFfqWGe8aBvfdqd+Uts7qh84lTgx",
-	"s9wP+N/jhrRklsJ91WQy1SLph7AvG7w5TWctPLKdyUNswNUIwQdQQCvXwADrcrzmZygGqdehGJhyvT51",
-	"oa8KTZldqI9wD/p+F7qXHQYJDygTB1LEMJ9PvGyp+Imcl0lAUtM0U/qI5Hyo0ubTozl8KILqtXlvKjyJ",
-	"9KCbO4lHZk7t407LURYARYt3S7txaTcu7cYPwW5ccXgCl00SK5pjVFTyngdBxG2qoWlUfCJjrk0PFJHx",
-	"+klJxksyXpLxkow/DTJ+0Gg/MDou6HCIyFQy3lFNJlOGl1S8pOIlFS+p+BOm4vP7e5yZtEtlncFH6IFy",
-	"z5H/cVoKdUuijdn4KXu4hDxdnV/b7XPvDq67klLOvDzQx52D6wF2BwAyFMX+m1xp0PfptbpegMQDXZ9q",
-	"EjxWtXjK/cJHBYiqoFzeMjzQWwZ6TZTEuuAtQ3QD1R0B+U0FPKsdHTU/PlPxR+kd9GzvqLn/Tr+JdlMO",
-	"xGr8ohfw8T5TUmZBaCXO1BHQQVE5gNh3935fgbyUhrSzva41pMnwT3QTYIZqIlOS1+u760AfXyEj9/Gg",
-	"F/N3A75atWSaA4gIYioXN1VJuas9FutvRYBzBugZBxAIBrFQxZdyANX2sSmApvJpq02UALQLkY/54N8m",
-	"d/jcYE7BoVX6FsUhZCO4OP7GAdt4+fL1y83tLdNWQfh59K11G+TZgi3LxNoHQpX1c1GYrI01uaDzS5wx",
-	"TSjlzrK+9UPNcvWUS43F6Q7/73/+l4OeZtHMSItW1tWcG5O+EiObRCv803y6a54HkAaXAxzl0erZjvQQ",
-	"VZDlRAM9D8VfZ1ZFecSi7S1qjfy4ndBQWDCImNzGi5cv5uL5t2ERKm/IOJe4+8InuaLexsuNnQcr6m28",
-	"3HpRWXhF70zmW66IUCASqXTu/c1Z8T27CxOAPUQEdqGvWNSk33DpIvwb1pox4olc8aJiT5hp1Qt86GpT",
-	"0PWA+rFMMyFjRTIQ6I6iSnGy9WIyUZTKrJSJsrgrw+4lJf/mArJLk9HqRxZ73Hy5kS/wiNE1Xji54l3I",
-	"OcsxaW2+3Nm4PzkncyXyAHu1U9QcoxduKXLNkpZ5IXGmrIJQSiKFJRFeiiK/b7664iaYqReQaz+uu5IE",
-	"Faxul5RTJATVqUnoEsTud6hgZy6i0vJZNqQWqQ+zIFzJOB5eDbWnbGROZ8dblpIFNVtMqE+UZBCss8CD",
-	"JcG6N4K1YM6SHFk8Q1uY2x1hqfmoEyBnKy0vl+0gMFVXWQZ+Sj2k1ENKPaTUQxIMW/PMuRm21ERUcAdf",
-	"g0k37B85l8RngdwNAEoOhgAlgCN2hRhQxdclZxMU6I4AFiolGDHVmrVoZWdk+WGo++vjKwQ8KKB1q0xm",
-	"1bZ+lbVWQ/nASR4qWecQcQ77qAreYB9x5YkJQ0GHUO38EdCak5eA8nqAVFcj1RgT1w89U3jCggm8UPFl",
-	"LLgdKEtAkVDHfuvONDY6DH2BA8jEWo+y4XNPBa0UPRd6JDnBiGLfb52GeJISiAfDeObxxl6YzD0h4qFP",
-	"dXJDW9qhit/nk4q1HyH2fq79kPSAFMy3rw898saISJ7lInXOpqoAZwT/EyLD/XpY6hdJMmNHXElv6mqI",
-	"vZy89SGeLn4vL6H+dAglODkgWsQXhbPMn1+mAx0vcT713FeywyEO6DVJygLRBlbRJ61muwMyyEXGGTf9",
-	"lKf8l5/ycanhv9f++9Z+vIZGZCKgoveKFLXoNbHk5HlnFCij0B14/5ZxY+ngDhRHjT01hSmmXzOlHm2t",
-	"GxN74h8FL2qIVr2lchF/ayyBs0UfrcIVt4FODDHF0picysO8HvllFwKlgWyZUJ7QjH1ZxqzGFCKTMORZ",
-	"cZJx8+rqBQp3MHmg6h4WclsHiAlbfGgqLQK1IPBHwB1A0pftiT9SSlqAXClueTqmUsUI2L0EakIw3A0F",
-	"SsbFyt0YMHqFtVjo+8CY70JlrPLybn5+Q6q3aF541zKR+slnZ8LejMgI3PjKP1F5Hug5O7tO9cbnxS8W",
-	"xvGtV6GYpamk4CUFz6Pg6wUo+D4lPR+7orTUFWIVipjfjlEkJdqQYb72I2R4fhk2ZHjPnyG+njE8LwU/",
-	"O2083zuaTb0VzKWwWpK6uyR1yT1eyqkJKjB++PMoz9lp4xaiaWqUXy6VPnpidlsZ9OPbRqd+1Gh3vp6d",
-	"Nr6+bbY7ExLpqXLvClVQjEuHxUXQCLml7FkS5FsS5FLsvDOxcz66LyXNPqNhwNd+qH+LS5nKFQP6EHMd",
-	"Txdy65TROMiTNpXNtuZjOEcYnXH6gPIrsKKAzLmBMRMoRc4xh+kW5Rx3VdGhkKNdAAXwEeQCUKIq5etV",
-	"AEPcHwjtpyVlAWCRCPSdEqAs4bobmXPUslh/Ov1hwsG3pK735gsPibdmlii9KE/YOT5BpzDk1fFEg4oS",
-	"RbWKBgj6YpCbXPAQCQB9H/Qg9kOGuGFulIARDRlA5AozSuREshMHvlXdK/Rw59ZRpzGwAWLygCLPhG5u",
-	"b7/Y2NzYkCMEKlnxDwcRwVQd/P/8cGgoVADAf5wjSi/DQPnrHX8Cso2qEHpw0tY+fJH7c8U5NaRgF7za",
-	"qm5s71Rvbm7kf07FeQOx72iyqNPu1U9Pm6dfjz99bZx8qB01Dr7WTzqnn+OL6ONPKjo1Ew7vEg+nQyKH",
-	"2wUH7xrH4BKNknkdZWuPIp4gRErwCBi+gkIROpEBqOwqAnW/edY6qsewypc6YNWkitUZZn+O5SizuQgT",
-	"cNoOmse1xoma8N2vmICsD9kIkRSuTmjcWG3Z7NU6brTbjZPD269WNhRqxWQT3T7OhKo60hTs3El9e+6o",
-	"3Ioc+cgVlIFzx/URJPI8nzt5K5kzjRkLadPh2RSNY1MYW8z5A5gPMOwTygV263L6T7A69EPn5E8rOZmm",
-	"RQBZZmS5ouZRKX64Jtjoucrqne9y/hH7PnAHyL0E7eNOC7iUEOQKfIXFyAqKtm7AJHPssNGp7F8qfLhv",
-	"037Paw4ptnP0QBLS+/bS1qg9RS5lXhkcVPBUlmr/rNPcYSOgTqc8dKnjk3mmfXyFvueKuDXCrxHjYHN9",
-	"HVwPsK9z7gSMuohzgDnQkXRSpJDbSQcwyW+zJF450G2jAaMM/fSyuKHS4MzUSJHTFuhGrAW+VEhTJgB6",
-	"6UxxIp3pOFmT2Fjw1C6y1VQhAzdkWIyc3f98SedUv0JELpI8usm4IoMMs/xUgV6s+qoLBfRpX9Jv85mx",
-	"0LuQgC4CHAmp/MCIsleAG3JBh4hVIiMBUxnewQpHyDgcZyRVsN1LaU83Umnh137IfxINVrMVq6Z6e4B6",
-	"GUalp5Tv3DgfL5ju3C5CdzSt1CmZt8TpxHCqLLac5bRNpTgBd2mQB4d9V4wi6B3SVt8smsV8Tok/2pRP",
-	"UNafx5/6iZW9sAQ44cZ8IxDh6mGKRq8lC21NJdaScoxMz1batsQ7+3DF0rg+ZGAlzq3H9TxWE57/UWMV",
-	"IP8nCCBDRHyQP6RQEB/mZxwYcpRNqW2ps2aEhfs6iOUpLE9hfAqjDT3jOObl4W4jddVmjpw6Fdr0NX6K",
-	"diORiFuZSIs5uqQ9JgPEsABYgJD4UnxTkc/ynIoBwgzQa1IFsVS+EYVH27EH0AOEjp3QihHgEZE9M53Z",
-	"hWcncmmjsVN5R4q37nypWUPmGThf4y6W2Pq2Yz3ejMr3Esa9WQQ8o4fKQ10nQipBTy+P3RjlmkeOWPuh",
-	"n5wUDAFPiQmaxmnnL92Nvnsc5/uprBB5XgATBGeqJ0AyONNQPaVOHtY7INIMsx0C4gkX9AnQFv6vtYPj",
-	"xklalSpjssuY7LHL5XnOoilH+tx4NbJiJhibp9p+DqLPcywhpl0rGqU0iCxuEJlA+rJtI/djiBjbE6Um",
-	"VGpCCXvExCafVxfSkq2SC8b7AitigJn3PIBMjKKcUEY1qgBU7VfBMXYZ5bQnwNaLndWKPPldBBCRACuK",
-	"YbUmZY3Q6dtqnrem/9KuyFU6TvcaXgaF1JBOnIc70nfGhims+WzcGQhPVy+5P3fjUpEpQHkMyZigF/NJ",
-	"UGs/xo+98V3O995LBK5kEisE7JZWqg4wyUgBJSjj7ukQiQxiUtCrOWvyWRrMxBTv17t5/V6p0YPPU1cq",
-	"RVPdiuY60VZ94ms/7J8zD3Csc60oRyPl+bBaBfsMqVRT0OdgRa7yARSwAmCA5R+rKqiMKcUKeQByQELf",
-	"zzzQ1jRR/CBnQpR9mONpPtZDHKGnPLy/3eEN4q2fpwAsFCKac2TvK1b0T3XYgesjyDiA6pfEAIC2t7xo",
-	"0t+FFixfubGYuYtI0N+CcpT6w92HOs4kWPlCRpFQHx1cwO3R9iEXQEikTZUbYkf/UoLIJB16wxqf1NIN",
-	"+iGGGdq9HEdTKV7+FOMkvOg4y8MaiTQ6HCLDxbpyJwESpyH5zenLxr3Rl7K0dUmkfiMidRqSFJEiBYiU",
-	"kouoj12MpFgk/xrNn1xMf1cFyp+bjzj0hljVfzFFPaSAppvkeYGot3OQMds+i26ZSZSpH2akfogRqcJ5",
-	"ej3kCuSpkjCJmA2o/BOrj4ViqS2oPSrVLWG0GxlVMycPh2pp1MfRz6nUONUnmqQhPtqWVunb3ZYhUvkV",
-	"DmxOhpiETFifbNeTKtujpz9zBtNB5g7wFbKAmZ8tRgOeeL032qfByATIVxzPBhTubmxW/n/2rn65bRvb",
-	"vwquZu7E3pHl+CNJ452diRK7rbv+Gltuutt0KoiEJNQUoAVAK2qmM/c17uvdJ7mDA4AEJVKmZEWRZf6V",
-	"WCSBg69zDs7H79Sk4oI0w3siVPIG/Pberw4hk7HbRycs4KEexcTvPzoVzP85wsFdRKXeaZkuPkQEs3NM",
-	"o1OW+UD/dBmrzG+metbPRNDuONvKzRAPEhNVUmkyRQDI4DpQFvCBR/cA0+iG/knO6ICq2tHrZP2PTcxR",
-	"i8h0WzlnSNL/f2IsMFOUJUuQ/pKsQjrfB992ustMof3hZypSSAW9SyM8TrcVkG+ivWpHtV+bxz+fXLd+",
-	"0+cOfjOtmXqM8KUbr+kAfpocrqXGPUvG5f9u2nV0D/HgJuDCrdybxmsgVJ8cmOzkS/uLJd+QlXztPiwp",
-	"B8xOeLqukvWQis8typuyXpSAOpWRjAu6Zaz+vjLMzpybgnk046ZgHTFPUVIvCOWZIfNDbU5ms1HQnDNv",
-	"LxAtPAH3NAFYV11fvgGjXnGoXVXhdh0dcw8Krb/qtV2odVwWi8RmPdrYYTgUUJHSnQaJtkKscAdLAvmV",
-	"APpnalbqE4ODviZ3u45evTxAUNd+RGU5JJNrQ+daQJlM7UsgboUQJI/cKQXoJXoUtAR8ift+F/ijnOm/",
-	"dbkz8CqVSmDFjXnARpSncCUScYE6gt/Bf5lVasDry3s9Eu5QZmBM+tjk5fxw3bxoeYbx/GycpiHyCaXg",
-	"RLxH2XJzcKDJxZNwOmNDVN3geNZRSOUwwuOL4jQcSbAI+uuXiAPbocq+qbJv0uwb7DiEY3fNICBSah1c",
-	"8KS24QTX2/0C/5b02PjcD+Eg0NsAJCSOIgD3wNAlkYX1DWHbli/vlddhQXUvM4z19NlsRgBrFU42hxsC",
-	"7lzpji08k7N8ETOPG5wPKXlAIask1R/yY8o27OQtL4bMStIqBH3Twq2w3fEzjl6BsfPWWhL9qpl556Gw",
-	"nuWTP2vLj/KGOZnHolid8CpUfM24iuMLDzGWjJ7tCeZCE4PR36PIl+JZtD0sJe0xG1zDJlhGF6JsjOUU",
-	"IPgMnE6So+a3igVBER1QG6gD8H6xEIQpsEr83//8r8y8byH+TOO88wcJiuD4vHE+wPquieY2gcrAkvid",
-	"dsZ2HA8AdhYzwXktBF4uLYwRbdk/vVndNi4DfzLB3aV4EZ10rbWiUoaGdFmz1gZvVitbQ6WLPQiSmOEO",
-	"MzmnwvJOFpcHOMMxC/oII0ZGSL/bQCc46CO9GeEMY3kHtlWqJOIjZm0SSFimAzcktAMIIr+PSBTwAfl9",
-	"AGVFboi+WzFXJMyyRzDW6kOFKQNVEHkEOa7hfAlwO0MRZXcmDHKIpRxxESJJVDxEQ9wjSeeK3xFW2DUu",
-	"6BzaBlcZRtCCfjniPUSZo9g79klnjpDfBZFELdYrGHElUahP9TkVyeimJcKJcTK2sLyrPcKBHfDBALMQ",
-	"DLETy+WEDGwVQQI6pNBmLSBCEvouwkxLSCKg7Mpfpb0kQHIpDXU/B7/G0IuoRPc4oiHsB4diZx2vNjJz",
-	"tf7wU2bo8eRyyh1X5pTPOMdc7atGVkh8/Phxx3uRPCQnpt63ouJg1SPjgsqJgVUu6Q1zSbvQCcPWnBhr",
-	"gcSy0kuz5Bm+RKbnmSS8u5sEyLvopyjiI8PFzab2vMmoCeILJeSZCCsHFsxHjAgt9kjUhcB7zdwzFwUD",
-	"wj0YEiE5Y1DHbIbb8QeiWmQw5AKLsd7gLRjaA7r9iamQF4ZCC10rHZNYGj3QAl1ZP5oCvbOxN0c1Yll+",
-	"xvlWRrG/iAcdIjQhfR4L43E1U+/YMg4UvS/y/wHX1DfdXIfkYT2lkDJ1sF8DnZ0O4oGvsVOmSA9Aan7L",
-	"FyLLMXMkS5THoOSYBX2hT7QVxqAjdYjWH7CeDsq0+LdG5iM7R1Qig8FikNSkviZKztk6RnRJE9LlhpCE",
-	"c0HeWRocrU9GEpkLx8SEqjsVrrG5obG37I5pjTg5as+supFjZsBazQ73byPTzM4xdYinmwtk1UTgCdLD",
-	"Iow8TmjCRRro1DFGQ326W63WnRUK8BRs0XVXRAlOgimyC7s/RJ0xwgiYOeAiGvOTCfuzRpxssV0T2mCZ",
-	"cr5NB+qaPm/Y1xzBM2fIiWshr2P37BElcNKOktTsGbCy7p2L1cDL+kVmAf+OcnYMSj1UKn315s3eawhb",
-	"8ZJnnC3M/HSVJpFPPXLR15MPblx03MlF8/3ZyXGtbie64HJYr3WpkMpO0Qd4xWXvuJYjzHox7ukXvr+G",
-	"v5MPzlxj+qR4dVYsYJhL/MBD2oJJtX9aYDH/b/O8FvEA612R7EJjOOziKOrg4K4lMJNDLtQxkcp9PvXw",
-	"Coq/Fjz0CckM0w7pI9Hj4cAds73V5EANGyP7vBHwgf+O6XT/lfeTHdPNeeuqBpAGEM75+Ayyw+/mSGma",
-	"eJbmNE08mEz+mSOJzH+QZJHNkwPlMp5yjkJmiR7II3uVLKI+H4r+JyY7k9v90dlke9987kvN5mIpZY9L",
-	"J8s+msiS85LJrDNgIpds72U2lcx9ls0k89fi1Xyb8a9MBtrrxncQSZvO5aWXDznBRbXsKWDibyaZuMuA",
-	"zGHiE49SJp59MIOJk4jidwMsFImiHAZ+ElFcm6jF7LHvk4ss+z43DT1h5j1RcNqHsppg3nuN/cZB4/DR",
-	"LNvuryzPNhQVpcEmf8xmX/t7Ofwru9YzudfUTxniZh79NTr2ZTNIXz18eo9Pb9bs+PIOEWM24wBfwgup",
-	"3Dt8zaojXB3h6gjrW9ic/nt9ha/yBKo8gdQVH8tsYQ5j5Hm4Jgc43JMYIWdmpRnTUprpbbOc4F3i+wSK",
-	"SmncygXKZ3iu4pxrkxM4ajyibOadv6XfmC1jMrd86/euHdV+JFick2uOxX954idDhj7dF1zRLnXAcIl6",
-	"PqVhlzTy6slaahEQ3+deZKc5WKGdpvySPagjfLDwiG5EhgMXrOygi33ZXJlzKnNOZc6pzDmbac6ZQ9is",
-	"Bv10XX3JRoGZAAgxPxr/P+LCqUAJnsXqa1KtbvrANznAY4QjQF4wzkkLOZKGTSdO5ioIanMuERf2GpBz",
-	"hUh85btf9D/z48DadvNSh+394MGcKuGiWSdikPzQo2xSlSG1dKS+0TQnA5GeX+rwyqJWNK/J4a/PGtgt",
-	"QTstOIn1coXrJq/zeTGAG3bwXi7jNrz/cqUWc4mZxO+kwuIu5yZ8o58u5SZ8o3vYnFvwxhvV/R1RmdTn",
-	"Makv7RJUoa9OC+tKRHvYq4UCejGkVQjWXCHOqh/can+c0hqKcBCevuawoC/CE77HJ7UcETsX29kMHNY+",
-	"lrOxWEsbW54x96xqj68jRGlpa8gubGO52+VROCujQF/TEiZ7et68QvaL3CSt721rT5XTToW0N5XS2lsi",
-	"xvQHsoFuWs3WjUW1kGigN56WfsA1JGS7sSTZK2aC4BARs+ayIBretL9+6I6nAzw0q7pI6IbdDyn+h4wh",
-	"Bb4bR9H4SUd1rEE672oFQssl4y+1JtmqqL/hA6L6WmsdEabQSHDWS2T/GMUMclgVdxUM9X/11m+sBX5Y",
-	"N2GrSUFY4N5lOPvuF/OfK6z6fy2VzW8Ol/cGjDQ1DXSqwKfkUuDau2201adEYBH0xygkBrdIbNftDWYQ",
-	"S5WkpQ6JCAhTO4QFPCThEWqfXry//OW/97+/iTvtBtJLkdR0wAB4ZDsf9bkkSMYdO/uZAv+N/AlLl7fk",
-	"pAEx2Unbe7lfycZKNlaysZKNz0I2SsLCYlynBIsIJBdcfR0wnQHOdyGlCEtkrLvTYlI3cuKjA22+2alk",
-	"7YeBGp4bqTAH/OYMU/eqzglc9PXSGztIuqiNzQTifD7mcX3eXf77HFyktGaNo8i0L51GaXgIttxrhpLt",
-	"7KWVrr2Qrr1mKvNiUBIAOAd4r0vFk9jREwju9zKYEqtB2lBEDCgjxskDQ+4KPvAq1xioEEQligB9kYRo",
-	"iwy53hY0iqgkAWeh3C6aDkECQu9J2OyaIPscfCfK1Gtwv08iJpUiN2ZK6wzLpvc96XJBHkvwjSGGu6JT",
-	"LCzEwNLT/jg0kGxnEDCVYCMW3fQUX2afZnKxGD/ccRAstePYIPdaBmzvwEUn1Ly8zP6tRlSu/45W7h7V",
-	"uQlW5QJQO8EdnCwAULXVvDjevbzevbhsbRcQwW0TBayqeQExSCweAFYr/HV5XavXLi5btd8mSazXPu/o",
-	"d3fuMYBL2YpbmhZHqmki+xs0mP3JNv95p8d3dB87znWaeevhBaFhubUAlObclXj79rtvaOVI9PX5zRzn",
-	"oPZURo7NMXJYjEerw1Umj29k8nBcfvE7y+4Xy41sdPzDngEb+6BVMuNrNvcOi7TJQvR93Iti86P+DS4X",
-	"Uzebp20WqW40+dUKzFKZAJp7HMWQo0KVRL/swK7YOQ2RYd96YfUDK1V2To/zB5XszrL1FUBIzjmAM1dP",
-	"03kzQqzwHJ6IVEn58aR5fHJ9M7mhXq22iJQnrpNYq3ypXCCUK1G6clEKPK4SpCsXpI+0+fnycxf7weaz",
-	"iutAgGH6souq3TF1YCG7aMQijkP95gBsh1gijP6kwwQgeKsdRv/QjLC93SiUsH74eyVsK2G7BsL2IxQ8",
-	"122muzypIOmdCSwRZyS75T3Blu5sfaIa9pVbQbcRZVIRDPMU2Th1fYyK7GthFvLWDqDDeUQwW52kzg4I",
-	"OJXf7p90mG02sf11KMMwnsmpnxZ+WZaTbiLgOVn2Yp4PTH36hNVMVMew2sXOMZVDLmmZTPu8T55GOaVV",
-	"ydPvaUTSsOvGc6yV6XxlPkNYvoze/TLEQs26+B47BqU5Ufol2jo/PT9B+uvtjOzOKTRtW5iQxldYVP68",
-	"SiCvhUD2Sr/m73ALqmaJKZDCDRpu5w/CHLJ56iMurlHYcEqFqDR7CdTmRM/YaueInyNv3O3tvyOu+kSM",
-	"qCSIsogyUoeSNiGVwwiPv54S8bfdvz1awH/IOn3ScdVtsR1bhM7NQms8JJVIr0T6V0aHcMdvUqbDUV2S",
-	"XBckIliS4oi+a/NCGtR3TzEcCCu4tkij10CfjFz4VNsGW7Z+TsMGOg1d6dsMc/fYopHWU5xemuK3LozQ",
-	"1HgCzmSrI3YpwxFYfzr8c1KJxfHaEZYIcLYcE05z5g2zk0M8QAr30IjHUagbF2TA74mp9ScJg7q6ehiJ",
-	"/7uBLrjSA8EKmVmDoopJrKMp9Gsl9z0VsdTcVO9eqAZmartYk2cDtTjqjHeGWEqk+tQENwke1bXGgjD6",
-	"ZQfw0XbO+D0RTvopjsY8Fkk28JTWZNeqchJUatLaqEnndu6HgrjzK1KWQlmXBIqEyYUayt114M1UodiS",
-	"hKDDvf001scMNB1K5rzU5qgh/dv6J19DVTeQS1OAd5sr+ift/AGPh5HznO92ra9Uc4HE+G9CdleKNeeE",
-	"o8flfcE15jE4xwbDzL6nMt33kNTD3cHNsn2TP24lmCv4d3kNf+Z+QGVyzCa+GvW1KqUSyqxkcmQ8M81q",
-	"UqcpqUtxWPaHS8jhpICc/UKLfQhc1jciEwKfi5HnqrVd2o6eKV7Xr19qfOhuUEEsFR8QcRPwYYqBlJkI",
-	"H5op+1pP8HjoXrDjv705uf798qp1ennx+8kvzfOrsxM90aprP3WwRqbQuAdxa0d507o+vfihVq/FIsr2",
-	"pmc20wiIaYttBFgxgjD1s/6xdlR7WbMv1I5qe4sUBTC7pCoLUJX0f2QdAcem5igncEOU/crqooprbmpw",
-	"jVpeCU2vyrHlhfZCGHAm40jZbI4hRT+ctNBuSslkSpjHGJ8lGtFM7uXxkbKYRGYqS5cfWJ7vzrGtIhS2",
-	"uUsdPD9ZUX/0VC8f9XsjmH8FtPR1kwUz8qYc2JKVCLtfzH8u8ICUwaPOCCetdkPHUp84I6AyxkgLJQGP",
-	"E3NjLEk4A8b6icui6Rr7eJDMh509sLv4crnAVZUuTUmSjy/Pm6cXvzePz08vcoI+nx8M9zwKasVrykNr",
-	"z81uJO2xEuxFH5IfW+dnSL/vTk16s2/M4Bs3uofnB4G/rlVBEojKPr73/UR6ARKMYojzshFe0my9Dba9",
-	"3rI7xkfWRvUs2YY0ZzTDL/S5fQCUP8MRZnEDC8i/YaxgTlB+w2prt4O39N+//PTy9PuLl//65Sdx9cNP",
-	"47M/X53hj6/Y6Q9vB6c/XvN/37yPOwc/vcTNf/yj/PUHpvchtO+KLz1hvlQVFlrLQNTZ7HMYFxgUU/ap",
-	"+Ez2ebMp7PMrQEQlPG91Fr2Kz244n61wsMqYtmZxvZyb5qgTUeNamelMNlAzfrkH50y2Ln6IOwB3C2Yh",
-	"6kTc1Ob0mVyj0NP8EYi4jiPypBPdVoOwtAgAlZ6G5WJPAdDJw6BTU5G0iphIGtgcnTFgztbRi+bZ2eXH",
-	"F2Aize6kF+/PLj/80zxJdlUR+JDuv6xanu45KMVUktoEdclYbgsIcc++NtytH6sQGF9KprbYq8PvTG2x",
-	"ad8T+TykgjRVbqlnPmJE1I5qjKsxUe+oHFGliDBFpWyNKDnsXrJJTxMso+clCjFhRIzlux7nYS8ey0ZX",
-	"wKZemNq9N2/evtk/PLDvZuqULY3sDiYRlf13HbwconPqiC2NVizGeHnT61H6r/EfV3POqvnaEgoH198L",
-	"ZPmz+TPjZLxEGv/g3a4g48zCzx8Sk7KWEmEx2UTRexY2BnKHfA5I9OiEkskAm2Vlh9QrqKd8lfVfPEYh",
-	"T/X4IREDKqVW3RVH5DMJYrDaU5lGz3+jykDTMavPyziQICJ1jZQXVvl0erMR/pT1QCu9ZKao/KxgpGaY",
-	"4uBrrdhmhdgOKOuZPrJl0JIApTAk6efTmnIzDDdFUV48/OjXL46JG5rmVTqyE9QnLyTCSAlMDW7htJJx",
-	"8Gb/9ZtCYZGnJTxGWEAU1KS8yI2jfMiosrcM3fHgzcHb119Vd1xsFQuIPdw/qC+8wouqkTOViWXvj5Kb",
-	"Y1NCrCqhXUJomyJ+q0wCCglTNMARSDOgCEeC4HDsp788KoCt8qSsk7Kk1RqnyuglL6sjxbnWxGGEA2N3",
-	"GvV5lOo/E+pYoi2hzhhhBjl48O5i2pP11Dx77alAUAka3HHm1YTXYrbgXTUeUWZeWg9dZzl2stcv3+5/",
-	"VV1npqaQuwAFhO7tzUXoclWaJa3+QprMN6mOXikhT1EJkZUWsoGeTV8LKWeqKfR37oYkoNLegHIdny0S",
-	"RRKN+lj5Tp9J7cTTCF7IhEDMQmRye5DuJzSh/9g2YtAFjCMVtq95RzY+sU+sBa7UHhdU9QdH+pc9kyhg",
-	"CdhK0MqcVmLR/2x/WhHZhqgVoyFBByapx2CGmBLoVNXRgEvlyvwHqEuFVDYmwao7VEkSdQGphAGSg+nD",
-	"/kBw0HcZC26wfATsSo04inCHRBJttfE7wFazIrgR8EEbUWnoMGgkdioZynu3jtrT3+sJbPu/bDfQz2aQ",
-	"enthQVCAJdmhTBImqaL3JBo3PrH9Brpk0RjhQP9kO4YAjCOEzVyZAp5tJ03bUGt+iKUkIWTM9xgXJGx8",
-	"YgdmXfw1T+fIzI5dfFNCggrER8xCOZm/sysAM6K3FlhC9KqC9AWy/p4U5MADu551+3hEmUSQdw/fNdDV",
-	"9WXr5EPr5NiOjxEK6jP4VRFzftTGJ3bYQIC+xRlU/EjyLvT62U1ZN+gzemaoLZJjT479tsNVMlDY91Ti",
-	"niAW4MbMxguJ2ubcXQmqt/a4jSRRSlNH1RFq396cXLfRAN/ZXWsn9YXteaQ3Xdtka7Sz7W71+YjowSfT",
-	"CIkjMGD97bYlU/XJGHmEQbsu7cYShaQeBEjYIRcKVvlVA13wdGn0Z0eofXF5cdI257itf4IdrRUnOMNt",
-	"QbDkrI3I52GEKcvOG6IMjbgIJdpyhEhE2T2P7klYR30+MsTaA2J6yZBpXf75wMFGyTp27G1j8oJOsjRu",
-	"Acyy3gTbjt6Z1ZCSh6UQZr5a3PE8oQnJGq6LLlwlvC8vNHVSnQjTA5tggHxWWnjx2ZFbu19GHX2PskCo",
-	"DyQM4YwSNSs/yLusbQ6EV5jlFRPqXD6hbnpLk2pMA3OBYq5/LmF1D34gujdBinrOjnXLZZZtLraquWcK",
-	"5iyHed0OQ1wxr2/DvBaEEykKFeOMZKyhc8d0LhVRxCM43yh7+LWjLGcH1j16tipza2Vurcytlbk1EeRG",
-	"lM4vyPU1Jc0oKY6TS7EJHxcTZ1jYCVOCgkl4cdeoY8bLj1eaOybp8ODN4X458bCCyCM9ueN1iks7PHjz",
-	"dm9xabuigLTDg+/2DusLL34VkFYFpM2tnFR6QaUXfP1gMJJI2xL6gP6aBLGgagwcvUOwIKIZ67vkr79p",
-	"7mMbmdYSBpRRqUxdepsmLVNnSHImpHGXWDzPnsB6xI30CtyEyqgfTGEDmSORr4iQnOFId6Jv/4rfEWaq",
-	"Ovo0SL/NWPXN1tdttOCDnJabEawd+BqhjD00av0WXnPH8EMzolhLyqJERFPnIYSKErhH0JBHNKAPNHpl",
-	"X8rLJIUXZN05Jw22mvszO3bomLBwB0xc3uRPdZjb0z9Pz9EdGc8mVerXcr4+N0ookWjLq8FgSLK1A+R2",
-	"HawilPXqmaoYoV+DzOvR4mvnLFla3iTH159D++Te92t2TjdvToZxxe6CGxa0XYm2jNYMzizThx2gG/yM",
-	"Lt1xm+7u9vrUS8Xeur0+3Xl/tj3XeG6vT/NWlOIe41LRQE5SfHPeutJrgMcSbQ0jrLpcDOS218WPBEeq",
-	"nzf5csyCvuCMxxIpLO8k2mJc0a49aNZOJ+uo0Wj4Lbb0u3nT3edC7UQUKqpkzqw95X4bZDDkAouxPtyF",
-	"Rxqu5Ak32kqWZ9txpvQkeW0bpLdip6Y5+WgLwF/ltr80XrtJDZippotZRwJmglUszKKDG2myBYMQMP19",
-	"IhYdUr/F8+8SQVigRWQQmxJV5rbWtYUS9EwrCv799G2JOrFCjCdfkRDxVO6CYigN4gUOM8c1dYXlnSkQ",
-	"WmCSJ7BjJtba3yn25dpfv/31/wEAAP//",
+	"7L1pcts4twC6FZTuq4p9W5Hnseur98lToo4HxZIz9JeuGCIhCTEFsAHQtpJK1d3G3cBb2F3JK0wcRFCi",
+	"5KHtWH+6HZEEDg4OzoQz/Kh4dBBSgojgld0flT6CPmLqz31KBCLi9QHmIeVYYErkzz7iHsOh/mflEgoB",
+	"vf4AEfE76OIAEThA//pSqdVqXyqXoEsZ8OkNCSj0eRVcYhJggszvmIcBHNYq1Qr3+mgA5egDeHuMSE/0",
+	"K7vryzub1YoYhqiyW+GCYdKr/PxZrRxTD7qBuTg/BrQLRB8Bgm4AQ5xGzENyBob+jjBDfmVXsAilZ+xS",
+	"NoCisluJGH7NUBcxRDxUqaZBWV1e33aBco4EG76udwVieWhOo0EHMQkQRx4lPgeCghuIBeigLmUIcER8",
+	"THoKXgkf4gLAHsRkPMDoFg7CAFV215arCfSYiLVVCTUmeBANKrvLMcCYCNRDTEH88ePH1/VI9BER2IMC",
+	"5cFOPcWUADUvkqBHHIGFyz0EGWKXiyVhrOj3AUMwGPzrS8ULECQDiIMvlREUb2y4MPzpdZsKGLzepxER",
+	"eWDVQ0BiTGOBBhwMoPD6FrNdHAjEeBUw1IPMDxDn8s0Q9uQcpSgDE7G5Pgm3P6uVEDI4QMKcn7NulyMH",
+	"zA3io1tLp13MuFBgSxQzJCJGqqDL6AAsSxRj+cXfEWLDSrUiz1Zlt0L1wGlQfdSFUSAUZNOSRBP2UAt/",
+	"d5DCCbyVH+bwq8FEfhGAoR3RCeK6E0Y9VWV3ZXl5OQXyihvTDPGQEo4Uovegf66Pj/yXp9mW/BOGYWDo",
+	"eClktBOgwW/fuOYcMYVKyATEQWVXgb8LvlR6VNRqHh18qQDMAaECQHANA+wDnw4gJkCts1pBjFG51//5",
+	"UeliFPhmCLkcxDnsSbDLjvbzL4lLLqBkPruVJf2MGwJFXDTk8O8HH7b8d6u3p+E6P77Z+X4uVrzP/c3o",
+	"j+5ar462OxLjAoqISzTL7cZCn0LoA4ujGKOwQyOx2wkguar8TG/V/8NQt7Jb+a+lRDYs6ad8qanxqLdh",
+	"lLD1sgzAuwCC+EQAyhS9d6g/BD5FGhHqoKrf5a4x6AmwwBEClxqzksv8rEpB1A2wd9fdrVt8K5mk/oIB",
+	"hhzAgCHoDwG6xVxwcIOFhknuC5C759FBpczuHPnbV63V8NPNBjn2dsT597XB++utztvhSu8PuIneZXZn",
+	"J9mdeIEPtjVtJWK0OBxdL2US+woAs3hI9DPJQilBahOOKOtg30fkrrsQiT5lmGvp0oU4iBjaBaKPOaAh",
+	"Yvp3gpCUl30EDs5O6o3Tr4cHjTYIERtgzuULlOhP9EbU3NuztDc8XCMjm/TWWyfn2+LzzepV8/vm4NPf",
+	"K/z4eqdz0F3r/QG30PvMJq0lm5Qg4MF26TONgE/VyejDa5Rer6AA3SIvEkiv26xIbU2DCMQIDA7lobnj",
+	"9tixAEfsGjGgDuLvGRUF+wD7UkPoYsQBFgAT9Vx/8YqDgPZqpc7LO75x836bnIert8fepjj5vnP92V/r",
+	"H3W2en/AFfQptRUbaW4WA9nSQOqFPyBfM9MpZCiUn1JxRCPi3xHbB0YAUAG6cjh9/Hr4GhGA/QKiPhz2",
+	"/KsRTB6Hazfvdvipt3l7LlYHHzrbw/f+Sv/o+0bvD7iO2hmiXk8weUoF0At5MOydW7YTr9JisCHxIS0H",
+	"dFc8vkFCo/LgCg+slMXJ8GCIxFgeseRf4cEITj//vSJONq8+3eyQc2+NH3/fum76q/2jjsTpNvqYoc6V",
+	"LE7TS3swzJ66FqkUuqG0t9qUHkPWQ3fEbTt19JX0xhwEclwp0CEZ5dzQ81AoOFhYWV7f3tjaBJ2hQHxx",
+	"FPs3nQArXSSN8Y+3m+J07eo83OHH3ur1yXdJxRv9o86KouJmmopXUqzZaDbgkAgshqBNKdArf0CiTiFE",
+	"UKoxsiu5Ibr1YuGVsEQ8wAIsrIATvKeM3z9aZ6egMwRGK66C/ePD+ulJvXH89aT+6eve2cHn38HqRvx+",
+	"FBoTOvveRfP4rH6g1STJDLGHLgi8hjiAneA+dp7rQeWmCzQIKYMMB0MQJZP8DsIAQS6JRLAhCKBArBz7",
+	"b15vkXer/P3Nxu2xtyLOv28PPvvr/aPOTu8PuIZamQOW2m6zUJBe6YPttJ1MchSlNu2ahUJp9Ws9MWfo",
+	"YwJSrgGJjZRfZcRp4ILLvL2UflXB1qb0BJKhIT9+1w2mFAwgGSo1DPkAZkx/rs1Qdb69ACMipKpotGNJ",
+	"D/QKkd+n3/Y22QmP1/mnm5Wrc29r8P772vWev90/Gm72/oCr6CR9yldTWrKEVi4exKt/OHV5WsRA32fK",
+	"sZBDEAgZ6uLbf5RqLgjUWvf3O0tayRP0ujAHEbki9IZUAboNMUO+XD5D1/QK+VX5NxZcygMaESFf9zGX",
+	"Z9UvRyZ/io3Bx5W/j9n27Ttv7fq0szV866+GR1ySyQ66yKg0KfGbWeyDUciIl0yp6dJaYgBrK3hk+1x+",
+	"t3F7mHvfbGTIqIe4wqOWdvewn8YYxokl7KMACeT/LuXZDQ4C0EEgjFhPbjFR26r+BXwo0DS213lndfBp",
+	"6+r9zTppe9v8+PvKddPf7B8N19SenmaO/mp6T1PrNmL+4fb2LFZmPEgk3+9IHBEEOsiDEUfyzCrvBRLS",
+	"cvaVa5zXlDPNDC9nr3tBMzbgWmZZoy625A0AiW9OjMDXxvmqv6pWQiY1LIG1wwsRdY7GjfbKPY7BWIfS",
+	"AEEisaVddmMHsj6txFm7ue7y1Sae1P9YP5iF9K/4fdr5hjwhZ677A6zoMrs4c3rtP7NwHWMuJPpTL4Ee",
+	"g0r9FVTx1YgjaQsqT+UkIjDOCDGU8AzgbUN/pH2QlroYg+p5as4Cb7T6uRx4OQeoPHhnJBhaN/So17Na",
+	"8RiCAvl1x8R1w2TVK3LD5cEECyikXh8McBBgI2OUHp7za0+e29zVnDqJ5UA/1P4y49c2bP93QKIgADd9",
+	"KTAE6ENpmhHFM0Z9//JFrbRmgLD0Va2ggWJZo7Mfyp+tAK5K/PpKYw4h5zeU+YAhj14jNiwLy3oZWIpO",
+	"4Mc+En0j4VOiz7wv5QOhwnkQsWO0sxD+HaHE3SIpJ3W1YjjsyMEcYGL/uVK4t8lSAkh6Eew59vXYPCm5",
+	"p6BBwkit1oMcvcaEI8KxwNcILBBJcpIK43PgQUIJ9mAAeIiCQApPaREiH/QRQ4u/AxoJORwMbuCQy23l",
+	"Bd/VFJ+JBpLtHJ1XqpVDKUcODuVf0oY4qFeqldM9yYPG72u1cvu6R1+bH+3qNY642KeEIE+i5sB5byZ/",
+	"lZiS70qxYF6W600JZeehNBiNiMBB6lbIEGfuuI6uYvLxDWgPO+5Lj+XPyYnJarmOY5GjHT7kMRcvdQ4g",
+	"4EMu0ABA+RnmgkFB2bhjIagICxneKy4NaEyQDwZRIPDrLvREbiU1x8Aj4ko52zSWsszOsp3kyKdOjIEu",
+	"hYeMlKg4ZIaTltK8vVBS1n0/Lyxn5cs1ZURpnZ0EQ2l6yEOrNBt0E++YlSe1yXe15fhzDVwU8ue7wrR+",
+	"73x6BojK8fULgrN8XSkNqVsXM/T07H4se4dBcNZV15XjlKKE8f1VLScRpsbTjCzpISjEkqFDmwsQTJHp",
+	"3ZYM6gIMKBdgaxV4fcigp4MSpNIPk0fKWSoHu2gfvd7eBR2PDUNRBTd97PWlqO2rK5eqckVJuQu6EZOE",
+	"XAWcAggCSnooBbS6KeoqdC6sLy8vjqBka9WFkVj3H6OAp16apICPtxvSenfqsdG6R9h0GrRCRnkR+kZA",
+	"3w+vfAze90x42WMwk/mhdB3KIjVoxMSXS22ftZs1sA+JRoLxumm9EkERMVQDh5I2pKCRL4NBxBMnh+gz",
+	"GvX6AAIf+cr35INuQG/AwvvzfeqjxQJ1Kn8YA6wdIdlj6JKHDR8RKwbVfqpP79/WcTs7TtNn3sycOY1r",
+	"k7wdSn1Ugzu5Uojb6rdc9NowjCdmaIB8rPey3mwohQAo9qEvkZ6EedU4qTelWfVp/2399I20sM7WNjdS",
+	"i05ZUvKb19eQSbRw+bFBgxnD/Cs1lPlFjyjRxrw+vkZNRkOHIDJPkwgjbjEZ0gB7ibWPA6TdauaD1I0W",
+	"7XZrDntqxB+lv9sb7tNw6BAccu4BJgjgrjVu1Hmy88EgAOi13EleBUjd7Nt4AkoQr4LOEHg0HMotMmFj",
+	"5oKhi+VL8ssOvXUzZD9iBbGwSfTpydlp+21LoSYeHzJkAfRd3qi8CckFZajuXyMmZkACJh4dyBUqQckN",
+	"6+RIhz12EIBqZMw19eQXqqbfg349Djfm9wEGFn0QpS4MVAgz0OjgYwE5JB71JbT3BEUH+gDZMcdN/Da5",
+	"VLivee09RfG0AfSuNP+4y7ydgHpXyFeBz4gVTyeFPDmBOGiQGaZTIcajiy2eTM5zFs1C1BwRMXH4llrr",
+	"B8Rwd3hfe4YHmkUZRIJrPXoxDCEc3Hlu4COBPClBIAc8hAM+2a0Ss6fqCBsdwb1j39Og54nfcQ7dPCLL",
+	"uBzk7NompxBPSaPEwphOJlUl6mAcTcORUEJ3sAtgRxFTInnAFUKhfIgZ8CLG5NNrGEQILFASa7BVNbiJ",
+	"IVmcy7K5LJvLsrksm8uy+5JleSkQH9kjHDh8TG4D88jkxZXxJHFnJo4cAchHABPtj3BdDOU5nXDanTaz",
+	"T6TsT8ksysAXlfZn21EBJYBGzNqxEyMJqpWIYeeVD+IcXJw37OCKHnwH5Cuba9vOCIXx+2lCq0ZEpmdl",
+	"UjmH1+iIdf193v2lH6QQJcw1fx95V9ZfMNuc+/EQ+WnN3gOPEg8xgnwps7UPTQMaX0a5rzn3HyzEID1N",
+	"bvOJVCwGSlbqXIgwgCbvgCHIKQEd1MfEN9kRUYDS19SEEgRuINeh9SMkqKM9Jl75d2MCyYcCY6ZisCVk",
+	"avuy6RoWt2CBoR66XXTOn5tvnJ/sAVxjIcM6EiYfC2SexJ6qKMjdS5cMYeEedfEjkwaxQJnVEBfjmUAH",
+	"BZT05K677nMmrMvlpzOEnj5p8e5aEFP4yFJm9nT8VYKl1L0Cko7PPyQgyaI2nECKKoXop+D2Ozg8/Vyp",
+	"VurHx2cfSzr7zNrjZenVmoHcD83wLhT6jrNQH0WZJhd5BNUO1XJhcy+Qld83Uy3Huh6XVY6c8XHHu8x5",
+	"3U9vmhvh4w6sXhV/GtFQjePD0/rJYaVa2T87bR+ettufm8rVfr7/tvHh8LX71/iz2Y56jMDU9IXvZCEo",
+	"fM2ANt3byToc21zkw9nvQ9JD6jy4ttmoFnl/DWQIBKgrQEQ8NYQ/Z0AvhwHluUok+i0kBCY97mQkXdwz",
+	"/i5guZcKDVAgZJMLDI8IGb3GPmI10EzITt0iS/NZfiO3aTf+6194AMNd0KdcVEFImVDBsV85D6rAQ0x8",
+	"DdEALPjUAwPqowBIkBsDGFqwF39Phgr80aE6mPhfI46Y+dPebqcm6UCOvvqkqpS6r1AIhjuRQMns6l3F",
+	"SL5qZXIUnGPfDQ7FvrcLMOcRYhcMV00aTsO3f7WQx5CoqnCOuhCsCpReNzr+GfY91/iICAZ3gUAEylFH",
+	"PzuUj+PvauAjwwK9piRQyWGmMgXwIGNDbYRgkzQRQM+hlxg8jcTKrCyvruf5742cKlF4f1YrGezfZQwV",
+	"tzPb93ZDRz932eHO7832jXzv8EAUf623fMYFSMrOTb5W5suYCEc/d5QMcn2fPRuzIcBS+Wxfy/M8Wu7G",
+	"5Th3fRsbdDPg3J6u2aA2XEZ+POK4K3g7zWdmmbKIy7fpFXKkseiUOFeyxqF8kvKhGKmts+pKO1Qcvj4L",
+	"yGguoxxX3R1lZZmzvla1ErFgbFEo5IOIBVYopULbsw4XUG82v6qCXKHOC5cvar3KBgm+SpfvSAG2vbKz",
+	"OtEhM6L168VXE7TrhfxVtGlj43FG5G8ieO9Rp7fhY5iDgN4gpiPVIAex/mMqkQHj6eGzWgEB9WBQqVak",
+	"OlCpVqQor1QrUoSqlwSDZQN4DOKOzYD23w09cPzYz/zzTE9k/3moJzT7UOByKp/mlT10epMbD5NJkzsp",
+	"ejYbTzrKTyZ63PTnlhIn+cRHonIfIro2BVA1QWVmndWJIbh7jF65VG/9u9KPUBAgBugNkUfCi7igA8R4",
+	"Xi8ak/D2z3ihD5J/Wa7d0cudxaGMbvXVuYtcD82zFBugXTCkEQNen2IPzZJA909lmE2OunRhsaAgoDvs",
+	"ctRJm8LtpOQaTZhOF6N+NM6leH/k8uDkcZ/bMpYxujKBXYjfNyffcbrNE1UwU0lJkaSpm/uAvBWlgG04",
+	"b02yC9Iy086R3C+MJDYmD+I80SlPxsQTOYbDHTwsY7sru3p2zGcGzhJT1N2ZjKVoJ5tJk3sRo7k7dd+D",
+	"wjMtt7NQPBd+54b3/jjeAYY9QrnAntSCh3mjsY9gIKcY76LV9S/e6ncf7mjNepSSqJOJFSPyGLrCg3fI",
+	"gZmQ4WsokHk2MdajWgmjToC98u9zFCBPUDbZC+QGXAknd/jINbrgiBUVjUiCG/W7yrKJA0e10JuN5ZvY",
+	"J9eNPuL2EEEBAgR1trkJUzVFQLP5EsUzpiK0YCRoU1rL0j7ApHdGSuYsyQ8HUGAvKWFBuxoTr2zeljsw",
+	"zb7vjlZJytu84g9XHcNLaTLlblli3cdxqVJC+YkvoAp1FcWtVVjw8X3m7B3oMUFB7p7xXsR1WTUYAZqw",
+	"QdBcvZhF3kAOBpBd6fA8U4uo/H5NXx5hWrkWH8rptSj9qUqNc9W3ydArNG+VLWajUtdKFLK5k6QFC7iG",
+	"atnHsbaBiX61g7W/S0diLt6XsTqaJhjvw30rjTZadEbWGQebTsM7J6snLrJzyadqhUaiRzHpNY3nsoDS",
+	"AuNms6/Hns4JhlcpcjwbgSFHmXnCtHC0og5BYkz2eZ9yIc9HQG+0R5Aj4icZAQvpG9UBFLsA1jo1r+Yv",
+	"DRdny0xf3djMgxsGUMgJxgDKByIEDAVwWBpvTTNqCXwpmisuR5VoFvZF4CMvgMlVc8KoZwrn0zQ/cUH6",
+	"LaWTsR6aQg7gIJBKUQSDYKjykx9eFPwdQQaJwGRWtSkZYKrTz5CQmrpLAJWaNv5+qll5KqB/jK6GTDHb",
+	"VIB+HKtgbnBAm0UoVdC2IIDfFsErp4hopdqUznNHveQ0yRSj/Fmt6DLDzVRsa7mZP2a/cypCmCCb/JMN",
+	"AeNAwCsEbASpvdGxpQhssX3QQeIGIZIS+JKJ6QDYV3x00NoU7s+43t/I+vNKoVNnzxHGiK/DnPtRbaaa",
+	"t3ZGeVTmgKWpPrFWUtI3LxFG9P0R7TLNYVxCMM2y/yo04pw+GhOiPC66tMjachs86u2sjvA07Cmjy7mU",
+	"Q8mkE48CH3Wb8Alqw93dT0/EoLkva+F+fWD3pJlPoQzH4kFpOGMp+SG02zEAJSch1m3HQZdjFQ1/gsqM",
+	"fe7UnJOyO1kBmdb+Ht5Td196NtcvjNG0Tdze42vY6c24g5Ytmf1khI3TCp3816kFTqX1OYd1aXlzre5Z",
+	"a3VAaktpFBdUUo5VuhIK1KigLNZ1ispStxJNIqaFJ5DQcHha3zs+PKhUKweNVvzn4fFhW/3VPDw9aJy+",
+	"KRnOlMZAauDUr+lJ0j/HE6Z/jSePkVsmxcBgt1xGQVVfUHsBgowDCKx5ayvFvjiFNLn79MqFDMxV0EeN",
+	"UnosZ/GD+k7nuuBz0gXj1wwb8CgRkgdwk66h9qJ10m5WR8J8q6Ml+B5GldS+k/HMzHAZ6+CTENsaQLNe",
+	"eeSwPVdp5yrtQzoqCxRO5RvUpTzKlwbN1hRBKnbmASoglKl7jAYd5Ps65y5+u+wFraMhzIQI7SRzJQ/S",
+	"GxUQH0u4LED3UCchnnly0Leqc1xQ77WgNHLddswaU3d1fcZ74YcqH8uQh0PsrtclZRBKl3tWp4v11IWV",
+	"TYuVcNXKkkuC1HM77+TbfddG2g4GKfDHb6LTA374Wq9OtUxe6DEahYvj/OH3vO/3j/uJU06Fab3c8XhN",
+	"9vFuSyiF6Ezt8aTKsIWgBMpVF5KiilbmkR1YMguwoApOcyQANrtrZtd9vm1vaVuHOzbd0qpNGf1/cvzG",
+	"P8gkAliEtGP4lHEmpioT4CDqgiIBNqku4UJpQMYyrIQAU2g1kJY8aRMS/ZIDYTtwpLjck3B5XbQOVU+j",
+	"T+3D89P68df6wcH5YaulyvE06q2Svq4CzNjB3U/tnMmUBS8aSDI7UK6+Rhrds1bVeAGCJk/p6RDwfLA0",
+	"YtIgdSeWtPEAcQEHocWMblilSmGYwJrW4f7Z6UGrqrscpqNsymUiM2RzysexEA39OfIo812dPuIlxAO6",
+	"zrweRVUpOUdcGnSOqh/yd33edYS9Xu6TON9n7+S5Oj8/O7f//3rwrnHy9aTRajVO33w9PG2ff84+apx+",
+	"qB83Dr7un100jw/jZyefCj46+RR/oh+U4xk5zCpQc79a2N0PJMAGKgtU8YsGynhd7jdPPpUa8OSTGc6s",
+	"OaYVQ3GuGqKqLKm1zeNkDUf/TcGK21PCIAACccFBTMSAEmu66jCcUgaABVdR9WTPEi+4y3kT0A4MLOVn",
+	"HRBopJVqUSHv+PbJLr34KBadwtK4GUnpVoeqKOW5oIbBBEwpnOe5hHVSL2B/MVa0JFVJIPUq7+53YzF6",
+	"Jm99mqvdKa2mMYDhEQ18V4FTr48DnyFy4Sq6esGw9aNCAjpI1xsSFPSQ0L62qNNVA3PraUW+9SPpB2VK",
+	"s1Yrxos8MZI19jYXz1aiALgdZbY1W1dzCVhKrLzAwFIjgLJVg0Oo9QDnIOphdVKJlp/VSkSkcn5Sciv0",
+	"2/eyI0U0a0BxpFURfoOYu4J315SB1opaH3LQQYiA+BPnvWa2FHs5GygFYVI1TbI5V7Or2H+otMfUdD+r",
+	"lY7nOZLPA0x8VU0/MVJivm2QXqBl7uxsT61lVisuIPYfb3oT3D3Fjg4gu0plCDk3tsuoo1y4LmSeX83E",
+	"RfQhn1C1PwurORM8s+MuOFOt4qGvO4rDoJmieW21F6RD6I/z68kdqqmKd6slqACVbhTYQ20GB6bnPKg3",
+	"G7UymMMDqcJDIqbcYJ0EFn9trawxZfcZ8lCZaTBXXeE4ljI/NoQEHqAU90qAoSEiBUTGESJTLEuyzaJb",
+	"LjGmuXAa/TeQ65r9dygY5S4138Lf0QglFRWdL2qvEWl6yw+tH8xw7gTNj3YCMXkk3hSN1xPUlXhaQ/Cz",
+	"poRF40KQPbDVFFuogg71h4uzFrJ3yqLCHphuvee8kTReNS9KI9fdHaBInfHpDQko9EtMYd6cfg489vY8",
+	"VbM1y7NKdB54qP4N6UOleiJMd6LGtnEA07dxKE1BSpvJa186smz8Fgsa77ByYJt08kxUBtcGYWbTeDka",
+	"8CZm02dGLIHkgpicuBZZZrxSBrz7UM7k8EsNZbZ9rhS/AKXYS/baffazc9fAGQmGAKr4CtwJVKALvSE5",
+	"XXe0C8vWyvL2tpMjztXyuVo+V8t/CbWcRswbo0bo5w/PUebmweObB+mA9eIu7EmcwdNoX6GuxE5Viof8",
+	"qyX/qleqldO9kldYdnFqJPsPNaL9hxo5ftJKP6mn/iFn/FmtnHShO6DgJAoEft2FnqAsV77fBhs8Leye",
+	"np3KtbfP2s2S2DSrNx+af+nvf1YrZ3E6wsgFTjhd0ws9zgHqumJJ+sjUk34l9YsuJliHbqseo3rNAga0",
+	"BxbeHLbBkn5Xc96RuJNqJYQMEfFBFcbOF11QD23xat15VZk1uAsINd0E9M/YgIL8XQWC/tWcbYIgU71e",
+	"1QewQ+UW2xj1apwMUTWRPLojwiIQfWj6w1KCqgAFXMuZ9OJhFIgaqKcKQQlJD1qAYvn3KE/e2FgrU5j4",
+	"2o2SszQu0jHpam3p4plKE1ALVktQ3dcWUui2xcAXa6AuwIByATY3qhtrG1qcSbl20T56vQ0W5Ejtw09t",
+	"dYgkpctlqX+Y2OUAcQ4WYpqpqffc656uoLgtmG7I13XfqWc1wZJl+kCmE1KordUw0aNQsB0f0mSmR3tU",
+	"dJaogWhhL0begesm1hCaDwXMl3m1J6blbiXXSJJuKElyjWxXN0fX4bvWRdUHtxQ4Jh2tGBgVVeuK9KZR",
+	"mNrn4p54UuGaMVvKYL30jaPollqz5XVjVi0ZJMPeBCsztfxIxZbZvjkc8CGH/kCqezRwTzFdcKNGRUE8",
+	"4wEUUIl0yQI1MzQUanTBoBReIhaMQYmUAuWG4WOpW8E3xqmln8c5XTZXJmZO7hi2jRI6cgEVuoOnY2JK",
+	"4a86ctSzJy2NogwF2UMUV8YRup69wUR2N4sZUwHyW1qME0uJJkKAIwEo2QXN43r76Oz8JM1C7doWq+Di",
+	"/Bgs2AUuVsH+Rat9dnJ4DhYyS12sgoOzk3rjFCykliy/b8l344UvPgk90q65Uq1cnB9XqhW7Kqmtq2XI",
+	"J63D85JaZgr/qaFTv+pZUj+kJkz9Gs+d/lSBEW+yW5ePD7iRrbE+F2/7k8B7q33eOH0jNfjDT23V4e9Y",
+	"xxCe1BsSQXtnZ8fxnhw3Wm21H/vyg8bJ4Z9aiX97pn7fPz88ODxtN+rH0gJq1lutj2fnB5VqpXHaPnwz",
+	"5dZJrMbAJT8ZMJMfLMDJLxb05BeziOSH9OarZiN6YckPeompaZPFJj+aZadgySAg+T2FiuTHGCmSkEar",
+	"HN5roUVXLeH8DB/7SOtxqSZxkjb1+zWnYCiTIZGD9tF6Q1hsltZGeNgt3oFW8yi9hMnVnYuKrKVnscXO",
+	"3DJkhCqcCVVnLmIY17t2+r3/HUi0a6PMBNcvaDctu0Ys7smExWJtiqpNT2h3HBvj2o8k7dKRn+hjoRWV",
+	"H1NUaZ0Yg+mAMp5pPIinmp26jEflMkwlYxo3B0dexLAYLqUfSZ6j5MhgsTZbGr4rHbWJGKcEBm13s7G6",
+	"hE69oPuZVVUCE5WyUnAjSRd4n94QoPKebP1qbKpzI3/xDn2AZuukNrkoKIo7tt1DN7dc7W6C5FnUjct4",
+	"yTuCMuw7aYl2/wluF7wgv01qL8X11VNrV0EQQt2+aASoO5iI6wyfGTZpssvFImT2JkPjm3xkzoaT5Tcz",
+	"h2Ns9ux9klxJonooDBb2w8ggbF/jdjJPATBmFlVTb9vyFttUj1Dj2rLdWIHkOXzOWp44a7k3CiznNTUi",
+	"SssjW2UpJhkpoBzutRkqKWScoRO5iK3/ndeUTtpNU2rThwLmdcQQS9u1vJ/rPCl4Uw9x3K7a0ZOCIRWG",
+	"AINUJnmmWA5YcA820h1ZEyRDImJEHl9Xt2TVvAKGeHzqrpyzS1kajhpop8z2UQBV+p+68dfa75Mw4hsn",
+	"9abK7t1/Wz99o4zUtc0NSRfjvbjS/O7R1+bHukGWLtDWt0RQqmiRfd98O01j1GzDV6JunjgSv3Sb1Km2",
+	"xeIzKRzndHDrWk/WT455EiKrD3ucYaMwrTy+mKvcXMNJ3MZbFwZBB3pXbQYJDykTB4g7AGg0AWWqo0K6",
+	"NoEWKZANdXFVc2Qc9tnE24YcGE2TGzyiGlEmJk6ei3IpmD0lznLTuym8yaigHg2S2FUUYMWsbHSGIVc3",
+	"bMD5fepzm/CuePgTYkASnkpV/a/19fB0//xzsx3/+6T+eVqaz6L5STcdtSeuVkadELMcIn3bN/78FM80",
+	"+Zy4xi8TTT56FMppCyNbm1MSSh+hPNjjtKYs5kehH8VXEdsrYgRF/CnRQKqxXpWSkClBm/D2cdqc0xys",
+	"J1x/IVHuFkEPX0v9nQSYIFMBJilfp4L8mWkBgnmmYGBE1AW+eaLjNGtzPXGuJz6YnliOgBJNqLA8UFa1",
+	"nKtMc5XpxapMc9XlGasuM2ktYzWHFKeeKG1HQo/jG8EFOYpT1kpDmoeYYTEqdeUTVWq+QPyCOgFoEIoh",
+	"0BQg34cqKAtxAQYIEq5CZc2scocpQSWlRaJkVPOFDVNzUqaA2R2dKUWrk4P4/kqhu1TRfnv+HqRs/1w7",
+	"m2tnc+1srp3NtbO5djbXzu6uneU1q7htba7Mg6ljD4kPuKBMjm2aMKRbIT1Oqx09ZpPRcHJl+fS7cU7C",
+	"+CYTkHPqYcltU8u690baJS6T426ij9fF27ktjq7d+V2RqkcLf0fHeICdwk8gNsAEGR0Ff0cgkK9K5fhk",
+	"r+Q5KsFiFM5KMZiJ3RKzWCjVL/Ghmockr5Ui+/cjrytTLIDDUh+fJ28+WNuS+K2SEGXeVoGTcNDyKHNn",
+	"IjCk8x5NlnGSFs6B0HoUgNLekKNkKK8bUJhqfEJUzZTx7YUtQynVfy57SNLLyDT3Te1VfutzyBvhiCnC",
+	"/quQx7uDsDRDj4OvqvYu2YRfmyN2cX78tBm9sVTnjO7FMbpk52dhd+mvnxrTS2D7R1mf4XqFrC4+cMWs",
+	"p5wfSb06a+H7OTOaM6M5M/olmVGeqTDaCdBgukJUh4zRVAz0wvnRPthZ39iSjEaOZgvRLFa1wazhDMPA",
+	"+PmWzHu/feOU1MAHGGBfb0MX4iBiSGeZ6GSxbhcRVcuxi1HgqwC9SyQB4Jd51qUndoY8B5CYrQ6Rh7vY",
+	"09Y95oB6uuKEN1psaHtlZ9XVulTN7owBHl1HVcVMhMoozawj5s1qh3VQucFK+U5eZvOO5IBqT0rUqMeE",
+	"C0hc9ZouzhupsEcTRGUqdWawpHO9zIXMK67qgI/EiCuuBoWKrxSUgoDKYUxnz5s+DVCGYCOGX8dTl9oD",
+	"M/t4V4S9M1rAgoNPr8/1P183fFMJaTGOArURYxzguLqn9vW84iCgPRdvnlCQv6htwtt2u2nZjUd95JQi",
+	"A3iLB9Ggsruxs6Nm0v9K72jaP4ZF4GIhfcpEFfSjASSvGYK+uhzi0WAA2TCWPebIqsxkncSnYHvFAUOQ",
+	"UwLCPoM8V62jwOvo9BmPo6xRCC5hh0ZitxNAcnVZBQlAAAbyLAkUBDz93WJZSlpdXt+eFFZvkvo1QlPN",
+	"0Q1fSdPdX8XcNHUg8zGKRGV+jzCKPCdTXMLxeZaNAMpACBkcSE0FLPzROjsFIZWkwdQVJhyU3LhBUhF/",
+	"NBEUKs/7DZNH2KTF1EqU/R/BrF5PMpELfe/zCkMWmOSFZNU8q0XFweM6EYw7lBW5HNrt1hzXIiPSJCpK",
+	"oUnKwfpwyNPV1rSKzYWU3piAjKpfppie/LDuXyM2Vh/FXdPWGgwiLuLpjMqrChDa1qwcybNFQQcBqMbF",
+	"XLtJXO1pKUN70J9Q83IsEHZuSSgRgZHoU4a/I1+XJ9YY4GNnPyQe9Z0qbrmpfSSQJ5UjBUMH+gDZEcdN",
+	"+zYpyTnzguVktrRn8VwB9K70jdTsW9wJqOofM6YwpvqilWpwfHeCUqd/oA9Jth3yGAhCOJh6ZqnSjkHh",
+	"B8wifs/nwzb0huBajT6xd1HMHdILzQCYPc6O7XdtUp4iHUfDfVZL8NQi94F5DY5jrVVtblitStVgE300",
+	"2HX4Ga4QUpWlcFLOzWRpU6L9o6q+XirIeHHOj+f8eM6P5/x4Gn6cY3fKA6T6mznq2CcRcLPEvWXCzkpG",
+	"QNnQq8IAqFTImYqLpESgW6H9UEno2jSxWyNRjvcbt1V3lKAVVBVnUHa/RwlBnsDa2tc2eACHtccLs3rc",
+	"sKpyae6FJdd12JrukWo7iFLSxT0j6EyVbNxNot5gIC35IUC3mAteu4fOgb9OpNCoMV8UK20zsVJZV+ag",
+	"/lXEUgoMUvWsUGHK36wogd9kqItvXaF18ncAfV+HI/GkbrkuKR9LUqmHqaF4DbSQUB2P09HLggIfc+Xu",
+	"CdWgJphtcvVN9bZbREwFnvJJ3wm2ifGS6vBMrZrZcMNR4eNRwrGPWBq7SjOrFfj/AzicWTUrAiLTxCbd",
+	"RKJIf0O3AhFTsqmGblG19h2H1f/7n/9vcSzU0+tW5SBO6Vtj0DalBlJux+wliENDsZcsBbd8Y25a8lPY",
+	"gGIbKjhSVqjcNXCChSwVV7MMInMc85vnJsLceseztCJ7cDxjewRLcM4454xzzjjnjNPFvJz2mav/TKJJ",
+	"26LeSS3qerNh2s9YUyWOrwfJBbiODQ9VUUulIu7aP/7VOKk3d5ViXAWhumkLaA+TKggh5zeU+arpQosH",
+	"YMGnHhhQHwUgBXxjAMN0LtTv8cg24ceOnhtXIC7quudHweCHN9w99tna5sYu8AKMiGiooQjUf+nfWshj",
+	"qGjUNwyG/eL8LVe+lrRqseASufp+fbyLzwI2uTZ4tXIjp8603kgvIVd1P39H5RpCYjw3+VqZL9Uu5T4t",
+	"Nand2RlhDo05NclAcn1r9382hKcIcbaV6xMivx3hP/mX3bxgNAxnVI2xwTyl7wtz8T+PeV2YDgYs653e",
+	"l/g6gThokKldcJ78dlRAFPv55Cxn0fSecKUTFg4+4V7FTupY7l8TSaJYv51EGL/CbcdLJaccUbT0UW4V",
+	"xeRo31sSBGjjf7DnCM0oiuy5pFeX2g2qfXnDrHeOXk1sFDxyEsxELipv4Z6j5jQ3v+Yrxet+HrhHoIg0",
+	"bcgl9sUgMHdAKjdNXczoDP09yJGq5Jnm6ZurK+uToZZAOGEeCNvC1RGh91qZQiZGzFWo/MqxMhYpElEt",
+	"0K4IvSEB8nu6RTNPVL44JC0VQan7O9r+knE/vzINa90tT6RZYdX6GxoFvrrhU18mualx98N2n3JkvlGU",
+	"3YfXSNcqVtQdJ9GqmwFdmEmZMiNNjW1DzlLxgqkNGNM3OB8z6GyZa9edaoVo+u36PkOcK2RQgwr5ErpG",
+	"AOoeuyMNCjuRAH3s+4gknWJMmV07dmHPmPUZ+ip2qD90BeadHMd9Tsc2oVxZXt/e2Np0dY9+UETdKxJ8",
+	"Brvu+Mns5sR9TDm81qxBfVk1cbT6/GDfFBcz50kaVzqhFglVj9t1BLk+b3fpJXsC2VVm2HTzWOdZpgz3",
+	"JqWw6ndgkLRfVdohQ2EwNMVBupTdQObrpF69n2WW8kg9Si3JDUZ6lY7Q3T3S08/x/D7Fbp4oA522z57y",
+	"IkEVL6yBhWGIILOS1UERbsdhhMeSYlcTnqmcY05XAn6cTQ5DPK12YZKRJAAuad2G3HGH7tHBABJ/iiR8",
+	"yK/2zUf5++TGgV2oHVg30ISDGXtjq+Z+2mljkGUGroHX4Igy+0/wSqoZX1Wl7q9yr16BXXB5efnjSyU+",
+	"L18qu18qHmIc4X8HkBDMBWI1gsSXSvVLRQXxYjH8UtldXf95eXnpnMBa9l8Z4kjceabNwoluUODRAZph",
+	"Bjlkvnn4CLHY7Yl3p4hk9hMCGXXHaXBVwQMB+dUzreecw3alWhmhJfuLY/PtIx7CQRf3+kL9VfBImVP2",
+	"mY0HQV/zIdTjmmelNqWFiP9RQ36iBx15qBomuB81zVrO5VLcr7Qs4PKPCa/EVmb2HetrRNZO+EuS1QwV",
+	"aX6RijJl9jeNHTNm7rdWMn7+mZrrZ7VyEQYU+kc4QCZTJs/+pTjK74D6NeVh6GACWSoErTAloKBn0QXD",
+	"umaKI4bLm67rczxUXX/oCGlSD1LyVjJGcHHeODht7R1/bb1rNL+atom7oNEjlCGuQ3ZUFgZl8l1ub3Js",
+	"UotJMouLoKhUDF1lV92GcHV3coODQHdX7sp/EiqkzoMHIfQE8mvg49tG+/C40Wp/vThvfH171mqDXXBi",
+	"yTo1pQIhVm+ck+vJOgiEVFO6qtHXDSLJFX0JGub6HaVJKSWm2zU6qbTpcRd7kIhgqDlsslK7nBrYO67v",
+	"v7tveAnqwbHwMsSjQOgygSlAASYeQ1IMWIdOAqmy1XQO5YE7nTrTpeUeG7OM9AUeoUUyVGJdKaaCAnQb",
+	"BjCWYCobq4P6mPimpUgUoFyzhBvItS2WM1pLtR3uxgcvd5umDGOPEg9llFHP1XB6bcqiPQ9QpidkmDIs",
+	"hi6JoZ/EYXhR4E7Dm7yd3N3P9UDT8QJlKsKzQ28X45mKuywrw2uGPjC2T2+8FWYTUzjIEl6W+Mey4LpX",
+	"nDut2SaUp/n13rHhnfJ4K4Q+BRnrYuOVaiXPVyvVSp55lZTAGlEXDO8FGit2VjlpPGfurRiIi/OGASH3",
+	"TgyTfeevzN64ytBkNkMT3IT+jy9Fni7+GvJ04akK1PsWbU4BVlpgnWsuOTDOIB1krSZGXiRQSnaBBYZ6",
+	"6HaxNnWb0FGGO5aTlqrckj+9M1dxmZ/s+cmen+wpTnb+6HKXCWrv892GQ1tNriJiXvH47v/+zYjCSpxa",
+	"9XzFHekmBq57yBnR09sy0U4wcuWaY5+2/jhtuKSq5KnGrTRT63ZKYEdNnImGglmMivoYuxRd4G90IQ9g",
+	"uuiBk2iFchz8IP2VI+UsKaUxCn8WoJ/Vir6+yOuWHLF0FpAkKElRLjvGcZyZziFyVchl2fSiiCNW2rIt",
+	"F/VcpmSsnPZBOhuTXmSiHspt5bH9Ir+N9tHooTYdlPdNBl4RfzowHV/lu3G6HlU9g1MVmsqzqpKnLcW6",
+	"5MxuMjiGD04Fgy50e5HrMc/2URcT5INBFAj8ugs9QdlIofoaOCl+qLMiqYlKUaM+CVv49Oz0sFKttM/a",
+	"zWmLlZ8YrP2sVsJUG9lytBw3nnWzJLnJr3jM8KsABVxHYvpWktk2ZJSgbJkpgrCKE0mSIXOcLIyLcpeE",
+	"Vr8/HlYTIDgWUic0PJX+fVZckQ6Zu+tUQnccGSNhqAEV+dQZ2gkLYuymkx+SuxdKD2etvAz/cXmm7DV4",
+	"wvtT5z9VXynmkNWsepWpEBwnVY5gMSfBRwSoQ11JGIGTa/5VoAy6HS4cMYuFsa6WSPRd6kXd3VtnnAZX",
+	"A214hVIyPEt6AHdNroXiZLV7U/j+MX3zKegjZaI5HlPSl5ehpRLYUikII/6JAEEWJ5/kKVEadboYmTVD",
+	"ddqaCj2yCSG0C94ctm00Na+BugADygXYWgVeHzJpxjNeVVGoMHnUGQqk7vAv2kevt3dBx2PDUNjL/j7k",
+	"fVWyryoNTV8ZDt2ISZFQBZwCqOoOohTwKiq0qy6KF9aXl0cNwy1XqcFwjJVjWcq0hzWxiu79pIaFdozm",
+	"j2NBvYf5JXM+pUJ5FtwOgxYivglFMwqPik4WFGCikNLHgxHAYkO6Bo6glLqJ6CvIXXtUQesMu65Hgg6g",
+	"wB5QkaXyJR2ioOp8DELKk7BFtWyl0jjTTxCRmppfKxWO/U8LfivzeVb6FpRMTM2dJ5SkyLQmkaekTh+e",
+	"1veODw8q1cpBo2X/bB6eHjRO35S8OErWngyW/JYaNvkxnsCgrpRTOY27md3Jz1l7masPD60+pOzqcoDH",
+	"JmUO7gOT5J54UcdZ4nPdZa67zHWXue4yu+6SU0k+dqR6cIA8zJ00YJ8kiYJqC7LhL1ztBSXxYxX7bFpJ",
+	"dOitq3Z9MuG4FWfB+wCDyPQ5gNwF7dts+W+UqoRvrwHMUCNbtL6840pxkoubDsRz+UUuy9eu1owYL+Cv",
+	"iTtyHgUFF2862qUPhVqTLzmlbb4UB2Kpl6qAIwS066J2o0a3QWGLOY/zAAqvj7i5k5bCMa07caChk1Dt",
+	"Agg0DlQLEsEBvSGggzwYcQSg/W4oz0W6X69aaFVRDLpGbGgrhFNWBaqZskpFlhjXCp2ZQ5ja3FhwFHTj",
+	"8UpUWXh6oY9HDElKjH8CccHwqUMY0W2IGaoLZxsIzFKLs+xS0c3MVx7ligCO3jUZqr/vuyZ6Q1x35mfy",
+	"50y8I9iHRGVYkfhkSO0quRScqAHzsDtOPGkjqtU8AkogEFXcRhc0VDdNyFc8MVOYBQYBvZGnqVaM55Tw",
+	"ElOpnMk5Lapuqa/CLHS4qwlDnX85ncrpL7jy1zl1qrBvQL0rYBdTAw0hLUmDaq06TIVol19dQ2J3u2r7",
+	"FqTPdeocjAZ/6o2bzGg/uNdbTv7tgvrx8dlHuda947P9d5qhwhRKEa+C07PTQ53se4P504gZVWCreNCz",
+	"/XeVqr43K2fQO9BnR3M8shM4Huk54w05JIIN85Eo98RQH52B5hnmL8S15lxKngQngyrmOM3CWP2Pyloe",
+	"1a1vMBmNHHrF1caY4rGSMl5x87ZHSTfA3tPwG8YB4Retw/Op+IpFUhLGnvlZjxej1GrJc81vrvnNNb+5",
+	"5ldK85MocgY5tOOIb8uElSXqx8zS9HqXa8YchJRz3EleMmqf2uikAV+mHIVCDQGICMxQYUf8X0flmesh",
+	"j6mHTNA/4mWOzXNzGjpP0mZpnp+1D/fbhwdTpbDp5iQSD3a80d/t+KO/p+b7qTzYXiRVkpakJX1wOwgy",
+	"xOqR3Leccx8xTgkMgCqhoO8j11ZBH91CH3l4AIPUPQtYaJ612mAJ+gNM+NIP9f+G/3NJf7z4OxBoEFIG",
+	"2dCOt/DmsA3080U1+B8f2ypaUNG6OiUKuuTU9IUIKz9/qn6ZXUeBnbqcFHNhGEO92ZAUoooaSJKtKuJ9",
+	"bZp7aFyAHhToBg53DSnH6ipmXwgMMOTSHj541zgBV2jIqzrKEMsfI67ul8yA5l2w0GM0CnWTVbkP1VRd",
+	"mC9EDn5x3hjVnKupDkj+EkOq45NvhuZVQNUKeRXAZIWU8eoXEtfKlSitxu0q+si70kuBfEi8PqOERlwV",
+	"+OC1L+QL+a//Atk7YvnjofJy2tqKBCGfq3DZzItVgG49FIp0NT7V9RFxcLkU4Gv0/VLO/IVcLqmmGN8v",
+	"a6Aej3qjKgSNxOZiDgaYc1PFCRPlaFXuWMJvEEP+F6Jybcx1wfryilqEuvaBQJOJxsEuuKybotJq6F2w",
+	"p59+iZaX1zz1jvoTXdaAg8K/ECOzdXLP5ViqvtStOb9U6uld+FKR1GX40xeiLjayhKk6QXahJxkL1F8B",
+	"TPqIYV3NEjAaoNFbEYDFF5JKUgZtDbTKdiIUBJhcpWopmY/sPeUuUDEEJunpC4nvL32KdAloqJOlRB8N",
+	"pERDBi7D9i1WdM3lOCK9qmb8QihTf9BIF0jPCucaaGRXki4fFa+f2zrqvhpOFynzq6b6q77kVWyCoW9I",
+	"F2Jo51iKZCGamWDOI5UO/4VcJozmMk38MZFwRfzQ68dUaoQVT7SiEDFFopRwSc58yNWmgj4NfF2CVMrK",
+	"3wEkwy9E18nLHFbzoql4LhWnXQB1Q2XaTY8OFjhC4M1h+wtZslxqKfV8UaoeVvJWAQRexAUd6NaiEHQY",
+	"vVJch8RzDdUXX0j6Rf0a8Oi1ZkP6gsNcy3QQQVC3FAWHxLecThEX/EJGOHkVQE/IKXSpVXqTGDAxOabX",
+	"p1/TU30hPXytLty5ngUsNC/aYMkw46UfNkrp55LmdItqA+vAg0Egz3wfChBAyeyy04AeEpJRrGmHBBYG",
+	"/5wOUBox14jpI6p1D7CABRjAIbgi9EZ+pWPYF3UYwfryeuIVlXwQekJfAyk9j3whZhR92WVPlhqjBo7l",
+	"SID36Y2+PbqRL2klQq1FTisZZlVzz0+v21TA4PW+vq2W/+X6Qzm6peMjK0gUP5SL0yQVIn0AuaqmHgoj",
+	"cSTRKcX/70jud9KkVuocPoBdoZCKvhClpBvVlhJrZiieLFVCwwrMeamBy/++1NdnNzjwPcj8XQnQfwN9",
+	"9sx2/r9yln8NhsaMIEhc7qazzDQQFq1fKuk3v1R+nzDef1/uqhG4FBNMdbtS9JeMUzzGf9tX4jFMP9/p",
+	"R0jASKWLpkewW9eiCkj5L6l9X3LKxOXIlnCT1IsCPy6kJN8zaZw8CsTvpu+EqnmnmPHl60v5HpNnmiNT",
+	"O9FHbHcEbjnQv17LaS7BgtSkzJrVxItVyzgzr2P/EizA+FXsmxP5X/8FmrCHSaxLHI+SIUMg1G/EwpV2",
+	"uxyJS7CAiY9ukxRmxqW0Q4OqbmOwXP1CbCTa8qI6iZch7KEW/q4h14/Wl6txoI+0Jxd3R1eg5/vXslQA",
+	"VjftEP9aWb40xfx4CoCVZasS1oBWjOTJ+kLiBvseZAybHdJdIsBl5tAa4hbyF0Di6tCquOMXoiwym4Rs",
+	"TmcVMNSDzA+U5d3VCOtZBKuGD0pWtZTRYBQ8xqRJIvHboRHxdXMHH3kBZOaUavpZuIyNtEu5ubZ05OXi",
+	"bhLXpAtkq5O8vrwsSSEBUTEEPQDXDOkLSUdaqfTvoUC8BkypKtChfhzKKKHXsSocf0e7YAWc4D3FOVWD",
+	"bCmp7VYuxP3WOgEyxLJ/fFg/Pak3jr+e1D993Ts7+HypaWF1Ix4oUrWy+BeyMPL6RfP4rH5wqfStADK5",
+	"0g71h2kVE6yvrNXAEcRKA8kqqHoFos+oEIFBqu5qEBvNEpLQaqHmSO5K9Uto+SL6DHEpg6pZbSaZfnXH",
+	"rPQcCTZ8XZe8+FJqA9qBASIicPCFSFEGuVLskG9JY5+Sax3kwzXfbcQBWRwsXGL/sgourSy9rIJQivdU",
+	"jXUeeX1JNpeJwL2sglqttviFAF29vK/6wIXw7wiZ3jepz5Sv9LIGTiXPkQNzyXNUUJLJ/R7UJFgHyoei",
+	"9DPtc+G7GTcN4Jh4mmVdEHwLtCNnQVscUp2X4FweEoHFUJcHr4WIdSkbIL8uLquKuqzHR054SKKBJmo9",
+	"bc4ZoNTxMBK76cKksYPAaHaCynnHOwpMbr0JAlm4NBFWl6CDPCo5+aUJJ75UOO3okglJ0/kaOHP5GKBw",
+	"zJnUVZRDRWFoSivGtpk8DJe2k96lZpltyK9qpmLkZdUYYvHYcqB4SeXrNWokM0aZxu/50T7YWd/YUhZh",
+	"gAZA9+iXRJgyG5bM09++cUouqwZpam9Ns355VPMN+bnWbpREy7bcVyBeIgWIVPIr1YrAQvnxY/sf1JuN",
+	"SrUipaL2F6zUlmvLykkfIgJDXNmtrNWWa2uqnqboKw9Jke0nn/WQcPYwiCWJVe8zlsD//c//WlPRGnGv",
+	"0iQq2ShD0OvreFulksXBihUFrBaqDd+UWNWD2Cqg6kQrR2JR+dqsYZLkg2H5mlx5pWpq7VbMqitp/532",
+	"/us9k+u/W3znz7/k2CaqVw63urysa9qq0ma6RWxCOd9MOF086X/i67O6qOyubG2tr29sbWxuKo9yYolW",
+	"dle2lzd2dtbsI+ynADarHQzVvlR+VscNar5c38x/uao8sglqShWAt26Itpl7UlHn0au7ytm7SrXST5pg",
+	"ZbSQotnN+0vZl9Xo63oHXF/FO7W0B31bkFJ9sjL5k4tUwy/90dqYnU7zCNVGIcbqWGTqr5xokrZMbLhT",
+	"BoTUBISOFfYgUYaYLoeCiB9STERNg7n+mGCeI04j5qFRA1KBsrozGc1tSk8gGZrdUe2GN8rsaIMIxAgM",
+	"FDvXX5XY1FMqGvIkDhARels39LaO/8z0/rgg8Bpifa2ofNTRYADZMFU7Wu5OimVKxg57yj2edWAaJviX",
+	"Clh3tcxV9+go79A0Kpu+BetJnUDFaec4rf5eH9LnzGoVVeyZZgtluewPNyvdWllddnDPsocgzfjqvq9P",
+	"Q3b1P3PSYWU6uF18fGtlbac6bkXjhEN8h1ZZhZ1N6O2sL693VzfhzuoO3EZwe7u7trPahdtb6zNiQhOa",
+	"7+IN9lGG3R/TJC9iHKeP35sz+afN5FdK8M8mHEpbt03psVygFg6rZbYnZNRDXLnatSH1wgSLkQP2ME+Q",
+	"Jj+rhSbA0g/1/4b/UwubALl7ml3TKxTfc6gra92VRQ2XlzMHaqBnLWeqxYCGmTs3N4QGrY9rdKw7OotQ",
+	"YAosV+YMc64VPwXmpZmD5Sbl2Je+65vOY2G+Adc4jhhTj2mvh/zXmKTzO/MOiT0zY459uVafvLJ0phz0",
+	"yvye8GbTOO8reV5zoDJftTOOMhGHQtEke7gGTPfv5HZFpVd3huDV61ejlydylJrlVOriLGFV8lklzZds",
+	"Vueu7eQzqftPPk1dXbTZDegMgRnINb2t2BRPPyElfEZny5QODb39L9CTMf6jI8o6qp/eS7TkOzFLsBzr",
+	"MG72XsJotwELCwxxFASILZq76VhyKVGVfbvIhjf0Oa0xXE6G6cHv1ZqdZuJfy2qc5kAtlzhQ+ybnZG5m",
+	"PZaZ1bFnzXnsU+rJ0g/9hzGnnJrKG2TiyzBX8R2WKUgpbelUW1g2Xo0StJhnA2+QiHlASQMrXofDXrGA",
+	"P71bkrtyjrN3lSd+6NdLUfgRjXQXwxd0AOVhmeX05d0dqaBFlbvmag7+Bl+jzNnMeiRsUJfoI54NB1TR",
+	"jDZqcSQeMY5YhMTPByf+rpMRQqFDcwBDA3ptAnLiEL8RNSHPC1qWF6jo8Xpqqc+GN1R/2fuH0t5zQ06n",
+	"KnWilOL11Pw9D8r15qrOwzpllMfBaCPaHNHhyuM4r2Vu0zlm4q9mdM3sx7POnTMzO2eSTbhn90ypCQ2d",
+	"qcRT16wpkfNwIsYFGLrVp7IYNPvGCHBPwmtlT8bcbzX3WyV+Ky/FL2fzXNkRbBofDILhSArUeHdVTJgP",
+	"oz3Z4f8Bl1Vy5F6s02paTW7u5XqKXi4vOaKT9b2lH/bPaXxd9hunNyvFIkrarCmIHbZgAuBz9WmNYy1z",
+	"r9bz9mrNftr+Cd9WIv/d2bYjB/LevFqJXJ/Vr/UUeMTctzX3bc19W/+4byvxxE/r3cryX1PJZKLLS3NI",
+	"/XbMjqCAAe2Z3DdTmIIjW3sggVF13q8m1Qfsg1fc5LfakoQm21WX3kC+TjdWUYqpRqfFPrQzs5gXpXSV",
+	"8qVozMw9KXMt7x5cL7b80bQemJa2oAwT0WddZ/nYkXdTfSJTlZ9MKRLDFwAWICIqJV/00VBxnLjUSQ3U",
+	"VQI3B6vLK0nxUzNnH/qA0NTUaSZQBavLy3F5EobCAHqI2yaVhercma0a+Nx4zv3rRhoVpf1Wy/c8cbFp",
+	"eZ8+suK55h6yuT746Jy5hXKMeXY1cOmH/kOaNmOTaEzYe0bL01xVd3TWw+heIPHvaUVO64RxP6mI6943",
+	"rsyb58xoc9byaaprmBFKtr4YsLuw6IY42ZqSEOsK2F/rByeqDvbopd5zT8iZq3b3mcEyBQ8x+tlEmzEp",
+	"pxcXbjKFB+OaTXHykKnNFRfSM0aleq7cfFXNPkwVkwHu9QVQDYN80BkCGNerjAuJMhoga4lyBJm63UsK",
+	"JuetyAOzrHkcxsxxGFZzf6QojNR0cRtV53rtw3Ia3kG6LXqp2ePD0ygKtMiImwePAkmBFseANO45BqTE",
+	"3EkPxKK5w3Sz+cdESwzaGDq175w+TlJXuoIO9AS+RhfS7DWOluVqRfIwfI0qu10YcFStwEjQJqPXqiEO",
+	"Jr0zEj+y9Yl0BwtTZ2F9Y1m5fGLFaPdHEpuUoDpfoGF9fUd9mEEqiYKgmiYe84urVEM9wERQ3eNCcZq4",
+	"Ietu5ehc1d8PUAKvHsgxm97Aui7tXNn9z1+FABwOe/6V2lePDuSuGD0p4QjsqkaQZIM0Ej2KSa9pmvLy",
+	"1A7Yz1yLEoiLFd0twH4qRw67tZBRoSsO12gkAkpVnS9VishO1oo6BAmzBktoZuYQH0AB7XJgiHXNdfPP",
+	"SPQzj01RscpuJaAeDCrVhJtr2LswCDrQu2ozSHhImTiQypf5PPewKWVD0cM0IBk0j5wYqT1kZ6us1FZr",
+	"a7X19BM91epG6iezktZJu6mE5HPCBR3612SOC4WLzfpJMMeFxsX3q+Oz4RwXChfnVx9O5rjQuPhY/34y",
+	"PyNGtNZvggeji79My2yMrDK1YptoK11sVK3S/24yGvKs4tHIaBbj1IwBxIG09FSJ4Mru6kq8tCYNsMB/",
+	"R+i1SweJgUj6Tzh+yoDGUACH5pcfFehfIya0oVjZrajOQPLvVggHmS/q6kULr/ppD/r1uDcGH3301vq0",
+	"Uz/rUY0HKoSDlkeZXfPKsvL4m17X8SriXzKLiD+u7G78rFbCiPVQWhd0oCM/9GhHcAOXaZVdMeVeK9XK",
+	"zUg3Pd1kboZKkdpSnF+rzgPUk1tSP3YjWQeadSyViE0n6CbuEdYacoEG2kUeF1KwFbk1+0pCKnQFKx8K",
+	"CBaSw1IFhplVk67zizVwim6F6pcTd89RvXkEVXepdgpTApd2gY+7qs6wsP1leFFo/IHtPzVzWcOYG+vT",
+	"67Jx9ZOURyUxzfLm5cFhJWskVt7unb1eXV7ZKbYOe1Qog83Bl/P2W2VntbayulbbWKmtLq8vrUmTcGe1",
+	"trpW216pra6rX/I2Xix9JYueLHsfSi6m+arl6zFbNfyzHFf9OZ137aGqS453nEykKafbZH1zc2djJrfJ",
+	"5sO5TRRdP7bbJH8w0k6Tv+7veMxNmulUV0PYGc01frw33KfhMGZhfmSLrK5vy4NMGbLKoFWk5G9ubdA+",
+	"OiQe9VMEYn8f0RL1zwH0rnRV/uwUqhL8CcRBg2Q+kD+dRSLzWyvFhrKjJEroz4dR1MeIgzz/zGnpP1II",
+	"X1v5ZxFeBonmhw+YSf6u3vn5kFZGrM6PmBnp3/W4Ft4RQ2Pjp0NqjZoZ6V3YmIb8fk5nnNxNiBaaJtMJ",
+	"18cJTnqsSpP1+NaXel7EGPJroGk756or4FzTquReWXX1yfR/HcBnUwrUJInwTM+NGvhMI9WcTHUaVJ0p",
+	"kG9qEgywiIsuGXxYnQZQBoY0Aj5ViFEfq4tiW7CN0QDVUjmNj7e/BlK5JhioHpWmz9uofaNY891jyh6t",
+	"lKu1kIAHierGJCmTINBBim7lLikiRSoAwscq/Kf2MlM249bFebM5FXSS6kBYIj4tnSNmiAwSP+luWAN6",
+	"EoA5+BZxAQTs9WzDLtXvsgbqQRCbvbrzUsRDyc79+GsbxcaQyiU3n5pWMTDVS1Y+gkN9gj1IdMCG7p9j",
+	"VXngR0y3+MI89aWruqJva88WRbVoLMQ2ecm4uXgjHDFosXr1mDFzH/u6gxdHRFQBv8Khju/rI+8qC/Qr",
+	"Dk4+AYY8ynweR79oKZYs4tPrRo9Qhl6ffCq61ncFvcxLVGdKVOuYfN0GOC1CFGmiW+TpRmM47hb7T1Sp",
+	"NgdUMtkujYhpdKiFCfbnIuGpV9UeIxSq5dL04xFyOfrPjS/eMarooYKKTGzQDN6x7Yfzjh2ePjnv2Dyk",
+	"aB5SNA8pmocUzUOK5iFFzzKk6ImG0ZT0zs+DaB4niObunupnUg3qKZmwLyfbFZNegMabhSEUXj9vGB76",
+	"WICQSTNQYB3XkrcTa6AehsEQeH1Ieir5PxgCSgAPkYe7GPmp7tbWrQHqQjDciQTiJmvNdo0OtQ7vaweh",
+	"sfaj0JeWUN5bd6EezL119+itmzEGyWFPtqblbHo377c81D904/bPX7g9a+78yBVC557MpySwlNSB019u",
+	"LZmKXkU51irUFAZBprwh5Bz3iC5ijIhvXPSq/07RFVHsB1VuwbotI/ZLu0SnDPKue0FS9M9mBacjvlPi",
+	"Zx7vPa+1MClAXJ/KXMW+jArrqnpqSgTYmgp3PPit53/wZytgFZ/58Qrk5AP+eOWt8hv1Ioooz6wHvRh+",
+	"Uu92kVeCoxTpGKr48mQdI1PYl9vKvhz4iiOpIiWTC6vU9WTPybB9uoVfAtrD5H4rv6gh79AfeaiBqgI0",
+	"gDioAh/zMIDD0+L6Groqz9NrPKModZ7UN1fy7qDkQcvtZkwCzNVSR1yVr1cB0EQU8tt0Gp6m45eg0008",
+	"zf9ATVLDRV6CojbvgfMUA6oLKsOX1AqTlhxl4qzLcStd/g9zA1ofckAooKKP7Ee6yp9RMOO4ahuLneN2",
+	"5+iaXj1Pbve8+mjMC4H++mxDH6bJbGNc4K2LclXKhTQjFW1zTj2sWsGnHFhj/NLzY/38en29INXnZTX6",
+	"guYwzqxLlGrv1XJxEsQ5KmUBtTKcY6Y+W3Mm8qu54eeu8rlBdeeeWzMbVDa1pERbefOuuuXjOX5U6Fs3",
+	"MzxfDvfs6p8/wN3A3ctGm5yi9c1UEHgApbxAjKtSgxIgV+ZRoNRw9cb0ZfAU+b1Ah/ljhVp9HinbkFhO",
+	"6sL/ieTaOqIG20mU4AAO1QJUwO3LrQtoGXxOflgWXnw/UPd9dTUgTyyXGy/ZXNICNyU4aiAtUmzACPR9",
+	"5AOkl8dz0qTu+ylIfuFrg4Rh6jLw3NRgvaHBNdL/cLPAzOXk2lhVtYj93Wu1u/+4WXlqUSlun5EJqaU+",
+	"Jrt/vg3S5pz+Lpz+kesJGSYLVGvJx64tNLelJoQs+X5GFI4XhJHTXFKdOTPmUkYWSYsg2ddY/OlXC2Rj",
+	"LJWLnEnPzcK6i1jMmgzVlHHwjwnGl1pqZy4Q7lEgzIXAU8qKKW0QjXerLf1Qf5QuCKdJIVLNArHgoHEw",
+	"vnDaMzOHqpNAi8Wu68pAY/JphhM8oexHKECAoFQdCAIxYZiulM++7OivIHMg8ZdMf/eE979U/9NIObWJ",
+	"incBw/Wv8KAEj5WvAUw0zav0JHeq/ViueyDnesZ5iHN9tTTvAAtJ/UizQYtz9/XTYx8GEwfvGif520/1",
+	"69jYMHlO5VupvjJwYnXG584GprvAq5gqf7WvGtorNKzpLmEeHYD2pza4/pdE4crvIPzXSeNN96S+/Ga/",
+	"9febVqOzdvD+cK/+/qJeX39zWj/Y38Pv3+313u+v18+8zr4IPnzzNy82zun5jfjw983bAflUf/P289te",
+	"2Pnjz5P97da3rWjt8M+VveFpcPxh8Lb++R1cb31c/9Z9s/6b6O6stbbfts8OP376XF9e2/pMbvHpB376",
+	"ef/whHy4Ceqf/wiD642biHw68LdODo5uBfvm/zH4w/tz4+23YM/zrg42z8J3N7+97x+cw9/werO7s30e",
+	"vD34PLzdevvmDT3aH940Durv63uq2lIODTdYHokuCoIaQeLF4GKiv2V9eWdzksNlZX4R+6I041OaYbSq",
+	"LkkNnLG0EfiS5ZmURhOk2NgMLYVcRAQbqtBmpvzJIIw6AfaAZFbFd6vPUJ7df0aWRMI7pPjQXW9Ap5SY",
+	"jb3Gt/rpXu/q7/4VfrNzs7xXf394VK+f7dffb9fl8/3eu/36+8O6+Hj1kW5+bL1Z/6Pp9db77+Bv24KT",
+	"wz+3zt9/OL+4/nzFcH34Wx8i8udvw+Pb9f09fLbXWb2A/HDQ/vYWtq/38PW3oz9/6w5OG4N3/XfLe9H6",
+	"eb3ROKfUPxl+OGgOu3vtAYPfb5u38P3aSsP7LvrdD93m9+1vYunT7epBh/z5KVjbxjfDT83fTt5snTb9",
+	"zw1/DV1d7N389uffn4/xZhvvb28d9D++G6I/WfP8z7Wt728/NJc22cW7/vVbdlV///4371twtI728feN",
+	"998+vF9+076J/vzmB8tLb/7E/YO1/dX97Z336xdkpdP/9Of6+tb6Hzuna63TJsdXn9vNvQ83g6O1ZXhR",
+	"/3B8dPNueWPtz72Afjq7JcvbG3ubF1ukd/1b49tw6UP46d2md75Njw8Hy2usuRyGfb91QY5P2n+8XbsI",
+	"NnfI+0eWavP75rm5hq0MnleTKHM1O0kujruQzSodyeV79spVuYf0W2NLIM5F5SRRufw0RCVrNNHgNzTY",
+	"/Ly///lg76y58/cRf/MhavRXGkfwqOvfrK0tC3H2OVjtfjtb7R2Ts9vPf558uv5OjvYOuh/3dv5YeeN1",
+	"Mdv+jE7fifeDvdYBOa//+b7/aQVFqFdHWx/f8HBj8+PaKW03356ffD7gS2/ekZN3384G31udqE0FOkCf",
+	"m7x5tN66+R529oZw63377RLb6n6njaM378XJzlJwVv9Itj8t7zRuftvxouv1erj5/c8Wbn+7hWd0cLF9",
+	"s7L+7XD5onn7be1w5dvJcKO33TxdP8YfG/TNcff6ln++Ol05a16sRSfiXfTx773Pv735u78VvvcGfw/h",
+	"Kf9wft04Xno3fEffbND+Hh56/W34x83h2t7th7WL7S7u3r4jazsr1ydb3qc/Ns4/k40//hh4n7798dt7",
+	"/2Z/b+vdRuecI9h9j/bfP74BOJdycyn3AqScljGlvJkF9yBdVfGGL8F0ne8JuR2pd4H+HrAoGI1cGls/",
+	"KR5BV9yZl1J6qjkkUPVpmb2UUhyY1hmCeCwXDPHDkmm5IxRU94x98zhVlUZmLxEXVs3Me0382oC/Rrce",
+	"CrLzm+v13UoHE6gQNIrqiQ5PczP3+gDzkHJcxkB0ffKzOnedPmfX6cHcO/oG2dCs//uf/7WCS81iBFc6",
+	"ckAfZUx651KYnZF064vxmSyJQEzLQ5vW4jIcM/krY3ysOUbzAmJ2f1hZsFupHx+ffaxUK6rgvmngsn92",
+	"2j48bbc/Nw8rORUzCOgNuOXBrdwIZZTrDansVmq3Ab8tX/k+J2DKVt1aebC1mr5zmZZ1Gztbq9vb0+Nh",
+	"pGdbGLc+WZEIomGcfGNyb2bE2tyT+QLly+NGRLclGqTWVhgSzaVWrCyUuVlZ2nmal2mC5kv/j5eZE2zO",
+	"iOHJxubFeeP13nGc6lnexrxgeG5czo3LWYzLmHQe16qMp52bk3Nzcm5OPnlz0oimyZbkxXljggWZGere",
+	"rMeEobwss/HivHFw2to7/tp612h+PTg7qTdOc7ai3BvQiVSNCd1zMzaRUr/+nF5mPLShWLA6l3W4tbG6",
+	"sr4828ofyEJMCbm5aTg3Deem4fMzDbPCqoxZqAVggTnYYzQKy1WUU+043IUSaiCeFFD1rTRndIfTXfBK",
+	"ffmqCl4x5OEQIyJejTMeD+Xr80p092XoKez/U6XoiqxHTXe2wIYiqlccWFBdK7TPyvd4mTx3Qo/j547f",
+	"e4QeM+mqTBqm3UoH+r1oyP/do8JU0sioBzF4PPPVN9rtMjRMfdXFjAu9plSzdztMALMPzXpMO+5kXAYH",
+	"HJYZVpeKGjvsXzOUjUr4w9xWn9vq8/KFz6t8YU6NSLeWtDqMblE4sZJhptNRauCidkYpzvEijHLLsb0+",
+	"DnyGyL9nsBkTnD2UcT0GynGC7q8ZlvA4du8/yGnqrBfpu5oQcq4buUoqNiQUsx9nXRFgCl1ofZ2Psiz9",
+	"TepMzMXGyyl9lWavj1f/at6D/inJ79OslC2W12OdDUs/1P9Nna3iFkAEoNcpmltQXy2qTFnjh2e6lwcW",
+	"QEi6Ee72P89R6I8pvuVCihtQg+YnXKjiQS3cyh/6aaXQzK3sQQZFH6nb6Vms3cq5elgptHgrezQQY4cX",
+	"fTSgREBMCqZ4w1CPMjvF4bDnX2Wn2A9QDxJUyVnW96MezRN6nrhqYJS2iCM2ty4lJrQwQH5KROjCYbFt",
+	"WGxmShU3L49UmcmU0BktRDbW9NR5QnMp9LRNZB/lJFBG6DhkzYhkmIXhatq438rFz768peVolr91HdUX",
+	"57bokyiJOWoUukzUeTvnp1QsWYqtrLS6mw23FAtZ1YbR6aZtJ5Ri5KdHo8CXRnZSSlR3IKwCSHQf5zRp",
+	"UabFrcZmdixnCFbGaWnAm4vdJ9QZYLI0ndwgYP2f75zzMq5on6qffW6NPjdrdC7gHzx1KLZ5BR0R9vco",
+	"65d+mD9Ld0tIi/OYGZruCTHBFLdQSFjLeSoWZy7QHwvOZMscgBe1jTYUMu8CMTeTX7aZrJjb+E4S4HdX",
+	"VV1PXw3Eg7zQfhMF4mN667WPYCD6Y+8dGeJRELM5qRkDgVQPbTKuh3Zcaf6tnuKl1Jr/UQkRkwwJ+XVh",
+	"cl82V5bXNuWwIWVqBEQEw0jjgUZCFX/8T6WpIlQqGgAdq6xCKg2EJ5+USZO8f0zpVRSqipCq9qOunIwJ",
+	"ODhtqV8FZD3IhogYo+cI4mBXV5OUr+j35bFSlaz1QPq8falkvv1SUdfMHAXIE5SBL7bm4ZdKBtzD8/Oz",
+	"869ygq8njVarcfrm6+Fp+/xzsghVAEzFuAooIm6MzvIWlVJjDUnNL+eecLqNTxEfraH3EpMzQd/yP8uZ",
+	"DfUWR3GeRwRgIlCPYTEsxWzPI2Jqu2LYI5QL7D1nhrtyHwx3ZzLDTTHQk09l2ecpTV5WfNPBAU8+FfG/",
+	"X5OJd2HA75GLzz1jc1Hwy4gCyc3NgfTT3DknDgpUdJ0/WKIQatxz2XwBfJVwp1mCjkItEB9JquGZmezF",
+	"dIb6UaGh5SpexAUdINbSCeUa0szC9W2AXlfmLeWMss/N8uvN5teL82OJS9HNvM2QhN8TCT7Mst6etdqV",
+	"aiVigXlfMdZqRZq62V9MnXc1o4rTYYiID/JHuQ2mIHm2t1PFfGU/GrN0M8nsa9eFAL6eNduNs9Ovh5/q",
+	"J83jwwmYMJMaVLTa543TN/eADPXwa2f41WaAxmgwi/mq//koCKkfnKj6COXxcHhSbxzfAxoIZSgMhv/2",
+	"AgTJAOKghqIUKrSqhNi/s+rGDNmImoWUu3v8pXpljf/oiLIO9n1EUnJ4okA6UvrlCwxbtD7cWByN1BEf",
+	"Yz21kLA594q41b1PnJfftlW6aBfEEMQS04MEdBDwKJG6MPKlHg5DDN4ctsFSAkxWerZQRni+jEw6N1uz",
+	"3ETV9x9lJWWtA43G0sl1y/fWE8RyriK30tSG6S8sTngUSoGREici8O+XAn4ty/BBpcM8jOAhJVILjQgk",
+	"pzwab74t/dB/nMIBKhMhkJFgKZ+OKnalxZh+ZmSJPp36MbjBQSDlWMTVUSluBv7cJFbuQl6i0wJnULbA",
+	"EcoI7IL4gWQ/SkI8wnNHq50890bmD6u+zhnN1P3Ap+c1IQ2wh9E0viL7iS48kfYSjatI1bQTzatR3bUa",
+	"FdEM6B8pRnV35xlkXh9fJzqj+XeT0ZBnVdpGOmw3k7qJiUcHcplmz6U2KeE7xgMsKrsr6zEaFbEO9yRh",
+	"RqJH1Tdm4r8jyCARmMQ6cPKLgeZHxY+YURTXlqsVLihDdf8aMREPo37bg366dLglRfPokHjUT4Frf39r",
+	"FdL0zwH0ruRRSyni6kELER+xD4jh7nDkSQgHmTE+YJZcscgNC+AwXhFU4GsyrexWVGlM+bceReNffWHX",
+	"ae2DAA5Hl2mgsM/i9aR/1+NaeEM4aHmU2Z3aUOBJ0lE4jr8zv2SIIv5WfZYiJA1glo7ix3vDfRomCEv2",
+	"c317iv0ceZZs6MiDUQyM39J9aQmdQBw0SPaB/O0sEtMRgN3uosMT/2P84dmIz45k2QL/HaHXASREws+M",
+	"U/jOZ2nlH8d9KWzOcJ7+Uz/4605nKvtohEWkTpQ57yMHamU5e6LsZ9kDld6LjemI8WfmIG7Wtmfw9ypd",
+	"YDj39879vXf394aJXplVemOFs2TtM60pKPdtVqkFZyQYgrgFqQcJ8PIfFtVLM7T+MgqYj6h2EyTN9oiW",
+	"Vn8IyZLVuB5CSUv9nhUq6QcFKlrsnx4nUZoXe6MipfKfVrN+8lflQWTI6rJTK0ux/a3aamnPrD4AD1ZV",
+	"/uGtiTmZ3heZPrj2U0C5E+2J6el5HoM2U404KUkjjpgtXx/39aYqlYdMjEObQh967Op+RoGYF/Z7sYX9",
+	"QqvrFWqiBV5YdSRKdRCwTlh9iKbywKr0nnkvuWffYsBZkL8zfKTK/50hCAMoupQNgHFEuya075jLsses",
+	"+K+MM0xJtpPQ6oZyMDh0Qf1T0wDseqSOteNBy8SyVw5P63vHhweValKIWdID/veo4yxdlXBfvZIvrUh6",
+	"EezJF47OTV2JfUoI8pI1af0lVb/w2E4jCagLdfdd/ZbdCI05fAAFtI9giNNvSs0g8zgSfdPHN6AeDFQH",
+	"KkOu+qx3YRB0oHfVZpDwkDJxIHUR83nuYVMlVhQ8TAOSwYdZ4Uckl0eVmZ+drcIHIqzdmOem9ZPITrq6",
+	"kfrJrKl10m5WlGtAMe3duUN57lCeO5SfgkO5WuEpXJ6RxCIdYbdSSD0Jbm9rEI1j97lSurZuUMzvD0/n",
+	"/H7O7+f8fs7v5/w+w+8PGq0nxvAFHQwQGcvv2+qVfNHxObufs/s5u5+z+zm7n8zupw8tuTAVnuYtDZ9h",
+	"sMsjFxlIKmCoCxrtR8cvOZgmMlcEmYpgxdcWNx3JKSfeW+jjzsFNH3t9ABmKywyYsmwwCOiNutmAxAed",
+	"gGoWPNIgeczVxkcFiGrWPL/geKIXHPSGaAV2tguO+PKrMwTymyp4VT8+Pvv4SqU6ZSno1d7x2f47/SSm",
+	"pgKI1fxl7/4TOlNaZkloJc7UEdD5VwWA2GePflWC/IwptbG+rE2pfKYpug0xQ3Xh1OT1/u5WYICvkdH7",
+	"eNhN5LsBX+1auqICRAQxVfabqvrftS5LDL0ywFX66BUHEAgGsVB9ngoA1R63MYBmSncrIkoB2oEowLz/",
+	"b1OmfGowx+DQWoez4hCyIZwdf6OArWxt7Wytrq+ZdxWEn4ffmndBnu0Nc59Y+0Co8qfOCpP12qY3dHqN",
+	"M+EJc71z3kr7qRbUesldzZLKiv/3P//LQVeLaGa0RavrasmNSU+pkWdEG/zjwsfrvg+QBpcDHJfs6tqB",
+	"9BQ14Irfgb6Pkq+dDViesWp7h7YmP+6mNJRWDGIht7K5tTmVzL+LiFBh0KNS4uF7rBSqeitbKxtPVtVb",
+	"2VrbrM68ow+m892vilAi6WkeV/yLi+JHjlQmAPuICOzBQImofMjyPDr5F2xrY9QTueNl1Z7I6dULA+hp",
+	"V9BNnwaJTpPTsWIdCHSGcVM6+fZsOlFcNW2uE7mkK8PeFSX/5gKyK1M864dLPK5urRQrPGJ4g2eu4/gQ",
+	"es79uLRWtzZWHk/Pce5EEWDbG2XdMXrj7kWvuadtnkmdmTdcmGsipTURPldFft3SeOVdMGMvIJd+3HQk",
+	"CyrZSC+tp0gIamPr3aWY3a/QLM9cRGX1MzekFqlPs/fcXHA8vXZtL9nJnC3Ed19GFtRiMWU+UeJgWBeh",
+	"D+cM69EY1ozlUQp0cYe1MHU4wr2Wvk6B7DZatu47QGCsrXIf+JnbIXM7ZG6HzO2QlMDWMnNqgS0tEZUF",
+	"wpdgOgz7R8El8UUoqQFAKcEQoARwxK4RA6rP+//P3rfutnFr/74Kj4CD2huyFF+StN7YQJXYTdTtGyy5",
+	"Sf9NEVMzlMTtEalNcqyoRoHzGuf1zpMccJGcm2bkkSwrtjUfisaaGd7XhevyW1qyKY5MQ4gqQB9jtjC0",
+	"Ua3cjJw8DE17A3pLkI8VdmGVSQBvF1fZumhDDJyWoVp0joiUeEAa6BcaEAmRmDhUfITh5E+RuTn5iVFO",
+	"hgSamsLLlHlB6NsaF26YyA9BLlMlXUd5CooedRy3XpsnRkdhoOgYC9XsczHa8SFppSxdmJ70BCOOvd6S",
+	"EPEk9SCejOBZJBp7aTa3QczDUHXyQDveAXX2i1lF8y6k/t/NO80PWElof0P0xM8wkSLLRYrO5l4Brhj9",
+	"b0is9OtTfb9IshnX41b6UDdC6hdA5Id0vvq9Ouz++SPUwykYolv4suOsoPor5NFsNfW5dF/PT4c44hOW",
+	"1AWiAwzZJxfnnS7KYRc5NG7bqaj8u1N5Vmv4R/MfD47jtTwidwHq5qxoVYtPmGMnO93pGIxCjxD9W+WN",
+	"pZM7SJw1tmkXpph/3av1GGtdRu2J/yjpqGHm6q0vF/G31hJ4v+pjrnDlbaAzXcyxNCan8jTdI9/NIVAZ",
+	"yFY5yjOecy6rnNWYQ+QyhiIrTjJvHlwvWHnDWYI69qnSx3pMhHJ1jubyItQaj4Mp8oaYDfT7LJjCJW1M",
+	"PK1u+SanEnIE3FlCLaUE7YWKJPNi9WkcC35LjVoYBMia70IwVvlFnp8XyPWWhaD3nBA5Pvu9NmNvJmyK",
+	"vgUQnwiRB2bOtcNa41sgyzsWsuttdqGcpani4BUHL+Lgr0pw8Pec9QPqqcpSV0pUADN/mKBIarShoLJ5",
+	"Fwq6uA4bCvouuEd9vRJ0UQ5+ddneeXdyP/eGMVfKasXqHpPVJc94pacmuECW+Is4z9Vl+wGqaaqX766V",
+	"Pntm9lAd9NPHdvf4pN3pfr26bH/9eN7pzmiklxDeFUJSjMdH5VXQaHEr3bNiyA9kyJXa+Whq52J8X2ua",
+	"A8HDsWzewf/La5kQioEDTKXJpwulC8poHxVpm2CzbQUUL5BGZ4M+sP4KbcEgCzwwdgKVypkJmL7gUtIe",
+	"1DsKJTlEWKGAYKkQZ1CU3+wCGtHBUJk4La0LILeIyPiUEBeJ0N3InAPb4uLpzIeJAN+Ku64tFh4zv2m3",
+	"KL0pGxwcn+BTFMtGFmgQOFFUJmlIcKCGheCCH4hCOAhQH9MgFERa4cYZmvJQIMJuqeBMTyQfOPAjNA/L",
+	"I2sPzjqNBzsmQhMo8W3q5sHBm9293V3dwxjAiu9qhCkBJff/uKvxUEECwB+1E85vwjHE651+RvodKEZ6",
+	"dNYxMXxR+HO9dmlZwSH6cb+xe/C68e3bN/1frV77BdOgZtiigd07vrw8v/x6+vlr++y31kn76OvxWffy",
+	"99gRffoZslNzx+Hf0NH8kejuDtHRv9un6IZMk7iO+m2fE5lgRKB4jAW9xQoYncoZqG4qGur786uLk+N4",
+	"rPqhSVi1ULEGYfbvDEaZwyJMjNM1cH7aap/BhB9/xxQWAyymhKXW6ozHL8ORzd+t03an0z778PDdyh8F",
+	"7Jh+xbwfI6FCQ4aDfamlvv1SA2xFSQLiKS7Ql5oXEMw0PX+pFe1kwTTu2UgHh+cgGjNTyGzm4gnMRxQP",
+	"GJeKesd6+htYiPqpS/LNAiczvAgRJ4ycVDQyKiUPm0pMdwDVuzjk/BMNAuQNiXeDOqfdC+TZ+gK3VE2d",
+	"oujqBswKx66YXur29YWPDhzs96LmkHInx3SkR7ruKG2ztJfE48KvkoNKUmV17b+PmrtiioA6NdGlyCeX",
+	"pgN6S/4qVHFbTE6IkGjv1Ss0GdLAYO6MBfeIlIhKZDLptEqhj5NJYNLf5mm8uqOHZgNGCP38pryh0q6Z",
+	"Laaip63IN9UcB/pCmjIB8JvanCDSewMnW3o1lqTaZY4aFDLwQkHVtHb4x59pTPVbwvQmadJN5hXZxbDb",
+	"z2Ho5Qq/eljhgA80/7afWQu9hxnqESSJ0pcfHHH2OvJCqfiIiHpkJBCA8I62JCE24DgHVME1r7U98xLA",
+	"wjfv9P8SL2znX6zO4ekR6ecYlTYJ79wGHy8Jd+42oTedV2WVLVpddaY7qMitZznvUIEkkB4fF43DPSvH",
+	"EcwJ6cA3y6KYL6jxR4dyA3X9ReKpN6zshWPAiTDmb4owCT+meHQzWWhrLrPWnGNqW3batmPe+cQVa+OG",
+	"yNBWjK0nzTy2E5H/0cuQIP9PNMaCMPWb/kMrBTEx/yCRZUf5nNrVRDuPVmFdhFhRYUWFMRVGB/oecizC",
+	"4e4QcLVZkgOqMKavLBUdRiqRdDqRUXNMNX3KhkRQhahCIQu0+gaZz5pO1ZBQgfiENVCsle9G6dGu7yH2",
+	"EeMZCq1bBZ4w3bIwyC4yH8ilQzJU+UgXb9P4SlFDFum4+MZdDtj6oX09X0TltaRx75UZnr2HaqI+Zkpf",
+	"gjYPxy7DuRbRI5p35pezkingKTXB8DgT/GWaMb7HrNxPoUIURQHMMJy5kQDJ5EzL9eA6+eG4i6KbYX5A",
+	"QDzhkjEBxsL/tXV02j5LX6WqnOwqJzvjXF6EFm050h0b1SjKmWAcTrX7HEWfF1hC7HsXUS+VQWR5g8jM",
+	"oq/aNrIeQ0TmTFQ3oeomlLBHzBzyRe9CRrMFvSDbFtpSQyr8nTEWahphQtmrUR2RxqCBTqknuOR9hfbf",
+	"vN6ua8rvEUSYHjBwDHdrAmuEgW9r+X7T/MuEIjd4lu+1/RwOaUY6Qw+PdN/JdFP65rP7aEPY3HvJ+sKN",
+	"q4tMCc5jWcYMv1hMg2reZcnexi4XR+8lEldymRVB7kjDVQdZMFLEGcnxPX0gKoeZlIxqzpt83g1mZorr",
+	"jW5+tVZu9ORx6qpL0dywooUo2l2fZPPO/fNeAo7vXFsQaASRD9sN9F4QgJrCgURbepePsMJ1hMdU/2Mb",
+	"ksoEXKyIj7BELAyCXIJ2ponyhJw7onxijqf5XIk4Wp6KeF8c8Y7jo190AVgqRbSAZNeVK/pPIHbkBQQL",
+	"iTD8pVcAYddaUTbpS+EFq7/cuJV5jEzQF8E5qvvD46c63suwipWMMqk+JrlAOtIOsFRI6UWbqzfEgf6V",
+	"BpHLOsyBtTGpVRj0U0wzdGc5zqYCWb6JeRJ+RM6aWCOVxqRD5IRY1x8lQeIyZC+cv+yujb9Upa0rJvWC",
+	"mNRlyFJMipVgUqAX8YB6lGi1SP9ruji4mPmugSCeW04l9kcU6r/Yoh5aQTOvFEWBwNMF2Jh7P49v2UlU",
+	"0A/3QD/ECwnpPP0+8RTxoSRMImcDQ3xi47lwLDiCJqISvITRaRQcZs6eDtcySx9nP6egcRobCtIQk7bj",
+	"Vca7e2GZVHGFA4fJELOQGeuTa3r2yvbs+c+CyXRYeEN6S9zA7J8Xgo9l4vG76Xs+ntoE+XrNdwmFh7t7",
+	"9ZpUXJCWf0uEit6A394lq0PIaO720THzuK9nkfn9o1PBkj8H2LsJqNQnLdXF+4Bgdopp0GapD/RP56FK",
+	"/WaqZ/1GBO1P0610xngUmaiiSpMxAkAK14Eyj48S4x5hGnToX+SEjqiqHb6J9v/IxBx1iYyPlXOGRP3/",
+	"N8QCM0VZtAXxL9EuxOu9/32Xu8wS2h9+oyKGVNCnNMDT+FjB8E20V+2w9kfr6Lfjy+6fmu7gN9OaqccI",
+	"X7r5mg7gp+x07Wjcs2heyd9Nu27cYzzqeFy4nXvbeAMD1ZQDix19aX+xwzfDir52H5aUA+YkPF9XydOQ",
+	"ipsW5U3ZIIhAncpIxiXdMlZ/XxtmZ85NwTyac1OwjpjnKKmXhPJMDfN9bUFm86KgOefeXiBaOAP3lAGs",
+	"q64v34FRrznUrqpw+xQdc/cKrb/rtSbUOi6LRWKzHm3sMBAFVKR01CDRlo8V7mFJIL8SQP9MzUpNMdgb",
+	"6uFu19HrV/sI6tpPqCyHZHJpxvkkoExmziUMbo0QJA88KQXoJXoWtAR8ifu+CfxRzvXfutwZeJVKJbDi",
+	"xjxgI8pjuBKJuEA9wW/gn8wqNeD15YMB8XcoMzAmQ2zycj5cts66CcN4fjZOywzyGaXgBHxA2WpzcKDJ",
+	"5ZNwelMzqLrB8awjn8pxgKdnxWk4kmDhDZ9eIg4chyr7psq+ibNvsOMQjt21PI9IqXVwwaPahhmu17yD",
+	"/5f02CS5H8Kep48BSEgcBADugaFLIgvrG8KxLV/eK6/DgupeZhpP02fzMgJYq3CyBdwQcOeKT2whTc7z",
+	"RcwlN6APKblHIask1h/yY8peGOWtLobMStIqBP2lhVthe+LnkF6BsfPKWhKTVTPz6KGwnuWzp7XVR3nD",
+	"mixiUawovAoVf2JcxfGF+xhLSs9OCOZCE4PR34MgKcXTaHtYSjpgNriGZVhGH6JsjOUUIPgMnE6Uo5Zs",
+	"FQuCAjqiNlAH4P1CIQhTYJX4f//n/8rU+xbizzTOe/8hXhEcX2Ke97C+S6K5jadSsCTJTntTO497ADuL",
+	"meCiFoJELi3MEW3ZPxOrum1cBsnFBHeX4kXjpE9aKyplaIi3NW1tSKxqZWuodLF7QRJT3GEu51RY3sji",
+	"8gAnOGTeEGHEyATpdxvoGHtDpA8j0DCWN2BbpUoiPmHWJoGEZTpwQ0I7gCDydUICj4/I1xGUFekQfbdi",
+	"rkiYZY9grNVEhSkDVRAlBuS4hvMlwO0MBZTdmDDIMZZywoWPJFHhGI3xgESdK35DWGHXuKBzaBtcZRhB",
+	"C/rlgA8QZW7ECbKPOnMD+SqIJGq5XsGIK4lCQ6rpVESzm5UIx8bJ2MXypvYAB7bHRyPMfDDEZrbLCRk4",
+	"KoJ4dEyhzZpHhCT05wAzLSGJgLIrf5f2ksCQS2moezn4NWa8iEp0iwPqw3lwKHbW8WojM9frD28zM56E",
+	"XI6549qc8innmKt91UgLiU+fPu0kXiT3yYmZ962o2F/3zLigMjOxyiX9wlzSLnTCsDUnxrogsaz00ix5",
+	"ji+R6XUmEe/uRwHyLvopCPjEcHFzqBPeZNQC8YWi4ZkIKwcWzCeMCC32SNCHwHvN3FMXBQPCPRoTITlj",
+	"UMdsjtvxA1FdMhpzgcVUH/AuTO0e3f7YVMjzfaGFrpWOUSyNnmiBrqwfzYDe2dibwxqxLD/lfCuj2J+F",
+	"ox4ReiBDHgrjcTVL79gy9hS9LfL/AdfUN91ch+RBPR4hZWp/rwY6Ox2Fo6TGTpkiAwCp+TNfiKzGzBFt",
+	"UR6DklPmDYWmaCuMQUfqEa0/YL0clGnxb43Mh3aNqEQGg8UgqUl9TZScs6cY0SVNSJebQhTOBXlncXC0",
+	"powoMhfIxISqOxWu8XJDY6/YDdMacURqG1bdyDEzYK3mhCdvI7PMzjF1iKdbCGTVROAJMsDCDxKc0ISL",
+	"NFDbMUYz+vi0Wq07LRTgKdii666IElCCKbILp99HvSnCCJg54CIa85MJ+7NGnHSxXRPaYJlyvk0H6ppu",
+	"NuxrjuBZMOTEtZDXsXv2gBI4cUdRavYcWFn3ztl64GWTRWYB/45ydgRKPVQqff327e4bCFtJJM84W5j5",
+	"6SJOIp955KKvsw86Ljru+Kz17uT4qFa3C11wOazX+lRIZZfoPbzisndcywFmgxAP9Au/XMLfUr23ifdu",
+	"TibBQz+xTZ24bvQB6uMurKl5K1mQxSKLuUd4TJNvOgSy5N/meS3gHtbHJzquxsLYx0HQw95NV2Amx1yo",
+	"IyKV+3zm4QVUiS14mBxIaj3sDD8RPT0ObDTdW02O1Lgxsc8bHh8l3zGd7r1O/GTn1DntXtQA+wDiPh+e",
+	"anbw4wK5T5lncfJT5kE2S2iBbLPkgyjdbJFkKZcalUMzqS26J+HsdbSJmpAU/W9IdrJ08eC0s93vvval",
+	"VnO53LOH5Z2lH2XS6RJZZ9ZrkEk6232Vzjlzn6VTzpJ78Xqxw/h3KlXtTeNHCLmN1/I8kTiZYbdaSBVw",
+	"+7dZbu9SJXO4feZRzO3TD+ZwexJQ/PMIC0WCIIfTHwcU1zJFmxN8/visLJ8/NV28HC6fKWGdBMfKcPnd",
+	"xl5jv3HwYN5uD2KauZsRFSXWRn/M53N7uzmMLn0o5rK5mZ9Sg5vLI54Qfyibk/r6fjI/aneeGJ3zHhFT",
+	"NofSz+GFWEAevGEVrVe0XtF6eVr/s75o6MCVrAqEVCkKySiAUKZrghj70v3lQMDXH4UnOQsvTVm14iRz",
+	"m2AF75KkO6KoiseVXKJyR8JLnXMRc5JJTSeUzTU3dPUbBcIox4zgXO61w9pHgsUpueRY/K9aPYm2Fw9D",
+	"U/cZV7RPHSZdpPDP6Owl7ct6sVZafyTp7i8yEe2v0URUfsserkxUBqLKQFQZiCoD0cYZiBYQNusBXn2q",
+	"bmyjwGSwScyPJvQAceFUoAhKY/3lsNa3fOAWHeEpwgGAPhi/qEU7iSO2I/92FX/1ci4RZ/YakHOFiNz0",
+	"zTv9v8UhaG27eVnL9n5wbzqXcIG0mfCnZNRTOp/LDLV0koDRNLMxUJuXtby2gBnNa3L460ZjykVAqwWU",
+	"WC9XMy97nc8LP3xhhPdqFbfhvVdrNa1LzCT+WSosbnJuwh39dCU34Y7uoTKqPxujevJEVCb1RUzqK7sE",
+	"VcCvs8K6EtEJ2NdCAb0cyCvEia4R4jUZV2t/nNEaiiAYnr/msKQvIiF8j45rOSJ2IbbzMiBgh1jOh4Et",
+	"bWzZYO5ZlT1/iuiopa0hTTjGstnngT8vmUFf0yIm2z5tXSD7RW5+2C+2tefKaWei6VtKae0tEmP6A9lA",
+	"nW6r27GAGhKN9MHT0g+4hoREOxblmYVMEOwjYvZcFgTim/afHrBke4THZleXCd2w5yGGHpEhZN/3wyCY",
+	"PuuojieQSbxegdB1OAArLYe2rtF3+IioodZaJ4QpNBGcDSLZP0Uhg/RZxV3xRP1PffQbTwK6rB+x1agW",
+	"LXDvMpy9eWf+cYHV8O+VsvmXw+UTE0Z6NA3UVuBTctl3181rtDWkRGDhDafIJwYySWzX7Q1mFEoVZcSO",
+	"ifAIUzuEedwn/iG6bp+9O//8v/d+6YS96wbSWxGVk8CAtWQ7nwy5JEiGPbv6cDNyzLORv2Dx9pZcNBhM",
+	"etF2X+1VsrGSjZVsrGTjRshGSZhfDCkVwSCB5IKrr8PEM5j9LqQUYYmMdXdWTOpGjpPARC/f7FSy7MRI",
+	"jU+NVFgA+XOOqXtddAIXfb31xg4Sb2rjZWKAbo55XNO7S71fgIuU1qxxEJj2pdMoDQ/BlnvNUbKdvbTS",
+	"tZfStZ+YyrwcigVg3QHU7EqhLHb0AoL7vQycxXpAPhQRI8qIcfLAlPuCjxJFcwxKCaISBQD8SHy0RcZc",
+	"HwsaBFQSjzNfbhcthyAeobfEb/VNkH0OtBRl6g2437NgTaWGGzKldYZVj/cd6XNBHjrgjhkMd/WumF8I",
+	"v6WX/WFAJOnOIGAqgmUsuukpvso+zeJiMb2/Y89bacehAQ22DNjegYso1Ly8yv6tRlSu/55W7h7UuQlW",
+	"5QIAQ8EdHG0AjGqrdXbUPL9snp13twsGwW0TBayqdQYxSCwcAUws/HV+WavXzs67tT+zQ6zXvu3od3du",
+	"MeBa2WJfeixuqKaJ9G/QYPon2/y3nQHf0X3sONdp6q37N4T65fYCAKJzd+Knn378jlaOSF9f3MxxCmpP",
+	"ZeR4OUYOCy9pdbjK5PGdTB6Oyy9/Z2neWW5ko+Pv9wzY2Aetkhlfs7l3WJBP5qNfwkEQmh/1b3C5mLnZ",
+	"PG+zSHWjyS+UYLbKBNDc4iCEHBWqJPq8A6dip+0jw771xuoHVqrstI/yJxWdzrKlHUBILjiBE1fK03kz",
+	"fKzwAp6IWEn5eNw6Or7sZA/U6/XWr0qI6yjWKl8qFwjlSpSuXZQCj6sE6doF6QNtfkn52cTJYPN5dX0g",
+	"wDB+2UXV7pgStJBdNGEBx75+cwS2QywRRn/RcYRNvHXtB//SjPB6u1EoYZPh75WwrYTtExC2n6DWum4z",
+	"PuVR8coETWCJOCPpI58QbPHJ1hTVsK9cCbqNKJOKYFinwMapazIqsq/5abRdO4Ee5wHBbH2SOj0h4FTJ",
+	"dv+i43Szke2vRxmG+WSXflb4pVlOfIiA56TZi3k+MqXxI1aTKcxhtYudIyrHXNIymfZ5nzyPSk7rkqe/",
+	"0IDEYdeNTSzT6XxlSYawehndvBtjoeZdfI8cg9KcKP4SbZ22T4+R/no7JbtzalzbFjLS+AKLyp9XCeQn",
+	"IZATVWfzT7gFVbODKZDCDepv50/CENkipRmX1yhsOKVCVJqzBGpzpGdsXeeIn8PEvK+3/4m4GhIxoZIg",
+	"ygLKSB2q6fhUjgM8fTwl4h/NfzxYwL9PO33iedVtnR9b/86tQnc6JpVIr0T6I6NDOPLLynQg1RXJdUEC",
+	"giUpjui7NC/EQX23FANBWMG1RRqDBvpi5MKX2jbYsvVz6jdQ23dVd1PMPcEWjbSe4fTS1N11YYSmvBRw",
+	"JluYsU8ZDsD60+PfoiIwjtdOsESAs+WYcJwzb5idHOMRUniAJjwMfN24ICN+S0yZQUkYlPTV04j83w10",
+	"xpWeCFbIrBrUc4xiHU2NYSu5b6kIpeam+vRCITJTVsaaPBuoy1FvujPGUiI1pCa4SfCgrjUWhNHnHcBH",
+	"2znht0Q46ac4mvJQRNnAM1qT3avKSVCpSU9GTTq1az8WxNGviFkKZX3iKeJHF2qotNeDN2OFYksSgg52",
+	"9+JYHzPReCopeqktUL76z6effA0F5UAuzQDevVzRn7XzezwcB85z3uxbX6nmApHx34TsrhVrzgnHBJdP",
+	"Cq4pD8E5Nhqnzj2V8bmHpB7uCDfN9k3+uJVgrtbg+SX8mfsBlRGZZb6aDLUqpaKRWcnkhrFhmlVWpymp",
+	"S3HY9vur1+Godp39Qot9CFzWNyITAp+LkecKxZ3bjjYUr+uPuxofuxuUF0rFR0R0PD6OMZBSC5GEZkq/",
+	"NhA8HLsX7PyvOseXX88vuu3zs6/Hn1unFyfHeqFV337qYI1MjfMExK2dZad72T77UKvXQhGke9Mrm2oE",
+	"xLTFNgKsGEGY+k3/WDusvarZF2qHtd1ligKYU1KVBVhtzscG1hFwbGqBcgIdouxXVhdVXHNTg2vUTVTv",
+	"TBRYtrzQXgg9zmQYKJvNMabow3EXNeORZFPCEoxxI9GI5nKvBB8pi0lklrJ0+YHV+e4c2ypCYVu41MHm",
+	"yYr6g5d69ajfL4L5V0BLj5ssmJI35cCWrERo3pl/nOERKYNHnRJOWu2GjqWmOCOgUsZICyUBjyNzYyiJ",
+	"PwfG+pnLotny/ngUrYddPbC7JOVygasq3pqSQz46P221z762jk7bZzlBn5sHw72IglrxmvLQ2guzG0kH",
+	"rAR70UTysXt6gvT7jmrim31jDt/o6B42DwL/qVYFiSAqh/g26SfSGxBhFEOcl43wkubovWDb6xW7YXxi",
+	"bVQbyTakodEUv9B0ew8of4ojzOMGFpD/hbGCBUH5DautXY1+ov/z+ddX7V/OXv3++Vdx8eHX6clfr0/w",
+	"p9es/eGnUfvjJf+fzruwt//rK9z617/KX39gee9D+6740jPmS1VhoScZiDqffY7DAoNizD4Vn8s+Oy+F",
+	"fT4CRFTE89Zn0av47AvnsxUOVhnT1jyul3PTnPQCalwrc53JBmomWe7BOZOtix/iDsDdgpmPegE3tTmT",
+	"TK5R6Gn+BIO4DAPyrBPd1oOwtAwAlV6G1WJPAdDJ/aBTM5G0iphIGjgcvSlgztbRD62Tk/NPP4CJNH2S",
+	"fnh3cv7+3+ZJdKqKwId0/2XV8vjMQSmmkqONUJeM5bZgIO7ZY8PdJmMVPONLSdUWe33wo6ktNut7It/G",
+	"VJCWyi31zCeMiNphjXE1JepnKidUKSJMUSlbI0qO++cs62mCbUx4iXxMGBFT+fOAc38QTmWjL+BQLz3a",
+	"3bdvf3q7d7Bv303VKVvZsHuYBFQOf+7h1Qw6p47YysaKxRSvbnkTI/19+p+LBVfVfG0HCoSbPAtk9av5",
+	"G+NkusIx/of3+4JMUxu/eEhMzFpKhMWkE0Vvmd8YyR3yzSPBgxNKsgE2q8oOqVdQT/kq6+88RD6P9fgx",
+	"ESMqpVbdFUfkG/FCsNpTGUfPf6fKQLMxq5tlHIgQkfpGygurfDq92Qh/ygaglZ4zU1R+XjBSy49x8LVW",
+	"bLNCbAeUDUwf6TJoUYCS75P481lNueX7L0VRXj786I87x8TNmBZVOtILNCQ/SISREpga3MJZJWP/7d6b",
+	"t4XCIk9LeIiwgCiorLzIjaO8z6iyuwrdcf/t/k9vHlV3XG4XCwZ7sLdfX3qHl1Uj5yoTqz4fJQ/HSwmx",
+	"qoR2CaFtivitMwnIJ0xRDwcgzWBEOBAE+9Nk+suDAtgqT8pTUpa0WuNUGb3lZXWkMNeaOA6wZ+xOkyEP",
+	"Yv0no45F2hLqTRFmkIMH7y6nPVlPzcZrTwWCSlDvhrNETXgtZgveVdMJZealp6HrrMZO9ubVT3uPquvM",
+	"1RRyN6BgoLu7Cw10tSrNinZ/KU3mu1RHr5SQ56iEyEoLeYGezaQWUs5UU+jvbPrEo9LegHIdn10SBBJN",
+	"hlglnT5Z7SShEfwgowFi5iOT24N0P74J/ce2EYMuYBypcHzNO7LxhX1hXXClDrigajg61L/smkQBO4Ct",
+	"CK3MaSUW/c/2pxWRbYhaMRoSdGCSegxmiCmBTlUdjbhUrsy/h/pUSGVjEqy6Q5UkQR+QShggOZg+7A8E",
+	"e0OXseAmyyfArtSEowD3SCDR1jX+GbDVrAhueHx0jag04zBoJHYpGcp7t46uZ7/XC3id/GW7gX4zk9TH",
+	"CwuCPCzJDmWSMEkVvSXBtPGF7TXQOQumCHv6J9sxBGAcImzWyhTwvHbS9BpqzY+xlMSHjPkB44L4jS9s",
+	"3+xLcs/jNTKrYzfflJCgAvEJs1BO5u/0DsCK6KMFlhC9qyB9YVj/jApy4JHdz7p9PKFMIsi7h+8a6OLy",
+	"vHv8vnt8ZOfHCAX1GfyqiDk/auMLO2ggQN/iDCp+RHkXev/soawb9Bm9MtQWybGUY7/tcRVNFM49lXgg",
+	"iAW4Mavxg0TXhu4uBNVHe3qNJFFKj46qQ3R91Tm+vEYjfGNPrV3UH2zPE33ork22xnW63a0hnxA9+WgZ",
+	"IXEEJqy/3bbDVEMyRYmBQbsu7cYOCkk9CZCwYy4U7PLrBjrj8dbozw7R9dn52fG1oeNr/ROcaK04AQ1f",
+	"C4IlZ9eIfBsHmLL0uiHK0IQLX6ItNxCJKLvlwS3x62jIJ2awlkBML6lhWpd/PnCwUbKOHHt7MXlBx+kx",
+	"bgHMsj4E2268c6shRQ9LIcw8WtzxIqEJ0R4+FV24SnhfXWhqVp3wY4KNMEC+KS28+PzIrebdpKfvURYI",
+	"9Z6EIZxSoublByUuay8HwstP84qMOpc/ULe8pYdqTAMLgWI+/VzC6h58T3RvhBS1yY51y2VWbS62qnnC",
+	"FMxZDvO6Gvu4Yl7fh3ktCSdSFCrGGUlZQxeO6VwpokhiwPlG2YPHjrKcH1j34NWqzK2VubUyt1bm1kiQ",
+	"G1G6uCDX15Q4o6Q4Ti7GJnxYTJxhYcdMCQom4eVdo44Zrz5eaeGYpIP9twd75cTDGiKP9OJOn1Jc2sH+",
+	"2592l5e2awpIO9j/cfegvvTmVwFpVUDawspJpRdUesHjB4ORSNqW0Af018QLBVVT4Og9ggURrVDfJf/4",
+	"U3Mf28isljCijEpl6tLbNGkZO0MimpDGXWLxPAcC6xk34itwCyqjvjeFDWSORL4gQnKGA92Jvv0rfkOY",
+	"qeqYHINMthmqoTn6uo0ufJDTciuAvQNfI5Sxh0at3yLR3BH80Aoo1pKyKBHR1HnwoaIEHhA05gH16D2N",
+	"XtiX8jJJ4QVZd85Jg63m/kzPHTomzN8BE1di8Wc6zO3p3+1TdEOm84cq9Ws5X58aJZRItJWowWCGZGsH",
+	"yO06WEUoG9RTVTH8ZA2yRI8WXztny+LyJjm+/pyxZ89+smbnbPOGMowrtgluWNB2JdoyWjM4s0wfdoJu",
+	"8nO6dOQ2293VZTuRir11ddneeXeyvdB8ri7beTtK8YBxqagnsyPunHYv9B7gqURb4wCrPhcjuZ3o4iPB",
+	"gRrmLb6cMm8oOOOhRArLG4m2GFe0bwnN2ulkHTUajWSLXf1u3nIPuVA7AYWKKimatVSebIOMxlxgMdXE",
+	"XUjScCWPuNFWtD3bjjPFlJRo2yC9FTs1DeWjLQB/ldvJrUm0G9WAmWm6mHVEYCZYhcJsOriRsi0YhIDZ",
+	"7yOx6JD6LZ5/nwjCPC0ivdCUqDK3tb4tlKBXWlHw78dvS9QLFWI8+or4iMdyFxRDaRAvsJ8i19gVlkdT",
+	"ILTAJE/gxGT2OnlS7Mu1v//8+/8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
