@@ -493,51 +493,51 @@ func (e SearchOperator) Valid() bool {
 // AclPermissionStatus Permission and its activation status
 type AclPermissionStatus struct {
 	// Enabled Permission's activation status
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled bool `json:"enabled"`
 
 	// Name Permission's name
-	Name *string `json:"name,omitempty"`
+	Name string `json:"name"`
 }
 
 // Admin defines model for Admin.
 type Admin struct {
 	// Authorities List of authorities granted to the user
-	Authorities *[]Authority `json:"authorities,omitempty"`
+	Authorities []Authority `json:"authorities"`
 
 	// AuthoritiesCount Count of authorities granted to the user
-	AuthoritiesCount *int32 `json:"authoritiesCount,omitempty"`
+	AuthoritiesCount int32 `json:"authoritiesCount"`
 
 	// CreatedAt Account creation date (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
-	// DisplayName Display name of the account
-	DisplayName *string `json:"displayName,omitempty"`
+	// DisplayName Display name of the account; null when it has none.
+	DisplayName nullable.Nullable[string] `json:"displayName"`
 
-	// Email Email address. Used for password recovery
-	Email *string `json:"email,omitempty"`
+	// Email Email address, used for password recovery; null when it has none.
+	Email nullable.Nullable[string] `json:"email"`
 
 	// Enabled Whether the account is enabled or not
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled bool `json:"enabled"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
-	// Language Language of the account
-	Language *Language `json:"language,omitempty"`
+	// Language Language of the account; null when it has none. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	Language nullable.Nullable[Language] `json:"language"`
 
-	// LastConnectionDate Date of last connection to application (epoch milliseconds).
-	LastConnectionDate *int64 `json:"lastConnectionDate,omitempty"`
+	// LastConnectionDate Date of last connection to application (epoch milliseconds); null until the first one.
+	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate"`
 
 	// Login Login used for authentication
 	Login string `json:"login"`
 
 	// SysAdmin Whether the account is a system administrator or not
-	SysAdmin *bool `json:"sysAdmin,omitempty"`
+	SysAdmin bool `json:"sysAdmin"`
 
 	// Totp Account's defined multi-factor authentication.
-	Totp *bool `json:"totp,omitempty"`
+	Totp bool `json:"totp"`
 }
 
 // AdminAdd defines model for AdminAdd.
@@ -595,7 +595,7 @@ type Alias struct {
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Name of the alias
 	Name string `json:"name"`
@@ -604,8 +604,44 @@ type Alias struct {
 // ApiType Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type ApiType string
 
-// ArchiveProps Archive parameters of the policy
+// ArchiveProps Archive parameters of the policy; null while its archive service is off.
 type ArchiveProps struct {
+	// ArchiveByCopy Determine if system must archive all e-mails, even internal ones, by copying messages from final mailbox.
+	ArchiveByCopy bool `json:"archiveByCopy"`
+
+	// Duration Number of MONTHS the messages are archived
+	Duration int32 `json:"duration"`
+
+	// StoreAdvert Determine if system must archive incoming emails which seem to be advertising
+	StoreAdvert bool `json:"storeAdvert"`
+
+	// StoreBadAttachments Determine if system must archive incoming emails with unauthorized file formats
+	StoreBadAttachments bool `json:"storeBadAttachments"`
+
+	// StoreBadEncoding Determine if system must archive incoming emails with bad encoding
+	StoreBadEncoding bool `json:"storeBadEncoding"`
+
+	// StoreBadHeaders Determine if system must archive incoming emails with bad headers
+	StoreBadHeaders bool `json:"storeBadHeaders"`
+
+	// StoreBlacklisted Determine if system must archive incoming blocked sender
+	StoreBlacklisted bool `json:"storeBlacklisted"`
+
+	// StoreCleanMailIn Determine if system must archive clean incoming emails
+	StoreCleanMailIn bool `json:"storeCleanMailIn"`
+
+	// StoreMailOut Determine if system must archive sent emails
+	StoreMailOut bool `json:"storeMailOut"`
+
+	// StoreSenderVerify Determine if system must archive incoming emails with improper sender verify
+	StoreSenderVerify bool `json:"storeSenderVerify"`
+
+	// StoreSpam Determine if system must archive incoming email detected as spams
+	StoreSpam bool `json:"storeSpam"`
+}
+
+// ArchivePropsUpdate Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type ArchivePropsUpdate struct {
 	// ArchiveByCopy Determine if system must archive all e-mails, even internal ones, by copying messages from final mailbox.
 	ArchiveByCopy *bool `json:"archiveByCopy,omitempty"`
 
@@ -667,10 +703,10 @@ type AttachmentFilter struct {
 	CheckType AttachmentFilterCheckType `json:"checkType"`
 
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
+	// Description Any comments to explain the reason behind this rule; null when none was given.
+	Description nullable.Nullable[string] `json:"description"`
 
 	// Filter Requirement to check to execute the action (regex).
 	Filter string `json:"filter"`
@@ -678,13 +714,13 @@ type AttachmentFilter struct {
 	// Id Idenfier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Priority Priority of the rule.
-	Priority *int32 `json:"priority,omitempty"`
+	Priority int32 `json:"priority"`
 
 	// Scope Domain (or mailbox) the rule belongs to.
-	Scope *string `json:"scope,omitempty"`
+	Scope string `json:"scope"`
 }
 
 // AttachmentFilterAction Action of an attachment filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -723,7 +759,7 @@ type AttachmentFilterUpdate struct {
 	Filter *string `json:"filter,omitempty"`
 }
 
-// AuthSettings Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings).
+// AuthSettings Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). Write-only: responses carry null in its place.
 type AuthSettings struct {
 	BaseDn         *string `json:"base_dn,omitempty"`
 	BindPassword   *string `json:"bind_password,omitempty"`
@@ -745,13 +781,13 @@ type AuthSettings struct {
 // AuthToken defines model for AuthToken.
 type AuthToken struct {
 	// ExpireAt Expiration date of the token (epoch milliseconds).
-	ExpireAt *int64 `json:"expireAt,omitempty"`
+	ExpireAt int64 `json:"expireAt"`
 
 	// Token Token value
-	Token *string `json:"token,omitempty"`
+	Token string `json:"token"`
 
-	// Url Authenticated url to the application
-	Url *string `json:"url,omitempty"`
+	// Url Authenticated url to the application; null when no APP_URL option applies to the user's domain.
+	Url nullable.Nullable[string] `json:"url"`
 }
 
 // AuthType Type of authentication provider. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
@@ -762,29 +798,27 @@ type Authority struct {
 	// ObjectId Opaque identifier
 	//
 	// Example: ByE3n
-	ObjectId           *string   `json:"objectId,omitempty"`
-	ObjectName         *string   `json:"objectName,omitempty"`
-	ObjectType         *string   `json:"objectType,omitempty"`
-	Permissions        *[]string `json:"permissions,omitempty"`
-	SecuredObjectClass *string   `json:"securedObjectClass,omitempty"`
-	SecuredObjectName  *string   `json:"securedObjectName,omitempty"`
+	ObjectId    string   `json:"objectId"`
+	ObjectName  string   `json:"objectName"`
+	ObjectType  string   `json:"objectType"`
+	Permissions []string `json:"permissions"`
 }
 
 // Broker Broker: reseller owning customers.
 type Broker struct {
 	// CreatedAt Creation date (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
 	// Description Description of the broker
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// ExternalId External reference of your choice
-	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+	ExternalId nullable.Nullable[string] `json:"externalId"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Name of the broker
 	Name string `json:"name"`
@@ -804,21 +838,21 @@ type BrokerAdd struct {
 
 // Customer Customer to which the domain belongs
 type Customer struct {
-	// BrokerId Opaque identifier
+	// BrokerId Id of the broker the customer belongs to; null when it belongs to none.
 	//
 	// Example: ByE3n
-	BrokerId *string `json:"brokerId,omitempty"`
+	BrokerId nullable.Nullable[string] `json:"brokerId"`
 
 	// CreatedAt Date (epoch milliseconds).
-	CreatedAt   *int64                    `json:"createdAt,omitempty"`
-	Description nullable.Nullable[string] `json:"description,omitempty"`
-	ExternalId  nullable.Nullable[string] `json:"externalId,omitempty"`
+	CreatedAt   int64                     `json:"createdAt"`
+	Description nullable.Nullable[string] `json:"description"`
+	ExternalId  nullable.Nullable[string] `json:"externalId"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id   *string `json:"id,omitempty"`
-	Name *string `json:"name,omitempty"`
+	Id   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // CustomerAdd Customer to create.
@@ -860,78 +894,78 @@ type DkimKey struct {
 // Domain defines model for Domain.
 type Domain struct {
 	// ActiveUsersCount Number of active users of the domain
-	ActiveUsersCount *int64 `json:"activeUsersCount,omitempty"`
+	ActiveUsersCount int64 `json:"activeUsersCount"`
 
 	// Archive Presence of at least one policy with archive service
-	Archive *bool `json:"archive,omitempty"`
+	Archive bool `json:"archive"`
 
 	// AutoProvisioningOn Activation status of automatic creation of users' accounts
 	AutoProvisioningOn bool `json:"autoProvisioningOn"`
 
 	// CreationDate The domain's creation date (epoch milliseconds).
-	CreationDate *int64 `json:"creationDate,omitempty"`
+	CreationDate int64 `json:"creationDate"`
 
-	// Customer Customer to which the domain belongs
+	// Customer Customer to which the domain belongs; absent when it belongs to none.
 	Customer *Customer `json:"customer,omitempty"`
 
 	// DefaultLanguage Default Language of the accounts in this domain
 	DefaultLanguage Language `json:"defaultLanguage"`
 
 	// DeletionDate The date the domain was marked as deleted (epoch milliseconds).
-	DeletionDate nullable.Nullable[int64] `json:"deletionDate,omitempty"`
+	DeletionDate nullable.Nullable[int64] `json:"deletionDate"`
 
 	// Description Description of the domain
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// DomainAliases The domain's aliases
-	DomainAliases *[]Alias `json:"domainAliases,omitempty"`
+	DomainAliases []Alias `json:"domainAliases"`
 
 	// ExternalId External reference of your choice (i.e. reference of customer in your billing system)
-	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+	ExternalId nullable.Nullable[string] `json:"externalId"`
 
 	// Id Idenfier of the domain
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Incoming Presence of at least one policy with incoming service
-	Incoming *bool `json:"incoming,omitempty"`
+	Incoming bool `json:"incoming"`
 
 	// Name Name of the domain
 	Name string `json:"name"`
 
 	// OutgoingProviders The list of outgoing provider to which the domain belongs
-	OutgoingProviders *[]OutgoingProvider `json:"outgoingProviders,omitempty"`
+	OutgoingProviders []OutgoingProvider `json:"outgoingProviders"`
 
 	// OutgoingSubnets List of hosts allowed to send messages (required format: a.b.c.d/y)
-	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
+	OutgoingSubnets []string `json:"outgoingSubnets"`
 
 	// Platforms List of smtp relays
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms []Platform `json:"platforms"`
 
 	// PoliciesCount Number of policies declared for this domain
-	PoliciesCount *int32 `json:"policiesCount,omitempty"`
+	PoliciesCount int32 `json:"policiesCount"`
 
 	// Policy Filtering and storage policy of a domain.
-	Policy *Policy `json:"policy,omitempty"`
+	Policy Policy `json:"policy"`
 
 	// PurgeDate The date the domain will actually be deleted (epoch milliseconds).
-	PurgeDate nullable.Nullable[int64] `json:"purgeDate,omitempty"`
+	PurgeDate nullable.Nullable[int64] `json:"purgeDate"`
 
 	// Quarantine Presence of at least one policy with quarantine service
-	Quarantine *bool `json:"quarantine,omitempty"`
+	Quarantine bool `json:"quarantine"`
 
 	// Retention Presence of at least one policy with retention service
-	Retention *bool `json:"retention,omitempty"`
+	Retention bool `json:"retention"`
 
 	// SenderVerifyOn Activate the sender verify for the domain. True by default
-	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
+	SenderVerifyOn bool `json:"senderVerifyOn"`
 
 	// Status Activation status of the domain
 	Status DomainStatus `json:"status"`
 
 	// WblistPriority Defines which filtering rules take priority in the case of conflict between domain's and mailbox's filtering rules.
-	WblistPriority *WblistPriority `json:"wblistPriority,omitempty"`
+	WblistPriority WblistPriority `json:"wblistPriority"`
 }
 
 // DomainAdd Domain to create.
@@ -972,7 +1006,7 @@ type DomainAdd struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms The list of smtp relays
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms *[]PlatformAdd `json:"platforms,omitempty"`
 
 	// Quarantine Activation status of quarantine service
 	Quarantine bool `json:"quarantine"`
@@ -1025,7 +1059,7 @@ type DomainUpdate struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms The list of platforms which contain settings for SMTP, authentication, remediation API
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms *[]PlatformAdd `json:"platforms,omitempty"`
 
 	// PolicyId Id of the default policy for current domain
 	//
@@ -1053,10 +1087,10 @@ type DomainUsersAccess struct {
 	// Id Identifier of the entry
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Permissions List of embedded permissions
-	Permissions *[]AclPermissionStatus `json:"permissions,omitempty"`
+	Permissions []AclPermissionStatus `json:"permissions"`
 
 	// Username Grantee of the permissions
 	Username string `json:"username"`
@@ -1070,10 +1104,10 @@ type EmailAlias struct {
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Recipients The email addresses targeted by the alias.
-	Recipients *[]EmailAliasRecipient `json:"recipients,omitempty"`
+	Recipients []EmailAliasRecipient `json:"recipients"`
 }
 
 // EmailAliasAdd E-mail alias (group) to create.
@@ -1091,18 +1125,18 @@ type EmailAliasRecipient struct {
 	Email string `json:"email"`
 
 	// Firstname Firstname of the user (only set if the address match with an account of the current domain)
-	Firstname nullable.Nullable[string] `json:"firstname,omitempty"`
+	Firstname nullable.Nullable[string] `json:"firstname"`
 
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Lastname Lastname of the user (only set if the address match with an account of the current domain)
-	Lastname nullable.Nullable[string] `json:"lastname,omitempty"`
+	Lastname nullable.Nullable[string] `json:"lastname"`
 
 	// Type Type of email
-	Type *EmailAliasRecipientType `json:"type,omitempty"`
+	Type EmailAliasRecipientType `json:"type"`
 }
 
 // EmailAliasRecipientType Type of a recipient of an e-mail alias. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1328,14 +1362,14 @@ type MfaType string
 
 // Option defines model for Option.
 type Option struct {
-	// Option Option datas
-	Option *OptionDef `json:"option,omitempty"`
+	// Option The option's definition, from the catalog (GET /options).
+	Option OptionDef `json:"option"`
 
 	// ParentValue Parent option value used if no scope value is defined: the value of the nearest scope above (platform, customer, domain, user) that sets one, else the option's default. Absent when there is neither.
 	ParentValue *string `json:"parentValue,omitempty"`
 
 	// Value Option value for current scope; null when the scope sets none (parentValue applies). At most 65,535 bytes in UTF-8 (the TEXT type); other types take less (OptionDef.type).
-	Value nullable.Nullable[string] `json:"value,omitempty"`
+	Value nullable.Nullable[string] `json:"value"`
 }
 
 // OptionAdd defines model for OptionAdd.
@@ -1351,13 +1385,13 @@ type OptionAdd struct {
 type OptionDef struct {
 	// CustomerScope Is enabled on customer scope
 	CustomerScope bool                      `json:"customerScope"`
-	Description   nullable.Nullable[string] `json:"description,omitempty"`
+	Description   nullable.Nullable[string] `json:"description"`
 
 	// DomainScope Is enabled on domain scope
 	DomainScope bool `json:"domainScope"`
 
 	// Group Group the option belongs to.
-	Group nullable.Nullable[string] `json:"group,omitempty"`
+	Group nullable.Nullable[string] `json:"group"`
 
 	// Name Option name
 	Name string `json:"name"`
@@ -1378,7 +1412,7 @@ type OptionDef struct {
 	UserScope bool `json:"userScope"`
 
 	// Values List of values allowed for the option
-	Values nullable.Nullable[[]string] `json:"values,omitempty"`
+	Values nullable.Nullable[[]string] `json:"values"`
 }
 
 // OptionScope Scope an option can be set on: PLATFORM (OptionDef.ptfScope), URL (urlScope), CUSTOMER (customerScope), DOMAIN (domainScope), USER (userScope). Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1389,13 +1423,13 @@ type OptionType string
 
 // OutgoingProvider The list of outgoing provider to which the domain belongs
 type OutgoingProvider struct {
-	// Active active
+	// Active Whether the provider is active.
 	Active bool `json:"active"`
 
 	// Id Idenfier of the outgoing provider
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Provider name
 	Name string `json:"name"`
@@ -1406,7 +1440,7 @@ type OutgoingProvider struct {
 
 // OutgoingProviderAdd Outgoing provider to create.
 type OutgoingProviderAdd struct {
-	// Active active
+	// Active Whether the provider is active; true when absent (the server applies it).
 	Active *bool `json:"active,omitempty"`
 
 	// Name Provider name
@@ -1418,34 +1452,31 @@ type OutgoingProviderAdd struct {
 
 // Permission defines model for Permission.
 type Permission struct {
-	Editable *bool   `json:"editable,omitempty"`
-	Name     *string `json:"name,omitempty"`
+	Editable bool   `json:"editable"`
+	Name     string `json:"name"`
 }
 
 // PermissionNames Names of permissions (GET /security/permissions lists them).
 type PermissionNames = []string
 
-// PersonalToken defines model for PersonalToken.
+// PersonalToken A personal token, without its value (shown only when it is created).
 type PersonalToken struct {
 	// CreatedAt Creation date of the token (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
-	// Expiration Expiration date of the token (epoch milliseconds).
+	// Expiration Expiration date of the token (epoch milliseconds); absent when it never expires.
 	Expiration *int64 `json:"expiration,omitempty"`
 
 	// Id Idenfier of the token
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
-	// LastUse Last use date (epoch milliseconds).
+	// LastUse Last use date (epoch milliseconds); absent while it has never been used.
 	LastUse *int64 `json:"lastUse,omitempty"`
 
 	// Name Name of the token
 	Name string `json:"name"`
-
-	// Value Value of the token. Only filled after post requests.
-	Value *string `json:"value,omitempty"`
 }
 
 // PersonalTokenAdd Personal token to create.
@@ -1457,9 +1488,73 @@ type PersonalTokenAdd struct {
 	Name string `json:"name"`
 }
 
+// PersonalTokenCreated A personal token as created, with its value, which no other response shows.
+type PersonalTokenCreated struct {
+	// CreatedAt Creation date of the token (epoch milliseconds).
+	CreatedAt int64 `json:"createdAt"`
+
+	// Expiration Expiration date of the token (epoch milliseconds); absent when it never expires.
+	Expiration *int64 `json:"expiration,omitempty"`
+
+	// Id Idenfier of the token
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Name Name of the token
+	Name string `json:"name"`
+
+	// Value Value of the token, shown in this response only.
+	Value string `json:"value"`
+}
+
 // Platform SMTP relay data
 type Platform struct {
-	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null.
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
+	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData"`
+
+	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	ApiType nullable.Nullable[ApiType] `json:"apiType"`
+
+	// AuthData Credentials of the authentication provider (AuthSettings). Write-only in spirit: never returned in clear, responses carry null. An empty string in a request means no settings.
+	AuthData PlatformAuthData `json:"authData"`
+
+	// AuthType Type of authentication; null when none is set. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
+	AuthType nullable.Nullable[AuthType] `json:"authType"`
+
+	// Default Default platform is used for relay messages when user is not created.
+	Default bool `json:"default"`
+
+	// FallbackTransportDest IP or hostname of the secondary smtp server.
+	FallbackTransportDest nullable.Nullable[string] `json:"fallbackTransportDest"`
+
+	// FallbackTransportPort Port of the secondary smtp server.
+	FallbackTransportPort nullable.Nullable[int32] `json:"fallbackTransportPort"`
+
+	// FallbackTransportType Protocol used to deliever message to the secondary smtp server. Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	FallbackTransportType nullable.Nullable[TransportType] `json:"fallbackTransportType"`
+
+	// Id Opaque identifier
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Name Name of the platform.
+	Name string `json:"name"`
+
+	// TransportDest IP or hostname of the main smtp server.
+	TransportDest string `json:"transportDest"`
+
+	// TransportPort Port of the main smtp server.
+	TransportPort int32 `json:"transportPort"`
+
+	// TransportType Protocol used to deliever message to the main smtp server.
+	TransportType TransportType `json:"transportType"`
+}
+
+// PlatformAdd A platform (SMTP relay) given inline with a domain. The first one is the default unless one is marked.
+type PlatformAdd struct {
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1482,11 +1577,6 @@ type Platform struct {
 
 	// FallbackTransportType Protocol used to deliever message to the secondary smtp server. Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 	FallbackTransportType nullable.Nullable[TransportType] `json:"fallbackTransportType,omitempty"`
-
-	// Id Opaque identifier
-	//
-	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
 
 	// Name Name of the platform.
 	Name string `json:"name"`
@@ -1511,7 +1601,7 @@ type PlatformAuthData1 = string
 
 // PlatformUpdate Changes to a platform; absent properties are left unchanged, null clears a nullable one.
 type PlatformUpdate struct {
-	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null.
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1551,20 +1641,59 @@ type PlatformUpdate struct {
 // Policy Filtering and storage policy of a domain.
 type Policy struct {
 	// Archive Activation status of archiving service
-	Archive *bool `json:"archive,omitempty"`
+	Archive bool `json:"archive"`
 
-	// ArchiveProps Archive parameters of the policy
-	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps,omitempty"`
+	// ArchiveProps Archive parameters of the policy; null while its archive service is off.
+	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps"`
 
 	// DomainId Id of the associated domain.
 	//
 	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
+	DomainId string `json:"domainId"`
 
 	// Id Idenfier of the policy
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
+
+	// Incoming Activation status of incoming service
+	Incoming bool `json:"incoming"`
+
+	// MailSizeLimit Determine mail size limit in MB.
+	MailSizeLimit int32 `json:"mailSizeLimit"`
+
+	// Name Name of the policy.
+	Name string `json:"name"`
+
+	// Outgoing Activation status of outgoing service
+	Outgoing bool `json:"outgoing"`
+
+	// Quarantine Activation status of quarantine service
+	Quarantine bool `json:"quarantine"`
+
+	// QuarantineProps Quarantine parameters of the policy; null while its quarantine service is off.
+	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps"`
+
+	// RelayProps Relay parameters of the policy
+	RelayProps RelayProps `json:"relayProps"`
+
+	// Retention Activation status of retention service
+	Retention bool `json:"retention"`
+
+	// RetentionProps Retention parameters of the policy; null while its retention service is off.
+	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps"`
+
+	// SpamScore Score from which a message is treated as a spam.
+	SpamScore float32 `json:"spamScore"`
+}
+
+// PolicyAdd Policy to create, in the domain of the URL.
+type PolicyAdd struct {
+	// Archive Activation status of archiving service
+	Archive *bool `json:"archive,omitempty"`
+
+	// ArchiveProps Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	ArchiveProps nullable.Nullable[ArchivePropsUpdate] `json:"archiveProps,omitempty"`
 
 	// Incoming Activation status of incoming service
 	Incoming bool `json:"incoming"`
@@ -1581,17 +1710,17 @@ type Policy struct {
 	// Quarantine Activation status of quarantine service
 	Quarantine bool `json:"quarantine"`
 
-	// QuarantineProps Quarantaine parameters of the policy
-	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps,omitempty"`
+	// QuarantineProps Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	QuarantineProps nullable.Nullable[QuarantinePropsUpdate] `json:"quarantineProps,omitempty"`
 
-	// RelayProps Relay parameters of the policy
-	RelayProps *RelayProps `json:"relayProps,omitempty"`
+	// RelayProps Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RelayProps *RelayPropsUpdate `json:"relayProps,omitempty"`
 
 	// Retention Activation status of retention service
 	Retention bool `json:"retention"`
 
-	// RetentionProps Retention parameters of the policy
-	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps,omitempty"`
+	// RetentionProps Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RetentionProps nullable.Nullable[RetentionPropsUpdate] `json:"retentionProps,omitempty"`
 
 	// SpamScore Score from which a message is treated as a spam.
 	SpamScore *float32 `json:"spamScore,omitempty"`
@@ -1602,13 +1731,8 @@ type PolicyUpdate struct {
 	// Archive Activation status of archiving service
 	Archive *bool `json:"archive,omitempty"`
 
-	// ArchiveProps Archive parameters of the policy
-	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps,omitempty"`
-
-	// DomainId Id of the associated domain.
-	//
-	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
+	// ArchiveProps Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	ArchiveProps nullable.Nullable[ArchivePropsUpdate] `json:"archiveProps,omitempty"`
 
 	// Incoming Activation status of incoming service
 	Incoming *bool `json:"incoming,omitempty"`
@@ -1625,43 +1749,44 @@ type PolicyUpdate struct {
 	// Quarantine Activation status of quarantine service
 	Quarantine *bool `json:"quarantine,omitempty"`
 
-	// QuarantineProps Quarantaine parameters of the policy
-	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps,omitempty"`
+	// QuarantineProps Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	QuarantineProps nullable.Nullable[QuarantinePropsUpdate] `json:"quarantineProps,omitempty"`
 
-	// RelayProps Relay parameters of the policy
-	RelayProps *RelayProps `json:"relayProps,omitempty"`
+	// RelayProps Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RelayProps *RelayPropsUpdate `json:"relayProps,omitempty"`
 
 	// Retention Activation status of retention service
 	Retention *bool `json:"retention,omitempty"`
 
-	// RetentionProps Retention parameters of the policy
-	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps,omitempty"`
+	// RetentionProps Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RetentionProps nullable.Nullable[RetentionPropsUpdate] `json:"retentionProps,omitempty"`
 
 	// SpamScore Score from which a message is treated as a spam.
 	SpamScore *float32 `json:"spamScore,omitempty"`
 }
 
 // Problem Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Problem struct {
 	// Detail Explanation specific to this occurrence.
-	Detail *string `json:"detail,omitempty"`
+	Detail string `json:"detail"`
 
-	// Errors Validation failures, one per offending field.
+	// Errors Validation failures, one per offending field; absent from other problems.
 	Errors *[]ProblemFieldError `json:"errors,omitempty"`
 
-	// Instance URI reference identifying this occurrence.
+	// Instance URI reference identifying this occurrence (the request's path); absent when the path is too long to send whole.
 	Instance *string `json:"instance,omitempty"`
 
+	// RequestId Id of the request (its X-Request-Id header), which identifies it in the server's log.
+	RequestId string `json:"requestId"`
+
 	// Status HTTP status code.
-	Status *int32 `json:"status,omitempty"`
+	Status int32 `json:"status"`
 
-	// Title Short, human-readable summary of the problem type.
-	Title *string `json:"title,omitempty"`
+	// Title Short, human-readable summary of the problem type (the status's reason phrase).
+	Title string `json:"title"`
 
-	// Type URI reference identifying the problem type.
-	Type                 *string                `json:"type,omitempty"`
+	// Type URI reference identifying the problem type (`about:blank`, the status alone tells the problem).
+	Type                 string                 `json:"type"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -1674,8 +1799,38 @@ type ProblemFieldError struct {
 	Message string `json:"message"`
 }
 
-// QuarantineProps Quarantaine parameters of the policy
+// QuarantineProps Quarantine parameters of the policy; null while its quarantine service is off.
 type QuarantineProps struct {
+	// Duration Number of days the messages are store in quarantine
+	Duration int32 `json:"duration"`
+
+	// StoreAdvert Determine if system must store incoming emails which seem to be advertising
+	StoreAdvert bool `json:"storeAdvert"`
+
+	// StoreBadAttachments Determine if system must store emails with unauthorized file formats
+	StoreBadAttachments bool `json:"storeBadAttachments"`
+
+	// StoreBadEncoding Determine if system must store emails detected with bad encoding
+	StoreBadEncoding bool `json:"storeBadEncoding"`
+
+	// StoreBadHeaders Determine if system must store emails with bad headers
+	StoreBadHeaders bool `json:"storeBadHeaders"`
+
+	// StoreBlacklisted Determine if system must store incoming blocked sender
+	StoreBlacklisted bool `json:"storeBlacklisted"`
+
+	// StoreSenderVerify Determine if system must store incoming emails with improper sender verify
+	StoreSenderVerify bool `json:"storeSenderVerify"`
+
+	// StoreSpam Determine if system must store spams
+	StoreSpam bool `json:"storeSpam"`
+
+	// StoreVirus Determine if system must store incoming emails which seem to contain a virus
+	StoreVirus bool `json:"storeVirus"`
+}
+
+// QuarantinePropsUpdate Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type QuarantinePropsUpdate struct {
 	// Duration Number of days the messages are store in quarantine
 	Duration *int32 `json:"duration,omitempty"`
 
@@ -1706,13 +1861,13 @@ type QuarantineProps struct {
 
 // RelayCheck defines model for RelayCheck.
 type RelayCheck struct {
-	// ApiData Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings).
+	// ApiData Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings). Write-only: responses carry null in its place.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of mail server in context of remediation.
 	ApiType ApiType `json:"apiType"`
 
-	// AuthData Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings).
+	// AuthData Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). Write-only: responses carry null in its place.
 	AuthData *AuthSettings `json:"authData,omitempty"`
 
 	// AuthType Authentication type to use when connecting to the relay.
@@ -1739,6 +1894,30 @@ type RelayCheck struct {
 // RelayProps Relay parameters of the policy
 type RelayProps struct {
 	// AdvertPrefix Prefix added to subject of email detected as adverts. Set an empty string to disable prefixing.
+	AdvertPrefix string `json:"advertPrefix"`
+
+	// PrefixSpam Prefix added to subject of email detected as spam. Set an empty string to disable prefixing.
+	PrefixSpam nullable.Nullable[string] `json:"prefixSpam"`
+
+	// RelayAdvert Determine if system must deliver incoming emails considered as advertising.
+	RelayAdvert bool `json:"relayAdvert"`
+
+	// RelayBadAttachments Determine if system must deliver incoming emails which contain attachments with unauthorized file extensions (.exe,.zip,…)
+	RelayBadAttachments bool `json:"relayBadAttachments"`
+
+	// RelayBadHeaders Determine if system must deliver incoming emails which contain bad headers.
+	RelayBadHeaders bool `json:"relayBadHeaders"`
+
+	// RelaySpam Determine if system must deliver incoming emails considered as spam.
+	RelaySpam bool `json:"relaySpam"`
+
+	// SpamScoreLimit Score from which a message considered as spam is not delievered.
+	SpamScoreLimit float32 `json:"spamScoreLimit"`
+}
+
+// RelayPropsUpdate Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type RelayPropsUpdate struct {
+	// AdvertPrefix Prefix added to subject of email detected as adverts. Set an empty string to disable prefixing.
 	AdvertPrefix *string `json:"advertPrefix,omitempty"`
 
 	// PrefixSpam Prefix added to subject of email detected as spam. Set an empty string to disable prefixing.
@@ -1760,7 +1939,7 @@ type RelayProps struct {
 	SpamScoreLimit *float32 `json:"spamScoreLimit,omitempty"`
 }
 
-// RemediationApiSettings Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings).
+// RemediationApiSettings Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings). Write-only: responses carry null in its place.
 type RemediationApiSettings struct {
 	ClientId     *string `json:"clientId,omitempty"`
 	ClientSecret *string `json:"clientSecret,omitempty"`
@@ -1773,8 +1952,20 @@ type RemediationApiSettings struct {
 	UseSsl       *bool   `json:"useSsl,omitempty"`
 }
 
-// RetentionProps Retention parameters of the policy
+// RetentionProps Retention parameters of the policy; null while its retention service is off.
 type RetentionProps struct {
+	// Duration Number of days the messages are store in retention
+	Duration int32 `json:"duration"`
+
+	// StoreCleanMailIn Determine if system must store clean incoming emails
+	StoreCleanMailIn bool `json:"storeCleanMailIn"`
+
+	// StoreMailOut Determine if system must store sent emails
+	StoreMailOut bool `json:"storeMailOut"`
+}
+
+// RetentionPropsUpdate Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type RetentionPropsUpdate struct {
 	// Duration Number of days the messages are store in retention
 	Duration *int32 `json:"duration,omitempty"`
 
@@ -1796,7 +1987,7 @@ type ServiceStatus struct {
 // Sign defines model for Sign.
 type Sign struct {
 	// Sign The user signature in the html format and encoded in Base64
-	Sign *string `json:"sign,omitempty"`
+	Sign string `json:"sign"`
 }
 
 // SmtpMessage E-mail to send.
@@ -1868,10 +2059,10 @@ type UriFilter struct {
 	Action UriFilterAction `json:"action"`
 
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
+	// Description Any comments to explain the reason behind this rule; null when none was given.
+	Description nullable.Nullable[string] `json:"description"`
 
 	// Filter Content concerned by the action
 	Filter string `json:"filter"`
@@ -1879,13 +2070,13 @@ type UriFilter struct {
 	// Id Idenfier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Priority Priority of the rule.
-	Priority *int32 `json:"priority,omitempty"`
+	Priority int32 `json:"priority"`
 
 	// Scope Domain (or mailbox) the rule belongs to.
-	Scope *string `json:"scope,omitempty"`
+	Scope string `json:"scope"`
 }
 
 // UriFilterAction Action of a URI-BL filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1918,57 +2109,57 @@ type UriFilterUpdate struct {
 // User defines model for User.
 type User struct {
 	// CreationDate The account's creation date (epoch milliseconds).
-	CreationDate *int64 `json:"creationDate,omitempty"`
+	CreationDate int64 `json:"creationDate"`
 
 	// DomainId Domain's identifier of the account
 	//
 	// Example: ByE3n
 	DomainId string `json:"domainId"`
 
-	// DomainPlatformId Default platform id of the domain
+	// DomainPlatformId Default platform id of the domain; null when the domain has no platform.
 	//
 	// Example: ByE3n
-	DomainPlatformId *string `json:"domainPlatformId,omitempty"`
+	DomainPlatformId nullable.Nullable[string] `json:"domainPlatformId"`
 
 	// DomainPolicyId Default policy id of the domain
 	//
 	// Example: ByE3n
-	DomainPolicyId *string `json:"domainPolicyId,omitempty"`
+	DomainPolicyId string `json:"domainPolicyId"`
 
 	// DomainStatus The status of the domain
-	DomainStatus *DomainStatus `json:"domainStatus,omitempty"`
+	DomainStatus DomainStatus `json:"domainStatus"`
 
 	// Email Username of the accoount.
 	Email string `json:"email"`
 
-	// Firstname Firstname of the user
-	Firstname *string `json:"firstname,omitempty"`
+	// Firstname Firstname of the user; null when none was given.
+	Firstname nullable.Nullable[string] `json:"firstname"`
 
 	// Id Idenfier of the user
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Language Language of the account
 	Language Language `json:"language"`
 
 	// LastConnectionDate Date of last connection to application (epoch milliseconds).
-	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate,omitempty"`
+	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate"`
 
-	// Lastname Lastname of the user
-	Lastname *string `json:"lastname,omitempty"`
+	// Lastname Lastname of the user; null when none was given.
+	Lastname nullable.Nullable[string] `json:"lastname"`
 
 	// MfaType Account's defined multi-factor authentication. Multi-factor authentication type of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-	MfaType nullable.Nullable[MfaType] `json:"mfaType,omitempty"`
+	MfaType nullable.Nullable[MfaType] `json:"mfaType"`
 
-	// Platform SMTP relay data
+	// Platform The user's platform, else its domain's default one; absent when neither exists.
 	Platform *Platform `json:"platform,omitempty"`
 
-	// Policy Filtering and storage policy of a domain.
-	Policy *Policy `json:"policy,omitempty"`
+	// Policy The user's policy, else its domain's default one.
+	Policy Policy `json:"policy"`
 
 	// SenderVerifyOn Activate the sender verify for the user. True by default
-	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
+	SenderVerifyOn bool `json:"senderVerifyOn"`
 
 	// Status Activation status of the account
 	Status UserStatus `json:"status"`
@@ -2034,11 +2225,6 @@ type UserUpdate struct {
 	// Example: ByE3n
 	AuthId *string `json:"authId,omitempty"`
 
-	// DomainId Domain's identifier of the account
-	//
-	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
-
 	// Email Username of the accoount.
 	Email *string `json:"email,omitempty"`
 
@@ -2086,10 +2272,39 @@ type WblistDecision struct {
 	Decision WblistDecisionValue `json:"decision"`
 
 	// Reason Human-readable explanation of the decision.
-	Reason *string `json:"reason,omitempty"`
+	Reason string `json:"reason"`
 
-	// Rule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches.
-	Rule nullable.Nullable[WblistRule] `json:"rule,omitempty"`
+	// Rule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches. The same properties as WblistRule: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+	Rule nullable.Nullable[WblistDecisionRule] `json:"rule"`
+}
+
+// WblistDecisionRule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches. The same properties as WblistRule: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+type WblistDecisionRule struct {
+	// CreatedDate Creation date (epoch milliseconds).
+	CreatedDate int64 `json:"createdDate"`
+
+	// Description Free description field
+	Description nullable.Nullable[string] `json:"description"`
+
+	// ExpireAt Expiration date for the rule (epoch milliseconds).
+	ExpireAt nullable.Nullable[int64] `json:"expireAt"`
+
+	// Id Idenfier of the rule
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Owner Owner of the rule. Can be an mailbox or a domain
+	Owner string `json:"owner"`
+
+	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
+	SpfOn nullable.Nullable[bool] `json:"spfOn"`
+
+	// Type Action applied if rule match
+	Type WblistRuleType `json:"type"`
+
+	// Value The address to block or allow. It can be an email or a domain
+	Value string `json:"value"`
 }
 
 // WblistDecisionValue Decision of the sender filtering rules: ALLOW or BLOCK when a rule matches, NONE otherwise. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2122,24 +2337,24 @@ type WblistPriority string
 // WblistRule defines model for WblistRule.
 type WblistRule struct {
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
 	// Description Free description field
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// ExpireAt Expiration date for the rule (epoch milliseconds).
-	ExpireAt nullable.Nullable[int64] `json:"expireAt,omitempty"`
+	ExpireAt nullable.Nullable[int64] `json:"expireAt"`
 
 	// Id Idenfier of the rule
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Owner Owner of the rule. Can be an mailbox or a domain
 	Owner string `json:"owner"`
 
 	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
-	SpfOn nullable.Nullable[bool] `json:"spfOn,omitempty"`
+	SpfOn nullable.Nullable[bool] `json:"spfOn"`
 
 	// Type Action applied if rule match
 	Type WblistRuleType `json:"type"`
@@ -2176,58 +2391,36 @@ type Offset = int32
 type PageSize = int32
 
 // BadRequest Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type BadRequest = Problem
 
 // Conflict Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Conflict = Problem
 
 // Forbidden Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Forbidden = Problem
 
 // InternalError Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type InternalError = Problem
 
 // NotFound Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type NotFound = Problem
 
 // NotImplemented Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type NotImplemented = Problem
 
 // PayloadTooLarge Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type PayloadTooLarge = Problem
 
 // ServiceUnavailable Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type ServiceUnavailable = Problem
 
 // TooManyRequests Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type TooManyRequests = Problem
 
 // Unauthorized Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Unauthorized = Problem
 
 // UnprocessableEntity Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type UnprocessableEntity = Problem
 
 // ListBrokersParams defines parameters for ListBrokers.
@@ -2720,7 +2913,7 @@ type AddEmailAliasAddressesJSONRequestBody = AddEmailAliasAddressesJSONBody
 type SetDomainOptionJSONRequestBody = OptionAdd
 
 // CreatePolicyJSONRequestBody defines body for CreatePolicy for application/json ContentType.
-type CreatePolicyJSONRequestBody = Policy
+type CreatePolicyJSONRequestBody = PolicyAdd
 
 // AddDomainWblistRulesJSONRequestBody defines body for AddDomainWblistRules for application/json ContentType.
 type AddDomainWblistRulesJSONRequestBody = AddDomainWblistRulesJSONBody
@@ -2837,6 +3030,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		delete(object, "instance")
 	}
 
+	if raw, found := object["requestId"]; found {
+		err = json.Unmarshal(raw, &a.RequestId)
+		if err != nil {
+			return fmt.Errorf("error reading 'requestId': %w", err)
+		}
+		delete(object, "requestId")
+	}
+
 	if raw, found := object["status"]; found {
 		err = json.Unmarshal(raw, &a.Status)
 		if err != nil {
@@ -2880,11 +3081,9 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
-	if a.Detail != nil {
-		object["detail"], err = json.Marshal(a.Detail)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'detail': %w", err)
-		}
+	object["detail"], err = json.Marshal(a.Detail)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'detail': %w", err)
 	}
 
 	if a.Errors != nil {
@@ -2901,25 +3100,24 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.Status != nil {
-		object["status"], err = json.Marshal(a.Status)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'status': %w", err)
-		}
+	object["requestId"], err = json.Marshal(a.RequestId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'requestId': %w", err)
 	}
 
-	if a.Title != nil {
-		object["title"], err = json.Marshal(a.Title)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'title': %w", err)
-		}
+	object["status"], err = json.Marshal(a.Status)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'status': %w", err)
 	}
 
-	if a.Type != nil {
-		object["type"], err = json.Marshal(a.Type)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'type': %w", err)
-		}
+	object["title"], err = json.Marshal(a.Title)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'title': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -6623,7 +6821,7 @@ type CreateToken201ResponseHeaders struct {
 }
 
 type CreateToken201JSONResponse struct {
-	Body    PersonalToken
+	Body    PersonalTokenCreated
 	Headers CreateToken201ResponseHeaders
 }
 
@@ -30889,545 +31087,586 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P15ctu41jAObwXF96uKc1uW5wzuuvVe2VYSdTzFkjP0dVcMkZCEmALYAGhbnUrVs413A9/CnpX8CgcA",
-	"B4mU6DF2rD+6Y5EgcHAAnAln+O75fBhxRpiS3uZ3b0BwQAT8uc2ZIkwt7lAZcUkV5Uw/Doj0BY3MT+8U",
-	"K4X9wZAw9Tvq0ZAwPCT/PvHq9fqJd4p6XKCAX7CQ40DW0CllIWXEPqcyCvGo7tU86Q/IEOveh/hyl7C+",
-	"Gnib68uvX9Q8NYqIt+lJJSjrez9+1Lxd7uNiYI6PdhHvITUgiJELJIjksfCJHkGQv2MqSOBtKhGT7Ig9",
-	"LoZYeZteLOiiID0iCPOJV8uCsrq8/qoIlCOixGix0VNETEKzHw+7RGiAJPE5CyRSHF1gqlCX9LggSBIW",
-	"UNYHeDV8RCqE+5iy6QCTSzyMQuJtri3XUugpU2urGmrK6DAeepvLCcCUKdInAiD+9OnTYiNWA8IU9bEi",
-	"k2Bn3lLOEIxLNOixJGjhdItgQcTp84oweqY9EgSHw3+feH5IMBtiGp54Yyje2CjC8OfFDlc4XNzmMVOT",
-	"wMJLxBJMU0WGEg2x8gcOsz0aKiJkDQnSxyIIiZS6ZYT7eoxKO4My9WJ9Fm5/1LwICzwkyp6fg15PkgKY",
-	"Wywgl26f9qiQCsDWKBZExYLVUE/wIVrWKKb6i79jIkZezdNny9v0uOk4C2pAejgOFUB21S1xiPukTf8p",
-	"2Ap7+FJ/OIFfAyYJygCMXI+FIK4XwmiG8jZXlpeXMyCvFGNaEBlxJgkgegsHR+b46F++IVv6TxxFod3H",
-	"S5Hg3ZAMf/smDeVIAfv/CdLzNr3/s5RSwiXzVi4dmq/MoOPLeI5DGriTu4kwStYfcQGr2+XBCAWcSMS4",
-	"MtsSnmsYBfYVWpCEoFMiBBdSn6kfNU12eyH173UuHaBAhloiHAqCgxEil1QqqafiW5AkuqBqgDAz7/QJ",
-	"44wA1G+46NIgIOw+wf7CYxRwwO0AnxMUETGkUmqypTgil8SPFUFqQKVbJYC1xRQRDIdNjfb73TJmYAQL",
-	"DrDsc/WGxyy4TzCO3EprxPX06A6UlibampeTewVonytE06HRiJiFOsQjLTh0ON/Fok/uF0eGH8MJVpyj",
-	"UEOwiahC5NInRHPzgWbh4pyIZxKFdEgVWlhBe3QLpJs/2gf7qDtCluzV0PZus7G/12jtft1rfP66dbDz",
-	"5Xe0upG0jyMrI+XbHR/uHjR2DGVoE3FOfXLM8DmmIe6G94oROzpsGiAQm5oPiBHCWvwxQteExEMZyshI",
-	"ml9kBMwx6akILtt6KdsUYOtwvofZyC6TvFdiyTkaYjZCPUxDEiCcE5ikYd5AdPyQEqYQDgIBUocw9BPe",
-	"KX5GGIoE6dHLn4rJY6YnwAX9534P/ZicCYRbMxSBqOGsY3MsklynTXSivZ1tJLhPpNTHp8kUVaP7nPRB",
-	"RISZr4+ZPkldggLOCOoSH2sBm/eMqECU5roBaF2yDnKa7V6P3vDDw4TXtRVWsZyU3tIWCLMAUSUR9hU9",
-	"t3K9+armRYJHRChqZCnCNGKCab09K+7HimldzrWIr+mVkQandgRNcnrAi/UiNcA+4d1vxFe670YwpLAk",
-	"efDtVnY/8yPvUqk0gjONUF9gYDmKw7mLJRFaqNVi7qxlbthuRhqeIb5smY+MAGsBxkJgeJ8Zs0SVgcfV",
-	"wJuQnsdF5JrnC4IVCRoFAzV8H4aCJnoJA6wIWiAR9wdoSMOQWpoDOt6EEjQ5llXk9wuXe8e8hJV2Sg82",
-	"EMxWAGse0briZK9N/dgR1jo6liQALhphKS+40FK5z8+NUpIbY71ojLI9/2lA1MBSZAszohLZ9ppUMa4K",
-	"tz4t6O0gwn/HBNFAU6QehZXM6Mmj5hqbPApDytzPlQLQQ8z6MTaiEQ7Dg563+d/pu3bXffHjr3Hi5F6N",
-	"LxOMI9U2Z4z4uu1OoeFAP9Wf6raaeNnGeu9maOpNNlrI+7TA7LOrH+uzYfZAnh9X2QByJBN6UmkHYCRH",
-	"UuvsWH9GpRJYcTFtQyiuotKj+ExqMZEyEqBhHCq62MO+mphJvaDjH1n7xX8tgv4qo5eNIJgkmdc9vXV0",
-	"ZEdGnIUjLaD42HIwcpFgy1GZ+n2c9pvCdPvU4RoQVaMmx4zmqQmwjoxmnhLZx0Bkroyna5KDu9ghbhsW",
-	"8PSQ4Mw2vdmUUUOhIZcKvVxF/gAL7Bu7phbucPqqO1IE1IXjzpvFV5uo64tRpGroYkD9ARpgOdCvVQ2U",
-	"OIkYR71Y6I1cQ5IjjELO+iQDNBhPeoDOhfXl5edjKHm5WoSRRMabIoZlGs0Sw6bLh1npK/Payl5jJDIL",
-	"WimhPI4Cy+Juh1b+GpLOrdCy+5JY5odyfPHLRJAxVU5PtXPQOayjbcwMEgIK6rK5sCBYxYLUUVPvDc1o",
-	"dGM0jGWqzKqB4HF/gDAKSADKd4B6Ib9ACx+OtnlAnpeIMpOHMaRG4c0fwyJ+2AoIc2wQ1hM+vTnzK1Zi",
-	"97Nn3I6UO31rRVpslg5Bv4UEKKIdeDZx1zWKkjEFGZKAmmVrHLaA9yOgFMYiWUctFsVwhvX2XaRMEiap",
-	"oucELTAtaWvhO6G3PmacUR+HSEYkhFUNqdTLNiCCPP8d8Vjp7nB4gUdSk2dZ8p1eWcLioZ5ia69x6NW8",
-	"5uftd439t02v5h2svdjITNqipuZdLupvFs+x0GiR+mOLBtuH/ZXpyj4xPWq0CX9Az8mh4FEBz7Fv0xsa",
-	"6TAZ8ZD6cHcVh9amau4BxwwLpoOt0TaPRgW0X/c5pIwg2nO6ARwJ+x3CYYjIol4hWUPknDBE3WUAZ0TW",
-	"UHeEfB6NNOqHRErcJ9aS2KO6kf6yyy+LaWoQi5Ib8fQOeu9gv/OuDVNO+seCOACDamYFqbggjeCcCHUN",
-	"JFDm86GeIfA6aamfJObys0sQhp6pNLticqIw/BYOGonTgbwNMKgaoDhjBgVHBmTQIacC0mQ+DzS0twRF",
-	"FweIuD6nDfwuNYze1rjO1lo+bIj9M0MXbjJuN+T+GQnA/QHEvJLhNJ9me5iGLXaN4cDRYHyy5YPpcQ7i",
-	"62xqSZia2X0b5vqRCNob3daa0aEhURaR6Nz0Xg5DhIc3HhsFRBFfcwYskYzwUFZl5cmRfUPDAtG6mM++",
-	"sR5FVQRoWejDoHtA+pWWvkAMq2ZrUoU82PlEqQwv1sSiCnxxZTXe9Yo4QzwWjqfPNJTXvFjQQisTkRId",
-	"H7Vc57AfggLIV16svapogM+up713GmOZvuNJ1eT88R4b5vtJqd+8yCBKWZv3gPhnTna63pjbSReTw9q1",
-	"Rz5nPhGMBJpnG9XBAJpY3Yvto9u3Zm/Pdjux2EwLEkPgjcYLIgoxZVZqxJIz1CUDygLrFxGHZGxj5S4w",
-	"0q3VS5Z58qacCri61+PBIuTdLxyG0IIgfXL5vNp404T8W5DrI0HN5c3kBZV9k8jaFkVVxCOfF1GNHT7U",
-	"S7DAhZPjnic9oy7Ryp1eqwrGpjElwu687NZPFuqvCoe24ZdsouSEYYZSD0971jQzAKQ8BCVjp7n/RasD",
-	"u7sHnyqqFnbuybTMbG1HxS9t90UoDAr2aWMcZWap9fEAClGfuHd9gsTyKZCxWz6v29lFK0b4tANrZiUf",
-	"xLl909pt7jf2tCq/fbDfae53Ol8OQbE/2n7X+thcLH6afHa9o54gMDN8aZs8BKXNLGhXa53Oo2CZU/Pz",
-	"2BoPMNN6u+KFywxr/DvCXVBJUvoCen5IegrFzIcugjkBejoEaJKqxGrQJkpR1peFhKRH+9aihBz1gjsH",
-	"ACHvtmVpRCT4OQ2IqKPDdNuBeVorqPobvUybyV//pkMcbaIBl6qGIi5UTbf+KmVYQz4R6mtEhmgh4D4a",
-	"8oCESIPcGuLIgf3897SrMBjvqktZ8DWWRNg/ndk8M0gXS/I1YDUQyL5ipQTtxoqko0NbICRfjeA3Ds5u",
-	"UAwOp4G/iaiUMRHHgtasF2ArcH+1iS+IqsE9UUMpUUMgNo73f0ADv6h/wpTAm0gRhnWv45819evku8lz",
-	"bic+dqu2srxapE7msHeFT+D+rlJzh+7x1oV6aM1zuBxrXqxwZ9FdDRq9iSa6XitSTtzyjrcuChTSpzS7",
-	"ySoB73ZHpcZ6249HrMxSUWZjw22xSiDYk6XbTtqfxo5ShQ7L6FaHn5ECvz9yGVFBirzdmvpNRu+2fMi4",
-	"395ACVcOkHHnYN3vOQ7jMctKYTRbzYtFODUEiwQoFqEjsxk/qnzvr1Zer1bH4dTrpTECn1L2WxQa3cUn",
-	"lSjkF0SYO1YMN6SGwdowPGTVfHldMTPkPg69mqf5jVfzNK/wap6m0dBICVz1Psoibtd26H63TMfJ6yD3",
-	"88AM5H42zYB2HUrsD9XdVPNnwCxy6548D81ozhNiJnkwzd3Om2XGHPMfuRU/kJoniR8LEhwAKNshlrIS",
-	"6LnPKk646OhtCX5WJPiZ55tIEEnCkAjEL5g+L34sFR8SISeZ+BTv3vuxMu6kvxxF7ZrpFYik4zerk24p",
-	"l+YqtGjvNu27DE3gPTTisUD+gFO/yPQ+c8D7cs+d7TxQhLWSDVXJe8BspkKjlHk1zQh1e0t+50t8m6ie",
-	"uohVEb9tT2vBibRvIPwb2J6GJjA2YWv9nRTTAdj7IuZT6MnO7ZKRmxKHB3/Ur8EY3AYpPLXZ3VN2bss3",
-	"SyvI734jMbku06uHW0DAVYmHg+KxkI9ieG+PgOxQ3GdcKuprKXE0qeMMCA71ENNtZCam7Z1p+/D2f3qx",
-	"fvWYr50zOnxPCjATCXqOFbHvKpgRorgbUr96e0lC4isuKtgGCgEHWl98Q35OjiURZUFhqf+WaQuSf+K7",
-	"ZnhINTps3TmKrjuJdIcGKxQSrNUP5jzjbMh/4uwCQcCFTiY4VvxQa4tabqesf8AqepvqD4dYUT8NSeM9",
-	"M9NnzuO22LfGtS++cO8kKHomby/azc8w+mkHMREIgDZCEPjubfo+75g+UYkPtNWlqXS7BMAIyQx0YWtp",
-	"tuLJBZZoiMWZ8feB70lQHXsl3PkGWkay5a8uSJhPwaW4KDo0t1uwbVU1FBRcgCuEgd6Ij6EFWif1/OuE",
-	"l1NmmnapsbYYV67nt6UdjbtXJ+twU77h3MuuSZgS77RplGk2cy/aVsWWXx6rPqesf2jtYiU7KbRGHNc8",
-	"saPN0AIqbbeDMRgmdt7kxnNwtOMuI2pKVM6AS6X3f8gvjL1JEhakLsML2QuhIVabCNe7db8eLI2eXy9i",
-	"Z3XjxSS4UYiVHmAKoHKoIiRIiEeV8XZoe62AL9hj5cHaKV92DVFA/BCnN2Up4a3kOWTd0GdNwLQCCUb0",
-	"yRXoOA1DLULEOAxHEKdx+6T87xgLzBRl1xUy0g6mnmZBlJZbixhGpWGS76eOIjMeu1MkGWLTwGQ8cJOr",
-	"UoP7OuqImGRSwZR46LokDtUEAyNS2tQPxZfuE3JWhtD9qHkXXU2jDjNucNVG/pT/rlAwoYw47/68B4pE",
-	"Cp8R5JzvnL3fhVi5RFOoS9QFISzDkDURMr5zz+R4p/ViLSvB6qQAViit/lUquhdq5tarb5pTV5nMXSwG",
-	"Q+tZvOxnSNlWxigSWjSxSfVIOa4syxns7uZGhwciWN+WFHu7lo9bkhivILQlZBE4871LZVMASk9CIpNN",
-	"g25CzmsFM0Q9GshCiS8No80zhqzUcvf2mduSD6VpMEVCtO4y9y8ZZhfjbqXDaaJOIfG9uWhT2O1clPnl",
-	"RBl0LInIoniWaJPZi9kNlFr8JrlkuaBTlkusnYoRyV54AE7Ezf3G1m5zx6t5O6128mdzt9mBvw6b+zut",
-	"/bcVPTyyGMh0nHmaHST7OBkw+zQZPEFuFbdei91qXrw1pLUyCHUUEmHkdDSTlfUJSqPpdZdf7dJ1Ln/e",
-	"q6/GfVkw79TgNxcEH5MgmDSzZMDnTGkaIK2LNKxFe69zWBvzfKyNJ9m4KyvjaDolsyTGmbA0uH4shGYO",
-	"t2aEn8uzc3n2Lk1zJdIm3Hyb6PTqSX7yYfIEfCVuIRy4SsYyMuySIDBBLUnrqleEBSl7Z3qsOr/5SZDe",
-	"gkNwws7yAF0tiDgZpEgtgPRjJWmYSjKWNVy66ynpkdavee14W1mdBPFpRIvzx2juQbJZ1+BoiD7cl7gg",
-	"Mg1Hverap0g8cuPOviweWyWD7OlLVGimbi6auegGaKEveBw9n2a0vuVVvX1Mzxzy1vGartrNplAJ0bmE",
-	"f2m+LwdBBZRDTZmyfCr2letYH360AFneJFGI2tW1o5uKJa7oh0t+l6hYWSnkzjwNbuvIh7gMKbv4IeFE",
-	"XSkktmCTlgTEuvges+1udAxmBBClu9XlpM2QoAdhNzpuN48gM12nebTf2P3a2Nk5arbbkEei1WhXNBiV",
-	"YMZ1XvzWjZkOWdLQQpJbgWqB4Vl0Xzcc/AlwgcmdnnWdnXQyJUJrdcVe8h06JFLhYeQwY5KgQwy3dbFo",
-	"N7cP9nfaNVPfIetvUc3vUBAX5TmNHhjoj4jPRVCU+zaZQtJh0Zk3vUB4/RGRULVrMlxdPzfn3Xgmm+k+",
-	"iPN98F6fq6OjgyP379ed9629r3utdru1//Zrc79z9CX/qrX/sbHb2vm6fXB8uNtM3u19Lvlo73PyiXlR",
-	"jWZMYBZAnXjqYC9+oQG2UDmgyhtaKJN5Fbfc+1ypw73Ptjs752Sv2B1XlF4OMtY5HTdxci+oPKJEedkO",
-	"HIZIEakkSjYx4sypgFrbrSiLO3BhV8+20MiSC5G3Ie/i0O38vCKfADQjW39yheOmXn4Uy05hZdyMhYrC",
-	"oSoLrSwJVZ6BKcD5JJVwlt4FGjxPpCS9qzSQZpa3oc459Mxe+ixVu1E4QmuIozc8DIpy3/kDGgaCsOOi",
-	"fHzHgjpjJGaoS0yiDMVRnyhjs4q7PehYOnMlCZw9xryokrWv5llT7EwfxsRkWz5aBRdG18v15uzstRVg",
-	"qTDzEu0HekBVE0pG2MgBhZ3Ay1qFLAoxEwQHexWXwrS+lRUp27MWlIJwFCYviChO7tqzGUKNoDbAEnUJ",
-	"YSj5pPByMJ+lt5pCk4EwTfejyVxR+vfELgfSY2a4HzWv6/sFMbAhZQEkWk6VlIRuW6SXSJmvX7+6spRZ",
-	"84qA2L6/4a2b7xVWdIjFWSbWo3Bhe4IXZJI1OW4nZzNzEgMsZyR0zsNqz4TMrXgRnJnqcTgwtdRweJjZ",
-	"80YFL3GENx9PzmfiUF0prytMAbw8enHoDrXtHNkydKhx2KpXwRwdahEeM3XFBTbhPMnXTsuakpFZEJ9U",
-	"GYZKqJMgqeb5iSKk6JBkqFcKDI8IK9lkkhB2hWlpsll2W6SmFKzKov8CS5PO+QbhYcVZiNv0HzK2k8ry",
-	"EZfl7YnNfpvs2ry4xrlTvKjkM2X3RJvi6XIC3CtnJYQgr0o4NC6E+QNby5CFGtRvfX7dHMeFvKi0Kkyx",
-	"3HPUSksR2YaZyuSkmjjjSuhXGMK2vPoYdOotdCbZYJ5mVUhKfVepvbOHCtJlX+1ETc3wja6e4bvyDgJp",
-	"ZlL6Mu5Z05dY8WSFwfpsw3Jzrg3SKIS5RZPV9oA/Mwo512MFJJc4tiQ5jnL9VVLgiw/ltQx+ma620wKw",
-	"c6H4FxeKM8V+i89+fuw6OmDhCGHwU6DdEBxG+AWbkHXHE/S/XFl+9aqQIs7F8rlYPhfLfwmxnMfCnyJG",
-	"mPd3T1Hm6sH9qwdZr+/yuoSpk8DDyLsOV2L7ECeh/2rrvxpezdvfqniF5SYHPbkf0KP7AT0nb9rZN43M",
-	"Dz3ij5q318PFDgV75bWQE/H8gWF3/2Bfz71z0DmsiE07e/uh/WW+/1HzDhKf/rELnOT51DwR0GqH9Iw1",
-	"WxCmPkJm2snAeXiJTLcmfa1ROGgPMW4TVJvHNClWvQkIMU/tqWMECyKV/QB3uUa+c8GuJb7+NesgY5Js",
-	"P0dqgBWSRBMURmqIhNJwAAOPKY+N41DVUcN4M1wMCLBoQQxro/rvcWq5sbFWpEyeF6PgIDv3rJc1zOV3",
-	"E2rjxrUTBJAZZ3qSKXpNml4in6fVQV9s1DbWNsbKgKIF3VOn+bkD21nvOVOEdRQ5b9yQSIkWknWsQ7vi",
-	"ec5wLCoiYKbfwqrgsyMo7BasoL2XIPxjduOY3u4VYRXytDnY/ypF3k7RrafdSgFWeDKzozsD7eJaQa1M",
-	"1V2WBseYtN2FxR9vmmDRHMVK4Nj4qXJgwL20yFuZx1FmncuLHmnh5prhPRbrlW/3VK/SnB31mjJrTfIE",
-	"9WdodJnpx+DH5YorSCRHEgdDLVrxsHiIq3kFGlSUOALuYIWBfWoiZ8id3aFW7gor4SUW4RSUaLperRs5",
-	"dXcDfFMMSOZ9EoTk4jsS4lTsL7ZRQR4t2YUlVcXdZsrgrzZ21PMnLYui3A6qOdIDA5ZTnhLstg3nZW6r",
-	"2et2SRTibBMd7jY6bw6O9rI00gH/vIaOj3bRgpvB8xraPm53DvaaR2ghN5fnNbRzsNdo7aOFzJz0923d",
-	"NpnZ8wchlLk5ezXv+GjXq3luVlr0hWnoN+3mUUWRLYP/TNeZp2aUzIPMgJmnydjZTwGMZJGLBePkBFvm",
-	"mYhgybI/CLy3O0et/bdaHG5+7kCdp13jkLfXaGkEbR0c7CZrsttqd2A9tvUHrb3mn0YifncAz7ePmjvN",
-	"/U6rsavVicNGu/3p4GjHq3mt/U7z7RWXTmM1AS59ZMFMHziA0ycO9PSJnUT6ILv4UBHATCx9YKaYGTad",
-	"bPrQTjsDSw4B6fMMKtKHCVL0RhpPFner+eqKEppOjmCfFxH4KiEAE0DdWWp2h6TKUoSMeuWIbR++yYJ8",
-	"jQLx+QFqDpGFXGFsnQuDgQ6KlndaTUK3miY8stAyO2VxHyOSi3CbRu4VRMEFVBk54fsUDFzdvTAdc99Q",
-	"ryJlDMxdmeA/tPC22UFLULKCqtFS9pU+4kC2h8/r14vDLgpRPCRCcobDksI8lStV3FZdHpLU+7m/WkBV",
-	"aJipF3Q7YUzHsiSKSXPmGyc4nq36u7nciuYPnVmLeI+GWi3APUUEirhUoCIRqeTs4tdV86znNmwhkXQt",
-	"7MaYFiv5EzbbrS1PZYS5fAaTpHevc2gTvQVY4UkGElEtqlbXW4/SjAuNiCY1CguqOwoCV3g4zIRI5rI1",
-	"oIXizp7X0SdBFVmE+D7KkIyooGoTMXJOBBJExcK620JenRoSREacaZHXx0KMwBBYh6v8iE6PhNNgaI00",
-	"A1oddTKC+zjMEE0DF2i25PtDEONbe41DCJbbftfYfwti6tqLDa+m8fDXLGuNlsL7fNE+bFiMmcxBA7c5",
-	"qmTTaLj29tsrVg51X5THReYvGDLJfQptOiYlhzMNUZl6YJnzkDhwg8UYjBxUQuiX5Yj14it8HIZd7J91",
-	"BGYy4kLtEFkAQOsQcQGpmrNxq4aQYDEy2e/sFiqQiWYa2CbAOLShZ2OEkgs1c/CJS9TZmYQnhi8+ZoeC",
-	"K+7zMHWNIiGFU+wu/+y5KIYNFX6f+dzFUwKZe0AHUsPj1eCf9tfm/vbRl8NO8nuv8eVaRzOP6wdVI8sd",
-	"s3oVkUNd5+QYq/b0Q1M+0uzDUdR/FQ/F8f1fjdiNLeUExat8bibBLtGf8kgfB3wcVdOEjEaGLcxk+SWl",
-	"KtFCtsLxLTF81GCIDCM1QmYH6PbYiadoSDCTcFNqR9UrzBmpyJpSSac2mQ4iMyYXAMzm+EiZvTr7xuev",
-	"DLorpSR05+9OkhLORcS5iDgXEeci4lxEfHwi4lx0e2Si26TYlZSdmQjOsVn8MAuQVFzovm0KymwW6PvJ",
-	"Mmz6PBQ8mp1nL9s28W6ZnmITS8l9CsXW02nduLBVBaOwrfpzl1W0CtFeqWqWFjLa9B+yS4e0kMMpIoaU",
-	"ESuN0H8ICnVTLRftbVU8JxVICOCoEgGZWQUij4VKdSDuKjVq2qzStv4w1hz0sBCPKn18lLa8s6SsSauK",
-	"EOVawx0fHrZ9LopdWgRBPcGHzvc7ddaXSBlhCWGtbOhecjuvF3KcSevKIJKtTI0tTaWfHK+/SmloNU0K",
-	"ml43J9ectM6p3ZzazanddajdJNUSvBuS4dWC8JpCgPpqrB1o4ejNNnq9vvFSUzLdmwvCeV4zYqeBM4pC",
-	"qzIv2Xa/fZOc1dFHHNLALEAP0zAWxHgpGKefXo8wiGPvURIG4AV+SjQA8jRHRDQCFWQrdCXZtA7d4zEL",
-	"TJrOPj0nDNEACLlUmPkaFUuGHsml5qgfnKUVVTbXl9drnqIKCNQ+V+iN7irFKu7yWG12Q8zOwI84nwvA",
-	"glJwGxxiZjdbRHzao76R1alE3DexBv54wNerlderRTUYAAuF9+rj+KyZ8ocgcubwWTl5sd0ob/RHsP4V",
-	"coGlaC6KZE/LP9iLBJsRYQITyb6OBV1MvqqEorK8be86WlE3p93nASkk3EN8SYdakd54/RqYkfmVnWpW",
-	"1TNbZeIcD7hQNTSIh5gtCoIDMILKeDjEYpSQe3tudK/VdOTEzGENT7ntWLsCticHr4Lu1eX1V9Xclya2",
-	"zeRtEgPX1bEtOyn3wH4t+Dy/oREXKMICDzWnRgt/tA/2UcT1Ogmwm+PhRCBIiSN4mh8rP+CnAQazzoXg",
-	"rG/LD6t6hSRgY9KmmU86UJFQ+WGSYeaBsQ2w5rzJtOWEYjlu3xmjVnGZ90qa8iHAI5mNqDSyqlSaS1GG",
-	"cjJzlYBZ/WEjOCdiqpRFe7b+CxrGUiXDWUEOgoxdGQNJ9B7mqEsQhn6pNLarolIOXJAtHMyIa58KhBtb",
-	"L3/McKwGXNB/SGBSkBgMyKmjN5nPg0LBrdrQAVHE10IAwNDFASKux2nDvkvD7q89YT2YC98vHyvE/pkx",
-	"Yl5/ibshhxyRU4Lf4Yt2phjIzTcUnOmhOST50iFTIIjw8Moja9FtCgo/UhHLWz4frvINRufQe2F+0glC",
-	"BNI05MwsyI2SXt5d58oudz1W8ZLG3Q6V3tFkrsbggo4zRS6VkezTK7arXC+NXdDe7tVSoyCsWXHw44Rr",
-	"IZ8zRnwFLJvbC8EQj+r3dxN0vzc/1ZxrS9N4mJs1k3fbZaXmrEf7ltFZP1Oa1oVCONTC2QiRS2r9TG9q",
-	"nvh17jHGBJdSNw8YPnMy0pP9VxlJKRFr4N00gWaMAgHDPxSkRy8Ly8H36CXCULNHcSTTXBgmTUnCSbWa",
-	"Cl3JOmoTBVn0s44XiqOASpDgI+jU3rfNjjKF1sUs4krgga5/I9hmXunC4bmyaOZuRMeZj8+ZpAERWeyC",
-	"ZFYvsaiEeHRt0awMiHzNt0xiojL5jVwqwmwoRZ1cklr9HxrV/vd//v/Pp0J9ddmqGsQZeWsK2q4ogVRb",
-	"MWdcKpBQnPGqxFY6xYI1OYTzeXAXmcbwfR2LVomYUZSaJ2UILgY7DR1uHLZsZh7HcZNLbJTax8wFrJYS",
-	"LaXbdH/8u7XXONwE+l5DEdgAQt6nrIYiLOUFFwFkvWjLEC0E3EdDHpAQZYBvDXGU9Ub6PenZ+de43if6",
-	"VUSqhq1IU9x580IW932w9mJjE/khJUy1oCuGzV/mWZv4gpT1+lbgaJDzoJqperqRKsVmZ0GYSHJQmHVb",
-	"I2ii6yIWCjisVFDEobkaAK5YRxVfAYvqSqjILHElqM1WKwpOKz5D43btcfbsrOM/0+aQvZqranLY1pPe",
-	"wzRssSvrVb7+dpxclitvepSD+OrmDbgTLO28aLna5oqirGr3u6LqFPZaY9LMVmYyPeVnp0YZMRL1KC8j",
-	"87OrhmbZgYpEwzbtFwQRSvt0MmzZZI+gfYZVbPaGnuJADUNriQH/FTCPGIfNLSwJBFZlD86L1ZX1akGZ",
-	"7aHK5s8vrLRnC+EWxdOeFcxCxLAdIJHVGeMXLCRB3yTalSl3ShIPZe6CTJY+lyUwWyJuZtrR4mQaWgJy",
-	"EsgFj8MAbGrwZeqwluSw6wy4JPYb2MUDfE5M1j/YyYlnHejiUJTOSF1jqWldWsVKtxGZBZiS/XXyRqIw",
-	"8ambdyah3XghqosBt6jQjcg5QdhkSh1LM9eNFRrQICAszUECuYkyla9ur3pVzevyYFR0u7G3m2SrnJpK",
-	"cGV5/dXGy6IyL3eLqFtFQiBwTxX6H+QXJ8lGKfG5IQPwZc3exJnzQwN7UWjPk5YDjYMdUQRRVXgE5URJ",
-	"xitnBN3D4izXbTYFaOFZ5oL2Z/ldmDY4TJNoDrR6I0gUjmwkQY+LCywC4+RnywJWmMo9ZZp0W244lnFy",
-	"bN/dcUm4YnLzQAnoVTO4gcKrd5uywOIoIlg4LlqwI4pF0nh66vie2Xg2aMIV9EvzyTvvUhzRawV5GwCK",
-	"pIkOlgVWa58Ph5gFV3DKxfJs2340acFt7SRlrVwbSLaIh9fMcAxp44x+aZFlO66jRfSGC/cTPdNixleI",
-	"9v6q1+oZ2kSnp6ffT9Jyiyfe5onnEyEJ/U+IGaNSEVFnRJ14tRMPLl+pGp14m6vrP05PTwsHcHrPV0Ek",
-	"UTce6UXpQBck9PmQXGME3eVkCuixzeKWJ1mdsi2znW6QccuBARccoBWWt1vssGYJB5Uo5BdEmNLrWLrz",
-	"mF7kW+FbXjc6YALbnimqn9lL7knB4rtXMsLDHu0PFPxV8gpUJ/fO3cCQr5NX39OyNmUWpU1Y8MlAvmc6",
-	"HXsJaR2KXx3auRzpqRQ3aTvA9R8zmiQaZb6NM4sQpyf8pbfVNcJUfoUwk4rrm8WO7XPiWTvtf/IdjPWj",
-	"5h1HIcfBGxqSIxOZOUn+oZjHxArYEh+JNaFLGRaZS99SV46w+I7jWFATQ1Fwa+o780c19pN01TAfFlwi",
-	"wosMv9WEER0ftXb221u7X9vvW4dfbb6+TdTqMy6INJdk4D3DhW6b1Jpz7kHWTS3x3AUXGi21mNtrJMHM",
-	"e0FNsRFBevon40rLPHQYYV+RoI4+vWt1mrutdufr8VHr67uDdgdtor2x8nZ6SAAhEW8KBzeDdQmKuNnp",
-	"EJ7ZC2NNFQMNGpWmDUhSIMT0elYmlbTPaI/6mKlwZChsOlM3nTra2m1sv79teBnp46nwmgKWJqY4Ayii",
-	"zBdEswFnvEkhBV3NeIMW59HP51e6QcaZsQyzY3uPjYCNgyCqOCKXUYgTjoUlJHsdUBYYBz8Rh5OqaEYW",
-	"z1axd8enOLO+z5lPciKlX5SQeO2KoTm3cP8bCcoFVaMiOm/eJNfVFhtVjJjF6T6tx+sCF+D50OWXz5Oe",
-	"y7PsFqlHY5QtwaZdh6lEruGXe1gbwoT1eVnc2rXUSR8gmPyDqAZfQCi9mjdJubyaN0keKvI4g6hjQbdC",
-	"gxU3qh40GXOiVQLE8VHLgjDRJoHJtfkrtzZFKa5yi2E2y4xEgE+FYz3/NTjWwkNlWQ+LmRwZije05hbj",
-	"OAQDEz+2ZWjM7kcLgvTJ5fP6lXNMXomSVgojmzy91w4pm5/s+cmen+wrnOzJoysLC8Bb4btYNO/A4HCJ",
-	"/0wi/9YE9dKATCMmPpMFLpMWjluQe83wLhtLK6iSFSWxEpuPbw8KcEaYCoNJZnBnEKSX8tVI6072qwL/",
-	"Zn3gchf5Ft4fNc9Y6ieFPElE1sVUrzRUSpqtDOhzJYyDalFyCJH3XY3lZOrljWumRLB93TxNblqbqxr+",
-	"k2peBSU1M+W8skfGpuPdtj7aZad9x6Z/hZp7ftIYeHkaG1n94M/OjqNHKl67XXy9pRuWFelqJGTMVoVC",
-	"w/KyXXX0yGt6XSdtjqtv9qPmRZlUulUyWhlHMpeiZeoXppUprJgExByURz2TTGlJG+KSeC7oTVFH4JnS",
-	"HbnaWyX+TlcjcpoklZK4wnjs3Hkbk6zdDaWFInPqM7zwrxKeXawXSyLccFM14lgNiphLozgj4TTGW0cd",
-	"fEYyFD0tdwaxu1CBTbnTVb81/vTTxITHwq3uk4XcLrHOeqqOqZEhwSJxGJ7ciVr2NtG0TlswoQbgg+Fy",
-	"HPIeetvspKnZk6JtL1eRP8BCa1tQaJMFCKev8rXcNlHXF6NIuVvPAZYD/VrVoGYsJNPsxUJrczUktdYb",
-	"ctYnGeDBPa4HN2YL68vL4/L7y6Kw8GiKcOqI7lUPayrM3vpJjUqlWEPvp4J6C+Nr9rDPFSiAxXpdm7DA",
-	"+uRYJgwumYpr3VIjZUCHY4Al+k4dvcGhzPKYelmp4HvkaIW+po1Y8SFW1EfgYqcb2fqYDAEhkKn/Fkwb",
-	"nMUmconoPWtrn9Ur+aA+OA47k62W+SK308REZos8JBGvud/Y2m3ueDVvp9V2fx4293da+28r2vfTuaed",
-	"pc8y3aYPkwEs6irZ/rK4u7bVby69zKWXByu9ZFTNaoAnCtZkqUsbF5na2qYpp3PRaS46zUWnueh0fdFp",
-	"QiL61NXSyQ7xqSzcA+5NGpwFS5B3kpCwFpwlr8EH1aYi7PLLSQYfZAacNuM8eKY2PEiAWBZB+y6fy4pk",
-	"cpo5m7TtamyJ1pdfF4Wa6MlVXx4D7JH+ptg8btwYBlgBGIEmbvb+K/WOgUY1JAlBRlyoX0C3zjPnebbQ",
-	"OzNIVv6AyHq54bXE3zhZhL9mboySqvzVdscmauzuHnzSk9zaPdh+b2DHBh0W+hraP9hvmpCkCyofht8N",
-	"gA0+NQfb772aMbRWk7YL0Od6K3jlBih4ZcZMFqTJlBhN3uZNvdp8I4je+MkjlOT3mnl5CfXjSFFxxPHq",
-	"cY4aw6Le4IqQX7Ci29ID/TjnlYa2TeFozJKjoyWm9JZsplQro940lmN2SPvwDQIizyDHgUnPArciJAA6",
-	"l4vPhzLfep3qt1AkPaUnZbl5zDWNg4b2MkdqSnVDuNw18UmQlizk/hlywNdRS7ma3C7q6mqIHaMyBgi3",
-	"sFOqhn/K0bmi7HZalhznPBeUpYFvidyG4Z4+YUDPpG3tc9YLqf8wlPrrlPbOIyl1Bcw9Tmp0ZzhSWeHT",
-	"n+maW50wzUwNc9eEavaVZpW7Y5Anbi66/0I0sgSvc5p5FZqpp1t4W9hJPNwcwQQbXZAQNpvyXMNPJYq4",
-	"lLSbNrIiGixamhQ4F+AK02RIq0KClNbc+HXEk7nMcJ/7v8K+L3P6SP36C5WSB6lfHB4ddJrbnebOlVz2",
-	"TYJRjQfX3/hz1//488x4P8AWY4qyt/VeMge3S7AgohHrdZtehdoY9tdW0YBcYq1ZDnGYsRiihcODdgct",
-	"4WBImVz6Dv+2gh9L5uPnvyNFhhEXWIxcf6ZSPPx4Dp3/8akDWi7sdTglAF16agZKRd6PH5Dfu1cQst/Q",
-	"g1KpRK5aHYRJ6i1bg827aBN0GlygPlbkAo827VZOREsqThgOKZZad91539pDZ2Qka8Zrj+qHsQRLqe3Q",
-	"tkULfcHjyCSg1+tQy0SanzDd+fFRa1zKrWWyGAdLgkBW5cB2LWuIwwxlDeF0hlzI2glLEoVplNaSlJMD",
-	"4p+ZqWA5Yv5AcMZjCSHDsn7CTtj/+T8of9miHzbPiRglJSUZIYEEX6hcwxoilz6JVDaXD2TyJhKdLoX0",
-	"nPxzqkc+YadLkNjyn9M6aiS9XkDOgTHHKyrRkEpp80JQBtHa+ilm8oIIEpww8C22hq/15RWYBBgwMTLb",
-	"xOBgE502bEY96HoTbZm3J/Hy8poPbeBPclpHBTv8hFm52Tgzn07d1adoQSPhxGtkV+HE07vL0qcTBia6",
-	"/MaEnOA97GvCgm1BdsoGRFBlyIrgIRm37yGqTlgmoAp1DNDg3c04Cik7y2RnsB85i/smgss46+R9whJL",
-	"fMCJyX+HjXO4GpCh5miuULwl+w4rJuFc4jNYgxFPGBfwB49Ndsg8c66jVn4m2YQUyfylSyIZQHcm7UlQ",
-	"Qxon7roCyIQg34gJ7exMkBRNQgwxoVLGEJp3wk5TQnOa3fzJJpGw+bE/SHapZVYylYoiImCLcib1dpYj",
-	"CYuKBjwMYNGGmlf+jjAbnTCTeSd3WG1Dm+5RC06bCJtiE7yX7R0tSELQ22bnhC05KrWUef9cix6O89YQ",
-	"Rn4sFR+aJPMYdQU/A6rDkrFG8MUJyzY0zZDPzw0ZInD0rbWySxjBJrk8arLAUTrYXPiEjVHyGsK+0kMA",
-	"1UT8IlVGku2YnZ9pZoY6YX16DldH0oyCFg6POygpjfHdXbb+WDKU7jksYAP5OAz1mR9ghUKsiV1+GNQn",
-	"ShOKNWM8oMriX/IhySLmnAhzRI3sgRaoQkM8QmeMX+ivTFLe5+ZCbH15PbVgajqIfaUlP2Mfx+yE2V6M",
-	"DdidLOijjnZ1T0gO+AWCuq4XupERImAuelhNMGuGen5e7HCFw8Vtc++i/y/Nh7p3t4+TOnlAD/XkzJaK",
-	"iDmAElJJRspyHL3pQPD/O9brnZYr0DJHgHBPAVLJCTM1Omz/Evl82KWM6D0r+IXJFgMypd05NhQIEhjp",
-	"8wH9azLjBgAcO6hS3ATED/VxXcDAASISOlCf5+n/+vKyBhIKH6uarYRLIXwnqKPTf51Cc3RBw8DHItjU",
-	"+PgXMkff7qb/qyf57+HIajGMqNPNjJZkceBW9cTLtjzxfp/R379ON6EHqbmUgITZsP3Tfsr7+JdrkvRh",
-	"C0tcvYcUjEx0TrYHt3PaHIDUv7Twfyq5UKdjO0LaGCoSBklmCN3ORs3IOFS/25y/kMQHeMHp4qluJ/QK",
-	"SWKTQQVEbI7BrTv696Ie5hQtaEHOzhkGfl5zdDvXnAanaAEnTalW7BBQbtj2djcZsEHJkMA29bf68KAF",
-	"0GXjoZZHnbMKkELIukUDh5xD3KcskYt2x4+UICgyLRJBgfd6kqhTtEBZQC7T8DMhNecmw5rJR7tcO2HO",
-	"PWX5OVCV0wj3SZv+Y9BgXq0v15Lrd60bP98cR4cZ79/LWphZfeG6+PfK8qlNdSQzAKwsO/G2joyQp9F1",
-	"wpJCSj4Wglq8mXS/6DRHgOxJUfoJYkmeTEh9dcKAErgAMktpakiQPhZBCFaEnkFY3yEYMvcC322DAmSF",
-	"VSG0egWrwmMWmCy9dlWN8GE248JponCe6p3iEmudPt9MvQ1gAxiykKEeyY6uI9OBNMT1hGX9HyB0b6SI",
-	"rCObyAN1eZD4N2nozQ2ypP+QTbSC9ugWcAEo+6KlDreUC0n+925I7GbZ3m029vcard2ve43PX7cOdr6c",
-	"mr2wupF0FEMmEXnCFsaaHx/uHjR2TkF2DLHQM+3yYJQll2h9Za2O3mAK0lRe2DYzUAPBlQotUk1628QA",
-	"oCGJnERtz/emFiWV4ZVqIIjU/LSWl8zS4Vdf25keESVGiw3NV061ZGOMMShmioYnTLNlLEFIJcnZ2+bs",
-	"3Fy9S0PEW4mbhEQLpzQ4raFTJxec1lCkRZVMNlgZ+wO9bU5T4eG0hur1+vMThkwe1wHkpY/w3zGxScwz",
-	"n4HN9rSO9oHFRFgTMZMqKrJxe8O6BmsH7EEgaxr7kdzMmZyQpMw39O+Y0UtkjFILRnvSqokG57TJFFUj",
-	"kyi1HhHR42JIgoY6rcHuctYrPWCTxUNH1WAaEQlDc0RAFzMmoqSA2XATxVFk0zglWluPCxjXpco/NTSo",
-	"g+VZ3SaoOq1Vzf9U110dJc5FqXXESEDOJvI76MKaQyjO0YIrucT6Wm+8pETqbgjrceETRNVzG1dr0s7h",
-	"UHIrxEib0tI3mvapdcfQ+6EnTmsWEbqzBNRn0iaLVrqpNCABdrRMhxQPicB6SjxWkgbEpjtjSlMCwHo7",
-	"Ap+mASFakos0JzG0MAR5DibKez1iHCTMEdDS90GvpzXjg4gw9HlvV0N1wcVZl/MztHCarUl3zoI6jwi7",
-	"HIa2es8ih48D7sdDwlRdpjAMwzr8ewq7GYTb0wZg5xROqj4BWkBy9tAMIiYGHcpFvStCTUIRyMJAvmDa",
-	"DXS6y03bU8cSjEiANefnsfDtKpspS62ymG0KxeFgh5aV5xtDQLYo32nNbmTYpbaIlyZ259eu1XfCvLSe",
-	"XmINQo3DllfztJBirEcr9eX6Mly/RIThiHqb3lp9ub4G+drUAOxlZZYA/a5PVGG+6oQXO2Uvpxf+7//8",
-	"P2c4cCr9s+wh14xIEOwPjB8hCOiJE5YHwBqxpBXYFH6mE5dlDmgimJVLK6Tm1NTUUZXqZnrmnqsb6tlZ",
-	"e1lrrrnXMWum53+zy68ff+m+LUHR3a0uL5uciZB0xxT9SXfON+smlAz63+Tis6G8zZWXL9fXN15uvHgB",
-	"9wupXcLbXHm1vPH69Zp7RYMMwHa2wxGsi/ejNq1T++X6i8kvV8E+n6KmWrlDa5Tq2LFnJQ0dv4T1Dt57",
-	"NW+Q1oPIyXFlo9v2S/nG0Pu6WYGir5KVWtrCgUt4Bp+szP7kOFP7wny0NmWlszQCUnInWK1QO7IQTVqV",
-	"Tsw4mlxqWUoZH0gfM1DLTTIAwgIo5Fc3YK7fJ5hHjtaOmRMAlNXXs9Hc4XwPs5FdHSggtVFlRVtMEcFw",
-	"mJTc3KiyqPtctfRJ1GzLLOuGWdbpn9k88scMn2NqLozhxsIUq8zkJtWrkyGZmrDjPlyW5M3Zlgj+BY64",
-	"RUWQwAOCTJq3rdBr7kT79Nz6n05QWvO9OaSPmdTCrtiyybyrUtnvxaT05crqcgH1rHoIsoSvEQTmNORn",
-	"/2OCO6xcDe4iOv5yZe11bdqMpjGH5EbVW8XdF9h/vb683lt9gV+vvsavCH71qrf2erWHX71cvyYmioiC",
-	"2XxBns47cW0WiU/azan7w6buKxUI5yEehRwHHc539QQNV1itsjyR4D6RcONidNAnxlEsA3CneAYb+VEr",
-	"lf2XvsO/reCH4TIhKfK4OyLn/Iwk113guWDS/UN3kwxmBzp61AymVg5olLt6LYbQovV+tY31gpT1HNmc",
-	"n96cYM7F4YdAvAxxcNSkihRcaJ14SxTCY2fRJcCBfbBg79mUNDaJGtxfMsSZTxBOw8GeG5OYEy0MeXM+",
-	"A9Ct9ZLL7TBHsHT/JOxN0sC3RM0J4AM0t9ySGHvw/icQ1OkfveGiC1WUMrRt5hF/w2NTdeMJUSBDOsbJ",
-	"TzOpXmplJuNncjX7qP0GndPEWxle836fBIuUZaNkJ82fW3bECZJRNOG0ydIBXKiCsW9Gy0N72epNnu8d",
-	"iB821zFcqMQNl6cx2HVky+6mV+sQpN4doWeLz8ZvznUvdUcdwKkiJQ/SFD1OD6OLjd10dWmcIyrVNGQR",
-	"/m/fLNp/U3245i2mP/6anlGsnMAZf5FkCbsjZAcqmoB9lU5gRmj+jalVJQOs2UBP0PJ6Fcr4xCyP3YSo",
-	"FFK6WUZG5263IIgkYUjE83FxCCTsfOsym6Pdn1c13lXj2abzW7W+XWXgX8vYdSVRo8KB2rbRjXPr0H1Z",
-	"h7rurM0ScJa+mz+sFahc22JGYaWsnxCFcs2JM/K8UCtKaEBFtSiZR4GW4QB/rGpGOeWY6xePW7+4zumb",
-	"tNJmXO4hSrqoMPZbek5yZzNvR3A+wWpAZN6ZHXzxnc/9mDd94m+PWTDpWv+7CaWLlHHGRIIM+bl1wUwc",
-	"1MfEhEla0Ha0AGKfGpmpPhraUPtl70srm0nsdtqHwL9KgtdDM1PfKdWbizp3a0sGm4WVRow6YoJtplFe",
-	"R9yuZtpJvrqmcWc7GXVu3vmJ5p10GW/ZwFNpQLtTYb5Fo2aYVuHI12BJRWCQS3OKywFxLcpB+XlWLneS",
-	"5nauuZ0rtXP5Gfp6PUuX68EFreMwHI0F/E43byUb826kLdf9TzBxpUfuyRq5rir5za1iD9Eq5qdHdLZ8",
-	"uPTd/XkV25j7ptD6lSERFXXcDMQFumMK4GO1gU0jLXMr2OO2gl3/tP0MW1jK/4tzS4wdyFuzgqV8/bp2",
-	"sIdAI+a2sLktbG4L++m2sNRyf1VrWJ7+2rxdM01khkKa1gk5wgqHvG9LLNg0TJK4TDspjFCYv5bm2nEv",
-	"nlmfzSRZrs2HYBJNkcAkpABfRFsFYbrN7cBO5kkJXZVsKQYzc0vKXMq7BdOLS/Z3VQtM22hQloiYs26i",
-	"GF3Pm+DHPZHn0CbesnQBUYViBklb1ICMgOIkib3qqGGD/VeXV9K03HbMAQ4Q45mhs0SghlaXl5NkXIJE",
-	"IfaJlhnJVHHOHq3HR3NuXzYyqKhst1q+5YHLVcvbtJGVjzW3kM3lwXunzG0yQZivLwYufTd/aNVmaqyg",
-	"je7JSXmGqprYHNONyZKTPM8KckYmTOqAxdLULCoKMHzMhHZCW97PVHuzTMll00RuFZ4XQ5wuTUWITW2G",
-	"r42dPajQMH6p99jjDuei3W0G6lWkIVPC9DgjGQVxXKjjF07kW4DqUbSHYiaJej6u/Kk00XCB36lppEW+",
-	"7ggdHrQ7z2ea3t4+blntVyIh9yfxzWnRY79MqCDMWEVxpvEqzWKd5Bi1+b6T9KJJsLbNSZvkr7bWLXgP",
-	"9w01I8fYdHFD2h8o5GPIPdsdIZykiU/y9wseEmcSkwQLcDNI65RMmrN27LTmDmRVHMiSutuLyV8u5hsq",
-	"Szm3svR3zulpMfPrpk5nznBxTy5nmeGSqRdi2b2sRlrN9nNVPquMnhzZVpmfWY5V3rLLWwaQxOGtdcsO",
-	"bxXGTgv1lo2dKQ98l0hIAJmyB12b/fuJb80mP8S+oufkWBIhrQ15ueZpqkjPibfZw6EkNQ/Hih8Kfg5V",
-	"KCnrH7DkVe4wuxRZ6xvLYM1OBLbN76mTZSp4TebWWl9/DR/mkKoF1ByZsE+Ksmw1QsoUN4XmgHYlNcI3",
-	"vTdHXs2o0Am8pqOC0cwCNkyNFm/zv3+VAtAc9YMzWFefD/WqWPktPe3irM6IJqw8Vn1OWf/QlqmXmRVw",
-	"nxVNShGpVjyoNeU+1T1HvXokuDKlQ+o8ViHnkJMXski6wdpxlxFl5+A2mh05ojtYYTcdHFFTPMn+jNUg",
-	"99omAPY2vZD7OPRqKX8wsPdwGHaxf9YRmMmIC7WjZTn7+cTLQ81tyl5mAcmheezEaHkkP5q3Ul+tr9XX",
-	"s2/MUKsbmUd2Ju29ziGw3ceECz4KztkcF4CLF429cI4Lg4t/znYPRnNcAC6Ozj7uzXFhcPGp8c/e/IxY",
-	"1tq4CO9sX2gOa8u9WWFqxT6BW70Jscr8PhQ8knnBo5WTLKaJGUNMQ607Qn0Mb3N1JZnaIQ+pon/HZLFI",
-	"BkmASAvJFTzKgSZIiEf2yXcPB+dEKKN6epselPjUf7cjPMx90YCGDl54tIWDRlLkTo6/eueu6zKPTa/W",
-	"MhbhYdvnws15ZRkuM5WpAZHMInmSm0Tysbe58aPmRbHok6wsWICOya5Npb6PRNDeSMvCFi6jo216zf3G",
-	"1m5zx6t5F2MlrE1l52sk+TZa4NxjZB57kzqABIlhypnknKmqQtgNIxdJsd/2SCoyNLd/SU4ZV47GkK/U",
-	"W8zkIA2wwmghPSw1ZIlZDSXH5Xkd7ZNLBYUvkzKYUGRTcbgzcEPY6gW8hwLag/ITyhWKlGVRPzuukOy1",
-	"M1In1Nic3iId17zJWEtS1WxSvdxp5o1Zm967rYPF1eWV1+XaYZ8rUNgK6PKk/ua9Xq2vrK7VN1bqq8vr",
-	"S2taJXy9Wl9dq79aqa+uw5NJHS/hvppEz+a9d8UXs3TV0fWErFr6WY2q/ria5eyuEoNPN5zM3FOFZpP1",
-	"Fy9eb1zLbPLi7swmsK/v22wyeTCyRpO/bu94zFWaq4mudmPnJNfk9dZom0ejhIQFscuPv/5KH2QuiBMG",
-	"nSClnxVLg+5Vk/k8yGwQ93xMSjSPQ+yfmTrc+SGgiM8epmGL5T7Qjw5ilXvWzpChfC+pEPrjbgT1Kexg",
-	"kn5OSOnfMwhfW/m5CK+CRPvgIxWavkObH3epZSTi/JiakX1u+nXwjikaGz8KuNa4mpFdhY2rbL8fV1NO",
-	"bsZES1WTqzHX+/G7vK9c4Y3kHpn7fiygUOwhlybvCFwqT5R/TW+qTXFbJ2QgU5jtsSRzt/FvMlcurY6+",
-	"8BiqDEPJcCgqRgKbnmVIVeIHZPHhZBrEBRrxGAUcEAMfw9Wzy10peEjqmXDt+1tfC6meEw6h2Lwt2Dyu",
-	"3wBpvrm77L0l408KJfuYQSlSvTMZQV0C+1avEmxSAi4VAQW3pPrTjEYPnOo4qTZn3FgypcQruN5mw1/t",
-	"JsNQwdKWKa8jMwiiEn2LpUIK9/uuWi0Urq+jRhgmaq+p1xnLSJPzIPnaOegKAmky7Ke2yh9GKX/Qr/DI",
-	"nGAfM+MCYkofOlEeBbEw9W2pzHxZlGg2cNUDyvxkDBYSnbyiP1+yEAW+cYl4dZ++fJ8GpnytJEzVkDyj",
-	"kfE7HBD/LA/0M4n2PiNBfC4CmfjTGC6WTuLzYgsKji/ufZ7mYzAvMjK1yIgJNwICnWMhsDXJJfFNlV0q",
-	"XXHhn1FnxB5QTWR7PGa2yrdhJjSYs4SHXhdlClOoVctAkvQw4e/82OjiDb2K7sqpyPoGXcM69ururGPN",
-	"/QdnHZu7FM1diuYuRXOXorlL0dyl6FG6FD1QN5qK1vm5E839ONHc3FL9SGLTHpIK+3QC+Snrh2S6Whhh",
-	"5Q8mFcNmQBWKhFYDFTV+LZN6Yh01oigcIX+AWR/ymoQjxBmSEfFpj5LAhHJJRFli1kANpQTtxopIGweH",
-	"BYH1iowMHxgDodX24yjQmtCkte4YXsytdbdorbumD1KBPtm+KmUzq3m7me9+0o3bz79we9TU+Z6TH88t",
-	"mQ+JYQHXwVe/3FqyyQrLorbB1RSHYS5zK5aS9pnJz05YYE30kBKi7IoosYOCWbDhMiT+0ibRKzp5N/ww",
-	"zWfqIn6zHt8Z9jP3956nbpjlIG5O5UQy0pwIW5TQ2SYdcFkabnjw24//4F8vN19y5qcLkLMP+P1l7ptc",
-	"qCeR0uXactCToSeNXo/4FShKmYwBeeVnyxi5nOXSJS2XKACKBGlPZqdqaZjBHpNi+3BTyYS8T9nt5pKB",
-	"LouTybhXi0mbIaYh5IWxfwRURiEe2UwZi/mfd1WcfmTQUEMARQ3lRy2cPmQWenhVvOBszMMI52LlDcRK",
-	"7OjrNcMOJwpTEAm1QMDlmqlSCp8N/DP7+ClIkTNP809I8GypyFMQDecFxR6iC3dJmY2Kcmha36iKZ3c1",
-	"amVSGFJpQRtgiRhHXA2I+8hkKrQibeLJ7by/J6jdETnnZ4+T2j2uokTzrMq/Ptkwh2k22Zjm6lu0cyHI",
-	"QyuusLel5D7VOkfWZDbFEj4/1o+vcOITEn2eVqJjbA/jtWWJSrUS20WUhEhJKmlA7RzluFbRwjkR+YUM",
-	"//NChnPF6nYLGV5bsXJBLTNyv8M5N23hflFO0KVSq74d4fFSukeWy/0KVvM7uL64eWZrG/a0/iLjpx5i",
-	"zWCIkJANUQNUFBwVgtwOLa6eqQ/26RO0sN+XN9iXscwSqaoFPgkPJBy4wLGxkzoyDvEIJgA+wU83daHj",
-	"BBOMxtH68guFRhDAXYI+sVIvvKaHaQHyDIepoyzvcT4tOAhIgIiZnpxgO40gyEDyC98zpATTZKqXNk3s",
-	"BQ/PiflRTAJzt5lrU2XbMvJ3qwn5/ltMyjOTylD7HE/ITPU+yf3jLU85p/Q3ofT3nPLIElkEhX3vO/3R",
-	"XOma4VUVBDlWOJ0RxoV6FdRFzulVOV6kVYd0XRP2Z5qW8MaEK5dZnx6bKnYTtphXGWoZ5eCnMcanmg1o",
-	"zhBukSHMmcBDCtyprBBNt78tfYc/KuesM1shhgqJVEnU2pme2+2RqUO1WaAlbLfojsFg8mH6HzygAE2s",
-	"UEiwNBWHk41hS3E++syovwLPwSxY4iKVEZ+0/Wks49tMwbuE4AZndFiBxupmiDKz5yGCqjgbwFSqu6PH",
-	"esShknN5tTLtQAtpiku7QM/n5uuHRz4sJnbet/Ymr0nh6VRnMn1OdatM6Rs8M4HkYycDV7vA82wiwvpX",
-	"A+0ZGdVNITOfD1Hncwed/1ujcOV3FP17r/W2t9dYfrvd/vttu9Vd2/nQ3Gp8OG401t/uN3a2t+iH91v9",
-	"D9vrjQO/u63Cj9+CF8cbR/zoQn38++LdkH1uvH335V0/6v7x5972q/a3l/Fa88+VrdF+uPtx+K7x5T1e",
-	"b39a/9Z7u/6b6r1ea7961zlofvr8pbG89vILu6T7H+X+l+3mHvt4ETa+/BGF5xsXMfu8E7zc23lzqcS3",
-	"4I/hH/6fG+++hVu+f7bz4iB6f/Hbh8HOEf6Nrh/2Xr86Ct/tfBldvnz39i1/sz26aO00PjS2ICHUBBou",
-	"qD4SPRKGdUbUk8HFTHvL+vLrF7MMLiuVLmLnPOnnyrP7PEceIeFJHR2IrOr2lLmQ5iEzeM/UQCxALmFK",
-	"jMCDWYAVGEVxN6Q+0iSm/Eb0EXKh2w+80kh4T4B63PTe8op8rrXV+tbY3+qf/T04o29fXyxvNT403zQa",
-	"B9uND68a+v12//1240OzoT6dfeIvPrXfrv9x6PfXB+/xb6+UZM0/Xx59+Hh0fP7lTNDG6LcBJuzP30a7",
-	"l+vbW/Rgq7t6jGVz2Pn2DnfOt+j5tzd//tYb7reG7wfvl7fi9aNGq3XEebA3+rhzOOptdYYC/3N5eIk/",
-	"rK20/H/UoPexd/jPq29q6fPl6k6X/fk5XHtFL0afD3/be/ty/zD40grWyNnx1sVvf/79ZZe+6NDtVy93",
-	"Bp/ej8if4vDoz7WX/7z7eLj0Qhy/H5y/E2eNDx9+87+Fb9bJNv1n48O3jx+W33Yu4j+/BeHy0ts/6WBn",
-	"bXt1+9XrD+vHbKU7+Pzn+vrL9T9e76+19w8lPfvSOdz6eDF8s7aMjxsfd99cvF/eWPtzK+SfDy7Z8quN",
-	"rRfHL1n//LfWt9HSx+jz+xf+0Su+2xwur4nD5SgaBO1jtrvX+ePd2nH44jX7cM+8aH5LPFeyqOPB8zQV",
-	"VS5UZ/HFadeoeaEjvTLPX5SCUce0mppbcc4qZ7HK5YfBKkXrkAx/I8MXX7a3v+xsHRy+/vuNfPsxbg1W",
-	"Wm/wm15wsba2rNTBl3C19+1gtb/LDi6//Ln3+fwf9mZrp/dp6/UfK2/9HhWvvpD99+rDcKu9w44af34Y",
-	"fF4hMek3yMtPb2W08eLT2j7vHL472vuyI5fevmd7778dDP9pd+MOV2SHfDmUh2/W2xf/RN2tEX75ofNu",
-	"Sbzs/cNbb95+UHuvl8KDxif26vPy69bFb6/9+Hy9Eb3458827Xy7xAd8ePzqYmX9W3P5+PDy21pz5dve",
-	"aKP/6nB/fZd+avG3u73zS/nlbH/l4PB4Ld5T7+NPf299+e3t34OX0Qd/+PcI78uPR+et3aX3o/f87QYf",
-	"bNGRP3iF/7horm1dflw7ftWjvcv3bO31yvneS//zHxtHX9jGH38M/c/f/vjtQ3CxvfXy/Ub3SBLc+0C2",
-	"P8zVtjmXm3O5O+ByhsdUskGW3F70ILGNXMLZBOIzQjcybZH5Hok4HPc3mpqYKenBJNaZ52h6qCEiGArA",
-	"FAeJJO8Wk78g5TKk8K95i9kfkUvaXvMWM3/b1EyQMj7N1AQ/b5qrKXFk645QAl/R7JOXFeN+x/Zuw7ea",
-	"1f2kbRobvYIfWS037jkL6jwi7HIYmrtIuch7PeqTgPux7rcuI0FwIAeEqGFYh3/zgNp7+02vSxkGTI6v",
-	"ycyQFnvlt7hDZcQlraLDFn3yozYPjnnM1t2duQH3LXE+X//7P//P8VYYxfLWrEuCOfOU9Y80vz1g2bIf",
-	"00NkUp6dZdkuXqZIt80FxkwxA09QpCfgDPzdMY1Nr7G7e/Apx/k2ve2D/U5zv9P5ctj0JqTgMOQX6FKG",
-	"l3ohwG5gFsTb9OqXobysnvV/ghNVzf+1cmdzzTJwV3Vv4/XL1Vevro6HsXp1idSgl1L6PEqiemxQzzWx",
-	"Nje2PkH+cr+u1h2NBi3elfpaSy24gxI113wr23cneZrik2UPpvPMGWpxLOhsffj4qLW4tZvEkFZXg48F",
-	"neu/v5T+23Mi0GLy16+j+Sbb9X5V3mTYua4713Xnuu6vo+tavjlbzT0+as1Qb3Nd3Zpqm1Kep6XTHh+1",
-	"dvbbW7tf2+9bh193DvYarf0JRVavDerGkFnDFENN9LfM0x9XZy53rcWWzK5IdX25sbqyvny9md+R+prh",
-	"hnO9da63zvXWx6e35plVFZ3VMMASXbUveBxVS7gHVUuK00PUUTIo4vCt1rVM6dlN9Ay+fFZDzwTxaUQJ",
-	"U8+mabZN3XyeqO+2tFBX86ZACR2ri/Nzc/WVaaRmi7oMJLD/nknkQC9ChntXvWrO7LHTrTt97KTdzcZv",
-	"mHQ7PXSadHiKFsw+9zUIZrOi0/+Lg0AQKf8t8FDi0X/6XGmZ4PT5JpKEBRBObU+IuuBl28d2cg+VhrKp",
-	"tgweN70uDvrxSDrYx6WfBAMy99U33usJMsp81aNCKjMjU0E+102I8y/tfGwZ+LTfPCKndGvyf03t9q9r",
-	"5AJLyd/cZjG3WcyTV/6iySsnxKls7VMny5kamjPzWOYKY2U6Lqt+lSExT8I44Ui7P6BhIAj7zzV05xRn",
-	"d2VkmALlNI741zWmcD/6/0+kNA3Rj82FWoSlNJWG9S62WyghP4VZZZBNc2L0FjlOssw3mTMxZxtPJ/FZ",
-	"lrzeX/az+5regWMWyMdM47mrMc8I6hLI06SZARwBopDPWQCSmqw/Mf69n+ey5fx6qtFl6Tv8a7OslVeM",
-	"YogsZvbcAnz1HCKu7X2EMKVfqEJK7xtVXC3qMTL9KanXipBSDKhF8wNOU3KnqrD3h3nrlerD3hYWWA0I",
-	"XOdfRy32juClV6oae1s8VFO7VwMy5ExhykqGeCtInws3RHPUD87yQ2yHpI8Z8SZU8NsRj+aBYQ9cNLBC",
-	"WyyJmGuXYO8DZkCCDIswaeMS3bBczdQi7iQ/giSjGaYznoZuqupp4s3mXOhhq8gBmeBAOaZTwGvGOMN1",
-	"CK7ZG7ebt/rRJzd1FM3Rt15B7s25LvogEqKOK4VFKuq8+vdDSpWt2VaeW91Mh1tKmCxU7Sw003bSnWL5",
-	"p8/jMNBKdppI1hSsrCHMTNnv7NbiwrBbg818X4WuaDmjpQVvznYfUF2I2dx0dnmI9Z9fN+lp3OU+VDv7",
-	"XBt9bNronMHfeXxXovMqPsbsb5HXL323f1aulZFl5wkxtLUzkg1TXkAjJS1HGUejOUO/LzjTJSsAvKzK",
-	"uN0h8xogczX5aavJQNym1xFBvxdlZ/bN1UDSyROtNlLCPq6uvQ4IDtVg6r2jIDIOEzKnJWOkCJRaZ9NK",
-	"rSd1Bt6ZIZ5KpYHvXkSEJkgkaCgbA/RiZXnthe424gJ6IEwJSgweeKwgieh/vUPwUPEMAMZnG1wqLYR7",
-	"n0GlSdvvcn4WR5BZFHKImgzclKGd/TY8VVj0sRgRZpWeN5iGmyYrqW5i2utjBRnRTUfmvJ14uW9PPLhm",
-	"liQkvuICnbjcmSdeDtzm0dHB0Vc9wNe9Vrvd2n/7tbnfOfqSTgISyYEzrMIqllbprK5RgRhrt9T8cu4B",
-	"hx0FnMjxXIxPMUgVDRz9c5TZ7t5yL86jmCHKFOkLqkaViO1RzGyOYIr7jEtF/cdMcFdug+C+nk1wMwR0",
-	"73NV8rnP08ZANwso4N7nMvr3axLxHg7lLVLxuWVszgp+GVagqbk9kEGWOk+wgxIR3cRRVkiom1Tctl+g",
-	"AAIPDUkwXqgl7CMNuTywgz2ZumDfPR45quLHUvEhEW0TWG8gzU3c3AaYeeVagTHKvbfTbxwefj0+2tW4",
-	"VL1ca0E0/L5K8WGn9e6g3fFqXixC2x4Ia83Tqm7+ia0XACOCn44gTH3UD/Uy2MT2+cpenv3KfTRl6naQ",
-	"68/dJET4enDYaR3sf21+buwd7jZnYMIOalHR7hy19t/eAjLg5dfu6KuLhE3QYCfz1fy8F4Q0dvYgT0R1",
-	"PDT3Gq3dW0AD44JE4eg/fkgwG2Ia1kmcQYURlYj4T17cuEbYoiEh1e4ep8cPPrKov+kfveGiS4OAsAwf",
-	"nsmQ3oB8+QTdFp0NN2FHY/nop2hPbaJc7gHY3HDvk+Qn6Li0ZryHEggSjuljhroE+ZxpWZgEWg7HEUVv",
-	"mx20lAKT555tkmOeTyOSrpisOWoCdSLGSUlV7cCgsXJw3fKt1ZZxlKvMrHRlxfQXZicyjjTDyLATFQa3",
-	"uwN+Lc3wTrnD3I3gLjlSm4wxpEJ+NF19W/pu/tjHQ1LFQyDHwTI2HUj6ZdiYeWd5iTmd5jW6oGGo+Vgs",
-	"4aiUl4J/bBxr4kJeo9MBZ1G2IAnJMewS/4F0PSpCPEZzx9OiPPYy9ncrvs4JzZWrwU+hNVNqwUOeH5t6",
-	"K80lsYmokohfOIqyoJk6oj0UM0lUGkRq3lKFKBsQob+BXEOOc5ouTSNJIDfw4UG787xefv07JzE/j8Tc",
-	"n2g8V7Uf+S3lBLFpXirCJCi8pbJNxEPqU3IV27T7xFCSrFV6WibAQzfQPAvgTbMAMkONCpIA2jeL8O/P",
-	"TQF4c6s+Fv6AnqfKrP19KHgk87p2KxtPkIspp8znQz1Nuzm0mqvh26VDqrzNlfUE37CrR1t6B8eqz+Eb",
-	"O/DfMRaYKcoS5Tx9YqH57gWxsBrs2nLNk4oL0gjOiVBJN/BsCwfZwhNuz9pXTebzIAOue/7OacrZxyH2",
-	"z/SZzFgI4EWbsICIj0TQ3mjsTYSHuT4+UpHe/eoFC/EomREG8M1+9jY9yF2s/za9GPzDF26eznAR4tH4",
-	"NC0U7l0yn+xz06+DN8LDts+FW6kNAE9vHcBx8p19ktsUybfwWWYjGQDz+yh5vTXa5lGKsHQ9119dYT3H",
-	"3qULOvZiHAPTl3Q7JJjtYRq2WP6FfnYQq6ttALfcZYcn+TH98GwkZ0fTdkX/jsliiBnT8At7W3Xjs7Ty",
-	"03FfCZvXOE//bez8daMzlX81RiIyJ8qe97EDtbKcP1Hus/yByq7FxtU244/cQXxRf3WNiygQGkbzi6i5",
-	"dHzzi6goFUDz2ngimVZMymgkBbhXyku/6ICFI5TU2PYxQ/7kh2WJHO1efxoVJsZEuyJONJ35vBoT3Bp3",
-	"wWzyQthdyG2Z53k+k31RIrUld2nTmMzh8dY4l/H+2z5s7P3l3QlbWV0uFNQynOBlfbXyLZKj/3dRBuTu",
-	"tYv5Hr2tPXrn0lDJtp2pX1x3M8+dZa+YzFJz1lgS4eqNOCYrOMQcspkOs1eQj+47DakVKOYZSJ9sBtLI",
-	"yX6lkmmJ+RaORKWSL856aw7RlUy3EIc4r0z66GvCZFOmQGXS9EeSLaXmLWb+tsEhNW8x+Qs0GspZrmCp",
-	"+33TiqXd0V0Xg0mLsUBnJYVY9Hj//lfOmHXFKiwOgTcuW9MdoSjEqsfFENlOi8ZzbfavOu7N7fS5HZBU",
-	"zFvdADtNgQhtHh1agIteATUseNG2sUpec7+xtdvcSbb4pufrY0T/M25/zGad3YYmk6lzWT/Gfd3gzVE+",
-	"C+2u60zTPguuQQjdwQo7cRBH1NTAtz9jNci9jtXA1sgPuY9DKKBoD6+hfD0chl3sn3UEZjLiQu1oycx+",
-	"PvHyEOLhSl5mAclN007pE9Hz4WAEyY/myaGK6hf2va1cqPKDrm5kHtk5tfc6hx4YToCFbc7N7XNz+9zc",
-	"/hDM7TVPZnB5wFL9fIyKat7zIIi4Sx03jYpPZEB36d4SMt7cn5PxORmfk/E5GX8aZHyn1X5gdFzx4ZCw",
-	"qWS8A00mS0DMqficis+p+JyKP2EqfnU3mWObRm9eYPZX9vC555QvaT4iuIUylwX0KXsQxfYeJJefsfxu",
-	"5qKrSerMyxlDFyS6GFB/gLAgSdIXmyQThyG/gOsbzALUDbmh1WNl+6fc33wCQI7ikMxvcR7qLQ6/YCDa",
-	"FtziuFeL7g8ToF3zFt0fgLuat2j/NU5nQe6GJvlJLiMqSEPBtZD7+6b3NskFY3eE9Dc19Kyxu3vw6RnE",
-	"veY38LOt3YPt9+ZNsplLEGYnVI2kpdscpOGK0OolgxOIHDaLAHHv7v1exa6b0+Q21peNJjeZdiBZzCKN",
-	"w2ydTQ+H9JxY+VRGvVQOseDDqmXT62DCiIAaEByKQdR7ItUzqwDnDcgziTBSAlMFRf9KADV2vCmA5uo4",
-	"wCbKANrFJKRy8B9bs+LKYE7BoVNOr4tDLEb4+vgbB2zl5cvXL1fX12xbgPDL6NvhTZDnCoXdJtY+Mg5W",
-	"2uvC5GzB2QW9umSc0oS5fPy45ON5GsYCmfwp18JMI13/93/+n0Q9w8uFlWqdTG5YPGV9EHcPmLFgTPPt",
-	"bwQBIgZciWiS6LHnOjJD1FGRMxUOApJ+XVi26xGL4DcohvX9ZtJFZQki4YYrL16+uJJwcBNeAomtxtnJ",
-	"3VfmKpUJV16ubDxYmXDl5dqL2rVX9M6Ew9uVJSpEpM2dvH9xVnzPbuMM0YAwRX0cAoua9B+fu4r/gsXQ",
-	"rHiiV7yq2BMXWh+jEPvGZHUx4GEq00zIWIkMhLqjpJSpbn09mSjJtTmXiYq4q6D+GWf/kQqLM5ty8XsR",
-	"e1x9uVIu8KjRBb129t+7kHNux/a1+nJj5f7knMKVKAPs1UZVu41ZuFuRa25pma8lzszL9MwlkcqSiJyL",
-	"Ir9uQtXqJpipF6VL3y+6mgRVLL+alVM0BPWpWVIzxO5XKLFqb6zy8lkxpA6pD7Ni6ZxxPLwin0/ZyJxP",
-	"33pbShY2bDGjPnFWQLCOowDPCda9Eaxr5q4pkcULtIUr+y3casGEDMjFSsvL2/YkmKqr3AZ+5nrIXA+Z",
-	"6yFzPSTDsA3PvDLD1poIRKvIJZz1K/9eckl8HOndgLDmYARxhiQR50QgyhAXmrMpjkxHJvM61PdehKIq",
-	"IFq5GTl+GJv++vScoAAr7Nw/s2UfnP9n47AFznKah2rWOSRS4j6pozc0JBI8RnGs+BDDzh8hozkFGSgv",
-	"BgS6GkFjyvwwDmxlJAcmCmLgy1RJN1CRgKKhTh3xvWlsdBiHikZYqKUeF8PFAKJwqp4LM5KeYEKx77eQ",
-	"UDpJDcSjzJp+bTL3hIiHOdXZDZ0kTwfqUEoqlr7HNPix9F3TA1axIIw59CQYIyJllovcOZuqAhwz+ndM",
-	"LPfrUa1fZMmMG3Ehv6nrMQ1Kqh7EdLr4fXvlGKZDqMEpAdEhviqc8wIv87SwY1r+9HNfUqBlh1+wrCyQ",
-	"bGCIkjk8aHdQAbkoOOO2n/kp/+mnfFxq+NfSv27sx2tpRCECamavuHI+zl+3M4rAKHQH3r/z+LZ8FAhJ",
-	"o9uemsKU0q+ZUo+x1o2JPemPihc1zKjeWrlIv7WWwNmij1HhqttAJ4aYYmnMTuVhXo/8tAuBuYHsNqHc",
-	"5wX7ch5bm1KIQsJQZsXJJgKAqxes/MHkgWoGVOltHRGhXLWqqbQINaIoHCF/gFlft2fhCJS0iPha3ApM",
-	"7CfECLi9hBpKCdqNFcnG7+rdGAl+To1YGIbImu9iMFYFZTc/vyDVu259AN8xkeb+F2/C3kzYCF2G4J8I",
-	"ngdmzt6mV78MZfWLhXF8m1WoZmmaU/A5BS+j4MsVKPg2Z72Q+mpuqavEKoCY34xRZCXaWFC59D0W9Ooy",
-	"bCzoVjhDfD0W9KoU/Piotbi1O5t6A8xzYXVO6u6S1GX3+FxOzVCB8cNfRnmOj1o3EE1zo/x0qfTRE7Ob",
-	"yqCf3rU6zd1Wu/P1+Kj19d1BuzMhkR6Be1cMQTE+H1YXQRPkzmXPOUG+IUGei513JnZeje5rSbMveBzJ",
-	"pe/wb3UpE1wxcIipNPF0sXROGa2dMmkTbLZQ16I6hbZOHxiqYSwAkCU3MHYCc5FzzGH6kEtJu1B8KpZk",
-	"E2GFQoKlgvogySqgIe0PlPHT0rIAckhE5k4JcZFx3U3MObAszp/OfJhx8J1T13vzhccsWLJLlF+UJ+wc",
-	"n6FTFMv6eEJEoERJzaoBwaEalCZBfEsUwmGIepiGsSDSMjfO0IjHAhF2TgVnkG2pMMHhO+ge0CO9G0ed",
-	"psBGROgDSgIburm+/mJldWVFjxBB9uXvHmFKUGLILI8VBAD819vl/CyOwF9v7zPSbaBS7M5+2/jwJe7P",
-	"Ne/IkoJN9GqtvrK+Ub+8vNT/eTXvDaahZ8iiSQ/YPDo6OPq69/lra/9jY7e187W53zn6kl5E732G6NRC",
-	"OIIzOpwOiR5uE+28b+2hMzLK5p/UrQNOZIYQgeARCXqOFRA6VQCo7ioBdfvg+HC3mcKqX5qAVZv71qTM",
-	"/TGWzMzlTMzA6To42Gu09mHCd79iCos+FiPCcrja52lj2LLFq7XXardb+29vvlrFUMCK6SamfZqxFToy",
-	"FOzEy3174kESRklC4isu0InnhwQzfZ5PvLKVLJnGjIV0efNcLsexKYwt5tUDmHco7jMuFfWbevpPsEr4",
-	"Q+fkTys5maFFiDhm5Lii4VE5frikxGgR0pSXu5x/omGI/AHxz1B7r3OIfM4Y8RU9p2rkBEVXCGGSOXbE",
-	"6Ej3rxU+2nd5zK9qDqm2c8xAGtL79tI2qD0iPhfBPDio4qmcq/2zTnNHjBCcTn3ocsen8EyH9Jz8Uyri",
-	"Npi8IEKi1eVldDGgocm5EwnuEykRlchE0mmRQm8nE8Ckvy2SePVAN40GTEoO8LPqhkqLM1v0pUiP0rO4",
-	"5mm7zhaBigp+LKgaeZv//Sufs/2cMI1cfeSy8UB2EnbZOIBerXqujxUOeV/TXfuZtaz7mKEuQZJoxR/h",
-	"hCLXkB9LxYdE1BLlXkAGebQgCbGOwgXJEFz3WkozjSDt/NJ3/U+mwfNihegA3u6QXoEx6CnlU7dOwy6d",
-	"OlixvJq36P5wxW7tv7kM6jfNhu6WsDv6/9j78uU2bqzfV8Fl1S1LUyRlLbZjpVLXsqU4ymgriY4zk6Qi",
-	"sBsUMWoCHAAUw7hSNa9xX+B7sHmSr3CwNLrZTTUlipao/scWe0FjOwvO8juzKrbev0IsFEXXczRrSwL/",
-	"lxEflvXD3avGB8z+uoB37gpyPqee77f0M9Tw54mifmZFORz7DoKX/1CESbiY4fAbYb2wmaxe852Jbdnp",
-	"2I71FxNXqoMbIjP1pA2injTjWA/i/f3DkBb/LRpiQZj6Sf/QqkBKzC8kssysmM+7im2nfhaWRYg1FdZU",
-	"mFKh39C3kGMZ+vYFAQebJTmgCmPwylPRrleopNOojJIE6hGirE8EVYgqNGKJVv4g31nTqeoTKhAfszZK",
-	"dfFNnxTtvt3HMWI8R6FNq7YTplsWBs9FFsO3XJAcVT7Qcds0vlCskHk+XH7OrgZnfd9vPV0c5aUkb29V",
-	"6Z49fWqiPmBKH6GeH3pdjnPNo0dsfDFXTiomfmfUBMPjTMiXacZ4HPNyP4MFUeb7n2I4M/3/YUqm5Xpw",
-	"GP140EH+XFkcBpAOuGIkgLHr/763f3x4kg0IqDOx60zsnEu5Ii02y53InJGc3u7bLNDId0EZN5S4xkZJ",
-	"gmgPjZgkah10Cn3XkSG87uQG0K19UesW3QkYadbbCA7jciJxPCiqxvexQDlYVVpdnsZRE/1TdZbNI31t",
-	"HeWWjV4W1Uy2Do/evY786yWWU/vcmf9KbUAtrEeZMZ3e21Y6tTqLNpsux0aZ2zy1kaQ2kgSmyqlNPq+Z",
-	"xBx64ciQb0srKFTErSEWauJB4qym00SkfdVGxzQSXPKeQtuvX603NYvoEkSY7jCwFmdQAUOlwXPci+MN",
-	"85fJTWjzPIM8jAtYqenpFD08kCkk95nKRpHNB+vC8zVZLC//oLZxVOA8lmVM8Yv5VK2NL3myt8kM5eG8",
-	"QSZbIbPKn6YsOrE+wq0XHpwKmEnFNIeiwRcdmKaGuNx0h5dL5Ub10elpH53momh3zpIbX9yftxJwYDqB",
-	"yEMIhVpvow+CAPYcTiRa06u8jxVuIjyk+o91yDIVcAIjMcISsVGSzLSEVCfkwh4VE3M6zKdKxH56auJd",
-	"WbvHjAPAnXLGS0h2Wcnj3wKxoyghWEiE4ZeeAYRda2Xp5avCCxZ/uHEz8xCp4SvBOerzw8PnPt/KsMqV",
-	"jCq5fybbSDrSTrBUSOlJm6k3pJk/tQZRyDrMhrVB6nVexGPMO3Z7OU2vBFn+HBOnYk/Omli9SmPyowpy",
-	"LpoPkjF1PmIrzl82l8Zf6lr3NZNaISZ1PmIZJsUqMCnQi3hCI0q0WqT/msyPNmjey0WXQBB67Oqg2kfK",
-	"AsTg7hxszD1fxLfsIGosmFuwYNKJhPy+Xo9EisRQIypIBsMQutx+KhwLtqAJtgYvod+NgsPI2ePhWmbq",
-	"UziEDFZW+5mitqSk7XiV8e6eWSY1O74OJ0mKajRtfXJNTx/Znjz/mTO7FouoT2+I65j9eSb4UAa3308+",
-	"8OHEImY0G7HLMN7d3Go2pOKC7MU3RCj/BFx7H5aLkX7s9tYBi3isR5G7/oNTwcLLCY6uEyr1Tst84kNC",
-	"MDvGNDlkmRf0pdORylwz5fR+IoL2JtlWLoZ44E1UvvRsCgmSAXqhLOKDoN8DTJML+ic5ogOqGruv/frv",
-	"m+CkDpHptnLOEP/9f4+wwExR5pcgveJXIZ3v7a873VWm0F74iYoUY0Xv0gRP0m0F3TdhYY3dxi97+z8d",
-	"nHd+03QH10xrpkArvOnGaz4Al/LDtb1x9/y4wuumXdfvIR5cRFy4lXvTfg0d1ZQDk+3ftFds9023/Nvu",
-	"xYpywOyEp+sqeRxS8bklgFB2lXiUtyqS8Y5uGau/Lw3Et+CkYG7NOClYR8xTlNR3xPbNdPNDY05ms1JY",
-	"vTNPLxBWnMN/yyFY1seXr8ColxxqV5e8foyOuVuF1l/NxgYUP68KTmQTom3sMBAFlKh11CDRWowV7mJJ",
-	"IE0KUEBNEVtNMTjq6+6uN9Grl9uIqz4RYyqrQRudm34+Tmwj6NwSsY3uuVNKYJH0KGgFXCT3/gbwRznT",
-	"f+uSbOBRKpXAihvzgI0oT3GQJOICdQW/hj+ZVWrA68uvrkjcoszgI/WxSeD5eL530gkM48VpO3umk08o",
-	"VyfhV5QtNlkHmizO1nG3Wv4ZTbX6gvsjpnKY4InNF2xlf9rg3D395Vb6475pP92JmYamgRJuouxXC4dP",
-	"sIj6jy/1BzZgne9T5/uk+T7Y8STHYPeiiEiptX7BfXnVHJ/d+AL/V/QRhfwW4SjS2wBkMk4SSF/G8Eki",
-	"S0uswratXmGw6IMlBQbNMB6nl2g1QmbrALY5HB9wykt3bClNzvJ+zCQ3oA8peUQhjyXVWIqj2FaM8hYX",
-	"tWYlaR30vmoBXtju+BmkV2Je/WRtl2Hh3iJ6KC2p++RpbfFx5TAn89gwawqvg9MfGVdxfOE2xpLRswPB",
-	"XGrUMPp7koRSPAv9iaWkV8yG87Acy+hBXI+x1QIeqMH28llxYatYEJTQAbWhQYA1OhKCMAV2kP/+5//L",
-	"zPMWb9Q0zrv/IlEZNmgwzltY3znR3CZSGcSU8KPdiR3HLejB5Uwwx/JutRAE2bswRrRmfwazum6cFOFk",
-	"goNN8bJ+0ketFVUyNKTLmrU2BLNa2xpqXexWxNYMd5jJORWW17K8QskRHrGojzBiZIz0s210gKM+0psR",
-	"aBjLa7DmUiURHzNrk0DCMh04IaEWYJb8PiZJxAfk9wFUNrog+mzFXJ1Cyx7BPKyJClMGqiAKOuS4hvNe",
-	"wOkMJZRdm8DLIZZyzEWMJFGjIRriK+I/rvg1YaWfxiUfh7bBOYcRtKAfTvgVosz1OCB7/zHXkd8FkUTd",
-	"7atgNpZEoT7VdCr86KYlwoFxa3awvG7cw2Ue8cEAsxgMsbnlckIGtoogER1SaLMRESEJfZdgpiUkEVD5",
-	"6a/KfhnociUNdasAMcf0F1HA+aMx7AcHqWldvTYWdLke+ENm+hPI5ZQ7Li0MIOOOc+X32lkh8fnz51bw",
-	"ILlNTkw9b0XF9rJHxgWVuYHVTvAVc4K7YA3D1pwY64DEstJLs+QZ3kum55l43t3zIfku3ipJ+NhwcbOp",
-	"A/812gPxhXz3TEyXQy7nY0aEFnsk6UGov2bumYOCqQgwGBIhOWNQSnGGo/MjUR0yGHKBxURv8A4M7Rbd",
-	"/sAU6YxjoYWulY4+ekcPtERX1remYPZstM+u9x9mnG9VFPuT0aBLhO5In4+E8fGaqXdsGUeK3pT5/4Br",
-	"6pNuoQt0p5n2kDK1vdUAnZ0ORoNQY6dMkSuAxfmtWIgsxszhl6iIQckJi/pCU7QVxqAjdYnWH7CeDsq0",
-	"+LdG5l07R1Qig/pisNukPiZKztljjCGTJojMDcEHkEGmWxqOrSnDxwIDmZjgeKfCtVc3GPcTu2ZaI/ak",
-	"9swKrDlmBqzV7PDwNDLN7BxThwi+ufBfTcyfIFdYxEnACU2AShsdOsZoep/uVqt1Z4UC3AVbdNPVcQNK",
-	"MHW+YffHqDtBGAEzByRGY34ygYbWiJOt921CGyxTLrbpQGnl541I6wRPQZDLVExLjwqpHFBt+CPB6fXg",
-	"bxs31my0/F8Q7EI529earAt+cb8XEP/iulo0C+7ePYqDQRluvcEuobFLg7wX8+iF3r9wrEOX/09/77v/",
-	"/ud/Ltd34XBqcNTNrlTjUmva/WuXpfPgE+dngP66Z06WA/4b1gTPLLspLP3qzZvN1xDiE6Q2ObuhuXSW",
-	"pvhP3XKx8fkbFy528eBk7/3Rwb7f1yUH6XCX7zY+wCMut8q1nGB2NcJX+oHvz8Ptv9s4co1prhIUyLJw",
-	"bi4tBw9pBybV/rSwb+Fvc7+R8AhDPJmjWGNk7eEk6eLouiMwk0Mu1D6Ryr0+dfMManWX3Aw7khmmHdJn",
-	"osfDQZJkv9aQAzVsj+39dsQH4TPmo1uvgkt2TBfHnbMGAE5AsO398/t2vpkj4Sx3L804y93Ip2bNkeIX",
-	"3vA5fvNkqLl8tAJSyCzRLVl+r/wiavpQ9N8j0spv93vn+m1+9bmvNJt3S/i7X7Jf9lYuhzFI9bOOk1ym",
-	"3+bLbKKfey2b5xeuxav5NuNfmfzA1+1vIM45ncvTIFs1x0W17Clh4m/yTNzlpxYw8dytlIlnb8xg4iSh",
-	"+N0AC0WSpICBHyQUN3Kl8wP2fXCSZd/HpqEnzLzdIHMyvoB5b7a32tvtnXuzbLu/sjzb9KgsSdn/mM2+",
-	"tjYL+Fd2rWdyr6lLmc7NJP1HRPZV83tf3U69+4cXj4x8eZeICZtBwKfwQCr3dl6zmoRrEq5JWJ/C5ox1",
-	"+CTrGip1TkUYtjCS2bIpxiB2e8UUCE7w8VTOJE0zZrg0D9/moMGzJPSflBU6+STvUNwkcKsXHJucwFGT",
-	"MWUzz/wd/cRsGZM55dsYgcZu4weCxTE551j8n0D8ZLqhqfuEK9qjDrbPq+dTGnZFg7ierIWWaAnjE8rs",
-	"NNtLtNNUX7JbdYQPFrzSjchw4JKVHfRwKJtrc05tzqnNObU5ZzXNOXMIm+Vg0z5Wv7tRYHLwLeaiiZVA",
-	"XDgVyKONLL9i2PKmD/y4AzxBOAFcDOPItYAwaYi5d8jXAWOrc4g4sceAgiOEjyvY+KL/mx+l17ZblGZt",
-	"zwe35p8JF/mbi9cKw7SyCWimq5WzGoymmQ/aen5p1kuL8NG8poC/PmvYPY9FW0KJzWplBfPH+aJ4yRUj",
-	"vJeLOA1vvVyqxVxiJvE7qbC4LjgJX+i7CzkJX+gvrM4peOWN6uGOqE3q85jUF3YIqrFxp4V1LaIDZNxS",
-	"AX03HFwIbF0iCm4YCGwvTmkNZZgRT19zuKMvIhC++weNAhE7F9tZDZTcPpazkXIrG1ueMfesK8M/RgDZ",
-	"ytaQDdjGcqPHk3hW9oU+pnkme3i8d4bsG4UJbd/b1p4qp52OuFdKa29ejOkXZBtddPY6FxYBRKKB3nha",
-	"+gHXkJAZyHxi3IgJgmNEzJrLkmh40/7jQ8I8HOChWdW7hG7Y/ZBipcgRwAX0RkkyedJRHY8g9Xm5AqHj",
-	"gAsWWjFuWb2/4AOi+lprHROm0FhwduVl/wSNGOT7Ku7qS+o/9dZvPwqstZ5nq75cL3DvKpx944v54wyr",
-	"/l8LZfOrw+WDASPdmzY6VOBTcumClxuXaK1PicAi6k9QTAzGk1hv2hPMYCSVT+EdEhERplqERTwm8S66",
-	"PDx5f/rz/936/mLUvWwjvRS+4gYGcCj78XGfS4LkqGtnH05Gjnm2iycsXd6KkwadyU7a5sutWjbWsrGW",
-	"jbVsfBayURIWl2NgedwmkFxw9HUgfqasgQspRVgiY92dFpO6kYMQSWn1zU4VK3MM1PDYSIU5oEpnmLqX",
-	"RSdw0NdLb+wg6aK2VxO09PmYxzW9u/T8ObhIZc0aJ4lpXzqN0vAQbLnXDCXb2UtrXftOuvYjU5nvBrsB",
-	"4HyAjbtQ7I2WnkCLhOHwN4JL4W05AthWuOr/7AkI0W7Z/xXXP+DfKAJwDf2vpH+axvT/cyBsLAcERREx",
-	"oIwYnxLMsB5MUMbIoLggKlECwJgkRmtkyPUupElCJYk4i+V62ewLEhF6Q+K9nonpL4Deoky9Bm9/Hsyq",
-	"UndHTGkVZdH9fU96XJD7dvjCdIa7CmQsLoUns3voHuAj2Y9BfJaHrSw7WMJmXdg3zeRiMbn9w4Y0FvZh",
-	"Q5KO39sjdxlD8PS7sO9bBaza97tal7zXx01sLBcAqAreZ78A0Ku1vZP9jdPzjZPTznpJJ7htooQz7p3s",
-	"BzzR/Do9bzQbJ6edYiamn23dYMD9suXXdF9cV00T2WvQYPaSbd7zxJbz1Gaeun1BaFxtLQBnqXAl3r79",
-	"5isaVfzxYH6ryjFoWbVNZXVsKhZ+06qMtYXlK1lYHJe/+xFp44vlRjYY/3ZHhA210CqZcW2bY44FQWUx",
-	"+n50lYzMRX0NzjJTB6mnbYWpD1DFhSTMUpl4nRucjCAlhiqJfm7Brmgdxsiwb72w+oaVKq3D/eJB+d1Z",
-	"tfQFCMk5B3Dkiqs650mMFZ7D8ZEqKT8c7O0fnF/kN9Sr5db3CsS1D+0qlsolQrkWpUsXpcDjakG6dEF6",
-	"TxNjKD83cBjbPqvuEcQzpg+7IN6WKdELyUxjlnAc6ycHYKrEEmH0Jx167Oa1yzj5TjPCy/V2qYQNo+1r",
-	"YVsL20cgbD9D9XvdZrrLfXHPgCawBIzczJYPBFu6szVFte0jnwRdR5RJRTDMU2LD4jUZldnX4iwAsB1A",
-	"l/OEYLY8SZ0dEHCqsN0/6TDbrLf9dSnDMJ781E8LvyzLSTcR8JwsezH3B2isl8uzmlzhEqtdtPapHHJJ",
-	"qyT2F73yNCpdLUuefk8TkkZ5t59jGVPnmgsZwuJl9MaXIRZq1sF33zEozYnSN9Ha8eHxAdJvr2dkd0EN",
-	"cNtCThqfYVG7D2uB/CgEclCVt3iHWww325kSKdym8XrxIAyRzVO68u4ahY3eVIhKs5dAbfZ6xtplgfjZ",
-	"DcZ9uf4t4qpPxJhKgihLKCNNqDYUUzlM8OThlIi/bfzt3gL+Q9bpk46raesg2fqAbhY6kyGpRXot0h8Y",
-	"jMKRX16mA6kuSK4LkhAsSXkA4bl5II0hvKEYCMIKrjXSvmqjX41c+LWxDrZsfZ/GbXQYu6rEGeYesEUj",
-	"rac4vTR1iV3Uoim/BZzJFq7sUYYTsP50+R++SI7jtWMsEcB6OSacpugbZieHeIAUvkJjPkpi3bggA35D",
-	"TBlGqDSiOAzD+7/b6IQrPRCskJk1qHfpQytNDWYruW+oGEnNTfXuhUJtpuyONXm2UYej7qQ1xFIi1acm",
-	"lkrwpKk1FoTRzy2AY2sd8RsinPRTHE34SPjk4ymtya5V7SSo1aRHoyYd27kfCuLoV6QshbIeiRSJ/YEa",
-	"KhF24clUoViThKCdza001scMNB1Khl4ac5T3/u3x53pDwT2QS1P4eqsr+vN2/oiPhonznG/0rK9UcwFv",
-	"/DcRwkuFtnPCMeDyoeCa8BE4xwbDzL6nMt33kEPEHeFm2b5JV7cSzNViPD2Hn4UvUOnJLPfWuK9VKeV7",
-	"ZiWT68Yz06zyOk1FXYrDst9e3Q/72n72DS32IU5an4hMxH0hJJ8rpHdqP/RM4cF++dLgQ3eCikZS8QER",
-	"FxEfppBLmYkIkaCyj10JPhq6B+z4P10cnP9+etY5PD35/eDnveOzowM90apnX3UoSqYGfICoa0d50Tk/",
-	"PPnYaDZGIsl+Tc9sphEQ0xZKCaBpBGHqJ32xsdt42bAPNHYbm3epQWB2SV2FYLEpJs+wbIFjU3NUL7gg",
-	"yr5ldVHFNTc1MEqdoLppUIDa8kJ7IIw4k6NE2eSRIUUfDzpoI+1JPgMtYIzPEvxoJvcK+EhVCCQzlZWr",
-	"HSzOd+fYVhno29yVFZ6frGjee6oXDzK+Esy/xnV62NzEjLyphu1kJcLGF/PHCR6QKvDXGeGk1W74sNQU",
-	"ZwRUxhhpkSvgtjc3jiSJZ6BmP3FZNGWo0TPremZnD+wuoVwucVWlS1Oxy/unx3uHJ7/v7R8fnhQEfT4/",
-	"1O95FNSa11RH8p7NbmbAeUOdcUMFWouFhna9I9AwjzUtqxHtoRGTRBnPR2qdpQpR1idCvwO1zZ3YNA2a",
-	"hyRRqDtBZ6cXneJwxJrTPCpOszw1uD5TP9UwrGKec/CHIkzC4bZQz5H0ilXQazTN/NA5PkL6eUdEqUmx",
-	"PUNhudBfeH6lPh5r9SMPxdvHN6GDWi+Ax2KHAFMbWirN5lthp88nds20eB3Z6qrPT1+RhkYzioqm21u0",
-	"lQxHmMUNrEaxYqxgzuIjhtU2Pg3e0n/+/OPLw+9PXv7j5x/F2ccfJ0d/vjrCn1+xw49vB4c/nPN/Xrwf",
-	"dbd/fIn3vvuuut0Fpvc2yV7zpSfMl+oCao9S9ZrNPoejEk9Gyj4Vn8k+L1aFfT4AFJ7nectzJdR8dsX5",
-	"bI33V8WmPovrFZw0x92EGp/uzCgWg3EVlrVxUSw2tggCnsDPi1mMugk3NYhDJtcuDXH5DJ04HyXkSWfY",
-	"Lgfa7S5Ae3oaFouxBwhLDkgKfrTgXz5msAgt94fxVDYbLfcHTFyz0bL/R8b56LD5sj/JH0MqyB7g8/m/",
-	"5wDbm8ogUMREEMLe7E4A2ruJXuwdHZ1+fgGuoexGfvH+6PTD380dv6nLQNfMgKoxvnTLQ8W7ir31aHPI",
-	"zWZRR9y9h0YVD2O0wnVzJRxf7XxjSjhO+9z9YhZV1DdbZ7fBuJoQ9Y7KMVWKCFO7z5bik8PeKct72GEZ",
-	"A+94jAkjYiLfXXEeX40mst0TQFN37u3mmzdv32ztbNtnM+UgF9btLiYJlf13XbyYTheUa1xYX7GY4MVN",
-	"b9DTf0z+dTbnrJq3bUeBcMO9QBY/mz8xTiYL7OO/eK8nyCSz8POHAqaspUI4YDZB/obFbT4k7I9BYjLn",
-	"ZIv3ejQiMY9GkKEoh4LgWPYJUYOkDf/fO+MuH4G4qPS5Zo2FV6xa/4OPUMzT88aQiAGVUh8xFEfkDxKN",
-	"wLtAZZpe9JUqtU0H9T8//xFAxvWMOiCskuz0e6MlUHYF2vMpuzCK+oxozb04rUuitXebNmc/QNmV+Ua2",
-	"LKWP4Ixjkr4+rdHvxfGqKPR3j8/85Yvj9qZP82on2QnqkxcSYaQEpgbYdVob2X6z9fpNqVQpUifuI1Ug",
-	"TDQvWAoDzW8z/mwuQsncfrP99vWDKpl3W8WSzu5sbTfvvMJ31Tdnah2L3h8VN8eqxKDWQruC0DZFVZeZ",
-	"JRkTpmiEE5Bm0COcaNV1EuYH3ivCt/b4PCZlSas1TpXRS15VRxoVWj2HCY6MfWzc50mq/+TUMa8toe4E",
-	"YQZJyvDs3bQn61F69tpTiaASNLrm7J1UWFyDfNNituRZNRlTZh56HLrOYgxqr1++3XpQXWemplC4ACUd",
-	"3dycq6OLVWkWtPp30mS+SsRmrYQ8RSVE1lrICnpgQy2kmqmm1C+7EZOISnsCKnTQdkiSSDTuYxV6h/La",
-	"SaARvJC+g5jFyCQ/Iv2d2ORGYduIgV8xDl/YvuYZ2f6V/co64PK94oKq/mBXX9k0mVS2A2seztFpJRYe",
-	"1X5PKyLrEF1jNCT4gMl6NKBKA6yiPqKqiQZcKiSHJKI9GqEeFVLZ2Amr7lAlSdIDKCcGSRnmG/YCwVHf",
-	"pXS5wfIxsCs15ijBXZJItHaJ3wH4pBXB7YgPLhGVph8GrslOJUNFzzbR5fT7egIvwyvrbfSTGaTeXlgQ",
-	"FGFJWpRJwiRV9IYkk/avbKuNTlkyQTjSl+yHIVBkF2EzV6ag8qWTppeojyUaYilJDJAiV4wLErd/Zdtm",
-	"XcI1T+fIzI5dfFNjhwrEx8xi3Znf2RWAGdFbCywhelVB+kK3vvUVi/DArmfT3h5TJhEAk8B7bXR2fto5",
-	"+NA52LfjY4SC+gwOWMScw7X9K9tpI4An5AxKIvl0Eb1+dlM2DTyXnhlqq4hZyrHvdrnyA4V9TyW+EsQi",
-	"gJnZeCHRpaG7M0H11p5cIkmU0r2jahddfro4OL9EA3xtd62d1Bf2y2O96S5Nkslltt21Ph8TPXg/jZDv",
-	"AgPW767bbqo+maCgY9Cuy0u0nUJSDwIk7JALBav8qo1OeLo0+rVddHlyenJwaej4Ul+CHa0VJ6DhS0Gw",
-	"5OwSkT+GCaYsO2+IMjTmIrb5SmaNKLvhyQ2Jm6jPx6azlkCaPuHJd9OGJhSnMhkla9+xt5VJZzrI9nEN",
-	"cOj1Jlh3/Z1ZLs7frATB9WDx0fPEMPg1rLOXVi+ENq9OxCnBVs1lsprMl3FXn6MsUvQtiU04o0TNymMK",
-	"Dmurg3EYZ3lFTp0r7qib3spdNaaBuVCDH3+ydX0OviUK2UPpPWfHuuUyizYXW9U8MAVzVsC8Pg1jXDOv",
-	"r8O87oi3VBZTxhnJWEPnDv5cKORS0OFio+zOQ4djzo7Au/ds1ebW2txam1trc6sX5EaUzi/I9TElzXwp",
-	"j5NLwVvvFxNnWNgBU4KCSfjurlHHjBcfrzR3TNLO9pudrWriYQmRR3pyJ48pLm1n+83bzbtL2yUFpO1s",
-	"f7O507zz4j/jgLRpiHIY/wuZ5RlNU/0txN+GWvrGkK3f+NZh3I+NA8Pel+SGCJygNcbh2U/nR9AyMJ8B",
-	"WFULou5HgrYE6RFBWERy2vzLnYLa93XE3LT2VCsuteLy8NFqxKsDFRQW/TaJRoKqCYicLsGCiL2RJuxf",
-	"fgP2SMRNsfGg04dKXvq2cebsnR0idylG1nUsOFeuikifS7VukGobu40NYL+2k9Nq0oAyKpXAiguXzy5T",
-	"b5CnOWn8RRbx+UpgPaPt1AawB7WzP5jSN7JAJTkjQnKGE/0RIiVS/JowU/c37IMM2xypviEt3UYHXiho",
-	"eS+BvQHOVsuce95XHTS3Dxf2Eoq1qlCWsmkqAcVQcwhfETTkCY3oLY2e2YeKUn7hAdl03lmDied+ZscO",
-	"HyYsboGNL5j8qQ8Wfunvh8fomkxmd1XqxwrePjZaOJFoLajSY7pkq8vI9SaYhSi7ambqJsVhlcrgi7YC",
-	"Q8GSpQWwCoIdCvqep62wqvN084byjC96A/zQVvaumWMDePPMN+wA3eBnfNKR8/TnPp0fBjnza5/OD1vv",
-	"j9bnGs+n88OiFaX4inGpaCTzPb447pzpNcATidaGCVZah5DrwSd+IDhR/aLJlxMW9QVnfCSRwvJaai1F",
-	"0Z4lNGuolE3UbrfDFjv62aLp7nOhWgkFdpShWUvlYRtkMOQCi4km7lKSBpuE50Zrfnk8MGdKSUHbBgu0",
-	"3KtrKB+tATy4XA+XJmjXVwmbarqcdXjUGaxGwiw6+NHyLRgoh+n3vdh1tVysxmk1QeQSOJv2uNqzpXT0",
-	"TCsKAQ7p0xJ1Rwox7t8iMeKpXAfNWBpoEhxnyDX1BRbRFAhF8EkQ2DG5tQ53in248ddvf/1vAAAA//8=",
+	"7P35Uhu5+ygO34rK560KfMeYnQBTU+djwCSesDjYZJkPU0Hulm2FttQjqQFnKlXnNs4NvBd2ruRX2npx",
+	"q+02WyDxPwnuVmt59OjZ9Cz/Vjw6DClBRPDK7r+VAYI+YurPfUoEImLpAPOQciwwJfKxj7jHcKh/Vi6h",
+	"ENAbDBERv4MeDhCBQ/THRaVWq11ULkGPMuDTGxJQ6PMquMQkwASZ55iHARzVKtUK9wZoCGXvQ3h7hEhf",
+	"DCq7Gys7W9WKGIWoslvhgmHSr3z/Xq0cUQ+6J3N+dgRoD4gBAgTdAIY4jZiH5AgM/RNhhvzKrmARSo/Y",
+	"o2wIRWW3EjG8xFAPMUQ8VKmmp7K2srHtmsoZEmy0VO8JxPKzOYmGXcTkhDjyKPE5EBTcQCxAF/UoQ4Aj",
+	"4mPSV/OV80NcANiHmEyeMLqFwzBAld31lWoye0zE+pqcNSZ4GA0ruyvxhDERqI+YmvHHjx+X6pEYICKw",
+	"BwXKTzv1FlMC1LhITj3iCCxc7iHIELtcLDnHim4PGILB8I+LihcgSIYQBxeVMRBvbrog/GmpQwUMlvZp",
+	"RER+suolIDGksUBDDoZQeAML2R4OBGK8ChjqQ+YHiHPZMoR9OUYpzMBEbG1Mg+33aiWEDA6RMOfntNfj",
+	"yDHnJvHRrcXTHmZcqGlLEDMkIkaqoMfoEKxIEGP5xT8RYqNKtSLPVmW3QnXH6an6qAejQKiZzYoSLdhH",
+	"bfzNgQrH8FZ+mIOvnibyiyYY2h6dU9xwzlEPVdldXVlZSU151Q1phnhICUcK0HvQP9PHR/7yNNmSf8Iw",
+	"DAweL4eMdgM0/O0r15QjxlA5MwFxUNlV098FF5U+FbWaR4cXFYA5IFQACK5hgH3g0yHEBKh1ViuIMSr3",
+	"+r//VnoYBb7pQi4HcQ77ctple/v+t4QlF1ASn93Ksn7HDYIiLpqy+/fDD6/9d2u3J+EGP7rZ+XYmVr3P",
+	"g63oz956v462uxLiAoqISzDL7cZCn0LoAwujGKKwSyOx2w0guap8T2/V/4+hXmW38r+WE96wrN/y5ZaG",
+	"o96GccTWyzIT3gUQxCcCUKbwvUv9EfAp0oBQB1U9l7vGoCfAAkcIXGrISirzvSoZUS/A3n13t27hrXiS",
+	"+gsGGHIAA4agPwLoFnPBwQ0Wek5yX4DcPY8OK2V259DfvmqvhZ9uNsmRtyPOvq0P31+/7r4drfb/hFvo",
+	"XWZ3dpLdiRf4aFvTUSxGs8Px9VImoa8mYBYPiX4nSSglSG3CIWVd7PuI3HcXIjGgDHPNXXoQBxFDu0AM",
+	"MAc0REw/JwhJfjlA4OD0uN48+dI4aHZAiNgQcy4bUKI/0RtRc2/P8t6osU7GNumtt0HOtsXnm7Wr1ret",
+	"4ad/VvnR9U73oLfe/xO+Ru8zm7SebFICgEfbpc80Aj5VJ2MAr1F6vYICdIu8SCC9brMitTVNIhAjMGjI",
+	"Q3PP7bF9AY7YNWJAHcTfMyIK9gH2pYTQw4gDLAAm6r3+4hUHAe3XSp2Xd3zz5v02OQvXbo+8LXH8bef6",
+	"s78+OOy+7v8JV9Gn1FZspqlZPMm2nqRe+CPSNTOcAoYC+QkVhzQi/j2hfWAYABWgJ7vTx6+PrxEB2C9A",
+	"6sao71+NQfIoXL95t8NPvK3bM7E2/NDdHr33VweH3zb7f8IN1Mkg9UYCyRMqgF7Io0HvzJKdeJUWgk0J",
+	"D6k5oPvC8Q0SGpQHV3houSxOugcjJCbSiGX/Cg/HYPr5n1VxvHX16WaHnHnr/Ojb6+uWvzY47EqYbqOP",
+	"GexczcI0vbRHg+yJa5FKoBtJfatD6RFkfXRP2HZSR19xb8xBIPuVDB2SccoNPQ+FgoOF1ZWN7c3XW6A7",
+	"EogvjkP/phtgJYukIf7xdkucrF+dhTv8yFu7Pv4msXhzcNhdVVjcSmPxaoo0G8kGNIjAYgQ6lAK98kdE",
+	"6hRABKUaIruSGqJbL2ZeCUnEQyzAwio4xntK+f2zfXoCuiNgpOIq2D9q1E+O682jL8f1T1/2Tg8+/w7W",
+	"NuP2UWhU6Gy789bRaf1Ai0mSGGIPnRN4DXEAu8FD7DzXncpNF2gYUgYZDkYgSgb5HYQBglwiiWAjEECB",
+	"WDny37p+Td6t8fc3m7dH3qo4+7Y9/OxvDA67O/0/4TpqZw5YarvNQkF6pY+203YwSVGU2LRrFgql1q/l",
+	"xJyijwlImQYkNFJ2lTGjgWtepvVyuqmaW4fSY0hGBv34fTeYUjCEZKTEMOQDmFH9uVZD1fn2AoyIkKKi",
+	"kY4lPtArRH6ffds7ZCc82uCfblavzrzXw/ff1q/3/O3B4Wir/ydcQ8fpU76WkpLlbOXiQbz6xxOXZwUM",
+	"9H2mDAs5AIGQoR6+/aFYc06glrq/3ZvTSpqg14U5iMgVoTekCtBtiBny5fIZuqZXyK/Kv7Hgkh/QiAjZ",
+	"3MdcnlW/HJr8JTaHH1f/OWLbt++89euT7uvRW38tPOQSTXbQeUakSbHfzGIfDUPGrGRKTJfaEgNYa8Fj",
+	"2+eyu03aw1x7s5Ehox7iCo6a2z3AfhplGCeasI8CJJD/u+RnNzgIQBeBMGJ9ucVEbav6BXwo0Cy611l3",
+	"bfjp9dX7mw3S8bb50bfV65a/NTgcras9Pckc/bX0nqbWbdj84+3taSzMeJBIut+VMCIIdJEHI47kmVXW",
+	"CySk5uwr0zivKWOa6V6OXveCVqzAtc2yxk1sSQsAiW9OjMDXxviqv6pWQiYlLIG1wQsRdY4m9fbK3Y+B",
+	"WJfSAEEioaVNdhM7sjatxFi7teGy1SaW1P9aO5id6d9xe9r9ijwhR677Q6zwMrs4c3rtz+y8jjAXEvyp",
+	"RqDPoBJ/BVV0NeJI6oLKUjkNCYwxQozkfIbwtqk/0jZIi12MQfU+NWaBNVo9Lje9nAFUHrxTEoysGXrc",
+	"6lmteAxBgfy6Y+C6IbKqidxweTDBAgqpNwBDHATY8Bglh+fs2tPHNnc1J05kOdAvtb3M2LUN2f8dkCgI",
+	"wM1AMgwBBlCqZkTRjHHbv2yohdbMJCx+VStoqEjW+OgN+dgy4KqEr68k5hByfkOZDxjy6DVio7Jz2Sgz",
+	"l6IT+HGAxMBw+BTrM+0lfyBUOA8idvR2GsJ/IpSYWyTmpK5WDIUdO5hDTOzP1cK9TZYSQNKPYN+xr0fm",
+	"Tck9BU0SRmq1HuRoCROOCMcCXyOwQCTKSSyMz4EHCSXYgwHgIQoCyTylRoh8MEAMLf4OaCRkdzC4gSMu",
+	"t5UXfFdTdCYaSrJzeFapVhqSjxw05F9ShzioV6qVkz1Jgybva7Vyu9SnS+ahXb2GERf7lBDkSdAcOO/N",
+	"5FMJKdlWsgXTWK43xZSdh9JANCICB6lbIYOcueM6vorpxzegfey4Lz2Sj5MTk5VyHccihzt8xGMqXuoc",
+	"QMBHXKAhgPIzzAWDgrJJx0JQERYSvFdcKtCYIB8Mo0DgpR70RG4lNUfHY+xKGds0lLLEzpKd5MinToyZ",
+	"XQoOGS5RcfAMJy6laXshp6z7fp5Z3pUu15QSpWV2Eoyk6iEPrZJs0E28Y5af1Kbf1ZajzzVwXkif7zun",
+	"jQen03eYUTm6fk5wlq4roSF162K6np3cTyTvMAhOe+q6cpJQlBC+v6vlOMLMcLojSXoMDLFo6JDmAgRT",
+	"aHq/JYO6AEPKBXi9BrwBZNDTTglS6IfJK2UslZ2ddw6XtndB12OjUFTBzQB7A8lqB+rKpapMUZLvgl7E",
+	"JCJXAacAgoCSPkpNWt0U9RQ4FzZWVhbHQPJ6zQWRWPafIICnGk0TwCfrDWm5O/XaSN1jZDo9tUJCeR76",
+	"hkE/DK18Ctr3QmjZUxCT+aF0HcoiMWhMxZdL7Zx2WjWwD4kGgrG6abkSQRExVAMNiRuS0cjGYBjxxMgh",
+	"BoxG/QGAwEe+sj35oBfQG7Dw/myf+mixQJzKH8YAa0NI9hi6+GHTR8SyQbWf6tOH13Xcxo6T9Jk3I2dO",
+	"4/o0a4cSH1XnTqoU4o56lvNeG4XxwAwNkY/1XtZbTSUQAEU+9CXSs1Cvmsf1llSrPu2/rZ+8kRrW6frW",
+	"ZmrRKU1KfrN0DZkEC5cfGzCYPsyvVFfmie5Rgo15A3yNWoyGDkZk3iYeRtxCMqQB9hJtHwdIm9XMB6kb",
+	"Ldrr1Rz61Jg9Sn+3N9qn4cjBOOTYQ0wQwD2r3KjzZMeDQQDQktxJXgVI3exbfwJKEK+C7gh4NBzJLTJu",
+	"Y+aCoYdlI/lll966CbIfsQJf2MT79Pj0pPO2rUAT9w8ZshP0XdaovArJBWWo7l8jJu4ABEw8OpQrVIyS",
+	"G9LJkXZ77CIAVc+Ya+zJL1QNvwf9euxuzB9iGlgMQJS6MFAuzECDg0+cSIN41JezfaBZdKEPkO1z0sBv",
+	"k0uFhxrX3lMUDxtA70rTj/uM2w2od4V85fiMWPFwksmTY4iDJrnDcMrFeHyxxYPJcU6juyA1R0RM7b6t",
+	"1voBMdwbPdSe4aEmUQaQ4Fr3XjyHEA7vPTbwkUCe5CCQAx7CIZ9uVonJU3WMjI7B3rHv6annkd9xDt00",
+	"Iku4HOjs2iYnE09xo0TDmI0nVSXoYOxNw5FQTHe4C2BXIVPCecAVQqF8iRnwIsbk22sYRAgsUBJLsFXV",
+	"ufEhWZzzsjkvm/OyOS+b87KH4mV5LhAf2UMcOGxMbgXz0MTFlbEkcWckjuwByFcAE22PcF0M5SmdcOqd",
+	"NrJPpPRPSSzKzC8qbc+2vQJKAI2Y1WOnehJUKxHDzisfxDk4P2vazhU++I6Zr26tbzs9FCbvp3GtGmOZ",
+	"nuVJ5Qxe4z3W9fd585d+kQKUMNf8A+RdWXvB3cbcj7vID2v2HniUeIgR5EuerW1oeqLxZZT7mnP/0VwM",
+	"0sPkNp9IwWKoeKWOhQgDaOIOGIKcEtBFA0x8Ex0RBSh9TU0oQeAGcu1aP4aC2ttj6pV/L0aQvCswZsoH",
+	"W85MbV82XMPCFiww1Ee3i87xc+NNspM9gmksZFh7wuR9gcyb2FIVBbl76ZIuLNyjLnpkwiAWKLMS4mI8",
+	"EuiigJK+3HXXfc6UdbnsdAbR0yct3l07xRQ8spiZPR1/lyApda8ApePzDwlIoqgNJZCsSgH6OZj9Dhon",
+	"nyvVSv3o6PRjSWOfWXu8LL1a05H7peneBULfcRbq4yDT6CKPoNqhWs5t7hck5Q9NVMuRrqcllWNnfNLx",
+	"LnNe99Ob5gb4pAOrV8WfhzdU86hxUj9uVKqV/dOTTuOk0/ncUqb2s/23zQ+NJffT+LO7HfUYgKnhC9tk",
+	"Z1DYzExtttbJOhzbXGTD2R9A0kfqPLi22YgWeXsNZAgEqCdARDzVhT8nQL8OAcpTlUgM2kgITPrcSUh6",
+	"uG/sXcBSL+UaoKaQDS4wNCJk9Br7iNVAK0E7dYss1Wf5jdym3fivP/AQhrtgQLmogpAyoZxjv3AeVIGH",
+	"mPgSoiFY8KkHhtRHAZBTbg5haKe9+HvSVeCPd9XFxP8SccTMn/Z2OzVIF3L0xSdVJdR9gUIw3I0ESkZX",
+	"bRUh+aKFyfHpHPnu6VDse7sAcx4hds5w1YThNH37Vxt5DImqcueoC8GqQMl14/2fYt9z9Y+IYHAXCESg",
+	"7HX8s4Z8HX9XAx8ZFmiJkkAFh5nMFMCDjI20EoJN0EQAPYdcYuA05iuzurK2kae/N3KoROD9Xq1koH+f",
+	"PpTfzt2+txs6/rlLD3d+b7Zv7HuHBaL4a73ld1yAxOzc4OtlvoyRcPxzR8og1/fZs3E3AFgsv9vX8jyP",
+	"p7txGc5d38YK3R1gbk/X3WZtqIz8eMxwV9A6TWfuMmQRle/QK+QIY9Ehca5gjYZ8k7KhGK6to+pKG1Qc",
+	"tj47kfFYRtmvujvK8jJnfq1qJWLBxKRQyAcRCyxTSrm2Zw0uoN5qfVEJuUIdFy4barnKOgm+SqfvSE1s",
+	"e3VnbapBZkzq14uvJmDXC/m7aNMm+uOM8d+E8T6gTG/dxzAHAb1BTHuqQQ5i+cdkIgPG0sPvqgUE1INB",
+	"pVqR4kClWpGsvFKtSBaqGgkGyzrwGMAdmQ7t76buOH7tZ36e6oHsz4Ye0OxDgcmpfJhX9tDpTW4+TiRN",
+	"7qTo0aw/6Tg9mWpx059bTJxmEx/zyn0M79rUhKoJKDPrrE51wd1j9MoleuvnSj5CQYAYoDdEHgkv4oIO",
+	"EeN5uWhCwNuPsUIfJL8s1e7q5d7FoIxu9dW5C10b5l2KDNAeGNGIAW9AsYfuEkD3oyLMpntduqBYkBDQ",
+	"7XY5bqRNwXZacI1GTKeJUb+aZFJ8OHR5dPR4yG2ZSBhdkcAuwO+bk+843eaNSpipuKRIwtTNfUBei1KT",
+	"bTpvTbIL0jzTjpHcL4wFNiYv4jjRGU/G1BM5gcIdPC5huy+5enHE5w6UJcao+xMZi9FOMpNG9yJCc3/s",
+	"fgCBZ1ZqZ2fxUuide74PR/EOMOwTygX2pBQ8yiuNAwQDOcRkE63Of/FWt328o3XXo5R4nUzNGJGH0BUe",
+	"vkMOyIQMX0OBzLupvh7VShh1A+yVb89RgDxB2XQrkHviijm53Ueu0TlHrChpROLcqNsqzSZ2HNVM724k",
+	"3/g+uW70EbeHCAoQIKijzY2bqkkCmo2XKB4x5aEFI0FbUluW+gEm/VNSMmZJfjiEAntJCgva05B4ZeO2",
+	"3I5ptr3bWyVJb/OKP152DC8lyZS7ZYllH8elSgnhJ76AKpRVFLVWbsFHDxmzd6D7BAWxe8Z6Eedl1dMI",
+	"0JQNgubqxSzyBnIwhOxKu+eZXETl92v29Aiz8rX4UM4uRelPVWicK79NBl+haVU2mY0KXSuRyOZenBYs",
+	"4BqqZV/H0gYmumkXa3uX9sRcfChldTxMMN6HhxYarbfoHUln7Gw6C+2cLp640M7Fn6oVGok+xaTfMpbL",
+	"AkwLjJnNNo8tnVMUr1LoeDo2hxxm5hHTzqMddQkSE6LPB5QLeT4CeqMtghwRP4kIWEjfqA6h2AWw1q15",
+	"NX95tHi3yPS1za38dMMACjnAhInyoQgBQwEclYZby/RaAl4K54rTUSWShW0IfOQFMLlqTgj1ndz5NM5P",
+	"XZBupWQy1kcz8AEcBFIoimAQjFR88uOzgn8iyCARmNxVbEo6mOn0MySkpO5iQKWGjb+faVSecuifIKsh",
+	"k8w25aAf+yqYGxzQYRFKJbQtcOC3SfDKCSJaqDap89xeLzlJMkUov1crOs1wK+XbWm7kj9nvnIIQJsgG",
+	"/2RdwDgQ8AoB60Fqb3RsKgKbbB90kbhBiKQYviRi2gH2FR/vtDaD+TPO9ze2/rxQ6JTZc4gxZusw535c",
+	"mqnmtZ1xGpU5YGmsT7SVFPfNc4QxeX9MukxTGBcTTJPsvwuVOKeNxrgoT/IuLdK23AqPap2VEZ6HPmVk",
+	"OZdwKIl0YlHg42YTPkVsuL/56ZkoNA+lLTysDeyBJPMZhOGYPSgJZyImP4Z0O2FCyUmIZdtJs8uRiqY/",
+	"RWTGPndKzknanSyDTEt/j2+peyg5m+sGEyRt47f39BJ2ejPuIWVLYj8dYJOkQif9dUqBM0l9zm5dUt5c",
+	"qnvRUh2Q0lIaxAWZlGORroQANc4oi2WdorTU7USSiHHhGQQ0NE7qe0eNg0q1ctBsx382jhod9VercXLQ",
+	"PHlT0p0pDYFUx6mn6UHSj+MB00/jwWPglgkxMNAtF1FQ1RfUXoAg4wACq97aTLG/nECa3H165VwG5iLo",
+	"k3opPZWx+FFtp3NZ8CXJgnEzQwY8SoSkAdyEa6i9aB93WtUxN9/qeAq+xxElte1kMjEzVMYa+OSMbQ6g",
+	"u1555KA9F2nnIu1jGioLBE5lG9SpPMqnBs3mFEHKd+YRMiCUyXuMhl3k+zrmLm5d9oLWURBmiod2ErmS",
+	"n9Ib5RAfc7jshB4gT0I88nSnb5XnuCDfa0Fq5LqtmDUh7+rGHe+FHyt9LEMeDrE7X5fkQSid7lmdLtZX",
+	"F1Y2LFbOq1YWXRKgntlxp9/uuzbSVjBITX/yJjot4I0lvTpVMnmhz2gULk6yhz/wvj887KcOOROk9XIn",
+	"wzXZx/stoRSgM7nHkyzDdgYlQK6qkBRltDKvbMeSWIAFlXCaIwGw2V0zuq7zbWtL2zzcseqWFm3KyP/T",
+	"/Td+IJEIYBHQjuBzhpmYKU2AA6kLkgTYoLqECqUnMpFgJQiYAquZacmTNiXQLzkQtgJHiso9C5PXebuh",
+	"ahp96jTOTupHX+oHB2eNdlul42nW2yVtXQWQsZ2739oxkyELGpqZZHagXH6NNLjvmlXjF2A0eUxPu4Dn",
+	"naURkwqpO7Ckg4eICzgMLWR0wSqVCsM41rQb+6cnB+2qrnKY9rIpF4nMkI0pn0RC9OzPkEeZ76r0ES8h",
+	"7tB15nUvKkvJGeJSoXNk/ZDP9XnXHvZ6uc/ifJ++k+fq7Oz0zP7/5eBd8/jLcbPdbp68+dI46Zx9zr5q",
+	"nnyoHzUPvuyfnreOGvG7408FHx1/ij/RL8rRjBxk1VRzT+3c3S/khM2s7KSKG5pZxutytzz+VKrD40+m",
+	"O7PmGFcMxrlyiKq0pFY3j4M1HPU3BSsuTwmDAAjEBQcxEgNKrOqq3XBKKQB2ugqrp1uWeMFdzpuAdmFg",
+	"MT9rgEBjpVSLEnnHt0926cVHsegUlobNWEi3OlRFIc8FOQymQErBPE8lrJF6AfuLsaAlsUpOUq/y/nY3",
+	"FoNn+tanqdq9wmqaQxge0sB3JTj1BjjwGSLnrqSr5wxbOyokoIt0viFBQR8JbWuLuj3VMbeWVuRbO5J+",
+	"USY1a7VirMhTPVlja3PxaCUSgNte7rZma2ouMZcSKy9QsFQPoGzW4BBqOcDZiXpZnZai5Xu1EhEpnB+X",
+	"3Ard+kF2pAhnzVQcYVWE3yDmzuDdM2mgtaA2gBx0ESIg/sR5r5lNxV5OB0rNMMmaJsmcq9hVbD9U0mNq",
+	"uO/VStfzHMHnASa+yqafKCkx3TZAL5Ayd3a2Z5YyqxXXJPafbnjj3D3Djg4hu0pFCDk3tseoI124TmSe",
+	"X83URQwgn5K1PztXcyZ4Zsdd80yVioe+rigOg1YK57XWXhAOoT/Oryd3qGZK3q2WoBxUelFgD7XpHJia",
+	"86DeatbKQA4PpQgPiZhxg3UQWPy11bImpN1nyENlhsFcVYXjWPL8WBESeIhS1CuZDA0RKUAyjhCZYVmS",
+	"bBbdcokJxYXT4L+BXOfsv0fCKHeq+Tb+hsYwqSjpfFF5jUjjW75r/eIO507QfG/HEJMnok3RZDlBXYmn",
+	"JQQ/q0pYMC4E2QNbTZGFKuhSf7R410T2Tl5UWAPTLfecNZPCq6ahVHLd1QGKxBmf3pCAQr/EEKbl7GPg",
+	"ibfnqZytWZpVovLAY9VvSB8qVRNhthM1sYwDmL2MQ2kMUtJMXvrSnmWTt1jQeIeVAduEk2e8MrhWCDOb",
+	"xsvhgDc1mj7TYwkgF/jkxLnIMv2VUuDdh/JOBr9UV2bb50LxLyAUe8leu89+duwaOCXBCEDlX4G7gXJ0",
+	"oTckJ+uOV2F5vbqyve2kiHOxfC6Wz8Xyn0IspxHzJogR+v3jU5S5evD06kHaYb24CnviZ/A8yleoK7ET",
+	"FeIh/2rLv+qVauVkr+QVll2c6sn+UD3aH6rn+E07/aae+iFH/F6tHPeg26HgOAoEXupBT1CWS99vnQ2e",
+	"F3RPTk/k2junnVZJaJrVmw/NL/3992rlNA5HGLvACWcreqH7OUA9ly/JAJl80q+kfNHDBGvXbVVjVK9Z",
+	"wID2wcKbRgcs67aa8o75nVQrIWSIiA8qMXY+6YJ6aZNX68qrSq3BPUCoqSagH2MzFeTvqinop+ZsEwSZ",
+	"qvWqPoBdKrfY+qhX42CIqvHk0RURFoEYQFMflhJUBSjgms+kFw+jQNRAPZUISkh80AwUy7/HafLm5nqZ",
+	"xMTXbpCcpmGR9klXa0snz1SSgFqwWoKqvraQArdNBr5YA3UBhpQLsLVZ3Vzf1OxM8rXzzuHSNliQPXUa",
+	"nzrqEElMl8tSP4zvcoA4BwsxztRUO/e6Z0sobhOmG/R13XfqUY2zZJk6kOmAFGpzNUy1KBRsx4c0mune",
+	"nhScJXIg2rkXA+/AdRNrEM2HAubTvNoT03aXkmsmQTeUJLFGtqqbo+rwffOi6oNbajomHK14Msqr1uXp",
+	"TaMwtc/FNfGkwHXHaCkD9dI3jqJXas2W1k1YtSSQDHtTtMzU8iPlW2br5nDARxz6Qynu0cA9xGzOjRoU",
+	"Bf6MB1BAxdIlCdTE0GCokQWDUnCJWDABJJILlOuGT8RuNb8JRi39Po7psrEyMXFy+7BtlpCRC7DQ7Twd",
+	"I1MKftWxo549aWkQZTDIHqI4M47Q+ewNJLK7WUyYCoDf1mycWEw0HgIcCUDJLmgd1TuHp2fHaRJq17ZY",
+	"BednR2DBLnCxCvbP253T48YZWMgsdbEKDk6P680TsJBasvy+LdvGC198FnKkXXOlWjk/O6pUK3ZVUlpX",
+	"y5Bv2o2zklJmCv6prlNP9SipB6kBU0/jsdOfqmnEm+yW5eMDbnhrLM/F2/4s4N7unDVP3kgJvvGpoyr8",
+	"HWkfwuN6UwJo7/T0KN6To2a7o/ZjX37QPG78pYX4t6fq+f5Z46Bx0mnWj6QG1Kq32x9Pzw4q1UrzpNN4",
+	"M+PWSajGk0semWkmD+yEkyd26skTs4jkQXrzVbERvbDkgV5iathksclDs+zUXDIASJ6nQJE8jIEiEWk8",
+	"y+GDJlp05RLOj/BxgLQclyoSJ3FTt685GUOZCIncbJ+sNoSFZmlphIe94h1otw7TS5ie3bkoyVp6FJvs",
+	"zM1DxrDCGVB16kKGSbVrZ9/734EEu1bKjHP9gjbTsmvE4ppMWCzWZsja9Ix2x7Exrv1Iwi4d8Yk+FlpQ",
+	"+XeGLK1TfTAds4xHmjzFE01OXcqjMhmmgjGNmYMjL2JYjJbTryTNUXxkuFi7Wxi+Kxy1hRinBAYdd7Gx",
+	"upydaqDrmVVVABOVvFJww0kX+IDeEKDinmz+amyycyN/8R51gO5WSW16UlAUV2x7gGpuudzdBMmzqAuX",
+	"8ZJ3BGXId1IS7eED3M55QXyblF6K86un1q6cIIS6fdEAUHcwEdcRPnfYpOkmFwuQuxcZmlzkI3M2nCS/",
+	"lTkcE6NnHxLlSiLVY0GwsB5GBmD7GrbTaQqAMbGomnzblrbYonqEGtOWrcYKJM3hc9LyzEnLg2FgOaup",
+	"YVGaH9ksSzHKSAblMK/dIZNCxhg6lYrY/N95Sem40zKpNn0oYF5GDLHUXcvbuc6ShDf1EMflqh01KRhS",
+	"bggwSEWSZ5LlgAV3Z2PVkTVCMiQiRuTxdVVLVsUrYIgnh+7KMXuUpedRA52U2j4+QRX+p278tfT7LJT4",
+	"5nG9paJ799/WT94oJXV9a1PixWQrrlS/+3TJPKwbYOkEbQOLBKWSFtn25ttZCqNmC74SdfPEkfipy6TO",
+	"tC0WnkniOKeBW+d6snZyzBMXWX3Y4wgbBWll8cVcxeYaSuJW3nowCLrQu+owSHhImThA3DGBZgtQpioq",
+	"pHMTaJYC2UgnVzVHxqGfTb1tyE2jZWKDx0QjysTUwXNeLgWjp9hZbng3hrcYFdSjQeK7igKsiJX1zjDo",
+	"6p4bcH6f+twGvCsa/owIkJxPpar+a39pnOyffW514t/H9c+z4nwWzM+66Kg9cbUy4oS4yyHSt32Tz0/x",
+	"SNPPiav/Mt7k40ehnLQwtrU5IaH0EcpPe5LUlIX8+OzH4VVE9ooIQRF9SiSQaixXpThkitEmtH2SNOdU",
+	"B+sJ1V9IhLtF0MfXUn4nASbIZIBJ0tcpJ39mSoBgnkkYGBF1gW/eaD/N2lxOnMuJjyYnlkOgRBIqTA+U",
+	"FS3nItNcZPplRaa56PKCRZc7SS0TJYcUpZ7Kbcdcj+MbwQXZi5PXSkWah5hhMc515RuVar6A/YI6AWgY",
+	"ihHQGCDbQ+WUhbgAQwQJV66yZlS5w5SgktwiETKq+cSGqTEpU5PZHR8phavTnfj+ToG7VNJ+e/4eJW3/",
+	"XDqbS2dz6Wwunc2ls7l0NpfO7i+d5SWruGxtLs2DyWMPiQ+4oEz2bYowpEshPU2pHd1ni9Fwemb5dNs4",
+	"JmFykQnIOfWwpLapZT14Ie0Sl8lxNdGnq+Lt3BZH1e78rkjRo42/oSM8xE7mJxAbYoKMjIK/IRDIplI4",
+	"Pt4reY5KkBgFs1IEZmq1xCwUStVLfKziIUmzUmj/fqy5UsUCOCr18VnS8tHKlsStSs4o01o5TsJh26PM",
+	"HYnAkI57NFHGSVg4B0LLUQBKfUP2ksG8XkBhqvAJUTlTJpcXtgSlVP257CFJLyNT3De1V/mtzwFvjCKm",
+	"EPvvQhrvdsLSBD12vqrau2Tjfm2O2PnZ0fMm9EZTnRO6X47QJTt/F3KX/vq5Eb1kbj+U9BmqV0jq4gNX",
+	"THrK2ZFU07smvp8TozkxmhOjn5IY5YkKo90ADWdLRNVgjKZ8oBfODvfBzsbma0loZG82Ec1iVSvMep5h",
+	"GBg737Jp99tXTkkNfIAB9vU29CAOIoZ0lIkOFuv1EFG5HHsYBb5y0LtEcgL8Mk+69MBOl+cAErPVIfJw",
+	"D3tau8ccUE9nnPDGkw1tr+6suUqXqtGdPsDj66gqn4lQKaWZdcS0We2wdio3UClfycts3qHsUO1JiRz1",
+	"mHABiStf0/lZM+X2aJyoTKbODJR0rJe5kHnFVR7wMR9xRdWgUP6VglIQUNmNqex5M6AByiBsxPBSPHSp",
+	"PTCjTzZF2DujBSw4+LR0pn8uNX2TCWkx9gK1HmMc4Di7p7b1vOIgoH0XbZ6SkL+obMLbTqdlyY1HfeTk",
+	"IkN4i4fRsLK7ubOjRtK/0juato9hEbhIyIAyUQWDaAjJEkPQV5dDPBoOIRvFvMccWRWZrIP41NxeccAQ",
+	"5JSAcMAgz2XrKLA6Om3GkzBrfAaXsEsjsdsNILm6rIJkQgAG8iwJFAQ8/d1iWUxaW9nYnuZWb4L6NUBT",
+	"xdENXUnj3d/F1DR1IPM+ikRFfo8RijwlU1TC8XmWjADKQAgZHEpJBSz82T49ASGVqMHUFSYclty4YZIR",
+	"fzwQFCrL+w2TR9iExdRKpP0fg6xeTzKQC3zv8wJDdjJJg2TVPCtFxc7jOhCMO4QVuRza69Uc1yJj3CQq",
+	"CqFJ0sH6cMTT2da0iM2F5N6YgIyoXyaZnvyw7l8jNlEexT1T1hoMIy7i4YzIqxIQ2tKsHMmzRUEXAaj6",
+	"xVybSVzlaSlDe9CfkvNy4iTs2BJRIgIjMaAMf0O+Tk+sIcAnjt4gHvWdIm65oX0kkCeFIzWHLvQBsj1O",
+	"GvZtkpLzzguWg9nUnsVjBdC70jdSd9/ibkBV/ZgJiTHVF+1UgeP7I5Q6/UN9SLLlkCfMIITDmUeWIu0E",
+	"EH7ALOIPfD5sQW8IrlXvU2sXxdQhvdDMBLPH2bH9rk3KY6TjaLjPagmaWmQ+MM3gJNJa1eqGlapUDjYx",
+	"QMNdh53hCiGVWQon6dxMlDYl2j6q8uulnIwX5/R4To/n9HhOj2ehxzlypyxAqr6ZI4994gF3F7+3jNtZ",
+	"SQ8o63pV6ACVcjlTfpGUCHQrtB0qcV2bxXdrzMvxYf226o4UtIKq5AxK7/coIcgTWGv7WgcP4Kj2dG5W",
+	"T+tWVS7MvTDlunZb0zVSbQVRSnq4bxidyZKNe4nXGwykJj8C6BZzwWsPUDnw5/EUGlfmi3ylbSRWKurK",
+	"HNS/i0hKgUKq3hUKTPmbFcXwWwz18K3LtU4+B9D3tTsST/KW65TyMSeVcpjqitdAGwlV8TjtvSwo8DFX",
+	"5p5QdWqc2aZn31St3Sxipukpm/S95jbVX1IdnplFM+tuOM58PEo49hFLQ1dJZrUC+38AR3cWzYomkSli",
+	"ky4iUSS/oVuBiEnZVEO3qFr7hsPq//s////FibOeXbYqN+OUvDUBbDNKIOV2zF6COCQUe8lScMs34aYl",
+	"P4R1KLaugmNphcpdAydQyGJxNUsgMscxv3luJMytdzJJK9IHJxO2J9AE54RzTjjnhHNOOF3Ey6mfuerP",
+	"JJK0Teqd5KKut5qm/IxVVWL/epBcgGvf8FAltVQi4q7944/mcb21qwTjKgjVTVtA+5hUQQg5v6HMV0UX",
+	"2jwACz71wJD6KACpyTeHMEzHQv0e92wDfmzvuX4F4qKua34UdN644e6+T9e3NneBF2BERFN1RaD+Sz9r",
+	"I4+hol7fMBgOiuO3XPFaUqvFgkvg6vv1ySY+O7HpucGrlRs5dKb0RnoJuaz7+TsqVxcS4rnB18t8qXYp",
+	"92mpQe3O3nHOoVGnpilIrm/t/t8N4ClEvNvK9QmR347Rn3xjNy0Yd8MZF2OsM0/p+8Kc/89TXhemnQHL",
+	"Wqf3JbyOIQ6aZGYTnCe/HWcQxXY+OcppNLslXMmEhZ1PuVexgzqW+/dUlCiWb6chxs9w2/GrolMOKdr6",
+	"KLeLfHK07S1xArT+P9hzuGYUefZc0qtLbQbVtrxR1jpHr6YWCh47CWYgF5a3cd+Rc5qbp/lM8bqeB+4T",
+	"KCKNG3KJAzEMzB2Qik1TFzM6Qn8PcqQyeaZp+tba6sb0WctJOOc8FLaEq8NDb0mpQsZHzJWo/MqxMhYp",
+	"FFEl0K4IvSEB8vu6RDNPRL7YJS3lQanrO9r6knE9vzIFa90lT6RaYcX6GxoFvrrhU18msalx9cPOgHJk",
+	"vlGYPYDXSOcqVtgdB9GqmwGdmEmpMmNFjW1BzlL+gqkNmFA3OO8z6CyZa9edKoVo6u36PkOcK2BQAwrZ",
+	"CF0jAHWN3bEChd1IgAH2fUSSSjEmza7tu7BmzMYd6ip2qT9yOeYdH8V1TicWoVxd2djefL3lqh79qIB6",
+	"UCD4DPbc/pPZzYnrmHJ4rUmD+rJq/Gj1+cG+SS5mzpNUrnRALRIqH7frCHJ93u5TS/YYsqtMt+nisc6z",
+	"TBnuTwth1W1gkJRfVdIhQ2EwMslBepTdQObroF69n2WW8kQ1Si3KDcdqlY7h3QPi0/fJ9D5Fbp4pAZ21",
+	"zp6yIkHlL6wnC8MQQWY5qwMj3IbDCE9ExZ5GPJM5x5yuZPpxNDkM8azShQlGkhNwcesO5I47dI8Oh5D4",
+	"MwThQ361bz7K3yc3D+xCbce6gCYc3rE2tirup402Blim4xpYAoeU2Z/glRQzvqhM3V/kXr0Cu+Dy8vLf",
+	"i0p8Xi4quxcVDzGO8H8CSAjmArEaQeKiUr2oKCdeLEYXld21je+Xl5fOAaxm/4UhjsS9R9oqHOgGBR4d",
+	"ojuMILvMFw8fQxa7PfHuFKHMfoIg4+Y4PV2V8EBAfvVC8znnoF2pVsZwyT5xbL59xUM47OH+QKi/Cl4p",
+	"dcq+s/4g6EvehXpS8azUprQR8T/qmR/rTsdeqoIJ7lcts5YzuRR3k7aduPxjSpNYy8y2sbZGZPWEvyVa",
+	"3SEjzU+SUabM/qahY/rMPWsn/effqbG+VyvnYUChf4gDZCJl8uRfsqP8DqinKQtDFxPIUi5ohSEBBTWL",
+	"zhnWOVMcPlzebFWf467q+kOHS5N6keK3kjCC87PmwUl77+hL+12z9cWUTdwFzT6hDHHtsqOiMCiTbbm9",
+	"ybFBLSbILE6CokIxdJZddRvC1d3JDQ4CXV25J38SKqTMg4ch9ATya+Dj22ancdRsd76cnzW/vD1td8Au",
+	"OLZonRpSTSEWb5yD68G6CIRUY7rK0dcLIkkVfTk1zHUbJUkpIabXMzKp1OlxD3uQiGCkKWyyUrucGtg7",
+	"qu+/e+j5EtSHE+fLEI8CodMEpiYKMPEYkmzAGnSSmSpdTcdQHrjDqTNVWh6wMMtYXeAxXCQjxdaVYCoo",
+	"QLdhAGMOpqKxumiAiW9KikQByhVLuIFc62I5pbVU2eFefPByt2lKMfYo8VBGGPVcBafXZ0za8whpekKG",
+	"KcNi5OIY+k3shhcF7jC86dvJ3fVcDzQeL1CmPDy79HYxHqm4yrJSvO5QB8bW6Y23wmxiCgZZxMsi/0QS",
+	"XPeKY6c12YTyNC/tHRnaKY+3Auhz4LEuMl6pVvJ0tVKt5IlXSQ6sAXXO8F6goWJHlYPGY+ZaxZM4P2ua",
+	"KeTaxHOybf7O7I0rDU1mMzTCTan/+Kvw08Wfg58uPFeG+tCszcnASjOsM00lh8YYpJ2s1cDIiwRK8S6w",
+	"wFAf3S7WZi4TOk5wJ1LSUplb8qf3zllc5id7frLnJ3uGk50/utylgtr7fLfi0FGDK4+YVzy++394NaIw",
+	"E6cWPV9xR7iJmdcDxIzo4W2aaOc0cumaY5u2/jituKSy5KnCrTST63bGyY6rOFMVBbMY5fUxcSk6wd/4",
+	"Qh5BddEdJ94K5Sj4QforR8hZkkpjfP7ZCX2vVvT1RV625Iilo4AkQkmMcukxjuPMdAyRK0Muy4YXRRyx",
+	"0pptOa/nMilj5bCPUtmY9CPj9VBuK4/sF/lttK/GD7WpoLxvIvCK6NOBqfgq28bhelTVDE5laCpPqkqe",
+	"thTpkiO70eAIPjoWDHvQbUWuxzTbRz1MkA+GUSDwUg96grKxRPU1cFz8UkdFUuOVonp9FrrwyelJo1Kt",
+	"dE47rVmTlR8bqH2vVsJUGdlyuBwXnnWTJLnJr3hM8KsABVx7YvqWk9kyZJSgbJopgrDyE0mCIXOULIyT",
+	"cpecrW4/ea7GQXDiTJ2z4anw79PijHTI3F2nArpjzxg5hxpQnk/dkR2wwMduNv4hqXsh93DmysvQH5dl",
+	"yl6DJ7Q/df5T+ZViClnNileZDMFxUOUYFHMcfIyBOsSVhBA4qebfBcKg2+DCEbNQmGhqicTAJV7U3bV1",
+	"JklwNdCBVyjFw7OoB3DPxFooSlZ7MIHvh8mbz0EeKePN8ZScvjwPLRXAlgpBGLNPBAiyOPgkj4lSqdPJ",
+	"yKwaqsPWlOuRDQihPfCm0bHe1LwG6gIMKRfg9RrwBpBJNZ7xqvJChcmr7kggdYd/3jlc2t4FXY+NQmEv",
+	"+weQD1TKvqpUNH2lOPQiJllCFXAKoMo7iFKTV16hPXVRvLCxsjKuGL52pRoMJ2g5lqTMelgTrejBT2pY",
+	"qMdo+jhxqg8wviTOJ1Qoy4LbYNBGxDeuaEbgUd7JggJMFFAGeDg2sViRroFDKLluwvoKYteelNE63a7r",
+	"kaBDKLAHlGepbKRdFFSej2FIeeK2qJatRBpn+AkiUlLza6XcsX8047c8n2e5b0HKxNTYeURJkkxrFHlO",
+	"4nTjpL531DioVCsHzbb9s9U4OWievCl5cZSsPekseZbqNnkYD2BAV8qonIbdnc3JL1l6mYsPjy0+pPTq",
+	"chOPVcrcvA9MkHtiRZ2kic9ll7nsMpdd5rLL3WWXnEjysSvFgwPkYe7EAfsmCRRUW5B1f+FqLyiJXyvf",
+	"Z1NKoktvXbnrkwEnrTg7vQ8wiEydA8hds32bTf+NUpnw7TWA6WpsizZWdlwhTnJxs03xTH6Ri/K1qzU9",
+	"xgv4e+qOnEVBwcWb9nYZQKHW5EtKaYsvxY5YqlEVcISANl3UblTv1ilsMWdxHkLhDRA3d9KSOaZlJw70",
+	"7OSsdgEEGgaqBInggN4Q0EUejDgC0H43kuciXa9XLbSqMAZdIzayGcIpqwJVTFmFIkuIa4HOjCFMbm4s",
+	"OAp6cX8lsiw8P9fHQ4YkJsaPQJwwfGYXRnQbYobqwlkGArPU4iy5VHhz5yuPckkAx++aDNY/9F0TvSGu",
+	"O/NT+Tjj7wj2IVERViQ+GVK6Si4Fp0rAPOxNYk9aiWq3DoFiCEQlt9EJDdVNE/IVTcwkZoFBQG/kaaoV",
+	"wznFvMRMImdyTouyW+qrMDs73NOIoc6/HE7F9Bdc+euYOpXYN6DeFbCLqYGmkJqkAbUWHWYCtMuurmdi",
+	"d7tq6xakz3XqHIw7f+qNm05oP7jXW47/7YL60dHpR7nWvaPT/XeaoMIUSBGvgpPTk4YO9r3B/Hn4jKpp",
+	"K3/Q0/13laq+Nyun0DvAZ3tzvLIDOF7pMeMNaRDBRnlPlAciqE9OQPME8yeiWnMqJU+Ck0AVU5xWoa/+",
+	"R6Utj8vWN5iMew694mpjTPJYiRmvuGntUdILsPc87IaxQ/h5u3E2E12xQErc2DOPdX8xSK2UPJf85pLf",
+	"XPKbS36lJD8JIqeTQyf2+LZEWGmifkwsTa13uWbMQUg5x92kkRH71EYnBfgy6SgUaAhARGCGCivi/zwi",
+	"z1wOeUo5ZIr8ES9zYpybU9F5ljpL6+y009jvNA5mCmHTxUkkHGx/489t/+PPU+N9VxZsL5IiSVvikj64",
+	"XQQZYvVI7lvOuI8YpwQGQKVQ0PeR62tggG6hjzw8hEHqngUstE7bHbAM/SEmfPlf9X/T/76sP178HQg0",
+	"DCmDbGT7W3jT6AD9flF1/ufHjvIWVLiuTomaXXJqBkKEle/fVb3MniPBTl0OirkwhKHeakoMUUkNJMpW",
+	"FfIumeIeGhagDwW6gaNdg8qxuIrZBYEBhlzqwwfvmsfgCo14VXsZYvkw4up+yXRo2oKFPqNRqIusyn2o",
+	"pvLCXBDZ+flZc1xyrqYqIPnLDKmKT77pmlcBVSvkVQCTFVLGqxckzpUrQVqNy1UMkHellwL5iHgDRgmN",
+	"uErwwWsX5IL8r/8FsnfE8mFDWTltbkWCkM+Vu2ymYRWgWw+FIp2NT1V9RBxcLgf4Gn27lCNfkMtlVRTj",
+	"22UN1ONeb1SGoDHfXMzBEHNusjhhogytyhxL+A1iyL8gKtbGXBdsrKyqRahrHwg0mmgY7ILLukkqrbre",
+	"BXv67UW0srLuqTbqT3RZAw4MvyCGZ+vgnsuJWH2pS3NeVOrpXbioSOwy9OmCqIuNLGKqSpA96EnCAvVX",
+	"AJMBYlhnswSMBmj8VgRgcUFSQcqgoyetop0IBQEmV6lcSuYje0+5C5QPgQl6uiDx/aVPkU4BDXWwlBig",
+	"oeRoyMzLkH0LFZ1zOfZIr6oRLwhl6g8a6QTpWeZcA83sStLpo+L1c5tH3Vfd6SRlftVkf9WXvIpMMPQV",
+	"6UQMnRxJkSREExPMeaTC4S/IZUJoLtPIHyMJV8gPvUGMpYZZ8UQqChFTKEoJl+jMR1xtKhjQwNcpSCWv",
+	"/B1AMrogOk9e5rCahibjuRScdgHUBZVpL907WOAIgTeNzgVZtlRqOfV+UYoelvNWAQRexAUd6tKiEHQZ",
+	"vVJUh8RjjdQXFyTdUDcDHr3WZEhfcJhrmS4iCOqSoqBBfEvpFHLBCzJGyasAekIOoVOt0ptEgYnRMb0+",
+	"3UwPdUH6+FpduHM9ClhonXfAsiHGy/9aL6Xvy5rSLaoNrAMPBoE88wMoQAAlscsOA/pISEKxrg0SWBj4",
+	"czpEacBcI6aPqJY9wAIWYAhH4IrQG/mV9mFf1G4EGysbiVVU0kHoCX0NpOQ8ckFML/qyy54s1UcNHMme",
+	"AB/QG317dCMbaSFCrUUOKwlmVVPPT0sdKmCwtK9vq+W/XH8oe7d4fGgZiaKHcnEapUKkDyBX2dRDYTiO",
+	"RDol+P8Tyf1OitRKmcMHsCcUUNEFUUJ6zfTPgUeHXUzUVRqjNzq3m5IpDeaY0FgdAgLqun9JZuwACsZ2",
+	"VglsfOQF8rguQMUBQhTYqS5m6f/GyoqcpMRVLKqAIJVDX4Wz+jVw+T+X+vbuBge+B5m/K+HxP0AffYNN",
+	"/1su8o/hyGgxBInL3XSQm4aB3dWLSrrlReX3Kf39z+Wu6oFLLsVUsS2F/kk/xX38j20S92HKCc/eQzKN",
+	"VLRqugeLOW2qJil/SeH/klMmLscwgpuYYhT4cR4n2c5EkfIoEL+bshcq5Z7iBZdLl7IdkzvEkUnd6CO2",
+	"OzZv2dEfS3KYS7AgBTmzZjXwYtXS7Uxz7F+CBRg3xVKxA4pyK7Q32KSnrZQMrtim/FYeHrCgdNloKOVR",
+	"62OnSKHKkYl9C5wW7GMSy0VH40eKIRDqFrGgQHs9jsQlWMDER7dJODbjknOjYVWXZFipXhDrVbeyqKjK",
+	"ZQj7qI2/aTDoVxsr1dhpSerGi7vj4NDj/bEihZm1LdvFH6srlyYxIU9NYHXFirc1oIU8Ca4LYr2pVGUA",
+	"bOCmK16AywwBMidFyCeAxJmuVaLKC6IogQ2oNpSmChjqQ+YHyorQ0wDrWwCr4hWK77aVAmSEVcakeqV2",
+	"hUbE14UqzK5q4UMj48JlrHBeSkyxaTAvF3cTHy2d7FuRhRT1iDG6BnQHXBPXC5L2GlOh7COBeA2YtFug",
+	"S/3YLVPOXvvdcPwN7YJVcIz3FBdQxb6l1GG3ciGuHdcNkEGW/aNG/eS43jz6clz/9GXv9ODzpcaFtc24",
+	"o0jl/eIXZGGs+Xnr6LR+cKlkxwAyudIu9Udpcgk2Vtdr4BBiJU1lhW29AjFgVIjAAFVXaIgNAHImoZWo",
+	"zfnelaKk0LxSDBjikp9Ws5JZMvzajlnpGRJstFSXfOVSSjbaGAMiInBwQSRbhlwJqSg+e/uUXGuHJa6J",
+	"eDN2LuNg4RL7l1VwaeWCyyoIpaiSyhfPI28g0eYyER4uq6BWqy1eEKAzsQ9UTbsQ/hMhU8cn9Zmy+17W",
+	"wIliMSGUREwndgxNHPuwJqd1oOxBStbU9iO+mzE5AY6Jp+nfOcG3QBulFrT2JFUTOZ3LBhFYjHSq81qI",
+	"WI+yIfLr4rKqsMtar+SADRINLVVTywhREOgjonQxbSLSlFDnxI/C0CRdjLW2HmVqXFtm71LToA7kVzWT",
+	"TvKyWjZbY012dRa7ZCbWES0BWZvI70oXlhxCUAoWbKF90pd64y1GXHaDSI8yDwEsFo1Pj04SCwNOjRDD",
+	"TQJqT2val8aJTeJDj11WDSBkZ/FUX3FTL0XIplxPSUFHynRA0AAxKJdEI8Gxj0xyUiIkJVBQb4fKE3SA",
+	"kJTkQslJNC0MlDynFkp7PaTdyvQRkNL3aa8nNePTEBHw6fhIzuqGsqsupVdg4TKlQy1fE79GQ0Ruh4Gp",
+	"/LtE1cc+9aIhIqLGkzkMg5r6/1JhsxJuL+sKOpfqpMoTIAUkaw9NASI36JAvSawIJAkFShZW5Estuw4u",
+	"j6hue2lZghYJoOT8NGKe2WW9ZC5VFo2mjFGmMfTscB/sbGy+VvaBAA2Bj4QqdpQFgHn721dOyWXVILLC",
+	"0pZ+I4mdxRpKQA/iIJJs3qK62gAtEijSrlD2EqmJSJWvUq0ILNStTmwNAvVWs1KtSCFFW49Wayu1FXVl",
+	"EyICQ1zZrazXVmrrKruqGCh7WZElQL7rI+GsaBHzYqvsZfTC//d//q81HFiV/lX6kEtGxBD0Btr7Wgno",
+	"setqRU1WiyVN3yTc1Z3YnLCKJiqzclEy46yamkQHYtlMrrxSNZmXK2bVlbQ1V98F6T2T67+ft+/3v2Xf",
+	"hqDI7tZWVnSGY5XoThcMTjDnq3GujAf9b3yZWheV3dXXrzc2Nl9vbm2p+4XELlHZXd1e2dzZWbevsJ+a",
+	"sFntcKT2pfK9OqlT8+XGVv7LNWWfT0BTqhyANUp1zNjTUnyPX+RWTt9VqpVBUhItI8cVjW7aL2cbq943",
+	"9A64vop3ankP+jY9qfpkdfon56nyb/qj9Qk7naYRqqhGDNWJwNRfOcEkVenYjCPJpZSlhPYc9yBRarlO",
+	"joOIH1JMRE1Pc+Mpp3lmae2YOUFNZW1nOpg7lB5DMjK7o4pPb5bZ0SYRiBEYKHKuvyqxqSdUNOVJlGxL",
+	"b+um3tbJn5lKMOcEXkOsL5nVjUU0HEI2SmUSl7uTIpmSsMO+uizJmrMNEfxbhS+4CigrrwqUN28boVff",
+	"ifbxtfHaz1Fa/b0+pC+Z1Cqs2DOlN8pS2X/dpPT16tqKg3qWPQRpwlf3fX0asqv/nuMOq7PN20XHX6+u",
+	"71QnrWgSc4hvVCtrsLsFvZ2NlY3e2hbcWduB2whub/fWd9Z6cPv1xh0hoRHNd9EG+ypD7q3UNo3Sx+3m",
+	"RP55E/nVEvSzBUcBhX6H0iO5QM0c1spsT8ioh7i6eNGq6C/GWAwfsId5Cjf5Xi1UAZb/Vf83/e+a2QTI",
+	"XeHuml6h+NZLOTDoGj2quzyfOVAdvWg+Uy2eaJi5gXXP0ID1aZWODUedGQpMuu3KnGDOpeLnQLw0cbDU",
+	"pIww7DRSvEECwLGzaFOlKTxYMNdtgmvTRFVdYxJAiYcATGJpF7VlzIoWmrxZ1wHVrXGWy2CYJVgmYi5P",
+	"A98gMSeAz9DqcgdptsBg8fQEdfJHh5R1VenDFG2besQPaaRLZf1CFEiTjnHy04jr+BuZSbubzGYmNd+A",
+	"axw7LavXtN9H/hIm6RQDeSvonhkxRzJcC06aLJ+qe1Vl85vSsmXuXCv5832gki/oWxnKROyNS5MEFjXQ",
+	"0vfmyQ27yvDRHYFXS6/GL9BlLzVLHZRvRUIe5LtKmhbYxAK7tpic9UdVrupL6l/zZsn8n6jF1cpS8uPv",
+	"yQkoiwmcdhuJt7A7AmYg1wJs2sF4AVPymtybWpWyw2oE+gUNsLNQxl/MANmNiYqT0k2zNVqvuwWGOAoC",
+	"xBbHxSElYWdbF5keDX7OasMrx7N15w9qhJtl4J/L2DWTqFHiQO2bwMm5deiprENde9amCTjL/+o/jBWo",
+	"WNsiWmHFpB8ThWLNiRK06NSKYhpQUi2K1+HQMuzEX6qaUUw55vrFy9Yv7nL68lbalOe9CsCOXEcTX6PM",
+	"2czaEaxrsBggnvVpVy751vV+zKk+druHxM972P+uI+pCoX0yAUNDem08MWM/9TExIU8L2pYWqBCoemqp",
+	"L4Y2VH/aa9PSZhKDTicq/q+U4PXczNSPSvXmos7j2pKVzcJII1od0TE3kyivJW6zmXbir+5o3NmPR52b",
+	"d36geSfZxgc28JQa0GCqWq9r1BTTco58B5bkmga61ae4eCK2RfFUfpyVy56kuZ1rbudK7Fxeir7ezdJl",
+	"e7Cx6zAIRmNxv5PNWzFiPo60Zbv/ASau5Mj9skauWSW/uVXsOVrFvOSITpcPl/+1f85iG7PfOK1fKRJR",
+	"UsdNzdihOyYTfKk2sEmkZW4Fe9lWsLufth9hC0v4vzvFxNiBfDArWMLX72oHew40Ym4Lm9vC5rawH24L",
+	"Syz3s1rDsvTXpO+aaiLTFFK3jskRFDCgfVOfxmRj4sgm3EnmyD0aomqScse+eGV8NuM8vCYtgs43hXyd",
+	"l0L5Iqaqexfb3E7NYn4poauULUVDZm5JmUt5D2B6sTn/ZrXAtLUGZYiIPus6mNH2vJsqjpxKd2jybxm6",
+	"ALAAEVG5W8QAjRTFifN71UDdxPyvrawmGb/NmAPoA0JTQ6eJQBWsrazEObkYCgPoIW4rMxeKc6c2Ve5L",
+	"ozkPLxtpUJS2W6088MDFquVD2siKx5pbyOby4JNT5jbKEea7i4HL/+o/pGozMVbQRPdkpDxNVXVsju5G",
+	"J8uJn6cFOS0TxkUUI64LvrkCDF8yoc1pyyepUpmGKdmkmsDuwqJ7xsnWlJyxLvvwpX5wrIo/jF/qvfS4",
+	"w7lo95CBeiVpyIQwPUpQSkEcF+rojRX5FlS1PNwDEeFILI4rfyLJN+zwO9WNpMjXHYHWabuzONX09uZl",
+	"y2o/Ewl5OolvTote+mVCCWHGKIpTjVdJMus41ahJ+x1nGY2DtU1q2jiNtbFuqffqvqGq5RiTNW6I+wMB",
+	"VLlOX5IkGGeLj9P4MxogaxLjCDLlZpCUK8mbsw7MsuYOZGUcyEz932plKf7Lxnyb4jZLY78zTk9LqV/3",
+	"dTqzhosncjlLDRcv3Qll+7IcadXoZ0sklxk9PrLNIj+zDKt8YJe31ERih7fmAzu8lRg7qXJeNHaqtvpj",
+	"AiGeyAQctG1Onia+NZ0DEXoCX6Nzjhg3NuSVakVSRXyNKrs9GHBUrcBI0Baj16rAJSb9UxK/yhxmmylr",
+	"Y3NFWbNjgW3338TJMhG88im2NjZ21IcZoEoBNUMmzBNXsq16gImgumadol1HkPQj2JfvDs9UPa0AJfPV",
+	"HTlG0xtY16VaKrv//btwAo1R379S++rRodwVI78lp51d1QiShJVGok8x6StQ+paN6B2wn7kWJRAXq7r6",
+	"l/1U9hz2aiGjQlcQqdFIBJSq1LwqmaQdrB11CRJmDRbRzMghPoAC2uXAEOsaSuZnJAaZ1yYPcGW3ElAP",
+	"BpVqwh/03HswCLrQu+owSHhImTiQspz5PPeyJblN0cv0RDJgHjsxUh7JjlZZra3V1msb6Td6qLXN1COz",
+	"kvZxp6XY7kuCBR3512QOCwWLrfpxMIeFhsW3q6PT0RwWChZnVx+O57DQsPhY/3Y8PyOGtdZvgkfDC8lh",
+	"TdU3I0ytmifqVi8nVunfLUZDnhU8mhnJYpKYMYQ4kLqjKpNR2V1bjZfWogEW+J8ILblkkHgSST05x6PM",
+	"1BgK4Mg8+bcC/WvEhFY9K7sVVelT/t0O4TDzRV01tPNVj/agX49r3fHxV2/tdV3qse7VWMZCOGx7lNk1",
+	"r66oy0yhS0HEq4ifZBYRf1zZ3fxerYQR66O0LOgAR75rXbDvA2K4N5KysJmX1tF2K42T+t5R46BSrdyM",
+	"VcfWRaPvkOtba4Fzj5F57E3iAOLHhilrkrOmqhJhNwTdxDV/2yMu0FDf/sU5ZWxVGk2+Em8xnYPUhwKC",
+	"heSwVIEhZlUQH5fFGjhBt0LVv4yrYapam4KqOwM7hCliQHvAxz1VhULYepG8KOrnwNaTvXNi6pga69Pr",
+	"0nH1m5S1JFHN8urlQSNrzNqtvN07XVpbWd0p1g77VCiFzUGX8/pbZWettrq2Xttcra2tbCyvS5VwZ622",
+	"tl7bXq2tbagneR0v5r6SRE/nvY/FF9N01dL1mKwa+lmOqn6fzXL2WPnBJxtOpuKU02yysbW1s3kns8nW",
+	"45lNFF4/tdkkfzDSRpO/H+54zFWa2URXg9gZyTV+vTfap+EoJmF+ZNPkb2zLg0wZssKgFaTkM7c0aF81",
+	"iEf9FILY52NSon4cQO9Kl+PODqFq+RxDHDRJ5gP56DQSmWftFBnK9pIIod8fR1CfwA7y9DMnpf+bAvj6",
+	"6o8FeBkgmgcfMJP0XbX5/phaRizOj6kZ6ee6XzvfMUVj87uDa42rGeld2JwF/b7Pppzcj4kWqiazMden",
+	"8bt8qlzh9fgemXpexFS92BblOu+IulTOVYFNbqp1jVsrZABdn+2lJHM38W88UzWtBj7TSBUbVpXDVW0x",
+	"5Jv0LEMsYj8gAw8r0wDKwIhGwKcKMOpjdfVsc1cyGqBaKlz76fbXzFSuCQaq5ryp2zyu3yjSfH932SdL",
+	"xh/XS/YgURVJJWYSBLpI4a3cJYWkSLlU+Fi5JdV+zWh036qOebU55caSqihewvU2Hf5qkAyqQpamWnkN",
+	"6EEA5uBrxAUQsN+3RWtV/foaqAdBrPbqsp0RDyU59+OvrYMuQypNhvnUFPuDIOEP8hUc6RPsQaJdQHQF",
+	"RCvKAz9iuswt5qkvXYlmfVs9oMhPRkMh1slL+vPFG+HwjYvFq6f05fs40FVsOSKiCvgVDrXf4QB5V9lJ",
+	"v+Lg+BNgyKPM57E/jeZiySI+LTVV3fGl40+TfAzmRUYmFhnR4UaKQGdYiEJNdIs8XWwXc1tj+EfUGTEH",
+	"VBLZHo2IKfatmQn25yzhuddFmcAUquUykMQ95PydXxpdvKdX0WM5FRnfoDtYx7YfzzrWOHl21rG5S9Hc",
+	"pWjuUjR3KZq7FM1dil6kS9EzdaMpaZ2fO9E8jRPN/S3VLyQ27TmpsL9OID8m/QBNVgtDKLxBXjFs+FiA",
+	"kEk1UGDt15LXE2ugHobBCHgDSPoqr0kwApQAHiIP9zDydSgXB5jEZg1QF4LhbiQQN3FwkCG1X6GW4X1t",
+	"IDTafhT6UhPKW+vO1Yu5te4BrXV39EFy6JPtWSmb3s2HzXz3g27cfvyF24umzk+c/HhuyXxODEtxHTj7",
+	"5daySVZYFLWtXE1hEGQyt0LOcZ/o/OyI+MZEr1JCFF0RxXZQZRas2wyJP7VJdEYn77oXJPlMbcRv2uM7",
+	"xX7m/t7z1A3THMT1qcwlI82IsK6EzibpgM3ScM+D3375B/9uufniMz9ZgJx+wJ8uc19+o36JlC53loN+",
+	"GXpS7/WQV4KiFMkYKq/8dBkjk7Oc26TlHPiKIqm0J9NTtdT1YC9JsX2+qWQC2sfkYXPJqC7dyWTsq6W4",
+	"zRDiQOWFMX/4mIcBHJlMGUvZn49VnH6kwVAFahZVkB3VuXyVWej5VfFSZ2MeRjgXK+8hVkJLX+8Ydpgr",
+	"TIG4qgWiXK6JKKTw6cA/jce/ghQ59TT/gATPhor8CqLhvKDYc3ThLiizUVIOTeoblfHsLketdApDzM3U",
+	"BpADQgEVA2Q/0pkKjUgbe3Jb7+8ctTtD1/TqZVK7l1WUaJ5V+ecnG/owTScbk1x9XZirgjyk4qpwm3Pq",
+	"YalzpE1mEyzh82P98gon/kKiz6+V6Biaw3hnWaJUrcS2i5IgzlEpDaidoRx3Klo4JyI/keF/Xshwrlg9",
+	"bCHDOytWNqhlSu53dc51W3W/yHN0qdCqb0Z4uZTuheVyn8Fq/gjXF/fPbG3Cnja2Un7qAZQMBjGusiHK",
+	"CbmCowIlt6sWs2fqU3j6C1rYn8ob7PNYZolE1VI+Cc8kHNjh2NhJHBmHcKQWoHyCf93UhZYT5BiNpfXF",
+	"Fwp131d3CfLEcrnxkh4mBchTHKYG0rzH+rRA30c+QHp5PMd26r6fmslPfM+QEEydqZ6bNLE3NLhG+oeb",
+	"BGZuM9cnyrZF5O9BE/L9103KU4tKUfsMT0gt9SnJ/cstTzmn9Peh9E+c8sgQWaAK+z51+qO50jXFq8r3",
+	"M6xwMiOMnHqVqouc0asyvEiqDsm+xuxPNy3gjTFXLrI+vTRV7D5sMasyVFPKwQ9jjL9qNqA5Q3hAhjBn",
+	"As8pcKe0QjTZ/rb8r/qjdM46jQqRqpCIBQfNg8m53V6YOlSdNrWY7bruGDQkn6f/wTMK0IQCBAhyXXE4",
+	"RgxTivPFZ0b9GXgOJP4yZYmM+Evbn8Yyvk0VvAsIrn+FhyVorGwGMNE4ryKo3NkAJlLdAznWCw6VnMur",
+	"pWkHWEhSXJoNWpybr58f+TCQOHjXPM5fk6qnE53J5DmVrVKlb+DUBJIvnQzMdoFXMYkIa1/0bK/QqKYL",
+	"mXl0CDqfOuD6DwnC1d9B+Mdx803vuL7yZr/9z5t2s7t+8L6xV39/Xq9vvDmpH+zv4ffv9vrv9zfqp153",
+	"XwQfvvpb55tn9OxGfPjn5u2QfKq/efv5bT/s/vnX8f52++vraL3x1+re6CQ4+jB8W//8Dm60P2587b3Z",
+	"+E30dtbb2287p42Pnz7XV9Zffya3+OQDP/m83zgmH26C+uc/w+B68yYinw7818cHh7eCffX/HP7p/bX5",
+	"9muw53lXB1un4bub394PDs7gb3ij1dvZPgveHnwe3b5+++YNPdwf3TQP6u/reyohVA4MN1geiR4KghpB",
+	"4peBxVR7y8bKztY0g8tqqYvYOU/6sfLsCc2QR5XwpAZOWVp1+5W5kOQhU3jPxEAsBVxEBBspD2amrMAg",
+	"jLoB9oAkMcU3oi+QCz184JUEwjukqMd97y1n5HPNvebX+sle/+qfwRV+s3Ozsld/3zis10/36++36/L9",
+	"fv/dfv19oy4+Xn2kWx/bbzb+bHn9jcE7+Nu24KTx1+uz9x/Ozq8/XzFcH/02gIj89dvo6HZjfw+f7nXX",
+	"ziFvDDtf38LO9R6+/nr412+94Ulz+G7wbmUv2jirN5tnlPrHow8HrVFvrzNk8Ntt6xa+X19tet/EoPeh",
+	"1/q2/VUsf7pdO+iSvz4F69v4ZvSp9dvxm9cnLf9z019HV+d7N7/99c/nI7zVwfvbrw8GH9+N0F+sdfbX",
+	"+utvbz+0lrfY+bvB9Vt2VX///jfva3C4gfbxt833Xz+8X3nTuYn++uoHK8tv/sKDg/X9tf3tnfcb52S1",
+	"O/j018bG640/d07W2yctjq8+d1p7H26Gh+sr8Lz+4ejw5t3K5vpfewH9dHpLVrY397bOX5P+9W/Nr6Pl",
+	"D+Gnd1ve2TY9agxX1llrJQwHfvucHB13/ny7fh5s7ZD3T8yL5rfEcyULWx48T1NR5kJ1Gl+cdI2aFTqS",
+	"K/PsRaky6uhWE3MrzlnlNFa58jxYJWu20PA3NNz6vL//+WDvtLXzzyF/8yFqDlabh/Cw59+sr68Icfo5",
+	"WOt9PV3rH5HT289/HX+6/kYO9w56H/d2/lx94/Uw2/6MTt6J98O99gE5q//1fvBpFUWoX0evP77h4ebW",
+	"x/UT2mm9PTv+fMCX37wjx+++ng6/tbtRhwp0gD63eOtwo33zLezujeDr9523y+x17xttHr55L453loPT",
+	"+key/Wllp3nz244XXW/Uw61vf7Vx5+stPKXD8+2b1Y2vjZXz1u3X9cbq1+PRZn+7dbJxhD826Zuj3vUt",
+	"/3x1snraOl+PjsW76OM/e59/e/PP4HX43hv+M4In/MPZdfNo+d3oHX2zSQd7eOQNtuGfN431vdsP6+fb",
+	"Pdy7fUfWd1avj197n/7cPPtMNv/8c+h9+vrnb+/9m/291+82u2ccwd57tP9+rrbNudycyz0Cl9M8ppQN",
+	"suD2oqcS2/BlmE4gPiV0I9UW6O8Bi4Jxf6OJiZniHnRinXmOpucaIgJVARh3kEj8bin+S6VcVin8q5Wl",
+	"9I/QJm2vVpZSf5vUTCplfJKpSf28b66m2JGtOwLx/Fyrj1+WjPsdw926ZzSrp0nbNDZ6CT+yambca+LX",
+	"aIjI7TDQd5F8ifZ62EM+9SLZb42HDEGfDxASw6Cm/s9O1Nzb71a6mEAFyfE9mRrSYq78lg4wDynHZXRY",
+	"1yffq/PgmJds3T2YG3DfIOvz9f/+z/+1vFWNYnhr2iVBn3lM+meS356SdNmPySEyCc9Os2wbL+PSbTOB",
+	"MRPMwDmK9As4A/9rmcZupX50dPoxw/l2K/unJ53GSafzudWo5KTgIKA34JYHt3IjlN1Ab0hlt1K7Dfht",
+	"+az/OU5UNv/X6qOtNc3AbdW9zZ3Xa9vbs8NhrF5dLDXIreQeDeOoHhPUc0eozY2tvyB/eVpX644EgxTv",
+	"Cn2tuRTclRI113xL23fzPE3QfNmDyTxzilocMTxdHz4/ay7tHcUxpOXV4HOG5/rvT6X/9qwItBT/9fNo",
+	"vjG6Pq3KGw8713Xnuu5c1/15dF3DN6eruednzSnqbaarB1NtE8rza+m052fNg5P23tGX9rtm68vB6XG9",
+	"eZJTZOXegG6kMmvoYqix/pZ6+n125vLYWmzB6lyq6+vNtdWNlbut/JHU1xQ3nOutc711rre+PL01y6zK",
+	"6KyaARboqn1Go7Bcwj1VtcSdHqIG4kEBVd9KXUuXnt0Fr9SXr6rgFUMeDjEi4tUkzbYhm88T9T2UFmpr",
+	"3jiU0LG6OD82V1+RRqpR1GYgUfj3igM7dRcw7LvyVXOmj52g7uSx43b3G7+u0+30wGXc4SVY0HjuySlo",
+	"ZAWX/xv6PkOc/8HgkMPRf/pUSJngcnEXcER8FU5tToi4oUXoYzp5gkpD6VRbGo67lS70+9GI27mPSz8x",
+	"BHjmq6+012NolPqqhxkXekW6gnymmwBmX5r1mDLwSb9ZQE7oVuf/mtjt33fIBZaQv7nNYm6zmCev/EmT",
+	"V+bEqXTtUyvL6RqaU/NYZgpjpTouqn6VIjG/hHHCknZvgAOfIfKfO+jOCcwey8gwYZaTOOLfd1jC0+j/",
+	"P5DS1Fk/0hdqIeRcVxqWWGxQKCY/zqwywKQ50XoLHydZ+pvUmZizjV8n8VmavD5d9rOnWt6pZRbAg0TC",
+	"uSshTxDoIpWnSTIDdQSQAB4lvpLUeO0X498nWS5bzK8nGl2W/1X/myxrxRWjCEBLKZxbUF8tqohrcx/B",
+	"dOkXLICQeCPc1aJeItOfkHrNBRT3RA2Yn3GakkdVhSt/6reVQn24sgcZFAOkrvPvohZXztTLSqFqXNmj",
+	"gZjYvRigISUCYlIwxBuG+pTZIRqjvn+VHWI/QH1IUCWngj+MeDQPDHvmooER2iKO2Fy7VPY+xQyQn2IR",
+	"Om1crBsWq5lSxM3zI5VkNMV0xtPQTVQ9dbzZnAs9bxXZRzkOlGE6Dl4zxhnuQnA1bjxs3uoXn9zUUjRL",
+	"33qO3JtzXfRZJEQdVwpdKuq8+vdzSpUt2VaWW91Ph1uOmayq2uk003YSTDH806NR4EslO0kkqwtWVgEk",
+	"uux3GrUo0+xWQzPbl9MVLWO0NNObs91nVBdiOjedXh5i48fXTfo17nKfq519ro2+NG10zuAfPb4r1nkF",
+	"HWP2D8jrl/81f5aulZFm5zExNLUzYoQpLqCRkJazlKPRnKE/1TyTLXNMvKjKuMGQeQ2QuZr8a6vJirhN",
+	"riMCfndlZ/b01UDcyS9abaSAfcyuvQ4QDMRg4r0jQzwKYjInJWMgkCq1TiaVWo/rDLzVQ/wqlQb+rYSI",
+	"SYKE/LowMUBbqyvrW7LbkDLVAyKCYaThQCOhkoj+t9JSHioVPQHts61cKs0Mjz8plSZpf0TpVRSqzKIq",
+	"h6jOwI0JODhpq6cCsj5kI0SM0nMIcbCrs5LKJrq9PFYqI7ruSJ+3i0rm24uKumbmKECeoAxc2NyZF5XM",
+	"dBtnZ6dnX+QAX46b7Xbz5M2Xxknn7HOyCJVITjnDCigibpTO8hqVEmMNSs0v555x2JFPER/PxfgrBqmC",
+	"gaV/ljIb7C324jyLCMBEoD7DYlSK2J5FxOQIxrBPKBfYe8kEd/UhCO7OdIKbIqDHn8qSzxOaNFZ000EB",
+	"jz8V0b+fk4j3YMAfkIrPLWNzVvDTsAJJzc2B9NPUOccOCkR0HUdZIqFuXHHbfAF8FXioSYL2Qi1gH0nI",
+	"5akZ7JepC/ZvhYaWqngRF3SIWFsH1uuZZhaubwP0ujKtlDHKvjfLr7daX87PjiQsRS/TmiE5f08k8DDL",
+	"enva7lSqlYgFpr0irNWKVHWzT0y9ADWi8tNhiIgP8qHcBpPYPlvZq2K+sh9NWLoZ5O5r1wkRvpy2Os3T",
+	"ky+NT/Xj1lFjCiTMoAYU7c5Z8+TNAwBDvfzSHX2xkbAxGMxivuifTwKQ+sGxyhNRHg6N43rz6AHAQChD",
+	"YTD6jxcgSIYQBzUUpUChRSXE/pMVN+4QtqhJSLm7x8nxgy8s6m/yR4eUdbHvI5Liw1MZ0qGSL39Bt0Vr",
+	"w43Z0Vg++gnaUxsJm3tAIbe694nzE3RsWjPaA/EMYo7pQQK6CHiUSFkY+VIOhyEGbxodsJxMJss92yjD",
+	"PH+NSDo3WbPURNWJGCclZbUDDcbSwXUrD1ZbxlKuIrPSzIrpT8xOeBRKhpFiJyLwHxYDfi7N8FG5w9yN",
+	"4DE5UhuNMSQnP5qsvi3/q/84gUNUxkMgw8FSNh2V9EuzMf3O8BJ9OvVrcIODQPKxiKujUlwK/qVxrNyF",
+	"vASnnZwB2QJHKMOwC/wHkv0oOeMxmjueFuWll7F/XPF1TmhmrgY/gdZMqAWv8vyY1FtJLoldgAUH9MZS",
+	"lAXJ1AHugYhwJJIgUv0WC4DJADH5jco1ZDmn7lI34kjlBm6dtjuLteLr3zmJ+XEk5ulE47mq/cJvKXPE",
+	"pnErEOFK4S2UbUIaYA+jWWzT9hNNSdJW6UmZAFt2oHkWwPtmASSaGjmSAJo3S+r/H5sC8P5Wfci8Ab5O",
+	"lFnzu8VoyLO6djMdT5CJKcfEo0O5TIMcUs2V8zvCQywqu6sbMbwVVo/2JAZHok/VN2bgfyLIIBGYxMp5",
+	"8sTM5t+KHzGjwa6vVCtcUIbq/jViIu5GPduDfrrwhMVZ86pBPOqnpmufv7WacvpxAL0reSZTFgL1oo2I",
+	"j9gHxHBvNPYmhMNMHx8wS+5+5YYFcBSvCKrpa3yu7FZU7mL5t+5Fw199YddpDRcBHI0v08zCvovXk36u",
+	"+7XzDeGw7VFmd2pTTU+ijoJx/J15kkGK+Fv1WQqR9ASzeBS/3hvt0zABWLKfG9sz7OfYu2RDx16MQ2Dy",
+	"lu4HCJJjiIMmyb6Qz04jMRsC2O0uOjzxj8mHZzM+O5K2C/xPhJYCSIicPzO3Vfc+S6s/HPaloHmH8/Tf",
+	"+sHf9zpT2VdjJCJ1osx5HztQqyvZE2U/yx6o9F5szoaM3zMHcau2fYeLKCU0jOYXUXPp+P4XUWEigGa1",
+	"8VgyLZmUUUsK6l4pK/2CUxKMQFxj24MEePkPixI5Glz/NSpMjIl2UzjN9piUVn8MzpKVuB5DSEs9zzKV",
+	"9IsCES2+OJvEUVrne+MspfLfdqt+/HflUXjI2opTKkuR/de1tdJXRvoAPFrZj8fXJuZo+lBo+ujSTwHm",
+	"TtUnZsfnuXPsnZJXSk4accRsfRHLVBlVMYZkqoPsDPLQU6cdNQLEPOPoL5txNLSyXqEkWmCuVUeiVIkX",
+	"a63Vh2gmU62KO5xXIn3xNWDSKVJUJdLkR5wdpVpZSv1tgkGqlaX4L6XBYEoyBUrt7/tWKO2OHrv4S1J8",
+	"RXVWUHhFjvfH/2SMVzNWXbEAvHeZmu4IhAEUPcqGwHTqGs+2OZl13Pvb5TMYEFfIW9tUdhmHCK0ftcyE",
+	"Xa8UNXS8aJvYpErjpL531DiIUXy34sljhP8zbm9MZ5ndV03yqXJJP4J92eDwzJyEfUoI8pI1abEvlY/2",
+	"yA4jaVMP6pL3upXdCA05fPD/sffmy23cWN/wreBj1VeWpkjKWmwlSk29li3F4Yy2kqjYeeKUBXaDJEZN",
+	"gAOgRTOqVM1tPDfwXthcyVs4ALrRZDfVpChaS/+RWOwN61lwlt/BCrtbeEj9J7VClbkdq74tnh/xAEdQ",
+	"WdFSuWGRXRxFHRxctwVmcsiFOtAqnH196uYZJMoV3PQ7kpkPO8JPRA+Pg3Uk21pNDtSwObL3bUlDlW10",
+	"6413yY7p4rh9VgOLCsi6vcoOX9nhKzv8Y7DD12vSm8tTlh7kJ9itFlKPgts7TLlZ7H4KGt3hwCX8/vCk",
+	"4vcVv6/4fcXvK36f4fcHrYtHxvAVHwwIm8nv2/DIdBGJit1X7L5i9xW7r9j93ex+/oicS4vYV9Wyfc7B",
+	"RCtGl0mhj8ABZvwU9CUHK8XWBZOBgix2C406mqXe6RcyfEGiUZ8GfYQFSfBlLB4njiI+As8RZiHqRNzw",
+	"6qynZ5br6BN05DyOSOVAeqwOJD5ioOnmOJDcrYb7w+SC12sN9wfMXb3WsP+a+LYw4xxKfpJvQyrIvgKP",
+	"lPv7vi6jxLfZGSP9Th292j86Ov30ClJssxv41fuj0w//NHeSzVwwYXZA5Vhaus1BGy7ZW71kQIHIzWZe",
+	"R9y9lbt07Lq5I9+bndfmyDeNcJAsZt6Jw2ydvRqO6A2x+qkcdlM9xHYfVs1H8sGEEQHlJjjUnWh2RXog",
+	"LdO5Wp+8kggjJTBVUF+woKPGMjijo5mSEbCJvI52MImo7L+z5THm7uaMOXSn2EXnEIsxXnz+Jju2ubv7",
+	"4+7WzrZ9Fnr42/hfZ/eZPFeTbJmz9ivjYPddtE/Ouuwv6PyaccoTKv34aenHFeJjjk7+kstupkm1//3P",
+	"/0rUNbJcWK3W6eRGxFPWA3X3lBkLxqw0gv0wRMR0VyKaYEp23YdME02UF8eFw5Ckb+dWCHvCKvg96m7d",
+	"3k+7KK1BJNJw8+3u27mUg/vIEgiHnxQnD18ErFAn3NzdfPNodcLN3e239YVX9MGUw+XqEiWS36r48mcu",
+	"ilccsc4QDQlTNMARiKjp0PUqSv0Z1l2z6ole8bJqT5xrfRxGODAmq1GfR6lOM6VjJToQ6oyTqqn66cV0",
+	"ogTWs9KJ8qSroME1Z++kwuLaojve5onHrd3NYoVHjUd0YaDhh9BzlmP72tp9s7k6PSd3JYo69sObsnYb",
+	"s3BL0WuWtMwLqTNVRaBKEymtichKFXm+2K3lTTAzHaUbt6OOZkElK736eoruQXMmIKvH7J5DNVfrscrq",
+	"Z/k9dZP6OIujVoLj8dUTfclG5ixS7LIOWdiIRe/4xFkOw7ochrhiWCtjWAvC5BTo4jmnhbnjFpZam8Hr",
+	"cv6hZXfZkQQzzyrLmJ/qHFKdQ6pzSHUO8QS2kZlzC2x9EoG0FrmB/bjy2wIn8eVQ7waEtQQjiDMkibgh",
+	"AlGGuNCSTXFkPmRA3qGUeAPqt4Bq5Ubk5GFsvtejNwSFWGEX/ulXmHDxn/tnLQiW0zJUi84BkRL3SBP9",
+	"TCMiIWIUx4oPMOz8MTInp9Dr5ahP4FNjeJiyIIpDW4TJdROFMchlqqRrKE9B0b1OA/Frs8ToII4UHWKh",
+	"NrpcDBohZOGUpQvTkh5gwrFXW7MoHaTuxJMEaF+Yzb0g5mGo2t/QCU47cIdCVrFxG9Pwr41bzQ9Yydoz",
+	"huhJOMFEiiwXGTqbeQS4ZPTfMbHSr0v1+cJnM67FteymbsY0LCiwENPZ6vfyKj/M7qHuTkEX3cSX7WdV",
+	"S6ZCoJ045c+m+4JaMAd8xHxdINnAkCVzdnrRRjnsIofG7XcqKv/uVD6pNfxt42/3juO1PCJ3Aupmr7jK",
+	"QS5etz0eglHoAaJ/q/y2bBYISbPbXtqBKeVfd2o9xlo3ofakP0o6apg5euvDRfqutQTerfqYI1x5G+hU",
+	"EzMsjf5QHqd75Ls5BCoD2TJ7ecJz9mWVW5tyiFzGUGTF8YEAwPWCVdCfJqjDkCq9rYdEKFcYayYvQvvD",
+	"YTRGQR+znn6eRWM4pA1JoNWt0OR+Qo6A20toXylBO7Eifv6u3o1DwW+oUQujCFnzXQzGqrDI8/MMud6i",
+	"pQgCJ0QOT36rTdmbCRujbxHEJ0LkgRlzba/W/BbJ8o6Fyfk2q1DO0lRx8IqDF3Hw1yU4+AfOuhENVGWp",
+	"KyUqgJnfT1D4Gm0sqNy4jQWdX4eNBX0f3aG+Xgo6Lwe/PG813h/dzb2hz5WyWrG6h2R1/h6v9FSPC0wS",
+	"fxHnuTxv3UM1zbTy3bXSJ8/M7quDfvql1T48al20v16et77+cnrRntJIzyG8K4akmIAPyqugyeRWumfF",
+	"kO/JkCu188HUzvn4vtY0e4LHQ7lxC/+W1zIhFANHmEqTTxdLF5TROijSNsFmCyU1ynNoG/SBoRDHGnSy",
+	"wANjB1CpnBMB02dcStqBulexJHsIKxQRLBWUJklWAQ1or69MnJbWBZCbRGR8SogLL3Q3MefAsrh4OvOi",
+	"F+BbcdeVxcJjFm7YJcouygsOjvf4FMWyOQmICJwoKZfVJzhS/UIQxI9EIRxFqItpFAsirXDjDI15LBBh",
+	"N1RwBmhLuQCHv8DnYXpk7d5Zp2lnh0RoAiWhTd3c2Xm7ubW5qVsYAvrybY0wJSgxbJbHChIAfq8dcX4d",
+	"DyFe7/gz0s9AUdqDkwsTw5eEP9dr55YV7KEftpubO2+a37590//V6rWfMY1qhi0aeMDD8/PT86/Hn7+2",
+	"Tn7dP2odfD08aZ//ljqijz9DdmpuP8JrOpjdE93cHjr4Z+sYXZOxjz+pnw45kR4jAsVjKOgNVsDoVE5H",
+	"9aeSrn44vTw7Okz7qm+ahFWLfWsgc/+aADNzmIleP90HTo/3Wycw4IdfMYVFD4sxYZm5OuHpw7Bl81fr",
+	"uHVx0Tr5eP/Vyu8FrJh+xDyfIrbChwwH+1LLvPulBiCMkkQkUFygL7UgIphpev5SK1rJgmHcsZAON89h",
+	"OU4MYWIx509gPqC4x7hUNDjUw3+BBckfuyR/WeBkhhch4oSRk4pGRmXk4YYS4wbAlBeHnH+iUYSCPgmu",
+	"0cVx+wwFtmDCDVVjpyi6QgjTwrEtxuf6+/rAR3sOx3xec0i5nWMa0j1ddZS2mdpzEnARVslBJamyOvbf",
+	"Rc1tMUZAnZroMuSTS9MRvSF/Fqq4+0yOiJBo6/VrNOrTyGDuDAUPiJSISmQy6bRKobeTSWDS7+ZpvLqh",
+	"+2YDJiUH+HV5Q6WdM1sdJu8cpUexILUtskWgokIQC6rGtb3f/8hitt8QpidXk5yfD2QHYZeNQ9fLFe4N",
+	"sMIR72m+a1+zlvUAM9QhSBJ98Ec44ch1FMRS8QER9eRwLwBBHq1JQmygcA4Ygvu81tLMQwA7v3Gr//Ee",
+	"WM8/EJ3C3QPSzTEGvSQ8dRs07ODUwYpVq9ca7g9XZ9f+m0FQvy8aulvCznhWsdj7F6eFeux6jmZtSeD/",
+	"MuDDon64e+X4gNlfF/DOoiDnc+r5yZZ+gRr+PFHUL6woh2PfXvDyN0WYhIsZDr/h1wubyeo13xnbLzsd",
+	"27H+fOJKdXBDZKaUtUHUk2Yc6168f/IwpMX/hIZYEKZ+1T+0KpAS8yuJLDPL5/OutNtpMgurIsSKCisq",
+	"TKkw2dB3kGMR+vYFAQebJTmgCmPwmqSivUShkk6jMkoSqEeIsj4RVCGqUMwirfxBvrOmU9UnVCA+Yk2U",
+	"6uKbSVK0a7uPQ8T4BIXWrdpOmP6yMHguMh++5YJMUOUDHbfNx5eKFTJPw8Xn7HJw1vdt6+niKK8keXur",
+	"TPfs6VMT9SFT+gj18tDrJjjXPHrExq25clIy8TujJhgeZ0K+zGeMx3FS7mewIIp8/1MMZ6b/30/JtFwP",
+	"DqMfD9soOVfmhwGkAy4ZCWDs+l/3D45bJ9mAgCoTu8rEnnApl6TFerETmTMyobcn38zRyPdAGTeUuMbi",
+	"KEK0i2ImiVoHnULfdWQIrzu5AXRrX9S6RWcMRpr1JoLDuBxLHA7yqvF9zFEOniutrk7jqIj+qTrL5pG+",
+	"to5yw0Yvi3ImW4dH715HyesFllP73FnSSmVAza1HmTGd3ttWOrU6yzabrsZGObF5KiNJZSTxTJVTm3xe",
+	"M4k59MKRYfJbWkGhImwMsVDjBCTOajp1RJq9JjqmgeCSdxXafvtmva5ZRIcgwnSHgbU4gwoYKg2e434Y",
+	"bpi/TG5Ck08yyFaYw0pNT6fo4YFMIRPNlDaKbD5YF16uyWJ1+QeVjaME57EsY4pfzKdqbdxOkr1NZigO",
+	"5/Uy2XKZ1eRpyqIT6yPceu7BKYeZlExzyBt83oFpaoirTXd4vVJuVB2dnvbRaS6KducsuXHr/ryTgD3T",
+	"CUQeQijUehN9EASw53Ak0Zpe5QOscB3hIdV/rEOWqYATGAkRlojFUTTTElKekHN7lE/M6TCfKhEn01MR",
+	"77O1e8w4ACyUM15AsqtKHv8JiB0FEcFCIgy/9Awg7L5WlF7+XHjB8g83bmYeIjX8WXCO6vzw8LnPdzKs",
+	"YiWjTO6fyTaSjrQjLBVSetJm6g1p5k+lQeSyDrNhbZB6lRfxGPOO3V5O0ytBlr/ExKkwIWdNrIlKY/Kj",
+	"cnIu6g+SMXUes2fOXzZXxl+qWvcVk3pGTOo8ZhkmxUowKdCLeEQDSrRapP8az482aN6biC6BIPTQ1UG1",
+	"jxQFiMHdOdiYez6Pb9lBVFgwd2DBpBMJ+X3dLgkUCaFGlJcMhiF0uflUOBZsQRNsDV7CZDcKDiNnj4dr",
+	"malP4RAyWFnNF4rakpK241XGu3tmmdTs+DocRSmq0bT1yX16+sj25PnPnNm1WAR9ekNcx+zPM8GH0rv9",
+	"fvyBD8cWMaNeC12G8d7mVr0mFRdkP7whQiVPwLX3frkYmYzd3jpkAQ/1KCau/+JUMP9yhIPriEq90zJN",
+	"fIgIZseYRi2WeUFfOo1V5popp/crEbQ7zn7lYogHiYkqKT2bQoJkgF4oC/jA6/cA0+iC/kmO6ICq2t7b",
+	"ZP0PTHBSm8h0WzlnSNL+v2MsMFOUJUuQXklWIZ3v7e873WWm0F74lYoUY0Xv0giP020F3TdhYbW92u/7",
+	"B78enrf/0HQH18zXTIFWeNON1zQAlyaHa3vj7iXj8q+b77p+D/HgIuDCrdxu8y10VFMOTHbypr1iu2+6",
+	"lbztXiwpB8xOeLqukschFV9aAghlvShBeSsjGRd0y1j9fWUgvjknBXNrxknBOmKeoqReENs3080PtTmZ",
+	"zbPC6p15eoGw4gn8twkEy+r48h0Y9YpD7aqS14/RMXen0PqrXtuA4udlwYlsQrSNHQaigBK1jhokWgux",
+	"wh0sCaRJAQqoKWKrKQYHfd3d9Tp683obcdUnYkRlOWijc9PPx4ltBJ1bIbbRPXdKASySHgUtgYvk3t8A",
+	"/ihn+m9dkg08SqUSWHFjHrAR5SkOkkRcoI7g1/Ans0oNeH15r0fCBmUGH6mPTQLPx/P9k7ZnGM9P29k3",
+	"nXxCuToR71G23GQd+GR+to671Uie0VSrL7g/QiqHER7bfMFG9qcNzt3XLTfSH/dN++mMzTTUDZRwHWVb",
+	"zR0+wSLoP77UH9iAVb5Ple+T5vtgx5Mcg90PAiKl1voFT8qrTvDZjVv4t6SPyOe3CAeB3gYgk3EUQfoy",
+	"hiaJLCyxCtu2fIXBvAYLCgyaYTxOL9HzCJmtAtjmcHzAKS/dsYU0Ocv7MZPcgD6k5AGFPJZUY8mPYntm",
+	"lLe8qDUrSaug9+cW4IXtjp9BegXm1Utru/QL9+bRQ2FJ3SdPa8uPK4c5mceGWVF4FZz+yLiK4wt3MZaM",
+	"nu0J5kKjhtHfo8iX4lnoTywl7TEbzsMmWEYX4nqMrRbwQA22V5IV538VC4IiOqA2NAiwRmMhCFNgB/nv",
+	"f/5XZp63eKPm47zzLxIUYYN647yD9Z0TzW0ClUFM8RvtjO047kAPLmaCEyzvTguBl70LY0Rr9qc3q+vG",
+	"SeFPJjjYFC/qJ33UWlEpQ0O6rFlrgzerla2h0sXuRGzNcIeZnFNheS2LK5Qc4ZgFfYQRIyOkn22iQxz0",
+	"kd6MQMNYXoM1lyqJ+IhZmwQSlunACQk1ALPk64hEAR+QrwOobHRB9NmKuTqFlj2CeVgTFaYMVEHkdchx",
+	"Dee9gNMZiii7NoGXQyzliIsQSaLiIRriHkkaV/yasMKmcUHj8G1wzmEEX9APR7yHKHM99sg+acx15Ksg",
+	"kqjFWgWzsSQK9ammU5GMbloiHBq3ZhvL69o9XOYBHwwwC8EQO7FcTsjAVhEkoEMK36wFREhC30WYaQlJ",
+	"BFR++qu0Xwa6XEpD3cpBzDH9RRRw/mgI+8FBalpXr40FXa0HvsVMfzy5nHLHlYUBZNxxrvxeMyskPn36",
+	"1PAeJHfJiannrajYXvXIuKByYmCVE/yZOcFdsIZha06MtUFiWemlWfIM7yXT80wS3t1NQvJdvFUU8ZHh",
+	"4mZTe/5rtA/iCyXdMzFdDrmcjxgRWuyRqAuh/pq5Zw4KpiLAYEiE5IxBKcUZjs6PRLXJYMgFFmO9wdsw",
+	"tDt0+0NTpDMMhRa6Vjom0Tt6oAW6sr41BbNno332Ev9hxvlWRrE/iQcdInRH+jwWxsdrpt6xZRwoelPk",
+	"/wOuqU+6uS7QnXraQ8rU9lYNdHY6iAe+xk6ZIj2AxfkjX4gsx8yRLFEeg5JjFvSFpmgrjEFH6hCtP2A9",
+	"HZRp8W+NzHt2jqhEBvXFYLdJfUyUnLPHGEMmTRCZG0ISQAaZbmk4tqaMJBYYyMQExzsVrvl8g3Ev2TXT",
+	"GnFCai+swJpjZsBazQ73TyPTzM4xdYjgmwv/1cT8CdLDIow8TmgCVJqo5Rij6X26W63WnRUKcBds0XVX",
+	"xw0owdT5ht0fos4YYQTMHJAYjfnJBBpaI0623rcJbbBMOd+mA6WVXzYirRM8OUEuUzEtXSqkckC1/o8I",
+	"p9e9v23cWL3WSP6CYBfK2YHWZF3wi/u9hPgX19W8WXD37lEcDMpw6w12BR+7Msh7IQ9e6f0Lxzp09X90",
+	"e3//73/+79X6HhxODY662ZVqVGhNu3/tsnQeksT5GaC/7pmT1YD/+jXBM8tuCku/2d3dfAshPl5qk7Mb",
+	"mktnaYr/1C0XGz9548LFLh6e7L8/OjxI9nXBQdrf5Xu1D/CIy61yX44w68W4px/4+dxu/w8WFsGNyaTf",
+	"JMSwVztyzWgdqovbMKfmKb+SlsV9c7fwkPpPOnw4/7e5X4t4gCHwzJG2scZ2cRR1cHDdFpjJIRfqgEjl",
+	"Xp+6eQZFvQtu+h3JzIcd4Seih8dB5GRbq8mBGjZH9n4z4AP/GdPo1hvvkh3TxXH7rAbIFBCVe/9EwJ0f",
+	"5shMm7iXpqZN3JjM4ZojF9C/kSQDzpPK5hLXcmgms0R3pAO+SRZRE5Ki/45JY5Iu7p0UuPnd577UbC6W",
+	"GXi/rMDsrYlkRy8n0HpYJlICN19nMwLda9mEQH8t3sy3Gf/KJBK+bf4AAdHpXJ56aa0T7FYLqQJuvzvJ",
+	"7V0iaw63n7iVcvvsjRncnkQUvxtgoUgU5XD6w4ji2kSNfY/PH56U5fPHponnw+XdbExoDTlcfrO51dxu",
+	"7tybt9uNmGXupkdFac/Jj9l8bmszh9FlN8VMNjd1KdO5mTziEfGHshnDb+4m84PWxSOjc94hYsxmUPop",
+	"PJAKyJ23rKL1itYrWi9P63/U5w2zuJRV+ZYqncOPmIhltmKLscXdXawF4iKSUC5nDacZC2AKAWDT3+BZ",
+	"4rtuimqsXMoF6qp4Hv2cg5iTTGo8omymuaGtnygQRjlmBBeeUNur/UKwOCbnHIv/r1b3sRDTbmjqPuGK",
+	"dqlDDEwU/imdvaQtXk/WUqvD+KERRSai7RWaiMov2f2VicpAVBmIKgNRZSB6cQaiOYTNamBxH6vL3ygw",
+	"E8gx5qIJ00BcOBUoATpZfbGy1U0fuJAHeIxwBJAcxodssWjS6PYkFqCKVXs+h4gTewzIOUIkIQ0bt/qf",
+	"+QGC7XfzMrzt+eDO1Dfhgo4nQsX8CLFs7pvpaumECqNpTsaLvbwM75UFF2lek8NfXzTiXwKDW0CJ9XIV",
+	"DSeP83mhms+M8F4v4zS89XqlpnWJmcTvpMLiOuckfKHvLuUkfKFbqIzqT8ao7u+IyqQ+j0l9aYegCpZ3",
+	"WlhXItoD5S0U0ItB8EJM7QoBeP0YZHtxSmsogqt4+prDgr4IT/geHNZyROxcbOd5APT2sZwN0lva2PKC",
+	"uWdVlP4xYteWtoZswDaWG10ehbMSP/QxLWGyreP9M2TfyM2l+9l+7aly2ulgf6W09paIMf2CbKKL9n77",
+	"woKPSDTQG09LP+AaEpISWZKTFzNBcIiIWXNZEIhvvv/4QDhbAzw0q7pI6IbdDylMi4wBqaAbR9H4SUd1",
+	"PIKs69UKhLbDTFhqsbpV9f6CD4jqa611RJhCI8FZL5H9YxQzSDVW3JW21H/qrd98FDBv3YStJpWCgXuX",
+	"4ewbt+aPM6z6fy2VzT8fLu8NGOneNFFLgU/JZSpebVyhtT4lAougP0YhMfBSYr1uTzCDWKoke3hIRECY",
+	"ahAW8JCEe+iqdfL+9PP/v/XzRdy5aiK9FEmxDwy4VLbxUZ9LgmTcsbMPJyPHPJv5E5Yub8lJg85kJ23z",
+	"9VYlGyvZWMnGSja+CNkoCQuL4bcSyCiQXHD0dfiBpqKCCylFWCJj3Z0Wk/ojhz6I0/M3O5UsCjJQw2Mj",
+	"FeZASZ1h6l4VncBBXy+9sYOki9p8nnipL8c8rundIQPMwUVKa9Y4isz3pdMoDQ/BlnvNULKdvbTStRfS",
+	"tR+ZyrwY4gfgAgIs71JhPxp6Ai0Ih4P+8C75t2UMiLFwNfmzKyBEu2H/VVz/gP8HAeB66P9L+qf5mP53",
+	"DnCP1eCvKCIGlBHjU4IZ1oPxKigZABlEJYoAk5OEaI0Mud6FNIqoJAFnoVwvmn1BAkJvSLjfNTH9Oahf",
+	"lKm34O2fxNEq1d2YKa2iLLu/70mXC3LfDl+YznBX/IyFhchodg/dA/ck2xjEZyWImUUHS9isS2vTTC4W",
+	"47sbNqSxtIYNSTp+b4/cRQwhod+ltW8VsHLtd7Quea/GTWwsF4DlCt7nZAGgV2v7Jwcbp+cbJ6ft9YJO",
+	"cPuJAs64f3Lg8UTz6/S8Vq+dnLbzmZh+tnGDAXLMVn7TfXFdNZ/IXoMPZi/Zzyc8seE8tZmn7l4QGpZb",
+	"C4B4yl2JH3/84TsaVZLjwfxWlWPQsiqbyvOxqVjkT6syVhaW72RhcVx+8SPSxq3lRjYY/25HhA210CqZ",
+	"cW2bY47FX2Uh+jnuRbG5qK/BWWbqIPW0rTDVASq/hoVZKhOvc4OjGFJiqJLocwN2RaMVIsO+9cLqG1aq",
+	"NFoH+YNKdmfZqhsgJOccwJGr6+qcJyFWeA7HR6qk/HK4f3B4fjG5od6strSYJ66T0K58qVwglCtRunJR",
+	"CjyuEqQrF6T3NDH68nMD+7Hts0ouQTxj+rAL4m2Y6sCQzDRiEcehfnIApkosEUZ/0mECG712FUZ/14zw",
+	"ar1ZKGH9aPtK2FbC9hEI209QeF9/M93lSV1RjyawBHjezJb3BFu6szVFNe0jl4KuI8qkIhjmKbJh8ZqM",
+	"iuxrYRZ72A6gw3lEMFudpM4OCDiV/90/6TD72cT216EMw3gmp35a+GVZTrqJgOdk2Yu5P0AjvVwJq5mo",
+	"mWK1i8YBlUMuaZnE/rxXnkaRrVXJ059pRNIo7+ZLrKDqXHM+Q1i+jN64HWKhZh18DxyD0pwofROtHbeO",
+	"D5F+ez0ju3PKj9svTEjjMywq92ElkB+FQPYKAufvcIvhZjtTIIWbNFzPH4QhsnmqZi6uUdjoTYWoNHsJ",
+	"1OZEz1i7yhE/e964r9Z/Qlz1iRhRSRBlEWWkDoWOQiqHER4/nBLxt42/3VvAf8g6fdJx1W0JJlua0M1C",
+	"ezwklUivRPoDg1E48puU6UCqS5LrgkQES1IcQHhuHkhjCG8oBoKwgmuNNHtN9MXIhS+1dbBl6/s0bKJW",
+	"6AoiZ5i7xxaNtJ7i9NKURHZRi6byF3AmWzOzSxmOwPrT4d+S+jyO146wRADr5ZhwmqJvmJ0c4gFSuIdG",
+	"PI5C/XFBBvyGmAqQUOREcRhG4v9uohOu9ECwQmbWoNRmElppyj9byX1DRSw1N9W7F2rEmYo/1uTZRG2O",
+	"OuPGEEuJVJ+aWCrBo7rWWBBGnxsAx9Y44jdEOOmnOBrzWCTJx1Nak12ryklQqUmPRk06tnM/FMTRr0hZ",
+	"CmVdEigSJgdqKILYgSdThWJNEoJ2NrfSWB8z0HQoGXqpzVFZ/I/Hn+sNtf5ALk3h6z1f0T9p5w94PIyc",
+	"53yja32lmgskxn8TIbxSaDsnHD0u7wuuMY/BOTYYZvY9lem+hxwi7gg3y/ZNurqVYK4M5Ok5/Mx9gcqE",
+	"zCbeGvW1KqWSnlnJ5LrxwjSrSZ2mpC7FYdnvLiyIk7KC9g0t9iFOWp+ITMR9LiSfq+F3aht6ofBgv9/W",
+	"+NCdoIJYKj4g4iLgwxRyKTMRPhJU9rGe4PHQPWDHf3lxeP719KzdOj35evh5//js6FBPtOraVx2Kkik/",
+	"7yHq2lFetM9bJx9r9VosomxremYzHwExbaGUAJpGEKZ+1Rdre7XXNftAba+2uUgNArNLqioEy00xeYFl",
+	"CxybmqN6wQVR9i2riyquuamBUWp7hVW92teWF9oDYcCZjCNlk0eGFH08bKONtCeTGWgeY3yR4EczuZfH",
+	"R8pCIJmpLF3tYHm+O8e2ikDf5q6s8PJkRf3eU718kPFnwfwrXKeHzU3MyJty2E5WImzcmj9O8ICUgb/O",
+	"CCetdkPDUlOcEVAZY6RFroDbibkxliScgZr9xGXRlKFGz6zrmZ09sLv4crnAVZUuTckuH5we77dOvu4f",
+	"HLdOcoI+Xx7q9zwKasVryiN5z2Y3M+C8ocS5oQKtxcKH9hJHoGEea1pWI9pFMZNEGc9Hap2lClHWJ0K/",
+	"A2XVndg0HzQPSaJQZ4zOTi/a+eGIFad5VJxmdWpwdaZ+qmFY+Tzn8JsiTMLhNlfPkbTHSug1mmZ+aR8f",
+	"If28I6LUpNicobBc6BZeXqmPx1r9KIHi7eMb30GtFyDBYocAUxtaKs3me8ZOn0t2zbR4jW111Zenr0hD",
+	"oxlFRdPtHdpKhiPM4gZWo3hmrGDO4iOG1dYuBz/S//n8j9etn09e//b5H+Ls4z/GR3++OcKf3rDWxx8H",
+	"rV/O+f9cvI872/94jff//vfydheY3rske8WXnjBfqgqoPUrVazb7HMYFnoyUfSo+k31ePBf2+QBQeAnP",
+	"W50roeKzz5zPVnh/ZWzqs7hezklz1Imo8enOjGIxGFd+WRsXxWJjiyDgCfy8mIWoE3FTg9hncs3CEJdP",
+	"0InzOCJPOsN2NdBuiwDt6WlYLsYeICw5ICn40YD/8xGDRWi4P4ynsl5ruD9g4uq1hv03MM5Hh82X/Um+",
+	"Dakg+4DPl/w9B9jeVAaBIiaCEPZmZwzQ3nX0av/o6PTTK3ANZTfyq/dHpx/+ae4km7oIdM0MqBzjS7c8",
+	"VLwr2dsEbQ652czriLv30KjifoyWv26uhOObnR9MCcdpn3uymHkV9c3W2asxrsZEvaNyRJUiwtTus6X4",
+	"5LB7yiY97LCMnnc8xIQRMZbvepyHvXgsm10BNLVwbzd3d3/c3drZts9mykEurdsdTCIq++86eDmdzinX",
+	"uLS+YjHGy5ter6e/jf91NuesmrdtR4Fw/b1Alj+bvzJOxkvs4794tyvIOLPw84cCpqylRDhgNkH+hoVN",
+	"PiTs2yAymXOywbtdGpCQBzFkKMqhIDiUfULUIGrCv/fOuJuMQFxW+ly9wsLLV61/4zEKeXreGBIxoFLq",
+	"I4biiHwjQQzeBSrT9KLvVKltOqj/5fmPADKua9QBYZVkp98bLYGyHmjPp+zCKOozojX3w7Quidbebdqc",
+	"bYCynmkjW5YyieAMQ5K+Pq3R74fhc1HoF4/P/P3WcXvTp3m1k+wE9ckriTBSAlMD7DqtjWzvbr3dLZQq",
+	"eerEfaQKhIlOCpbcQPO7jD+by1Ayt3e3f3z7oErmYqtY0Nmdre36wiu8qL45U+tY9v4ouTmeSwxqJbRL",
+	"CG1TVHWVWZIhYYoGOAJpBj3CkVZdx35+4L0ifCuPz2NSlrRa41QZveRldaQ41+o5jHBg7GOjPo9S/WdC",
+	"HUu0JdQZI8wgSRmeXUx7sh6lF689FQgqQYNrzt5JhcU1yDctZgueVeMRZeahx6HrLMeg9vb1j1sPquvM",
+	"1BRyF6Cgo5ubc3V0uSrNklZ/IU3mu0RsVkrIU1RCZKWFPEMPrK+FlDPVFPplN0ISUGlPQLkO2jaJIolG",
+	"fax879CkduJpBK9k0kHMQmSSH5FuJzS5Udh+xMCvGIcvbF/zjGx+YV9YG1y+PS6o6g/29JVNk0llO7CW",
+	"wDk6rcTCo9r2tCKyDtE1RkOCBkzWowFVGmAV9BFVdTTgUiE5JAHt0gB1qZDKxk5YdYcqSaIuQDkxSMow",
+	"bdgLBAd9l9LlBstHwK7UiKMId0gk0doVfgfgk1YENwM+uEJUmn4YuCY7lQzlPVtHV9Pv6wm88q+sN9Gv",
+	"ZpB6e2FBUIAlaVAmCZNU0RsSjZtf2FYTnbJojHCgL9mGIVBkD2EzV6ag8pWTpleojyUaYilJCJAiPcYF",
+	"CZtf2LZZF3/N0zkys2MX39TYoQLxEbNYd+Z3dgVgRvTWAkuIXlWQvtCtn5KKRXhg17Nub48okwiASeC9",
+	"Jjo7P20ffmgfHtjxMUJBfQYHLGLO4dr8wnaaCOAJOYOSSEm6iF4/uynrBp5Lzwy1VcQs5dh3O1wlA4V9",
+	"TyXuCWIRwMxsvJLoytDdmaB6a4+vkCRK6d5RtYeuLi8Oz6/QAF/bXWsn9ZVteaQ33ZVJMrnKfnetz0dE",
+	"Dz6ZRsh3gQHrd9dtN1WfjJHXMfiuy0u0nUJSDwIk7JALBav8polOeLo0+rU9dHVyenJ4Zej4Sl+CHa0V",
+	"J6DhK0Gw5OwKkW/DCFOWnTdEGRpxEdp8JbNGlN3w6IaEddTnI9NZSyD1JOEp6aYNTchPZTJK1oFjb88m",
+	"nekw28c1wKHXm2Dd9XdmubjkZikIrgeLj54nhiFZwyp76fmF0E6qE2FKsGVzmawmczvq6HOURYq+I7EJ",
+	"Z5SoWXlM3mHt+WAchlleMaHO5XfUTW/prhrTwFyowY8/2bo6B98RhZxA6b1kx7rlMss2F1vV3DMFc5bD",
+	"vC6HIa6Y1/dhXgviLRXFlHFGMtbQuYM/lwq55HU43yi789DhmLMj8O49W5W5tTK3VubWytyaCHIjSucX",
+	"5PqYkma+FMfJpeCt94uJMyzskClBwSS8uGvUMePlxyvNHZO0s727s1VOPKwg8khP7vgxxaXtbO/+uLm4",
+	"tF1RQNrO9g+bO/WFF/8FB6RNQ5TD+F/JLM+om+pvPv421NI3hmz9xk8O435kHBj2viQ3ROAIrTEOz16e",
+	"H8GXgfkMwKqaE3UfC9oQpEsEYQGZ0OZf7+TUvq8i5qa1p0pxqRSXh49WI4k6UEJh0W+TIBZUjUHkdAgW",
+	"ROzHmrB//wPYIxE3+caDdh8qeenbxpmzf9ZC7lKIrOtYcK5cFZE+l2rdINXW9mobwH5tJ6fVpAFlVCqB",
+	"FRcun12m3qCE5qTxF1nE557AekabqQ1gH2pnfzClb2SOSnJGhOQMR7oRIiVS/JowU/fX74P0vxmrviEt",
+	"/Y02vJDz5f0I9gY4Wy1z7ia+au9zB3BhP6JYqwpFKZumElAINYdwj6Ahj2hA7/jomX0oL+UXHpB15501",
+	"mHjuZ3bs0DBhYQNsfN7kTzWY29I/W8fomoxnd1Xqx3LePjZaOJFozavSY7pkq8vI9TqYhSjr1TN1k0K/",
+	"SqXXoq3AkLNkaQGsnGCHnL5P0pZf1Xn684byjC96A/zQVvaumWMDePNMG3aAbvAzmnTkPN3c5XnLy5lf",
+	"uzxvNd4frc81nsvzVt6KUtxjXCoayMkeXxy3z/Qa4LFEa8MIK61DyHWviV8IjlQ/b/LlmAV9wRmPJVJY",
+	"XkutpSjatYRmDZWyjprNpv/Ftn42b7r7XKhGRIEdZWjWUrn/DTIYcoHFWBN3IUmDTSLhRmvJ8iTAnCkl",
+	"ed82WKDFXl1D+WgN4MHlur803neTKmFTny5mHQnqDFaxMIsOfrTJLxgoh+n3E7HrarlYjdNqgsglcNbt",
+	"cbVrS+nomVYUAhzSpyXqxAoxnrxFQsRTuQ6asTTQJDjMkGvqC8yjKRCK4JMgsGMm1trfKfbh2l9//PX/",
+	"AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

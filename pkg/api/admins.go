@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/oapi-codegen/nullable"
+
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 )
@@ -52,29 +54,29 @@ func visibleAuthorities(me *Principal, adminID int64, auths []db.AuthorityView) 
 func (s *Server) adminOut(a *db.Admin, auths []db.AuthorityView) gen.Admin {
 	list := make([]gen.Authority, len(auths))
 	for i, x := range auths {
-		perms := append([]string{}, x.Permissions...)
 		list[i] = gen.Authority{
-			ObjectType:  ptr(x.ObjectType()),
-			ObjectId:    s.idPtr(x.ObjectID()),
-			ObjectName:  ptr(x.ObjectName),
-			Permissions: &perms,
+			ObjectType:  x.ObjectType(),
+			ObjectId:    s.id(x.ObjectID()),
+			ObjectName:  x.ObjectName,
+			Permissions: append([]string{}, x.Permissions...),
 		}
 	}
 	out := gen.Admin{
-		Id:                 s.idPtr(a.ID),
+		Id:                 s.id(a.ID),
 		Login:              a.Login,
-		DisplayName:        a.DisplayName,
-		Email:              a.Email,
-		Enabled:            ptr(a.Enabled),
-		Totp:               ptr(a.Totp),
-		SysAdmin:           ptr(a.SysAdmin),
-		LastConnectionDate: a.LastConnectionDate,
-		CreatedAt:          ptr(a.CreatedAt),
-		Authorities:        &list,
-		AuthoritiesCount:   ptr(int32(len(list))),
+		DisplayName:        null(a.DisplayName),
+		Email:              null(a.Email),
+		Enabled:            a.Enabled,
+		Language:           nullable.NewNullNullable[gen.Language](),
+		Totp:               a.Totp,
+		SysAdmin:           a.SysAdmin,
+		LastConnectionDate: null(a.LastConnectionDate),
+		CreatedAt:          a.CreatedAt,
+		Authorities:        list,
+		AuthoritiesCount:   int32(len(list)),
 	}
 	if a.Language != nil {
-		out.Language = ptr(gen.Language(*a.Language))
+		out.Language.Set(gen.Language(*a.Language))
 	}
 	return out
 }
@@ -234,7 +236,7 @@ func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsReq
 	}
 	out := make([]gen.Permission, len(held))
 	for i, p := range held {
-		out[i] = gen.Permission{Name: ptr(p), Editable: ptr(canGrant)}
+		out[i] = gen.Permission{Name: p, Editable: canGrant}
 	}
 	return gen.ListPermissions200JSONResponse{Body: out, Headers: gen.ListPermissions200ResponseHeaders{XTotalCount: int64(len(out))}}, nil
 }

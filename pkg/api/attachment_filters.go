@@ -13,27 +13,27 @@ import (
 
 func (s *Server) attachmentFilterOut(v *db.AttachmentFilterView) gen.AttachmentFilter {
 	return gen.AttachmentFilter{
-		Id:          s.idPtr(v.ID),
+		Id:          s.id(v.ID),
 		Action:      gen.AttachmentFilterAction(v.Action),
 		CheckType:   gen.AttachmentFilterCheckType(v.CheckType),
 		Filter:      v.Filter,
-		Scope:       ptr(v.Scope),
-		Priority:    ptr(int32(v.Priority)),
-		Description: v.Description,
-		CreatedDate: ptr(v.CreatedAt),
+		Scope:       v.Scope,
+		Priority:    int32(v.Priority),
+		Description: null(v.Description),
+		CreatedDate: v.CreatedAt,
 	}
 }
 
 // attachmentFilterColumns are the columns of an attachment rule export.
 var attachmentFilterColumns = []column[gen.AttachmentFilter]{
-	{"id", 10, func(r *gen.AttachmentFilter) any { return optional(r.Id) }},
+	{"id", 10, func(r *gen.AttachmentFilter) any { return r.Id }},
 	{"action", 10, func(r *gen.AttachmentFilter) any { return string(r.Action) }},
 	{"checkType", 22, func(r *gen.AttachmentFilter) any { return string(r.CheckType) }},
 	{"filter", 36, func(r *gen.AttachmentFilter) any { return r.Filter }},
-	{"scope", 30, func(r *gen.AttachmentFilter) any { return optional(r.Scope) }},
-	{"priority", 10, func(r *gen.AttachmentFilter) any { return optional(r.Priority) }},
-	{"description", 40, func(r *gen.AttachmentFilter) any { return optional(r.Description) }},
-	{"createdDate", 20, func(r *gen.AttachmentFilter) any { return msDate(r.CreatedDate) }},
+	{"scope", 30, func(r *gen.AttachmentFilter) any { return r.Scope }},
+	{"priority", 10, func(r *gen.AttachmentFilter) any { return r.Priority }},
+	{"description", 40, func(r *gen.AttachmentFilter) any { return optional(nullablePtr(r.Description)) }},
+	{"createdDate", 20, func(r *gen.AttachmentFilter) any { return msDate(&r.CreatedDate) }},
 }
 
 // attachmentRegexp checks that a filter is a regular expression (Go's

@@ -38,8 +38,8 @@ func TestAttachmentFilters(t *testing.T) {
 		if second["action"] != "DENY" || second["checkType"] != "ARCHIVE-FILENAME" || second["priority"] != float64(2) || third["priority"] != float64(3) || second["scope"] != "stark.net" {
 			t.Errorf("second %v, third %v", second, third)
 		}
-		if _, ok := second["description"]; ok {
-			t.Errorf("description without a value: %v", second["description"])
+		if d, ok := second["description"]; !ok || d != nil {
+			t.Errorf("description without a value: %v (present %v), want null", d, ok)
 		}
 		for _, tc := range []struct{ query, want, total string }{
 			{"", `ALLOW CONTENTTYPE .xlsx 1, ALLOW FILENAME \.pdf$ 3, DENY ARCHIVE-FILENAME (?i)\.exe$ 2`, "3"},

@@ -16,15 +16,6 @@ import (
 // id encodes a database key for the wire.
 func (s *Server) id(key int64) string { return s.ids.Encode(key) }
 
-func (s *Server) idPtr(key int64) *string { v := s.ids.Encode(key); return &v }
-
-func (s *Server) idOpt(key *int64) *string {
-	if key == nil {
-		return nil
-	}
-	return s.idPtr(*key)
-}
-
 // pathKey decodes an id from the URL path: an id that does not decode names
 // nothing, so it is a 404 like any unknown id.
 func (s *Server) pathKey(id, what string) (int64, error) {

@@ -12,7 +12,7 @@ import (
 // refers to without documenting how it is created (Extensions).
 
 func (s *Server) brokerOut(b *db.Broker) gen.Broker {
-	return gen.Broker{Id: s.idPtr(b.ID), Name: b.Name, Description: null(b.Description), ExternalId: null(b.ExternalID), CreatedAt: ptr(b.CreatedAt)}
+	return gen.Broker{Id: s.id(b.ID), Name: b.Name, Description: null(b.Description), ExternalId: null(b.ExternalID), CreatedAt: b.CreatedAt}
 }
 
 // CreateBroker creates a broker.

@@ -16,10 +16,10 @@ func (s *Server) endUserAccess(ctx context.Context, domainKey int64) ([]gen.AclP
 	if err != nil {
 		return nil, err
 	}
-	var out []gen.AclPermissionStatus
+	out := []gen.AclPermissionStatus{}
 	for _, p := range permissions {
 		if p.EndUser {
-			out = append(out, gen.AclPermissionStatus{Name: ptr(string(p.Name)), Enabled: ptr(slices.Contains(granted, string(p.Name)))})
+			out = append(out, gen.AclPermissionStatus{Name: string(p.Name), Enabled: slices.Contains(granted, string(p.Name))})
 		}
 	}
 	return out, nil
@@ -73,5 +73,5 @@ func (s *Server) SetDomainUsersAccess(ctx context.Context, req gen.SetDomainUser
 	if err != nil {
 		return nil, err
 	}
-	return gen.SetDomainUsersAccess200JSONResponse{Id: ptr(req.DomainId), Username: "users of " + d.Name, Permissions: &out}, nil
+	return gen.SetDomainUsersAccess200JSONResponse{Id: s.id(domainKey), Username: "users of " + d.Name, Permissions: out}, nil
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func (s *Server) aliasOut(a db.DomainAlias) gen.Alias {
-	return gen.Alias{Id: s.idPtr(a.ID), Name: a.Name}
+	return gen.Alias{Id: s.id(a.ID), Name: a.Name}
 }
 
 // aliasNames validates a body of alias names; the field of a bad one is

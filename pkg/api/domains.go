@@ -20,57 +20,60 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func (s *Server) domainOut(v *db.DomainView) gen.Domain {
 	d := v.Domain
 	out := gen.Domain{
-		Id:                 s.idPtr(d.ID),
+		Id:                 s.id(d.ID),
 		Name:               d.Name,
 		Description:        null(d.Description),
 		Status:             gen.DomainStatus(d.Status),
-		WblistPriority:     ptr(gen.WblistPriority(d.WblistPriority)),
+		WblistPriority:     gen.WblistPriority(d.WblistPriority),
 		DefaultLanguage:    gen.Language(d.DefaultLanguage),
 		AutoProvisioningOn: d.AutoProvisioningOn,
-		SenderVerifyOn:     ptr(d.SenderVerifyOn),
+		SenderVerifyOn:     d.SenderVerifyOn,
 		ExternalId:         null(d.ExternalID),
-		ActiveUsersCount:   ptr(v.ActiveUsersCount),
-		PoliciesCount:      ptr(int32(v.PoliciesCount)),
-		Quarantine:         ptr(v.Quarantine),
-		Retention:          ptr(v.Retention),
-		Archive:            ptr(v.Archive),
-		Incoming:           ptr(v.Incoming),
-		OutgoingSubnets:    ptr(append([]string{}, d.OutgoingSubnets...)),
-		CreationDate:       ptr(d.CreationDate),
+		ActiveUsersCount:   v.ActiveUsersCount,
+		PoliciesCount:      int32(v.PoliciesCount),
+		Quarantine:         v.Quarantine,
+		Retention:          v.Retention,
+		Archive:            v.Archive,
+		Incoming:           v.Incoming,
+		OutgoingSubnets:    append([]string{}, d.OutgoingSubnets...),
+		CreationDate:       d.CreationDate,
 		DeletionDate:       null(d.DeletionDate),
 		PurgeDate:          null(d.PurgeDate),
+		DomainAliases:      make([]gen.Alias, len(v.Aliases)),
+		OutgoingProviders:  make([]gen.OutgoingProvider, len(v.OutgoingProviders)),
+		Platforms:          make([]gen.Platform, len(v.Platforms)),
 	}
+	// Every domain has its default policy: it is created with the domain,
+	// and a policy that is one cannot be deleted.
 	if v.Policy != nil {
-		out.Policy = ptr(s.policyOut(v.Policy))
+		out.Policy = s.policyOut(v.Policy)
 	}
-	aliases := make([]gen.Alias, len(v.Aliases))
 	for i, a := range v.Aliases {
-		aliases[i] = s.aliasOut(a)
+		out.DomainAliases[i] = s.aliasOut(a)
 	}
-	out.DomainAliases = &aliases
-	providers := make([]gen.OutgoingProvider, len(v.OutgoingProviders))
 	for i, p := range v.OutgoingProviders {
-		providers[i] = s.outgoingProviderOut(p)
+		out.OutgoingProviders[i] = s.outgoingProviderOut(p)
 	}
-	out.OutgoingProviders = &providers
 	if v.Customer != nil {
 		out.Customer = ptr(s.customerOut(v.Customer))
 	}
-	platforms := make([]gen.Platform, len(v.Platforms))
 	for i := range v.Platforms {
-		platforms[i] = s.platformOut(&v.Platforms[i])
+		out.Platforms[i] = s.platformOut(&v.Platforms[i])
 	}
-	out.Platforms = &platforms
 	return out
 }
 
 func (s *Server) outgoingProviderOut(p db.OutgoingProvider) gen.OutgoingProvider {
-	return gen.OutgoingProvider{Id: s.idPtr(p.ID), Name: p.Name, SpfProvider: p.SpfProvider, Active: p.Active}
+	return gen.OutgoingProvider{Id: s.id(p.ID), Name: p.Name, SpfProvider: p.SpfProvider, Active: p.Active}
 }
 
 func (s *Server) customerOut(c *db.Customer) gen.Customer {
-	return gen.Customer{Id: s.idPtr(c.ID), BrokerId: s.idOpt(c.BrokerID), Name: ptr(c.Name),
-		Description: null(c.Description), ExternalId: null(c.ExternalID), CreatedAt: ptr(c.CreatedAt)}
+	out := gen.Customer{Id: s.id(c.ID), BrokerId: nullable.NewNullNullable[string](), Name: c.Name,
+		Description: null(c.Description), ExternalId: null(c.ExternalID), CreatedAt: c.CreatedAt}
+	if c.BrokerID != nil {
+		out.BrokerId.Set(s.id(*c.BrokerID))
+	}
+	return out
 }
 
 // platformOut never returns credentials: authData and apiData are null.
@@ -78,7 +81,7 @@ func (s *Server) platformOut(p *db.Platform) gen.Platform {
 	var authData gen.PlatformAuthData
 	_ = authData.UnmarshalJSON([]byte("null"))
 	out := gen.Platform{
-		Id:                    s.idPtr(p.ID),
+		Id:                    s.id(p.ID),
 		Name:                  p.Name,
 		TransportDest:         p.TransportDest,
 		TransportType:         gen.TransportType(p.TransportType),
@@ -88,8 +91,9 @@ func (s *Server) platformOut(p *db.Platform) gen.Platform {
 		FallbackTransportType: nullable.NewNullNullable[gen.TransportType](),
 		ApiType:               nullable.NewNullNullable[gen.ApiType](),
 		ApiData:               nullable.NewNullNullable[gen.RemediationApiSettings](),
-		AuthData:              &authData,
-		Default:               ptr(p.IsDefault),
+		AuthType:              nullable.NewNullNullable[gen.AuthType](),
+		AuthData:              authData,
+		Default:               p.IsDefault,
 	}
 	if p.FallbackTransportPort != nil {
 		out.FallbackTransportPort.Set(int32(*p.FallbackTransportPort))
@@ -101,7 +105,7 @@ func (s *Server) platformOut(p *db.Platform) gen.Platform {
 		out.ApiType.Set(gen.ApiType(*p.APIType))
 	}
 	if p.AuthType != nil {
-		out.AuthType = ptr(gen.AuthType(*p.AuthType))
+		out.AuthType.Set(gen.AuthType(*p.AuthType))
 	}
 	return out
 }
@@ -109,7 +113,7 @@ func (s *Server) platformOut(p *db.Platform) gen.Platform {
 // platformsIn validates platforms given inline and keeps their credentials
 // (as JSON) for the relay; they are never returned. A domain with
 // platforms has exactly one default (the first, unless one is marked).
-func platformsIn(field string, in []gen.Platform) ([]db.Platform, error) {
+func platformsIn(field string, in []gen.PlatformAdd) ([]db.Platform, error) {
 	out := make([]db.Platform, len(in))
 	defaults := 0
 	for i, p := range in {

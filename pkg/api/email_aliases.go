@@ -17,29 +17,25 @@ func (s *Server) emailAliasOut(v *db.EmailAliasView) gen.EmailAlias {
 	recipients := make([]gen.EmailAliasRecipient, len(v.Recipients))
 	for i, r := range v.Recipients {
 		recipients[i] = gen.EmailAliasRecipient{
-			Id:        s.idPtr(r.ID),
+			Id:        s.id(r.ID),
 			Email:     r.Email,
 			Firstname: null(r.Firstname),
 			Lastname:  null(r.Lastname),
-			Type:      ptr(gen.EmailAliasRecipientType(r.Type)),
+			Type:      gen.EmailAliasRecipientType(r.Type),
 		}
 	}
-	return gen.EmailAlias{Id: s.idPtr(v.ID), Email: v.Email, Recipients: &recipients}
+	return gen.EmailAlias{Id: s.id(v.ID), Email: v.Email, Recipients: recipients}
 }
 
 // emailAliasColumns are the columns of an alias export: the address, and
 // the recipients as one cell ("address (TYPE)", one per line).
 var emailAliasColumns = []column[gen.EmailAlias]{
-	{"id", 10, func(a *gen.EmailAlias) any { return optional(a.Id) }},
+	{"id", 10, func(a *gen.EmailAlias) any { return a.Id }},
 	{"email", 34, func(a *gen.EmailAlias) any { return a.Email }},
 	{"recipients", 60, func(a *gen.EmailAlias) any {
 		var lines []string
-		for _, r := range deref(a.Recipients, nil) {
-			line := r.Email
-			if r.Type != nil {
-				line += " (" + string(*r.Type) + ")"
-			}
-			lines = append(lines, line)
+		for _, r := range a.Recipients {
+			lines = append(lines, r.Email+" ("+string(r.Type)+")")
 		}
 		return strings.Join(lines, "\n")
 	}},

@@ -43,7 +43,7 @@ func optionDefOut(d *db.OptionDef) gen.OptionDef {
 }
 
 func optionOut(v db.OptionValue) gen.Option {
-	return gen.Option{Value: null(v.Value), ParentValue: v.Parent, Option: ptr(optionDefOut(v.Def))}
+	return gen.Option{Value: null(v.Value), ParentValue: v.Parent, Option: optionDefOut(v.Def)}
 }
 
 // scopeName is how problems name an owner.

@@ -61,51 +61,56 @@ func syncServiceProps(p *db.Policy) {
 
 func (s *Server) policyOut(p *db.Policy) gen.Policy {
 	out := gen.Policy{
-		Id:            s.idPtr(p.ID),
+		Id:            s.id(p.ID),
 		Name:          p.Name,
-		DomainId:      s.idPtr(p.DomainID),
+		DomainId:      s.id(p.DomainID),
 		Quarantine:    p.Quarantine,
 		Retention:     p.Retention,
-		Archive:       ptr(p.Archive),
+		Archive:       p.Archive,
 		Incoming:      p.Incoming,
-		Outgoing:      ptr(p.Outgoing),
-		MailSizeLimit: ptr(int32(p.MailSizeLimit)),
-		SpamScore:     ptr(float32(p.SpamScore)),
+		Outgoing:      p.Outgoing,
+		MailSizeLimit: int32(p.MailSizeLimit),
+		SpamScore:     float32(p.SpamScore),
 	}
-	if r := p.RelayProps; r != nil {
-		out.RelayProps = &gen.RelayProps{
-			RelaySpam: ptr(r.RelaySpam), RelayAdvert: ptr(r.RelayAdvert), AdvertPrefix: r.AdvertPrefix,
-			PrefixSpam: null(r.PrefixSpam), RelayBadHeaders: ptr(r.RelayBadHeaders),
-			RelayBadAttachments: ptr(r.RelayBadAttachments), SpamScoreLimit: ptr(float32(r.SpamScoreLimit)),
-		}
+	// A policy's relay settings are stored with it (syncServiceProps); one
+	// stored without them relays with the defaults, which a write would
+	// store.
+	r := p.RelayProps
+	if r == nil {
+		r = defaultRelayProps()
+	}
+	out.RelayProps = gen.RelayProps{
+		RelaySpam: r.RelaySpam, RelayAdvert: r.RelayAdvert, AdvertPrefix: deref(r.AdvertPrefix, ""),
+		PrefixSpam: null(r.PrefixSpam), RelayBadHeaders: r.RelayBadHeaders,
+		RelayBadAttachments: r.RelayBadAttachments, SpamScoreLimit: float32(r.SpamScoreLimit),
 	}
 	var q *gen.QuarantineProps
 	if x := p.QuarantineProps; x != nil {
-		q = &gen.QuarantineProps{Duration: ptr(int32(x.Duration)), StoreSpam: ptr(x.StoreSpam), StoreVirus: ptr(x.StoreVirus),
-			StoreAdvert: ptr(x.StoreAdvert), StoreBlacklisted: ptr(x.StoreBlacklisted), StoreSenderVerify: ptr(x.StoreSenderVerify),
-			StoreBadHeaders: ptr(x.StoreBadHeaders), StoreBadEncoding: ptr(x.StoreBadEncoding), StoreBadAttachments: ptr(x.StoreBadAttachments)}
+		q = &gen.QuarantineProps{Duration: int32(x.Duration), StoreSpam: x.StoreSpam, StoreVirus: x.StoreVirus,
+			StoreAdvert: x.StoreAdvert, StoreBlacklisted: x.StoreBlacklisted, StoreSenderVerify: x.StoreSenderVerify,
+			StoreBadHeaders: x.StoreBadHeaders, StoreBadEncoding: x.StoreBadEncoding, StoreBadAttachments: x.StoreBadAttachments}
 	}
 	out.QuarantineProps = null(q)
-	var r *gen.RetentionProps
+	var rp *gen.RetentionProps
 	if x := p.RetentionProps; x != nil {
-		r = &gen.RetentionProps{Duration: ptr(int32(x.Duration)), StoreMailOut: ptr(x.StoreMailOut), StoreCleanMailIn: ptr(x.StoreCleanMailIn)}
+		rp = &gen.RetentionProps{Duration: int32(x.Duration), StoreMailOut: x.StoreMailOut, StoreCleanMailIn: x.StoreCleanMailIn}
 	}
-	out.RetentionProps = null(r)
+	out.RetentionProps = null(rp)
 	var a *gen.ArchiveProps
 	if x := p.ArchiveProps; x != nil {
-		a = &gen.ArchiveProps{Duration: ptr(int32(x.Duration)), ArchiveByCopy: ptr(x.ArchiveByCopy), StoreMailOut: ptr(x.StoreMailOut),
-			StoreCleanMailIn: ptr(x.StoreCleanMailIn), StoreSpam: ptr(x.StoreSpam), StoreBadHeaders: ptr(x.StoreBadHeaders),
-			StoreBadEncoding: ptr(x.StoreBadEncoding), StoreBadAttachments: ptr(x.StoreBadAttachments), StoreAdvert: ptr(x.StoreAdvert),
-			StoreBlacklisted: ptr(x.StoreBlacklisted), StoreSenderVerify: ptr(x.StoreSenderVerify)}
+		a = &gen.ArchiveProps{Duration: int32(x.Duration), ArchiveByCopy: x.ArchiveByCopy, StoreMailOut: x.StoreMailOut,
+			StoreCleanMailIn: x.StoreCleanMailIn, StoreSpam: x.StoreSpam, StoreBadHeaders: x.StoreBadHeaders,
+			StoreBadEncoding: x.StoreBadEncoding, StoreBadAttachments: x.StoreBadAttachments, StoreAdvert: x.StoreAdvert,
+			StoreBlacklisted: x.StoreBlacklisted, StoreSenderVerify: x.StoreSenderVerify}
 	}
 	out.ArchiveProps = null(a)
 	return out
 }
 
 // policyPatch is the create body as a patch: every field present.
-func policyPatch(in *gen.Policy) *gen.PolicyUpdate {
+func policyPatch(in *gen.PolicyAdd) *gen.PolicyUpdate {
 	return &gen.PolicyUpdate{
-		Name: &in.Name, DomainId: in.DomainId, Quarantine: &in.Quarantine, Retention: &in.Retention,
+		Name: &in.Name, Quarantine: &in.Quarantine, Retention: &in.Retention,
 		Archive: in.Archive, Incoming: &in.Incoming, Outgoing: in.Outgoing, MailSizeLimit: in.MailSizeLimit,
 		SpamScore: in.SpamScore, RelayProps: in.RelayProps, QuarantineProps: in.QuarantineProps,
 		RetentionProps: in.RetentionProps, ArchiveProps: in.ArchiveProps,
@@ -230,9 +235,6 @@ func (s *Server) CreatePolicy(ctx context.Context, req gen.CreatePolicyRequestOb
 	if err := s.store.DomainExists(ctx, domainID); err != nil {
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
-	if req.Body.DomainId != nil && *req.Body.DomainId != req.DomainId {
-		return nil, badField("domainId", "must be the domain of the URL (%s) or absent", req.DomainId)
-	}
 	p := &db.Policy{DomainID: domainID, MailSizeLimit: defaultMailSizeLimit, SpamScore: defaultSpamScore}
 	if err := applyPolicy(p, policyPatch(req.Body)); err != nil {
 		return nil, err
@@ -289,12 +291,7 @@ func (s *Server) UpdatePolicy(ctx context.Context, req gen.UpdatePolicyRequestOb
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.store.UpdatePolicy(ctx, id, func(p *db.Policy) error {
-		if req.Body.DomainId != nil && *req.Body.DomainId != s.id(p.DomainID) {
-			return badField("domainId", "a policy cannot move to another domain")
-		}
-		return applyPolicy(p, req.Body)
-	})
+	_, err = s.store.UpdatePolicy(ctx, id, func(p *db.Policy) error { return applyPolicy(p, req.Body) })
 	if err != nil {
 		if isConflict(err) {
 			return nil, newError(http.StatusConflict, "A policy may already exists with the given name")

@@ -19,14 +19,16 @@ import (
 )
 
 // Problem is an RFC 9457 problem document, the body of every 4xx and 5xx
-// response.
+// response: openapi.yaml's Problem, whose required properties are never
+// left out. The instance is absent only when too long to send whole, the
+// errors for anything but a validation failure.
 type Problem struct {
 	Type      string       `json:"type"`
 	Title     string       `json:"title"`
 	Status    int          `json:"status"`
-	Detail    string       `json:"detail,omitempty"`
+	Detail    string       `json:"detail"`
 	Instance  string       `json:"instance,omitempty"`
-	RequestID string       `json:"requestId,omitempty"`
+	RequestID string       `json:"requestId"`
 	Errors    []FieldError `json:"errors,omitempty"`
 	// retryAfter, when positive, is sent as the Retry-After header (whole
 	// seconds): after a 429 or a 503.
@@ -281,6 +283,9 @@ const (
 	maxProblemInstance = 8192
 	maxFieldName       = 255
 	maxFieldMessage    = 1024
+	// The request id is the client's X-Request-Id when it sends one, of
+	// any length.
+	maxProblemRequestID = 255
 )
 
 // bound cuts p to the declared bounds. The first errors are kept (they are
@@ -295,6 +300,7 @@ func (p *Problem) bound() {
 		p.Errors[i].Message = truncate(p.Errors[i].Message, maxFieldMessage)
 	}
 	p.Detail = truncate(p.Detail, maxProblemDetail)
+	p.RequestID = truncate(p.RequestID, maxProblemRequestID)
 	if utf16Len(p.Instance) > maxProblemInstance {
 		p.Instance = ""
 	}
@@ -331,6 +337,9 @@ func writeProblem(c echo.Context, p Problem) {
 	p.Title = http.StatusText(p.Status)
 	p.Instance = c.Request().URL.Path
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	if p.Detail == "" {
+		p.Detail = p.Title + "."
+	}
 	p.bound()
 	if p.Status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="cleanmail"`)

@@ -36,7 +36,7 @@ func (s *Server) GetUserSign(ctx context.Context, req gen.GetUserSignRequestObje
 	if v.Sign == nil {
 		return nil, unprocessable("The user has no signature.")
 	}
-	return gen.GetUserSign200JSONResponse{Sign: v.Sign}, nil
+	return gen.GetUserSign200JSONResponse{Sign: *v.Sign}, nil
 }
 
 // SetUserSign sets a user's signature (base64-encoded HTML).
@@ -45,17 +45,14 @@ func (s *Server) SetUserSign(ctx context.Context, req gen.SetUserSignRequestObje
 	if err != nil {
 		return nil, err
 	}
-	if req.Body.Sign == nil {
-		return nil, badField("sign", "is required")
-	}
-	sign, err := signIn("sign", *req.Body.Sign)
+	sign, err := signIn("sign", req.Body.Sign)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.store.UpdateUser(ctx, v.ID, func(u *db.User) error { u.Sign = sign; return nil }); err != nil {
 		return nil, notFoundAs(err, "Unknown user")
 	}
-	return gen.SetUserSign200JSONResponse{Sign: sign}, nil
+	return gen.SetUserSign200JSONResponse{Sign: *sign}, nil
 }
 
 // DeleteUserSign removes a user's signature.

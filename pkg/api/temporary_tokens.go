@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/oapi-codegen/nullable"
+
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 )
@@ -55,11 +57,11 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 	if err != nil {
 		return nil, err
 	}
-	out := gen.GetTemporaryAuthToken202JSONResponse{Token: &token, ExpireAt: ptr(exp.UnixMilli())}
+	out := gen.GetTemporaryAuthToken202JSONResponse{Token: token, ExpireAt: exp.UnixMilli(), Url: nullable.NewNullNullable[string]()}
 	if host, err := s.appHost(ctx, v.DomainID); err != nil {
 		return nil, err
 	} else if host != "" {
-		out.Url = ptr("https://" + host + "/?token=" + url.QueryEscape(token))
+		out.Url.Set("https://" + host + "/?token=" + url.QueryEscape(token))
 	}
 	return out, nil
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func (s *Server) tokenOut(t *db.PersonalToken) gen.PersonalToken {
-	return gen.PersonalToken{Id: s.idPtr(t.ID), Name: t.Name, Expiration: t.Expiration, CreatedAt: ptr(t.CreatedAt), LastUse: t.LastUse}
+	return gen.PersonalToken{Id: s.id(t.ID), Name: t.Name, Expiration: t.Expiration, CreatedAt: t.CreatedAt, LastUse: t.LastUse}
 }
 
 // CreateToken creates a personal token; its value is in this response only.
@@ -29,8 +29,8 @@ func (s *Server) CreateToken(ctx context.Context, req gen.CreateTokenRequestObje
 	if err := s.store.CreateToken(ctx, t, value); err != nil {
 		return nil, notFoundAs(err, "Resource does not exist.")
 	}
-	out := s.tokenOut(t)
-	out.Value = &value
+	// A new token has never been used: it has no lastUse yet.
+	out := gen.PersonalTokenCreated{Id: s.id(t.ID), Name: t.Name, Value: value, Expiration: t.Expiration, CreatedAt: t.CreatedAt}
 	return gen.CreateToken201JSONResponse{
 		Body:    out,
 		Headers: gen.CreateToken201ResponseHeaders{Location: s.location("/admins/%s/tokens/%s", req.AdminId, s.id(t.ID))},

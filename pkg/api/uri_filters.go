@@ -12,25 +12,25 @@ import (
 
 func (s *Server) uriFilterOut(v *db.UriFilterView) gen.UriFilter {
 	return gen.UriFilter{
-		Id:          s.idPtr(v.ID),
-		Scope:       ptr(v.Scope),
+		Id:          s.id(v.ID),
+		Scope:       v.Scope,
 		Action:      gen.UriFilterAction(v.Action),
 		Filter:      v.Filter,
-		Priority:    ptr(int32(v.Priority)),
-		Description: v.Description,
-		CreatedDate: ptr(v.CreatedAt),
+		Priority:    int32(v.Priority),
+		Description: null(v.Description),
+		CreatedDate: v.CreatedAt,
 	}
 }
 
 // uriFilterColumns are the columns of a URI rule export.
 var uriFilterColumns = []column[gen.UriFilter]{
-	{"id", 10, func(r *gen.UriFilter) any { return optional(r.Id) }},
-	{"scope", 30, func(r *gen.UriFilter) any { return optional(r.Scope) }},
+	{"id", 10, func(r *gen.UriFilter) any { return r.Id }},
+	{"scope", 30, func(r *gen.UriFilter) any { return r.Scope }},
 	{"action", 24, func(r *gen.UriFilter) any { return string(r.Action) }},
 	{"filter", 36, func(r *gen.UriFilter) any { return r.Filter }},
-	{"priority", 10, func(r *gen.UriFilter) any { return optional(r.Priority) }},
-	{"description", 40, func(r *gen.UriFilter) any { return optional(r.Description) }},
-	{"createdDate", 20, func(r *gen.UriFilter) any { return msDate(r.CreatedDate) }},
+	{"priority", 10, func(r *gen.UriFilter) any { return r.Priority }},
+	{"description", 40, func(r *gen.UriFilter) any { return optional(nullablePtr(r.Description)) }},
+	{"createdDate", 20, func(r *gen.UriFilter) any { return msDate(&r.CreatedDate) }},
 }
 
 // uriHost validates a URI rule's filter: a host or domain name (the part

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/oapi-codegen/nullable"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cleanmail/cleanmail/db"
@@ -19,27 +20,33 @@ const minPasswordLength = 8
 func (s *Server) userOut(v *db.UserView) gen.User {
 	u := v.User
 	out := gen.User{
-		Id:                 s.idPtr(u.ID),
+		Id:                 s.id(u.ID),
 		Email:              u.Email,
-		Firstname:          u.Firstname,
-		Lastname:           u.Lastname,
+		Firstname:          null(u.Firstname),
+		Lastname:           null(u.Lastname),
 		Status:             gen.UserStatus(u.Status),
 		Language:           gen.Language(u.Language),
-		CreationDate:       ptr(u.CreationDate),
+		CreationDate:       u.CreationDate,
 		DomainId:           s.id(u.DomainID),
-		SenderVerifyOn:     ptr(u.SenderVerifyOn),
-		DomainPolicyId:     s.idOpt(v.DomainPolicyID),
-		DomainStatus:       ptr(gen.DomainStatus(v.DomainStatus)),
-		DomainPlatformId:   s.idOpt(v.DomainPlatformID),
+		SenderVerifyOn:     u.SenderVerifyOn,
+		DomainStatus:       gen.DomainStatus(v.DomainStatus),
+		DomainPlatformId:   nullable.NewNullNullable[string](),
+		MfaType:            nullable.NewNullNullable[gen.MfaType](),
 		LastConnectionDate: null(u.LastConnectionDate),
+	}
+	// A domain always has its default policy (see domainOut), so a user
+	// always has one, its own or its domain's.
+	if v.DomainPolicyID != nil {
+		out.DomainPolicyId = s.id(*v.DomainPolicyID)
+	}
+	if v.Policy != nil {
+		out.Policy = s.policyOut(v.Policy)
+	}
+	if v.DomainPlatformID != nil {
+		out.DomainPlatformId.Set(s.id(*v.DomainPlatformID))
 	}
 	if u.MfaType != nil {
 		out.MfaType.Set(gen.MfaType(*u.MfaType))
-	} else {
-		out.MfaType.SetNull()
-	}
-	if v.Policy != nil {
-		out.Policy = ptr(s.policyOut(v.Policy))
 	}
 	if v.Platform != nil {
 		out.Platform = ptr(s.platformOut(v.Platform))
@@ -286,9 +293,6 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 		return nil, err
 	}
 	in := req.Body
-	if in.DomainId != nil && *in.DomainId != s.id(u.DomainID) {
-		return nil, badField("domainId", "a user cannot move to another domain")
-	}
 	var addr string
 	if in.Email != nil {
 		var domainPart string
@@ -390,15 +394,15 @@ func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject
 // userColumns are the columns of a user export: one per field of User;
 // the embedded policy and platform by their names.
 var userColumns = []column[gen.User]{
-	{"id", 10, func(u *gen.User) any { return optional(u.Id) }},
+	{"id", 10, func(u *gen.User) any { return u.Id }},
 	{"email", 34, func(u *gen.User) any { return u.Email }},
-	{"firstname", 16, func(u *gen.User) any { return optional(u.Firstname) }},
-	{"lastname", 16, func(u *gen.User) any { return optional(u.Lastname) }},
+	{"firstname", 16, func(u *gen.User) any { return optional(nullablePtr(u.Firstname)) }},
+	{"lastname", 16, func(u *gen.User) any { return optional(nullablePtr(u.Lastname)) }},
 	{"status", 10, func(u *gen.User) any { return string(u.Status) }},
 	{"language", 9, func(u *gen.User) any { return string(u.Language) }},
-	{"creationDate", 20, func(u *gen.User) any { return msDate(u.CreationDate) }},
+	{"creationDate", 20, func(u *gen.User) any { return msDate(&u.CreationDate) }},
 	{"lastConnectionDate", 20, func(u *gen.User) any { return msDate(nullablePtr(u.LastConnectionDate)) }},
-	{"senderVerifyOn", 14, func(u *gen.User) any { return optional(u.SenderVerifyOn) }},
+	{"senderVerifyOn", 14, func(u *gen.User) any { return u.SenderVerifyOn }},
 	{"mfaType", 10, func(u *gen.User) any {
 		if m := nullablePtr(u.MfaType); m != nil {
 			return string(*m)
@@ -406,20 +410,10 @@ var userColumns = []column[gen.User]{
 		return nil
 	}},
 	{"domainId", 10, func(u *gen.User) any { return u.DomainId }},
-	{"domainStatus", 12, func(u *gen.User) any {
-		if u.DomainStatus != nil {
-			return string(*u.DomainStatus)
-		}
-		return nil
-	}},
-	{"domainPolicyId", 14, func(u *gen.User) any { return optional(u.DomainPolicyId) }},
-	{"domainPlatformId", 16, func(u *gen.User) any { return optional(u.DomainPlatformId) }},
-	{"policy.name", 24, func(u *gen.User) any {
-		if u.Policy != nil {
-			return u.Policy.Name
-		}
-		return nil
-	}},
+	{"domainStatus", 12, func(u *gen.User) any { return string(u.DomainStatus) }},
+	{"domainPolicyId", 14, func(u *gen.User) any { return u.DomainPolicyId }},
+	{"domainPlatformId", 16, func(u *gen.User) any { return optional(nullablePtr(u.DomainPlatformId)) }},
+	{"policy.name", 24, func(u *gen.User) any { return u.Policy.Name }},
 	{"platform.name", 20, func(u *gen.User) any {
 		if u.Platform != nil {
 			return u.Platform.Name

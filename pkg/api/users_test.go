@@ -211,7 +211,12 @@ func TestUpdateDeleteUser(t *testing.T) {
 		e.do(req{Method: "PATCH", Path: "/users/robb@stark.net", Body: map[string]any{"email": "jon@stark.net"}}).problem(409, "")
 		e.do(req{Method: "PATCH", Path: "/users/" + id, Body: map[string]any{"email": "robb@lannister.net"}}).problem(400, "email")
 		e.do(req{Method: "PATCH", Path: "/users/" + id, Body: map[string]any{"password": "1234567"}}).problem(400, "password")
-		e.do(req{Method: "PATCH", Path: "/users/" + id, Body: map[string]any{"domainId": "zzzzzzz"}}).problem(400, "domainId")
+		// A user stays in its domain: domainId is not a field of UserUpdate,
+		// and is ignored like any other unknown property.
+		e.do(req{Method: "PATCH", Path: "/users/" + id, Body: map[string]any{"domainId": "zzzzzzz"}}).expect(204)
+		if got := e.do(req{Method: "GET", Path: "/users/" + id}).expect(200).json()["domainId"]; got != before["domainId"] {
+			t.Errorf("domainId after a PATCH naming another: %v, want %v", got, before["domainId"])
+		}
 		e.do(req{Method: "PATCH", Path: "/users/" + id, Body: map[string]any{"email": "king@stark.net", "status": "DISABLED", "mfaType": "TOTP"}}).expect(204)
 		u := e.do(req{Method: "GET", Path: "/users/king@stark.net"}).expect(200).json()
 		if u["status"] != "DISABLED" || u["mfaType"] != "TOTP" {

@@ -20,11 +20,11 @@ import (
 // ever set on ALLOW rules).
 func (s *Server) wblistOut(v *db.WblistView) gen.WblistRule {
 	return gen.WblistRule{
-		Id:          s.idPtr(v.ID),
+		Id:          s.id(v.ID),
 		Value:       v.Value,
 		Owner:       v.Owner,
 		Type:        gen.WblistRuleType(v.Type),
-		CreatedDate: ptr(v.CreatedAt),
+		CreatedDate: v.CreatedAt,
 		ExpireAt:    null(v.ExpireAt),
 		Description: null(v.Description),
 		SpfOn:       null(v.SpfOn),
@@ -41,11 +41,11 @@ func (s *Server) wblistOuts(views []db.WblistView) []gen.WblistRule {
 
 // wblistColumns are the columns of a sender rule export: one per field.
 var wblistColumns = []column[gen.WblistRule]{
-	{"id", 10, func(r *gen.WblistRule) any { return optional(r.Id) }},
+	{"id", 10, func(r *gen.WblistRule) any { return r.Id }},
 	{"value", 36, func(r *gen.WblistRule) any { return r.Value }},
 	{"owner", 30, func(r *gen.WblistRule) any { return r.Owner }},
 	{"type", 12, func(r *gen.WblistRule) any { return string(r.Type) }},
-	{"createdDate", 20, func(r *gen.WblistRule) any { return msDate(r.CreatedDate) }},
+	{"createdDate", 20, func(r *gen.WblistRule) any { return msDate(&r.CreatedDate) }},
 	{"expireAt", 20, func(r *gen.WblistRule) any { return msDate(nullablePtr(r.ExpireAt)) }},
 	{"description", 40, func(r *gen.WblistRule) any { return optional(nullablePtr(r.Description)) }},
 	{"spfOn", 8, func(r *gen.WblistRule) any { return optional(nullablePtr(r.SpfOn)) }},
@@ -486,11 +486,13 @@ func (s *Server) GetWblistDecision(ctx context.Context, req gen.GetWblistDecisio
 	out := gen.WblistDecision{Decision: gen.WblistDecisionValueNONE}
 	out.Rule.SetNull()
 	if dec.Rule == nil {
-		out.Reason = ptr(fmt.Sprintf("No active ALLOW or BLOCK rule of the mailbox %s or of its domain %s matches %s.", u.Email, d.Name, candidates[0]))
+		out.Reason = fmt.Sprintf("No active ALLOW or BLOCK rule of the mailbox %s or of its domain %s matches %s.", u.Email, d.Name, candidates[0])
 		return gen.GetWblistDecision200JSONResponse(out), nil
 	}
 	out.Decision = gen.WblistDecisionValue(dec.Type)
-	out.Rule.Set(s.wblistOut(dec.Rule))
+	// WblistDecisionRule is WblistRule made nullable: the conversion stops
+	// compiling if the two schemas ever differ.
+	out.Rule.Set(gen.WblistDecisionRule(s.wblistOut(dec.Rule)))
 	reason := fmt.Sprintf("The %s rule %s %s matches %s (%s).", ruleLevel(dec.Rule), dec.Rule.Type, dec.Rule.Value, candidates[0], matchKind(dec.Rule.Value, candidates))
 	switch {
 	case dec.Overruled != nil:
@@ -499,7 +501,7 @@ func (s *Server) GetWblistDecision(ctx context.Context, req gen.GetWblistDecisio
 	case dec.Agreeing != nil:
 		reason += fmt.Sprintf(" The %s rule %s %s agrees.", ruleLevel(dec.Agreeing), dec.Agreeing.Type, dec.Agreeing.Value)
 	}
-	out.Reason = &reason
+	out.Reason = reason
 	return gen.GetWblistDecision200JSONResponse(out), nil
 }
 
