@@ -486,51 +486,51 @@ func (e SearchOperator) Valid() bool {
 // AclPermissionStatus Permission and its activation status
 type AclPermissionStatus struct {
 	// Enabled Permission's activation status
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled bool `json:"enabled"`
 
 	// Name Permission's name
-	Name *string `json:"name,omitempty"`
+	Name string `json:"name"`
 }
 
 // Admin defines model for Admin.
 type Admin struct {
 	// Authorities List of authorities granted to the user
-	Authorities *[]Authority `json:"authorities,omitempty"`
+	Authorities []Authority `json:"authorities"`
 
 	// AuthoritiesCount Count of authorities granted to the user
-	AuthoritiesCount *int32 `json:"authoritiesCount,omitempty"`
+	AuthoritiesCount int32 `json:"authoritiesCount"`
 
 	// CreatedAt Account creation date (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
-	// DisplayName Display name of the account
-	DisplayName *string `json:"displayName,omitempty"`
+	// DisplayName Display name of the account; null when it has none.
+	DisplayName nullable.Nullable[string] `json:"displayName"`
 
-	// Email Email address. Used for password recovery
-	Email *string `json:"email,omitempty"`
+	// Email Email address, used for password recovery; null when it has none.
+	Email nullable.Nullable[string] `json:"email"`
 
 	// Enabled Whether the account is enabled or not
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled bool `json:"enabled"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
-	// Language Language of the account
-	Language *Language `json:"language,omitempty"`
+	// Language Language of the account; null when it has none. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	Language nullable.Nullable[Language] `json:"language"`
 
-	// LastConnectionDate Date of last connection to application (epoch milliseconds).
-	LastConnectionDate *int64 `json:"lastConnectionDate,omitempty"`
+	// LastConnectionDate Date of last connection to application (epoch milliseconds); null until the first one.
+	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate"`
 
 	// Login Login used for authentication
 	Login string `json:"login"`
 
 	// SysAdmin Whether the account is a system administrator or not
-	SysAdmin *bool `json:"sysAdmin,omitempty"`
+	SysAdmin bool `json:"sysAdmin"`
 
 	// Totp Account's defined multi-factor authentication.
-	Totp *bool `json:"totp,omitempty"`
+	Totp bool `json:"totp"`
 }
 
 // AdminAdd defines model for AdminAdd.
@@ -588,7 +588,7 @@ type Alias struct {
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Name of the alias
 	Name string `json:"name"`
@@ -597,8 +597,44 @@ type Alias struct {
 // ApiType Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type ApiType string
 
-// ArchiveProps Archive parameters of the policy
+// ArchiveProps Archive parameters of the policy; null while its archive service is off.
 type ArchiveProps struct {
+	// ArchiveByCopy Determine if system must archive all e-mails, even internal ones, by copying messages from final mailbox.
+	ArchiveByCopy bool `json:"archiveByCopy"`
+
+	// Duration Number of MONTHS the messages are archived
+	Duration int32 `json:"duration"`
+
+	// StoreAdvert Determine if system must archive incoming emails which seem to be advertising
+	StoreAdvert bool `json:"storeAdvert"`
+
+	// StoreBadAttachments Determine if system must archive incoming emails with unauthorized file formats
+	StoreBadAttachments bool `json:"storeBadAttachments"`
+
+	// StoreBadEncoding Determine if system must archive incoming emails with bad encoding
+	StoreBadEncoding bool `json:"storeBadEncoding"`
+
+	// StoreBadHeaders Determine if system must archive incoming emails with bad headers
+	StoreBadHeaders bool `json:"storeBadHeaders"`
+
+	// StoreBlacklisted Determine if system must archive incoming blocked sender
+	StoreBlacklisted bool `json:"storeBlacklisted"`
+
+	// StoreCleanMailIn Determine if system must archive clean incoming emails
+	StoreCleanMailIn bool `json:"storeCleanMailIn"`
+
+	// StoreMailOut Determine if system must archive sent emails
+	StoreMailOut bool `json:"storeMailOut"`
+
+	// StoreSenderVerify Determine if system must archive incoming emails with improper sender verify
+	StoreSenderVerify bool `json:"storeSenderVerify"`
+
+	// StoreSpam Determine if system must archive incoming email detected as spams
+	StoreSpam bool `json:"storeSpam"`
+}
+
+// ArchivePropsUpdate Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type ArchivePropsUpdate struct {
 	// ArchiveByCopy Determine if system must archive all e-mails, even internal ones, by copying messages from final mailbox.
 	ArchiveByCopy *bool `json:"archiveByCopy,omitempty"`
 
@@ -660,10 +696,10 @@ type AttachmentFilter struct {
 	CheckType AttachmentFilterCheckType `json:"checkType"`
 
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
+	// Description Any comments to explain the reason behind this rule; null when none was given.
+	Description nullable.Nullable[string] `json:"description"`
 
 	// Filter Requirement to check to execute the action (regex).
 	Filter string `json:"filter"`
@@ -671,13 +707,13 @@ type AttachmentFilter struct {
 	// Id Idenfier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Priority Priority of the rule.
-	Priority *int32 `json:"priority,omitempty"`
+	Priority int32 `json:"priority"`
 
 	// Scope Domain (or mailbox) the rule belongs to.
-	Scope *string `json:"scope,omitempty"`
+	Scope string `json:"scope"`
 }
 
 // AttachmentFilterAction Action of an attachment filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -716,7 +752,7 @@ type AttachmentFilterUpdate struct {
 	Filter *string `json:"filter,omitempty"`
 }
 
-// AuthSettings Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings).
+// AuthSettings Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). Write-only: responses carry null in its place.
 type AuthSettings struct {
 	BaseDn         *string `json:"base_dn,omitempty"`
 	BindPassword   *string `json:"bind_password,omitempty"`
@@ -738,13 +774,13 @@ type AuthSettings struct {
 // AuthToken defines model for AuthToken.
 type AuthToken struct {
 	// ExpireAt Expiration date of the token (epoch milliseconds).
-	ExpireAt *int64 `json:"expireAt,omitempty"`
+	ExpireAt int64 `json:"expireAt"`
 
 	// Token Token value
-	Token *string `json:"token,omitempty"`
+	Token string `json:"token"`
 
-	// Url Authenticated url to the application
-	Url *string `json:"url,omitempty"`
+	// Url Authenticated url to the application; null when no APP_URL option applies to the user's domain.
+	Url nullable.Nullable[string] `json:"url"`
 }
 
 // AuthType Type of authentication provider. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
@@ -755,29 +791,27 @@ type Authority struct {
 	// ObjectId Opaque identifier
 	//
 	// Example: ByE3n
-	ObjectId           *string   `json:"objectId,omitempty"`
-	ObjectName         *string   `json:"objectName,omitempty"`
-	ObjectType         *string   `json:"objectType,omitempty"`
-	Permissions        *[]string `json:"permissions,omitempty"`
-	SecuredObjectClass *string   `json:"securedObjectClass,omitempty"`
-	SecuredObjectName  *string   `json:"securedObjectName,omitempty"`
+	ObjectId    string   `json:"objectId"`
+	ObjectName  string   `json:"objectName"`
+	ObjectType  string   `json:"objectType"`
+	Permissions []string `json:"permissions"`
 }
 
 // Broker Broker: reseller owning customers.
 type Broker struct {
 	// CreatedAt Creation date (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
 	// Description Description of the broker
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// ExternalId External reference of your choice
-	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+	ExternalId nullable.Nullable[string] `json:"externalId"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Name of the broker
 	Name string `json:"name"`
@@ -797,21 +831,21 @@ type BrokerAdd struct {
 
 // Customer Customer to which the domain belongs
 type Customer struct {
-	// BrokerId Opaque identifier
+	// BrokerId Id of the broker the customer belongs to; null when it belongs to none.
 	//
 	// Example: ByE3n
-	BrokerId *string `json:"brokerId,omitempty"`
+	BrokerId nullable.Nullable[string] `json:"brokerId"`
 
 	// CreatedAt Date (epoch milliseconds).
-	CreatedAt   *int64                    `json:"createdAt,omitempty"`
-	Description nullable.Nullable[string] `json:"description,omitempty"`
-	ExternalId  nullable.Nullable[string] `json:"externalId,omitempty"`
+	CreatedAt   int64                     `json:"createdAt"`
+	Description nullable.Nullable[string] `json:"description"`
+	ExternalId  nullable.Nullable[string] `json:"externalId"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id   *string `json:"id,omitempty"`
-	Name *string `json:"name,omitempty"`
+	Id   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // CustomerAdd Customer to create.
@@ -853,78 +887,78 @@ type DkimKey struct {
 // Domain defines model for Domain.
 type Domain struct {
 	// ActiveUsersCount Number of active users of the domain
-	ActiveUsersCount *int64 `json:"activeUsersCount,omitempty"`
+	ActiveUsersCount int64 `json:"activeUsersCount"`
 
 	// Archive Presence of at least one policy with archive service
-	Archive *bool `json:"archive,omitempty"`
+	Archive bool `json:"archive"`
 
 	// AutoProvisioningOn Activation status of automatic creation of users' accounts
 	AutoProvisioningOn bool `json:"autoProvisioningOn"`
 
 	// CreationDate The domain's creation date (epoch milliseconds).
-	CreationDate *int64 `json:"creationDate,omitempty"`
+	CreationDate int64 `json:"creationDate"`
 
-	// Customer Customer to which the domain belongs
+	// Customer Customer to which the domain belongs; absent when it belongs to none.
 	Customer *Customer `json:"customer,omitempty"`
 
 	// DefaultLanguage Default Language of the accounts in this domain
 	DefaultLanguage Language `json:"defaultLanguage"`
 
 	// DeletionDate The date the domain was marked as deleted (epoch milliseconds).
-	DeletionDate nullable.Nullable[int64] `json:"deletionDate,omitempty"`
+	DeletionDate nullable.Nullable[int64] `json:"deletionDate"`
 
 	// Description Description of the domain
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// DomainAliases The domain's aliases
-	DomainAliases *[]Alias `json:"domainAliases,omitempty"`
+	DomainAliases []Alias `json:"domainAliases"`
 
 	// ExternalId External reference of your choice (i.e. reference of customer in your billing system)
-	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+	ExternalId nullable.Nullable[string] `json:"externalId"`
 
 	// Id Idenfier of the domain
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Incoming Presence of at least one policy with incoming service
-	Incoming *bool `json:"incoming,omitempty"`
+	Incoming bool `json:"incoming"`
 
 	// Name Name of the domain
 	Name string `json:"name"`
 
 	// OutgoingProviders The list of outgoing provider to which the domain belongs
-	OutgoingProviders *[]OutgoingProvider `json:"outgoingProviders,omitempty"`
+	OutgoingProviders []OutgoingProvider `json:"outgoingProviders"`
 
 	// OutgoingSubnets List of hosts allowed to send messages (required format: a.b.c.d/y)
-	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
+	OutgoingSubnets []string `json:"outgoingSubnets"`
 
 	// Platforms List of smtp relays
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms []Platform `json:"platforms"`
 
 	// PoliciesCount Number of policies declared for this domain
-	PoliciesCount *int32 `json:"policiesCount,omitempty"`
+	PoliciesCount int32 `json:"policiesCount"`
 
 	// Policy Filtering and storage policy of a domain.
-	Policy *Policy `json:"policy,omitempty"`
+	Policy Policy `json:"policy"`
 
 	// PurgeDate The date the domain will actually be deleted (epoch milliseconds).
-	PurgeDate nullable.Nullable[int64] `json:"purgeDate,omitempty"`
+	PurgeDate nullable.Nullable[int64] `json:"purgeDate"`
 
 	// Quarantine Presence of at least one policy with quarantine service
-	Quarantine *bool `json:"quarantine,omitempty"`
+	Quarantine bool `json:"quarantine"`
 
 	// Retention Presence of at least one policy with retention service
-	Retention *bool `json:"retention,omitempty"`
+	Retention bool `json:"retention"`
 
 	// SenderVerifyOn Activate the sender verify for the domain. True by default
-	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
+	SenderVerifyOn bool `json:"senderVerifyOn"`
 
 	// Status Activation status of the domain
 	Status DomainStatus `json:"status"`
 
 	// WblistPriority Defines which filtering rules take priority in the case of conflict between domain's and mailbox's filtering rules.
-	WblistPriority *WblistPriority `json:"wblistPriority,omitempty"`
+	WblistPriority WblistPriority `json:"wblistPriority"`
 }
 
 // DomainAdd Domain to create.
@@ -965,7 +999,7 @@ type DomainAdd struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms The list of smtp relays
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms *[]PlatformAdd `json:"platforms,omitempty"`
 
 	// Quarantine Activation status of quarantine service
 	Quarantine bool `json:"quarantine"`
@@ -1018,7 +1052,7 @@ type DomainUpdate struct {
 	OutgoingSubnets *[]string `json:"outgoingSubnets,omitempty"`
 
 	// Platforms The list of platforms which contain settings for SMTP, authentication, remediation API
-	Platforms *[]Platform `json:"platforms,omitempty"`
+	Platforms *[]PlatformAdd `json:"platforms,omitempty"`
 
 	// PolicyId Id of the default policy for current domain
 	//
@@ -1046,10 +1080,10 @@ type DomainUsersAccess struct {
 	// Id Identifier of the entry
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Permissions List of embedded permissions
-	Permissions *[]AclPermissionStatus `json:"permissions,omitempty"`
+	Permissions []AclPermissionStatus `json:"permissions"`
 
 	// Username Grantee of the permissions
 	Username string `json:"username"`
@@ -1063,10 +1097,10 @@ type EmailAlias struct {
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Recipients The email addresses targeted by the alias.
-	Recipients *[]EmailAliasRecipient `json:"recipients,omitempty"`
+	Recipients []EmailAliasRecipient `json:"recipients"`
 }
 
 // EmailAliasAdd E-mail alias (group) to create.
@@ -1084,18 +1118,18 @@ type EmailAliasRecipient struct {
 	Email string `json:"email"`
 
 	// Firstname Firstname of the user (only set if the address match with an account of the current domain)
-	Firstname nullable.Nullable[string] `json:"firstname,omitempty"`
+	Firstname nullable.Nullable[string] `json:"firstname"`
 
 	// Id Idenfier of the alias
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Lastname Lastname of the user (only set if the address match with an account of the current domain)
-	Lastname nullable.Nullable[string] `json:"lastname,omitempty"`
+	Lastname nullable.Nullable[string] `json:"lastname"`
 
 	// Type Type of email
-	Type *EmailAliasRecipientType `json:"type,omitempty"`
+	Type EmailAliasRecipientType `json:"type"`
 }
 
 // EmailAliasRecipientType Type of a recipient of an e-mail alias. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1321,14 +1355,14 @@ type MfaType string
 
 // Option defines model for Option.
 type Option struct {
-	// Option Option datas
-	Option *OptionDef `json:"option,omitempty"`
+	// Option The option's definition, from the catalog (GET /options).
+	Option OptionDef `json:"option"`
 
 	// ParentValue Parent option value used if no scope value is defined: the value of the nearest scope above (platform, customer, domain, user) that sets one, else the option's default. Absent when there is neither.
 	ParentValue *string `json:"parentValue,omitempty"`
 
 	// Value Option value for current scope; null when the scope sets none (parentValue applies). At most 65,535 bytes in UTF-8 (the TEXT type); other types take less (OptionDef.type).
-	Value nullable.Nullable[string] `json:"value,omitempty"`
+	Value nullable.Nullable[string] `json:"value"`
 }
 
 // OptionAdd defines model for OptionAdd.
@@ -1344,13 +1378,13 @@ type OptionAdd struct {
 type OptionDef struct {
 	// CustomerScope Is enabled on customer scope
 	CustomerScope bool                      `json:"customerScope"`
-	Description   nullable.Nullable[string] `json:"description,omitempty"`
+	Description   nullable.Nullable[string] `json:"description"`
 
 	// DomainScope Is enabled on domain scope
 	DomainScope bool `json:"domainScope"`
 
 	// Group Group the option belongs to.
-	Group nullable.Nullable[string] `json:"group,omitempty"`
+	Group nullable.Nullable[string] `json:"group"`
 
 	// Name Option name
 	Name string `json:"name"`
@@ -1371,7 +1405,7 @@ type OptionDef struct {
 	UserScope bool `json:"userScope"`
 
 	// Values List of values allowed for the option
-	Values nullable.Nullable[[]string] `json:"values,omitempty"`
+	Values nullable.Nullable[[]string] `json:"values"`
 }
 
 // OptionScope Scope an option can be set on: PLATFORM (OptionDef.ptfScope), URL (urlScope), CUSTOMER (customerScope), DOMAIN (domainScope), USER (userScope). Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1382,13 +1416,13 @@ type OptionType string
 
 // OutgoingProvider The list of outgoing provider to which the domain belongs
 type OutgoingProvider struct {
-	// Active active
+	// Active Whether the provider is active.
 	Active bool `json:"active"`
 
 	// Id Idenfier of the outgoing provider
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Name Provider name
 	Name string `json:"name"`
@@ -1399,7 +1433,7 @@ type OutgoingProvider struct {
 
 // OutgoingProviderAdd Outgoing provider to create.
 type OutgoingProviderAdd struct {
-	// Active active
+	// Active Whether the provider is active; true when absent (the server applies it).
 	Active *bool `json:"active,omitempty"`
 
 	// Name Provider name
@@ -1411,34 +1445,31 @@ type OutgoingProviderAdd struct {
 
 // Permission defines model for Permission.
 type Permission struct {
-	Editable *bool   `json:"editable,omitempty"`
-	Name     *string `json:"name,omitempty"`
+	Editable bool   `json:"editable"`
+	Name     string `json:"name"`
 }
 
 // PermissionNames Names of permissions (GET /security/permissions lists them).
 type PermissionNames = []string
 
-// PersonalToken defines model for PersonalToken.
+// PersonalToken A personal token, without its value (shown only when it is created).
 type PersonalToken struct {
 	// CreatedAt Creation date of the token (epoch milliseconds).
-	CreatedAt *int64 `json:"createdAt,omitempty"`
+	CreatedAt int64 `json:"createdAt"`
 
-	// Expiration Expiration date of the token (epoch milliseconds).
+	// Expiration Expiration date of the token (epoch milliseconds); absent when it never expires.
 	Expiration *int64 `json:"expiration,omitempty"`
 
 	// Id Idenfier of the token
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
-	// LastUse Last use date (epoch milliseconds).
+	// LastUse Last use date (epoch milliseconds); absent while it has never been used.
 	LastUse *int64 `json:"lastUse,omitempty"`
 
 	// Name Name of the token
 	Name string `json:"name"`
-
-	// Value Value of the token. Only filled after post requests.
-	Value *string `json:"value,omitempty"`
 }
 
 // PersonalTokenAdd Personal token to create.
@@ -1450,9 +1481,73 @@ type PersonalTokenAdd struct {
 	Name string `json:"name"`
 }
 
+// PersonalTokenCreated A personal token as created, with its value, which no other response shows.
+type PersonalTokenCreated struct {
+	// CreatedAt Creation date of the token (epoch milliseconds).
+	CreatedAt int64 `json:"createdAt"`
+
+	// Expiration Expiration date of the token (epoch milliseconds); absent when it never expires.
+	Expiration *int64 `json:"expiration,omitempty"`
+
+	// Id Idenfier of the token
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Name Name of the token
+	Name string `json:"name"`
+
+	// Value Value of the token, shown in this response only.
+	Value string `json:"value"`
+}
+
 // Platform SMTP relay data
 type Platform struct {
-	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null.
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
+	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData"`
+
+	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	ApiType nullable.Nullable[ApiType] `json:"apiType"`
+
+	// AuthData Credentials of the authentication provider (AuthSettings). Write-only in spirit: never returned in clear, responses carry null. An empty string in a request means no settings.
+	AuthData PlatformAuthData `json:"authData"`
+
+	// AuthType Type of authentication; null when none is set. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
+	AuthType nullable.Nullable[AuthType] `json:"authType"`
+
+	// Default Default platform is used for relay messages when user is not created.
+	Default bool `json:"default"`
+
+	// FallbackTransportDest IP or hostname of the secondary smtp server.
+	FallbackTransportDest nullable.Nullable[string] `json:"fallbackTransportDest"`
+
+	// FallbackTransportPort Port of the secondary smtp server.
+	FallbackTransportPort nullable.Nullable[int32] `json:"fallbackTransportPort"`
+
+	// FallbackTransportType Protocol used to deliever message to the secondary smtp server. Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+	FallbackTransportType nullable.Nullable[TransportType] `json:"fallbackTransportType"`
+
+	// Id Opaque identifier
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Name Name of the platform.
+	Name string `json:"name"`
+
+	// TransportDest IP or hostname of the main smtp server.
+	TransportDest string `json:"transportDest"`
+
+	// TransportPort Port of the main smtp server.
+	TransportPort int32 `json:"transportPort"`
+
+	// TransportType Protocol used to deliever message to the main smtp server.
+	TransportType TransportType `json:"transportType"`
+}
+
+// PlatformAdd A platform (SMTP relay) given inline with a domain. The first one is the default unless one is marked.
+type PlatformAdd struct {
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1475,11 +1570,6 @@ type Platform struct {
 
 	// FallbackTransportType Protocol used to deliever message to the secondary smtp server. Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 	FallbackTransportType nullable.Nullable[TransportType] `json:"fallbackTransportType,omitempty"`
-
-	// Id Opaque identifier
-	//
-	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
 
 	// Name Name of the platform.
 	Name string `json:"name"`
@@ -1504,7 +1594,7 @@ type PlatformAuthData1 = string
 
 // PlatformUpdate Changes to a platform; absent properties are left unchanged, null clears a nullable one.
 type PlatformUpdate struct {
-	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null.
+	// ApiData Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1544,20 +1634,59 @@ type PlatformUpdate struct {
 // Policy Filtering and storage policy of a domain.
 type Policy struct {
 	// Archive Activation status of archiving service
-	Archive *bool `json:"archive,omitempty"`
+	Archive bool `json:"archive"`
 
-	// ArchiveProps Archive parameters of the policy
-	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps,omitempty"`
+	// ArchiveProps Archive parameters of the policy; null while its archive service is off.
+	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps"`
 
 	// DomainId Id of the associated domain.
 	//
 	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
+	DomainId string `json:"domainId"`
 
 	// Id Idenfier of the policy
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
+
+	// Incoming Activation status of incoming service
+	Incoming bool `json:"incoming"`
+
+	// MailSizeLimit Determine mail size limit in MB.
+	MailSizeLimit int32 `json:"mailSizeLimit"`
+
+	// Name Name of the policy.
+	Name string `json:"name"`
+
+	// Outgoing Activation status of outgoing service
+	Outgoing bool `json:"outgoing"`
+
+	// Quarantine Activation status of quarantine service
+	Quarantine bool `json:"quarantine"`
+
+	// QuarantineProps Quarantine parameters of the policy; null while its quarantine service is off.
+	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps"`
+
+	// RelayProps Relay parameters of the policy
+	RelayProps RelayProps `json:"relayProps"`
+
+	// Retention Activation status of retention service
+	Retention bool `json:"retention"`
+
+	// RetentionProps Retention parameters of the policy; null while its retention service is off.
+	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps"`
+
+	// SpamScore Score from which a message is treated as a spam.
+	SpamScore float32 `json:"spamScore"`
+}
+
+// PolicyAdd Policy to create, in the domain of the URL.
+type PolicyAdd struct {
+	// Archive Activation status of archiving service
+	Archive *bool `json:"archive,omitempty"`
+
+	// ArchiveProps Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	ArchiveProps nullable.Nullable[ArchivePropsUpdate] `json:"archiveProps,omitempty"`
 
 	// Incoming Activation status of incoming service
 	Incoming bool `json:"incoming"`
@@ -1574,17 +1703,17 @@ type Policy struct {
 	// Quarantine Activation status of quarantine service
 	Quarantine bool `json:"quarantine"`
 
-	// QuarantineProps Quarantaine parameters of the policy
-	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps,omitempty"`
+	// QuarantineProps Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	QuarantineProps nullable.Nullable[QuarantinePropsUpdate] `json:"quarantineProps,omitempty"`
 
-	// RelayProps Relay parameters of the policy
-	RelayProps *RelayProps `json:"relayProps,omitempty"`
+	// RelayProps Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RelayProps *RelayPropsUpdate `json:"relayProps,omitempty"`
 
 	// Retention Activation status of retention service
 	Retention bool `json:"retention"`
 
-	// RetentionProps Retention parameters of the policy
-	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps,omitempty"`
+	// RetentionProps Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RetentionProps nullable.Nullable[RetentionPropsUpdate] `json:"retentionProps,omitempty"`
 
 	// SpamScore Score from which a message is treated as a spam.
 	SpamScore *float32 `json:"spamScore,omitempty"`
@@ -1595,13 +1724,8 @@ type PolicyUpdate struct {
 	// Archive Activation status of archiving service
 	Archive *bool `json:"archive,omitempty"`
 
-	// ArchiveProps Archive parameters of the policy
-	ArchiveProps nullable.Nullable[ArchiveProps] `json:"archiveProps,omitempty"`
-
-	// DomainId Id of the associated domain.
-	//
-	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
+	// ArchiveProps Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	ArchiveProps nullable.Nullable[ArchivePropsUpdate] `json:"archiveProps,omitempty"`
 
 	// Incoming Activation status of incoming service
 	Incoming *bool `json:"incoming,omitempty"`
@@ -1618,43 +1742,44 @@ type PolicyUpdate struct {
 	// Quarantine Activation status of quarantine service
 	Quarantine *bool `json:"quarantine,omitempty"`
 
-	// QuarantineProps Quarantaine parameters of the policy
-	QuarantineProps nullable.Nullable[QuarantineProps] `json:"quarantineProps,omitempty"`
+	// QuarantineProps Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	QuarantineProps nullable.Nullable[QuarantinePropsUpdate] `json:"quarantineProps,omitempty"`
 
-	// RelayProps Relay parameters of the policy
-	RelayProps *RelayProps `json:"relayProps,omitempty"`
+	// RelayProps Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RelayProps *RelayPropsUpdate `json:"relayProps,omitempty"`
 
 	// Retention Activation status of retention service
 	Retention *bool `json:"retention,omitempty"`
 
-	// RetentionProps Retention parameters of the policy
-	RetentionProps nullable.Nullable[RetentionProps] `json:"retentionProps,omitempty"`
+	// RetentionProps Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+	RetentionProps nullable.Nullable[RetentionPropsUpdate] `json:"retentionProps,omitempty"`
 
 	// SpamScore Score from which a message is treated as a spam.
 	SpamScore *float32 `json:"spamScore,omitempty"`
 }
 
 // Problem Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Problem struct {
 	// Detail Explanation specific to this occurrence.
-	Detail *string `json:"detail,omitempty"`
+	Detail string `json:"detail"`
 
-	// Errors Validation failures, one per offending field.
+	// Errors Validation failures, one per offending field; absent from other problems.
 	Errors *[]ProblemFieldError `json:"errors,omitempty"`
 
-	// Instance URI reference identifying this occurrence.
+	// Instance URI reference identifying this occurrence (the request's path); absent when the path is too long to send whole.
 	Instance *string `json:"instance,omitempty"`
 
+	// RequestId Id of the request (its X-Request-Id header), which identifies it in the server's log.
+	RequestId string `json:"requestId"`
+
 	// Status HTTP status code.
-	Status *int32 `json:"status,omitempty"`
+	Status int32 `json:"status"`
 
-	// Title Short, human-readable summary of the problem type.
-	Title *string `json:"title,omitempty"`
+	// Title Short, human-readable summary of the problem type (the status's reason phrase).
+	Title string `json:"title"`
 
-	// Type URI reference identifying the problem type.
-	Type                 *string                `json:"type,omitempty"`
+	// Type URI reference identifying the problem type (`about:blank`, the status alone tells the problem).
+	Type                 string                 `json:"type"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -1667,8 +1792,38 @@ type ProblemFieldError struct {
 	Message string `json:"message"`
 }
 
-// QuarantineProps Quarantaine parameters of the policy
+// QuarantineProps Quarantine parameters of the policy; null while its quarantine service is off.
 type QuarantineProps struct {
+	// Duration Number of days the messages are store in quarantine
+	Duration int32 `json:"duration"`
+
+	// StoreAdvert Determine if system must store incoming emails which seem to be advertising
+	StoreAdvert bool `json:"storeAdvert"`
+
+	// StoreBadAttachments Determine if system must store emails with unauthorized file formats
+	StoreBadAttachments bool `json:"storeBadAttachments"`
+
+	// StoreBadEncoding Determine if system must store emails detected with bad encoding
+	StoreBadEncoding bool `json:"storeBadEncoding"`
+
+	// StoreBadHeaders Determine if system must store emails with bad headers
+	StoreBadHeaders bool `json:"storeBadHeaders"`
+
+	// StoreBlacklisted Determine if system must store incoming blocked sender
+	StoreBlacklisted bool `json:"storeBlacklisted"`
+
+	// StoreSenderVerify Determine if system must store incoming emails with improper sender verify
+	StoreSenderVerify bool `json:"storeSenderVerify"`
+
+	// StoreSpam Determine if system must store spams
+	StoreSpam bool `json:"storeSpam"`
+
+	// StoreVirus Determine if system must store incoming emails which seem to contain a virus
+	StoreVirus bool `json:"storeVirus"`
+}
+
+// QuarantinePropsUpdate Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type QuarantinePropsUpdate struct {
 	// Duration Number of days the messages are store in quarantine
 	Duration *int32 `json:"duration,omitempty"`
 
@@ -1699,13 +1854,13 @@ type QuarantineProps struct {
 
 // RelayCheck defines model for RelayCheck.
 type RelayCheck struct {
-	// ApiData Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings).
+	// ApiData Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings). Write-only: responses carry null in its place.
 	ApiData nullable.Nullable[RemediationApiSettings] `json:"apiData,omitempty"`
 
 	// ApiType Type of mail server in context of remediation.
 	ApiType ApiType `json:"apiType"`
 
-	// AuthData Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings).
+	// AuthData Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). Write-only: responses carry null in its place.
 	AuthData *AuthSettings `json:"authData,omitempty"`
 
 	// AuthType Authentication type to use when connecting to the relay.
@@ -1732,6 +1887,30 @@ type RelayCheck struct {
 // RelayProps Relay parameters of the policy
 type RelayProps struct {
 	// AdvertPrefix Prefix added to subject of email detected as adverts. Set an empty string to disable prefixing.
+	AdvertPrefix string `json:"advertPrefix"`
+
+	// PrefixSpam Prefix added to subject of email detected as spam. Set an empty string to disable prefixing.
+	PrefixSpam nullable.Nullable[string] `json:"prefixSpam"`
+
+	// RelayAdvert Determine if system must deliver incoming emails considered as advertising.
+	RelayAdvert bool `json:"relayAdvert"`
+
+	// RelayBadAttachments Determine if system must deliver incoming emails which contain attachments with unauthorized file extensions (.exe,.zip,…)
+	RelayBadAttachments bool `json:"relayBadAttachments"`
+
+	// RelayBadHeaders Determine if system must deliver incoming emails which contain bad headers.
+	RelayBadHeaders bool `json:"relayBadHeaders"`
+
+	// RelaySpam Determine if system must deliver incoming emails considered as spam.
+	RelaySpam bool `json:"relaySpam"`
+
+	// SpamScoreLimit Score from which a message considered as spam is not delievered.
+	SpamScoreLimit float32 `json:"spamScoreLimit"`
+}
+
+// RelayPropsUpdate Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type RelayPropsUpdate struct {
+	// AdvertPrefix Prefix added to subject of email detected as adverts. Set an empty string to disable prefixing.
 	AdvertPrefix *string `json:"advertPrefix,omitempty"`
 
 	// PrefixSpam Prefix added to subject of email detected as spam. Set an empty string to disable prefixing.
@@ -1753,7 +1932,7 @@ type RelayProps struct {
 	SpamScoreLimit *float32 `json:"spamScoreLimit,omitempty"`
 }
 
-// RemediationApiSettings Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings).
+// RemediationApiSettings Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings). Write-only: responses carry null in its place.
 type RemediationApiSettings struct {
 	ClientId     *string `json:"clientId,omitempty"`
 	ClientSecret *string `json:"clientSecret,omitempty"`
@@ -1766,8 +1945,20 @@ type RemediationApiSettings struct {
 	UseSsl       *bool   `json:"useSsl,omitempty"`
 }
 
-// RetentionProps Retention parameters of the policy
+// RetentionProps Retention parameters of the policy; null while its retention service is off.
 type RetentionProps struct {
+	// Duration Number of days the messages are store in retention
+	Duration int32 `json:"duration"`
+
+	// StoreCleanMailIn Determine if system must store clean incoming emails
+	StoreCleanMailIn bool `json:"storeCleanMailIn"`
+
+	// StoreMailOut Determine if system must store sent emails
+	StoreMailOut bool `json:"storeMailOut"`
+}
+
+// RetentionPropsUpdate Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default).
+type RetentionPropsUpdate struct {
 	// Duration Number of days the messages are store in retention
 	Duration *int32 `json:"duration,omitempty"`
 
@@ -1789,7 +1980,7 @@ type ServiceStatus struct {
 // Sign defines model for Sign.
 type Sign struct {
 	// Sign The user signature in the html format and encoded in Base64
-	Sign *string `json:"sign,omitempty"`
+	Sign string `json:"sign"`
 }
 
 // SmtpMessage E-mail to send.
@@ -1861,10 +2052,10 @@ type UriFilter struct {
 	Action UriFilterAction `json:"action"`
 
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
-	// Description Any comments to explain the reason behind this rule.
-	Description *string `json:"description,omitempty"`
+	// Description Any comments to explain the reason behind this rule; null when none was given.
+	Description nullable.Nullable[string] `json:"description"`
 
 	// Filter Content concerned by the action
 	Filter string `json:"filter"`
@@ -1872,13 +2063,13 @@ type UriFilter struct {
 	// Id Idenfier
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Priority Priority of the rule.
-	Priority *int32 `json:"priority,omitempty"`
+	Priority int32 `json:"priority"`
 
 	// Scope Domain (or mailbox) the rule belongs to.
-	Scope *string `json:"scope,omitempty"`
+	Scope string `json:"scope"`
 }
 
 // UriFilterAction Action of a URI-BL filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -1911,57 +2102,57 @@ type UriFilterUpdate struct {
 // User defines model for User.
 type User struct {
 	// CreationDate The account's creation date (epoch milliseconds).
-	CreationDate *int64 `json:"creationDate,omitempty"`
+	CreationDate int64 `json:"creationDate"`
 
 	// DomainId Domain's identifier of the account
 	//
 	// Example: ByE3n
 	DomainId string `json:"domainId"`
 
-	// DomainPlatformId Default platform id of the domain
+	// DomainPlatformId Default platform id of the domain; null when the domain has no platform.
 	//
 	// Example: ByE3n
-	DomainPlatformId *string `json:"domainPlatformId,omitempty"`
+	DomainPlatformId nullable.Nullable[string] `json:"domainPlatformId"`
 
 	// DomainPolicyId Default policy id of the domain
 	//
 	// Example: ByE3n
-	DomainPolicyId *string `json:"domainPolicyId,omitempty"`
+	DomainPolicyId string `json:"domainPolicyId"`
 
 	// DomainStatus The status of the domain
-	DomainStatus *DomainStatus `json:"domainStatus,omitempty"`
+	DomainStatus DomainStatus `json:"domainStatus"`
 
 	// Email Username of the accoount.
 	Email string `json:"email"`
 
-	// Firstname Firstname of the user
-	Firstname *string `json:"firstname,omitempty"`
+	// Firstname Firstname of the user; null when none was given.
+	Firstname nullable.Nullable[string] `json:"firstname"`
 
 	// Id Idenfier of the user
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Language Language of the account
 	Language Language `json:"language"`
 
 	// LastConnectionDate Date of last connection to application (epoch milliseconds).
-	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate,omitempty"`
+	LastConnectionDate nullable.Nullable[int64] `json:"lastConnectionDate"`
 
-	// Lastname Lastname of the user
-	Lastname *string `json:"lastname,omitempty"`
+	// Lastname Lastname of the user; null when none was given.
+	Lastname nullable.Nullable[string] `json:"lastname"`
 
 	// MfaType Account's defined multi-factor authentication. Multi-factor authentication type of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-	MfaType nullable.Nullable[MfaType] `json:"mfaType,omitempty"`
+	MfaType nullable.Nullable[MfaType] `json:"mfaType"`
 
-	// Platform SMTP relay data
+	// Platform The user's platform, else its domain's default one; absent when neither exists.
 	Platform *Platform `json:"platform,omitempty"`
 
-	// Policy Filtering and storage policy of a domain.
-	Policy *Policy `json:"policy,omitempty"`
+	// Policy The user's policy, else its domain's default one.
+	Policy Policy `json:"policy"`
 
 	// SenderVerifyOn Activate the sender verify for the user. True by default
-	SenderVerifyOn *bool `json:"senderVerifyOn,omitempty"`
+	SenderVerifyOn bool `json:"senderVerifyOn"`
 
 	// Status Activation status of the account
 	Status UserStatus `json:"status"`
@@ -2027,11 +2218,6 @@ type UserUpdate struct {
 	// Example: ByE3n
 	AuthId *string `json:"authId,omitempty"`
 
-	// DomainId Domain's identifier of the account
-	//
-	// Example: ByE3n
-	DomainId *string `json:"domainId,omitempty"`
-
 	// Email Username of the accoount.
 	Email *string `json:"email,omitempty"`
 
@@ -2079,10 +2265,39 @@ type WblistDecision struct {
 	Decision WblistDecisionValue `json:"decision"`
 
 	// Reason Human-readable explanation of the decision.
-	Reason *string `json:"reason,omitempty"`
+	Reason string `json:"reason"`
 
-	// Rule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches.
-	Rule nullable.Nullable[WblistRule] `json:"rule,omitempty"`
+	// Rule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches. The same properties as WblistRule: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+	Rule nullable.Nullable[WblistDecisionRule] `json:"rule"`
+}
+
+// WblistDecisionRule The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches. The same properties as WblistRule: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+type WblistDecisionRule struct {
+	// CreatedDate Creation date (epoch milliseconds).
+	CreatedDate int64 `json:"createdDate"`
+
+	// Description Free description field
+	Description nullable.Nullable[string] `json:"description"`
+
+	// ExpireAt Expiration date for the rule (epoch milliseconds).
+	ExpireAt nullable.Nullable[int64] `json:"expireAt"`
+
+	// Id Idenfier of the rule
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// Owner Owner of the rule. Can be an mailbox or a domain
+	Owner string `json:"owner"`
+
+	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
+	SpfOn nullable.Nullable[bool] `json:"spfOn"`
+
+	// Type Action applied if rule match
+	Type WblistRuleType `json:"type"`
+
+	// Value The address to block or allow. It can be an email or a domain
+	Value string `json:"value"`
 }
 
 // WblistDecisionValue Decision of the sender filtering rules: ALLOW or BLOCK when a rule matches, NONE otherwise. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2115,24 +2330,24 @@ type WblistPriority string
 // WblistRule defines model for WblistRule.
 type WblistRule struct {
 	// CreatedDate Creation date (epoch milliseconds).
-	CreatedDate *int64 `json:"createdDate,omitempty"`
+	CreatedDate int64 `json:"createdDate"`
 
 	// Description Free description field
-	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Description nullable.Nullable[string] `json:"description"`
 
 	// ExpireAt Expiration date for the rule (epoch milliseconds).
-	ExpireAt nullable.Nullable[int64] `json:"expireAt,omitempty"`
+	ExpireAt nullable.Nullable[int64] `json:"expireAt"`
 
 	// Id Idenfier of the rule
 	//
 	// Example: ByE3n
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Owner Owner of the rule. Can be an mailbox or a domain
 	Owner string `json:"owner"`
 
 	// SpfOn Activates the SPF on senders. Only applied and required for allowlist.
-	SpfOn nullable.Nullable[bool] `json:"spfOn,omitempty"`
+	SpfOn nullable.Nullable[bool] `json:"spfOn"`
 
 	// Type Action applied if rule match
 	Type WblistRuleType `json:"type"`
@@ -2169,58 +2384,36 @@ type Offset = int32
 type PageSize = int32
 
 // BadRequest Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type BadRequest = Problem
 
 // Conflict Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Conflict = Problem
 
 // Forbidden Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Forbidden = Problem
 
 // InternalError Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type InternalError = Problem
 
 // NotFound Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type NotFound = Problem
 
 // NotImplemented Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type NotImplemented = Problem
 
 // PayloadTooLarge Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type PayloadTooLarge = Problem
 
 // ServiceUnavailable Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type ServiceUnavailable = Problem
 
 // TooManyRequests Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type TooManyRequests = Problem
 
 // Unauthorized Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type Unauthorized = Problem
 
 // UnprocessableEntity Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-//
-// Example: {"detail":"Domain not found with given id","instance":"/domains/Eygdk","status":404,"title":"Not Found","type":"about:blank"}
 type UnprocessableEntity = Problem
 
 // ListBrokersParams defines parameters for ListBrokers.
@@ -2386,6 +2579,9 @@ type ListDomainEmailAliasesParams struct {
 
 	// Recipient Filter groups by recipient's email
 	Recipient *string `form:"recipient,omitempty" json:"recipient,omitempty"`
+
+	// Address Alias of `recipient` (the doc's example `?address=ramsay@got.net`): send one of the two.
+	Address *string `form:"address,omitempty" json:"address,omitempty"`
 }
 
 // AddEmailAliasAddressesJSONBody defines parameters for AddEmailAliasAddresses.
@@ -2416,6 +2612,9 @@ type ListDomainUsersParams struct {
 
 	// Email Filter by email
 	Email *string `form:"email,omitempty" json:"email,omitempty"`
+
+	// Name Alias of `email` (the doc's example `?name=*lannister.net`): send one of the two.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
 
 	// PlatformName Filter by platform name
 	PlatformName *string `form:"platformName,omitempty" json:"platformName,omitempty"`
@@ -2524,6 +2723,9 @@ type ListUsersParams struct {
 
 	// Email Filter by email
 	Email *string `form:"email,omitempty" json:"email,omitempty"`
+
+	// Name Alias of `email` (the doc's example `?name=…`): send one of the two.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
 
 	// PlatformName Filter by platform name
 	PlatformName *string `form:"platformName,omitempty" json:"platformName,omitempty"`
@@ -2704,7 +2906,7 @@ type AddEmailAliasAddressesJSONRequestBody = AddEmailAliasAddressesJSONBody
 type SetDomainOptionJSONRequestBody = OptionAdd
 
 // CreatePolicyJSONRequestBody defines body for CreatePolicy for application/json ContentType.
-type CreatePolicyJSONRequestBody = Policy
+type CreatePolicyJSONRequestBody = PolicyAdd
 
 // AddDomainWblistRulesJSONRequestBody defines body for AddDomainWblistRules for application/json ContentType.
 type AddDomainWblistRulesJSONRequestBody = AddDomainWblistRulesJSONBody
@@ -2821,6 +3023,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		delete(object, "instance")
 	}
 
+	if raw, found := object["requestId"]; found {
+		err = json.Unmarshal(raw, &a.RequestId)
+		if err != nil {
+			return fmt.Errorf("error reading 'requestId': %w", err)
+		}
+		delete(object, "requestId")
+	}
+
 	if raw, found := object["status"]; found {
 		err = json.Unmarshal(raw, &a.Status)
 		if err != nil {
@@ -2864,11 +3074,9 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
-	if a.Detail != nil {
-		object["detail"], err = json.Marshal(a.Detail)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'detail': %w", err)
-		}
+	object["detail"], err = json.Marshal(a.Detail)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'detail': %w", err)
 	}
 
 	if a.Errors != nil {
@@ -2885,25 +3093,24 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.Status != nil {
-		object["status"], err = json.Marshal(a.Status)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'status': %w", err)
-		}
+	object["requestId"], err = json.Marshal(a.RequestId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'requestId': %w", err)
 	}
 
-	if a.Title != nil {
-		object["title"], err = json.Marshal(a.Title)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'title': %w", err)
-		}
+	object["status"], err = json.Marshal(a.Status)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'status': %w", err)
 	}
 
-	if a.Type != nil {
-		object["type"], err = json.Marshal(a.Type)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'type': %w", err)
-		}
+	object["title"], err = json.Marshal(a.Title)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'title': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -3083,6 +3290,13 @@ type ClientInterface interface {
 	// Corresponds with DELETE /admins/{adminId}/tokens/{tokenId} (the `DeleteToken` operationId).
 	DeleteToken(ctx context.Context, adminId string, tokenId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetToken Get a token
+	//
+	// Get a personal token of an admin (never its value, shown once at creation): the Location of a created token. Only sysadmin or the admin itself.
+	//
+	// Corresponds with GET /admins/{adminId}/tokens/{tokenId} (the `GetToken` operationId).
+	GetToken(ctx context.Context, adminId string, tokenId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListBrokers List brokers
 	//
 	// Returns the list of brokers visible to the logged-in account.
@@ -3214,6 +3428,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /customers/{customerId}/options/{optionName} (the `DeleteCustomerOption` operationId).
 	DeleteCustomerOption(ctx context.Context, customerId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCustomerOption Get customer option
+	//
+	// Get one option of a customer: its own value (null if unset) and the value it inherits (the Location of a value set by POST). Only sysadmin.
+	//
+	// Corresponds with GET /customers/{customerId}/options/{optionName} (the `GetCustomerOption` operationId).
+	GetCustomerOption(ctx context.Context, customerId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDomains List domains
 	//
@@ -3625,6 +3846,13 @@ type ClientInterface interface {
 	// Corresponds with DELETE /domains/{domainId}/options/{optionName} (the `DeleteDomainOption` operationId).
 	DeleteDomainOption(ctx context.Context, domainId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDomainOption Get domain option
+	//
+	// Get one option of a domain: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+	//
+	// Corresponds with GET /domains/{domainId}/options/{optionName} (the `GetDomainOption` operationId).
+	GetDomainOption(ctx context.Context, domainId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListDomainPolicies List domain policies
 	//
 	// Returns a list of policies of a given domain.
@@ -3875,6 +4103,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /options/platform/{optionName} (the `DeletePlatformOption` operationId).
 	DeletePlatformOption(ctx context.Context, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPlatformOption Get platform option
+	//
+	// Get one option of the platform (the whole service): its value (null if unset) and its default (the Location of a value set by POST). Only sysadmin.
+	//
+	// Corresponds with GET /options/platform/{optionName} (the `GetPlatformOption` operationId).
+	GetPlatformOption(ctx context.Context, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOutgoingProviders List outgoing providers
 	//
@@ -4213,6 +4448,13 @@ type ClientInterface interface {
 	// Corresponds with DELETE /users/{userId}/options/{optionName} (the `DeleteUserOption` operationId).
 	DeleteUserOption(ctx context.Context, userId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetUserOption Get user option
+	//
+	// Get one option of a user: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+	//
+	// Corresponds with GET /users/{userId}/options/{optionName} (the `GetUserOption` operationId).
+	GetUserOption(ctx context.Context, userId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteUserSign Delete sign
 	//
 	// Delete the HTML sign of the given user.
@@ -4411,6 +4653,23 @@ func (c *Client) CreateToken(ctx context.Context, adminId string, body CreateTok
 // Corresponds with DELETE /admins/{adminId}/tokens/{tokenId} (the `DeleteToken` operationId).
 func (c *Client) DeleteToken(ctx context.Context, adminId string, tokenId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteTokenRequest(c.Server, adminId, tokenId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetToken Get a token
+//
+// Get a personal token of an admin (never its value, shown once at creation): the Location of a created token. Only sysadmin or the admin itself.
+//
+// Corresponds with GET /admins/{adminId}/tokens/{tokenId} (the `GetToken` operationId).
+func (c *Client) GetToken(ctx context.Context, adminId string, tokenId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTokenRequest(c.Server, adminId, tokenId)
 	if err != nil {
 		return nil, err
 	}
@@ -4703,6 +4962,23 @@ func (c *Client) SetCustomerOption(ctx context.Context, customerId string, body 
 // Corresponds with DELETE /customers/{customerId}/options/{optionName} (the `DeleteCustomerOption` operationId).
 func (c *Client) DeleteCustomerOption(ctx context.Context, customerId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteCustomerOptionRequest(c.Server, customerId, optionName)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCustomerOption Get customer option
+//
+// Get one option of a customer: its own value (null if unset) and the value it inherits (the Location of a value set by POST). Only sysadmin.
+//
+// Corresponds with GET /customers/{customerId}/options/{optionName} (the `GetCustomerOption` operationId).
+func (c *Client) GetCustomerOption(ctx context.Context, customerId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCustomerOptionRequest(c.Server, customerId, optionName)
 	if err != nil {
 		return nil, err
 	}
@@ -5623,6 +5899,23 @@ func (c *Client) DeleteDomainOption(ctx context.Context, domainId string, option
 	return c.Client.Do(req)
 }
 
+// GetDomainOption Get domain option
+//
+// Get one option of a domain: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+//
+// Corresponds with GET /domains/{domainId}/options/{optionName} (the `GetDomainOption` operationId).
+func (c *Client) GetDomainOption(ctx context.Context, domainId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDomainOptionRequest(c.Server, domainId, optionName)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListDomainPolicies List domain policies
 //
 // Returns a list of policies of a given domain.
@@ -6174,6 +6467,23 @@ func (c *Client) SetPlatformOption(ctx context.Context, body SetPlatformOptionJS
 // Corresponds with DELETE /options/platform/{optionName} (the `DeletePlatformOption` operationId).
 func (c *Client) DeletePlatformOption(ctx context.Context, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeletePlatformOptionRequest(c.Server, optionName)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPlatformOption Get platform option
+//
+// Get one option of the platform (the whole service): its value (null if unset) and its default (the Location of a value set by POST). Only sysadmin.
+//
+// Corresponds with GET /options/platform/{optionName} (the `GetPlatformOption` operationId).
+func (c *Client) GetPlatformOption(ctx context.Context, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPlatformOptionRequest(c.Server, optionName)
 	if err != nil {
 		return nil, err
 	}
@@ -6951,6 +7261,23 @@ func (c *Client) DeleteUserOption(ctx context.Context, userId string, optionName
 	return c.Client.Do(req)
 }
 
+// GetUserOption Get user option
+//
+// Get one option of a user: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+//
+// Corresponds with GET /users/{userId}/options/{optionName} (the `GetUserOption` operationId).
+func (c *Client) GetUserOption(ctx context.Context, userId string, optionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUserOptionRequest(c.Server, userId, optionName)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteUserSign Delete sign
 //
 // Delete the HTML sign of the given user.
@@ -7351,6 +7678,47 @@ func NewDeleteTokenRequest(server string, adminId string, tokenId string) (*http
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTokenRequest constructs an http.Request for the GetToken method
+func NewGetTokenRequest(server string, adminId string, tokenId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "adminId", adminId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "tokenId", tokenId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admins/%s/tokens/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7933,6 +8301,47 @@ func NewDeleteCustomerOptionRequest(server string, customerId string, optionName
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetCustomerOptionRequest constructs an http.Request for the GetCustomerOption method
+func NewGetCustomerOptionRequest(server string, customerId string, optionName string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customerId", customerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "optionName", optionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/customers/%s/options/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -9401,6 +9810,18 @@ func NewListDomainEmailAliasesRequest(server string, domainId string, params *Li
 
 		}
 
+		if params.Address != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "address", *params.Address, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -9849,6 +10270,47 @@ func NewDeleteDomainOptionRequest(server string, domainId string, optionName str
 	return req, nil
 }
 
+// NewGetDomainOptionRequest constructs an http.Request for the GetDomainOption method
+func NewGetDomainOptionRequest(server string, domainId string, optionName string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domainId", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "optionName", optionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/domains/%s/options/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListDomainPoliciesRequest constructs an http.Request for the ListDomainPolicies method
 func NewListDomainPoliciesRequest(server string, domainId string, params *ListDomainPoliciesParams) (*http.Request, error) {
 	var err error
@@ -10055,6 +10517,18 @@ func NewListDomainUsersRequest(server string, domainId string, params *ListDomai
 		if params.Email != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10992,6 +11466,40 @@ func NewDeletePlatformOptionRequest(server string, optionName string) (*http.Req
 	return req, nil
 }
 
+// NewGetPlatformOptionRequest constructs an http.Request for the GetPlatformOption method
+func NewGetPlatformOptionRequest(server string, optionName string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "optionName", optionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/options/platform/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListOutgoingProvidersRequest constructs an http.Request for the ListOutgoingProviders method
 func NewListOutgoingProvidersRequest(server string, params *ListOutgoingProvidersParams) (*http.Request, error) {
 	var err error
@@ -11883,6 +12391,18 @@ func NewListUsersRequest(server string, params *ListUsersParams) (*http.Request,
 		if params.Email != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -12866,6 +13386,47 @@ func NewDeleteUserOptionRequest(server string, userId string, optionName string)
 	return req, nil
 }
 
+// NewGetUserOptionRequest constructs an http.Request for the GetUserOption method
+func NewGetUserOptionRequest(server string, userId string, optionName string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "optionName", optionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s/options/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDeleteUserSignRequest constructs an http.Request for the DeleteUserSign method
 func NewDeleteUserSignRequest(server string, userId string) (*http.Request, error) {
 	var err error
@@ -13456,6 +14017,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /admins/{adminId}/tokens/{tokenId} (the `DeleteToken` operationId).
 	DeleteTokenWithResponse(ctx context.Context, adminId string, tokenId string, reqEditors ...RequestEditorFn) (*DeleteTokenResponse, error)
 
+	// GetTokenWithResponse Get a token
+	//
+	// Get a personal token of an admin (never its value, shown once at creation): the Location of a created token. Only sysadmin or the admin itself.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admins/{adminId}/tokens/{tokenId} (the `GetToken` operationId).
+	GetTokenWithResponse(ctx context.Context, adminId string, tokenId string, reqEditors ...RequestEditorFn) (*GetTokenResponse, error)
+
 	// ListBrokersWithResponse List brokers
 	//
 	// Returns the list of brokers visible to the logged-in account.
@@ -13599,6 +14169,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /customers/{customerId}/options/{optionName} (the `DeleteCustomerOption` operationId).
 	DeleteCustomerOptionWithResponse(ctx context.Context, customerId string, optionName string, reqEditors ...RequestEditorFn) (*DeleteCustomerOptionResponse, error)
+
+	// GetCustomerOptionWithResponse Get customer option
+	//
+	// Get one option of a customer: its own value (null if unset) and the value it inherits (the Location of a value set by POST). Only sysadmin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /customers/{customerId}/options/{optionName} (the `GetCustomerOption` operationId).
+	GetCustomerOptionWithResponse(ctx context.Context, customerId string, optionName string, reqEditors ...RequestEditorFn) (*GetCustomerOptionResponse, error)
 
 	// ListDomainsWithResponse List domains
 	//
@@ -14050,6 +14629,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /domains/{domainId}/options/{optionName} (the `DeleteDomainOption` operationId).
 	DeleteDomainOptionWithResponse(ctx context.Context, domainId string, optionName string, reqEditors ...RequestEditorFn) (*DeleteDomainOptionResponse, error)
 
+	// GetDomainOptionWithResponse Get domain option
+	//
+	// Get one option of a domain: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /domains/{domainId}/options/{optionName} (the `GetDomainOption` operationId).
+	GetDomainOptionWithResponse(ctx context.Context, domainId string, optionName string, reqEditors ...RequestEditorFn) (*GetDomainOptionResponse, error)
+
 	// ListDomainPoliciesWithResponse List domain policies
 	//
 	// Returns a list of policies of a given domain.
@@ -14328,6 +14916,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /options/platform/{optionName} (the `DeletePlatformOption` operationId).
 	DeletePlatformOptionWithResponse(ctx context.Context, optionName string, reqEditors ...RequestEditorFn) (*DeletePlatformOptionResponse, error)
+
+	// GetPlatformOptionWithResponse Get platform option
+	//
+	// Get one option of the platform (the whole service): its value (null if unset) and its default (the Location of a value set by POST). Only sysadmin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /options/platform/{optionName} (the `GetPlatformOption` operationId).
+	GetPlatformOptionWithResponse(ctx context.Context, optionName string, reqEditors ...RequestEditorFn) (*GetPlatformOptionResponse, error)
 
 	// ListOutgoingProvidersWithResponse List outgoing providers
 	//
@@ -14716,6 +15313,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /users/{userId}/options/{optionName} (the `DeleteUserOption` operationId).
 	DeleteUserOptionWithResponse(ctx context.Context, userId string, optionName string, reqEditors ...RequestEditorFn) (*DeleteUserOptionResponse, error)
 
+	// GetUserOptionWithResponse Get user option
+	//
+	// Get one option of a user: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/{userId}/options/{optionName} (the `GetUserOption` operationId).
+	GetUserOptionWithResponse(ctx context.Context, userId string, optionName string, reqEditors ...RequestEditorFn) (*GetUserOptionResponse, error)
+
 	// DeleteUserSignWithResponse Delete sign
 	//
 	// Delete the HTML sign of the given user.
@@ -15011,7 +15617,7 @@ type CreateTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
-	JSON201 *PersonalToken
+	JSON201 *PersonalTokenCreated
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -15043,7 +15649,7 @@ type CreateTokenResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r CreateTokenResponse) GetJSON201() *PersonalToken {
+func (r CreateTokenResponse) GetJSON201() *PersonalTokenCreated {
 	return r.JSON201
 }
 
@@ -15231,6 +15837,124 @@ func (r DeleteTokenResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetTokenResponse401Headers the declared response headers of an HTTP 401 response for GetToken
+type GetTokenResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// GetTokenResponse429Headers the declared response headers of an HTTP 429 response for GetToken
+type GetTokenResponse429Headers struct {
+	RetryAfter int32
+}
+
+// GetTokenResponse503Headers the declared response headers of an HTTP 503 response for GetToken
+type GetTokenResponse503Headers struct {
+	RetryAfter int32
+}
+
+type GetTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PersonalToken
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetTokenResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTokenResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetTokenResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTokenResponse) GetJSON200() *PersonalToken {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTokenResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16620,6 +17344,124 @@ func (r DeleteCustomerOptionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteCustomerOptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetCustomerOptionResponse401Headers the declared response headers of an HTTP 401 response for GetCustomerOption
+type GetCustomerOptionResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// GetCustomerOptionResponse429Headers the declared response headers of an HTTP 429 response for GetCustomerOption
+type GetCustomerOptionResponse429Headers struct {
+	RetryAfter int32
+}
+
+// GetCustomerOptionResponse503Headers the declared response headers of an HTTP 503 response for GetCustomerOption
+type GetCustomerOptionResponse503Headers struct {
+	RetryAfter int32
+}
+
+type GetCustomerOptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Option
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetCustomerOptionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetCustomerOptionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetCustomerOptionResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCustomerOptionResponse) GetJSON200() *Option {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetCustomerOptionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetCustomerOptionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetCustomerOptionResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetCustomerOptionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetCustomerOptionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetCustomerOptionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r GetCustomerOptionResponse) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetCustomerOptionResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCustomerOptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCustomerOptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCustomerOptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCustomerOptionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18744,11 +19586,6 @@ func (r DeleteDomainDkimResponse) ContentType() string {
 	return ""
 }
 
-// GetDomainDkimResponse200Headers the declared response headers of an HTTP 200 response for GetDomainDkim
-type GetDomainDkimResponse200Headers struct {
-	XTotalCount int64
-}
-
 // GetDomainDkimResponse401Headers the declared response headers of an HTTP 401 response for GetDomainDkim
 type GetDomainDkimResponse401Headers struct {
 	WWWAuthenticate string
@@ -18785,8 +19622,6 @@ type GetDomainDkimResponse struct {
 	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
-	// Headers200 the parsed response headers for an HTTP 200 response
-	Headers200 *GetDomainDkimResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetDomainDkimResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -21054,6 +21889,124 @@ func (r DeleteDomainOptionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteDomainOptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDomainOptionResponse401Headers the declared response headers of an HTTP 401 response for GetDomainOption
+type GetDomainOptionResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// GetDomainOptionResponse429Headers the declared response headers of an HTTP 429 response for GetDomainOption
+type GetDomainOptionResponse429Headers struct {
+	RetryAfter int32
+}
+
+// GetDomainOptionResponse503Headers the declared response headers of an HTTP 503 response for GetDomainOption
+type GetDomainOptionResponse503Headers struct {
+	RetryAfter int32
+}
+
+type GetDomainOptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Option
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetDomainOptionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDomainOptionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDomainOptionResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDomainOptionResponse) GetJSON200() *Option {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDomainOptionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDomainOptionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDomainOptionResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDomainOptionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetDomainOptionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetDomainOptionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r GetDomainOptionResponse) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetDomainOptionResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDomainOptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDomainOptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDomainOptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDomainOptionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23819,6 +24772,124 @@ func (r DeletePlatformOptionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeletePlatformOptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPlatformOptionResponse401Headers the declared response headers of an HTTP 401 response for GetPlatformOption
+type GetPlatformOptionResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// GetPlatformOptionResponse429Headers the declared response headers of an HTTP 429 response for GetPlatformOption
+type GetPlatformOptionResponse429Headers struct {
+	RetryAfter int32
+}
+
+// GetPlatformOptionResponse503Headers the declared response headers of an HTTP 503 response for GetPlatformOption
+type GetPlatformOptionResponse503Headers struct {
+	RetryAfter int32
+}
+
+type GetPlatformOptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Option
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPlatformOptionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPlatformOptionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetPlatformOptionResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPlatformOptionResponse) GetJSON200() *Option {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPlatformOptionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPlatformOptionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPlatformOptionResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPlatformOptionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPlatformOptionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPlatformOptionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r GetPlatformOptionResponse) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPlatformOptionResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPlatformOptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPlatformOptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPlatformOptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPlatformOptionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27942,6 +29013,124 @@ func (r DeleteUserOptionResponse) ContentType() string {
 	return ""
 }
 
+// GetUserOptionResponse401Headers the declared response headers of an HTTP 401 response for GetUserOption
+type GetUserOptionResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// GetUserOptionResponse429Headers the declared response headers of an HTTP 429 response for GetUserOption
+type GetUserOptionResponse429Headers struct {
+	RetryAfter int32
+}
+
+// GetUserOptionResponse503Headers the declared response headers of an HTTP 503 response for GetUserOption
+type GetUserOptionResponse503Headers struct {
+	RetryAfter int32
+}
+
+type GetUserOptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Option
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetUserOptionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUserOptionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUserOptionResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUserOptionResponse) GetJSON200() *Option {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetUserOptionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetUserOptionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetUserOptionResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetUserOptionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetUserOptionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetUserOptionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r GetUserOptionResponse) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetUserOptionResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUserOptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUserOptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUserOptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUserOptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // DeleteUserSignResponse401Headers the declared response headers of an HTTP 401 response for DeleteUserSign
 type DeleteUserSignResponse401Headers struct {
 	WWWAuthenticate string
@@ -29084,7 +30273,7 @@ func (r UpdateUserWblistRuleResponse) ContentType() string {
 
 // AddWblistEntriesResponse201Headers the declared response headers of an HTTP 201 response for AddWblistEntries
 type AddWblistEntriesResponse201Headers struct {
-	Location string
+	Location *string
 }
 
 // AddWblistEntriesResponse401Headers the declared response headers of an HTTP 401 response for AddWblistEntries
@@ -29279,6 +30468,21 @@ func (c *ClientWithResponses) DeleteTokenWithResponse(ctx context.Context, admin
 		return nil, err
 	}
 	return ParseDeleteTokenResponse(rsp)
+}
+
+// GetTokenWithResponse Get a token
+//
+// Get a personal token of an admin (never its value, shown once at creation): the Location of a created token. Only sysadmin or the admin itself.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admins/{adminId}/tokens/{tokenId} (the `GetToken` operationId).
+func (c *ClientWithResponses) GetTokenWithResponse(ctx context.Context, adminId string, tokenId string, reqEditors ...RequestEditorFn) (*GetTokenResponse, error) {
+	rsp, err := c.GetToken(ctx, adminId, tokenId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTokenResponse(rsp)
 }
 
 // ListBrokersWithResponse List brokers
@@ -29519,6 +30723,21 @@ func (c *ClientWithResponses) DeleteCustomerOptionWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseDeleteCustomerOptionResponse(rsp)
+}
+
+// GetCustomerOptionWithResponse Get customer option
+//
+// Get one option of a customer: its own value (null if unset) and the value it inherits (the Location of a value set by POST). Only sysadmin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /customers/{customerId}/options/{optionName} (the `GetCustomerOption` operationId).
+func (c *ClientWithResponses) GetCustomerOptionWithResponse(ctx context.Context, customerId string, optionName string, reqEditors ...RequestEditorFn) (*GetCustomerOptionResponse, error) {
+	rsp, err := c.GetCustomerOption(ctx, customerId, optionName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCustomerOptionResponse(rsp)
 }
 
 // ListDomainsWithResponse List domains
@@ -30271,6 +31490,21 @@ func (c *ClientWithResponses) DeleteDomainOptionWithResponse(ctx context.Context
 	return ParseDeleteDomainOptionResponse(rsp)
 }
 
+// GetDomainOptionWithResponse Get domain option
+//
+// Get one option of a domain: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /domains/{domainId}/options/{optionName} (the `GetDomainOption` operationId).
+func (c *ClientWithResponses) GetDomainOptionWithResponse(ctx context.Context, domainId string, optionName string, reqEditors ...RequestEditorFn) (*GetDomainOptionResponse, error) {
+	rsp, err := c.GetDomainOption(ctx, domainId, optionName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDomainOptionResponse(rsp)
+}
+
 // ListDomainPoliciesWithResponse List domain policies
 //
 // Returns a list of policies of a given domain.
@@ -30734,6 +31968,21 @@ func (c *ClientWithResponses) DeletePlatformOptionWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseDeletePlatformOptionResponse(rsp)
+}
+
+// GetPlatformOptionWithResponse Get platform option
+//
+// Get one option of the platform (the whole service): its value (null if unset) and its default (the Location of a value set by POST). Only sysadmin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /options/platform/{optionName} (the `GetPlatformOption` operationId).
+func (c *ClientWithResponses) GetPlatformOptionWithResponse(ctx context.Context, optionName string, reqEditors ...RequestEditorFn) (*GetPlatformOptionResponse, error) {
+	rsp, err := c.GetPlatformOption(ctx, optionName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPlatformOptionResponse(rsp)
 }
 
 // ListOutgoingProvidersWithResponse List outgoing providers
@@ -31381,6 +32630,21 @@ func (c *ClientWithResponses) DeleteUserOptionWithResponse(ctx context.Context, 
 	return ParseDeleteUserOptionResponse(rsp)
 }
 
+// GetUserOptionWithResponse Get user option
+//
+// Get one option of a user: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/{userId}/options/{optionName} (the `GetUserOption` operationId).
+func (c *ClientWithResponses) GetUserOptionWithResponse(ctx context.Context, userId string, optionName string, reqEditors ...RequestEditorFn) (*GetUserOptionResponse, error) {
+	rsp, err := c.GetUserOption(ctx, userId, optionName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUserOptionResponse(rsp)
+}
+
 // DeleteUserSignWithResponse Delete sign
 //
 // Delete the HTML sign of the given user.
@@ -31756,7 +33020,7 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest PersonalToken
+		var dest PersonalTokenCreated
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31978,6 +33242,121 @@ func ParseDeleteTokenResponse(rsp *http.Response) (*DeleteTokenResponse, error) 
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetTokenResponse parses an HTTP response from a GetTokenWithResponse call
+func ParseGetTokenResponse(rsp *http.Response) (*GetTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PersonalToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetTokenResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetTokenResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
@@ -33374,6 +34753,121 @@ func ParseDeleteCustomerOptionResponse(rsp *http.Response) (*DeleteCustomerOptio
 	return response, nil
 }
 
+// ParseGetCustomerOptionResponse parses an HTTP response from a GetCustomerOptionWithResponse call
+func ParseGetCustomerOptionResponse(rsp *http.Response) (*GetCustomerOptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCustomerOptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Option
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetCustomerOptionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetCustomerOptionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetCustomerOptionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListDomainsResponse parses an HTTP response from a ListDomainsWithResponse call
 func ParseListDomainsResponse(rsp *http.Response) (*ListDomainsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -34744,7 +36238,7 @@ func ParseSetDomainAdminAuthoritiesResponse(rsp *http.Response) (*SetDomainAdmin
 	}
 
 	switch {
-	case rsp.StatusCode == 200:
+	case rsp.StatusCode == 204:
 		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
@@ -35560,16 +37054,6 @@ func ParseGetDomainDkimResponse(rsp *http.Response) (*GetDomainDkimResponse, err
 	}
 
 	switch {
-	case rsp.StatusCode == 200:
-		var headers GetDomainDkimResponse200Headers
-		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
-				return nil, err
-			}
-			headers.XTotalCount = value
-		}
-		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetDomainDkimResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -35937,7 +37421,7 @@ func ParseListDomainAttachmentFiltersResponse(rsp *http.Response) (*ListDomainAt
 		response.ApplicationproblemJSON503 = &dest
 
 	case rsp.StatusCode == 200:
-		// Content-type (application/vnd.ms-excel) unsupported
+		// Content-type (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) unsupported
 
 	}
 
@@ -36211,7 +37695,7 @@ func ParseListDomainUriFiltersResponse(rsp *http.Response) (*ListDomainUriFilter
 		response.ApplicationproblemJSON503 = &dest
 
 	case rsp.StatusCode == 200:
-		// Content-type (application/vnd.ms-excel) unsupported
+		// Content-type (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) unsupported
 
 	}
 
@@ -36485,7 +37969,7 @@ func ParseListDomainEmailAliasesResponse(rsp *http.Response) (*ListDomainEmailAl
 		response.ApplicationproblemJSON503 = &dest
 
 	case rsp.StatusCode == 200:
-		// Content-type (application/vnd.ms-excel) unsupported
+		// Content-type (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) unsupported
 
 	}
 
@@ -37814,6 +39298,121 @@ func ParseDeleteDomainOptionResponse(rsp *http.Response) (*DeleteDomainOptionRes
 	return response, nil
 }
 
+// ParseGetDomainOptionResponse parses an HTTP response from a GetDomainOptionWithResponse call
+func ParseGetDomainOptionResponse(rsp *http.Response) (*GetDomainOptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDomainOptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Option
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetDomainOptionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetDomainOptionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetDomainOptionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListDomainPoliciesResponse parses an HTTP response from a ListDomainPoliciesWithResponse call
 func ParseListDomainPoliciesResponse(rsp *http.Response) (*ListDomainPoliciesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -38163,7 +39762,7 @@ func ParseListDomainUsersResponse(rsp *http.Response) (*ListDomainUsersResponse,
 		response.ApplicationproblemJSON503 = &dest
 
 	case rsp.StatusCode == 200:
-		// Content-type (application/vnd.ms-excel) unsupported
+		// Content-type (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) unsupported
 
 	}
 
@@ -38298,7 +39897,7 @@ func ParseListDomainWblistRulesResponse(rsp *http.Response) (*ListDomainWblistRu
 		response.ApplicationproblemJSON503 = &dest
 
 	case rsp.StatusCode == 200:
-		// Content-type (application/vnd.ms-excel) unsupported
+		// Content-type (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) unsupported
 
 	}
 
@@ -40079,9 +41678,6 @@ func ParseLivezResponse(rsp *http.Response) (*LivezResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case rsp.StatusCode == 200:
-		// Content-type (text/plain) unsupported
-
 	}
 
 	return response, nil
@@ -40560,6 +42156,121 @@ func ParseDeletePlatformOptionResponse(rsp *http.Response) (*DeletePlatformOptio
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeletePlatformOptionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPlatformOptionResponse parses an HTTP response from a GetPlatformOptionWithResponse call
+func ParseGetPlatformOptionResponse(rsp *http.Response) (*GetPlatformOptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPlatformOptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Option
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetPlatformOptionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetPlatformOptionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetPlatformOptionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
@@ -44657,6 +46368,121 @@ func ParseDeleteUserOptionResponse(rsp *http.Response) (*DeleteUserOptionRespons
 	return response, nil
 }
 
+// ParseGetUserOptionResponse parses an HTTP response from a GetUserOptionWithResponse call
+func ParseGetUserOptionResponse(rsp *http.Response) (*GetUserOptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUserOptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Option
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetUserOptionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUserOptionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUserOptionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseDeleteUserSignResponse parses an HTTP response from a DeleteUserSignWithResponse call
 func ParseDeleteUserSignResponse(rsp *http.Response) (*DeleteUserSignResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -45090,7 +46916,7 @@ func ParseListUserWblistRulesResponse(rsp *http.Response) (*ListUserWblistRulesR
 		response.ApplicationproblemJSON503 = &dest
 
 	case rsp.StatusCode == 200:
-		// Content-type (application/vnd.ms-excel) unsupported
+		// Content-type (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) unsupported
 
 	}
 
@@ -45889,10 +47715,10 @@ func ParseAddWblistEntriesResponse(rsp *http.Response) (*AddWblistEntriesRespons
 		var headers AddWblistEntriesResponse201Headers
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri-reference"}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
 				return nil, err
 			}
-			headers.Location = value
+			headers.Location = &value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 401:

@@ -126,7 +126,7 @@ func domainLifecycle(t *testing.T, c *client.ClientWithResponses) {
 		Archive:         false,
 		DefaultLanguage: client.LanguageEN,
 		ExternalId:      ptr("DOM-7"),
-		Platforms: &[]client.Platform{{
+		Platforms: &[]client.PlatformAdd{{
 			Name: "winterfell relay", TransportDest: "mx.north.example", TransportType: client.TransportTypeSMTP, TransportPort: 25,
 			FallbackTransportDest: nullable.NewNullableWithValue("mx2.north.example"),
 			FallbackTransportType: nullable.NewNullableWithValue(client.TransportTypeSMTP),

@@ -49,7 +49,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get a token
+         * @description Get a personal token of an admin (never its value, shown once at creation): the Location of a created token. Only sysadmin or the admin itself.
+         */
+        get: operations["GetToken"];
         put?: never;
         post?: never;
         /**
@@ -221,7 +225,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get customer option
+         * @description Get one option of a customer: its own value (null if unset) and the value it inherits (the Location of a value set by POST). Only sysadmin.
+         */
+        get: operations["GetCustomerOption"];
         put?: never;
         post?: never;
         /**
@@ -649,7 +657,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get domain option
+         * @description Get one option of a domain: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+         */
+        get: operations["GetDomainOption"];
         put?: never;
         post?: never;
         /**
@@ -981,7 +993,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get platform option
+         * @description Get one option of the platform (the whole service): its value (null if unset) and its default (the Location of a value set by POST). Only sysadmin.
+         */
+        get: operations["GetPlatformOption"];
         put?: never;
         post?: never;
         /**
@@ -1485,7 +1501,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get user option
+         * @description Get one option of a user: its own value (null if unset) and the value it inherits (the Location of a value set by POST).
+         */
+        get: operations["GetUserOption"];
         put?: never;
         post?: never;
         /**
@@ -1637,56 +1657,59 @@ export interface components {
              * @description Identifier of the entry
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Grantee of the permissions */
-            username: string;
+            username: $Read<string>;
             /** @description List of embedded permissions */
-            permissions?: components["schemas"]["AclPermissionStatus"][];
+            permissions: components["schemas"]["AclPermissionStatus"][];
         };
         /** @description Permission and its activation status */
         AclPermissionStatus: {
             /** @description Permission's name */
-            name?: string;
+            name: string;
             /** @description Permission's activation status */
-            enabled?: boolean;
+            enabled: boolean;
         };
         Admin: {
             /**
              * @description Opaque identifier
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Login used for authentication */
             login: string;
-            /** @description Display name of the account */
-            displayName?: string;
-            /** @description Email address. Used for password recovery */
-            email?: string;
+            /** @description Display name of the account; null when it has none. */
+            displayName: string | null;
+            /** @description Email address, used for password recovery; null when it has none. */
+            email: string | null;
             /** @description Whether the account is enabled or not */
-            enabled?: boolean;
-            /** @description Language of the account */
-            language?: components["schemas"]["Language"];
+            enabled: boolean;
+            /**
+             * @description Language of the account; null when it has none. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+             * @enum {string|null}
+             */
+            language: "FR" | "EN" | "DE" | "ES" | "DA" | "NB" | null;
             /** @description Account's defined multi-factor authentication. */
-            totp?: boolean;
+            totp: boolean;
             /** @description Whether the account is a system administrator or not */
-            sysAdmin?: boolean;
+            sysAdmin: boolean;
             /** @description List of authorities granted to the user */
-            authorities?: components["schemas"]["Authority"][];
+            authorities: components["schemas"]["Authority"][];
             /**
              * Format: int32
              * @description Count of authorities granted to the user
              */
-            authoritiesCount?: number;
+            authoritiesCount: $Read<number>;
             /**
              * Format: int64
-             * @description Date of last connection to application (epoch milliseconds).
+             * @description Date of last connection to application (epoch milliseconds); null until the first one.
              */
-            lastConnectionDate?: number;
+            lastConnectionDate: $Read<number | null>;
             /**
              * Format: int64
              * @description Account creation date (epoch milliseconds).
              */
-            createdAt?: number;
+            createdAt: $Read<number>;
         };
         AdminAdd: {
             /**
@@ -1728,7 +1751,7 @@ export interface components {
              * @description Idenfier of the alias
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Name of the alias */
             name: string;
         };
@@ -1737,8 +1760,36 @@ export interface components {
          * @enum {string}
          */
         ApiType: "IMAP" | "EXCHANGE" | "O365";
-        /** @description Archive parameters of the policy */
+        /** @description Archive parameters of the policy; null while its archive service is off. */
         ArchiveProps: {
+            /**
+             * Format: int32
+             * @description Number of MONTHS the messages are archived
+             */
+            duration: number;
+            /** @description Determine if system must archive all e-mails, even internal ones, by copying messages from final mailbox. */
+            archiveByCopy: boolean;
+            /** @description Determine if system must archive sent emails */
+            storeMailOut: boolean;
+            /** @description Determine if system must archive clean incoming emails */
+            storeCleanMailIn: boolean;
+            /** @description Determine if system must archive incoming email detected as spams */
+            storeSpam: boolean;
+            /** @description Determine if system must archive incoming emails with bad headers */
+            storeBadHeaders: boolean;
+            /** @description Determine if system must archive incoming emails with bad encoding */
+            storeBadEncoding: boolean;
+            /** @description Determine if system must archive incoming emails with unauthorized file formats */
+            storeBadAttachments: boolean;
+            /** @description Determine if system must archive incoming emails which seem to be advertising */
+            storeAdvert: boolean;
+            /** @description Determine if system must archive incoming blocked sender */
+            storeBlacklisted: boolean;
+            /** @description Determine if system must archive incoming emails with improper sender verify */
+            storeSenderVerify: boolean;
+        } | null;
+        /** @description Archive parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default). */
+        ArchivePropsUpdate: {
             /**
              * Format: int32
              * @description Number of MONTHS the messages are archived
@@ -1780,35 +1831,35 @@ export interface components {
              */
             size?: number;
         };
-        /** @description Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). */
+        /** @description Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). Write-only: responses carry null in its place. */
         AuthSettings: {
-            host?: string;
+            host?: $Write<string>;
             /** Format: int32 */
-            port?: number;
-            bind_user?: string;
-            bind_password?: string;
-            use_ssl?: boolean;
-            base_dn?: string;
-            mail_attribute?: string;
-            cert_pem?: string;
-            username_format?: string;
-            issuerUri?: string;
-            clientId?: string;
-            clientSecret?: string;
-            nameAttr?: string;
-            scope?: string;
-            tenantId?: string;
+            port?: $Write<number>;
+            bind_user?: $Write<string>;
+            bind_password?: $Write<string>;
+            use_ssl?: $Write<boolean>;
+            base_dn?: $Write<string>;
+            mail_attribute?: $Write<string>;
+            cert_pem?: $Write<string>;
+            username_format?: $Write<string>;
+            issuerUri?: $Write<string>;
+            clientId?: $Write<string>;
+            clientSecret?: $Write<string>;
+            nameAttr?: $Write<string>;
+            scope?: $Write<string>;
+            tenantId?: $Write<string>;
         };
         AuthToken: {
             /** @description Token value */
-            token?: string;
+            token: string;
             /**
              * Format: int64
              * @description Expiration date of the token (epoch milliseconds).
              */
-            expireAt?: number;
-            /** @description Authenticated url to the application */
-            url?: string;
+            expireAt: number;
+            /** @description Authenticated url to the application; null when no APP_URL option applies to the user's domain. */
+            url: string | null;
         };
         /**
          * @description Type of authentication provider. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
@@ -1817,16 +1868,14 @@ export interface components {
         AuthType: "local" | "imap" | "ldap" | "oidc" | "entra";
         /** @description List of authorities granted to the user */
         Authority: {
-            objectType?: string;
+            objectType: string;
             /**
              * @description Opaque identifier
              * @example ByE3n
              */
-            objectId?: string;
-            objectName?: string;
-            permissions?: string[];
-            securedObjectName?: string;
-            securedObjectClass?: string;
+            objectId: string;
+            objectName: $Read<string>;
+            permissions: string[];
         };
         /** @description Broker: reseller owning customers. */
         Broker: {
@@ -1834,18 +1883,18 @@ export interface components {
              * @description Opaque identifier
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Name of the broker */
             name: string;
             /** @description Description of the broker */
-            description?: string | null;
+            description: string | null;
             /** @description External reference of your choice */
-            externalId?: string | null;
+            externalId: string | null;
             /**
              * Format: int64
              * @description Creation date (epoch milliseconds).
              */
-            createdAt?: number;
+            createdAt: $Read<number>;
         };
         /** @description Broker to create. */
         BrokerAdd: {
@@ -1876,20 +1925,20 @@ export interface components {
              * @description Opaque identifier
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /**
-             * @description Opaque identifier
+             * @description Id of the broker the customer belongs to; null when it belongs to none.
              * @example ByE3n
              */
-            brokerId?: string;
-            name?: string;
-            description?: string | null;
-            externalId?: string | null;
+            brokerId: string | null;
+            name: string;
+            description: string | null;
+            externalId: string | null;
             /**
              * Format: int64
              * @description Date (epoch milliseconds).
              */
-            createdAt?: number;
+            createdAt: $Read<number>;
         };
         DiagnosticEntry: {
             /**
@@ -1911,66 +1960,67 @@ export interface components {
              * @description Idenfier of the domain
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Name of the domain */
             name: string;
             /** @description Description of the domain */
-            description?: string | null;
+            description: string | null;
             /** @description Activation status of the domain */
             status: components["schemas"]["DomainStatus"];
             /** @description Defines which filtering rules take priority in the case of conflict between domain's and mailbox's filtering rules. */
-            wblistPriority?: components["schemas"]["WblistPriority"];
+            wblistPriority: components["schemas"]["WblistPriority"];
             /** @description Default Language of the accounts in this domain */
             defaultLanguage: components["schemas"]["Language"];
             /** @description Activation status of automatic creation of users' accounts */
             autoProvisioningOn: boolean;
             /** @description Activate the sender verify for the domain. True by default */
-            senderVerifyOn?: boolean;
+            senderVerifyOn: boolean;
             /** @description External reference of your choice (i.e. reference of customer in your billing system) */
-            externalId?: string | null;
-            policy?: components["schemas"]["Policy"];
+            externalId: string | null;
+            policy: components["schemas"]["Policy"];
             /** @description The domain's aliases */
-            domainAliases?: components["schemas"]["Alias"][];
+            domainAliases: components["schemas"]["Alias"][];
             /**
              * Format: int64
              * @description Number of active users of the domain
              */
-            activeUsersCount?: number;
+            activeUsersCount: $Read<number>;
             /**
              * Format: int32
              * @description Number of policies declared for this domain
              */
-            policiesCount?: number;
+            policiesCount: $Read<number>;
             /** @description Presence of at least one policy with quarantine service */
-            quarantine?: boolean;
+            quarantine: $Read<boolean>;
             /** @description Presence of at least one policy with retention service */
-            retention?: boolean;
+            retention: $Read<boolean>;
             /** @description Presence of at least one policy with archive service */
-            archive?: boolean;
+            archive: $Read<boolean>;
             /** @description Presence of at least one policy with incoming service */
-            incoming?: boolean;
+            incoming: $Read<boolean>;
             /** @description List of hosts allowed to send messages (required format: a.b.c.d/y) */
-            outgoingSubnets?: string[];
+            outgoingSubnets: string[];
             /**
              * Format: int64
              * @description The domain's creation date (epoch milliseconds).
              */
-            creationDate?: number;
+            creationDate: $Read<number>;
             /**
              * Format: int64
              * @description The date the domain was marked as deleted (epoch milliseconds).
              */
-            deletionDate?: number | null;
+            deletionDate: $Read<number | null>;
             /**
              * Format: int64
              * @description The date the domain will actually be deleted (epoch milliseconds).
              */
-            purgeDate?: number | null;
+            purgeDate: $Read<number | null>;
             /** @description The list of outgoing provider to which the domain belongs */
-            outgoingProviders?: components["schemas"]["OutgoingProvider"][];
+            outgoingProviders: components["schemas"]["OutgoingProvider"][];
+            /** @description Customer to which the domain belongs; absent when it belongs to none. */
             customer?: components["schemas"]["Customer"];
             /** @description List of smtp relays */
-            platforms?: components["schemas"]["Platform"][];
+            platforms: components["schemas"]["Platform"][];
         };
         /** @description Domain to create. */
         DomainAdd: {
@@ -2010,7 +2060,7 @@ export interface components {
             /** @description The list of ids of outgoing providers enabled for the domain */
             outgoingProvidersIds?: string[];
             /** @description The list of smtp relays */
-            platforms?: components["schemas"]["Platform"][];
+            platforms?: components["schemas"]["PlatformAdd"][];
         };
         /**
          * @description Status of a domain. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2056,18 +2106,18 @@ export interface components {
             /** @description The list of ids of outgoing providers enabled for the domain */
             outgoingProvidersIds?: string[];
             /** @description The list of platforms which contain settings for SMTP, authentication, remediation API */
-            platforms?: components["schemas"]["Platform"][];
+            platforms?: components["schemas"]["PlatformAdd"][];
         };
         EmailAlias: {
             /**
              * @description Idenfier of the alias
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Address of the alias */
             email: string;
             /** @description The email addresses targeted by the alias. */
-            recipients?: components["schemas"]["EmailAliasRecipient"][];
+            recipients: components["schemas"]["EmailAliasRecipient"][];
         };
         /** @description The email addresses targeted by the alias. */
         EmailAliasRecipient: {
@@ -2075,15 +2125,15 @@ export interface components {
              * @description Idenfier of the alias
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Email address of the recipient */
             email: string;
             /** @description Firstname of the user (only set if the address match with an account of the current domain) */
-            firstname?: string | null;
+            firstname: $Read<string | null>;
             /** @description Lastname of the user (only set if the address match with an account of the current domain) */
-            lastname?: string | null;
+            lastname: $Read<string | null>;
             /** @description Type of email */
-            type?: components["schemas"]["EmailAliasRecipientType"];
+            type: $Read<components["schemas"]["EmailAliasRecipientType"]>;
         };
         /**
          * @description Type of a recipient of an e-mail alias. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2110,7 +2160,7 @@ export interface components {
              * @description Idenfier
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Action of the filter */
             action: components["schemas"]["AttachmentFilterAction"];
             /** @description Content concerned by the action */
@@ -2118,19 +2168,19 @@ export interface components {
             /** @description Requirement to check to execute the action (regex). */
             filter: string;
             /** @description Domain (or mailbox) the rule belongs to. */
-            scope?: string;
+            scope: $Read<string>;
             /**
              * Format: int32
              * @description Priority of the rule.
              */
-            priority?: number;
-            /** @description Any comments to explain the reason behind this rule. */
-            description?: string;
+            priority: $Read<number>;
+            /** @description Any comments to explain the reason behind this rule; null when none was given. */
+            description: string | null;
             /**
              * Format: int64
              * @description Creation date (epoch milliseconds).
              */
-            createdDate?: number;
+            createdDate: $Read<number>;
         };
         /**
          * @description Action of an attachment filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2169,7 +2219,7 @@ export interface components {
              * @description Idenfier of the rule
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description The address to block or allow. It can be an email or a domain */
             value: string;
             /** @description Owner of the rule. Can be an mailbox or a domain */
@@ -2180,16 +2230,16 @@ export interface components {
              * Format: int64
              * @description Creation date (epoch milliseconds).
              */
-            createdDate?: number;
+            createdDate: $Read<number>;
             /**
              * Format: int64
              * @description Expiration date for the rule (epoch milliseconds).
              */
-            expireAt?: number | null;
+            expireAt: number | null;
             /** @description Free description field */
-            description?: string | null;
+            description: string | null;
             /** @description Activates the SPF on senders. Only applied and required for allowlist. */
-            spfOn?: boolean | null;
+            spfOn: boolean | null;
         };
         /** @description The filtering rule to add to the domain. It is possible to add a rule for a specific email address or an entire domain. */
         WblistRuleAdd: {
@@ -2234,9 +2284,9 @@ export interface components {
              * @description Idenfier
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Domain (or mailbox) the rule belongs to. */
-            scope?: string;
+            scope: $Read<string>;
             /** @description Action of the filter. URIDNSBL_SKIP_DOMAIN : Ignores checking for URIs containing the specified domain name. The spam score will therefore not be impacted. WHITELIST_URI_HOST : Messages containing URIs with the specified domain name will be positively influenced. This will have the effect of significantly lowering the spam score. BLACKLIST_URI_HOST : Messages containing URIs with the specified domain name will be negatively influenced. This will result in a significant increase of the spam score. */
             action: components["schemas"]["UriFilterAction"];
             /** @description Content concerned by the action */
@@ -2245,14 +2295,14 @@ export interface components {
              * Format: int32
              * @description Priority of the rule.
              */
-            priority?: number;
-            /** @description Any comments to explain the reason behind this rule. */
-            description?: string;
+            priority: $Read<number>;
+            /** @description Any comments to explain the reason behind this rule; null when none was given. */
+            description: string | null;
             /**
              * Format: int64
              * @description Creation date (epoch milliseconds).
              */
-            createdDate?: number;
+            createdDate: $Read<number>;
         };
         /**
          * @description Action of a URI-BL filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2500,10 +2550,11 @@ export interface components {
         };
         Option: {
             /** @description Option value for current scope; null when the scope sets none (parentValue applies). At most 65,535 bytes in UTF-8 (the TEXT type); other types take less (OptionDef.type). */
-            value?: string | null;
+            value: string | null;
             /** @description Parent option value used if no scope value is defined: the value of the nearest scope above (platform, customer, domain, user) that sets one, else the option's default. Absent when there is neither. */
-            parentValue?: string;
-            option?: components["schemas"]["OptionDef"];
+            parentValue?: $Read<string>;
+            /** @description The option's definition, from the catalog (GET /options). */
+            option: $Read<components["schemas"]["OptionDef"]>;
         };
         OptionAdd: {
             /** @description Name of the option */
@@ -2526,14 +2577,14 @@ export interface components {
             /** @description Define if the option update requires sysadmin role */
             restricted: boolean;
             /** @description Group the option belongs to. */
-            group?: string | null;
+            group: string | null;
             /** @description Option name */
             name: string;
             /** @description Datatype for value property */
             type: components["schemas"]["OptionType"];
             /** @description List of values allowed for the option */
-            values?: string[] | null;
-            description?: string | null;
+            values: string[] | null;
+            description: string | null;
         };
         /**
          * @description Scope an option can be set on: PLATFORM (OptionDef.ptfScope), URL (urlScope), CUSTOMER (customerScope), DOMAIN (domainScope), USER (userScope). Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2551,12 +2602,12 @@ export interface components {
              * @description Idenfier of the outgoing provider
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Provider name */
             name: string;
             /** @description SPF provider */
             spfProvider: string;
-            /** @description active */
+            /** @description Whether the provider is active. */
             active: boolean;
         };
         /** @description Outgoing provider to create. */
@@ -2565,43 +2616,39 @@ export interface components {
             name: string;
             /** @description SPF provider */
             spfProvider: string;
-            /**
-             * @description active
-             * @default true
-             */
+            /** @description Whether the provider is active; true when absent (the server applies it). */
             active?: boolean;
         };
         Permission: {
-            name?: string;
-            editable?: boolean;
+            name: string;
+            editable: $Read<boolean>;
         };
         /** @description Names of permissions (GET /security/permissions lists them). */
         PermissionNames: string[];
+        /** @description A personal token, without its value (shown only when it is created). */
         PersonalToken: {
             /**
              * @description Idenfier of the token
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Name of the token */
             name: string;
-            /** @description Value of the token. Only filled after post requests. */
-            value?: string;
             /**
              * Format: int64
-             * @description Expiration date of the token (epoch milliseconds).
+             * @description Expiration date of the token (epoch milliseconds); absent when it never expires.
              */
             expiration?: number;
             /**
              * Format: int64
              * @description Creation date of the token (epoch milliseconds).
              */
-            createdAt?: number;
+            createdAt: $Read<number>;
             /**
              * Format: int64
-             * @description Last use date (epoch milliseconds).
+             * @description Last use date (epoch milliseconds); absent while it has never been used.
              */
-            lastUse?: number;
+            lastUse?: $Read<number>;
         };
         /** @description Personal token to create. */
         PersonalTokenAdd: {
@@ -2613,6 +2660,28 @@ export interface components {
              */
             expiration?: number;
         };
+        /** @description A personal token as created, with its value, which no other response shows. */
+        PersonalTokenCreated: {
+            /**
+             * @description Idenfier of the token
+             * @example ByE3n
+             */
+            id: $Read<string>;
+            /** @description Name of the token */
+            name: string;
+            /** @description Value of the token, shown in this response only. */
+            value: $Read<string>;
+            /**
+             * Format: int64
+             * @description Expiration date of the token (epoch milliseconds); absent when it never expires.
+             */
+            expiration?: number;
+            /**
+             * Format: int64
+             * @description Creation date of the token (epoch milliseconds).
+             */
+            createdAt: $Read<number>;
+        };
         /** @description Credentials of the authentication provider (AuthSettings). Write-only in spirit: never returned in clear, responses carry null. An empty string in a request means no settings. */
         PlatformAuthData: components["schemas"]["AuthSettings"] | (string | null);
         /** @description SMTP relay data */
@@ -2621,7 +2690,48 @@ export interface components {
              * @description Opaque identifier
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
+            /** @description Name of the platform. */
+            name: string;
+            /** @description IP or hostname of the main smtp server. */
+            transportDest: string;
+            /** @description Protocol used to deliever message to the main smtp server. */
+            transportType: components["schemas"]["TransportType"];
+            /**
+             * Format: int32
+             * @description Port of the main smtp server.
+             */
+            transportPort: number;
+            /** @description IP or hostname of the secondary smtp server. */
+            fallbackTransportDest: string | null;
+            /**
+             * @description Protocol used to deliever message to the secondary smtp server. Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+             * @enum {string|null}
+             */
+            fallbackTransportType: "SMTP" | "SMTPS_ENCRYPT" | "SMTPS_MAY" | null;
+            /**
+             * Format: int32
+             * @description Port of the secondary smtp server.
+             */
+            fallbackTransportPort: number | null;
+            /**
+             * @description Type of API for remediation. Type of the remediation API of a mail server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
+             * @enum {string|null}
+             */
+            apiType: "IMAP" | "EXCHANGE" | "O365" | null;
+            /** @description Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null. */
+            apiData: components["schemas"]["RemediationApiSettings"];
+            /**
+             * @description Type of authentication; null when none is set. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
+             * @enum {string|null}
+             */
+            authType: "local" | "imap" | "ldap" | "oidc" | "entra" | null;
+            authData: components["schemas"]["PlatformAuthData"];
+            /** @description Default platform is used for relay messages when user is not created. */
+            default: boolean;
+        };
+        /** @description A platform (SMTP relay) given inline with a domain. The first one is the default unless one is marked. */
+        PlatformAdd: {
             /** @description Name of the platform. */
             name: string;
             /** @description IP or hostname of the main smtp server. */
@@ -2650,7 +2760,7 @@ export interface components {
              * @enum {string|null}
              */
             apiType?: "IMAP" | "EXCHANGE" | "O365" | null;
-            /** @description Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null. */
+            /** @description Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null. */
             apiData?: components["schemas"]["RemediationApiSettings"];
             /** @description Type of authentication */
             authType?: components["schemas"]["AuthType"];
@@ -2688,7 +2798,7 @@ export interface components {
              * @enum {string|null}
              */
             apiType?: "IMAP" | "EXCHANGE" | "O365" | null;
-            /** @description Credentials of the remediation API (RemediationApiSettings). Write-only in spirit: never returned in clear, responses carry null. */
+            /** @description Credentials of the remediation API (RemediationApiSettings). Write-only: never returned, responses carry null. */
             apiData?: components["schemas"]["RemediationApiSettings"];
             /** @description Type of authentication */
             authType?: components["schemas"]["AuthType"];
@@ -2702,14 +2812,43 @@ export interface components {
              * @description Idenfier of the policy
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Name of the policy. */
             name: string;
             /**
              * @description Id of the associated domain.
              * @example ByE3n
              */
-            domainId?: string;
+            domainId: $Read<string>;
+            /** @description Activation status of quarantine service */
+            quarantine: boolean;
+            /** @description Activation status of retention service */
+            retention: boolean;
+            /** @description Activation status of archiving service */
+            archive: boolean;
+            /**
+             * Format: int32
+             * @description Determine mail size limit in MB.
+             */
+            mailSizeLimit: number;
+            /**
+             * Format: float
+             * @description Score from which a message is treated as a spam.
+             */
+            spamScore: number;
+            /** @description Activation status of incoming service */
+            incoming: boolean;
+            relayProps: components["schemas"]["RelayProps"];
+            quarantineProps: components["schemas"]["QuarantineProps"];
+            retentionProps: components["schemas"]["RetentionProps"];
+            archiveProps: components["schemas"]["ArchiveProps"];
+            /** @description Activation status of outgoing service */
+            outgoing: boolean;
+        };
+        /** @description Policy to create, in the domain of the URL. */
+        PolicyAdd: {
+            /** @description Name of the policy. */
+            name: string;
             /** @description Activation status of quarantine service */
             quarantine: boolean;
             /** @description Activation status of retention service */
@@ -2728,10 +2867,10 @@ export interface components {
             spamScore?: number;
             /** @description Activation status of incoming service */
             incoming: boolean;
-            relayProps?: components["schemas"]["RelayProps"];
-            quarantineProps?: components["schemas"]["QuarantineProps"];
-            retentionProps?: components["schemas"]["RetentionProps"];
-            archiveProps?: components["schemas"]["ArchiveProps"];
+            relayProps?: components["schemas"]["RelayPropsUpdate"];
+            quarantineProps?: components["schemas"]["QuarantinePropsUpdate"];
+            retentionProps?: components["schemas"]["RetentionPropsUpdate"];
+            archiveProps?: components["schemas"]["ArchivePropsUpdate"];
             /** @description Activation status of outgoing service */
             outgoing?: boolean;
         };
@@ -2739,11 +2878,6 @@ export interface components {
         PolicyUpdate: {
             /** @description Name of the policy. */
             name?: string;
-            /**
-             * @description Id of the associated domain.
-             * @example ByE3n
-             */
-            domainId?: string;
             /** @description Activation status of quarantine service */
             quarantine?: boolean;
             /** @description Activation status of retention service */
@@ -2762,45 +2896,37 @@ export interface components {
             spamScore?: number;
             /** @description Activation status of incoming service */
             incoming?: boolean;
-            relayProps?: components["schemas"]["RelayProps"];
-            quarantineProps?: components["schemas"]["QuarantineProps"];
-            retentionProps?: components["schemas"]["RetentionProps"];
-            archiveProps?: components["schemas"]["ArchiveProps"];
+            relayProps?: components["schemas"]["RelayPropsUpdate"];
+            quarantineProps?: components["schemas"]["QuarantinePropsUpdate"];
+            retentionProps?: components["schemas"]["RetentionPropsUpdate"];
+            archiveProps?: components["schemas"]["ArchivePropsUpdate"];
             /** @description Activation status of outgoing service */
             outgoing?: boolean;
         };
-        /**
-         * @description Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`.
-         * @example {
-         *       "type": "about:blank",
-         *       "title": "Not Found",
-         *       "status": 404,
-         *       "detail": "Domain not found with given id",
-         *       "instance": "/domains/Eygdk"
-         *     }
-         */
+        /** @description Error response (RFC 9457 problem details), served as application/problem+json. Validation failures list the offending fields in `errors`. */
         Problem: {
             /**
              * Format: uri-reference
-             * @description URI reference identifying the problem type.
-             * @default about:blank
+             * @description URI reference identifying the problem type (`about:blank`, the status alone tells the problem).
              */
-            type?: string;
-            /** @description Short, human-readable summary of the problem type. */
-            title?: string;
+            type: string;
+            /** @description Short, human-readable summary of the problem type (the status's reason phrase). */
+            title: string;
             /**
              * Format: int32
              * @description HTTP status code.
              */
-            status?: number;
+            status: number;
             /** @description Explanation specific to this occurrence. */
-            detail?: string;
+            detail: string;
             /**
              * Format: uri-reference
-             * @description URI reference identifying this occurrence.
+             * @description URI reference identifying this occurrence (the request's path); absent when the path is too long to send whole.
              */
             instance?: string;
-            /** @description Validation failures, one per offending field. */
+            /** @description Id of the request (its X-Request-Id header), which identifies it in the server's log. */
+            requestId: string;
+            /** @description Validation failures, one per offending field; absent from other problems. */
             errors?: components["schemas"]["ProblemFieldError"][];
         } & {
             [key: string]: unknown;
@@ -2812,8 +2938,32 @@ export interface components {
             /** @description What is wrong with it. */
             message: string;
         };
-        /** @description Quarantaine parameters of the policy */
+        /** @description Quarantine parameters of the policy; null while its quarantine service is off. */
         QuarantineProps: {
+            /**
+             * Format: int32
+             * @description Number of days the messages are store in quarantine
+             */
+            duration: number;
+            /** @description Determine if system must store spams */
+            storeSpam: boolean;
+            /** @description Determine if system must store incoming emails which seem to contain a virus */
+            storeVirus: boolean;
+            /** @description Determine if system must store incoming emails which seem to be advertising */
+            storeAdvert: boolean;
+            /** @description Determine if system must store incoming blocked sender */
+            storeBlacklisted: boolean;
+            /** @description Determine if system must store incoming emails with improper sender verify */
+            storeSenderVerify: boolean;
+            /** @description Determine if system must store emails with bad headers */
+            storeBadHeaders: boolean;
+            /** @description Determine if system must store emails detected with bad encoding */
+            storeBadEncoding: boolean;
+            /** @description Determine if system must store emails with unauthorized file formats */
+            storeBadAttachments: boolean;
+        } | null;
+        /** @description Quarantaine parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default). */
+        QuarantinePropsUpdate: {
             /**
              * Format: int32
              * @description Number of days the messages are store in quarantine
@@ -2866,6 +3016,26 @@ export interface components {
         /** @description Relay parameters of the policy */
         RelayProps: {
             /** @description Determine if system must deliver incoming emails considered as spam. */
+            relaySpam: boolean;
+            /** @description Determine if system must deliver incoming emails considered as advertising. */
+            relayAdvert: boolean;
+            /** @description Prefix added to subject of email detected as adverts. Set an empty string to disable prefixing. */
+            advertPrefix: string;
+            /** @description Prefix added to subject of email detected as spam. Set an empty string to disable prefixing. */
+            prefixSpam: string | null;
+            /** @description Determine if system must deliver incoming emails which contain bad headers. */
+            relayBadHeaders: boolean;
+            /** @description Determine if system must deliver incoming emails which contain attachments with unauthorized file extensions (.exe,.zip,…) */
+            relayBadAttachments: boolean;
+            /**
+             * Format: float
+             * @description Score from which a message considered as spam is not delievered.
+             */
+            spamScoreLimit: number;
+        };
+        /** @description Relay parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default). */
+        RelayPropsUpdate: {
+            /** @description Determine if system must deliver incoming emails considered as spam. */
             relaySpam?: boolean;
             /** @description Determine if system must deliver incoming emails considered as advertising. */
             relayAdvert?: boolean;
@@ -2883,21 +3053,33 @@ export interface components {
              */
             spamScoreLimit?: number;
         };
-        /** @description Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings). */
+        /** @description Configuration required for the API access to the platform. Properties used per apiType: apiType=IMAP: host, port, login, password, useSsl (doc model RemediationImapApiSettings); apiType=EXCHANGE: host, login, password, testAccount (doc model RemediationEwsApiSettings); apiType=O365: clientId, tenantId, clientSecret (doc model RemediationGraphApiSettings). Write-only: responses carry null in its place. */
         RemediationApiSettings: {
-            host?: string;
-            login?: string;
-            password?: string;
-            testAccount?: string;
+            host?: $Write<string>;
+            login?: $Write<string>;
+            password?: $Write<string>;
+            testAccount?: $Write<string>;
             /** Format: int32 */
-            port?: number;
-            useSsl?: boolean;
-            clientId?: string;
-            tenantId?: string;
-            clientSecret?: string;
+            port?: $Write<number>;
+            useSsl?: $Write<boolean>;
+            clientId?: $Write<string>;
+            tenantId?: $Write<string>;
+            clientSecret?: $Write<string>;
         } | null;
-        /** @description Retention parameters of the policy */
+        /** @description Retention parameters of the policy; null while its retention service is off. */
         RetentionProps: {
+            /**
+             * Format: int32
+             * @description Number of days the messages are store in retention
+             */
+            duration: number;
+            /** @description Determine if system must store sent emails */
+            storeMailOut: boolean;
+            /** @description Determine if system must store clean incoming emails */
+            storeCleanMailIn: boolean;
+        } | null;
+        /** @description Retention parameters of the policy, as a request sets them: absent properties keep their current value (on creation, the default). */
+        RetentionPropsUpdate: {
             /**
              * Format: int32
              * @description Number of days the messages are store in retention
@@ -2918,7 +3100,7 @@ export interface components {
         };
         Sign: {
             /** @description The user signature in the html format and encoded in Base64 */
-            sign?: string;
+            sign: string;
         };
         /** @description E-mail to send. */
         SmtpMessage: {
@@ -2983,11 +3165,6 @@ export interface components {
             /** @description Clear password of the account. This field will be empty in responses of GET requests. At most 72 characters, and at most 72 bytes in UTF-8: bcrypt, which hashes it, reads no further, so a longer password is refused (400). */
             password?: string;
             /**
-             * @description Domain's identifier of the account
-             * @example ByE3n
-             */
-            domainId?: string;
-            /**
              * @description Policy's identifier of the account.
              * @example ByE3n
              */
@@ -3023,13 +3200,13 @@ export interface components {
              * @description Idenfier of the user
              * @example ByE3n
              */
-            id?: string;
+            id: $Read<string>;
             /** @description Username of the accoount. */
             email: string;
-            /** @description Firstname of the user */
-            firstname?: string;
-            /** @description Lastname of the user */
-            lastname?: string;
+            /** @description Firstname of the user; null when none was given. */
+            firstname: string | null;
+            /** @description Lastname of the user; null when none was given. */
+            lastname: string | null;
             /** @description Activation status of the account */
             status: components["schemas"]["UserStatus"];
             /** @description Language of the account */
@@ -3038,38 +3215,40 @@ export interface components {
              * Format: int64
              * @description The account's creation date (epoch milliseconds).
              */
-            creationDate?: number;
+            creationDate: $Read<number>;
             /**
              * @description Domain's identifier of the account
              * @example ByE3n
              */
             domainId: string;
-            policy?: components["schemas"]["Policy"];
+            /** @description The user's policy, else its domain's default one. */
+            policy: $Read<components["schemas"]["Policy"]>;
             /** @description Activate the sender verify for the user. True by default */
-            senderVerifyOn?: boolean;
+            senderVerifyOn: boolean;
             /**
              * @description Default policy id of the domain
              * @example ByE3n
              */
-            domainPolicyId?: string;
+            domainPolicyId: $Read<string>;
             /** @description The status of the domain */
-            domainStatus?: components["schemas"]["DomainStatus"];
+            domainStatus: $Read<components["schemas"]["DomainStatus"]>;
             /**
-             * @description Default platform id of the domain
+             * @description Default platform id of the domain; null when the domain has no platform.
              * @example ByE3n
              */
-            domainPlatformId?: string;
-            platform?: components["schemas"]["Platform"];
+            domainPlatformId: $Read<string | null>;
+            /** @description The user's platform, else its domain's default one; absent when neither exists. */
+            platform?: $Read<components["schemas"]["Platform"]>;
             /**
              * @description Account's defined multi-factor authentication. Multi-factor authentication type of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
              * @enum {string|null}
              */
-            mfaType?: "NONE" | "TOTP" | null;
+            mfaType: "NONE" | "TOTP" | null;
             /**
              * Format: int64
              * @description Date of last connection to application (epoch milliseconds).
              */
-            lastConnectionDate?: number | null;
+            lastConnectionDate: $Read<number | null>;
         };
         /**
          * @description Status of a user account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -3079,11 +3258,38 @@ export interface components {
         /** @description Decision of the sender filtering rules for one sender and one mailbox. */
         WblistDecision: {
             decision: components["schemas"]["WblistDecisionValue"];
-            /** @description The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches. */
-            rule?: components["schemas"]["WblistRule"] | null;
+            rule: components["schemas"]["WblistDecisionRule"];
             /** @description Human-readable explanation of the decision. */
-            reason?: string;
+            reason: string;
         };
+        /** @description The rule that decided (domain or mailbox rule, see Domain.wblistPriority); null when none matches. The same properties as WblistRule: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable. */
+        WblistDecisionRule: {
+            /**
+             * @description Idenfier of the rule
+             * @example ByE3n
+             */
+            id: $Read<string>;
+            /** @description The address to block or allow. It can be an email or a domain */
+            value: string;
+            /** @description Owner of the rule. Can be an mailbox or a domain */
+            owner: string;
+            /** @description Action applied if rule match */
+            type: components["schemas"]["WblistRuleType"];
+            /**
+             * Format: int64
+             * @description Creation date (epoch milliseconds).
+             */
+            createdDate: $Read<number>;
+            /**
+             * Format: int64
+             * @description Expiration date for the rule (epoch milliseconds).
+             */
+            expireAt: number | null;
+            /** @description Free description field */
+            description: string | null;
+            /** @description Activates the SPF on senders. Only applied and required for allowlist. */
+            spfOn: boolean | null;
+        } | null;
         /**
          * @description Decision of the sender filtering rules: ALLOW or BLOCK when a rule matches, NONE otherwise. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
          * @enum {string}
@@ -3102,6 +3308,22 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Bad Request",
+                 *       "status": 400,
+                 *       "detail": "name: \"got..com\" is not a valid domain name",
+                 *       "instance": "/domains",
+                 *       "requestId": "QmV7dK2xNp4sLw9zRt1cYh6uJf3gAe8b",
+                 *       "errors": [
+                 *         {
+                 *           "field": "name",
+                 *           "message": "\"got..com\" is not a valid domain name"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3112,6 +3334,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unauthorized",
+                 *       "status": 401,
+                 *       "detail": "The token is unknown, expired or revoked, or its account is disabled.",
+                 *       "instance": "/domains",
+                 *       "requestId": "Zt5mW1qLr8xKc3vNb7yHd2pFs6gJa9eU"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3121,6 +3353,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "Authorisation failure: this operation needs the DOMAIN_EDIT permission on this domain.",
+                 *       "instance": "/domains/ByE3n",
+                 *       "requestId": "Hc4nR8tYw2kPz6mXq1sLv9bDf3gJa7eQ"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3130,6 +3372,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Not Found",
+                 *       "status": 404,
+                 *       "detail": "Domain not found with given id",
+                 *       "instance": "/domains/Eygdk",
+                 *       "requestId": "Lp3wK9sNc6xRt2mVb8yQd1hFz5gJa4eT"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3139,6 +3391,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "A domain or domain alias already exists with the name got.com",
+                 *       "instance": "/domains",
+                 *       "requestId": "Fd8kS2pXw5nLc9tRz3mQv7bHy1gJa6eK"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3148,6 +3410,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Request Entity Too Large",
+                 *       "status": 413,
+                 *       "detail": "The request body is larger than this operation accepts (1048576 bytes).",
+                 *       "instance": "/wblist",
+                 *       "requestId": "Wx6tN3kRp9sLc2vMz8yQd5hFb1gJa4eP"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3157,6 +3429,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unprocessable Entity",
+                 *       "status": 422,
+                 *       "detail": "The domain is already deleted; it will be purged on its purge date.",
+                 *       "instance": "/domains/ByE3n",
+                 *       "requestId": "Rb2mX7kQw4nTc8sLz1vPd6hFy3gJa9eN"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3167,6 +3449,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Too Many Requests",
+                 *       "status": 429,
+                 *       "detail": "Too many failed authentications from this client or with this token; retry later.",
+                 *       "instance": "/domains",
+                 *       "requestId": "Tn9pL4sXw1kRc7mQz3vBd8hFy6gJa2eM"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3176,6 +3468,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Internal Server Error",
+                 *       "status": 500,
+                 *       "detail": "Internal server error; the request id identifies it in the server's log.",
+                 *       "instance": "/domains",
+                 *       "requestId": "Ks5wQ8nRp2xLc6tMz9vYd3hFb7gJa1eX"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3185,6 +3487,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Not Implemented",
+                 *       "status": 501,
+                 *       "detail": "GetDomainDkim is not implemented yet.",
+                 *       "instance": "/domains/ByE3n/dkim",
+                 *       "requestId": "Yq1tM6kXw9nRc3sLz7vPd2hFb5gJa8eW"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3195,6 +3507,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "The service is temporarily unavailable; please retry later.",
+                 *       "instance": "/domains",
+                 *       "requestId": "Pv7nK2sQw5xLc1tRz8mYd4hFb9gJa3eS"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -3323,7 +3645,7 @@ export interface operations {
                      *       "createdAt": 1774457567139
                      *     }
                      */
-                    "application/json": components["schemas"]["PersonalToken"];
+                    "application/json": components["schemas"]["PersonalTokenCreated"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3348,6 +3670,39 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    GetToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the administrator account */
+                adminId: string;
+                /** @description Id of the personal token */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonalToken"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];
@@ -3409,7 +3764,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "name" | "-name" | "createdAt" | "-createdAt";
                 /** @description Filter brokers by name */
                 name?: string;
             };
@@ -3549,7 +3904,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "name" | "-name" | "createdAt" | "-createdAt";
                 /** @description Filter customers by name */
                 name?: string;
                 /** @description Filter customers by broker id */
@@ -3765,6 +4120,39 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    GetCustomerOption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the customer */
+                customerId: string;
+                /** @description Name of the option (see GET /options) */
+                optionName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Option"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     DeleteCustomerOption: {
         parameters: {
             query?: never;
@@ -3804,7 +4192,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "name" | "-name" | "status" | "-status" | "creationDate" | "-creationDate" | "externalId" | "-externalId";
                 /** @description Filter domains by name */
                 name?: string;
                 /** @description Filter domains by status */
@@ -4613,7 +5001,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field login by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "login" | "-login" | "email" | "-email" | "displayName" | "-displayName" | "createdAt" | "-createdAt";
                 /** @description Filter by login, email, displayName */
                 search?: string;
             };
@@ -4766,8 +5154,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
-            200: {
+            /** @description No Content */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4789,7 +5177,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "name" | "-name";
                 /** @description Index of the first item to return, from 0. */
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
@@ -5069,7 +5457,6 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    "X-Total-Count": components["headers"]["X-Total-Count"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5276,7 +5663,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "action" | "-action" | "checkType" | "-checkType" | "priority" | "-priority" | "createdDate" | "-createdDate";
                 /** @description Filter the list by action */
                 action?: components["schemas"]["AttachmentFilterAction"];
             };
@@ -5298,7 +5685,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AttachmentFilter"][];
-                    "application/vnd.ms-excel": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5417,7 +5804,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "action" | "-action" | "filter" | "-filter" | "priority" | "-priority" | "createdDate" | "-createdDate";
                 /** @description Filter the list by action */
                 action?: components["schemas"]["UriFilterAction"];
             };
@@ -5439,7 +5826,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UriFilter"][];
-                    "application/vnd.ms-excel": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5552,7 +5939,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "email" | "-email";
                 /** @description Index of the first item to return, from 0. */
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
@@ -5561,6 +5948,8 @@ export interface operations {
                 email?: string;
                 /** @description Filter groups by recipient's email */
                 recipient?: string;
+                /** @description Alias of `recipient` (the doc's example `?address=ramsay@got.net`): send one of the two. */
+                address?: string;
             };
             header?: never;
             path: {
@@ -5604,7 +5993,7 @@ export interface operations {
                      *     ]
                      */
                     "application/json": components["schemas"]["EmailAlias"][];
-                    "application/vnd.ms-excel": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6319,6 +6708,39 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    GetDomainOption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the domain */
+                domainId: string;
+                /** @description Name of the option (see GET /options) */
+                optionName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Option"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     DeleteDomainOption: {
         parameters: {
             query?: never;
@@ -6355,7 +6777,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "name" | "-name";
                 /** @description Index of the first item to return, from 0. */
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
@@ -6493,7 +6915,6 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "policyA",
-                 *       "domainId": "ByE3n",
                  *       "quarantine": true,
                  *       "retention": false,
                  *       "archive": false,
@@ -6522,7 +6943,7 @@ export interface operations {
                  *       "outgoing": false
                  *     }
                  */
-                "application/json": components["schemas"]["Policy"];
+                "application/json": components["schemas"]["PolicyAdd"];
             };
         };
         responses: {
@@ -6617,9 +7038,11 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "email" | "-email" | "firstname" | "-firstname" | "lastname" | "-lastname" | "status" | "-status" | "creationDate" | "-creationDate";
                 /** @description Filter by email */
                 email?: string;
+                /** @description Alias of `email` (the doc's example `?name=*lannister.net`): send one of the two. */
+                name?: string;
                 /** @description Filter by platform name */
                 platformName?: string;
             };
@@ -6705,6 +7128,8 @@ export interface operations {
                      *         "domainPolicyId": "ByE3n",
                      *         "domainStatus": "ENABLED",
                      *         "domainPlatformId": "ByE3n",
+                     *         "mfaType": null,
+                     *         "lastConnectionDate": null,
                      *         "platform": {
                      *           "id": "ByE3n",
                      *           "name": "Westeros",
@@ -6784,6 +7209,8 @@ export interface operations {
                      *         "domainPolicyId": "ByE3n",
                      *         "domainStatus": "ENABLED",
                      *         "domainPlatformId": "ByE3n",
+                     *         "mfaType": null,
+                     *         "lastConnectionDate": null,
                      *         "platform": {
                      *           "id": "ByE3n",
                      *           "name": "Westeros",
@@ -6863,6 +7290,8 @@ export interface operations {
                      *         "domainPolicyId": "ByE3n",
                      *         "domainStatus": "ENABLED",
                      *         "domainPlatformId": "ByE3n",
+                     *         "mfaType": null,
+                     *         "lastConnectionDate": null,
                      *         "platform": {
                      *           "id": "ByE3n",
                      *           "name": "Westeros",
@@ -6882,7 +7311,7 @@ export interface operations {
                      *     ]
                      */
                     "application/json": components["schemas"]["User"][];
-                    "application/vnd.ms-excel": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6911,7 +7340,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "owner" | "-owner" | "value" | "-value" | "type" | "-type" | "createdDate" | "-createdDate" | "expireAt" | "-expireAt";
                 /** @description Filter the list by type, 'ALLOW' for allowlist and 'BLOCK' for blocklist */
                 type?: components["schemas"]["WblistRuleType"];
                 /** @description Filter the list by the sender value */
@@ -6989,7 +7418,7 @@ export interface operations {
                      *     ]
                      */
                     "application/json": components["schemas"]["WblistRule"][];
-                    "application/vnd.ms-excel": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -7928,8 +8357,6 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ServiceStatus"];
-                    /** @example ok */
-                    "text/plain": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -7944,7 +8371,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "group" | "-group" | "name" | "-name" | "type" | "-type";
                 /** @description Filter options by name */
                 name?: string;
                 /** @description Only the options which can be set on this scope */
@@ -8046,6 +8473,37 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    GetPlatformOption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Name of the option (see GET /options) */
+                optionName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Option"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     DeletePlatformOption: {
         parameters: {
             query?: never;
@@ -8083,7 +8541,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "name" | "-name";
                 /** @description Filter outgoing providers by name */
                 name?: string;
             };
@@ -8588,7 +9046,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field login by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "login" | "-login" | "email" | "-email" | "displayName" | "-displayName" | "createdAt" | "-createdAt";
                 /** @description Filter by login, email, displayName */
                 search?: string;
             };
@@ -8878,9 +9336,11 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "email" | "-email" | "firstname" | "-firstname" | "lastname" | "-lastname" | "status" | "-status" | "creationDate" | "-creationDate";
                 /** @description Filter by email */
                 email?: string;
+                /** @description Alias of `email` (the doc's example `?name=…`): send one of the two. */
+                name?: string;
                 /** @description Filter by platform name */
                 platformName?: string;
             };
@@ -8962,6 +9422,8 @@ export interface operations {
                      *         "domainPolicyId": "ByE3n",
                      *         "domainStatus": "ENABLED",
                      *         "domainPlatformId": "ByE3n",
+                     *         "mfaType": null,
+                     *         "lastConnectionDate": null,
                      *         "platform": {
                      *           "id": "ByE3n",
                      *           "name": "Westeros",
@@ -9015,6 +9477,8 @@ export interface operations {
                      *         "domainPolicyId": "Eygdk",
                      *         "domainStatus": "ENABLED",
                      *         "domainPlatformId": "Eygdk",
+                     *         "mfaType": null,
+                     *         "lastConnectionDate": null,
                      *         "platform": {
                      *           "id": "Eygdk",
                      *           "name": "platform",
@@ -9068,6 +9532,8 @@ export interface operations {
                      *         "domainPolicyId": "Eygdk",
                      *         "domainStatus": "ENABLED",
                      *         "domainPlatformId": "Eygdk",
+                     *         "mfaType": null,
+                     *         "lastConnectionDate": null,
                      *         "platform": {
                      *           "id": "Eygdk",
                      *           "name": "platform",
@@ -9610,7 +10076,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Define the sort applied on response. Prefix the field send_date by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "sentDate" | "-sentDate" | "subject" | "-subject" | "from" | "-from" | "to" | "-to" | "cc" | "-cc" | "size" | "-size";
                 /** @description Index of the first item to return, from 0. */
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
@@ -10034,6 +10500,39 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    GetUserOption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id or e-mail address of the user */
+                userId: string;
+                /** @description Name of the option (see GET /options) */
+                optionName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Option"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     DeleteUserOption: {
         parameters: {
             query?: never;
@@ -10232,7 +10731,7 @@ export interface operations {
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
-                sort?: string;
+                sort?: "id" | "-id" | "owner" | "-owner" | "value" | "-value" | "type" | "-type" | "createdDate" | "-createdDate" | "expireAt" | "-expireAt";
                 /** @description Filter the list by type, 'ALLOW' for allowlist and 'BLOCK' for blocklist */
                 type?: components["schemas"]["WblistRuleType"];
                 /** @description Filter the list by the sender value */
@@ -10310,7 +10809,7 @@ export interface operations {
                      *     ]
                      */
                     "application/json": components["schemas"]["WblistRule"][];
-                    "application/vnd.ms-excel": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -10759,7 +11258,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    Location: components["headers"]["Location"];
+                    /** @description The owner's list of rules, when the request names one owner; absent when it names several (no one URL lists them). */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {

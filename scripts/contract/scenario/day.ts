@@ -53,6 +53,8 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   await ok(sys.POST("/options/platform", { body: { name: "QUARANTINE_REPORT_FREQUENCY", value: "WEEKLY" } }), 201);
   const platformOptions = await page(sys.GET("/options/platform"));
   eq(one(platformOptions.items, (o) => o.option.name === "APP_URL", "platform APP_URL").value, "portal.cleanmail.example", "platform options: APP_URL");
+  const appUrlRead = await ok(sys.GET("/options/platform/{optionName}", { params: { path: { optionName: "APP_URL" } } }));
+  eq(appUrlRead.value, "portal.cleanmail.example", "platform APP_URL read alone (its Location)");
 
   // ── A broker, a customer, an outgoing provider. ─────────────────────
   const broker = await ok(sys.POST("/brokers", { body: { name: "westeros networks", description: "Resells Cleanmail in the Seven Kingdoms", externalId: "BRK-7" } }), 201);
@@ -79,6 +81,8 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   const customerOptions = await page(sys.GET("/customers/{customerId}/options", { params: { path: { customerId: customer.id } } }));
   const support = one(customerOptions.items, (o) => o.option.name === "SUPPORT_URL", "customer SUPPORT_URL");
   eq(support.value, "https://support.stark.example", "customer SUPPORT_URL value");
+  const supportRead = await ok(sys.GET("/customers/{customerId}/options/{optionName}", { params: { path: { customerId: customer.id, optionName: "SUPPORT_URL" } } }));
+  eq(supportRead.value, "https://support.stark.example", "customer SUPPORT_URL read alone (its Location)");
   const weekly = one(customerOptions.items, (o) => o.option.name === "QUARANTINE_REPORT_FREQUENCY", "customer QUARANTINE_REPORT_FREQUENCY");
   eq([weekly.value, weekly.parentValue], [null, "WEEKLY"], "customer inherits the platform's report frequency");
 
@@ -182,6 +186,8 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   await ok(sys.POST("/domains/{domainId}/options", { params: { path: { domainId: stark.id } }, body: { name: "UI_COLOR", value: "#445566" } }), 201);
   const domainOptions = await page(sys.GET("/domains/{domainId}/options", { params: { path: { domainId: stark.id } } }));
   eq(one(domainOptions.items, (o) => o.option.name === "UI_COLOR", "domain UI_COLOR").value, "#445566", "domain UI_COLOR");
+  const colorRead = await ok(sys.GET("/domains/{domainId}/options/{optionName}", { params: { path: { domainId: stark.id, optionName: "UI_COLOR" } } }));
+  eq([colorRead.option.name, colorRead.value], ["UI_COLOR", "#445566"], "domain UI_COLOR read alone (its Location)");
   await done(sys.DELETE("/domains/{domainId}/options/{optionName}", { params: { path: { domainId: stark.id, optionName: "UI_COLOR" } } }));
   const afterDelete = await page(sys.GET("/domains/{domainId}/options", { params: { path: { domainId: stark.id } } }));
   eq(one(afterDelete.items, (o) => o.option.name === "UI_COLOR", "domain UI_COLOR").value, null, "domain UI_COLOR deleted");
@@ -224,6 +230,8 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   const userOptions = await page(sys.GET("/users/{userId}/options", { params: { path: { userId: arya.id } } }));
   const tz = one(userOptions.items, (o) => o.option.name === "TIMEZONE", "user TIMEZONE");
   eq(tz.value, "Europe/Paris", "user TIMEZONE");
+  const tzRead = await ok(sys.GET("/users/{userId}/options/{optionName}", { params: { path: { userId: arya.id, optionName: "TIMEZONE" } } }));
+  eq(tzRead.value, "Europe/Paris", "user TIMEZONE read alone (its Location)");
   const freq = one(userOptions.items, (o) => o.option.name === "QUARANTINE_REPORT_FREQUENCY", "user QUARANTINE_REPORT_FREQUENCY");
   eq([freq.value, freq.parentValue], [null, "DAILY"], "user inherits the domain's report frequency");
   await done(sys.DELETE("/users/{userId}/options/{optionName}", { params: { path: { userId: arya.id, optionName: "TIMEZONE" } } }));
@@ -371,14 +379,16 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   const starkAdmins = await page(sys.GET("/domains/{domainId}/admins", { params: { path: { domainId: stark.id }, query: { sort: "-login" } } }));
   eq(pluck(starkAdmins.items, "login"), ["ned", "jory"], "domain administrators by -login");
   eq(pluck((await page(sys.GET("/domains/{domainId}/admins", { params: { path: { domainId: stark.id }, query: { search: "eddard*" } } }))).items, "id"), [ned.id], "domain administrators found by display name");
-  await done(sys.PUT("/domains/{domainId}/admins/{adminId}/authorities", { params: { path: { domainId: stark.id, adminId: ned.id } }, body: ["DOMAIN_READ", "USER_READ", "FILTER_READ", "FILTER_EDIT"] }), 200);
+  await done(sys.PUT("/domains/{domainId}/admins/{adminId}/authorities", { params: { path: { domainId: stark.id, adminId: ned.id } }, body: ["DOMAIN_READ", "USER_READ", "FILTER_READ", "FILTER_EDIT"] }), 204);
 
   const token = await ok(sys.POST("/admins/{adminId}/tokens", { params: { path: { adminId: ned.id } }, body: { name: "ned's script", expiration: Date.now() + 24 * 3600 * 1000 } }), 201);
   eq(token.name, "ned's script", "token name");
   that(/^[0-9a-f]{32}$/.test(token.value), "a new token shows its value");
   const tokens = await page(sys.GET("/admins/{adminId}/tokens", { params: { path: { adminId: ned.id } } }));
   eq(pluck(tokens.items, "id"), [token.id], "ned's tokens");
-  eq(one(tokens.items, (t) => t.id === token.id, "ned's token").value, undefined, "a listed token hides its value");
+  const tokenRead = await ok(sys.GET("/admins/{adminId}/tokens/{tokenId}", { params: { path: { adminId: ned.id, tokenId: token.id } } }));
+  eq([tokenRead.id, tokenRead.name], [token.id, "ned's script"], "ned's token read alone (its Location)");
+  that(!("value" in one(tokens.items, (t) => t.id === token.id, "ned's token")), "a listed token hides its value");
 
   // Ned's own view: his domain only, read but not edit.
   const asNed = connect(at.api, token.value, rec);
