@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -291,7 +293,7 @@ func (s *Store) lastSysadmin(tx *gorm.DB, id int64) error {
 			return nil
 		}
 	}
-	return Errorf(ErrUnprocessable, "", "this is the last enabled sysadmin account")
+	return fault.Fail(fault.Unprocessable, "", "this is the last enabled sysadmin account")
 }
 
 // DeleteAdmin deletes an account; its tokens and authorities go with it

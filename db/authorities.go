@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -354,7 +356,7 @@ func (s *Store) SetAuthority(ctx context.Context, adminID int64, objectType stri
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		col := map[string]string{ObjectBroker: "broker_id", ObjectCustomer: "customer_id", ObjectDomain: "domain_id"}[objectType]
 		if col == "" {
-			return Errorf(ErrInvalid, "objectType", "must be BROKER, CUSTOMER or DOMAIN")
+			return fault.Fail(fault.Invalid, "objectType", "must be BROKER, CUSTOMER or DOMAIN")
 		}
 		if err := s.lockAdmin(tx, adminID); err != nil {
 			return err

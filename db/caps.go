@@ -3,6 +3,8 @@ package db
 import (
 	"fmt"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 )
 
@@ -26,7 +28,7 @@ func atMost(tx *gorm.DB, model any, max int64, what string, cond string, args ..
 		return err
 	}
 	if n > max {
-		return Errorf(ErrUnprocessable, "", fmt.Sprintf("%s: at most %d (this would make %d)", what, max, n))
+		return fault.Fail(fault.Unprocessable, "", fmt.Sprintf("%s: at most %d (this would make %d)", what, max, n))
 	}
 	return nil
 }

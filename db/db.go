@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/gormlite"
@@ -224,35 +226,30 @@ func (s *Store) db(ctx context.Context) (*gorm.DB, context.CancelFunc) {
 	return s.gdb.WithContext(ctx), cancel
 }
 
-// Sentinel errors. Everything the store returns that is not one of these
-// (or wraps one) is an internal failure.
-var (
-	// ErrNotFound: the row does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: a uniqueness rule of the database refused the write.
-	ErrConflict = errors.New("conflict")
-)
-
-// translate maps driver and GORM errors to the store's sentinels.
+// translate says driver and GORM errors in the service's vocabulary
+// (pkg/fault): an outage, a missing row, a uniqueness refusal, …; an error
+// it does not know stays an internal failure.
 func translate(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case lostConnection(err): // a transaction's BEGIN or COMMIT, which no callback sees
-		return asUnavailable(err)
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+	case errors.Is(err, ErrUnavailable):
 		return err
+	case Unavailable(err), lostConnection(err): // a transaction's BEGIN or COMMIT, which no callback sees
+		return fault.UnavailableBecause(err)
+	case fault.KindOf(err) != fault.Internal:
+		return err // already said in the vocabulary
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		return ErrNotFound
+		return &fault.Error{Kind: fault.NotFound, Err: err} // its resource words it
 	case errors.Is(err, gorm.ErrDuplicatedKey), isUniqueViolation(err):
-		return fmt.Errorf("%w: %v", ErrConflict, err)
+		return &fault.Error{Kind: fault.Conflict, Detail: "A resource with this name already exists.", Err: err}
 	// Safety nets: each store method checks what it references, and the
 	// API bounds every string, so neither should happen; if one does, it
 	// is the request's fault, not an internal failure.
 	case errors.Is(err, gorm.ErrForeignKeyViolated):
-		return Errorf(ErrUnprocessable, "", "the request refers to an object that does not exist (any more)")
+		return &fault.Error{Kind: fault.Unprocessable, Detail: "the request refers to an object that does not exist (any more)", Err: err}
 	case isTooLong(err):
-		return Errorf(ErrInvalid, "", "a value is too long to be stored")
+		return &fault.Error{Kind: fault.Invalid, Detail: "a value is too long to be stored", Err: err}
 	}
 	return err
 }

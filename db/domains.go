@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -108,7 +110,7 @@ func exists(tx *gorm.DB, model any, id int64, field, what string) error {
 		return err
 	}
 	if n == 0 {
-		return Errorf(ErrUnprocessable, field, "no "+what+" has this id")
+		return fault.Fail(fault.Unprocessable, field, "no "+what+" has this id")
 	}
 	return nil
 }
@@ -122,7 +124,7 @@ func checkOutgoingProviders(tx *gorm.DB, ids []int64) error {
 		return err
 	}
 	if int(n) != len(uniq(ids)) {
-		return Errorf(ErrUnprocessable, "outgoingProvidersIds", "an outgoing provider id does not exist")
+		return fault.Fail(fault.Unprocessable, "outgoingProvidersIds", "an outgoing provider id does not exist")
 	}
 	return nil
 }
@@ -380,7 +382,7 @@ func (s *Store) UpdateDomain(ctx context.Context, id int64, edit func(e *DomainE
 			var p Policy
 			if err := tx.Where("id = ? AND domain_id = ?", *nd.PolicyID, id).First(&p).Error; err != nil {
 				if err == gorm.ErrRecordNotFound {
-					return Errorf(ErrUnprocessable, "policyId", "the policy does not belong to this domain")
+					return fault.Fail(fault.Unprocessable, "policyId", "the policy does not belong to this domain")
 				}
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 )
 
@@ -125,7 +127,7 @@ func addressOfDomain(tx *gorm.DB, domainID int64, email string) error {
 		return err
 	}
 	if n == 0 {
-		return Errorf(ErrInvalid, "email", "the address's domain "+domain+" is neither this domain nor one of its domain aliases")
+		return fault.Fail(fault.Invalid, "email", "the address's domain "+domain+" is neither this domain nor one of its domain aliases")
 	}
 	return nil
 }
@@ -178,7 +180,7 @@ func addRecipients(tx *gorm.DB, a EmailAlias, emails []string) error {
 		return nil
 	}
 	if n := len(listed) + len(fresh); n > MaxAliasRecipients {
-		return Errorf(ErrUnprocessable, "", fmt.Sprintf("an e-mail alias's recipients: at most %d (this would make %d)", MaxAliasRecipients, n))
+		return fault.Fail(fault.Unprocessable, "", fmt.Sprintf("an e-mail alias's recipients: at most %d (this would make %d)", MaxAliasRecipients, n))
 	}
 	var users []User
 	if err := tx.Select("id, email").Where("domain_id = ? AND lower(email) IN ?", a.DomainID, fresh).Find(&users).Error; err != nil {
@@ -232,7 +234,7 @@ func refuseLoop(tx *gorm.DB, a EmailAlias) error {
 	if len(via) == 0 {
 		return nil
 	}
-	return Errorf(ErrUnprocessable, "recipients",
+	return fault.Fail(fault.Unprocessable, "recipients",
 		"the alias "+a.Email+" would reach itself through "+strings.Join(via, ", ")+" (a loop)")
 }
 

@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"golang.org/x/net/idna"
 
 	// The TIMEZONE type is checked with time.LoadLocation, which reads the
@@ -272,7 +274,7 @@ func (m Match) matches(s string) bool {
 // ErrInvalid naming "value".
 func (d *OptionDef) Normalize(value string) (string, error) {
 	bad := func(format string, args ...any) error {
-		return Errorf(ErrInvalid, "value", fmt.Sprintf(format, args...))
+		return fault.Fail(fault.Invalid, "value", fmt.Sprintf(format, args...))
 	}
 	v := strings.TrimSpace(value)
 	switch d.Type {

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // TestNormalizeOptionValues checks every option type: what is accepted, in
@@ -112,8 +114,7 @@ func TestNormalizeOptionValues(t *testing.T) {
 		case !tc.ok && err == nil:
 			t.Errorf("%s %q: accepted as %q, want refused", tc.typ, tc.in, got)
 		case !tc.ok:
-			var e *Error
-			if !errors.As(err, &e) || e.Kind != ErrInvalid || e.Field != "value" {
+			if e, ok := fault.As(err); !ok || e.Kind != fault.Invalid || e.Field != "value" {
 				t.Errorf("%s %q: error %#v, want an ErrInvalid naming value", tc.typ, tc.in, err)
 			}
 		}

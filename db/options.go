@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -88,7 +90,7 @@ func (s *Store) optionChain(tx *gorm.DB, o OptionOwner, lock bool) ([]OptionOwne
 		err = q.Table("users").Select("users.domain_id, domains.customer_id, domains.status").
 			Joins("JOIN domains ON domains.id = users.domain_id").Where("users.id = ?", o.ID).Take(&row).Error
 	default:
-		return nil, "", Errorf(ErrUnprocessable, "scope", "options cannot be set on the "+string(o.Scope)+" scope")
+		return nil, "", fault.Fail(fault.Unprocessable, "scope", "options cannot be set on the "+string(o.Scope)+" scope")
 	}
 	if err != nil {
 		return nil, "", translate(err)
@@ -230,7 +232,7 @@ func (s *Store) DeleteOption(ctx context.Context, o OptionOwner, def *OptionDef)
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return Errorf(ErrNotFound, "", def.Name+" is not set on this "+strings.ToLower(string(o.Scope))+": it already inherits its value")
+			return fault.Fail(fault.NotFound, "", def.Name+" is not set on this "+strings.ToLower(string(o.Scope))+": it already inherits its value")
 		}
 		return nil
 	})
@@ -241,5 +243,5 @@ func deletedDomainError(o OptionOwner) error {
 	if o.Scope == ScopeUser {
 		what = "The user's domain"
 	}
-	return Errorf(ErrUnprocessable, "", what+" is DELETED: its options are read-only until it is restored")
+	return fault.Fail(fault.Unprocessable, "", what+" is DELETED: its options are read-only until it is restored")
 }

@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 )
 
@@ -33,7 +35,7 @@ func (s *Store) UpdatePlatform(ctx context.Context, id int64, edit func(p *Platf
 		p.ID = id
 		switch {
 		case wasDefault && !p.IsDefault:
-			return Errorf(ErrUnprocessable, "default", "a domain needs a default platform: make another one the default instead")
+			return fault.Fail(fault.Unprocessable, "default", "a domain needs a default platform: make another one the default instead")
 		case !wasDefault && p.IsDefault:
 			if err := tx.Model(&Platform{}).Where("domain_id = ? AND id <> ?", p.DomainID, id).Update("is_default", false).Error; err != nil {
 				return err

@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 )
 
@@ -90,13 +92,13 @@ func (s *Store) DeletePolicy(ctx context.Context, id int64) error {
 			return err
 		}
 		if n > 0 {
-			return Errorf(ErrInvalid, "policyId", "the policy is the default policy of a domain: assign another one first")
+			return fault.Fail(fault.Invalid, "policyId", "the policy is the default policy of a domain: assign another one first")
 		}
 		if err := tx.Model(&User{}).Where("policy_id = ?", id).Count(&n).Error; err != nil {
 			return err
 		}
 		if n > 0 {
-			return Errorf(ErrInvalid, "policyId", "the policy is assigned to users: assign them another one first")
+			return fault.Fail(fault.Invalid, "policyId", "the policy is assigned to users: assign them another one first")
 		}
 		return tx.Delete(&Policy{}, id).Error
 	})

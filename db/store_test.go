@@ -7,8 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cleanmail/cleanmail/db/dbtest"
 	"gorm.io/gorm"
+
+	"github.com/cleanmail/cleanmail/db/dbtest"
 )
 
 // testStores runs fn on a fresh SQLite file and on a fresh PostgreSQL

@@ -13,12 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ncruces/go-sqlite3"
 	"gorm.io/gorm"
-)
 
-// ErrUnavailable: the database (or another peer the store depends on)
-// cannot serve the request now: down, unreachable, overloaded, locked or
-// too slow. It says nothing about the request, which may succeed later.
-var ErrUnavailable = errors.New("unavailable")
+	"github.com/cleanmail/cleanmail/pkg/fault"
+)
 
 // Unavailable reports whether err means that the database could not serve
 // the request (an outage, a timeout, a lock that was not granted in time),
@@ -77,18 +74,18 @@ func lostConnection(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// asUnavailable marks a database call's error as ErrUnavailable when it
-// is a lost connection.
+// asUnavailable marks a database call's error as an outage when it is
+// one: a lost connection, or anything Unavailable recognises.
 func asUnavailable(err error) error {
-	if err != nil && lostConnection(err) && !errors.Is(err, ErrUnavailable) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if err != nil && !errors.Is(err, ErrUnavailable) && (lostConnection(err) || Unavailable(err)) {
+		return fault.UnavailableBecause(err)
 	}
 	return err
 }
 
 // markUnavailable registers, after every kind of statement GORM runs, a
-// callback that marks lost connections as ErrUnavailable, so that no
-// store method can report an outage as anything else.
+// callback that marks outages (lost connections included) as
+// ErrUnavailable, so that no store method can report one as anything else.
 func markUnavailable(gdb *gorm.DB) error {
 	mark := func(tx *gorm.DB) { tx.Error = asUnavailable(tx.Error) }
 	cb := gdb.Callback()

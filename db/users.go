@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -94,7 +96,7 @@ func checkUserRefs(tx *gorm.DB, u *User) error {
 			return err
 		}
 		if n == 0 {
-			return Errorf(ErrUnprocessable, "policyId", "no policy of the user's domain has this id")
+			return fault.Fail(fault.Unprocessable, "policyId", "no policy of the user's domain has this id")
 		}
 	}
 	if u.PlatformID != nil {
@@ -103,7 +105,7 @@ func checkUserRefs(tx *gorm.DB, u *User) error {
 			return err
 		}
 		if n == 0 {
-			return Errorf(ErrUnprocessable, "platformId", "no platform of the user's domain has this id")
+			return fault.Fail(fault.Unprocessable, "platformId", "no platform of the user's domain has this id")
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cleanmail/cleanmail/pkg/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -301,7 +303,7 @@ func (s *Store) lockOwners(tx *gorm.DB, rules []WblistRule, now int64) (map[Wbli
 	for _, o := range order {
 		name, err := s.lockOwner(tx, o)
 		if errors.Is(err, ErrNotFound) {
-			return nil, Errorf(ErrUnprocessable, "owner", "the owner of a rule no longer exists")
+			return nil, fault.Fail(fault.Unprocessable, "owner", "the owner of a rule no longer exists")
 		}
 		if err != nil {
 			return nil, err
@@ -412,7 +414,7 @@ func (s *Store) identicalRule(ctx context.Context, rules []WblistRule, except in
 				for i := range rules {
 					if OwnerOf(&rules[i]) == o && strings.EqualFold(rules[i].Value, f.Value) && rules[i].Type == f.Type {
 						name, _ := ownerName(gdb, o)
-						return Errorf(ErrConflict, "", fmt.Sprintf("An identical rule already exists: %s %s for %s.", f.Type, f.Value, name))
+						return fault.Fail(fault.Conflict, "", fmt.Sprintf("An identical rule already exists: %s %s for %s.", f.Type, f.Value, name))
 					}
 				}
 			}

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cleanmail/cleanmail/db/dbtest"
 	"gorm.io/gorm"
+
+	"github.com/cleanmail/cleanmail/db/dbtest"
 )
 
 // TestWritesQueueBehindALongOne: while one transaction holds the writer

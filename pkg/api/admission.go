@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -38,7 +39,7 @@ func (s *Server) admit(router routers.Router) echo.MiddlewareFunc {
 			r, ok := rules[op.OperationID]
 			if !ok {
 				s.log.Error("operation has no access rule", "operation", op.OperationID)
-				return &Error{Status: http.StatusInternalServerError, Detail: "Internal server error."}
+				return fmt.Errorf("operation %s has no access rule", op.OperationID)
 			}
 			if !r.public {
 				p, err := s.authenticate(c)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"regexp"
 
 	"github.com/cleanmail/cleanmail/db"
@@ -60,7 +59,7 @@ func (s *Server) ruleKey(id, detail string) (int64, error) {
 }
 
 func attachmentConflict() error {
-	return newError(http.StatusConflict, "This item may already exists with same rules: the domain has an attachment rule with the same action, check type and filter.")
+	return conflict("This item may already exists with same rules: the domain has an attachment rule with the same action, check type and filter.")
 }
 
 // AddDomainAttachmentFilter adds an attachment rule to a domain, with the

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Principal is who a request acts for: an administrator (through a
@@ -39,7 +39,7 @@ func principalFrom(ctx context.Context) *Principal {
 }
 
 func unauthorized(detail string) error {
-	return echo.NewHTTPError(http.StatusUnauthorized, detail)
+	return fault.New(fault.Unauthenticated, "", "%s", detail)
 }
 
 // authenticate resolves the request's bearer token to its principal. A
@@ -56,7 +56,7 @@ func (s *Server) authenticate(c echo.Context) (*Principal, error) {
 	keys := failureKeys(c.RealIP(), token)
 	for _, k := range keys {
 		if wait := s.authFailures.Delay(k); wait > 0 {
-			return nil, &Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
+			return nil, &fault.Error{Kind: fault.Throttled, RetryAfter: wait,
 				Detail: "Too many failed authentications from this client or with this token; retry later."}
 		}
 	}
@@ -67,8 +67,7 @@ func (s *Server) authenticate(c echo.Context) (*Principal, error) {
 	} else {
 		p, err = s.admin(req.Context(), token)
 	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) && he.Code == http.StatusUnauthorized {
+	if fault.KindOf(err) == fault.Unauthenticated {
 		for _, k := range keys {
 			s.authFailures.Fail(k)
 		}

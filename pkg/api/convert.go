@@ -9,6 +9,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Helpers shared by the handlers: ids, pages, pointers and nullables.
@@ -31,7 +32,7 @@ func (s *Server) pathKey(id, what string) (int64, error) {
 func (s *Server) refKey(id, field, what string) (int64, error) {
 	key, ok := s.ids.Decode(id)
 	if !ok {
-		return 0, db.Errorf(db.ErrUnprocessable, field, "no "+what+" has this id")
+		return 0, fault.Unprocessablef(field, "no %s has this id", what)
 	}
 	return key, nil
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
@@ -23,7 +22,7 @@ func (s *Server) CreateBroker(ctx context.Context, req gen.CreateBrokerRequestOb
 	b := &db.Broker{Name: req.Body.Name, Description: req.Body.Description, ExternalID: req.Body.ExternalId}
 	if err := s.store.CreateBroker(ctx, b); err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "A broker already exists with the name %s", b.Name)
+			return nil, conflict("A broker already exists with the name %s", b.Name)
 		}
 		return nil, err
 	}
@@ -76,7 +75,7 @@ func (s *Server) CreateCustomer(ctx context.Context, req gen.CreateCustomerReque
 	}
 	if err := s.store.CreateCustomer(ctx, c); err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "A customer already exists with the name %s", c.Name)
+			return nil, conflict("A customer already exists with the name %s", c.Name)
 		}
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -110,7 +109,7 @@ func (s *Server) CreateDomainAdmin(ctx context.Context, req gen.CreateDomainAdmi
 		}
 		if err := s.store.CreateDomainAdmin(ctx, a, domainKey, perms); err != nil {
 			if isConflict(err) {
-				return nil, newError(http.StatusConflict, "An account already exists with the login %s", a.Login)
+				return nil, conflict("An account already exists with the login %s", a.Login)
 			}
 			return nil, notFoundAs(err, "Domain not found with given id")
 		}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
@@ -38,7 +37,7 @@ func (s *Server) AddDomainAlias(ctx context.Context, req gen.AddDomainAliasReque
 	added, err := s.store.AddDomainAliases(ctx, domainID, names)
 	if err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "An alias or a domain may already exists with the given name")
+			return nil, conflict("An alias or a domain may already exists with the given name")
 		}
 		return nil, notFoundAs(err, "A problem occured. The domain may not exist")
 	}
@@ -98,7 +97,7 @@ func (s *Server) SetDomainAliases(ctx context.Context, req gen.SetDomainAliasesR
 	}
 	if _, err := s.store.SetDomainAliases(ctx, domainID, names); err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "An alias may already exists with the given name")
+			return nil, conflict("An alias may already exists with the given name")
 		}
 		return nil, notFoundAs(err, "A problem occured. The domain may not exist")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -277,7 +276,7 @@ func (s *Server) CreateDomain(ctx context.Context, req gen.CreateDomainRequestOb
 	id, err := s.store.CreateDomain(ctx, &db.NewDomain{Domain: d, Policy: policy, Platforms: platforms, OutgoingProviderIDs: providers})
 	if err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "A domain or domain alias already exists with the name %s", name)
+			return nil, conflict("A domain or domain alias already exists with the name %s", name)
 		}
 		return nil, err
 	}
@@ -435,7 +434,7 @@ func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestOb
 	})
 	if err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "A domain or domain alias already exists with the name %s", name)
+			return nil, conflict("A domain or domain alias already exists with the name %s", name)
 		}
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/cleanmail/cleanmail/db"
@@ -59,7 +58,7 @@ func recipientAddresses(prefix string, in []string) ([]string, error) {
 // not-found of the operation; typed errors (400, 422) pass through.
 func emailAliasError(err error, email, notFoundDetail string) error {
 	if isConflict(err) {
-		return newError(http.StatusConflict, "An e-mail alias or a user already uses the address %s", email)
+		return conflict("An e-mail alias or a user already uses the address %s", email)
 	}
 	return notFoundAs(err, notFoundDetail)
 }

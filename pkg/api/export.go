@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Spreadsheet exports: the list operations that the doc marks with
@@ -186,7 +186,7 @@ func exportSheet[T any](ctx context.Context, stem, title string, cols []column[T
 	err = stream(func(batch []T) error {
 		for i := range batch {
 			if row == excelize.TotalRows {
-				return newError(http.StatusBadRequest, "The export holds more rows than a sheet can (%d): narrow it with the list's filters.", excelize.TotalRows-1)
+				return fault.New(fault.Invalid, "", "The export holds more rows than a sheet can (%d): narrow it with the list's filters.", excelize.TotalRows-1)
 			}
 			row++
 			for j, c := range cols {

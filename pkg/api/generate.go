@@ -1,10 +1,10 @@
 package api
 
-//go:generate go run ../../scripts/genstubs ../../gen/api.gen.go undelivered.txt unimplemented.gen.go
+import "github.com/cleanmail/cleanmail/pkg/fault"
 
-import "net/http"
+//go:generate go run ../../scripts/genstubs ../../gen/api.gen.go undelivered.txt unimplemented.gen.go
 
 // errNotImplemented is the 501 of an operation whose issue has not landed.
 func errNotImplemented(operationID string) error {
-	return &Error{Status: http.StatusNotImplemented, Detail: operationID + " is not implemented yet."}
+	return fault.New(fault.NotImplemented, "", "%s is not implemented yet.", operationID)
 }

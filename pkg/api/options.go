@@ -9,6 +9,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Options: the catalog (GET /options) and the values set on the platform,
@@ -63,7 +64,7 @@ func optionDef(ctx context.Context, scope db.OptionScope, name string, inPath bo
 	case !def.Enabled(scope) && inPath:
 		return nil, notFound("%s cannot be set on a %s", def.Name, scopeName(scope))
 	case !def.Enabled(scope):
-		return nil, db.Errorf(db.ErrUnprocessable, "name", def.Name+" cannot be set on a "+scopeName(scope)+" (see GET /options?scope="+string(scope)+")")
+		return nil, fault.Unprocessablef("name", "%s cannot be set on a %s (see GET /options?scope=%s)", def.Name, scopeName(scope), scope)
 	case def.Restricted && !principalFrom(ctx).SysAdmin():
 		return nil, forbidden("Only users with sysadmin role can change %s.", def.Name)
 	}

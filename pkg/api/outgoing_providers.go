@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/cleanmail/cleanmail/db"
@@ -25,7 +24,7 @@ func (s *Server) CreateOutgoingProvider(ctx context.Context, req gen.CreateOutgo
 	p := &db.OutgoingProvider{Name: in.Name, SpfProvider: spf, Active: deref(in.Active, true)}
 	if err := s.store.CreateOutgoingProvider(ctx, p); err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "An outgoing provider already exists with the name %s", p.Name)
+			return nil, conflict("An outgoing provider already exists with the name %s", p.Name)
 		}
 		return nil, err
 	}

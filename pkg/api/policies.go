@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
@@ -241,7 +240,7 @@ func (s *Server) CreatePolicy(ctx context.Context, req gen.CreatePolicyRequestOb
 	}
 	if err := s.store.CreatePolicy(ctx, p); err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "A policy may already exists with the given name")
+			return nil, conflict("A policy may already exists with the given name")
 		}
 		return nil, err
 	}
@@ -294,7 +293,7 @@ func (s *Server) UpdatePolicy(ctx context.Context, req gen.UpdatePolicyRequestOb
 	_, err = s.store.UpdatePolicy(ctx, id, func(p *db.Policy) error { return applyPolicy(p, req.Body) })
 	if err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "A policy may already exists with the given name")
+			return nil, conflict("A policy may already exists with the given name")
 		}
 		return nil, notFoundAs(err, "Policy not found with given id")
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Problem is an RFC 9457 problem document, the body of every 4xx and 5xx
@@ -42,101 +43,79 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
-// Error is an error a handler returns to answer with a problem. Its text is
-// written to the client: never put internal details in it.
-type Error struct {
-	Status int
-	Detail string
-	Errors []FieldError
-	// RetryAfter, when positive, tells the client when to try again
-	// (the Retry-After header of a 429 or a 503).
-	RetryAfter time.Duration
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Detail) }
-
-func newError(status int, format string, args ...any) *Error {
-	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
-}
+// Handlers answer failures in the service's vocabulary (pkg/fault); these
+// are its constructors under the names the handlers read best.
 
 // badField is a 400 naming the input at fault.
-func badField(field, format string, args ...any) *Error {
-	msg := fmt.Sprintf(format, args...)
-	return &Error{Status: http.StatusBadRequest, Detail: field + ": " + msg, Errors: []FieldError{{Field: field, Message: msg}}}
+func badField(field, format string, args ...any) *fault.Error {
+	return fault.Invalidf(field, format, args...)
 }
 
-func notFound(format string, args ...any) *Error {
-	return newError(http.StatusNotFound, format, args...)
+func notFound(format string, args ...any) *fault.Error {
+	return fault.New(fault.NotFound, "", format, args...)
 }
-func forbidden(format string, args ...any) *Error {
-	return newError(http.StatusForbidden, format, args...)
+
+func forbidden(format string, args ...any) *fault.Error { return fault.Forbiddenf(format, args...) }
+
+func unprocessable(format string, args ...any) *fault.Error {
+	return fault.Unprocessablef("", format, args...)
 }
-func unprocessable(format string, args ...any) *Error {
-	return newError(http.StatusUnprocessableEntity, format, args...)
+
+func conflict(format string, args ...any) *fault.Error { return fault.Conflictf(format, args...) }
+
+// statuses maps each kind of failure to its HTTP status: the one place
+// where a kind becomes a status.
+var statuses = map[fault.Kind]int{
+	fault.NotFound:        http.StatusNotFound,
+	fault.Conflict:        http.StatusConflict,
+	fault.Invalid:         http.StatusBadRequest,
+	fault.Unprocessable:   http.StatusUnprocessableEntity,
+	fault.Forbidden:       http.StatusForbidden,
+	fault.Unauthenticated: http.StatusUnauthorized,
+	fault.TooLarge:        http.StatusRequestEntityTooLarge,
+	fault.Throttled:       http.StatusTooManyRequests,
+	fault.Unavailable:     http.StatusServiceUnavailable,
+	fault.NotImplemented:  http.StatusNotImplemented,
 }
 
 // problemFor turns any error into the problem to send, and says whether it
 // is an internal failure (to be logged, and hidden from the client).
 func problemFor(err error) (p Problem, internal bool) {
 	var (
-		apiErr  *Error
-		dbErr   *db.Error
-		sortErr *db.InvalidSortError
-		httpErr *echo.HTTPError
+		sortErr  *db.InvalidSortError
+		httpErr  *echo.HTTPError
+		tooLarge *http.MaxBytesError
 	)
-	var tooLarge *http.MaxBytesError
-	switch {
-	case db.Unavailable(err):
+	if db.Unavailable(err) || fault.KindOf(err) == fault.Unavailable {
 		// First: an outage wrapped in anything else is still an outage,
-		// never the client's fault (not a 400, not a 404).
-		return unavailableProblem, true
+		// never the client's fault (not a 400, not a 404). Its cause is
+		// logged, never shown.
+		return Problem{Status: http.StatusServiceUnavailable, Detail: "The service is temporarily unavailable; please retry later.",
+			retryAfter: unavailableRetryAfter}, true
+	}
+	if e, ok := fault.As(err); ok && e.Kind != fault.Internal {
+		p := Problem{Status: statuses[e.Kind], Detail: e.Message(), retryAfter: e.RetryAfter}
+		if e.Field != "" {
+			p.Detail = e.Field + ": " + e.Message()
+			p.Errors = []FieldError{{Field: e.Field, Message: e.Message()}}
+		}
+		return p, false
+	}
+	switch {
 	case errors.As(err, &tooLarge):
 		return Problem{Status: http.StatusRequestEntityTooLarge,
 			Detail: fmt.Sprintf("The request body is larger than this operation accepts (%d bytes).", tooLarge.Limit)}, false
-	case errors.As(err, &apiErr):
-		return Problem{Status: apiErr.Status, Detail: apiErr.Detail, Errors: apiErr.Errors, retryAfter: apiErr.RetryAfter}, false
 	case errors.As(err, &sortErr):
 		return Problem{Status: http.StatusBadRequest, Detail: "sort: " + sortErr.Error(),
 			Errors: []FieldError{{Field: "sort", Message: sortErr.Error()}}}, false
-	case errors.As(err, &dbErr):
-		p := Problem{Status: statusOf(dbErr.Kind), Detail: dbErr.Detail}
-		if dbErr.Field != "" {
-			p.Detail = dbErr.Field + ": " + dbErr.Detail
-			p.Errors = []FieldError{{Field: dbErr.Field, Message: dbErr.Detail}}
-		}
-		return p, false
-	case errors.Is(err, db.ErrNotFound):
-		return Problem{Status: http.StatusNotFound, Detail: "Resource does not exist."}, false
-	case errors.Is(err, db.ErrConflict):
-		return Problem{Status: http.StatusConflict, Detail: "A resource with this name already exists."}, false
 	case errors.As(err, &httpErr):
 		return problemForHTTP(httpErr)
 	}
 	return Problem{Status: http.StatusInternalServerError, Detail: "Internal server error; the request id identifies it in the server's log."}, true
 }
 
-// unavailableProblem answers an outage of the database or of a peer: the
-// cause is logged with the request id, never shown.
-var unavailableProblem = Problem{Status: http.StatusServiceUnavailable,
-	Detail:     "The service is temporarily unavailable; please retry later.",
-	retryAfter: unavailableRetryAfter}
-
 // unavailableRetryAfter is the Retry-After of a 503.
 const unavailableRetryAfter = 5 * time.Second
-
-func statusOf(kind error) int {
-	switch kind {
-	case db.ErrNotFound:
-		return http.StatusNotFound
-	case db.ErrConflict:
-		return http.StatusConflict
-	case db.ErrInvalid:
-		return http.StatusBadRequest
-	case db.ErrUnprocessable:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusInternalServerError
-}
 
 // problemForHTTP handles Echo's errors: routing, the request validator
 // (whose failures become a 400 naming every bad field) and authentication.
@@ -363,8 +342,7 @@ func isConflict(err error) bool { return errors.Is(err, db.ErrConflict) }
 // notFoundAs replaces the store's bare ErrNotFound with the operation's
 // own 404 message; any other error passes through.
 func notFoundAs(err error, detail string) error {
-	var dbErr *db.Error
-	if errors.Is(err, db.ErrNotFound) && !errors.As(err, &dbErr) {
+	if e, ok := fault.As(err); ok && e.Kind == fault.NotFound && e.Detail == "" && e.Resource == "" && fault.KindOf(err) == fault.NotFound {
 		return notFound("%s", detail)
 	}
 	return err

@@ -27,6 +27,7 @@ import (
 	"github.com/cleanmail/cleanmail"
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/throttle"
 )
@@ -247,13 +248,8 @@ func clientIP(trusted []netip.Prefix) echo.IPExtractor {
 // bad field.
 func multiError(me openapi3.MultiError) *echo.HTTPError {
 	for _, err := range me {
-		if se, ok := err.(*openapi3filter.SecurityRequirementsError); ok {
-			for _, inner := range se.Errors {
-				if he, ok := inner.(*echo.HTTPError); ok {
-					return he
-				}
-			}
-			return &echo.HTTPError{Code: http.StatusUnauthorized, Message: "Authentication failed.", Internal: err}
+		if _, ok := err.(*openapi3filter.SecurityRequirementsError); ok {
+			return &echo.HTTPError{Code: http.StatusUnauthorized, Message: "Authentication required.", Internal: err}
 		}
 	}
 	return &echo.HTTPError{Code: http.StatusBadRequest, Message: "The request does not match the API's schema.", Internal: me}
@@ -270,7 +266,7 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 		if p == "/livez" || p == "/readyz" || strings.HasPrefix(p, "/docs") || strings.HasPrefix(p, "/openapi.") {
 			return next(c)
 		}
-		return &Error{Status: http.StatusServiceUnavailable, Detail: "The server is starting: its database is not ready yet."}
+		return fault.New(fault.Unavailable, "", "The server is starting: its database is not ready yet.")
 	}
 }
 

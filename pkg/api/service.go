@@ -2,9 +2,9 @@ package api
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Livez answers as long as the process serves HTTP.
@@ -16,11 +16,11 @@ func (s *Server) Livez(ctx context.Context, req gen.LivezRequestObject) (gen.Liv
 // while its writes are not stuck.
 func (s *Server) Readyz(ctx context.Context, req gen.ReadyzRequestObject) (gen.ReadyzResponseObject, error) {
 	if !s.ready() {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "The database is not reachable or not migrated yet."}
+		return nil, fault.New(fault.Unavailable, "", "The database is not reachable or not migrated yet.")
 	}
 	if err := s.store.Ready(ctx); err != nil {
 		s.log.Warn("readiness: database not ready", "err", err)
-		return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "The database is not reachable, or its writes are stuck."}
+		return nil, fault.New(fault.Unavailable, "", "The database is not reachable, or its writes are stuck.")
 	}
 	return gen.Readyz200JSONResponse{Status: "ready"}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Temporary tokens let an end user (or an administrator impersonating one)
@@ -67,8 +68,8 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 }
 
 func isNotFoundOrForbidden(err error) bool {
-	e, ok := err.(*Error)
-	return ok && (e.Status == 403 || e.Status == 404)
+	k := fault.KindOf(err)
+	return k == fault.Forbidden || k == fault.NotFound
 }
 
 // appHost is the host of the end users' application for a domain: the

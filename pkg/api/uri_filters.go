@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
@@ -44,7 +43,7 @@ func uriHost(field, filter string) (string, error) {
 }
 
 func uriConflict() error {
-	return newError(http.StatusConflict, "This item may already exists with same rules: the domain has a URI rule with the same action and filter.")
+	return conflict("This item may already exists with same rules: the domain has a URI rule with the same action and filter.")
 }
 
 // AddDomainUriFilter adds a URI rule to a domain, with the next priority.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"strings"
 
 	"github.com/oapi-codegen/nullable"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // minPasswordLength is the shortest password an account may have.
@@ -146,7 +146,7 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 		return nil, badField("domainId", "no domain has this id")
 	}
 	if err := s.decide(ctx, principalFrom(ctx), PermUserEdit, "DOMAIN", in.DomainId); err != nil {
-		if e, ok := err.(*Error); ok && e.Status == http.StatusNotFound {
+		if fault.KindOf(err) == fault.NotFound {
 			// A domain outside the caller's reach is as unknown as a missing one.
 			return nil, badField("domainId", "no domain has this id")
 		}
@@ -202,7 +202,7 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "The address %s is already used by a user or an e-mail alias", addr)
+			return nil, conflict("The address %s is already used by a user or an e-mail alias", addr)
 		}
 		return nil, err
 	}
@@ -372,7 +372,7 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 	})
 	if err != nil {
 		if isConflict(err) {
-			return nil, newError(http.StatusConflict, "The address %s is already used by a user or an e-mail alias", addr)
+			return nil, conflict("The address %s is already used by a user or an e-mail alias", addr)
 		}
 		return nil, notFoundAs(err, "Unknown user")
 	}

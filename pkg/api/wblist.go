@@ -3,12 +3,12 @@ package api
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Sender rules (the doc's wblist): allow, block or protect a sender address
@@ -76,7 +76,7 @@ func wblistRule(prefix, value string, typ gen.WblistRuleType, expireAt *int64, d
 		return db.WblistRule{}, err
 	}
 	if expireAt != nil && *expireAt <= now {
-		return db.WblistRule{}, db.Errorf(db.ErrUnprocessable, prefix+"expireAt", "the expiration date is in the past")
+		return db.WblistRule{}, fault.Unprocessablef(prefix+"expireAt", "the expiration date is in the past")
 	}
 	r := db.WblistRule{Value: v, Type: string(typ), ExpireAt: expireAt, Description: description}
 	if r.Type == db.WblistAllow {
@@ -111,7 +111,7 @@ func sameRules(rules []db.WblistRule) error {
 	for i := range rules {
 		k := key{db.OwnerOf(&rules[i]), rules[i].Value, rules[i].Type}
 		if j, ok := seen[k]; ok {
-			return newError(http.StatusConflict, "Items %d and %d are the same rule (%s %s).", j, i, rules[i].Type, rules[i].Value)
+			return conflict("Items %d and %d are the same rule (%s %s).", j, i, rules[i].Type, rules[i].Value)
 		}
 		seen[k] = i
 	}
@@ -394,7 +394,7 @@ func (s *Server) AddWblistEntries(ctx context.Context, req gen.AddWblistEntriesR
 	for i, n := range names {
 		o, ok := owners[n]
 		if !ok {
-			return nil, db.Errorf(db.ErrUnprocessable, itoa(i)+".owner", fmt.Sprintf("no domain or mailbox is named %q", in[i].Owner))
+			return nil, fault.Unprocessablef(itoa(i)+".owner", "no domain or mailbox is named %q", in[i].Owner)
 		}
 		if _, checked := allowed[o]; !checked {
 			allowed[o] = p.SysAdmin() || s.mayEditRules(ctx, p, o)
