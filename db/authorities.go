@@ -11,11 +11,24 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// Object types of authorities, as the API spells them.
+// ObjectKind names a kind of object of the API, as the API spells the
+// kinds authorities are given on (BROKER, CUSTOMER, DOMAIN). The kinds
+// below a domain are resolved to it by ObjectDomain.
+type ObjectKind string
+
+// The kinds of objects. Authorities are given on the first three.
 const (
-	ObjectBroker   = "BROKER"
-	ObjectCustomer = "CUSTOMER"
-	ObjectDomain   = "DOMAIN"
+	ObjectBroker           ObjectKind = "BROKER"
+	ObjectCustomer         ObjectKind = "CUSTOMER"
+	ObjectDomain           ObjectKind = "DOMAIN"
+	ObjectUser             ObjectKind = "USER"
+	ObjectPolicy           ObjectKind = "POLICY"
+	ObjectPlatform         ObjectKind = "PLATFORM"
+	ObjectEmailAlias       ObjectKind = "EMAIL_ALIAS"
+	ObjectAttachmentFilter ObjectKind = "ATTACHMENT_FILTER"
+	ObjectUriFilter        ObjectKind = "URI_FILTER"
+	ObjectAdmin            ObjectKind = "ADMIN"
+	ObjectOutgoingProvider ObjectKind = "OUTGOING_PROVIDER"
 )
 
 // Lineage is where a domain sits in the hierarchy: an authority on any of
@@ -24,6 +37,8 @@ type Lineage struct {
 	DomainID   int64
 	CustomerID *int64
 	BrokerID   *int64
+	// DomainStatus is the domain's status (DomainLineage only).
+	DomainStatus string
 }
 
 // DomainLineage returns the customer and broker above a domain.
@@ -34,14 +49,15 @@ func (s *Store) DomainLineage(ctx context.Context, domainID int64) (*Lineage, er
 		ID         int64
 		CustomerID *int64
 		BrokerID   *int64
+		Status     string
 	}
-	err := gdb.Table("domains").Select("domains.id, domains.customer_id, customers.broker_id").
+	err := gdb.Table("domains").Select("domains.id, domains.customer_id, customers.broker_id, domains.status").
 		Joins("LEFT JOIN customers ON customers.id = domains.customer_id").
 		Where("domains.id = ?", domainID).Take(&row).Error
 	if err != nil {
 		return nil, translate(err)
 	}
-	return &Lineage{DomainID: row.ID, CustomerID: row.CustomerID, BrokerID: row.BrokerID}, nil
+	return &Lineage{DomainID: row.ID, CustomerID: row.CustomerID, BrokerID: row.BrokerID, DomainStatus: row.Status}, nil
 }
 
 // CustomerLineage returns the broker above a customer.
@@ -55,17 +71,17 @@ func (s *Store) CustomerLineage(ctx context.Context, customerID int64) (*Lineage
 
 // objectDomainSQL finds the domain an object of a kind belongs to. Each
 // resource whose operations are checked against its domain adds a line.
-var objectDomainSQL = map[string]string{
-	"POLICY":            "SELECT domain_id FROM policies WHERE id = ?",
-	"PLATFORM":          "SELECT domain_id FROM platforms WHERE id = ?",
-	"USER":              "SELECT domain_id FROM users WHERE id = ?",
-	"EMAIL_ALIAS":       "SELECT domain_id FROM email_aliases WHERE id = ?",
-	"ATTACHMENT_FILTER": "SELECT domain_id FROM attachment_filters WHERE id = ?",
-	"URI_FILTER":        "SELECT domain_id FROM uri_filters WHERE id = ?",
+var objectDomainSQL = map[ObjectKind]string{
+	ObjectPolicy:           "SELECT domain_id FROM policies WHERE id = ?",
+	ObjectPlatform:         "SELECT domain_id FROM platforms WHERE id = ?",
+	ObjectUser:             "SELECT domain_id FROM users WHERE id = ?",
+	ObjectEmailAlias:       "SELECT domain_id FROM email_aliases WHERE id = ?",
+	ObjectAttachmentFilter: "SELECT domain_id FROM attachment_filters WHERE id = ?",
+	ObjectUriFilter:        "SELECT domain_id FROM uri_filters WHERE id = ?",
 }
 
 // ObjectDomain returns the domain that the object key of kind belongs to.
-func (s *Store) ObjectDomain(ctx context.Context, kind string, key int64) (int64, error) {
+func (s *Store) ObjectDomain(ctx context.Context, kind ObjectKind, key int64) (int64, error) {
 	q, ok := objectDomainSQL[kind]
 	if !ok {
 		return 0, ErrNotFound
@@ -96,7 +112,7 @@ func (a *Authority) Covers(l *Lineage) bool {
 }
 
 // ObjectType tells which kind of object the authority is on.
-func (a *Authority) ObjectType() string {
+func (a *Authority) ObjectType() ObjectKind {
 	switch {
 	case a.BrokerID != nil:
 		return ObjectBroker
@@ -352,9 +368,9 @@ func (s *Store) SetDomainUserPermissions(ctx context.Context, domainID int64, pe
 // or domain (objectType), creating or replacing its authority there; no
 // permission at all removes it. The account is locked first (lockAdmin):
 // identical concurrent calls all succeed, with one authority.
-func (s *Store) SetAuthority(ctx context.Context, adminID int64, objectType string, objectID int64, perms []string) error {
+func (s *Store) SetAuthority(ctx context.Context, adminID int64, objectType ObjectKind, objectID int64, perms []string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		col := map[string]string{ObjectBroker: "broker_id", ObjectCustomer: "customer_id", ObjectDomain: "domain_id"}[objectType]
+		col := map[ObjectKind]string{ObjectBroker: "broker_id", ObjectCustomer: "customer_id", ObjectDomain: "domain_id"}[objectType]
 		if col == "" {
 			return fault.Fail(fault.Invalid, "objectType", "must be BROKER, CUSTOMER or DOMAIN")
 		}

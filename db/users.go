@@ -118,6 +118,20 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	u.Email = strings.ToLower(u.Email)
 	u.CreationDate = nowMillis()
 	return s.tx(ctx, func(tx *gorm.DB) error {
+		// The domain takes users while it is active, decided in the
+		// transaction that adds one (its row locked against a concurrent
+		// disable or delete on PostgreSQL).
+		q := tx
+		if s.dialect == Postgres {
+			q = tx.Clauses(clause.Locking{Strength: "SHARE"})
+		}
+		var d Domain
+		if err := q.Select("id, name, status").Take(&d, u.DomainID).Error; err != nil {
+			return err
+		}
+		if d.Status == StatusDeleted || d.Status == StatusDisabled {
+			return fault.Unprocessablef("", "The domain %s is %s: no user can be created in it.", d.Name, d.Status)
+		}
 		if err := checkUserRefs(tx, u); err != nil {
 			return err
 		}

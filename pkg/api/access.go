@@ -8,6 +8,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Permission names something an administrator may do on an object (a
@@ -70,97 +71,285 @@ func isPermission(name string, endUser bool) bool {
 	return false
 }
 
-// rule is what one operation requires of its caller.
+// rule is what one operation requires of its caller, and which object of
+// its path it acts on. admit applies it before the body is read; the
+// object is resolved once (a target), for the decision and for the
+// handler.
 type rule struct {
-	public   bool       // no authentication at all (probes)
-	sysadmin bool       // the sysadmin role
-	self     string     // path parameter naming an admin: only that admin (or a sysadmin)
-	manage   string     // path parameter naming an admin: itself, or an admin the caller manages (canManage)
-	any      bool       // any authenticated caller; the handler narrows what it sees
-	perm     Permission // a permission on the object named by param
-	param    string     // path parameter holding the object's id
-	object   string     // DOMAIN, USER, POLICY, …: how param is resolved to a domain
+	public   bool          // no authentication at all (probes)
+	any      bool          // any authenticated caller
+	sysadmin bool          // the sysadmin role
+	self     bool          // the admin of the path itself (or a sysadmin)
+	manage   bool          // the admin of the path (adminId): itself, or one the caller manages (canManage)
+	perm     Permission    // a permission on the object of the path
+	object   db.ObjectKind // the object of the path, resolved for the handler ("": none)
+	list     Permission    // a list, narrowed to where the caller holds this permission
+	// missing words the 404 of a missing object, to a sysadmin, where the
+	// doc words it otherwise than its resource does.
+	missing string
 }
 
-func public() rule                     { return rule{public: true} }
-func sysadminOnly() rule               { return rule{sysadmin: true} }
-func selfOrSysadmin(param string) rule { return rule{self: param} }
-func selfOrManager(param string) rule  { return rule{manage: param} }
-func authenticated() rule              { return rule{any: true} }
-func onDomain(p Permission) rule       { return rule{perm: p, param: "domainId", object: "DOMAIN"} }
-func onUser(p Permission) rule         { return rule{perm: p, param: "userId", object: "USER"} }
+// worded is r with the doc's own words for the 404 of its object.
+func (r rule) worded(missing string) rule { r.missing = missing; return r }
+
+func public() rule        { return rule{public: true} }
+func authenticated() rule { return rule{any: true} }
+
+// listIn is a list narrowed to the objects on which the caller holds perm:
+// the target's reach, which the handler hands to the store.
+func listIn(perm Permission) rule { return rule{any: true, list: perm} }
+
+func sysadminOnly() rule { return rule{sysadmin: true} }
+
+// sysadminOn is the sysadmin's, on an object of the path.
+func sysadminOn(kind db.ObjectKind) rule { return rule{sysadmin: true, object: kind} }
+
+// selfOrSysadmin is the admin of the path itself, or a sysadmin.
+func selfOrSysadmin() rule { return rule{self: true, object: db.ObjectAdmin} }
+
+// selfOrManager is the admin of the path itself, or one who manages it.
+func selfOrManager() rule { return rule{manage: true, object: db.ObjectAdmin} }
+
+func onDomain(p Permission) rule { return rule{perm: p, object: db.ObjectDomain} }
+func onUser(p Permission) rule   { return rule{perm: p, object: db.ObjectUser} }
+
+// onObject is a permission on an object of a domain, named by the path.
+func onObject(p Permission, kind db.ObjectKind) rule { return rule{perm: p, object: kind} }
 
 // onDomainAdmin is GRANT on the domain of the path, and managing its
 // administrator (canManage): the same rule as on /security/admins/{id}, so
 // that no route reaches an administrator the caller may not manage.
-func onDomainAdmin() rule {
-	return rule{perm: PermGrant, param: "domainId", object: "DOMAIN", manage: "adminId"}
-}
-func onObject(p Permission, param, object string) rule {
-	return rule{perm: p, param: param, object: object}
+func onDomainAdmin() rule { return rule{perm: PermGrant, object: db.ObjectDomain, manage: true} }
+
+// objectSpec is how a kind of object is named in a path, and worded when
+// it is missing.
+type objectSpec struct {
+	param    string
+	resource fault.Resource
 }
 
-// keepEchoContext is the strict middleware that hands the handlers the
-// Echo context (content negotiation reads the request's Accept from it).
-// Access rules are enforced earlier, by admit, before the body is read.
-func keepEchoContext(f gen.StrictHandlerFunc, operationID string) gen.StrictHandlerFunc {
+// objects is the one table of the kinds of objects a rule may name.
+var objects = map[db.ObjectKind]objectSpec{
+	db.ObjectDomain:           {"domainId", fault.Domain},
+	db.ObjectUser:             {"userId", fault.User},
+	db.ObjectPolicy:           {"policyId", fault.Policy},
+	db.ObjectPlatform:         {"platformId", fault.Platform},
+	db.ObjectEmailAlias:       {"groupId", fault.EmailAlias},
+	db.ObjectAttachmentFilter: {"attachmentId", fault.AttachmentFilter},
+	db.ObjectUriFilter:        {"uriId", fault.UriFilter},
+	db.ObjectCustomer:         {"customerId", fault.Customer},
+	db.ObjectBroker:           {"brokerId", fault.Broker},
+	db.ObjectAdmin:            {"adminId", fault.Admin},
+	db.ObjectOutgoingProvider: {"outgoingProviderId", fault.OutgoingProvider},
+}
+
+// target is what the access layer resolved for a handler, once: the
+// object of the path and where it sits, the administrator a domain admin
+// route manages, and for a list, where the caller may read.
+type target struct {
+	kind     db.ObjectKind
+	key      int64       // the object's key
+	user     *db.User    // the user, for a user object
+	domainID int64       // the domain the object is, or belongs to (0 above domains)
+	lineage  *db.Lineage // where the domain, customer or broker sits
+	admin    int64       // the administrator of a domain admin route (adminId)
+	reach    *db.Reach   // a list's reach; nil: everything (a sysadmin)
+	hidden   bool        // a user of a DELETED domain: the sysadmin's alone
+}
+
+type targetKey struct{}
+
+// targetOf is the target the access layer resolved for the request.
+func targetOf(ctx context.Context) *target {
+	t, _ := ctx.Value(targetKey{}).(*target)
+	if t == nil {
+		return &target{}
+	}
+	return t
+}
+
+// check applies r to a request before its body is read. A sysadmin may do
+// anything: the object of its request is resolved later (resolveTarget),
+// after validation, as any handler's lookup would be. For anyone else the
+// object is resolved now (a 404 for one that does not exist, or is out of
+// the caller's reach: the two are told apart by nobody) and the decision
+// made: 403 when the caller can know the object exists (it holds some
+// authority over it, or it is its own mailbox), 404 otherwise.
+func (s *Server) check(ctx context.Context, p *Principal, r rule, param func(string) string) (*target, error) {
+	if p.SysAdmin() {
+		return nil, nil
+	}
+	if r.sysadmin {
+		return nil, forbidden("Only users with sysadmin role can execute this request.")
+	}
+	if r.self {
+		if key, ok := s.ids.Decode(param(objects[db.ObjectAdmin].param)); !ok || p.Admin == nil || key != p.Admin.ID {
+			return nil, forbidden("Only sysadmin or target user can call this endpoint.")
+		}
+	}
+	return s.apply(ctx, p, r, param)
+}
+
+// apply resolves the object of r (named by param) and decides r's
+// permission on it for p, as check does, for every caller.
+func (s *Server) apply(ctx context.Context, p *Principal, r rule, param func(string) string) (*target, error) {
+	t := &target{}
+	if r.object != "" {
+		var err error
+		if t, err = s.resolve(ctx, p, r.object, param(objects[r.object].param)); err != nil {
+			if r.missing != "" && p.SysAdmin() && fault.KindOf(err) == fault.NotFound {
+				return nil, notFound("%s", r.missing)
+			}
+			return nil, err
+		}
+	}
+	if r.list != "" {
+		t.reach = readReach(p, r.list)
+	}
+	if r.perm != "" {
+		if err := s.decide(ctx, p, r.perm, t); err != nil {
+			return nil, err
+		}
+	}
+	if t.hidden && !p.SysAdmin() {
+		return nil, fault.NotFoundOf(fault.User)
+	}
+	if r.manage {
+		if r.object == db.ObjectAdmin {
+			t.admin = t.key
+		} else if key, ok := s.ids.Decode(param(objects[db.ObjectAdmin].param)); ok {
+			t.admin = key
+		} else {
+			return nil, fault.NotFoundOf(fault.Admin)
+		}
+		if err := s.canManage(ctx, p, t.admin); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// on applies a rule to an object a request names outside its path (in
+// its body or query): the named rules of rules.go, for every caller.
+func (s *Server) on(ctx context.Context, r rule, id string) (*target, error) {
+	return s.apply(ctx, principalFrom(ctx), r, func(string) string { return id })
+}
+
+// resolveTarget is the strict middleware that completes the target of a
+// sysadmin's request, whose object check left unresolved, now that the
+// request is valid; it also hands the handlers the request's facts.
+func (s *Server) resolveTarget(f gen.StrictHandlerFunc, operationID string) gen.StrictHandlerFunc {
+	r := rules[operationID]
+	// An operation not built yet answers 501 openly, whatever its path names.
+	resolve := !notDelivered[operationID]
 	return func(c echo.Context, request any) (any, error) {
 		req := c.Request()
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), echoContextKey{}, c)))
+		ctx := context.WithValue(req.Context(), requestFactsKey{}, requestFacts{accept: slices.Clone(req.Header.Values(echo.HeaderAccept))})
+		if p := principalFrom(ctx); resolve && p.SysAdmin() && ctx.Value(targetKey{}) == nil {
+			t, err := s.apply(ctx, p, r, c.Param)
+			if err != nil {
+				return nil, err
+			}
+			ctx = context.WithValue(ctx, targetKey{}, t)
+		}
+		c.SetRequest(req.WithContext(ctx))
 		return f(c, request)
 	}
 }
 
-// check applies a rule. The answer to a caller who may not act is 403
-// when the caller can know the object exists (it holds some authority over
-// it, or it is its own mailbox), and 404 otherwise, exactly as for an
-// object that does not exist: ids outside one's reach reveal nothing.
-func (s *Server) check(ctx context.Context, p *Principal, r rule, c echo.Context) error {
-	if p.SysAdmin() || r.any {
-		return nil
-	}
-	switch {
-	case r.self != "":
-		if id, ok := s.ids.Decode(c.Param(r.self)); ok && p.Admin != nil && id == p.Admin.ID {
-			return nil
-		}
-		return forbidden("Only sysadmin or target user can call this endpoint.")
-	case r.sysadmin:
-		return forbidden("Only users with sysadmin role can execute this request.")
-	}
-	if r.perm != "" {
-		if err := s.decide(ctx, p, r.perm, r.object, c.Param(r.param)); err != nil {
+// requestFacts are the facts of a request a handler may read and the
+// generated request objects do not carry: copied values, never the Echo
+// context itself, which Echo reuses once the request ends.
+type requestFacts struct {
+	accept []string // the Accept header's values
+}
+
+type requestFactsKey struct{}
+
+func factsOf(ctx context.Context) requestFacts {
+	f, _ := ctx.Value(requestFactsKey{}).(requestFacts)
+	return f
+}
+
+// resolve finds the object of kind named by id (for a user, an id or an
+// e-mail address) and where it sits. A missing one is a 404: in the
+// resource's words for a sysadmin, in the same words as an object out of
+// reach for anyone else.
+func (s *Server) resolve(ctx context.Context, p *Principal, kind db.ObjectKind, id string) (*target, error) {
+	missing := func(err error) error {
+		if err != nil && fault.KindOf(err) != fault.NotFound {
 			return err
 		}
+		if p.SysAdmin() {
+			return fault.NotFoundOf(objects[kind].resource)
+		}
+		return notFound(outOfReach)
 	}
-	if r.manage != "" {
-		return s.canManage(ctx, p, c.Param(r.manage))
+	t := &target{kind: kind}
+	if kind == db.ObjectUser {
+		var key int64
+		email := ""
+		if isAddress(id) {
+			email = id
+		} else if k, ok := s.ids.Decode(id); ok {
+			key = k
+		} else {
+			return nil, missing(nil)
+		}
+		u, err := s.store.FindUser(ctx, key, email)
+		if err != nil {
+			return nil, missing(err)
+		}
+		t.key, t.user, t.domainID = u.ID, u, u.DomainID
+	} else {
+		key, ok := s.ids.Decode(id)
+		if !ok {
+			return nil, missing(nil)
+		}
+		t.key = key
+		var err error
+		switch kind {
+		case db.ObjectDomain:
+			t.domainID = key
+		case db.ObjectAdmin:
+			err = s.store.AdminExists(ctx, key)
+		case db.ObjectCustomer:
+			t.lineage, err = s.store.CustomerLineage(ctx, key)
+		case db.ObjectBroker:
+			t.lineage, err = &db.Lineage{BrokerID: &key}, s.store.BrokerExists(ctx, key)
+		case db.ObjectOutgoingProvider:
+			_, err = s.store.GetOutgoingProvider(ctx, key)
+		default:
+			t.domainID, err = s.store.ObjectDomain(ctx, kind, key)
+		}
+		if err != nil {
+			return nil, missing(err)
+		}
 	}
-	return nil
+	if t.domainID != 0 {
+		l, err := s.store.DomainLineage(ctx, t.domainID)
+		if err != nil {
+			return nil, missing(err)
+		}
+		t.lineage = l
+		t.hidden = kind == db.ObjectUser && l.DomainStatus == db.StatusDeleted
+	}
+	return t, nil
 }
 
-// holds reports whether p holds perm on the object (see decide).
-func (s *Server) holds(ctx context.Context, p *Principal, perm Permission, object, id string) bool {
-	return p.SysAdmin() || s.decide(ctx, p, perm, object, id) == nil
-}
-
-// decide answers nil when p holds perm on the object named by id, a 403
-// when p may know the object, a 404 otherwise.
-func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, object, id string) error {
+// decide answers nil when p holds perm on the target's object, a 403 when
+// p may know the object, a 404 otherwise.
+func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, t *target) error {
 	if p.SysAdmin() {
 		return nil
-	}
-	domainID, userID, err := s.objectDomain(ctx, object, id)
-	if err != nil {
-		return notFoundAs(err, outOfReach)
 	}
 	if p.User != nil {
 		// An end user acts only on its own mailbox, with the permissions
 		// its domain gives end users.
-		if userID == 0 || userID != p.User.ID {
+		if t.user == nil || t.user.ID != p.User.ID {
 			return notFound(outOfReach)
 		}
-		granted, err := s.store.DomainUserPermissions(ctx, domainID, defaultEndUserPermissions)
+		granted, err := s.store.DomainUserPermissions(ctx, t.domainID, defaultEndUserPermissions)
 		if err != nil {
 			return err
 		}
@@ -169,14 +358,13 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, obje
 		}
 		return forbidden("Authorisation failure: your domain does not give its users the %s permission.", perm)
 	}
-	lineage, err := s.store.DomainLineage(ctx, domainID)
-	if err != nil {
-		return notFoundAs(err, outOfReach)
+	if t.lineage == nil {
+		return notFound(outOfReach)
 	}
 	known := false
 	for i := range p.Authorities {
 		a := &p.Authorities[i]
-		if !a.Covers(lineage) {
+		if !a.Covers(t.lineage) {
 			continue
 		}
 		if a.Has(string(perm)) {
@@ -185,7 +373,7 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, obje
 		known = true
 	}
 	if known {
-		return forbidden("Authorisation failure: this operation needs the %s permission on this %s.", perm, objectName(object))
+		return forbidden("Authorisation failure: this operation needs the %s permission on this %s.", perm, objectName(t.kind))
 	}
 	return notFound(outOfReach)
 }
@@ -193,40 +381,6 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, obje
 // outOfReach is the 404 of an object that does not exist or that the
 // caller cannot know of: the two are told apart by nobody.
 const outOfReach = "No such resource within your reach."
-
-// objectDomain resolves an object of the API to the domain it belongs to
-// (and, for a user, the user).
-func (s *Server) objectDomain(ctx context.Context, object, id string) (domainID, userID int64, err error) {
-	switch object {
-	case "DOMAIN":
-		key, ok := s.ids.Decode(id)
-		if !ok {
-			return 0, 0, db.ErrNotFound
-		}
-		return key, 0, s.store.DomainExists(ctx, key)
-	case "USER":
-		var key int64
-		email := ""
-		if isAddress(id) {
-			email = id
-		} else if k, ok := s.ids.Decode(id); ok {
-			key = k
-		} else {
-			return 0, 0, db.ErrNotFound
-		}
-		u, err := s.store.FindUser(ctx, key, email)
-		if err != nil {
-			return 0, 0, err
-		}
-		return u.DomainID, u.ID, nil
-	}
-	key, ok := s.ids.Decode(id)
-	if !ok {
-		return 0, 0, db.ErrNotFound
-	}
-	d, err := s.store.ObjectDomain(ctx, object, key)
-	return d, 0, err
-}
 
 // readReach is where p may list objects under perm: everything for a
 // sysadmin, nothing for an end user (whose lists are its own resources).
@@ -237,32 +391,20 @@ func readReach(p *Principal, perm Permission) *db.Reach {
 	return db.ReachOf(p.Authorities, string(perm))
 }
 
-// grantReach is where p may manage administrators.
-func grantReach(p *Principal) *db.Reach {
-	if p.SysAdmin() {
-		return nil
-	}
-	return db.ReachOf(p.Authorities, string(PermGrant))
-}
-
-// canManage decides whether p may read and change the administrator named
-// by id: itself, a sysadmin, or an administrator each of whose authorities
+// canManage decides whether p may read and change the administrator of
+// key: itself, a sysadmin, or an administrator each of whose authorities
 // lies within p's GRANT reach (a sysadmin account is managed only by
 // sysadmins).
-func (s *Server) canManage(ctx context.Context, p *Principal, id string) error {
-	key, ok := s.ids.Decode(id)
-	if !ok {
-		return notFound("Admin not found with given id")
-	}
+func (s *Server) canManage(ctx context.Context, p *Principal, key int64) error {
 	if p.SysAdmin() || (p.Admin != nil && p.Admin.ID == key) {
 		return nil
 	}
 	if p.Admin == nil {
-		return notFound("Admin not found with given id")
+		return fault.NotFoundOf(fault.Admin)
 	}
 	target, err := s.store.GetAdmin(ctx, key)
 	if err != nil {
-		return notFoundAs(err, "Admin not found with given id")
+		return about(err, fault.Admin)
 	}
 	views, err := s.store.AuthoritiesOf(ctx, []int64{key})
 	if err != nil {
@@ -285,7 +427,7 @@ func (s *Server) canManage(ctx context.Context, p *Principal, id string) error {
 	case known > 0:
 		return forbidden("This administrator holds access beyond yours (another object, or a permission you lack).")
 	}
-	return notFound("Admin not found with given id")
+	return fault.NotFoundOf(fault.Admin)
 }
 
 // manages reports whether p holds GRANT over the object of a (it knows of
@@ -324,11 +466,11 @@ func (s *Server) permissionsOn(ctx context.Context, p *Principal, l *db.Lineage)
 	return out
 }
 
-func objectName(object string) string {
-	switch object {
-	case "DOMAIN":
+func objectName(kind db.ObjectKind) string {
+	switch kind {
+	case db.ObjectDomain:
 		return "domain"
-	case "USER":
+	case db.ObjectUser:
 		return "user's domain"
 	}
 	return "object's domain"

@@ -78,7 +78,7 @@ func (e *env) newWorld(t *testing.T, kind string) *world {
 	for _, p := range allPermissions() {
 		all = append(all, p)
 	}
-	admin := func(login, objectType string, object int64, perms []string) int64 {
+	admin := func(login string, objectType db.ObjectKind, object int64, perms []string) int64 {
 		a := &db.Admin{Login: login + n, Enabled: true}
 		must(s.CreateAdmin(ctx, a))
 		must(s.SetAuthority(ctx, a.ID, objectType, object, perms))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // adminsOut converts administrators with their authorities (loaded in one
@@ -55,7 +56,7 @@ func (s *Server) adminOut(a *db.Admin, auths []db.AuthorityView) gen.Admin {
 	list := make([]gen.Authority, len(auths))
 	for i, x := range auths {
 		list[i] = gen.Authority{
-			ObjectType:  x.ObjectType(),
+			ObjectType:  string(x.ObjectType()),
 			ObjectId:    s.id(x.ObjectID()),
 			ObjectName:  x.ObjectName,
 			Permissions: append([]string{}, x.Permissions...),
@@ -94,13 +95,9 @@ func (s *Server) oneAdminOut(ctx context.Context, a *db.Admin) (gen.Admin, error
 // customer or domain where the caller holds GRANT.
 func (s *Server) ListAdmins(ctx context.Context, req gen.ListAdminsRequestObject) (gen.ListAdminsResponseObject, error) {
 	p := req.Params
-	f := db.AdminFilter{Search: match(p.Search)}
-	me := principalFrom(ctx)
-	if !me.SysAdmin() {
-		f.Managed = grantReach(me)
-		if me.Admin != nil {
-			f.Self = me.Admin.ID
-		}
+	f := db.AdminFilter{Search: match(p.Search), Managed: targetOf(ctx).reach}
+	if me := principalFrom(ctx); !me.SysAdmin() && me.Admin != nil {
+		f.Self = me.Admin.ID
 	}
 	rows, total, err := s.store.ListAdmins(ctx, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
@@ -115,13 +112,9 @@ func (s *Server) ListAdmins(ctx context.Context, req gen.ListAdminsRequestObject
 
 // GetAdmin returns one administrator with its authorities.
 func (s *Server) GetAdmin(ctx context.Context, req gen.GetAdminRequestObject) (gen.GetAdminResponseObject, error) {
-	id, err := s.pathKey(req.AdminId, "Admin")
+	a, err := s.store.GetAdmin(ctx, targetOf(ctx).key)
 	if err != nil {
-		return nil, err
-	}
-	a, err := s.store.GetAdmin(ctx, id)
-	if err != nil {
-		return nil, notFoundAs(err, "Admin not found with given id")
+		return nil, about(err, fault.Admin)
 	}
 	out, err := s.oneAdminOut(ctx, a)
 	if err != nil {
@@ -134,16 +127,13 @@ func (s *Server) GetAdmin(ctx context.Context, req gen.GetAdminRequestObject) (g
 // TOTP can only be switched off here (switching it on needs its own
 // enrolment flow). Disabling an account stops all its tokens at once.
 func (s *Server) UpdateAdmin(ctx context.Context, req gen.UpdateAdminRequestObject) (gen.UpdateAdminResponseObject, error) {
-	id, err := s.pathKey(req.AdminId, "Admin")
-	if err != nil {
-		return nil, err
-	}
 	in := req.Body
 	if in.Totp != nil && *in.Totp {
 		return nil, badField("totp", "can only be switched off; TOTP is enrolled through its own flow")
 	}
 	var hash *string
 	if in.Password != nil {
+		var err error
 		if hash, err = hashPassword("password", *in.Password); err != nil {
 			return nil, err
 		}
@@ -153,7 +143,7 @@ func (s *Server) UpdateAdmin(ctx context.Context, req gen.UpdateAdminRequestObje
 			return nil, err
 		}
 	}
-	a, err := s.store.UpdateAdmin(ctx, id, func(a *db.Admin) error {
+	a, err := s.store.UpdateAdmin(ctx, targetOf(ctx).key, func(a *db.Admin) error {
 		if in.Email != nil {
 			a.Email = ptr(strings.ToLower(*in.Email))
 		}
@@ -173,7 +163,7 @@ func (s *Server) UpdateAdmin(ctx context.Context, req gen.UpdateAdminRequestObje
 		return nil
 	})
 	if err != nil {
-		return nil, notFoundAs(err, "Admin not found with given id")
+		return nil, about(err, fault.Admin)
 	}
 	out, err := s.oneAdminOut(ctx, a)
 	if err != nil {
@@ -185,12 +175,8 @@ func (s *Server) UpdateAdmin(ctx context.Context, req gen.UpdateAdminRequestObje
 // DeleteAdmin deletes an account, its tokens and all its accesses. The
 // last enabled sysadmin cannot be deleted.
 func (s *Server) DeleteAdmin(ctx context.Context, req gen.DeleteAdminRequestObject) (gen.DeleteAdminResponseObject, error) {
-	id, err := s.pathKey(req.AdminId, "Admin")
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.DeleteAdmin(ctx, id); err != nil {
-		return nil, notFoundAs(err, "Admin not found with given id")
+	if err := s.store.DeleteAdmin(ctx, targetOf(ctx).key); err != nil {
+		return nil, about(err, fault.Admin)
 	}
 	return gen.DeleteAdmin204Response{}, nil
 }
@@ -201,29 +187,17 @@ func (s *Server) DeleteAdmin(ctx context.Context, req gen.DeleteAdminRequestObje
 // (it holds GRANT there too).
 func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsRequestObject) (gen.ListPermissionsResponseObject, error) {
 	me := principalFrom(ctx)
-	key, ok := s.ids.Decode(req.Params.Id)
-	if !ok {
-		return nil, notFound(outOfReach)
-	}
-	var (
-		l   *db.Lineage
-		err error
-	)
-	switch strings.ToUpper(req.Params.Scope) {
-	case db.ObjectDomain:
-		l, err = s.store.DomainLineage(ctx, key)
-	case db.ObjectCustomer:
-		l, err = s.store.CustomerLineage(ctx, key)
-	case db.ObjectBroker:
-		l = &db.Lineage{BrokerID: &key}
-		err = s.store.BrokerExists(ctx, key)
+	kind := db.ObjectKind(strings.ToUpper(req.Params.Scope))
+	switch kind {
+	case db.ObjectDomain, db.ObjectCustomer, db.ObjectBroker:
 	default:
 		return nil, badField("scope", "must be DOMAIN, CUSTOMER or BROKER")
 	}
+	t, err := s.resolve(ctx, me, kind, req.Params.Id)
 	if err != nil {
 		return nil, notFoundAs(err, outOfReach)
 	}
-	held := s.permissionsOn(ctx, me, l)
+	held := s.permissionsOn(ctx, me, t.lineage)
 	if me.User != nil {
 		held = nil
 	}

@@ -47,10 +47,14 @@ func (s *Server) admit(router routers.Router) echo.MiddlewareFunc {
 					return err
 				}
 				ctx := context.WithValue(req.Context(), principalKey{}, p)
-				c.SetRequest(req.WithContext(ctx))
-				if err := s.check(ctx, p, r, c); err != nil {
+				t, err := s.check(ctx, p, r, c.Param)
+				if err != nil {
 					return err
 				}
+				if t != nil {
+					ctx = context.WithValue(ctx, targetKey{}, t)
+				}
+				c.SetRequest(req.WithContext(ctx))
 			}
 			if err := s.readBody(c, op); err != nil {
 				return err

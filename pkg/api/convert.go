@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"fmt"
 
-	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/cleanmail/cleanmail/db"
@@ -114,15 +112,6 @@ func nullableSet[T any](dst **T, n nullable.Nullable[T]) {
 	}
 	v := n.MustGet()
 	*dst = &v
-}
-
-type echoContextKey struct{}
-
-// echoContext returns the Echo context of the request, which the strict
-// handlers' context carries (see authorize).
-func echoContext(ctx context.Context) echo.Context {
-	c, _ := ctx.Value(echoContextKey{}).(echo.Context)
-	return c
 }
 
 // location is the Location of a resource: its path, after the configured

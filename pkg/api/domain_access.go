@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // End users' access: the permissions a domain's users hold on their own
@@ -28,14 +29,7 @@ func (s *Server) endUserAccess(ctx context.Context, domainKey int64) ([]gen.AclP
 // GetDomainUsersAccess lists every end-user permission and whether the
 // domain gives it.
 func (s *Server) GetDomainUsersAccess(ctx context.Context, req gen.GetDomainUsersAccessRequestObject) (gen.GetDomainUsersAccessResponseObject, error) {
-	domainKey, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.DomainExists(ctx, domainKey); err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
-	}
-	out, err := s.endUserAccess(ctx, domainKey)
+	out, err := s.endUserAccess(ctx, targetOf(ctx).key)
 	if err != nil {
 		return nil, err
 	}
@@ -45,13 +39,10 @@ func (s *Server) GetDomainUsersAccess(ctx context.Context, req gen.GetDomainUser
 // SetDomainUsersAccess sets the permissions the domain's end users hold;
 // the caller grants only what it holds itself.
 func (s *Server) SetDomainUsersAccess(ctx context.Context, req gen.SetDomainUsersAccessRequestObject) (gen.SetDomainUsersAccessResponseObject, error) {
-	domainKey, err := s.pathKey(req.DomainId, "Domain")
+	t := targetOf(ctx)
+	d, err := s.store.GetUserDomain(ctx, t.key)
 	if err != nil {
-		return nil, err
-	}
-	d, err := s.store.GetUserDomain(ctx, domainKey)
-	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	perms := []string{}
 	for i, p := range *req.Body {
@@ -63,15 +54,15 @@ func (s *Server) SetDomainUsersAccess(ctx context.Context, req gen.SetDomainUser
 			perms = append(perms, p)
 		}
 	}
-	if _, err := s.grantable(ctx, domainKey, perms); err != nil {
+	if _, err := s.grantable(ctx, t, perms); err != nil {
 		return nil, err
 	}
-	if err := s.store.SetDomainUserPermissions(ctx, domainKey, perms); err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+	if err := s.store.SetDomainUserPermissions(ctx, t.key, perms); err != nil {
+		return nil, about(err, fault.Domain)
 	}
-	out, err := s.endUserAccess(ctx, domainKey)
+	out, err := s.endUserAccess(ctx, t.key)
 	if err != nil {
 		return nil, err
 	}
-	return gen.SetDomainUsersAccess200JSONResponse{Id: s.id(domainKey), Username: "users of " + d.Name, Permissions: out}, nil
+	return gen.SetDomainUsersAccess200JSONResponse{Id: s.id(t.key), Username: "users of " + d.Name, Permissions: out}, nil
 }

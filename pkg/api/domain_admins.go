@@ -7,15 +7,16 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Administrators of one domain: accounts holding an authority on it. Every
 // operation here needs GRANT on the domain (rules.go), and never lets the
 // caller give more than it holds itself.
 
-// grantable validates a permission list for the domain and checks that the
-// caller holds every one of them there (403 otherwise).
-func (s *Server) grantable(ctx context.Context, domainKey int64, perms []string) ([]string, error) {
+// grantable validates a permission list for the domain of t and checks
+// that the caller holds every one of them there (403 otherwise).
+func (s *Server) grantable(ctx context.Context, t *target, perms []string) ([]string, error) {
 	out := make([]string, 0, len(perms))
 	for i, p := range perms {
 		p = strings.ToUpper(strings.TrimSpace(p))
@@ -30,11 +31,7 @@ func (s *Server) grantable(ctx context.Context, domainKey int64, perms []string)
 	if me.SysAdmin() {
 		return out, nil
 	}
-	l, err := s.store.DomainLineage(ctx, domainKey)
-	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
-	}
-	held := s.permissionsOn(ctx, me, l)
+	held := s.permissionsOn(ctx, me, t.lineage)
 	for _, p := range out {
 		if !slices.Contains(held, p) {
 			return nil, forbidden("You cannot grant %s: you do not hold it on this domain.", p)
@@ -43,18 +40,15 @@ func (s *Server) grantable(ctx context.Context, domainKey int64, perms []string)
 	return out, nil
 }
 
-// domainAdmin loads an administrator that holds an authority on the domain.
-func (s *Server) domainAdmin(ctx context.Context, domainKey int64, adminID string) (*db.Admin, error) {
-	key, ok := s.ids.Decode(adminID)
-	if !ok {
-		return nil, notFound("Admin not found with given id")
-	}
-	rows, _, err := s.store.ListAdmins(ctx, db.AdminFilter{OnDomain: &domainKey, ID: &key}, db.Page{PageSize: 1})
+// domainAdmin loads the administrator of a domain admin route (the
+// target's), which must hold an authority on the domain.
+func (s *Server) domainAdmin(ctx context.Context, t *target) (*db.Admin, error) {
+	rows, _, err := s.store.ListAdmins(ctx, db.AdminFilter{OnDomain: &t.key, ID: &t.admin}, db.Page{PageSize: 1})
 	if err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
-		return nil, notFound("Admin not found with given id")
+		return nil, fault.NotFoundOf(fault.Admin)
 	}
 	return &rows[0], nil
 }
@@ -63,29 +57,31 @@ func (s *Server) domainAdmin(ctx context.Context, domainKey int64, adminID strin
 // (login required), or an existing one (`id`), which the caller must be
 // able to see.
 func (s *Server) CreateDomainAdmin(ctx context.Context, req gen.CreateDomainAdminRequestObject) (gen.CreateDomainAdminResponseObject, error) {
-	domainKey, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	t := targetOf(ctx)
+	domainKey := t.key
 	in := req.Body
-	perms, err := s.grantable(ctx, domainKey, in.Permissions)
+	perms, err := s.grantable(ctx, t, in.Permissions)
 	if err != nil {
 		return nil, err
 	}
 	var a *db.Admin
 	if in.Id != nil {
-		if err := s.canManage(ctx, principalFrom(ctx), *in.Id); err != nil {
+		// An existing account, named in the body: one the caller manages.
+		key, ok := s.ids.Decode(*in.Id)
+		if !ok {
+			return nil, fault.NotFoundOf(fault.Admin)
+		}
+		if err := s.canManage(ctx, principalFrom(ctx), key); err != nil {
 			return nil, err
 		}
-		key, _ := s.ids.Decode(*in.Id)
 		if a, err = s.store.GetAdmin(ctx, key); err != nil {
-			return nil, notFoundAs(err, "Admin not found with given id")
+			return nil, about(err, fault.Admin)
 		}
 		if a.SysAdmin {
 			return nil, unprocessable("A sysadmin holds every permission already.")
 		}
 		if err := s.store.SetDomainAuthority(ctx, a.ID, domainKey, perms); err != nil {
-			return nil, notFoundAs(err, "Domain not found with given id")
+			return nil, about(err, fault.Domain)
 		}
 	} else {
 		if in.Login == nil || strings.TrimSpace(*in.Login) == "" {
@@ -111,7 +107,7 @@ func (s *Server) CreateDomainAdmin(ctx context.Context, req gen.CreateDomainAdmi
 			if isConflict(err) {
 				return nil, conflict("An account already exists with the login %s", a.Login)
 			}
-			return nil, notFoundAs(err, "Domain not found with given id")
+			return nil, about(err, fault.Domain)
 		}
 	}
 	out, err := s.oneAdminOut(ctx, a)
@@ -123,13 +119,7 @@ func (s *Server) CreateDomainAdmin(ctx context.Context, req gen.CreateDomainAdmi
 
 // ListDomainAdmins lists the accounts holding an authority on the domain.
 func (s *Server) ListDomainAdmins(ctx context.Context, req gen.ListDomainAdminsRequestObject) (gen.ListDomainAdminsResponseObject, error) {
-	domainKey, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.DomainExists(ctx, domainKey); err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
-	}
+	domainKey := targetOf(ctx).key
 	p := req.Params
 	rows, total, err := s.store.ListAdmins(ctx, db.AdminFilter{Search: match(p.Search), OnDomain: &domainKey}, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
@@ -144,11 +134,7 @@ func (s *Server) ListDomainAdmins(ctx context.Context, req gen.ListDomainAdminsR
 
 // GetDomainAdmin returns an administrator of the domain.
 func (s *Server) GetDomainAdmin(ctx context.Context, req gen.GetDomainAdminRequestObject) (gen.GetDomainAdminResponseObject, error) {
-	domainKey, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.domainAdmin(ctx, domainKey, req.AdminId)
+	a, err := s.domainAdmin(ctx, targetOf(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -162,19 +148,16 @@ func (s *Server) GetDomainAdmin(ctx context.Context, req gen.GetDomainAdminReque
 // RevokeDomainAdmin removes an account's access to the domain; an account
 // left with no access at all is deleted, tokens included.
 func (s *Server) RevokeDomainAdmin(ctx context.Context, req gen.RevokeDomainAdminRequestObject) (gen.RevokeDomainAdminResponseObject, error) {
-	domainKey, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.domainAdmin(ctx, domainKey, req.AdminId)
+	t := targetOf(ctx)
+	a, err := s.domainAdmin(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	if me := principalFrom(ctx); !me.SysAdmin() && me.Admin != nil && me.Admin.ID == a.ID {
 		return nil, forbidden("You cannot revoke your own access.")
 	}
-	if _, err := s.store.RevokeDomainAuthority(ctx, a.ID, domainKey); err != nil {
-		return nil, notFoundAs(err, "Admin not found with given id")
+	if _, err := s.store.RevokeDomainAuthority(ctx, a.ID, t.key); err != nil {
+		return nil, about(err, fault.Admin)
 	}
 	return gen.RevokeDomainAdmin204Response{}, nil
 }
@@ -182,50 +165,35 @@ func (s *Server) RevokeDomainAdmin(ctx context.Context, req gen.RevokeDomainAdmi
 // SetDomainAdminAuthorities replaces an administrator's permissions on the
 // domain. Nobody but a sysadmin edits their own.
 func (s *Server) SetDomainAdminAuthorities(ctx context.Context, req gen.SetDomainAdminAuthoritiesRequestObject) (gen.SetDomainAdminAuthoritiesResponseObject, error) {
-	domainKey, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.domainAdmin(ctx, domainKey, req.AdminId)
+	t := targetOf(ctx)
+	a, err := s.domainAdmin(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	if me := principalFrom(ctx); !me.SysAdmin() && me.Admin != nil && me.Admin.ID == a.ID {
 		return nil, forbidden("You cannot edit your own authorities.")
 	}
-	perms, err := s.grantable(ctx, domainKey, *req.Body)
+	perms, err := s.grantable(ctx, t, *req.Body)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.SetDomainAuthority(ctx, a.ID, domainKey, perms); err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+	if err := s.store.SetDomainAuthority(ctx, a.ID, t.key, perms); err != nil {
+		return nil, about(err, fault.Domain)
 	}
 	return gen.SetDomainAdminAuthorities204Response{}, nil
 }
 
 // setObjectAuthority gives an existing, non-sysadmin account exactly perms
-// on a customer or a broker (sysadmin only: rules.go).
-func (s *Server) setObjectAuthority(ctx context.Context, objectType, objectID, adminID string, names []string) error {
-	objKey, ok := s.ids.Decode(objectID)
-	if !ok {
-		return notFound("%s not found with given id", strings.ToLower(objectType))
-	}
-	var err error
-	if objectType == db.ObjectCustomer {
-		_, err = s.store.GetCustomer(ctx, objKey)
-	} else {
-		err = s.store.BrokerExists(ctx, objKey)
-	}
-	if err != nil {
-		return notFoundAs(err, strings.ToLower(objectType)+" not found with given id")
-	}
+// on the customer or broker of the path (sysadmin only: rules.go).
+func (s *Server) setObjectAuthority(ctx context.Context, adminID string, names []string) error {
+	t := targetOf(ctx)
 	adminKey, err := s.pathKey(adminID, "Admin")
 	if err != nil {
 		return err
 	}
 	a, err := s.store.GetAdmin(ctx, adminKey)
 	if err != nil {
-		return notFoundAs(err, "Admin not found with given id")
+		return about(err, fault.Admin)
 	}
 	if a.SysAdmin {
 		return badField("adminId", "a sysadmin holds every permission already")
@@ -240,12 +208,12 @@ func (s *Server) setObjectAuthority(ctx context.Context, objectType, objectID, a
 			perms = append(perms, p)
 		}
 	}
-	return s.store.SetAuthority(ctx, a.ID, objectType, objKey, perms)
+	return s.store.SetAuthority(ctx, a.ID, t.kind, t.key, perms)
 }
 
 // SetCustomerAdminAuthorities sets an account's permissions on a customer.
 func (s *Server) SetCustomerAdminAuthorities(ctx context.Context, req gen.SetCustomerAdminAuthoritiesRequestObject) (gen.SetCustomerAdminAuthoritiesResponseObject, error) {
-	if err := s.setObjectAuthority(ctx, db.ObjectCustomer, req.CustomerId, req.AdminId, *req.Body); err != nil {
+	if err := s.setObjectAuthority(ctx, req.AdminId, *req.Body); err != nil {
 		return nil, err
 	}
 	return gen.SetCustomerAdminAuthorities204Response{}, nil
@@ -253,7 +221,7 @@ func (s *Server) SetCustomerAdminAuthorities(ctx context.Context, req gen.SetCus
 
 // SetBrokerAdminAuthorities sets an account's permissions on a broker.
 func (s *Server) SetBrokerAdminAuthorities(ctx context.Context, req gen.SetBrokerAdminAuthoritiesRequestObject) (gen.SetBrokerAdminAuthoritiesResponseObject, error) {
-	if err := s.setObjectAuthority(ctx, db.ObjectBroker, req.BrokerId, req.AdminId, *req.Body); err != nil {
+	if err := s.setObjectAuthority(ctx, req.AdminId, *req.Body); err != nil {
 		return nil, err
 	}
 	return gen.SetBrokerAdminAuthorities204Response{}, nil

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/xuri/excelize/v2"
 
@@ -35,13 +34,9 @@ const (
 
 // wantsSpreadsheet tells whether the request's Accept header asks for a
 // spreadsheet rather than JSON (the strict request objects do not carry
-// Accept, so it is read from the Echo context).
+// Accept: the request's facts do).
 func wantsSpreadsheet(ctx context.Context) bool {
-	c := echoContext(ctx)
-	if c == nil {
-		return false
-	}
-	return prefersSpreadsheet(c.Request().Header.Values(echo.HeaderAccept))
+	return prefersSpreadsheet(factsOf(ctx).accept)
 }
 
 // prefersSpreadsheet applies content negotiation to Accept headers: the

@@ -19,8 +19,8 @@ type RuleInfo struct {
 func Rules() map[string]RuleInfo {
 	out := map[string]RuleInfo{}
 	for op, r := range rules {
-		out[op] = RuleInfo{Public: r.public, Any: r.any, Sysadmin: r.sysadmin, Self: r.self != "", Manage: r.manage != "",
-			Perm: string(r.perm), Object: r.object}
+		out[op] = RuleInfo{Public: r.public, Any: r.any, Sysadmin: r.sysadmin, Self: r.self, Manage: r.manage,
+			Perm: string(r.perm), Object: string(r.object)}
 	}
 	return out
 }

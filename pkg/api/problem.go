@@ -339,6 +339,16 @@ func writeProblem(c echo.Context, p Problem) {
 
 func isConflict(err error) bool { return errors.Is(err, db.ErrConflict) }
 
+// about says that a bare NotFound of the store (no resource, no detail:
+// a row that vanished) is about r, in r's words; any other error passes
+// through.
+func about(err error, r fault.Resource) error {
+	if e, ok := fault.As(err); ok && e.Kind == fault.NotFound && e.Detail == "" && e.Resource == "" && fault.KindOf(err) == fault.NotFound {
+		return fault.NotFoundOf(r)
+	}
+	return err
+}
+
 // notFoundAs replaces the store's bare ErrNotFound with the operation's
 // own 404 message; any other error passes through.
 func notFoundAs(err error, detail string) error {

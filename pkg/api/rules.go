@@ -1,32 +1,36 @@
 package api
 
+import "github.com/cleanmail/cleanmail/db"
+
 // rules declares, for every operation of openapi.yaml, what its caller
-// needs. authorize enforces it before the handler runs; a test checks that
-// every operation of the spec is here. The doc's "sysadmin required"
-// operations are sysadminOnly; everything else names a permission on the
-// object of its path (a sysadmin passes every check).
+// needs and which object of its path it acts on. admit enforces it before
+// the body is read and resolves that object once, for the handler
+// (targetOf); the server refuses to start if an operation has none. The
+// doc's "sysadmin required" operations are the sysadmin's; everything
+// else names a permission on the object of its path (a sysadmin passes
+// every check), or, for a list, the permission whose reach narrows it.
 var rules = map[string]rule{
 	// Service probes.
 	"Livez":  public(),
 	"Readyz": public(),
 
 	// AccessControls.
-	"ListAdmins":      authenticated(), // narrowed to itself and the admins within its GRANT reach
-	"GetAdmin":        selfOrManager("adminId"),
-	"UpdateAdmin":     selfOrManager("adminId"),
-	"DeleteAdmin":     selfOrManager("adminId"),
-	"ListPermissions": authenticated(), // limited to what the caller holds on the object
+	"ListAdmins":      listIn(PermGrant), // itself, and the admins within its GRANT reach
+	"GetAdmin":        selfOrManager(),
+	"UpdateAdmin":     selfOrManager(),
+	"DeleteAdmin":     selfOrManager(),
+	"ListPermissions": authenticated(), // the object of ?scope=&id=: permissionsOn decides
 
 	// AuthenticationTokens: only a sysadmin or the admin itself.
-	"CreateToken": selfOrSysadmin("adminId"),
-	"ListTokens":  selfOrSysadmin("adminId"),
-	"GetToken":    selfOrSysadmin("adminId"),
-	"DeleteToken": selfOrSysadmin("adminId"),
+	"CreateToken": selfOrSysadmin(),
+	"ListTokens":  selfOrSysadmin(),
+	"GetToken":    selfOrSysadmin(),
+	"DeleteToken": selfOrSysadmin(),
 
 	// Domains.
 	"CreateDomain":              sysadminOnly(),
-	"DeleteDomain":              sysadminOnly(),
-	"ListDomains":               authenticated(), // narrowed to readable domains
+	"DeleteDomain":              sysadminOn(db.ObjectDomain),
+	"ListDomains":               listIn(PermDomainRead),
 	"GetDomain":                 onDomain(PermDomainRead),
 	"UpdateDomain":              onDomain(PermDomainEdit),
 	"GetDomainUsersAccess":      onDomain(PermGrant),
@@ -43,22 +47,22 @@ var rules = map[string]rule{
 
 	// DomainAliases.
 	"ListDomainAliases": onDomain(PermDomainRead),
-	"AddDomainAlias":    onDomain(PermDomainEdit),
-	"SetDomainAliases":  onDomain(PermDomainEdit),
+	"AddDomainAlias":    onDomain(PermDomainEdit).worded(domainMayNotExist),
+	"SetDomainAliases":  onDomain(PermDomainEdit).worded(domainMayNotExist),
 	"DeleteDomainAlias": onDomain(PermDomainEdit),
 
 	// DomainPolicies: reading is per domain, writing is the sysadmin's.
 	"ListDomainPolicies": onDomain(PermDomainRead),
-	"GetPolicy":          onObject(PermDomainRead, "policyId", "POLICY"),
-	"CreatePolicy":       sysadminOnly(),
-	"UpdatePolicy":       sysadminOnly(),
-	"DeletePolicy":       sysadminOnly(),
+	"GetPolicy":          onObject(PermDomainRead, db.ObjectPolicy),
+	"CreatePolicy":       sysadminOn(db.ObjectDomain),
+	"UpdatePolicy":       sysadminOn(db.ObjectPolicy),
+	"DeletePolicy":       sysadminOn(db.ObjectPolicy),
 
 	// DomainsDKIM: the doc makes add, update and delete sysadmin-only.
 	"GetDomainDkim":    onDomain(PermDKIM),
-	"AddDomainDkim":    sysadminOnly(),
-	"UpdateDomainDkim": sysadminOnly(),
-	"DeleteDomainDkim": sysadminOnly(),
+	"AddDomainDkim":    sysadminOn(db.ObjectDomain),
+	"UpdateDomainDkim": sysadminOn(db.ObjectDomain),
+	"DeleteDomainDkim": sysadminOn(db.ObjectDomain),
 
 	// Emails.
 	"GetFolders":                  onUser(PermQuarantineRead),
@@ -76,8 +80,8 @@ var rules = map[string]rule{
 	// FilteringRulesOnAttachments.
 	"ListDomainAttachmentFilters": onDomain(PermFilterRead),
 	"AddDomainAttachmentFilter":   onDomain(PermFilterEdit),
-	"UpdateAttachmentFilter":      onObject(PermFilterEdit, "attachmentId", "ATTACHMENT_FILTER"),
-	"DeleteAttachmentFilter":      onObject(PermFilterEdit, "attachmentId", "ATTACHMENT_FILTER"),
+	"UpdateAttachmentFilter":      onObject(PermFilterEdit, db.ObjectAttachmentFilter),
+	"DeleteAttachmentFilter":      onObject(PermFilterEdit, db.ObjectAttachmentFilter),
 
 	// FilteringRulesOnSenders.
 	"ListDomainWblistRules":  onDomain(PermFilterRead),
@@ -91,31 +95,31 @@ var rules = map[string]rule{
 	"UpdateUserWblistRule":   onUser(PermFilterEdit),
 	"DeleteUserWblistRule":   onUser(PermFilterEdit),
 	"GetWblistDecision":      onUser(PermFilterRead),
-	"AddWblistEntries":       authenticated(), // each owner is checked by the handler
+	"AddWblistEntries":       authenticated(), // each owner of the body: ruleEditDomainRules, ruleEditUserRules
 
 	// FilteringRulesOnURI.
 	"ListDomainUriFilters": onDomain(PermFilterRead),
 	"AddDomainUriFilter":   onDomain(PermFilterEdit),
-	"UpdateUriFilter":      onObject(PermFilterEdit, "uriId", "URI_FILTER"),
-	"DeleteUriFilter":      onObject(PermFilterEdit, "uriId", "URI_FILTER"),
+	"UpdateUriFilter":      onObject(PermFilterEdit, db.ObjectUriFilter),
+	"DeleteUriFilter":      onObject(PermFilterEdit, db.ObjectUriFilter),
 
 	// Health.
 	"GetDomainHealth":       onDomain(PermHealth),
 	"RunDomainDiagnostic":   onDomain(PermHealth),
-	"ListHealthErrors":      authenticated(), // narrowed to readable domains
-	"GetPlatformDiagnostic": onObject(PermHealth, "platformId", "PLATFORM"),
-	"RunPlatformDiagnostic": onObject(PermHealth, "platformId", "PLATFORM"),
+	"ListHealthErrors":      listIn(PermHealth),
+	"GetPlatformDiagnostic": onObject(PermHealth, db.ObjectPlatform),
+	"RunPlatformDiagnostic": onObject(PermHealth, db.ObjectPlatform),
 	"TryRelayConfiguration": sysadminOnly(),
 
 	// Tasks.
 	"ExecuteTask": sysadminOnly(),
 
-	// TemporaryAuthTokens: the user itself or IMPERSONATE, decided by the handler.
+	// TemporaryAuthTokens: the user of ?username=, itself or IMPERSONATE (ruleImpersonate).
 	"GetTemporaryAuthToken": authenticated(),
 
 	// Users.
-	"ListUsers":        authenticated(), // narrowed to readable domains
-	"CreateUser":       authenticated(), // the domain is in the body: checked by the handler
+	"ListUsers":        listIn(PermUserRead),
+	"CreateUser":       authenticated(), // the domain of the body: ruleCreateUserIn
 	"GetUser":          onUser(PermUserRead),
 	"UpdateUser":       onUser(PermUserEdit),
 	"DeleteUser":       onUser(PermUserEdit),
@@ -127,12 +131,12 @@ var rules = map[string]rule{
 
 	// UsersAliases (e-mail aliases, the doc's groups).
 	"ListDomainEmailAliases":    onDomain(PermUserRead),
-	"CreateEmailAlias":          onDomain(PermUserEdit),
+	"CreateEmailAlias":          onDomain(PermUserEdit).worded(domainMayNotExist),
 	"GetEmailAlias":             onDomain(PermUserRead),
 	"UpdateEmailAlias":          onDomain(PermUserEdit),
 	"AddEmailAliasAddresses":    onDomain(PermUserEdit),
 	"DeleteEmailAliasRecipient": onDomain(PermUserEdit),
-	"DeleteEmailAlias":          onObject(PermUserEdit, "groupId", "EMAIL_ALIAS"),
+	"DeleteEmailAlias":          onObject(PermUserEdit, db.ObjectEmailAlias),
 
 	// UsersSigns.
 	"GetUserSign":    onUser(PermUserRead),
@@ -142,25 +146,41 @@ var rules = map[string]rule{
 	// Extensions: the hierarchy and catalogs, sysadmin only for now.
 	"CreateBroker":                sysadminOnly(),
 	"ListBrokers":                 sysadminOnly(),
-	"GetBroker":                   sysadminOnly(),
+	"GetBroker":                   sysadminOn(db.ObjectBroker),
 	"CreateCustomer":              sysadminOnly(),
 	"ListCustomers":               sysadminOnly(),
-	"GetCustomer":                 sysadminOnly(),
+	"GetCustomer":                 sysadminOn(db.ObjectCustomer),
 	"CreateOutgoingProvider":      sysadminOnly(),
 	"ListOutgoingProviders":       sysadminOnly(),
-	"GetOutgoingProvider":         sysadminOnly(),
-	"GetPlatform":                 sysadminOnly(),
-	"UpdatePlatform":              sysadminOnly(),
+	"GetOutgoingProvider":         sysadminOn(db.ObjectOutgoingProvider),
+	"GetPlatform":                 sysadminOn(db.ObjectPlatform),
+	"UpdatePlatform":              sysadminOn(db.ObjectPlatform),
 	"ListOptionDefs":              authenticated(),
-	"SetCustomerAdminAuthorities": sysadminOnly(),
-	"SetBrokerAdminAuthorities":   sysadminOnly(),
+	"SetCustomerAdminAuthorities": sysadminOn(db.ObjectCustomer),
+	"SetBrokerAdminAuthorities":   sysadminOn(db.ObjectBroker),
 	// Option values above the domain: the whole service and a customer.
 	"ListPlatformOptions":  sysadminOnly(),
 	"GetPlatformOption":    sysadminOnly(),
 	"SetPlatformOption":    sysadminOnly(),
 	"DeletePlatformOption": sysadminOnly(),
-	"ListCustomerOptions":  sysadminOnly(),
-	"GetCustomerOption":    sysadminOnly(),
-	"SetCustomerOption":    sysadminOnly(),
-	"DeleteCustomerOption": sysadminOnly(),
+	"ListCustomerOptions":  sysadminOn(db.ObjectCustomer),
+	"GetCustomerOption":    sysadminOn(db.ObjectCustomer),
+	"SetCustomerOption":    sysadminOn(db.ObjectCustomer),
+	"DeleteCustomerOption": sysadminOn(db.ObjectCustomer),
 }
+
+// Rules of the objects a request names outside its path, in its body or
+// query, which the handler applies to them (s.on) once it has read them.
+var (
+	// The domain of a new user (POST /users).
+	ruleCreateUserIn = onDomain(PermUserEdit)
+	// The owners of the rules of POST /wblist.
+	ruleEditDomainRules = onDomain(PermFilterEdit)
+	ruleEditUserRules   = onUser(PermFilterEdit)
+	// The user of a temporary token (GET /token?username=), when it is not
+	// the caller itself.
+	ruleImpersonate = onUser(PermImpersonate)
+)
+
+// domainMayNotExist is the doc's 404 of some operations on a domain.
+const domainMayNotExist = "A problem occured. The domain may not exist"

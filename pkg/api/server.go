@@ -204,7 +204,7 @@ func New(opts Options) (*echo.Echo, error) {
 			return c.Request().Method == http.MethodOptions
 		},
 	}))
-	gen.RegisterHandlers(api, gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{keepEchoContext}))
+	gen.RegisterHandlers(api, gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{s.resolveTarget}))
 	return e, nil
 }
 

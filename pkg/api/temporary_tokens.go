@@ -40,7 +40,7 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 	if validity < 1 || validity > maxTokenValidity {
 		return nil, badField("validity", "must be between 1 and %d hours", maxTokenValidity)
 	}
-	if err := s.decide(ctx, me, PermImpersonate, "USER", username); err != nil {
+	if _, err := s.on(ctx, ruleImpersonate, username); err != nil {
 		if me.User == nil || me.User.Email != username || !isNotFoundOrForbidden(err) {
 			return nil, err
 		}

@@ -141,19 +141,17 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 	if err != nil {
 		return nil, err
 	}
-	domainID, ok := s.ids.Decode(in.DomainId)
-	if !ok {
+	t, err := s.on(ctx, ruleCreateUserIn, in.DomainId)
+	if fault.KindOf(err) == fault.NotFound {
+		// A domain outside the caller's reach is as unknown as a missing one.
 		return nil, badField("domainId", "no domain has this id")
 	}
-	if err := s.decide(ctx, principalFrom(ctx), PermUserEdit, "DOMAIN", in.DomainId); err != nil {
-		if fault.KindOf(err) == fault.NotFound {
-			// A domain outside the caller's reach is as unknown as a missing one.
-			return nil, badField("domainId", "no domain has this id")
-		}
+	if err != nil {
 		return nil, err
 	}
+	domainID := t.key
 	d, err := s.store.GetUserDomain(ctx, domainID)
-	if errors.Is(err, db.ErrNotFound) {
+	if fault.KindOf(err) == fault.NotFound {
 		return nil, badField("domainId", "no domain has this id")
 	}
 	if err != nil {
@@ -161,9 +159,6 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 	}
 	if !belongs(d, domainPart) {
 		return nil, badField("email", "the address is not in the domain %s or its aliases", d.Name)
-	}
-	if d.Status == db.StatusDeleted || d.Status == db.StatusDisabled {
-		return nil, unprocessable("The domain %s is %s: no user can be created in it.", d.Name, d.Status)
 	}
 	u := &db.User{
 		DomainID:       domainID,

@@ -397,7 +397,9 @@ func (s *Server) AddWblistEntries(ctx context.Context, req gen.AddWblistEntriesR
 			return nil, fault.Unprocessablef(itoa(i)+".owner", "no domain or mailbox is named %q", in[i].Owner)
 		}
 		if _, checked := allowed[o]; !checked {
-			allowed[o] = p.SysAdmin() || s.mayEditRules(ctx, p, o)
+			if allowed[o], err = s.mayEditRules(ctx, p, o); err != nil {
+				return nil, err
+			}
 		}
 		if !allowed[o] {
 			return nil, forbidden("Authorisation failure: editing the rules of %s needs the %s permission on it.", n, PermFilterEdit)
@@ -422,13 +424,28 @@ func (s *Server) AddWblistEntries(ctx context.Context, req gen.AddWblistEntriesR
 	return gen.AddWblistEntries201JSONResponse{Body: s.wblistOuts(added), Headers: gen.AddWblistEntries201ResponseHeaders{Location: where}}, nil
 }
 
-// mayEditRules tells whether a non-sysadmin principal may edit an owner's
-// rules: FILTER_EDIT on the domain, or on the mailbox's domain.
-func (s *Server) mayEditRules(ctx context.Context, p *Principal, o db.WblistOwner) bool {
-	if o.IsDomain() {
-		return s.holds(ctx, p, PermFilterEdit, "DOMAIN", s.id(o.DomainID))
+// mayEditRules tells whether p may edit an owner's rules: FILTER_EDIT on
+// the domain, or on the mailbox's domain (ruleEditDomainRules,
+// ruleEditUserRules).
+func (s *Server) mayEditRules(ctx context.Context, p *Principal, o db.WblistOwner) (bool, error) {
+	if p.SysAdmin() {
+		return true, nil
 	}
-	return s.holds(ctx, p, PermFilterEdit, "USER", s.id(o.UserID))
+	r, id := ruleEditUserRules, s.id(o.UserID)
+	if o.IsDomain() {
+		r, id = ruleEditDomainRules, s.id(o.DomainID)
+	}
+	switch _, err := s.on(ctx, r, id); fault.KindOf(err) {
+	case fault.Internal:
+		if err != nil {
+			return false, err
+		}
+		return true, nil
+	case fault.NotFound, fault.Forbidden:
+		return false, nil
+	default:
+		return false, err
+	}
 }
 
 func (s *Server) ownerLocation(ctx context.Context, o db.WblistOwner) string {
