@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func names(n int, format string) []string {
+func numbered(n int, format string) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = fmt.Sprintf(format, i)
@@ -26,7 +26,7 @@ func TestCountsAreCapped(t *testing.T) {
 		}
 
 		// Domain aliases, added in several requests.
-		if _, err := s.AddDomainAliases(ctx, d, names(MaxDomainAliases-1, "a%d.stark.net")); err != nil {
+		if _, err := s.AddDomainAliases(ctx, d, numbered(MaxDomainAliases-1, "a%d.stark.net")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.AddDomainAliases(ctx, d, []string{"last.stark.net"}); err != nil {
@@ -40,7 +40,7 @@ func TestCountsAreCapped(t *testing.T) {
 		}
 
 		// Recipients of an e-mail alias, added in several requests.
-		a, err := s.CreateEmailAlias(ctx, d, "all@stark.net", names(MaxAliasRecipients, "r%d@example.org"))
+		a, err := s.CreateEmailAlias(ctx, d, "all@stark.net", numbered(MaxAliasRecipients, "r%d@example.org"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,8 +2,6 @@ package db
 
 import (
 	"fmt"
-	"net/mail"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
@@ -15,8 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
-
-	"golang.org/x/net/idna"
+	"github.com/cleanmail/cleanmail/pkg/names"
 
 	// The TIMEZONE type is checked with time.LoadLocation, which reads the
 	// system's zoneinfo; the embedded copy (about 450 kB) makes it work
@@ -295,9 +292,11 @@ func (d *OptionDef) Normalize(value string) (string, error) {
 		}
 		return value, nil
 	case OptionEmail:
-		addr, err := emailAddress(v)
+		// An address the gateway writes to or sends as: its local part
+		// keeps its case.
+		addr, err := names.Mailbox(v)
 		if err != nil {
-			return "", bad("%q is not an e-mail address (local@domain.tld): %v", value, err)
+			return "", bad("%v", err)
 		}
 		return addr, nil
 	case OptionURL:
@@ -316,9 +315,9 @@ func (d *OptionDef) Normalize(value string) (string, error) {
 		}
 		return v, nil
 	case OptionHost:
-		h, err := hostName(v)
+		h, err := names.Host(v)
 		if err != nil {
-			return "", bad("%q is not a host name: %v", value, err)
+			return "", bad("%v", err)
 		}
 		return h, nil
 	case OptionBool:
@@ -379,47 +378,3 @@ func deref[T any](p *T, def T) T {
 }
 
 var colorRE = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
-
-// hostProfile validates host names as DNS does (label lengths, letters,
-// digits and hyphens) and maps internationalised names to ASCII.
-var hostProfile = idna.New(idna.MapForLookup(), idna.VerifyDNSLength(true), idna.StrictDomainName(true), idna.BidiRule())
-
-// hostName returns the canonical form of a DNS host name: lower-case
-// ASCII, no trailing dot. A single label is a host name too (a DKIM
-// selector, an intranet host); an IP address is not.
-func hostName(s string) (string, error) {
-	n := strings.TrimSuffix(s, ".")
-	if n == "" {
-		return "", fmt.Errorf("empty")
-	}
-	if _, err := netip.ParseAddr(n); err == nil {
-		return "", fmt.Errorf("an IP address is not a host name")
-	}
-	ascii, err := hostProfile.ToASCII(n)
-	if err != nil {
-		return "", fmt.Errorf("labels are letters, digits and hyphens, at most 63 characters each")
-	}
-	return strings.ToLower(ascii), nil
-}
-
-// emailAddress accepts a bare address whose domain is a DNS name of two
-// labels or more; the domain is returned in lower case, the local part as
-// given (it may be case-sensitive).
-func emailAddress(s string) (string, error) {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
-		return "", fmt.Errorf("a bare address is expected, without display name or comment")
-	}
-	if len(s) > 254 {
-		return "", fmt.Errorf("at most 254 characters")
-	}
-	at := strings.LastIndexByte(s, '@')
-	domain, err := hostName(s[at+1:])
-	if err != nil {
-		return "", fmt.Errorf("its domain: %v", err)
-	}
-	if !strings.Contains(domain, ".") {
-		return "", fmt.Errorf("its domain needs at least two labels")
-	}
-	return s[:at+1] + domain, nil
-}

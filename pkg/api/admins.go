@@ -138,14 +138,15 @@ func (s *Server) UpdateAdmin(ctx context.Context, req gen.UpdateAdminRequestObje
 			return nil, err
 		}
 	}
+	var email string
 	if in.Email != nil {
-		if _, _, err := mailbox("email", *in.Email); err != nil {
+		if email, _, err = mailbox("email", *in.Email); err != nil {
 			return nil, err
 		}
 	}
 	a, err := s.store.UpdateAdmin(ctx, targetOf(ctx).key, func(a *db.Admin) error {
 		if in.Email != nil {
-			a.Email = ptr(strings.ToLower(*in.Email))
+			a.Email = &email
 		}
 		if in.DisplayName != nil {
 			a.DisplayName = in.DisplayName

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
 func (s *Server) aliasOut(a db.DomainAlias) gen.Alias {
@@ -14,14 +15,14 @@ func (s *Server) aliasOut(a db.DomainAlias) gen.Alias {
 // aliasNames validates a body of alias names; the field of a bad one is
 // its index in the list.
 func aliasNames(in []string) ([]string, error) {
-	names := make([]string, len(in))
+	out := make([]string, len(in))
 	for i, n := range in {
 		var err error
-		if names[i], err = domainName(itoa(i), n); err != nil {
+		if out[i], err = named(itoa(i), n, names.Domain); err != nil {
 			return nil, err
 		}
 	}
-	return names, nil
+	return out, nil
 }
 
 // AddDomainAlias gives a domain another name.

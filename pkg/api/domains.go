@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -225,7 +228,7 @@ func (s *Server) providerKeys(field string, in *[]string) ([]int64, error) {
 // CreateDomain creates a domain with its default policy (sysadmin only).
 func (s *Server) CreateDomain(ctx context.Context, req gen.CreateDomainRequestObject) (gen.CreateDomainResponseObject, error) {
 	in := req.Body
-	name, err := domainName("name", in.Name)
+	name, err := named("name", in.Name, names.Domain)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +343,7 @@ func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestOb
 	// Validate what needs no stored state before opening the transaction.
 	var name string
 	if in.Name != nil {
-		if name, err = domainName("name", *in.Name); err != nil {
+		if name, err = named("name", *in.Name, names.Domain); err != nil {
 			return nil, err
 		}
 	}
@@ -506,4 +509,21 @@ func (s *Server) DeleteDomain(ctx context.Context, req gen.DeleteDomainRequestOb
 		return nil, notFoundAs(err, "Domain not found with given id")
 	}
 	return gen.DeleteDomain204Response{}, nil
+}
+
+// subnets validates the a.b.c.d/y (or IPv6) prefixes of outgoingSubnets.
+func subnets(field string, in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for i, s := range in {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, badField(field+"."+itoa(i), "%q is not a subnet in a.b.c.d/y form", s)
+		}
+		if !seen[p.String()] {
+			seen[p.String()] = true
+			out = append(out, p.String())
+		}
+	}
+	return out, nil
 }

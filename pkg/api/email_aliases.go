@@ -47,7 +47,7 @@ func recipientAddresses(prefix string, in []string) ([]string, error) {
 	out := make([]string, len(in))
 	for i, a := range in {
 		var err error
-		if out[i], err = mailAddress(prefix+itoa(i), a); err != nil {
+		if out[i], _, err = mailbox(prefix+itoa(i), a); err != nil {
 			return nil, err
 		}
 	}
@@ -69,7 +69,7 @@ func (s *Server) CreateEmailAlias(ctx context.Context, req gen.CreateEmailAliasR
 	if err != nil {
 		return nil, err
 	}
-	email, err := mailAddress("email", req.Body.Email)
+	email, _, err := mailbox("email", req.Body.Email)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (s *Server) UpdateEmailAlias(ctx context.Context, req gen.UpdateEmailAliasR
 	in := req.Body
 	var email *string
 	if in.Email != nil {
-		e, err := mailAddress("email", *in.Email)
+		e, _, err := mailbox("email", *in.Email)
 		if err != nil {
 			return nil, err
 		}

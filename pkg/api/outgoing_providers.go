@@ -6,6 +6,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
 // Outgoing providers are the third-party sending services (Microsoft 365,
@@ -17,7 +18,7 @@ func (s *Server) CreateOutgoingProvider(ctx context.Context, req gen.CreateOutgo
 	if strings.TrimSpace(in.Name) == "" {
 		return nil, badField("name", "must not be empty")
 	}
-	spf, err := dnsName("spfProvider", in.SpfProvider)
+	spf, err := named("spfProvider", in.SpfProvider, names.DNSName)
 	if err != nil {
 		return nil, err
 	}

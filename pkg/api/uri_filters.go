@@ -5,6 +5,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
 // URI rules of a domain (the doc's URI-BL filters).
@@ -33,14 +34,9 @@ var uriFilterColumns = []column[gen.UriFilter]{
 }
 
 // uriHost validates a URI rule's filter: a host or domain name (the part
-// of a link the URI blocklists check), returned in canonical form.
-func uriHost(field, filter string) (string, error) {
-	h, err := domainName(field, filter)
-	if err != nil {
-		return "", badField(field, "%q is not a host or domain name", filter)
-	}
-	return h, nil
-}
+// of a link the URI blocklists check) of two labels or more, returned in
+// canonical form.
+func uriHost(field, filter string) (string, error) { return named(field, filter, names.Domain) }
 
 func uriConflict() error {
 	return conflict("This item may already exists with same rules: the domain has a URI rule with the same action and filter.")

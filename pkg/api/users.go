@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"strings"
 
 	"github.com/oapi-codegen/nullable"
 	"golang.org/x/crypto/bcrypt"
@@ -70,16 +69,6 @@ func hashPassword(field, pw string) (*string, error) {
 	}
 	hs := string(h)
 	return &hs, nil
-}
-
-// mailbox validates an e-mail address (see mailAddress) and returns it
-// with its domain part.
-func mailbox(field, addr string) (string, string, error) {
-	a, err := mailAddress(field, addr)
-	if err != nil {
-		return "", "", err
-	}
-	return a, a[strings.LastIndexByte(a, '@')+1:], nil
 }
 
 // belongs tells whether an address's domain part is the domain or one of

@@ -9,6 +9,7 @@ import (
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
 // Sender rules (the doc's wblist): allow, block or protect a sender address
@@ -59,7 +60,7 @@ func senderValue(field, v string) (string, error) {
 	if strings.Contains(v, "@") {
 		out, _, err = mailbox(field, v)
 	} else {
-		out, err = domainName(field, v)
+		out, err = names.Domain(v)
 	}
 	if err != nil {
 		return "", badField(field, "%q is neither an e-mail address nor a domain name", v)
@@ -362,7 +363,7 @@ func ownerName(field, v string) (string, error) {
 		addr, _, err := mailbox(field, v)
 		return addr, err
 	}
-	return domainName(field, v)
+	return named(field, v, names.Domain)
 }
 
 // AddWblistEntries adds rules to any owners, named in each item: all or
@@ -464,7 +465,7 @@ func senderCandidates(sender string) ([]string, error) {
 	if strings.Contains(sender, "@") {
 		addr, domain, err = mailbox("sender", sender)
 	} else {
-		domain, err = domainName("sender", sender)
+		domain, err = names.Domain(sender)
 	}
 	if err != nil {
 		return nil, badField("sender", "%q is neither an e-mail address nor a domain name", sender)
