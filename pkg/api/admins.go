@@ -131,9 +131,11 @@ func (s *Server) UpdateAdmin(ctx context.Context, req gen.UpdateAdminRequestObje
 	if in.Totp != nil && *in.Totp {
 		return nil, badField("totp", "can only be switched off; TOTP is enrolled through its own flow")
 	}
-	var hash *string
+	var (
+		hash *string
+		err  error
+	)
 	if in.Password != nil {
-		var err error
 		if hash, err = hashPassword("password", *in.Password); err != nil {
 			return nil, err
 		}
