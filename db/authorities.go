@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -340,7 +341,7 @@ func (s *Store) DomainUserPermissions(ctx context.Context, domainID int64, def [
 	defer cancel()
 	var acc DomainUserAccess
 	err := gdb.First(&acc, "domain_id = ?", domainID).Error
-	if err == gorm.ErrRecordNotFound {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return def, nil
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -199,9 +200,9 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := gdb.Model(&Domain{})
-	q = f.Name.where(q, "domains.name")
-	q = f.Status.where(q, "domains.status")
-	q = f.ExternalID.where(q, "domains.external_id")
+	q = where(q, f.Name, "domains.name")
+	q = where(q, f.Status, "domains.status")
+	q = where(q, f.ExternalID, "domains.external_id")
 	q = f.Reach.domainsWhere(q, "domains.id", "domains.customer_id")
 	if f.CustomerID != nil {
 		q = q.Where("domains.customer_id = ?", *f.CustomerID)
@@ -210,7 +211,7 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE platforms.domain_id = domains.id AND platforms.id = ?)", *f.PlatformID)
 	}
 	if f.PlatformName != "" {
-		cond, arg := f.PlatformName.clause("platforms.name")
+		cond, arg := matchClause(f.PlatformName, "platforms.name")
 		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE platforms.domain_id = domains.id AND "+cond+")", arg)
 	}
 	rows, total, err := findPage[Domain](ctx, q, DomainList, p)
@@ -369,7 +370,7 @@ func (s *Store) UpdateDomain(ctx context.Context, id int64, edit func(e *DomainE
 			var p Policy
 			if err := tx.First(&p, *d.PolicyID).Error; err == nil {
 				e.Policy = &p
-			} else if err != gorm.ErrRecordNotFound {
+			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
 				return err
 			}
 		}
@@ -381,7 +382,7 @@ func (s *Store) UpdateDomain(ctx context.Context, id int64, edit func(e *DomainE
 		if e.Domain.PolicyID != nil && (d.PolicyID == nil || *d.PolicyID != *nd.PolicyID) {
 			var p Policy
 			if err := tx.Where("id = ? AND domain_id = ?", *nd.PolicyID, id).First(&p).Error; err != nil {
-				if err == gorm.ErrRecordNotFound {
+				if errors.Is(err, gorm.ErrRecordNotFound) {
 					return fault.Fail(fault.Unprocessable, "policyId", "the policy does not belong to this domain")
 				}
 				return err
