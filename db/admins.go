@@ -68,6 +68,23 @@ func (s *Store) GetAdmin(ctx context.Context, id int64) (*Admin, error) {
 	return &a, nil
 }
 
+// LockAdmin is GetAdmin for a Store.Tx that goes on to write on the
+// strength of what it read: the row is locked until the transaction ends
+// (FOR UPDATE on PostgreSQL; on SQLite the transaction holds the one
+// writer already), so no concurrent write changes it in between.
+func (s *Store) LockAdmin(ctx context.Context, id int64) (*Admin, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	if s.dialect == Postgres {
+		gdb = gdb.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var a Admin
+	if err := gdb.First(&a, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &a, nil
+}
+
 // GetAdminByLogin loads the administrator whose login is login, compared
 // as the unique key compares them: lower(login), nothing else. It is not
 // a filter (Match): `*` is no wildcard here, and an empty login names
@@ -88,9 +105,9 @@ func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin,
 	defer cancel()
 	q := gdb.Model(&Admin{})
 	if f.Search != "" {
-		c1, arg := f.Search.clause("admins.login")
-		c2, _ := f.Search.clause("admins.email")
-		c3, _ := f.Search.clause("admins.display_name")
+		c1, arg := matchClause(f.Search, "admins.login")
+		c2, _ := matchClause(f.Search, "admins.email")
+		c3, _ := matchClause(f.Search, "admins.display_name")
 		q = q.Where("("+c1+" OR "+c2+" OR "+c3+")", arg, arg, arg)
 	}
 	if f.ID != nil {

@@ -37,7 +37,7 @@ func (s *Store) CreateBroker(ctx context.Context, b *Broker) error {
 func (s *Store) ListBrokers(ctx context.Context, name Match, p Page) ([]Broker, int64, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	q := name.where(gdb.Model(&Broker{}), "brokers.name")
+	q := where(gdb.Model(&Broker{}), name, "brokers.name")
 	return findPage[Broker](ctx, q, BrokerList, p)
 }
 
@@ -82,8 +82,8 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := gdb.Model(&Customer{})
-	q = f.Name.where(q, "customers.name")
-	q = f.ExternalID.where(q, "customers.external_id")
+	q = where(q, f.Name, "customers.name")
+	q = where(q, f.ExternalID, "customers.external_id")
 	if f.BrokerID != nil {
 		q = q.Where("customers.broker_id = ?", *f.BrokerID)
 	}

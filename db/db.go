@@ -220,8 +220,12 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// db returns a GORM session bound to ctx. Callers must call the cancel func.
+// db returns a GORM session bound to ctx (within a Store.Tx, its
+// transaction). Callers must call the cancel func.
 func (s *Store) db(ctx context.Context) (*gorm.DB, context.CancelFunc) {
+	if tx, ok := s.inTx(ctx); ok {
+		return tx, func() {}
+	}
 	ctx, cancel := s.bound(ctx)
 	return s.gdb.WithContext(ctx), cancel
 }

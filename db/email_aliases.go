@@ -294,9 +294,9 @@ func (s *Store) StreamEmailAliases(ctx context.Context, domainID int64, f EmailA
 // emailAliasQuery applies the filters of the alias list.
 func emailAliasQuery(gdb *gorm.DB, domainID int64, f EmailAliasFilter) *gorm.DB {
 	q := gdb.Model(&EmailAlias{}).Where("email_aliases.domain_id = ?", domainID)
-	q = f.Email.where(q, "email_aliases.email")
+	q = where(q, f.Email, "email_aliases.email")
 	if f.Recipient != "" {
-		cond, arg := f.Recipient.clause(recipientEmail)
+		cond, arg := matchClause(f.Recipient, recipientEmail)
 		q = q.Where("EXISTS (SELECT 1 FROM email_alias_recipients "+recipientJoins+
 			" WHERE email_alias_recipients.alias_id = email_aliases.id AND "+cond+")", arg)
 	}

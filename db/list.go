@@ -3,21 +3,20 @@ package db
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
+
+	"github.com/cleanmail/cleanmail/pkg/listing"
 )
 
-// Page selects one page of a list, in one order. Every list of the API goes
-// through it.
-type Page struct {
-	Offset   int
-	PageSize int
-	// Sort is an API field name, "-" first for descending order. Empty
-	// means the resource's default.
-	Sort string
-}
+// Page selects one page of a list, in one order (pkg/listing).
+type Page = listing.Page
+
+// Match is the API's filter syntax (pkg/listing), rendered here as SQL.
+type Match = listing.Match
 
 // ListSpec declares how a resource may be listed: which API fields sort
 // on which columns. Ties are always broken by the primary key, so paging
@@ -31,37 +30,19 @@ type ListSpec struct {
 	DefaultSort string
 }
 
-// InvalidSortError names a sort field the resource does not offer.
-type InvalidSortError struct {
-	Field   string
-	Allowed []string
-}
-
-func (e *InvalidSortError) Error() string {
-	return fmt.Sprintf("cannot sort on %q; allowed: %s (prefix with - for descending order)", e.Field, strings.Join(e.Allowed, ", "))
-}
-
 // orderBy turns a sort parameter into an ORDER BY clause. Case-insensitive
 // text keys (lower(…)) sort in byte order on both databases: PostgreSQL
 // is told the "C" collation, SQLite's default.
 func (spec ListSpec) orderBy(d Dialect, s string) (string, error) {
-	if s == "" {
-		s = spec.DefaultSort
+	o, err := listing.ParseSort(s, spec.DefaultSort, slices.Collect(maps.Keys(spec.Sorts)))
+	if err != nil {
+		return "", err
 	}
 	dir := "ASC"
-	field := s
-	if strings.HasPrefix(s, "-") {
-		dir, field = "DESC", s[1:]
+	if o.Desc {
+		dir = "DESC"
 	}
-	col, ok := spec.Sorts[field]
-	if !ok {
-		allowed := make([]string, 0, len(spec.Sorts))
-		for k := range spec.Sorts {
-			allowed = append(allowed, k)
-		}
-		sort.Strings(allowed)
-		return "", &InvalidSortError{Field: field, Allowed: allowed}
-	}
+	col := spec.Sorts[o.Field]
 	if d == Postgres && strings.HasPrefix(col, "lower(") {
 		col += ` COLLATE "C"`
 	}
@@ -94,41 +75,23 @@ func findPage[T any](ctx context.Context, q *gorm.DB, spec ListSpec, p Page) ([]
 	return rows, total, translate(err)
 }
 
-// Match is the API's filter syntax: case-insensitive, `*` matches any run
-// of characters (so "abc", "abc*", "*abc" and "*abc*" are exact, prefix,
-// suffix and contains), and every other character, `%` and `_` included,
-// is literal.
-type Match string
-
-// where adds the filter on expr (an SQL expression) to q. An empty Match
+// where adds the filter m on expr (an SQL expression) to q. An empty Match
 // filters nothing.
-func (m Match) where(q *gorm.DB, expr string) *gorm.DB {
+func where(q *gorm.DB, m Match, expr string) *gorm.DB {
 	if m == "" {
 		return q
 	}
-	sqlExpr, arg := m.clause(expr)
+	sqlExpr, arg := matchClause(m, expr)
 	return q.Where(sqlExpr, arg)
 }
 
-// clause returns the SQL condition and its single argument.
-func (m Match) clause(expr string) (string, string) {
-	v := strings.ToLower(string(m))
-	if !strings.Contains(v, "*") {
-		return fmt.Sprintf("lower(%s) = ?", expr), v
+// matchClause renders m on expr (an SQL expression): the condition and its
+// one argument.
+func matchClause(m Match, expr string) (string, string) {
+	if m.Exact() {
+		return fmt.Sprintf("lower(%s) = ?", expr), m.Like()
 	}
-	var b strings.Builder
-	for _, r := range v {
-		switch r {
-		case '*':
-			b.WriteByte('%')
-		case '%', '_', '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return fmt.Sprintf(`lower(%s) LIKE ? ESCAPE '\'`, expr), b.String()
+	return fmt.Sprintf(`lower(%s) LIKE ? ESCAPE '\'`, expr), m.Like()
 }
 
 func dialectOf(q *gorm.DB) Dialect {

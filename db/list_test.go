@@ -14,7 +14,7 @@ func TestMatchClause(t *testing.T) {
 		{`back\slash*`, `lower(c) LIKE ? ESCAPE '\'`, `back\\slash%`},
 		{"100%", "lower(c) = ?", "100%"},
 	} {
-		sql, arg := Match(tc.in).clause("c")
+		sql, arg := matchClause(Match(tc.in), "c")
 		if sql != tc.sql || arg != tc.arg {
 			t.Errorf("Match(%q).clause = %q, %q; want %q, %q", tc.in, sql, arg, tc.sql, tc.arg)
 		}
@@ -39,7 +39,7 @@ func TestOrderBy(t *testing.T) {
 	}
 	for _, bad := range []string{"nope", "-", "--name", "name;drop"} {
 		if _, err := spec.orderBy(SQLite, bad); err == nil {
-			t.Errorf("orderBy(%q) accepted; want an InvalidSortError", bad)
+			t.Errorf("orderBy(%q) accepted; want a 400 on sort", bad)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/listing"
 	"github.com/cleanmail/cleanmail/pkg/names"
 
 	// The TIMEZONE type is checked with time.LoadLocation, which reads the
@@ -200,69 +201,20 @@ type OptionDefFilter struct {
 	Scope OptionScope // "" for every scope
 }
 
-// optionDefSorts are the catalog list's sort fields; ties go by name.
-var optionDefSorts = map[string]func(a, b *OptionDef) int{
-	"name":  func(a, b *OptionDef) int { return strings.Compare(a.Name, b.Name) },
+// optionDefFields are the catalog list's sort fields; ties go by name.
+var optionDefFields = listing.Fields[*OptionDef]{
+	"name":  byName,
 	"type":  func(a, b *OptionDef) int { return strings.Compare(string(a.Type), string(b.Type)) },
 	"group": func(a, b *OptionDef) int { return strings.Compare(a.Group, b.Group) },
 }
 
-// OptionDefs lists the catalog with the semantics of every other list
-// (Match filter, sort whitelist with "-", offset and page size, the count
-// of all matches); the catalog is in memory, so no query is made.
-func OptionDefs(f OptionDefFilter, p Page) ([]*OptionDef, int64, error) {
-	field, desc := p.Sort, false
-	if field == "" {
-		field = "name"
-	}
-	if strings.HasPrefix(field, "-") {
-		field, desc = field[1:], true
-	}
-	cmp, ok := optionDefSorts[field]
-	if !ok {
-		return nil, 0, &InvalidSortError{Field: field, Allowed: []string{"group", "name", "type"}}
-	}
-	var all []*OptionDef
-	for _, d := range catalog().sorted {
-		if (f.Scope == "" || d.Enabled(f.Scope)) && f.Name.matches(d.Name) {
-			all = append(all, d)
-		}
-	}
-	sort.SliceStable(all, func(i, j int) bool {
-		c := cmp(all[i], all[j])
-		if c == 0 {
-			c = strings.Compare(all[i].Name, all[j].Name)
-		}
-		if desc {
-			return c > 0
-		}
-		return c < 0
-	})
-	total := int64(len(all))
-	if p.Offset >= len(all) {
-		return []*OptionDef{}, total, nil
-	}
-	end := min(len(all), p.Offset+p.PageSize)
-	return all[p.Offset:end], total, nil
-}
+func byName(a, b *OptionDef) int { return strings.Compare(a.Name, b.Name) }
 
-// matches applies m to a string held in memory, with the semantics of its
-// SQL form (Match.clause): case-insensitive, `*` for any run of characters,
-// everything else literal.
-func (m Match) matches(s string) bool {
-	if m == "" {
-		return true
-	}
-	var b strings.Builder
-	b.WriteString("(?s)^")
-	for i, part := range strings.Split(strings.ToLower(string(m)), "*") {
-		if i > 0 {
-			b.WriteString(".*")
-		}
-		b.WriteString(regexp.QuoteMeta(part))
-	}
-	b.WriteString("$")
-	return regexp.MustCompile(b.String()).MatchString(strings.ToLower(s))
+// OptionDefs lists the catalog with the semantics of every other list
+// (pkg/listing); the catalog is in memory, so no query is made.
+func OptionDefs(f OptionDefFilter, p Page) ([]*OptionDef, int64, error) {
+	keep := func(d *OptionDef) bool { return (f.Scope == "" || d.Enabled(f.Scope)) && f.Name.Matches(d.Name) }
+	return listing.Slice(catalog().sorted, keep, p, optionDefFields, "name", byName)
 }
 
 // Normalize checks value against the option's type and returns its

@@ -1,7 +1,6 @@
 package db
 
 import (
-	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -169,33 +168,31 @@ func TestOptionCatalog(t *testing.T) {
 	}
 }
 
-// TestMatchInMemory checks that the catalog's filter means what the SQL
-// lists' filter means (TestListFiltersAreLiteral).
-func TestMatchInMemory(t *testing.T) {
-	for _, tc := range []struct {
-		m    Match
-		s    string
-		want bool
+// TestMatchRenderingsAgree checks that a filter means the same in memory
+// (the catalog's list) and as SQL (every other list), on both databases.
+func TestMatchRenderingsAgree(t *testing.T) {
+	cases := []struct {
+		m Match
+		s string
 	}{
-		{"", "anything", true},
-		{"abc", "ABC", true},
-		{"abc", "abcd", false},
-		{"abc*", "abcd", true},
-		{"*bcd", "abcd", true},
-		{"*bc*", "abcd", true},
-		{"a*d", "abcd", true},
-		{"a*d", "abcde", false},
-		{"a_c", "abc", false}, // _ is literal
-		{"a_c", "a_c", true},
-		{"a%", "abc", false}, // so is %
-		{"a.c", "abc", false},
-		{"*", "", true},
-		{"**", "x", true},
-	} {
-		if got := tc.m.matches(tc.s); got != tc.want {
-			t.Errorf("Match(%q).matches(%q) = %v, want %v", tc.m, tc.s, got, tc.want)
-		}
+		{"abc", "ABC"}, {"abc", "abcd"}, {"abc*", "abcd"}, {"*bcd", "abcd"}, {"*bcd", "abcdx"},
+		{"*bc*", "abcd"}, {"a*d", "abcd"}, {"a*d", "abcde"}, {"a*b*b", "ab"}, {"a*b*b", "abb"},
+		{"a_c", "abc"}, {"a_c", "a_c"}, {"a%", "abc"}, {"a%", "a%"}, {"a.c", "abc"}, {`a\c*`, `a\cd`},
+		{"*", ""}, {"**", "x"}, {"Mail.Example*", "mail.example.com"},
 	}
+	testStores(t, func(t *testing.T, s *Store) {
+		for _, tc := range cases {
+			cond, arg := matchClause(tc.m, "c")
+			var n int64
+			err := s.gdb.Raw("SELECT count(*) FROM (SELECT ? AS c) t WHERE "+cond, tc.s, arg).Scan(&n).Error
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inMemory := tc.m.Matches(tc.s); inMemory != (n == 1) {
+				t.Errorf("Match(%q) on %q: in memory %v, in SQL %v", tc.m, tc.s, inMemory, n == 1)
+			}
+		}
+	})
 }
 
 func TestOptionDefsPaging(t *testing.T) {
@@ -207,8 +204,7 @@ func TestOptionDefsPaging(t *testing.T) {
 	if int(total) != len(all) || len(page) != 2 || page[0] != all[len(all)-2] || page[1] != all[len(all)-3] {
 		t.Errorf("offset 1, pageSize 2, -name: %v", page)
 	}
-	var sortErr *InvalidSortError
-	if _, _, err := OptionDefs(OptionDefFilter{}, Page{PageSize: 10, Sort: "value"}); !errors.As(err, &sortErr) {
-		t.Errorf("sort=value: %v, want an InvalidSortError", err)
+	if _, _, err := OptionDefs(OptionDefFilter{}, Page{PageSize: 10, Sort: "value"}); fault.KindOf(err) != fault.Invalid {
+		t.Errorf("sort=value: %v, want a 400", err)
 	}
 }

@@ -23,7 +23,7 @@ func (s *Store) CreateOutgoingProvider(ctx context.Context, p *OutgoingProvider)
 func (s *Store) ListOutgoingProviders(ctx context.Context, name Match, p Page) ([]OutgoingProvider, int64, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	q := name.where(gdb.Model(&OutgoingProvider{}), "outgoing_providers.name")
+	q := where(gdb.Model(&OutgoingProvider{}), name, "outgoing_providers.name")
 	return findPage[OutgoingProvider](ctx, q, OutgoingProviderList, p)
 }
 

@@ -51,7 +51,7 @@ func (s *Store) ListPolicies(ctx context.Context, domainID int64, f PolicyFilter
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := gdb.Model(&Policy{}).Where("domain_id = ?", domainID)
-	q = f.Name.where(q, "policies.name")
+	q = where(q, f.Name, "policies.name")
 	return findPage[Policy](ctx, q, PolicyList, p)
 }
 

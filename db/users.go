@@ -211,13 +211,13 @@ func userQuery(gdb *gorm.DB, f UserFilter) *gorm.DB {
 	if f.DomainID != nil {
 		q = q.Where("users.domain_id = ?", *f.DomainID)
 	}
-	q = f.Email.where(q, "users.email")
+	q = where(q, f.Email, "users.email")
 	if f.Reach != nil {
 		q = q.Where("users.domain_id IN (?)", f.Reach.domainsWhere(q.Session(&gorm.Session{NewDB: true}).Table("domains").Select("domains.id"), "domains.id", "domains.customer_id"))
 	}
 	if f.PlatformName != "" {
 		// The user's platform, or its domain's default when it has none.
-		cond, arg := f.PlatformName.clause("platforms.name")
+		cond, arg := matchClause(f.PlatformName, "platforms.name")
 		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE "+cond+" AND (platforms.id = users.platform_id OR "+
 			"(users.platform_id IS NULL AND platforms.domain_id = users.domain_id AND platforms.is_default)))", arg)
 	}

@@ -195,7 +195,7 @@ func wblistQuery(gdb *gorm.DB, o WblistOwner, f WblistFilter) *gorm.DB {
 	if f.Type != "" {
 		q = q.Where("wblist_rules.type = ?", f.Type)
 	}
-	return f.Value.where(q, "wblist_rules.value")
+	return where(q, f.Value, "wblist_rules.value")
 }
 
 // ListWblistRules returns one page of an owner's rules that have not

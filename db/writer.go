@@ -65,13 +65,51 @@ func (s *Store) acquireWriter(ctx context.Context) (func(), error) {
 // does, the transaction ends and the writer is given back: GORM rolls back
 // when fn fails or panics (and the panic goes on), database/sql when ctx
 // ends, and a failure of the driver itself is an error (sqlite.go).
+//
+// Within a Store.Tx, tx is a savepoint of the open transaction.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return s.write(ctx, func(gdb *gorm.DB) error { return gdb.Transaction(fn) })
+}
+
+// Tx runs fn in one transaction: every call fn makes to this store with
+// the context it is given reads and writes in it, and all its writes are
+// committed together when fn returns nil, or none of them. A service
+// composes several store calls so (and, later, a write and the job it
+// enqueues). A Tx within a Tx joins it; a store method that fails inside
+// rolls back its own part (a savepoint), and fn decides whether the whole
+// fails. The transaction is bound to ctx, or to the store's timeout when
+// ctx has no deadline; on SQLite it holds the writer throughout.
+func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := s.inTx(ctx); ok {
+		return fn(ctx)
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return fn(context.WithValue(tx.Statement.Context, txKey{}, openTx{s, tx}))
+	})
+}
+
+// txKey marks a context that carries an open transaction of Store.Tx.
+type txKey struct{}
+
+type openTx struct {
+	store *Store
+	tx    *gorm.DB
+}
+
+// inTx is the transaction of s that ctx carries, bound to ctx.
+func (s *Store) inTx(ctx context.Context) (*gorm.DB, bool) {
+	if t, ok := ctx.Value(txKey{}).(openTx); ok && t.store == s {
+		return t.tx.WithContext(ctx), true
+	}
+	return nil, false
 }
 
 // write runs fn, writes outside a transaction (single statements), on the
 // writer, bound to ctx, and translates its error.
 func (s *Store) write(ctx context.Context, fn func(gdb *gorm.DB) error) error {
+	if tx, ok := s.inTx(ctx); ok {
+		return translate(fn(tx)) // it holds the writer already
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	release, err := s.acquireWriter(ctx)
@@ -85,7 +123,7 @@ func (s *Store) write(ctx context.Context, fn func(gdb *gorm.DB) error) error {
 // tryWrite is write for what may be skipped: on SQLite it runs fn only if
 // the writer is free at once, and reports whether it ran.
 func (s *Store) tryWrite(ctx context.Context, fn func(gdb *gorm.DB) error) (bool, error) {
-	if s.writer == nil {
+	if _, ok := s.inTx(ctx); ok || s.writer == nil {
 		return true, s.write(ctx, fn)
 	}
 	if !s.writer.sem.TryAcquire(1) {

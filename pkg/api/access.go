@@ -86,11 +86,11 @@ type rule struct {
 	list     Permission    // a list, narrowed to where the caller holds this permission
 	// missing words the 404 of a missing object, to a sysadmin, where the
 	// doc words it otherwise than its resource does.
-	missing string
+	missing fault.Resource
 }
 
 // worded is r with the doc's own words for the 404 of its object.
-func (r rule) worded(missing string) rule { r.missing = missing; return r }
+func (r rule) worded(missing fault.Resource) rule { r.missing = missing; return r }
 
 func public() rule        { return rule{public: true} }
 func authenticated() rule { return rule{any: true} }
@@ -198,7 +198,7 @@ func (s *Server) apply(ctx context.Context, p *Principal, r rule, param func(str
 		var err error
 		if t, err = s.resolve(ctx, p, r.object, param(objects[r.object].param)); err != nil {
 			if r.missing != "" && p.SysAdmin() && fault.KindOf(err) == fault.NotFound {
-				return nil, notFound("%s", r.missing)
+				return nil, fault.NotFoundOf(r.missing)
 			}
 			return nil, err
 		}
@@ -283,7 +283,7 @@ func (s *Server) resolve(ctx context.Context, p *Principal, kind db.ObjectKind, 
 		if p.SysAdmin() {
 			return fault.NotFoundOf(objects[kind].resource)
 		}
-		return notFound(outOfReach)
+		return fault.NotFoundOf(fault.Unreachable)
 	}
 	t := &target{kind: kind}
 	if kind == db.ObjectUser {
@@ -347,7 +347,7 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, t *t
 		// An end user acts only on its own mailbox, with the permissions
 		// its domain gives end users.
 		if t.user == nil || t.user.ID != p.User.ID {
-			return notFound(outOfReach)
+			return fault.NotFoundOf(fault.Unreachable)
 		}
 		granted, err := s.store.DomainUserPermissions(ctx, t.domainID, defaultEndUserPermissions)
 		if err != nil {
@@ -359,7 +359,7 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, t *t
 		return forbidden("Authorisation failure: your domain does not give its users the %s permission.", perm)
 	}
 	if t.lineage == nil {
-		return notFound(outOfReach)
+		return fault.NotFoundOf(fault.Unreachable)
 	}
 	known := false
 	for i := range p.Authorities {
@@ -375,12 +375,8 @@ func (s *Server) decide(ctx context.Context, p *Principal, perm Permission, t *t
 	if known {
 		return forbidden("Authorisation failure: this operation needs the %s permission on this %s.", perm, objectName(t.kind))
 	}
-	return notFound(outOfReach)
+	return fault.NotFoundOf(fault.Unreachable)
 }
-
-// outOfReach is the 404 of an object that does not exist or that the
-// caller cannot know of: the two are told apart by nobody.
-const outOfReach = "No such resource within your reach."
 
 // readReach is where p may list objects under perm: everything for a
 // sysadmin, nothing for an end user (whose lists are its own resources).

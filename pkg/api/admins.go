@@ -198,7 +198,7 @@ func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsReq
 	}
 	t, err := s.resolve(ctx, me, kind, req.Params.Id)
 	if err != nil {
-		return nil, notFoundAs(err, outOfReach)
+		return nil, about(err, fault.Unreachable)
 	}
 	held := s.permissionsOn(ctx, me, t.lineage)
 	if me.User != nil {
@@ -209,7 +209,7 @@ func (s *Server) ListPermissions(ctx context.Context, req gen.ListPermissionsReq
 		canGrant = canGrant || p == string(PermGrant)
 	}
 	if len(held) == 0 && !me.SysAdmin() {
-		return nil, notFound(outOfReach)
+		return nil, fault.NotFoundOf(fault.Unreachable)
 	}
 	out := make([]gen.Permission, len(held))
 	for i, p := range held {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Attachment rules of a domain (the doc's attachment filters).
@@ -48,16 +49,6 @@ func attachmentRegexp(field, filter string) error {
 	return nil
 }
 
-// ruleKey decodes the id of a rule in the path: one that does not decode
-// is an unknown rule, with the operation's own 404 detail.
-func (s *Server) ruleKey(id, detail string) (int64, error) {
-	key, ok := s.ids.Decode(id)
-	if !ok {
-		return 0, notFound("%s", detail)
-	}
-	return key, nil
-}
-
 func attachmentConflict() error {
 	return conflict("This item may already exists with same rules: the domain has an attachment rule with the same action, check type and filter.")
 }
@@ -65,10 +56,7 @@ func attachmentConflict() error {
 // AddDomainAttachmentFilter adds an attachment rule to a domain, with the
 // next priority.
 func (s *Server) AddDomainAttachmentFilter(ctx context.Context, req gen.AddDomainAttachmentFilterRequestObject) (gen.AddDomainAttachmentFilterResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	in := req.Body
 	if err := attachmentRegexp("filter", in.Filter); err != nil {
 		return nil, err
@@ -84,7 +72,7 @@ func (s *Server) AddDomainAttachmentFilter(ctx context.Context, req gen.AddDomai
 		return nil, attachmentConflict()
 	}
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	return gen.AddDomainAttachmentFilter201JSONResponse{
 		Body:    s.attachmentFilterOut(v),
@@ -95,10 +83,7 @@ func (s *Server) AddDomainAttachmentFilter(ctx context.Context, req gen.AddDomai
 // ListDomainAttachmentFilters lists a domain's attachment rules, as JSON
 // or as a spreadsheet.
 func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDomainAttachmentFiltersRequestObject) (gen.ListDomainAttachmentFiltersResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	p := req.Params
 	action := ""
 	if p.Action != nil {
@@ -116,7 +101,7 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 	}
 	rows, total, err := s.store.ListAttachmentFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	out := make([]gen.AttachmentFilter, len(rows))
 	for i := range rows {
@@ -127,17 +112,14 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 
 // UpdateAttachmentFilter changes the fields present in the body.
 func (s *Server) UpdateAttachmentFilter(ctx context.Context, req gen.UpdateAttachmentFilterRequestObject) (gen.UpdateAttachmentFilterResponseObject, error) {
-	id, err := s.ruleKey(req.AttachmentId, "No attachment filter found with given id")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	in := req.Body
 	if in.Filter != nil {
 		if err := attachmentRegexp("filter", *in.Filter); err != nil {
 			return nil, err
 		}
 	}
-	err = s.store.UpdateAttachmentFilter(ctx, id, func(f *db.AttachmentFilter) error {
+	err := s.store.UpdateAttachmentFilter(ctx, id, func(f *db.AttachmentFilter) error {
 		if in.Action != nil {
 			f.Action = string(*in.Action)
 		}
@@ -154,7 +136,7 @@ func (s *Server) UpdateAttachmentFilter(ctx context.Context, req gen.UpdateAttac
 		return nil, attachmentConflict()
 	}
 	if err != nil {
-		return nil, notFoundAs(err, "No attachment filter found with given id")
+		return nil, about(err, fault.AttachmentFilter)
 	}
 	return gen.UpdateAttachmentFilter204Response{}, nil
 }
@@ -162,12 +144,9 @@ func (s *Server) UpdateAttachmentFilter(ctx context.Context, req gen.UpdateAttac
 // DeleteAttachmentFilter deletes an attachment rule. The priorities of the
 // others stay as they are.
 func (s *Server) DeleteAttachmentFilter(ctx context.Context, req gen.DeleteAttachmentFilterRequestObject) (gen.DeleteAttachmentFilterResponseObject, error) {
-	id, err := s.ruleKey(req.AttachmentId, "No attachment filter found with given id")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	if err := s.store.DeleteAttachmentFilter(ctx, id); err != nil {
-		return nil, notFoundAs(err, "No attachment filter found with given id")
+		return nil, about(err, fault.AttachmentFilter)
 	}
 	return gen.DeleteAttachmentFilter204Response{}, nil
 }

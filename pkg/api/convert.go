@@ -15,12 +15,14 @@ import (
 // id encodes a database key for the wire.
 func (s *Server) id(key int64) string { return s.ids.Encode(key) }
 
-// pathKey decodes an id from the URL path: an id that does not decode names
-// nothing, so it is a 404 like any unknown id.
-func (s *Server) pathKey(id, what string) (int64, error) {
+// pathKey decodes the id of an object in the URL path that the access
+// layer does not resolve (one below the rule's: a domain's alias, an
+// alias's recipient): an id that does not decode names nothing, so it is
+// the resource's 404 like any unknown id.
+func (s *Server) pathKey(id string, r fault.Resource) (int64, error) {
 	key, ok := s.ids.Decode(id)
 	if !ok {
-		return 0, notFound("%s not found with given id", what)
+		return 0, fault.NotFoundOf(r)
 	}
 	return key, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Brokers and customers: the hierarchy above domains, which the doc
@@ -34,13 +35,10 @@ func (s *Server) CreateBroker(ctx context.Context, req gen.CreateBrokerRequestOb
 
 // GetBroker returns one broker.
 func (s *Server) GetBroker(ctx context.Context, req gen.GetBrokerRequestObject) (gen.GetBrokerResponseObject, error) {
-	key, err := s.pathKey(req.BrokerId, "Broker")
-	if err != nil {
-		return nil, err
-	}
+	key := targetOf(ctx).key
 	b, err := s.store.GetBroker(ctx, key)
 	if err != nil {
-		return nil, notFoundAs(err, "Broker not found with given id")
+		return nil, about(err, fault.Broker)
 	}
 	return gen.GetBroker200JSONResponse(s.brokerOut(b)), nil
 }
@@ -87,13 +85,10 @@ func (s *Server) CreateCustomer(ctx context.Context, req gen.CreateCustomerReque
 
 // GetCustomer returns one customer.
 func (s *Server) GetCustomer(ctx context.Context, req gen.GetCustomerRequestObject) (gen.GetCustomerResponseObject, error) {
-	id, err := s.pathKey(req.CustomerId, "Customer")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	c, err := s.store.GetCustomer(ctx, id)
 	if err != nil {
-		return nil, notFoundAs(err, "Customer not found with given id")
+		return nil, about(err, fault.Customer)
 	}
 	return gen.GetCustomer200JSONResponse(s.customerOut(c)), nil
 }

@@ -74,14 +74,20 @@ func (s *Server) CreateDomainAdmin(ctx context.Context, req gen.CreateDomainAdmi
 		if err := s.canManage(ctx, principalFrom(ctx), key); err != nil {
 			return nil, err
 		}
-		if a, err = s.store.GetAdmin(ctx, key); err != nil {
-			return nil, about(err, fault.Admin)
-		}
-		if a.SysAdmin {
-			return nil, unprocessable("A sysadmin holds every permission already.")
-		}
-		if err := s.store.SetDomainAuthority(ctx, a.ID, domainKey, perms); err != nil {
-			return nil, about(err, fault.Domain)
+		// The account is read (locked) and given its authority in one
+		// transaction, so that it cannot become a sysadmin in between.
+		err := s.store.Tx(ctx, func(ctx context.Context) error {
+			var err error
+			if a, err = s.store.LockAdmin(ctx, key); err != nil {
+				return about(err, fault.Admin)
+			}
+			if a.SysAdmin {
+				return unprocessable("A sysadmin holds every permission already.")
+			}
+			return about(s.store.SetDomainAuthority(ctx, a.ID, domainKey, perms), fault.Domain)
+		})
+		if err != nil {
+			return nil, err
 		}
 	} else {
 		if in.Login == nil || strings.TrimSpace(*in.Login) == "" {
@@ -187,7 +193,7 @@ func (s *Server) SetDomainAdminAuthorities(ctx context.Context, req gen.SetDomai
 // on the customer or broker of the path (sysadmin only: rules.go).
 func (s *Server) setObjectAuthority(ctx context.Context, adminID string, names []string) error {
 	t := targetOf(ctx)
-	adminKey, err := s.pathKey(adminID, "Admin")
+	adminKey, err := s.pathKey(adminID, fault.Admin)
 	if err != nil {
 		return err
 	}

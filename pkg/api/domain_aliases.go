@@ -5,6 +5,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
@@ -27,10 +28,7 @@ func aliasNames(in []string) ([]string, error) {
 
 // AddDomainAlias gives a domain another name.
 func (s *Server) AddDomainAlias(ctx context.Context, req gen.AddDomainAliasRequestObject) (gen.AddDomainAliasResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	names, err := aliasNames(*req.Body)
 	if err != nil {
 		return nil, err
@@ -40,7 +38,7 @@ func (s *Server) AddDomainAlias(ctx context.Context, req gen.AddDomainAliasReque
 		if isConflict(err) {
 			return nil, conflict("An alias or a domain may already exists with the given name")
 		}
-		return nil, notFoundAs(err, "A problem occured. The domain may not exist")
+		return nil, about(err, fault.DomainMayNotExist)
 	}
 	out := make([]gen.Alias, len(added))
 	for i, a := range added {
@@ -54,30 +52,24 @@ func (s *Server) AddDomainAlias(ctx context.Context, req gen.AddDomainAliasReque
 
 // DeleteDomainAlias removes one of a domain's aliases.
 func (s *Server) DeleteDomainAlias(ctx context.Context, req gen.DeleteDomainAliasRequestObject) (gen.DeleteDomainAliasResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	aliasID, err := s.pathKey(req.AliasId, "Alias")
+	domainID := targetOf(ctx).key
+	aliasID, err := s.pathKey(req.AliasId, fault.DomainAlias)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteDomainAlias(ctx, domainID, aliasID); err != nil {
-		return nil, notFoundAs(err, "Domain or alias not found with given id")
+		return nil, about(err, fault.DomainAlias)
 	}
 	return gen.DeleteDomainAlias204Response{}, nil
 }
 
 // ListDomainAliases lists a domain's aliases.
 func (s *Server) ListDomainAliases(ctx context.Context, req gen.ListDomainAliasesRequestObject) (gen.ListDomainAliasesResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	p := req.Params
 	rows, total, err := s.store.ListDomainAliases(ctx, domainID, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	out := make([]gen.Alias, len(rows))
 	for i, a := range rows {
@@ -88,10 +80,7 @@ func (s *Server) ListDomainAliases(ctx context.Context, req gen.ListDomainAliase
 
 // SetDomainAliases replaces a domain's aliases, all or nothing.
 func (s *Server) SetDomainAliases(ctx context.Context, req gen.SetDomainAliasesRequestObject) (gen.SetDomainAliasesResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	names, err := aliasNames(*req.Body)
 	if err != nil {
 		return nil, err
@@ -100,7 +89,7 @@ func (s *Server) SetDomainAliases(ctx context.Context, req gen.SetDomainAliasesR
 		if isConflict(err) {
 			return nil, conflict("An alias may already exists with the given name")
 		}
-		return nil, notFoundAs(err, "A problem occured. The domain may not exist")
+		return nil, about(err, fault.DomainMayNotExist)
 	}
 	return gen.SetDomainAliases204Response{}, nil
 }

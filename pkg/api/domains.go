@@ -13,6 +13,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
@@ -295,13 +296,10 @@ func (s *Server) CreateDomain(ctx context.Context, req gen.CreateDomainRequestOb
 
 // GetDomain returns one domain.
 func (s *Server) GetDomain(ctx context.Context, req gen.GetDomainRequestObject) (gen.GetDomainResponseObject, error) {
-	id, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	v, err := s.store.GetDomain(ctx, id)
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	return gen.GetDomain200JSONResponse(s.domainOut(v)), nil
 }
@@ -335,10 +333,8 @@ func (s *Server) ListDomains(ctx context.Context, req gen.ListDomainsRequestObje
 // restored by setting another status (which clears its deletion and purge
 // dates), and accepts no other change until then.
 func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestObject) (gen.UpdateDomainResponseObject, error) {
-	id, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
+	var err error
 	in := req.Body
 	// Validate what needs no stored state before opening the transaction.
 	var name string
@@ -439,7 +435,7 @@ func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestOb
 		if isConflict(err) {
 			return nil, conflict("A domain or domain alias already exists with the name %s", name)
 		}
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	return gen.UpdateDomain204Response{}, nil
 }
@@ -494,11 +490,8 @@ func (s *Server) markDeleted(d *db.Domain) {
 // DeleteDomain tags a domain DELETED: its services stop, and it is purged
 // for good after the purge delay unless restored before (sysadmin only).
 func (s *Server) DeleteDomain(ctx context.Context, req gen.DeleteDomainRequestObject) (gen.DeleteDomainResponseObject, error) {
-	id, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	err = s.store.UpdateDomain(ctx, id, func(e *db.DomainEdit) error {
+	id := targetOf(ctx).key
+	err := s.store.UpdateDomain(ctx, id, func(e *db.DomainEdit) error {
 		if e.Domain.Status == db.StatusDeleted {
 			return unprocessable("The domain is already deleted; it will be purged on its purge date.")
 		}
@@ -506,7 +499,7 @@ func (s *Server) DeleteDomain(ctx context.Context, req gen.DeleteDomainRequestOb
 		return nil
 	})
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	return gen.DeleteDomain204Response{}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // E-mail aliases are the doc's "groups": an address of a domain that
@@ -56,19 +57,16 @@ func recipientAddresses(prefix string, in []string) ([]string, error) {
 
 // emailAliasError words the store's conflict for an address and the bare
 // not-found of the operation; typed errors (400, 422) pass through.
-func emailAliasError(err error, email, notFoundDetail string) error {
+func emailAliasError(err error, email string, missing fault.Resource) error {
 	if isConflict(err) {
 		return conflict("An e-mail alias or a user already uses the address %s", email)
 	}
-	return notFoundAs(err, notFoundDetail)
+	return about(err, missing)
 }
 
 // CreateEmailAlias creates an e-mail alias of the domain.
 func (s *Server) CreateEmailAlias(ctx context.Context, req gen.CreateEmailAliasRequestObject) (gen.CreateEmailAliasResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	email, _, err := mailbox("email", req.Body.Email)
 	if err != nil {
 		return nil, err
@@ -79,7 +77,7 @@ func (s *Server) CreateEmailAlias(ctx context.Context, req gen.CreateEmailAliasR
 	}
 	v, err := s.store.CreateEmailAlias(ctx, domainID, email, recipients)
 	if err != nil {
-		return nil, emailAliasError(err, email, "A problem occured. The domain may not exist")
+		return nil, emailAliasError(err, email, fault.DomainMayNotExist)
 	}
 	return gen.CreateEmailAlias201JSONResponse{
 		Body:    s.emailAliasOut(v),
@@ -89,17 +87,14 @@ func (s *Server) CreateEmailAlias(ctx context.Context, req gen.CreateEmailAliasR
 
 // GetEmailAlias returns an e-mail alias of the domain with its recipients.
 func (s *Server) GetEmailAlias(ctx context.Context, req gen.GetEmailAliasRequestObject) (gen.GetEmailAliasResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
+	domainID := targetOf(ctx).key
+	aliasID, err := s.pathKey(req.GroupId, fault.EmailAlias)
 	if err != nil {
 		return nil, err
 	}
 	v, err := s.store.GetEmailAlias(ctx, domainID, aliasID)
 	if err != nil {
-		return nil, notFoundAs(err, "Domain or e-mail alias not found with given id")
+		return nil, about(err, fault.EmailAlias)
 	}
 	return gen.GetEmailAlias200JSONResponse(s.emailAliasOut(v)), nil
 }
@@ -107,10 +102,7 @@ func (s *Server) GetEmailAlias(ctx context.Context, req gen.GetEmailAliasRequest
 // ListDomainEmailAliases lists the domain's e-mail aliases, filtered by
 // their address (email) or by one of their recipients' (recipient).
 func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainEmailAliasesRequestObject) (gen.ListDomainEmailAliasesResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	p := req.Params
 	recipient, err := aliasOf("recipient", p.Recipient, "address", p.Address)
 	if err != nil {
@@ -129,7 +121,7 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 	}
 	views, total, err := s.store.ListEmailAliases(ctx, domainID, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	out := make([]gen.EmailAlias, len(views))
 	for i := range views {
@@ -141,11 +133,8 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 // UpdateEmailAlias changes the alias's address and, when recipients is
 // given, replaces its recipients, all or nothing.
 func (s *Server) UpdateEmailAlias(ctx context.Context, req gen.UpdateEmailAliasRequestObject) (gen.UpdateEmailAliasResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
+	domainID := targetOf(ctx).key
+	aliasID, err := s.pathKey(req.GroupId, fault.EmailAlias)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +156,7 @@ func (s *Server) UpdateEmailAlias(ctx context.Context, req gen.UpdateEmailAliasR
 		recipients = &r
 	}
 	if err := s.store.UpdateEmailAlias(ctx, domainID, aliasID, email, recipients); err != nil {
-		return nil, emailAliasError(err, deref(email, ""), "Domain or e-mail alias not found with given id")
+		return nil, emailAliasError(err, deref(email, ""), fault.DomainOrEmailAlias)
 	}
 	return gen.UpdateEmailAlias204Response{}, nil
 }
@@ -175,11 +164,8 @@ func (s *Server) UpdateEmailAlias(ctx context.Context, req gen.UpdateEmailAliasR
 // AddEmailAliasAddresses adds recipients to an alias; addresses it already
 // lists are ignored. The response is the whole alias.
 func (s *Server) AddEmailAliasAddresses(ctx context.Context, req gen.AddEmailAliasAddressesRequestObject) (gen.AddEmailAliasAddressesResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
+	domainID := targetOf(ctx).key
+	aliasID, err := s.pathKey(req.GroupId, fault.EmailAlias)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +175,7 @@ func (s *Server) AddEmailAliasAddresses(ctx context.Context, req gen.AddEmailAli
 	}
 	v, err := s.store.AddEmailAliasRecipients(ctx, domainID, aliasID, recipients)
 	if err != nil {
-		return nil, notFoundAs(err, "Domain or e-mail alias not found with given id")
+		return nil, about(err, fault.EmailAlias)
 	}
 	return gen.AddEmailAliasAddresses201JSONResponse{
 		Body:    s.emailAliasOut(v),
@@ -200,20 +186,17 @@ func (s *Server) AddEmailAliasAddresses(ctx context.Context, req gen.AddEmailAli
 // DeleteEmailAliasRecipient removes one recipient, named by the id the
 // alias lists it with, whatever its type.
 func (s *Server) DeleteEmailAliasRecipient(ctx context.Context, req gen.DeleteEmailAliasRecipientRequestObject) (gen.DeleteEmailAliasRecipientResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
+	domainID := targetOf(ctx).key
+	aliasID, err := s.pathKey(req.GroupId, fault.EmailAlias)
 	if err != nil {
 		return nil, err
 	}
-	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
-	if err != nil {
-		return nil, err
-	}
-	recipientID, err := s.pathKey(req.AddressId, "Recipient")
+	recipientID, err := s.pathKey(req.AddressId, fault.Recipient)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteEmailAliasRecipient(ctx, domainID, aliasID, recipientID); err != nil {
-		return nil, notFoundAs(err, "Domain, e-mail alias or recipient not found with given id")
+		return nil, about(err, fault.Recipient)
 	}
 	return gen.DeleteEmailAliasRecipient204Response{}, nil
 }
@@ -221,12 +204,9 @@ func (s *Server) DeleteEmailAliasRecipient(ctx context.Context, req gen.DeleteEm
 // DeleteEmailAlias deletes an alias, its recipients, and its memberships
 // in other aliases; its address is free again.
 func (s *Server) DeleteEmailAlias(ctx context.Context, req gen.DeleteEmailAliasRequestObject) (gen.DeleteEmailAliasResponseObject, error) {
-	aliasID, err := s.pathKey(req.GroupId, "E-mail alias")
-	if err != nil {
-		return nil, err
-	}
+	aliasID := targetOf(ctx).key
 	if err := s.store.DeleteEmailAlias(ctx, aliasID); err != nil {
-		return nil, notFoundAs(err, "E-mail alias not found with given id")
+		return nil, about(err, fault.EmailAlias)
 	}
 	return gen.DeleteEmailAlias204Response{}, nil
 }

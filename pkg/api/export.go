@@ -247,11 +247,11 @@ func exportList[V, T any](ctx context.Context, stem, title string, cols []column
 func exportDomainList[V, T any](ctx context.Context, s *Server, domainID int64, stem, title string, cols []column[T], out func(*V) T, stream func(fn func([]V) error) error) (*spreadsheet, error) {
 	d, err := s.store.GetUserDomain(ctx, domainID)
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	x, err := exportList(ctx, exportName(stem, d.Name), title, cols, out, stream)
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	return x, nil
 }

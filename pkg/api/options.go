@@ -129,35 +129,13 @@ func (s *Server) deleteOption(ctx context.Context, owner db.OptionOwner, name st
 	return s.store.DeleteOption(ctx, owner, def)
 }
 
-func (s *Server) domainOwner(id string) (db.OptionOwner, error) {
-	key, err := s.pathKey(id, "Domain")
-	return db.OptionOwner{Scope: db.ScopeDomain, ID: key}, err
-}
-
-func (s *Server) customerOwner(id string) (db.OptionOwner, error) {
-	key, err := s.pathKey(id, "Customer")
-	return db.OptionOwner{Scope: db.ScopeCustomer, ID: key}, err
-}
-
-// userOwner resolves the doc's "id or e-mail address" of a user: an
-// address contains "@" (ids never do) and is looked up case-insensitively.
-// userOwner resolves the user (id or e-mail address) whose options are
-// asked for, as every user operation does.
-func (s *Server) userOwner(ctx context.Context, id string) (db.OptionOwner, error) {
-	u, err := s.resolveUser(ctx, id)
-	if err != nil {
-		return db.OptionOwner{Scope: db.ScopeUser}, err
-	}
-	return db.OptionOwner{Scope: db.ScopeUser, ID: u.ID}, nil
+// ownerOf is the owner of the options of the request's path (a domain, a
+// user or a customer), as the access layer resolved it.
+func ownerOf(ctx context.Context, scope db.OptionScope) db.OptionOwner {
+	return db.OptionOwner{Scope: scope, ID: targetOf(ctx).key}
 }
 
 var platformOwner = db.OptionOwner{Scope: db.ScopePlatform}
-
-const (
-	domainNotFound   = "Domain not found with given id"
-	customerNotFound = "Customer not found with given id"
-	userNotFound     = "Unknown user"
-)
 
 // ListOptionDefs lists the catalog.
 func (s *Server) ListOptionDefs(ctx context.Context, req gen.ListOptionDefsRequestObject) (gen.ListOptionDefsResponseObject, error) {
@@ -180,26 +158,20 @@ func (s *Server) ListOptionDefs(ctx context.Context, req gen.ListOptionDefsReque
 // ListDomainOptions lists the options a domain can set, with its values
 // and what it inherits.
 func (s *Server) ListDomainOptions(ctx context.Context, req gen.ListDomainOptionsRequestObject) (gen.ListDomainOptionsResponseObject, error) {
-	owner, err := s.domainOwner(req.DomainId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeDomain)
 	out, total, err := s.listOptions(ctx, owner)
 	if err != nil {
-		return nil, notFoundAs(err, domainNotFound)
+		return nil, about(err, fault.Domain)
 	}
 	return gen.ListDomainOptions200JSONResponse{Body: out, Headers: gen.ListDomainOptions200ResponseHeaders{XTotalCount: total}}, nil
 }
 
 // GetDomainOption returns one option of a domain.
 func (s *Server) GetDomainOption(ctx context.Context, req gen.GetDomainOptionRequestObject) (gen.GetDomainOptionResponseObject, error) {
-	owner, err := s.domainOwner(req.DomainId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeDomain)
 	out, err := s.getOption(ctx, owner, req.OptionName)
 	if err != nil {
-		return nil, notFoundAs(err, domainNotFound)
+		return nil, about(err, fault.Domain)
 	}
 	return gen.GetDomainOption200JSONResponse(out), nil
 }
@@ -207,14 +179,11 @@ func (s *Server) GetDomainOption(ctx context.Context, req gen.GetDomainOptionReq
 // SetDomainOption sets a domain's value of an option: 201 for a first
 // value, 200 when it replaces one.
 func (s *Server) SetDomainOption(ctx context.Context, req gen.SetDomainOptionRequestObject) (gen.SetDomainOptionResponseObject, error) {
-	owner, err := s.domainOwner(req.DomainId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeDomain)
 	out, created, loc, err := s.setOption(ctx, owner, "/domains/"+s.id(owner.ID)+"/options", req.Body)
 	switch {
 	case err != nil:
-		return nil, notFoundAs(err, domainNotFound)
+		return nil, about(err, fault.Domain)
 	case created:
 		return gen.SetDomainOption201JSONResponse{Body: out, Headers: gen.SetDomainOption201ResponseHeaders{Location: loc}}, nil
 	}
@@ -223,12 +192,9 @@ func (s *Server) SetDomainOption(ctx context.Context, req gen.SetDomainOptionReq
 
 // DeleteDomainOption removes a domain's value: it inherits again.
 func (s *Server) DeleteDomainOption(ctx context.Context, req gen.DeleteDomainOptionRequestObject) (gen.DeleteDomainOptionResponseObject, error) {
-	owner, err := s.domainOwner(req.DomainId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeDomain)
 	if err := s.deleteOption(ctx, owner, req.OptionName); err != nil {
-		return nil, notFoundAs(err, domainNotFound)
+		return nil, about(err, fault.Domain)
 	}
 	return gen.DeleteDomainOption204Response{}, nil
 }
@@ -236,26 +202,20 @@ func (s *Server) DeleteDomainOption(ctx context.Context, req gen.DeleteDomainOpt
 // ListUserOptions lists the options a user can set, with its values and
 // what it inherits.
 func (s *Server) ListUserOptions(ctx context.Context, req gen.ListUserOptionsRequestObject) (gen.ListUserOptionsResponseObject, error) {
-	owner, err := s.userOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeUser)
 	out, total, err := s.listOptions(ctx, owner)
 	if err != nil {
-		return nil, notFoundAs(err, userNotFound)
+		return nil, about(err, fault.User)
 	}
 	return gen.ListUserOptions200JSONResponse{Body: out, Headers: gen.ListUserOptions200ResponseHeaders{XTotalCount: total}}, nil
 }
 
 // GetUserOption returns one option of a user.
 func (s *Server) GetUserOption(ctx context.Context, req gen.GetUserOptionRequestObject) (gen.GetUserOptionResponseObject, error) {
-	owner, err := s.userOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeUser)
 	out, err := s.getOption(ctx, owner, req.OptionName)
 	if err != nil {
-		return nil, notFoundAs(err, userNotFound)
+		return nil, about(err, fault.User)
 	}
 	return gen.GetUserOption200JSONResponse(out), nil
 }
@@ -263,14 +223,11 @@ func (s *Server) GetUserOption(ctx context.Context, req gen.GetUserOptionRequest
 // SetUserOption sets a user's value of an option: 201 for a first value,
 // 200 when it replaces one.
 func (s *Server) SetUserOption(ctx context.Context, req gen.SetUserOptionRequestObject) (gen.SetUserOptionResponseObject, error) {
-	owner, err := s.userOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeUser)
 	out, created, loc, err := s.setOption(ctx, owner, "/users/"+s.id(owner.ID)+"/options", req.Body)
 	switch {
 	case err != nil:
-		return nil, notFoundAs(err, userNotFound)
+		return nil, about(err, fault.User)
 	case created:
 		return gen.SetUserOption201JSONResponse{Body: out, Headers: gen.SetUserOption201ResponseHeaders{Location: loc}}, nil
 	}
@@ -279,52 +236,40 @@ func (s *Server) SetUserOption(ctx context.Context, req gen.SetUserOptionRequest
 
 // DeleteUserOption removes a user's value: it inherits again.
 func (s *Server) DeleteUserOption(ctx context.Context, req gen.DeleteUserOptionRequestObject) (gen.DeleteUserOptionResponseObject, error) {
-	owner, err := s.userOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeUser)
 	if err := s.deleteOption(ctx, owner, req.OptionName); err != nil {
-		return nil, notFoundAs(err, userNotFound)
+		return nil, about(err, fault.User)
 	}
 	return gen.DeleteUserOption204Response{}, nil
 }
 
 // ListCustomerOptions lists the options a customer can set (extension).
 func (s *Server) ListCustomerOptions(ctx context.Context, req gen.ListCustomerOptionsRequestObject) (gen.ListCustomerOptionsResponseObject, error) {
-	owner, err := s.customerOwner(req.CustomerId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeCustomer)
 	out, total, err := s.listOptions(ctx, owner)
 	if err != nil {
-		return nil, notFoundAs(err, customerNotFound)
+		return nil, about(err, fault.Customer)
 	}
 	return gen.ListCustomerOptions200JSONResponse{Body: out, Headers: gen.ListCustomerOptions200ResponseHeaders{XTotalCount: total}}, nil
 }
 
 // GetCustomerOption returns one option of a customer.
 func (s *Server) GetCustomerOption(ctx context.Context, req gen.GetCustomerOptionRequestObject) (gen.GetCustomerOptionResponseObject, error) {
-	owner, err := s.customerOwner(req.CustomerId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeCustomer)
 	out, err := s.getOption(ctx, owner, req.OptionName)
 	if err != nil {
-		return nil, notFoundAs(err, customerNotFound)
+		return nil, about(err, fault.Customer)
 	}
 	return gen.GetCustomerOption200JSONResponse(out), nil
 }
 
 // SetCustomerOption sets a customer's value of an option (extension).
 func (s *Server) SetCustomerOption(ctx context.Context, req gen.SetCustomerOptionRequestObject) (gen.SetCustomerOptionResponseObject, error) {
-	owner, err := s.customerOwner(req.CustomerId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeCustomer)
 	out, created, loc, err := s.setOption(ctx, owner, "/customers/"+s.id(owner.ID)+"/options", req.Body)
 	switch {
 	case err != nil:
-		return nil, notFoundAs(err, customerNotFound)
+		return nil, about(err, fault.Customer)
 	case created:
 		return gen.SetCustomerOption201JSONResponse{Body: out, Headers: gen.SetCustomerOption201ResponseHeaders{Location: loc}}, nil
 	}
@@ -333,12 +278,9 @@ func (s *Server) SetCustomerOption(ctx context.Context, req gen.SetCustomerOptio
 
 // DeleteCustomerOption removes a customer's value (extension).
 func (s *Server) DeleteCustomerOption(ctx context.Context, req gen.DeleteCustomerOptionRequestObject) (gen.DeleteCustomerOptionResponseObject, error) {
-	owner, err := s.customerOwner(req.CustomerId)
-	if err != nil {
-		return nil, err
-	}
+	owner := ownerOf(ctx, db.ScopeCustomer)
 	if err := s.deleteOption(ctx, owner, req.OptionName); err != nil {
-		return nil, notFoundAs(err, customerNotFound)
+		return nil, about(err, fault.Customer)
 	}
 	return gen.DeleteCustomerOption204Response{}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
@@ -37,13 +38,10 @@ func (s *Server) CreateOutgoingProvider(ctx context.Context, req gen.CreateOutgo
 
 // GetOutgoingProvider returns one provider.
 func (s *Server) GetOutgoingProvider(ctx context.Context, req gen.GetOutgoingProviderRequestObject) (gen.GetOutgoingProviderResponseObject, error) {
-	key, err := s.pathKey(req.OutgoingProviderId, "Outgoing provider")
-	if err != nil {
-		return nil, err
-	}
+	key := targetOf(ctx).key
 	p, err := s.store.GetOutgoingProvider(ctx, key)
 	if err != nil {
-		return nil, notFoundAs(err, "Outgoing provider not found with given id")
+		return nil, about(err, fault.OutgoingProvider)
 	}
 	return gen.GetOutgoingProvider200JSONResponse(s.outgoingProviderOut(*p)), nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Platforms are a domain's mail servers, created inline with the domain;
@@ -12,30 +13,25 @@ import (
 
 // GetPlatform returns one platform, without its credentials.
 func (s *Server) GetPlatform(ctx context.Context, req gen.GetPlatformRequestObject) (gen.GetPlatformResponseObject, error) {
-	id, err := s.pathKey(req.PlatformId, "Platform")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	p, err := s.store.GetPlatform(ctx, id)
 	if err != nil {
-		return nil, notFoundAs(err, "Platform not found with given id")
+		return nil, about(err, fault.Platform)
 	}
 	return gen.GetPlatform200JSONResponse(s.platformOut(p)), nil
 }
 
 // UpdatePlatform applies the fields present in the body.
 func (s *Server) UpdatePlatform(ctx context.Context, req gen.UpdatePlatformRequestObject) (gen.UpdatePlatformResponseObject, error) {
-	id, err := s.pathKey(req.PlatformId, "Platform")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
+	var err error
 	// Validate before the transaction, on a scratch copy.
 	if err := applyPlatform(&db.Platform{}, req.Body, "body"); err != nil {
 		return nil, err
 	}
 	err = s.store.UpdatePlatform(ctx, id, func(p *db.Platform) error { return applyPlatform(p, req.Body, "body") })
 	if err != nil {
-		return nil, notFoundAs(err, "Platform not found with given id")
+		return nil, about(err, fault.Platform)
 	}
 	return gen.UpdatePlatform204Response{}, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 // Default settings of a new domain's policy, as the doc's create example
@@ -227,13 +228,7 @@ func setDuration(dst *int, v *int32, field string) error {
 
 // CreatePolicy adds a policy to a domain (sysadmin only).
 func (s *Server) CreatePolicy(ctx context.Context, req gen.CreatePolicyRequestObject) (gen.CreatePolicyResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.DomainExists(ctx, domainID); err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
-	}
+	domainID := targetOf(ctx).key
 	p := &db.Policy{DomainID: domainID, MailSizeLimit: defaultMailSizeLimit, SpamScore: defaultSpamScore}
 	if err := applyPolicy(p, policyPatch(req.Body)); err != nil {
 		return nil, err
@@ -252,26 +247,17 @@ func (s *Server) CreatePolicy(ctx context.Context, req gen.CreatePolicyRequestOb
 
 // GetPolicy returns one policy.
 func (s *Server) GetPolicy(ctx context.Context, req gen.GetPolicyRequestObject) (gen.GetPolicyResponseObject, error) {
-	id, err := s.pathKey(req.PolicyId, "Policy")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	p, err := s.store.GetPolicy(ctx, id)
 	if err != nil {
-		return nil, notFoundAs(err, "Policy not found with given id")
+		return nil, about(err, fault.Policy)
 	}
 	return gen.GetPolicy200JSONResponse(s.policyOut(p)), nil
 }
 
 // ListDomainPolicies lists a domain's policies.
 func (s *Server) ListDomainPolicies(ctx context.Context, req gen.ListDomainPoliciesRequestObject) (gen.ListDomainPoliciesResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.DomainExists(ctx, domainID); err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
-	}
+	domainID := targetOf(ctx).key
 	rows, total, err := s.store.ListPolicies(ctx, domainID, db.PolicyFilter{},
 		page(req.Params.Offset, req.Params.PageSize, req.Params.Sort))
 	if err != nil {
@@ -286,28 +272,22 @@ func (s *Server) ListDomainPolicies(ctx context.Context, req gen.ListDomainPolic
 
 // UpdatePolicy changes the fields present in the body (sysadmin only).
 func (s *Server) UpdatePolicy(ctx context.Context, req gen.UpdatePolicyRequestObject) (gen.UpdatePolicyResponseObject, error) {
-	id, err := s.pathKey(req.PolicyId, "Policy")
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.store.UpdatePolicy(ctx, id, func(p *db.Policy) error { return applyPolicy(p, req.Body) })
+	id := targetOf(ctx).key
+	_, err := s.store.UpdatePolicy(ctx, id, func(p *db.Policy) error { return applyPolicy(p, req.Body) })
 	if err != nil {
 		if isConflict(err) {
 			return nil, conflict("A policy may already exists with the given name")
 		}
-		return nil, notFoundAs(err, "Policy not found with given id")
+		return nil, about(err, fault.Policy)
 	}
 	return gen.UpdatePolicy204Response{}, nil
 }
 
 // DeletePolicy deletes a policy nothing uses (sysadmin only).
 func (s *Server) DeletePolicy(ctx context.Context, req gen.DeletePolicyRequestObject) (gen.DeletePolicyResponseObject, error) {
-	id, err := s.pathKey(req.PolicyId, "Policy")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	if err := s.store.DeletePolicy(ctx, id); err != nil {
-		return nil, notFoundAs(err, "Policy not found with given id")
+		return nil, about(err, fault.Policy)
 	}
 	return gen.DeletePolicy204Response{}, nil
 }

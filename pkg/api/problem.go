@@ -82,7 +82,6 @@ var statuses = map[fault.Kind]int{
 // is an internal failure (to be logged, and hidden from the client).
 func problemFor(err error) (p Problem, internal bool) {
 	var (
-		sortErr  *db.InvalidSortError
 		httpErr  *echo.HTTPError
 		tooLarge *http.MaxBytesError
 	)
@@ -105,9 +104,6 @@ func problemFor(err error) (p Problem, internal bool) {
 	case errors.As(err, &tooLarge):
 		return Problem{Status: http.StatusRequestEntityTooLarge,
 			Detail: fmt.Sprintf("The request body is larger than this operation accepts (%d bytes).", tooLarge.Limit)}, false
-	case errors.As(err, &sortErr):
-		return Problem{Status: http.StatusBadRequest, Detail: "sort: " + sortErr.Error(),
-			Errors: []FieldError{{Field: "sort", Message: sortErr.Error()}}}, false
 	case errors.As(err, &httpErr):
 		return problemForHTTP(httpErr)
 	}
@@ -345,15 +341,6 @@ func isConflict(err error) bool { return errors.Is(err, db.ErrConflict) }
 func about(err error, r fault.Resource) error {
 	if e, ok := fault.As(err); ok && e.Kind == fault.NotFound && e.Detail == "" && e.Resource == "" && fault.KindOf(err) == fault.NotFound {
 		return fault.NotFoundOf(r)
-	}
-	return err
-}
-
-// notFoundAs replaces the store's bare ErrNotFound with the operation's
-// own 404 message; any other error passes through.
-func notFoundAs(err error, detail string) error {
-	if e, ok := fault.As(err); ok && e.Kind == fault.NotFound && e.Detail == "" && e.Resource == "" && fault.KindOf(err) == fault.NotFound {
-		return notFound("%s", detail)
 	}
 	return err
 }

@@ -1,6 +1,9 @@
 package api
 
-import "github.com/cleanmail/cleanmail/db"
+import (
+	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/pkg/fault"
+)
 
 // rules declares, for every operation of openapi.yaml, what its caller
 // needs and which object of its path it acts on. admit enforces it before
@@ -47,8 +50,8 @@ var rules = map[string]rule{
 
 	// DomainAliases.
 	"ListDomainAliases": onDomain(PermDomainRead),
-	"AddDomainAlias":    onDomain(PermDomainEdit).worded(domainMayNotExist),
-	"SetDomainAliases":  onDomain(PermDomainEdit).worded(domainMayNotExist),
+	"AddDomainAlias":    onDomain(PermDomainEdit).worded(fault.DomainMayNotExist),
+	"SetDomainAliases":  onDomain(PermDomainEdit).worded(fault.DomainMayNotExist),
 	"DeleteDomainAlias": onDomain(PermDomainEdit),
 
 	// DomainPolicies: reading is per domain, writing is the sysadmin's.
@@ -131,7 +134,7 @@ var rules = map[string]rule{
 
 	// UsersAliases (e-mail aliases, the doc's groups).
 	"ListDomainEmailAliases":    onDomain(PermUserRead),
-	"CreateEmailAlias":          onDomain(PermUserEdit).worded(domainMayNotExist),
+	"CreateEmailAlias":          onDomain(PermUserEdit).worded(fault.DomainMayNotExist),
 	"GetEmailAlias":             onDomain(PermUserRead),
 	"UpdateEmailAlias":          onDomain(PermUserEdit),
 	"AddEmailAliasAddresses":    onDomain(PermUserEdit),
@@ -181,6 +184,3 @@ var (
 	// the caller itself.
 	ruleImpersonate = onUser(PermImpersonate)
 )
-
-// domainMayNotExist is the doc's 404 of some operations on a domain.
-const domainMayNotExist = "A problem occured. The domain may not exist"

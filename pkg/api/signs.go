@@ -5,21 +5,17 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
-// signUser resolves the user (id or e-mail address) of a signature
-// operation or a temporary token. Signatures are
-// added to mail the gateway stores or sends for the account, so, as the
-// doc says, an account whose policy has none of quarantine, retention or
-// archive has none (400).
-func (s *Server) signUser(ctx context.Context, idOrEmail string) (*db.UserView, error) {
-	u, err := s.resolveUser(ctx, idOrEmail)
+// signUser loads the user of a signature operation or a temporary token.
+// Signatures are added to mail the gateway stores or sends for the
+// account, so, as the doc says, an account whose policy has none of
+// quarantine, retention or archive has none (400).
+func (s *Server) signUser(ctx context.Context, key int64) (*db.UserView, error) {
+	v, err := s.store.GetUser(ctx, key)
 	if err != nil {
-		return nil, err
-	}
-	v, err := s.store.GetUser(ctx, u.ID)
-	if err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	if p := v.Policy; p == nil || !(p.Quarantine || p.Retention || p.Archive) {
 		return nil, badField("userId", "the account does not have quarantine or retention or archive service")
@@ -29,7 +25,7 @@ func (s *Server) signUser(ctx context.Context, idOrEmail string) (*db.UserView, 
 
 // GetUserSign returns a user's signature; 422 when it has none.
 func (s *Server) GetUserSign(ctx context.Context, req gen.GetUserSignRequestObject) (gen.GetUserSignResponseObject, error) {
-	v, err := s.signUser(ctx, req.UserId)
+	v, err := s.signUser(ctx, targetOf(ctx).key)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +37,7 @@ func (s *Server) GetUserSign(ctx context.Context, req gen.GetUserSignRequestObje
 
 // SetUserSign sets a user's signature (base64-encoded HTML).
 func (s *Server) SetUserSign(ctx context.Context, req gen.SetUserSignRequestObject) (gen.SetUserSignResponseObject, error) {
-	v, err := s.signUser(ctx, req.UserId)
+	v, err := s.signUser(ctx, targetOf(ctx).key)
 	if err != nil {
 		return nil, err
 	}
@@ -50,19 +46,19 @@ func (s *Server) SetUserSign(ctx context.Context, req gen.SetUserSignRequestObje
 		return nil, err
 	}
 	if err := s.store.UpdateUser(ctx, v.ID, func(u *db.User) error { u.Sign = sign; return nil }); err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	return gen.SetUserSign200JSONResponse{Sign: *sign}, nil
 }
 
 // DeleteUserSign removes a user's signature.
 func (s *Server) DeleteUserSign(ctx context.Context, req gen.DeleteUserSignRequestObject) (gen.DeleteUserSignResponseObject, error) {
-	v, err := s.signUser(ctx, req.UserId)
+	v, err := s.signUser(ctx, targetOf(ctx).key)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.store.UpdateUser(ctx, v.ID, func(u *db.User) error { u.Sign = nil; return nil }); err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	return gen.DeleteUserSign204Response{}, nil
 }

@@ -40,13 +40,17 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 	if validity < 1 || validity > maxTokenValidity {
 		return nil, badField("validity", "must be between 1 and %d hours", maxTokenValidity)
 	}
-	if _, err := s.on(ctx, ruleImpersonate, username); err != nil {
-		if me.User == nil || me.User.Email != username || !isNotFoundOrForbidden(err) {
-			return nil, err
-		}
+	var key int64
+	switch t, err := s.on(ctx, ruleImpersonate, username); {
+	case err == nil:
+		key = t.user.ID
+	case me.User != nil && me.User.Email == username && isNotFoundOrForbidden(err):
 		// An end user asks for its own token: allowed, whatever its domain's ACL.
+		key = me.User.ID
+	default:
+		return nil, err
 	}
-	v, err := s.signUser(ctx, username)
+	v, err := s.signUser(ctx, key)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
 func (s *Server) tokenOut(t *db.PersonalToken) gen.PersonalToken {
@@ -14,10 +15,7 @@ func (s *Server) tokenOut(t *db.PersonalToken) gen.PersonalToken {
 
 // CreateToken creates a personal token; its value is in this response only.
 func (s *Server) CreateToken(ctx context.Context, req gen.CreateTokenRequestObject) (gen.CreateTokenResponseObject, error) {
-	adminID, err := s.pathKey(req.AdminId, "Admin")
-	if err != nil {
-		return nil, err
-	}
+	adminID := targetOf(ctx).key
 	if req.Body.Name == "" {
 		return nil, badField("name", "must not be empty")
 	}
@@ -27,7 +25,7 @@ func (s *Server) CreateToken(ctx context.Context, req gen.CreateTokenRequestObje
 	t := &db.PersonalToken{AdminID: adminID, Name: req.Body.Name, Expiration: req.Body.Expiration}
 	value := db.NewTokenValue()
 	if err := s.store.CreateToken(ctx, t, value); err != nil {
-		return nil, notFoundAs(err, "Resource does not exist.")
+		return nil, about(err, fault.Token)
 	}
 	// A new token has never been used: it has no lastUse yet.
 	out := gen.PersonalTokenCreated{Id: s.id(t.ID), Name: t.Name, Value: value, Expiration: t.Expiration, CreatedAt: t.CreatedAt}
@@ -39,12 +37,9 @@ func (s *Server) CreateToken(ctx context.Context, req gen.CreateTokenRequestObje
 
 // ListTokens lists an admin's tokens, without their values.
 func (s *Server) ListTokens(ctx context.Context, req gen.ListTokensRequestObject) (gen.ListTokensResponseObject, error) {
-	adminID, err := s.pathKey(req.AdminId, "Admin")
-	if err != nil {
-		return nil, err
-	}
+	adminID := targetOf(ctx).key
 	if err := s.store.AdminExists(ctx, adminID); err != nil {
-		return nil, notFoundAs(err, "Resource does not exist.")
+		return nil, about(err, fault.Token)
 	}
 	rows, err := s.store.ListTokens(ctx, adminID)
 	if err != nil {
@@ -59,33 +54,27 @@ func (s *Server) ListTokens(ctx context.Context, req gen.ListTokensRequestObject
 
 // GetToken returns one of an admin's tokens, without its value.
 func (s *Server) GetToken(ctx context.Context, req gen.GetTokenRequestObject) (gen.GetTokenResponseObject, error) {
-	adminID, err := s.pathKey(req.AdminId, "Admin")
-	if err != nil {
-		return nil, err
-	}
-	tokenID, err := s.pathKey(req.TokenId, "Token")
+	adminID := targetOf(ctx).key
+	tokenID, err := s.pathKey(req.TokenId, fault.Token)
 	if err != nil {
 		return nil, err
 	}
 	t, err := s.store.GetToken(ctx, adminID, tokenID)
 	if err != nil {
-		return nil, notFoundAs(err, "Resource does not exist.")
+		return nil, about(err, fault.Token)
 	}
 	return gen.GetToken200JSONResponse(s.tokenOut(t)), nil
 }
 
 // DeleteToken revokes a token at once.
 func (s *Server) DeleteToken(ctx context.Context, req gen.DeleteTokenRequestObject) (gen.DeleteTokenResponseObject, error) {
-	adminID, err := s.pathKey(req.AdminId, "Admin")
-	if err != nil {
-		return nil, err
-	}
-	tokenID, err := s.pathKey(req.TokenId, "Token")
+	adminID := targetOf(ctx).key
+	tokenID, err := s.pathKey(req.TokenId, fault.Token)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteToken(ctx, adminID, tokenID); err != nil {
-		return nil, notFoundAs(err, "Resource does not exist.")
+		return nil, about(err, fault.Token)
 	}
 	return gen.DeleteToken204Response{}, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/names"
 )
 
@@ -44,10 +45,7 @@ func uriConflict() error {
 
 // AddDomainUriFilter adds a URI rule to a domain, with the next priority.
 func (s *Server) AddDomainUriFilter(ctx context.Context, req gen.AddDomainUriFilterRequestObject) (gen.AddDomainUriFilterResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	in := req.Body
 	host, err := uriHost("filter", in.Filter)
 	if err != nil {
@@ -63,7 +61,7 @@ func (s *Server) AddDomainUriFilter(ctx context.Context, req gen.AddDomainUriFil
 		return nil, uriConflict()
 	}
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	return gen.AddDomainUriFilter201JSONResponse{
 		Body:    s.uriFilterOut(v),
@@ -74,10 +72,7 @@ func (s *Server) AddDomainUriFilter(ctx context.Context, req gen.AddDomainUriFil
 // ListDomainUriFilters lists a domain's URI rules, as JSON or as a
 // spreadsheet.
 func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUriFiltersRequestObject) (gen.ListDomainUriFiltersResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	domainID := targetOf(ctx).key
 	p := req.Params
 	action := ""
 	if p.Action != nil {
@@ -95,7 +90,7 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 	}
 	rows, total, err := s.store.ListUriFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	out := make([]gen.UriFilter, len(rows))
 	for i := range rows {
@@ -106,10 +101,7 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 
 // UpdateUriFilter changes the fields present in the body.
 func (s *Server) UpdateUriFilter(ctx context.Context, req gen.UpdateUriFilterRequestObject) (gen.UpdateUriFilterResponseObject, error) {
-	id, err := s.ruleKey(req.UriId, "No uriBl filter found with given id")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	in := req.Body
 	var host *string
 	if in.Filter != nil {
@@ -119,7 +111,7 @@ func (s *Server) UpdateUriFilter(ctx context.Context, req gen.UpdateUriFilterReq
 		}
 		host = &h
 	}
-	err = s.store.UpdateUriFilter(ctx, id, func(f *db.UriFilter) error {
+	err := s.store.UpdateUriFilter(ctx, id, func(f *db.UriFilter) error {
 		if in.Action != nil {
 			f.Action = string(*in.Action)
 		}
@@ -133,7 +125,7 @@ func (s *Server) UpdateUriFilter(ctx context.Context, req gen.UpdateUriFilterReq
 		return nil, uriConflict()
 	}
 	if err != nil {
-		return nil, notFoundAs(err, "No uriBl filter found with given id")
+		return nil, about(err, fault.UriFilter)
 	}
 	return gen.UpdateUriFilter204Response{}, nil
 }
@@ -141,12 +133,9 @@ func (s *Server) UpdateUriFilter(ctx context.Context, req gen.UpdateUriFilterReq
 // DeleteUriFilter deletes a URI rule. The priorities of the others stay as
 // they are.
 func (s *Server) DeleteUriFilter(ctx context.Context, req gen.DeleteUriFilterRequestObject) (gen.DeleteUriFilterResponseObject, error) {
-	id, err := s.ruleKey(req.UriId, "No uriBl filter found with given id")
-	if err != nil {
-		return nil, err
-	}
+	id := targetOf(ctx).key
 	if err := s.store.DeleteUriFilter(ctx, id); err != nil {
-		return nil, notFoundAs(err, "No uriBl filter found with given id")
+		return nil, about(err, fault.UriFilter)
 	}
 	return gen.DeleteUriFilter204Response{}, nil
 }

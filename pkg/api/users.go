@@ -93,36 +93,6 @@ func signIn(field, sign string) (*string, error) {
 	return &sign, nil
 }
 
-// resolveUser finds the user named by the API's "id or e-mail address".
-// A user of a DELETED domain is suspended: only a sysadmin reaches it.
-func (s *Server) resolveUser(ctx context.Context, idOrEmail string) (*db.User, error) {
-	var key int64
-	email := ""
-	if isAddress(idOrEmail) {
-		email = idOrEmail
-	} else {
-		k, ok := s.ids.Decode(idOrEmail)
-		if !ok {
-			return nil, notFound("Unknown user")
-		}
-		key = k
-	}
-	u, err := s.store.FindUser(ctx, key, email)
-	if err != nil {
-		return nil, notFoundAs(err, "Unknown user")
-	}
-	if !principalFrom(ctx).SysAdmin() {
-		d, err := s.store.GetUserDomain(ctx, u.DomainID)
-		if err != nil {
-			return nil, notFoundAs(err, "Unknown user")
-		}
-		if d.Status == db.StatusDeleted {
-			return nil, notFound("Unknown user")
-		}
-	}
-	return u, nil
-}
-
 // CreateUser creates a mailbox in a domain, with the domain's defaults.
 func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (gen.CreateUserResponseObject, error) {
 	in := req.Body
@@ -202,13 +172,10 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 
 // GetUser returns one user, by id or e-mail address.
 func (s *Server) GetUser(ctx context.Context, req gen.GetUserRequestObject) (gen.GetUserResponseObject, error) {
-	u, err := s.resolveUser(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	u := targetOf(ctx).user
 	v, err := s.store.GetUser(ctx, u.ID)
 	if err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	return gen.GetUser200JSONResponse(s.userOut(v)), nil
 }
@@ -242,13 +209,7 @@ func (s *Server) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) 
 
 // ListDomainUsers lists a domain's users.
 func (s *Server) ListDomainUsers(ctx context.Context, req gen.ListDomainUsersRequestObject) (gen.ListDomainUsersResponseObject, error) {
-	domainID, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.DomainExists(ctx, domainID); err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
-	}
+	domainID := targetOf(ctx).key
 	p := req.Params
 	email, err := aliasOf("email", p.Email, "name", p.Name)
 	if err != nil {
@@ -272,10 +233,8 @@ func (s *Server) ListDomainUsers(ctx context.Context, req gen.ListDomainUsersReq
 // UpdateUser applies the fields present in the body. A user stays in its
 // domain: its address may change only within the domain and its aliases.
 func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject) (gen.UpdateUserResponseObject, error) {
-	u, err := s.resolveUser(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	u := targetOf(ctx).user
+	var err error
 	in := req.Body
 	var addr string
 	if in.Email != nil {
@@ -358,19 +317,16 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 		if isConflict(err) {
 			return nil, conflict("The address %s is already used by a user or an e-mail alias", addr)
 		}
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	return gen.UpdateUser204Response{}, nil
 }
 
 // DeleteUser deletes a user and what belongs only to it.
 func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject) (gen.DeleteUserResponseObject, error) {
-	u, err := s.resolveUser(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	u := targetOf(ctx).user
 	if err := s.store.DeleteUser(ctx, u.ID); err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	return gen.DeleteUser204Response{}, nil
 }

@@ -135,50 +135,36 @@ func (s *Server) exportWblist(ctx context.Context, o db.WblistOwner, owner strin
 		})
 }
 
-// wblistDomainOwner decodes a domain id of the path and checks that it exists.
-func (s *Server) wblistDomainOwner(ctx context.Context, domainID string) (db.WblistOwner, error) {
-	key, err := s.pathKey(domainID, "Domain")
-	if err != nil {
-		return db.WblistOwner{}, err
+// wblistOwner is the owner of the rules of the request's path, a domain
+// or a mailbox, as the access layer resolved it (and the mailbox's user).
+func wblistOwner(ctx context.Context) (db.WblistOwner, *db.User) {
+	t := targetOf(ctx)
+	if t.user != nil {
+		return db.UserOwner(t.key), t.user
 	}
-	if err := s.store.DomainExists(ctx, key); err != nil {
-		return db.WblistOwner{}, notFoundAs(err, "Domain not found with given id")
-	}
-	return db.DomainOwner(key), nil
-}
-
-// wblistUserOwner resolves the user of the path (id or e-mail address).
-func (s *Server) wblistUserOwner(ctx context.Context, userID string) (db.WblistOwner, *db.User, error) {
-	u, err := s.resolveUser(ctx, userID)
-	if err != nil {
-		return db.WblistOwner{}, nil, err
-	}
-	return db.UserOwner(u.ID), u, nil
+	return db.DomainOwner(t.key), nil
 }
 
 // ListDomainWblistRules lists a domain's sender rules that have not
 // expired, as JSON or as a spreadsheet.
 func (s *Server) ListDomainWblistRules(ctx context.Context, req gen.ListDomainWblistRulesRequestObject) (gen.ListDomainWblistRulesResponseObject, error) {
-	key, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	key := targetOf(ctx).key
 	o, p := db.DomainOwner(key), req.Params
 	f := wblistFilter(p.Type, p.Value)
 	if wantsSpreadsheet(ctx) {
 		d, err := s.store.GetUserDomain(ctx, key)
 		if err != nil {
-			return nil, notFoundAs(err, "Domain not found with given id")
+			return nil, about(err, fault.Domain)
 		}
 		x, err := s.exportWblist(ctx, o, d.Name, f, p.Sort)
 		if err != nil {
-			return nil, notFoundAs(err, "Domain not found with given id")
+			return nil, about(err, fault.Domain)
 		}
 		return gen.ListDomainWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainWblistRules200ResponseHeaders(x.headers())}, nil
 	}
 	rows, total, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	return gen.ListDomainWblistRules200JSONResponse{Body: s.wblistOuts(rows), Headers: gen.ListDomainWblistRules200ResponseHeaders{XTotalCount: total}}, nil
 }
@@ -186,32 +172,26 @@ func (s *Server) ListDomainWblistRules(ctx context.Context, req gen.ListDomainWb
 // ListUserWblistRules lists a mailbox's sender rules that have not
 // expired, as JSON or as a spreadsheet.
 func (s *Server) ListUserWblistRules(ctx context.Context, req gen.ListUserWblistRulesRequestObject) (gen.ListUserWblistRulesResponseObject, error) {
-	o, u, err := s.wblistUserOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	o, u := wblistOwner(ctx)
 	p := req.Params
 	f := wblistFilter(p.Type, p.Value)
 	if wantsSpreadsheet(ctx) {
 		x, err := s.exportWblist(ctx, o, u.Email, f, p.Sort)
 		if err != nil {
-			return nil, notFoundAs(err, "Unknown user")
+			return nil, about(err, fault.User)
 		}
 		return gen.ListUserWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListUserWblistRules200ResponseHeaders(x.headers())}, nil
 	}
 	rows, total, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	return gen.ListUserWblistRules200JSONResponse{Body: s.wblistOuts(rows), Headers: gen.ListUserWblistRules200ResponseHeaders{XTotalCount: total}}, nil
 }
 
 // AddDomainWblistRules adds rules to a domain, all or nothing.
 func (s *Server) AddDomainWblistRules(ctx context.Context, req gen.AddDomainWblistRulesRequestObject) (gen.AddDomainWblistRulesResponseObject, error) {
-	o, err := s.wblistDomainOwner(ctx, req.DomainId)
-	if err != nil {
-		return nil, err
-	}
+	o, _ := wblistOwner(ctx)
 	rules, err := wblistRules(o, *req.Body)
 	if err != nil {
 		return nil, err
@@ -228,10 +208,7 @@ func (s *Server) AddDomainWblistRules(ctx context.Context, req gen.AddDomainWbli
 
 // AddUserWblistRules adds rules to a mailbox, all or nothing.
 func (s *Server) AddUserWblistRules(ctx context.Context, req gen.AddUserWblistRulesRequestObject) (gen.AddUserWblistRulesResponseObject, error) {
-	o, u, err := s.wblistUserOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	o, u := wblistOwner(ctx)
 	rules, err := wblistRules(o, *req.Body)
 	if err != nil {
 		return nil, err
@@ -248,10 +225,7 @@ func (s *Server) AddUserWblistRules(ctx context.Context, req gen.AddUserWblistRu
 
 // SetDomainWblistRules replaces all of a domain's rules, all or nothing.
 func (s *Server) SetDomainWblistRules(ctx context.Context, req gen.SetDomainWblistRulesRequestObject) (gen.SetDomainWblistRulesResponseObject, error) {
-	key, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
+	key := targetOf(ctx).key
 	o := db.DomainOwner(key)
 	rules, err := wblistRules(o, *req.Body)
 	if err != nil {
@@ -259,31 +233,28 @@ func (s *Server) SetDomainWblistRules(ctx context.Context, req gen.SetDomainWbli
 	}
 	set, err := s.store.SetWblistRules(ctx, o, rules)
 	if err != nil {
-		return nil, notFoundAs(err, "Domain not found with given id")
+		return nil, about(err, fault.Domain)
 	}
 	return gen.SetDomainWblistRules200JSONResponse(s.wblistOuts(set)), nil
 }
 
 // SetUserWblistRules replaces all of a mailbox's rules, all or nothing.
 func (s *Server) SetUserWblistRules(ctx context.Context, req gen.SetUserWblistRulesRequestObject) (gen.SetUserWblistRulesResponseObject, error) {
-	o, _, err := s.wblistUserOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	o, _ := wblistOwner(ctx)
 	rules, err := wblistRules(o, *req.Body)
 	if err != nil {
 		return nil, err
 	}
 	set, err := s.store.SetWblistRules(ctx, o, rules)
 	if err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	return gen.SetUserWblistRules200JSONResponse(s.wblistOuts(set)), nil
 }
 
 // updateWblistRule replaces one rule of an owner by the body's.
-func (s *Server) updateWblistRule(ctx context.Context, o db.WblistOwner, ruleID string, in gen.WblistRuleAdd, missing string) (gen.WblistRule, error) {
-	id, err := s.pathKey(ruleID, "Rule")
+func (s *Server) updateWblistRule(ctx context.Context, o db.WblistOwner, ruleID string, in gen.WblistRuleAdd, missing fault.Resource) (gen.WblistRule, error) {
+	id, err := s.pathKey(ruleID, fault.WblistRule)
 	if err != nil {
 		return gen.WblistRule{}, err
 	}
@@ -293,18 +264,15 @@ func (s *Server) updateWblistRule(ctx context.Context, o db.WblistOwner, ruleID 
 	}
 	v, err := s.store.UpdateWblistRule(ctx, o, id, r)
 	if err != nil {
-		return gen.WblistRule{}, notFoundAs(err, missing)
+		return gen.WblistRule{}, about(err, missing)
 	}
 	return s.wblistOut(v), nil
 }
 
 // UpdateDomainWblistRule replaces one of a domain's rules, keeping its id.
 func (s *Server) UpdateDomainWblistRule(ctx context.Context, req gen.UpdateDomainWblistRuleRequestObject) (gen.UpdateDomainWblistRuleResponseObject, error) {
-	key, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.updateWblistRule(ctx, db.DomainOwner(key), req.WbItemId, *req.Body, "Domain or rule not found with given id")
+	key := targetOf(ctx).key
+	out, err := s.updateWblistRule(ctx, db.DomainOwner(key), req.WbItemId, *req.Body, fault.DomainOrRule)
 	if err != nil {
 		return nil, err
 	}
@@ -313,11 +281,8 @@ func (s *Server) UpdateDomainWblistRule(ctx context.Context, req gen.UpdateDomai
 
 // UpdateUserWblistRule replaces one of a mailbox's rules, keeping its id.
 func (s *Server) UpdateUserWblistRule(ctx context.Context, req gen.UpdateUserWblistRuleRequestObject) (gen.UpdateUserWblistRuleResponseObject, error) {
-	o, _, err := s.wblistUserOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.updateWblistRule(ctx, o, req.WbItemId, *req.Body, "No rule of this user has this id")
+	o, _ := wblistOwner(ctx)
+	out, err := s.updateWblistRule(ctx, o, req.WbItemId, *req.Body, fault.UserRule)
 	if err != nil {
 		return nil, err
 	}
@@ -326,32 +291,26 @@ func (s *Server) UpdateUserWblistRule(ctx context.Context, req gen.UpdateUserWbl
 
 // DeleteDomainWblistRule deletes one of a domain's rules.
 func (s *Server) DeleteDomainWblistRule(ctx context.Context, req gen.DeleteDomainWblistRuleRequestObject) (gen.DeleteDomainWblistRuleResponseObject, error) {
-	key, err := s.pathKey(req.DomainId, "Domain")
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.pathKey(req.WbItemId, "Rule")
+	key := targetOf(ctx).key
+	id, err := s.pathKey(req.WbItemId, fault.WblistRule)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteWblistRule(ctx, db.DomainOwner(key), id); err != nil {
-		return nil, notFoundAs(err, "Domain or rule not found with given id")
+		return nil, about(err, fault.WblistRule)
 	}
 	return gen.DeleteDomainWblistRule204Response{}, nil
 }
 
 // DeleteUserWblistRule deletes one of a mailbox's rules.
 func (s *Server) DeleteUserWblistRule(ctx context.Context, req gen.DeleteUserWblistRuleRequestObject) (gen.DeleteUserWblistRuleResponseObject, error) {
-	o, _, err := s.wblistUserOwner(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.pathKey(req.WbItemId, "Rule")
+	o, _ := wblistOwner(ctx)
+	id, err := s.pathKey(req.WbItemId, fault.WblistRule)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteWblistRule(ctx, o, id); err != nil {
-		return nil, notFoundAs(err, "No rule of this user has this id")
+		return nil, about(err, fault.WblistRule)
 	}
 	return gen.DeleteUserWblistRule204Response{}, nil
 }
@@ -484,21 +443,18 @@ func senderCandidates(sender string) ([]string, error) {
 // GetWblistDecision tells what the sender rules of a mailbox and its
 // domain decide for a sender, and why (see db.Decide for the algorithm).
 func (s *Server) GetWblistDecision(ctx context.Context, req gen.GetWblistDecisionRequestObject) (gen.GetWblistDecisionResponseObject, error) {
-	u, err := s.resolveUser(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
+	u := targetOf(ctx).user
 	candidates, err := senderCandidates(req.Params.Sender)
 	if err != nil {
 		return nil, err
 	}
 	d, err := s.store.GetUserDomain(ctx, u.DomainID)
 	if err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	rules, err := s.store.WblistMatches(ctx, u.ID, u.DomainID, candidates)
 	if err != nil {
-		return nil, notFoundAs(err, "Unknown user")
+		return nil, about(err, fault.User)
 	}
 	dec := db.Decide(rules, candidates, d.WblistPriority)
 	out := gen.WblistDecision{Decision: gen.WblistDecisionValueNONE}

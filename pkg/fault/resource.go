@@ -22,6 +22,18 @@ const (
 	AttachmentFilter Resource = "attachment filter"
 	UriFilter        Resource = "URI filter"
 	Option           Resource = "option"
+
+	// Wordings of the doc for a 404 that is about more than one resource,
+	// or that does not say which.
+	DomainOrEmailAlias Resource = "domain or e-mail alias"
+	DomainOrRule       Resource = "domain or rule"
+	UserRule           Resource = "rule of this user"
+	// DomainMayNotExist is the doc's 404 of some operations on a domain's
+	// collections ("A problem occured. The domain may not exist").
+	DomainMayNotExist Resource = "domain that may not exist"
+	// Unreachable is an object that does not exist or that the caller
+	// cannot know of: the two are told apart by nobody.
+	Unreachable Resource = "resource within your reach"
 )
 
 // notFound is a resource's 404 detail: the doc's own wording where it has
@@ -29,7 +41,7 @@ const (
 // otherwise.
 func (r Resource) notFound() string {
 	switch r {
-	case "":
+	case "", Token:
 		return "Resource does not exist."
 	case User:
 		return "Unknown user"
@@ -37,6 +49,12 @@ func (r Resource) notFound() string {
 		return "No attachment filter found with given id"
 	case UriFilter:
 		return "No uriBl filter found with given id"
+	case UserRule:
+		return "No rule of this user has this id"
+	case DomainMayNotExist:
+		return "A problem occured. The domain may not exist"
+	case Unreachable:
+		return "No such resource within your reach."
 	}
 	name := string(r)
 	return string(name[0]-'a'+'A') + name[1:] + " not found with given id"
