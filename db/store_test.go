@@ -14,12 +14,15 @@ import (
 
 // testStores runs fn on a fresh SQLite file and on a fresh PostgreSQL
 // schema (CLEANMAIL_TEST_DATABASE_URL, or the local server when it answers;
-// with the variable set, an unreachable server fails the test).
+// with the variable set, an unreachable server fails the test), the two at
+// once: fn must share nothing else between them (go test -race tells).
 func testStores(t *testing.T, fn func(t *testing.T, s *Store)) {
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
 		fn(t, openTestStore(t, dbtest.SQLite(t)))
 	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		fn(t, openTestStore(t, dbtest.Postgres(t)))
 	})
 }

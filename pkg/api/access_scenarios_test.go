@@ -17,6 +17,7 @@ func (e *env) domainAdmin(domain, login string, perms ...string) (string, string
 }
 
 func TestDomainAdministrators(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		lannister := e.newDomain("lannister.net")
@@ -92,6 +93,7 @@ func TestDomainAdministrators(t *testing.T) {
 }
 
 func TestCustomerAndBrokerAuthorities(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		// Over HTTP: a reseller's admin, given GRANT on its broker, reaches
 		// every domain of its customers and nothing else.
@@ -130,6 +132,7 @@ func TestCustomerAndBrokerAuthorities(t *testing.T) {
 }
 
 func TestTemporaryTokens(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net", map[string]any{"quarantine": true})
 		plain := e.newDomain("lannister.net")

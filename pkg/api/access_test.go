@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,14 +36,13 @@ type world struct {
 	tokens                                                                                           map[string]string
 }
 
-var worldCount int
+var worldCount atomic.Int64
 
 func (e *env) newWorld(t *testing.T, kind string) *world {
 	t.Helper()
 	ctx := context.Background()
 	s := e.store
-	worldCount++
-	n := fmt.Sprint(worldCount)
+	n := fmt.Sprint(worldCount.Add(1))
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -204,6 +204,7 @@ var handlerChecked = map[string]api.RuleInfo{
 }
 
 func TestPermissionMatrix(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		rules := api.Rules()
 		var shared *world

@@ -23,6 +23,7 @@ func filters(r *resp) string {
 }
 
 func TestAttachmentFilters(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		path := "/domains/" + stark + "/filters/attachments"
@@ -101,6 +102,7 @@ func TestAttachmentFilters(t *testing.T) {
 }
 
 func TestUriFilters(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		path := "/domains/" + stark + "/filters/uris"
@@ -161,6 +163,7 @@ func TestUriFilters(t *testing.T) {
 // time in one domain still get distinct priorities, and that concurrent
 // replacements of one sender list apply one after the other.
 func TestConcurrentFilterPriorities(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		const n = 6

@@ -197,24 +197,27 @@ func (s *Server) setObjectAuthority(ctx context.Context, adminID string, names [
 	if err != nil {
 		return err
 	}
-	a, err := s.store.GetAdmin(ctx, adminKey)
-	if err != nil {
-		return about(err, fault.Admin)
-	}
-	if a.SysAdmin {
-		return badField("adminId", "a sysadmin holds every permission already")
-	}
-	perms := []string{}
-	for i, p := range names {
-		p = strings.ToUpper(strings.TrimSpace(p))
-		if !isPermission(p, false) {
-			return badField(itoa(i), "%q is not a permission (GET /security/permissions lists them)", names[i])
+	// Read (locked) and granted in one transaction, as CreateDomainAdmin.
+	return s.store.Tx(ctx, func(ctx context.Context) error {
+		a, err := s.store.LockAdmin(ctx, adminKey)
+		if err != nil {
+			return about(err, fault.Admin)
 		}
-		if !slices.Contains(perms, p) {
-			perms = append(perms, p)
+		if a.SysAdmin {
+			return badField("adminId", "a sysadmin holds every permission already")
 		}
-	}
-	return s.store.SetAuthority(ctx, a.ID, t.kind, t.key, perms)
+		perms := []string{}
+		for i, p := range names {
+			p = strings.ToUpper(strings.TrimSpace(p))
+			if !isPermission(p, false) {
+				return badField(itoa(i), "%q is not a permission (GET /security/permissions lists them)", names[i])
+			}
+			if !slices.Contains(perms, p) {
+				perms = append(perms, p)
+			}
+		}
+		return s.store.SetAuthority(ctx, a.ID, t.kind, t.key, perms)
+	})
 }
 
 // SetCustomerAdminAuthorities sets an account's permissions on a customer.

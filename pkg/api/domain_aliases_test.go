@@ -14,6 +14,7 @@ func aliasNames(r *resp) []string {
 }
 
 func TestDomainAliases(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		e.newDomain("lannister.net")

@@ -32,6 +32,7 @@ func (e *env) newDomain(name string, extra ...map[string]any) string {
 }
 
 func TestCreateDomainExample(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		customer := e.newCustomer()
 		body := requestExample(t, "/domains", "post").(map[string]any)
@@ -61,6 +62,7 @@ func TestCreateDomainExample(t *testing.T) {
 }
 
 func TestCreateDomainServices(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		id := e.newDomain("stark.net", map[string]any{"quarantine": true})
 		d := e.do(req{Method: "GET", Path: "/domains/" + id}).expect(200).json()
@@ -79,6 +81,7 @@ func TestCreateDomainServices(t *testing.T) {
 }
 
 func TestCreateDomainErrors(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		e.newDomain("stark.net")
 		base := func(kv ...any) map[string]any {
@@ -120,6 +123,7 @@ func TestCreateDomainErrors(t *testing.T) {
 }
 
 func TestCreateDomainLowerCaseEnums(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		d := e.do(req{Method: "POST", Path: "/domains", Body: map[string]any{"name": "winterfell.net", "status": "enabled",
 			"quarantine": false, "retention": false, "archive": false, "defaultLanguage": "de", "wblistPriority": "domain"}}).expect(201).json()
@@ -134,6 +138,7 @@ func TestCreateDomainLowerCaseEnums(t *testing.T) {
 }
 
 func TestConcurrentCreateDomain(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		e.race(t, 6, 201, 409, func(int) req {
 			return req{Method: "POST", Path: "/domains", Body: map[string]any{"name": "race.net", "status": "ENABLED",
@@ -143,6 +148,7 @@ func TestConcurrentCreateDomain(t *testing.T) {
 }
 
 func TestGetDomainNotFound(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		id := e.newDomain("stark.net")
 		key, _ := e.ids.Decode(id)
@@ -153,6 +159,7 @@ func TestGetDomainNotFound(t *testing.T) {
 }
 
 func TestListDomains(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		customer := e.newCustomer()
 		names := []string{"stark.net", "lannister.net", "baratheon.com", "starkindustries.com", "targaryen.org", "tyrell.net"}
@@ -230,6 +237,7 @@ func TestListDomains(t *testing.T) {
 }
 
 func TestUpdateDomain(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		id := e.newDomain("stark.net", map[string]any{"description": "The North", "externalId": "X1"})
 		other := e.newDomain("lannister.net")
@@ -267,6 +275,7 @@ func TestUpdateDomain(t *testing.T) {
 }
 
 func TestDeleteRestorePurgeDomain(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		id := e.newDomain("stark.net")
 		start := time.Now().UnixMilli()
@@ -302,6 +311,7 @@ func TestDeleteRestorePurgeDomain(t *testing.T) {
 }
 
 func TestDomainsNeedSysadmin(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		id := e.newDomain("stark.net")
 		token := e.plainAdmin("ned")

@@ -108,6 +108,7 @@ func aliasEmails(r *resp) string {
 }
 
 func TestEmailAliasExamples(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		const (
 			groups    = "/domains/{domainId}/groups"
@@ -190,6 +191,7 @@ func TestEmailAliasExamples(t *testing.T) {
 }
 
 func TestEmailAliasRecipientTypes(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		got := e.newDomain("got.net")
 		stark := e.newDomain("stark.net")
@@ -250,6 +252,7 @@ func TestEmailAliasRecipientTypes(t *testing.T) {
 }
 
 func TestEmailAliasConflictsAndNotFound(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		got := e.newDomain("got.net")
 		stark := e.newDomain("stark.net")
@@ -299,6 +302,7 @@ func TestEmailAliasConflictsAndNotFound(t *testing.T) {
 }
 
 func TestListDomainEmailAliases(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		got := e.newDomain("got.net")
 		stark := e.newDomain("stark.net")
@@ -346,6 +350,7 @@ func TestListDomainEmailAliases(t *testing.T) {
 }
 
 func TestEmailAliasLoops(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		got := e.newDomain("got.net")
 		stark := e.newDomain("stark.net")
@@ -397,6 +402,7 @@ func TestEmailAliasLoops(t *testing.T) {
 }
 
 func TestConcurrentCreateEmailAlias(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		got := e.newDomain("got.net")
 		e.race(t, 6, 201, 409, func(i int) req {
@@ -411,6 +417,7 @@ func TestConcurrentCreateEmailAlias(t *testing.T) {
 
 // Two requests that each add one half of a loop cannot both succeed.
 func TestConcurrentEmailAliasLoop(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		got := e.newDomain("got.net")
 		a := e.newEmailAlias(got, "a@got.net")
@@ -437,6 +444,7 @@ func TestConcurrentEmailAliasLoop(t *testing.T) {
 }
 
 func TestEmailAliasCascades(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		got := e.newDomain("got.net")
 		stark := e.newDomain("stark.net")
@@ -483,6 +491,7 @@ func TestEmailAliasCascades(t *testing.T) {
 }
 
 func TestEmailAliasesNeedPermission(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		got := e.newDomain("got.net")
 		id := e.newEmailAlias(got, "badguys@got.net", "x@example.com")

@@ -9,6 +9,7 @@ import (
 // /security/admins/{id}: a GRANT holder cannot read, strip or delete an
 // administrator holding a permission it lacks.
 func TestGrantCannotReachAMorePowerfulAdminThroughTheDomain(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		_, ned := e.domainAdmin(stark, "ned", "DOMAIN_READ", "GRANT")
@@ -34,6 +35,7 @@ func TestGrantCannotReachAMorePowerfulAdminThroughTheDomain(t *testing.T) {
 // An administrator shared with another tenant shows, to a GRANT holder
 // of one tenant, nothing of the other: neither its id nor its name.
 func TestSharedAdminShowsOnlyAuthoritiesInReach(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		lannister := e.newDomain("lannister.net")
@@ -82,6 +84,7 @@ func TestSharedAdminShowsOnlyAuthoritiesInReach(t *testing.T) {
 // administrator cannot take its domain from its customer's own
 // administrators.
 func TestMovingADomainNeedsBothCustomers(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		winterfell := e.do(req{Method: "POST", Path: "/customers", Body: map[string]any{"name": "Winterfell"}}).expect(201).json()["id"].(string)
 		casterly := e.do(req{Method: "POST", Path: "/customers", Body: map[string]any{"name": "Casterly Rock"}}).expect(201).json()["id"].(string)
@@ -121,6 +124,7 @@ func TestMovingADomainNeedsBothCustomers(t *testing.T) {
 // account is renamed, its password changes, or it is deleted and another
 // account takes its address.
 func TestTemporaryTokenFollowsTheAccount(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net", map[string]any{"quarantine": true})
 		whoami := func(tok string) *resp { return e.do(req{Method: "GET", Path: "/token", Token: tok}) }
@@ -156,6 +160,7 @@ func TestTemporaryTokenFollowsTheAccount(t *testing.T) {
 // Giving an existing account access to a domain that does not exist is
 // a 404, as for a new account (it was a 500: the authority's foreign key).
 func TestExistingAdminOnUnknownDomainIs404(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		ned, _ := e.domainAdmin(stark, "ned", "DOMAIN_READ")

@@ -77,20 +77,27 @@ type env struct {
 	token string
 }
 
-// forEachDB runs fn as a subtest on SQLite and on PostgreSQL.
-func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
-	for _, name := range []string{"sqlite", "postgres"} {
-		t.Run(name, func(t *testing.T) {
-			fn(t, newEnv(t, databases(t)[name](t)))
-		})
-	}
-}
+// forEachDB runs fn as a subtest on SQLite and on PostgreSQL, the two at
+// once: each has its own database and server, and fn must share nothing
+// else between them (go test -race tells).
+func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) { forEachDBWith(t, nil, fn) }
 
 // forEachDBWith is forEachDB with options of the server changed by set.
 func forEachDBWith(t *testing.T, set func(*api.Options), fn func(t *testing.T, e *env)) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			fn(t, newEnvWith(t, databases(t)[name](t), set))
+		})
+	}
+}
+
+// forEachDBInTurn is forEachDB one database after the other, for the tests
+// that load the machine on purpose and bound the time of what follows.
+func forEachDBInTurn(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			fn(t, newEnv(t, databases(t)[name](t)))
 		})
 	}
 }

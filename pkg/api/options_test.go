@@ -51,6 +51,7 @@ func seen(t testing.TB, o map[string]any) string {
 }
 
 func TestDomainOptionExample(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		id := e.newDomain("targaryen.net")
 		body := requestExample(t, "/domains/{domainId}/options", "post")
@@ -87,6 +88,7 @@ func TestDomainOptionExample(t *testing.T) {
 }
 
 func TestDomainOptionListExample(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		customer := e.newCustomer()
 		id := e.newDomain("winterfell.net", map[string]any{"customerId": customer})
@@ -122,6 +124,7 @@ func TestDomainOptionListExample(t *testing.T) {
 }
 
 func TestUserOptionExamples(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("lannister.net")
 		user := e.newUser(domain, "tyrion@lannister.net")
@@ -168,6 +171,7 @@ func TestUserOptionExamples(t *testing.T) {
 // TestOptionInheritance sets one option at each of the four scopes and
 // checks what every scope sees, as values are set and deleted.
 func TestOptionInheritance(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		customer := e.newCustomer()
 		domain := e.newDomain("stark.net", map[string]any{"customerId": customer})
@@ -249,6 +253,7 @@ func TestOptionInheritance(t *testing.T) {
 }
 
 func TestOptionErrors(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("stark.net")
 		user := e.newUser(domain, "sansa@stark.net")
@@ -329,6 +334,7 @@ func TestOptionErrors(t *testing.T) {
 }
 
 func TestOptionsAccess(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		customer := e.newCustomer()
 		domain := e.newDomain("stark.net", map[string]any{"customerId": customer})
@@ -372,6 +378,7 @@ func TestOptionsAccess(t *testing.T) {
 }
 
 func TestListOptionDefs(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		names := func(path string, total int) []string {
 			t.Helper()
@@ -453,6 +460,7 @@ func TestListOptionDefs(t *testing.T) {
 // TestOptionValuesAreNormalised checks that the canonical form is what is
 // stored and returned.
 func TestOptionValuesAreNormalised(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("stark.net")
 		for _, tc := range []struct{ name, in, out string }{
@@ -474,6 +482,7 @@ func TestOptionValuesAreNormalised(t *testing.T) {
 // TestConcurrentSetOption: several first writes of one option at once:
 // exactly one creates it (201), the others replace it (200).
 func TestConcurrentSetOption(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("race.net")
 		for _, path := range []string{"/domains/" + domain + "/options", "/options/platform"} {

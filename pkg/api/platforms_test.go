@@ -5,6 +5,7 @@ import (
 )
 
 func TestOutgoingProviders(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		want := responseExample(t, "/domains/{domainId}", "get", "200").(map[string]any)["outgoingProviders"].([]any)[0].(map[string]any)
 		p := e.do(req{Method: "POST", Path: "/outgoing-providers", Body: map[string]any{"name": want["name"], "spfProvider": want["spfProvider"]}}).expect(201).json()
@@ -31,6 +32,7 @@ func TestOutgoingProviders(t *testing.T) {
 }
 
 func TestPlatforms(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		d := e.newDomain("stark.net", map[string]any{"platforms": []map[string]any{
 			{"name": "main", "transportDest": "10.0.0.1", "transportType": "SMTP", "transportPort": 25, "authType": "ldap",

@@ -5,6 +5,7 @@ import (
 )
 
 func TestPolicyExamples(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("stark.net")
 		r := e.do(req{Method: "POST", Path: "/domains/" + domain + "/policies", Body: requestExample(t, "/domains/{domainId}/policies", "post")}).expect(201)
@@ -52,6 +53,7 @@ func TestPolicyExamples(t *testing.T) {
 }
 
 func TestPolicyErrors(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("stark.net")
 		d := e.do(req{Method: "GET", Path: "/domains/" + domain}).expect(200).json()

@@ -12,6 +12,7 @@ import (
 // every operation: a misspelt filter (`?nmae=x`) must not answer a list of
 // everything.
 func TestUnknownQueryParameterIs400(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		for _, o := range specOperations(t) {
 			hr := e.validRequest(t, o)
@@ -42,6 +43,7 @@ func TestUnknownQueryParameterIs400(t *testing.T) {
 // users' `email`, `?address=` for the e-mail aliases' `recipient`): they
 // are declared aliases, and work as the examples show.
 func TestDocFilterAliases(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		lannister := e.newDomain("lannister.net")
 		stark := e.newDomain("stark.net")
@@ -78,6 +80,7 @@ func TestDocFilterAliases(t *testing.T) {
 // Every sort value the spec declares is one the server sorts on, and
 // one it does not declare is a 400 naming sort.
 func TestSortValuesAreTheDeclaredOnes(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		user := e.newUser(stark, "ned@stark.net")
@@ -113,6 +116,7 @@ func TestSortValuesAreTheDeclaredOnes(t *testing.T) {
 // request without parameters does (no optional filter carries an example
 // that would filter it).
 func TestTryItOutListsEverything(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		user := e.newUser(stark, "ned@stark.net")

@@ -14,6 +14,7 @@ import (
 // the sysadmin, who passes every access check: each must be a 4xx
 // problem (or the 501 of an operation not built yet), never a 500.
 func TestBadInputNeverFails500(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) { badInputs(t, e) })
 }
 

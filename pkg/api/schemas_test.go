@@ -194,6 +194,7 @@ func asList(v any) []any {
 // leave out when it had no value for them (a nil pointer): each is sent,
 // as null.
 func TestUnsetValuesAreSentAsNull(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		// A domain with a platform that names no auth type, no customer.
 		stark := e.newDomain("stark.net", map[string]any{"platforms": []any{

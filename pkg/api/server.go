@@ -13,11 +13,13 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -120,6 +122,35 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 // openapiPaths are served outside the validated API.
 var openapiPaths = []string{"/openapi.yaml", "/openapi.json", "/docs"}
 
+// loadSpec parses the embedded contract, routes it, and checks that every
+// operation has its access rule, once per process: the result is only
+// read from then on, by every server and request alike.
+func loadSpec() (*openapi3.T, routers.Router, error) {
+	c, err := routedSpec()
+	return c.spec, c.router, err
+}
+
+type routed struct {
+	spec   *openapi3.T
+	router routers.Router
+}
+
+var routedSpec = sync.OnceValues(func() (routed, error) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return routed{}, fmt.Errorf("load embedded spec: %w", err)
+	}
+	spec.Servers = nil
+	router, err := gorillamux.NewRouter(spec)
+	if err != nil {
+		return routed{}, fmt.Errorf("route spec: %w", err)
+	}
+	if err := rulesMatchSpec(spec); err != nil {
+		return routed{}, err
+	}
+	return routed{spec, router}, nil
+})
+
 // New builds the HTTP handler of the whole service.
 func New(opts Options) (*echo.Echo, error) {
 	log := opts.Logger
@@ -140,20 +171,11 @@ func New(opts Options) (*echo.Echo, error) {
 		}
 	}
 
-	spec, err := gen.GetSpec()
+	spec, router, err := loadSpec()
 	if err != nil {
-		return nil, fmt.Errorf("load embedded spec: %w", err)
-	}
-	spec.Servers = nil
-	router, err := gorillamux.NewRouter(spec)
-	if err != nil {
-		return nil, fmt.Errorf("route spec: %w", err)
-	}
-	specYAML := cleanmail.OpenAPIYAML
-
-	if err := rulesMatchSpec(spec); err != nil {
 		return nil, err
 	}
+	specYAML := cleanmail.OpenAPIYAML
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

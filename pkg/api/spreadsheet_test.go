@@ -119,6 +119,7 @@ func dateCell(ms float64) string {
 }
 
 func TestSpreadsheetExports(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net", map[string]any{"platforms": []map[string]any{{"name": "winterfell", "transportDest": "10.0.0.1", "transportType": "SMTP", "transportPort": 25}}})
 		ned := e.newUser(stark, "ned@stark.net", map[string]any{"firstname": "Eddard", "lastname": "Stark"})

@@ -20,6 +20,7 @@ func (e *env) adminID(login string) string {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		admin := e.adminID("admin")
 		path := "/admins/" + admin + "/tokens"
@@ -63,6 +64,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestTokensOnlySelfOrSysadmin(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		ned := e.plainAdmin("ned")
 		e.plainAdmin("cat")
@@ -83,6 +85,7 @@ func TestTokensOnlySelfOrSysadmin(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		past := time.Now().Add(-time.Minute).UnixMilli()
@@ -118,6 +121,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestAdminsReadSide(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		e.plainAdmin("ned.stark")
 		l := e.do(req{Method: "GET", Path: "/security/admins"}).expect(200)
@@ -144,6 +148,7 @@ func TestAdminsReadSide(t *testing.T) {
 // An account holds at most 100 personal tokens, so that their list (which
 // has no paging) stays bounded: the 101st is a 422.
 func TestTokensPerAccountAreCapped(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) { tokensCapped(t, e) })
 }
 

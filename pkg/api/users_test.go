@@ -41,6 +41,7 @@ func (e *env) newUser(domain, email string, extra ...map[string]any) string {
 }
 
 func TestCreateUserExample(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain, platform := e.lannister(t)
 		body := requestExample(t, "/users", "post").(map[string]any)
@@ -78,6 +79,7 @@ func TestCreateUserExample(t *testing.T) {
 }
 
 func TestCreateUserDefaults(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("stark.net", map[string]any{"defaultLanguage": "DE",
 			"platforms": []map[string]any{{"name": "winterfell", "transportDest": "10.0.0.1", "transportType": "SMTP", "transportPort": 25}}})
@@ -96,6 +98,7 @@ func TestCreateUserDefaults(t *testing.T) {
 }
 
 func TestCreateUserErrors(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		other := e.newDomain("lannister.net")
@@ -137,6 +140,7 @@ func TestCreateUserErrors(t *testing.T) {
 }
 
 func TestConcurrentCreateUser(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("stark.net")
 		e.race(t, 6, 201, 409, func(i int) req {
@@ -150,6 +154,7 @@ func TestConcurrentCreateUser(t *testing.T) {
 }
 
 func TestListUsers(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net", map[string]any{"platforms": []map[string]any{{"name": "winterfell", "transportDest": "10.0.0.1", "transportType": "SMTP", "transportPort": 25}}})
 		lannister := e.newDomain("lannister.net", map[string]any{"platforms": []map[string]any{{"name": "casterly", "transportDest": "10.0.0.2", "transportType": "SMTP", "transportPort": 25}}})
@@ -195,6 +200,7 @@ func TestListUsers(t *testing.T) {
 }
 
 func TestUpdateDeleteUser(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		id := e.newUser(stark, "robb@stark.net", map[string]any{"firstname": "Robb", "lastname": "Snow", "language": "EN"})
@@ -236,6 +242,7 @@ func TestUpdateDeleteUser(t *testing.T) {
 }
 
 func TestUsersOfDeletedDomain(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net", map[string]any{"quarantine": true})
 		id := e.newUser(stark, "ned@stark.net")
@@ -262,6 +269,7 @@ func TestUsersOfDeletedDomain(t *testing.T) {
 }
 
 func TestUserSign(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net", map[string]any{"quarantine": true})
 		id := e.newUser(stark, "robert@stark.net")
@@ -286,6 +294,7 @@ func TestUserSign(t *testing.T) {
 }
 
 func TestUsersNeedPermission(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		id := e.newUser(stark, "ned@stark.net")

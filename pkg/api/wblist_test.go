@@ -59,6 +59,7 @@ func checkRules(t *testing.T, got *resp, example any) {
 }
 
 func TestDomainWblistExamples(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("alive.net")
 		path := "/domains/" + domain + "/wblist"
@@ -114,6 +115,7 @@ func TestDomainWblistExamples(t *testing.T) {
 }
 
 func TestUserWblistExamples(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("iswittercoming.net")
 		user := e.newUser(domain, "notyet@iswittercoming.net")
@@ -154,6 +156,7 @@ func TestUserWblistExamples(t *testing.T) {
 }
 
 func TestBulkWblistExample(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		domain := e.newDomain("iswittercoming.net")
 		user := e.newUser(domain, "notyet@iswittercoming.net")
@@ -181,6 +184,7 @@ func TestBulkWblistExample(t *testing.T) {
 }
 
 func TestWblistErrors(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		lannister := e.newDomain("lannister.net")
@@ -284,6 +288,7 @@ func TestWblistErrors(t *testing.T) {
 // when the database itself refuses an item (the unique key), not only the
 // validation before it.
 func TestWblistAtomicity(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		ned := e.newUser(stark, "ned@stark.net")
@@ -313,6 +318,7 @@ func TestWblistAtomicity(t *testing.T) {
 }
 
 func TestWblistListsAndExpiry(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		path := "/domains/" + stark + "/wblist"
@@ -374,6 +380,7 @@ func TestWblistListsAndExpiry(t *testing.T) {
 // TestWblistCascades checks that a mailbox's rules go with it, and a
 // domain's (with its mailboxes') when it is purged.
 func TestWblistCascades(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		ned := e.newUser(stark, "ned@stark.net")
@@ -409,6 +416,7 @@ func TestWblistCascades(t *testing.T) {
 }
 
 func TestWblistDecision(t *testing.T) {
+	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		ned := e.newUser(stark, "ned@stark.net")

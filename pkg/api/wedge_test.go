@@ -18,7 +18,7 @@ func TestWorstRequestsLeaveTheServerServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stores 200,000 sender rules")
 	}
-	forEachDB(t, func(t *testing.T, e *env) {
+	forEachDBInTurn(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		lannister := e.newDomain("lannister.net")
 		ned := e.newUser(stark, "ned@stark.net")
