@@ -76,6 +76,10 @@ var statuses = map[fault.Kind]int{
 	fault.Throttled:       http.StatusTooManyRequests,
 	fault.Unavailable:     http.StatusServiceUnavailable,
 	fault.NotImplemented:  http.StatusNotImplemented,
+	// The doc's 500 for a peer (IMAP, SMTP, DNS) that fails: shown, since
+	// it says which peer, unlike an internal failure.
+	fault.PeerFailed:         http.StatusInternalServerError,
+	fault.PreconditionFailed: http.StatusPreconditionFailed,
 }
 
 // problemFor turns any error into the problem to send, and says whether it
@@ -85,6 +89,11 @@ func problemFor(err error) (p Problem, internal bool) {
 		httpErr  *echo.HTTPError
 		tooLarge *http.MaxBytesError
 	)
+	if e, ok := fault.As(err); ok && e.Kind == fault.PeerFailed && fault.KindOf(err) == fault.PeerFailed {
+		// Before the database's outages: a peer's network error is the
+		// peer's, not the database's.
+		return Problem{Status: http.StatusInternalServerError, Detail: e.Message()}, false
+	}
 	if db.Unavailable(err) || fault.KindOf(err) == fault.Unavailable {
 		// First: an outage wrapped in anything else is still an outage,
 		// never the client's fault (not a 400, not a 404). Its cause is

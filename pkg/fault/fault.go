@@ -41,10 +41,18 @@ const (
 	Unavailable
 	// NotImplemented: the operation is not built yet.
 	NotImplemented
+	// PeerFailed: a peer of the service that the operation needs (the
+	// mail store, the SMTP relay, a DNS server) is down, slow or refusing.
+	// The doc answers these with 500, saying which peer; Detail names it
+	// in words safe to show, Err holds the cause.
+	PeerFailed
+	// PreconditionFailed: a condition the request must state does not hold
+	// (releasing an infected message without saying so).
+	PreconditionFailed
 )
 
 var kindNames = [...]string{"internal", "not found", "conflict", "invalid", "unprocessable", "forbidden",
-	"unauthenticated", "too large", "throttled", "unavailable", "not implemented"}
+	"unauthenticated", "too large", "throttled", "unavailable", "not implemented", "peer failed", "precondition failed"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -171,6 +179,12 @@ func Forbiddenf(format string, args ...any) *Error { return New(Forbidden, "", f
 // UnavailableBecause marks cause as an outage (503).
 func UnavailableBecause(cause error) *Error {
 	return &Error{Kind: Unavailable, Detail: "The service is temporarily unavailable; please retry later.", Err: cause}
+}
+
+// PeerFailure is the failure of a peer (500): peer names it for the client
+// ("the mail store (IMAP)"), cause goes to the log only.
+func PeerFailure(peer string, cause error) *Error {
+	return &Error{Kind: PeerFailed, Detail: "Unable to reach " + peer + "; please retry later.", Err: cause}
 }
 
 // Fail is New with a detail already worded (no formatting).
