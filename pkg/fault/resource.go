@@ -22,6 +22,8 @@ const (
 	AttachmentFilter Resource = "attachment filter"
 	UriFilter        Resource = "URI filter"
 	Option           Resource = "option"
+	Folder           Resource = "folder"
+	MailMessage      Resource = "message"
 
 	// Wordings of the doc for a 404 that is about more than one resource,
 	// or that does not say which.
@@ -49,6 +51,10 @@ func (r Resource) notFound() string {
 		return "No attachment filter found with given id"
 	case UriFilter:
 		return "No uriBl filter found with given id"
+	case Folder:
+		return "No folder has this path in this mailbox"
+	case MailMessage:
+		return "No message has this id in this folder"
 	case UserRule:
 		return "No rule of this user has this id"
 	case DomainMayNotExist:
