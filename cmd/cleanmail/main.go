@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +26,8 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/api"
 	"github.com/cleanmail/cleanmail/pkg/config"
 	"github.com/cleanmail/cleanmail/pkg/ids"
+	"github.com/cleanmail/cleanmail/pkg/loopback"
+	"github.com/cleanmail/cleanmail/pkg/mailstore"
 )
 
 const usage = `usage:
@@ -97,12 +101,18 @@ func serve(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	mail, closeMail, err := mailStore(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeMail()
+
 	setReady, isReady := api.NewReadyFlag()
 	if cfg.JWTKey == "" {
 		log.Warn("CLEANMAIL_JWT_KEY is not set: temporary tokens are signed with a random key and do not survive a restart")
 	}
 	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
-		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL,
+		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail,
 		Limits: api.Limits{
 			MaxBody:               cfg.MaxBody,
 			MaxUpload:             cfg.MaxUpload,
@@ -167,6 +177,48 @@ func serve(args []string, stderr io.Writer) error {
 }
 
 // prepare migrates the database and creates the first admin if needed.
+// mailStore connects to the mail store of CLEANMAIL_IMAP_URL or, without
+// one, starts the embedded one: an in-memory IMAP server on loopback that
+// the API reaches over TCP as it would Dovecot, its master credentials
+// printed so that a newcomer can append mail with any IMAP client.
+func mailStore(cfg config.Config, log *slog.Logger) (*mailstore.Store, func(), error) {
+	opts := mailstore.Options{URL: cfg.IMAPURL, MasterUser: cfg.IMAPMasterUser, MasterPassword: cfg.IMAPMasterPassword,
+		Separator: cfg.IMAPMasterSeparator, Timeout: cfg.IMAPTimeout}
+	var embedded *loopback.IMAPServer
+	if cfg.IMAPURL == "" {
+		if opts.MasterUser == "" {
+			opts.MasterUser = "cleanmail"
+		}
+		if opts.MasterPassword == "" {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			opts.MasterPassword = hex.EncodeToString(b)
+		}
+		var err error
+		embedded, err = loopback.StartIMAP(loopback.IMAPOptions{Addr: cfg.EmbeddedIMAPListen, MasterUser: opts.MasterUser,
+			MasterPassword: opts.MasterPassword, Separator: opts.Separator, Folders: []string{"Quarantine", "Sent", "Drafts"}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded mail store: %w (set CLEANMAIL_EMBEDDED_IMAP_LISTEN, or CLEANMAIL_IMAP_URL for a real one)", err)
+		}
+		opts.URL = "imap://" + embedded.Addr()
+		log.Warn("CLEANMAIL_IMAP_URL is not set: the users' mailboxes are an embedded IMAP store IN MEMORY, lost at exit; set CLEANMAIL_IMAP_URL for Dovecot",
+			"imap", embedded.Addr(), "login", "<user e-mail>"+opts.Separator+opts.MasterUser, "password", opts.MasterPassword)
+	}
+	mail, err := mailstore.New(opts)
+	if err != nil {
+		if embedded != nil {
+			embedded.Close()
+		}
+		return nil, nil, err
+	}
+	return mail, func() {
+		mail.Close()
+		if embedded != nil {
+			embedded.Close()
+		}
+	}, nil
+}
+
 func prepare(ctx context.Context, store *db.Store, cfg config.Config, log *slog.Logger) error {
 	if err := store.Ping(ctx); err != nil {
 		return err

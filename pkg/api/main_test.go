@@ -25,6 +25,8 @@ import (
 	"github.com/cleanmail/cleanmail/db/dbtest"
 	"github.com/cleanmail/cleanmail/pkg/api"
 	"github.com/cleanmail/cleanmail/pkg/ids"
+	"github.com/cleanmail/cleanmail/pkg/loopback"
+	"github.com/cleanmail/cleanmail/pkg/mailstore"
 )
 
 // The tests run every HTTP case on SQLite (a file in a temporary folder)
@@ -75,6 +77,9 @@ type env struct {
 	store *db.Store
 	ids   *ids.Codec
 	token string
+	// imap is the mail store of this server: an in-memory IMAP server on
+	// loopback, which the server reaches over TCP as it would Dovecot.
+	imap *loopback.IMAPServer
 }
 
 // forEachDB runs fn as a subtest on SQLite and on PostgreSQL, the two at
@@ -127,9 +132,21 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
+	imapSrv, err := loopback.StartIMAP(loopback.IMAPOptions{MasterUser: "master", MasterPassword: "m4ster",
+		Folders: []string{"Quarantine", "Sent", "Drafts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { imapSrv.Close() })
+	mail, err := mailstore.New(mailstore.Options{URL: "imap://" + imapSrv.Addr(), MasterUser: "master", MasterPassword: "m4ster",
+		Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mail.Close() })
 	// Many tests send bad tokens on purpose: throttling has its own test.
 	opts := api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: 30 * 24 * time.Hour,
-		Limits: api.Limits{AuthFailuresPerMinute: -1}}
+		Limits: api.Limits{AuthFailuresPerMinute: -1}, Mail: mail}
 	if set != nil {
 		set(&opts)
 	}
@@ -139,7 +156,7 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, store: store, ids: codec, token: adminToken}
+	return &env{t: t, srv: srv, store: store, ids: codec, token: adminToken, imap: imapSrv}
 }
 
 // resp is a response whose conformance to openapi.yaml was checked.

@@ -252,6 +252,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if internal {
 			log.ErrorContext(c.Request().Context(), "request failed",
 				"request_id", reqID, "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		} else if fault.KindOf(err) == fault.PeerFailed {
+			// The client is told which peer; the operator, why.
+			log.WarnContext(c.Request().Context(), "peer failed",
+				"request_id", reqID, "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 		}
 		writeProblem(c, p)
 	}

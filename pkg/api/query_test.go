@@ -84,7 +84,7 @@ func TestSortValuesAreTheDeclaredOnes(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		user := e.newUser(stark, "ned@stark.net")
-		ids := map[string]string{"domainId": stark, "userId": user}
+		ids := map[string]string{"domainId": stark, "userId": user, "folderPath": "INBOX"}
 		n := 0
 		for _, o := range specOperations(t) {
 			if !delivered(o.id) {
@@ -120,7 +120,7 @@ func TestTryItOutListsEverything(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		stark := e.newDomain("stark.net")
 		user := e.newUser(stark, "ned@stark.net")
-		ids := map[string]string{"domainId": stark, "userId": user}
+		ids := map[string]string{"domainId": stark, "userId": user, "folderPath": "INBOX"}
 		for _, o := range specOperations(t) {
 			if o.method != "get" || !delivered(o.id) {
 				continue

@@ -31,6 +31,7 @@ import (
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/ids"
+	"github.com/cleanmail/cleanmail/pkg/mailstore"
 	"github.com/cleanmail/cleanmail/pkg/throttle"
 )
 
@@ -60,6 +61,9 @@ type Options struct {
 	// PublicURL, if set, prefixes the Location of created resources
 	// (https://api.example.com). If empty, Locations are paths.
 	PublicURL string
+	// Mail is the mail store (IMAP) of the users' mailboxes. If nil, the
+	// mail operations answer that the mail store is unavailable.
+	Mail *mailstore.Store
 }
 
 // Limits bound the work of one request.
@@ -106,6 +110,7 @@ func (l Limits) orDefaults() Limits {
 // undelivered.txt (unimplemented.gen.go).
 type Server struct {
 	store      *db.Store
+	mail       *mailstore.Store
 	ids        *ids.Codec
 	log        *slog.Logger
 	purgeDelay time.Duration
@@ -161,7 +166,7 @@ func New(opts Options) (*echo.Echo, error) {
 	if ready == nil {
 		ready = func() bool { return true }
 	}
-	s := &Server{store: opts.Store, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
+	s := &Server{store: opts.Store, mail: opts.Mail, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
 		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/")}
 	s.authFailures = throttle.New(throttle.Options{PerMinute: s.limits.AuthFailuresPerMinute})
 	if len(s.jwtKey) == 0 {

@@ -20,9 +20,6 @@ var notDelivered = map[string]bool{
 	"GetDomainHealth":             true,
 	"GetEmail":                    true,
 	"GetEmailAttachments":         true,
-	"GetFolder":                   true,
-	"GetFolderContent":            true,
-	"GetFolders":                  true,
 	"GetPlatformDiagnostic":       true,
 	"ListHealthErrors":            true,
 	"ReleaseEmail":                true,
@@ -82,21 +79,6 @@ func (*Server) GetEmail(context.Context, gen.GetEmailRequestObject) (gen.GetEmai
 // GetEmailAttachments is not delivered yet: 501.
 func (*Server) GetEmailAttachments(context.Context, gen.GetEmailAttachmentsRequestObject) (gen.GetEmailAttachmentsResponseObject, error) {
 	return nil, errNotImplemented("GetEmailAttachments")
-}
-
-// GetFolder is not delivered yet: 501.
-func (*Server) GetFolder(context.Context, gen.GetFolderRequestObject) (gen.GetFolderResponseObject, error) {
-	return nil, errNotImplemented("GetFolder")
-}
-
-// GetFolderContent is not delivered yet: 501.
-func (*Server) GetFolderContent(context.Context, gen.GetFolderContentRequestObject) (gen.GetFolderContentResponseObject, error) {
-	return nil, errNotImplemented("GetFolderContent")
-}
-
-// GetFolders is not delivered yet: 501.
-func (*Server) GetFolders(context.Context, gen.GetFoldersRequestObject) (gen.GetFoldersResponseObject, error) {
-	return nil, errNotImplemented("GetFolders")
 }
 
 // GetPlatformDiagnostic is not delivered yet: 501.

@@ -1179,112 +1179,124 @@ type HealthResult struct {
 	Type   *string            `json:"type,omitempty"`
 }
 
-// ImapFolder defines model for ImapFolder.
+// ImapFolder A folder of a user's mailbox (IMAP). Its path is its IMAP name in UTF-8, the server's hierarchy delimiter between levels.
 type ImapFolder struct {
-	// ChildrenUri Uri which can be used to get the subfolders contained in the folder
-	ChildrenUri *string `json:"childrenUri,omitempty"`
+	// ChildrenUri Uri which can be used to get the subfolders contained in the folder; null when the server says it has none
+	ChildrenUri nullable.Nullable[string] `json:"childrenUri"`
 
-	// MessageCount Number of messages contained in the folder
-	MessageCount *int32 `json:"messageCount,omitempty"`
+	// MessageCount Number of messages contained in the folder; null unless `fields=STATS` was asked (or the folder cannot hold messages)
+	MessageCount nullable.Nullable[int32] `json:"messageCount"`
 
 	// MessagesUri Uri which can be used to get the list of messages contained in the folder
-	MessagesUri *string `json:"messagesUri,omitempty"`
+	MessagesUri string `json:"messagesUri"`
 
-	// Name Folder name
-	Name *string `json:"name,omitempty"`
+	// Name Folder name (the last level of its path)
+	Name string `json:"name"`
 
 	// Path Folder path
-	Path *string `json:"path,omitempty"`
+	Path string `json:"path"`
 
-	// UnreadMessageCount Number of unread messages contained in the folder
-	UnreadMessageCount *int32 `json:"unreadMessageCount,omitempty"`
+	// UnreadMessageCount Number of unread messages contained in the folder; null unless `fields=STATS` was asked (or the folder cannot hold messages)
+	UnreadMessageCount nullable.Nullable[int32] `json:"unreadMessageCount"`
 }
 
-// ImapMessage defines model for ImapMessage.
+// ImapMessage A message of a folder, as a list shows it.
 type ImapMessage struct {
 	// Answered Define if email has been answered
-	Answered *bool `json:"answered,omitempty"`
+	Answered bool `json:"answered"`
 
-	// Attachments List of email attachments
-	Attachments *ImapMessageAttachmentList `json:"attachments,omitempty"`
+	// Attachments The attachments of a message, or null where they are not given (in a folder's list: ask the message with fields=ATTACHMENTS). The same properties as ImapMessageAttachmentList: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+	Attachments nullable.Nullable[ImapMessageAttachmentListOrNull] `json:"attachments"`
 
 	// Bcc Blind copy recipients of the message
-	Bcc *[]string `json:"bcc,omitempty"`
+	Bcc []string `json:"bcc"`
 
 	// Cc Copy recipients of the message
-	Cc *[]string `json:"cc,omitempty"`
+	Cc []string `json:"cc"`
 
 	// Deleted Define if email has been mark as deleted
-	Deleted *bool `json:"deleted,omitempty"`
+	Deleted bool `json:"deleted"`
 
-	// From Sender of the message
-	From *string `json:"from,omitempty"`
+	// From Sender of the message ("Name <address>", or the address; empty when it has none)
+	From string `json:"from"`
 
 	// HasAttachments Define if email contains attachments
-	HasAttachments *bool `json:"hasAttachments,omitempty"`
+	HasAttachments bool `json:"hasAttachments"`
 
-	// Headers List of headers of the message
-	Headers *map[string]interface{} `json:"headers,omitempty"`
+	// Headers Headers of the message, by canonical name, each with its values in order. In a list: Message-ID, X-Fuglu-Id, Importance, X-Priority and Priority when present.
+	Headers map[string][]string `json:"headers"`
 
-	// Id Unique identifier of the email. Useful in the message content API.
-	Id *string `json:"id,omitempty"`
+	// Id Unique identifier of the email in its folder (its IMAP UID). Useful in the message content API.
+	Id string `json:"id"`
 
 	// Important Define if email has been marked as important by the sender
-	Important *bool `json:"important,omitempty"`
+	Important bool `json:"important"`
 
 	// Recent Define if email is new since the last time the folder has been opened
-	Recent *bool `json:"recent,omitempty"`
+	Recent bool `json:"recent"`
 
 	// Seen Define if email has been read
-	Seen *bool `json:"seen,omitempty"`
+	Seen bool `json:"seen"`
 
-	// SentDate Date the message was sent (epoch milliseconds).
-	SentDate *int64 `json:"sentDate,omitempty"`
+	// SentDate Date the message was sent (epoch milliseconds; its Date header, or when it was received if it has none).
+	SentDate int64 `json:"sentDate"`
 
 	// Size Size of the message in bytes
-	Size *int32 `json:"size,omitempty"`
+	Size int32 `json:"size"`
 
 	// Subject Subject of the message
-	Subject *string `json:"subject,omitempty"`
+	Subject string `json:"subject"`
 
 	// To Main recipients of the message
-	To *[]string `json:"to,omitempty"`
+	To []string `json:"to"`
 
 	// Uri Uri which allow to get the details of the message (list of headers, attachment, body)
-	Uri *string `json:"uri,omitempty"`
+	Uri string `json:"uri"`
 }
 
-// ImapMessageAttachment defines model for ImapMessageAttachment.
+// ImapMessageAttachment An attachment of a message, one of its MIME parts.
 type ImapMessageAttachment struct {
 	// DisplayUri URI used for displaying the file
-	DisplayUri *string `json:"displayUri,omitempty"`
+	DisplayUri string `json:"displayUri"`
 
 	// DownloadUri URI used for downloading the file
-	DownloadUri *string `json:"downloadUri,omitempty"`
+	DownloadUri string `json:"downloadUri"`
 
-	// Id Id of the attachment in the message
-	Id *string `json:"id,omitempty"`
+	// Id Id of the attachment in the message (its IMAP part number, like 2 or 1.2)
+	Id string `json:"id"`
 
 	// Name Filename
-	Name *string `json:"name,omitempty"`
+	Name string `json:"name"`
 
 	// Size Size of the file in bytes
-	Size *int32 `json:"size,omitempty"`
+	Size int32 `json:"size"`
 
 	// Type Content type of the file
-	Type *string `json:"type,omitempty"`
+	Type string `json:"type"`
 }
 
-// ImapMessageAttachmentList defines model for ImapMessageAttachmentList.
+// ImapMessageAttachmentList The attachments of a message.
 type ImapMessageAttachmentList struct {
 	// ArchiveUri URI used to download an archive which contains all the attachments
-	ArchiveUri *string `json:"archiveUri,omitempty"`
+	ArchiveUri string `json:"archiveUri"`
 
 	// Count Number of attachments
-	Count *int32 `json:"count,omitempty"`
+	Count int32 `json:"count"`
 
 	// Items List of attachments
-	Items *[]ImapMessageAttachment `json:"items,omitempty"`
+	Items []ImapMessageAttachment `json:"items"`
+}
+
+// ImapMessageAttachmentListOrNull The attachments of a message, or null where they are not given (in a folder's list: ask the message with fields=ATTACHMENTS). The same properties as ImapMessageAttachmentList: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+type ImapMessageAttachmentListOrNull struct {
+	// ArchiveUri URI used to download an archive which contains all the attachments
+	ArchiveUri string `json:"archiveUri"`
+
+	// Count Number of attachments
+	Count int32 `json:"count"`
+
+	// Items List of attachments
+	Items []ImapMessageAttachment `json:"items"`
 }
 
 // ImapMessageContent defines model for ImapMessageContent.
@@ -2733,19 +2745,19 @@ type ListUsersParams struct {
 
 // GetFoldersParams defines parameters for GetFolders.
 type GetFoldersParams struct {
-	// Fields Attended fields types. STATS returns messages counts and number of unread elements
+	// Fields Attended fields types: STATS adds messageCount and unreadMessageCount (otherwise null). Any other value is a 400.
 	Fields *string `form:"fields,omitempty" json:"fields,omitempty"`
 }
 
 // GetFolderParams defines parameters for GetFolder.
 type GetFolderParams struct {
-	// Fields Attended fields types. STATS returns messages counts and number of unread elements
+	// Fields Attended fields types: STATS adds messageCount and unreadMessageCount (otherwise null). Any other value is a 400.
 	Fields *string `form:"fields,omitempty" json:"fields,omitempty"`
 }
 
 // GetFolderContentParams defines parameters for GetFolderContent.
 type GetFolderContentParams struct {
-	// Sort Define the sort applied on response. Prefix the field send_date by '-' to reverse the sort.
+	// Sort The order of the messages: sentDate (the Date header), receivedDate (arrival in the folder), from, to, cc (the mailbox of the first address), subject (the base subject, without Re:/Fwd:) or size; `-` first for descending. Ties go by id (UID), ascending.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Offset Index of the first item to return, from 0.
@@ -4383,7 +4395,7 @@ type ClientInterface interface {
 
 	// GetFolderContent Get folder content
 	//
-	// Get all emails contained in a folder.
+	// Get the emails of a folder, one page at a time, in the order asked (`X-Total-Count`: how many match). The text criteria (`from`, `to`, `cc`, `subject`, `body`, `id`) are IMAP SEARCH criteria: case-insensitive substrings of that header (of the body for `body`; `id` matches the Message-ID or the X-Fuglu-Id header); a `*` in one splits it into parts that must all appear. `operator` combines them: AND (every criterion), OR (any), NOT (none). `receivedAfter` (inclusive) and `receivedBefore` (exclusive) always restrict, to the millisecond. The search is one IMAP SEARCH (or SORT, where the server has it, so that only the page's messages are fetched). `attachments` is null in this list: ask the message with fields=ATTACHMENTS.
 	//
 	// Corresponds with GET /users/{userId}/emails/{folderPath} (the `GetFolderContent` operationId).
 	GetFolderContent(ctx context.Context, userId string, folderPath string, params *GetFolderContentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -7106,7 +7118,7 @@ func (c *Client) SendEmail(ctx context.Context, userId string, body SendEmailJSO
 
 // GetFolderContent Get folder content
 //
-// Get all emails contained in a folder.
+// Get the emails of a folder, one page at a time, in the order asked (`X-Total-Count`: how many match). The text criteria (`from`, `to`, `cc`, `subject`, `body`, `id`) are IMAP SEARCH criteria: case-insensitive substrings of that header (of the body for `body`; `id` matches the Message-ID or the X-Fuglu-Id header); a `*` in one splits it into parts that must all appear. `operator` combines them: AND (every criterion), OR (any), NOT (none). `receivedAfter` (inclusive) and `receivedBefore` (exclusive) always restrict, to the millisecond. The search is one IMAP SEARCH (or SORT, where the server has it, so that only the page's messages are fetched). `attachments` is null in this list: ask the message with fields=ATTACHMENTS.
 //
 // Corresponds with GET /users/{userId}/emails/{folderPath} (the `GetFolderContent` operationId).
 func (c *Client) GetFolderContent(ctx context.Context, userId string, folderPath string, params *GetFolderContentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -15234,7 +15246,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetFolderContentWithResponse Get folder content
 	//
-	// Get all emails contained in a folder.
+	// Get the emails of a folder, one page at a time, in the order asked (`X-Total-Count`: how many match). The text criteria (`from`, `to`, `cc`, `subject`, `body`, `id`) are IMAP SEARCH criteria: case-insensitive substrings of that header (of the body for `body`; `id` matches the Message-ID or the X-Fuglu-Id header); a `*` in one splits it into parts that must all appear. `operator` combines them: AND (every criterion), OR (any), NOT (none). `receivedAfter` (inclusive) and `receivedBefore` (exclusive) always restrict, to the millisecond. The search is one IMAP SEARCH (or SORT, where the server has it, so that only the page's messages are fetched). `attachments` is null in this list: ask the message with fields=ATTACHMENTS.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -32497,7 +32509,7 @@ func (c *ClientWithResponses) SendEmailWithResponse(ctx context.Context, userId 
 
 // GetFolderContentWithResponse Get folder content
 //
-// Get all emails contained in a folder.
+// Get the emails of a folder, one page at a time, in the order asked (`X-Total-Count`: how many match). The text criteria (`from`, `to`, `cc`, `subject`, `body`, `id`) are IMAP SEARCH criteria: case-insensitive substrings of that header (of the body for `body`; `id` matches the Message-ID or the X-Fuglu-Id header); a `*` in one splits it into parts that must all appear. `operator` combines them: AND (every criterion), OR (any), NOT (none). `receivedAfter` (inclusive) and `receivedBefore` (exclusive) always restrict, to the millisecond. The search is one IMAP SEARCH (or SORT, where the server has it, so that only the page's messages are fetched). `attachments` is null in this list: ask the message with fields=ATTACHMENTS.
 //
 // Returns a wrapper object for the known response body format(s).
 //

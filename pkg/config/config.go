@@ -75,6 +75,25 @@ type Config struct {
 	// Location of created resources (CLEANMAIL_PUBLIC_URL; default none:
 	// Locations are paths).
 	PublicURL string
+
+	// IMAPURL is the mail store of the users' mailboxes: imap://host:port,
+	// imaps://host:port, or imap://host:port?starttls=true
+	// (CLEANMAIL_IMAP_URL). Empty: serve runs an embedded, in-memory one.
+	IMAPURL string
+	// IMAPMasterUser and IMAPMasterPassword log in as each user
+	// (CLEANMAIL_IMAP_MASTER_USER, CLEANMAIL_IMAP_MASTER_PASSWORD; required
+	// with CLEANMAIL_IMAP_URL; for the embedded store, defaults to
+	// "cleanmail" and a random password printed at start).
+	IMAPMasterUser, IMAPMasterPassword string
+	// IMAPMasterSeparator joins the user and the master user in the login
+	// (CLEANMAIL_IMAP_MASTER_SEPARATOR, default "*", Dovecot's).
+	IMAPMasterSeparator string
+	// IMAPTimeout bounds each exchange with the mail store
+	// (CLEANMAIL_IMAP_TIMEOUT, default 10s).
+	IMAPTimeout time.Duration
+	// EmbeddedIMAPListen is where the embedded mail store listens
+	// (CLEANMAIL_EMBEDDED_IMAP_LISTEN, default 127.0.0.1:1143).
+	EmbeddedIMAPListen string
 }
 
 // Defaults returns the configuration with nothing set.
@@ -92,6 +111,10 @@ func Defaults() Config {
 		RequestTimeout:        60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		AuthFailuresPerMinute: 10,
+
+		IMAPMasterSeparator: "*",
+		IMAPTimeout:         10 * time.Second,
+		EmbeddedIMAPListen:  "127.0.0.1:1143",
 	}
 }
 
@@ -110,6 +133,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_BOOTSTRAP_TOKEN", &c.BootstrapToken)
 	str("CLEANMAIL_JWT_KEY", &c.JWTKey)
 	str("CLEANMAIL_PUBLIC_URL", &c.PublicURL)
+	str("CLEANMAIL_IMAP_URL", &c.IMAPURL)
+	str("CLEANMAIL_IMAP_MASTER_USER", &c.IMAPMasterUser)
+	str("CLEANMAIL_IMAP_MASTER_PASSWORD", &c.IMAPMasterPassword)
+	str("CLEANMAIL_IMAP_MASTER_SEPARATOR", &c.IMAPMasterSeparator)
+	str("CLEANMAIL_EMBEDDED_IMAP_LISTEN", &c.EmbeddedIMAPListen)
 	for _, d := range []struct {
 		name     string
 		dst      *time.Duration
@@ -124,6 +152,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"CLEANMAIL_READ_TIMEOUT", &c.ReadTimeout, true},
 		{"CLEANMAIL_REQUEST_TIMEOUT", &c.RequestTimeout, true},
 		{"CLEANMAIL_IDLE_TIMEOUT", &c.IdleTimeout, true},
+		{"CLEANMAIL_IMAP_TIMEOUT", &c.IMAPTimeout, true},
 	} {
 		v := getenv(d.name)
 		if v == "" {
@@ -178,6 +207,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("CLEANMAIL_LOG_JSON: %q is not a boolean", v)
 		}
 		c.JSONLogs = b
+	}
+	if c.IMAPURL != "" {
+		u, err := url.Parse(c.IMAPURL)
+		if err != nil || (u.Scheme != "imap" && u.Scheme != "imaps") || u.Host == "" {
+			return c, fmt.Errorf("CLEANMAIL_IMAP_URL: %q is not imap://host:port or imaps://host:port", c.IMAPURL)
+		}
+		if c.IMAPMasterUser == "" || c.IMAPMasterPassword == "" {
+			return c, fmt.Errorf("CLEANMAIL_IMAP_URL needs CLEANMAIL_IMAP_MASTER_USER and CLEANMAIL_IMAP_MASTER_PASSWORD")
+		}
 	}
 	if c.JWTKey != "" && len(c.JWTKey) < 32 {
 		return c, fmt.Errorf("CLEANMAIL_JWT_KEY must be at least 32 characters long")

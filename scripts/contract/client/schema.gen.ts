@@ -1379,7 +1379,7 @@ export interface paths {
         };
         /**
          * Get folder content
-         * @description Get all emails contained in a folder.
+         * @description Get the emails of a folder, one page at a time, in the order asked (`X-Total-Count`: how many match). The text criteria (`from`, `to`, `cc`, `subject`, `body`, `id`) are IMAP SEARCH criteria: case-insensitive substrings of that header (of the body for `body`; `id` matches the Message-ID or the X-Fuglu-Id header); a `*` in one splits it into parts that must all appear. `operator` combines them: AND (every criterion), OR (any), NOT (none). `receivedAfter` (inclusive) and `receivedBefore` (exclusive) always restrict, to the millisecond. The search is one IMAP SEARCH (or SORT, where the server has it, so that only the page's messages are fetched). `attachments` is null in this list: ask the message with fields=ATTACHMENTS.
          */
         get: operations["GetFolderContent"];
         put?: never;
@@ -2350,98 +2350,113 @@ export interface components {
             result?: components["schemas"]["HealthCheckResult"];
             output?: string[];
         };
+        /** @description A folder of a user's mailbox (IMAP). Its path is its IMAP name in UTF-8, the server's hierarchy delimiter between levels. */
         ImapFolder: {
-            /** @description Folder name */
-            name?: string;
+            /** @description Folder name (the last level of its path) */
+            name: string;
             /** @description Folder path */
-            path?: string;
+            path: string;
             /**
              * Format: int32
-             * @description Number of unread messages contained in the folder
+             * @description Number of unread messages contained in the folder; null unless `fields=STATS` was asked (or the folder cannot hold messages)
              */
-            unreadMessageCount?: number;
+            unreadMessageCount: number | null;
             /**
              * Format: int32
-             * @description Number of messages contained in the folder
+             * @description Number of messages contained in the folder; null unless `fields=STATS` was asked (or the folder cannot hold messages)
              */
-            messageCount?: number;
+            messageCount: number | null;
             /** @description Uri which can be used to get the list of messages contained in the folder */
-            messagesUri?: string;
-            /** @description Uri which can be used to get the subfolders contained in the folder */
-            childrenUri?: string;
+            messagesUri: string;
+            /** @description Uri which can be used to get the subfolders contained in the folder; null when the server says it has none */
+            childrenUri: string | null;
         };
+        /** @description A message of a folder, as a list shows it. */
         ImapMessage: {
-            /** @description List of headers of the message */
-            headers?: {
-                [key: string]: unknown;
+            /** @description Headers of the message, by canonical name, each with its values in order. In a list: Message-ID, X-Fuglu-Id, Importance, X-Priority and Priority when present. */
+            headers: {
+                [key: string]: string[];
             };
-            /** @description List of email attachments */
-            attachments?: components["schemas"]["ImapMessageAttachmentList"];
-            /** @description Unique identifier of the email. Useful in the message content API. */
-            id?: string;
+            attachments: components["schemas"]["ImapMessageAttachmentListOrNull"];
+            /** @description Unique identifier of the email in its folder (its IMAP UID). Useful in the message content API. */
+            id: string;
             /** @description Uri which allow to get the details of the message (list of headers, attachment, body) */
-            uri?: string;
+            uri: string;
             /** @description Define if email has been read */
-            seen?: boolean;
+            seen: boolean;
             /** @description Define if email has been answered */
-            answered?: boolean;
+            answered: boolean;
             /** @description Define if email is new since the last time the folder has been opened */
-            recent?: boolean;
+            recent: boolean;
             /** @description Define if email has been mark as deleted */
-            deleted?: boolean;
+            deleted: boolean;
             /** @description Define if email contains attachments */
-            hasAttachments?: boolean;
+            hasAttachments: boolean;
             /** @description Define if email has been marked as important by the sender */
-            important?: boolean;
+            important: boolean;
             /**
              * Format: int64
-             * @description Date the message was sent (epoch milliseconds).
+             * @description Date the message was sent (epoch milliseconds; its Date header, or when it was received if it has none).
              */
-            sentDate?: number;
+            sentDate: number;
             /** @description Subject of the message */
-            subject?: string;
-            /** @description Sender of the message */
-            from?: string;
+            subject: string;
+            /** @description Sender of the message ("Name <address>", or the address; empty when it has none) */
+            from: string;
             /** @description Main recipients of the message */
-            to?: string[];
+            to: string[];
             /** @description Copy recipients of the message */
-            cc?: string[];
+            cc: string[];
             /** @description Blind copy recipients of the message */
-            bcc?: string[];
+            bcc: string[];
             /**
              * Format: int32
              * @description Size of the message in bytes
              */
-            size?: number;
+            size: number;
         };
+        /** @description An attachment of a message, one of its MIME parts. */
         ImapMessageAttachment: {
-            /** @description Id of the attachment in the message */
-            id?: string;
+            /** @description Id of the attachment in the message (its IMAP part number, like 2 or 1.2) */
+            id: string;
             /** @description Filename */
-            name?: string;
+            name: string;
             /** @description Content type of the file */
-            type?: string;
+            type: string;
             /**
              * Format: int32
              * @description Size of the file in bytes
              */
-            size?: number;
+            size: number;
             /** @description URI used for downloading the file */
-            downloadUri?: string;
+            downloadUri: string;
             /** @description URI used for displaying the file */
-            displayUri?: string;
+            displayUri: string;
         };
+        /** @description The attachments of a message. */
         ImapMessageAttachmentList: {
             /** @description List of attachments */
-            items?: components["schemas"]["ImapMessageAttachment"][];
+            items: components["schemas"]["ImapMessageAttachment"][];
             /** @description URI used to download an archive which contains all the attachments */
-            archiveUri?: string;
+            archiveUri: string;
             /**
              * Format: int32
              * @description Number of attachments
              */
-            count?: number;
+            count: number;
         };
+        /** @description The attachments of a message, or null where they are not given (in a folder's list: ask the message with fields=ATTACHMENTS). The same properties as ImapMessageAttachmentList: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable. */
+        ImapMessageAttachmentListOrNull: {
+            /** @description List of attachments */
+            items: components["schemas"]["ImapMessageAttachment"][];
+            /** @description URI used to download an archive which contains all the attachments */
+            archiveUri: string;
+            /**
+             * Format: int32
+             * @description Number of attachments
+             */
+            count: number;
+        } | null;
         ImapMessageContent: {
             /** @description List of headers of the message */
             headers?: {
@@ -9913,7 +9928,7 @@ export interface operations {
     GetFolders: {
         parameters: {
             query?: {
-                /** @description Attended fields types. STATS returns messages counts and number of unread elements */
+                /** @description Attended fields types: STATS adds messageCount and unreadMessageCount (otherwise null). Any other value is a 400. */
                 fields?: string;
             };
             header?: never;
@@ -9972,7 +9987,7 @@ export interface operations {
     GetFolder: {
         parameters: {
             query?: {
-                /** @description Attended fields types. STATS returns messages counts and number of unread elements */
+                /** @description Attended fields types: STATS adds messageCount and unreadMessageCount (otherwise null). Any other value is a 400. */
                 fields?: string;
             };
             header?: never;
@@ -10075,8 +10090,8 @@ export interface operations {
     GetFolderContent: {
         parameters: {
             query?: {
-                /** @description Define the sort applied on response. Prefix the field send_date by '-' to reverse the sort. */
-                sort?: "sentDate" | "-sentDate" | "subject" | "-subject" | "from" | "-from" | "to" | "-to" | "cc" | "-cc" | "size" | "-size";
+                /** @description The order of the messages: sentDate (the Date header), receivedDate (arrival in the folder), from, to, cc (the mailbox of the first address), subject (the base subject, without Re:/Fwd:) or size; `-` first for descending. Ties go by id (UID), ascending. */
+                sort?: "sentDate" | "-sentDate" | "receivedDate" | "-receivedDate" | "subject" | "-subject" | "from" | "-from" | "to" | "-to" | "cc" | "-cc" | "size" | "-size";
                 /** @description Index of the first item to return, from 0. */
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */

@@ -242,6 +242,14 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   await done(sys.DELETE("/users/{userId}/sign", { params: { path: { userId: arya.id } } }));
   await fails(sys.GET("/users/{userId}/sign", { params: { path: { userId: arya.id } } }), 422);
 
+  // Her mailbox, on the embedded mail store (IMAP): folders with their
+  // counts, the children of one, and a folder's (empty) content.
+  const folders = await ok(sys.GET("/users/{userId}/emails/folders", { params: { path: { userId: arya.id }, query: { fields: "STATS" } } }));
+  const quarantine = folders.find((f) => f.path === "Quarantine");
+  eq(quarantine?.messageCount ?? null, 0, "an empty quarantine");
+  await ok(sys.GET("/users/{userId}/emails/folders/{folderPath}", { params: { path: { userId: arya.id, folderPath: "Quarantine" } } }));
+  eq((await ok(sys.GET("/users/{userId}/emails/{folderPath}", { params: { path: { userId: arya.id, folderPath: "Quarantine" }, query: { sort: "-receivedDate", subject: "invoice" } } }))).length, 0, "nothing held yet");
+
   // ── E-mail aliases (groups). ─────────────────────────────────────────
   const winter = await ok(
     sys.POST("/domains/{domainId}/groups", { params: { path: { domainId: stark.id } }, body: { email: "winter@stark.example", recipients: ["arya@stark.example", "maester@citadel.example"] } }),
