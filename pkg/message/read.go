@@ -48,7 +48,10 @@ type Message struct {
 	HTML bool
 	// Attachments are the parts that are files: a part whose disposition
 	// is "attachment", that has a file name, or whose type is not text
-	// (an image, a message/rfc822); inline images are listed too.
+	// (an image, a message/rfc822, which is listed whole and not looked
+	// into); inline images are listed too, and so is a text part that is
+	// neither the body nor an alternative of it (a footer after the
+	// body). Parts are listed in the order of the message.
 	Attachments []Attachment
 	// Important is the sender's mark: Importance: high, X-Priority 1 or
 	// 2, or Priority: urgent.

@@ -3,10 +3,16 @@ package message
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/charset"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
 )
@@ -230,5 +236,77 @@ func TestReadRefusesNoMessage(t *testing.T) {
 	_, err = Read(strings.NewReader("X-Long: " + strings.Repeat("a", maxHeaderBytes) + "\r\n\r\nbody"))
 	if !errors.Is(err, fault.ErrInvalid) {
 		t.Errorf("Read of a 1 MiB header: %v, want an Invalid", err)
+	}
+}
+
+// TestPartNumbersAreIMAPs checks the part numbers against go-imap's
+// server, which numbers and extracts the parts of a message for FETCH
+// BINARY[part]: every leaf of the body structure (attached messages
+// looked into) is the same part here, with the same bytes.
+func TestPartNumbersAreIMAPs(t *testing.T) {
+	for _, tc := range []struct{ name, raw, ids string }{
+		{"nested", nested, "[1 1] [1 2] [2] [3] [3 1] [3 2] [4]"},
+		{"single", crlf("Content-Type: application/zip\nContent-Transfer-Encoding: base64\n\nUEsDBA==\n"), "[1]"},
+		{"attached single-part message", crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\n\nhi\n--b\nContent-Type: message/rfc822\n\n" +
+			"Subject: in\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\n\nR0lGODlh\n--b--\n"), "[1] [2] [2 1]"},
+	} {
+		raw := tc.raw
+		t.Run(tc.name, func(t *testing.T) {
+			var ids []string
+			var visit func(bs imap.BodyStructure, path []int)
+			visit = func(bs imap.BodyStructure, path []int) {
+				switch bs := bs.(type) {
+				case *imap.BodyStructureMultiPart:
+					for i, c := range bs.Children {
+						visit(c, append(slices.Clone(path), i+1))
+					}
+				case *imap.BodyStructureSinglePart:
+					if len(path) == 0 {
+						path = []int{1}
+					}
+					check(t, raw, path, bs)
+					ids = append(ids, fmt.Sprint(path))
+					if bs.MessageRFC822 != nil {
+						inner := bs.MessageRFC822.BodyStructure
+						if _, multi := inner.(*imap.BodyStructureMultiPart); multi {
+							visit(inner, path)
+						} else {
+							visit(inner, append(slices.Clone(path), 1))
+						}
+					}
+				}
+			}
+			visit(imapserver.ExtractBodyStructure(strings.NewReader(raw)), nil)
+			if got := strings.Join(ids, " "); got != tc.ids {
+				t.Errorf("IMAP's parts: %s, want %s", got, tc.ids)
+			}
+		})
+	}
+}
+
+// check compares Part with go-imap's BINARY[path] of raw.
+func check(t *testing.T, raw string, path []int, bs *imap.BodyStructureSinglePart) {
+	t.Helper()
+	id := strings.Trim(strings.ReplaceAll(fmt.Sprint(path), " ", "."), "[]")
+	r, ct, _, err := Part(strings.NewReader(raw), id)
+	if err != nil {
+		t.Errorf("Part(%s): %v", id, err)
+		return
+	}
+	b, _ := io.ReadAll(r)
+	if mt, _, _ := strings.Cut(ct, ";"); mt != bs.MediaType() {
+		t.Errorf("Part(%s) is %s; IMAP's is %s", id, mt, bs.MediaType())
+	}
+	// go-imap converts text to UTF-8; Part gives the bytes as they are.
+	if cs := bs.Params["charset"]; cs != "" && strings.HasPrefix(ct, "text/") {
+		u, err := charset.Reader(cs, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(u)
+	}
+	want := imapserver.ExtractBinarySection(strings.NewReader(raw), &imap.FetchItemBinarySection{Part: path})
+	if !bytes.Equal(b, want) {
+		t.Errorf("Part(%s) = %q; IMAP's BINARY[%s] = %q", id, b, id, want)
 	}
 }

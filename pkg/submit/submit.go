@@ -180,8 +180,9 @@ type Sender struct {
 	HelloName string
 }
 
-// Send submits msg (the message as it is to be received: CRLF line
-// endings; dot-stuffing is Send's) from the envelope sender from ("" for
+// Send submits msg (the message as it is to be received, with CRLF line
+// endings: go-smtp's writer sends a bare LF as CRLF, and does the
+// dot-stuffing) from the envelope sender from ("" for
 // the null sender) to the recipients to, through the first relay of
 // relays that takes it.
 //
