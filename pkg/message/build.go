@@ -343,7 +343,7 @@ func msgID(field, s string) (string, error) {
 		id = id[1 : len(id)-1]
 	}
 	left, right, ok := strings.Cut(id, "@")
-	valid := ok && left != "" && right != "" && len(id) <= 250
+	valid := ok && left != "" && right != "" && !strings.Contains(right, "@") && len(id) <= 250
 	for i := 0; valid && i < len(id); i++ {
 		if c := id[i]; c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == '(' || c == ')' || c == ',' || c == ';' || c == '\\' {
 			valid = false

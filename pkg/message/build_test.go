@@ -201,6 +201,8 @@ func TestBuildRefusesInjection(t *testing.T) {
 		{"attachments.0.contentType", func(d *Draft) { d.Attachments[0].ContentType = "not a type" }},
 		{"inReplyTo", func(d *Draft) { d.InReplyTo = "<a@b>" + evil }},
 		{"inReplyTo", func(d *Draft) { d.InReplyTo = "no-at-sign" }},
+		{"inReplyTo", func(d *Draft) { d.InReplyTo = "<a@b@c>" }},
+		{"messageId", func(d *Draft) { d.MessageID = "<a b@c>" }},
 		{"references", func(d *Draft) { d.References = "<a@b> <c@d>\r\nBcc: evil@example.com" }},
 		{"dispositionNotificationTo", func(d *Draft) { d.DispositionNotificationTo = "a@example.com" + evil }},
 		{"messageId", func(d *Draft) { d.MessageID = "<id@example.com>" + evil }},
