@@ -32,6 +32,8 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
+	"github.com/cleanmail/cleanmail/pkg/message"
+	"github.com/cleanmail/cleanmail/pkg/submit"
 	"github.com/cleanmail/cleanmail/pkg/throttle"
 )
 
@@ -64,6 +66,13 @@ type Options struct {
 	// Mail is the mail store (IMAP) of the users' mailboxes. If nil, the
 	// mail operations answer that the mail store is unavailable.
 	Mail *mailstore.Store
+	// Submit sends mail over SMTP (release, send). If nil, a Sender with
+	// its defaults.
+	Submit *submit.Sender
+	// VirusHeader is the header by which the filters mark an infected
+	// message ("X-Virus-Status: Infected…"); message.DefaultVirusHeader
+	// when empty.
+	VirusHeader string
 }
 
 // Limits bound the work of one request.
@@ -111,6 +120,8 @@ func (l Limits) orDefaults() Limits {
 type Server struct {
 	store      *db.Store
 	mail       *mailstore.Store
+	submit     *submit.Sender
+	virusHdr   string
 	ids        *ids.Codec
 	log        *slog.Logger
 	purgeDelay time.Duration
@@ -166,7 +177,13 @@ func New(opts Options) (*echo.Echo, error) {
 	if ready == nil {
 		ready = func() bool { return true }
 	}
-	s := &Server{store: opts.Store, mail: opts.Mail, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
+	if opts.Submit == nil {
+		opts.Submit = &submit.Sender{}
+	}
+	if opts.VirusHeader == "" {
+		opts.VirusHeader = message.DefaultVirusHeader
+	}
+	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
 		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/")}
 	s.authFailures = throttle.New(throttle.Options{PerMinute: s.limits.AuthFailuresPerMinute})
 	if len(s.jwtKey) == 0 {

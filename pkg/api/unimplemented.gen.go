@@ -10,25 +10,21 @@ import (
 
 // notDelivered lists the operations answering 501 (undelivered.txt).
 var notDelivered = map[string]bool{
-	"AddDomainDkim":               true,
-	"DeleteAttachment":            true,
-	"DeleteDomainDkim":            true,
-	"DownloadAttachment":          true,
-	"DownloadEmailAttachmentPart": true,
-	"ExecuteTask":                 true,
-	"GetDomainDkim":               true,
-	"GetDomainHealth":             true,
-	"GetEmail":                    true,
-	"GetEmailAttachments":         true,
-	"GetPlatformDiagnostic":       true,
-	"ListHealthErrors":            true,
-	"ReleaseEmail":                true,
-	"RunDomainDiagnostic":         true,
-	"RunPlatformDiagnostic":       true,
-	"SendEmail":                   true,
-	"TryRelayConfiguration":       true,
-	"UpdateDomainDkim":            true,
-	"UploadAttachment":            true,
+	"AddDomainDkim":         true,
+	"DeleteAttachment":      true,
+	"DeleteDomainDkim":      true,
+	"DownloadAttachment":    true,
+	"ExecuteTask":           true,
+	"GetDomainDkim":         true,
+	"GetDomainHealth":       true,
+	"GetPlatformDiagnostic": true,
+	"ListHealthErrors":      true,
+	"RunDomainDiagnostic":   true,
+	"RunPlatformDiagnostic": true,
+	"SendEmail":             true,
+	"TryRelayConfiguration": true,
+	"UpdateDomainDkim":      true,
+	"UploadAttachment":      true,
 }
 
 // AddDomainDkim is not delivered yet: 501.
@@ -51,11 +47,6 @@ func (*Server) DownloadAttachment(context.Context, gen.DownloadAttachmentRequest
 	return nil, errNotImplemented("DownloadAttachment")
 }
 
-// DownloadEmailAttachmentPart is not delivered yet: 501.
-func (*Server) DownloadEmailAttachmentPart(context.Context, gen.DownloadEmailAttachmentPartRequestObject) (gen.DownloadEmailAttachmentPartResponseObject, error) {
-	return nil, errNotImplemented("DownloadEmailAttachmentPart")
-}
-
 // ExecuteTask is not delivered yet: 501.
 func (*Server) ExecuteTask(context.Context, gen.ExecuteTaskRequestObject) (gen.ExecuteTaskResponseObject, error) {
 	return nil, errNotImplemented("ExecuteTask")
@@ -71,16 +62,6 @@ func (*Server) GetDomainHealth(context.Context, gen.GetDomainHealthRequestObject
 	return nil, errNotImplemented("GetDomainHealth")
 }
 
-// GetEmail is not delivered yet: 501.
-func (*Server) GetEmail(context.Context, gen.GetEmailRequestObject) (gen.GetEmailResponseObject, error) {
-	return nil, errNotImplemented("GetEmail")
-}
-
-// GetEmailAttachments is not delivered yet: 501.
-func (*Server) GetEmailAttachments(context.Context, gen.GetEmailAttachmentsRequestObject) (gen.GetEmailAttachmentsResponseObject, error) {
-	return nil, errNotImplemented("GetEmailAttachments")
-}
-
 // GetPlatformDiagnostic is not delivered yet: 501.
 func (*Server) GetPlatformDiagnostic(context.Context, gen.GetPlatformDiagnosticRequestObject) (gen.GetPlatformDiagnosticResponseObject, error) {
 	return nil, errNotImplemented("GetPlatformDiagnostic")
@@ -89,11 +70,6 @@ func (*Server) GetPlatformDiagnostic(context.Context, gen.GetPlatformDiagnosticR
 // ListHealthErrors is not delivered yet: 501.
 func (*Server) ListHealthErrors(context.Context, gen.ListHealthErrorsRequestObject) (gen.ListHealthErrorsResponseObject, error) {
 	return nil, errNotImplemented("ListHealthErrors")
-}
-
-// ReleaseEmail is not delivered yet: 501.
-func (*Server) ReleaseEmail(context.Context, gen.ReleaseEmailRequestObject) (gen.ReleaseEmailResponseObject, error) {
-	return nil, errNotImplemented("ReleaseEmail")
 }
 
 // RunDomainDiagnostic is not delivered yet: 501.

@@ -1299,64 +1299,64 @@ type ImapMessageAttachmentListOrNull struct {
 	Items []ImapMessageAttachment `json:"items"`
 }
 
-// ImapMessageContent defines model for ImapMessageContent.
+// ImapMessageContent One message, with what `fields` asked for: the headers (HEADERS), the attachments (ATTACHMENTS), the body (BODY, as `content`) and the source (SOURCE). The body and the source are given only to the mailbox's owner (the end user, or an administrator acting as that user through a temporary token obtained with IMPERSONATE): for every other caller, sysadmins included, they are null.
 type ImapMessageContent struct {
 	// Answered Define if email has been answered
-	Answered *bool `json:"answered,omitempty"`
+	Answered bool `json:"answered"`
 
-	// Attachments List of email attachments
-	Attachments *ImapMessageAttachmentList `json:"attachments,omitempty"`
+	// Attachments The attachments of a message, or null where they are not given (in a folder's list: ask the message with fields=ATTACHMENTS). The same properties as ImapMessageAttachmentList: a schema of its own because a property is a nullable object, for every validator, only as a $ref to a schema that is itself nullable.
+	Attachments nullable.Nullable[ImapMessageAttachmentListOrNull] `json:"attachments"`
 
 	// Bcc Blind copy recipients of the message
-	Bcc *[]string `json:"bcc,omitempty"`
+	Bcc []string `json:"bcc"`
 
 	// Cc Copy recipients of the message
-	Cc *[]string `json:"cc,omitempty"`
+	Cc []string `json:"cc"`
 
-	// Content Content of the message. Only accessible by owner of the message.
-	Content *string `json:"content,omitempty"`
+	// Content Content of the message (fields=BODY), its HTML part if it has one, else its text, in UTF-8. Only accessible by owner of the message (null otherwise, and when not asked).
+	Content nullable.Nullable[string] `json:"content"`
 
 	// Deleted Define if email has been mark as deleted
-	Deleted *bool `json:"deleted,omitempty"`
+	Deleted bool `json:"deleted"`
 
 	// From Sender of the message
-	From *string `json:"from,omitempty"`
+	From string `json:"from"`
 
 	// HasAttachments Define if email contains attachments
-	HasAttachments *bool `json:"hasAttachments,omitempty"`
+	HasAttachments bool `json:"hasAttachments"`
 
-	// Headers List of headers of the message
-	Headers *map[string]interface{} `json:"headers,omitempty"`
+	// Headers Headers of the message (fields=HEADERS; empty otherwise), by canonical name, each with its decoded values in order.
+	Headers map[string][]string `json:"headers"`
 
 	// Id Unique identifier of the email. Useful in the message content API.
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// Important Define if email has been marked as important by the sender
-	Important *bool `json:"important,omitempty"`
+	Important bool `json:"important"`
 
 	// Recent Define if email is new since the last time the folder has been opened
-	Recent *bool `json:"recent,omitempty"`
+	Recent bool `json:"recent"`
 
 	// Seen Define if email has been read
-	Seen *bool `json:"seen,omitempty"`
+	Seen bool `json:"seen"`
 
 	// SentDate Date the message was sent (epoch milliseconds).
-	SentDate *int64 `json:"sentDate,omitempty"`
+	SentDate int64 `json:"sentDate"`
 
 	// Size Size of the message in bytes
-	Size *int32 `json:"size,omitempty"`
+	Size int32 `json:"size"`
 
-	// Source Content source of the message. Only accessible by owner of the message.
-	Source *string `json:"source,omitempty"`
+	// Source Content source of the message (fields=SOURCE), as stored. Only accessible by owner of the message (null otherwise, and when not asked).
+	Source nullable.Nullable[string] `json:"source"`
 
 	// Subject Subject of the message
-	Subject *string `json:"subject,omitempty"`
+	Subject string `json:"subject"`
 
 	// To Main recipients of the message
-	To *[]string `json:"to,omitempty"`
+	To []string `json:"to"`
 
 	// Uri Uri which allow to get the details of the message (list of headers, attachment, body)
-	Uri *string `json:"uri,omitempty"`
+	Uri string `json:"uri"`
 }
 
 // Language Language of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -2799,7 +2799,7 @@ type SearchOperator string
 
 // GetEmailParams defines parameters for GetEmail.
 type GetEmailParams struct {
-	// Fields List of attended datas
+	// Fields What to return, comma-separated: HEADERS (the default), BODY, SOURCE, ATTACHMENTS. Any other value is a 400.
 	Fields *string `form:"fields,omitempty" json:"fields,omitempty"`
 }
 

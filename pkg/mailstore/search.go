@@ -153,12 +153,14 @@ func (s *Store) Search(ctx context.Context, user, folder string, q Query, p list
 func (c *conn) examine(folder string) error {
 	if _, err := c.c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		if isNonExistent(err) {
-			return fault.NotFoundOf(fault.Folder)
+			return errFolder()
 		}
 		return err
 	}
 	return nil
 }
+
+func errFolder() error { return fault.NotFoundOf(fault.Folder) }
 
 // sortHere is SORT for a server without it: every match's sort key is
 // fetched, and the UIDs sorted as RFC 5256 sorts them (ties by UID, in

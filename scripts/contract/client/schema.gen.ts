@@ -2457,53 +2457,53 @@ export interface components {
              */
             count: number;
         } | null;
+        /** @description One message, with what `fields` asked for: the headers (HEADERS), the attachments (ATTACHMENTS), the body (BODY, as `content`) and the source (SOURCE). The body and the source are given only to the mailbox's owner (the end user, or an administrator acting as that user through a temporary token obtained with IMPERSONATE): for every other caller, sysadmins included, they are null. */
         ImapMessageContent: {
-            /** @description List of headers of the message */
-            headers?: {
-                [key: string]: unknown;
+            /** @description Headers of the message (fields=HEADERS; empty otherwise), by canonical name, each with its decoded values in order. */
+            headers: {
+                [key: string]: string[];
             };
-            /** @description List of email attachments */
-            attachments?: components["schemas"]["ImapMessageAttachmentList"];
+            attachments: components["schemas"]["ImapMessageAttachmentListOrNull"];
             /** @description Unique identifier of the email. Useful in the message content API. */
-            id?: string;
+            id: string;
             /** @description Uri which allow to get the details of the message (list of headers, attachment, body) */
-            uri?: string;
+            uri: string;
             /** @description Define if email has been read */
-            seen?: boolean;
+            seen: boolean;
             /** @description Define if email has been answered */
-            answered?: boolean;
+            answered: boolean;
             /** @description Define if email is new since the last time the folder has been opened */
-            recent?: boolean;
+            recent: boolean;
             /** @description Define if email has been mark as deleted */
-            deleted?: boolean;
+            deleted: boolean;
             /** @description Define if email contains attachments */
-            hasAttachments?: boolean;
+            hasAttachments: boolean;
             /** @description Define if email has been marked as important by the sender */
-            important?: boolean;
+            important: boolean;
             /**
              * Format: int64
              * @description Date the message was sent (epoch milliseconds).
              */
-            sentDate?: number;
+            sentDate: number;
             /** @description Subject of the message */
-            subject?: string;
+            subject: string;
             /** @description Sender of the message */
-            from?: string;
+            from: string;
             /** @description Main recipients of the message */
-            to?: string[];
+            to: string[];
             /** @description Copy recipients of the message */
-            cc?: string[];
+            cc: string[];
             /** @description Blind copy recipients of the message */
-            bcc?: string[];
+            bcc: string[];
             /**
              * Format: int32
              * @description Size of the message in bytes
              */
-            size?: number;
-            /** @description Content of the message. Only accessible by owner of the message. */
-            content?: string;
-            /** @description Content source of the message. Only accessible by owner of the message. */
-            source?: string;
+            size: number;
+            /** @description Content of the message (fields=BODY), its HTML part if it has one, else its text, in UTF-8. Only accessible by owner of the message (null otherwise, and when not asked). */
+            content: string | null;
+            /** @description Content source of the message (fields=SOURCE), as stored. Only accessible by owner of the message (null otherwise, and when not asked). */
+            source: string | null;
         };
         /**
          * @description Language of an account. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
@@ -10173,7 +10173,7 @@ export interface operations {
     GetEmail: {
         parameters: {
             query?: {
-                /** @description List of attended datas */
+                /** @description What to return, comma-separated: HEADERS (the default), BODY, SOURCE, ATTACHMENTS. Any other value is a 400. */
                 fields?: string;
             };
             header?: never;
@@ -10182,7 +10182,7 @@ export interface operations {
                 userId: string;
                 /** @description IMAP folder path. It may contain `/` (hierarchy delimiter), which must be sent percent-encoded: `INBOX%2FSub`. */
                 folderPath: string;
-                /** @description Id of the e-mail: the value of its X-Fuglu-Id header or its Message-ID */
+                /** @description Id of the e-mail: its id in the folder (ImapMessage.id, the IMAP UID), or the value of its X-Fuglu-Id header or of its Message-ID (with or without angle brackets) */
                 messageId: string;
             };
             cookie?: never;
@@ -10244,7 +10244,7 @@ export interface operations {
                 userId: string;
                 /** @description IMAP folder path. It may contain `/` (hierarchy delimiter), which must be sent percent-encoded: `INBOX%2FSub`. */
                 folderPath: string;
-                /** @description Id of the e-mail: the value of its X-Fuglu-Id header or its Message-ID */
+                /** @description Id of the e-mail: its id in the folder (ImapMessage.id, the IMAP UID), or the value of its X-Fuglu-Id header or of its Message-ID (with or without angle brackets) */
                 messageId: string;
             };
             cookie?: never;
@@ -10292,7 +10292,7 @@ export interface operations {
                 userId: string;
                 /** @description IMAP folder path. It may contain `/` (hierarchy delimiter), which must be sent percent-encoded: `INBOX%2FSub`. */
                 folderPath: string;
-                /** @description Id of the e-mail: the value of its X-Fuglu-Id header or its Message-ID */
+                /** @description Id of the e-mail: its id in the folder (ImapMessage.id, the IMAP UID), or the value of its X-Fuglu-Id header or of its Message-ID (with or without angle brackets) */
                 messageId: string;
                 /** @description Id of the attachment (MIME part) in the message (ImapMessageAttachment.id) */
                 partId: string;
@@ -10341,7 +10341,7 @@ export interface operations {
                 userId: string;
                 /** @description IMAP folder path. It may contain `/` (hierarchy delimiter), which must be sent percent-encoded: `INBOX%2FSub`. */
                 folderPath: string;
-                /** @description Id of the e-mail: the value of its X-Fuglu-Id header or its Message-ID */
+                /** @description Id of the e-mail: its id in the folder (ImapMessage.id, the IMAP UID), or the value of its X-Fuglu-Id header or of its Message-ID (with or without angle brackets) */
                 messageId: string;
             };
             cookie?: never;

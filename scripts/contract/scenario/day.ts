@@ -249,6 +249,13 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   eq(quarantine?.messageCount ?? null, 0, "an empty quarantine");
   await ok(sys.GET("/users/{userId}/emails/folders/{folderPath}", { params: { path: { userId: arya.id, folderPath: "Quarantine" } } }));
   eq((await ok(sys.GET("/users/{userId}/emails/{folderPath}", { params: { path: { userId: arya.id, folderPath: "Quarantine" }, query: { sort: "-receivedDate", subject: "invoice" } } }))).length, 0, "nothing held yet");
+  // Nothing is held yet: a message that is not there is the documented 404
+  // of each message operation.
+  const missing = { userId: arya.id, folderPath: "Quarantine", messageId: "nothing@example.org" };
+  await fails(sys.GET("/users/{userId}/emails/{folderPath}/{messageId}", { params: { path: missing, query: { fields: "HEADERS,ATTACHMENTS" } } }), 404);
+  await fails(sys.GET("/users/{userId}/emails/{folderPath}/{messageId}/attachments", { params: { path: missing } }), 404);
+  await fails(sys.GET("/users/{userId}/emails/{folderPath}/{messageId}/attachments/{partId}", { params: { path: { ...missing, partId: "2" } } }), 404);
+  await fails(sys.POST("/users/{userId}/emails/{folderPath}/{messageId}/release", { params: { path: missing } }), 404);
 
   // ── E-mail aliases (groups). ─────────────────────────────────────────
   const winter = await ok(
