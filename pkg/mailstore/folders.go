@@ -43,10 +43,13 @@ func (s *Store) Folders(ctx context.Context, user, parent string, stats bool) ([
 			}
 			pattern = parent + string(delim) + "%"
 		}
-		var opts *imap.ListOptions
+		opts := &imap.ListOptions{}
+		// Child flags are sent only when asked for, by an extended LIST
+		// (Dovecot), or always where CHILDREN is all the server has.
+		opts.ReturnChildren = c.caps.Has(imap.CapListExtended) || c.caps.Has(imap.CapIMAP4rev2)
 		withStatus := stats && c.caps.Has(imap.CapListStatus)
 		if withStatus {
-			opts = &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, NumUnseen: true}}
+			opts.ReturnStatus = &imap.StatusOptions{NumMessages: true, NumUnseen: true}
 		}
 		list, err := c.c.List("", pattern, opts).Collect()
 		if err != nil {

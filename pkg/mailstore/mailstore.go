@@ -352,8 +352,16 @@ func (b *boundedConn) bound(limit time.Time) {
 // isNonExistent tells the server's "no such mailbox".
 func isNonExistent(err error) bool {
 	var e *imap.Error
-	return errors.As(err, &e) && (e.Code == imap.ResponseCodeNonExistent ||
-		e.Type == imap.StatusResponseTypeNo && strings.Contains(strings.ToLower(e.Text), "no such mailbox"))
+	if !errors.As(err, &e) || e.Type != imap.StatusResponseTypeNo {
+		return false
+	}
+	if e.Code == imap.ResponseCodeNonExistent || e.Code == imap.ResponseCodeTryCreate {
+		return true
+	}
+	// Servers that send no code: go-imap's "No such mailbox", Dovecot's
+	// "Mailbox doesn't exist".
+	text := strings.ToLower(e.Text)
+	return strings.Contains(text, "no such mailbox") || strings.Contains(text, "doesn't exist") || strings.Contains(text, "does not exist")
 }
 
 // answer turns the server's NO or BAD of a command into a failure.

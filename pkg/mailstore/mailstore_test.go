@@ -68,6 +68,13 @@ func TestFolders(t *testing.T) {
 
 func TestSearchSortsAndPages(t *testing.T) {
 	srv, st := start(t)
+	searchCases(t, st, func(folder string, raw []byte, at time.Time) error { return srv.Deliver(user, folder, raw, at) })
+}
+
+// searchCases fills a Quarantine through deliver and checks the searches,
+// sorts and pages of st on it: the same cases for every mail store (the
+// embedded one sorts here, Dovecot with SORT).
+func searchCases(t *testing.T, st *mailstore.Store, deliver func(folder string, raw []byte, at time.Time) error) {
 	ctx := context.Background()
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	subjects := []string{"Invoice 7", "Re: budget", "lunch", "Invoice 9", "weekly report"}
@@ -77,7 +84,7 @@ func TestSearchSortsAndPages(t *testing.T) {
 		if i%2 == 0 {
 			body = "the invoice is attached"
 		}
-		if err := srv.Deliver(user, "Quarantine", msg(from, user, s, fmt.Sprintf("m%d@x", i), body), base.Add(time.Duration(i)*time.Hour)); err != nil {
+		if err := deliver("Quarantine", msg(from, user, s, fmt.Sprintf("m%d@x", i), body), base.Add(time.Duration(i)*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,6 +105,7 @@ func TestSearchSortsAndPages(t *testing.T) {
 		{mailstore.Query{}, listing.Page{PageSize: 2, Offset: 1, Sort: "-receivedDate"}, "Invoice 9|lunch", 5},
 		{mailstore.Query{}, listing.Page{PageSize: 10, Sort: "from"}, "weekly report|Invoice 9|lunch|Re: budget|Invoice 7", 5},
 		{mailstore.Query{}, listing.Page{PageSize: 10, Sort: "subject"}, "Re: budget|Invoice 7|Invoice 9|lunch|weekly report", 5},
+		{mailstore.Query{}, listing.Page{PageSize: 10, Sort: "-size"}, "weekly report|Invoice 7|lunch|Re: budget|Invoice 9", 5},
 		{mailstore.Query{Subject: "invoice"}, listing.Page{PageSize: 10, Sort: "receivedDate"}, "Invoice 7|Invoice 9", 2},
 		{mailstore.Query{Subject: "invoice", Body: "attached"}, listing.Page{PageSize: 10, Sort: "receivedDate"}, "Invoice 7", 1},
 		{mailstore.Query{Subject: "invoice", Body: "attached", Operator: mailstore.Or}, listing.Page{PageSize: 10, Sort: "receivedDate"}, "Invoice 7|lunch|Invoice 9|weekly report", 4},
