@@ -133,6 +133,7 @@ mail_uid = dovecot
 mail_gid = dovecot
 first_valid_uid = 1
 mail_save_crlf = yes
+mail_always_cache_fields = date.sent date.received size.virtual imap.envelope imap.bodystructure
 namespace inbox {
   inbox = yes
   separator = /
