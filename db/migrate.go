@@ -29,6 +29,14 @@ func (x dialectSQL) PK() string {
 	return "INTEGER PRIMARY KEY AUTOINCREMENT"
 }
 
+// Blob is a column of bytes (an uploaded file).
+func (x dialectSQL) Blob() string {
+	if x.d == Postgres {
+		return "BYTEA"
+	}
+	return "BLOB"
+}
+
 // PatternIndex creates, on PostgreSQL, the index that serves prefix
 // searches (`name=abc*`) on a lower-cased column; SQLite has no such index.
 func (x dialectSQL) PatternIndex(name, table, expr string) string {

@@ -28,6 +28,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
+	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
 const usage = `usage:
@@ -101,11 +102,16 @@ func serve(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	mail, closeMail, err := mailStore(cfg, log)
+	mail, embeddedIMAP, closeMail, err := mailStore(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeMail()
+	relays, closeSMTP, err := outgoingRelay(cfg, store, embeddedIMAP, log)
+	if err != nil {
+		return err
+	}
+	defer closeSMTP()
 
 	setReady, isReady := api.NewReadyFlag()
 	if cfg.JWTKey == "" {
@@ -113,6 +119,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
 		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail,
+		Submit: &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays,
 		Limits: api.Limits{
 			MaxBody:               cfg.MaxBody,
 			MaxUpload:             cfg.MaxUpload,
@@ -181,7 +188,7 @@ func serve(args []string, stderr io.Writer) error {
 // one, starts the embedded one: an in-memory IMAP server on loopback that
 // the API reaches over TCP as it would Dovecot, its master credentials
 // printed so that a newcomer can append mail with any IMAP client.
-func mailStore(cfg config.Config, log *slog.Logger) (*mailstore.Store, func(), error) {
+func mailStore(cfg config.Config, log *slog.Logger) (*mailstore.Store, *loopback.IMAPServer, func(), error) {
 	opts := mailstore.Options{URL: cfg.IMAPURL, MasterUser: cfg.IMAPMasterUser, MasterPassword: cfg.IMAPMasterPassword,
 		Separator: cfg.IMAPMasterSeparator, Timeout: cfg.IMAPTimeout}
 	var embedded *loopback.IMAPServer
@@ -198,7 +205,7 @@ func mailStore(cfg config.Config, log *slog.Logger) (*mailstore.Store, func(), e
 		embedded, err = loopback.StartIMAP(loopback.IMAPOptions{Addr: cfg.EmbeddedIMAPListen, MasterUser: opts.MasterUser,
 			MasterPassword: opts.MasterPassword, Separator: opts.Separator, Folders: []string{"Quarantine", "Sent", "Drafts"}})
 		if err != nil {
-			return nil, nil, fmt.Errorf("embedded mail store: %w (set CLEANMAIL_EMBEDDED_IMAP_LISTEN, or CLEANMAIL_IMAP_URL for a real one)", err)
+			return nil, nil, nil, fmt.Errorf("embedded mail store: %w (set CLEANMAIL_EMBEDDED_IMAP_LISTEN, or CLEANMAIL_IMAP_URL for a real one)", err)
 		}
 		opts.URL = "imap://" + embedded.Addr()
 		log.Warn("CLEANMAIL_IMAP_URL is not set: the users' mailboxes are an embedded IMAP store IN MEMORY, lost at exit; set CLEANMAIL_IMAP_URL for Dovecot",
@@ -209,14 +216,57 @@ func mailStore(cfg config.Config, log *slog.Logger) (*mailstore.Store, func(), e
 		if embedded != nil {
 			embedded.Close()
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return mail, func() {
+	return mail, embedded, func() {
 		mail.Close()
 		if embedded != nil {
 			embedded.Close()
 		}
 	}, nil
+}
+
+// outgoingRelay is the relay of CLEANMAIL_SMTP_URL or, without one, an
+// embedded SMTP server in memory on loopback: what it accepts for a user of
+// the service goes to that user's INBOX in the embedded mail store (when
+// that is the store in use); any other recipient's copy is accepted and
+// recorded in memory only, and logged.
+func outgoingRelay(cfg config.Config, store *db.Store, imap *loopback.IMAPServer, log *slog.Logger) ([]submit.Relay, func(), error) {
+	if cfg.SMTPRelay != nil {
+		return []submit.Relay{*cfg.SMTPRelay}, func() {}, nil
+	}
+	deliver := func(from string, to []string, data []byte) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, rcpt := range to {
+			u, err := store.FindUser(ctx, 0, rcpt)
+			switch {
+			case err == nil && imap != nil:
+				if err := imap.Deliver(u.Email, "INBOX", data, time.Now()); err != nil {
+					return err
+				}
+				log.Info("embedded SMTP server: delivered to the embedded mail store", "from", from, "to", u.Email)
+			case err == nil || errors.Is(err, db.ErrNotFound):
+				log.Info("embedded SMTP server: accepted and recorded only, not delivered (not a user of the embedded mail store)", "from", from, "to", rcpt)
+			default:
+				return err // a temporary 451: the client may retry
+			}
+		}
+		return nil
+	}
+	srv, err := loopback.StartSMTP(loopback.SMTPOptions{Addr: cfg.EmbeddedSMTPListen, Deliver: deliver,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded SMTP server: %w (set CLEANMAIL_EMBEDDED_SMTP_LISTEN, or CLEANMAIL_SMTP_URL for a real relay)", err)
+	}
+	relay, err := submit.ParseURL("smtp://" + srv.Addr())
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	log.Warn("CLEANMAIL_SMTP_URL is not set: mail sent through the API goes to an embedded SMTP server IN MEMORY; the service's users get it in their INBOX of the embedded mail store, other recipients nothing (it is recorded in memory and lost at exit); set CLEANMAIL_SMTP_URL for a real relay",
+		"smtp", srv.Addr())
+	return []submit.Relay{relay}, func() { srv.Close() }, nil
 }
 
 func prepare(ctx context.Context, store *db.Store, cfg config.Config, log *slog.Logger) error {
@@ -261,6 +311,12 @@ func purgeLoop(ctx context.Context, store *db.Store, every time.Duration, log *s
 			log.Error("purge of expired sender rules failed", "err", err)
 		} else if n > 0 {
 			log.Info("purged expired sender rules", "count", n)
+		}
+		// Expired uploads are hidden already; this reclaims their bytes.
+		if n, err := store.PurgeExpiredUploads(ctx, time.Now().UnixMilli()); err != nil && ctx.Err() == nil {
+			log.Error("purge of expired uploads failed", "err", err)
+		} else if n > 0 {
+			log.Info("purged expired uploads", "count", n)
 		}
 		select {
 		case <-ctx.Done():

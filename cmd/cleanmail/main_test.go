@@ -39,7 +39,7 @@ func build(t *testing.T) string {
 func start(t *testing.T, bin string, env ...string) (string, *exec.Cmd, *logLines) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append([]string{"CLEANMAIL_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_IMAP_LISTEN=127.0.0.1:0", "CLEANMAIL_LOG_JSON=true"}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"CLEANMAIL_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_IMAP_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_SMTP_LISTEN=127.0.0.1:0", "CLEANMAIL_LOG_JSON=true"}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -334,5 +334,51 @@ func TestSlowClientsAreCut(t *testing.T) {
 	}
 	if d := time.Since(idle); d > 5*time.Second {
 		t.Errorf("an idle connection was kept %v (idle timeout 1s)", d)
+	}
+}
+
+// Without CLEANMAIL_SMTP_URL, mail sent through the API goes to the
+// embedded SMTP server, which puts a user's copy in its INBOX of the
+// embedded mail store and only records the others'.
+func TestServeEmbeddedSMTP(t *testing.T) {
+	bin := build(t)
+	tok := "0123456789abcdef0123456789abcdef"
+	url, _, logs := start(t, bin, "CLEANMAIL_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "c.db"), "CLEANMAIL_BOOTSTRAP_TOKEN="+tok)
+	if m := logs.wait(t, "CLEANMAIL_SMTP_URL is not set: mail sent through the API goes to an embedded SMTP server IN MEMORY; the service's users get it in their INBOX of the embedded mail store, other recipients nothing (it is recorded in memory and lost at exit); set CLEANMAIL_SMTP_URL for a real relay"); m["smtp"] == "" {
+		t.Errorf("the start-up line does not say where: %v", m)
+	}
+	call := func(method, path, body string, want int) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		if res.StatusCode != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, res.StatusCode, out, want)
+		}
+		return out
+	}
+	var d struct{ ID string }
+	if err := json.Unmarshal(call("POST", "/domains", `{"name":"stark.net","status":"ENABLED","quarantine":true,"retention":false,"archive":false,"defaultLanguage":"EN"}`, 201), &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"ned@stark.net", "arya@stark.net"} {
+		call("POST", "/users", `{"email":"`+u+`","status":"ENABLED","domainId":"`+d.ID+`"}`, 201)
+	}
+	call("POST", "/users/ned@stark.net/emails/send", `{"to":["arya@stark.net","jon@wall.example"],"subject":"winter","body":"<p>coming</p>"}`, 200)
+	inbox := call("GET", "/users/arya@stark.net/emails/INBOX", "", 200)
+	if !bytes.Contains(inbox, []byte(`"subject":"winter"`)) {
+		t.Errorf("arya's INBOX: %s", inbox)
+	}
+	if sent := call("GET", "/users/ned@stark.net/emails/Sent", "", 200); !bytes.Contains(sent, []byte(`"subject":"winter"`)) {
+		t.Errorf("ned's Sent: %s", sent)
+	}
+	if m := logs.wait(t, "embedded SMTP server: accepted and recorded only, not delivered (not a user of the embedded mail store)"); m["to"] != "jon@wall.example" {
+		t.Errorf("the log of the outside recipient: %v", m)
 	}
 }

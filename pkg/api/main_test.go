@@ -27,6 +27,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
+	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
 // The tests run every HTTP case on SQLite (a file in a temporary folder)
@@ -80,6 +81,9 @@ type env struct {
 	// imap is the mail store of this server: an in-memory IMAP server on
 	// loopback, which the server reaches over TCP as it would Dovecot.
 	imap *loopback.IMAPServer
+	// smtp is the outgoing relay of this server: a recording SMTP server
+	// on loopback.
+	smtp *loopback.SMTPServer
 }
 
 // forEachDB runs fn as a subtest on SQLite and on PostgreSQL, the two at
@@ -144,9 +148,19 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mail.Close() })
+	smtpSrv, err := loopback.StartSMTP(loopback.SMTPOptions{Timeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { smtpSrv.Close() })
+	relay, err := submit.ParseURL("smtp://" + smtpSrv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Many tests send bad tokens on purpose: throttling has its own test.
 	opts := api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: 30 * 24 * time.Hour,
-		Limits: api.Limits{AuthFailuresPerMinute: -1}, Mail: mail}
+		Limits: api.Limits{AuthFailuresPerMinute: -1}, Mail: mail,
+		Submit: &submit.Sender{Timeout: 5 * time.Second}, Relays: []submit.Relay{relay}}
 	if set != nil {
 		set(&opts)
 	}
@@ -156,7 +170,7 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, store: store, ids: codec, token: adminToken, imap: imapSrv}
+	return &env{t: t, srv: srv, store: store, ids: codec, token: adminToken, imap: imapSrv, smtp: smtpSrv}
 }
 
 // resp is a response whose conformance to openapi.yaml was checked.

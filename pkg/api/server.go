@@ -66,9 +66,12 @@ type Options struct {
 	// Mail is the mail store (IMAP) of the users' mailboxes. If nil, the
 	// mail operations answer that the mail store is unavailable.
 	Mail *mailstore.Store
-	// Submit sends mail over SMTP (release, send). If nil, a Sender with
-	// its defaults.
+	// Submit sends mail over SMTP: SendEmail through Relays, tried in
+	// order (none: sending answers that the SMTP relay is unavailable),
+	// ReleaseEmail through the user's platform. If nil, a Sender with its
+	// defaults.
 	Submit *submit.Sender
+	Relays []submit.Relay
 	// VirusHeader is the header by which the filters mark an infected
 	// message ("X-Virus-Status: Infected…"); message.DefaultVirusHeader
 	// when empty.
@@ -122,6 +125,7 @@ type Server struct {
 	mail       *mailstore.Store
 	submit     *submit.Sender
 	virusHdr   string
+	relays     []submit.Relay
 	ids        *ids.Codec
 	log        *slog.Logger
 	purgeDelay time.Duration
@@ -183,7 +187,7 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.VirusHeader == "" {
 		opts.VirusHeader = message.DefaultVirusHeader
 	}
-	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
+	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, relays: opts.Relays, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
 		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/")}
 	s.authFailures = throttle.New(throttle.Options{PerMinute: s.limits.AuthFailuresPerMinute})
 	if len(s.jwtKey) == 0 {

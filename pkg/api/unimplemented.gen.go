@@ -11,9 +11,7 @@ import (
 // notDelivered lists the operations answering 501 (undelivered.txt).
 var notDelivered = map[string]bool{
 	"AddDomainDkim":         true,
-	"DeleteAttachment":      true,
 	"DeleteDomainDkim":      true,
-	"DownloadAttachment":    true,
 	"ExecuteTask":           true,
 	"GetDomainDkim":         true,
 	"GetDomainHealth":       true,
@@ -21,10 +19,8 @@ var notDelivered = map[string]bool{
 	"ListHealthErrors":      true,
 	"RunDomainDiagnostic":   true,
 	"RunPlatformDiagnostic": true,
-	"SendEmail":             true,
 	"TryRelayConfiguration": true,
 	"UpdateDomainDkim":      true,
-	"UploadAttachment":      true,
 }
 
 // AddDomainDkim is not delivered yet: 501.
@@ -32,19 +28,9 @@ func (*Server) AddDomainDkim(context.Context, gen.AddDomainDkimRequestObject) (g
 	return nil, errNotImplemented("AddDomainDkim")
 }
 
-// DeleteAttachment is not delivered yet: 501.
-func (*Server) DeleteAttachment(context.Context, gen.DeleteAttachmentRequestObject) (gen.DeleteAttachmentResponseObject, error) {
-	return nil, errNotImplemented("DeleteAttachment")
-}
-
 // DeleteDomainDkim is not delivered yet: 501.
 func (*Server) DeleteDomainDkim(context.Context, gen.DeleteDomainDkimRequestObject) (gen.DeleteDomainDkimResponseObject, error) {
 	return nil, errNotImplemented("DeleteDomainDkim")
-}
-
-// DownloadAttachment is not delivered yet: 501.
-func (*Server) DownloadAttachment(context.Context, gen.DownloadAttachmentRequestObject) (gen.DownloadAttachmentResponseObject, error) {
-	return nil, errNotImplemented("DownloadAttachment")
 }
 
 // ExecuteTask is not delivered yet: 501.
@@ -82,11 +68,6 @@ func (*Server) RunPlatformDiagnostic(context.Context, gen.RunPlatformDiagnosticR
 	return nil, errNotImplemented("RunPlatformDiagnostic")
 }
 
-// SendEmail is not delivered yet: 501.
-func (*Server) SendEmail(context.Context, gen.SendEmailRequestObject) (gen.SendEmailResponseObject, error) {
-	return nil, errNotImplemented("SendEmail")
-}
-
 // TryRelayConfiguration is not delivered yet: 501.
 func (*Server) TryRelayConfiguration(context.Context, gen.TryRelayConfigurationRequestObject) (gen.TryRelayConfigurationResponseObject, error) {
 	return nil, errNotImplemented("TryRelayConfiguration")
@@ -95,9 +76,4 @@ func (*Server) TryRelayConfiguration(context.Context, gen.TryRelayConfigurationR
 // UpdateDomainDkim is not delivered yet: 501.
 func (*Server) UpdateDomainDkim(context.Context, gen.UpdateDomainDkimRequestObject) (gen.UpdateDomainDkimResponseObject, error) {
 	return nil, errNotImplemented("UpdateDomainDkim")
-}
-
-// UploadAttachment is not delivered yet: 501.
-func (*Server) UploadAttachment(context.Context, gen.UploadAttachmentRequestObject) (gen.UploadAttachmentResponseObject, error) {
-	return nil, errNotImplemented("UploadAttachment")
 }

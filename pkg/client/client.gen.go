@@ -669,22 +669,37 @@ type ArchivePropsUpdate struct {
 	StoreSpam *bool `json:"storeSpam,omitempty"`
 }
 
-// AttachmentFile defines model for AttachmentFile.
+// AttachmentFile A file uploaded with POST /emails/attachments: it belongs to its uploader (anyone else gets 404 for it), is kept 24 hours (hidden, then purged, after `expirationDate`), and is deleted once sent in an e-mail.
 type AttachmentFile struct {
-	// Name Filename
-	Name *string `json:"name,omitempty"`
+	// ExpirationDate When the upload expires (epoch milliseconds), 24 hours after it was made.
+	//
+	// Example: 1793700000000
+	ExpirationDate int64 `json:"expirationDate"`
+
+	// Name Filename, as the upload named it (its last path element).
+	//
+	// Example: report.pdf
+	Name string `json:"name"`
 
 	// Size File size in bytes
-	Size *int64 `json:"size,omitempty"`
+	//
+	// Example: 20480
+	Size int64 `json:"size"`
 
-	// Type Content-type of the file
-	Type *string `json:"type,omitempty"`
+	// Type Content-type of the file, as the upload's part declared it (application/octet-stream when it declared none or an invalid one).
+	//
+	// Example: application/pdf
+	Type string `json:"type"`
 
-	// Uid Unique identifier of the file on our server.
-	Uid *string `json:"uid,omitempty"`
+	// Uid Unique identifier of the file on our server (128 random bits, hexadecimal).
+	//
+	// Example: 6f1c2b9a0d3e4f5a6b7c8d9e0f1a2b3c
+	Uid string `json:"uid"`
 
-	// Uri Access URI of the stored file
-	Uri *string `json:"uri,omitempty"`
+	// Uri Access URI of the stored file (GET downloads it, DELETE deletes it).
+	//
+	// Example: /emails/attachments/6f1c2b9a0d3e4f5a6b7c8d9e0f1a2b3c/report.pdf
+	Uri string `json:"uri"`
 }
 
 // AttachmentFilter defines model for AttachmentFilter.
@@ -2012,13 +2027,13 @@ type SmtpMessage struct {
 	// Cc List of recipients email addresses who would recieve a copy of the message
 	Cc *[]string `json:"cc,omitempty"`
 
-	// DraftId If the message has been saved in draft, specify the id given by the API to delete it when the message is sent
+	// DraftId If the message has been saved in draft, specify the id given by the API to delete it when the message is sent (the message's UID in the `Drafts` folder; a draft already gone is ignored)
 	DraftId *string `json:"draftId,omitempty"`
 
 	// Important Mark the message as important
 	Important *bool `json:"important,omitempty"`
 
-	// OriginId Id of the original message while replying or forwarding an email
+	// OriginId Id of the original message while replying or forwarding an email (its Message-ID, with or without angle brackets, as in the `Message-ID` header of ImapMessage.headers); it becomes In-Reply-To and References
 	OriginId *string `json:"originId,omitempty"`
 
 	// Subject Subject of the message
@@ -3967,7 +3982,7 @@ type ClientInterface interface {
 
 	// UploadAttachmentWithBody Upload attachment
 	//
-	// Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending.
+	// Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending. The body is multipart/form-data with one part `file` (its filename and Content-Type kept); the whole body may not exceed the server's upload limit (`CLEANMAIL_MAX_UPLOAD`, 25 MiB by default: 413 beyond). The file belongs to the caller (administrator or end user), is stored in the database (every replica sees it) and expires after 24 hours.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3976,14 +3991,14 @@ type ClientInterface interface {
 
 	// DeleteAttachment Delete attachment
 	//
-	// Delete uploaded file on server.
+	// Delete uploaded file on server (the caller's own; 404 otherwise, as for download).
 	//
 	// Corresponds with DELETE /emails/attachments/{uid}/{filename} (the `DeleteAttachment` operationId).
 	DeleteAttachment(ctx context.Context, uid string, filename string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DownloadAttachment Download attachment
 	//
-	// Download a file uploaded with POST /emails/attachments.
+	// Download a file uploaded with POST /emails/attachments, by its uploader only: with its own Content-Type and `Content-Disposition: attachment` (RFC 6266, `filename*` for a non-ASCII name). The filename must be the upload's name. Another caller's upload, an expired one, or a name that is not the upload's, is a 404.
 	//
 	// Corresponds with GET /emails/attachments/{uid}/{filename} (the `DownloadAttachment` operationId).
 	DownloadAttachment(ctx context.Context, uid string, filename string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4377,7 +4392,7 @@ type ClientInterface interface {
 
 	// SendEmailWithBody Send email
 	//
-	// Send an email with current logged in user as sender.
+	// Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4386,7 +4401,7 @@ type ClientInterface interface {
 
 	// SendEmail Send email
 	//
-	// Send an email with current logged in user as sender.
+	// Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6150,7 +6165,7 @@ func (c *Client) UpdateDomainWblistRule(ctx context.Context, domainId string, wb
 
 // UploadAttachmentWithBody Upload attachment
 //
-// Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending.
+// Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending. The body is multipart/form-data with one part `file` (its filename and Content-Type kept); the whole body may not exceed the server's upload limit (`CLEANMAIL_MAX_UPLOAD`, 25 MiB by default: 413 beyond). The file belongs to the caller (administrator or end user), is stored in the database (every replica sees it) and expires after 24 hours.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6169,7 +6184,7 @@ func (c *Client) UploadAttachmentWithBody(ctx context.Context, contentType strin
 
 // DeleteAttachment Delete attachment
 //
-// Delete uploaded file on server.
+// Delete uploaded file on server (the caller's own; 404 otherwise, as for download).
 //
 // Corresponds with DELETE /emails/attachments/{uid}/{filename} (the `DeleteAttachment` operationId).
 func (c *Client) DeleteAttachment(ctx context.Context, uid string, filename string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6186,7 +6201,7 @@ func (c *Client) DeleteAttachment(ctx context.Context, uid string, filename stri
 
 // DownloadAttachment Download attachment
 //
-// Download a file uploaded with POST /emails/attachments.
+// Download a file uploaded with POST /emails/attachments, by its uploader only: with its own Content-Type and `Content-Disposition: attachment` (RFC 6266, `filename*` for a non-ASCII name). The filename must be the upload's name. Another caller's upload, an expired one, or a name that is not the upload's, is a 404.
 //
 // Corresponds with GET /emails/attachments/{uid}/{filename} (the `DownloadAttachment` operationId).
 func (c *Client) DownloadAttachment(ctx context.Context, uid string, filename string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7080,7 +7095,7 @@ func (c *Client) GetFolder(ctx context.Context, userId string, folderPath string
 
 // SendEmailWithBody Send email
 //
-// Send an email with current logged in user as sender.
+// Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7099,7 +7114,7 @@ func (c *Client) SendEmailWithBody(ctx context.Context, userId string, contentTy
 
 // SendEmail Send email
 //
-// Send an email with current logged in user as sender.
+// Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -14760,7 +14775,7 @@ type ClientWithResponsesInterface interface {
 
 	// UploadAttachmentWithBodyWithResponse Upload attachment
 	//
-	// Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending.
+	// Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending. The body is multipart/form-data with one part `file` (its filename and Content-Type kept); the whole body may not exceed the server's upload limit (`CLEANMAIL_MAX_UPLOAD`, 25 MiB by default: 413 beyond). The file belongs to the caller (administrator or end user), is stored in the database (every replica sees it) and expires after 24 hours.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14769,7 +14784,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteAttachmentWithResponse Delete attachment
 	//
-	// Delete uploaded file on server.
+	// Delete uploaded file on server (the caller's own; 404 otherwise, as for download).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14778,7 +14793,7 @@ type ClientWithResponsesInterface interface {
 
 	// DownloadAttachmentWithResponse Download attachment
 	//
-	// Download a file uploaded with POST /emails/attachments.
+	// Download a file uploaded with POST /emails/attachments, by its uploader only: with its own Content-Type and `Content-Disposition: attachment` (RFC 6266, `filename*` for a non-ASCII name). The filename must be the upload's name. Another caller's upload, an expired one, or a name that is not the upload's, is a 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15228,7 +15243,7 @@ type ClientWithResponsesInterface interface {
 
 	// SendEmailWithBodyWithResponse Send email
 	//
-	// Send an email with current logged in user as sender.
+	// Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15237,7 +15252,7 @@ type ClientWithResponsesInterface interface {
 
 	// SendEmailWithResponse Send email
 	//
-	// Send an email with current logged in user as sender.
+	// Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -27942,10 +27957,12 @@ type SendEmailResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
-	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON500 *Problem
 	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
 	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -27983,13 +28000,18 @@ func (r SendEmailResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SendEmailResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r SendEmailResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
-func (r SendEmailResponse) GetApplicationproblemJSON500() *InternalError {
+func (r SendEmailResponse) GetApplicationproblemJSON500() *Problem {
 	return r.ApplicationproblemJSON500
 }
 
@@ -31699,7 +31721,7 @@ func (c *ClientWithResponses) UpdateDomainWblistRuleWithResponse(ctx context.Con
 
 // UploadAttachmentWithBodyWithResponse Upload attachment
 //
-// Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending.
+// Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending. The body is multipart/form-data with one part `file` (its filename and Content-Type kept); the whole body may not exceed the server's upload limit (`CLEANMAIL_MAX_UPLOAD`, 25 MiB by default: 413 beyond). The file belongs to the caller (administrator or end user), is stored in the database (every replica sees it) and expires after 24 hours.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -31714,7 +31736,7 @@ func (c *ClientWithResponses) UploadAttachmentWithBodyWithResponse(ctx context.C
 
 // DeleteAttachmentWithResponse Delete attachment
 //
-// Delete uploaded file on server.
+// Delete uploaded file on server (the caller's own; 404 otherwise, as for download).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31729,7 +31751,7 @@ func (c *ClientWithResponses) DeleteAttachmentWithResponse(ctx context.Context, 
 
 // DownloadAttachmentWithResponse Download attachment
 //
-// Download a file uploaded with POST /emails/attachments.
+// Download a file uploaded with POST /emails/attachments, by its uploader only: with its own Content-Type and `Content-Disposition: attachment` (RFC 6266, `filename*` for a non-ASCII name). The filename must be the upload's name. Another caller's upload, an expired one, or a name that is not the upload's, is a 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -32479,7 +32501,7 @@ func (c *ClientWithResponses) GetFolderWithResponse(ctx context.Context, userId 
 
 // SendEmailWithBodyWithResponse Send email
 //
-// Send an email with current logged in user as sender.
+// Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -32494,7 +32516,7 @@ func (c *ClientWithResponses) SendEmailWithBodyWithResponse(ctx context.Context,
 
 // SendEmailWithResponse Send email
 //
-// Send an email with current logged in user as sender.
+// Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -45321,6 +45343,13 @@ func ParseSendEmailResponse(rsp *http.Response) (*SendEmailResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -45329,7 +45358,7 @@ func ParseSendEmailResponse(rsp *http.Response) (*SendEmailResponse, error) {
 		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
-		var dest InternalError
+		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

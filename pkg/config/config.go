@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
 // Config is the server's whole configuration.
@@ -94,6 +97,20 @@ type Config struct {
 	// EmbeddedIMAPListen is where the embedded mail store listens
 	// (CLEANMAIL_EMBEDDED_IMAP_LISTEN, default 127.0.0.1:1143).
 	EmbeddedIMAPListen string
+
+	// SMTPURL is the outgoing relay of the mail the API sends:
+	// smtp://[user:pass@]host[:port][?starttls=required|may] or
+	// smtps://[user:pass@]host[:port] (CLEANMAIL_SMTP_URL). Empty: serve
+	// runs an embedded, in-memory SMTP server.
+	SMTPURL string
+	// SMTPRelay is SMTPURL parsed (nil when it is empty).
+	SMTPRelay *submit.Relay
+	// SMTPTimeout bounds the whole exchange with the relay
+	// (CLEANMAIL_SMTP_TIMEOUT, default 30s).
+	SMTPTimeout time.Duration
+	// EmbeddedSMTPListen is where the embedded SMTP server listens
+	// (CLEANMAIL_EMBEDDED_SMTP_LISTEN, default 127.0.0.1:1025).
+	EmbeddedSMTPListen string
 }
 
 // Defaults returns the configuration with nothing set.
@@ -115,6 +132,9 @@ func Defaults() Config {
 		IMAPMasterSeparator: "*",
 		IMAPTimeout:         10 * time.Second,
 		EmbeddedIMAPListen:  "127.0.0.1:1143",
+
+		SMTPTimeout:        30 * time.Second,
+		EmbeddedSMTPListen: "127.0.0.1:1025",
 	}
 }
 
@@ -138,6 +158,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_IMAP_MASTER_PASSWORD", &c.IMAPMasterPassword)
 	str("CLEANMAIL_IMAP_MASTER_SEPARATOR", &c.IMAPMasterSeparator)
 	str("CLEANMAIL_EMBEDDED_IMAP_LISTEN", &c.EmbeddedIMAPListen)
+	str("CLEANMAIL_SMTP_URL", &c.SMTPURL)
+	str("CLEANMAIL_EMBEDDED_SMTP_LISTEN", &c.EmbeddedSMTPListen)
 	for _, d := range []struct {
 		name     string
 		dst      *time.Duration
@@ -153,6 +175,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"CLEANMAIL_REQUEST_TIMEOUT", &c.RequestTimeout, true},
 		{"CLEANMAIL_IDLE_TIMEOUT", &c.IdleTimeout, true},
 		{"CLEANMAIL_IMAP_TIMEOUT", &c.IMAPTimeout, true},
+		{"CLEANMAIL_SMTP_TIMEOUT", &c.SMTPTimeout, true},
 	} {
 		v := getenv(d.name)
 		if v == "" {
@@ -216,6 +239,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if c.IMAPMasterUser == "" || c.IMAPMasterPassword == "" {
 			return c, fmt.Errorf("CLEANMAIL_IMAP_URL needs CLEANMAIL_IMAP_MASTER_USER and CLEANMAIL_IMAP_MASTER_PASSWORD")
 		}
+	}
+	if c.SMTPURL != "" {
+		r, err := submit.ParseURL(c.SMTPURL)
+		if err != nil {
+			return c, fmt.Errorf("CLEANMAIL_SMTP_URL: %s", redact(c.SMTPURL, err))
+		}
+		c.SMTPRelay = &r
 	}
 	if c.JWTKey != "" && len(c.JWTKey) < 32 {
 		return c, fmt.Errorf("CLEANMAIL_JWT_KEY must be at least 32 characters long")
@@ -281,4 +311,20 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// redact is the message of err about the URL s without its password,
+// which must not reach the log.
+func redact(s string, err error) string {
+	msg := err.Error()
+	if e, ok := fault.As(err); ok {
+		msg = e.Message()
+	}
+	if u, perr := url.Parse(s); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, s, u.Redacted())
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
 }

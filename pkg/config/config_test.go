@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -78,5 +80,42 @@ func TestFromEnvRejectsZeroIntervals(t *testing.T) {
 	})
 	if err != nil || c.PurgeDelay != 0 {
 		t.Errorf("CLEANMAIL_PURGE_DELAY=0d: %v, %v; want accepted", c.PurgeDelay, err)
+	}
+}
+
+func TestSMTP(t *testing.T) {
+	c, err := FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPURL != "" || c.SMTPRelay != nil || c.SMTPTimeout != 30*time.Second || c.EmbeddedSMTPListen != "127.0.0.1:1025" {
+		t.Errorf("SMTP defaults: %q %v %v %q", c.SMTPURL, c.SMTPRelay, c.SMTPTimeout, c.EmbeddedSMTPListen)
+	}
+	env := map[string]string{"CLEANMAIL_SMTP_URL": "smtp://relay:s3cret@mx.example.net:587?starttls=required", "CLEANMAIL_SMTP_TIMEOUT": "5s"}
+	if c, err = FromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.SMTPRelay; r == nil || r.Host != "mx.example.net" || r.Port != 587 || r.Username != "relay" || r.Password != "s3cret" ||
+		r.Security != submit.StartTLS || c.SMTPTimeout != 5*time.Second {
+		t.Errorf("CLEANMAIL_SMTP_URL parsed as %+v, timeout %v", c.SMTPRelay, c.SMTPTimeout)
+	}
+	for _, bad := range []string{"http://mx.example.net", "smtp://u:s3cret@mx.example.net:99999", "smtps://mx.example.net?starttls=may", "smtp://mx.example.net/x"} {
+		_, err := FromEnv(func(k string) string {
+			if k == "CLEANMAIL_SMTP_URL" {
+				return bad
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), "CLEANMAIL_SMTP_URL") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("CLEANMAIL_SMTP_URL=%q: %v; want an error naming the variable, without the password", bad, err)
+		}
+	}
+	if _, err := FromEnv(func(k string) string {
+		if k == "CLEANMAIL_SMTP_TIMEOUT" {
+			return "0s"
+		}
+		return ""
+	}); err == nil {
+		t.Error("CLEANMAIL_SMTP_TIMEOUT=0s accepted")
 	}
 }

@@ -24,6 +24,7 @@ const (
 	Option           Resource = "option"
 	Folder           Resource = "folder"
 	MailMessage      Resource = "message"
+	Upload           Resource = "uploaded file"
 
 	// Wordings of the doc for a 404 that is about more than one resource,
 	// or that does not say which.
@@ -55,6 +56,8 @@ func (r Resource) notFound() string {
 		return "No folder has this path in this mailbox"
 	case MailMessage:
 		return "No message has this id in this folder"
+	case Upload:
+		return "File not found."
 	case UserRule:
 		return "No rule of this user has this id"
 	case DomainMayNotExist:

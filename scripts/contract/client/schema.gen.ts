@@ -781,7 +781,7 @@ export interface paths {
         put?: never;
         /**
          * Upload attachment
-         * @description Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending.
+         * @description Upload a file on server in order to attach it in an e-mail. The response of the upload give datas which will be used in the API for sending message. Files are automaticaly deleted on server when they are included in an e-mail during its sending. The body is multipart/form-data with one part `file` (its filename and Content-Type kept); the whole body may not exceed the server's upload limit (`CLEANMAIL_MAX_UPLOAD`, 25 MiB by default: 413 beyond). The file belongs to the caller (administrator or end user), is stored in the database (every replica sees it) and expires after 24 hours.
          */
         post: operations["UploadAttachment"];
         delete?: never;
@@ -799,14 +799,14 @@ export interface paths {
         };
         /**
          * Download attachment
-         * @description Download a file uploaded with POST /emails/attachments.
+         * @description Download a file uploaded with POST /emails/attachments, by its uploader only: with its own Content-Type and `Content-Disposition: attachment` (RFC 6266, `filename*` for a non-ASCII name). The filename must be the upload's name. Another caller's upload, an expired one, or a name that is not the upload's, is a 404.
          */
         get: operations["DownloadAttachment"];
         put?: never;
         post?: never;
         /**
          * Delete attachment
-         * @description Delete uploaded file on server.
+         * @description Delete uploaded file on server (the caller's own; 404 otherwise, as for download).
          */
         delete: operations["DeleteAttachment"];
         options?: never;
@@ -1361,7 +1361,7 @@ export interface paths {
         put?: never;
         /**
          * Send email
-         * @description Send an email with current logged in user as sender.
+         * @description Send an email with current logged in user as sender: `From` is the address of the user of the path. The message is built as multipart/alternative (a text rendering of the HTML `body`, then the HTML), in a multipart/mixed with the attachments (the caller's own uploads, named by `uid`); `originId` gives In-Reply-To and References, `ack` a Disposition-Notification-To of the sender, `important` Importance: high. It is submitted to the outgoing SMTP relay (`CLEANMAIL_SMTP_URL`; the embedded one when unset). Once the relay has accepted it, a copy is appended to the user's `Sent` folder (\\Seen) when there is one, the draft `draftId` is deleted from `Drafts`, and the uploads sent are deleted; a failure of these after-steps is logged and does not fail the request (the message is sent). A line break or NUL in any field is a 400.
          */
         post: operations["SendEmail"];
         delete?: never;
@@ -1816,20 +1816,40 @@ export interface components {
             /** @description Determine if system must archive incoming emails with improper sender verify */
             storeSenderVerify?: boolean;
         } | null;
+        /** @description A file uploaded with POST /emails/attachments: it belongs to its uploader (anyone else gets 404 for it), is kept 24 hours (hidden, then purged, after `expirationDate`), and is deleted once sent in an e-mail. */
         AttachmentFile: {
-            /** @description Unique identifier of the file on our server. */
-            uid?: string;
-            /** @description Filename */
-            name?: string;
-            /** @description Access URI of the stored file */
-            uri?: string;
-            /** @description Content-type of the file */
-            type?: string;
+            /**
+             * @description Unique identifier of the file on our server (128 random bits, hexadecimal).
+             * @example 6f1c2b9a0d3e4f5a6b7c8d9e0f1a2b3c
+             */
+            uid: $Read<string>;
+            /**
+             * @description Filename, as the upload named it (its last path element).
+             * @example report.pdf
+             */
+            name: $Read<string>;
+            /**
+             * @description Access URI of the stored file (GET downloads it, DELETE deletes it).
+             * @example /emails/attachments/6f1c2b9a0d3e4f5a6b7c8d9e0f1a2b3c/report.pdf
+             */
+            uri: $Read<string>;
+            /**
+             * @description Content-type of the file, as the upload's part declared it (application/octet-stream when it declared none or an invalid one).
+             * @example application/pdf
+             */
+            type: $Read<string>;
             /**
              * Format: int64
              * @description File size in bytes
+             * @example 20480
              */
-            size?: number;
+            size: $Read<number>;
+            /**
+             * Format: int64
+             * @description When the upload expires (epoch milliseconds), 24 hours after it was made.
+             * @example 1793700000000
+             */
+            expirationDate: $Read<number>;
         };
         /** @description Configuration required for the authentication to the provider. Properties used per authType: authType=imap: host, port, use_ssl, cert_pem (doc model AuthImapSettings); authType=ldap: host, port, bind_user, bind_password, use_ssl, base_dn, mail_attribute, cert_pem, username_format (doc model AuthLdapSettings); authType=oidc: issuerUri, clientId, clientSecret, nameAttr, scope (doc model AuthOidcSettings); authType=entra: tenantId (doc model AuthEntraSettings). Write-only: responses carry null in its place. */
         AuthSettings: {
@@ -3131,9 +3151,9 @@ export interface components {
             subject?: string;
             /** @description List of files which would be attached to the message. Those files must have been sent to the server first with the attachments API. */
             attachments?: components["schemas"]["SmtpMessageAttachment"][];
-            /** @description If the message has been saved in draft, specify the id given by the API to delete it when the message is sent */
+            /** @description If the message has been saved in draft, specify the id given by the API to delete it when the message is sent (the message's UID in the `Drafts` folder; a draft already gone is ignored) */
             draftId?: string;
-            /** @description Id of the original message while replying or forwarding an email */
+            /** @description Id of the original message while replying or forwarding an email (its Message-ID, with or without angle brackets, as in the `Message-ID` header of ImapMessage.headers); it becomes In-Reply-To and References */
             originId?: string;
             /** @description True if an acknownledgment is required when the message is opened by the recipient */
             ack?: boolean;
@@ -10081,8 +10101,25 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            /** @description The SMTP relay refused the message, its sender or one of its recipients for good (a 5xx reply); `errors` names the field (`to.0`, `cc.1`, …) when it is a recipient. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
-            500: components["responses"]["InternalError"];
+            /** @description Something went wrong: possibly unable to reach the SMTP relay ("Unable to reach the SMTP relay; please retry later."), down, silent or refusing for the time being, within CLEANMAIL_SMTP_TIMEOUT; nothing was sent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             501: components["responses"]["NotImplemented"];
             503: components["responses"]["ServiceUnavailable"];
         };

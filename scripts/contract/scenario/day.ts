@@ -257,6 +257,30 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   await fails(sys.GET("/users/{userId}/emails/{folderPath}/{messageId}/attachments/{partId}", { params: { path: { ...missing, partId: "2" } } }), 404);
   await fails(sys.POST("/users/{userId}/emails/{folderPath}/{messageId}/release", { params: { path: missing } }), 404);
 
+  // She sends mail (through the embedded SMTP server) with a file uploaded
+  // first: the upload downloads, is gone once sent, and the copy is in
+  // her Sent folder; another upload is deleted.
+  const uploadForm = (name: string, text: string) => () => {
+    const form = new FormData();
+    form.append("file", new Blob([text], { type: "text/plain" }), name);
+    return form;
+  };
+  const plan = await ok(sys.POST("/emails/attachments", { body: { file: "" }, bodySerializer: uploadForm("plan.txt", "march north") }));
+  eq([plan.name, plan.type, plan.size, plan.uri], ["plan.txt", "text/plain", 11, `/emails/attachments/${plan.uid}/plan.txt`], "upload made");
+  const downloaded = await sys.GET("/emails/attachments/{uid}/{filename}", { params: { path: { uid: plan.uid, filename: plan.name } }, parseAs: "text" });
+  eq([downloaded.response.status, downloaded.response.headers.get("Content-Disposition")], [200, 'attachment; filename="plan.txt"'], "upload downloaded");
+  const spare = await ok(sys.POST("/emails/attachments", { body: { file: "" }, bodySerializer: uploadForm("spare.txt", "x") }));
+  await done(sys.DELETE("/emails/attachments/{uid}/{filename}", { params: { path: { uid: spare.uid, filename: spare.name } } }));
+  await done(
+    sys.POST("/users/{userId}/emails/send", {
+      params: { path: { userId: arya.id } },
+      body: { to: ["sansa@stark.example"], subject: "winter", body: "<p>is coming</p>", attachments: [{ uid: plan.uid, name: "plan.txt" }], important: true },
+    }),
+    200,
+  );
+  await fails(sys.GET("/emails/attachments/{uid}/{filename}", { params: { path: { uid: plan.uid, filename: plan.name } } }), 404);
+  eq(pluck(await ok(sys.GET("/users/{userId}/emails/{folderPath}", { params: { path: { userId: arya.id, folderPath: "Sent" } } })), "subject"), ["winter"], "the copy in Sent");
+
   // ── E-mail aliases (groups). ─────────────────────────────────────────
   const winter = await ok(
     sys.POST("/domains/{domainId}/groups", { params: { path: { domainId: stark.id } }, body: { email: "winter@stark.example", recipients: ["arya@stark.example", "maester@citadel.example"] } }),
