@@ -348,7 +348,7 @@ func (fz *fuzzer) create(kind, parent string) *fzObj {
 	case "domain":
 		name := fz.uniq("fz") + ".example"
 		body := map[string]any{"name": name, "status": "ENABLED", "quarantine": true, "retention": false, "archive": false,
-			"defaultLanguage": "EN", "platforms": []any{map[string]any{"name": "relay", "transportDest": "10.0.0.1", "transportType": "SMTP", "transportPort": 25}}}
+			"defaultLanguage": "EN", "platforms": []any{map[string]any{"name": "relay", "transportDest": "127.0.0.1", "transportType": "SMTP", "transportPort": 9}}} // loopback: no fuzzed release relays off this machine
 		if c := fz.pool.pick(r, "customer", ""); c != nil {
 			body["customerId"] = c.id
 		}

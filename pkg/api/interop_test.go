@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+
 	"github.com/cleanmail/cleanmail/pkg/api"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
 	"github.com/cleanmail/cleanmail/pkg/peertest"
+	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
 // The mail operations against the real peers our users run: a message
@@ -31,7 +34,11 @@ func TestQuarantineWithDovecotAndPostfix(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { store.Close() })
-			e := newEnvWith(t, databases(t)[name](t), func(o *api.Options) { o.Mail = store })
+			relay, err := submit.ParseURL("smtp://" + pf.SMTPAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnvWith(t, databases(t)[name](t), func(o *api.Options) { o.Mail, o.Relays = store, []submit.Relay{relay} })
 
 			host, port, _ := net.SplitHostPort(pf.SMTPAddr)
 			p, _ := strconv.Atoi(port)
@@ -86,6 +93,23 @@ func TestQuarantineWithDovecotAndPostfix(t *testing.T) {
 			if !bytes.Contains(got[:max(i, 0)], []byte("Return-Path: <sender@lannister.example>")) {
 				t.Errorf("the envelope sender is not the original one:\n%s", got[:max(i, 0)])
 			}
+			// Sent through Postfix: delivered to the recipient's INBOX in
+			// Dovecot, a copy in the sender's Sent.
+			createFolder(t, dv, "ned@stark.net", "Sent")
+			e.do(req{Method: "POST", Path: "/users/" + ned + "/emails/send", Body: map[string]any{
+				"to": []string{"arya@winterfell.example"}, "subject": "Needle", "body": "<p>Stick them with the pointy end.</p>"}}).expect(200)
+			var arya [][]byte
+			for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && len(arya) == 0; time.Sleep(100 * time.Millisecond) {
+				arya = dv.Messages(t, "arya@winterfell.example", "INBOX")
+			}
+			if len(arya) != 1 || !bytes.Contains(arya[0], []byte("Subject: Needle")) || !bytes.Contains(arya[0], []byte("pointy end")) ||
+				!bytes.Contains(arya[0], []byte("\r\nFrom: <ned@stark.net>\r\n")) {
+				t.Errorf("Arya's INBOX: %q", arya)
+			}
+			if sent := dv.Messages(t, "ned@stark.net", "Sent"); len(sent) != 1 || !bytes.Contains(sent[0], []byte("Subject: Needle")) {
+				t.Errorf("Ned's Sent: %q", sent)
+			}
+
 			// Released once.
 			e.do(req{Method: "POST", Path: base + "/fugl-1/release"}).expect(204)
 			time.Sleep(500 * time.Millisecond)
@@ -93,5 +117,22 @@ func TestQuarantineWithDovecotAndPostfix(t *testing.T) {
 				t.Errorf("INBOX holds %d messages after a second release, want 1", n)
 			}
 		})
+	}
+}
+
+// createFolder creates a folder of user on d (IMAP, through the master
+// user).
+func createFolder(t *testing.T, d *peertest.Dovecot, user, folder string) {
+	t.Helper()
+	c, err := imapclient.DialInsecure(d.IMAPAddr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user+d.Separator+d.MasterUser, d.MasterPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
