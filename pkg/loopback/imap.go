@@ -3,6 +3,7 @@ package loopback
 import (
 	"bytes"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -29,6 +30,10 @@ type IMAPOptions struct {
 	Folders []string
 	// Logger receives the server's errors; nil discards them.
 	Logger *log.Logger
+	// TLS, when set, is offered through STARTTLS; with ImplicitTLS the
+	// server speaks TLS from the first byte (imaps) instead.
+	TLS         *tls.Config
+	ImplicitTLS bool
 }
 
 // IMAPServer is an IMAP server over go-imap's in-memory store: every user
@@ -64,6 +69,10 @@ func StartIMAP(opts IMAPOptions) (*IMAPServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loopback: IMAP listen: %w", err)
 	}
+	starttls := opts.TLS
+	if opts.TLS != nil && opts.ImplicitTLS {
+		ln, starttls = tls.NewListener(ln, opts.TLS), nil
+	}
 	s := &IMAPServer{opts: opts, ln: ln, users: map[string]*imapmemserver.User{}}
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
@@ -75,6 +84,7 @@ func StartIMAP(opts IMAPOptions) (*IMAPServer, error) {
 			imap.CapMove: {}, imap.CapNamespace: {}, imap.CapListExtended: {},
 		},
 		InsecureAuth: true, // loopback only
+		TLSConfig:    starttls,
 		Logger:       logger,
 	})
 	go s.srv.Serve(ln) //nolint:errcheck // ends with Close

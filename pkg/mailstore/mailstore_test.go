@@ -2,7 +2,14 @@ package mailstore_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -210,5 +217,78 @@ func TestUnavailableMailStore(t *testing.T) {
 			t.Errorf("%s: %v after %v, want a peer failure within the timeout", name, err, time.Since(start))
 		}
 		st.Close()
+	}
+}
+
+// selfSigned is a certificate for 127.0.0.1 and the pool that trusts it.
+func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}
+
+// The mail store over TLS: STARTTLS (imap://…?starttls=true) and implicit
+// TLS (imaps://), the server's certificate checked.
+func TestTLS(t *testing.T) {
+	server, roots := selfSigned(t)
+	for _, tc := range []struct {
+		scheme   string
+		implicit bool
+	}{{"imap://%s?starttls=true", false}, {"imaps://%s", true}} {
+		srv, err := loopback.StartIMAP(loopback.IMAPOptions{MasterUser: "master", MasterPassword: "m4ster", TLS: server, ImplicitTLS: tc.implicit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		url := fmt.Sprintf(tc.scheme, srv.Addr())
+		trusted, _ := mailstore.New(mailstore.Options{URL: url, MasterUser: "master", MasterPassword: "m4ster", Timeout: 2 * time.Second,
+			TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}})
+		defer trusted.Close()
+		if _, err := trusted.Folders(context.Background(), user, "", false); err != nil {
+			t.Errorf("%s: %v", url, err)
+		}
+		// A certificate the client does not trust: a peer failure, never
+		// a login in clear.
+		untrusted, _ := mailstore.New(mailstore.Options{URL: url, MasterUser: "master", MasterPassword: "m4ster", Timeout: 2 * time.Second})
+		defer untrusted.Close()
+		if _, err := untrusted.Folders(context.Background(), user, "", false); fault.KindOf(err) != fault.PeerFailed {
+			t.Errorf("%s with an untrusted certificate: %v", url, err)
+		}
+	}
+}
+
+// Kept connections are closed once idle for IdleTimeout: the next call
+// logs in again.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	srv, err := loopback.StartIMAP(loopback.IMAPOptions{MasterUser: "master", MasterPassword: "m4ster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	st, _ := mailstore.New(mailstore.Options{URL: "imap://" + srv.Addr(), MasterUser: "master", MasterPassword: "m4ster", IdleTimeout: time.Second})
+	defer st.Close()
+	ctx := context.Background()
+	if _, err := st.Folders(ctx, user, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Folders(ctx, user, "", false); err != nil || srv.Logins() != 1 {
+		t.Fatalf("at once: %d logins, %v", srv.Logins(), err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := st.Folders(ctx, user, "", false); err != nil || srv.Logins() != 2 {
+		t.Errorf("after 2.5 s idle: %d logins (want 2), %v", srv.Logins(), err)
 	}
 }
