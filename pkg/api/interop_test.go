@@ -54,6 +54,20 @@ func TestQuarantineWithDovecotAndPostfix(t *testing.T) {
 			dv.Deliver(t, "ned@stark.net", "Quarantine", []byte(held))
 
 			base := "/users/" + ned + "/emails/Quarantine"
+			createFolder(t, dv, "ned@stark.net", "Quarantine/Old")
+			folders := e.do(req{Method: "GET", Path: "/users/" + ned + "/emails/folders?fields=STATS"}).expect(200).list()
+			var quarantine map[string]any
+			for _, f := range folders {
+				if f["path"] == "Quarantine" {
+					quarantine = f
+				}
+			}
+			if quarantine == nil || quarantine["messageCount"] != 4.0 || quarantine["childrenUri"] == nil {
+				t.Errorf("Dovecot's folders: %v", folders)
+			}
+			if kids := e.do(req{Method: "GET", Path: quarantine["childrenUri"].(string)}).expect(200).list(); len(kids) != 1 || kids[0]["name"] != "Old" {
+				t.Errorf("Quarantine's children on Dovecot: %v", kids)
+			}
 			r := e.do(req{Method: "GET", Path: base + "?subject=debts&pageSize=1"}).expect(200)
 			found := r.list()
 			if len(found) != 1 || r.Header.Get("X-Total-Count") != "1" || found[0]["subject"] != "[SPAM] Debts" || found[0]["hasAttachments"] != true {
@@ -68,6 +82,9 @@ func TestQuarantineWithDovecotAndPostfix(t *testing.T) {
 			att := m["attachments"].(map[string]any)["items"].([]any)[0].(map[string]any)
 			if body := e.do(req{Method: "GET", Path: att["downloadUri"].(string)}).expect(200).Body; string(body) != "%PDF-1.4" {
 				t.Errorf("the attachment from Dovecot: %q", body)
+			}
+			if z := e.do(req{Method: "GET", Path: m["attachments"].(map[string]any)["archiveUri"].(string)}).expect(200); z.Header.Get("Content-Type") != "application/zip" || len(z.Body) < 100 {
+				t.Errorf("the archive from Dovecot: %s, %d bytes", z.Header.Get("Content-Type"), len(z.Body))
 			}
 
 			e.do(req{Method: "POST", Path: base + "/fugl-1/release"}).expect(204)
