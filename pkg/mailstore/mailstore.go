@@ -43,6 +43,11 @@ type Options struct {
 	IdleTimeout time.Duration
 	// PerUser is how many idle connections are kept per user; 2 when zero.
 	PerUser int
+	// MaxPerUser bounds the connections of one user at once, in use or
+	// kept (Dovecot limits them too: mail_max_userip_connections); a call
+	// beyond it waits for one, as long as Timeout and its context allow.
+	// 4 when zero.
+	MaxPerUser int
 	// TLSConfig for imaps:// and STARTTLS; nil: the system's roots, the
 	// URL's host as server name.
 	TLSConfig *tls.Config
@@ -56,6 +61,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	idle   map[string][]*conn
+	slots  map[string]chan struct{} // per user, one token per connection
 	closed bool
 	stop   chan struct{}
 }
@@ -77,7 +83,7 @@ func New(opts Options) (*Store, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("mailstore: the IMAP URL %q is not imap://host:port or imaps://host:port", opts.URL)
 	}
-	s := &Store{opts: opts, addr: u.Host, idle: map[string][]*conn{}, stop: make(chan struct{})}
+	s := &Store{opts: opts, addr: u.Host, idle: map[string][]*conn{}, slots: map[string]chan struct{}{}, stop: make(chan struct{})}
 	port := "143"
 	switch u.Scheme {
 	case "imap":
@@ -106,6 +112,9 @@ func New(opts Options) (*Store, error) {
 	}
 	if s.opts.PerUser <= 0 {
 		s.opts.PerUser = 2
+	}
+	if s.opts.MaxPerUser <= 0 {
+		s.opts.MaxPerUser = max(4, s.opts.PerUser)
 	}
 	if s.opts.TLSConfig == nil {
 		s.opts.TLSConfig = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
@@ -153,6 +162,18 @@ func (s *Store) with(ctx context.Context, user string, fn func(c *conn) error) e
 	if err := ctx.Err(); err != nil {
 		return fault.PeerFailure(peer, err)
 	}
+	slots := s.slotsOf(user)
+	wait := time.NewTimer(s.opts.Timeout)
+	select {
+	case slots <- struct{}{}:
+		wait.Stop()
+	case <-wait.C:
+		return fault.PeerFailure(peer, fmt.Errorf("%d connections of %s busy for %v", cap(slots), user, s.opts.Timeout))
+	case <-ctx.Done():
+		wait.Stop()
+		return fault.PeerFailure(peer, ctx.Err())
+	}
+	defer func() { <-slots }()
 	c, err := s.acquire(ctx, user)
 	if err != nil {
 		return err
@@ -185,6 +206,18 @@ func (s *Store) with(ctx context.Context, user string, fn func(c *conn) error) e
 		err = errors.New("the connection closed")
 	}
 	return fault.PeerFailure(peer, err)
+}
+
+// slotsOf is the connection tokens of user.
+func (s *Store) slotsOf(user string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.slots[user]
+	if !ok {
+		c = make(chan struct{}, s.opts.MaxPerUser)
+		s.slots[user] = c
+	}
+	return c
 }
 
 // acquire takes a kept connection of user, or opens and logs in a new one.
@@ -246,6 +279,14 @@ func (s *Store) reap() {
 					delete(s.idle, user)
 				} else {
 					s.idle[user] = kept
+				}
+			}
+			// The tokens of users with no connection at all go too (a
+			// call that took the map's channel just before keeps it; the
+			// bound may then be passed by one, once).
+			for user, c := range s.slots {
+				if len(c) == 0 && len(s.idle[user]) == 0 {
+					delete(s.slots, user)
 				}
 			}
 			s.mu.Unlock()

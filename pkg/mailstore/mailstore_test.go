@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -290,5 +291,34 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if _, err := st.Folders(ctx, user, "", false); err != nil || srv.Logins() != 2 {
 		t.Errorf("after 2.5 s idle: %d logins (want 2), %v", srv.Logins(), err)
+	}
+}
+
+// Concurrent calls of one user share at most MaxPerUser connections.
+func TestConnectionsPerUserAreBounded(t *testing.T) {
+	srv, err := loopback.StartIMAP(loopback.IMAPOptions{MasterUser: "master", MasterPassword: "m4ster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	st, _ := mailstore.New(mailstore.Options{URL: "imap://" + srv.Addr(), MasterUser: "master", MasterPassword: "m4ster", MaxPerUser: 2, Timeout: 5 * time.Second})
+	defer st.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for range 12 {
+		wg.Go(func() {
+			_, err := st.Folders(context.Background(), user, "", true)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := srv.Logins(); n < 1 || n > 2 {
+		t.Errorf("%d logins for 12 concurrent calls, want at most 2", n)
 	}
 }
