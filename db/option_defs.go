@@ -47,6 +47,7 @@ const (
 	OptionEmail    OptionType = "EMAIL"    // a bare address, local@domain
 	OptionURL      OptionType = "URL"      // an absolute http or https URL
 	OptionHost     OptionType = "HOST"     // a DNS host name (IDN mapped to ASCII)
+	OptionDNSName  OptionType = "DNSNAME"  // a DNS name, underscores allowed (_spf.example.com)
 	OptionBool     OptionType = "BOOL"     // true or false
 	OptionColor    OptionType = "COLOR"    // #rgb or #rrggbb
 	OptionList     OptionType = "LIST"     // one of OptionDef.Values
@@ -120,6 +121,11 @@ var optionCatalog = []OptionDef{
 		Name: "MX_HOST", Type: OptionHost, Scopes: aboveUsers, Restricted: true, Group: "DNS",
 		Description: "Host name of the gateway's inbound mail servers: a domain's MX records must point to it, " +
 			"which the domain health check verifies. No default: set it on the platform.",
+	},
+	{
+		Name: "SPF_INCLUDE", Type: OptionDNSName, Scopes: aboveUsers, Restricted: true, Group: "DNS",
+		Description: "Domain whose SPF record lists the gateway's sending hosts: a domain's SPF record must " +
+			"include it (include:<it>), which the domain health check verifies. No default: set it on the platform.",
 	},
 	{
 		Name: "NOTIFICATION_SENDER", Type: OptionEmail, Scopes: aboveUsers, Restricted: true, Group: "NOTIFICATIONS",
@@ -268,6 +274,12 @@ func (d *OptionDef) Normalize(value string) (string, error) {
 		return v, nil
 	case OptionHost:
 		h, err := names.Host(v)
+		if err != nil {
+			return "", bad("%v", err)
+		}
+		return h, nil
+	case OptionDNSName:
+		h, err := names.DNSName(v)
 		if err != nil {
 			return "", bad("%v", err)
 		}

@@ -59,6 +59,8 @@ func TestNormalizeOptionValues(t *testing.T) {
 		{OptionHost, "cleanmail", "cleanmail", true},
 		{OptionHost, "bücher.de", "xn--bcher-kva.de", true},
 		{OptionHost, "mx_1.cleanmail.tld", "", false},
+		{OptionDNSName, "_SPF.Cleanmail.TLD.", "_spf.cleanmail.tld", true},
+		{OptionDNSName, "bad name.example", "", false},
 		{OptionHost, "-mx.cleanmail.tld", "", false},
 		{OptionHost, strings.Repeat("a", 64) + ".tld", "", false},
 		{OptionHost, "192.0.2.1", "", false},
@@ -123,7 +125,7 @@ func TestNormalizeOptionValues(t *testing.T) {
 // TestOptionCatalog checks the catalog's own consistency.
 func TestOptionCatalog(t *testing.T) {
 	name := regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
-	supported := map[OptionType]bool{OptionString: true, OptionText: true, OptionEmail: true, OptionURL: true, OptionHost: true,
+	supported := map[OptionType]bool{OptionString: true, OptionText: true, OptionEmail: true, OptionURL: true, OptionHost: true, OptionDNSName: true,
 		OptionBool: true, OptionColor: true, OptionList: true, OptionTimezone: true, OptionInteger: true}
 	seen := map[string]bool{}
 	for _, d := range catalog().sorted {

@@ -245,3 +245,36 @@ func deletedDomainError(o OptionOwner) error {
 	}
 	return fault.Fail(fault.Unprocessable, "", what+" is DELETED: its options are read-only until it is restored")
 }
+
+// Effective returns the values that o sees of the named options: its own,
+// else the nearest scope's above, else the catalog's default; an option
+// with none of them is absent from the map. An unknown owner is
+// ErrNotFound.
+func (s *Store) Effective(ctx context.Context, o OptionOwner, names ...string) (map[string]string, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	chain, _, err := s.optionChain(gdb, o, false)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := optionSettings(gdb, chain, "")
+	if err != nil {
+		return nil, err
+	}
+	var defs []*OptionDef
+	for _, n := range names {
+		if d, ok := LookupOption(n); ok {
+			defs = append(defs, d)
+		}
+	}
+	out := map[string]string{}
+	for _, ov := range resolveOptions(chain, rows, defs) {
+		switch {
+		case ov.Value != nil:
+			out[ov.Def.Name] = *ov.Value
+		case ov.Parent != nil:
+			out[ov.Def.Name] = *ov.Parent
+		}
+	}
+	return out, nil
+}

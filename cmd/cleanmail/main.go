@@ -25,6 +25,7 @@ import (
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/pkg/api"
 	"github.com/cleanmail/cleanmail/pkg/config"
+	"github.com/cleanmail/cleanmail/pkg/dnscheck"
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
@@ -113,12 +114,20 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	defer closeSMTP()
 
+	resolver, err := dnscheck.NewResolver(cfg.DNSResolver, cfg.DNSTimeout)
+	if err != nil {
+		// Without a resolver the server still serves; the diagnostics
+		// answer that the DNS resolver is unavailable.
+		log.Warn("no DNS resolver: domain diagnostics are unavailable; set CLEANMAIL_DNS_RESOLVER", "err", err)
+		resolver = nil
+	}
+
 	setReady, isReady := api.NewReadyFlag()
 	if cfg.JWTKey == "" {
 		log.Warn("CLEANMAIL_JWT_KEY is not set: temporary tokens are signed with a random key and do not survive a restart")
 	}
 	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
-		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail,
+		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail, DNS: resolver,
 		Submit: &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays,
 		Limits: api.Limits{
 			MaxBody:               cfg.MaxBody,

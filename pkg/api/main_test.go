@@ -24,6 +24,7 @@ import (
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/db/dbtest"
 	"github.com/cleanmail/cleanmail/pkg/api"
+	"github.com/cleanmail/cleanmail/pkg/dnscheck"
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
@@ -81,6 +82,9 @@ type env struct {
 	// imap is the mail store of this server: an in-memory IMAP server on
 	// loopback, which the server reaches over TCP as it would Dovecot.
 	imap *loopback.IMAPServer
+	// dns is the DNS of the domains' diagnostics: an in-process server on
+	// loopback whose records a test sets (e.dns.Set).
+	dns *loopback.DNSServer
 	// smtp is the outgoing relay of this server: a recording SMTP server
 	// on loopback.
 	smtp *loopback.SMTPServer
@@ -157,9 +161,18 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dnsSrv, err := loopback.StartDNS(loopback.DNSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dnsSrv.Close() })
+	resolver, err := dnscheck.NewResolver(dnsSrv.Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Many tests send bad tokens on purpose: throttling has its own test.
 	opts := api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: 30 * 24 * time.Hour,
-		Limits: api.Limits{AuthFailuresPerMinute: -1}, Mail: mail,
+		Limits: api.Limits{AuthFailuresPerMinute: -1}, Mail: mail, DNS: resolver,
 		Submit: &submit.Sender{Timeout: 5 * time.Second}, Relays: []submit.Relay{relay}}
 	if set != nil {
 		set(&opts)
@@ -170,7 +183,7 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, store: store, ids: codec, token: adminToken, imap: imapSrv, smtp: smtpSrv}
+	return &env{t: t, srv: srv, store: store, ids: codec, token: adminToken, imap: imapSrv, smtp: smtpSrv, dns: dnsSrv}
 }
 
 // resp is a response whose conformance to openapi.yaml was checked.

@@ -29,6 +29,8 @@ var optionalInResponses = map[string]string{
 	"PersonalTokenCreated.expiration": "the token never expires",
 	// Decided and documented (README, "Options").
 	"Option.parentValue": "no scope above sets a value and the option has no default",
+	// Health reports.
+	"HealthResult.ref": "the test is about the entity itself (a domain's DNS tests, the doc's examples)",
 	// Problem details (RFC 9457).
 	"Problem.instance": "the request's path is longer than the 8,192 characters a problem carries",
 	"Problem.errors":   "the problem is not a validation failure",

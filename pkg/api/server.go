@@ -29,6 +29,7 @@ import (
 	"github.com/cleanmail/cleanmail"
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/dnscheck"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
@@ -72,6 +73,9 @@ type Options struct {
 	// defaults.
 	Submit *submit.Sender
 	Relays []submit.Relay
+	// DNS is the resolver of the domains' diagnostics. If nil, they answer
+	// that the DNS resolver is unavailable.
+	DNS *dnscheck.Resolver
 	// VirusHeader is the header by which the filters mark an infected
 	// message ("X-Virus-Status: Infected…"); message.DefaultVirusHeader
 	// when empty.
@@ -125,6 +129,7 @@ type Server struct {
 	mail       *mailstore.Store
 	submit     *submit.Sender
 	virusHdr   string
+	dns        *dnscheck.Resolver
 	relays     []submit.Relay
 	ids        *ids.Codec
 	log        *slog.Logger
@@ -187,7 +192,7 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.VirusHeader == "" {
 		opts.VirusHeader = message.DefaultVirusHeader
 	}
-	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, relays: opts.Relays, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
+	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, dns: opts.DNS, relays: opts.Relays, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
 		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/")}
 	s.authFailures = throttle.New(throttle.Options{PerMinute: s.limits.AuthFailuresPerMinute})
 	if len(s.jwtKey) == 0 {

@@ -14,10 +14,8 @@ var notDelivered = map[string]bool{
 	"DeleteDomainDkim":      true,
 	"ExecuteTask":           true,
 	"GetDomainDkim":         true,
-	"GetDomainHealth":       true,
 	"GetPlatformDiagnostic": true,
 	"ListHealthErrors":      true,
-	"RunDomainDiagnostic":   true,
 	"RunPlatformDiagnostic": true,
 	"TryRelayConfiguration": true,
 	"UpdateDomainDkim":      true,
@@ -43,11 +41,6 @@ func (*Server) GetDomainDkim(context.Context, gen.GetDomainDkimRequestObject) (g
 	return nil, errNotImplemented("GetDomainDkim")
 }
 
-// GetDomainHealth is not delivered yet: 501.
-func (*Server) GetDomainHealth(context.Context, gen.GetDomainHealthRequestObject) (gen.GetDomainHealthResponseObject, error) {
-	return nil, errNotImplemented("GetDomainHealth")
-}
-
 // GetPlatformDiagnostic is not delivered yet: 501.
 func (*Server) GetPlatformDiagnostic(context.Context, gen.GetPlatformDiagnosticRequestObject) (gen.GetPlatformDiagnosticResponseObject, error) {
 	return nil, errNotImplemented("GetPlatformDiagnostic")
@@ -56,11 +49,6 @@ func (*Server) GetPlatformDiagnostic(context.Context, gen.GetPlatformDiagnosticR
 // ListHealthErrors is not delivered yet: 501.
 func (*Server) ListHealthErrors(context.Context, gen.ListHealthErrorsRequestObject) (gen.ListHealthErrorsResponseObject, error) {
 	return nil, errNotImplemented("ListHealthErrors")
-}
-
-// RunDomainDiagnostic is not delivered yet: 501.
-func (*Server) RunDomainDiagnostic(context.Context, gen.RunDomainDiagnosticRequestObject) (gen.RunDomainDiagnosticResponseObject, error) {
-	return nil, errNotImplemented("RunDomainDiagnostic")
 }
 
 // RunPlatformDiagnostic is not delivered yet: 501.

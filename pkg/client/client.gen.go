@@ -263,6 +263,7 @@ const (
 	OptionTypeBOOL        OptionType = "BOOL"
 	OptionTypeCOLOR       OptionType = "COLOR"
 	OptionTypeCREDENTIALS OptionType = "CREDENTIALS"
+	OptionTypeDNSNAME     OptionType = "DNSNAME"
 	OptionTypeDOC         OptionType = "DOC"
 	OptionTypeEMAIL       OptionType = "EMAIL"
 	OptionTypeHOST        OptionType = "HOST"
@@ -283,6 +284,8 @@ func (e OptionType) Valid() bool {
 	case OptionTypeCOLOR:
 		return true
 	case OptionTypeCREDENTIALS:
+		return true
+	case OptionTypeDNSNAME:
 		return true
 	case OptionTypeDOC:
 		return true
@@ -1176,22 +1179,22 @@ type HealthRecord struct {
 	// Entries List all tests performed on the entity
 	Entries []HealthResult `json:"entries"`
 
-	// Status Global health status of the entity
+	// Status Global health status of the entity. For a domain: false when its mail does not reach the service (its MX test failed); its DKIM, SPF and DMARC tests report their problems without failing it, as the doc's examples do (an MX that passes with a missing DKIM entry is a healthy domain).
 	Status bool `json:"status"`
 }
 
-// HealthResult List all tests performed on the entity
+// HealthResult One test performed on the entity
 type HealthResult struct {
-	Output *[]string `json:"output,omitempty"`
+	Output []string `json:"output"`
 
-	// Ref Reference (id) of the checked object
+	// Ref Reference (id) of the checked object, when the test is about an object other than the entity itself (absent in a domain's DNS tests, as in the doc's examples)
 	//
 	// Example: ByE3n
 	Ref *string `json:"ref,omitempty"`
 
 	// Result Result of a health check. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
-	Result *HealthCheckResult `json:"result,omitempty"`
-	Type   *string            `json:"type,omitempty"`
+	Result HealthCheckResult `json:"result"`
+	Type   string            `json:"type"`
 }
 
 // ImapFolder A folder of a user's mailbox (IMAP). Its path is its IMAP name in UTF-8, the server's hierarchy delimiter between levels.
@@ -3836,7 +3839,7 @@ type ClientInterface interface {
 
 	// RunDomainDiagnostic Run domain diagnostic
 	//
-	// Run integrity tests on the domain.
+	// Run integrity tests on the domain's DNS now, store the result (GET /domains/{domainId}/health, the Location) and return it. The tests, in this order: MX (every MX entry must point to the MX_HOST option; ERROR_MX_MISSING_ENTRY, ERROR_MX_INVALID_ENTRY), DKIM (a TXT entry at <DKIM_SELECTOR>._domainkey.<domain>, its strings joined, carrying the domain's key when it has one; ERROR_DKIM_MISSING_ENTRY, ERROR_DKIM_INVALID_COUPLE), SPF (one v=spf1 entry including the SPF_INCLUDE option; ERROR) and DMARC (one v=DMARC1 entry at _dmarc.<domain> with a policy; ERROR); a failing test's output says what to publish (Required: …). A resolver that does not answer makes an entry ERROR saying so. performedAt is in epoch seconds.
 	//
 	// Corresponds with POST /domains/{domainId}/health (the `RunDomainDiagnostic` operationId).
 	RunDomainDiagnostic(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5839,7 +5842,7 @@ func (c *Client) GetDomainHealth(ctx context.Context, domainId string, reqEditor
 
 // RunDomainDiagnostic Run domain diagnostic
 //
-// Run integrity tests on the domain.
+// Run integrity tests on the domain's DNS now, store the result (GET /domains/{domainId}/health, the Location) and return it. The tests, in this order: MX (every MX entry must point to the MX_HOST option; ERROR_MX_MISSING_ENTRY, ERROR_MX_INVALID_ENTRY), DKIM (a TXT entry at <DKIM_SELECTOR>._domainkey.<domain>, its strings joined, carrying the domain's key when it has one; ERROR_DKIM_MISSING_ENTRY, ERROR_DKIM_INVALID_COUPLE), SPF (one v=spf1 entry including the SPF_INCLUDE option; ERROR) and DMARC (one v=DMARC1 entry at _dmarc.<domain> with a policy; ERROR); a failing test's output says what to publish (Required: …). A resolver that does not answer makes an entry ERROR saying so. performedAt is in epoch seconds.
 //
 // Corresponds with POST /domains/{domainId}/health (the `RunDomainDiagnostic` operationId).
 func (c *Client) RunDomainDiagnostic(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -14613,7 +14616,7 @@ type ClientWithResponsesInterface interface {
 
 	// RunDomainDiagnosticWithResponse Run domain diagnostic
 	//
-	// Run integrity tests on the domain.
+	// Run integrity tests on the domain's DNS now, store the result (GET /domains/{domainId}/health, the Location) and return it. The tests, in this order: MX (every MX entry must point to the MX_HOST option; ERROR_MX_MISSING_ENTRY, ERROR_MX_INVALID_ENTRY), DKIM (a TXT entry at <DKIM_SELECTOR>._domainkey.<domain>, its strings joined, carrying the domain's key when it has one; ERROR_DKIM_MISSING_ENTRY, ERROR_DKIM_INVALID_COUPLE), SPF (one v=spf1 entry including the SPF_INCLUDE option; ERROR) and DMARC (one v=DMARC1 entry at _dmarc.<domain> with a policy; ERROR); a failing test's output says what to publish (Required: …). A resolver that does not answer makes an entry ERROR saying so. performedAt is in epoch seconds.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -31451,7 +31454,7 @@ func (c *ClientWithResponses) GetDomainHealthWithResponse(ctx context.Context, d
 
 // RunDomainDiagnosticWithResponse Run domain diagnostic
 //
-// Run integrity tests on the domain.
+// Run integrity tests on the domain's DNS now, store the result (GET /domains/{domainId}/health, the Location) and return it. The tests, in this order: MX (every MX entry must point to the MX_HOST option; ERROR_MX_MISSING_ENTRY, ERROR_MX_INVALID_ENTRY), DKIM (a TXT entry at <DKIM_SELECTOR>._domainkey.<domain>, its strings joined, carrying the domain's key when it has one; ERROR_DKIM_MISSING_ENTRY, ERROR_DKIM_INVALID_COUPLE), SPF (one v=spf1 entry including the SPF_INCLUDE option; ERROR) and DMARC (one v=DMARC1 entry at _dmarc.<domain> with a policy; ERROR); a failing test's output says what to publish (Required: …). A resolver that does not answer makes an entry ERROR saying so. performedAt is in epoch seconds.
 //
 // Returns a wrapper object for the known response body format(s).
 //

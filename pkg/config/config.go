@@ -6,6 +6,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -94,6 +95,11 @@ type Config struct {
 	// IMAPTimeout bounds each exchange with the mail store
 	// (CLEANMAIL_IMAP_TIMEOUT, default 10s).
 	IMAPTimeout time.Duration
+	// DNSResolver is the resolver of the domains' diagnostics, host:port
+	// (CLEANMAIL_DNS_RESOLVER; default: the system's, /etc/resolv.conf).
+	DNSResolver string
+	// DNSTimeout bounds each DNS query (CLEANMAIL_DNS_TIMEOUT, default 5s).
+	DNSTimeout time.Duration
 	// EmbeddedIMAPListen is where the embedded mail store listens
 	// (CLEANMAIL_EMBEDDED_IMAP_LISTEN, default 127.0.0.1:1143).
 	EmbeddedIMAPListen string
@@ -131,6 +137,7 @@ func Defaults() Config {
 
 		IMAPMasterSeparator: "*",
 		IMAPTimeout:         10 * time.Second,
+		DNSTimeout:          5 * time.Second,
 		EmbeddedIMAPListen:  "127.0.0.1:1143",
 
 		SMTPTimeout:        30 * time.Second,
@@ -154,6 +161,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_JWT_KEY", &c.JWTKey)
 	str("CLEANMAIL_PUBLIC_URL", &c.PublicURL)
 	str("CLEANMAIL_IMAP_URL", &c.IMAPURL)
+	str("CLEANMAIL_DNS_RESOLVER", &c.DNSResolver)
 	str("CLEANMAIL_IMAP_MASTER_USER", &c.IMAPMasterUser)
 	str("CLEANMAIL_IMAP_MASTER_PASSWORD", &c.IMAPMasterPassword)
 	str("CLEANMAIL_IMAP_MASTER_SEPARATOR", &c.IMAPMasterSeparator)
@@ -175,6 +183,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"CLEANMAIL_REQUEST_TIMEOUT", &c.RequestTimeout, true},
 		{"CLEANMAIL_IDLE_TIMEOUT", &c.IdleTimeout, true},
 		{"CLEANMAIL_IMAP_TIMEOUT", &c.IMAPTimeout, true},
+		{"CLEANMAIL_DNS_TIMEOUT", &c.DNSTimeout, true},
 		{"CLEANMAIL_SMTP_TIMEOUT", &c.SMTPTimeout, true},
 	} {
 		v := getenv(d.name)
@@ -246,6 +255,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("CLEANMAIL_SMTP_URL: %s", redact(c.SMTPURL, err))
 		}
 		c.SMTPRelay = &r
+	}
+	if c.DNSResolver != "" {
+		if _, _, err := net.SplitHostPort(c.DNSResolver); err != nil {
+			return c, fmt.Errorf("CLEANMAIL_DNS_RESOLVER: %q is not host:port (like 127.0.0.1:53)", c.DNSResolver)
+		}
 	}
 	if c.JWTKey != "" && len(c.JWTKey) < 32 {
 		return c, fmt.Errorf("CLEANMAIL_JWT_KEY must be at least 32 characters long")

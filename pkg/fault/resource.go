@@ -23,6 +23,7 @@ const (
 	UriFilter        Resource = "URI filter"
 	Option           Resource = "option"
 	Folder           Resource = "folder"
+	DomainHealth     Resource = "diagnostic of this domain"
 	MailMessage      Resource = "message"
 	Upload           Resource = "uploaded file"
 
@@ -52,6 +53,8 @@ func (r Resource) notFound() string {
 		return "No attachment filter found with given id"
 	case UriFilter:
 		return "No uriBl filter found with given id"
+	case DomainHealth:
+		return "This domain's diagnostic never ran (POST /domains/{domainId}/health runs it)"
 	case Folder:
 		return "No folder has this path in this mailbox"
 	case MailMessage:

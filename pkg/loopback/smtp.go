@@ -139,6 +139,9 @@ func (s *SMTPServer) Received() []Envelope {
 // Close stops the server: the listener and every connection are closed.
 func (s *SMTPServer) Close() error {
 	err := s.server.Close()
+	// Serve may not have taken the listener yet (a Close right after
+	// StartSMTP): closed here, it returns at its first Accept.
+	_ = s.ln.Close()
 	<-s.served
 	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil

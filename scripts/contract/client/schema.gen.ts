@@ -617,7 +617,7 @@ export interface paths {
         put?: never;
         /**
          * Run domain diagnostic
-         * @description Run integrity tests on the domain
+         * @description Run integrity tests on the domain's DNS now, store the result (GET /domains/{domainId}/health, the Location) and return it. The tests, in this order: MX (every MX entry must point to the MX_HOST option; ERROR_MX_MISSING_ENTRY, ERROR_MX_INVALID_ENTRY), DKIM (a TXT entry at <DKIM_SELECTOR>._domainkey.<domain>, its strings joined, carrying the domain's key when it has one; ERROR_DKIM_MISSING_ENTRY, ERROR_DKIM_INVALID_COUPLE), SPF (one v=spf1 entry including the SPF_INCLUDE option; ERROR) and DMARC (one v=DMARC1 entry at _dmarc.<domain> with a policy; ERROR); a failing test's output says what to publish (Required: …). A resolver that does not answer makes an entry ERROR saying so. performedAt is in epoch seconds.
          */
         post: operations["RunDomainDiagnostic"];
         delete?: never;
@@ -2354,21 +2354,21 @@ export interface components {
         HealthCheckResult: "OK" | "ERROR" | "ERROR_DKIM_MISSING_ENTRY" | "ERROR_DKIM_INVALID_COUPLE" | "ERROR_MX_MISSING_ENTRY" | "ERROR_MX_INVALID_ENTRY";
         /** @description Details of the diagnostic */
         HealthRecord: {
-            /** @description Global health status of the entity */
+            /** @description Global health status of the entity. For a domain: false when its mail does not reach the service (its MX test failed); its DKIM, SPF and DMARC tests report their problems without failing it, as the doc's examples do (an MX that passes with a missing DKIM entry is a healthy domain). */
             status: boolean;
             /** @description List all tests performed on the entity */
             entries: components["schemas"]["HealthResult"][];
         };
-        /** @description List all tests performed on the entity */
+        /** @description One test performed on the entity */
         HealthResult: {
-            type?: string;
+            type: string;
             /**
-             * @description Reference (id) of the checked object
+             * @description Reference (id) of the checked object, when the test is about an object other than the entity itself (absent in a domain's DNS tests, as in the doc's examples)
              * @example ByE3n
              */
             ref?: string;
-            result?: components["schemas"]["HealthCheckResult"];
-            output?: string[];
+            result: components["schemas"]["HealthCheckResult"];
+            output: string[];
         };
         /** @description A folder of a user's mailbox (IMAP). Its path is its IMAP name in UTF-8, the server's hierarchy delimiter between levels. */
         ImapFolder: {
@@ -2630,7 +2630,7 @@ export interface components {
          * @description Datatype of the value of an option. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
          * @enum {string}
          */
-        OptionType: "STRING" | "TEXT" | "COLOR" | "EMAIL" | "BOOL" | "URL" | "LIST" | "DOC" | "TIMEZONE" | "HOST" | "CREDENTIALS" | "PASSWORD" | "INTEGER";
+        OptionType: "STRING" | "TEXT" | "COLOR" | "EMAIL" | "BOOL" | "URL" | "LIST" | "DOC" | "TIMEZONE" | "HOST" | "DNSNAME" | "CREDENTIALS" | "PASSWORD" | "INTEGER";
         /** @description The list of outgoing provider to which the domain belongs */
         OutgoingProvider: {
             /**
@@ -6495,7 +6495,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Domain does not exist. */
+            /** @description The domain does not exist, or its diagnostic never ran. */
             404: {
                 headers: {
                     [name: string]: unknown;

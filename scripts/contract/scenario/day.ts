@@ -142,6 +142,12 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   // PATCH: a value, then null to clear it; the MX check skipped.
   await done(sys.PATCH("/domains/{domainId}", { params: { path: { domainId: stark.id }, header: { "X-Ignore-MX": "true" } }, body: { wblistPriority: "DOMAIN", description: null, externalId: "DOM-1b" } }));
   const starkNow = await ok(sys.GET("/domains/{domainId}", { params: { path: { domainId: stark.id } } }));
+  // Its DNS diagnostic: none yet, then one (the contract's resolver answers
+  // nothing, so every entry says the resolver did not answer).
+  await fails(sys.GET("/domains/{domainId}/health", { params: { path: { domainId: stark.id } } }), 404);
+  const diagnostic = await ok(sys.POST("/domains/{domainId}/health", { params: { path: { domainId: stark.id } } }), 201);
+  eq(diagnostic.report.status, false, "no MX known: not healthy");
+  eq((await ok(sys.GET("/domains/{domainId}/health", { params: { path: { domainId: stark.id } } }))).performedAt, diagnostic.performedAt, "the last diagnostic");
   eq([starkNow.wblistPriority, starkNow.description, starkNow.externalId], ["DOMAIN", null, "DOM-1b"], "domain after PATCH");
 
   // The relay: a fallback, then none.

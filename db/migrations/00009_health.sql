@@ -1,0 +1,15 @@
+-- +goose Up
+-- The last diagnostic of each domain (POST /domains/{id}/health), as the
+-- API shows it: when it ran (epoch seconds, as the doc's examples), whether
+-- the domain is healthy, and its report (JSON). Replaced by each run, gone
+-- with the domain.
+CREATE TABLE domain_health (
+    domain_id BIGINT PRIMARY KEY REFERENCES domains (id) ON DELETE CASCADE,
+    performed_at BIGINT NOT NULL,
+    status BOOLEAN NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX domain_health_failing_idx ON domain_health (status, domain_id);
+
+-- +goose Down
+DROP TABLE domain_health;

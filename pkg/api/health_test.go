@@ -1,0 +1,59 @@
+package api_test
+
+import (
+	"reflect"
+	"testing"
+)
+
+// The doc's examples of 5.11.1 and 5.11.3, then a domain whose DNS is right,
+// over HTTP on both databases, against the in-process DNS server.
+func TestDomainDiagnostic(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		e.do(req{Method: "POST", Path: "/options/platform", Body: map[string]any{"name": "MX_HOST", "value": "mx.cleanmail.tld"}}).expect(201)
+		d := e.newDomain("targaryen.net")
+		e.do(req{Method: "POST", Path: "/domains/" + d + "/options", Body: map[string]any{"name": "DKIM_SELECTOR", "value": "protect"}}).expect(201)
+		e.do(req{Method: "GET", Path: "/domains/" + d + "/health"}).problem(404, "This domain's diagnostic never ran (POST /domains/{domainId}/health runs it)")
+
+		entries := func(m map[string]any) []any { return m["report"].(map[string]any)["entries"].([]any) }
+		doc := []any{
+			map[string]any{"type": "MX", "result": "ERROR_MX_MISSING_ENTRY", "output": []any{"Lookup for MX entry in DNS for targaryen.net", "Fail: No MX entry found"}},
+			map[string]any{"type": "DKIM", "result": "ERROR_DKIM_MISSING_ENTRY", "output": []any{"Lookup for dkim entry in DNS for targaryen.net", `Fail: DKIM DNS entry not found for domain "targaryen.net" and selector "protect"`}},
+		}
+		r := e.do(req{Method: "POST", Path: "/domains/" + d + "/health"}).expect(201)
+		got := r.json()
+		if got["report"].(map[string]any)["status"] != false || !reflect.DeepEqual(entries(got)[:2], doc) || r.Header.Get("Location") != "/domains/"+d+"/health" {
+			t.Errorf("5.11.1: %s", r.Body)
+		}
+		last := e.do(req{Method: "GET", Path: "/domains/" + d + "/health"}).expect(200).json()
+		if !reflect.DeepEqual(last, got) {
+			t.Errorf("GET after POST: %v, want %v", last, got)
+		}
+
+		if err := e.dns.Set("targaryen.net. IN MX 10 mx.cleanmail.tld."); err != nil {
+			t.Fatal(err)
+		}
+		got = e.do(req{Method: "POST", Path: "/domains/" + d + "/health"}).expect(201).json()
+		doc[0] = map[string]any{"type": "MX", "result": "OK", "output": []any{"Passed"}}
+		if got["report"].(map[string]any)["status"] != true || !reflect.DeepEqual(entries(got)[:2], doc) {
+			t.Errorf("5.11.3: %v", got)
+		}
+
+		e.do(req{Method: "POST", Path: "/options/platform", Body: map[string]any{"name": "SPF_INCLUDE", "value": "_spf.cleanmail.tld"}}).expect(201)
+		if err := e.dns.Set("targaryen.net. IN MX 10 mx.cleanmail.tld.",
+			`protect._domainkey.targaryen.net. IN TXT "v=DKIM1; p=MIIB" "IjAN"`,
+			`targaryen.net. IN TXT "v=spf1 include:_spf.cleanmail.tld -all"`,
+			`_dmarc.targaryen.net. IN TXT "v=DMARC1; p=quarantine"`); err != nil {
+			t.Fatal(err)
+		}
+		got = e.do(req{Method: "POST", Path: "/domains/" + d + "/health"}).expect(201).json()
+		for _, en := range entries(got) {
+			if en.(map[string]any)["result"] != "OK" {
+				t.Errorf("a right DNS: %v", en)
+			}
+		}
+		if len(entries(got)) != 4 {
+			t.Errorf("entries: %v", entries(got))
+		}
+	})
+}
