@@ -29,6 +29,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
+	"github.com/cleanmail/cleanmail/pkg/relaycheck"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
@@ -129,6 +130,7 @@ func serve(args []string, stderr io.Writer) error {
 	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
 		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail, DNS: resolver,
 		Submit: &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays,
+		Checks: relaycheck.Options{AllowPrivate: cfg.AllowPrivateTargets, Sender: cfg.ProbeSender, Timeout: cfg.CheckTimeout},
 		Limits: api.Limits{
 			MaxBody:               cfg.MaxBody,
 			MaxUpload:             cfg.MaxUpload,

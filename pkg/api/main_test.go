@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -28,6 +31,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
+	"github.com/cleanmail/cleanmail/pkg/relaycheck"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
@@ -173,7 +177,13 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	// Many tests send bad tokens on purpose: throttling has its own test.
 	opts := api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: 30 * 24 * time.Hour,
 		Limits: api.Limits{AuthFailuresPerMinute: -1}, Mail: mail, DNS: resolver,
-		Submit: &submit.Sender{Timeout: 5 * time.Second}, Relays: []submit.Relay{relay}}
+		Submit: &submit.Sender{Timeout: 5 * time.Second}, Relays: []submit.Relay{relay},
+		// The relay checks reach the loopback servers of the tests only,
+		// and resolve nothing through DNS (the fuzz test sends any host).
+		Checks: relaycheck.Options{AllowPrivate: true, Timeout: 5 * time.Second, Only: netip.Addr.IsLoopback,
+			Resolver: &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+				return nil, errors.New("no DNS in tests")
+			}}}}
 	if set != nil {
 		set(&opts)
 	}

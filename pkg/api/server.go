@@ -34,6 +34,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
 	"github.com/cleanmail/cleanmail/pkg/message"
+	"github.com/cleanmail/cleanmail/pkg/relaycheck"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 	"github.com/cleanmail/cleanmail/pkg/throttle"
 )
@@ -80,6 +81,10 @@ type Options struct {
 	// message ("X-Virus-Status: Infected…"); message.DefaultVirusHeader
 	// when empty.
 	VirusHeader string
+	// Checks configure the relay checks (TryRelayConfiguration): the
+	// target guard (AllowPrivate: false refuses loopback, link-local and
+	// private addresses), the probe's sender, the timeout.
+	Checks relaycheck.Options
 }
 
 // Limits bound the work of one request.
@@ -131,6 +136,7 @@ type Server struct {
 	virusHdr   string
 	dns        *dnscheck.Resolver
 	relays     []submit.Relay
+	checks     *relaycheck.Checker
 	ids        *ids.Codec
 	log        *slog.Logger
 	purgeDelay time.Duration
@@ -192,7 +198,7 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.VirusHeader == "" {
 		opts.VirusHeader = message.DefaultVirusHeader
 	}
-	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, dns: opts.DNS, relays: opts.Relays, ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
+	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, dns: opts.DNS, relays: opts.Relays, checks: relaycheck.New(opts.Checks), ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
 		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/")}
 	s.authFailures = throttle.New(throttle.Options{PerMinute: s.limits.AuthFailuresPerMinute})
 	if len(s.jwtKey) == 0 {

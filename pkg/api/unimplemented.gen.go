@@ -17,7 +17,6 @@ var notDelivered = map[string]bool{
 	"GetPlatformDiagnostic": true,
 	"ListHealthErrors":      true,
 	"RunPlatformDiagnostic": true,
-	"TryRelayConfiguration": true,
 	"UpdateDomainDkim":      true,
 }
 
@@ -54,11 +53,6 @@ func (*Server) ListHealthErrors(context.Context, gen.ListHealthErrorsRequestObje
 // RunPlatformDiagnostic is not delivered yet: 501.
 func (*Server) RunPlatformDiagnostic(context.Context, gen.RunPlatformDiagnosticRequestObject) (gen.RunPlatformDiagnosticResponseObject, error) {
 	return nil, errNotImplemented("RunPlatformDiagnostic")
-}
-
-// TryRelayConfiguration is not delivered yet: 501.
-func (*Server) TryRelayConfiguration(context.Context, gen.TryRelayConfigurationRequestObject) (gen.TryRelayConfigurationResponseObject, error) {
-	return nil, errNotImplemented("TryRelayConfiguration")
 }
 
 // UpdateDomainDkim is not delivered yet: 501.

@@ -160,6 +160,7 @@ const (
 	HealthCheckResultERRORDKIMMISSINGENTRY  HealthCheckResult = "ERROR_DKIM_MISSING_ENTRY"
 	HealthCheckResultERRORMXINVALIDENTRY    HealthCheckResult = "ERROR_MX_INVALID_ENTRY"
 	HealthCheckResultERRORMXMISSINGENTRY    HealthCheckResult = "ERROR_MX_MISSING_ENTRY"
+	HealthCheckResultNOTCHECKED             HealthCheckResult = "NOT_CHECKED"
 	HealthCheckResultOK                     HealthCheckResult = "OK"
 )
 
@@ -175,6 +176,8 @@ func (e HealthCheckResult) Valid() bool {
 	case HealthCheckResultERRORMXINVALIDENTRY:
 		return true
 	case HealthCheckResultERRORMXMISSINGENTRY:
+		return true
+	case HealthCheckResultNOTCHECKED:
 		return true
 	case HealthCheckResultOK:
 		return true
@@ -1183,7 +1186,7 @@ type HealthRecord struct {
 	Status bool `json:"status"`
 }
 
-// HealthResult One test performed on the entity
+// HealthResult One test performed on the entity: its type (MX, DKIM, SPF, DMARC for a domain; SMTP and SMTP_FALLBACK for a platform's transports, AUTH for its authentication provider, API for its remediation API), its result, and what was done, one line a step (the relay checks: each step's time and the server's reply), the last "Passed", "Fail: …" or "Not checked: …".
 type HealthResult struct {
 	Output []string `json:"output"`
 
@@ -1899,8 +1902,11 @@ type RelayCheck struct {
 	// FallbackTransportDest IP or hostname of the secondary smtp server.
 	FallbackTransportDest *string `json:"fallbackTransportDest,omitempty"`
 
-	// FallbackTransportPort Port of the secondary smtp server.
+	// FallbackTransportPort Port of the secondary smtp server (transportPort when absent).
 	FallbackTransportPort *int32 `json:"fallbackTransportPort,omitempty"`
+
+	// FallbackTransportType Extension: how to reach the secondary smtp server; transportType when absent.
+	FallbackTransportType *TransportType `json:"fallbackTransportType,omitempty"`
 
 	// Id Unique identifier of the relay check health configuration. Only if platform already exists.
 	//
@@ -1912,6 +1918,9 @@ type RelayCheck struct {
 
 	// TransportPort Port of the main smtp server.
 	TransportPort int32 `json:"transportPort"`
+
+	// TransportType Extension (the doc's model has no transport type): how to reach the main smtp server, as a platform's transportType. SMTPS_MAY (STARTTLS when offered) when absent.
+	TransportType *TransportType `json:"transportType,omitempty"`
 }
 
 // RelayProps Relay parameters of the policy
@@ -4072,7 +4081,7 @@ type ClientInterface interface {
 
 	// TryRelayConfigurationWithBody Try relay configuration
 	//
-	// Will check SMTP connectivity of the platform.
+	// Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4081,7 +4090,7 @@ type ClientInterface interface {
 
 	// TryRelayConfiguration Try relay configuration
 	//
-	// Will check SMTP connectivity of the platform.
+	// Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6365,7 +6374,7 @@ func (c *Client) ListHealthErrors(ctx context.Context, reqEditors ...RequestEdit
 
 // TryRelayConfigurationWithBody Try relay configuration
 //
-// Will check SMTP connectivity of the platform.
+// Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6384,7 +6393,7 @@ func (c *Client) TryRelayConfigurationWithBody(ctx context.Context, contentType 
 
 // TryRelayConfiguration Try relay configuration
 //
-// Will check SMTP connectivity of the platform.
+// Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -14877,7 +14886,7 @@ type ClientWithResponsesInterface interface {
 
 	// TryRelayConfigurationWithBodyWithResponse Try relay configuration
 	//
-	// Will check SMTP connectivity of the platform.
+	// Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14886,7 +14895,7 @@ type ClientWithResponsesInterface interface {
 
 	// TryRelayConfigurationWithResponse Try relay configuration
 	//
-	// Will check SMTP connectivity of the platform.
+	// Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -31889,7 +31898,7 @@ func (c *ClientWithResponses) ListHealthErrorsWithResponse(ctx context.Context, 
 
 // TryRelayConfigurationWithBodyWithResponse Try relay configuration
 //
-// Will check SMTP connectivity of the platform.
+// Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -31904,7 +31913,7 @@ func (c *ClientWithResponses) TryRelayConfigurationWithBodyWithResponse(ctx cont
 
 // TryRelayConfigurationWithResponse Try relay configuration
 //
-// Will check SMTP connectivity of the platform.
+// Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/names"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
@@ -117,6 +118,17 @@ type Config struct {
 	// EmbeddedSMTPListen is where the embedded SMTP server listens
 	// (CLEANMAIL_EMBEDDED_SMTP_LISTEN, default 127.0.0.1:1025).
 	EmbeddedSMTPListen string
+
+	// AllowPrivateTargets lets the relay checks reach loopback,
+	// link-local and private addresses (CLEANMAIL_ALLOW_PRIVATE_TARGETS,
+	// default false: refused, so that the checks scan nothing inside).
+	AllowPrivateTargets bool
+	// ProbeSender is the envelope sender of the relay checks' probes
+	// (CLEANMAIL_PROBE_SENDER; default empty: the null sender <>).
+	ProbeSender string
+	// CheckTimeout bounds each connection of the relay checks
+	// (CLEANMAIL_CHECK_TIMEOUT, default 10s).
+	CheckTimeout time.Duration
 }
 
 // Defaults returns the configuration with nothing set.
@@ -142,6 +154,8 @@ func Defaults() Config {
 
 		SMTPTimeout:        30 * time.Second,
 		EmbeddedSMTPListen: "127.0.0.1:1025",
+
+		CheckTimeout: 10 * time.Second,
 	}
 }
 
@@ -168,6 +182,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_EMBEDDED_IMAP_LISTEN", &c.EmbeddedIMAPListen)
 	str("CLEANMAIL_SMTP_URL", &c.SMTPURL)
 	str("CLEANMAIL_EMBEDDED_SMTP_LISTEN", &c.EmbeddedSMTPListen)
+	str("CLEANMAIL_PROBE_SENDER", &c.ProbeSender)
 	for _, d := range []struct {
 		name     string
 		dst      *time.Duration
@@ -185,6 +200,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"CLEANMAIL_IMAP_TIMEOUT", &c.IMAPTimeout, true},
 		{"CLEANMAIL_DNS_TIMEOUT", &c.DNSTimeout, true},
 		{"CLEANMAIL_SMTP_TIMEOUT", &c.SMTPTimeout, true},
+		{"CLEANMAIL_CHECK_TIMEOUT", &c.CheckTimeout, true},
 	} {
 		v := getenv(d.name)
 		if v == "" {
@@ -231,6 +247,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return c, fmt.Errorf("CLEANMAIL_PUBLIC_URL: %q is not an http(s) base URL like https://api.example.com", c.PublicURL)
+		}
+	}
+	if v := getenv("CLEANMAIL_ALLOW_PRIVATE_TARGETS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("CLEANMAIL_ALLOW_PRIVATE_TARGETS: %q is not a boolean", v)
+		}
+		c.AllowPrivateTargets = b
+	}
+	if c.ProbeSender != "" {
+		if _, err := names.Mailbox(c.ProbeSender); err != nil || strings.ContainsAny(c.ProbeSender, "<> \r\n") {
+			return c, fmt.Errorf("CLEANMAIL_PROBE_SENDER: %q is not an e-mail address", c.ProbeSender)
 		}
 	}
 	if v := getenv("CLEANMAIL_LOG_JSON"); v != "" {

@@ -119,3 +119,28 @@ func TestSMTP(t *testing.T) {
 		t.Error("CLEANMAIL_SMTP_TIMEOUT=0s accepted")
 	}
 }
+
+func TestRelayChecks(t *testing.T) {
+	c, err := FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AllowPrivateTargets || c.ProbeSender != "" || c.CheckTimeout != 10*time.Second {
+		t.Errorf("relay check defaults: %v %q %v", c.AllowPrivateTargets, c.ProbeSender, c.CheckTimeout)
+	}
+	env := map[string]string{"CLEANMAIL_ALLOW_PRIVATE_TARGETS": "true", "CLEANMAIL_PROBE_SENDER": "postmaster@cleanmail.example", "CLEANMAIL_CHECK_TIMEOUT": "3s"}
+	c, err = FromEnv(func(k string) string { return env[k] })
+	if err != nil || !c.AllowPrivateTargets || c.ProbeSender != "postmaster@cleanmail.example" || c.CheckTimeout != 3*time.Second {
+		t.Errorf("relay checks configured: %+v, %v", c, err)
+	}
+	for k, v := range map[string]string{"CLEANMAIL_ALLOW_PRIVATE_TARGETS": "maybe", "CLEANMAIL_PROBE_SENDER": "a@b.example>\r\nDATA", "CLEANMAIL_CHECK_TIMEOUT": "0s"} {
+		if _, err := FromEnv(func(name string) string {
+			if name == k {
+				return v
+			}
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: %v", k, v, err)
+		}
+	}
+}

@@ -913,7 +913,7 @@ export interface paths {
         put?: never;
         /**
          * Try relay configuration
-         * @description Will check SMTP connectivity of the platform.
+         * @description Will check SMTP connectivity of the platform. Nothing is saved. The main transport, then the fallback when fallbackTransportDest is set, are probed over SMTP (connect, banner, EHLO, STARTTLS as transportType says, MAIL FROM, RCPT TO, RSET: no message is sent); RCPT TO is apiData.testAccount when set, else postmaster (which every SMTP server must accept, RFC 5321 4.5.1). Then the authentication provider (authType imap: a connection and the capabilities; ldap, oidc, entra: NOT_CHECKED) and the remediation API (apiType IMAP: a login; EXCHANGE, O365: NOT_CHECKED). A relay that fails is an ERROR entry, not an error status: status is false when any entry is an ERROR. Loopback, link-local and private targets are refused unless the server allows them (CLEANMAIL_ALLOW_PRIVATE_TARGETS).
          */
         post: operations["TryRelayConfiguration"];
         delete?: never;
@@ -2351,7 +2351,7 @@ export interface components {
          * @description Result of a health check. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
          * @enum {string}
          */
-        HealthCheckResult: "OK" | "ERROR" | "ERROR_DKIM_MISSING_ENTRY" | "ERROR_DKIM_INVALID_COUPLE" | "ERROR_MX_MISSING_ENTRY" | "ERROR_MX_INVALID_ENTRY";
+        HealthCheckResult: "OK" | "ERROR" | "ERROR_DKIM_MISSING_ENTRY" | "ERROR_DKIM_INVALID_COUPLE" | "ERROR_MX_MISSING_ENTRY" | "ERROR_MX_INVALID_ENTRY" | "NOT_CHECKED";
         /** @description Details of the diagnostic */
         HealthRecord: {
             /** @description Global health status of the entity. For a domain: false when its mail does not reach the service (its MX test failed); its DKIM, SPF and DMARC tests report their problems without failing it, as the doc's examples do (an MX that passes with a missing DKIM entry is a healthy domain). */
@@ -2359,7 +2359,7 @@ export interface components {
             /** @description List all tests performed on the entity */
             entries: components["schemas"]["HealthResult"][];
         };
-        /** @description One test performed on the entity */
+        /** @description One test performed on the entity: its type (MX, DKIM, SPF, DMARC for a domain; SMTP and SMTP_FALLBACK for a platform's transports, AUTH for its authentication provider, API for its remediation API), its result, and what was done, one line a step (the relay checks: each step's time and the server's reply), the last "Passed", "Fail: …" or "Not checked: …". */
         HealthResult: {
             type: string;
             /**
@@ -3038,9 +3038,13 @@ export interface components {
             fallbackTransportDest?: string;
             /**
              * Format: int32
-             * @description Port of the secondary smtp server.
+             * @description Port of the secondary smtp server (transportPort when absent).
              */
             fallbackTransportPort?: number;
+            /** @description Extension (the doc's model has no transport type): how to reach the main smtp server, as a platform's transportType. SMTPS_MAY (STARTTLS when offered) when absent. */
+            transportType?: components["schemas"]["TransportType"];
+            /** @description Extension: how to reach the secondary smtp server; transportType when absent. */
+            fallbackTransportType?: components["schemas"]["TransportType"];
             /** @description Authentication type to use when connecting to the relay. */
             authType: components["schemas"]["AuthType"];
             authData?: components["schemas"]["AuthSettings"];
@@ -8350,6 +8354,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": false,
+                     *       "entries": [
+                     *         {
+                     *           "type": "SMTP",
+                     *           "result": "OK",
+                     *           "output": [
+                     *             "Check of the SMTP relay mx.stark.net:25 (SMTPS_ENCRYPT, STARTTLS required)",
+                     *             "Resolved mx.stark.net to 192.0.2.25 (1.2ms)",
+                     *             "Connected to 192.0.2.25:25 (3.1ms)",
+                     *             "Banner (12.5ms): 220 mx.stark.net ESMTP",
+                     *             "EHLO localhost (1.1ms): 250 mx.stark.net | PIPELINING | STARTTLS | 8BITMIME",
+                     *             "STARTTLS (0.9ms): 220 2.0.0 Ready to start TLS",
+                     *             "TLS 1.3, TLS_AES_128_GCM_SHA256, certificate for mx.stark.net verified (8.4ms)",
+                     *             "EHLO localhost (1ms): 250 mx.stark.net | PIPELINING | 8BITMIME",
+                     *             "MAIL FROM:<> (0.8ms): 250 2.1.0 Ok",
+                     *             "RCPT TO:<postmaster> (1.3ms): 250 2.1.5 Ok",
+                     *             "RSET (0.7ms): 250 2.0.0 Ok",
+                     *             "Passed"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "type": "SMTP_FALLBACK",
+                     *           "result": "ERROR",
+                     *           "output": [
+                     *             "Check of the SMTP relay mx2.stark.net:25 (SMTPS_ENCRYPT, STARTTLS required)",
+                     *             "Resolved mx2.stark.net to 192.0.2.26 (1.1ms)",
+                     *             "Fail: cannot connect to 192.0.2.26:25: dial tcp 192.0.2.26:25: connect: connection refused"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthRecord"];
                 };
             };

@@ -20,6 +20,8 @@ export interface Endpoints {
   server: string;
   /** The sysadmin's personal token. */
   token: string;
+  /** The server's embedded SMTP server (host:port), a relay to check. */
+  smtp: string;
 }
 
 /** One run of the day; throws at an unexpected status. */
@@ -286,6 +288,30 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   );
   await fails(sys.GET("/emails/attachments/{uid}/{filename}", { params: { path: { uid: plan.uid, filename: plan.name } } }), 404);
   eq(pluck(await ok(sys.GET("/users/{userId}/emails/{folderPath}", { params: { path: { userId: arya.id, folderPath: "Sent" } } })), "subject"), ["winter"], "the copy in Sent");
+
+  // ── A relay configuration tried before it is saved (5.11.6). ─────────
+  const [smtpHost, smtpPort] = at.smtp.split(":");
+  const tried = await ok(
+    sys.POST("/health/try-relay", {
+      body: { transportDest: smtpHost, transportPort: Number(smtpPort), transportType: "SMTPS_MAY", authType: "ldap", apiType: "EXCHANGE", apiData: { testAccount: "arya@stark.example" } },
+    }),
+  );
+  eq(
+    tried.entries.map((e) => [e.type, e.result, e.output[e.output.length - 1]]),
+    [
+      ["SMTP", "OK", "Passed"],
+      ["AUTH", "NOT_CHECKED", "Not checked: Cleanmail does not check this type yet"],
+      ["API", "NOT_CHECKED", "Not checked: Cleanmail does not check this type yet"],
+    ],
+    "relay tried",
+  );
+  eq(tried.status, true, "relay tried: status");
+  that(
+    tried.entries[0].output.some((l) => l.startsWith("RCPT TO:<arya@stark.example> (")),
+    "the probe's recipient is the test account",
+  );
+  const down = await ok(sys.POST("/health/try-relay", { body: { transportDest: smtpHost, transportPort: 1, authType: "local", apiType: "IMAP" } }));
+  eq([down.status, down.entries[0].result], [false, "ERROR"], "a relay that is down");
 
   // ── E-mail aliases (groups). ─────────────────────────────────────────
   const winter = await ok(

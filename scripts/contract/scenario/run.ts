@@ -7,6 +7,8 @@
 //   CLEANMAIL_CONTRACT_URL  where the JSON calls go (the Prism proxy)
 //   CLEANMAIL_SERVER_URL    the server itself (for the binary exports)
 //   CLEANMAIL_CONTRACT_TOKEN  the sysadmin's personal token
+//   CLEANMAIL_CONTRACT_SMTP   the server's embedded SMTP server (host:port),
+//                             which the relay check probes
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { newRecord, StatusError } from "../client/cleanmail.js";
@@ -49,7 +51,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   let aborted: string | undefined;
   try {
-    await day({ api: env("CLEANMAIL_CONTRACT_URL"), server: env("CLEANMAIL_SERVER_URL"), token: env("CLEANMAIL_CONTRACT_TOKEN") }, rec);
+    await day({ api: env("CLEANMAIL_CONTRACT_URL"), server: env("CLEANMAIL_SERVER_URL"), token: env("CLEANMAIL_CONTRACT_TOKEN"), smtp: env("CLEANMAIL_CONTRACT_SMTP") }, rec);
   } catch (err) {
     aborted = err instanceof StatusError || err instanceof Error ? err.message : String(err);
   }

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/names"
+	"github.com/cleanmail/cleanmail/pkg/relaycheck"
+	"github.com/cleanmail/cleanmail/pkg/submit"
+)
+
+// Health: the checks of a platform's mail servers (pkg/relaycheck). The
+// domain diagnostics (DNS, DKIM) and the stored results are to come.
+
+// probeRecipient is RCPT TO of a probe without a test account: the
+// postmaster (RFC 5321, 4.5.1: every server must accept it) of the relay's
+// host, an address literal for an IP address (a bare <postmaster> is
+// refused by servers that want a domain, go-smtp's among them).
+func probeRecipient(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Is6() {
+			return "postmaster@[IPv6:" + ip.String() + "]"
+		}
+		return "postmaster@[" + ip.String() + "]"
+	}
+	return "postmaster@" + host
+}
+
+// TryRelayConfiguration checks a platform's configuration without saving
+// anything: its transports over SMTP, its authentication provider and its
+// remediation API. A server that fails is an ERROR entry of the report,
+// never an error of the request.
+func (s *Server) TryRelayConfiguration(ctx context.Context, req gen.TryRelayConfigurationRequestObject) (gen.TryRelayConfigurationResponseObject, error) {
+	b := req.Body
+	security := func(t *gen.TransportType, def submit.Security) submit.Security {
+		if t == nil {
+			return def
+		}
+		switch *t {
+		case gen.TransportTypeSMTP:
+			return submit.Plain
+		case gen.TransportTypeSMTPSENCRYPT:
+			return submit.StartTLS
+		}
+		return submit.StartTLSMay
+	}
+	main, err := checkTarget("body.transportDest", "body.transportPort", b.TransportDest, b.TransportPort)
+	if err != nil {
+		return nil, err
+	}
+	main.Security = security(b.TransportType, submit.StartTLSMay)
+	var fallback *relaycheck.Target
+	if b.FallbackTransportDest != nil && *b.FallbackTransportDest != "" {
+		port := b.TransportPort
+		if b.FallbackTransportPort != nil {
+			port = *b.FallbackTransportPort
+		}
+		f, err := checkTarget("body.fallbackTransportDest", "body.fallbackTransportPort", *b.FallbackTransportDest, port)
+		if err != nil {
+			return nil, err
+		}
+		f.Security = security(b.FallbackTransportType, main.Security)
+		fallback = &f
+	}
+	var api gen.RemediationApiSettings
+	if b.ApiData.IsSpecified() && !b.ApiData.IsNull() {
+		api = b.ApiData.MustGet()
+	}
+	rcpt := probeRecipient(main.Host)
+	if api.TestAccount != nil && *api.TestAccount != "" {
+		if rcpt, err = names.Mailbox(*api.TestAccount); err != nil {
+			return nil, fault.Invalidf("body.apiData.testAccount", "%q is not an e-mail address.", *api.TestAccount)
+		}
+	}
+	entries := s.checks.Transports(ctx, main, fallback, rcpt)
+
+	var auth gen.AuthSettings
+	if b.AuthData != nil {
+		auth = *b.AuthData
+	}
+	switch b.AuthType {
+	case gen.AuthTypeImap:
+		if auth.Host == nil || *auth.Host == "" {
+			entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAuth, "imap authentication provider", "authData names no host"))
+			break
+		}
+		t, err := imapTarget("body.authData", auth.Host, auth.Port, auth.UseSsl)
+		if err != nil {
+			return nil, err
+		}
+		t.CertPEM = deref(auth.CertPem, "")
+		entries = append(entries, s.checks.IMAP(ctx, relaycheck.TypeAuth, t))
+	case gen.AuthTypeLdap, gen.AuthTypeOidc, gen.AuthTypeEntra:
+		entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAuth, fmt.Sprintf("%s authentication provider", b.AuthType), "Cleanmail does not check this type yet"))
+	}
+	switch b.ApiType {
+	case gen.ApiTypeIMAP:
+		if api.Host == nil || *api.Host == "" {
+			entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAPI, "IMAP remediation API", "apiData names no host"))
+			break
+		}
+		t, err := imapTarget("body.apiData", api.Host, api.Port, api.UseSsl)
+		if err != nil {
+			return nil, err
+		}
+		t.Login, t.Password = deref(api.Login, ""), deref(api.Password, "")
+		entries = append(entries, s.checks.IMAP(ctx, relaycheck.TypeAPI, t))
+	case gen.ApiTypeEXCHANGE, gen.ApiTypeO365:
+		entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAPI, fmt.Sprintf("%s remediation API", b.ApiType), "Cleanmail does not check this type yet"))
+	}
+	return gen.TryRelayConfiguration200JSONResponse(healthRecord(entries)), nil
+}
+
+// healthRecord is a report on the wire.
+func healthRecord(entries []relaycheck.Entry) gen.HealthRecord {
+	out := gen.HealthRecord{Status: relaycheck.Passed(entries), Entries: make([]gen.HealthResult, len(entries))}
+	for i, e := range entries {
+		out.Entries[i] = gen.HealthResult{Type: e.Type, Result: gen.HealthCheckResult(e.Result), Output: e.Output}
+	}
+	return out
+}
+
+// checkTarget is an SMTP server of the body: an IP address or a host
+// name, and a port.
+func checkTarget(hostField, portField, host string, port int32) (relaycheck.Target, error) {
+	h, err := checkHost(hostField, host)
+	if err != nil {
+		return relaycheck.Target{}, err
+	}
+	if port < 1 || port > 65535 {
+		return relaycheck.Target{}, fault.Invalidf(portField, "The port %d is not between 1 and 65535.", port)
+	}
+	return relaycheck.Target{Host: h, Port: int(port)}, nil
+}
+
+func checkHost(field, host string) (string, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.String(), nil
+	}
+	h, err := names.Host(host)
+	if err != nil {
+		return "", fault.Invalidf(field, "%q is neither an IP address nor a host name.", host)
+	}
+	return h, nil
+}
+
+// imapTarget is the IMAP server of settings (field: where they are),
+// host set.
+func imapTarget(field string, host *string, port *int32, useSSL *bool) (relaycheck.IMAPTarget, error) {
+	h, err := checkHost(field+".host", *host)
+	if err != nil {
+		return relaycheck.IMAPTarget{}, err
+	}
+	t := relaycheck.IMAPTarget{Host: h, TLS: deref(useSSL, false)}
+	if port != nil {
+		if *port < 1 || *port > 65535 {
+			return t, fault.Invalidf(field+".port", "The port %d is not between 1 and 65535.", *port)
+		}
+		t.Port = int(*port)
+	}
+	return t, nil
+}
