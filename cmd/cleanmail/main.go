@@ -100,6 +100,10 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	sealer, err := dkimSealer(cfg, store.Dialect(), log)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -129,7 +133,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
 		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail, DNS: resolver,
-		Submit: &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays,
+		Submit: &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays, DKIMSealer: sealer, DKIMKeyBits: cfg.DKIMKeyBits,
 		Checks: relaycheck.Options{AllowPrivate: cfg.AllowPrivateTargets, Sender: cfg.ProbeSender, Timeout: cfg.CheckTimeout},
 		Limits: api.Limits{
 			MaxBody:               cfg.MaxBody,

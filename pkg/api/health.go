@@ -8,6 +8,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/dkim"
 	"github.com/cleanmail/cleanmail/pkg/dnscheck"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 )
@@ -27,8 +28,17 @@ func (s *Server) RunDomainDiagnostic(ctx context.Context, req gen.RunDomainDiagn
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
-	rep := dnscheck.Check(ctx, s.dns, dnscheck.Expect{Domain: d.Name, MXHost: opts["MX_HOST"], Selector: opts["DKIM_SELECTOR"],
-		SPFInclude: opts["SPF_INCLUDE"]})
+	expect := dnscheck.Expect{Domain: d.Name, MXHost: opts["MX_HOST"], Selector: opts["DKIM_SELECTOR"], SPFInclude: opts["SPF_INCLUDE"]}
+	// A domain with a key must publish it, under the selector it was
+	// made for.
+	switch k, err := s.store.GetDkimKey(ctx, key); {
+	case err == nil:
+		expect.Selector, expect.DKIMKey = k.Selector, k.PublicKey
+		expect.DKIMRecord = dkim.Record(k.Selector, d.Name, dkim.Algorithm(k.Algorithm), k.PublicKey)
+	case fault.KindOf(err) != fault.NotFound:
+		return nil, err
+	}
+	rep := dnscheck.Check(ctx, s.dns, expect)
 	raw, err := json.Marshal(rep)
 	if err != nil {
 		return nil, err

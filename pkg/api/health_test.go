@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -54,6 +55,48 @@ func TestDomainDiagnostic(t *testing.T) {
 		}
 		if len(entries(got)) != 4 {
 			t.Errorf("entries: %v", entries(got))
+		}
+	})
+}
+
+// A domain with a DKIM key must publish that key, under the selector it
+// was made for: missing, then another key, then the record the API gave
+// (split into strings, as long records are).
+func TestDomainDiagnosticChecksTheDomainsKey(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		e.do(req{Method: "POST", Path: "/options/platform", Body: map[string]any{"name": "MX_HOST", "value": "mx.cleanmail.tld"}}).expect(201)
+		d := e.newDomain("stark.net")
+		var records []string
+		e.do(req{Method: "POST", Path: "/domains/" + d + "/dkim", Body: map[string]any{"selector": "winter"}}).expect(201).decode(&records)
+		record := records[0] // winter._domainkey.stark.net TXT v=DKIM1; p=…
+		name, text, _ := strings.Cut(record, " TXT ")
+		dkimEntry := func() map[string]any {
+			rep := e.do(req{Method: "POST", Path: "/domains/" + d + "/health"}).expect(201).json()["report"].(map[string]any)
+			return rep["entries"].([]any)[1].(map[string]any)
+		}
+		base := []string{"stark.net. IN MX 10 mx.cleanmail.tld."}
+		if en := dkimEntry(); en["result"] != "ERROR_DKIM_MISSING_ENTRY" || !reflect.DeepEqual(en["output"], []any{
+			"Lookup for dkim entry in DNS for stark.net", `Fail: DKIM DNS entry not found for domain "stark.net" and selector "winter"`, "Required: " + record}) {
+			t.Errorf("no record: %v", en)
+		}
+		if err := e.dns.Set(append(base, name+`. IN TXT "v=DKIM1; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAother"`)...); err != nil {
+			t.Fatal(err)
+		}
+		if en := dkimEntry(); en["result"] != "ERROR_DKIM_INVALID_COUPLE" {
+			t.Errorf("another key: %v", en)
+		}
+		var quoted []string
+		for len(text) > 0 {
+			n := min(200, len(text))
+			quoted = append(quoted, `"`+text[:n]+`"`)
+			text = text[n:]
+		}
+		if err := e.dns.Set(append(base, name+". IN TXT "+strings.Join(quoted, " "))...); err != nil {
+			t.Fatal(err)
+		}
+		if en := dkimEntry(); en["result"] != "OK" {
+			t.Errorf("the published key, in %d strings: %v", len(quoted), en)
 		}
 	})
 }

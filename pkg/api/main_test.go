@@ -27,6 +27,7 @@ import (
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/db/dbtest"
 	"github.com/cleanmail/cleanmail/pkg/api"
+	"github.com/cleanmail/cleanmail/pkg/dkim"
 	"github.com/cleanmail/cleanmail/pkg/dnscheck"
 	"github.com/cleanmail/cleanmail/pkg/ids"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
@@ -183,7 +184,8 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 		Checks: relaycheck.Options{AllowPrivate: true, Timeout: 5 * time.Second, Only: netip.Addr.IsLoopback,
 			Resolver: &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
 				return nil, errors.New("no DNS in tests")
-			}}}}
+			}}},
+		DKIMSealer: testSealer(t), DKIMKeyBits: 1024}
 	if set != nil {
 		set(&opts)
 	}
@@ -194,6 +196,19 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: store, ids: codec, token: adminToken, imap: imapSrv, smtp: smtpSrv, dns: dnsSrv}
+}
+
+// testSealer is the DKIM sealer of every test server (a fresh secret key).
+func testSealer(t testing.TB) *dkim.Sealer {
+	key, err := dkim.ParseSecretKey(dkim.NewSecretKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dkim.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // resp is a response whose conformance to openapi.yaml was checked.

@@ -86,6 +86,9 @@ func (s *Server) SendEmail(ctx context.Context, req gen.SendEmailRequestObject) 
 	if err != nil {
 		return nil, renamed(err, buildFields)
 	}
+	if raw, err = s.dkimSign(ctx, user, raw); err != nil {
+		return nil, err
+	}
 	rcpts, fields := envelope(map[string][]string{"to": to, "cc": cc, "bcc": bcc})
 	if len(s.relays) == 0 {
 		return nil, fault.PeerFailure(submit.Peer, errors.New("no outgoing SMTP relay is configured"))

@@ -29,6 +29,7 @@ import (
 	"github.com/cleanmail/cleanmail"
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/dkim"
 	"github.com/cleanmail/cleanmail/pkg/dnscheck"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/ids"
@@ -77,6 +78,13 @@ type Options struct {
 	// DNS is the resolver of the domains' diagnostics. If nil, they answer
 	// that the DNS resolver is unavailable.
 	DNS *dnscheck.Resolver
+	// DKIMSealer encrypts and decrypts the domains' DKIM private keys
+	// (CLEANMAIL_SECRET_KEY). If nil, storing a key answers 422, and mail
+	// of a domain that has one (stored under a key since unset) fails.
+	DKIMSealer *dkim.Sealer
+	// DKIMKeyBits is the size of the RSA keys the server generates; if
+	// zero, dkim.DefaultRSABits.
+	DKIMKeyBits int
 	// VirusHeader is the header by which the filters mark an infected
 	// message ("X-Virus-Status: Infected…"); message.DefaultVirusHeader
 	// when empty.
@@ -135,6 +143,8 @@ type Server struct {
 	submit     *submit.Sender
 	virusHdr   string
 	dns        *dnscheck.Resolver
+	sealer     *dkim.Sealer
+	dkimBits   int
 	relays     []submit.Relay
 	checks     *relaycheck.Checker
 	ids        *ids.Codec
@@ -199,7 +209,11 @@ func New(opts Options) (*echo.Echo, error) {
 		opts.VirusHeader = message.DefaultVirusHeader
 	}
 	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, dns: opts.DNS, relays: opts.Relays, checks: relaycheck.New(opts.Checks), ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
-		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/")}
+		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
+		sealer: opts.DKIMSealer, dkimBits: opts.DKIMKeyBits}
+	if s.dkimBits == 0 {
+		s.dkimBits = dkim.DefaultRSABits
+	}
 	s.authFailures = throttle.New(throttle.Options{PerMinute: s.limits.AuthFailuresPerMinute})
 	if len(s.jwtKey) == 0 {
 		s.jwtKey = make([]byte, 64)

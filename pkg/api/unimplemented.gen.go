@@ -10,34 +10,15 @@ import (
 
 // notDelivered lists the operations answering 501 (undelivered.txt).
 var notDelivered = map[string]bool{
-	"AddDomainDkim":         true,
-	"DeleteDomainDkim":      true,
 	"ExecuteTask":           true,
-	"GetDomainDkim":         true,
 	"GetPlatformDiagnostic": true,
 	"ListHealthErrors":      true,
 	"RunPlatformDiagnostic": true,
-	"UpdateDomainDkim":      true,
-}
-
-// AddDomainDkim is not delivered yet: 501.
-func (*Server) AddDomainDkim(context.Context, gen.AddDomainDkimRequestObject) (gen.AddDomainDkimResponseObject, error) {
-	return nil, errNotImplemented("AddDomainDkim")
-}
-
-// DeleteDomainDkim is not delivered yet: 501.
-func (*Server) DeleteDomainDkim(context.Context, gen.DeleteDomainDkimRequestObject) (gen.DeleteDomainDkimResponseObject, error) {
-	return nil, errNotImplemented("DeleteDomainDkim")
 }
 
 // ExecuteTask is not delivered yet: 501.
 func (*Server) ExecuteTask(context.Context, gen.ExecuteTaskRequestObject) (gen.ExecuteTaskResponseObject, error) {
 	return nil, errNotImplemented("ExecuteTask")
-}
-
-// GetDomainDkim is not delivered yet: 501.
-func (*Server) GetDomainDkim(context.Context, gen.GetDomainDkimRequestObject) (gen.GetDomainDkimResponseObject, error) {
-	return nil, errNotImplemented("GetDomainDkim")
 }
 
 // GetPlatformDiagnostic is not delivered yet: 501.
@@ -53,9 +34,4 @@ func (*Server) ListHealthErrors(context.Context, gen.ListHealthErrorsRequestObje
 // RunPlatformDiagnostic is not delivered yet: 501.
 func (*Server) RunPlatformDiagnostic(context.Context, gen.RunPlatformDiagnosticRequestObject) (gen.RunPlatformDiagnosticResponseObject, error) {
 	return nil, errNotImplemented("RunPlatformDiagnostic")
-}
-
-// UpdateDomainDkim is not delivered yet: 501.
-func (*Server) UpdateDomainDkim(context.Context, gen.UpdateDomainDkimRequestObject) (gen.UpdateDomainDkimResponseObject, error) {
-	return nil, errNotImplemented("UpdateDomainDkim")
 }

@@ -108,6 +108,24 @@ func (e AuthType) Valid() bool {
 	}
 }
 
+// Defines values for DkimKeyAddAlgorithm.
+const (
+	ED25519 DkimKeyAddAlgorithm = "ED25519"
+	RSA     DkimKeyAddAlgorithm = "RSA"
+)
+
+// Valid indicates whether the value is a known member of the DkimKeyAddAlgorithm enum.
+func (e DkimKeyAddAlgorithm) Valid() bool {
+	switch e {
+	case ED25519:
+		return true
+	case RSA:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DomainStatus.
 const (
 	DomainStatusDELETED  DomainStatus = "DELETED"
@@ -898,12 +916,39 @@ type DiagnosticEntry struct {
 	Type *string `json:"type,omitempty"`
 }
 
-// DkimKey defines model for DkimKey.
+// DkimKey A DKIM key given to a domain (the doc's DkimDTO).
 type DkimKey struct {
+	// PrivateKey PEM private key, PKCS#1 (RSA PRIVATE KEY) or PKCS#8 (PRIVATE KEY); RSA of 1024 to 8192 bits, or Ed25519.
 	PrivateKey *string `json:"privateKey,omitempty"`
-	PublicKey  *string `json:"publicKey,omitempty"`
-	Selector   *string `json:"selector,omitempty"`
+
+	// PublicKey Its public key, checked against the private key (400 when it is not its); PEM, a record's text or its p= value.
+	PublicKey *string `json:"publicKey,omitempty"`
+
+	// Selector The selector (one DNS label or more); if absent, the DKIM_SELECTOR option as the domain resolves it.
+	//
+	// Example: protect
+	Selector *string `json:"selector,omitempty"`
 }
+
+// DkimKeyAdd A DKIM key to create; without privateKey, the server generates one.
+type DkimKeyAdd struct {
+	// Algorithm The algorithm of the generated key (RSA by default, of CLEANMAIL_DKIM_KEY_BITS bits); not with privateKey.
+	Algorithm *DkimKeyAddAlgorithm `json:"algorithm,omitempty"`
+
+	// PrivateKey PEM private key to store instead of generating one, as DkimKey's.
+	PrivateKey *string `json:"privateKey,omitempty"`
+
+	// PublicKey With privateKey, its public key, checked (400 when it is not its).
+	PublicKey *string `json:"publicKey,omitempty"`
+
+	// Selector The selector; if absent, the DKIM_SELECTOR option as the domain resolves it.
+	//
+	// Example: protect
+	Selector *string `json:"selector,omitempty"`
+}
+
+// DkimKeyAddAlgorithm The algorithm of the generated key (RSA by default, of CLEANMAIL_DKIM_KEY_BITS bits); not with privateKey.
+type DkimKeyAddAlgorithm string
 
 // Domain defines model for Domain.
 type Domain struct {
@@ -2921,7 +2966,7 @@ type AddDomainAliasJSONRequestBody = AddDomainAliasJSONBody
 type SetDomainAliasesJSONRequestBody = SetDomainAliasesJSONBody
 
 // AddDomainDkimJSONRequestBody defines body for AddDomainDkim for application/json ContentType.
-type AddDomainDkimJSONRequestBody = DkimKey
+type AddDomainDkimJSONRequestBody = DkimKeyAdd
 
 // UpdateDomainDkimJSONRequestBody defines body for UpdateDomainDkim for application/json ContentType.
 type UpdateDomainDkimJSONRequestBody = DkimKey
@@ -3666,21 +3711,35 @@ type ClientInterface interface {
 
 	// DeleteDomainDkim Delete domain DKIM
 	//
-	// Delete dkim informations of an existing domain.
+	// Delete dkim informations of an existing domain. A domain without a key is a 404.
 	//
 	// Corresponds with DELETE /domains/{domainId}/dkim (the `DeleteDomainDkim` operationId).
 	DeleteDomainDkim(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDomainDkim Get DKIM
 	//
-	// Get the DKIM values of a domain.
+	// Get the DKIM values of a domain: the TXT record that publishes its key,
+	// `<selector>._domainkey.<name> TXT v=DKIM1; p=<base64>`, for the domain
+	// and then for each of its domain aliases (by name). `p=` is the base64 of
+	// the SubjectPublicKeyInfo (DER) of an RSA key, or of the raw 32-byte key
+	// of an Ed25519 one, whose record also carries `k=ed25519; ` before `p=`
+	// (RFC 8463). The private key is never answered.
 	//
 	// Corresponds with GET /domains/{domainId}/dkim (the `GetDomainDkim` operationId).
 	GetDomainDkim(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddDomainDkimWithBody Add DKIM
 	//
-	// Create DKIM entry and return public key.
+	// Create DKIM entry and return public key: its records, as GET answers
+	// them. Without `privateKey`, the server generates the key: RSA of
+	// `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+	// `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+	// it stores that key instead, checked as PUT checks it. The selector is
+	// `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+	// (its own value, its customer's, the platform's, else `cleanmail`). A
+	// domain that has a key already is a 409 (PUT replaces one). The private
+	// key is stored encrypted (AES-256-GCM under the server's
+	// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3689,7 +3748,16 @@ type ClientInterface interface {
 
 	// AddDomainDkim Add DKIM
 	//
-	// Create DKIM entry and return public key.
+	// Create DKIM entry and return public key: its records, as GET answers
+	// them. Without `privateKey`, the server generates the key: RSA of
+	// `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+	// `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+	// it stores that key instead, checked as PUT checks it. The selector is
+	// `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+	// (its own value, its customer's, the platform's, else `cleanmail`). A
+	// domain that has a key already is a 409 (PUT replaces one). The private
+	// key is stored encrypted (AES-256-GCM under the server's
+	// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3698,7 +3766,15 @@ type ClientInterface interface {
 
 	// UpdateDomainDkimWithBody Update domain DKIM
 	//
-	// Replace DKIM values for a domain. Returns the dkim values
+	// Replace DKIM values for a domain. Returns the dkim values (its records, as
+	// GET answers them). The domain need not have a key yet: PUT stores the one
+	// given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+	// KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+	// bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+	// `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+	// `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+	// The private key is stored encrypted (AES-256-GCM under the server's
+	// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3707,7 +3783,15 @@ type ClientInterface interface {
 
 	// UpdateDomainDkim Update domain DKIM
 	//
-	// Replace DKIM values for a domain. Returns the dkim values
+	// Replace DKIM values for a domain. Returns the dkim values (its records, as
+	// GET answers them). The domain need not have a key yet: PUT stores the one
+	// given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+	// KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+	// bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+	// `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+	// `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+	// The private key is stored encrypted (AES-256-GCM under the server's
+	// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5449,7 +5533,7 @@ func (c *Client) DeleteDomainAlias(ctx context.Context, domainId string, aliasId
 
 // DeleteDomainDkim Delete domain DKIM
 //
-// Delete dkim informations of an existing domain.
+// Delete dkim informations of an existing domain. A domain without a key is a 404.
 //
 // Corresponds with DELETE /domains/{domainId}/dkim (the `DeleteDomainDkim` operationId).
 func (c *Client) DeleteDomainDkim(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5466,7 +5550,12 @@ func (c *Client) DeleteDomainDkim(ctx context.Context, domainId string, reqEdito
 
 // GetDomainDkim Get DKIM
 //
-// Get the DKIM values of a domain.
+// Get the DKIM values of a domain: the TXT record that publishes its key,
+// `<selector>._domainkey.<name> TXT v=DKIM1; p=<base64>`, for the domain
+// and then for each of its domain aliases (by name). `p=` is the base64 of
+// the SubjectPublicKeyInfo (DER) of an RSA key, or of the raw 32-byte key
+// of an Ed25519 one, whose record also carries `k=ed25519; ` before `p=`
+// (RFC 8463). The private key is never answered.
 //
 // Corresponds with GET /domains/{domainId}/dkim (the `GetDomainDkim` operationId).
 func (c *Client) GetDomainDkim(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5483,7 +5572,16 @@ func (c *Client) GetDomainDkim(ctx context.Context, domainId string, reqEditors 
 
 // AddDomainDkimWithBody Add DKIM
 //
-// Create DKIM entry and return public key.
+// Create DKIM entry and return public key: its records, as GET answers
+// them. Without `privateKey`, the server generates the key: RSA of
+// `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+// `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+// it stores that key instead, checked as PUT checks it. The selector is
+// `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+// (its own value, its customer's, the platform's, else `cleanmail`). A
+// domain that has a key already is a 409 (PUT replaces one). The private
+// key is stored encrypted (AES-256-GCM under the server's
+// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5502,7 +5600,16 @@ func (c *Client) AddDomainDkimWithBody(ctx context.Context, domainId string, con
 
 // AddDomainDkim Add DKIM
 //
-// Create DKIM entry and return public key.
+// Create DKIM entry and return public key: its records, as GET answers
+// them. Without `privateKey`, the server generates the key: RSA of
+// `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+// `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+// it stores that key instead, checked as PUT checks it. The selector is
+// `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+// (its own value, its customer's, the platform's, else `cleanmail`). A
+// domain that has a key already is a 409 (PUT replaces one). The private
+// key is stored encrypted (AES-256-GCM under the server's
+// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5521,7 +5628,15 @@ func (c *Client) AddDomainDkim(ctx context.Context, domainId string, body AddDom
 
 // UpdateDomainDkimWithBody Update domain DKIM
 //
-// Replace DKIM values for a domain. Returns the dkim values
+// Replace DKIM values for a domain. Returns the dkim values (its records, as
+// GET answers them). The domain need not have a key yet: PUT stores the one
+// given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+// KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+// bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+// `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+// `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+// The private key is stored encrypted (AES-256-GCM under the server's
+// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5540,7 +5655,15 @@ func (c *Client) UpdateDomainDkimWithBody(ctx context.Context, domainId string, 
 
 // UpdateDomainDkim Update domain DKIM
 //
-// Replace DKIM values for a domain. Returns the dkim values
+// Replace DKIM values for a domain. Returns the dkim values (its records, as
+// GET answers them). The domain need not have a key yet: PUT stores the one
+// given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+// KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+// bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+// `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+// `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+// The private key is stored encrypted (AES-256-GCM under the server's
+// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -14427,7 +14550,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteDomainDkimWithResponse Delete domain DKIM
 	//
-	// Delete dkim informations of an existing domain.
+	// Delete dkim informations of an existing domain. A domain without a key is a 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14436,7 +14559,12 @@ type ClientWithResponsesInterface interface {
 
 	// GetDomainDkimWithResponse Get DKIM
 	//
-	// Get the DKIM values of a domain.
+	// Get the DKIM values of a domain: the TXT record that publishes its key,
+	// `<selector>._domainkey.<name> TXT v=DKIM1; p=<base64>`, for the domain
+	// and then for each of its domain aliases (by name). `p=` is the base64 of
+	// the SubjectPublicKeyInfo (DER) of an RSA key, or of the raw 32-byte key
+	// of an Ed25519 one, whose record also carries `k=ed25519; ` before `p=`
+	// (RFC 8463). The private key is never answered.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14445,7 +14573,16 @@ type ClientWithResponsesInterface interface {
 
 	// AddDomainDkimWithBodyWithResponse Add DKIM
 	//
-	// Create DKIM entry and return public key.
+	// Create DKIM entry and return public key: its records, as GET answers
+	// them. Without `privateKey`, the server generates the key: RSA of
+	// `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+	// `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+	// it stores that key instead, checked as PUT checks it. The selector is
+	// `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+	// (its own value, its customer's, the platform's, else `cleanmail`). A
+	// domain that has a key already is a 409 (PUT replaces one). The private
+	// key is stored encrypted (AES-256-GCM under the server's
+	// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14454,7 +14591,16 @@ type ClientWithResponsesInterface interface {
 
 	// AddDomainDkimWithResponse Add DKIM
 	//
-	// Create DKIM entry and return public key.
+	// Create DKIM entry and return public key: its records, as GET answers
+	// them. Without `privateKey`, the server generates the key: RSA of
+	// `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+	// `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+	// it stores that key instead, checked as PUT checks it. The selector is
+	// `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+	// (its own value, its customer's, the platform's, else `cleanmail`). A
+	// domain that has a key already is a 409 (PUT replaces one). The private
+	// key is stored encrypted (AES-256-GCM under the server's
+	// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14463,7 +14609,15 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateDomainDkimWithBodyWithResponse Update domain DKIM
 	//
-	// Replace DKIM values for a domain. Returns the dkim values
+	// Replace DKIM values for a domain. Returns the dkim values (its records, as
+	// GET answers them). The domain need not have a key yet: PUT stores the one
+	// given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+	// KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+	// bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+	// `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+	// `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+	// The private key is stored encrypted (AES-256-GCM under the server's
+	// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14472,7 +14626,15 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateDomainDkimWithResponse Update domain DKIM
 	//
-	// Replace DKIM values for a domain. Returns the dkim values
+	// Replace DKIM values for a domain. Returns the dkim values (its records, as
+	// GET answers them). The domain need not have a key yet: PUT stores the one
+	// given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+	// KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+	// bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+	// `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+	// `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+	// The private key is stored encrypted (AES-256-GCM under the server's
+	// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -19540,6 +19702,8 @@ type DeleteDomainDkimResponse struct {
 	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19574,6 +19738,11 @@ func (r DeleteDomainDkimResponse) GetApplicationproblemJSON403() *Problem {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteDomainDkimResponse) GetApplicationproblemJSON404() *Problem {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteDomainDkimResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -19776,8 +19945,12 @@ type AddDomainDkimResponse struct {
 	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19821,9 +19994,19 @@ func (r AddDomainDkimResponse) GetApplicationproblemJSON404() *Problem {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AddDomainDkimResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r AddDomainDkimResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AddDomainDkimResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -19905,6 +20088,8 @@ type UpdateDomainDkimResponse struct {
 	ApplicationproblemJSON404 *Problem
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19949,6 +20134,11 @@ func (r UpdateDomainDkimResponse) GetApplicationproblemJSON404() *Problem {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r UpdateDomainDkimResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateDomainDkimResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -31133,7 +31323,7 @@ func (c *ClientWithResponses) DeleteDomainAliasWithResponse(ctx context.Context,
 
 // DeleteDomainDkimWithResponse Delete domain DKIM
 //
-// Delete dkim informations of an existing domain.
+// Delete dkim informations of an existing domain. A domain without a key is a 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31148,7 +31338,12 @@ func (c *ClientWithResponses) DeleteDomainDkimWithResponse(ctx context.Context, 
 
 // GetDomainDkimWithResponse Get DKIM
 //
-// Get the DKIM values of a domain.
+// Get the DKIM values of a domain: the TXT record that publishes its key,
+// `<selector>._domainkey.<name> TXT v=DKIM1; p=<base64>`, for the domain
+// and then for each of its domain aliases (by name). `p=` is the base64 of
+// the SubjectPublicKeyInfo (DER) of an RSA key, or of the raw 32-byte key
+// of an Ed25519 one, whose record also carries `k=ed25519; ` before `p=`
+// (RFC 8463). The private key is never answered.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31163,7 +31358,16 @@ func (c *ClientWithResponses) GetDomainDkimWithResponse(ctx context.Context, dom
 
 // AddDomainDkimWithBodyWithResponse Add DKIM
 //
-// Create DKIM entry and return public key.
+// Create DKIM entry and return public key: its records, as GET answers
+// them. Without `privateKey`, the server generates the key: RSA of
+// `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+// `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+// it stores that key instead, checked as PUT checks it. The selector is
+// `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+// (its own value, its customer's, the platform's, else `cleanmail`). A
+// domain that has a key already is a 409 (PUT replaces one). The private
+// key is stored encrypted (AES-256-GCM under the server's
+// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -31178,7 +31382,16 @@ func (c *ClientWithResponses) AddDomainDkimWithBodyWithResponse(ctx context.Cont
 
 // AddDomainDkimWithResponse Add DKIM
 //
-// Create DKIM entry and return public key.
+// Create DKIM entry and return public key: its records, as GET answers
+// them. Without `privateKey`, the server generates the key: RSA of
+// `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+// `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+// it stores that key instead, checked as PUT checks it. The selector is
+// `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+// (its own value, its customer's, the platform's, else `cleanmail`). A
+// domain that has a key already is a 409 (PUT replaces one). The private
+// key is stored encrypted (AES-256-GCM under the server's
+// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -31193,7 +31406,15 @@ func (c *ClientWithResponses) AddDomainDkimWithResponse(ctx context.Context, dom
 
 // UpdateDomainDkimWithBodyWithResponse Update domain DKIM
 //
-// Replace DKIM values for a domain. Returns the dkim values
+// Replace DKIM values for a domain. Returns the dkim values (its records, as
+// GET answers them). The domain need not have a key yet: PUT stores the one
+// given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+// KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+// bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+// `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+// `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+// The private key is stored encrypted (AES-256-GCM under the server's
+// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -31208,7 +31429,15 @@ func (c *ClientWithResponses) UpdateDomainDkimWithBodyWithResponse(ctx context.C
 
 // UpdateDomainDkimWithResponse Update domain DKIM
 //
-// Replace DKIM values for a domain. Returns the dkim values
+// Replace DKIM values for a domain. Returns the dkim values (its records, as
+// GET answers them). The domain need not have a key yet: PUT stores the one
+// given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+// KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+// bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+// `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+// `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+// The private key is stored encrypted (AES-256-GCM under the server's
+// `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -36954,6 +37183,13 @@ func ParseDeleteDomainDkimResponse(rsp *http.Response) (*DeleteDomainDkimRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -37184,12 +37420,26 @@ func ParseAddDomainDkimResponse(rsp *http.Response) (*AddDomainDkimResponse, err
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -37322,6 +37572,13 @@ func ParseUpdateDomainDkimResponse(rsp *http.Response) (*UpdateDomainDkimRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests

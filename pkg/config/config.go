@@ -16,6 +16,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/cleanmail/cleanmail/pkg/dkim"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/names"
 	"github.com/cleanmail/cleanmail/pkg/submit"
@@ -129,6 +130,14 @@ type Config struct {
 	// CheckTimeout bounds each connection of the relay checks
 	// (CLEANMAIL_CHECK_TIMEOUT, default 10s).
 	CheckTimeout time.Duration
+	// SecretKey encrypts the domains' DKIM private keys at rest
+	// (CLEANMAIL_SECRET_KEY, 64 hexadecimal characters: 32 bytes). Nil
+	// when unset: serve then generates one beside an SQLite database, and
+	// on PostgreSQL DKIM keys cannot be stored.
+	SecretKey []byte
+	// DKIMKeyBits is the size of the RSA keys the server generates
+	// (CLEANMAIL_DKIM_KEY_BITS, default 2048, from 1024 to 4096).
+	DKIMKeyBits int
 }
 
 // Defaults returns the configuration with nothing set.
@@ -156,6 +165,7 @@ func Defaults() Config {
 		EmbeddedSMTPListen: "127.0.0.1:1025",
 
 		CheckTimeout: 10 * time.Second,
+		DKIMKeyBits:  dkim.DefaultRSABits,
 	}
 }
 
@@ -288,6 +298,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if _, _, err := net.SplitHostPort(c.DNSResolver); err != nil {
 			return c, fmt.Errorf("CLEANMAIL_DNS_RESOLVER: %q is not host:port (like 127.0.0.1:53)", c.DNSResolver)
 		}
+	}
+	if v := getenv("CLEANMAIL_SECRET_KEY"); v != "" {
+		key, err := dkim.ParseSecretKey(strings.TrimSpace(v))
+		if err != nil {
+			return c, fmt.Errorf("CLEANMAIL_SECRET_KEY must be 64 hexadecimal characters (32 random bytes, like `openssl rand -hex 32` makes)")
+		}
+		c.SecretKey = key
+	}
+	if v := getenv("CLEANMAIL_DKIM_KEY_BITS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < dkim.MinRSABits || n > dkim.MaxGeneratedRSABits {
+			return c, fmt.Errorf("CLEANMAIL_DKIM_KEY_BITS: %q is not a number of bits from %d to %d", v, dkim.MinRSABits, dkim.MaxGeneratedRSABits)
+		}
+		c.DKIMKeyBits = n
 	}
 	if c.JWTKey != "" && len(c.JWTKey) < 32 {
 		return c, fmt.Errorf("CLEANMAIL_JWT_KEY must be at least 32 characters long")

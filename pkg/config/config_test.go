@@ -144,3 +144,35 @@ func TestRelayChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestDKIMSettings: the secret key is 64 hex characters (and an error
+// never repeats it), the key size a number of bits from 1024 to 4096.
+func TestDKIMSettings(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := FromEnv(env(nil))
+	if err != nil || c.SecretKey != nil || c.DKIMKeyBits != 2048 {
+		t.Fatalf("defaults: %v, key %x, bits %d", err, c.SecretKey, c.DKIMKeyBits)
+	}
+	hex := strings.Repeat("0f", 32)
+	c, err = FromEnv(env(map[string]string{"CLEANMAIL_SECRET_KEY": hex, "CLEANMAIL_DKIM_KEY_BITS": "3072"}))
+	if err != nil || len(c.SecretKey) != 32 || c.SecretKey[0] != 0x0f || c.DKIMKeyBits != 3072 {
+		t.Fatalf("set: %v, key %x, bits %d", err, c.SecretKey, c.DKIMKeyBits)
+	}
+	for _, bad := range []map[string]string{
+		{"CLEANMAIL_SECRET_KEY": hex[:62]},
+		{"CLEANMAIL_SECRET_KEY": hex + "00"},
+		{"CLEANMAIL_SECRET_KEY": strings.Repeat("zz", 32)},
+		{"CLEANMAIL_DKIM_KEY_BITS": "1023"},
+		{"CLEANMAIL_DKIM_KEY_BITS": "8192"},
+		{"CLEANMAIL_DKIM_KEY_BITS": "2k"},
+	} {
+		_, err := FromEnv(env(bad))
+		if err == nil {
+			t.Errorf("%v accepted; want an error", bad)
+			continue
+		}
+		if v := bad["CLEANMAIL_SECRET_KEY"]; v != "" && strings.Contains(err.Error(), v) {
+			t.Errorf("the error repeats the secret key: %v", err)
+		}
+	}
+}

@@ -26,6 +26,7 @@ const (
 	DomainHealth     Resource = "diagnostic of this domain"
 	MailMessage      Resource = "message"
 	Upload           Resource = "uploaded file"
+	DkimKey          Resource = "DKIM key"
 
 	// Wordings of the doc for a 404 that is about more than one resource,
 	// or that does not say which.
@@ -61,6 +62,8 @@ func (r Resource) notFound() string {
 		return "No message has this id in this folder"
 	case Upload:
 		return "File not found."
+	case DkimKey:
+		return "No DKIM values found. Or the domain may not exist"
 	case UserRule:
 		return "No rule of this user has this id"
 	case DomainMayNotExist:

@@ -443,22 +443,44 @@ export interface paths {
         };
         /**
          * Get DKIM
-         * @description Get the DKIM values of a domain
+         * @description Get the DKIM values of a domain: the TXT record that publishes its key,
+         *     `<selector>._domainkey.<name> TXT v=DKIM1; p=<base64>`, for the domain
+         *     and then for each of its domain aliases (by name). `p=` is the base64 of
+         *     the SubjectPublicKeyInfo (DER) of an RSA key, or of the raw 32-byte key
+         *     of an Ed25519 one, whose record also carries `k=ed25519; ` before `p=`
+         *     (RFC 8463). The private key is never answered.
          */
         get: operations["GetDomainDkim"];
         /**
          * Update domain DKIM
-         * @description Replace DKIM values for a domain. Returns the dkim values
+         * @description Replace DKIM values for a domain. Returns the dkim values (its records, as
+         *     GET answers them). The domain need not have a key yet: PUT stores the one
+         *     given either way. `privateKey` is a PEM private key, PKCS#1 (`RSA PRIVATE
+         *     KEY`, RSA) or PKCS#8 (`PRIVATE KEY`, RSA or Ed25519), RSA of 1024 to 8192
+         *     bits; `publicKey`, when given, must be its public key (PEM `PUBLIC KEY` or
+         *     `RSA PUBLIC KEY`, a record's text, or its bare `p=` value): 400 otherwise.
+         *     `selector` defaults to the `DKIM_SELECTOR` option as the domain resolves it.
+         *     The private key is stored encrypted (AES-256-GCM under the server's
+         *     `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
          */
         put: operations["UpdateDomainDkim"];
         /**
          * Add DKIM
-         * @description Create DKIM entry and return public key.
+         * @description Create DKIM entry and return public key: its records, as GET answers
+         *     them. Without `privateKey`, the server generates the key: RSA of
+         *     `CLEANMAIL_DKIM_KEY_BITS` bits (2048 by default), or Ed25519 with
+         *     `"algorithm": "ED25519"`. With `privateKey` (and optionally `publicKey`),
+         *     it stores that key instead, checked as PUT checks it. The selector is
+         *     `selector`, else the `DKIM_SELECTOR` option as the domain resolves it
+         *     (its own value, its customer's, the platform's, else `cleanmail`). A
+         *     domain that has a key already is a 409 (PUT replaces one). The private
+         *     key is stored encrypted (AES-256-GCM under the server's
+         *     `CLEANMAIL_SECRET_KEY`): a server without that key answers 422.
          */
         post: operations["AddDomainDkim"];
         /**
          * Delete domain DKIM
-         * @description Delete dkim informations of an existing domain.
+         * @description Delete dkim informations of an existing domain. A domain without a key is a 404.
          */
         delete: operations["DeleteDomainDkim"];
         options?: never;
@@ -1970,9 +1992,33 @@ export interface components {
             type?: string;
             health?: components["schemas"]["EntityHealth"];
         };
+        /** @description A DKIM key given to a domain (the doc's DkimDTO). */
         DkimKey: {
-            privateKey?: string;
+            /** @description PEM private key, PKCS#1 (RSA PRIVATE KEY) or PKCS#8 (PRIVATE KEY); RSA of 1024 to 8192 bits, or Ed25519. */
+            privateKey: $Write<string>;
+            /** @description Its public key, checked against the private key (400 when it is not its); PEM, a record's text or its p= value. */
             publicKey?: string;
+            /**
+             * @description The selector (one DNS label or more); if absent, the DKIM_SELECTOR option as the domain resolves it.
+             * @example protect
+             */
+            selector?: string;
+        };
+        /** @description A DKIM key to create; without privateKey, the server generates one. */
+        DkimKeyAdd: {
+            /**
+             * @description The algorithm of the generated key (RSA by default, of CLEANMAIL_DKIM_KEY_BITS bits); not with privateKey.
+             * @enum {string}
+             */
+            algorithm?: "RSA" | "ED25519";
+            /** @description PEM private key to store instead of generating one, as DkimKey's. */
+            privateKey?: $Write<string>;
+            /** @description With privateKey, its public key, checked (400 when it is not its). */
+            publicKey?: string;
+            /**
+             * @description The selector; if absent, the DKIM_SELECTOR option as the domain resolves it.
+             * @example protect
+             */
             selector?: string;
         };
         Domain: {
@@ -3531,8 +3577,8 @@ export interface components {
                  *       "type": "about:blank",
                  *       "title": "Not Implemented",
                  *       "status": 501,
-                 *       "detail": "GetDomainDkim is not implemented yet.",
-                 *       "instance": "/domains/ByE3n/dkim",
+                 *       "detail": "GetDomainHealth is not implemented yet.",
+                 *       "instance": "/domains/ByE3n/health",
                  *       "requestId": "Yq1tM6kXw9nRc3sLz7vPd2hFb5gJa8eW"
                  *     }
                  */
@@ -5544,7 +5590,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["DkimKey"];
             };
@@ -5585,6 +5631,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];
@@ -5603,7 +5650,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["DkimKey"];
+                "application/json": components["schemas"]["DkimKeyAdd"];
             };
         };
         responses: {
@@ -5642,7 +5689,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];
@@ -5688,6 +5737,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];

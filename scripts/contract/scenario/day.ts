@@ -200,6 +200,29 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   const afterDelete = await page(sys.GET("/domains/{domainId}/options", { params: { path: { domainId: stark.id } } }));
   eq(one(afterDelete.items, (o) => o.option.name === "UI_COLOR", "domain UI_COLOR").value, null, "domain UI_COLOR deleted");
 
+  // ── DKIM keys: generated under the domain's DKIM_SELECTOR, one record
+  // for the domain and each alias; replaced by a given key; deleted. ────
+  const dkimPath = { params: { path: { domainId: stark.id } } };
+  await fails(sys.GET("/domains/{domainId}/dkim", dkimPath), 404);
+  await ok(sys.POST("/domains/{domainId}/options", { params: { path: { domainId: stark.id } }, body: { name: "DKIM_SELECTOR", value: "protect" } }), 201);
+  const generated = await ok(sys.POST("/domains/{domainId}/dkim", { ...dkimPath, body: { algorithm: "ED25519" } }), 201);
+  eq(generated.map((r) => r.split(" TXT ")[0]), ["protect._domainkey.stark.example", "protect._domainkey.north.example", "protect._domainkey.winterfell.example"], "DKIM records: the domain, then its aliases");
+  that(generated.every((r) => r.includes(" TXT v=DKIM1; k=ed25519; p=")), "Ed25519 DKIM records");
+  eq(await ok(sys.GET("/domains/{domainId}/dkim", dkimPath)), generated, "DKIM records read");
+  await fails(sys.POST("/domains/{domainId}/dkim", dkimPath), 409);
+  const dkimReplaced = await ok(
+    sys.PUT("/domains/{domainId}/dkim", {
+      ...dkimPath,
+      body: {
+        privateKey: "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFWR1ol4RJjTL3kO3pfNcSO4C3RXTBde3w8V/0wp63c7\n-----END PRIVATE KEY-----\n",
+        selector: "s2026",
+      },
+    }),
+  );
+  eq(first(dkimReplaced, "DKIM record").split("; p=")[0], "s2026._domainkey.stark.example TXT v=DKIM1; k=ed25519", "DKIM key replaced");
+  await done(sys.DELETE("/domains/{domainId}/dkim", dkimPath));
+  await fails(sys.GET("/domains/{domainId}/dkim", dkimPath), 404);
+
   const access = await page(sys.GET("/domains/{domainId}/access", { params: { path: { domainId: stark.id } } }));
   eq(
     sortedStrings(access.items.filter((p) => p.enabled).map((p) => p.name)),
