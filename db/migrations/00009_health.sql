@@ -11,5 +11,16 @@ CREATE TABLE domain_health (
 );
 CREATE INDEX domain_health_failing_idx ON domain_health (status, domain_id);
 
+-- The last diagnostic of each platform (POST /platforms/{id}/health: the
+-- relay checks of its transports), the same way.
+CREATE TABLE platform_health (
+    platform_id BIGINT PRIMARY KEY REFERENCES platforms (id) ON DELETE CASCADE,
+    performed_at BIGINT NOT NULL,
+    status BOOLEAN NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX platform_health_failing_idx ON platform_health (status, platform_id);
+
 -- +goose Down
+DROP TABLE platform_health;
 DROP TABLE domain_health;

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/oapi-codegen/nullable"
+
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/dkim"
@@ -82,4 +84,101 @@ func healthOut(h *db.DomainHealth) (gen.EntityHealth, error) {
 		out.Report.Entries[i] = gen.HealthResult{Type: e.Type, Result: gen.HealthCheckResult(e.Result), Output: e.Output}
 	}
 	return out, nil
+}
+
+// RunPlatformDiagnostic runs the relay checks of a stored platform (its
+// transport and fallback, its authentication provider, its remediation
+// API), stores the result as its last diagnostic and returns it.
+func (s *Server) RunPlatformDiagnostic(ctx context.Context, req gen.RunPlatformDiagnosticRequestObject) (gen.RunPlatformDiagnosticResponseObject, error) {
+	key := targetOf(ctx).key
+	p, err := s.store.GetPlatform(ctx, key)
+	if err != nil {
+		return nil, about(err, fault.Platform)
+	}
+	rec, err := s.relayReport(ctx, relayCheckOf(p))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	h := &db.PlatformHealth{PlatformID: key, PerformedAt: time.Now().Unix(), Status: rec.Status, Report: string(raw)}
+	if err := s.store.SavePlatformHealth(ctx, h); err != nil {
+		return nil, about(err, fault.Platform)
+	}
+	return gen.RunPlatformDiagnostic201JSONResponse{Body: gen.EntityHealth{PerformedAt: h.PerformedAt, Report: rec},
+		Headers: gen.RunPlatformDiagnostic201ResponseHeaders{Location: s.location("/platforms/%s/health", req.PlatformId)}}, nil
+}
+
+// GetPlatformDiagnostic returns the platform's last diagnostic; 404 when
+// it never ran.
+func (s *Server) GetPlatformDiagnostic(ctx context.Context, req gen.GetPlatformDiagnosticRequestObject) (gen.GetPlatformDiagnosticResponseObject, error) {
+	h, err := s.store.GetPlatformHealth(ctx, targetOf(ctx).key)
+	if err != nil {
+		if fault.KindOf(err) == fault.NotFound {
+			return nil, fault.NotFoundOf(fault.PlatformHealth)
+		}
+		return nil, err
+	}
+	var rec gen.HealthRecord
+	if err := json.Unmarshal([]byte(h.Report), &rec); err != nil {
+		return nil, err
+	}
+	return gen.GetPlatformDiagnostic200JSONResponse(gen.EntityHealth{PerformedAt: h.PerformedAt, Report: rec}), nil
+}
+
+// relayCheckOf is the relay check of a stored platform: its transports,
+// and the settings of its authentication provider and remediation API
+// (kept as JSON; settings that do not read as such are left out, and
+// their checks say that they name no host).
+func relayCheckOf(p *db.Platform) *gen.RelayCheck {
+	b := &gen.RelayCheck{TransportDest: p.TransportDest, TransportPort: int32(p.TransportPort),
+		TransportType: ptr(gen.TransportType(p.TransportType)), FallbackTransportDest: p.FallbackTransportDest}
+	if p.FallbackTransportPort != nil {
+		b.FallbackTransportPort = ptr(int32(*p.FallbackTransportPort))
+	}
+	if p.FallbackTransportType != nil {
+		b.FallbackTransportType = ptr(gen.TransportType(*p.FallbackTransportType))
+	}
+	if p.AuthType != nil {
+		b.AuthType = gen.AuthType(*p.AuthType)
+		var auth gen.AuthSettings
+		if p.AuthData != nil && json.Unmarshal([]byte(*p.AuthData), &auth) == nil {
+			b.AuthData = &auth
+		}
+	}
+	if p.APIType != nil {
+		b.ApiType = gen.ApiType(*p.APIType)
+		var api gen.RemediationApiSettings
+		if p.APIData != nil && json.Unmarshal([]byte(*p.APIData), &api) == nil {
+			b.ApiData = nullable.NewNullableWithValue(api)
+		}
+	}
+	return b
+}
+
+// ListHealthErrors lists the domains and platforms within the caller's
+// HEALTH reach whose last diagnostic failed, with that diagnostic.
+func (s *Server) ListHealthErrors(ctx context.Context, req gen.ListHealthErrorsRequestObject) (gen.ListHealthErrorsResponseObject, error) {
+	failing, err := s.store.ListFailing(ctx, targetOf(ctx).reach)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gen.DiagnosticEntry, 0, len(failing))
+	for _, f := range failing {
+		var rec gen.HealthRecord
+		if f.Kind == db.ObjectDomain {
+			h, err := healthOut(&db.DomainHealth{PerformedAt: f.PerformedAt, Status: f.Status, Report: f.Report})
+			if err != nil {
+				return nil, err
+			}
+			rec = h.Report
+		} else if err := json.Unmarshal([]byte(f.Report), &rec); err != nil {
+			return nil, err
+		}
+		out = append(out, gen.DiagnosticEntry{Id: s.id(f.ID), Name: f.Name, Type: string(f.Kind),
+			Health: gen.EntityHealth{PerformedAt: f.PerformedAt, Report: rec}})
+	}
+	return gen.ListHealthErrors200JSONResponse{Body: out, Headers: gen.ListHealthErrors200ResponseHeaders{XTotalCount: int64(len(out))}}, nil
 }

@@ -100,3 +100,52 @@ func TestDomainDiagnosticChecksTheDomainsKey(t *testing.T) {
 		}
 	})
 }
+
+// A platform's relay checks, stored and listed among the failures when
+// they fail; the failures within each caller's reach only.
+func TestPlatformDiagnosticAndHealthErrors(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		host, port := hostPortOf(t, e.smtp.Addr())
+		good := e.newDomain("stark.net", map[string]any{"platforms": []map[string]any{{"name": "winterfell", "transportDest": host, "transportType": "SMTP", "transportPort": port}}})
+		bad := e.newDomain("lannister.net", map[string]any{"platforms": []map[string]any{{"name": "casterly", "transportDest": "127.0.0.1", "transportType": "SMTP", "transportPort": 9}}})
+		platformOf := func(d string) string {
+			return e.do(req{Method: "GET", Path: "/domains/" + d}).expect(200).json()["platforms"].([]any)[0].(map[string]any)["id"].(string)
+		}
+		gp, bp := platformOf(good), platformOf(bad)
+		e.do(req{Method: "GET", Path: "/platforms/" + gp + "/health"}).problem(404, "This platform's diagnostic never ran (POST /platforms/{platformId}/health runs it)")
+		r := e.do(req{Method: "POST", Path: "/platforms/" + gp + "/health"}).expect(201)
+		if rep := r.json()["report"].(map[string]any); rep["status"] != true || r.Header.Get("Location") != "/platforms/"+gp+"/health" {
+			t.Errorf("a platform whose relay answers: %s", r.Body)
+		}
+		if got := e.do(req{Method: "GET", Path: "/platforms/" + gp + "/health"}).expect(200).json(); got["performedAt"] != r.json()["performedAt"] {
+			t.Errorf("the stored diagnostic: %v", got)
+		}
+		if rep := e.do(req{Method: "POST", Path: "/platforms/" + bp + "/health"}).expect(201).json()["report"].(map[string]any); rep["status"] != false {
+			t.Errorf("a platform whose relay is down: %v", rep)
+		}
+		e.do(req{Method: "POST", Path: "/domains/" + good + "/health"}).expect(201) // no MX: failing
+		if len(e.smtp.Received()) != 0 {
+			t.Errorf("a relay check sent mail: %v", e.smtp.Received())
+		}
+
+		names := func(token string) string {
+			var out []string
+			for _, f := range e.do(req{Method: "GET", Path: "/health", Token: token}).expect(200).list() {
+				out = append(out, f["type"].(string)+" "+f["name"].(string))
+			}
+			return strings.Join(out, ", ")
+		}
+		if got := names(""); got != "DOMAIN stark.net, PLATFORM casterly" {
+			t.Errorf("a sysadmin's failures: %q", got)
+		}
+		_, starkAdmin := e.domainAdmin(good, "maester", "DOMAIN_READ", "HEALTH")
+		_, lannisterReader := e.domainAdmin(bad, "lannister", "DOMAIN_READ")
+		if got := names(starkAdmin); got != "DOMAIN stark.net" {
+			t.Errorf("stark.net's HEALTH admin sees %q", got)
+		}
+		if got := names(lannisterReader); got != "" {
+			t.Errorf("an admin without HEALTH sees %q", got)
+		}
+	})
+}

@@ -34,7 +34,16 @@ func probeRecipient(host string) string {
 // remediation API. A server that fails is an ERROR entry of the report,
 // never an error of the request.
 func (s *Server) TryRelayConfiguration(ctx context.Context, req gen.TryRelayConfigurationRequestObject) (gen.TryRelayConfigurationResponseObject, error) {
-	b := req.Body
+	rec, err := s.relayReport(ctx, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	return gen.TryRelayConfiguration200JSONResponse(rec), nil
+}
+
+// relayReport runs the relay checks of a platform's configuration b: its
+// transports over SMTP, its authentication provider, its remediation API.
+func (s *Server) relayReport(ctx context.Context, b *gen.RelayCheck) (gen.HealthRecord, error) {
 	security := func(t *gen.TransportType, def submit.Security) submit.Security {
 		if t == nil {
 			return def
@@ -49,7 +58,7 @@ func (s *Server) TryRelayConfiguration(ctx context.Context, req gen.TryRelayConf
 	}
 	main, err := checkTarget("body.transportDest", "body.transportPort", b.TransportDest, b.TransportPort)
 	if err != nil {
-		return nil, err
+		return gen.HealthRecord{}, err
 	}
 	main.Security = security(b.TransportType, submit.StartTLSMay)
 	var fallback *relaycheck.Target
@@ -60,7 +69,7 @@ func (s *Server) TryRelayConfiguration(ctx context.Context, req gen.TryRelayConf
 		}
 		f, err := checkTarget("body.fallbackTransportDest", "body.fallbackTransportPort", *b.FallbackTransportDest, port)
 		if err != nil {
-			return nil, err
+			return gen.HealthRecord{}, err
 		}
 		f.Security = security(b.FallbackTransportType, main.Security)
 		fallback = &f
@@ -72,7 +81,7 @@ func (s *Server) TryRelayConfiguration(ctx context.Context, req gen.TryRelayConf
 	rcpt := probeRecipient(main.Host)
 	if api.TestAccount != nil && *api.TestAccount != "" {
 		if rcpt, err = names.Mailbox(*api.TestAccount); err != nil {
-			return nil, fault.Invalidf("body.apiData.testAccount", "%q is not an e-mail address.", *api.TestAccount)
+			return gen.HealthRecord{}, fault.Invalidf("body.apiData.testAccount", "%q is not an e-mail address.", *api.TestAccount)
 		}
 	}
 	entries := s.checks.Transports(ctx, main, fallback, rcpt)
@@ -89,7 +98,7 @@ func (s *Server) TryRelayConfiguration(ctx context.Context, req gen.TryRelayConf
 		}
 		t, err := imapTarget("body.authData", auth.Host, auth.Port, auth.UseSsl)
 		if err != nil {
-			return nil, err
+			return gen.HealthRecord{}, err
 		}
 		t.CertPEM = deref(auth.CertPem, "")
 		entries = append(entries, s.checks.IMAP(ctx, relaycheck.TypeAuth, t))
@@ -104,14 +113,14 @@ func (s *Server) TryRelayConfiguration(ctx context.Context, req gen.TryRelayConf
 		}
 		t, err := imapTarget("body.apiData", api.Host, api.Port, api.UseSsl)
 		if err != nil {
-			return nil, err
+			return gen.HealthRecord{}, err
 		}
 		t.Login, t.Password = deref(api.Login, ""), deref(api.Password, "")
 		entries = append(entries, s.checks.IMAP(ctx, relaycheck.TypeAPI, t))
 	case gen.ApiTypeEXCHANGE, gen.ApiTypeO365:
 		entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAPI, fmt.Sprintf("%s remediation API", b.ApiType), "Cleanmail does not check this type yet"))
 	}
-	return gen.TryRelayConfiguration200JSONResponse(healthRecord(entries)), nil
+	return healthRecord(entries), nil
 }
 
 // healthRecord is a report on the wire.

@@ -10,28 +10,10 @@ import (
 
 // notDelivered lists the operations answering 501 (undelivered.txt).
 var notDelivered = map[string]bool{
-	"ExecuteTask":           true,
-	"GetPlatformDiagnostic": true,
-	"ListHealthErrors":      true,
-	"RunPlatformDiagnostic": true,
+	"ExecuteTask": true,
 }
 
 // ExecuteTask is not delivered yet: 501.
 func (*Server) ExecuteTask(context.Context, gen.ExecuteTaskRequestObject) (gen.ExecuteTaskResponseObject, error) {
 	return nil, errNotImplemented("ExecuteTask")
-}
-
-// GetPlatformDiagnostic is not delivered yet: 501.
-func (*Server) GetPlatformDiagnostic(context.Context, gen.GetPlatformDiagnosticRequestObject) (gen.GetPlatformDiagnosticResponseObject, error) {
-	return nil, errNotImplemented("GetPlatformDiagnostic")
-}
-
-// ListHealthErrors is not delivered yet: 501.
-func (*Server) ListHealthErrors(context.Context, gen.ListHealthErrorsRequestObject) (gen.ListHealthErrorsResponseObject, error) {
-	return nil, errNotImplemented("ListHealthErrors")
-}
-
-// RunPlatformDiagnostic is not delivered yet: 501.
-func (*Server) RunPlatformDiagnostic(context.Context, gen.RunPlatformDiagnosticRequestObject) (gen.RunPlatformDiagnosticResponseObject, error) {
-	return nil, errNotImplemented("RunPlatformDiagnostic")
 }

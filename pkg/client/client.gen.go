@@ -904,16 +904,18 @@ type CustomerAdd struct {
 	Name string `json:"name"`
 }
 
-// DiagnosticEntry defines model for DiagnosticEntry.
+// DiagnosticEntry A domain or a platform whose last diagnostic failed, with that diagnostic.
 type DiagnosticEntry struct {
-	Health *EntityHealth `json:"health,omitempty"`
+	Health EntityHealth `json:"health"`
 
 	// Id Opaque identifier
 	//
 	// Example: ByE3n
-	Id   *string `json:"id,omitempty"`
-	Name *string `json:"name,omitempty"`
-	Type *string `json:"type,omitempty"`
+	Id   string `json:"id"`
+	Name string `json:"name"`
+
+	// Type DOMAIN or PLATFORM
+	Type string `json:"type"`
 }
 
 // DkimKey A DKIM key given to a domain (the doc's DkimDTO).
@@ -4158,7 +4160,7 @@ type ClientInterface interface {
 
 	// ListHealthErrors Get health errors
 	//
-	// Get all failures found on your environment.
+	// Get all failures found on your environment: the domains and platforms within your HEALTH reach whose last diagnostic failed (status false), as of that diagnostic's run (POST /domains/{domainId}/health, POST /platforms/{platformId}/health), domains first, each kind by name; at most 1000. Deleted domains, and their platforms, are left out.
 	//
 	// Corresponds with GET /health (the `ListHealthErrors` operationId).
 	ListHealthErrors(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -6480,7 +6482,7 @@ func (c *Client) DeleteEmailAlias(ctx context.Context, groupId string, reqEditor
 
 // ListHealthErrors Get health errors
 //
-// Get all failures found on your environment.
+// Get all failures found on your environment: the domains and platforms within your HEALTH reach whose last diagnostic failed (status false), as of that diagnostic's run (POST /domains/{domainId}/health, POST /platforms/{platformId}/health), domains first, each kind by name; at most 1000. Deleted domains, and their platforms, are left out.
 //
 // Corresponds with GET /health (the `ListHealthErrors` operationId).
 func (c *Client) ListHealthErrors(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -15039,7 +15041,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListHealthErrorsWithResponse Get health errors
 	//
-	// Get all failures found on your environment.
+	// Get all failures found on your environment: the domains and platforms within your HEALTH reach whose last diagnostic failed (status false), as of that diagnostic's run (POST /domains/{domainId}/health, POST /platforms/{platformId}/health), domains first, each kind by name; at most 1000. Deleted domains, and their platforms, are left out.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -32112,7 +32114,7 @@ func (c *ClientWithResponses) DeleteEmailAliasWithResponse(ctx context.Context, 
 
 // ListHealthErrorsWithResponse Get health errors
 //
-// Get all failures found on your environment.
+// Get all failures found on your environment: the domains and platforms within your HEALTH reach whose last diagnostic failed (status false), as of that diagnostic's run (POST /domains/{domainId}/health, POST /platforms/{platformId}/health), domains first, each kind by name; at most 1000. Deleted domains, and their platforms, are left out.
 //
 // Returns a wrapper object for the known response body format(s).
 //

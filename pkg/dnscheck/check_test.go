@@ -48,6 +48,22 @@ func TestTheDocsExamples(t *testing.T) {
 	}
 }
 
+// 5.11.4's first domain: an MX elsewhere, and a DKIM record that is not
+// the domain's key (the doc's MX_HOST is an address elided to
+// 83.145.xxx.xxx; ours is a host name).
+func TestTheDocsFailingDomain(t *testing.T) {
+	_, r := serve(t, loopback.DNSOptions{Records: []string{"stark.net. IN MX 10 mx.elsewhere.example.",
+		`cleanmail._domainkey.stark.net. IN TXT "v=DKIM1; p=OTHER"`}})
+	rep := dnscheck.Check(context.Background(), r, dnscheck.Expect{Domain: "stark.net", Selector: "cleanmail", MXHost: "mx.cleanmail.tld", DKIMKey: "MINE"})
+	want := []dnscheck.Entry{
+		{Type: "MX", Result: "ERROR_MX_INVALID_ENTRY", Output: []string{"Lookup for MX entry in DNS for stark.net", "Required: mx.cleanmail.tld", "Fail"}},
+		{Type: "DKIM", Result: "ERROR_DKIM_INVALID_COUPLE", Output: []string{"Lookup for dkim entry in DNS for stark.net", "Fail: DKIM key defined in DNS does not match with private part"}},
+	}
+	if rep.Status || !reflect.DeepEqual(rep.Entries[:2], want) {
+		t.Errorf("5.11.4: %+v", rep)
+	}
+}
+
 func TestChecks(t *testing.T) {
 	const key = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtest"
 	srv, r := serve(t, loopback.DNSOptions{})
@@ -74,9 +90,7 @@ func TestChecks(t *testing.T) {
 			`stark.net. IN TXT "v=spf1 include:_spf.google.com ~all"`,
 			`_dmarc.stark.net. IN TXT "v=DMARC1; rua=mailto:d@stark.net"`,
 		}, false, []string{"ERROR_MX_INVALID_ENTRY", "ERROR_DKIM_INVALID_COUPLE", "ERROR", "ERROR"}, []string{
-			`Fail: MX entry "backup.example.org" does not point to the service`, "Required: mx.cleanmail.tld",
-			`Fail: DKIM DNS entry for domain "stark.net" and selector "cleanmail" does not match the domain's key`,
-			"Required: cleanmail._domainkey.stark.net TXT v=DKIM1; p=" + key,
+			"Required: mx.cleanmail.tld", "Fail", "Fail: DKIM key defined in DNS does not match with private part",
 			`Fail: the SPF entry "v=spf1 include:_spf.google.com ~all" does not include _spf.cleanmail.tld`,
 			"Required: v=spf1 include:_spf.cleanmail.tld ~all",
 		}},

@@ -24,6 +24,7 @@ const (
 	Option           Resource = "option"
 	Folder           Resource = "folder"
 	DomainHealth     Resource = "diagnostic of this domain"
+	PlatformHealth   Resource = "diagnostic of this platform"
 	MailMessage      Resource = "message"
 	Upload           Resource = "uploaded file"
 	DkimKey          Resource = "DKIM key"
@@ -56,6 +57,8 @@ func (r Resource) notFound() string {
 		return "No uriBl filter found with given id"
 	case DomainHealth:
 		return "This domain's diagnostic never ran (POST /domains/{domainId}/health runs it)"
+	case PlatformHealth:
+		return "This platform's diagnostic never ran (POST /platforms/{platformId}/health runs it)"
 	case Folder:
 		return "No folder has this path in this mailbox"
 	case MailMessage:

@@ -913,7 +913,7 @@ export interface paths {
         };
         /**
          * Get health errors
-         * @description Get all failures found on your environment.
+         * @description Get all failures found on your environment: the domains and platforms within your HEALTH reach whose last diagnostic failed (status false), as of that diagnostic's run (POST /domains/{domainId}/health, POST /platforms/{platformId}/health), domains first, each kind by name; at most 1000. Deleted domains, and their platforms, are left out.
          */
         get: operations["ListHealthErrors"];
         put?: never;
@@ -1982,15 +1982,17 @@ export interface components {
              */
             createdAt: $Read<number>;
         };
+        /** @description A domain or a platform whose last diagnostic failed, with that diagnostic. */
         DiagnosticEntry: {
             /**
              * @description Opaque identifier
              * @example ByE3n
              */
-            id?: string;
-            name?: string;
-            type?: string;
-            health?: components["schemas"]["EntityHealth"];
+            id: string;
+            name: string;
+            /** @description DOMAIN or PLATFORM */
+            type: string;
+            health: components["schemas"]["EntityHealth"];
         };
         /** @description A DKIM key given to a domain (the doc's DkimDTO). */
         DkimKey: {

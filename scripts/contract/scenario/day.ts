@@ -336,6 +336,17 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   const down = await ok(sys.POST("/health/try-relay", { body: { transportDest: smtpHost, transportPort: 1, authType: "local", apiType: "IMAP" } }));
   eq([down.status, down.entries[0].result], [false, "ERROR"], "a relay that is down");
 
+  // The domain's platform, pointed at the embedded SMTP server (on
+  // loopback: the checks reach nothing else here), checked and stored
+  // (5.11.2, 5.11.5); the failures of the service (5.11.4) list the domain,
+  // whose DNS diagnostic failed above.
+  await done(sys.PATCH("/platforms/{platformId}", { params: { path: { platformId: relay.id } }, body: { transportDest: smtpHost, transportPort: Number(smtpPort) } }));
+  await fails(sys.GET("/platforms/{platformId}/health", { params: { path: { platformId: relay.id } } }), 404);
+  const relayHealth = await ok(sys.POST("/platforms/{platformId}/health", { params: { path: { platformId: relay.id } } }), 201);
+  eq(relayHealth.report.status, true, "the platform's relay answers");
+  eq((await ok(sys.GET("/platforms/{platformId}/health", { params: { path: { platformId: relay.id } } }))).performedAt, relayHealth.performedAt, "its last diagnostic");
+  that((await ok(sys.GET("/health"))).some((f) => f.type === "DOMAIN" && f.id === stark.id), "the failing domain is listed");
+
   // ── E-mail aliases (groups). ─────────────────────────────────────────
   const winter = await ok(
     sys.POST("/domains/{domainId}/groups", { params: { path: { domainId: stark.id } }, body: { email: "winter@stark.example", recipients: ["arya@stark.example", "maester@citadel.example"] } }),
