@@ -375,6 +375,11 @@ func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestOb
 		policyID = &k
 	}
 
+	if in.Status != nil && *in.Status != gen.DomainStatusENABLED && req.Params.XIgnoreMX == nil {
+		if err := s.mxStillHere(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	err = s.store.UpdateDomain(ctx, id, func(e *db.DomainEdit) error {
 		d := &e.Domain
 		wasDeleted := d.Status == db.StatusDeleted
@@ -491,6 +496,11 @@ func (s *Server) markDeleted(d *db.Domain) {
 // for good after the purge delay unless restored before (sysadmin only).
 func (s *Server) DeleteDomain(ctx context.Context, req gen.DeleteDomainRequestObject) (gen.DeleteDomainResponseObject, error) {
 	id := targetOf(ctx).key
+	if req.Params.XIgnoreMX == nil {
+		if err := s.mxStillHere(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	err := s.store.UpdateDomain(ctx, id, func(e *db.DomainEdit) error {
 		if e.Domain.Status == db.StatusDeleted {
 			return unprocessable("The domain is already deleted; it will be purged on its purge date.")
@@ -519,4 +529,35 @@ func subnets(field string, in []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// mxStillHere refuses (422) to stop serving a domain whose MX records still
+// point to the service (the MX_HOST option): its mail would bounce. The
+// doc's X-Ignore-MX header skips it. Without MX_HOST, or when the resolver
+// does not answer (nothing is known to be lost), it lets the change
+// through; the latter is logged.
+func (s *Server) mxStillHere(ctx context.Context, id int64) error {
+	if s.dns == nil {
+		return nil
+	}
+	d, err := s.store.GetDomain(ctx, id)
+	if err != nil {
+		return about(err, fault.Domain)
+	}
+	if d.Status != db.StatusEnabled {
+		return nil // not served now: nothing to lose
+	}
+	opts, err := s.store.Effective(ctx, db.OptionOwner{Scope: db.ScopeDomain, ID: id}, "MX_HOST")
+	if err != nil || opts["MX_HOST"] == "" {
+		return about(err, fault.Domain)
+	}
+	here, err := s.dns.PointsTo(ctx, d.Name, opts["MX_HOST"])
+	if err != nil {
+		s.log.WarnContext(ctx, "MX check skipped: the resolver did not answer", "domain", d.Name, "err", err)
+		return nil
+	}
+	if here {
+		return unprocessable("The MX entries of %s still point to the service (%s): its mail would bounce. Point them elsewhere first, or send the X-Ignore-MX header.", d.Name, opts["MX_HOST"])
+	}
+	return nil
 }

@@ -149,3 +149,27 @@ func TestPlatformDiagnosticAndHealthErrors(t *testing.T) {
 		}
 	})
 }
+
+// Disabling or deleting a domain whose MX still points to the service is
+// refused unless X-Ignore-MX says so.
+func TestIgnoreMX(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		e.do(req{Method: "POST", Path: "/options/platform", Body: map[string]any{"name": "MX_HOST", "value": "mx.cleanmail.tld"}}).expect(201)
+		d := e.newDomain("stark.net")
+		if err := e.dns.Set("stark.net. IN MX 10 mx.cleanmail.tld."); err != nil {
+			t.Fatal(err)
+		}
+		const refusal = "The MX entries of stark.net still point to the service (mx.cleanmail.tld): its mail would bounce. Point them elsewhere first, or send the X-Ignore-MX header."
+		e.do(req{Method: "PATCH", Path: "/domains/" + d, Body: map[string]any{"status": "DISABLED"}}).problem(422, refusal)
+		e.do(req{Method: "DELETE", Path: "/domains/" + d}).problem(422, refusal)
+		e.do(req{Method: "PATCH", Path: "/domains/" + d, Body: map[string]any{"description": "still served"}}).expect(204) // other changes go through
+		e.do(req{Method: "PATCH", Path: "/domains/" + d, Body: map[string]any{"status": "DISABLED"}, Header: map[string]string{"X-Ignore-MX": "true"}}).expect(204)
+		e.do(req{Method: "PATCH", Path: "/domains/" + d, Body: map[string]any{"status": "ENABLED"}}).expect(204)
+		// The MX moved elsewhere: nothing to lose.
+		if err := e.dns.Set("stark.net. IN MX 10 mx.elsewhere.example."); err != nil {
+			t.Fatal(err)
+		}
+		e.do(req{Method: "DELETE", Path: "/domains/" + d}).expect(204)
+	})
+}

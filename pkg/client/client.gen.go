@@ -2570,13 +2570,13 @@ type ListDomainsParams struct {
 
 // DeleteDomainParams defines parameters for DeleteDomain.
 type DeleteDomainParams struct {
-	// XIgnoreMX When present, skip the check of the domain's MX records.
+	// XIgnoreMX When present, skip the check of the domain's MX records: disabling (status DISABLED or DELETED) or deleting an enabled domain whose MX entries still point to the service (the MX_HOST option) answers 422, its mail would bounce, unless this header is sent. Without MX_HOST, or when the resolver does not answer, the change goes through.
 	XIgnoreMX *string `json:"X-Ignore-MX,omitempty"`
 }
 
 // UpdateDomainParams defines parameters for UpdateDomain.
 type UpdateDomainParams struct {
-	// XIgnoreMX When present, skip the check of the domain's MX records.
+	// XIgnoreMX When present, skip the check of the domain's MX records: disabling (status DISABLED or DELETED) or deleting an enabled domain whose MX entries still point to the service (the MX_HOST option) answers 422, its mail would bounce, unless this header is sent. Without MX_HOST, or when the resolver does not answer, the change goes through.
 	XIgnoreMX *string `json:"X-Ignore-MX,omitempty"`
 }
 

@@ -202,3 +202,13 @@ func parseTags(s string) map[string]string {
 	}
 	return out
 }
+
+// PointsTo reports whether an MX record of domain points to host (the
+// gateway's inbound host). A resolver that does not answer is an error.
+func (r *Resolver) PointsTo(ctx context.Context, domain, host string) (bool, error) {
+	hosts, err := r.mx(ctx, domain)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(hosts, strings.TrimSuffix(strings.ToLower(host), ".")), nil
+}

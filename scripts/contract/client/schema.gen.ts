@@ -4891,7 +4891,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description When present, skip the check of the domain's MX records. */
+                /** @description When present, skip the check of the domain's MX records: disabling (status DISABLED or DELETED) or deleting an enabled domain whose MX entries still point to the service (the MX_HOST option) answers 422, its mail would bounce, unless this header is sent. Without MX_HOST, or when the resolver does not answer, the change goes through. */
                 "X-Ignore-MX"?: string;
             };
             path: {
@@ -4948,7 +4948,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description When present, skip the check of the domain's MX records. */
+                /** @description When present, skip the check of the domain's MX records: disabling (status DISABLED or DELETED) or deleting an enabled domain whose MX entries still point to the service (the MX_HOST option) answers 422, its mail would bounce, unless this header is sent. Without MX_HOST, or when the resolver does not answer, the change goes through. */
                 "X-Ignore-MX"?: string;
             };
             path: {
