@@ -354,8 +354,11 @@ func (s *Server) ReleaseEmail(ctx context.Context, req gen.ReleaseEmailRequestOb
 	if err := s.submit.Send(ctx, relaysOf(d.Platform), envelopeSender(raw), []string{t.user.Email}, out); err != nil {
 		return nil, err
 	}
+	// The message is out: a failure to mark it must not make the client
+	// retry (it would be sent twice); it is logged, and a second release
+	// would send it again.
 	if err := mail.AddFlag(ctx, user, req.FolderPath, sum.UID, mailstore.Released); err != nil {
-		return nil, err
+		s.log.WarnContext(ctx, "released but not marked $Released", "user", user, "folder", req.FolderPath, "uid", sum.UID, "err", err)
 	}
 	return gen.ReleaseEmail204Response{}, nil
 }
