@@ -161,6 +161,11 @@ func resolveOptions(chain []OptionOwner, rows []OptionSetting, defs []*OptionDef
 // owner's scope, by name, with the owner's value and what it inherits. An
 // unknown owner is ErrNotFound.
 func (s *Store) ListOptions(ctx context.Context, o OptionOwner) ([]OptionValue, error) {
+	return s.resolved(ctx, o, optionDefsFor(o.Scope))
+}
+
+// resolved is what o sees of each of defs.
+func (s *Store) resolved(ctx context.Context, o OptionOwner, defs []*OptionDef) ([]OptionValue, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	chain, _, err := s.optionChain(gdb, o, false)
@@ -171,7 +176,7 @@ func (s *Store) ListOptions(ctx context.Context, o OptionOwner) ([]OptionValue, 
 	if err != nil {
 		return nil, err
 	}
-	return resolveOptions(chain, rows, optionDefsFor(o.Scope)), nil
+	return resolveOptions(chain, rows, defs), nil
 }
 
 // SetOption stores the owner's value of def, which the caller has checked
@@ -251,24 +256,18 @@ func deletedDomainError(o OptionOwner) error {
 // with none of them is absent from the map. An unknown owner is
 // ErrNotFound.
 func (s *Store) Effective(ctx context.Context, o OptionOwner, names ...string) (map[string]string, error) {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	chain, _, err := s.optionChain(gdb, o, false)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := optionSettings(gdb, chain, "")
-	if err != nil {
-		return nil, err
-	}
 	var defs []*OptionDef
 	for _, n := range names {
 		if d, ok := LookupOption(n); ok {
 			defs = append(defs, d)
 		}
 	}
+	values, err := s.resolved(ctx, o, defs)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]string{}
-	for _, ov := range resolveOptions(chain, rows, defs) {
+	for _, ov := range values {
 		switch {
 		case ov.Value != nil:
 			out[ov.Def.Name] = *ov.Value

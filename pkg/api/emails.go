@@ -138,6 +138,16 @@ func (s *Server) messageOut(ctx context.Context, folder string, m *mailstore.Sum
 	}
 }
 
+// message is the message of the user's folder that id names (a UID, a
+// Message-ID or an X-Fuglu-Id), with its source.
+func (s *Server) message(ctx context.Context, folder, id string) (mailstore.Summary, []byte, error) {
+	mail, user, err := s.mailbox(ctx)
+	if err != nil {
+		return mailstore.Summary{}, nil, err
+	}
+	return mail.Raw(ctx, user, folder, id)
+}
+
 // emailFields are what GetEmail may be asked for.
 type emailFields struct{ headers, body, source, attachments bool }
 
@@ -177,11 +187,7 @@ func (s *Server) GetEmail(ctx context.Context, req gen.GetEmailRequestObject) (g
 	if err != nil {
 		return nil, err
 	}
-	mail, user, err := s.mailbox(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sum, raw, err := mail.Raw(ctx, user, req.FolderPath, req.MessageId)
+	sum, raw, err := s.message(ctx, req.FolderPath, req.MessageId)
 	if err != nil {
 		return nil, err
 	}
@@ -230,11 +236,7 @@ func (s *Server) attachmentsOut(ctx context.Context, folder string, uid imap.UID
 // GetEmailAttachments lists the attachments of a message or, with dl=true,
 // streams them all as one zip archive.
 func (s *Server) GetEmailAttachments(ctx context.Context, req gen.GetEmailAttachmentsRequestObject) (gen.GetEmailAttachmentsResponseObject, error) {
-	mail, user, err := s.mailbox(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sum, raw, err := mail.Raw(ctx, user, req.FolderPath, req.MessageId)
+	sum, raw, err := s.message(ctx, req.FolderPath, req.MessageId)
 	if err != nil {
 		return nil, err
 	}
@@ -305,11 +307,7 @@ func disposition(download bool, name string) string {
 // DownloadEmailAttachmentPart streams one part of a message with its own
 // type: as a download with dl=true, inline otherwise.
 func (s *Server) DownloadEmailAttachmentPart(ctx context.Context, req gen.DownloadEmailAttachmentPartRequestObject) (gen.DownloadEmailAttachmentPartResponseObject, error) {
-	mail, user, err := s.mailbox(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, raw, err := mail.Raw(ctx, user, req.FolderPath, req.MessageId)
+	_, raw, err := s.message(ctx, req.FolderPath, req.MessageId)
 	if err != nil {
 		return nil, err
 	}
@@ -327,11 +325,7 @@ func (s *Server) DownloadEmailAttachmentPart(ctx context.Context, req gen.Downlo
 // (412 both). A released message is marked ($Released): releasing it again
 // sends nothing.
 func (s *Server) ReleaseEmail(ctx context.Context, req gen.ReleaseEmailRequestObject) (gen.ReleaseEmailResponseObject, error) {
-	mail, user, err := s.mailbox(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sum, raw, err := mail.Raw(ctx, user, req.FolderPath, req.MessageId)
+	sum, raw, err := s.message(ctx, req.FolderPath, req.MessageId)
 	if err != nil {
 		return nil, err
 	}
@@ -357,8 +351,8 @@ func (s *Server) ReleaseEmail(ctx context.Context, req gen.ReleaseEmailRequestOb
 	// The message is out: a failure to mark it must not make the client
 	// retry (it would be sent twice); it is logged, and a second release
 	// would send it again.
-	if err := mail.AddFlag(ctx, user, req.FolderPath, sum.UID, mailstore.Released); err != nil {
-		s.log.WarnContext(ctx, "released but not marked $Released", "user", user, "folder", req.FolderPath, "uid", sum.UID, "err", err)
+	if err := s.mail.AddFlag(ctx, t.user.Email, req.FolderPath, sum.UID, mailstore.Released); err != nil {
+		s.log.WarnContext(ctx, "released but not marked $Released", "user", t.user.Email, "folder", req.FolderPath, "uid", sum.UID, "err", err)
 	}
 	return gen.ReleaseEmail204Response{}, nil
 }
