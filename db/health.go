@@ -125,3 +125,62 @@ func (s *Store) ListFailing(ctx context.Context, reach *Reach) ([]FailingEntity,
 	}
 	return append(out, platforms...), nil
 }
+
+// ClaimDue claims at most batch entities of kind (ObjectDomain or
+// ObjectPlatform; deleted domains and their platforms left out) whose last
+// diagnostic is older than cutoff (epoch seconds) or that never had one,
+// the stalest first, and that no replica holds a live claim on; a claim
+// lasts until lease (epoch seconds). Two replicas claiming at once get
+// disjoint sets: each entity is checked once per round.
+func (s *Store) ClaimDue(ctx context.Context, kind ObjectKind, now, cutoff, lease int64, batch int) ([]int64, error) {
+	q := "SELECT d.id FROM domains d"
+	join := " LEFT JOIN domain_health h ON h.domain_id = d.id"
+	if kind == ObjectPlatform {
+		q = "SELECT d.id FROM platforms d JOIN domains dom ON dom.id = d.domain_id"
+		join = " LEFT JOIN platform_health h ON h.platform_id = d.id"
+	}
+	where := " WHERE (h.performed_at IS NULL OR h.performed_at <= ?) AND (c.until IS NULL OR c.until < ?)"
+	if kind == ObjectPlatform {
+		where += " AND dom.status <> ?"
+	} else {
+		where += " AND d.status <> ?"
+	}
+	sql := q + join + " LEFT JOIN health_claims c ON c.kind = ? AND c.entity_id = d.id" + where +
+		" ORDER BY COALESCE(h.performed_at, 0), d.id LIMIT ?"
+	var claimed []int64
+	err := s.write(ctx, func(gdb *gorm.DB) error {
+		var candidates []int64
+		if err := gdb.Raw(sql, string(kind), cutoff, now, StatusDeleted, batch).Scan(&candidates).Error; err != nil {
+			return err
+		}
+		for _, id := range candidates {
+			res := gdb.Exec(`INSERT INTO health_claims (kind, entity_id, until) VALUES (?, ?, ?)
+				ON CONFLICT (kind, entity_id) DO UPDATE SET until = excluded.until WHERE health_claims.until < ?`,
+				string(kind), id, lease, now)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 1 {
+				claimed = append(claimed, id)
+			}
+		}
+		return nil
+	})
+	return claimed, err
+}
+
+// CountChecked counts the entities the periodic re-check goes through: the
+// domains not deleted, and their platforms.
+func (s *Store) CountChecked(ctx context.Context) (int64, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var domains, platforms int64
+	if err := gdb.Model(&Domain{}).Where("status <> ?", StatusDeleted).Count(&domains).Error; err != nil {
+		return 0, translate(err)
+	}
+	if err := gdb.Model(&Platform{}).Joins("JOIN domains ON domains.id = platforms.domain_id").
+		Where("domains.status <> ?", StatusDeleted).Count(&platforms).Error; err != nil {
+		return 0, translate(err)
+	}
+	return domains + platforms, nil
+}

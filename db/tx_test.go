@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -142,6 +143,62 @@ func TestLockAdminHoldsTheRow(t *testing.T) {
 		}
 		if err := <-changed; err != nil {
 			t.Errorf("the change after the Tx: %v", err)
+		}
+	})
+}
+
+// Two replicas claiming the due diagnostics at once share them out: each
+// entity is claimed once, and a lapsed claim can be taken again.
+func TestClaimDueIsOncePerRound(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		const n = 40
+		for i := range n {
+			if _, err := s.CreateDomain(ctx, newTestDomain(fmt.Sprintf("d%d.example", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := time.Now().Unix()
+		got := make(chan []int64, 2)
+		for range 2 {
+			go func() {
+				var mine []int64
+				for {
+					ids, err := s.ClaimDue(ctx, ObjectDomain, now, now-3600, now+60, 7)
+					if err != nil {
+						t.Error(err)
+					}
+					if len(ids) == 0 {
+						break
+					}
+					mine = append(mine, ids...)
+				}
+				got <- mine
+			}()
+		}
+		seen := map[int64]int{}
+		for range 2 {
+			for _, id := range <-got {
+				seen[id]++
+			}
+		}
+		if len(seen) != n {
+			t.Errorf("%d domains claimed, want %d", len(seen), n)
+		}
+		for id, c := range seen {
+			if c != 1 {
+				t.Errorf("domain %d claimed %d times", id, c)
+			}
+		}
+		// Checked recently: not due. Claims lapsed: due again.
+		if ids, _ := s.ClaimDue(ctx, ObjectDomain, now, now-3600, now+60, 100); len(ids) != 0 {
+			t.Errorf("claimed again while the claims hold: %v", ids)
+		}
+		if ids, _ := s.ClaimDue(ctx, ObjectDomain, now+120, now-3600, now+180, 100); len(ids) != n {
+			t.Errorf("%d claimed once the claims lapsed, want %d", len(ids), n)
+		}
+		if ids, _ := s.ClaimDue(ctx, ObjectPlatform, now, now-3600, now+60, 100); len(ids) != 0 {
+			t.Errorf("platforms claimed: %v (the test domains have none)", ids)
 		}
 	})
 }

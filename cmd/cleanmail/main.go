@@ -133,7 +133,8 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
 		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail, DNS: resolver,
-		Submit: &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays, DKIMSealer: sealer, DKIMKeyBits: cfg.DKIMKeyBits,
+		Recheck: api.Recheck{Interval: cfg.HealthInterval, Context: ctx},
+		Submit:  &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays, DKIMSealer: sealer, DKIMKeyBits: cfg.DKIMKeyBits,
 		Checks: relaycheck.Options{AllowPrivate: cfg.AllowPrivateTargets, Sender: cfg.ProbeSender, Timeout: cfg.CheckTimeout},
 		Limits: api.Limits{
 			MaxBody:               cfg.MaxBody,

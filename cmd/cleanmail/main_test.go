@@ -39,7 +39,7 @@ func build(t *testing.T) string {
 func start(t *testing.T, bin string, env ...string) (string, *exec.Cmd, *logLines) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append([]string{"CLEANMAIL_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_IMAP_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_SMTP_LISTEN=127.0.0.1:0", "CLEANMAIL_LOG_JSON=true"}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"CLEANMAIL_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_IMAP_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_SMTP_LISTEN=127.0.0.1:0", "CLEANMAIL_HEALTH_INTERVAL=0", "CLEANMAIL_LOG_JSON=true"}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

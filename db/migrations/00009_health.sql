@@ -21,6 +21,17 @@ CREATE TABLE platform_health (
 );
 CREATE INDEX platform_health_failing_idx ON platform_health (status, platform_id);
 
+-- The periodic re-check's claims: the replica that claims an entity checks
+-- it; the claim lapses at until (epoch seconds), so a replica that dies
+-- mid-round leaves its entities to the next one.
+CREATE TABLE health_claims (
+    kind TEXT NOT NULL,
+    entity_id BIGINT NOT NULL,
+    until BIGINT NOT NULL,
+    PRIMARY KEY (kind, entity_id)
+);
+
 -- +goose Down
+DROP TABLE health_claims;
 DROP TABLE platform_health;
 DROP TABLE domain_health;

@@ -18,7 +18,21 @@ import (
 // RunDomainDiagnostic checks the domain's DNS now (pkg/dnscheck), stores
 // the result as its last diagnostic and returns it.
 func (s *Server) RunDomainDiagnostic(ctx context.Context, req gen.RunDomainDiagnosticRequestObject) (gen.RunDomainDiagnosticResponseObject, error) {
-	key := targetOf(ctx).key
+	h, err := s.diagnoseDomain(ctx, targetOf(ctx).key)
+	if err != nil {
+		return nil, err
+	}
+	out, err := healthOut(h)
+	if err != nil {
+		return nil, err
+	}
+	return gen.RunDomainDiagnostic201JSONResponse{Body: out,
+		Headers: gen.RunDomainDiagnostic201ResponseHeaders{Location: s.location("/domains/%s/health", req.DomainId)}}, nil
+}
+
+// diagnoseDomain checks the DNS of the domain key and stores the result as
+// its last diagnostic.
+func (s *Server) diagnoseDomain(ctx context.Context, key int64) (*db.DomainHealth, error) {
 	if s.dns == nil {
 		return nil, fault.PeerFailure("the DNS resolver", errors.New("no resolver is configured"))
 	}
@@ -49,12 +63,7 @@ func (s *Server) RunDomainDiagnostic(ctx context.Context, req gen.RunDomainDiagn
 	if err := s.store.SaveDomainHealth(ctx, h); err != nil {
 		return nil, about(err, fault.Domain)
 	}
-	out, err := healthOut(h)
-	if err != nil {
-		return nil, err
-	}
-	return gen.RunDomainDiagnostic201JSONResponse{Body: out,
-		Headers: gen.RunDomainDiagnostic201ResponseHeaders{Location: s.location("/domains/%s/health", req.DomainId)}}, nil
+	return h, nil
 }
 
 // GetDomainHealth returns the domain's last diagnostic; 404 when it never
@@ -90,25 +99,34 @@ func healthOut(h *db.DomainHealth) (gen.EntityHealth, error) {
 // transport and fallback, its authentication provider, its remediation
 // API), stores the result as its last diagnostic and returns it.
 func (s *Server) RunPlatformDiagnostic(ctx context.Context, req gen.RunPlatformDiagnosticRequestObject) (gen.RunPlatformDiagnosticResponseObject, error) {
-	key := targetOf(ctx).key
-	p, err := s.store.GetPlatform(ctx, key)
-	if err != nil {
-		return nil, about(err, fault.Platform)
-	}
-	rec, err := s.relayReport(ctx, relayCheckOf(p))
+	h, rec, err := s.diagnosePlatform(ctx, targetOf(ctx).key)
 	if err != nil {
 		return nil, err
-	}
-	raw, err := json.Marshal(rec)
-	if err != nil {
-		return nil, err
-	}
-	h := &db.PlatformHealth{PlatformID: key, PerformedAt: time.Now().Unix(), Status: rec.Status, Report: string(raw)}
-	if err := s.store.SavePlatformHealth(ctx, h); err != nil {
-		return nil, about(err, fault.Platform)
 	}
 	return gen.RunPlatformDiagnostic201JSONResponse{Body: gen.EntityHealth{PerformedAt: h.PerformedAt, Report: rec},
 		Headers: gen.RunPlatformDiagnostic201ResponseHeaders{Location: s.location("/platforms/%s/health", req.PlatformId)}}, nil
+}
+
+// diagnosePlatform runs the relay checks of the platform key and stores the
+// result as its last diagnostic.
+func (s *Server) diagnosePlatform(ctx context.Context, key int64) (*db.PlatformHealth, gen.HealthRecord, error) {
+	p, err := s.store.GetPlatform(ctx, key)
+	if err != nil {
+		return nil, gen.HealthRecord{}, about(err, fault.Platform)
+	}
+	rec, err := s.relayReport(ctx, relayCheckOf(p))
+	if err != nil {
+		return nil, gen.HealthRecord{}, err
+	}
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return nil, gen.HealthRecord{}, err
+	}
+	h := &db.PlatformHealth{PlatformID: key, PerformedAt: time.Now().Unix(), Status: rec.Status, Report: string(raw)}
+	if err := s.store.SavePlatformHealth(ctx, h); err != nil {
+		return nil, gen.HealthRecord{}, about(err, fault.Platform)
+	}
+	return h, rec, nil
 }
 
 // GetPlatformDiagnostic returns the platform's last diagnostic; 404 when

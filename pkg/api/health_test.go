@@ -4,6 +4,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cleanmail/cleanmail/pkg/api"
 )
 
 // The doc's examples of 5.11.1 and 5.11.3, then a domain whose DNS is right,
@@ -172,4 +175,34 @@ func TestIgnoreMX(t *testing.T) {
 		}
 		e.do(req{Method: "DELETE", Path: "/domains/" + d}).expect(204)
 	})
+}
+
+// The periodic re-check keeps the diagnostics current without anyone
+// asking: a new domain and its platform get theirs within a few ticks.
+func TestPeriodicRecheck(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWith(t, databases(t)[name](t), func(o *api.Options) {
+				o.Recheck = api.Recheck{Interval: time.Hour, Tick: 50 * time.Millisecond, Context: t.Context()}
+			})
+			host, port := hostPortOf(t, e.smtp.Addr())
+			d := e.newDomain("stark.net", map[string]any{"platforms": []map[string]any{{"name": "winterfell", "transportDest": host, "transportType": "SMTP", "transportPort": port}}})
+			p := e.do(req{Method: "GET", Path: "/domains/" + d}).expect(200).json()["platforms"].([]any)[0].(map[string]any)["id"].(string)
+			for _, path := range []string{"/domains/" + d + "/health", "/platforms/" + p + "/health"} {
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					r := e.do(req{Method: "GET", Path: path})
+					if r.Status == 200 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("GET %s after 10 s: %d %s", path, r.Status, r.Body)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		})
+	}
 }

@@ -75,6 +75,9 @@ type Options struct {
 	// defaults.
 	Submit *submit.Sender
 	Relays []submit.Relay
+	// Recheck, when its Interval is set, re-checks every domain and
+	// platform periodically (GET /health stays current).
+	Recheck Recheck
 	// DNS is the resolver of the domains' diagnostics. If nil, they answer
 	// that the DNS resolver is unavailable.
 	DNS *dnscheck.Resolver
@@ -154,6 +157,9 @@ type Server struct {
 	jwtKey     []byte
 	limits     Limits
 	publicURL  string
+	// recheckInFlight and recheckPeak count the periodic re-check's checks
+	// running now, and the most at once so far.
+	recheckInFlight, recheckPeak atomic.Int64
 	// authFailures throttles failed authentications (nil: no throttling).
 	authFailures *throttle.Limiter
 }
@@ -215,6 +221,18 @@ func New(opts Options) (*echo.Echo, error) {
 		s.dkimBits = dkim.DefaultRSABits
 	}
 	s.authFailures = throttle.New(throttle.Options{PerMinute: s.limits.AuthFailuresPerMinute})
+	if r := opts.Recheck; r.Interval > 0 {
+		if r.Tick <= 0 {
+			r.Tick = time.Minute
+		}
+		if r.Concurrency <= 0 {
+			r.Concurrency = 8
+		}
+		if r.Context == nil {
+			return nil, fmt.Errorf("api: the periodic re-check needs its Context")
+		}
+		go s.recheckLoop(r)
+	}
 	if len(s.jwtKey) == 0 {
 		s.jwtKey = make([]byte, 64)
 		if _, err := rand.Read(s.jwtKey); err != nil {

@@ -102,6 +102,10 @@ type Config struct {
 	DNSResolver string
 	// DNSTimeout bounds each DNS query (CLEANMAIL_DNS_TIMEOUT, default 5s).
 	DNSTimeout time.Duration
+	// HealthInterval is how old a domain's or platform's diagnostic may get
+	// before the periodic re-check runs it again (CLEANMAIL_HEALTH_INTERVAL,
+	// default 6h; 0 turns the re-check off).
+	HealthInterval time.Duration
 	// EmbeddedIMAPListen is where the embedded mail store listens
 	// (CLEANMAIL_EMBEDDED_IMAP_LISTEN, default 127.0.0.1:1143).
 	EmbeddedIMAPListen string
@@ -159,6 +163,7 @@ func Defaults() Config {
 		IMAPMasterSeparator: "*",
 		IMAPTimeout:         10 * time.Second,
 		DNSTimeout:          5 * time.Second,
+		HealthInterval:      6 * time.Hour,
 		EmbeddedIMAPListen:  "127.0.0.1:1143",
 
 		SMTPTimeout:        30 * time.Second,
@@ -209,6 +214,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"CLEANMAIL_IDLE_TIMEOUT", &c.IdleTimeout, true},
 		{"CLEANMAIL_IMAP_TIMEOUT", &c.IMAPTimeout, true},
 		{"CLEANMAIL_DNS_TIMEOUT", &c.DNSTimeout, true},
+		{"CLEANMAIL_HEALTH_INTERVAL", &c.HealthInterval, false},
 		{"CLEANMAIL_SMTP_TIMEOUT", &c.SMTPTimeout, true},
 		{"CLEANMAIL_CHECK_TIMEOUT", &c.CheckTimeout, true},
 	} {
