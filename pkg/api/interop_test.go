@@ -45,6 +45,11 @@ func TestQuarantineWithDovecotAndPostfix(t *testing.T) {
 			d := e.newDomain("stark.net", map[string]any{"quarantine": true,
 				"platforms": []map[string]any{{"name": "postfix", "transportDest": host, "transportType": "SMTP", "transportPort": p}}})
 			ned := e.newUser(d, "ned@stark.net")
+			// The relay checks of the platform, against Postfix.
+			platform := e.do(req{Method: "GET", Path: "/domains/" + d}).expect(200).json()["platforms"].([]any)[0].(map[string]any)["id"].(string)
+			if rep := e.do(req{Method: "POST", Path: "/platforms/" + platform + "/health"}).expect(201).json()["report"].(map[string]any); rep["status"] != true {
+				t.Errorf("the relay checks against Postfix: %v", rep)
+			}
 			policy := e.do(req{Method: "GET", Path: "/domains/" + d}).expect(200).json()["policy"].(map[string]any)["id"].(string)
 			e.do(req{Method: "PATCH", Path: "/policies/" + policy, Body: map[string]any{"relayProps": map[string]any{
 				"relaySpam": false, "relayAdvert": false, "prefixSpam": "[SPAM] ", "relayBadHeaders": false, "relayBadAttachments": false, "spamScoreLimit": 5}}}).expect(204)

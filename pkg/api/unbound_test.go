@@ -2,8 +2,11 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/pem"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +55,14 @@ func TestDNSAndDKIMWithUnbound(t *testing.T) {
 			}
 			d := e.newDomain("stark.net")
 			ned := e.newUser(d, "ned@stark.net")
-			e.do(req{Method: "PUT", Path: "/domains/" + d + "/dkim", Body: map[string]any{"privateKey": privatePEM, "selector": "winter"}}).expect(200)
+			given := records(t, e.do(req{Method: "PUT", Path: "/domains/" + d + "/dkim", Body: map[string]any{"privateKey": privatePEM, "selector": "winter"}}).expect(200))
+			if len(given) != 1 || given[0] != "winter._domainkey.stark.net TXT "+text {
+				t.Fatalf("the API's record %q is not the one published in Unbound (%q)", given, text)
+			}
+			testKey(t, u.Addr, privatePEM, "key OK")
+			other, _ := dkim.Generate(dkim.RSA, 1024)
+			otherDER, _ := other.MarshalPrivate()
+			testKey(t, u.Addr, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: otherDER})), "keys do not match")
 			rep := e.do(req{Method: "POST", Path: "/domains/" + d + "/health"}).expect(201).json()["report"].(map[string]any)
 			for _, en := range rep["entries"].([]any) {
 				if en.(map[string]any)["result"] != "OK" {
@@ -75,5 +85,38 @@ func TestDNSAndDKIMWithUnbound(t *testing.T) {
 				t.Errorf("python3-dkim against Unbound: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// testKey runs opendkim-testkey on winter._domainkey.stark.net with the
+// private key privatePEM, its DNS questions forwarded to the Unbound at
+// addr (libunbound's configuration), and wants verdict in its output.
+func testKey(t *testing.T, addr, privatePEM, verdict string) {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/opendkim-testkey"); err != nil {
+		if os.Getenv("CLEANMAIL_TEST_PEERS") == "required" {
+			t.Fatalf("opendkim-testkey is required (CLEANMAIL_TEST_PEERS=required): %v", err)
+		}
+		t.Logf("opendkim-testkey is not installed (apt-get install opendkim-tools): not run")
+		return
+	}
+	dir := t.TempDir()
+	host, port, _ := strings.Cut(addr, ":")
+	files := map[string]string{
+		"key.pem":       privatePEM,
+		"client.conf":   "server:\n  do-not-query-localhost: no\nforward-zone:\n  name: \".\"\n  forward-addr: " + host + "@" + port + "\n",
+		"opendkim.conf": "ResolverConfiguration " + filepath.Join(dir, "client.conf") + "\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "/usr/sbin/opendkim-testkey", "-d", "stark.net", "-s", "winter",
+		"-k", filepath.Join(dir, "key.pem"), "-x", filepath.Join(dir, "opendkim.conf"), "-vvv").CombinedOutput()
+	if !strings.Contains(string(out), verdict) {
+		t.Errorf("opendkim-testkey: want %q in\n%s", verdict, out)
 	}
 }
