@@ -138,9 +138,9 @@ func (s *Server) messageOut(ctx context.Context, folder string, m *mailstore.Sum
 	}
 }
 
-// message is the message of the user's folder that id names (a UID, a
+// heldMessage is the message of the user's folder that id names (a UID, a
 // Message-ID or an X-Fuglu-Id), with its source.
-func (s *Server) message(ctx context.Context, folder, id string) (mailstore.Summary, []byte, error) {
+func (s *Server) heldMessage(ctx context.Context, folder, id string) (mailstore.Summary, []byte, error) {
 	mail, user, err := s.mailbox(ctx)
 	if err != nil {
 		return mailstore.Summary{}, nil, err
@@ -187,7 +187,7 @@ func (s *Server) GetEmail(ctx context.Context, req gen.GetEmailRequestObject) (g
 	if err != nil {
 		return nil, err
 	}
-	sum, raw, err := s.message(ctx, req.FolderPath, req.MessageId)
+	sum, raw, err := s.heldMessage(ctx, req.FolderPath, req.MessageId)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func (s *Server) attachmentsOut(ctx context.Context, folder string, uid imap.UID
 // GetEmailAttachments lists the attachments of a message or, with dl=true,
 // streams them all as one zip archive.
 func (s *Server) GetEmailAttachments(ctx context.Context, req gen.GetEmailAttachmentsRequestObject) (gen.GetEmailAttachmentsResponseObject, error) {
-	sum, raw, err := s.message(ctx, req.FolderPath, req.MessageId)
+	sum, raw, err := s.heldMessage(ctx, req.FolderPath, req.MessageId)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +307,7 @@ func disposition(download bool, name string) string {
 // DownloadEmailAttachmentPart streams one part of a message with its own
 // type: as a download with dl=true, inline otherwise.
 func (s *Server) DownloadEmailAttachmentPart(ctx context.Context, req gen.DownloadEmailAttachmentPartRequestObject) (gen.DownloadEmailAttachmentPartResponseObject, error) {
-	_, raw, err := s.message(ctx, req.FolderPath, req.MessageId)
+	_, raw, err := s.heldMessage(ctx, req.FolderPath, req.MessageId)
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +325,7 @@ func (s *Server) DownloadEmailAttachmentPart(ctx context.Context, req gen.Downlo
 // (412 both). A released message is marked ($Released): releasing it again
 // sends nothing.
 func (s *Server) ReleaseEmail(ctx context.Context, req gen.ReleaseEmailRequestObject) (gen.ReleaseEmailResponseObject, error) {
-	sum, raw, err := s.message(ctx, req.FolderPath, req.MessageId)
+	sum, raw, err := s.heldMessage(ctx, req.FolderPath, req.MessageId)
 	if err != nil {
 		return nil, err
 	}
