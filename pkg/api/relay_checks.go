@@ -102,7 +102,19 @@ func (s *Server) relayReport(ctx context.Context, b *gen.RelayCheck) (gen.Health
 		}
 		t.CertPEM = deref(auth.CertPem, "")
 		entries = append(entries, s.checks.IMAP(ctx, relaycheck.TypeAuth, t))
-	case gen.AuthTypeLdap, gen.AuthTypeOidc, gen.AuthTypeEntra:
+	case gen.AuthTypeOidc:
+		if auth.IssuerUri == nil || *auth.IssuerUri == "" {
+			entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAuth, "oidc authentication provider", "authData names no issuerUri"))
+			break
+		}
+		entries = append(entries, s.checks.OIDC(ctx, relaycheck.TypeAuth, "oidc authentication provider", *auth.IssuerUri))
+	case gen.AuthTypeEntra:
+		if auth.TenantId == nil || *auth.TenantId == "" {
+			entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAuth, "entra authentication provider", "authData names no tenantId"))
+			break
+		}
+		entries = append(entries, s.checks.Entra(ctx, relaycheck.TypeAuth, *auth.TenantId))
+	case gen.AuthTypeLdap:
 		entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAuth, fmt.Sprintf("%s authentication provider", b.AuthType), "Cleanmail does not check this type yet"))
 	}
 	switch b.ApiType {

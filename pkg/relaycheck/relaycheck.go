@@ -65,6 +65,9 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Resolver resolves host names; net.DefaultResolver when nil.
 	Resolver *net.Resolver
+	// EntraAuthority is where the entra checks find their tenants'
+	// configurations; EntraAuthority (Microsoft's) when empty.
+	EntraAuthority string
 	// Only, when set, narrows the guard further: an address it refuses is
 	// refused too (the tests keep every check on loopback with it).
 	Only func(netip.Addr) bool
