@@ -158,24 +158,15 @@ func TestSendEmail(t *testing.T) {
 // timeout; nothing is deleted.
 func TestSendEmailRelayDown(t *testing.T) {
 	t.Parallel()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	silent, err := loopback.StartSilent()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { silent.Close() })
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() }) // accepts, never answers
-		}
-	}()
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedAddr := closed.Addr().String()
 	closed.Close()
-	for name, addr := range map[string]string{"silent": silent.Addr().String(), "closed": closedAddr} {
+	for name, addr := range map[string]string{"silent": silent.Addr(), "closed": closedAddr} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			relay, err := submit.ParseURL("smtp://" + addr)

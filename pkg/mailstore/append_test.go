@@ -3,7 +3,6 @@ package mailstore_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
 )
 
@@ -58,21 +58,12 @@ func TestAppendAndDelete(t *testing.T) {
 }
 
 func TestAppendToSilentServer(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	silent, err := loopback.StartSilent()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	st, err := mailstore.New(mailstore.Options{URL: "imap://" + silent.Addr().String(), MasterUser: "m", MasterPassword: "p", Timeout: 300 * time.Millisecond})
+	st, err := mailstore.New(mailstore.Options{URL: "imap://" + silent.Addr(), MasterUser: "m", MasterPassword: "p", Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

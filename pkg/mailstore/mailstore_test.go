@@ -2,14 +2,9 @@ package mailstore_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -184,26 +179,17 @@ func TestConnectionsAreReused(t *testing.T) {
 // timeout, as a peer failure.
 func TestUnavailableMailStore(t *testing.T) {
 	ctx := context.Background()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	silent, err := loopback.StartSilent()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepts, never answers
-		}
-	}()
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedAddr := closed.Addr().String()
 	closed.Close()
 	srv, _ := start(t)
 	for name, o := range map[string]mailstore.Options{
-		"silent":       {URL: "imap://" + silent.Addr().String(), MasterUser: "m", MasterPassword: "p"},
+		"silent":       {URL: "imap://" + silent.Addr(), MasterUser: "m", MasterPassword: "p"},
 		"closed":       {URL: "imap://" + closedAddr, MasterUser: "m", MasterPassword: "p"},
 		"bad password": {URL: "imap://" + srv.Addr(), MasterUser: "master", MasterPassword: "wrong"},
 	} {
@@ -224,21 +210,11 @@ func TestUnavailableMailStore(t *testing.T) {
 // selfSigned is a certificate for 127.0.0.1 and the pool that trusts it.
 func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	server, roots, err := loopback.SelfSigned()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+	return server, roots
 }
 
 // The mail store over TLS: STARTTLS (imap://…?starttls=true) and implicit

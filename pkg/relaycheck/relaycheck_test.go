@@ -2,20 +2,14 @@ package relaycheck
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,36 +17,15 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
-// certs makes a self-signed certificate for 127.0.0.1 and localhost: the
-// server's configuration and the pool that trusts it alone.
+// certs is a self-signed certificate (loopback.SelfSigned): the server's
+// configuration and the pool that trusts it alone.
 func certs(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	server, roots, err := loopback.SelfSigned()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "loopback test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:    []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+	return server, roots
 }
 
 func startSMTP(t *testing.T, opts loopback.SMTPOptions) Target {
@@ -76,35 +49,16 @@ func target(t *testing.T, addr string) Target {
 	return Target{Host: host, Port: n}
 }
 
-// counting is a listener that counts the connections it accepts, and
-// holds each open without a word (a silent relay).
-func counting(t *testing.T) (Target, *atomic.Int32) {
+// counting is a silent server (loopback.StartSilent), which accepts and
+// never answers, and counts what it accepts.
+func counting(t *testing.T) (Target, *loopback.SilentServer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := loopback.StartSilent()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n atomic.Int32
-	done := make(chan struct{})
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-			close(done)
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			held = append(held, c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return target(t, ln.Addr().String()), &n
+	t.Cleanup(func() { srv.Close() })
+	return target(t, srv.Addr()), srv
 }
 
 func lines(e Entry) string { return strings.Join(e.Output, "\n") }
@@ -203,8 +157,8 @@ func TestSMTPSilent(t *testing.T) {
 		t.Errorf("a silent relay held the check %v (timeout %v)", took, opts.Timeout)
 	}
 	wantResult(t, e, Error, "Fail: Banner: no reply", "timed out after 300ms")
-	if accepted.Load() != 1 {
-		t.Errorf("%d connections, want 1", accepted.Load())
+	if accepted.Accepted() != 1 {
+		t.Errorf("%d connections, want 1", accepted.Accepted())
 	}
 	// The caller's context bounds it too.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -244,13 +198,13 @@ func TestGuard(t *testing.T) {
 		wantResult(t, e, Error, ": refused", "CLEANMAIL_ALLOW_PRIVATE_TARGETS")
 	}
 	// Even our own listener, on loopback, was not reached.
-	if n := accepted.Load(); n != 0 {
+	if n := accepted.Accepted(); n != 0 {
 		t.Fatalf("the guard let %d connections through", n)
 	}
 	// Allowed, loopback is reached; unspecified and multicast never are.
 	e := New(Options{AllowPrivate: true, Timeout: 200 * time.Millisecond}).SMTP(context.Background(), TypeSMTP, tg, "postmaster@stark.net")
 	wantResult(t, e, Error, "timed out")
-	if n := accepted.Load(); n != 1 {
+	if n := accepted.Accepted(); n != 1 {
 		t.Errorf("allowed: %d connections, want 1", n)
 	}
 	for _, a := range []string{"0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255"} {
