@@ -181,6 +181,18 @@ func (s *Store) GetDomain(ctx context.Context, id int64) (*DomainView, error) {
 	return &views[0], nil
 }
 
+// DomainRow loads a domain's own row alone (its name, status…), one query,
+// for callers that need none of what GetDomain embeds.
+func (s *Store) DomainRow(ctx context.Context, id int64) (*Domain, error) {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	var d Domain
+	if err := gdb.First(&d, id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &d, nil
+}
+
 // DomainExists tells whether a domain with this id exists.
 func (s *Store) DomainExists(ctx context.Context, id int64) error {
 	gdb, cancel := s.db(ctx)

@@ -540,7 +540,7 @@ func (s *Server) mxStillHere(ctx context.Context, id int64) error {
 	if s.dns == nil {
 		return nil
 	}
-	d, err := s.store.GetDomain(ctx, id)
+	d, err := s.store.DomainRow(ctx, id)
 	if err != nil {
 		return about(err, fault.Domain)
 	}

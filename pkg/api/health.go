@@ -36,7 +36,7 @@ func (s *Server) diagnoseDomain(ctx context.Context, key int64) (*db.DomainHealt
 	if s.dns == nil {
 		return nil, fault.PeerFailure("the DNS resolver", errors.New("no resolver is configured"))
 	}
-	d, err := s.store.GetDomain(ctx, key)
+	d, err := s.store.DomainRow(ctx, key)
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
