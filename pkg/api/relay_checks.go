@@ -115,7 +115,20 @@ func (s *Server) relayReport(ctx context.Context, b *gen.RelayCheck) (gen.Health
 		}
 		entries = append(entries, s.checks.Entra(ctx, relaycheck.TypeAuth, *auth.TenantId))
 	case gen.AuthTypeLdap:
-		entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAuth, fmt.Sprintf("%s authentication provider", b.AuthType), "Cleanmail does not check this type yet"))
+		if auth.Host == nil || *auth.Host == "" {
+			entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAuth, "ldap authentication provider", "authData names no host"))
+			break
+		}
+		// The same host, port and use_ssl as an IMAP provider's.
+		t, err := imapTarget("body.authData", auth.Host, auth.Port, auth.UseSsl)
+		if err != nil {
+			return gen.HealthRecord{}, err
+		}
+		entries = append(entries, s.checks.LDAP(ctx, relaycheck.TypeAuth, relaycheck.LDAPTarget{
+			Host: t.Host, Port: t.Port, TLS: t.TLS, CertPEM: deref(auth.CertPem, ""),
+			BindUser: deref(auth.BindUser, ""), BindPassword: deref(auth.BindPassword, ""),
+			BaseDN: deref(auth.BaseDn, ""), MailAttribute: deref(auth.MailAttribute, ""),
+		}))
 	}
 	switch b.ApiType {
 	case gen.ApiTypeIMAP:

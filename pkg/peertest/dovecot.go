@@ -55,7 +55,7 @@ type Dovecot struct {
 // CRLF line ends (mail_save_crlf), as they travel on the wire.
 func StartDovecot(t testing.TB) *Dovecot {
 	t.Helper()
-	need(t, "Dovecot", dovecotBinaries...)
+	need(t, "Dovecot", "dovecot-imapd dovecot-lmtpd", dovecotBinaries...)
 	du, err := user.Lookup("dovecot")
 	if err != nil {
 		t.Fatalf("Dovecot's user: %v", err)

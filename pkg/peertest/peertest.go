@@ -5,12 +5,15 @@
 // t.Cleanup. Nothing is shared between instances, so tests using them may
 // run in parallel.
 //
+// Also Unbound (a resolver serving test zones) and OpenLDAP's slapd (a
+// directory to bind to).
+//
 // When the binaries are missing (or the test is not run as root, which
-// both daemons need to switch to their users), the calling test is
+// the daemons need to switch to their users), the calling test is
 // skipped, saying so; with CLEANMAIL_TEST_PEERS=required in the
 // environment (CI sets it) it fails instead. To install them:
 //
-//	apt-get install dovecot-imapd dovecot-lmtpd postfix
+//	apt-get install dovecot-imapd dovecot-lmtpd postfix unbound slapd
 package peertest
 
 import (
@@ -43,8 +46,8 @@ const stopTimeout = 10 * time.Second
 const commandTimeout = 60 * time.Second
 
 // need skips (or, when required, fails) the test unless every binary is
-// installed and the process runs as root.
-func need(t testing.TB, what string, binaries ...string) {
+// installed (from the Debian packages named) and the process runs as root.
+func need(t testing.TB, what, packages string, binaries ...string) {
 	t.Helper()
 	var missing []string
 	for _, b := range binaries {
@@ -55,7 +58,7 @@ func need(t testing.TB, what string, binaries ...string) {
 	var why string
 	switch {
 	case len(missing) > 0:
-		why = fmt.Sprintf("%s is not installed (missing %s; apt-get install dovecot-imapd dovecot-lmtpd postfix)", what, strings.Join(missing, ", "))
+		why = fmt.Sprintf("%s is not installed (missing %s; apt-get install %s)", what, strings.Join(missing, ", "), packages)
 	case os.Geteuid() != 0:
 		why = fmt.Sprintf("%s needs root to run (it switches to its own users)", what)
 	default:

@@ -40,7 +40,7 @@ type Postfix struct {
 // local_header_rewrite_clients.
 func StartPostfix(t testing.TB, d *Dovecot) *Postfix {
 	t.Helper()
-	need(t, "Postfix", postfixBinaries...)
+	need(t, "Postfix", "postfix", postfixBinaries...)
 	pu, err := user.Lookup("postfix")
 	if err != nil {
 		t.Fatalf("Postfix's user: %v", err)

@@ -26,7 +26,7 @@ type Unbound struct {
 // when the test ends.
 func StartUnbound(t testing.TB, zones []string, records []string) *Unbound {
 	t.Helper()
-	need(t, "Unbound", unboundBinaries...)
+	need(t, "Unbound", "unbound", unboundBinaries...)
 	dir := privateDir(t)
 	for attempt := 0; ; attempt++ {
 		port := freePort(t)
