@@ -1,7 +1,11 @@
 package api_test
 
 import (
+	"crypto/x509"
+	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,6 +106,57 @@ func TestTryRelayGuard(t *testing.T) {
 			if en.Result != gen.HealthCheckResultERROR || !strings.Contains(entryText(en), "refused") {
 				t.Errorf("%s not refused:\n%s", en.Type, entryText(en))
 			}
+		}
+	})
+}
+
+// TestTryRelayOIDC: the oidc and entra providers' discovery documents,
+// fetched over HTTPS from a provider on loopback whose certificate the
+// server trusts (its RootCAs), through POST /health/try-relay.
+func TestTryRelayOIDC(t *testing.T) {
+	t.Parallel()
+	var srv *httptest.Server
+	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		issuer, ok := strings.CutSuffix(r.URL.Path, "/.well-known/openid-configuration")
+		if !ok || strings.HasPrefix(issuer, "/nobody") {
+			http.NotFound(w, r)
+			return
+		}
+		issuer = srv.URL + issuer
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": issuer, "authorization_endpoint": issuer + "/auth",
+			"token_endpoint": issuer + "/token", "jwks_uri": issuer + "/keys"})
+	}))
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	forEachDBWith(t, func(o *api.Options) { o.Checks.RootCAs, o.Checks.EntraAuthority = roots, srv.URL }, func(t *testing.T, e *env) {
+		host, port := hostPortOf(t, e.smtp.Addr())
+		auth := func(authType string, data map[string]any) gen.HealthResult {
+			t.Helper()
+			var rec gen.HealthRecord
+			e.do(req{Method: "POST", Path: "/health/try-relay", Body: map[string]any{
+				"transportDest": host, "transportPort": port, "authType": authType, "authData": data, "apiType": "IMAP",
+			}}).expect(200).decode(&rec)
+			if len(rec.Entries) < 2 || rec.Entries[1].Type != "AUTH" {
+				t.Fatalf("no AUTH entry: %+v", rec)
+			}
+			if (rec.Entries[1].Result == gen.HealthCheckResultERROR) == rec.Status {
+				t.Errorf("status %v with AUTH %s", rec.Status, rec.Entries[1].Result)
+			}
+			return rec.Entries[1]
+		}
+		if en := auth("oidc", map[string]any{"issuerUri": srv.URL + "/realms/stark", "clientId": "cleanmail"}); en.Result != gen.HealthCheckResultOK {
+			t.Errorf("oidc:\n%s", entryText(en))
+		}
+		if en := auth("oidc", map[string]any{"issuerUri": srv.URL + "/nobody"}); en.Result != gen.HealthCheckResultERROR || !strings.Contains(entryText(en), "404") {
+			t.Errorf("oidc without a document:\n%s", entryText(en))
+		}
+		if en := auth("entra", map[string]any{"tenantId": "stark-tenant"}); en.Result != gen.HealthCheckResultOK ||
+			!strings.Contains(entryText(en), "/stark-tenant/v2.0/.well-known/openid-configuration") {
+			t.Errorf("entra:\n%s", entryText(en))
+		}
+		if en := auth("entra", map[string]any{}); en.Result != gen.HealthCheckResultNOTCHECKED {
+			t.Errorf("entra without a tenant:\n%s", entryText(en))
 		}
 	})
 }
