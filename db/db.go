@@ -43,6 +43,10 @@ type Store struct {
 	dialect Dialect
 	// Timeout bounds every store call that does not carry its own deadline.
 	timeout time.Duration
+	// url is the PostgreSQL URL the store was opened with (for the job
+	// queue's listener, which needs a connection of its own); empty on
+	// SQLite.
+	url string
 }
 
 // Options configure Open.
@@ -82,7 +86,7 @@ func Open(opts Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres database: %w", err)
 		}
-		return &Store{gdb: gdb, wdb: gdb, dialect: Postgres, timeout: timeout}, nil
+		return &Store{gdb: gdb, wdb: gdb, dialect: Postgres, timeout: timeout, url: url}, nil
 	case strings.HasPrefix(url, "sqlite:"):
 		return openSQLiteStore(strings.TrimPrefix(url, "sqlite:"), cfg, timeout)
 	}
@@ -149,6 +153,29 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // SQL returns the pool that writes (on SQLite, the writer's connection,
 // outside the writer's queue), for migrations and tests.
 func (s *Store) SQL() (*sql.DB, error) { return s.wdb.DB() }
+
+// PostgresURL is the URL a PostgreSQL store was opened with, "" on SQLite:
+// for a library that needs connections of its own to the same database
+// and schema (the job queue's LISTEN).
+func (s *Store) PostgresURL() string { return s.url }
+
+// SQLTx is the database/sql transaction of the Store.Tx that ctx carries:
+// another library's writes made on it (a job enqueued) commit or roll
+// back with the store's.
+func (s *Store) SQLTx(ctx context.Context) (*sql.Tx, bool) {
+	tx, ok := s.inTx(ctx)
+	if !ok {
+		return nil, false
+	}
+	switch p := tx.Statement.ConnPool.(type) {
+	case *sql.Tx:
+		return p, true
+	case *gorm.PreparedStmtTX: // PrepareStmt wraps it
+		t, ok := p.Tx.(*sql.Tx)
+		return t, ok
+	}
+	return nil, false
+}
 
 // Close releases the pools.
 func (s *Store) Close() error {
