@@ -1,0 +1,157 @@
+//go:build unix
+
+package templates
+
+import (
+	"context"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// chromium is Debian's chromium (apt-get install chromium).
+const chromium = "/usr/bin/chromium"
+
+// screenshotTimeout bounds one headless Chromium run.
+const screenshotTimeout = 60 * time.Second
+
+// The screenshot's size, the window's.
+const shotWidth, shotHeight = 800, 1000
+
+// TestScreenshots renders the HTML of a quarantine digest (3 messages)
+// and of a welcome mail in headless Chromium and checks what a machine
+// can see of the picture: a PNG of the window's size, not one flat colour,
+// and the layout's colours where the layout puts them (the page's grey
+// background at the side, the header bar's blue above the white card).
+// Skipped without Chromium unless CLEANMAIL_TEST_PEERS=required. With
+// CLEANMAIL_SCREENSHOTS=dir the pictures are kept there, to be looked at.
+func TestScreenshots(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CLEANMAIL_TEST_PEERS") == "required" {
+			t.Fatalf("%s is required (CLEANMAIL_TEST_PEERS=required): %v (apt-get install chromium)", chromium, err)
+		}
+		t.Skipf("%s is missing (apt-get install chromium): the mails are not screenshot", chromium)
+	}
+	dir := t.TempDir()
+	if keep := os.Getenv("CLEANMAIL_SCREENSHOTS"); keep != "" {
+		if err := os.MkdirAll(keep, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dir = keep
+	}
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		kind Kind
+		lang string
+	}{
+		{"digest_spam", DigestSpam, "EN"},
+		{"welcome", Welcome, "FR"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := data(c.kind, 3)
+			d.Location = paris
+			m := render(t, c.kind, c.lang, d)
+			page := filepath.Join(dir, c.name+".html")
+			if err := os.WriteFile(page, []byte(m.HTML), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			shot := filepath.Join(dir, c.name+".png")
+			os.Remove(shot)
+			screenshot(t, page, shot)
+
+			f, err := os.Open(shot)
+			if err != nil {
+				t.Fatalf("no screenshot: %v", err)
+			}
+			defer f.Close()
+			img, err := png.Decode(f)
+			if err != nil {
+				t.Fatalf("the screenshot is no PNG: %v", err)
+			}
+			if b := img.Bounds(); b.Dx() != shotWidth || b.Dy() != shotHeight {
+				t.Fatalf("the screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), shotWidth, shotHeight)
+			}
+			colours := map[color.RGBA]int{}
+			b := img.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					colours[rgba(img.At(x, y))]++
+				}
+			}
+			// Text is anti-aliased: a page with words has many shades.
+			if len(colours) < 32 {
+				t.Errorf("the screenshot has %d colours, want at least 32 (text rendered)", len(colours))
+			}
+			total := shotWidth * shotHeight
+			share := func(c color.RGBA) float64 { return float64(colours[c]) / float64(total) }
+			blue, grey, white := color.RGBA{0x0f, 0x4c, 0x81, 0xff}, color.RGBA{0xf2, 0xf4, 0xf7, 0xff}, color.RGBA{0xff, 0xff, 0xff, 0xff}
+			for _, want := range []struct {
+				name string
+				c    color.RGBA
+				min  float64
+			}{{"the header's blue", blue, 0.03}, {"the background's grey", grey, 0.10}, {"the card's white", white, 0.20}} {
+				if s := share(want.c); s < want.min {
+					t.Errorf("%s (%v) covers %.1f%% of the screenshot, want at least %.0f%%", want.name, want.c, 100*s, 100*want.min)
+				}
+			}
+			// The card is centred (640 px in 800): grey at the sides, the
+			// header's blue at the top of the middle, white below it.
+			for _, p := range []struct {
+				x, y int
+				c    color.RGBA
+			}{{20, 500, grey}, {780, 500, grey}, {400, 30, blue}, {760, 30, grey}, {400, 150, white}} {
+				if got := rgba(img.At(p.x, p.y)); got != p.c {
+					t.Errorf("the pixel at (%d, %d) is %v, want %v", p.x, p.y, got, p.c)
+				}
+			}
+			if t.Failed() {
+				t.Logf("the screenshot: %s (keep it with CLEANMAIL_SCREENSHOTS=dir)", shot)
+			}
+		})
+	}
+}
+
+// screenshot has headless Chromium take a shot of page, with a profile
+// of its own, in its own process group so that nothing of it outlives
+// the run.
+func screenshot(t *testing.T, page, shot string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), screenshotTimeout)
+	defer cancel()
+	home := t.TempDir()
+	cmd := exec.CommandContext(ctx, chromium,
+		"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--no-first-run", "--no-default-browser-check", "--disable-extensions",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+filepath.Join(home, "profile"),
+		"--screenshot="+shot, "--window-size=800,1000",
+		"file://"+page)
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // a helper left behind, if any
+	}
+	if err != nil {
+		if len(out) > 4000 {
+			out = out[len(out)-4000:]
+		}
+		t.Fatalf("chromium (within %v): %v\n%s", screenshotTimeout, err, out)
+	}
+}
+
+func rgba(c color.Color) color.RGBA {
+	r, g, b, a := c.RGBA()
+	return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
+}
