@@ -370,6 +370,36 @@ func (e TaskCommand) Valid() bool {
 	}
 }
 
+// Defines values for TaskStateState.
+const (
+	TaskStateCancelled TaskStateState = "cancelled"
+	TaskStateDone      TaskStateState = "done"
+	TaskStateFailed    TaskStateState = "failed"
+	TaskStatePending   TaskStateState = "pending"
+	TaskStateRetrying  TaskStateState = "retrying"
+	TaskStateRunning   TaskStateState = "running"
+)
+
+// Valid indicates whether the value is a known member of the TaskStateState enum.
+func (e TaskStateState) Valid() bool {
+	switch e {
+	case TaskStateCancelled:
+		return true
+	case TaskStateDone:
+		return true
+	case TaskStateFailed:
+		return true
+	case TaskStatePending:
+		return true
+	case TaskStateRetrying:
+		return true
+	case TaskStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TransportType.
 const (
 	TransportTypeSMTP         TransportType = "SMTP"
@@ -1530,6 +1560,15 @@ type OutgoingProviderAdd struct {
 	SpfProvider string `json:"spfProvider"`
 }
 
+// PasswordTokenUse defines model for PasswordTokenUse.
+type PasswordTokenUse struct {
+	// Password The new password. At most 72 characters, and at most 72 bytes in UTF-8 (bcrypt reads no further).
+	Password string `json:"password"`
+
+	// Token The token of the mail's link (its token parameter)
+	Token string `json:"token"`
+}
+
 // Permission defines model for Permission.
 type Permission struct {
 	Editable bool   `json:"editable"`
@@ -2123,12 +2162,66 @@ type Task struct {
 	// Command ID of the command
 	Command TaskCommand `json:"command"`
 
-	// Params List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```
+	// Params List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```. recipient is the user's e-mail address; validity is in hours, 1 to 744 (default 4 for a token, 24 for a reset). An unknown parameter, or one of the wrong type, is a 400 naming it.
 	Params map[string]interface{} `json:"params"`
 }
 
 // TaskCommand Command of a task. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
 type TaskCommand string
+
+// TaskError defines model for TaskError.
+type TaskError struct {
+	// At When the attempt failed (epoch milliseconds)
+	//
+	// Example: 1774457716230
+	At int64 `json:"at"`
+
+	// Attempt Example: 1
+	Attempt int32 `json:"attempt"`
+
+	// Error Example: Unable to reach the SMTP relay; please retry later.
+	Error string `json:"error"`
+}
+
+// TaskState The state of a task (GET /tasks/{taskId}).
+type TaskState struct {
+	// Attempts Attempts made so far
+	//
+	// Example: 1
+	Attempts int32 `json:"attempts"`
+
+	// Command Command of a task. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
+	Command TaskCommand `json:"command"`
+
+	// CreatedAt When it was launched (epoch milliseconds)
+	//
+	// Example: 1774457716030
+	CreatedAt int64 `json:"createdAt"`
+
+	// Errors Why each failed attempt failed, the first first
+	Errors []TaskError `json:"errors"`
+
+	// FinalizedAt When it ended (done, cancelled or failed; epoch milliseconds); null before
+	//
+	// Example: 1774457716530
+	FinalizedAt nullable.Nullable[int64] `json:"finalizedAt"`
+
+	// Id Id of the task
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// MaxAttempts Attempts it may make in all
+	//
+	// Example: 8
+	MaxAttempts int32 `json:"maxAttempts"`
+
+	// State pending: waiting for its turn (or its first retry); running; retrying: failed, will be tried again (see errors); done; cancelled: will not run (its last error says why: the user is gone, the relay refused the mail for good); failed: ran out of attempts.
+	State TaskStateState `json:"state"`
+}
+
+// TaskStateState pending: waiting for its turn (or its first retry); running; retrying: failed, will be tried again (see errors); done; cancelled: will not run (its last error says why: the user is gone, the relay refused the mail for good); failed: ran out of attempts.
+type TaskStateState string
 
 // TransportType Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type TransportType string
@@ -2801,6 +2894,9 @@ type GetTemporaryAuthTokenParams struct {
 
 	// Validity Number of hours the token will be active
 	Validity *int32 `form:"validity,omitempty" json:"validity,omitempty"`
+
+	// SendMail When true, the token is not returned but mailed to the user (the send_token_mail task of POST /tasks, with the same rules): the response's token is empty, its expireAt says until when the mailed one will work (counted from now), url is null, and the task's Location header tells its state.
+	SendMail *bool `form:"sendMail,omitempty" json:"sendMail,omitempty"`
 }
 
 // ListUsersParams defines parameters for ListUsers.
@@ -3027,6 +3123,9 @@ type SetPlatformOptionJSONRequestBody = OptionAdd
 
 // CreateOutgoingProviderJSONRequestBody defines body for CreateOutgoingProvider for application/json ContentType.
 type CreateOutgoingProviderJSONRequestBody = OutgoingProviderAdd
+
+// SetPasswordWithTokenJSONRequestBody defines body for SetPasswordWithToken for application/json ContentType.
+type SetPasswordWithTokenJSONRequestBody = PasswordTokenUse
 
 // UpdatePlatformJSONRequestBody defines body for UpdatePlatform for application/json ContentType.
 type UpdatePlatformJSONRequestBody = PlatformUpdate
@@ -3516,6 +3615,9 @@ type ServerInterface interface {
 	// GetOutgoingProvider Get outgoing provider
 	// (GET /outgoing-providers/{outgoingProviderId})
 	GetOutgoingProvider(ctx echo.Context, outgoingProviderId string) error
+	// SetPasswordWithToken Set password with a link's token
+	// (POST /password)
+	SetPasswordWithToken(ctx echo.Context) error
 	// GetPlatform Get platform
 	// (GET /platforms/{platformId})
 	GetPlatform(ctx echo.Context, platformId string) error
@@ -3558,6 +3660,9 @@ type ServerInterface interface {
 	// ExecuteTask Execute task
 	// (POST /tasks)
 	ExecuteTask(ctx echo.Context) error
+	// GetTask Get task
+	// (GET /tasks/{taskId})
+	GetTask(ctx echo.Context, taskId string) error
 	// GetTemporaryAuthToken Temporary auth tokens
 	// (GET /token)
 	GetTemporaryAuthToken(ctx echo.Context, params GetTemporaryAuthTokenParams) error
@@ -5483,6 +5588,15 @@ func (w *ServerInterfaceWrapper) GetOutgoingProvider(ctx echo.Context) error {
 	return err
 }
 
+// SetPasswordWithToken converts echo context to params.
+func (w *ServerInterfaceWrapper) SetPasswordWithToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetPasswordWithToken(ctx)
+	return err
+}
+
 // GetPlatform converts echo context to params.
 func (w *ServerInterfaceWrapper) GetPlatform(ctx echo.Context) error {
 	var err error
@@ -5725,6 +5839,22 @@ func (w *ServerInterfaceWrapper) ExecuteTask(ctx echo.Context) error {
 	return err
 }
 
+// GetTask converts echo context to params.
+func (w *ServerInterfaceWrapper) GetTask(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "taskId" -------------
+	var taskId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "taskId", ctx.Param("taskId"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter taskId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetTask(ctx, taskId)
+	return err
+}
+
 // GetTemporaryAuthToken converts echo context to params.
 func (w *ServerInterfaceWrapper) GetTemporaryAuthToken(ctx echo.Context) error {
 	var err error
@@ -5743,6 +5873,13 @@ func (w *ServerInterfaceWrapper) GetTemporaryAuthToken(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "validity", ctx.QueryParams(), &params.Validity, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter validity: %s", err))
+	}
+
+	// ------------- Optional query parameter "sendMail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sendMail", ctx.QueryParams(), &params.SendMail, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sendMail: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -6662,6 +6799,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PATCH(options.BaseURL+"/security/admins/:adminId", wrapper.UpdateAdmin, options.OperationMiddlewares["UpdateAdmin"]...)
 	router.GET(options.BaseURL+"/security/permissions", wrapper.ListPermissions, options.OperationMiddlewares["ListPermissions"]...)
 	router.POST(options.BaseURL+"/tasks", wrapper.ExecuteTask, options.OperationMiddlewares["ExecuteTask"]...)
+	router.GET(options.BaseURL+"/tasks/:taskId", wrapper.GetTask, options.OperationMiddlewares["GetTask"]...)
+	router.POST(options.BaseURL+"/password", wrapper.SetPasswordWithToken, options.OperationMiddlewares["SetPasswordWithToken"]...)
 	router.GET(options.BaseURL+"/token", wrapper.GetTemporaryAuthToken, options.OperationMiddlewares["GetTemporaryAuthToken"]...)
 	router.GET(options.BaseURL+"/users", wrapper.ListUsers, options.OperationMiddlewares["ListUsers"]...)
 	router.POST(options.BaseURL+"/users", wrapper.CreateUser, options.OperationMiddlewares["CreateUser"]...)
@@ -19948,6 +20087,118 @@ func (response GetOutgoingProvider503ApplicationProblemPlusJSONResponse) VisitGe
 	return err
 }
 
+type SetPasswordWithTokenRequestObject struct {
+	Body *SetPasswordWithTokenJSONRequestBody
+}
+
+type SetPasswordWithTokenResponseObject interface {
+	VisitSetPasswordWithTokenResponse(w http.ResponseWriter) error
+}
+
+type SetPasswordWithToken204Response struct {
+}
+
+func (response SetPasswordWithToken204Response) VisitSetPasswordWithTokenResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type SetPasswordWithToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetPasswordWithToken400ApplicationProblemPlusJSONResponse) VisitSetPasswordWithTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPasswordWithToken413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPasswordWithToken413ApplicationProblemPlusJSONResponse) VisitSetPasswordWithTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPasswordWithToken422ApplicationProblemPlusJSONResponse Problem
+
+func (response SetPasswordWithToken422ApplicationProblemPlusJSONResponse) VisitSetPasswordWithTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPasswordWithToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SetPasswordWithToken429ApplicationProblemPlusJSONResponse) VisitSetPasswordWithTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPasswordWithToken500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetPasswordWithToken500ApplicationProblemPlusJSONResponse) VisitSetPasswordWithTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPasswordWithToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SetPasswordWithToken503ApplicationProblemPlusJSONResponse) VisitSetPasswordWithTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPlatformRequestObject struct {
 	PlatformId string `json:"platformId"`
 }
@@ -21953,10 +22204,16 @@ type ExecuteTaskResponseObject interface {
 	VisitExecuteTaskResponse(w http.ResponseWriter) error
 }
 
+type ExecuteTask202ResponseHeaders struct {
+	Location string
+}
+
 type ExecuteTask202Response struct {
+	Headers ExecuteTask202ResponseHeaders
 }
 
 func (response ExecuteTask202Response) VisitExecuteTaskResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.WriteHeader(202)
 	return nil
 }
@@ -22107,6 +22364,159 @@ func (response ExecuteTask503ApplicationProblemPlusJSONResponse) VisitExecuteTas
 	return err
 }
 
+type GetTaskRequestObject struct {
+	TaskId string `json:"taskId"`
+}
+
+type GetTaskResponseObject interface {
+	VisitGetTaskResponse(w http.ResponseWriter) error
+}
+
+type GetTask200JSONResponse TaskState
+
+func (response GetTask200JSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetTask400ApplicationProblemPlusJSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTask401ApplicationProblemPlusJSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetTask403ApplicationProblemPlusJSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetTask404ApplicationProblemPlusJSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetTask429ApplicationProblemPlusJSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetTask500ApplicationProblemPlusJSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTask501ApplicationProblemPlusJSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetTask503ApplicationProblemPlusJSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTemporaryAuthTokenRequestObject struct {
 	Params GetTemporaryAuthTokenParams
 }
@@ -22115,15 +22525,25 @@ type GetTemporaryAuthTokenResponseObject interface {
 	VisitGetTemporaryAuthTokenResponse(w http.ResponseWriter) error
 }
 
-type GetTemporaryAuthToken202JSONResponse AuthToken
+type GetTemporaryAuthToken202ResponseHeaders struct {
+	Location *string
+}
+
+type GetTemporaryAuthToken202JSONResponse struct {
+	Body    AuthToken
+	Headers GetTemporaryAuthToken202ResponseHeaders
+}
 
 func (response GetTemporaryAuthToken202JSONResponse) VisitGetTemporaryAuthTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -27051,6 +27471,9 @@ type StrictServerInterface interface {
 	// GetOutgoingProvider Get outgoing provider
 	// (GET /outgoing-providers/{outgoingProviderId})
 	GetOutgoingProvider(ctx context.Context, request GetOutgoingProviderRequestObject) (GetOutgoingProviderResponseObject, error)
+	// SetPasswordWithToken Set password with a link's token
+	// (POST /password)
+	SetPasswordWithToken(ctx context.Context, request SetPasswordWithTokenRequestObject) (SetPasswordWithTokenResponseObject, error)
 	// GetPlatform Get platform
 	// (GET /platforms/{platformId})
 	GetPlatform(ctx context.Context, request GetPlatformRequestObject) (GetPlatformResponseObject, error)
@@ -27093,6 +27516,9 @@ type StrictServerInterface interface {
 	// ExecuteTask Execute task
 	// (POST /tasks)
 	ExecuteTask(ctx context.Context, request ExecuteTaskRequestObject) (ExecuteTaskResponseObject, error)
+	// GetTask Get task
+	// (GET /tasks/{taskId})
+	GetTask(ctx context.Context, request GetTaskRequestObject) (GetTaskResponseObject, error)
 	// GetTemporaryAuthToken Temporary auth tokens
 	// (GET /token)
 	GetTemporaryAuthToken(ctx context.Context, request GetTemporaryAuthTokenRequestObject) (GetTemporaryAuthTokenResponseObject, error)
@@ -29876,6 +30302,52 @@ func (sh *strictHandler) GetOutgoingProvider(ctx echo.Context, outgoingProviderI
 	return nil
 }
 
+// SetPasswordWithToken operation middleware
+func (sh *strictHandler) SetPasswordWithToken(ctx echo.Context) error {
+	var request SetPasswordWithTokenRequestObject
+
+	var body SetPasswordWithTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetPasswordWithToken(ctx.Request().Context(), request.(SetPasswordWithTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetPasswordWithToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetPasswordWithTokenResponseObject); ok {
+		return validResponse.VisitSetPasswordWithTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetPlatform operation middleware
 func (sh *strictHandler) GetPlatform(ctx echo.Context, platformId string) error {
 	var request GetPlatformRequestObject
@@ -30308,6 +30780,31 @@ func (sh *strictHandler) ExecuteTask(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(ExecuteTaskResponseObject); ok {
 		return validResponse.VisitExecuteTaskResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetTask operation middleware
+func (sh *strictHandler) GetTask(ctx echo.Context, taskId string) error {
+	var request GetTaskRequestObject
+
+	request.TaskId = taskId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTask(ctx.Request().Context(), request.(GetTaskRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTask")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetTaskResponseObject); ok {
+		return validResponse.VisitGetTaskResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -31246,683 +31743,711 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L15ctu4tzC6FZTuq4p8m1Y8x3aq6z3ZlhN1PCiWnKF/7oogEpIQUwCbAG0rXam623gb+BZ2V/IVDgAO",
-	"EilRjp04HfUfHYsEMRwcnAln+Kfi8lHAGWFSVPb/qQwJ9kgIfx5yJgmTq0dUBFxQSTlTjz0i3JAG+mel",
-	"i6XE7nBEmHyJ+tQnDI/I71eVWq12VemiPg+Rx2+Zz7EnHNSlzKeMmOdUBD4e1ypORbhDMsKq9xG+OyFs",
-	"IIeV/a21vR2nIscBqexXhAwpG1S+fnUqJ9zF+ZO5vDhBvI/kkCBGblFIBI9Cl6gRQvJ3REPiVfZlGJH0",
-	"iH0ejrCs7FeikK6GpE9CwlxScdJT2Vjb2s2bygWR4Xi13pcknJ7NWTTqkVBNSBCXM08gydEtphL1SJ+H",
-	"BAnCPMoGMF81PyIkwgNM2ewJkzs8CnxS2d9cc5LZUyY3N9SsKaOjaFTZX4snTJkkAxLCjN+/f79aj+SQ",
-	"MEldLMn0tFNvKWcIxiVq6pEgqNo9IDgkYXel5Bwruj0KCfZHv19VXJ9gNsLUv6pMgHh7Ow/CH1Y7XGJ/",
-	"9ZBHTE5PFl4iFkOaSjISaISlO7SQ7VNfklA4KCQDHHo+EUK1DPBAjVEKMyiTO1vzYPvVqQQ4xCMizfk5",
-	"7/cFyZlzk3nkzuJpn4ZCwrQViEMio5A5qB/yEVpTIKbqi78jEo4rTkWdrcp+heuO01P1SB9HvoSZLYoS",
-	"LTwgbfolBxVO8Z36cAq+eprEK5pgYHvMneJW7hz1UJX99bW1tdSU1/MhHRIRcCYIAPoAexf6+KhfriZb",
-	"6k8cBL7B4+dByHs+Gf32WWjKEWOompnE1K/sw/T30VVlwGWt5vLRVQVRgRiXCKMb7FMPeXyEKUOwTqdC",
-	"wpCrvf7PP5U+Jb5nulDLIULggZp22d6+/qVgKSRWxGe/8ly/EwZBiZBN1f3b0bsX3puNu7NgS5zc7n25",
-	"kOvux+FO9Ed/c1Anuz0FcYllJBSY1XZTqU8h9pCFUQxR3OOR3O/5mF1Xvqa36v8JSb+yX/mv5wlveK7f",
-	"iuctDUe9DZOIrZdlJryPMIpPBOIh4HuPe2PkcaIBAQcVnqtdC7ErUVUQgroasorKfHUUI+r71P3W3a1b",
-	"eANPgr+wT7FA2A8J9saI3FEhBbqlUs9J7QtSu+fyUaXM7hx7u9ftjeDD7TY7cffkxZfN0dubF73X4/XB",
-	"H3iHvMnszl6yO/ECH21rOsBiNDucXC8PFfRhAmbxmOl3ioRyRmATjnnYo55H2LfuQiSHPKRCc5c+pn4U",
-	"kn0kh1QgHpBQP2eEKH45JOjo/LTePPvUOGp2UEDCERVCNeBMf6I3opa/Pc8Pxo1NNrFJr90tdrErP95u",
-	"XLe+7Iw+/L0uTm72ekf9zcEf+AV5m9mkzWSTEgA82i595BHyOJyMIb4h6fVKjsgdcSNJ9LrNimBrmkyS",
-	"kGG/oQ7NN26P7QsJEt6QEMFBfJkRUaiHqKckhD4lAlGJKIP3+otnAvl8UCt1Xt6I7du3u+wi2Lg7cXfk",
-	"6Ze9m4/e5vC492LwB14nH1JbsZ2mZvEk23qSeuGPSNfMcAAMAPkZl8c8Yt43QvvIMAAuUV91p4/fgN4Q",
-	"hqhXgNSN8cC7noDkSbB5+2ZPnLk7dxdyY/Sutzt+660Pj79sD/7AW6STQeqtBJJnXCK9kEeD3oUlO/Eq",
-	"LQSbCh5KcyDfCsdXRGpQvibYl0PLZ2kyABoTOZNKPB/CpxNw/fj3ujzduf5wu8cu3E1x8uXFTcvbGB73",
-	"FFx3yfsMhq5n4Zpe3qNB9yxvmSDUjZXO1eH8BIcD8o3w7aSOP3BwKpCv+lVMHbNJ6o1dlwRSoOr62tbu",
-	"9osd1BtLIlYm4X/b8ynII2mIv7/bkWeb1xfBnjhxN25OvyhM3h4e99YBk1tpTF5PkWcj3aAGk1SOUYdz",
-	"pFf+iIidAojkXENkX1FEcufGDCwhi3REJaquo1N6AArwH+3zM9QbIyMZO+jwpFE/O603Tz6d1j98Ojg/",
-	"+vgSbWzH7aPAqNHZdpetk/P6kRaVFEGkLrlk+AZTH/f8h9h5oTtVmy7JKOAhDqk/RlEyyEsU+AQLhSQy",
-	"HCMfSxKWYwGtmxfszYZ4e7t9d+Kuy4svu6OP3tbwuLc3+ANvknbmgKW22ywUpVf6aDttB1M0BUSnfbNQ",
-	"rDR/LStOKfuUoZR5QEEjZVuZMBzkzcu0fp5uCnPrcH6K2dign/jWDeYcjTAbgyhGPIQz6r/Qqiicb9en",
-	"hEklLhoJWeEDvybs5eLb3mF7wcmW+HC7fn3hvhi9/bJ5c+DtDo/HO4M/8AY5TZ/yjZSkrGarFo/i1T+e",
-	"yLwoYLDnhWBcmAIQCkLSp3c/FGsuGdaS95dv5raKJuh1UYEids34LXMQuQtoSDy1/JDc8GviOepvKoXi",
-	"BzxiUjX3qFBn1SuHJn/K7dH79b9Pwt27N+7mzVnvxfi1txEcC4Ume+QyI9ak2G9msY+GIROWMhDVlcYU",
-	"Iqo14Ynty7O9zdrDqfZmI4OQu0QAHDW3e4D9NAoxTbRhj/hEEu+l4me31PdRj6AgCgdqixlsK/xCHpZk",
-	"Ef3rorcx+vDi+u3tFuu4u+Lky/pNy9sZHo83YU/PMkd/I72nqXUbNv94e3seCzMuZoru9xSMGEE94uJI",
-	"EHVmwYJBpNKePTCPixoY1Ez3avS667diJa5tljVpZktaIMw8c2IkvTEGWP2VUwlCJWFJqo1ehME5mtXb",
-	"s/x+DMR6nPsEMwUtbbab2ZG1ayUG252tPHttYk39j7WF2Zn+Fbfnvc/ElWrkujeigJfZxZnTa39m53VC",
-	"hVTgTzVCgxCD+Cs50NVIEKUPgrVyHhIYg4Qcq/mM8F1Tf6TtkBa7whDD+9SYBRZpeFxuelNGUHXwzpk/",
-	"tqboScunU3FDgiXx6jkD1w2RhSZqw9XBRFUScHeIRtT3qeExIIdP2bbnj23ua85ykeVIv9Q2M2PbNmT/",
-	"JWKR76PboWIYEg2xUs4Y0IxJ+79qqIXWzCQsfjkVMgKSNTl6Qz22DNhR8PVAYg6wELc89FBIXH5DwnHZ",
-	"uWyVmUvRCXw/JHJoOHyK9Zn2ij8wLnMPIs3p7TzAf0ckMbkozEldrxgKO3EwR5TZn+uFe5ssxcdsEOFB",
-	"zr6emDcl9xQ1WRDBal0syCplgjBBJb0hqMoUyiksjM+Bixln1MU+EgHxfcU8lUZIPDQkIVl5iXgkVXfY",
-	"v8VjobZVFHxXAzoTjRTZOb6oOJWG4iNHDfWX0iGO6hWncnagaNDsfXUqd6sDvmoe2tVrGAl5yBkjrgLN",
-	"Ue7dmXqqIKXaKrZgGqv1pphy7qE0EI2YpH7qZsgg59RxnVzF/OPr8wHNuTM9UY+TE5OVcnOOxRTuiLGI",
-	"qXipc4CRGAtJRgirz6iQIZY8nHUsJJdBIcF7JpQCTRnx0CjyJV3tY1dOraSW0/EEuwKDm4ZSlthZspMc",
-	"+dSJMbNLwSHDJSo5PCMXl9K0vZBT1j1vmlnely7XQInSMjvzx0r1UIcWJBtyG++Y5Se1+fe15ehzDV0W",
-	"0udvndPWg9Ppe8yoHF2/ZDRL10FoSN28mK4XJ/czyTv2/fM+XFnOEooSwveXU44jLAyne5Kkx8AQi4Y5",
-	"0pxPcApNv23JqC7RiAuJXmwgd4hD7GrHBCX04+QVGEtVZ5ed49XdfdRzw3EgHXQ7pO5QsdohXLs4YIpS",
-	"fBf1o1AhsoMERxj5nA1IatJwW9QHcFa31tZWJkDyYiMPIrHsP0MATzWaJ4DP1hvScnfqtZG6J8h0emqF",
-	"hPIy8AyDfhha+T1o309Cy74HMVkeyrxDWSQGTaj4aqmd806rhg4x00AwVjctVxIso5DUUEPhhmI0qjEa",
-	"RSIxcshhyKPBEGHkEQ9sTx7q+/wWVd9eHHKPrBSIU9OH0afaEJI9hnn8sOkRZtkg7Cd8+vC6Tr6x4yx9",
-	"5s3ImdO4Oc/aAeIjdJ5LlQLagWdTHmzjIB44JCPiUb2X9VYTBAIE5ENfIj0J9ap5Wm8pterD4ev62Sul",
-	"YZ1v7mynFp3SpNQ3qzc4VGAR6mMDBtOH+ZXqyjzRPSqwhe6Q3pBWyIMcRmTeJl5GwkIy4D51E22f+kSb",
-	"1cwHqRst3u/XcvSpCXuU/u5gfMiDcQ7jUGOPKCOI9q1yA+fJjod9H5FVtZPCQQRu961PAWdEOKg3Ri4P",
-	"xmqLjOuYuWDoU9VIfdnjd/kE2YvCAn/YxAP19Pys87oNoIn7xyGxE/TyrFHTKqSQPCR174aE8h5AoMzl",
-	"I7VCYJTCkE5BtOtjjyAMPVOhsWd6oTD8AfbqscuxeIhpUDlEUerCANyYkQaHmDmRBnO5p2b7QLPoYQ8R",
-	"2+esgV8nlwoPNa69pyge1sfutaYf3zJuz+fuNfHA+ZmExcMpJs9OMfWb7B7DgZvx5GKLB1PjnEf3QWpB",
-	"mJzbfRvW+o6EtD9+qD2jI02iDCDRje69eA4BHn3z2MgjkriKg2CBRIBHYr5ZJSZPzgQZnYB9zr6npz6N",
-	"/DnnMJ9GZAlXDjrnbVMuE09xo0TDWIwnOQp0OPamEUQC0x3tI9wDZEo4D7omJFAvaYjcKAzV2xvsRwRV",
-	"OYslWAc6Nz4kK0tetuRlS1625GVLXvZQvGyaC8RH9pj6eRxAHzrtrUeMT2/rvN1Bz/WinycxcwLcBXvE",
-	"52wA8WFKSzFfhqiK2Vip48QXBA0Up9ha2wLjEZUrjtJerkkg0cYWGvIoFKg6BAd14AjMOGs4xt2oC/45",
-	"2N43dFe0iYMK6+iBOHMNDlAGhmgg8rVpz4NMR7mmKO0QrtdhHINE7q2Xk0xeT5NKdIsFGmEP7r1i5X/9",
-	"xd7mizXz372ur/P1/mMTsghsOTVp9cxTs6mqHYH7vADLISLa03YlM7lKSAIeylrg9XMMhXMtEiI3+ErN",
-	"DKlXajvA/JQecmNta/d+cJC5Zggb7ClT5giFxhNweSaUYCORR1wfhwZCaX8j7koiV4UMCR7F18Nxa6aw",
-	"mYcI6JkOFuKMTAAz4750P4hGpS9c7DoRZ4hHoQ17qK5v7KIQM4+PUI9K4aAhucMecekI+xPz3emvuxu9",
-	"PbzmbZKt/jbe6b1wd709stZfxxu9TXfaYjV//iHNve8kQqDLi6adOBBDw+OrrxqdJNQWTJFHjZNGp2HO",
-	"t3o0MfEccvR83mKeF6H6+s7m7vylTegGUWI004s2H5gz4UzSmr/mkWPjGTkh8bpWpCxnr57ssa6/n7Ze",
-	"6xcpNJLGS2dI3Gtr7rvfmIdxF9PDmrOKXEWxQ0Y8JXJrE7ieaHyXnE+gDx/NQyg9zBT6MqUXjADNdDhT",
-	"4GMTOhQSLDhDPTKkzDMBTpFP0l4mQDoUa4DomAlzuXbWmuux048RZNqTn4ZA2NXMYPuyEVcWtqgakgG5",
-	"W8kdf2q8WWbuR7BsByHVjmzTrnzmTWxojvwpt5KSHmjC5Xn8w0QyVXloFbyVeKSUfJN3HbsYyQCKYRA9",
-	"fdLi3bVTTMEji5nZ01GGpNTdApSOzz9mKKGihhIoSRMA/RSs9keNs48Vp1I/OTl/X9JWb9YeL0uv1nSU",
-	"/9J0nwdCL+cs1CdBptFFHUHYoWnZ8xck5Q9NVMuRru9LKifO+KzjXea8HqY3LR/gsw6sXpV4Gs6MzZPG",
-	"Wf20UXEqh+dnncZZp/OxBTdlF4evm+8aq/lP48/ud9RjAKaGL2yTnUFhMzO1xVon68jZ5iIT7OEQswGB",
-	"85C3zUa0mDa34pAgn/QlipgLXXhLAvTrEKBpqhLJYZtISdlA5BKSPh0YczWy1AuMMzCFbGyQoRFByG+o",
-	"R8IaaiVoB04gAdGObmqb9uO/fqcjHOyjIRfSQUrvAt/2T0L4DnJJKD8FZISqHnfRiHvER2rKzREO7LRX",
-	"XiZd+d5kVz3KvE+RIKH50zqnpAbpYUE+ecwBoe4TljKkvUiSZHRoC4TkkxYmJ6dz4uVPh1PP3UdUiIiE",
-	"lyF1TBRd07N/tYkbEumAJaYuZeggkOsm+z+nnpvXP2EyxPtIEoZVr5OfNdTr+Lsaeh9SSVY58yG20ySX",
-	"QS4Ow7FWQqiJefKxmyOXGDhNuLqtr21sTdPfWzVUIvB+dSoZ6H9LH+B2d7/v7YZOfq7V+hLfm+2b+D7H",
-	"Va74a73l91yAwuypwTfLfBkj4eTnOVm/8r7Pno37AcBi+f2+Vud5MmNV3r1X3rexQncPmNvTdb9ZGyqj",
-	"Pp6wuxe0TtOZ+wxZROU7/JrkRKFpw3VerFUjNktpG4rh2jootrRBJcc2aycyGYqs+oWr3ywvy02R51Si",
-	"0J+Z1414KAp9y5RS9taswQXVW61PkFMv0GkdVEMtV1kf32fpDDypie2u723MNchMSP168U4Cdr2Qv4o2",
-	"baY73QT/TRjvA8r01vuTCuTzWxJqR1MsUCz/mGSCyFh6xH21AJ+72K84FSUOVJyKYuUVp6JYKDSSIS7r",
-	"f2cAd2I6tL+buuP4tZf5ea4Hsj8bekCzDwUmp/JRmtlDpze5+TiBcFMnRY9m3cEXvmfQn1tMnOfkPuFU",
-	"/xjO8akJOQkoM+t05nrQH4T8Ok/01s9BPiK+T0LEb5k6Em4kJB+RUEzLRTPiVX+MFfoo+WWpdk8v9z4G",
-	"ZXKnPV/y0LVh3qXIAO+jMY9C5A45nUoxWir+9UcFiM53ms6DYkFOz3yv6UkjbQq282LjNGLmmhj1q1km",
-	"xYdDl0dHj4fclpmEMS+QPw/wh+bk55xu8wZy3gKXlEmWCXMfMK1FwWSbubcm2QVpnmnHSO4XJuKSU44V",
-	"Nsx7wZMx90TOoHBHj0vYvpVc/XTE5x6UJcaobycyFqNzyUwa3YsIzbdj9wMIPItSOzuLn4Xe5c/34Sje",
-	"EcUDxoWkrpKCx3neX0mWWYwCH0t10tHtkAui/Yi8uAuTWsqx+aJw+uU0ApkMhXPymejMODoR4iOe2vue",
-	"0iIHJJ3nVUGtdVLvHJ9fnC6abiYtShgvEgOx3I28pqM3JHcDj940T9E1GZtEnJIjbDe1qrmY+0wg1cFR",
-	"53xlep+CkN5gSXJ7bzVOkXmvhnBQ681h+7/WUfWiXUeti+a7eqeB3jQ+rgAk1LtdVE0/f4lUS95H62sb",
-	"W2puStU2Pko8RA1vY3t7fa+W65xTwpAU9Xzq5s68CRmf1Gs9cbC8E09nrBfS2LfjlUFYY8yIbUJOqVTg",
-	"VuPUARd4l4feM4EkuZM2VVjwu7ZzlFnAV6ciiE9cyXMEEJ24UL9FVc4IOjprIx/3iK/GGnG4k6N9cw+k",
-	"vejVzn9qN04ah53zi9jsIdKyS0gE92/AnSorTgQhl8SVC8cNprBlBp7m358nqBrznZdATHgkUdKxk0pE",
-	"iQaEkRBLImxukYkLLn+g1PXhKB+k8WtLcG13nt50hZzplJa8n8pWCeB90/j46aDZaQPOrrwEvAD6l8w3",
-	"bfq4aNcrTqVxBGg9beXQbi9lj5sCEzjNIYWyBAPfNSswya7B4dEA/Zl4hHP0PrtWx6RSmz5YRQfoQY/G",
-	"DzsC04gOned7792QS0HCopRbSWiIbguGpTjsRk/6fhK38RzPc6giwsowWCKfYJ2rxwT5mDTq2WjT4hFT",
-	"/u04krwV8hsqKGeUDc5ZyYhv9eEIK6EiTgDG+xoSz2zUe75bv22f7yyYJAd8Jh4vt5ibUiTLXXLHqmfO",
-	"nXYJ3TO+/y9UFUFYBip28pAZD450n6gg84ExHseZ7fU0fDJng7C5+TaL1C704bUObrAO/qX3a/HkUouq",
-	"FfGhXFyJ1Z9CYoG87IAZfMWmVdlUgBD4XyIN4DcpOqhKa6SWfR0re5Tppj2qrxt0HMvKQ9kKJ5MsxPvw",
-	"0Dq7jbW5J+mMQ3UWoZ3ztcM8tMvjT06FR3LAKRu0zMVRAab55pbDNo8vmubYvUqh4/nEHKYwcxox7Tza",
-	"UY8ROSN3z5ALqc6Hz2/1hYwgzEviKatph5YRlvsI13o1t+Y9H6/cL6/PxvbO9HStejxjomIkAxQSH49L",
-	"w61lei0BL8C54mSeiWRhGyaxLNrTJyHU9/Km1jg/d0G6FciV4YAswAeo7yuhKMK+P4bsLo/PCv6OcIiZ",
-	"pOy+YlPSwUKnPySSsHwGVGrY+PuFRhWpcMgZshoxGlgqvDF2FTMX6KgTRiSlOxWEP9oUwuUEES1Um8TD",
-	"+U6HU5JkilB+dSq6SEMrFVpQbuT32e9yBSHKiA2dznrgCiTxNZgTdNiCuVC3iZxsuSLUI/KWEJZi+IqI",
-	"6fiDZ2Ky09oCt09xtuSJ9U8Lhbky+xRiTJiazbmflGacaW1nkkZlDlga6xNtJcV9pznChLw/IV2mKUwe",
-	"E0yT7L8KlbhcY4WJEJnl3F+kbeUrPNA6KyM8DX3KyHJ5wqEi0onVVUxarcUcseHbrf9PRKF5KG3hYa8g",
-	"HkgyX0AYjtkDSDgzMfkxpNsZE0pOQizbzprdFKloenNEZuqJXMk5SVqYZZBp6e/xbzMeSs4WusEMSdu4",
-	"TX9/CTu9Gd8gZStiPx9gs6TCXPqbKwUuJPXldpsn5S2lup9aqkNKWkqDuKAORSzSlRCgJhllsaxTVNSj",
-	"nUgSMS48gXiyxln94KRxVHEqR812/CckClB/tRpnR82zVyW9SdMQSHWcepoeJP04HjD9NB48Bm6ZCC8D",
-	"3XIBXY72D3J9gkOBMLLqbcFd2L9fIE1cT9xyHltLEfS7Ool+L2Pxo9pOl7LgzyQLxs0MGXA5k4oGCBMt",
-	"B3vRPu20nIkoC2cygfHjiJLadjKbmBkqYw18asY2g+J9rzymoL0UaZci7WMaKgsETrAN6lxQ5ROrZxNe",
-	"EXBdfIQENGWqRpBRj3ieDnmOW5e9oM0ppzcnQCYJHJye0iuIR4o5XHZCD5CmJh55fswNVIkoyJZfUFii",
-	"buuNzshav3XPe+HHSr4fEpcGND/bqeJBJF0sA05XOIALK5uVQM2rVhZdEqBe2HHn3+7nbaSt/5Sa/uxN",
-	"zLWAN1b16lQDVB2EPApWZtnDH3jfHx72c4dcCNJ6ubPhmuzjty2hFKAzlVuSGg12BiVADjXcihJPmle2",
-	"Y0UsUBXKdQgiETW7a0YfYekOjVsZi6uYxKpbWrQpI//P99/4gUTCx0VAO8FPGWZyoSwtOUhdkKPFxjQn",
-	"VCg9kZkEK0HAFFjNTEuetDlx1smBsPXLUlTuSZi8LtsNqAj5odO4OKuffKofHV002m3Ihtast0vaugog",
-	"YzvPf2vHTIYsaGhmktmBcumN0uC+b1KjX4DRTGN6OkxmSuQKSKgU0vy4vg4dESHxKLCQ0eU+IRORcaxp",
-	"Nw7Pz47ajq4RnfayKZcIQmdZnSff6NlfQBxFXp20eAlxh3lnXvcCSaIuiFAKXU7SJfVcn3cdU6OX+yTO",
-	"9/kbda4uLs4v7L860OC02W43z159apx1Lj5mXzXP3tVPmkefDs8vWyeN+N3ph4KPTj/En9gXZ+edT4ev",
-	"G4dvGkclKcgUnGHiU0/tSvJfqOmbOdqZFDc0c45Xmd/y9EOpDk8/mO4Km52dd2KIxHhlsDMvWzskgLd6",
-	"fBz3llPpXIbFhcCx7yNJhBQoRnjEmVVztctOKWXBThdOwHwrlCi493nl8x727SnJGiv0hGroGGIDteSx",
-	"j/rYF8T6oQtd78vjRAd8hAQbS7ytWQUJyU8/wKJNAOHKS/hSbbmD2q1jsC4cndYvDg1o9Ok3pUQCXfVe",
-	"xIFCqhN1Fql0kkgP95mI05Ygj6MqZjDqEEuoYkdM7n6MQK9lAx2LBKYFXeVXg2BsJawSFXjjGzq75cXk",
-	"qohSnTOiIVOADfsAKchyXj394CQwcwzA+qm9eQlmToCm+uPTcf3k5KB++MY0sobSZwLJEDOhYCwcVL/s",
-	"vDZJ+kVRHhoH6rvZRhNm0xXHPBUQQqWGv1Vgv8UCyvM54LvoU0YQRkKSQIclahcSnbtyHwHeqJdqdnRE",
-	"oJskDOwZIIU/XnESDnZVaamN9a4qDrqqHGPq76P//Z//c1VBPERXlTMubWySeT4tSWgCXpTdpCBd0ZyT",
-	"Bmd2miPZC5Eq9VZiod6ETmlscfShgsxMCiUUVvYUwmNmWiBuimbiNI4o6BO/j6pGmqIsxohnAsII4VQ5",
-	"qVQ/2fOy8gDW5TBG8PlEK827U3rIQtGzJmLWDOvYncw7gc0RDo657+XlfaijPrzRsoJJEWUMnajaPK23",
-	"VmoIQkmxhMxJCtPVY1111RbYdLKoOqQkxKGriAnx6YhKCIvXJlWf3BA/L/XMkPpeSNhlXi79y5Da2w3M",
-	"UI/oJIySowHRkawi6umFCHv/QTy72fpFOtVEKrxSKMklVRI/N1hv7nWcuRKa65YeXx3NnmTEfCXId/uU",
-	"+J74vd2pd9pdoCdYQKihsfCbvXMxU7xnyP3kcmolz8G9YB0pQdZ+fr9dsFdS85ZZLiKywBCj1wzoV41p",
-	"IWAVXE0aXC3l6KcaFo4AL515afa+OpWIKQ3/tCQK6NZPHRPyXXIMSHIWPHEEsojkZA53EYky/eXRKNOZ",
-	"JlJ6qaYuG2CcGPJbG9064RHCxC0J86tG9U3pIa3eqvPfU/Qp/iTXGyRb/msWqU8tKUnwq0Tg8/As8n3V",
-	"W891czIg+ZR5UJEtMdXEEqkBRIGuXXSQ5oXH5U3j8HtOwIS5LLBLIxxep2IlczerH/KcqHhdEGtiPah6",
-	"pZ0nrqK1tU3X2DrgB1Hilc0SrJ+/RGQUyHEci2p5x0o5ujbEYk4ZueyiDYUQCGeKJE4veJiUZsOeR1V3",
-	"2G9lLxwfdNfSszZ14SYAq8sLxvYAXboJZF0dNyiFzh8BkhkPTcpHc7D3kTlAq80jB31YPY4GfrTa9BzU",
-	"HCnhHTOXqOdxuQwlM8c/YHcCCCWSKWUmIToLFR3SW2GyChtqW42Focvm0Qo4NvYj39Jxi1quSdldbzUn",
-	"UgHs7e3mmfLN2uSCx0EHD8dfW+vcjGJ3IXFJmWGogFrsgir5PWa5oKWkeE88GR4QVnAkBSFsgWUpNlPk",
-	"HSHzw+qOrE+EBb/ilaAW5MTQGT1cfaLPDpx0e6zVlwpE9EYx537mpJdMEJtfKqxNv5BJApQqGlamGmak",
-	"sXi668goSpPkusR5l3y6v1OdQOL7sIFottAJflhpcdPL2qRiWm7FUEMPnRThdFCPe+NShHpCBEqKVGbJ",
-	"sPYcACkHsNuppCQIc8ISDjdF/dPnPYXXyRYbPgbbA6xayw0Gt+YIU8lIeaUA0rUWdO16S7Sh7psWpk+b",
-	"pw0oIpejs3lUBD4e5ysLF02tH/R5iExDygZxBbdyOGkrpJUYwrRcfAw60zUtBaMJwp6Qf6ixx0DEd5BP",
-	"rwnaUIRkvbaxMjcr1rxKh2X0mPlkBmrOLUZjZhYeRJOFB78pk2i2iFx6z500jpVGdiVmF+RDSo5eBuUL",
-	"nclnI57kMd7BnbXJIJNxxBTa5p0dvBxmunMT6GR6LLGpBW64cfbnLGUqY4fPpzYLu+1ASycNdbv8hXbd",
-	"KFcL7T0wfWscCkF6GMM9rFKldU65KtgUtaDzTBjhFIvrrKShJFqjqNc7nfrh69PGWae9UkOQwUmpF+mL",
-	"XoEKV7GPMNLwtVSY3zLUIy6OBEHYdmMM90lQhDGjKnJIbkg4RlCzE0uuBBvmj7XOrHZTh2KYMeCSQNv2",
-	"iN+P+ytdm3x5Rp74GTFEO//6JT4FgL9wc2HMTV1jZOrzcB82x8hAqPq6UT9qXLTNbUT6YFXTmK9fK4kL",
-	"VQ/Ojz6C0aZrFKLuSnLHwaPQJajaPr+8OGyYAwOfTbRQp1KfSEBnc0+dOObyW6b0Mn034CFdLEcXsMXe",
-	"iDIqZKiOA2QeYwN9fYaldkySw5BHgyHCSBIlk+FwbEpE8J4x0QGImqetxkX7/Kzeaazspw6bvpxwse+r",
-	"UcVYwJBKs3X9yCOek6Iske8vrVU/qbXKLTpNVjaa1EcMT1AnwNwVvu6cnmipMdEr4aYQSofDlSe5k058",
-	"v1JD50C+wY2cKlrfGxtknxwMGBmg4i0VxF5HQoEQqc/zZEbCnRfra7u7O2XuOX64oW5pYRNF6GVosjVO",
-	"xiiwUsIG5xGXe8SbssU9jNlsaRn76SxjP9zABfy+mMQaeaDgKBg5AsQNXXT9qRDQpeFuabgzZg4rRsTI",
-	"nifEp+OuJ33rk+DpxF3+aRTBBc/OM8hUoP5qq7/qFadydlDS99IuDnqyP6BH+wN6jt+002/qqR9qxK9O",
-	"5bSP8/3iTyNf0tU+hrTjk0VArc/804Lu2fmZWnvnvNMqCU2zevOh+aW//+pUzuOo+gnfsGCx0rm6nyPS",
-	"zwuJGBKTm/qZEjb6lFEdgayOiFmzxD4foOqrRgc91201F5oIn3AqAQ4Jk++gvN507kB4aRNhgzyjzRC0",
-	"jxg3NUn1Y2qmQjyt3eqnhiYxgkMipPkA97jaYutB6MQx/Y5xNNN1VVe0NimITIvzcmLxOPJlDdVT+Ywl",
-	"2J1AmKDq70n+sr29Waa82U0+SM7TsEiHVsPapvyiYMGwBMaZWnQCbltScKWG6hKNuJBoZ9vZ3tzWrD1W",
-	"V7QG3ml86MAhUpiuHffGgQ3BBbeWaowzNWiXv+7FyhLasosGffOIqh7VxPxlkX5+XgVuUw7OtcoXbMe7",
-	"NJrp3r4rOEtUUrFzLwbeUZ6Tp0E0D0s8XSzKnpi2rV86ceGS5I7gLEmZoaud5gm631xdSR/cUtMxWVWK",
-	"JwPBoXkByzwKUvucylpem74YumfSDwP1sndFgeyXWnNcCqd41YpAhtSdYxBILT+CEClbfVvENjIUcj9/",
-	"iMVi9DQoCsLyjrDEwNIVCdTE0NrRTRHWUnCJQn8GSBQXKNeNmIndWhEvNkIbRd2mJrEpH2LilB+KtV1C",
-	"ti/AwnyTdIxMKfg5E0c9e9LSIMpgkD1Ek5eCBhLZ3SwmTAXAb2s2ziwmGgdWQSTibD+uYZQmoXZtKw66",
-	"vDhBVbvAFQcdXrY756eNC1TNLHXFQaYsUjW1ZPV9W7WNF77yJOTIVN2my4uTilOxq1LSOixDvWk3LkpK",
-	"mSn4p7pOPdWjpB6kBkw9jcdOfwrTiDc5X5aPD7jhrbE8F2/7k4B7u3PRPHulJPjGh44C+/mJDoU7rTcV",
-	"gA7Oz0/iPTlptjuwH4fqg+Zp408txL8+18/P2mf1U/Xg8KJx1DjrNOsnShdq1dvt9+cXRxWn0jzrNF4t",
-	"uIkKvvE0k0dmwskDO/XkiV1E8sQsJ3mQRgMoXqyXmDzQi00Nmyw7eWgAkPoqBkVqfhmgJM9T4EkexoBS",
-	"aDaZyv9BqwnkFczJKTw0JCbahSQdU2GK5tRy2UaZNABTs/1u9WctNEvLKiLoF+9Au3WcXsJiVbzS3ifp",
-	"UWxG73wOM4EVuVlDzvOQoTCF9r32/iVSYNcqm4l5qqZCWmzddypXagukJn5Cu5OzMXn7keQWyknC41Gp",
-	"xZh/FihFslAIlpllPNLsKZ5pEpunWoIhNJVxyBhBBHGjkMrx8/QrRXOAy4xWavfLNZeXc6lFQsEZ9jtQ",
-	"0z8nAiMwDfSFuBPHosYO3KgqhvzW3MunqqCZIq0r31Br3NAtfRX/gEWsyF1AQ5yfua0Rvys5h6kCVYyo",
-	"swhjEFHyNqUM+YYpPFIWl0tRkMRFyTbFRcRSawc3Q+MnDQCA26pI6DQW99ik+QYZC5D7ux/OLiScORu5",
-	"JL+VORwzU0Q9JMqVRKrHgmBhzd0MwA41bOfTFIRjYuFMBIc4Rphi3Bi+QiICzgTRkV9L0vLEScuDYWA5",
-	"m6phUZof2VTCMcooBpVjfLtHusCMqXQuFbFFrqYlpdNOyyQD8LDE0zJiQJVmW94KdpGkJ6gHtG3SwOYV",
-	"XgwJOGxgP5UuLZPaAFXzO1upofchlWRVQXPfIGRIZBQydXwtsJWaHYZj4+721VFrmZ2fyqZZSM2jhjop",
-	"pX5ygtqRF1PfSL9PQsVvntZbkMLq8HX97BXopJs72wovZtt4lUo+4KvmYd0AS2chH1okKJWZ17Y3385J",
-	"Cpa590xfCMENEBVIkIe9+7QUnQrk81vwmhQklZ8hyZ8d52i451b43MU+XNbjoOJUfA/+4dRzTd4SvPC2",
-	"WHgm2dFzzd86obG1olORhKrowx5HgAOkwR5sqgYbSpKvvPWx7/ewe92xKUyOSF6wQ7OFeAhlA9MJ+DRL",
-	"weFYVxAxRyZHP5t7FzE1jZZJgDUhGvFQzh38HnkKpobPx/BWyCV3uZ94ohOfArGyPicGXfPnhnK/T31u",
-	"s7oBDX9CBEjNp+LAP+1PjbPDi4+tTvz7tP5xUZzPgrlAnHiAXO4PIErYE1crI07I+xwifRc4+/wUjzT/",
-	"nOT1XyZea/IolJMWJrZ2SkgofYSmpz0z5CsD+cnZT8KriOwVEYIi+pRIIE4sV6U4ZIrRJrR9ljRXUOY/",
-	"pvrVRLhbMYELlEEmKJOMK87RDmF0oalzSUUmK75JAmLeaI/W2lJOXMqJjyYnlkOgRBIqzIGbFS2XItNS",
-	"ZPplRaal6PITiy73klpmSg4pSj2X2xZkpURV1Usur1WKtAhoSOUk11VvoJ5aAftFdWYiiDQG6HSKChZE",
-	"SDQimAlwpDWjqh3mjJTkFomQ4Uxn70+NaQKy9ydHSuHqfBe/v1LgLlWZzp6/R6lNt5TOltLZUjpbSmdL",
-	"6WwpnS2ls2+XzqYlK6gdmJtIyRRrw8yDcFDVt6k0mK73+33qyeo+WyEP5pdPS7eNIxZmV1LEQnCXKmqb",
-	"WtZDW2HLXCZrAD/G4POq82e3xTafuStK9GjTL+SEjmgu85MkHFFGjIxCvxAEea2VcHx6UPIclSAxALNS",
-	"BMZ6cZaEQuz0OQsKj1UhM2lWCu3fTjQHVczH41IfXyQtH602Z9yq5IwyrcFxEo/aLg/z4xRCoqMiTex0",
-	"EkAvkNRylE7jpHrJYF7f5zhV3VPno5tphI8JSqki69lDkl5G6lBm9mp666eAN0ERU4j9VyGNz3fC0gQ9",
-	"dr5yklz/wEDMEbu8OHnahN5oqktC98sRumTn70Pu0l8/NaKXzO2Hkj5D9QpJXXzgiklPOTsSNL1vdbcl",
-	"MVoSoyUx+lcSo2miomt7FecT0zrQhKU8DHnKB7p6cXyI9ra2X9hKYTa9zoqjFWY9zyDwjZ3vuWn322fB",
-	"WQ290zlCFcj7mPpRSHSUiQ4W6/cJg5zKOrWSOnpdoiYgujn5oGHgXJdnHzOz1QFxaZ+6WrunAnFX56Nw",
-	"ycQR3F3f28g5g3r0XB/gyXXoRNYBKKWZdcS0GXZYO5XbOmuly1WbzTtWHcKelCiORZmAsgX5+VITt0fj",
-	"RGUyZmegZKuHwYXMM1PtJusjDlTNFGySnCOfq244ZDxDt0Ouc7vGCBuFdDUeutQemNFnmyLsnRHkyf6w",
-	"eqF/rjY9k99pJfYCtR5jUImJsmwxKZ8P8mjznHpcRfX+Xnc6LUtuXO6RXC4ywnd0FI0q+9t7ezCS/pXe",
-	"0bR9jEo/j4QMeSgdNIxGmK2GBHtwOSSi0QiH45j3mCOrK9zBumFuUO8NC85QMAyxmMrlUWB1zLUZz8Ks",
-	"yRl0oeLafs/H7LprqnppYGGfQ60+3xfp71bKYtLG2tZuyaJmGqBOUl/Q0JU03v1VTE1TBzI34e3NFKGY",
-	"pmRAJXI+z5IRxEMU4BCPlKSCqn+0z89QwBVqhHCFiUclN25UVPvovUnNfBuqI2zCYmolylJNQFavJxko",
-	"D3xvpwWG7GSSBsmqRVaKip3HdSCYyBFW1HJ4vz8/u7QXFYXQJMmdPTwW6RxyWsSGnH+KkGRE/TJpB9WH",
-	"de+GhDPlUdpHYiwkGaFRJGQ8nBF5IVWjMLRNEHW2OOoRhKFfKrSZJCd1o+rmAHtzUpfOnIQdWyFKxHAk",
-	"hzykX4inCwBoCIiZozeYy71cEbfc0B6RxJU2V3IPe4jYHmcN+zrJrHrvBavBkmx/RWP52L3WN1L33+Ke",
-	"z6Fw5YwUovCFzmH7joS0P/52hILTP9KHxAyNbnTfxTMI8GjhkZVIOwOE72gYiQc+HyYFL8LoBnqfW3w2",
-	"pg7phWYmmD3OOduft0nTGJlzNPLPagmaWmQ+MM3wLNJqKt5ZqQoytMkhGe3n2BmuCQlM+WCb7M1EaXOm",
-	"7aOQfS/lZLyypMdLerykx0t6vAg9niJ3YAGC8sbTGTlSHnD38XvLuJ2V9ICyrleFDlAplzPwi+RMkjup",
-	"7VCJ69oivlsTXo4P67dVz0lQKzkkZwC93+WMEV3ZwvhOgPGu9v3crB7NrQpVM44u6eQ3KyUtwYUuVg/j",
-	"z9K4k4QJytk+Gup01yEk2S9c0kuU8axJL6m2cKL9VDV5U8lfYUOfDgzTNgnQaT/x4MN+SLA3RuSOCl3d",
-	"7VuLoC+9nspjibb26EL0I+4R3xSXTJBCJ3vNwabJFRnJ0G7sM5FFrBqK3eRQtd2pX3Q6J22NbbzfJyHx",
-	"ViZwb9IsU+T1bmPqUvFzhuT+VcQcCkwL8K5Q9J2+IwPRrRWSPr3Lc5JUzxH2PO1YJpLc+rqMQiwTKbhB",
-	"V6KG2kQiPOH7LjnyqADDXQCdGrfE+VlWoXU+s19oenC78E1zm+v5CqRjYSHbOo5OihEuZ4J6CqsS6IKM",
-	"XSu4yfHx+N5CdtEkMsXFMvWpCiRxYo+lQNUauSNO7QsNnP/9n/+zMnPWi0vJ5WackpxngG1BWbLcjtnr",
-	"rBxZ016XFdzXzrgzmx7CuoZbp8+JBFHlLvQTKGSx2MkSiMxxnN68fCScWu9sklak2c8mbN9Bp18SziXh",
-	"XBLOJeHMI165mnZezaVEj7DJ25Oc4/VW09RVskpnHCmBElcG7eUfQHpSEBH37R+/N0/rrX1QCxwUwJ2p",
-	"zweUOSjAQtzy0IPiGm3ho6rHXSMspybfHOEgHdX2Mu7Zhm7Z3qf6lUTIuq7tUtB541bk932+ubO9j1yf",
-	"Eiab0BXD+i/9rE3ckBT1+irEwbA4Ei8v8g5RBhdqgY/dEqVZ7cTm54B3Krdq6EyJlfQSpqorTN825nWh",
-	"ID41+GaZL2GXpj4tNajd2XvOOTDK5Dz1MO9bu//3A3gKEe+3cn1C1LcT9Ge6cT4tmHSomhRjrFtW6Zvf",
-	"KU+u73nxm3brLHvPcKjgdYqp32QLG1Nd9e0kgyi22KpRzqPF7zRAJizsfM4NmR00Z7l/zUWJYvl2HmL8",
-	"G+6tflV0mkKKtj7K7SLvKm15TNw5rScXdXOcbIp8tLr8uqstUtqSOc7aJvn1tGFytveLGSgPy9t0kJM9",
-	"XJin0zn/dd0WOmBYRho3oDC2HPnmNg+iDOGKTedaOMCCQE7WNE3f2Vjfmj9rNYncOY+kLdac42u5CqqQ",
-	"8fbLSzl/nbOyMAIUgVJ314zfMp94AyX4I8idakS+2Lkw5Qura5ramqpxxckyBanzS9sotcKK9bc88j24",
-	"q4UvkyhjM4Ea6gy5IOYbwOwhviE66zRgdxwODZcIOsUWqDKThctNEdpSnp+pDZhRz33a+zO3hLZdd6pY",
-	"p9ZmseeFRAgABjegUI3IDUFY19yeKKDZiyQaUs8jLKkIZBIm274LawPdp+5nj3vjPBfL05O4tm92hlOe",
-	"a1u72y928qr6PyqgHhQIXoj7+Z6w2c2Ja/cKfKNJA3zpGI9ofX6oZ9LEmfOklCsdGk0kZFbPO4JJBQjz",
-	"8JlAl80jS5y6R2oc0TXliF8irEeOL4AGJrMcHTAeEm/lG2sxn+LwOjPFdPHlXLrAQzqYF9is22A/KV8M",
-	"kmZIAn9sUsb0eXiLQ0+HehvcAOdjc1ZXm0cmtTgP4woGmA18gnohdq+JFE4qCW03+axrjApqMqlS+TVj",
-	"alh5qbamR1w+IgI12eqFmtVqhwMzuLAOsaIMYL+pQnB+l3n1ge1hGk3UCZ44UQ94Ur7O5mQpQvpEWcOi",
-	"lSLBPobBp11PFgcBwaFFL4B0GZNoRGcejL4+Bia7k6EbyfTjjAc4oIvKTSZgTk0gTw7pYJHj5+Hy0Qgz",
-	"b4ErUyyuD81H0xemzSO7UNuxLgGLR2KxsBmLRFCeUpujDLBMxzW0io55aH+iZ0qA+gTZ5D+pvXqG9lG3",
-	"2/3nqhKfl6vK/lXFJaEg9P/zMWNUSBLWGJFXFeeqAo7mVI6vKvsbW1+73W7uANZm8SkkgshvHmmncKBb",
-	"4isCdY8RVJeVKQSYQBa7PfHuFKHMYYIgk4ZGPV1IyiGxuP5Jc45PQVsXCE/jkn2Ss/n2lQjwqE8HQwl/",
-	"FbwCRdG+sz5L5NO0m/+som+pTWkT5r3XMz/VnU68hKIe+a9aZi0Xain5Tdp24uqPOU1i/TnbxlpRidWA",
-	"/lJodY+sSf+SrEdl9jcNHdPn1LN20v/0Oxjrq1O5DHyOvWPqExPNNU3+FTua3gF4mrKd9CjDYcpNsjBs",
-	"paCu1mVIdV6fHD9Dd7G65XFXdf1hjtsdvEjxW0UY0eVF8+isfXDyqf2m2fpkCn/uoyYI0UK7YkGkEA9V",
-	"W2HvqGzglQmEjBP1QLiQzgQN9zwCboVuqe/r+uB99ZNxJWcqcRq7kng19P51s9M4abY7ny4vmp9en7c7",
-	"aN/Ku5khYQqxeJM7uB6sR1DANaZDHsm+Hymq6KmpUaHbgCQFQky/b2RSQQeM9qmLmfTHmsImK7XLqaGD",
-	"k/rhm4eeLyMDPHO+IRGRL3Uqy9REEWVuSBQbsKaqZKagheo436P8kP9MJaEHLB40Udl6AhfZGNg6CKaS",
-	"I3IX+DjmYBAx2CNDyjxT9ibyyVRBj1sstJY5pY6XKpzdjw/e1D0hqPwuZy7JCKNuXsn0zQUTSz1CKqkg",
-	"pDykcpzHMfSb2L0y8vNDRedvp8ivSHyk8bjKQ/BC7vG7lXik4jrhoHjdo1aRrTQdb4XZxBQMsoiXRf6Z",
-	"JLjuFsf3a7KJ1WlePTgxtFMdbwDoU+CxeWS84lSm6WrFqUwTr5IcWAPqMqQHvoaKHVUNGo851SqexOVF",
-	"00xhqk08J9vmr8ze5KVKymyGRrg5NUp/FX668u/gp9WnylAfmrXlMrDSDOtCU8mRMQZp53kYmLiRJCne",
-	"haohGZC7ldrCpWwnCe5MSloqu9D06b13pqHlyV6e7OXJXuBkTx9dkaeCWk+FfMWhA4ODr88zEXs1PLwa",
-	"UZgtVouez0ROGJGZ1wPEAunhbSrz3GlMpRSPbdr647TiksrkaOJk0vmYF5zspIozV1EwiwF/lplL0Uko",
-	"JxfyCKqL7jjxwyhHwY/SX+WERSbpXibnn53QV6eiry+mZUtBwnR0l0IohVF5ekzOcQ51bFheFucwGzYW",
-	"CRKW1mzL+XOXSWushn2U6ttsEBl/jnJbeWK/mN5G+2ryUJsq34cmSrSIPh2ZqsSqbRxSyqGudSqLWHlS",
-	"VfK0pUiXGjkfDU7wo2PBqI/zrcj1mGZ7pE8Z8dAo8iVd7WNX8nCimEINnRa/1JG73PjbQK9PQhc+Oz9r",
-	"VJxK57zTWjSh/qmB2lenEqRKHZfD5bg4cj5JUpv8TMQE30HEF9rH1LOczJbK44xkU6ExQsEDJglynaJk",
-	"QZw4vuRsdfvZczWujzNnmjsbkUpRcF6cNZGYu+tU0oHY50fNoYbAp6s3tgMWeA8uxj8UdS/kHrn5HDP0",
-	"J88yZa/BE9qfOv+pHGAxhXSy4lUmi3UcLjoBxSkOPsFAc8SVhBDkUs2/CoTBfIOLIKGFwkxTSySHeeJF",
-	"Pb/+0ywJroY6+JqkeHgW9RDtmygSoGS1BxP4fpi8+RTkkTLeHN+T05fnoaVC81LBFRP2CZ/gMA6rmcZE",
-	"pdTphHlWDdUBeeB6ZENdeB+9anSsn7ioobpEIy4kerGB3CEOlRofCgdcqnDyqjeWBO7wLzvHq7v7qOeG",
-	"40Day/4hFkNIK+koRdMDxaEfhYolOEhwhCE3JklNHvxd+3BRXN1aW5tUDF/kpcMMZmg5rSQqf6HDmmhF",
-	"D35Sg0I9RtPHmVN9gPEVcT7jEiwL+QaDNmGecUUzAg/4XUuOKAOgDOloYmKxIl1Dx1hx3YT1FUTlfVdG",
-	"m+tQXo8kH2FJXQQ+s6qRdlGAXDSjgIvEiRKWDSJNbmANYUpS82qlHM1/NOO3PF9kuW9BWs/U2NOIkiRC",
-	"1yjylMTpxln94KRxVHEqR822/bPVODtqnr0qeXGUrD3pLHmW6jZ5GA9gQFfKqJyG3b3NyT+z9LIUHx5b",
-	"fEjp1eUmHquUU/M+MuH7iRV1lia+lF2WsstSdlnKLveXXaZEkvc9JR4cEZeKXBywb5IQSNiCrPuLgL3g",
-	"LH4Nvs+m3EmP3+XVV0gGnLXi7PTeYT8ytTiwyJvt62yKepKq1mCvAUxXE1u0tbaXF7ylFrfYFC/UF1Px",
-	"y3a1psd4AX/N3ZGLyC+4eNPeLkMsYU2eopS2QFjsiAWNHCQIQdp0UbuF3q1T2MqUxXmEpTskwtxJK+aY",
-	"lp0E0rNTs9pHGGkYQJkcKRC/ZahHXBwJgrD9bqzORbqmNCzUAYwhNyQc2yz2PHQQFPyGIGsFcS3QmTGk",
-	"yR9PpSB+P+6vRP6Ip+f6eBwShYnxIxQntV/YhZHcBTQkdZlbqoSGqcVZcgl4c+8rj+mVlrlrMlj/0HdN",
-	"/Jbl3Zmfq8cZf0d0iBlEWLH4ZCjpKrkUnCsBi6A/iz1pJardOkbAEBik7dGJKuGmiXhAEzMpZ7Dv81t1",
-	"mmrFcE4xL7mQyJmc06IMrPoqzM6O9jViwPlXw0G2goIrfx1TB8mnfe5eI7uYGmpKpUkaUGvRYSFA59nV",
-	"9Uzsbju2tkb6XKfOwaTzp964+YT2Xf56y/G/fVQ/OTl/r9Z6cHJ++MZkoUyBlAgHnZ2fNXQY8y0VT8Nn",
-	"FKYN/qDnh28qjr43K6fQ54DP9pbzyg6Q80qPGW9Ig8lwPO2J8kAE9bsT0GmC+S+iWksqpU5CLoEqpjit",
-	"Ql/996AtT8rWt5RNeg49E7AxJoWuwoxnwrR2Oev71H0adsPYIfyy3bhYiK5YICVu7JnHur8YpFZKXkp+",
-	"S8lvKfktJb9Skp8CUa6TQyf2+LZEGDRRLyaWek2wZipQwIWgvaSREftgo5MikZl0FAAahgiTNIy7yzGS",
-	"/FtEnqUc8j3lkDnyR7zMmXFuuYrOk9RZWhfnncZhp3G0UAibLqCj4GD7m3xu+598nhrvK1iw3UiJJG2F",
-	"S/rg9ggOSViP1L5NGfdJKDjDPoIUCvo+cnMDDckd9ohLR9hP3bOgauu83UHPsTeiTDz/B/5tel+f649X",
-	"XiJJRgEPcTi2/VVfNTpIv1+Bzv943wFvQcB1OCUwu+TUDKUMKl+/Qk3Xfk6CnboalAppCEO91VQYAkkN",
-	"FMo6gLyrpgCNhgUaYElu8XjfoHIsrtLwimGfYqH04aM3zVN0TcbC0V6GVD2MBNwvmQ5NW1QdhDwKdCFg",
-	"tQ9OKi/MFVOdX140JyVnJ1Wly3seEqhK5pmuhYM4rFA4CCcr5KFwrlicBViB1InLkAyJe62XgsWYucOQ",
-	"Mx4JSPAhalfsiv3Xf6HsHbF62AArp80ayQjxBLjLZho6iNy5JJDpPINQmZQI1H3u0xvypatGvmLd55Dr",
-	"6ku3hupxr7eQIWjCN5cKNKJCmJxSlIGhFcyxTNySkHhXDGJtzHXB1to6LAKufTDSaKJhsI+6dZMuG7re",
-	"Rwf67VW0trbpQhv4k3RrKAfDr5jh2Tq4pzsTq7s6A9hVpZ7ehauKwi5Dn64YXGxkEROqlfaxqwgL1l8h",
-	"yoYkpDpPJwq5TyZvRRCVVywVpIw6etIQ7cQ48im7TuVSMh/Ze8p9BD4EJujpisX3lx4nOrk11sFSckhG",
-	"iqMRMy9D9i1UdDbp2CNd5/a6YpnkXohkmXMNNbMrSaePitcvbIZ4D7rT6dc8x+S11Ze8QCZC8pnoRAyd",
-	"KZKiSIgmJlSICMLhr1g3ITTdNPLHSCIA+bE7jLHUMCuRSEUBCQFFORMKncVYwKaiIfc9nVxV8cqXCLPx",
-	"FdMZADOH1TQ0udyV4LSPsC76zfvp3lFVEIJeNTpX7LmlUs9T71eU6GE5r4MwciMh+UiXv8WoF/JroDos",
-	"HmsMX1yxdEPdDLn8RpMhfcFhrmV6hBGsy96iBvMspQPkwldsgpI7CLtSDaGTyPLbRIGJ0TG9Pt1MD3XF",
-	"BvQGLtyFHgVVW5cd9NwQ4+f/WC+lr881pVuBDawjF/u+OvNDLJGPFbHLDoMGRCpCsakNElQa+As+ImnA",
-	"3JBQH1Ete6AqlWiEx+ia8Vv1lfZhX9FuBFtrW4lVVNFB7Ep9DQRyHrtiphd92WVPFvRRQyeqJySG/Fbf",
-	"Ht2qRlqIgLWoYRXBdDT1/LDa4RL7q4f6tlr9X+gPVe8Wj48tIwF6qBanUSog+gAKyBMfSMNxFNKB4P93",
-	"pPY7KaSsZA4P4b4EoJIrBkJ6zfQvkMtHPcrgKi3ktzq3G8iUBnNMaKwOAUF13b8iM3YAgLGdVQIbj7i+",
-	"Oq5VDBwgIL6d6kqW/m+tralJKlyl0kGMQHUAnT2xhrr/3dW3d7fU91wcevsKHv+N9NE32PT/qkX+Phob",
-	"LYYR2d1PB7lpGNhdvaqkW15VXs7p77+7+9CDUFwqhIJwgP5JP8V9/LdtEvdhSl4v3kMyjVS0aroHizlt",
-	"DpNUv5Tw3xU8lN0JjBAmppj4XpzHSUCZLIgiFZEvX5qCHpByD3hBd7Wra2fdkFAQk0jSI+H+xLxVR7+v",
-	"qmG6qKoEObNmGHjFsXQ705x6XVTFcVOqFDsElBvQ3mCTnjYoGQLYpvpWHR5UBV02Gil51PrYASmE7J/U",
-	"s8Bp4QFlsVx0MnmkQoIC3SIWFHi/L4jsoiplHrlLwrFDoTg3GTm62MSac8WsV93aClCVboAHpE2/aDDo",
-	"V1trTuy0pHTjlf1JcOjxfl9TwszGju3i9/W1rklMKFITWF+z4m0NaSFPgeuKWW8qqHlADdxM2s1uhgCZ",
-	"kyLVE8TiHN6QqPKKASWwAdWG0jgoJAMcej5YEfoaYAMLYCjLAXy3DQqQEVbDUKlXsCs8Yp4uwWF2VQsf",
-	"Ghmr3Vjh7CpMsWkwuyv7iY+WTmMOZCFFPWKMriHdgdDE9YqlvcYglH0siaghk3YL9bgXu2Wq2Wu/G0G/",
-	"kH20jk7pAXABKEivpA67ldW4JmDPJwZZDk8a9bPTevPk02n9w6eD86OPXY0LG9txRxHk/RJXrDrR/LJ1",
-	"cl4/6oLs6ONQrbTHvXGaXKKt9c0aOsYUpKmssK1XIIchl9I3QNW1J2IDgJpJYCVqc773lSgpNa+Uw5AI",
-	"xU+drGSWDL+xZ1Z6QWQ4Xq0rvtJVko02xqCISepfMcWWsQAhlcRn75CzG+2wJDQRb8bOZQJVu9TrOqhr",
-	"5YKugwIlqqQy4YvIHSq06SbCQ9dBtVpt5YohnWN+CLUKA/x3REyFotRnYPft1tAZsJgAKyKmEzsGJo59",
-	"VFPTOgJ7EMia2n4k9jMmJyQoczX9u2T0DmmjVFVrT0o1UdPpNpikcqyTuNcCEvZ5OCJeXXYdwC5rvVID",
-	"Nlg0slQNlhEQ39dHBHQxbSLSlFBn+4+CwCRdjLW2Pg9hXFtAsKtpUAeL65pJJ9l1ymZrrKmuLmKXzMQ6",
-	"oiUgaxN5Cbqw4hCSc1Q1bjTqMAYhv6NEqG4I6/PQJYjKFePTo5PEYl9wI8QIk1rb1Zp21zixKXzoh13H",
-	"AEJ1Fk81rvQoVVOhpwTQUTIdktwnIVZL4pEU1CMmOSmTihIA1NsBeIIOCVGSXKA4iaaFPshzsFCo6Qh+",
-	"ZPoIKOn7vN9XmvF5QBj6cHqiZnXLw+se59eo2k3pUM9vmFfjAWF3I99Up17l8LHH3WhEmKyJZA4jvwb/",
-	"dgGbQbjt1gE6XTip6gQoAcnaQ1OAmBp0JFYVVviKhCKQhYF8wbLrqHvCdds4E7MWCbDi/DwKXbPLeslC",
-	"qSwaTcOQhxpDL44P0d7W9guwD/hkhDwioYxTFgDm7W+fBWddxyAyYGlLv1HEzmINZ6iPqR8pNm9RHTZA",
-	"iwRA2gFluwQmolS+ilORVMKtTmwNQvVWs+JUlJCirUfrtbXaGlzZBIThgFb2K5u1tdomZFeVQ7CXFVkC",
-	"1LsBkbm1OmJebJW9jF74v//z/1vDgVXpn6UPuWJEUIZUe1+DgB67rlZgslosaXom4a7uxOaEBZoIZuWi",
-	"ZMZZNTWJDqSqmVp5xTGZlytm1ZW0NVffBek9U+v/Nm/fr3+pvg1BUd1trK3pDMeQ6E4XtU4w57NxrowH",
-	"/U98mVqXlf31Fy+2trZfbO/swP1CYpeo7K/vrm3v7W3aV9RLTdisdjSGfal8dWZ1ar7c2pn+cgPs8wlo",
-	"ShU6sEapjhl7XorvyYvcyvmbilMZJsXeMnJc0eim/fNsY+h9S+9A3lfxTj0/wJ5NTwqfrM//5DJV2E5/",
-	"tDljp9M0AsqFxFCdCUz9VS6YlCodm3EUuVSylNSe4y5moJbr5DiEeQGnpkT01trW95zmhaW1E+YEmMrG",
-	"3nwwdzg/xWxsdgcKpG+X2dEmkyRk2Adyrr8qsalnXDbVSVRsS2/rtt7W2Z+ZGjeXDN9gqi+Z4cYiGo1w",
-	"OE5lEle7kyKZirDjAVyWZM3Zhgj+BeELeYWxwauCTJu3jdCr70QH9MZ47U9RWv29PqQ/M6kFrDgwRUXK",
-	"Utl/8knpi/WNtRzqWfYQpAlf3fP0aciu/usUd1hfbN55dPzF+uaeM2tFs5hDfKNa2cC9Hezuba1t9Td2",
-	"8N7GHt4leHe3v7m30ce7L7buCQmNaF4ebbCvMuTeSm3zKH3cbknknzaRXy9BP1t47HPsdTg/UQvUzGGj",
-	"zPYEIXeJgIsXrYr+YozF8AF7mOdwk69OoQrw/B/4t+l91czGJ/m1+274NYlvvcCBQVcfgu6m+cwRdPRT",
-	"8xmneKJB5gY2f4YGrN9X6djKqTPDkUm3XVkSzKVU/BSIlyYOlpqUEYZzjRSviER44izaVGmAB1Vz3SaF",
-	"Nk04cI3JEGcuQTiJpV3RljErWmjyZl0HoFvjLJfBMEuwTMTcNA18ReSSAD5Bq8s9pNkCg8X3J6izPzrm",
-	"YQ+KOqZo29wjfswjXSrrF6JAmnRMkp/GnSQMvD2MzKTdTRYzk5pv0A2NnZbhNR8MiLdKWTrFwLQV9MCM",
-	"OEUy8hacNHl+DveqYPOb07Jl7lwr0+f7CJIv6FsZHsrYG5cnCSxqqKXvzZMbdsjw0RujZ6vPJi/QVS81",
-	"Sx3AtyIhD+pdJU0LbGKBfVtMzvqjgqv6KvzfvFk1/yZqsVNZTX78NTsBZTGB024j8Rb2xsgMlLcAm3Yw",
-	"XsCcvCbfTK1K2WE1Av2CBthFKOMvZoDsxUQll9LNszVar7tqSATxfRKuTIpDIGFnWxeZHg1+LmrDK8ez",
-	"decPaoRbZOB/l7FrIVGjxIE6NIGTS+vQ97IO9exZmyfgPP9H/2GsQMXaFtMKK2WDmCgUa06ckZVcrSim",
-	"ASXVongdOVqGnfjPqmYUU46lfvFz6xf3OX3TVtqU5z0EYEd5R5PekMzZzNoRrGuwHBKR9WkHl3zrej/h",
-	"VB+73WPmTXvYv9QRdYHUPpkoJCN+YzwxYz/1CTFhmha0LS2AEKh6aqk/DW1w/rXXpqXNJAadziD+r5Tg",
-	"9dTM1I9K9ZaizuPaksFmYaQRrY7omJtZlNcSt8VMO/FX9zTuHMajLs07P9C8k2zjAxt4Sg1oMBXWmzdq",
-	"imnljnwPlpQ3DXKnT3HxRGyL4qn8OCuXPUlLO9fSzpXYudwUfb2fpcv2YGPXse+PJ+J+Z5u3YsR8HGnL",
-	"dv8DTFzJkftljVyLSn5Lq9hTtIq5yRGdLx8+/8f+uYhtzH6Ta/1KkYiSOm5qxjm6YzLBn9UGNou0LK1g",
-	"P7cV7P6n7UfYwhL+n59iYuJAPpgVLOHr97WDPQUasbSFLW1hS1vYD7eFJZb7Ra1hWfpr0nfNNZFpCqlb",
-	"x+QIS+zzgalPY7IxCWIT7iRzFC4PiJOk3LEvnhmfzTgPr0mLoPNNEU/npQBfxFR172Kb27lZzC8ldJWy",
-	"pWjILC0pSynvAUwvNuffohaYttagDBHRZ10HM9qe91PFkVPpDk3+LUMXEJUoYpC7RQ7JGChOnN+rhuom",
-	"5n9jbT3J+G3GHGIPMZ4aOk0EHLSxthbn5ApJ4GOXCFuZuVCcO7epcn82mvPwspEGRWm71doDD1ysWj6k",
-	"jax4rKWFbCkPfnfK3CZThPn+YuDzf/QfSrWZGStoonsyUp6mqjo2R3ejk+XEz9OCnJYJ4yKKkdAF3/IC",
-	"DH9mQjulLZ+lSmUapmSTaiK7Cyv5M062puSMddmHT/WjUyj+MHmp97PHHS5Fu4cM1CtJQ2aE6XFGUgri",
-	"pFDHb63IV4VqebSPIiaIXJlU/mSSbzjH71Q3UiJfb4xa5+3OylzT26ufW1b7N5GQ7yfxLWnRz36ZUEKY",
-	"MYriXONVksw6TjVq0n7HWUbjYG2TmjZOY22sW/Ae7hscLceYrHEjOhhKBOU6PUWScJwtPk7jH3KfWJOY",
-	"IDgEN4OkXMm0OevILGvpQFbGgczU/3Uqq/FfNubbFLdZnfidcXpaTf36Vqcza7j4Ti5nqeHipedC2b4s",
-	"R1o1+tkSyWVGj49ss8jPLMMqH9jlLTWR2OGt+cAObyXGTqqcF42dqq3+mECIJzIDB22bs+8T35rOgYhd",
-	"SW/IpSChMDbkNaeiqCK9IZX9PvYFcSo4krwV8hsocEnZ4JzFrzKH2WbK2tpeA2t2LLDt/5M4WSaC13SK",
-	"ra2tPfgwA1QloGbIhHmSl2yr7lMmua5ZB7TrBLNBhAfq3fEF1NPySTJf3VHOaHoD67pUS2X/P38VTqAx",
-	"HnjXsK8uH6ldMfJbctrD6xojirDySA44ZQMApWfZiN4B+1neoiQRcl1X/7Kfqp6Dfi0IudQVRGo8kj7n",
-	"kJoXkknawdpRjxFp1mARzYwc0CMssV0ODqiuoWR+RnKYeW3yAFf2Kz53sV9xEv6g597Hvt/D7nUnxEwE",
-	"PJRHSpYzn0+9bCluU/QyPZEMmCdOjJJHsqNV1msbtc3aVvqNHmpjO/XIrKR92mkB2/2ZYMHH3g1bwgJg",
-	"sVM/9Zew0LD4cn1yPl7CAmBxcf3udAkLDYv39S+nyzNiWGv91n80vFAc1lR9M8LUunkCt3pTYpX+3Qp5",
-	"ILKCRzMjWcwSM0aY+kp3hDIZlf2N9XhpLe5TSf+OyGqeDBJPIqknl/MoM7WQ+HhsnvxTwd4NCaVWPSv7",
-	"Faj0qf5uB3iU+aIODe184dEB9upxrTsx+eq1va5LPda9GstYgEdtl4d2zetrcJkpdSmIeBXxk8wi4o8r",
-	"+9tfnUoQhQOSlgVzwDHdtS7Y946EtD9WsrCZl9bR9iuNs/rBSeOo4lRuJ6pj66LR98j1rbXApcfIMvYm",
-	"cQDxYsOUNclZU1WJsBtGbuOav+2xkGSkb//inDK2Ko0mX4m3mM5B6mGJUTU5LA4yxMxB8XFZqaEzcieh",
-	"/mVcDRNqbUoOdwZ2CFPEgPeRR/tQhULaepGiKOrnyNaTvXdi6pga69Obp+PqNylrSaKaTauXR42sMWu/",
-	"8vrgfHVjbX2vWDsccAkKWw5dntbfKnsbtfWNzdr2em1jbev5plIJ9zZqG5u13fXaxhY8mdbxYu6rSPR8",
-	"3vtYfDFNVy1dj8mqoZ/lqOrXxSxnj5UffLbhZC5O5ZpNtnZ29rbvZTbZeTyzCeD19zabTB+MtNHkr4c7",
-	"HkuVZjHR1SB2RnKNXx+MD3kwjkmYF9k0+Vu76iDzkFhh0ApS6lm+NGhfNZjLvRSC2OcTUqJ+7GP3Wpfj",
-	"zg4BtXxOMfWbLPOBenQeycyzdooMZXtJhNCvjyOoz2AH0/RzSkr/JwXwzfUfC/AyQDQP3tFQ0Xdo8/Ux",
-	"tYxYnJ9QM9LPdb92vhOKxvbXHK41qWakd2F7EfT7uphy8m1MtFA1WYy5fh+/y++VK7we3yNz141CqBfb",
-	"4kLnHYFL5akqsMlNta5xa4UMpOuz/SzJ3E38m8hUTauhjzyCYsNQORxqixHPpGcZURn7ARl4WJkG8RCN",
-	"eYQ8DoCBj+Hq2eauDLlPaqlw7e+3v2amak3Yh5rzpm7zpH4DpPnb3WW/WzL+uF6yixlUJFWYyQjqEcBb",
-	"tUuApARcKjwKbkm1XzMa3bOq47TanHJjSVUUL+F6mw5/NUiGoZClqVZeQ3oQRAX6HAmJJB4MbNFaqF9f",
-	"Q3Xfj9VeXbYzEoEi5178tXXQDQmkyTCfmmJ/GCX8Qb3CY32CXcy0C4iugGhFeeRFoS5zS0Xqy7xEs56t",
-	"HlDkJ6OhEOvkJf354o3I8Y2Lxavv6cv3fqir2ArCpIPENQ203+GQuNfZST8T6PQDConLQ0/sI48K3PMV",
-	"NKua1aKjZhs4rSKGR42TRqdxtKL+1tBnA8AYXZU0cW3igqhuCZNQY1lItd1QOsOmvTL4oX0xTz98en3e",
-	"7hjXrJW4vubWxoYDqAfVK2955HtQJdklThKqQ4Ut1kkFUguuofdUDnkkbb9QGjSO2QmJ4P4N+DYYjqeH",
-	"cwyIMBsQNOAQih3yaDCMvYz0MMnWflhtQjX21dMPszwvlqVXZpZe0UFYwLYyjBUOLLkjri5BTIWtvPwj",
-	"qq8YsqWwpc8jZkqgaxZLvSWjfOrVYmawSqdcXpa4hykv8J+NW3yjr9VjuVoZj6l72Ax3H89m2Dh7cjbD",
-	"paPV0tFq6Wi1dLRaOlotHa1+SkerJ+pcVPLOYula9H1ci77dfv+TROw9JRX210lvQNnAJ7PVwgBLdzit",
-	"GDY8KlEQKjVQUu3tM60n1lA9CPyxMScJxJk/RpwhERCX9inxdICbQJTFZg1UlzKkvUgSYaIDcUhgvwIt",
-	"w3vabGq0/SjwlCY0bcO8hBdLG+bShvnINsx7+qvlaNntRem9xvGHzZL4g25nf/zl7E/Ns75zouylffcp",
-	"sXHgxXjxi9DnJrFlUYQ/uCVjRe9TWX6xEHTAdC5/wjxzcQHpQ4quE2PrMBhL6zab5r/aULxgQEDd9ZPc",
-	"tzY6PB0dkGI/y9iAZZqPecEE+lROJa7NCPZ5yb9Nggqb0eMbD3775z/498vjGJ/52QLk/AP+/bI8Tm/U",
-	"L5H+595y0C9DT+r9PnFLUJQiGQNqEMyXMTL57YVNcC+QBxQJUuTMT+tT14P9TOr+00075PMBZQ+bdwi6",
-	"zE88ZF+txm1GmPqQQ8j84VER+HhssqqsZn8+UqW73liDwUEwCwdlR81dPmShenoV3+BsLENOl2LlN4iV",
-	"2NLXe4aoThUxIQLqxoB7PpOFFD4dJKrx+FeQIuee5h+QDNxQkV9BNFwWn3uK7v4FJVlKyqFJLawyUQDl",
-	"qJVOd0mFmdoQC8Q44nJI7Ef6QsKItLHXv40UmKJ2F+SGX/+c1O7nKmC1zMD97ycb+jDNJxuzHKDzMBcC",
-	"gpTiCrgtBHep0jnSJrMZlvDlsf75imz+QqLPr5UUG5vDeG9ZolRdzXYeJSFCkFIaUDtDOe5V4HJJRP5F",
-	"hv9l0culYvWwRS/vrVjZUJ85dQLgnOu2cL8opuhSoVXfjPDzUrqfLO//AlbzR7i++PYs6CYYbGsn5b3v",
-	"Y8VgSCggc6aaUF7ImA9yO7RYPKsj4OkvaGH/Xt5gHyeykCSqFvgkPJEg6RzHxk7iyDjCY1gAeEr/umku",
-	"LSeYYjSW1hdfKNQ9D+4S1IkV1gk5KVaf4jA1lOY91qcFex7xENHLE1Nsp+55qZn8i+8ZEoKpqxoIk1L4",
-	"lvs3RP/IJ4GZ28zNmbJtEfl70OSN/8kn5alFpah9hieklvo9yf3PW8p0Sem/hdJ/5/RYhsgiKAL9vVNl",
-	"LZWuOV5VnpdhhbMZYZSrV0EN7YxeleFFSnVI9jVmf7ppAW+MuXKR9elnU8W+hS1mVQYnpRz8MMb4q+ZI",
-	"WjKEB2QISybwlAJ3SitEs+1vz/+BP0rnN9SoEEE1TSoFah7NzgP4k6lDzrypxWw3745BQ/Jp+h88oQBN",
-	"LJFPsNDVqWPEMGVbf/osuv8GnoOZ95yHiYz4S9ufJvLgzRW8Cwiud01HJWisaoYo0zgPEVRFORLiaHsT",
-	"7I7RNRkjKhBGW2tbs8nykZrMTxxLuRRoSxMXVE0yg5oNWvkZ7NtLUbA8bTJQPHrTPJ2+g4WnMz3V1BlX",
-	"rVI1mCy10+kUOh86JkUIkkMsURD1fCqGRIAMeE3GzhXrXkVra5uuID5xJQ/hF6l90t1ck3FNv1dkQ7+D",
-	"Xm9+VwOvv0TB7/p9Dwuys6VbdB3F+1Mk6IphBrnnGbwg2B2qyapJZOVhVDX1vldqqBv83lVkUXWje0e8",
-	"f8XUz3bU+0xc2VLLcd+QcZP1OaoeNS5WDNW9aNdheYiHlhiG+BZtbqz2xpKoV1dMt2x4G9vb63tKpnFM",
-	"AhQDMewLjlwcQiaU7vXvRLd8ibqoR/o8JDDDK1a9OD5Eu1s7myv6aAQhvcF6EDV9Rm5IaFKV5Ln/xk6C",
-	"PzttX+zatmKScqYxTZc6dPloEsVOm6/6p/W1V4ftv1+1m73No7eNg/rby3p969VZ/ejwgL59czB4e7hV",
-	"P3d7h9J/99nbudy+4Be38t3ft69H7EP91euPrwdB748/Tw93259fRJuNP9cPxmf+ybvR6/rHN3ir/X7r",
-	"c//V1m+yv7fZ3n3dOW+8//Cxvrb54iO7o2fvxNnHw8Ype3fr1z/+Efg327cR+3DkvTg9Or6T4Wfvj9Ef",
-	"7p/brz/7B657fbRzHry5/e3t8OgC/0a3Wv293Qv/9dHH8d2L169e8ePD8W3zqP62fgDJ0abAcEsVreoT",
-	"368xIn8ZWMy1sm2t7e3MM7Otl7p+XwoaP1aLOeMZvgVpbmroPM0yfmnVRTH3OULBzPA7AC5hMhyD33oI",
-	"tn/N/V3Fl/aB9ZrkYQ7CAr1qdGz2LmCxoyQZV9cwtDdk3HXiHGAkRAPCFCMjmkVDt4rvKibdPTxp1M9O",
-	"682TT2oun940Pn46aHbaXdRTI1c31rZ2UW9si0iuAKO2rFgpRkouqWB/wEMqh6Oryj66qjSO4P1Vpasn",
-	"l5kZqqqV6kRkUF6jG1jpoLviXDEqEVRtEloSAubMhCTYc3R6NV3Po3XZ0T+ViKT5uZWMEBVXrGt/dR1E",
-	"fOOe1YU1thsnjcPO+UXXzEJ1l8Jnk75M9XvFqgoK/JbpE6Bzpdkk4M9MAJFNQKp+w1Bd1yeYjTD1uys1",
-	"VL9ipmdY0BALo0laW6/RKPdQVS0q1PdHQgk6WUHlihlJBeDjIcLccBxI4qFqvdFe3djeWX11eIoi5pEw",
-	"tf3PRGab243Di0ZHbXR3ZR9hiyNWyY2BnkoRVyv2xvgJZaGHD/pUQHhDxibs81vdJhYUuJoHzc/1s4PB",
-	"9d/Da/pq73btoP62cVyvnx/W3+7W1fvDwZvD+ttGXb6/fs933rdfbf3Rcgdbwzf4t10pWOPPFxdv311c",
-	"3ny8Dml9/NsQE/bnb+OTu63DA3p+0Nu4xKIx6nx+jTs3B/Tm8/Gfv/VHZ83Rm+GbtYNo66LebF5w7p2O",
-	"3x21xv2DzijEX+5ad/jt5nrT/SKH/Xf91pfdz/L5h7uNox7784O/uUtvxx9av52+enHW8j42vU1yfXlw",
-	"+9uff388oTsderj74mj4/s2Y/Bm2Lv7cfPHl9bvW853w8s3w5nV4XX/79jf3s3+8RQ7pl+23n9+9XXvV",
-	"uY3+/Oz5a89f/UmHR5uHG4e7e2+3Ltl6b/jhz62tF1t/7J1tts9agl5/7LQO3t2OjjfX8GX93cnx7Zu1",
-	"7c0/D3z+4fyOre1uH+xcvmCDm9+an8fP3wUf3uy4F7v8pDFa2wxba0Ew9NqX7OS088frzUt/Z4+9/c5C",
-	"0dJJZWnCobEwuAyFfmrOI/OkwVkuI1lRO3EPyjqFgAHbtKpOiIdXLCUfqtajlQwOMUK85GRoMWRM5D6I",
-	"U7HYRZTsccX0nTOhEDF9i8e1rBwHYkurcZq2ozio9eaw/V/rqNpVEmbrovmu3mlcMSVtOErohMy20GYX",
-	"VbvmPYpfp6TLFfOgj9bXNrbU0d1d39u4YkoufZkWGh2deRZm66BRJCAdpQJMIkejqppot3V5cNI8hOEQ",
-	"D6+YnmTy0EHYQPOZQBKqqitxUgrUw8aMpCG/so+21tZ0MPktFaSWFjitsBx7wS4qdtauWI596sdLfenc",
-	"zUvBLxH8Hi7Zx3eQAsNmi4x+I6Odj4eHH48Ozlt7fx+LV++i5nC9eYyP+97t5uaalOcf/Y3+5/ONwQk7",
-	"v/v45+mHmy/s+OCo//7g/7L37stp5Nr++KvoR9WvgvcBfI8TUrvOYJskzNjgDXiS7MmUEd0CNG4kdktt",
-	"h8mZqv0a5wXOg+0n+ZaWpL5ANwYbO770HzMx3WrdtW5a67Pe/rz9wRlQ/80X0vxF/mN82Dlm7do//zH6",
-	"vE0CMqyRg08fxGT/9afdJu+efWyffjkWmx9+Yae//NEa/9npB10uyTH5cibO3u91rv+c9A+n+OAf3Y+b",
-	"/sHgT954/+Ef8vTtpteqfWJvPm+9bVz/11snuNqrTV7/+c8O7f7xDbf4+PzN9fbeH/Wt87Nvf+zWt/84",
-	"ne4P35w1907opwb/cDK4+ia+XDa3W2fnu8Gp/CX49K/DL//14V+jg8k/nPG/prgpfm1fNU42f5n+wj/s",
-	"89EhnTqjN/jn6/ru4bdfd8/fDOjg2y9s9+321emB8/nn/fYXtv/zz2Pn8x8//9c/3Oujw4Nf9vttQfDg",
-	"H+ToH7lpLBfgbiHA5fLYfcpjml8tdXmX4VMwALg5sYnjyU5uCKiMlUX6e+QH3qwX8EK4xLAGDXeXIyc+",
-	"1sBNDMnq0kM3w3fl8C8wWEK6oVKhHP8xsQlmSoVy7G8DmAjpbSL8RPh5VwTF0L28P0Vh/9JGH75cEo1j",
-	"Zu/WHGNweBgwxZnWl/DuLiXavWJuhU8I+zb2tIeQKPPBgDrE5U6g6q2IiU+wK0aEyLFXgX+THTXedNVC",
-	"nzIMMzm7JjcGmho/m/IxFRMu6DKmnbRP/irlIatP+fbtOL9g+0CsJ/Z//v2/lrdCK4a3xh0F9ZmnbNhW",
-	"/LbF4inKFgeuRjw7zrKt/p5mhUmEqy64IJmjSC8gROe7ZRrVQu3kpPUpwfmqhaNWs1tvdrtfzuqFOQna",
-	"8/g1+ia8b2ohwO9eL0ihWqh888S35XPxzHGiZVE5t+9trHEGbjME77892HnzZvV5mMmtG0oNaimFwydh",
-	"rK0Jtb3lrOV3EC+QvzxsAFRXTYMS7zIjoIQS3EGJypMDLH0TMc/TJJ9PRrSYZ96gFgc+vVkfPm83yocn",
-	"IbLD8mrwuU9z/fdZ6b8DKwKVw7+ej+YbbteHVXnDZnNdN9d1c133+ei6hm/erOaetxs3qLeJqtam2kaU",
-	"52XptOftxnGzc3hy0fmlcXZx3DqtNZpziqxaG9QPAO9KJ24P9bfY079WZy73rcVmjC5NdT3Y39ne27rd",
-	"yO9JfY1xw1xvzfXWXG99enprklkto7NqBpihqw59HkyWg8GFXGLpoE0VFDZq3bc4M2nyq+gVfPmqhF75",
-	"xKETSph8tUizraviOXzuurRQm4kuRQmdyVb3YxF0szRSvUUtLhjsv1cC2a6nTYZ9t3wuu5vbjrbu4rbD",
-	"cndrv6ZB8AaoF1bYQ0W9zx3VBb1ZUe+/sev6RIi/+3gs8PSnIZdKJuhtVJEgzAWQE3NC5DXP2j6mkgfI",
-	"/xcHwNTzWC30sTsMpsL2fVb6CWdAJL76gw8GPpnGvhpQX0g9IhZ43kw1Hk6+NOM579TbsPlsvcmJXFCt",
-	"RuVcWO3vt0DojMhfbrPIbRY5pPQzhZSeE6fiGcmtLKczW9+ILp1IVxmrOCsnZYzEvAjjhCXtzoh6rk/Y",
-	"T7fQnaM5uy8jw4JeLuKIv99iCA+j//9ASlPzh4G+UJtgIXT+f4BP0VsoJD+pWG/IoL5ovUXMkiz9TexM",
-	"5Gzj5cCRxsnrw2GSPtTwWpZZIAczNc99NfOMoD4B9ETFDOAIEIkczlyQ1ETlhfHvZpLLZvPrhUaXze/w",
-	"r8E+zc7jyBApx/ZcEb7aQAaKChnVDULjkFT7RqbncHyKTH8BIGrapKR31EzzI4aRuldVuPCzflvI1IcL",
-	"h9jHckTgOv82anGhDS8Lmapx4ZB7cmH1ckTGnElMWUYTH3wy5L5toj4dupfJJo48MsSMFOZU8PWIR3lQ",
-	"2SMXDYzQFgji59ol2PuAGRA3xiI0WGCoG2armUrEnedHAP0dYzqz4LALVU8db5ZzocetIrtkjgMlmE4K",
-	"r5nhDLchuHpvrDebxJOHHEcJ8NEw62wCETvXRR8FTPmsUpimouZANI8pgYViW0ludTcdbjNkspBLO9VM",
-	"2412iuGfDg88VynZEby7TiNdQpgBfkpia3Ffs1s9m8m6Ul3REkZL072c7T6ibE03c9Obkzbt/fhshi/j",
-	"Lvex2tlzbfSpaaM5g7/3+K5Q55V8htmvkddvfjd/Lp3BKs7OQ2JoMlqFGyY7rVVEWtoxR6OcoT9UP6Ml",
-	"S+l4Rl4uu0PyzFy5mvyy1WQgbouze6F3aej5jr4aCCt5oTnAMtjH6trriGBPjhbeO/pEBF5I5pRkjKSa",
-	"QsRZkplk5IH5qJt4KZlgvhcmxFcEibg1aWKAXm9v7b5W1U64DzUQJn1K9DzwQALc7W+FM/BQKegOaJ9t",
-	"cKk0PTz9DCpNVP6E88tgAhi4gHarMyRQho6bHZ2xCPtD7E8JM0rPe0y9qsbPVUV0eXWsIGOFrkift6+F",
-	"xLdfC3DNHKYO+GpxN78WEt2tt9uttk6RcNrodBrNDxf1Zrf9JRoEAMmBM6zEMhBG6VxeowIx1myp/HLu",
-	"MTKBGMV3ORERRQ9Rgl2Kh4wLSR2TTcrHrPJio1jRyBJIS7rN9s5282wHDFEmydCncppGjV8JOOCMX5c0",
-	"ILKRWYGSFz/UuyibGehsHda+sBHPuGJTiECLJQR8mArEfZf4VXT6GRXVck7VX5q2AMz0hFMmrd/d6eeL",
-	"j61O10QHvUOaYpx+TtKLUvS80fy1dtI41s83Spp6FTFg+5qUMBLpnG0J/OisxG8mgxu81YlKNOUX6A9O",
-	"GXFLkCNtatWwcD4vyVQjaFOdnIQzYns/T+9K8Td2BEet87OT+kYJdc7eo6ISba/+LiaD7ZBuO17g2nY7",
-	"Z+8vGs2jk/PjenKu9IIcn9baR7YS+LEdzcaFO8a+kzJe7ZSG0YR71JnaCt8hjAaYetA0EfKVQJrHIIGn",
-	"Al2PMKyeSbaHim3DeavoP//+v40KqllQbl8DZIenXqNkozG+JAJkFuggNKqqVu0JXkExfomoULuKTLgz",
-	"QoI4nLkp9ux2wAy6dkhInrJ4sb0O8eLtzeJFTFwID+iNwkKTR4VBSkjh97On97mLLAPsiTXKLLkd+FnF",
-	"WyeFnpcm1yjRxEp/ceo8J9tkKKSa1y0BH63BifjAcEeBXAiz1SRB+1xnaKZRgHHLNPZispR+L/CJpSo2",
-	"P1tHw0joniYGru++9LgSpcD0at+b4dfOzi7O2ydqLuUgUdonqv+OjObDDEsJgoVSIfA9Ux4Ia6kQiLBX",
-	"5onO46JbBK80nzD5q3qolsGkgEjmGS2Yr+xHC4ZuGrn92DX8x0XrrNtoNS/qn2unZyf1G2bCNGqmotNt",
-	"N5of1jAZ8PKiP72wcd/hNJjBXOifDzIhteNTQEVZfh7qp7XGyRqmgXGfTLzpT2GKwQoJYlOhRSXi/5QU",
-	"N24RpKtJyHI37YujZZ9YjOvij95zv09dl7AYH76RIb0H+fIFOunaG4uQHc1kX1hgCugQaZE2YHPDLWeI",
-	"xtG1IH58gMIehBzTwQz1CXI4U7IwcZUcjicUkqduRp1Jcs8OSTDPlxE3mk7WLDWBjCqzpGRZ7UBP49Kh",
-	"pFtry8pkKVeWEXVlxfQZsxMRTBTDiLET6bnr3QHPSzO8V+6QO83cJ0fqkBmGlMqPFqtvm9/1H008Jsv4",
-	"wyQ4WMymAxB3mo3pd4aX6NOpX6Nr6nmKjwUCjkqat8zT5Fhz7idqOm3nzJQVBSEJhp3hLROtx5I9nqG5",
-	"syBA9+WF8jzE15zQLO/McDOtKWU7JwCqlQGai5BTqiiRjx4VFVNHdIACJoiMQqb1WyoRZSPiQyb/+N2X",
-	"rlIXEgSQsM9ane5GJdvZIScxP47EPJxonKvaT/zKfY7Y1L9JwgQovJmyDdyaUrKKbdp+oilJ3Cq9CPfy",
-	"zDaUY17eFfOSaWqUAnlp3pTh3x8LeHl3qz72nRG9ipRZ8/vM5xOR1LUb8eiZBIICZQ4fq2GazaHUXNW/",
-	"EzqmslDd3gvnW7sPHKodHMghh29Mw/8KsI+ZpCxUzqMnpjffC27gGw12d6tUAP+UmntFfBlWA88OsRtP",
-	"s2L3rHlVZw53Y921zz9aTTn+2MPOpTqTMQsBvOgQ5hL/V+LTwXTmzQSPE3X8Sv3o7lctmIen4YgwdF/v",
-	"50K1AEjd6m9di55/+MKO0xouPDydHabphX0Xjif+XNdr+zvB447DfbtS+9A9tXVgjsPvzJPEpgi/hc9i",
-	"G0l3MLmPwteH0yM+iSYsWs+9Nyus58y7aEFnXszOwOIlPfIIZqeYeg2WfKGetQK52gawy511eMIfiw/P",
-	"fnh2FG2X9F8BKXuYMdV/39xW3fksbf/wuV9qNm9xnn6rHf9+pzOVfDVDImInypz3mQO1vZU8Ufaz5IGK",
-	"r8X+apvxr8RBfF15c4uLKBAapvlFVC4d3/0iahIJoEltPJRMl4Qg1ZIC3CslpV/UYt4UhdnoHcyQM/9h",
-	"Fmyp2esvI5/KjGh3A6d5MyOl1e6DsyQlrvsQ0mLPk0wl/iJDRAsvzhZxlLPzw1mWUvitc1Y7/b1wLzxk",
-	"ZytVKouR/YPKztJXRvoA3FuSm/vXJvJtuq5teu/ST8bOvVGfWH0/586xt4JqVZw0EMS32XQsU/U5RNSy",
-	"Gx1kV5CHHhpk1wgQOb7ui8XXnVhZL1MSzTDXwpFYKqGRtdbqQ7SSqRaibPO8u08+41EcEAjy7kY/Qiyg",
-	"UqEc+9sEg5QK5fAv0GAoZ4l0vPb3XfPx9qf3neooSjUElWWkGVLt/f1vCePVijmG7ATeOSlTf4omHpYD",
-	"7o+RqTStPVumuWq7d7fLJ3ZAmA9yZx/sMikitH50Zjqc9gqoYcqLjolNKtSbtcOT+nG4xasFRx0j+tOs",
-	"vTGOqXwEReaBodkwwENV4H3bnIQjzhhxojFpsS+Gvnxim1G0aYC7MKe6lF0IPXP0GEtsX+EJjZdUAlXi",
-	"dSBH+n3B4w72II+oOeWaRA6w5/Wxc9n1MRMT7stjJcKZz+denkGgXMbLeEcS82FG+Imo4XGwjiRbK4ix",
-	"nFSuzXuTwFMmG93Zjz0yY+qcds8KYFEBXlfN7fC5HT63wz8GO3ypIGJz2WKRIj9DbhWTehTU3iIoLiL3",
-	"c4kALOphSO/rzZze5/Q+p/c5vc/pfYLeHzc6j4zgSz4eE7aQ3nehyHzKlJzc5+Q+J/c5uc/J/c3kfnWP",
-	"nHODT5lnbn7OzkQPjC4TQR/BBZi+p6Av2VkpMFcwCeDT7Guh674iqTfeC2m6IND1iDojhH0S4ssY9Fns",
-	"efwabo4wc1Hf45pWJ296Fl0dfYKOtAOP5BdIj/UCiV8zkHRTLpDsq7L9Q8eClwpl+wfMXalQNv9q/zY3",
-	"cTkU/iTfJtQnNQk3Uvbvu14ZhXeb/SlS35TQq9rJSevTKwixTW7gV4cnraNf9JtwM2dMmBnQciQt2uYg",
-	"DS/ZW7VkcAKRnc20jth3D36lY9bNqnz7e1ta5ZtHOAgXM03j0FunWsAevSJGPhWTQSSHmO7DqsWRfDBh",
-	"xIfkKhyyrFQGfqSQLtO5woi8Eggj6WMqIZtmRke1ZXBBRxMJUmATxTrax8SjYvSTSQazcjcXzKHVYm87",
-	"h9if4tvP32zHtg8O3h7s7O2astDDL9M/zu4yeTYD3zpn7VfGwe572z5Z63J8QVeXjCOakMvHT0s+zhEf",
-	"U2Tyl5xkNgqq/c+//1eggeblvpFqrUyuWTxlQxB3W0xbMBaFEdRcFxHdXYAENsL+wFakm6igND8u7Lok",
-	"+jo1H94TFsHvkGXu+92ki6UliJAbbr8+eL2ScHAXXgLu8LPs5P5T3mXKhNsH2/uPVibcPth9Xbr1it6b",
-	"cLheWWKJ4Lfcv/yZs+IH9lhniLqESepgD1jUvOt67qX+DLMMGvFErfiyYk+Qan2ceNjRJqvrEfcimWZO",
-	"xgplINSfhjmCVenbyUQhrGcuE6VxV586l5z9JCT2Lw264/c09rhzsJ0t8MjpNb010PB9yDnrsX3tHOxv",
-	"P5yck7oSWR17s7+s3UYv3FrkmjUt863EmTz/VS6JLC2JiFwUeb7YrcubYBZelG5+v+4rErRkXuO4nKJ6",
-	"UFkIyBojds8hd7G5sUrKZ+k9tZP6OFMB54zj8WXPfclG5iRS7LqULKzZYkx94iyFYJ1PXJwTrAcjWLeE",
-	"ycmQxVO0hZX9FtaamyHW5XSl5WDdngQLdZV1zE+uh+R6SK6H5HpIjGFrnrkyw1aaCIS1iE0c9yv/nnFJ",
-	"fD5RuwFhxcEI4gwJ4l8RH1GmcxJDMiSoSIO8QxLaMuRvAdHKjsjyw0DXN6RXBLlYYuv+Gc8wYf0/a2cN",
-	"cJZTPFSxzjERAg9JBb2nHhHgMYoDyccYdv4Uac3JjfUSsgnLEZlCYZ3+1yRhst1EbgB8GdIU64Z0z/vc",
-	"nSIq0DjwJJ1gX24OuD8uq05rx2C1JdVz1FNz00NFVYX6E5wkMXOt2F/uTicEXZKJ3HgXsztDAxHtcAhx",
-	"jcig+v5K2Lny6JhKVOwdndRrzdNa4+TitPb54vzspFU77pXQzj46pYdKxjJOlVW0t72L+mTKmbuhxwKL",
-	"1yceZ0Nh00Q72POIj4qAZESF9LHkPuI+IswFj9+Nkho+OPmHS6JG38eC2DTUPgFCgAQhAlGD+6/ZqEB4",
-	"IImPdvbQiAe+SBP71Pii8IbCIuEkZRmWpza6JbVtQj74sJmgokGqTjxJ2PtbM48XRJI1rYxv6BD9Hmhu",
-	"JgHe/B5Q96/N75Z8LGMJ0uSBuLOkuRid7leQouMd2tvaQ6B/XVNBSggLkwHomqkqNrJMSImjuVAXO2f0",
-	"XwExYsiAKkUvTu9tJ4vJc1AJqJuR6SKgi/Wg9aXgWNxD1Z2MLtq1WrafeVKfHAp4xtyymFRkJOU5NsfW",
-	"CmXhBgap5KzV6aIUClNSEoKSUExxH3HmTav6I5vLJyGwKFbeS/Gprca63UPF9vsj9Hrn9euSloPUifhb",
-	"T4c/IMZZudY5ajQgcCQmjICINA4ECPfRKXwloGAF1Yy5KCRj+n0J5DYQLwAKq4R0M6o2OcJSCSxKmorX",
-	"CFIMViQwhcyZqcwJ3Q8ndLOy1t82/3Znn3KzeVMnoJS98yv344mex1omI5JIFGn50pT3iITfKCtqy/GM",
-	"sBj9WPLSkGkzkFJ0o2+NVfpm6U+bE5a3x881scDqHR/K47yq+2GXU7mxdp29bPKUfZnHeUcUIpUwZFkU",
-	"46AUcA2IpTOaP1B1l0q1rSfElzZJ20JahGqTiTdFzgizoSrPvCmothPiKHHL1XHIEK9i9xKqSenTfiBJ",
-	"PJZc7caJz6+olow9DxlTcgCGUzfrFvIZUr3bpsVwLBOpN78U5u4+CJuib562eApAQ4LpqhYq3zyx/CXX",
-	"7HzrVVjOPpdT8JyCZ1HwrSUo+BFnA486MrdvLsUqgJjfjVHEJdrAp2Lze+DT1WXYwKeH3g3i67lPV6Xg",
-	"5+1G+fDkZuoNfc6F1ZzU3Sepi+/xXE6NUYHZw59Fec7bjTuIpolWfrhU+uSJ2V1l0E8fG936SaPTvThv",
-	"Ny4+tjrdOYm0Da6GAQRoOXy8vAgaTm4ue+YE+Y4EORc7703sXI3uK0lz6PNgIja/w7/LS5ngFoQ9TIWO",
-	"7QyEdRBqHGdJm2CzhfQuy1No44CEISlMETqZcQNjBpCLnDPO+2dcCNqHHGyBIFWEJfIIFtL6ZulVQGM6",
-	"HEntM6hkAWQnEek7JcT9mBt5aM6BZbH+WfrDmLN5Tl0fLC4DM3fTLFFyUV5woEaMTlEsKrPgnECJwtRt",
-	"I4I9OcoE5PxAJMKehwaYeoFPhGFunKEpD3xE2BX1OVMDqcZOgAAHAYtIrrMFUvPJx3rtpPsR+QQ7I3Q9",
-	"4oIgTx1Ll+Ih40JSBxojLipqHGAE6MEb4JoE5w/HC78SyA8YKmrfhpRAOj3AknF+CPu0+X0SAsHbQhul",
-	"sP+A315C0MlLylzUn4IrwTtFR8ZcSLS9tbVVQcfGr9R8V4KByxGhfjT8Eoj3HhlIxAOZDkr6EToA20gU",
-	"7hwpHi3qhPiqD8Q14dZ7e6+3d7a3VQsTQEz/XiBM+pRodsQDCUE7vxVOOL8MJuCrcfoZqTKQSPq42dF+",
-	"t2HIQqnQNiSzit7sVrb39ivfvn1T/xVKhfeYegXNPjSkZ73dbrUvTj9fNJq/1k4axxf1Zrf9JbqwP/0M",
-	"EeWp/XAv6XhxT1RzVXT8S+MUXZJpHDNWlXY5ETGCDQLaxKdXWGpn3ZSOqqrCrh61zs9O6lFf1UsdZG7w",
-	"qjXM9V8zAIQW5zTWT1tB67TWaMKA73/FJPaH2J8SlpirJo8Kw9FOX63TRqfTaH64+2ql9wJWTBXR5SOU",
-	"Ze2KCJT+ayHx7dcCHDVBPOJI7qOvBccjmCm697WQtZIZw7hhIS3WpcVfnRnCzGKuDjpwHBKzuhr+EqCM",
-	"NyIk5riGa5V4XhagoKZFiFhmZKUHzaMScsOm9KdlSC2QHSbyiXoeckbEuUSd0+4ZckySkysqp1agtryy",
-	"gppciQpDCC/AV1baAwoQJvYoqW900IHNL6LDOVLzlEBVRGourLYUcRG/Ir7uTdF0p4T6mDHil1D940mr",
-	"hDrdWrvbPekoqSORUQQJPBUldFprnKD37dZpCbWPzrqo2yqhdqferSLGbTSKbpnJjXe2DPgb6uQsFUmE",
-	"rDmOOnS699BJ4gmC1ESOsVD6SVEbCHVIBfTYuHKDhyR2HDKRJdR+f4T2d3e20V5lv7KtnSkNUHqg5kqa",
-	"I2UNjD4q2qwviI7xpIpwuC6cWSEGOXiC+9SjkhLxDnHqOkbKo8Lh0COL+6rEIptXpkKFCIh/7tPNyjXx",
-	"vPIl49dsk08Io27Z4WxAhyaJREmvxMdu96xTUgKWWnoIdMFjNX2qHuiN0rAJcyecMineAZ/A1ajkwOgA",
-	"kjDMYj3RvxsuaH98SFllTB2fCz6QnHmUkYrDx++Q5+opEBTSrPaVwIdFVI16cBEItTugvyfHtbOOXrRA",
-	"kAshPLMl+1iQC5fpxQEVBHo/4p4LYjmwNxA8FKO6wNYOvBFOuU/GxKV6sWpnDVQ0yXtQ47R2pvoIw3iH",
-	"6p+PPtaaH+ol1Np9vV9FzVb34uhj/eiX+nFJbVE1kYJvVFANwfnUcrOSrAVsQoaAL+oulYAkqg6qM480",
-	"G6yaf1VxYIh6wJhNLVuPqqmgE84n6uiVkEfZZRkSCWktwEhYim0SqUOzfDKAYK6AeUSIWGSThkWHJ2NU",
-	"jKKaAIbo4qzd+LXWrV90a+0P9W4nJTah60/barRH8U1WWNXIvByf0Q0punYv8cnpQh60Z6kmkAO9uuNv",
-	"lVDArO7so6J617moN4/aX866MXJme7kBgrvg3hVxE18rTrj9dqeyVdmpqIq2KztjoUqb5FTETZaA1nYr",
-	"27rQIRBRVNzeqeyPxUYV7exsJauvQz6mUkGRWQTbZKTUqeI2VFFFO/szH/wPOmuc1U8azUbzA/qfaCT/",
-	"g94cNrqnjVMlkodPi1uVt2HDqo9bqA2xrpKDqiBR96RTKBVU2e3Kbkn9vKjVOxfbO28uPhydXnQ+1nb2",
-	"X5eQQ3xJB2qBNHlJ9OmK+Ppyp/imsqdHPjeepUYTG0LIUapfg62tXQf+T9SA3oRV7VS2K1uopaRRw1FM",
-	"4Yhj2M+2K7uJz/bNZ516V9V5EHu5Zes8w0KQpAoAkqVMZNJabj/u3G1D7mTsyNd2p4TKg4kENuwrWbi6",
-	"s19FLsUeks5k9rn5ohrnfIYyzSsQyVm4eF87OTmsHf2SojYse7Wkxak2cbjv5kH8S0ri+ZXITRJ8F0Jv",
-	"1Rl0Zphgqhzv0SvyZ6b5r8bENfEF2tnaQtcj6umAnInPHcW3lQAAiBeoyWcEzTQrl2rorlwxTA3GL5e/",
-	"xDVzZrI4ptmY1Shuedpus0Ug85kT+FROC9Xffk/mVroiTE0uaCqxVTODMMvGoevixkRKWoqX2ONDRaXN",
-	"Z8brwMEM9ZXoJZES+kMtrIScQEg+VvKuvfjwIe4bFQUhKNPWaqtXcp8uBOmhNr+rf2IFNtKNoC14e0wG",
-	"KRdlLynvkQmosmmP4IavUCqU7R/mfdn8m8h0dNesRXYJjb07o/Pm1fKZf+aaazFPJxpatCWB/guHT7L6",
-	"Yd8tRwf0/urAN7dNRrSibS/c0i/QqrdKhNkLS55nyXcssOubJEzAwwSF34zn9V1I6rWJSH9mJXJL+tMP",
-	"V2R304dMwwNoBBKhx7ERi4UMCwN81Ts0wT5h8lf1Q4kC0WF+JSzeSDqdtymYW+EsPNRBzE9hfgqjUxhu",
-	"6BuOY1aWnA4Bo5k5cnAqQktk4hRVQ4FKlBJX5CAeIcpGxKcSURmziE3hnOqrZH7NKiiSxbdD8CLb9gi7",
-	"iPGZE1oyYjthqmZf4y6KdJjFDpk5lfdkNNOVrxXTb5WGs/Xs5dLO3LWtp5vv5EHggHaW6Z7RPtWhrjOp",
-	"VKiXhzI9Q7lWkSM2v+snzSWhhBJigqZx2h1eV6Pv52b5fgKzLcsvco7gLPSNjMNVGKoHyuiHeheFemW6",
-	"i2Q04CW9JPVd/kXt+LTRTDpL5kA9OVDPjLvdkmexlO1gxxmZkdvDOlMk8ioI4/okFlngeYgOUMAEMRB7",
-	"6q09hvC55Rtwbs2HSrboT8FIs1FBoIyLqQC8v/nj+iFFOHiuZ/XhJI780D9VB5lVuG8gh5yyYdk6Xixn",
-	"srV5o+znod+GyLCcmnJnYSu5ATU1b3zCdHpnW+nc6qzbbPowNsqZzZMbSXIjScxUObfJVzWTaKUXVIbZ",
-	"upSAQn23PMG+nIZgzkbSKSFSGVbQqfXYQruv9zdKikT0CSJMdRhIizWogKFS467XXHdT/6XjNit8lkA2",
-	"3BRSqns6dx7uyRQy08zSRpHte+vCyzVZPFxsZm7jWILyGJIxRy9WE7U2v88eexPomR3qFIvyTyVWs9qU",
-	"ySKiVLiNVMUphZgsGQKaNvg0hWluiA8bCrr1oNQoV52etuq00olOD9ZbfIBjppPIHXGjgo58Ari82BPa",
-	"9/0YS1yyzvgbxi1ZaWAEfL9Z4HkLLSHLH+TUHqUf5miYT/UQh9OTH95na/dYoADcCk8n48g+FLDOOzjs",
-	"yPEI9gXC8EvNAArDM7Kgd54LLVi/cmNn5j5gc54F5cj1h/vHhbmRYGULGcvgIugAAWGPNqAYSDVpC+WG",
-	"KNo3lyBSSYfesMZJPY+LeIyYLHYvR5AKwMtfYrB0DLaEDyKRRsdEp8RclNYRJT1HX9oBe+b0ZfvB6MvT",
-	"NXjmRConUnNEqh2wBJFiSxApkIu4Rx1KlFik/pqujsSsv5vxLgEndNcUtkWyHMTg7QpkzJZPo1tmEDlO",
-	"3g04edFEQnzfYBDGfONYMBgG1+XKU6FYsAW1szXcEoa70ecwcvZ4qJae+ggCKYEjWnmhiHbR0ba0St/u",
-	"nhkitdi/DntehPg4b32yVc+rbE+e/qwYXYt9Z0SviO2Y+Xnm84mIvT6cHvHJ1IS7lwqujTCubu+UCpAT",
-	"uOZeEV+GJeDZYTyVngjHbl7VmcNdNYqZ5x+tCBZ/7GHn0qNC7bREE0cewewUU6/BEh+oR61AJp7ptNe/",
-	"Ep8OpslaOhM8Dk1UNrY1BgOWAHejzOHjWL/HmHod+ic5oWMqC9XX4fofa+ekLhHRtrKXIWH7/wqwj5mk",
-	"LFyC6Em4CtF87/7Y6V5mCs2DX6kfB0gAwSPaVtB97RZWqBZ+qx3/Wm93f1fnDp7p2ljgeeZLO17dADya",
-	"Ha7pjX0Xjiv+XNdr+z3B447DfbtyB5XX0FF1cmCywy/NE9N93a3wa/vhknxA74Sne1XyOLjiSwsAoWzo",
-	"hQi4y3DGW17LGPn9wRIcpGgK+tUCTcFcxDxFTn3LvAeJbh4VViQ2zyqPwULtBdyKZzBfZ9C9c/XlBxDq",
-	"B3a1e7A1smTJAlL11e5jBPUJ7E1FemAjEsCqciHzr6i80Iu5G5nWX6XCpk+wO10WnMgERBvfYTgUgClo",
-	"T4NARRdL3MdCpy8HhHSNOig0Grnq7kYJ7W/tIsgwfk3FctBGbd3Px4ltBJ17QGyjO+6UDFgkNQq6BC6S",
-	"/X4T6KNYeH9rg2ygKBXSx5Jr80CI5h6G7SPuo77PL+FPZoQauPXlwyFxy5RpfKQR1gE8H9q1ZjdmGE8P",
-	"26npTj6hWB1AH11vsA5UmR6tY1+VwzLq1KoH9g+XiomHpyZesJz8aZxza6rlcvTjrmE//amehpJOs1BC",
-	"yVZTh0+w74weX+gPbMA83ieP94nifbClSZbA1hyHCKGkfp+Hqedn6Ozmd/h3yTuiOL1F2EBgK56MPQ/C",
-	"lzE0SURm+nnYtstnX05rMCP5sh7G47wleh4us7kD2woXH6DlRTs280wuuv1YeNzgfAjBHQpxLJHEku7F",
-	"9sxO3vq81gwnzZ3en5uDFzY7fsHRyzCvnhvbZcykmnoesoyaT/+srd+vHOZkFRtmfsJz5/RHRlUsXbiJ",
-	"sCTk7BhjzjRqaPnd8+JcPAn9iYWgQ2bcedgMyRiAX4+21QIeqMb2CqPi4rVCRjs6psY1CLBGA98nTIId",
-	"5D///l+RKG/wRnXlvP8HcbKwQWPjvIH0tYmiNo5MIKbEG+1PzThuQA/OJoIzJO9GC0EsehfGiIrmZ2xW",
-	"N/QlRXwy4YJN8qx+0kctFS1laIiWNWltiM1qbmvIZbEbEVsT1GEh5ZRYXIrsrGQnOGDOCGHEyDVSZSuo",
-	"jp0RUpsRzjAWl2DNpVIgfs2MTQL5huiAhoTKgFlycU08h4/JxRgSknQI09medA5nQx7BPKwOFaYMREEU",
-	"65ClGvb2ArQzyKSkHS8nWIhr7rtIEBlM0AQPSdi45JeEZTaNMxqHuuFyDiOoQRX2+BBRZnscO/ZhY7Yj",
-	"Fz4RRN6uVTAbCyLRiKpz6oejm+cIdX2t2cXisnCHK3OHj8eYuWCInVkuy2Rgq/jEoRMKdRYc4gtCf/Iw",
-	"UxyS+JDt8a+l72Wgy0tJqDspiDm6v4gCzh91YT9YSE1z1Wt8QR/2Br7BdH9ifDmijg/mBpBMaWdSE1eS",
-	"TOLTp0/lWEFyE5+YK29Yxe5Dj4z7VMwMLL8Ef2aX4NZZQ5M1y8a6wLEM91IkecHtJVPzTELaPQhd8q2/",
-	"lefx63gCyNj9NaqZLI+2e9qnyyKX82tGfMX2iDcAV39F3BOKgs4IMJ4QX3DGIH3ygovOD0R2yXjCfexP",
-	"1QbvwtBukO3rOoG56/qK6RruGHrvqIFmyMrq1RzMnvH2qYb3h4nLt2UE+2Yw7hNfdWTEA1/f8eqpt2QZ",
-	"O5JeZd3/AdVUmm7qFeheKeohZXJ3pwAyOx0H47jETpkkQ4DF+T2diazHzBEuURqBElPmjHx1og0zBhmp",
-	"T5T8gNV0UKbYvzEyV80cUYE06ovGbhNKTRScs8foQya0E5kdQuhABpFukTu2OhmhLzAcE+0cb0W4yvN1",
-	"xj1nkNAVhUfthSVYs8QMSKve4XFtZJ7YWaIOHnwr4b9qnz+fDLHvejFKqB1UKqhhCaPufbRbjdSdZArw",
-	"FmzRJZvHDU7CmA5HUu9+F/WnCCMg5oDEqM1P2tHQGHFsFJhVWdTON0Q53aZzLl48Iq1lPClOLnM+LQPq",
-	"C2mBauM/PBw9j/1t/MZKhXL4Fzi7UM6OlSRrnV/s7zX4v9iups2CfXeH5GA1j2LY6z2orKeR91zuvFL7",
-	"F9Q61Ptv1d7f//Pv/+ttVEE51TjqelfK60xr2t1zl0XzEAbOLwD9tWWaDwP+G6q9v31PboPq9sHB3t7+",
-	"wcH2a3DxiYU2WbuhfnQWhfjPvbK+8bMvOtZ3sd6sHZ7Uj8N9naFIx3d5tXAERWxsla3Zw2wY4KEq8L5t",
-	"tv9RmKpVj0mH34SHoVo4sc0oGWqAuzCnulQ8k5bBfbOvTJLt8KfBh4v/1u8LkOFXDdsebW2NTc08bz+f",
-	"e3mmCEXWy3hHEvNhRviJqOFxYDnJ1gpiLCeVa/O+4vBxvIxudGc/9qibyOtrQgrWEAi492aFyLSZd1Fo",
-	"2syL2RiuFWIB4y/CYMBVQtls4FrKmUks0Q3hgPvhIqqDJOm/AlKePRd3Dgrc/uFzv9Rs3i4y8G5RgclX",
-	"M8GOsZhAc8MyExK4vZWMCLSfJQMC42uxv9pm/CsRSPi68gYcoqO5bMXCWmfIrWJSGdT+YJba20DWFGo/",
-	"8yqi9skXC6g98Sj+aYx9STwvhdLXPYrtobF1xuh8vbksnT/VTTwfKm9nY0ZqSKHy25Wdym5l78603WzE",
-	"JHHXPcoKew5/LKZzO9sphC65KRaSublHic4tpBGPiD4sGzG8f/MxP250Htk5533iT9mCk96CAhGD3HvN",
-	"8rOen/X8rC9/1n8vrepmcS7y9C15OEfcYyIQyYwt2hZ3c7IW8IsIXbmsNZwmLIARBIAJf4OyJH51k5Vj",
-	"5VzcIq9K7EY/RRGznElOrylbaG7oqhIZzCjFjGDdEwrVwkeC/VPS5tj//wqlOBZi1A11uptc0gG1iIGh",
-	"wD8nsy9pi1eTtdbsMHHXiCwT0e4DmoiWX7K7CxO5gSg3EOUGotxA9OIMRCswm4eBxX2sV/5agJlBjtEP",
-	"tZsG4r4VgUKgk4dPVvZw0wdXyGM8RdgDSA59h2ywaCLv9tAXIPdVez5KRNOoASkqROjSsPld/bM6QLCp",
-	"Ny3C2+gHN4a++dbpeMZVLO4hlox9011dOqBCS5qz/mIvL8L7wZyLFK1Joa8vGvEvhMHNOIml5TIazqrz",
-	"aa6az+zgba1DG97ZelDTusBM4J+ExP5liibcUW/Xogl3VAu5Uf3JGNXjOyI3qa9iUl+bEpTD8s4z65xF",
-	"x0B5Mxn07SB4waf2AQF44z7I5uGc1JAFV/H0JYdb3kXEmO9xvZDCYlciO88DoHeExWKQ3qWNLS+YeuZJ",
-	"6R8jdu3S1pBN2MZic8A9d1Hgh1LTQiLbOK2dIfNFaizde1PbU6W0887+UirpLWRj6gNRRZ1urdtRPRdo",
-	"rHbdkByFwGUB8wl2T+OPiyFkL+Tv3aigGptqHF90hb2AQDYjtLe1lRUXoJt/fBidjTGe6EW/jWeH2S4R",
-	"iosIAMhgEHje9Ek7fTyCoOyH5RddC6mw1lx2D9X7Dh8TOVJC7TVhEl37nA1D0WCKAgaRyJLbzJfqT7X1",
-	"K48CBW4QUt0wkTAQ92UI/+Z3/ccZlqO/1soFng8TiA0Yqd5UUEPClZMNZOxt9lBxRImPfWc0RS7R6FP+",
-	"RskoOONAyDC4eEJ8hzBZJszhLnGrqNdoHrY+//877ztBv1dBainCXCAYYKtM49cjLggSQd/MPihOlnhW",
-	"0icsWt4lJw06k5y07a2dnHXmrDNnnTnrzFmn2BSEudngXSHgFDA2UJwt+qDOx2AdUhEWSNuGq6j33ufj",
-	"nqJlGi11jhtGDEHxH7VlDPVU3/QD6klV3TjwJJ1gX25iD7RTSa8IKmIkyTeJfGhMLZWp7GP39AT1+tyd",
-	"9iDonoVPN0oIAvSjCsf0G3Ejrwoc2dZ1ALSDPY/4rzQeWTBRarwogdsFhO33Aur2Nt6hHvfpkLKG2wNz",
-	"gkANVm6TiTctdznwgDYZEJ8wh4gS6mHnsocwOqZiwgX4OJTj7qvqmzDSX42thHp0POG+xEz2UMP86ZAq",
-	"GtGh5ttUKAY6pjKGDmkvLFCUYRwVe0cn9VrztNY4uVCPL87bJ713UJyM+8R1iY7phuQuARNEblRQiznE",
-	"gB6oOkZYw8VPVFtUlhBGDp/o3LWTieaOMQS2VwL1OkT13PD74tevX792CGEbYQ4ZHxacM6JRElwfDyTq",
-	"wT9qTqkw+YtdNPD5GPWO1RvRK8HcasspLI0WRZT8YMq/Q9gSQTOngiA8kMQvC0kmQlVt9q+qKjSKDQBV",
-	"bRRhrsBuiG1O1ZBi28ijjKC+T/ClEvya5yewxdjU4BrE+XhSpFQnqh7HQ3v+Ftwl8+uM5cRISysADi+4",
-	"NXoopgE2M7X82qQYLWrlGUMPP6Q8ESNkPhkAdkrsWJYAOFKTTHViDDaFehiiDArA3Bpy7ir+sf/tG/IV",
-	"mVYknKjVEz0g7iKGTFLsSV7Z6pVQz3Eq270S+s+//89QLir1+Q6rf+oiThVN5kUcyNQFExJnJF8L5wtL",
-	"vEMTj2ABmpw/RR6WxK98LWyUkMuvWQkJ6qlmAdNpEAD0jYVDk3RMUJ9QNiwBa6YMzXCtbuO03jrvvlO0",
-	"Wg9BSx3yx8tfIChZQJYVxK+lLRaaV6tv4OrScNUSbPeJ4k5YIgxzWLLBQ9x3QTC7JGo7J5ShXhWN+DUa",
-	"K44FN0EbWg4D0crxlb5PMSr2FN9VZ0ByfRLU/0UAiMvqTyNt9ZQ4BPwXrAudeq199DGspoocLEiZMkGY",
-	"knuuQOvX7MRwNCyR1tlCGGdVM+wM3cY7aEN31RxTwyvKjWNkNtDn8vtg6AXlhmtq21ByQO9vPTUhap7E",
-	"xFNkQZ1fJrmi1FLo1sGmgT0PRBnsV1BPc23u95DDx33KdKvjKqo1j1GRXBF/akfI2UYJtdqoiNl0o4Sa",
-	"rS4qMs7IRgX1fOIQekXcmhI+eqhImeMFgl6RDZA8wveHZMB90kNF8i0q4F3jaQSEW7Li1Zh6HhXE4czV",
-	"q6aRoYwslViDIvdRp9XulhTl8kkIfWsSqCkxTnA9BXDbraXyIXkVGjS0XWZA1MS7akQxYRlENBZ4nt5x",
-	"SqiiQlbVlotTaC1oa9PF32vdbu3o42m92e0ssLfZm9Xc7HYrs9sjs551Q2Jk1sbuLYCTksdYEi1pw1/m",
-	"7JaQPRv6PfZ9eoU9S9z0YDZKoBqoo1FCjmPkdUy9Pv9mGwOfPrs7NkrI0C9dFrJUmiea7fBAojapbr6/",
-	"dqsbansJ+id5h3rlnqlJUSU1PsJcyoYV1KVEoCFXiiF1UfG8cbxRQjh8vzqEWdlOSgzGLPYo/jo+RerV",
-	"zG8zMPgo/FNNGACe6X8lVz/g/44DEGbq/2rQ8Jn6dwUcs4eBmpPEH1uSjCDHAyiIUbLIiCJ6AD+uOCCZ",
-	"cHWMIuIpNrIWJ0G10wFOKZOvwbFxFjJ0qe4GTFJv/f3VXOSuHe7oznAWM0Zk2aP1HroDxFuyMXBFj8T2",
-	"jFZhs66tTT252J/e3LA+Gmtr2BCiJFHMohfh+V1b+0blWK59JYbdrfGWkagAth4c7cIFgF4Va83jzVZ7",
-	"s9nqbmR0wgplGYSz1jyOkUz9q9UulArNVjediKmy5SsM6Komya3qi+2qriL5DCpMPjLVhzSxbJ3SEqVu",
-	"XhDqLrcWgGaZuhJv3775gTdAoflm9SugU9Bs8gug53MBZJQyI/Pm10E/6DrIUvnbmyU2vxtqZOIOb3aq",
-	"MF6lSiTTXnxaTzNQ88xFoKfrh+oZKGNzmuDTtpLnGmB6ui69VFWwz1I3qc2hYoyLVKirr4Vg4rRWZWiK",
-	"9pUwRt45qw8YgfW7mI2oCEYIk1NB6XgYwgj6PnYuiRQb6RMW7vxlk5cBA15xcj6NsNT2VMX9SgiS6JQF",
-	"URtfqqX9WK8d19sdA86sxZ2NEjpsHX8poU7rvH1UL6G4YWUdfiWRWGWanz0C+w+b9zW2NUK/+3Q5IkOM",
-	"yJn/gzN/oMo5639w1n/Hi4g4x9/E8cDDRfkwZz0pTIQV0PuSjjS/Zh7HcHs31tZ2RZb+pJMwp0ex53p/",
-	"V+S1t1HJlAnioZC5eJCLB89ePCAMQZ3RCQoTysfOG9bXP4njFJuw6NSo01oxRc59uoEoE5JgWAPPxEOq",
-	"I5olLLjJpBNmAH3OPYLZw0kByQEBFYzX+yedJKsNLaF9yjCMZ3bq5xlrkpxFGxT2WpJ06fdj7SIQkrGZ",
-	"ZHlGcinHnMBusmGkffI0sqs+FK9+Tz0ShfdVXmLqfM+zaKAJ3rhm/r/5fYJ9ucgMcGwJlKJE0ZeoeNo4",
-	"rcOF+0ZCLphn8raGGU5/hv38Njhn9s+e2UeTk3F6zCRZ14p0Dl+hbsYg9AFeJRX77aUVE/MjreOsFvdD",
-	"GabYS2Ft1di4exvvUBQxQ5lHGSnp63cqJh6e3p+A8rfNv91ZeDhKXq9F4yqZvJ4m37Wdhe50QnJxIRcX",
-	"7hnhzB6/WXkBjuqaZAafgBNodlxJWxeIQkuuKIYDYYk/qQwr6KvmOV8L2llOs4kKarjIwUxxvwQDiJFF",
-	"LQnMcQOh3eVsMItOJwuUyXjWDSjDnvUfCpM+hm5sWCDAirVEOMJ90sROTPAYSTxE1zzwXFW5T8b8ykQZ",
-	"QOY8yZOeyRXU5JJoDzw9a5C/PYy4AWZvpYIr6gcQu6B2LyQe1vEoxlRbQV2O+tPyBAuh3fEcnam/pKQh",
-	"hNHnMmD8lk84OABqDik5mvLADxFt5iQys1b5dUwugr0IEezUrOvEJ5Y2+BG5omxAHEnc0BAAWbv7UDIS",
-	"VoqCELS3vRN5bOnJiIaSOIuFBfLX+jBPH+w6ApJTA8+bA4R+vmLF7N2Hw4OJZ4/S5sDceCsKE16I6Dic",
-	"B42nsYw3xkHiTHHKAyUSkPEkse+piPa92u+M28OdZCkaX8kQERtD12rDz9QPqAiP2cxX1yMlpoVRD5br",
-	"2W68MKltVl5aUk7jsOw3Z8LGYR5s84USKSgjro6bgri2VAxpm3S6ZRp6oXi2v30v8InVzpxASD4mfsfh",
-	"kwgjNDERcejSZLGhz4OJLWDGf96pty9aZ91Gq3lR/1w7PTupq4mWA/Ophf3UYSKxFBBmlJ1uu9H8UCgV",
-	"At9LtqZmNlEJsHKD/QlYij5h8lf1sFAtbBVMgUK1sH2bpFl6l+Rps9YbyPkC82xZMrVCuq0OkeYrI69K",
-	"rqipxv1UDNBSwLDxkBYaZdPhTASe1JgHeELRh3oXbUY9mY3zjhHGF4nWuZB6xejIspideiqXTs+1vjtH",
-	"S7ayUIpXTgX28nhF6c5Tvf6sOM+C+OdApPcb1Z3gN8uBkRqOsPld/9HEY7JMvpYEc1JiNzQs1InTDCph",
-	"6DRYavA6NGUGgrgL0rw8cV40Z6hRM2t7ZmYP7C5xvpxhSIqWZskuH7dOa43mRe34tNFMcYR9eWlqVhFQ",
-	"c1qzfOqZxeRmQf4ZwD3RpwAAIlRF1fCSUROPog7WHxiMpxBHyTiJS0TZiPjUwmBZtqkr1IUEkag/RWet",
-	"TjfdRTOnNI+K0jycGJzr1E/VfSyd5tS/ScIEKLepco6gQ7aEXBNi86ny9hBFJsXKAoGlo1p4ebnpHmu6",
-	"zhAmb4Sv4pffGs3JJA8Cx1jjEiv05nvGlz7n7JIBRqTQyLcvT14R+owmBBV1bm+QVhIUYRE1MBLFMyMF",
-	"K2bL06S2cD5+S//5+eetxvvm1pfPP/tnH36envy5f4I/7bPGh7fjxsc2/2fnMOjv/ryFa3//+/J2F5je",
-	"mzh7TpeeMF3KM/4+StFrMfmcBBk3GRH5lHwh+ew8F/J5D4CzIc17uKuEnM4+czp7a3v8i7KpL6J6KZrm",
-	"dd+j+k53oReLRiqL52G0XizGtwgcnuCeFzMX9T3uXNpbX0vkKpkuLp+gE+3AI0866vhhAPrUtGuXaO5L",
-	"QPuiADGP7EapIJ0JN4a4rKYB9afoVfmV9j27Ir6IarkFkCLgZFk4MPhRhv/zawaLULZ/6JvKUqFs/4CJ",
-	"KxXK5l9HXz5alMXkT/JtQn1SA5TF8O8VIBPnohMk0R6EsDf7U0g2U0KvaicnrU+v4GoouZFfHZ60jn7R",
-	"b8JNnQWdpwe0HOGLtjykaF6ytyFmILKzmdYR++6+E9nEfbTi62Zzju/vvdE5x+fv3MPFjCe/PpzWd1m4",
-	"h6oFxuWUyJ+ouKZSEl8nmza5o8Vk0GKzN+ywjLHbcRcTRvyp+GnIuTsMpqIy8OFM3bq32wcHbw929nZN",
-	"2UT+8rV1u4+JR8Xopz5eT6dT8ouvra/Yn+L1TW+sp1+mf5ytOKv6a9NROLjxvUDWP5u/Mk6ma+zjH3ww",
-	"8Mk0sfCruwJGpGUJd8BkYP8Vcyt8Qti3saej8kSZDwbUIS53Aoh+FBOfYFeMCJFjrwL/3jmab9YDcV2h",
-	"eaUc0TBdtP7CA+TySN+YEH9MhVAqhuSIfCNOALcLVEShSz8otfC8U//Luz8C4L+BFgd8IyRb+V5LCZQN",
-	"QXpusY4W1Bd4a9ZcFxHdWUi3biG9B7Ym3UYyj3rowQn5jOzn8xJ9zXWfi0B/e//M375baq/7tKp0kpyg",
-	"EXklEEbSx1TD885LI7sHO68PMrlKmjhxF64CbqKzjCXV0fwm48/2OoTM3YPdt6/vVci83SpmdHZvZ7d0",
-	"6xW+rby5UOpY9/5YcnM8Fx/UnGkvwbS33j50lKRLmKQO9oCbQY+wp0TXaTw+8Enk6cpvfJYRlpRYY0UZ",
-	"teTLykhBqtVz4mGTofF6xL1I/pkRx0JpCfWnCDMNC6vK3k56MjdKL156ymBUPnUuOftJSOxfAn9TbDaj",
-	"rJxeU6YLPQ5ZZz0Gtddbb3fuVdZZKCmkLkBGR7e3V+roekWaNa3+rSSZH+KxmQshT1EIEbkU8gxvYONS",
-	"yHKmmsx72U2XOFQYDSj1grZLPE+ga4C5j26HZqWTmETwSoQd1PmZIS+UasfVsVE4zJGt3usLX9i+uoyo",
-	"fGVfWReufIfcp3I0rqon2zZfInSgGMJQWqnEwLqa9pQgsmEyewM0hWpARz2arJFYOiNIojjmQiIxIQ4d",
-	"UEfniasmsp9TKYg3MInJqRSmDfMAEqmakC47WH4N5Epec+ThPvEEKvbwTwCaaVhwxTFp1nVaTICCMlPJ",
-	"UFrZEurNfw9pKONPNiroVz1Itb2wT+byd3rTyle2U0Et5k0RdiClp24YHEWqCOu5uh5xQVTlmpv2IOfk",
-	"BAtBIEM2HTLuE7fyle2aLPCxNY/mSM+OWXydKYn6CLLJ2gzu1J9ZAZgRtbXAEqJWFbgvdOtdmHcKj816",
-	"lszra8oEAmAS+K6Cztqtbv2oWz8242OEgvgMF7CI2QvXyle2V0EAfQhpNE0OYshqe83tptSZimFmTG58",
-	"e3LMt30uw4HCvqcCD31i06PDbLwSqKfP3ZlP1dae9pAgUqreUVlFvfNOvd1DY3xpdq2Z1Fem5Wu16Xo6",
-	"yKSXrLc44tdEDT6cRoh3gQGrbzdMN+WITFGsY1CvjUs0nUJCDQI47IT7ElZ5v4KaPFoa9VkV9ZqtZt2k",
-	"dO+pR2FSUTjDPZ9gwVkPkW8TD1OWnDdEGbrmvmvilfQaUXbFvSviliDFLXTWHJAocXzYTeOakB7KpIWs",
-	"Y0venk04Uz3ZxyJg86tNsGH7uzDpX/hyKQiue/OPXsWHIVzDPHrp+bnQzooTbnRgl41lMpLM9+u+0qMM",
-	"wvUNgU04IUQtimOKKWvPBz/RTdKKGXEuvaN2epfuqjYNrIRI/PiDrXM9+AYv5BBK7yVfrBsqs25zsRHN",
-	"Y6ZgzlKI1/nExTnx+jHE65Z4S1k+ZZyRhDV0ZefPtUIuxTqcbpTdu293zMUeeHeerdzcmptbc3Nrbm4N",
-	"GblmpaszcqWmRJEv2X5yEXjr3XziNAmrM+lTMAnf/mrUEuP1+yut7JO0t3uwt7Mce3gAzyM1udPH5Je2",
-	"t3vwdvv23PaBHNL2dt9s75Vuvfgv2CFtHqIcxv9KJGlGSWeti+NvK6FXJxSEL95ZjPtrfYFh3gtyRXzs",
-	"oSLjUPa8fQI1A/EZg1U1xes+8GnZJwPiE+aQGWl+a+9Nijd+Lj3NSU+54JILLvfvrUZCcWAJgUV9TZzA",
-	"p3IKLKdPsE/8WqAO9m+/A3kk/lW68aA7gixh6rW+zKmdNZB95CJzdexzLm02kREXckMj1RaqhU0gv6aT",
-	"82LSmDIqpI8l9208u4hug8IzJ/R9kUF8HvpYzWglsgHUIJ/4kU6rI1JEkjPiC86wpxohQiDJLwnTuZDj",
-	"fRDxOgM50kdL1dGFD1JqrnmwN+Cy1RDnQXhXHavuGB7UPIqVqJAVsqmzDLmQzwgPCZpwjzr0hkrPTKG0",
-	"kF8oIEr2dlZj4tmfybFDw4S5ZbDxxSZ/rsHUln5pnKJLMl3cVaGKpXx9qqVwIlAxlgFId8lklxEbJTAL",
-	"UTYsJXIyufHsmrEWTQaGlCWLkmulODuk9H32bMUzXc9Xr0+evovehHtow3uLWm2A2zzdhhmgHfyCJu1x",
-	"nm/uvN2IxcwXz9uN8uHJxkrjOW830laU4iHjQlJHzPa4c9o9U2uApwIVJx6WSoYQG7EmPhLsyVHa5Isp",
-	"c0Y+ZzwQSGJxKZSUIunAHDRjqBQlVKlU4jV2Vdm06R5xX5Y9CuQocWbNKY/XQcYT7mN/qg535pEGm0RI",
-	"jYrh8oTAnNFJitWtsUCzb3X1yUdFgAcXG/GlidUbZiCbqzqbdISoM1gGvl50uEebrUFDOcx/H7Jdm8vF",
-	"SJxGEkQ2gLNk1NWBSaWjZlpScHCISgvUDyRiPPyKuIhHfB0kY6GhSbCbOK7RXWDamQKmCHcSBHbMzFrH",
-	"d4opXPjr97/+XwAAAP//",
+	"7P37ctu2tzAM3wpG+5uJvUsrPid2pvO9sq0kanyqJefw2+5EEAlJqCmAJUDbSiczz228N/Bc2L6Sd7AA",
+	"8CCBEuXYqdOofzQWCeKwsLBOWIe/az4fRZwRJkVt/+/akOCAxPDnIWeSMLl2REXEBZWUM/U4IMKPaaR/",
+	"1rpYSuwPR4TJV6hPQ8LwiPx6VavX61e1LurzGAX8loUcB8JDXcpCyoh5TkUU4nG95tWEPyQjrHof4btj",
+	"wgZyWNvfXt/b9WpyHJHafk3ImLJB7etXr3bMfeyezOXFMeJ9JIcEMXKLYiJ4EvtEjRCTvxIak6C2L+OE",
+	"5Efs83iEZW2/lsR0LSZ9EhPmk5qXn8rm+vZL11QuiIzHa42+JPH0bE6TUY/EakKC+JwFAkmObjGVqEf6",
+	"PCZIEBZQNoD5qvkRIREeYMpmT5jc4VEUktr+1rqXzZ4yubWpZk0ZHSWj2v56OmHKJBmQGGb84cOHtUYi",
+	"h4RJ6mNJpqede0s5QzAuUVNPBEEr3QOCYxJ3VyvOsabbo5jgcPTrVc0PCWYjTMOr2gSId3ZcEP641uES",
+	"h2uHPGFyerLwErEU0lSSkUAjLP2hhWyfhpLEwkMxGeA4CIkQqmWEB2qMSphBmdzdngfbr14twjEeEWnO",
+	"z1m/L4hjzi0WkDuLp30aCwnTViCOiUxi5qF+zEdoXYGYqi/+Skg8rnk1dbZq+zWuO85PNSB9nIQSZrYo",
+	"SpzjAWnTLw5UOMF36sMp+OppkqBsgpHt0TnFbecc9VC1/Y319fXclDfckI6JiDgTBAB9gIMLfXzUL1+T",
+	"LfUnjqLQ4PHzKOa9kIx++VNoypFiqJqZxDSs7cP099FVbcBlve7z0VUNUYEYlwijGxzSAAV8hClDsE6v",
+	"RuKYq73+n79rfUrCwHShlkOEwAM17aq9ff1DwVJIrIjPfu25ficMghIhW6r730fvXwTvNu9Oo21xfLv3",
+	"5UJu+J+Gu8lv/a1Bg7zsKYhLLBOhwKy2m0p9CnGALIxSiOIeT+R+L8TsuvY1v1X/v5j0a/u1/3qe8Ybn",
+	"+q14fq7hqLdhErH1ssyE9xFG6YlAPAZ87/FgjAJONCDgoMJztWsx9iVaEYSgroasojJfPcWI+iH1v3V3",
+	"GxbewJPgLxxSLBAOY4KDMSJ3VEiBbqnUc1L7gtTu+XxUq7I7r4OX1+3N6OPtDjv29+TFl63R7zcvem/H",
+	"G4Pf8C55V9idvWx30gU+2tZ0gMVodji5Xh4r6MMEzOIx0+8UCeWMwCa85nGPBgFh37oLiRzymArNXfqY",
+	"hklM9pEcUoF4RGL9nBGi+OWQoKOzk0br9HPzqNVBEYlHVAjVgDP9id6Iunt7nh+Mm1tsYpPe+tvs4qX8",
+	"dLt5ff5ld/Txrw1xfLPXO+pvDX7DL8jvhU3ayjYpA8Cj7dInnqCAw8kY4huSX6/kiNwRP5FEr9usCLam",
+	"xSSJGQ6b6tB84/bYvpAg8Q2JERzEVwURhQaIBkpC6FMiEJWIMnivv3gmUMgH9Urn5Z3Yuf39JbuINu+O",
+	"/V158mXv5lOwNXzdezH4DW+Qj7mt2MlTs3SSbT1JvfBHpGtmOAAGgPyUy9c8YcE3QvvIMAAuUV91p4/f",
+	"gN4QhmhQgtTN8SC4noDkcbR1+25PnPq7dxdyc/S+93L8e7AxfP1lZ/Ab3iadAlJvZ5A85RLphTwa9C4s",
+	"2UlXaSHYUvBQmgP5Vji+IVKD8i3BoRxaPkuzAdCYyJlU4vkQPp2A66e/NuTJ7vXH2z124W+J4y8vbs6D",
+	"zeHrnoLrS/KhgKEbRbjml/do0D11LROEurHSuTqcH+N4QL4Rvp3c8QcOTgUKVb+KqWM2Sb2x75NICrSy",
+	"sb79cufFLuqNJRGrk/C/7YUU5JE8xD/c7crTreuLaE8c+5s3J18UJu8MX/c2AJPP85i8kSPPRrpBTSap",
+	"HKMO50iv/BEROwcQybmGyL6iiOTOTxlYRhbpiEq0soFO6AEowL+1z05Rb4yMZOyhw+Nm4/Sk0Tr+fNL4",
+	"+Png7OjTK7S5k7ZPIqNGF9tdnh+fNY60qKQIIvXJJcM3mIa4Fz7Ezgvdqdp0SUYRj3FMwzFKskFeoSgk",
+	"WCgkkfEYhViSuBoLOL95wd5tit9vd+6O/Q158eXl6FOwPXzd2xv8hrdIu3DActttForyK320nbaDKZoC",
+	"otO+WShWmr+WFaeUfcpQzjygoJGzrUwYDlzzMq2f55vC3Dqcn2A2NugnvnWDOUcjzMYgipEA4YL6L7Qq",
+	"CufbDylhUomLRkJW+MCvCXu1+LZ32F50vC0+3m5cX/gvRr9/2bo5CF4OX493B7/hTXKSP+WbOUlZzVYt",
+	"HqWrfzyReVHA4CCIwbgwBSAUxaRP7/5RrLlkWEveX76Z2yqaoNdFBUrYNeO3zEPkLqIxCdTyY3LDr0ng",
+	"qb+pFIof8IRJ1TygQp3VoBqa/EfujD5s/HUcv7x752/dnPZejN8Gm9FrodBkj1wWxJoc+y0s9tEwZMJS",
+	"BqK60phiRLUmPLF9LtvbrD2cam82Moq5TwTAUXO7B9hPoxDTTBsOSEgkCV4pfnZLwxD1CIqSeKC2mMG2",
+	"wi8UYEkW0b8uepujjy+uf7/dZh3/pTj+snFzHuwOX4+3YE9PC0d/M7+nuXUbNv94e3uWCjM+Zoru9xSM",
+	"GEE94uNEEHVmwYJBpNKeAzCPizoY1Ez3avSGH56nSlzbLGvSzJa1QJgF5sRIemMMsPorrxbFSsKSVBu9",
+	"CINzNKu3Z+5+DMR6nIcEMwUtbbab2ZG1a2UG291tl702s6b+j7WF2Zn+kbbnvT+JL9XIjWBEAS+LizOn",
+	"1/4szuuYCqnAn2uEBjEG8VdyoKuJIEofBGvlPCQwBgk5VvMZ4buW/kjbIS12xTGG97kxSyzS8Lja9KaM",
+	"oOrgnbFwbE3Rk5ZPr+bHBEsSNBwDNwyRhSZqw9XBRCsk4v4QjWgYUsNjQA6fsm3PH9vc15w6keVIv9Q2",
+	"M2PbNmT/FWJJGKLboWIYEg2xUs4Y0IxJ+79qqIXWwiQsfnk1MgKSNTl6Uz22DNhT8A1AYo6wELc8DlBM",
+	"fH5D4nHVuWxXmUvZCfwwJHJoOHyO9Zn2ij8wLp0HkTp6O4vwXwnJTC4Kc3LXK4bCThzMEWX250bp3mZL",
+	"CTEbJHjg2Ndj86binqIWixJYrY8FWaNMECaopDcErTCFcgoL03PgY8YZ9XGIRETCUDFPpRGSAA1JTFZf",
+	"IZ5I1R0Ob/FYqG0VJd/Vgc4kI0V2Xl/UvFpT8ZGjpvpL6RBHjZpXOz1QNGj2vnq1u7UBXzMP7eo1jIQ8",
+	"5IwRX4HmyHl3pp4qSKm2ii2Yxmq9OabsPJQGogmTNMzdDBnknDquk6uYf3xDPqCOO9Nj9Tg7MUUp13Es",
+	"pnBHjEVKxSudA4zEWEgyQlh9RoWMseTxrGMhuYxKCd4zoRRoykiARkko6Vof+3JqJXVHxxPsCgxuGkpF",
+	"YmfJTnbkcyfGzC4HhwKXqDl4hhOX8rS9lFM2gmCaWd6XLtdBidIyOwvHSvVQhxYkG3Kb7pjlJ/X597XV",
+	"6HMdXZbS52+d0/aD0+l7zKgaXb9ktEjXQWjI3byYrhcn9zPJOw7Dsz5cWc4SijLC94dXjSMsDKd7kqTH",
+	"wBCLhg5pLiQ4h6bftmTUkGjEhUQvNpE/xDH2tWOCEvpx9gqMpaqzy87rtZf7qOfH40h66HZI/aFitUO4",
+	"dvHAFKX4LuonsUJkDwmOMAo5G5DcpOG2qA/gXNleX1+dAMmLTRdEUtl/hgCeazRPAJ+tN+Tl7txrI3VP",
+	"kOn81EoJ5WUUGAb9MLTye9C+H4SWfQ9isjyUrkNZJgZNqPhqqZ2zznkdHWKmgWCsblquJFgmMamjpsIN",
+	"xWhUYzRKRGbkkMOYJ4MhwiggAdieAtQP+S1a+f3ikAdktUScmj6MIdWGkOIxdPHDVkCYZYOwn/Dpw+s6",
+	"bmPHaf7Mm5ELp3FrnrUDxEfo3EmVItqBZ1MebOMoHTgmIxJQvZeN8xYIBAjIh75EehLqVeukca7Uqo+H",
+	"bxunb5SGdba1u5NbdE6TUt+s3eBYgUWojw0YTB/mV64r80T3qMAW+0N6Q85jHjkYkXmbeRkJC8mIh9TP",
+	"tH0aEm1WMx/kbrR4v1936FMT9ij93cH4kEdjB+NQY48oI4j2rXID58mOh8MQkTW1k8JDBG73rU8BZ0R4",
+	"qDdGPo/GaouM65i5YOhT1Uh92eN3boIcJHGJP2zmgXpydtp52wbQpP3jmNgJBi5r1LQKKSSPSSO4IbG8",
+	"BxAo8/lIrRAYpTCkUxDt+tgjCEPPVGjsmV4oDH+Ag0bqciweYhpUDlGSuzAAN2akwSFmTqTJfB6o2T7Q",
+	"LHo4QMT2OWvgt9mlwkONa+8pyocNsX+t6ce3jNsLuX9NAnB+JnH5cIrJsxNMwxa7x3DgZjy52PLB1Dhn",
+	"yX2QWhAm53bfhrW+JzHtjx9qz+hIkygDSHSjey+fQ4RH3zw2CogkvuIgWCAR4ZGYb1ZJyZM3QUYnYO/Y",
+	"9/zUp5HfcQ7dNKJIuBzo7NomJxPPcaNMw1iMJ3kKdDj1phFEAtMd7SPcA2TKOA+6JiRSL2mM/CSO1dsb",
+	"HCYErXCWSrAedG58SFaXvGzJy5a8bMnLlrzsoXjZNBdIj+xrGro4gD502luPGJ/e87N2Bz3Xi36excwJ",
+	"cBfskZCzAcSHKS3FfBmjFczGSh0noSBooDjF9vo2GI+oXPWU9nJNIok2t9GQJ7FAK0NwUAeOwIyzhmfc",
+	"jbrgn4PtfUN3VZs4qLCOHogz3+AAZWCIBiJfn/Y8KHTkNEVph3C9DuMYJJy3Xl42eT1NKtEtFmiEA7j3",
+	"SpX/jRd7Wy/WzX/3ur526/2vTcgisOXcpNWzQM1mRe0I3OdFWA4R0Z62q4XJ1WIS8VjWo6DvMBTOtUgI",
+	"Z/CVmhlSr9R2gPkpP+Tm+vbL+8FBOs0QNthT5swRCo0n4PJMKMFGooD4IY4NhPL+RtyXRK4JGRM8Sq+H",
+	"09ZMYTOPEdAzHSzEGZkAZsF96X4QTSpfuNh1Is4QT2Ib9rCysfkSxZgFfIR6VAoPDckdDohPRzicmO9u",
+	"f8Pf7O3h9WCLbPd38G7vhf8y2CPr/Q282dvypy1W8+cfU+d9JxECXV607MSBGBoev/Km2clCbcEUedQ8",
+	"bnaa5nyrRxMTd5Cj5/MW87wM1Td2t17OX9qEbpBkRjO9aPOBORPeJK35Yx45Np6RExKvb0XKavbqyR4b",
+	"+vtp67V+kUMjabx0hsS/tua++415mHYxPaw5q8hXFDtmJFAitzaB64mmd8luAn34aB5C+WGm0JcpvWAE",
+	"aKbDmaIQm9ChmGDBGeqRIWWBCXBKQpL3MgHSoVgDRMdMmMu1s9Zcj51+iiDTnvw0BsKuZgbbV4y4srBF",
+	"KzEZkLtV5/hT480ycz+CZTuKqXZkm3blM29SQ3MSTrmVVPRAEz538Q8TybTCY6vgraYj5eQb13XsYiQD",
+	"KIZB9PxJS3fXTjEHjyJmFk9HFZLS8EtQOj3/mKGMihpKoCRNAPRTsNofNU8/1bxa4/j47ENFW71Ze7os",
+	"vVrTkful6d4FwsBxFhqTINPooo4g7NC07PkTkvKHJqrVSNf3JZUTZ3zW8a5yXg/zm+YG+KwDq1clnoYz",
+	"Y+u4edo4ada82uHZaad52ul8OoebsovDt633zTX30/Sz+x31FIC54UvbFGdQ2sxMbbHW2Toc21xmgj0c",
+	"YjYgcB5c22xEi2lzK44JCklfooT50EWwJEA/DwGapiqJHLaJlJQNhJOQ9OnAmKuRpV5gnIEpFGODDI2I",
+	"Yn5DAxLX0XmGduAEEhHt6Ka2aT/961c6wtE+GnIhPaT0LvBt/yxE6CGfxPJzREZoJeA+GvGAhEhNuTXC",
+	"kZ326qusqzCY7KpHWfA5ESQ2f1rnlNwgPSzI54B5INR9xlLGtJdIko0ObYGQfNbC5OR0jgP3dDgN/H1E",
+	"hUhIfBlTz0TRtQL7V5v4MZEeWGIaUsYeArlusv8zGviu/gmTMd5HkjCsep38rKlep9/V0YeYSrLGWQix",
+	"nSa5DPJxHI+1EkJNzFOIfYdcYuA04eq2sb65PU1/b9VQmcD71asVoP8tfYDb3f2+txs6+blW6yt8b7Zv",
+	"4nuHq1z513rL77kAhdlTg29V+TJFwsnPHVm/XN8Xz8b9AGCx/H5fq/M8mbHKde/l+jZV6O4Bc3u67jdr",
+	"Q2XUxxN295LWeTpznyHLqHyHXxNHFJo2XLtirZqpWUrbUAzX1kGxlQ0qDtusnchkKLLqF65+i7zMmSLP",
+	"qyVxODOvGwlQEoeWKeXsrUWDC2qcn3+GnHqRTuugGmq5yvr4Pstn4MlN7OXG3uZcg8yE1K8X72Vg1wv5",
+	"o2zTZrrTTfDfjPE+oExvvT+pQCG/JbF2NMUCpfKPSSaIjKVH3FcLCLmPw5pXU+JAzaspVl7zaoqFQiMZ",
+	"46r+dwZwx6ZD+7ulO05fB4WfZ3og+7OpBzT7UGJyqh6lWTx0epNbjxMIN3VS9GjWHXzhewb9ucXEeU7u",
+	"E071j+Ecn5uQl4GysE5vrgf9QcyvXaK3fg7yEQlDEiN+y9SR8BMh+YjEYloumhGv+s9YoY+yX5Zq9/Ry",
+	"72NQJnfa88WFrk3zLkcGeB+NeRIjf8jpVIrRSvGv/1SA6HynaRcUS3J6ur2mJ420OdjOi43TiOk0MepX",
+	"s0yKD4cuj44eD7ktMwmjK5DfBfhDc/Idp9u8gZy3wCVllmXC3AdMa1Ew2Zbz1qS4IM0z7RjZ/cJEXHLO",
+	"scKGeS94MuaeyBkU7uhxCdu3kqsfjvjcg7KkGPXtRMZitJPM5NG9jNB8O3Y/gMCzKLWzs/hR6J17vg9H",
+	"8Y4oHjAuJPWVFDx2eX9lWWYxikIs1UlHt0MuiPYjCtIuTGopz+aLwvmX0whkMhTOyWeiM+PoRIiPeGrv",
+	"e0rLHJB0nlcFtfPjRuf12cXJoulm8qKE8SIxEHNu5DUdvSPODTx61zpB12RsEnFKjrDd1BXNxfxnAqkO",
+	"jjpnq9P7FMX0Bkvi7P28eYLMezWEh87fHbb/awOtXLQb6Pyi9b7RaaJ3zU+rAAn17iVayT9/hVRL3kcb",
+	"65vbam5K1TY+SjxGzWBzZ2djr+50zqlgSEp6IfWdM29Bxif1Wk8cLO8k0BnrhTT27XRlENaYMmKbkFMq",
+	"Ffi8eeKBC7zP4+CZQJLcSZsqLPpV2zmqLOCrVxMkJL7kDgFEJy7Ub9EKZwQdnbZRiHskVGONONzJ0b65",
+	"B9Je9GrnP7ebx83DztlFavYQedklJoKHN+BOVRQnophL4suF4wZz2DIDT9335xmqpnznFRATnkiUdezl",
+	"ElGiAWEkxpIIm1tk4oIrHCh1fThygzR9bQmu7S7Qm66QM5/Skvdz2SoBvO+anz4ftDptwNnVV4AXQP+y",
+	"+eZNHxftRs2rNY8AraetHNrtpepxU2ACpzmkUJZg4LtmBSbZNTg8GqA/E49wjj4U1+qZVGrTB6vsAD3o",
+	"0fjHjsA0okPnbu+9G3IpSFyWcisLDdFtwbCUht3oSd9P4jae4y6HKiKsDIMlCgnWuXpMkI9Jo16MNi0f",
+	"MeffjhPJz2N+QwXljLLBGasY8a0+HGElVKQJwHhfQ+KZjXp3u/Xb9m5nwSw54DPxeLnF/JwiWe2SO1U9",
+	"HXfaFXTP9P6/VFUEYRmo2PFDZjw40n2ikswHxnicZrbX0wjJnA3C5ubbLFK70MfXOrjBOvhX3q/Fk0st",
+	"qlakh3JxJVZ/CokFXNkBC/iKTauqqQAh8L9CGsBvUnTQCq2TevF1quxRppv2qL5u0HEsqw9lK5xMspDu",
+	"w0Pr7DbW5p6kMw3VWYR2ztcOXWjn4k9ejSdywCkbnJuLoxJMC80th22eXjTNsXtVQseziTlMYeY0Ytp5",
+	"tJMeI3JG7p4hF1Kdj5Df6gsZQViQxVOu5B1aRljuI1zv1f168Hy8er+8Pps7u9PTterxjImKkYxQTEI8",
+	"rgy3c9NrBXgBzpUn88wkC9swi2XRnj4Zob6XN7XG+bkL0q1ArowHZAE+QMNQCUUJDsMxZHd5fFbwV4Jj",
+	"zCRl9xWbsg4WOv0xkYS5GVClYdPvFxpV5MIhZ8hqxGhgufDG1FXMXKCjTpyQnO5UEv5oUwhXE0S0UG0S",
+	"D7udDqckyRyh/OrVdJGG81xoQbWRPxS/cwpClBEbOl30wBVI4mswJ+iwBXOhbhM52XJFqEfkLSEsx/AV",
+	"EdPxB8/EZKf1BW6f0mzJE+ufFgqdMvsUYkyYms25n5RmvGltZ5JGFQ5YHuszbSXHfac5woS8PyFd5imM",
+	"iwnmSfYfpUqc01hhIkRmOfeXaVtuhQdaF2WEp6FPGVnOJRwqIp1ZXcWk1VrMERu+3fr/RBSah9IWHvYK",
+	"4oEk8wWE4ZQ9gIQzE5MfQ7qdMaHsJKSy7azZTZGKVjBHZKaBcErOWdLCIoPMS3+Pf5vxUHK20A1mSNrG",
+	"bfr7S9j5zfgGKVsR+/kAmyUVOumvUwpcSOpzduuS8pZS3Q8t1SElLeVBXFKHIhXpKghQk4yyXNYpK+rR",
+	"ziSJFBeeQDxZ87RxcNw8qnm1o1Y7/RMSBai/zpunR63TNxW9SfMQyHWce5ofJP84HTD/NB08BW6VCC8D",
+	"3WoBXZ72D/JDgmOBMLLqbcld2L9fIM1cT/xqHltLEfS7Ool+L2Pxo9pOl7LgjyQLps0MGfA5k4oGCBMt",
+	"B3vRPumcexNRFt5kAuPHESW17WQ2MTNUxhr41IxtBsX7XnlMQXsp0i5F2sc0VJYInGAb1LmgqidWLya8",
+	"IuC6+AgJaKpUjSCjHgkCHfKctq56QesopzcnQCYLHJye0huIR0o5XHFCD5CmJh15fswNVIkoyZZfUlii",
+	"YeuNzshav33Pe+HHSr4fE59G1J3tVPEgki+WAacrHsCFlc1KoOZVr4ouGVAv7Ljzb/ddG2nrP+WmP3sT",
+	"nRbw5ppenWqAVgYxT6LVWfbwB973h4f93CEXgrRe7my4Zvv4bUuoBOhC5ZasRoOdQQWQQw23ssST5pXt",
+	"WBELtALlOgSRiJrdNaOPsPSHxq2MpVVMUtUtL9pUkf/n+2/8g0QixGVAO8ZPGWZyoSwtDqQuydFiY5oz",
+	"KpSfyEyClSFgDqxmphVP2pw46+xA2PplOSr3JExel+0mVIT82GlenDaOPzeOji6a7TZkQ2s12hVtXSWQ",
+	"sZ2739oxsyFLGpqZFHagWnqjPLjvm9ToJ2A005ieD5OZErkiEiuF1B3X16EjIiQeRRYyutwnZCIyjjXt",
+	"5uHZ6VHb0zWi81421RJB6Cyr8+QbPfsLiKNw1UlLl5B26DrzuhdIEnVBhFLoHEmX1HN93nVMjV7ukzjf",
+	"Z+/Uubq4OLuw/+pAg5NWu906ffO5edq5+FR81Tp93zhuHX0+PLs8P26m704+lnx08jH9xL44Pet8Pnzb",
+	"PHzXPKpIQabgDBOfempX4n6hpm/maGdS3tDMOV2lu+XJx0odnnw03ZU2Oz3rpBBJ8cpgpytbOySAt3p8",
+	"GvfmqHQu4/JC4DgMkSRCCpQiPOLMqrnaZaeSsmCnCydgvhVKlNz7vAl5D4f2lBSNFXpCdfQaYgO15LGP",
+	"+jgUxPqhC13vK+BEB3zEBBtLvK1ZBQnJTz7Cok0A4eor+FJtuYfa56/BunB00rg4NKDRp9+UEol01XuR",
+	"BgqpTtRZpNLLIj38ZyJNW4ICjlYwg1GHWEIVO2Jy92MEei0b6FgkMC3oKr8aBGMrYVWowJve0NktLydX",
+	"ZZTqjBENmRJs2AdIQZbzlZOPXgYzzwCsn9ubV2DmBGiqPz6/bhwfHzQO35lG1lD6TCAZYyYUjIWHGped",
+	"tyZJvyjLQ+NBfTfbaMJsuuqZpwJCqNTwtwrst1hAeT4PfBdDygjCSEgS6bBE7UKic1fuI8Ab9VLNjo4I",
+	"dJOFgT0DpAjHq17Gwa5q52pjg6uah65qrzEN99H//p//e1VDPEZXtVMubWySeT4tSWgCXpbdpCRd0ZyT",
+	"Bmd2miPZC5EVGqymQr0JndLY4ulDBZmZFEoorOwphMfMtEDcFM3EeRxR0CdhH60YaYqyFCOeCQgjhFPl",
+	"5VL9FM/L6gNYl+MUwecTrTzvzukhC0XPmohZM6xnd9J1AlsjHL3mYeDK+9BAfXijZQWTIsoYOtFK66Rx",
+	"vlpHEEqKJWROUpiuHuuqq7bApldE1SElMY59RUxISEdUQli8NqmG5IaErtQzQxoGMWGXrlz6lzG1txuY",
+	"oR7RSRglRwOiI1lF0tMLEfb+gwR2s/WLfKqJXHilUJJLriS+M1hv7nWcuRKa65aeXh3NnmTCQiXId/uU",
+	"hIH4td1pdNpdoCdYQKihsfCbvfMxU7xnyMPscmrV5eBeso6cIGs/v98u2CupecusFhFZYojRawb0W0lp",
+	"IWAVXE0aXK3k6Kcalo4AL715afa+erWEKQ3/pCIK6NZPHRPcLjkGJI4FTxyBIiJ5hcNdRqJMfy4aZTrT",
+	"REov1dRlA4wTQ35ro1snPEKYuCWxu2pU35Qe0uqtOv89RZ/ST5zeIMXyX7NIfW5JWYJfJQKfxadJGKre",
+	"er7vyIAUUhZARbbMVJNKpAYQJbp22UGaFx7nmsbh95yACXNZYJdGOL7OxUo6N6sfc0dUvC6INbEetHKl",
+	"nSeukvX1Ld/YOuAHUeKVzRKsn79CZBTJcRqLannHajW6NsRiThm54qINhRAIF4okTi94mJVmw0FAVXc4",
+	"PC9eOD7oruVnberCTQBWlxdM7QG6dBPIujpuUAqdPwIkMx6blI/mYO8jc4DWWkce+rj2OhmEyVor8FBr",
+	"pIR3zHyinqflMpTMnP6A3YkglEjmlJmM6CxUdEhvhckqbKjtSioMXbaOVsGxsZ+Elo5b1PJNyu7GeWsi",
+	"FcDe3kuXKd+sTS54HHTwcPq1tc7NKHYXE59UGYYKqMUuqJLfU5YLWkqO96ST4RFhJUdSEMIWWJZiM2Xe",
+	"EdIdVndkfSIs+BWvBLXAEUNn9HD1iT47cNLtsVZfKhDRG8Wc+4WTXjFBrLtUWJt+IZMEKFc0rEo1zERj",
+	"8XTXiVGUJsl1hfMu+XR/JzqBxPdhA8lsoRP8sPLiZlC0SaW03Iqhhh56OcLpoR4PxpUI9YQIlBWpLJJh",
+	"7TkAUg5gt1fLSRDmhGUcbor65897Dq+zLTZ8DLYHWLWWGwxuzRGmspFcpQDytRZ07XpLtKHumxamT1on",
+	"TSgi59DZAiqiEI/dysJFS+sHfR4j05CyQVrBrRpO2gppFYYwLRcfg850TcvBaIKwZ+QfauwxEPE9FNJr",
+	"gjYVIdmob67OzYo1r9JhFT1mPpmBmnOL0ZiZhQfRZOHBb8okWiwil99zL49jlZFdidkl+ZCyo1dA+VJn",
+	"8tmIJ3mKd3BnbTLIFBwxhbZ5Fwevhpn+3AQ6hR4rbGqJG26a/blImarY4d3UZmG3HWjp5aFul7/Qrhvl",
+	"aqG9B6ZvjUMxSA9juIdVqrTOKbcCNkUt6DwTRjjF4rooaSiJ1ijqjU6ncfj2pHnaaa/WEWRwUupF/qJX",
+	"oNJV7COMNHwtFea3DPWIjxNBELbdGMN9FhRhzKiKHJIbEo8R1OzEkivBhoVjrTOr3dShGGYMuCTQtj0S",
+	"9tP+KtcmX56RJ35GDNF2X7+kpwDwF24ujLmpa4xMfR7vw+YYGQitvG02jpoXbXMbkT9YK3nM16+VxIVW",
+	"Ds6OPoHRpmsUou5qdsfBk9gnaKV9dnlx2DQHBj6baKFOpT6RgM7mnjpzzOW3TOll+m4gQLpYji5gi4MR",
+	"ZVTIWB0HyDzGBvr6DEvtmCSHMU8GQ4SRJEomw/HYlIjgPWOiAxC1Ts6bF+2z00anubqfO2z6csLHYahG",
+	"FWMBQyrN1g+TgARejrIkYbi0Vv2g1iq/7DRZ2WhSHzE8QZ0Ac1f4tnNyrKXGTK+Em0IoHQ5XnuROeun9",
+	"Sh2dAfkGN3KqaH1vbJB9cjBgZICKt1QQex0JBUKkPs+TGQl3X2ysv3y5W+We4x831C0tbKIMvQxNtsbJ",
+	"FAVWK9jgAuLzgARTtriHMZstLWM/nGXsHzdwAb8vJ7FGHig5CkaOAHFDF11/KgR0abhbGu6MmcOKESmy",
+	"u4T4fNz1pG99Fjyducs/jSK44Nl5CpkK1F9t9Vej5tVODyr6XtrFQU/2B/Rof0DP6Zt2/k0j90ON+NWr",
+	"nfSx2y/+JAklXetjSDs+WQTU+sw/Leienp2qtXfOOucVoWlWbz40v/T3X73aWRpVP+EbFi1WOlf3c0T6",
+	"rpCIITG5qZ8pYaNPGdURyOqImDVLHPIBWnnT7KDnuq3mQhPhE14twjFh8j2U15vOHQgvbSJskGe0GYL2",
+	"EeOmJql+TM1USKC1W/3U0CRGcEyENB/gHldbbD0IvTSm3zOOZrqu6qrWJgWReXFeTiweJ6Gso0Yun7EE",
+	"uxMIE1T9Pclfdna2qpQ3u3GD5CwPi3xoNaxtyi8KFgxLYJypRWfgtiUFV+uoIdGIC4l2d7ydrR3N2lN1",
+	"RWvgnebHDhwihenacW8c2RBccGtZSXGmDu3c616sLKEtu2jQ10VU9agm5q+I9PPzKnCbcnCuVb5kO97n",
+	"0Uz39l3BWaGSip17OfCOXE6eBtECLPF0sSh7Ytq2funEhUuWO4KzLGWGrnbqEnS/ubqSPriVpmOyqpRP",
+	"BoJDXQHLPIly+5zLWl6fvhi6Z9IPA/Wqd0WR7Fdac1oKp3zVikDG1J9jEMgtP4EQKVt9W6Q2MhTz0D3E",
+	"YjF6GhQlYXlHWGJg6YoEamJo7eimCGsluCRxOAMkigtU60bMxG6tiJcboY2iblOT2JQPKXFyh2LtVJDt",
+	"S7DQbZJOkSkHP2/iqBdPWh5EBQyyh2jyUtBAorib5YSpBPhtzcaZxUTjwCqIRJztpzWM8iTUrm3VQ5cX",
+	"x2jFLnDVQ4eX7c7ZSfMCrRSWuuohUxZpJbdk9X1btU0Xvvok5Mhc3abLi+OaV7OrUtI6LEO9aTcvKkqZ",
+	"Ofjnus491aPkHuQGzD1Nx85/CtNIN9kty6cH3PDWVJ5Lt/1JwL3duWidvlESfPNjR4H97FiHwp00WgpA",
+	"B2dnx+meHLfaHdiPQ/VB66T5Hy3Evz3Tz0/bp40T9eDwonnUPO20GsdKFzpvtNsfzi6Oal6tddppvllw",
+	"ExV802lmj8yEswd26tkTu4jsiVlO9iCPBlC8WC8xe6AXmxs2W3b20AAg91UKitz8CkDJnufAkz1MAaXQ",
+	"bDKV/4NWE3AVzHEUHhoSE+1Cso6pMEVz6k62USUNwNRsv1v9WQvNyrKKiPrlO9A+f51fwmJVvPLeJ/lR",
+	"bEZvN4eZwApn1pAzFzKUptC+196/QgrsWmUzMU8ruZAWW/edytX6AqmJn9DuODbGtR/nWIhbHgdQb/9S",
+	"EEdcuGnhPr+M3CLbIlPBXmwif4hj7EttgmQBwtmrSc2s58fjCOI+A6Uwo34Sq52b1L1ebM6NINP19J0T",
+	"NbfQ/fS2G3xQ2LV2QdNvIxzjEZEknrSRbr5crJamreufws4J+jQ/kiP/UUClliD/XqAKzELRbwZB0pFm",
+	"T/FUczeXVg826FyyJ2N/EsRPYirHz/OvFLkHBj9ard8vzZ8r3dU5iQVnOOy4t7+hZgcN9D57aRhw6juP",
+	"VsSQ3xqXiFwBOlMfd/UbyrwblNMY9oD1w8hdRGPsTprXTN9VnMNUbTBGFBmEMYioeJFVhXPak/EYCXQM",
+	"+ZrOn6PEyvL6bbm1g4encVEHAMBFYSJ0BpF7bNJ8W5gFyP09P2fXcC6cDSe3PS8cjpnZuR4S5Soi1WNB",
+	"sLTccQFghxq282kKwimx8CbicjwjxzJubI4xERFnguiguyVpeeKk5cEwsJo527AozY9sFucUZRSDctg9",
+	"75GpsWClnktFbH2xaSH1pHNu8jAEWOJp8TyiR+p5ZQPkRZYZohHRtsnA66p5GRPwlcFhLlNdIasEWnF3",
+	"tlpHH2IqyZqC5r5ByJjIJGbq+FpgC+TjOB4bT8OvnlrL7NRgNsNFbh511MnZUyYnqH2oMQ2N4vEkrCut",
+	"k8Y5ZA87fNs4fQPmgK3dHYUXs83rXu1ubcDXzMOGAZZOAD+0SFApKbJtb76dk4+tcOWcv4uDyzcqkCAP",
+	"e+1sKToVKOS34LAqSC41Rpa6PE2Pcc+tCLmPQ/CTwFHNq4UB/MNp4JuUMXjhbbHwzBLTO28edC5pe4FB",
+	"RRYlpA97GnwPkAZTvCnYbCiJW2/u4zDsYf+6Y7PHHBFXnEnrHPEYKjbmcx9qloLjsS7eYo6MQzWeew00",
+	"NY1zk3tsQjTisZw7+D1SREwN78bw85hL7vMwCwIgIQViZd19DLq654ac3+c+twn1gIY/IQKk5lPz4J/2",
+	"5+bp4cWn8076+6TxaVGcL4K5RJx4gDT6DyBK2BNXryJOyPscIn0NO/v8lI80/5y4+q8SKjd5FKpJCxNb",
+	"OyUkVD5C09OeGW1XgPzk7CfhVUb2yghBGX3KJBAvlatyHDLHaDPaPkuac6qDjYzqr2TC3aqJGaEMknCZ",
+	"PGhpenyIYIxNiVEqCgUJTP4V80Y7E9eXcuJSTnw0ObEaAmWSUGn64aJouRSZliLTTysyLUWXH1h0uZfU",
+	"MlNyyFHqudy2JCEoWlG9OHmtUqRFRGMqJ7muegOl7ErYL2owE7ylMUBnslSwIEKiEcEMrhhtYSe1w5yR",
+	"itwiEzK86cIJuTFNLPz+5Eg5XJ3vXflHDtyVigLa8/coZQGX0tlSOltKZ0vpbCmdLaWzpXT27dLZtGQF",
+	"ZRudOaxMnTzMAojEVX2bIo/5Usvfp5Sv7vM85tH8ynX5tmmwyOwillgI7lNFbXPLemgrbJXLZA3gxxic",
+	"+Xyk/q62Lbb5zF1RokebfiHHdESdzE+SeEQZMTIK/UIQpBRXwvHJQcVzVIHEAMwqERjrQFsRCqm/7Swo",
+	"PFZx0qxZJbT/faI5qGIhHlf6+CJr+WhlUdNWFWdUaA0+q3jU9nnsDhGJiQ5INWHrWe4CgaSWo3QGLdVL",
+	"AfP6Ice5wqo6FeBMI3xKUCrVty8ekvwycoeysFfTWz8FvAmKmEPsP0ppvNsJSxP01PnKy8osAAMxR+zy",
+	"4vhpE3qjqS4J3U9H6LKdvw+5y3/91IheNrd/lPQZqldK6tIDV056qtmRoOl9C+stidGSGC2J0b+SGE0T",
+	"FV1WrTyVm9aBJizlccxzPtArF68P0d72zgtbpM1mNlr1tMKs5xlFobHzPTftfvlTcFZH73V6VgXyPqZh",
+	"EhMdZaLj9Pp9wiCdtc5qpY5el6gJiK4jFTcM7HR5DjEzWx0Rn/apr7V7KhD3dSoQn0wcwZcbe5uOM6hH",
+	"d/oAT65D5xCPQCktrCOlzbDD2qnclrirXCncbN5r1SHsSYW6ZJQJqBjhTlWbuT0aJyqTrLwAJVu4DS5k",
+	"nplCQ0UfcaBqplaW5ByFXHXDIdkcuh1ynVY3Rdgkpmvp0JX2wIw+2xRh74wgPuzj2oX+udYKTGqt1dQL",
+	"1HqMQREsyop1vEI+cNHmOYFsZaUW33Y655bc+DwgTi4ywnd0lIxq+zt7ezCS/pXf0bx9jMrQRUKGPJYe",
+	"GiYjzNZiggO4HBLJaITjccp7zJHVxQVh3TA3KLWHBWcoGsZYTKVRKbE6Om3GszBrcgZdKHa33wsxu+6a",
+	"gmoaWDjkUCYxDEX+u9WqmLS5vv2yYj05DVAvK+1o6Eoe7/4op6a5A+nMNXwzRSimKRlQCcfnRTKCeJyF",
+	"PKKV39pnpyjiCjViuMLEo4obNyorO/XBZMW+jdURNmEx9QoVwSYgq9eTDeQC3+/TAkNxMlmDbNWiKEWl",
+	"zuM6EEw4hBW1HN7vz0/sHSRlITRZXu0Aj0U+fZ8WsSHdoiIkBVG/SsZH9WEjuCHxTHmU9pEYC0lGaJQI",
+	"mQ5nRF7IkikMbRNEnS2OegRh6JcKbSZxZM1U3RzgYE7W2JmTsGMrREkYTuSQx/QLCXTtBQ0BMXP0JvN5",
+	"4BRxqw0dEEl8adNU93CAiO1x1rBvs6S2916wGixLtFg2Voj9a30jdf8t7oUcaobOyN4KX+j0we9JTPvj",
+	"b0coOP0jfUjM0OhG910+gwiPFh5ZibQzQPiexol44PNhsh8jjG6g97l1f1PqkF9oYYLF4+zYftcmTWOk",
+	"42i4z2oFmlpmPjDN8CzSaooNWqkKkuPJIRntO+wM14REpnKzzbNnorQ50/ZRSHyYczJeXdLjJT1e0uMl",
+	"PV6EHk+RO7AAQWXp6YwcOQ+4+/i9FdzOKnpAWderUgeonMsZ+EVyJsmd1HaozHVtEd+tCS/Hh/Xbajhy",
+	"A0sOyRlA7/c5Y0QXFTG+E2C8q38/N6tHc6tCKwVHl3zeodWKluBSF6uH8Wdp3knCBOVsHw11pvEY6huU",
+	"LukVKnjW5JdUX7jGQa6Qv6K5oYSyRn06MEzb5J6n/cyDD4cxwcEYkTsqdGG9b60/v/R6qo4l2toTcP+Z",
+	"QCMekNDU9cyQQufZdWDT5IqMZGg39pkoIlYdpW5yaKXdaVx0OsdtjW283ycxCVYncG/SLFPm9W5j6nLx",
+	"c4bk/lHGHEpMC/CuVPSdviMD0e08Jn1653KSVM8RDgLtWCaysga6gkUqEym4QVeijtpEIjzh+y45CqgA",
+	"w10EnRq3xPkJbqG1m9kvND24Xfimuc31fAXSsbCQbR1HJ8UInzNBA4VVGXRBxq6X3OSEeHxvIbtsEoW6",
+	"boXSYCWSOLHHUqCVOrkjXv0Ljbz//T//d3XmrBeXkqvNOCc5zwDbgrJktR2z11kOWdNel5Xc1864M5se",
+	"wrqGW6fPiQRR1S70MygUsdgrEojCcZzePDcSTq13Nkkr0+xnE7bvoNMvCeeScC4J55JwuoiXU9N2lbvK",
+	"9AibNz9L9944b5mSVlbpTCMlUObKoL38I8gMCyLivv3j19ZJ43wf1AIPRXBnGvIBZV6aFhXqmrRFiFYC",
+	"7hthOTf51ghH+ai2V2nPNnTL9j7VryRCNnRZnZLOm7fC3ffZ1u7OPvJDSphsQVcM67/0szbxY1LW65sY",
+	"R8PySDxX5B2iDC7UohD7Fari2onNT7/v1W7V0IXqNvklTBW2mL5tdHWhID41+FaVL2GXpj6tNGg+1e49",
+	"5hwZZXKeeuj61u7//QCeQ8T7rVyfEPXtBP2ZbuymBZMOVZNijHXLqnzzO+XJ9T0vfvNunVXvGQ4VvE4w",
+	"DVtsYWOqr76dZBDlFls1ylmy+J0GyISlnc+5IbODOpb7x1yUKJdv5yHGv+He6mdFpymkaOuj3C7zrtKW",
+	"x8yd03pyUd/hZFPmo9Xl111tkdKWzHHRNsmvpw2Ts71fzEAuLG/TgSN7uDBPp7Og65I5dMCwTDRuQE1y",
+	"OQrNbR5EGcIVm861cIAFgZyseZq+u7mxPX/WahLOOY+krZPt8LVcA1XIePu5sv1fO1YWJ4AiUGXwmvFb",
+	"FpJgoAR/BLlTjciXOhfmfGF1OVlbzjYt9lmlFri7qpBSK6xYf8uTMIC7WvgyizI2E6ijzpALYr4BzB7i",
+	"G6KzTgN2p+HQcImgU2yBKjNZM97U/63k+ZnbgBml9Ke9P53Vy+26c3VStTaLgyAmQgAwuAGFakRuCMK6",
+	"3PlE7dJeItGQBgFhWTEmkzDZ9l1aluk+JVd7PBi7XCxPjtOyysUZTnmubb/cebHrGPlxAfWgQAhi3Hd7",
+	"whY3Jy2bLPCNJg3wpWc8ovX5oYFJE2fOk1KudGg0kZBZ3XUEs+Ib5uEzgS5bR5Y4dY/UOKJrKkG/QliP",
+	"nF4ADUxmOTpgPCbB6jeWwT7B8XVhivm61066wGM6mBfYrNvgMKscDZJmTKJwbFLG9Hl8i+NAh3ob3ADn",
+	"Y3NW11pHJrU4j9MKBpgNQoJ6MfaviRReLgltN/usa4wKajJK3TRv6sbUsPpKbU2P+HxEBGqxtQs1q7UO",
+	"B2ZwYR1iRRXAflNxZneXrtLM9jCNJko0T5yoBzwpX2dzshwhfaKsYdEinWAfw+DTrieLo4jg2KIXQLqK",
+	"STShMw9GXx8Dk93J0I1s+mnGAxzRReUmEzCnJuCSQzpYOPw8fD4aYRYscGWKxfWh+Wj6wrR1ZBdqO9bV",
+	"d/FILBY2Y5EIKoNqc5QBlum4jtbQax7bn+iZEqA+Qzb5z1DvBu2jbrf791UtPS9Xtf2rmk9iQej/E2LG",
+	"qJAkrjMir2reVQ0czakcX9X2N7e/drtd5wDWZvE5JoLIbx5pt3SgWxIqAnWPEVSX9YxK2PykShZ+JhBZ",
+	"y9OMV8hOBlgKQ0OexMJDG+q8vdjeRis2rek2CCnY5uvftL8BDquQiCxhIIxmuqWnSLdiVwYntF+8wkwP",
+	"SlOh7fV1xDBoTdpRfgJrJzDc4lSKUmV4fphh9aR1VMMYMolILK5/0ETpUyiiC8rnD4B94sBY+0pEeNSn",
+	"g6GEv0pegXZr31lHK/J5OjZhVpHA3Ka0CQs+6Jmf6E4nXkIlEvcrW77rQi3F3aRtJ67+mNMkVfqLbazp",
+	"l1i17Q+DVmmYyoSSJp3l2Jil7WQUSQheIYGzZEheX9548WJ7e+fFi43dza31SrVCzAC6YI3tpZLhg9jl",
+	"ZNr6JZSbLTqwZFmRX6EoJAqlYyLjMQqxnHIA2l7f253HqOyM1dxrdhplR7ktnZasjol1ItlRNoW41J/i",
+	"+d/qn1bw1XWrqod3KLUN8waNcECQ4KiPC2nRq4E1x1IrM1JvVhWcD6aSzC0WKMQJA/mpOiKtV0SkslDN",
+	"D8MxAmQwKFzEaM+INUoeg/9XVcuzAzVfFe8rXYJ+mQ0ewgIFlwDK6PuY+SSEysmxmekr5CzXA4bwHunr",
+	"1CgO+O044Tc/SdxsQVDhZxUnPpfc3piPwVSiER6jEb4GsxcOw/xgLysaRp1HL9JBdfvoFlPwXlWCAFQV",
+	"TGKGVswPjRFAKFZfoThhjLLBK/0Avrboc0sB/kjGVCHXQKk4K4IQpPFx9RVSO/oq29F9/QnjUnWrdcYQ",
+	"C6k/QEKx0dvheD+VehQ/HgBWZL6XMenrTGamPCIsYsB5sPrKzGwfxZgp7gwUxsA1z4MNHBRX1KvTCSpg",
+	"eZCuB+Im0mlDmnvV8QIsE4jfeTpO+ugiHTB7lI2cPjvSU0h/H+bmkj58bSblTD2USVwaGbyMehYxMU/A",
+	"iuc1JSxOCn+PBIr/kgSIVVAgDx3T59Szdtb/9DsY66tXu4xCjoPXNCQmsHtailGa6fQOwNMctehRhuNc",
+	"xERpBGtJic3LmOoUfw4xyrf3PtU00bSrhv7Q4YEPL3Kqt5JX0OVF6+i0fXD8uf2udf7ZlF/fRy2wpwnt",
+	"lW3J2uVFS1h3FRuDbXIipDn7IHJYF4UAlw8BDiJAo6RCIsVZgFr1CKKjCPuSBHX04W2r0zxutTufLy9a",
+	"n9+etTto35q+CkPCFFJLh3PwlIZGXGM6pJTuh4nSNQI1NSp0GzCqgD2j3zfmKUEHjPapj5kMx1pvyVZq",
+	"l1NHB8eNw3cPPV9GBnjmfGMilPIJoS25iSLKFLkRWchDNtOcMHXkzv5TKCr4gHUEC8NMcWY2Bg0fbFSS",
+	"I3IXhTjVCyF5QI8MKQtMBbwkJFO1vZQACAbnKcv8+nqVpLnpwZtyGQLrv8+ZTwp2Kd/cos718J+VY/IR",
+	"skpGMeUxlWMXx9Bv0kiLJHRnjZi/ncLnLp50pPFYyTlKcOjxu9V0JFuxHUk+5aN4v7KFehJeLd0Ks4k5",
+	"GBQRr4j8M0lwwy9P9aPJJlanee3g2NBOdbwBoE+Bx7rIeM2rTdPVmlebJl4VObAG1GVMD0INFTuqGjQd",
+	"c6pVOonLi5aZwlSbdE62zR+FvXFlTSxshka4OZXifxZ+uvrv4KcrT5WhPjRrczKwygzrQlPJkbkX0nF0",
+	"MDDxE0lyvAutxGRA7lYrhKlNGqkmCO5MSlop0eD06b130sHlyV6e7OXJXuBkTx9d4VJBrdPiUanNGWu3",
+	"32cidXB8eDWiNHG8Fj2fCUdEsZnXA4QF6+FtVRPnNKaqi6RWTf1xXnHJJXU2IbP50gwLTnZSxZmrKJjF",
+	"gGvrzKXofNSTC3kE1UV3nLlkVqPgR/mvHBkSssxvk/MvTuirV9OeDNOypSBxPtBbIZTCKJce4zjOsQ4T",
+	"dxV0iIsR5IkgcWXNtlpoV5UKB2rYR9jOELNBYlw7q23lsf1iehvtq8lDDeMIeWgSRpTRpyNzHQbGcD9t",
+	"DNJHllC0OqmqeNpypEuN7EaDY/zoWDDqY7cVuZHS7ID0KSMBGiWhpGt97EseT9RVqqOT8pc6iQc3rrfQ",
+	"65PQhU/PTps1r9Y565wvWlvnxEDtq1ezhLk6LlsuUUKSjMuJ7ddDJBQ63CSwnMy6l8AVTz4rKiMUnGGz",
+	"fBdTlCxKa8hUnK1uP3uuJgpi5kydsxG5bEVn5QmUiXFjy+UfSt1/1RzqCNy7e2M7YEkgwWL8Q1H3Uu7h",
+	"TO1coD8uy5T1iMtof+7859KBphTSK4pXhYIWaeaICShOcfAJBuoQVzJC4KSaf5QIg26DiyCxhcJMU0si",
+	"hy7xouEuBTlLgqujDr4mOR5eRD1E+yagFChZ/cEEvn9M3nwK8kgVx87vyemr89BKUfq5OMsJ+0RIcJxG",
+	"2E5jolLqdO5cq4bq2HzwQrZRr7yP3jQ7NmRM1FFDohEXEr3YRP4Qx0qNj4UH3tU4e9UbSwKecZed12sv",
+	"91HPj8eRtC50QyyGkGHaU4pmAIpDP4kVS/CQ4AhDmmySmzyEvuhL/ZXt9fVJxfCFKzN2NEPLOc8S9Cx0",
+	"WDOt6MFPalSqx2j6OHOqDzC+Is6nXIJlwW0waBMWGK90I/CAA4bkiDIAypCOJiaWKtJ19BorrpuxvpIA",
+	"/e/KaJ2xZY1E8hGW1EcQPqMaaRcFSEs3irjI4ilg2SDSOGNsCXjcBfVKMWf/NOO3PF8UuW9Jhu/c2NOI",
+	"ktVE0SjylMTp5mnj4Lh5VPNqR622/fO8eXrUOn1T8eIoW3vWWfYs1232MB3AgK6SUTkPu3ubk39k6WUp",
+	"Pjy2+JDTq6tNPFUpp+Z9ZDL5ZFbUWZr4UnZZyi5L2WUpu9xfdpkSST70lHhwRHwqnDhg32TZEGALiu4v",
+	"AvaCs/Q1RBSZymc9fucqtZQNOGvFxem9x2FiynJh4Zrt22K1GpIr3GSvAUxXVaI0vJpa3GJTvFBfTKUy",
+	"sas1PaYL+GPujlwkYcnFm/Z2GWIJazKe/rpWaOqIBY08JAhB2nRRv4XerVPY6pTFeYSlPyTC3Ekr5piX",
+	"nQTSs1Oz2kcYaRhAxTwpEL9lqEd8nAiCsP1urAPbrAUW6YV6gDHkhsRjW9CGxx7iLBzrfCsK4lqgM2NI",
+	"U0qGSkHCftpfhVRST8/18XVMFCamj1Ba32ZhF0ZyF9GYuKJAmupNbnGWXALe3PvKo2pUR/GuyWD9Q981",
+	"8VvmujM/U48L/o7oEDMItmbpyYBYzfRScK4ELKL+LPaklaj2+WsEDIFBBj+dsxpumkgANLGQfQ6HIb9V",
+	"p6leDucc85ILiZzZOS1Lxq6vwuzsaF8jBpx/NRwkLiq58tehslCHIuT+NbKLqaOWVJqkAbUWHRYCtMuu",
+	"rmdid9uzZbby5zp3DiadP/XGzSe0793rrcb/9lHj+Pjsg1rrwfHZ4TuTkDoHUiI8dHp22tQZTW6peBo+",
+	"ozBt8Ac9O3xX8/S9WTWF3gE+25vjlR3A8UqPmW5Ik8l4PO2J8kAE9bsT0GmC+S+iWksqpU6Ck0CVU5zz",
+	"Ul/9D6AtT8rWt5RNeg49E7AxNlavx++eCdPa56wfUv9p2A1Th/DLdvNiIbpigZS5sRce6/5SkFopeSn5",
+	"LSW/peS3lPwqSX4KRE4nh07q8W2JMGiiQUos9ZpgzVSgiAtBe1kjI/bpbDBpvehCZioADUOESRqn3TmM",
+	"JP8WkWcph3xPOWSO/JEuc2acm1PReZI6y/nFWad52GkeLRTCpmvpKTjY/iaf2/4nn+fG+woWbD9RIklb",
+	"4ZI+uD2CYxI3ErVvU8Z9EgvOcKjzRun7yK1NNCR3OCA+HeEwd8+CVs7P2h30HAcjysTzv+HfVvD1uf54",
+	"9RWSZBTxGMdj25/J+aJ+rELnv33ogLcg4DqcEphddmqGUka1r1+hvHvfkWuvoQalQhrC0DhvKQyBVEEK",
+	"ZT1A3jVTi07DAg2wJLd4vG9QORVXaXzFcEixUPrw0bvWCbomY+FpL0OqHiYC7pdsVi7dFq0MYp5EYtUz",
+	"eOnlUsRdMdX55UVrUnL2cgU7g+cxgQKlgelaeIjDCoWHcLZCHgvviqUFARRIvbQi2ZD413opWIyZP4w5",
+	"44mAzCWifsWu2H/9FyreEauHTbBy2gTSjJBAgLtsoaGHyJ1PIplPOQxFyolA3echvSFfumrkK9Z9Dmkv",
+	"v3TrqJH2egvJAid8c6lAIyqESS9JGRhawRzLxC2JSXDFINbGXBdsr2/AIuDaByONJhoG+6jbMJUzoOt9",
+	"dKDfXiXr61s+tIE/SbeOHBh+xQzP1sE93ZlY3dXJQK9qjfwuXNUUdhn6dMXgYqOImFC4vI99RVhMWjZE",
+	"2ZDEVKfsRjEPyeStCKLyiuWClFFHTxqinRhHIWXXubSK5iN7T7mPwIfABD1dsfT+MuBE17nAOlhKDslI",
+	"cTRi5mXIvoWKLiyReqTrNJ9XrJDnE5Eic66jVnEl+UyS6fqFLRYTQHc6E2vgmRT3+pIXyERM/iQ6EUNn",
+	"iqQoEqKJCRUigXD4K9bNCE03j/wpkghAfuwPUyw1zEpkUlFEYkBRzoRCZzEWsKloyMNA51lXvPIVwmx8",
+	"xXQy4MJhNQ1NWRclOO0jDExG7XOud51B502zc8WeWyr1PPd+VYkelvN6CCM/EZKPdCV8jHoxvwaqw9Kx",
+	"xvDFFcs31M2Qz280GdIXHOZapkcYwboCPmqywFI6QC58xSYouYewL9UQOp88v80UmBQd8+vTzfRQV2xA",
+	"b+DCXehR0Mr5ZQc9N8T4+d/WS+nrc03pVmEDG8jHYajO/BBLFGJF7IrDoAGRilBsaYMElQb+go9IHjA3",
+	"JNZHVMseaMVkX7pm/BYyU4EP+6p2I9he386soooOYl/qayCQ89gVM73oyy57sqCPOjpWPSEx5Lf69uhW",
+	"NdJCBKxlBLmNcOBp6vlxrcMlDtcO9W21+r/QH6reLR6/towE6KFanEapiOgDKKBkTCQNx1FIB4L/X4na",
+	"7zTdIwQsBgj3JQCVXDEQ0uumf4F8PupRBldpMb/VaV5BpjSYY0JjdQgIauj+FZmxAwCM7awy2ATED9Vx",
+	"XcHAASIS2qmuFul/Id+khxiBQkE6kXIddf+7q2/vbmkY+DgO9hU8/hvpo2+w6f+vFvnraGy0GEZkdz8f",
+	"5KZhYHf1qpZveVV7Nae//+7uQw9CcakYsmsB+mf9lPfx37ZJ2odOHHWPHrJp5KJV8z1YzGlzmKT6pYT/",
+	"ruCx7E5ghDAxxSQM0jxOAipmQhSpSEL5ytT2gix3wAu6a12dhfCGxIKYnNIBifcn5q06+nVNDdNFK0qQ",
+	"M2uGgVc9S7cLzWnQRSs4bUqVYoeAcgPaG2zS0wYlQwDbVN+qw4NWQJdNRkoetT52QAohETgNLHDO8YCy",
+	"VC46njxSMUGRbpEKCrzfF0R20QplAbnLwrFjoTg3GXm67tS6d8WsV936KlCVboQHpE2/aDCYlK3rXuq0",
+	"pHTj1f1JcOjxfl1Xwszmru3i1431rslRLHIT2Fi34m0daSFPgeuKWW8qKH9EDdxMBu5ugQCZkyLVE8TS",
+	"ch6QLvCKASWwAdWG0ngoJgMcByFYEfoaYAMLYKjQBXy3DQqQEVbjWKlXsCs8gaSAWNhd1cKHRsaVbqpw",
+	"dhWm2CSE3dX9zEdLVzSZzFabYnQd6Q6EJq5XLO81BqHsY0lEHZm0W6jHg9QtU81e+90I+oXsow10Qg+A",
+	"C/zWPjsFqcNu5UpaHrgXEoMsh8fNxulJo3X8+aTx8fPB2dGnrsaFzZ20owTyfokrtjLR/PL8+Kxx1AXZ",
+	"McSxWmmPB+M8uUTbG1t1pNPDXbGisK1XIIcxlzI0QNVlqFIDgJpJZCVqc773lSgpNa+Uw5gIxU+9omSW",
+	"Db+5Z1YKue3WGoqvdJVko40xKGGShldMsWUsQEgl6dk75OxGOywJTcRbqXOZQCtdGnQ91LVyQddDkRJV",
+	"ckVxROIPFdp0M+Gh66F6vb56xZAuNzOEssUR/ishplhh7jOw+3br6BRYTIQVEdM5niMTxz6qq2kdgT0I",
+	"ZE1tPxL7BZMTEpT5mv5dMnpnUliuaO1JqSZqOt0mk1SOdT2XekTiPo9HJGjIrgfYZa1XasAmS0aWqsEy",
+	"Ip0mE+tza0xEmhLqwj9JFJlUxqnW1ucxjGtrCXc1DepgcV03KQO7XtUcyHXV1UXqkplZR7QEZG0ir0AX",
+	"VhxCco5WjBuNOoxRzO8oEaobwvo89gmictX49Oh88TgU3AgxwlTZ8LWm3TVObAof+nHXM4BQnaVTTYs+",
+	"S9VU6CkBdJRMhyQPSYzVkngiBQ2IyVPOpKIEAPV2BJ6gQ0KUJBcpTqJpYQjyHCwUyjuDH5k+Akr6Puv3",
+	"lWZ8FhGGPp4cq1nd8vi6x/k1WunmdKjnNyyo84iwu1GoLZRijcPHAfeTEWGyLrI5jMI6/NsFbAbhttsA",
+	"6HThpKoToAQkaw/NAWJq0JFYU1gRKhKKQBYG8gXLbqDuMddt06IMWiSAxOE8iX2zy3rJQqksGk0hZyRg",
+	"6MXrQ7S3vfMC7AMhGaGASKjoWASAefvLn4KzrmcQGbD0XL9RxM5iDWeQ5TNRbN6iOmyAFgmAtAPKdnXy",
+	"SqXy1byapBJudVJrEGqct2peTQkp2nq0UV+vr8OVTUQYjmhtv7ZVX69vQc5yOQR7WZklQL0bEOks25Xy",
+	"YqvsFfTC//0//681HFiV/ln+kEOuVIL9ofa+BgE9dV2twWS1WNIKTO593YnNtA40EczKZelsi2pqFh1I",
+	"IWMslsOaZ4ow1Myqa3lrrr4L0ntWzEh9H2/fr3+ovg1BUd1trq/rYgeQ6A4M5TnM+dM4V6aD/s/f+XTM",
+	"JhPwzu4u3C9kdona/sbL9Z29vS37iga5CZvVjsawL7Wv3qxOzZfbu9NfboJ9PgNNpeTK1ijVMWPPq/Yx",
+	"eZFbO3tX82rDrO5rQY4rG920f15sDL1v6x1wfZXu1PMDHNj0pPDJxvxPLnM1bvVHWzN2Ok8joHJYCtWZ",
+	"wNRfOcGkVOnUjKPIpZKlpPYc9zEDtVwnxyEsiDiFiv1qmtvfc5oXltZOmBNgKpt788Hc4fwEs7HZHaG+",
+	"26myoy0mScxwmCb63qmyqadcttRJVGxLb+uO3tbZn5lyd5cM32CqL5nhxiIZjXA8zhUVUbuTI5mKsOMB",
+	"XJYUzdmGCP4B4QtClnhVkGnzthF69Z3ogN4Yr/0pSqu/14f0Rya1gBUHpr5YVSr7t5uUvtjYXHdQz6qH",
+	"IE/4GkGgT0Nx9V+nuMPGYvN20fEXG1t73qwVzWIO6Y1qbRP3drG/t72+3d/cxXube/glwS9f9rf2Nvv4",
+	"5Yvte0JCI1rgog32VYHcW6ltHqVP2y2J/NMm8hsV6Oc5HoccBx3Oj9UCNXPYrLI9Ucx9IuDiRauiPxlj",
+	"MXzAHuY53OSrV6oCPP8b/m0FXzWzCYm7jO8NvybprRc4MOhChNDdNJ85go5+aD7jlU80KtzAumdowPp9",
+	"lY5tR8k5jky67dqSYC6l4qdAvDRxsNSkijDsNFK8IRLhibNoU6UBHqyY6zYptGnCg2tMhjjzCcJZLO2q",
+	"toxZ0UKTN+s6AN0aZ7kChlmCZSLmpmngGyKXBPAJWl3uIc2WGCy+P0Gd/dFrHvegvnOOts094q95oguC",
+	"/UQUSJOOSfLTvJOEgbeHkZm0u8liZlLzDbqhqdMyvOaDAQnWKMunGJi2gh6YEadIhmvBWZPnZ3CvCja/",
+	"OS3PzZ1rbfp8H0HyBX0rw2OZeuPyLIFFHZ3re/Pshh0yfPTG6Nnas8kLdNVL3VIH8K3IyIN6V8vTAptY",
+	"YN/WlbX+qOCqvgb/N2/WzL/5ClBr2Y8/ZiegLCdw2m0k3cLeGJmBXAuwaQfTBczJa/LN1KqSHVYj0E9o",
+	"gF2EMv5kBsheSlSclG6erdF63a3ERJAwJPHqpDgEEnaxdZnp0eDnoja8ajxbd/6gRrhFBv53GbsWEjUq",
+	"HKhDEzi5tA59L+tQz561eQLO87/1H8YKVK5tMa2wUjZIiUK55sQZWXVqRSkNqKgWpetwaBl24j+qmlFO",
+	"OZb6xY+tX9zn9E1baXOe9xCAnbiOJr0hhbNZtCNY12A5JKLo0w4u+db1fsKpPnW7xyyY9rB/pSPqIql9",
+	"MlFMRvzGeGKmfuoTYsI0LWhbWgAhUI3cUn8Y2uD9a69NK5tJDDqdQvxfJcHrqZmpH5XqLUWdx7Ulg83C",
+	"SCNaHdExN7MoryVui5l20q/uadw5TEddmnf+QfNOto0PbOCpNKDBVFiva9Qc03KOfA+W5JoGudOnuHwi",
+	"tkX5VP45K5c9SUs719LOldm5/Bx9vZ+ly/ZgY9dxGI4n4n5nm7dSxHwcact2/w+YuLIj99MauRaV/JZW",
+	"sadoFfOzIzpfPnz+t/1zEduY/cZp/cqRiIo6bm7GDt0xm+CPagObRVqWVrAf2wp2/9P2T9jCMv7vTjEx",
+	"cSAfzAqW8fX72sGeAo1Y2sKWtrClLewft4VllvtFrWFF+mvSd801kWkKqVun5AhLHPKBqU9jsjEJYhPu",
+	"ZHMUPo+Il6XcsS+eGZ/NNA+vSYug802RQOelAF/EXHXvcpvbmVnMTyV0VbKlaMgsLSlLKe8BTC8259+i",
+	"Fpi21qAMEdFnXQcz2p73c8WRc+kOTf4tQxcQlShhkLtFDskYKE6a36uOGibmf3N9I8v4bcYc4gAxnhs6",
+	"TwQ8tLm+nubkikkUYp8IW5m5VJw7s6lyfzSa8/CykQZFZbvV+gMPXK5aPqSNrHyspYVsKQ9+d8rcJlOE",
+	"+f5i4PO/9R9KtZkZK2iiewpSnqaqOjZHd6OT5aTP84KclgnTIoqJ0AXfXAGGPzKhndKWT3OlMg1Tskk1",
+	"kd2FVfeMs62pOGNd9uFz4+gEij9MXur96HGHS9HuIQP1KtKQGWF6nJGcgjgp1PFbK/KtQLU82kcJE0Su",
+	"Tip/Mss37PA71Y2UyNcbo/Ozdmd1runtzY8tq/2bSMj3k/iWtOhHv0yoIMwYRXGu8SpLZp2mGjVpv9Ms",
+	"o2mwtklNm6axNtYteA/3DZ6WY0zWuBEdDCWCcp2BIkk4zRafpvGPeUisSUwQHIObQVauZNqcdWSWtXQg",
+	"q+JAZur/erW19C8b822K26xN/C44Pa3lfn2r05k1XHwnl7PccOnSnVC2L6uRVo1+tkRyldHTI9sq8zMr",
+	"sMoHdnnLTSR1eGs9sMNbhbGzKudlY+dqqz8mENKJzMBB2+b0+8S35nMgYl/SG3IpSCyMDXndqymqSG9I",
+	"bb+PQ0G8Gk4kP4/5DRS4pGxwxtJXhcNsM2Vt76yDNTsV2Pb/zpwsM8FrOsXW9vYefFgAqhJQC2TCPHEl",
+	"22qElEmua9YB7TrGbJDggXr3+gLqaYUkm6/uyDGa3sCGLtVS2/+fP0on0BwPgmvYV5+P1K4Y+S077fF1",
+	"nRFFWHkiB5yyAYAysGxE74D9zLUoSYTc0NW/7Keq56hfj2IudQWROk9kyDmk5oVkknawdtJjRJo1WEQz",
+	"I0f0CEtsl4MjqmsomZ+JHBZemzzAtf1ayH0c1ryMP+i593EY9rB/3YkxExGP5ZGS5cznUy/PFbcpe5mf",
+	"SAHMEydGySPF0Wob9c36Vn07/0YPtbmTe2RW0j7pnAPb/ZFgwcfBDVvCAmCx2zgJl7DQsPhyfXw2XsIC",
+	"YHFx/f5kCQsNiw+NLyfLM2JYa+M2fDS8UBzWVH0zwtSGeQK3elNilf59HvNIFAWPVkGymCVmjDANle4I",
+	"ZTJq+5sb6dLOeUgl/Sshay4ZJJ1EVk/O8agwtZiEeGye/F3DwQ2JpVY9a/s1qPSp/m5HeFT4ogEN7Xzh",
+	"0QEOGmmtOzH56q29rss91r0ay1iER22fx3bNG+twmSl1KYh0FemTwiLSj2v7O1+9WpTEA5KXBR3gmO5a",
+	"F+x7T2LaHytZ2MxL62j7teZp4+C4eVTzarcT1bF10eh75PrWWuDSY2QZe5M5gASpYcqa5KypqkLYDSO3",
+	"ac3f9lhIMtK3f2lOGVuVRpOvzFtM5yANsMRoJTssHjLEzEPpcVmto1NyJ6H+ZVoNE2ptSg53BnYIU8SA",
+	"91FA+1CFQtp6kaIs6ufI1pO9d2LqlBrr0+vScfWbnLUkU82m1cujZtGYtV97e3C2trm+sVeuHQ64BIXN",
+	"QZen9bfa3mZ9Y3OrvrNR31zffr6lVMK9zfrmVv3lRn1zG55M63gp91Ukej7vfSy+mKerlq6nZNXQz2pU",
+	"9etilrPHyg8+23AyF6ecZpPt3d29nXuZTXYfz2wCeP29zSbTByNvNPnj4Y7HUqVZTHQ1iF2QXNPXB+ND",
+	"Ho1TEhYkNk3+9kt1kHlMrDBoBSn1zC0N2ldN5vMghyD2+YSUqB+H2L/W5biLQ0AtnxNMwxYrfKAenSWy",
+	"8KydI0PFXjIh9OvjCOoz2ME0/ZyS0v/OAXxr458FeBUgmgfvaazoO7T5+phaRirOT6gZ+ee6XzvfCUVj",
+	"56uDa02qGfld2FkE/b4uppx8GxMtVU0WY67fx+/ye+UKb6T3yNz3kxjqxZ5zofOOwKXyVBXY7KZa17i1",
+	"QgbS9dl+lGTuJv5NFKqm1dEnnkCxYagcDrXFSGDSs4yoTP2ADDysTIN4jMY8QQEHwMDHcPVsc1fGPCT1",
+	"XLj299tfM1O1JhxCzXlTt3lSvwHS/O3ust8tGX9aL9nHDCqSKsxkBPUI4K3aJUBSAi4VAQW3pPrPGY0e",
+	"WNVxWm3OubHkKopXcL3Nh78aJMNQyNJUK68jPQiiAv2ZCIkkHgxs0VqoX19HjTBM1V5dtjMRkSLnQfq1",
+	"ddCNCaTJMJ+aYn8YZfxBvcJjfYJ9zLQLiK6AaEV5FCSxLnNLRe5LV6LZwFYPKPOT0VBIdfKK/nzpRjh8",
+	"41Lx6nv68n0Y6iq2gjDpIXFNI+13OCT+dXHSzwQ6+Yhi4vM4EPsooAL3QgXNFc1q0VGrDZxWEcOj5nGz",
+	"0zxaVX9r6LMBYIyuSpq5NnFBVLeESaixLKTabiidYdNeGfzQvpgnHz+/PWt3jGvWalpfc3tz0wPUg+qV",
+	"tzwJA6iS7BMvC9WhwhbrpAKpBdfRByqHPJG2XygNmsbsxETw8AZ8GwzH08N5BkSYDQgacAjFjnkyGKZe",
+	"RnqYbGs/rrWgGvvaycdZnhfL0iszS6/oICxgWwXGCgeW3BFflyCmwlZe/ieqrxiypbClzxNmSqBrFkuD",
+	"JaN86tViZrBKr1pelrSHKS/wH41bfKOv1WO5WhmPqXvYDF8+ns2wefrkbIZLR6ulo9XS0WrpaLV0tFo6",
+	"Wv2QjlZP1Lmo4p3F0rXo+7gWfbv9/geJ2HtKKuzPk96AskFIZquFEZb+cFoxbAZUoihWaqCk2ttnWk+s",
+	"o0YUhWNjThKIs3CMOEMiIj7tUxLoADeBKEvNGqghZUx7iSTCRAfimMB+RVqGD7TZ1Gj7SRQoTWjahnkJ",
+	"L5Y2zKUN85FtmPf0V3No2e1F6b3G8YfNkvgP3c7+85ezPzTP+s6Jspf23afExoEX48UvQp+bxJZlEf7g",
+	"lowVvc9l+cVC0AHTufwJC8zFBaQPKbtOTK3DYCxt2Gya/2pD8YIBAQ0/zHLf2ujwfHRAjv0sYwOWaT7m",
+	"BRPoUzmVuLYg2LuSf5sEFTajxzce/PaPf/Dvl8cxPfOzBcj5B/z7ZXmc3qifIv3PveWgn4aeNPp94leg",
+	"KGUyBtQgmC9jFPLbC5vgXqAAKBKkyJmf1qehB/uR1P2nm3Yo5APKHjbvEHTpTjxkX62lbUaYhpBDyPwR",
+	"UBGFeGyyqqwVfz5SpbveWIPBQzALDxVHdS4fslA9vYpvcDaWIadLsfIbxEps6es9Q1SnipgQAXVjwD2f",
+	"yVIKnw8S1Xj8M0iRc0/zP5AM3FCRn0E0XBafe4ru/iUlWSrKoVktrCpRANWolU53SYWZ2hALxDjickjs",
+	"R/pCwoi0qde/jRSYonYX5IZf/5jU7scqYLXMwP3vJxv6MM0nG7McoF2YCwFBSnEF3BaC+1TpHHmT2QxL",
+	"+PJY/3hFNn8i0efnSoqNzWG8tyxRqa5m20VJiBCkkgbULlCOexW4XBKRf5Hhf1n0cqlYPWzRy3srVjbU",
+	"Z06dADjnui3cL4opulRq1Tcj/LiU7gfL+7+A1fwRri++PQu6CQbb3s1574dYMRgSC8icqSbkChkLQW6H",
+	"FotndQQ8/Qkt7N/LG+zTRBaSTNUCn4QnEiTtcGzsZI6MIzyGBYCn9M+b5tJygilGY2l9+YVCIwjgLkGd",
+	"WGGdkLNi9TkOU0d53mN9WnAQkAARvTwxxXYaQZCbyb/4niEjmLqqgTAphW95eEP0DzcJLNxmbs2UbcvI",
+	"34Mmb/wfNynPLSpH7Qs8IbfU70nuf9xSpktK/y2U/junxzJEFkER6O+dKmupdM3xqgqCAiuczQgTp14F",
+	"NbQLelWBFynVIdvXlP3ppiW8MeXKZdanH00V+xa2WFQZvJxy8I8xxp81R9KSITwgQ1gygacUuFNZIZpt",
+	"f3v+N/xROb+hRoUEqmlSKVDraHYewB9MHfLmTS1lu647Bg3Jp+l/8IQCNLFEIcFCV6dOEcOUbf3hs+j+",
+	"G3gOZsFzHmcy4k9tf5rIgzdX8C4huME1HVWgsaoZokzjPERQleVISKPtTbA7RtdkjKhAGG2vb88my0dq",
+	"Mj9wLOVSoK1MXNBKlhnUbNDqj2DfXoqC1WmTgeLRu9bJ9B0sPJ3pqabOuGqVq8FkqZ1Op9D52DEpQpAc",
+	"YomipBdSMSQCZMBrMvauWPcqWV/f8gUJiS95DL9I/bPu5pqM6/q9Ihv6HfR686saeOMVin7V73tYkN1t",
+	"3aLrKd6fI0FXDDPIPc/gBcH+UE1WTaIoD6MVU+97tY660a9dRRZVN7p3xPtXTP1sJ70/iS/P1XL8d2Tc",
+	"Yn2OVo6aF6uG6l60G7A8xGNLDGN8i7Y213pjSdSrK6ZbNoPNnZ2NPSXTeCYBioEYDgVHPo4hE0r3+lei",
+	"W75CXdQjfR4TmOEVW7l4fYhebu9ureqjEcX0ButB1PQZuSGxSVXicv9NnQR/dNq+2LVtzSTlzGOaLnXo",
+	"89Ekip203vRPGutvDtt/vWm3eltHvzcPGr9fNhrbb04bR4cH9Pd3B4PfD7cbZ37vUIbv/wx2L3cu+MWt",
+	"fP/X7dsR+9h48/bT20HU++0/J4cv23++SLaa/9k4GJ+Gx+9Hbxuf3uHt9oftP/tvtn+R/b2t9su3nbPm",
+	"h4+fGutbLz6xO3r6Xpx+OmyesPe3YePTb1F4s3ObsI9HwYuTo9d3Mv4z+G30m/+fnbd/hge+f320exa9",
+	"u/3l9+HRBf6Fbp/3915ehG+PPo3vXrx984a/Phzfto4avzcOIDnaFBhuqaJVfRKGdUbkTwOLuVa27fW9",
+	"3Xlmto1K1+9LQeOf1WJOeYFvQZqbOjrLs4yfWnVRzH2OUDAz/A6AS5iMx+C3HoPtX3N/X/GlfWC9JnmY",
+	"h7BAb5odm70LWOwoS8bVNQztHRl3vTQHGInRgDDFyIhm0dCt4ruKSXcPj5uN05NG6/izmsvnd81Pnw9a",
+	"nXYX9dTIK5vr2y9Rb2yLSK4Co7asWClGSi6p4XDAYyqHo6vaPrqqNY/g/VWtqydXmBlaUSvVicigvEY3",
+	"stJBd9W7YlQiqNoktCQEzJkJSXDg6fRqup7H+WVH/1QikubnVjJCVFyxrv3V9RAJjXtWF9bYbh43Dztn",
+	"F10zC9VdDp9N+jLV7xVbUVDgt0yfAJ0rzSYBf2YCiGwCUvUbhur6IcFshGnYXa2jxhUzPcOChlgYTdLa",
+	"eo1GuYdW1KJifX8klKBTFFSumJFUAD4BIsyPx5EkAVppNNtrmzu7a28OT1DCAhLntv+ZKGxzu3l40eyo",
+	"je6u7iNsccQquSnQcyni6uXeGD+gLPTwQZ8KCO/I2IR9fqvbxIICV+ug9Wfj9GBw/dfwmr7Zu10/aPze",
+	"fN1onB02fn/ZUO8PB+8OG783G/LD9Qe++6H9Zvu3c3+wPXyHf3kpBWv+58XF7+8vLm8+Xce0Mf5liAn7",
+	"zy/j47vtwwN6dtDbvMSiOer8+RZ3bg7ozZ+v//NLf3TaGr0bvls/SLYvGq3WBefByfj90fm4f9AZxfjL",
+	"3fkd/n1ro+V/kcP++/75l5d/yucf7zaPeuw/H8Otl/R2/PH8l5M3L07Pg0+tYItcXx78f+x9i3Iaudbu",
+	"q+hw6pRhb4zvcUJq1x9sk4SJDQzgXGYyZUS3AMWNxEjdJkz+qdqv8b/A/2D7SU5pSeoLNBhf40vvqj0x",
+	"fdN9rU9La31r8s/f/vxyTF906OHL/aPhpw9T8ptotn7b2f/r/cfmxgtx+mF48V6cV3799Z/ON+/tLjmk",
+	"f+39+u3jr5vvOpPgt2+ut7nx7jc6PNo53D58+erX3VO21Rt+/m13d3/3l1f1nXa9Ken5l07z4ONk9HZn",
+	"E59WPh6/nXzY3Nv57cDjnxvf2ebLvYMXp/tscPHP2rfpxsfx5w8vnNZLflwdbe6I5uZ4PHTbp+z4pPPL",
+	"+51T78Ur9us9g6LMSSUz4dAQDGah0A/NeeQyNLjMZSQJtSP3oKRTCBiwzVP5GXj4lcXwoXp6VEjMIUaI",
+	"G60MDUOmxC8DnAphF1HY4yvTZ86EQsT0BE9LSRwHsKVZPYnbUYqo+eGw/X+3UL6rEGazVftY6VS/MoU2",
+	"igp0ArMtPPMS5bvmPgpvx9BlwVzoo63N7V21dF9uvdr+yhQufR0HjUXNPAu1LaJRIIGOUnVMhKNRXlW0",
+	"2zw9OK4dQnGIi69MVzK6WETY9OaaRD5kVVdw0peoh40ZSfd8oYx2Nzd1MPmESlKKA04LlkMv2KvCztJX",
+	"lmKf+vmoL87dnAG/CPjdHtnHPaBAUWuS0T/J6MWXw8MvRweN5qs/38p3H4PacKv2Fr/tu5OdnU3fb3zx",
+	"tvvfGtuDY9b4/uW3k88Xf7G3B0f9Twevftl65/SpePmF1D/4v44O2kesVfnt1+HnLRKQQYXsf3onx3sv",
+	"Pu3Ueaf5vnXy5UhuvPvATj58a4z+aveCDvfJEfnSlM23u+3JX+PewRTv/9p5vyH2+3/x2tt3v/onrza8",
+	"RuUTe/l581Vt8s9XTnCxWxm/+Ou3Nu18+44bfHT6crK1+626edr8/m2nuvXtZLo3eNms7x7TTzX+7rh/",
+	"8V1+Oa9vNZqnO8GJ/yH49OfBl3+++3O4P/7VGf05xXX5sXVRO974MP3A3+3x4QGdOsOX+JdJdefg+8ed",
+	"05d92v/+ge282ro42Xc+/7LX+sL2fvll5Hz+9ss/f3Unhwf7H/Z6LUlw/1dy+GtmGssA3DUAXIbH7hKP",
+	"aX210uHdAp+CPtDNyQ0cT3ZySUBl7Fmk30ci8Ga9gJfSJYZf0HR3GXPiQw3cxJCsLj10M7y3Hv4FBktI",
+	"N1TMrcd/jG2CmWJuPfa3IUyE9DYRfyL8vCmDYuhe3puisH5prQ9vrsjGMTN3K44xONwPmeJM6St4dxcT",
+	"5V4wt8THhH0fedpDSK7zfp86xOVOoL5bkmNBsCuHhPgjrwT/JitqvOnKuR5lGHpydkwuDTQ1fjbrR1SO",
+	"uaSrmHbSXvm7mIWsPubTt6PsgO0dsZ7Y//n3/1jdCqUY3Rp3FNRrnrJBS+nbBounKFseuBrp7LjKtvv3",
+	"NCtMIlx1yQHJnER6BiE6P6zSKOcqx8eNTwnNV84dNuqdar3T+dKs5uYQtOfxCfouve9qIMDvXg9Irpwr",
+	"fffk99Vz8cxpolVZObfurK1xBW4zBO+92t9++fLq/TCTWzdEDWoopcPHYaytCbW9Zq9lZxDPUL/cbwBU",
+	"R3WDgncLI6CkAu6wicqSA6x8EjGv03w+n4xouc68ZFscCHr5fvi0VVs/OA6ZHVbfBp8Kmu1/n9T+t28h",
+	"0Hr419PZ+YbT9X63vGGx2V432+tme92ns9c1evPybe5pq3bJ9jbxqVvb2kaS53ntaU9btaN6++D4rP2h",
+	"1jw7apxUavW5jawaG9QLgO9KJ24P92+xq39fXbnc9S52QevStq77e9tbu5vXa/kdbV9j2jDbt2b71mzf",
+	"+vj2rUlltcqeVSvABXvVgeDBeDUaXMgllk7aVEJhodZ9izOTJr+M1uDNtSJaE8ShY0qYv7ZsZ1tVj2f0",
+	"ube1C7WZ6FI2oTPZ6n4ug+6iHameopYXDObfmkS26mmdYe+tnsvu8rKjqbu87PC5m5Vf0SR4fdQNP9hF",
+	"eT3PHVUFPVlR97+w6woi5b8EHkk8fTPgvsIE3UIZScJcIDkxK8Sf8EXTx3zkHvL/xQkwdT+Wcz3sDoKp",
+	"tHWfRT9hD8jEW994vy/INPZWnwrp6xaxwPNmPuPh5E3TntN2tQWTz3432ZFLPqtZOZd+9o9rMHRG4i+z",
+	"WWQ2i4xS+olSSs/BqXhGcovldGbrS9mlE+kqYx9elJMyJmKehXHCinZnSD1XEPbmGnvnqM/uysiwpJbL",
+	"NOIf12jC/ez/f6KkqYhBoA/UxlhKnf8f6FP0FArFTyrXGzKsL3rfImdFln4ntiYytfF86Ejj4vX+OEnv",
+	"q3kNqyyQg5nq557qeUZQjwB7olIGsASIjxzOXEBqsvTM9Hc9qWUX6+ulRpeNH/Cv4T5dnMeRIbIem3N5",
+	"eKuADBUVMls3CI1Dvpo3fnoOx8eo9JcQoqZ1SnpFTTc/YBqpO90K537Rd3ML98O5AyywPyRwnH+dbXGu",
+	"BTdzC7fGuQPu+Us/7w/JiDMfU7agiHeCDLiwRVSnA/c8WcShRwaYkdzcFvx24FEWVPbAoYEBbYEkIttd",
+	"gr0PlAFxYypCkwWGe8PF20wFcef1EVB/x5TOLDns0q2njjfLtNDD3iK7ZE4DJZROiq6Z0QzXEbh6btxu",
+	"NolHTzmOEuSjYdbZBCN2thd9EDTls5vCtC1qRkTzkBJYKLWV1FY328NthEoWcmmnmmk70Uwx+tPhgeeq",
+	"TXZE767TSBcRZsCfkphaXGh1q3sz+a1UV7SE0dJUL1O7Dyhb0+Xa9PKkTbs/P5vh8zjLfah29mw3+th2",
+	"o5mCv/P4rnDP6/MZZX+Lun7jh/lz5QxWcXUeCkOT0SqcMIvTWkWipRVzNMoU+n3VMxqylIovyMtlZ0iW",
+	"mSvbJj/vbTIIt+XZvdDrNPZ8Rx8NhB95pjnAFqiPq+9ehwR7/nDpuaMgMvBCMaeQMfJVFyLOkspkQR6Y",
+	"97qI55IJ5kduTIQSSMSt+CYG6MXW5s4L9dkxF/AFwnxBie4HHvhAd/t7rgkeKjldAe2zDS6VpoYnn2FL",
+	"Ez1/zPl5MAYOXGC71RkSKENH9bbOWITFAIspYWbT8xZTr6z5c9Uj+nm1rCBjhf6QXm9fc4l3v+bgmDlM",
+	"HfDV8m5+zSWqW221Gi2dIuGk1m7X6u/OqvVO60vUCCCSA2dYH/uBNJvO1XdUAGPNlMoO5x6iEohJfJcT",
+	"GUn0kCXYpXjAuPSpY7JJCcxKzzaKFQ2tgLSi20zvxW6erYAhynwyENSfpknjNQkLnPFJURMiG8wKkjz/",
+	"rtpBi5WBztZh7QuFeMYVm0IESiwi0MNUIi5cIsro5DPKq+Gcqr+0bAGa6TGnzLd+dyefz9432h0THfQa",
+	"aYlx8jkpL4rR9Vr9Y+W4dqSvF4paeuUxcPualDA+0jnbEvzRixK/mQxucFcnKtGSX6JvnDLiFiFH2tRu",
+	"w8L+PCdTzaBNdXISzoit/by8K8bv2BYcNk6bx9VCEbWbb1FeQduLf8lxfyuU244XuLbcdvPtWa1+eHx6",
+	"VE32lR6Qo5NK69B+BH5sRb1x5o6wcFLaq53SMBpzjzpT+8HXCKM+ph4UTaS/JpHWMUjiqUSTIYbRM8n2",
+	"UL5lNG8Z/eff/1sooYol5RaaIDtc9ZolG43wOZGAWaCCUKj6tCpP8hKK6UtEpZpVZMydIZLE4cxNsWe3",
+	"AmbYtUNB8pjhxdZtwItXl8OLGFwIF+ilYKHOo4cBJaTo+9nV+9QhSx978hYxS2YHflLx1knQ89xwjYIm",
+	"Fv3FpfMctlmwIdW6bgX6aE1OxPtGO0rkQpitFgna53rBzjQKMG6Ywp5NltIfOT62UsXmZ2trGgld00TD",
+	"9dmXblfiKTC92vum+ZVm8+y0daz60u8nnhZE1d/xo/4wzVJAMFfMBcIzz4NgLeYCGdbKXNF5XHSJ4JUm",
+	"CPM/qotqGEwKiGSe0Zx5y760pOmmkOu3XdN/nDWanVqjflb9XDlpHlcv6QlTqOmKdqdVq7+7hc6Am2e9",
+	"6ZmN+w67wTTmTP+8lw6pHJ0AK8rq/VA9qdSOb6EbGBdk7E3fhCkGSySIdYWGSkS8ScKNawTpahGy2kn7",
+	"8mjZRxbjuvylt1z0qOsSFtPDlyqkt4Avn6GTrj2xCNXRTPaFJaaANvEt0wZMbjjlDNk4OpbEj/dRWINQ",
+	"YzqYoR5BDmcKCxNX4XA8ppA8dSOqTFJ7tklCeT6PuNF0sWalCWRUmRUlq+4OdDeuHEq6eWtZmazkWmRE",
+	"vfLG9AmrExmMlcKIqRPfc293BjytneGdaofMaeYuNVKbzCikVH20fPu28UP/Uccjsoo/TEKDxWw6QHGn",
+	"1Zi+Z3SJXp36NppQz1N6LJCwVNK8ZR6nxppzP1HdaStnuiwvCUko7AXeMtF4rFjjGZk7SwJ0V14oTwO+",
+	"ZoJmdWeGy2VNcbFzArBaGaK5iDmljBL56FFeKXVE+yhgkvhRyLS+S31E2ZAIyOQfP/vSn9QPSQJM2M1G",
+	"u1MoLXZ2yETMzxMx9weNs632Iz9ynxM21e8+YRI2vAuxDZyaUnIV27R9RUuSuFV6Ge9l0xaUcV7elPOS",
+	"aWmUQnlp7qzDvz+X8PLmVn0snCG9iDaz5ndT8LFM7rVr8eiZBIMCZQ4fqWaayaG2uap+x3RE/Vx5azfs",
+	"b+0+cKBmcOAPOLxjCv4zwAIzn7Jwcx5dMbX5kXMDYXawO5vFHPinVNwLIvzwM3DtALvxNCt2zppbVeZw",
+	"N1Zde/293SnHL3vYOVdrMmYhgBttwlwiPhJB+9OZO2M8SnzjIxXR2a8aMA9PwxZhqL6ez7lyDpi61d/6",
+	"K7r/4Q3bTmu48PB0tpmmFvZe2J74df1dW98xHrUdLuxI7UH11NSBPg7fM1cSkyJ8F16LTSRdweQ8Cm8f",
+	"TA/5OOqwaDx3X15hPGfuRQM6c2O2B5YP6aFHMDvB1Kux5A11rRH4V5sAdrgXLZ7wx/LFsxeuHSXbffpn",
+	"QNY9zJiqvzCnVTdeS1s/ve9X6s1rrKffK0d/3GhNJW/NiIjYijLrfWZBbW0mV5R9Lbmg4mOxd7XJ+Hdi",
+	"Ib4ovbzGQRSAhml2EJWh45sfRI0jAJrcjYfIdEUKUo0U4FwpiX5Rg3lTFGajdzBDzvyLi2hLzVx/HvlU",
+	"ZqDdJZrm5QxKq9yFZkkirrsAabHrSaUSv7EAooUHZ8s0SvP0YFal5H5vNysnf+TuRIdsb6aispjY3y9t",
+	"r3xkpBfAnSW5ufvdRDZNb2ua3jn6WTBzL91PXH0+Z86x16JqVZo0kETYbDpWqQoOEbXsUgfZK+Ch+ybZ",
+	"NQAi49d9tvy6Y4v1FiLRBeZaWBIrJTSy1lq9iK5kqoUo2yzv7qPPeBQnBIK8u9GPkAuomFuP/W2CQYq5",
+	"9fAv2MFQzhLpeO3vm+bj7U3vOtVRlGoIPrYgzZAq71//SBivrphjyHbgjZMy9aZo7GG/z8UImY+mlWef",
+	"qV+13Jvb5RMzIMwHub0HdpkUCK0vNU2F026BNEy50TaxSblqvXJwXD0Kp3g556hlRN/M2hvjnMqH8Mg8",
+	"MTQbBHigHnjbMivhkDNGnKhNGvbF2JePbTFKNvVxB/pUP2UHQvccPcI+trfwmMafVIAqcTvwh/p+zuMO",
+	"9iCPqFnlWkT2sef1sHPeEZjJMRf+kYJw5vW5m00IlFtwM16RRH+YFn4iqnkcrCPJ0nJy5I9LE3PfJPD0",
+	"k4Vu78UumTa1TzrNHFhUQNeVMzt8ZofP7PAPwQ5fzMlYXzZYtJGfEbdKST0IaW8ZFJeJ+7lEAJb1MJT3",
+	"1Xom7zN5n8n7TN5n8j4h749q7Qcm8H0+GhG2VN534JH5lCmZuM/EfSbuM3GfifvLxf3VPXJODT9llrn5",
+	"KTsT3TO7TER9BAdg+pyCPmdnpcAcwSSITxcfC016SqReei6k5YJEkyF1hggLEvLLGPZZ7Hl8AidHmLmo",
+	"53Etq5MnPcuOjj5BRVqBR7IDpId6gMQnDJBuygGSvbVu/9Cx4MXcuv0D+q6YWzf/av82N3E4FP4k38dU",
+	"kIoPJ1L275seGYVnm70pUu8U0Vrl+LjxaQ1CbJMTeO3guHH4Qd8JJ/OCDjMNWk2kRdMc0PCKtVVDBisQ",
+	"2d5Mq4i9d+9HOmbc7JZvb3dTb/nmGQ7CwUzbceipU85hj14Qg0/luB/hEFN9GLU4kw8mjAhIrsIhy0qp",
+	"L6IN6SqVyw3JmkQY+QJTH7JpLqiotgwuqWgiQQpMolhFe5h4VA7fmGQwV67mkj60u9jr9iEWU3z9/put",
+	"2Nb+/qv97d0d8yzU8Mv0W/MmnWcz8N1mr31kHOy+162TtS7HB/TqyDiSCRk+flz4OGN8TMHkzznJbBRU",
+	"+59//49Efa3LhUG1FpNrFU/ZAOBug2kLxrIwgorrIqKrC5TABuz37Yd0ESWU5seFXZdEb6fmw3vEEPwG",
+	"WeZ+3AxdrIwgQm249WL/xZXAwU10CbjDz6qTu095txATbu1v7T1YTLi1v/OieO0RvTNweLtYYoXgt8y/",
+	"/Imr4nv2WGeIuoT51MEeqKh51/XMS/0JZhk08ESN+KqwJ0i1Po497GiT1WTIvQjTzGGsEAOh3jTMEaye",
+	"vh4mCmk9M0yUpl0Fdc45eyN9LM4Nu+OPNPW4vb+1GPD40wm9NtHwXeCc27F9be/vbd0fzkkdiUUVe7m3",
+	"qt1GD9yt4JpbGuZrwZks/1WGRFZGIjKDIk+Xu3V1E8zSg9KNH5OeEkEr5jWO4xRVg9JSQtaYsHsKuYvN",
+	"iVUSn6XX1Hbqw0wFnCmOh5c99zkbmZNMsbe1ycJaLca2T5ylCKzTsYszgXVvAuuaNDkLsHjKbuHKfgu3",
+	"mpshVuX0Tcv+bXsSLN2r3Eb/ZPuQbB+S7UOyfUhMYWudeWWFrXYiENYiN3Dcr/zHgkPi07GaDQgrDUYQ",
+	"Z0gScUEEokznJIZkSPAhTfIOSWjXIX8LQCvbIqsPA/29Ab0gyMU+tu6f8QwT1v+z0qyBs5zSoUp1joiU",
+	"eEBK6C31iASPURz4fIRh5k+R3jm5sVpCNmF/SKbwsE7/a5Iw2WoiNwC9DGmKdUG65j3uThGVaBR4Ph1j",
+	"4W/0uRitq0prx2A1JdV11FV900V59Qn1JzhJYuZa2L/emY4JOidjv/A6ZneGAiLZ4RDiGsig6r4mbV95",
+	"dER9lO8eHlcr9ZNK7fjspPL57LR53KgcdYtoew+d0AOFsYxTZRntbu2gHply5hZ0W2DwesTjbCBtmmgH",
+	"ex4RKA9MRlT6AvtcIC4QYS54/BaKqvng5B8OiWp9D0ti01ALAoIASUIkoob3X6tRiXDfJwJt76IhD4RM",
+	"g32qfVF4Q24ZOEkZhtWljS5JTZtQD95vJqiokaoSj5L2/trK4xmJZC0r4xM6ZL8HmbtQAG/8CKj798YP",
+	"Kz5WsQRp8UDcWdGcj1b3GqToeI12N3cR7L8mVJIiwtJkAJow9YnCIhNSYmku3YudMvpnQAwM6VO10YvL",
+	"e1vJfHIdlALqLsh0EdDl+6DbS8GxvIaqOguqaMdq1XpmSX0yKuAZc8tyUbEgKc+RWbYWlIUTGFBJs9Hu",
+	"oBQJU1QIQSEU87hAnHnTsn7J5vJJABalyrspPrXlWLW7KN96e4hebL94UdQ4SK2If3R1+ANinK1X2oe1",
+	"GgSOxMAIQKRRIAHcR6twTcKDJVQx5qJQjOn7RcBtAC+ACquIdDHqa/4Q+wqwKDQV/yKgGKxEYIqYM12Z",
+	"CbqfLuhmsdY/Nv5xY59yM3lTO6C4eOaX7sYTPYu1TEYkkSjS8rlt3iMRfilW1JbjGbAY/Vjx0JBpM5Da",
+	"6EbvGqv05ehPmxNWt8fPFbHE6h1vysM8qvtph1OZsfY2a1nnKfMyi/OOJESqYFhkUYyTUsAxIPad4fyC",
+	"qrrUV9N6TIRvk7QtlUWoMh57U+QMMRuo55k3ha3tmDgKbrk6DhniVexcQhXfF7QX+CQeS65m41jwC6qR",
+	"sechY0oOwHDqLjqFfIJS77ppMRyrRKr1L7m5sw/Cpui7py2eEtiQoLvKudJ3T65+yDXb33oUVrPPZRI8",
+	"k+CLJPjmChL8kLO+Rx0/s2+upCpAmN9MUcQRbSCo3PgRCHp1DBsIeuBdAl9PBb2qBD9t1dYPji+X3lDn",
+	"DKxmou4uRV18jmc4NSYFZhf/Islz2qrdAJomSvnpqPTRC7ObYtBP72ud6nGt3Tk7bdXO3jfanTlE2gJX",
+	"wwACtBw+Wh2Chp2bYc9MIN9QIGew885g59XkvkKaA8GDsdz4Af+ujjLBLQh7mEod2xlI6yBUO1qENsFm",
+	"C+ldVpfQxgEJQ1KYPFRywQmMaUAGOWec95tcStqDHGyBJGWEfeQRLH3rm6VHAY3oYOhrn0GFBZDtRKTP",
+	"lBAXMTfy0JwDw2L9s/SLMWfzTLreW1wGZu6GGaLkoDzjQI2YnKJYlmbJOUEShanbhgR7/nAhIec74iPs",
+	"eaiPqRcIIo1y4wxNeSAQYRdUcKYaUo6tAAkOApaRXGcLpOaV99XKcec9EgQ7QzQZckmQp5alS/GAcelT",
+	"BwojLsprHmAE7MEFcE2C9YfjD69JJAKG8tq3ISWQTjewaJwfwjpt/BiHRPD2oUIxrD/wtxcRVPKcMhf1",
+	"puBK8FrJkRGXPtra3NwsoSPjV2reK0LD/SGhImp+EeC9R/o+4oGfTkr6HioA00jmbhwpHg3qmAhVB+Ka",
+	"cOvd3Rdb21tbqoQxMKb/yBHmC0q0OuKBD0E7v+eOOT8PxuCrcfIZqWcgkfRRva39bsOQhWKuZURmGb3c",
+	"KW3t7pW+f/+u/p8r5t5i6uW0+tCUntVWq9E6O/l8Vqt/rBzXjs6q9U7rS3Rgf/IZIspT6+Ge09Hymqji",
+	"yujoQ+0EnZNpnDNWPe1yImMCGwDaWNAL7Gtn3ZSKqk+FVT1snDaPq1Fd1U0dZG74qjXN9d8zBISW5zRW",
+	"T/uBxkmlVocG3/2I+VgMsJgSluirOo8ehqWdPlontXa7Vn9389FKrwWMmHpEPx+xLGtXRJD0X3OJd7/m",
+	"YKlJ4hHH5wJ9zTkewUzJva+5RSO5oBmXDKTlurT8qzNNmBnMq5MOHIXCrKqavwIp46UMiRmv4a0inudF",
+	"KKhlESJWGVn0oHVUAjds+GK6DqkFFoeJfKKeh5whcc5R+6TTRI5JcnJB/akF1FZXllCdK6gwgPACfGHR",
+	"HkiAMLFHUb2jgw5sfhEdzpGapwQ+RXythdWUIi7iF0To2uRNdYqohxkjooiq748bRdTuVFqdznFboY5E",
+	"RhEk8VQW0UmldozethonRdQ6bHZQp1FErXa1U0aM22gUXTLzC6/tM+BvqJOzlHwi/YrjqEWnaw+VJJ4k",
+	"SHXkCEu1P8lrA6EOqYAaG1du8JDEjkPGfhG13h6ivZ3tLbRb2ittaWdKQ5QeqL7yzZKyBkaB8jbrC6Ij",
+	"PC4jHI4LZxbEIAePcY961KdEvkacuo5BeVQ6HGpkeV8VLLJ5ZUpUyoCIU0E3ShPieevnjE/YBh8TRt11",
+	"h7M+HZgkEkU9Eu87nWa7qACWGnoIdMEj1X3qO1AbtcMmzB1zynz5GvQELkdP9s0ewCcMs1hN9O+aC7s/",
+	"PqCsNKKO4JL3fc48ykjJ4aPXyHN1F0gKaVZ7CvBhGX1GXTgLpJodUN/jo0qzrQctkORMSs9MyR6W5Mxl",
+	"enBgCwK1H3LPBVgO6g2Ah1JUZ9jagQthlwsyIi7Vg1Vp1lDeJO9BtZNKU9URmvEaVT8fvq/U31WLqLHz",
+	"Yq+M6o3O2eH76uGH6lFRTVHVkZIXSqiCYH1q3KyQtYRJyBDoRV2lIohEVUG15pFWg2Xzr3ocFKJuMGZT",
+	"q9ajz5TQMedjtfSKyKPsfB0SCeldgEFYSm0SX4dmCdKHYK6AeUTKWGSTpkWHKyOUj6KagIborNmqfax0",
+	"qmedSutdtdNOiU3oiGlLtfYwPslyVzUyr6ZndEFKrt1JfHI6yIPyrNQEcaBHd/S9FALM8vYeyqt77bNq",
+	"/bD1pdmJiTNbywIAd8m9C+Im3laacOvVdmmztF1SH9oqbY+ketokpyJu8gkobae0pR86ACGK8lvbpb2R",
+	"LJTR9vZm8vNVyMdUzCkxi2CaDNV2Kr8Fnyij7b2ZF/4bNWvN6nGtXqu/Q/8dteS/0cuDWuekdqIgeXg1",
+	"v1l6FRas6riJWhDr6nPYKvioc9zOFXPq2a3STlH9PKtU22db2y/P3h2enLXfV7b3XhSRQ4RP+2qAtHhJ",
+	"1OmCCH24k39Z2tUtn2vPSq2JNSHUKOWvwebmjgP/JapBL8NPbZe2SpuoodCo0Sjm4Uhj2Ne2SjuJ1/bM",
+	"a+1qR31zP3Zz036ziaUkyS0AIEs/kUlrtfm4fbMJub1gRr6wMyXcPJhIYKO+kg+Xt/fKyKXYQ74znr1u",
+	"3ijHNZ+RTPMbiGQvnL2tHB8fVA4/pGwbVj1a0nCqRRwu3CyIf0Uknh2JXIbgOxB6q9agM6MEU3G8Ry/I",
+	"XwvNfxUmJ0RItL25iSZD6umAnLHgjtLbCgAA4wWq8xmgmWblUgXdVCuGqcH4+eqHuKbPTBbHNBuzasU1",
+	"V9t1pghkPnMCQf1prvz7H8ncSheEqc6FnUps1EwjzLBxqLq8NJGSRvE+9vhASWnzmvE6cDBDPQW9fKRA",
+	"f7gLKyInkD4fKbxrDz4ExH2jvCQELbS12s8r3KcfgvRQGz/UP7EHCulG0AbcPSL9lIOy55T3yARU2bRH",
+	"cMKXK+bW7R/m/rr5N5Hp6KZZi+wQGnv3gsqbW6tn/pkrrsE8nWho2ZQE+S8dPl5UD3tvNTmg51cb3rlu",
+	"MqIr2vbCKf0MrXpXiTB7ZsnzrPiOBXZ99wmTcDEh4TfieX2XinptItKvWURuRX/64orsbnqRaXoAzUAi",
+	"dTsKsVjI8GGgr3qNxlgQ5n9UPxQUiBbzmrR8I+ly3qZgboS9cF8LMVuF2SqMVmE4oS9Zjouy5LQJGM3M",
+	"koNVEVoiE6uoHAIqWUwckQM8QpQNiaA+on7MIjaFdaqPkvmElVCExbdC8iJb9hC7iPGZFVo0sJ0w9WWh",
+	"eRdlOs1im8ysyjsymumP3yqn31UKXrzPXi3tzE3Lerz5Tu6FDmh7leqZ3ada1FXmqy3U82OZnpFcV8ER",
+	"Gz/0lfqKVEIJmKBlnHaH15/R53Ozej/B2bbIL3JO4Cz1jYzTVRipB5vRd9UOCveV6S6SUYNX9JLUZ/ln",
+	"laOTWj3pLJkR9WREPTPudiuuxeJiBzvOyAxuD7+ZgsjLAMb1SsyzwPMQ7aOASWIo9tRduwzhdas3YN2a",
+	"FxW26E3BSFMoIdiMy6kEvr/55fouBRw81bV6f4gjW/SP1UHmKto38AecssG6dbxYzWRr80bZ10O/DbnA",
+	"cmqea4alZAbU1LzxCdPpjW2lc6Nz22bT+7FRzkyezEiSGUlipsq5SX5VM4ne9MKWYfZbCqBQ4a6PsfCn",
+	"IZmzQTpFREqDEjqxHlto58VeoahERI8gwlSFQbRYgwoYKjXvesV1N/RfOm6zxGcFZM1NEaW6pnPr4Y5M",
+	"ITPFrGwU2bqzKjxfk8X9xWZmNo4VJI8RGXPy4mpQa+PH7LI3gZ6LQ51iUf6pwmp2N2WyiKgtXCF145Qi",
+	"TFYMAU1rfNqGaa6J9xsKunmv0ijbOj3urdOVVvQYSznhwl0cW9Amvt4w2UdDPldJBMJoQjyHjwjiInpC",
+	"EEl88L9GE6wd9BWmMBGEPpbn0p56gks5Pyew2Kkvwbc5xdupHHvSnISOBef9EqqYqxMuziXizNHcyQHz",
+	"qYeob/MhvDaB5JwRJIgPKRLMea5OjTUmDAqPt08HG0o6YFL1a3h9TSKfjMZcYDHVxUsQXVPkYCGmif5a",
+	"k6hP2YCIsaDML6QfDJlnP1F/2FGfy92AtSMa09x7gsUJaXEs/o+aBfDlcm7nz+31/Um1ssL/VvcAs02A",
+	"6p/K6/N4dOJzTQeWlK4rkR5Hyp0OmCPYuWotZRfYo24RDbGMuLYF/LQ5hXpER0X8HOLeG8ipBQ55cNxi",
+	"RxykAob+UKvMLIbFAiw12ng5AonZfiN/6kIJHQoCxOLYkzp45wj7uGijiQomrsIPBCMQvMICz1tqyl0d",
+	"iaTWKB2NRM18rCgk7J4MfTxZw+0SC8a1CMEWLNn7YgZ7DYsdOR7BQiIMv1QPoDC+bBF32FORBbdvnbE9",
+	"cxe8X09CcmQGkLsntrpUYC0GGasQu+gIJ2mXNtCw+KrTluKGiK4gQxCpokNPWBNlkwV2PURSKTuXI04Y",
+	"0OXPke0hxrvE+xGk0aQOKUFjxdugeZiTL62APXH5snVv8uXxnthkQioTUnNCqhWwhJBiKwgpwEXcow4l",
+	"Chapv6ZXp5LX7824x0EUjWseto8s8nCFu1cQY/b5NLllGpERfV5C9Bl1JAQo9/shaQWORbNiMJWXHovE",
+	"gimoo0XABhnORsGh5ezhSC3d9RGHW4IIufRMKTmjpW1llXZPaRohtdxBGHteRFk7b32yn57fsj16+XNF",
+	"egAsnCG9ILZi5mdT8LGM3T6YHvLx1PB1FHOupUgob20Xc5DUvOJeEOGHT8C1g3guUBm23dyqMoe7qhUz",
+	"199bCBa/7GHn3KNSzbREEYcewewEU6/GEi+oS43AT1zTefs/EkH70+RX2mM8Ck1UNjg/xmOYYKekzOGj",
+	"WL1HmHpt+hc5piPq58ovwvE/0t6VHSKjaWVPc8Py/wywwMynLByC6Eo4ClF/7/zc7l6lC82Fj1TEGV4A",
+	"eETTCqqv/Vpz5dzvlaOP1VbnD7Xu4Jr+Ggs8z7xp26sLgEuzzTW1sffCdsWv6+/aeo/xqO1wYUduv/QC",
+	"KqpWDnR2+Ka5YqqvqxW+bV9cUQ/omfB4j0oehlZ8bhFslA28kMJ7Fc14zWMZg9/vLUNLyk5B31qyUzAH",
+	"MY9RU1/TBSRRzcPcFYXNk0rEsnT3AnERM6TVM+kJsu3LTxDU9+wrfG9jZMWSZdTrqdnHCOoRmJtK9MBE",
+	"JEC250Lqcll6pgdzlyqtv4u5DfCIWpVdzTA6mOAHWBRAimpXg0R5F/u4h6X2IQQPRk2bKnU6BVXdQhHt",
+	"be5ot8EJlatxs7V0PR8mORtU7h7J2e7GjUy1gq5A7Gbf3wD5KJee39ooQXiUSl9gn2vzQJiOIuQdQVyg",
+	"nuDn8CczoAZOfflgQNx1yrTP7BBr/9V3rUq9EzOMp8cdVnQlH1GwIdAn3260IXwyPdzQ3loPn1GrVl2w",
+	"f7hUjj08NQHP68mfJrqgokpej37cNG6xN9XdUNR5YoooWWpq8wkWzvDhxS7CBMwCFrOAxShgEVuZZAVs",
+	"xXGIlAr1C+7JdDm78QP+XfGMKC5vETYc/konY8+DOAEMRRK56GBIT9vV08enFbgge7xuxsM8JXoaLrOZ",
+	"A9sVDj5glxfN2IVrctnpx9LlButDSu5QCMSLEEu6F9sTW3m357VmNGnm9P7UHLywmfFLlt4C8+qpsV3G",
+	"TKqp62GRUfPxr7Xb9yuHPrmKDTNb4Zlz+gOTKlYuXCZYEjg7ppgXGjU0fve8uBZPchdjKemAGXceNiMy",
+	"+uDXo221QGisyQnDqLj4VyElJx1R4xoEZMmBEIT5YAf5z7//RyaeN4TJ+uO89404i8iNY+28RPS1iJI2",
+	"jp+gfIoX2puadlxCf75YCM6IvEstBDH6AWgjypufsV4t6EOKeGfCAZvPF9WTPmhUtJKhIRrWpLUh1quZ",
+	"rSHDYpdSTiekw1LJCUwEi6kPjnHAnCHCiJEJUs+WUBU7Q6QmI6xhLM/Bmkt9ifiEGZsEEkbowA4JrQPp",
+	"0pnhSTgbQUalNmE6XZ1OQm/EI5iH1aLClAEURLEKWalhTy9gd6bjxsHxMoyglsQPxmiMByQsHMKoFxaN",
+	"FxQO3zbx2JpjwefI4wNEma1xbNmHhdmKnAENxPVKBbOxJD4aUrVOI24JrW+g50UQKQ19SLMm0TfeQ38G",
+	"JCBltL25jUYEMzU+QCTgc0FclKc+koG4oBdEIgyDhYUh9gSPAxGw1zCk1lG/qFk1YbZs/FD/1Ny/i8gn",
+	"nqfHXvrYJyX0acghObqn5w1ktnb4aKS+nMfRiWz8Gc1AwUihPD9NTPrd9C4tzivnIfeA3Ou0XW2dVY9q",
+	"Hds7gjh0TAnz16Q5t3g9Oy+KyQdVs4jXBzfeRcXUTprVVrtRr3SqqiAgRdX+JnksTZep7xcsRrDfhtSN",
+	"Cmno0Tepy3UyBc+DYdS5y1X7DQtZMSJe1WXARyC0QL1YaTbPTlvHIRWqbygVJIJ8luoZofo4PLRDu9vb",
+	"YRZHwD8lVNEHflSiiaC+Txgy1TKUHx5mgwAPCMpDCtGoMjFWZvvMa1SthyeOArI3MK7TnHowqQpFzYvS",
+	"F3yE6o1O7W3tsNKpNepn7Wr9qNrSDT76UDtZN3gsPL80PQCUEOicTHX/WiIW1YY1zaOiRIF6BlKtRwIi",
+	"DxQTaB+5eCrjeTEta8uaNEKPM2KfBpglS/CD+lM05IGQRbSllur+7m7BZHLnzCFqLgkeDIY2I7wp+HWM",
+	"wyVeSwcLQWExzpCqoHw0i9ZkAS2pSUlPaDnGoz4dDH34y8zsmTuQxTpaYDYdKDmzOWWtI5JLPHpBlMyY",
+	"Er+M9ja35vFoVTtVdLA8vwlnixETcAw0IwUsxAVFFS6iXDnnECEJfeNhptYmEZAs+++VT4Whyivtj7dT",
+	"CAeNWKPSDEooPXvEOpoAK/ltxUfdl4tGjcUmmd5VRNju3pyYkhmF+5h6gSAz3fnp06f12IPksm6de950",
+	"7859t4wLKmcalrnwPDEXHutqpsWiBeEdwNsx7B2iqYX2CqXZAF5pMkAAfho7EdfSqxtoppBdBNoKRQUi",
+	"XCDp6E1RDH4pUdXTHF32pAMyN4efpT6wiqmiqETnZOwbXanZxWC41Ud2NmNXqY+E5l+FmvpKlS0I8zfK",
+	"YkWbrenDFBOt7rvHehqieqHth4IoOxF5SiciMwt/jlHDUNEt9LxiasmQcN/ZD8MJra+45/FJPPt+zPcO",
+	"VUyKfVs/7Y9u00bxCSMisb9xZzY4Oh3baEyE5Iypeixz0lIL2sJWpd4sf9/S5V3V8NN1BZEhO0joeawa",
+	"usDOp27NcZwbT+Vy6PuUcBxaxShZD0Y9IlRFAE3HgLoFddjx6cUi3yWLxdPdt3aLUQ0p83e2cyB36CgY",
+	"xaUOZT4ZACfpXPU+wdZHybYkDaTStKHtuRfo3Utkbtb5VLV9ILHb1cKd9+PqI0ZIKfGIIBF4RBbKdmsE",
+	"s98y0qmylXyfFmEXqHn6Kr7aT0rDPBnu1kyVlNKAvpxwcY7yoHeIq7d/jE8KRRQI2HtCtFC4KVNVW4u0",
+	"GtJobs72sNCnjLknekqkjIsJVzLd3+NcbYxSpf727Z2QhSskDR3KKXOGQlN0ggyETS7wHfoY+p35PNTa",
+	"5WgwNOOp5i2HbbXkkDViwfZjllfDHyLbVf+KTTM1SQAaqDGML4p8ikEImD1T1mQg6LogfSIIc8jM2tzc",
+	"fTm/OP9+gFETspzAS2HIBBhgogBEJU/D6DcQrjoc1BotS083/OyUnTM+0S6+sPqeWU700HKjxs1w4sah",
+	"/5yKtFAAYlaulLJFR7kIMsDC9WL6U9vFSqjWTwjtaLYaO3MSSsBd8L4oWlphWAkjOhj6eva7egcBEACS",
+	"J+gDVx1awxNGudBIr2a+UeXpp5in8tknkbFwJcWte86LG2yYNrdM/IeHo+uxv02kRDG3Hv4F7t2UsyO1",
+	"6bDu3vb3LXh826qm9YK9d4N83hWPYpjrXfhYVyMblztrav7CPg91/0uV96///Pt/u+ZEQac+M1vJycLz",
+	"45unG4/6IaSKWpKnxz5Tv598PeE++PcfyWlQ3trf393d29/fegFO7bFgfrtj1peaEanV3C0bDTp7o22j",
+	"dar1ysFx9Sic1wuMt/FZXs4dwiOWTcB+2R4wqB5vmel/aIjAbJt0wHm4GMq5Y1uMwh993IE+1U/Fk18b",
+	"pmN7C49p/EnLiBz/re/nPO5gCLWwS1vbIfrY83rYOe8IzOSYC/9I7dLN63M3m0pQLLoZr0iiP0wLPxHV",
+	"PA4qJ1laTo78cWli7pccPoo/owvd3otdMm1qn3SaOeBigzi0m1NfKKy3MhfDzL2IjGHmxixrwRXYL+I3",
+	"QvqLq5A3WKqGlDWTGKJLCDD2wkFUC8mnfwZkfXZd3JgGY+un9/1KvXk9Loyb8WAkb83Qe8RYMIxtcYYE",
+	"Y2szyYFhX0tSYMTHYu9qk/HvBHXGi9JLCAGM+rIRI3KZEbdKSS2Q9vuz0t5St6RI+5lbkbRP3lgi7YlH",
+	"8ZsRFmrbniLpqx7FdtHYb8bkfLW+qpw/0UU8HSlve2MGNaRI+a3SdmmntHtj2W4mYlK46xotIvoJfyyX",
+	"c9tbKYIuOSmWirm5S4nKLZURD0g+rMqRs3f5Mj+qtR/YOuc9IqZsyUpvwAORgtx9wbK1nq31bK2vvtb/",
+	"KF7VsfhUZhlXswDmuI9wIJNJVrUt7vL8quAUFwYvWGs4TVgAI9IrQ/gAz5L4gd+itKin8hqpUGNeZCkb",
+	"MauZ/OmEsqXmho56YoEySjEjLMwyNk4zlKjVXec+7VN7CBMC/jnMvqItXnXWrSZ0jbvjLTIR7dyjiWj1",
+	"Ibs5mMgMRJmBKDMQZQaiZ2cguoKyuZ9EEA/1yF8DmBmuRH1RuzogLiwECqn97j+/+P11Hxwhj/A0TMsJ",
+	"Z8gy8iLS8ZyhL0Dm3/x0NhF1sw1I2UKELg0bP9Q/V0+JYb6bxmlk9geXOg4LG2Y342AY9ytMuhLrqq7s",
+	"SqyR5qyX4fPjNLo35yIla1Lk67PmuA4TPyxYicv4jmbWW3w7n+bg+8QW3uZt7Ia3N+/VtC4xk/iN9LE4",
+	"T9kJt9XdW9kJt1UJmVH90RjV4zMiM6lfxaR+a5ugLBHFvLLOVHQsDcVCBX29pBPgU3uPKSfiPsjm4hxq",
+	"WETQ9viRwzXPImLK96iaS1GxVxI7TyMlxRDL5WkpVja2PGPpec+5ITKmupWyNaxsDdmAaSw3+txzlwV+",
+	"qG1aKGRrJ5UmMm+kRmC+NV97rJJ23tnf9xV6C9WYekGWUbtT6bRVzSUybCWHIVVvwATB7kn8cj7iu1EI",
+	"sVBCFTbVJDjoAnsB8NJgtLu5uSguQBf/8FjpayM81oN+Hc8OM12i2FEZAHVXP/C86aN2+ngARB73qy86",
+	"Ns73VrM331ft23xE/CFwUBHmo4ngbBBCgykKgPwK+dzmeld/qqlfehBR/v1Q6oaB/iDcVxH8Gz/0H03s",
+	"D/++VS3wdJRArMFI1aaEaj4cOdlAxu5GF+WHlAgsnOEUCKtG1CeiUDQbHEu1BjHRYyIcwvx1whzuEreM",
+	"urX6QePz/9t+2w563RJSQxFmv8NA1GoKnwy5JEgGPdP7sHGywrOU3mHR8K7YaVCZZKdtbW5nqjNTnZnq",
+	"zFRnpjrlhiTMXUxXG1KsgmKDjbPl29YZyKxDKsISadtwGXXfCj7qKlmm8wPMacNIISj9o6aMpUmkEvUC",
+	"6vnqc6PA8+kYC38De7A79ekFQXmMfPLdRwIKU0NlPva+c3KMuj3uTrsQdM/Cq4UiggD96IMj+p24kVcF",
+	"jmzrOgA65AwF9oWx2sbLIrhdQNh+N6But/AadbmgA8pqbhfMCRLV2HqLjL3peoeDDmhZjg5ZRF3snHcR",
+	"RkdUjrkEH4f1uPuqeieM9FdtK6IuHY258DHzu6hm/nRIGQ3pQOttKpUCHVE/xoduDyxQ+6TTRHAYgPLd",
+	"w+NqpX5SqR2fqctnp63jrqbOJKMecV1LJqO6LWCS+IUSajCHGNID9Q2gBnUcMvaBzqyIMHL4eAoqazzW",
+	"2jHGkbMmUbdNVM2Nvs9//fr1a5sQVpjhMOXMcKO4Avd91IV/VJ9SibSPg6G06R6pO7IbMdmYodFQROEH",
+	"8/xrhK0QNH0qCcJ9n4h16ZOxVJ8281d9KjSK9YHHZxhRxcBsiE1OVZBS28ijjKCeIPhcAb/66TFMMTY1",
+	"vAZxPZ6ElGpFVeMcnE/fgrtiRsmRPzZo6QopNpacGt2X0gCbmRp+bVKMBrX0hJNt3CeeiAkyQfrAnRJb",
+	"lpouS4tMtWIMN4W6GDLbSmBqG3AOpNl7378jocS0EuFEjZ7sgnCXMWaSfNfnpc1uEXUdp7TVLaL//Pt/",
+	"jeTS1N84+vxjhzhlNJ6HOJou20/2f/5r7nTpE6/R2CNYwk5OTJGHfSJKX3OFInL5hBWRpJ4qFjid+gFQ",
+	"31gSPZ+OCOoRygZFy989o7U6tZNq47TzWslq3QSNOvyfj78AKFlClivAr5UtFlpXA2cYsJbq94ow3cfA",
+	"MO0jDH1YtMFDXLgAzM6Jms6JzVC3jIZ8gkZKY8FJkCFUB2jlCLXfpxjlu0rvqjXgc70S1H9lADlG1J8G",
+	"bXUVHAL9C9aFdrXSOnwffqaMHCzJOmWSMIV7LmDXr9WJ0WjYtyR0NnGJ+jLMDF3GayhDV9UsU6Mr1mtH",
+	"yEygz+tvg4EXrNdc87WCwgHdf3RVh6h+kmNPiQW1fpnPlaT2pSFjC0wKGwVlsCihrtbaXHSRw0c9ynSp",
+	"ozKq1I9QXnPsmxYCMWyjhfKYTQtFVG90UJ5xRgol1BXEIfSCuBUFProoT5njBZJeEM2RHt4/IH0uSBfl",
+	"yffoAW+Cp1Hqh6KFVyPqeVQShzOTukAzQxkslRiDPBeo3Wh1ikpyCRLLa2CSTBSR5LoL4LRbo/IBWQsN",
+	"Gtou0yeq413VohhY7lpuQT3jFKii0i8jzXEXAScA2tp08a9Kp1M5fH9SrXfaS+xt9mQ1M7tdy+z2wKxn",
+	"nVAYmbGxcwvopPwj7BONtOEvs3aLyK4NfR8LQS+wZ4WbbkyhCFsDtTSKyHEMXsfU6/HvtjCdqcDMjkIR",
+	"Gfmln4W87OaKVjs88FGLlDfeTtxyQU0vSf8ir1F3vWu+pKSSah9hLmWDEupQItGAq40hdVH+tHZUKCIc",
+	"3r86hdm67ZQYjVnsUvx2vIvUrZnfpmHwUvin6jAgPNP/+lz9gP86DlCYqf+qRsNr6t8r8JjdD9WcT8TI",
+	"imQEWc1ggxilR48kYsjAnSdjrpZRJDxlYdHgJKR2OgUnZf4LcGy8lGg2rbqWz/WW66u1yE0r3NaVCdPg",
+	"MHchdbCZQzegeEsWBq7oEWxfUCpM1lsrU3cuFtPLC9ZL49YKNoIoKRQXyYtw/d5a+WbLsVr5CobdrPCG",
+	"QVSQqAkc7cIBgFrlK/WjjUZro97oFBZUwoKyBYKzUj+KiUz9q9HKFXP1RiddiKln1y8wsKsCZNc9ZKuq",
+	"P5G8Bh9MXjKfD2XiunVKSzx1+YBQd7WxADbL1JF49erlTzwBCs03Vz8COoGdTXYA9HQOgMymzGDe7Djo",
+	"Jx0HWSl/fbPExg8jjZblVEk4VRivUgXJtBef3qdVw/xYsE/XF9U12IzN7QQft5U82wGmp57RQ1UG+yx1",
+	"k7s5lI9pkRJ19bEQdJzeVRmZon0ljJF3zuoDRmB9L2YjyoMRwmTiUHs8DGEEPYGdc+LLQnqHhTN/1XS9",
+	"oICv2DmfhtjX9lSl/Yo6v+O6JGri+2po31crR9VW25Aza7hTKKKDxtGXImo3TluH1SKKG1Zuw68kglWm",
+	"+NklsHe/uX1iUyP0u0/HEQtgRKb87135g1TOVP+9q/4bHkTENf4GjgceLssAP+tJYSKs1nXCTIg0nzCP",
+	"Yzi9G2lruxJLf9FxmNMj33V1tpRuobQQE8RDITN4kMGDJw8PwkRV4QpSi2d2vWF9/JNYTrEOi1aNWq0l",
+	"88ipoAVEmfQJhjHwTDykWqKLwIKbTDqxQq6nO0EByQaBFIx/9y86Tn42tIT2KMPQnrksScV5t9+4OIsm",
+	"KMy1pOjS90faRSAUYzMJVg1yWY85gV1mw0h75aFTf94v6nhLPRKF95WeYWpEJQ4MG2hCN96y/t/4McbC",
+	"X2YGOLICCvKZhm+i/EntpAoH7oUELphX8vYLM5q+iUV2Gpwp+yev7KPOWbB6TCdZ14p0DV+i7oJG6AW8",
+	"agte7N4ErZiYH986zmq4H2KYfDdFtZVj7e4WXqMoYoYyjzJS1MfvVI49PL07gPKPjX/cGDwcJo/XonaZ",
+	"rKBqUvIJsywC653pmGRwIYMLd8xwZpffLF6ApXpLmEEQcAJdHFfS0g9EoSUXFMOCsMKflAYl9FXrnK85",
+	"7Syn1UQJ1VzkYKa0X0IBxMSiRgJz2kBqdzkbzKKTEINkMp51fcqwZ/2HwqSPoRsblgi4Yq0QjniftLCT",
+	"YzxCPh6gCQ88V31ckBG/MFEGkDnP50nP5BKqc59oDzzda2r3FUXcgLK3qOCCikDaHMWQrlrHoxhTbQl1",
+	"OOpN18dYSu2Op14U3CsqNIQw+rwOHL/rxxwcAE3aX46mPBAho80cIjNjlR3HZBDsWUCwEzOuY0GsbBCR",
+	"uKKsTxyfuKEhAHK99+DJCKzkJSFod2s78tjSnRE1JbEWc0vw1+1xnt7bcQTk1AadN0cI/XRhxezZh8OD",
+	"sWeX0kbfnHgrCRMeiOg4nHuNp7GKN6ZB4kpxygMFCchonJj3VEbzXs13xu3iTqoUza9khIiNoWu04Gfq",
+	"C1SGy2zmrclQwbQw6sFqPVuNZ4baZvHSijiNw7Bfngkbh3mwzRsKUlBGXB03BXFtqRzSNul0wxT0TPls",
+	"f/+R42O7O3MC6fMREW2HjyOO0ERHxKlLk48NBA/G9gHT/tN2tXXWaHZqjfpZ9XPlpHlcVR3t982rlvZT",
+	"h4nEUkCYVrY7rVr9Xa6YC4SXLE31bOIjoMoN9ydwKQrC/I/qYq6c28yZB3Ll3NZ1kmbpWZKlzbrdQM5n",
+	"mGfLiqkrpNtqE9+8ZfCqz5U01byfSgFaCRgWHspCs9l0OJOB52vOAzym6F21gzaimszGeccE47Nk61wq",
+	"vWJyZFXOTt2VK6fnur0zRyu2FrEUXzkV2PPTFcUbd/XtZ8V5EsI/IyK926juhL5ZjYzUaISNH/qPOh6R",
+	"VfK1JJSTgt1QsFQrTiuohKHTcKnB7dCUGUjiLknz8sh10ZyhRvWsrZnpPbC7xPXyAkNSNDQrVvmocVKp",
+	"1c8qRye1eooj7PNLU3MVgJrJmtVTzywXN0vyzwDviV4FQBChPlQODxm18MjrYP2+4XgKeZSMk7iPKBsS",
+	"QS0NllWb+oP6IUl81JuiZqPdSXfRzCTNg5I09weDsz31Y3UfS5c51e8+YRI2t6k4R9IBWwHXhNx86nm7",
+	"iCKTYmkJYGmrEp5fbrqHmq4zpMkb4ov44bdmczLJg8Ax1rjESj35nvChzyk7Z8ARKTXz7fPDK1Kv0QRQ",
+	"Uev2ErSSkAjLpIFBFE9MFFwxW54WtbnT0Sv62+dfNmtv65tfPv8imu9+mR7/tXeMP+2x2rtXo9r7Fv+t",
+	"fRD0dn7ZxJV//Wt1uwt072WaPZNLj1guZRl/HyT0Wi4+x8GCk4xIfPp8qfhsPxXxeQeEs6HMu7+jhEzO",
+	"PnE5e217/LOyqS+Teik7zUnPo/pMd6kXi2Yqi+dhtF4sxrcIHJ7gnBczF/U87pzbU18r5EoLXVw+QSVa",
+	"gUceddTx/RD0qW7XLtFc+MD2RYFiHtmJUkI6E26McVl1A+pN0dr6mvY9uyBCRl+5BpEi8GRZOjD4sQ7/",
+	"5RMGg7Bu/9AnlcXcuv0DOq6YWzf/Ovrw0bIsJn+S72MqSAVYFsO/r0CZOBed4BPtQQhzszeFZDNFtFY5",
+	"Pm58WoOjoeREXjs4bhx+0HfCSb2IOk83aDXBF015SNG8Ym1DzkBkezOtIvbeXSeyiftoxcfN5hzf232p",
+	"c47Pn7mHgxlPfn0wre6wcA6Vc4z7U+K/oXJCfZ8InWza5I6W436DzZ6wwzDGTsddTBgRU/lmwLk7CKay",
+	"1Bewpq5d2639/Vf727s75tlE/vJbq3YPE4/K4Zsevp1Kp+QXv7W6YjHFt9e9sZp+mX5rXrFX9dumorBw",
+	"43OB3H5vfmScTG+xjt94vy/INDHwV3cFjETLCu6AycD+C+aW+Jiw7yNPR+XJdd7vU4e43Akg+lGOBcGu",
+	"HBLij7wS/HvjaL5ZD8TbCs0rZoyG6dD6Cw+Qy6P9xpiIEZVSbTF8jsh34gRwukBlFLr0k1ILzzv1P7/z",
+	"IyD+62s4IAxItvheowTKBoCeG6ytgfoSb82K6yKiKwvp1i2ld99+SZeRzKMeenBCPiP7+jyir7juUwH0",
+	"1/fP/P2Hlfa6TldFJ8kOGpI1iTDyBaaanncejezsb7/YX6hV0uDETbQKuInOKpZUR/PLjD9btwEyd/Z3",
+	"Xr24U5B5vVFcUNnd7Z3itUf4unhzKeq47fmx4uR4Kj6omdJeQWlvvrrvKEmXMJ862ANtBjXCnoKu03h8",
+	"4KPI05Wd+KwClhSssVBGDfmqGClItXqOPWwyNE6G3IvwzwwcC9ES6k0RZpoWVj17PfRkTpSePXpaoKgE",
+	"dc45eyN9LM5Bvyk1u+BZfzqhTD/0MLDO7RjUXmy+2r5TrLMUKaQOwIKKbm1dqaK3C2luafSvhWR+isdm",
+	"BkIeIwiRGQp5giewcRSymqlm4bnshkscKs0OKPWAtkM8T6IJ0NxHp0Oz6CSGCNZkWEGdnxnyQqlyXB0b",
+	"hcMc2eq+PvCF6aufkaWv7CvrwJHvgAvqD0dldWXL5kuECuRDGkqLSgytqylPAZGCyewN1BSqAB31aLJG",
+	"Yt8ZQhLFEZc+kmPi0D51dJ64ciL7OfUl8fomMTn1pSnDXIBEqiakyzaWT0Bc+ROOPNwjnkT5Ln4DpJlG",
+	"BZcck2Zdp8UEKijTlQylPVtE3fn3IQ1l/EqhhD7qRqrphQWZy9/pTUtf2XYJNZg3RdiBlJ66YHAUKSOs",
+	"+2oy5JKoj2tt2oWck2MsJYEM2XTAuCBu6SvbMVngY2Me9ZHuHTP4OlMSFQiyydoM7lTMjAD0iJpaYAlR",
+	"owraF6r1Osw7hUdmPIvm9oQyiYCYBN4roWar0akedqpHpn2MUIDPcACLmD1wLX1luyUE1IeQRtPkIIas",
+	"thNuJ6XOVAw9Y3Lj25Vj3u1xP2wozHsq8UAQmx4demNNoq5ed01B1dSedpEkvq9qR/0y6p62q60uGuFz",
+	"M2tNp66Zkidq0nV1kEk3+d38kE+IanzYjRDvAg1W7xZMNf0hmaJYxeC7Ni7RVApJ1QjQsGMufBjlvRKq",
+	"82ho1Gtl1K036lWT0r2rLoVJRWENdwXBkrMuIt/HHqYs2W+IMjThwjXxSnqMKLvg3gVxi5DiFiprFkiU",
+	"OD6spnFNSA9l0iDryIq3JxPOVE3WMQ/c/GoSFGx9lyb9C2+uRMF1Z/7RV/FhCMcwi156ei60s3DCjRbs",
+	"qrFMBsn8mPTUPsowXF8S2IQTIGpZHFNss/Z0+BPdpKyYgXPpFbXdu3JVtWngSozEDz/YOtsHX+KFHFLp",
+	"PeeDdSNlbttcbKB5zBTMWYrwOh27OBNeP0d4XZNvaZFPGWckYQ29svPnrVIuxSqcbpTdvWt3zOUeeDfu",
+	"rczcmplbM3NrZm4NFblWpVdX5GqbEkW+LPaTi8hbb+YTp0VYlfmCgkn4+kejVhjfvr/SlX2Sdnf2d7dX",
+	"Uw/34HmkOnf6kPzSdnf2X21dX9vek0Pa7s7Lrd3itQf/GTukzVOUQ/vXZFJmFHXWujj/tgK9OqEgvPHa",
+	"ctxP9AGGuS/JBRHYQ3nG4dnT1jF8GYTPCKyqKV73gaDrgvSJIMwhM2h+c/dlijd+hp7m0FMGXDLgcvfe",
+	"aiSEAysAFvU2cQJB/SmonB7BgohKoBb273+AeCTiIt140BlCljB1Wx/mVJo1ZC+5yBwdC859m01kyKVf",
+	"0Ey1uXJuA8SvqeQ8TBpRRqUvsM+FjWeX0WlQuOakPi8yjM8DgVWPliIbQAXyiR/qtDoyBZI0iZCcYU8V",
+	"QqREPj8nTOdCjtdBxr8Z+EO9tNQ3OvBCypcrHswNOGw1wrkfnlXHPncEFyoexQoqLArZ1FmGXMhnhAcE",
+	"jblHHXrJR5vmobSQX3hAFu3prObEsz+TbYeCCXPXwcYX6/y5AlNL+lA7QedkuryqUj2W8vaJRuFEonws",
+	"A5CukskuIwtFMAtRNigmcjK58eyasRJNBoaUIYuSa6U4O6TUfXZtxTNdz39erzx9Fr0B59BG9+b1tgFO",
+	"83QZpoG28UuKtMt5vrjTVi0WM58/bdXWD44LV2rPaauWNqIUDxiXPnXkbI3bJ52mGgM8lSg/9rCvMIQs",
+	"xIp4T7DnD9M6X06ZMxSc8UAiH8tzqVCKT/tmoRlDpSyiUqkU/2JHPZvW3UMu/HWPgjhKrFmzyuPfIKMx",
+	"F1hM1eJeuKTBJhFKo3w4PCExZ7SSYt/WXKCLT3X1ykd5oAeXhfjQxL4bZiCb+/Ri0RGyzmA/EHrQ4Rxt",
+	"9guaymH+/VDt2lwuBnEaJIhsAGfRbFf7JpWO6mmfgoND9LREvcBHjIdvERfxSK8DMpaamgS7ieUanQWm",
+	"rSlQinAmQWDGzIx1fKaYh3N///H3/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

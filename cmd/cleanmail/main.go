@@ -22,11 +22,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/pkg/api"
 	"github.com/cleanmail/cleanmail/pkg/config"
 	"github.com/cleanmail/cleanmail/pkg/dnscheck"
 	"github.com/cleanmail/cleanmail/pkg/ids"
+	"github.com/cleanmail/cleanmail/pkg/jobs"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
 	"github.com/cleanmail/cleanmail/pkg/relaycheck"
@@ -35,6 +38,7 @@ import (
 
 const usage = `usage:
   cleanmail serve [--listen ADDR] [--database-url URL] [--log-json]
+  cleanmail worker [--database-url URL] [--log-json]
   cleanmail migrate
   cleanmail token create --admin LOGIN --name NAME [--expires DURATION]
 
@@ -57,7 +61,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(args[1:], stderr, true)
+	case "worker":
+		return serve(args[1:], stderr, false)
 	case "migrate":
 		return migrate(args[1:], stdout)
 	case "token":
@@ -81,7 +87,11 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-func serve(args []string, stderr io.Writer) error {
+// serve runs the API (with the job queue's workers unless
+// CLEANMAIL_RUN_JOBS=false) or, when withAPI is false (`cleanmail worker`),
+// the workers alone: the same configuration, the same mail side, no
+// listener.
+func serve(args []string, stderr io.Writer, withAPI bool) error {
 	cfg, err := config.Load(args)
 	if err != nil {
 		return err
@@ -131,9 +141,23 @@ func serve(args []string, stderr io.Writer) error {
 	if cfg.JWTKey == "" {
 		log.Warn("CLEANMAIL_JWT_KEY is not set: temporary tokens are signed with a random key and do not survive a restart")
 	}
-	handler, err := api.New(api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
+	recheck := cfg.HealthInterval
+	if !withAPI {
+		recheck = 0 // the API processes keep GET /health current
+	}
+	// The job queue: its workers run here unless only the API does.
+	var workers *river.Workers
+	if !withAPI || cfg.RunJobs {
+		workers = river.NewWorkers()
+	}
+	queue, err := jobs.Open(ctx, store, jobs.Options{Workers: workers, Logger: log, Concurrency: cfg.JobConcurrency,
+		RetryBase: cfg.JobRetryBase, MaxAttempts: cfg.JobMaxAttempts})
+	if err != nil {
+		return err
+	}
+	handler, err := api.New(api.Options{Store: store, Jobs: queue, Workers: workers, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
 		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail, DNS: resolver,
-		Recheck: api.Recheck{Interval: cfg.HealthInterval, Context: ctx},
+		Recheck: api.Recheck{Interval: recheck, Context: ctx},
 		Submit:  &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays, DKIMSealer: sealer, DKIMKeyBits: cfg.DKIMKeyBits,
 		Checks: relaycheck.Options{AllowPrivate: cfg.AllowPrivateTargets, Sender: cfg.ProbeSender, Timeout: cfg.CheckTimeout},
 		Limits: api.Limits{
@@ -144,6 +168,9 @@ func serve(args []string, stderr io.Writer) error {
 		}})
 	if err != nil {
 		return err
+	}
+	if !withAPI {
+		return work(ctx, store, queue, cfg, log)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -169,8 +196,11 @@ func serve(args []string, stderr io.Writer) error {
 		for {
 			err := prepare(ctx, store, cfg, log)
 			if err == nil {
+				if err := queue.Start(ctx); err != nil {
+					log.Error("the job queue did not start", "err", err)
+				}
 				setReady(true)
-				log.Info("ready")
+				log.Info("ready", "jobs", workers != nil)
 				go purgeLoop(ctx, store, cfg.PurgeInterval, log)
 				return
 			}
@@ -194,6 +224,38 @@ func serve(args []string, stderr io.Writer) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := queue.Stop(sctx); err != nil {
+		log.Warn("job queue stopped with an error", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// work runs the job queue's workers until a signal: `cleanmail worker`.
+func work(ctx context.Context, store *db.Store, queue *jobs.Queue, cfg config.Config, log *slog.Logger) error {
+	for {
+		err := prepare(ctx, store, cfg, log)
+		if err == nil {
+			break
+		}
+		log.Error("database not ready; retrying in 5s", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if err := queue.Start(ctx); err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	log.Info("worker running", "database", string(store.Dialect()), "concurrency", cfg.JobConcurrency)
+	<-ctx.Done()
+	log.Info("shutting down: finishing running jobs", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := queue.Stop(sctx); err != nil {
+		return fmt.Errorf("job queue: %w", err)
 	}
 	log.Info("stopped")
 	return nil
@@ -293,7 +355,11 @@ func prepare(ctx context.Context, store *db.Store, cfg config.Config, log *slog.
 	if err != nil {
 		return err
 	}
-	for _, m := range applied {
+	queued, err := jobs.Migrate(ctx, store)
+	if err != nil {
+		return err
+	}
+	for _, m := range append(applied, queued...) {
 		log.Info("migration applied", "migration", m)
 	}
 	token, created, err := store.Bootstrap(ctx, cfg.BootstrapToken)
@@ -370,6 +436,11 @@ func migrate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	queued, err := jobs.Migrate(context.Background(), store)
+	if err != nil {
+		return err
+	}
+	applied = append(applied, queued...)
 	for _, m := range applied {
 		fmt.Fprintln(stdout, "applied", m)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/cleanmail/cleanmail/db"
+	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 )
 
@@ -114,8 +115,11 @@ var rules = map[string]rule{
 	"RunPlatformDiagnostic": onObject(PermHealth, db.ObjectPlatform),
 	"TryRelayConfiguration": sysadminOnly(),
 
-	// Tasks.
-	"ExecuteTask": sysadminOnly(),
+	// Tasks: each command has its rule (taskRules), applied to its
+	// recipient; a task is read by a sysadmin or its launcher (GetTask).
+	"ExecuteTask":          authenticated(),
+	"GetTask":              authenticated(),
+	"SetPasswordWithToken": public(), // the link's token is the proof
 
 	// TemporaryAuthTokens: the user of ?username=, itself or IMPERSONATE (ruleImpersonate).
 	"GetTemporaryAuthToken": authenticated(),
@@ -184,3 +188,12 @@ var (
 	// the caller itself.
 	ruleImpersonate = onUser(PermImpersonate)
 )
+
+// taskRules are the rules of POST /tasks, one per command, applied to the
+// command's recipient (params.recipient). The token mail follows GET
+// /token: the user itself too (ExecuteTask lets it through).
+var taskRules = map[gen.TaskCommand]rule{
+	gen.TaskCommandSendWelcomeMail:       onUser(PermUserEdit),
+	gen.TaskCommandSendPasswordResetMail: onUser(PermUserEdit),
+	gen.TaskCommandSendTokenMail:         ruleImpersonate,
+}

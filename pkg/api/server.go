@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	echomw "github.com/oapi-codegen/echo-middleware"
+	"github.com/riverqueue/river"
 	"github.com/swaggest/swgui/v5emb"
 
 	"github.com/cleanmail/cleanmail"
@@ -33,8 +34,10 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/dnscheck"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/ids"
+	"github.com/cleanmail/cleanmail/pkg/jobs"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
 	"github.com/cleanmail/cleanmail/pkg/message"
+	"github.com/cleanmail/cleanmail/pkg/notify"
 	"github.com/cleanmail/cleanmail/pkg/relaycheck"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 	"github.com/cleanmail/cleanmail/pkg/throttle"
@@ -92,6 +95,17 @@ type Options struct {
 	// message ("X-Virus-Status: Infected…"); message.DefaultVirusHeader
 	// when empty.
 	VirusHeader string
+	// Jobs is the job queue the tasks go to (POST /tasks, the welcome
+	// mail of POST /users, GET /token?sendMail). If nil, they answer that
+	// the job queue is unavailable.
+	Jobs *jobs.Queue
+	// Workers, if set, gets the workers of the jobs the server enqueues
+	// (the mails of pkg/notify, bound to this server's relays, DKIM keys
+	// and token key): the queue that runs them is opened with it, and
+	// started once New has returned.
+	Workers *river.Workers
+	// Service is the service's name in the mails; "Cleanmail" if empty.
+	Service string
 	// Checks configure the relay checks (TryRelayConfiguration): the
 	// target guard (AllowPrivate: false refuses loopback, link-local and
 	// private addresses), the probe's sender, the timeout.
@@ -147,6 +161,7 @@ type Server struct {
 	virusHdr   string
 	dns        *dnscheck.Resolver
 	sealer     *dkim.Sealer
+	jobs       *jobs.Queue
 	dkimBits   int
 	relays     []submit.Relay
 	checks     *relaycheck.Checker
@@ -216,7 +231,14 @@ func New(opts Options) (*echo.Echo, error) {
 	}
 	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, dns: opts.DNS, relays: opts.Relays, checks: relaycheck.New(opts.Checks), ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
 		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
-		sealer: opts.DKIMSealer, dkimBits: opts.DKIMKeyBits}
+		sealer: opts.DKIMSealer, dkimBits: opts.DKIMKeyBits, jobs: opts.Jobs}
+	if opts.Workers != nil {
+		m := &notify.Mailer{Store: s.store, Service: opts.Service, Sign: s.dkimSign, TempToken: s.IssueTempToken,
+			Send: func(ctx context.Context, from string, to []string, raw []byte) error {
+				return s.submit.Send(ctx, s.relays, from, to, raw)
+			}}
+		m.Register(opts.Workers)
+	}
 	if s.dkimBits == 0 {
 		s.dkimBits = dkim.DefaultRSABits
 	}

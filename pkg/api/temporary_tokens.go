@@ -10,6 +10,7 @@ import (
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/notify"
 )
 
 // Temporary tokens let an end user (or an administrator impersonating one)
@@ -50,6 +51,25 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 	default:
 		return nil, err
 	}
+	if deref(req.Params.SendMail, false) {
+		// Mailed, not returned: the send_token_mail task of this user.
+		u, err := s.store.FindUser(ctx, key, "")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := notify.DomainSettings(ctx, s.store, u.DomainID); err != nil {
+			return nil, err
+		}
+		id, err := s.enqueue(ctx, notify.TokenArgs{UserID: key, Hours: int(validity)})
+		if err != nil {
+			return nil, err
+		}
+		loc := s.location("/tasks/%s", s.id(id))
+		return gen.GetTemporaryAuthToken202JSONResponse{
+			Body:    gen.AuthToken{ExpireAt: time.Now().Add(time.Duration(validity) * time.Hour).UnixMilli(), Url: nullable.NewNullNullable[string]()},
+			Headers: gen.GetTemporaryAuthToken202ResponseHeaders{Location: &loc},
+		}, nil
+	}
 	v, err := s.signUser(ctx, key)
 	if err != nil {
 		return nil, err
@@ -62,13 +82,13 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 	if err != nil {
 		return nil, err
 	}
-	out := gen.GetTemporaryAuthToken202JSONResponse{Token: token, ExpireAt: exp.UnixMilli(), Url: nullable.NewNullNullable[string]()}
+	out := gen.AuthToken{Token: token, ExpireAt: exp.UnixMilli(), Url: nullable.NewNullNullable[string]()}
 	if host, err := s.appHost(ctx, v.DomainID); err != nil {
 		return nil, err
 	} else if host != "" {
 		out.Url.Set("https://" + host + "/?token=" + url.QueryEscape(token))
 	}
-	return out, nil
+	return gen.GetTemporaryAuthToken202JSONResponse{Body: out}, nil
 }
 
 func isNotFoundOrForbidden(err error) bool {

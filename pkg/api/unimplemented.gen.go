@@ -2,18 +2,5 @@
 
 package api
 
-import (
-	"context"
-
-	"github.com/cleanmail/cleanmail/gen"
-)
-
 // notDelivered lists the operations answering 501 (undelivered.txt).
-var notDelivered = map[string]bool{
-	"ExecuteTask": true,
-}
-
-// ExecuteTask is not delivered yet: 501.
-func (*Server) ExecuteTask(context.Context, gen.ExecuteTaskRequestObject) (gen.ExecuteTaskResponseObject, error) {
-	return nil, errNotImplemented("ExecuteTask")
-}
+var notDelivered = map[string]bool{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strings"
 
 	"github.com/oapi-codegen/nullable"
 	"golang.org/x/crypto/bcrypt"
@@ -11,6 +12,7 @@ import (
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/notify"
 )
 
 // minPasswordLength is the shortest password an account may have.
@@ -154,7 +156,30 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 			return nil, err
 		}
 	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	notifyUser := deref(in.SendNotification, false)
+	if notifyUser {
+		if u.Status != db.UserEnabled {
+			return nil, unprocessableField("sendNotification", "A %s user gets no welcome mail: create it enabled, or without sendNotification.", strings.ToLower(u.Status))
+		}
+		if _, err := notify.DomainSettings(ctx, s.store, domainID); errors.Is(err, notify.ErrNoAppURL) {
+			return nil, fault.Unprocessablef("sendNotification", "%s", notify.ErrNoAppURL.Detail)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	// The user and its welcome mail's job commit together: the mail goes
+	// if and only if the user exists.
+	err = s.store.Tx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		if notifyUser {
+			_, err := s.enqueue(ctx, notify.WelcomeArgs{UserID: u.ID})
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		if isConflict(err) {
 			return nil, conflict("The address %s is already used by a user or an e-mail alias", addr)
 		}

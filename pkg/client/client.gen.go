@@ -363,6 +363,36 @@ func (e TaskCommand) Valid() bool {
 	}
 }
 
+// Defines values for TaskStateState.
+const (
+	TaskStateCancelled TaskStateState = "cancelled"
+	TaskStateDone      TaskStateState = "done"
+	TaskStateFailed    TaskStateState = "failed"
+	TaskStatePending   TaskStateState = "pending"
+	TaskStateRetrying  TaskStateState = "retrying"
+	TaskStateRunning   TaskStateState = "running"
+)
+
+// Valid indicates whether the value is a known member of the TaskStateState enum.
+func (e TaskStateState) Valid() bool {
+	switch e {
+	case TaskStateCancelled:
+		return true
+	case TaskStateDone:
+		return true
+	case TaskStateFailed:
+		return true
+	case TaskStatePending:
+		return true
+	case TaskStateRetrying:
+		return true
+	case TaskStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TransportType.
 const (
 	TransportTypeSMTP         TransportType = "SMTP"
@@ -1523,6 +1553,15 @@ type OutgoingProviderAdd struct {
 	SpfProvider string `json:"spfProvider"`
 }
 
+// PasswordTokenUse defines model for PasswordTokenUse.
+type PasswordTokenUse struct {
+	// Password The new password. At most 72 characters, and at most 72 bytes in UTF-8 (bcrypt reads no further).
+	Password string `json:"password"`
+
+	// Token The token of the mail's link (its token parameter)
+	Token string `json:"token"`
+}
+
 // Permission defines model for Permission.
 type Permission struct {
 	Editable bool   `json:"editable"`
@@ -2116,12 +2155,66 @@ type Task struct {
 	// Command ID of the command
 	Command TaskCommand `json:"command"`
 
-	// Params List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```
+	// Params List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```. recipient is the user's e-mail address; validity is in hours, 1 to 744 (default 4 for a token, 24 for a reset). An unknown parameter, or one of the wrong type, is a 400 naming it.
 	Params map[string]interface{} `json:"params"`
 }
 
 // TaskCommand Command of a task. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
 type TaskCommand string
+
+// TaskError defines model for TaskError.
+type TaskError struct {
+	// At When the attempt failed (epoch milliseconds)
+	//
+	// Example: 1774457716230
+	At int64 `json:"at"`
+
+	// Attempt Example: 1
+	Attempt int32 `json:"attempt"`
+
+	// Error Example: Unable to reach the SMTP relay; please retry later.
+	Error string `json:"error"`
+}
+
+// TaskState The state of a task (GET /tasks/{taskId}).
+type TaskState struct {
+	// Attempts Attempts made so far
+	//
+	// Example: 1
+	Attempts int32 `json:"attempts"`
+
+	// Command Command of a task. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
+	Command TaskCommand `json:"command"`
+
+	// CreatedAt When it was launched (epoch milliseconds)
+	//
+	// Example: 1774457716030
+	CreatedAt int64 `json:"createdAt"`
+
+	// Errors Why each failed attempt failed, the first first
+	Errors []TaskError `json:"errors"`
+
+	// FinalizedAt When it ended (done, cancelled or failed; epoch milliseconds); null before
+	//
+	// Example: 1774457716530
+	FinalizedAt nullable.Nullable[int64] `json:"finalizedAt"`
+
+	// Id Id of the task
+	//
+	// Example: ByE3n
+	Id string `json:"id"`
+
+	// MaxAttempts Attempts it may make in all
+	//
+	// Example: 8
+	MaxAttempts int32 `json:"maxAttempts"`
+
+	// State pending: waiting for its turn (or its first retry); running; retrying: failed, will be tried again (see errors); done; cancelled: will not run (its last error says why: the user is gone, the relay refused the mail for good); failed: ran out of attempts.
+	State TaskStateState `json:"state"`
+}
+
+// TaskStateState pending: waiting for its turn (or its first retry); running; retrying: failed, will be tried again (see errors); done; cancelled: will not run (its last error says why: the user is gone, the relay refused the mail for good); failed: ran out of attempts.
+type TaskStateState string
 
 // TransportType Protocol used to deliver messages to an SMTP server. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type TransportType string
@@ -2794,6 +2887,9 @@ type GetTemporaryAuthTokenParams struct {
 
 	// Validity Number of hours the token will be active
 	Validity *int32 `form:"validity,omitempty" json:"validity,omitempty"`
+
+	// SendMail When true, the token is not returned but mailed to the user (the send_token_mail task of POST /tasks, with the same rules): the response's token is empty, its expireAt says until when the mailed one will work (counted from now), url is null, and the task's Location header tells its state.
+	SendMail *bool `form:"sendMail,omitempty" json:"sendMail,omitempty"`
 }
 
 // ListUsersParams defines parameters for ListUsers.
@@ -3020,6 +3116,9 @@ type SetPlatformOptionJSONRequestBody = OptionAdd
 
 // CreateOutgoingProviderJSONRequestBody defines body for CreateOutgoingProvider for application/json ContentType.
 type CreateOutgoingProviderJSONRequestBody = OutgoingProviderAdd
+
+// SetPasswordWithTokenJSONRequestBody defines body for SetPasswordWithToken for application/json ContentType.
+type SetPasswordWithTokenJSONRequestBody = PasswordTokenUse
 
 // UpdatePlatformJSONRequestBody defines body for UpdatePlatform for application/json ContentType.
 type UpdatePlatformJSONRequestBody = PlatformUpdate
@@ -4268,6 +4367,24 @@ type ClientInterface interface {
 	// Corresponds with GET /outgoing-providers/{outgoingProviderId} (the `GetOutgoingProvider` operationId).
 	GetOutgoingProvider(ctx context.Context, outgoingProviderId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SetPasswordWithTokenWithBody Set password with a link's token
+	//
+	// Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /password (the `SetPasswordWithToken` operationId).
+	SetPasswordWithTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPasswordWithToken Set password with a link's token
+	//
+	// Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /password (the `SetPasswordWithToken` operationId).
+	SetPasswordWithToken(ctx context.Context, body SetPasswordWithTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetPlatform Get platform
 	//
 	// Get a platform (SMTP relay). Credentials (authData, apiData) are returned as null.
@@ -4394,7 +4511,7 @@ type ClientInterface interface {
 
 	// ExecuteTaskWithBody Execute task
 	//
-	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4403,12 +4520,19 @@ type ClientInterface interface {
 
 	// ExecuteTask Execute task
 	//
-	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /tasks (the `ExecuteTask` operationId).
 	ExecuteTask(ctx context.Context, body ExecuteTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTask Get task
+	//
+	// The state of a task launched by POST /tasks (its Location), readable by a sysadmin and by the account that launched it. A task is kept 7 days once done and 30 days once it ran out of attempts.
+	//
+	// Corresponds with GET /tasks/{taskId} (the `GetTask` operationId).
+	GetTask(ctx context.Context, taskId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetTemporaryAuthToken Temporary auth tokens
 	//
@@ -6730,6 +6854,44 @@ func (c *Client) GetOutgoingProvider(ctx context.Context, outgoingProviderId str
 	return c.Client.Do(req)
 }
 
+// SetPasswordWithTokenWithBody Set password with a link's token
+//
+// Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /password (the `SetPasswordWithToken` operationId).
+func (c *Client) SetPasswordWithTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPasswordWithTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPasswordWithToken Set password with a link's token
+//
+// Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /password (the `SetPasswordWithToken` operationId).
+func (c *Client) SetPasswordWithToken(ctx context.Context, body SetPasswordWithTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPasswordWithTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetPlatform Get platform
 //
 // Get a platform (SMTP relay). Credentials (authData, apiData) are returned as null.
@@ -7016,7 +7178,7 @@ func (c *Client) ListPermissions(ctx context.Context, params *ListPermissionsPar
 
 // ExecuteTaskWithBody Execute task
 //
-// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7035,13 +7197,30 @@ func (c *Client) ExecuteTaskWithBody(ctx context.Context, contentType string, bo
 
 // ExecuteTask Execute task
 //
-// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /tasks (the `ExecuteTask` operationId).
 func (c *Client) ExecuteTask(ctx context.Context, body ExecuteTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewExecuteTaskRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTask Get task
+//
+// The state of a task launched by POST /tasks (its Location), readable by a sysadmin and by the account that launched it. A task is kept 7 days once done and 30 days once it ran out of attempts.
+//
+// Corresponds with GET /tasks/{taskId} (the `GetTask` operationId).
+func (c *Client) GetTask(ctx context.Context, taskId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTaskRequest(c.Server, taskId)
 	if err != nil {
 		return nil, err
 	}
@@ -11828,6 +12007,46 @@ func NewGetOutgoingProviderRequest(server string, outgoingProviderId string) (*h
 	return req, nil
 }
 
+// NewSetPasswordWithTokenRequest calls the generic SetPasswordWithToken builder with application/json body
+func NewSetPasswordWithTokenRequest(server string, body SetPasswordWithTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetPasswordWithTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSetPasswordWithTokenRequestWithBody constructs an http.Request for the SetPasswordWithToken method, with any body, and a specified content type
+func NewSetPasswordWithTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetPlatformRequest constructs an http.Request for the GetPlatform method
 func NewGetPlatformRequest(server string, platformId string) (*http.Request, error) {
 	var err error
@@ -12422,6 +12641,40 @@ func NewExecuteTaskRequestWithBody(server string, contentType string, body io.Re
 	return req, nil
 }
 
+// NewGetTaskRequest constructs an http.Request for the GetTask method
+func NewGetTaskRequest(server string, taskId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "taskId", taskId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tasks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetTemporaryAuthTokenRequest constructs an http.Request for the GetTemporaryAuthToken method
 func NewGetTemporaryAuthTokenRequest(server string, params *GetTemporaryAuthTokenParams) (*http.Request, error) {
 	var err error
@@ -12465,6 +12718,18 @@ func NewGetTemporaryAuthTokenRequest(server string, params *GetTemporaryAuthToke
 		if params.Validity != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "validity", *params.Validity, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SendMail != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sendMail", *params.SendMail, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -15165,6 +15430,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /outgoing-providers/{outgoingProviderId} (the `GetOutgoingProvider` operationId).
 	GetOutgoingProviderWithResponse(ctx context.Context, outgoingProviderId string, reqEditors ...RequestEditorFn) (*GetOutgoingProviderResponse, error)
 
+	// SetPasswordWithTokenWithBodyWithResponse Set password with a link's token
+	//
+	// Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /password (the `SetPasswordWithToken` operationId).
+	SetPasswordWithTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPasswordWithTokenResponse, error)
+
+	// SetPasswordWithTokenWithResponse Set password with a link's token
+	//
+	// Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /password (the `SetPasswordWithToken` operationId).
+	SetPasswordWithTokenWithResponse(ctx context.Context, body SetPasswordWithTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPasswordWithTokenResponse, error)
+
 	// GetPlatformWithResponse Get platform
 	//
 	// Get a platform (SMTP relay). Credentials (authData, apiData) are returned as null.
@@ -15311,7 +15594,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExecuteTaskWithBodyWithResponse Execute task
 	//
-	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15320,12 +15603,21 @@ type ClientWithResponsesInterface interface {
 
 	// ExecuteTaskWithResponse Execute task
 	//
-	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /tasks (the `ExecuteTask` operationId).
 	ExecuteTaskWithResponse(ctx context.Context, body ExecuteTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecuteTaskResponse, error)
+
+	// GetTaskWithResponse Get task
+	//
+	// The state of a task launched by POST /tasks (its Location), readable by a sysadmin and by the account that launched it. A task is kept 7 days once done and 30 days once it ran out of attempts.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /tasks/{taskId} (the `GetTask` operationId).
+	GetTaskWithResponse(ctx context.Context, taskId string, reqEditors ...RequestEditorFn) (*GetTaskResponse, error)
 
 	// GetTemporaryAuthTokenWithResponse Temporary auth tokens
 	//
@@ -25502,6 +25794,96 @@ func (r GetOutgoingProviderResponse) ContentType() string {
 	return ""
 }
 
+// SetPasswordWithTokenResponse429Headers the declared response headers of an HTTP 429 response for SetPasswordWithToken
+type SetPasswordWithTokenResponse429Headers struct {
+	RetryAfter int32
+}
+
+// SetPasswordWithTokenResponse503Headers the declared response headers of an HTTP 503 response for SetPasswordWithToken
+type SetPasswordWithTokenResponse503Headers struct {
+	RetryAfter int32
+}
+
+type SetPasswordWithTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SetPasswordWithTokenResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SetPasswordWithTokenResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetPasswordWithTokenResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPasswordWithTokenResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetPasswordWithTokenResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SetPasswordWithTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetPasswordWithTokenResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SetPasswordWithTokenResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SetPasswordWithTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetPasswordWithTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetPasswordWithTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetPasswordWithTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetPlatformResponse401Headers the declared response headers of an HTTP 401 response for GetPlatform
 type GetPlatformResponse401Headers struct {
 	WWWAuthenticate string
@@ -27029,6 +27411,11 @@ func (r ListPermissionsResponse) ContentType() string {
 	return ""
 }
 
+// ExecuteTaskResponse202Headers the declared response headers of an HTTP 202 response for ExecuteTask
+type ExecuteTaskResponse202Headers struct {
+	Location string
+}
+
 // ExecuteTaskResponse401Headers the declared response headers of an HTTP 401 response for ExecuteTask
 type ExecuteTaskResponse401Headers struct {
 	WWWAuthenticate string
@@ -27065,6 +27452,8 @@ type ExecuteTaskResponse struct {
 	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ExecuteTaskResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ExecuteTaskResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -27147,6 +27536,129 @@ func (r ExecuteTaskResponse) ContentType() string {
 	return ""
 }
 
+// GetTaskResponse401Headers the declared response headers of an HTTP 401 response for GetTask
+type GetTaskResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// GetTaskResponse429Headers the declared response headers of an HTTP 429 response for GetTask
+type GetTaskResponse429Headers struct {
+	RetryAfter int32
+}
+
+// GetTaskResponse503Headers the declared response headers of an HTTP 503 response for GetTask
+type GetTaskResponse503Headers struct {
+	RetryAfter int32
+}
+
+type GetTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TaskState
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetTaskResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTaskResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetTaskResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTaskResponse) GetJSON200() *TaskState {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetTaskResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTaskResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetTaskResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetTaskResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetTaskResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetTaskResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r GetTaskResponse) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetTaskResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetTemporaryAuthTokenResponse202Headers the declared response headers of an HTTP 202 response for GetTemporaryAuthToken
+type GetTemporaryAuthTokenResponse202Headers struct {
+	Location *string
+}
+
 // GetTemporaryAuthTokenResponse401Headers the declared response headers of an HTTP 401 response for GetTemporaryAuthToken
 type GetTemporaryAuthTokenResponse401Headers struct {
 	WWWAuthenticate string
@@ -27183,6 +27695,8 @@ type GetTemporaryAuthTokenResponse struct {
 	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *GetTemporaryAuthTokenResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetTemporaryAuthTokenResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -32322,6 +32836,36 @@ func (c *ClientWithResponses) GetOutgoingProviderWithResponse(ctx context.Contex
 	return ParseGetOutgoingProviderResponse(rsp)
 }
 
+// SetPasswordWithTokenWithBodyWithResponse Set password with a link's token
+//
+// Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /password (the `SetPasswordWithToken` operationId).
+func (c *ClientWithResponses) SetPasswordWithTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPasswordWithTokenResponse, error) {
+	rsp, err := c.SetPasswordWithTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPasswordWithTokenResponse(rsp)
+}
+
+// SetPasswordWithTokenWithResponse Set password with a link's token
+//
+// Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /password (the `SetPasswordWithToken` operationId).
+func (c *ClientWithResponses) SetPasswordWithTokenWithResponse(ctx context.Context, body SetPasswordWithTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPasswordWithTokenResponse, error) {
+	rsp, err := c.SetPasswordWithToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPasswordWithTokenResponse(rsp)
+}
+
 // GetPlatformWithResponse Get platform
 //
 // Get a platform (SMTP relay). Credentials (authData, apiData) are returned as null.
@@ -32564,7 +33108,7 @@ func (c *ClientWithResponses) ListPermissionsWithResponse(ctx context.Context, p
 
 // ExecuteTaskWithBodyWithResponse Execute task
 //
-// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -32579,7 +33123,7 @@ func (c *ClientWithResponses) ExecuteTaskWithBodyWithResponse(ctx context.Contex
 
 // ExecuteTaskWithResponse Execute task
 //
-// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -32590,6 +33134,21 @@ func (c *ClientWithResponses) ExecuteTaskWithResponse(ctx context.Context, body 
 		return nil, err
 	}
 	return ParseExecuteTaskResponse(rsp)
+}
+
+// GetTaskWithResponse Get task
+//
+// The state of a task launched by POST /tasks (its Location), readable by a sysadmin and by the account that launched it. A task is kept 7 days once done and 30 days once it ran out of attempts.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /tasks/{taskId} (the `GetTask` operationId).
+func (c *ClientWithResponses) GetTaskWithResponse(ctx context.Context, taskId string, reqEditors ...RequestEditorFn) (*GetTaskResponse, error) {
+	rsp, err := c.GetTask(ctx, taskId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTaskResponse(rsp)
 }
 
 // GetTemporaryAuthTokenWithResponse Temporary auth tokens
@@ -42961,6 +43520,93 @@ func ParseGetOutgoingProviderResponse(rsp *http.Response) (*GetOutgoingProviderR
 	return response, nil
 }
 
+// ParseSetPasswordWithTokenResponse parses an HTTP response from a SetPasswordWithTokenWithResponse call
+func ParseSetPasswordWithTokenResponse(rsp *http.Response) (*SetPasswordWithTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetPasswordWithTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SetPasswordWithTokenResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SetPasswordWithTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetPlatformResponse parses an HTTP response from a GetPlatformWithResponse call
 func ParseGetPlatformResponse(rsp *http.Response) (*GetPlatformResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -44547,6 +45193,16 @@ func ParseExecuteTaskResponse(rsp *http.Response) (*ExecuteTaskResponse, error) 
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ExecuteTaskResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ExecuteTaskResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -44569,6 +45225,121 @@ func ParseExecuteTaskResponse(rsp *http.Response) (*ExecuteTaskResponse, error) 
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ExecuteTaskResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetTaskResponse parses an HTTP response from a GetTaskWithResponse call
+func ParseGetTaskResponse(rsp *http.Response) (*GetTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TaskState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetTaskResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetTaskResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetTaskResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
@@ -44662,6 +45433,16 @@ func ParseGetTemporaryAuthTokenResponse(rsp *http.Response) (*GetTemporaryAuthTo
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers GetTemporaryAuthTokenResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetTemporaryAuthTokenResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {

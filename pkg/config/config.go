@@ -124,6 +124,20 @@ type Config struct {
 	// (CLEANMAIL_EMBEDDED_SMTP_LISTEN, default 127.0.0.1:1025).
 	EmbeddedSMTPListen string
 
+	// RunJobs makes serve run the job queue's workers and periodic jobs
+	// too (CLEANMAIL_RUN_JOBS, default true); false leaves them to
+	// `cleanmail worker` processes (serve then only enqueues).
+	RunJobs bool
+	// JobConcurrency bounds the jobs one process runs at once
+	// (CLEANMAIL_JOB_CONCURRENCY, default 10).
+	JobConcurrency int
+	// JobRetryBase is the wait before a failed job's first retry, doubled
+	// at each attempt up to an hour (CLEANMAIL_JOB_RETRY_BASE, default
+	// 30s); JobMaxAttempts bounds its attempts (CLEANMAIL_JOB_MAX_ATTEMPTS,
+	// default 8).
+	JobRetryBase   time.Duration
+	JobMaxAttempts int
+
 	// AllowPrivateTargets lets the relay checks reach loopback,
 	// link-local and private addresses (CLEANMAIL_ALLOW_PRIVATE_TARGETS,
 	// default false: refused, so that the checks scan nothing inside).
@@ -164,6 +178,10 @@ func Defaults() Config {
 		IMAPTimeout:         10 * time.Second,
 		DNSTimeout:          5 * time.Second,
 		HealthInterval:      6 * time.Hour,
+		RunJobs:             true,
+		JobConcurrency:      10,
+		JobRetryBase:        30 * time.Second,
+		JobMaxAttempts:      8,
 		EmbeddedIMAPListen:  "127.0.0.1:1143",
 
 		SMTPTimeout:        30 * time.Second,
@@ -217,6 +235,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"CLEANMAIL_HEALTH_INTERVAL", &c.HealthInterval, false},
 		{"CLEANMAIL_SMTP_TIMEOUT", &c.SMTPTimeout, true},
 		{"CLEANMAIL_CHECK_TIMEOUT", &c.CheckTimeout, true},
+		{"CLEANMAIL_JOB_RETRY_BASE", &c.JobRetryBase, true},
 	} {
 		v := getenv(d.name)
 		if v == "" {
@@ -249,6 +268,25 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("CLEANMAIL_AUTH_FAILURES_PER_MINUTE: %q is not a whole number (0 turns throttling off)", v)
 		}
 		c.AuthFailuresPerMinute = n
+	}
+	for name, dst := range map[string]*int{
+		"CLEANMAIL_JOB_CONCURRENCY":  &c.JobConcurrency,
+		"CLEANMAIL_JOB_MAX_ATTEMPTS": &c.JobMaxAttempts,
+	} {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				return c, fmt.Errorf("%s: %q is not a whole number from 1 to 1000", name, v)
+			}
+			*dst = n
+		}
+	}
+	if v := getenv("CLEANMAIL_RUN_JOBS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("CLEANMAIL_RUN_JOBS: %q is not a boolean", v)
+		}
+		c.RunJobs = b
 	}
 	if v := getenv("CLEANMAIL_TRUSTED_PROXIES"); v != "" {
 		for _, item := range strings.Split(v, ",") {

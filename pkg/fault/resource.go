@@ -28,6 +28,7 @@ const (
 	MailMessage      Resource = "message"
 	Upload           Resource = "uploaded file"
 	DkimKey          Resource = "DKIM key"
+	Task             Resource = "task"
 
 	// Wordings of the doc for a 404 that is about more than one resource,
 	// or that does not say which.

@@ -1251,9 +1251,49 @@ export interface paths {
         put?: never;
         /**
          * Execute task
-         * @description Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password.
+         * @description Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
          */
         post: operations["ExecuteTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get task
+         * @description The state of a task launched by POST /tasks (its Location), readable by a sysadmin and by the account that launched it. A task is kept 7 days once done and 30 days once it ran out of attempts.
+         */
+        get: operations["GetTask"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set password with a link's token
+         * @description Sets the password of the user a welcome or password reset mail was sent to (POST /tasks), with the token of its link. No authentication: the token is the proof. A token works once and until it expires; using one retires every other open link of the user, and signs out the user's temporary tokens (they carry the password's fingerprint).
+         */
+        post: operations["SetPasswordWithToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3222,10 +3262,71 @@ export interface components {
         Task: {
             /** @description ID of the command */
             command: components["schemas"]["TaskCommand"];
-            /** @description List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}``` */
+            /** @description List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```. recipient is the user's e-mail address; validity is in hours, 1 to 744 (default 4 for a token, 24 for a reset). An unknown parameter, or one of the wrong type, is a 400 naming it. */
             params: {
                 [key: string]: unknown;
             };
+        };
+        /** @description The state of a task (GET /tasks/{taskId}). */
+        TaskState: {
+            /**
+             * @description Id of the task
+             * @example ByE3n
+             */
+            id: string;
+            command: components["schemas"]["TaskCommand"];
+            /**
+             * @description pending: waiting for its turn (or its first retry); running; retrying: failed, will be tried again (see errors); done; cancelled: will not run (its last error says why: the user is gone, the relay refused the mail for good); failed: ran out of attempts.
+             * @enum {string}
+             */
+            state: "pending" | "running" | "retrying" | "done" | "cancelled" | "failed";
+            /**
+             * Format: int32
+             * @description Attempts made so far
+             * @example 1
+             */
+            attempts: number;
+            /**
+             * Format: int32
+             * @description Attempts it may make in all
+             * @example 8
+             */
+            maxAttempts: number;
+            /**
+             * Format: int64
+             * @description When it was launched (epoch milliseconds)
+             * @example 1774457716030
+             */
+            createdAt: number;
+            /**
+             * Format: int64
+             * @description When it ended (done, cancelled or failed; epoch milliseconds); null before
+             * @example 1774457716530
+             */
+            finalizedAt: number | null;
+            /** @description Why each failed attempt failed, the first first */
+            errors: components["schemas"]["TaskError"][];
+        };
+        TaskError: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description When the attempt failed (epoch milliseconds)
+             * @example 1774457716230
+             */
+            at: number;
+            /** @example Unable to reach the SMTP relay; please retry later. */
+            error: string;
+        };
+        PasswordTokenUse: {
+            /** @description The token of the mail's link (its token parameter) */
+            token: string;
+            /** @description The new password. At most 72 characters, and at most 72 bytes in UTF-8 (bcrypt reads no further). */
+            password: string;
         };
         /**
          * @description Command of a task. Input is case-insensitive (normalised to the canonical spelling listed here, which is lower case as in the reference examples); output always uses the canonical spelling.
@@ -9356,6 +9457,7 @@ export interface operations {
             /** @description Command is valid and will be executed. */
             202: {
                 headers: {
+                    Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -9404,6 +9506,79 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    GetTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the task */
+                taskId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskState"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotImplemented"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    SetPasswordWithToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "3q2-7wEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                 *       "password": "HearMeRoar!"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordTokenUse"];
+            };
+        };
+        responses: {
+            /** @description The password is set. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The link is invalid, has expired or has already been used. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     GetTemporaryAuthToken: {
         parameters: {
             query?: {
@@ -9411,6 +9586,8 @@ export interface operations {
                 username?: string;
                 /** @description Number of hours the token will be active */
                 validity?: number;
+                /** @description When true, the token is not returned but mailed to the user (the send_token_mail task of POST /tasks, with the same rules): the response's token is empty, its expireAt says until when the mailed one will work (counted from now), url is null, and the task's Location header tells its state. */
+                sendMail?: boolean;
             };
             header?: never;
             path?: never;
@@ -9421,6 +9598,8 @@ export interface operations {
             /** @description Asynchrone request has been taken into account : token is going to be sent soon */
             202: {
                 headers: {
+                    /** @description With sendMail=true, the task that mails the token (GET /tasks/{taskId}). */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -541,6 +541,20 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   const own = await ok(asArya.GET("/token"), 202);
   that(own.token.length > 0, "arya renews her own token");
 
+  // ── Tasks: mails from the job queue (the embedded SMTP server gets them). ──
+  const welcome = await sys.POST("/tasks", { body: { command: "send_welcome_mail", params: { recipient: "arya@stark.example" } } });
+  eq(welcome.response.status, 202, "the welcome mail's task is accepted");
+  const location = welcome.response.headers.get("Location") ?? "";
+  const taskId = location.slice(location.lastIndexOf("/tasks/") + "/tasks/".length);
+  that(taskId.length > 0, `the task's Location ${location}`);
+  const task = await ok(sys.GET("/tasks/{taskId}", { params: { path: { taskId } } }));
+  eq([task.id, task.command], [taskId, "send_welcome_mail"], "the task's state");
+  await fails(sys.POST("/tasks", { body: { command: "send_token_mail", params: { recipient: "arya@stark.example", validity: 0 } } }), 400);
+  await fails(sys.POST("/tasks", { body: { command: "send_welcome_mail", params: { recipient: "nobody@stark.example" } } }), 422);
+  await fails(anyone.POST("/password", { body: { token: "not-the-token-of-any-link", password: "Winter1sComing" } }), 422);
+  const mailed = await ok(sys.GET("/token", { params: { query: { username: "arya@stark.example", sendMail: true } } }), 202);
+  eq([mailed.token, mailed.url], ["", null], "a mailed token is not in the response");
+
   // ── Exports, from the server itself (the proxy rewrites binary bodies). ──
   await exports(connectSpreadsheets(at.server, at.token, rec), stark.id, arya.id);
 
