@@ -323,7 +323,7 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
     tried.entries.map((e) => [e.type, e.result, e.output[e.output.length - 1]]),
     [
       ["SMTP", "OK", "Passed"],
-      ["AUTH", "NOT_CHECKED", "Not checked: Cleanmail does not check this type yet"],
+      ["AUTH", "NOT_CHECKED", "Not checked: authData names no host"],
       ["API", "NOT_CHECKED", "Not checked: Cleanmail does not check this type yet"],
     ],
     "relay tried",
