@@ -150,6 +150,13 @@ var optionCatalog = []OptionDef{
 			"(in the morning, in their TIMEZONE).",
 	},
 	{
+		Name: "DIGEST_HOUR", Type: OptionInteger, Scopes: allScopes, Group: "QUARANTINE",
+		Min: some[int64](0), Max: some[int64](23), Default: some("8"),
+		Description: "Hour of the day (0 to 23, in the user's TIMEZONE) at which the daily digests are sent " +
+			"(the quarantine report, and the delivered mail's when the policy keeps it), as " +
+			"QUARANTINE_REPORT_FREQUENCY says.",
+	},
+	{
 		Name: "QUARANTINE_REPORT_MAX_ENTRIES", Type: OptionInteger, Scopes: allScopes, Group: "QUARANTINE",
 		Min: some[int64](1), Max: some[int64](1000), Default: some("100"),
 		Description: "Largest number of held messages one quarantine report lists (1 to 1000); the report " +

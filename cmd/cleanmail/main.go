@@ -32,6 +32,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/jobs"
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
+	"github.com/cleanmail/cleanmail/pkg/notify"
 	"github.com/cleanmail/cleanmail/pkg/relaycheck"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 )
@@ -150,7 +151,11 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 	if !withAPI || cfg.RunJobs {
 		workers = river.NewWorkers()
 	}
-	queue, err := jobs.Open(ctx, store, jobs.Options{Workers: workers, Logger: log, Concurrency: cfg.JobConcurrency,
+	var periodic []*river.PeriodicJob
+	if workers != nil {
+		periodic = append(periodic, notify.DigestRound())
+	}
+	queue, err := jobs.Open(ctx, store, jobs.Options{Workers: workers, Periodic: periodic, Logger: log, Concurrency: cfg.JobConcurrency,
 		RetryBase: cfg.JobRetryBase, MaxAttempts: cfg.JobMaxAttempts})
 	if err != nil {
 		return err

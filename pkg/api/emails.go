@@ -336,25 +336,34 @@ func (s *Server) ReleaseEmail(ctx context.Context, req gen.ReleaseEmailRequestOb
 	case !infected && lover:
 		return nil, fault.Fail(fault.PreconditionFailed, "", "Release not allowed: X-Virus-Lover was sent, but the message is not infected.")
 	}
-	if sum.Has(mailstore.Released) {
-		return gen.ReleaseEmail204Response{}, nil
-	}
-	t := targetOf(ctx)
-	d, err := s.store.DeliveryOf(ctx, t.user)
-	if err != nil {
+	if err := s.release(ctx, targetOf(ctx).user, req.FolderPath, sum, raw); err != nil {
 		return nil, err
+	}
+	return gen.ReleaseEmail204Response{}, nil
+}
+
+// release sends a held message of the user's folder to the user through
+// its platform, its spam tag removed, and marks it $Released; one marked
+// already is not sent again.
+func (s *Server) release(ctx context.Context, user *db.User, folder string, sum mailstore.Summary, raw []byte) error {
+	if sum.Has(mailstore.Released) {
+		return nil
+	}
+	d, err := s.store.DeliveryOf(ctx, user)
+	if err != nil {
+		return err
 	}
 	out := message.StripSpamTag(raw, d.PrefixSpam)
-	if err := s.submit.Send(ctx, relaysOf(d.Platform), envelopeSender(raw), []string{t.user.Email}, out); err != nil {
-		return nil, err
+	if err := s.submit.Send(ctx, relaysOf(d.Platform), envelopeSender(raw), []string{user.Email}, out); err != nil {
+		return err
 	}
 	// The message is out: a failure to mark it must not make the client
 	// retry (it would be sent twice); it is logged, and a second release
 	// would send it again.
-	if err := s.mail.AddFlag(ctx, t.user.Email, req.FolderPath, sum.UID, mailstore.Released); err != nil {
-		s.log.WarnContext(ctx, "released but not marked $Released", "user", t.user.Email, "folder", req.FolderPath, "uid", sum.UID, "err", err)
+	if err := s.mail.AddFlag(ctx, user.Email, folder, sum.UID, mailstore.Released); err != nil {
+		s.log.WarnContext(ctx, "released but not marked $Released", "user", user.Email, "folder", folder, "uid", sum.UID, "err", err)
 	}
-	return gen.ReleaseEmail204Response{}, nil
+	return nil
 }
 
 // relaysOf is a platform's transport, then its fallback.

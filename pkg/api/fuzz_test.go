@@ -497,7 +497,7 @@ func undeliveredCommand(body []byte) bool {
 	var t struct{ Command string }
 	_ = json.Unmarshal(body, &t)
 	switch strings.ToLower(t.Command) {
-	case "send_spamfight_spam_mail", "send_spamfight_clean_mail", "remediate_message":
+	case "remediate_message":
 		return true
 	}
 	return false

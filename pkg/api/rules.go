@@ -120,6 +120,7 @@ var rules = map[string]rule{
 	"ExecuteTask":          authenticated(),
 	"GetTask":              authenticated(),
 	"SetPasswordWithToken": public(), // the link's token is the proof
+	"ReleaseByLink":        public(), // the digest link's signed token is the proof
 
 	// TemporaryAuthTokens: the user of ?username=, itself or IMPERSONATE (ruleImpersonate).
 	"GetTemporaryAuthToken": authenticated(),
@@ -191,9 +192,12 @@ var (
 
 // taskRules are the rules of POST /tasks, one per command, applied to the
 // command's recipient (params.recipient). The token mail follows GET
-// /token: the user itself too (ExecuteTask lets it through).
+// /token; it and the digests may also be launched by the user itself
+// (selfServe, tasks.go).
 var taskRules = map[gen.TaskCommand]rule{
-	gen.TaskCommandSendWelcomeMail:       onUser(PermUserEdit),
-	gen.TaskCommandSendPasswordResetMail: onUser(PermUserEdit),
-	gen.TaskCommandSendTokenMail:         ruleImpersonate,
+	gen.TaskCommandSendWelcomeMail:        onUser(PermUserEdit),
+	gen.TaskCommandSendPasswordResetMail:  onUser(PermUserEdit),
+	gen.TaskCommandSendTokenMail:          ruleImpersonate,
+	gen.TaskCommandSendSpamfightSpamMail:  onUser(PermQuarantineRead),
+	gen.TaskCommandSendSpamfightCleanMail: onUser(PermQuarantineRead),
 }

@@ -162,6 +162,7 @@ type Server struct {
 	dns        *dnscheck.Resolver
 	sealer     *dkim.Sealer
 	jobs       *jobs.Queue
+	links      notify.ReleaseLinks
 	dkimBits   int
 	relays     []submit.Relay
 	checks     *relaycheck.Checker
@@ -232,13 +233,6 @@ func New(opts Options) (*echo.Echo, error) {
 	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, dns: opts.DNS, relays: opts.Relays, checks: relaycheck.New(opts.Checks), ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
 		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
 		sealer: opts.DKIMSealer, dkimBits: opts.DKIMKeyBits, jobs: opts.Jobs}
-	if opts.Workers != nil {
-		m := &notify.Mailer{Store: s.store, Service: opts.Service, Sign: s.dkimSign, TempToken: s.IssueTempToken,
-			Send: func(ctx context.Context, from string, to []string, raw []byte) error {
-				return s.submit.Send(ctx, s.relays, from, to, raw)
-			}}
-		m.Register(opts.Workers)
-	}
 	if s.dkimBits == 0 {
 		s.dkimBits = dkim.DefaultRSABits
 	}
@@ -260,6 +254,15 @@ func New(opts Options) (*echo.Echo, error) {
 		if _, err := rand.Read(s.jwtKey); err != nil {
 			return nil, err
 		}
+	}
+	s.links = releaseLinks(s.jwtKey)
+	if opts.Workers != nil {
+		m := &notify.Mailer{Store: s.store, Service: opts.Service, Sign: s.dkimSign, TempToken: s.IssueTempToken,
+			Mail: s.mail, PublicURL: s.publicURL, Links: s.links, Enqueue: s.jobs.Insert,
+			Send: func(ctx context.Context, from string, to []string, raw []byte) error {
+				return s.submit.Send(ctx, s.relays, from, to, raw)
+			}}
+		m.Register(opts.Workers)
 	}
 
 	spec, router, err := loadSpec()

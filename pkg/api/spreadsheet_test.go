@@ -18,6 +18,8 @@ import (
 func init() {
 	// The response validator checks spreadsheet bodies as opaque files.
 	openapi3filter.RegisterBodyDecoder(xlsxMIME, openapi3filter.FileBodyDecoder)
+	// And the release link's page (a string of HTML) as text.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 }
 
 // An export is asked for by the doc's type (excelMIME) or by its own, and

@@ -90,6 +90,18 @@ func (p taskParams) hours(def int) (int, error) {
 	return int(f), nil
 }
 
+func (p taskParams) since() (int64, error) {
+	v, ok := p["since"]
+	if !ok {
+		return 0, nil
+	}
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) || f < 0 || f > float64(time.Now().Add(time.Hour).UnixMilli()) {
+		return 0, badField("params.since", "must be a date in epoch milliseconds, not in the future")
+	}
+	return int64(f), nil
+}
+
 // ExecuteTask checks a command, its parameters and its rule, and enqueues
 // its job: 202 and the task's Location.
 func (s *Server) ExecuteTask(ctx context.Context, req gen.ExecuteTaskRequestObject) (gen.ExecuteTaskResponseObject, error) {
@@ -98,6 +110,7 @@ func (s *Server) ExecuteTask(ctx context.Context, req gen.ExecuteTaskRequestObje
 		args  river.JobArgs
 		err   error
 		hours int
+		since int64
 	)
 	switch req.Body.Command {
 	case gen.TaskCommandSendWelcomeMail:
@@ -109,6 +122,10 @@ func (s *Server) ExecuteTask(ctx context.Context, req gen.ExecuteTaskRequestObje
 	case gen.TaskCommandSendPasswordResetMail:
 		if err = params.only("recipient", "validity"); err == nil {
 			hours, err = params.hours(defaultResetValidity)
+		}
+	case gen.TaskCommandSendSpamfightSpamMail, gen.TaskCommandSendSpamfightCleanMail:
+		if err = params.only("recipient", "since"); err == nil {
+			since, err = params.since()
 		}
 	default:
 		return nil, fault.New(fault.NotImplemented, "command", "The command %s is not delivered yet.", req.Body.Command)
@@ -131,6 +148,10 @@ func (s *Server) ExecuteTask(ctx context.Context, req gen.ExecuteTaskRequestObje
 		args = notify.TokenArgs{UserID: u.ID, Hours: hours}
 	case gen.TaskCommandSendPasswordResetMail:
 		args = notify.ResetArgs{UserID: u.ID, Hours: hours}
+	case gen.TaskCommandSendSpamfightSpamMail:
+		args = notify.SpamDigestArgs{Digest: notify.Digest{UserID: u.ID, Since: since}}
+	case gen.TaskCommandSendSpamfightCleanMail:
+		args = notify.CleanDigestArgs{Digest: notify.Digest{UserID: u.ID, Since: since}}
 	}
 	id, err := s.enqueue(ctx, args)
 	if err != nil {
@@ -149,8 +170,8 @@ func (s *Server) taskRecipient(ctx context.Context, cmd gen.TaskCommand, email s
 	switch t, err := s.on(ctx, taskRules[cmd], email); {
 	case err == nil:
 		key = t.user.ID
-	case cmd == gen.TaskCommandSendTokenMail && me.User != nil && strings.EqualFold(me.User.Email, email) && isNotFoundOrForbidden(err):
-		key = me.User.ID // its own token, as GET /token
+	case selfServe[cmd] && me.User != nil && strings.EqualFold(me.User.Email, email) && isNotFoundOrForbidden(err):
+		key = me.User.ID // its own token (as GET /token), its own digest
 	case fault.KindOf(err) == fault.NotFound:
 		return nil, unprocessableField("params.recipient", "No user %s within your reach.", email)
 	default:
@@ -166,7 +187,29 @@ func (s *Server) taskRecipient(ctx context.Context, cmd gen.TaskCommand, email s
 	if _, err := notify.DomainSettings(ctx, s.store, u.DomainID); err != nil {
 		return nil, err
 	}
+	if cmd == gen.TaskCommandSendSpamfightSpamMail || cmd == gen.TaskCommandSendSpamfightCleanMail {
+		v, err := s.store.GetUser(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case cmd == gen.TaskCommandSendSpamfightSpamMail && (v.Policy == nil || !v.Policy.Quarantine):
+			return nil, unprocessableField("params.recipient", "The user %s has no quarantine service (its policy): it has no quarantine digest.", u.Email)
+		case cmd == gen.TaskCommandSendSpamfightCleanMail && (v.Policy == nil || !v.Policy.Retention):
+			return nil, unprocessableField("params.recipient", "The user %s has no retention service (its policy): its delivered mail is not kept, so there is no digest of it.", u.Email)
+		case cmd == gen.TaskCommandSendSpamfightSpamMail && s.publicURL == "":
+			return nil, unprocessableField("command", "The digest's release links need the server's public URL (CLEANMAIL_PUBLIC_URL), which is not configured.")
+		}
+	}
 	return u, nil
+}
+
+// selfServe are the commands a user may launch for itself, whatever its
+// domain's access rules.
+var selfServe = map[gen.TaskCommand]bool{
+	gen.TaskCommandSendTokenMail:          true,
+	gen.TaskCommandSendSpamfightSpamMail:  true,
+	gen.TaskCommandSendSpamfightCleanMail: true,
 }
 
 func unprocessableField(field, format string, args ...any) *fault.Error {

@@ -30,13 +30,21 @@ var queues sync.Map // *db.Store → *jobs.Queue
 // forEachDBWithJobs is forEachDB with a job queue whose workers run (fast
 // polling, fast retries), and more options set by also.
 func forEachDBWithJobs(t *testing.T, also func(*api.Options), fn func(t *testing.T, e *env)) {
+	forEachDBWithQueue(t, jobs.Options{}, also, fn)
+}
+
+// forEachDBWithQueue is forEachDBWithJobs with the queue's options (its
+// periodic jobs).
+func forEachDBWithQueue(t *testing.T, qo jobs.Options, also func(*api.Options), fn func(t *testing.T, e *env)) {
 	forEachDBWith(t, func(o *api.Options) {
 		ctx := context.Background()
 		if _, err := jobs.Migrate(ctx, o.Store); err != nil {
 			t.Fatal(err)
 		}
 		o.Workers = river.NewWorkers()
-		q, err := jobs.Open(ctx, o.Store, jobs.Options{Workers: o.Workers, Poll: 20 * time.Millisecond, RetryBase: 20 * time.Millisecond, MaxAttempts: 4})
+		qo := qo
+		qo.Workers, qo.Poll, qo.RetryBase, qo.MaxAttempts = o.Workers, 20*time.Millisecond, 20*time.Millisecond, 4
+		q, err := jobs.Open(ctx, o.Store, qo)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +281,7 @@ func TestTaskRefusals(t *testing.T) {
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "nobody@lannister.net"})).problem(422, "nobody@lannister.net")
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "tyrion@lannister.net"})).problem(422, "disabled")
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "arya@stark.net"})).problem(422, "APP_URL")
-		e.do(task("send_spamfight_spam_mail", map[string]any{"recipient": "cersei@lannister.net"})).problem(501, "send_spamfight_spam_mail")
+		e.do(task("remediate_message", map[string]any{"messageId": "<1@x>", "action": "DELETE"})).problem(501, "remediate_message")
 
 		// A domain administrator: the welcome mail needs USER_EDIT on the
 		// recipient's domain; a user of another domain is out of reach.

@@ -2155,7 +2155,7 @@ type Task struct {
 	// Command ID of the command
 	Command TaskCommand `json:"command"`
 
-	// Params List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```. recipient is the user's e-mail address; validity is in hours, 1 to 744 (default 4 for a token, 24 for a reset). An unknown parameter, or one of the wrong type, is a 400 naming it.
+	// Params List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```. recipient is the user's e-mail address; validity is in hours, 1 to 744 (default 4 for a token, 24 for a reset). For the digests, ```{"recipient":"cersei@lannister.net","since":1774457716030}``` (since optional). An unknown parameter, or one of the wrong type, is a 400 naming it.
 	Params map[string]interface{} `json:"params"`
 }
 
@@ -4463,6 +4463,13 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ReleaseByLink Release a message with a digest's link
+	//
+	// The one-click release link of a quarantine digest (send_spamfight_spam_mail): releases that one message to its user, as POST /users/{userId}/emails/{folderPath}/{messageId}/release does, and answers a short HTML page saying so, for the browser the link was opened in. No authentication: the signed token is the proof. A link works once and for 7 days; it releases only the message it was made for (its UID and Message-ID), never an infected one (412), and only while the user is enabled. Mail scanners that open links in advance would release the message: the digest's links are meant for the user's own click.
+	//
+	// Corresponds with GET /releases/{token} (the `ReleaseByLink` operationId).
+	ReleaseByLink(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListAdmins List admins
 	//
 	// Get list of administrators of domains, customers or brokers on which the logged-in user has the GRANT permission.
@@ -4511,7 +4518,7 @@ type ClientInterface interface {
 
 	// ExecuteTaskWithBody Execute task
 	//
-	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4520,7 +4527,7 @@ type ClientInterface interface {
 
 	// ExecuteTask Execute task
 	//
-	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7070,6 +7077,23 @@ func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 	return c.Client.Do(req)
 }
 
+// ReleaseByLink Release a message with a digest's link
+//
+// The one-click release link of a quarantine digest (send_spamfight_spam_mail): releases that one message to its user, as POST /users/{userId}/emails/{folderPath}/{messageId}/release does, and answers a short HTML page saying so, for the browser the link was opened in. No authentication: the signed token is the proof. A link works once and for 7 days; it releases only the message it was made for (its UID and Message-ID), never an infected one (412), and only while the user is enabled. Mail scanners that open links in advance would release the message: the digest's links are meant for the user's own click.
+//
+// Corresponds with GET /releases/{token} (the `ReleaseByLink` operationId).
+func (c *Client) ReleaseByLink(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReleaseByLinkRequest(c.Server, token)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListAdmins List admins
 //
 // Get list of administrators of domains, customers or brokers on which the logged-in user has the GRANT permission.
@@ -7178,7 +7202,7 @@ func (c *Client) ListPermissions(ctx context.Context, params *ListPermissionsPar
 
 // ExecuteTaskWithBody Execute task
 //
-// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7197,7 +7221,7 @@ func (c *Client) ExecuteTaskWithBody(ctx context.Context, contentType string, bo
 
 // ExecuteTask Execute task
 //
-// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -12338,6 +12362,40 @@ func NewReadyzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewReleaseByLinkRequest constructs an http.Request for the ReleaseByLink method
+func NewReleaseByLinkRequest(server string, token string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token", token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListAdminsRequest constructs an http.Request for the ListAdmins method
 func NewListAdminsRequest(server string, params *ListAdminsParams) (*http.Request, error) {
 	var err error
@@ -15538,6 +15596,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
 
+	// ReleaseByLinkWithResponse Release a message with a digest's link
+	//
+	// The one-click release link of a quarantine digest (send_spamfight_spam_mail): releases that one message to its user, as POST /users/{userId}/emails/{folderPath}/{messageId}/release does, and answers a short HTML page saying so, for the browser the link was opened in. No authentication: the signed token is the proof. A link works once and for 7 days; it releases only the message it was made for (its UID and Message-ID), never an infected one (412), and only while the user is enabled. Mail scanners that open links in advance would release the message: the digest's links are meant for the user's own click.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /releases/{token} (the `ReleaseByLink` operationId).
+	ReleaseByLinkWithResponse(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*ReleaseByLinkResponse, error)
+
 	// ListAdminsWithResponse List admins
 	//
 	// Get list of administrators of domains, customers or brokers on which the logged-in user has the GRANT permission.
@@ -15594,7 +15661,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExecuteTaskWithBodyWithResponse Execute task
 	//
-	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15603,7 +15670,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExecuteTaskWithResponse Execute task
 	//
-	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+	// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -26800,6 +26867,103 @@ func (r ReadyzResponse) ContentType() string {
 	return ""
 }
 
+// ReleaseByLinkResponse429Headers the declared response headers of an HTTP 429 response for ReleaseByLink
+type ReleaseByLinkResponse429Headers struct {
+	RetryAfter int32
+}
+
+// ReleaseByLinkResponse503Headers the declared response headers of an HTTP 503 response for ReleaseByLink
+type ReleaseByLinkResponse503Headers struct {
+	RetryAfter int32
+}
+
+type ReleaseByLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReleaseByLinkResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReleaseByLinkResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ReleaseByLinkResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ReleaseByLinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r ReleaseByLinkResponse) GetApplicationproblemJSON412() *Problem {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ReleaseByLinkResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ReleaseByLinkResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReleaseByLinkResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ReleaseByLinkResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ReleaseByLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReleaseByLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReleaseByLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReleaseByLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListAdminsResponse200Headers the declared response headers of an HTTP 200 response for ListAdmins
 type ListAdminsResponse200Headers struct {
 	XTotalCount int64
@@ -33016,6 +33180,21 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 	return ParseReadyzResponse(rsp)
 }
 
+// ReleaseByLinkWithResponse Release a message with a digest's link
+//
+// The one-click release link of a quarantine digest (send_spamfight_spam_mail): releases that one message to its user, as POST /users/{userId}/emails/{folderPath}/{messageId}/release does, and answers a short HTML page saying so, for the browser the link was opened in. No authentication: the signed token is the proof. A link works once and for 7 days; it releases only the message it was made for (its UID and Message-ID), never an infected one (412), and only while the user is enabled. Mail scanners that open links in advance would release the message: the digest's links are meant for the user's own click.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /releases/{token} (the `ReleaseByLink` operationId).
+func (c *ClientWithResponses) ReleaseByLinkWithResponse(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*ReleaseByLinkResponse, error) {
+	rsp, err := c.ReleaseByLink(ctx, token, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReleaseByLinkResponse(rsp)
+}
+
 // ListAdminsWithResponse List admins
 //
 // Get list of administrators of domains, customers or brokers on which the logged-in user has the GRANT permission.
@@ -33108,7 +33287,7 @@ func (c *ClientWithResponses) ListPermissionsWithResponse(ctx context.Context, p
 
 // ExecuteTaskWithBodyWithResponse Execute task
 //
-// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -33123,7 +33302,7 @@ func (c *ClientWithResponses) ExecuteTaskWithBodyWithResponse(ctx context.Contex
 
 // ExecuteTaskWithResponse Execute task
 //
-// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+// Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -44492,6 +44671,97 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 	switch {
 	case rsp.StatusCode == 503:
 		var headers ReadyzResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReleaseByLinkResponse parses an HTTP response from a ReleaseByLinkWithResponse call
+func ParseReleaseByLinkResponse(rsp *http.Response) (*ReleaseByLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReleaseByLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ReleaseByLinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ReleaseByLinkResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/pkg/fault"
+	"github.com/cleanmail/cleanmail/pkg/mailstore"
 	"github.com/cleanmail/cleanmail/pkg/message"
 	"github.com/cleanmail/cleanmail/pkg/templates"
 )
@@ -75,6 +76,14 @@ type Mailer struct {
 	// Service is the service's name in the mails; templates' default
 	// when empty.
 	Service string
+	// Mail is the users' mail store, which the digests list.
+	Mail *mailstore.Store
+	// PublicURL is the API's external base URL, on which the digests'
+	// release links are (GET /releases/{token}); Links signs them.
+	PublicURL string
+	Links     ReleaseLinks
+	// Enqueue inserts a job (the digest round's digests).
+	Enqueue func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (int64, error)
 }
 
 // Register adds the mail workers to w.
@@ -82,6 +91,9 @@ func (m *Mailer) Register(w *river.Workers) {
 	river.AddWorker(w, &welcomeWorker{m: m})
 	river.AddWorker(w, &tokenWorker{m: m})
 	river.AddWorker(w, &resetWorker{m: m})
+	river.AddWorker(w, &spamDigestWorker{m: m})
+	river.AddWorker(w, &cleanDigestWorker{m: m})
+	river.AddWorker(w, &digestRoundWorker{m: m})
 }
 
 type welcomeWorker struct {

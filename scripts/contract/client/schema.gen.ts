@@ -1251,7 +1251,7 @@ export interface paths {
         put?: never;
         /**
          * Execute task
-         * @description Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail, send_spamfight_clean_mail and remediate_message are not delivered yet: 501.
+         * @description Launch a new task. Each type of task has its own access restrictions. - send_welcome_mail: Send an e-mail to the user containing a description of the service and a link to a password setup page. - send_token_mail: Send an e-mail to a the user containing a link with a token to log in to the application. - send_password_reset_mail: Send an e-mail to a the user containing a link to reset his/her password. The task runs on the server's job queue: 202 means it is stored (it survives a restart) and will run; its Location, GET /tasks/{taskId}, tells its state. Who may launch each command (a sysadmin may launch every one): send_welcome_mail and send_password_reset_mail, an administrator holding USER_EDIT on the recipient's domain; send_token_mail, the recipient itself or an administrator holding IMPERSONATE on its domain (as GET /token). The recipient must be a user within the caller's reach and enabled, and its domain must have the APP_URL option (the links point there): otherwise 422, saying which. A mail is written in the user's language (else its domain's default language; EN when there is no translation), sent from NOTIFICATION_SENDER, and DKIM-signed when the domain has a key. The welcome mail's link sets a first password (valid 7 days) and the reset mail's a new one (valid params.validity hours, 1 to 744), each once, through POST /password; the token mail's link carries a temporary token (GET /token's) valid params.validity hours. send_spamfight_spam_mail (params recipient, since: epoch milliseconds, optional) mails the user the quarantine digest: the messages held in its Quarantine folder since then (else since its last digest, else for a day), newest first, at most the QUARANTINE_REPORT_MAX_ENTRIES option, each with its sender, subject, date (in the user's TIMEZONE) and a one-click release link (GET /releases/{token}: signed, 7 days, once; to the quarantine page instead when QUARANTINE_RELEASE_BY_USER is false); send_spamfight_clean_mail the same for the mail delivered to its INBOX, without release links. The digest commands may be launched by the user itself or an administrator holding QUARANTINE_READ on its domain; the user's policy must have the quarantine service (the spam digest) or the retention service (the clean digest), and the spam digest's links need the server's public URL (CLEANMAIL_PUBLIC_URL): 422 otherwise. They also run every day at the DIGEST_HOUR option in the user's TIMEZONE for the users whose policy has the service and whose QUARANTINE_REPORT_FREQUENCY is DAILY (WEEKLY: on Mondays), and are then not sent when empty. remediate_message is not delivered yet: 501.
          */
         post: operations["ExecuteTask"];
         delete?: never;
@@ -1272,6 +1272,26 @@ export interface paths {
          * @description The state of a task launched by POST /tasks (its Location), readable by a sysadmin and by the account that launched it. A task is kept 7 days once done and 30 days once it ran out of attempts.
          */
         get: operations["GetTask"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/releases/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Release a message with a digest's link
+         * @description The one-click release link of a quarantine digest (send_spamfight_spam_mail): releases that one message to its user, as POST /users/{userId}/emails/{folderPath}/{messageId}/release does, and answers a short HTML page saying so, for the browser the link was opened in. No authentication: the signed token is the proof. A link works once and for 7 days; it releases only the message it was made for (its UID and Message-ID), never an infected one (412), and only while the user is enabled. Mail scanners that open links in advance would release the message: the digest's links are meant for the user's own click.
+         */
+        get: operations["ReleaseByLink"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3262,7 +3282,7 @@ export interface components {
         Task: {
             /** @description ID of the command */
             command: components["schemas"]["TaskCommand"];
-            /** @description List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```. recipient is the user's e-mail address; validity is in hours, 1 to 744 (default 4 for a token, 24 for a reset). An unknown parameter, or one of the wrong type, is a 400 naming it. */
+            /** @description List of datas used by the command. - For command 'send_token_mail' : ```{"recipient":"cersei@lannister.net","validity":24}``` - For command 'send_password_reset_mail' : ```{"recipient":"cersei@lannister.net","validity":6}``` - For command 'send_welcome_mail' : ```{"recipient":"cersei@lannister.net"}```. recipient is the user's e-mail address; validity is in hours, 1 to 744 (default 4 for a token, 24 for a reset). For the digests, ```{"recipient":"cersei@lannister.net","since":1774457716030}``` (since optional). An unknown parameter, or one of the wrong type, is a 400 naming it. */
             params: {
                 [key: string]: unknown;
             };
@@ -9534,6 +9554,52 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    ReleaseByLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message is released (or it had been, another way). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description The message is infected, which a user may not release. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The link is invalid, has expired or has already been used, or its user is disabled. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

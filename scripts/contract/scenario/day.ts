@@ -552,6 +552,7 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   await fails(sys.POST("/tasks", { body: { command: "send_token_mail", params: { recipient: "arya@stark.example", validity: 0 } } }), 400);
   await fails(sys.POST("/tasks", { body: { command: "send_welcome_mail", params: { recipient: "nobody@stark.example" } } }), 422);
   await fails(anyone.POST("/password", { body: { token: "not-the-token-of-any-link", password: "Winter1sComing" } }), 422);
+  await fails(anyone.GET("/releases/{token}", { params: { path: { token: "not.a-release-link" } } }), 422);
   const mailed = await ok(sys.GET("/token", { params: { query: { username: "arya@stark.example", sendMail: true } } }), 202);
   eq([mailed.token, mailed.url], ["", null], "a mailed token is not in the response");
 
