@@ -319,7 +319,9 @@ func readMaildir(dir string) ([][]byte, error) {
 		}
 		path, ok := files[name]
 		if !ok {
-			return nil, fmt.Errorf("%s: no file for %s", dir, name)
+			// Expunged: Dovecot drops the line only when it next rewrites
+			// the list. (A file not yet listed fails the count below.)
+			continue
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {

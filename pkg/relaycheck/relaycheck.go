@@ -86,13 +86,6 @@ func (c *Checker) timeout() time.Duration {
 	return 10 * time.Second
 }
 
-func (c *Checker) resolver() *net.Resolver {
-	if c.opts.Resolver != nil {
-		return c.opts.Resolver
-	}
-	return net.DefaultResolver
-}
-
 // Target is an SMTP server to probe.
 type Target struct {
 	Host     string

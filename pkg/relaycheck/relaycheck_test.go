@@ -244,3 +244,41 @@ func TestIMAP(t *testing.T) {
 		t.Errorf("NotChecked %+v", e)
 	}
 }
+
+// Guard.DialContext, an HTTP transport's dialer: the host vetted, the
+// vetted address dialled, no deadline left on the connection.
+func TestGuardDialContext(t *testing.T) {
+	silent, accepted := counting(t)
+	addr := net.JoinHostPort(silent.Host, strconv.Itoa(silent.Port))
+	if _, err := (Guard{}).DialContext(context.Background(), "tcp", addr); err == nil || !strings.Contains(err.Error(), "a loopback address: refused") {
+		t.Errorf("loopback without AllowPrivate: %v; want refused", err)
+	}
+	if _, err := (Guard{AllowPrivate: true}).DialContext(context.Background(), "tcp", "127.0.0.1:http-alt"); err == nil {
+		t.Error("a port that is no number: dialled")
+	}
+	if n := accepted.Accepted(); n != 0 {
+		t.Fatalf("the guard let %d connections through", n)
+	}
+	conn, err := (Guard{AllowPrivate: true, Timeout: 50 * time.Millisecond}).DialContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Past the guard's Timeout the connection still waits: the HTTP
+	// client bounds its requests itself.
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Read(make([]byte, 1))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Errorf("the read ended (%v) with the connection open: a deadline was left on it", err)
+	case <-time.After(200 * time.Millisecond):
+		conn.Close()
+		<-done
+	}
+	if n := accepted.Accepted(); n != 1 {
+		t.Errorf("allowed: %d connections, want 1", n)
+	}
+}
