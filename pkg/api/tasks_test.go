@@ -193,6 +193,9 @@ func TestTaskMails(t *testing.T) {
 		if from, _ := mr.Header.AddressList("From"); len(from) != 1 || from[0].Address != "noreply@lannister.net" {
 			t.Errorf("From %v", from)
 		}
+		if a := mr.Header.Get("Auto-Submitted"); a != "auto-generated" {
+			t.Errorf("Auto-Submitted %q, want auto-generated", a)
+		}
 		if !strings.Contains(strings.ToLower(subject+text), "bienvenue") {
 			t.Errorf("not French: %q\n%s", subject, text)
 		}

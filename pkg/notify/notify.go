@@ -214,6 +214,9 @@ func (m *Mailer) deliver(ctx context.Context, u *db.User, from string, mail temp
 	if err != nil {
 		return river.JobCancel(err)
 	}
+	// The mails are automatic: out-of-office and other automatic responders
+	// must not answer them (RFC 3834).
+	raw = append([]byte("Auto-Submitted: auto-generated\r\n"), raw...)
 	if raw, err = m.Sign(ctx, u, raw); err != nil {
 		return err
 	}

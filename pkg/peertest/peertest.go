@@ -5,8 +5,8 @@
 // t.Cleanup. Nothing is shared between instances, so tests using them may
 // run in parallel.
 //
-// Also Unbound (a resolver serving test zones) and OpenLDAP's slapd (a
-// directory to bind to).
+// Also Unbound (a resolver serving test zones), OpenLDAP's slapd (a
+// directory to bind to), and headless Chromium's screenshots of a page.
 //
 // When the binaries are missing (or the test is not run as root, which
 // the daemons need to switch to their users), the calling test is
@@ -64,6 +64,13 @@ func need(t testing.TB, what, packages string, binaries ...string) {
 	default:
 		return
 	}
+	unavailable(t, why)
+}
+
+// unavailable skips the test, saying why, or fails it when the peers are
+// required.
+func unavailable(t testing.TB, why string) {
+	t.Helper()
 	if os.Getenv(RequiredEnv) == "required" {
 		t.Fatalf("%s, and %s=required", why, RequiredEnv)
 	}

@@ -3,22 +3,15 @@
 package templates
 
 import (
-	"context"
 	"image/color"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cleanmail/cleanmail/pkg/peertest"
 )
-
-// chromium is Debian's chromium (apt-get install chromium).
-const chromium = "/usr/bin/chromium"
-
-// screenshotTimeout bounds one headless Chromium run.
-const screenshotTimeout = 60 * time.Second
 
 // The screenshot's size, the window's.
 const shotWidth, shotHeight = 800, 1000
@@ -31,12 +24,6 @@ const shotWidth, shotHeight = 800, 1000
 // Skipped without Chromium unless CLEANMAIL_TEST_PEERS=required. With
 // CLEANMAIL_SCREENSHOTS=dir the pictures are kept there, to be looked at.
 func TestScreenshots(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CLEANMAIL_TEST_PEERS") == "required" {
-			t.Fatalf("%s is required (CLEANMAIL_TEST_PEERS=required): %v (apt-get install chromium)", chromium, err)
-		}
-		t.Skipf("%s is missing (apt-get install chromium): the mails are not screenshot", chromium)
-	}
 	dir := t.TempDir()
 	if keep := os.Getenv("CLEANMAIL_SCREENSHOTS"); keep != "" {
 		if err := os.MkdirAll(keep, 0o755); err != nil {
@@ -66,7 +53,7 @@ func TestScreenshots(t *testing.T) {
 			}
 			shot := filepath.Join(dir, c.name+".png")
 			os.Remove(shot)
-			screenshot(t, page, shot)
+			peertest.Screenshot(t, page, shot, shotWidth, shotHeight)
 
 			f, err := os.Open(shot)
 			if err != nil {
@@ -117,37 +104,6 @@ func TestScreenshots(t *testing.T) {
 				t.Logf("the screenshot: %s (keep it with CLEANMAIL_SCREENSHOTS=dir)", shot)
 			}
 		})
-	}
-}
-
-// screenshot has headless Chromium take a shot of page, with a profile
-// of its own, in its own process group so that nothing of it outlives
-// the run.
-func screenshot(t *testing.T, page, shot string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), screenshotTimeout)
-	defer cancel()
-	home := t.TempDir()
-	cmd := exec.CommandContext(ctx, chromium,
-		"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-		"--no-first-run", "--no-default-browser-check", "--disable-extensions",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+filepath.Join(home, "profile"),
-		"--screenshot="+shot, "--window-size=800,1000",
-		"file://"+page)
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if cmd.Process != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // a helper left behind, if any
-	}
-	if err != nil {
-		if len(out) > 4000 {
-			out = out[len(out)-4000:]
-		}
-		t.Fatalf("chromium (within %v): %v\n%s", screenshotTimeout, err, out)
 	}
 }
 
