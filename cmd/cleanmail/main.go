@@ -34,6 +34,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
 	"github.com/cleanmail/cleanmail/pkg/notify"
 	"github.com/cleanmail/cleanmail/pkg/relaycheck"
+	"github.com/cleanmail/cleanmail/pkg/remediate"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
@@ -164,7 +165,8 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail, DNS: resolver,
 		Recheck: api.Recheck{Interval: recheck, Context: ctx},
 		Submit:  &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays, DKIMSealer: sealer, DKIMKeyBits: cfg.DKIMKeyBits,
-		Checks: relaycheck.Options{AllowPrivate: cfg.AllowPrivateTargets, Sender: cfg.ProbeSender, Timeout: cfg.CheckTimeout},
+		Checks:      relaycheck.Options{AllowPrivate: cfg.AllowPrivateTargets, Sender: cfg.ProbeSender, Timeout: cfg.CheckTimeout},
+		Remediation: remediate.Options{AllowPrivate: cfg.AllowPrivateTargets},
 		Limits: api.Limits{
 			MaxBody:               cfg.MaxBody,
 			MaxUpload:             cfg.MaxUpload,

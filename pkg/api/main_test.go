@@ -33,6 +33,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/loopback"
 	"github.com/cleanmail/cleanmail/pkg/mailstore"
 	"github.com/cleanmail/cleanmail/pkg/relaycheck"
+	"github.com/cleanmail/cleanmail/pkg/remediate"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
@@ -185,7 +186,8 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 			Resolver: &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
 				return nil, errors.New("no DNS in tests")
 			}}},
-		DKIMSealer: testSealer(t), DKIMKeyBits: 1024}
+		DKIMSealer: testSealer(t), DKIMKeyBits: 1024,
+		Remediation: remediate.Options{AllowPrivate: true, Timeout: 5 * time.Second}}
 	if set != nil {
 		set(&opts)
 	}

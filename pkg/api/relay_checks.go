@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/names"
 	"github.com/cleanmail/cleanmail/pkg/relaycheck"
+	"github.com/cleanmail/cleanmail/pkg/remediate"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 )
 
@@ -143,7 +145,7 @@ func (s *Server) relayReport(ctx context.Context, b *gen.RelayCheck) (gen.Health
 		t.Login, t.Password = deref(api.Login, ""), deref(api.Password, "")
 		entries = append(entries, s.checks.IMAP(ctx, relaycheck.TypeAPI, t))
 	case gen.ApiTypeEXCHANGE, gen.ApiTypeO365:
-		entries = append(entries, relaycheck.NotChecked(relaycheck.TypeAPI, fmt.Sprintf("%s remediation API", b.ApiType), "Cleanmail does not check this type yet"))
+		entries = append(entries, s.checkRemediationAPI(ctx, b.ApiType, api))
 	}
 	return healthRecord(entries), nil
 }
@@ -196,4 +198,38 @@ func imapTarget(field string, host *string, port *int32, useSSL *bool) (relayche
 		t.Port = int(*port)
 	}
 	return t, nil
+}
+
+// checkRemediationAPI checks an EXCHANGE (EWS) or O365 (Microsoft Graph)
+// remediation API the way remediation uses it: it signs in (Basic
+// authentication; the application's client credentials) and searches the
+// test account's mailbox for a Message-ID no message has, which finds
+// nothing and removes nothing. Without a test account, nothing is tried.
+func (s *Server) checkRemediationAPI(ctx context.Context, typ gen.ApiType, api gen.RemediationApiSettings) relaycheck.Entry {
+	what := fmt.Sprintf("%s remediation API", typ)
+	switch {
+	case typ == gen.ApiTypeEXCHANGE && (api.Host == nil || *api.Host == ""):
+		return relaycheck.NotChecked(relaycheck.TypeAPI, what, "apiData names no host")
+	case typ == gen.ApiTypeO365 && (api.TenantId == nil || *api.TenantId == "" || api.ClientId == nil || *api.ClientId == ""):
+		return relaycheck.NotChecked(relaycheck.TypeAPI, what, "apiData names no tenantId and clientId")
+	case api.TestAccount == nil || *api.TestAccount == "":
+		return relaycheck.NotChecked(relaycheck.TypeAPI, what, "apiData names no testAccount, whose mailbox the check would search")
+	}
+	t := remediate.Target{Type: string(typ), Host: deref(api.Host, ""), Login: deref(api.Login, ""), Password: deref(api.Password, ""),
+		ClientID: deref(api.ClientId, ""), TenantID: deref(api.TenantId, ""), ClientSecret: deref(api.ClientSecret, "")}
+	out := []string{"Check of the " + what}
+	if typ == gen.ApiTypeEXCHANGE {
+		out[0] += " at " + t.Host
+	} else {
+		out[0] += " of the tenant " + t.TenantID
+	}
+	start := time.Now()
+	probe := fmt.Sprintf("<cleanmail-probe-%d@cleanmail.invalid>", start.UnixNano())
+	_, err := s.remediator.Remediate(ctx, t, *api.TestAccount, probe, remediate.Delete)
+	took := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		return relaycheck.Entry{Type: relaycheck.TypeAPI, Result: relaycheck.Error, Output: append(out, "Fail: "+err.Error())}
+	}
+	out = append(out, fmt.Sprintf("Signed in and searched the mailbox %s (%s): the API answers; nothing was removed", *api.TestAccount, took))
+	return relaycheck.Entry{Type: relaycheck.TypeAPI, Result: relaycheck.OK, Output: append(out, "Passed")}
 }

@@ -188,6 +188,9 @@ var (
 	// The user of a temporary token (GET /token?username=), when it is not
 	// the caller itself.
 	ruleImpersonate = onUser(PermImpersonate)
+	// Each recipient of a remediation (POST /tasks remediate_message):
+	// pulling a message out of mailboxes is a filtering decision.
+	ruleRemediate = onUser(PermFilterEdit)
 )
 
 // taskRules are the rules of POST /tasks, one per command, applied to the

@@ -39,6 +39,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/message"
 	"github.com/cleanmail/cleanmail/pkg/notify"
 	"github.com/cleanmail/cleanmail/pkg/relaycheck"
+	"github.com/cleanmail/cleanmail/pkg/remediate"
 	"github.com/cleanmail/cleanmail/pkg/submit"
 	"github.com/cleanmail/cleanmail/pkg/throttle"
 )
@@ -106,6 +107,9 @@ type Options struct {
 	Workers *river.Workers
 	// Service is the service's name in the mails; "Cleanmail" if empty.
 	Service string
+	// Remediation configures the remediation APIs' client (the target
+	// guard, the time a call may take).
+	Remediation remediate.Options
 	// Checks configure the relay checks (TryRelayConfiguration): the
 	// target guard (AllowPrivate: false refuses loopback, link-local and
 	// private addresses), the probe's sender, the timeout.
@@ -163,6 +167,7 @@ type Server struct {
 	sealer     *dkim.Sealer
 	jobs       *jobs.Queue
 	links      notify.ReleaseLinks
+	remediator *remediate.Remediator
 	dkimBits   int
 	relays     []submit.Relay
 	checks     *relaycheck.Checker
@@ -232,7 +237,7 @@ func New(opts Options) (*echo.Echo, error) {
 	}
 	s := &Server{store: opts.Store, mail: opts.Mail, submit: opts.Submit, virusHdr: opts.VirusHeader, dns: opts.DNS, relays: opts.Relays, checks: relaycheck.New(opts.Checks), ids: opts.IDs, log: log, purgeDelay: opts.PurgeDelay, ready: ready, jwtKey: opts.JWTKey,
 		limits: opts.Limits.orDefaults(), publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
-		sealer: opts.DKIMSealer, dkimBits: opts.DKIMKeyBits, jobs: opts.Jobs}
+		sealer: opts.DKIMSealer, dkimBits: opts.DKIMKeyBits, jobs: opts.Jobs, remediator: remediate.New(opts.Remediation)}
 	if s.dkimBits == 0 {
 		s.dkimBits = dkim.DefaultRSABits
 	}
@@ -263,6 +268,7 @@ func New(opts Options) (*echo.Echo, error) {
 				return s.submit.Send(ctx, s.relays, from, to, raw)
 			}}
 		m.Register(opts.Workers)
+		river.AddWorker(opts.Workers, &remediateWorker{s: s})
 	}
 
 	spec, router, err := loadSpec()

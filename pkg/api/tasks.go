@@ -18,6 +18,7 @@ import (
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/jobs"
 	"github.com/cleanmail/cleanmail/pkg/notify"
+	"github.com/cleanmail/cleanmail/pkg/remediate"
 )
 
 // Tasks are jobs of the queue (pkg/jobs) that POST /tasks enqueues, and
@@ -127,6 +128,8 @@ func (s *Server) ExecuteTask(ctx context.Context, req gen.ExecuteTaskRequestObje
 		if err = params.only("recipient", "since"); err == nil {
 			since, err = params.since()
 		}
+	case gen.TaskCommandRemediateMessage:
+		return s.remediateTask(ctx, params)
 	default:
 		return nil, fault.New(fault.NotImplemented, "command", "The command %s is not delivered yet.", req.Body.Command)
 	}
@@ -257,7 +260,7 @@ func (s *Server) taskOut(j *rivertype.JobRow) gen.TaskState {
 		Id: s.id(j.ID), Command: gen.TaskCommand(j.Kind), State: taskState(j),
 		Attempts: int32(j.Attempt), MaxAttempts: int32(j.MaxAttempts),
 		CreatedAt: j.CreatedAt.UnixMilli(), FinalizedAt: nullable.NewNullNullable[int64](),
-		Errors: make([]gen.TaskError, 0, len(j.Errors)),
+		Errors: make([]gen.TaskError, 0, len(j.Errors)), Output: nullable.NewNullNullable[map[string]any](),
 	}
 	if j.FinalizedAt != nil {
 		out.FinalizedAt.Set(j.FinalizedAt.UnixMilli())
@@ -268,6 +271,12 @@ func (s *Server) taskOut(j *rivertype.JobRow) gen.TaskState {
 			msg = msg[:4096]
 		}
 		out.Errors = append(out.Errors, gen.TaskError{Attempt: int32(e.Attempt), At: e.At.UnixMilli(), Error: msg})
+	}
+	if o := j.Output(); len(o) > 0 {
+		var v map[string]any
+		if json.Unmarshal(o, &v) == nil {
+			out.Output.Set(v)
+		}
 	}
 	if len(out.Errors) > 100 {
 		out.Errors = out.Errors[len(out.Errors)-100:]
@@ -313,4 +322,65 @@ func (s *Server) IssueTempToken(ctx context.Context, u *db.User, validity time.D
 		return "", time.Time{}, err
 	}
 	return s.signTempToken(u, perms, validity)
+}
+
+// maxRemediationRecipients bounds the mailboxes of one remediation.
+const maxRemediationRecipients = 500
+
+// remediateTask checks a remediate_message task and enqueues it: every
+// recipient a user within the caller's FILTER_EDIT reach whose platform
+// has a remediation API.
+func (s *Server) remediateTask(ctx context.Context, params taskParams) (gen.ExecuteTaskResponseObject, error) {
+	if err := params.only("messageId", "recipients", "action"); err != nil {
+		return nil, err
+	}
+	id, ok := params["messageId"].(string)
+	if !ok || strings.TrimSpace(strings.Trim(strings.TrimSpace(id), "<>")) == "" || len(id) > 998 || strings.ContainsAny(id, "\r\n\x00") {
+		return nil, badField("params.messageId", "is required: the Message-ID of the message, with or without its angle brackets")
+	}
+	action, _ := params["action"].(string)
+	action = strings.ToUpper(action)
+	if action != string(remediate.Delete) && action != string(remediate.Quarantine) {
+		return nil, badField("params.action", "must be DELETE or QUARANTINE")
+	}
+	list, ok := params["recipients"].([]any)
+	if !ok || len(list) == 0 || len(list) > maxRemediationRecipients {
+		return nil, badField("params.recipients", "must list the e-mail addresses of the mailboxes to search (1 to %d)", maxRemediationRecipients)
+	}
+	var users []int64
+	seen := map[int64]bool{}
+	for i, v := range list {
+		field := fmt.Sprintf("params.recipients.%d", i)
+		addr, ok := v.(string)
+		if !ok || len(addr) > taskParamMaxLen {
+			return nil, badField(field, "must be an e-mail address")
+		}
+		addr, _, err := mailbox(field, addr)
+		if err != nil {
+			return nil, err
+		}
+		t, err := s.on(ctx, ruleRemediate, addr)
+		if fault.KindOf(err) == fault.NotFound {
+			return nil, unprocessableField(field, "No user %s within your reach.", addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.store.DeliveryOf(ctx, t.user)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := remediationTarget(d.Platform); !ok {
+			return nil, unprocessableField(field, "The platform of %s has no remediation API (apiType and apiData): its mailboxes cannot be reached.", addr)
+		}
+		if !seen[t.user.ID] {
+			seen[t.user.ID] = true
+			users = append(users, t.user.ID)
+		}
+	}
+	jid, err := s.enqueue(ctx, RemediateArgs{MessageID: id, UserIDs: users, Action: action})
+	if err != nil {
+		return nil, err
+	}
+	return gen.ExecuteTask202Response{Headers: gen.ExecuteTask202ResponseHeaders{Location: s.location("/tasks/%s", s.id(jid))}}, nil
 }

@@ -284,7 +284,7 @@ func TestTaskRefusals(t *testing.T) {
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "nobody@lannister.net"})).problem(422, "nobody@lannister.net")
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "tyrion@lannister.net"})).problem(422, "disabled")
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "arya@stark.net"})).problem(422, "APP_URL")
-		e.do(task("remediate_message", map[string]any{"messageId": "<1@x>", "action": "DELETE"})).problem(501, "remediate_message")
+		e.do(task("remediate_message", map[string]any{"messageId": "<1@x>", "action": "DELETE"})).problem(400, "params.recipients")
 
 		// A domain administrator: the welcome mail needs USER_EDIT on the
 		// recipient's domain; a user of another domain is out of reach.

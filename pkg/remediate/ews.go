@@ -73,6 +73,10 @@ func (r *Remediator) ews(ctx context.Context, t Target, id string, action Action
 					res.Found = append(res.Found, found)
 					return fmt.Errorf("folder %s: %w", f.Name, err)
 				}
+				if err := res.kept(found); err != nil {
+					res.Found = append(res.Found, found)
+					return err
+				}
 			}
 			err := e.delete(ctx, it.ID)
 			found.Removed = err == nil

@@ -59,6 +59,10 @@ func (r *Remediator) graph(ctx context.Context, t Target, id string, action Acti
 				res.Found = append(res.Found, found)
 				return err
 			}
+			if err := res.kept(found); err != nil {
+				res.Found = append(res.Found, found)
+				return err
+			}
 		}
 		_, err := g.do(ctx, http.MethodPost, g.message(m.ID)+"/permanentDelete", 0)
 		found.Removed = err == nil

@@ -172,6 +172,9 @@ func (s imapSession) folder(folder string, res *Result) error {
 			if f.Raw, err = s.source(m.UID); err != nil {
 				return notRemoved(res, append(matches, f), err)
 			}
+			if err := res.kept(f); err != nil {
+				return notRemoved(res, append(matches, f), err)
+			}
 		}
 		matches = append(matches, f)
 		if f.Removed {

@@ -277,3 +277,40 @@ func TestIMAPWithoutUIDPlus(t *testing.T) {
 type literal struct{ *bytes.Reader }
 
 func (l literal) Size() int64 { return int64(l.Len()) }
+
+// TestIMAPKeepFirst: a copy whose source could not be kept (the
+// quarantine store failing) stays in the mailbox: nothing is lost.
+func TestIMAPKeepFirst(t *testing.T) {
+	srv := startIMAP(t, loopback.IMAPOptions{})
+	r := remediate.New(remediate.Options{AllowPrivate: true, Timeout: 5 * time.Second})
+	var kept [][]byte
+	keep := func(f remediate.Found) error {
+		if len(kept) == 1 {
+			return errors.New("the quarantine store is down")
+		}
+		kept = append(kept, f.Raw)
+		return nil
+	}
+	res, err := r.RemediateKeeping(context.Background(), imapTarget(srv.Addr()), alice, badID, remediate.Quarantine, keep)
+	if err == nil || !strings.Contains(err.Error(), "quarantine store is down") {
+		t.Fatalf("err %v", err)
+	}
+	// The first copy was kept, then removed; the second, not kept, stays.
+	if res.Removed() != 1 || len(kept) != 1 {
+		t.Errorf("%d removed, %d kept", res.Removed(), len(kept))
+	}
+	got := contents(t, srv.Addr(), alice+"*"+master, masterPW)
+	if n := len(got["INBOX"]) + len(got["Archive/2026"]); n != 3 {
+		t.Errorf("alice's mailbox after a failed keep: %v", got)
+	}
+	// Kept this time: the last copy goes, its source handed over first.
+	kept = nil
+	keepAll := func(f remediate.Found) error { kept = append(kept, f.Raw); return nil }
+	res, err = r.RemediateKeeping(context.Background(), imapTarget(srv.Addr()), alice, badID, remediate.Quarantine, keepAll)
+	if err != nil || res.Removed() != 1 || len(kept) != 1 {
+		t.Errorf("%v, %d removed, %d kept", err, res.Removed(), len(kept))
+	}
+	if got := contents(t, srv.Addr(), alice+"*"+master, masterPW); len(got["INBOX"])+len(got["Archive/2026"]) != 2 {
+		t.Errorf("alice's mailbox at the end: %v", got)
+	}
+}

@@ -146,6 +146,15 @@ type Found struct {
 type Result struct {
 	Mailbox string
 	Found   []Found
+	keep    func(Found) error // RemediateKeeping's
+}
+
+// kept hands a copy's source to keep, if any.
+func (r *Result) kept(f Found) error {
+	if r.keep == nil || f.Raw == nil {
+		return nil
+	}
+	return r.keep(f)
 }
 
 // Removed counts the copies removed.
@@ -238,7 +247,15 @@ func New(opts Options) *Remediator {
 // brackets) in every folder of mailbox on the platform t and does action
 // to every copy. No copy is not an error: the Result has no Found.
 func (r *Remediator) Remediate(ctx context.Context, t Target, mailbox, messageID string, action Action) (Result, error) {
-	res := Result{Mailbox: mailbox}
+	return r.RemediateKeeping(ctx, t, mailbox, messageID, action, nil)
+}
+
+// RemediateKeeping is Remediate with keep called on each copy's source
+// (QUARANTINE), before that copy is removed: a copy whose keep fails is
+// left in place, and its error ends the call. So a message taken into
+// quarantine is stored before it is gone from the mailbox, never lost.
+func (r *Remediator) RemediateKeeping(ctx context.Context, t Target, mailbox, messageID string, action Action, keep func(Found) error) (Result, error) {
+	res := Result{Mailbox: mailbox, keep: keep}
 	id, err := bareID(messageID)
 	if err != nil {
 		return res, err

@@ -324,7 +324,7 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
     [
       ["SMTP", "OK", "Passed"],
       ["AUTH", "NOT_CHECKED", "Not checked: authData names no host"],
-      ["API", "NOT_CHECKED", "Not checked: Cleanmail does not check this type yet"],
+      ["API", "NOT_CHECKED", "Not checked: apiData names no host"],
     ],
     "relay tried",
   );
