@@ -143,18 +143,17 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 	if cfg.JWTKey == "" {
 		log.Warn("CLEANMAIL_JWT_KEY is not set: temporary tokens are signed with a random key and do not survive a restart")
 	}
-	recheck := cfg.HealthInterval
-	if !withAPI {
-		recheck = 0 // the API processes keep GET /health current
-	}
-	// The job queue: its workers run here unless only the API does.
+	// The job queue: its workers, and the periodic work (the purge, the
+	// digests' round, the health re-check), run here unless only the API
+	// does.
 	var workers *river.Workers
+	var periodic []*river.PeriodicJob
+	recheck := time.Duration(0)
 	if !withAPI || cfg.RunJobs {
 		workers = river.NewWorkers()
-	}
-	var periodic []*river.PeriodicJob
-	if workers != nil {
-		periodic = append(periodic, notify.DigestRound())
+		river.AddWorker(workers, &purgeWorker{store: store, log: log})
+		periodic = append(periodic, purgeJob(cfg.PurgeInterval), notify.DigestRound())
+		recheck = cfg.HealthInterval
 	}
 	queue, err := jobs.Open(ctx, store, jobs.Options{Workers: workers, Periodic: periodic, Logger: log, Concurrency: cfg.JobConcurrency,
 		RetryBase: cfg.JobRetryBase, MaxAttempts: cfg.JobMaxAttempts})
@@ -177,7 +176,7 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 		return err
 	}
 	if !withAPI {
-		return work(ctx, store, queue, cfg, log)
+		return work(ctx, store, queue, cfg, log, setReady)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -208,7 +207,6 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 				}
 				setReady(true)
 				log.Info("ready", "jobs", workers != nil)
-				go purgeLoop(ctx, store, cfg.PurgeInterval, log)
 				return
 			}
 			log.Error("database not ready; retrying in 5s", "err", err)
@@ -240,7 +238,7 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 }
 
 // work runs the job queue's workers until a signal: `cleanmail worker`.
-func work(ctx context.Context, store *db.Store, queue *jobs.Queue, cfg config.Config, log *slog.Logger) error {
+func work(ctx context.Context, store *db.Store, queue *jobs.Queue, cfg config.Config, log *slog.Logger, setReady func(bool)) error {
 	for {
 		err := prepare(ctx, store, cfg, log)
 		if err == nil {
@@ -256,6 +254,7 @@ func work(ctx context.Context, store *db.Store, queue *jobs.Queue, cfg config.Co
 	if err := queue.Start(ctx); err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
+	setReady(true) // the health re-check waits for it
 	log.Info("worker running", "database", string(store.Dialect()), "concurrency", cfg.JobConcurrency)
 	<-ctx.Done()
 	log.Info("shutting down: finishing running jobs", "timeout", cfg.ShutdownTimeout.String())
@@ -382,37 +381,6 @@ func prepare(ctx context.Context, store *db.Store, cfg config.Config, log *slog.
 		}
 	}
 	return nil
-}
-
-func purgeLoop(ctx context.Context, store *db.Store, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		n, err := store.PurgeDomains(ctx, time.Now().UnixMilli())
-		if err != nil && ctx.Err() == nil {
-			log.Error("purge of deleted domains failed", "err", err)
-		} else if n > 0 {
-			log.Info("purged deleted domains", "count", n)
-		}
-		// Expired sender rules are ignored everywhere already; this
-		// reclaims their rows.
-		if n, err := store.PurgeExpiredWblistRules(ctx, time.Now().UnixMilli()); err != nil && ctx.Err() == nil {
-			log.Error("purge of expired sender rules failed", "err", err)
-		} else if n > 0 {
-			log.Info("purged expired sender rules", "count", n)
-		}
-		// Expired uploads are hidden already; this reclaims their bytes.
-		if n, err := store.PurgeExpiredUploads(ctx, time.Now().UnixMilli()); err != nil && ctx.Err() == nil {
-			log.Error("purge of expired uploads failed", "err", err)
-		} else if n > 0 {
-			log.Info("purged expired uploads", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // orOff maps the configuration's 0 (throttling off) to the API's -1 (its

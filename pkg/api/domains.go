@@ -116,7 +116,7 @@ func (s *Server) platformOut(p *db.Platform) gen.Platform {
 // platformsIn validates platforms given inline and keeps their credentials
 // (as JSON) for the relay; they are never returned. A domain with
 // platforms has exactly one default (the first, unless one is marked).
-func platformsIn(field string, in []gen.PlatformAdd) ([]db.Platform, error) {
+func (s *Server) platformsIn(field string, in []gen.PlatformAdd) ([]db.Platform, error) {
 	out := make([]db.Platform, len(in))
 	defaults := 0
 	for i, p := range in {
@@ -126,7 +126,7 @@ func platformsIn(field string, in []gen.PlatformAdd) ([]db.Platform, error) {
 			FallbackTransportType: p.FallbackTransportType, ApiType: p.ApiType, ApiData: p.ApiData,
 			AuthType: p.AuthType, AuthData: p.AuthData, Default: p.Default,
 		}
-		if err := applyPlatform(&out[i], &patch, field+"."+itoa(i)); err != nil {
+		if err := s.applyPlatform(&out[i], &patch, field+"."+itoa(i)); err != nil {
 			return nil, err
 		}
 		if out[i].IsDefault {
@@ -144,7 +144,7 @@ func platformsIn(field string, in []gen.PlatformAdd) ([]db.Platform, error) {
 
 // applyPlatform copies the fields present in in onto p, validating them;
 // f prefixes the names of bad fields.
-func applyPlatform(p *db.Platform, in *gen.PlatformUpdate, f string) error {
+func (s *Server) applyPlatform(p *db.Platform, in *gen.PlatformUpdate, f string) error {
 	if in.Name != nil {
 		if *in.Name == "" {
 			return badField(f+".name", "must not be empty")
@@ -195,7 +195,9 @@ func applyPlatform(p *db.Platform, in *gen.PlatformUpdate, f string) error {
 			if err != nil {
 				return badField(f+".apiData", "cannot be stored: %v", err)
 			}
-			p.APIData = ptr(string(raw))
+			if p.APIData, err = s.sealSettings(raw); err != nil {
+				return err
+			}
 		}
 	}
 	if in.AuthType != nil {
@@ -204,7 +206,9 @@ func applyPlatform(p *db.Platform, in *gen.PlatformUpdate, f string) error {
 	if in.AuthData != nil {
 		p.AuthData = nil
 		if raw, err := in.AuthData.MarshalJSON(); err == nil && string(raw) != "null" && string(raw) != `""` {
-			p.AuthData = ptr(string(raw))
+			if p.AuthData, err = s.sealSettings(raw); err != nil {
+				return err
+			}
 		}
 	}
 	setIf(&p.IsDefault, in.Default)
@@ -240,7 +244,7 @@ func (s *Server) CreateDomain(ctx context.Context, req gen.CreateDomainRequestOb
 	if err != nil {
 		return nil, err
 	}
-	platforms, err := platformsIn("platforms", deref(in.Platforms, nil))
+	platforms, err := s.platformsIn("platforms", deref(in.Platforms, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +355,7 @@ func (s *Server) UpdateDomain(ctx context.Context, req gen.UpdateDomainRequestOb
 	}
 	var platforms []db.Platform
 	if in.Platforms != nil {
-		if platforms, err = platformsIn("platforms", *in.Platforms); err != nil {
+		if platforms, err = s.platformsIn("platforms", *in.Platforms); err != nil {
 			return nil, err
 		}
 	}

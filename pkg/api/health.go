@@ -114,7 +114,7 @@ func (s *Server) diagnosePlatform(ctx context.Context, key int64) (*db.PlatformH
 	if err != nil {
 		return nil, gen.HealthRecord{}, about(err, fault.Platform)
 	}
-	rec, err := s.relayReport(ctx, relayCheckOf(p))
+	rec, err := s.relayReport(ctx, s.relayCheckOf(p))
 	if err != nil {
 		return nil, gen.HealthRecord{}, err
 	}
@@ -150,7 +150,7 @@ func (s *Server) GetPlatformDiagnostic(ctx context.Context, req gen.GetPlatformD
 // and the settings of its authentication provider and remediation API
 // (kept as JSON; settings that do not read as such are left out, and
 // their checks say that they name no host).
-func relayCheckOf(p *db.Platform) *gen.RelayCheck {
+func (s *Server) relayCheckOf(p *db.Platform) *gen.RelayCheck {
 	b := &gen.RelayCheck{TransportDest: p.TransportDest, TransportPort: int32(p.TransportPort),
 		TransportType: ptr(gen.TransportType(p.TransportType)), FallbackTransportDest: p.FallbackTransportDest}
 	if p.FallbackTransportPort != nil {
@@ -162,14 +162,14 @@ func relayCheckOf(p *db.Platform) *gen.RelayCheck {
 	if p.AuthType != nil {
 		b.AuthType = gen.AuthType(*p.AuthType)
 		var auth gen.AuthSettings
-		if p.AuthData != nil && json.Unmarshal([]byte(*p.AuthData), &auth) == nil {
+		if raw, ok := s.openSettings(p.AuthData); ok && json.Unmarshal(raw, &auth) == nil {
 			b.AuthData = &auth
 		}
 	}
 	if p.APIType != nil {
 		b.ApiType = gen.ApiType(*p.APIType)
 		var api gen.RemediationApiSettings
-		if p.APIData != nil && json.Unmarshal([]byte(*p.APIData), &api) == nil {
+		if raw, ok := s.openSettings(p.APIData); ok && json.Unmarshal(raw, &api) == nil {
 			b.ApiData = nullable.NewNullableWithValue(api)
 		}
 	}

@@ -26,10 +26,10 @@ func (s *Server) UpdatePlatform(ctx context.Context, req gen.UpdatePlatformReque
 	id := targetOf(ctx).key
 	var err error
 	// Validate before the transaction, on a scratch copy.
-	if err := applyPlatform(&db.Platform{}, req.Body, "body"); err != nil {
+	if err := s.applyPlatform(&db.Platform{}, req.Body, "body"); err != nil {
 		return nil, err
 	}
-	err = s.store.UpdatePlatform(ctx, id, func(p *db.Platform) error { return applyPlatform(p, req.Body, "body") })
+	err = s.store.UpdatePlatform(ctx, id, func(p *db.Platform) error { return s.applyPlatform(p, req.Body, "body") })
 	if err != nil {
 		return nil, about(err, fault.Platform)
 	}

@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/cleanmail/cleanmail/pkg/api"
 )
 
 func TestOutgoingProviders(t *testing.T) {
@@ -48,10 +51,10 @@ func TestPlatforms(t *testing.T) {
 		if main["default"] != true || backup["default"] != false || backup["transportType"] != "SMTPS_MAY" || main["authData"] != nil {
 			t.Errorf("platforms: %v", platforms)
 		}
-		// The credentials are kept, for the relay.
+		// The credentials are kept, for the relay, sealed (never in clear).
 		sqlDB, _ := e.store.SQL()
 		var auth string
-		if err := sqlDB.QueryRow("SELECT auth_data FROM platforms WHERE name = 'main'").Scan(&auth); err != nil || !contains([]byte(auth), "s3cret") {
+		if err := sqlDB.QueryRow("SELECT auth_data FROM platforms WHERE name = 'main'").Scan(&auth); err != nil || contains([]byte(auth), "s3cret") || !strings.HasPrefix(auth, "sealed:") {
 			t.Errorf("stored authData %q, %v", auth, err)
 		}
 
@@ -83,4 +86,19 @@ func stringIndex(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+// TestPlatformCredentialsNeedTheSecretKey: without the secret key, a
+// platform with credentials cannot be stored (they are stored only
+// sealed); one without them can.
+func TestPlatformCredentialsNeedTheSecretKey(t *testing.T) {
+	t.Parallel()
+	forEachDBWith(t, func(o *api.Options) { o.DKIMSealer = nil }, func(t *testing.T, e *env) {
+		body := map[string]any{"name": "stark.net", "status": "ENABLED", "quarantine": false, "retention": false, "archive": false, "defaultLanguage": "EN",
+			"platforms": []map[string]any{{"name": "main", "transportDest": "10.0.0.1", "transportType": "SMTP", "transportPort": 25,
+				"apiType": "IMAP", "apiData": map[string]any{"host": "imap.stark.net", "login": "admin", "password": "s3cret"}}}}
+		e.do(req{Method: "POST", Path: "/domains", Body: body}).problem(422, "CLEANMAIL_SECRET_KEY")
+		delete(body["platforms"].([]map[string]any)[0], "apiData")
+		e.do(req{Method: "POST", Path: "/domains", Body: body}).expect(201)
+	})
 }

@@ -2,14 +2,17 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/riverqueue/river"
 
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
+	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/remediate"
 )
 
@@ -47,12 +50,13 @@ type remediateWorker struct {
 
 // remediationTarget is the remediation API of a platform, from its
 // settings; ok false when it has none usable.
-func remediationTarget(p db.Platform) (remediate.Target, bool) {
-	if p.APIType == nil || p.APIData == nil {
+func (s *Server) remediationTarget(p db.Platform) (remediate.Target, bool) {
+	raw, ok := s.openSettings(p.APIData)
+	if p.APIType == nil || !ok {
 		return remediate.Target{}, false
 	}
 	var api gen.RemediationApiSettings
-	if json.Unmarshal([]byte(*p.APIData), &api) != nil {
+	if json.Unmarshal(raw, &api) != nil {
 		return remediate.Target{}, false
 	}
 	t := remediate.Target{Type: *p.APIType, Host: deref(api.Host, ""), TLS: deref(api.UseSsl, false),
@@ -87,7 +91,7 @@ func (w *remediateWorker) Work(ctx context.Context, j *river.Job[RemediateArgs])
 		if err != nil {
 			return err
 		}
-		t, ok := remediationTarget(d.Platform)
+		t, ok := s.remediationTarget(d.Platform)
 		if !ok {
 			o.Error = "its platform has no remediation API"
 			outcomes = append(outcomes, o)
@@ -113,4 +117,46 @@ func (w *remediateWorker) Work(ctx context.Context, j *river.Job[RemediateArgs])
 	}
 	// Retried: the mailboxes done find nothing the second time.
 	return errors.Join(failed...)
+}
+
+// A platform's settings (apiData, authData) hold credentials: they are
+// stored sealed (CLEANMAIL_SECRET_KEY, as the DKIM keys), never in clear.
+const sealedPrefix = "sealed:"
+
+var settingsContext = []byte("cleanmail platform settings v1")
+
+// errNoSecretKeySettings is the 422 of a server that cannot encrypt them.
+var errNoSecretKeySettings = fault.Fail(fault.Unprocessable, "",
+	"The server's secret key is not configured (CLEANMAIL_SECRET_KEY): a platform's credentials (apiData, authData) cannot be stored, since they are stored only encrypted.")
+
+// sealSettings seals the JSON of a platform's settings for the database.
+func (s *Server) sealSettings(raw []byte) (*string, error) {
+	if s.sealer == nil {
+		return nil, errNoSecretKeySettings
+	}
+	v := sealedPrefix + base64.StdEncoding.EncodeToString(s.sealer.Seal(raw, settingsContext))
+	return &v, nil
+}
+
+// openSettings reads stored settings: sealed ones opened, a value of an
+// earlier version (JSON in clear) as it is, until the platform is next
+// saved; ok false when there are none or they cannot be opened (the
+// secret key changed), which the callers treat as no settings.
+func (s *Server) openSettings(stored *string) ([]byte, bool) {
+	if stored == nil || *stored == "" {
+		return nil, false
+	}
+	v, sealed := strings.CutPrefix(*stored, sealedPrefix)
+	if !sealed {
+		return []byte(v), true
+	}
+	if s.sealer == nil {
+		return nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, false
+	}
+	raw, err := s.sealer.Open(b, settingsContext)
+	return raw, err == nil
 }

@@ -106,5 +106,17 @@ func TestRemediateMessage(t *testing.T) {
 		if strings.Contains(string(e.do(req{Method: "GET", Path: "/domains/" + stark}).expect(200).Body), "platform-s3cret") {
 			t.Error("the platform's password is returned")
 		}
+		// Stored sealed, never in clear.
+		sqlDB, err := e.store.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored string
+		if err := sqlDB.QueryRow("SELECT api_data FROM platforms WHERE api_data IS NOT NULL").Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(stored, "platform-s3cret") || !strings.HasPrefix(stored, "sealed:") {
+			t.Errorf("apiData stored as %q", stored)
+		}
 	})
 }

@@ -260,7 +260,7 @@ func (s *Server) taskOut(j *rivertype.JobRow) gen.TaskState {
 		Id: s.id(j.ID), Command: gen.TaskCommand(j.Kind), State: taskState(j),
 		Attempts: int32(j.Attempt), MaxAttempts: int32(j.MaxAttempts),
 		CreatedAt: j.CreatedAt.UnixMilli(), FinalizedAt: nullable.NewNullNullable[int64](),
-		Errors: make([]gen.TaskError, 0, len(j.Errors)), Output: nullable.NewNullNullable[map[string]any](),
+		Errors: make([]gen.TaskError, 0, len(j.Errors)), Output: nullable.NewNullNullable[gen.TaskOutput](),
 	}
 	if j.FinalizedAt != nil {
 		out.FinalizedAt.Set(j.FinalizedAt.UnixMilli())
@@ -273,7 +273,7 @@ func (s *Server) taskOut(j *rivertype.JobRow) gen.TaskState {
 		out.Errors = append(out.Errors, gen.TaskError{Attempt: int32(e.Attempt), At: e.At.UnixMilli(), Error: msg})
 	}
 	if o := j.Output(); len(o) > 0 {
-		var v map[string]any
+		var v gen.TaskOutput
 		if json.Unmarshal(o, &v) == nil {
 			out.Output.Set(v)
 		}
@@ -370,7 +370,7 @@ func (s *Server) remediateTask(ctx context.Context, params taskParams) (gen.Exec
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := remediationTarget(d.Platform); !ok {
+		if _, ok := s.remediationTarget(d.Platform); !ok {
 			return nil, unprocessableField(field, "The platform of %s has no remediation API (apiType and apiData): its mailboxes cannot be reached.", addr)
 		}
 		if !seen[t.user.ID] {

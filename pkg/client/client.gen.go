@@ -2176,6 +2176,9 @@ type TaskError struct {
 	Error string `json:"error"`
 }
 
+// TaskOutput What the task did, for the commands that say: remediate_message, ```{"mailboxes":[{"mailbox":"cersei@lannister.net","found":2,"removed":2}]}``` (per mailbox the copies found and removed, and an error when it failed); null for the others, and before the task has run.
+type TaskOutput map[string]interface{}
+
 // TaskState The state of a task (GET /tasks/{taskId}).
 type TaskState struct {
 	// Attempts Attempts made so far
@@ -2210,7 +2213,7 @@ type TaskState struct {
 	MaxAttempts int32 `json:"maxAttempts"`
 
 	// Output What the task did, for the commands that say: remediate_message, ```{"mailboxes":[{"mailbox":"cersei@lannister.net","found":2,"removed":2}]}``` (per mailbox the copies found and removed, and an error when it failed); null for the others, and before the task has run.
-	Output nullable.Nullable[map[string]interface{}] `json:"output,omitempty"`
+	Output nullable.Nullable[TaskOutput] `json:"output"`
 
 	// State pending: waiting for its turn (or its first retry); running; retrying: failed, will be tried again (see errors); done; cancelled: will not run (its last error says why: the user is gone, the relay refused the mail for good); failed: ran out of attempts.
 	State TaskStateState `json:"state"`

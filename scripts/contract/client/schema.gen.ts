@@ -3326,11 +3326,12 @@ export interface components {
             finalizedAt: number | null;
             /** @description Why each failed attempt failed, the first first */
             errors: components["schemas"]["TaskError"][];
-            /** @description What the task did, for the commands that say: remediate_message, ```{"mailboxes":[{"mailbox":"cersei@lannister.net","found":2,"removed":2}]}``` (per mailbox the copies found and removed, and an error when it failed); null for the others, and before the task has run. */
-            output?: {
-                [key: string]: unknown;
-            } | null;
+            output: components["schemas"]["TaskOutput"];
         };
+        /** @description What the task did, for the commands that say: remediate_message, ```{"mailboxes":[{"mailbox":"cersei@lannister.net","found":2,"removed":2}]}``` (per mailbox the copies found and removed, and an error when it failed); null for the others, and before the task has run. */
+        TaskOutput: {
+            [key: string]: unknown;
+        } | null;
         TaskError: {
             /**
              * Format: int32
