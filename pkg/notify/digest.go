@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -83,19 +82,9 @@ func (m *Mailer) digest(ctx context.Context, kind string, a Digest) error {
 	if m.Mail == nil {
 		return errors.New("no mail store is configured") // retried: it may come back
 	}
-	u, err := m.Store.FindUser(ctx, a.UserID, "")
-	if errors.Is(err, db.ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("user %d no longer exists", a.UserID))
-	}
+	u, set, err := m.recipient(ctx, a.UserID)
 	if err != nil {
 		return err
-	}
-	if u.Status != db.UserEnabled {
-		return river.JobCancel(fmt.Errorf("user %s is %s", u.Email, u.Status))
-	}
-	set, err := DomainSettings(ctx, m.Store, u.DomainID)
-	if err != nil {
-		return cancelUnless(err)
 	}
 	opts, err := m.Store.Effective(ctx, db.OptionOwner{Scope: db.ScopeUser, ID: u.ID}, digestOptions...)
 	if err != nil {

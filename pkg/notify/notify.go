@@ -157,19 +157,9 @@ func DomainSettings(ctx context.Context, store *db.Store, domainID int64) (Setti
 
 // linkMail sends the user's mail of kind k whose link link makes.
 func (m *Mailer) linkMail(ctx context.Context, userID int64, k templates.Kind, link func(u *db.User, app string) (string, time.Time, error)) error {
-	u, err := m.Store.FindUser(ctx, userID, "")
-	if errors.Is(err, db.ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("user %d no longer exists", userID))
-	}
+	u, set, err := m.recipient(ctx, userID)
 	if err != nil {
 		return err
-	}
-	if u.Status != db.UserEnabled {
-		return river.JobCancel(fmt.Errorf("user %s is %s", u.Email, u.Status))
-	}
-	set, err := DomainSettings(ctx, m.Store, u.DomainID)
-	if err != nil {
-		return cancelUnless(err)
 	}
 	lang, err := m.language(ctx, u)
 	if err != nil {
@@ -184,6 +174,27 @@ func (m *Mailer) linkMail(ctx context.Context, userID int64, k templates.Kind, l
 		return river.JobCancel(err) // another attempt would render the same
 	}
 	return m.deliver(ctx, u, set.Sender, mail)
+}
+
+// recipient is the enabled user a mail is for, and its domain's settings;
+// a user gone or disabled, or a domain without APP_URL, cancels the job
+// (another attempt would not do better).
+func (m *Mailer) recipient(ctx context.Context, userID int64) (*db.User, Settings, error) {
+	u, err := m.Store.FindUser(ctx, userID, "")
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, Settings{}, river.JobCancel(fmt.Errorf("user %d no longer exists", userID))
+	}
+	if err != nil {
+		return nil, Settings{}, err
+	}
+	if u.Status != db.UserEnabled {
+		return nil, Settings{}, river.JobCancel(fmt.Errorf("user %s is %s", u.Email, u.Status))
+	}
+	set, err := DomainSettings(ctx, m.Store, u.DomainID)
+	if err != nil {
+		return nil, Settings{}, cancelUnless(err)
+	}
+	return u, set, nil
 }
 
 // language is the user's, else its domain's default.

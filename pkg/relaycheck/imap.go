@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -50,39 +52,13 @@ func (c *Checker) IMAP(ctx context.Context, typ string, t IMAPTarget) Entry {
 		}
 		return c.failure(err, addr)
 	}
-	start := time.Now()
-	ip, err := c.vet(ctx, t.Host)
-	if err != nil {
-		return r.fail(c.failure(err, t.Host))
-	}
-	addr := hostPort(ip.String(), port)
-	conn, err := c.dial(ctx, ip, port)
-	if err != nil {
-		return r.fail(fmt.Sprintf("cannot connect to %s: %s", addr, c.failure(err, addr)))
+	conn, ip, failed := c.open(ctx, r, t.Host, port, t.TLS, t.CertPEM, failure)
+	if failed != nil {
+		return *failed
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	r.line(fmt.Sprintf("Connected to %s (%s)", addr, since(start)))
-	roots := c.opts.RootCAs
-	if t.CertPEM != "" {
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM([]byte(t.CertPEM)) {
-			return r.fail("the certificate (cert_pem) is not PEM")
-		}
-	}
-	if t.TLS {
-		start = time.Now()
-		tc := tls.Client(conn, &tls.Config{ServerName: t.Host, RootCAs: roots})
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return r.fail(fmt.Sprintf("TLS handshake with %s: %s", addr, failure(err, addr)))
-		}
-		st := tc.ConnectionState()
-		r.line(fmt.Sprintf("%s, %s, certificate for %s verified (%s)", tls.VersionName(st.Version),
-			tls.CipherSuiteName(st.CipherSuite), t.Host, since(start)))
-		conn = tc
-	}
-	start = time.Now()
+	addr := hostPort(ip.String(), port)
+	start := time.Now()
 	client := imapclient.New(conn, nil)
 	defer client.Close()
 	if err := client.WaitGreeting(); err != nil {
@@ -124,4 +100,52 @@ func NotChecked(typ, what, why string) Entry {
 		"Check of the " + what,
 		"Not checked: " + why,
 	}}
+}
+
+// open connects to host:port (vetted like every target), reports it on r,
+// and over TLS when tlsOn (certPEM, when set, the roots that verify the
+// server's certificate instead of the options'). The context's end closes
+// the connection, which ends whatever waits on it. On failure it returns
+// the failed entry.
+func (c *Checker) open(ctx context.Context, r *report, host string, port int, tlsOn bool, certPEM string, failure func(error, string) string) (net.Conn, netip.Addr, *Entry) {
+	fail := func(why string) (net.Conn, netip.Addr, *Entry) {
+		e := r.fail(why)
+		return nil, netip.Addr{}, &e
+	}
+	start := time.Now()
+	ip, err := c.vet(ctx, host)
+	if err != nil {
+		return fail(c.failure(err, host))
+	}
+	addr := hostPort(ip.String(), port)
+	conn, err := c.dial(ctx, ip, port)
+	if err != nil {
+		return fail(fmt.Sprintf("cannot connect to %s: %s", addr, c.failure(err, addr)))
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	closing := func(why string) (net.Conn, netip.Addr, *Entry) {
+		stop()
+		conn.Close()
+		return fail(why)
+	}
+	r.line(fmt.Sprintf("Connected to %s (%s)", addr, since(start)))
+	roots := c.opts.RootCAs
+	if certPEM != "" {
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM([]byte(certPEM)) {
+			return closing("the certificate (cert_pem) is not PEM")
+		}
+	}
+	if tlsOn {
+		start = time.Now()
+		tc := tls.Client(conn, &tls.Config{ServerName: host, RootCAs: roots})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return closing(fmt.Sprintf("TLS handshake with %s: %s", addr, failure(err, addr)))
+		}
+		st := tc.ConnectionState()
+		r.line(fmt.Sprintf("%s, %s, certificate for %s verified (%s)", tls.VersionName(st.Version),
+			tls.CipherSuiteName(st.CipherSuite), host, since(start)))
+		conn = tc
+	}
+	return conn, ip, nil
 }

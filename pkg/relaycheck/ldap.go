@@ -2,8 +2,6 @@ package relaycheck
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -55,40 +53,12 @@ func (c *Checker) LDAP(ctx context.Context, typ string, t LDAPTarget) Entry {
 		}
 		return c.failure(err, addr)
 	}
-	start := time.Now()
-	ip, err := c.vet(ctx, t.Host)
-	if err != nil {
-		return r.fail(c.failure(err, t.Host))
-	}
-	addr := hostPort(ip.String(), port)
-	conn, err := c.dial(ctx, ip, port)
-	if err != nil {
-		return r.fail(fmt.Sprintf("cannot connect to %s: %s", addr, c.failure(err, addr)))
+	conn, ip, failed := c.open(ctx, r, t.Host, port, t.TLS, t.CertPEM, failure)
+	if failed != nil {
+		return *failed
 	}
 	defer conn.Close()
-	// The context's end closes the connection, which ends any request
-	// waiting on it: that, not go-ldap's own timeout, bounds the check.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	r.line(fmt.Sprintf("Connected to %s (%s)", addr, since(start)))
-	roots := c.opts.RootCAs
-	if t.CertPEM != "" {
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM([]byte(t.CertPEM)) {
-			return r.fail("the certificate (cert_pem) is not PEM")
-		}
-	}
-	if t.TLS {
-		start = time.Now()
-		tc := tls.Client(conn, &tls.Config{ServerName: t.Host, RootCAs: roots})
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return r.fail(fmt.Sprintf("TLS handshake with %s: %s", addr, failure(err, addr)))
-		}
-		st := tc.ConnectionState()
-		r.line(fmt.Sprintf("%s, %s, certificate for %s verified (%s)", tls.VersionName(st.Version),
-			tls.CipherSuiteName(st.CipherSuite), t.Host, since(start)))
-		conn = tc
-	}
+	addr := hostPort(ip.String(), port)
 	client := ldap.NewConn(conn, t.TLS)
 	// Longer than the context, whose end closes the connection: a reply
 	// that never comes is reported as the check's time out.
@@ -102,7 +72,7 @@ func (c *Checker) LDAP(ctx context.Context, typ string, t LDAPTarget) Entry {
 		if !t.TLS && !ip.IsLoopback() {
 			return r.fail("refusing to send the bind password unencrypted (set use_ssl)")
 		}
-		start = time.Now()
+		start := time.Now()
 		if err := client.Bind(t.BindUser, t.BindPassword); err != nil {
 			return r.fail(fmt.Sprintf("bind as %s refused: %s", t.BindUser, ldapFailure(ctx, c, err, addr)))
 		}
@@ -112,8 +82,8 @@ func (c *Checker) LDAP(ctx context.Context, typ string, t LDAPTarget) Entry {
 		r.line("No search tried: the settings name no base_dn")
 		return r.pass()
 	}
-	start = time.Now()
-	_, err = client.Search(ldap.NewSearchRequest(t.BaseDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+	start := time.Now()
+	_, err := client.Search(ldap.NewSearchRequest(t.BaseDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
 		1, int(c.timeout()/time.Second), false, "(objectClass=*)", []string{"1.1"}, nil))
 	if err != nil {
 		return r.fail(fmt.Sprintf("base_dn %s: %s", t.BaseDN, ldapFailure(ctx, c, err, addr)))
