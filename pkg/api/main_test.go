@@ -176,18 +176,19 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The relay checks and remediation reach the loopback servers of the
+	// tests only, and resolve nothing through DNS (the fuzz test sends any
+	// host, and any platform's settings).
+	noDNS := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no DNS in tests")
+	}}
 	// Many tests send bad tokens on purpose: throttling has its own test.
 	opts := api.Options{Store: store, IDs: codec, Logger: log, PurgeDelay: 30 * 24 * time.Hour,
 		Limits: api.Limits{AuthFailuresPerMinute: -1}, Mail: mail, DNS: resolver,
 		Submit: &submit.Sender{Timeout: 5 * time.Second}, Relays: []submit.Relay{relay},
-		// The relay checks reach the loopback servers of the tests only,
-		// and resolve nothing through DNS (the fuzz test sends any host).
-		Checks: relaycheck.Options{AllowPrivate: true, Timeout: 5 * time.Second, Only: netip.Addr.IsLoopback,
-			Resolver: &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
-				return nil, errors.New("no DNS in tests")
-			}}},
-		DKIMSealer: testSealer(t), DKIMKeyBits: 1024,
-		Remediation: remediate.Options{AllowPrivate: true, Timeout: 5 * time.Second}}
+		Checks:      relaycheck.Options{AllowPrivate: true, Timeout: 5 * time.Second, Only: netip.Addr.IsLoopback, Resolver: noDNS},
+		Remediation: remediate.Options{AllowPrivate: true, Timeout: 5 * time.Second, Only: netip.Addr.IsLoopback, Resolver: noDNS},
+		DKIMSealer:  testSealer(t), DKIMKeyBits: 1024}
 	if set != nil {
 		set(&opts)
 	}

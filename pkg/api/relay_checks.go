@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/cleanmail/cleanmail/gen"
@@ -145,6 +146,9 @@ func (s *Server) relayReport(ctx context.Context, b *gen.RelayCheck) (gen.Health
 		t.Login, t.Password = deref(api.Login, ""), deref(api.Password, "")
 		entries = append(entries, s.checks.IMAP(ctx, relaycheck.TypeAPI, t))
 	case gen.ApiTypeEXCHANGE, gen.ApiTypeO365:
+		if b.ApiType == gen.ApiTypeEXCHANGE && api.Port != nil && (*api.Port < 1 || *api.Port > 65535) {
+			return gen.HealthRecord{}, fault.Invalidf("body.apiData.port", "The port %d is not between 1 and 65535.", *api.Port)
+		}
 		entries = append(entries, s.checkRemediationAPI(ctx, b.ApiType, api))
 	}
 	return healthRecord(entries), nil
@@ -215,11 +219,13 @@ func (s *Server) checkRemediationAPI(ctx context.Context, typ gen.ApiType, api g
 	case api.TestAccount == nil || *api.TestAccount == "":
 		return relaycheck.NotChecked(relaycheck.TypeAPI, what, "apiData names no testAccount, whose mailbox the check would search")
 	}
-	t := remediate.Target{Type: string(typ), Host: deref(api.Host, ""), Login: deref(api.Login, ""), Password: deref(api.Password, ""),
-		ClientID: deref(api.ClientId, ""), TenantID: deref(api.TenantId, ""), ClientSecret: deref(api.ClientSecret, "")}
+	t := apiTarget(typ, api)
 	out := []string{"Check of the " + what}
 	if typ == gen.ApiTypeEXCHANGE {
 		out[0] += " at " + t.Host
+		if t.Port != 0 {
+			out[0] += " port " + strconv.Itoa(t.Port)
+		}
 	} else {
 		out[0] += " of the tenant " + t.TenantID
 	}

@@ -3,15 +3,18 @@ package api_test
 import (
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/api"
+	"github.com/cleanmail/cleanmail/pkg/remediate/remediatetest"
 )
 
 func hostPortOf(t *testing.T, addr string) (string, int) {
@@ -158,5 +161,97 @@ func TestTryRelayOIDC(t *testing.T) {
 		if en := auth("entra", map[string]any{}); en.Result != gen.HealthCheckResultNOTCHECKED {
 			t.Errorf("entra without a tenant:\n%s", entryText(en))
 		}
+	})
+}
+
+// TestTryRelayExchangeAndO365: the API entry of an EXCHANGE and an O365
+// remediation API, checked against remediatetest's fakes of EWS and of
+// Entra ID with Graph: with the right settings and a testAccount, OK,
+// having signed in and searched that mailbox, which keeps its mail; a
+// wrong password or client secret, or a testAccount the platform does
+// not have, an ERROR naming the cause, with no secret in the report;
+// without a testAccount, NOT_CHECKED, nothing tried.
+func TestTryRelayExchangeAndO365(t *testing.T) {
+	t.Parallel()
+	forEachDBWith(t, withPlatformAPIs(t), func(t *testing.T, e *env) {
+		p := e.platformAPIs()
+		p.ews.Add("ned@stark.net", "Inbox", mail("jon@stark.net", "ned@stark.net", "Winter", "winter@x", "coming"))
+		p.graph.Add("tyrion@lannister.net", "inbox", mail("jaime@lannister.net", "tyrion@lannister.net", "Debts", "debts@x", "paid"))
+		host, port := hostPortOf(t, e.smtp.Addr())
+		check := func(apiType string, apiData map[string]any) gen.HealthRecord {
+			t.Helper()
+			var rec gen.HealthRecord
+			e.do(req{Method: "POST", Path: "/health/try-relay", Body: map[string]any{
+				"transportDest": host, "transportPort": port, "transportType": "SMTP", "authType": "local",
+				"apiType": apiType, "apiData": apiData,
+			}}).expect(200).decode(&rec)
+			if len(rec.Entries) != 2 || rec.Entries[0].Result != gen.HealthCheckResultOK || rec.Entries[1].Type != "API" {
+				t.Fatalf("want the SMTP entry OK and an API entry: %+v", rec)
+			}
+			if rec.Status != (rec.Entries[1].Result != gen.HealthCheckResultERROR) {
+				t.Errorf("status %v with the API entry %s", rec.Status, rec.Entries[1].Result)
+			}
+			return rec
+		}
+		ews := p.ews.Target()
+		graph := p.graph.Target()
+		for _, c := range []struct {
+			name, apiType string
+			apiData       map[string]any
+			result        gen.HealthCheckResult
+			want          []string
+		}{
+			{"EWS", "EXCHANGE", p.ewsData(map[string]any{"testAccount": "ned@stark.net"}), gen.HealthCheckResultOK, []string{
+				fmt.Sprintf("Check of the EXCHANGE remediation API at 127.0.0.1 port %d", ews.Port),
+				"Signed in and searched the mailbox ned@stark.net (", "nothing was removed", "Passed"}},
+			{"EWS, a wrong password", "EXCHANGE", p.ewsData(map[string]any{"testAccount": "ned@stark.net", "password": "not-" + ews.Password}), gen.HealthCheckResultERROR, []string{
+				"Fail: EWS at https://127.0.0.1:", `refused the login CORP\svc-remediate (401 Unauthorized): check the login and password`}},
+			{"EWS, no such testAccount", "EXCHANGE", p.ewsData(map[string]any{"testAccount": "rickon@stark.net"}), gen.HealthCheckResultERROR, []string{
+				"Fail: EWS FindFolder as CORP\\svc-remediate for rickon@stark.net: ErrorNonExistentMailbox"}},
+			{"EWS, no testAccount", "EXCHANGE", p.ewsData(map[string]any{"password": "not-" + ews.Password}), gen.HealthCheckResultNOTCHECKED, []string{
+				"apiData names no testAccount"}},
+			{"Graph", "O365", p.graphData(map[string]any{"testAccount": "tyrion@lannister.net"}), gen.HealthCheckResultOK, []string{
+				"Check of the O365 remediation API of the tenant " + graph.TenantID,
+				"Signed in and searched the mailbox tyrion@lannister.net (", "Passed"}},
+			{"Graph, a wrong secret", "O365", p.graphData(map[string]any{"testAccount": "tyrion@lannister.net", "clientSecret": "not-" + graph.ClientSecret}), gen.HealthCheckResultERROR, []string{
+				"Fail: the token endpoint " + p.graph.URL() + "/" + graph.TenantID + "/oauth2/v2.0/token refused the application " + graph.ClientID +
+					" (401 Unauthorized): invalid_client: AADSTS7000215: Invalid client secret provided."}},
+			{"Graph, a token endpoint quoting the secret", "O365", p.graphData(map[string]any{"testAccount": "tyrion@lannister.net", "tenantId": remediatetest.EchoTenant}), gen.HealthCheckResultERROR, []string{
+				"bad secret [redacted]"}},
+			{"Graph, no such testAccount", "O365", p.graphData(map[string]any{"testAccount": "joffrey@lannister.net"}), gen.HealthCheckResultERROR, []string{
+				"404 Not Found to GET /v1.0/users/joffrey@lannister.net/messages: ErrorInvalidUser"}},
+			{"Graph, no testAccount", "O365", p.graphData(map[string]any{"clientSecret": "not-" + graph.ClientSecret}), gen.HealthCheckResultNOTCHECKED, []string{
+				"apiData names no testAccount"}},
+		} {
+			issued, searched := p.graph.Issued(), len(p.ews.Searched())
+			en := check(c.apiType, c.apiData).Entries[1]
+			text := entryText(en)
+			if en.Result != c.result {
+				t.Errorf("%s: %s, want %s:\n%s", c.name, en.Result, c.result, text)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("%s: no %q in:\n%s", c.name, w, text)
+				}
+			}
+			for _, secret := range []string{ews.Password, graph.ClientSecret} {
+				if strings.Contains(text, secret) {
+					t.Errorf("%s: a secret in the report:\n%s", c.name, text)
+				}
+			}
+			if c.result == gen.HealthCheckResultNOTCHECKED && (p.graph.Issued() != issued || len(p.ews.Searched()) != searched) {
+				t.Errorf("%s: not checked, yet a token was asked for or a folder searched", c.name)
+			}
+		}
+		if got := fmt.Sprint(p.ews.Left("ned@stark.net"), p.graph.Left("tyrion@lannister.net")); got != "map[Inbox:[<winter@x>]] map[inbox:[<debts@x>]]" {
+			t.Errorf("the test accounts' mailboxes after the checks: %s", got)
+		}
+		if searched := p.ews.Searched(); !slices.Contains(searched, "Inbox") {
+			t.Errorf("EWS searched %v: the check did not search the test account's Inbox", searched)
+		}
+		e.do(req{Method: "POST", Path: "/health/try-relay", Body: map[string]any{
+			"transportDest": host, "transportPort": port, "authType": "local", "apiType": "EXCHANGE",
+			"apiData": p.ewsData(map[string]any{"testAccount": "ned@stark.net", "port": 70000}),
+		}}).problem(400, "body.apiData.port")
 	})
 }

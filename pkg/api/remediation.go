@@ -59,12 +59,7 @@ func (s *Server) remediationTarget(p db.Platform) (remediate.Target, bool) {
 	if json.Unmarshal(raw, &api) != nil {
 		return remediate.Target{}, false
 	}
-	t := remediate.Target{Type: *p.APIType, Host: deref(api.Host, ""), TLS: deref(api.UseSsl, false),
-		Login: deref(api.Login, ""), Password: deref(api.Password, ""),
-		ClientID: deref(api.ClientId, ""), TenantID: deref(api.TenantId, ""), ClientSecret: deref(api.ClientSecret, "")}
-	if api.Port != nil {
-		t.Port = int(*api.Port)
-	}
+	t := apiTarget(gen.ApiType(*p.APIType), api)
 	switch gen.ApiType(t.Type) {
 	case gen.ApiTypeIMAP, gen.ApiTypeEXCHANGE:
 		return t, t.Host != "" && t.Login != ""
@@ -72,6 +67,18 @@ func (s *Server) remediationTarget(p db.Platform) (remediate.Target, bool) {
 		return t, t.ClientID != "" && t.TenantID != "" && t.ClientSecret != ""
 	}
 	return t, false
+}
+
+// apiTarget is the remediation API of the settings api of type typ: the
+// same for a remediation and for its relay check.
+func apiTarget(typ gen.ApiType, api gen.RemediationApiSettings) remediate.Target {
+	t := remediate.Target{Type: string(typ), Host: deref(api.Host, ""), TLS: deref(api.UseSsl, false),
+		Login: deref(api.Login, ""), Password: deref(api.Password, ""),
+		ClientID: deref(api.ClientId, ""), TenantID: deref(api.TenantId, ""), ClientSecret: deref(api.ClientSecret, "")}
+	if api.Port != nil {
+		t.Port = int(*api.Port)
+	}
+	return t
 }
 
 func (w *remediateWorker) Work(ctx context.Context, j *river.Job[RemediateArgs]) error {

@@ -189,6 +189,9 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Resolver resolves host names; net.DefaultResolver when nil.
 	Resolver *net.Resolver
+	// Only, when set, narrows the guard further: an address it refuses is
+	// refused too (tests keep every call on loopback with it).
+	Only func(netip.Addr) bool
 	// GraphURL is Microsoft Graph's base (GraphURL when empty); the token
 	// is asked for its scope, GraphURL + "/.default".
 	GraphURL string
@@ -222,7 +225,7 @@ func New(opts Options) *Remediator {
 	if opts.LoginURL == "" {
 		opts.LoginURL = relaycheck.EntraAuthority
 	}
-	g := relaycheck.Guard{AllowPrivate: opts.AllowPrivate, Timeout: opts.Timeout, Resolver: opts.Resolver}
+	g := relaycheck.Guard{AllowPrivate: opts.AllowPrivate, Only: opts.Only, Timeout: opts.Timeout, Resolver: opts.Resolver}
 	return &Remediator{
 		opts:  opts,
 		guard: g,
