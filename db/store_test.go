@@ -206,3 +206,39 @@ func TestTranslateBlamesTheRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestPostgresKeepsIdleConnections: ten queries at once, twice, run on the
+// same ten connections; none is closed for want of an idle slot (with
+// database/sql's default of 2, eight were closed each time and reopened).
+func TestPostgresKeepsIdleConnections(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, dbtest.Postgres(t))
+	pool, err := s.SQL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := map[int]bool{}
+	for round := range 2 {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for range 10 {
+			wg.Go(func() {
+				var pid int
+				if err := pool.QueryRow("SELECT pg_backend_pid() FROM pg_sleep(0.05)").Scan(&pid); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if round == 1 && !pids[pid] {
+					t.Errorf("the second round ran on a new connection (backend %d)", pid)
+				}
+				pids[pid] = true
+			})
+		}
+		wg.Wait()
+	}
+	if st := pool.Stats(); st.MaxIdleClosed != 0 {
+		t.Errorf("%d connections closed for want of an idle slot", st.MaxIdleClosed)
+	}
+}

@@ -13,8 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,21 +26,55 @@ import (
 
 // These tests run the real binary, as an operator would.
 
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildBin  string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// build builds the binary once per test process and returns its path.
 func build(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cleanmail")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "cleanmail-bin-"); buildErr != nil {
+			return
+		}
+		buildBin = filepath.Join(buildDir, "cleanmail")
+		if out, err := exec.Command("go", "build", "-o", buildBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return buildBin
 }
 
 // start runs `cleanmail serve` and returns its base URL and its log lines
-// so far (JSON); the server is stopped with SIGTERM at cleanup.
+// (JSON); the server is killed at cleanup if still running.
 func start(t *testing.T, bin string, env ...string) (string, *exec.Cmd, *logLines) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve")
+	cmd, logs := launch(t, bin, "serve", env...)
+	addr := logs.wait(t, "listening")["addr"].(string)
+	logs.wait(t, "ready")
+	return "http://" + addr, cmd, logs
+}
+
+// launch runs `cleanmail command` with the tests' defaults (free ports, no
+// periodic re-check, JSON logs) and env, and reads its log; the process is
+// killed at cleanup if still running.
+func launch(t *testing.T, bin, command string, env ...string) (*exec.Cmd, *logLines) {
+	t.Helper()
+	cmd := exec.Command(bin, command)
 	cmd.Env = append(os.Environ(), append([]string{"CLEANMAIL_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_IMAP_LISTEN=127.0.0.1:0", "CLEANMAIL_EMBEDDED_SMTP_LISTEN=127.0.0.1:0", "CLEANMAIL_HEALTH_INTERVAL=0", "CLEANMAIL_LOG_JSON=true"}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -48,46 +84,72 @@ func start(t *testing.T, bin string, env ...string) (string, *exec.Cmd, *logLine
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	logs := &logLines{ch: make(chan map[string]any, 100)}
+	logs := &logLines{more: make(chan struct{}, 1)}
 	go func() {
+		// Every line is read as it comes, whether or not a test waits for
+		// it: a process must never block on a full pipe.
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				logs.ch <- m
+				logs.add(m)
 			}
 		}
-		close(logs.ch)
+		logs.mu.Lock()
+		logs.closed = true
+		logs.mu.Unlock()
+		logs.signal()
 	}()
-	addr := logs.wait(t, "listening")["addr"].(string)
-	logs.wait(t, "ready")
-	return "http://" + addr, cmd, logs
+	return cmd, logs
 }
 
+// logLines are the log lines of a process, as they come.
 type logLines struct {
-	ch   chan map[string]any
-	seen []map[string]any
+	more   chan struct{} // a line came, or the log ended
+	mu     sync.Mutex
+	lines  []map[string]any
+	closed bool
+}
+
+func (l *logLines) add(m map[string]any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, m)
+	l.mu.Unlock()
+	l.signal()
+}
+
+func (l *logLines) signal() {
+	select {
+	case l.more <- struct{}{}:
+	default:
+	}
+}
+
+// all is every line so far.
+func (l *logLines) all() []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }
 
 // wait returns the first log line with message msg, failing after 60s.
 func (l *logLines) wait(t *testing.T, msg string) map[string]any {
 	t.Helper()
-	for _, m := range l.seen {
-		if m["msg"] == msg {
-			return m
-		}
-	}
 	timeout := time.After(60 * time.Second)
 	for {
-		select {
-		case m, ok := <-l.ch:
-			if !ok {
-				t.Fatalf("server exited before logging %q", msg)
-			}
-			l.seen = append(l.seen, m)
+		l.mu.Lock()
+		lines, closed := l.lines, l.closed
+		l.mu.Unlock()
+		for _, m := range lines {
 			if m["msg"] == msg {
 				return m
 			}
+		}
+		if closed {
+			t.Fatalf("the process exited before logging %q", msg)
+		}
+		select {
+		case <-l.more:
 		case <-timeout:
 			t.Fatalf("no %q in the log", msg)
 		}
@@ -140,7 +202,7 @@ func TestServeBootstrapTokenAndShutdown(t *testing.T) {
 
 	// Second start on the same database: no new account, no token logged.
 	url, _, logs = start(t, bin, dbURL)
-	for _, m := range logs.seen {
+	for _, m := range logs.all() {
 		if strings.Contains(m["msg"].(string), "created sysadmin") {
 			t.Errorf("second start created the admin again: %v", m)
 		}

@@ -79,7 +79,7 @@ func TestServeGeneratesTheSecretKeyBesideSQLite(t *testing.T) {
 	if status, again := call(t, "GET", url+"/domains/"+d.ID+"/dkim", token, ""); status != 200 || again != records {
 		t.Errorf("GET dkim after restart: %d %s, want %s", status, again, records)
 	}
-	for _, m := range logs.seen {
+	for _, m := range logs.all() {
 		if b, _ := json.Marshal(m); strings.Contains(string(b), secret) {
 			t.Errorf("the log holds the secret key: %s", b)
 		}

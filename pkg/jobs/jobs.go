@@ -125,11 +125,15 @@ func Open(ctx context.Context, store *db.Store, opts Options) (*Queue, error) {
 		return nil, err
 	}
 	cfg := &river.Config{
-		Logger:       opts.Logger,
-		MaxAttempts:  or(opts.MaxAttempts, 8),
-		RetryPolicy:  backoff{base: or(opts.RetryBase, 30*time.Second)},
-		JobTimeout:   or(opts.JobTimeout, 2*time.Minute),
-		PeriodicJobs: opts.Periodic,
+		Logger:      opts.Logger,
+		MaxAttempts: or(opts.MaxAttempts, 8),
+		RetryPolicy: backoff{base: or(opts.RetryBase, 30*time.Second)},
+		JobTimeout:  or(opts.JobTimeout, 2*time.Minute),
+		// A job left running by a process that died is given back once no
+		// attempt can still be running (each is cut at JobTimeout), not
+		// after River's hour.
+		RescueStuckJobsAfter: or(opts.JobTimeout, 2*time.Minute) + 5*time.Minute,
+		PeriodicJobs:         opts.Periodic,
 		// Jobs that ran out of attempts are kept a month: what failed,
 		// and why, is readable (GET /tasks/{id}) long after.
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
@@ -142,7 +146,13 @@ func Open(ctx context.Context, store *db.Store, opts Options) (*Queue, error) {
 		cfg.Workers = opts.Workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: or(opts.Concurrency, 10)}}
 		cfg.FetchPollInterval = or(opts.Poll, time.Second)
-		cfg.FetchCooldown = min(cfg.FetchPollInterval, 100*time.Millisecond)
+		// A worker that finishes takes the next job after at most the
+		// cooldown since the last fetch: River's 100 ms held a process to
+		// Concurrency jobs per 100 ms (10,000 welcome mails took 100 s
+		// however quick each was). It only spaces the fetches that a worker
+		// freed, an insert or the poll asks for: an idle process still
+		// fetches once a poll.
+		cfg.FetchCooldown = min(cfg.FetchPollInterval, fetchCooldown)
 	}
 	client, err := river.NewClient(drv, cfg)
 	if err != nil {
@@ -154,6 +164,9 @@ func Open(ctx context.Context, store *db.Store, opts Options) (*Queue, error) {
 	return &Queue{client: client, store: store, listen: listen, runs: opts.Workers != nil}, nil
 }
 
+// fetchCooldown is the least time between two fetches of jobs.
+const fetchCooldown = 10 * time.Millisecond
+
 func or[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
@@ -163,12 +176,15 @@ func or[T comparable](v, def T) T {
 }
 
 // Start runs the workers and the periodic jobs until Stop (nothing, for a
-// queue without workers).
+// queue without workers). The end of ctx does not stop them: River cancels
+// the running jobs when the context of its Start ends, so a process
+// starting the queue with its signal context cut its jobs at SIGTERM
+// instead of letting Stop finish them.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.runs {
 		return nil
 	}
-	return q.client.Start(ctx)
+	return q.client.Start(context.WithoutCancel(ctx))
 }
 
 // Stop waits for the running jobs to finish, until ctx ends; then it

@@ -258,3 +258,103 @@ func TestTwoWorkersRunEachJobOnce(t *testing.T) {
 		t.Logf("%d and %d jobs run by each process", w1.runs.Load(), w2.runs.Load())
 	})
 }
+
+// A worker that finishes a job takes the next one at once, not at the next
+// poll nor after River's default cooldown (100 ms, which held one worker to
+// ten jobs a second): 50 jobs, one worker, within 3 s.
+func TestFreeWorkerTakesTheNextJob(t *testing.T) {
+	stores(t, func(t *testing.T, _ string, s *db.Store) {
+		w := newWorker()
+		q := queue(t, s, w, jobs.Options{Concurrency: 1, Poll: time.Second})
+		ctx := context.Background()
+		const n = 50
+		start := time.Now()
+		ids := make([]int64, n)
+		for i := range ids {
+			id, err := q.Insert(ctx, echoArgs{Text: "next"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = id
+		}
+		for _, id := range ids {
+			waitState(t, q, id, rivertype.JobStateCompleted)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%d jobs one after the other took %v, want under 3s", n, d)
+		} else {
+			t.Logf("%d jobs one after the other in %v", n, d)
+		}
+		if w.count("next") != n {
+			t.Errorf("%d runs, want %d", w.count("next"), n)
+		}
+	})
+}
+
+// holdArgs is a test job that runs until the test releases it, and fails
+// if its context ended meanwhile.
+type holdArgs struct{}
+
+func (holdArgs) Kind() string { return "test_hold" }
+
+type holdWorker struct {
+	river.WorkerDefaults[holdArgs]
+	started, release chan struct{}
+}
+
+func (w *holdWorker) Work(ctx context.Context, j *river.Job[holdArgs]) error {
+	w.started <- struct{}{}
+	select {
+	case <-w.release:
+		return ctx.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// The end of the context given to Start (a process's signal context) does
+// not cut the running jobs: Stop lets them finish.
+func TestStartContextEndDoesNotCutJobs(t *testing.T) {
+	stores(t, func(t *testing.T, _ string, s *db.Store) {
+		w := &holdWorker{started: make(chan struct{}, 1), release: make(chan struct{})}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, w)
+		q, err := jobs.Open(context.Background(), s, jobs.Options{Workers: workers, Poll: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		id, err := q.Insert(context.Background(), holdArgs{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-w.started:
+		case <-time.After(15 * time.Second):
+			t.Fatal("the job did not start")
+		}
+		cancel() // SIGTERM
+		stopped := make(chan error, 1)
+		go func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			stopped <- q.Stop(sctx)
+		}()
+		time.Sleep(100 * time.Millisecond)
+		close(w.release)
+		if err := <-stopped; err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		// Read from a queue of its own: this one is stopped.
+		j, err := queue(t, s, nil, jobs.Options{}).Job(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State != rivertype.JobStateCompleted || j.Attempt != 1 {
+			t.Errorf("the job is %s at attempt %d (errors %+v), want completed at 1", j.State, j.Attempt, j.Errors)
+		}
+	})
+}
