@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,9 @@ import (
 // it has none), Auto-Submitted, multipart/alternative (text and HTML, as
 // Dovecot parses them), through Postfix (its Received), their links on
 // APP_URL and working through the API; the delivered welcome mail's HTML
-// is rendered by headless Chromium.
+// is rendered by headless Chromium. The quarantine digest goes the same
+// way, and its release link sends the held message through the domain's
+// platform (that Postfix) into the user's INBOX.
 func TestTaskMailsThroughPostfix(t *testing.T) {
 	t.Parallel()
 	// One pair serves both halves, whose recipients differ: two Dovecots
@@ -39,10 +42,15 @@ func TestTaskMailsThroughPostfix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forEachDBWithJobs(t, func(o *api.Options) { o.Relays = []submit.Relay{relay} }, func(t *testing.T, e *env) {
+	pfHost, pfPort, _ := net.SplitHostPort(pf.SMTPAddr)
+	pfPortN, _ := strconv.Atoi(pfPort)
+	forEachDBWithJobs(t, func(o *api.Options) { o.Relays, o.PublicURL = []submit.Relay{relay}, publicURL }, func(t *testing.T, e *env) {
 		half := path.Base(t.Name()) // sqlite, postgres
 		addr := func(name string) string { return name + "." + half + "@lannister.net" }
-		lannister := e.newDomain("lannister.net", map[string]any{"defaultLanguage": "ES"})
+		// The domain's own mail server (its platform, where a release
+		// goes) is that Postfix too.
+		lannister := e.newDomain("lannister.net", map[string]any{"defaultLanguage": "ES", "quarantine": true,
+			"platforms": []map[string]any{{"name": "westeros", "transportDest": pfHost, "transportType": "SMTP", "transportPort": pfPortN, "authType": "local"}}})
 		e.do(req{Method: "POST", Path: "/domains/" + lannister + "/options", Body: map[string]any{"name": "APP_URL", "value": "app.lannister.net"}}).expect(201)
 		e.do(req{Method: "POST", Path: "/domains/" + lannister + "/options", Body: map[string]any{"name": "NOTIFICATION_SENDER", "value": "noreply@lannister.net"}}).expect(201)
 		e.newUser(lannister, addr("cersei"), map[string]any{"language": "FR", "firstname": "Cersei", "lastname": "Lannister"})
@@ -83,6 +91,50 @@ func TestTaskMailsThroughPostfix(t *testing.T) {
 			if n := len(inbox(t, dv, addr(who))); n != 1 {
 				t.Errorf("%s's INBOX holds %d messages, want 1", addr(who), n)
 			}
+		}
+
+		// The quarantine digest, through Postfix too; its release link
+		// sends the held message through the domain's platform (Postfix)
+		// into the user's INBOX at Dovecot.
+		e.newUser(lannister, addr("joffrey"), map[string]any{"language": "EN"})
+		held := mail("sansa@stark.net", addr("joffrey"), "A letter from Winterfell", "letter-"+half+"@stark.net", "Come home.")
+		e.deliver(addr("joffrey"), "Quarantine", held, time.Now().Add(-time.Hour))
+		r := e.do(req{Method: "POST", Path: "/tasks", Body: map[string]any{"command": "send_spamfight_spam_mail", "params": map[string]any{"recipient": addr("joffrey")}}}).expect(202)
+		e.waitTask(t, r.Header.Get("Location"), "done")
+		var digest []*imapclient.FetchMessageBuffer
+		for deadline := time.Now().Add(20 * time.Second); len(digest) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			digest = inbox(t, dv, addr("joffrey"))
+		}
+		if len(digest) != 1 || digest[0].Envelope == nil || !strings.Contains(strings.ToLower(digest[0].Envelope.Subject), "quarantine") {
+			t.Fatalf("joffrey's INBOX: %d messages", len(digest))
+		}
+		raw := string(digest[0].BodySection[0].Bytes)
+		mr, err := gomail.CreateReader(strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text string
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			if ct, _, _ := p.Header.(*gomail.InlineHeader).ContentType(); ct == "text/plain" {
+				b, _ := io.ReadAll(p.Body)
+				text = string(b)
+			}
+		}
+		links := releaseLink.FindAllStringSubmatch(text, -1)
+		if len(links) != 1 || !strings.Contains(text, "A letter from Winterfell") {
+			t.Fatalf("the delivered digest (%d release links):\n%s", len(links), text)
+		}
+		e.do(req{Method: "GET", Path: links[0][1], Token: "-"}).expect(200)
+		var after []*imapclient.FetchMessageBuffer
+		for deadline := time.Now().Add(20 * time.Second); len(after) < 2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			after = inbox(t, dv, addr("joffrey"))
+		}
+		if len(after) != 2 || after[1].Envelope == nil || after[1].Envelope.Subject != "A letter from Winterfell" {
+			t.Errorf("after the release, joffrey's INBOX holds %d messages", len(after))
 		}
 
 		// One picture is enough (both halves deliver the same template),
