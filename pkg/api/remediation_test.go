@@ -159,14 +159,41 @@ func TestRemediateMessage(t *testing.T) {
 			t.Errorf("the other message: %d copies", n)
 		}
 
+		// No recipients named: every mailbox within the caller's
+		// FILTER_EDIT reach on a platform with a remediation API.
+		for _, u := range []string{"ned@stark.net", "arya@stark.net"} {
+			if err := customer.Deliver(u, "INBOX", phish, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, warden := e.domainAdmin(stark, "warden", "USER_READ", "FILTER_EDIT")
+		rq := remediation(map[string]any{"messageId": "phish-1@phish.example", "action": "DELETE"})
+		rq.Token = warden
+		r = e.do(rq).expect(202)
+		st = e.waitTask(t, r.Header.Get("Location"), "done")
+		if got, want := outcomes(st), "arya@stark.net 1/1; ned@stark.net 1/1"; got != want {
+			t.Errorf("output of the remediation of the warden's reach %q, want %q", got, want)
+		}
+		// The sysadmin's reach holds tyrion too, whose platform has no
+		// API: left out.
+		r = e.do(remediation(map[string]any{"messageId": "phish-1@phish.example", "action": "DELETE"})).expect(202)
+		st = e.waitTask(t, r.Header.Get("Location"), "done")
+		if got, want := outcomes(st), "arya@stark.net 0/0; ned@stark.net 0/0"; got != want {
+			t.Errorf("output of the sysadmin's remediation %q, want %q", got, want)
+		}
+
 		// Refusals.
 		e.do(remediation(map[string]any{"messageId": "x@y", "recipients": []string{"tyrion@lannister.net"}, "action": "DELETE"})).problem(422, "remediation API")
+		_, lannisterWarden := e.domainAdmin(lannister, "qyburn", "FILTER_EDIT")
+		rq = remediation(map[string]any{"messageId": "x@y", "action": "DELETE"})
+		rq.Token = lannisterWarden
+		e.do(rq).problem(422, "No mailbox within your reach")
 		e.do(remediation(map[string]any{"messageId": "x@y", "recipients": []string{}, "action": "DELETE"})).problem(400, "params.recipients")
 		e.do(remediation(map[string]any{"messageId": "x@y", "recipients": []string{"ned@stark.net"}, "action": "ARCHIVE"})).problem(400, "params.action")
 		e.do(remediation(map[string]any{"messageId": "", "recipients": []string{"ned@stark.net"}, "action": "DELETE"})).problem(400, "params.messageId")
 		e.do(remediation(map[string]any{"messageId": "x@y", "recipients": []string{"nobody@stark.net"}, "action": "DELETE"})).problem(422, "nobody@stark.net")
 		_, reader := e.domainAdmin(stark, "maester", "USER_READ", "FILTER_READ")
-		rq := remediation(map[string]any{"messageId": "x@y", "recipients": []string{"ned@stark.net"}, "action": "DELETE"})
+		rq = remediation(map[string]any{"messageId": "x@y", "recipients": []string{"ned@stark.net"}, "action": "DELETE"})
 		rq.Token = reader
 		e.do(rq).problem(403, "FILTER_EDIT")
 		if strings.Contains(string(e.do(req{Method: "GET", Path: "/domains/" + stark}).expect(200).Body), "platform-s3cret") {

@@ -17,6 +17,7 @@ import (
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
 	"github.com/cleanmail/cleanmail/pkg/jobs"
+	"github.com/cleanmail/cleanmail/pkg/listing"
 	"github.com/cleanmail/cleanmail/pkg/notify"
 	"github.com/cleanmail/cleanmail/pkg/remediate"
 )
@@ -343,12 +344,26 @@ func (s *Server) remediateTask(ctx context.Context, params taskParams) (gen.Exec
 	if action != string(remediate.Delete) && action != string(remediate.Quarantine) {
 		return nil, badField("params.action", "must be DELETE or QUARANTINE")
 	}
-	list, ok := params["recipients"].([]any)
-	if !ok || len(list) == 0 || len(list) > maxRemediationRecipients {
-		return nil, badField("params.recipients", "must list the e-mail addresses of the mailboxes to search (1 to %d)", maxRemediationRecipients)
-	}
 	var users []int64
 	seen := map[int64]bool{}
+	raw, named := params["recipients"]
+	if !named {
+		// Every mailbox within the caller's FILTER_EDIT reach (an end
+		// user: its own), when they are few enough.
+		ids, err := s.mailboxesToRemediate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		jid, err := s.enqueue(ctx, RemediateArgs{MessageID: id, UserIDs: ids, Action: action})
+		if err != nil {
+			return nil, err
+		}
+		return gen.ExecuteTask202Response{Headers: gen.ExecuteTask202ResponseHeaders{Location: s.location("/tasks/%s", s.id(jid))}}, nil
+	}
+	list, ok := raw.([]any)
+	if !ok || len(list) == 0 || len(list) > maxRemediationRecipients {
+		return nil, badField("params.recipients", "must list the e-mail addresses of the mailboxes to search (1 to %d), or be left out (every mailbox within your reach)", maxRemediationRecipients)
+	}
 	for i, v := range list {
 		field := fmt.Sprintf("params.recipients.%d", i)
 		addr, ok := v.(string)
@@ -383,4 +398,50 @@ func (s *Server) remediateTask(ctx context.Context, params taskParams) (gen.Exec
 		return nil, err
 	}
 	return gen.ExecuteTask202Response{Headers: gen.ExecuteTask202ResponseHeaders{Location: s.location("/tasks/%s", s.id(jid))}}, nil
+}
+
+// mailboxesToRemediate are the mailboxes a remediation without recipients
+// searches: the enabled users of the domains where the caller holds
+// FILTER_EDIT (a sysadmin: every domain; an end user: itself) whose
+// platform has a remediation API, at most maxRemediationRecipients.
+func (s *Server) mailboxesToRemediate(ctx context.Context) ([]int64, error) {
+	p := principalFrom(ctx)
+	if p.User != nil {
+		d, err := s.store.DeliveryOf(ctx, p.User)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := s.remediationTarget(d.Platform); !ok {
+			return nil, unprocessableField("params.recipients", "The platform of %s has no remediation API (apiType and apiData): its mailbox cannot be reached.", p.User.Email)
+		}
+		return []int64{p.User.ID}, nil
+	}
+	users, total, err := s.store.ListUsers(ctx, db.UserFilter{Reach: readReach(p, PermFilterEdit)}, listing.Page{PageSize: maxRemediationRecipients})
+	if err != nil {
+		return nil, err
+	}
+	if total > maxRemediationRecipients {
+		return nil, unprocessableField("params.recipients", "%d mailboxes are within your reach, more than a remediation searches (%d): name the recipients.", total, maxRemediationRecipients)
+	}
+	var ids []int64
+	for i := range users {
+		u := &users[i]
+		if u.Status != db.UserEnabled {
+			continue
+		}
+		d, err := s.store.DeliveryOf(ctx, &u.User)
+		if fault.KindOf(err) == fault.Unprocessable {
+			continue // a domain without a platform
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := s.remediationTarget(d.Platform); ok {
+			ids = append(ids, u.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, unprocessableField("params.recipients", "No mailbox within your reach is on a platform with a remediation API.")
+	}
+	return ids, nil
 }
