@@ -163,8 +163,8 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 	handler, err := api.New(api.Options{Store: store, Jobs: queue, Workers: workers, IDs: codec, Logger: log, PurgeDelay: cfg.PurgeDelay, Ready: isReady,
 		JWTKey: []byte(cfg.JWTKey), TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Mail: mail, DNS: resolver,
 		Recheck: api.Recheck{Interval: recheck, Context: ctx},
-		Submit:  &submit.Sender{Timeout: cfg.SMTPTimeout}, Relays: relays, DKIMSealer: sealer, DKIMKeyBits: cfg.DKIMKeyBits,
-		Checks:      relaycheck.Options{AllowPrivate: cfg.AllowPrivateTargets, Sender: cfg.ProbeSender, Timeout: cfg.CheckTimeout},
+		Submit:  &submit.Sender{Timeout: cfg.SMTPTimeout, HelloName: cfg.HeloName}, Relays: relays, DKIMSealer: sealer, DKIMKeyBits: cfg.DKIMKeyBits,
+		Checks:      relaycheck.Options{AllowPrivate: cfg.AllowPrivateTargets, Sender: cfg.ProbeSender, Timeout: cfg.CheckTimeout, HelloName: cfg.HeloName},
 		Remediation: remediate.Options{AllowPrivate: cfg.AllowPrivateTargets},
 		Limits: api.Limits{
 			MaxBody:               cfg.MaxBody,

@@ -142,6 +142,10 @@ type Config struct {
 	// link-local and private addresses (CLEANMAIL_ALLOW_PRIVATE_TARGETS,
 	// default false: refused, so that the checks scan nothing inside).
 	AllowPrivateTargets bool
+	// HeloName is the name the server gives in EHLO, to its relay and in
+	// the relay checks (CLEANMAIL_HELO_NAME; default: the machine's host
+	// name when it is a domain name with a dot, else "localhost").
+	HeloName string
 	// ProbeSender is the envelope sender of the relay checks' probes
 	// (CLEANMAIL_PROBE_SENDER; default empty: the null sender <>).
 	ProbeSender string
@@ -216,6 +220,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("CLEANMAIL_SMTP_URL", &c.SMTPURL)
 	str("CLEANMAIL_EMBEDDED_SMTP_LISTEN", &c.EmbeddedSMTPListen)
 	str("CLEANMAIL_PROBE_SENDER", &c.ProbeSender)
+	str("CLEANMAIL_HELO_NAME", &c.HeloName)
 	for _, d := range []struct {
 		name     string
 		dst      *time.Duration
@@ -309,6 +314,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("CLEANMAIL_ALLOW_PRIVATE_TARGETS: %q is not a boolean", v)
 		}
 		c.AllowPrivateTargets = b
+	}
+	if c.HeloName != "" {
+		h, err := names.Host(c.HeloName)
+		if err != nil || strings.ContainsAny(c.HeloName, " \r\n") {
+			return c, fmt.Errorf("CLEANMAIL_HELO_NAME: %q is not a host name", c.HeloName)
+		}
+		c.HeloName = h
+	} else if h, err := os.Hostname(); err == nil && strings.Contains(h, ".") {
+		if h, err := names.Host(h); err == nil {
+			c.HeloName = h
+		}
 	}
 	if c.ProbeSender != "" {
 		if _, err := names.Mailbox(c.ProbeSender); err != nil || strings.ContainsAny(c.ProbeSender, "<> \r\n") {

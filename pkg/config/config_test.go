@@ -128,12 +128,14 @@ func TestRelayChecks(t *testing.T) {
 	if c.AllowPrivateTargets || c.ProbeSender != "" || c.CheckTimeout != 10*time.Second {
 		t.Errorf("relay check defaults: %v %q %v", c.AllowPrivateTargets, c.ProbeSender, c.CheckTimeout)
 	}
-	env := map[string]string{"CLEANMAIL_ALLOW_PRIVATE_TARGETS": "true", "CLEANMAIL_PROBE_SENDER": "postmaster@cleanmail.example", "CLEANMAIL_CHECK_TIMEOUT": "3s"}
+	env := map[string]string{"CLEANMAIL_ALLOW_PRIVATE_TARGETS": "true", "CLEANMAIL_PROBE_SENDER": "postmaster@cleanmail.example", "CLEANMAIL_CHECK_TIMEOUT": "3s",
+		"CLEANMAIL_HELO_NAME": "MX1.Cleanmail.Example"}
 	c, err = FromEnv(func(k string) string { return env[k] })
-	if err != nil || !c.AllowPrivateTargets || c.ProbeSender != "postmaster@cleanmail.example" || c.CheckTimeout != 3*time.Second {
+	if err != nil || !c.AllowPrivateTargets || c.ProbeSender != "postmaster@cleanmail.example" || c.CheckTimeout != 3*time.Second || c.HeloName != "mx1.cleanmail.example" {
 		t.Errorf("relay checks configured: %+v, %v", c, err)
 	}
-	for k, v := range map[string]string{"CLEANMAIL_ALLOW_PRIVATE_TARGETS": "maybe", "CLEANMAIL_PROBE_SENDER": "a@b.example>\r\nDATA", "CLEANMAIL_CHECK_TIMEOUT": "0s"} {
+	for k, v := range map[string]string{"CLEANMAIL_ALLOW_PRIVATE_TARGETS": "maybe", "CLEANMAIL_PROBE_SENDER": "a@b.example>\r\nDATA", "CLEANMAIL_CHECK_TIMEOUT": "0s",
+		"CLEANMAIL_HELO_NAME": "mx1.example\r\nMAIL FROM:<x>"} {
 		if _, err := FromEnv(func(name string) string {
 			if name == k {
 				return v
