@@ -37,8 +37,10 @@ type DomainView struct {
 // DomainFilter holds the documented filters of the domain list. Ids that
 // the API could not decode arrive as 0, which matches nothing.
 type DomainFilter struct {
-	Name         Match
-	Status       Match
+	Name Match
+	// Status is one of the statuses, as stored (canonical): compared
+	// exactly, which an index serves.
+	Status       *string
 	ExternalID   Match
 	PlatformName Match
 	CustomerID   *int64
@@ -213,7 +215,9 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 	defer cancel()
 	q := gdb.Model(&Domain{})
 	q = where(q, f.Name, "domains.name")
-	q = where(q, f.Status, "domains.status")
+	if f.Status != nil {
+		q = q.Where("domains.status = ?", *f.Status)
+	}
 	q = where(q, f.ExternalID, "domains.external_id")
 	q = f.Reach.domainsWhere(q, "domains.id", "domains.customer_id")
 	if f.CustomerID != nil {

@@ -319,7 +319,7 @@ func (s *Server) ListDomains(ctx context.Context, req gen.ListDomainsRequestObje
 		PlatformID:   s.filterKey(p.PlatformId),
 	}
 	if p.Status != nil {
-		f.Status = db.Match(*p.Status)
+		f.Status = ptr(string(*p.Status))
 	}
 	f.Reach = readReach(principalFrom(ctx), PermDomainRead)
 	views, total, err := s.store.ListDomains(ctx, f, page(p.Offset, p.PageSize, p.Sort))
