@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -50,6 +51,9 @@ func (w *digestRoundWorker) Work(ctx context.Context, _ *river.Job[DigestRoundAr
 	if w.now != nil {
 		now = w.now()
 	}
+	if w.m.PublicURL == "" {
+		slog.WarnContext(ctx, "the daily quarantine digests are not sent: CLEANMAIL_PUBLIC_URL, on which their release links are, is not configured")
+	}
 	var after int64
 	for {
 		users, err := w.m.Store.DigestUsers(ctx, after, 500)
@@ -68,7 +72,9 @@ func (w *digestRoundWorker) Work(ctx context.Context, _ *river.Job[DigestRoundAr
 			}
 			d := Digest{UserID: u.ID, Scheduled: true, Day: day}
 			unique := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
-			if u.Quarantine {
+			// Without the public URL the spam digest's links cannot be
+			// written (each would be cancelled): the round leaves it out.
+			if u.Quarantine && w.m.PublicURL != "" {
 				if _, err := w.m.Enqueue(ctx, SpamDigestArgs{Digest: d}, unique); err != nil {
 					return err
 				}
