@@ -285,3 +285,16 @@ func TestReleaseEmail(t *testing.T) {
 		e.do(req{Method: "POST", Path: base + "l@x/release"}).problem(500, "Unable to reach the SMTP relay; please retry later.")
 	})
 }
+
+// TestFolderContentDateBounds: dates beyond what IMAP can say (four-digit
+// years) are the client's 400, not the mail store's failure.
+func TestFolderContentDateBounds(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		d := e.newDomain("stark.net")
+		ned := e.newUser(d, "ned@stark.net")
+		e.do(req{Method: "GET", Path: "/users/" + ned + "/emails/INBOX?receivedBefore=9223372036854775807"}).problem(400, "receivedBefore")
+		e.do(req{Method: "GET", Path: "/users/" + ned + "/emails/INBOX?receivedAfter=-1"}).problem(400, "receivedAfter")
+		e.do(req{Method: "GET", Path: "/users/" + ned + "/emails/INBOX?receivedBefore=253402300799999"}).expect(200)
+	})
+}

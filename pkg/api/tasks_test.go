@@ -284,7 +284,9 @@ func TestTaskRefusals(t *testing.T) {
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "nobody@lannister.net"})).problem(422, "nobody@lannister.net")
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "tyrion@lannister.net"})).problem(422, "disabled")
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "arya@stark.net"})).problem(422, "APP_URL")
-		e.do(task("remediate_message", map[string]any{"messageId": "<1@x>", "action": "DELETE"})).problem(400, "params.recipients")
+		e.do(req{Method: "GET", Path: "/token?username=arya@stark.net&sendMail=true"}).problem(400, "APP_URL")
+		e.do(req{Method: "GET", Path: "/token?username=tyrion@lannister.net&sendMail=true"}).problem(400, "disabled")
+		e.do(task("remediate_message", map[string]any{"messageId": "<1@x>", "action": "DELETE"})).problem(422, "No mailbox within your reach")
 
 		// A domain administrator: the welcome mail needs USER_EDIT on the
 		// recipient's domain; a user of another domain is out of reach.

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/oapi-codegen/nullable"
@@ -57,7 +59,13 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 		if err != nil {
 			return nil, err
 		}
-		if _, err := notify.DomainSettings(ctx, s.store, u.DomainID); err != nil {
+		// Conditions not met are the doc's 400 here ("A problem occured").
+		if u.Status != db.UserEnabled {
+			return nil, badField("sendMail", "the user %s is %s: it gets no mail from the service", u.Email, strings.ToLower(u.Status))
+		}
+		if _, err := notify.DomainSettings(ctx, s.store, u.DomainID); errors.Is(err, notify.ErrNoAppURL) {
+			return nil, fault.Invalidf("sendMail", "%s", notify.ErrNoAppURL.Detail)
+		} else if err != nil {
 			return nil, err
 		}
 		id, err := s.enqueue(ctx, notify.TokenArgs{UserID: key, Hours: int(validity)})

@@ -2894,7 +2894,7 @@ type GetTemporaryAuthTokenParams struct {
 	// Validity Number of hours the token will be active
 	Validity *int32 `form:"validity,omitempty" json:"validity,omitempty"`
 
-	// SendMail When true, the token is not returned but mailed to the user (the send_token_mail task of POST /tasks, with the same rules): the response's token is empty, its expireAt says until when the mailed one will work (counted from now), url is null, and the task's Location header tells its state.
+	// SendMail When true, the token is not returned but mailed to the user (the send_token_mail task of POST /tasks, with the same rules): the response's token is empty, its expireAt says until when the mailed one will work (counted from now), url is null, and the task's Location header tells its state. A user that gets no mail (disabled) or whose domain has no APP_URL option (where the link points) is a 400 on sendMail.
 	SendMail *bool `form:"sendMail,omitempty" json:"sendMail,omitempty"`
 }
 
@@ -2942,10 +2942,10 @@ type GetFolderContentParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
-	// ReceivedAfter Determines the date from which the search is launched (epoch milliseconds).
+	// ReceivedAfter Determines the date from which the search is launched (epoch milliseconds), from 1970 to the end of 9999 (IMAP's dates have four-digit years).
 	ReceivedAfter *int64 `form:"receivedAfter,omitempty" json:"receivedAfter,omitempty"`
 
-	// ReceivedBefore Determines the date until which the search is launched (epoch milliseconds).
+	// ReceivedBefore Determines the date until which the search is launched (epoch milliseconds), from 1970 to the end of 9999 (IMAP's dates have four-digit years).
 	ReceivedBefore *int64 `form:"receivedBefore,omitempty" json:"receivedBefore,omitempty"`
 
 	// From Search on the sender

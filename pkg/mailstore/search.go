@@ -93,8 +93,12 @@ func (q Query) criteria() *imap.SearchCriteria {
 	if q.ReceivedAfter != nil {
 		c.Since = q.ReceivedAfter.UTC().AddDate(0, 0, -1)
 	}
+	// A bound past the end of 9999 cannot be said (IMAP dates have four
+	// digits) and excludes nothing: none is sent, the exact check stays.
 	if q.ReceivedBefore != nil {
-		c.Before = q.ReceivedBefore.UTC().AddDate(0, 0, 2)
+		if before := q.ReceivedBefore.UTC().AddDate(0, 0, 2); before.Year() <= 9999 {
+			c.Before = before
+		}
 	}
 	return c
 }

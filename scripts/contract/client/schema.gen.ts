@@ -9657,7 +9657,7 @@ export interface operations {
                 username?: string;
                 /** @description Number of hours the token will be active */
                 validity?: number;
-                /** @description When true, the token is not returned but mailed to the user (the send_token_mail task of POST /tasks, with the same rules): the response's token is empty, its expireAt says until when the mailed one will work (counted from now), url is null, and the task's Location header tells its state. */
+                /** @description When true, the token is not returned but mailed to the user (the send_token_mail task of POST /tasks, with the same rules): the response's token is empty, its expireAt says until when the mailed one will work (counted from now), url is null, and the task's Location header tells its state. A user that gets no mail (disabled) or whose domain has no APP_URL option (where the link points) is a 400 on sendMail. */
                 sendMail?: boolean;
             };
             header?: never;
@@ -10473,9 +10473,9 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
-                /** @description Determines the date from which the search is launched (epoch milliseconds). */
+                /** @description Determines the date from which the search is launched (epoch milliseconds), from 1970 to the end of 9999 (IMAP's dates have four-digit years). */
                 receivedAfter?: number;
-                /** @description Determines the date until which the search is launched (epoch milliseconds). */
+                /** @description Determines the date until which the search is launched (epoch milliseconds), from 1970 to the end of 9999 (IMAP's dates have four-digit years). */
                 receivedBefore?: number;
                 /** @description Search on the sender */
                 from?: string;
