@@ -55,6 +55,14 @@ func (s *Server) ReleaseByLink(ctx context.Context, req gen.ReleaseByLinkRequest
 	if u.Status != db.UserEnabled {
 		return nil, fault.Unprocessablef("token", "The account of this link is disabled.")
 	}
+	// The option may have been turned off since the digest was sent.
+	opts, err := s.store.Effective(ctx, db.OptionOwner{Scope: db.ScopeUser, ID: u.ID}, "QUARANTINE_RELEASE_BY_USER")
+	if err != nil {
+		return nil, err
+	}
+	if opts["QUARANTINE_RELEASE_BY_USER"] == "false" {
+		return nil, fault.Unprocessablef("token", "Releases by users are turned off for this account (QUARANTINE_RELEASE_BY_USER): ask an administrator.")
+	}
 	if s.mail == nil {
 		return nil, fault.PeerFailure("the mail store (IMAP)", errors.New("no mail store is configured"))
 	}

@@ -9594,7 +9594,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The link is invalid, has expired or has already been used, or its user is disabled. */
+            /** @description The link is invalid, has expired or has already been used, its user is disabled, or releases by users are turned off for it (QUARANTINE_RELEASE_BY_USER). */
             422: {
                 headers: {
                     [name: string]: unknown;
