@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
 
@@ -105,10 +106,11 @@ func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin,
 	defer cancel()
 	q := gdb.Model(&Admin{})
 	if f.Search != "" {
-		c1, arg := matchClause(f.Search, "admins.login")
-		c2, _ := matchClause(f.Search, "admins.email")
-		c3, _ := matchClause(f.Search, "admins.display_name")
-		q = q.Where("("+c1+" OR "+c2+" OR "+c3+")", arg, arg, arg)
+		d := dialectOf(q)
+		c1, a1 := matchClause(d, f.Search, "admins.login")
+		c2, a2 := matchClause(d, f.Search, "admins.email")
+		c3, a3 := matchClause(d, f.Search, "admins.display_name")
+		q = anchor(q, f.Search).Where("("+c1+" OR "+c2+" OR "+c3+")", slices.Concat(a1, a2, a3)...)
 	}
 	if f.ID != nil {
 		q = q.Where("admins.id = ?", *f.ID)
@@ -117,13 +119,17 @@ func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin,
 		q = q.Where("admins.id IN (SELECT admin_id FROM authorities WHERE domain_id = ?)", *f.OnDomain)
 	}
 	if f.Managed != nil {
+		// The holders of an authority on a broker, a customer (named, or
+		// of a broker) or a domain within the reach: one branch per kind
+		// of authority, each found by its index.
 		r := f.Managed
-		sub := q.Session(&gorm.Session{NewDB: true}).Table("authorities").Select("authorities.admin_id").
-			Joins("LEFT JOIN domains ON domains.id = authorities.domain_id").
-			Where("authorities.broker_id IN ? OR authorities.customer_id IN ? OR authorities.customer_id IN (SELECT id FROM customers WHERE broker_id IN ?) OR "+
-				"domains.id IN ? OR domains.customer_id IN ? OR domains.customer_id IN (SELECT id FROM customers WHERE broker_id IN ?)",
-				orNone(r.BrokerIDs), orNone(r.CustomerIDs), orNone(r.BrokerIDs), orNone(r.DomainIDs), orNone(r.CustomerIDs), orNone(r.BrokerIDs))
-		q = q.Where("(admins.id = ? OR admins.id IN (?))", f.Self, sub)
+		domains := r.domainsWhere(q.Session(&gorm.Session{NewDB: true}).Table("domains").Select("domains.id"), "domains.id", "domains.customer_id")
+		holders := "SELECT admin_id FROM authorities WHERE broker_id IN ?" +
+			" UNION ALL SELECT admin_id FROM authorities WHERE customer_id IN ?" +
+			" UNION ALL SELECT admin_id FROM authorities WHERE customer_id IN (SELECT id FROM customers WHERE broker_id IN ?)" +
+			" UNION ALL SELECT admin_id FROM authorities WHERE " + inSubquery(dialectOf(q), "domain_id", "?")
+		q = q.Where("(admins.id = ? OR "+inSubquery(dialectOf(q), "admins.id", holders)+")",
+			f.Self, orNone(r.BrokerIDs), orNone(r.CustomerIDs), orNone(r.BrokerIDs), domains)
 	}
 	return findPage[Admin](ctx, q, AdminList, p)
 }

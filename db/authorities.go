@@ -228,7 +228,8 @@ func (r *Reach) domainsWhere(q *gorm.DB, idCol, customerCol string) *gorm.DB {
 		return q
 	}
 	// -1 never matches: empty IN lists are not valid SQL everywhere.
-	return q.Where("("+idCol+" IN ? OR "+customerCol+" IN ? OR "+customerCol+" IN (SELECT id FROM customers WHERE broker_id IN ?))",
+	brokers := inSubquery(dialectOf(q), customerCol, "SELECT id FROM customers WHERE broker_id IN ?")
+	return q.Where("("+idCol+" IN ? OR "+customerCol+" IN ? OR "+brokers+")",
 		orNone(r.DomainIDs), orNone(r.CustomerIDs), orNone(r.BrokerIDs))
 }
 

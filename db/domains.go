@@ -223,12 +223,15 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 	if f.CustomerID != nil {
 		q = q.Where("domains.customer_id = ?", *f.CustomerID)
 	}
+	// The domains of the matching platforms, rather than a test of each
+	// domain's platforms: SQLite then finds the platforms by their index
+	// and their domains by key, instead of going through every domain.
 	if f.PlatformID != nil {
-		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE platforms.domain_id = domains.id AND platforms.id = ?)", *f.PlatformID)
+		q = q.Where("domains.id IN (SELECT platforms.domain_id FROM platforms WHERE platforms.id = ?)", *f.PlatformID)
 	}
 	if f.PlatformName != "" {
-		cond, arg := matchClause(f.PlatformName, "platforms.name")
-		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE platforms.domain_id = domains.id AND "+cond+")", arg)
+		cond, args := matchClause(dialectOf(q), f.PlatformName, "platforms.name")
+		q = anchor(q, f.PlatformName).Where("domains.id IN (SELECT platforms.domain_id FROM platforms WHERE "+cond+")", args...)
 	}
 	rows, total, err := findPage[Domain](ctx, q, DomainList, p)
 	if err != nil {

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -296,11 +297,39 @@ func emailAliasQuery(gdb *gorm.DB, domainID int64, f EmailAliasFilter) *gorm.DB 
 	q := gdb.Model(&EmailAlias{}).Where("email_aliases.domain_id = ?", domainID)
 	q = where(q, f.Email, "email_aliases.email")
 	if f.Recipient != "" {
-		cond, arg := matchClause(f.Recipient, recipientEmail)
-		q = q.Where("EXISTS (SELECT 1 FROM email_alias_recipients "+recipientJoins+
-			" WHERE email_alias_recipients.alias_id = email_aliases.id AND "+cond+")", arg)
+		q = recipientWhere(anchor(q, f.Recipient), f.Recipient)
 	}
 	return q
+}
+
+// recipientWhere keeps the aliases with a recipient whose address (as
+// shown: recipientEmail) matches m.
+//
+// On PostgreSQL, one branch per kind of recipient (its own address, its
+// user's, its alias's: what recipientEmail picks, as the CHECK on the
+// types makes exactly one of them apply), each found from the index of
+// the address, then the recipients by key: the planner cannot estimate a
+// filter on the COALESCE of the joins, and tested it on every recipient of
+// the gateway (300 ms at 100,000 recipients, where the indexes take 1 ms).
+// SQLite, without indexes for `*ab*`, tests the recipients of each of the
+// domain's aliases, found by key.
+func recipientWhere(q *gorm.DB, m Match) *gorm.DB {
+	d := dialectOf(q)
+	if d != Postgres {
+		cond, args := matchClause(d, m, recipientEmail)
+		return q.Where("EXISTS (SELECT 1 FROM email_alias_recipients "+recipientJoins+
+			" WHERE email_alias_recipients.alias_id = email_aliases.id AND "+cond+")", args...)
+	}
+	own, a1 := matchClause(d, m, "email_alias_recipients.email")
+	user, a2 := matchClause(d, m, "users.email")
+	alias, a3 := matchClause(d, m, "targets.email")
+	return q.Where("email_aliases.id IN ("+
+		"SELECT alias_id FROM email_alias_recipients WHERE user_id IS NULL AND target_alias_id IS NULL AND "+own+
+		" UNION ALL SELECT email_alias_recipients.alias_id FROM email_alias_recipients"+
+		" JOIN users ON users.id = email_alias_recipients.user_id WHERE "+user+
+		" UNION ALL SELECT email_alias_recipients.alias_id FROM email_alias_recipients"+
+		" JOIN email_aliases targets ON targets.id = email_alias_recipients.target_alias_id"+
+		" WHERE email_alias_recipients.user_id IS NULL AND "+alias+")", slices.Concat(a1, a2, a3)...)
 }
 
 func loadEmailAliasView(gdb *gorm.DB, a EmailAlias) (*EmailAliasView, error) {

@@ -1,22 +1,45 @@
 package db
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestMatchClause(t *testing.T) {
 	for _, tc := range []struct {
 		in, sql, arg string
+		// SQLite's rendering, where it differs: the range of the
+		// pattern's literal start beside the LIKE.
+		sqlite string
+		bounds []any
 	}{
-		{"Stark.net", "lower(c) = ?", "stark.net"},
-		{"stark*", `lower(c) LIKE ? ESCAPE '\'`, "stark%"},
-		{"*stark", `lower(c) LIKE ? ESCAPE '\'`, "%stark"},
-		{"*stark*", `lower(c) LIKE ? ESCAPE '\'`, "%stark%"},
-		{"50%_off*", `lower(c) LIKE ? ESCAPE '\'`, `50\%\_off%`},
-		{`back\slash*`, `lower(c) LIKE ? ESCAPE '\'`, `back\\slash%`},
-		{"100%", "lower(c) = ?", "100%"},
+		{in: "Stark.net", sql: "lower(c) = ?", arg: "stark.net"},
+		{in: "stark*", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "stark%",
+			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ? AND lower(c) < ?)`, bounds: []any{"stark", "starl"}},
+		{in: "*stark", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "%stark"},
+		{in: "*stark*", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "%stark%"},
+		{in: "st*rk", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "st%rk",
+			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ? AND lower(c) < ?)`, bounds: []any{"st", "su"}},
+		{in: "50%_off*", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: `50\%\_off%`,
+			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ? AND lower(c) < ?)`, bounds: []any{"50%_off", "50%_ofg"}},
+		{in: `back\slash*`, sql: `lower(c) LIKE ? ESCAPE '\'`, arg: `back\\slash%`,
+			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ? AND lower(c) < ?)`, bounds: []any{`back\slash`, `back\slasi`}},
+		// No ASCII successor: the range is open above.
+		{in: "Café*", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "café%",
+			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ?)`, bounds: []any{"café"}},
+		{in: "100%", sql: "lower(c) = ?", arg: "100%"},
 	} {
-		sql, arg := matchClause(Match(tc.in), "c")
-		if sql != tc.sql || arg != tc.arg {
-			t.Errorf("Match(%q).clause = %q, %q; want %q, %q", tc.in, sql, arg, tc.sql, tc.arg)
+		sql, args := matchClause(Postgres, Match(tc.in), "c")
+		if sql != tc.sql || !slices.Equal(args, []any{tc.arg}) {
+			t.Errorf("PostgreSQL: Match(%q).clause = %q, %q; want %q, %q", tc.in, sql, args, tc.sql, tc.arg)
+		}
+		want, wantArgs := tc.sql, []any{tc.arg}
+		if tc.sqlite != "" {
+			want, wantArgs = tc.sqlite, append(wantArgs, tc.bounds...)
+		}
+		sql, args = matchClause(SQLite, Match(tc.in), "c")
+		if sql != want || !slices.Equal(args, wantArgs) {
+			t.Errorf("SQLite: Match(%q).clause = %q, %q; want %q, %q", tc.in, sql, args, want, wantArgs)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"strings"
 	"testing/fstest"
 	"text/template"
 
@@ -44,6 +45,30 @@ func (x dialectSQL) PatternIndex(name, table, expr string) string {
 		return fmt.Sprintf("CREATE INDEX %s ON %s ((%s) text_pattern_ops);", name, table, expr)
 	}
 	return ""
+}
+
+// Postgres tells the templates which database they are rendered for.
+func (x dialectSQL) Postgres() bool { return x.d == Postgres }
+
+// TrigramIndex creates, on PostgreSQL, the index that serves every
+// wildcard filter on a lower-cased column (`*ab*`, `*ab`, `ab*`, and exact
+// values): a GIN index of pg_trgm's trigrams. The operator class is named
+// in the schema the extension lives in, which need not be on the search
+// path (one extension serves every schema of a database). SQLite has no
+// such index. expr must hold no quote.
+func (x dialectSQL) TrigramIndex(name, table, expr string) (string, error) {
+	if x.d != Postgres {
+		return "", nil
+	}
+	if strings.ContainsAny(expr, `'"`) {
+		return "", fmt.Errorf("TrigramIndex %s: quotes in %q", name, expr)
+	}
+	return fmt.Sprintf(`-- +goose StatementBegin
+DO $$ BEGIN
+	EXECUTE format('CREATE INDEX %s ON %s USING gin ((%s) %%I.gin_trgm_ops)',
+		(SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'));
+END $$;
+-- +goose StatementEnd`, name, table, expr), nil
 }
 
 // SortIndex creates the index behind a list sorted on a case-insensitive

@@ -181,12 +181,16 @@ func TestMatchRenderingsAgree(t *testing.T) {
 		{"*bc*", "abcd"}, {"a*d", "abcd"}, {"a*d", "abcde"}, {"a*b*b", "ab"}, {"a*b*b", "abb"},
 		{"a_c", "abc"}, {"a_c", "a_c"}, {"a%", "abc"}, {"a%", "a%"}, {"a.c", "abc"}, {`a\c*`, `a\cd`},
 		{"*", ""}, {"**", "x"}, {"Mail.Example*", "mail.example.com"},
+		// The literal start's range (SQLite) must hold every match.
+		{"ab*", "ab"}, {"ab*", "abz"}, {"ab*", "ac"}, {"ab*", "aa"}, {"ab*", "AB~"}, {"a~*", "a~~"},
+		{"é*", "école"}, {"École*", "école"}, {"caf*", "CAFÉ"}, {"café*", "cafés"}, {"café*", "cafe"},
+		{"a_*", "a_b"}, {"a_*", "abb"}, {"a%*", "a%b"}, {"a%*", "ab"},
 	}
 	testStores(t, func(t *testing.T, s *Store) {
 		for _, tc := range cases {
-			cond, arg := matchClause(tc.m, "c")
+			cond, args := matchClause(s.Dialect(), tc.m, "c")
 			var n int64
-			err := s.gdb.Raw("SELECT count(*) FROM (SELECT ? AS c) t WHERE "+cond, tc.s, arg).Scan(&n).Error
+			err := s.gdb.Raw("SELECT count(*) FROM (SELECT ? AS c) t WHERE "+cond, append([]any{tc.s}, args...)...).Scan(&n).Error
 			if err != nil {
 				t.Fatal(err)
 			}

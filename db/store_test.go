@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -174,6 +175,42 @@ func TestListFiltersAreLiteral(t *testing.T) {
 			_, total, err := s.ListDomains(ctx, DomainFilter{Name: tc.m}, Page{PageSize: 10})
 			if err != nil || total != tc.want {
 				t.Errorf("name=%q: total %d, %v; want %d", tc.m, total, err, tc.want)
+			}
+		}
+	})
+}
+
+// TestUnanchoredFilterPages: a page of a `*ab*` filter (sorted from its
+// matches on PostgreSQL, findPage) holds the rows, in the order, offset
+// and length of any other page.
+func TestUnanchoredFilterPages(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, n := range []string{"ab1.example", "xb2.example", "b3.example", "zz.example", "Cb4.example", "db5.example"} {
+			if _, err := s.CreateDomain(ctx, newTestDomain(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			m    Match
+			p    Page
+			want []string
+		}{
+			{"*b*", Page{PageSize: 10}, []string{"ab1.example", "b3.example", "Cb4.example", "db5.example", "xb2.example"}},
+			{"*b*", Page{PageSize: 2, Offset: 1, Sort: "-name"}, []string{"db5.example", "Cb4.example"}},
+			{"*B?.example", Page{PageSize: 10}, nil},
+			{"*.EXAMPLE", Page{PageSize: 2, Offset: 4, Sort: "id"}, []string{"Cb4.example", "db5.example"}},
+		} {
+			views, total, err := s.ListDomains(ctx, DomainFilter{Name: tc.m}, tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range views {
+				got = append(got, v.Name)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("name=%q %+v: %v (of %d), want %v", tc.m, tc.p, got, total, tc.want)
 			}
 		}
 	})

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -216,10 +217,15 @@ func userQuery(gdb *gorm.DB, f UserFilter) *gorm.DB {
 		q = q.Where("users.domain_id IN (?)", f.Reach.domainsWhere(q.Session(&gorm.Session{NewDB: true}).Table("domains").Select("domains.id"), "domains.id", "domains.customer_id"))
 	}
 	if f.PlatformName != "" {
-		// The user's platform, or its domain's default when it has none.
-		cond, arg := matchClause(f.PlatformName, "platforms.name")
-		q = q.Where("EXISTS (SELECT 1 FROM platforms WHERE "+cond+" AND (platforms.id = users.platform_id OR "+
-			"(users.platform_id IS NULL AND platforms.domain_id = users.domain_id AND platforms.is_default)))", arg)
+		// The user's platform, or its domain's default when it has none:
+		// the users of the matching platforms, by platform_id, and the
+		// users without one of the domains whose default matches, by
+		// domain_id, each from its index.
+		d := dialectOf(q)
+		cond, args := matchClause(d, f.PlatformName, "platforms.name")
+		own := inSubquery(d, "users.platform_id", "SELECT platforms.id FROM platforms WHERE "+cond)
+		byDefault := inSubquery(d, "users.domain_id", "SELECT platforms.domain_id FROM platforms WHERE platforms.is_default AND "+cond)
+		q = anchor(q, f.PlatformName).Where("("+own+" OR (users.platform_id IS NULL AND "+byDefault+"))", slices.Concat(args, args)...)
 	}
 	return q
 }

@@ -43,6 +43,17 @@ func Postgres(t testing.TB) string {
 		}
 		t.Skipf("PostgreSQL not reachable (%v); set CLEANMAIL_TEST_DATABASE_URL to require it", err)
 	}
+	// An extension is one per database, in one schema: were a test's
+	// migration to create pg_trgm in its own schema, dropping that schema
+	// would take the extension with it, and the trigram indexes of every
+	// other test's schema. It lives in public, created once; tests of
+	// several packages may race to create it.
+	if _, err := conn.Exec("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"); err != nil {
+		var ok bool
+		if conn.QueryRow("SELECT true FROM pg_extension WHERE extname = 'pg_trgm'").Scan(&ok); !ok {
+			t.Fatalf("PostgreSQL: pg_trgm: %v", err)
+		}
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	schema := "t_" + hex.EncodeToString(b)
