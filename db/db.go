@@ -56,11 +56,29 @@ type Options struct {
 	URL string
 	// Timeout bounds each store call. If zero, 30 seconds is used.
 	Timeout time.Duration
+	// Pool sizes the PostgreSQL connection pool (SQLite's is fixed: one
+	// writer, a reader a core).
+	Pool Pool
+}
+
+// Pool sizes a PostgreSQL connection pool. Zero values are the defaults.
+type Pool struct {
+	// MaxOpen bounds the connections open at once (0: no bound, as
+	// database/sql; PostgreSQL's max_connections is then the bound).
+	MaxOpen int
+	// MaxIdle is how many idle connections are kept for the next queries;
+	// 20 when 0.
+	MaxIdle int
+	// MaxIdleTime closes a connection idle this long; 5 minutes when 0.
+	MaxIdleTime time.Duration
+	// MaxLifetime closes a connection this old (0: never), so that a
+	// replica rebalances across a pooler or a failover in time.
+	MaxLifetime time.Duration
 }
 
 // pgIdleConns is how many idle PostgreSQL connections a store keeps for
-// the next queries: the job queue's workers (10 by default) and the
-// requests being served at once.
+// the next queries by default: the job queue's workers (10 by default)
+// and the requests being served at once.
 const pgIdleConns = 20
 
 // Open connects to the database named by opts.URL. It does not migrate.
@@ -100,8 +118,20 @@ func Open(opts Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres database: %w", err)
 		}
-		pool.SetMaxIdleConns(pgIdleConns)
-		pool.SetConnMaxIdleTime(5 * time.Minute)
+		p := opts.Pool
+		if p.MaxIdle == 0 {
+			p.MaxIdle = pgIdleConns
+		}
+		if p.MaxIdleTime == 0 {
+			p.MaxIdleTime = 5 * time.Minute
+		}
+		if p.MaxOpen > 0 {
+			p.MaxIdle = min(p.MaxIdle, p.MaxOpen)
+		}
+		pool.SetMaxOpenConns(p.MaxOpen)
+		pool.SetMaxIdleConns(p.MaxIdle)
+		pool.SetConnMaxIdleTime(p.MaxIdleTime)
+		pool.SetConnMaxLifetime(p.MaxLifetime)
 		return &Store{gdb: gdb, wdb: gdb, dialect: Postgres, timeout: timeout, url: url}, nil
 	case strings.HasPrefix(url, "sqlite:"):
 		return openSQLiteStore(strings.TrimPrefix(url, "sqlite:"), cfg, timeout)

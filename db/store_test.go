@@ -279,3 +279,36 @@ func TestPostgresKeepsIdleConnections(t *testing.T) {
 		t.Errorf("%d connections closed for want of an idle slot", st.MaxIdleClosed)
 	}
 }
+
+// TestPostgresPoolOptions: the pool's bounds are the options' (a bound on
+// open connections caps the idle ones too).
+func TestPostgresPoolOptions(t *testing.T) {
+	s, err := Open(Options{URL: dbtest.Postgres(t), Pool: Pool{MaxOpen: 3, MaxIdle: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pool, err := s.SQL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := pool.Stats(); st.MaxOpenConnections != 3 {
+		t.Errorf("max open %d, want 3", st.MaxOpenConnections)
+	}
+	// Four queries at once through three connections: one waits.
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := pool.Exec("SELECT pg_sleep(0.1)")
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := pool.Stats(); st.WaitCount == 0 || st.OpenConnections > 3 || st.Idle > 3 {
+		t.Errorf("stats %+v: want a wait, at most 3 open and idle", st)
+	}
+}

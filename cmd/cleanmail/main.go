@@ -107,7 +107,7 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 	if cfg.IDSalt == "" {
 		log.Warn("CLEANMAIL_ID_SALT is not set: public ids are predictable; set a salt in production")
 	}
-	store, err := db.Open(db.Options{URL: cfg.DatabaseURL})
+	store, err := db.Open(db.Options{URL: cfg.DatabaseURL, Pool: dbPool(cfg)})
 	if err != nil {
 		return err
 	}
@@ -383,6 +383,11 @@ func prepare(ctx context.Context, store *db.Store, cfg config.Config, log *slog.
 	return nil
 }
 
+// dbPool is the PostgreSQL pool the configuration asks for.
+func dbPool(cfg config.Config) db.Pool {
+	return db.Pool{MaxOpen: cfg.DBMaxOpen, MaxIdle: cfg.DBMaxIdle, MaxIdleTime: cfg.DBMaxIdleTime, MaxLifetime: cfg.DBMaxLifetime}
+}
+
 // orOff maps the configuration's 0 (throttling off) to the API's -1 (its
 // zero value means "the default").
 func orOff(n int) int {
@@ -397,7 +402,7 @@ func openStore() (*db.Store, config.Config, error) {
 	if err != nil {
 		return nil, cfg, err
 	}
-	store, err := db.Open(db.Options{URL: cfg.DatabaseURL})
+	store, err := db.Open(db.Options{URL: cfg.DatabaseURL, Pool: dbPool(cfg)})
 	return store, cfg, err
 }
 

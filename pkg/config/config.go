@@ -124,6 +124,13 @@ type Config struct {
 	// (CLEANMAIL_EMBEDDED_SMTP_LISTEN, default 127.0.0.1:1025).
 	EmbeddedSMTPListen string
 
+	// DBMaxOpen, DBMaxIdle, DBMaxIdleTime and DBMaxLifetime size the
+	// PostgreSQL pool of each process (CLEANMAIL_DB_MAX_OPEN, default no
+	// bound; CLEANMAIL_DB_MAX_IDLE, 20; CLEANMAIL_DB_MAX_IDLE_TIME, 5m;
+	// CLEANMAIL_DB_MAX_LIFETIME, 0: never).
+	DBMaxOpen, DBMaxIdle         int
+	DBMaxIdleTime, DBMaxLifetime time.Duration
+
 	// RunJobs makes serve run the job queue's workers and periodic jobs
 	// too (CLEANMAIL_RUN_JOBS, default true); false leaves them to
 	// `cleanmail worker` processes (serve then only enqueues).
@@ -241,6 +248,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"CLEANMAIL_SMTP_TIMEOUT", &c.SMTPTimeout, true},
 		{"CLEANMAIL_CHECK_TIMEOUT", &c.CheckTimeout, true},
 		{"CLEANMAIL_JOB_RETRY_BASE", &c.JobRetryBase, true},
+		{"CLEANMAIL_DB_MAX_IDLE_TIME", &c.DBMaxIdleTime, false},
+		{"CLEANMAIL_DB_MAX_LIFETIME", &c.DBMaxLifetime, false},
 	} {
 		v := getenv(d.name)
 		if v == "" {
@@ -282,6 +291,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1000 {
 				return c, fmt.Errorf("%s: %q is not a whole number from 1 to 1000", name, v)
+			}
+			*dst = n
+		}
+	}
+	for name, dst := range map[string]*int{
+		"CLEANMAIL_DB_MAX_OPEN": &c.DBMaxOpen,
+		"CLEANMAIL_DB_MAX_IDLE": &c.DBMaxIdle,
+	} {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10000 {
+				return c, fmt.Errorf("%s: %q is not a whole number from 1 to 10000", name, v)
 			}
 			*dst = n
 		}

@@ -178,3 +178,22 @@ func TestDKIMSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestDBPool: the PostgreSQL pool's settings, and their refusals.
+func TestDBPool(t *testing.T) {
+	env := map[string]string{"CLEANMAIL_DB_MAX_OPEN": "40", "CLEANMAIL_DB_MAX_IDLE": "10", "CLEANMAIL_DB_MAX_IDLE_TIME": "90s", "CLEANMAIL_DB_MAX_LIFETIME": "1h"}
+	c, err := FromEnv(func(k string) string { return env[k] })
+	if err != nil || c.DBMaxOpen != 40 || c.DBMaxIdle != 10 || c.DBMaxIdleTime != 90*time.Second || c.DBMaxLifetime != time.Hour {
+		t.Errorf("%+v, %v", c, err)
+	}
+	for k, v := range map[string]string{"CLEANMAIL_DB_MAX_OPEN": "0", "CLEANMAIL_DB_MAX_IDLE": "many", "CLEANMAIL_DB_MAX_LIFETIME": "soon"} {
+		if _, err := FromEnv(func(name string) string {
+			if name == k {
+				return v
+			}
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: %v", k, v, err)
+		}
+	}
+}
