@@ -12,6 +12,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
+	"gorm.io/gorm"
 )
 
 // The embedded SQLite runs as two pools on one file: a writer of one
@@ -313,4 +314,18 @@ func (r *safeRows) ColumnTypeScanType(i int) (t reflect.Type) {
 		}
 	}()
 	return r.inner.(driver.RowsColumnTypeScanType).ColumnTypeScanType(i)
+}
+
+// Optimize keeps the query planner's statistics current: on SQLite,
+// PRAGMA optimize (which runs ANALYZE on the tables whose statistics are
+// missing or stale; SQLite keeps none by itself, and without them its
+// plans ignore how large a table is); on PostgreSQL nothing, autovacuum
+// analyzes. The purge job runs it.
+func (s *Store) Optimize(ctx context.Context) error {
+	if s.dialect != SQLite {
+		return nil
+	}
+	return s.write(ctx, func(gdb *gorm.DB) error {
+		return gdb.Exec("PRAGMA optimize=0x10002").Error
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -310,5 +311,29 @@ func TestPostgresPoolOptions(t *testing.T) {
 	}
 	if st := pool.Stats(); st.WaitCount == 0 || st.OpenConnections > 3 || st.Idle > 3 {
 		t.Errorf("stats %+v: want a wait, at most 3 open and idle", st)
+	}
+}
+
+// TestOptimizeGathersSQLiteStatistics: after Optimize, SQLite's planner
+// has statistics of the tables that have rows (sqlite_stat1).
+func TestOptimizeGathersSQLiteStatistics(t *testing.T) {
+	s := openTestStore(t, dbtest.SQLite(t))
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := s.CreateDomain(ctx, newTestDomain(fmt.Sprintf("d%d.example", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pool, _ := s.SQL()
+	var n int
+	if err := pool.QueryRow("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'domains'").Scan(&n); err != nil || n == 0 {
+		t.Errorf("statistics of domains: %d rows, %v", n, err)
+	}
+	pg := openTestStore(t, dbtest.Postgres(t))
+	if err := pg.Optimize(ctx); err != nil {
+		t.Errorf("PostgreSQL: %v", err)
 	}
 }

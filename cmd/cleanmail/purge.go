@@ -31,9 +31,10 @@ type purgeWorker struct {
 	log   *slog.Logger
 }
 
-// Work purges the deleted domains past their delay, and reclaims the rows
-// of expired sender rules and uploads (hidden everywhere already); each
-// purge is tried even when another failed.
+// Work purges the deleted domains past their delay, reclaims the rows of
+// expired sender rules and uploads (hidden everywhere already), and keeps
+// SQLite's planner statistics current (db.Store.Optimize); each step is
+// tried even when another failed.
 func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error {
 	now := time.Now().UnixMilli()
 	var errs []error
@@ -44,6 +45,7 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error {
 		{"deleted domains", w.store.PurgeDomains},
 		{"expired sender rules", w.store.PurgeExpiredWblistRules},
 		{"expired uploads", w.store.PurgeExpiredUploads},
+		{"the planner's statistics", func(ctx context.Context, _ int64) (int64, error) { return 0, w.store.Optimize(ctx) }},
 	} {
 		n, err := p.fn(ctx, now)
 		if err != nil {
