@@ -141,7 +141,12 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 
 	setReady, isReady := api.NewReadyFlag()
 	if cfg.JWTKey == "" {
-		log.Warn("CLEANMAIL_JWT_KEY is not set: temporary tokens are signed with a random key and do not survive a restart")
+		if !withAPI {
+			// The links a worker mails (sign-in tokens, release links) are
+			// checked by the API's processes: they must share the key.
+			return errors.New("cleanmail worker needs CLEANMAIL_JWT_KEY, the key the API's processes share: the sign-in and release links it mails are signed with it")
+		}
+		log.Warn("CLEANMAIL_JWT_KEY is not set: temporary tokens and release links are signed with a random key and do not survive a restart (nor verify on another replica or worker)")
 	}
 	// The job queue: its workers, and the periodic work (the purge, the
 	// digests' round, the health re-check), run here unless only the API

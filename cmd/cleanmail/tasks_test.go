@@ -384,3 +384,14 @@ func TestWorkerFinishesItsJobOnSIGTERM(t *testing.T) {
 		t.Errorf("%d mails, want 1", n)
 	}
 }
+
+// TestWorkerNeedsTheJWTKey: a worker without the key the API's processes
+// share would mail links they refuse: it does not start.
+func TestWorkerNeedsTheJWTKey(t *testing.T) {
+	t.Setenv("CLEANMAIL_JWT_KEY", "")
+	t.Setenv("CLEANMAIL_DATABASE_URL", "sqlite:"+t.TempDir()+"/cleanmail.db")
+	err := run([]string{"worker"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "CLEANMAIL_JWT_KEY") {
+		t.Errorf("worker without CLEANMAIL_JWT_KEY: %v", err)
+	}
+}
