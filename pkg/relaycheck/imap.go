@@ -30,45 +30,25 @@ type IMAPTarget struct {
 // IMAP connects to t (vetted like every target), reads the greeting,
 // asks for the capabilities and, when t has a login, logs in and out.
 func (c *Checker) IMAP(ctx context.Context, typ string, t IMAPTarget) Entry {
-	port := t.Port
-	if port == 0 {
-		port = 143
-		if t.TLS {
-			port = 993
-		}
-	}
-	mode := "plain"
-	if t.TLS {
-		mode = "TLS"
-	}
-	r := newReport(typ, fmt.Sprintf("Check of the IMAP server %s (%s)", hostPort(t.Host, port), mode))
 	// go-imap's client sets its own deadlines on the connection: the
-	// context's end, which closes it, is what bounds the whole check.
-	ctx, cancel := context.WithTimeout(ctx, c.timeout())
-	defer cancel()
-	failure := func(err error, addr string) string {
-		if ctx.Err() != nil {
-			return "timed out after " + c.timeout().String() + " at " + addr
-		}
-		return c.failure(err, addr)
-	}
-	conn, ip, failed := c.open(ctx, r, t.Host, port, t.TLS, t.CertPEM, failure)
+	// probe's end, which closes it, is what bounds the whole check.
+	ss, failed := c.start(ctx, typ, server{kind: "IMAP", host: t.Host, port: t.Port, plainPort: 143, tlsPort: 993, tls: t.TLS, certPEM: t.CertPEM})
 	if failed != nil {
 		return *failed
 	}
-	defer conn.Close()
-	addr := hostPort(ip.String(), port)
+	defer ss.close()
+	r, addr, conn, ip := ss.r, ss.addr, ss.conn, ss.ip
 	start := time.Now()
 	client := imapclient.New(conn, nil)
 	defer client.Close()
 	if err := client.WaitGreeting(); err != nil {
-		return r.fail(fmt.Sprintf("greeting: no greeting from %s: %s", addr, failure(err, addr)))
+		return r.fail(fmt.Sprintf("greeting: no greeting from %s: %s", addr, ss.failure(err)))
 	}
 	r.line(fmt.Sprintf("Greeting (%s)", since(start)))
 	start = time.Now()
 	caps, err := client.Capability().Wait()
 	if err != nil {
-		return r.fail(fmt.Sprintf("CAPABILITY: %s", failure(err, addr)))
+		return r.fail(fmt.Sprintf("CAPABILITY: %s", ss.failure(err)))
 	}
 	list := ""
 	for cp := range caps {
@@ -85,7 +65,7 @@ func (c *Checker) IMAP(ctx context.Context, typ string, t IMAPTarget) Entry {
 	}
 	start = time.Now()
 	if err := client.Login(t.Login, t.Password).Wait(); err != nil {
-		return r.fail(fmt.Sprintf("LOGIN %s refused: %s", t.Login, failure(err, addr)))
+		return r.fail(fmt.Sprintf("LOGIN %s refused: %s", t.Login, ss.failure(err)))
 	}
 	r.line(fmt.Sprintf("LOGIN %s (%s): OK", t.Login, since(start)))
 	_ = client.Logout().Wait()
@@ -102,50 +82,109 @@ func NotChecked(typ, what, why string) Entry {
 	}}
 }
 
-// open connects to host:port (vetted like every target), reports it on r,
-// and over TLS when tlsOn (certPEM, when set, the roots that verify the
-// server's certificate instead of the options'). The context's end closes
-// the connection, which ends whatever waits on it. On failure it returns
-// the failed entry.
-func (c *Checker) open(ctx context.Context, r *report, host string, port int, tlsOn bool, certPEM string, failure func(error, string) string) (net.Conn, netip.Addr, *Entry) {
-	fail := func(why string) (net.Conn, netip.Addr, *Entry) {
-		e := r.fail(why)
-		return nil, netip.Addr{}, &e
+// probe is a login check's connection to one server: its report, its
+// context (the check's deadline; its end closes the connection, which
+// ends whatever waits on it) and the vetted address connected to.
+type probe struct {
+	c      *Checker
+	ctx    context.Context
+	cancel context.CancelFunc
+	r      *report
+	conn   net.Conn
+	ip     netip.Addr
+	addr   string
+}
+
+// close closes the connection and ends the probe's context.
+func (s *probe) close() {
+	if s.conn != nil {
+		s.conn.Close()
 	}
-	start := time.Now()
-	ip, err := c.vet(ctx, host)
-	if err != nil {
-		return fail(c.failure(err, host))
+	s.cancel()
+}
+
+// failure words an error of the probe for a Fail line. The
+// connection's deadline is the context's: past it, whatever the error
+// says (go-ldap flattens the network error into text), the check ran out
+// of time.
+func (s *probe) failure(err error) string {
+	if s.timedOut() {
+		return "timed out after " + s.c.timeout().String() + " at " + s.addr
 	}
-	addr := hostPort(ip.String(), port)
-	conn, err := c.dial(ctx, ip, port)
-	if err != nil {
-		return fail(fmt.Sprintf("cannot connect to %s: %s", addr, c.failure(err, addr)))
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	closing := func(why string) (net.Conn, netip.Addr, *Entry) {
-		stop()
-		conn.Close()
-		return fail(why)
-	}
-	r.line(fmt.Sprintf("Connected to %s (%s)", addr, since(start)))
-	roots := c.opts.RootCAs
-	if certPEM != "" {
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM([]byte(certPEM)) {
-			return closing("the certificate (cert_pem) is not PEM")
+	return s.c.failure(err, s.addr)
+}
+
+// timedOut tells whether the probe's deadline has passed.
+func (s *probe) timedOut() bool {
+	dl, ok := s.ctx.Deadline()
+	return s.ctx.Err() != nil || ok && !time.Now().Before(dl)
+}
+
+// server is what a login check connects to: the server's kind for the
+// report ("IMAP", "LDAP"), its host and port (the kind's plain or TLS
+// port when 0), TLS from the first byte, and cert_pem, the roots that
+// verify its certificate instead of the options' when set.
+type server struct {
+	kind               string
+	host               string
+	port               int
+	plainPort, tlsPort int
+	tls                bool
+	certPEM            string
+}
+
+// start opens the probe of s: the report's first line, the lookup of its
+// host (vetted like every target), the connection, the TLS handshake,
+// each reported. On failure it returns the failed entry; otherwise the
+// caller closes the probe.
+func (c *Checker) start(ctx context.Context, typ string, s server) (*probe, *Entry) {
+	if s.port == 0 {
+		s.port = s.plainPort
+		if s.tls {
+			s.port = s.tlsPort
 		}
 	}
-	if tlsOn {
-		start = time.Now()
-		tc := tls.Client(conn, &tls.Config{ServerName: host, RootCAs: roots})
+	mode := "plain"
+	if s.tls {
+		mode = "TLS"
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	ss := &probe{c: c, ctx: ctx, cancel: cancel, r: newReport(typ, fmt.Sprintf("Check of the %s server %s (%s)", s.kind, hostPort(s.host, s.port), mode))}
+	fail := func(why string) (*probe, *Entry) {
+		ss.close()
+		e := ss.r.fail(why)
+		return nil, &e
+	}
+	begin := time.Now()
+	ip, err := c.vet(ctx, s.host)
+	if err != nil {
+		return fail(c.failure(err, s.host))
+	}
+	ss.ip, ss.addr = ip, hostPort(ip.String(), s.port)
+	conn, err := c.dial(ctx, ip, s.port)
+	if err != nil {
+		return fail(fmt.Sprintf("cannot connect to %s: %s", ss.addr, c.failure(err, ss.addr)))
+	}
+	ss.conn = conn
+	context.AfterFunc(ctx, func() { conn.Close() }) // ctx ends at close, at the latest
+	ss.r.line(fmt.Sprintf("Connected to %s (%s)", ss.addr, since(begin)))
+	roots := c.opts.RootCAs
+	if s.certPEM != "" {
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM([]byte(s.certPEM)) {
+			return fail("the certificate (cert_pem) is not PEM")
+		}
+	}
+	if s.tls {
+		begin = time.Now()
+		tc := tls.Client(conn, &tls.Config{ServerName: s.host, RootCAs: roots})
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return closing(fmt.Sprintf("TLS handshake with %s: %s", addr, failure(err, addr)))
+			return fail(fmt.Sprintf("TLS handshake with %s: %s", ss.addr, ss.failure(err)))
 		}
 		st := tc.ConnectionState()
-		r.line(fmt.Sprintf("%s, %s, certificate for %s verified (%s)", tls.VersionName(st.Version),
-			tls.CipherSuiteName(st.CipherSuite), host, since(start)))
-		conn = tc
+		ss.r.line(fmt.Sprintf("%s, %s, certificate for %s verified (%s)", tls.VersionName(st.Version),
+			tls.CipherSuiteName(st.CipherSuite), s.host, since(begin)))
+		ss.conn = tc
 	}
-	return conn, ip, nil
+	return ss, nil
 }

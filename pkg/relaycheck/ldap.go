@@ -33,32 +33,12 @@ type LDAPTarget struct {
 // reads its base DN and looks for one entry below it that has its mail
 // attribute. Nothing is written.
 func (c *Checker) LDAP(ctx context.Context, typ string, t LDAPTarget) Entry {
-	port := t.Port
-	if port == 0 {
-		port = 389
-		if t.TLS {
-			port = 636
-		}
-	}
-	mode := "plain"
-	if t.TLS {
-		mode = "TLS"
-	}
-	r := newReport(typ, fmt.Sprintf("Check of the LDAP server %s (%s)", hostPort(t.Host, port), mode))
-	ctx, cancel := context.WithTimeout(ctx, c.timeout())
-	defer cancel()
-	failure := func(err error, addr string) string {
-		if ctx.Err() != nil {
-			return "timed out after " + c.timeout().String() + " at " + addr
-		}
-		return c.failure(err, addr)
-	}
-	conn, ip, failed := c.open(ctx, r, t.Host, port, t.TLS, t.CertPEM, failure)
+	ss, failed := c.start(ctx, typ, server{kind: "LDAP", host: t.Host, port: t.Port, plainPort: 389, tlsPort: 636, tls: t.TLS, certPEM: t.CertPEM})
 	if failed != nil {
 		return *failed
 	}
-	defer conn.Close()
-	addr := hostPort(ip.String(), port)
+	defer ss.close()
+	r, conn, ip := ss.r, ss.conn, ss.ip
 	client := ldap.NewConn(conn, t.TLS)
 	// Longer than the context, whose end closes the connection: a reply
 	// that never comes is reported as the check's time out.
@@ -74,7 +54,7 @@ func (c *Checker) LDAP(ctx context.Context, typ string, t LDAPTarget) Entry {
 		}
 		start := time.Now()
 		if err := client.Bind(t.BindUser, t.BindPassword); err != nil {
-			return r.fail(fmt.Sprintf("bind as %s refused: %s", t.BindUser, ldapFailure(ctx, c, err, addr)))
+			return r.fail(fmt.Sprintf("bind as %s refused: %s", t.BindUser, ldapFailure(ss, err)))
 		}
 		r.line(fmt.Sprintf("Bind as %s (%s): OK", t.BindUser, since(start)))
 	}
@@ -86,7 +66,7 @@ func (c *Checker) LDAP(ctx context.Context, typ string, t LDAPTarget) Entry {
 	_, err := client.Search(ldap.NewSearchRequest(t.BaseDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
 		1, int(c.timeout()/time.Second), false, "(objectClass=*)", []string{"1.1"}, nil))
 	if err != nil {
-		return r.fail(fmt.Sprintf("base_dn %s: %s", t.BaseDN, ldapFailure(ctx, c, err, addr)))
+		return r.fail(fmt.Sprintf("base_dn %s: %s", t.BaseDN, ldapFailure(ss, err)))
 	}
 	r.line(fmt.Sprintf("Base DN %s found (%s)", t.BaseDN, since(start)))
 	if t.MailAttribute == "" {
@@ -99,7 +79,7 @@ func (c *Checker) LDAP(ctx context.Context, typ string, t LDAPTarget) Entry {
 	// One entry asked for, more there: the server says so with a size
 	// limit exceeded, after the entry.
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
-		return r.fail(fmt.Sprintf("search %s under %s: %s", filter, t.BaseDN, ldapFailure(ctx, c, err, addr)))
+		return r.fail(fmt.Sprintf("search %s under %s: %s", filter, t.BaseDN, ldapFailure(ss, err)))
 	}
 	if res == nil || len(res.Entries) == 0 {
 		return r.fail(fmt.Sprintf("no entry under %s has a %s attribute: the provider would find no user", t.BaseDN, t.MailAttribute))
@@ -111,14 +91,8 @@ func (c *Checker) LDAP(ctx context.Context, typ string, t LDAPTarget) Entry {
 
 // ldapFailure words an LDAP error: the server's result ("Invalid
 // Credentials", "No Such Object") and its message, or why the connection
-// failed.
-func ldapFailure(ctx context.Context, c *Checker, err error, addr string) string {
-	// The connection's deadline is the context's: past it, whatever the
-	// error says (go-ldap flattens the network error into text), the
-	// check ran out of time.
-	if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(dl) {
-		return "timed out after " + c.timeout().String() + " at " + addr
-	}
+// failed (a time out included: probe.failure).
+func ldapFailure(ss *probe, err error) string {
 	var le *ldap.Error
 	if errors.As(err, &le) && le.ResultCode < ldap.ErrorNetwork {
 		msg := ldap.LDAPResultCodeMap[le.ResultCode]
@@ -127,5 +101,5 @@ func ldapFailure(ctx context.Context, c *Checker, err error, addr string) string
 		}
 		return fmt.Sprintf("%s (%d)", msg, le.ResultCode)
 	}
-	return c.failure(err, addr)
+	return ss.failure(err)
 }
