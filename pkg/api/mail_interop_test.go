@@ -2,12 +2,9 @@ package api_test
 
 import (
 	"image/color"
-	"image/png"
 	"io"
 	"net"
-	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -294,31 +291,8 @@ func inbox(t *testing.T, d *peertest.Dovecot, user string) []*imapclient.FetchMe
 func screenshotWelcome(t *testing.T, html string) {
 	t.Helper()
 	const width, height = 800, 1000
-	dir := t.TempDir()
-	if keep := os.Getenv("CLEANMAIL_SCREENSHOTS"); keep != "" {
-		if dir, _ = filepath.Abs(keep); os.MkdirAll(dir, 0o755) != nil {
-			t.Fatalf("CLEANMAIL_SCREENSHOTS=%s: cannot create it", keep)
-		}
-	}
-	page, shot := filepath.Join(dir, "delivered_welcome.html"), filepath.Join(dir, "delivered_welcome.png")
-	if err := os.WriteFile(page, []byte(html), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(shot)
-	peertest.Screenshot(t, page, shot, width, height)
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatalf("no screenshot: %v", err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("the screenshot is no PNG: %v", err)
-	}
+	img, shot := peertest.ScreenshotHTML(t, "delivered_welcome", html, width, height)
 	b := img.Bounds()
-	if b.Dx() != width || b.Dy() != height {
-		t.Fatalf("the screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), width, height)
-	}
 	at := func(x, y int) color.RGBA {
 		r, g, bl, a := img.At(x, y).RGBA()
 		return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), uint8(a >> 8)}

@@ -3,6 +3,8 @@ package peertest
 import (
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,4 +54,40 @@ func Screenshot(t testing.TB, page, shot string, width, height int) {
 		}
 		t.Fatalf("chromium (within %v): %v\n%s", screenshotTimeout, err, out)
 	}
+}
+
+// ScreenshotHTML renders html (a whole document) in a window of
+// width×height pixels (Screenshot) and returns the picture, decoded and
+// checked to be a PNG of that size, and the file it is in: name.png in
+// CLEANMAIL_SCREENSHOTS when that is set (kept, to be looked at), else in
+// the test's temporary directory.
+func ScreenshotHTML(t testing.TB, name, html string, width, height int) (image.Image, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if keep := os.Getenv("CLEANMAIL_SCREENSHOTS"); keep != "" {
+		abs, err := filepath.Abs(keep)
+		if err != nil || os.MkdirAll(abs, 0o755) != nil {
+			t.Fatalf("CLEANMAIL_SCREENSHOTS=%s: cannot create it", keep)
+		}
+		dir = abs
+	}
+	page, shot := filepath.Join(dir, name+".html"), filepath.Join(dir, name+".png")
+	if err := os.WriteFile(page, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(shot)
+	Screenshot(t, page, shot, width, height)
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("the screenshot is no PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != width || b.Dy() != height {
+		t.Fatalf("the screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), width, height)
+	}
+	return img, shot
 }

@@ -4,9 +4,6 @@ package templates
 
 import (
 	"image/color"
-	"image/png"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,13 +21,6 @@ const shotWidth, shotHeight = 800, 1000
 // Skipped without Chromium unless CLEANMAIL_TEST_PEERS=required. With
 // CLEANMAIL_SCREENSHOTS=dir the pictures are kept there, to be looked at.
 func TestScreenshots(t *testing.T) {
-	dir := t.TempDir()
-	if keep := os.Getenv("CLEANMAIL_SCREENSHOTS"); keep != "" {
-		if err := os.MkdirAll(keep, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		dir = keep
-	}
 	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
@@ -47,26 +37,7 @@ func TestScreenshots(t *testing.T) {
 			d := data(c.kind, 3)
 			d.Location = paris
 			m := render(t, c.kind, c.lang, d)
-			page := filepath.Join(dir, c.name+".html")
-			if err := os.WriteFile(page, []byte(m.HTML), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			shot := filepath.Join(dir, c.name+".png")
-			os.Remove(shot)
-			peertest.Screenshot(t, page, shot, shotWidth, shotHeight)
-
-			f, err := os.Open(shot)
-			if err != nil {
-				t.Fatalf("no screenshot: %v", err)
-			}
-			defer f.Close()
-			img, err := png.Decode(f)
-			if err != nil {
-				t.Fatalf("the screenshot is no PNG: %v", err)
-			}
-			if b := img.Bounds(); b.Dx() != shotWidth || b.Dy() != shotHeight {
-				t.Fatalf("the screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), shotWidth, shotHeight)
-			}
+			img, shot := peertest.ScreenshotHTML(t, c.name, m.HTML, shotWidth, shotHeight)
 			colours := map[color.RGBA]int{}
 			b := img.Bounds()
 			for y := b.Min.Y; y < b.Max.Y; y++ {
