@@ -125,6 +125,18 @@ func TestQuarantineDigest(t *testing.T) {
 			t.Errorf("the clean digest:\n%s", text)
 		}
 
+		// At most QUARANTINE_REPORT_MAX_ENTRIES messages, the newest.
+		e.deliver("ned@stark.net", "Quarantine", mail("littlefinger@vale.example", "ned@stark.net", "Gold", "gold@x", "chaos"), now.Add(-10*time.Minute))
+		e.deliver("ned@stark.net", "Quarantine", mail("varys@kingslanding.example", "ned@stark.net", "Iron", "iron@x", "birds"), now.Add(-5*time.Minute))
+		e.do(req{Method: "POST", Path: "/users/" + ned + "/options", Body: map[string]any{"name": "QUARANTINE_REPORT_MAX_ENTRIES", "value": "1"}}).expect(201)
+		r = e.do(req{Method: "POST", Path: "/tasks", Body: map[string]any{"command": "send_spamfight_spam_mail", "params": map[string]any{"recipient": "ned@stark.net", "since": since}}}).expect(202)
+		e.waitTask(t, r.Header.Get("Location"), "done")
+		_, _, text = mailTo(t, e.smtp, "ned@stark.net", 4)
+		if n := len(releaseLink.FindAllString(text, -1)); n != 1 || !strings.Contains(text, "Iron") || strings.Contains(text, "Gold") {
+			t.Errorf("a digest of at most 1 entry lists %d:\n%s", n, text)
+		}
+		e.do(req{Method: "DELETE", Path: "/users/" + ned + "/options/QUARANTINE_REPORT_MAX_ENTRIES"}).expect(204)
+
 		// The user itself may ask for its digest; a user without the
 		// quarantine service has none.
 		tok := e.tempToken(t, "ned@stark.net")

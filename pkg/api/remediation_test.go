@@ -189,6 +189,11 @@ func TestRemediateMessage(t *testing.T) {
 		rq.Token = lannisterWarden
 		e.do(rq).problem(422, "No mailbox within your reach")
 		e.do(remediation(map[string]any{"messageId": "x@y", "recipients": []string{}, "action": "DELETE"})).problem(400, "params.recipients")
+		many := make([]string, 501)
+		for i := range many {
+			many[i] = fmt.Sprintf("u%d@stark.net", i)
+		}
+		e.do(remediation(map[string]any{"messageId": "x@y", "recipients": many, "action": "DELETE"})).problem(400, "1 to 500")
 		e.do(remediation(map[string]any{"messageId": "x@y", "recipients": []string{"ned@stark.net"}, "action": "ARCHIVE"})).problem(400, "params.action")
 		e.do(remediation(map[string]any{"messageId": "", "recipients": []string{"ned@stark.net"}, "action": "DELETE"})).problem(400, "params.messageId")
 		e.do(remediation(map[string]any{"messageId": "x@y", "recipients": []string{"nobody@stark.net"}, "action": "DELETE"})).problem(422, "nobody@stark.net")
