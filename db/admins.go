@@ -131,6 +131,9 @@ func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin,
 		q = q.Where("(admins.id = ? OR "+inSubquery(dialectOf(q), "admins.id", holders)+")",
 			f.Self, orNone(r.BrokerIDs), orNone(r.CustomerIDs), orNone(r.BrokerIDs), domains)
 	}
+	if f.Search == "" && f.Managed == nil && f.OnDomain == nil && f.ID == nil {
+		q = counted(q, rowCount{table: "admins"})
+	}
 	return findPage[Admin](ctx, q, AdminList, p)
 }
 

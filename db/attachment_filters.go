@@ -90,9 +90,9 @@ func (s *Store) CreateAttachmentFilter(ctx context.Context, f *AttachmentFilter)
 func attachmentFilterQuery(gdb *gorm.DB, domainID int64, action string) *gorm.DB {
 	q := gdb.Model(&AttachmentFilter{}).Where("attachment_filters.domain_id = ?", domainID)
 	if action != "" {
-		q = q.Where("attachment_filters.action = ?", action)
+		return q.Where("attachment_filters.action = ?", action)
 	}
-	return q
+	return counted(q, rowCount{table: "attachment_filters", col: "domain_id", val: domainID})
 }
 
 // ListAttachmentFilters returns one page of a domain's attachment rules

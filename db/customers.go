@@ -87,6 +87,9 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]
 	if f.BrokerID != nil {
 		q = q.Where("customers.broker_id = ?", *f.BrokerID)
 	}
+	if f == (CustomerFilter{}) {
+		q = counted(q, rowCount{table: "customers"})
+	}
 	return findPage[Customer](ctx, q, CustomerList, p)
 }
 

@@ -238,6 +238,9 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 		cond, args := matchClause(d, f.PlatformName, "platforms.name")
 		q = anchor(q, f.PlatformName).Where(inSubquery(d, "domains.id", "SELECT platforms.domain_id FROM platforms WHERE "+cond), args...)
 	}
+	if f == (DomainFilter{}) {
+		q = counted(q, rowCount{table: "domains"})
+	}
 	rows, total, err := findPage[Domain](ctx, q, DomainList, p)
 	if err != nil {
 		return nil, 0, err

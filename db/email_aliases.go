@@ -299,6 +299,9 @@ func emailAliasQuery(gdb *gorm.DB, domainID int64, f EmailAliasFilter) *gorm.DB 
 	if f.Recipient != "" {
 		q = recipientWhere(anchor(q, f.Recipient), f.Recipient)
 	}
+	if f == (EmailAliasFilter{}) {
+		q = counted(q, rowCount{table: "email_aliases", col: "domain_id", val: domainID})
+	}
 	return q
 }
 

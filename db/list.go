@@ -55,15 +55,16 @@ func (spec ListSpec) Validate(p Page) error {
 	return err
 }
 
-// findPage counts every row q matches, then loads the requested page: two
-// queries whatever the page length.
+// findPage counts every row q matches (countMatches: a kept count when q
+// has one), then loads the requested page: two queries whatever the page
+// length.
 func findPage[T any](ctx context.Context, q *gorm.DB, spec ListSpec, p Page) ([]T, int64, error) {
 	order, err := spec.orderBy(dialectOf(q), p.Sort)
 	if err != nil {
 		return nil, 0, err
 	}
-	var total int64
-	if err := q.Session(&gorm.Session{}).WithContext(ctx).Count(&total).Error; err != nil {
+	total, err := countMatches(ctx, q)
+	if err != nil {
 		return nil, 0, translate(err)
 	}
 	rows := []T{}

@@ -71,9 +71,9 @@ func (s *Store) CreateUriFilter(ctx context.Context, f *UriFilter) (*UriFilterVi
 func uriFilterQuery(gdb *gorm.DB, domainID int64, action string) *gorm.DB {
 	q := gdb.Model(&UriFilter{}).Where("uri_filters.domain_id = ?", domainID)
 	if action != "" {
-		q = q.Where("uri_filters.action = ?", action)
+		return q.Where("uri_filters.action = ?", action)
 	}
-	return q
+	return counted(q, rowCount{table: "uri_filters", col: "domain_id", val: domainID})
 }
 
 // ListUriFilters returns one page of a domain's URI rules

@@ -206,6 +206,12 @@ func (s *Store) StreamUsers(ctx context.Context, f UserFilter, sort string, fn f
 	})
 }
 
+// withoutDomain is f less its domain.
+func (f UserFilter) withoutDomain() UserFilter {
+	f.DomainID = nil
+	return f
+}
+
 // userQuery applies the filters of the user lists.
 func userQuery(gdb *gorm.DB, f UserFilter) *gorm.DB {
 	q := gdb.Model(&User{})
@@ -215,6 +221,14 @@ func userQuery(gdb *gorm.DB, f UserFilter) *gorm.DB {
 	q = where(q, f.Email, "users.email")
 	if f.Reach != nil {
 		q = q.Where("users.domain_id IN (?)", f.Reach.domainsWhere(q.Session(&gorm.Session{NewDB: true}).Table("domains").Select("domains.id"), "domains.id", "domains.customer_id"))
+	}
+	// Every user, or a domain's: a kept count.
+	if f.withoutDomain() == (UserFilter{}) {
+		c := rowCount{table: "users"}
+		if f.DomainID != nil {
+			c.col, c.val = "domain_id", *f.DomainID
+		}
+		q = counted(q, c)
 	}
 	if f.PlatformName != "" {
 		// The user's platform, or its domain's default when it has none:

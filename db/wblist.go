@@ -191,7 +191,16 @@ func purgeExpired(tx *gorm.DB, o WblistOwner, now int64) error {
 
 // wblistQuery selects an owner's active rules that match f.
 func wblistQuery(gdb *gorm.DB, o WblistOwner, f WblistFilter) *gorm.DB {
-	q := active(gdb.Model(&WblistRule{}).Where(o.column()+" = ?", o.key()), nowMillis())
+	now := nowMillis()
+	q := active(gdb.Model(&WblistRule{}).Where(o.column()+" = ?", o.key()), now)
+	if f == (WblistFilter{}) {
+		// The owner's rules, less those that expired and wait for the
+		// purge (counted from the index of their expiry).
+		col := strings.TrimPrefix(o.column(), "wblist_rules.")
+		expired := gdb.Session(&gorm.Session{NewDB: true}).Model(&WblistRule{}).Select("COUNT(*)").
+			Where(o.column()+" = ? AND wblist_rules.expire_at <= ?", o.key(), now)
+		return counted(q, rowCount{table: "wblist_rules", col: col, val: o.key(), less: expired})
+	}
 	if f.Type != "" {
 		q = q.Where("wblist_rules.type = ?", f.Type)
 	}

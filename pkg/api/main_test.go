@@ -135,6 +135,13 @@ func newEnvWith(t testing.TB, dbURL string, set func(*api.Options)) *env {
 	if _, err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Whatever the test wrote, the kept row counts (the lists' totals)
+	// still agree with the rows (a store the test took down aside).
+	t.Cleanup(func() {
+		if err := store.CheckCounts(ctx); errors.Is(err, db.ErrCountsDiffer) {
+			t.Error(err)
+		}
+	})
 	if _, _, err := store.Bootstrap(ctx, adminToken); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,145 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// The totals of the unfiltered lists (X-Total-Count) come from row counts
+// that triggers keep in row_counts, in the transaction of each insert and
+// delete (migration 00014, dialectSQL.Counted): a key lookup, whatever the
+// size of the table or of the owner's rows, and exact, as the count moves
+// with the rows it counts, committed or rolled back with them. A filtered
+// list counts its matches from its indexes (README "What the lists read").
+//
+// On PostgreSQL each count is a row that the writes of its table update:
+// concurrent writes of one list (or of one owner's rows) take its lock in
+// turn, each for the rest of its transaction, which the API keeps short.
+
+// keptCounts is what the triggers count: per table, the columns whose
+// values are counted besides the whole table. CheckCounts compares them
+// with the rows.
+var keptCounts = map[string][]string{
+	"domains":            nil,
+	"customers":          nil,
+	"admins":             nil,
+	"users":              {"domain_id"},
+	"email_aliases":      {"domain_id"},
+	"wblist_rules":       {"domain_id", "user_id"},
+	"attachment_filters": {"domain_id"},
+	"uri_filters":        {"domain_id"},
+}
+
+// rowCount names one kept count: the rows of table, or those whose col is
+// val.
+type rowCount struct {
+	table, col string
+	val        int64
+	// less, when set, counts the rows the list leaves out (the expired
+	// sender rules that wait for the purge).
+	less *gorm.DB
+}
+
+// countKey marks a query (gorm's Set) whose matches a rowCount counts.
+const countKey = "cleanmail:count"
+
+// counted tells findPage that c counts every row q matches.
+func counted(q *gorm.DB, c rowCount) *gorm.DB {
+	if _, ok := keptCounts[c.table]; !ok {
+		panic("db: no count is kept of " + c.table)
+	}
+	return q.Set(countKey, c)
+}
+
+// countMatches is the number of rows q matches: its kept count when q
+// has one (counted), else a count of the matches.
+func countMatches(ctx context.Context, q *gorm.DB) (int64, error) {
+	c, ok := q.Get(countKey)
+	if !ok {
+		var n int64
+		err := q.Session(&gorm.Session{}).WithContext(ctx).Count(&n).Error
+		return n, err
+	}
+	rc := c.(rowCount)
+	kept := "SELECT COALESCE((SELECT n FROM row_counts WHERE tbl = ? AND col = ? AND val = ?), 0)"
+	args := []any{rc.table, rc.col, rc.val}
+	if rc.less != nil {
+		kept += " - (?)"
+		args = append(args, rc.less)
+	}
+	var n int64
+	err := q.Session(&gorm.Session{NewDB: true}).WithContext(ctx).Raw(kept, args...).Scan(&n).Error
+	return n, err
+}
+
+// ErrCountsDiffer is CheckCounts' finding.
+var ErrCountsDiffer = errors.New("row counts differ from the rows")
+
+// CheckCounts compares every kept count with the rows it counts, and
+// describes each that differs (a count of zero and no count agree). The
+// tests call it after their writes.
+func (s *Store) CheckCounts(ctx context.Context) error {
+	gdb, cancel := s.db(ctx)
+	defer cancel()
+	type row struct {
+		Tbl, Col string
+		Val, N   int64
+	}
+	key := func(r row) string { return fmt.Sprintf("%s.%s=%d", r.Tbl, r.Col, r.Val) }
+	kept := map[string]int64{}
+	var rows []row
+	if err := gdb.Raw("SELECT tbl, col, val, n FROM row_counts WHERE n <> 0").Scan(&rows).Error; err != nil {
+		return translate(err)
+	}
+	for _, r := range rows {
+		kept[key(r)] = r.N
+	}
+	var diffs []string
+	for table, cols := range keptCounts {
+		var real []row
+		q := fmt.Sprintf("SELECT '%s' AS tbl, '' AS col, 0 AS val, COUNT(*) AS n FROM %s", table, table)
+		for _, c := range cols {
+			q += fmt.Sprintf(" UNION ALL SELECT '%s', '%s', %s, COUNT(*) FROM %s WHERE %s IS NOT NULL GROUP BY %s", table, c, c, table, c, c)
+		}
+		if err := gdb.Raw(q).Scan(&real).Error; err != nil {
+			return translate(err)
+		}
+		for _, r := range real {
+			k := key(r)
+			if kept[k] != r.N {
+				diffs = append(diffs, fmt.Sprintf("%s: kept %d, %d rows", k, kept[k], r.N))
+			}
+			delete(kept, k)
+		}
+	}
+	for k, n := range kept {
+		diffs = append(diffs, fmt.Sprintf("%s: kept %d, no rows", k, n))
+	}
+	if len(diffs) > 0 {
+		slices.Sort(diffs)
+		if len(diffs) > 10 {
+			diffs = append(diffs[:10], fmt.Sprintf("and %d more", len(diffs)-10))
+		}
+		return fmt.Errorf("%w: %s", ErrCountsDiffer, strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+// PurgeCounts deletes the counts that fell to zero (those of deleted
+// owners). A concurrent insert that counts one again either finds it
+// (and the delete, which then sees it above zero, leaves it) or creates
+// it anew.
+func (s *Store) PurgeCounts(ctx context.Context, _ int64) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(gdb *gorm.DB) error {
+		res := gdb.Exec("DELETE FROM row_counts WHERE n = 0")
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
+}

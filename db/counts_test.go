@@ -1,0 +1,204 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+)
+
+func newUser(domainID int64, email string) *User {
+	return &User{DomainID: domainID, Email: email, Status: UserEnabled, Language: "EN", SenderVerifyOn: true}
+}
+
+// The totals of the unfiltered lists are the kept counts, and the counts
+// follow every write: creations, deletions, a rolled-back transaction, a
+// purge's cascade; a sender rule that expired is left out of its owner's
+// total as of its list.
+func TestRowCountsFollowWrites(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		check := func(when string) {
+			t.Helper()
+			if err := s.CheckCounts(ctx); err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+		}
+		d1, err := s.CreateDomain(ctx, newTestDomain("north.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2, err := s.CreateDomain(ctx, newTestDomain("south.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var users []int64
+		for i := range 5 {
+			u := newUser(d1, fmt.Sprintf("u%d@north.example", i))
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			users = append(users, u.ID)
+		}
+		for i := range 2 {
+			if err := s.CreateUser(ctx, newUser(d2, fmt.Sprintf("u%d@south.example", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A transaction that fails takes its count with it.
+		failed := errors.New("changed my mind")
+		err = s.Tx(ctx, func(ctx context.Context) error {
+			if err := s.CreateUser(ctx, newUser(d1, "ghost@north.example")); err != nil {
+				return err
+			}
+			return failed
+		})
+		if !errors.Is(err, failed) {
+			t.Fatalf("Tx = %v, want %v", err, failed)
+		}
+		var rules []WblistRule
+		for i := range 3 {
+			rules = append(rules, WblistRule{DomainID: &d1, Value: fmt.Sprintf("s%d@spam.example", i), Type: "BLOCK"})
+		}
+		rules = append(rules, WblistRule{UserID: &users[0], Value: "friend@ok.example", Type: "ALLOW"})
+		if _, err := s.AddWblistRules(ctx, rules); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateEmailAlias(ctx, d1, "team@north.example", []string{"u1@north.example"}); err != nil {
+			t.Fatal(err)
+		}
+		check("after the creations")
+
+		total := func(what string, list func() (int64, error), want int64) {
+			t.Helper()
+			n, err := list()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if n != want {
+				t.Errorf("%s: total %d, want %d", what, n, want)
+			}
+		}
+		users1 := func() (int64, error) {
+			_, n, err := s.ListUsers(ctx, UserFilter{DomainID: &d1}, Page{PageSize: 1})
+			return n, err
+		}
+		allUsers := func() (int64, error) { _, n, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: 1}); return n, err }
+		rules1 := func() (int64, error) {
+			_, n, err := s.ListWblistRules(ctx, DomainOwner(d1), WblistFilter{}, Page{PageSize: 1})
+			return n, err
+		}
+		total("users", allUsers, 7)
+		total("users of north", users1, 5)
+		total("rules of north", rules1, 3)
+		total("domains", func() (int64, error) {
+			_, n, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: 1})
+			return n, err
+		}, 2)
+
+		// An expired rule that waits for the purge is not listed, nor
+		// counted in the total.
+		exec := func(q string) {
+			t.Helper()
+			if err := s.write(ctx, func(gdb *gorm.DB) error { return gdb.Exec(q).Error }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		exec("UPDATE wblist_rules SET expire_at = 1 WHERE value = 's0@spam.example'")
+		total("rules of north, one expired", rules1, 2)
+
+		// The lists read the kept count: a count set wrong shows, and
+		// CheckCounts names it.
+		exec("UPDATE row_counts SET n = n + 100 WHERE tbl = 'users' AND col = ''")
+		total("users, count set wrong", allUsers, 107)
+		if err := s.CheckCounts(ctx); err == nil || !strings.Contains(err.Error(), "users.=0: kept 107, 7 rows") {
+			t.Errorf("CheckCounts with a count set wrong = %v", err)
+		}
+		exec("UPDATE row_counts SET n = n - 100 WHERE tbl = 'users' AND col = ''")
+
+		if err := s.DeleteUser(ctx, users[0]); err != nil {
+			t.Fatal(err)
+		}
+		check("after a user's deletion (and its rules')")
+		total("users of north after a deletion", users1, 4)
+
+		// A purge deletes the domain's rows by cascade; its counts fall
+		// to zero, and PurgeCounts reclaims them.
+		past := nowMillis() - 1
+		err = s.UpdateDomain(ctx, d1, func(e *DomainEdit) error {
+			e.Domain.Status, e.Domain.DeletionDate, e.Domain.PurgeDate = StatusDeleted, &past, &past
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.PurgeDomains(ctx, nowMillis()); err != nil || n != 1 {
+			t.Fatalf("PurgeDomains = %d, %v", n, err)
+		}
+		check("after the purge")
+		total("users after the purge", allUsers, 2)
+		n, err := s.PurgeCounts(ctx, 0)
+		if err != nil || n < 3 {
+			t.Errorf("PurgeCounts = %d, %v; want the purged domain's counts (users, aliases, rules) and the deleted user's", n, err)
+		}
+		gdb, cancel := s.db(ctx)
+		defer cancel()
+		var zeros int64
+		if err := gdb.Raw("SELECT COUNT(*) FROM row_counts WHERE n = 0").Scan(&zeros).Error; err != nil || zeros != 0 {
+			t.Errorf("counts of zero left: %d, %v", zeros, err)
+		}
+		check("after PurgeCounts")
+	})
+}
+
+// Concurrent writers of one list keep its counts exact: on PostgreSQL they
+// update the same count rows from their own transactions.
+func TestRowCountsUnderConcurrentWrites(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var domains []int64
+		for _, name := range []string{"east.example", "west.example"} {
+			id, err := s.CreateDomain(ctx, newTestDomain(name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			domains = append(domains, id)
+		}
+		const writers, each = 8, 12
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*each)
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					d := domains[(w+i)%2]
+					u := newUser(d, fmt.Sprintf("w%d-%d@x%d.example", w, i, d))
+					if err := s.CreateUser(ctx, u); err != nil {
+						errs <- err
+						continue
+					}
+					if i%3 == 0 {
+						if err := s.DeleteUser(ctx, u.ID); err != nil {
+							errs <- err
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if err := s.CheckCounts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, n, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: 1})
+		if want := int64(writers * (each - each/3)); err != nil || n != want {
+			t.Errorf("users: total %d, %v; want %d", n, err, want)
+		}
+	})
+}
