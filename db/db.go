@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -105,6 +106,10 @@ func Open(opts Options) (*Store, error) {
 	}
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		url, err := withoutJIT(url)
+		if err != nil {
+			return nil, fmt.Errorf("database URL %s: %w", redactURL(opts.URL), err)
+		}
 		gdb, err := openGorm(postgres.Open(url), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres database: %w", err)
@@ -181,6 +186,25 @@ func openSQLiteStore(path string, cfg *gorm.Config, timeout time.Duration) (*Sto
 		return nil, fmt.Errorf("open sqlite database: %w", err)
 	}
 	return &Store{gdb: gdb, wdb: wdb, writer: newWriterGate(), dialect: SQLite, timeout: timeout}, nil
+}
+
+// withoutJIT turns PostgreSQL's JIT compilation off for the store's
+// sessions, unless the URL sets jit itself (a run-time parameter, as pgx
+// reads its URL). Compiling a query costs tens to hundreds of
+// milliseconds, which the service's queries, each a page or a lookup, do
+// not win back: with it, one list query of TestExplainLists at 1,000,000
+// domains took 1.8 s instead of 30 ms.
+func withoutJIT(raw string) (string, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "", errors.New("not a URL")
+	}
+	q := u.Query()
+	if !q.Has("jit") {
+		q.Set("jit", "off")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
 }
 
 // redactURL hides a password in a database URL before it reaches a log.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -335,5 +336,29 @@ func TestOptimizeGathersSQLiteStatistics(t *testing.T) {
 	pg := openTestStore(t, dbtest.Postgres(t))
 	if err := pg.Optimize(ctx); err != nil {
 		t.Errorf("PostgreSQL: %v", err)
+	}
+}
+
+// TestPostgresJITOff: the store's sessions run without JIT compilation,
+// unless the URL asks for it.
+func TestPostgresJITOff(t *testing.T) {
+	base := dbtest.Postgres(t)
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	for _, c := range []struct{ url, want string }{{base, "off"}, {base + sep + "jit=on", "on"}} {
+		s, err := Open(Options{URL: c.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gdb, cancel := s.db(context.Background())
+		var jit string
+		err = gdb.Raw("SHOW jit").Scan(&jit).Error
+		cancel()
+		s.Close()
+		if err != nil || jit != c.want {
+			t.Errorf("%s: jit = %q, %v; want %q", redactURL(c.url), jit, err, c.want)
+		}
 	}
 }
