@@ -202,3 +202,55 @@ func TestRowCountsUnderConcurrentWrites(t *testing.T) {
 		}
 	})
 }
+
+// A page embeds its relations in a fixed number of queries: a page of one
+// row and a page of thirty cost the same count of statements.
+func TestPageQueriesAreBounded(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for i := range 30 {
+			d, err := s.CreateDomain(ctx, newTestDomain(fmt.Sprintf("d%02d.example", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateUser(ctx, newUser(d, fmt.Sprintf("u@d%02d.example", i))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.AddDomainAliases(ctx, d, []string{fmt.Sprintf("alias%02d.example", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := countQueries(t, s)
+		for _, l := range []struct {
+			name string
+			page func(size int) (int, error)
+		}{
+			{"domains", func(size int) (int, error) {
+				v, _, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: size})
+				return len(v), err
+			}},
+			{"domains by name", func(size int) (int, error) {
+				v, _, err := s.ListDomains(ctx, DomainFilter{Name: "d*"}, Page{PageSize: size})
+				return len(v), err
+			}},
+			{"users", func(size int) (int, error) {
+				v, _, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: size})
+				return len(v), err
+			}},
+		} {
+			queries := map[int]int64{}
+			for _, size := range []int{1, 30} {
+				n.Store(0)
+				got, err := l.page(size)
+				if err != nil || got != size {
+					t.Fatalf("%s: page of %d: %d rows, %v", l.name, size, got, err)
+				}
+				queries[size] = n.Load()
+			}
+			if queries[1] != queries[30] {
+				t.Errorf("%s: %d statements for a page of 1, %d for 30", l.name, queries[1], queries[30])
+			}
+			t.Logf("%s: %d statements a page", l.name, queries[30])
+		}
+	})
+}
