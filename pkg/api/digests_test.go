@@ -132,8 +132,18 @@ func TestQuarantineDigest(t *testing.T) {
 		r = e.do(req{Method: "POST", Path: "/tasks", Body: map[string]any{"command": "send_spamfight_spam_mail", "params": map[string]any{"recipient": "ned@stark.net", "since": since}}}).expect(202)
 		e.waitTask(t, r.Header.Get("Location"), "done")
 		_, _, text = mailTo(t, e.smtp, "ned@stark.net", 4)
-		if n := len(releaseLink.FindAllString(text, -1)); n != 1 || !strings.Contains(text, "Iron") || strings.Contains(text, "Gold") {
-			t.Errorf("a digest of at most 1 entry lists %d:\n%s", n, text)
+		iron := releaseLink.FindAllStringSubmatch(text, -1)
+		if len(iron) != 1 || !strings.Contains(text, "Iron") || strings.Contains(text, "Gold") {
+			t.Fatalf("a digest of at most 1 entry lists %d:\n%s", len(iron), text)
+		}
+		// Once the newest is released, the cap's one entry is the next
+		// one held: released messages take no place in it.
+		e.do(req{Method: "GET", Path: iron[0][1], Token: "-"}).expect(200)
+		r = e.do(req{Method: "POST", Path: "/tasks", Body: map[string]any{"command": "send_spamfight_spam_mail", "params": map[string]any{"recipient": "ned@stark.net", "since": since}}}).expect(202)
+		e.waitTask(t, r.Header.Get("Location"), "done")
+		_, _, text = mailTo(t, e.smtp, "ned@stark.net", 5)
+		if n := len(releaseLink.FindAllString(text, -1)); n != 1 || !strings.Contains(text, "Gold") || strings.Contains(text, "Iron") {
+			t.Errorf("a digest of at most 1 entry, the newest released, lists %d:\n%s", n, text)
 		}
 		e.do(req{Method: "DELETE", Path: "/users/" + ned + "/options/QUARANTINE_REPORT_MAX_ENTRIES"}).expect(204)
 

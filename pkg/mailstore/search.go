@@ -35,6 +35,9 @@ type Query struct {
 	// ID matches the Message-ID or the X-Fuglu-Id header.
 	ID       string
 	Operator Operator
+	// Without leaves out the messages that carry any of these flags,
+	// whatever the operator.
+	Without []imap.Flag
 }
 
 // Sorts are the sort fields of a folder's messages.
@@ -88,6 +91,7 @@ func (q Query) criteria() *imap.SearchCriteria {
 			c.And(&terms[i])
 		}
 	}
+	c.NotFlag = q.Without
 	// IMAP compares dates only: a day on each side, and the exact instant
 	// checked afterwards (exact).
 	if q.ReceivedAfter != nil {

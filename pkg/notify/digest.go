@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/riverqueue/river"
 
 	"github.com/cleanmail/cleanmail/db"
@@ -115,7 +116,12 @@ func (m *Mailer) digest(ctx context.Context, kind string, a Digest) error {
 		}
 	}
 	folder := digestFolders[kind]
-	page, err := m.Mail.Search(ctx, u.Email, folder, mailstore.Query{ReceivedAfter: &since}, listing.Page{PageSize: max, Sort: "-receivedDate"})
+	q := mailstore.Query{ReceivedAfter: &since}
+	if kind == DigestSpam {
+		// Released already: not listed, nor counted in the page.
+		q.Without = []imap.Flag{mailstore.Released}
+	}
+	page, err := m.Mail.Search(ctx, u.Email, folder, q, listing.Page{PageSize: max, Sort: "-receivedDate"})
 	if err != nil {
 		return err
 	}
@@ -125,9 +131,6 @@ func (m *Mailer) digest(ctx context.Context, kind string, a Digest) error {
 		data.Link = set.AppURL + "/messages"
 	}
 	for _, s := range page.Messages {
-		if kind == DigestSpam && s.Has(mailstore.Released) {
-			continue
-		}
 		item := templates.Item{From: s.From, Subject: s.Subject, Date: s.ReceivedDate}
 		if kind == DigestSpam {
 			item.ReleaseLink = quarantine // users may not release: the quarantine, where they ask
