@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -17,9 +18,9 @@ import (
 // with the rows it counts, committed or rolled back with them. A filtered
 // list counts its matches from its indexes (README "What the lists read").
 //
-// On PostgreSQL each count is a row that the writes of its table update:
-// concurrent writes of one list (or of one owner's rows) take its lock in
-// turn, each for the rest of its transaction, which the API keeps short.
+// A count is the sum of its slots: on PostgreSQL each session writes to
+// one of 16 (dialectSQL.Counted), so that concurrent writers of one list
+// seldom wait for each other's commit; on SQLite there is one.
 
 // keptCounts is what the triggers count: per table, the columns whose
 // values are counted besides the whole table. CheckCounts compares them
@@ -66,7 +67,7 @@ func countMatches(ctx context.Context, q *gorm.DB) (int64, error) {
 		return n, err
 	}
 	rc := c.(rowCount)
-	kept := "SELECT COALESCE((SELECT n FROM row_counts WHERE tbl = ? AND col = ? AND val = ?), 0)"
+	kept := "SELECT (SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE tbl = ? AND col = ? AND val = ?)"
 	args := []any{rc.table, rc.col, rc.val}
 	if rc.less != nil {
 		kept += " - (?)"
@@ -93,7 +94,7 @@ func (s *Store) CheckCounts(ctx context.Context) error {
 	key := func(r row) string { return fmt.Sprintf("%s.%s=%d", r.Tbl, r.Col, r.Val) }
 	kept := map[string]int64{}
 	var rows []row
-	if err := gdb.Raw("SELECT tbl, col, val, n FROM row_counts WHERE n <> 0").Scan(&rows).Error; err != nil {
+	if err := gdb.Raw("SELECT tbl, col, val, SUM(n) AS n FROM row_counts GROUP BY tbl, col, val HAVING SUM(n) <> 0").Scan(&rows).Error; err != nil {
 		return translate(err)
 	}
 	for _, r := range rows {
@@ -130,16 +131,23 @@ func (s *Store) CheckCounts(ctx context.Context) error {
 	return nil
 }
 
-// PurgeCounts deletes the counts that fell to zero (those of deleted
-// owners). A concurrent insert that counts one again either finds it
-// (and the delete, which then sees it above zero, leaves it) or creates
-// it anew.
+// owners are the tables of the owners whose rows are counted, by column.
+var owners = map[string]string{"domain_id": "domains", "user_id": "users"}
+
+// PurgeCounts deletes the counts of the owners that were deleted: all
+// their rows went with them, and no row can name them any more (the
+// foreign keys), so their counts, zero, will not change again.
 func (s *Store) PurgeCounts(ctx context.Context, _ int64) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(gdb *gorm.DB) error {
-		res := gdb.Exec("DELETE FROM row_counts WHERE n = 0")
-		n = res.RowsAffected
-		return res.Error
+		for _, col := range slices.Sorted(maps.Keys(owners)) {
+			res := gdb.Exec(fmt.Sprintf("DELETE FROM row_counts WHERE col = ? AND NOT EXISTS (SELECT 1 FROM %s WHERE %s.id = row_counts.val)", owners[col], owners[col]), col)
+			if res.Error != nil {
+				return res.Error
+			}
+			n += res.RowsAffected
+		}
+		return nil
 	})
 	return n, err
 }

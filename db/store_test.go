@@ -30,7 +30,7 @@ func testStores(t *testing.T, fn func(t *testing.T, s *Store)) {
 	})
 }
 
-func openTestStore(t *testing.T, u string) *Store {
+func openTestStore(t testing.TB, u string) *Store {
 	s, err := Open(Options{URL: u})
 	if err != nil {
 		t.Fatal(err)

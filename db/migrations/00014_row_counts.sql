@@ -8,8 +8,11 @@ CREATE TABLE row_counts (
     -- '' and 0 for the whole table; else a column and one of its values.
     col TEXT NOT NULL,
     val BIGINT NOT NULL,
+    -- A count is the sum of its slots (on PostgreSQL, one per group of
+    -- sessions: dialectSQL.Counted); a slot alone may be negative.
+    slot INTEGER NOT NULL,
     n BIGINT NOT NULL,
-    PRIMARY KEY (tbl, col, val)
+    PRIMARY KEY (tbl, col, val, slot)
 );
 {{.Counted "domains"}}
 {{.Counted "customers"}}
