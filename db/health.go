@@ -95,7 +95,7 @@ type FailingEntity struct {
 }
 
 // MaxFailing bounds the list of failing entities (GET /health answers at
-// most this many, the oldest failures first).
+// most this many: domains first, each kind by name).
 const MaxFailing = 1000
 
 // ListFailing returns the domains and platforms within reach (nil: all)

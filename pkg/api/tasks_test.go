@@ -280,6 +280,8 @@ func TestTaskRefusals(t *testing.T) {
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "cersei@lannister.net", "validity": 3})).problem(400, "params.validity")
 		e.do(task("send_token_mail", map[string]any{"recipient": "cersei@lannister.net", "validity": 0})).problem(400, "params.validity")
 		e.do(task("send_token_mail", map[string]any{"recipient": "cersei@lannister.net", "validity": "24"})).problem(400, "params.validity")
+		e.do(task("send_token_mail", map[string]any{"recipient": "cersei@lannister.net", "validity": 745})).problem(400, "params.validity")
+		e.do(task("send_token_mail", map[string]any{"recipient": "cersei@lannister.net", "validity": 1.5})).problem(400, "params.validity")
 		e.do(task("send_lunch", map[string]any{"recipient": "cersei@lannister.net"})).problem(400, "command")
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "nobody@lannister.net"})).problem(422, "nobody@lannister.net")
 		e.do(task("send_welcome_mail", map[string]any{"recipient": "tyrion@lannister.net"})).problem(422, "disabled")

@@ -1,6 +1,7 @@
 package mailstore_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -157,6 +158,28 @@ func TestFindAndRaw(t *testing.T) {
 	for _, id := range []string{"3", "ab", "f-12", "nothing"} {
 		if _, err := st.Find(ctx, user, "Quarantine", id); fault.KindOf(err) != fault.NotFound {
 			t.Errorf("Find(%q) = %v, want not found", id, err)
+		}
+	}
+}
+
+// A message larger than MaxRaw is not read into memory: TooLarge (413),
+// decided from its size; one of MaxRaw bytes is read.
+func TestRawIsBounded(t *testing.T) {
+	srv, st := start(t)
+	ctx := context.Background()
+	head := msg("a@x.example", user, "big", "big@x", "")
+	for uid, size := range []int{mailstore.MaxRaw + 1, mailstore.MaxRaw} {
+		raw := append(append([]byte{}, head...), bytes.Repeat([]byte("x"), size-len(head))...)
+		if err := srv.Deliver(user, "Archive", raw, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		_, src, err := st.Raw(ctx, user, "Archive", fmt.Sprint(uid+1))
+		if size > mailstore.MaxRaw {
+			if fault.KindOf(err) != fault.TooLarge || src != nil {
+				t.Errorf("Raw of %d bytes: %d bytes, %v; want TooLarge", size, len(src), err)
+			}
+		} else if err != nil || len(src) != size {
+			t.Errorf("Raw of %d bytes: %d bytes, %v", size, len(src), err)
 		}
 	}
 }
