@@ -228,15 +228,20 @@ func serve(args []string, stderr io.Writer, withAPI bool) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	log.Info("shutting down: finishing in-flight requests and running jobs", "timeout", cfg.ShutdownTimeout.String())
 	setReady(false)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	// Both at once, within the one timeout: the queue takes no new job
+	// while the requests finish (a job taken then would be cut sooner).
+	queueStopped := make(chan error, 1)
+	go func() { queueStopped <- queue.Stop(sctx) }()
+	herr := srv.Shutdown(sctx)
+	if qerr := <-queueStopped; qerr != nil {
+		log.Warn("job queue stopped with an error", "err", qerr)
 	}
-	if err := queue.Stop(sctx); err != nil {
-		log.Warn("job queue stopped with an error", "err", err)
+	if herr != nil {
+		return fmt.Errorf("shutdown: %w", herr)
 	}
 	log.Info("stopped")
 	return nil
