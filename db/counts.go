@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -131,23 +130,24 @@ func (s *Store) CheckCounts(ctx context.Context) error {
 	return nil
 }
 
-// owners are the tables of the owners whose rows are counted, by column.
-var owners = map[string]string{"domain_id": "domains", "user_id": "users"}
-
-// PurgeCounts deletes the counts of the owners that were deleted: all
-// their rows went with them, and no row can name them any more (the
-// foreign keys), so their counts, zero, will not change again.
-func (s *Store) PurgeCounts(ctx context.Context, _ int64) (int64, error) {
-	var n int64
-	err := s.write(ctx, func(gdb *gorm.DB) error {
-		for _, col := range slices.Sorted(maps.Keys(owners)) {
-			res := gdb.Exec(fmt.Sprintf("DELETE FROM row_counts WHERE col = ? AND NOT EXISTS (SELECT 1 FROM %s WHERE %s.id = row_counts.val)", owners[col], owners[col]), col)
-			if res.Error != nil {
-				return res.Error
-			}
-			n += res.RowsAffected
+// dropCounts deletes the counts of the owners (the rows whose col, an
+// owner column such as domain_id, is one of ids) that tx has just deleted:
+// their rows went with them (the foreign keys cascade, their counts
+// decremented to zero), and no row can name them any more. It must run
+// after the owners' deletion, in its transaction: a count deleted before
+// would be made again, negative, by the deletion of the rows.
+func dropCounts(tx *gorm.DB, col string, ids []int64) error {
+	var tables []string
+	for table, cols := range keptCounts {
+		if slices.Contains(cols, col) {
+			tables = append(tables, table)
 		}
-		return nil
-	})
-	return n, err
+	}
+	slices.Sort(tables)
+	for chunk := range slices.Chunk(ids, 1000) {
+		if err := tx.Exec("DELETE FROM row_counts WHERE tbl IN ? AND col = ? AND val IN ?", tables, col, chunk).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }

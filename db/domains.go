@@ -456,13 +456,38 @@ func (s *Store) UpdateDomain(ctx context.Context, id int64, edit func(e *DomainE
 }
 
 // PurgeDomains deletes for good the domains whose purge date has passed,
-// with everything they own (the foreign keys cascade). It returns how many.
+// with everything they own (the foreign keys cascade) and their row
+// counts, a batch at a time. It returns how many.
 func (s *Store) PurgeDomains(ctx context.Context, now int64) (int64, error) {
 	var n int64
-	err := s.write(ctx, func(gdb *gorm.DB) error {
-		res := gdb.Where("status = ? AND purge_date IS NOT NULL AND purge_date <= ?", StatusDeleted, now).Delete(&Domain{})
-		n = res.RowsAffected
-		return res.Error
-	})
-	return n, err
+	for {
+		var batch int64
+		err := s.tx(ctx, func(tx *gorm.DB) error {
+			var ids, users []int64
+			err := tx.Model(&Domain{}).Where("status = ? AND purge_date IS NOT NULL AND purge_date <= ?", StatusDeleted, now).
+				Order("id").Limit(purgeBatch).Pluck("id", &ids).Error
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			if err := tx.Model(&User{}).Where("domain_id IN ?", ids).Pluck("id", &users).Error; err != nil {
+				return err
+			}
+			res := tx.Where("id IN ?", ids).Delete(&Domain{})
+			if res.Error != nil {
+				return res.Error
+			}
+			batch = res.RowsAffected
+			if err := dropCounts(tx, "domain_id", ids); err != nil {
+				return err
+			}
+			return dropCounts(tx, "user_id", users)
+		})
+		n += batch
+		if err != nil || batch < purgeBatch {
+			return n, err
+		}
+	}
 }
+
+// purgeBatch is how many domains one transaction of PurgeDomains deletes.
+const purgeBatch = 500

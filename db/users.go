@@ -390,6 +390,9 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 		if err := tx.Delete(&User{}, id).Error; err != nil {
 			return err
 		}
+		if err := dropCounts(tx, "user_id", []int64{id}); err != nil {
+			return err
+		}
 		return tx.Where("address = ?", u.Email).Delete(&MailAddress{}).Error
 	})
 }

@@ -32,8 +32,7 @@ type purgeWorker struct {
 }
 
 // Work purges the deleted domains past their delay, reclaims the rows of
-// expired sender rules and uploads (hidden everywhere already) and the
-// row counts that fell to zero, and keeps
+// expired sender rules and uploads (hidden everywhere already), and keeps
 // SQLite's planner statistics current (db.Store.Optimize); each step is
 // tried even when another failed.
 func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error {
@@ -46,7 +45,6 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error {
 		{"deleted domains", w.store.PurgeDomains},
 		{"expired sender rules", w.store.PurgeExpiredWblistRules},
 		{"expired uploads", w.store.PurgeExpiredUploads},
-		{"row counts of deleted owners", w.store.PurgeCounts},
 		{"the planner's statistics", func(ctx context.Context, _ int64) (int64, error) { return 0, w.store.Optimize(ctx) }},
 	} {
 		n, err := p.fn(ctx, now)
