@@ -99,7 +99,7 @@ func (s *Server) ListAdmins(ctx context.Context, req gen.ListAdminsRequestObject
 	if me := principalFrom(ctx); !me.SysAdmin() && me.Admin != nil {
 		f.Self = me.Admin.ID
 	}
-	rows, total, err := s.store.ListAdmins(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListAdmins(ctx, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,7 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 		}
 		return gen.ListDomainAttachmentFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders(x.headers())}, nil
 	}
-	rows, total, err := s.store.ListAttachmentFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListAttachmentFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}

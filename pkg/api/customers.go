@@ -46,7 +46,7 @@ func (s *Server) GetBroker(ctx context.Context, req gen.GetBrokerRequestObject) 
 // ListBrokers lists brokers.
 func (s *Server) ListBrokers(ctx context.Context, req gen.ListBrokersRequestObject) (gen.ListBrokersResponseObject, error) {
 	p := req.Params
-	rows, total, err := s.store.ListBrokers(ctx, match(p.Name), page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListBrokers(ctx, match(p.Name), page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Server) GetCustomer(ctx context.Context, req gen.GetCustomerRequestObje
 func (s *Server) ListCustomers(ctx context.Context, req gen.ListCustomersRequestObject) (gen.ListCustomersResponseObject, error) {
 	p := req.Params
 	f := db.CustomerFilter{Name: match(p.Name), ExternalID: match(p.ExternalId), BrokerID: s.filterKey(p.BrokerId)}
-	rows, total, err := s.store.ListCustomers(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListCustomers(ctx, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
 	}

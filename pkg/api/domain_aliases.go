@@ -67,7 +67,7 @@ func (s *Server) DeleteDomainAlias(ctx context.Context, req gen.DeleteDomainAlia
 func (s *Server) ListDomainAliases(ctx context.Context, req gen.ListDomainAliasesRequestObject) (gen.ListDomainAliasesResponseObject, error) {
 	domainID := targetOf(ctx).key
 	p := req.Params
-	rows, total, err := s.store.ListDomainAliases(ctx, domainID, page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListDomainAliases(ctx, domainID, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}

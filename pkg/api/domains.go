@@ -322,7 +322,7 @@ func (s *Server) ListDomains(ctx context.Context, req gen.ListDomainsRequestObje
 		f.Status = ptr(string(*p.Status))
 	}
 	f.Reach = readReach(principalFrom(ctx), PermDomainRead)
-	views, total, err := s.store.ListDomains(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	views, total, _, err := s.store.ListDomains(ctx, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
 	}

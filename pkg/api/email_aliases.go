@@ -119,7 +119,7 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 		}
 		return gen.ListDomainEmailAliases200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainEmailAliases200ResponseHeaders(x.headers())}, nil
 	}
-	views, total, err := s.store.ListEmailAliases(ctx, domainID, f, page(p.Offset, p.PageSize, p.Sort))
+	views, total, _, err := s.store.ListEmailAliases(ctx, domainID, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}

@@ -144,7 +144,7 @@ func (s *Server) ListOptionDefs(ctx context.Context, req gen.ListOptionDefsReque
 	if p.Scope != nil {
 		f.Scope = db.OptionScope(*p.Scope)
 	}
-	defs, total, err := db.OptionDefs(f, page(p.Offset, p.PageSize, p.Sort))
+	defs, total, _, err := db.OptionDefs(f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (s *Server) GetOutgoingProvider(ctx context.Context, req gen.GetOutgoingPro
 // ListOutgoingProviders lists providers.
 func (s *Server) ListOutgoingProviders(ctx context.Context, req gen.ListOutgoingProvidersRequestObject) (gen.ListOutgoingProvidersResponseObject, error) {
 	p := req.Params
-	rows, total, err := s.store.ListOutgoingProviders(ctx, match(p.Name), page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListOutgoingProviders(ctx, match(p.Name), page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, err
 	}

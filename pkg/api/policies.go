@@ -258,7 +258,7 @@ func (s *Server) GetPolicy(ctx context.Context, req gen.GetPolicyRequestObject) 
 // ListDomainPolicies lists a domain's policies.
 func (s *Server) ListDomainPolicies(ctx context.Context, req gen.ListDomainPoliciesRequestObject) (gen.ListDomainPoliciesResponseObject, error) {
 	domainID := targetOf(ctx).key
-	rows, total, err := s.store.ListPolicies(ctx, domainID, db.PolicyFilter{},
+	rows, total, _, err := s.store.ListPolicies(ctx, domainID, db.PolicyFilter{},
 		page(req.Params.Offset, req.Params.PageSize, req.Params.Sort))
 	if err != nil {
 		return nil, err

@@ -88,7 +88,7 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 		}
 		return gen.ListDomainUriFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainUriFilters200ResponseHeaders(x.headers())}, nil
 	}
-	rows, total, err := s.store.ListUriFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListUriFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}

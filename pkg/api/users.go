@@ -206,7 +206,7 @@ func (s *Server) GetUser(ctx context.Context, req gen.GetUserRequestObject) (gen
 }
 
 func (s *Server) userPage(ctx context.Context, f db.UserFilter, p db.Page) ([]gen.User, int64, error) {
-	views, total, err := s.store.ListUsers(ctx, f, p)
+	views, total, _, err := s.store.ListUsers(ctx, f, p)
 	if err != nil {
 		return nil, 0, err
 	}

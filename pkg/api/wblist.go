@@ -162,7 +162,7 @@ func (s *Server) ListDomainWblistRules(ctx context.Context, req gen.ListDomainWb
 		}
 		return gen.ListDomainWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainWblistRules200ResponseHeaders(x.headers())}, nil
 	}
-	rows, total, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
@@ -182,7 +182,7 @@ func (s *Server) ListUserWblistRules(ctx context.Context, req gen.ListUserWblist
 		}
 		return gen.ListUserWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListUserWblistRules200ResponseHeaders(x.headers())}, nil
 	}
-	rows, total, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
+	rows, total, _, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
 	if err != nil {
 		return nil, about(err, fault.User)
 	}
