@@ -25,6 +25,7 @@ var AdminList = ListSpec{
 		"displayName": "lower(admins.display_name)",
 		"createdAt":   "admins.created_at",
 	},
+	Nullable: []string{"email", "displayName"},
 }
 
 // AdminFilter holds the admin list's filters.
@@ -101,7 +102,7 @@ func (s *Store) GetAdminByLogin(ctx context.Context, login string) (*Admin, erro
 }
 
 // ListAdmins returns one page of administrators.
-func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin, int64, error) {
+func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := gdb.Model(&Admin{})

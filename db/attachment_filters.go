@@ -98,22 +98,22 @@ func attachmentFilterQuery(gdb *gorm.DB, domainID int64, action string) *gorm.DB
 // ListAttachmentFilters returns one page of a domain's attachment rules
 // (all of them, or those of one action) and the count of all matches. A
 // missing domain is ErrNotFound.
-func (s *Store) ListAttachmentFilters(ctx context.Context, domainID int64, action string, p Page) ([]AttachmentFilterView, int64, error) {
+func (s *Store) ListAttachmentFilters(ctx context.Context, domainID int64, action string, p Page) ([]AttachmentFilterView, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	scope, err := ownerName(gdb, DomainOwner(domainID))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	rows, total, err := findPage[AttachmentFilter](ctx, attachmentFilterQuery(gdb, domainID, action), AttachmentFilterList, p)
+	rows, total, next, err := findPage[AttachmentFilter](ctx, attachmentFilterQuery(gdb, domainID, action), AttachmentFilterList, p)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	out := make([]AttachmentFilterView, len(rows))
 	for i, r := range rows {
 		out[i] = AttachmentFilterView{AttachmentFilter: r, Scope: scope}
 	}
-	return out, total, nil
+	return out, total, next, nil
 }
 
 // StreamAttachmentFilters hands every rule of ListAttachmentFilters (no

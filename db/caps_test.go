@@ -35,7 +35,7 @@ func TestCountsAreCapped(t *testing.T) {
 		if _, err := s.AddDomainAliases(ctx, d, []string{"one-too-many.stark.net"}); !errors.Is(err, ErrUnprocessable) {
 			t.Errorf("alias %d: err = %v, want ErrUnprocessable", MaxDomainAliases+1, err)
 		}
-		if _, total, _ := s.ListDomainAliases(ctx, d, Page{PageSize: 1}); total != MaxDomainAliases {
+		if _, total, _, _ := s.ListDomainAliases(ctx, d, Page{PageSize: 1}); total != MaxDomainAliases {
 			t.Errorf("%d aliases stored, want %d", total, MaxDomainAliases)
 		}
 

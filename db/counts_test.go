@@ -85,19 +85,22 @@ func TestRowCountsFollowWrites(t *testing.T) {
 			}
 		}
 		users1 := func() (int64, error) {
-			_, n, err := s.ListUsers(ctx, UserFilter{DomainID: &d1}, Page{PageSize: 1})
+			_, n, _, err := s.ListUsers(ctx, UserFilter{DomainID: &d1}, Page{PageSize: 1})
 			return n, err
 		}
-		allUsers := func() (int64, error) { _, n, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: 1}); return n, err }
+		allUsers := func() (int64, error) {
+			_, n, _, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: 1})
+			return n, err
+		}
 		rules1 := func() (int64, error) {
-			_, n, err := s.ListWblistRules(ctx, DomainOwner(d1), WblistFilter{}, Page{PageSize: 1})
+			_, n, _, err := s.ListWblistRules(ctx, DomainOwner(d1), WblistFilter{}, Page{PageSize: 1})
 			return n, err
 		}
 		total("users", allUsers, 7)
 		total("users of north", users1, 5)
 		total("rules of north", rules1, 3)
 		total("domains", func() (int64, error) {
-			_, n, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: 1})
+			_, n, _, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: 1})
 			return n, err
 		}, 2)
 
@@ -178,7 +181,7 @@ func TestPurgeDomainsInBatches(t *testing.T) {
 		if err := s.CheckCounts(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, n, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: 1}); err != nil || n != 1 {
+		if _, n, _, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: 1}); err != nil || n != 1 {
 			t.Errorf("domains left: %d, %v; want 1", n, err)
 		}
 	})
@@ -225,7 +228,7 @@ func TestRowCountsUnderConcurrentWrites(t *testing.T) {
 		if err := s.CheckCounts(ctx); err != nil {
 			t.Fatal(err)
 		}
-		_, n, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: 1})
+		_, n, _, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: 1})
 		if want := int64(writers * (each - each/3)); err != nil || n != want {
 			t.Errorf("users: total %d, %v; want %d", n, err, want)
 		}
@@ -255,15 +258,15 @@ func TestPageQueriesAreBounded(t *testing.T) {
 			page func(size int) (int, error)
 		}{
 			{"domains", func(size int) (int, error) {
-				v, _, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: size})
+				v, _, _, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: size})
 				return len(v), err
 			}},
 			{"domains by name", func(size int) (int, error) {
-				v, _, err := s.ListDomains(ctx, DomainFilter{Name: "d*"}, Page{PageSize: size})
+				v, _, _, err := s.ListDomains(ctx, DomainFilter{Name: "d*"}, Page{PageSize: size})
 				return len(v), err
 			}},
 			{"users", func(size int) (int, error) {
-				v, _, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: size})
+				v, _, _, err := s.ListUsers(ctx, UserFilter{}, Page{PageSize: size})
 				return len(v), err
 			}},
 		} {

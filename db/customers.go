@@ -34,7 +34,7 @@ func (s *Store) CreateBroker(ctx context.Context, b *Broker) error {
 }
 
 // ListBrokers returns one page of brokers.
-func (s *Store) ListBrokers(ctx context.Context, name Match, p Page) ([]Broker, int64, error) {
+func (s *Store) ListBrokers(ctx context.Context, name Match, p Page) ([]Broker, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := where(gdb.Model(&Broker{}), name, "brokers.name")
@@ -78,7 +78,7 @@ func (s *Store) GetCustomer(ctx context.Context, id int64) (*Customer, error) {
 }
 
 // ListCustomers returns one page of customers.
-func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]Customer, int64, error) {
+func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]Customer, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := gdb.Model(&Customer{})

@@ -69,11 +69,11 @@ func (s *Store) DeleteDomainAlias(ctx context.Context, domainID, aliasID int64) 
 }
 
 // ListDomainAliases returns one page of a domain's aliases.
-func (s *Store) ListDomainAliases(ctx context.Context, domainID int64, p Page) ([]DomainAlias, int64, error) {
+func (s *Store) ListDomainAliases(ctx context.Context, domainID int64, p Page) ([]DomainAlias, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	if err := domainMustExist(gdb, domainID); err != nil {
-		return nil, 0, translate(err)
+		return nil, 0, nil, translate(err)
 	}
 	q := gdb.Model(&DomainAlias{}).Where("domain_id = ?", domainID)
 	return findPage[DomainAlias](ctx, q, DomainAliasList, p)

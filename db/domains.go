@@ -60,6 +60,7 @@ var DomainList = ListSpec{
 		"creationDate": "domains.creation_date",
 		"externalId":   "lower(domains.external_id)",
 	},
+	Nullable: []string{"externalId"},
 }
 
 // NewDomain is everything a domain is created with.
@@ -210,7 +211,7 @@ func (s *Store) DomainExists(ctx context.Context, id int64) error {
 }
 
 // ListDomains returns one page of domains and the count of all matches.
-func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]DomainView, int64, error) {
+func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]DomainView, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := gdb.Model(&Domain{})
@@ -241,12 +242,12 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 	if f == (DomainFilter{}) {
 		q = counted(q, rowCount{table: "domains"})
 	}
-	rows, total, err := findPage[Domain](ctx, q, DomainList, p)
+	rows, total, next, err := findPage[Domain](ctx, q, DomainList, p)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	views, err := loadDomainViews(gdb, rows)
-	return views, total, err
+	return views, total, next, err
 }
 
 // loadDomainViews embeds policies, aliases, customers, platforms and

@@ -261,18 +261,18 @@ func (s *Store) GetEmailAlias(ctx context.Context, domainID, aliasID int64) (*Em
 
 // ListEmailAliases returns one page of the domain's aliases, with their
 // recipients, and the count of all matches: a fixed number of queries.
-func (s *Store) ListEmailAliases(ctx context.Context, domainID int64, f EmailAliasFilter, p Page) ([]EmailAliasView, int64, error) {
+func (s *Store) ListEmailAliases(ctx context.Context, domainID int64, f EmailAliasFilter, p Page) ([]EmailAliasView, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	if err := domainMustExist(gdb, domainID); err != nil {
-		return nil, 0, translate(err)
+		return nil, 0, nil, translate(err)
 	}
-	rows, total, err := findPage[EmailAlias](ctx, emailAliasQuery(gdb, domainID, f), EmailAliasList, p)
+	rows, total, next, err := findPage[EmailAlias](ctx, emailAliasQuery(gdb, domainID, f), EmailAliasList, p)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	views, err := loadEmailAliasViews(gdb, rows)
-	return views, total, translate(err)
+	return views, total, next, translate(err)
 }
 
 // StreamEmailAliases hands every alias of a domain matching f, in the

@@ -74,7 +74,7 @@ func TestListEmailAliasesQueries(t *testing.T) {
 		queries := map[string]int64{}
 		for name, d := range domains {
 			n.Store(0)
-			views, total, err := s.ListEmailAliases(ctx, d, EmailAliasFilter{Recipient: "*@*"}, Page{PageSize: 40})
+			views, total, _, err := s.ListEmailAliases(ctx, d, EmailAliasFilter{Recipient: "*@*"}, Page{PageSize: 40})
 			if err != nil {
 				t.Fatal(err)
 			}

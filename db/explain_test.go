@@ -45,8 +45,10 @@ import (
 // Allowed, and said so per call (allowance):
 //   - broad: the filter matches most of the table; its count reads the
 //     matches from an index alone (index-only), never from the table;
-//   - deep: a deep offset walks the sort's index up to its offset, until
-//     keyset continuation (issue 14);
+//   - deep: a deep offset walks the sort's index up to its offset (a
+//     keyset page, after a cursor from as deep, must not: it is strict,
+//     and reads at most keysetRead rows of a table on PostgreSQL, and
+//     starts its index at its cursor on SQLite);
 //   - noIndexSQLite: a filter SQLite cannot serve from an index (a LIKE
 //     with a leading wildcard: its b-trees serve prefixes only); it tests
 //     every row, logged with the reason.
@@ -85,6 +87,12 @@ func TestExplainLists(t *testing.T) {
 		ctx := context.Background()
 		used := map[string]bool{}
 		for _, c := range explainCalls(z) {
+			if c.prepare != nil {
+				if err := c.prepare(ctx, s); err != nil {
+					t.Errorf("%s: %s: %v", c.list, c.name, err)
+					continue
+				}
+			}
 			rec.reset()
 			if err := c.run(ctx, s); err != nil {
 				t.Errorf("%s: %s: %v", c.list, c.name, err)
@@ -497,8 +505,14 @@ func (r *recorder) take() []statement {
 // explainCall is one call of a list as the API makes it.
 type explainCall struct {
 	list, name string
-	run        func(ctx context.Context, s *Store) error
-	allow      allowance
+	// prepare, if set, runs before the call, unexplained (a keyset call
+	// gets its cursor from the page before).
+	prepare func(ctx context.Context, s *Store) error
+	run     func(ctx context.Context, s *Store) error
+	// keyset: the call reads a page after a cursor, which must start at
+	// the cursor.
+	keyset bool
+	allow  allowance
 	// noIndexSQLite says why SQLite reads the whole table for this call.
 	noIndexSQLite string
 }
@@ -511,10 +525,18 @@ const (
 	// broad: the filter matches most of the table; its count reads every
 	// match, from an index alone (index-only), never from the table.
 	broad allowance = 1 << iota
-	// deep: a deep offset walks the sort's index up to its offset;
-	// keyset continuation (issue 14) is what will make it flat.
+	// deep: a deep offset walks the sort's index up to its offset; the
+	// keyset page after a cursor from as deep is what is flat.
 	deep
 )
+
+// keysetRead is the most rows of a large table a keyset page may read on
+// PostgreSQL: its page and the row after it (41), found as the first page
+// finds them, which may be among other rows of an index (a mailbox's
+// sender rules on the id's index: one row in seventeen; a domain's users
+// on the status's: one in twenty), once for each run the page reads. A
+// deep offset reads a hundred times more.
+const keysetRead = 2_000
 
 // sqliteNoInfix is why SQLite reads a table whole for `*ab*` and `*ab`.
 const sqliteNoInfix = "a LIKE '%…': SQLite's indexes serve no leading wildcard"
@@ -538,10 +560,28 @@ func explainCalls(z explainSize) []explainCall {
 		"a customer administrator's reach":           {CustomerIDs: []int64{42}},
 		"a broker administrator's reach":             {BrokerIDs: []int64{7}},
 	}
+	// keyset adds the page after a cursor that the page at deep.Offset
+	// (unexplained) gives: a page deep in the list, as a client following
+	// the Link headers reaches it. Strict, beyond the count's allowance.
+	keyset := func(list, name string, count allowance, noIdx string, deep Page, page func(ctx context.Context, s *Store, p Page) (*Cursor, error)) {
+		var after *Cursor
+		add(explainCall{list: list, name: name, allow: count, noIndexSQLite: noIdx, keyset: true,
+			prepare: func(ctx context.Context, s *Store) error {
+				var err error
+				if after, err = page(ctx, s, deep); err == nil && after == nil {
+					err = fmt.Errorf("no page follows offset %d", deep.Offset)
+				}
+				return err
+			},
+			run: func(ctx context.Context, s *Store) error {
+				_, err := page(ctx, s, Page{PageSize: deep.PageSize, Sort: deep.Sort, After: after})
+				return err
+			}})
+	}
 
 	domains := func(name string, f DomainFilter, p Page, allow allowance, noIdx string) {
 		add(explainCall{list: "domains", name: name, allow: allow, noIndexSQLite: noIdx, run: func(ctx context.Context, s *Store) error {
-			_, _, err := s.ListDomains(ctx, f, p)
+			_, _, _, err := s.ListDomains(ctx, f, p)
 			return err
 		}})
 	}
@@ -550,6 +590,23 @@ func explainCalls(z explainSize) []explainCall {
 		domains("sort="+sort, DomainFilter{}, page(sort), strict, "")
 	}
 	domains("deep offset (four fifths in)", DomainFilter{}, Page{Offset: z.domains * 4 / 5, PageSize: 40}, deep, "")
+	domainsAfter := func(f DomainFilter) func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+		return func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+			_, _, next, err := s.ListDomains(ctx, f, p)
+			return next, err
+		}
+	}
+	for _, sort := range append([]string{""}, sorts(DomainList)...) {
+		keyset("domains", "keyset page four fifths in, sort="+sort, strict, "", Page{Offset: z.domains * 4 / 5, PageSize: 40, Sort: sort}, domainsAfter(DomainFilter{}))
+	}
+	// Half the domains have no external id: the page after the one at
+	// offset n/2 - 60 (its rows n/2 - 20 to n/2 + 19) goes from the
+	// values to the NULLs, or back.
+	for _, sort := range []string{"externalId", "-externalId"} {
+		keyset("domains", "keyset page across the NULLs, sort="+sort, strict, "", Page{Offset: z.domains/2 - 60, PageSize: 40, Sort: sort}, domainsAfter(DomainFilter{}))
+	}
+	keyset("domains", "keyset page, status=PENDING", strict, "", Page{Offset: z.domains / 50 / 2, PageSize: 40}, domainsAfter(DomainFilter{Status: str(StatusPending)}))
+	keyset("domains", "keyset page, name infix", strict, sqliteNoInfix, Page{Offset: 100, PageSize: 40, Sort: "-name"}, domainsAfter(DomainFilter{Name: "*424*"}))
 	domains("name exact", DomainFilter{Name: "D4242.example"}, page(""), strict, "")
 	domains("name prefix", DomainFilter{Name: "d4242*"}, page(""), strict, "")
 	domains("name infix", DomainFilter{Name: "*4242*"}, page(""), strict, sqliteNoInfix)
@@ -568,7 +625,7 @@ func explainCalls(z explainSize) []explainCall {
 
 	users := func(name string, f UserFilter, p Page, allow allowance, noIdx string) {
 		add(explainCall{list: "users", name: name, allow: allow, noIndexSQLite: noIdx, run: func(ctx context.Context, s *Store) error {
-			_, _, err := s.ListUsers(ctx, f, p)
+			_, _, _, err := s.ListUsers(ctx, f, p)
 			return err
 		}})
 	}
@@ -577,6 +634,15 @@ func explainCalls(z explainSize) []explainCall {
 		users("sort="+sort, UserFilter{}, page(sort), strict, "")
 	}
 	users("deep offset (three quarters in)", UserFilter{}, Page{Offset: z.users * 3 / 4, PageSize: 40}, deep, "")
+	usersAfter := func(f UserFilter) func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+		return func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+			_, _, next, err := s.ListUsers(ctx, f, p)
+			return next, err
+		}
+	}
+	for _, sort := range append([]string{""}, sorts(UserList)...) {
+		keyset("users", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.users * 3 / 4, PageSize: 40, Sort: sort}, usersAfter(UserFilter{}))
+	}
 	users("email exact", UserFilter{Email: "U4240@D1.example"}, page(""), strict, "")
 	users("email prefix", UserFilter{Email: "u4242*"}, page(""), strict, "")
 	users("email infix", UserFilter{Email: "*4242@*"}, page(""), strict, sqliteNoInfix)
@@ -592,13 +658,16 @@ func explainCalls(z explainSize) []explainCall {
 		users("domain users, sort="+sort, UserFilter{DomainID: &big}, page(sort), strict, "")
 	}
 	users("domain users, deep offset (three quarters in)", UserFilter{DomainID: &big}, Page{Offset: z.users / bigUsers * 3 / 4, PageSize: 40}, strict, "")
+	for _, sort := range append([]string{""}, sorts(UserList)...) {
+		keyset("users", "domain users, keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.users / bigUsers * 3 / 4, PageSize: 40, Sort: sort}, usersAfter(UserFilter{DomainID: &big}))
+	}
 	users("domain users, email infix", UserFilter{DomainID: &big, Email: "*424*"}, page(""), strict, "")
 	users("domain users, platformName", UserFilter{DomainID: &big, PlatformName: "mx1.hoster.example"}, page(""), strict, "")
 	users("domain users, first page (a small domain)", UserFilter{DomainID: &small}, page(""), strict, "")
 
 	admins := func(name string, f AdminFilter, p Page, allow allowance, noIdx string) {
 		add(explainCall{list: "admins", name: name, allow: allow, noIndexSQLite: noIdx, run: func(ctx context.Context, s *Store) error {
-			_, _, err := s.ListAdmins(ctx, f, p)
+			_, _, _, err := s.ListAdmins(ctx, f, p)
 			return err
 		}})
 	}
@@ -607,6 +676,13 @@ func explainCalls(z explainSize) []explainCall {
 		admins("sort="+sort, AdminFilter{}, page(sort), strict, "")
 	}
 	admins("deep offset (three quarters in)", AdminFilter{}, Page{Offset: z.admins * 3 / 4, PageSize: 40}, deep, "")
+	for _, sort := range append([]string{""}, sorts(AdminList)...) {
+		keyset("admins", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.admins * 3 / 4, PageSize: 40, Sort: sort},
+			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+				_, _, next, err := s.ListAdmins(ctx, AdminFilter{}, p)
+				return next, err
+			})
+	}
 	admins("search exact", AdminFilter{Search: "Admin4242"}, page(""), strict, "")
 	admins("search prefix", AdminFilter{Search: "admin4242*"}, page(""), strict, "")
 	admins("search infix", AdminFilter{Search: "*4242*"}, page(""), strict, sqliteNoInfix)
@@ -618,7 +694,7 @@ func explainCalls(z explainSize) []explainCall {
 
 	aliases := func(name string, f EmailAliasFilter, p Page) {
 		add(explainCall{list: "e-mail aliases", name: name, run: func(ctx context.Context, s *Store) error {
-			_, _, err := s.ListEmailAliases(ctx, 1, f, p)
+			_, _, _, err := s.ListEmailAliases(ctx, 1, f, p)
 			return err
 		}})
 	}
@@ -627,6 +703,13 @@ func explainCalls(z explainSize) []explainCall {
 		aliases("sort="+sort, EmailAliasFilter{}, page(sort))
 	}
 	aliases("deep offset (three quarters in)", EmailAliasFilter{}, Page{Offset: z.emailAliases / bigUsers * 3 / 4, PageSize: 40})
+	for _, sort := range append([]string{""}, sorts(EmailAliasList)...) {
+		keyset("e-mail aliases", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.emailAliases / bigUsers * 3 / 4, PageSize: 40, Sort: sort},
+			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+				_, _, next, err := s.ListEmailAliases(ctx, 1, EmailAliasFilter{}, p)
+				return next, err
+			})
+	}
 	aliases("email infix", EmailAliasFilter{Email: "*424*"}, page(""))
 	aliases("recipient exact", EmailAliasFilter{Recipient: "u4240@d1.example"}, page(""))
 	aliases("recipient infix", EmailAliasFilter{Recipient: "*4242*"}, page(""))
@@ -637,7 +720,7 @@ func explainCalls(z explainSize) []explainCall {
 	}{{"domain", DomainOwner(1)}, {"mailbox", UserOwner(1)}} {
 		rules := func(name string, f WblistFilter, p Page) {
 			add(explainCall{list: "sender rules of a " + o.what, name: name, run: func(ctx context.Context, s *Store) error {
-				_, _, err := s.ListWblistRules(ctx, o.owner, f, p)
+				_, _, _, err := s.ListWblistRules(ctx, o.owner, f, p)
 				return err
 			}})
 		}
@@ -646,6 +729,13 @@ func explainCalls(z explainSize) []explainCall {
 			rules("sort="+sort, WblistFilter{}, page(sort))
 		}
 		rules("deep offset (three quarters in)", WblistFilter{}, Page{Offset: z.rules / 17 * 3 / 4, PageSize: 40})
+		for _, sort := range append([]string{""}, sorts(WblistList(o.owner))...) {
+			keyset("sender rules of a "+o.what, "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.rules / 17 * 3 / 4, PageSize: 40, Sort: sort},
+				func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+					_, _, next, err := s.ListWblistRules(ctx, o.owner, WblistFilter{}, p)
+					return next, err
+				})
+		}
 		rules("type=BLOCK", WblistFilter{Type: "BLOCK"}, page(""))
 		rules("value exact", WblistFilter{Value: "sender4242@spam42.example"}, page(""))
 		rules("value infix", WblistFilter{Value: "*4242*"}, page(""))
@@ -655,28 +745,42 @@ func explainCalls(z explainSize) []explainCall {
 	for _, action := range []string{"", "DENY"} {
 		for _, sort := range append([]string{""}, sorts(AttachmentFilterList)...) {
 			add(explainCall{list: "attachment filters", name: "action=" + action + " sort=" + sort, run: func(ctx context.Context, s *Store) error {
-				_, _, err := s.ListAttachmentFilters(ctx, 1, action, page(sort))
+				_, _, _, err := s.ListAttachmentFilters(ctx, 1, action, page(sort))
 				return err
 			}})
 		}
+	}
+	for _, sort := range append([]string{""}, sorts(AttachmentFilterList)...) {
+		keyset("attachment filters", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.filters / bigRules * 3 / 4, PageSize: 40, Sort: sort},
+			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+				_, _, next, err := s.ListAttachmentFilters(ctx, 1, "", p)
+				return next, err
+			})
 	}
 	for _, action := range []string{"", "WHITELIST_URI_HOST"} {
 		for _, sort := range append([]string{""}, sorts(UriFilterList)...) {
 			add(explainCall{list: "URI filters", name: "action=" + action + " sort=" + sort, run: func(ctx context.Context, s *Store) error {
-				_, _, err := s.ListUriFilters(ctx, 1, action, page(sort))
+				_, _, _, err := s.ListUriFilters(ctx, 1, action, page(sort))
 				return err
 			}})
 		}
 	}
+	for _, sort := range append([]string{""}, sorts(UriFilterList)...) {
+		keyset("URI filters", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.filters / bigRules * 3 / 4, PageSize: 40, Sort: sort},
+			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+				_, _, next, err := s.ListUriFilters(ctx, 1, "", p)
+				return next, err
+			})
+	}
 	for _, sort := range append([]string{""}, sorts(DomainAliasList)...) {
 		add(explainCall{list: "domain aliases", name: "sort=" + sort, run: func(ctx context.Context, s *Store) error {
-			_, _, err := s.ListDomainAliases(ctx, 1, page(sort))
+			_, _, _, err := s.ListDomainAliases(ctx, 1, page(sort))
 			return err
 		}})
 	}
 	for _, sort := range append([]string{""}, sorts(PolicyList)...) {
 		add(explainCall{list: "policies", name: "sort=" + sort, run: func(ctx context.Context, s *Store) error {
-			_, _, err := s.ListPolicies(ctx, 1, PolicyFilter{}, page(sort))
+			_, _, _, err := s.ListPolicies(ctx, 1, PolicyFilter{}, page(sort))
 			return err
 		}})
 	}
@@ -688,7 +792,7 @@ func explainCalls(z explainSize) []explainCall {
 	}
 	customers := func(name string, f CustomerFilter) {
 		add(explainCall{list: "customers", name: name, run: func(ctx context.Context, s *Store) error {
-			_, _, err := s.ListCustomers(ctx, f, page(""))
+			_, _, _, err := s.ListCustomers(ctx, f, page(""))
 			return err
 		}})
 	}
@@ -696,12 +800,19 @@ func explainCalls(z explainSize) []explainCall {
 	customers("name infix", CustomerFilter{Name: "*424*"})
 	customers("externalId exact", CustomerFilter{ExternalID: "c4242"})
 	customers("brokerId", CustomerFilter{BrokerID: ptr(7)})
+	for _, sort := range append([]string{""}, sorts(CustomerList)...) {
+		keyset("customers", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.customers * 3 / 4, PageSize: 40, Sort: sort},
+			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
+				_, _, next, err := s.ListCustomers(ctx, CustomerFilter{}, p)
+				return next, err
+			})
+	}
 	add(explainCall{list: "brokers", name: "first page", run: func(ctx context.Context, s *Store) error {
-		_, _, err := s.ListBrokers(ctx, "", page(""))
+		_, _, _, err := s.ListBrokers(ctx, "", page(""))
 		return err
 	}})
 	add(explainCall{list: "outgoing providers", name: "first page", run: func(ctx context.Context, s *Store) error {
-		_, _, err := s.ListOutgoingProviders(ctx, "", page(""))
+		_, _, _, err := s.ListOutgoingProviders(ctx, "", page(""))
 		return err
 	}})
 	return calls
@@ -775,6 +886,9 @@ func explainPostgres(pool *sql.DB, tables map[string]int64, c explainCall, st st
 		return e, fmt.Errorf("unreadable plan %q: %v", out, err)
 	}
 	count := strings.HasPrefix(st.sql, "SELECT count(*)")
+	// A keyset call's pages (not its count, nor the relations its rows
+	// embed, which are the first page's too).
+	page := c.keyset && !count && strings.Contains(st.sql, " LIMIT ")
 	var walk func(n pgNode)
 	walk = func(n pgNode) {
 		for _, p := range n.Plans {
@@ -790,6 +904,9 @@ func explainPostgres(pool *sql.DB, tables map[string]int64, c explainCall, st st
 		read := n.read()
 		if count && read > largeTable {
 			e.notes = append(e.notes, fmt.Sprintf("the count reads %d of the %d rows of %s (%s)", read, rows, n.Relation, n.NodeType))
+		}
+		if page && read > keysetRead {
+			e.problems = append(e.problems, fmt.Sprintf("a keyset page reads %d rows of %s (%s on %s), more than %d", read, n.Relation, n.NodeType, n.Index, keysetRead))
 		}
 		indexOnly := n.NodeType == "Index Only Scan"
 		switch {
@@ -833,6 +950,25 @@ func pgTextPlan(pool *sql.DB, st statement) (string, error) {
 // index: "SCAN table USING [COVERING] INDEX name") and a lookup "SEARCH".
 var sqliteScan = regexp.MustCompile(`^SCAN (\S+)(?: USING (COVERING )?INDEX (\S+))?`)
 
+// sqliteSearch is a lookup: the table, the index (or the rowid), and the
+// constraints that bound it.
+var sqliteSearch = regexp.MustCompile(`^SEARCH (\S+) USING (?:COVERING )?(?:INDEX (\S+)|(INTEGER PRIMARY KEY)) \((.*)\)$`)
+
+// ranged finds a range of a keyset page's cursor in a statement (id > ?,
+// lower(x) < lower(?), COALESCE(x, …) >= COALESCE(?, …)).
+var ranged = regexp.MustCompile(`[<>]=? [A-Za-z]*\(?\?`)
+
+// sqliteUnique tells whether index (empty: the rowid) names one row of
+// table by its columns.
+func sqliteUnique(pool *sql.DB, table, index string) (bool, error) {
+	if index == "" {
+		return true, nil
+	}
+	var unique bool
+	err := pool.QueryRow(`SELECT "unique" FROM pragma_index_list(?) WHERE name = ?`, table, index).Scan(&unique)
+	return unique, err
+}
+
 // explainSQLite reads st's EXPLAIN QUERY PLAN. SQLite says how it reads,
 // not how much: a page (LIMIT) read in the order of a table's rowid or of
 // an index stops at its limit, and is not checked further; one that must
@@ -863,7 +999,25 @@ func explainSQLite(pool *sql.DB, tables map[string]int64, c explainCall, st stat
 		return strings.HasPrefix(d, "USE TEMP B-TREE FOR")
 	})
 	count := strings.HasPrefix(st.sql, "SELECT count(*)")
+	keysetPage := c.keyset && limited && !count
+	if keysetPage {
+		// A page read in its sort's order stops at its limit, but one
+		// that scans from the index's start walks to its cursor first.
+		limited = false
+	}
 	for _, detail := range details {
+		if m := sqliteSearch.FindStringSubmatch(detail); m != nil && keysetPage && ranged.MatchString(st.sql) &&
+			tables[m[1]] > largeTable && !strings.ContainsAny(strings.ReplaceAll(m[4], "<expr>", "expr"), "<>") {
+			// A page bounded by its cursor (a range) that the index
+			// serves with equalities alone starts at their first entry
+			// and walks to the cursor, unless they name one row. (A run
+			// that is not bounded, a nullable key's NULLs, starts there.)
+			if unique, err := sqliteUnique(pool, m[1], m[2]); err != nil {
+				return e, err
+			} else if !unique {
+				e.problems = append(e.problems, fmt.Sprintf("a keyset page starts %s at its equalities (%s), not at its cursor", m[2], m[4]))
+			}
+		}
 		m := sqliteScan.FindStringSubmatch(detail)
 		if m == nil {
 			continue

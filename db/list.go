@@ -4,16 +4,25 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 
 	"github.com/cleanmail/cleanmail/pkg/listing"
 )
 
 // Page selects one page of a list, in one order (pkg/listing).
 type Page = listing.Page
+
+// Cursor names the row a keyset page starts after (pkg/listing). Every
+// List method returns, after its page and the count of all matches, the
+// cursor of the page that follows (nil on the last): findPage's.
+type Cursor = listing.Cursor
 
 // Match is the API's filter syntax (pkg/listing), rendered here as SQL.
 type Match = listing.Match
@@ -24,29 +33,55 @@ type Match = listing.Match
 type ListSpec struct {
 	// Table qualifies the id tie-breaker (lists often join).
 	Table string
-	// Sorts maps an API field name to its SQL expression.
+	// Sorts maps an API field name to its SQL expression, computed from
+	// one column of Table (a keyset page computes it from a cursor's
+	// value of that column the same way).
 	Sorts map[string]string
 	// DefaultSort is used when Page.Sort is empty.
 	DefaultSort string
+	// Nullable names the sort fields whose key may be NULL. Each database
+	// puts NULLs at its own end of an order (PostgreSQL after every
+	// value, SQLite before them), and a keyset page follows the order
+	// there as an offset does.
+	Nullable []string
+	// Constant names the sort fields whose key is the same on every row
+	// of one list (a rule list's owner): the id alone orders them, and
+	// continues them after a cursor.
+	Constant []string
 }
 
-// orderBy turns a sort parameter into an ORDER BY clause. Case-insensitive
-// text keys (lower(…)) sort in byte order on both databases: PostgreSQL
-// is told the "C" collation, SQLite's default.
+// order parses a sort parameter against the list's fields.
+func (spec ListSpec) order(s string) (listing.Order, error) {
+	return listing.ParseSort(s, spec.DefaultSort, slices.Collect(maps.Keys(spec.Sorts)))
+}
+
+// key is the SQL expression of field's sort key. Case-insensitive text
+// keys (lower(…)) sort in byte order on both databases: PostgreSQL is
+// told the "C" collation, SQLite's default.
+func (spec ListSpec) key(d Dialect, field string) string {
+	col := spec.Sorts[field]
+	if d == Postgres && strings.HasPrefix(col, "lower(") {
+		col += ` COLLATE "C"`
+	}
+	return col
+}
+
+// orderBy turns a sort parameter into an ORDER BY clause.
 func (spec ListSpec) orderBy(d Dialect, s string) (string, error) {
-	o, err := listing.ParseSort(s, spec.DefaultSort, slices.Collect(maps.Keys(spec.Sorts)))
+	o, err := spec.order(s)
 	if err != nil {
 		return "", err
 	}
+	return spec.orderOf(d, o), nil
+}
+
+// orderOf is the ORDER BY clause of o, with the id tie-breaker.
+func (spec ListSpec) orderOf(d Dialect, o listing.Order) string {
 	dir := "ASC"
 	if o.Desc {
 		dir = "DESC"
 	}
-	col := spec.Sorts[o.Field]
-	if d == Postgres && strings.HasPrefix(col, "lower(") {
-		col += ` COLLATE "C"`
-	}
-	return fmt.Sprintf("%s %s, %s.id %s", col, dir, spec.Table, dir), nil
+	return fmt.Sprintf("%s %s, %s.id %s", spec.key(d, o.Field), dir, spec.Table, dir)
 }
 
 // Validate checks the sort field without querying.
@@ -57,19 +92,64 @@ func (spec ListSpec) Validate(p Page) error {
 
 // findPage counts every row q matches (countMatches: a kept count when q
 // has one), then loads the requested page: two queries whatever the page
-// length.
-func findPage[T any](ctx context.Context, q *gorm.DB, spec ListSpec, p Page) ([]T, int64, error) {
-	order, err := spec.orderBy(dialectOf(q), p.Sort)
+// length, or for a keyset page one a run of the order it reads until the
+// page is full (ks.after: one on PostgreSQL, up to three on SQLite). It
+// reads one row past the page, which tells whether another follows: then
+// it also returns the cursor that continues after the page's last row.
+func findPage[T any](ctx context.Context, q *gorm.DB, spec ListSpec, p Page) ([]T, int64, *Cursor, error) {
+	d := dialectOf(q)
+	o, err := spec.order(p.Sort)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
+	if err := p.Start(o); err != nil {
+		return nil, 0, nil, err
+	}
+	ks, err := newKeyset[T](q, spec, o)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	// An offset page is one run of the order; a keyset page is where the
+	// rows after its cursor lie, in one run or more.
+	runs := []run{{}}
+	if p.After != nil {
+		if runs, err = ks.after(d, *p.After); err != nil {
+			return nil, 0, nil, err
+		}
+	}
+	order := spec.orderOf(d, o)
 	total, err := countMatches(ctx, q)
 	if err != nil {
-		return nil, 0, translate(err)
+		return nil, 0, nil, translate(err)
 	}
 	rows := []T{}
 	if total == 0 || int64(p.Offset) >= total {
-		return rows, total, nil
+		return rows, total, nil, nil
+	}
+	for _, r := range runs {
+		part, err := readRun[T](ctx, q, spec, order, r, p.Offset, p.PageSize+1-len(rows), total)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		rows = append(rows, part...)
+		if len(rows) > p.PageSize {
+			break
+		}
+	}
+	if len(rows) <= p.PageSize || p.PageSize <= 0 {
+		return rows[:min(len(rows), max(p.PageSize, 0))], total, nil, nil
+	}
+	rows = rows[:p.PageSize:p.PageSize]
+	next, err := ks.cursorOf(ctx, &rows[len(rows)-1])
+	return rows, total, next, err
+}
+
+// readRun loads at most limit rows of q in order, from the run r of the
+// order, past offset.
+func readRun[T any](ctx context.Context, q *gorm.DB, spec ListSpec, order string, r run, offset, limit int, total int64) ([]T, error) {
+	rows := []T{}
+	if r.order != "" {
+		order = r.order
 	}
 	if _, loose := q.Get(unanchoredKey); loose && total <= fewMatches && dialectOf(q) == Postgres {
 		// A `*ab*` filter that matches few rows: the page is sorted from
@@ -79,15 +159,223 @@ func findPage[T any](ctx context.Context, q *gorm.DB, spec ListSpec, p Page) ([]
 		// filter (it samples a hundred values: one that matches makes
 		// it expect a match in a hundred rows, and it walked all
 		// 200,000 users for five). MATERIALIZED keeps the two apart.
-		err = q.Session(&gorm.Session{NewDB: true}).WithContext(ctx).
-			Raw("WITH matches AS MATERIALIZED (?) SELECT * FROM matches AS "+spec.Table+" ORDER BY "+order+" LIMIT ? OFFSET ?",
-				q.Session(&gorm.Session{}), p.PageSize, p.Offset).
+		sql, args := "WITH matches AS MATERIALIZED (?) SELECT * FROM matches AS "+spec.Table, []any{q.Session(&gorm.Session{})}
+		if r.cond != "" {
+			sql, args = sql+" WHERE "+r.cond, append(args, r.args...)
+		}
+		err := q.Session(&gorm.Session{NewDB: true}).WithContext(ctx).
+			Raw(sql+" ORDER BY "+order+" LIMIT ? OFFSET ?", append(args, limit, offset)...).
 			Find(&rows).Error
-		return rows, total, translate(err)
+		return rows, translate(err)
 	}
-	err = q.Session(&gorm.Session{}).WithContext(ctx).
-		Order(order).Offset(p.Offset).Limit(p.PageSize).Find(&rows).Error
-	return rows, total, translate(err)
+	page := q.Session(&gorm.Session{}).WithContext(ctx)
+	if r.cond != "" {
+		page = page.Where(r.cond, r.args...)
+	}
+	err := page.Order(order).Offset(offset).Limit(limit).Find(&rows).Error
+	return rows, translate(err)
+}
+
+// run is a stretch of a list's order that one statement reads: the rows
+// of the list that meet cond, in the list's order (or in order, an order
+// that is the list's on those rows).
+type run struct {
+	cond  string
+	args  []any
+	order string
+}
+
+// keyset is how a list read in one order continues after a cursor: the
+// column of the rows its key is computed from, and how.
+type keyset struct {
+	spec  ListSpec
+	order listing.Order
+	// byID: the order is the id's (the id itself, or a constant key).
+	byID bool
+	// param is the key's expression computed from a parameter, the
+	// cursor's value of column (lower(?)).
+	param    string
+	column   *schema.Field
+	id       *schema.Field
+	nullable bool
+}
+
+// sortColumns finds the column of Table a sort expression is computed
+// from (spec.Table.name, every time it appears).
+var sortColumns = regexp.MustCompile(`\b([a-z_]+)\.([a-z_]+)\b`)
+
+// sortColumn is the one column of the list's table that field's key is
+// computed from, and the key's expression with that column a parameter
+// (lower(?)): a cursor holds the column's value, and the keyset condition
+// computes the key from it as the order computes it from each row.
+func (spec ListSpec) sortColumn(field string) (column, param string, err error) {
+	expr := spec.Sorts[field]
+	for _, m := range sortColumns.FindAllStringSubmatch(expr, -1) {
+		if m[1] != spec.Table || column != "" && m[2] != column {
+			return "", "", fmt.Errorf("list %s: sort %s (%s) is not computed from one column of %[1]s", spec.Table, field, expr)
+		}
+		column = m[2]
+	}
+	if column == "" {
+		return "", "", fmt.Errorf("list %s: sort %s (%s) reads no column", spec.Table, field, expr)
+	}
+	return column, strings.ReplaceAll(expr, spec.Table+"."+column, "?"), nil
+}
+
+func newKeyset[T any](q *gorm.DB, spec ListSpec, o listing.Order) (*keyset, error) {
+	ks := &keyset{spec: spec, order: o, nullable: slices.Contains(spec.Nullable, o.Field)}
+	column, param, err := spec.sortColumn(o.Field)
+	if err != nil {
+		return nil, err
+	}
+	ks.byID = column == "id" || slices.Contains(spec.Constant, o.Field)
+	ks.param = param
+	stmt := q.Session(&gorm.Session{NewDB: true}).Statement
+	if err := stmt.Parse(new(T)); err != nil {
+		return nil, err
+	}
+	if ks.id = stmt.Schema.LookUpField("id"); ks.id == nil {
+		return nil, fmt.Errorf("list %s: its rows have no id", spec.Table)
+	}
+	if ks.column = stmt.Schema.LookUpField(column); ks.column == nil {
+		return nil, fmt.Errorf("list %s: its rows have no column %s (sort %s)", spec.Table, column, o.Field)
+	}
+	return ks, nil
+}
+
+// cursorOf is the cursor that continues after row.
+func (ks *keyset) cursorOf(ctx context.Context, row any) (*Cursor, error) {
+	v := reflect.ValueOf(row).Elem()
+	id, _ := ks.id.ValueOf(ctx, v)
+	c := &Cursor{Order: ks.order}
+	var err error
+	if c.Tie, err = plainValue(id); err != nil {
+		return nil, err
+	}
+	if !ks.byID {
+		key, _ := ks.column.ValueOf(ctx, v)
+		if c.Key, err = plainValue(key); err != nil {
+			return nil, fmt.Errorf("list %s, sort %s: %w", ks.spec.Table, ks.order.Field, err)
+		}
+	}
+	return c, nil
+}
+
+// plainValue is a row's value as a cursor holds it: a string, an int64, or
+// nil for NULL.
+func plainValue(v any) (any, error) {
+	r := reflect.ValueOf(v)
+	for r.IsValid() && r.Kind() == reflect.Pointer {
+		if r.IsNil() {
+			return nil, nil
+		}
+		r = r.Elem()
+	}
+	switch {
+	case !r.IsValid():
+		return nil, nil
+	case r.Kind() == reflect.String:
+		return r.String(), nil
+	case r.CanInt():
+		return r.Int(), nil
+	}
+	return nil, fmt.Errorf("a sort key of type %s", r.Type())
+}
+
+// fits tells whether v (a cursor's value) is one that f can hold.
+func fits(f *schema.Field, v any) bool {
+	t := f.FieldType
+	pointer := t.Kind() == reflect.Pointer
+	if pointer {
+		t = t.Elem()
+	}
+	switch v.(type) {
+	case nil:
+		return pointer
+	case string:
+		return t.Kind() == reflect.String
+	case int64:
+		return t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64
+	}
+	return false
+}
+
+// after is where the rows that follow c lie in the keyset's order, as
+// runs of that order, each written as conditions that the sort's index
+// starts at.
+//
+// PostgreSQL compares the row value (key, id) with the cursor's: one
+// bound of an index on (key, id), one run. SQLite uses a row value as a
+// bound only when every member is a plain column of the index (not an
+// expression like lower(name), nor the id, the table's rowid): there the
+// rest of the cursor's key follows (key = ? AND id > ?, in id order: an
+// equality on an expression does not make SQLite read the index as ordered
+// by it), then the keys past it (key > ?).
+//
+// A nullable key adds the run of its NULLs, which the databases put at
+// opposite ends (after every value in PostgreSQL's ascending orders,
+// before them in SQLite's). A comparison with a NULL key holds for no
+// row, so the values' runs leave them out; the NULLs' run is in id order.
+func (ks *keyset) after(d Dialect, c Cursor) ([]run, error) {
+	if !fits(ks.id, c.Tie) || c.Tie == nil || !ks.byID && !fits(ks.column, c.Key) {
+		return nil, listing.ErrNotACursor
+	}
+	cmp, dir := ">", "ASC"
+	if ks.order.Desc {
+		cmp, dir = "<", "DESC"
+	}
+	id := ks.spec.Table + ".id"
+	byID := id + " " + dir
+	if ks.byID {
+		return []run{{cond: fmt.Sprintf("%s %s ?", id, cmp), args: []any{c.Tie}}}, nil
+	}
+	key := ks.spec.key(d, ks.order.Field)
+	nullsFirst := (d == SQLite) != ks.order.Desc
+	if ks.nullable && c.Key == nil {
+		nulls := run{cond: fmt.Sprintf("%s IS NULL AND %s %s ?", key, id, cmp), args: []any{c.Tie}}
+		if d == SQLite {
+			nulls.order = byID
+		}
+		if !nullsFirst {
+			return []run{nulls}, nil
+		}
+		return []run{nulls, ks.values(d, key)}, nil
+	}
+	var runs []run
+	if d == Postgres {
+		runs = []run{{cond: fmt.Sprintf("(%s, %s) %s (%s, ?)", key, id, cmp, ks.param), args: []any{c.Key, c.Tie}}}
+	} else {
+		runs = []run{
+			{cond: fmt.Sprintf("%s = %s AND %s %s ?", key, ks.param, id, cmp), args: []any{c.Key, c.Tie}, order: byID},
+			{cond: fmt.Sprintf("%s %s %s", key, cmp, ks.param), args: []any{c.Key}},
+		}
+	}
+	if ks.nullable && !nullsFirst {
+		nulls := run{cond: key + " IS NULL"}
+		if d == SQLite {
+			nulls.order = byID
+		}
+		runs = append(runs, nulls)
+	}
+	return runs, nil
+}
+
+// values is the run of every row whose key is not NULL, for an order in
+// which they follow the NULLs, written so that the sort's index starts at
+// the first of them: PostgreSQL reads IS NOT NULL as a bound of an index
+// (its NULLs come last in the index, first in a descending order); SQLite
+// does not (a scan from the index's start would read every NULL first)
+// but reads a lower bound below every value of the key's type: the empty
+// string for text (lower() of any value is text), the least integer.
+func (ks *keyset) values(d Dialect, key string) run {
+	if d == Postgres {
+		return run{cond: key + " IS NOT NULL"}
+	}
+	var least any = ""
+	if t := ks.column.FieldType; t.Kind() != reflect.String && (t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.String) {
+		least = int64(math.MinInt64)
+	}
+	return run{cond: key + " >= ?", args: []any{least}}
 }
 
 // fewMatches is how many matches of a `*ab*` filter findPage sorts itself

@@ -216,18 +216,19 @@ type OptionDefFilter struct {
 
 // optionDefFields are the catalog list's sort fields; ties go by name.
 var optionDefFields = listing.Fields[*OptionDef]{
-	"name":  byName,
-	"type":  func(a, b *OptionDef) int { return strings.Compare(string(a.Type), string(b.Type)) },
-	"group": func(a, b *OptionDef) int { return strings.Compare(a.Group, b.Group) },
+	"name":  nameOf,
+	"type":  func(d *OptionDef) string { return string(d.Type) },
+	"group": func(d *OptionDef) string { return d.Group },
 }
 
-func byName(a, b *OptionDef) int { return strings.Compare(a.Name, b.Name) }
+func nameOf(d *OptionDef) string { return d.Name }
 
 // OptionDefs lists the catalog with the semantics of every other list
-// (pkg/listing); the catalog is in memory, so no query is made.
-func OptionDefs(f OptionDefFilter, p Page) ([]*OptionDef, int64, error) {
+// (pkg/listing), and the cursor of the next page when there is one; the
+// catalog is in memory, so no query is made.
+func OptionDefs(f OptionDefFilter, p Page) ([]*OptionDef, int64, *Cursor, error) {
 	keep := func(d *OptionDef) bool { return (f.Scope == "" || d.Enabled(f.Scope)) && f.Name.Matches(d.Name) }
-	return listing.Slice(catalog().sorted, keep, p, optionDefFields, "name", byName)
+	return listing.Slice(catalog().sorted, keep, p, optionDefFields, "name", nameOf)
 }
 
 // Normalize checks value against the option's type and returns its

@@ -202,15 +202,15 @@ func TestMatchRenderingsAgree(t *testing.T) {
 }
 
 func TestOptionDefsPaging(t *testing.T) {
-	all, total, err := OptionDefs(OptionDefFilter{}, Page{PageSize: 1000})
+	all, total, _, err := OptionDefs(OptionDefFilter{}, Page{PageSize: 1000})
 	if err != nil || int(total) != len(optionCatalog) || len(all) != len(optionCatalog) {
 		t.Fatalf("OptionDefs = %d items, total %d, %v; want the %d of the catalog", len(all), total, err, len(optionCatalog))
 	}
-	page, total, _ := OptionDefs(OptionDefFilter{}, Page{Offset: 1, PageSize: 2, Sort: "-name"})
+	page, total, _, _ := OptionDefs(OptionDefFilter{}, Page{Offset: 1, PageSize: 2, Sort: "-name"})
 	if int(total) != len(all) || len(page) != 2 || page[0] != all[len(all)-2] || page[1] != all[len(all)-3] {
 		t.Errorf("offset 1, pageSize 2, -name: %v", page)
 	}
-	if _, _, err := OptionDefs(OptionDefFilter{}, Page{PageSize: 10, Sort: "value"}); fault.KindOf(err) != fault.Invalid {
+	if _, _, _, err := OptionDefs(OptionDefFilter{}, Page{PageSize: 10, Sort: "value"}); fault.KindOf(err) != fault.Invalid {
 		t.Errorf("sort=value: %v, want a 400", err)
 	}
 }

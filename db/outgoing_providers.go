@@ -20,7 +20,7 @@ func (s *Store) CreateOutgoingProvider(ctx context.Context, p *OutgoingProvider)
 }
 
 // ListOutgoingProviders returns one page of providers.
-func (s *Store) ListOutgoingProviders(ctx context.Context, name Match, p Page) ([]OutgoingProvider, int64, error) {
+func (s *Store) ListOutgoingProviders(ctx context.Context, name Match, p Page) ([]OutgoingProvider, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := where(gdb.Model(&OutgoingProvider{}), name, "outgoing_providers.name")

@@ -47,7 +47,7 @@ func (s *Store) GetPolicy(ctx context.Context, id int64) (*Policy, error) {
 }
 
 // ListPolicies returns one page of a domain's policies.
-func (s *Store) ListPolicies(ctx context.Context, domainID int64, f PolicyFilter, p Page) ([]Policy, int64, error) {
+func (s *Store) ListPolicies(ctx context.Context, domainID int64, f PolicyFilter, p Page) ([]Policy, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := gdb.Model(&Policy{}).Where("domain_id = ?", domainID)

@@ -174,7 +174,7 @@ func TestListFiltersAreLiteral(t *testing.T) {
 			{"*b*", 1},
 			{"%", 0},
 		} {
-			_, total, err := s.ListDomains(ctx, DomainFilter{Name: tc.m}, Page{PageSize: 10})
+			_, total, _, err := s.ListDomains(ctx, DomainFilter{Name: tc.m}, Page{PageSize: 10})
 			if err != nil || total != tc.want {
 				t.Errorf("name=%q: total %d, %v; want %d", tc.m, total, err, tc.want)
 			}
@@ -203,7 +203,7 @@ func TestUnanchoredFilterPages(t *testing.T) {
 			{"*B?.example", Page{PageSize: 10}, nil},
 			{"*.EXAMPLE", Page{PageSize: 2, Offset: 4, Sort: "id"}, []string{"Cb4.example", "db5.example"}},
 		} {
-			views, total, err := s.ListDomains(ctx, DomainFilter{Name: tc.m}, tc.p)
+			views, total, _, err := s.ListDomains(ctx, DomainFilter{Name: tc.m}, tc.p)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,9 +17,9 @@ const StreamBatch = 1000
 // StreamBatch rows. fn must not keep the slice: it is reused.
 //
 // One query with a cursor, rather than a query per batch: offsets would
-// make an export quadratic, and keyset paging cannot follow every sort
-// (nullable keys, expressions). The cursor holds one connection of the
-// pool; fn may use others (to embed related rows), but not a transaction.
+// make an export quadratic, and keyset pages (findPage's) would take a
+// query or more a batch. The cursor holds one connection of the pool; fn
+// may use others (to embed related rows), but not a transaction.
 func streamAll[T any](ctx context.Context, q *gorm.DB, spec ListSpec, sort string, fn func([]T) error) error {
 	order, err := spec.orderBy(dialectOf(q), sort)
 	if err != nil {

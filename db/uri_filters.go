@@ -79,22 +79,22 @@ func uriFilterQuery(gdb *gorm.DB, domainID int64, action string) *gorm.DB {
 // ListUriFilters returns one page of a domain's URI rules
 // (all of them, or those of one action) and the count of all matches. A
 // missing domain is ErrNotFound.
-func (s *Store) ListUriFilters(ctx context.Context, domainID int64, action string, p Page) ([]UriFilterView, int64, error) {
+func (s *Store) ListUriFilters(ctx context.Context, domainID int64, action string, p Page) ([]UriFilterView, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	scope, err := ownerName(gdb, DomainOwner(domainID))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	rows, total, err := findPage[UriFilter](ctx, uriFilterQuery(gdb, domainID, action), UriFilterList, p)
+	rows, total, next, err := findPage[UriFilter](ctx, uriFilterQuery(gdb, domainID, action), UriFilterList, p)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	out := make([]UriFilterView, len(rows))
 	for i, r := range rows {
 		out[i] = UriFilterView{UriFilter: r, Scope: scope}
 	}
-	return out, total, nil
+	return out, total, next, nil
 }
 
 // StreamUriFilters hands every rule of ListUriFilters (no

@@ -52,6 +52,7 @@ var UserList = ListSpec{
 		"status":       "users.status",
 		"creationDate": "users.creation_date",
 	},
+	Nullable: []string{"firstname", "lastname"},
 }
 
 // UserDomain is what creating or editing a user needs to know of its
@@ -181,15 +182,15 @@ func (s *Store) GetUser(ctx context.Context, id int64) (*UserView, error) {
 }
 
 // ListUsers returns one page of users and the count of all matches.
-func (s *Store) ListUsers(ctx context.Context, f UserFilter, p Page) ([]UserView, int64, error) {
+func (s *Store) ListUsers(ctx context.Context, f UserFilter, p Page) ([]UserView, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	rows, total, err := findPage[User](ctx, userQuery(gdb, f), UserList, p)
+	rows, total, next, err := findPage[User](ctx, userQuery(gdb, f), UserList, p)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	views, err := loadUserViews(gdb, rows)
-	return views, total, err
+	return views, total, next, err
 }
 
 // StreamUsers hands every user of ListUsers (no paging) to fn, in the

@@ -126,6 +126,8 @@ func WblistList(o WblistOwner) ListSpec {
 			// Rules that never expire sort last, on both databases.
 			"expireAt": "COALESCE(wblist_rules.expire_at, 9223372036854775807)",
 		},
+		// One owner per list.
+		Constant: []string{"owner"},
 	}
 	if o.IsDomain() {
 		spec.DefaultSort = "owner"
@@ -209,18 +211,18 @@ func wblistQuery(gdb *gorm.DB, o WblistOwner, f WblistFilter) *gorm.DB {
 
 // ListWblistRules returns one page of an owner's rules that have not
 // expired, and the count of all matches. A missing owner is ErrNotFound.
-func (s *Store) ListWblistRules(ctx context.Context, o WblistOwner, f WblistFilter, p Page) ([]WblistView, int64, error) {
+func (s *Store) ListWblistRules(ctx context.Context, o WblistOwner, f WblistFilter, p Page) ([]WblistView, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	name, err := ownerName(gdb, o)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	rows, total, err := findPage[WblistRule](ctx, wblistQuery(gdb, o, f), WblistList(o), p)
+	rows, total, next, err := findPage[WblistRule](ctx, wblistQuery(gdb, o, f), WblistList(o), p)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return withOwner(rows, name), total, nil
+	return withOwner(rows, name), total, next, nil
 }
 
 // StreamWblistRules hands every rule of ListWblistRules (no paging) to fn,

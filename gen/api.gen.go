@@ -2569,6 +2569,9 @@ type WblistRuleAdd struct {
 // WblistRuleType Action of a sender filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type WblistRuleType string
 
+// Cursor defines model for Cursor.
+type Cursor = string
+
 // Offset defines model for Offset.
 type Offset = int32
 
@@ -2616,6 +2619,13 @@ type ListBrokersParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2630,6 +2640,13 @@ type ListCustomersParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2651,6 +2668,13 @@ type ListDomainsParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2697,6 +2721,13 @@ type ListDomainAdminsParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field login by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2717,6 +2748,13 @@ type ListDomainAliasesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // AddDomainAliasJSONBody defines parameters for AddDomainAlias.
@@ -2733,6 +2771,13 @@ type ListDomainAttachmentFiltersParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2747,6 +2792,13 @@ type ListDomainUriFiltersParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2765,6 +2817,13 @@ type ListDomainEmailAliasesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Email Filter groups by the alias's email
 	Email *string `form:"email,omitempty" json:"email,omitempty"`
@@ -2789,6 +2848,13 @@ type ListDomainPoliciesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListDomainUsersParams defines parameters for ListDomainUsers.
@@ -2798,6 +2864,13 @@ type ListDomainUsersParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2819,6 +2892,13 @@ type ListDomainWblistRulesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2844,6 +2924,13 @@ type ListOptionDefsParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2862,6 +2949,13 @@ type ListOutgoingProvidersParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2876,6 +2970,13 @@ type ListAdminsParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field login by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2912,6 +3013,13 @@ type ListUsersParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -3011,6 +3119,13 @@ type ListUserWblistRulesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -3863,6 +3978,13 @@ func (w *ServerInterfaceWrapper) ListBrokers(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
 	}
 
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -3949,6 +4071,13 @@ func (w *ServerInterfaceWrapper) ListCustomers(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -4131,6 +4260,13 @@ func (w *ServerInterfaceWrapper) ListDomains(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -4343,6 +4479,13 @@ func (w *ServerInterfaceWrapper) ListDomainAdmins(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
 	}
 
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -4482,6 +4625,13 @@ func (w *ServerInterfaceWrapper) ListDomainAliases(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -4636,6 +4786,13 @@ func (w *ServerInterfaceWrapper) ListDomainAttachmentFilters(ctx echo.Context) e
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
 	}
 
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -4696,6 +4853,13 @@ func (w *ServerInterfaceWrapper) ListDomainUriFilters(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -4765,6 +4929,13 @@ func (w *ServerInterfaceWrapper) ListDomainEmailAliases(ctx echo.Context) error 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "email" -------------
@@ -5059,6 +5230,13 @@ func (w *ServerInterfaceWrapper) ListDomainPolicies(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
 	}
 
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListDomainPolicies(ctx, domainId, params)
 	return err
@@ -5105,6 +5283,13 @@ func (w *ServerInterfaceWrapper) ListDomainUsers(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -5165,6 +5350,13 @@ func (w *ServerInterfaceWrapper) ListDomainWblistRules(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -5457,6 +5649,13 @@ func (w *ServerInterfaceWrapper) ListOptionDefs(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
 	}
 
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -5551,6 +5750,13 @@ func (w *ServerInterfaceWrapper) ListOutgoingProviders(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -5763,6 +5969,13 @@ func (w *ServerInterfaceWrapper) ListAdmins(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
 	}
 
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -5930,6 +6143,13 @@ func (w *ServerInterfaceWrapper) ListUsers(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -6542,6 +6762,13 @@ func (w *ServerInterfaceWrapper) ListUserWblistRules(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageSize", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter pageSize: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -7555,6 +7782,7 @@ type ListBrokersResponseObject interface {
 }
 
 type ListBrokers200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -7570,6 +7798,9 @@ func (response ListBrokers200JSONResponse) VisitListBrokersResponse(w http.Respo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -8227,6 +8458,7 @@ type ListCustomersResponseObject interface {
 }
 
 type ListCustomers200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -8242,6 +8474,9 @@ func (response ListCustomers200JSONResponse) VisitListCustomersResponse(w http.R
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -9586,6 +9821,7 @@ type ListDomainsResponseObject interface {
 }
 
 type ListDomains200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -9601,6 +9837,9 @@ func (response ListDomains200JSONResponse) VisitListDomainsResponse(w http.Respo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -10748,6 +10987,7 @@ type ListDomainAdminsResponseObject interface {
 }
 
 type ListDomainAdmins200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -10763,6 +11003,9 @@ func (response ListDomainAdmins200JSONResponse) VisitListDomainAdminsResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -11595,6 +11838,7 @@ type ListDomainAliasesResponseObject interface {
 }
 
 type ListDomainAliases200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -11610,6 +11854,9 @@ func (response ListDomainAliases200JSONResponse) VisitListDomainAliasesResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -12986,6 +13233,7 @@ type ListDomainAttachmentFiltersResponseObject interface {
 
 type ListDomainAttachmentFilters200ResponseHeaders struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -13003,6 +13251,9 @@ func (response ListDomainAttachmentFilters200JSONResponse) VisitListDomainAttach
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -13024,6 +13275,9 @@ func (response ListDomainAttachmentFilters200ApplicationvndOpenxmlformatsOfficed
 	}
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -13361,6 +13615,7 @@ type ListDomainUriFiltersResponseObject interface {
 
 type ListDomainUriFilters200ResponseHeaders struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -13378,6 +13633,9 @@ func (response ListDomainUriFilters200JSONResponse) VisitListDomainUriFiltersRes
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -13399,6 +13657,9 @@ func (response ListDomainUriFilters200ApplicationvndOpenxmlformatsOfficedocument
 	}
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -13736,6 +13997,7 @@ type ListDomainEmailAliasesResponseObject interface {
 
 type ListDomainEmailAliases200ResponseHeaders struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -13753,6 +14015,9 @@ func (response ListDomainEmailAliases200JSONResponse) VisitListDomainEmailAliase
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -13774,6 +14039,9 @@ func (response ListDomainEmailAliases200ApplicationvndOpenxmlformatsOfficedocume
 	}
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -15790,6 +16058,7 @@ type ListDomainPoliciesResponseObject interface {
 }
 
 type ListDomainPolicies200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -15805,6 +16074,9 @@ func (response ListDomainPolicies200JSONResponse) VisitListDomainPoliciesRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -16157,6 +16429,7 @@ type ListDomainUsersResponseObject interface {
 
 type ListDomainUsers200ResponseHeaders struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -16174,6 +16447,9 @@ func (response ListDomainUsers200JSONResponse) VisitListDomainUsersResponse(w ht
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -16195,6 +16471,9 @@ func (response ListDomainUsers200ApplicationvndOpenxmlformatsOfficedocumentSprea
 	}
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -16346,6 +16625,7 @@ type ListDomainWblistRulesResponseObject interface {
 
 type ListDomainWblistRules200ResponseHeaders struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -16363,6 +16643,9 @@ func (response ListDomainWblistRules200JSONResponse) VisitListDomainWblistRulesR
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -16384,6 +16667,9 @@ func (response ListDomainWblistRules200ApplicationvndOpenxmlformatsOfficedocumen
 	}
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -18851,6 +19137,7 @@ type ListOptionDefsResponseObject interface {
 }
 
 type ListOptionDefs200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -18866,6 +19153,9 @@ func (response ListOptionDefs200JSONResponse) VisitListOptionDefsResponse(w http
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -19631,6 +19921,7 @@ type ListOutgoingProvidersResponseObject interface {
 }
 
 type ListOutgoingProviders200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -19646,6 +19937,9 @@ func (response ListOutgoingProviders200JSONResponse) VisitListOutgoingProvidersR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -21561,6 +21855,7 @@ type ListAdminsResponseObject interface {
 }
 
 type ListAdmins200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -21576,6 +21871,9 @@ func (response ListAdmins200JSONResponse) VisitListAdminsResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -22849,6 +23147,7 @@ type ListUsersResponseObject interface {
 }
 
 type ListUsers200ResponseHeaders struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -22864,6 +23163,9 @@ func (response ListUsers200JSONResponse) VisitListUsersResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -26142,6 +26444,7 @@ type ListUserWblistRulesResponseObject interface {
 
 type ListUserWblistRules200ResponseHeaders struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -26159,6 +26462,9 @@ func (response ListUserWblistRules200JSONResponse) VisitListUserWblistRulesRespo
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -26180,6 +26486,9 @@ func (response ListUserWblistRules200ApplicationvndOpenxmlformatsOfficedocumentS
 	}
 	if response.Headers.ContentDisposition != nil {
 		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
@@ -31935,735 +32244,754 @@ func (sh *strictHandler) AddWblistEntries(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P35ctu4tjgKvwpK56uKfTateMzgVNd3FVtJ1PHUltxJ9nFXBJGQhDYFcBOgbaUrVb/XuC/we7DzJLew",
-	"AHASKFGOnXY62n/sjkUSw8KasYa/Gj6fRJwRJkVj/6/GmOCAxPDPA84kYXLjkIqICyopZ+rngAg/ppH+",
-	"s9HHUmJ/PCFMvkJDGhKGJ+SXy0az2bxs9NGQxyjgNyzkOBAe6lMWUkbM71REIZ42G15D+GMywWr0Cb49",
-	"Imwkx4393c2Xz7yGnEaksd8QMqZs1Pj61WsccR+7F3NxfoT4EMkxQYzcoJgInsQ+UTPE5D8JjUnQ2Jdx",
-	"QvIzDnk8wbKx30hiuhGTIYkJ80nDyy9le3P3hWsp50TG043WUJJ4djUnyWRAYrUgQXzOAoEkRzeYSjQg",
-	"Qx4TJAgLKBvBetX6iJAIjzBl8xdMbvEkCkljf2fTy1ZPmdzZVqumjE6SSWN/M10wZZKMSAwr/vDhw0Yr",
-	"kWPCJPWxJLPLzj2lnCGYl6ilJ4Kgtf5rgmMS99drrrGh30cxweHkl8uGHxLMJpiGl40SiPf2XBD+uNHj",
-	"EocbBzxhcnax8BCxFNJUkolAEyz9sYXskIaSxMJDMRnhOAiJEOrNCI/UHLUwgzL5bHcRbL96jQjHeEKk",
-	"oZ/T4VAQx5o7LCC3Fk+HNBYSlq1AHBOZxMxDw5hP0KYCMVVf/Cch8bThNRRtNfYbXA+cX2pAhjgJJaxs",
-	"WZQ4wyPSpV8cqHCMb9WHM/DVyyRB1QIjO6JzibvONeqpGvtbm5ubuSVvuSEdExFxJggA+jUOzjX5qL98",
-	"zbbUP3EUhQaPn0YxH4Rk8q8/heYcKYaqlUlMw8Y+LH8fXTZGXDabPp9cNhAViHGJMLrGIQ1QwCeYMgT7",
-	"9Bokjrk66//5qzGkJAzMEGo7RAg8UsuuO9rXPxQshcSK+ew3nupnwiAoEbKjhv9t8vvz4P327Um0K45u",
-	"Xn45l1v+p/Gz5NfhzqhFXgwUxCWWiVBgVsdNpaZCHCALoxSieMATuT8IMbtqfM0f1f8vJsPGfuO/nmay",
-	"4al+Kp6eaTjqYygjtt6WWfA+wiilCMRjwPcBD6Yo4EQDAggVflenFmNfojVBCOpryCou89VTgmgYUv9b",
-	"T7dl4Q0yCf6FQ4oFwmFMcDBF5JYKKdANlXpN6lyQOj2fTxp1TudN8OKqux19vNljR/5Lef5lZ/Lb9fPB",
-	"u+nW6Ff8jLwvnM7L7HTSDT7Y0fRAxGhxWN4vjxX0YQFm85jpZ4qFckbgEN7weECDgLBvPYVEjnlMhZYu",
-	"Q0zDJCb7SI6pQDwisf6dEaLk5Zigw9PjVufkc/uw00MRiSdUCPUCZ/oTfRBN9/E8fT1t77DSIb3zd9n5",
-	"C/npZvvq7Muzycf/bImj65eDw+HO6Ff8nPxWOKSd7JAyADzYKX3iCQo4UMYYX5P8fiVH5Jb4iSR632ZH",
-	"cDQdJknMcNhWRPONx2PHQoLE1yRGQIivCioKDRANlIYwpEQgKhFl8Fx/8USgkI+atejlvdi7+e0FO4+2",
-	"b4/8Z/L4y8vrT8HO+M3g+ehXvEU+5o5iL8/N0kV29SL1xh+Qr5npABgA8hMu3/CEBd8I7UMjALhEQzWc",
-	"Jr8RvSYM0aACqdvTUXBVguRRtHPz/qU48Z/dnsvtye+DF9Pfgq3xmy97o1/xLukVkHo3g+QJl0hv5MGg",
-	"d27ZTrpLC8GOgoeyHMi3wvEtkRqU7wgO5djKWZpNgKZEzuUST8fwaQmun/6zJY+fXX28ecnO/R1x9OX5",
-	"9VmwPX4zUHB9QT4UMHSrCNf89h4MuieubYJSN1U2V4/zIxyPyDfCt5cjf5DgVKBQjauEOmZl7o19n0RS",
-	"oLWtzd0Xe8+focFUErFehv/NIKSgj+Qh/uH2mTzZuTqPXoojf/v6+IvC5L3xm8EWYPJZHpO3cuzZaDeo",
-	"zSSVU9TjHOmdPyBi5wAiOdcQ2Vcckdz6qQDL2CKdUInWttAxfQ0G8K/d0xM0mCKjGXvo4KjdOjludY4+",
-	"H7c+fn59evjpFdreS99PImNGF9+7ODs6bR1qVUkxROqTC4avMQ3xILyPkxd6UHXokkwiHuOYhlOUZJO8",
-	"QlFIsFBIIuMpCrEkcT0RcHb9nL3fFr/d7N0e+Vvy/MuLyadgd/xm8HL0K94h3QKB5Y7bbBTld/pgJ20n",
-	"UzwFVKd9s1GsLH+tK84Y+5ShnHtAQSPnWyk5DlzrMm8/zb8Ka+txfozZ1KCf+NYD5hxNMJuCKkYChAvm",
-	"v9CmKNC3H1LCpFIXjYas8IFfEfZq+WPvsZfR0a74eLN1de4/n/z2Zef6dfBi/Gb6bPQr3ibHeSrfzmnK",
-	"arVq8yjd/cOpzMsCBgdBDM6FGQChKCZDevu3Ys0Fw1rz/vLN0lbxBL0vKlDCrhi/YR4itxGNSaC2H5Nr",
-	"fkUCT/2bSqHkAU+YVK8HVChaDeqhyb/l3uTD1n+O4he37/2d65PB8+m7YDt6IxSavCQXBbUmJ34Lm30w",
-	"DCl5ykBVVxZTjKi2hEvH5/K9zTvDmffNQUYx94kAOGppdw/naQximlnDAQmJJMErJc9uaBiiAUFREo/U",
-	"ETM4VvgLBViSZeyv88H25OPzq99udlnPfyGOvmxdnwXPxm+mO3CmJwXS386faW7fRsw/3NmepsqMj5ni",
-	"+wMFI0bQgPg4EUTRLHgwiFTWcwDucdEEh5oZXs3e8sOz1Ijrmm2V3WzZGwizwFCMpNfGAau/8hpRrDQs",
-	"SbXTizCgo3mjPXGPYyA24DwkmCloabfd3IGsXytz2D7bdflrM2/q/1hfmF3pH+n7fPAn8aWauRVMKOBl",
-	"cXOGeu2fxXUdUSEV+HMvoVGMQf2VHPhqIoiyB8FbuQgJjENCTtV6Jvi2oz/SfkiLXXGM4XluzgqPNPxc",
-	"b3kzTlBFeKcsnFpXdNnz6TX8mGBJgpZj4pZhsvCKOnBFmGiNRNwfowkNQ2pkDOjhM77txXOb+5oTJ7Ic",
-	"6ofaZ2Z824btv0IsCUN0M1YCQ6IxVsYZA55R9v+rF7XSWliExS+vQSbAssqzt9XPVgB7Cr4BaMwRFuKG",
-	"xwGKic+vSTytu5bdOmuposAPYyLHRsLnRJ95X8kHxqWTEKljtNMI/ychmctFYU7uesVw2BJhTiizf25V",
-	"nm22lRCzUYJHjnM9Mk9qninqsCiB3fpYkA3KBGGCSnpN0BpTKKewMKUDHzPOqI9DJCIShkp4KouQBGhM",
-	"YrL+CvFEquFweIOnQh2rqPiuCXwmmSi28+a84TXaSo4cttW/lA1x2Gp4jZPXigfNP1evcbsx4hvmR7t7",
-	"DSMhDzhjxFegOXTenalfFaTUu0osmJfVfnNC2UmUBqIJkzTM3QwZ5Jwh1/IuFpNvyEfUcWd6pH7OKKao",
-	"5TrIYgZ3xFSkXLwWHWAkpkKSCcLqMypkjCWP55GF5DKqZHhPhDKgKSMBmiShpBtD7MuZnTQdA5fEFTjc",
-	"NJSKzM6ynYzkcxRjVpeDQ0FKNBwyw4lLed5eKSlbQTArLO/Kl5tgRGmdnYVTZXooogXNhtykJ2blSXPx",
-	"fW09/txEF5X8+VvXtHvvfPoOK6rH1y8YLfJ1UBpyNy9m6OXZ/Vz2jsPwdAhXlvOUoozx/eHVkwhLw+mO",
-	"LOkhMMSioUObCwnOoem3bRm1JJpwIdHzbeSPcYx9HZiglH6cPQJnqRrsovdm48U+GvjxNJIeuhlTf6xE",
-	"7RiuXTxwRSm5i4ZJrBDZQ4IjjELORiS3aLgtGgI413Y3N9dLIHm+7YJIqvvPUcBzLy1SwOfbDXm9O/fY",
-	"aN0lNp1fWiWjvIgCI6Dvh1d+D973g/Cy78FMVkTpIsoqNahk4qut9k57Z010gJkGgvG6ab2SYJnEpIna",
-	"CjeUoFEvo0kiMieHHMc8GY0RRgEJwPcUoGHIb9Dab+cHPCDrFerULDGGVDtCimTokoedgDArBuE84dP7",
-	"t3Xczo6TPM2bmQvUuLPI2wHqIwzu5EoR7cFvMxFs0yidOCYTElB9lq2zDigECNiHvkR6FOZV57h1psyq",
-	"jwfvWidvlYV1uvNsL7fpnCWlvtm4xrECi1AfGzCYMcxfuaHML3pEBbbYH9NrchbzyCGIzNMsykhYSEY8",
-	"pH5m7dOQaLea+SB3o8WHw6bDnir5o/R3r6cHPJo6BIeae0IZQXRojRugJzsfDkNENtRJCg8RuN23MQWc",
-	"EeGhwRT5PJqqIzKhY+aCYUjVS+rLAb91M+QgiSviYbMI1OPTk967LoAmHR/HxC4wcHmjZk1IIXlMWsE1",
-	"ieUdgECZzydqhyAohWGdgujQxwFBGEamQmPP7EZh+tc4aKUhx+I+lkHlGCW5CwMIY0YaHGLuQtrM54Fa",
-	"7T2tYoADROyY8yZ+l10q3Ne89p6ietoQ+1eaf3zLvIOQ+1ckgOBnEldPp4Q8O8Y07LA7TAdhxuXNVk+m",
-	"5jlN7oLUgjC5cPgu7PV3EtPh9L7OjE40izKARNd69Oo1RHjyzXOjgEjiKwmCBRIRnojFbpWUPXklNlqC",
-	"vePc80ufRX4HHbp5RJFxOdDZdUxOIZ6TRpmFsZxM8hTocBpNI4gEoTvZR3gAyJRJHnRFSKQe0hj5SRyr",
-	"p9c4TAha4yzVYD0Y3MSQrK9k2UqWrWTZSpatZNl9ybJZKZCS7BsauiSAJjodrUdMTO/ZabeHnupNP81y",
-	"5gSECw5IyNkI8sOUlWK+jNEaZlNljpNQEDRSkmJ3cxecR1Sue8p6uSKRRNu7aMyTWKC1MQSog0RgJljD",
-	"M+FGfYjPwfa+ob+uXRxU2EAPxJlvcIAycEQDk2/ORh4UBnK6onRAuN6HCQwSzlsvL1u8XiaV6AYLNMEB",
-	"3Hulxv/W85c7zzfN/+50fe22+9+YlEUQy7lFq98CtZo1dSJwnxdhOUZER9quFxbXiEnEY9mMgqHDUbjQ",
-	"IyGcyVdqZUg9UscB7qf8lNubuy/uBgfpdEPYZE+Zc0coNC7B5YlQio1EAfFDHBsI5eONuC+J3BAyJniS",
-	"Xg+nbzOFzTxGwM90shBnpATMQvjS3SCa1L5wsftEnCGexDbtYW1r+wWKMQv4BA2oFB4ak1scEJ9OcFha",
-	"77Phlr89eIk3gx2yO9zDzwbP/RfBS7I53MLbgx1/1mO1eP0xdd53EiHQxXnHLhyYoZHxa2/bvSzVFlyR",
-	"h+2jdq9t6Fv9VFq4gx09XbSZp1WovvVs58XirZVsgyRzmulNmw8MTXhlXvPHInZsIiNLGq9vVcp6/ury",
-	"iC39/az3Wj/IoZE0UTpj4l9Zd9/d5jxIh5id1tAq8hXHjhkJlMqtXeB6oeldsptBHzxYhFB+mhn0Zcou",
-	"mACa6XSmKMQmdSgmWHCGBmRMWWASnJKQ5KNMgHUo0QDZMSV3uQ7WWhixM0wRZDaSn8bA2NXK4PiKGVcW",
-	"tmgtJiNyu+6cf2a+eW7uB/BsRzHVgWyzoXzmSepoTsKZsJKaEWjC5y75YTKZ1nhsDbz1dKacfuO6jl2O",
-	"ZQDHMIiep7T0dO0Sc/AoYmaROuqwlJZfgdIp/WOGMi5qOIHSNAHQj8Frf9g++dTwGq2jo9MPNX31Zu/p",
-	"tvRuzUDuh2Z4FwgDBy20yiDT6KJIEE5oVvf8CVn5fTPVeqzr+7LKEo3PI+869HqQPzQ3wOcRrN6VeBzB",
-	"jJ2j9knruN3wGgenJ732Sa/36Qxuys4P3nV+b2+4f00/uxuppwDMTV/5TnEFla+ZpS33drYPxzFXuWAP",
-	"xpiNCNCD65iNajHrbsUxQSEZSpQwH4YIVgzo52FAs1wlkeMukZKykXAykiEdGXc1stwLnDOwhGJukOER",
-	"UcyvaUDiJjrL0A6CQCKiA93UMe2n//qFTnC0j8ZcSA8puwti2z8LEXrIJ7H8HJEJWgu4jyY8ICFSS+5M",
-	"cGSXvf4qGyoMykMNKAs+J4LE5p82OCU3yQAL8jlgHih1n7GUMR0kkmSzw7vASD5rZbK8nKPAvRxOA38f",
-	"USESEl/E1DNZdJ3A/qtL/JhIDzwxLSljD4FeVx7/lAa+a3zCZIz3kSQMq1HLn7XV4/S7JvoQU0k2OAsh",
-	"t9MUl0E+juOpNkKoyXkKse/QSwycSqFuW5vbu7P890ZNlSm8X71GAfrfMgaE3d3te3ug5c+1WV/je3N8",
-	"pe8doXLVX+sjv+MGFGbPTL5T58sUCcufO6p+ub4v0sbdAGCx/G5fK3ouV6xy3Xu5vk0NujvA3FLX3VZt",
-	"uIz6uOR3r3g7z2fuMmUVl+/xK+LIQtOOa1euVTt1S2kfipHaOim2tkPF4Zu1CymnIqtx4eq3KMucJfK8",
-	"RhKHc+u6kQAlcWiFUs7fWnS4oNbZ2WeoqRfpsg7qRa1X2RjfJ/kKPLmFvdh6ub3QIVPS+vXmvQzseiN/",
-	"VB3a3HC6kvzNBO896vQ2+pMKFPIbEutAUyxQqv+YYoLIeHrEXa2AkPs4bHgNpQ40vIYS5Q2voUQovCRj",
-	"XDf+zgDuyAxo/+7ogdPHQeHPUz2R/bOtJzTnUOFyqp+lWSQ6fcidh0mEm6EUPZsNB1/6nkF/bjFxUZB7",
-	"Kaj+IYLjcwvyMlAW9uktjKB/HfMrl+qtfwf9iIQhiRG/YYok/ERIPiGxmNWL5uSr/j1e6MPsL8u1B3q7",
-	"d3Eok1sd+eJC17Z5lmMDfIimPImRP+Z0psRorfzXvytBdHHQtAuKFTU93VHTZSdtDraLcuM0YjpdjPrR",
-	"PJfi/aHLg6PHfR7LXMboSuR3Af7AUL6Dus0TqHkLUlJmVSbMfcCsFQWL7ThvTYob0jLTzpHdL5TyknOB",
-	"FTbNe0nKWEiRczjc4cMytm9lVz8c87kDZ0kx6tuZjMVoJ5vJo3sVo/l27L4HhWdZbmdX8aPwO/d674/j",
-	"HVI8YlxI6isteOqK/sqqzGIUhVgqSkc3Yy6IjiMK0iFMaSnP1ovC+YezCGQqFC6oZ6Ir4+hCiA9ItXel",
-	"0qoAJF3nVUHt7KjVe3N6frxsuZm8KmGiSAzEnAd5RSfvifMAD993jtEVmZpCnJIjbA91TUsx/4lAaoDD",
-	"3un67DlFMb3GkjhHP2sfI/NcTeGhs/cH3f/aQmvn3RY6O+/83uq10fv2p3WAhHr2Aq3lf3+F1Jt8iLY2",
-	"t3fV2pSpbWKUeIzawfbe3tbLpjM4p4YjKRmE1HeuvAMVn9RjvXDwvJNAV6wX0vi3051BWmMqiG1BTqlM",
-	"4LP2sQch8D6PgycCSXIrbamw6Bft56izga9eQ5CQ+JI7FBBduFA/RWucEXR40kUhHpBQzTXhcCdHh+Ye",
-	"SEfRq5P/3G0ftQ96p+ep20PkdZeYCB5eQzhVUZ2IYi6JL5fOG8xhyxw8dd+fZ6iayp1XwEx4IlE2sJcr",
-	"RIlGhJEYSyJsbZHSBVc4Uub6eOIGafrYMlw7XKAPXSFnvqQlH+aqVQJ437c/fX7d6XUBZ9dfAV4A/8vW",
-	"m3d9nHdbDa/RPgS0nvVy6LCXuuSmwARBc0ihLMEgd80OTLFrCHg0QH8iHoCOPhT36plSarOEVUVA90oa",
-	"fxsJzCI6DO6O3rsmF4LEVSW3stQQ/S44ltK0G73ou2ncJnLcFVBFhNVhsEQhwbpWj0nyMWXUi9mm1TPm",
-	"4ttxIvlZzK+poJxRNjplNTO+1YcTrJSKtAAYH2pIPLFZ7+6wfvu+O1gwKw74RDxcbTE/Z0jWu+ROTU/H",
-	"nXYN2zO9/680FUFZBi52dJ8VDw71mKii8oFxHqeV7fUyQrLggLC5+Tab1CH08ZVObrAB/rXPa/niUsua",
-	"FSlRLm/E6k+hsICrOmABX7F5q24pQEj8r1EG8JsMHbRGm6RZfJwae5TpVwdUXzfoPJb1+/IVlosspOdw",
-	"3za7zbW5I+tMU3WW4Z2LrUMX2rnkk9fgiRxxykZn5uKoAtNCc8thX08vmhb4vWqh42lpDTOYOYuYdh3d",
-	"ZMCInFO7Z8yFVPQR8ht9ISMIC7J8yrV8QMsEy32Em4Om3wyeTtfvVtdne+/Z7HKteTxnoWIiIxSTEE9r",
-	"w+3MjFoDXoBz1cU8M83CvpjlsuhIn4xR3ymaWuP8wg3pt0CvjEdkCTlAw1ApRQkOwylUd3l4UfCfBMeY",
-	"ScruqjZlAyxF/TGRhLkFUK1p0++XmlXk0iHn6GrEWGC59MY0VMxcoKNenJCc7VSR/mhLCNdTRLRSbQoP",
-	"u4MOZzTJHKP86jV0k4azXGpBvZk/FL9zKkKUEZs6XYzAFUjiK3An6LQFc6FuCznZdkVoQOQNISwn8BUT",
-	"0/kHT0R50OYSt09pteTS/meVQqfOPoMYJVezofuyNuPNWjtlHlUgsDzWZ9ZKTvrOSoSSvl/SLvMcxiUE",
-	"8yz7j0ojzumsMBki84L7q6wtt8EDbxd1hMdhTxldzqUcKiadeV1F2WstFqgN3+79fyQGzX1ZC/d7BXFP",
-	"mvkSynAqHkDDmYvJD6HdzllQRgmpbjtvdTOsohMsUJlpIJyac1a0sCgg89rfw99m3JeeLfQLczRtEzb9",
-	"/TXs/GF8g5atmP1igM3TCp3816kFLqX1OYd1aXkrre6H1uqQ0pbyIK7oQ5GqdDUUqLKgrNZ1qpp6dDNN",
-	"IsWFR5BP1j5pvT5qHza8xmGnm/4TCgWof521Tw47J29rRpPmIZAbOPdrfpL8z+mE+V/TyVPg1snwMtCt",
-	"l9Dl6fggPyQ4Fggja95W3IX98xXSLPTErxextVJBv2uQ6PdyFj+o73SlC/5IumD6mmEDPmdS8QBhsuXg",
-	"LLrHvTOvlGXhlQsYP4wqqX0n85mZ4TLWwadWbCso3vXKYwbaK5V2pdI+pKOyQuEE36CuBVW/sHqx4BWB",
-	"0MUHKEBTp2sEmQxIEOiU5/Ttuhe0jnZ6CxJkssTB2SW9hXykVMIVF3QPZWrSmRfn3ECXiIpq+RWNJVq2",
-	"3+icqvW7d7wXfqji+zHxaUTd1U6VDCL5ZhlAXfEILqxsVQK1rmZddMmAem7nXXy77zpI2/8pt/z5h+j0",
-	"gLc39O7UC2htFPMkWp/nD7/nc79/2C+ccilI6+3Oh2t2jt+2hVqALnRuyXo02BXUADn0cKsqPGke2YEV",
-	"s0Br0K5DEImoOV0z+wRLf2zCyljaxSQ13fKqTR39f3H8xt/IJEJcBbQj/JhhJpeq0uJA6ooaLTanOeNC",
-	"+YXMZVgZAubAalZak9IW5FlnBGH7l+W43KNweV1029AR8mOvfX7SOvrcOjw8b3e7UA2t0+rW9HVVQMYO",
-	"7n5q58ymrHjRrKRwAvXKG+XBfdeiRj+BoJnF9HyazIzKFZFYGaTuvL4enRAh8SSykNHtPqESkQms6bYP",
-	"Tk8Ou57uEZ2PsqlXCEJXWV2k3+jVn0MehatPWrqFdEAXzetRoEjUORHKoHMUXVK/a3rXOTV6u4+Cvk/f",
-	"K7o6Pz89t//ViQbHnW63c/L2c/ukd/6p+Khz8nvrqHP4+eD04uyonT47/ljx0fHH9BP74OS09/ngXfvg",
-	"ffuwJgeZgTMsfOZXuxP3A7V8s0a7kuoXzZrTXbrfPP5Ya8Djj2a4ytdOTnspRFK8MtjpqtYOBeCtHZ/m",
-	"vTk6ncu4uhE4DkMkiZACpQiPOLNmrg7ZqWUs2OUCBSz2QomKe5+3IR/g0FJJ0VmhF9REbyA3UGse+2iI",
-	"Q0FsHLrQ/b4CTnTCR0yw8cTbnlVQkPz4I2zaJBCuv4Iv1ZF7qHv2BrwLh8et8wMDGk39ppVIpLveizRR",
-	"SA2iaJFKL8v08J+ItGwJCjhawwxmHWMJXeyIqd2PEdi1bKRzkcC1oLv8ahBMrYZVowNvekNnj7yaXVVx",
-	"qlNGNGQqsGEfIAVVzteOP3oZzDwDsGHubF6BmxOgqf7x+U3r6Oh16+C9eck6Sp8IJGPMhIKx8FDrovfO",
-	"FOkXVXVoPOjvZl8quU3XPfOrgBQqNf2NAvsNFtCez4PYxZAygjASkkQ6LVGHkOjalfsI8EY9VKujEwLD",
-	"ZGlgTwApwum6l0mwy8aZOtjgsuGhy8YbTMN99L//5/9eNhCP0WXjhEubm2R+n9UkNAOvqm5SUa5oAaUB",
-	"zc5KJHshskaD9VSpN6lTGls8TVRQmUmhhMLKgUJ4zMwbiJummTiPIwr6JByiNaNNUZZixBMBaYRAVV6u",
-	"1E+RXtbvwbscpwi+mGnlZXfODlkqe9ZkzJppPXuSLgrsTHD0hoeBq+5DCw3hidYVTIko4+hEa53j1tl6",
-	"E0EqKZZQOUlhuvpZd121DTa9IqqOKYlx7CtmQkI6oRLS4rVLNSTXJHSVnhnTMIgJu3DV0r+Iqb3dwAwN",
-	"iC7CKDkaEZ3JKpKB3oiw9x8ksIetH+RLTeTSK4XSXHIt8Z3Jeguv48yV0MKw9PTqaP4iExYqRb4/pCQM",
-	"xC/dXqvX7QM/wQJSDY2H35ydj5mSPWMeZpdT664A94p95BRZ+/ndTsFeSS3aZr2MyApHjN4zoN9aygsB",
-	"q+Bq0uBqrUA/9WLlDPDQW1Rm76vXSJiy8I9rooB++7Fjgjskx4DEseESCRQRySsQdxWLMuO5eJQZTDMp",
-	"vVXTlw0wToz5jc1uLUWEMHFDYnfXqKFpPaTNW0X/A8Wf0k+c0SDF9l/zWH1uS1mBX6UCn8YnSRiq0Qa+",
-	"76iAFFIWQEe2zFWTaqQGEBW2dhUhLUqPcy3j4HsuwKS5LHFKExxf5XIlnYc1jLkjK143xCrtB61d6uCJ",
-	"y2Rzc8c3vg74gyj1ylYJ1r+/QmQSyWmai2plx3o9vjbGYkEbueKmDYcQCBeaJM5ueJy1ZsNBQNVwODwr",
-	"Xjje66nlV236wpUAq9sLpv4A3boJdF2dNyiFrh8BmhmPTclHQ9j7yBDQRufQQx833iSjMNnoBB7qTJTy",
-	"jplP1O9puwylM6d/wOlEkEokc8ZMxnSWajqkj8JUFTbcdi1Vhi46h+sQ2DhMQsvHLWr5pmR366xTKgXw",
-	"8uULlyvf7E0uSQ46eTj92nrn5jS7i4lP6kxDBfRiF1Tp76nIBSslJ3vSxfCIsAqSFISwJbalxExVdIR0",
-	"p9Ud2pgIC34lK8EscOTQGTtcfaJpByjdkrX6UoGIXivhPCxQes0Cse5WYV36hZQZUK5pWJ1umInG4tmh",
-	"E2Moldl1DXqXfHa8Y11A4vuIgWS+0glxWHl1Myj6pFJebtVQww+9HOP00IAH01qMuqQCZU0qi2xYRw6A",
-	"lgPY7TVyGoShsEzCzXD/PL3n8Do7YiPH4HhAVGu9weDWAmUqm8nVCiDfa0H3rrdMG/q+aWX6uHPchiZy",
-	"DpstoCIK8dRtLJx3tH0w5DEyL1I2Sju41cNJ2yGtxhTmzeXnoHND03IwKjH2jP1Djz0GKr6HQnpF0LZi",
-	"JFvN7fWFVbEWdTqsY8csZjPQc245HjO38SAqNx78pkqixSZy+TP38jhWG9mVml1RDykjvQLKVwaTz0c8",
-	"yVO8gztrU0GmEIgptM+7OHk9zPQXFtApjFjjUCvCcNPqz0XOVMcP7+Y2S4ftwJteHup2+0udujGuljp7",
-	"EPrWORSD9jCFe1hlSuuacmvgU9SKzhNhlFMsroqahtJojaHe6vVaB++O2ye97noTQQUnZV7kL3oFqtzF",
-	"PsJIw9dyYX7D0ID4OBEEYTuMcdxnSRHGjarYIbkm8RRBz04suVJsWDjVNrM6TZ2KYeaASwLt2yPhMB2v",
-	"dm/yFY08choxTNt9/ZJSAeAv3FwYd1PfOJmGPN6HwzE6EFp7124dts+75jYiT1hreczXj5XGhdZenx5+",
-	"AqdN3xhE/fXsjoMnsU/QWvf04vygbQgGPiu9oahSUySgs7mnzgJz+Q1Tdpm+GwiQbpajG9jiYEIZFTJW",
-	"5ACVx9hIX59hqQOT5DjmyWiMMJJE6WQ4npoWEXxgXHQAos7xWfu8e3rS6rXX93PEpi8nfByGalYxFTCl",
-	"smz9MAlI4OU4SxKGK2/VD+qt8quoyepGZXvEyARFAeau8F3v+EhrjZldCTeF0DocrjzJrfTS+5UmOgX2",
-	"DWHkVPH6wdQge3kyEGSAijdUEHsdCQ1CpKbnckXCZ8+3Nl+8eFbnnuNvd9StPGyiCr0MT7bOyRQF1mv4",
-	"4ALi84AEM764+3GbrTxjP5xn7G93cIG8r2axRh+oIAWjR4C6oZuuPxYGunLcrRx3xs1h1YgU2V1KfD7v",
-	"uhxbnyVPZ+Hyj6MJLkR2nkClAvWvrvpXq+E1Tl7XjL20m4OR7B8wov0DRk6fdPNPWrk/1IxfvcbxELvj",
-	"4o+TUNKNIYay4+UmoDZm/nFB9+T0RO29d9o7qwlNs3vzoflLf//Va5ymWfWl2LBouda5epxDMnSlRIyJ",
-	"qU39RCkbQ8qozkBWJGL2LHHIR2jtbbuHnup3tRQqpU94jQjHhMnfob3ebO1AeGgLYYM+o90QdIgYNz1J",
-	"9c/ULIUE2rrVvxqexAiOiZDmAzzg6ohtBKGX5vR7JtBM91Vd19akIDKvzsvS5nESyiZq5eoZS/A7gTJB",
-	"1b/L8mVvb6dOe7NrN0hO87DIp1bD3mbiomDDsAXGmdp0Bm7bUnC9iVoSTbiQ6Nmet7ezp0V7aq5oC7zX",
-	"/tgDIlKYrgP3ppFNwYWwlrUUZ5rwnnvfy7UltG0XDfq6mKqe1eT8FZF+cV0FbksOLvTKVxzH73k006N9",
-	"V3DW6KRi114NvENXkKdBtABLPNssylJM1/YvLV24ZLUjOMtKZuhupy5F95u7K2nCrbUcU1WlejGQHOpK",
-	"WOZJlDvnXNXy5uzF0B2Lfhio170riuSw1p7TVjjVu1YMMqb+AodAbvsJpEjZ7tsi9ZGhmIfuKZbL0dOg",
-	"qEjLO8QSg0hXLFAzQ+tHN01Ya8ElicM5IFFSoN4wYi52a0O82gltDHVbmsSWfEiZkzsVa6+Gbl+BhW6X",
-	"dIpMOfh5JVIvUloeRAUMskRUvhQ0kCieZjVjqgB+V4txZjHRBLAKIhFn+2kPozwLtXtb99DF+RFasxtc",
-	"99DBRbd3etw+R2uFra57yLRFWsttWX3fVe+mG19/FHpkrm/TxflRw2vYXSltHbahnnTb5zW1zBz8c0Pn",
-	"ftWz5H7ITZj7NZ07/yksIz1kty6fEriRrak+lx77o4B7t3feOXmrNPj2x54C++mRToU7bnUUgF6fnh6l",
-	"Z3LU6fbgPA7UB53j9r+1Ev/uVP9+0j1pHasfDs7bh+2TXqd1pGyhs1a3++H0/LDhNTonvfbbJQ9RwTdd",
-	"ZvaTWXD2g1169ovdRPaL2U72Qx4NoHmx3mL2g95sbtps29mPBgC5r1JQ5NZXAEr2ew482Y8poBSalUv5",
-	"32s3AVfDHEfjoTEx2S4kG5gK0zSn6RQbdcoAzKz2u/WftdCsrauIaFh9At2zN/ktLNfFKx99kp/FVvR2",
-	"S5gSVjirhpy6kKGyhPadzv4VUmDXJpvJeVrLpbTYvu9UrjeXKE38iE7HcTCu8zjDQtzwOIB++xeCOPLC",
-	"zRtu+mXkBtk3MhPs+TbyxzjGvtQuSBYgnD0qW2YDP55GkPcZKIMZDZNYnVzZ9nq+vTCDTPfTdy7U3EIP",
-	"09tuiEFhVzoETT+NcIwnRJK47CPdfrFcL03b1z+FnRP0aX0kR/2jgEqtQf61RBeYpbLfDIKkM81f4omW",
-	"bi6rHnzQuWJPxv8kiJ/EVE6f5h8pdg8CfrLevFuZP1e5qzMSC85w2HMff0utDl7Q5+ylacBp7DxaE2N+",
-	"Y0Iicg3oTH/c9W9o825QTmPYPfYPI7cRjbG7aF47fVZzDTO9wRhRbBDmIKLmRVYdyWkp4yEK6Bj2NVs/",
-	"R6mV1f3bcnuHCE8Tog4AgIvCROgKInc4pMW+MAuQu0d+zu/hXKANp7Q9KxDH3Opc94lyNZHqoSBY2e64",
-	"ALADDdvFPAXhlFl4pbwcz+ixjBufY0xExJkgOuluxVoeOWu5Nwys5842IkrLI1vFOUUZJaAcfs87VGos",
-	"eKkXchHbX2xWST3unZk6DAGWeFY9j+ih+r22A/I8qwzRimjXVOB19byMCcTK4DBXqa5QVQKtuQdbb6IP",
-	"MZVkQ0Fz3yBkTGQSM0W+FtgC+TiOpybS8Kun9jK/NJitcJFbRxP1cv6U8gJ1DDWmoTE8HoV3pXPcOoPq",
-	"YQfvWidvwR2w82xP4cV897rXuN0Y8Q3zY8sASxeAH1skqFUU2b5vvl1Qj61w5Zy/i4PLNyqQIPd77Ww5",
-	"OhUo5DcQsCpIrjRGVro8LY9xx6MIuY9DiJPAUcNrhAH8h9PANyVj8NLHYuGZFaZ33jzoWtL2AoOKLEtI",
-	"E3uafA+QBle8adhsOInbbh7iMBxg/6pnq8ccEleeSecM8Rg6NuZrH2qRguOpbt5iSMZhGi+8BppZxpmp",
-	"PVZSjXgsF05+hxIRM9O7Mfws5pL7PMySAEhIgVnZcB+Dru61Ief3uc9tQT3g4Y+IAan1NDz4T/dz++Tg",
-	"/NNZL/37uPVpWZwvgrlCnbiHMvr3oEpYimvWUSfkXYhIX8POp5/qmRbTiWv8OqlyZVKopy2UjnZGSahN",
-	"QrPLnpttV4B8efVleFWxvSpGUMWfMg3ES/WqnITMCdqMt8/T5pzmYCvj+muZcrduckYogyJcpg5aWh4f",
-	"Mhhj02KUikJDAlN/xTzRwcTNlZ640hMfTE+sh0CZJlRZfrioWq5UppXK9NOqTCvV5QdWXe6ktczVHHKc",
-	"eqG0rSgIitbUKE5ZqwxpEdGYyrLUVU+glV2F+EUtZpK3NAboSpYKFkRINCGYwRWjbeykTpgzUlNaZEqG",
-	"N9s4ITenyYXfL8+Uw9XF0ZV/5MBdqymgpb8HaQu40s5W2tlKO1tpZyvtbKWdrbSzb9fOZjUraNvorGFl",
-	"+uRhFkAmrhrbNHnMt1r+Pq189ZhnMY8Wd67Lv5smi8xvYomF4D5V3Da3rfv2wta5TNYAfojJmc8n6t/1",
-	"jsW+PvdUlOrRpV/IEZ1Qp/CTJJ5QRoyOQr8QBCXFlXJ8/LomHdVgMQCzWgzGBtDWhEIabzsPCg/VnDR7",
-	"rRba/1Z6HUyxEE9rfXyevflgbVHTt2quqPA2xKziSdfnsTtFJCY6IdWkrWe1CwSSWo/SFbTUKAXMG4Yc",
-	"5xqr6lKAc53wKUOp1d++SCT5beSIsnBWs0c/A7wSR8wh9h+VPN4dhKUZehp85WVtFkCAGBK7OD963Ize",
-	"WKorRvfTMbrs5O/C7vJfPzaml63tb2V9hutVsrqU4KpZTz0/Erx618Z6K2a0YkYrZvSPZEazTEW3Vasu",
-	"5aZtoJKnPI55LgZ67fzNAXq5u/fcNmmzlY3WPW0w63VGUWj8fE/Ne//6U3DWRL/r8qwK5ENMwyQmOstE",
-	"5+kNh4RBOWtd1UqRXp+oBYi+oxQ3TOwMeQ4xM0cdEZ8Oqa+teyoQ93UpEJ+USPDF1sttBw3q2Z0xwOV9",
-	"6BriERilhX2kvBlOWAeV2xZ3tTuFm8N7owaEM6nRl4wyAR0j3KVqs7BHE0RlipUXoGQbt8GFzBPTaKgY",
-	"Iw5czfTKkpyjkKthOBSbQzdjrsvqpgibxHQjnbrWGZjZ57si7J0R5Id93DjXf250AlNaaz2NArURY9AE",
-	"i7JiH6+Qj1y8eUEiW1WrxXe93pllNz4PiFOKTPAtnSSTxv7ey5cwk/4rf6J5/xiVoYuFjHksPTROJpht",
-	"xAQHcDkkkskEx9NU9hiS1c0FYd+wNmi1hwVnKBrHWMyUUanwOjp9xvMwq7yCPjS72x+EmF31TUM1DSwc",
-	"cmiTGIYi/916XUza3tx9UbOfnAaol7V2NHwlj3d/VHPTHEE6aw1fzzCKWU4GXMLxeZGNIB5nKY9o7dfu",
-	"6QmKuEKNGK4w8aTmwU2q2k59MFWxb2JFwiYtplmjI1gJsno/2UQu8P02qzAUF5O9kO1aFLWoNHhcJ4IJ",
-	"h7KitsOHw8WFvYOkKoUmq6sd4KnIl+/TKjaUW1SMpKDq16n4qD5sBdcknquP0iESUyHJBE0SIdPpjMoL",
-	"VTKF4W2CKNriaEAQhnGp0G4SR9VMNcxrHCyoGjt3EXZuhSgJw4kc85h+IYHuvaAhIObO3mY+D5wqbr2p",
-	"AyKJL22Z6gEOELEjzpv2XVbU9s4bVpNlhRar5gqxf6VvpO5+xIOQQ8/QOdVb4QtdPvh3EtPh9NsRCqh/",
-	"oonETI2u9djVK4jwZOmZlUo7B4S/0zgR90wfpvoxwugaRl/Y9zflDvmNFhZYJGfH8bsOaRYjHaThptUa",
-	"PLXKfWBew/NYq2k2aLUqKI4nx2Sy7/AzXBESmc7Nts6eydLmTPtHofBhLsh4fcWPV/x4xY9X/HgZfjzD",
-	"7sADBJ2lZyty5CLg7hL3Vgg7qxkBZUOvKgOgciFnEBfJmSS3UvuhstC1ZWK3SlGO9xu31XLUBpYcijOA",
-	"3e9zxohuKmJiJ8B51/x+YVYPFlaF1gqBLvm6Q+s1PcGVIVb3E8/SvpWECcrZPhrrSuMx9Deo3NIrVIis",
-	"yW+puXSPg1wjf8VzQwltjYZ0ZIS2qT1Ph1kEHw5jgoMpIrdU6MZ639p/fhX1VB9LtLcn4P4TgSY8IKHp",
-	"65khha6z68Cm8o6MZmgP9okoIlYTpWFyaK3ba533ekddjW18OCQxCdZLuFd2y1RFvduculz+nGG5f1QJ",
-	"hwrXAjyrVH1n78hAdTuLyZDeuoIk1e8IB4EOLBNZWwPdwSLViRTcYCjRRF0iES7FvkuOAirAcRfBoCYs",
-	"cXGBW3jbLeyXWh7cLnzT2hZGvgLrWFrJtoGjZTXC50zQQGFVBl3QsZsVNzkhnt5Zya5aRKGvW6E1WIUm",
-	"TixZCrTWJLfEa36hkfe//+f/rs9d9fJacr0V5zTnOWBbUpesd2L2Osuha9rrsor72jl3ZrNT2NBwG/RZ",
-	"KhBV70I/g0IRi70igyiQ4+zhuZFwZr/zWVqVZT+fsX0Hm37FOFeMc8U4V4zTxbyclrar3VVmR9i6+Vm5",
-	"99ZZx7S0skZnmimBslAGHeUfQWVYUBH37T9+6Ry3zvbBLPBQBHemIR9R5qVlUaGvSVeEaC3gvlGWc4vv",
-	"THCUz2p7lY5sU7fs6DPjSiJkS7fVqRi8fSPcY5/uPNvbR35ICZMdGIph/S/9W5f4Maka9W2Mo3F1Jp4r",
-	"8w5RBhdqUYj9Gl1x7cIWl9/3Gjdq6kJ3m/wWZhpbzN42uoZQEJ+ZfKfOl3BKM5/WmjRfavcOa46MMbnI",
-	"PHR9a8//bgDPIeLddq4pRH1b4j+zL7t5QTmgqqzG2LCs2je/M5Fc3/PiNx/WWfee4UDB6xjTsMOWdqb6",
-	"6tuygKj22KpZTpPl7zRAJ6wcfMENmZ3Usd0/FqJEtX67CDH+CfdWPys6zSBFV5Nytyq6Snses3BOG8lF",
-	"fUeQTVWMVp9f9bVHSnsyp0XfJL+adUzOj34xE7mwvEtHjurhwvw6WwVdt8yhI4ZlonEDepLLSWhu8yDL",
-	"EK7YdK2F11gQqMma5+nPtrd2F69aLcK55om0fbIdsZYbYAqZaD9Xtf8rx87iBFAEugxeMX7DQhKMlOKP",
-	"oHaqUfnS4MJcLKxuJ2vb2abNPuv0And3FVJmhVXrb3gSBnBXC19mWcZmAU3UG3NBzDeA2WN8TXTVacDu",
-	"NB0aLhF0iS0wZco9403/31qRn7kDmNNKfzb609m93O471ydVW7M4CGIiBACDG1Col8g1QVi3Oy/1Lh0k",
-	"Eo1pEBCWNWMyBZPt2JVtme7ScnXAg6krxPL4KG2rXFzhTOTa7ou9588cMz8soO4VCEGMh+5I2OLhpG2T",
-	"Bb7WrAG+9ExEtKYfGpgycYaelHGlU6OJhMrqLhLMmm+YH58IdNE5tMypf6jmEX3TCfoVwnrm9AJoZCrL",
-	"0RHjMQnWv7EN9jGOrwpLzPe9dvIFHtPRosRm/Q4Os87RoGnGJAqnpmTMkMc3OA50qrfBDQg+NrS60Tk0",
-	"pcV5nHYwwGwUEjSIsX9FpPByRWj72Wd941RQi1HmpnnSNK6G9VfqaAbE5xMiUIdtnKtVbfQ4CINzGxAr",
-	"6gD2m5ozu4d0tWa2xDQptWguUdQ9UsrX+ZIsx0gfqWhYtkkn+McwxLTrxeIoIji26AWQruMSTehcwhhq",
-	"MjDVnQzfyJafVjzAEV1WbzIJc2oBLj2kh4UjzsPnkwlmwRJXplhcHZiPZi9MO4d2o3Zg3X0XT8RyaTMW",
-	"iaAzqHZHGWCZgZtoA73hsf0TPVEK1GeoJv8Z+t2gfdTv9/+6bKT0ctnYv2z4JBaE/j8hZowKSeImI/Ky",
-	"4V02INCcyullY39792u/33dOYH0Wn2MiiPzmmZ5VTnRDQsWg7jCDGrKZcQlbn1Tpwk8EIht5nvEK2cWA",
-	"SGFozJNYeGhL0dvz3V20Zsua7oKSgm29/m37N8BhvQk7AEuPjohQrHkpkAjKfHLZ2N96/nx3d+/5861n",
-	"mzubAJs1eGS68eFwHUqeJQzU3syK9ZSQUILRYJ+OwFc04EETLLS7uYkYBvtMh+SX6KNESxZ7U+StoqiD",
-	"jH7Kflh9mlCzRGJx9YOWZJ9BRt26Pk9q9hcHbdhHIsKTIR2NJfyr4hHY0faZDekin2ezIOa1I8wdSpew",
-	"4INe+bEetPQQep64H9lGYedqK+5Xunbh6h8LXkndC8V3rJOZWAPxD4NWaUJMyRyUzsZvzEoRMokkpMmQ",
-	"wNmcJG+ZZ6S2vbNZqyuJmUC3xrGj1HKxELudzC9wAY1ti6EyWf3lVygKiULpmMh4ikIsZ0KNdjdfPlsk",
-	"Eu2K1dobdhlVpHwK5LGcmIKMH2hjgsUVCmjgpbacYSHCNHjHcFNQwmnLJRXOD/gtEZdK/qZ/z+eZQ56w",
-	"QEkrT7HZCb8m8NfXPzTfjEiMzDhmPRElAsFXoOmab0y/OoYAOmnbGo1F68ZRXDBQTYu7ARnymGS7VyZT",
-	"nLBmdQW1Iry70umj7JksNpKxTtNiTf1TPP1L/acTfHXdl+vjdrgrWuYJmuCAIMHREBcK3tdD45yyVFtF",
-	"8ub1N/pggH2DBQpxwkAzrk+4mzUJtyoJ98N4ioD4DMsochDPKKxK04b/r+twyRjYYifLUFmJ9Mt88BAW",
-	"KLgEnBFPiSufhNATOzYrfYWcjZgAczWWuuG354Tf4vJ/81V8hZ91wjNdFllrMQZTiSZ4iib4ChyaOAzz",
-	"k72ohcg8ZXWLztEwRZOj6yDXSKdY7qMbTCGWWbEK6DGZxAytmT80FgEzX3+luASjbPRK/wBfW5S7oXBm",
-	"SMZUIeRIGbxrghDNndSpKix4lWHBvv6EcamG1R6EEAtp2JlQqs7NeLqf6sBKZxoBJmWRuDEZ6rp2plkm",
-	"bGLEueJ/emX7KMZMaVDAlcxZ5PUkAweluejd6XIlsD0o3gRZNOmyoemBGngJtQYY5lk6T/rTeTph9lM2",
-	"c/rboV5C+vdBbi3pj2/MopyFqDKtWCODl3HcIvbmmV6RxlNmlCKhUxzfoa7mP6QuZh1cyEPHjDnzWzcb",
-	"f/YZzPXVa1xEIcfBGxoSk+8/q3IOqStdHn7NsZoBZTjOJdJUJjZXdF69iKmu/OjQeX17HVjPQZEO1dIf",
-	"OhIz4EHOI6O0KnRx3jk86b4++tx93zn7bLry76MOuFmFDta3/O3ivCNsFJNNzTelMtJSjpBQrnuFQCSQ",
-	"gLghYFZKidLKk2JbA4LoJMK+JEETfXjX6bWPOt3e54vzzud3p90e2rce0cKUsITUAeacPGWmEdeYDpXG",
-	"h2GiDMNALY0K/Q742sDNNRwar6WgI0aH1MdMhlNtZGY7tdtpotdHrYP3971eRkZ47npjIpJQ6mLnuYUi",
-	"yhTfEVkmTLbSnCZ26C4KVeg1eY/tJQvTzIh1NgVLAVyXkiNyG4U4NeKhpsSAjCkLTGPEJCQzLd+U9gj3",
-	"EDMXNpubdWopp4Q3E0kGl0I+Zz4puCt9c7m+MPFjXunRByg2GsWUx1ROXRJDP0kTcJLQXUxk8XEKn7tk",
-	"0qHGY6XwGKtrPZ3JNvJHks+Ert6tm6VehNdIj8IcYg4GRcQrIv9cFtzyqytAabaJFTVvvD4yvFORNwD0",
-	"MchYFxtveI1ZvtrwGrPMq6YE1oC6iOnrUEPFzqomTeeceStdxMV5xyxh5p10TfadPwpn4yqmWTgMjXBz",
-	"uhr/TPJ0/Z8hT9ceq0C9b9HmFGC1Bda55pITc12o0ythYuInkuRkF1qLyYjcrtfIXix7FEsMdy4nrVV/",
-	"cpZ671yLckXZK8peUfYSlD1LusJlgtpY1sNKhzXW0eBPRBr3ev9mRGU/Aa16PhGORHOzrnvIFtfT22Y3",
-	"zmXMNJ1JXaL647zhkqv1bTKp8x07llxs2cRZaCiYzUDE89yt6DLl5Y08gOmiB84idetx8MP8V47CGVlB",
-	"wPL6iwv66jV0gMusbilInM//VwilMMplxzjIOdbVA1x9PuJiYYFEkLi2ZVsv469O4ws17QMcZ4jZKDER",
-	"v/WO8sh+MXuM9lGZqGEeIQ9MHZEq/nRo7tLAK+6nL4P2kdWZrc+qalJbjnWpmd1ocIQfHAsmQ+z2IrdS",
-	"nh2QIWUkQJMklHRjiH3J41K7rSY6rn6oa7twE5ENoz4KW/jk9KTd8Bq9097Zsi2Xjg3UvnoNy5jr47KV",
-	"EhUsyUQi2XE9REKhs5ACK8ls1BHc9eSL5TJCIUY6K4Myw8mitLVQzdXq9+ev1STHzF2pczUiV8TqtLqu",
-	"NjHRjbmyVOmlu1pDE0HU/2BqJ6zIL1lOfijuXik9nBW/C/zH5ZmygZIZ78/Rf65KbMohvaJ6VehzkhYU",
-	"KUFxRoKXBKhDXckYgZNr/lGhDLodLoLEFgpzXS2JHLvUi5a7Q+g8Da6JeviK5GR4EfUQHZo8Y+BkzXtT",
-	"+P42ffMx6CN14n2/p6SvL0NrFW/Ipd+W/BMhwXGaeD2Licqo0yWVrRmqSzZAcLpNhuZD9Lbds5mEoola",
-	"Ek24kOj5NvLHOFZmvA0lwtmjwVQSCGO86L3ZeLGPBn48jaSNdxxjMYbC454yNAMwHIZJrESChwRHGKqn",
-	"k9ziISNK3+6v7W5ulg3D566C6dEcK+csq9u0FLFmVtG9U2pUacdo/jh3qfcwv2LOJ1yCZ8HtMOgSFphk",
-	"BaPwQCSG5IgyAMqYTkoLSw3pJnqDldTNRF9F3YbvKmidKYetRPIJltRHkFWlXtIhClCtcBJxkaXZwLZB",
-	"pXGmXhMIjwyatVIR/27Bb2W+KErfisLvublnESVrlaNR5DGp0+2T1uuj9mHDaxx2uvafZ+2Tw87J25oX",
-	"R9nes8Gy33LDZj+mExjQ1XIq52F3Z3fyj6y9rNSHh1YfcnZ1vYWnJuXMug9NgafMizrPEl/pLivdZaW7",
-	"rHSXu+suMyrJh4FSDw6JT4UTB+yTrEgGHEEx/EXAWXCWPob0L9MQb8BvXR24sgnn7bi4vN9xmJhubVi4",
-	"Vvuu2MSI5Pp52WsAM1SdlBqvoTa33BLP1RczFW7sbs2I6Qb+WHgi50lYcfGmo13GWMKeTJqAbiGbpb+o",
-	"lzwkCEHaddG8gdFtUNj6jMd5gqU/JsLcSSvhmNedBNKrU6vaRxhpGEAjRSkQv2FoQHycCIKw/W6qsxCt",
-	"BxbpjepkIXJN4qntc8RjD3EWTnUZHgVxrdCZOaTpMESlIOEwHa9GhbHHF/r4JiYKE9OfUNr2aOkQRnIb",
-	"0Zi4Ukja6kluc5ZdAt7c+cqjbkpI8a7JYP193zXxG+a6Mz9VPxfiHdEBZpCDz1LKgBTe9FJwoQYsouE8",
-	"8aSNqO7ZGwQCgUFhR13KHG6aiE08yxUlxGHIbxQ1zckbywkvuZTKmdFpVY1+fRVmV0eHGjGA/tV0UM+q",
-	"4spfZ1BDe5KQ+1fIbqaJOlJZkgbUWnVYCtAuv7peiT1tz3Zfy9N1jg7KwZ/64BYz2t/d+60n//ZR6+jo",
-	"9IPa6+uj04P3pk55DqREeOjk9KSt8whvqHgcMaOwbIgHPT143/D0vVk9g94BPjua45GdwPFIz5keSJvJ",
-	"eDobiXJPDPW7M1BHCto/h2utuJSiBCeDquY4Z5Wx+h/AWi7r1jeUlSOHngg4GJu0N+C3T4R52+dsGFL/",
-	"cfgN04Dwi277fCm+YoGUhbEXftbjpSC1WvJK81tpfivNb6X51dL8FIicQQ69NOLbMmGwRIOUWeo9wZ6p",
-	"QBEXgg6yl4zap4sEpW3ECwXLADQMESZpnA7ncJL8U1SelR7yPfWQBfpHus25eW5OQ+dR2ixn56e99kGv",
-	"fbhUCptusajgYMcr/27HL/+em+8reLD9RKkkXYVLmnAHBMckbiXq3Gac+yQWnOFQlxPT95E722hMbnFA",
-	"fDrBYe6eBa2dnXZ76CkOJpSJp3/BfzvB16f64/VXSJJJxGMcT+14pmCM+mMdBv/1Qw+iBQHXgUpgdRnV",
-	"jKWMGl+/Qtf/oaMEY0tNSoU0jKF11lEYAnWdFMp6gLwbpkWhhgUaYUlu8HTfoHKqrtL4kuGQYqHs4cP3",
-	"nWN0RabC01GGVP2YCLhfssXa9LtobRTzJBLrnsFLL1c58JKpwS/OO2XN2cv1cQ2exgT61gZmaOGZymrC",
-	"QzjbIY+Fd8nSPhEKpF7aqG5M/Cu9FSymzB/HnPFEQNkT0bxkl+y//gsV74jVj23wctq64oyQQEC4bOFF",
-	"D5Fbn0QyX4kaetcTgfpPQ3pNvvTVzJes/xSqoX7pN1ErHfUGakiWYnOpQBMqhKk6Shk4WsEdy8QNiUlw",
-	"ySDXxlwX7G5uwSbg2gcjjSYaBvuo3zINVWDoffRaP71MNjd3fHgH/kn6TeTA8EtmZLZO7unPxeq+rhF7",
-	"2WjlT+GyobDL8KdLBhcbRcSEfvZD7CvGYqr1IcrGJKa6kjuKeUjKtyKIykuWS1JGPb1oyHZiHIWUXeWq",
-	"bZqP7D3lPoIYApP0dMnS+8uAE93+BOtkKTkmEyXRiFmXYfsWKrrfSBqRrqu/XrJC+VdEisK5iTrFneQL",
-	"jKb7F7aHUADD6QK9gWc6H+hLXmATMfmT6EIMvRmWoliIZiZUiATS4S9ZP2M0/Tzyp0giAPmxP06x1Agr",
-	"kWlFEYkBRTkTCp3FVMChojEPA11+X8nKVwiz6SXTNaILxGpeNN1+lOK0jzAIGXXOudF1KZ237d4le2q5",
-	"1NPc83WleljJ6yGM/ERIPlHWhJLIg5hfAddh6VxT+OKS5V/UryGfX2s2pC84zLXMgDCC5RhR2URtFlhO",
-	"B8iFL1mJk3sI+1JNodsM8JvMgEnRMb8//Zqe6pKN6DVcuAs9C1o7u+ihp4YZP/3LRil9fao53TocYAv5",
-	"OAwVzY+xRCFWzK44DRoRqRjFTlosTcNf8AnJA+aaxJpEte6B1kzppivGb6CsFcSwr+swgt3N3cwrqvgg",
-	"9qW+BgI9j10yM4q+7LKUBWM00ZEaCYkxv9G3Rze2Lp3ZywSKHGFd7O2SfdzocYnDjQN9W63+X+gP1egW",
-	"j99YQQL8UG1Oo1RENAEK6CQUSSNxFNKB4v+fRJ13WpsTEhYDhIcSgEouGSjpTTO+QD6fDCiDq7SY3+jq",
-	"v6BTGswxqbE6BQS19PiKzdgJAMZ2VRlsAuKHilzXMEiAiIR2qetF/l8oDuohRqB/lK6v3UT9/+7r27sb",
-	"GgY+joN9BY//Rpr0DTb9/9Umf5lMjRXDiOzv55PcNAzsqV428m9eNl4tGO+/+/swglBSKoYyW4D+2TjV",
-	"Y/y3fSUdQ1eQusMI2TJy2ar5ESzmdDksUv2llP++4LHslzBCmJxiEgZpHScBjVQhi1QkoXxlWr5BiTyQ",
-	"Bf2Nvi4ZeU1iQUyp8YDE+6V1q4F+2VDT9NGaUuTMnmHidc/y7cLrNOijNZy+SpVhh4BzA9obbNLLBiND",
-	"gNhU3yriQWtgyyYTpY/aGDtghVAfngYWOGd4RFmqFx2VSSomKNJvpIoCHw4FkX20RllAbrN07FgoyU0m",
-	"nm5HtuldMhtVt7kOXKUf4RHp0i8aDKaS76aXBi0p23h9vwwOPd8vm0qZ2X5mh/hla7NvSleL3AK2Nq16",
-	"20RayVPgumQ2mgq6YlEDN1OYvV9gQIZSpPoFsbTLC9QavGTACWxCteE0HorJCMdBCF6EoQbYyAIYGreB",
-	"3O2CAWSU1ThW5hWcCk+goiAW9lS18qGRca2fGpx9hSm2gmF/fT+L0dKNbsqlhVOMbiI9gNDM9ZLlo8Yg",
-	"lX0qiWgiU3YLDXiQhmWq1eu4G0G/kH20hY7pa5ACv3ZPT0DrsEe5lnaNHoTEIMvBUbt1ctzqHH0+bn38",
-	"/Pr08FNf48L2XjpQAnW/xCVbK71+cXZ02jrsg+4Y4ljtdMCDaZ5dot2tnSbSdeIuWVHZ1juQ45hLGRqg",
-	"6u5kqQNArSSyGrWh732lSkotK+U4JkLJU6+omWXTb780O4UidxstJVf6SrPRzhiUMEnDS6bEMhagpJKU",
-	"9g44u9YBS0Iz8U4aXCbQWp8GfQ/1rV7Q91CkVJVcrySR+GOFNv1Meeh7qNlsrl8ypLsQjaGbdYT/kxDT",
-	"wzL3Gfh9+010AiImwoqJ6dLfkcljnzTVsg7BHwS6pvYfif2CywnpqtgKYBeM3pr6l2vaelKmiVpOv80k",
-	"lVPd5qcZkXjI4wkJWrLvAXZZ75WasM2SieVqsI1I19jEmm6Ni0hzQt0PKokiU3c6tdqGPIZ5bYvpvuZB",
-	"PSyumqZ2YN+rW7C6qYY6T0MyM++IKahrfCKvwBZWEkJyjtZMGI0ixijmt5QINQxhQx77BFG5bmJ6dBsB",
-	"HApulBhhmq/42tLumyA2hQ/DuO8ZQKjB0qWmvcClelXoJQF0lE6HJA9JjKF4eSIFDYgpw8uk4gQA9W4E",
-	"kaBjQpQmFylJonlhCPocbBS6fkMcmSYBpX2fDofKMj6NCEMfj4/Uqm54fDXg/Aqt9XM21NNrFjR5RNjt",
-	"JNQeSrHB4eOA+8mEMNkU2RomYRP+2wdsBuW23wLo9IFSFQUoBcn6Q3OAmJl0IjYUVoSKhSLQhYF9wbZb",
-	"qH/E9btprw6tEkA9eZ7EvjllvWWhTBaNplA8EjD0/M0Berm79xz8AyGZoIBIaPRZBIB5+q8/BWd9zyAy",
-	"YOmZfqKYncUazqDcZ6LEvEV1OACtEgBrB5Tt6yqWyuRreA1JJdzqpN4g1DrrNLyGUlK092irudnchCub",
-	"iDAc0cZ+Y6e52dyBAvNyDP6yKk+AejYi0tnNLZXF1tgr2IX/+3/+X+s4sCb9kzyRQ9FUgv2xjr4GBT0N",
-	"XW3AYrVa0glMSwY9iC2LDzwR3MpVtXCLZmqWHUihdCyW44ZnenM0zK4beW+uvgvSZ1YsH36XaN+vf6ix",
-	"DUNRw21vbuoeGFDoDhzlOcz50wRXppP+z1/5Ws6mjPDes2dwv5D5JRr7Wy82916+3LGPaJBbsNntZArn",
-	"0vjqzRvUfLn7bPbLbfDPZ6CpVZnZOqV6Zu5FTWDKF7mN0/cNrzHO2gEX9Liq2c37T4svw+i7+gRcX6Un",
-	"9fQ1Dmx5Uvhka/EnF7nWx/qjnTknnecR0FAuhepcYOqvnGBSpnTqxlHsUulSUkeO+5iBWa6L4xAWRJwy",
-	"2dTL3P2eyzy3vLbkToClbL9cDOYe58eYTc3pCPXdXp0T7TBJYobDtEr4Xp1DPeGyoyhRiS19rHv6WOd/",
-	"ZrogXjB8jam+ZIYbi2QywfE012tGnU6OZSrGjkdwWVJ0Zxsm+AekLwhZEVVBZt3bRunVd6Ijem2i9mc4",
-	"rf5eE+mPzGoBK16btnN1uexfblb6fGt708E96xJBnvG1gkBTQ3H3X2ekw9Zy63bx8edbOy+9eTuaJxzS",
-	"G9XGNh48w/7L3c3d4fYz/HL7JX5B8IsXw52X20P84vnuHSGhES1w8Qb7qMDurda2iNOn762Y/ONm8ls1",
-	"+OcZnoYcBz3Oj9QGtXDYrnM8Ucx9IuDiRZuiP5lgMXLAEvMCafLVqzQBnv4F/+0EX7WwCYm7u/M1vyLp",
-	"rRcEMOj+lDDcrJw5hIF+aDnjVS80KtzAuldowPp9jY5dRydCjky57caKYa604sfAvDRzsNykjjLsdFK8",
-	"JRLhEi3aUmmAB2vmuk0K7Zrw4BqTIc58gnCWS7uuPWNWtdDszYYOwLAmWK6AYZZhmYy5WR74lsgVA3yE",
-	"Xpc7aLMVDovvz1Dnf/SGxwNo+53jbQtJ/A1PdDexn4gDadZRZj/tW0kYRHsYnUmHmyznJjXfoGuaBi3D",
-	"Yz4akWCDsnyJgVkv6Gsz4wzLcG04e+XpKdyrgs9vwZtn5s61MUvfh1B8Qd/K8Fim0bg8K2DRRGf63jy7",
-	"YYcKH4MperLxpHyBrkZpWu4AsRUZe1DPGnleYAsL7Nt2wzYeFULVN+D/zZMN8998K6iN7I8/5hegrGZw",
-	"OmwkPcLBFJmJXBuwZQfTDSyoa/LN3KqWH1Yj0E/ogF2GM/5kDshBylScnG6Rr9FG3a3FRJAwJPF6WR0C",
-	"Dbv4dpXr0eDnsj68ejJbD36vTrhlJv5nObuWUjVqENSBSZxceYe+l3doYGltkYLz9C/9D+MFqra2mDZY",
-	"KRulTKHacuKMrDutopQH1DSL0n04rAy78B/VzKjmHCv74se2L+5CfbNe2lzkPSRgJy7SpNekQJtFP4IN",
-	"DZZjIoox7RCSb0PvS0H1adg9ZsFshP0rnVEXSR2TaTp+a0sojVMvqQmzvKBreQGkQLVyW/1heIP3j702",
-	"re0mMeh0Avl/tRSvx+amflCut1J1HtaXDD4Lo41oc0Tn3MzjvJa5LefaSb+6o3PnIJ115d75G9072THe",
-	"s4On1oQGU2G/rllzQss58x1EkmsZ5FZTcfVC7BvVS/n7vFyWklZ+rpWfK/Nz+Tn+ejdPlx3B5q7jMJyW",
-	"8n7nu7dSxHwYbcsO/ze4uDKS+2mdXMtqfiuv2GP0ivkZiS7WD5/+Zf+5jG/MfuP0fuVYRE0bN7dih+2Y",
-	"LfBH9YHNYy0rL9iP7QW7O7X9Hb6wTP67S0yUCPLevGCZXL+rH+wx8IiVL2zlC1v5wv52X1jmuV/WG1bk",
-	"v6Z810IXmeaQ+u2UHWGJQz4y/WlMNSZBbMGdbI3C5xHxspI79sETE7OZ1uE1ZRF0vSkS6LoUEIuY6+5d",
-	"7XM7NZv5qZSuWr4UDZmVJ2Wl5d2D68XW/FvWA9PVFpRhIprWdTKjHXk/1xw5V+7Q1N8yfAFRiRIGtVvk",
-	"mEyB46T1vZqoZXL+tze3sorfZs4xDhDjuanzTMBD25ubaU2umEQh9omwnZkr1blTWyr3R+M5968baVDU",
-	"9ltt3vPE1ablffrIqudaechW+uB358xdMsOY764GPv1L/0OZNnNzBU12T0HL01xV5+boYXSxnPT3vCKn",
-	"dcK0iWIidMM3V4Lhj8xoZ6zlk1yrTCOUbFFNZE9h3b3i7Ghqrli3ffjcOjyG5g/lS70fPe9wpdrdZ6Je",
-	"TR4yJ02PM5IzEMtKHb+xKt8adMujQ5QwQeR62fiTWb1hR9ypfkmpfIMpOjvt9tYXut7e/ti62j+JhXw/",
-	"jW/Fi370y4QayowxFBc6r7Ji1mmpUVP2O60ymiZrm9K0aRlr492C53Df4Gk9xlSNm9DRWCJo1xkoloTT",
-	"avFpGf+Yh8S6xATBMYQZZO1KZt1Zh2ZbqwCyOgFkpv+v19hI/2Vzvk1zm43S34Wgp43cX98adGYdF98p",
-	"5Cw3Xbp1J5Ttw3qsVaOfbZFcZ/aUZDtVcWYFUXnPIW+5haQBb517DnirMXfW5bxq7lxv9YcEQrqQOTho",
-	"3zn5Pvmt+RqI2Jf0mlwIEgvjQ970Goor0mvS2B/iUBCvgRPJz2J+DQ0uKRudsvRRgZhtpazdvU3wZqcK",
-	"2/5fWZBlpnjNltja3X0JHxaAqhTUApswv7iKbbVCyiTXPeuAdx1hNkrwSD17cw79tEKSrVcP5JhNH2BL",
-	"t2pp7P/PH5ULaE9HwRWcq88n6lSM/pZRe3zVZEQxVp7IEadsBKAMrBjRJ2A/c21KEiG3dPcv+6kaORo2",
-	"o5hL3UGkyRMZcg6leaGYpJ2smwwYkWYPFtHMzBE9xBLb7eCI6h5K5s9EjguPTR3gxn4j5D4OG14mH/Ta",
-	"hzgMB9i/6sWYiYjH8lDpcubzmYdnStpUPcwvpADmEsUofaQ4W2Orud3cae7mn+iptvdyP5mddI97ZyB2",
-	"fyRY8GlwzVawAFg8ax2HK1hoWHy5OjqdrmABsDi/+v14BQsNiw+tL8crGjGitXUTPhheKAlrur4ZZWrL",
-	"/AK3ejNqlf77LOaRKCoenYJmMU/NmGAaKtsR2mQ09re30q2d8ZBK+p+EbLh0kHQRWT85x0+FpcUkxFPz",
-	"y18NHFyTWGrTs7HfgE6f6t/dCE8KX7TgRbte+Ok1DlpprztRfvTOXtflftajGs9YhCddn8d2z1ubcJkp",
-	"dSuIdBfpL4VNpB839ve+eo0oiUckrws6wDE7tG7Y9zuJ6XCqdGGzLm2j7TfaJ63XR+3Dhte4KXXH1k2j",
-	"71DrW1uBq4iRVe5NFgASpI4p65KzrqoaaTeM3KQ9f7tTIclE3/6lNWVsVxrNvrJoMV2DNMASo7WMWDxk",
-	"mJmHUnJZb6ITciuh/2XaDRN6bUoOdwZ2CtPEgA9RQIfQhULafpGiKuvn0PaTvXNh6pQba+p12bj6Sc5b",
-	"kplms+blYbvozNpvvHt9urG9ufWy2joccQkGm4Mvz9pvjZfbza3tnebeVnN7c/fpjjIJX243t3eaL7aa",
-	"27vwy6yNl0pfxaIXy96Hkot5vmr5espWDf+sx1W/Luc5e6j64PMdJwtxyuk22X327OXendwmzx7ObQJ4",
-	"/b3dJrOEkXea/HF/5LEyaZZTXQ1iFzTX9PHr6QGPpikLCxJbJn/3hSJkHhOrDFpFSv3m1gbtozbzeZBD",
-	"EPt7SUvUP4fYv9LtuItTQC+fY0zDDit8oH46TWTht26ODRVHyZTQrw+jqM8RB7P8c0ZL/ysH8J2tvxfg",
-	"dYBofvidxoq/wztfH9LKSNX5kpmR/12Pa9dbMjT2vjqkVtnMyJ/C3jLo93U54+TbhGilabKccP0+cZff",
-	"q1Z4K71H5r6fxNAv9owLXXcELpVnusBmN9W6x61VMpDuz/ajFHM3+W+i0DWtiT7xBJoNQ+dw6C1GAlOe",
-	"ZUJlGgdk4GF1GsRjNOUJCjgABj6Gq2dbuzLmIWnm0rW/3/malao94RB6zpu+zWX7Bljzt4fLfrdi/Gm/",
-	"ZB8z6EiqMJMRNCCAt+qUAEkJhFQEFMKSmj9nNnpgTcdZszkXxpLrKF4j9Daf/mqQDEMjS9OtvIn0JIgK",
-	"9GciJJJ4NLJNa6F/fRO1wjA1e3XbzkREip0H6dc2QDcmUCbDfGqa/WGUyQf1CE81BfuY6RAQ3QHRqvIo",
-	"SGLd5paK3JeuQrOB7R5QFSejoZDa5DXj+dKDcMTGperV94zl+zDWXWwFYdJD4opGOu5wTPyr4qKfCHT8",
-	"EcXE53Eg9lFABR6ECpprWtSiw04XJK1ihofto3avfbiu/q2hz0aAMboraRbaxAVRwxImoceykOq4oXWG",
-	"LXtl8EPHYh5//PzutNszoVnraX/N3e1tD1APulfe8CQMoEuyT7wsVYcK26yTCqQ23EQfqBzzRNpxoTVo",
-	"mrMTE8HDa4htMBJPT+cZEGE2ImjEIRU75slonEYZ6Wmyo/240YFu7BvHH+dFXqxar8xtvaKTsEBsFQQr",
-	"ECy5Jb5uQUyF7bz8d3RfMWxLYcuQJ8y0QNcilgYrQfnYu8XMEZVevbos6QgzUeA/mrT4xlirhwq1MhFT",
-	"d/AZvng4n2H75NH5DFeBVqtAq1Wg1SrQahVotQq0+iEDrR5pcFHNO4tVaNH3CS36dv/9D5Kx95hM2J+n",
-	"vAFlo5DMNwsjLP3xrGHYDqhEUazMQEl1tM+sndhErSgKp8adJBBn4RRxhkREfDqkJNAJbgJRlro1UEvK",
-	"mA4SSYTJDsQxgfOKtA4faLepsfaTKFCW0KwP8wIerHyYKx/mA/sw7xiv5rCyu8vye43j91sl8W+6nf37",
-	"L2d/aJn1nQtlr/y7j0mMgyzGy1+EPjWFLasy/CEsGSt+n6vyi4WgI6Zr+RMWmIsLKB9SdZ2YeofBWdqy",
-	"1TT/0Y7iJRMCWn6Y1b612eH57ICc+FnlBqzKfCxKJtBUOVO4tqDYu4p/mwIVtqLHNxJ+98cn/LvVcUxp",
-	"fr4CuZjAv1+Vx9mD+inK/9xZD/pp+ElrOCR+DY5SpWNAD4LFOkahvr2wBe4FCoAjQYmcxWV9WnqyH8nc",
-	"f7xlh0I+oux+6w7BkO7CQ/bRRvrOBNMQagiZfwRURCGemqoqG8U/H6jT3WCqweAhWIWHirM6tw9VqB5f",
-	"xzegjVXK6Uqt/Aa1Elv+escU1ZkmJkRA3xgIz2eyksPnk0Q1Hv8MWuRCav4bioEbLvIzqIar5nOPMdy/",
-	"oiVLTT0064VVJwugHrfS5S6pMEsbY4EYR1yOif1IX0gYlTaN+reZAjPc7pxc86sfk9v9WA2sVhW4//ls",
-	"QxPTYrYxLwDahbmQEKQMV8BtIbhPlc2Rd5nN8YSvyPrHa7L5E6k+P1dRbGyI8c66RK2+ml0XJyFCkFoW",
-	"ULfAOe7U4HLFRP5Bjv9V08uVYXW/TS/vbFjZVJ8FfQKAzvW7cL8oZvhSpVffzPDjcrofrO7/El7zB7i+",
-	"+PYq6CYZbPdZLno/xErAkFhA5Uy1IFfKWAh6O7yxfFVHwNOf0MP+vaLBPpWqkGSmFsQkPJIkaUdgYy8L",
-	"ZJzgKWwAIqV/3jKXVhLMCBrL66svFFpBAHcJimKFDULOmtXnJEwT5WWPjWnBQUACRPT2xIzYaQVBbiX/",
-	"4HuGjGHqrgbClBS+4eE10X+4WWDhNnNnrm5bxf7utXjj/7hZeW5TOW5fkAm5rX5Pdv/jtjJdcfpv4fTf",
-	"uTyWYbIImkB/71JZK6NrQVRVEBRE4XxBmDjtKuihXbCrCrJImQ7ZuabiT79aIRtTqVzlffrRTLFvEYtF",
-	"k8HLGQd/m2D8WWskrQTCPQqElRB4TIk7tQ2i+f63p3/BP2rXN9SokEA3TSoF6hzOrwP4g5lD3qKlpWLX",
-	"dcegIfk44w8eUYImligkWOju1ClimLatP3wV3X+CzMEseMrjTEf8qf1PpTp4CxXvCoYbXNFJDR6rXkOU",
-	"aZyHDKqqGglptr1JdsfoikwRFQij3c3d+Wz5UC3mB86lXCm0tZkLWssqg5oDWv8R/NsrVbA+bzJQPHzf",
-	"OZ69g4Vf50aqKRpXb+V6MFlup8sp9D72TIkQJMdYoigZhFSMiQAd8IpMvUvWv0w2N3d8QULiSx7DX6T5",
-	"WQ9zRaZN/VyxDf0MRr3+RU289QpFv+jnAyzIs139Rt9Tsj/Hgi4ZZlB7nsEDgv2xWqxaRFEfRmum3/d6",
-	"E/WjX/qKLaph9OiIDy+Z+rObDP4kvjxT2/Hfk2mHDTlaO2yfrxuue95twfYQjy0zjPEN2tneGEwlUY8u",
-	"mX6zHWzv7W29VDqNZwqgGIjhUHDk4xgqofSvfiH6zVeojwZkyGMCK7xka+dvDtCL3Wc765o0opheYz2J",
-	"Wj4j1yQ2pUpc4b9pkOCPztuXu7ZtmKKceUzTrQ59Pimj2HHn7fC4tfn2oPuft93OYOfwt/br1m8Xrdbu",
-	"25PW4cFr+tv716PfDnZbp/7gQIa//xk8u9g75+c38vf/3LybsI+tt+8+vRtFg1//fXzwovvn82Sn/e+t",
-	"19OT8Oj3ybvWp/d4t/th98/h291/yeHLne6Ld73T9oePn1qbO88/sVt68rs4+XTQPma/34StT79G4fXe",
-	"TcI+HgbPjw/f3Mr4z+DXya/+v/fe/Rm+9v2rw2en0fubf/02PjzH/6K7Z8OXL87Dd4efprfP3719y98c",
-	"TG86h63fWq+hONoMGG6o4lVDEoZNRuRPA4uFXrbdzZfPFrnZtmpdv68Ujb/XijnhBbkFZW6a6DQvMn5q",
-	"00UJ9wVKwdz0OwAuYTKeQtx6DL5/Lf19JZf2QfSa4mEewgK9bfds9S4QsZOsGFffCLT3ZNr30hpgJEYj",
-	"wpQgI1pEw7BK7ioh3T84ardOjludo89qLZ/ftz99ft3pdftooGZe297cfYEGU9tEch0EtRXFyjBSekkD",
-	"hyMeUzmeXDb20WWjfQjPLxt9vbjCytCa2qkuRAbtNfqR1Q76694loxJB1yahNSEQzkxIggNPl1fT/TzO",
-	"Lnr6T6UiaXluNSNExSXr27/6HiKhCc/qwx677aP2Qe/0vG9WoYbL4bMpX6bGvWRrCgr8hmkK0LXSbBHw",
-	"JyaByBYgVX/DVH0/JJhNMA37603UumRmZNjQGAtjSVpfr7EoX6I1talY3x8JpegUFZVLZjQVgE+ACPPj",
-	"aSRJgNZa7e7G9t6zjbcHxyhhAYlzx/9EFI652z44b/fUQffX9xG2OGKN3BTouRJxzepojB9QF7r/pE8F",
-	"hPdkatI+vzVsYkmFq/O682fr5PXo6j/jK/r25c3m69Zv7Tet1ulB67cXLfX8YPT+oPVbuyU/XH3gzz50",
-	"3+7+euaPdsfv8b9eSMHa/35+/tvv5xfXn65i2pr+a4wJ+/e/pke3uwev6enrwfYFFu1J7893uPf/sfcm",
-	"yonk2N/oq+hy44ZhJo33chWOia+xTVXRZQMNuJbumrBFpjAqJxKdUpqi6+uIeY3/C/wfbJ7kho6kXCDB",
-	"eC0vORHTZXLTfs5PR+f8zuU+vfz29vd/9oeN+vDD4MP6frjdrtbrbc6948nHw9akv98dBviv763v+Let",
-	"jbr7lxz0P/Zbf73+Jtc+f9887LHfP/tbr+l48rn1z+N3u42W96XubZGLk/3xP3//88sRfdWlB693Dwef",
-	"PkzI70Gr/fvW7l/vP7bWXgUnHwaX74OL6m+//dP95r/dJgf0r53fvn38bf1ddxz+/s3z19fe/U4Hh1sH",
-	"mwev3/y2fcI2eoPPv29v727/+qax1Wm0BL340m3tfxwP326t45Pqx6O34w/rO1u/7/v8c/M7W3+9s//q",
-	"ZJedX/6z/m2y9nH0+cMrt/2aH9WG61tBa300GnidE3Z03P31/daJ/+oN++2BQVHupJKbcGgEBvNQ6Mfm",
-	"PHIVGlzkMpKG2rF7UNopBAzY5qniFDz8yhL4UD09LKXmECPEi1eGhiETIisApyLYRRT2+Mr0mTOhEDE9",
-	"xpNyGscBbGnVjpN2FAe1Phx0/t8NVDxTCLPVrn+sdmtfmUIbjgKdwGwLz7xGxTNzH0W3E+iyZC700cb6",
-	"5rZauq833mx+ZQqX7iVBo6OZZ6G2DhqGAugoVcfEOBoVVUXPWif7R/UDKA7x4CvTlYwvOgib3lwRSEJW",
-	"dQUnpUA9bMxIuudLFbS9vq6DycdUkHIScFqwHHnBXhd2lr+yDPvUz0d9Se7mHPjFwO/uyD4eAAUG9RYZ",
-	"/pMMX305OPhyuN9svfnzrXj3MawPNupv8du+N97aWpey+cXf7H9rbp4fseb3L78ff778i73dP+x/2n/z",
-	"68Y7t0+D119I44P8bbjfOWTt6u+/DT5vkJCcV8nup3ditPPq01aDd1vv28dfDsXauw/s+MO35vCvTi/s",
-	"ckkOyZeWaL3d7oz/GvX2J3j3t+77tWC3/xevv333mzx+s+Y3q5/Y68/rb+rjf75xw8vt6ujVX793aPfb",
-	"d9zkw5PX443tb7X1k9b3b1u1jW/Hk53z163G9hH9VOfvjvqX38WXi8ZGs3WyFR7LD+GnP/e//PPdn4Pd",
-	"0W/u8M8JboiP7cv60dqHyQf+bocP9unEHbzGv45rW/vfP26dvO7T/vcPbOvNxuXxrvv51532F7bz669D",
-	"9/O3X//5mzc+2N/9sNNrC4L7v5GD33LTWA7gbgDgcjx2n3hM66ulDu/m+BT0gW5OrOFkspMrAioTzyL9",
-	"PgpCf9oLeCFdYvQFTXeXMyc+1sBNDMnqskM3o3ur0V9gsIR0Q05hNfljZBPMOIXVxN+GMBHS28T8ifDz",
-	"tgyKkXt5b4Ki+mW1Prq5JBvH1Nytusbg8DBkilOlL+Hd7aTKvWRemY8I+z70tYeQWOX9PnWJx91Qfbcs",
-	"RgHBnhgQIod+Gf5NV9R401UKPcow9OT0mFwZaGr8bFYPqRhxQZcx7WS98reTh6w+5dO3w/yA7R2xntj/",
-	"/c//WN0KpRjdmnQU1GuesvO20rdNlkxRtjhwNdbZSZVt9+9ZVphUuOqCA5IZifQCQnR+WKVRKVSPjpqf",
-	"UpqvUjhoNrq1Rrf7pVUrzCBo3+dj9F3439VAgN+9HpBCpVD+7ovvy+fimdFEy7JybtxbW5MK3GYI3nmz",
-	"u/n69fX7YSq3boQa1FAKl4+iWFsTanvDXsvPIF6gfnnYAKiu6gYF7+ZGQAkF3GETlScHWPokYlanST6b",
-	"jGixzrxiWxwG9Or98Em7vrp/FDE7LL8NPglovv99VvvfvoVAq9Ffz2fnG03Xh93yRsXme918r5vvdZ/P",
-	"Xtfozau3uSft+hXb29Sn7mxrG0uel7WnPWnXDxud/aPTzod66/SweVytN2Y2smpsUC8EviuduD3avyWu",
-	"/n195XLfu9g5rcvauu7ubG5sr9+s5fe0fU1ow3zfmu9b833r09u3ppXVMntWrQDn7FXPAx6OlqPBhVxi",
-	"2aRNZRQVat23ODNp8itoBd5ccdBKQFw6ooTJlUU725p6PKfPvatdqM1El7EJncpW93MZdOftSPUUtbxg",
-	"MP9WBLJVz+oMe2/5XHZXlx1P3cVlR8/drvyqJsHro7Pog2eoqOe5q6qgJys6+z/Y8wIixL8CPBR48ss5",
-	"lwoTnJUqSBDmAcmJWSFyzOdNH/ORB8j/lyTA1P1YKfSwdx5OhK37NPqJekCk3vrG+/2ATBJv9WkgpG4R",
-	"C31/6jM+Tt807Tnp1Now+ex30x254LOalXPhZ/99A4bOWPzlNovcZpFTSj9TSukZOJXMSG6xnM5sfSW7",
-	"dCpdZeLD83JSJkTMizBOWNHuDqjvBYT9coO9c9xn92VkWFDLRRrx3zdowsPs/3+ipKkG56E+UBthIXT+",
-	"f6BP0VMoEj+ZXG/IsL7ofYuYFln6ncSayNXGy6EjTYrXh+MkfajmNa2yQC5mqp97qucZQT0C7IlKGcAS",
-	"IBK5nHmA1ET5henvRlrLztfXC40uaz/gX8N9Oj+PI0NkNTHnivBWCRkqKmS2bhAah6SaNzI7h+NTVPoL",
-	"CFGzOiW7oqabHzGN1L1uhQu/6ruFufvhwj4OsBwQOM6/yba40Iabhblb48I+9+XCz8sBGXImMWVzingX",
-	"kHMe2CJqk3PvIl3EgU/OMSOFmS343cCjPKjskUMDA9pCQYJ8dwn2PlAGxEuoCE0WGO0N528zFcSd1UdA",
-	"/Z1QOtPksAu3njreLNdCj3uL7JEZDZRSOhm6Zkoz3ETg6rlxt9kknjzlOEqRj0ZZZ1OM2Ple9FHQlE9v",
-	"CrO2qDkRzWNKYKHUVlpb3W4PtxYpWcilnWmm7cYzxehPl4e+pzbZMb27TiPtIMyAPyU1tXig1a3uzfS3",
-	"Ml3RUkZLU71c7T6ibE1Xa9OrkzZt//xshi/jLPex2tnz3ehT243mCv7e47uiPa/kU8r+DnX92g/z59IZ",
-	"rJLqPBKGJqNVNGHmp7WKRUs74WiUK/SHqmc8ZBkVn5OXy86QPDNXvk1+2dtkEG6Ls3uhvSz2fFcfDUQf",
-	"eaE5wOaoj+vvXgcE+3Kw8NwxICL0IzGnkDGSqgsRZ2llMicPzHtdxEvJBPOjMCKBEkjEq0oTA/RqY33r",
-	"lfrsiAfwBcJkQInuBx5KoLv9o9ACD5WCroD22QaXSlPD48+wpYmfP+L8IhwBBy6w3eoMCZShw0ZHZyzC",
-	"wTkOJoSZTc9bTP2K5s9Vj+jn1bKCjBX6Q3q9fS2k3v1agGPmKHXAV8u7+bWQqm6t3W62dYqE43qnU2+8",
-	"O601uu0vcSOASA6cYSWWoTCbzuV3VABjzZTKD+ceoxJISHyPExFL9Igl2KP4nHEhqWuySQWYlV9sFCsa",
-	"WAFpRbeZ3vPdPNshQ5RJch5QOcmSxisCFjjjY0cTIhvMCpK8+K7WRfOVgc7WYe0LpWTGFZtCBEp0EOhh",
-	"KhAPPBJU0PFnVFTDOVF/adkCNNMjTpm0fnfHn0/fNztdEx20h7TEOP6clhdOfL3e+Fg9qh/q6yVHS68i",
-	"Bm5fkxJGIp2zLcUfPS/xm8ngBnd1ohIt+QX6xikjngM50iZ2Gxb15wWZaAZtqpOTcEZs7WflnZO8Y1tw",
-	"0DxpHdVKDuq03qKigraX/xKj/kYkt10/9Gy5ndbb03rj4OjksJbuKz0gh8fV9oH9CPzYiHvj1BviwM1o",
-	"r3ZKw2jEfepO7Af3EEZ9TH0omgi5IpDWMUjgiUDjAYbRM8n2ULFtNG8F/fc//1sqo6ol5Q40QXa06jVL",
-	"NhriCyIAs0AFoVD1aVWe4GWU0JeICjWryIi7AySIy5mXYc9uh8ywa0eC5CnDi427gBdvroYXCbgQLdAr",
-	"wUKDxw8DSsjQ99Or97lDlj72xR1iltwO/KzirdOg56XhGgVNLPpLSucZbDNnQ6p13RL00ZqciPeNdhTI",
-	"gzBbLRK0z/WcnWkcYNw0hb2YLKU/CnxkpYrNz9bRNBK6pqmG67Mv3a7UU2B6tfdN86ut1ulJ+0j1peyn",
-	"ng6Iqr8r4/4wzVJAsOAUwsA3z4NgdQqhiGplrug8LrpE8EoLCJMf1UU1DCYFRDrPaMG8ZV9a0HRTyM3b",
-	"ruk/Tputbr3ZOK19rh63jmpX9IQp1HRFp9uuN97dQWfAzdPe5NTGfUfdYBpzqn8+SIdUD4+BFWX5fqgd",
-	"V+tHd9ANjAdk5E9+iVIMlkmY6AoNlUjwSxpu3CBIV4uQ5U7aF0fLPrEY18UvveVBj3oeYQk9fKVCegv4",
-	"8gU66doTi0gdTWVfWGAK6BBpmTZgcsMpZ8TG0bUkfryPohpEGtPFDPUIcjlTWJh4CofjEYXkqWtxZdLa",
-	"s0NSyvNlxI1mizUrTSCjyrQoWXZ3oLtx6VDS9TvLymQl1zwj6rU3ps9YnYhwpBRGQp1I37vbGfC8dob3",
-	"qh1yp5n71EgdMqWQMvXR4u3b2g/9RwMPyTL+MCkNlrDpAMWdVmP6ntElenXq22hMfV/psVDAUsnylnma",
-	"GmvG/UR1p62c6bKiICSlsOd4y8TjsWSNp2TuNAnQfXmhPA/4mgua5Z0ZrpY1znznBGC1MkRzMXNKBaXy",
-	"0aOiUuqI9lHIBJFxyLS+SyWibEACyOSfPPvSn9QPCQJM2K1mp1sqz3d2yEXMzxMxDweN8632Ez9ynxE2",
-	"te+SMAEb3rnYBk5NKbmObdq+oiVJ0iq9iPeyZQvKOS9vy3nJtDTKoLw0d1bh359LeHl7qz4O3AG9jDez",
-	"5ncr4COR3mvXk9EzKQYFylw+VM00k0Ntc1X9juiQykJlYzvqb+0+sK9mcCjPObxjCv4zxAFmkrJocx5f",
-	"MbX5UfDCwOxgt9adAvinVL1LEsjoM3BtH3vJNCt2zppbNeZyL1Fde/293SknL/vYvVBrMmEhgBsdwjwS",
-	"fCQB7U+m7ozwMPWNjzSIz37VgPl4ErUIQ/X1fC5UCsDUrf7WX9H9D2/YdlrDhY8n0800tbD3ovYkr+vv",
-	"2vqO8LDj8sCO1A5UT00d6OPoPXMlNSmid+G1xETSFUzPo+j2/uSAj+IOi8dz+/U1xnPqXjygUzeme2Dx",
-	"kB74BLNjTP06S99Q15qhvN4EsMM9b/FEPxYvnp1o7SjZLumfIVn1MWOq/oE5rbr1Wtr46X2/VG/eYD39",
-	"UT38963WVPrWlIhIrCiz3qcW1MZ6ekXZ19ILKjkWO9ebjH+nFuKr8usbHEQBaJjkB1E5Or79QdQoBqDp",
-	"3XiETJekINVIAc6V0ugXNZk/QVE2ehcz5M6+OI+21Mz1l5FPZQraXaFpXk+htOp9aJY04roPkJa4nlYq",
-	"yRtzIFp0cLZIo7RO9qdVSuGPTqt6/O/CveiQzfVMVJYQ+7vlzaWPjPQCuLckN/e/m8in6V1N03tHP3Nm",
-	"7pX7ievP59w59kZUrUqThoIENpuOVaoBh4hadqWD7DXw0EOT7BoAkfPrvlh+3ZHFenOR6BxzLSyJpRIa",
-	"WWutXkTXMtVClG2ed/fJZzxKEgJB3t34R8QF5BRWE3+bYBCnsBr9BTsYylkqHa/9fdt8vL3Jfac6ilMN",
-	"wcfmpBlS5f3rHynj1TVzDNkOvHVSpt4EjXws+zwYIvPRrPLsM43rlnt7u3xqBkT5IDd3wC6TAaH1pZap",
-	"cNYtkIYZNzomNqlQa1T3j2qH0RSvFFy1jOgv0/bGJKfyATwySwzNzkN8rh542zYr4YAzRty4TRr2JdiX",
-	"j2wxSjb1cRf6VD9lB0L3HD3EEttbeESTTypAlbodyoG+X/C5i33II2pWuRaRfez7PexedAPMxIgH8lBB",
-	"OPP6zM0WBMrNuZmsSKo/TAs/EdU8DtaRdGkFMZSj8tjcNwk8ZbrQzZ3EJdOmznG3VQCLCui6Sm6Hz+3w",
-	"uR3+MdjhnYJI9GWTxRv5KXGrlNSjkPaWQXGRuJ9JBGBZDyN5X2vk8j6X97m8z+V9Lu9T8v6w3nlkAl/y",
-	"4ZCwhfK+C4/MpkzJxX0u7nNxn4v7XNxfLe6v75FzYvgp88zNz9mZ6IHZZWLqIzgA0+cU9CU7K4XmCCZF",
-	"fDr/WGjcUyL1ynMhLRcEGg+oO0A4IBG/jGGfxb7Px3ByhJmHej7Xsjp90rPo6OgTVKQd+iQ/QHqsB0h8",
-	"zADpZhwg2Vur9g8dC+4UVu0f0HdOYdX8q/3bvNThUPSTfB/RgFQlnEjZv297ZBSdbfYmSL3joJXq0VHz",
-	"0wqE2KYn8Mr+UfPgg74TTeY5HWYatJxIi6c5oOEla6uGDFYgsr2ZVRF778GPdMy42S3fzva63vLNMhxE",
-	"g5m149BTp1LAPr0kBp+KUT/GIab6MGpJJh9MGAkguQqHLCvlfhBvSJepXGFAVgTCSAaYSsimOaei2jK4",
-	"oKKpBCkwiRIV7WHiUzH4xSSDuXY1F/Sh3cXetA9xMME377/pim3s7r7Z3dzeMs9CDb9MvrVu03k2A99d",
-	"9tpHxsHue9M6WetyckCvj4xjmZDj46eFj3PGxwxM/pKTzMZBtf/9z/8I1Ne6PDCo1mJyreIpOwe422Ta",
-	"grEojKDqeYjo6gIlsAH7ffshXUQZZflxYc8j8duZ+fCeMAS/RZa5H7dDF0sjiEgbbrzafXUtcHAbXQLu",
-	"8NPq5P5T3s3FhBu7GzuPFhNu7G69cm48ovcGDu8WSywR/Jb7lz9zVfzAHusMUY8wSV3sg4qadV3PvdSf",
-	"YZZBA0/UiC8Le8JM6+PIx642WY0H3I8xzQzGijAQ6k2iHMHq6ZthoojWM8dEWdo1oO4FZ78IiYMLw+74",
-	"I0s9bu5uzAc8cjKmNyYavg+ccze2r83dnY2HwzmZIzGvYq93lrXb6IG7E1xzR8N8IziT57/KkcjSSETk",
-	"UOT5crcub4JZeFC69mPcUyJoybzGSZyialBeSMiaEHbPIXexObFK47PsmtpOfZypgHPF8fiy575kI3Oa",
-	"KfauNllYq8XE9omzDIF1MvJwLrAeTGDdkCZnDhbP2C1c22/hTnMzJKqcvWnZvWtPgoV7lbvon3wfku9D",
-	"8n1Ivg9JKGytM6+tsNVOBMJaxBpO+pX/mHNIfDJSswFhpcEI4gwJElySAFGmcxJDMiT4kCZ5hyS0q5C/",
-	"BaCVbZHVh6H+3jm9JMjDElv3z2SGCev/WW3VwVlO6VClOodECHxOyugt9YkAj1EcSj7EMPMnSO+cvEQt",
-	"IZuwHJAJPKzT/5okTLaayAtBL0OaYl2QrnmPexNEBRqGvqQjHMi1Pg+Gq6rS2jFYTUl1HZ2pvjlDRfUJ",
-	"9Sc4SWLmWdi/2p2MCLogI1naS9idoYBYdriEeAYyqLqvCNtXPh1SiYpnB0e1auO4Wj86Pa5+Pj1pHTWr",
-	"h2cO2txBx3RfYSzjVFlB2xtbqEcmnHkl3RYYvB7xOTsXNk20i32fBKgITEZUyABLHiAeIMI88PgtOar5",
-	"4OQfDYlqfQ8LYtNQBwQEARKECEQN779WowLhviQB2txGAx4GIgv2qfbF4Q2FReAkYxiWlza6JDVtIj34",
-	"sJmg4kaqSjxJ2vsbK48XJJK1rExO6Ij9HmTuXAG89iOk3t9rP6z4WMYSpMUD8aZFczFe3SuQomMPba9v",
-	"I9h/jakgDsLCZAAaM/WJ0jwTUmppLtyLnTD6Z0gMDOlTtdFLyntbyWJ6HZRD6s3JdBHSxfugu0vBsbiG",
-	"qjpzqmjHatl65kl9cirgKXPLYlExJynPoVm2FpRFExhQSavZ6aIMCeMohKAQink8QJz5k4p+yebySQEW",
-	"pcrPMnxqK4lqn6Fi++0BerX56pWjcZBaEf840+EPiHG2Wu0c1OsQOJIAIwCRhqEAcB+vwhUBD5ZR1ZiL",
-	"IjGm7zuA2wBeABWWg3Qx6mtygKUCLApNJb8IKAYrEZgh5kxX5oLupwu6aaz1j7V/3Nqn3EzezA5w5s/8",
-	"8v14ouexlumIJBJHWr60zXsswq/EitpyPAUW4x9LHhoybQZSG934XWOVvhr9aXPC8vb4mSIWWL2TTXmc",
-	"R3U/7XAqN9beZS0bPGNe5nHesYTIFAzzLIpJUgo4BsTSHcwuqJpHpZrWIxJIm6RtoSxC1dHInyB3gNm5",
-	"ep75E9jajoir4Jan45AhXsXOJVSVMqC9UJJkLLmajaOAX1KNjH0fGVNyCIZTb94p5DOUejdNi+FaJVJr",
-	"fCnMnH0QNkHffW3xFMCGBN1VKZS/+2L5Q67p/tajsJx9LpfguQSfJ8HXl5DgB5z1ferK3L65lKoAYX47",
-	"RZFEtGFAxdqPMKDXx7BhQPf9K+DrSUCvK8FP2vXV/aOrpTfUOQeruai7T1GXnOM5Tk1IgenFP0/ynLTr",
-	"t4CmqVJ+Oip98sLsthj00/t6t3ZU73RPT9r10/fNTncGkbbB1TCEAC2XD5eHoFHn5tgzF8i3FMg57Lw3",
-	"2Hk9ua+Q5nnAw5FY+wH/Lo8ywS0I+5gKHdsZCusgVD+chzbBZgvpXZaX0MYBCUNSmCJUcs4JjGlADjmn",
-	"nPdbXAjagxxsoSAVhCXyCRbS+mbpUUBDej6Q2mdQYQFkOxHpMyXEg4QbeWTOgWGx/ln6xYSzeS5dHywu",
-	"AzNvzQxRelBecKBGQk5RLMrT5JwgiaLUbQOCfTmYS8j5jkiEfR/1MfXDgAij3DhDEx4GiLBLGnCmGlJJ",
-	"rAABDgKWkVxnC6Tmlfe16lH3PQoIdgdoPOCCIF8tS4/ic8aFpC4URjxU1DzACNiDS+CaBOsPJx9eESgI",
-	"GSpq34aMQDrdQMc4P0R1Wvsxiojg7UMlJ6o/8Lc7CCp5QZmHehNwJdhTcmTIhUQb6+vrZXRo/ErNew40",
-	"XA4IDeLmOwDvfdKXiIcym5T0PVQAppEo3DpSPB7UEQlUHYhnwq23t19tbG5sqBJGwJj+o0CYDCjR6oiH",
-	"EoJ2/igccX4RjsBX4/gzUs9AIunDRkf73UYhC06hbURmBb3eKm9s75S/f/+u/l9wCm8x9QtafWhKz1q7",
-	"3WyfHn8+rTc+Vo/qh6e1Rrf9JT6wP/4MEeWZ9fAu6HBxTVRxFXT4oX6MLsgkyRmrnvY4EQmBDQBtFNBL",
-	"LLWzbkZF1aeiqh40T1pHtbiu6qYOMjd81Zrm+u8pAkLLc5qop/1A87hab0CD73/EJA7OcTAhLNVXDR4/",
-	"DEs7e7SO651OvfHu9qOVXQsYMfWIfj5mWdauiCDpvxZS734twFITxCeu5AH6WnB9gpmSe18L80ZyTjOu",
-	"GEjLdWn5V6eaMDWY1ycdOIyEWU01fwlSxisZEnNewztFPC+LUFDLIkSsMrLoQeuoFG5Yk8FkFVILzA8T",
-	"+UR9H7kD4l6gznG3hVyT5OSSyokF1FZXllGDK6hwDuEF+NKiPZAAUWIPR72jgw5sfhEdzpGZpwQ+RaTW",
-	"wmpKEQ/xSxLo2hRNdRzUw4yRwEG190dNB3W61Xa3e9RRqCOVUQQJPBEOOq7Wj9DbdvPYQe2DVhd1mw5q",
-	"d2rdCmLcRqPokpks7dlnwN9QJ2cpSyJk1XXVotO1h0oSXxCkOnKIhdqfFLWBUIdUQI2NKzd4SGLXJSPp",
-	"oPbbA7SztbmBtss75Q3tTGmI0kPVV9IsKWtgDFDRZn1BdIhHFYSjceHMghjk4hHuUZ9KSsQe4tRzDcqj",
-	"wuVQI8v7qmCRzStTpkKEJDgJ6Fp5THx/9YLxMVvjI8Kot+py1qfnJomEo0fifbfb6jgKYKmhh0AXPFTd",
-	"p74DtVE7bMK8EadMij3QE7gSP9k3ewBJGGaJmujfdQ92f/ycsvKQugEXvC858ykjZZcP95Dv6S4QFNKs",
-	"9hTgwyL+jLpwGgo1O6C+R4fVVkcPWijIqRC+mZI9LMipx/TgwBYEaj/gvgewHNQbAA+lqE6xtQOXoi4P",
-	"yJB4VA9WtVVHRZO8B9WPqy1VR2jGHqp9PnhfbbyrOai59WpHV/6creotkfpFcOAOog1rxpxTNejx78Yd",
-	"91hP2dX6YXICD7BwlLiEJRmQIb8k3h5qNLunB+9rBx9qh9AYHkqEUeLbpTKqIhALGq4rQC9g7jME6lj3",
-	"BHwa+kWJGqS1b8X8qx4HPaz7GbOJRRPxZ8roiPORWvEO8im7WIX8RXrzYYCd0tZE6oiwgPQhhixkPhEi",
-	"EVCl2djhyhAV42AqYD86bbXrH6vd2mm32n5X63YyQiK6waStWnuQnNuF69q2l1NvuiAlTu8lLDobW0J5",
-	"djKBFNKjO/xejnBtZXMHFdW9zmmtcdD+0uompKitZQn2C4L7l8RLva0U8MabzfJ6ebOsPrRR3hwK9bTJ",
-	"iUW89BNQ2lZ5Qz+0D7IbFTc2yztDUaqgzc319OdrkAbKKSjpjmCaDNQurrgBn6igzZ2pF/4vatVbtaN6",
-	"o954h/5v3JL/i17v17vH9WO1E4iuFtfLb6KCVR3XURtCbCWHHYpE3aNOwSmoZzfKW476eVqtdU43Nl+f",
-	"vjs4Pu28r27uvHKQSwJJ+2qAtFRL1emSBPpMqfi6vK1bPtOepVqTaEKkyCpfw/X1LRf+S1SDXkef2ixv",
-	"lNdRU4Fgo8jMw7Gisq9tlLdSr+2Y1zq1rvrmbuLmuv1mCwtB0jsPALQylcBrufm4ebsJuTlnRr6yMyXa",
-	"s5gAZKM10w9XNncqyKPYR9IdTV83b1SSCtdIptl9S7oXTt9Wj472qwcfMnYry55oaRTXJi4PvJw7YMkN",
-	"QH4Sc9XGoQsRv2oNulNKMHP74NNL8tdcq2OViTEJBNpcX0fjAfV1HNAo4K7S2woAANEGavApfJtlXFMF",
-	"3VYrRhnJ+MXyZ8emz0zyyCzTtmrFDVfbTaYIJFxzw4DKSaHyx7/TKZ0uCVOdCxukxKiZRphh41B1cWX+",
-	"Jr15kNjn50pKm9eMs4OLGeop6CWR2mtEmz8HuaGQfKhgtj1vCSDcHBUFIWiuidd+XuE+/RBkpVr7of5J",
-	"PFDKtr024e4h6Wecz72kdEsmjstmW4KDxYJTWLV/mPur5t9UgqXbJkuyQ2jM7HMqb24tn3Boprgm83V+",
-	"o0VTEuS/cPloXj3sveXkgJ5fHXjnpjmQrmlSjKb0CzQmXiew7YXl7LPiOxFP9l0SJuBiSsKvJdMJLxT1",
-	"2jKlX7OI3Ir+7MUVm/v0ItOsBJr4ROh2lBIhmNHDwJq1h0Y4IEx+VD8UFIgX84qwNCfZct5mfm5GvfBQ",
-	"CzFfhfkqjFdhNKGvWI7zkvN0CBjNzJKDVREZQFOrqBIBKuGkTuYBHiHKBiSgElGZsIhNYJ3qE2w+ZmUU",
-	"Y/GNiDPJlj3AHmJ8aoU6BrYTpr4caLpHkc3u2CFTq/KejGb643dKJXidgufvs5fLdnPbsp5umpUHYSHa",
-	"XKZ6ZvepFnWNSbWFennk1lOS6zo4Yu2HvtJYksEoBRO0jNNe+Poz+lhwWu+nqOLmuWPOCJyFLplJlgwj",
-	"9WAz+q7WRdG+MtszM27wks6Z2oXgtHp4XG+kfTRzfqCcH2jKy2/JtejM9+vjjEzh9uibGYi8AmBcr8Qi",
-	"C30f0T4KmSCG2U/dtcsQXrd6A9ateVFhi94EjDSlMoLNuJgIoBmcXa7vMsDBc12rD4c48kX/VP1yrqN9",
-	"Q3nOKTtftf4ey5lsbboq+3rkLiLmWE7Nc62olNyAmpmuPmU6vbWtdGZ07tps+jA2yqnJkxtJciNJwlQ5",
-	"M8mvaybRm17YMkx/SwEUGnirIxzIScQhbZCOg0j5vIyOraMY2nq1U3KUiOgRRJiqMIgWa1ABQ6Wme696",
-	"3pr+S4eLlvm0gKx7GaJU13RmPdyTKWSqmKWNIhv3VoWXa7J4uJDQ3MaxhOQxImNGXlwPaq39mF72Jr50",
-	"foRVglwgU1hN76ZM8hK1hStlbpwyhMmSkadZjc/aMM008WEjUNcfVBrlW6envXW61ooeYSHGPPDmhzR0",
-	"iNQbJvtoRCMrSIAwGhPf5UOCeBA/ERBBtNM1GmMdF6AwhQlclFhcCHvqCZ7s/ILAYqdSgG9zhrdTJfGk",
-	"OQkdBZz3y6hqro55cCEQZ66mbA6ZpD6i0qZh2DPx65wRFBAJmRnMea7OyDUiDApPtk/HOAp6zoTq1+j6",
-	"ikCSDEc8wMFEFy9AdE2Qi4NgkuqvFYH6lJ2TYBRQJkvZB0Pm2U9UDrrqc4VbkIXEY1p4T3BwTNocB/+P",
-	"mgXw5Uph68/N1d1xrbrE/5b3ALNNgOqfiJvTh3STc03Hs5RvKpGeRqafLpgj2IVqLWWX2KeegwZYxBTf",
-	"Afy0qYx6RAdj/By+4FvIqTkOeXDcYkccpAKG/lCrzCyG+QIsM8h5MQJJ2H5jf+pSGR0EBPjMsS90zNAh",
-	"ltixASUlE1chw4ARiJlhoe8vNOUuj0Qya5SNRuJmPlUUEnVPjj6ereF2gQXjRjxkc5bsQxGS7cFiR65P",
-	"cCAQhl+qB1AU1jaPsuy5yIK7t87YnrkPurFnITlyA8j982ldKbDmg4xl+GR0hJOwSxvYX6TqtIW4IWZJ",
-	"yBFEpujQE9ZE2eSBXY+Ry8rO5ZiKBnT5SySZSNA98X4MaTSXREbQmHMX7BIz8qUdsmcuXzYeTL483ROb",
-	"XEjlQmpGSLVDlhJSbAkhBbiI+9SlRMEi9dfk+gz2+r0p9ziIovHMw/aReR6ucPcaYsw+nyW3TCNyftEr",
-	"+EXjjoQA5X4/Iq3AiWhWDKby8lORWDAFdbQI2CCj2RhwaDl7PFJLd31MHZfiXy6/UCbQeGlbWaXdU1pG",
-	"SC12EMa+HzPlzlqf7Kdnt2xPXv5ckx4AB+6AXhJbMfOzFfCRSNzenxzw0cTwdTgFz1IkVDY2nQLkUq96",
-	"lySQ0RNwbT+ZglREbTe3aszlnmrF1PX3FoIlL/vYvfCpUDMtVcSBTzA7xtSvs9QL6lIzlKlrHcI8Enwk",
-	"Ae1P0l/pjPAwMlHZ4PwEfWKKFJMylw8T9R5i6nfoX+SIDqksVF5F43+ovSu7RMTTyp7mRuX/GeIAM0lZ",
-	"NATxlWgU4v7e+rndvUwXmgsfaZBkeAHgEU8rqL72ay1UCn9UDz/W2t1/q3UH1/TXWOj75k3bXl0AXJpu",
-	"rqmNvRe1K3ldf9fWe4SHHZcHduR2y6+gomrlQGdHb5orpvq6WtHb9sUl9YCeCU/3qORxaMWXFsFG2bkf",
-	"MYcvoxlveCxj8PuDJYbJ2CnoWwt2CuYg5ilq6hu6gKSqeVC4prB5VvlfFu5eIC5iiit7KitCvn35CYL6",
-	"gX2FH2yMrFiyjHo9NfsYQT0Cc1OJHpiIBMj2PMiYLsov9GDuSqX1t1NYA4+oZdnVDKODCX6ARQGkqHY1",
-	"CFT0sMQ9LLQPIXgwatpUobM4qOqWHLSzvqXdBsdULMfN1tb1fJzkbFC5ByRnux83MtUKugSxW0B8gtX3",
-	"f4B32XxnMQi7Z2TV9al7gcxrkY8oRvHGC3n0nAiJioIw71Qh/T49H0j461TNolLFvi80TbBa9ZZ5WHLw",
-	"fDUOpyKb1w3SnIi1H33ueyRoYTn4e+2H+YK6b6untJl2W8Vm7mMkBjyQ6H33+AiNVIECTyAIiDsRmUov",
-	"4GNBAhMayS7AcZePiM4pMdchV9BzBpa/LL9c/Z20W64qbxd5eCL2NGWK6RRuycoiPnEJVRhiTzO+FFUX",
-	"ndQP4Ssxg3PJQYwArTFDlBlDpOrc4vbGZkl3BHw75lYEx2UqbHxTGR3DMneBV9cOj/UGBsyKvUusGjDm",
-	"oe9FEyFRW0sVribBijAvKjw7JJjJqJON6zAfMwRzKktMwLf3J0eUXVyFVa3faMJPMgOryoQ/cTZQTYZI",
-	"rm+/vr0JSZLvcm0gh35aaybh787O1qvZT2e6xiYY5k3Xe6jIAzVDBtgDb1g1ztqNe4wnpRu7C1/fQ+fB",
-	"/YQTnWGnu2P3T3pm26xQpq/KT8mh2YkEoXrVo+Cd5Dnq+UhS9CzMVevLOOPyfh8WGZWo+NtJtV1tdOuN",
-	"2mm7dlSrdmqn+19OTzq1dumZ+EsbIYFwNBuM03RKAC1yaLJfXoMtgljowmQD5eFRKmSAJdcW8igRVES9",
-	"pQaqF/AL+JOZeQkqhZ+fE2+VMj24avDV5XdqpBJnw9mh91VdyScUbw+JC+424B4+mR1xb2+tRs8orKAu",
-	"2D88KkY+nhjOj9X0TxNgV1Ulr8Y/bhu635vobnB0hjYHpUvNbD4kcnh84fswAfOY/TxmP47Zx1YmWRlb",
-	"dV0ixAFnMuD+HDm79gP+XdJNIilvETaZTADY+z7oSQxFEjHPN0JP26UNnpkFZmNK04zH6SjxPKJGch/u",
-	"a5z9g6EznrFz1+QiB4CFyw3WhxDcpRCLHiOWbEfuZ7by7s5x22jSPO7rufk4YzPjFyy9OSeMJ+b4LnGq",
-	"mLke5p3rPf21dvehVdAn1znGy1d4Hp/1yKSKlQtXCZYUzk4o5rlGDY3ffT+pxdP0/VhEdm0ll9IiQ+cQ",
-	"1MeVwOmv+XmjwPDkVyEZNh1S4x0L+QLCICBMgh3kv//5H5F63uQM0B/nvW/Encfvn2jnFaKvTZS0cWWK",
-	"9TBZaG9i2nFFBpClDMhK5F1pIUgw8EAbUdH8TPRqSZ8lJDsTfEwkn1dP+qhR0VKGhnhY09aGRK/mtoYc",
-	"i12ZdSElHRZKTiDjmc/+c4RDBkcLjIyReraMatgdIDUZYQ1jcQHWXCr1uZa2SaDACB3YIaFV4B08NVRB",
-	"cCBaQR3CdKLYVThmN+IRzMNqUWHKAAqiRIWs1LAH+Dr9K5w0QOxBRCIiiAxHcNYZFQ7HYHOLxnMK10eY",
-	"2rquDzklRz4/R5TZGieWfVSYrcgpMCHdrFQwGwsi0YCqdRrTK2l9Az0fhLHS0H4KKwJ94z30Z0hCUkGb",
-	"65twBKnGB7h0JA+Ih4pUIhEGl/SSCIRhsHBguK3B6S4I2R4MqY1VczSxNMyWtR/qn7r3t4Mk8X099kJi",
-	"Scro04DDAZSv5w1Rc8Xlw6H6chHHTknJZzQJEyOlyuw0MYnvs7vUmVXOA+4Dv+VJp9Y+rR3Wu7Z3AuLS",
-	"ESVMrghzbrE3PS+c9IOqWcTvQyTLvGLqx61au9NsVLs1VRDwgmuXyyIWpsvU90sWI9hvQ9JkhTT06KsZ",
-	"RpnJJ+T7MIzgbwLtNwfVTsw9rsuAj0B0nXqx2mqdnrSPIjZwe5IvEGSSVs8Eqo8jvxW0vbnpWF8AwD9l",
-	"VNU+L1SgcUClJAyZapmjax+z8xCfE1SE5N1xZRKJCewze6jWiJxuAjiyZFwnGPdhUpUcTQ3WD/gQNZrd",
-	"+tv6QbVbbzZOO7XGYa2tG3z4oX68avBY5MJjegAOEdEFmej+tVxkqg3mFEyJAvVMnwYiwTJUhENJ44mQ",
-	"zEhtictWhBF64EugnwaYJcrwg8oJGvAwEA7aUEt1d3u75Oj5zplL1FwKeHg+MM4ctuC9BI1ZspYuDgIK",
-	"i3GKVwwV41m0IkpoQU3KaJ73CSrqF+IJ6CBBmUsqiIy4O0BD6vtUEJczTzhmBmG/BFUUsZBSf8w4vVSS",
-	"jhACDYjvqUmjpsZv8bPabUWXqvOH6xmkLwDxGxbSfNKkhtdI28MTcPIYEyH1MDoISzTkQkPa1Hlvq9nu",
-	"nh5XP5/WGt12vdYxbTEjE+XZEhCW4CARAv50EGw1ium53q0f135vNmolo2fmuALpAZp2KqoY1xjHzDEH",
-	"psWeVRqJXgSPHMqEJNhM8Pkn2FGi8NLe9GC7PsFajs2mioerHvHpJQn0TkR1Qr2x3/zsRFnNk40Sej0Z",
-	"ryYjwAVI7R4xgpt4aucQO9RcLS1T7aoepiXmXrLrjXtuWsAl+swCABByqg9MVUvItDgKwUg/Cp1kn3Wi",
-	"ZZ/4QuS9wwjx0np1FPZ86iIlYxN501sn+0f1AyV5SxUlUZN+gd0BmSDsC64UqlF0Hp6o6au+fFh/V+t0",
-	"T983T9pWamfPwJQDkdqrchG5MNuj9CQm0g/MLoy37dpvJ7XGwRc1jw6r9aMvqPipVvtw9KWiBuOYMxCH",
-	"xn0sMAuVcanlNExOMhzJSTnK3U9OrQ+ClTGRT5oWDLGrlmF85EE05eAQCwIVegF2L4gUe7GIEhUtWXfW",
-	"1y1kwp4XwImXAoLQF+Aa4pM+0F5CN+lettzVNvF/loJ9Wz/qWpSgla3pWBsUrrWLbakanmqr7iRVmuoj",
-	"K4tUPYsK3pmkYxWLiUt7CLvaZe6wdlRTUCFIDE4J6WPviI/SiEre10IriVxsc8zKibPJWm2TZGoADJGq",
-	"OyriEe0q6F4/rrYqCmmCo4Jqpya5gzKEJDoX7R6qfT54X228q1VQ7VPHyM/hiASCM/jqHmpuvdqpJBjE",
-	"3wV4NIi5PRPoeEUg1wf048ZEe6XYBdFMHD379OGowpYwxBJfEA1iWWKjsJJSMVObg6IBu3qkeqTPA2Jg",
-	"cECG/JJ4pTKqS1jo6cnA2WzPayGl6zZzM5oxscDCs32fEg6lPTQeYEhI51EwGkWDa9woFcheAdrRUZhh",
-	"Bappb/4uFhe3IQs1sh2cL6awtzUswfYwam6hUnBJIAj9xcdMyXgSlBmRehu6lIUYqryUVXozg+nebCao",
-	"MFAo2rP0iI1wgHRYd0XM8VA+c3WWgHbalhdbVB4seibl4ov6mPphQKa689OnT6uJB8lV3TrzvOnerYdu",
-	"GQ+omGpYHjvyzGJHbIyTFovW9NUFK1fC4hXZMBY6/4NRQ/v6g7klCXwTXNbaN91Kj5Kj0IQH7JC9CUoY",
-	"PZSoMpDZ+heAs3n0WSqBzloVRQW6ICNpdg/afx6GW31kaz1xlUoU6MQfUFOpNpBz+OWMsljypNT0YZZL",
-	"OfTdU/VBUL3QkZEgyv0QnpMfwtTCn/F8Nhzoc/2dmVoyJLL29iMeG+tk7/t8rJewVmmJoC9UBZiPovrp",
-	"yBOLb/mYTe2TvamNcgpfM1WPRa7RakFbY5FSb5Y4fuHyriU3UnalRyGvqqFzTtfUrZnkWiZEthJ5HKfc",
-	"dZc5CmyEw57e7IANK2Ees6BO7Z0u53kMWwtYttP0thPXkDK5tVkAuUOH4TApdSiT5BySYcxU7xPs9ZRs",
-	"S+cf0AEW5sS3F2qbYXzICxNGGyfSNmYt3Hk/qT4SmRDAahOEPhGlijVIwuy3IT4Qt6R24DpSQsdTVCUS",
-	"Sh3olAeRjdRUSSkN6MsxDy5QEfQO8bTRlfFxyUFhABZfoKmIbCJm+xHlYtFobtbiX7WmQSzROZFg49U2",
-	"Rxu+AUYZvbVOmG0Zn7FYj2GnFkWggdlalIBiCm2vrwOjAGHeMab+3LNqcz97Phh+DjPsPc59glmmttm8",
-	"O3+YaGVmoVIxYe4g0DkpQPZC30A8jNryMr3ftWihEk8CneJDJ+oC44zgkCZxzrZnmkhSDqKu/FdieqvJ",
-	"CSMZG35TVugUdIJUFhmyIAzoakD6JCDMJVMyAcLLZqK+HiFNgKikcFrEEQCb+4QlEiKTrK1RCXXNf2St",
-	"EOXny7dywi4YH+uAHlh9LwtsRKoXgIBJApPccsyoZgtBwHB5rRyl2uwbkHMceH5Cb2txWkb1fkpZxLPV",
-	"nCqnIQzcBV9Lx8brwkoY0vOB1LPf0zsXgB6QLVC7V2kuCZ46gousbmDD9AznX5bP0ol48VlTLUzKCOKa",
-	"idmCoy6bTDX5w8fx9cTfhhrAKaxGf0EwF+XsUG12bHCX/X0H8V22qlm9YO8tH8o1U1DVpxjm+hl87Ewj",
-	"Ko+7K2r+wv4Snf0fVd6//vuf/z0z/gM617fZwo7neotdO1Hsgn6I7L8LEtPaZxoPk6A22n//8SM9DSob",
-	"u7vb2zu7uxuvIIQtwV5nd+r6UitmcZ65ZemPpm90LD1FrVHdP6odRvN6jtE4OcsrhQN4xNLn2S9bdwLV",
-	"420z/Q8M87Vtk2ZYixZDpXBki1H4o4+70Kf6qYjwH3oOTj3sLXM6Ev00KYCSv/X9gs9dDIGVdmlr+0cf",
-	"+34PuxfdADMx4oE8JELa12dutpSgmHczWZFUf5gWfiKqeRxUTrq0ghjKUXls7pddPkw+owvd3ElcMm3q",
-	"HHdbBSAfB+KV23M9Kqy3NPng1L2YfXDqxjRN3zXoHpM3Ir7H67AVWm7CjDWTGqIrGB93okFUC0nSP0Oy",
-	"Or0ubs37uPHT+36p3rwZ+ePtiB/Tt6b4LBO0j8amOcX6uLGeJn20r6U5H5NjsXO9yfh3iivyVfk1UAHE",
-	"fdlMMJdOiVulpOZI+91paW+5SjOk/dStWNqnbyyQ9sSn+JchDiTx/QxJX/MptovGfjMh52uNZeX8sS7i",
-	"+Uh52xtTqCFDym+UN8tb5e1by3YzEdPCXddoHrNt9GOxnNvcyBB06UmxUMzNXEpVbqGMeETyYVlS2J2r",
-	"l/lhvfPI1jnvkWDCFqz0JjwQK8jtVyxf6/laz9f68mv93851w4hOBAlyupKcriSOCAqN7c1aJ7Utbn6q",
-	"KZ3gyLjAR6GK1hpOUxbAmOXZ0DvBsyR50DhrENQFnOjzxht7r2VsxKxmkpMxZQvNDV31xBxllGFGmJtW",
-	"e5RlKFGru8El7VN7CBMB/hnMvqQtXnVW1fOWc53buKYb4DwT0dYDmoiWH7Lbg4ncQJQbiHIDUW4genEG",
-	"omsom4fJfPhYj/w1gJlKDqAvalcHxAMLgSIu+wc97n/zsN0Xscta2lY4Qxax95Jmb4h8AXK/6ueziWiY",
-	"bUDGFiJyaYi4yq+ZA9J8N4vB0OwPrnRYDqYixOz5b9KfMe3CrKu6tAuzRprT3o0vj8HwwZyLlKzJkK8v",
-	"OqlTlOlwzkpcxG44td6S2/ksx+JntvDW72I3vLn+oKZ1gZnAvwiJg4uMnXBH3b2TnXBHlZAb1Z+MUT05",
-	"I3KT+nVM6ne2CcozL84q61xFJ/IuzlXQN8uyCD61D5hjMemDbC7OoIZ5dKxPHznc8CwioXwPa4UMFXst",
-	"sfM8cjAOsFich3FpY8sLlp4PnAwx56VdKj3h0tYQm7lN07oszrUTCdn6cbVliGCyQ7nfmq89VUk76+wv",
-	"pUJvkRpTL4gK6nSr3Y6qeUQsdBAR84csINg7Tl4uxux2CiGWyqjKJpp1BV1iPyRRNOG8uABd/OPLQVMf",
-	"4pEe9Jt4dpjpEsesihCIOvuh70+etNPHIyAQeVh90bXxxUpnAES8C2P0Q9W+w4dEDoBxEijFAs7OI2gw",
-	"QSHwdiHJkavtFupPNfXLj4JdoB9J3YhgAIT7MoI/lbrzTrXA81ECiQYjVRsg6BriSRTIeLZ2hooDSgIc",
-	"uIMJcBoOqSRBySZBtMSqEBM9IoFLmFwlzOUe8SroDDgP/7/Nt52wd1ZGaiiidO8YaNlN4TpcXYQ90/uw",
-	"cbLCs5zdYfHwLtlpUJl0p22sb+aqM1eduerMVWeuOsWaIMybT04fEaqDYoONs82uofONWodUhC3lbwWd",
-	"vQ348MySLGZow1ghKP0zlXO3F1Jfqs8NQ1/SEQ7kGvZhdyrpJUFFjCT5LlEAhamhMh+D3NtnPe5NzhzN",
-	"qmqvlhzIMJ344JB+J16CQTO2rRsSW0tgCuwLI7WNFw64XUDY/llIvbPSHjrjAT2nrO6dgTlBoDpbbZOR",
-	"P1ntctABbcvRIRx0ht2LM4TRIRUjLsDHYTXpvqreiSL9NXfyGR2OeCAxk2eobv50SQUN6LnW21QoBTqk",
-	"MpH9xB5YoM5xt4XgMAAVz2I2XXX59KR9dKbpgMmwRzzPktiobguZILJURk3DI22+AVStrktGEmjUHISR",
-	"y0cTUFmjkdaOaeLQsw5RNTf6vvj169evHUJYaYqxnDPDjeIFuC/RGfyj+pQKw1FqqHTODtUdcRYz6Jih",
-	"0VBE4Qfz/B7CVgiaPhUE4b4kwaqQZCTUp838BSZUaxTrW25nSxVTlOnJqQoqmcTrBPUCgi8U8GucHMEU",
-	"YxPDa5DU42lIqVZULcn9+fwtuMuJ5c5QjgxaukZCrQWnRg+lNMBmpoZfmxTjQS0/49RaD4knEoIsIH3g",
-	"TkmRGcd082rFGG4KdTEmugaGuHPOIUXGzvfvKFBiWolwokZPnIFwFwlmkuKZ5OX1MweduW5548xB//3P",
-	"/xrJpRmOcfz5pw5xKmg0C3E0X7dM93/xa+Fk4RN7aKQ57gMigwnysSRB+Wuh5CCPj5mDBPVVscDp1A+B",
-	"+saS90k6JKhHKDt3LJn4lNbq1o9rzZPunpLVugkadcifj78AKFlClmvAr6UtFlpXA2cYsKXq9xyY7pDf",
-	"AEuEoQ8dGzzEAw+A2QVR0zm1GTqroAEfo6HSWHASZNKnALRyA7XfpxgVz5TeVWtAcr0S1H9NRgf1p0Fb",
-	"ZwoOgf4F60KnVm0fvI8+U0EuFmSVMkGYwj2XsOvX6sRoNCwt+Z1NU6a+DDNDl7EHZeiqmmUas97bjASf",
-	"V9+G5364WvfM10oKB5z940x1iOonMfKVWLAc5woKCkPGFpqEdQrK4KCMzrTW5sEZcvmwR5kudVhB1cYh",
-	"KmoaedNCIKRttlERs0nJQY1mFxUZZ6RURmcBcQm9JF5VgY8zVKTM9UNBL4lOeRHd3wfy9DNUJN/jB/wx",
-	"nsSJnhwLrxKpRPSoaWYog6VSY1DkAeo0212g1DfMfzrbgkkp5SDBdRfAabdG5edkRcTpRtS49onqeE+1",
-	"KAGWzyynoZ5xClRRIStIc9zFwAmAtjZd/Kva7VYP3h/XGt3OAnubPVnNzW43Mrs9MutZNxJGZmzs3AI6",
-	"KXkImWEgXYf6y6xdB9m1oe/jIKCX2LfCTTem5MDWQC0NB7muwes2hUPf6PMAssnD7ChFGWn0sz2sjZA6",
-	"R43NmtEmlbW3Y68CvJqC/kX20NnqmfmSkkqqfYR5lJ2XUZcSgc652hhSDxVP6oclB+Ho/vUpzFZtpyRo",
-	"zBKXkreTXaRuTf02DYOXoj9VhwHhmf5XcvUD/uu6QGGm/qsaDa+pf6/BY/YwVHOSBEMrknViIdgg6oUi",
-	"UxIxYv4uzuZhMrMHbbzZXbfCFejN+ujNmzdvUFGt2hUBJQjNS9nnYbDq0XMq0YTgQJTmjW9K8GezeFIm",
-	"X23r5aX5cjd3trbXN7fW13dV8W8STLrryzDpZvWLJax9fB2jNd7D9ExHtzpK48e8uSTMZlXcgrQuXRg4",
-	"18cbkTmlwvK7szL1KOJgcnXBerHfWcFGtKbF/DwJGEmkOyvfbKKWK18By9sV3jQYERJNgutgNABQq2K1",
-	"cbjWbK81mt3SnEpYmDlHFVQbhwkloH812wWn0Gh2s8Wyenb1EgNfLGxCdA/ZqupPpK/BB9OXzOcjKb9q",
-	"3exST109INRbbiyAnzNzJN68ef0Tz7Qig9T1D7WOYa+WH2k9nyMts800KD4/4PpJB1xWyt/c0LL2I8qg",
-	"t6SbiPGTVZhI+yXqnWctSqALlgd9UV2D7eXM3vZp2/3zPW12Eh89VDoXIfXS+1NUTGiRMvX0QRd0nN4n",
-	"GpmivT+M2XrGjgVmbX0vYfUqTud6TOd5LGV3WDTzF/bXtAK+Zud8GmCpLcRK+zk6vemqIGriSzW072vV",
-	"w1q7Y+imNdwpOWi/efjFQZ3mSfug5qCkqeguPGViWGWKn14COw+bJSkxNaJIgmwcMQdG5Mr/wZU/SOVc",
-	"9T+46r/l0UpS46/hZCjlHO0PlG7TviEmZmxVp7KH2Pkx8zmG88ihPj9QYukvOoqylBTPPJ3/5axUnosJ",
-	"ksGdOTzI4cGzhwdRyq9oBanFM73esD7QSi2nRIfFq0at1rJ55CSgpSjZO+/DkRQkchqQ4Tyw4KXTaCyR",
-	"vepeUEC6QSAFk9/9i47Sn43spT3KMLRnJu+TM+vInBRn8QSFuZYWXfr+UDs9RGJsKlWtQS6rCbe2q2wY",
-	"Wa88djLTh0Udb6lP4oDF8gtMMqnEgeE3TenGO9b/az9GOJCLzACHVkBBZtjoTVQ8rh/XwIWglMIFs0re",
-	"fmFK07dwkJ9v58r+2Sv7uHPmrB7TSdZZJFvDl6k3pxF6AS/bglfbt0ErJopJWldgDfcjDFM8y1BtlUS7",
-	"z0p7KI4BosynjDjaoYCKkY8n9wdQ/rH2j1uDh4P08VrcLpNfVU1KPmaWF2G1OxmRHC7kcOGeOdvs8pvG",
-	"C7BU7wgzBATcWudHyrT1A3GwzCXFsCCs8Cfl8zL6qnXO14J2/9NqoozqHnIxU9ovpQASYlEjgRltILQD",
-	"oA3P0emcQTIZr40+Zdi3HlFRGsvIMQ8LBOy3VgjHTFZa2IkRHiKJz9GYh76nPh6QIb80cROQC1DytK91",
-	"GTW4JNqnUPea2n3FMUSg7C0quKRBKGy2Z0j8rSNsjKm2jLoc9SarIyyEdjBULwbcdxQaQhh9XgXW4tUj",
-	"Di6NJoEyRxMeBhFHzwwiM2OVH8fkEOxFQLBjM66jgFjZEMTiirI+cSXxIkMAZM3vwZMxWCkKQtD2xmbs",
-	"16U7I25Kai0WFuCvu2NxfbDjCMgSDjpvhuL6+cKK6bMPl4cj3y6ltb458VYSJjoQ0ZFFDxohZBVvQoMk",
-	"leKEhwoSkOEoNe+piOe9mu+M28WdVimaMcoIERsV2GzDz8wXqIiW2dRb44GCaVEch9V6thovDLVN46Ul",
-	"cRqHYb86tzeOMnubNxSkoIx4OhIMIvUyWbFtGu2mKeiFMvT+8aPAR3Z35oZC8iEJOi4fxaynqY5IkrGm",
-	"HzsPeDiyD5j2n3Rq7dNmq1tvNk5rn6vHraOa6mjZN69aIlMd+JJIamFa2em26413BacQBn66NNWzqY+A",
-	"KjdspsAOGRAmP6qLhUphvWAeKFQKGzdJA6ZnSZ4I7G5DU19g5jArpq6RQKxDpHnL4FXJlTTVTKZKAVoJ",
-	"GBUeyUKz2XQ5E6EvNYsDHlH0rtZFa3FNpiPXE4LxRfKPLpReCTmyLAup7sqlE47d3ZmjFVvzeJevndzs",
-	"5ekK59Zdffd5fp6F8M+pVe83Tj2lb5ajVzUaYe2H/qOBh2SZDDQp5aRgNxQs1IrTCipl6DTscHA7MmWG",
-	"gngLEtc8cV00Y6hRPWtrZnoP7C5JvTzHkBQPzZJVPmweV+uN0+rhcb2R4Qj78hLvXAeg5rJm+WQ6i8XN",
-	"gow6wOSiVwFQXqgPVaJDRi08ipp+oG9YqyJmKOMkLhFlAxJQS+xl1ab+oH5IEIl6E9RqdrrZLpq5pHlU",
-	"kubhYHC+p36q7mPZMqf2XRImYHObiXMEPWdL4JqIbVA9bxdRbFIsLwAsHVXCy8u291gTkEbEf0BhEB9+",
-	"a34qkw4JHGONS6zQk+8ZH/qcsAsGrJdCc/m+PLwi9BpNARW1bq9AKymJsEgaGETxzETBNfP/aVFbOBm+",
-	"ob9//nW9/rax/uXzr0Hr3a+To792jvCnHVZ/92ZYf9/mv3f2w97Wr+u4+q9/LW93ge69SrPncukJy6U8",
-	"h/GjhF6LxeconHOSEYtPyReKz85zEZ/3QKEbybyHO0rI5ewzl7M3tse/KJv6IqmXsdMc93yqz3QXerFo",
-	"prJkZknrxWJ8i8DhCc55MfNQz+fuhT31tUKuPNfF5RNUoh365ElHHT8M5aDqdu0SzQMJbF8USPORnShl",
-	"pHP7JjikVTeg3gStrK5o37NLEoj4KzeghgSeLEsHBj9W4b98zGAQVu0f+qTSKazaP6DjnMKq+dfVh4+W",
-	"NzL9k3wf0YBUgTcy+vsaJJAz0QmSaA9CmJu9CaTPcdBK9eio+WkFjobSE3ll/6h58EHfiSb1POo83aDl",
-	"BF885SHp9JK1jTgDke3NrIrYe/edmifpo5UcN5tFfWf7tc6iPnvmHg1mMp33/qS2xaI5VCkwLidE/kLF",
-	"mEpJAp0+22TDFqN+k02fsMMwJk7HPUwYCSbil3POvfNwIsr9ANbUjWu7sbv7Zndze8s8m8rIfmfV7mHi",
-	"UzH4pYfvptIZGdPvrK44mOC7695ETb9MvrWu2av6bVNRWLjJuUDuvjc/Mk4md1jHb7zfD8gkNfDXdwWM",
-	"RcsS7oDpwP5L5pX5iLDvQ19H5YlV3u9Tl3jcDSH6UYwCgj0xIEQO/TL8e+tovmkPxLsKzXNyRsNsaP2F",
-	"h8jj8X5jRIIhFUJtMSRH5DtxQzhdoCIOXfpJyZJnnfpf3vkREP/1NRwIDEi2+F6jBMrOAT03WUcD9QXe",
-	"mlXPQ0RXFhLIW5Lyvv2SLiOdGT7y4IQMTfb1WURf9bznAuhv7p/5xw8r7XWdrotO0h00ICsCYSQDTDU9",
-	"7ywa2drdfLU7V6tkwYnbaBVwE51WLJmO5lcZfzbuAmRu7W69eXWvIPNmozinstubW86NR/imeHMh6rjr",
-	"+bHk5HguPqi50l5Caa+/eegoSY8wSV3sgzaDGmFfQddJMj7wSWQey098lgFLCtZYKKOGfFmMFGZaPUc+",
-	"NjknxwPux/hnCo5FaAn1JggzTQurnr0ZejInSi8ePc1RVAF1Lzj7RUgcXIB+U2p2zrNyMqZMP/Q4sM7d",
-	"GNRerb/ZvFessxApZA7AnIpubFyroncLae5o9G+EZH6Kx2YOQp4iCBE5CnmGJ7BJFLKcqWbuueyaR1wq",
-	"zA4o84C2S3xfoDHQ3MenQ9PoJIEIVkRUQZ1xGvJCqXI8HRuFo6zf6r4+8IXpq58R5a/sK+vCke85D6gc",
-	"DCvqyobNAAkVKEY0lBaVGFpXU54CIiWTqxyoKVQBOurR5MHE0h1AWsghFxKJEXFpn7o6810llc+dSkH8",
-	"vkm1TqUwZZgLkBrWhHTZxvIxiCs55sjHPeILVDzDvwBpplHBZdckjteJPoEKynQlQ1nPOuhs9n1IrJm8",
-	"Uiqjj7qRanrhgMxkJPUn5a9ss4yazJ8g7EKSUl0wOIpUENZ9NR5wQdTHtTY9gyyaIywEgZzf9JzxgHjl",
-	"r2zL5LVPjHncR7p3zODrTEk0QJAf1+akp8HUCECPqKkFlhA1qqB9oVp7Ud4pPDTj6ZjbY8oEAmISeK+M",
-	"Wu1mt3bQrR2a9jFCAT7DASxi9sC1/JVtlxFQH0JiUJNVGfL0jrmdlDr3MvSMyfZvV455t8dl1FCY91Tg",
-	"84DYhO/QGysCnel11wqomtqTMySIlKp2VFbQ2Umn1j5DQ3xhZq3p1BVT8lhNujMdZHKW/m5xwMdENT7q",
-	"Roh3gQard0ummnJAJihRMfiujUs0lUJCNQI07IgHEkZ5p4waPB4a9VoFnTWajZpJUn+mLkVpUmENnwUE",
-	"C87OEPk+8jFl6X5DlKExDzwTr6THiLJL7l8Sz4GkvVBZs0DiVPhRNY1rQnYokwZZh1a8PZtwplq6jkXg",
-	"5leToGTruzDpX3RzKQque/OPvo4PQzSGefTS83OhnYYTXrxgl41lMkjmx7in9lGG4fqKwCacAlGL4pgS",
-	"m7Xnw5/opWXFFJzLrqjt3qWrqk0D12IkfvzB1vk++Aov5IhK7yUfrBspc9fmYgPNE6ZgzjKE18nIw7nw",
-	"+jnC64Z8S/N8yjgjKWvotZ0/75RyKVHhbKPs9n27Yy72wLt1b+Xm1tzcmptbc3NrpMi1Kr2+IlfblDjy",
-	"Zb6fXEzeejufOC3CakwGFEzCNz8atcL47v2Vru2TtL21u725nHp4AM8j1bmTx+SXtr21+2bj5tr2gRzS",
-	"trdeb2w7Nx78F+yQNktRDu1fEWmZ4eisdUn+bQV6dUJBeGPPctyP9QGGuS/IJQmwj4qMw7Mn7SP4Mgif",
-	"IVhVM7zuw4CuBqRPAsJcMoXm17dfZ3jj5+hpBj3lwCUHLvfvrUYiOLAEYFFvEzcMqJyAyukRHJCgGqqF",
-	"/ce/QTyS4DLbeNAdQJYwdVsf5lRbdWQvecgcHQecS5tNZMCFLGmm2kKlsAbi11RyFiYNKaNCBljywMaz",
-	"i/g0KFpzQp8XGcbn8wCrHi3HNoAq5BM/0Gl1RAYkaZFAcIZ9VQgRAkl+QZjOhZysg0h+M5QDvbTUN7rw",
-	"QsaXqz7MDThsNcK5H51VJz53CBeqPsUKKswL2dRZhjzIZ4TPCRpxn7r0io+2zENZIb/wgHDs6azmxLM/",
-	"022HggnzVsHGl+j8mQIzS/pQP0YXZLK4qkI9lvH2sUbhRKBiIgOQrpLJLiNKDpiFKDt3UjmZvGR2zUSJ",
-	"JgNDxpDFybUynB0y6j69tpKZrmc/r1eePoteg3Noo3uLetsAp3m6DNNA2/gFRdrlPFvcSbueiJkvnrTr",
-	"q/tHpWu156RdzxpRis8ZF5K6YrrGneNuS40BnghUHPlYKgwhSoki3hPsy0FW54sJcwcBZzwUSGJxIRRK",
-	"kbRvFpoxVAoHlcvl5Be76tms7h7wQK76FMRRas2aVZ78BhmOeICDiVrcc5c02CQiaVSMhici5oxXUuLb",
-	"mgt0/qmuXvmoCPTgopQcmsR3owxkM5+eLzoi1hksw0APOpyjTX9BUznMvh+pXZvLxSBOgwSRDeB0zHa1",
-	"b1LpqJ6WFBwc4qcF6oUSMR69RTzEY70OyFhoahLspZZrfBaYtaZAKcKZBIEZMzXWyZliHi78/e+///8A",
-	"AAD//w==",
+	"7L3pctu4tjD6KiidryrWObTiKZNTXd9VbKWjbk9tyZ302c6NIBKSsE0B3ARoW+lK1XmN+wLnwfaT3MIC",
+	"wEEEJcqx005H/aNjkSCGhTVhYQ1/Nnw+jTgjTIrG/p+NCcEBieHPA84kYXLzkIqICyopZ+pxQIQf00j/",
+	"bAywlNifTAmTr9GIhoThKfnpstFqtS4bAzTiMQr4DQs5DoSHBpSFlBHznIooxLNWw2sIf0KmWPU+xbdH",
+	"hI3lpLG/t/XqudeQs4g09htCxpSNG1++eI0jyq7KE+ncSsIE5QxtMC4RZUhOCIrJiMSE+QQF3E/0LM/f",
+	"HqCXOy9fNvdRFBNBmEQ3E8IQZlxOSIwiPCaXbMTDkN8IJCdUIM6Ihxi5JjHiuuMQCwktEePwECMRxQQH",
+	"YkKIbKHBZbK1tetfnB/BH+Q1ikn402WDkVt52Rh4l+xmQmKCLs6PEDWjxORfCRESbURYTjwFTUliBTXB",
+	"YzlAmAVooIbs0c9k4KGAjHASSnHJbmIqJWGIJ7KJbqicoIGfxILHAySIhA/VU55INOCjkSBysI8wUsNs",
+	"4qHgYSJzoLpkG4OnAZ9iysT//ff//O+giSRHMRE8vCYIj9VzaaALE34i1DI8xGOEGUo7VEtLWEDiS6Ya",
+	"CxJfk/iJQD5nIzpOYhKgKBmG1EdDLKB565IVkIHc4mkUqu3X0ExnpQDy06ZCNfVi57mFyk/bW/qBXv5P",
+	"0W8vbnemv0/evLo6utkV/S383/4fwR45Hz0fX/xzm7n2puHlkXD7+e7LPa8RYSlJrPDs/9VT+Yf5V/dw",
+	"eSk+/pers//TcGIw97GbnBTM+AiAy8gNAD2JfaJoRAGbxiRo7Ms4IXkwjXg8xbKx30hiupluY3EdO1t7",
+	"L11TOScynm22R5LE5dmcJNOhQvkREsTnLBAKEW4wlWhIRjxWe8oCysZ5ZNAIsnjC6b7ubnnZ7CmTuztq",
+	"1pTRaTJt7G+lE6ZMkjGJYcbv37/fbCdyQpikPpakPO3cW8UPYFyipp4IgjYGbwiOSTxo1pxjQ7dHMcHh",
+	"9KfLhh8SzKaYhvOosvPsmQvCHzb7XOJw84AnTJYnCy8RSyFNJZkKNMXSn1jIpowgJmMcByERQrWM8FiN",
+	"UQszKJPP95bB9ovC8xhPibQSAKjo7ry2ua+IXVKWEKG5JhUS/TNRWKIwTj27ZMBK1bLVojAwVc/2KfCU",
+	"IEXtHsK6i4Fi/wOk5RTaGBTYahPxkeI22PJmPCUCUYk2BCHoTAEMcKLZQqcR/ldC9pHEV0S1GMV8irDp",
+	"voVOuASeeckwYpxtfiYxT5nna4SR5jCaccOyAhogBY0xvSbAC7VkUdwYGxZ+aSSMnGCGqBQwySfCUxIA",
+	"o72tLTVhteuWfWuGSBXM/5WQeNbwGmpJjf2GblAlOjW1TylL2ViBhf2jvfnfePPz1uarT5sf/8vNo05h",
+	"qeW977KA3FoeNaKx3TsQETKJmadBudWqmLmGYWHmRpIBVq7KDs4M6y/P9Bjfqg9LtKWnSYKqCVph4p7i",
+	"nnOOeqjG/vbW1lZuyttuKouJiDgTBIjsDQ7ONetUv3ytdKk/cRSFhoc9jWI+DMn0v/4ptNRIuZOamcQ0",
+	"bOzD9PfRZWPMZavl8+llQ+GVQkmMrnFIA6TFJ1BFw2uQOOaKzv/xZ2NESRiYLtRyiBB4DHK3Zm9fPipY",
+	"ComV4NlvWEFtmBMRsqu6/236+4vg153bk2hPHN28+nwut/0/Js+TX0a74zZ5OVQQl1gmQoFZbTeVmgPj",
+	"AFkYpRDFQ57I/WGI2VXjS36r/k9MRo39xn88zTTbp/qteHqm4ai3YR6x9bLMhLWCZLghAkonaMiDGQo4",
+	"0YAAJg3P1a7F2Dd8ZqAhqyTMF0+p0aOQ+l+7u20Lb9Co4S8cUiwQDpXaOUPklgopNMMB/UGxTrV7Pp82",
+	"6uzO2+DlVW8n+nDzjB35r+T5593pb9cvhu9m2+Nf8HPya2F3XmW7ky7wwbamD9JFq0Lz6+UxKJRqAmbx",
+	"mOl3ipFyRmAT3vJ4SIOAsK/dhUROeEyF1ixGmIZJrIQIHBIiEuvnjJBAS6vD0+N29+RT57DbRxGJp1SA",
+	"2IRDBBVmI1vu7Xn6ZtbZZXOb9M7fY+cv5R83O1dnn59PP/xrWxxdvxoejnbHv+AX5LfCJu1mm5QB4MF2",
+	"6Q+eoIADZUzwNcmvV3JEbomvTgX5kw5sTZcpsYTDjiKar9we25c5bCAgxNcF9ZQGiAZKOxxRrRpYTcMe",
+	"T0I+btWil1/Fs5vfXrLzaOf2yH8ujz+/uv4j2J28Hb4Y/4K3yYfcVjzLc7N0kj09Sb3wB+RrZjgABoD8",
+	"hMu3PGHBV0L70AgALtFIdafJT+k/DNGgAqk7s3FwNQfJo2j35tdX4sR/fnsud6a/D1/Ofgu2J28/Pxv/",
+	"gvdIv4DUexkklZKmF/Jg0Du3bCddpYVgV8FDabnka+H4M5EalO8IDuXEylmaDYBmRC7kEk8n8OkcXP/4",
+	"17Y8fn714eYVO/d3xdHnF9dnwc7k7VDB9SV5X8DQ7SJc88t7MOieuJYJSt0s5Djoc36E4zH5Svj2c+QP",
+	"Elyp7Kpfo4nPcW/s+ySSAm1sb+29fPbiORrOJBHNefjfDJXaPwfx97fP5cnu1Xn0Shz5O9fHnxUmP5u8",
+	"HW4DJp/lMXk7x56NdoM6TFI5Q33OkV75AyJ2DiCScw2RfcURya2fCrCMLdKpOkdto2P6Bsx3v/ROT9Bw",
+	"Zs1QHjo46rRPjtvdo0/H7Q+f3pwe/vEa7TxL2yeRMQIW212cHZ22D7WqpBgi9ckFw9eYhngY3sfOC90p",
+	"WNnINOIxjmk4Q0k2yGsUhQQLhSQynqEQSxLXEwFn1y/Yrzvit5tnt0f+tjz//HL6R7A3eTt8Nf4F75Je",
+	"gcBy220WivIrfbCdtoMpngKq075ZaHoGzx2RrKGHMpQzDSlo5CzDc0Yj17xM66f5pjC3PufHmM0M+omv",
+	"3WDO0RSzGahiJEC4YPoR+igK9O2HVJ3HeWw1ZIUP/Iqw16tve5+9io72xIeb7atz/8X0t8+712+Cl5O3",
+	"s+fjX/AOOc5T+U5OU1azVYtH6eofTmVeFTA4CGIwLJUAhKKYjOjtX4o1FwxrzfvzV0tbxRP0uqhACbti",
+	"/IZ5iNxGNCaBWn5MrvkVCcCGQ6VQ8oAnTKrmARWKVoN6aPLf8tn0/fa/juKXt7/6u9cnwxezd8FO9FYo",
+	"NHlFLgpqTU78Fhb7YBgyZyUFVV2dmGJE9Ul4bvtcdtdFe1hqbzYyirlPBMBRS7t72E9zIKbZaTggIZEk",
+	"eK3k2Q0NQzQkKErisdpiY3tTv1CAJVnl/HU+3Jl+eHH1280e6/svxdHn7euz4Pnk7WwX9vSkQPo7+T3N",
+	"rduI+Yfb29NUmfExU3x/qGDECBoSHyeCKJoFCwaR6vQcwOWeaIFBzXSvRm/74Vl6iOuZZc2b2bIWcNGk",
+	"KUbSa2N81195jShWGpak2uhFGNDRot6euPsxEBtyHhLMFLS02W5hR9aulVlIn++5jJ6ZJf0f1hZmZ/ox",
+	"bc+H/yS+VCO3gykFvCwuzlCv/Vmc1xEVEgzdWSM0jjGov5IDX00EUedBsFYuQwJjkJAzNZ8pvu3qj7Qd",
+	"0mJXHGN4nxuz4jYCHtebXskIqgjvlIUzew0xb/n0Gn5MsCRB2zFw2zBZaKI2XBEm2iAR9ydoSsOQGhkD",
+	"enjpXmP52Oa2+cSJLIf6pbaZGdu2YfuvEUvCUN8QU4kmWB3OGPCM+bsf1VArrYVJWPzyGmQKLKt0naIe",
+	"WwHsKfgGoDFHWIgbHgcoJj6/JvGs7lz26syligLfT4i5pCB50WfaK/nAuHQSInX0pq9ZMpOLwpzc1Zrh",
+	"sHOEWby4qNjbbCkhZuMEjx37emTe1NxT1GVRAqv1sSCblAnCBJX0mqANplBOYWFKBz5mnFEfh0hEJAyV",
+	"8FQnQhKgCYlJ8zXiiVTd4fAGz4TaVlHxXQv4TDJVbOftecNrdJQcOeyov9QZ4rDd8BonbxQPWryvXuN2",
+	"c8w3zUO7eg0jIQ84Y8RXoDl03puqpwpScCHnp43VenNC2UmUBqIJkzTM3QwZ5CyR6/wqlpNvyMfUcV9+",
+	"pB5nFFPUch1kUcIdMRMpF69FBxiJmZBkirD6jAoZY8njRWQhuYwqGd4ToQ7QlJEATZNQ0s0R9mVpJS1H",
+	"x3PiCgxuGkpFZmfZTkbyOYoxs8vBoSAlGg6Z4cSlPG+vlJTtICgLy7vy5RYcorTOzsKZOnooogXNhtyk",
+	"O2blSWv5XX09/txCF5X8+WvntHfvfPoOM6rH1y8YLfJ1UBpyNy+m69XZ/UL2jsPwdARXlouUoozxffTq",
+	"SYSV4XRHlvQQGGLR0KHNhQTn0PTrlozaEk25kOjFDvInOMa+dkpRSj/OXoGxVHV20X+7+XIfDf14FkkP",
+	"3UyoP1GidgLXLh6YopTcRaMkVojsIcERRiFnY5KbNNwWjQCcG3tbW805kLzYcUEk1f0XKOC5RssU8MXn",
+	"hrzenXtttO45Np2fWiWjvIgCI6Dvh1d+C973nfCyb8FM1kTpIsoqNWjuiK+W2j/tn7XQAWYaCMbqpvVK",
+	"gmUSkxbqKNxQgkY1RtNEZEYOOYl5Mp4gjAISgO0pQKOQ36CN384PeECaFepUmRhDqg0hRTJ0ycNuQJgV",
+	"g7Cf8On9n3Xcxo6TPM2bkQvUuLvM2gHqI3Tu5EoR7cOzkvfiLEoHjsmUBFTvZfusq735gH3oS6RHcbzq",
+	"HrfP1LHqw8G79snP6oR1uvv8WW7RuZOU+mbzGsfgRag+NmAwfZhfua7ME92jAlvsT+g1OYt55BBE5m3m",
+	"ZSQsJCMeUj877dOQaLOa+SB3o8VHo5bjPDVnj9LfvZkd8GjmEBxq7CllBNGRPdwAPdnxcBgisql2UniI",
+	"wO2+9SngjAgPDWfI59FMbZFxHTMXDCOqGqkvh/zWzZCDJK7whc68j49PT/rvegCatH8cEzvBwGWNKh8h",
+	"heQxaQfXJJZ3AAJlPgffTBCUwrBOQbTr45AgDD1TobGnvFAY/g0O2mnAhLiPaVA5QUnuwgCCMJAGh1g4",
+	"kQ7zeaBme0+zGOIAEdvnooHfZZcK9zWuvaeoHjbE/pXmH18z7jDk/hUJwPGdxNXDKSHPjjENu+wOw4GL",
+	"+fxiqwdT45wmd0FqcFFe1n0P1vo7ielodl97RqeaRRlAomvde/UcIjz96rFRQCTxlQTBAokIT8Vys0rK",
+	"nrw5NjoHe8e+56deRn4HHbp5RJFxOdDZtU1OIZ6TRtkJYzWZBG74OPWmEUSC0J3uIzwEZMokD7oiJFIv",
+	"aYz8JI7V22scJgRtcJZqsB50bnxImmtZtpZla1m2lmVrWXZfsqwsBVKSfUtDlwTQRKe99Yjx6T077fXR",
+	"U73op1nErwB3wSEJORtDbKA6pZgvY7SB2Uwdx0koCBorSbG3tQfGIyqbEPN0RSKJdvbQhCexQBsTcFAH",
+	"icCMs4Zn3I0G4J+D7X3DoKlNHFRYRw/EmW9wgDIwRAOTb5U9DwodOU1R2iFcr8M4BgnnrZeXTV5Pk0p0",
+	"gwWa4gDuvdLD//aLV7svtsx/d7q+dp/735qA6zQ6zkxaPQsg7k3tiIlVlhNEtKdtszC5RkwiHstWFIwc",
+	"hsKlFgnhDL5SM0PqldoOMD/lh9zZ2nt5NzhIpxnChqrLnDlCofEcXJ4IpdhIFBA/xLGBUN7fiPuSyE0h",
+	"Y4Kn6fVw2popbNZBzsZFSukMc8AsuC/dDaJJ7QsXu07EGeJJbMMeNrZ3XqIYs4BP0ZBK4aEJucUB8ekU",
+	"h3PzfT7a9neGr/BWsEv2Rs/w8+EL/2XwimyNtvHOcNcvW6yWzz+mzvtOIgS6OO/aiQMzNDJ+4+dOP0sU",
+	"AKbIw85Rp98x9K0ezU3cwY6eLlvM0ypUN2HeS5Y2dzZIMqOZXrT5wNCEN89rPi5jx8Yzck7j9a1KWc9e",
+	"Pd9jW39ftl7rFzk0ksZLZ0L8K2vuu9uYB2kX5WENrSJfceyYkUCp3NoEriea3iW7GfTBg3kI5YcpoS9T",
+	"54IpoJkOZ4pCnAY+Y8EZGpIJZYEJcEpCkvcyAdahRANEx8yZy7Wz1lKPnVGKIGVPfhoDY1czg+0rRlxZ",
+	"2KKNmIzJbdM5fmm8RWbuB7BsRzHVjmxlVz7zJjU0J2HJraSmB5rwuUt+mEimDR7bA14zHSmn37iuY1dj",
+	"GcAxDKLnKS3dXTvFHDyKmFmkjjospe1XoHRK/5ihjIsaTqA0TQD0Y7DaH3ZO/mh4jfbR0en7mrZ6s/Z0",
+	"WXq1piP3S9O9C4SBgxba8yDT6KJIEHaorHv+gKz8vplqPdb1bVnlHI0vIu869HqQ3zQ3wBcRrF6VeBzO",
+	"jN2jzkn7uNPwGgenJ/3OSb//xxnclJ0fvOv+3tl0P00/uxuppwDMDV/ZpjiDymZmaqu1ztbh2OYqE+zB",
+	"BLMxAXpwbbNRLcrmVhwTFJKRRAnzoYtgzYB+HAZU5iqJnPSIlJSNhZORQA4urUlb7gXGGZhCMTbI8Igo",
+	"5tc0IHELnWVoB04gEdGObmqb9tO/fqJTHO2jCRfSQxEk8UkE+SRE6CGfxPJTRKZoI+A+mvKAhEhNuTvF",
+	"kZ1283XWVRjMdzWkLPiUCBKbP61zSm6QIRbkU8A8UOo+YSljOkwkyUaHtsBIPmllcn46R4F7OpwG/j6i",
+	"QiQkvoipZ6LouoH9q0f8mEgPLDFtKWMPgV433/8pDXxX/4TJGO8jSRhWvc5/1lGv0+9a6H1MJdnkLITY",
+	"TpNcBvk4jmf6EEJNzFOIfYdeYuA05+q2vbWzV+a/N2qoTOH94jUK0P+aPsDt7m7f2w2d/1wf62t8b7Zv",
+	"Po9S2VWu+mu95XdcgMLs0uC7db5MkdCZA2r590XauBsALJbf7WtFz/PZylz3Xq5v0wPdHWBuqetuszZc",
+	"Rn08Z3evaJ3nM3cZsorL9/kVcUShacO1K9aqk5qltA3FSG0dFFvboOKwzdqJzIciq37h6rcoy5wJPr1G",
+	"EocLc/qRACVxaIVSzt5aNLig9tnZJ8inGOm0Dqqh1qusj++TfAae3MRebr/aWWqQmdP69eK9DOx6IR+r",
+	"Nm2hO92c/M0E7z3q9Nb7kwoU8hsSa0dTLMrp/IylR9z1FBByH4cNr6HUgYbXUKK84TWUCIVGMsZ1/e8M",
+	"4I5Mh/Z3V3ecvg4KP0/1QPZnRw9o9qHC5FQ/SrNIdHqTuw8TCFeiFD2adQdf+Z5Bf24xcZmT+5xT/UM4",
+	"x+cm5GWgLKzTW+pB/ybmVy7VWz8H/YiEIYkRv2GKJPxESD4lsSjrRQviVf8aK/Rh9sty7aFe7l0MyuRW",
+	"e7640LVj3uXYAB+hGU9i5E84LaWXrRX/+lcFiC53mnZBsSKfq9tret5Im4Ptstg4jZhOE6N+tcikeH/o",
+	"8uDocZ/bspAxugL5XYA/MJTvoG7zBvIdg5SUWZYJcx9QPkXBZLvOW5PigrTMtGNk9wtzcck5xwob5r0i",
+	"ZSylyAUc7vBhGdvXsqvvjvncgbOkGPX1TMZitJPN5NG9itF8PXbfg8KzKrezs/he+J17vvfH8Q4pHjMu",
+	"JPWVFjxzeX9lWWYxikIsFaWjmwkXpuZBkHZhUkt5Nl8Uzr8sI5DJULgkn4nOjKMTIT4g1d6VSqsckHSe",
+	"VwW1s6N2/+3p+fGq6WbyqoTxIjEQc27kFZ3+SpwbePhr9xhdkZlJxCk5wnZTN7QU858IpDo47J82y/sU",
+	"xfQaS+Ls/axzjMx7NYSHzn496P3HNto477XR2Xn393a/g37t/NEESKh3L9FG/vlrpFryEdre2tlTc1NH",
+	"beOjxGPUCXaePdt+1XI659QwJEE5CefMu5DxCapNwMTB8k6CQjmL3MogrDEVxDYhp1RH4LPOsQcu8D6P",
+	"gycCSXIrbaqw6Cdt56izgC9eQ5CQ+NKVYV8nLtRv0QZnBB2e9FCIhyRUY0053MnRkbkH0l70auc/9TpH",
+	"nYP+6Xlq9hB53cVU8RCIyqI6EcVcEl+uHDeYw5YFeOq+P89QNZU7r9NCJVnHXi4RJRoTRmIsibC5ReYu",
+	"uMKxOq5Ppm6Qpq8tw7XdBXrTFXLmU1ryUS5bJYD3184fn950+z3A2eZrwAvgf9l886aP81674TU6h4DW",
+	"ZSuHdnupS24KTOA0hxTKEgxy16zAJLsGh0cD9CfiAejofXGtnkmlViasKgK6V9L4y0igjOjQudt775pc",
+	"CBJXpdzKQkN0WzAspWE3etJ307iN57jLoYoIq8NgiUKCda4eE+Rj0qgXo02rR8z5t+NE8rOYX1NBOaNs",
+	"fMpqRnyrD6dYKRVpAjA+0pB4YqPe3W79tr3bWTBLDvhEPFxuMT93kKx3yZ0ePR132jXOnun9f+VREZRl",
+	"4GJH95nx4FD3iSoyHxjjcZrZXk8jJEs2CJubb7NI7UIfX+ngBuvgX3u/Vk8uteqxIiXK1Q+x+lNILODK",
+	"DljAV2xa1U0FCIH/NdIAftVBB23QFmkVX6eHPcp00yHV1w06jqV5X7bC+SQL6T7c95ndxtrckXWmoTqr",
+	"8M7lp0MX2rnkk9fgiRxzysZn5uKoAtNCc8thm6cXTUvsXrXQ8XRuDiXMLCOmnUcvGTIiF+TumXAhFX2E",
+	"/EZfyAjCgiyeciPv0DLFch/h1rDlt4Kns+bd8vrsPHtenq49Hi+YqJjKCMUkxLPacDszvdaAF+BcdTLP",
+	"TLOwDbNYlpGtXeVUMGp6U2ucX7og3Qr0ynhMVpADNAyVUpTgMJxBdpeHFwX/SnCMmaTsrmpT1sFK1B8T",
+	"SZhbANUaNv1+pVFFLhxyga5GzAksF96YuoqZC3TUjxOSOztVhD/aFML1FBGtVJvEw26nw5ImmWOUX7yG",
+	"LtJwlgstqDfy++J3TkWIMmJDp4seuEIXlbMO/PZC3SZysuWK0JDIG0JYTuArJqbjD56I+U5bK9w+pdmS",
+	"59ZfVgqdOnsJMeZMzYbu57UZr3zamedRBQLLY312WslJ37JEmNP357TLPIdxCcE8y/5YeYhzGitMhMgi",
+	"5/6q05b7wAOtizrC4zhPGV3OpRwqJp1ZXcW81VosURu+3vr/SA4093VauN8riHvSzFdQhlPxABrOQkx+",
+	"CO12wYQySkh120WzK7GKbrBEZaaBcGrOWdLCooDMa38Pf5txX3q20A0WaNrGbfrba9j5zfgKLVsx++UA",
+	"W6QVOvmvUwtcSetzduvS8tZa3Xet1SGlLeVBXFGHIlXpaihQ84KyWtepKurRyzSJFBceQTxZ56T95qhz",
+	"2PAah91e+ickClB/nXVODrsnP9f0Js1DINdx7ml+kPzjdMD803TwFLh1IrwMdOsFdHnaP8gPCY4Fwsge",
+	"byvuwv7+CmnmeuLX89haq6Df1En0WxmLH9R2utYFvyddMG1m2IDPmVQ8QJhoOdiL3nH/zJuLsvDmExg/",
+	"jCqpbSeLmZnhMtbAp2ZsMyje9cqjBO21SrtWaR/SUFmhcIJtUOeCqp9YvZjwioDr4gMkoKlTNYJMhyQI",
+	"dMhz2rruBa2jnN6SAJkscLA8pZ8hHimVcMUJ3UOamnTk5TE3UCWiIlt+RWGJtq03uiBr/d4d74UfKvl+",
+	"THwaUXe2UyWDSL5YBlBXPIYLK5uVQM2rVRddMqCe23GX3+67NtLWf8pNf/EmOi3gnU29OtUAbYxjnkTN",
+	"Rfbwe973+4f90iFXgrRe7mK4Zvv4dUuoBehC5ZasRoOdQQ2QQw23qsST5pXtWDELtAHlOgSRiJrdNaNP",
+	"sfQnxq2MpVVM0qNbXrWpo/8v99/4C5lEiKuAdoQfM8zkSllaHEhdkaPFxjRnXCg/kYUMK0PAHFjNTGtS",
+	"2pI464wgbP2yHJd7FCavi14HKkJ+6HfOT9pHn9qHh+edXg+yoXXbvZq2rgrI2M7db+2Y2ZAVDc1MCjtQ",
+	"L71RHtx3TWr0AwiaMqbnw2RKKldEYnUgdcf19emUCImnkYWMLvcJmYiMY02vc3B6ctjzdI3ovJdNvUQQ",
+	"OsvqMv1Gz/4c4ihcddLSJaQdumhe9wJJos6JUAc6R9Il9VzTu46p0ct9FPR9+quiq/Pz03P7rw40OO72",
+	"et2Tnz91TvrnfxRfdU9+bx91Dz8dnF6cHXXSd8cfKj46/pB+Yl+cnPY/HbzrHPzaOazJQUpwhomXntqV",
+	"uF+o6Zs52plUNzRzTlfpbnn8oVaHxx9Md5XNTk77KURSvDLY6crWDgng7Tk+jXtzVDqXcXUhcByGSBIh",
+	"BUoRHnFmj7naZafWYcFOFyhguRVKVNz7/BzyIQ4tlRSNFXpCLfQWYgO15rGPRjgUxPqhC13vK+BEB3zE",
+	"BBtLvK1ZBQnJjz/Aok0AYfM1fKm23EO9s7dgXTg8bp8fGNBo6jelRCJd9V6kgUKqE0WLVHpZpIf/RKRp",
+	"S1DA0QZmMOoES6hiR0zufozgXMvGOhYJTAu6yq8GwcxqWDUq8KY3dHbLq9lVFac6ZURDpgIb9gFSkOV8",
+	"4/iDl8HMMwAb5fbmNZg5AZrqj09v20dHb9oHv5pG1lD6RCAZYyYUjIWH2hf9dyZJv6jKQ+NBfTfbaM5s",
+	"2vTMUwEhVGr4GwX2GyygPJ8HvoshZQRhJCSJdFiidiHRuSv3EeCNeqlmR6cEusnCwJ4AUoSzppdJsMvG",
+	"mdrY4LLhocvGW0zDffTv//nfywbiMbpsnHBpY5PM87ImoRl4VXaTinRFSygNaLYskeyFyAYNmqlSb0Kn",
+	"NLZ4mqggM5NCCYWVQ4XwmJkWiJuimTiPIwr6JByhDaNNUZZixBMBYYRAVV4u1U+RXpr3YF2OUwRfzrTy",
+	"sjt3DlkpetZEzJphPbuTLgrsTnH0loeBK+9DG43gjdYVTIooY+hEG93j9lmzhSCUFEvInKQwXT3WVVdt",
+	"gU2viKoTSmIc+4qZkJBOqYSweG1SDck1CV2pZyY0DGLCLly59C9iam83MENDopMwSo7GREeyimSoFyLs",
+	"/QcJ7GbrF/lUE7nwSqE0l1xJfGew3tLrOHMltNQtPb06WjzJhIVKkR+MKAkD8VOv3+73BsBPsIBQQ2Ph",
+	"N3vnY6Zkz4SH2eVU0+XgXrGOnCJrP7/bLtgrqWXLrBcRWWGI0WsG9NtIeSFgFVxNGlyt5einGlaOAC+9",
+	"ZWn2vniNhKkT/nFNFNCtHzsmuF1yDEgcC54jgSIieQXirmJRpj8XjzKdaSall2rqsgHGiQm/sdGtcx4h",
+	"TNyQ2F01amRKD+njraL/oeJP6SdOb5Bi+a9FrD63pCzBr1KBT+OTJAxVb0Pfd2RACikLoCJbZqpJNVID",
+	"iIqzdhUhLQuPc03j4FtOwIS5rLBLUxxf5WIlnZs1irkjKl4XxJpbD9q41M4Tl8nW1q5vbB3wgyj1ymYJ",
+	"1s9fIzKN5CyNRbWyo1mPr02wWFJGrrhowyEEwoUiieUFT7LSbDgIqOoOh2fFC8d73bX8rE1duDnA6vKC",
+	"qT1Al24CXVfHDUqh80eAZsZjk/LREPY+MgS02T300IfNt8k4TDa7gYe6U6W8Y+YT9Twtl6F05vQH7E4E",
+	"oUQyd5jJmM5KRYf0VpiswobbbqTK0EX3sAmOjaMktHzcopZvUna3z7pzqQBevXrpMuWbtckVyUEHD6df",
+	"W+vcgmJ3MfFJnWGogFrsgir9PRW5cErJyZ50MjwirIIkBSFshWUpMVPlHSHdYXWH1ifCgl/JSjgWOGLo",
+	"zDlcfaJpByjdkrX6UoGIXivhPCpQes0Ese5SYT36mcwzoFzRsDrVMBONxeWuE3NQmmfXNehd8nJ/xzqB",
+	"xLcRA8lipRP8sPLqZlC0SaW83Kqhhh96OcbpoSEPZrUY9ZwKlBWpLLJh7TkAWg5gt9fIaRCGwjIJV+L+",
+	"eXrP4XW2xUaOwfaAqNZ6g8GtJcpUNpKrFEC+1oKuXW+ZNtR908r0cfe4A0XkHGe2gIooxDP3YeG8q88H",
+	"Ix4j05CycVrBrR5O2gppNYYwLVcfgy50TcvBaI6xZ+wfauwxUPE9FNIrgnYUI9lu7TSXZsVaVumwzjlm",
+	"OZuBmnOr8ZiFhQfRfOHBr8okWiwil99zL49jtZFdqdkV+ZAy0iugfKUz+WLEkzzFO7izNhlkCo6YQtu8",
+	"i4PXw0x/aQKdQo81NrXCDTfN/lzkTHXs8G5us7LbDrT08lC3y19p183haqW9B6FvjUMxaA8zuIdVR2md",
+	"U24DbIpa0XkijHKKxVVR01AarTmot/v99sG7485Jv9dsIcjgpI4X+YtegSpXsY8w0vC1XJjfMDQkPk4E",
+	"Qdh2Ywz3WVCEMaMqdkiuSTxDULMTS64UGxbO9JlZ7aYOxTBjwCWBtu2RcJT2V7s2+ZpGHjmNGKbtvn5J",
+	"qQDwF24ujLlpYIxMIx7vw+YYHQhtvOu0DzvnPXMbkSesjTzm69dK40Ibb04P/wCjzcAciAbN7I6DJ7FP",
+	"0Ebv9OL8oGMIBj6ba6GoUlMkoLO5p84cc/kNU+cyfTcQIF0sRxewxcGUMipkrMgBMo+xsb4+w1I7JslJ",
+	"zJPxBGEkidLJcDwzJSL40JjoAETd47POee/0pN3vNPdzxKYvJ3wchmpUMRMwpDrZ+mESkMDLcZYkDNfW",
+	"qu/UWuVXUZPVjebPI0YmKAowd4Xv+sdHWmvMzpVwUwilw+HKk9xKL71faaFTYN/gRk4Vrx/ODLLPDwaC",
+	"DFDxhgpiryOhQIjU9DyfkfD5i+2tly+f17nn+MsNdWsLm6hCL8OTrXEyRYFmDRtcQHwekKBki7sfs9na",
+	"MvbdWcb+cgMXyPtqFmv0gQpSMHoEqBu66PpjYaBrw93acGfMHFaNSJHdpcTn467nfeuz4OnMXf5xFMEF",
+	"z84TyFSg/uqpv9oNr3HypqbvpV0c9GR/QI/2B/Scvunl37RzP9SIX7zG8Qi7/eKPk1DSzRGGtOPzRUCt",
+	"z/zjgu7J6Ylae/+0f1YTmmb15kPzS3//xWucplH1c75h0Wqlc3U/h2TkComYEJOb+olSNkaUUR2BrEjE",
+	"rFnikI/Rxs+dPnqq22opNBc+4TUiHBMmf4fyeuXcgfDSJsIGfUabIegIMW5qkurH1EyFBPp0q58ansQI",
+	"jomQ5gM85GqLrQehl8b0e8bRTNdVberTpCAyr87LucXjJJQt1M7lM5ZgdwJlgqq/5+XLs2e7dcqbXbtB",
+	"cpqHRT60GtZW8ouCBcMSGGdq0Rm4bUnBZgu1JZpyIdHzZ96z3WdatKfHFX0C73c+9IGIFKZrx71ZZENw",
+	"wa1lI8WZFrRzr3u1soS27KJBXxdT1aOamL8i0i/Pq8BtysGlVvmK7fg9j2a6t28KzhqVVOzcq4F36HLy",
+	"NIgWYInLxaIsxfRs/dK5C5csdwRnWcoMXe3Upeh+dXUlTbi1pmOyqlRPBoJDXQHLPIly+5zLWt4qXwzd",
+	"MemHgXrdu6JIjmqtOS2FU71qxSBj6i8xCOSWn0CIlK2+LVIbGYp56B5itRg9DYqKsLxDLDGIdMUCNTO0",
+	"dnRThLUWXJI4XAASJQXqdSMWYrc+iFcboc1B3aYmsSkfUubkDsV6VkO3r8BCt0k6RaYc/Lw5Ui9SWh5E",
+	"BQyyRDR/KWggUdzNasZUAfyeFuPMYqJxYBVEIs720xpGeRZq19b00MX5EdqwC2x66OCi1z897pyjjcJS",
+	"mx4yZZE2cktW3/dU23ThzUehR+bqNl2cHzW8hl2V0tZhGepNr3NeU8vMwT/Xde6pHiX3IDdg7mk6dv5T",
+	"mEa6yW5dPiVwI1tTfS7d9kcB917/vHvys9LgOx/6CuynRzoU7rjdVQB6c3p6lO7JUbfXh/04UB90jzv/",
+	"rZX4d6f6+UnvpH2sHhycdw47J/1u+0idhc7avd770/PDhtfonvQ7P6+4iQq+6TSzR2bC2QM79eyJXUT2",
+	"xCwne5BHAyherJeYPdCLzQ2bLTt7aACQ+yoFRW5+BaBkz3PgyR6mgFJoNp/K/16rCbgK5jgKD02IiXYh",
+	"WcdUmKI5LafYqJMGoDTbb1Z/1kKztq4iolH1DvTO3uaXsFoVr7z3SX4Um9HbLWHmsMKZNeTUhQyVKbTv",
+	"tPevkQK7PrKZmKeNXEiLrftOZbO1QmriR7Q7jo1x7ccZFuKGxwHU278QxBEXblq46ZeRG2RbZEewFzvI",
+	"n+AY+1KbIFmAcPZq/mQ29ONZBHGfgTowo1ESq52bP3u92FkaQabr6Tsnam6hR+ltN/igsCvtgqbfRjjG",
+	"UyJJPG8j3Xm5Wi1NW9c/hZ0T9Gl+JEf+o4BKrUH+uUIVmJWi3wyCpCMtnuKJlm6uUz3YoHPJnoz9SRA/",
+	"iamcPc2/UuweBPy02bpbmj9XuqszEgvOcNh3b39bzQ4a6H320jDg1HcebYgJvzEuEbkCdKY+bvMryrwb",
+	"lNMYdo/1w8htRGPsTprXSd/VnEOpNhgjig3CGETUvMiqIzktZTxEAh3Dvsr5c5RaWV2/Lbd28PA0LuoA",
+	"ALgoTITOIHKHTVpuC7MAubvn5+IazgXacErbswJxLMzOdZ8oVxOpHgqCleWOCwA70LBdzlMQTpmFNxeX",
+	"4xk9lnFjc4yJiDgTRAfdrVnLI2ct94aB9czZRkRpeWSzOKcoowSUw+55h0yNBSv1Ui5i64uVldTj/pnJ",
+	"wxBgicvqeUQP1fPaBsjzLDNEO6I9k4HXVfMyJuArg8NcprpCVgm04e6s2ULvYyrJpoLmvkHImMgkZop8",
+	"LbAF8nEcz4yn4RdPrWVxajCb4SI3jxbq5+wp8xPUPtSYhubg8SisK93j9hlkDzt41z75GcwBu8+fKbxY",
+	"bF73GrebY75pHrYNsHQC+IlFglpJkW178+2SfGyFK+f8XRxcvlGBBLnfa2fL0alAIb8Bh1VBcqkxstTl",
+	"aXqMO25FyH0cgp8EjhpeIwzgH04D36SMwStvi4VnlpjeefOgc0nbCwwqsighTexp8D1AGkzxpmCz4STu",
+	"c/MIh+EQ+1d9mz3mkLjiTLpniMdQsTGf+1CLFBzPdPEWQzKOo/HSa6DSNM5M7rE51YjHcungd0gRURre",
+	"jeFnMZfc52EWBEBCCszKuvsYdHXPDTm/z31uE+oBD39EDEjNp+HBP71PnZOD8z/O+unv4/Yfq+J8EcwV",
+	"6sQ9pNG/B1XCUlyrjjoh70JE+hp2Mf1Uj7ScTlz91wmVmyeFetrC3NaWlITaJFSe9sJouwLk52c/D68q",
+	"tlfFCKr4U6aBeKlelZOQOUGb8fZF2pzzONjOuP5Gptw1TcwIZZCEy+RBS9PjQwRjbEqMUlEoSGDyr5g3",
+	"2pm4tdYT13rig+mJ9RAo04Qq0w8XVcu1yrRWmX5YlWmtunzHqsudtJaFmkOOUy+VthUJQdGG6sUpa9VB",
+	"WkQ0pnJe6qo3UMquQvyiNjPBWxoDdCZLBQsiJJoSzOCK0RZ2UjvMGakpLTIlwysXTsiNaWLh9+dHyuHq",
+	"cu/Kjzlw1yoKaOnvQcoCrrWztXa21s7W2tlaO1trZ2vt7Ou1s7JmBWUbnTmsTJ08zAKIxFV9myKP+VLL",
+	"36aUr+7zLObR8sp1+bZpsMjiIpZYCO5TxW1zy7pvK2ydy2QN4IcYnPl8qv6uty22+cJdUapHj34mR3RK",
+	"ncJPknhKGTE6Cv1MEKQUV8rx8ZuadFSDxQDMajEY60BbEwqpv+0iKDxUcdKsWS20/22uORzFQjyr9fF5",
+	"1vLByqKmrWrOqNAafFbxtOfz2B0iEhMdkGrC1rPcBQJJrUfpDFqqlwLmjUKOc4VVdSrAhUb4lKHUqm9f",
+	"JJL8MnJEWdir8taXgDfHEXOI/bGSx7udsDRDT52vvKzMAggQQ2IX50ePm9Gbk+qa0f1wjC7b+buwu/zX",
+	"j43pZXP7S1mf4XqVrC4luGrWU8+OBE3vWlhvzYzWzGjNjP6WzKjMVHRZtepUbvoMNGcpj2Oe84HeOH97",
+	"gF7tPXthi7TZzEZNTx+Y9TyjKDR2vqem3X/9U3DWQr/r9KwK5CNMwyQmOspEx+mNRoRBOmud1UqR3oCo",
+	"CYiBIxU3DOx0eQ4xM1sdEZ+OqK9P91Qg7utUID6ZI8GX2692HDSoR3f6AM+vQ+cQj+BQWlhHypthh7VT",
+	"uS1xV7tSuNm8t6pD2JMadckoE1Axwp2qNnN7NE5UJll5AUq2cBtcyDwxhYaKPuLA1UytLMk5CrnqhkOy",
+	"OXQz4TqtboqwSUw306Fr7YEZfbEpwt4ZQXzYh81z/XOzG5jUWs3UC9R6jEERLMqKdbxCPnbx5iWBbFWl",
+	"Ft/1+2eW3fg8IE4pMsW3dJpMG/vPXr2CkfSv/I7m7WNUhi4WMuGx9NAkmWK2GRMcwOWQSKZTHM9S2WNI",
+	"VhcXhHXD3KDUHhacoWgSY1FKo1JhdXTajBdh1vwMBlDsbn8YYnY1MAXVNLBwyKFMYhiK/HfNupi0s7X3",
+	"smY9OQ1QLyvtaPhKHu8+VnPTHEE6cw1flxhFmZMBl3B8XmQjiMdZyCPa+KV3eoIirlAjhitMPK25cdOq",
+	"slPvTVbsm1iRsAmLadWoCDYHWb2ebCAX+H4rKwzFyWQNslWLohaVOo/rQDDhUFbUcvhotDyxd5BUhdBk",
+	"ebUDPBP59H1axYZ0i4qRFFT9Ohkf1Yft4JrEC/VROkJiJiSZomkiZDqcUXkhS6YwvE0QRVscDQnC0C8V",
+	"2kziyJqpunmDgyVZYxdOwo6tECVhOJETHtPPJNC1FzQExMLRO8zngVPFrTd0QCTxpU1TPcQBIrbHRcO+",
+	"y5La3nnBarAs0WLVWCH2r/SN1N23eBhyqBm6IHsrfKHTB/9OYjqafT1CAfVPNZGYodG17rt6BhGerjyy",
+	"UmkXgPB3GifinunDZD9GGF1D70vr/qbcIb/QwgSL5OzYftcmlTHSQRpuWq3BU6vMB6YZXsRaTbFBq1VB",
+	"cjw5IdN9h53hipDIVG62efZMlDZn2j4KiQ9zTsbNNT9e8+M1P17z41X4cYndgQUIKkuXM3LkPODu4vdW",
+	"cDur6QFlXa8qHaByLmfgF8mZJLdS26Ey17VVfLfmvBzv12+r7cgNLDkkZ4Bzv88ZI7qoiPGdAONd69u5",
+	"WT2YWxXaKDi65PMONWtagitdrO7Hn6VzKwkTlLN9NNGZxmOob1C5pNeo4FmTX1Jr5RoHuUL+iueGEsoa",
+	"jejYCG2Te56OMg8+HMYEBzNEbqnQhfW+tv782uupPpZoa0/A/ScCTXlAQlPXM0MKnWfXgU3zKzKaod3Y",
+	"J6KIWC2UusmhjV6/fd7vH/U0tvHRiMQkaM7h3rxZpsrr3cbU5eLnDMv9WCUcKkwL8K5S9S3fkYHqdhaT",
+	"Eb11OUmq5wgHgXYsE1lZA13BItWJFNygK9FCPSIRnvN9lxwFVIDhLoJOjVvi8gS30Not7FeaHtwufNXc",
+	"lnq+AutYWcm2jqPzaoTPmaCBwqoMuqBjtypuckI8u7OSXTWJQl23QmmwCk2cWLIUaKNFbonX+kwj79//",
+	"87/NhbNeXUuuN+Oc5rwAbCvqkvV2zF5nOXRNe11WcV+74M6sPIR1DbdOn3MJoupd6GdQKGKxV2QQBXIs",
+	"b54bCUvrXczSqk72ixnbNzjTrxnnmnGuGeeacbqYl/Ok7Sp3lZ0jbN78LN17+6xrSlrZQ2caKYEyVwbt",
+	"5R9BZlhQEfftHz91j9tn+3As8FAEd6YhH1PmpWlRoa5JT4RoI+C+UZZzk+9OcZSPanud9mxDt2zvpX4l",
+	"EbKty+pUdN65Ee6+T3efP9tHfkgJk13oimH9l37WI35Mqnr9OcbRpDoSzxV5hyiDC7UoxH6Nqrh2YsvT",
+	"73uNGzV0obpNfgmlwhbl20ZXFwripcF363wJu1T6tNag+VS7d5hzZA6Ty46Hrm/t/t8N4DlEvNvKNYWo",
+	"b+f4T7mxmxfMO1TNqzHWLav2zW/Jk+tbXvzm3Trr3jMcKHgdYxp22crGVF99Oy8gqi22apTTZPU7DdAJ",
+	"KztfckNmB3Us9+NSlKjWb5chxt/h3upHRacSUvQ0KfeqvKu05TFz57SeXNR3ONlU+WgN+NVAW6S0JXNW",
+	"tE3yq7JhcrH3ixnIheU9OnZkDxfmaTkLui6ZQ8cMy0TjBtQkl9PQ3OZBlCFcselcC2+wIJCTNc/Tn+9s",
+	"7y2ftZqEc85TaetkO3wtN+EoZLz9XNn+rxwrixNAEagyeMX4DQtJMFaKP4LcqUblS50Lc76wupysLWeb",
+	"FvusUwvcXVVIHSusWn/DkzCAu1r4MosyNhNoof6EC2K+Acye4Guis04Ddqfh0HCJoFNswVFmvma8qf9b",
+	"y/MztwELSumXvT+d1cvtunN1UvVpFgdBTIQAYHADCtWIXBOEdbnzudqlw0SiCQ0CwrJiTCZhsu27sizT",
+	"XUquDnkwc7lYHh+lZZWLMyx5ru29fPbiuWPkhwXUvQIhiPHI7Qlb3Jy0bLLA15o1wJee8YjW9EMDkybO",
+	"0JM6XOnQaCIhs7qLBLPiG+bhE4EuuoeWOQ0O1ThiYCpBv0ZYj5xeAI1NZjk6ZjwmQfMry2Af4/iqMMV8",
+	"3WsnX+AxHS8LbNZtcJhVjgZNMyZRODMpY0Y8vsFxoEO9DW6A87Gh1c3uoUktzuO0ggFm45CgYYz9KyKF",
+	"l0tCO8g+GxijgpqMOm6aNy1jami+VlszJD6fEoG6bPNczWqzz0EYnFuHWFEHsF9VnNndpas0syWm6VyJ",
+	"5jmKukdK+bJYkuUY6SMVDasW6QT7GAafdj1ZHEUExxa9ANJ1TKIJXUgYI00GJruT4RvZ9NOMBziiq+pN",
+	"JmBOTcClh/SxcPh5+Hw6xSxY4coUi6sD81H5wrR7aBdqO9bVd/FUrBY2Y5EIKoNqc5QBlum4hTbRWx7b",
+	"n+iJUqA+QTb5T1DvBu2jwWDw52UjpZfLxv5lwyexIPT/CTFjVEgStxiRlw3vsgGO5lTOLhv7O3tfBoOB",
+	"cwBrs/gUE0HkV4/0vHKgGxIqBnWHEVSXrYxL2PykShd+IhDZzPOM18hOBkQKQxOexMJD24reXuztoQ2b",
+	"1nQPlBRs8/Xv2N8Ah2YLVgAnPTomQrHmlUAiKPPJZWN/+8WLvb1nL15sP9/a3QLYbMArU40Ph01IeZYw",
+	"UHuzU6ynhIQSjAb7tAe+ogEPimChva0txDCcz7RL/hx9zNGSxd4Ueaso6iCjn3k7rN5NyFkisbj6TlOy",
+	"l5BRl67Pk5p94qAN+0pEeDqi44mEvypewTnavrMuXeRTOQpiUTnC3Kb0CAve65kf607nXkLNE/crWyjs",
+	"XC3F3aRnJ67+WNIkNS8U21gjM7EHxI8GrdKAmLnjoHQWfmNWipBpJCFMhgTO4iT5k3lGaju7W7WqkpgB",
+	"dGkc20stEwuxy8nsAhdQ2LboKpPlX36NopAolI6JjGcoxLLkarS39er5MpFoZ6zm3rDTqCLlUyCP1cQU",
+	"RPxAGRMsrlBAAy89yxkWIkyBdww3BXM4bbmkwvkhvyXiUsnf9PdinjniCQuUtPIUm53yawK/vnzUfDMi",
+	"MTL9mPlElAgEX4Gma74x9eoYAuikZWs0FjWNobhwQDUl7oZkxGOSrV4dmeKEtaozqBXh3ZNOG2XfRLGR",
+	"jHWaEmvqT/H0T/VPN/jiui/X2+0wV7TNGzTFAUGCoxEuJLyvh8Y5Zam2iuQtqm/03gD7BgsU4oSBZlyf",
+	"cLdqEm5VEO77yQwB8RmWUeQgnlFYlaYN/69rcMkY2HIjy0idEunnxeAhLFBwCTgjnhJXPgmhJnZsZvoa",
+	"OQsxAeZqLHXD75kTfsvT/y1W8RV+1nHPdJ3I2ssxmEo0xTM0xVdg0MRhmB/sZS1E5imrW7aPhimaGF0H",
+	"uUY6xHIf3WAKvsyKVUCNySRmaMP80FgEzLz5WnEJRtn4tX4AX1uUu6GwZ0jGVCHkWB14NwQhmjupXVVY",
+	"8DrDgn39CeNSdastCCEW0rAzoVSdm8lsP9WBlc40BkzKPHFjMtJ57UyxTFjEmHPF//TM9lGMmdKggCuZ",
+	"vcjrSQYOSnPRq9PpSmB5kLwJomjSaUPRA9XxCmoNMMyzdJz00Xk6YPYoGzl9dqinkP4+yM0lffjWTMqZ",
+	"iCrTijUyeBnHLWJvnukVaTxlRikSOsXxHfJq/k3yYtbBhTx0TJ+lZ72s//I7GOuL17iIQo6DtzQkJt6/",
+	"rHKOqCtcHp7mWM2QMhznAmkqA5srKq9exFRnfnTovL69DqxnoEi7ausPHYEZ8CJnkVFaFbo47x6e9N4c",
+	"fer92j37ZKry76MumFmFdta3/O3ivCusF5MNzTepMtJUjhBQrmuFgCeQAL8hYFZKidLKk2JbQ4LoNMK+",
+	"JEELvX/X7XeOur3+p4vz7qd3p70+2rcW0cKQMIXUAOYcPGWmEdeYDpnGR2GiDoaBmhoVug3Y2sDMNRoZ",
+	"q6WgY0ZH1MdMhjN9yMxWapfTQm+O2ge/3vd8GRnjhfONiUhCqZOd5yaKKFN8R2SRMNlMc5rYoTspVKHW",
+	"5D2WlywMUxLrbAYnBTBdSo7IbRTi9BAPOSWGZEJZYAojJiEplXxT2iPcQ5QubLa26uRSTgmv5EkGl0I+",
+	"Zz4pmCt9c7m+NPBjUerRB0g2GsWUx1TOXBJDv0kDcJLQnUxk+XYKn7tk0qHGY6XwmFNXMx3JFvJHkpdc",
+	"V+9WzVJPwmukW2E2MQeDIuIVkX8hC2771RmgNNvEipo33xwZ3qnIGwD6GGSsi403vEaZrza8Rpl51ZTA",
+	"GlAXMX0TaqjYUdWg6ZilVukkLs67ZgqlNumcbJuPhb1xJdMsbIZGuAVVjX8kedr8e8jTjccqUO9btDkF",
+	"WG2Bda655NRcF+rwShiY+IkkOdmFNmIyJrfNGtGL8xbFOYa7kJPWyj9Zpt4756JcU/aasteUvQJll0lX",
+	"uI6g1pf1sNJgjbU3+BOR+r3e/zGisp6AVj2fCEeguZnXPUSL6+FtsRvnNEpFZ1KTqP44f3DJ5fo2kdT5",
+	"ih0rTnb+iLP0oGAWAx7PC5ei05TPL+QBji6648xTtx4HP8x/5UickSUEnJ9/cUJfvIZ2cCnrloLE+fh/",
+	"hVAKo1znGAc5xzp7gKvOR1xMLJAIEtc+2daL+KtT+EIN+wDbGWI2TozHb72tPLJflLfRvponahhHyAOT",
+	"R6SKPx2auzSwivtpY9A+sjyz9VlVTWrLsS41shsNjvCDY8F0hN1W5HbKswMyoowEaJqEkm6OsC95PFdu",
+	"q4WOq1/q3C7ceGRDr4/iLHxyetJpeI3+af9s1ZJLxwZqX7yGZcz1cdlKiQqWZDyRbL8eIqHQUUiBlWTW",
+	"6wjuevLJchmh4COdpUEpcbIoLS1Uc7a6/eK5muCYhTN1zkbkklidVufVJsa7MZeWKr10V3NoIfD6H87s",
+	"gBXxJavJD8XdK6WHM+N3gf+4LFPWUTLj/Tn6z2WJTTmkV1SvCnVO0oQic1AsSfA5AepQVzJG4OSaHyuU",
+	"QbfBRZDYQmGhqSWRE5d60XZXCF2kwbVQH1+RnAwvoh6iIxNnDJysdW8K31+mbz4GfaSOv++3lPT1ZWit",
+	"5A258Ns5+0RIcJwGXpcxUR3qdEplewzVKRvAOd0GQ/MR+rnTt5GEooXaEk25kOjFDvInOFbHeOtKhLNX",
+	"w5kk4MZ40X+7+XIfDf14Fknr7zjBYgKJxz110Azg4DBKYiUSPCQ4wpA9neQmDxFR+nZ/Y29ra/5g+MKV",
+	"MD1acMo5y/I2rUSs2ano3ik1qjzHaP64cKr3ML5izidcgmXBbTDoERaYYAWj8IAnhuSIMgDKhE7nJpYe",
+	"pFvoLVZSNxN9FXkbvqmgdYYcthPJp1hSH0FUlWqkXRQgW+E04iILs4Flg0rjDL0m4B4ZtGqFIv7Vgt/K",
+	"fFGUvhWJ33NjlxElK5WjUeQxqdOdk/abo85hw2scdnv2z7POyWH35OeaF0fZ2rPOsme5brOH6QAGdLWM",
+	"ynnY3dmc/D1rL2v14aHVh9y5ut7E0yNlad6HJsFTZkVddBJf6y5r3WWtu6x1l7vrLiWV5P1QqQeHxKfC",
+	"iQP2TZYkA7ag6P4iYC84S19D+JcpiDfkt64KXNmAi1ZcnN7vOExMtTYsXLN9VyxiRHL1vOw1gOmqTkiN",
+	"11CLW22K5+qLUoYbu1rTY7qAj0t35DwJKy7etLfLBEtYkwkT0CVks/AX1chDghCkTRetG+jdOoU1Sxbn",
+	"KZb+hAhzJ62EY153EkjPTs1qH2GkYQCFFKVA/IahIfFxIgjC9ruZjkK0FlikF6qDhcg1iWe2zhGPPcRZ",
+	"ONNpeBTEtUJnxpCmwhCVgoSjtL8aGcYen+vj25goTEwfobTs0coujOQ2ojFxhZB01Jvc4iy7BLy585VH",
+	"3ZCQ4l2Twfr7vmviN8x1Z36qHhf8HdEBZhCDz1LKgBDe9FJwqQYsotEi8aQPUb2ztwgEAoPEjjqVOdw0",
+	"ERt4lktKiMOQ3yhqWhA3lhNeciWVM6PTqhz9+irMzo6ONGIA/avhIJ9VxZW/jqCG8iQh96+QXUwLdaU6",
+	"SRpQa9VhJUC77Op6Jna3PVt9LU/XOTqYd/7UG7ec0f7uXm89+beP2kdHp+/VWt8cnR78avKU50BKhIdO",
+	"Tk86Oo7whorH4TMK0wZ/0NODXxuevjerd6B3gM/25nhlB3C80mOmG9JhMp6VPVHuiaF+cwbqCEH7+3Ct",
+	"NZdSlOBkUNUc56zSV/89nJbndesbyuY9h54I2BgbtDfkt0+Eae1zNgqp/zjshqlD+EWvc74SX7FAytzY",
+	"C491fylIrZa81vzWmt9a81trfrU0PwUip5NDP/X4tkwYTqJByiz1mmDNVKCIC0GHWSOj9ukkQWkZ8ULC",
+	"MgANQ4RJGqfdOYwkfxeVZ62HfEs9ZIn+kS5zYZyb86DzKM8sZ+en/c5Bv3O4UgibLrGo4GD7m39u+59/",
+	"nhvvC1iw/USpJD2FS5pwhwTHJG4nat9Kxn0SC85wqNOJ6fvI3R00Ibc4ID6d4jB3z4I2zk57ffQUB1PK",
+	"xNM/4d9u8OWp/rj5GkkyjXiM45ntzySMUT+a0Pkv7/vgLQi4DlQCs8uoZiJl1PjyBar+jxwpGNtqUCqk",
+	"YQzts67CEMjrpFDWA+TdNCUKNSzQGEtyg2f7BpVTdZXGlwyHFAt1Hj78tXuMrshMeNrLkKqHiYD7JZus",
+	"TbdFG+OYJ5FoegYvvVzmwEumOr84785rzl6ujmvwNCZQtzYwXQvPZFYTHsLZCnksvEuW1olQIPXSQnUT",
+	"4l/ppWAxY/4k5ownAtKeiNYlu2T/8R+oeEesHnbAymnzijNCAgHusoWGHiK3PolkPhM11K4nAg2ehvSa",
+	"fB6okS/Z4ClkQ/08aKF22usN5JCc882lAk2pECbrKGVgaAVzLBM3JCbBJYNYG3NdsLe1DYuAax+MNJpo",
+	"GOyjQdsUVIGu99Eb/fYy2dra9aEN/EkGLeTA8EtmZLYO7hksxOqBzhF72Wjnd+GyobDL8KdLBhcbRcSE",
+	"evYj7CvGYrL1IcomJKY6kzuKeUjmb0UQlZcsF6SM+nrSEO3EOAopu8pl2zQf2XvKfQQ+BCbo6ZKl95cB",
+	"J7r8CdbBUnJCpkqiETMvw/YtVHS9kdQjXWd/vWSF9K+IFIVzC3WLK8knGE3XL2wNoQC60wl6A89UPtCX",
+	"vMAmYvJPohMx9EssRbEQzUyoEAmEw1+yQcZoBnnkT5FEAPJjf5JiqRFWItOKIhIDinImFDqLmYBNRRMe",
+	"Bjr9vpKVrxFms0umc0QXiNU0NNV+lOK0jzAIGbXPud51Kp2fO/1L9tRyqae5902leljJ6yGM/ERIPlWn",
+	"CSWRhzG/Aq7D0rFm8MUlyzfUzZDPrzUb0hcc5lpmSBjBcoKobKEOCyynA+TCl2yOk3sI+1INocsM8Jvs",
+	"AJOiY359upke6pKN6TVcuAs9Cto4u+ijp4YZP/3Teil9eao5XRM2sI18HIaK5idYohArZlccBo2JVIxi",
+	"N02WpuEv+JTkAXNNYk2iWvdAGyZ10xXjN5DWCnzYm9qNYG9rL7OKKj6IfamvgUDPY5fM9KIvuyxlQR8t",
+	"dKR6QmLCb/Tt0Y3NS2fWMoUkR1gne7tkHzb7XOJw80DfVqv/C/2h6t3i8VsrSIAfqsVplIqIJkABlYQi",
+	"aSSOQjpQ/P+VqP1Oc3NCwGKA8EgCUMklAyW9ZfoXyOfTIWVwlRbzG539F3RKgzkmNFaHgKC27l+xGTsA",
+	"wNjOKoNNQPxQkesGBgkQkdBOtVnk/4XkoB5iBOpH6fzaLTT4z4G+vbuhYeDjONhX8PhPpEnfYNP/VYv8",
+	"aTozpxhG5GA/H+SmYWB39bKRb3nZeL2kv/8c7EMPQkmpGNJsAfpn/VT38Z+2SdqHziB1hx6yaeSiVfM9",
+	"WMzpcZik+qWU/4HgsRzMYYQwMcUkDNI8TgIKqUIUqUhC+dqUfIMUeSALBpsDnTLymsSCmFTjAYn35+at",
+	"OvppUw0zQBtKkTNrhoGbnuXbheY0GKANnDal6mCHgHMD2hts0tOGQ4YAsam+VcSDNuAsm0yVPmp97IAV",
+	"Qn54GljgnOExZaledDRPUjFBkW6RKgp8NBJEDtAGZQG5zcKxY6EkN5l6uhzZlnfJrFfdVhO4yiDCY9Kj",
+	"nzUYTCbfLS91WlJn4+b+PDj0eD9tKWVm57nt4qftrYFJXS1yE9jesuptC2klT4HrkllvKqiKRQ3cTGL2",
+	"QYEBGUqR6gliaZUXyDV4yYAT2IBqw2k8FJMxjoMQrAgjDbAxADhXslfxgFI+3ID7idKXm/uGu8DmAlPV",
+	"3Eyk8PYumVFHscnG/0SkpRI2NMhAsDz9U/2jBIkuz/L0T938DMvJl4Fi8KHgl0x9SpnCm+EM+UkseNxC",
+	"kOMQG6keae8adS4WWjvZ2dpCJUjiSzY4ouwqTXS/cf72AL3cefmymfGxfQRt9o126iCN0vbqB3pmP/37",
+	"f/5XK7OvUUzCny4bjNzKy4aCirReEVal2YiwnHjZ7miC93Lop7PtQQiivOHoJqZSEiXUklyVBNsdeKaC",
+	"2qOP0Eqka+QVTaMpoIGepjkOWAXRbp323Lg4P9KcW01vEw8FDxOZQwZP8xLBw2uicw0CKpBLpr5Ma3Wb",
+	"NSoY7756+bzpGcNV2qFqnS7CFqgXsOFQi88SMlSES4Yh9dEQC/iuhd7Cdqs9M3sKtJzRF+CE5BrqAEA4",
+	"GMBju2zOSDMlTStkoEKFoiG7EgucS3aDwyvP0gbsJHDR1wCqMdEpeXXCJw1m5HNhzg9mfVbDUNI8nSa0",
+	"8tCE34AIDQiJtHaj56FrgfLYpp5FU4KZrgwBMlcRu/E91B/o1LkSz0iAYhIRLBEkZrQnOqUNmAlCcRv8",
+	"r4TsIwmpMeUlA0hiA1cr14cJDWES2vEZAveybiBhgeb3NAAtQqkdl2xjisMRj6eQL1dhufpDF//Q+pkm",
+	"YK0gxQpwOIUUIKxucMmuyEwhEDP1nCw2awmpO5ETbKoHQnWQNLd57oNLxjjb/ExinnGrvE6Tz3duKQWO",
+	"FhG4nk4IUapjxGN5yajJ26GZqJdRFmV+mAQ2Q7BlPowbgFp5BnUy4ZjTA3uTsQ3EMZ4ZIcgTSOCKhRWi",
+	"+qynZf/GILXvKd4ysAljB839zCVW1xWbz+SeKhAtpDsQWpe9ZHknXcgcMpNEtJDJcoiGPEi94NXstZuj",
+	"oJ/JPtpGx/QNbOovvdMTOORZybmRFukfhsTI5oOjTvvkuN09+nTc/vDpzenhHwMteneepR0lkGZRXLKN",
+	"ueYXZ0en7cMBHNVDHKuVDnkwK+7k9m4L6bScl6xo29ArkJOYSxkaoOpikKm9Vc0ksgYMo07tq5O71AxF",
+	"TmIi1PHFKx6Es+F3XpmVQk7RzbZS4wfqIKlt3yhhkoaXTJ2CsACbAElVnQPOrrV/qNA6czf15RVoY0AD",
+	"JSPsMWzgAZ/Ol6YTiT9RaDPIzmoDD7VareYlQ7ro20SpjJryTcng3GdwzTZooROg/AgrnVFXWohM2pBp",
+	"S03rEMzvcLTX5nqxX7DwI12EQAHsgtFbk254Q2sHlLN9NZ1Bh0kqZ7qqWisiseYXbSBNhtLLAjVghyVT",
+	"q0TCMiKd0hgbHqst8lY3IdN9lESRSfOfGslGPIZxbUX/gVb5+lhctUyq1oFXtz5AS3V1nnrAZ8Zow4SN",
+	"Cfo1mB6VQi45RxvGa1ERYxTzW0qE6oawEY99xYObxoVSc0KlBqValuZ1vjZsDozPsMKHUTzwDCBUZ+lU",
+	"nwhTmlWqpkJPCaCjNCwkeUhiDLUiEiloQEzWcyYVJwCo90rcT2jVM6Rauin5MhoRzW41CShBfzoaUZ+g",
+	"04gw9OH4SM3qhsdXQ86v0MYgZ7J6es2CFo8Iu52G+kJIbHL42KqdrRwHnoYt+HcA2AwKxKAN0BkApSoK",
+	"UOdRe/2UA0Rp0KnYVFgRKhaKwPQA7AuW3UaDI67bphqjPoFB+Q6exL7ZZb1kgX7u9DWaQq5ewFCl/bza",
+	"e/YCzLEhmaKASKirXASAeftf/xScDTyDyIClZ/qNYnYWaziD7MqJkj4W1WED9AkMWDug7EAnDVYip+E1",
+	"JJVwiZ4a31H7rNvwGupMqI31262t1hbckEeE4Yg29hu7ra3WLtTzkBO4nqgyvKp3YyKdxTPTo4+1rRXM",
+	"cP/+n//P2mmtBfVJnsghR7XSrHSwC9hD0kiBBkxWnwK7gamAozuxVUiAJ8ItXlXq8aJVMAvGppCpG8tJ",
+	"wzOlkBpm1Y385Zm+etd7VqzWcJfgii8fVd+Goajudra2dMkhOEHBvWQOc/5pfNnTQf/xZz51vsna/uz5",
+	"c7jOzczAjf3tl1vPXr3ata9okJuwWe10BvvS+OIt6tR8ufe8/OUOXIdmoKmVCN/eAfTN2Mtqbs37zTRO",
+	"f214jUlWfb1wbK4a3bR/WmwMve/pHXB9le7U0zc4sNmg4ZPt5Z9c5CrN6492F+x0nkdA/c4UqguBqb9y",
+	"gomFs8xqrtil0qWkDtTxMQMrqFbtCQsiTpls6WnufctpnlteO2e9hansvFoO5j7nx5jNzO4I9d2zOjva",
+	"ZZLEDIdpUYZndTb1hMuuokQltvS2PtPbuvgzU3T2guFrTLVPD1wQJ9Mpjme50l5qd3IsUzF2PIa76eLt",
+	"oWGCHyFaTMgKJzZSvk00Sq92QVFnNR0kVeK0+ntNpN8zqwWseGOqfNblsn+6WemL7Z0tB/esSwR5xtcO",
+	"Ak0NxdV/KUmH7dXm7eLjL7Z3X3mLVrRIOKQOLI0dPHyO/Vd7W3ujnef41c4r/JLgly9Hu692Rvjli707",
+	"QkIjWuDiDfZVgd1brW0Zp0/brZn842by2zX45xmehRwHfc6P1AK1cNipsz1RzH0i4J5bH0V/MMFi5IAl",
+	"5iXS5ItXeQR4+if82w2+aGETEncx/Wt+RVInA/AX0xZB6K4sZw6ho+9aznjVE40KDi/uGRqwfttDx56j",
+	"8CtHprpBY80w11rxY2BemjlYblJHGXYaKX4mEuE5WrSZKQEPNox3gxTaNOGB1whDnPkE4Sx1QVNbxqxq",
+	"odmb9dSCbo1vcgHDLMMyAcplHvgzkWsG+AitLnfQZisMFt+eoS7+6C2PhzQI9PHF8LalJP6WJ7p44w/E",
+	"gTTrmGc/qT+F1Zm0d99qZlLzDbqmaYwIvObjMQk2KctndClbQd+YEUssw7XgrMnTU7gYBZvfkpZnxk2h",
+	"TtsDuB1tlDnBIWTF0fc3PJZpmATPMgu10Jl2aMpcnyD10nCGnmw+mfdsUr20LB8Bp7eMkah3jTzXsBlf",
+	"9m0deBsoADFEm/B/82bT/Juv0beZ/fi4ODNwNSvU/nzpZg9nyAzkWoDNB5suYEnCqa/ma7UsthrV7sNU",
+	"e0TZ1dJzu2rzxfvezLqr8NsfzKw5TFmVk38us2Ba1+mNmAgShiRuzitZoLcXW1cZNA0ur2oZrKcJ6M7v",
+	"1bS3ysB/LxPaSgpMDYI6MNHva5vTt7I5DS2tLVObnv6p/zC2peozHNPHYMrGKVOoPo9xRprOs1bKA2oe",
+	"ttJ1OM4uduLf6+GlmnOsTy3f96nlLtRXtv3mwqcgi0biIk16TQq0WbRO5FxvRTEwCeKqbPzUXGRUGjuF",
+	"WVAOk3qtw6IjaVzVte+sPl+lwUZzakKZF/QsL4A41nZuqd8Nb/D+tpextY0vBp1OIIi7luL12IzfD8r1",
+	"1qrOw1qowb5htBF9HNGBk4s4r2VuqxmM0q/uaDI6SEddG42+C6NRtuH3bDaqNaDBaViva9SceHOOfAfh",
+	"5ZoGudX0Xj0R26J6Kn+d7czS3Np6trae3c165ue49t3sZ7YHm9YEh+FsLiXEYqNZisQPo8PZ7v8Cw1lG",
+	"nj+s6WxVfXJta3uMtjY/I9HlWufTP+2fq1jc7DdOm1qORdQ8Oedm7DiRZhP8Xi1ri1jL2rb2fdvW7k5t",
+	"f4WFLZP/7uxDcwR5b7a1TK7f1br2GHjE2sK2trCtLWx/uYUtuw9Y1cZW5L8ms+NSw5vmkLp1yo6wxCEf",
+	"m9JlJlGfIDYXWzZH4fOIeFk2NvviifEvTVO0mxQOOhUhCbI0J7a62GJL3qlZzA+ldNWyu2jI/IDhpWst",
+	"7/5NLzYd7KoWmJ4+QRkmomldB17anvdzdfNzmXBNakbDFxCVKGGQ1ktOyAw4Tpr6sYXaJj/BztZ2lnDJ",
+	"jDnBAWI8N3SeCXiQSMuma4xJFGKfCFu0v1KdO7VZ1L83nnP/upEGRW271dY9D1x9tLxPG1n1WGsL2Vof",
+	"/OacuUdKjPnuauDTP/Uf6mizMK7RRCIVtDzNVXUcke5GJ/ZJn+cVOa0TpvV1E6FrgbqCIb9nRls6LZ/k",
+	"qigboWTzLSO7C033jLOtqTljXRHoU/vwGOoCzV8Afu8xkmvV7j6DCmvykAUhhZyR3AFxXqnjN1bl24BC",
+	"qnSEEiaIbM4f/mSWit7hzaobKZVvOENnp71+c6np7efvW1f7O7GQb6fxrXnR936ZUEOZMQfFpcarrM5B",
+	"moW6axP3mrTJaWC5yVqeVjgw1i14D/cNOkuxzXA3peOJRFDJOdAZXW0hkbTCS8xDYk1iguAY3AyySlZl",
+	"c9ahWdbaLe1+3dJMEXmvsZn+ZSPZTYW0zbnfBVeqzdyvr3VlsyaOb+TIlhsuXboTyvZlPSasEdXW2a8z",
+	"ekrc3SrvtYJQvWdHutxEUje67j270dUYOz0DVbrw2RYPDIR0Igtw0LY5+TaxuPnMjtiX9JpcCBILY23e",
+	"8hqKf9Jr0tgf4VAQr4ETyc9ifg1Vkikbn7L0VYGYbf6vvWdbYPdOVbv9PzPXzUxFKycO29t7BR8WgKpU",
+	"2QKbME9cKcTaIWWS68KnwLuOMBsneKzevT2HoowhyearO3KMpjewret9Nfb/8bFyAp3ZOLiCffX5VO2K",
+	"0fQyao+vWowoxsoTOeaUjQGUgRU4egfsZ65FSSLkti4haT9VPUejVhRzqctQtXgiQ84h4TCkyLSD9ZIh",
+	"I9KswSKaGTmih1hiuxwcUV2Iz/xM5KTw2mQ3buw3Qu7jsOFl8kHPfYTDcIj9q36MmYh4LA+V1mc+L708",
+	"U9Km6mV+IgUwz1GM0lyKozW2Wzut3dZe/o0eaudZ7pFZSe+4fwZi93uCBZ8F12wNC4DF8/ZxuIaFhsXn",
+	"q6PT2RoWAIvzq9+P17DQsHjf/ny8phEjWts34YPhhZKwpnSoUaa2zRO4/yupVfr3WcwjUVQ8ugXNYpGa",
+	"McU0VKdMKP7R2N/ZTpd2xkMq6b8SsunSQdJJZEVJHY8KU4tJiGfmyZ8NHFyTWOqjZ2O/AeWi1d+9CE8L",
+	"X7ShoZ0vPHqDg3ZaMFXMv3pnL/Zyj3WvxoYW4WnP57Fd8/YWXHtKXeAiXUX6pLCI9OPG/rMvXiNK4jHJ",
+	"64IOcJS71lVffycxHc2ULmzmpc9o+43OSfvNUeew4TVuoMTxWUzBgbGx37jodc7vksFcnwLXET3riJ67",
+	"uZUEqbnLGvqsAaxGMA8jN2mR+d5MSDLVd4pp/htbl0ezuswHTWdhDbDEaCMjLA8ZxuehlLSaLXRCbiUU",
+	"XE7LL0NxZ8nhJsIOYco48BEK6AjqcEhboFhUxRId2gLmd07NnXJuTemu87B+k7OsZMe48lH0sFM0fO03",
+	"3r053dzZ2n5VfZIccwmHOwcPL5/1Gq92Wts7u61n262drb2nu+r4+GqntbPbernd2tmDJ+XzYCqpFTtf",
+	"LqcfSobmebCVASkLNry2Hgf+spqV7aEypC82sizFKaeJZe/581fP7mRief5wJhbA629tYikTRt7A8vH+",
+	"yGN9/FlNzTWIXdBy09dvZgc8mqUsLEhsoYC9l4qQeUys4miVLvXMrTnaVx3m8yCHIPb5nEapH4fYv1La",
+	"maLy/BBQzegY07DLCh+oR6eJLDzr5dhQsZdMYf3yMEr9AnFQ5p8ljf7PHMB3t/9agNcBonnwO40Vf4c2",
+	"Xx7yRJKq/nNHkvxz3a+d79yh5NkXh9SaP5Lkd+HZKuj3ZbWDzNcJ0cpjzGrC9dt4c36rbOnt9Haa+34S",
+	"Q4HyMy50jhS4qi6VHc/uv3VRdatkIF2h7ntJZ2+i6kShblwL/cETqG4/wddZ3VqdSmZKZepdZOBhdRrE",
+	"YzTjCQo4AAY+hmtqm2cz5iFp5YLAv93+mpmqNeEwJjiYad8EMX++Adb89U6436wcQVqg38cMarIqzGQE",
+	"DQngrdolQFICjhoBBWen1o8Z4x7Yo2P52JxzjnmalUWt4dCbD6o1SKZLMwsdg9FCehBEBfpnIiSSeDy2",
+	"ZXtVD0ELtcMwPfbqwqWJiBQ7D9KvrdtvTCD5hvnUlDvEKJMP6hWeaQr2MdPuIroGpFXlUZDEutAvFbkv",
+	"XUlxA1s/ocr7RkMhPZPX9BJMN8LhcZeqV9/SQxDqxUcxEYRJD4krGmlvxgnxr4qTfiLQ8QcUE5/HgdhH",
+	"ARV4GCpobmhRiw67PZC0ihkedo46/c5hU/2toc/GgDG6LmvmMMUFUd0SJqEatJBqu6F4iE3RZfBDe3ge",
+	"f/j07rTXNw5fzbTC6N7Oji5wD/U7b3gSBlAn2ideFgBEhS1XSgVUv26h96biuekXiqPm6sdDKfc4k3h6",
+	"OM+ACOp9jzkEeMc8GU9SjyQ9TLa1Hza7UBV78/jDIi+NdfGZhcVndGgXiK2CYAWCJbfE10WYqbC1p/+K",
+	"+jOGbSlsGfGEmVL9WsTSYC0oH3u9nAWi0quX7SXtoeRb/r1Ji6/0y3ootyzjXXUHm+HLh7MZdk4enc1w",
+	"7ZS1dspaO2WtnbLWTllrp6zv0inrkToi1byzWLshfRs3pK+3338ncYCP6Qj74yRNoGwcksXHwghLf1I+",
+	"GHYCKlEUq2OgpNrbp3xObKF2FIUzY04SiLNwhjhDIiI+HVES6GA4gShLzRqoLWVMh4kkwsQc4pjAfkVa",
+	"hw+02dSc9pMoUCehsg3zAl6sbZhrG+YD2zDv6K/mOGX3VuX3GsfvN/fiX3Q7+9dfzn7XMusbp99e23cf",
+	"kxgHWYxXvwh9atJlVuUNALdkrPh9LncwFoKOma4QQFhgLi4gKUnVdWJqHQZjadvm6PxbG4pXDB5o+2GW",
+	"UddGkucjCXLiZ52jcp08ZFkwgabKUjrcgmLvSiluklnYPCFfSfi975/w75YdMqX5xQrkcgL/drkjyxv1",
+	"QyQVurMe9MPwk/ZoRPwaHKVKx4DKBst1jELWfGHT5gsUAEeCdDrLkwW19WDf03H/75DMKORjyu43mxF0",
+	"6U5nZF9tpm2mmIaQmcj8EVARhXhmcrVsFn8+UFW+4UyDwUMwCw8VR3UuH7JgPb7qdEBF60DWtbL6jZRV",
+	"bLn2HQNfSwVXiIAaN+D0z2Sl3MiHnmqc/xF006WU/xckLjcc50dQONeF8h5jEEFF+Zia2m1Wt6tObEE9",
+	"bqVTc1JhpjbBAjGOuJwQ+5G+5jCKchpLYOMPStzunFzzq++T231fxbbW2cL//mxDE9NytrHIrdqFuRBm",
+	"pI7DgNtCcJ+q80neELfAvr4m6++vIOgPpPr8WAm8sSHGO+sStWqA9lychAhBap2AegXOcadinGsm8je6",
+	"TlgX6FwfrO63QOedD1Y2gGhJTQOgc90Wbi1FiS9V3hWYEb5fTvedVR5YwcL+l16KfH3GdhOMtvc8Fz0Q",
+	"YiWKSCwgy6eajitkLQQNH1qsnoESMHptt38UQd1/zGVMyQ5w4D/xSAK6HU6Y/czpcopnsADw6v5xU3Ja",
+	"+VISX1aCVF9TtIMAbigUdQvrMJ2V68/JrRbKSzTrf4ODgASI6OWJkjBrB0FuJn/j24uMuepqDcKkSr7h",
+	"4TXRP9zssnCfurtQY65ilfeaaPIfbrafW1ROMhTkR26p31I0fL/FXNec/ms4/TdO5WWYLIIy2N86rdf6",
+	"KLfEAywICqJwsSBMnKc1qCJeOK0VZJE6kGT7moo/3bRCNqZSucqm9b0d8L5GLBaPF17uIPGXCcYfNZ/T",
+	"WiDco0BYC4HHFGRU+0C02Kr39E/4o3YuRo0KCdQTpVKg7uHinIXf2XHIWza1VOy6bi40JB+nV8MjCibF",
+	"EoUEC12fO0UMU7j2u8/4+3eQOZgFT3mc6Yg/tP1pLmffUsW7guEGV3Rag8eqZogyjfMQ7VWVzyHNDGAC",
+	"8zG6IjNEBcJob2tvMVs+VJP5juM+1wptbeaCNrIspmaDmt+DfXutCtbnTQaKh792j8s3u/B0of+bonHV",
+	"KlcvynI7nfqh/6Fv0pkgOcESRckwpGJCBOiAV2TmXbLBZbK1tesLEhJf8hh+kdan/5+9N1FOJMf+Rl9F",
+	"lxs3DNMY73YVFR1fY5ty0WUDBbiWbk8YkSlA5USiU8KYrq8j5jX+L/B/sHmSGzqScoEE47W85ERMl8lU",
+	"atfZdM7v6GouyKSg3yuyod9BrZe/qoY33qHhr/p9Bwuyu61LtPOK90dI0BnDDHDyGbwg2OmrzqpOxOVh",
+	"lDV5zHMF1B7+2lZkUVWja0e8e8bUz+ao8504sq6G43wkkwrrcpQ9LDdyhuo2miUYHuK+JYY+HqOtzdXO",
+	"RBL16ozpkmV3c2dn462SafIGrMXMGPYERw72AbWlffEr0SXfoTbqkC73CfTwjGUb7w/Qm+3drZw+GkOf",
+	"XmLdiOo+I5fEN7AqSU7Fgevhc6ftN7vizRgA0ehO0ykcHT6Y3mInlaPuSWn96KD511Gz0tk6/FTeL306",
+	"LZW2j6qlw4N9+unjfu/TwXap5nQOpPf5u7t7utPgjbH8/Nf4w4B9LR19+PahN+z8/sfJwZvm973RVvmP",
+	"jf1J1Tv+PPhQ+vYRbze/bH/vHm3/Irtvt5pvPrRq5S9fv5XWt/a+sSta/Syq3w7KJ+zz2Ct9+33oXe6M",
+	"R+zrobt3cvj+Svrf3d8Hvzt/7Hz47u07zsXhbm34cfzLp/5hA/9Ct+vdt28a3ofDb5OrvQ9HR/z9wWRc",
+	"OSx9Ku0DkNvMNIypolVd4nkFRuSrmYtrrWzb6293rzOzbSx1VZ8KGj9Xi6nyGN8CSJ4CqkVZxqtWXRRz",
+	"v0YoWBjUB5NLmPQn4A3vg+1fc39H8aUisF4DdJZHWKCjcssijQGLHYTAYW3D0D6SSTsf4JURH/UIU4yM",
+	"aBYN1Sq+q5h0++C4XKqelCrH56ov5x/L3873K61mG3VUy9nN9e03qDOxCS9zwKgtK1aKkZJLMtjrcZ/K",
+	"/uAsU0RnmfIhvD/LtHXnYj1DWTVSDZoGqUDaQysdtHP5M0YlggxTQktCwJyZkAS7eQ0Fp3OP1E9b+qcS",
+	"kTQ/t5IRouKMte2vdh4Rzzh9tWGMzfJx+aBVa7RNL1R1kf1soNZUvWcsq2aBj5k+ARrXzQKWr5iwJAuW",
+	"qn5DU23HI5gNMPXauQIqnTFTMwyoj4XRJK2t12iUb1FWDcrX90dCCTpxQeWMGUkF5sdFhDn+ZCiJi7Kl",
+	"cnN1c2d39ejgBI2YS/zI8q+I2DI3yweNckstdDtXRNjuEavkBpMegbMrzPfGeIay0P2HkqpJ+EgmJpj0",
+	"rm4TNxS4KvuV76Xqfu/ir/4FPXo7Xt8vfSq/L5VqB6VPb0rq/UHv40HpU7kkv1x84btfmkfbv9ed3nb/",
+	"I/7ljRSs/Mde49Pnxunltwuflia/9DFhf/wyOb7aPtintf3O5ikW5UHr+wfcutynl9/f//FLd1CtDD72",
+	"P67vj7YbpUqlwbl7Mvl8WJ9091sDH/99Vb/Cn7Y2Ks7fst/93K3//ea7XPt6tXnYYX989bbe0PHka/2X",
+	"k6O9at39VnG3yMXp/viXP/76dkx3W/Tgzd5h/8vHCfnDrzf+2Nr7+8Pn+tquf/qxf/nBvyh9+vSL8917",
+	"v00O6N87n75//rR+1BqP/vjueutrR3/Q/uHWwebBm7eftk/ZRqf/9Y/t7b3t399Wt5rVuqAX31r1/c/j",
+	"wfutdXxa+nz8fvxxfWfrj32Pf61dsfU3O/u7p3usd/lL5ftk7fPw68ddp/GGH5cH61t+fX047LvNU3Z8",
+	"0vr9w9apt/uWfXpkoSh1UklNODQQBtMA66fmPHKdNLjIZSQuaofuQXGnEDBgm1LZKfHwjEXkQ1V6kIvt",
+	"IUaIG54MLYZMiCyCOBWIXUTJHmdM3zkTCnHYYzwpxOU4EFvq5ZOoHSWP6h8Pmv/vBsq2lYRZb1Q+l1rl",
+	"M6akjbwSOgGFF8q8Qdm2eY+C1xHpMmcedNHG+ua2OrpvNt5unjEll76LCo15jZILvc2jwUgAdKaamFCO",
+	"RlnV0Xb9dP+4cgDNIe6fMd3J8GEeYTObKwJJyACvxEkpUAcbM5Ke+VwRba+v6xD1MRWkEBU4rbAceMHe",
+	"VOwsnLEE+9TPl/qiONOp4BcKfvcHIfIIUqBfqZPBL2Sw++3g4Nvhfq3+9q/34ujzqNLfqLzH77vueGtr",
+	"XcraN2+z+7222Ttmtatvf5x8vfybvd8/7H7Zf/v7xpHTpf6bb6T6UX4a7DcPWaP0x6f+1w0yIr0S2fty",
+	"JIY7u1+2qrxV/9A4+XYo1o4+spOP32uDv5udUYtLcki+1UX9/XZz/Pewsz/Be59aH9b8ve7fvPL+6JM8",
+	"ebvm1Upf2Juv628r41/eOqPL7dJw9+8/mrT1/QrX+OD0zXhj+3t5/bR+9X2rvPH9ZLLTe1Ovbh/TLxV+",
+	"dNy9vBLfLqobtfrp1uhEfhx9+Wv/2y9Hf/X3hp+cwV8TXBWfG5eV47WPk4/8aIf39+nE6b/Bv4/LW/tX",
+	"n7dO33Rp9+oj23q7cXmy53z9fafxje38/vvA+fr9918+ueOD/b2PO52GILj7iRx8Sk1jqQB3CwEulcce",
+	"Uh7T/Gqpy7s5PgVdALwTaziamOWaMM1IWaS/R/7Im/YCXgjtGNSgAfdSlMfHRnm8/8BRDCn4kkNHg3er",
+	"wV9g2oQkSvnMavTH0KbNyWdWI38bcEdI2hNiPcLPu6I9Bo7onQkK+pc0+uDlkmggU7u85BjTxOMAP061",
+	"voQfeD7W7iVzC3xI2NXA075EYpV3u9QhLndGqt6CGPoEu6JPiBx4Bfg33lHjd1fMdCjDMJPTa3Jt+Krx",
+	"yFk9pGLIBV3GCJT0yT/5NBD2tdzpHabXdkfE+nf/9z//Yzk2tGI4dtT9UNMHynoNxcVrLJqkbXE4bCgJ",
+	"RAUBaxVIsu3EgmAXXLvMUK9XEPjzwzKYYqZ0fFz7EuOSxcxBrdoqV1utb/VyZkYu9zw+RlfCu1ILAd78",
+	"ekEyxUzhyhNXy2cjmuFayyKIbjzYWKPM3uZI3nm7t/nmzc3nYSq7cCBhqKUUDh8GEbwmgPeWs5bebLxC",
+	"/vK4YVUtNQ1KFJwbVyWUkA+qWZoeYen7jVmeJvlsOqbFPPMaZXvk0+u17NNGZXX/OMCLWF65PvVpqlW/",
+	"Uq26a4Wl1eCvl6NPBxv7cRXpoNlUg0416FSDfp0atOHG1yvPp43KNUpzrKp7U5hDKvW6NOXTRuWw2tw/",
+	"Pm9+rNTPD2snpUp1Rj1Wa4M6I8Dm0gnxA60w8vSfmzOih9aN54wuSSHe29nc2F6/3cgfSCmOcM5UG061",
+	"4VQbfn7acJxZLaMJawY4RwPu+Xw0XA4IGDKvJQNMFVDQqHU140yrYKKIVuDLlTxa8YlDh5QwubJIXy6r",
+	"4imA8H1prDZvX4LCOpXb77lgCM/Tc/VmtmhnsFNXBLKDTJo2+275HIHXtx1u8sVtB+Xu1n5JQ/t1UTuo",
+	"sI2y+kQ4qgt6W6P2/8Gu6xMhfvXxQODJbz0ulfTQzhWRIMwF6BZzluSYz9toppJHyKsYhfXU81jMdLDb",
+	"G02E7fu0nBTMgIh99Z13uz6ZRL7qUl9IPSI28rypajwcf2nGc9osN2Dz2XrjE7mgWo01urDaf98CdzQk",
+	"lKklJLWEpChHKaj2rJAWzR9vJUSdh/xafO1YGtBIxfNyfUbI0asweVg24PSp5/qE/XYLjTycs4cyXSzo",
+	"5SLu+e9bDOFxrAo/kdKU/N5IX/4NsRDEtXZCs4UC8pOIdocM7o3WhsQ0ydLfRM5EyjZeDyBrlLw+Hirr",
+	"Yw2vZpkFcjBT89xRM88I6hDAj1TMAI4AkcjhzAWpThReGf+uxrnsfH690JSz9gP+Neiv8/NjMkRWI3su",
+	"C1/lkAHjQkbNg+BAJNW+kcm5MZ8j018ACZs0KckdNdP8hIG0HlRtzvyu32bm6s6Zfexj2SfgUHAbFTrT",
+	"gJeZuWp0Zp97cmH1sk8GnElM2ZwmjnzS475tojzpuRfxJg480sOMZGbU9fsRj9KwuicuGhihbSSIn2qX",
+	"YBsEZkDcCIvQcImBbjhfzVQi7iw/AvDzCNOZhsddqHrqiLuUCz1tFdklMxwoxnQSeM0UZ7gNwdV7437z",
+	"aTx70HUUg18NsvnGMMFTXfRJALVPK4VJKmoKxfOUUngothXnVnfT4dYCJgs5yhPNtK1wpxj+6fCR5yol",
+	"OwS41+m58wgzQJCJbS3ua3arZzNeV6KDW8xoabqXst0nlK/qem56fdqq7Z+fz/F13Ps+VTt7qo0+N200",
+	"ZfAPHosW6LySTzH7e+T1az/Mn0vn8Iqy84AYmpxewYaZn9grJC2NiFNSytAfq5/hkiV0fE5mMrtD0txk",
+	"qZr8utVkIG6L85uhd0n5Axx9NRBU8kqzoM1hHzfXXvsEe7K/8N7RJ2LkBWROScZIqilEnMWZyZxMOB90",
+	"E68lF86PzJD4iiARtyRNZNHuxvrWrqp2yH2ogTDpU6LngY8kAP7+mamDh0pGd0B7goP7penhyVdQacLy",
+	"x5xfjIaAAgx4vzpHBGXosNrUOZuw38P+hDCj9LzH1CtqBGFVRJdXxwpyduiK9Hk7y8S+PcvANXOQPOHM",
+	"Io+eZWLdLTcatYZOEnFSaTYr1aPzcrXV+BYOAqD0wHFWYjkSRulcXqMCMdZsqfRy7ikygQjFdzkRIUUP",
+	"cJJdinuMC0kdk0/Lx6zwamNjUd8SSEu6zfae7+bZGDFEmSQ9n8pJEjVeEXDAGR/nNSS0kVmBkmePyi00",
+	"nxnofCXWvpCL5pyxSVSgxTwCPkwF4r5L/CI6+Yqyajkn6i9NWwBoe8gpk9bv7uTr+Ydas2Vijt4hTTFO",
+	"vsbpRT58Xql+Lh1XDvXzXF5TrywGdGOTFEcinbUuhqA9L/WdyWEHb3WqFk35BfrOKSNuHrLETawaFszn",
+	"BZloDHGq07NwRmzvZ+ldPvrGjuCgdlo/LufyqFl/j7JKtL38VQy7GwHddryRa9tt1t+fV6oHx6eH5fhc",
+	"6QU5PCk1Dmwl8GMjnI1zd4B9J2G82ikNoyH3qDOxFb5DGHUx9aBpIuSKQJrHIIEnAo37GFbPpBtE2Ybh",
+	"vEX03//8b66AShaW3NcQ4cGp1zjhaIAviACZBToIjaqqVXuCF1CEXyIq1K4iQ+70kSAOZ26CPbsxYgZf",
+	"PCAkz1m82LgP8eLt9eJFRFwIDui1wkKVh4VBSkjg99On96WLLF3siXuUWVI78IuK4o4LPa9NrlGiiZX+",
+	"otR5RraZo5BqXrcEgLaGR+Jdwx0FciF4V5ME7XM9RzMNw5ZrprFXk6f1R4YPLVWxGeqaGpxC9zQ2cH33",
+	"pccVKwWmV/veDL9Ur5+fNo7VXMpurLRPVP8dGc6HGZYSBDP5zMj3THkgrPnMSAS9Mk90JhvdInil+YTJ",
+	"z+qhWgaTBCOeaTVjvrIfLRi6aeT2Y9egIue1eqtSq56Xv5ZO6sfla2bCNGqmotlqVKpH9zAZ8PK8Mzm3",
+	"0eTBNJjBnOufjzIhpcMTwFpZfh7KJ6XK8T1MA+M+GXqT34IkiwUyikyFFpWI/1tc3LhFQK8mIcvdtC+O",
+	"rH1mMa6LP3rP/Q51XcIifPhahvQe5MtX6KRrbywCdjSVf2KBKaBJpMXvgM0Nt5wBxkfLwgjyLgp6EHBM",
+	"BzPUIcjhTMnCxFVyOB5SSB+7FnYmzj2bJMY8X0fcaDJZs9QEcspMk5JltQM9jUuHkq7fW14qS7nmGVFv",
+	"rJi+YHYiRkPFMCLsRHru/e6Al6UZPih3SJ1mHpIjNckUQ0rkR4vVt7Uf+o8qHpBl/GFiHCxi0wHgPM3G",
+	"9DvDS/Tp1K/RmHqe4mMjAUclyVvmeXKsGfcTNZ22c2bKsoKQGMOe4y0TrseSPZ6iudOAQQ/lhfIyxNeU",
+	"0CzvzHA9rcnPd04ABCwDXxcipxRRLCM/yiqmjmgXjZggMgyZ1m+pRJT1ia++yUbvvnSVupAggMVdrzVb",
+	"ucJ8Z4eUxPw8EvN4onGqaj/zK/cZYlO+koQJUHjnyjZwa0rJTWzT9hNNSaJW6UVomnXbUIqkeVckTaap",
+	"UQKQpnmzCv8+FxjNu9v/se/06WWo9prfdZ8PRVwrr0TjbGJYC5Q5fKAmxGwjpRCrkRzTAZWZ4sZ2sDLa",
+	"0WBf7fWR7HH4xjT81wj7mEnKAjU+fGJ68yPjjnyj626t5zPgyVJyL4kvg2rg2T52o8lj7O42r8rM4W6k",
+	"u/b5B6tTRx972LlQpzdiS4AXTcJc4n8mPu1Opt4M8SBWx2fqh7fEasE8PAlGhKH7eudnihlACld/61r0",
+	"/MMXdpzWxOHhyfQwTS/su2A80ee6XtvfIR40He7bldqB7qmtA3McfGeexDZF8C18FtlIuoPxfRS83p8c",
+	"8GE4YeF6br+5wXpOvQsXdOrF9AwsXtIDj2B2gqlXYfEX6lltJG+2Aexyzzs8wY/Fh2cnODuKC0j614is",
+	"epgx1X/f3Gvd+Sxt/PS5X2o2b3Ge/iwd/vtOZyr+aopERE6UOe9TB2pjPX6i7GfxAxVdi52bbcZ/Ygdx",
+	"t/DmFldWIF5M7uPK6gVDuKYy971fbw1DsTau4wfy7pLAplqqgNuquEyNasyboCDLv4MZcmY/nAeGas7F",
+	"68j9MiUGXsOV3kxJdKWH4EJx6ewhBLrI8zgDir6YI84F13GLuE/9dH+a/WT+bNZLJ//OPAi/2VxPlOAi",
+	"LGKvsLn0RZQ+AA+WkOfhNY90m97XNn1wSWnOzr1W97j5fk5dbm8FAKs46UgQ32b+sUzV5xCny651u72B",
+	"PPTY0L1GgEhRe18tau/QynpzJdE5RmA4EkslX7I2YH2IbmQAhtjdNPPws888vHwepyggEWQeDn8EWET5",
+	"zGrkbxOMks+sBn+BrkM5iyUktr/vmpG4M3notExhWiSobE5KJNXer/+KmcRumA/JTuCdE0h1JmjoYdnl",
+	"/gCZSpPas2WqN2337tb+2A4Islxu7oC1J0HY1o/qpsNJr4BuJrxomtioTLla2j8uHwZbvJhx1DGiv01b",
+	"MaOYzgdQZBaYmvVGuKcKvG+Yk3DAGSNOOCYtIEbQn49tM4qKdXEL5lSXsguhZ44eYontKzyk0ZJK9Iq9",
+	"Hsm+fp/xuIM9yI5qTrkmpl3seR3sXLR8zMSQ+/JQCXvm85mXdQjUm/My2pHYfJgRfiFqeBzsKPHWMmIg",
+	"h4WxeW/Sksp4o5s7kUdmTM2TVj0DthfgisXUup9a91Pr/lOw7uczIjKXNRaq/FPkVjGpJ0HtLYLjInI/",
+	"k4jAoi4G9L5cTel9Su9Tep/S+5Tex+j9YaX5xAi+5IMBYQvpfQuKzKZsScl9Su5Tcp+S+5TcX0/ub+7n",
+	"c2rwMdMs06mL0k9BwglhmuBaTd9+0NfsAjUyFzsxkNb5l03jjiK/1942aRoi0LhPnT7CPgmwcAxSLvY8",
+	"Pob7KMxc1PG4puvx+6NFF1JfoCONkUfSa6nnfy3Fxwzk54RrKftq1f6hI9zzmVX7B8xyPrNq/tX+dW7s",
+	"yin4Sa6G1CclCfdc9u+7XkQFd6udCVLf5NFK6fi49mUFAofjW31l/7h28FG/Cbb9nAkzA1qO+IUHAmTs",
+	"JXurlgzOKrKzmdQR++7RL4rMullFcmd7XSuSs7gNwWIm6TF66xQz2KOXxEi9YtgNpRvTfVi1KD4RJoz4",
+	"kDKGQ+6YQtcP1dxlOpfpkxWBMJI+phJyhM7pqLY3LuhoLO0LbKJIRzuYeFT0fzMpbm7czQVzaHXj284h",
+	"9if49vM33bGNvb23e5vbW6Ys9PDb5Hv9LpNn8wre56x9Zhysybftk7VZRxf05vJ2SBNSqfvlSt0p5mWC",
+	"pP+a0+yGYcX//c//CNTVfN83srKV9LU4QFkPhOga0zaURSEPJddFRHcXQJGNCtG1FekmCijJ5wy7Lgm/",
+	"TswI+IwF+zvk2ftxN0lkaWkj4Jwbu3u7NxIk7sJ3wHV/mvU8fNK/ufLjxt7GzpOVHzf2tnbzt17RBxMk",
+	"71fuWCKoL/WFf+Gs+JG96xmiLmGSOtgDFjXrZp961L/APItGPFErvqzYM0q0aQ497Gjz1rjPvVCmmZGx",
+	"AhkIdSZBlmRV+nYyUQBsmspESdzVp84FZ78Jif0Lg2/5I4k9bu5tzBd45GRMbw21/BByzv3YyTb3djYe",
+	"T85JXIl5HXuzs6yNRy/cvcg197TMtxJn0gxgqSSytCQiUlHk5aLXLm+CWXj9uvZj3FEkaMnMzlE5RfWg",
+	"sBCSNkLsXkL2ZnO7FZfPkntqJ/VpJkNOGcfTyx/8mo3Mcazc+1KysGaLEfWJswSCdTp0cUqwHo1g3RLS",
+	"Z44snqAt3NjH4V6zU0S6nKy07N2318FCXeU+5ifVQ1I9JNVDUj0kwrA1z7wxw1aaCATWiDUc9Wz/MeeS",
+	"+HSodgPCioMRxBkSxL8kPqJMZ2WGdFBQkYa5hzS8q5DBBkQrOyLLD0e6vh69JMjFElun0miODetVWqpX",
+	"wLFO8VDFOgdECNwjBfSeekSAHyoeST7AsPMnSGtObqSXkE9Z9skECusEyCYNle0mckfAlyFRs25I97zD",
+	"3QmiAg1GnqRD7Mu1LvcHq6rT2t1YbUn1HLXV3LRRVlWh/gSHSsxcK/avtiZDgi7IUObeRezO0EBIOxxC",
+	"XCMyqL6vCDtXHh1QibLtg+NyqXpSqhyfn5S+np/Wj2ulw3Yebe6gE7qvZCzjgFlE2xtbqEMmnLk5PRZY",
+	"vA7xOOsJmyjbwZ5HfJQF1CUqpI8l9xH3EWEu+BHn8mr4EGYQLIkafQcLYhNx+wQIARKECERN5gPNRgXC",
+	"XUl8tLmN+nzkiySxT40vDLDILBJOEpZheWqjW1LbJuCDj5sLKxyk6sSzBP6/NfN4RSRZ08rohg7w/4Hm",
+	"ziXAaz9G1P1n7YclH8tYgjR5IO40ac6Gp3sFkpS8Q9vr2wj0rzEVJI+wMDmQxkxVkZtnQoodzYW62Cmj",
+	"f42IEUO6VCl6UXpvO5mNn4PCiLpzcn2M6GI96P6SkCzuoerOnC7atVq2n2laoxS2eMrcsphUzElLdGiO",
+	"rRXKgg0MUkm91myhBAqTVxKCklBMcR9x5k2K+iObzSgmsChW3k7wvy1Gut1G2cb7A7S7ubub13KQOhH/",
+	"autQCcQ4Wy01DyoVCDKJCCMgIg1GAoT78BSuCChYQCVjLgrImH6fB7kNxAsA48oj3YyqTfaxVAKLkqai",
+	"NYIUgxUJTCBzZipTQvfTCd20rPWvtX/d2f/cbN7ECcjP3/mFh/FaTyM449FLJIzffG3Ke0jCr5UVteV4",
+	"SlgMfyx5aci0GUgpuuG3xip9vfSnzQnL2+Nnmlhg9Y4O5Wle1f20y6nUWHufvazyhH2ZRo+HFCKRMMyz",
+	"KEZhMeAaEEunP3ugyi6ValsPiS9tmrqFtAiVhkNvgpw+Zj1VnnkTUG2HxFHilqtjliFexe4lVJLSp52R",
+	"JNEIdbUbhz6/pFoy9jxkTMkjMJy6824hXyDVu20KD8cykXL1W2bm7oOwCbrytMVTAB4TTFcxU7jyxPKX",
+	"XNPzrVdhOftcSsFTCj6Pgq8vQcEPOOt61JGpfXMpVgHE/G6MIirRjnwq1n6MfHpzGXbk033vGvH11Kc3",
+	"peCnjcrq/vH11Bv6nAqrKal7SFIX3eOpnBqhAtOHfx7lOW1U7iCaxlr56VLpsydmd5VBv3yotMrHlWbr",
+	"/LRROf9Qa7ZmJNIGuBqOIEDL4YPlRdBgclPZMyXIdyTIqdj5YGLnzei+kjR7Ph8NxdoP+Hd5KRPcgrCH",
+	"qdCxnSNhHYQqh/OkTbDZQoKZ5Sm0cUDCkJYmC52ccwNjBpCKnFPO+3UuBO1AvriRIEWEJfIIFtL6ZulV",
+	"QAPa60vtM6hkAWQnEek7JcT9iBt5YM6BZbH+WfrDiLN5Sl0fLS4DM3fNLFF8UV5xoEaETlEsCtOQn0CJ",
+	"gjRzfYI92Z8L83lEJMKeh7qYeiOfCMPcOEMTPvIRYZfU50wNpBg5AQIcBCwmus5sSM0nH8ql49YH5BPs",
+	"9NG4zwVBnjqWLsU9xoWkDjRGXJTVSMQI8Itz4JoE5w9HC68I5I8YymrfhoRAOj3AvHF+CPq09mMYQNHb",
+	"Qrl80H9AkM8j6OQFZS7qTMCV4J2iIwMuJNpYX18voEPjV2q+y8PAZZ9QPxx+HsR7j3Ql4iOZDHX6AToA",
+	"20hk7hwpHi7qkPiqD8Q14dbb27sbmxsbqoUhYLb/yBAmfUo0O+IjCUE7f2aOOb8YDcFX4+QrUmUg6fVh",
+	"tan9boOQhXymYUhmEb3ZKmxs7xSurq7U/zP5zHtMvYxmHxr+s9xo1BrnJ1/PK9XPpePK4Xm52mp8Cy/s",
+	"T75CRHliP9wLOljcE9VcER1+rJygCzKJItGq0i4nIkKwQUAb+vQSS+2sm9BRVVXQ1YPaaf24HPZVvdRB",
+	"5gYxWwNt/zMFVmgxUSP9tBXUTkqVKgz44VdMYr+H/Qlhsbmq8rAwHO3k1TqpNJuV6tHdVyu5F7Biqogu",
+	"H2I3a1dEoPRnmdi3Zxk4aoJ4xJHcR2cZxyOYKbp3lpm3knOGcc1CWlxMi9U6NYSpxbw56MBhQMzKavhL",
+	"ADhei6aY4hreq8TzugAFNS1CxDIjKz1oHhWTG9akP1mF5Abzw0S+UM9DTp84F6h50qojx6RZuaRyYgVq",
+	"yysLqMqVqNCD8AJ8aaU9oABBapG8+kYHHdgMJzqcIzFTClRFpObCaksRF/FL4uveZE138qiDGSN+HpU/",
+	"HNfyqNkqNVqt46aSOmI5TZDAE5FHJ6XKMXrfqJ3kUeOg3kKtWh41muVWETFuo1F0y0zm3tky4G+o08MU",
+	"JBGy5Djq0OneQyeJJwhSEznAQuknWW0g1CEV0GPjyg0ekthxyFDmUeP9AdrZ2txA24WdwoZ2pjTw6yM1",
+	"V9IcKWtg9FHW5p1BdICHRYSDdeHMCjHIwUPcoR6VlIh3iFPXMVIeFQ6HHlmMWCUW2cw2BSrEiPinPl0r",
+	"jInnrV4wPmZrfEgYdVcdzrq0Z9JY5PVKfGi16s28ErDU0kOgCx6o6VP1QG+Uhk2YO+SUSfEO+AQuhiW7",
+	"RgeQhGEW6Yn+XXFB++M9ygoD6vhc8K7kzKOMFBw+eIc8V0+BoJDotaMEPizCatSD85FQuwP6e3xYqjf1",
+	"oo0EORfCM1uygwU5d5leHFBBoPd97rkglgN7A8FDMapzbO3AuWDKfTIgLtWLVapXUNakD0KVk1Jd9RGG",
+	"8Q6Vvx58KFWPynlU29rd0Z3vsVWtEqlfBPtOP1BYE/ac6kGHXxl33BO9ZVcrh9EN3Mcir8glHEmfDPgl",
+	"cd+haq11fvChfPCxfAiD4SOJMIrUnSugEgKyoMV1JdAL2PsMATvWMwFVw7woUoM09y2af1Vx4MN6njGb",
+	"WGkirKaAjjkfqhOfRx5lF6uQQUkrH0awU9yaSB0R5pMuxJCNmEeEiARUaeR2eDJA2TCYCtCPzuuNyudS",
+	"q3zeKjWOyq1mQkhEy5801GgPons7c1Pb9nLsTTekyOmDhEUny5bQnt1MQIX06g6uCoFcW9zcQVn1rnle",
+	"rh40vtVbESpqe5kDfUFw75K4sa8VA954u1lYL2wWVEUbhc2BUKVNVi7ixktAa1uFDV1oH2g3ym5sFnYG",
+	"IldEm5vr8erLkIgqn1HUHcE26SstLrsBVRTR5s7UB/8X1Sv18nGlWqkeof8bjuT/ojf7ldZJ5URpAsHT",
+	"7HrhbdCw6uM6akCIreSgoUjUOm5m8hlVdqOwlVc/z0vl5vnG5pvzo4OT8+aH0ubObh45xJe0qxZIU7VY",
+	"ny6Jr++Usm8K23rkM+NZajSRIQSMrHg2Wl/fcuC/RA3oTVDVZmGjsI5qSgg2jMwUDhmV/WyjsBX7bMd8",
+	"1iy3VJ17kZfrts46FoLENQ8QaGUshdhy+3Hzbhtyc86O3LU7JdBZTACy4ZrxwsXNnSJyKfaQdIbTz80X",
+	"xSjDNZRpVm+Jz8L5+9Lx8X7p4GOCtrLsjZaW4hrE4b6bYgcsqQCkNzHXKQ4tiPhVZ9CZYoKJ6oNHL8nf",
+	"c62OJSbGxBdoc30djfvU03FAQ587im8rAQCANlCVT8m3ScY11dBduWKQE41fLH93bObMpK9MMm2rUdzy",
+	"tN1mi0DKN2fkUznJFP/8dzxR1CVhanJBQYqsmhmEWTYOXRfXZoXSyoPEHu8pKm0+M84ODmaoo0QviZSu",
+	"ESh/eeSMhOQDJWbb+xYfws1RVhCC5pp4bfVK7tOFINfV2g/1T6RALtn2WoO3h6SbcD+XJnFKSuJkIr5s",
+	"Die4gszkM6v2D/N+1fwbS9t01xRMdrGNQX5O582r5dMYzTRXY57OmrRo8wKnEA4fzuuHfbccxdA7sQnf",
+	"3Daz0g2Nj8Hmvw+zY5rw8DXmF7RMIRKldiUJE/AwxjfWommSFzIQbe/Sn1k53zKU5IMYGhH1gdRYBxpO",
+	"Rehx5CKBnUFhwOJ6h4bYJ0x+Vj+UgBEe/BVhwVOSuYfNaF0LZuGxDu0rvChIT+HcUxhs6GuO47yUP00C",
+	"pjhz5OBUBGbV2CkqBmKayMfu+0HoQpT1iU8lojJiZ5vAOdX34nzMCiiU8DcCJCbbdh+7iPGpE5o3ygBh",
+	"qmZfg0iKZMzIJpk6lQ9kitOV3ytA4U0anq+9L5dD565tPd/kLY+CbbS5TPeMTqsOdZlJpZi9PsjsKcp1",
+	"Ezli7Yd+Ul0SFykmJmgap337dTX6snGa78cA6OY5ec4QnIWOnlHsDUP1QMU9KrdQoK0m+3uGA17S5VM7",
+	"JpyXDk8q1bjnZ4o6lKIOTfkOLnkW8/O9BTkjU3J7UGeCRF4EYVyfxCwbeR6iXTRighi8QPXWHkP43PIN",
+	"OLfmQyVbdCZg+skVECjuYiIAvHD2uB4lCAcv9aw+nsSRHvrn6u1zE+47kj1OWW/VepEsZwi2SbDs54ET",
+	"iphjjzXl6kErqVn2NmbZSGr9mEH2zhbYmXW8b2Ps41g+p7ZZagBNTS+3NIDOHIibGl+0Kg2KyHRdSuyh",
+	"vrs6xL6cBHjXRn7KI1LoFdCJdWpDW7s7ubwiJx2CCFMdBjJkzTRg/tTQ9CXXXdN/6dDWAp8muxU3gUDr",
+	"ns6cnQcysEw1s7SpZePBuvB6DSGPF76aWk6WoDyGZMzQi5sJcGs/po+9iYWdHw0WAUJIJFbTOppJtKIU",
+	"w1yiOpZATJaMkk0afJIaNjPEx42WXX9UapQqZM9bIbvRiR5iIcbcd+eHXzSJ1GqYLRpA3griI4zGxHP4",
+	"gCDuhyV8Ioh2EEdjrGMYlExhgiwlFhfC3qWC1z2/IHDYqRTgh53gmVWMlDT3q0Of824BlczTMfcvBOLM",
+	"0fDSIyaph6i0KSPemVh7zgjyiYQsEuaWWGcPGxIGjUfHp+MxBe0xoeY1eL4ikCSDIfexP9HNCyBdE+Rg",
+	"35/E5mtFoC5lPeIPfcpkLvm6yZT9QmW/parL3AHYJFzTzAeC/RPS4Nj/f9QugJqLma2/Nlf3xuXSEv9b",
+	"3lvNDgG6fypuD3XSiu41HXtTuC1Feh5ZiVpg5GAXarSUXWKPunnUxyKEI/fhp0271CE6cOTnYBvfgU7N",
+	"cR6ESxy74kAVMMyHOmXmMMwnYIkB2YslkIhFOfT9zhXQgU8Aex17Qsc3HWKJ8zb4JWdiQOTIZwTie9jI",
+	"8xYaiJeXRBJ7lCyNhMN8rlJIMD2p9PFizcELLBi3wkybc2QfCzztHRx25HgE+wJh+KVmAAUhePPg1V4K",
+	"Lbh/64ydmYeARnsRlCM1gDw89te1BGu+kLEM9o2OxhL2aANSjVSTtlBuCBEdUgkikXToDWsigtIgtKeI",
+	"u2X3cgibA7z8NQJiRKCpeDcUaTTuRUKAW/4+kDBm6EtjxF44fdl4NPryfG9sUiKVEqkZItUYsRiRYksQ",
+	"KZCLuEcdSpRYpP6a3BxtX3835XQHsTmuKWyLzPObhbc3IGO2fBLdMoNIsVCvwUINJxKCqbvdAGADRyJv",
+	"MZjKC8+FYsEW1DEoYIMMdqPPYeTs6VAtPfUhzF0MK7rwSlFLw6NtaZV2T6kbIrXY7Rh7XojqO2t9slXP",
+	"qmzPnv7cEMoA+06fXhLbMfOz7vOhiLzenxzw4cRgi+QzroVzKG5s5jOQ973kXhJfBiXg2X40XaoIxm5e",
+	"lZnDXTWKqecfrAgWfexh58KjQu20WBMHHsHsBFOvwmIfqEe1kYw9axLmEv8z8Wl3Eq+lOcSDwERlgQQi",
+	"UI8xAE/KHD6I9HuAqdekf5NjOqAyU9wN1v9Qe2K2iAi3lb3NDdr/a4R9zCRlwRKET4JVCOd76+dO9zJT",
+	"aB58pn4UjQYEj3BbQfe1D2ymmPmzdPi53Gj9W507eKZrYyPPM1/a8eoG4NH0cE1v7LtgXNHnul7b7yEe",
+	"NB3u25XbK+xCR9XJgckOvjRPTPd1t4Kv7YdL8gG9E57vVcnT4IqvLS6Osp4XoJwvwxlveS1j5PdHS2KT",
+	"oCnoVws0BXMR8xw59S1dQGLdPMjckNi8qFw1C7UXiKGYwvWeyuCQqi8/gVA/sq/wo62RJUsW/a+jdh8j",
+	"qENgbyrSAxuRADCgC9ndReGVXsxdy7T+yWfWwCNqWSQ4gxNhgh/gUACAqz0NAmVdLHEHC+1DCB6MGuJV",
+	"6IwTqru5PNpZ39Jug2MqlsORa+h+Pk0gOejcIwLJPYwbmRoFXQKEzicewar+H+BdNt9ZDIL5GVl1POpc",
+	"IPNZ4COKUah4IZf2iJAoKwhzz5Wk36W9voS/ztUuyhXt90JDGqtTb1GSJQfPV+NwKpIx6CAli1j70eWe",
+	"S/w6lv1/1n6YGtR72z3FzbTbKjZ7HyPR575EH1onx2ioGhR4AkFAPB9AtHR8PhbENwGX7AIcd/mQ6PwX",
+	"cx1yBe0xsPwl+eXqeuJuuaq9PeTiiXingVjMpHALlxZgn0vowgC7Gkcmq6botHIItYRo07k8YgQgmBmi",
+	"zBgi1eRmtzc2c3oioO4QBxIcl6mw8U0FdALH3AEMYLs81hsYZFbsXmI1gDEfeW6wESK9tbDmahOsCPOh",
+	"kmcHBDMZTLJxHeZjhmBPJZEJqHt/AlF+18iq1m804ieZIKvKiD9xsqAaDadc335zdxOSJFdyrS8HXpxr",
+	"RsXfnZ2t3dmqE11jI2j4ZupdlOW+2iF97II3rFpn7cY9xpPcrd2Fb+6h8+h+wpHJsNs9b/UnvbNtBisz",
+	"V4Xn5NCcDwih+tSl4J3k5lX5gFJ0rJirzpdxxuXdLhwyKlH202mpUaq2KtXyeaN8XC41y+f7385Pm+VG",
+	"7oX4SxsigXCwG4zTdIwALXJosjWvgYogFrow2fB7KEqF9LHk2kIeJK0KAL3UQnV8fgF/MrMvgaXwXo+4",
+	"q5TpxVWLrx4fqZWK3A0nB/SXdCdfZBQ/pGO43zB+qDI5jt++Wg3KKKlCPbB/uFQMPTwxmCOr8Z8mFK+k",
+	"Wl4Nf9wVEKAz0dOQ13nn8ijeauLwIT3F0wMFgK2aIgGkSAC3QwLAltJZyl1yHCLEAWfS594c6r32A/5d",
+	"0vkiSsURNrlcQF3wPOC+GJokYp7Hhd7iS5tRExtMllTNMJ6m+8XLiEVJPcNv4FEA5tNwx849k4vcChYe",
+	"NzgfQnCHQoR7KAclu4e/sJN3f+7ghuum0WQvzXMamx2/4OjNubc8NZeCkbvKxPMw77bw+Z+1+w/Ygjm5",
+	"yeVgesLTqK8nRlUsXbiOsMTk7Ahjnmsq0fK750W5eDzVABaBtVzRpTjJ0FkU9SUo5B/QWMJBuHm0VkgH",
+	"TgfU+NxCboOR7xMmwbry3//8j4iVN/kNdOW8850483IRRMZ5DelrEEVtHBlDaIw22pmYcVyT2WQps7Qi",
+	"eddaEyK4PjBGlDU/I7Oa0zcU0ckEzxXJ5/WTPmmpaCmjRLiscctEZFbThA+pLHZthogYdVhIOQHiZz6m",
+	"0DEeMbiwYGSMVNkCKmOnj9RmhDOMxQXYiKnUt2XaJoF8Q3RAQ0KrgGZ4bgCI4Jq1iJqE6VS5q3B5b8gj",
+	"GJ3VocKUgSiIIh2yVMO6BegEuHB/ARENATSJIHI0hBvUoHG4XJvbNJ7TuL4Y1TZ7fXUqOfJ4D1Fmexw5",
+	"9kFjtiPngK90u1bBxCyIRH2qzmkI2qT5Dcy8PwqZhvZ+WBHoO++gv0ZkRIpoc30TLjbV+gBCj+Q+cVGW",
+	"SiRG/iW9JAJhWCzsGxxucOXzR+wdLKmNgMtrEGzYLWs/1D8V9588ksTz9NoLiSUpoC99Dtdant43RO0V",
+	"hw8GquYsDl2domU0tBMjueLsNjGp/5OnND/LnPvcA9TM02a5cV4+rLTs7PjEoUNKmFwR5jbk3fS+yMcL",
+	"qmERrwvxMfOaqZzUy41mrVpqlVVDgGGuHTmzWJgpU/XnrIxg64a00UrS0KuvdhhlJveR58EyghcLjN9c",
+	"f+dDnHTdBlQCMXvqw1K9fn7aOA6Qy61/gECQS1uV8dUcB94waHtzM289DED+KaCS9qShAo19KiVhyHTL",
+	"XIh7mPVGuEdQFtKXh52JJFGwZd6hcjVw5fHhIpRxnWLdg02Vy2vAsa7PB6haa1XeVw5KrUqtet4sVw/L",
+	"DT3gw4+Vk1UjjwWOQWYG4GoSXZCJnl+LcKbGYO7WFClQZbrUFxHsoixcdRr/hmhObguHtiIM0QMPBV0a",
+	"xCxRgB9UTlCfj3yRRxvqqO5tb+fyer9z5hC1l3w+6vWNi4ht+F0EHC3aSwf7PoXDOIVWhrLhLloRObSg",
+	"JwU0z6cFZfUH4QbMI0GZQ4qIDLnTRwPqeVQQhzNX5M0Owl4OuihCIqX+mHGlKUbdKwTqE89Vm0ZtjU9h",
+	"We0Mo1vVGdT1DtIPAE4OC2mqNMnxtaTt4gm4joyJkHoZ8whLNOBCi7SxW+R6rdE6Pyl9PS9XW41KuWnG",
+	"YlYmyAkmINghj8QI5M88AlUjG9/rrcpJ+Y9atZwzfGaOg5FeoGlXpaJxuMmbPZaHbfHOMo3ILIKfD2VC",
+	"Emw2+Px78SBVeu7d9GI7HsGajs0my4enLvHoJfG1JqImoVLdr33NB3ndo4MS+jwZXylDwAVQ7Q4xhJu4",
+	"SnMI3XSup5axcZUO4xTzXXTqjdNvnMBF5swKAEDk1ByYruaQGXEQ2BEvCpNky+aDYx+pIfAJYoS4cb46",
+	"HHU86iBFYyOZ4+un+8eVA0V5c0VFUaPehq0+mSDsCa4YqmF0Lp6o7atqPqwclZut8w+104al2sk7MOaW",
+	"pHRVLgLHaHtBH5WJdIHZg/G+Uf50Wq4efFP76LBUOf6Gsl/K5Y/H34pqMU44A3JonNJ8c1AZl5pOw+Yk",
+	"g6GcFJBPBsSlWJJz69lgaUzg6aYJQ+gAZnAkuR9sObjEgvCHjo+dCyLFu5BEiaKmrDvr61Zkwq7rw42X",
+	"EgRhLsDhxCNdANOEadKzbBGx1WcdfpXIYN9XjltWStDM1kysDTXX3MWOVC1PqV7JR1mamiNLi1Q/s0q8",
+	"MwnSilYmzr1D2NGOeIfl47ISFfzI4uSQviIPUC4NqeRdTbSikosdjjk5YT5dy22i+A8gQ8T6jrJ4SFtK",
+	"dK+clOpFJWmCU4Map4bOgzaEJDob7ztU/nrwoVQ9KhdR+UvT0M/BkPiCM6j1Hapt7e4UI7jkRz4e9kPE",
+	"0Ih0vCKQ44H044TwfbnQsdFsHL379OWoki1hiSW+IFqIZRFFYSXGYqaUg6wRdvVKdUiX+8SIwT4Z8Evi",
+	"5gqoIuGgxzcDZ7Mzr4mU7tvMy2DHhAQLz859jDjk3qFxH0PyPJeC0ShYXOOcqYTsFQAzHY4SrEBlHSPQ",
+	"wuLiLhCkhraDo8aU7G0NS6AeBsPNFDMO8QWhv3mYKRpP/AIjUquhS1mIoctLWaU3E/DzjTJBhRGFAp2l",
+	"Q2zcBKTuui+4j8fyxKuwiGinbXmhReXRYnJijsOoi6k38snUdH758mU1UpBcN60z5c30bj32yLhPxdTA",
+	"0oiUFxaRYiOnNFm0pq8WWLkiFq/AhrEwpACMGjqCAMwtUcE3gpCtPd4t9cjllTThAuZkZ4IiRg9FqozI",
+	"bP0LwIU9qJZKAMlWTVGBLshQGu1Be+XDcqtKttYjT6lEvk4nAj2VSoGcg1pnmMWSN6VmDpMc1WHunqsP",
+	"gpqFpgwIUeqH8JL8EKYO/ow/tUFWn+tFzdSRIYG1txug41jXfc/jY32ENUuLhJKhEoj5KOifjmex8i0f",
+	"syk92Z1SlGPyNVP9WORwrQ60NRYp9mbh6Bce73JUkbInPQikVQOdc7umXs2k9zKBt8XAOznm2rvMVWB1",
+	"NOhoZQdsWBHzmBXqlO50Oc+72FrAkh2st/NhDymTW5sZoDt0MBpEqQ5lkvQgxcZM976ArqdoWzyrgQ7b",
+	"MDe+nZG2GYaXvLBhtHEibmPWxJ13o+wjkl8BrDb+yCMiV7QGSdj9NnAIoqGUBq7jL3SURkkiodiBTqQQ",
+	"2EhNlxTTgLkcc/8CZYHvEFcbXRkf5/Jo5IPFF8AvApuIUT+CDC9ampu1+JesaRBL1CMSbLza5miDQsAo",
+	"o1XriNmW8RmL9Rg0tSCuDczWIgfAVWh7fR1wCghzTzD15t5Vm/fJ+8Ggfphl73DuEcwSuc3m/fnDBCcz",
+	"SSoVE+b0fZ3pAmgvzA1E2SiVl2l910oLxXAT6MQhOv0XGGcEh5SOc9SeaXhK2Q+m8tfI9labE1YyNPzG",
+	"rNAx0QkSZCTQgpFPV33SJT5hDpmiCRC0NhNL9gTBB0QxJqcFyAOg3EcskRDvZG2NiqhrVCVrhSi8XBSX",
+	"U3bB+FiHCcHpe13CRsB6QRAwqWWiKscMa7YiCBgub5RPVZt9fdLDvutF+LYmpwVU6caYRbhbza1yXISB",
+	"t+BrmbdRwHASBrTXl3r3u1pzAdEDchBq9yqNUMFjV3CB1Q1smK5BEkzyWToVaYbXpUPDrECVEBo2EwkG",
+	"l2I28Wv0h4fD55G/DTRBPrMa/AUhYpSzQ6UW2ZAx+/seosZsV5Nmwb5bPkBspqGSRzGcijZU1tayl8ud",
+	"FbXTQRNF7f+j2vv1v//537bxNNAZzI2yO57rV3bjpLYL5iGwFC9IomvLVB8nmW6gqf/5I74Niht7e9vb",
+	"O3t7G7sQGBdBz7M6vX5UD1GkZ15Z+KXpF00Lj1GulvaPy4fBvp5jXo7u8mLmAIpY+D5bs3U8UDPeMNv/",
+	"wCBv2zFphLfgMBQzx7YZJal0cQvmVJcKEg7AzMH9iH1l7lGCnyYFUfS3fp/xuIMhXNMebW0p6WLP62Dn",
+	"ouVjJobcl4dESPv5zMu6IhTzXkY7EpsPM8IvRA2PA3OKt5YRAzksjM37gsMH0TK60c2dyCMzpuZJq54B",
+	"8HMAfrk71qSSCpcGP5x6F6IfTr2Yhgm8Adxk9EWAN3kTtESLjZhwZmJLdA3i5E6wiOogSfrXiKxOn4s7",
+	"405u/PS5X2o2bwc+eTfgyfirKTzNCOyksX5OoU5urMdBJ+1ncczJ6Frs3Gwz/hPDqtwtvAEognAuaxHk",
+	"1Clyq5jUHGq/N03tLVZqArWfehVS+/iLBdSeeBT/NsC+JJ6XQOnLHsX20Ng6I3S+XF2Wzp/oJl4Olbez",
+	"MSU1JFD5jcJmYauwfWfabjZinLjrHs1D1g1+LKZzmxsJhC6+KRaSuZlHsc4tpBFPiD4sC0q7c/0xP6w0",
+	"n9g55x3iT9iCk16DAiGD3N5l6VlPz3p61pc/6//O3zTg6FQQPwVBSUFQbhdnNDIWPWvz1Ba++WmxdDIm",
+	"41gfBEBaGzuN2RVDRGoDRQVlSfT6ctbMqBs41beYt/aJS1DaLBeTkzFlC00TLVViDuNKMDnMTQE+TDKq",
+	"KEpQ5ZJ2qb3aCZSDGfl+SQu/mqyS6y7nkLdxQ+fCeeakrUc0Jy2/ZHcXPFJjUmpMSo1JqTHp1RmTbsBs",
+	"HidL41N1JNACzFQiA/1QO1Ag7lsRKMDdf1QngrePO30BEq6FmIWbaRH6RGlMiMDDIPXWfjlKRNWoAQkq",
+	"ROAoEeCq3zBfpak3CRfR6AfXukH7U3Fn9q446iUZd4zWXV3aMVpLmtM+k68PF/HRXJYUrUmgr686AVWQ",
+	"lXHOSVyEmTh13qLqfJK78gs7eOv3oQ1vrj+qGV5gJvBvQmL/IkETbqq396IJN1ULqQH+2RjgozsiNb/f",
+	"xPx+b0pQmiVyllmnLDqSI3Iug75dRkjw1H3EfJBRz2bzcEZqmAfy+vwlh1veRUSY72E5k8Bib0R2Xka+",
+	"yD4Wi3NGLm1secXU85ETN6Zot0ulUlzaGmKzzGmwmMV5gQIiWzkp1Q28THKA+HtT23OltLOBAVIq6S1g",
+	"Y+oDUUTNVqnVVD0P4IoOArj/EfMJdk+ij7MhZp6SEHMFVGITjeWCLrE3IkGM4rwYAt3808uCUxngoV70",
+	"23iBmO0SRsKKEcB/dkeeN3nWaLRPAJbkcflFy0YtK54BIuJ9GKMfq/dNPiCyDziWAFTmc9YLRIMJGgEa",
+	"GJIcOdpuof5UW7/wJDALugHVDWALgLgvQ/hjaUbvlQu8HCYQGTBSvQHYrwGeBOGR7bU2yvYp8bHv9CeA",
+	"lDigkvg5m7DRwrVCpPWQ+A5hcpUwh7vELaI2ICn+f5vvm6NOu4DUUgSp6TGAvZvGdRC8GHXM7IPiZIln",
+	"IXnCwuVdctKgM/FJ21jfTFlnyjpT1pmyzpR1ijVBmDsf8j6AaQfGBoqzzdmhc6Nah1SELZBwEbXf+3zQ",
+	"ttCNCdwwZAiK/0zlB+6MqCdVdYORJ+kQ+3INe6CdSnpJUBYjSa4k8qExtVSmMsgT3u5wd9LOa6xW+zSX",
+	"h2zYkQoH9Iq4EVzO0LZuoHEtLCpgOgyVGi/y4HYBYADtEXXbuXeozX3ao6zitsGcIFCFrTbI0Justjjw",
+	"gIZF/hB51MbORRthdEjFkAvwcViNuq+qbwL8AI3I3KaDIfclZrKNKuZPhxRRn/Y036ZCMdABlZGcKvbC",
+	"AjVPWnUElwEo2w4xetXj89PGcVuDDJNBh7iuhcZR0zZigshcAdUMOrWpAwBgHYcMJYCz5RFGDh9OgGUN",
+	"h5o7xuFI202iem74ffbs7OysSQjLTeGgc2YQV1wfdyVqwz9qTqkwyKcGoKd9qN6IdojLY5ZGiyJKfjDl",
+	"3yFsiaCZU0EQ7krirwpJhkJVbfYv4Ktao1jXIkZbAJqsjG9O1VDOJIknqOMTfKEEv+rpMWwxNjEYCFE+",
+	"Hhcp1YkqRxFFX74Fdzmy3BzIoZGWbpCma8Gt0WMxDbCZqeXXJsVwUQsvOGHXY8oTEULmky4gssQgkkMQ",
+	"e3ViDI6FehjCZwPuXI9zSLyxc3WFfEWmFQknavVEG4i7iKCYZNuSF9bbedR2nMJGO4/++5//NZRL4ybj",
+	"sPrnLuIU0XBWxNEo4DI+/9mzzOnCEu/QUCPn+0T6E+RhSfzCWSaXRy4fszwS1FPNAlJUdwSAOhYSUNIB",
+	"QR1CWS9vIcqnuFarclKunbbeKVqth6ClDvnz5S8QlCx4yw3Er6UtFppXAxIZYLDq7/Kw3SFrApYIwxzm",
+	"bfAQ910QzC6I2s4xZahdRH0+RgPFseAmyCRlAdHK8ZW+TzHKthXfVWdAcn0S1H9Nngj1p5G22kocAv4L",
+	"1oVmudQ4+BBUU0QOFmSVMkGYknsuQevX7MRwNCwtpJ5NfqZqhp2h23gHbeiummMaYunbPAdfV9+Pet5o",
+	"teKa2nJKDmj/q60mRM2TGHqKLFjkdCUKCgPxNjJp8JQog/0Camuuzf02cvigQ5ludVBEpeohympwejNC",
+	"gLmtNVAWs0kuj6q1FsoyzkiugNo+cQi9JG5JCR9tlKXM8UaCXhKdSCN4vw+Q7G2UJVdhAW+MJ2H6qLwV",
+	"ryIJSvSqabwpI0vF1iDLfdSsNVoA1G/wBHUOB5OoKo8E11MAt91aKu+RFREmMVHr2iVq4l01ooiw3LZI",
+	"iXrHKaGKCllEGjkvFJxA0Nami19LrVbp4MNJudpqLrC32ZvV1Ox2K7PbE7OetQJiZNbG7i2AnpKHkG8G",
+	"koCov8zZzSN7NvR77Pv0EnuWuOnB5PKgGqijkUeOY+R1mxiia/i5DznqYXfkgjw3umwHayOkznxjc3E0",
+	"SHHt/dgtAlqnoH+Td6i92jY1KaqkxkeYS1mvgFqUCNTjSjGkLsqeVg5zeYSD9zeHO1u1kxKBPIs8ir6O",
+	"TpF6NfXbDAw+Cv5UEwbgaPpfydUP+K/jANyZ+q8aNHym/r0B5tnDANhNO7hL4g8sSdbpikBB1AdFxihi",
+	"gCeenc3uZHYP2ni7t26JK0ChddHbt2/foqw6tSsCWhAa7bLLR/6qS3tUognBvsjNW98Y4U/GBqVM7m7r",
+	"46VReDd3trbXN7fW1/dU828j+Lzry+DzJs2LhcF9ehOjOd7jzExTjzpIDsjcudDO5lTcAeAu3hg414eK",
+	"yJxW4fjdW5t6FbE/ub5hfdjvrWFDWuNkfh4FDCjSvbVvlKjl2leC5d0arxkZEdJXgutgsADQq2yperhW",
+	"a6xVa63cnE5YMXMOKyhVDyNMQP+qNTL5TLXWSibLquzqJQYUWlBC9AzZruoq4s+gwvgjU31A5Vetm12s",
+	"1PULQt3l1gKwPBNX4u3bNz/xTiswSN38UusEdLX0SuvlXGkZNdNI8ekF10+64LJU/vaGlrUfQV6+Jd1E",
+	"jJ+skom0X6LWPMtBWl6wPOiH6hmolzO67fO2+6c6bXJqIL1UOsMhdeP6KcpGuEiBuvqiCyZO64mGpmjv",
+	"D2O2nrFjgVlbv4tYvbLTGSTj2SNzyRMW7PyF8zXNgG84OV/6WGoLseJ+eZ00dVUQtfGlWtoP5dJhudE0",
+	"0NRa3Mnl0X7t8FseNWunjYNyHkVNRffhKROKVab56SOw87i5lyJbI4gkSJYj5ogRKfN/dOYPVDll/Y/O",
+	"+u94tRLl+Gs4Gko5h/sDpNu0b4iJGVvVCfIhdn7MPI7hPnKg7w8UWfqbDoPcJ9m2q7PKtHOFuTJBNLgz",
+	"FQ9S8eDFiwdBIrHgBKnDM33esL7Qih2nyISFp0ad1oIpcurTXJBCnnfhSgrSQ/XJYJ6w4MZTbiyRE+tB",
+	"pID4gIAKRuv9mw7j1Qb20g5lGMYzk00qP+vIHCVn4QaFvRYnXfr9QDs9BGRsKgGukVxWI25t19kwkj55",
+	"6mCmjyt1vKceCQMWC68wdaUiBwbfNMYb75n/r/0YYl8uMgMcWgIF+WaDL1H2pHJSBheCXEwumGXytoYp",
+	"Tl/Hfnq/nTL7F8/sw8mZc3rMJFlnkWQOX6DunEHoA7zsCHa37yKtmCgmaV2BtbgfyDDZdgJrK0bG3c69",
+	"Q2EMEGUeZSSvHQqoGHp48nACyr/W/nVn4eEgfr0WjstkbVWbko+ZxUVYbU2GJBUXUnHhgTHb7PGblhfg",
+	"qN6TzOATcGudHynT0AXCYJlLiuFAWOJPCr0COtM85yyj3f80myigiosczBT3izGACFnUksAMNxDaAdCG",
+	"5+gk0UCZjNdGlzLsWY+oIDlm4JiHBQL0W0uEQyQrTezEEA+QxD005iPPVZX7ZMAvTdwE5A2UPO5rXUBV",
+	"Lon2KdSzprSvMIYImL2VCi6pPxI2hzSkE9cRNsZUW0AtjjqT1SEWQjsYqg997uWVNIQw+roKqMWrxxxc",
+	"Gk1aZo4mfOQHGD0zEplZq/Q6JhXBXoUIdmLWdegTSxv8kFxR1iWOJG5gCIBc/B0oGQorWUEI2t7YDP26",
+	"9GSEQ4mdxcwC+ev+UFwf7ToCco8Dz5uBuH65YsX03YfDR0PPHqW1rrnxVhQmuBDRkUWPGiFkGW+Eg0SZ",
+	"4oSPlEhABsPYvqci3PdqvzNuD3ecpWjEKENEbFRgrQE/Ez+gIjhmU1+N+0pMC+I4LNez3XhlUtu0vLSk",
+	"nMZh2a/PGI6DfOHmCyVSUEZcHQkGkXqJqNg2OXfNNPRKEXr//JHhQ6udOSMh+YD4TYcPQ9TT2EREwVjj",
+	"xXo+Hw1tATP+02a5cV6rtyq16nn5a+mkflxWEy275lMLZKoDXyJJLcwom61GpXqUyWdGvhdvTc1srBJg",
+	"5QbNFNAhfcLkZ/UwU8ysZ0yBTDGzcZuUYXqX3EfSsBecCOzGoamvMHOYJVM3SCDWJNJ8ZeRVyRU11Uim",
+	"igFaChg0HtBCo2w6nImRJzWKAx5SdFRuobWwJ9OR6xHC+CrxRxdSrwgdWRaFVE/l0gnH7u/O0ZKtebjL",
+	"N05u9vp4Rf7OU33/eX5eBPFPoVUfNk49xm+Wg1c1HGHth/6jigdkmQw0MeakxG5oWKgTpxlUzNBp0OHg",
+	"dWDKHAniLkhc88x50YyhRs2s7ZmZPbC7RPnyHENSuDRLdvmwdlKqVM9LhyeVaoIj7OtLvHMTATWlNcsn",
+	"01lMbhZk1AEkF30KAPJCVVQMLhk18chq+IGuQa0KkKGMk7hElPWJTy2wl2WbukJdSBCJOhNUrzVbyS6a",
+	"KaV5UpTm8cTgVKd+ru5jyTSnfCUJE6DcJso5gvbYEnJNgDaoyttDFJoUCwsElqZq4fVl23uqCUgD4D+A",
+	"MAgvvzU+lUmHBI6xxiVW6M33gi99TtkFA9RLobF8X5+8IvQZjQkq6txeI63EKMIiamAkihdGCm6Y/0+T",
+	"2szp4C394+vv65X31fVvX3/360e/T47/3jnGX3ZY5ejtoPKhwf9o7o86W7+v49Kvvy5vd4HpvY6zp3Tp",
+	"GdOlNIfxkxS9FpPP4WjOTUZIPiVfSD6bL4V8PgCEbkDzHu8qIaWzL5zO3toe/6ps6ouoXoKmOe54VN/p",
+	"LvRi0Uhl0cyS1ovF+BaBwxPc82Lmoo7HnQt762uJXGGui8sX6ERj5JFnHXX8MJCD15Q9GPkCtt6sjUAt",
+	"kHae5r4EXDAK8PrIbqkC0lmAI2jTasJQZ4JWVle0l9ol8UVYyy1AJAFRywKHwY9V+C8fM1iuVfuHvtPM",
+	"Z1btHzDF+cyq+dfR15QWYTL+k1wNqU9KgDAZ/H0DuMiZOAZJtK8h7OLOBBLt5NFK6fi49mUFLpHiW35l",
+	"/7h28FG/Cbb/PJA9PaDlSGR4OCA99ZK9DdAFkZ3NpI7Ydw+dxCfqzRVdN5tvfWf7jc63Pns7HyxmNPH3",
+	"/qS8xYI9VMwwLidE/kbFmEpJfJ1o2+TNFsNujU3fxcMyRu7RXUwY8Sfitx7nbm80EYWuPlO37u3G3t7b",
+	"vc3tLVM2lrv93rrdwcSjov9bB99PpxNyq99bX7E/wfc3vZGefpt8r99wVvXXpqNwcKN7gdz/bH5mnEzu",
+	"sY/febfrk0ls4W/uNBiSliUcB+MQAJfMLfAhYVcDT8fviVXe7VKHuNwZQZykGPoEu6JPiBx4Bfj3znF/",
+	"076K9xXEl88cU3ZxrauLKvNPPsVJTBbYv/ERcnmoxQyJP6BCKMVFckSuiDOCOwsqwoCon5SCeTZU4PXd",
+	"SgGcYFeLDr4Rva3WoCUKynogk9dYU4v/C3xAS66LiO4spKW30OddW5NuI55vPvALhbxP9vNZPaHkui9F",
+	"Tbi91+efPyxn0H26qSQTn6A+WREII+ljqkF/ZyWXrb3N3b25HChJ9LgLBwLn02kmlOi+fp1JaeM+BNKt",
+	"va23uw8qkN5uFed0dntzK3/rFb6tbLpQQrnv/bHk5ngpnq0p016Caa+/fezYS5cwSR3sATeDHmFPibmT",
+	"aNThs8hnlt4jLSMsKbHGijJqyZeVkUaJttShh00my3Gfe6H8MyWOBdIS6kwQZhpsVpW9nfRk7qlevfQ0",
+	"h1H51Lng7DchsX8B/E2x2Tll5WRMmS70NGSd+zG+7a6/3XxQWWehpJC4AHM6urFxo47er0hzT6t/K0nm",
+	"p/iBpkLIcxRCRCqFvMB73agUspypZu5t75pLHCqMBpR47dsinifQGMDzw5ukaekkIhGsiKCDOo81ZJtS",
+	"7bg64goHucTVe32NDNtXlxGFM3bGWnCR3OM+lf1BUT3ZsHkloQPZANzSSiUGLNa0pwSRnMmADoAXqgEd",
+	"S2mya2Lp9CHZ5IALicSQOLRLHZ1PrxjLEk+lIF7XJHCnUpg2zANIOGsCxexg+RjIlRxz5OEO8QTKtvFv",
+	"AMVpWHDBMenodfpQAJgyU8lQUtk8as9+D+k6o09yBfRZD1JtL+yTmTyn3qRwxjYLqMa8CcIOpD7VDYP7",
+	"SRFhPVfjPhdEVa65aRtycw6xEAQyidMe4z5xC2dsy2TLj6x5OEd6dszi6/xL1EeQdddmuqf+1ArAjKit",
+	"BZYQtarAfaFb74JsVnhg1jNvXo8pEwjgTuC7Aqo3aq3yQat8aMbHCAXxGS5rEbOXs4Uztl1AAKgI6UZN",
+	"rmbI/jvmdlPqjM4wM9SksjMnx3zb4TIYKOx7KnDPJzaNPMzGikBtfe7qPlVbe9JGgkipekdlEbVPm+VG",
+	"Gw3whdm1ZlJXTMtjtenaOnSlHa832+djogYfTCNE0cCA1bc5003ZJxMU6RjUa6MdTaeQUIMADjvkvoRV",
+	"3imgKg+XRn1WRO1qrVo2qe/b6lGQfBXOcNsnWHDWRuRq6GHK4vOGKENj7rsmCkqvEWWX3Lskbh5SAUNn",
+	"zQEJE+wH3TRuDMkBUlrIOrTk7cUESZXjfcwC4r/aBDnb34WpBIOXSwF7PZjX9U38HYI1TGOiXp5j7rQ4",
+	"4YYHdtkIKSPJ/Bh3lB5lcLOvCZfCMSFqUXRURFl7OaiMbpxWTIlzyR2107t0V7Vp4EY4x08/hDvVg6/x",
+	"bQ4A+l7zxbqhMvdtLjaiecQUzFkC8TodujglXj+HeN0SxWme/xlnJGYNvbGj6L0COUU6nGyU3X5o183F",
+	"3np3nq3U3JqaW1Nza2puDRi5ZqU3Z+RKTQnjaeb7yYWQsHfzidMkrMykT8EkfPurUUuM799f6cY+Sdtb",
+	"e9uby7GHR/A8UpM7eUp+adtbe283bs9tH8khbXvrzcZ2/taL/4od0maBz2H8KyJOM/I6F14U1VsJvTpN",
+	"IXzxziLnj/UFhnkvyCXxsYeyjEPZ08Yx1AzEZwBW1QQP/ZFPV33SJT5hDpmS5te33yR47qfS04z0lAou",
+	"qeDy8N5qJBAHlhBY1NfEGflUToDldAj2iV8aqYP957+BPBL/Mtl40OpD7jH1Wl/mlOoVZB+5yFwd+5xL",
+	"m6Okz4XMafzbTDGzBuTXdHJWTBpQRoX0seS+jZIX4W1QcOaEvi8yONI9H6sZLYQ2gBJkKT/QyXpEgkhS",
+	"J77gDHuqESIEkvyCMJ1hOdoHEa1zJPv6aKk6WvBBQs0lD/YGXLYa4twN7qoj1R3Cg5JHsRIV5oV36txF",
+	"LmRJwj2ChtyjDr2m0roplBQeDAVE3t7OaqQ9+zM+dmiYMHcVbHyRyZ9pMLGlj5UTdEEmi7sqVLGEr0+0",
+	"FE4EykbyCukumZw1IpcHsxBlvXws05MbzdkZadHkdUhYsjBlV4KzQ0Lfp89WNH/2bPX65Om76DW4hza8",
+	"N6vVBrjN022YAdrBL2jSHufZ5k4blUgkfva0UVndP87daDynjUrSilLcY1xI6ojpHjdPWnW1BngiUHbo",
+	"YalkCJGLNPGBYE/2kyZfTJjT9znjI4EkFhdCSSmSds1BM4ZKkUeFQiFaY0uVTZruPvflqkeBHMXOrDnl",
+	"0TrIYMh97E/U4Z57pMEmEVCjbLA8AdxneJIidWuE0fm3uvrkoyyAjotcdGki9QZ5zWaqnk86AiwbLEe+",
+	"XnS4R5uuQQNEzH4fsF2bIcZInEYSRDbYM2/U1a5J0KNmWlJwcAhLC9QZScR48BVxEQ/5OkjGQgOeYDd2",
+	"XMO7wKQzBUwR7iQI7JiptY7uFFM488+///n/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -244,7 +244,8 @@ func (s *Server) resolveTarget(f gen.StrictHandlerFunc, operationID string) gen.
 	resolve := !notDelivered[operationID]
 	return func(c echo.Context, request any) (any, error) {
 		req := c.Request()
-		ctx := context.WithValue(req.Context(), requestFactsKey{}, requestFacts{accept: slices.Clone(req.Header.Values(echo.HeaderAccept))})
+		ctx := context.WithValue(req.Context(), requestFactsKey{}, requestFacts{accept: slices.Clone(req.Header.Values(echo.HeaderAccept)),
+			operation: operationID, path: req.URL.EscapedPath(), query: req.URL.RawQuery})
 		if p := principalFrom(ctx); resolve && p.SysAdmin() && ctx.Value(targetKey{}) == nil {
 			t, err := s.apply(ctx, p, r, c.Param)
 			if err != nil {
@@ -261,7 +262,11 @@ func (s *Server) resolveTarget(f gen.StrictHandlerFunc, operationID string) gen.
 // generated request objects do not carry: copied values, never the Echo
 // context itself, which Echo reuses once the request ends.
 type requestFacts struct {
-	accept []string // the Accept header's values
+	accept    []string // the Accept header's values
+	operation string   // the operation's id
+	// path and query are the request's, as sent (escaped): a list's
+	// Link names the same request with another cursor.
+	path, query string
 }
 
 type requestFactsKey struct{}

@@ -99,7 +99,11 @@ func (s *Server) ListAdmins(ctx context.Context, req gen.ListAdminsRequestObject
 	if me := principalFrom(ctx); !me.SysAdmin() && me.Admin != nil {
 		f.Self = me.Admin.ID
 	}
-	rows, total, err := s.store.ListAdmins(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListAdmins(ctx, f, pg)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +111,7 @@ func (s *Server) ListAdmins(ctx context.Context, req gen.ListAdminsRequestObject
 	if err != nil {
 		return nil, err
 	}
-	return gen.ListAdmins200JSONResponse{Body: out, Headers: gen.ListAdmins200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListAdmins200JSONResponse{Body: out, Headers: gen.ListAdmins200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // GetAdmin returns one administrator with its authorities.

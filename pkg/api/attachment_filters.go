@@ -99,7 +99,11 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 		}
 		return gen.ListDomainAttachmentFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders(x.headers())}, nil
 	}
-	rows, total, err := s.store.ListAttachmentFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListAttachmentFilters(ctx, domainID, action, pg)
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
@@ -107,7 +111,7 @@ func (s *Server) ListDomainAttachmentFilters(ctx context.Context, req gen.ListDo
 	for i := range rows {
 		out[i] = s.attachmentFilterOut(&rows[i])
 	}
-	return gen.ListDomainAttachmentFilters200JSONResponse{Body: out, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomainAttachmentFilters200JSONResponse{Body: out, Headers: gen.ListDomainAttachmentFilters200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // UpdateAttachmentFilter changes the fields present in the body.

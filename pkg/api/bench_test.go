@@ -51,8 +51,8 @@ func benchGet(b *testing.B, e *env, path string) {
 
 // BenchmarkDomains measures, over HTTP with 10,000 domains stored, a page
 // of the domain list (40, sorted by name, with its total: the first page,
-// a page at offset 5000, and a prefix-filtered page) and one domain, on
-// each database.
+// a page at offset 5000, the same page by its predecessor's Link, and a
+// prefix-filtered page) and one domain, on each database.
 func BenchmarkDomains(b *testing.B) {
 	const n = 10_000
 	for name, newURL := range databases(b) {
@@ -68,6 +68,13 @@ func BenchmarkDomains(b *testing.B) {
 			b.Run("ListDeepPage", func(b *testing.B) {
 				for b.Loop() {
 					benchGet(b, e, "/domains?offset=5000&pageSize=40")
+				}
+			})
+			// The same page, reached by the Link of the page before it.
+			link := e.do(req{Method: "GET", Path: "/domains?offset=4960&pageSize=40"}).expect(200).next("")
+			b.Run("ListDeepPageByLink", func(b *testing.B) {
+				for b.Loop() {
+					benchGet(b, e, link)
 				}
 			})
 			b.Run("ListPageFiltered", func(b *testing.B) {

@@ -46,7 +46,11 @@ func (s *Server) GetBroker(ctx context.Context, req gen.GetBrokerRequestObject) 
 // ListBrokers lists brokers.
 func (s *Server) ListBrokers(ctx context.Context, req gen.ListBrokersRequestObject) (gen.ListBrokersResponseObject, error) {
 	p := req.Params
-	rows, total, err := s.store.ListBrokers(ctx, match(p.Name), page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListBrokers(ctx, match(p.Name), pg)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +58,7 @@ func (s *Server) ListBrokers(ctx context.Context, req gen.ListBrokersRequestObje
 	for i := range rows {
 		out[i] = s.brokerOut(&rows[i])
 	}
-	return gen.ListBrokers200JSONResponse{Body: out, Headers: gen.ListBrokers200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListBrokers200JSONResponse{Body: out, Headers: gen.ListBrokers200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // CreateCustomer creates a customer, under a broker if one is given.
@@ -97,7 +101,11 @@ func (s *Server) GetCustomer(ctx context.Context, req gen.GetCustomerRequestObje
 func (s *Server) ListCustomers(ctx context.Context, req gen.ListCustomersRequestObject) (gen.ListCustomersResponseObject, error) {
 	p := req.Params
 	f := db.CustomerFilter{Name: match(p.Name), ExternalID: match(p.ExternalId), BrokerID: s.filterKey(p.BrokerId)}
-	rows, total, err := s.store.ListCustomers(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListCustomers(ctx, f, pg)
 	if err != nil {
 		return nil, err
 	}
@@ -105,5 +113,5 @@ func (s *Server) ListCustomers(ctx context.Context, req gen.ListCustomersRequest
 	for i := range rows {
 		out[i] = s.customerOut(&rows[i])
 	}
-	return gen.ListCustomers200JSONResponse{Body: out, Headers: gen.ListCustomers200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListCustomers200JSONResponse{Body: out, Headers: gen.ListCustomers200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }

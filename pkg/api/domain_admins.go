@@ -43,7 +43,7 @@ func (s *Server) grantable(ctx context.Context, t *target, perms []string) ([]st
 // domainAdmin loads the administrator of a domain admin route (the
 // target's), which must hold an authority on the domain.
 func (s *Server) domainAdmin(ctx context.Context, t *target) (*db.Admin, error) {
-	rows, _, err := s.store.ListAdmins(ctx, db.AdminFilter{OnDomain: &t.key, ID: &t.admin}, db.Page{PageSize: 1})
+	rows, _, _, err := s.store.ListAdmins(ctx, db.AdminFilter{OnDomain: &t.key, ID: &t.admin}, db.Page{PageSize: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,11 @@ func (s *Server) CreateDomainAdmin(ctx context.Context, req gen.CreateDomainAdmi
 func (s *Server) ListDomainAdmins(ctx context.Context, req gen.ListDomainAdminsRequestObject) (gen.ListDomainAdminsResponseObject, error) {
 	domainKey := targetOf(ctx).key
 	p := req.Params
-	rows, total, err := s.store.ListAdmins(ctx, db.AdminFilter{Search: match(p.Search), OnDomain: &domainKey}, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListAdmins(ctx, db.AdminFilter{Search: match(p.Search), OnDomain: &domainKey}, pg)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +139,7 @@ func (s *Server) ListDomainAdmins(ctx context.Context, req gen.ListDomainAdminsR
 	if err != nil {
 		return nil, err
 	}
-	return gen.ListDomainAdmins200JSONResponse{Body: out, Headers: gen.ListDomainAdmins200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomainAdmins200JSONResponse{Body: out, Headers: gen.ListDomainAdmins200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // GetDomainAdmin returns an administrator of the domain.

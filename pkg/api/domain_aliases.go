@@ -67,7 +67,11 @@ func (s *Server) DeleteDomainAlias(ctx context.Context, req gen.DeleteDomainAlia
 func (s *Server) ListDomainAliases(ctx context.Context, req gen.ListDomainAliasesRequestObject) (gen.ListDomainAliasesResponseObject, error) {
 	domainID := targetOf(ctx).key
 	p := req.Params
-	rows, total, err := s.store.ListDomainAliases(ctx, domainID, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListDomainAliases(ctx, domainID, pg)
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
@@ -75,7 +79,7 @@ func (s *Server) ListDomainAliases(ctx context.Context, req gen.ListDomainAliase
 	for i, a := range rows {
 		out[i] = s.aliasOut(a)
 	}
-	return gen.ListDomainAliases200JSONResponse{Body: out, Headers: gen.ListDomainAliases200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomainAliases200JSONResponse{Body: out, Headers: gen.ListDomainAliases200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // SetDomainAliases replaces a domain's aliases, all or nothing.

@@ -322,7 +322,11 @@ func (s *Server) ListDomains(ctx context.Context, req gen.ListDomainsRequestObje
 		f.Status = ptr(string(*p.Status))
 	}
 	f.Reach = readReach(principalFrom(ctx), PermDomainRead)
-	views, total, err := s.store.ListDomains(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	views, total, next, err := s.store.ListDomains(ctx, f, pg)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +334,7 @@ func (s *Server) ListDomains(ctx context.Context, req gen.ListDomainsRequestObje
 	for i := range views {
 		out[i] = s.domainOut(&views[i])
 	}
-	return gen.ListDomains200JSONResponse{Body: out, Headers: gen.ListDomains200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomains200JSONResponse{Body: out, Headers: gen.ListDomains200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // UpdateDomain applies the fields present in the body. A DELETED domain is

@@ -119,7 +119,11 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 		}
 		return gen.ListDomainEmailAliases200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainEmailAliases200ResponseHeaders(x.headers())}, nil
 	}
-	views, total, err := s.store.ListEmailAliases(ctx, domainID, f, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	views, total, next, err := s.store.ListEmailAliases(ctx, domainID, f, pg)
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
@@ -127,7 +131,7 @@ func (s *Server) ListDomainEmailAliases(ctx context.Context, req gen.ListDomainE
 	for i := range views {
 		out[i] = s.emailAliasOut(&views[i])
 	}
-	return gen.ListDomainEmailAliases200JSONResponse{Body: out, Headers: gen.ListDomainEmailAliases200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomainEmailAliases200JSONResponse{Body: out, Headers: gen.ListDomainEmailAliases200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // UpdateEmailAlias changes the alias's address and, when recipients is

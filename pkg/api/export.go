@@ -113,10 +113,12 @@ type spreadsheet struct {
 }
 
 // exportHeaders is the shape of the headers of every list's 200 response
-// (X-Total-Count, Content-Disposition): the generated per-operation types
-// convert from it, gen.ListXxx200ResponseHeaders(x.headers()).
+// (X-Total-Count, Content-Disposition, Link): the generated per-operation
+// types convert from it, gen.ListXxx200ResponseHeaders(x.headers()). An
+// export is never paged: it has no Link.
 type exportHeaders = struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 

@@ -144,7 +144,11 @@ func (s *Server) ListOptionDefs(ctx context.Context, req gen.ListOptionDefsReque
 	if p.Scope != nil {
 		f.Scope = db.OptionScope(*p.Scope)
 	}
-	defs, total, err := db.OptionDefs(f, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	defs, total, next, err := db.OptionDefs(f, pg)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +156,7 @@ func (s *Server) ListOptionDefs(ctx context.Context, req gen.ListOptionDefsReque
 	for i, d := range defs {
 		out[i] = optionDefOut(d)
 	}
-	return gen.ListOptionDefs200JSONResponse{Body: out, Headers: gen.ListOptionDefs200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListOptionDefs200JSONResponse{Body: out, Headers: gen.ListOptionDefs200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // ListDomainOptions lists the options a domain can set, with its values

@@ -49,7 +49,11 @@ func (s *Server) GetOutgoingProvider(ctx context.Context, req gen.GetOutgoingPro
 // ListOutgoingProviders lists providers.
 func (s *Server) ListOutgoingProviders(ctx context.Context, req gen.ListOutgoingProvidersRequestObject) (gen.ListOutgoingProvidersResponseObject, error) {
 	p := req.Params
-	rows, total, err := s.store.ListOutgoingProviders(ctx, match(p.Name), page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListOutgoingProviders(ctx, match(p.Name), pg)
 	if err != nil {
 		return nil, err
 	}
@@ -57,5 +61,5 @@ func (s *Server) ListOutgoingProviders(ctx context.Context, req gen.ListOutgoing
 	for i := range rows {
 		out[i] = s.outgoingProviderOut(rows[i])
 	}
-	return gen.ListOutgoingProviders200JSONResponse{Body: out, Headers: gen.ListOutgoingProviders200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListOutgoingProviders200JSONResponse{Body: out, Headers: gen.ListOutgoingProviders200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }

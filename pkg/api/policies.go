@@ -258,8 +258,12 @@ func (s *Server) GetPolicy(ctx context.Context, req gen.GetPolicyRequestObject) 
 // ListDomainPolicies lists a domain's policies.
 func (s *Server) ListDomainPolicies(ctx context.Context, req gen.ListDomainPoliciesRequestObject) (gen.ListDomainPoliciesResponseObject, error) {
 	domainID := targetOf(ctx).key
-	rows, total, err := s.store.ListPolicies(ctx, domainID, db.PolicyFilter{},
-		page(req.Params.Offset, req.Params.PageSize, req.Params.Sort))
+	p := req.Params
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListPolicies(ctx, domainID, db.PolicyFilter{}, pg)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +271,7 @@ func (s *Server) ListDomainPolicies(ctx context.Context, req gen.ListDomainPolic
 	for i := range rows {
 		out[i] = s.policyOut(&rows[i])
 	}
-	return gen.ListDomainPolicies200JSONResponse{Body: out, Headers: gen.ListDomainPolicies200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomainPolicies200JSONResponse{Body: out, Headers: gen.ListDomainPolicies200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // UpdatePolicy changes the fields present in the body (sysadmin only).

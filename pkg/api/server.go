@@ -176,6 +176,7 @@ type Server struct {
 	purgeDelay time.Duration
 	ready      func() bool
 	jwtKey     []byte
+	cursors    cursorSeal
 	limits     Limits
 	publicURL  string
 	// recheckInFlight and recheckPeak count the periodic re-check's checks
@@ -261,6 +262,11 @@ func New(opts Options) (*echo.Echo, error) {
 		}
 	}
 	s.links = releaseLinks(s.jwtKey)
+	cursors, err := newCursorSeal(s.jwtKey)
+	if err != nil {
+		return nil, err
+	}
+	s.cursors = cursors
 	if opts.Workers != nil {
 		m := &notify.Mailer{Store: s.store, Service: opts.Service, Sign: s.dkimSign, TempToken: s.IssueTempToken,
 			Mail: s.mail, PublicURL: s.publicURL, Links: s.links, Enqueue: s.jobs.Insert,

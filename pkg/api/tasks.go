@@ -416,7 +416,7 @@ func (s *Server) mailboxesToRemediate(ctx context.Context) ([]int64, error) {
 		}
 		return []int64{p.User.ID}, nil
 	}
-	users, total, err := s.store.ListUsers(ctx, db.UserFilter{Reach: readReach(p, PermFilterEdit)}, listing.Page{PageSize: maxRemediationRecipients})
+	users, total, _, err := s.store.ListUsers(ctx, db.UserFilter{Reach: readReach(p, PermFilterEdit)}, listing.Page{PageSize: maxRemediationRecipients})
 	if err != nil {
 		return nil, err
 	}

@@ -88,7 +88,11 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 		}
 		return gen.ListDomainUriFilters200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainUriFilters200ResponseHeaders(x.headers())}, nil
 	}
-	rows, total, err := s.store.ListUriFilters(ctx, domainID, action, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListUriFilters(ctx, domainID, action, pg)
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
@@ -96,7 +100,7 @@ func (s *Server) ListDomainUriFilters(ctx context.Context, req gen.ListDomainUri
 	for i := range rows {
 		out[i] = s.uriFilterOut(&rows[i])
 	}
-	return gen.ListDomainUriFilters200JSONResponse{Body: out, Headers: gen.ListDomainUriFilters200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomainUriFilters200JSONResponse{Body: out, Headers: gen.ListDomainUriFilters200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // UpdateUriFilter changes the fields present in the body.

@@ -205,16 +205,22 @@ func (s *Server) GetUser(ctx context.Context, req gen.GetUserRequestObject) (gen
 	return gen.GetUser200JSONResponse(s.userOut(v)), nil
 }
 
-func (s *Server) userPage(ctx context.Context, f db.UserFilter, p db.Page) ([]gen.User, int64, error) {
-	views, total, err := s.store.ListUsers(ctx, f, p)
+// userPage is a page of users for the wire, the count of all matches, and
+// the Link to the next page (nil on the last).
+func (s *Server) userPage(ctx context.Context, f db.UserFilter, offset *gen.Offset, pageSize *gen.PageSize, sort *string, cursor *gen.Cursor) ([]gen.User, int64, *string, error) {
+	p, err := s.listPage(ctx, offset, pageSize, sort, cursor)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
+	}
+	views, total, next, err := s.store.ListUsers(ctx, f, p)
+	if err != nil {
+		return nil, 0, nil, err
 	}
 	out := make([]gen.User, len(views))
 	for i := range views {
 		out[i] = s.userOut(&views[i])
 	}
-	return out, total, nil
+	return out, total, s.nextLink(ctx, next), nil
 }
 
 // ListUsers lists the users the caller may read, across domains.
@@ -225,11 +231,11 @@ func (s *Server) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) 
 		return nil, err
 	}
 	f := db.UserFilter{Email: match(email), PlatformName: match(p.PlatformName), Reach: readReach(principalFrom(ctx), PermUserRead)}
-	out, total, err := s.userPage(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	out, total, link, err := s.userPage(ctx, f, p.Offset, p.PageSize, p.Sort, p.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	return gen.ListUsers200JSONResponse{Body: out, Headers: gen.ListUsers200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListUsers200JSONResponse{Body: out, Headers: gen.ListUsers200ResponseHeaders{XTotalCount: total, Link: link}}, nil
 }
 
 // ListDomainUsers lists a domain's users.
@@ -248,11 +254,11 @@ func (s *Server) ListDomainUsers(ctx context.Context, req gen.ListDomainUsersReq
 		}
 		return gen.ListDomainUsers200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainUsers200ResponseHeaders(x.headers())}, nil
 	}
-	out, total, err := s.userPage(ctx, f, page(p.Offset, p.PageSize, p.Sort))
+	out, total, link, err := s.userPage(ctx, f, p.Offset, p.PageSize, p.Sort, p.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	return gen.ListDomainUsers200JSONResponse{Body: out, Headers: gen.ListDomainUsers200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomainUsers200JSONResponse{Body: out, Headers: gen.ListDomainUsers200ResponseHeaders{XTotalCount: total, Link: link}}, nil
 }
 
 // UpdateUser applies the fields present in the body. A user stays in its

@@ -162,11 +162,15 @@ func (s *Server) ListDomainWblistRules(ctx context.Context, req gen.ListDomainWb
 		}
 		return gen.ListDomainWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListDomainWblistRules200ResponseHeaders(x.headers())}, nil
 	}
-	rows, total, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListWblistRules(ctx, o, f, pg)
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
-	return gen.ListDomainWblistRules200JSONResponse{Body: s.wblistOuts(rows), Headers: gen.ListDomainWblistRules200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListDomainWblistRules200JSONResponse{Body: s.wblistOuts(rows), Headers: gen.ListDomainWblistRules200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // ListUserWblistRules lists a mailbox's sender rules that have not
@@ -182,11 +186,15 @@ func (s *Server) ListUserWblistRules(ctx context.Context, req gen.ListUserWblist
 		}
 		return gen.ListUserWblistRules200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse{Body: x.Body, Headers: gen.ListUserWblistRules200ResponseHeaders(x.headers())}, nil
 	}
-	rows, total, err := s.store.ListWblistRules(ctx, o, f, page(p.Offset, p.PageSize, p.Sort))
+	pg, err := s.listPage(ctx, p.Offset, p.PageSize, p.Sort, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, total, next, err := s.store.ListWblistRules(ctx, o, f, pg)
 	if err != nil {
 		return nil, about(err, fault.User)
 	}
-	return gen.ListUserWblistRules200JSONResponse{Body: s.wblistOuts(rows), Headers: gen.ListUserWblistRules200ResponseHeaders{XTotalCount: total}}, nil
+	return gen.ListUserWblistRules200JSONResponse{Body: s.wblistOuts(rows), Headers: gen.ListUserWblistRules200ResponseHeaders{XTotalCount: total, Link: s.nextLink(ctx, next)}}, nil
 }
 
 // AddDomainWblistRules adds rules to a domain, all or nothing.

@@ -2562,6 +2562,9 @@ type WblistRuleAdd struct {
 // WblistRuleType Action of a sender filtering rule. Input is case-insensitive (normalised to the canonical spelling listed here); output always uses the canonical spelling.
 type WblistRuleType string
 
+// Cursor defines model for Cursor.
+type Cursor = string
+
 // Offset defines model for Offset.
 type Offset = int32
 
@@ -2609,6 +2612,13 @@ type ListBrokersParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2623,6 +2633,13 @@ type ListCustomersParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2644,6 +2661,13 @@ type ListDomainsParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2690,6 +2714,13 @@ type ListDomainAdminsParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field login by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2710,6 +2741,13 @@ type ListDomainAliasesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // AddDomainAliasJSONBody defines parameters for AddDomainAlias.
@@ -2726,6 +2764,13 @@ type ListDomainAttachmentFiltersParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2740,6 +2785,13 @@ type ListDomainUriFiltersParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2758,6 +2810,13 @@ type ListDomainEmailAliasesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Email Filter groups by the alias's email
 	Email *string `form:"email,omitempty" json:"email,omitempty"`
@@ -2782,6 +2841,13 @@ type ListDomainPoliciesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListDomainUsersParams defines parameters for ListDomainUsers.
@@ -2791,6 +2857,13 @@ type ListDomainUsersParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2812,6 +2885,13 @@ type ListDomainWblistRulesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2837,6 +2917,13 @@ type ListOptionDefsParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2855,6 +2942,13 @@ type ListOutgoingProvidersParams struct {
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2869,6 +2963,13 @@ type ListAdminsParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field login by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2905,6 +3006,13 @@ type ListUsersParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -3004,6 +3112,13 @@ type ListUserWblistRulesParams struct {
 
 	// PageSize Maximum number of items returned.
 	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// Cursor Extension (not in the reference document): continues the list just after the
+	// last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+	// that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+	// a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+	// other than its page's, is a 400 naming `cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Sort Define the sort applied on response. Prefix the field name by '-' to reverse the sort.
 	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
@@ -8151,6 +8266,18 @@ func NewListBrokersRequest(server string, params *ListBrokersParams) (*http.Requ
 
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -8360,6 +8487,18 @@ func NewListCustomersRequest(server string, params *ListCustomersParams) (*http.
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8765,6 +8904,18 @@ func NewListDomainsRequest(server string, params *ListDomainsParams) (*http.Requ
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9197,6 +9348,18 @@ func NewListDomainAdminsRequest(server string, domainId string, params *ListDoma
 
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -9480,6 +9643,18 @@ func NewListDomainAliasesRequest(server string, domainId string, params *ListDom
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9859,6 +10034,18 @@ func NewListDomainAttachmentFiltersRequest(server string, domainId string, param
 
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -9994,6 +10181,18 @@ func NewListDomainUriFiltersRequest(server string, domainId string, params *List
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10150,6 +10349,18 @@ func NewListDomainEmailAliasesRequest(server string, domainId string, params *Li
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10755,6 +10966,18 @@ func NewListDomainPoliciesRequest(server string, domainId string, params *ListDo
 
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -10866,6 +11089,18 @@ func NewListDomainUsersRequest(server string, domainId string, params *ListDomai
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10987,6 +11222,18 @@ func NewListDomainWblistRulesRequest(server string, domainId string, params *Lis
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11688,6 +11935,18 @@ func NewListOptionDefsRequest(server string, params *ListOptionDefsParams) (*htt
 
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -11916,6 +12175,18 @@ func NewListOutgoingProvidersRequest(server string, params *ListOutgoingProvider
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -12454,6 +12725,18 @@ func NewListAdminsRequest(server string, params *ListAdminsParams) (*http.Reques
 
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -12860,6 +13143,18 @@ func NewListUsersRequest(server string, params *ListUsersParams) (*http.Request,
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -14085,6 +14380,18 @@ func NewListUserWblistRulesRequest(server string, userId string, params *ListUse
 		if params.PageSize != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -16531,6 +16838,7 @@ func (r GetTokenResponse) ContentType() string {
 
 // ListBrokersResponse200Headers the declared response headers of an HTTP 200 response for ListBrokers
 type ListBrokersResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -17031,6 +17339,7 @@ func (r SetBrokerAdminAuthoritiesResponse) ContentType() string {
 
 // ListCustomersResponse200Headers the declared response headers of an HTTP 200 response for ListCustomers
 type ListCustomersResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -18038,6 +18347,7 @@ func (r GetCustomerOptionResponse) ContentType() string {
 
 // ListDomainsResponse200Headers the declared response headers of an HTTP 200 response for ListDomains
 type ListDomainsResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -18913,6 +19223,7 @@ func (r SetDomainUsersAccessResponse) ContentType() string {
 
 // ListDomainAdminsResponse200Headers the declared response headers of an HTTP 200 response for ListDomainAdmins
 type ListDomainAdminsResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -19531,6 +19842,7 @@ func (r SetDomainAdminAuthoritiesResponse) ContentType() string {
 
 // ListDomainAliasesResponse200Headers the declared response headers of an HTTP 200 response for ListDomainAliases
 type ListDomainAliasesResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -20560,6 +20872,7 @@ func (r UpdateDomainDkimResponse) ContentType() string {
 // ListDomainAttachmentFiltersResponse200Headers the declared response headers of an HTTP 200 response for ListDomainAttachmentFilters
 type ListDomainAttachmentFiltersResponse200Headers struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -20825,6 +21138,7 @@ func (r AddDomainAttachmentFilterResponse) ContentType() string {
 // ListDomainUriFiltersResponse200Headers the declared response headers of an HTTP 200 response for ListDomainUriFilters
 type ListDomainUriFiltersResponse200Headers struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -21090,6 +21404,7 @@ func (r AddDomainUriFilterResponse) ContentType() string {
 // ListDomainEmailAliasesResponse200Headers the declared response headers of an HTTP 200 response for ListDomainEmailAliases
 type ListDomainEmailAliasesResponse200Headers struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -22611,6 +22926,7 @@ func (r GetDomainOptionResponse) ContentType() string {
 
 // ListDomainPoliciesResponse200Headers the declared response headers of an HTTP 200 response for ListDomainPolicies
 type ListDomainPoliciesResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -22883,6 +23199,7 @@ func (r CreatePolicyResponse) ContentType() string {
 // ListDomainUsersResponse200Headers the declared response headers of an HTTP 200 response for ListDomainUsers
 type ListDomainUsersResponse200Headers struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -23009,6 +23326,7 @@ func (r ListDomainUsersResponse) ContentType() string {
 // ListDomainWblistRulesResponse200Headers the declared response headers of an HTTP 200 response for ListDomainWblistRules
 type ListDomainWblistRulesResponse200Headers struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -24890,6 +25208,7 @@ func (r LivezResponse) ContentType() string {
 
 // ListOptionDefsResponse200Headers the declared response headers of an HTTP 200 response for ListOptionDefs
 type ListOptionDefsResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -25494,6 +25813,7 @@ func (r GetPlatformOptionResponse) ContentType() string {
 
 // ListOutgoingProvidersResponse200Headers the declared response headers of an HTTP 200 response for ListOutgoingProviders
 type ListOutgoingProvidersResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -26972,6 +27292,7 @@ func (r ReleaseByLinkResponse) ContentType() string {
 
 // ListAdminsResponse200Headers the declared response headers of an HTTP 200 response for ListAdmins
 type ListAdminsResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -27951,6 +28272,7 @@ func (r GetTemporaryAuthTokenResponse) ContentType() string {
 
 // ListUsersResponse200Headers the declared response headers of an HTTP 200 response for ListUsers
 type ListUsersResponse200Headers struct {
+	Link        *string
 	XTotalCount int64
 }
 
@@ -30417,6 +30739,7 @@ func (r SetUserSignResponse) ContentType() string {
 // ListUserWblistRulesResponse200Headers the declared response headers of an HTTP 200 response for ListUserWblistRules
 type ListUserWblistRulesResponse200Headers struct {
 	ContentDisposition *string
+	Link               *string
 	XTotalCount        int64
 }
 
@@ -34466,6 +34789,13 @@ func ParseListBrokersResponse(rsp *http.Response) (*ListBrokersResponse, error) 
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListBrokersResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -34963,6 +35293,13 @@ func ParseListCustomersResponse(rsp *http.Response) (*ListCustomersResponse, err
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListCustomersResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -35964,6 +36301,13 @@ func ParseListDomainsResponse(rsp *http.Response) (*ListDomainsResponse, error) 
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListDomainsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -36840,6 +37184,13 @@ func ParseListDomainAdminsResponse(rsp *http.Response) (*ListDomainAdminsRespons
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListDomainAdminsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -37452,6 +37803,13 @@ func ParseListDomainAliasesResponse(rsp *http.Response) (*ListDomainAliasesRespo
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListDomainAliasesResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -38484,6 +38842,13 @@ func ParseListDomainAttachmentFiltersResponse(rsp *http.Response) (*ListDomainAt
 			}
 			headers.ContentDisposition = &value
 		}
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -38758,6 +39123,13 @@ func ParseListDomainUriFiltersResponse(rsp *http.Response) (*ListDomainUriFilter
 			}
 			headers.ContentDisposition = &value
 		}
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -39031,6 +39403,13 @@ func ParseListDomainEmailAliasesResponse(rsp *http.Response) (*ListDomainEmailAl
 				return nil, err
 			}
 			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
 		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
@@ -40544,6 +40923,13 @@ func ParseListDomainPoliciesResponse(rsp *http.Response) (*ListDomainPoliciesRes
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListDomainPoliciesResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -40825,6 +41211,13 @@ func ParseListDomainUsersResponse(rsp *http.Response) (*ListDomainUsersResponse,
 			}
 			headers.ContentDisposition = &value
 		}
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -40959,6 +41352,13 @@ func ParseListDomainWblistRulesResponse(rsp *http.Response) (*ListDomainWblistRu
 				return nil, err
 			}
 			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
 		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
@@ -42807,6 +43207,13 @@ func ParseListOptionDefsResponse(rsp *http.Response) (*ListOptionDefsResponse, e
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListOptionDefsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -43408,6 +43815,13 @@ func ParseListOutgoingProvidersResponse(rsp *http.Response) (*ListOutgoingProvid
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListOutgoingProvidersResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -44856,6 +45270,13 @@ func ParseListAdminsResponse(rsp *http.Response) (*ListAdminsResponse, error) {
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListAdminsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -45829,6 +46250,13 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListUsersResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
@@ -48298,6 +48726,13 @@ func ParseListUserWblistRulesResponse(rsp *http.Response) (*ListUserWblistRulesR
 				return nil, err
 			}
 			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
 		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64

@@ -1,6 +1,7 @@
 package listing
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -86,14 +87,14 @@ func TestParseSort(t *testing.T) {
 func TestSlice(t *testing.T) {
 	type item struct {
 		name string
-		n    int
+		n    string
 	}
-	items := []item{{"b", 2}, {"a", 2}, {"c", 1}, {"ab", 3}}
+	items := []item{{"b", "2"}, {"a", "2"}, {"c", "1"}, {"ab", "3"}}
 	fields := Fields[item]{
-		"name": func(a, b item) int { return strings.Compare(a.name, b.name) },
-		"n":    func(a, b item) int { return a.n - b.n },
+		"name": func(it item) string { return it.name },
+		"n":    func(it item) string { return it.n },
 	}
-	tie := func(a, b item) int { return strings.Compare(a.name, b.name) }
+	tie := func(it item) string { return it.name }
 	names := func(its []item) string {
 		var s []string
 		for _, it := range its {
@@ -106,24 +107,64 @@ func TestSlice(t *testing.T) {
 		keep  func(item) bool
 		want  string
 		total int64
+		next  *Cursor
 	}{
-		{Page{PageSize: 10}, nil, "a,ab,b,c", 4},
-		{Page{PageSize: 10, Sort: "-name"}, nil, "c,b,ab,a", 4},
-		{Page{PageSize: 10, Sort: "n"}, nil, "c,a,b,ab", 4},  // ties by name
-		{Page{PageSize: 10, Sort: "-n"}, nil, "ab,b,a,c", 4}, // the whole order reversed
-		{Page{Offset: 1, PageSize: 2}, nil, "ab,b", 4},       // a window
-		{Page{Offset: 4, PageSize: 2}, nil, "", 4},           // past the end
-		{Page{PageSize: 10}, func(it item) bool { return Match("a*").Matches(it.name) }, "a,ab", 2},
+		{Page{PageSize: 10}, nil, "a,ab,b,c", 4, nil},
+		{Page{PageSize: 10, Sort: "-name"}, nil, "c,b,ab,a", 4, nil},
+		{Page{PageSize: 10, Sort: "n"}, nil, "c,a,b,ab", 4, nil},                                // ties by name
+		{Page{PageSize: 10, Sort: "-n"}, nil, "ab,b,a,c", 4, nil},                               // the whole order reversed
+		{Page{Offset: 1, PageSize: 2}, nil, "ab,b", 4, &Cursor{Order{"name", false}, "b", "b"}}, // a window
+		{Page{Offset: 2, PageSize: 2}, nil, "b,c", 4, nil},                                      // the last page
+		{Page{Offset: 4, PageSize: 2}, nil, "", 4, nil},                                         // past the end
+		{Page{PageSize: 10}, func(it item) bool { return Match("a*").Matches(it.name) }, "a,ab", 2, nil},
+		// Keyset pages: just after the cursor's item, whether or not it is
+		// still there.
+		{Page{PageSize: 2, After: &Cursor{Order{"name", false}, "ab", "ab"}}, nil, "b,c", 4, nil},
+		{Page{PageSize: 1, After: &Cursor{Order{"name", false}, "aa", "aa"}}, nil, "ab", 4, &Cursor{Order{"name", false}, "ab", "ab"}},
+		{Page{PageSize: 2, Sort: "-n", After: &Cursor{Order{"n", true}, "2", "b"}}, nil, "a,c", 4, nil},
+		{Page{PageSize: 1, Sort: "n", After: &Cursor{Order{"n", false}, "2", "a"}}, nil, "b", 4, &Cursor{Order{"n", false}, "2", "b"}},
+		{Page{PageSize: 2, After: &Cursor{Order{"name", false}, "c", "c"}}, nil, "", 4, nil},
 	} {
-		got, total, err := Slice(items, tc.keep, tc.p, fields, "name", tie)
-		if err != nil || names(got) != tc.want || total != tc.total {
-			t.Errorf("Slice(%+v) = %q, %d, %v; want %q, %d", tc.p, names(got), total, err, tc.want, tc.total)
+		got, total, next, err := Slice(items, tc.keep, tc.p, fields, "name", tie)
+		if err != nil || names(got) != tc.want || total != tc.total || !reflect.DeepEqual(next, tc.next) {
+			t.Errorf("Slice(%+v) = %q, %d, %+v, %v; want %q, %d, %+v", tc.p, names(got), total, next, err, tc.want, tc.total, tc.next)
 		}
 	}
 	if !slices.Equal([]string{names(items)}, []string{"b,a,c,ab"}) {
 		t.Errorf("Slice reordered its input: %s", names(items))
 	}
-	if _, _, err := Slice(items, nil, Page{PageSize: 1, Sort: "size"}, fields, "name", tie); fault.KindOf(err) != fault.Invalid {
+	if _, _, _, err := Slice(items, nil, Page{PageSize: 1, Sort: "size"}, fields, "name", tie); fault.KindOf(err) != fault.Invalid {
 		t.Errorf("sort=size: %v, want a 400", err)
+	}
+}
+
+// A cursor continues the order it was read in, and says where its page
+// starts: another order, or an offset beside it, is a 400 naming cursor.
+func TestPageStart(t *testing.T) {
+	byName := Order{Field: "name"}
+	c := &Cursor{Order: byName, Key: "a", Tie: int64(1)}
+	for _, tc := range []struct {
+		p    Page
+		o    Order
+		want string // "" for no error
+	}{
+		{Page{PageSize: 1}, byName, ""},
+		{Page{Offset: 5, PageSize: 1}, byName, ""},
+		{Page{PageSize: 1, After: c}, byName, ""},
+		{Page{PageSize: 1, After: c}, Order{Field: "name", Desc: true}, "sorted by name, not by -name"},
+		{Page{PageSize: 1, After: c}, Order{Field: "id"}, "sorted by name, not by id"},
+		{Page{Offset: 1, PageSize: 1, After: c}, byName, "offset"},
+	} {
+		err := tc.p.Start(tc.o)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%+v in %v: %v", tc.p, tc.o, err)
+			}
+			continue
+		}
+		f, ok := fault.As(err)
+		if !ok || f.Kind != fault.Invalid || f.Field != "cursor" || !strings.Contains(f.Detail, tc.want) {
+			t.Errorf("%+v in %v: %v; want a 400 on cursor saying %q", tc.p, tc.o, err, tc.want)
+		}
 	}
 }

@@ -153,11 +153,26 @@ export function totalCount(response: Response): number {
   return Number(v);
 }
 
-/** Awaits a list call that must answer 200: its items and X-Total-Count. */
-export async function page<T>(call: Promise<Answer<T>>): Promise<{ items: T; total: number }> {
+/**
+ * The page after a list response's, as its Link header names it (an
+ * extension: rel="next", RFC 8288), resolved against the request's URL;
+ * null on the last page.
+ */
+export function nextLink(response: Response): URL | null {
+  const v = response.headers.get("Link");
+  if (v === null) return null;
+  const m = /^<([^<>\s]+)>; rel="next"$/.exec(v);
+  if (m === null || m[1] === undefined) {
+    throw new StatusError(`${new URL(response.url).pathname}: Link is ${JSON.stringify(v)}`);
+  }
+  return new URL(m[1], response.url);
+}
+
+/** Awaits a list call that must answer 200: its items, X-Total-Count, and the Link to the next page (null on the last). */
+export async function page<T>(call: Promise<Answer<T>>): Promise<{ items: T; total: number; next: URL | null }> {
   const { data, response } = await expectStatus(call, 200);
   if (data === undefined) {
     throw new StatusError(`${new URL(response.url).pathname}: a list without a body`);
   }
-  return { items: data, total: totalCount(response) };
+  return { items: data, total: totalCount(response), next: nextLink(response) };
 }

@@ -3739,11 +3739,28 @@ export interface components {
         Offset: number;
         /** @description Maximum number of items returned. */
         PageSize: number;
+        /**
+         * @description Extension (not in the reference document): continues the list just after the
+         *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+         *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+         *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+         *     other than its page's, is a 400 naming `cursor`.
+         */
+        Cursor: string;
     };
     requestBodies: never;
     headers: {
         /** @description `attachment; filename="..."` for downloads, `inline` for display. */
         "Content-Disposition": string;
+        /**
+         * @description Extension (not in the reference document; RFC 8288): present when another page
+         *     follows this one, never on the last page nor on a spreadsheet. `<URL>; rel="next"`,
+         *     where URL is this request (path, filters, `sort` and `pageSize`, defaults
+         *     written out) with `cursor` set and without `offset`: a path-absolute reference
+         *     (`/domains?…`) to resolve against the request's URL, or an absolute URL under
+         *     the server's configured public base URL.
+         */
+        Link: string;
         /** @description URL of the new resource. */
         Location: string;
         /** @description Number of seconds to wait before sending the request again. */
@@ -3976,6 +3993,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "name" | "-name" | "createdAt" | "-createdAt";
                 /** @description Filter brokers by name */
@@ -3991,6 +4016,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4116,6 +4142,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "name" | "-name" | "createdAt" | "-createdAt";
                 /** @description Filter customers by name */
@@ -4135,6 +4169,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4404,6 +4439,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "name" | "-name" | "status" | "-status" | "creationDate" | "-creationDate" | "externalId" | "-externalId";
                 /** @description Filter domains by name */
@@ -4429,6 +4472,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5213,6 +5257,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field login by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "login" | "-login" | "email" | "-email" | "displayName" | "-displayName" | "createdAt" | "-createdAt";
                 /** @description Filter by login, email, displayName */
@@ -5231,6 +5283,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5395,6 +5448,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
             path: {
@@ -5409,6 +5470,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5879,6 +5941,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "action" | "-action" | "checkType" | "-checkType" | "priority" | "-priority" | "createdDate" | "-createdDate";
                 /** @description Filter the list by action */
@@ -5897,6 +5967,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     "Content-Disposition": components["headers"]["Content-Disposition"];
                     [name: string]: unknown;
                 };
@@ -6020,6 +6091,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "action" | "-action" | "filter" | "-filter" | "priority" | "-priority" | "createdDate" | "-createdDate";
                 /** @description Filter the list by action */
@@ -6038,6 +6117,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     "Content-Disposition": components["headers"]["Content-Disposition"];
                     [name: string]: unknown;
                 };
@@ -6161,6 +6241,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Filter groups by the alias's email */
                 email?: string;
                 /** @description Filter groups by recipient's email */
@@ -6181,6 +6269,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     "Content-Disposition": components["headers"]["Content-Disposition"];
                     [name: string]: unknown;
                 };
@@ -6999,6 +7088,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
             path: {
@@ -7013,6 +7110,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7254,6 +7352,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "email" | "-email" | "firstname" | "-firstname" | "lastname" | "-lastname" | "status" | "-status" | "creationDate" | "-creationDate";
                 /** @description Filter by email */
@@ -7276,6 +7382,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     "Content-Disposition": components["headers"]["Content-Disposition"];
                     [name: string]: unknown;
                 };
@@ -7556,6 +7663,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "owner" | "-owner" | "value" | "-value" | "type" | "-type" | "createdDate" | "-createdDate" | "expireAt" | "-expireAt";
                 /** @description Filter the list by type, 'ALLOW' for allowlist and 'BLOCK' for blocklist */
@@ -7576,6 +7691,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     "Content-Disposition": components["headers"]["Content-Disposition"];
                     [name: string]: unknown;
                 };
@@ -8621,6 +8737,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "group" | "-group" | "name" | "-name" | "type" | "-type";
                 /** @description Filter options by name */
@@ -8638,6 +8762,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8791,6 +8916,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "name" | "-name";
                 /** @description Filter outgoing providers by name */
@@ -8806,6 +8939,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9296,6 +9430,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field login by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "login" | "-login" | "email" | "-email" | "displayName" | "-displayName" | "createdAt" | "-createdAt";
                 /** @description Filter by login, email, displayName */
@@ -9311,6 +9453,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9710,6 +9853,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "email" | "-email" | "firstname" | "-firstname" | "lastname" | "-lastname" | "status" | "-status" | "creationDate" | "-creationDate";
                 /** @description Filter by email */
@@ -9729,6 +9880,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11122,6 +11274,14 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Maximum number of items returned. */
                 pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description Extension (not in the reference document): continues the list just after the
+                 *     last item of a page, in the same sort, as the `Link` header (`rel="next"`) of
+                 *     that page names it (see Pagination). Opaque: take it from a `Link`. Not with
+                 *     a non-zero `offset`; a cursor this list did not give, or sent with a `sort`
+                 *     other than its page's, is a 400 naming `cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Define the sort applied on response. Prefix the field name by '-' to reverse the sort. */
                 sort?: "id" | "-id" | "owner" | "-owner" | "value" | "-value" | "type" | "-type" | "createdDate" | "-createdDate" | "expireAt" | "-expireAt";
                 /** @description Filter the list by type, 'ALLOW' for allowlist and 'BLOCK' for blocklist */
@@ -11142,6 +11302,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
                     "Content-Disposition": components["headers"]["Content-Disposition"];
                     [name: string]: unknown;
                 };

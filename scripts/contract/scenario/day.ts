@@ -167,6 +167,20 @@ export async function day(at: Endpoints, rec: Record): Promise<void> {
   const aliases = await page(sys.GET("/domains/{domainId}/aliases", { params: { path: { domainId: stark.id }, query: { sort: "-name", pageSize: 2 } } }));
   eq(pluck(aliases.items, "name"), ["winterfell.example", "wall.example"], "aliases by -name, first page");
   eq(aliases.total, 3, "aliases: total");
+  // The page after, where the first page's Link points (an extension:
+  // keyset continuation), through the proxy, which checks the cursor.
+  if (aliases.next === null) throw new Error("aliases by -name: no Link to their second page");
+  const nextQuery = aliases.next.searchParams;
+  eq(
+    [aliases.next.pathname, nextQuery.get("sort"), nextQuery.get("pageSize"), nextQuery.has("offset")],
+    [`/domains/${stark.id}/aliases`, "-name", "2", false],
+    "the aliases' Link: the same list, sort and page size, without offset",
+  );
+  const afterLink = await page(
+    sys.GET("/domains/{domainId}/aliases", { params: { path: { domainId: stark.id }, query: { sort: "-name", pageSize: 2, cursor: nextQuery.get("cursor") ?? "" } } }),
+  );
+  eq(pluck(afterLink.items, "name"), ["north.example"], "aliases by -name, the page its Link names");
+  eq([afterLink.total, afterLink.next], [3, null], "the aliases' last page: the same total, and no Link");
   eq(one(aliases.items, (a) => a.name === "winterfell.example", "winterfell alias").id, first(added, "alias added").id, "an alias kept by PUT keeps its id");
   const wall = one(aliases.items, (a) => a.name === "wall.example", "wall alias");
   await done(sys.DELETE("/domains/{domainId}/aliases/{aliasId}", { params: { path: { domainId: stark.id, aliasId: wall.id } } }));
