@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -47,6 +48,9 @@ type Store struct {
 	// queue's listener, which needs a connection of its own); empty on
 	// SQLite.
 	url string
+	// recorder registers Record's callback once.
+	recorder    sync.Once
+	recorderErr error
 }
 
 // Options configure Open.
