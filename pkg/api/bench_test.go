@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -34,7 +35,12 @@ import (
 // Each case runs at 1 and at 8 concurrent clients; ours and the floor (and
 // the ceiling) take turns, b.N requests each, and each reports its p50 and
 // p99 latency and requests/s (floor-…, echo-…); x-p50 and x-p99 are ours
-// over the floor, tput-% ours as a share of the floor's throughput. ns/op
+// over the floor, tput-% ours as a share of the floor's throughput;
+// cpu-µs is the CPU time this process spent a request (HTTP client and
+// server, and SQLite; not PostgreSQL's), steadier than latencies on a
+// busy machine, for comparing two versions of ours (though it counts the
+// runtime's idle spinning too), and allocs the heap allocations a request
+// (client and server). ns/op
 // is ours alone. stmts is the statements our request runs (its token
 // lookup and its access check included), floor-stmts the floor's. With
 // CLEANMAIL_BENCH_PROFILE=1 only ours runs, for -cpuprofile.
@@ -335,6 +341,8 @@ func (c *comparison) run(b *testing.B, clients int) map[string]float64 {
 		m[s.prefix+"p50-ms"] = got[i].quantile(0.50).Seconds() * 1e3
 		m[s.prefix+"p99-ms"] = got[i].quantile(0.99).Seconds() * 1e3
 		m[s.prefix+"req/s"] = float64(len(got[i].lat)) / got[i].wall.Seconds()
+		m[s.prefix+"cpu-µs"] = float64(got[i].cpu.Microseconds()) / float64(len(got[i].lat))
+		m[s.prefix+"allocs"] = float64(got[i].allocs) / float64(len(got[i].lat))
 	}
 	if len(sides) > 1 {
 		m["x-p50"] = m["p50-ms"] / m["floor-p50-ms"]
@@ -357,15 +365,19 @@ func btoi(v bool) int {
 }
 
 // latencies are the durations of a side's requests, and the wall time
-// they took together.
+// and this process's CPU time they took together.
 type latencies struct {
-	lat  []time.Duration
-	wall time.Duration
+	lat       []time.Duration
+	wall, cpu time.Duration
+	// allocs is the heap allocations of this process meanwhile.
+	allocs uint64
 }
 
 func (l *latencies) add(o latencies) {
 	l.lat = append(l.lat, o.lat...)
 	l.wall += o.wall
+	l.cpu += o.cpu
+	l.allocs += o.allocs
 }
 
 func (l *latencies) quantile(q float64) time.Duration {
@@ -383,7 +395,10 @@ func measure(n, clients int, op func() error) (latencies, error) {
 	errs := make([]error, clients)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	allocs := mem.Mallocs
+	start, cpu := time.Now(), processCPU()
 	for c := range clients {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) {
@@ -397,7 +412,9 @@ func measure(n, clients int, op func() error) (latencies, error) {
 		})
 	}
 	wg.Wait()
-	l := latencies{wall: time.Since(start), lat: slices.Concat(per...)}
+	l := latencies{wall: time.Since(start), cpu: processCPU() - cpu, lat: slices.Concat(per...)}
+	runtime.ReadMemStats(&mem)
+	l.allocs = mem.Mallocs - allocs
 	for _, err := range errs {
 		if err != nil {
 			return l, err
