@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -199,37 +201,78 @@ func (s *Store) GetToken(ctx context.Context, adminID, tokenID int64) (*Personal
 }
 
 // Authenticate finds the admin a token value belongs to, if the token is
-// known and unexpired and its account enabled; otherwise ErrNotFound.
-// It records the token's last use (at most once a minute, to spare writes;
-// on SQLite, only when the writer is free: authenticating, which every
-// request does, never waits for a write, and the next request records it).
-func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *PersonalToken, error) {
+// known and unexpired and its account enabled, with its authorities when
+// it is not a sysadmin (a sysadmin's are never read): one statement, the
+// token joined to its account and the account's authorities; otherwise
+// ErrNotFound. It records the token's last use (at most once a minute, to
+// spare writes; on SQLite, only when the writer is free: authenticating,
+// which every request does, never waits for a write, and the next request
+// records it).
+func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *PersonalToken, []Authority, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	var t PersonalToken
-	if err := gdb.Where("hash = ?", HashToken(value)).First(&t).Error; err != nil {
-		return nil, nil, translate(err)
+	var rows []authenticated
+	err := gdb.Raw(`SELECT t.id AS t_id, t.admin_id AS t_admin_id, t.name AS t_name, t.hash AS t_hash, t.expiration AS t_expiration,
+			t.created_at AS t_created_at, t.last_use AS t_last_use,
+			a.id AS a_id, a.login AS a_login, a.email AS a_email, a.display_name AS a_display_name, a.password_hash AS a_password_hash,
+			a.enabled AS a_enabled, a.language AS a_language, a.totp AS a_totp, a.sys_admin AS a_sys_admin,
+			a.last_connection_date AS a_last_connection_date, a.created_at AS a_created_at,
+			au.id AS au_id, au.broker_id AS au_broker_id, au.customer_id AS au_customer_id, au.domain_id AS au_domain_id,
+			au.permissions AS au_permissions
+		FROM personal_tokens AS t
+		JOIN admins AS a ON a.id = t.admin_id AND a.enabled
+		LEFT JOIN authorities AS au ON au.admin_id = a.id AND NOT a.sys_admin
+		WHERE t.hash = ?
+		ORDER BY au.id`, HashToken(value)).Scan(&rows).Error
+	if err != nil {
+		return nil, nil, nil, translate(err)
 	}
+	if len(rows) == 0 {
+		return nil, nil, nil, ErrNotFound
+	}
+	t, a := rows[0].Token, rows[0].Admin
 	now := nowMillis()
 	if t.Expiration != nil && *t.Expiration <= now {
-		return nil, nil, ErrNotFound
+		return nil, nil, nil, ErrNotFound
 	}
-	var a Admin
-	if err := gdb.Where("id = ? AND enabled", t.AdminID).First(&a).Error; err != nil {
-		return nil, nil, translate(err)
+	var auths []Authority
+	if !a.SysAdmin {
+		auths = make([]Authority, 0, len(rows))
+		for _, r := range rows {
+			if r.Authority.ID == nil {
+				continue // no authority: the one row of the outer join
+			}
+			au := Authority{ID: *r.Authority.ID, AdminID: a.ID, BrokerID: r.Authority.BrokerID, CustomerID: r.Authority.CustomerID,
+				DomainID: r.Authority.DomainID}
+			if err := json.Unmarshal([]byte(deref(r.Authority.Permissions, "[]")), &au.Permissions); err != nil {
+				return nil, nil, nil, fmt.Errorf("authority %d: permissions: %w", au.ID, err)
+			}
+			auths = append(auths, au)
+		}
 	}
 	if t.LastUse == nil || now-*t.LastUse > 60_000 {
 		done, err := s.tryWrite(ctx, func(gdb *gorm.DB) error {
 			return gdb.Model(&PersonalToken{}).Where("id = ?", t.ID).Update("last_use", now).Error
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if done {
 			t.LastUse = &now
 		}
 	}
-	return &a, &t, nil
+	return &a, &t, auths, nil
+}
+
+// authenticated is a row of Authenticate's statement: the token, its
+// account, and one of the account's authorities (none: all NULL).
+type authenticated struct {
+	Token     PersonalToken `gorm:"embedded;embeddedPrefix:t_"`
+	Admin     Admin         `gorm:"embedded;embeddedPrefix:a_"`
+	Authority struct {
+		ID, BrokerID, CustomerID, DomainID *int64
+		Permissions                        *string
+	} `gorm:"embedded;embeddedPrefix:au_"`
 }
 
 // adminExists is used by token operations' 404s.

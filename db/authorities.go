@@ -139,15 +139,6 @@ func (a *Authority) ObjectID() int64 {
 // Has reports whether the authority grants perm.
 func (a *Authority) Has(perm string) bool { return slices.Contains(a.Permissions, perm) }
 
-// AdminAuthorities loads an administrator's authorities.
-func (s *Store) AdminAuthorities(ctx context.Context, adminID int64) ([]Authority, error) {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
-	out := []Authority{}
-	err := gdb.Where("admin_id = ?", adminID).Order("id").Find(&out).Error
-	return out, translate(err)
-}
-
 // AuthorityView is an authority with its object's name and where its
 // object sits in the hierarchy, for the API.
 type AuthorityView struct {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gorm.io/gorm"
+
+	"github.com/cleanmail/cleanmail/db/dbtest"
 )
 
 func newUser(domainID int64, email string) *User {
@@ -163,7 +165,7 @@ func TestPurgeDomainsInBatches(t *testing.T) {
 		const due = 2*purgeBatch + 1
 		err := s.write(ctx, func(gdb *gorm.DB) error {
 			return gdb.Exec(fmt.Sprintf(`INSERT INTO domains (name, status, wblist_priority, default_language, auto_provisioning_on, sender_verify_on, outgoing_subnets, creation_date, purge_date)
-				SELECT 'p' || i || '.example', 'DELETED', 'USER', 'EN', FALSE, TRUE, '[]', 1, 1 FROM %s`, series(s.Dialect(), due))).Error
+				SELECT 'p' || i || '.example', 'DELETED', 'USER', 'EN', FALSE, TRUE, '[]', 1, 1 FROM %s`, dbtest.Series(s.Dialect() == Postgres, due))).Error
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	neturl "net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -48,6 +49,9 @@ type Store struct {
 	// queue's listener, which needs a connection of its own); empty on
 	// SQLite.
 	url string
+	// recorder registers Record's callback once.
+	recorder    sync.Once
+	recorderErr error
 }
 
 // Options configure Open.

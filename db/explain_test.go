@@ -11,11 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
+	"github.com/cleanmail/cleanmail/db/dbtest"
 )
 
 // TestExplainLists seeds a realistic size in SQL, runs every list call
@@ -69,7 +68,7 @@ func TestExplainLists(t *testing.T) {
 		}
 		scale = n
 	}
-	z := scaled(scale)
+	z := dbtest.Scaled(scale)
 	testStores(t, func(t *testing.T, s *Store) {
 		if raceDetector && s.Dialect() == SQLite {
 			// Seeding and explaining take minutes there, and the test
@@ -77,13 +76,16 @@ func TestExplainLists(t *testing.T) {
 			t.Skip("SQLite under the race detector: run without -race")
 		}
 		start := time.Now()
-		seedExplain(t, s, z)
+		pool, err := s.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbtest.Seed(t, pool, s.Dialect() == Postgres, z)
 		if err := s.CheckCounts(context.Background()); err != nil {
 			t.Fatalf("after seeding: %v", err)
 		}
 		tables := tableSizes(t, s)
 		t.Logf("seeded and analysed in %v: %v", time.Since(start).Round(time.Millisecond), tables)
-		rec := recordStatements(t, s)
 		ctx := context.Background()
 		used := map[string]bool{}
 		for _, c := range explainCalls(z) {
@@ -93,12 +95,11 @@ func TestExplainLists(t *testing.T) {
 					continue
 				}
 			}
-			rec.reset()
-			if err := c.run(ctx, s); err != nil {
+			stmts, err := s.Record(ctx, func(ctx context.Context) error { return c.run(ctx, s) })
+			if err != nil {
 				t.Errorf("%s: %s: %v", c.list, c.name, err)
 				continue
 			}
-			stmts := rec.take()
 			if len(stmts) == 0 {
 				t.Errorf("%s: %s: no statement recorded", c.list, c.name)
 			}
@@ -129,264 +130,6 @@ func TestExplainLists(t *testing.T) {
 
 // largeTable is the size from which reading a table whole fails the test.
 const largeTable = 10_000
-
-// explainSize is the seeded data's size. One large tenant (domain 1, and
-// user 1 for a mailbox's rules) holds a share of each table, its rows
-// interleaved with everyone else's as they would be after years of
-// creations; the rest is spread over the other domains.
-type explainSize struct {
-	brokers, customers, domains, domainAliases int
-	users, emailAliases, recipients            int
-	rules, filters, admins                     int
-}
-
-// The large tenant's share: every bigUsers-th user and alias, every
-// bigRules-th attachment and URI rule (sender rules: seedExplain).
-const (
-	bigUsers = 20 // 5%
-	bigRules = 10 // 10%
-)
-
-func scaled(n int) explainSize {
-	return explainSize{
-		brokers: 50 * n, customers: 5_000 * n, domains: 50_000 * n, domainAliases: 10_000 * n,
-		users: 200_000 * n, emailAliases: 40_000 * n, recipients: 100_000 * n,
-		rules: 170_000 * n, filters: 50_000 * n, admins: 20_000 * n,
-	}
-}
-
-// series is the rows i = 1…n: generate_series on PostgreSQL, a recursive
-// common table expression on SQLite.
-func series(d Dialect, n int) string {
-	if d == Postgres {
-		return fmt.Sprintf("generate_series(1, %d) AS s(i)", n)
-	}
-	return fmt.Sprintf("(WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d) SELECT i FROM c) AS s", n)
-}
-
-// seedExplain fills s in set-based statements, then has the database
-// gather its statistics. Ids are given, so that rows can name each other
-// without lookups.
-func seedExplain(t *testing.T, s *Store, z explainSize) {
-	t.Helper()
-	d := s.Dialect()
-	ser := func(n int) string { return series(d, n) }
-	// The domain of row i: domain 1 for every share-th row, else one of
-	// the others.
-	owner := func(share int) string {
-		return fmt.Sprintf("CASE WHEN i %% %d = 0 THEN 1 ELSE 2 + i %% %d END", share, z.domains-1)
-	}
-	stmts := []string{
-		`INSERT INTO brokers (id, name, external_id, created_at)
-			SELECT i, 'broker' || i, 'B' || i, 1700000000000 + i FROM ` + ser(z.brokers),
-		fmt.Sprintf(`INSERT INTO customers (id, broker_id, name, external_id, created_at)
-			SELECT i, 1 + i %% %d, 'customer' || i, 'C' || i, 1700000000000 + i FROM %s`, z.brokers, ser(z.customers)),
-		// Mostly ENABLED; some DISABLED, PENDING, DELETED. A tenth have no
-		// customer, half an external id.
-		fmt.Sprintf(`INSERT INTO domains (id, name, status, wblist_priority, default_language, auto_provisioning_on, sender_verify_on,
-				external_id, policy_id, customer_id, outgoing_subnets, creation_date)
-			SELECT i, 'd' || i || '.example',
-				CASE WHEN i %% 20 = 0 THEN 'DISABLED' WHEN i %% 50 = 7 THEN 'PENDING' WHEN i %% 100 = 3 THEN 'DELETED' ELSE 'ENABLED' END,
-				'USER', 'EN', FALSE, TRUE, CASE WHEN i %% 2 = 0 THEN 'ext-' || i END, i,
-				CASE WHEN i %% 10 <> 0 THEN 1 + i %% %d END, '[]', 1700000000000 + i * 1000 FROM %s`, z.customers, ser(z.domains)),
-		`INSERT INTO domain_names (name, domain_id) SELECT name, id FROM domains`,
-		`INSERT INTO policies (id, domain_id, name, mail_size_limit, spam_score) SELECT id, id, 'Default', 21, 5 FROM domains`,
-		fmt.Sprintf(`INSERT INTO policies (id, domain_id, name, mail_size_limit, spam_score)
-			SELECT %d + i, 1, 'policy' || i, 21, 5 FROM %s`, z.domains, ser(50)),
-		// One default platform a domain, 2,000 names shared among them.
-		`INSERT INTO platforms (id, domain_id, name, transport_dest, transport_type, transport_port, is_default)
-			SELECT id, id, 'mx' || (id % 2000) || '.hoster.example', '10.0.0.1', 'SMTP', 25, TRUE FROM domains`,
-		`INSERT INTO outgoing_providers (id, name, spf_provider) SELECT i, 'provider' || i, 'spf' || i || '.example' FROM ` + ser(10),
-		`INSERT INTO domain_outgoing_providers (domain_id, outgoing_provider_id) SELECT id, 1 + id % 10 FROM domains WHERE id % 10 = 0`,
-		fmt.Sprintf(`INSERT INTO domain_names (name, domain_id) SELECT 'alias' || i || '.example', %s FROM %s`, owner(50), ser(z.domainAliases)),
-		`INSERT INTO domain_aliases (domain_id, name) SELECT domain_id, name FROM domain_names WHERE name LIKE 'alias%'`,
-		// A tenth of the users have a platform of their own (their
-		// domain's); the others use their domain's default.
-		fmt.Sprintf(`INSERT INTO users (id, domain_id, email, firstname, lastname, status, language, platform_id, sender_verify_on, creation_date)
-			SELECT i, dom, 'u' || i || '@d' || dom || '.example', 'First' || (i %% 997), 'Last' || (i %% 4999),
-				CASE WHEN i %% 25 = 0 THEN 'DISABLED' WHEN i %% 40 = 1 THEN 'PENDING' ELSE 'ENABLED' END, 'EN',
-				CASE WHEN i %% 10 = 0 THEN dom END, TRUE, 1700000000000 + i * 1000
-			FROM (SELECT i, %s AS dom FROM %s) AS x`, owner(bigUsers), ser(z.users)),
-		fmt.Sprintf(`INSERT INTO mail_addresses (address, domain_id)
-			SELECT 'group' || i || '@d' || dom || '.example', dom FROM (SELECT i, %s AS dom FROM %s) AS x`, owner(bigUsers), ser(z.emailAliases)),
-		fmt.Sprintf(`INSERT INTO email_aliases (id, domain_id, email)
-			SELECT i, dom, 'group' || i || '@d' || dom || '.example' FROM (SELECT i, %s AS dom FROM %s) AS x`, owner(bigUsers), ser(z.emailAliases)),
-		// The large tenant's aliases list its users, its other aliases
-		// and outside addresses (by the recipient's rank k in its
-		// alias); the others outside addresses.
-		fmt.Sprintf(`INSERT INTO email_alias_recipients (alias_id, email, type, user_id, target_alias_id)
-			SELECT a, 'r' || i || '@partner.example',
-				CASE WHEN a %% %[1]d = 0 AND k = 0 THEN 'USER' WHEN a %% %[1]d = 0 AND k = 1 THEN 'ALIAS' ELSE 'EXTERNAL_ADDRESS' END,
-				CASE WHEN a %% %[1]d = 0 AND k = 0 THEN %[1]d * (1 + i %% %[2]d) END,
-				CASE WHEN a %% %[1]d = 0 AND k = 1 THEN %[1]d * (1 + (a / %[1]d) %% %[3]d) END
-			FROM (SELECT i, 1 + i %% %[4]d AS a, i / %[4]d AS k FROM %[5]s) AS x`,
-			bigUsers, z.users/bigUsers, z.emailAliases/bigUsers, z.emailAliases, ser(z.recipients)),
-		// Sender rules of domains (10 of every 17 ids) and of mailboxes
-		// (the other 7), created over time: the owners' ids interleave.
-		// Domain 1 and user 1 hold a seventeenth each. Rules of every
-		// type; most never expire, a tenth expire in 2100, a tenth have
-		// expired.
-		fmt.Sprintf(`INSERT INTO wblist_rules (id, domain_id, user_id, value, type, spf_on, expire_at, created_at)
-			SELECT i,
-				CASE WHEN i %% 17 < 10 THEN (CASE WHEN i %% 170 < 10 THEN 1 ELSE 2 + i %% %d END) END,
-				CASE WHEN i %% 17 >= 10 THEN (CASE WHEN i %% 119 BETWEEN 10 AND 16 THEN 1 ELSE 2 + i %% %d END) END,
-				'sender' || i || '@spam' || (i %% 100) || '.example',
-				CASE i %% 3 WHEN 0 THEN 'ALLOW' WHEN 1 THEN 'BLOCK' ELSE 'PROTECTED' END, CASE WHEN i %% 3 = 0 THEN TRUE END,
-				CASE i %% 10 WHEN 0 THEN 4102444800000 WHEN 1 THEN 1600000000000 END, 1700000000000 + i FROM %s`,
-			z.domains-1, z.users-1, ser(z.rules)),
-		fmt.Sprintf(`INSERT INTO attachment_filters (id, domain_id, action, check_type, filter, priority, created_at)
-			SELECT i, %s, CASE i %% 2 WHEN 0 THEN 'DENY' ELSE 'ALLOW' END,
-				CASE i %% 4 WHEN 0 THEN 'FILENAME' WHEN 1 THEN 'CONTENTTYPE' WHEN 2 THEN 'ARCHIVE-FILENAME' ELSE 'ARCHIVE-CONTENTTYPE' END,
-				'.ext' || i, i, 1700000000000 + i FROM %s`, owner(bigRules), ser(z.filters)),
-		fmt.Sprintf(`INSERT INTO uri_filters (id, domain_id, action, filter, priority, created_at)
-			SELECT i, %s, CASE i %% 3 WHEN 0 THEN 'URIDNSBL_SKIP_DOMAIN' WHEN 1 THEN 'WHITELIST_URI_HOST' ELSE 'BLACKLIST_URI_HOST' END,
-				'host' || i || '.example', i, 1700000000000 + i FROM %s`, owner(bigRules), ser(z.filters)),
-		fmt.Sprintf(`INSERT INTO admins (id, login, email, display_name, enabled, created_at)
-			SELECT i, 'admin' || i, 'admin' || i || '@d' || i || '.example', 'Admin Number ' || i, TRUE, 1700000000000 + i FROM %s`, ser(z.admins)),
-		// Most administrators hold one domain, some a customer, some a
-		// broker; fifty hold domain 1 as well.
-		fmt.Sprintf(`INSERT INTO authorities (admin_id, domain_id, customer_id, broker_id, permissions)
-			SELECT i, CASE WHEN i <= %[1]d THEN 1 + i %% %[3]d END, CASE WHEN i > %[1]d AND i <= %[2]d THEN 1 + i %% %[4]d END,
-				CASE WHEN i > %[2]d THEN 1 + i %% %[5]d END, '["DOMAIN_READ","USER_READ"]' FROM %[6]s`,
-			z.admins*9/10, z.admins*97/100, z.domains, z.customers, z.brokers, ser(z.admins)),
-		`INSERT INTO authorities (admin_id, domain_id, permissions) SELECT i + 1, 1, '["DOMAIN_READ"]' FROM ` + ser(50),
-		`INSERT INTO option_values (scope, object_id, domain_id, name, value)
-			SELECT 'DOMAIN', id, id, 'DOMAIN_OPTION_EXAMPLE', 'v' || id FROM domains WHERE id % 2 = 0`,
-		`INSERT INTO option_values (scope, object_id, user_id, name, value)
-			SELECT 'USER', id, id, 'USER_OPTION_EXAMPLE', 'v' || id FROM users WHERE id % 4 = 0`,
-		`INSERT INTO option_values (scope, object_id, customer_id, name, value)
-			SELECT 'CUSTOMER', id, id, 'DOMAIN_OPTION_EXAMPLE', 'v' || id FROM customers WHERE id % 3 = 0`,
-	}
-	pool, err := s.SQL()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// One transaction. Its commit waits for the disk on PostgreSQL
-	// (test schemas do not, db/dbtest): VACUUM marks a page all-visible
-	// only once the commit that wrote its rows is on disk.
-	tx, err := pool.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if d == Postgres {
-		// Index builds sort in memory; a superuser (the tests' usual
-		// role) skips the foreign keys' checks, row by row, of rows
-		// written to agree with them.
-		set := []string{"SET LOCAL synchronous_commit = on", "SET LOCAL maintenance_work_mem = '256MB'"}
-		var super bool
-		if err := tx.QueryRow("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil {
-			t.Fatal(err)
-		}
-		if super {
-			set = append(set, "SET LOCAL session_replication_role = replica")
-			// The row counts' triggers fire all the same: the counts
-			// are what the lists read.
-			for table := range keptCounts {
-				for _, ev := range []string{"insert", "delete"} {
-					set = append(set, fmt.Sprintf("ALTER TABLE %[1]s ENABLE ALWAYS TRIGGER %[1]s_count_%s", table, ev))
-				}
-			}
-		}
-		stmts = append(set, stmts...)
-	} else {
-		// The writer's one connection (this test's store): index builds
-		// sort in memory.
-		stmts = append([]string{"PRAGMA cache_size = -262144", "PRAGMA temp_store = MEMORY"}, stmts...)
-	}
-	// The indexes the migrations made are dropped and made again, as
-	// they were, once the rows are in: building an index whole is several
-	// times quicker than growing it row by row (the trigram indexes
-	// most), and leaves it as a REINDEX would. Those behind constraints
-	// (keys) stay.
-	q := `SELECT 'DROP INDEX ' || quote_ident(indexname), indexdef FROM pg_indexes
-		WHERE schemaname = current_schema() AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE connamespace = current_schema()::regnamespace)`
-	if d == SQLite {
-		q = "SELECT 'DROP INDEX ' || name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL"
-	}
-	rows, err := tx.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var drops, creates []string
-	for rows.Next() {
-		var drop, create string
-		if err := rows.Scan(&drop, &create); err != nil {
-			t.Fatal(err)
-		}
-		drops, creates = append(drops, drop), append(creates, create)
-	}
-	if err := rows.Close(); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	for _, q := range slices.Concat(drops, stmts) {
-		if _, err := tx.Exec(q); err != nil {
-			t.Fatalf("seed: %v\n%s", err, q)
-		}
-	}
-	inserted := time.Now()
-	for _, q := range creates {
-		if _, err := tx.Exec(q); err != nil {
-			t.Fatalf("seed: %v\n%s", err, q)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	indexed := time.Now()
-	defer func() {
-		t.Logf("rows inserted in %v, %d indexes built in %v, statistics in %v", inserted.Sub(start).Round(time.Millisecond),
-			len(creates), indexed.Sub(inserted).Round(time.Millisecond), time.Since(indexed).Round(time.Millisecond))
-	}()
-	if d == SQLite {
-		if _, err := pool.Exec("ANALYZE"); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	// VACUUM sets the visibility map, as autovacuum keeps it, so that
-	// index-only scans are what they are in production, and ANALYZE
-	// gathers the statistics: of the schema's own tables, not the whole
-	// database's. A page becomes all-visible only once no transaction of
-	// the database is older than its rows (another test's, an autovacuum
-	// ANALYZE of another schema): the tables that are not yet are
-	// vacuumed again, for a few seconds at most.
-	var all string
-	if err := pool.QueryRow("SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables WHERE schemaname = current_schema()").Scan(&all); err != nil {
-		t.Fatal(err)
-	}
-	// A statistics target of 1,000 makes ANALYZE sample 300,000 rows a
-	// table, every row at this size: the plans do not change from one run
-	// to the next with a random sample (one run in several chose a hash
-	// join over every domain before).
-	conn, err := pool.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "SET default_statistics_target = 1000"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "VACUUM ANALYZE "+all); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		var tables string
-		err := pool.QueryRow(`SELECT coalesce(string_agg(quote_ident(relname), ', '), '') FROM pg_class
-			WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND relallvisible < relpages`).Scan(&tables)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tables == "" {
-			return
-		}
-		if _, err := pool.Exec("VACUUM " + tables); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Log("some pages are still not all-visible: index-only scans read the table for them")
-}
 
 // tableSizes counts the rows of every table of the schema.
 func tableSizes(t *testing.T, s *Store) map[string]int64 {
@@ -453,55 +196,6 @@ func indexNames(t *testing.T, s *Store) []string {
 	return out
 }
 
-// A statement the store ran: its SQL and its arguments.
-type statement struct {
-	sql  string
-	vars []any
-}
-
-// recorder collects the statements of the store's reads (every list
-// call reads through s.gdb), from a GORM callback registered on this
-// test's store only: production code is untouched.
-type recorder struct {
-	mu    sync.Mutex
-	stmts []statement
-}
-
-func recordStatements(t *testing.T, s *Store) *recorder {
-	r := &recorder{}
-	fn := func(tx *gorm.DB) {
-		// A subquery is built by a dry run of its own, whose statement
-		// is part of the one that runs.
-		if tx.DryRun || tx.Statement.SQL.Len() == 0 {
-			return
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.stmts = append(r.stmts, statement{sql: tx.Statement.SQL.String(), vars: slices.Clone(tx.Statement.Vars)})
-	}
-	if err := s.gdb.Callback().Query().After("gorm:query").Register("explain:record", fn); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.gdb.Callback().Row().After("gorm:row").Register("explain:record", fn); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stmts = nil
-}
-
-func (r *recorder) take() []statement {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.stmts
-	r.stmts = nil
-	return out
-}
-
 // explainCall is one call of a list as the API makes it.
 type explainCall struct {
 	list, name string
@@ -541,7 +235,7 @@ const keysetRead = 2_000
 // sqliteNoInfix is why SQLite reads a table whole for `*ab*` and `*ab`.
 const sqliteNoInfix = "a LIKE '%…': SQLite's indexes serve no leading wildcard"
 
-func explainCalls(z explainSize) []explainCall {
+func explainCalls(z dbtest.Size) []explainCall {
 	var calls []explainCall
 	add := func(c explainCall) { calls = append(calls, c) }
 	page := func(sort string) Page { return Page{PageSize: 40, Sort: sort} }
@@ -589,7 +283,7 @@ func explainCalls(z explainSize) []explainCall {
 	for _, sort := range sorts(DomainList) {
 		domains("sort="+sort, DomainFilter{}, page(sort), strict, "")
 	}
-	domains("deep offset (four fifths in)", DomainFilter{}, Page{Offset: z.domains * 4 / 5, PageSize: 40}, deep, "")
+	domains("deep offset (four fifths in)", DomainFilter{}, Page{Offset: z.Domains * 4 / 5, PageSize: 40}, deep, "")
 	domainsAfter := func(f DomainFilter) func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 		return func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 			_, _, next, err := s.ListDomains(ctx, f, p)
@@ -597,15 +291,15 @@ func explainCalls(z explainSize) []explainCall {
 		}
 	}
 	for _, sort := range append([]string{""}, sorts(DomainList)...) {
-		keyset("domains", "keyset page four fifths in, sort="+sort, strict, "", Page{Offset: z.domains * 4 / 5, PageSize: 40, Sort: sort}, domainsAfter(DomainFilter{}))
+		keyset("domains", "keyset page four fifths in, sort="+sort, strict, "", Page{Offset: z.Domains * 4 / 5, PageSize: 40, Sort: sort}, domainsAfter(DomainFilter{}))
 	}
 	// Half the domains have no external id: the page after the one at
 	// offset n/2 - 60 (its rows n/2 - 20 to n/2 + 19) goes from the
 	// values to the NULLs, or back.
 	for _, sort := range []string{"externalId", "-externalId"} {
-		keyset("domains", "keyset page across the NULLs, sort="+sort, strict, "", Page{Offset: z.domains/2 - 60, PageSize: 40, Sort: sort}, domainsAfter(DomainFilter{}))
+		keyset("domains", "keyset page across the NULLs, sort="+sort, strict, "", Page{Offset: z.Domains/2 - 60, PageSize: 40, Sort: sort}, domainsAfter(DomainFilter{}))
 	}
-	keyset("domains", "keyset page, status=PENDING", strict, "", Page{Offset: z.domains / 50 / 2, PageSize: 40}, domainsAfter(DomainFilter{Status: str(StatusPending)}))
+	keyset("domains", "keyset page, status=PENDING", strict, "", Page{Offset: z.Domains / 50 / 2, PageSize: 40}, domainsAfter(DomainFilter{Status: str(StatusPending)}))
 	keyset("domains", "keyset page, name infix", strict, sqliteNoInfix, Page{Offset: 100, PageSize: 40, Sort: "-name"}, domainsAfter(DomainFilter{Name: "*424*"}))
 	domains("name exact", DomainFilter{Name: "D4242.example"}, page(""), strict, "")
 	domains("name prefix", DomainFilter{Name: "d4242*"}, page(""), strict, "")
@@ -633,7 +327,7 @@ func explainCalls(z explainSize) []explainCall {
 	for _, sort := range sorts(UserList) {
 		users("sort="+sort, UserFilter{}, page(sort), strict, "")
 	}
-	users("deep offset (three quarters in)", UserFilter{}, Page{Offset: z.users * 3 / 4, PageSize: 40}, deep, "")
+	users("deep offset (three quarters in)", UserFilter{}, Page{Offset: z.Users * 3 / 4, PageSize: 40}, deep, "")
 	usersAfter := func(f UserFilter) func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 		return func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 			_, _, next, err := s.ListUsers(ctx, f, p)
@@ -641,7 +335,7 @@ func explainCalls(z explainSize) []explainCall {
 		}
 	}
 	for _, sort := range append([]string{""}, sorts(UserList)...) {
-		keyset("users", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.users * 3 / 4, PageSize: 40, Sort: sort}, usersAfter(UserFilter{}))
+		keyset("users", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.Users * 3 / 4, PageSize: 40, Sort: sort}, usersAfter(UserFilter{}))
 	}
 	users("email exact", UserFilter{Email: "U4240@D1.example"}, page(""), strict, "")
 	users("email prefix", UserFilter{Email: "u4242*"}, page(""), strict, "")
@@ -657,9 +351,9 @@ func explainCalls(z explainSize) []explainCall {
 	for _, sort := range sorts(UserList) {
 		users("domain users, sort="+sort, UserFilter{DomainID: &big}, page(sort), strict, "")
 	}
-	users("domain users, deep offset (three quarters in)", UserFilter{DomainID: &big}, Page{Offset: z.users / bigUsers * 3 / 4, PageSize: 40}, strict, "")
+	users("domain users, deep offset (three quarters in)", UserFilter{DomainID: &big}, Page{Offset: z.Users / dbtest.BigUsers * 3 / 4, PageSize: 40}, strict, "")
 	for _, sort := range append([]string{""}, sorts(UserList)...) {
-		keyset("users", "domain users, keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.users / bigUsers * 3 / 4, PageSize: 40, Sort: sort}, usersAfter(UserFilter{DomainID: &big}))
+		keyset("users", "domain users, keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.Users / dbtest.BigUsers * 3 / 4, PageSize: 40, Sort: sort}, usersAfter(UserFilter{DomainID: &big}))
 	}
 	users("domain users, email infix", UserFilter{DomainID: &big, Email: "*424*"}, page(""), strict, "")
 	users("domain users, platformName", UserFilter{DomainID: &big, PlatformName: "mx1.hoster.example"}, page(""), strict, "")
@@ -675,9 +369,9 @@ func explainCalls(z explainSize) []explainCall {
 	for _, sort := range sorts(AdminList) {
 		admins("sort="+sort, AdminFilter{}, page(sort), strict, "")
 	}
-	admins("deep offset (three quarters in)", AdminFilter{}, Page{Offset: z.admins * 3 / 4, PageSize: 40}, deep, "")
+	admins("deep offset (three quarters in)", AdminFilter{}, Page{Offset: z.Admins * 3 / 4, PageSize: 40}, deep, "")
 	for _, sort := range append([]string{""}, sorts(AdminList)...) {
-		keyset("admins", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.admins * 3 / 4, PageSize: 40, Sort: sort},
+		keyset("admins", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.Admins * 3 / 4, PageSize: 40, Sort: sort},
 			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 				_, _, next, err := s.ListAdmins(ctx, AdminFilter{}, p)
 				return next, err
@@ -702,9 +396,9 @@ func explainCalls(z explainSize) []explainCall {
 	for _, sort := range sorts(EmailAliasList) {
 		aliases("sort="+sort, EmailAliasFilter{}, page(sort))
 	}
-	aliases("deep offset (three quarters in)", EmailAliasFilter{}, Page{Offset: z.emailAliases / bigUsers * 3 / 4, PageSize: 40})
+	aliases("deep offset (three quarters in)", EmailAliasFilter{}, Page{Offset: z.EmailAliases / dbtest.BigUsers * 3 / 4, PageSize: 40})
 	for _, sort := range append([]string{""}, sorts(EmailAliasList)...) {
-		keyset("e-mail aliases", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.emailAliases / bigUsers * 3 / 4, PageSize: 40, Sort: sort},
+		keyset("e-mail aliases", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.EmailAliases / dbtest.BigUsers * 3 / 4, PageSize: 40, Sort: sort},
 			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 				_, _, next, err := s.ListEmailAliases(ctx, 1, EmailAliasFilter{}, p)
 				return next, err
@@ -728,9 +422,9 @@ func explainCalls(z explainSize) []explainCall {
 		for _, sort := range sorts(WblistList(o.owner)) {
 			rules("sort="+sort, WblistFilter{}, page(sort))
 		}
-		rules("deep offset (three quarters in)", WblistFilter{}, Page{Offset: z.rules / 17 * 3 / 4, PageSize: 40})
+		rules("deep offset (three quarters in)", WblistFilter{}, Page{Offset: z.Rules / 17 * 3 / 4, PageSize: 40})
 		for _, sort := range append([]string{""}, sorts(WblistList(o.owner))...) {
-			keyset("sender rules of a "+o.what, "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.rules / 17 * 3 / 4, PageSize: 40, Sort: sort},
+			keyset("sender rules of a "+o.what, "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.Rules / 17 * 3 / 4, PageSize: 40, Sort: sort},
 				func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 					_, _, next, err := s.ListWblistRules(ctx, o.owner, WblistFilter{}, p)
 					return next, err
@@ -751,7 +445,7 @@ func explainCalls(z explainSize) []explainCall {
 		}
 	}
 	for _, sort := range append([]string{""}, sorts(AttachmentFilterList)...) {
-		keyset("attachment filters", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.filters / bigRules * 3 / 4, PageSize: 40, Sort: sort},
+		keyset("attachment filters", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.Filters / dbtest.BigRules * 3 / 4, PageSize: 40, Sort: sort},
 			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 				_, _, next, err := s.ListAttachmentFilters(ctx, 1, "", p)
 				return next, err
@@ -766,7 +460,7 @@ func explainCalls(z explainSize) []explainCall {
 		}
 	}
 	for _, sort := range append([]string{""}, sorts(UriFilterList)...) {
-		keyset("URI filters", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.filters / bigRules * 3 / 4, PageSize: 40, Sort: sort},
+		keyset("URI filters", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.Filters / dbtest.BigRules * 3 / 4, PageSize: 40, Sort: sort},
 			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 				_, _, next, err := s.ListUriFilters(ctx, 1, "", p)
 				return next, err
@@ -801,7 +495,7 @@ func explainCalls(z explainSize) []explainCall {
 	customers("externalId exact", CustomerFilter{ExternalID: "c4242"})
 	customers("brokerId", CustomerFilter{BrokerID: ptr(7)})
 	for _, sort := range append([]string{""}, sorts(CustomerList)...) {
-		keyset("customers", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.customers * 3 / 4, PageSize: 40, Sort: sort},
+		keyset("customers", "keyset page three quarters in, sort="+sort, strict, "", Page{Offset: z.Customers * 3 / 4, PageSize: 40, Sort: sort},
 			func(ctx context.Context, s *Store, p Page) (*Cursor, error) {
 				_, _, next, err := s.ListCustomers(ctx, CustomerFilter{}, p)
 				return next, err
@@ -832,7 +526,7 @@ type explained struct {
 }
 
 // checkPlan explains st and fails when it reads a large table whole.
-func checkPlan(t *testing.T, s *Store, tables map[string]int64, c explainCall, st statement) explained {
+func checkPlan(t *testing.T, s *Store, tables map[string]int64, c explainCall, st Statement) explained {
 	t.Helper()
 	pool, err := s.SQL()
 	if err != nil {
@@ -845,11 +539,11 @@ func checkPlan(t *testing.T, s *Store, tables map[string]int64, c explainCall, s
 		e, err = explainSQLite(pool, tables, c, st)
 	}
 	if err != nil {
-		t.Errorf("%s: %s: explain: %v\n%s", c.list, c.name, err, st.sql)
+		t.Errorf("%s: %s: explain: %v\n%s", c.list, c.name, err, st.SQL)
 		return e
 	}
 	if len(e.problems) > 0 {
-		t.Errorf("%s: %s: %s\n  %s\n  args %v\n%s", c.list, c.name, strings.Join(e.problems, "; "), st.sql, st.vars, e.plan)
+		t.Errorf("%s: %s: %s\n  %s\n  args %v\n%s", c.list, c.name, strings.Join(e.problems, "; "), st.SQL, st.Vars, e.plan)
 	}
 	return e
 }
@@ -875,20 +569,20 @@ func (n pgNode) read() int64 {
 
 // explainPostgres runs st under EXPLAIN ANALYZE: the plan, and how many
 // rows each of its steps read.
-func explainPostgres(pool *sql.DB, tables map[string]int64, c explainCall, st statement) (explained, error) {
+func explainPostgres(pool *sql.DB, tables map[string]int64, c explainCall, st Statement) (explained, error) {
 	var e explained
 	var out string
-	if err := pool.QueryRow("EXPLAIN (ANALYZE, FORMAT JSON) "+st.sql, st.vars...).Scan(&out); err != nil {
+	if err := pool.QueryRow("EXPLAIN (ANALYZE, FORMAT JSON) "+st.SQL, st.Vars...).Scan(&out); err != nil {
 		return e, err
 	}
 	var doc []struct{ Plan pgNode }
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc) != 1 {
 		return e, fmt.Errorf("unreadable plan %q: %v", out, err)
 	}
-	count := strings.HasPrefix(st.sql, "SELECT count(*)")
+	count := strings.HasPrefix(st.SQL, "SELECT count(*)")
 	// A keyset call's pages (not its count, nor the relations its rows
 	// embed, which are the first page's too).
-	page := c.keyset && !count && strings.Contains(st.sql, " LIMIT ")
+	page := c.keyset && !count && strings.Contains(st.SQL, " LIMIT ")
 	var walk func(n pgNode)
 	walk = func(n pgNode) {
 		for _, p := range n.Plans {
@@ -929,8 +623,8 @@ func explainPostgres(pool *sql.DB, tables map[string]int64, c explainCall, st st
 	return e, nil
 }
 
-func pgTextPlan(pool *sql.DB, st statement) (string, error) {
-	rows, err := pool.Query("EXPLAIN "+st.sql, st.vars...)
+func pgTextPlan(pool *sql.DB, st Statement) (string, error) {
+	rows, err := pool.Query("EXPLAIN "+st.SQL, st.Vars...)
 	if err != nil {
 		return "", err
 	}
@@ -973,9 +667,9 @@ func sqliteUnique(pool *sql.DB, table, index string) (bool, error) {
 // not how much: a page (LIMIT) read in the order of a table's rowid or of
 // an index stops at its limit, and is not checked further; one that must
 // be sorted first (a temporary b-tree) reads every match.
-func explainSQLite(pool *sql.DB, tables map[string]int64, c explainCall, st statement) (explained, error) {
+func explainSQLite(pool *sql.DB, tables map[string]int64, c explainCall, st Statement) (explained, error) {
 	var e explained
-	rows, err := pool.Query("EXPLAIN QUERY PLAN "+st.sql, st.vars...)
+	rows, err := pool.Query("EXPLAIN QUERY PLAN "+st.SQL, st.Vars...)
 	if err != nil {
 		return e, err
 	}
@@ -995,10 +689,10 @@ func explainSQLite(pool *sql.DB, tables map[string]int64, c explainCall, st stat
 		return e, err
 	}
 	e.plan = b.String()
-	limited := strings.Contains(st.sql, " LIMIT ") && !slices.ContainsFunc(details, func(d string) bool {
+	limited := strings.Contains(st.SQL, " LIMIT ") && !slices.ContainsFunc(details, func(d string) bool {
 		return strings.HasPrefix(d, "USE TEMP B-TREE FOR")
 	})
-	count := strings.HasPrefix(st.sql, "SELECT count(*)")
+	count := strings.HasPrefix(st.SQL, "SELECT count(*)")
 	keysetPage := c.keyset && limited && !count
 	if keysetPage {
 		// A page read in its sort's order stops at its limit, but one
@@ -1006,7 +700,7 @@ func explainSQLite(pool *sql.DB, tables map[string]int64, c explainCall, st stat
 		limited = false
 	}
 	for _, detail := range details {
-		if m := sqliteSearch.FindStringSubmatch(detail); m != nil && keysetPage && ranged.MatchString(st.sql) &&
+		if m := sqliteSearch.FindStringSubmatch(detail); m != nil && keysetPage && ranged.MatchString(st.SQL) &&
 			tables[m[1]] > largeTable && !strings.ContainsAny(strings.ReplaceAll(m[4], "<expr>", "expr"), "<>") {
 			// A page bounded by its cursor (a range) that the index
 			// serves with equalities alone starts at their first entry

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gorm.io/gorm"
+
+	"github.com/cleanmail/cleanmail/db/dbtest"
 )
 
 // GET /health lists at most MaxFailing entities, domains first, each kind
@@ -24,7 +26,7 @@ func TestListFailingIsBounded(t *testing.T) {
 			return gdb.Transaction(func(tx *gorm.DB) error {
 				for _, q := range []string{
 					fmt.Sprintf(`INSERT INTO domains (name, status, wblist_priority, default_language, auto_provisioning_on, sender_verify_on, outgoing_subnets, creation_date)
-						SELECT 'f' || (10000 + i) || '.example', 'ENABLED', 'USER', 'EN', FALSE, TRUE, '[]', 1 FROM %s`, series(d, MaxFailing+1)),
+						SELECT 'f' || (10000 + i) || '.example', 'ENABLED', 'USER', 'EN', FALSE, TRUE, '[]', 1 FROM %s`, dbtest.Series(d == Postgres, MaxFailing+1)),
 					`INSERT INTO domain_health (domain_id, performed_at, status, report) SELECT id, 1, FALSE, '[]' FROM domains`,
 					fmt.Sprintf(`INSERT INTO platforms (domain_id, name, transport_dest, transport_type, transport_port, is_default) VALUES (%d, 'relay', '10.0.0.1', 'SMTP', 25, TRUE)`, p),
 					`INSERT INTO platform_health (platform_id, performed_at, status, report) SELECT id, 1, FALSE, '[]' FROM platforms`,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/oapi-codegen/nullable"
-
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -68,7 +66,7 @@ func (s *Server) adminOut(a *db.Admin, auths []db.AuthorityView) gen.Admin {
 		DisplayName:        null(a.DisplayName),
 		Email:              null(a.Email),
 		Enabled:            a.Enabled,
-		Language:           nullable.NewNullNullable[gen.Language](),
+		Language:           nullOf[gen.Language](),
 		Totp:               a.Totp,
 		SysAdmin:           a.SysAdmin,
 		LastConnectionDate: null(a.LastConnectionDate),

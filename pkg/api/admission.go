@@ -8,12 +8,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
-	echomw "github.com/oapi-codegen/echo-middleware"
 )
 
 // Admission: what every API request goes through before anything reads its
@@ -22,18 +23,21 @@ import (
 
 // admit finds the request's operation, authenticates the caller, applies
 // the operation's access rule (rules.go), which needs only the path, then
-// reads the body within the operation's limit (413 beyond it) and
-// normalizes the request for the validator (enums.go).
-func (s *Server) admit(router routers.Router) echo.MiddlewareFunc {
+// reads the body within the operation's limit (413 beyond it), normalizes
+// the request (enums.go) and validates it against the operation (kin-openapi's
+// openapi3filter, with opts): the request is routed once, for all of it.
+func (s *Server) admit(router routers.Router, opts *openapi3filter.Options) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
 			normalizeContentType(req)
-			route, _, err := router.FindRoute(req)
+			route, pathParams, err := router.FindRoute(req)
 			if err != nil {
-				// No operation: the validator answers 404 or 405, and
-				// reads nothing of the body.
-				return next(c)
+				if unvalidated(req) {
+					return next(c)
+				}
+				// No operation: 404 or 405, reading nothing of the body.
+				return routeError(err)
 			}
 			op := route.Operation
 			r, ok := rules[op.OperationID]
@@ -62,16 +66,82 @@ func (s *Server) admit(router routers.Router) echo.MiddlewareFunc {
 			if err := normalize(c.Request(), route); err != nil {
 				return err
 			}
+			if !unvalidated(c.Request()) {
+				if err := validate(c.Request(), route, pathParams, opts); err != nil {
+					return err
+				}
+			}
 			return next(c)
 		}
 	}
 }
 
+// unvalidated are the requests served outside the validated API: the
+// spec and its documentation, and CORS preflights.
+func unvalidated(req *http.Request) bool {
+	p := req.URL.Path
+	for _, x := range openapiPaths {
+		if p == x || strings.HasPrefix(p, x+"/") {
+			return true
+		}
+	}
+	return req.Method == http.MethodOptions
+}
+
+// routeError is the answer to a request no operation takes: 405 for a
+// path the spec has with other methods, 404 otherwise.
+func routeError(err error) error {
+	if errors.Is(err, routers.ErrMethodNotAllowed) {
+		return echo.NewHTTPError(http.StatusMethodNotAllowed)
+	}
+	var re *routers.RouteError
+	if errors.As(err, &re) {
+		return echo.NewHTTPError(http.StatusNotFound, re.Reason)
+	}
+	return echo.NewHTTPError(http.StatusInternalServerError, fmt.Sprintf("error validating route: %s", err))
+}
+
+// validate checks req against its operation (route, found by admit, and
+// its path parameters, percent-encoded as gorillamux gives them), as
+// oapi-codegen's echo-middleware does, without routing the request again:
+// the errors collected into one (multiError: a 401 or a 400 naming every
+// bad field).
+func validate(req *http.Request, route *routers.Route, pathParams map[string]string, opts *openapi3filter.Options) error {
+	for k, v := range pathParams {
+		if unescaped, err := url.PathUnescape(v); err == nil {
+			pathParams[k] = unescaped
+		}
+	}
+	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: pathParams, Route: route, Options: opts,
+	})
+	if err == nil {
+		return nil
+	}
+	var me openapi3.MultiError
+	if errors.As(err, &me) {
+		return multiError(me)
+	}
+	switch e := err.(type) {
+	case *openapi3filter.RequestError:
+		// Its first line says it; the rest is the schema's detail.
+		return &echo.HTTPError{Code: http.StatusBadRequest, Message: strings.Split(e.Error(), "\n")[0], Internal: err}
+	case *openapi3filter.SecurityRequirementsError:
+		for _, err := range e.Errors {
+			if httpErr, ok := err.(*echo.HTTPError); ok {
+				return httpErr
+			}
+		}
+		return &echo.HTTPError{Code: http.StatusForbidden, Message: e.Error(), Internal: err}
+	}
+	return &echo.HTTPError{Code: http.StatusInternalServerError, Message: fmt.Sprintf("error validating request: %s", err), Internal: err}
+}
+
 // principalPresent is the request validator's AuthenticationFunc: admit has
 // authenticated every secured operation already, so it only confirms that
-// a principal is there.
+// a principal is there (the validator is given the request's context).
 func principalPresent(ctx context.Context, _ *openapi3filter.AuthenticationInput) error {
-	if ec := echomw.GetEchoContext(ctx); ec != nil && principalFrom(ec.Request().Context()) != nil {
+	if principalFrom(ctx) != nil {
 		return nil
 	}
 	return unauthorized("Authentication required.")

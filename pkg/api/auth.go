@@ -101,20 +101,14 @@ func failureKeys(clientIP, token string) []string {
 }
 
 func (s *Server) admin(ctx context.Context, token string) (*Principal, error) {
-	admin, tok, err := s.store.Authenticate(ctx, token)
+	admin, tok, auths, err := s.store.Authenticate(ctx, token)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, unauthorized("The token is unknown, expired or revoked, or its account is disabled.")
 	}
 	if err != nil {
 		return nil, err
 	}
-	p := &Principal{Admin: admin, TokenID: tok.ID}
-	if !admin.SysAdmin {
-		if p.Authorities, err = s.store.AdminAuthorities(ctx, admin.ID); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return &Principal{Admin: admin, TokenID: tok.ID, Authorities: auths}, nil
 }
 
 // tempClaims are the claims of a temporary token, as in the doc's

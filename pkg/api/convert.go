@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"reflect"
+	"sync"
 
 	"github.com/oapi-codegen/nullable"
 
@@ -97,9 +99,26 @@ func deref[T any](p *T, def T) T {
 // null returns a nullable holding *p, or an explicit null when p is nil.
 func null[T any](p *T) nullable.Nullable[T] {
 	if p == nil {
-		return nullable.NewNullNullable[T]()
+		return nullOf[T]()
 	}
 	return nullable.NewNullableWithValue(*p)
+}
+
+// nulls holds one explicit null of each nullable type, shared: a Nullable
+// is a map, and the responses' nulls (a dozen a domain) need not each be
+// a new one. Sharing is safe because nothing writes into a Nullable's map:
+// its Set, SetNull and UnmarshalJSON replace the map, and its readers only
+// read it.
+var nulls sync.Map // reflect.Type → nullable.Nullable[T]
+
+// nullOf is an explicit null of T, for a response.
+func nullOf[T any]() nullable.Nullable[T] {
+	k := reflect.TypeFor[T]()
+	if v, ok := nulls.Load(k); ok {
+		return v.(nullable.Nullable[T])
+	}
+	v, _ := nulls.LoadOrStore(k, nullable.NewNullNullable[T]())
+	return v.(nullable.Nullable[T])
 }
 
 // nullableSet applies a PATCH field: absent leaves *dst alone, null clears

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oapi-codegen/nullable"
-
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -71,7 +69,7 @@ func (s *Server) outgoingProviderOut(p db.OutgoingProvider) gen.OutgoingProvider
 }
 
 func (s *Server) customerOut(c *db.Customer) gen.Customer {
-	out := gen.Customer{Id: s.id(c.ID), BrokerId: nullable.NewNullNullable[string](), Name: c.Name,
+	out := gen.Customer{Id: s.id(c.ID), BrokerId: nullOf[string](), Name: c.Name,
 		Description: null(c.Description), ExternalId: null(c.ExternalID), CreatedAt: c.CreatedAt}
 	if c.BrokerID != nil {
 		out.BrokerId.Set(s.id(*c.BrokerID))
@@ -90,11 +88,11 @@ func (s *Server) platformOut(p *db.Platform) gen.Platform {
 		TransportType:         gen.TransportType(p.TransportType),
 		TransportPort:         int32(p.TransportPort),
 		FallbackTransportDest: null(p.FallbackTransportDest),
-		FallbackTransportPort: nullable.NewNullNullable[int32](),
-		FallbackTransportType: nullable.NewNullNullable[gen.TransportType](),
-		ApiType:               nullable.NewNullNullable[gen.ApiType](),
-		ApiData:               nullable.NewNullNullable[gen.RemediationApiSettings](),
-		AuthType:              nullable.NewNullNullable[gen.AuthType](),
+		FallbackTransportPort: nullOf[int32](),
+		FallbackTransportType: nullOf[gen.TransportType](),
+		ApiType:               nullOf[gen.ApiType](),
+		ApiData:               nullOf[gen.RemediationApiSettings](),
+		AuthType:              nullOf[gen.AuthType](),
 		AuthData:              authData,
 		Default:               p.IsDefault,
 	}

@@ -80,7 +80,7 @@ func (s *Server) folders(ctx context.Context, parent string, fields *string) ([]
 	out := make([]gen.ImapFolder, len(list))
 	for i, f := range list {
 		out[i] = gen.ImapFolder{Name: f.Name, Path: f.Path, MessagesUri: base + url.PathEscape(f.Path),
-			ChildrenUri: nullable.NewNullNullable[string](), MessageCount: count(f.Messages), UnreadMessageCount: count(f.Unseen)}
+			ChildrenUri: nullOf[string](), MessageCount: count(f.Messages), UnreadMessageCount: count(f.Unseen)}
 		if f.HasChildren {
 			out[i].ChildrenUri = nullable.NewNullableWithValue(base + "folders/" + url.PathEscape(f.Path))
 		}
@@ -90,7 +90,7 @@ func (s *Server) folders(ctx context.Context, parent string, fields *string) ([]
 
 func count(n *uint32) nullable.Nullable[int32] {
 	if n == nil {
-		return nullable.NewNullNullable[int32]()
+		return nullOf[int32]()
 	}
 	return nullable.NewNullableWithValue(int32(min(*n, math.MaxInt32)))
 }
@@ -130,7 +130,7 @@ func (s *Server) messageURI(ctx context.Context, folder string, uid imap.UID) st
 func (s *Server) messageOut(ctx context.Context, folder string, m *mailstore.Summary) gen.ImapMessage {
 	return gen.ImapMessage{
 		Id: strconv.FormatUint(uint64(m.UID), 10), Uri: s.messageURI(ctx, folder, m.UID),
-		Headers: m.Headers, Attachments: nullable.NewNullNullable[gen.ImapMessageAttachmentListOrNull](),
+		Headers: m.Headers, Attachments: nullOf[gen.ImapMessageAttachmentListOrNull](),
 		Seen: m.Has(imap.FlagSeen), Answered: m.Has(imap.FlagAnswered), Recent: m.Has(`\Recent`), Deleted: m.Has(imap.FlagDeleted),
 		HasAttachments: m.HasAttachments, Important: m.Important,
 		SentDate: m.SentDate.UnixMilli(), Subject: m.Subject, From: m.From, To: m.To, Cc: m.Cc, Bcc: m.Bcc,
@@ -201,7 +201,7 @@ func (s *Server) GetEmail(ctx context.Context, req gen.GetEmailRequestObject) (g
 		Seen: list.Seen, Answered: list.Answered, Recent: list.Recent, Deleted: list.Deleted,
 		HasAttachments: list.HasAttachments, Important: list.Important, SentDate: list.SentDate,
 		Subject: list.Subject, From: list.From, To: list.To, Cc: list.Cc, Bcc: list.Bcc, Size: list.Size,
-		Content: nullable.NewNullNullable[string](), Source: nullable.NewNullNullable[string](),
+		Content: nullOf[string](), Source: nullOf[string](),
 	}
 	if fields.headers {
 		for _, f := range m.Headers {

@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/oapi-codegen/nullable"
-
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -27,9 +25,9 @@ func optionDefOut(d *db.OptionDef) gen.OptionDef {
 		DomainScope:   d.Enabled(db.ScopeDomain),
 		UserScope:     d.Enabled(db.ScopeUser),
 		Restricted:    d.Restricted,
-		Group:         nullable.NewNullNullable[string](),
-		Values:        nullable.NewNullNullable[[]string](),
-		Description:   nullable.NewNullNullable[string](),
+		Group:         nullOf[string](),
+		Values:        nullOf[[]string](),
+		Description:   nullOf[string](),
 	}
 	if d.Group != "" {
 		out.Group.Set(d.Group)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oapi-codegen/nullable"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -260,8 +259,8 @@ func (s *Server) taskOut(j *rivertype.JobRow) gen.TaskState {
 	out := gen.TaskState{
 		Id: s.id(j.ID), Command: gen.TaskCommand(j.Kind), State: taskState(j),
 		Attempts: int32(j.Attempt), MaxAttempts: int32(j.MaxAttempts),
-		CreatedAt: j.CreatedAt.UnixMilli(), FinalizedAt: nullable.NewNullNullable[int64](),
-		Errors: make([]gen.TaskError, 0, len(j.Errors)), Output: nullable.NewNullNullable[gen.TaskOutput](),
+		CreatedAt: j.CreatedAt.UnixMilli(), FinalizedAt: nullOf[int64](),
+		Errors: make([]gen.TaskError, 0, len(j.Errors)), Output: nullOf[gen.TaskOutput](),
 	}
 	if j.FinalizedAt != nil {
 		out.FinalizedAt.Set(j.FinalizedAt.UnixMilli())

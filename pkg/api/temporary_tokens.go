@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oapi-codegen/nullable"
-
 	"github.com/cleanmail/cleanmail/db"
 	"github.com/cleanmail/cleanmail/gen"
 	"github.com/cleanmail/cleanmail/pkg/fault"
@@ -74,7 +72,7 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 		}
 		loc := s.location("/tasks/%s", s.id(id))
 		return gen.GetTemporaryAuthToken202JSONResponse{
-			Body:    gen.AuthToken{ExpireAt: time.Now().Add(time.Duration(validity) * time.Hour).UnixMilli(), Url: nullable.NewNullNullable[string]()},
+			Body:    gen.AuthToken{ExpireAt: time.Now().Add(time.Duration(validity) * time.Hour).UnixMilli(), Url: nullOf[string]()},
 			Headers: gen.GetTemporaryAuthToken202ResponseHeaders{Location: &loc},
 		}, nil
 	}
@@ -90,7 +88,7 @@ func (s *Server) GetTemporaryAuthToken(ctx context.Context, req gen.GetTemporary
 	if err != nil {
 		return nil, err
 	}
-	out := gen.AuthToken{Token: token, ExpireAt: exp.UnixMilli(), Url: nullable.NewNullNullable[string]()}
+	out := gen.AuthToken{Token: token, ExpireAt: exp.UnixMilli(), Url: nullOf[string]()}
 	if host, err := s.appHost(ctx, v.DomainID); err != nil {
 		return nil, err
 	} else if host != "" {

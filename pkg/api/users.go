@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/oapi-codegen/nullable"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cleanmail/cleanmail/db"
@@ -31,8 +30,8 @@ func (s *Server) userOut(v *db.UserView) gen.User {
 		DomainId:           s.id(u.DomainID),
 		SenderVerifyOn:     u.SenderVerifyOn,
 		DomainStatus:       gen.DomainStatus(v.DomainStatus),
-		DomainPlatformId:   nullable.NewNullNullable[string](),
-		MfaType:            nullable.NewNullNullable[gen.MfaType](),
+		DomainPlatformId:   nullOf[string](),
+		MfaType:            nullOf[gen.MfaType](),
 		LastConnectionDate: null(u.LastConnectionDate),
 	}
 	// A domain always has its default policy (see domainOut), so a user
