@@ -14,10 +14,6 @@ const MinLength = 5
 // Codec encodes and decodes identifiers. It is safe for concurrent use.
 type Codec struct {
 	h *hashids.HashID
-	// f encodes and decodes single keys without allocating (Hashids'
-	// own algorithm, its tables computed once); nil when the alphabet is
-	// too long for its tables, and then h does it all.
-	f *fast
 }
 
 // Options configure a Codec.
@@ -42,16 +38,11 @@ func New(opts Options) (*Codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("id encoder: %w", err)
 	}
-	return &Codec{h: h, f: newFast(hd.Alphabet, hd.Salt)}, nil
+	return &Codec{h: h}, nil
 }
 
 // Encode returns the public form of key (a positive database key).
 func (c *Codec) Encode(key int64) string {
-	if c.f != nil && key >= 0 {
-		if s, ok := c.f.encode(key); ok {
-			return s
-		}
-	}
 	s, err := c.h.EncodeInt64([]int64{key})
 	if err != nil {
 		// Only negative numbers fail, and keys are never negative.
@@ -64,14 +55,6 @@ func (c *Codec) Encode(key int64) string {
 // is not exactly the encoding of one positive key; such an id names nothing.
 func (c *Codec) Decode(id string) (key int64, ok bool) {
 	if len(id) < MinLength || len(id) > 32 {
-		return 0, false
-	}
-	if c.f != nil {
-		// Several strings can decode to one number; only the canonical
-		// one counts.
-		if key, ok := c.f.decode(id); ok && key > 0 && c.Encode(key) == id {
-			return key, true
-		}
 		return 0, false
 	}
 	nums, err := c.h.DecodeInt64WithError(id)
