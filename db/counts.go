@@ -35,6 +35,18 @@ var keptCounts = map[string][]string{
 	"uri_filters":        {"domain_id"},
 }
 
+// keptWhere are the counts of the rows that meet a condition, per value
+// of a column (dialectSQL.CountedWhere), by table; CheckCounts compares
+// them with the rows too.
+var keptWhere = map[string][]countedWhere{
+	"users": {{col: "domain_id", name: "enabled", cond: "status = 'ENABLED'"}},
+}
+
+type countedWhere struct{ col, name, cond string }
+
+// key is the count's col in row_counts.
+func (c countedWhere) key() string { return c.col + ":" + c.name }
+
 // rowCount names one kept count: the rows of table, or those whose col is
 // val.
 type rowCount struct {
@@ -106,6 +118,9 @@ func (s *Store) CheckCounts(ctx context.Context) error {
 		for _, c := range cols {
 			q += fmt.Sprintf(" UNION ALL SELECT '%s', '%s', %s, COUNT(*) FROM %s WHERE %s IS NOT NULL GROUP BY %s", table, c, c, table, c, c)
 		}
+		for _, c := range keptWhere[table] {
+			q += fmt.Sprintf(" UNION ALL SELECT '%s', '%s', %s, COUNT(*) FROM %s WHERE %s GROUP BY %s", table, c.key(), c.col, table, c.cond, c.col)
+		}
 		if err := gdb.Raw(q).Scan(&real).Error; err != nil {
 			return translate(err)
 		}
@@ -138,14 +153,20 @@ func (s *Store) CheckCounts(ctx context.Context) error {
 // would be made again, negative, by the deletion of the rows.
 func dropCounts(tx *gorm.DB, col string, ids []int64) error {
 	var tables []string
-	for table, cols := range keptCounts {
-		if slices.Contains(cols, col) {
+	cols := []string{col}
+	for table, counted := range keptCounts {
+		if slices.Contains(counted, col) {
 			tables = append(tables, table)
+		}
+		for _, c := range keptWhere[table] {
+			if c.col == col {
+				cols = append(cols, c.key())
+			}
 		}
 	}
 	slices.Sort(tables)
 	for chunk := range slices.Chunk(ids, 1000) {
-		if err := tx.Exec("DELETE FROM row_counts WHERE tbl IN ? AND col = ? AND val IN ?", tables, col, chunk).Error; err != nil {
+		if err := tx.Exec("DELETE FROM row_counts WHERE tbl IN ? AND col IN ? AND val IN ?", tables, cols, chunk).Error; err != nil {
 			return err
 		}
 	}

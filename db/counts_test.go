@@ -117,6 +117,27 @@ func TestRowCountsFollowWrites(t *testing.T) {
 		exec("UPDATE wblist_rules SET expire_at = 1 WHERE value = 's0@spam.example'")
 		total("rules of north, one expired", rules1, 2)
 
+		// A domain's enabled users are counted as their status changes,
+		// and an update that changes no status changes no count.
+		active := func(when string, want int64) {
+			t.Helper()
+			v, err := s.GetDomain(ctx, d1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.ActiveUsersCount != want {
+				t.Errorf("%s: activeUsersCount %d, want %d", when, v.ActiveUsersCount, want)
+			}
+			check(when)
+		}
+		active("five enabled", 5)
+		exec("UPDATE users SET status = 'DISABLED' WHERE email IN ('u2@north.example', 'u3@north.example')")
+		active("two disabled", 3)
+		exec("UPDATE users SET language = 'FR'")
+		active("no status changed", 3)
+		exec("UPDATE users SET status = 'ENABLED' WHERE email = 'u3@north.example'")
+		active("one enabled again", 4)
+
 		// The lists read the kept count: a count set wrong shows, and
 		// CheckCounts names it.
 		exec("UPDATE row_counts SET n = n + 100 WHERE tbl = 'users' AND col = ''")

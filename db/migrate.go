@@ -169,6 +169,74 @@ CREATE TRIGGER %[1]s_count_delete AFTER DELETE ON %[1]s REFERENCING OLD TABLE AS
 	return b.String(), nil
 }
 
+// CountedWhere keeps, as Counted does, the count of the rows of table
+// that meet cond, per value of col, under the name col + ":" + name: cond
+// is a condition on one row, written with %[1]s for the row (NEW, OLD, a
+// transition table's alias). Such a row may stop or start meeting cond
+// when it is updated: an update trigger moves it in or out of the count
+// (only the rows whose cond changed: a statement that changes nothing of
+// it writes no count). col must never be updated, as for Counted.
+func (x dialectSQL) CountedWhere(table, col, name, cond string) (string, error) {
+	for _, s := range []string{table, col, name} {
+		if !isIdent(s) {
+			return "", fmt.Errorf("CountedWhere: %q is not an identifier", s)
+		}
+	}
+	on := func(row string) string { return fmt.Sprintf(cond, row) }
+	key := col + ":" + name
+	fn := table + "_" + name + "_count"
+	var b strings.Builder
+	const upsert = " ON CONFLICT (tbl, col, val, slot) DO UPDATE SET n = row_counts.n + excluded.n"
+	if x.d == Postgres {
+		slot := fmt.Sprintf("pg_backend_pid() %% %d", countSlots)
+		fmt.Fprintf(&b, `-- +goose StatementBegin
+CREATE FUNCTION %[1]s() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO row_counts (tbl, col, val, slot, n)
+		SELECT '%[2]s', '%[3]s', %[4]s, %[5]s, COUNT(*) FROM new_rows WHERE %[6]s GROUP BY %[4]s
+		ORDER BY 1, 2, 3%[8]s;
+	ELSIF TG_OP = 'DELETE' THEN
+		INSERT INTO row_counts (tbl, col, val, slot, n)
+		SELECT '%[2]s', '%[3]s', %[4]s, %[5]s, -COUNT(*) FROM old_rows WHERE %[7]s GROUP BY %[4]s
+		ORDER BY 1, 2, 3%[8]s;
+	ELSE
+		INSERT INTO row_counts (tbl, col, val, slot, n)
+		SELECT '%[2]s', '%[3]s', new_rows.%[4]s, %[5]s, SUM(CASE WHEN %[6]s THEN 1 ELSE -1 END)
+		FROM new_rows JOIN old_rows ON old_rows.id = new_rows.id
+		WHERE (%[6]s) IS DISTINCT FROM (%[7]s)
+		GROUP BY new_rows.%[4]s HAVING SUM(CASE WHEN %[6]s THEN 1 ELSE -1 END) <> 0
+		ORDER BY 1, 2, 3%[8]s;
+	END IF;
+	RETURN NULL;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER %[1]s_insert AFTER INSERT ON %[2]s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %[1]s();
+CREATE TRIGGER %[1]s_delete AFTER DELETE ON %[2]s REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION %[1]s();
+CREATE TRIGGER %[1]s_update AFTER UPDATE ON %[2]s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %[1]s();
+`, fn, table, key, col, slot, on("new_rows"), on("old_rows"), upsert)
+	} else {
+		fmt.Fprintf(&b, `-- +goose StatementBegin
+CREATE TRIGGER %[1]s_insert AFTER INSERT ON %[2]s WHEN %[5]s BEGIN
+	INSERT INTO row_counts (tbl, col, val, slot, n) SELECT '%[2]s', '%[3]s', NEW.%[4]s, 0, 1 WHERE true%[7]s;
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER %[1]s_delete AFTER DELETE ON %[2]s WHEN %[6]s BEGIN
+	INSERT INTO row_counts (tbl, col, val, slot, n) SELECT '%[2]s', '%[3]s', OLD.%[4]s, 0, -1 WHERE true%[7]s;
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER %[1]s_update AFTER UPDATE ON %[2]s WHEN (%[5]s) IS NOT (%[6]s) BEGIN
+	INSERT INTO row_counts (tbl, col, val, slot, n) SELECT '%[2]s', '%[3]s', NEW.%[4]s, 0, CASE WHEN %[5]s THEN 1 ELSE -1 END WHERE true%[7]s;
+END;
+-- +goose StatementEnd
+`, fn, table, key, col, on("NEW"), on("OLD"), upsert)
+	}
+	fmt.Fprintf(&b, "INSERT INTO row_counts (tbl, col, val, slot, n)\n\tSELECT '%s', '%s', %s, 0, COUNT(*) FROM %s WHERE %s GROUP BY %s;\n", table, key, col, table, on(table), col)
+	return b.String(), nil
+}
+
 // countSlots is how many rows one count is spread over on PostgreSQL
 // (Counted).
 const countSlots = 16
@@ -180,6 +248,15 @@ func (x dialectSQL) Uncounted(table string) string {
 		return fmt.Sprintf("DROP TRIGGER %[1]s_count_insert ON %[1]s;\nDROP TRIGGER %[1]s_count_delete ON %[1]s;\nDROP FUNCTION %[1]s_count();", table)
 	}
 	return fmt.Sprintf("DROP TRIGGER %[1]s_count_insert;\nDROP TRIGGER %[1]s_count_delete;", table)
+}
+
+// UncountedWhere drops what CountedWhere created for table and name.
+func (x dialectSQL) UncountedWhere(table, name string) string {
+	fn := table + "_" + name + "_count"
+	if x.d == Postgres {
+		return fmt.Sprintf("DROP TRIGGER %[1]s_insert ON %[2]s;\nDROP TRIGGER %[1]s_delete ON %[2]s;\nDROP TRIGGER %[1]s_update ON %[2]s;\nDROP FUNCTION %[1]s();", fn, table)
+	}
+	return fmt.Sprintf("DROP TRIGGER %[1]s_insert;\nDROP TRIGGER %[1]s_delete;\nDROP TRIGGER %[1]s_update;", fn)
 }
 
 // isIdent reports whether s is a plain SQL identifier (lower case).

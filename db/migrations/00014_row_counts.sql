@@ -18,6 +18,8 @@ CREATE TABLE row_counts (
 {{.Counted "customers"}}
 {{.Counted "admins"}}
 {{.Counted "users" "domain_id"}}
+-- A domain's enabled users (its activeUsersCount).
+{{.CountedWhere "users" "domain_id" "enabled" "%s.status = 'ENABLED'"}}
 {{.Counted "email_aliases" "domain_id"}}
 {{.Counted "wblist_rules" "domain_id" "user_id"}}
 {{.Counted "attachment_filters" "domain_id"}}
@@ -35,6 +37,7 @@ DROP INDEX wblist_rules_domain_expiry_idx;
 {{.Uncounted "attachment_filters"}}
 {{.Uncounted "wblist_rules"}}
 {{.Uncounted "email_aliases"}}
+{{.UncountedWhere "users" "enabled"}}
 {{.Uncounted "users"}}
 {{.Uncounted "admins"}}
 {{.Uncounted "customers"}}
