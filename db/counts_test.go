@@ -184,9 +184,22 @@ func TestPurgeDomainsInBatches(t *testing.T) {
 	testStores(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		const due = 2*purgeBatch + 1
+		// The due domains' first batch holds more users than one
+		// statement of dropCounts names (1,000), each with a rule.
+		series := dbtest.Series(s.Dialect() == Postgres, due)
 		err := s.write(ctx, func(gdb *gorm.DB) error {
-			return gdb.Exec(fmt.Sprintf(`INSERT INTO domains (name, status, wblist_priority, default_language, auto_provisioning_on, sender_verify_on, outgoing_subnets, creation_date, purge_date)
-				SELECT 'p' || i || '.example', 'DELETED', 'USER', 'EN', FALSE, TRUE, '[]', 1, 1 FROM %s`, dbtest.Series(s.Dialect() == Postgres, due))).Error
+			for _, q := range []string{
+				`INSERT INTO domains (name, status, wblist_priority, default_language, auto_provisioning_on, sender_verify_on, outgoing_subnets, creation_date, purge_date)
+					SELECT 'p' || i || '.example', 'DELETED', 'USER', 'EN', FALSE, TRUE, '[]', 1, 1 FROM ` + series,
+				`INSERT INTO users (domain_id, email, status, language, sender_verify_on, creation_date)
+					SELECT 1 + i % 3, 'u' || i || '@p.example', 'ENABLED', 'EN', TRUE, 1 FROM ` + series,
+				`INSERT INTO wblist_rules (user_id, value, type, created_at) SELECT id, 'spam@x.example', 'BLOCK', 1 FROM users`,
+			} {
+				if err := gdb.Exec(q).Error; err != nil {
+					return fmt.Errorf("%w\n%s", err, q)
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -206,6 +219,12 @@ func TestPurgeDomainsInBatches(t *testing.T) {
 		}
 		if _, n, _, err := s.ListDomains(ctx, DomainFilter{}, Page{PageSize: 1}); err != nil || n != 1 {
 			t.Errorf("domains left: %d, %v; want 1", n, err)
+		}
+		gdb, cancel := s.db(ctx)
+		defer cancel()
+		var left int64
+		if err := gdb.Raw("SELECT COUNT(*) FROM row_counts WHERE col = 'user_id' OR col LIKE 'domain_id%' AND val <> ?", kept).Scan(&left).Error; err != nil || left != 0 {
+			t.Errorf("counts of the purged domains and their users left: %d, %v", left, err)
 		}
 	})
 }
