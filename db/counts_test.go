@@ -10,6 +10,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
+
 	"github.com/cleanmail/cleanmail/db/dbtest"
 )
 
@@ -325,6 +328,55 @@ func TestPageQueriesAreBounded(t *testing.T) {
 				t.Errorf("%s: %d statements for a page of 1, %d for 30", l.name, queries[1], queries[30])
 			}
 			t.Logf("%s: %d statements a page", l.name, queries[30])
+		}
+	})
+}
+
+// A database that has rows before migration 00014 gets their counts, and
+// its Down leaves the schema as 00013 left it.
+func TestRowCountsMigration(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		fsys, err := s.migrations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool, err := s.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dialect := database.DialectSQLite3
+		if s.Dialect() == Postgres {
+			dialect = database.DialectPostgres
+		}
+		p, err := goose.NewProvider(dialect, pool, fsys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(ctx, 13); err != nil {
+			t.Fatalf("down to 13: %v", err)
+		}
+		series := dbtest.Series(s.Dialect() == Postgres, 30)
+		for _, q := range []string{
+			`INSERT INTO domains (name, status, wblist_priority, default_language, auto_provisioning_on, sender_verify_on, outgoing_subnets, creation_date)
+				SELECT 'm' || i || '.example', 'ENABLED', 'USER', 'EN', FALSE, TRUE, '[]', 1 FROM ` + series,
+			`INSERT INTO users (domain_id, email, status, language, sender_verify_on, creation_date)
+				SELECT 1 + i % 4, 'u' || i || '@m.example', CASE WHEN i % 3 = 0 THEN 'DISABLED' ELSE 'ENABLED' END, 'EN', TRUE, 1 FROM ` + series,
+			`INSERT INTO wblist_rules (user_id, value, type, created_at) SELECT id, 'spam@x.example', 'BLOCK', 1 FROM users WHERE id % 2 = 0`,
+		} {
+			if _, err := pool.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%v\n%s", err, q)
+			}
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CheckCounts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.GetDomain(ctx, 2)
+		if err != nil || v.ActiveUsersCount != 6 {
+			t.Errorf("domain 2: %d active users, %v; want 6 (8 users, 2 of them disabled)", v.ActiveUsersCount, err)
 		}
 	})
 }
