@@ -171,8 +171,8 @@ CREATE TRIGGER %[1]s_count_delete AFTER DELETE ON %[1]s REFERENCING OLD TABLE AS
 
 // CountedWhere keeps, as Counted does, the count of the rows of table
 // that meet cond, per value of col, under the name col + ":" + name: cond
-// is a condition on one row, written with %[1]s for the row (NEW, OLD, a
-// transition table's alias). Such a row may stop or start meeting cond
+// is a condition on one row, written with %s for the row (NEW, OLD, a
+// transition table's name). Such a row may stop or start meeting cond
 // when it is updated: an update trigger moves it in or out of the count
 // (only the rows whose cond changed: a statement that changes nothing of
 // it writes no count). col must never be updated, as for Counted.
