@@ -116,10 +116,8 @@ func (x dialectSQL) ScopedSortIndex(name, table, scope, expr, where string) stri
 // slot, row-level triggers (it has no others), one upsert per count and
 // row.
 func (x dialectSQL) Counted(table string, cols ...string) (string, error) {
-	for _, s := range append([]string{table}, cols...) {
-		if !isIdent(s) {
-			return "", fmt.Errorf("Counted: %q is not an identifier", s)
-		}
+	if err := idents("Counted", append([]string{table}, cols...)...); err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	// counts renders the counts of rows (a table or a transition table)
@@ -131,9 +129,7 @@ func (x dialectSQL) Counted(table string, cols ...string) (string, error) {
 		}
 		return strings.Join(parts, "\n\t\tUNION ALL ")
 	}
-	const upsert = " ON CONFLICT (tbl, col, val, slot) DO UPDATE SET n = row_counts.n + excluded.n"
 	if x.d == Postgres {
-		slot := fmt.Sprintf("pg_backend_pid() %% %d", countSlots)
 		fmt.Fprintf(&b, `-- +goose StatementBegin
 CREATE FUNCTION %[1]s_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -151,15 +147,15 @@ END $$;
 -- +goose StatementEnd
 CREATE TRIGGER %[1]s_count_insert AFTER INSERT ON %[1]s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %[1]s_count();
 CREATE TRIGGER %[1]s_count_delete AFTER DELETE ON %[1]s REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION %[1]s_count();
-`, table, counts("new_rows", "", slot), counts("old_rows", "-", slot), upsert)
+`, table, counts("new_rows", "", countSlot), counts("old_rows", "-", countSlot), countUpsert)
 	} else {
 		for _, ev := range []struct{ name, row, sign string }{{"insert", "NEW", "+"}, {"delete", "OLD", "-"}} {
 			fmt.Fprintf(&b, "-- +goose StatementBegin\nCREATE TRIGGER %s_count_%s AFTER %s ON %s BEGIN\n", table, ev.name, strings.ToUpper(ev.name), table)
 			// WHERE true: SQLite reads ON CONFLICT after a SELECT without
 			// a WHERE as a join's ON.
-			fmt.Fprintf(&b, "\tINSERT INTO row_counts (tbl, col, val, slot, n) SELECT '%s', '', 0, 0, %s1 WHERE true%s;\n", table, ev.sign, upsert)
+			fmt.Fprintf(&b, "\tINSERT INTO row_counts (tbl, col, val, slot, n) SELECT '%s', '', 0, 0, %s1 WHERE true%s;\n", table, ev.sign, countUpsert)
 			for _, c := range cols {
-				fmt.Fprintf(&b, "\tINSERT INTO row_counts (tbl, col, val, slot, n) SELECT '%s', '%s', %s.%s, 0, %s1 WHERE %s.%s IS NOT NULL%s;\n", table, c, ev.row, c, ev.sign, ev.row, c, upsert)
+				fmt.Fprintf(&b, "\tINSERT INTO row_counts (tbl, col, val, slot, n) SELECT '%s', '%s', %s.%s, 0, %s1 WHERE %s.%s IS NOT NULL%s;\n", table, c, ev.row, c, ev.sign, ev.row, c, countUpsert)
 			}
 			b.WriteString("END;\n-- +goose StatementEnd\n")
 		}
@@ -177,18 +173,14 @@ CREATE TRIGGER %[1]s_count_delete AFTER DELETE ON %[1]s REFERENCING OLD TABLE AS
 // (only the rows whose cond changed: a statement that changes nothing of
 // it writes no count). col must never be updated, as for Counted.
 func (x dialectSQL) CountedWhere(table, col, name, cond string) (string, error) {
-	for _, s := range []string{table, col, name} {
-		if !isIdent(s) {
-			return "", fmt.Errorf("CountedWhere: %q is not an identifier", s)
-		}
+	if err := idents("CountedWhere", table, col, name); err != nil {
+		return "", err
 	}
 	on := func(row string) string { return fmt.Sprintf(cond, row) }
 	key := col + ":" + name
 	fn := table + "_" + name + "_count"
 	var b strings.Builder
-	const upsert = " ON CONFLICT (tbl, col, val, slot) DO UPDATE SET n = row_counts.n + excluded.n"
 	if x.d == Postgres {
-		slot := fmt.Sprintf("pg_backend_pid() %% %d", countSlots)
 		fmt.Fprintf(&b, `-- +goose StatementBegin
 CREATE FUNCTION %[1]s() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -214,7 +206,7 @@ END $$;
 CREATE TRIGGER %[1]s_insert AFTER INSERT ON %[2]s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %[1]s();
 CREATE TRIGGER %[1]s_delete AFTER DELETE ON %[2]s REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION %[1]s();
 CREATE TRIGGER %[1]s_update AFTER UPDATE ON %[2]s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %[1]s();
-`, fn, table, key, col, slot, on("new_rows"), on("old_rows"), upsert)
+`, fn, table, key, col, countSlot, on("new_rows"), on("old_rows"), countUpsert)
 	} else {
 		fmt.Fprintf(&b, `-- +goose StatementBegin
 CREATE TRIGGER %[1]s_insert AFTER INSERT ON %[2]s WHEN %[5]s BEGIN
@@ -231,15 +223,30 @@ CREATE TRIGGER %[1]s_update AFTER UPDATE ON %[2]s WHEN (%[5]s) IS NOT (%[6]s) BE
 	INSERT INTO row_counts (tbl, col, val, slot, n) SELECT '%[2]s', '%[3]s', NEW.%[4]s, 0, CASE WHEN %[5]s THEN 1 ELSE -1 END WHERE true%[7]s;
 END;
 -- +goose StatementEnd
-`, fn, table, key, col, on("NEW"), on("OLD"), upsert)
+`, fn, table, key, col, on("NEW"), on("OLD"), countUpsert)
 	}
 	fmt.Fprintf(&b, "INSERT INTO row_counts (tbl, col, val, slot, n)\n\tSELECT '%s', '%s', %s, 0, COUNT(*) FROM %s WHERE %s GROUP BY %s;\n", table, key, col, table, on(table), col)
 	return b.String(), nil
 }
 
 // countSlots is how many rows one count is spread over on PostgreSQL
-// (Counted).
+// (Counted); countSlot is a session's slot there.
 const countSlots = 16
+
+var countSlot = fmt.Sprintf("pg_backend_pid() %% %d", countSlots)
+
+// countUpsert adds a row of counts to those kept (the triggers' upsert).
+const countUpsert = " ON CONFLICT (tbl, col, val, slot) DO UPDATE SET n = row_counts.n + excluded.n"
+
+// idents checks that names are plain SQL identifiers, for fn.
+func idents(fn string, names ...string) error {
+	for _, s := range names {
+		if !isIdent(s) {
+			return fmt.Errorf("%s: %q is not an identifier", fn, s)
+		}
+	}
+	return nil
+}
 
 // Uncounted drops what Counted created for table (its counts go with
 // row_counts).
