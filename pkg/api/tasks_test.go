@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/url"
 	"regexp"
@@ -106,23 +105,11 @@ func mailTo(t *testing.T, srv *loopback.SMTPServer, rcpt string, n int) (*gomail
 				t.Fatal(err)
 			}
 			subject, _ := mr.Header.Subject()
-			var text strings.Builder
-			for {
-				p, err := mr.NextPart()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if h, ok := p.Header.(*gomail.InlineHeader); ok {
-					if ct, _, _ := h.ContentType(); ct == "text/plain" {
-						b, _ := io.ReadAll(p.Body)
-						text.Write(b)
-					}
-				}
+			text, err := got[n-1].Text()
+			if err != nil {
+				t.Fatal(err)
 			}
-			return mr, subject, text.String()
+			return mr, subject, text
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d mails to %s after 20s, want %d", len(got), rcpt, n)

@@ -8,9 +8,11 @@ import (
 	"log"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
@@ -56,6 +58,31 @@ type Envelope struct {
 	To   []string
 	Data []byte
 	TLS  bool
+}
+
+// Text is the message's text: its text/plain parts, in order.
+func (e Envelope) Text() (string, error) {
+	mr, err := gomail.CreateReader(bytes.NewReader(e.Data))
+	if err != nil {
+		return "", err
+	}
+	var text strings.Builder
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return text.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if h, ok := p.Header.(*gomail.InlineHeader); ok {
+			if ct, _, _ := h.ContentType(); ct == "text/plain" {
+				if _, err := io.Copy(&text, p.Body); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
 }
 
 // SMTPServer is an SMTP server on loopback that records what it accepts.
