@@ -412,7 +412,7 @@ func TestKeysetBadCursors(t *testing.T) {
 			{"/users?sort=email&cursor=" + cursorOf("/domains/"+stark+"/users?sort=email&pageSize=1"), "not a cursor of this list"},
 			{"/domains/" + lannister + "/users?sort=email&cursor=" + cursorOf("/domains/"+stark+"/users?sort=email&pageSize=1"), "not a cursor of this list"},
 			{"/options?cursor=" + cursorOf("/domains?pageSize=1"), "not a cursor of this list"},
-			{"/domains?sort=name&cursor=+" + c, ""}, // not base64url: the contract's pattern
+			{"/domains?sort=name&cursor=+" + c, ""},                  // not base64url: the contract's pattern
 			{"/domains?cursor=" + strings.Repeat("A", 2049), "2048"}, // the contract's maxLength
 		} {
 			r := e.do(req{Method: "GET", Path: tc.path})
