@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -211,44 +212,42 @@ func (s *Store) GetToken(ctx context.Context, adminID, tokenID int64) (*Personal
 func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *PersonalToken, []Authority, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	var rows []authenticated
-	err := gdb.Raw(`SELECT t.id AS t_id, t.admin_id AS t_admin_id, t.name AS t_name, t.hash AS t_hash, t.expiration AS t_expiration,
-			t.created_at AS t_created_at, t.last_use AS t_last_use,
-			a.id AS a_id, a.login AS a_login, a.email AS a_email, a.display_name AS a_display_name, a.password_hash AS a_password_hash,
-			a.enabled AS a_enabled, a.language AS a_language, a.totp AS a_totp, a.sys_admin AS a_sys_admin,
-			a.last_connection_date AS a_last_connection_date, a.created_at AS a_created_at,
-			au.id AS au_id, au.broker_id AS au_broker_id, au.customer_id AS au_customer_id, au.domain_id AS au_domain_id,
-			au.permissions AS au_permissions
-		FROM personal_tokens AS t
-		JOIN admins AS a ON a.id = t.admin_id AND a.enabled
-		LEFT JOIN authorities AS au ON au.admin_id = a.id AND NOT a.sys_admin
-		WHERE t.hash = ?
-		ORDER BY au.id`, HashToken(value)).Scan(&rows).Error
+	var t PersonalToken
+	var a Admin
+	var auths []Authority
+	found := false
+	err := query(gdb, func(rows *sql.Rows) error {
+		var au struct {
+			ID, BrokerID, CustomerID, DomainID *int64
+			Permissions                        *string
+		}
+		if err := rows.Scan(append(append(tokenColumns.fields(&t), adminColumns.fields(&a)...),
+			&au.ID, &au.BrokerID, &au.CustomerID, &au.DomainID, &au.Permissions)...); err != nil {
+			return err
+		}
+		found = true
+		if au.ID == nil {
+			return nil // no authority: the one row of the outer join
+		}
+		auth := Authority{ID: *au.ID, AdminID: a.ID, BrokerID: au.BrokerID, CustomerID: au.CustomerID, DomainID: au.DomainID}
+		if err := json.Unmarshal([]byte(deref(au.Permissions, "[]")), &auth.Permissions); err != nil {
+			return fmt.Errorf("authority %d: permissions: %w", auth.ID, err)
+		}
+		auths = append(auths, auth)
+		return nil
+	}, authenticateSQL, HashToken(value))
 	if err != nil {
-		return nil, nil, nil, translate(err)
+		return nil, nil, nil, err
 	}
-	if len(rows) == 0 {
+	if !found {
 		return nil, nil, nil, ErrNotFound
 	}
-	t, a := rows[0].Token, rows[0].Admin
 	now := nowMillis()
 	if t.Expiration != nil && *t.Expiration <= now {
 		return nil, nil, nil, ErrNotFound
 	}
-	var auths []Authority
-	if !a.SysAdmin {
-		auths = make([]Authority, 0, len(rows))
-		for _, r := range rows {
-			if r.Authority.ID == nil {
-				continue // no authority: the one row of the outer join
-			}
-			au := Authority{ID: *r.Authority.ID, AdminID: a.ID, BrokerID: r.Authority.BrokerID, CustomerID: r.Authority.CustomerID,
-				DomainID: r.Authority.DomainID}
-			if err := json.Unmarshal([]byte(deref(r.Authority.Permissions, "[]")), &au.Permissions); err != nil {
-				return nil, nil, nil, fmt.Errorf("authority %d: permissions: %w", au.ID, err)
-			}
-			auths = append(auths, au)
-		}
+	if !a.SysAdmin && auths == nil {
+		auths = []Authority{}
 	}
 	if t.LastUse == nil || now-*t.LastUse > 60_000 {
 		done, err := s.tryWrite(ctx, func(gdb *gorm.DB) error {
@@ -264,16 +263,16 @@ func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *Person
 	return &a, &t, auths, nil
 }
 
-// authenticated is a row of Authenticate's statement: the token, its
-// account, and one of the account's authorities (none: all NULL).
-type authenticated struct {
-	Token     PersonalToken `gorm:"embedded;embeddedPrefix:t_"`
-	Admin     Admin         `gorm:"embedded;embeddedPrefix:a_"`
-	Authority struct {
-		ID, BrokerID, CustomerID, DomainID *int64
-		Permissions                        *string
-	} `gorm:"embedded;embeddedPrefix:au_"`
-}
+// authenticateSQL reads a token's hash with its account, if enabled, and
+// the account's authorities unless it is a sysadmin's (whose are never
+// read): a row an authority, or one with NULLs for none.
+var authenticateSQL = "SELECT " + tokenColumns.of("t") + ", " + adminColumns.of("a") + `,
+		au.id, au.broker_id, au.customer_id, au.domain_id, au.permissions
+	FROM personal_tokens AS t
+	JOIN admins AS a ON a.id = t.admin_id AND a.enabled
+	LEFT JOIN authorities AS au ON au.admin_id = a.id AND NOT a.sys_admin
+	WHERE t.hash = ?
+	ORDER BY au.id`
 
 // adminExists is used by token operations' 404s.
 func adminExists(tx *gorm.DB, id int64) error {

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -38,27 +39,40 @@ type Lineage struct {
 	DomainID   int64
 	CustomerID *int64
 	BrokerID   *int64
-	// DomainStatus is the domain's status (DomainLineage only).
-	DomainStatus string
+	// Domain is the domain's own row (DomainLineage only), read with its
+	// lineage: the access layer reads it once for a request on the domain
+	// or an object of it, and a handler that answers the domain itself
+	// embeds it (DomainView) without reading it again.
+	Domain *Domain
 }
 
-// DomainLineage returns the customer and broker above a domain.
+// domainLineageSQL reads a domain's row and its customer's broker.
+var domainLineageSQL = "SELECT " + domainColumns.of("d") + `, c.broker_id
+	FROM domains AS d LEFT JOIN customers AS c ON c.id = d.customer_id
+	WHERE d.id = ?`
+
+// DomainLineage returns a domain's row, and the customer and broker above
+// it, in one statement.
 func (s *Store) DomainLineage(ctx context.Context, domainID int64) (*Lineage, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	var row struct {
-		ID         int64
-		CustomerID *int64
-		BrokerID   *int64
-		Status     string
-	}
-	err := gdb.Table("domains").Select("domains.id, domains.customer_id, customers.broker_id, domains.status").
-		Joins("LEFT JOIN customers ON customers.id = domains.customer_id").
-		Where("domains.id = ?", domainID).Take(&row).Error
+	var l *Lineage
+	err := query(gdb, func(rows *sql.Rows) error {
+		var d Domain
+		var broker *int64
+		if err := rows.Scan(append(domainColumns.fields(&d), &broker)...); err != nil {
+			return err
+		}
+		l = &Lineage{DomainID: d.ID, CustomerID: d.CustomerID, BrokerID: broker, Domain: &d}
+		return nil
+	}, domainLineageSQL, domainID)
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
-	return &Lineage{DomainID: row.ID, CustomerID: row.CustomerID, BrokerID: row.BrokerID, DomainStatus: row.Status}, nil
+	if l == nil {
+		return nil, ErrNotFound
+	}
+	return l, nil
 }
 
 // CustomerLineage returns the broker above a customer.

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 
@@ -171,13 +172,19 @@ func replaceOutgoingProviders(tx *gorm.DB, domainID int64, ids []int64) error {
 
 // GetDomain loads one domain with everything embedded in it.
 func (s *Store) GetDomain(ctx context.Context, id int64) (*DomainView, error) {
+	d, err := s.DomainRow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.DomainView(ctx, d)
+}
+
+// DomainView embeds in a domain's row, as DomainRow or DomainLineage read
+// it, what GetDomain embeds.
+func (s *Store) DomainView(ctx context.Context, d *Domain) (*DomainView, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	var d Domain
-	if err := gdb.First(&d, id).Error; err != nil {
-		return nil, translate(err)
-	}
-	views, err := loadDomainViews(gdb, []Domain{d})
+	views, err := loadDomainViews(gdb, []Domain{*d})
 	if err != nil {
 		return nil, err
 	}
@@ -189,11 +196,14 @@ func (s *Store) GetDomain(ctx context.Context, id int64) (*DomainView, error) {
 func (s *Store) DomainRow(ctx context.Context, id int64) (*Domain, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	var d Domain
-	if err := gdb.First(&d, id).Error; err != nil {
-		return nil, translate(err)
+	rows, err := queryAll(gdb, domainColumns, "SELECT "+domainColumns.of("domains")+" FROM domains WHERE domains.id = ?", id)
+	if err != nil {
+		return nil, err
 	}
-	return &d, nil
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
+	return &rows[0], nil
 }
 
 // DomainExists tells whether a domain with this id exists.
@@ -272,66 +282,65 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		}
 	}
 
-	var policies []Policy
 	if len(policyIDs) > 0 {
-		if err := gdb.Where("id IN ?", policyIDs).Find(&policies).Error; err != nil {
-			return nil, translate(err)
+		policies, err := queryAll(gdb, policyColumns, "SELECT "+policyColumns.of("policies")+" FROM policies WHERE policies.id IN ?", policyIDs)
+		if err != nil {
+			return nil, err
 		}
-	}
-	for i := range policies {
-		if v := byID[policies[i].DomainID]; v != nil && v.PolicyID != nil && *v.PolicyID == policies[i].ID {
-			v.Policy = &policies[i]
+		for i := range policies {
+			if v := byID[policies[i].DomainID]; v != nil && v.PolicyID != nil && *v.PolicyID == policies[i].ID {
+				v.Policy = &policies[i]
+			}
 		}
 	}
 
-	var stats []struct {
-		DomainID                                 int64
-		N                                        int
-		Quarantine, Retention, Archive, Incoming int
-	}
-	err := gdb.Model(&Policy{}).Select(
-		"domain_id, COUNT(*) AS n, "+
-			"MAX(CASE WHEN quarantine THEN 1 ELSE 0 END) AS quarantine, "+
-			"MAX(CASE WHEN retention THEN 1 ELSE 0 END) AS retention, "+
-			"MAX(CASE WHEN archive THEN 1 ELSE 0 END) AS archive, "+
-			"MAX(CASE WHEN incoming THEN 1 ELSE 0 END) AS incoming").
-		Where("domain_id IN ?", ids).Group("domain_id").Scan(&stats).Error
+	err := query(gdb, func(rows *sql.Rows) error {
+		var id int64
+		var quarantine, retention, archive, incoming int
+		var n int
+		if err := rows.Scan(&id, &n, &quarantine, &retention, &archive, &incoming); err != nil {
+			return err
+		}
+		v := byID[id]
+		v.PoliciesCount = n
+		v.Quarantine, v.Retention, v.Archive, v.Incoming = quarantine == 1, retention == 1, archive == 1, incoming == 1
+		return nil
+	}, `SELECT domain_id, COUNT(*),
+			MAX(CASE WHEN quarantine THEN 1 ELSE 0 END), MAX(CASE WHEN retention THEN 1 ELSE 0 END),
+			MAX(CASE WHEN archive THEN 1 ELSE 0 END), MAX(CASE WHEN incoming THEN 1 ELSE 0 END)
+		FROM policies WHERE domain_id IN ? GROUP BY domain_id`, ids)
 	if err != nil {
-		return nil, translate(err)
-	}
-	for _, st := range stats {
-		v := byID[st.DomainID]
-		v.PoliciesCount = st.N
-		v.Quarantine, v.Retention, v.Archive, v.Incoming = st.Quarantine == 1, st.Retention == 1, st.Archive == 1, st.Incoming == 1
+		return nil, err
 	}
 
-	var active []struct {
-		DomainID int64
-		N        int64
-	}
 	// The enabled users' kept count: a key lookup, not a count of a
 	// large domain's users.
-	err = gdb.Raw("SELECT val AS domain_id, SUM(n) AS n FROM row_counts WHERE tbl = 'users' AND col = 'domain_id:enabled' AND val IN ? GROUP BY val", ids).
-		Scan(&active).Error
+	err = query(gdb, func(rows *sql.Rows) error {
+		var id, n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return err
+		}
+		byID[id].ActiveUsersCount = n
+		return nil
+	}, "SELECT val, SUM(n) FROM row_counts WHERE tbl = 'users' AND col = 'domain_id:enabled' AND val IN ? GROUP BY val", ids)
 	if err != nil {
-		return nil, translate(err)
-	}
-	for _, a := range active {
-		byID[a.DomainID].ActiveUsersCount = a.N
+		return nil, err
 	}
 
-	var aliases []DomainAlias
-	if err := gdb.Where("domain_id IN ?", ids).Order("name, id").Find(&aliases).Error; err != nil {
-		return nil, translate(err)
+	aliases, err := queryAll(gdb, domainAliasColumns, "SELECT "+domainAliasColumns.of("domain_aliases")+
+		" FROM domain_aliases WHERE domain_aliases.domain_id IN ? ORDER BY domain_aliases.name, domain_aliases.id", ids)
+	if err != nil {
+		return nil, err
 	}
 	for _, a := range aliases {
 		v := byID[a.DomainID]
 		v.Aliases = append(v.Aliases, a)
 	}
 
-	var platforms []Platform
-	if err := gdb.Where("domain_id IN ?", ids).Order("id").Find(&platforms).Error; err != nil {
-		return nil, translate(err)
+	platforms, err := queryAll(gdb, platformColumns, "SELECT "+platformColumns.of("platforms")+
+		" FROM platforms WHERE platforms.domain_id IN ? ORDER BY platforms.id", ids)
+	if err != nil {
+		return nil, err
 	}
 	for _, p := range platforms {
 		v := byID[p.DomainID]
@@ -339,9 +348,9 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 	}
 
 	if len(customerIDs) > 0 {
-		var customers []Customer
-		if err := gdb.Where("id IN ?", customerIDs).Find(&customers).Error; err != nil {
-			return nil, translate(err)
+		customers, err := queryAll(gdb, customerColumns, "SELECT "+customerColumns.of("customers")+" FROM customers WHERE customers.id IN ?", customerIDs)
+		if err != nil {
+			return nil, err
 		}
 		cs := make(map[int64]*Customer, len(customers))
 		for i := range customers {
@@ -354,21 +363,22 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		}
 	}
 
-	var providers []struct {
-		OutgoingProvider
-		DomainID int64
-	}
-	err = gdb.Table("outgoing_providers").
-		Select("outgoing_providers.*, domain_outgoing_providers.domain_id").
-		Joins("JOIN domain_outgoing_providers ON domain_outgoing_providers.outgoing_provider_id = outgoing_providers.id").
-		Where("domain_outgoing_providers.domain_id IN ?", ids).
-		Order("outgoing_providers.name, outgoing_providers.id").Scan(&providers).Error
+	err = query(gdb, func(rows *sql.Rows) error {
+		var p OutgoingProvider
+		var id int64
+		if err := rows.Scan(append(outgoingProviderColumns.fields(&p), &id)...); err != nil {
+			return err
+		}
+		v := byID[id]
+		v.OutgoingProviders = append(v.OutgoingProviders, p)
+		return nil
+	}, "SELECT "+outgoingProviderColumns.of("outgoing_providers")+`, domain_outgoing_providers.domain_id
+		FROM outgoing_providers
+		JOIN domain_outgoing_providers ON domain_outgoing_providers.outgoing_provider_id = outgoing_providers.id
+		WHERE domain_outgoing_providers.domain_id IN ?
+		ORDER BY outgoing_providers.name, outgoing_providers.id`, ids)
 	if err != nil {
-		return nil, translate(err)
-	}
-	for _, p := range providers {
-		v := byID[p.DomainID]
-		v.OutgoingProviders = append(v.OutgoingProviders, p.OutgoingProvider)
+		return nil, err
 	}
 	return views, nil
 }

@@ -50,18 +50,27 @@ func registerRecorder(gdb *gorm.DB) error {
 		if tx.DryRun || tx.Statement.SQL.Len() == 0 || tx.Statement.Context == nil {
 			return
 		}
-		r, ok := tx.Statement.Context.Value(recordingKey{}).(*recording)
-		if !ok {
-			return
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.stmts = append(r.stmts, Statement{SQL: tx.Statement.SQL.String(), Vars: slices.Clone(tx.Statement.Vars)})
+		record(tx.Statement.Context, tx.Statement.SQL.String(), tx.Statement.Vars)
 	}
 	if err := gdb.Callback().Query().After("gorm:query").Register("cleanmail:record", fn); err != nil {
 		return err
 	}
 	return gdb.Callback().Row().After("gorm:row").Register("cleanmail:record", fn)
+}
+
+// record copies a statement into the recording ctx carries, if any: from
+// GORM's callbacks, and from query, which runs its reads without them.
+func record(ctx context.Context, sql string, vars []any) {
+	if ctx == nil {
+		return
+	}
+	r, ok := ctx.Value(recordingKey{}).(*recording)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stmts = append(r.stmts, Statement{SQL: sql, Vars: slices.Clone(vars)})
 }
 
 // ReadSQL returns the pool that reads (on SQLite the readers' pool, on

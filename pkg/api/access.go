@@ -337,7 +337,7 @@ func (s *Server) resolve(ctx context.Context, p *Principal, kind db.ObjectKind, 
 			return nil, missing(err)
 		}
 		t.lineage = l
-		t.hidden = kind == db.ObjectUser && l.DomainStatus == db.StatusDeleted
+		t.hidden = kind == db.ObjectUser && l.Domain.Status == db.StatusDeleted
 	}
 	return t, nil
 }

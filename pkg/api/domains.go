@@ -296,10 +296,10 @@ func (s *Server) CreateDomain(ctx context.Context, req gen.CreateDomainRequestOb
 	}, nil
 }
 
-// GetDomain returns one domain.
+// GetDomain returns one domain: its row as the access layer read it with
+// its lineage (resolve), with what a domain embeds.
 func (s *Server) GetDomain(ctx context.Context, req gen.GetDomainRequestObject) (gen.GetDomainResponseObject, error) {
-	id := targetOf(ctx).key
-	v, err := s.store.GetDomain(ctx, id)
+	v, err := s.store.DomainView(ctx, targetOf(ctx).lineage.Domain)
 	if err != nil {
 		return nil, about(err, fault.Domain)
 	}
