@@ -114,41 +114,61 @@ func bind(d Dialect, q string, args []any) (string, []any) {
 			sb.WriteByte('?')
 		}
 	}
-	quoted := false
-	next := 0
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		if c == '\'' {
-			quoted = !quoted
+	next, whole := 0, q
+	for {
+		i := strings.IndexAny(q, "?'")
+		if i < 0 {
+			sb.WriteString(q)
+			break
 		}
-		if c != '?' || quoted {
-			sb.WriteByte(c)
+		sb.WriteString(q[:i])
+		if q[i] == '\'' { // a literal, to its closing quote
+			end := strings.IndexByte(q[i+1:], '\'')
+			if end < 0 {
+				sb.WriteString(q[i:])
+				break
+			}
+			sb.WriteString(q[i : i+end+2])
+			q = q[i+end+2:]
 			continue
 		}
+		q = q[i+1:]
 		if next == len(args) {
-			panic(fmt.Sprintf("db: more placeholders than arguments in %q", q))
+			panic(fmt.Sprintf("db: more placeholders than arguments in %q", whole))
 		}
 		arg := args[next]
 		next++
-		list := reflect.ValueOf(arg)
-		if list.Kind() != reflect.Slice || list.Type().Elem().Kind() == reflect.Uint8 {
+		// A slice is an IN list (but bytes are one value); []int64,
+		// the lists of keys, without reflection.
+		var n int
+		var at func(int) any
+		switch v := arg.(type) {
+		case []byte:
+		case []int64:
+			n, at = len(v), func(j int) any { return v[j] }
+		default:
+			if rv := reflect.ValueOf(arg); rv.Kind() == reflect.Slice {
+				n, at = rv.Len(), func(j int) any { return rv.Index(j).Interface() }
+			}
+		}
+		if at == nil {
 			placeholder(arg)
 			continue
 		}
 		sb.WriteByte('(')
-		if list.Len() == 0 {
+		if n == 0 {
 			sb.WriteString("NULL")
 		}
-		for j := range list.Len() {
+		for j := range n {
 			if j > 0 {
 				sb.WriteString(", ")
 			}
-			placeholder(list.Index(j).Interface())
+			placeholder(at(j))
 		}
 		sb.WriteByte(')')
 	}
 	if next != len(args) {
-		panic(fmt.Sprintf("db: %d arguments for %d placeholders in %q", len(args), next, q))
+		panic(fmt.Sprintf("db: %d arguments for %d placeholders in %q", len(args), next, whole))
 	}
 	return sb.String(), vars
 }
