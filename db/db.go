@@ -316,7 +316,7 @@ func (s *Store) Ready(ctx context.Context) error {
 // bound applies the store's default timeout when ctx has no deadline.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
+		return ctx, func() {} // already bounded: nothing of its own to end
 	}
 	return context.WithTimeout(ctx, s.timeout)
 }
