@@ -71,7 +71,7 @@ func (j jsonOf[T]) Scan(src any) error {
 }
 
 // query runs a read on gdb's connection pool (the transaction's within
-// Store.Tx), through GORM's cache of prepared statements, bounded by the
+// Store.Tx), its statement prepared once a connection, bounded by the
 // session's deadline, its outages marked and the statement recorded
 // (Store.Record) as GORM's callbacks do for its own statements; it hands
 // each row to scan. q is written as for GORM's Raw: ? for an argument,
@@ -80,7 +80,16 @@ func query(gdb *gorm.DB, scan func(*sql.Rows) error, q string, args ...any) (err
 	ctx := gdb.Statement.Context
 	text, vars := bind(dialectOf(gdb), q, args)
 	record(ctx, text, vars)
-	rows, err := gdb.Statement.ConnPool.QueryContext(ctx, text, vars...)
+	// On PostgreSQL, pgx keeps a cache of prepared statements on each
+	// connection (its default mode): GORM's cache in front of it, a
+	// database/sql statement found for the connection under a shared lock,
+	// only adds its own cost (a GET's CPU 640 → 570 µs at 8 clients).
+	// SQLite's driver keeps none: GORM's prepares each statement once.
+	pool := gdb.Statement.ConnPool
+	if ps, ok := pool.(*gorm.PreparedStmtDB); ok && dialectOf(gdb) == Postgres {
+		pool = ps.ConnPool
+	}
+	rows, err := pool.QueryContext(ctx, text, vars...)
 	if err != nil {
 		return translate(asUnavailable(err))
 	}
