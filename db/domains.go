@@ -196,7 +196,7 @@ func (s *Store) DomainView(ctx context.Context, d *Domain) (*DomainView, error) 
 func (s *Store) DomainRow(ctx context.Context, id int64) (*Domain, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	rows, err := queryAll(gdb, domainColumns, "SELECT "+domainColumns.of("domains")+" FROM domains WHERE domains.id = ?", id)
+	rows, err := queryAll(gdb, domainColumns, domainRowSQL, id)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +260,28 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 	return views, total, next, err
 }
 
+// The statements of DomainRow and loadDomainViews; IN ? is a page's keys.
+var (
+	domainRowSQL = "SELECT " + domainColumns.of("domains") + " FROM domains WHERE domains.id = ?"
+	policiesSQL  = "SELECT " + policyColumns.of("policies") + " FROM policies WHERE policies.id IN ?"
+	// A domain's count of policies and the services any of them has on.
+	policyStatsSQL = `SELECT domain_id, COUNT(*),
+			MAX(CASE WHEN quarantine THEN 1 ELSE 0 END), MAX(CASE WHEN retention THEN 1 ELSE 0 END),
+			MAX(CASE WHEN archive THEN 1 ELSE 0 END), MAX(CASE WHEN incoming THEN 1 ELSE 0 END)
+		FROM policies WHERE domain_id IN ? GROUP BY domain_id`
+	activeUsersSQL = "SELECT val, SUM(n) FROM row_counts WHERE tbl = 'users' AND col = 'domain_id:enabled' AND val IN ? GROUP BY val"
+	aliasesSQL     = "SELECT " + domainAliasColumns.of("domain_aliases") +
+		" FROM domain_aliases WHERE domain_aliases.domain_id IN ? ORDER BY domain_aliases.name, domain_aliases.id"
+	platformsSQL = "SELECT " + platformColumns.of("platforms") +
+		" FROM platforms WHERE platforms.domain_id IN ? ORDER BY platforms.id"
+	customersSQL = "SELECT " + customerColumns.of("customers") + " FROM customers WHERE customers.id IN ?"
+	providersSQL = "SELECT " + outgoingProviderColumns.of("outgoing_providers") + `, domain_outgoing_providers.domain_id
+		FROM outgoing_providers
+		JOIN domain_outgoing_providers ON domain_outgoing_providers.outgoing_provider_id = outgoing_providers.id
+		WHERE domain_outgoing_providers.domain_id IN ?
+		ORDER BY outgoing_providers.name, outgoing_providers.id`
+)
+
 // loadDomainViews embeds policies, aliases, customers, platforms and
 // providers in a page of domains with a fixed number of queries.
 func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
@@ -283,7 +305,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 	}
 
 	if len(policyIDs) > 0 {
-		policies, err := queryAll(gdb, policyColumns, "SELECT "+policyColumns.of("policies")+" FROM policies WHERE policies.id IN ?", policyIDs)
+		policies, err := queryAll(gdb, policyColumns, policiesSQL, policyIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -296,8 +318,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 
 	err := query(gdb, func(rows *sql.Rows) error {
 		var id int64
-		var quarantine, retention, archive, incoming int
-		var n int
+		var n, quarantine, retention, archive, incoming int
 		if err := rows.Scan(&id, &n, &quarantine, &retention, &archive, &incoming); err != nil {
 			return err
 		}
@@ -305,10 +326,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		v.PoliciesCount = n
 		v.Quarantine, v.Retention, v.Archive, v.Incoming = quarantine == 1, retention == 1, archive == 1, incoming == 1
 		return nil
-	}, `SELECT domain_id, COUNT(*),
-			MAX(CASE WHEN quarantine THEN 1 ELSE 0 END), MAX(CASE WHEN retention THEN 1 ELSE 0 END),
-			MAX(CASE WHEN archive THEN 1 ELSE 0 END), MAX(CASE WHEN incoming THEN 1 ELSE 0 END)
-		FROM policies WHERE domain_id IN ? GROUP BY domain_id`, ids)
+	}, policyStatsSQL, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -322,13 +340,12 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		}
 		byID[id].ActiveUsersCount = n
 		return nil
-	}, "SELECT val, SUM(n) FROM row_counts WHERE tbl = 'users' AND col = 'domain_id:enabled' AND val IN ? GROUP BY val", ids)
+	}, activeUsersSQL, ids)
 	if err != nil {
 		return nil, err
 	}
 
-	aliases, err := queryAll(gdb, domainAliasColumns, "SELECT "+domainAliasColumns.of("domain_aliases")+
-		" FROM domain_aliases WHERE domain_aliases.domain_id IN ? ORDER BY domain_aliases.name, domain_aliases.id", ids)
+	aliases, err := queryAll(gdb, domainAliasColumns, aliasesSQL, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -337,8 +354,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		v.Aliases = append(v.Aliases, a)
 	}
 
-	platforms, err := queryAll(gdb, platformColumns, "SELECT "+platformColumns.of("platforms")+
-		" FROM platforms WHERE platforms.domain_id IN ? ORDER BY platforms.id", ids)
+	platforms, err := queryAll(gdb, platformColumns, platformsSQL, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +364,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 	}
 
 	if len(customerIDs) > 0 {
-		customers, err := queryAll(gdb, customerColumns, "SELECT "+customerColumns.of("customers")+" FROM customers WHERE customers.id IN ?", customerIDs)
+		customers, err := queryAll(gdb, customerColumns, customersSQL, customerIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -372,11 +388,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		v := byID[id]
 		v.OutgoingProviders = append(v.OutgoingProviders, p)
 		return nil
-	}, "SELECT "+outgoingProviderColumns.of("outgoing_providers")+`, domain_outgoing_providers.domain_id
-		FROM outgoing_providers
-		JOIN domain_outgoing_providers ON domain_outgoing_providers.outgoing_provider_id = outgoing_providers.id
-		WHERE domain_outgoing_providers.domain_id IN ?
-		ORDER BY outgoing_providers.name, outgoing_providers.id`, ids)
+	}, providersSQL, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -44,8 +44,9 @@ import (
 // cpu-µs is the CPU time this process spent a request (HTTP client and
 // server, and SQLite; not PostgreSQL's), steadier than latencies on a
 // busy machine, for comparing two versions of ours (though it counts the
-// runtime's idle spinning too), and allocs the heap allocations a request
-// (client and server). ns/op
+// runtime's idle spinning too), allocs and alloc-kB the heap allocations
+// a request and their size (client and server), gc/1k the garbage
+// collections a thousand requests (in the turns of each side). ns/op
 // is ours alone. stmts is the statements our request runs, floor-stmts
 // the floor's (both with the token's lookup). With
 // CLEANMAIL_BENCH_PROFILE=1 only ours runs, for -cpuprofile.
@@ -394,6 +395,8 @@ func (c *comparison) run(b *testing.B, clients int) map[string]float64 {
 		m[s.prefix+"req/s"] = float64(len(got[i].lat)) / got[i].wall.Seconds()
 		m[s.prefix+"cpu-µs"] = float64(got[i].cpu.Microseconds()) / float64(len(got[i].lat))
 		m[s.prefix+"allocs"] = float64(got[i].allocs) / float64(len(got[i].lat))
+		m[s.prefix+"alloc-kB"] = float64(got[i].bytes) / 1e3 / float64(len(got[i].lat))
+		m[s.prefix+"gc/1k"] = 1e3 * float64(got[i].gcs) / float64(len(got[i].lat))
 	}
 	if len(sides) > 1 {
 		m["x-p50"] = m["p50-ms"] / m["floor-p50-ms"]
@@ -420,8 +423,10 @@ func btoi(v bool) int {
 type latencies struct {
 	lat       []time.Duration
 	wall, cpu time.Duration
-	// allocs is the heap allocations of this process meanwhile.
-	allocs uint64
+	// allocs and bytes are the heap allocations of this process
+	// meanwhile, and their size; gcs the garbage collections it completed.
+	allocs, bytes uint64
+	gcs           uint32
 }
 
 func (l *latencies) add(o latencies) {
@@ -429,6 +434,8 @@ func (l *latencies) add(o latencies) {
 	l.wall += o.wall
 	l.cpu += o.cpu
 	l.allocs += o.allocs
+	l.bytes += o.bytes
+	l.gcs += o.gcs
 }
 
 func (l *latencies) quantile(q float64) time.Duration {
@@ -448,7 +455,7 @@ func measure(n, clients int, op func() error) (latencies, error) {
 	var wg sync.WaitGroup
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
-	allocs := mem.Mallocs
+	allocs, bytes, gcs := mem.Mallocs, mem.TotalAlloc, mem.NumGC
 	start, cpu := time.Now(), processCPU()
 	for c := range clients {
 		wg.Go(func() {
@@ -465,7 +472,7 @@ func measure(n, clients int, op func() error) (latencies, error) {
 	wg.Wait()
 	l := latencies{wall: time.Since(start), cpu: processCPU() - cpu, lat: slices.Concat(per...)}
 	runtime.ReadMemStats(&mem)
-	l.allocs = mem.Mallocs - allocs
+	l.allocs, l.bytes, l.gcs = mem.Mallocs-allocs, mem.TotalAlloc-bytes, mem.NumGC-gcs
 	for _, err := range errs {
 		if err != nil {
 			return l, err
