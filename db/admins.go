@@ -210,13 +210,13 @@ func (s *Store) GetToken(ctx context.Context, adminID, tokenID int64) (*Personal
 // which every request does, never waits for a write, and the next request
 // records it).
 func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *PersonalToken, []Authority, error) {
-	gdb, cancel := s.db(ctx)
+	r, cancel := s.reads(ctx)
 	defer cancel()
 	var t PersonalToken
 	var a Admin
 	var auths []Authority
 	found := false
-	err := query(gdb, func(rows *sql.Rows) error {
+	err := query(r, func(rows *sql.Rows) error {
 		var au struct {
 			ID, BrokerID, CustomerID, DomainID *int64
 			Permissions                        *string

@@ -54,10 +54,10 @@ var domainLineageSQL = "SELECT " + domainColumns.of("d") + `, c.broker_id
 // DomainLineage returns a domain's row, and the customer and broker above
 // it, in one statement.
 func (s *Store) DomainLineage(ctx context.Context, domainID int64) (*Lineage, error) {
-	gdb, cancel := s.db(ctx)
+	r, cancel := s.reads(ctx)
 	defer cancel()
 	var l *Lineage
-	err := query(gdb, func(rows *sql.Rows) error {
+	err := query(r, func(rows *sql.Rows) error {
 		var d Domain
 		var broker *int64
 		if err := rows.Scan(append(domainColumns.fields(&d), &broker)...); err != nil {

@@ -182,9 +182,9 @@ func (s *Store) GetDomain(ctx context.Context, id int64) (*DomainView, error) {
 // DomainView embeds in a domain's row, as DomainRow or DomainLineage read
 // it, what GetDomain embeds.
 func (s *Store) DomainView(ctx context.Context, d *Domain) (*DomainView, error) {
-	gdb, cancel := s.db(ctx)
+	r, cancel := s.reads(ctx)
 	defer cancel()
-	views, err := loadDomainViews(gdb, []Domain{*d})
+	views, err := loadDomainViews(r, []Domain{*d})
 	if err != nil {
 		return nil, err
 	}
@@ -194,9 +194,9 @@ func (s *Store) DomainView(ctx context.Context, d *Domain) (*DomainView, error) 
 // DomainRow loads a domain's own row alone (its name, status…), one query,
 // for callers that need none of what GetDomain embeds.
 func (s *Store) DomainRow(ctx context.Context, id int64) (*Domain, error) {
-	gdb, cancel := s.db(ctx)
+	r, cancel := s.reads(ctx)
 	defer cancel()
-	rows, err := queryAll(gdb, domainColumns, domainRowSQL, id)
+	rows, err := queryAll(r, domainColumns, domainRowSQL, id)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	views, err := loadDomainViews(gdb, rows)
+	views, err := loadDomainViews(readerOf(gdb), rows)
 	return views, total, next, err
 }
 
@@ -284,7 +284,7 @@ var (
 
 // loadDomainViews embeds policies, aliases, customers, platforms and
 // providers in a page of domains with a fixed number of queries.
-func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
+func loadDomainViews(r reader, domains []Domain) ([]DomainView, error) {
 	views := make([]DomainView, len(domains))
 	if len(domains) == 0 {
 		return views, nil
@@ -305,7 +305,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 	}
 
 	if len(policyIDs) > 0 {
-		policies, err := queryAll(gdb, policyColumns, policiesSQL, policyIDs)
+		policies, err := queryAll(r, policyColumns, policiesSQL, policyIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -316,7 +316,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		}
 	}
 
-	err := query(gdb, func(rows *sql.Rows) error {
+	err := query(r, func(rows *sql.Rows) error {
 		var id int64
 		var n, quarantine, retention, archive, incoming int
 		if err := rows.Scan(&id, &n, &quarantine, &retention, &archive, &incoming); err != nil {
@@ -333,7 +333,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 
 	// The enabled users' kept count: a key lookup, not a count of a
 	// large domain's users.
-	err = query(gdb, func(rows *sql.Rows) error {
+	err = query(r, func(rows *sql.Rows) error {
 		var id, n int64
 		if err := rows.Scan(&id, &n); err != nil {
 			return err
@@ -345,7 +345,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		return nil, err
 	}
 
-	aliases, err := queryAll(gdb, domainAliasColumns, aliasesSQL, ids)
+	aliases, err := queryAll(r, domainAliasColumns, aliasesSQL, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +354,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		v.Aliases = append(v.Aliases, a)
 	}
 
-	platforms, err := queryAll(gdb, platformColumns, platformsSQL, ids)
+	platforms, err := queryAll(r, platformColumns, platformsSQL, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +364,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 	}
 
 	if len(customerIDs) > 0 {
-		customers, err := queryAll(gdb, customerColumns, customersSQL, customerIDs)
+		customers, err := queryAll(r, customerColumns, customersSQL, customerIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -379,7 +379,7 @@ func loadDomainViews(gdb *gorm.DB, domains []Domain) ([]DomainView, error) {
 		}
 	}
 
-	err = query(gdb, func(rows *sql.Rows) error {
+	err = query(r, func(rows *sql.Rows) error {
 		var p OutgoingProvider
 		var id int64
 		if err := rows.Scan(append(outgoingProviderColumns.fields(&p), &id)...); err != nil {
