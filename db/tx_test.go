@@ -30,6 +30,16 @@ func TestTxComposesStoreCalls(t *testing.T) {
 			if err := s.DomainExists(context.Background(), a); !errors.Is(err, ErrNotFound) {
 				t.Errorf("outside the transaction, the uncommitted domain is seen: %v", err)
 			}
+			// The reads scanned by hand (query) read on the transaction too.
+			if v, err := s.GetDomain(ctx, a); err != nil || v.Name != "a.example" || v.Policy == nil {
+				t.Errorf("inside the transaction, GetDomain = %+v, %v; want the new domain with its policy", v, err)
+			}
+			if l, err := s.DomainLineage(ctx, a); err != nil || l.Domain.Name != "a.example" {
+				t.Errorf("inside the transaction, DomainLineage = %+v, %v", l, err)
+			}
+			if _, err := s.GetDomain(context.Background(), a); !errors.Is(err, ErrNotFound) {
+				t.Errorf("outside the transaction, GetDomain of the uncommitted domain: %v, want not found", err)
+			}
 			b, err = s.CreateDomain(ctx, newTestDomain("b.example"))
 			return err
 		})
