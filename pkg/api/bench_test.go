@@ -38,9 +38,12 @@ import (
 // handler serving the same JSON from memory.
 //
 // Each case runs at 1 and at 8 concurrent clients; ours and the floor (and
-// the ceiling) take turns, b.N requests each, and each reports its p50 and
-// p99 latency and requests/s (floor-…, echo-…); x-p50 and x-p99 are ours
-// over the floor, tput-% ours as a share of the floor's throughput;
+// the ceiling, and at 1,000,000 rows the same request to the server of
+// 10,000) take short turns, b.N requests each, and each reports its p50
+// and p99 latency and requests/s (floor-…, echo-…, small-…); x-p50 and
+// x-p99 are ours over the floor, tput-% ours as a share of the floor's
+// throughput, x-size-p50 and x-size-p99 ours at 1,000,000 over ours at
+// 10,000;
 // cpu-µs is the CPU time this process spent a request (HTTP client and
 // server, and SQLite; not PostgreSQL's), steadier than latencies on a
 // busy machine, for comparing two versions of ours (though it counts the
@@ -54,8 +57,9 @@ import (
 // The tables hold 10,000 domains, users and administrators (each with its
 // policy, platform, customer, authorities); with CLEANMAIL_BENCH_SCALE=1,
 // also 1,000,000 of each (go tool task bench-scale: a few minutes of
-// seeding in SQL, dbtest.Seed), and the run ends with a table of each
-// case's ratios, 1,000,000 rows beside 10,000 included.
+// seeding in SQL, dbtest.Seed), the two databases up at once, and the run
+// ends with a table of each case's ratios, 1,000,000 rows beside 10,000
+// included.
 func BenchmarkPages(b *testing.B) {
 	sizes := []int{10_000}
 	if os.Getenv("CLEANMAIL_BENCH_SCALE") != "" {
@@ -64,15 +68,30 @@ func BenchmarkPages(b *testing.B) {
 	res := &benchResults{m: map[string]map[string]float64{}}
 	for _, name := range []string{"sqlite", "postgres"} {
 		b.Run(name, func(b *testing.B) {
+			// The smallest size's server stays up through the larger
+			// sizes: a page at a larger size takes its turns with the same
+			// page at the smallest (small-…), so that their ratio compares
+			// requests made in the same seconds, not minutes apart.
+			small := newBenchEnv(b, databases(b)[name](b), sizes[0])
+			smallCases := map[string]pageCase{}
+			for _, c := range pageCases(small, sizes[0]) {
+				smallCases[c.name] = c
+			}
 			for _, n := range sizes {
 				b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-					e := newBenchEnv(b, databases(b)[name](b), n)
+					e := small
+					if n != sizes[0] {
+						e = newBenchEnv(b, databases(b)[name](b), n)
+					}
 					for _, c := range pageCases(e, n) {
 						b.Run(c.name, func(b *testing.B) {
 							if c.skip != "" {
 								b.Skip(c.skip)
 							}
 							cmp := newComparison(b, e, c)
+							if e != small {
+								cmp.small = small.srv.URL + smallCases[c.name].path
+							}
 							for _, clients := range []int{1, 8} {
 								b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 									res.put(b.Name(), cmp.run(b, clients))
@@ -244,6 +263,9 @@ type comparison struct {
 	url     string
 	floor   string // the bare SQL server's URL (bareSQL.serve)
 	ceiling string // the bare Echo server's URL, for a GET
+	// small is the same request to the server of the smallest size, when
+	// this one is larger.
+	small string
 	// stmts is how many statements our request runs, floorStmts the
 	// floor's.
 	stmts, floorStmts int
@@ -357,31 +379,30 @@ func (c *comparison) get(url string) error {
 // run measures the sides in turns, b.N requests each at clients at once,
 // and reports their figures.
 func (c *comparison) run(b *testing.B, clients int) map[string]float64 {
-	sides := []struct {
-		prefix string
-		op     func() error
-	}{
-		{"", func() error { return c.get(c.url) }},
-		{"floor-", func() error { return c.get(c.floor) }},
+	// Each side is a prefix of its figures and the URL it requests.
+	sides := [][2]string{{"", c.url}}
+	if os.Getenv("CLEANMAIL_BENCH_PROFILE") == "" { // else ours alone, for -cpuprofile
+		sides = append(sides, [2]string{"floor-", c.floor})
+		if c.ceiling != "" {
+			sides = append(sides, [2]string{"echo-", c.ceiling})
+		}
+		if c.small != "" {
+			sides = append(sides, [2]string{"small-", c.small})
+		}
 	}
-	if os.Getenv("CLEANMAIL_BENCH_PROFILE") != "" {
-		sides = sides[:1] // ours alone, for -cpuprofile
-	} else if c.ceiling != "" {
-		sides = append(sides, struct {
-			prefix string
-			op     func() error
-		}{"echo-", func() error { return c.get(c.ceiling) }})
-	}
-	// Turns, so that what the machine does meanwhile weighs on each side
-	// alike.
-	turns := min(b.N, 16)
+	// Turns, so that what the machine does meanwhile (a collection of
+	// this process's garbage, PostgreSQL's background work) weighs on
+	// each side alike: short ones, 16 requests a client (and at least 16
+	// turns), so that a burst of it lasts a few turns of every side
+	// rather than one side's whole turn.
+	turns := max(min(b.N, 16), b.N/(16*clients))
 	got := make([]latencies, len(sides))
 	for turn := range turns {
 		// At least one request a client, so that 8 clients are 8 even
 		// when a request takes seconds.
 		n := max(clients, b.N/turns+btoi(turn < b.N%turns))
 		for i, s := range sides {
-			l, err := measure(n, clients, s.op)
+			l, err := measure(n, clients, func() error { return c.get(s[1]) })
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -390,18 +411,23 @@ func (c *comparison) run(b *testing.B, clients int) map[string]float64 {
 	}
 	m := map[string]float64{}
 	for i, s := range sides {
-		m[s.prefix+"p50-ms"] = got[i].quantile(0.50).Seconds() * 1e3
-		m[s.prefix+"p99-ms"] = got[i].quantile(0.99).Seconds() * 1e3
-		m[s.prefix+"req/s"] = float64(len(got[i].lat)) / got[i].wall.Seconds()
-		m[s.prefix+"cpu-µs"] = float64(got[i].cpu.Microseconds()) / float64(len(got[i].lat))
-		m[s.prefix+"allocs"] = float64(got[i].allocs) / float64(len(got[i].lat))
-		m[s.prefix+"alloc-kB"] = float64(got[i].bytes) / 1e3 / float64(len(got[i].lat))
-		m[s.prefix+"gc/1k"] = 1e3 * float64(got[i].gcs) / float64(len(got[i].lat))
+		p := s[0]
+		m[p+"p50-ms"] = got[i].quantile(0.50).Seconds() * 1e3
+		m[p+"p99-ms"] = got[i].quantile(0.99).Seconds() * 1e3
+		m[p+"req/s"] = float64(len(got[i].lat)) / got[i].wall.Seconds()
+		m[p+"cpu-µs"] = float64(got[i].cpu.Microseconds()) / float64(len(got[i].lat))
+		m[p+"allocs"] = float64(got[i].allocs) / float64(len(got[i].lat))
+		m[p+"alloc-kB"] = float64(got[i].bytes) / 1e3 / float64(len(got[i].lat))
+		m[p+"gc/1k"] = 1e3 * float64(got[i].gcs) / float64(len(got[i].lat))
 	}
 	if len(sides) > 1 {
 		m["x-p50"] = m["p50-ms"] / m["floor-p50-ms"]
 		m["x-p99"] = m["p99-ms"] / m["floor-p99-ms"]
 		m["tput-%"] = 100 * m["req/s"] / m["floor-req/s"]
+	}
+	if _, ok := m["small-p50-ms"]; ok {
+		m["x-size-p50"] = m["p50-ms"] / m["small-p50-ms"]
+		m["x-size-p99"] = m["p99-ms"] / m["small-p99-ms"]
 	}
 	m["stmts"], m["floor-stmts"] = float64(c.stmts), float64(c.floorStmts)
 	for _, k := range slices.Sorted(maps.Keys(m)) {
@@ -594,7 +620,7 @@ func (r *benchResults) log(sizes []int) {
 	var sb strings.Builder
 	sb.WriteString("\n| database | rows | case | p50 1 client (ms) | ×floor p50/p99, 1 client | p50 8 clients (ms) | ×floor p50/p99, 8 clients | req/s 8 clients: ours / floor / Echo |")
 	if len(sizes) > 1 {
-		fmt.Fprintf(&sb, " p50 at %d / at %d, 1 client |", sizes[len(sizes)-1], sizes[0])
+		fmt.Fprintf(&sb, " p50 at %d / at %d, same turns: 1 client / 8 |", sizes[len(sizes)-1], sizes[0])
 	}
 	sb.WriteString("\n|---|---|---|---|---|---|---|---|")
 	if len(sizes) > 1 {
@@ -619,9 +645,8 @@ func (r *benchResults) log(sizes []int) {
 		fmt.Fprintf(&sb, "| %s | %s | %s | %.2f | %.2f / %.2f | %.2f | %.2f / %.2f | %s |", parts[0], strings.TrimPrefix(parts[1], "rows="), parts[2],
 			one["p50-ms"], one["x-p50"], one["x-p99"], eight["p50-ms"], eight["x-p50"], eight["x-p99"], tput)
 		if len(sizes) > 1 {
-			small := r.m[prefix+parts[0]+fmt.Sprintf("/rows=%d/", sizes[0])+parts[2]+"/clients=1"]
-			if small != nil && parts[1] != fmt.Sprintf("rows=%d", sizes[0]) {
-				fmt.Fprintf(&sb, " %.2f |", one["p50-ms"]/small["p50-ms"])
+			if _, ok := one["x-size-p50"]; ok {
+				fmt.Fprintf(&sb, " %.2f / %.2f |", one["x-size-p50"], eight["x-size-p50"])
 			} else {
 				sb.WriteString(" |")
 			}
