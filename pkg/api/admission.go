@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -26,12 +25,12 @@ import (
 // reads the body within the operation's limit (413 beyond it), normalizes
 // the request (enums.go) and validates it against the operation (kin-openapi's
 // openapi3filter, with opts): the request is routed once, for all of it.
-func (s *Server) admit(router routers.Router, opts *openapi3filter.Options) echo.MiddlewareFunc {
+func (s *Server) admit(ops *operations, opts *openapi3filter.Options) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
 			normalizeContentType(req)
-			route, pathParams, err := router.FindRoute(req)
+			route, pathParams, err := ops.find(c)
 			if err != nil {
 				if unvalidated(req) {
 					return next(c)
@@ -102,16 +101,10 @@ func routeError(err error) error {
 }
 
 // validate checks req against its operation (route, found by admit, and
-// its path parameters, percent-encoded as gorillamux gives them), as
-// oapi-codegen's echo-middleware does, without routing the request again:
-// the errors collected into one (multiError: a 401 or a 400 naming every
-// bad field).
+// its path parameters, percent-decoded), as oapi-codegen's echo-middleware
+// does, without routing the request again: the errors collected into one
+// (multiError: a 401 or a 400 naming every bad field).
 func validate(req *http.Request, route *routers.Route, pathParams map[string]string, opts *openapi3filter.Options) error {
-	for k, v := range pathParams {
-		if unescaped, err := url.PathUnescape(v); err == nil {
-			pathParams[k] = unescaped
-		}
-	}
 	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
 		Request: req, PathParams: pathParams, Route: route, Options: opts,
 	})

@@ -19,7 +19,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -193,14 +192,14 @@ var openapiPaths = []string{"/openapi.yaml", "/openapi.json", "/docs"}
 // loadSpec parses the embedded contract, routes it, and checks that every
 // operation has its access rule, once per process: the result is only
 // read from then on, by every server and request alike.
-func loadSpec() (*openapi3.T, routers.Router, error) {
+func loadSpec() (*openapi3.T, *operations, error) {
 	c, err := routedSpec()
-	return c.spec, c.router, err
+	return c.spec, c.ops, err
 }
 
 type routed struct {
-	spec   *openapi3.T
-	router routers.Router
+	spec *openapi3.T
+	ops  *operations
 }
 
 var routedSpec = sync.OnceValues(func() (routed, error) {
@@ -216,7 +215,11 @@ var routedSpec = sync.OnceValues(func() (routed, error) {
 	if err := rulesMatchSpec(spec); err != nil {
 		return routed{}, err
 	}
-	return routed{spec, router}, nil
+	ops, err := newOperations(spec, router)
+	if err != nil {
+		return routed{}, err
+	}
+	return routed{spec, ops}, nil
 })
 
 // New builds the HTTP handler of the whole service.
@@ -276,7 +279,7 @@ func New(opts Options) (*echo.Echo, error) {
 		river.AddWorker(opts.Workers, &remediateWorker{s: s})
 	}
 
-	_, router, err := loadSpec()
+	_, ops, err := loadSpec()
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +317,7 @@ func New(opts Options) (*echo.Echo, error) {
 	e.GET("/docs/*", echo.WrapHandler(docs))
 
 	api := e.Group("")
-	api.Use(s.admit(router, &openapi3filter.Options{AuthenticationFunc: principalPresent, MultiError: true}))
+	api.Use(s.admit(ops, &openapi3filter.Options{AuthenticationFunc: principalPresent, MultiError: true}))
 	gen.RegisterHandlers(api, gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{s.resolveTarget}))
 	return e, nil
 }
