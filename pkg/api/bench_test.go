@@ -20,8 +20,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cleanmail/cleanmail/db"
-	"github.com/cleanmail/cleanmail/pkg/api"
 	"github.com/cleanmail/cleanmail/db/dbtest"
+	"github.com/cleanmail/cleanmail/pkg/api"
 )
 
 // BenchmarkPages measures, on each database, the list pages and GET
