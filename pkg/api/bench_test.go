@@ -423,15 +423,6 @@ func (c *comparison) run(b *testing.B, clients int) map[string]float64 {
 		m[p+"alloc-kB"] = float64(got[i].bytes) / 1e3 / float64(len(got[i].lat))
 		m[p+"gc/1k"] = 1e3 * float64(got[i].gcs) / float64(len(got[i].lat))
 	}
-	if os.Getenv("QDIAG") != "" {
-		for i, s := range sides {
-			fmt.Printf("%s %s n=%d", b.Name(), s[0], len(got[i].lat))
-			for _, q := range []float64{0.5, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1} {
-				fmt.Printf(" q%g=%.2f", q, got[i].quantile(q).Seconds()*1e3)
-			}
-			fmt.Println()
-		}
-	}
 	if len(sides) > 1 {
 		m["x-p50"] = m["p50-ms"] / m["floor-p50-ms"]
 		m["x-p99"] = m["p99-ms"] / m["floor-p99-ms"]
