@@ -409,30 +409,43 @@ func where(q *gorm.DB, m Match, expr string) *gorm.DB {
 // matchClause renders m on expr (an SQL expression): the condition and its
 // arguments.
 //
-// On SQLite, a pattern with a literal start (`ab*`, `ab*cd`) is also
-// bounded by the range of the values that start with it: SQLite serves a
-// LIKE from no index on lower(expr) (its LIKE optimisation applies to plain
-// columns only), but serves the range from the index of lower(expr). The
-// LIKE still decides: the range holds every value it matches (SQLite
-// compares text byte by byte and lower-cases ASCII alone, in lower() as in
-// LIKE), so it only spares the rows that cannot match. PostgreSQL derives
-// the same range itself (text_pattern_ops, trigram indexes); there the
-// range would compare in the database's collation, not byte by byte.
+// A pattern with a literal start (`ab*`, `ab*cd`) is also bounded by the
+// range of the values that start with it, compared byte by byte (in the
+// "C" collation on PostgreSQL, its sort indexes' own). The LIKE still
+// decides: the range holds every value it matches (byte order is code
+// point order in UTF-8, and the literal start is the LIKE's own), so it
+// only spares the rows that cannot match. On SQLite, it is what an index
+// serves: SQLite serves a LIKE from no index on lower(expr) (its LIKE
+// optimisation applies to plain columns only), but serves the range from
+// the index of lower(expr). On PostgreSQL, which derives that range from a
+// LIKE's constant pattern itself, it keeps a prefix filter's statement
+// apart from a `*infix*` filter's on the same column: the two were once
+// one statement, which pgx prepares once a connection, and once
+// PostgreSQL had planned it for a few infix patterns (costly plans) it
+// kept a generic plan for it, one that knows no pattern and so no range: a
+// prefix filter then walked a sort index through the whole table (0.4 to
+// 0.8 s, against 3 ms, at 1,000,000 administrators). A prefix filter's own
+// custom plans stay cheap, so PostgreSQL keeps planning them with the
+// pattern.
 func matchClause(d Dialect, m Match, expr string) (string, []any) {
 	if m.Exact() {
 		return fmt.Sprintf("lower(%s) = ?", expr), []any{m.Like()}
 	}
 	cond, args := fmt.Sprintf(`lower(%s) LIKE ? ESCAPE '\'`, expr), []any{m.Like()}
 	prefix := m.Parts()[0]
-	if d != SQLite || prefix == "" {
+	if prefix == "" {
 		return cond, args
 	}
-	cond += fmt.Sprintf(" AND lower(%s) >= ?", expr)
+	bytewise := fmt.Sprintf("lower(%s)", expr)
+	if d == Postgres {
+		bytewise += ` COLLATE "C"`
+	}
+	cond += fmt.Sprintf(" AND %s >= ?", bytewise)
 	args = append(args, prefix)
 	// The first value past the prefix: its last byte plus one, kept to
 	// ASCII (anything else has no upper bound: the range is then open).
 	if last := prefix[len(prefix)-1]; last < 0x7f {
-		cond += fmt.Sprintf(" AND lower(%s) < ?", expr)
+		cond += fmt.Sprintf(" AND %s < ?", bytewise)
 		args = append(args, prefix[:len(prefix)-1]+string(rune(last+1)))
 	}
 	return "(" + cond + ")", args

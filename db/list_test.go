@@ -16,38 +16,29 @@ import (
 func TestMatchClause(t *testing.T) {
 	for _, tc := range []struct {
 		in, sql, arg string
-		// SQLite's rendering, where it differs: the range of the
-		// pattern's literal start beside the LIKE.
-		sqlite string
+		// bounds: the range of the pattern's literal start beside the
+		// LIKE (sql names "lower(c)" for it, which PostgreSQL compares in
+		// the C collation).
 		bounds []any
 	}{
 		{in: "Stark.net", sql: "lower(c) = ?", arg: "stark.net"},
-		{in: "stark*", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "stark%",
-			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ? AND lower(c) < ?)`, bounds: []any{"stark", "starl"}},
+		{in: "stark*", sql: `(lower(c) LIKE ? ESCAPE '\' AND lower(c)! >= ? AND lower(c)! < ?)`, arg: "stark%", bounds: []any{"stark", "starl"}},
 		{in: "*stark", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "%stark"},
 		{in: "*stark*", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "%stark%"},
-		{in: "st*rk", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "st%rk",
-			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ? AND lower(c) < ?)`, bounds: []any{"st", "su"}},
-		{in: "50%_off*", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: `50\%\_off%`,
-			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ? AND lower(c) < ?)`, bounds: []any{"50%_off", "50%_ofg"}},
-		{in: `back\slash*`, sql: `lower(c) LIKE ? ESCAPE '\'`, arg: `back\\slash%`,
-			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ? AND lower(c) < ?)`, bounds: []any{`back\slash`, `back\slasi`}},
+		{in: "st*rk", sql: `(lower(c) LIKE ? ESCAPE '\' AND lower(c)! >= ? AND lower(c)! < ?)`, arg: "st%rk", bounds: []any{"st", "su"}},
+		{in: "50%_off*", sql: `(lower(c) LIKE ? ESCAPE '\' AND lower(c)! >= ? AND lower(c)! < ?)`, arg: `50\%\_off%`, bounds: []any{"50%_off", "50%_ofg"}},
+		{in: `back\slash*`, sql: `(lower(c) LIKE ? ESCAPE '\' AND lower(c)! >= ? AND lower(c)! < ?)`, arg: `back\\slash%`, bounds: []any{`back\slash`, `back\slasi`}},
 		// No ASCII successor: the range is open above.
-		{in: "Café*", sql: `lower(c) LIKE ? ESCAPE '\'`, arg: "café%",
-			sqlite: `(lower(c) LIKE ? ESCAPE '\' AND lower(c) >= ?)`, bounds: []any{"café"}},
+		{in: "Café*", sql: `(lower(c) LIKE ? ESCAPE '\' AND lower(c)! >= ?)`, arg: "café%", bounds: []any{"café"}},
 		{in: "100%", sql: "lower(c) = ?", arg: "100%"},
 	} {
-		sql, args := matchClause(Postgres, Match(tc.in), "c")
-		if sql != tc.sql || !slices.Equal(args, []any{tc.arg}) {
-			t.Errorf("PostgreSQL: Match(%q).clause = %q, %q; want %q, %q", tc.in, sql, args, tc.sql, tc.arg)
-		}
-		want, wantArgs := tc.sql, []any{tc.arg}
-		if tc.sqlite != "" {
-			want, wantArgs = tc.sqlite, append(wantArgs, tc.bounds...)
-		}
-		sql, args = matchClause(SQLite, Match(tc.in), "c")
-		if sql != want || !slices.Equal(args, wantArgs) {
-			t.Errorf("SQLite: Match(%q).clause = %q, %q; want %q, %q", tc.in, sql, args, want, wantArgs)
+		wantArgs := append([]any{tc.arg}, tc.bounds...)
+		for d, collate := range map[Dialect]string{Postgres: ` COLLATE "C"`, SQLite: ""} {
+			want := strings.ReplaceAll(tc.sql, "!", collate)
+			sql, args := matchClause(d, Match(tc.in), "c")
+			if sql != want || !slices.Equal(args, wantArgs) {
+				t.Errorf("%v: Match(%q).clause = %q, %q; want %q, %q", d, tc.in, sql, args, want, wantArgs)
+			}
 		}
 	}
 }
