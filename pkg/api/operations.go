@@ -86,9 +86,11 @@ func (o *operations) disagreement(req *http.Request, route *routers.Route, param
 }
 
 // checkRoutes makes find check its answer against the spec's router's on
-// every request (the tests set it: export_internal_test.go).
+// every request (pkg/api's tests set it: routes_internal_test.go).
 var checkRoutes bool
 
+// byEcho is find's answer from Echo's route where it settles the request,
+// and the spec's router's where it does not.
 func (o *operations) byEcho(c echo.Context) (*routers.Route, map[string]string, error) {
 	req := c.Request()
 	if route, ok := o.byRoute[req.Method+" "+c.Path()]; ok {

@@ -59,7 +59,7 @@ func TestOperationsFindAsTheSpecRouter(t *testing.T) {
 			send(method, strings.ToUpper(plain))
 		}
 	}
-	for _, target := range []string{"/", "/x", "//domains", "/domains/", "/domains//aliases", "/openapi.yaml"} {
+	for _, target := range []string{"/", "/x", "//domains", "/domains/", "/domains//aliases", "/%64omains/p", "/domains/p%2F", "/openapi.yaml"} {
 		for _, m := range methods {
 			send(m, target)
 		}
