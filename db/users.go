@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 
@@ -174,7 +175,7 @@ func (s *Store) GetUser(ctx context.Context, id int64) (*UserView, error) {
 	if err := gdb.First(&u, id).Error; err != nil {
 		return nil, translate(err)
 	}
-	views, err := loadUserViews(gdb, []User{u})
+	views, err := loadUserViews(readerOf(gdb), []User{u})
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +190,7 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter, p Page) ([]UserView
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	views, err := loadUserViews(gdb, rows)
+	views, err := loadUserViews(readerOf(gdb), rows)
 	return views, total, next, err
 }
 
@@ -199,7 +200,7 @@ func (s *Store) StreamUsers(ctx context.Context, f UserFilter, sort string, fn f
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	return streamAll(ctx, userQuery(gdb, f), UserList, sort, func(rows []User) error {
-		views, err := loadUserViews(gdb, rows)
+		views, err := loadUserViews(readerOf(gdb), rows)
 		if err != nil {
 			return err
 		}
@@ -245,9 +246,19 @@ func userQuery(gdb *gorm.DB, f UserFilter) *gorm.DB {
 	return q
 }
 
+// The statements of loadUserViews; IN ? is a page's keys. Of a user's
+// domain it needs the status and policy, of a domain's default platform
+// the key.
+var (
+	userDomainsSQL      = "SELECT domains.id, domains.status, domains.policy_id FROM domains WHERE domains.id IN ?"
+	defaultPlatformsSQL = "SELECT platforms.domain_id, platforms.id FROM platforms" +
+		" WHERE platforms.domain_id IN ? AND platforms.is_default ORDER BY platforms.id"
+	platformsByIDSQL = "SELECT " + platformColumns.of("platforms") + " FROM platforms WHERE platforms.id IN ?"
+)
+
 // loadUserViews embeds policies, platforms and domain state in a page of
-// users with a fixed number of queries.
-func loadUserViews(gdb *gorm.DB, users []User) ([]UserView, error) {
+// users with a fixed number of queries, scanned by hand (scan.go).
+func loadUserViews(r reader, users []User) ([]UserView, error) {
 	views := make([]UserView, len(users))
 	if len(users) == 0 {
 		return views, nil
@@ -256,30 +267,44 @@ func loadUserViews(gdb *gorm.DB, users []User) ([]UserView, error) {
 	for _, u := range users {
 		domainIDs[u.DomainID] = true
 	}
-	var domains []Domain
-	if err := gdb.Where("id IN ?", keys(domainIDs)).Find(&domains).Error; err != nil {
-		return nil, translate(err)
+	type domainState struct {
+		status   string
+		policyID *int64
 	}
-	var defaults []Platform
-	if err := gdb.Where("domain_id IN ? AND is_default", keys(domainIDs)).Order("id").Find(&defaults).Error; err != nil {
-		return nil, translate(err)
-	}
-	byDomain := map[int64]*Domain{}
-	for i := range domains {
-		byDomain[domains[i].ID] = &domains[i]
-	}
-	defaultPlatform := map[int64]int64{}
-	for _, p := range defaults {
-		if _, ok := defaultPlatform[p.DomainID]; !ok {
-			defaultPlatform[p.DomainID] = p.ID
+	byDomain := make(map[int64]domainState, len(domainIDs))
+	err := query(r, func(rows *sql.Rows) error {
+		var id int64
+		var d domainState
+		if err := rows.Scan(&id, &d.status, &d.policyID); err != nil {
+			return err
 		}
+		byDomain[id] = d
+		return nil
+	}, userDomainsSQL, keys(domainIDs))
+	if err != nil {
+		return nil, err
+	}
+	// A domain's first default platform, should it have several.
+	defaultPlatform := map[int64]int64{}
+	err = query(r, func(rows *sql.Rows) error {
+		var domainID, id int64
+		if err := rows.Scan(&domainID, &id); err != nil {
+			return err
+		}
+		if _, ok := defaultPlatform[domainID]; !ok {
+			defaultPlatform[domainID] = id
+		}
+		return nil
+	}, defaultPlatformsSQL, keys(domainIDs))
+	if err != nil {
+		return nil, err
 	}
 	policyIDs, platformIDs := map[int64]bool{}, map[int64]bool{}
 	for i, u := range users {
 		v := UserView{User: u}
-		if d := byDomain[u.DomainID]; d != nil {
-			v.DomainStatus = d.Status
-			v.DomainPolicyID = d.PolicyID
+		if d, ok := byDomain[u.DomainID]; ok {
+			v.DomainStatus = d.status
+			v.DomainPolicyID = d.policyID
 		}
 		if id, ok := defaultPlatform[u.DomainID]; ok {
 			v.DomainPlatformID = &id
@@ -294,21 +319,21 @@ func loadUserViews(gdb *gorm.DB, users []User) ([]UserView, error) {
 	}
 	var policies []Policy
 	if len(policyIDs) > 0 {
-		if err := gdb.Where("id IN ?", keys(policyIDs)).Find(&policies).Error; err != nil {
-			return nil, translate(err)
+		if policies, err = queryAll(r, policyColumns, policiesSQL, keys(policyIDs)); err != nil {
+			return nil, err
 		}
 	}
 	var platforms []Platform
 	if len(platformIDs) > 0 {
-		if err := gdb.Where("id IN ?", keys(platformIDs)).Find(&platforms).Error; err != nil {
-			return nil, translate(err)
+		if platforms, err = queryAll(r, platformColumns, platformsByIDSQL, keys(platformIDs)); err != nil {
+			return nil, err
 		}
 	}
-	pol := map[int64]*Policy{}
+	pol := make(map[int64]*Policy, len(policies))
 	for i := range policies {
 		pol[policies[i].ID] = &policies[i]
 	}
-	plat := map[int64]*Platform{}
+	plat := make(map[int64]*Platform, len(platforms))
 	for i := range platforms {
 		plat[platforms[i].ID] = &platforms[i]
 	}
