@@ -163,40 +163,43 @@ type AuthorityView struct {
 	Object Lineage
 }
 
+// authoritiesOfSQL is AuthoritiesOf's statement; IN ? is the admins' keys.
+var authoritiesOfSQL = "SELECT " + authorityColumns.of("authorities") + `,
+		COALESCE(domains.name, customers.name, brokers.name, ''),
+		COALESCE(authorities.customer_id, domains.customer_id),
+		COALESCE(authorities.broker_id, customers.broker_id, domain_customers.broker_id)
+	FROM authorities
+	LEFT JOIN domains ON domains.id = authorities.domain_id
+	LEFT JOIN customers ON customers.id = authorities.customer_id
+	LEFT JOIN customers AS domain_customers ON domain_customers.id = domains.customer_id
+	LEFT JOIN brokers ON brokers.id = authorities.broker_id
+	WHERE authorities.admin_id IN ? ORDER BY authorities.id`
+
 // AuthoritiesOf loads the authorities of several administrators at once,
 // with their objects' names and lineages: one query whatever the number
-// of admins.
+// of admins, scanned by hand (scan.go; every administrator page makes it).
 func (s *Store) AuthoritiesOf(ctx context.Context, adminIDs []int64) (map[int64][]AuthorityView, error) {
-	gdb, cancel := s.db(ctx)
-	defer cancel()
 	out := map[int64][]AuthorityView{}
 	if len(adminIDs) == 0 {
 		return out, nil
 	}
-	var rows []struct {
-		Authority
-		ObjectName        string
-		LineageCustomerID *int64
-		LineageBrokerID   *int64
-	}
-	err := gdb.Table("authorities").
-		Select("authorities.*, COALESCE(domains.name, customers.name, brokers.name, '') AS object_name, "+
-			"COALESCE(authorities.customer_id, domains.customer_id) AS lineage_customer_id, "+
-			"COALESCE(authorities.broker_id, customers.broker_id, domain_customers.broker_id) AS lineage_broker_id").
-		Joins("LEFT JOIN domains ON domains.id = authorities.domain_id").
-		Joins("LEFT JOIN customers ON customers.id = authorities.customer_id").
-		Joins("LEFT JOIN customers AS domain_customers ON domain_customers.id = domains.customer_id").
-		Joins("LEFT JOIN brokers ON brokers.id = authorities.broker_id").
-		Where("authorities.admin_id IN ?", adminIDs).Order("authorities.id").Scan(&rows).Error
-	if err != nil {
-		return nil, translate(err)
-	}
-	for _, r := range rows {
-		l := Lineage{CustomerID: r.LineageCustomerID, BrokerID: r.LineageBrokerID}
-		if r.DomainID != nil {
-			l.DomainID = *r.DomainID
+	r, cancel := s.reads(ctx)
+	defer cancel()
+	err := query(r, func(rows *sql.Rows) error {
+		var v AuthorityView
+		var customerID, brokerID *int64
+		if err := rows.Scan(append(authorityColumns.fields(&v.Authority), &v.ObjectName, &customerID, &brokerID)...); err != nil {
+			return err
 		}
-		out[r.AdminID] = append(out[r.AdminID], AuthorityView{Authority: r.Authority, ObjectName: r.ObjectName, Object: l})
+		v.Object = Lineage{CustomerID: customerID, BrokerID: brokerID}
+		if v.DomainID != nil {
+			v.Object.DomainID = *v.DomainID
+		}
+		out[v.AdminID] = append(out[v.AdminID], v)
+		return nil
+	}, authoritiesOfSQL, adminIDs)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -279,6 +279,13 @@ var adminColumns = columns[Admin]{
 	},
 }
 
+var authorityColumns = columns[Authority]{
+	names: []string{"id", "admin_id", "broker_id", "customer_id", "domain_id", "permissions"},
+	fields: func(a *Authority) []any {
+		return []any{&a.ID, &a.AdminID, &a.BrokerID, &a.CustomerID, &a.DomainID, jsonOf[[]string]{&a.Permissions}}
+	},
+}
+
 var tokenColumns = columns[PersonalToken]{
 	names: []string{"id", "admin_id", "name", "hash", "expiration", "created_at", "last_use"},
 	fields: func(t *PersonalToken) []any {

@@ -25,6 +25,7 @@ func TestScanColumns(t *testing.T) {
 	t.Run("Customer", func(t *testing.T) { checkColumns(t, s, customerColumns) })
 	t.Run("OutgoingProvider", func(t *testing.T) { checkColumns(t, s, outgoingProviderColumns) })
 	t.Run("Admin", func(t *testing.T) { checkColumns(t, s, adminColumns) })
+	t.Run("Authority", func(t *testing.T) { checkColumns(t, s, authorityColumns) })
 	t.Run("PersonalToken", func(t *testing.T) { checkColumns(t, s, tokenColumns) })
 }
 
