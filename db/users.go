@@ -267,11 +267,12 @@ func loadUserViews(r reader, users []User) ([]UserView, error) {
 	for _, u := range users {
 		domainIDs[u.DomainID] = true
 	}
+	domains := keys(domainIDs)
 	type domainState struct {
 		status   string
 		policyID *int64
 	}
-	byDomain := make(map[int64]domainState, len(domainIDs))
+	byDomain := make(map[int64]domainState, len(domains))
 	err := query(r, func(rows *sql.Rows) error {
 		var id int64
 		var d domainState
@@ -280,7 +281,7 @@ func loadUserViews(r reader, users []User) ([]UserView, error) {
 		}
 		byDomain[id] = d
 		return nil
-	}, userDomainsSQL, keys(domainIDs))
+	}, userDomainsSQL, domains)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +296,7 @@ func loadUserViews(r reader, users []User) ([]UserView, error) {
 			defaultPlatform[domainID] = id
 		}
 		return nil
-	}, defaultPlatformsSQL, keys(domainIDs))
+	}, defaultPlatformsSQL, domains)
 	if err != nil {
 		return nil, err
 	}
