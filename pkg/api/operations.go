@@ -105,9 +105,7 @@ func (o *operations) byEcho(c echo.Context) (*routers.Route, map[string]string, 
 			// escape the decoded path would not give back), the decoded
 			// path otherwise.
 			if req.URL.RawPath != "" {
-				if unescaped, err := url.PathUnescape(v); err == nil {
-					v = unescaped
-				}
+				v = pathUnescaped(v)
 			}
 			params[name] = v
 		}
@@ -120,11 +118,18 @@ func (o *operations) byEcho(c echo.Context) (*routers.Route, map[string]string, 
 func (o *operations) route(req *http.Request) (*routers.Route, map[string]string, error) {
 	route, params, err := o.router.FindRoute(req)
 	for k, v := range params {
-		if unescaped, err := url.PathUnescape(v); err == nil {
-			params[k] = unescaped
-		}
+		params[k] = pathUnescaped(v)
 	}
 	return route, params, err
+}
+
+// pathUnescaped is v percent-decoded, or v itself if it is no valid
+// escape.
+func pathUnescaped(v string) string {
+	if unescaped, err := url.PathUnescape(v); err == nil {
+		return unescaped
+	}
+	return v
 }
 
 // overlapsAnother reports whether some request path matches both the path
