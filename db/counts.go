@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -68,25 +69,24 @@ func counted(q *gorm.DB, c rowCount) *gorm.DB {
 	return q.Set(countKey, c)
 }
 
-// countMatches is the number of rows q matches: its kept count when q
-// has one (counted), else a count of the matches.
-func countMatches(ctx context.Context, q *gorm.DB) (int64, error) {
+// countMatches is the number of rows of m, the matches of q's filters:
+// its kept count when q has one (counted), else a count of the matches.
+func countMatches(r reader, q *gorm.DB, m matches) (int64, error) {
+	var n int64
+	scan := func(rows *sql.Rows) error { return rows.Scan(&n) }
 	c, ok := q.Get(countKey)
 	if !ok {
-		var n int64
-		err := q.Session(&gorm.Session{}).WithContext(ctx).Count(&n).Error
-		return n, err
+		text := "SELECT count(*) FROM " + m.table + m.where("")
+		return n, queryBound(r, scan, text, m.vars)
 	}
 	rc := c.(rowCount)
 	kept := "SELECT (SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE tbl = ? AND col = ? AND val = ?)"
-	args := []any{rc.table, rc.col, rc.val}
-	if rc.less != nil {
-		kept += " - (?)"
-		args = append(args, rc.less)
+	if rc.less == nil {
+		return n, query(r, scan, kept, rc.table, rc.col, rc.val)
 	}
-	var n int64
-	err := q.Session(&gorm.Session{NewDB: true}).WithContext(ctx).Raw(kept, args...).Scan(&n).Error
-	return n, err
+	// What the kept count holds beyond the matches, a GORM statement.
+	err := q.Session(&gorm.Session{NewDB: true}).Raw(kept+" - (?)", rc.table, rc.col, rc.val, rc.less).Scan(&n).Error
+	return n, translate(err)
 }
 
 // ErrCountsDiffer is CheckCounts' finding.

@@ -101,9 +101,15 @@ func (s *Store) reads(ctx context.Context) (reader, context.CancelFunc) {
 // (Store.Record) as GORM's callbacks do for its own statements; it hands
 // each row to scan. q is written as for GORM's Raw: ? for an argument,
 // ? for a slice makes an IN list, (?, ?, …).
-func query(r reader, scan func(*sql.Rows) error, q string, args ...any) (err error) {
+func query(r reader, scan func(*sql.Rows) error, q string, args ...any) error {
+	text, vars := bind(r.d, q, args)
+	return queryBound(r, scan, text, vars)
+}
+
+// queryBound is query for a statement already written in the dialect's
+// placeholders (bind, bindAfter), with its arguments.
+func queryBound(r reader, scan func(*sql.Rows) error, text string, vars []any) (err error) {
 	ctx, d := r.ctx, r.d
-	text, vars := bind(d, q, args)
 	record(ctx, text, vars)
 	// On PostgreSQL, pgx keeps a cache of prepared statements on each
 	// connection (its default mode): GORM's cache in front of it, a
@@ -136,9 +142,15 @@ func query(r reader, scan func(*sql.Rows) error, q string, args ...any) (err err
 // of placeholders, one an element, ((NULL) for none, as GORM writes it).
 // A ? inside a quoted literal is not a placeholder.
 func bind(d Dialect, q string, args []any) (string, []any) {
+	return bindAfter(d, make([]any, 0, len(args)), q, args)
+}
+
+// bindAfter is bind for the part of a statement that follows one already
+// written with the arguments vars: its placeholders number on from theirs,
+// and its arguments are appended to them.
+func bindAfter(d Dialect, vars []any, q string, args []any) (string, []any) {
 	var sb strings.Builder
 	sb.Grow(len(q) + 8)
-	vars := make([]any, 0, len(args))
 	placeholder := func(v any) {
 		vars = append(vars, v)
 		if d == Postgres {
@@ -290,5 +302,49 @@ var tokenColumns = columns[PersonalToken]{
 	names: []string{"id", "admin_id", "name", "hash", "expiration", "created_at", "last_use"},
 	fields: func(t *PersonalToken) []any {
 		return []any{&t.ID, &t.AdminID, &t.Name, &t.Hash, &t.Expiration, &t.CreatedAt, &t.LastUse}
+	},
+}
+
+var userColumns = columns[User]{
+	names: []string{"id", "domain_id", "email", "firstname", "lastname", "status", "language", "password_hash",
+		"policy_id", "platform_id", "auth_id", "sender_verify_on", "mfa_type", "sign", "creation_date",
+		"last_connection_date"},
+	fields: func(u *User) []any {
+		return []any{&u.ID, &u.DomainID, &u.Email, &u.Firstname, &u.Lastname, &u.Status, &u.Language, &u.PasswordHash,
+			&u.PolicyID, &u.PlatformID, &u.AuthID, &u.SenderVerifyOn, &u.MfaType, &u.Sign, &u.CreationDate,
+			&u.LastConnectionDate}
+	},
+}
+
+var brokerColumns = columns[Broker]{
+	names: []string{"id", "name", "description", "external_id", "created_at"},
+	fields: func(b *Broker) []any {
+		return []any{&b.ID, &b.Name, &b.Description, &b.ExternalID, &b.CreatedAt}
+	},
+}
+
+var emailAliasColumns = columns[EmailAlias]{
+	names:  []string{"id", "domain_id", "email"},
+	fields: func(a *EmailAlias) []any { return []any{&a.ID, &a.DomainID, &a.Email} },
+}
+
+var attachmentFilterColumns = columns[AttachmentFilter]{
+	names: []string{"id", "domain_id", "action", "check_type", "filter", "description", "priority", "created_at"},
+	fields: func(f *AttachmentFilter) []any {
+		return []any{&f.ID, &f.DomainID, &f.Action, &f.CheckType, &f.Filter, &f.Description, &f.Priority, &f.CreatedAt}
+	},
+}
+
+var uriFilterColumns = columns[UriFilter]{
+	names: []string{"id", "domain_id", "action", "filter", "description", "priority", "created_at"},
+	fields: func(f *UriFilter) []any {
+		return []any{&f.ID, &f.DomainID, &f.Action, &f.Filter, &f.Description, &f.Priority, &f.CreatedAt}
+	},
+}
+
+var wblistColumns = columns[WblistRule]{
+	names: []string{"id", "domain_id", "user_id", "value", "type", "spf_on", "expire_at", "description", "created_at"},
+	fields: func(w *WblistRule) []any {
+		return []any{&w.ID, &w.DomainID, &w.UserID, &w.Value, &w.Type, &w.SpfOn, &w.ExpireAt, &w.Description, &w.CreatedAt}
 	},
 }

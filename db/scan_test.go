@@ -27,6 +27,12 @@ func TestScanColumns(t *testing.T) {
 	t.Run("Admin", func(t *testing.T) { checkColumns(t, s, adminColumns) })
 	t.Run("Authority", func(t *testing.T) { checkColumns(t, s, authorityColumns) })
 	t.Run("PersonalToken", func(t *testing.T) { checkColumns(t, s, tokenColumns) })
+	t.Run("User", func(t *testing.T) { checkColumns(t, s, userColumns) })
+	t.Run("Broker", func(t *testing.T) { checkColumns(t, s, brokerColumns) })
+	t.Run("EmailAlias", func(t *testing.T) { checkColumns(t, s, emailAliasColumns) })
+	t.Run("AttachmentFilter", func(t *testing.T) { checkColumns(t, s, attachmentFilterColumns) })
+	t.Run("UriFilter", func(t *testing.T) { checkColumns(t, s, uriFilterColumns) })
+	t.Run("WblistRule", func(t *testing.T) { checkColumns(t, s, wblistColumns) })
 }
 
 func checkColumns[T any](t *testing.T, s *Store, c columns[T]) {
