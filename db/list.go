@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"maps"
 	"math"
@@ -235,18 +234,11 @@ func readRun[T any](r reader, m matches, c columns[T], order string, run run, of
 	return scanAll(r, c, "SELECT "+c.of(m.table)+" FROM "+m.table+m.where(cond)+text, vars)
 }
 
-// scanAll runs a statement already bound (queryBound) and scans its rows,
-// the columns c, into a slice.
+// scanAll runs a statement already bound and returns its rows, the
+// columns c (an empty slice for none).
 func scanAll[T any](r reader, c columns[T], text string, vars []any) ([]T, error) {
 	out := []T{}
-	err := queryBound(r, func(rows *sql.Rows) error {
-		var v T
-		if err := rows.Scan(c.fields(&v)...); err != nil {
-			return err
-		}
-		out = append(out, v)
-		return nil
-	}, text, vars)
+	err := appendRows(r, c, &out, text, vars)
 	return out, err
 }
 

@@ -219,18 +219,26 @@ func bindAfter(d Dialect, vars []any, q string, args []any) (string, []any) {
 	return sb.String(), vars
 }
 
-// queryAll is query for rows of one model, appended to a slice.
+// queryAll is query for rows of one model, appended to a slice (nil for
+// none).
 func queryAll[T any](r reader, c columns[T], q string, args ...any) ([]T, error) {
+	text, vars := bind(r.d, q, args)
 	var out []T
-	err := query(r, func(rows *sql.Rows) error {
+	err := appendRows(r, c, &out, text, vars)
+	return out, err
+}
+
+// appendRows runs a statement already bound (queryBound) and appends its
+// rows, the columns c, to *out.
+func appendRows[T any](r reader, c columns[T], out *[]T, text string, vars []any) error {
+	return queryBound(r, func(rows *sql.Rows) error {
 		var v T
 		if err := rows.Scan(c.fields(&v)...); err != nil {
 			return err
 		}
-		out = append(out, v)
+		*out = append(*out, v)
 		return nil
-	}, q, args...)
-	return out, err
+	}, text, vars)
 }
 
 var domainColumns = columns[Domain]{
