@@ -138,7 +138,7 @@ func (s *Store) ListAdmins(ctx context.Context, f AdminFilter, p Page) ([]Admin,
 	if f.Search == "" && f.Managed == nil && f.OnDomain == nil && f.ID == nil {
 		q = counted(q, rowCount{table: "admins"})
 	}
-	return findPage[Admin](ctx, q, AdminList, adminColumns, p)
+	return findPage(ctx, q, AdminList, adminColumns, p)
 }
 
 // NewTokenValue returns a fresh personal token: 32 random hex characters.

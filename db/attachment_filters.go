@@ -105,7 +105,7 @@ func (s *Store) ListAttachmentFilters(ctx context.Context, domainID int64, actio
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	rows, total, next, err := findPage[AttachmentFilter](ctx, attachmentFilterQuery(gdb, domainID, action), AttachmentFilterList, attachmentFilterColumns, p)
+	rows, total, next, err := findPage(ctx, attachmentFilterQuery(gdb, domainID, action), AttachmentFilterList, attachmentFilterColumns, p)
 	if err != nil {
 		return nil, 0, nil, err
 	}

@@ -38,7 +38,7 @@ func (s *Store) ListBrokers(ctx context.Context, name Match, p Page) ([]Broker, 
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := where(gdb.Model(&Broker{}), name, "brokers.name")
-	return findPage[Broker](ctx, q, BrokerList, brokerColumns, p)
+	return findPage(ctx, q, BrokerList, brokerColumns, p)
 }
 
 // GetBroker loads one broker.
@@ -90,7 +90,7 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]
 	if f == (CustomerFilter{}) {
 		q = counted(q, rowCount{table: "customers"})
 	}
-	return findPage[Customer](ctx, q, CustomerList, customerColumns, p)
+	return findPage(ctx, q, CustomerList, customerColumns, p)
 }
 
 // BrokerExists reports ErrNotFound for an unknown broker.

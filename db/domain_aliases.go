@@ -76,7 +76,7 @@ func (s *Store) ListDomainAliases(ctx context.Context, domainID int64, p Page) (
 		return nil, 0, nil, translate(err)
 	}
 	q := gdb.Model(&DomainAlias{}).Where("domain_id = ?", domainID)
-	return findPage[DomainAlias](ctx, q, DomainAliasList, domainAliasColumns, p)
+	return findPage(ctx, q, DomainAliasList, domainAliasColumns, p)
 }
 
 // SetDomainAliases replaces the domain's aliases with names, all or

@@ -252,7 +252,7 @@ func (s *Store) ListDomains(ctx context.Context, f DomainFilter, p Page) ([]Doma
 	if f == (DomainFilter{}) {
 		q = counted(q, rowCount{table: "domains"})
 	}
-	rows, total, next, err := findPage[Domain](ctx, q, DomainList, domainColumns, p)
+	rows, total, next, err := findPage(ctx, q, DomainList, domainColumns, p)
 	if err != nil {
 		return nil, 0, nil, err
 	}

@@ -267,7 +267,7 @@ func (s *Store) ListEmailAliases(ctx context.Context, domainID int64, f EmailAli
 	if err := domainMustExist(gdb, domainID); err != nil {
 		return nil, 0, nil, translate(err)
 	}
-	rows, total, next, err := findPage[EmailAlias](ctx, emailAliasQuery(gdb, domainID, f), EmailAliasList, emailAliasColumns, p)
+	rows, total, next, err := findPage(ctx, emailAliasQuery(gdb, domainID, f), EmailAliasList, emailAliasColumns, p)
 	if err != nil {
 		return nil, 0, nil, err
 	}

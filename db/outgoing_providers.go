@@ -24,7 +24,7 @@ func (s *Store) ListOutgoingProviders(ctx context.Context, name Match, p Page) (
 	gdb, cancel := s.db(ctx)
 	defer cancel()
 	q := where(gdb.Model(&OutgoingProvider{}), name, "outgoing_providers.name")
-	return findPage[OutgoingProvider](ctx, q, OutgoingProviderList, outgoingProviderColumns, p)
+	return findPage(ctx, q, OutgoingProviderList, outgoingProviderColumns, p)
 }
 
 // GetOutgoingProvider loads one provider.

@@ -52,7 +52,7 @@ func (s *Store) ListPolicies(ctx context.Context, domainID int64, f PolicyFilter
 	defer cancel()
 	q := gdb.Model(&Policy{}).Where("domain_id = ?", domainID)
 	q = where(q, f.Name, "policies.name")
-	return findPage[Policy](ctx, q, PolicyList, policyColumns, p)
+	return findPage(ctx, q, PolicyList, policyColumns, p)
 }
 
 // UpdatePolicy loads a policy, lets edit change it, and saves it in one

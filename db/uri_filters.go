@@ -86,7 +86,7 @@ func (s *Store) ListUriFilters(ctx context.Context, domainID int64, action strin
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	rows, total, next, err := findPage[UriFilter](ctx, uriFilterQuery(gdb, domainID, action), UriFilterList, uriFilterColumns, p)
+	rows, total, next, err := findPage(ctx, uriFilterQuery(gdb, domainID, action), UriFilterList, uriFilterColumns, p)
 	if err != nil {
 		return nil, 0, nil, err
 	}

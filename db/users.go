@@ -186,7 +186,7 @@ func (s *Store) GetUser(ctx context.Context, id int64) (*UserView, error) {
 func (s *Store) ListUsers(ctx context.Context, f UserFilter, p Page) ([]UserView, int64, *Cursor, error) {
 	gdb, cancel := s.db(ctx)
 	defer cancel()
-	rows, total, next, err := findPage[User](ctx, userQuery(gdb, f), UserList, userColumns, p)
+	rows, total, next, err := findPage(ctx, userQuery(gdb, f), UserList, userColumns, p)
 	if err != nil {
 		return nil, 0, nil, err
 	}

@@ -218,7 +218,7 @@ func (s *Store) ListWblistRules(ctx context.Context, o WblistOwner, f WblistFilt
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	rows, total, next, err := findPage[WblistRule](ctx, wblistQuery(gdb, o, f), WblistList(o), wblistColumns, p)
+	rows, total, next, err := findPage(ctx, wblistQuery(gdb, o, f), WblistList(o), wblistColumns, p)
 	if err != nil {
 		return nil, 0, nil, err
 	}
