@@ -81,24 +81,40 @@ func TestBind(t *testing.T) {
 	}{
 		{d: Postgres, q: "SELECT a FROM t WHERE x = ? AND y IN ?", args: []any{1, []int64{7, 8}},
 			text: "SELECT a FROM t WHERE x = $1 AND y IN ($2, $3)", vars: []any{1, int64(7), int64(8)}},
+		{d: Postgres, q: "SELECT a FROM t WHERE x = ? AND y IN ?", args: []any{1, []int64{9}},
+			text: "SELECT a FROM t WHERE x = $1 AND y IN ($2)", vars: []any{1, int64(9)}},
+		{d: Postgres, q: "SELECT a FROM t WHERE x IN ? AND y IN ?", args: []any{[]string{"a"}, []int64{7, 8}},
+			text: "SELECT a FROM t WHERE x IN ($1) AND y IN ($2, $3)", vars: []any{"a", int64(7), int64(8)}},
 		{d: SQLite, q: "SELECT a FROM t WHERE x = ? AND y IN ?", args: []any{1, []int64{7, 8}},
 			text: "SELECT a FROM t WHERE x = ? AND y IN (?, ?)", vars: []any{1, int64(7), int64(8)}},
 		{d: Postgres, q: "SELECT a FROM t WHERE y IN ?", args: []any{[]string{}},
 			text: "SELECT a FROM t WHERE y IN (NULL)", vars: []any{}},
 		{d: Postgres, q: "SELECT a FROM t WHERE b = ? AND c = '?'", args: []any{[]byte("x")},
 			text: "SELECT a FROM t WHERE b = $1 AND c = '?'", vars: []any{[]byte("x")}},
+		{d: Postgres, q: "SELECT a FROM t WHERE b = ? AND c = ?", args: []any{1, "x"},
+			text: "SELECT a FROM t WHERE b = $1 AND c = $2", vars: []any{1, "x"}},
+		{d: SQLite, q: "SELECT a FROM t WHERE b = ? AND c = ?", args: []any{1, "x"},
+			text: "SELECT a FROM t WHERE b = ? AND c = ?", vars: []any{1, "x"}},
+		// The text of a statement without an IN list, kept after its
+		// first writing, is not another count of arguments'.
+		{d: Postgres, q: "SELECT a FROM t WHERE b = ? AND c = ?", args: []any{1}, wantsPanic: true},
 		{d: SQLite, q: "SELECT a FROM t WHERE b = ?", args: nil, wantsPanic: true},
 		{d: SQLite, q: "SELECT a FROM t", args: []any{1}, wantsPanic: true},
 	} {
 		t.Run(c.q, func(t *testing.T) {
-			defer func() {
-				if r := recover(); (r != nil) != c.wantsPanic {
-					t.Errorf("panic %v, want one: %v", r, c.wantsPanic)
-				}
-			}()
-			text, vars := bind(c.d, c.q, c.args)
-			if text != c.text || !reflect.DeepEqual(vars, c.vars) {
-				t.Errorf("bind = %q %#v, want %q %#v", text, vars, c.text, c.vars)
+			// Twice: written, then (without an IN list) as kept.
+			for range 2 {
+				func() {
+					defer func() {
+						if r := recover(); (r != nil) != c.wantsPanic {
+							t.Errorf("panic %v, want one: %v", r, c.wantsPanic)
+						}
+					}()
+					text, vars := bind(c.d, c.q, c.args)
+					if text != c.text || !reflect.DeepEqual(vars, c.vars) {
+						t.Errorf("bind = %q %#v, want %q %#v", text, vars, c.text, c.vars)
+					}
+				}()
 			}
 		})
 	}
