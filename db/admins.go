@@ -216,13 +216,16 @@ func (s *Store) Authenticate(ctx context.Context, value string) (*Admin, *Person
 	var a Admin
 	var auths []Authority
 	found := false
+	// Each row scans into the same values (its NULLs too): the row's
+	// authority is copied out of au before the next.
+	var au struct {
+		ID, BrokerID, CustomerID, DomainID *int64
+		Permissions                        *string
+	}
+	dest := slices.Concat(tokenColumns.fields(&t), adminColumns.fields(&a),
+		[]any{&au.ID, &au.BrokerID, &au.CustomerID, &au.DomainID, &au.Permissions})
 	err := query(r, func(rows *sql.Rows) error {
-		var au struct {
-			ID, BrokerID, CustomerID, DomainID *int64
-			Permissions                        *string
-		}
-		if err := rows.Scan(append(append(tokenColumns.fields(&t), adminColumns.fields(&a)...),
-			&au.ID, &au.BrokerID, &au.CustomerID, &au.DomainID, &au.Permissions)...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		found = true
