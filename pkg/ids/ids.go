@@ -57,12 +57,11 @@ func (c *Codec) Decode(id string) (key int64, ok bool) {
 	if len(id) < MinLength || len(id) > 32 {
 		return 0, false
 	}
+	// Several strings can decode to one number; only the canonical one
+	// counts: DecodeInt64WithError encodes what it decoded again and fails
+	// unless that is id.
 	nums, err := c.h.DecodeInt64WithError(id)
 	if err != nil || len(nums) != 1 || nums[0] <= 0 {
-		return 0, false
-	}
-	// Several strings can decode to one number; only the canonical one counts.
-	if again, err := c.h.EncodeInt64(nums); err != nil || again != id {
 		return 0, false
 	}
 	return nums[0], true

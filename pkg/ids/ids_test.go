@@ -1,6 +1,10 @@
 package ids
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/speps/go-hashids/v2"
+)
 
 func TestRoundTrip(t *testing.T) {
 	c, err := New(Options{Salt: "test salt"})
@@ -31,6 +35,18 @@ func TestDecodeRejects(t *testing.T) {
 		if k, ok := c.Decode(s); ok {
 			t.Errorf("Decode(%q) = %d, true; want false", s, k)
 		}
+	}
+	// Another encoding of 7 with the same salt: padded to 10 by guards and
+	// the alphabet, it holds the same number, but 7's id is 5 long.
+	hd := hashids.NewData()
+	hd.Salt, hd.MinLength = "test salt", 10
+	long, _ := hashids.NewWithData(hd)
+	s, _ := long.EncodeInt64([]int64{7})
+	if s == c.Encode(7) {
+		t.Fatalf("%q is 7's own id", s)
+	}
+	if k, ok := c.Decode(s); ok {
+		t.Errorf("Decode(%q) = %d, true; want false: not 7's canonical id %q", s, k, c.Encode(7))
 	}
 }
 
