@@ -150,7 +150,7 @@ func bind(d Dialect, q string, args []any) (string, []any) {
 	k := boundKey{d: d, q: q, n: len(args)}
 	lists := 0
 	for _, a := range args {
-		if n, _ := list(a); n >= 0 {
+		if n := listLen(a); n >= 0 {
 			if lists == len(k.lens) {
 				return bindAfter(d, make([]any, 0, len(args)), q, args)
 			}
@@ -194,20 +194,40 @@ type boundKey struct {
 	lens [4]int
 }
 
-// list returns the length of arg and its element at an index if bind
-// writes it as an IN list (a slice, but for bytes: one value), or -1.
-// []int64, the lists of keys, without reflection.
-func list(arg any) (int, func(int) any) {
+// listLen returns the length of arg if bind writes it as an IN list (a
+// slice, but for bytes: one value), or -1. []int64, the lists of keys,
+// without reflection.
+func listLen(arg any) int {
 	switch v := arg.(type) {
 	case nil, []byte, string, int64, int, bool:
-		return -1, nil
+		return -1
 	case []int64:
-		return len(v), func(j int) any { return v[j] }
+		return len(v)
 	}
 	if rv := reflect.ValueOf(arg); rv.Kind() == reflect.Slice {
-		return rv.Len(), func(j int) any { return rv.Index(j).Interface() }
+		return rv.Len()
 	}
-	return -1, nil
+	return -1
+}
+
+// appendArg appends arg to vars, an IN list as its elements, and returns
+// listLen(arg).
+func appendArg(vars []any, arg any) ([]any, int) {
+	n := listLen(arg)
+	if n < 0 {
+		return append(vars, arg), n
+	}
+	if v, ok := arg.([]int64); ok {
+		for _, e := range v {
+			vars = append(vars, e)
+		}
+		return vars, n
+	}
+	rv := reflect.ValueOf(arg)
+	for j := range n {
+		vars = append(vars, rv.Index(j).Interface())
+	}
+	return vars, n
 }
 
 // expand returns args with each IN list's elements in its place, the
@@ -215,14 +235,7 @@ func list(arg any) (int, func(int) any) {
 func expand(args []any) []any {
 	vars := make([]any, 0, len(args))
 	for _, a := range args {
-		n, at := list(a)
-		if n < 0 {
-			vars = append(vars, a)
-			continue
-		}
-		for j := range n {
-			vars = append(vars, at(j))
-		}
+		vars, _ = appendArg(vars, a)
 	}
 	return vars
 }
@@ -233,11 +246,11 @@ func expand(args []any) []any {
 func bindAfter(d Dialect, vars []any, q string, args []any) (string, []any) {
 	var sb strings.Builder
 	sb.Grow(len(q) + 8)
-	placeholder := func(v any) {
-		vars = append(vars, v)
+	// mark writes the placeholder of the num-th of vars.
+	mark := func(num int) {
 		if d == Postgres {
 			sb.WriteByte('$')
-			sb.WriteString(strconv.Itoa(len(vars)))
+			sb.WriteString(strconv.Itoa(num))
 		} else {
 			sb.WriteByte('?')
 		}
@@ -264,11 +277,12 @@ func bindAfter(d Dialect, vars []any, q string, args []any) (string, []any) {
 		if next == len(args) {
 			panic(fmt.Sprintf("db: more placeholders than arguments in %q", whole))
 		}
-		arg := args[next]
+		from := len(vars)
+		var n int
+		vars, n = appendArg(vars, args[next])
 		next++
-		n, at := list(arg)
 		if n < 0 {
-			placeholder(arg)
+			mark(from + 1)
 			continue
 		}
 		sb.WriteByte('(')
@@ -279,7 +293,7 @@ func bindAfter(d Dialect, vars []any, q string, args []any) (string, []any) {
 			if j > 0 {
 				sb.WriteString(", ")
 			}
-			placeholder(at(j))
+			mark(from + j + 1)
 		}
 		sb.WriteByte(')')
 	}
